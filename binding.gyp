@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "rovy_native",
+      "sources": ["native/addon.c", "native/tun.c", "native/udp.c", "native/aead.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"]
+    }
+  ]
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what rovy needs on Debian 12, as root, and builds it. Safe to run again.
+#   scripts/setup.sh          the daemon: build tools for the native addon, iproute2, npm packages
+#   scripts/setup.sh --test   and what the tests and benchmarks use (ping, traceroute6, iperf3,
+#                             wireguard-go for the side-by-side benchmark)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(iproute2 make gcc g++ python3 ca-certificates)
+if [[ ${1:-} == --test ]]; then
+  pkgs+=(iputils-ping iputils-tracepath traceroute iperf3 wireguard-go wireguard-tools procps)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=900 update -q
+  apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v node >/dev/null || ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then
+  echo "rovy needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+# npm ci builds the native addon (binding.gyp) against the installed Node's headers.
+npm ci --no-audit --no-fund
+npm run build

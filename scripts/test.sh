@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole suite: type check, build, unit tests (in-process), network tests (namespaces, root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npm run --silent check
+npm run --silent build
+mapfile -t unit < <(find dist/test/unit -name '*.test.js' | sort)
+mapfile -t net < <(find dist/test/net -name '*.test.js' 2>/dev/null | sort)
+# Network tests build namespaces and TUN devices: they run one file at a time.
+node --enable-source-maps --test --test-concurrency=1 "${unit[@]}" "${net[@]}"
