@@ -1,0 +1,22 @@
+// Interface setup without NetworkManager: name, MTU, the node's address/8 (which gives the route
+// fc00::/8 with it) and link state, through iproute2. Failures name the command that failed.
+import { execFileSync } from 'node:child_process';
+
+function ip(...args: string[]): void {
+  try {
+    execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`ip ${args.join(' ')} failed: ${stderr || (err as Error).message}`);
+  }
+}
+
+/** Brings `name` up with `address`/8 and `mtu`. The kernel adds the fc00::/8 route with the address. */
+export function configureInterface(name: string, address: string, mtu: number): void {
+  // No link-local address: nothing on the mesh uses one, and without it the kernel stays quiet
+  // (no router solicitations or MLD reports read back from the TUN).
+  ip('link', 'set', 'dev', name, 'addrgenmode', 'none');
+  ip('link', 'set', 'dev', name, 'mtu', String(mtu));
+  ip('-6', 'addr', 'add', `${address}/8`, 'dev', name, 'nodad');
+  ip('link', 'set', 'dev', name, 'up');
+}

@@ -1,0 +1,64 @@
+// The default value of every setting, and the commented config file `rovy init` writes.
+//
+// defaultConfigText() shows each default as a commented-out line ("#mtu = 1420"), so the file
+// parses to the defaults as written and still does if a line is uncommented unchanged; the unit
+// test checks both, which keeps this text and DEFAULTS from drifting apart.
+import type { LogLevel } from './schema.js';
+
+/** Where the daemon looks for its config file when none is given. */
+export const DEFAULT_CONFIG_PATH = '/etc/rovy/rovy.toml';
+
+/** Where the node's private key lives when the config does not say. */
+export const DEFAULT_KEY_FILE = '/var/lib/rovy/node.key';
+
+export const DEFAULTS = {
+  keyFile: DEFAULT_KEY_FILE,
+  /** All IPv4 and all IPv6 addresses, UDP port 7777. */
+  listen: ['/ip4/0.0.0.0/udp/7777', '/ip6/::/udp/7777'] as readonly string[],
+  tunName: 'rovy0',
+  /** 1420 leaves room for rovy's headers inside a 1500-byte path, as WireGuard's default does. */
+  mtu: 1420,
+  logLevel: 'info' as LogLevel,
+} as const;
+
+/** A commented TOML config file that sets key_file and leaves everything else at its default. */
+export function defaultConfigText(keyFile: string = DEFAULTS.keyFile): string {
+  const q = tomlString;
+  return `# rovy configuration (TOML). Every setting is optional: a commented-out line shows
+# the default. A relative path is taken relative to the directory of this file.
+
+# The node's private key: created (mode 0600) when the daemon first starts. Keep it secret.
+key_file = ${q(keyFile)}
+
+# UDP addresses to listen on, as multiaddrs; port 0 lets the system choose.
+#listen = [${DEFAULTS.listen.map(q).join(', ')}]
+
+# The TUN interface that carries fc00::/8 traffic.
+#[tun]
+#name = ${q(DEFAULTS.tunName)}
+#mtu = ${DEFAULTS.mtu}
+
+# How much to log: "error", "warn", "info" or "debug".
+#[log]
+#level = ${q(DEFAULTS.logLevel)}
+
+# One [[peer]] block for each peer to connect to, for example:
+# [[peer]]
+# address = "/ip6/2001:db8::1/udp/7777/rovy/<peer ID>"   # required: where, and who
+# name = "alice"          # optional: reach the peer as alice.rovy
+# psk = "<base64>"        # optional: 32-byte pre-shared key, as \`wg genpsk\` prints
+# keepalive = 25          # optional: seconds between keepalives, 0 = off (the default)
+`;
+}
+
+/** A TOML basic string: escapes what TOML does not allow raw (quote, backslash, controls). */
+export function tomlString(s: string): string {
+  return (
+    '"' +
+    s.replace(/["\\\u0000-\u001f\u007f]/g, (c) => {
+      const short: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\t': '\\t', '\r': '\\r' };
+      return short[c] ?? '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
+    }) +
+    '"'
+  );
+}

@@ -1,0 +1,290 @@
+// The settings rovy reads from its config file: their TypeScript shape and the checks that turn a
+// TOML value tree (toml-tree.ts) into a Config.
+//
+// Every setting has a default (defaults.ts), every key is known (a typo is an error, not a
+// setting silently ignored), and every problem is a ConfigError pointing at the line to fix.
+// Secrets (psk) never appear in messages.
+import { isAbsolute, resolve } from 'node:path';
+import { decodePeerId } from '../keys/peerid.js';
+import {
+  formatMultiaddr,
+  MultiaddrError,
+  parseMultiaddr,
+  type Multiaddr,
+  type MultiaddrOptions,
+} from '../transport/multiaddr.js';
+import { DEFAULTS } from './defaults.js';
+import { ConfigError } from './errors.js';
+import { describeNode, describeType, type TomlNode, type TomlTable } from './toml-tree.js';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+/** A multiaddr that names its peer (it ends in /rovy/<peer ID>). */
+export type PeerMultiaddr = Multiaddr & { peerId: string; publicKey: Uint8Array };
+
+export interface PeerConfig {
+  /** The peer's public key (the one its address names). */
+  publicKey: Uint8Array;
+  /** The peer's ID, canonical text. */
+  peerId: string;
+  /** Where to reach the peer and who it is. */
+  address: PeerMultiaddr;
+  /** A local label for the peer (a DNS label, lower case): "<name>.rovy". */
+  name?: string;
+  /** 32-byte pre-shared key mixed into the handshake (Noise psk2), if any. */
+  psk?: Uint8Array;
+  /** Seconds between keepalives when idle; 0 = off; absent = the session layer's default. */
+  keepalive?: number;
+}
+
+export interface Config {
+  /** The file these settings came from, or null if there was none (all defaults). */
+  source: string | null;
+  /** Absolute path of the node's private key file. */
+  keyFile: string;
+  /** UDP addresses to listen on (no /rovy part; port 0 means any). */
+  listen: Multiaddr[];
+  tun: {
+    /** Interface name. */
+    name: string;
+    /** Interface MTU. */
+    mtu: number;
+  };
+  peers: PeerConfig[];
+  log: {
+    level: LogLevel;
+  };
+}
+
+export const MTU_MIN = 1280; // the IPv6 minimum link MTU (RFC 8200)
+export const MTU_MAX = 9000; // jumbo frames; a larger TUN MTU buys nothing on real links
+export const KEEPALIVE_MAX = 3600; // one hour: beyond that no NAT mapping survives anyway
+
+const ROOT_KEYS = ['key_file', 'listen', 'tun', 'peer', 'log'];
+const TUN_KEYS = ['name', 'mtu'];
+const PEER_KEYS = ['address', 'name', 'psk', 'keepalive'];
+const LOG_KEYS = ['level'];
+
+type Fail = (line: number, field: string, problem: string) => never;
+
+/**
+ * Checks a parsed config file and fills in defaults. `file` names the file in errors, `dir` is
+ * the directory a relative key_file is taken from, `source` goes to Config.source.
+ */
+export function configFromTree(root: TomlTable, file: string, dir: string, source: string | null): Config {
+  const fail: Fail = (line, field, problem) => {
+    throw new ConfigError(file, line, field, problem);
+  };
+  checkKeys(root, '', ROOT_KEYS, fail);
+  const tun = tableValue(root, 'tun', fail);
+  const log = tableValue(root, 'log', fail);
+  if (tun) checkKeys(tun, 'tun.', TUN_KEYS, fail);
+  if (log) checkKeys(log, 'log.', LOG_KEYS, fail);
+  const entry = (table: TomlTable | undefined, key: string): TomlNode | undefined => table?.entries.get(key)?.node;
+  return {
+    source,
+    keyFile: keyFileValue(entry(root, 'key_file'), dir, fail),
+    listen: listenValue(entry(root, 'listen'), fail),
+    tun: {
+      name: tunNameValue(entry(tun, 'name'), fail),
+      mtu: integerValue(entry(tun, 'mtu'), DEFAULTS.mtu, 'tun.mtu', MTU_MIN, MTU_MAX, '', fail),
+    },
+    peers: peersValue(entry(root, 'peer'), fail),
+    log: { level: logLevelValue(entry(log, 'level'), fail) },
+  };
+}
+
+function keyFileValue(node: TomlNode | undefined, dir: string, fail: Fail): string {
+  if (node === undefined) return DEFAULTS.keyFile;
+  const text = stringValue(node, 'key_file', 'must be a file path (a string)', fail);
+  if (text === '' || text.includes('\0')) fail(node.line, 'key_file', `must be a file path, got ${describeNode(node)}`);
+  return isAbsolute(text) ? resolve(text) : resolve(dir, text);
+}
+
+function listenValue(node: TomlNode | undefined, fail: Fail): Multiaddr[] {
+  const options: MultiaddrOptions = { allowPortZero: true, peer: 'forbidden' };
+  if (node === undefined) return DEFAULTS.listen.map((text) => parseMultiaddr(text, options));
+  const shape = 'must be an array of multiaddr strings like "/ip6/::/udp/7777"';
+  if (node.kind !== 'array') return fail(node.line, 'listen', `${shape}, got ${describeNode(node)}`);
+  if (node.items.length === 0) fail(node.line, 'listen', 'must list at least one address');
+  const seen = new Map<string, number>();
+  return node.items.map((item, i) => {
+    const field = `listen[${i}]`;
+    const text = stringValue(item, field, 'must be a multiaddr string like "/ip6/::/udp/7777"', fail);
+    const addr = multiaddrValue(text, item, field, options, fail);
+    const canonical = formatMultiaddr(addr);
+    const first = seen.get(canonical);
+    if (first !== undefined) fail(item.line, field, `repeats listen[${first}] (${canonical})`);
+    seen.set(canonical, i);
+    return addr;
+  });
+}
+
+function tunNameValue(node: TomlNode | undefined, fail: Fail): string {
+  if (node === undefined) return DEFAULTS.tunName;
+  const problem = 'must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or ".."';
+  const text = stringValue(node, 'tun.name', problem, fail);
+  if (!isInterfaceName(text)) fail(node.line, 'tun.name', `${problem}, got ${describeNode(node)}`);
+  return text;
+}
+
+function logLevelValue(node: TomlNode | undefined, fail: Fail): LogLevel {
+  if (node === undefined) return DEFAULTS.logLevel;
+  const problem = `must be one of ${LOG_LEVELS.map((l) => `"${l}"`).join(', ')}`;
+  const text = stringValue(node, 'log.level', problem, fail);
+  const level = LOG_LEVELS.find((l) => l === text);
+  return level ?? fail(node.line, 'log.level', `${problem}, got ${describeNode(node)}`);
+}
+
+/** All [[peer]] blocks; two blocks may not name the same key, nor use the same name. */
+function peersValue(node: TomlNode | undefined, fail: Fail): PeerConfig[] {
+  if (node === undefined) return [];
+  if (node.kind !== 'array') {
+    return fail(node.line, 'peer', `must be an array of tables (a [[peer]] block per peer), got ${describeNode(node)}`);
+  }
+  const byKey = new Map<string, { index: number; line: number }>();
+  const byName = new Map<string, { index: number; line: number }>();
+  return node.items.map((item, i) => {
+    const { peer, addressLine, nameLine } = peerValue(item, `peer[${i}]`, fail);
+    const sameKey = byKey.get(peer.peerId);
+    if (sameKey !== undefined) {
+      fail(addressLine, `peer[${i}].address`, `the same peer as peer[${sameKey.index}] (line ${sameKey.line})`);
+    }
+    byKey.set(peer.peerId, { index: i, line: addressLine });
+    if (peer.name !== undefined) {
+      const sameName = byName.get(peer.name);
+      if (sameName !== undefined) {
+        fail(nameLine, `peer[${i}].name`, `"${peer.name}" is already the name of peer[${sameName.index}] (line ${sameName.line})`);
+      }
+      byName.set(peer.name, { index: i, line: nameLine });
+    }
+    return peer;
+  });
+}
+
+/** One [[peer]] block, with the lines of its address and name (for duplicate checks). */
+function peerValue(
+  node: TomlNode,
+  field: string,
+  fail: Fail,
+): { peer: PeerConfig; addressLine: number; nameLine: number } {
+  if (node.kind !== 'table') return fail(node.line, field, `must be a table of peer settings, got ${describeNode(node)}`);
+  checkKeys(node, `${field}.`, PEER_KEYS, fail);
+
+  const addressNode = node.entries.get('address')?.node;
+  if (addressNode === undefined) {
+    return fail(node.line, `${field}.address`, 'is required (a multiaddr ending in /rovy/<peer ID>)');
+  }
+  const shape = 'must be a multiaddr string like "/ip6/fd00::2/udp/7777/rovy/<peer ID>"';
+  const text = stringValue(addressNode, `${field}.address`, shape, fail);
+  const address = multiaddrValue(text, addressNode, `${field}.address`, { peer: 'required' }, fail);
+  if (address.peerId === undefined || address.publicKey === undefined) {
+    return fail(addressNode.line, `${field}.address`, 'needs /rovy/<peer ID> at the end');
+  }
+  const result: PeerConfig = {
+    publicKey: address.publicKey,
+    peerId: address.peerId,
+    address: { ...address, peerId: address.peerId, publicKey: address.publicKey },
+  };
+
+  const name = node.entries.get('name')?.node;
+  if (name !== undefined) {
+    const problem = 'must be a DNS label: 1 to 63 letters, digits or "-", not starting or ending with "-"';
+    const text = stringValue(name, `${field}.name`, problem, fail);
+    if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(text)) {
+      fail(name.line, `${field}.name`, `${problem}, got ${describeNode(name)}`);
+    }
+    if (looksLikePeerId(text)) fail(name.line, `${field}.name`, 'must not be a peer ID (names and peer IDs share .rovy)');
+    result.name = text.toLowerCase(); // DNS names ignore case: "Alice" and "alice" are one name
+  }
+
+  const psk = node.entries.get('psk')?.node;
+  if (psk !== undefined) {
+    // The value is secret: messages describe it without quoting it.
+    const problem = 'must be 32 bytes in standard base64 (44 characters, as `wg genpsk` prints)';
+    if (psk.kind !== 'string') return fail(psk.line, `${field}.psk`, `${problem}, got ${describeType(psk)}`);
+    if (!/^[A-Za-z0-9+/]{43}=$/.test(psk.value)) {
+      fail(psk.line, `${field}.psk`, `${problem}, got a string of ${psk.value.length} characters`);
+    }
+    result.psk = new Uint8Array(Buffer.from(psk.value, 'base64'));
+  }
+
+  const keepalive = node.entries.get('keepalive')?.node;
+  if (keepalive !== undefined) {
+    result.keepalive = integerValue(keepalive, 0, `${field}.keepalive`, 0, KEEPALIVE_MAX, ' (seconds; 0 = off)', fail);
+  }
+  return { peer: result, addressLine: addressNode.line, nameLine: name?.line ?? node.line };
+}
+
+/** Rejects keys that are not in `known`, naming the first unknown one. */
+function checkKeys(table: TomlTable, prefix: string, known: readonly string[], fail: Fail): void {
+  for (const [key, entry] of table.entries) {
+    if (!known.includes(key)) {
+      fail(entry.keyLine, prefix + keyText(key), `unknown key (known keys here: ${known.join(', ')})`);
+    }
+  }
+}
+
+function tableValue(root: TomlTable, key: string, fail: Fail): TomlTable | undefined {
+  const node = root.entries.get(key)?.node;
+  if (node === undefined) return undefined;
+  if (node.kind !== 'table') return fail(node.line, key, `must be a table ([${key}]), got ${describeNode(node)}`);
+  return node;
+}
+
+function stringValue(node: TomlNode, field: string, problem: string, fail: Fail): string {
+  if (node.kind !== 'string') return fail(node.line, field, `${problem}, got ${describeNode(node)}`);
+  return node.value;
+}
+
+function integerValue(
+  node: TomlNode | undefined,
+  fallback: number,
+  field: string,
+  min: number,
+  max: number,
+  unit: string,
+  fail: Fail,
+): number {
+  if (node === undefined) return fallback;
+  const problem = `must be an integer from ${min} to ${max}${unit}`;
+  if (node.kind !== 'integer' || node.value < BigInt(min) || node.value > BigInt(max)) {
+    return fail(node.line, field, `${problem}, got ${describeNode(node)}`);
+  }
+  return Number(node.value);
+}
+
+function multiaddrValue(
+  text: string,
+  node: TomlNode,
+  field: string,
+  options: MultiaddrOptions,
+  fail: Fail,
+): Multiaddr {
+  try {
+    return parseMultiaddr(text, options);
+  } catch (err) {
+    if (err instanceof MultiaddrError) return fail(node.line, field, err.problem);
+    throw err;
+  }
+}
+
+function isInterfaceName(name: string): boolean {
+  const bytes = Buffer.byteLength(name, 'utf8');
+  return bytes >= 1 && bytes <= 15 && name !== '.' && name !== '..' && !/[/:\s\u0000-\u001f\u007f]/u.test(name);
+}
+
+function looksLikePeerId(text: string): boolean {
+  try {
+    decodePeerId(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A key as it would be written in TOML: bare if it can be, quoted otherwise. */
+function keyText(key: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
+}

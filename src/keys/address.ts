@@ -1,0 +1,29 @@
+// A node's fc00::/8 IPv6 address, derived from its X25519 public key.
+//
+//   address = last 16 bytes of BLAKE2s-256(BLAKE2s-256(public key))
+//
+// A key is a rovy key only if its address starts with 0xfc, so that every node sits in fc00::/8
+// and the source address of a packet can be checked against the key of the session it came out
+// of. Key generation retries until this holds (1 key in 256 does). The formula is the one of
+// rovy's Go prototype (go-rovy), so addresses stay the same across the two.
+import { createHash } from 'node:crypto';
+
+export { formatIPv6, parseIPv6, formatIPv4, parseIPv4 } from './ip-text.js';
+
+/** The first byte of every rovy address: the network is fc00::/8. */
+export const ROVY_ADDRESS_PREFIX = 0xfc;
+
+/** The 16-byte IPv6 address derived from a 32-byte public key (whether or not it is a rovy key). */
+export function fcAddressBytes(publicKey: Uint8Array): Uint8Array {
+  if (publicKey.length !== 32) {
+    throw new Error(`an address derives from a 32-byte public key, got ${publicKey.length} bytes`);
+  }
+  const inner = createHash('blake2s256').update(publicKey).digest();
+  const outer = createHash('blake2s256').update(inner).digest();
+  return new Uint8Array(outer.subarray(16, 32));
+}
+
+/** True if the key's derived address is in fc00::/8, the condition for a key to be used by rovy. */
+export function isRovyKey(publicKey: Uint8Array): boolean {
+  return fcAddressBytes(publicKey)[0] === ROVY_ADDRESS_PREFIX;
+}

@@ -1,0 +1,101 @@
+// The typed face of rovy_native (native/*.c): TUN and batched UDP I/O, readiness on Node's
+// loop, and in-place ChaCha20-Poly1305. The addon is built by `npm install` into
+// build/Release; this module finds it from wherever esbuild put the bundle (dist/rovy.js,
+// dist/test/**) by walking up to the package root, the directory holding binding.gyp.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** An opaque handle from `poll`, for `pollStop`. */
+export type PollHandle = { readonly __rovyPollHandle: unique symbol };
+
+/**
+ * Batch arguments shared by the batch calls: `data` holds slots of `slotSize` bytes, the packet
+ * of slot i starts at `i * slotSize + offset`, its length is `lens[i]`. UDP calls need
+ * offset >= 32: the first 32 bytes of a slot are its endpoint area (see transport/udp.ts).
+ * All calls are synchronous, throw TypeError/RangeError on bad arguments before touching any
+ * slot, and throw an Error with `code` (e.g. "EBADF") on unexpected system errors; a full queue
+ * (EAGAIN) is never an error.
+ */
+export interface NativeAddon {
+  /** Opens (creating if needed) a layer-3 TUN without packet info, non-blocking. */
+  tunOpen(name: string): { fd: number; name: string };
+  /** Reads packets until the queue is empty or `max`; returns the count. */
+  tunReadBatch(fd: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, max: number): number;
+  /** Writes slots with lens[i] > 0; packets the kernel refuses right now are dropped. Returns the count written. */
+  tunWriteBatch(fd: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): number;
+
+  /** A non-blocking UDP socket bound to addr (4 or 16 bytes) and port (0: any); IPv6 sockets are v6-only. */
+  udpOpen(family: 4 | 6, addr: Uint8Array, port: number, bufBytes: number): { fd: number; port: number };
+  /** recvmmsg into slots, sender in each endpoint area; a datagram too long for its slot gets length 0. */
+  udpRecvBatch(fd: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, max: number): number;
+  /** sendmmsg each slot with lens[i] > 0 to its endpoint, on fd4 or fd6 by family (-1: drop). Returns the count sent. */
+  udpSendBatch(fd4: number, fd6: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): number;
+  /** One datagram to a 32-byte endpoint area; false if the socket buffer is full. */
+  udpSendTo(fd: number, buf: Uint8Array, off: number, len: number, endpoint: Uint8Array): boolean;
+
+  /**
+   * Calls `callback` on the main thread whenever fd is readable (level-triggered: drain it).
+   * If libuv reports an error the poll has stopped and the callback gets it.
+   */
+  poll(fd: number, callback: (error?: Error) => void): PollHandle;
+  /** Stops a poll; safe to call again. */
+  pollStop(handle: PollHandle): void;
+  closeFd(fd: number): void;
+
+  /** A native ChaCha20-Poly1305 context for one key and direction; returns its id. */
+  aeadKey(key: Uint8Array, encrypt: boolean): number;
+  /** Frees (and wipes) a key; unknown or freed ids are ignored. */
+  aeadFree(id: number): void;
+  /** Seals buf[off, off+len) in place and appends the tag; returns len + 16. */
+  aeadSeal(id: number, counter: number, buf: Uint8Array, off: number, len: number): number;
+  /** Opens buf[off, off+len) (ciphertext and tag) in place; returns the plaintext length or -1. */
+  aeadOpen(id: number, counter: number, buf: Uint8Array, off: number, len: number): number;
+  /** Seals each slot with lens[i] > 0 with key ids[i] and nonce counters[i]; lens[i] += 16. */
+  aeadSealBatch(ids: Uint32Array, counters: Float64Array, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): void;
+  /** Opens each slot; lens[i] becomes the plaintext length, or OPEN_FAILED. */
+  aeadOpenBatch(ids: Uint32Array, counters: Float64Array, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): void;
+}
+
+/** lens[i] after aeadOpenBatch for a slot that did not authenticate (0 is a valid, empty plaintext). */
+export const OPEN_FAILED = 0xffffffff;
+
+const ADDON = join('build', 'Release', 'rovy_native.node');
+
+function packageRoot(from: string): string | null {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'binding.gyp'))) return dir;
+    if (dirname(dir) === dir) return null;
+  }
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = packageRoot(here);
+
+/** Where the built addon is expected (null: no package root found); a worker thread can load it from here. */
+export const addonPath: string | null = root === null ? null : join(root, ADDON);
+
+function load(): NativeAddon {
+  if (addonPath === null) throw new Error(`rovy native addon: no binding.gyp above ${here}; cannot find the package root`);
+  if (!existsSync(addonPath)) throw new Error(`rovy native addon is not built (${addonPath} is missing): run \`npm install\` in ${root}`);
+  return createRequire(import.meta.url)(addonPath) as NativeAddon;
+}
+
+/**
+ * Loads once at import. If loading fails, importing still works (so code that never touches
+ * the data plane, and its tests, run anywhere) and every call throws the load error.
+ */
+function loadOrStub(): NativeAddon {
+  try {
+    return load();
+  } catch (error) {
+    const fail = (): never => {
+      throw error;
+    };
+    // 'then' stays undefined so the stub is not mistaken for a promise.
+    return new Proxy({} as NativeAddon, { get: (_, prop) => (prop === 'then' ? undefined : fail) });
+  }
+}
+
+export const native: NativeAddon = loadOrStub();

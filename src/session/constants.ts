@@ -1,0 +1,37 @@
+// Timing and sizing of sessions. The protocol constants come from the WireGuard paper (§6) via
+// noise/constants.ts and are restated here in milliseconds; the rest are our implementation
+// choices, each with its reason.
+import * as spec from '../noise/constants.js';
+
+/** Counters are Numbers: the spec's 2^60 and 2^64−2^13−1 are capped below 2^53 (see noise/constants.ts). */
+export const REKEY_AFTER_MESSAGES = spec.REKEY_AFTER_COUNTER;
+export const REJECT_AFTER_MESSAGES = spec.REJECT_AFTER_COUNTER;
+export const REKEY_AFTER_TIME_MS = spec.REKEY_AFTER_TIME * 1000;
+export const REJECT_AFTER_TIME_MS = spec.REJECT_AFTER_TIME * 1000;
+export const REKEY_ATTEMPT_TIME_MS = spec.REKEY_ATTEMPT_TIME * 1000;
+export const REKEY_TIMEOUT_MS = spec.REKEY_TIMEOUT * 1000;
+export const KEEPALIVE_TIMEOUT_MS = spec.KEEPALIVE_TIMEOUT * 1000;
+/** Keys are wiped when no handshake succeeded for three reject periods (paper §6.3). */
+export const ZERO_KEYS_AFTER_MS = REJECT_AFTER_TIME_MS * 3;
+/** An initiator rekeys on receive when its keypair gets this old, so it never expires mid-flow. */
+export const REKEY_ON_RECEIVE_AFTER_MS = REJECT_AFTER_TIME_MS - KEEPALIVE_TIMEOUT_MS - REKEY_TIMEOUT_MS;
+/** Retransmissions are jittered by up to a third of a second so peers do not synchronise. */
+export const REKEY_JITTER_MS = 334;
+/** At most one initiation per peer per 20 ms is processed (a flood costs one DH per message). */
+export const MIN_INITIATION_INTERVAL_MS = 1000 / 50;
+
+/** How often per-peer timers are evaluated. Timers are timestamps checked by one periodic tick
+ *  instead of a setTimeout per peer, because re-arming a timer per packet costs more than a packet. */
+export const TIMER_TICK_MS = 100;
+/** Persistent keepalive for configured peers unless the config says otherwise: links of a mesh
+ *  stay up, and 25 s keeps common NAT mappings alive. */
+export const DEFAULT_KEEPALIVE_MS = 25_000;
+/** Packets kept per peer while its handshake runs (as wireguard-go's staged queue). */
+export const MAX_STAGED_PACKETS = 128;
+/** Handshake messages per second above which the node is "under load": it then answers
+ *  initiations without a valid mac2 with a cookie reply instead of a Diffie-Hellman. A full
+ *  responder handshake costs about 0.4 ms here, so 128/s is 5 % of a core. */
+export const UNDER_LOAD_HANDSHAKES_PER_SECOND = 128;
+/** Under load, handshakes with a valid mac2 are still limited per source address. */
+export const HANDSHAKES_PER_SOURCE_PER_SECOND = 20;
+export const HANDSHAKE_BURST_PER_SOURCE = 5;

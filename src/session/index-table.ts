@@ -1,0 +1,47 @@
+// Local session indices: the random 32-bit numbers a peer puts in the receiver field of every
+// message it sends us. One table for the node, so an incoming datagram finds its handshake or
+// keypair with one Map lookup, and indices never collide between peers.
+import { randomBytes } from 'node:crypto';
+
+export class IndexTable<T> {
+  private readonly entries = new Map<number, T>();
+  private readonly random = new Uint32Array(64);
+  private randomLeft = 0;
+
+  /** Reserves a fresh random index for `value`. */
+  add(value: T): number {
+    for (;;) {
+      const index = this.nextRandom();
+      if (!this.entries.has(index)) {
+        this.entries.set(index, value);
+        return index;
+      }
+    }
+  }
+
+  get(index: number): T | undefined {
+    return this.entries.get(index);
+  }
+
+  /** Points an existing index at a new value (a handshake becoming a keypair). */
+  replace(index: number, value: T): void {
+    if (this.entries.has(index)) this.entries.set(index, value);
+  }
+
+  delete(index: number): void {
+    this.entries.delete(index);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private nextRandom(): number {
+    if (this.randomLeft === 0) {
+      const bytes = randomBytes(this.random.byteLength);
+      new Uint8Array(this.random.buffer).set(bytes);
+      this.randomLeft = this.random.length;
+    }
+    return this.random[--this.randomLeft]!;
+  }
+}

@@ -1,0 +1,63 @@
+// A TUN device: the layer-3 interface between the host's IP stack and the mesh. Thin over the
+// native addon: packets move in batches (PacketBatch), and readiness comes from uv_poll on
+// Node's own loop. Address, MTU and link state are set by whoever configures the interface.
+import { native, type PollHandle } from '../native/addon.js';
+import { TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
+
+export class TunDevice {
+  private poll: PollHandle | null = null;
+  private _fd: number;
+
+  private constructor(
+    fd: number,
+    /** The interface name the kernel gave (the one asked for, or tunN for ""). */
+    readonly name: string,
+  ) {
+    this._fd = fd;
+  }
+
+  /** Opens (or creates) the TUN `name`; needs CAP_NET_ADMIN unless the device is persistent and ours. */
+  static open(name: string): TunDevice {
+    const { fd, name: actual } = native.tunOpen(name);
+    return new TunDevice(fd, actual);
+  }
+
+  /** The file descriptor; -1 once closed. */
+  get fd(): number {
+    return this._fd;
+  }
+
+  /** Calls `cb` whenever packets are waiting; it should drain them with readBatch. Replaces any earlier callback. */
+  onReadable(cb: (error?: Error) => void): void {
+    this.stop();
+    this.poll = native.poll(this.liveFd(), cb);
+  }
+
+  /** Stops the readiness callback. */
+  stop(): void {
+    if (this.poll !== null) native.pollStop(this.poll);
+    this.poll = null;
+  }
+
+  /** Reads up to `max` waiting packets into the batch's slots at `offset`; returns how many. */
+  readBatch(batch: PacketBatch, offset = TUN_OFFSET, max = batch.capacity): number {
+    return native.tunReadBatch(this.liveFd(), batch.data, batch.slotSize, offset, batch.lens, max);
+  }
+
+  /** Writes the first `count` slots (empty ones skipped); returns how many the kernel took. */
+  writeBatch(batch: PacketBatch, count: number, offset = TUN_OFFSET): number {
+    return native.tunWriteBatch(this.liveFd(), batch.data, batch.slotSize, offset, batch.lens, count);
+  }
+
+  /** Stops polling and closes the fd; the interface goes away unless it is persistent. Idempotent. */
+  close(): void {
+    this.stop();
+    if (this._fd >= 0) native.closeFd(this._fd);
+    this._fd = -1;
+  }
+
+  private liveFd(): number {
+    if (this._fd < 0) throw new Error(`TUN ${this.name} is closed`);
+    return this._fd;
+  }
+}

@@ -1,0 +1,36 @@
+// Named counters of what the node dropped or refused, and why. Every silent drop in the packet
+// path increments exactly one of these, so "nothing happens" is always explainable.
+export class Counters {
+  /** Datagrams of an unknown type or a wrong length for their type. */
+  malformed = 0;
+  /** Handshake messages without a valid mac1: never answered, no work done. */
+  invalidMac1 = 0;
+  /** Handshake messages that failed authentication or came for no handshake of ours. */
+  handshakeRejected = 0;
+  /** Initiations from keys that are not our peers. */
+  unknownPeer = 0;
+  /** Initiations whose TAI64N timestamp is not newer than one already accepted. */
+  replayedInitiation = 0;
+  /** Initiations arriving faster than one per 20 ms from one peer, or over a source's rate. */
+  rateLimited = 0;
+  /** Cookie replies sent instead of handshakes while under load. */
+  cookieReplies = 0;
+  /** Transport messages for no current session index. */
+  unknownIndex = 0;
+  /** Transport messages whose counter was already seen or is too old. */
+  replayed = 0;
+  /** Transport messages that failed authentication. */
+  decryptFailed = 0;
+  /** Decrypted packets whose IPv6 source is not the sending peer's address. */
+  spoofedSource = 0;
+  /** Decrypted or TUN packets that are not well-formed IPv6 for us. */
+  invalidPacket = 0;
+  /** TUN packets to an fc00::/8 address that belongs to no peer (answered with ICMPv6). */
+  noRoute = 0;
+  /** Packets dropped because a peer has no endpoint or its handshake gave up. */
+  noSession = 0;
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(Object.entries(this)) as Record<string, number>;
+  }
+}

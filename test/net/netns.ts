@@ -1,0 +1,138 @@
+// Small helpers for network tests: namespaces and veth links this test creates itself, daemons
+// started inside them and ended by PID, and polling for a state instead of sleeping.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+
+/** The repository root: the nearest directory above this file holding package.json. */
+export const ROOT = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+})();
+export const ROVY_JS = join(ROOT, 'dist', 'rovy.js');
+
+export const isRoot = process.getuid?.() === 0;
+
+export function sh(cmd: string, args: string[], input?: string): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** Runs a command and reports its exit status and output instead of throwing. */
+export function tryRun(cmd: string, args: string[], timeoutMs = 20_000): { code: number; out: string } {
+  try {
+    return { code: 0, out: execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs }) };
+  } catch (err) {
+    const e = err as { status?: number | null; stdout?: string; stderr?: string };
+    return { code: e.status ?? -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+export function nsExec(ns: string, cmd: string, args: string[], timeoutMs?: number): { code: number; out: string } {
+  return tryRun('ip', ['netns', 'exec', ns, cmd, ...args], timeoutMs);
+}
+
+/** Polls `check` every 100 ms until it returns true; fails after `timeoutMs`. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    if (await check()) return performance.now() - start;
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export class Daemon {
+  readonly child: ChildProcess;
+  log = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(ns: string, configPath: string) {
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--enable-source-maps', ROVY_JS, 'daemon', '--config', configPath], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
+    this.child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(sig);
+  }
+
+  /** SIGTERM, then wait for the exit code (SIGKILL after 5 s so a test never hangs). */
+  async stop(): Promise<number | null> {
+    this.signal('SIGTERM');
+    const timer = setTimeout(() => this.signal('SIGKILL'), 5000);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+}
+
+/** A set of namespaces, veths and files that a test owns and removes at the end. */
+export class Lab {
+  readonly dir = mkdtempSync(join(tmpdir(), 'rovy-test-'));
+  private readonly namespaces: string[] = [];
+  readonly daemons: Daemon[] = [];
+  private readonly tag = `${process.pid % 100000}`;
+
+  namespace(name: string): string {
+    const ns = `rv${name}${this.tag}`;
+    tryRun('ip', ['netns', 'del', ns]);
+    sh('ip', ['netns', 'add', ns]);
+    this.namespaces.push(ns);
+    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    return ns;
+  }
+
+  /** A veth pair between two namespaces with the given /64 addresses; returns the two names. */
+  link(nsA: string, addrA: string, nsB: string, addrB: string, prefix = 64): [string, string] {
+    const a = `v${this.namespaces.indexOf(nsA)}${this.namespaces.indexOf(nsB)}`;
+    const b = `v${this.namespaces.indexOf(nsB)}${this.namespaces.indexOf(nsA)}`;
+    sh('ip', ['link', 'add', a, 'netns', nsA, 'type', 'veth', 'peer', 'name', b, 'netns', nsB]);
+    const flags = prefix === 64 ? ['nodad'] : [];
+    sh('ip', ['-n', nsA, 'addr', 'add', `${addrA}/${prefix}`, 'dev', a, ...flags]);
+    sh('ip', ['-n', nsB, 'addr', 'add', `${addrB}/${prefix}`, 'dev', b, ...flags]);
+    sh('ip', ['-n', nsA, 'link', 'set', a, 'up']);
+    sh('ip', ['-n', nsB, 'link', 'set', b, 'up']);
+    return [a, b];
+  }
+
+  /** A path inside the test's directory; its parent directories are created. */
+  path(name: string): string {
+    const path = join(this.dir, name);
+    mkdirSync(dirname(path), { recursive: true });
+    return path;
+  }
+
+  /** A veth pair with IPv4 /24 addresses. */
+  link4(nsA: string, addrA: string, nsB: string, addrB: string): [string, string] {
+    return this.link(nsA, addrA, nsB, addrB, 24);
+  }
+
+  file(name: string, text: string): string {
+    const path = this.path(name);
+    writeFileSync(path, text);
+    return path;
+  }
+
+  rovy(args: string[]): { code: number; out: string } {
+    return tryRun(process.execPath, [ROVY_JS, ...args]);
+  }
+
+  start(ns: string, configPath: string): Daemon {
+    const d = new Daemon(ns, configPath);
+    this.daemons.push(d);
+    return d;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const d of this.daemons) await d.stop();
+    for (const ns of this.namespaces) tryRun('ip', ['netns', 'del', ns]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

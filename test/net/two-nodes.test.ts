@@ -1,0 +1,214 @@
+// Two real daemons, two network namespaces, one veth; checked with ping -6 and iperf3.
+//
+//   ns A                                      ns B
+//   rovy0  fcA::/8                             rovy0  fcB::/8
+//   veth   fd00:ab::1/64  <-------------->     veth   fd00:ab::2/64 (later ::3: B roams)
+//          daemon listens [::]:7777                   daemon listens [::]:7777, 0.0.0.0:7777
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { Lab, isRoot, nsExec, sh, until, type Daemon } from './netns.js';
+
+interface Node {
+  ns: string;
+  config: string;
+  peerId: string;
+  address: string;
+  daemon?: Daemon;
+}
+
+function configText(keyFile: string, peer: Node | null, underlay: string, extra = ''): string {
+  return [
+    `key_file = "${keyFile}"`,
+    `listen = ["/ip6/::/udp/7777", "/ip4/0.0.0.0/udp/7777"]`,
+    `[tun]`,
+    `name = "rovy0"`,
+    `mtu = 1420`,
+    `[log]`,
+    `level = "debug"`,
+    ...(peer ? [`[[peer]]`, `address = "/ip6/${underlay}/udp/7777/rovy/${peer.peerId}"`] : []),
+    extra,
+  ].join('\n');
+}
+
+test('two nodes over one encrypted fc00::/8 link', { skip: !isRoot && 'needs root for namespaces and TUN' }, async (t) => {
+  const lab = new Lab();
+  try {
+    const nsA = lab.namespace('A');
+    const nsB = lab.namespace('B');
+    const [, vethB] = lab.link(nsA, 'fd00:ab::1', nsB, 'fd00:ab::2');
+
+    // Each node gets its own directory: `rovy init` puts the key beside the config it creates.
+    const make = (name: string, ns: string): Node => {
+      const config = lab.path(`${name}/rovy.toml`);
+      const init = lab.rovy(['init', '--config', config]);
+      assert.equal(init.code, 0, init.out);
+      const id = lab.rovy(['id', '--config', config, '--json']);
+      assert.equal(id.code, 0, id.out);
+      const { peerId, address } = JSON.parse(id.out) as { peerId: string; address: string };
+      assert.match(peerId, /^bafzqai[a-z2-7]{52}$/);
+      assert.match(address, /^fc[0-9a-f]{2}:/);
+      return { ns, config, peerId, address };
+    };
+    const a = make('a', nsA);
+    const b = make('b', nsB);
+    assert.notEqual(a.peerId, b.peerId);
+    lab.file('a/rovy.toml', configText('node.key', b, 'fd00:ab::2'));
+    lab.file('b/rovy.toml', configText('node.key', a, 'fd00:ab::1'));
+
+    a.daemon = lab.start(nsA, a.config);
+    b.daemon = lab.start(nsB, b.config);
+    const ping = (from: Node, to: Node, count = 1) => nsExec(from.ns, 'ping', ['-6', '-n', '-c', String(count), '-i', '0.2', '-W', '1', to.address]);
+
+    await t.test('ping -6 both ways by fc address', async () => {
+      await until('A reaches B', () => ping(a, b).code === 0, 15_000);
+      const ab = ping(a, b, 3);
+      assert.equal(ab.code, 0, ab.out);
+      assert.match(ab.out, /3 received/);
+      const ba = ping(b, a, 3);
+      assert.equal(ba.code, 0, ba.out);
+      assert.match(ba.out, /3 received/);
+    });
+
+    await t.test('the interface carries the address/8, the route and the MTU', () => {
+      const link = nsExec(nsA, 'ip', ['-6', 'addr', 'show', 'dev', 'rovy0']).out;
+      assert.match(link, new RegExp(`inet6 ${a.address}/8`));
+      assert.match(link, /mtu 1420/);
+      const route = nsExec(nsA, 'ip', ['-6', 'route', 'show', 'fc00::/8']).out;
+      assert.match(route, /dev rovy0/);
+    });
+
+    await t.test('an unknown fc address fails at once with ICMPv6 unreachable', () => {
+      const start = performance.now();
+      const r = nsExec(nsA, 'ping', ['-6', '-n', '-c', '1', '-W', '5', 'fc00::1234']);
+      const ms = performance.now() - start;
+      assert.notEqual(r.code, 0);
+      assert.match(r.out, /[Uu]nreachable|No route/);
+      assert.ok(ms < 2000, `ping took ${ms} ms: it waited instead of failing at once`);
+    });
+
+    await t.test('iperf3 TCP through rovy0', async () => {
+      const server = spawn('ip', ['netns', 'exec', nsB, 'iperf3', '-s', '-1', '-B', b.address], { stdio: 'ignore' });
+      const serverExit = new Promise((r) => server.once('exit', r));
+      try {
+        let result = { code: -1, out: '' };
+        await until('iperf3 server accepts', () => {
+          result = nsExec(nsA, 'iperf3', ['-c', b.address, '-t', '2', '-J'], 20_000);
+          return result.code === 0;
+        });
+        const report = JSON.parse(result.out) as { end: { sum_received: { bytes: number; bits_per_second: number } } };
+        t.diagnostic(`iperf3 over rovy: ${(report.end.sum_received.bits_per_second / 1e6).toFixed(0)} Mbit/s`);
+        assert.ok(report.end.sum_received.bytes > 1_000_000, 'less than 1 MB went through');
+      } finally {
+        if (server.exitCode === null) server.kill();
+        await serverExit;
+      }
+    });
+
+    await t.test('SIGHUP reloads peers and keeps the session', async () => {
+      const before = a.daemon!.log;
+      a.daemon!.signal('SIGHUP');
+      await until('reload logged', () => a.daemon!.log.length > before.length && /SIGHUP: reloaded 1 peer/.test(a.daemon!.log));
+      const after = a.daemon!.log.slice(before.length);
+      assert.doesNotMatch(after, /connected|added|removed/, 'the reload touched the session');
+      assert.equal(ping(a, b).code, 0);
+    });
+
+    await t.test('10 000 random datagrams at the listen port: no reply, no crash, session intact', async () => {
+      const fuzz = `
+        const dgram = require('node:dgram');
+        const { randomBytes, randomInt } = require('node:crypto');
+        const s = dgram.createSocket('udp6');
+        let replies = 0;
+        s.on('message', () => replies++);
+        s.bind(0, async () => {
+          for (let i = 0; i < 10000; i++) {
+            const kind = i % 4;
+            const len = kind === 0 ? 148 : kind === 1 ? 92 : kind === 2 ? 32 + randomInt(1400) : randomInt(1500);
+            const buf = randomBytes(len);
+            if (kind < 3) { buf[0] = kind === 0 ? 1 : kind === 1 ? 2 : 4; buf[1] = buf[2] = buf[3] = 0; }
+            s.send(buf, 7777, 'fd00:ab::1');
+            if (i % 200 === 0) await new Promise((r) => setImmediate(r));
+          }
+          setTimeout(() => { console.log(JSON.stringify({ replies })); s.close(); }, 1000);
+        });`;
+      const r = nsExec(nsB, process.execPath, ['-e', fuzz], 60_000);
+      assert.equal(r.code, 0, r.out);
+      assert.deepEqual(JSON.parse(r.out), { replies: 0 });
+      assert.equal(a.daemon!.child.exitCode, null, 'daemon A died');
+      const p = ping(b, a, 3);
+      assert.equal(p.code, 0, p.out);
+    });
+
+    await t.test('a peer whose underlay address changes keeps its session', async () => {
+      const before = a.daemon!.log.length;
+      sh('ip', ['-n', nsB, 'addr', 'add', 'fd00:ab::3/64', 'dev', vethB, 'nodad']);
+      sh('ip', ['-n', nsB, 'addr', 'del', 'fd00:ab::2/64', 'dev', vethB]);
+      // B's next packet comes from fd00:ab::3; A must answer there.
+      const p = ping(b, a, 3);
+      assert.equal(p.code, 0, p.out);
+      assert.equal(ping(a, b).code, 0);
+      assert.doesNotMatch(a.daemon!.log.slice(before), /connected|rekeyed/, 'roaming needed a new handshake');
+    });
+
+    await t.test('a restarted daemon carries traffic again within 5 s', async () => {
+      assert.equal(await b.daemon!.stop(), 0, b.daemon!.log);
+      assert.notEqual(nsExec(nsB, 'ip', ['link', 'show', 'rovy0']).code, 0, 'rovy0 left behind after SIGTERM');
+      b.daemon = lab.start(nsB, b.config);
+      const ms = await until('traffic after restart', () => ping(a, b).code === 0, 5_000);
+      t.diagnostic(`traffic again ${Math.round(ms)} ms after the restart`);
+    });
+
+    await t.test('SIGINT shuts down cleanly too', async () => {
+      a.daemon!.signal('SIGINT');
+      assert.equal(await a.daemon!.exited, 0, a.daemon!.log);
+      assert.notEqual(nsExec(nsA, 'ip', ['link', 'show', 'rovy0']).code, 0, 'rovy0 left behind after SIGINT');
+    });
+  } finally {
+    await lab.cleanup();
+  }
+});
+
+test('a bad config stops the daemon before it changes anything', { skip: !isRoot && 'needs root' }, async () => {
+  const lab = new Lab();
+  try {
+    const ns = lab.namespace('C');
+    const config = lab.file('bad.toml', [`key_file = "${lab.dir}/c.key"`, '[tun]', 'name = "rovy0"', 'mtu = 70000'].join('\n'));
+    const d = lab.start(ns, config);
+    assert.equal(await d.exited, 1);
+    const lines = d.log.trim().split('\n');
+    assert.equal(lines.length, 1, d.log);
+    assert.match(lines[0]!, new RegExp(`${config}:4: tun\\.mtu: `));
+    assert.notEqual(nsExec(ns, 'ip', ['link', 'show', 'rovy0']).code, 0, 'rovy0 was created');
+    assert.equal(lab.rovy(['id', '--config', config]).code, 1, 'a key was created');
+  } finally {
+    await lab.cleanup();
+  }
+});
+
+test('two nodes over an IPv4 underlay', { skip: !isRoot && 'needs root' }, async () => {
+  //   ns D  vDE 198.18.0.1/24  <--- veth --->  vED 198.18.0.2/24  ns E   (RFC 2544 benchmark range)
+  const lab = new Lab();
+  try {
+    const nsD = lab.namespace('D');
+    const nsE = lab.namespace('E');
+    lab.link4(nsD, '198.18.0.1', nsE, '198.18.0.2');
+    const ids = ['d', 'e'].map((n) => {
+      const config = lab.path(`${n}/rovy.toml`);
+      assert.equal(lab.rovy(['init', '--config', config]).code, 0);
+      return { config, ...(JSON.parse(lab.rovy(['id', '--config', config, '--json']).out) as { peerId: string; address: string }) };
+    });
+    const [d, e] = ids as [(typeof ids)[0], (typeof ids)[0]];
+    const conf = (peer: typeof d, ip: string) =>
+      ['key_file = "node.key"', 'listen = ["/ip4/0.0.0.0/udp/7777"]', '[[peer]]', `address = "/ip4/${ip}/udp/7777/rovy/${peer.peerId}"`].join('\n');
+    lab.file('d/rovy.toml', conf(e, '198.18.0.2'));
+    lab.file('e/rovy.toml', conf(d, '198.18.0.1'));
+    lab.start(nsD, d.config);
+    lab.start(nsE, e.config);
+    await until('D reaches E over IPv4', () => nsExec(nsD, 'ping', ['-6', '-c', '1', '-W', '1', e.address]).code === 0, 15_000);
+    const back = nsExec(nsE, 'ping', ['-6', '-c', '3', '-i', '0.2', '-W', '1', d.address]);
+    assert.equal(back.code, 0, back.out);
+  } finally {
+    await lab.cleanup();
+  }
+});

@@ -1,0 +1,264 @@
+// The config file (src/config): defaults, the documented example, relative paths, the commented
+// file `rovy init` writes, and one exact "FILE:LINE: FIELD: problem" line for every kind of error.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  ConfigError,
+  defaultConfig,
+  defaultConfigText,
+  loadConfig,
+  parseConfig,
+  writeDefaultConfig,
+  type Config,
+} from '../../src/config/config.js';
+import { formatMultiaddr } from '../../src/transport/multiaddr.js';
+
+const FILE = '/etc/rovy/rovy.toml';
+// Rovy keys (see address.test.ts: SHA-256("rovy test key 571") and "... 855").
+const ID1 = 'bafzqaid3jr5g373j6icl4bdknm7h73llslnpdu7vzcerfbhguegxodu7nq';
+const ID2 = 'bafzqaidykwllccaqxv22ypz5vedkwlf6r42trl2uj7yty2d4sx73tmenpi';
+const KEY1 = '7b4c7a6dff69f204be046a6b3e7fed6b92daf1d3f5c8891284e6a10d770e9f6c';
+const PSK = Buffer.alloc(32, 0xab).toString('base64');
+
+/** The config as plain data, multiaddrs as text, for deepEqual. */
+function plain(c: Config): unknown {
+  return {
+    source: c.source,
+    keyFile: c.keyFile,
+    listen: c.listen.map(formatMultiaddr),
+    tun: c.tun,
+    peers: c.peers.map((p) => ({
+      address: formatMultiaddr(p.address),
+      peerId: p.peerId,
+      publicKey: Buffer.from(p.publicKey).toString('hex'),
+      name: p.name,
+      psk: p.psk && Buffer.from(p.psk).toString('base64'),
+      keepalive: p.keepalive,
+    })),
+    log: c.log,
+  };
+}
+
+const DEFAULTS = {
+  keyFile: '/var/lib/rovy/node.key',
+  listen: ['/ip4/0.0.0.0/udp/7777', '/ip6/::/udp/7777'],
+  tun: { name: 'rovy0', mtu: 1420 },
+  peers: [],
+  log: { level: 'info' },
+};
+
+/** The one-line message parseConfig gives for `text`. */
+function errorOf(text: string): string {
+  try {
+    parseConfig(text, FILE);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    assert.ok(!err.message.includes('\n'), 'one line');
+    return err.message;
+  }
+  assert.fail(`no error for:\n${text}`);
+}
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rovy-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('an empty file means every default', () => {
+  assert.deepEqual(plain(parseConfig('', FILE)), { source: FILE, ...DEFAULTS });
+  assert.deepEqual(plain(parseConfig('# nothing but a comment\n\n', FILE)), { source: FILE, ...DEFAULTS });
+  assert.deepEqual(plain(defaultConfig()), { source: null, ...DEFAULTS });
+});
+
+test('the documented example parses', () => {
+  const text = `# /etc/rovy/rovy.toml
+key_file = "/var/lib/rovy/node.key"
+listen = ["/ip4/0.0.0.0/udp/7777", "/ip6/::/udp/7777"]
+
+[tun]
+name = "rovy0"
+mtu = 1420
+
+[[peer]]
+address = "/ip6/fd00::2/udp/7777/rovy/${ID1}"
+name = "alice"
+psk = "${PSK}"
+keepalive = 25
+
+[[peer]]
+address = "/ip4/192.0.2.7/udp/7777/rovy/${ID2.toUpperCase()}"
+
+[log]
+level = "debug"
+`;
+  assert.deepEqual(plain(parseConfig(text, FILE)), {
+    source: FILE,
+    keyFile: '/var/lib/rovy/node.key',
+    listen: ['/ip4/0.0.0.0/udp/7777', '/ip6/::/udp/7777'],
+    tun: { name: 'rovy0', mtu: 1420 },
+    peers: [
+      { address: `/ip6/fd00::2/udp/7777/rovy/${ID1}`, peerId: ID1, publicKey: KEY1, name: 'alice', psk: PSK, keepalive: 25 },
+      {
+        address: `/ip4/192.0.2.7/udp/7777/rovy/${ID2}`,
+        peerId: ID2,
+        publicKey: '785596b10810bd75ac3f3da906ab2cbe8f3538af544ff13c687c95ffb9b08d7a',
+        name: undefined,
+        psk: undefined,
+        keepalive: undefined,
+      },
+    ],
+    log: { level: 'debug' },
+  });
+});
+
+test('dotted keys, inline tables, CRLF and a byte-order mark are all TOML too', () => {
+  const text = `\ufefftun.mtu = 1400\r\nlog = { level = "warn" }\r\npeer = [\r\n  { address = "/ip6/fd00::3/udp/1/rovy/${ID1}", keepalive = 0 },\r\n]\r\n`;
+  const c = parseConfig(text, FILE);
+  assert.equal(c.tun.mtu, 1400);
+  assert.equal(c.tun.name, 'rovy0');
+  assert.equal(c.log.level, 'warn');
+  assert.equal(c.peers[0].keepalive, 0);
+  assert.equal(c.peers[0].address.port, 1);
+});
+
+test('names are DNS labels, compared without case', () => {
+  const c = parseConfig(`[[peer]]\naddress = "/ip6/fd00::2/udp/1/rovy/${ID1}"\nname = "Alice-2"\n`, FILE);
+  assert.equal(c.peers[0].name, 'alice-2');
+});
+
+test('a relative key_file is taken relative to the config file', () => {
+  assert.equal(parseConfig('key_file = "node.key"', FILE).keyFile, '/etc/rovy/node.key');
+  assert.equal(parseConfig('key_file = "../lib/k"', FILE).keyFile, '/etc/lib/k');
+  assert.equal(parseConfig('key_file = "keys/node.key"', 'conf/rovy.toml').keyFile, resolve('conf/keys/node.key'));
+  assert.equal(parseConfig('key_file = "/srv/rovy//k"', FILE).keyFile, '/srv/rovy/k');
+});
+
+test('every kind of error is one exact line: FILE:LINE: FIELD: problem', () => {
+  const peer = (extra: string, address = `/ip6/fd00::2/udp/7777/rovy/${ID1}`): string =>
+    `[[peer]]\naddress = "${address}"\n${extra}`;
+  const cases: [string, string][] = [
+    // TOML syntax
+    ['key_file = "abc\n', '1: syntax: unterminated string constant (column 16)'],
+    ['# ok\nlisten = [\n  "/ip4/0.0.0.0/udp/1",,\n]', '3: syntax: unexpected token (column 24)'],
+    ['[tun]\nmtu = 1400\nmtu = 1500\n', '3: mtu: defined more than once'],
+    // unknown keys
+    ['\nlistn = []', '2: listn: unknown key (known keys here: key_file, listen, tun, peer, log)'],
+    ['[tun]\nmut = 1400', '2: tun.mut: unknown key (known keys here: name, mtu)'],
+    [peer('adress = "x"'), '3: peer[0].adress: unknown key (known keys here: address, name, psk, keepalive)'],
+    ['[log]\n\nlevel = "info"\nverbose = true', '4: log.verbose: unknown key (known keys here: level)'],
+    ['[tunnel]\nmtu = 1', '1: tunnel: unknown key (known keys here: key_file, listen, tun, peer, log)'],
+    // wrong types
+    ['key_file = 5', '1: key_file: must be a file path (a string), got 5'],
+    ['key_file = ""', '1: key_file: must be a file path, got ""'],
+    ['listen = "/ip6/::/udp/7777"', '1: listen: must be an array of multiaddr strings like "/ip6/::/udp/7777", got "/ip6/::/udp/7777"'],
+    ['listen = [7777]', '1: listen[0]: must be a multiaddr string like "/ip6/::/udp/7777", got 7777'],
+    ['tun = 5', '1: tun: must be a table ([tun]), got 5'],
+    ['[tun]\nmtu = "1420"', '2: tun.mtu: must be an integer from 1280 to 9000, got "1420"'],
+    ['[tun]\nmtu = 1420.0', '2: tun.mtu: must be an integer from 1280 to 9000, got 1420.0'],
+    ['[peer]\naddress = "x"', '1: peer: must be an array of tables (a [[peer]] block per peer), got a table'],
+    ['peer = ["x"]', '1: peer[0]: must be a table of peer settings, got "x"'],
+    ['[log]\nlevel = 1', '2: log.level: must be one of "error", "warn", "info", "debug", got 1'],
+    // out of range or malformed values
+    ['# rovy\n\nkey_file = "k"\n\n[tun]\nname = "rovy0"\nmtu = 70000\n', '7: tun.mtu: must be an integer from 1280 to 9000, got 70000'],
+    ['[tun]\nmtu = 1279', '2: tun.mtu: must be an integer from 1280 to 9000, got 1279'],
+    ['[tun]\nmtu = 99999999999999999999999', '2: tun.mtu: must be an integer from 1280 to 9000, got 99999999999999999999999'],
+    ['[tun]\nname = "rovy/0"', '2: tun.name: must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or "..", got "rovy/0"'],
+    ['[tun]\nname = "abcdefghijklmnop"', '2: tun.name: must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or "..", got "abcdefghijklmnop"'],
+    ['[tun]\nname = "rovy 0"', '2: tun.name: must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or "..", got "rovy 0"'],
+    ['[log]\nlevel = "verbose"', '2: log.level: must be one of "error", "warn", "info", "debug", got "verbose"'],
+    [peer('keepalive = 3601'), '3: peer[0].keepalive: must be an integer from 0 to 3600 (seconds; 0 = off), got 3601'],
+    [peer('keepalive = -1'), '3: peer[0].keepalive: must be an integer from 0 to 3600 (seconds; 0 = off), got -1'],
+    [peer('name = "-alice"'), '3: peer[0].name: must be a DNS label: 1 to 63 letters, digits or "-", not starting or ending with "-", got "-alice"'],
+    [peer('name = "alice.example"'), '3: peer[0].name: must be a DNS label: 1 to 63 letters, digits or "-", not starting or ending with "-", got "alice.example"'],
+    [peer(`name = "${ID2}"`), '3: peer[0].name: must not be a peer ID (names and peer IDs share .rovy)'],
+    [peer('psk = 5'), '3: peer[0].psk: must be 32 bytes in standard base64 (44 characters, as `wg genpsk` prints), got an integer'],
+    // bad multiaddrs
+    ['listen = [\n  "/ip4/0.0.0.0/udp/7777",\n  "/ip6/::/udp/77777",\n]', '3: listen[1]: port must be 0–65535, got 77777'],
+    [`listen = ["/ip6/::/udp/7777/rovy/${ID1}"]`, '1: listen[0]: a /rovy/<peer ID> part is not allowed here'],
+    ['listen = []', '1: listen: must list at least one address'],
+    ['listen = ["/ip6/::/udp/7777", "/ip6/0::0/udp/7777"]', '1: listen[1]: repeats listen[0] (/ip6/::/udp/7777)'],
+    [peer('', `/ip6/fd00::2/udp/99999/rovy/${ID1}`), '2: peer[0].address: port must be 1–65535, got 99999'],
+    [peer('', '/ip6/fd00::2/udp/7777'), '2: peer[0].address: it needs /rovy/<peer ID> at the end'],
+    [peer('', '/ip6/fe80::2/udp/7777'), '2: peer[0].address: /ip6 fe80::2 is link-local and needs its interface: /ip6zone/<interface>/ip6/fe80::2/...'],
+    [peer('', `/ip6/fd00::2/udp/7777/rovy/${ID1.slice(0, 58)}`), '2: peer[0].address: /rovy peer ID: it must be 59 characters long, not 58'],
+    ['[[peer]]\nname = "alice"', '1: peer[0].address: is required (a multiaddr ending in /rovy/<peer ID>)'],
+    ['[[peer]]\naddress = 7', '2: peer[0].address: must be a multiaddr string like "/ip6/fd00::2/udp/7777/rovy/<peer ID>", got 7'],
+    // duplicate peers
+    [
+      `[[peer]]\naddress = "/ip6/fd00::2/udp/7777/rovy/${ID1}"\n\n[[peer]]\naddress = "/ip4/192.0.2.1/udp/1/rovy/${ID1.toUpperCase()}"`,
+      '5: peer[1].address: the same peer as peer[0] (line 2)',
+    ],
+    [
+      `[[peer]]\naddress = "/ip6/fd00::2/udp/7777/rovy/${ID1}"\nname = "alice"\n[[peer]]\naddress = "/ip6/fd00::3/udp/7777/rovy/${ID2}"\nname = "ALICE"`,
+      '6: peer[1].name: "alice" is already the name of peer[0] (line 3)',
+    ],
+  ];
+  for (const [text, expected] of cases) assert.equal(errorOf(text), `${FILE}:${expected}`, text);
+});
+
+test('a bad psk is described, never quoted', () => {
+  const secret = 'c2VjcmV0IHNlY3JldCBzZWNyZXQgc2VjcmV0IHNlY3I'; // 43 characters: one short
+  const message = errorOf(`[[peer]]\naddress = "/ip6/fd00::2/udp/7777/rovy/${ID1}"\npsk = "${secret}"`);
+  assert.equal(
+    message,
+    `${FILE}:3: peer[0].psk: must be 32 bytes in standard base64 (44 characters, as \`wg genpsk\` prints), got a string of 43 characters`,
+  );
+  assert.ok(!message.includes(secret));
+});
+
+test('control characters in the file cannot break the one-line message', () => {
+  assert.equal(errorOf('[tun]\nname = "a\\nb"'), `${FILE}:2: tun.name: must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or "..", got "a\\nb"`);
+  assert.equal(errorOf('"a\\u0007b" = 1'), `${FILE}:1: "a\\u0007b": unknown key (known keys here: key_file, listen, tun, peer, log)`);
+});
+
+test('a missing file: defaults when optional, an error when named', (t) => {
+  const path = join(tempDir(t), 'rovy.toml');
+  const c = loadConfig(path, { mustExist: false });
+  assert.deepEqual(plain(c), { source: null, ...DEFAULTS });
+  assert.throws(() => loadConfig(path, { mustExist: true }), { name: 'ConfigError', message: `${path}: no such file` });
+  assert.throws(() => loadConfig(path), { message: `${path}: no such file` });
+  assert.throws(() => loadConfig(tmpdir(), { mustExist: false }), { message: `${tmpdir()}: is a directory, not a config file` });
+});
+
+test('loadConfig reads the file and reports its lines', (t) => {
+  const path = join(tempDir(t), 'rovy.toml');
+  writeFileSync(path, 'key_file = "node.key"\n[tun]\nmtu = 9000\n');
+  const c = loadConfig(path, { mustExist: false });
+  assert.equal(c.source, path);
+  assert.equal(c.keyFile, join(path, '..', 'node.key'));
+  assert.equal(c.tun.mtu, 9000);
+  writeFileSync(path, '[tun]\n\nmtu = 9001\n');
+  assert.throws(() => loadConfig(path), {
+    message: `${path}:3: tun.mtu: must be an integer from 1280 to 9000, got 9001`,
+  });
+});
+
+test('the default config text parses to the defaults, commented or not', () => {
+  const text = defaultConfigText();
+  assert.deepEqual(plain(parseConfig(text, FILE)), { source: FILE, ...DEFAULTS });
+  // Uncommenting every setting line ("#key = ..." and "#[table]") must not change anything.
+  const uncommented = text.replace(/^#(?=[a-z[])/gm, '');
+  assert.notEqual(uncommented, text);
+  assert.match(uncommented, /^mtu = 1420$/m);
+  assert.match(uncommented, /^\[log\]$/m);
+  assert.deepEqual(plain(parseConfig(uncommented, FILE)), { source: FILE, ...DEFAULTS });
+  // The key file it names survives quoting.
+  const odd = '/srv/my "rovy"\\keys/node\t.key';
+  assert.equal(parseConfig(defaultConfigText(odd), FILE).keyFile, odd);
+  assert.equal(parseConfig(defaultConfigText('node.key'), FILE).keyFile, '/etc/rovy/node.key');
+});
+
+test('writeDefaultConfig creates the file (0644) once and never replaces it', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'etc', 'rovy', 'rovy.toml');
+  assert.equal(writeDefaultConfig(path, join(dir, 'node.key')), true);
+  assert.equal(statSync(path).mode & 0o777, 0o644 & ~process.umask());
+  assert.equal(loadConfig(path).keyFile, join(dir, 'node.key'));
+  writeFileSync(path, '# edited by hand\n');
+  assert.equal(writeDefaultConfig(path), false);
+  assert.equal(readFileSync(path, 'utf8'), '# edited by hand\n');
+});

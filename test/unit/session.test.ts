@@ -1,0 +1,344 @@
+// The session state machine between two in-process nodes joined by an in-memory wire that the
+// test controls: messages can be lost, duplicated and reordered, and the clocks moved.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPair } from '../../src/keys/keypair.js';
+import { encodePeerId } from '../../src/keys/peerid.js';
+import { fcAddressBytes, formatIPv6 } from '../../src/keys/address.js';
+import { SessionManager, readU32, writeTransportHeader } from '../../src/session/manager.js';
+import { Peer } from '../../src/session/peer.js';
+import { Counters } from '../../src/util/counters.js';
+import * as c from '../../src/session/constants.js';
+
+interface Side {
+  name: string;
+  manager: SessionManager;
+  peer: Peer; // the other side, as this side knows it
+  outbox: Uint8Array[];
+  counters: Counters;
+  endpoint: Uint8Array; // where this side's datagrams come from
+  ups: number;
+  downs: number;
+}
+
+function endpointArea(last: number): Uint8Array {
+  const e = new Uint8Array(32);
+  e[0] = 6;
+  e[2] = 0x1e;
+  e[3] = 0x61; // port 7777
+  e[4] = 0xfd;
+  e[19] = last;
+  return e;
+}
+
+function setup(options: { underLoadB?: boolean } = {}) {
+  const clock = { mono: 1_000, wall: 1_700_000_000_000 };
+  const now = () => clock.mono;
+  const wallNow = () => clock.wall;
+  const keysA = generateKeyPair();
+  const keysB = generateKeyPair();
+  const make = (name: string, own: typeof keysA, other: typeof keysA, otherEndpoint: Uint8Array, ownEndpoint: Uint8Array, underLoadThreshold?: number): Side => {
+    const side = { name, outbox: [] as Uint8Array[], counters: new Counters(), endpoint: ownEndpoint, ups: 0, downs: 0 } as Side;
+    side.manager = new SessionManager(
+      own,
+      {
+        sendDatagram: (_endpoint, message) => side.outbox.push(message.slice()),
+        sessionUp: () => side.ups++,
+        sessionDown: () => side.downs++,
+      },
+      side.counters,
+      { now, wallNow, underLoadThreshold },
+    );
+    const address = fcAddressBytes(other.publicKey);
+    side.peer = new Peer({
+      publicKey: other.publicKey,
+      peerId: encodePeerId(other.publicKey),
+      address,
+      addressText: formatIPv6(address),
+      endpoint: otherEndpoint.slice(),
+      psk: new Uint8Array(32),
+      keepaliveMs: 0,
+    });
+    side.manager.addPeer(side.peer);
+    return side;
+  };
+  const a = make('A', keysA, keysB, endpointArea(2), endpointArea(1));
+  const b = make('B', keysB, keysA, endpointArea(1), endpointArea(2), options.underLoadB ? 0 : undefined);
+  return { a, b, clock };
+}
+
+/** Hands `message` (from `from`) to `to` as the receive path would. Returns true if it was accepted data. */
+function deliver(from: Side, to: Side, message: Uint8Array): boolean {
+  if (message[0] !== 4) {
+    to.manager.handleHandshake(message, from.endpoint);
+    return false;
+  }
+  const entry = to.manager.indices.get(readU32(message, 4));
+  const kp = entry?.keypair;
+  if (!entry || !kp) return false;
+  const counter = readU32(message, 8) + readU32(message, 12) * 2 ** 32;
+  if (!kp.replay.mayAccept(counter)) return false;
+  const buf = message.slice();
+  const len = kp.receive.open(counter, buf, 16, buf.length - 16);
+  if (len < 0 || !kp.replay.accept(counter)) return false;
+  to.manager.receivedAuthenticated(entry, kp, len > 0, to.manager.now());
+  return true;
+}
+
+function flush(from: Side, to: Side): number {
+  let n = 0;
+  for (const m of from.outbox.splice(0)) {
+    deliver(from, to, m);
+    n++;
+  }
+  return n;
+}
+
+/** Runs the wire until both outboxes are empty. */
+function settle(a: Side, b: Side): void {
+  while (flush(a, b) + flush(b, a) > 0);
+}
+
+function sealData(side: Side, payload: Uint8Array): Uint8Array {
+  const kp = side.manager.sendingKeypair(side.peer, side.manager.now());
+  assert.ok(kp, `${side.name} has no keypair to send with`);
+  const padded = (payload.length + 15) & ~15;
+  const buf = new Uint8Array(16 + padded + 16);
+  writeTransportHeader(buf, 0, kp.remoteIndex, kp.sendCounter);
+  buf.set(payload, 16);
+  const len = kp.send.seal(kp.sendCounter++, buf, 16, padded);
+  return buf.subarray(0, 16 + len);
+}
+
+const types = (box: Uint8Array[]) => box.map((m) => m[0]);
+
+test('a handshake makes a session both ways, confirmed by a keepalive', () => {
+  const { a, b } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  assert.deepEqual(types(a.outbox), [1]);
+  flush(a, b);
+  assert.deepEqual(types(b.outbox), [2]);
+  assert.ok(b.peer.next && !b.peer.current, 'the responder waits for confirmation');
+  flush(b, a);
+  assert.ok(a.peer.current, 'initiator has a session');
+  assert.deepEqual(types(a.outbox), [4], 'initiator confirms with a keepalive');
+  flush(a, b);
+  assert.ok(b.peer.current && !b.peer.next, 'responder promoted its keypair');
+  assert.equal(a.ups, 1);
+  assert.equal(b.ups, 1);
+  assert.ok(deliver(a, b, sealData(a, new Uint8Array([1, 2, 3]))));
+  assert.ok(deliver(b, a, sealData(b, new Uint8Array([4, 5, 6]))));
+});
+
+test('a lost initiation is retransmitted after REKEY_TIMEOUT plus jitter', () => {
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  a.outbox.length = 0; // lost
+  clock.mono += c.REKEY_TIMEOUT_MS - 1;
+  a.manager.tick();
+  assert.equal(a.outbox.length, 0, 'retransmitted too early');
+  clock.mono += c.REKEY_JITTER_MS + 1;
+  clock.wall += c.REKEY_TIMEOUT_MS + c.REKEY_JITTER_MS;
+  a.manager.tick();
+  assert.deepEqual(types(a.outbox), [1]);
+  settle(a, b);
+  assert.ok(a.peer.isUp && b.peer.isUp);
+});
+
+test('a lost response: the retransmitted initiation still gets a session', () => {
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  b.outbox.length = 0; // the response is lost
+  clock.mono += c.REKEY_TIMEOUT_MS + c.REKEY_JITTER_MS;
+  clock.wall += 6_000;
+  a.manager.tick();
+  settle(a, b);
+  assert.ok(a.peer.isUp && b.peer.isUp);
+});
+
+test('a duplicated initiation is refused by its timestamp', () => {
+  const { a, b } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  const init = a.outbox[0]!;
+  flush(a, b);
+  const firstNext = b.peer.next;
+  deliver(a, b, init);
+  assert.equal(b.counters.replayedInitiation, 1);
+  assert.equal(b.peer.next, firstNext, 'the replay replaced the keypair');
+  assert.equal(b.outbox.length, 1, 'the replay was answered');
+});
+
+test('a duplicated response is refused the second time', () => {
+  const { a, b } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  const response = b.outbox[0]!;
+  flush(b, a);
+  const current = a.peer.current;
+  deliver(b, a, response);
+  assert.equal(a.counters.handshakeRejected, 1);
+  assert.equal(a.peer.current, current);
+});
+
+test('reordered initiations: the older one is refused, the newer one completes', () => {
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  const first = a.outbox.shift()!;
+  clock.mono += c.REKEY_TIMEOUT_MS + c.REKEY_JITTER_MS;
+  clock.wall += 6_000;
+  a.manager.tick();
+  const second = a.outbox.shift()!;
+  deliver(a, b, second);
+  deliver(a, b, first);
+  assert.equal(b.counters.replayedInitiation, 1);
+  settle(a, b);
+  assert.ok(a.peer.isUp && b.peer.isUp);
+});
+
+test('a response to a superseded initiation is refused', () => {
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  const staleResponse = b.outbox.shift()!;
+  clock.mono += c.REKEY_TIMEOUT_MS + c.REKEY_JITTER_MS;
+  clock.wall += 6_000;
+  a.manager.tick(); // a new initiation replaces the first
+  deliver(b, a, staleResponse);
+  assert.equal(a.counters.handshakeRejected, 1);
+  assert.ok(!a.peer.isUp);
+  settle(a, b);
+  assert.ok(a.peer.isUp);
+});
+
+test('a response for a handshake we gave up on is refused', () => {
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  const late = b.outbox.shift()!;
+  // A retries until REKEY_ATTEMPT_TIME and gives up; its indices are gone.
+  for (let t = 0; t <= c.REKEY_ATTEMPT_TIME_MS; t += 1000) {
+    clock.mono += 1000;
+    clock.wall += 1000;
+    a.manager.tick();
+  }
+  assert.equal(a.peer.handshake, null);
+  deliver(b, a, late);
+  assert.equal(a.counters.handshakeRejected, 1);
+  assert.ok(!a.peer.isUp);
+});
+
+test('a handshake without a valid mac1 gets no reply at all', () => {
+  const { a, b } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  const init = a.outbox.shift()!;
+  init[20] ^= 1;
+  deliver(a, b, init);
+  assert.equal(b.outbox.length, 0);
+  assert.equal(b.counters.invalidMac1, 1);
+});
+
+test('under load, an initiation without mac2 gets a cookie reply, and with the cookie a session', () => {
+  const { a, b, clock } = setup({ underLoadB: true });
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  assert.deepEqual(types(b.outbox), [3], 'expected a cookie reply, not a handshake');
+  assert.equal(b.counters.cookieReplies, 1);
+  assert.ok(!b.peer.next, 'no Diffie-Hellman work was done');
+  flush(b, a);
+  clock.mono += c.REKEY_TIMEOUT_MS + c.REKEY_JITTER_MS;
+  clock.wall += 6_000;
+  a.manager.tick();
+  settle(a, b);
+  assert.ok(a.peer.isUp && b.peer.isUp);
+});
+
+test('the initiator rekeys after REKEY_AFTER_TIME when it sends', () => {
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  const first = a.peer.current;
+  clock.mono += c.REKEY_AFTER_TIME_MS;
+  clock.wall += c.REKEY_AFTER_TIME_MS;
+  assert.equal(a.manager.sendingKeypair(a.peer, a.manager.now()), first, 'the old keypair still carries data meanwhile');
+  assert.deepEqual(types(a.outbox), [1]);
+  settle(a, b);
+  assert.notEqual(a.peer.current, first);
+  assert.equal(a.peer.previous, first);
+});
+
+test('keypairs are refused after REJECT_AFTER_TIME and wiped after three times that', () => {
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  const kp = a.peer.current!;
+  clock.mono += c.REJECT_AFTER_TIME_MS;
+  a.manager.tick();
+  assert.ok(kp.isDestroyed, 'an expired keypair was kept');
+  assert.equal(a.peer.current, null);
+  assert.equal(a.downs, 1);
+  assert.equal(a.manager.indices.get(kp.localIndex), undefined, 'its index still resolves');
+  const bkp = b.peer.current!;
+  clock.mono += c.ZERO_KEYS_AFTER_MS;
+  b.manager.tick();
+  assert.ok(bkp.isDestroyed);
+});
+
+test('a peer that received data and sent nothing owes a keepalive after KEEPALIVE_TIMEOUT', () => {
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  assert.ok(deliver(a, b, sealData(a, new Uint8Array(40))));
+  clock.mono += c.KEEPALIVE_TIMEOUT_MS - 1;
+  b.manager.tick();
+  assert.equal(b.outbox.length, 0);
+  clock.mono += 1;
+  b.manager.tick();
+  assert.deepEqual(types(b.outbox), [4]);
+  assert.equal(b.outbox[0]!.length, 32, 'a keepalive is an empty transport message');
+});
+
+test('packets staged during a handshake go out when it completes', () => {
+  const { a, b } = setup();
+  assert.equal(a.manager.sendingKeypair(a.peer, a.manager.now()), null);
+  a.peer.stage(new Uint8Array(64).fill(7));
+  a.peer.stage(new Uint8Array(80).fill(8));
+  flush(a, b);
+  flush(b, a);
+  assert.deepEqual(types(a.outbox), [4, 4], 'staged packets replace the confirming keepalive');
+  assert.deepEqual(a.outbox.map((m) => m.length), [16 + 64 + 16, 16 + 80 + 16]);
+  assert.equal(a.peer.staged.length, 0);
+});
+
+test('a handshake gives up after REKEY_ATTEMPT_TIME and drops what was staged', () => {
+  const { a, clock } = setup();
+  a.manager.sendingKeypair(a.peer, a.manager.now());
+  a.peer.stage(new Uint8Array(64));
+  for (let t = 0; t <= c.REKEY_ATTEMPT_TIME_MS; t += c.TIMER_TICK_MS * 10) {
+    clock.mono += c.TIMER_TICK_MS * 10;
+    clock.wall += c.TIMER_TICK_MS * 10;
+    a.manager.tick();
+  }
+  assert.ok(a.outbox.length >= 15 && a.outbox.length <= 19, `${a.outbox.length} initiations in 90 s`);
+  assert.equal(a.peer.handshake, null);
+  assert.equal(a.peer.staged.length, 0);
+});
+
+test('persistent keepalive keeps an idle link talking', () => {
+  const { a, b, clock } = setup();
+  a.peer.keepaliveMs = 25_000;
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  clock.mono += 25_000;
+  a.manager.tick();
+  assert.deepEqual(types(a.outbox), [4]);
+});
+
+test('an initiation from an unknown key is refused without an answer', () => {
+  const { a, b } = setup();
+  b.manager.removePeer(b.peer);
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  assert.equal(b.outbox.length, 0);
+  assert.equal(b.counters.unknownPeer, 1);
+});
