@@ -26,6 +26,8 @@ export interface PeerSpec {
   name?: string;
 }
 
+export type NodeLogLevel = 'error' | 'warn' | 'info' | 'debug';
+
 export interface OpenSocket {
   fd: number;
   family: 4 | 6;
@@ -37,7 +39,7 @@ export interface NodeOptions {
   sockets: OpenSocket[];
   mtu: number;
   peers: PeerSpec[];
-  log?: (level: 'info' | 'debug', message: string) => void;
+  log?: (level: NodeLogLevel, message: string) => void;
   session?: SessionManagerOptions;
 }
 
@@ -66,8 +68,9 @@ export class MeshNode {
   private readonly receive: ReceivePipeline;
   private readonly polls: PollHandle[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private readonly log: (level: 'info' | 'debug', message: string) => void;
+  private readonly log: (level: NodeLogLevel, message: string) => void;
   private readonly sockets: Sockets;
+  private readonly upPeers = new Set<Peer>();
 
   constructor(private readonly options: NodeOptions) {
     this.log = options.log ?? (() => {});
@@ -78,8 +81,16 @@ export class MeshNode {
       options.identity,
       {
         sendDatagram: (endpoint, message) => this.sendControl(endpoint, message),
-        sessionUp: (peer, first) => this.log('info', `peer ${peer.peerId} ${first ? 'connected' : 'rekeyed'}`),
-        sessionDown: (peer) => this.log('info', `peer ${peer.peerId} session expired`),
+        sessionUp: (peer, first) => {
+          // Rekeys happen every two minutes per peer: worth a line only when debugging.
+          if (first || !this.upPeers.has(peer)) this.log('info', `peer ${peer.peerId} connected`);
+          else this.log('debug', `peer ${peer.peerId} rekeyed`);
+          this.upPeers.add(peer);
+        },
+        sessionDown: (peer) => {
+          this.upPeers.delete(peer);
+          this.log('info', `peer ${peer.peerId} session expired`);
+        },
       },
       this.counters,
       options.session,
@@ -98,9 +109,11 @@ export class MeshNode {
 
   start(): void {
     if (this.timer) return;
-    this.polls.push(native.poll(this.options.tunFd, this.send.onReadable));
-    for (const socket of this.options.sockets) this.polls.push(native.poll(socket.fd, () => this.receive.drain(socket.fd)));
-    this.timer = setInterval(() => this.sessions.tick(), TIMER_TICK_MS);
+    this.polls.push(native.poll(this.options.tunFd, this.guard('TUN read', this.send.onReadable)));
+    for (const socket of this.options.sockets) {
+      this.polls.push(native.poll(socket.fd, this.guard('UDP receive', () => this.receive.drain(socket.fd))));
+    }
+    this.timer = setInterval(this.guard('timers', () => this.sessions.tick()), TIMER_TICK_MS);
     const now = this.sessions.now();
     for (const peer of this.sessions.allPeers()) this.sessions.initiate(peer, now);
   }
@@ -170,6 +183,26 @@ export class MeshNode {
       });
     }
     return out;
+  }
+
+  /**
+   * Runs an I/O or timer callback so that a failure is logged and counted instead of taking the
+   * daemon down: the batch in hand is lost, the node keeps running. Also reports a poll that
+   * libuv stopped with an error.
+   */
+  private guard(what: string, run: () => void): (error?: Error) => void {
+    return (error?: Error) => {
+      if (error) {
+        this.log('error', `${what}: polling stopped: ${error.message}`);
+        return;
+      }
+      try {
+        run();
+      } catch (err) {
+        this.counters.internalErrors++;
+        this.log('error', `${what}: ${(err as Error).stack ?? String(err)}`);
+      }
+    };
   }
 
   private sendControl(endpoint: Uint8Array, message: Uint8Array): void {

@@ -30,6 +30,9 @@ export class Counters {
   /** Packets dropped because a peer has no endpoint or its handshake gave up. */
   noSession = 0;
 
+  /** Batches lost to an unexpected exception in the node (a bug: the log has the stack). */
+  internalErrors = 0;
+
   snapshot(): Record<string, number> {
     return Object.fromEntries(Object.entries(this)) as Record<string, number>;
   }

@@ -50,10 +50,9 @@ export class Daemon {
   log = '';
   readonly exited: Promise<number | null>;
 
-  constructor(ns: string, configPath: string) {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--enable-source-maps', ROVY_JS, 'daemon', '--config', configPath], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  /** Runs `argv` inside namespace `ns` (ip netns exec execs it: the child's PID is the command's). */
+  constructor(ns: string, argv: string[]) {
+    this.child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
@@ -124,8 +123,14 @@ export class Lab {
     return tryRun(process.execPath, [ROVY_JS, ...args]);
   }
 
+  /** Starts `rovy daemon --config configPath` in `ns`. */
   start(ns: string, configPath: string): Daemon {
-    const d = new Daemon(ns, configPath);
+    return this.spawn(ns, [process.execPath, '--enable-source-maps', ROVY_JS, 'daemon', '--config', configPath]);
+  }
+
+  /** Starts any long-running command in `ns`; it is stopped by PID at cleanup. */
+  spawn(ns: string, argv: string[]): Daemon {
+    const d = new Daemon(ns, argv);
     this.daemons.push(d);
     return d;
   }

@@ -112,6 +112,16 @@ test('two nodes over one encrypted fc00::/8 link', { skip: !isRoot && 'needs roo
       const after = a.daemon!.log.slice(before.length);
       assert.doesNotMatch(after, /connected|added|removed/, 'the reload touched the session');
       assert.equal(ping(a, b).code, 0);
+
+      // A broken file on reload is reported and changes nothing.
+      const good = lab.file('a/rovy.toml', configText('node.key', b, 'fd00:ab::2'));
+      lab.file('a/rovy.toml', configText('node.key', b, 'fd00:ab::2', '[tun]\nmtu = 99999'));
+      const mark = a.daemon!.log.length;
+      a.daemon!.signal('SIGHUP');
+      await until('reload error logged', () => /keeping the running configuration/.test(a.daemon!.log.slice(mark)));
+      assert.match(a.daemon!.log.slice(mark), new RegExp(`${good}:\\d+: `));
+      assert.equal(ping(a, b).code, 0);
+      lab.file('a/rovy.toml', configText('node.key', b, 'fd00:ab::2'));
     });
 
     await t.test('10 000 random datagrams at the listen port: no reply, no crash, session intact', async () => {
