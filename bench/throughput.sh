@@ -86,12 +86,26 @@ cfg() { # KEYDIR PEERID UNDERLAY
 }
 cfg a "$(field "$idb" peerId)" fd00:be::2 >"$WORK/a/rovy.toml"
 cfg b "$(field "$ida" peerId)" fd00:be::1 >"$WORK/b/rovy.toml"
-ip netns exec "$NA" node dist/rovy.js daemon --config "$WORK/a/rovy.toml" 2>"$WORK/rovy-a.log" & PIDS+=($!)
-ip netns exec "$NB" node dist/rovy.js daemon --config "$WORK/b/rovy.toml" 2>"$WORK/rovy-b.log" & PIDS+=($!)
+# --trace-gc prints one line per collection on stdout: the data path should cause (almost) none.
+ip netns exec "$NA" node --trace-gc dist/rovy.js daemon --config "$WORK/a/rovy.toml" >"$WORK/gc-a.log" 2>"$WORK/rovy-a.log" & PIDS+=($!)
+ip netns exec "$NB" node --trace-gc dist/rovy.js daemon --config "$WORK/b/rovy.toml" >"$WORK/gc-b.log" 2>"$WORK/rovy-b.log" & PIDS+=($!)
 wait_ping "$NA" "$(field "$idb" address)"
+gc0=$(cat "$WORK"/gc-*.log | wc -l)
+packets() { local rx tx; read -r rx < <(ip netns exec "$NA" cat /sys/class/net/rovy0/statistics/rx_packets); read -r tx < <(ip netns exec "$NA" cat /sys/class/net/rovy0/statistics/tx_packets); echo $((rx + tx)); }
+pk0=$(packets)
 ROVY=$(iperf_median rovy "$(field "$idb" address)")
+pk1=$(packets)
+# Young-generation garbage freed by the scavenges during the runs, per packet through node A.
+GC=$(tail -q -n +$((gc0 + 1)) "$WORK"/gc-*.log 2>/dev/null | node -e '
+  const lines = require("fs").readFileSync(0, "utf8").split("\n").filter((l) => l.includes("Scavenge"));
+  let freed = 0;
+  for (const l of lines) { const m = l.match(/Scavenge ([\d.]+) \([\d.]+\) -> ([\d.]+)/); if (m) freed += (m[1] - m[2]) * 1048576; }
+  const packets = +process.argv[1];
+  console.log(`${lines.length} scavenges in both daemons, ${(freed / Math.max(1, packets)).toFixed(1)} bytes of garbage per packet (${packets} packets through A)`);
+' "$((pk1 - pk0))")
 
 echo
 echo "iperf3 TCP, direct link, TUN MTU 1420, median of $RUNS × ${T}s"
 printf '  %-14s %8s Gbit/s\n' wireguard-go "$WG" rovy "$ROVY"
 printf '  %-14s %8s\n' "rovy/wg-go" "$(node -e "console.log(($ROVY/$WG).toFixed(2)+'x')")"
+echo "  rovy GC during the runs: $GC"
