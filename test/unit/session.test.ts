@@ -216,8 +216,8 @@ test('a response for a handshake we gave up on is refused', () => {
   a.manager.initiate(a.peer, a.manager.now());
   flush(a, b);
   const late = b.outbox.shift()!;
-  // A retries until REKEY_ATTEMPT_TIME and gives up; its indices are gone.
-  for (let t = 0; t <= c.REKEY_ATTEMPT_TIME_MS; t += 1000) {
+  // A retries until REKEY_ATTEMPT_TIME and gives up at the next retransmission; its indices are gone.
+  for (let t = 0; t <= c.REKEY_ATTEMPT_TIME_MS + c.REKEY_TIMEOUT_MS + c.REKEY_JITTER_MS; t += 1000) {
     clock.mono += 1000;
     clock.wall += 1000;
     a.manager.tick();
