@@ -109,3 +109,5 @@ echo "iperf3 TCP, direct link, TUN MTU 1420, median of $RUNS × ${T}s"
 printf '  %-14s %8s Gbit/s\n' wireguard-go "$WG" rovy "$ROVY"
 printf '  %-14s %8s\n' "rovy/wg-go" "$(node -e "console.log(($ROVY/$WG).toFixed(2)+'x')")"
 echo "  rovy GC during the runs: $GC"
+# The bar (issue: rovy at least 1.0x wireguard-go, direct): the exit code says whether it held.
+if node -e "process.exit($ROVY >= $WG ? 0 : 1)"; then echo "  bar rovy >= 1.0x wireguard-go: met"; else echo "  bar rovy >= 1.0x wireguard-go: NOT met"; exit 1; fi

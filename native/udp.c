@@ -228,7 +228,9 @@ static napi_value UdpSendBatch(napi_env env, napi_callback_info info) {
   return rv_num(env, (double)sent);
 }
 
-// udpSendTo(fd, buf, off, len, endpoint) -> true if sent, false if the socket is full.
+// udpSendTo(fd, buf, off, len, endpoint) -> true if sent; false if the socket is full or this
+// destination cannot be reached right now (no route, network down, ...): a peer being offline
+// is not an error of the caller's.
 static napi_value UdpSendTo(napi_env env, napi_callback_info info) {
   napi_value argv[5], result;
   int fd;
@@ -250,7 +252,7 @@ static napi_value UdpSendTo(napi_env env, napi_callback_info info) {
   ssize_t r;
   do r = sendto(fd, buf + off, (size_t)len, MSG_DONTWAIT, &sa.sa, sa_len);
   while (r < 0 && errno == EINTR);
-  if (r < 0 && errno != EAGAIN && errno != ENOBUFS) {
+  if (r < 0 && errno != EAGAIN && errno != ENOBUFS && !per_datagram_error(errno)) {
     rv_throw_errno(env, "sendto", errno);
     return NULL;
   }

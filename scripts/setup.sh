@@ -26,6 +26,6 @@ if ! command -v node >/dev/null || ! node -e 'process.exit(+process.versions.nod
   exit 1
 fi
 
-# npm ci builds the native addon (binding.gyp) against the installed Node's headers.
+# npm ci builds the native addon (binding.gyp, against the installed Node's headers) and then
+# bundles the code (the prepare script), so bin/rovy works when it returns.
 npm ci --no-audit --no-fund
-npm run build

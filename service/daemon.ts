@@ -1,13 +1,13 @@
 // `rovy daemon`: runs a node in the foreground from a config file. Order matters: everything
 // that can be wrong with the config or the key is found before the system is touched, and
 // everything the daemon creates (TUN, sockets) goes away on SIGTERM/SIGINT. SIGHUP re-reads the
-// peer list and applies it without dropping sessions.
+// peer list and applies it without dropping sessions; SIGUSR1 logs the node's state.
 import { loadConfig, type Config } from '../src/config/config.js';
 import { loadOrCreateKey } from '../src/keys/keyfile.js';
-import { parseIPv4, parseIPv6 } from '../src/keys/address.js';
-import { MeshNode, type OpenSocket, type PeerSpec } from '../src/node/node.js';
-import { native } from '../src/native/addon.js';
-import { configureInterface } from './iface.js';
+import { MeshNode, type PeerSpec } from '../src/node/node.js';
+import { TunDevice } from '../src/tun/device.js';
+import { UdpSocket } from '../src/transport/udp.js';
+import { configureInterface, interfaceIndex } from './iface.js';
 import { Log } from './log.js';
 
 /** Socket buffers big enough to hold a TCP window at a gigabit without drops between batches. */
@@ -16,8 +16,10 @@ const SOCKET_BUFFER_BYTES = 4 << 20;
 export async function runDaemon(configPath: string, explicit: boolean): Promise<number> {
   const log = new Log();
   let config: Config;
+  let peers: PeerSpec[];
   try {
     config = loadConfig(configPath, { mustExist: explicit });
+    peers = peerSpecs(config);
   } catch (err) {
     log.error((err as Error).message);
     return 1;
@@ -34,24 +36,28 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   for (const warning of key.warnings) log.warn(warning);
   if (key.created) log.info(`created a new key in ${config.keyFile}`);
 
-  const opened: number[] = [];
+  const sockets: UdpSocket[] = [];
+  let tun: TunDevice | null = null;
   let node: MeshNode | null = null;
+  const release = (): void => {
+    node?.stop();
+    // Closing the TUN's last descriptor removes the interface with its address and route.
+    tun?.close();
+    for (const socket of sockets) socket.close();
+  };
   try {
-    const sockets: OpenSocket[] = [];
     for (const listen of config.listen) {
-      const { fd, port } = native.udpOpen(listen.family, listen.family === 6 ? parseIPv6(listen.address) : parseIPv4(listen.address), listen.port, SOCKET_BUFFER_BYTES);
-      opened.push(fd);
-      sockets.push({ fd, family: listen.family });
-      log.info(`listening on /ip${listen.family}/${listen.address}/udp/${port}`);
+      const socket = UdpSocket.open(listen.family, listen.address, listen.port, SOCKET_BUFFER_BYTES);
+      sockets.push(socket);
+      log.info(`listening on /ip${listen.family}/${listen.address}/udp/${socket.port}`);
     }
-    const tun = native.tunOpen(config.tun.name);
-    opened.push(tun.fd);
+    tun = TunDevice.open(config.tun.name);
     node = new MeshNode({
       identity: { privateKey: key.privateKey, publicKey: key.publicKey },
-      tunFd: tun.fd,
+      tun,
       sockets,
       mtu: config.tun.mtu,
-      peers: peerSpecs(config),
+      peers,
       log: (level, message) => log.write(level, message),
     });
     configureInterface(tun.name, node.addressText, config.tun.mtu);
@@ -59,8 +65,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     log.info(`node ${node.peerId} up as ${node.addressText} on ${tun.name}, ${config.peers.length} peer(s)`);
   } catch (err) {
     log.error((err as Error).message);
-    node?.stop();
-    for (const fd of opened) native.closeFd(fd);
+    release();
     return 1;
   }
 
@@ -69,38 +74,53 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     const shutdown = (signal: string): void => {
       log.info(`${signal}: shutting down`);
       process.off('SIGHUP', reload);
-      running.stop();
-      // Closing the TUN's last descriptor removes the interface with its address and route.
-      for (const fd of opened) native.closeFd(fd);
+      process.off('SIGUSR1', report);
+      release();
       resolve(0);
     };
     const reload = (): void => {
+      let next: Config;
+      let nextPeers: PeerSpec[];
       try {
-        const next = loadConfig(configPath, { mustExist: explicit });
-        log.level = next.log.level;
-        running.setPeers(peerSpecs(next));
-        if (next.tun.name !== config.tun.name || next.tun.mtu !== config.tun.mtu || next.keyFile !== config.keyFile || JSON.stringify(next.listen) !== JSON.stringify(config.listen)) {
-          log.warn('SIGHUP: key, listen and [tun] changes take effect on restart; peers were reloaded');
-        } else {
-          log.info(`SIGHUP: reloaded ${next.peers.length} peer(s)`);
-        }
-        config = next;
+        next = loadConfig(configPath, { mustExist: explicit });
+        nextPeers = peerSpecs(next);
       } catch (err) {
         log.error(`SIGHUP: ${(err as Error).message}; keeping the running configuration`);
+        return;
       }
+      log.level = next.log.level;
+      running.setPeers(nextPeers);
+      const restartOnly = next.tun.name !== config.tun.name || next.tun.mtu !== config.tun.mtu || next.keyFile !== config.keyFile || JSON.stringify(next.listen) !== JSON.stringify(config.listen);
+      if (restartOnly) log.warn('SIGHUP: peers reloaded; key, listen and [tun] changes take effect on restart');
+      else log.info(`SIGHUP: reloaded ${next.peers.length} peer(s)`);
+      config = next;
+    };
+    const report = (): void => {
+      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot() })}`);
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGHUP', reload);
+    process.on('SIGUSR1', report);
   });
 }
 
+/** The node's view of the configured peers. Throws (before anything is applied) when a peer's
+ *  link-local zone names no interface. */
 function peerSpecs(config: Config): PeerSpec[] {
-  return config.peers.map((peer) => ({
-    publicKey: peer.publicKey,
-    endpoint: { family: peer.address.family, address: peer.address.address, port: peer.address.port },
-    psk: peer.psk,
-    keepaliveSeconds: peer.keepalive,
-    name: peer.name,
-  }));
+  return config.peers.map((peer, i) => {
+    const { family, address, port, zone } = peer.address;
+    let scopeId: number | undefined;
+    if (zone !== undefined) {
+      scopeId = interfaceIndex(zone);
+      if (scopeId === 0) throw new Error(`${config.source ?? 'config'}: peer[${i}].address: no interface named "${zone}"`);
+    }
+    return {
+      publicKey: peer.publicKey,
+      endpoint: { family, address, port, scopeId },
+      psk: peer.psk,
+      keepaliveSeconds: peer.keepalive,
+      name: peer.name,
+    };
+  });
 }

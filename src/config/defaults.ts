@@ -47,7 +47,7 @@ key_file = ${q(keyFile)}
 # address = "/ip6/2001:db8::1/udp/7777/rovy/<peer ID>"   # required: where, and who
 # name = "alice"          # optional: reach the peer as alice.rovy
 # psk = "<base64>"        # optional: 32-byte pre-shared key, as \`wg genpsk\` prints
-# keepalive = 25          # optional: seconds between keepalives, 0 = off (the default)
+# keepalive = 25          # optional: seconds between keepalives when idle (default 25), 0 = off
 `;
 }
 

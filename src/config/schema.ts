@@ -82,15 +82,16 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
   if (tun) checkKeys(tun, 'tun.', TUN_KEYS, fail);
   if (log) checkKeys(log, 'log.', LOG_KEYS, fail);
   const entry = (table: TomlTable | undefined, key: string): TomlNode | undefined => table?.entries.get(key)?.node;
+  const listen = listenValue(entry(root, 'listen'), fail);
   return {
     source,
     keyFile: keyFileValue(entry(root, 'key_file'), dir, fail),
-    listen: listenValue(entry(root, 'listen'), fail),
+    listen,
     tun: {
       name: tunNameValue(entry(tun, 'name'), fail),
       mtu: integerValue(entry(tun, 'mtu'), DEFAULTS.mtu, 'tun.mtu', MTU_MIN, MTU_MAX, '', fail),
     },
-    peers: peersValue(entry(root, 'peer'), fail),
+    peers: peersValue(entry(root, 'peer'), new Set(listen.map((l) => l.family)), fail),
     log: { level: logLevelValue(entry(log, 'level'), fail) },
   };
 }
@@ -113,6 +114,7 @@ function listenValue(node: TomlNode | undefined, fail: Fail): Multiaddr[] {
     const field = `listen[${i}]`;
     const text = stringValue(item, field, 'must be a multiaddr string like "/ip6/::/udp/7777"', fail);
     const addr = multiaddrValue(text, item, field, options, fail);
+    if (addr.zone !== undefined) fail(item.line, field, 'link-local listen addresses are not supported: listen on "/ip6/::/udp/PORT"');
     const canonical = formatMultiaddr(addr);
     const first = seen.get(canonical);
     if (first !== undefined) fail(item.line, field, `repeats listen[${first}] (${canonical})`);
@@ -137,8 +139,9 @@ function logLevelValue(node: TomlNode | undefined, fail: Fail): LogLevel {
   return level ?? fail(node.line, 'log.level', `${problem}, got ${describeNode(node)}`);
 }
 
-/** All [[peer]] blocks; two blocks may not name the same key, nor use the same name. */
-function peersValue(node: TomlNode | undefined, fail: Fail): PeerConfig[] {
+/** All [[peer]] blocks; two blocks may not name the same key, nor use the same name, and each
+ *  must be reachable from a listen socket of its address family. */
+function peersValue(node: TomlNode | undefined, listenFamilies: Set<4 | 6>, fail: Fail): PeerConfig[] {
   if (node === undefined) return [];
   if (node.kind !== 'array') {
     return fail(node.line, 'peer', `must be an array of tables (a [[peer]] block per peer), got ${describeNode(node)}`);
@@ -147,6 +150,9 @@ function peersValue(node: TomlNode | undefined, fail: Fail): PeerConfig[] {
   const byName = new Map<string, { index: number; line: number }>();
   return node.items.map((item, i) => {
     const { peer, addressLine, nameLine } = peerValue(item, `peer[${i}]`, fail);
+    if (!listenFamilies.has(peer.address.family)) {
+      fail(addressLine, `peer[${i}].address`, `is IPv${peer.address.family}, but no listen address is: add one to "listen"`);
+    }
     const sameKey = byKey.get(peer.peerId);
     if (sameKey !== undefined) {
       fail(addressLine, `peer[${i}].address`, `the same peer as peer[${sameKey.index}] (line ${sameKey.line})`);

@@ -32,7 +32,7 @@ export interface NativeAddon {
   udpRecvBatch(fd: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, max: number): number;
   /** sendmmsg each slot with lens[i] > 0 to its endpoint, on fd4 or fd6 by family (-1: drop). Returns the count sent. */
   udpSendBatch(fd4: number, fd6: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): number;
-  /** One datagram to a 32-byte endpoint area; false if the socket buffer is full. */
+  /** One datagram to a 32-byte endpoint area; false if the socket buffer is full or the destination is unreachable now. */
   udpSendTo(fd: number, buf: Uint8Array, off: number, len: number, endpoint: Uint8Array): boolean;
 
   /**

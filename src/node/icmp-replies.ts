@@ -1,20 +1,22 @@
 // ICMPv6 errors the node writes back onto its TUN on behalf of the mesh, rate-limited so a
 // flood of undeliverable packets cannot turn into a flood of errors (RFC 4443 §2.4f).
 import { ICMP_DESTINATION_UNREACHABLE, UNREACHABLE_NO_ROUTE, writeIcmpError } from '../fcnet/icmp.js';
-import { native } from '../native/addon.js';
+import type { TunDevice } from '../tun/device.js';
+import { PacketBatch, TUN_OFFSET } from '../transport/batch.js';
 
 /** Errors per second, and how many may go out at once after a quiet spell. */
 const ERRORS_PER_SECOND = 100;
 const ERROR_BURST = 20;
 
 export class IcmpReplies {
-  private readonly out = new Uint8Array(1280);
-  private readonly lens = new Uint32Array(1);
+  /** One slot: the error is built in place at TUN_OFFSET and written from there. */
+  private readonly batch = new PacketBatch(1, TUN_OFFSET + 1280);
+  private readonly out = this.batch.data.subarray(TUN_OFFSET);
   private tokens = ERROR_BURST;
   private refilledAt = 0;
 
   constructor(
-    private readonly tunFd: number,
+    private readonly tun: TunDevice,
     private readonly localAddress: Uint8Array,
     private readonly now: () => number,
   ) {}
@@ -32,7 +34,7 @@ export class IcmpReplies {
     const length = writeIcmpError(this.out, this.localAddress, type, code, parameter, buf, off, len);
     if (length === 0) return;
     this.tokens -= 1;
-    this.lens[0] = length;
-    native.tunWriteBatch(this.tunFd, this.out, this.out.length, 0, this.lens, 1);
+    this.batch.lens[0] = length;
+    this.tun.writeBatch(this.batch, 1, TUN_OFFSET);
   }
 }

@@ -9,9 +9,9 @@ import { SessionManager, type SessionManagerOptions } from '../session/manager.j
 import { Peer } from '../session/peer.js';
 import { DEFAULT_KEEPALIVE_MS, TIMER_TICK_MS } from '../session/constants.js';
 import { Counters } from '../util/counters.js';
-import { native, type PollHandle } from '../native/addon.js';
 import { PacketBatch, TUN_OFFSET } from '../transport/batch.js';
-import { encodeEndpoint, decodeEndpoint, formatEndpoint, type Endpoint } from '../transport/udp.js';
+import { encodeEndpoint, decodeEndpoint, formatEndpoint, type Endpoint, type UdpSocket } from '../transport/udp.js';
+import type { TunDevice } from '../tun/device.js';
 import { IcmpReplies } from './icmp-replies.js';
 import { ReceivePipeline } from './receive.js';
 import type { Sockets } from './send.js';
@@ -28,15 +28,11 @@ export interface PeerSpec {
 
 export type NodeLogLevel = 'error' | 'warn' | 'info' | 'debug';
 
-export interface OpenSocket {
-  fd: number;
-  family: 4 | 6;
-}
-
 export interface NodeOptions {
   identity: StaticIdentity;
-  tunFd: number;
-  sockets: OpenSocket[];
+  /** The open TUN device and UDP sockets; the node polls them but the caller closes them. */
+  tun: TunDevice;
+  sockets: UdpSocket[];
   mtu: number;
   peers: PeerSpec[];
   log?: (level: NodeLogLevel, message: string) => void;
@@ -66,7 +62,6 @@ export class MeshNode {
   private readonly byAddress = new AddressTable<Peer>();
   private readonly send: SendPipeline;
   private readonly receive: ReceivePipeline;
-  private readonly polls: PollHandle[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly log: (level: NodeLogLevel, message: string) => void;
   private readonly sockets: Sockets;
@@ -91,28 +86,30 @@ export class MeshNode {
           this.upPeers.delete(peer);
           this.log('info', `peer ${peer.peerId} session expired`);
         },
+        internalError: (err) => {
+          this.counters.internalErrors++;
+          this.log('error', `timers: ${(err as Error).stack ?? String(err)}`);
+        },
       },
       this.counters,
-      options.session,
+      { mtu: options.mtu, ...options.session },
     );
     // A slot holds the endpoint area, the transport header, the packet padded to 16 and the tag.
     const slotSize = (TUN_OFFSET + options.mtu + 15 + 16 + 63) & ~63;
     this.sockets = {
-      fd4: options.sockets.find((s) => s.family === 4)?.fd ?? -1,
-      fd6: options.sockets.find((s) => s.family === 6)?.fd ?? -1,
+      v4: options.sockets.find((s) => s.family === 4) ?? null,
+      v6: options.sockets.find((s) => s.family === 6) ?? null,
     };
-    const icmp = new IcmpReplies(options.tunFd, this.address, this.sessions.now);
-    this.send = new SendPipeline(options.tunFd, this.sockets, new PacketBatch(BATCH, slotSize), this.byAddress, this.sessions, icmp, this.counters);
-    this.receive = new ReceivePipeline(options.tunFd, new PacketBatch(BATCH, slotSize), this.sessions, this.address, this.counters);
+    const icmp = new IcmpReplies(options.tun, this.address, this.sessions.now);
+    this.send = new SendPipeline(options.tun, this.sockets, new PacketBatch(BATCH, slotSize), options.mtu, this.byAddress, this.sessions, icmp, this.counters);
+    this.receive = new ReceivePipeline(options.tun, new PacketBatch(BATCH, slotSize), this.sessions, this.address, this.counters);
     this.setPeers(options.peers);
   }
 
   start(): void {
     if (this.timer) return;
-    this.polls.push(native.poll(this.options.tunFd, this.guard('TUN read', this.send.onReadable)));
-    for (const socket of this.options.sockets) {
-      this.polls.push(native.poll(socket.fd, this.guard('UDP receive', () => this.receive.drain(socket.fd))));
-    }
+    this.options.tun.onReadable(this.guard('TUN read', this.send.onReadable));
+    for (const socket of this.options.sockets) socket.onReadable(this.guard('UDP receive', () => this.receive.drain(socket)));
     this.timer = setInterval(this.guard('timers', () => this.sessions.tick()), TIMER_TICK_MS);
     const now = this.sessions.now();
     for (const peer of this.sessions.allPeers()) this.sessions.initiate(peer, now);
@@ -120,7 +117,8 @@ export class MeshNode {
 
   /** Stops all I/O and wipes every key. The caller closes the devices. */
   stop(): void {
-    for (const handle of this.polls.splice(0)) native.pollStop(handle);
+    this.options.tun.stop();
+    for (const socket of this.options.sockets) socket.stop();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.sessions.destroy();
@@ -132,20 +130,26 @@ export class MeshNode {
    * sessions survive (a SIGHUP reload).
    */
   setPeers(specs: PeerSpec[]): void {
-    const wanted = new Map<string, PeerSpec>();
-    for (const spec of specs) wanted.set(encodePeerId(spec.publicKey), spec);
+    // Everything that can fail is worked out before anything changes.
+    const wanted = new Map<string, { spec: PeerSpec; endpoint: Uint8Array | null; keepaliveMs: number }>();
+    for (const spec of specs) {
+      wanted.set(encodePeerId(spec.publicKey), {
+        spec,
+        endpoint: spec.endpoint ? encodeEndpoint(spec.endpoint) : null,
+        keepaliveMs: spec.keepaliveSeconds === undefined ? DEFAULT_KEEPALIVE_MS : spec.keepaliveSeconds * 1000,
+      });
+    }
     for (const peer of [...this.sessions.allPeers()]) {
       if (!wanted.has(peer.peerId)) {
         this.sessions.removePeer(peer);
         this.byAddress.delete(peer.address);
+        this.upPeers.delete(peer);
         this.log('info', `peer ${peer.peerId} removed`);
       }
     }
     const now = this.sessions.now();
-    for (const [peerId, spec] of wanted) {
-      const keepaliveMs = spec.keepaliveSeconds === undefined ? DEFAULT_KEEPALIVE_MS : spec.keepaliveSeconds * 1000;
+    for (const [peerId, { spec, endpoint, keepaliveMs }] of wanted) {
       const psk = spec.psk ?? new Uint8Array(32);
-      const endpoint = spec.endpoint ? encodeEndpoint(spec.endpoint) : null;
       const existing = this.sessions.getPeer(spec.publicKey);
       if (existing) {
         existing.keepaliveMs = keepaliveMs;
@@ -206,9 +210,12 @@ export class MeshNode {
   }
 
   private sendControl(endpoint: Uint8Array, message: Uint8Array): void {
-    const fd = endpoint[0] === 4 ? this.sockets.fd4 : this.sockets.fd6;
-    if (fd < 0) return;
-    native.udpSendTo(fd, message, 0, message.length, endpoint);
+    const socket = endpoint[0] === 4 ? this.sockets.v4 : this.sockets.v6;
+    if (!socket) {
+      this.counters.noSession++;
+      return;
+    }
+    socket.sendTo(message, 0, message.length, endpoint);
   }
 }
 

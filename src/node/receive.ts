@@ -1,32 +1,41 @@
 // Inbound data path: UDP → session open → fcnet checks → TUN.
 //
-//   1. A UDP socket becomes readable; recvmmsg fills up to BATCH slots of one reused batch, each
-//      datagram at offset 32 with its source in the slot's endpoint area.
-//   2. Per datagram: handshake messages (types 1–3) go to the session manager one by one;
-//      a transport message (type 4) finds its keypair by receiver index and is checked against
-//      the replay window before any decryption is spent on it.
-//   3. One native call opens the whole batch in place (plaintext at offset 48).
-//   4. Per packet: the counter is recorded in the replay window only now that it is
-//      authentic; an empty plaintext is a keepalive; otherwise the IPv6 packet must be
-//      well-formed, come from the address that belongs to the session's key and be for us.
-//      The peer's endpoint follows the packet's source (roaming).
-//   5. One native call writes the surviving packets to the TUN.
+//   1. A UDP socket becomes readable; recvmmsg fills up to `capacity` slots of one reused batch,
+//      each datagram at DATAGRAM_OFFSET (32) with its source in the slot's endpoint area.
+//   2. Per datagram: a transport message (type 4) finds its keypair by receiver index and is
+//      checked against the keypair's age and replay window before any decryption is spent on
+//      it. Handshake messages (types 1–3) are only noted: they run after this batch, because a
+//      handshake can retire a keypair that slots of this batch still need.
+//   3. One native call opens the whole batch in place (plaintext at TUN_OFFSET, 48).
+//   4. Per packet: the counter is recorded in the replay window only now that it is authentic;
+//      an empty plaintext is a keepalive; otherwise the IPv6 packet must be well-formed, come
+//      from the address that belongs to the session's key, and be for us. The peer's endpoint
+//      follows the packet's source (roaming).
+//   5. One native call writes the surviving packets to the TUN; then the handshakes run.
+//   At most MAX_BATCHES_PER_WAKEUP batches are handled before yielding to the event loop.
 import { OFF_DST, OFF_SRC, equal16, ipv6Length } from '../fcnet/ipv6.js';
+import { readTransportCounter, readU32LE } from '../noise/messages.js';
 import type { IndexEntry, SessionManager } from '../session/manager.js';
-import { readU32 } from '../session/manager.js';
 import type { Keypair } from '../session/keypair.js';
+import { OPEN_FAILED, openBatch } from '../session/aead.js';
 import type { Counters } from '../util/counters.js';
-import { native, OPEN_FAILED } from '../native/addon.js';
-import { DATAGRAM_OFFSET as SLOT_DATAGRAM, TUN_OFFSET as SLOT_PACKET, type PacketBatch } from '../transport/batch.js';
+import type { TunDevice } from '../tun/device.js';
+import { DATAGRAM_OFFSET, ENDPOINT_BYTES, TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
+import type { UdpSocket } from '../transport/udp.js';
+import { MAX_BATCHES_PER_WAKEUP } from './send.js';
 
 const TRANSPORT_MIN = 32; // header 16 + tag 16: an empty (keepalive) message
+const HEADER = TUN_OFFSET - DATAGRAM_OFFSET;
 
 export class ReceivePipeline {
   private readonly entries: (IndexEntry | null)[];
   private readonly keypairs: (Keypair | null)[];
+  /** Slots of the current batch holding handshake messages, handled after the data. */
+  private readonly handshakeSlots: Uint16Array;
+  private readonly handshakeLens: Uint16Array;
 
   constructor(
-    private readonly tunFd: number,
+    private readonly tun: TunDevice,
     private readonly batch: PacketBatch,
     private readonly sessions: SessionManager,
     /** Our own fc00::/8 address: the only destination a one-hop packet may have. */
@@ -35,27 +44,30 @@ export class ReceivePipeline {
   ) {
     this.entries = new Array<IndexEntry | null>(batch.capacity).fill(null);
     this.keypairs = new Array<Keypair | null>(batch.capacity).fill(null);
+    this.handshakeSlots = new Uint16Array(batch.capacity);
+    this.handshakeLens = new Uint16Array(batch.capacity);
   }
 
   /** Drains one UDP socket: called whenever it is readable. */
-  drain(fd: number): void {
-    const { data, slotSize, lens, capacity } = this.batch;
-    for (;;) {
-      const n = native.udpRecvBatch(fd, data, slotSize, SLOT_DATAGRAM, lens, capacity);
+  drain(socket: UdpSocket): void {
+    const { batch } = this;
+    for (let round = 0; round < MAX_BATCHES_PER_WAKEUP; round++) {
+      const n = socket.readBatch(batch, DATAGRAM_OFFSET, batch.capacity);
       if (n === 0) return;
       this.process(n);
-      if (n < capacity) return;
+      if (n < batch.capacity) return;
     }
   }
 
   private process(n: number): void {
     const { data, slotSize, lens, ids, counters } = this.batch;
     const { entries, keypairs } = this;
+    const now = this.sessions.now();
     let pending = 0;
+    let handshakes = 0;
     for (let i = 0; i < n; i++) {
       entries[i] = keypairs[i] = null;
-      const base = i * slotSize;
-      const d = base + SLOT_DATAGRAM;
+      const d = i * slotSize + DATAGRAM_OFFSET;
       const len = lens[i]!;
       lens[i] = 0;
       if (len === 0) {
@@ -64,22 +76,24 @@ export class ReceivePipeline {
       }
       const type = data[d];
       if (type !== 4) {
-        if (type === 1 || type === 2 || type === 3) this.sessions.handleHandshake(data.subarray(d, d + len), data.subarray(base, base + 32));
-        else this.counters.malformed++;
+        if (type === 1 || type === 2 || type === 3) {
+          this.handshakeSlots[handshakes] = i;
+          this.handshakeLens[handshakes++] = len;
+        } else this.counters.malformed++;
         continue;
       }
       if (len < TRANSPORT_MIN || data[d + 1] !== 0 || data[d + 2] !== 0 || data[d + 3] !== 0) {
         this.counters.malformed++;
         continue;
       }
-      const entry = this.sessions.indices.get(readU32(data, d + 4));
+      const entry = this.sessions.indices.get(readU32LE(data, d + 4));
       const kp = entry?.keypair;
-      if (!entry || !kp || kp.isDestroyed) {
+      if (!entry || !kp || !kp.receivable(now)) {
         this.counters.unknownIndex++;
         continue;
       }
-      const counter = readU32(data, d + 8) + readU32(data, d + 12) * 0x1_0000_0000;
-      if (!kp.replay.mayAccept(counter)) {
+      const counter = readTransportCounter(data, d + 8);
+      if (counter < 0 || !kp.replay.mayAccept(counter)) {
         this.counters.replayed++;
         continue;
       }
@@ -87,39 +101,44 @@ export class ReceivePipeline {
       keypairs[i] = kp;
       ids[i] = kp.receive.id;
       counters[i] = counter;
-      lens[i] = len - (SLOT_PACKET - SLOT_DATAGRAM);
+      lens[i] = len - HEADER;
       pending++;
     }
-    if (pending === 0) return;
-    native.aeadOpenBatch(ids, counters, data, slotSize, SLOT_PACKET, lens, n);
+    if (pending > 0) this.openAndDeliver(n, now);
+    for (let h = 0; h < handshakes; h++) {
+      const base = this.handshakeSlots[h]! * slotSize;
+      const d = base + DATAGRAM_OFFSET;
+      this.sessions.handleHandshake(data.subarray(d, d + this.handshakeLens[h]!), data.subarray(base, base + ENDPOINT_BYTES));
+    }
+  }
 
-    const now = this.sessions.now();
+  private openAndDeliver(n: number, now: number): void {
+    const { data, slotSize, lens, counters } = this.batch;
+    const { entries, keypairs } = this;
+    openBatch(this.batch, n, TUN_OFFSET);
     let writable = 0;
     for (let i = 0; i < n; i++) {
       const kp = keypairs[i];
-      if (!kp) {
-        lens[i] = 0;
-        continue;
-      }
-      const entry = entries[i]!;
       const plain = lens[i]!;
       lens[i] = 0;
+      if (!kp) continue;
       if (plain === OPEN_FAILED) {
         this.counters.decryptFailed++;
         continue;
       }
       if (!kp.replay.accept(counters[i]!)) {
-        this.counters.replayed++;
+        this.counters.replayed++; // a duplicate within this very batch
         continue;
       }
+      const entry = entries[i]!;
       const peer = entry.peer;
       const base = i * slotSize;
-      if (peer.endpoint && !equal20(peer.endpoint, data, base)) peer.endpoint.set(data.subarray(base, base + 32));
+      if (peer.endpoint && !equal20(peer.endpoint, data, base)) peer.endpoint.set(data.subarray(base, base + ENDPOINT_BYTES));
       if (plain === 0) {
         this.sessions.receivedAuthenticated(entry, kp, false, now);
         continue;
       }
-      const p = base + SLOT_PACKET;
+      const p = base + TUN_OFFSET;
       const len = ipv6Length(data, p, plain);
       if (len < 0 || !equal16(data, p + OFF_DST, this.localAddress, 0)) {
         this.counters.invalidPacket++;
@@ -135,7 +154,7 @@ export class ReceivePipeline {
       lens[i] = len;
       writable++;
     }
-    if (writable > 0) native.tunWriteBatch(this.tunFd, data, slotSize, SLOT_PACKET, lens, n);
+    if (writable > 0) this.tun.writeBatch(this.batch, n, TUN_OFFSET);
   }
 }
 

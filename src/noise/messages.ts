@@ -11,7 +11,6 @@ import {
   REJECT_AFTER_COUNTER,
   RESPONSE_SIZE,
   TRANSPORT_HEADER_SIZE,
-  TRANSPORT_MIN_SIZE,
 } from './constants.js';
 
 // Byte offsets of each field. Every message starts with type (u8) at 0 and reserved (3 zero bytes).
@@ -68,13 +67,6 @@ export interface CookieReplyMessage {
   receiverIndex: number;
   nonce: Uint8Array;
   encryptedCookie: Uint8Array;
-}
-
-export interface TransportMessage {
-  receiverIndex: number;
-  counter: number;
-  /** The encrypted packet and its tag. */
-  encryptedPacket: Uint8Array;
 }
 
 export function readU32LE(buf: Uint8Array, offset: number): number {
@@ -217,34 +209,23 @@ export function encodeCookieReply(fields: CookieReplyMessage, out: Uint8Array = 
 
 // ---- Transport data (type 4, 16-byte header + packet + 16-byte tag) ------------------------------
 
-/** Decodes a transport message. Null also when the counter is at or past REJECT_AFTER_COUNTER:
- *  no such counter is ever sent, and above 2^53 a Number could not even hold it exactly. */
-export function decodeTransport(msg: Uint8Array): TransportMessage | null {
-  if (msg.length < TRANSPORT_MIN_SIZE || !hasHeader(msg, MESSAGE_TRANSPORT)) return null;
-  const counter = readCounter(msg, TRANSPORT.counter);
-  if (counter < 0) return null;
-  return {
-    receiverIndex: readU32LE(msg, TRANSPORT.receiverIndex),
-    counter,
-    encryptedPacket: msg.subarray(TRANSPORT_HEADER_SIZE),
-  };
-}
-
-/** Writes the 16-byte transport header at the start of `out` (the packet follows it in place). */
-export function encodeTransportHeader(out: Uint8Array, receiverIndex: number, counter: number): void {
-  if (out.length < TRANSPORT_HEADER_SIZE) throw new RangeError('buffer shorter than a transport header');
+/** Writes the 16-byte transport header at out[offset] (the packet follows it in place). */
+export function encodeTransportHeader(out: Uint8Array, receiverIndex: number, counter: number, offset = 0): void {
+  if (out.length < offset + TRANSPORT_HEADER_SIZE) throw new RangeError('buffer shorter than a transport header');
   if (!Number.isSafeInteger(counter) || counter < 0 || counter >= REJECT_AFTER_COUNTER) {
     throw new RangeError(`bad transport counter ${counter}`);
   }
-  writeHeader(out, MESSAGE_TRANSPORT);
-  writeU32LE(out, TRANSPORT.receiverIndex, receiverIndex);
+  out[offset] = MESSAGE_TRANSPORT;
+  out[offset + 1] = out[offset + 2] = out[offset + 3] = 0;
+  writeU32LE(out, offset + TRANSPORT.receiverIndex, receiverIndex);
   const low = counter % 0x1_0000_0000;
-  writeU32LE(out, TRANSPORT.counter, low);
-  writeU32LE(out, TRANSPORT.counter + 4, (counter - low) / 0x1_0000_0000);
+  writeU32LE(out, offset + TRANSPORT.counter, low);
+  writeU32LE(out, offset + TRANSPORT.counter + 4, (counter - low) / 0x1_0000_0000);
 }
 
-/** The little-endian u64 at `offset` as a Number, or -1 when it is REJECT_AFTER_COUNTER or more. */
-function readCounter(buf: Uint8Array, offset: number): number {
+/** The little-endian u64 at `offset` as a Number, or -1 when it is REJECT_AFTER_COUNTER or more:
+ *  no such counter is ever sent, and above 2^53 a Number could not even hold it exactly. */
+export function readTransportCounter(buf: Uint8Array, offset: number): number {
   const low = readU32LE(buf, offset);
   const high = readU32LE(buf, offset + 4);
   if (high >= 0x20_0000) return -1; // at least 2^53

@@ -23,11 +23,6 @@ export class IndexTable<T> {
     return this.entries.get(index);
   }
 
-  /** Points an existing index at a new value (a handshake becoming a keypair). */
-  replace(index: number, value: T): void {
-    if (this.entries.has(index)) this.entries.set(index, value);
-  }
-
   delete(index: number): void {
     this.entries.delete(index);
   }

@@ -32,6 +32,11 @@ export class Keypair {
     return !this.destroyed && now - this.createdAt < REJECT_AFTER_TIME_MS && this.sendCounter < REJECT_AFTER_MESSAGES;
   }
 
+  /** Still accepted for receiving at `now`: not destroyed and younger than REJECT_AFTER_TIME. */
+  receivable(now: number): boolean {
+    return !this.destroyed && now - this.createdAt < REJECT_AFTER_TIME_MS;
+  }
+
   get isDestroyed(): boolean {
     return this.destroyed;
   }

@@ -10,7 +10,8 @@ import { Initiation, consumeInitiation, type StaticIdentity } from '../noise/han
 import { MacChecker } from '../noise/cookie.js';
 import { tai64nAfter, tai64nNow } from '../noise/tai64n.js';
 import { MESSAGE_INITIATION, MESSAGE_RESPONSE, MESSAGE_COOKIE_REPLY } from '../noise/constants.js';
-import { INITIATION_SIZE, RESPONSE_SIZE, COOKIE_REPLY_SIZE } from '../noise/constants.js';
+import { INITIATION_SIZE, RESPONSE_SIZE, COOKIE_REPLY_SIZE, TRANSPORT_HEADER_SIZE, TAG_SIZE } from '../noise/constants.js';
+import { encodeTransportHeader, readU32LE } from '../noise/messages.js';
 import type { Counters } from '../util/counters.js';
 import { IndexTable } from './index-table.js';
 import { Keypair } from './keypair.js';
@@ -31,28 +32,31 @@ export interface SessionEvents {
   sessionUp(peer: Peer, firstSession: boolean): void;
   /** A peer has no usable keypair any more. */
   sessionDown(peer: Peer): void;
+  /** A timer of one peer failed unexpectedly (a bug); the other peers' timers still ran. */
+  internalError(error: unknown): void;
 }
 
 export interface SessionManagerOptions {
-  /** Handshake messages per second that count as load (tests lower it). */
-  underLoadThreshold?: number;
+  /** Milliseconds per second of handshake work above which the node is under load. */
+  underLoadBudgetMs?: number;
+  /** The TUN MTU: transport padding never makes a packet longer than this. */
+  mtu?: number;
   /** Monotonic clock in ms; injectable for tests. */
   now?: () => number;
   /** Wall clock in ms, for TAI64N timestamps; injectable for tests. */
   wallNow?: () => number;
 }
 
-const HEADER = 16;
-const TAG = 16;
 
 export class SessionManager {
   readonly indices = new IndexTable<IndexEntry>();
   private readonly peers = new Map<string, Peer>();
   private readonly checker: MacChecker;
   private readonly limiter = new RateLimiter(c.HANDSHAKES_PER_SOURCE_PER_SECOND, c.HANDSHAKE_BURST_PER_SOURCE);
-  private readonly underLoadThreshold: number;
-  private handshakeWindowStart = 0;
-  private handshakesInWindow = 0;
+  private readonly underLoadBudgetMs: number;
+  private readonly mtu: number;
+  private workWindowStart = 0;
+  private workInWindowMs = 0;
   private underLoadUntil = -Infinity;
   /** Scratch buffer for single transport messages (keepalives, staged packets). */
   private scratch = new Uint8Array(2048);
@@ -68,7 +72,8 @@ export class SessionManager {
     this.now = options.now ?? (() => performance.now());
     this.wallNow = options.wallNow ?? Date.now;
     this.checker = new MacChecker(identity.publicKey, { now: this.now });
-    this.underLoadThreshold = options.underLoadThreshold ?? c.UNDER_LOAD_HANDSHAKES_PER_SECOND;
+    this.underLoadBudgetMs = options.underLoadBudgetMs ?? c.UNDER_LOAD_BUDGET_MS;
+    this.mtu = options.mtu ?? 1420;
   }
 
   // ---- peers -------------------------------------------------------------------------------
@@ -92,6 +97,7 @@ export class SessionManager {
     for (const kp of [peer.previous, peer.current, peer.next]) this.dropKeypair(kp);
     peer.previous = peer.current = peer.next = null;
     peer.staged.length = 0;
+    peer.psk.fill(0);
     this.peers.delete(keyOf(peer.publicKey));
     if (wasUp) this.events.sessionDown(peer);
   }
@@ -115,20 +121,23 @@ export class SessionManager {
     }
     const now = this.now();
     const sourceId = source.subarray(0, 20);
-    if (this.countHandshake(now)) {
+    if (now < this.underLoadUntil) {
       if (!this.checker.checkMac2(message, sourceId)) {
-        const senderIndex = readU32(message, 4);
+        const senderIndex = readU32LE(message, 4);
         this.events.sendDatagram(source, this.checker.createCookieReply(message, sourceId, senderIndex));
         this.counters.cookieReplies++;
         return;
       }
-      if (!this.limiter.allow(hexOf(sourceId), now)) {
+      if (!this.limiter.allow(sourceKey(source), now)) {
         this.counters.rateLimited++;
         return;
       }
     }
+    // The work is timed with the real clock even when tests inject a logical one.
+    const started = performance.now();
     if (type === MESSAGE_INITIATION) this.handleInitiation(message, source, now);
     else this.handleResponse(message, source, now);
+    this.countWork(now, performance.now() - started);
   }
 
   private handleInitiation(message: Uint8Array, source: Uint8Array, now: number): void {
@@ -139,14 +148,17 @@ export class SessionManager {
     }
     const peer = this.peers.get(keyOf(consumed.remoteStatic));
     if (!peer) {
+      consumed.wipe();
       this.counters.unknownPeer++;
       return;
     }
     if (peer.latestTimestamp && !tai64nAfter(consumed.timestamp, peer.latestTimestamp)) {
+      consumed.wipe();
       this.counters.replayedInitiation++;
       return;
     }
     if (now - peer.lastInitiationReceivedAt < c.MIN_INITIATION_INTERVAL_MS) {
+      consumed.wipe();
       this.counters.rateLimited++;
       return;
     }
@@ -160,19 +172,23 @@ export class SessionManager {
     const keypair = new Keypair(keys, localIndex, consumed.remoteIndex, false, now);
     entry.keypair = keypair;
     // A responder's keypair waits as "next" until the initiator proves it has it too by sending
-    // with it; until then we keep sending with the current one.
+    // with it; until then we keep sending with the current one. The previous keypair goes: the
+    // initiator has moved on from it.
     this.dropKeypair(peer.next);
     peer.next = keypair;
+    this.dropPrevious(peer);
     this.setEndpoint(peer, source);
     this.events.sendDatagram(peer.endpoint!, response);
-    peer.lastSentAt = now;
+    this.authenticatedReceived(peer, now);
+    this.authenticatedSent(peer, now);
   }
 
   private handleResponse(message: Uint8Array, source: Uint8Array, now: number): void {
-    const entry = this.indices.get(readU32(message, 8));
+    const receiverIndex = readU32LE(message, 8);
+    const entry = this.indices.get(receiverIndex);
     const peer = entry?.peer;
     const pending = peer?.handshake;
-    if (!entry || !peer || !pending || entry.keypair || pending.localIndex !== readU32(message, 8)) {
+    if (!entry || !peer || !pending || entry.keypair || pending.localIndex !== receiverIndex) {
       this.counters.handshakeRejected++;
       return;
     }
@@ -187,22 +203,29 @@ export class SessionManager {
     entry.keypair = keypair;
     this.setEndpoint(peer, source);
     this.installInitiatorKeypair(peer, keypair);
+    this.authenticatedReceived(peer, now);
     this.sessionEstablished(peer, now);
   }
 
   private handleCookieReply(message: Uint8Array): void {
-    const entry = this.indices.get(readU32(message, 4));
+    const entry = this.indices.get(readU32LE(message, 4));
     if (!entry || !entry.peer.macs.consumeCookieReply(message)) this.counters.handshakeRejected++;
   }
 
-  /** Counts a handshake message and says whether the node is under load. */
-  private countHandshake(now: number): boolean {
-    if (now - this.handshakeWindowStart >= 1000) {
-      this.handshakeWindowStart = now;
-      this.handshakesInWindow = 0;
+  /**
+   * Adds the time one handshake message took to this second's total. A node that spends more
+   * than its budget on handshakes within a second is under load for the next second: only
+   * messages carrying a cookie (valid mac2) get work then. Measuring work rather than counting
+   * messages is the synchronous equivalent of WireGuard's queue-backlog test: it triggers when
+   * handshakes compete with the data path for the CPU, not merely when someone sends a few.
+   */
+  private countWork(now: number, elapsedMs: number): void {
+    if (now - this.workWindowStart >= 1000) {
+      this.workWindowStart = now;
+      this.workInWindowMs = 0;
     }
-    if (++this.handshakesInWindow > this.underLoadThreshold) this.underLoadUntil = now + 1000;
-    return now < this.underLoadUntil;
+    this.workInWindowMs += elapsedMs;
+    if (this.workInWindowMs > this.underLoadBudgetMs) this.underLoadUntil = now + 1000;
   }
 
   // ---- keypairs ----------------------------------------------------------------------------
@@ -235,8 +258,7 @@ export class SessionManager {
       peer.next = null;
       this.sessionEstablished(peer, now);
     }
-    peer.lastReceivedAt = now;
-    peer.awaitingReplySince = -Infinity;
+    this.authenticatedReceived(peer, now);
     if (isData) {
       peer.lastDataReceivedAt = now;
       if (peer.owesKeepaliveSince === -Infinity) peer.owesKeepaliveSince = now;
@@ -253,7 +275,7 @@ export class SessionManager {
   sendingKeypair(peer: Peer, now: number): Keypair | null {
     const kp = peer.current;
     if (kp && kp.usable(now)) {
-      if (kp.isInitiator && (kp.sendCounter >= c.REKEY_AFTER_MESSAGES || now - kp.createdAt >= c.REKEY_AFTER_TIME_MS)) {
+      if (kp.sendCounter >= c.REKEY_AFTER_MESSAGES || (kp.isInitiator && now - kp.createdAt >= c.REKEY_AFTER_TIME_MS)) {
         this.initiate(peer, now);
       }
       return kp;
@@ -264,10 +286,21 @@ export class SessionManager {
 
   /** Bookkeeping after the send path put data packets for `peer` on the wire. */
   sentData(peer: Peer, now: number): void {
-    peer.lastSentAt = now;
+    this.authenticatedSent(peer, now);
     peer.lastDataSentAt = now;
-    peer.owesKeepaliveSince = -Infinity;
     if (peer.awaitingReplySince === -Infinity) peer.awaitingReplySince = now;
+  }
+
+  /** Anything authenticated went to the peer: no keepalive is owed any more. */
+  private authenticatedSent(peer: Peer, now: number): void {
+    peer.lastSentAt = now;
+    peer.owesKeepaliveSince = -Infinity;
+  }
+
+  /** Anything authenticated came from the peer: it is alive, no new handshake is needed for silence. */
+  private authenticatedReceived(peer: Peer, now: number): void {
+    peer.lastReceivedAt = now;
+    peer.awaitingReplySince = -Infinity;
   }
 
   private sessionEstablished(peer: Peer, now: number): void {
@@ -301,8 +334,10 @@ export class SessionManager {
       this.counters.noSession++;
       return;
     }
+    // No more than one new initiation per REKEY_TIMEOUT, counted from the last one sent, even if
+    // it completed: a burst of triggers (rekey, silence, a packet) makes one handshake.
+    if (!retransmit && now - peer.lastInitiationSentAt < c.REKEY_TIMEOUT_MS) return;
     const pending = peer.handshake;
-    if (pending && !retransmit && now - pending.sentAt < c.REKEY_TIMEOUT_MS) return;
     const attemptStartedAt = pending ? pending.attemptStartedAt : now;
     this.clearHandshake(peer);
     const entry: IndexEntry = { peer, keypair: null };
@@ -317,7 +352,8 @@ export class SessionManager {
       retryAfterMs: c.REKEY_TIMEOUT_MS + randomInt(c.REKEY_JITTER_MS),
     };
     this.events.sendDatagram(peer.endpoint, initiation.message);
-    peer.lastSentAt = now;
+    peer.lastInitiationSentAt = now;
+    this.authenticatedSent(peer, now);
   }
 
   private clearHandshake(peer: Peer): void {
@@ -338,19 +374,20 @@ export class SessionManager {
     const kp = peer.current;
     if (!kp || !kp.usable(now) || !peer.endpoint) return false;
     const length = packet ? packet.length : 0;
-    const padded = (length + 15) & ~15;
-    const total = HEADER + padded + TAG;
+    const padded = Math.min((length + 15) & ~15, Math.max(length, this.mtu));
+    const total = TRANSPORT_HEADER_SIZE + padded + TAG_SIZE;
     if (this.scratch.length < total) this.scratch = new Uint8Array(total);
     const buf = this.scratch;
-    writeTransportHeader(buf, 0, kp.remoteIndex, kp.sendCounter);
-    if (packet) buf.set(packet, HEADER);
-    buf.fill(0, HEADER + length, HEADER + padded);
-    const sealed = kp.send.seal(kp.sendCounter++, buf, HEADER, padded);
-    this.events.sendDatagram(peer.endpoint, buf.subarray(0, HEADER + sealed));
-    peer.lastSentAt = now;
+    encodeTransportHeader(buf, kp.remoteIndex, kp.sendCounter);
+    if (packet) buf.set(packet, TRANSPORT_HEADER_SIZE);
+    buf.fill(0, TRANSPORT_HEADER_SIZE + length, TRANSPORT_HEADER_SIZE + padded);
+    const sealed = kp.send.seal(kp.sendCounter++, buf, TRANSPORT_HEADER_SIZE, padded);
+    this.events.sendDatagram(peer.endpoint, buf.subarray(0, TRANSPORT_HEADER_SIZE + sealed));
     if (packet) {
       peer.txBytes += length;
       this.sentData(peer, now);
+    } else {
+      this.authenticatedSent(peer, now);
     }
     return true;
   }
@@ -360,7 +397,13 @@ export class SessionManager {
   /** Evaluates every peer's timers; called every TIMER_TICK_MS. */
   tick(): void {
     const now = this.now();
-    for (const peer of this.peers.values()) this.tickPeer(peer, now);
+    for (const peer of this.peers.values()) {
+      try {
+        this.tickPeer(peer, now);
+      } catch (err) {
+        this.events.internalError(err);
+      }
+    }
   }
 
   private tickPeer(peer: Peer, now: number): void {
@@ -376,7 +419,8 @@ export class SessionManager {
       }
     }
 
-    // Expire keypairs past their reject time; wipe everything after long silence.
+    // Keypairs past REJECT_AFTER_TIME are useless: wipe them now. (WireGuard keeps them until a
+    // 540 s timer zeroes everything; wiping at expiry is stricter and needs no second timer.)
     if (peer.previous && !peer.previous.usable(now)) this.dropPrevious(peer);
     if (peer.next && !peer.next.usable(now)) {
       this.dropKeypair(peer.next);
@@ -387,16 +431,8 @@ export class SessionManager {
       peer.current = null;
       this.events.sessionDown(peer);
     }
-    if (peer.lastHandshakeAt !== -Infinity && now - peer.lastHandshakeAt >= c.ZERO_KEYS_AFTER_MS) {
-      const wasUp = peer.isUp;
-      this.dropPrevious(peer);
-      for (const kp of [peer.current, peer.next]) this.dropKeypair(kp);
-      peer.current = peer.next = null;
-      peer.lastHandshakeAt = -Infinity;
-      if (wasUp) this.events.sessionDown(peer);
-    }
-
-    if (peer.keepaliveMs > 0 && now - peer.lastSentAt >= peer.keepaliveMs) {
+    // Persistent keepalive: after an interval with no authenticated packet either way.
+    if (peer.keepaliveMs > 0 && now - Math.max(peer.lastSentAt, peer.lastReceivedAt) >= peer.keepaliveMs) {
       if (!this.sendTransport(peer, null, now)) this.initiate(peer, now);
     }
     if (peer.owesKeepaliveSince !== -Infinity && now - peer.owesKeepaliveSince >= c.KEEPALIVE_TIMEOUT_MS) {
@@ -425,29 +461,16 @@ export class SessionManager {
   }
 }
 
-export function writeTransportHeader(buf: Uint8Array, offset: number, receiverIndex: number, counter: number): void {
-  buf[offset] = 4;
-  buf[offset + 1] = buf[offset + 2] = buf[offset + 3] = 0;
-  writeU32(buf, offset + 4, receiverIndex);
-  writeU32(buf, offset + 8, counter >>> 0);
-  writeU32(buf, offset + 12, Math.floor(counter / 0x1_0000_0000));
-}
-
-export function readU32(buf: Uint8Array, offset: number): number {
-  return (buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16) | (buf[offset + 3]! << 24)) >>> 0;
-}
-
-function writeU32(buf: Uint8Array, offset: number, value: number): void {
-  buf[offset] = value;
-  buf[offset + 1] = value >>> 8;
-  buf[offset + 2] = value >>> 16;
-  buf[offset + 3] = value >>> 24;
-}
-
 function keyOf(publicKey: Uint8Array): string {
   return hexOf(publicKey);
 }
 
 function hexOf(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+/** Rate-limit key for a source: its IPv4 address or IPv6 /64, not the port (a flood could
+ *  otherwise rotate ports), as WireGuard's limiter does. */
+function sourceKey(endpoint: Uint8Array): string {
+  return hexOf(endpoint.subarray(4, endpoint[0] === 4 ? 8 : 12));
 }

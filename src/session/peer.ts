@@ -52,6 +52,8 @@ export class Peer {
   /** Greatest TAI64N timestamp accepted from this peer's initiations (replay protection). */
   latestTimestamp: Uint8Array | null = null;
   lastInitiationReceivedAt = -Infinity;
+  /** Monotonic ms of the last initiation we sent (new or retransmitted). */
+  lastInitiationSentAt = -Infinity;
 
   /** Packets that arrived from the TUN before a session existed (copies, oldest first). */
   readonly staged: Uint8Array[] = [];

@@ -4,15 +4,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
+import { ROOT } from '../repo-root.js';
 
-/** The repository root: the nearest directory above this file holding package.json. */
-export const ROOT = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-})();
 export const ROVY_JS = join(ROOT, 'dist', 'rovy.js');
 
 export const isRoot = process.getuid?.() === 0;

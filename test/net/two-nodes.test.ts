@@ -87,6 +87,23 @@ test('two nodes over one encrypted fc00::/8 link', { skip: !isRoot && 'needs roo
       assert.ok(ms < 2000, `ping took ${ms} ms: it waited instead of failing at once`);
     });
 
+    await t.test('a packet whose source is not the sender\'s address is dropped and counted', async () => {
+      // A sends from a second address that is not derived from its key: B must refuse it.
+      sh('ip', ['-n', nsA, 'addr', 'add', 'fc11::1/128', 'dev', 'rovy0', 'nodad']);
+      try {
+        const r = nsExec(nsA, 'ping', ['-6', '-n', '-c', '2', '-i', '0.2', '-W', '1', '-I', 'fc11::1', b.address]);
+        assert.notEqual(r.code, 0, 'a spoofed ping got an answer');
+      } finally {
+        sh('ip', ['-n', nsA, 'addr', 'del', 'fc11::1/128', 'dev', 'rovy0']);
+      }
+      const mark = b.daemon!.log.length;
+      b.daemon!.signal('SIGUSR1');
+      await until('state logged', () => /state \{.*\}\n/.test(b.daemon!.log.slice(mark)));
+      const state = JSON.parse(/state (\{.*\})\n/.exec(b.daemon!.log.slice(mark))![1]!) as { counters: { spoofedSource: number } };
+      assert.ok(state.counters.spoofedSource >= 2, `spoofedSource = ${state.counters.spoofedSource}`);
+      assert.equal(ping(a, b).code, 0, 'the session suffered');
+    });
+
     await t.test('iperf3 TCP through rovy0', async () => {
       const server = spawn('ip', ['netns', 'exec', nsB, 'iperf3', '-s', '-1', '-B', b.address], { stdio: 'ignore' });
       const serverExit = new Promise((r) => server.once('exit', r));

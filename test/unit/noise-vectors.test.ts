@@ -2,9 +2,9 @@
 // byte for byte: every handshake and transport message, and the handshake hash.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ROOT } from '../repo-root.js';
 import { HandshakeState, parseIkProtocolName } from '../../src/noise/ik.js';
 import { CipherState } from '../../src/noise/cipher-state.js';
 import { publicKeyOf } from '../../src/noise/primitives.js';
@@ -29,19 +29,8 @@ interface Vector {
   messages: VectorMessage[];
 }
 
-/** The repo root is the nearest folder above this file holding package.json (the test runs from
- *  its esbuild bundle in dist/test/unit/, so the depth is not fixed). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('no package.json above the test file');
-    dir = up;
-  }
-}
-
-const vectorDir = resolve(repoRoot(), '..', 'shared', 'vectors', 'noise');
+// A copy of ../shared/vectors/noise (cacophony's vectors), kept in the repo so a clone is complete.
+const vectorDir = resolve(ROOT, 'test', 'vectors', 'noise');
 const vectors: Vector[] = [];
 for (const name of readdirSync(vectorDir).filter((n) => n.endsWith('.json')).sort()) {
   const doc = JSON.parse(readFileSync(join(vectorDir, name), 'utf8')) as { vectors: Vector[] };

@@ -5,7 +5,12 @@ import assert from 'node:assert/strict';
 import { generateKeyPair } from '../../src/keys/keypair.js';
 import { encodePeerId } from '../../src/keys/peerid.js';
 import { fcAddressBytes, formatIPv6 } from '../../src/keys/address.js';
-import { SessionManager, readU32, writeTransportHeader } from '../../src/session/manager.js';
+import { SessionManager } from '../../src/session/manager.js';
+import { encodeTransportHeader, readU32LE } from '../../src/noise/messages.js';
+import { Initiation } from '../../src/noise/handshake.js';
+import { MacGenerator } from '../../src/noise/cookie.js';
+import { tai64nNow } from '../../src/noise/tai64n.js';
+import { RateLimiter } from '../../src/session/ratelimiter.js';
 import { Peer } from '../../src/session/peer.js';
 import { Counters } from '../../src/util/counters.js';
 import * as c from '../../src/session/constants.js';
@@ -31,13 +36,13 @@ function endpointArea(last: number): Uint8Array {
   return e;
 }
 
-function setup(options: { underLoadB?: boolean } = {}) {
+function setup(options: { budgetB?: number } = {}) {
   const clock = { mono: 1_000, wall: 1_700_000_000_000 };
   const now = () => clock.mono;
   const wallNow = () => clock.wall;
   const keysA = generateKeyPair();
   const keysB = generateKeyPair();
-  const make = (name: string, own: typeof keysA, other: typeof keysA, otherEndpoint: Uint8Array, ownEndpoint: Uint8Array, underLoadThreshold?: number): Side => {
+  const make = (name: string, own: typeof keysA, other: typeof keysA, otherEndpoint: Uint8Array, ownEndpoint: Uint8Array, underLoadBudgetMs?: number): Side => {
     const side = { name, outbox: [] as Uint8Array[], counters: new Counters(), endpoint: ownEndpoint, ups: 0, downs: 0 } as Side;
     side.manager = new SessionManager(
       own,
@@ -45,9 +50,12 @@ function setup(options: { underLoadB?: boolean } = {}) {
         sendDatagram: (_endpoint, message) => side.outbox.push(message.slice()),
         sessionUp: () => side.ups++,
         sessionDown: () => side.downs++,
+        internalError: (err) => {
+          throw err;
+        },
       },
       side.counters,
-      { now, wallNow, underLoadThreshold },
+      { now, wallNow, underLoadBudgetMs },
     );
     const address = fcAddressBytes(other.publicKey);
     side.peer = new Peer({
@@ -63,8 +71,8 @@ function setup(options: { underLoadB?: boolean } = {}) {
     return side;
   };
   const a = make('A', keysA, keysB, endpointArea(2), endpointArea(1));
-  const b = make('B', keysB, keysA, endpointArea(1), endpointArea(2), options.underLoadB ? 0 : undefined);
-  return { a, b, clock };
+  const b = make('B', keysB, keysA, endpointArea(1), endpointArea(2), options.budgetB);
+  return { a, b, clock, keysB };
 }
 
 /** Hands `message` (from `from`) to `to` as the receive path would. Returns true if it was accepted data. */
@@ -73,10 +81,10 @@ function deliver(from: Side, to: Side, message: Uint8Array): boolean {
     to.manager.handleHandshake(message, from.endpoint);
     return false;
   }
-  const entry = to.manager.indices.get(readU32(message, 4));
+  const entry = to.manager.indices.get(readU32LE(message, 4));
   const kp = entry?.keypair;
   if (!entry || !kp) return false;
-  const counter = readU32(message, 8) + readU32(message, 12) * 2 ** 32;
+  const counter = readU32LE(message, 8) + readU32LE(message, 12) * 2 ** 32;
   if (!kp.replay.mayAccept(counter)) return false;
   const buf = message.slice();
   const len = kp.receive.open(counter, buf, 16, buf.length - 16);
@@ -104,7 +112,7 @@ function sealData(side: Side, payload: Uint8Array): Uint8Array {
   assert.ok(kp, `${side.name} has no keypair to send with`);
   const padded = (payload.length + 15) & ~15;
   const buf = new Uint8Array(16 + padded + 16);
-  writeTransportHeader(buf, 0, kp.remoteIndex, kp.sendCounter);
+  encodeTransportHeader(buf, kp.remoteIndex, kp.sendCounter);
   buf.set(payload, 16);
   const len = kp.send.seal(kp.sendCounter++, buf, 16, padded);
   return buf.subarray(0, 16 + len);
@@ -238,8 +246,20 @@ test('a handshake without a valid mac1 gets no reply at all', () => {
   assert.equal(b.counters.invalidMac1, 1);
 });
 
+/** A valid (mac1-carrying) initiation to `responder` from a key it does not know. */
+function strangerInitiation(responder: Uint8Array, wallMs: number): Uint8Array {
+  const stranger = generateKeyPair();
+  const init = Initiation.create(stranger, responder, new Uint8Array(32), 7, tai64nNow(wallMs));
+  new MacGenerator(responder).addMacs(init.message);
+  return init.message;
+}
+
 test('under load, an initiation without mac2 gets a cookie reply, and with the cookie a session', () => {
-  const { a, b, clock } = setup({ underLoadB: true });
+  const { a, b, clock, keysB } = setup({ budgetB: 0 });
+  // Any handshake work beyond a zero budget puts B under load for a second.
+  b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), endpointArea(9));
+  assert.equal(b.counters.unknownPeer, 1);
+  assert.equal(b.outbox.length, 0);
   a.manager.initiate(a.peer, a.manager.now());
   flush(a, b);
   assert.deepEqual(types(b.outbox), [3], 'expected a cookie reply, not a handshake');
@@ -251,6 +271,99 @@ test('under load, an initiation without mac2 gets a cookie reply, and with the c
   a.manager.tick();
   settle(a, b);
   assert.ok(a.peer.isUp && b.peer.isUp);
+});
+
+test('random handshake bodies with a valid mac1 change nothing and get no answer', () => {
+  const { a, b, clock, keysB } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  const before = { current: b.peer.current, next: b.peer.next, previous: b.peer.previous };
+  const mac = new MacGenerator(keysB.publicKey);
+  for (let i = 0; i < 200; i++) {
+    const msg = new Uint8Array(i % 2 ? 148 : 92);
+    crypto.getRandomValues(msg);
+    msg[0] = i % 2 ? 1 : 2;
+    msg[1] = msg[2] = msg[3] = 0;
+    mac.addMacs(msg);
+    clock.mono += 25;
+    b.manager.handleHandshake(msg, endpointArea(9));
+  }
+  assert.equal(b.outbox.length, 0);
+  assert.equal(b.counters.handshakeRejected, 200);
+  assert.deepEqual({ current: b.peer.current, next: b.peer.next, previous: b.peer.previous }, before);
+  assert.ok(deliver(a, b, sealData(a, new Uint8Array(48))), 'the session broke');
+});
+
+test('initiations from one peer faster than one per 20 ms are dropped', () => {
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  clock.wall += 1000; // a newer timestamp, so only the rate can refuse it
+  clock.mono += c.MIN_INITIATION_INTERVAL_MS - 1;
+  a.manager.initiate(a.peer, a.manager.now(), true);
+  flush(a, b);
+  assert.equal(b.counters.rateLimited, 1);
+  assert.equal(b.outbox.length, 1, 'only the first initiation was answered');
+});
+
+test('the per-source limiter allows a burst, then the rate', () => {
+  const limiter = new RateLimiter(20, 5);
+  let allowed = 0;
+  for (let i = 0; i < 10; i++) if (limiter.allow('x', 0)) allowed++;
+  assert.equal(allowed, 5);
+  assert.ok(limiter.allow('y', 0), 'another source has its own bucket');
+  assert.ok(!limiter.allow('x', 49));
+  assert.ok(limiter.allow('x', 50), 'one token comes back every 50 ms');
+});
+
+test('either side rekeys after REKEY_AFTER_MESSAGES', () => {
+  const { a, b } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  b.peer.current!.sendCounter = c.REKEY_AFTER_MESSAGES;
+  assert.ok(b.manager.sendingKeypair(b.peer, b.manager.now()));
+  assert.deepEqual(types(b.outbox), [1], 'the responder did not rekey');
+});
+
+test('the initiator rekeys when it receives on a keypair 165 s old', () => {
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  clock.mono += c.REKEY_ON_RECEIVE_AFTER_MS;
+  clock.wall += c.REKEY_ON_RECEIVE_AFTER_MS;
+  a.outbox.length = 0;
+  assert.ok(deliver(b, a, sealData(b, new Uint8Array(48))));
+  assert.deepEqual(types(a.outbox), [1]);
+});
+
+test('data sent with no reply for 15 s starts a new handshake', () => {
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  a.manager.sentData(a.peer, a.manager.now());
+  clock.mono += c.KEEPALIVE_TIMEOUT_MS + c.REKEY_TIMEOUT_MS - 1;
+  a.manager.tick();
+  assert.equal(a.outbox.length, 0);
+  clock.mono += 1;
+  clock.wall += 15_000;
+  a.manager.tick();
+  assert.deepEqual(types(a.outbox), [1]);
+});
+
+test('after a rekey, packets still in flight on the old keypair decrypt', () => {
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  const old = a.peer.current;
+  const inFlight = sealData(b, new Uint8Array(48)); // B still on the old keypair
+  clock.mono += c.REKEY_TIMEOUT_MS;
+  clock.wall += c.REKEY_TIMEOUT_MS;
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  flush(b, a);
+  assert.notEqual(a.peer.current, old);
+  assert.equal(a.peer.previous, old);
+  assert.ok(deliver(b, a, inFlight), 'the previous keypair no longer decrypts');
 });
 
 test('the initiator rekeys after REKEY_AFTER_TIME when it sends', () => {
@@ -267,21 +380,25 @@ test('the initiator rekeys after REKEY_AFTER_TIME when it sends', () => {
   assert.equal(a.peer.previous, first);
 });
 
-test('keypairs are refused after REJECT_AFTER_TIME and wiped after three times that', () => {
+test('keypairs are refused and wiped after REJECT_AFTER_TIME', () => {
   const { a, b, clock } = setup();
   a.manager.initiate(a.peer, a.manager.now());
   settle(a, b);
   const kp = a.peer.current!;
-  clock.mono += c.REJECT_AFTER_TIME_MS;
+  const bkp = b.peer.current!;
+  clock.mono += c.REJECT_AFTER_TIME_MS - 1;
   a.manager.tick();
-  assert.ok(kp.isDestroyed, 'an expired keypair was kept');
+  assert.ok(!kp.isDestroyed);
+  assert.ok(kp.receivable(a.manager.now()));
+  clock.mono += 1;
+  assert.equal(kp.usable(a.manager.now()), false, 'usable for sending at 180 s');
+  assert.equal(kp.receivable(a.manager.now()), false, 'usable for receiving at 180 s');
+  a.manager.tick();
+  b.manager.tick();
+  assert.ok(kp.isDestroyed && bkp.isDestroyed, 'an expired keypair was kept');
   assert.equal(a.peer.current, null);
   assert.equal(a.downs, 1);
   assert.equal(a.manager.indices.get(kp.localIndex), undefined, 'its index still resolves');
-  const bkp = b.peer.current!;
-  clock.mono += c.ZERO_KEYS_AFTER_MS;
-  b.manager.tick();
-  assert.ok(bkp.isDestroyed);
 });
 
 test('a peer that received data and sent nothing owes a keepalive after KEEPALIVE_TIMEOUT', () => {
