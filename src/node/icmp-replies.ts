@@ -1,7 +1,7 @@
 // ICMPv6 errors the node writes back onto its TUN on behalf of the mesh, rate-limited so a
 // flood of undeliverable packets cannot turn into a flood of errors (RFC 4443 §2.4f).
 import { ICMP_DESTINATION_UNREACHABLE, UNREACHABLE_NO_ROUTE, writeIcmpError } from '../fcnet/icmp.js';
-import type { TunDevice } from '../tun/device.js';
+import type { PacketDevice } from '../tun/device.js';
 import { PacketBatch, TUN_OFFSET } from '../transport/batch.js';
 
 /** Errors per second, and how many may go out at once after a quiet spell. */
@@ -16,7 +16,7 @@ export class IcmpReplies {
   private refilledAt = 0;
 
   constructor(
-    private readonly tun: TunDevice,
+    private readonly tun: PacketDevice,
     private readonly localAddress: Uint8Array,
     private readonly now: () => number,
   ) {}

@@ -11,7 +11,7 @@ import { DEFAULT_KEEPALIVE_MS, TIMER_TICK_MS } from '../session/constants.js';
 import { Counters } from '../util/counters.js';
 import { PacketBatch, TUN_OFFSET } from '../transport/batch.js';
 import { encodeEndpoint, decodeEndpoint, formatEndpoint, type Endpoint, type UdpSocket } from '../transport/udp.js';
-import type { TunDevice } from '../tun/device.js';
+import type { PacketDevice } from '../tun/device.js';
 import { IcmpReplies } from './icmp-replies.js';
 import { ReceivePipeline } from './receive.js';
 import type { Sockets } from './send.js';
@@ -31,7 +31,7 @@ export type NodeLogLevel = 'error' | 'warn' | 'info' | 'debug';
 export interface NodeOptions {
   identity: StaticIdentity;
   /** The open TUN device and UDP sockets; the node polls them but the caller closes them. */
-  tun: TunDevice;
+  tun: PacketDevice;
   sockets: UdpSocket[];
   mtu: number;
   peers: PeerSpec[];

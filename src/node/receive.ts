@@ -19,7 +19,7 @@ import type { IndexEntry, SessionManager } from '../session/manager.js';
 import type { Keypair } from '../session/keypair.js';
 import { OPEN_FAILED, openBatch } from '../session/aead.js';
 import type { Counters } from '../util/counters.js';
-import type { TunDevice } from '../tun/device.js';
+import type { PacketDevice } from '../tun/device.js';
 import { DATAGRAM_OFFSET, ENDPOINT_BYTES, TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
 import type { UdpSocket } from '../transport/udp.js';
 import { MAX_BATCHES_PER_WAKEUP } from './send.js';
@@ -35,7 +35,7 @@ export class ReceivePipeline {
   private readonly handshakeLens: Uint16Array;
 
   constructor(
-    private readonly tun: TunDevice,
+    private readonly tun: PacketDevice,
     private readonly batch: PacketBatch,
     private readonly sessions: SessionManager,
     /** Our own fc00::/8 address: the only destination a one-hop packet may have. */

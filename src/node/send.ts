@@ -19,7 +19,7 @@ import type { SessionManager } from '../session/manager.js';
 import type { Peer } from '../session/peer.js';
 import { sealBatch } from '../session/aead.js';
 import type { Counters } from '../util/counters.js';
-import type { TunDevice } from '../tun/device.js';
+import type { PacketDevice } from '../tun/device.js';
 import { DATAGRAM_OFFSET, TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
 import { UdpSocket } from '../transport/udp.js';
 import type { IcmpReplies } from './icmp-replies.js';
@@ -34,7 +34,7 @@ export interface Sockets {
 
 export class SendPipeline {
   constructor(
-    private readonly tun: TunDevice,
+    private readonly tun: PacketDevice,
     private readonly sockets: Sockets,
     private readonly batch: PacketBatch,
     private readonly mtu: number,

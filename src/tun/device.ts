@@ -4,7 +4,18 @@
 import { native, type PollHandle } from '../native/addon.js';
 import { TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
 
-export class TunDevice {
+/**
+ * What the node needs of a TUN: packets in and out in batches, and readiness. TunDevice is the
+ * real one; MemoryTun (memory.ts) stands in for it in-process, as wireguard-go's tuntest does.
+ */
+export interface PacketDevice {
+  onReadable(cb: (error?: Error) => void): void;
+  stop(): void;
+  readBatch(batch: PacketBatch, offset?: number, max?: number): number;
+  writeBatch(batch: PacketBatch, count: number, offset?: number): number;
+}
+
+export class TunDevice implements PacketDevice {
   private poll: PollHandle | null = null;
   private _fd: number;
 
