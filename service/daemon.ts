@@ -7,6 +7,7 @@ import { loadOrCreateKey } from '../src/keys/keyfile.js';
 import { MeshNode, type PeerSpec } from '../src/node/node.js';
 import { TunDevice } from '../src/tun/device.js';
 import { UdpSocket } from '../src/transport/udp.js';
+import { formatMultiaddr } from '../src/transport/multiaddr.js';
 import { configureInterface, interfaceIndex } from './iface.js';
 import { Log } from './log.js';
 
@@ -47,11 +48,11 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   };
   try {
     for (const listen of config.listen) {
-      const socket = UdpSocket.open(listen.family, listen.address, listen.port, SOCKET_BUFFER_BYTES);
+      const socket = withContext(`listen ${formatMultiaddr(listen)}`, () => UdpSocket.open(listen.family, listen.address, listen.port, SOCKET_BUFFER_BYTES));
       sockets.push(socket);
-      log.info(`listening on /ip${listen.family}/${listen.address}/udp/${socket.port}`);
+      log.info(`listening on ${formatMultiaddr({ ...listen, port: socket.port })}`);
     }
-    tun = TunDevice.open(config.tun.name);
+    tun = withContext(`TUN ${config.tun.name}`, () => TunDevice.open(config.tun.name));
     node = new MeshNode({
       identity: { privateKey: key.privateKey, publicKey: key.publicKey },
       tun,
@@ -123,4 +124,13 @@ function peerSpecs(config: Config): PeerSpec[] {
       name: peer.name,
     };
   });
+}
+
+/** Runs `open`, prefixing a failure with what was being opened ("listen /ip6/::/udp/7777: ..."). */
+function withContext<T>(what: string, open: () => T): T {
+  try {
+    return open();
+  } catch (err) {
+    throw new Error(`${what}: ${(err as Error).message}`);
+  }
 }
