@@ -2,6 +2,9 @@
 # The whole suite: type check, build, unit tests (in-process), network tests (namespaces, root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The addon is built by npm install; rebuild it here when its sources changed since.
+addon=build/Release/rovy_native.node
+if [[ ! -f $addon || -n $(find native binding.gyp -newer "$addon" -print -quit) ]]; then npm run --silent install; fi
 npm run --silent check
 npm run --silent build
 mapfile -t unit < <(find dist/test/unit -name '*.test.js' | sort)

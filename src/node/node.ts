@@ -9,6 +9,7 @@ import { SessionManager, type SessionManagerOptions } from '../session/manager.j
 import { Peer } from '../session/peer.js';
 import { DEFAULT_KEEPALIVE_MS, TIMER_TICK_MS } from '../session/constants.js';
 import { Counters } from '../util/counters.js';
+import { MTU_MAX } from '../config/schema.js';
 import { PacketBatch, TUN_OFFSET } from '../transport/batch.js';
 import { encodeEndpoint, decodeEndpoint, formatEndpoint, type Endpoint, type UdpSocket } from '../transport/udp.js';
 import type { PacketDevice } from '../tun/device.js';
@@ -95,14 +96,16 @@ export class MeshNode {
       { mtu: options.mtu, ...options.session },
     );
     // A slot holds the endpoint area, the transport header, the packet padded to 16 and the tag.
-    const slotSize = (TUN_OFFSET + options.mtu + 15 + 16 + 63) & ~63;
+    // Receive slots take the largest MTU any peer may use, so a peer configured with a larger
+    // MTU than ours is still heard.
+    const slotFor = (mtu: number): number => (TUN_OFFSET + mtu + 15 + 16 + 63) & ~63;
     this.sockets = {
       v4: options.sockets.find((s) => s.family === 4) ?? null,
       v6: options.sockets.find((s) => s.family === 6) ?? null,
     };
     const icmp = new IcmpReplies(options.tun, this.address, this.sessions.now);
-    this.send = new SendPipeline(options.tun, this.sockets, new PacketBatch(BATCH, slotSize), options.mtu, this.byAddress, this.sessions, icmp, this.counters);
-    this.receive = new ReceivePipeline(options.tun, new PacketBatch(BATCH, slotSize), this.sessions, this.address, this.counters);
+    this.send = new SendPipeline(options.tun, this.sockets, new PacketBatch(BATCH, slotFor(options.mtu)), options.mtu, this.byAddress, this.sessions, icmp, this.counters);
+    this.receive = new ReceivePipeline(options.tun, new PacketBatch(BATCH, slotFor(MTU_MAX)), this.sessions, this.address, this.counters);
     this.setPeers(options.peers);
   }
 
@@ -154,6 +157,7 @@ export class MeshNode {
       if (existing) {
         existing.keepaliveMs = keepaliveMs;
         existing.name = spec.name;
+        if (existing.psk !== psk) existing.psk.fill(0);
         existing.psk = psk;
         // The live endpoint may have roamed; only a changed config entry overrides it.
         if (endpoint && !sameBytes(endpoint, existing.configuredEndpoint)) {

@@ -7,15 +7,16 @@
 //      it. Handshake messages (types 1–3) are only noted: they run after this batch, because a
 //      handshake can retire a keypair that slots of this batch still need.
 //   3. One native call opens the whole batch in place (plaintext at TUN_OFFSET, 48).
-//   4. Per packet: the counter is recorded in the replay window only now that it is authentic;
-//      an empty plaintext is a keepalive; otherwise the IPv6 packet must be well-formed, come
-//      from the address that belongs to the session's key, and be for us. The peer's endpoint
-//      follows the packet's source (roaming).
+//   4. Per packet: the counter is recorded in the replay window only now that it is authentic,
+//      and the session's timers learn of it; the peer's endpoint follows the packet's source
+//      (roaming). An empty plaintext is a keepalive; otherwise the IPv6 packet must be
+//      well-formed, come from the address that belongs to the session's key, and be for us.
 //   5. One native call writes the surviving packets to the TUN; then the handshakes run.
 //   At most MAX_BATCHES_PER_WAKEUP batches are handled before yielding to the event loop.
 import { OFF_DST, OFF_SRC, equal16, ipv6Length } from '../fcnet/ipv6.js';
 import { readTransportCounter, readU32LE } from '../noise/messages.js';
 import type { IndexEntry, SessionManager } from '../session/manager.js';
+import { INDEX_MASK } from '../session/index-table.js';
 import type { Keypair } from '../session/keypair.js';
 import { OPEN_FAILED, openBatch } from '../session/aead.js';
 import type { Counters } from '../util/counters.js';
@@ -86,7 +87,10 @@ export class ReceivePipeline {
         this.counters.malformed++;
         continue;
       }
-      const entry = this.sessions.indices.get(readU32LE(data, d + 4));
+      // Our indices are below 2^30 (small integers: the lookup allocates nothing); a larger one
+      // is nobody's and is not even looked up.
+      const index = readU32LE(data, d + 4);
+      const entry = index <= INDEX_MASK ? this.sessions.indices.get(index) : undefined;
       const kp = entry?.keypair;
       if (!entry || !kp || !kp.receivable(now)) {
         this.counters.unknownIndex++;
@@ -134,22 +138,22 @@ export class ReceivePipeline {
       const peer = entry.peer;
       const base = i * slotSize;
       if (peer.endpoint && !equal20(peer.endpoint, data, base)) peer.endpoint.set(data.subarray(base, base + ENDPOINT_BYTES));
-      if (plain === 0) {
-        this.sessions.receivedAuthenticated(entry, kp, false, now);
-        continue;
-      }
+      // The session's bookkeeping (timers, promoting a "next" keypair) follows every
+      // authenticated message; what is inside decides only whether it reaches the TUN.
       const p = base + TUN_OFFSET;
-      const len = ipv6Length(data, p, plain);
+      const len = plain === 0 ? 0 : ipv6Length(data, p, plain);
+      const deliverable = len > 0 && equal16(data, p + OFF_DST, this.localAddress, 0) && equal16(data, p + OFF_SRC, peer.address, 0);
+      this.sessions.receivedAuthenticated(entry, kp, deliverable, now);
+      if (plain === 0) continue; // keepalive
       if (len < 0 || !equal16(data, p + OFF_DST, this.localAddress, 0)) {
         this.counters.invalidPacket++;
         continue;
       }
-      if (!equal16(data, p + OFF_SRC, peer.address, 0)) {
+      if (!deliverable) {
         this.counters.spoofedSource++;
         peer.droppedSpoofed++;
         continue;
       }
-      this.sessions.receivedAuthenticated(entry, kp, true, now);
       peer.rxBytes += len;
       lens[i] = len;
       writable++;

@@ -126,8 +126,8 @@ export class MacChecker {
     return equalConstantTime(expected, msg.subarray(msg.length - MACS_SIZE, msg.length - MAC_SIZE));
   }
 
-  /** True when the message's mac2 is right for `source` (the sender's IP address bytes followed
-   *  by its port bytes): it carries a cookie this checker issued to that source under the current
+  /** True when the message's mac2 is right for `source` (bytes naming the sender's address and
+   *  port; the session layer passes its endpoint area's first 20): it carries a cookie this checker issued to that source under the current
    *  secret. False once the secret is COOKIE_REFRESH_TIME old: cookies die with their secret. */
   checkMac2(msg: Uint8Array, source: Uint8Array): boolean {
     if (msg.length <= MACS_SIZE) return false;

@@ -31,6 +31,10 @@ export const MAX_STAGED_PACKETS = 128;
  *  handshake costs about 0.6 ms here, so this is ~150 handshakes/s, a quarter of one core: more
  *  than any honest mesh needs, and the most a flood can take from the data path. */
 export const UNDER_LOAD_BUDGET_MS = 250;
+/** Past twice the budget (half a core) in one second, handshake messages are dropped unread for
+ *  the rest of that second: a flood of cheap-to-make messages (valid mac1 needs only the public
+ *  key) can take no more than that from the data path. */
+export const HANDSHAKE_HARD_CAP_FACTOR = 2;
 /** Under load, handshakes with a valid mac2 are still limited per source address. */
 export const HANDSHAKES_PER_SOURCE_PER_SECOND = 20;
 export const HANDSHAKE_BURST_PER_SOURCE = 5;

@@ -3,6 +3,9 @@
 // keypair with one Map lookup, and indices never collide between peers.
 import { randomBytes } from 'node:crypto';
 
+/** Indices are below 2^30 (see nextRandom). */
+export const INDEX_MASK = 0x3fffffff;
+
 export class IndexTable<T> {
   private readonly entries = new Map<number, T>();
   private readonly random = new Uint32Array(64);
@@ -37,6 +40,7 @@ export class IndexTable<T> {
       new Uint8Array(this.random.buffer).set(bytes);
       this.randomLeft = this.random.length;
     }
-    return this.random[--this.randomLeft]!;
+    // 30 bits: every index is a small integer V8 keeps unboxed, so looking one up allocates nothing.
+    return this.random[--this.randomLeft]! & INDEX_MASK;
   }
 }

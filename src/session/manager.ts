@@ -39,6 +39,8 @@ export interface SessionEvents {
 export interface SessionManagerOptions {
   /** Milliseconds per second of handshake work above which the node is under load. */
   underLoadBudgetMs?: number;
+  /** Milliseconds per second of handshake work after which handshakes are dropped unread. */
+  handshakeHardCapMs?: number;
   /** The TUN MTU: transport padding never makes a packet longer than this. */
   mtu?: number;
   /** Monotonic clock in ms; injectable for tests. */
@@ -54,6 +56,7 @@ export class SessionManager {
   private readonly checker: MacChecker;
   private readonly limiter = new RateLimiter(c.HANDSHAKES_PER_SOURCE_PER_SECOND, c.HANDSHAKE_BURST_PER_SOURCE);
   private readonly underLoadBudgetMs: number;
+  private readonly handshakeHardCapMs: number;
   private readonly mtu: number;
   private workWindowStart = 0;
   private workInWindowMs = 0;
@@ -73,6 +76,7 @@ export class SessionManager {
     this.wallNow = options.wallNow ?? Date.now;
     this.checker = new MacChecker(identity.publicKey, { now: this.now });
     this.underLoadBudgetMs = options.underLoadBudgetMs ?? c.UNDER_LOAD_BUDGET_MS;
+    this.handshakeHardCapMs = options.handshakeHardCapMs ?? c.UNDER_LOAD_BUDGET_MS * c.HANDSHAKE_HARD_CAP_FACTOR;
     this.mtu = options.mtu ?? 1420;
   }
 
@@ -106,6 +110,20 @@ export class SessionManager {
 
   /** Handles a datagram of type 1, 2 or 3 from `source` (a 32-byte endpoint area). */
   handleHandshake(message: Uint8Array, source: Uint8Array): void {
+    const now = this.now();
+    if (this.workWindowExhausted(now)) {
+      // Past the hard cap nothing more is looked at this second, not even mac1: the data path
+      // keeps the rest of the CPU. Honest peers retry after REKEY_TIMEOUT.
+      this.counters.rateLimited++;
+      return;
+    }
+    // The work is timed with the real clock even when tests inject a logical one.
+    const started = performance.now();
+    this.dispatchHandshake(message, source, now);
+    this.countWork(now, performance.now() - started);
+  }
+
+  private dispatchHandshake(message: Uint8Array, source: Uint8Array, now: number): void {
     const type = message[0];
     const expected =
       type === MESSAGE_INITIATION ? INITIATION_SIZE : type === MESSAGE_RESPONSE ? RESPONSE_SIZE : type === MESSAGE_COOKIE_REPLY ? COOKIE_REPLY_SIZE : -1;
@@ -119,7 +137,6 @@ export class SessionManager {
       this.counters.invalidMac1++;
       return;
     }
-    const now = this.now();
     const sourceId = source.subarray(0, 20);
     if (now < this.underLoadUntil) {
       if (!this.checker.checkMac2(message, sourceId)) {
@@ -133,11 +150,8 @@ export class SessionManager {
         return;
       }
     }
-    // The work is timed with the real clock even when tests inject a logical one.
-    const started = performance.now();
     if (type === MESSAGE_INITIATION) this.handleInitiation(message, source, now);
     else this.handleResponse(message, source, now);
-    this.countWork(now, performance.now() - started);
   }
 
   private handleInitiation(message: Uint8Array, source: Uint8Array, now: number): void {
@@ -179,6 +193,8 @@ export class SessionManager {
     this.dropPrevious(peer);
     this.setEndpoint(peer, source);
     this.events.sendDatagram(peer.endpoint!, response);
+    // A responder starts no handshake of its own for REKEY_TIMEOUT: it just made one.
+    peer.lastInitiationSentAt = now;
     this.authenticatedReceived(peer, now);
     this.authenticatedSent(peer, now);
   }
@@ -213,19 +229,25 @@ export class SessionManager {
   }
 
   /**
-   * Adds the time one handshake message took to this second's total. A node that spends more
-   * than its budget on handshakes within a second is under load for the next second: only
-   * messages carrying a cookie (valid mac2) get work then. Measuring work rather than counting
-   * messages is the synchronous equivalent of WireGuard's queue-backlog test: it triggers when
-   * handshakes compete with the data path for the CPU, not merely when someone sends a few.
+   * Adds the time one handshake message took (all of it: mac checks, cookie replies, Diffie-
+   * Hellman) to this second's total. A node that spends more than its budget on handshakes within
+   * a second is under load for the next second: only messages carrying a cookie (valid mac2) get
+   * Diffie-Hellman work then. Measuring work rather than counting messages is the synchronous
+   * equivalent of WireGuard's queue-backlog test: it triggers when handshakes compete with the
+   * data path for the CPU, not merely when someone sends a few.
    */
   private countWork(now: number, elapsedMs: number): void {
+    this.workInWindowMs += elapsedMs;
+    if (this.workInWindowMs > this.underLoadBudgetMs) this.underLoadUntil = now + 1000;
+  }
+
+  /** Starts a new one-second window when due; says whether this one's hard cap is used up. */
+  private workWindowExhausted(now: number): boolean {
     if (now - this.workWindowStart >= 1000) {
       this.workWindowStart = now;
       this.workInWindowMs = 0;
     }
-    this.workInWindowMs += elapsedMs;
-    if (this.workInWindowMs > this.underLoadBudgetMs) this.underLoadUntil = now + 1000;
+    return this.workInWindowMs > this.handshakeHardCapMs;
   }
 
   // ---- keypairs ----------------------------------------------------------------------------
@@ -275,13 +297,19 @@ export class SessionManager {
   sendingKeypair(peer: Peer, now: number): Keypair | null {
     const kp = peer.current;
     if (kp && kp.usable(now)) {
-      if (kp.sendCounter >= c.REKEY_AFTER_MESSAGES || (kp.isInitiator && now - kp.createdAt >= c.REKEY_AFTER_TIME_MS)) {
-        this.initiate(peer, now);
-      }
+      this.keepFresh(peer, kp, now);
       return kp;
     }
     this.initiate(peer, now);
     return null;
+  }
+
+  /** After sending with `kp` (data or keepalive): rekey when it has sent REKEY_AFTER_MESSAGES or,
+   *  as initiator, is REKEY_AFTER_TIME old, so even an idle link keeps a live session. */
+  private keepFresh(peer: Peer, kp: Keypair, now: number): void {
+    if (kp.sendCounter >= c.REKEY_AFTER_MESSAGES || (kp.isInitiator && now - kp.createdAt >= c.REKEY_AFTER_TIME_MS)) {
+      this.initiate(peer, now);
+    }
   }
 
   /** Bookkeeping after the send path put data packets for `peer` on the wire. */
@@ -389,6 +417,7 @@ export class SessionManager {
     } else {
       this.authenticatedSent(peer, now);
     }
+    this.keepFresh(peer, kp, now);
     return true;
   }
 
@@ -457,6 +486,9 @@ export class SessionManager {
       this.clearHandshake(peer);
       for (const kp of [peer.previous, peer.current, peer.next]) this.dropKeypair(kp);
       peer.previous = peer.current = peer.next = null;
+      for (const packet of peer.staged) packet.fill(0);
+      peer.staged.length = 0;
+      peer.psk.fill(0);
     }
   }
 }
@@ -471,6 +503,6 @@ function hexOf(bytes: Uint8Array): string {
 
 /** Rate-limit key for a source: its IPv4 address or IPv6 /64, not the port (a flood could
  *  otherwise rotate ports), as WireGuard's limiter does. */
-function sourceKey(endpoint: Uint8Array): string {
+export function sourceKey(endpoint: Uint8Array): string {
   return hexOf(endpoint.subarray(4, endpoint[0] === 4 ? 8 : 12));
 }

@@ -30,3 +30,41 @@ test('the daemon runs with no config at all', { skip }, async () => {
     await lab.cleanup();
   }
 });
+
+test('a daemon whose peers cannot be reached (no network yet) keeps running', { skip: !isRoot && 'needs root' }, async () => {
+  // The namespace has only lo: sends to the documentation prefixes below fail locally with
+  // "network unreachable" and never leave it.
+  const lab = new Lab();
+  try {
+    const ns = lab.namespace('G');
+    const peerA = lab.path('p1/rovy.toml');
+    const peerB = lab.path('p2/rovy.toml');
+    assert.equal(lab.rovy(['init', '--config', peerA]).code, 0);
+    assert.equal(lab.rovy(['init', '--config', peerB]).code, 0);
+    const id = (config: string) => (JSON.parse(lab.rovy(['id', '--config', config, '--json']).out) as { peerId: string }).peerId;
+    const config = lab.file(
+      'g/rovy.toml',
+      [
+        'key_file = "node.key"',
+        '[[peer]]',
+        `address = "/ip6/2001:db8::1/udp/7777/rovy/${id(peerA)}"`,
+        '[[peer]]',
+        `address = "/ip4/192.0.2.1/udp/7777/rovy/${id(peerB)}"`,
+      ].join('\n'),
+    );
+    const d = lab.start(ns, config);
+    await until('node up', () => /up as fc/.test(d.log));
+    // Let a few timer ticks and handshake attempts happen, then check it is still there.
+    await until('retries attempted', () => {
+      d.signal('SIGUSR1');
+      const states = [...d.log.matchAll(/state (\{.*\})\n/g)];
+      const last = states.at(-1);
+      return last !== undefined && (JSON.parse(last[1]!) as { peers: unknown[] }).peers.length === 2;
+    });
+    assert.equal(d.child.exitCode, null, d.log);
+    assert.doesNotMatch(d.log, /error/);
+    assert.equal(await d.stop(), 0, d.log);
+  } finally {
+    await lab.cleanup();
+  }
+});

@@ -1,124 +1,12 @@
 // The session state machine between two in-process nodes joined by an in-memory wire that the
-// test controls: messages can be lost, duplicated and reordered, and the clocks moved.
+// test controls (session-harness.ts): messages lost, duplicated and reordered, clocks moved.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPair } from '../../src/keys/keypair.js';
-import { encodePeerId } from '../../src/keys/peerid.js';
-import { fcAddressBytes, formatIPv6 } from '../../src/keys/address.js';
-import { SessionManager } from '../../src/session/manager.js';
-import { encodeTransportHeader, readU32LE } from '../../src/noise/messages.js';
-import { Initiation } from '../../src/noise/handshake.js';
 import { MacGenerator } from '../../src/noise/cookie.js';
-import { tai64nNow } from '../../src/noise/tai64n.js';
 import { RateLimiter } from '../../src/session/ratelimiter.js';
-import { Peer } from '../../src/session/peer.js';
-import { Counters } from '../../src/util/counters.js';
+import { sourceKey } from '../../src/session/manager.js';
 import * as c from '../../src/session/constants.js';
-
-interface Side {
-  name: string;
-  manager: SessionManager;
-  peer: Peer; // the other side, as this side knows it
-  outbox: Uint8Array[];
-  counters: Counters;
-  endpoint: Uint8Array; // where this side's datagrams come from
-  ups: number;
-  downs: number;
-}
-
-function endpointArea(last: number): Uint8Array {
-  const e = new Uint8Array(32);
-  e[0] = 6;
-  e[2] = 0x1e;
-  e[3] = 0x61; // port 7777
-  e[4] = 0xfd;
-  e[19] = last;
-  return e;
-}
-
-function setup(options: { budgetB?: number } = {}) {
-  const clock = { mono: 1_000, wall: 1_700_000_000_000 };
-  const now = () => clock.mono;
-  const wallNow = () => clock.wall;
-  const keysA = generateKeyPair();
-  const keysB = generateKeyPair();
-  const make = (name: string, own: typeof keysA, other: typeof keysA, otherEndpoint: Uint8Array, ownEndpoint: Uint8Array, underLoadBudgetMs?: number): Side => {
-    const side = { name, outbox: [] as Uint8Array[], counters: new Counters(), endpoint: ownEndpoint, ups: 0, downs: 0 } as Side;
-    side.manager = new SessionManager(
-      own,
-      {
-        sendDatagram: (_endpoint, message) => side.outbox.push(message.slice()),
-        sessionUp: () => side.ups++,
-        sessionDown: () => side.downs++,
-        internalError: (err) => {
-          throw err;
-        },
-      },
-      side.counters,
-      { now, wallNow, underLoadBudgetMs },
-    );
-    const address = fcAddressBytes(other.publicKey);
-    side.peer = new Peer({
-      publicKey: other.publicKey,
-      peerId: encodePeerId(other.publicKey),
-      address,
-      addressText: formatIPv6(address),
-      endpoint: otherEndpoint.slice(),
-      psk: new Uint8Array(32),
-      keepaliveMs: 0,
-    });
-    side.manager.addPeer(side.peer);
-    return side;
-  };
-  const a = make('A', keysA, keysB, endpointArea(2), endpointArea(1));
-  const b = make('B', keysB, keysA, endpointArea(1), endpointArea(2), options.budgetB);
-  return { a, b, clock, keysB };
-}
-
-/** Hands `message` (from `from`) to `to` as the receive path would. Returns true if it was accepted data. */
-function deliver(from: Side, to: Side, message: Uint8Array): boolean {
-  if (message[0] !== 4) {
-    to.manager.handleHandshake(message, from.endpoint);
-    return false;
-  }
-  const entry = to.manager.indices.get(readU32LE(message, 4));
-  const kp = entry?.keypair;
-  if (!entry || !kp) return false;
-  const counter = readU32LE(message, 8) + readU32LE(message, 12) * 2 ** 32;
-  if (!kp.replay.mayAccept(counter)) return false;
-  const buf = message.slice();
-  const len = kp.receive.open(counter, buf, 16, buf.length - 16);
-  if (len < 0 || !kp.replay.accept(counter)) return false;
-  to.manager.receivedAuthenticated(entry, kp, len > 0, to.manager.now());
-  return true;
-}
-
-function flush(from: Side, to: Side): number {
-  let n = 0;
-  for (const m of from.outbox.splice(0)) {
-    deliver(from, to, m);
-    n++;
-  }
-  return n;
-}
-
-/** Runs the wire until both outboxes are empty. */
-function settle(a: Side, b: Side): void {
-  while (flush(a, b) + flush(b, a) > 0);
-}
-
-function sealData(side: Side, payload: Uint8Array): Uint8Array {
-  const kp = side.manager.sendingKeypair(side.peer, side.manager.now());
-  assert.ok(kp, `${side.name} has no keypair to send with`);
-  const padded = (payload.length + 15) & ~15;
-  const buf = new Uint8Array(16 + padded + 16);
-  encodeTransportHeader(buf, kp.remoteIndex, kp.sendCounter);
-  buf.set(payload, 16);
-  const len = kp.send.seal(kp.sendCounter++, buf, 16, padded);
-  return buf.subarray(0, 16 + len);
-}
-
-const types = (box: Uint8Array[]) => box.map((m) => m[0]);
+import { deliver, endpointArea, flush, sealData, settle, setup, strangerInitiation, types } from './session-harness.js';
 
 test('a handshake makes a session both ways, confirmed by a keepalive', () => {
   const { a, b } = setup();
@@ -246,16 +134,8 @@ test('a handshake without a valid mac1 gets no reply at all', () => {
   assert.equal(b.counters.invalidMac1, 1);
 });
 
-/** A valid (mac1-carrying) initiation to `responder` from a key it does not know. */
-function strangerInitiation(responder: Uint8Array, wallMs: number): Uint8Array {
-  const stranger = generateKeyPair();
-  const init = Initiation.create(stranger, responder, new Uint8Array(32), 7, tai64nNow(wallMs));
-  new MacGenerator(responder).addMacs(init.message);
-  return init.message;
-}
-
 test('under load, an initiation without mac2 gets a cookie reply, and with the cookie a session', () => {
-  const { a, b, clock, keysB } = setup({ budgetB: 0 });
+  const { a, b, clock, keysB } = setup({ budgetB: 0, hardCapB: Infinity });
   // Any handshake work beyond a zero budget puts B under load for a second.
   b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), endpointArea(9));
   assert.equal(b.counters.unknownPeer, 1);
@@ -317,10 +197,12 @@ test('the per-source limiter allows a burst, then the rate', () => {
 });
 
 test('either side rekeys after REKEY_AFTER_MESSAGES', () => {
-  const { a, b } = setup();
+  const { a, b, clock } = setup();
   a.manager.initiate(a.peer, a.manager.now());
   settle(a, b);
   b.peer.current!.sendCounter = c.REKEY_AFTER_MESSAGES;
+  clock.mono += c.REKEY_TIMEOUT_MS; // B answered a handshake just now: it waits that long
+  clock.wall += c.REKEY_TIMEOUT_MS;
   assert.ok(b.manager.sendingKeypair(b.peer, b.manager.now()));
   assert.deepEqual(types(b.outbox), [1], 'the responder did not rekey');
 });
@@ -461,4 +343,163 @@ test('an initiation from an unknown key is refused without an answer', () => {
   flush(a, b);
   assert.equal(b.outbox.length, 0);
   assert.equal(b.counters.unknownPeer, 1);
+});
+
+test('an idle link rekeys through its keepalives and never loses its session', () => {
+  const { a, b, clock } = setup();
+  a.peer.keepaliveMs = b.peer.keepaliveMs = 25_000;
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  for (let t = 0; t < 400_000; t += c.TIMER_TICK_MS * 10) {
+    clock.mono += c.TIMER_TICK_MS * 10;
+    clock.wall += c.TIMER_TICK_MS * 10;
+    a.manager.tick();
+    b.manager.tick();
+    settle(a, b);
+    assert.ok(a.peer.isUp && b.peer.isUp, `a side lost its session at ${t} ms`);
+  }
+  assert.equal(a.downs + b.downs, 0);
+});
+
+test('a responder starts no handshake of its own right after answering one', () => {
+  const { a, b } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  // B has data for A while its new keypair still waits for confirmation.
+  assert.equal(b.manager.sendingKeypair(b.peer, b.manager.now()), null);
+  assert.deepEqual(types(b.outbox), [2], 'the responder initiated as well');
+});
+
+test('a new "next" keypair retires the responder\'s previous one', () => {
+  const { a, b, clock } = setup();
+  const rekey = () => {
+    clock.mono += c.REKEY_TIMEOUT_MS;
+    clock.wall += c.REKEY_TIMEOUT_MS;
+    a.manager.initiate(a.peer, a.manager.now());
+    settle(a, b);
+  };
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  const first = b.peer.current!;
+  rekey();
+  assert.equal(b.peer.previous, first);
+  clock.mono += c.REKEY_TIMEOUT_MS;
+  clock.wall += c.REKEY_TIMEOUT_MS;
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b); // B answers: its keypair becomes "next"
+  assert.ok(b.peer.next);
+  assert.equal(b.peer.previous, null);
+  assert.ok(first.isDestroyed);
+});
+
+test('persistent keepalive counts packets received as well as sent', () => {
+  const { a, b, clock } = setup();
+  a.peer.keepaliveMs = 25_000;
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  clock.mono += 20_000;
+  assert.ok(deliver(b, a, sealData(b, new Uint8Array(48))));
+  a.outbox.length = 0; // the keepalive A owes for that data is not the persistent one
+  clock.mono += 5_000;
+  a.manager.tick();
+  assert.deepEqual(types(a.outbox), [], 'sent a persistent keepalive 5 s after receiving');
+  clock.mono += 20_000;
+  a.manager.tick();
+  assert.deepEqual(types(a.outbox), [4]);
+});
+
+test('a handshake from the peer counts as hearing from it: no new handshake for silence', () => {
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  a.manager.sentData(a.peer, a.manager.now());
+  clock.mono += 10_000;
+  clock.wall += 10_000;
+  b.manager.initiate(b.peer, b.manager.now());
+  flush(b, a); // A answers B's initiation
+  a.outbox.length = 0;
+  clock.mono += 5_000;
+  a.manager.tick();
+  assert.deepEqual(types(a.outbox), [], 'A started a handshake although it just heard from B');
+});
+
+test('no new initiation within REKEY_TIMEOUT of the last one, even after it completed', () => {
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  clock.mono += c.REKEY_TIMEOUT_MS - 1;
+  a.manager.initiate(a.peer, a.manager.now());
+  assert.equal(a.outbox.length, 0);
+  clock.mono += 1;
+  a.manager.initiate(a.peer, a.manager.now());
+  assert.deepEqual(types(a.outbox), [1]);
+});
+
+test('under load ends a second after the work stops', () => {
+  const { a, b, clock, keysB } = setup({ budgetB: 0, hardCapB: Infinity });
+  b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), endpointArea(9));
+  clock.mono += 1001;
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  assert.deepEqual(types(b.outbox), [2], 'still answering with cookies');
+});
+
+test('past the hard cap, handshakes are dropped unread for the rest of the second', () => {
+  const { b, clock, keysB } = setup({ budgetB: 0, hardCapB: 0 });
+  b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), endpointArea(9));
+  const mac1Failures = b.counters.invalidMac1;
+  const junk = new Uint8Array(148);
+  junk[0] = 1;
+  b.manager.handleHandshake(junk, endpointArea(9));
+  assert.equal(b.counters.invalidMac1, mac1Failures, 'mac1 was still checked');
+  assert.equal(b.counters.rateLimited, 1);
+  clock.mono += 1000;
+  b.manager.handleHandshake(junk, endpointArea(9));
+  assert.equal(b.counters.invalidMac1, mac1Failures + 1, 'the next second starts afresh');
+});
+
+test('handshakes under load are limited per IPv4 address or IPv6 /64, not per port', () => {
+  const v6 = (last: number, port: number, net = 0) => {
+    const e = endpointArea(last);
+    e[2] = port >> 8;
+    e[3] = port & 0xff;
+    e[11] = net;
+    return e;
+  };
+  assert.equal(sourceKey(v6(1, 1000)), sourceKey(v6(1, 2000)), 'a new port is a new bucket');
+  assert.equal(sourceKey(v6(1, 1000)), sourceKey(v6(2, 1000)), 'a new host in the /64 is a new bucket');
+  assert.notEqual(sourceKey(v6(1, 1000)), sourceKey(v6(1, 1000, 1)), 'two /64s share a bucket');
+  const v4 = (last: number, port: number) => {
+    const e = new Uint8Array(32);
+    e[0] = 4;
+    e[2] = port >> 8;
+    e[3] = port & 0xff;
+    e[4] = 198;
+    e[5] = 18;
+    e[7] = last;
+    return e;
+  };
+  assert.equal(sourceKey(v4(1, 1000)), sourceKey(v4(1, 2000)));
+  assert.notEqual(sourceKey(v4(1, 1000)), sourceKey(v4(2, 1000)));
+});
+
+test('keepalives and staged packets are padded, but never past the MTU', () => {
+  const { a, b } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  a.manager.sendTransport(a.peer, new Uint8Array(1418), a.manager.now());
+  a.manager.sendTransport(a.peer, new Uint8Array(17), a.manager.now());
+  assert.deepEqual(a.outbox.map((m) => m.length), [16 + 1420 + 16, 16 + 32 + 16]);
+});
+
+test('removing a peer or stopping wipes its pre-shared key and held packets', () => {
+  const { a, b } = setup();
+  a.peer.psk.fill(7);
+  a.peer.stage(new Uint8Array(64).fill(9));
+  const staged = a.peer.staged[0]!;
+  a.manager.destroy();
+  assert.ok(a.peer.psk.every((x) => x === 0) && staged.every((x) => x === 0));
+  b.peer.psk.fill(7);
+  b.manager.removePeer(b.peer);
+  assert.ok(b.peer.psk.every((x) => x === 0));
 });

@@ -1,0 +1,73 @@
+// The receive pipeline fed batches the test composes exactly, from a queue that stands in for
+// a UDP socket, with session managers from session-harness.ts behind it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ReceivePipeline } from '../../src/node/receive.js';
+import { PacketBatch, DATAGRAM_OFFSET, ENDPOINT_BYTES } from '../../src/transport/batch.js';
+import type { UdpSocket } from '../../src/transport/udp.js';
+import { MemoryTun } from '../../src/tun/memory.js';
+import { fcAddressBytes } from '../../src/keys/address.js';
+import * as c from '../../src/session/constants.js';
+import { setup, flush, types } from './session-harness.js';
+
+/** Datagrams waiting to be "received", handed out by readBatch as recvmmsg would. */
+class DatagramQueue {
+  readonly waiting: { data: Uint8Array; from: Uint8Array }[] = [];
+  reads = 0;
+
+  readBatch(batch: PacketBatch, offset = DATAGRAM_OFFSET, max = batch.capacity): number {
+    this.reads++;
+    let n = 0;
+    while (n < max && this.waiting.length > 0) {
+      const { data, from } = this.waiting.shift()!;
+      const slot = batch.slot(n);
+      batch.data.set(from.subarray(0, ENDPOINT_BYTES), slot);
+      batch.data.set(data, slot + offset);
+      batch.lens[n++] = data.length;
+    }
+    return n;
+  }
+
+  asSocket(): UdpSocket {
+    return this as unknown as UdpSocket;
+  }
+}
+
+test('a handshake in the same batch as data for the keypair it retires runs after that data', () => {
+  const { a, b, clock, keysB } = setup();
+  const tun = new MemoryTun();
+  const pipeline = new ReceivePipeline(tun, new PacketBatch(8, 2048), b.manager, fcAddressBytes(keysB.publicKey), b.counters);
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b); // B answers; its keypair waits as "next"
+  flush(b, a); // A has the session and confirms with a keepalive
+  const [confirm] = a.outbox.splice(0);
+  assert.equal(confirm![0], 4);
+  const pending = b.peer.next!;
+  clock.mono += c.REKEY_TIMEOUT_MS;
+  clock.wall += c.REKEY_TIMEOUT_MS;
+  a.manager.initiate(a.peer, a.manager.now());
+  const [initiation] = a.outbox.splice(0);
+  assert.equal(initiation![0], 1);
+
+  const queue = new DatagramQueue();
+  queue.waiting.push({ data: confirm!, from: a.endpoint }, { data: initiation!, from: a.endpoint });
+  pipeline.drain(queue.asSocket()); // would throw if the initiation retired `pending` mid-batch
+  assert.equal(b.peer.current, pending, 'the confirmation was lost');
+  assert.ok(!pending.isDestroyed);
+  assert.ok(b.peer.next && b.peer.next !== pending, 'the initiation was not answered');
+  assert.deepEqual(types(b.outbox), [2]);
+  assert.equal(b.counters.decryptFailed + b.counters.unknownIndex, 0);
+});
+
+test('one wakeup handles at most eight batches, then yields', () => {
+  const { b, keysB } = setup();
+  const pipeline = new ReceivePipeline(new MemoryTun(), new PacketBatch(4, 256), b.manager, fcAddressBytes(keysB.publicKey), b.counters);
+  const queue = new DatagramQueue();
+  for (let i = 0; i < 4 * 12; i++) queue.waiting.push({ data: Uint8Array.of(9, 0, 0, 0), from: b.endpoint });
+  pipeline.drain(queue.asSocket());
+  assert.equal(queue.reads, 8);
+  assert.equal(queue.waiting.length, 4 * 4);
+  assert.equal(b.counters.malformed, 4 * 8);
+  pipeline.drain(queue.asSocket());
+  assert.equal(queue.waiting.length, 0);
+});
