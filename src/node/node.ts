@@ -37,18 +37,41 @@ export interface NodeOptions {
   mtu: number;
   peers: PeerSpec[];
   log?: (level: NodeLogLevel, message: string) => void;
+  events?: NodeEvents;
+  /** Whether the mesh starts switched on (default true). */
+  enabled?: boolean;
   session?: SessionManagerOptions;
 }
+
+export type PeerState = 'connected' | 'connecting' | 'disconnected';
+export type NodeState = 'disabled' | 'offline' | 'online';
 
 export interface PeerStatus {
   peerId: string;
   address: string;
   name: string | null;
   endpoint: string | null;
-  state: 'up' | 'connecting' | 'down';
+  state: PeerState;
+  /** Wall-clock ms of the last completed handshake, or null. */
   lastHandshake: number | null;
+  /** Round trip of the last handshake in microseconds, or 0 if none yet. */
+  rttMicroseconds: number;
   rxBytes: number;
   txBytes: number;
+  /** "config" for peers from the config file, "runtime" for peers added with connectPeer. */
+  origin: PeerOrigin;
+}
+
+export type PeerOrigin = 'config' | 'runtime';
+
+/** What the node tells its embedder (the D-Bus service) about changes. */
+export interface NodeEvents {
+  peerAdded?(peerId: string): void;
+  peerRemoved?(peerId: string): void;
+  /** Session up or down, endpoint moved, name changed. */
+  peerChanged?(peerId: string): void;
+  /** Enabled or State changed. */
+  stateChanged?(): void;
 }
 
 /** Slots per batch: enough to amortise the native calls, small enough to stay in L2. */
@@ -67,9 +90,18 @@ export class MeshNode {
   private readonly log: (level: NodeLogLevel, message: string) => void;
   private readonly sockets: Sockets;
   private readonly upPeers = new Set<Peer>();
+  private readonly origins = new Map<string, PeerOrigin>();
+  /** Endpoint text last reported per peer, to notice roaming. */
+  private readonly reportedEndpoints = new Map<string, string | null>();
+  private readonly events: NodeEvents;
+  private enabled: boolean;
+  private running = false;
+  private ticks = 0;
 
   constructor(private readonly options: NodeOptions) {
     this.log = options.log ?? (() => {});
+    this.events = options.events ?? {};
+    this.enabled = options.enabled ?? true;
     this.peerId = encodePeerId(options.identity.publicKey);
     this.address = fcAddressBytes(options.identity.publicKey);
     this.addressText = formatIPv6(this.address);
@@ -79,13 +111,18 @@ export class MeshNode {
         sendDatagram: (endpoint, message) => this.sendControl(endpoint, message),
         sessionUp: (peer, first) => {
           // Rekeys happen every two minutes per peer: worth a line only when debugging.
+          const wasOnline = this.upPeers.size > 0;
           if (first || !this.upPeers.has(peer)) this.log('info', `peer ${peer.peerId} connected`);
           else this.log('debug', `peer ${peer.peerId} rekeyed`);
           this.upPeers.add(peer);
+          this.events.peerChanged?.(peer.peerId);
+          if (!wasOnline) this.events.stateChanged?.();
         },
         sessionDown: (peer) => {
-          this.upPeers.delete(peer);
-          this.log('info', `peer ${peer.peerId} session expired`);
+          if (!this.upPeers.delete(peer)) return;
+          this.log('info', `peer ${peer.peerId} disconnected`);
+          this.events.peerChanged?.(peer.peerId);
+          if (this.upPeers.size === 0) this.events.stateChanged?.();
         },
         internalError: (err) => {
           this.counters.internalErrors++;
@@ -109,22 +146,73 @@ export class MeshNode {
     this.setPeers(options.peers);
   }
 
+  get isEnabled(): boolean {
+    return this.enabled;
+  }
+
+  get state(): NodeState {
+    return !this.enabled ? 'disabled' : this.upPeers.size > 0 ? 'online' : 'offline';
+  }
+
+  /** Starts the node; while it is switched off (setEnabled(false)) it stays quiet until switched on. */
   start(): void {
-    if (this.timer) return;
+    if (this.running) return;
+    this.running = true;
+    if (this.enabled) this.startIO();
+  }
+
+  /** Stops all I/O and wipes every key, pre-shared keys included. The caller closes the devices. */
+  stop(): void {
+    if (this.running && this.enabled) this.stopIO();
+    this.running = false;
+    this.sessions.destroy();
+  }
+
+  /**
+   * Switches the mesh on or off. Off: no I/O at all, every session closed and its keys wiped
+   * (the caller takes the interface down); the peers are kept. On: I/O resumes and every peer is
+   * contacted again.
+   */
+  setEnabled(enabled: boolean): void {
+    if (enabled === this.enabled) return;
+    this.enabled = enabled;
+    if (this.running) {
+      if (enabled) this.startIO();
+      else {
+        this.stopIO();
+        this.sessions.closeAll();
+      }
+    }
+    this.log('info', enabled ? 'mesh switched on' : 'mesh switched off');
+    this.events.stateChanged?.();
+  }
+
+  private startIO(): void {
     this.options.tun.onReadable(this.guard('TUN read', this.send.onReadable));
     for (const socket of this.options.sockets) socket.onReadable(this.guard('UDP receive', () => this.receive.drain(socket)));
-    this.timer = setInterval(this.guard('timers', () => this.sessions.tick()), TIMER_TICK_MS);
+    this.timer = setInterval(this.guard('timers', () => this.tick()), TIMER_TICK_MS);
     const now = this.sessions.now();
     for (const peer of this.sessions.allPeers()) this.sessions.initiate(peer, now);
   }
 
-  /** Stops all I/O and wipes every key. The caller closes the devices. */
-  stop(): void {
+  private stopIO(): void {
     this.options.tun.stop();
     for (const socket of this.options.sockets) socket.stop();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    this.sessions.destroy();
+  }
+
+  private tick(): void {
+    this.sessions.tick();
+    // Roaming is noticed once a second, off the packet path.
+    if (++this.ticks % 10 !== 0 || !this.events.peerChanged) return;
+    for (const peer of this.sessions.allPeers()) {
+      const endpoint = this.endpointText(peer);
+      if (this.reportedEndpoints.get(peer.peerId) !== endpoint) {
+        this.reportedEndpoints.set(peer.peerId, endpoint);
+        this.events.peerChanged(peer.peerId);
+      }
+    }
   }
 
   /**
@@ -143,18 +231,14 @@ export class MeshNode {
       });
     }
     for (const peer of [...this.sessions.allPeers()]) {
-      if (!wanted.has(peer.peerId)) {
-        this.sessions.removePeer(peer);
-        this.byAddress.delete(peer.address);
-        this.upPeers.delete(peer);
-        this.log('info', `peer ${peer.peerId} removed`);
-      }
+      if (!wanted.has(peer.peerId) && this.origins.get(peer.peerId) === 'config') this.forget(peer);
     }
     const now = this.sessions.now();
     for (const [peerId, { spec, endpoint, keepaliveMs }] of wanted) {
       const psk = spec.psk ?? new Uint8Array(32);
       const existing = this.sessions.getPeer(spec.publicKey);
       if (existing) {
+        this.origins.set(peerId, 'config');
         existing.keepaliveMs = keepaliveMs;
         existing.name = spec.name;
         if (existing.psk !== psk) existing.psk.fill(0);
@@ -166,31 +250,79 @@ export class MeshNode {
         }
         continue;
       }
-      const address = fcAddressBytes(spec.publicKey);
-      const peer = new Peer({ publicKey: spec.publicKey, peerId, address, addressText: formatIPv6(address), endpoint, psk, keepaliveMs, name: spec.name });
-      peer.configuredEndpoint = endpoint?.slice() ?? null;
-      this.sessions.addPeer(peer);
-      this.byAddress.set(address, peer);
-      this.log('info', `peer ${peerId} added`);
-      if (this.timer) this.sessions.initiate(peer, now);
+      this.add(peerId, spec, endpoint, keepaliveMs, psk, 'config', now);
     }
   }
 
-  peerStatus(): PeerStatus[] {
-    const out: PeerStatus[] = [];
+  /**
+   * Adds a peer at run time (not from the config: a SIGHUP leaves it alone) and contacts it.
+   * Throws if the key is already a peer's or the endpoint is unusable.
+   */
+  connectPeer(spec: PeerSpec): string {
+    const peerId = encodePeerId(spec.publicKey);
+    if (this.sessions.getPeer(spec.publicKey)) throw new Error(`${peerId} is already a peer`);
+    const endpoint = spec.endpoint ? encodeEndpoint(spec.endpoint) : null;
+    const keepaliveMs = spec.keepaliveSeconds === undefined ? DEFAULT_KEEPALIVE_MS : spec.keepaliveSeconds * 1000;
+    this.add(peerId, spec, endpoint, keepaliveMs, spec.psk ?? new Uint8Array(32), 'runtime', this.sessions.now());
+    return peerId;
+  }
+
+  /** Removes a peer, whichever way it came, wiping its keys. False if there is no such peer. */
+  disconnectPeer(peerId: string): boolean {
+    const peer = [...this.sessions.allPeers()].find((p) => p.peerId === peerId);
+    if (!peer) return false;
+    this.forget(peer);
+    return true;
+  }
+
+  private add(peerId: string, spec: PeerSpec, endpoint: Uint8Array | null, keepaliveMs: number, psk: Uint8Array, origin: PeerOrigin, now: number): void {
+    const address = fcAddressBytes(spec.publicKey);
+    const peer = new Peer({ publicKey: spec.publicKey, peerId, address, addressText: formatIPv6(address), endpoint, psk, keepaliveMs, name: spec.name });
+    peer.configuredEndpoint = endpoint?.slice() ?? null;
+    this.sessions.addPeer(peer);
+    this.byAddress.set(address, peer);
+    this.origins.set(peerId, origin);
+    this.reportedEndpoints.set(peerId, this.endpointText(peer));
+    this.log('info', `peer ${peerId} added`);
+    this.events.peerAdded?.(peerId);
+    if (this.timer) this.sessions.initiate(peer, now);
+  }
+
+  private forget(peer: Peer): void {
+    this.sessions.removePeer(peer); // reports sessionDown first if it was connected
+    this.byAddress.delete(peer.address);
+    this.upPeers.delete(peer);
+    this.origins.delete(peer.peerId);
+    this.reportedEndpoints.delete(peer.peerId);
+    this.log('info', `peer ${peer.peerId} removed`);
+    this.events.peerRemoved?.(peer.peerId);
+  }
+
+  /** Every peer's status, or one peer's (by peer ID). */
+  peerStatus(): PeerStatus[];
+  peerStatus(peerId: string): PeerStatus | undefined;
+  peerStatus(peerId?: string): PeerStatus[] | PeerStatus | undefined {
+    const statuses: PeerStatus[] = [];
     for (const peer of this.sessions.allPeers()) {
-      out.push({
+      if (peerId !== undefined && peer.peerId !== peerId) continue;
+      statuses.push({
         peerId: peer.peerId,
         address: peer.addressText,
         name: peer.name ?? null,
-        endpoint: peer.endpoint ? formatEndpoint(decodeEndpoint(peer.endpoint)) : null,
-        state: peer.isUp ? 'up' : peer.handshake ? 'connecting' : 'down',
+        endpoint: this.endpointText(peer),
+        state: peer.isUp ? 'connected' : peer.handshake ? 'connecting' : 'disconnected',
         lastHandshake: peer.lastHandshakeWallMs || null,
+        rttMicroseconds: Math.round(peer.rttMs * 1000),
         rxBytes: peer.rxBytes,
         txBytes: peer.txBytes,
+        origin: this.origins.get(peer.peerId) ?? 'config',
       });
     }
-    return out;
+    return peerId === undefined ? statuses : statuses[0];
+  }
+
+  private endpointText(peer: Peer): string | null {
+    return peer.endpoint ? formatEndpoint(decodeEndpoint(peer.endpoint)) : null;
   }
 
   /**

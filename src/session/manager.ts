@@ -195,6 +195,7 @@ export class SessionManager {
     this.events.sendDatagram(peer.endpoint!, response);
     // A responder starts no handshake of its own for REKEY_TIMEOUT: it just made one.
     peer.lastInitiationSentAt = now;
+    peer.responseSentAt = now;
     this.authenticatedReceived(peer, now);
     this.authenticatedSent(peer, now);
   }
@@ -217,6 +218,7 @@ export class SessionManager {
     peer.handshake = null;
     const keypair = new Keypair(result.keys, pending.localIndex, result.remoteIndex, true, now);
     entry.keypair = keypair;
+    peer.rttMs = now - pending.sentAt;
     this.setEndpoint(peer, source);
     this.installInitiatorKeypair(peer, keypair);
     this.authenticatedReceived(peer, now);
@@ -274,6 +276,8 @@ export class SessionManager {
   receivedAuthenticated(entry: IndexEntry, keypair: Keypair, isData: boolean, now: number): void {
     const peer = entry.peer;
     if (keypair === peer.next) {
+      // The initiator's first message with the new keypair closes a round trip for us too.
+      peer.rttMs = now - peer.responseSentAt;
       this.dropKeypair(peer.previous);
       peer.previous = peer.current;
       peer.current = keypair;
@@ -480,16 +484,27 @@ export class SessionManager {
     peer.previous = null;
   }
 
-  /** Wipes all keys and handshakes (shutdown, or the mesh switched off). */
-  destroy(): void {
+  /** Closes every session: wipes all keys, handshakes and held packets (the mesh switched off).
+   *  The peers stay, and so do their replay-protection timestamps. */
+  closeAll(): void {
     for (const peer of this.peers.values()) {
+      const wasUp = peer.isUp;
       this.clearHandshake(peer);
       for (const kp of [peer.previous, peer.current, peer.next]) this.dropKeypair(kp);
       peer.previous = peer.current = peer.next = null;
       for (const packet of peer.staged) packet.fill(0);
       peer.staged.length = 0;
-      peer.psk.fill(0);
+      peer.lastHandshakeAt = -Infinity;
+      peer.awaitingReplySince = peer.owesKeepaliveSince = -Infinity;
+      peer.lastInitiationSentAt = -Infinity; // a fresh start may initiate at once
+      if (wasUp) this.events.sessionDown(peer);
     }
+  }
+
+  /** Shutdown: closes every session and wipes the pre-shared keys too. */
+  destroy(): void {
+    this.closeAll();
+    for (const peer of this.peers.values()) peer.psk.fill(0);
   }
 }
 

@@ -71,6 +71,10 @@ export class Peer {
   /** Set when data came in and we have sent nothing since: a keepalive is due if it stays so. */
   owesKeepaliveSince = -Infinity;
 
+  /** Round trip of the last handshake (initiation to response, or response to first use), ms. */
+  rttMs = 0;
+  responseSentAt = -Infinity;
+
   rxBytes = 0;
   txBytes = 0;
   droppedSpoofed = 0;

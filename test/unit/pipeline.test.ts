@@ -12,6 +12,7 @@ import { parseIPv6 } from '../../src/keys/address.js';
 import { MeshNode } from '../../src/node/node.js';
 import { MemoryTun } from '../../src/tun/memory.js';
 import { UdpSocket } from '../../src/transport/udp.js';
+import { tai64nAfter, tai64nNow } from '../../src/noise/tai64n.js';
 
 function packet(src: Uint8Array, dst: Uint8Array, payloadLength: number, fill = 0xab): Uint8Array {
   const p = new Uint8Array(40 + payloadLength);
@@ -187,4 +188,54 @@ test('packets longer than the MTU or not IPv6 are dropped and counted', async (t
   p.tunA.inject(v4);
   await until('drops counted', () => p.a.counters.invalidPacket === 2);
   assert.equal(p.fromA.filter((d) => d[0] === 4 && d.length > 32).length, 0);
+});
+
+test('switched off, a node closes its sessions and sends nothing; switched on, it reconnects', async (t) => {
+  const p = await pair();
+  t.after(() => p.close());
+  const states: string[] = [];
+  p.tunA.inject(packet(p.a.address, p.b.address, 10));
+  await until('session', () => p.tunB.written.length === 1);
+  assert.equal(p.a.state, 'online');
+  const keypair = p.a.sessions.getPeer(p.b.sessions.identity.publicKey)!.current!;
+
+  p.a.setEnabled(false);
+  states.push(p.a.state);
+  assert.ok(keypair.isDestroyed, 'keys survived switching off');
+  assert.equal(p.a.peerStatus()[0]!.state, 'disconnected');
+  const sentBefore = p.fromA.length;
+  p.tunA.inject(packet(p.a.address, p.b.address, 10));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(p.fromA.length, sentBefore, 'a switched-off node sent something');
+
+  // An initiation within the same TAI64N step (2^24 ns) as the last one would be refused as a
+  // replay, as in WireGuard: switch on once the clock has moved past it.
+  const before = tai64nNow();
+  await until('a new timestamp step', () => tai64nAfter(tai64nNow(), before));
+  p.a.setEnabled(true);
+  await until('reconnected', () => p.a.state === 'online');
+  states.push(p.a.state);
+  p.tunA.inject(packet(p.a.address, p.b.address, 10));
+  await until('delivery after switching on', () => p.tunB.written.length === 2);
+  assert.deepEqual(states, ['disabled', 'online']);
+});
+
+test('peers added and removed at run time, with events', async (t) => {
+  const p = await pair();
+  t.after(() => p.close());
+  const events: string[] = [];
+  const keysC = generateKeyPair();
+  // A node with A's peer list empty but for B; C is added, then removed.
+  const nodeA = p.a as unknown as { events: { peerAdded?: (id: string) => void; peerRemoved?: (id: string) => void } };
+  nodeA.events.peerAdded = (id) => events.push(`added ${id}`);
+  nodeA.events.peerRemoved = (id) => events.push(`removed ${id}`);
+  const id = p.a.connectPeer({ publicKey: keysC.publicKey, endpoint: { family: 6, address: '::1', port: 9 } });
+  assert.throws(() => p.a.connectPeer({ publicKey: keysC.publicKey, endpoint: null }), /already a peer/);
+  assert.equal(p.a.peerStatus(id)!.origin, 'runtime');
+  p.a.setPeers([{ publicKey: p.b.sessions.identity.publicKey, endpoint: { family: 6, address: '::1', port: 9 } }]);
+  assert.ok(p.a.peerStatus(id), 'a config reload removed a run-time peer');
+  assert.equal(p.a.disconnectPeer(id), true);
+  assert.equal(p.a.disconnectPeer(id), false);
+  assert.equal(p.a.peerStatus(id), undefined);
+  assert.deepEqual(events, [`added ${id}`, `removed ${id}`]);
 });
