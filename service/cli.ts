@@ -1,9 +1,11 @@
-// The rovy command line: a table of subcommands, one module each. In this release the commands
-// that need no running daemon (init, id) and the daemon itself.
+// The rovy command line: a table of subcommands, one module each. init and id work without a
+// daemon; daemon runs one; the rest are clients of the running daemon's D-Bus API.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { runDaemon } from './daemon.js';
 import { runId } from './commands/id.js';
 import { runInit } from './commands/init.js';
+import { runConnect, runDisconnect, runToggle } from './commands/peer.js';
+import { runPeers, runStatus } from './commands/status.js';
 
 export const DEFAULT_CONFIG = '/etc/rovy/rovy.toml';
 
@@ -11,8 +13,12 @@ interface Command {
   summary: string;
   usage: string;
   options: ParseArgsConfig['options'];
-  run(values: Record<string, string | boolean | undefined>, configPath: string, explicit: boolean): Promise<number> | number;
+  /** How many positional arguments the command takes. */
+  positionals?: number;
+  run(values: Record<string, string | boolean | undefined>, configPath: string, explicit: boolean, args: string[]): Promise<number> | number;
 }
+
+const jsonOption = { json: { type: 'boolean' } } as const;
 
 const configOption = { config: { type: 'string', short: 'c' } } as const;
 
@@ -35,11 +41,49 @@ const commands: Record<string, Command> = {
     options: configOption,
     run: (_v, path, explicit) => runDaemon(path, explicit),
   },
+  status: {
+    summary: "the running node's identity and state",
+    usage: 'rovy status [--json]',
+    options: jsonOption,
+    run: (v) => runStatus(v.json === true),
+  },
+  peers: {
+    summary: 'the peers and their sessions',
+    usage: 'rovy peers [--json]',
+    options: jsonOption,
+    run: (v) => runPeers(v.json === true),
+  },
+  connect: {
+    summary: 'add a peer at MULTIADDR (/ip6/ADDR/udp/PORT/rovy/PEERID)',
+    usage: 'rovy connect MULTIADDR [--json]',
+    options: jsonOption,
+    positionals: 1,
+    run: (v, _p, _e, args) => runConnect(args[0]!, v.json === true),
+  },
+  disconnect: {
+    summary: 'remove a peer, by peer ID or fc address',
+    usage: 'rovy disconnect PEER',
+    options: {},
+    positionals: 1,
+    run: (_v, _p, _e, args) => runDisconnect(args[0]!),
+  },
+  up: {
+    summary: 'switch the mesh on',
+    usage: 'rovy up',
+    options: {},
+    run: () => runToggle(true),
+  },
+  down: {
+    summary: 'switch the mesh off: interface down, sessions closed',
+    usage: 'rovy down',
+    options: {},
+    run: () => runToggle(false),
+  },
 };
 
 function help(): string {
   const lines = ['usage: rovy COMMAND [OPTIONS]', '', 'commands:'];
-  for (const [name, cmd] of Object.entries(commands)) lines.push(`  ${name.padEnd(8)} ${cmd.summary}`);
+  for (const [name, cmd] of Object.entries(commands)) lines.push(`  ${name.padEnd(11)} ${cmd.summary}`);
   lines.push('', `--config FILE defaults to ${DEFAULT_CONFIG}; a missing default config means all defaults.`);
   return lines.join('\n');
 }
@@ -56,8 +100,12 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({ args: rest, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
+    ({ values, positionals } = parseArgs({ args: rest, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true }));
+    if (!values.help && positionals.length !== (cmd.positionals ?? 0)) {
+      throw new Error(positionals.length > (cmd.positionals ?? 0) ? `unexpected argument "${positionals[cmd.positionals ?? 0]}"` : 'missing argument');
+    }
   } catch (err) {
     process.stderr.write(`rovy ${name}: ${(err as Error).message}\nusage: ${cmd.usage}\n`);
     return 2;
@@ -67,7 +115,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const explicit = typeof values.config === 'string';
-  return cmd.run(values, explicit ? (values.config as string) : DEFAULT_CONFIG, explicit);
+  return cmd.run(values, explicit ? (values.config as string) : DEFAULT_CONFIG, explicit, positionals);
 }
 
 main(process.argv.slice(2)).then(

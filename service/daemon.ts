@@ -1,14 +1,23 @@
 // `rovy daemon`: runs a node in the foreground from a config file. Order matters: everything
 // that can be wrong with the config or the key is found before the system is touched, and
-// everything the daemon creates (TUN, sockets) goes away on SIGTERM/SIGINT. SIGHUP re-reads the
-// peer list and applies it without dropping sessions; SIGUSR1 logs the node's state.
+// everything the daemon creates (TUN, sockets, bus name) goes away on SIGTERM/SIGINT. SIGHUP
+// re-reads the peer list and applies it without dropping sessions; SIGUSR1 logs the node's
+// state. With a system bus the daemon exports the D-Bus API (service/api.ts); without one it
+// runs all the same and says once that the API is off.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { loadOrCreateKey } from '../src/keys/keyfile.js';
 import { MeshNode, type PeerSpec } from '../src/node/node.js';
+import { formatMultiaddr, parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
+import { packageRoot } from '../src/util/package-root.js';
+import { BusService, BusUnavailable } from './dbus/bus.js';
+import { BUS_NAME, ROOT_PATH, RovyApi, type ApiHost } from './api.js';
+import { StateFile } from './state.js';
+import { VERSION } from './version.js';
 import { TunDevice } from '../src/tun/device.js';
 import { UdpSocket } from '../src/transport/udp.js';
-import { formatMultiaddr } from '../src/transport/multiaddr.js';
-import { configureInterface, interfaceIndex } from './iface.js';
+import { configureInterface, interfaceIndex, setLinkUp } from './iface.js';
 import { Log } from './log.js';
 
 /** Socket buffers big enough to hold a TCP window at a gigabit without drops between batches. */
@@ -37,10 +46,18 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   for (const warning of key.warnings) log.warn(warning);
   if (key.created) log.info(`created a new key in ${config.keyFile}`);
 
+  const stateFile = new StateFile(config.keyFile);
+  const saved = stateFile.load((message) => log.warn(message));
+  /** Peers added with Connect, by peer ID: their multiaddrs are kept in the state file. */
+  const runtimePeers = new Map<string, string>();
+
   const sockets: UdpSocket[] = [];
   let tun: TunDevice | null = null;
   let node: MeshNode | null = null;
+  let bus: BusService | null = null;
+  let api: RovyApi | null = null;
   const release = (): void => {
+    bus?.close();
     node?.stop();
     // Closing the TUN's last descriptor removes the interface with its address and route.
     tun?.close();
@@ -59,11 +76,28 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       sockets,
       mtu: config.tun.mtu,
       peers,
+      enabled: saved.enabled,
       log: (level, message) => log.write(level, message),
+      events: {
+        peerAdded: (peerId) => api?.peerAdded(peerId),
+        peerRemoved: (peerId) => api?.peerRemoved(peerId),
+        peerChanged: (peerId) => api?.peerChanged(peerId),
+        stateChanged: () => api?.stateChanged(),
+      },
     });
+    for (const text of saved.peers) {
+      try {
+        const address = parseMultiaddr(text, { peer: 'required' });
+        const peerId = node.connectPeer(runtimeSpec(address));
+        runtimePeers.set(peerId, formatMultiaddr(address));
+      } catch (err) {
+        log.warn(`${stateFile.path}: peer ${text}: ${(err as Error).message}; skipped`);
+      }
+    }
     configureInterface(tun.name, node.addressText, config.tun.mtu);
+    if (!saved.enabled) setLinkUp(tun.name, false);
     node.start();
-    log.info(`node ${node.peerId} up as ${node.addressText} on ${tun.name}, ${config.peers.length} peer(s)`);
+    log.info(`node ${node.peerId} ${saved.enabled ? 'up' : 'switched off'} as ${node.addressText} on ${tun.name}, ${node.peerStatus().length} peer(s)`);
   } catch (err) {
     log.error((err as Error).message);
     release();
@@ -71,6 +105,51 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   }
 
   const running = node;
+  const device = tun;
+  const saveState = (): void => {
+    try {
+      stateFile.save({ enabled: running.isEnabled, peers: [...runtimePeers.values()] });
+    } catch (err) {
+      log.error(`cannot save ${stateFile.path}: ${(err as Error).message}`);
+    }
+  };
+  const host: ApiHost = {
+    node: running,
+    interfaceName: device.name,
+    listen: config.listen.map((l, i) => formatMultiaddr({ ...l, port: sockets[i]!.port })),
+    version: VERSION,
+    setEnabled(enabled) {
+      if (enabled) configureInterface(device.name, running.addressText, config.tun.mtu);
+      else setLinkUp(device.name, false);
+      running.setEnabled(enabled);
+      saveState();
+    },
+    connect(address) {
+      const peerId = running.connectPeer(runtimeSpec(address));
+      runtimePeers.set(peerId, formatMultiaddr(address));
+      saveState();
+      return peerId;
+    },
+    disconnect(peerId) {
+      running.disconnectPeer(peerId);
+      if (runtimePeers.delete(peerId)) saveState();
+    },
+  };
+  try {
+    const root = packageRoot(import.meta.url);
+    bus = await BusService.connect({ xmlPath: contractPath(root), busName: BUS_NAME, rootPath: ROOT_PATH });
+    api = new RovyApi(bus, host);
+    api.start();
+    log.info(`D-Bus API on ${BUS_NAME}`);
+  } catch (err) {
+    if (!(err instanceof BusUnavailable)) {
+      log.error(`D-Bus: ${(err as Error).message}`);
+      release();
+      return 1;
+    }
+    log.info(`D-Bus API off: ${(err as Error).message}`);
+  }
+
   return await new Promise<number>((resolve) => {
     const shutdown = (signal: string): void => {
       log.info(`${signal}: shutting down`);
@@ -133,4 +212,18 @@ function withContext<T>(what: string, open: () => T): T {
   } catch (err) {
     throw new Error(`${what}: ${(err as Error).message}`);
   }
+}
+
+/** A peer added at run time: keepalive and psk take their defaults. */
+function runtimeSpec(address: Multiaddr): PeerSpec {
+  return {
+    publicKey: address.publicKey!,
+    endpoint: { family: address.family, address: address.address, port: address.port },
+  };
+}
+
+/** The installed contract, or the repository's when running from a checkout. */
+function contractPath(root: string | null): string {
+  const installed = '/usr/share/dbus-1/interfaces/net.rovy.Rovy1.xml';
+  return root !== null && existsSync(join(root, 'dbus', 'net.rovy.Rovy1.xml')) ? join(root, 'dbus', 'net.rovy.Rovy1.xml') : installed;
 }

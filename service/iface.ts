@@ -18,7 +18,9 @@ export function configureInterface(name: string, address: string, mtu: number): 
   // (no router solicitations or MLD reports read back from the TUN).
   ip('link', 'set', 'dev', name, 'addrgenmode', 'none');
   ip('link', 'set', 'dev', name, 'mtu', String(mtu));
-  ip('-6', 'addr', 'add', `${address}/8`, 'dev', name, 'nodad');
+  // replace, not add: switching the mesh back on runs this again, and whether the kernel kept
+  // the address over link down depends on keep_addr_on_down.
+  ip('-6', 'addr', 'replace', `${address}/8`, 'dev', name, 'nodad');
   ip('link', 'set', 'dev', name, 'up');
 }
 
@@ -30,4 +32,9 @@ export function interfaceIndex(name: string): number {
   } catch {
     return 0;
   }
+}
+
+/** Sets the link up or down (the mesh switched on or off). */
+export function setLinkUp(name: string, up: boolean): void {
+  ip('link', 'set', 'dev', name, up ? 'up' : 'down');
 }

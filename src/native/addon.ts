@@ -4,8 +4,8 @@
 // dist/test/**) by walking up to the package root, the directory holding binding.gyp.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../util/package-root.js';
 
 /** An opaque handle from `poll`, for `pollStop`. */
 export type PollHandle = { readonly __rovyPollHandle: unique symbol };
@@ -62,22 +62,13 @@ export interface NativeAddon {
 export const OPEN_FAILED = 0xffffffff;
 
 const ADDON = join('build', 'Release', 'rovy_native.node');
-
-function packageRoot(from: string): string | null {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'binding.gyp'))) return dir;
-    if (dirname(dir) === dir) return null;
-  }
-}
-
-const here = dirname(fileURLToPath(import.meta.url));
-const root = packageRoot(here);
+const root = packageRoot(import.meta.url);
 
 /** Where the built addon is expected (null: no package root found); a worker thread can load it from here. */
 export const addonPath: string | null = root === null ? null : join(root, ADDON);
 
 function load(): NativeAddon {
-  if (addonPath === null) throw new Error(`rovy native addon: no binding.gyp above ${here}; cannot find the package root`);
+  if (addonPath === null) throw new Error(`rovy native addon: no binding.gyp above ${import.meta.url}; cannot find the package root`);
   if (!existsSync(addonPath)) throw new Error(`rovy native addon is not built (${addonPath} is missing): run \`npm install\` in ${root}`);
   return createRequire(import.meta.url)(addonPath) as NativeAddon;
 }

@@ -45,7 +45,10 @@ export class Daemon {
 
   /** Runs `argv` inside namespace `ns` (ip netns exec execs it: the child's PID is the command's). */
   constructor(ns: string, argv: string[]) {
-    this.child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Daemons under test never reach the machine's own system bus: a test that wants a bus
+    // starts a private one and says so in argv (env DBUS_SYSTEM_BUS_ADDRESS=...).
+    const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/nonexistent/rovy-test-bus' };
+    this.child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env });
     this.child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));

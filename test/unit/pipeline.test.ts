@@ -41,6 +41,8 @@ interface Pair {
   tunA: MemoryTun;
   tunB: MemoryTun;
   fromA: Buffer[];
+  fromB: Buffer[];
+  relayedToA: number;
   relay: Socket;
   relayToB(datagram: Buffer): void;
   close(): Promise<void>;
@@ -55,12 +57,17 @@ async function pair(mtu = 1420): Promise<Pair> {
   await new Promise<void>((r) => relay.bind(0, '::1', r));
   const relayPort = relay.address().port;
   const fromA: Buffer[] = [];
-  // A talks to the relay; the relay passes everything on and remembers what A sent.
+  const fromB: Buffer[] = [];
+  const counts = { relayedToA: 0 };
+  // A talks to the relay; the relay passes everything on and remembers what each side sent.
   relay.on('message', (msg, rinfo) => {
     if (rinfo.port === udpA.port) {
       fromA.push(Buffer.from(msg));
       relay.send(msg, udpB.port, '::1');
-    } else relay.send(msg, udpA.port, '::1');
+    } else {
+      fromB.push(Buffer.from(msg));
+      relay.send(msg, udpA.port, '::1', () => counts.relayedToA++);
+    }
   });
   const tunA = new MemoryTun();
   const tunB = new MemoryTun();
@@ -86,6 +93,10 @@ async function pair(mtu = 1420): Promise<Pair> {
     tunA,
     tunB,
     fromA,
+    fromB,
+    get relayedToA() {
+      return counts.relayedToA;
+    },
     relay,
     relayToB: (d) => relay.send(d, udpB.port, '::1'),
     close: async () => {
@@ -200,23 +211,29 @@ test('switched off, a node closes its sessions and sends nothing; switched on, i
   const keypair = p.a.sessions.getPeer(p.b.sessions.identity.publicKey)!.current!;
 
   p.a.setEnabled(false);
+  const offAt = performance.now();
+  const lastTimestamp = tai64nNow();
   states.push(p.a.state);
   assert.ok(keypair.isDestroyed, 'keys survived switching off');
   assert.equal(p.a.peerStatus()[0]!.state, 'disconnected');
+  // B still has its session and sends to A; A must not answer, nor deliver.
   const sentBefore = p.fromA.length;
-  p.tunA.inject(packet(p.a.address, p.b.address, 10));
+  p.tunB.inject(packet(p.b.address, p.a.address, 10));
+  await until('B sent', () => p.fromB.length > 0);
+  await until('the datagram to be at A', () => p.relayedToA >= p.fromB.length);
   await new Promise((r) => setImmediate(r));
   assert.equal(p.fromA.length, sentBefore, 'a switched-off node sent something');
+  assert.equal(p.tunA.written.length, 0, 'a switched-off node delivered something');
 
-  // An initiation within the same TAI64N step (2^24 ns) as the last one would be refused as a
-  // replay, as in WireGuard: switch on once the clock has moved past it.
-  const before = tai64nNow();
-  await until('a new timestamp step', () => tai64nAfter(tai64nNow(), before));
+  // B refuses an initiation within 20 ms of the last one, or in the same TAI64N step (2^24 ns),
+  // as WireGuard does: switch on once both have passed.
+  await until('the initiation guards to pass', () => performance.now() - offAt > 25 && tai64nAfter(tai64nNow(), lastTimestamp));
   p.a.setEnabled(true);
   await until('reconnected', () => p.a.state === 'online');
   states.push(p.a.state);
-  p.tunA.inject(packet(p.a.address, p.b.address, 10));
-  await until('delivery after switching on', () => p.tunB.written.length === 2);
+  const again = packet(p.a.address, p.b.address, 12);
+  p.tunA.inject(again);
+  await until('delivery after switching on', () => p.tunB.written.some((w) => w.length === again.length));
   assert.deepEqual(states, ['disabled', 'online']);
 });
 

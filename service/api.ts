@@ -1,0 +1,151 @@
+// The daemon's D-Bus API (dbus/net.rovy.Rovy1.xml): the node object, one object per peer, and
+// the glue that turns node events into InterfacesAdded/Removed and PropertiesChanged. It reads
+// state from the node and leaves every change to the daemon (ApiHost), which owns the interface
+// and the state file.
+import { parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
+import type { MeshNode, PeerStatus } from '../src/node/node.js';
+import { BusService, RovyError, type CallContext, type InterfaceImpl } from './dbus/bus.js';
+
+export { BUS_NAME } from './dbus/bus.js';
+export const ROOT_PATH = '/net/rovy/Rovy1';
+const NODE_IFACE = 'net.rovy.Rovy1';
+const PEER_IFACE = 'net.rovy.Rovy1.Peer';
+const ACTION_TOGGLE = 'net.rovy.toggle';
+const ACTION_PEERS = 'net.rovy.manage-peers';
+
+/** What the API asks of the daemon. */
+export interface ApiHost {
+  readonly node: MeshNode;
+  readonly interfaceName: string;
+  /** The listen multiaddrs with the ports actually bound. */
+  readonly listen: string[];
+  readonly version: string;
+  setEnabled(enabled: boolean): void;
+  /** Adds a peer at a parsed multiaddr (with /rovy/<peer ID>); returns its peer ID. */
+  connect(address: Multiaddr & { publicKey: Uint8Array }): string;
+  disconnect(peerId: string): void;
+}
+
+export class RovyApi {
+  private readonly paths = new Map<string, string>();
+  private nextPeerNumber = 0;
+
+  constructor(
+    private readonly bus: BusService,
+    private readonly host: ApiHost,
+  ) {}
+
+  /** Exports the node object and an object for every peer the node has now. */
+  start(): void {
+    this.bus.setObject(ROOT_PATH, { [NODE_IFACE]: this.nodeInterface() });
+    for (const peer of this.host.node.peerStatus()) this.peerAdded(peer.peerId);
+  }
+
+  // ---- node events -------------------------------------------------------------------------
+
+  peerAdded(peerId: string): void {
+    if (this.paths.has(peerId)) return;
+    // Numbers are never reused while the daemon runs, so a stale path can't name a new peer.
+    const path = `${ROOT_PATH}/peer/${this.nextPeerNumber++}`;
+    this.paths.set(peerId, path);
+    this.bus.setObject(path, { [PEER_IFACE]: this.peerInterface(peerId) });
+  }
+
+  peerRemoved(peerId: string): void {
+    const path = this.paths.get(peerId);
+    if (!path) return;
+    this.paths.delete(peerId);
+    this.bus.removeObject(path);
+  }
+
+  peerChanged(peerId: string): void {
+    const path = this.paths.get(peerId);
+    if (path) this.bus.propertiesChanged(path, PEER_IFACE, ['State', 'Endpoint', 'LastHandshake', 'RttMicroseconds', 'Petname']);
+  }
+
+  stateChanged(): void {
+    this.bus.propertiesChanged(ROOT_PATH, NODE_IFACE, ['Enabled', 'State']);
+  }
+
+  // ---- interfaces --------------------------------------------------------------------------
+
+  private nodeInterface(): InterfaceImpl {
+    const { host } = this;
+    return {
+      properties: {
+        PeerId: () => host.node.peerId,
+        Address: () => host.node.addressText,
+        Listen: () => host.listen,
+        InterfaceName: () => host.interfaceName,
+        Enabled: () => host.node.isEnabled,
+        State: () => host.node.state,
+        Version: () => host.version,
+      },
+      methods: {
+        SetEnabled: async (ctx: CallContext, enabled: boolean) => {
+          await this.bus.authorize(ctx, ACTION_TOGGLE);
+          host.setEnabled(enabled);
+        },
+        Connect: async (ctx: CallContext, multiaddr: string, options: Record<string, unknown>) => {
+          await this.bus.authorize(ctx, ACTION_PEERS);
+          const unknown = Object.keys(options);
+          if (unknown.length > 0) throw new RovyError('InvalidArgument', `unknown option ${JSON.stringify(unknown[0])}: Connect takes no options yet`);
+          let address: Multiaddr;
+          try {
+            address = parseMultiaddr(multiaddr, { peer: 'required' });
+          } catch (err) {
+            throw new RovyError('InvalidAddress', (err as Error).message);
+          }
+          const peerId = address.peerId!;
+          if (this.paths.has(peerId)) throw new RovyError('PeerExists', `${peerId} is already a peer (${this.paths.get(peerId)})`);
+          host.connect(address as Multiaddr & { publicKey: Uint8Array });
+          return this.paths.get(peerId)!;
+        },
+        Disconnect: async (ctx: CallContext, path: string) => {
+          await this.bus.authorize(ctx, ACTION_PEERS);
+          const peerId = [...this.paths].find(([, p]) => p === path)?.[0];
+          if (!peerId) throw new RovyError('NoSuchPeer', `no peer object ${path}`);
+          host.disconnect(peerId);
+        },
+        Describe: () => JSON.stringify(this.describe()),
+      },
+    };
+  }
+
+  private peerInterface(peerId: string): InterfaceImpl {
+    const status = (): PeerStatus => {
+      const s = this.host.node.peerStatus(peerId);
+      if (!s) throw new RovyError('NoSuchPeer', `peer ${peerId} is gone`);
+      return s;
+    };
+    return {
+      properties: {
+        PeerId: () => peerId,
+        Petname: () => status().name ?? '',
+        Address: () => status().address,
+        Endpoint: () => status().endpoint ?? '',
+        State: () => status().state,
+        LastHandshake: () => BigInt(status().lastHandshake ?? 0) * 1000n,
+        RttMicroseconds: () => status().rttMicroseconds,
+        RxBytes: () => BigInt(status().rxBytes),
+        TxBytes: () => BigInt(status().txBytes),
+      },
+    };
+  }
+
+  /** Everything Describe() returns. */
+  describe(): object {
+    const { node } = this.host;
+    return {
+      peerId: node.peerId,
+      address: node.addressText,
+      listen: this.host.listen,
+      interfaceName: this.host.interfaceName,
+      enabled: node.isEnabled,
+      state: node.state,
+      version: this.host.version,
+      peers: node.peerStatus().map((p) => ({ path: this.paths.get(p.peerId) ?? null, ...p })),
+      counters: node.counters.snapshot(),
+    };
+  }
+}

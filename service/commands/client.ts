@@ -1,0 +1,52 @@
+// What every CLI command that talks to the daemon shares: connecting to the D-Bus API, turning
+// its answers into one line a person can act on, and the exit code. The CLI keeps no state and
+// computes nothing the daemon can tell it.
+import { BusClient, BusUnavailable, NotRunning } from '../dbus/bus.js';
+
+export const ROOT_PATH = '/net/rovy/Rovy1';
+export const NODE_IFACE = 'net.rovy.Rovy1';
+export const PEER_IFACE = 'net.rovy.Rovy1.Peer';
+
+/** Runs `command` with a connected client; prints failures as one line and returns the exit code. */
+export async function withDaemon(name: string, command: (client: BusClient) => Promise<void>): Promise<number> {
+  let client: BusClient | null = null;
+  try {
+    client = await BusClient.connect();
+    await command(client);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`rovy ${name}: ${describeFailure(err)}\n`);
+    return 1;
+  } finally {
+    client?.close();
+  }
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof NotRunning) return 'no rovy daemon is running: start one with `rovy daemon` (or `systemctl start rovyd`)';
+  if (err instanceof BusUnavailable) return `cannot reach the system bus (${err.message}): the daemon's D-Bus API is off`;
+  const e = err as Error & { dbusName?: string };
+  if (e.dbusName === 'net.rovy.Rovy1.Error.NotAuthorized') return `not allowed: ${e.message}`;
+  return e.message;
+}
+
+/** D-Bus values as JSON can carry them: 64-bit integers become numbers. */
+export function plain(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number(value);
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [lowerFirst(k), plain(v)]));
+  return value;
+}
+
+function lowerFirst(key: string): string {
+  return key.charAt(0).toLowerCase() + key.slice(1);
+}
+
+/** The peer objects the daemon exports, with their properties as plain values. */
+export async function listPeers(client: BusClient): Promise<{ path: string; props: Record<string, unknown> }[]> {
+  const objects = await client.managedObjects(ROOT_PATH);
+  return Object.entries(objects)
+    .filter(([, ifaces]) => PEER_IFACE in ifaces)
+    .map(([path, ifaces]) => ({ path, props: ifaces[PEER_IFACE]! }))
+    .sort((a, b) => String(a.props.PeerId).localeCompare(String(b.props.PeerId)));
+}

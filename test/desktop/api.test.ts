@@ -1,0 +1,213 @@
+// The real daemon's D-Bus API on a private system-type bus whose policy is the repo's own, with
+// real TUNs in network namespaces, checked with busctl, gdbus, the rovy CLI and, as an
+// unprivileged caller, setpriv.
+//
+//   private system bus (socket in a temp dir) ── daemon A (ns A, no peers configured)
+//   ns A  veth fd00:d5::1/64  <──────────>  veth fd00:d5::2/64  ns B: daemon B, no bus, peer A
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../repo-root.js';
+import { Lab, ROVY_JS, nsExec, until } from '../net/netns.js';
+import { isRoot, run, startMonitor, startPolkitd, startSystemBus, type PrivateBus } from './buses.js';
+import { parseIntrospection, type InterfaceSpec } from '../../service/dbus/contract.js';
+
+const DEST = 'net.rovy.Rovy1';
+const ROOT_PATH = '/net/rovy/Rovy1';
+const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'];
+
+/** Members of an interface as comparable text: the contract's and the live service's must match. */
+function members(spec: InterfaceSpec | undefined): string[] {
+  if (!spec) return [];
+  return [
+    ...spec.methods.map((m) => `method ${m.name}(${m.args.map((a) => `${a.direction} ${a.type}`).join(', ')})`),
+    ...spec.properties.map((p) => `property ${p.name} ${p.type} ${p.access}`),
+    ...spec.signals.map((s) => `signal ${s.name}(${s.args.map((a) => a.type).join(', ')})`),
+  ].sort();
+}
+
+/** The `$ command` / output pairs of docs/DBUS.md's console block. */
+function docExamples(): { command: string; expected: string[] }[] {
+  const doc = readFileSync(join(ROOT, 'docs', 'DBUS.md'), 'utf8');
+  const block = /```console\n([\s\S]*?)```/.exec(doc)![1]!;
+  const examples: { command: string; expected: string[] }[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('$ ')) examples.push({ command: line.slice(2), expected: [] });
+    else if (line !== '') examples.at(-1)!.expected.push(line);
+  }
+  return examples;
+}
+
+function pattern(lines: string[]): RegExp {
+  const escaped = lines.map((l) => l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/…/g, '.*'));
+  return new RegExp(`^${escaped.join('\\n')}$`, 's');
+}
+
+test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs root' }, async (t) => {
+  const lab = new Lab();
+  let bus: PrivateBus | null = null;
+  try {
+    bus = await startSystemBus();
+    const monitor = await startMonitor(bus);
+    t.after(() => monitor.stop());
+    const env = bus.env;
+    const busctl = (...args: string[]) => run('busctl', ['--system', ...args], env);
+    const rovy = (...args: string[]) => run(process.execPath, [ROVY_JS, ...args], env);
+    const gdbusCall = (method: string, ...args: string[]) => run('gdbus', ['call', '--system', '--dest', DEST, '--object-path', ROOT_PATH, '--method', `${DEST}.${method}`, ...args], env);
+
+    const nsA = lab.namespace('DA');
+    const nsB = lab.namespace('DB');
+    lab.link(nsA, 'fd00:d5::1', nsB, 'fd00:d5::2');
+    const configA = lab.path('a/rovy.toml');
+    const configB = lab.path('b/rovy.toml');
+    assert.equal(lab.rovy(['init', '--config', configA]).code, 0);
+    assert.equal(lab.rovy(['init', '--config', configB]).code, 0);
+    const id = (c: string) => JSON.parse(lab.rovy(['id', '--config', c, '--json']).out) as { peerId: string; address: string };
+    const a = id(configA);
+    const b = id(configB);
+    lab.file('b/rovy.toml', ['key_file = "node.key"', '[[peer]]', `address = "/ip6/fd00:d5::1/udp/7777/rovy/${a.peerId}"`].join('\n'));
+    const startA = () => lab.spawn(nsA, ['env', `DBUS_SYSTEM_BUS_ADDRESS=${bus!.address}`, process.execPath, ROVY_JS, 'daemon', '--config', configA]);
+    let daemonA = startA();
+    const daemonB = lab.spawn(nsB, ['env', 'DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/bus', process.execPath, ROVY_JS, 'daemon', '--config', configB]);
+    await until('A on the bus', async () => (await busctl('get-property', DEST, ROOT_PATH, DEST, 'State')).code === 0);
+    await until('B up', () => /up as fc/.test(daemonB.log));
+    const env2 = { ...env, PEER: `/ip6/fd00:d5::2/udp/7777/rovy/${b.peerId}` };
+
+    await t.test('without a bus the daemon runs and says once that the API is off', () => {
+      assert.equal(daemonB.log.match(/D-Bus API off/g)?.length, 1, daemonB.log);
+      assert.equal(daemonB.child.exitCode, null);
+    });
+
+    await t.test('the live introspection is exactly the contract', async () => {
+      const contract = parseIntrospection(readFileSync(join(ROOT, 'dbus', 'net.rovy.Rovy1.xml'), 'utf8'));
+      const live = parseIntrospection((await busctl('introspect', '--xml-interface', DEST, ROOT_PATH)).stdout);
+      assert.deepEqual(members(live.find((i) => i.name === DEST)), members(contract.find((i) => i.name === DEST)));
+      assert.ok(live.some((i) => i.name === 'org.freedesktop.DBus.ObjectManager'));
+      const props = await rovy('status', '--json');
+      assert.equal(props.code, 0, props.stderr);
+      assert.deepEqual(
+        { ...(JSON.parse(props.stdout) as object), listen: undefined },
+        { peerId: a.peerId, address: a.address, listen: undefined, interfaceName: 'rovy0', enabled: true, state: 'offline', version: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version, peers: 0, connectedPeers: 0 },
+      );
+    });
+
+    await t.test('the examples in docs/DBUS.md print what the document says', async () => {
+      for (const { command, expected } of docExamples()) {
+        const want = pattern(expected);
+        let got = '';
+        // Some examples describe a state that follows the previous one (a session coming up).
+        await until(`"${command}" to print ${want}`, async () => {
+          const r = await run('bash', ['-c', command], env2);
+          got = (r.stdout + r.stderr).trim();
+          return want.test(got);
+        }, 5000).catch((e: Error) => assert.fail(`${e.message}; it printed: ${got}`));
+      }
+    });
+
+    await t.test('InterfacesAdded and PropertiesChanged were signalled for the new peer', () => {
+      const signals = monitor.messages().filter((m) => m.type === 'signal');
+      assert.ok(signals.some((m) => m.member === 'InterfacesAdded' && String(m.payload?.data[0]).startsWith(`${ROOT_PATH}/peer/`)));
+      assert.ok(signals.some((m) => m.member === 'PropertiesChanged' && m.path === ROOT_PATH && JSON.stringify(m.payload).includes('online')));
+      assert.ok(signals.some((m) => m.member === 'PropertiesChanged' && m.path?.startsWith(`${ROOT_PATH}/peer/`) && JSON.stringify(m.payload).includes('connected')));
+    });
+
+    await t.test('the peer object matches the contract and the CLI lists it', async () => {
+      const peers = await rovy('peers', '--json');
+      assert.equal(peers.code, 0, peers.stderr);
+      const [peer] = JSON.parse(peers.stdout) as { path: string; peerId: string; address: string; state: string; endpoint: string; rttMicroseconds: number }[];
+      assert.equal(peer!.peerId, b.peerId);
+      assert.equal(peer!.address, b.address);
+      assert.equal(peer!.state, 'connected');
+      assert.equal(peer!.endpoint, '[fd00:d5::2]:7777');
+      assert.ok(peer!.rttMicroseconds > 0);
+      const contract = parseIntrospection(readFileSync(join(ROOT, 'dbus', 'net.rovy.Rovy1.xml'), 'utf8'));
+      const live = parseIntrospection((await busctl('introspect', '--xml-interface', DEST, peer!.path)).stdout);
+      assert.deepEqual(members(live.find((i) => i.name === `${DEST}.Peer`)), members(contract.find((i) => i.name === `${DEST}.Peer`)));
+      assert.equal(nsExec(nsA, 'ping', ['-6', '-c', '1', '-W', '2', b.address]).code, 0);
+    });
+
+    await t.test('bad input gets named errors and the daemon keeps serving', async () => {
+      const cases: [string[], RegExp][] = [
+        [['Connect', '/ip6/fd00::2/udp/7777', '{}'], /net\.rovy\.Rovy1\.Error\.InvalidAddress/],
+        [['Connect', `/ip6/fd00::2/udp/7777/rovy/${b.peerId}`, "{'speed': <1>}"], /net\.rovy\.Rovy1\.Error\.InvalidArgument/],
+        [['Connect', `/ip6/fd00::2/udp/7777/rovy/${b.peerId}`, '{}'], /net\.rovy\.Rovy1\.Error\.PeerExists/],
+        [['Disconnect', `${ROOT_PATH}/peer/99`], /net\.rovy\.Rovy1\.Error\.NoSuchPeer/],
+      ];
+      for (const [args, error] of cases) {
+        const r = await gdbusCall(args[0]!, ...args.slice(1));
+        assert.notEqual(r.code, 0, `${args.join(' ')} succeeded`);
+        assert.match(r.stderr, error);
+        assert.equal((await busctl('get-property', DEST, ROOT_PATH, DEST, 'Enabled')).stdout.trim(), 'b true', 'the daemon stopped serving');
+      }
+      // gdbus checks types itself; dbus-send sends the wrong type as it is.
+      const wrongType = await run('dbus-send', ['--system', '--print-reply', `--dest=${DEST}`, ROOT_PATH, `${DEST}.SetEnabled`, 'string:yes'], env);
+      assert.notEqual(wrongType.code, 0);
+      assert.match(wrongType.stderr, /net\.rovy\.Rovy1\.Error\.InvalidArgument: .*takes \(b\), not \(s\)/);
+      assert.equal((await busctl('get-property', DEST, ROOT_PATH, DEST, 'Enabled')).stdout.trim(), 'b true');
+      const cli = await rovy('connect', '/ip6/nonsense');
+      assert.equal(cli.code, 1);
+      assert.equal(cli.stderr.trim().split('\n').length, 1);
+    });
+
+    await t.test('down: interface down, sessions closed, nothing sent; the choice survives a restart', async () => {
+      assert.equal((await rovy('down')).code, 0);
+      assert.doesNotMatch(nsExec(nsA, 'ip', ['link', 'show', 'rovy0']).out, /[<,]UP[,>]/);
+      assert.equal((await rovy('status', '--json')).stdout.includes('"state":"disabled"'), true);
+      // UDP datagrams sent in A's namespace (only rovy sends UDP there; the kernel's own
+      // neighbour discovery is not UDP).
+      const udpOut = () => Number(/Udp6OutDatagrams\s+(\d+)/.exec(readFileSync(`/proc/${daemonA.child.pid}/net/snmp6`, 'utf8'))![1]);
+      const before = udpOut();
+      // B keeps trying (its pings need a session): A must stay silent.
+      nsExec(nsB, 'ping', ['-6', '-c', '2', '-i', '0.5', '-W', '1', a.address]);
+      assert.equal(udpOut(), before, 'a switched-off node sent datagrams');
+
+      assert.equal(await daemonA.stop(), 0);
+      daemonA = startA();
+      await until('A back on the bus', async () => (await busctl('get-property', DEST, ROOT_PATH, DEST, 'Enabled')).code === 0);
+      assert.equal((await busctl('get-property', DEST, ROOT_PATH, DEST, 'Enabled')).stdout.trim(), 'b false');
+      assert.doesNotMatch(nsExec(nsA, 'ip', ['link', 'show', 'rovy0']).out, /[<,]UP[,>]/);
+      assert.equal((await rovy('up')).code, 0);
+      await until('traffic after up', () => nsExec(nsA, 'ping', ['-6', '-c', '1', '-W', '1', b.address]).code === 0, 8000);
+      const peers = JSON.parse((await rovy('peers', '--json')).stdout) as { peerId: string }[];
+      assert.deepEqual(peers.map((p) => p.peerId), [b.peerId], 'the connected peer was not kept across the restart');
+    });
+
+    await t.test('an unprivileged caller may read but not change, until polkit says yes', async () => {
+      const read = await run(NOBODY[0]!, [...NOBODY.slice(1), 'busctl', '--system', 'get-property', DEST, ROOT_PATH, DEST, 'State'], env);
+      assert.equal(read.code, 0, read.stderr);
+      const denied = await run(NOBODY[0]!, [...NOBODY.slice(1), 'gdbus', 'call', '--system', '--dest', DEST, '--object-path', ROOT_PATH, '--method', `${DEST}.SetEnabled`, 'false'], env);
+      assert.notEqual(denied.code, 0);
+      assert.match(denied.stderr, /net\.rovy\.Rovy1\.Error\.NotAuthorized/);
+      const cli = await run(NOBODY[0]!, [...NOBODY.slice(1), process.execPath, ROVY_JS, 'down'], env);
+      assert.equal(cli.code, 1);
+      assert.match(cli.stderr, /not allowed/);
+      const polkitd = await startPolkitd(bus!);
+      try {
+        const allowed = await run(NOBODY[0]!, [...NOBODY.slice(1), process.execPath, ROVY_JS, 'down'], env);
+        assert.equal(allowed.code, 0, allowed.stderr);
+        assert.equal((await busctl('get-property', DEST, ROOT_PATH, DEST, 'Enabled')).stdout.trim(), 'b false');
+        const peersDenied = await run(NOBODY[0]!, [...NOBODY.slice(1), process.execPath, ROVY_JS, 'disconnect', b.peerId], env);
+        assert.equal(peersDenied.code, 1, 'polkit granted an action the rule does not');
+      } finally {
+        await polkitd.stop();
+      }
+      assert.equal((await rovy('up')).code, 0);
+    });
+
+    await t.test('disconnect removes the peer object; with no daemon the CLI says so', async () => {
+      const before = monitor.messages().length;
+      const r = await rovy('disconnect', b.address);
+      assert.equal(r.code, 0, r.stderr);
+      await until('InterfacesRemoved', () => monitor.messages().slice(before).some((m) => m.member === 'InterfacesRemoved'));
+      assert.equal(JSON.parse((await rovy('peers', '--json')).stdout).length, 0);
+      assert.equal(await daemonA.stop(), 0);
+      const none = await rovy('status');
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /no rovy daemon is running/);
+    });
+  } finally {
+    await lab.cleanup();
+    await bus?.stop();
+  }
+});
