@@ -137,11 +137,19 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   };
   try {
     const root = packageRoot(import.meta.url);
-    bus = await BusService.connect({ xmlPath: contractPath(root), busName: BUS_NAME, rootPath: ROOT_PATH });
-    api = new RovyApi(bus, host);
-    api.start();
+    bus = await BusService.connect({
+      xmlPath: contractPath(root),
+      busName: BUS_NAME,
+      rootPath: ROOT_PATH,
+      onError: (err) => log.error(`D-Bus: ${err.message}`),
+      exportObjects: (service) => {
+        api = new RovyApi(service, host);
+        api.start();
+      },
+    });
     log.info(`D-Bus API on ${BUS_NAME}`);
   } catch (err) {
+    api = null;
     if (!(err instanceof BusUnavailable)) {
       log.error(`D-Bus: ${(err as Error).message}`);
       release();

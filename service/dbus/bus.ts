@@ -256,12 +256,20 @@ export class BusService {
     address?: string;
     /** Connection trouble after connect (bus gone, a signal that could not be sent). Default: stderr. */
     onError?: (err: Error) => void;
+    /** Exports the service's objects before the name is claimed, so no caller finds it empty. */
+    exportObjects?: (service: BusService) => void;
   }): Promise<BusService> {
     const contract = readContract(options.xmlPath);
     const bus = await openBus(options.address);
     const onError = options.onError ?? ((err: Error) => process.stderr.write(`rovy: D-Bus: ${err.message}\n`));
     const service = new BusService(bus, contract, options.rootPath, onError);
     service.exportPath(options.rootPath);
+    try {
+      options.exportObjects?.(service);
+    } catch (e) {
+      service.close();
+      throw e;
+    }
     let reply: number;
     try {
       reply = await bus.requestName(options.busName, dbus.NameFlag.DO_NOT_QUEUE);

@@ -240,7 +240,9 @@ export class MeshNode {
       if (existing) {
         this.origins.set(peerId, 'config');
         existing.keepaliveMs = keepaliveMs;
+        const renamed = existing.name !== spec.name;
         existing.name = spec.name;
+        if (renamed) this.events.peerChanged?.(peerId);
         if (existing.psk !== psk) existing.psk.fill(0);
         existing.psk = psk;
         // The live endpoint may have roamed; only a changed config entry overrides it.
