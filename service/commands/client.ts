@@ -24,7 +24,7 @@ export async function withDaemon(name: string, command: (client: BusClient) => P
 
 function describeFailure(err: unknown): string {
   if (err instanceof NotRunning) return 'no rovy daemon is running: start one with `rovy daemon` (or `systemctl start rovyd`)';
-  if (err instanceof BusUnavailable) return `cannot reach the system bus (${err.message}): the daemon's D-Bus API is off`;
+  if (err instanceof BusUnavailable) return `cannot reach the system bus (${err.message}), so no rovy daemon can be asked: the CLI needs the daemon's D-Bus API (start dbus, then \`rovy daemon\`)`;
   const e = err as Error & { dbusName?: string };
   if (e.dbusName === 'net.rovy.Rovy1.Error.NotAuthorized') return `not allowed: ${e.message}`;
   return e.message;
