@@ -60,7 +60,9 @@ export class RovyApi {
 
   peerChanged(peerId: string): void {
     const path = this.paths.get(peerId);
-    if (path) this.bus.propertiesChanged(path, PEER_IFACE, ['State', 'Endpoint', 'LastHandshake', 'RttMicroseconds', 'Petname']);
+    if (path && this.host.node.peerStatus(peerId)) {
+      this.bus.propertiesChanged(path, PEER_IFACE, ['State', 'Endpoint', 'LastHandshake', 'RttMicroseconds', 'Petname']);
+    }
   }
 
   stateChanged(): void {
@@ -88,8 +90,11 @@ export class RovyApi {
         },
         Connect: async (ctx: CallContext, multiaddr: string, options: Record<string, unknown>) => {
           await this.bus.authorize(ctx, ACTION_PEERS);
+          // A key like "__proto__" would hide from Object.keys: any odd prototype is refused too.
           const unknown = Object.keys(options);
-          if (unknown.length > 0) throw new RovyError('InvalidArgument', `unknown option ${JSON.stringify(unknown[0])}: Connect takes no options yet`);
+          if (unknown.length > 0 || Object.getPrototypeOf(options) !== Object.prototype) {
+            throw new RovyError('InvalidArgument', `unknown option ${JSON.stringify(unknown[0] ?? '__proto__')}: Connect takes no options yet`);
+          }
           let address: Multiaddr;
           try {
             address = parseMultiaddr(multiaddr, { peer: 'required' });
@@ -97,14 +102,23 @@ export class RovyApi {
             throw new RovyError('InvalidAddress', (err as Error).message);
           }
           const peerId = address.peerId!;
+          if (peerId === host.node.peerId) throw new RovyError('InvalidAddress', `${multiaddr} names this node itself`);
           if (this.paths.has(peerId)) throw new RovyError('PeerExists', `${peerId} is already a peer (${this.paths.get(peerId)})`);
-          host.connect(address as Multiaddr & { publicKey: Uint8Array });
+          try {
+            host.connect(address as Multiaddr & { publicKey: Uint8Array });
+          } catch (err) {
+            throw err instanceof RovyError ? err : new RovyError('InvalidAddress', `${multiaddr}: ${(err as Error).message}`);
+          }
           return this.paths.get(peerId)!;
         },
         Disconnect: async (ctx: CallContext, path: string) => {
           await this.bus.authorize(ctx, ACTION_PEERS);
           const peerId = [...this.paths].find(([, p]) => p === path)?.[0];
           if (!peerId) throw new RovyError('NoSuchPeer', `no peer object ${path}`);
+          // A configured peer would come back with the next reload: the config file is where it goes.
+          if (host.node.peerStatus(peerId)?.origin === 'config') {
+            throw new RovyError('InvalidArgument', `${peerId} comes from the config file: remove its [[peer]] block there and reload (SIGHUP)`);
+          }
           host.disconnect(peerId);
         },
         Describe: () => JSON.stringify(this.describe()),
@@ -144,8 +158,21 @@ export class RovyApi {
       enabled: node.isEnabled,
       state: node.state,
       version: this.host.version,
-      peers: node.peerStatus().map((p) => ({ path: this.paths.get(p.peerId) ?? null, ...p })),
+      // Each peer exactly as its D-Bus properties say, keys in camelCase.
+      peers: [...this.paths].map(([peerId, path]) => ({
+        path,
+        ...Object.fromEntries(Object.entries(this.peerInterface(peerId).properties).map(([name, get]) => [lowerFirst(name), jsonValue(get())])),
+      })),
       counters: node.counters.snapshot(),
     };
   }
+}
+
+function lowerFirst(name: string): string {
+  return name.charAt(0).toLowerCase() + name.slice(1);
+}
+
+/** 64-bit values as JSON numbers (exact up to 2^53: byte counts and microsecond times fit). */
+function jsonValue(value: unknown): unknown {
+  return typeof value === 'bigint' ? Number(value) : value;
 }

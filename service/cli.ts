@@ -107,7 +107,7 @@ async function main(argv: string[]): Promise<number> {
       throw new Error(positionals.length > (cmd.positionals ?? 0) ? `unexpected argument "${positionals[cmd.positionals ?? 0]}"` : 'missing argument');
     }
   } catch (err) {
-    process.stderr.write(`rovy ${name}: ${(err as Error).message}\nusage: ${cmd.usage}\n`);
+    process.stderr.write(`rovy ${name}: ${(err as Error).message} (usage: ${cmd.usage})\n`);
     return 2;
   }
   if (values.help) {

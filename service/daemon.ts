@@ -178,6 +178,10 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       }
       log.level = next.log.level;
       running.setPeers(nextPeers);
+      // A peer added with Connect and now in the config belongs to the config from here on.
+      let handedOver = false;
+      for (const peer of next.peers) handedOver = runtimePeers.delete(peer.peerId) || handedOver;
+      if (handedOver) saveState();
       const restartOnly = next.tun.name !== config.tun.name || next.tun.mtu !== config.tun.mtu || next.keyFile !== config.keyFile || JSON.stringify(next.listen) !== JSON.stringify(config.listen);
       if (restartOnly) log.warn('SIGHUP: peers reloaded; key, listen and [tun] changes take effect on restart');
       else log.info(`SIGHUP: reloaded ${next.peers.length} peer(s)`);
@@ -222,11 +226,17 @@ function withContext<T>(what: string, open: () => T): T {
   }
 }
 
-/** A peer added at run time: keepalive and psk take their defaults. */
+/** A peer added at run time: keepalive and psk take their defaults. Throws when a link-local
+ *  address's zone names no interface. */
 function runtimeSpec(address: Multiaddr): PeerSpec {
+  let scopeId: number | undefined;
+  if (address.zone !== undefined) {
+    scopeId = interfaceIndex(address.zone);
+    if (scopeId === 0) throw new Error(`no interface named "${address.zone}"`);
+  }
   return {
     publicKey: address.publicKey!,
-    endpoint: { family: address.family, address: address.address, port: address.port },
+    endpoint: { family: address.family, address: address.address, port: address.port, scopeId },
   };
 }
 

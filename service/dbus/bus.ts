@@ -216,6 +216,8 @@ export class BusService {
   // our method wrappers read it before their first await.
   private currentSender = '';
   private closed = false;
+  private isLost = false;
+  private nextCancellation = 0;
 
   private constructor(
     private readonly bus: dbus.MessageBus,
@@ -347,20 +349,24 @@ export class BusService {
       if ((await this.callerUid(ctx)) === 0) return;
       throw new RovyError('NotAuthorized', `polkit is not running, so only root may do this (${actionId})`);
     }
+    const authority = { destination: POLKIT, path: '/org/freedesktop/PolicyKit1/Authority', interface: 'org.freedesktop.PolicyKit1.Authority' };
+    // A cancellation id lets us close the agent's password dialog if we stop waiting for it.
+    const cancellation = `rovy-${process.pid}-${this.nextCancellation++}`;
     const check = this.bus.call(
       new dbus.Message({
-        destination: POLKIT,
-        path: '/org/freedesktop/PolicyKit1/Authority',
-        interface: 'org.freedesktop.PolicyKit1.Authority',
+        ...authority,
         member: 'CheckAuthorization',
         signature: '(sa{sv})sa{ss}us',
         // subject, action, details, flags (1 = AllowUserInteraction: the desktop's agent may ask), cancellation id
-        body: [['system-bus-name', { name: new dbus.Variant('s', ctx.sender) }], actionId, {}, 1, ''],
+        body: [['system-bus-name', { name: new dbus.Variant('s', ctx.sender) }], actionId, {}, 1, cancellation],
       }),
     );
     let result: [boolean, boolean, Record<string, string>];
     try {
-      const reply = await withTimeout(check, POLKIT_TIMEOUT_MS, () => new Error(`no answer within ${POLKIT_TIMEOUT_MS / 1000} s`));
+      const reply = await withTimeout(check, POLKIT_TIMEOUT_MS, () => {
+        this.bus.call(new dbus.Message({ ...authority, member: 'CancelCheckAuthorization', signature: 's', body: [cancellation] })).catch(() => {});
+        return new Error(`no answer within ${POLKIT_TIMEOUT_MS / 1000} s`);
+      });
       result = reply!.body[0] as [boolean, boolean, Record<string, string>];
     } catch (e) {
       throw new RovyError('NotAuthorized', `polkit could not authorize ${actionId}: ${e instanceof dbus.DBusError ? e.text : errorText(e)}`);
@@ -489,7 +495,7 @@ export class BusService {
 
   /** Signals are best effort: a getter that throws or a closed bus is reported, never thrown. */
   private emit(send: () => void): void {
-    if (this.closed) return;
+    if (this.closed || this.isLost) return;
     try {
       send();
     } catch (e) {
@@ -497,8 +503,11 @@ export class BusService {
     }
   }
 
+  /** The connection is gone: said once, and from then on nothing more is sent on it. */
   private lost(err: unknown): void {
-    if (!this.closed) this.onError(err instanceof Error ? err : new Error(String(err)));
+    if (this.closed || this.isLost) return;
+    this.isLost = true;
+    this.onError(new Error(`the D-Bus API is off from now on: ${err instanceof Error ? err.message : String(err)}`));
   }
 
   private async polkitAvailable(): Promise<boolean> {
@@ -519,13 +528,14 @@ export class BusClient {
   }
 
   async call(path: string, iface: string, member: string, signature: string, args: unknown[]): Promise<unknown> {
-    const msg = new dbus.Message({ destination: BUS_NAME, path, interface: iface, member, signature, body: args });
+    // No auto-start: the CLI reports a daemon that is not running rather than have the bus start one.
+    const msg = new dbus.Message({ destination: BUS_NAME, path, interface: iface, member, signature, body: args, flags: dbus.MessageFlag.NO_AUTO_START });
     let reply: dbus.Message | null;
     try {
       reply = await withTimeout(this.bus.call(msg), CLIENT_TIMEOUT_MS, () => new Error(`${member}: no answer from ${BUS_NAME} within ${CLIENT_TIMEOUT_MS / 1000} s`));
     } catch (e) {
       if (!(e instanceof dbus.DBusError)) throw e;
-      if (/^org\.freedesktop\.DBus\.Error\.(ServiceUnknown|NameHasNoOwner|Spawn\.)/.test(e.type)) {
+      if (/^org\.freedesktop\.(DBus\.Error\.(ServiceUnknown|NameHasNoOwner|Spawn\.)|systemd1\.)/.test(e.type)) {
         throw new NotRunning(`the rovy daemon is not running (${e.text})`);
       }
       throw new BusCallError(e.type, e.text);

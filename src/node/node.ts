@@ -91,12 +91,11 @@ export class MeshNode {
   private readonly sockets: Sockets;
   private readonly upPeers = new Set<Peer>();
   private readonly origins = new Map<string, PeerOrigin>();
-  /** Endpoint text last reported per peer, to notice roaming. */
-  private readonly reportedEndpoints = new Map<string, string | null>();
+  /** What was last reported per peer (state, endpoint, name, handshake), to notice changes. */
+  private readonly reported = new Map<string, string>();
   private readonly events: NodeEvents;
   private enabled: boolean;
   private running = false;
-  private ticks = 0;
 
   constructor(private readonly options: NodeOptions) {
     this.log = options.log ?? (() => {});
@@ -115,13 +114,13 @@ export class MeshNode {
           if (first || !this.upPeers.has(peer)) this.log('info', `peer ${peer.peerId} connected`);
           else this.log('debug', `peer ${peer.peerId} rekeyed`);
           this.upPeers.add(peer);
-          this.events.peerChanged?.(peer.peerId);
+          this.reportIfChanged(peer);
           if (!wasOnline) this.events.stateChanged?.();
         },
         sessionDown: (peer) => {
           if (!this.upPeers.delete(peer)) return;
           this.log('info', `peer ${peer.peerId} disconnected`);
-          this.events.peerChanged?.(peer.peerId);
+          this.reportIfChanged(peer);
           if (this.upPeers.size === 0) this.events.stateChanged?.();
         },
         internalError: (err) => {
@@ -184,6 +183,7 @@ export class MeshNode {
       }
     }
     this.log('info', enabled ? 'mesh switched on' : 'mesh switched off');
+    for (const peer of this.sessions.allPeers()) this.reportIfChanged(peer);
     this.events.stateChanged?.();
   }
 
@@ -204,15 +204,21 @@ export class MeshNode {
 
   private tick(): void {
     this.sessions.tick();
-    // Roaming is noticed once a second, off the packet path.
-    if (++this.ticks % 10 !== 0 || !this.events.peerChanged) return;
-    for (const peer of this.sessions.allPeers()) {
-      const endpoint = this.endpointText(peer);
-      if (this.reportedEndpoints.get(peer.peerId) !== endpoint) {
-        this.reportedEndpoints.set(peer.peerId, endpoint);
-        this.events.peerChanged(peer.peerId);
-      }
-    }
+    // Handshakes starting or giving up, and roaming, are noticed here, off the packet path.
+    for (const peer of this.sessions.allPeers()) this.reportIfChanged(peer);
+  }
+
+  /** Tells the embedder about a peer whose visible state changed since it last heard. */
+  private reportIfChanged(peer: Peer): void {
+    if (!this.events.peerChanged) return;
+    const snapshot = this.snapshotOf(peer);
+    if (this.reported.get(peer.peerId) === snapshot) return;
+    this.reported.set(peer.peerId, snapshot);
+    this.events.peerChanged(peer.peerId);
+  }
+
+  private snapshotOf(peer: Peer): string {
+    return `${peerState(peer)} ${this.endpointText(peer)} ${peer.name} ${peer.lastHandshakeWallMs} ${peer.rttMs}`;
   }
 
   /**
@@ -240,9 +246,8 @@ export class MeshNode {
       if (existing) {
         this.origins.set(peerId, 'config');
         existing.keepaliveMs = keepaliveMs;
-        const renamed = existing.name !== spec.name;
         existing.name = spec.name;
-        if (renamed) this.events.peerChanged?.(peerId);
+        this.reportIfChanged(existing);
         if (existing.psk !== psk) existing.psk.fill(0);
         existing.psk = psk;
         // The live endpoint may have roamed; only a changed config entry overrides it.
@@ -262,6 +267,7 @@ export class MeshNode {
    */
   connectPeer(spec: PeerSpec): string {
     const peerId = encodePeerId(spec.publicKey);
+    if (peerId === this.peerId) throw new Error(`${peerId} is this node itself`);
     if (this.sessions.getPeer(spec.publicKey)) throw new Error(`${peerId} is already a peer`);
     const endpoint = spec.endpoint ? encodeEndpoint(spec.endpoint) : null;
     const keepaliveMs = spec.keepaliveSeconds === undefined ? DEFAULT_KEEPALIVE_MS : spec.keepaliveSeconds * 1000;
@@ -284,7 +290,7 @@ export class MeshNode {
     this.sessions.addPeer(peer);
     this.byAddress.set(address, peer);
     this.origins.set(peerId, origin);
-    this.reportedEndpoints.set(peerId, this.endpointText(peer));
+    this.reported.set(peerId, this.snapshotOf(peer));
     this.log('info', `peer ${peerId} added`);
     this.events.peerAdded?.(peerId);
     if (this.timer) this.sessions.initiate(peer, now);
@@ -295,7 +301,7 @@ export class MeshNode {
     this.byAddress.delete(peer.address);
     this.upPeers.delete(peer);
     this.origins.delete(peer.peerId);
-    this.reportedEndpoints.delete(peer.peerId);
+    this.reported.delete(peer.peerId);
     this.log('info', `peer ${peer.peerId} removed`);
     this.events.peerRemoved?.(peer.peerId);
   }
@@ -312,7 +318,7 @@ export class MeshNode {
         address: peer.addressText,
         name: peer.name ?? null,
         endpoint: this.endpointText(peer),
-        state: peer.isUp ? 'connected' : peer.handshake ? 'connecting' : 'disconnected',
+        state: peerState(peer),
         lastHandshake: peer.lastHandshakeWallMs || null,
         rttMicroseconds: Math.round(peer.rttMs * 1000),
         rxBytes: peer.rxBytes,
@@ -359,4 +365,8 @@ export class MeshNode {
 
 function sameBytes(a: Uint8Array, b: Uint8Array | null): boolean {
   return b !== null && a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function peerState(peer: Peer): PeerState {
+  return peer.isUp ? 'connected' : peer.handshake ? 'connecting' : 'disconnected';
 }

@@ -102,8 +102,9 @@ export class SessionManager {
     peer.previous = peer.current = peer.next = null;
     peer.staged.length = 0;
     peer.psk.fill(0);
-    this.peers.delete(keyOf(peer.publicKey));
+    // Reported while the peer is still known, so listeners can still look it up.
     if (wasUp) this.events.sessionDown(peer);
+    this.peers.delete(keyOf(peer.publicKey));
   }
 
   // ---- handshake messages ------------------------------------------------------------------

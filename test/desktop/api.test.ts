@@ -69,7 +69,7 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
     lab.file('b/rovy.toml', ['key_file = "node.key"', '[[peer]]', `address = "/ip6/fd00:d5::1/udp/7777/rovy/${a.peerId}"`].join('\n'));
     const startA = () => lab.spawn(nsA, ['env', `DBUS_SYSTEM_BUS_ADDRESS=${bus!.address}`, process.execPath, ROVY_JS, 'daemon', '--config', configA]);
     let daemonA = startA();
-    const daemonB = lab.spawn(nsB, ['env', 'DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/bus', process.execPath, ROVY_JS, 'daemon', '--config', configB]);
+    let daemonB = lab.spawn(nsB, ['env', 'DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/bus', process.execPath, ROVY_JS, 'daemon', '--config', configB]);
     await until('A on the bus', async () => (await busctl('get-property', DEST, ROOT_PATH, DEST, 'State')).code === 0);
     await until('B up', () => /up as fc/.test(daemonB.log));
     const env2 = { ...env, PEER: `/ip6/fd00:d5::2/udp/7777/rovy/${b.peerId}` };
@@ -109,7 +109,7 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
       const signals = monitor.messages().filter((m) => m.type === 'signal');
       assert.ok(signals.some((m) => m.member === 'InterfacesAdded' && String(m.payload?.data[0]).startsWith(`${ROOT_PATH}/peer/`)));
       assert.ok(signals.some((m) => m.member === 'PropertiesChanged' && m.path === ROOT_PATH && JSON.stringify(m.payload).includes('online')));
-      assert.ok(signals.some((m) => m.member === 'PropertiesChanged' && m.path?.startsWith(`${ROOT_PATH}/peer/`) && JSON.stringify(m.payload).includes('connected')));
+      assert.ok(signals.some((m) => m.member === 'PropertiesChanged' && m.path?.startsWith(`${ROOT_PATH}/peer/`) && JSON.stringify(m.payload).includes('"State":{"type":"s","data":"connected"}')));
     });
 
     await t.test('the peer object matches the contract and the CLI lists it', async () => {
@@ -154,13 +154,15 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
       assert.equal((await rovy('down')).code, 0);
       assert.doesNotMatch(nsExec(nsA, 'ip', ['link', 'show', 'rovy0']).out, /[<,]UP[,>]/);
       assert.equal((await rovy('status', '--json')).stdout.includes('"state":"disabled"'), true);
-      // UDP datagrams sent in A's namespace (only rovy sends UDP there; the kernel's own
-      // neighbour discovery is not UDP).
-      const udpOut = () => Number(/Udp6OutDatagrams\s+(\d+)/.exec(readFileSync(`/proc/${daemonA.child.pid}/net/snmp6`, 'utf8'))![1]);
-      const before = udpOut();
-      // B keeps trying (its pings need a session): A must stay silent.
-      nsExec(nsB, 'ping', ['-6', '-c', '2', '-i', '0.5', '-W', '1', a.address]);
-      assert.equal(udpOut(), before, 'a switched-off node sent datagrams');
+      // UDP datagrams in A's namespace (only rovy uses UDP there; neighbour discovery is not UDP).
+      const udpOut = (pid: number) => Number(/Udp6OutDatagrams\s+(\d+)/.exec(readFileSync(`/proc/${pid}/net/snmp6`, 'utf8'))![1]);
+      const outBefore = udpOut(daemonA.child.pid!);
+      // A restarted B initiates a handshake at once: a switched-off A must not answer it.
+      assert.equal(await daemonB.stop(), 0);
+      daemonB = lab.spawn(nsB, ['env', 'DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/bus', process.execPath, ROVY_JS, 'daemon', '--config', configB]);
+      await until('B to send its initiation', () => /up as fc/.test(daemonB.log) && udpOut(daemonB.child.pid!) > 0);
+      nsExec(nsB, 'ping', ['-6', '-c', '2', '-i', '0.3', '-W', '1', a.address]);
+      assert.equal(udpOut(daemonA.child.pid!), outBefore, 'a switched-off node sent datagrams');
 
       assert.equal(await daemonA.stop(), 0);
       daemonA = startA();
@@ -189,10 +191,26 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
         assert.equal((await busctl('get-property', DEST, ROOT_PATH, DEST, 'Enabled')).stdout.trim(), 'b false');
         const peersDenied = await run(NOBODY[0]!, [...NOBODY.slice(1), process.execPath, ROVY_JS, 'disconnect', b.peerId], env);
         assert.equal(peersDenied.code, 1, 'polkit granted an action the rule does not');
+        assert.match(peersDenied.stderr, /not allowed/);
       } finally {
         await polkitd.stop();
       }
       assert.equal((await rovy('up')).code, 0);
+    });
+
+    await t.test('a peer that does not answer shows as connecting, with a signal', async () => {
+      const silent = lab.path('c/rovy.toml');
+      assert.equal(lab.rovy(['init', '--config', silent]).code, 0);
+      const c = id(silent);
+      const before = monitor.messages().length;
+      const added = await rovy('connect', `/ip6/fd00:d5::9/udp/7777/rovy/${c.peerId}`, '--json');
+      assert.equal(added.code, 0, added.stderr);
+      const { path } = JSON.parse(added.stdout) as { path: string };
+      await until('State "connecting" signalled', () =>
+        monitor.messages().slice(before).some((m) => m.member === 'PropertiesChanged' && m.path === path && JSON.stringify(m.payload).includes('"State":{"type":"s","data":"connecting"}')),
+      );
+      assert.equal((await busctl('get-property', DEST, path, `${DEST}.Peer`, 'State')).stdout.trim(), 's "connecting"');
+      assert.equal((await rovy('disconnect', c.peerId)).code, 0);
     });
 
     await t.test('disconnect removes the peer object; with no daemon the CLI says so', async () => {
@@ -201,6 +219,7 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
       assert.equal(r.code, 0, r.stderr);
       await until('InterfacesRemoved', () => monitor.messages().slice(before).some((m) => m.member === 'InterfacesRemoved'));
       assert.equal(JSON.parse((await rovy('peers', '--json')).stdout).length, 0);
+      assert.doesNotMatch(daemonA.log, /error/, 'the daemon logged errors');
       assert.equal(await daemonA.stop(), 0);
       const none = await rovy('status');
       assert.equal(none.code, 1);
