@@ -213,6 +213,32 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
       assert.equal((await rovy('disconnect', c.peerId)).code, 0);
     });
 
+    await t.test('config peers follow SIGHUP on the bus and cannot be disconnected over it', async () => {
+      const other = lab.path('e/rovy.toml');
+      assert.equal(lab.rovy(['init', '--config', other]).code, 0);
+      const e = id(other);
+      const withPeer = (name: string) =>
+        lab.file('a/rovy.toml', ['key_file = "node.key"', '[[peer]]', `address = "/ip6/fd00:d5::7/udp/7777/rovy/${e.peerId}"`, `name = "${name}"`].join('\n'));
+      const find = async () => ((JSON.parse((await rovy('peers', '--json')).stdout) as { path: string; peerId: string; petname: string }[]).find((p) => p.peerId === e.peerId));
+      withPeer('carol');
+      daemonA.signal('SIGHUP');
+      await until('the config peer on the bus', async () => (await find())?.petname === 'carol');
+      const path = (await find())!.path;
+      const refused = await gdbusCall('Disconnect', path);
+      assert.match(refused.stderr, /net\.rovy\.Rovy1\.Error\.InvalidArgument: .*config file/);
+      const mark = monitor.messages().length;
+      withPeer('caroline');
+      daemonA.signal('SIGHUP');
+      await until('Petname signalled', () =>
+        monitor.messages().slice(mark).some((m) => m.member === 'PropertiesChanged' && m.path === path && JSON.stringify(m.payload).includes('"Petname":{"type":"s","data":"caroline"}')),
+      );
+      lab.file('a/rovy.toml', 'key_file = "node.key"\n');
+      daemonA.signal('SIGHUP');
+      await until('InterfacesRemoved for the config peer', () =>
+        monitor.messages().slice(mark).some((m) => m.member === 'InterfacesRemoved' && m.payload?.data[0] === path),
+      );
+    });
+
     await t.test('disconnect removes the peer object; with no daemon the CLI says so', async () => {
       const before = monitor.messages().length;
       const r = await rovy('disconnect', b.address);
@@ -225,6 +251,40 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
       assert.equal(none.code, 1);
       assert.match(none.stderr, /no rovy daemon is running/);
     });
+  } finally {
+    await lab.cleanup();
+    await bus?.stop();
+  }
+});
+
+test('the shipped activation file starts the daemon on the first call, but not for the CLI', { skip: !isRoot && 'needs root' }, async () => {
+  const lab = new Lab();
+  let bus: PrivateBus | null = null;
+  try {
+    const ns = lab.namespace('DC');
+    const config = lab.path('act/rovy.toml');
+    assert.equal(lab.rovy(['init', '--config', config]).code, 0);
+    // The shipped file, with Exec= pointed at this checkout's daemon in a test namespace.
+    const shipped = readFileSync(join(ROOT, 'dbus', 'net.rovy.Rovy1.service'), 'utf8');
+    assert.match(shipped, /^Name=net\.rovy\.Rovy1$/m);
+    assert.match(shipped, /^SystemdService=rovyd\.service$/m);
+    const serviceDir = lab.path('services/x').replace(/\/x$/, '');
+    const exec = `/usr/sbin/ip netns exec ${ns} ${process.execPath} ${ROVY_JS} daemon --config ${config}`;
+    lab.file('services/net.rovy.Rovy1.service', shipped.replace(/^Exec=.*$/m, `Exec=${exec}`));
+    bus = await startSystemBus(serviceDir);
+    const env = { ...bus.env };
+    const none = await run(process.execPath, [ROVY_JS, 'status'], env);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no rovy daemon is running/, 'the CLI started the daemon');
+    const activated = await run('busctl', ['--system', 'get-property', DEST, ROOT_PATH, DEST, 'Enabled'], env);
+    assert.equal(activated.stdout.trim(), 'b true', activated.stderr);
+    const status = await run(process.execPath, [ROVY_JS, 'status', '--json'], env);
+    assert.equal(status.code, 0, status.stderr);
+    // The bus started it, not us: end it by the PID the bus reports, and see the name go.
+    const pid = await run('busctl', ['--system', 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetConnectionUnixProcessID', 's', DEST], env);
+    process.kill(Number(pid.stdout.trim().split(' ')[1]), 'SIGTERM');
+    await until('the daemon to leave the bus', async () => /no rovy daemon is running/.test((await run(process.execPath, [ROVY_JS, 'status'], env)).stderr));
+    await until('rovy0 to go', () => nsExec(ns, 'ip', ['link', 'show', 'rovy0']).code !== 0);
   } finally {
     await lab.cleanup();
     await bus?.stop();

@@ -63,7 +63,7 @@ export function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promi
 
 // The default policy of Debian's /usr/share/dbus-1/system.conf (deny by default, services open
 // up their own names in system.d), without <user>/<fork>/syslog/launch helper, on our socket.
-function systemBusConfig(socket: string, pidfile: string): string {
+function systemBusConfig(socket: string, pidfile: string, serviceDir: string | undefined): string {
   return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
@@ -92,7 +92,7 @@ function systemBusConfig(socket: string, pidfile: string): string {
   </policy>
   <includedir>/usr/share/dbus-1/system.d</includedir>
   <includedir>${join(ROOT, 'dbus')}</includedir>
-</busconfig>
+${serviceDir ? `  <servicedir>${serviceDir}</servicedir>\n` : ''}</busconfig>
 `;
 }
 
@@ -106,11 +106,13 @@ export interface PrivateBus {
   stop(): Promise<void>;
 }
 
-export async function startSystemBus(): Promise<PrivateBus> {
+/** A private system bus; with `serviceDir`, it activates the services described there (the
+ *  bus runs their Exec= itself: no systemd, no setuid helper). */
+export async function startSystemBus(serviceDir?: string): Promise<PrivateBus> {
   const dir = mkdtempSync(join(tmpdir(), 'rovy-bus-'));
   chmodSync(dir, 0o755); // unprivileged test callers must reach the socket
   const config = join(dir, 'system-bus.conf');
-  writeFileSync(config, systemBusConfig(join(dir, 'system_bus_socket'), join(dir, 'bus.pid')));
+  writeFileSync(config, systemBusConfig(join(dir, 'system_bus_socket'), join(dir, 'bus.pid'), serviceDir));
   const daemon = new Child(
     spawn('dbus-daemon', [`--config-file=${config}`, '--nofork', '--nopidfile', '--print-address=3'], {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
