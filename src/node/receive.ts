@@ -15,6 +15,7 @@
 //   At most MAX_BATCHES_PER_WAKEUP batches are handled before yielding to the event loop.
 import { OFF_DST, OFF_SRC, equal16, ipv6Length } from '../fcnet/ipv6.js';
 import { readTransportCounter, readU32LE } from '../noise/messages.js';
+import { TRANSPORT_MIN_SIZE } from '../noise/constants.js';
 import type { IndexEntry, SessionManager } from '../session/manager.js';
 import { INDEX_MASK } from '../session/index-table.js';
 import type { Keypair } from '../session/keypair.js';
@@ -25,7 +26,6 @@ import { DATAGRAM_OFFSET, ENDPOINT_BYTES, TUN_OFFSET, type PacketBatch } from '.
 import type { UdpSocket } from '../transport/udp.js';
 import { MAX_BATCHES_PER_WAKEUP } from './send.js';
 
-const TRANSPORT_MIN = 32; // header 16 + tag 16: an empty (keepalive) message
 const HEADER = TUN_OFFSET - DATAGRAM_OFFSET;
 
 export class ReceivePipeline {
@@ -83,7 +83,7 @@ export class ReceivePipeline {
         } else this.counters.malformed++;
         continue;
       }
-      if (len < TRANSPORT_MIN || data[d + 1] !== 0 || data[d + 2] !== 0 || data[d + 3] !== 0) {
+      if (len < TRANSPORT_MIN_SIZE || data[d + 1] !== 0 || data[d + 2] !== 0 || data[d + 3] !== 0) {
         this.counters.malformed++;
         continue;
       }
@@ -151,7 +151,6 @@ export class ReceivePipeline {
       }
       if (!deliverable) {
         this.counters.spoofedSource++;
-        peer.droppedSpoofed++;
         continue;
       }
       peer.rxBytes += len;

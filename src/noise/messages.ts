@@ -80,18 +80,13 @@ export function writeU32LE(buf: Uint8Array, offset: number, value: number): void
   buf[offset + 3] = (value >>> 24) & 0xff;
 }
 
-/** The message type of a datagram (its first byte), or 0 when empty. Reserved bytes unchecked. */
-export function messageType(msg: Uint8Array): number {
-  return msg.length === 0 ? 0 : msg[0]!;
-}
-
 function hasHeader(msg: Uint8Array, type: number): boolean {
   return msg[0] === type && msg[1] === 0 && msg[2] === 0 && msg[3] === 0;
 }
 
-function writeHeader(out: Uint8Array, type: number): void {
-  out[0] = type;
-  out[1] = out[2] = out[3] = 0;
+function writeHeader(out: Uint8Array, type: number, offset = 0): void {
+  out[offset] = type;
+  out[offset + 1] = out[offset + 2] = out[offset + 3] = 0;
 }
 
 function checkSize(field: Uint8Array, size: number, what: string): void {
@@ -215,8 +210,7 @@ export function encodeTransportHeader(out: Uint8Array, receiverIndex: number, co
   if (!Number.isSafeInteger(counter) || counter < 0 || counter >= REJECT_AFTER_COUNTER) {
     throw new RangeError(`bad transport counter ${counter}`);
   }
-  out[offset] = MESSAGE_TRANSPORT;
-  out[offset + 1] = out[offset + 2] = out[offset + 3] = 0;
+  writeHeader(out, MESSAGE_TRANSPORT, offset);
   writeU32LE(out, offset + TRANSPORT.receiverIndex, receiverIndex);
   const low = counter % 0x1_0000_0000;
   writeU32LE(out, offset + TRANSPORT.counter, low);

@@ -286,10 +286,7 @@ export class SessionManager {
       this.sessionEstablished(peer, now);
     }
     this.authenticatedReceived(peer, now);
-    if (isData) {
-      peer.lastDataReceivedAt = now;
-      if (peer.owesKeepaliveSince === -Infinity) peer.owesKeepaliveSince = now;
-    }
+    if (isData && peer.owesKeepaliveSince === -Infinity) peer.owesKeepaliveSince = now;
     if (keypair === peer.current && keypair.isInitiator && now - keypair.createdAt >= c.REKEY_ON_RECEIVE_AFTER_MS) {
       this.initiate(peer, now);
     }
@@ -320,7 +317,6 @@ export class SessionManager {
   /** Bookkeeping after the send path put data packets for `peer` on the wire. */
   sentData(peer: Peer, now: number): void {
     this.authenticatedSent(peer, now);
-    peer.lastDataSentAt = now;
     if (peer.awaitingReplySince === -Infinity) peer.awaitingReplySince = now;
   }
 

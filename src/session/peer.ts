@@ -60,9 +60,7 @@ export class Peer {
 
   // Monotonic ms timestamps the timers work from (-Infinity = never).
   lastSentAt = -Infinity;
-  lastDataSentAt = -Infinity;
   lastReceivedAt = -Infinity;
-  lastDataReceivedAt = -Infinity;
   lastHandshakeAt = -Infinity;
   /** Wall-clock ms of the last completed handshake, for people and APIs. */
   lastHandshakeWallMs = 0;
@@ -77,7 +75,6 @@ export class Peer {
 
   rxBytes = 0;
   txBytes = 0;
-  droppedSpoofed = 0;
 
   constructor(options: PeerOptions) {
     this.publicKey = options.publicKey;
