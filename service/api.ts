@@ -5,6 +5,7 @@
 import { parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
 import type { MeshNode, PeerStatus } from '../src/node/node.js';
 import { BusService, RovyError, type CallContext, type InterfaceImpl } from './dbus/bus.js';
+import { toJson } from './json.js';
 
 export { BUS_NAME } from './dbus/bus.js';
 export const ROOT_PATH = '/net/rovy/Rovy1';
@@ -161,18 +162,9 @@ export class RovyApi {
       // Each peer exactly as its D-Bus properties say, keys in camelCase.
       peers: [...this.paths].map(([peerId, path]) => ({
         path,
-        ...Object.fromEntries(Object.entries(this.peerInterface(peerId).properties).map(([name, get]) => [lowerFirst(name), jsonValue(get())])),
+        ...(toJson(Object.fromEntries(Object.entries(this.peerInterface(peerId).properties).map(([name, get]) => [name, get()]))) as object),
       })),
       counters: node.counters.snapshot(),
     };
   }
-}
-
-function lowerFirst(name: string): string {
-  return name.charAt(0).toLowerCase() + name.slice(1);
-}
-
-/** 64-bit values as JSON numbers (exact up to 2^53: byte counts and microsecond times fit). */
-function jsonValue(value: unknown): unknown {
-  return typeof value === 'bigint' ? Number(value) : value;
 }

@@ -16,7 +16,7 @@ import { BUS_NAME, ROOT_PATH, RovyApi, type ApiHost } from './api.js';
 import { StateFile } from './state.js';
 import { VERSION } from './version.js';
 import { TunDevice } from '../src/tun/device.js';
-import { UdpSocket } from '../src/transport/udp.js';
+import { UdpSocket, type Endpoint } from '../src/transport/udp.js';
 import { configureInterface, interfaceIndex, setLinkUp } from './iface.js';
 import { Log } from './log.js';
 
@@ -201,15 +201,15 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
  *  link-local zone names no interface. */
 function peerSpecs(config: Config): PeerSpec[] {
   return config.peers.map((peer, i) => {
-    const { family, address, port, zone } = peer.address;
-    let scopeId: number | undefined;
-    if (zone !== undefined) {
-      scopeId = interfaceIndex(zone);
-      if (scopeId === 0) throw new Error(`${config.source ?? 'config'}: peer[${i}].address: no interface named "${zone}"`);
+    let endpoint: Endpoint;
+    try {
+      endpoint = endpointOf(peer.address);
+    } catch (err) {
+      throw new Error(`${config.source ?? 'config'}: peer[${i}].address: ${(err as Error).message}`);
     }
     return {
       publicKey: peer.publicKey,
-      endpoint: { family, address, port, scopeId },
+      endpoint,
       psk: peer.psk,
       keepaliveSeconds: peer.keepalive,
       name: peer.name,
@@ -226,18 +226,18 @@ function withContext<T>(what: string, open: () => T): T {
   }
 }
 
-/** A peer added at run time: keepalive and psk take their defaults. Throws when a link-local
- *  address's zone names no interface. */
+/** A peer added at run time: keepalive and psk take their defaults. */
 function runtimeSpec(address: Multiaddr): PeerSpec {
-  let scopeId: number | undefined;
-  if (address.zone !== undefined) {
-    scopeId = interfaceIndex(address.zone);
-    if (scopeId === 0) throw new Error(`no interface named "${address.zone}"`);
-  }
-  return {
-    publicKey: address.publicKey!,
-    endpoint: { family: address.family, address: address.address, port: address.port, scopeId },
-  };
+  return { publicKey: address.publicKey!, endpoint: endpointOf(address) };
+}
+
+/** Where a multiaddr points; a link-local zone becomes its interface's index. Throws when the
+ *  zone names no interface. */
+function endpointOf({ family, address, port, zone }: Multiaddr): Endpoint {
+  if (zone === undefined) return { family, address, port };
+  const scopeId = interfaceIndex(zone);
+  if (scopeId === 0) throw new Error(`no interface named "${zone}"`);
+  return { family, address, port, scopeId };
 }
 
 /** The installed contract, or the repository's when running from a checkout. */

@@ -30,18 +30,6 @@ function describeFailure(err: unknown): string {
   return e.message;
 }
 
-/** D-Bus values as JSON can carry them: 64-bit integers become numbers. */
-export function plain(value: unknown): unknown {
-  if (typeof value === 'bigint') return Number(value);
-  if (Array.isArray(value)) return value.map(plain);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [lowerFirst(k), plain(v)]));
-  return value;
-}
-
-function lowerFirst(key: string): string {
-  return key.charAt(0).toLowerCase() + key.slice(1);
-}
-
 /** The peer objects the daemon exports, with their properties as plain values. */
 export async function listPeers(client: BusClient): Promise<{ path: string; props: Record<string, unknown> }[]> {
   const objects = await client.managedObjects(ROOT_PATH);

@@ -1,5 +1,6 @@
 // `rovy status` and `rovy peers`: what the daemon says about the node and its peers.
-import { NODE_IFACE, ROOT_PATH, listPeers, plain, withDaemon } from './client.js';
+import { toJson } from '../json.js';
+import { NODE_IFACE, ROOT_PATH, listPeers, withDaemon } from './client.js';
 
 export function runStatus(json: boolean): Promise<number> {
   return withDaemon('status', async (client) => {
@@ -7,7 +8,7 @@ export function runStatus(json: boolean): Promise<number> {
     const peers = await listPeers(client);
     const connected = peers.filter((p) => p.props.State === 'connected').length;
     if (json) {
-      process.stdout.write(JSON.stringify({ ...(plain(props) as object), peers: peers.length, connectedPeers: connected }) + '\n');
+      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), peers: peers.length, connectedPeers: connected }) + '\n');
       return;
     }
     const rows: [string, unknown][] = [
@@ -27,7 +28,7 @@ export function runPeers(json: boolean): Promise<number> {
   return withDaemon('peers', async (client) => {
     const peers = await listPeers(client);
     if (json) {
-      process.stdout.write(JSON.stringify(peers.map((p) => ({ path: p.path, ...(plain(p.props) as object) }))) + '\n');
+      process.stdout.write(JSON.stringify(peers.map((p) => ({ path: p.path, ...(toJson(p.props) as object) }))) + '\n');
       return;
     }
     if (peers.length === 0) {

@@ -228,24 +228,20 @@ export class MeshNode {
    */
   setPeers(specs: PeerSpec[]): void {
     // Everything that can fail is worked out before anything changes.
-    const wanted = new Map<string, { spec: PeerSpec; endpoint: Uint8Array | null; keepaliveMs: number }>();
+    const wanted = new Map<string, { spec: PeerSpec; endpoint: Uint8Array | null }>();
     for (const spec of specs) {
-      wanted.set(encodePeerId(spec.publicKey), {
-        spec,
-        endpoint: spec.endpoint ? encodeEndpoint(spec.endpoint) : null,
-        keepaliveMs: spec.keepaliveSeconds === undefined ? DEFAULT_KEEPALIVE_MS : spec.keepaliveSeconds * 1000,
-      });
+      wanted.set(encodePeerId(spec.publicKey), { spec, endpoint: spec.endpoint ? encodeEndpoint(spec.endpoint) : null });
     }
     for (const peer of [...this.sessions.allPeers()]) {
       if (!wanted.has(peer.peerId) && this.origins.get(peer.peerId) === 'config') this.forget(peer);
     }
     const now = this.sessions.now();
-    for (const [peerId, { spec, endpoint, keepaliveMs }] of wanted) {
-      const psk = spec.psk ?? new Uint8Array(32);
+    for (const [peerId, { spec, endpoint }] of wanted) {
       const existing = this.sessions.getPeer(spec.publicKey);
       if (existing) {
+        const psk = pskOf(spec);
         this.origins.set(peerId, 'config');
-        existing.keepaliveMs = keepaliveMs;
+        existing.keepaliveMs = keepaliveMsOf(spec);
         existing.name = spec.name;
         this.reportIfChanged(existing);
         if (existing.psk !== psk) existing.psk.fill(0);
@@ -257,7 +253,7 @@ export class MeshNode {
         }
         continue;
       }
-      this.add(peerId, spec, endpoint, keepaliveMs, psk, 'config', now);
+      this.add(peerId, spec, endpoint, 'config', now);
     }
   }
 
@@ -270,8 +266,7 @@ export class MeshNode {
     if (peerId === this.peerId) throw new Error(`${peerId} is this node itself`);
     if (this.sessions.getPeer(spec.publicKey)) throw new Error(`${peerId} is already a peer`);
     const endpoint = spec.endpoint ? encodeEndpoint(spec.endpoint) : null;
-    const keepaliveMs = spec.keepaliveSeconds === undefined ? DEFAULT_KEEPALIVE_MS : spec.keepaliveSeconds * 1000;
-    this.add(peerId, spec, endpoint, keepaliveMs, spec.psk ?? new Uint8Array(32), 'runtime', this.sessions.now());
+    this.add(peerId, spec, endpoint, 'runtime', this.sessions.now());
     return peerId;
   }
 
@@ -283,9 +278,9 @@ export class MeshNode {
     return true;
   }
 
-  private add(peerId: string, spec: PeerSpec, endpoint: Uint8Array | null, keepaliveMs: number, psk: Uint8Array, origin: PeerOrigin, now: number): void {
+  private add(peerId: string, spec: PeerSpec, endpoint: Uint8Array | null, origin: PeerOrigin, now: number): void {
     const address = fcAddressBytes(spec.publicKey);
-    const peer = new Peer({ publicKey: spec.publicKey, peerId, address, addressText: formatIPv6(address), endpoint, psk, keepaliveMs, name: spec.name });
+    const peer = new Peer({ publicKey: spec.publicKey, peerId, address, addressText: formatIPv6(address), endpoint, psk: pskOf(spec), keepaliveMs: keepaliveMsOf(spec), name: spec.name });
     peer.configuredEndpoint = endpoint?.slice() ?? null;
     this.sessions.addPeer(peer);
     this.byAddress.set(address, peer);
@@ -369,4 +364,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array | null): boolean {
 
 function peerState(peer: Peer): PeerState {
   return peer.isUp ? 'connected' : peer.handshake ? 'connecting' : 'disconnected';
+}
+
+function keepaliveMsOf(spec: PeerSpec): number {
+  return spec.keepaliveSeconds === undefined ? DEFAULT_KEEPALIVE_MS : spec.keepaliveSeconds * 1000;
+}
+
+/** The peer's pre-shared key; none is 32 zero bytes (Noise's psk with nothing shared). */
+function pskOf(spec: PeerSpec): Uint8Array {
+  return spec.psk ?? new Uint8Array(32);
 }
