@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ROOT } from '../repo-root.js';
+import { until } from '../wait.js';
 
-export const isRoot = process.getuid?.() === 0;
+export { isRoot } from '../wait.js';
 
 /** A child process with its output kept for failure messages. */
 class Child {
@@ -40,16 +41,15 @@ class Child {
   }
 }
 
-/** Polls `check` until it is true, failing early if `alive` turns false. */
-async function until(what: string, check: () => Promise<boolean>, alive: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const start = performance.now();
-  for (;;) {
-    if (await check()) return;
+/** Polls `check` until it is true, failing early if the process being waited for exits. */
+function untilAlive(what: string, check: () => Promise<boolean>, alive: () => boolean): Promise<number> {
+  return until(what, async () => {
+    if (await check()) return true;
     if (!alive()) throw new Error(`${what}: the process exited`);
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+    return false;
+  });
 }
+
 
 /** Runs a command; resolves with its exit code and output instead of throwing. */
 export function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -170,7 +170,7 @@ export async function startPolkitd(bus: PrivateBus): Promise<Polkitd> {
   const owned = async (): Promise<boolean> =>
     (await run('busctl', [`--address=${bus.address}`, 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'NameHasOwner', 's', 'org.freedesktop.PolicyKit1'])).stdout.trim() === 'b true';
   try {
-    await until('polkitd to own org.freedesktop.PolicyKit1', owned, () => polkitd.running);
+    await untilAlive('polkitd to own org.freedesktop.PolicyKit1', owned, () => polkitd.running);
   } catch (e) {
     await polkitd.stop();
     throw new Error(`${(e as Error).message}\n${polkitd.output}`);
@@ -200,7 +200,7 @@ export async function startMonitor(bus: PrivateBus): Promise<Monitor> {
     return messages().some((m) => m.member === 'GetId');
   };
   try {
-    await until('busctl monitor', probe, () => mon.running);
+    await untilAlive('busctl monitor', probe, () => mon.running);
   } catch (e) {
     await mon.stop();
     throw new Error(`${(e as Error).message}\n${mon.output}`);

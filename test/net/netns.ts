@@ -8,7 +8,7 @@ import { ROOT } from '../repo-root.js';
 
 export const ROVY_JS = join(ROOT, 'dist', 'rovy.js');
 
-export const isRoot = process.getuid?.() === 0;
+export { isRoot, until } from '../wait.js';
 
 export function sh(cmd: string, args: string[], input?: string): string {
   return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -28,15 +28,6 @@ export function nsExec(ns: string, cmd: string, args: string[], timeoutMs?: numb
   return tryRun('ip', ['netns', 'exec', ns, cmd, ...args], timeoutMs);
 }
 
-/** Polls `check` every 100 ms until it returns true; fails after `timeoutMs`. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    if (await check()) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 export class Daemon {
   readonly child: ChildProcess;

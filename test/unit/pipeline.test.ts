@@ -13,6 +13,10 @@ import { MeshNode } from '../../src/node/node.js';
 import { MemoryTun } from '../../src/tun/memory.js';
 import { UdpSocket } from '../../src/transport/udp.js';
 import { tai64nAfter, tai64nNow } from '../../src/noise/tai64n.js';
+import { until as waitFor } from '../wait.js';
+
+/** Loopback is fast: poll often, give up after 5 s. */
+const until = (what: string, check: () => boolean): Promise<number> => waitFor(what, check, 5000, 5);
 
 function packet(src: Uint8Array, dst: Uint8Array, payloadLength: number, fill = 0xab): Uint8Array {
   const p = new Uint8Array(40 + payloadLength);
@@ -27,13 +31,6 @@ function packet(src: Uint8Array, dst: Uint8Array, payloadLength: number, fill = 
   return p;
 }
 
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 interface Pair {
   a: MeshNode;
