@@ -59,13 +59,10 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
     const nsA = lab.namespace('DA');
     const nsB = lab.namespace('DB');
     lab.link(nsA, 'fd00:d5::1', nsB, 'fd00:d5::2');
-    const configA = lab.path('a/rovy.toml');
-    const configB = lab.path('b/rovy.toml');
-    assert.equal(lab.rovy(['init', '--config', configA]).code, 0);
-    assert.equal(lab.rovy(['init', '--config', configB]).code, 0);
-    const id = (c: string) => JSON.parse(lab.rovy(['id', '--config', c, '--json']).out) as { peerId: string; address: string };
-    const a = id(configA);
-    const b = id(configB);
+    const a = lab.initNode('a');
+    const b = lab.initNode('b');
+    const { config: configA } = a;
+    const { config: configB } = b;
     lab.file('b/rovy.toml', ['key_file = "node.key"', '[[peer]]', `address = "/ip6/fd00:d5::1/udp/7777/rovy/${a.peerId}"`].join('\n'));
     const startA = () => lab.spawn(nsA, ['env', `DBUS_SYSTEM_BUS_ADDRESS=${bus!.address}`, process.execPath, ROVY_JS, 'daemon', '--config', configA]);
     let daemonA = startA();
@@ -199,9 +196,7 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
     });
 
     await t.test('a peer that does not answer shows as connecting, with a signal', async () => {
-      const silent = lab.path('c/rovy.toml');
-      assert.equal(lab.rovy(['init', '--config', silent]).code, 0);
-      const c = id(silent);
+      const c = lab.initNode('c');
       const before = monitor.messages().length;
       const added = await rovy('connect', `/ip6/fd00:d5::9/udp/7777/rovy/${c.peerId}`, '--json');
       assert.equal(added.code, 0, added.stderr);
@@ -214,9 +209,7 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
     });
 
     await t.test('config peers follow SIGHUP on the bus and cannot be disconnected over it', async () => {
-      const other = lab.path('e/rovy.toml');
-      assert.equal(lab.rovy(['init', '--config', other]).code, 0);
-      const e = id(other);
+      const e = lab.initNode('e');
       const withPeer = (name: string) =>
         lab.file('a/rovy.toml', ['key_file = "node.key"', '[[peer]]', `address = "/ip6/fd00:d5::7/udp/7777/rovy/${e.peerId}"`, `name = "${name}"`].join('\n'));
       const find = async () => ((JSON.parse((await rovy('peers', '--json')).stdout) as { path: string; peerId: string; petname: string }[]).find((p) => p.peerId === e.peerId));
@@ -262,8 +255,7 @@ test('the shipped activation file starts the daemon on the first call, but not f
   let bus: PrivateBus | null = null;
   try {
     const ns = lab.namespace('DC');
-    const config = lab.path('act/rovy.toml');
-    assert.equal(lab.rovy(['init', '--config', config]).code, 0);
+    const { config } = lab.initNode('act');
     // The shipped file, with Exec= pointed at this checkout's daemon in a test namespace.
     const shipped = readFileSync(join(ROOT, 'dbus', 'net.rovy.Rovy1.service'), 'utf8');
     assert.match(shipped, /^Name=net\.rovy\.Rovy1$/m);

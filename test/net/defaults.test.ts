@@ -37,19 +37,16 @@ test('a daemon whose peers cannot be reached (no network yet) keeps running', { 
   const lab = new Lab();
   try {
     const ns = lab.namespace('G');
-    const peerA = lab.path('p1/rovy.toml');
-    const peerB = lab.path('p2/rovy.toml');
-    assert.equal(lab.rovy(['init', '--config', peerA]).code, 0);
-    assert.equal(lab.rovy(['init', '--config', peerB]).code, 0);
-    const id = (config: string) => (JSON.parse(lab.rovy(['id', '--config', config, '--json']).out) as { peerId: string }).peerId;
+    const peerA = lab.initNode('p1');
+    const peerB = lab.initNode('p2');
     const config = lab.file(
       'g/rovy.toml',
       [
         'key_file = "node.key"',
         '[[peer]]',
-        `address = "/ip6/2001:db8::1/udp/7777/rovy/${id(peerA)}"`,
+        `address = "/ip6/2001:db8::1/udp/7777/rovy/${peerA.peerId}"`,
         '[[peer]]',
-        `address = "/ip4/192.0.2.1/udp/7777/rovy/${id(peerB)}"`,
+        `address = "/ip4/192.0.2.1/udp/7777/rovy/${peerB.peerId}"`,
       ].join('\n'),
     );
     const d = lab.start(ns, config);

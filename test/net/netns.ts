@@ -106,6 +106,16 @@ export class Lab {
     return path;
   }
 
+  /** A node of its own in directory `dir`: `rovy init` makes its key and config, `rovy id` names it. */
+  initNode(dir: string): { config: string; peerId: string; address: string } {
+    const config = this.path(`${dir}/rovy.toml`);
+    const init = this.rovy(['init', '--config', config]);
+    if (init.code !== 0) throw new Error(`rovy init failed: ${init.out}`);
+    const id = this.rovy(['id', '--config', config, '--json']);
+    if (id.code !== 0) throw new Error(`rovy id failed: ${id.out}`);
+    return { config, ...(JSON.parse(id.out) as { peerId: string; address: string }) };
+  }
+
   rovy(args: string[]): { code: number; out: string } {
     return tryRun(process.execPath, [ROVY_JS, ...args]);
   }

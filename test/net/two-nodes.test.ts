@@ -40,15 +40,10 @@ test('two nodes over one encrypted fc00::/8 link', { skip: !isRoot && 'needs roo
 
     // Each node gets its own directory: `rovy init` puts the key beside the config it creates.
     const make = (name: string, ns: string): Node => {
-      const config = lab.path(`${name}/rovy.toml`);
-      const init = lab.rovy(['init', '--config', config]);
-      assert.equal(init.code, 0, init.out);
-      const id = lab.rovy(['id', '--config', config, '--json']);
-      assert.equal(id.code, 0, id.out);
-      const { peerId, address } = JSON.parse(id.out) as { peerId: string; address: string };
-      assert.match(peerId, /^bafzqai[a-z2-7]{52}$/);
-      assert.match(address, /^fc[0-9a-f]{2}:/);
-      return { ns, config, peerId, address };
+      const node = lab.initNode(name);
+      assert.match(node.peerId, /^bafzqai[a-z2-7]{52}$/);
+      assert.match(node.address, /^fc[0-9a-f]{2}:/);
+      return { ns, ...node };
     };
     const a = make('a', nsA);
     const b = make('b', nsB);
@@ -220,12 +215,8 @@ test('two nodes over an IPv4 underlay', { skip: !isRoot && 'needs root' }, async
     const nsD = lab.namespace('D');
     const nsE = lab.namespace('E');
     lab.link4(nsD, '198.18.0.1', nsE, '198.18.0.2');
-    const ids = ['d', 'e'].map((n) => {
-      const config = lab.path(`${n}/rovy.toml`);
-      assert.equal(lab.rovy(['init', '--config', config]).code, 0);
-      return { config, ...(JSON.parse(lab.rovy(['id', '--config', config, '--json']).out) as { peerId: string; address: string }) };
-    });
-    const [d, e] = ids as [(typeof ids)[0], (typeof ids)[0]];
+    const d = lab.initNode('d');
+    const e = lab.initNode('e');
     const conf = (peer: typeof d, ip: string) =>
       ['key_file = "node.key"', 'listen = ["/ip4/0.0.0.0/udp/7777"]', '[[peer]]', `address = "/ip4/${ip}/udp/7777/rovy/${peer.peerId}"`].join('\n');
     lab.file('d/rovy.toml', conf(e, '198.18.0.2'));
