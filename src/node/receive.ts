@@ -142,14 +142,15 @@ export class ReceivePipeline {
       // authenticated message; what is inside decides only whether it reaches the TUN.
       const p = base + TUN_OFFSET;
       const len = plain === 0 ? 0 : ipv6Length(data, p, plain);
-      const deliverable = len > 0 && equal16(data, p + OFF_DST, this.localAddress, 0) && equal16(data, p + OFF_SRC, peer.address, 0);
-      this.sessions.receivedAuthenticated(entry, kp, deliverable, now);
+      const forUs = len > 0 && equal16(data, p + OFF_DST, this.localAddress, 0);
+      const fromPeer = forUs && equal16(data, p + OFF_SRC, peer.address, 0);
+      this.sessions.receivedAuthenticated(entry, kp, fromPeer, now);
       if (plain === 0) continue; // keepalive
-      if (len < 0 || !equal16(data, p + OFF_DST, this.localAddress, 0)) {
+      if (!forUs) {
         this.counters.invalidPacket++;
         continue;
       }
-      if (!deliverable) {
+      if (!fromPeer) {
         this.counters.spoofedSource++;
         continue;
       }
