@@ -2,14 +2,15 @@
 # Installs what rovy needs on Debian 12, as root, and builds it. Safe to run again.
 #   scripts/setup.sh          the daemon: build tools for the native addon, iproute2, npm packages
 #   scripts/setup.sh --test   and what the tests and benchmarks use (ping, traceroute6, iperf3,
-#                             wireguard-go for the side-by-side benchmark; dbus-daemon, busctl,
+#                             wireguard-go and yggdrasil for the side-by-side benchmarks (Debian's
+#                             yggdrasil.service stays disabled); dbus-daemon, busctl,
 #                             gdbus, dbus-send and polkitd for the D-Bus tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(iproute2 make gcc g++ python3 ca-certificates)
 if [[ ${1:-} == --test ]]; then
-  pkgs+=(iputils-ping iputils-tracepath traceroute iperf3 wireguard-go wireguard-tools procps)
+  pkgs+=(iputils-ping iputils-tracepath traceroute iperf3 wireguard-go wireguard-tools yggdrasil procps)
   pkgs+=(dbus-daemon dbus-bin libglib2.0-bin systemd polkitd util-linux)
 fi
 

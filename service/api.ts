@@ -62,7 +62,7 @@ export class RovyApi {
   peerChanged(peerId: string): void {
     const path = this.paths.get(peerId);
     if (path && this.host.node.peerStatus(peerId)) {
-      this.bus.propertiesChanged(path, PEER_IFACE, ['State', 'Endpoint', 'LastHandshake', 'RttMicroseconds', 'Petname']);
+      this.bus.propertiesChanged(path, PEER_IFACE, ['State', 'Endpoint', 'LastHandshake', 'RttMicroseconds', 'Petname', 'Origin', 'HopCount', 'Route', 'RouteMtu']);
     }
   }
 
@@ -104,7 +104,9 @@ export class RovyApi {
           }
           const peerId = address.peerId!;
           if (peerId === host.node.peerId) throw new RovyError('InvalidAddress', `${multiaddr} names this node itself`);
-          if (this.paths.has(peerId)) throw new RovyError('PeerExists', `${peerId} is already a peer (${this.paths.get(peerId)})`);
+          // A node known only by route may become a neighbour (the node replaces its object).
+          const known = host.node.peerStatus(peerId);
+          if (known && known.origin !== 'routed') throw new RovyError('PeerExists', `${peerId} is already a peer (${this.paths.get(peerId)})`);
           try {
             host.connect(address as Multiaddr & { publicKey: Uint8Array });
           } catch (err) {
@@ -117,8 +119,14 @@ export class RovyApi {
           const peerId = [...this.paths].find(([, p]) => p === path)?.[0];
           if (!peerId) throw new RovyError('NoSuchPeer', `no peer object ${path}`);
           // A configured peer would come back with the next reload: the config file is where it goes.
-          if (host.node.peerStatus(peerId)?.origin === 'config') {
+          const status = host.node.peerStatus(peerId);
+          if (status?.origin === 'config') {
             throw new RovyError('InvalidArgument', `${peerId} comes from the config file: remove its [[peer]] block there and reload (SIGHUP)`);
+          }
+          // A routed peer is reached through other nodes: there is no link of ours to close.
+          if (status?.origin === 'routed') {
+            const how = status.route.length > 0 ? `reached by route, ${status.hops} hops via ${status.route[0]}` : 'known from routing, with no route now';
+            throw new RovyError('NotALink', `${peerId} is not a neighbour (${how}): there is no link to disconnect`);
           }
           host.disconnect(peerId);
         },
@@ -142,6 +150,10 @@ export class RovyApi {
         State: () => status().state,
         LastHandshake: () => BigInt(status().lastHandshake ?? 0) * 1000n,
         RttMicroseconds: () => status().rttMicroseconds,
+        Origin: () => status().origin,
+        HopCount: () => status().hops,
+        Route: () => status().route,
+        RouteMtu: () => status().routeMtu,
         RxBytes: () => BigInt(status().rxBytes),
         TxBytes: () => BigInt(status().txBytes),
       },

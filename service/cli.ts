@@ -5,6 +5,7 @@ import { runDaemon } from './daemon.js';
 import { runId } from './commands/id.js';
 import { runInit } from './commands/init.js';
 import { runConnect, runDisconnect, runToggle } from './commands/peer.js';
+import { runRoutes } from './commands/routes.js';
 import { runPeers, runStatus } from './commands/status.js';
 
 export const DEFAULT_CONFIG = '/etc/rovy/rovy.toml';
@@ -13,6 +14,8 @@ interface Command {
   summary: string;
   usage: string;
   options: ParseArgsConfig['options'];
+  /** More to say in `rovy COMMAND --help`, after the summary. */
+  details?: string;
   /** How many positional arguments the command takes. */
   positionals?: number;
   run(values: Record<string, string | boolean | undefined>, configPath: string, explicit: boolean, args: string[]): Promise<number> | number;
@@ -48,10 +51,27 @@ const commands: Record<string, Command> = {
     run: (v) => runStatus(v.json === true),
   },
   peers: {
-    summary: 'the peers and their sessions',
+    summary: 'the peers and their sessions: neighbours, then routed peers',
     usage: 'rovy peers [--json]',
+    details: [
+      'A neighbour is a peer from the config file or `rovy connect` (origin config or runtime);',
+      'a routed peer is a node reached through others (origin routed), shown with its hop count',
+      'and route. It cannot be disconnected: it has no link of ours.',
+    ].join('\n'),
     options: jsonOption,
     run: (v) => runPeers(v.json === true),
+  },
+  routes: {
+    summary: 'every node there is a route to: hops, first hop, path, MTU',
+    usage: 'rovy routes [--json]',
+    details: [
+      'Neighbours (1 hop) and routed peers, sorted by hops, then address. VIA is the first hop,',
+      'PATH every node after this one (destination last), MTU the largest IPv6 packet the route',
+      'carries. --json prints an array of {peerId, petname, address, origin, state, hops, via,',
+      'route, routeMtu, path} (route: peer IDs; path: the D-Bus object).',
+    ].join('\n'),
+    options: jsonOption,
+    run: (v) => runRoutes(v.json === true),
   },
   connect: {
     summary: 'add a peer at MULTIADDR (/ip6/ADDR/udp/PORT/rovy/PEERID)',
@@ -61,7 +81,7 @@ const commands: Record<string, Command> = {
     run: (v, _p, _e, args) => runConnect(args[0]!, v.json === true),
   },
   disconnect: {
-    summary: 'remove a peer, by peer ID or fc address',
+    summary: 'remove a neighbour, by peer ID or fc address',
     usage: 'rovy disconnect PEER',
     options: {},
     positionals: 1,
@@ -111,7 +131,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (values.help) {
-    process.stdout.write(`usage: ${cmd.usage}\n${cmd.summary}\n`);
+    process.stdout.write(`usage: ${cmd.usage}\n${cmd.summary}\n${cmd.details ? `\n${cmd.details}\n` : ''}`);
     return 0;
   }
   const explicit = typeof values.config === 'string';

@@ -30,11 +30,31 @@ function describeFailure(err: unknown): string {
   return e.message;
 }
 
-/** The peer objects the daemon exports, with their properties as plain values. */
-export async function listPeers(client: BusClient): Promise<{ path: string; props: Record<string, unknown> }[]> {
+/** A peer object the daemon exports, with its properties as plain values. */
+export interface PeerObject {
+  path: string;
+  props: Record<string, unknown>;
+}
+
+/** The peer objects the daemon exports (neighbours and routed peers), by peer ID. */
+export async function listPeers(client: BusClient): Promise<PeerObject[]> {
   const objects = await client.managedObjects(ROOT_PATH);
   return Object.entries(objects)
     .filter(([, ifaces]) => PEER_IFACE in ifaces)
     .map(([path, ifaces]) => ({ path, props: ifaces[PEER_IFACE]! }))
     .sort((a, b) => String(a.props.PeerId).localeCompare(String(b.props.PeerId)));
+}
+
+/**
+ * Names for peer IDs in text meant for people (a route's hops): the petname where the daemon
+ * knows one, otherwise the peer ID cut short (--json output always has the whole ID).
+ */
+export function peerNamer(peers: PeerObject[]): (peerId: string) => string {
+  const petnames = new Map(peers.filter((p) => p.props.Petname).map((p) => [String(p.props.PeerId), String(p.props.Petname)]));
+  return (peerId) => petnames.get(peerId) ?? shortPeerId(peerId);
+}
+
+/** The first 16 characters of a peer ID and an ellipsis (every peer ID begins "bafzqai"). */
+export function shortPeerId(peerId: string): string {
+  return peerId.length > 16 ? `${peerId.slice(0, 16)}…` : peerId;
 }

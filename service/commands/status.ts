@@ -1,14 +1,19 @@
 // `rovy status` and `rovy peers`: what the daemon says about the node and its peers.
 import { toJson } from '../json.js';
-import { NODE_IFACE, ROOT_PATH, listPeers, withDaemon } from './client.js';
+import { NODE_IFACE, ROOT_PATH, listPeers, peerNamer, withDaemon, type PeerObject } from './client.js';
+
+const isRouted = (p: PeerObject): boolean => p.props.Origin === 'routed';
 
 export function runStatus(json: boolean): Promise<number> {
   return withDaemon('status', async (client) => {
     const props = await client.getAll(ROOT_PATH, NODE_IFACE);
-    const peers = await listPeers(client);
+    const all = await listPeers(client);
+    // "peers" are the neighbours; nodes reached through them are counted apart.
+    const peers = all.filter((p) => !isRouted(p));
+    const routed = all.length - peers.length;
     const connected = peers.filter((p) => p.props.State === 'connected').length;
     if (json) {
-      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), peers: peers.length, connectedPeers: connected }) + '\n');
+      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), peers: peers.length, connectedPeers: connected, routedPeers: routed }) + '\n');
       return;
     }
     const rows: [string, unknown][] = [
@@ -17,7 +22,7 @@ export function runStatus(json: boolean): Promise<number> {
       ['interface', props.InterfaceName],
       ['state', `${String(props.State)}${props.Enabled ? '' : ' (switched off: rovy up)'}`],
       ['listen', (props.Listen as string[]).join(', ')],
-      ['peers', `${connected} connected of ${peers.length}`],
+      ['peers', `${connected} connected of ${peers.length}${routed ? `, ${routed} more reached by route (rovy routes)` : ''}`],
       ['version', props.Version],
     ];
     process.stdout.write(rows.map(([k, v]) => `${k.padEnd(10)} ${String(v)}`).join('\n') + '\n');
@@ -35,13 +40,32 @@ export function runPeers(json: boolean): Promise<number> {
       process.stdout.write('no peers\n');
       return;
     }
-    for (const { props } of peers) {
+    // Neighbours first, by peer ID; then the nodes reached through them, nearest first.
+    const neighbours = peers.filter((p) => !isRouted(p));
+    const routed = peers.filter(isRouted).sort((a, b) => hopsOrder(a) - hopsOrder(b));
+    const namer = peerNamer(peers);
+    for (const { props } of [...neighbours, ...routed]) {
       const name = props.Petname ? ` (${String(props.Petname)})` : '';
       const rtt = Number(props.RttMicroseconds) > 0 ? `, rtt ${(Number(props.RttMicroseconds) / 1000).toFixed(1)} ms` : '';
-      process.stdout.write(
-        `${String(props.PeerId)}${name}\n  ${String(props.Address)}  ${String(props.State)}${rtt}\n` +
-          `  endpoint ${String(props.Endpoint) || '-'}, received ${String(props.RxBytes)} B, sent ${String(props.TxBytes)} B\n`,
-      );
+      const route = (props.Route as string[] | undefined) ?? [];
+      const hops = Number(props.HopCount);
+      const counters = `received ${String(props.RxBytes)} B, sent ${String(props.TxBytes)} B`;
+      let kind: string;
+      let where: string;
+      if (props.Origin === 'routed') {
+        kind = hops > 0 && route.length > 0 ? `routed, ${hops} hops via ${namer(route[0]!)}` : 'routed, no route now';
+        where = route.length > 0 ? `route ${route.map(namer).join(' > ')}, mtu ${String(props.RouteMtu)}` : 'route -';
+      } else {
+        kind = `neighbour (${String(props.Origin)})`;
+        where = `endpoint ${String(props.Endpoint) || '-'}`;
+      }
+      process.stdout.write(`${String(props.PeerId)}${name}\n  ${String(props.Address)}  ${String(props.State)}${rtt}, ${kind}\n  ${where}, ${counters}\n`);
     }
   });
+}
+
+/** Routed peers with a route by hop count; those without one last. */
+function hopsOrder(p: PeerObject): number {
+  const hops = Number(p.props.HopCount);
+  return hops > 0 ? hops : Number.MAX_SAFE_INTEGER;
 }

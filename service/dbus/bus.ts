@@ -36,7 +36,7 @@ export interface InterfaceImpl {
   methods?: Record<string, (ctx: CallContext, ...args: any[]) => unknown | Promise<unknown>>;
 }
 
-export type RovyErrorName = 'InvalidAddress' | 'InvalidArgument' | 'NoSuchPeer' | 'PeerExists' | 'NotAuthorized' | 'Failed';
+export type RovyErrorName = 'InvalidAddress' | 'InvalidArgument' | 'NoSuchPeer' | 'PeerExists' | 'NotALink' | 'NotAuthorized' | 'Failed';
 
 /** Thrown by a handler: the caller gets net.rovy.Rovy1.Error.<errorName> with this message. */
 export class RovyError extends Error {

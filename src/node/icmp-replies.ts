@@ -1,8 +1,15 @@
 // ICMPv6 errors the node writes back onto its TUN on behalf of the mesh, rate-limited so a
 // flood of undeliverable packets cannot turn into a flood of errors (RFC 4443 §2.4f).
-import { ICMP_DESTINATION_UNREACHABLE, UNREACHABLE_NO_ROUTE, writeIcmpError } from '../fcnet/icmp.js';
+import {
+  ICMP_DESTINATION_UNREACHABLE,
+  ICMP_PACKET_TOO_BIG,
+  ICMP_TIME_EXCEEDED,
+  UNREACHABLE_NO_ROUTE,
+  writeIcmpError,
+} from '../fcnet/icmp.js';
 import type { PacketDevice } from '../tun/device.js';
 import { PacketBatch, TUN_OFFSET } from '../transport/batch.js';
+import { TokenBucket } from '../util/token-bucket.js';
 
 /** Errors per second, and how many may go out at once after a quiet spell. */
 const ERRORS_PER_SECOND = 100;
@@ -12,8 +19,7 @@ export class IcmpReplies {
   /** One slot: the error is built in place at TUN_OFFSET and written from there. */
   private readonly batch = new PacketBatch(1, TUN_OFFSET + 1280);
   private readonly out = this.batch.data.subarray(TUN_OFFSET);
-  private tokens = ERROR_BURST;
-  private refilledAt = 0;
+  private readonly bucket = new TokenBucket(ERRORS_PER_SECOND, ERROR_BURST);
 
   constructor(
     private readonly tun: PacketDevice,
@@ -23,17 +29,23 @@ export class IcmpReplies {
 
   /** "No route to destination" for the packet at buf[off, off+len). */
   noRoute(buf: Uint8Array, off: number, len: number): void {
-    this.send(ICMP_DESTINATION_UNREACHABLE, UNREACHABLE_NO_ROUTE, 0, buf, off, len);
+    this.send(this.localAddress, ICMP_DESTINATION_UNREACHABLE, UNREACHABLE_NO_ROUTE, 0, buf, off, len);
   }
 
-  private send(type: number, code: number, parameter: number, buf: Uint8Array, off: number, len: number): void {
-    const now = this.now();
-    this.tokens = Math.min(ERROR_BURST, this.tokens + ((now - this.refilledAt) * ERRORS_PER_SECOND) / 1000);
-    this.refilledAt = now;
-    if (this.tokens < 1) return;
-    const length = writeIcmpError(this.out, this.localAddress, type, code, parameter, buf, off, len);
+  /** "Packet too big": the route to the packet's destination carries at most `mtu` bytes. */
+  packetTooBig(buf: Uint8Array, off: number, len: number, mtu: number): void {
+    this.send(this.localAddress, ICMP_PACKET_TOO_BIG, 0, mtu, buf, off, len);
+  }
+
+  /** "Hop limit exceeded in transit", from the transit node at `from` (its fc address). */
+  timeExceeded(from: Uint8Array, packet: Uint8Array): void {
+    this.send(from, ICMP_TIME_EXCEEDED, 0, 0, packet, 0, packet.length);
+  }
+
+  private send(from: Uint8Array, type: number, code: number, parameter: number, buf: Uint8Array, off: number, len: number): void {
+    if (!this.bucket.take(this.now())) return;
+    const length = writeIcmpError(this.out, from, type, code, parameter, buf, off, len);
     if (length === 0) return;
-    this.tokens -= 1;
     this.batch.lens[0] = length;
     this.tun.writeBatch(this.batch, 1, TUN_OFFSET);
   }

@@ -13,7 +13,11 @@ import { MTU_MAX } from '../config/schema.js';
 import { PacketBatch, TUN_OFFSET } from '../transport/batch.js';
 import { encodeEndpoint, decodeEndpoint, formatEndpoint, type Endpoint, type UdpSocket } from '../transport/udp.js';
 import type { PacketDevice } from '../tun/device.js';
+import { routedPacketMtu } from '../forward/header.js';
+import { Router, type Route } from '../routing/router.js';
+import { EndToEnd } from './end-to-end.js';
 import { IcmpReplies } from './icmp-replies.js';
+import { Links } from './links.js';
 import { ReceivePipeline } from './receive.js';
 import type { Sockets } from './send.js';
 import { SendPipeline } from './send.js';
@@ -58,11 +62,20 @@ export interface PeerStatus {
   rttMicroseconds: number;
   rxBytes: number;
   txBytes: number;
-  /** "config" for peers from the config file, "runtime" for peers added with connectPeer. */
+  /**
+   * "config" for peers from the config file, "runtime" for peers added with connectPeer,
+   * "routed" for a node we are not linked to, known only from routing.
+   */
   origin: PeerOrigin;
+  /** Hops on the route to the peer: 1 for a direct neighbour, 0 when there is no route. */
+  hops: number;
+  /** Peer IDs of every node after us on the path, the destination last; [] when there is no route. */
+  route: string[];
+  /** The largest IPv6 packet the route carries; 0 when there is no route. */
+  routeMtu: number;
 }
 
-export type PeerOrigin = 'config' | 'runtime';
+export type PeerOrigin = 'config' | 'runtime' | 'routed';
 
 /** What the node tells its embedder (the D-Bus service) about changes. */
 export interface NodeEvents {
@@ -83,7 +96,14 @@ export class MeshNode {
   readonly addressText: string;
   readonly counters = new Counters();
   readonly sessions: SessionManager;
+  readonly router: Router;
+  private readonly links: Links;
+  private readonly e2e: EndToEnd;
   private readonly byAddress = new AddressTable<Peer>();
+  /** Peer IDs of the routed (non-neighbour) destinations last reported to the embedder. */
+  private readonly routedReported = new Set<string>();
+  /** Routes or end-to-end peers changed since the last report. */
+  private routedDirty = false;
   private readonly send: SendPipeline;
   private readonly receive: ReceivePipeline;
   private timer: NodeJS.Timeout | null = null;
@@ -139,9 +159,53 @@ export class MeshNode {
       v4: options.sockets.find((s) => s.family === 4) ?? null,
       v6: options.sockets.find((s) => s.family === 6) ?? null,
     };
+    this.links = new Links(this.sessions, {
+      linkUp: (link, peer) => this.router.linkUp(link, peer.publicKey),
+      linkDown: (link) => this.router.linkDown(link),
+    });
+    this.router = new Router({
+      identity: options.identity,
+      mtu: options.mtu,
+      now: this.sessions.now,
+      send: (link, frame) => {
+        const peer = this.links.peer(link);
+        if (!peer || !this.sessions.sendTransport(peer, frame, this.sessions.now())) this.counters.noSession++;
+      },
+      routesChanged: () => {
+        this.e2e.routesChanged((key) => this.router.routeTo(key));
+        this.routedDirty = true;
+      },
+    });
     const icmp = new IcmpReplies(options.tun, this.address, this.sessions.now);
-    this.send = new SendPipeline(options.tun, this.sockets, new PacketBatch(BATCH, slotFor(options.mtu)), options.mtu, this.byAddress, this.sessions, icmp, this.counters);
-    this.receive = new ReceivePipeline(options.tun, new PacketBatch(BATCH, slotFor(MTU_MAX)), this.sessions, this.address, this.counters);
+    this.e2e = new EndToEnd(
+      options.identity,
+      this.sessions,
+      this.links,
+      icmp,
+      this.counters,
+      {
+        changed: () => (this.routedDirty = true),
+        resend: (packets) => this.send.sendPackets(packets),
+        internalError: (err) => {
+          this.counters.internalErrors++;
+          this.log('error', `end-to-end: ${(err as Error).stack ?? String(err)}`);
+        },
+      },
+      options.mtu,
+      options.session?.now,
+    );
+    const context = {
+      tun: options.tun,
+      sockets: this.sockets,
+      mtu: options.mtu,
+      hop: this.sessions,
+      links: this.links,
+      router: this.router,
+      e2e: this.e2e,
+      counters: this.counters,
+    };
+    this.send = new SendPipeline(new PacketBatch(BATCH, slotFor(options.mtu)), { ...context, neighbours: this.byAddress, icmp });
+    this.receive = new ReceivePipeline(new PacketBatch(BATCH, slotFor(MTU_MAX)), { ...context, localAddress: this.address });
     this.setPeers(options.peers);
   }
 
@@ -165,6 +229,7 @@ export class MeshNode {
     if (this.running && this.enabled) this.stopIO();
     this.running = false;
     this.sessions.destroy();
+    this.e2e.destroy();
   }
 
   /**
@@ -180,6 +245,7 @@ export class MeshNode {
       else {
         this.stopIO();
         this.sessions.closeAll();
+        this.e2e.closeAll();
       }
     }
     this.log('info', enabled ? 'mesh switched on' : 'mesh switched off');
@@ -204,7 +270,38 @@ export class MeshNode {
 
   private tick(): void {
     this.sessions.tick();
-    // Handshakes starting or giving up, and roaming, are noticed here, off the packet path.
+    this.links.tick(this.sessions.now());
+    this.e2e.tick((key) => (this.router.routeTo(key)?.hops ?? 0) > 1);
+    this.router.tick();
+    // Handshakes starting or giving up, roaming and route changes are noticed here, off the
+    // packet path.
+    for (const peer of this.sessions.allPeers()) this.reportIfChanged(peer);
+    if (this.routedDirty) this.reportRouted();
+  }
+
+  /** Tells the embedder which routed destinations appeared, went, or changed. */
+  private reportRouted(): void {
+    this.routedDirty = false;
+    const current = new Set<string>();
+    for (const status of this.routedStatuses()) {
+      current.add(status.peerId);
+      const snapshot = statusSnapshot(status);
+      if (!this.routedReported.has(status.peerId)) {
+        this.routedReported.add(status.peerId);
+        this.reported.set(status.peerId, snapshot);
+        this.events.peerAdded?.(status.peerId);
+      } else if (this.reported.get(status.peerId) !== snapshot) {
+        this.reported.set(status.peerId, snapshot);
+        this.events.peerChanged?.(status.peerId);
+      }
+    }
+    for (const peerId of [...this.routedReported]) {
+      if (current.has(peerId)) continue;
+      this.routedReported.delete(peerId);
+      this.reported.delete(peerId);
+      this.events.peerRemoved?.(peerId);
+    }
+    // A neighbour's route (hops, path) is part of its status too.
     for (const peer of this.sessions.allPeers()) this.reportIfChanged(peer);
   }
 
@@ -218,7 +315,7 @@ export class MeshNode {
   }
 
   private snapshotOf(peer: Peer): string {
-    return `${peerState(peer)} ${this.endpointText(peer)} ${peer.name} ${peer.lastHandshakeWallMs} ${peer.rttMs}`;
+    return statusSnapshot(this.neighbourStatus(peer));
   }
 
   /**
@@ -283,6 +380,9 @@ export class MeshNode {
     const peer = new Peer({ publicKey: spec.publicKey, peerId, address, addressText: formatIPv6(address), endpoint, psk: pskOf(spec), keepaliveMs: keepaliveMsOf(spec), name: spec.name });
     peer.configuredEndpoint = endpoint?.slice() ?? null;
     this.sessions.addPeer(peer);
+    this.links.add(peer);
+    // A node known until now only by routing becomes a neighbour: one peer object, not two.
+    if (this.routedReported.delete(peerId)) this.events.peerRemoved?.(peerId);
     this.byAddress.set(address, peer);
     this.origins.set(peerId, origin);
     this.reported.set(peerId, this.snapshotOf(peer));
@@ -293,35 +393,91 @@ export class MeshNode {
 
   private forget(peer: Peer): void {
     this.sessions.removePeer(peer); // reports sessionDown first if it was connected
+    this.links.remove(peer);
     this.byAddress.delete(peer.address);
     this.upPeers.delete(peer);
     this.origins.delete(peer.peerId);
     this.reported.delete(peer.peerId);
     this.log('info', `peer ${peer.peerId} removed`);
     this.events.peerRemoved?.(peer.peerId);
+    this.routedDirty = true; // it may still be reachable through others
   }
 
-  /** Every peer's status, or one peer's (by peer ID). */
+  /** Every peer's status — neighbours, then nodes reached through them — or one peer's (by peer ID). */
   peerStatus(): PeerStatus[];
   peerStatus(peerId: string): PeerStatus | undefined;
   peerStatus(peerId?: string): PeerStatus[] | PeerStatus | undefined {
-    const statuses: PeerStatus[] = [];
-    for (const peer of this.sessions.allPeers()) {
-      if (peerId !== undefined && peer.peerId !== peerId) continue;
-      statuses.push({
-        peerId: peer.peerId,
-        address: peer.addressText,
-        name: peer.name ?? null,
-        endpoint: this.endpointText(peer),
-        state: peerState(peer),
-        lastHandshake: peer.lastHandshakeWallMs || null,
-        rttMicroseconds: Math.round(peer.rttMs * 1000),
-        rxBytes: peer.rxBytes,
-        txBytes: peer.txBytes,
-        origin: this.origins.get(peer.peerId) ?? 'config',
-      });
+    if (peerId !== undefined) {
+      for (const peer of this.sessions.allPeers()) if (peer.peerId === peerId) return this.neighbourStatus(peer);
+      return this.routedStatuses().find((s) => s.peerId === peerId);
     }
-    return peerId === undefined ? statuses : statuses[0];
+    const statuses: PeerStatus[] = [];
+    for (const peer of this.sessions.allPeers()) statuses.push(this.neighbourStatus(peer));
+    statuses.push(...this.routedStatuses());
+    return statuses;
+  }
+
+  private neighbourStatus(peer: Peer): PeerStatus {
+    const route = this.router.routeTo(peer.publicKey);
+    const direct = !route && peer.isUp; // routing has not caught up with a fresh link yet
+    return {
+      peerId: peer.peerId,
+      address: peer.addressText,
+      name: peer.name ?? null,
+      endpoint: this.endpointText(peer),
+      state: peerState(peer),
+      lastHandshake: peer.lastHandshakeWallMs || null,
+      rttMicroseconds: Math.round(peer.rttMs * 1000),
+      rxBytes: peer.rxBytes,
+      txBytes: peer.txBytes,
+      origin: this.origins.get(peer.peerId) ?? 'config',
+      ...(direct ? { hops: 1, route: [peer.peerId], routeMtu: this.options.mtu } : this.routeFields(route)),
+    };
+  }
+
+  /** Nodes that are not neighbours but have a route or an end-to-end session. */
+  private routedStatuses(): PeerStatus[] {
+    const statuses = new Map<string, PeerStatus>();
+    const blank = (peerId: string, addressText: string): PeerStatus => ({
+      peerId,
+      address: addressText,
+      name: null,
+      endpoint: null,
+      state: 'disconnected',
+      lastHandshake: null,
+      rttMicroseconds: 0,
+      rxBytes: 0,
+      txBytes: 0,
+      origin: 'routed',
+      hops: 0,
+      route: [],
+      routeMtu: 0,
+    });
+    for (const route of this.router.routes()) {
+      if (this.sessions.getPeer(route.publicKey)) continue;
+      const peerId = encodePeerId(route.publicKey);
+      statuses.set(peerId, { ...blank(peerId, formatIPv6(route.address)), ...this.routeFields(route) });
+    }
+    for (const peer of this.e2e.all()) {
+      if (this.sessions.getPeer(peer.publicKey)) continue;
+      const status = statuses.get(peer.peerId) ?? blank(peer.peerId, peer.addressText);
+      status.state = peerState(peer);
+      status.lastHandshake = peer.lastHandshakeWallMs || null;
+      status.rttMicroseconds = Math.round(peer.rttMs * 1000);
+      status.rxBytes = peer.rxBytes;
+      status.txBytes = peer.txBytes;
+      statuses.set(peer.peerId, status);
+    }
+    return [...statuses.values()];
+  }
+
+  private routeFields(route: Route | undefined): Pick<PeerStatus, 'hops' | 'route' | 'routeMtu'> {
+    if (!route) return { hops: 0, route: [], routeMtu: 0 };
+    return {
+      hops: route.hops,
+      route: route.path.map((key) => encodePeerId(key)),
+      routeMtu: route.hops === 1 ? route.mtu : routedPacketMtu(route.mtu, route.hops - 1),
+    };
   }
 
   private endpointText(peer: Peer): string | null {
@@ -356,6 +512,11 @@ export class MeshNode {
     }
     socket.sendTo(message, 0, message.length, endpoint);
   }
+}
+
+/** What the embedder is told about when it changes. */
+function statusSnapshot(s: PeerStatus): string {
+  return `${s.origin} ${s.state} ${s.endpoint} ${s.name} ${s.lastHandshake} ${s.rttMicroseconds} ${s.hops} ${s.route.join(',')} ${s.routeMtu}`;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array | null): boolean {

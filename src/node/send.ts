@@ -1,18 +1,23 @@
-// Outbound data path: TUN → fcnet → session seal → UDP.
+// Outbound data path: TUN → fcnet → routing → (end-to-end seal → forwarder) → hop seal → UDP.
 //
 //   1. The TUN becomes readable; up to `capacity` packets are read into the slots of one reused
-//      batch, each at TUN_OFFSET (48) so the 16-byte transport header fits in front of it.
-//   2. Per packet (plain JS over the bytes, nothing allocated): a packet longer than the MTU or
-//      not well-formed IPv6 is dropped; the IPv6 destination picks the peer from the address
-//      table; a packet to an fc00::/8 address with no peer is answered with ICMPv6 "no route"
-//      on the TUN; a peer with no session keeps a copy while its handshake runs.
-//   3. The packet is zero-padded to a multiple of 16 (never past the MTU, so the datagram fits
-//      the path), the transport header (type 4, receiver index, counter) is written before it
-//      and the peer's endpoint into the slot's endpoint area.
-//   4. One native call seals the whole batch in place; one more sends it with sendmmsg.
+//      batch, each at TUN_OFFSET (48) so the 16-byte hop transport header fits in front of it.
+//   2. Per packet (plain JS over the bytes): a packet longer than the MTU or not well-formed IPv6
+//      is dropped; routing maps the destination to a route. No route but a neighbour with that
+//      address (routing has not heard of it yet) or an end-to-end peer that reached us (its
+//      reverse route): that way. Nothing at all: ICMPv6 "no route" on the TUN.
+//   3. One hop: the packet is the hop plaintext as it is. Further: it must fit the route (else
+//      ICMPv6 "packet too big"), is moved up by the routed header plus the end-to-end header,
+//      sealed in place with the end-to-end session (one native call), and the routed header with
+//      the label is written in front. A peer with no session yet keeps a copy while its handshake
+//      runs; a packet that will run out of hop limit in transit (a traceroute probe) is
+//      remembered so the transit's report can be answered with ICMPv6.
+//   4. The hop plaintext is zero-padded to a multiple of 16 (never past the MTU), the hop
+//      transport header written before it and the neighbour's endpoint into the endpoint area.
+//   5. One native call seals the whole batch in place for the hop; one more sends it (sendmmsg).
 //   At most MAX_BATCHES_PER_WAKEUP batches are handled before yielding to the event loop, so a
 //   flood on one side cannot starve the other side or the timers; the poll fires again.
-import { OFF_DST, ipv6Length } from '../fcnet/ipv6.js';
+import { OFF_DST, OFF_HOP_LIMIT, ipv6Length } from '../fcnet/ipv6.js';
 import type { AddressTable } from '../fcnet/address-table.js';
 import { encodeTransportHeader } from '../noise/messages.js';
 import type { SessionManager } from '../session/manager.js';
@@ -22,43 +27,86 @@ import type { Counters } from '../util/counters.js';
 import type { PacketDevice } from '../tun/device.js';
 import { DATAGRAM_OFFSET, TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
 import { UdpSocket } from '../transport/udp.js';
+import { KIND_MESSAGE, routeLabel, routeLink, routedHeaderLength, routedPacketMtu, writeRoutedHeader } from '../forward/header.js';
+import type { Router } from '../routing/router.js';
 import type { IcmpReplies } from './icmp-replies.js';
+import type { EndToEnd } from './end-to-end.js';
+import type { Links } from './links.js';
 
 /** Batches per readiness callback before the event loop gets a turn. */
 export const MAX_BATCHES_PER_WAKEUP = 8;
+const E2E_HEADER = 16;
 
 export interface Sockets {
   v4: UdpSocket | null;
   v6: UdpSocket | null;
 }
 
+export interface SendContext {
+  tun: PacketDevice;
+  sockets: Sockets;
+  mtu: number;
+  /** Neighbours by fc address: the way to a neighbour before routing knows of it. */
+  neighbours: AddressTable<Peer>;
+  hop: SessionManager;
+  links: Links;
+  router: Router;
+  e2e: EndToEnd;
+  icmp: IcmpReplies;
+  counters: Counters;
+}
+
 export class SendPipeline {
+  private busy = false;
+
   constructor(
-    private readonly tun: PacketDevice,
-    private readonly sockets: Sockets,
     private readonly batch: PacketBatch,
-    private readonly mtu: number,
-    private readonly peers: AddressTable<Peer>,
-    private readonly sessions: SessionManager,
-    private readonly icmp: IcmpReplies,
-    private readonly counters: Counters,
+    private readonly ctx: SendContext,
   ) {}
 
   /** Drains the TUN: called whenever it is readable. */
   readonly onReadable = (): void => {
     const { batch } = this;
     for (let round = 0; round < MAX_BATCHES_PER_WAKEUP; round++) {
-      const n = this.tun.readBatch(batch, TUN_OFFSET, batch.capacity);
+      const n = this.ctx.tun.readBatch(batch, TUN_OFFSET, batch.capacity);
       if (n === 0) return;
-      this.process(n);
+      this.run(n);
       if (n < batch.capacity) return;
     }
   };
 
+  /** Sends packets that waited for an end-to-end session, as if just read from the TUN. */
+  sendPackets(packets: Uint8Array[]): void {
+    if (this.busy) {
+      // Not expected (sessions come up outside this pipeline), but the batch is in use.
+      setImmediate(() => this.sendPackets(packets));
+      return;
+    }
+    const { data, slotSize, lens, capacity } = this.batch;
+    for (let start = 0; start < packets.length; start += capacity) {
+      const n = Math.min(capacity, packets.length - start);
+      for (let i = 0; i < n; i++) {
+        const packet = packets[start + i]!;
+        data.set(packet, i * slotSize + TUN_OFFSET);
+        lens[i] = packet.length;
+      }
+      this.run(n);
+    }
+  }
+
+  private run(n: number): void {
+    this.busy = true;
+    try {
+      this.process(n);
+    } finally {
+      this.busy = false;
+    }
+  }
+
   private process(n: number): void {
-    const { data, slotSize, lens, ids, counters } = this.batch;
-    const mtu = this.mtu;
-    const now = this.sessions.now();
+    const { data, slotSize, lens } = this.batch;
+    const { mtu, router, counters } = this.ctx;
+    const now = this.ctx.hop.now();
     let ready = 0;
     for (let i = 0; i < n; i++) {
       const base = i * slotSize;
@@ -67,35 +115,101 @@ export class SendPipeline {
       lens[i] = 0;
       const len = read <= mtu ? ipv6Length(data, p, read) : -1;
       if (len < 0) {
-        this.counters.invalidPacket++;
+        counters.invalidPacket++;
         continue;
       }
       if (data[p + OFF_DST] !== 0xfc) continue; // multicast and link-local chatter stays home
-      const peer = this.peers.lookup(data, p + OFF_DST);
-      if (!peer) {
-        this.counters.noRoute++;
-        this.icmp.noRoute(data, p, len);
-        continue;
+      const route = router.lookup(data, p + OFF_DST);
+      let sent: boolean;
+      if (route && route.hops > 1) {
+        // By address first: no allocation per packet once the peer exists.
+        const e2ePeer = this.ctx.e2e.lookup(data, p + OFF_DST) ?? this.ctx.e2e.peerFor(route);
+        sent = e2ePeer !== undefined && this.routed(i, len, route.link, route.label, route.mtu, e2ePeer, now);
+      } else {
+        const neighbour = route ? this.ctx.links.peer(route.link) : this.ctx.neighbours.lookup(data, p + OFF_DST);
+        if (neighbour) sent = this.oneHop(i, len, neighbour, now);
+        else {
+          // Someone routing has not told us of reached us: answer along their reverse route.
+          const e2ePeer = this.ctx.e2e.lookup(data, p + OFF_DST);
+          const back = e2ePeer?.endpoint;
+          if (e2ePeer && back) sent = this.routed(i, len, routeLink(back), routeLabel(back), mtu, e2ePeer, now);
+          else {
+            counters.noRoute++;
+            this.ctx.icmp.noRoute(data, p, len);
+            continue;
+          }
+        }
       }
-      const kp = this.sessions.sendingKeypair(peer, now);
-      if (!kp || !peer.endpoint) {
-        peer.stage(data.subarray(p, p + len));
-        continue;
-      }
-      data.set(peer.endpoint, base);
-      encodeTransportHeader(data, kp.remoteIndex, kp.sendCounter, base + DATAGRAM_OFFSET);
-      const padded = Math.min((len + 15) & ~15, mtu);
-      data.fill(0, p + len, p + padded);
-      ids[i] = kp.send.id;
-      counters[i] = kp.sendCounter++;
-      lens[i] = padded;
-      peer.txBytes += len;
-      this.sessions.sentData(peer, now);
-      ready++;
+      if (sent) ready++;
     }
     if (ready === 0) return;
     sealBatch(this.batch, n, TUN_OFFSET);
     for (let i = 0; i < n; i++) if (lens[i] !== 0) lens[i] += TUN_OFFSET - DATAGRAM_OFFSET;
-    UdpSocket.sendBatch(this.sockets.v4, this.sockets.v6, this.batch, n, DATAGRAM_OFFSET);
+    UdpSocket.sendBatch(this.ctx.sockets.v4, this.ctx.sockets.v6, this.batch, n, DATAGRAM_OFFSET);
+  }
+
+  /** The packet in slot i goes to a neighbour as it is. */
+  private oneHop(i: number, len: number, peer: Peer, now: number): boolean {
+    const p = i * this.batch.slotSize + TUN_OFFSET;
+    const kp = this.ctx.hop.sendingKeypair(peer, now);
+    if (!kp || !peer.endpoint) {
+      peer.stage(this.batch.data.subarray(p, p + len));
+      return false;
+    }
+    peer.txBytes += len;
+    return this.hopFrame(i, len, peer, now);
+  }
+
+  /** The packet in slot i is sealed for `e2ePeer` and framed with `label` for the neighbour at `link`. */
+  private routed(i: number, len: number, link: number, label: ArrayLike<number>, routeMtu: number, e2ePeer: Peer, now: number): boolean {
+    const { data } = this.batch;
+    const { e2e, counters } = this.ctx;
+    const p = i * this.batch.slotSize + TUN_OFFSET;
+    const header = routedHeaderLength(label.length);
+    const fits = routedPacketMtu(routeMtu, label.length);
+    if (len > fits) {
+      counters.tooBig++;
+      this.ctx.icmp.packetTooBig(data, p, len, fits);
+      return false;
+    }
+    const ekp = e2e.sessions.sendingKeypair(e2ePeer, now);
+    if (!ekp) {
+      e2e.hold(e2ePeer, data.subarray(p, p + len));
+      return false;
+    }
+    const neighbour = this.ctx.links.peer(link);
+    if (!neighbour || !neighbour.endpoint || !this.ctx.hop.sendingKeypair(neighbour, now)) {
+      counters.noSession++;
+      return false;
+    }
+    const hopLimit = data[p + OFF_HOP_LIMIT]!;
+    if (hopLimit <= label.length) e2e.probes.remember(ekp.remoteIndex, ekp.sendCounter, data, p, len, now);
+    // Move the packet up to make room in front, then seal it where it lands.
+    const inner = p + header + E2E_HEADER;
+    data.copyWithin(inner, p, p + len);
+    const padded = Math.min((len + 15) & ~15, fits);
+    data.fill(0, inner + len, inner + padded);
+    encodeTransportHeader(data, ekp.remoteIndex, ekp.sendCounter, p + header);
+    const sealed = ekp.send.seal(ekp.sendCounter++, data, inner, padded);
+    e2ePeer.txBytes += len;
+    e2e.sessions.sentData(e2ePeer, now);
+    writeRoutedHeader(data, p, KIND_MESSAGE, hopLimit, label, E2E_HEADER + sealed);
+    return this.hopFrame(i, header + E2E_HEADER + sealed, neighbour, now);
+  }
+
+  /** Slot i's hop plaintext (len bytes at TUN_OFFSET) is made ready for the batch seal to `peer`. */
+  private hopFrame(i: number, len: number, peer: Peer, now: number): boolean {
+    const { data, ids, counters, lens } = this.batch;
+    const base = i * this.batch.slotSize;
+    const kp = peer.current!;
+    data.set(peer.endpoint!, base);
+    encodeTransportHeader(data, kp.remoteIndex, kp.sendCounter, base + DATAGRAM_OFFSET);
+    const padded = Math.min((len + 15) & ~15, this.ctx.mtu);
+    data.fill(0, base + TUN_OFFSET + len, base + TUN_OFFSET + padded);
+    ids[i] = kp.send.id;
+    counters[i] = kp.sendCounter++;
+    lens[i] = padded;
+    this.ctx.hop.sentData(peer, now);
+    return true;
   }
 }

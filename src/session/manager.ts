@@ -47,6 +47,12 @@ export interface SessionManagerOptions {
   now?: () => number;
   /** Wall clock in ms, for TAI64N timestamps; injectable for tests. */
   wallNow?: () => number;
+  /**
+   * Called for an authentic initiation from a key that is not a peer: returns a new peer (already
+   * added) to accept it, or undefined to refuse. End-to-end sessions use this, since any node of
+   * the mesh may open one; hop sessions accept only configured peers.
+   */
+  acceptPeer?: (publicKey: Uint8Array) => Peer | undefined;
 }
 
 
@@ -58,6 +64,7 @@ export class SessionManager {
   private readonly underLoadBudgetMs: number;
   private readonly handshakeHardCapMs: number;
   private readonly mtu: number;
+  private readonly acceptPeer: ((publicKey: Uint8Array) => Peer | undefined) | undefined;
   private workWindowStart = 0;
   private workInWindowMs = 0;
   private underLoadUntil = -Infinity;
@@ -78,6 +85,7 @@ export class SessionManager {
     this.underLoadBudgetMs = options.underLoadBudgetMs ?? c.UNDER_LOAD_BUDGET_MS;
     this.handshakeHardCapMs = options.handshakeHardCapMs ?? c.UNDER_LOAD_BUDGET_MS * c.HANDSHAKE_HARD_CAP_FACTOR;
     this.mtu = options.mtu ?? 1420;
+    this.acceptPeer = options.acceptPeer;
   }
 
   // ---- peers -------------------------------------------------------------------------------
@@ -161,7 +169,7 @@ export class SessionManager {
       this.counters.handshakeRejected++;
       return;
     }
-    const peer = this.peers.get(keyOf(consumed.remoteStatic));
+    const peer = this.peers.get(keyOf(consumed.remoteStatic)) ?? this.acceptPeer?.(consumed.remoteStatic);
     if (!peer) {
       consumed.wipe();
       this.counters.unknownPeer++;
@@ -350,9 +358,10 @@ export class SessionManager {
     kp.destroy();
   }
 
+  /** The peer is now reached where `source` says (a UDP endpoint area, or an end-to-end route). */
   private setEndpoint(peer: Peer, source: Uint8Array): void {
-    if (!peer.endpoint) peer.endpoint = new Uint8Array(32);
-    peer.endpoint.set(source.subarray(0, 32));
+    if (!peer.endpoint || peer.endpoint.length !== source.length) peer.endpoint = new Uint8Array(source.length);
+    peer.endpoint.set(source);
   }
 
   // ---- initiating --------------------------------------------------------------------------

@@ -76,6 +76,10 @@ export class Peer {
   rxBytes = 0;
   txBytes = 0;
 
+  /** The node's interface index for this peer when it is a neighbour (1–65535; 0 = none): what
+   *  route labels name it by. Kept here so the forwarding path reads it without a lookup. */
+  link = 0;
+
   constructor(options: PeerOptions) {
     this.publicKey = options.publicKey;
     this.peerId = options.peerId;

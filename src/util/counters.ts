@@ -29,6 +29,16 @@ export class Counters {
   noRoute = 0;
   /** Packets dropped because a peer has no endpoint or its handshake gave up. */
   noSession = 0;
+  /** TUN packets larger than their route carries (answered with ICMPv6 packet-too-big). */
+  tooBig = 0;
+  /** Routed frames relayed to the next hop. */
+  forwarded = 0;
+  /** Routed frames whose label names no link of ours, or sends them back where they came from. */
+  badLabel = 0;
+  /** Routed frames whose hop limit ran out here (reported back to their origin). */
+  hopLimitExceeded = 0;
+  /** Time-exceeded reports that did not verify or matched no probe of ours. */
+  invalidReport = 0;
 
   /** Batches lost to an unexpected exception in the node (a bug: the log has the stack). */
   internalErrors = 0;

@@ -69,7 +69,8 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
     let daemonB = lab.spawn(nsB, ['env', 'DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/bus', process.execPath, ROVY_JS, 'daemon', '--config', configB]);
     await until('A on the bus', async () => (await busctl('get-property', DEST, ROOT_PATH, DEST, 'State')).code === 0);
     await until('B up', () => /up as fc/.test(daemonB.log));
-    const env2 = { ...env, PEER: `/ip6/fd00:d5::2/udp/7777/rovy/${b.peerId}` };
+    // The examples call `rovy` by name: this checkout's bin/rovy.
+    const env2 = { ...env, PEER: `/ip6/fd00:d5::2/udp/7777/rovy/${b.peerId}`, PATH: `${join(ROOT, 'bin')}:${env.PATH ?? '/usr/bin:/bin'}` };
 
     await t.test('without a bus the daemon runs and says once that the API is off', () => {
       assert.equal(daemonB.log.match(/D-Bus API off/g)?.length, 1, daemonB.log);
@@ -85,7 +86,7 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
       assert.equal(props.code, 0, props.stderr);
       assert.deepEqual(
         { ...(JSON.parse(props.stdout) as object), listen: undefined },
-        { peerId: a.peerId, address: a.address, listen: undefined, interfaceName: 'rovy0', enabled: true, state: 'offline', version: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version, peers: 0, connectedPeers: 0 },
+        { peerId: a.peerId, address: a.address, listen: undefined, interfaceName: 'rovy0', enabled: true, state: 'offline', version: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version, peers: 0, connectedPeers: 0, routedPeers: 0 },
       );
     });
 
@@ -112,12 +113,33 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
     await t.test('the peer object matches the contract and the CLI lists it', async () => {
       const peers = await rovy('peers', '--json');
       assert.equal(peers.code, 0, peers.stderr);
-      const [peer] = JSON.parse(peers.stdout) as { path: string; peerId: string; address: string; state: string; endpoint: string; rttMicroseconds: number }[];
+      type PeerJson = { path: string; peerId: string; address: string; state: string; endpoint: string; rttMicroseconds: number; origin: string; hopCount: number; route: string[]; routeMtu: number };
+      const [peer] = JSON.parse(peers.stdout) as PeerJson[];
       assert.equal(peer!.peerId, b.peerId);
       assert.equal(peer!.address, b.address);
       assert.equal(peer!.state, 'connected');
       assert.equal(peer!.endpoint, '[fd00:d5::2]:7777');
       assert.ok(peer!.rttMicroseconds > 0);
+      // A neighbour: one hop, its route is itself, as large as the TUN's MTU.
+      assert.equal(peer!.origin, 'runtime');
+      assert.equal(peer!.hopCount, 1);
+      assert.deepEqual(peer!.route, [b.peerId]);
+      assert.equal(peer!.routeMtu, 1420);
+      const prop = async (name: string) => (await busctl('get-property', DEST, peer!.path, `${DEST}.Peer`, name)).stdout.trim();
+      assert.equal(await prop('Origin'), 's "runtime"');
+      assert.equal(await prop('HopCount'), 'u 1');
+      assert.equal(await prop('Route'), `as 1 "${b.peerId}"`);
+      assert.equal(await prop('RouteMtu'), 'u 1420');
+      const text = await rovy('peers');
+      assert.match(text.stdout, /connected, rtt [\d.]+ ms, neighbour \(runtime\)/);
+      const routes = await rovy('routes', '--json');
+      assert.equal(routes.code, 0, routes.stderr);
+      assert.deepEqual(JSON.parse(routes.stdout), [
+        { peerId: b.peerId, petname: '', address: b.address, origin: 'runtime', state: 'connected', hops: 1, via: b.peerId, route: [b.peerId], routeMtu: 1420, path: peer!.path },
+      ]);
+      const table = (await rovy('routes')).stdout.split('\n');
+      assert.match(table[0]!, /^DESTINATION +ADDRESS +HOPS +VIA +MTU +PATH$/);
+      assert.match(table[1]!, new RegExp(`^${b.peerId} +${b.address} +1 +direct +1420 +${b.peerId.slice(0, 16)}…$`));
       const contract = parseIntrospection(readFileSync(join(ROOT, 'dbus', 'net.rovy.Rovy1.xml'), 'utf8'));
       const live = parseIntrospection((await busctl('introspect', '--xml-interface', DEST, peer!.path)).stdout);
       assert.deepEqual(members(live.find((i) => i.name === `${DEST}.Peer`)), members(contract.find((i) => i.name === `${DEST}.Peer`)));

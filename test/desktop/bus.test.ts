@@ -79,6 +79,10 @@ function peerImpl(peerId: string, overrides: Partial<Record<string, () => unknow
       State: () => 'connected',
       LastHandshake: () => 1_700_000_000_123_456n,
       RttMicroseconds: () => 1234,
+      Origin: () => 'runtime',
+      HopCount: () => 1,
+      Route: () => [peerId],
+      RouteMtu: () => 1420,
       RxBytes: () => 2n ** 40n,
       TxBytes: () => 0n,
       ...(overrides as Record<string, () => unknown>),
@@ -156,6 +160,9 @@ describe('D-Bus API on a private system bus', { skip: isRoot ? false : 'needs ro
     assert.equal(peer.LastHandshake, 1_700_000_000_123_456n);
     assert.equal(peer.RxBytes, 2n ** 40n);
     assert.equal(peer.RttMicroseconds, 1234);
+    assert.deepEqual(peer.Route, [PEER_ID]);
+    assert.equal((await busctl('get-property', NAME, `${ROOT_PATH}/peer/99`, PEER_IFACE, 'Route')).stdout.trim(), `as 1 "${PEER_ID}"`);
+    assert.equal((await busctl('get-property', NAME, `${ROOT_PATH}/peer/99`, PEER_IFACE, 'HopCount')).stdout.trim(), 'u 1');
     service.removeObject(`${ROOT_PATH}/peer/99`);
   });
 

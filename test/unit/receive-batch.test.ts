@@ -8,7 +8,23 @@ import type { UdpSocket } from '../../src/transport/udp.js';
 import { MemoryTun } from '../../src/tun/memory.js';
 import { fcAddressBytes } from '../../src/keys/address.js';
 import * as c from '../../src/session/constants.js';
+import { Counters } from '../../src/util/counters.js';
+import type { SessionManager } from '../../src/session/manager.js';
+import type { KeyPair } from '../../src/keys/x25519.js';
+import { Links } from '../../src/node/links.js';
+import { Router } from '../../src/routing/router.js';
+import { EndToEnd } from '../../src/node/end-to-end.js';
+import { IcmpReplies } from '../../src/node/icmp-replies.js';
 import { setup, flush, types } from './session-harness.js';
+
+/** The receive pipeline of a node whose hop sessions are `hop`, with the real layers above it. */
+function pipelineFor(hop: SessionManager, keys: KeyPair, counters: Counters, tun: MemoryTun, batch: PacketBatch): ReceivePipeline {
+  const links = new Links(hop, { linkUp() {}, linkDown() {} });
+  const router = new Router({ identity: keys, mtu: 1420, send() {}, now: hop.now });
+  const address = fcAddressBytes(keys.publicKey);
+  const e2e = new EndToEnd(keys, hop, links, new IcmpReplies(tun, address, hop.now), counters, { changed() {}, resend() {}, internalError() {} }, 1420, hop.now);
+  return new ReceivePipeline(batch, { tun, sockets: { v4: null, v6: null }, mtu: 1420, hop, links, router, e2e, localAddress: address, counters });
+}
 
 /** Datagrams waiting to be "received", handed out by readBatch as recvmmsg would. */
 class DatagramQueue {
@@ -36,7 +52,7 @@ class DatagramQueue {
 test('a handshake in the same batch as data for the keypair it retires runs after that data', () => {
   const { a, b, clock, keysB } = setup();
   const tun = new MemoryTun();
-  const pipeline = new ReceivePipeline(tun, new PacketBatch(8, 2048), b.manager, fcAddressBytes(keysB.publicKey), b.counters);
+  const pipeline = pipelineFor(b.manager, keysB, b.counters, tun, new PacketBatch(8, 2048));
   a.manager.initiate(a.peer, a.manager.now());
   flush(a, b); // B answers; its keypair waits as "next"
   flush(b, a); // A has the session and confirms with a keepalive
@@ -61,7 +77,7 @@ test('a handshake in the same batch as data for the keypair it retires runs afte
 
 test('one wakeup handles at most eight batches, then yields', () => {
   const { b, keysB } = setup();
-  const pipeline = new ReceivePipeline(new MemoryTun(), new PacketBatch(4, 256), b.manager, fcAddressBytes(keysB.publicKey), b.counters);
+  const pipeline = pipelineFor(b.manager, keysB, b.counters, new MemoryTun(), new PacketBatch(4, 256));
   const queue = new DatagramQueue();
   for (let i = 0; i < 4 * 12; i++) queue.waiting.push({ data: Uint8Array.of(9, 0, 0, 0), from: b.endpoint });
   pipeline.drain(queue.asSocket());

@@ -1,0 +1,138 @@
+// Graphs for the routing simulator: edge-list files (../shared/graphs/*.txt), a seeded random
+// connected graph, and BFS hop distances — the shortest paths that routes are measured against.
+import { readFileSync } from 'node:fs';
+
+/** An undirected simple graph on nodes 0..n-1. `adjacency[i]` lists i's neighbours in the order
+ *  their links were added, which is also the order the simulator gives out interface indices. */
+export interface Graph {
+  name: string;
+  n: number;
+  edges: [number, number][];
+  adjacency: number[][];
+}
+
+export function makeGraph(name: string, n: number, edges: [number, number][]): Graph {
+  const adjacency: number[][] = Array.from({ length: n }, () => []);
+  const seen = new Set<number>();
+  const kept: [number, number][] = [];
+  for (const [a, b] of edges) {
+    // Self-loops and repeated links carry nothing for routing: a node has one link per neighbour.
+    if (a === b) continue;
+    const key = a < b ? a * n + b : b * n + a;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    kept.push([a, b]);
+    adjacency[a]!.push(b);
+    adjacency[b]!.push(a);
+  }
+  return { name, n, edges: kept, adjacency };
+}
+
+/** Parses `A B` per line (arbitrary identifiers, blank lines ignored, final newline optional). */
+export function parseEdgeList(name: string, text: string): Graph {
+  const ids = new Map<string, number>();
+  const id = (label: string): number => {
+    let i = ids.get(label);
+    if (i === undefined) ids.set(label, (i = ids.size));
+    return i;
+  };
+  const edges: [number, number][] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 2 || fields[0] === '') continue;
+    edges.push([id(fields[0]!), id(fields[1]!)]);
+  }
+  return makeGraph(name, ids.size, edges);
+}
+
+export function loadEdgeList(path: string): Graph {
+  const name = path.replace(/^.*\//, '').replace(/\.txt$/, '');
+  return parseEdgeList(name, readFileSync(path, 'utf8'));
+}
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same graph, latencies and failures. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * A random geometric graph: n points in the unit square, linked when closer than the radius that
+ * gives `meanDegree` on average, then its components joined by their closest pair of points until
+ * one remains. Geometric rather than Erdős–Rényi because a mesh links neighbours in space: paths
+ * are long (diameter ~ sqrt(n)) and cycles local, which is what makes routing work hard.
+ */
+export function randomGeometricGraph(n: number, seed: number, meanDegree = 5): Graph {
+  const random = rng(seed);
+  const x = Float64Array.from({ length: n }, random);
+  const y = Float64Array.from({ length: n }, random);
+  // Expected degree of an inner point is (n-1)·π·r²; edge effects lower it a little.
+  const r2 = meanDegree / ((n - 1) * Math.PI);
+  const d2 = (i: number, j: number): number => (x[i]! - x[j]!) ** 2 + (y[i]! - y[j]!) ** 2;
+  const edges: [number, number][] = [];
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (d2(i, j) < r2) edges.push([i, j]);
+  for (;;) {
+    const comp = components(makeGraph('', n, edges));
+    if (comp.count === 1) break;
+    // Join component 0 to the nearest point outside it.
+    let best: [number, number] = [0, 0];
+    let bestD = Infinity;
+    for (let i = 0; i < n; i++) {
+      if (comp.of[i] !== 0) continue;
+      for (let j = 0; j < n; j++) if (comp.of[j] !== 0 && d2(i, j) < bestD) (bestD = d2(i, j)), (best = [i, j]);
+    }
+    edges.push(best);
+  }
+  return makeGraph(`random-${n}`, n, edges);
+}
+
+/** Hop distances from `source` over the nodes and links that are up (-1: unreachable). */
+export function bfs(g: Graph, source: number, nodeUp?: (i: number) => boolean, linkUp?: (a: number, b: number) => boolean): Int32Array {
+  const dist = new Int32Array(g.n).fill(-1);
+  const queue = new Int32Array(g.n);
+  let head = 0;
+  let tail = 0;
+  dist[source] = 0;
+  queue[tail++] = source;
+  while (head < tail) {
+    const u = queue[head++]!;
+    for (const v of g.adjacency[u]!) {
+      if (dist[v] !== -1 || (nodeUp && !nodeUp(v)) || (linkUp && !linkUp(u, v))) continue;
+      dist[v] = dist[u]! + 1;
+      queue[tail++] = v;
+    }
+  }
+  return dist;
+}
+
+/** Connected components: `of[i]` is i's component number. */
+export function components(g: Graph, nodeUp?: (i: number) => boolean, linkUp?: (a: number, b: number) => boolean): { count: number; of: Int32Array } {
+  const of = new Int32Array(g.n).fill(-1);
+  let count = 0;
+  for (let i = 0; i < g.n; i++) {
+    if (of[i] !== -1 || (nodeUp && !nodeUp(i))) continue;
+    const dist = bfs(g, i, nodeUp, linkUp);
+    for (let j = 0; j < g.n; j++) if (dist[j]! >= 0) of[j] = count;
+    count++;
+  }
+  return { count, of };
+}
+
+/** Shape figures for a table: degree, diameter (exact: one BFS per node). */
+export function describe(g: Graph): { nodes: number; links: number; meanDegree: number; maxDegree: number; diameter: number } {
+  let diameter = 0;
+  for (let i = 0; i < g.n; i++) for (const d of bfs(g, i)) if (d > diameter) diameter = d;
+  return {
+    nodes: g.n,
+    links: g.edges.length,
+    meanDegree: (2 * g.edges.length) / g.n,
+    maxDegree: Math.max(...g.adjacency.map((a) => a.length)),
+    diameter,
+  };
+}

@@ -1,0 +1,105 @@
+// `rovy routes`: every node there is a route to, neighbours and routed peers alike, nearest
+// first. Read from the daemon's peer objects (HopCount, Route, RouteMtu); nothing is computed
+// here that the daemon does not say.
+import { parseIPv6 } from '../../src/keys/address.js';
+import { listPeers, peerNamer, withDaemon, type PeerObject } from './client.js';
+
+/**
+ * One line of `rovy routes --json`. These field names are part of the CLI's interface
+ * (docs/DBUS.md); new fields may be added, none renamed.
+ */
+export interface RouteEntry {
+  /** The destination's peer ID. */
+  peerId: string;
+  /** Its petname, "" if none. */
+  petname: string;
+  /** Its fc00::/8 address. */
+  address: string;
+  /** "config" or "runtime" for a neighbour, "routed" for a node reached through others. */
+  origin: string;
+  /** The session's state: "connected", "connecting" or "disconnected". */
+  state: string;
+  /** Hops to it: 1 for a neighbour. */
+  hops: number;
+  /** The peer ID of the first hop (the destination itself for a neighbour). */
+  via: string;
+  /** Peer IDs of every node after this one on the path, the destination last. */
+  route: string[];
+  /** The largest IPv6 packet the route carries. */
+  routeMtu: number;
+  /** The destination's D-Bus object (as in `rovy peers --json`). */
+  path: string;
+}
+
+/** The peer objects with a route (HopCount > 0), sorted by hops, then by address. */
+export function routesOf(peers: PeerObject[]): RouteEntry[] {
+  const entries: RouteEntry[] = [];
+  for (const { path, props } of peers) {
+    const hops = Number(props.HopCount);
+    const route = (props.Route as string[] | undefined) ?? [];
+    if (!(hops > 0) || route.length === 0) continue;
+    entries.push({
+      peerId: String(props.PeerId),
+      petname: String(props.Petname ?? ''),
+      address: String(props.Address),
+      origin: String(props.Origin),
+      state: String(props.State),
+      hops,
+      via: route[0]!,
+      route,
+      routeMtu: Number(props.RouteMtu),
+      path,
+    });
+  }
+  return entries.sort((a, b) => a.hops - b.hops || compareAddresses(a.address, b.address));
+}
+
+export function runRoutes(json: boolean): Promise<number> {
+  return withDaemon('routes', async (client) => {
+    const peers = await listPeers(client);
+    const routes = routesOf(peers);
+    if (json) {
+      process.stdout.write(JSON.stringify(routes) + '\n');
+      return;
+    }
+    if (routes.length === 0) {
+      process.stdout.write('no routes\n');
+      return;
+    }
+    const name = peerNamer(peers);
+    const rows = [
+      ['DESTINATION', 'ADDRESS', 'HOPS', 'VIA', 'MTU', 'PATH'],
+      ...routes.map((r) => [
+        r.petname || r.peerId,
+        r.address,
+        String(r.hops),
+        r.hops === 1 ? 'direct' : name(r.via),
+        String(r.routeMtu),
+        r.route.map(name).join(' > '),
+      ]),
+    ];
+    process.stdout.write(table(rows));
+  });
+}
+
+/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+}
+
+/** Orders IPv6 texts by their 128-bit value; text that does not parse sorts last, as text. */
+function compareAddresses(a: string, b: string): number {
+  const bytes = (s: string): Buffer | null => {
+    try {
+      return Buffer.from(parseIPv6(s));
+    } catch {
+      return null;
+    }
+  };
+  const x = bytes(a);
+  const y = bytes(b);
+  if (x && y) return Buffer.compare(x, y);
+  if (x || y) return x ? -1 : 1;
+  return a.localeCompare(b);
+}

@@ -1,0 +1,185 @@
+// End-to-end sessions with nodes beyond the neighbours, and the routed frames that are not data:
+// handshakes, keepalives and time-exceeded reports. These sessions are the same Noise_IKpsk2 state
+// machine as the hop sessions (a second SessionManager), but their "endpoint" is a route — first
+// hop and label (forward/header.ts encodeRoute) — instead of a UDP address, and any node of the
+// mesh may open one. Transit nodes carry their messages sealed; only the two ends hold the keys.
+//
+// Every message here is sent one at a time off the hot path: the frame is built in a fresh
+// buffer and sealed for the first hop by the hop session's sendTransport.
+import { fcAddressBytes, formatIPv6 } from '../keys/address.js';
+import { encodePeerId } from '../keys/peerid.js';
+import { AddressTable } from '../fcnet/address-table.js';
+import type { StaticIdentity } from '../noise/handshake.js';
+import { SessionManager } from '../session/manager.js';
+import { Peer } from '../session/peer.js';
+import { MAX_STAGED_PACKETS } from '../session/constants.js';
+import type { Counters } from '../util/counters.js';
+import { TokenBucket } from '../util/token-bucket.js';
+import { readU32LE, readTransportCounter } from '../noise/messages.js';
+import { CONTROL_HOP_LIMIT, KIND_MESSAGE, KIND_TIME_EXCEEDED, encodeRoute, routeLabel, routeLink, routedHeaderLength, writeRoutedHeader } from '../forward/header.js';
+import { openTimeExceeded, signTimeExceeded } from '../forward/report.js';
+import type { Route } from '../routing/router.js';
+import type { IcmpReplies } from './icmp-replies.js';
+import type { Links } from './links.js';
+import { ProbeCache } from './probes.js';
+
+/** End-to-end peers kept at once; past this, initiations from new nodes are refused. */
+const MAX_PEERS = 4096;
+/** A peer with no session, no route and no traffic for this long is forgotten. */
+const IDLE_FORGET_MS = 300_000;
+/** Time-exceeded reports signed per second (each costs a signature), and the burst allowed. */
+const REPORTS_PER_SECOND = 50;
+const REPORT_BURST = 16;
+
+export interface EndToEndEvents {
+  /** A session came up or went down, or the peer was created or forgotten. */
+  changed(peer: Peer): void;
+  /** Packets that waited for a session: send them now (through the send pipeline). */
+  resend(packets: Uint8Array[]): void;
+  internalError(error: unknown): void;
+}
+
+export class EndToEnd {
+  readonly sessions: SessionManager;
+  readonly probes = new ProbeCache();
+  private readonly byAddress = new AddressTable<Peer>();
+  private readonly held = new Map<Peer, Uint8Array[]>();
+  private readonly reports = new TokenBucket(REPORTS_PER_SECOND, REPORT_BURST);
+
+  constructor(
+    private readonly identity: StaticIdentity,
+    private readonly hop: SessionManager,
+    private readonly links: Links,
+    private readonly icmp: IcmpReplies,
+    private readonly counters: Counters,
+    private readonly events: EndToEndEvents,
+    mtu: number,
+    now?: () => number,
+  ) {
+    this.sessions = new SessionManager(
+      identity,
+      {
+        sendDatagram: (route, message) => this.sendFrame(route, KIND_MESSAGE, CONTROL_HOP_LIMIT, message),
+        sessionUp: (peer) => {
+          const held = this.held.get(peer);
+          this.held.delete(peer);
+          if (held) events.resend(held);
+          events.changed(peer);
+        },
+        sessionDown: (peer) => events.changed(peer),
+        internalError: (err) => events.internalError(err),
+      },
+      counters,
+      { mtu, now, acceptPeer: (publicKey) => this.add(publicKey) },
+    );
+  }
+
+  /** The session peer for a routed destination, created on first use; its endpoint is the route. */
+  peerFor(route: Route): Peer | undefined {
+    const peer = this.sessions.getPeer(route.publicKey) ?? this.add(route.publicKey);
+    if (peer && !peer.endpoint) peer.endpoint = encodeRoute(route.link, route.label);
+    return peer;
+  }
+
+  /** The end-to-end peer with the fc address at buf[off], if one exists. */
+  lookup(buf: Uint8Array, off: number): Peer | undefined {
+    return this.byAddress.lookup(buf, off);
+  }
+
+  all(): IterableIterator<Peer> {
+    return this.sessions.allPeers();
+  }
+
+  /** Keeps a copy of a packet for `peer` until its session is up (the handshake was started). */
+  hold(peer: Peer, packet: Uint8Array): void {
+    let held = this.held.get(peer);
+    if (!held) this.held.set(peer, (held = []));
+    if (held.length >= MAX_STAGED_PACKETS) held.shift();
+    held.push(packet.slice());
+  }
+
+  /** Points every peer's session at its current route, after routing changed. */
+  routesChanged(routeTo: (publicKey: Uint8Array) => Route | undefined): void {
+    for (const peer of this.sessions.allPeers()) {
+      const route = routeTo(peer.publicKey);
+      if (route) peer.endpoint = encodeRoute(route.link, route.label);
+    }
+  }
+
+  /** Sends one routed frame carrying `payload` along `route` (an encoded route). */
+  sendFrame(route: Uint8Array, kind: number, hopLimit: number, payload: Uint8Array): boolean {
+    const neighbour = this.links.peer(routeLink(route));
+    const label = routeLabel(route);
+    const frame = new Uint8Array(routedHeaderLength(label.length) + payload.length);
+    frame.set(payload, writeRoutedHeader(frame, 0, kind, hopLimit, label, payload.length));
+    if (neighbour && this.hop.sendTransport(neighbour, frame, this.sessions.now())) return true;
+    this.counters.noSession++;
+    return false;
+  }
+
+  /**
+   * A frame ran out of hop limit here, in transit: tells its origin along `back` (the reverse
+   * route), naming the frame by its end-to-end message header.
+   */
+  reportTimeExceeded(back: Uint8Array, messageHeader: Uint8Array): void {
+    if (!this.reports.take(this.sessions.now())) {
+      this.counters.rateLimited++;
+      return;
+    }
+    this.sendFrame(back, KIND_TIME_EXCEEDED, CONTROL_HOP_LIMIT, signTimeExceeded(this.identity, messageHeader));
+  }
+
+  /** A report came back to us: if it is authentic and about a probe we sent, ICMPv6 tells the sender. */
+  receiveReport(report: Uint8Array): void {
+    const opened = openTimeExceeded(report);
+    if (!opened) {
+      this.counters.invalidReport++;
+      return;
+    }
+    const probe = this.probes.take(readU32LE(opened.header, 4), readTransportCounter(opened.header, 8), this.sessions.now());
+    if (!probe) {
+      this.counters.invalidReport++;
+      return;
+    }
+    this.icmp.timeExceeded(fcAddressBytes(opened.reporter), probe);
+  }
+
+  tick(hasRoute: (publicKey: Uint8Array) => boolean): void {
+    this.sessions.tick();
+    const now = this.sessions.now();
+    for (const peer of [...this.sessions.allPeers()]) {
+      const idle = !peer.current && !peer.next && !peer.handshake && now - Math.max(peer.lastReceivedAt, peer.lastSentAt) > IDLE_FORGET_MS;
+      if (idle && !hasRoute(peer.publicKey)) this.forget(peer);
+    }
+  }
+
+  closeAll(): void {
+    this.held.clear();
+    this.sessions.closeAll();
+  }
+
+  destroy(): void {
+    this.held.clear();
+    this.sessions.destroy();
+  }
+
+  private add(publicKey: Uint8Array): Peer | undefined {
+    if (this.byAddress.size >= MAX_PEERS) {
+      this.counters.rateLimited++;
+      return undefined;
+    }
+    const address = fcAddressBytes(publicKey);
+    const peer = new Peer({ publicKey: publicKey.slice(), peerId: encodePeerId(publicKey), address, addressText: formatIPv6(address), endpoint: null, psk: new Uint8Array(32), keepaliveMs: 0 });
+    this.sessions.addPeer(peer);
+    this.byAddress.set(address, peer);
+    this.events.changed(peer);
+    return peer;
+  }
+
+  private forget(peer: Peer): void {
+    this.held.delete(peer);
+    this.sessions.removePeer(peer);
+    this.byAddress.delete(peer.address);
+    this.events.changed(peer);
+  }
+}

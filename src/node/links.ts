@@ -1,0 +1,83 @@
+// The node's links: its hop-session peers as the routing layer sees them. Each neighbour gets an
+// interface index (what route labels are made of), and the link is "up" for routing while its
+// hop session lives and the neighbour has been heard from recently. Hellos — empty transport
+// messages — go out every LINK_HELLO_MS when nothing else has, so silence means failure: a cut
+// cable is noticed in LINK_DEAD_MS, not after WireGuard's minutes-long session timers.
+import type { SessionManager } from '../session/manager.js';
+import type { Peer } from '../session/peer.js';
+
+/** A neighbour sends something at least this often while its link is up. */
+export const LINK_HELLO_MS = 1000;
+/** A link that was silent this long is down for routing (four missed hellos). */
+export const LINK_DEAD_MS = 4000;
+
+export interface LinkEvents {
+  linkUp(link: number, peer: Peer): void;
+  linkDown(link: number, peer: Peer): void;
+}
+
+const MAX_INDEX = 0xffff;
+
+export class Links {
+  private readonly byIndex = new Map<number, Peer>();
+  private readonly up = new Set<Peer>();
+  private lastIndex = 0;
+
+  constructor(
+    private readonly sessions: SessionManager,
+    private readonly events: LinkEvents,
+  ) {}
+
+  /** Gives a new neighbour the next free interface index. Indices are not reused at once, so a
+   *  frame still in flight for a removed neighbour cannot reach its successor. */
+  add(peer: Peer): void {
+    for (let tries = 0; tries < MAX_INDEX; tries++) {
+      this.lastIndex = (this.lastIndex % MAX_INDEX) + 1;
+      if (!this.byIndex.has(this.lastIndex)) {
+        peer.link = this.lastIndex;
+        this.byIndex.set(peer.link, peer);
+        return;
+      }
+    }
+    throw new Error('no free interface index: 65535 neighbours');
+  }
+
+  remove(peer: Peer): void {
+    this.setUp(peer, false);
+    this.byIndex.delete(peer.link);
+    peer.link = 0;
+  }
+
+  /** The neighbour behind an interface index, on the forwarding path. */
+  peer(link: number): Peer | undefined {
+    return this.byIndex.get(link);
+  }
+
+  isUp(peer: Peer): boolean {
+    return this.up.has(peer);
+  }
+
+  /** Sends hellos where due and tells routing which links came up or went down. */
+  tick(now: number): void {
+    for (const peer of this.byIndex.values()) {
+      if (peer.isUp && now - peer.lastSentAt >= LINK_HELLO_MS) this.sessions.sendTransport(peer, null, now);
+      this.setUp(peer, peer.isUp && now - peer.lastReceivedAt < LINK_DEAD_MS);
+    }
+  }
+
+  /** Every link down (the mesh switched off). */
+  downAll(): void {
+    for (const peer of [...this.up]) this.setUp(peer, false);
+  }
+
+  private setUp(peer: Peer, up: boolean): void {
+    if (up === this.up.has(peer)) return;
+    if (up) {
+      this.up.add(peer);
+      this.events.linkUp(peer.link, peer);
+    } else {
+      this.up.delete(peer);
+      this.events.linkDown(peer.link, peer);
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// Copies of the packets sent that will run out of hop limit inside the mesh — traceroute's
+// probes — so that when a transit reports the expiry (forward/report.ts), the origin can quote
+// the packet in the ICMPv6 error as RFC 4443 requires. Ordinary traffic never lands here: only a
+// packet whose hop limit is no more than the route's transit count.
+
+/** Probes remembered at once (traceroute6 sends 16 at a time by default). */
+const CAPACITY = 64;
+/** How long a probe waits for its report. */
+const TTL_MS = 10_000;
+/** An ICMPv6 error quotes at most this much of the invoking packet (1280 − 40 − 8). */
+const QUOTE_MAX = 1232;
+
+interface Probe {
+  index: number;
+  counter: number;
+  at: number;
+  packet: Uint8Array;
+}
+
+export class ProbeCache {
+  private readonly ring: (Probe | undefined)[] = new Array<Probe | undefined>(CAPACITY);
+  private next = 0;
+
+  /** Remembers the packet at buf[off, off+len) sent with this end-to-end receiver index and counter. */
+  remember(index: number, counter: number, buf: Uint8Array, off: number, len: number, now: number): void {
+    this.ring[this.next] = { index, counter, at: now, packet: buf.slice(off, off + Math.min(len, QUOTE_MAX)) };
+    this.next = (this.next + 1) % CAPACITY;
+  }
+
+  /** The packet sent with this index and counter, once: a second report for it finds nothing. */
+  take(index: number, counter: number, now: number): Uint8Array | undefined {
+    for (let i = 0; i < CAPACITY; i++) {
+      const probe = this.ring[i];
+      if (!probe || probe.index !== index || probe.counter !== counter) continue;
+      this.ring[i] = undefined;
+      return now - probe.at <= TTL_MS ? probe.packet : undefined;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,29 @@
+// Routing constants. The protocol ones are agreed between nodes (docs/PROTOCOL.md, the routing
+// section); the rest are this implementation's choices, each with its reason.
+
+/** First byte of a hop plaintext that carries a routing control frame. */
+export const FRAME_ROUTING = 0x02;
+/** Second byte of a routing control frame: the rest is announcements back to back. */
+export const KIND_ANNOUNCEMENTS = 1;
+/** Bytes before the first announcement of a frame (FRAME_ROUTING, kind). */
+export const FRAME_HEADER = 2;
+
+/** The router's clock: origination, SPF and expiry are checked this often (the node's timer tick). */
+export const TICK_MS = 100;
+/** A node signs and floods a new announcement at most this often, so a flapping link costs at most
+ *  one flood per second across the whole network. */
+export const MIN_ORIGINATION_INTERVAL_MS = 1000;
+/** An unchanged announcement is re-signed this often, well inside LIFETIME, so a live node never
+ *  expires anywhere even if one refresh is lost. */
+export const REFRESH_MS = 30 * 60_000;
+/** Another node's announcement is forgotten this long after the last new sequence of it arrived:
+ *  two refresh periods, so a node that vanished without its neighbours announcing it gone (a
+ *  partition) leaves every database within the hour. */
+export const LIFETIME_MS = 60 * 60_000;
+
+/** Longest route produced: a label has at most MAX_HOPS - 1 slots, which bounds the forwarding
+ *  header. Nodes farther than this (in hops along the cheapest path) get no route. */
+export const MAX_HOPS = 64;
+/** Cost this node announces for each of its links: routes are shortest in hops until links are
+ *  measured. */
+export const DEFAULT_LINK_COST = 1;

@@ -1,0 +1,23 @@
+// What the router received, sent and refused. Every announcement dropped by receive() increments
+// exactly one of malformed, badSignature or stale, so a missing route is always explainable.
+export class RoutingCounters {
+  /** Frames or announcements that do not parse; the rest of their frame is dropped too. */
+  malformed = 0;
+  /** Announcements whose signature does not verify under their origin's key. */
+  badSignature = 0;
+  /** Announcements not newer than the one held for their origin (duplicates of a flood, mostly):
+   *  dropped without verifying and without flooding. */
+  stale = 0;
+  framesSent = 0;
+  framesReceived = 0;
+  bytesSent = 0;
+  bytesReceived = 0;
+  /** Announcements (parts) this node signed. */
+  announcementsOriginated = 0;
+  /** Shortest-path computations run (one per tick at most, only when something changed). */
+  spfRuns = 0;
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(Object.entries(this)) as Record<string, number>;
+  }
+}

@@ -1,0 +1,377 @@
+// The link-state database: the newest announcement of every known node (its parts), and the link
+// graph they describe, in the compact form SPF walks.
+//
+// Nodes are numbered: every address the database mentions — an origin, or a neighbour named in
+// someone's links — gets a small integer id, so the graph is arrays of integers and SPF's working
+// state is typed arrays indexed by id. Ids are reference-counted (one reference per record, per
+// link naming the address, and per holder outside such as a router's live link) and reused once
+// free, so the tables stay as large as the network held now, not as every node ever seen.
+//
+// A record holds only the parts of its origin's highest sequence: an announcement of a newer
+// sequence drops the older parts at once, whatever their part number (the links of a node are the
+// union of the parts carrying its highest sequence). Signatures are the router's business: this
+// module stores what it is given.
+import { AddressTable } from '../fcnet/address-table.js';
+import { fcAddressBytes } from '../keys/address.js';
+import type { Announcement } from './announcement.js';
+import type { Route } from './spf.js';
+
+/** Int32s per link in a links array: neighbour id, interface index, cost. */
+export const LINK_STRIDE = 3;
+const NO_LINKS = new Int32Array(0);
+
+/** One held announcement (one part of an origination): its bytes to re-send, its links. */
+export interface Part {
+  parts: number;
+  mtu: number;
+  bytes: Uint8Array;
+  /** LINK_STRIDE int32s per link, as announced. */
+  links: Int32Array;
+}
+
+/** What the database knows of one origin. */
+export class NodeRecord {
+  /** Highest sequence held; every held part carries it. */
+  sequence = -1;
+  /** The origin's TUN MTU, as announced (the smallest of its held parts, should they disagree). */
+  mtu = 0;
+  parts: (Part | undefined)[] = [];
+  /** When a part of it was last stored (monotonic ms), and when it will be forgotten. */
+  receivedAt = 0;
+  expiresAt = Infinity;
+  /** Its links, union of the held parts, one per neighbour (the cheapest if named twice), never
+   *  itself: LINK_STRIDE int32s each (neighbour id, the origin's interface index for it, cost).
+   *  One flat array rather than one per field: every router holds every node, so the per-object
+   *  overhead of typed arrays counts (by thousands of nodes times thousands in the simulator). */
+  links: Int32Array = NO_LINKS;
+  /** The router's current route to this node (kept here so SPF can compare runs without a map). */
+  route: Route | undefined = undefined;
+  /** The SPF run that last reached this node. */
+  spfRun = 0;
+
+  constructor(
+    readonly id: number,
+    readonly publicKey: Uint8Array,
+    readonly address: Uint8Array,
+  ) {}
+
+  /** True if this node announces a link to node `id`: half of the two-way check. */
+  lists(id: number): boolean {
+    const links = this.links;
+    for (let i = 0; i < links.length; i += LINK_STRIDE) if (links[i] === id) return true;
+    return false;
+  }
+}
+
+export class Lsdb {
+  /** Record per id (undefined for ids named only as someone's neighbour, or free). */
+  readonly records: (NodeRecord | undefined)[] = [];
+  /** Address per id (undefined when free). */
+  readonly addresses: (Uint8Array | undefined)[] = [];
+  private readonly refs: number[] = [];
+  private readonly free: number[] = [];
+  private readonly ids = new AddressTable<number>();
+  private readonly byKey = new KeyTable();
+  private nextExpiry = Infinity;
+  private recordCount = 0;
+  private partCount = 0;
+  private byteCount = 0;
+  private linkCount = 0;
+
+  /** Every id in use is below this. */
+  get capacity(): number {
+    return this.addresses.length;
+  }
+
+  /** The id of an address, allocated if new: keeping `address` itself if `keep` (the caller will
+   *  never modify it), else a copy. Ids without references are freed by unref(). */
+  intern(address: Uint8Array, keep = false): number {
+    const known = this.ids.lookup(address, 0);
+    if (known !== undefined) return known;
+    const id = this.free.length > 0 ? this.free.pop()! : this.addresses.length;
+    const copy = keep ? address : address.slice(0, 16);
+    this.addresses[id] = copy;
+    this.records[id] = undefined;
+    this.refs[id] = 0;
+    this.ids.set(copy, id);
+    return id;
+  }
+
+  /** The id of an address already known, without allocating. */
+  idOf(buf: Uint8Array, off: number): number | undefined {
+    return this.ids.lookup(buf, off);
+  }
+
+  ref(id: number): void {
+    this.refs[id]!++;
+  }
+
+  unref(id: number): void {
+    if (--this.refs[id]! > 0) return;
+    this.ids.delete(this.addresses[id]!);
+    this.addresses[id] = undefined;
+    this.records[id] = undefined;
+    this.free.push(id);
+  }
+
+  /** The fc00::/8 address of a public key (an array that must not be modified). */
+  addressOf(publicKey: Uint8Array): Uint8Array {
+    return this.byKey.lookup(publicKey, 0)?.address ?? addressOf(publicKey);
+  }
+
+  /** The record of the origin whose 32-byte key is at buf[off], if held. */
+  recordOf(buf: Uint8Array, off: number): NodeRecord | undefined {
+    return this.byKey.lookup(buf, off);
+  }
+
+  /** The record of the node at the 16-byte address at buf[off], if held. */
+  recordAt(buf: Uint8Array, off: number): NodeRecord | undefined {
+    const id = this.ids.lookup(buf, off);
+    return id === undefined ? undefined : this.records[id];
+  }
+
+  /** True if an announcement of (origin, sequence, part) adds nothing to what is held: its
+   *  sequence is older than the origin's newest, or that very part of the newest is held. */
+  isStale(origin: Uint8Array, originOff: number, sequence: number, part: number): boolean {
+    const record = this.byKey.lookup(origin, originOff);
+    if (!record) return false;
+    return sequence < record.sequence || (sequence === record.sequence && record.parts[part] !== undefined);
+  }
+
+  /**
+   * Stores an announcement the caller checked is not stale (and verified). `a.bytes` is kept as
+   * given, so it must not be a view into a buffer that will be reused. Returns its record.
+   */
+  store(a: Announcement, now: number, expiresAt: number): NodeRecord {
+    let record = this.byKey.lookup(a.origin, 0);
+    if (!record) {
+      const id = this.intern(addressOf(a.origin), true);
+      this.ref(id);
+      record = new NodeRecord(id, a.origin.slice(), this.addresses[id]!);
+      this.records[id] = record;
+      this.byKey.set(record.publicKey, record);
+      this.recordCount++;
+    }
+    // The new part's references are taken before the old parts' are dropped, so a neighbour named
+    // by both keeps its id.
+    const n = a.links.length;
+    const links = new Int32Array(n * LINK_STRIDE);
+    for (let i = 0; i < n; i++) {
+      const link = a.links[i]!;
+      const id = this.intern(link.address);
+      this.ref(id);
+      links[i * LINK_STRIDE] = id;
+      links[i * LINK_STRIDE + 1] = link.index;
+      links[i * LINK_STRIDE + 2] = link.cost;
+    }
+    const part: Part = { parts: a.parts, mtu: a.mtu, bytes: a.bytes, links };
+    if (a.sequence > record.sequence) {
+      this.dropParts(record);
+      record.sequence = a.sequence;
+    } else if (a.sequence < record.sequence) {
+      this.dropPart(part);
+      throw new Error('Lsdb.store: announcement older than the one held');
+    } else {
+      const old = record.parts[a.part];
+      if (old) {
+        this.dropPart(old);
+        this.partCount--;
+        this.byteCount -= old.bytes.length;
+      }
+    }
+    record.parts[a.part] = part;
+    this.partCount++;
+    this.byteCount += a.bytes.length;
+    this.rebuildLinks(record);
+    record.receivedAt = now;
+    record.expiresAt = expiresAt;
+    if (expiresAt < this.nextExpiry) this.nextExpiry = expiresAt;
+    return record;
+  }
+
+  /** Forgets every record whose expiry time has come; returns how many. */
+  expire(now: number): number {
+    if (now < this.nextExpiry) return 0;
+    let removed = 0;
+    let next = Infinity;
+    for (const record of this.records) {
+      if (!record) continue;
+      if (record.expiresAt <= now) {
+        this.remove(record);
+        removed++;
+      } else if (record.expiresAt < next) next = record.expiresAt;
+    }
+    this.nextExpiry = next;
+    return removed;
+  }
+
+  remove(record: NodeRecord): void {
+    this.dropParts(record);
+    this.linkCount -= record.links.length / LINK_STRIDE;
+    record.links = NO_LINKS;
+    this.byKey.delete(record.publicKey);
+    this.records[record.id] = undefined;
+    this.recordCount--;
+    this.unref(record.id);
+  }
+
+  /** Calls `fn` with the bytes of every held announcement. */
+  forEachAnnouncement(fn: (bytes: Uint8Array) => void): void {
+    for (const record of this.records) {
+      if (!record) continue;
+      for (const part of record.parts) if (part) fn(part.bytes);
+    }
+  }
+
+  stats(): { nodes: number; links: number; announcements: number; bytes: number } {
+    return { nodes: this.recordCount, links: this.linkCount, announcements: this.partCount, bytes: this.byteCount };
+  }
+
+  private dropPart(part: Part): void {
+    for (let i = 0; i < part.links.length; i += LINK_STRIDE) this.unref(part.links[i]!);
+  }
+
+  private dropParts(record: NodeRecord): void {
+    for (const part of record.parts) {
+      if (!part) continue;
+      this.dropPart(part);
+      this.partCount--;
+      this.byteCount -= part.bytes.length;
+    }
+    record.parts = [];
+  }
+
+  // The record's links become the union of its parts below the part count they announce (the
+  // smallest, should they disagree), one entry per neighbour: the cheapest, then the lowest index.
+  private rebuildLinks(record: NodeRecord): void {
+    let count = Infinity;
+    let mtu = Infinity;
+    for (const part of record.parts) {
+      if (!part) continue;
+      if (part.parts < count) count = part.parts;
+      if (part.mtu < mtu) mtu = part.mtu;
+    }
+    record.mtu = mtu === Infinity ? 0 : mtu;
+    const before = record.links.length / LINK_STRIDE;
+    const only = record.parts.length === 1 ? record.parts[0]! : undefined;
+    if (only && isClean(only.links, record.id)) {
+      // One part naming each neighbour once (most nodes): its array serves as the union.
+      record.links = only.links;
+    } else {
+      let total = 0;
+      for (let p = 0; p < record.parts.length && p < count; p++) total += record.parts[p]?.links.length ?? 0;
+      const links = new Int32Array(total);
+      // Where each neighbour already sits in the union; only needed past a few dozen links.
+      const seen = total > 32 * LINK_STRIDE ? new Map<number, number>() : undefined;
+      let n = 0;
+      for (let p = 0; p < record.parts.length && p < count; p++) {
+        const part = record.parts[p];
+        if (!part) continue;
+        const from = part.links;
+        for (let i = 0; i < from.length; i += LINK_STRIDE) {
+          const id = from[i]!;
+          if (id === record.id) continue;
+          let at = -1;
+          if (seen) at = seen.get(id) ?? -1;
+          else for (let j = 0; j < n; j += LINK_STRIDE) if (links[j] === id) at = j;
+          const x = from[i + 1]!;
+          const c = from[i + 2]!;
+          if (at < 0) {
+            seen?.set(id, n);
+            links[n] = id;
+            links[n + 1] = x;
+            links[n + 2] = c;
+            n += LINK_STRIDE;
+          } else if (c < links[at + 2]! || (c === links[at + 2]! && x < links[at + 1]!)) {
+            links[at + 1] = x;
+            links[at + 2] = c;
+          }
+        }
+      }
+      record.links = n === total ? links : links.slice(0, n);
+    }
+    this.linkCount += record.links.length / LINK_STRIDE - before;
+  }
+}
+
+/** True if `links` never names `self` and names no neighbour twice. */
+function isClean(links: Int32Array, self: number): boolean {
+  if (links.length > 32 * LINK_STRIDE) {
+    const ids = new Set<number>();
+    for (let i = 0; i < links.length; i += LINK_STRIDE) ids.add(links[i]!);
+    return ids.size === links.length / LINK_STRIDE && !ids.has(self);
+  }
+  for (let i = 0; i < links.length; i += LINK_STRIDE) {
+    const id = links[i]!;
+    if (id === self) return false;
+    for (let j = 0; j < i; j += LINK_STRIDE) if (links[j] === id) return false;
+  }
+  return true;
+}
+
+// An origin's address costs two BLAKE2s. Each router computes it once per origin (its record
+// keeps it), but the simulator runs thousands of routers that all learn the same origins, so the
+// results are shared process-wide, in a bounded cache. The arrays are never modified.
+const ADDRESS_CACHE_SIZE = 1 << 16;
+const addressCache = new Map<string, Uint8Array>();
+
+function addressOf(publicKey: Uint8Array): Uint8Array {
+  const k = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length).toString('latin1');
+  let address = addressCache.get(k);
+  if (!address) {
+    if (addressCache.size >= ADDRESS_CACHE_SIZE) addressCache.clear();
+    address = fcAddressBytes(publicKey);
+    addressCache.set(k, address);
+  }
+  return address;
+}
+
+// Records by 32-byte public key, looked up in place in a received frame: keyed by 30 bits of the
+// key (X25519 public keys are uniformly spread, and making colliding ones costs an attacker 2^30
+// key generations each), then compared whole. No string is built per lookup, which matters on
+// the flood path where most announcements received are duplicates.
+class KeyTable {
+  // A bucket is one record (almost always) or an array of colliding ones.
+  private readonly buckets = new Map<number, NodeRecord | NodeRecord[]>();
+
+  lookup(buf: Uint8Array, off: number): NodeRecord | undefined {
+    const bucket = this.buckets.get(keyHash(buf, off));
+    if (bucket === undefined) return undefined;
+    if (!Array.isArray(bucket)) return equal32(bucket.publicKey, buf, off) ? bucket : undefined;
+    for (let i = 0; i < bucket.length; i++) {
+      const record = bucket[i]!;
+      if (equal32(record.publicKey, buf, off)) return record;
+    }
+    return undefined;
+  }
+
+  set(key: Uint8Array, record: NodeRecord): void {
+    const h = keyHash(key, 0);
+    const bucket = this.buckets.get(h);
+    if (bucket === undefined) this.buckets.set(h, record);
+    else if (Array.isArray(bucket)) bucket.push(record);
+    else this.buckets.set(h, [bucket, record]);
+  }
+
+  delete(key: Uint8Array): void {
+    const h = keyHash(key, 0);
+    const bucket = this.buckets.get(h);
+    if (bucket === undefined) return;
+    if (!Array.isArray(bucket)) {
+      if (equal32(bucket.publicKey, key, 0)) this.buckets.delete(h);
+      return;
+    }
+    const i = bucket.findIndex((r) => equal32(r.publicKey, key, 0));
+    if (i >= 0) bucket.splice(i, 1);
+    if (bucket.length === 1) this.buckets.set(h, bucket[0]!);
+  }
+}
+
+function keyHash(buf: Uint8Array, off: number): number {
+  return ((buf[off]! << 22) ^ (buf[off + 1]! << 14) ^ (buf[off + 2]! << 7) ^ buf[off + 3]!) & 0x3fffffff;
+}
+
+function equal32(key: Uint8Array, buf: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 32; i++) if (key[i] !== buf[off + i]) return false;
+  return true;
+}

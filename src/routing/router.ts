@@ -1,0 +1,390 @@
+// The router: link-state routing over signed announcements, transport-agnostic (the daemon and the
+// simulator drive the same class).
+//
+//   linkUp / linkDown   the node layer reports a neighbour's hop session up or gone, with the
+//                       interface index it gave that neighbour. On linkUp the new neighbour is
+//                       sent the whole database; either way this node re-announces at the next
+//                       tick, and SPF re-runs from the live links.
+//   receive             a routing control frame from a neighbour: each announcement in it is
+//                       dropped if not newer than the one held (no signature check: duplicates of
+//                       a flood are the common case), else verified, stored, and flooded on to
+//                       every other neighbour as the same bytes.
+//   tick                every TICK_MS: forget expired announcements, originate our own when due,
+//                       run SPF if anything changed, and tell routesChanged() if routes did.
+//   lookup / routeTo    the data plane's questions; lookup reads an address in place and
+//                       allocates nothing.
+import {
+  announcementSize,
+  decodeAnnouncement,
+  LINKS_PER_PART,
+  signAnnouncements,
+  verifyAnnouncement,
+  type Announcement,
+  type Link,
+} from './announcement.js';
+import {
+  DEFAULT_LINK_COST,
+  FRAME_HEADER,
+  FRAME_ROUTING,
+  KIND_ANNOUNCEMENTS,
+  LIFETIME_MS,
+  MIN_ORIGINATION_INTERVAL_MS,
+  REFRESH_MS,
+} from './constants.js';
+import { RoutingCounters } from './counters.js';
+import { Lsdb, type NodeRecord } from './lsdb.js';
+import { Spf, type Route, type SourceLinks } from './spf.js';
+
+export type { Route } from './spf.js';
+export { RoutingCounters } from './counters.js';
+
+export interface RouterOptions {
+  identity: { publicKey: Uint8Array; privateKey: Uint8Array };
+  /** This node's TUN MTU: announced, and the largest control frame sent. At least 1280 (IPv6's
+   *  minimum, which announcements must carry to be accepted), so any announcement (at most
+   *  ANNOUNCEMENT_MAX_SIZE = 1111 bytes) fits in a frame. */
+  mtu: number;
+  /** Sends a routing control frame to one neighbour (over its hop session). The router never
+   *  modifies a frame once passed here, and may pass the same frame for several links: the callee
+   *  must not modify it either (copy before sealing in place). */
+  send(link: number, frame: Uint8Array): void;
+  /** Monotonic ms (default performance.now). */
+  now?: () => number;
+  /** Ms since the epoch, for sequence numbers (default Date.now). */
+  wallNow?: () => number;
+  /** Called after an SPF run that changed the route table (a route added, removed, or one whose
+   *  first hop, label, path or MTU changed). */
+  routesChanged?(): void;
+  /** Verification hook, for the simulator's optional shared cache; default verifyAnnouncement. */
+  verify?(a: Announcement): boolean;
+}
+
+/** A neighbour whose hop session is up. */
+interface Neighbour {
+  publicKey: Uint8Array;
+  address: Uint8Array;
+  /** Its id in the database (a reference held while the link is up). */
+  id: number;
+}
+
+const KEY_SIZE = 32;
+/** IPv6's minimum MTU: the least an announcement may state, and more than FRAME_HEADER +
+ *  ANNOUNCEMENT_MAX_SIZE, so every announcement fits in a frame. */
+const MIN_MTU = 1280;
+// Announcement header offsets (announcement.ts has the format): enough to drop a duplicate
+// without decoding it.
+const OFF_ORIGIN = 1;
+const OFF_SEQUENCE = 33;
+const OFF_PART = 43;
+const OFF_PARTS = 44;
+const OFF_COUNT = 45;
+const HEADER_SIZE = 47;
+
+export class Router {
+  readonly counters = new RoutingCounters();
+  private readonly identity: { publicKey: Uint8Array; privateKey: Uint8Array };
+  private readonly mtu: number;
+  private readonly sendFrame: (link: number, frame: Uint8Array) => void;
+  private readonly now: () => number;
+  private readonly wallNow: () => number;
+  private readonly onRoutesChanged: (() => void) | undefined;
+  private readonly verify: (a: Announcement) => boolean;
+
+  private readonly lsdb = new Lsdb();
+  private readonly spf = new Spf();
+  private readonly selfId: number;
+  private readonly neighbours = new Map<number, Neighbour>();
+  private sourceLinks: SourceLinks = new Int32Array(0);
+
+  /** Highest sequence of ours seen: originated here, or left in the network by an earlier run. */
+  private sequence = -1;
+  private lastOrigination = -Infinity;
+  private originationDue = true;
+  private spfDue = true;
+  /** Records with a route, from the last SPF run. */
+  private routed: NodeRecord[] = [];
+  private sorted: Route[] | undefined;
+
+  constructor(options: RouterOptions) {
+    if (options.identity.publicKey.length !== KEY_SIZE) throw new RangeError('identity public key must be 32 bytes');
+    if (!Number.isInteger(options.mtu) || options.mtu < MIN_MTU || options.mtu > 0xffff) {
+      throw new RangeError(`router mtu must be ${MIN_MTU}..65535, got ${options.mtu}`);
+    }
+    this.identity = { publicKey: options.identity.publicKey.slice(), privateKey: options.identity.privateKey };
+    this.mtu = options.mtu;
+    this.sendFrame = options.send;
+    this.now = options.now ?? (() => performance.now());
+    this.wallNow = options.wallNow ?? Date.now;
+    this.onRoutesChanged = options.routesChanged?.bind(options);
+    this.verify = options.verify ? options.verify.bind(options) : verifyAnnouncement;
+    // Our own id holds a reference for the router's lifetime.
+    this.selfId = this.lsdb.intern(this.lsdb.addressOf(this.identity.publicKey), true);
+    this.lsdb.ref(this.selfId);
+  }
+
+  /** The neighbour with `publicKey` is reachable through interface index `link` (1..65535). */
+  linkUp(link: number, publicKey: Uint8Array): void {
+    checkLink(link);
+    if (publicKey.length !== KEY_SIZE) throw new RangeError('neighbour public key must be 32 bytes');
+    if (equalKey(publicKey, 0, this.identity.publicKey)) return; // a link to ourselves carries nothing
+    const current = this.neighbours.get(link);
+    if (current && equalKey(publicKey, 0, current.publicKey)) {
+      // The same neighbour again (its session was re-established, maybe after it restarted):
+      // nothing changes here, but it may have lost its database.
+      this.sendDatabase(link);
+      return;
+    }
+    if (current) this.dropNeighbour(link, current);
+    const id = this.lsdb.intern(this.lsdb.addressOf(publicKey), true);
+    this.lsdb.ref(id);
+    this.neighbours.set(link, { publicKey: publicKey.slice(), address: this.lsdb.addresses[id]!, id });
+    this.linksChanged();
+    this.sendDatabase(link);
+  }
+
+  /** The neighbour at interface index `link` is gone. */
+  linkDown(link: number): void {
+    const current = this.neighbours.get(link);
+    if (!current) return;
+    this.dropNeighbour(link, current);
+    this.linksChanged();
+  }
+
+  /** A routing control frame (frame[0] === FRAME_ROUTING) from the neighbour at `link`. */
+  receive(link: number, frame: Uint8Array): void {
+    const counters = this.counters;
+    counters.framesReceived++;
+    counters.bytesReceived += frame.length;
+    if (frame.length < FRAME_HEADER || frame[0] !== FRAME_ROUTING || frame[1] !== KIND_ANNOUNCEMENTS) {
+      counters.malformed++;
+      return;
+    }
+    let fresh: Uint8Array[] | undefined;
+    let now = 0;
+    for (let off = FRAME_HEADER; off < frame.length; ) {
+      const length = announcementLength(frame, off);
+      if (length < 0) {
+        counters.malformed++;
+        break; // the rest of the frame cannot be delimited
+      }
+      const sequence = readSequence(frame, off);
+      const part = frame[off + OFF_PART]!;
+      const ours = equalKey(frame, off + OFF_ORIGIN, this.identity.publicKey);
+      if (ours ? this.isOwnEcho(frame, off, length, sequence, part) : this.lsdb.isStale(frame, off + OFF_ORIGIN, sequence, part)) {
+        counters.stale++;
+        off += length;
+        continue;
+      }
+      const decoded = decodeAnnouncement(frame, off);
+      if (!decoded) {
+        counters.malformed++;
+        break;
+      }
+      off += length;
+      const a = decoded.announcement;
+      if (!this.verify(a)) {
+        counters.badSignature++;
+        continue;
+      }
+      if (ours) {
+        // Ours, from before a restart (or a clock step back): announce above it, and do not
+        // spread it further, since our next announcement replaces it everywhere.
+        this.sequence = Math.max(this.sequence, a.sequence);
+        this.originationDue = true;
+        continue;
+      }
+      if (fresh === undefined) {
+        fresh = [];
+        now = this.now();
+      }
+      this.lsdb.store(a, now, now + LIFETIME_MS);
+      this.spfDue = true;
+      fresh.push(a.bytes);
+    }
+    if (fresh) this.flood(fresh, link);
+  }
+
+  /** Call every TICK_MS: expiry, origination, SPF. */
+  tick(): void {
+    const now = this.now();
+    if (this.lsdb.expire(now) > 0) this.spfDue = true;
+    const since = now - this.lastOrigination;
+    if ((this.originationDue && since >= MIN_ORIGINATION_INTERVAL_MS) || since >= REFRESH_MS) this.originate(now);
+    if (this.spfDue) this.runSpf();
+  }
+
+  /** The route to the node whose 16-byte address is at buf[off]. Allocates nothing. */
+  lookup(buf: Uint8Array, off: number): Route | undefined {
+    return this.lsdb.recordAt(buf, off)?.route;
+  }
+
+  routeTo(publicKey: Uint8Array): Route | undefined {
+    if (publicKey.length !== KEY_SIZE) return undefined;
+    return this.lsdb.recordOf(publicKey, 0)?.route;
+  }
+
+  /** Every route, fewest hops first (then by address). */
+  routes(): Route[] {
+    if (!this.sorted) {
+      this.sorted = this.routed.map((r) => r.route!).sort((a, b) => a.hops - b.hops || compareBytes(a.address, b.address));
+    }
+    return this.sorted.slice();
+  }
+
+  /** The public key of a known node (an origin in the database, or a neighbour) by address. */
+  keyOf(address: Uint8Array): Uint8Array | undefined {
+    if (address.length !== 16) return undefined;
+    const record = this.lsdb.recordAt(address, 0);
+    if (record) return record.publicKey;
+    const id = this.lsdb.idOf(address, 0);
+    if (id === undefined) return undefined;
+    for (const n of this.neighbours.values()) if (n.id === id) return n.publicKey;
+    return undefined;
+  }
+
+  /** Routing state held: origins, link entries (each announced link counted once per side that
+   *  announces it), announcements (parts) and their encoded bytes, ours included. */
+  stats(): { nodes: number; links: number; announcements: number; bytes: number } {
+    return this.lsdb.stats();
+  }
+
+  // True if an announcement of our own key is not newer than ours: older, or the very bytes we
+  // signed (our flood coming back round a loop). One of our sequence with other bytes is from an
+  // earlier run that happened to pick the same sequence; it is treated as newer, so we move above.
+  private isOwnEcho(frame: Uint8Array, off: number, length: number, sequence: number, part: number): boolean {
+    if (sequence !== this.sequence) return sequence < this.sequence;
+    const held = this.lsdb.recordOf(this.identity.publicKey, 0);
+    const bytes = held?.sequence === sequence ? held.parts[part]?.bytes : undefined;
+    if (!bytes || bytes.length !== length) return false;
+    for (let i = 0; i < length; i++) if (bytes[i] !== frame[off + i]) return false;
+    return true;
+  }
+
+  private dropNeighbour(link: number, n: Neighbour): void {
+    this.neighbours.delete(link);
+    this.lsdb.unref(n.id);
+  }
+
+  // Rebuilds SPF's source links from the live ones (by link index; a neighbour reachable over
+  // two links is used over the lower index), and schedules an announcement and an SPF run.
+  private linksChanged(): void {
+    const links = [...this.neighbours].sort((a, b) => a[0] - b[0]);
+    const source: number[] = [];
+    const seen = new Set<number>();
+    for (const [link, n] of links) {
+      if (seen.has(n.id)) continue;
+      seen.add(n.id);
+      source.push(n.id, link, DEFAULT_LINK_COST);
+    }
+    this.sourceLinks = Int32Array.from(source);
+    this.originationDue = true;
+    this.spfDue = true;
+  }
+
+  private originate(now: number): void {
+    const sequence = Math.max(this.sequence + 1, Math.floor(this.wallNow()));
+    const links: Link[] = [...this.neighbours]
+      .sort((a, b) => a[0] - b[0])
+      .map(([index, n]) => ({ address: n.address, index, cost: DEFAULT_LINK_COST }));
+    const parts = signAnnouncements(this.identity, sequence, this.mtu, links);
+    this.sequence = sequence;
+    this.lastOrigination = now;
+    this.originationDue = false;
+    this.counters.announcementsOriginated += parts.length;
+    // Ours never expire here: they are replaced by the next origination.
+    for (const a of parts) this.lsdb.store(a, now, Infinity);
+    this.flood(
+      parts.map((a) => a.bytes),
+      0,
+    );
+  }
+
+  private runSpf(): void {
+    this.spfDue = false;
+    this.counters.spfRuns++;
+    this.spf.compute(this.lsdb, this.selfId, this.sourceLinks);
+    const { updated, removed, routed } = this.spf.updateRoutes(this.lsdb, this.mtu, this.routed);
+    this.routed = routed;
+    if (updated.length === 0 && removed.length === 0) return;
+    this.sorted = undefined;
+    this.onRoutesChanged?.();
+  }
+
+  /** Sends the whole database to one neighbour. */
+  private sendDatabase(link: number): void {
+    const all: Uint8Array[] = [];
+    this.lsdb.forEachAnnouncement((bytes) => all.push(bytes));
+    for (const frame of packFrames(all, this.mtu)) this.send(link, frame);
+  }
+
+  /** Sends announcements to every neighbour but the one at `except` (0: none). */
+  private flood(announcements: Uint8Array[], except: number): void {
+    if (this.neighbours.size === 0 || (this.neighbours.size === 1 && this.neighbours.has(except))) return;
+    const frames = packFrames(announcements, this.mtu);
+    for (const link of this.neighbours.keys()) {
+      if (link === except) continue;
+      for (const frame of frames) this.send(link, frame);
+    }
+  }
+
+  private send(link: number, frame: Uint8Array): void {
+    this.counters.framesSent++;
+    this.counters.bytesSent += frame.length;
+    this.sendFrame(link, frame);
+  }
+}
+
+/** Announcements packed in order into as few frames of at most `mtu` bytes as they fit. */
+export function packFrames(announcements: readonly Uint8Array[], mtu: number): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < announcements.length; ) {
+    let size = FRAME_HEADER;
+    let j = i;
+    while (j < announcements.length && size + announcements[j]!.length <= mtu) size += announcements[j++]!.length;
+    if (j === i) throw new RangeError(`an announcement of ${announcements[i]!.length} bytes exceeds the frame mtu ${mtu}`);
+    const frame = new Uint8Array(size);
+    frame[0] = FRAME_ROUTING;
+    frame[1] = KIND_ANNOUNCEMENTS;
+    let off = FRAME_HEADER;
+    for (; i < j; i++) {
+      frame.set(announcements[i]!, off);
+      off += announcements[i]!.length;
+    }
+    frames.push(frame);
+  }
+  return frames;
+}
+
+// The length of the announcement at frame[off], or -1 if its header is not one: enough checking
+// to skip a stale announcement safely; decodeAnnouncement checks the rest of a fresh one.
+function announcementLength(frame: Uint8Array, off: number): number {
+  if (frame.length - off < HEADER_SIZE || frame[off] !== 1) return -1;
+  const n = (frame[off + OFF_COUNT]! << 8) | frame[off + OFF_COUNT + 1]!;
+  const parts = frame[off + OFF_PARTS]!;
+  if (n > LINKS_PER_PART || parts === 0 || frame[off + OFF_PART]! >= parts) return -1;
+  if (frame[off + OFF_SEQUENCE]! !== 0 || frame[off + OFF_SEQUENCE + 1]! >= 0x20) return -1; // >= 2^53
+  const length = announcementSize(n);
+  return frame.length - off < length ? -1 : length;
+}
+
+function readSequence(frame: Uint8Array, off: number): number {
+  let hi = 0;
+  for (let i = 0; i < 4; i++) hi = hi * 256 + frame[off + OFF_SEQUENCE + i]!;
+  let lo = 0;
+  for (let i = 4; i < 8; i++) lo = lo * 256 + frame[off + OFF_SEQUENCE + i]!;
+  return hi * 2 ** 32 + lo;
+}
+
+function checkLink(link: number): void {
+  if (!Number.isInteger(link) || link < 1 || link > 0xffff) throw new RangeError(`link index must be 1..65535, got ${link}`);
+}
+
+function equalKey(buf: Uint8Array, off: number, key: Uint8Array): boolean {
+  for (let i = 0; i < KEY_SIZE; i++) if (buf[off + i] !== key[i]) return false;
+  return true;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}

@@ -1,0 +1,152 @@
+// Multi-hop meshes of real daemons in network namespaces: nodes configured only with their own
+// links find routes to every other node, and real tools see a routed network.
+//
+//   line:  n0 ── n1 ── n2 ── n3 ── n4          (ping, traceroute6, packet-too-big, restart of n2)
+//   ring:  r0 ── r1 ── r2 ── r3 ── r4 ── r5 ── r0   (a link cut under a ping flow)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Lab, isRoot, nsExec, until } from './netns.js';
+
+interface MeshNode {
+  ns: string;
+  config: string;
+  peerId: string;
+  address: string;
+}
+
+interface Mesh {
+  nodes: MeshNode[];
+  /** Veth names per edge "i-j": [name in i's namespace, name in j's namespace]. */
+  veths: Map<string, [string, string]>;
+}
+
+/** Namespaces joined by veths along `edges`; each node's config lists exactly its neighbours. */
+function buildMesh(lab: Lab, prefix: string, count: number, edges: [number, number][]): Mesh {
+  const nodes: MeshNode[] = [];
+  for (let i = 0; i < count; i++) nodes.push({ ns: lab.namespace(`${prefix}${i}`), ...lab.initNode(`${prefix}${i}`) });
+  const peers: string[][] = nodes.map(() => []);
+  const veths = new Map<string, [string, string]>();
+  for (const [i, j] of edges) {
+    const net = `fd00:${i + 1}:${j + 1}`;
+    veths.set(`${i}-${j}`, lab.link(nodes[i]!.ns, `${net}::1`, nodes[j]!.ns, `${net}::2`));
+    peers[i]!.push(`[[peer]]\naddress = "/ip6/${net}::2/udp/7777/rovy/${nodes[j]!.peerId}"`);
+    peers[j]!.push(`[[peer]]\naddress = "/ip6/${net}::1/udp/7777/rovy/${nodes[i]!.peerId}"`);
+  }
+  nodes.forEach((node, i) => {
+    lab.file(`${prefix}${i}/rovy.toml`, ['key_file = "node.key"', 'listen = ["/ip6/::/udp/7777"]', '[tun]', 'name = "rovy0"', 'mtu = 1420', ...peers[i]!].join('\n'));
+  });
+  return { nodes, veths };
+}
+
+function ping(from: MeshNode, to: MeshNode, extra: string[] = []): { code: number; out: string } {
+  return nsExec(from.ns, 'ping', ['-6', '-n', '-c', '1', '-W', '1', ...extra, to.address]);
+}
+
+/** The hop addresses traceroute6 printed, one per line it numbered. */
+function traceHops(out: string): string[] {
+  const hops: string[] = [];
+  for (const line of out.split('\n')) {
+    const m = /^\s*(\d+)\s+(\S+)/.exec(line);
+    if (m) hops[Number(m[1]) - 1] = m[2]!;
+  }
+  return hops;
+}
+
+test('a line of five nodes routes end to end', { skip: !isRoot && 'needs root for namespaces and TUN' }, async (t) => {
+  const lab = new Lab();
+  try {
+    const { nodes } = buildMesh(lab, 'l', 5, [
+      [0, 1],
+      [1, 2],
+      [2, 3],
+      [3, 4],
+    ]);
+    const daemons = nodes.map((n) => lab.start(n.ns, n.config));
+    const [n0, , n2, , n4] = nodes as [MeshNode, MeshNode, MeshNode, MeshNode, MeshNode];
+
+    await t.test('ping -6 from one end to the other, four hops', async () => {
+      const ms = await until('n0 reaches n4', () => ping(n0, n4).code === 0, 30_000);
+      console.log(`# line of 5: first end-to-end reply ${Math.round(ms)} ms after the daemons started`);
+      const r = nsExec(n0.ns, 'ping', ['-6', '-n', '-c', '5', '-i', '0.2', '-W', '1', n4.address]);
+      assert.equal(r.code, 0, r.out);
+      assert.match(r.out, /5 received/);
+      // Four hops: three transits each take one off the hop limit.
+      assert.match(r.out, /ttl=61/);
+      const back = ping(n4, n0);
+      assert.equal(back.code, 0, back.out);
+    });
+
+    await t.test('traceroute6 -n lists the three nodes in between, in order', () => {
+      const r = nsExec(n0.ns, 'traceroute6', ['-n', '-q', '1', '-w', '2', '-m', '8', n4.address], 60_000);
+      assert.equal(r.code, 0, r.out);
+      const hops = traceHops(r.out);
+      assert.deepEqual(hops, [nodes[1]!.address, nodes[2]!.address, nodes[3]!.address, n4.address], r.out);
+    });
+
+    await t.test('a packet larger than the route carries gets ICMPv6 packet-too-big', () => {
+      // 1420 on every hop, less the routed header with 3 slots (13) and the end-to-end header and tag (32).
+      const r = ping(n0, n4, ['-s', '1360', '-M', 'do']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.out, /mtu[ =:]+1375/i, r.out);
+      const fits = ping(n0, n4, ['-s', String(1375 - 48), '-M', 'do']);
+      assert.equal(fits.code, 0, fits.out);
+    });
+
+    await t.test('a node restarted in the middle of the line: traffic resumes through it', async () => {
+      const before = daemons[2]!;
+      assert.equal(await before.stop(), 0, before.log);
+      await until('the route through n2 is gone', () => ping(n0, n4).code !== 0, 20_000);
+      const started = performance.now();
+      daemons[2] = lab.start(n2.ns, n2.config);
+      await until('n0 reaches n4 again', () => ping(n0, n4).code === 0, 30_000);
+      console.log(`# line of 5: n2 restarted, end-to-end again after ${Math.round(performance.now() - started)} ms`);
+      const r = nsExec(n0.ns, 'ping', ['-6', '-n', '-c', '3', '-i', '0.2', '-W', '1', n4.address]);
+      assert.match(r.out, /3 received/, r.out);
+    });
+  } finally {
+    await lab.cleanup();
+  }
+});
+
+test('a ring of six reroutes around a cut link', { skip: !isRoot && 'needs root for namespaces and TUN' }, async () => {
+  const lab = new Lab();
+  try {
+    const edges: [number, number][] = [
+      [0, 1],
+      [1, 2],
+      [2, 3],
+      [3, 4],
+      [4, 5],
+      [0, 5],
+    ];
+    const { nodes, veths } = buildMesh(lab, 'r', 6, edges);
+    for (const n of nodes) lab.start(n.ns, n.config);
+    const [r0, r1, r2] = nodes as [MeshNode, MeshNode, MeshNode];
+    await until('r0 reaches r2', () => ping(r0, r2).code === 0, 30_000);
+    const before = nsExec(r0.ns, 'traceroute6', ['-n', '-q', '1', '-w', '2', '-m', '8', r2.address], 60_000);
+    assert.deepEqual(traceHops(before.out), [r1.address, r2.address], before.out);
+
+    // A flow of pings, timestamped (-D), runs while the link r1–r2 on the short way is cut.
+    const flow = lab.spawn(r0.ns, ['ping', '-6', '-n', '-D', '-i', '0.1', '-W', '1', '-w', '40', r2.address]);
+    await until('the flow is answered', () => /icmp_seq=\d+ ttl/.test(flow.log), 10_000);
+    const [v12] = veths.get('1-2')!;
+    const cutAt = Date.now() / 1000;
+    nsExec(r1.ns, 'ip', ['link', 'set', v12, 'down']);
+    const replyAfterCut = (): number | undefined => {
+      for (const m of flow.log.matchAll(/^\[(\d+\.\d+)\] .*icmp_seq=\d+ ttl=(\d+)/gm)) {
+        if (Number(m[1]) > cutAt + 0.2 && Number(m[2]) === 61) return Number(m[1]);
+      }
+      return undefined;
+    };
+    // The long way round, r0–r5–r4–r3–r2, is four hops: ttl 61 says the flow took it.
+    await until('the flow is answered the long way round', () => replyAfterCut() !== undefined, 30_000);
+    const recovered = replyAfterCut()!;
+    console.log(`# ring of 6: link cut to first reply on the new path: ${Math.round((recovered - cutAt) * 1000)} ms`);
+    const after = nsExec(r0.ns, 'traceroute6', ['-n', '-q', '1', '-w', '2', '-m', '8', r2.address], 60_000);
+    assert.deepEqual(traceHops(after.out), [nodes[5]!.address, nodes[4]!.address, nodes[3]!.address, r2.address], after.out);
+    flow.signal('SIGINT');
+    await flow.exited;
+  } finally {
+    await lab.cleanup();
+  }
+});

@@ -1,0 +1,306 @@
+// The link-state database and SPF on their own, with announcements built by hand (no signatures:
+// the database stores what the router has verified).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { fcAddressBytes } from '../../src/keys/address.js';
+import type { Announcement } from '../../src/routing/announcement.js';
+import { MAX_HOPS } from '../../src/routing/constants.js';
+import { LINK_STRIDE, Lsdb, type NodeRecord } from '../../src/routing/lsdb.js';
+import { Spf, type SourceLinks } from '../../src/routing/spf.js';
+
+interface FakeNode {
+  key: Uint8Array;
+  address: Uint8Array;
+}
+
+function fakeNode(): FakeNode {
+  const key = new Uint8Array(randomBytes(32));
+  return { key, address: fcAddressBytes(key) };
+}
+
+/** An announcement of `n` listing [neighbour, interface index, cost?] links. */
+function ann(
+  n: FakeNode,
+  sequence: number,
+  links: [FakeNode, number, number?][],
+  opts: { part?: number; parts?: number; mtu?: number } = {},
+): Announcement {
+  return {
+    origin: n.key,
+    sequence,
+    mtu: opts.mtu ?? 1400,
+    part: opts.part ?? 0,
+    parts: opts.parts ?? 1,
+    links: links.map(([m, index, cost]) => ({ address: m.address, index, cost: cost ?? 1 })),
+    bytes: new Uint8Array(111 + 20 * links.length),
+  };
+}
+
+/** A database seen from `self`, whose live links are `[neighbour, our index]`. */
+class View {
+  readonly lsdb = new Lsdb();
+  readonly spf = new Spf();
+  readonly selfId: number;
+  routed: NodeRecord[] = [];
+
+  constructor(readonly self: FakeNode) {
+    this.selfId = this.lsdb.intern(self.address);
+    this.lsdb.ref(this.selfId);
+  }
+
+  store(...as: Announcement[]): void {
+    for (const a of as) this.lsdb.store(a, 0, 1000);
+  }
+
+  run(links: [FakeNode, number][], mtu = 1400) {
+    const source: SourceLinks = Int32Array.from(links.flatMap(([n, i]) => [this.lsdb.intern(n.address), i, 1]));
+    this.spf.compute(this.lsdb, this.selfId, source);
+    const changes = this.spf.updateRoutes(this.lsdb, mtu, this.routed);
+    this.routed = changes.routed;
+    return changes;
+  }
+
+  route(n: FakeNode) {
+    return this.lsdb.recordOf(n.key, 0)?.route;
+  }
+}
+
+test('a link counts only when both ends announce it', () => {
+  const [s, a, b] = [fakeNode(), fakeNode(), fakeNode()];
+  const v = new View(s);
+  // a claims b, but b's announcement does not list a.
+  v.store(ann(a, 1, [[s, 7], [b, 8]]), ann(b, 1, []));
+  v.run([[a, 3]]);
+  assert.equal(v.route(a)?.hops, 1);
+  assert.equal(v.route(a)?.link, 3);
+  assert.equal(v.route(b), undefined, 'one-way claim ignored');
+  v.store(ann(b, 2, [[a, 1]]));
+  v.run([[a, 3]]);
+  const r = v.route(b)!;
+  assert.equal(r.hops, 2);
+  assert.equal(r.link, 3);
+  assert.deepEqual([...r.label], [8]);
+  assert.deepEqual(r.path, [v.lsdb.recordOf(a.key, 0)!.publicKey, v.lsdb.recordOf(b.key, 0)!.publicKey]);
+  // Our side counts from the live links: without the link to a, nothing is reachable.
+  const changes = v.run([]);
+  assert.equal(changes.removed.length, 2);
+  assert.equal(v.route(a), undefined);
+  assert.equal(v.route(b), undefined);
+});
+
+test('equal-cost ties go to the lower address, whatever the arrival order', () => {
+  const [s, x, y, d] = [fakeNode(), fakeNode(), fakeNode(), fakeNode()];
+  const lowFirst = Buffer.compare(x.address, y.address) < 0 ? x : y;
+  const anns = [ann(x, 1, [[s, 1], [d, 11]]), ann(y, 1, [[s, 1], [d, 21]]), ann(d, 1, [[x, 1], [y, 2]])];
+  for (const order of [anns, [...anns].reverse()]) {
+    const v = new View(s);
+    v.store(...order);
+    for (const links of [
+      [[x, 1], [y, 2]],
+      [[y, 2], [x, 1]],
+    ] as [FakeNode, number][][]) {
+      v.run(links);
+      const r = v.route(d)!;
+      assert.equal(r.hops, 2);
+      assert.deepEqual([...r.label], [lowFirst === x ? 11 : 21]);
+      assert.equal(r.link, lowFirst === x ? 1 : 2);
+    }
+  }
+});
+
+test('cost decides before hops; fewer hops break cost ties', () => {
+  const [s, a, b, c, d] = [fakeNode(), fakeNode(), fakeNode(), fakeNode(), fakeNode()];
+  const v = new View(s);
+  // s-a-d with a→d costing 5, against s-b-c-d at cost 1 each: the longer, cheaper path wins.
+  v.store(
+    ann(a, 1, [[s, 1], [d, 2, 5]]),
+    ann(b, 1, [[s, 1], [c, 2]]),
+    ann(c, 1, [[b, 1], [d, 2]]),
+    ann(d, 1, [[a, 1], [c, 2]]),
+  );
+  v.run([[a, 1], [b, 2]]);
+  assert.equal(v.route(d)!.hops, 3);
+  assert.deepEqual([...v.route(d)!.label], [2, 2]);
+  // At a→d cost 2, both cost 3: the 2-hop path wins.
+  v.store(ann(a, 2, [[s, 1], [d, 2, 2]]));
+  v.run([[a, 1], [b, 2]]);
+  assert.equal(v.route(d)!.hops, 2);
+  assert.equal(v.route(d)!.link, 1);
+});
+
+test('no route is longer than MAX_HOPS', () => {
+  const line = Array.from({ length: MAX_HOPS + 6 }, fakeNode);
+  const v = new View(line[0]!);
+  for (let i = 1; i < line.length; i++) {
+    const links: [FakeNode, number][] = [[line[i - 1]!, 1]];
+    if (i + 1 < line.length) links.push([line[i + 1]!, 2]);
+    v.store(ann(line[i]!, 1, links));
+  }
+  v.run([[line[1]!, 5]]);
+  const far = v.route(line[MAX_HOPS]!)!;
+  assert.equal(far.hops, MAX_HOPS);
+  assert.equal(far.label.length, MAX_HOPS - 1);
+  assert.ok(far.label.every((x) => x === 2));
+  assert.equal(far.path.length, MAX_HOPS);
+  assert.equal(v.route(line[MAX_HOPS + 1]!), undefined);
+  assert.equal(v.routed.length, MAX_HOPS);
+});
+
+test('route objects survive runs that change nothing; mtu is the path minimum', () => {
+  const [s, a, b, c] = [fakeNode(), fakeNode(), fakeNode(), fakeNode()];
+  const v = new View(s);
+  v.store(
+    ann(a, 1, [[s, 1], [b, 2]], { mtu: 1500 }),
+    ann(b, 1, [[a, 1], [c, 2]], { mtu: 1300 }),
+    ann(c, 1, [[b, 1]], { mtu: 1400 }),
+  );
+  let changes = v.run([[a, 4]], 1420);
+  assert.equal(changes.updated.length, 3);
+  assert.deepEqual(
+    [a, b, c].map((n) => v.route(n)!.mtu),
+    [1420, 1300, 1300],
+  );
+  const before = [a, b, c].map((n) => v.route(n));
+  changes = v.run([[a, 4]], 1420);
+  assert.equal(changes.updated.length + changes.removed.length, 0);
+  assert.deepEqual(
+    [a, b, c].map((n) => v.route(n)),
+    before,
+  );
+  assert.ok([a, b, c].every((n, i) => v.route(n) === before[i]));
+  // a's MTU drops to 1350: a and b get new routes, c (already limited to 1300 by b) keeps its own.
+  v.store(ann(a, 2, [[s, 1], [b, 2]], { mtu: 1350 }));
+  changes = v.run([[a, 4]], 1420);
+  assert.equal(v.route(a)!.mtu, 1350);
+  assert.equal(v.route(b), before[1], 'b still 1300: unchanged');
+  assert.equal(v.route(c), before[2]);
+  assert.deepEqual(changes.updated, [v.lsdb.recordOf(a.key, 0)]);
+  // A new interface index at b changes c's label, and only c's.
+  v.store(ann(b, 2, [[a, 1], [c, 9]], { mtu: 1300 }));
+  changes = v.run([[a, 4]], 1420);
+  assert.deepEqual(changes.updated, [v.lsdb.recordOf(c.key, 0)]);
+  assert.deepEqual([...v.route(c)!.label], [2, 9]);
+});
+
+test('parts: the union of the newest sequence, older parts dropped', () => {
+  const s = fakeNode();
+  const hub = fakeNode();
+  const others = Array.from({ length: 120 }, fakeNode);
+  const v = new View(s);
+  const links = (from: number, to: number): [FakeNode, number][] =>
+    others.slice(from, to).map((n, i): [FakeNode, number] => [n, from + i + 1]);
+  v.store(
+    ann(hub, 10, links(0, 50), { part: 0, parts: 3 }),
+    ann(hub, 10, links(50, 100), { part: 1, parts: 3 }),
+    ann(hub, 10, links(100, 120), { part: 2, parts: 3 }),
+  );
+  const record = v.lsdb.recordOf(hub.key, 0)!;
+  assert.equal(record.links.length, 120 * LINK_STRIDE);
+  assert.equal(v.lsdb.stats().announcements, 3);
+  assert.equal(v.lsdb.isStale(hub.key, 0, 10, 1), true, 'held part');
+  assert.equal(v.lsdb.isStale(hub.key, 0, 9, 3), true, 'older sequence, whatever the part');
+  assert.equal(v.lsdb.isStale(hub.key, 0, 11, 1), false);
+  // The next origination has one part: parts 1 and 2 of sequence 10 go with it.
+  v.store(ann(hub, 11, links(0, 10), { part: 0, parts: 1 }));
+  assert.equal(record.links.length, 10 * LINK_STRIDE);
+  assert.equal(v.lsdb.stats().announcements, 1);
+  assert.equal(v.lsdb.isStale(hub.key, 0, 10, 2), true);
+  // Duplicated neighbours and self-links collapse: one entry per neighbour, the cheapest.
+  v.store(ann(hub, 12, [[others[0]!, 5, 3], [others[0]!, 6, 2], [hub, 7], [others[1]!, 8]]));
+  const o0 = v.lsdb.idOf(others[0]!.address, 0);
+  const o1 = v.lsdb.idOf(others[1]!.address, 0);
+  assert.deepEqual([...record.links], [o0, 6, 2, o1, 8, 1]);
+});
+
+test('ids are reference counted and reused; expiry forgets records', () => {
+  const s = fakeNode();
+  const v = new View(s);
+  const ring = Array.from({ length: 20 }, fakeNode);
+  const ringAnn = (seq: number) =>
+    ring.map((n, i) =>
+      ann(n, seq, [
+        [ring[(i + 1) % ring.length]!, 1],
+        [ring[(i + ring.length - 1) % ring.length]!, 2],
+      ]),
+    );
+  v.store(...ringAnn(1));
+  const capacity = v.lsdb.capacity;
+  assert.equal(capacity, 21);
+  assert.deepEqual(v.lsdb.stats(), { nodes: 20, links: 40, announcements: 20, bytes: 20 * 151 });
+  for (let seq = 2; seq < 10; seq++) v.store(...ringAnn(seq));
+  assert.equal(v.lsdb.capacity, capacity, 'replacing announcements allocates no ids');
+  assert.equal(v.lsdb.expire(999), 0);
+  assert.equal(v.lsdb.expire(1000), 20);
+  assert.deepEqual(v.lsdb.stats(), { nodes: 0, links: 0, announcements: 0, bytes: 0 });
+  assert.equal(v.lsdb.idOf(ring[0]!.address, 0), undefined, 'freed');
+  assert.equal(v.lsdb.idOf(s.address, 0), v.selfId, 'held by its owner');
+  // Another set of nodes reuses the freed ids.
+  const other = Array.from({ length: 20 }, fakeNode);
+  v.store(...other.map((n) => ann(n, 1, [[s, 1]])));
+  assert.equal(v.lsdb.capacity, capacity);
+  v.run(other.map((n, i): [FakeNode, number] => [n, i + 1]));
+  assert.equal(v.routed.length, 20);
+});
+
+test('SPF over a 2000-node grid is fast and deterministic', () => {
+  const side = 45;
+  const grid = Array.from({ length: side * side }, fakeNode);
+  const at = (x: number, y: number) => grid[y * side + x]!;
+  const anns: Announcement[] = [];
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const links: [FakeNode, number][] = [];
+      if (x > 0) links.push([at(x - 1, y), 1]);
+      if (x + 1 < side) links.push([at(x + 1, y), 2]);
+      if (y > 0) links.push([at(x, y - 1), 3]);
+      if (y + 1 < side) links.push([at(x, y + 1), 4]);
+      anns.push(ann(at(x, y), 1, links));
+    }
+  }
+  // From a corner, the far corner is 88 hops away: past MAX_HOPS, so only x + y <= 64 is reached.
+  const corner = at(0, 0);
+  const c = new View(corner);
+  c.store(...anns);
+  c.run([
+    [at(1, 0), 2],
+    [at(0, 1), 4],
+  ]);
+  let inReach = 0;
+  for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) if (x + y > 0 && x + y <= MAX_HOPS) inReach++;
+  assert.equal(c.routed.length, inReach);
+  assert.equal(c.route(at(side - 1, side - 1)), undefined);
+  // From the centre everything is within 44 hops.
+  const mid = (side - 1) / 2;
+  const centre = at(mid, mid);
+  const v = new View(centre);
+  v.store(...anns);
+  const source: [FakeNode, number][] = [
+    [at(mid - 1, mid), 1],
+    [at(mid + 1, mid), 2],
+    [at(mid, mid - 1), 3],
+    [at(mid, mid + 1), 4],
+  ];
+  let t = performance.now();
+  v.run(source);
+  const first = performance.now() - t;
+  assert.equal(v.routed.length, side * side - 1);
+  const far = v.route(at(side - 1, side - 1))!;
+  assert.equal(far.hops, 2 * mid);
+  const runs = 20;
+  t = performance.now();
+  for (let i = 0; i < runs; i++) assert.equal(v.run(source).updated.length, 0);
+  const steady = (performance.now() - t) / runs;
+  console.log(`# SPF on a ${side}x${side} grid: first run (routes built) ${first.toFixed(2)} ms, re-run ${steady.toFixed(2)} ms`);
+  // Same routes from a database filled in the opposite order.
+  const w = new View(centre);
+  w.store(...[...anns].reverse());
+  w.run(source);
+  for (const n of grid) {
+    if (n === centre) continue;
+    const r1 = v.route(n)!;
+    const r2 = w.route(n)!;
+    assert.equal(r1.link, r2.link);
+    assert.deepEqual(r1.label, r2.label);
+  }
+});

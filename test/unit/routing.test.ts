@@ -1,0 +1,440 @@
+// Routers wired together in-process: a synchronous relay carries every frame to the neighbour's
+// receive() (queued, so floods run breadth-first rather than recursing), a fake clock drives the
+// ticks, and announcements carry real XEdDSA signatures.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fcAddressBytes } from '../../src/keys/address.js';
+import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
+import { randomKeyPair } from '../../src/keys/x25519.js';
+import { signAnnouncements, verifyAnnouncement } from '../../src/routing/announcement.js';
+import { FRAME_ROUTING, KIND_ANNOUNCEMENTS, LIFETIME_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
+import { packFrames, Router, type Route } from '../../src/routing/router.js';
+
+const WALL_START = 1_750_000_000_000;
+
+class TestNode {
+  router!: Router;
+  readonly address: Uint8Array;
+  /** Our interface index → the neighbour at the other end and its index for us. */
+  readonly wires = new Map<number, { peer: TestNode; peerLink: number }>();
+  largestFrame = 0;
+  routeChanges = 0;
+
+  constructor(
+    readonly name: string,
+    readonly identity: KeyPair,
+  ) {
+    this.address = fcAddressBytes(identity.publicKey);
+  }
+
+  get key(): Uint8Array {
+    return this.identity.publicKey;
+  }
+
+  route(to: TestNode): Route | undefined {
+    return this.router.routeTo(to.key);
+  }
+
+  linkTo(peer: TestNode): number {
+    for (const [link, w] of this.wires) if (w.peer === peer) return link;
+    throw new Error(`${this.name} has no link to ${peer.name}`);
+  }
+}
+
+class Mesh {
+  now = 5_000;
+  wall = WALL_START;
+  readonly nodes: TestNode[] = [];
+  private queue: { to: TestNode; link: number; frame: Uint8Array }[] = [];
+  private readonly verifyCache = new Map<string, boolean>();
+
+  constructor(private readonly opts: { mtu?: number; sharedVerify?: boolean } = {}) {}
+
+  add(name: string, identity: KeyPair = generateKeyPair()): TestNode {
+    const node = new TestNode(name, identity);
+    this.start(node);
+    this.nodes.push(node);
+    return node;
+  }
+
+  /** (Re)creates the node's router, as after a restart; its wires stay for connect() to re-use. */
+  start(node: TestNode, wallOffset = 0): void {
+    node.router = new Router({
+      identity: node.identity,
+      mtu: this.opts.mtu ?? 1420,
+      send: (link, frame) => {
+        node.largestFrame = Math.max(node.largestFrame, frame.length);
+        const w = node.wires.get(link);
+        if (w) this.queue.push({ to: w.peer, link: w.peerLink, frame });
+      },
+      now: () => this.now,
+      wallNow: () => this.wall + wallOffset,
+      routesChanged: () => node.routeChanges++,
+      // The hub test shares verification results between routers (as the simulator may): every
+      // distinct announcement is still checked once.
+      verify: this.opts.sharedVerify
+        ? (a) => {
+            const k = Buffer.from(a.bytes).toString('base64');
+            let ok = this.verifyCache.get(k);
+            if (ok === undefined) this.verifyCache.set(k, (ok = verifyAnnouncement(a)));
+            return ok;
+          }
+        : undefined,
+    });
+  }
+
+  /** Wires a and b with the given interface indices and reports the link up at both ends. */
+  connect(a: TestNode, b: TestNode, la: number, lb: number): void {
+    a.wires.set(la, { peer: b, peerLink: lb });
+    b.wires.set(lb, { peer: a, peerLink: la });
+    a.router.linkUp(la, b.key);
+    b.router.linkUp(lb, a.key);
+  }
+
+  disconnect(a: TestNode, b: TestNode): void {
+    const la = a.linkTo(b);
+    const lb = b.linkTo(a);
+    a.wires.delete(la);
+    b.wires.delete(lb);
+    a.router.linkDown(la);
+    b.router.linkDown(lb);
+  }
+
+  deliver(): void {
+    for (let i = 0; i < this.queue.length; i++) {
+      const { to, link, frame } = this.queue[i]!;
+      to.router.receive(link, frame);
+    }
+    this.queue = [];
+  }
+
+  /** Advances the clocks by `ms` in steps of `step`, ticking every router and delivering. */
+  run(ms: number, step = TICK_MS, nodes = this.nodes): void {
+    this.deliver();
+    for (let t = 0; t < ms; t += step) {
+      this.now += step;
+      this.wall += step;
+      for (const n of nodes) n.router.tick();
+      this.deliver();
+    }
+  }
+
+  inject(to: TestNode, link: number, frame: Uint8Array): void {
+    to.router.receive(link, frame);
+    this.deliver();
+  }
+}
+
+function labelOf(r: Route | undefined): number[] | undefined {
+  return r ? [...r.label] : undefined;
+}
+
+/** A line n0 — n1 — ... ; n[i] reaches n[i+1] over index 100+i and n[i-1] over 200+i. */
+function line(mesh: Mesh, count: number): TestNode[] {
+  const nodes = Array.from({ length: count }, (_, i) => mesh.add(`n${i}`));
+  for (let i = 0; i + 1 < count; i++) mesh.connect(nodes[i]!, nodes[i + 1]!, 100 + i, 200 + i + 1);
+  return nodes;
+}
+
+test('a line of five learns every route, labels of transit indices, hop counts', () => {
+  const mesh = new Mesh();
+  const n = line(mesh, 5);
+  mesh.run(3000);
+  for (let i = 0; i < 5; i++) {
+    for (let j = 0; j < 5; j++) {
+      const r = n[i]!.route(n[j]!);
+      if (i === j) {
+        assert.equal(r, undefined);
+        continue;
+      }
+      assert.ok(r, `n${i} → n${j}`);
+      assert.equal(r.hops, Math.abs(i - j));
+      const step = j > i ? 1 : -1;
+      // Our index for the first hop, then each transit node's index for the next.
+      const indexAt = (k: number) => (step > 0 ? 100 + k : 200 + k);
+      assert.equal(r.link, indexAt(i));
+      const transit: number[] = [];
+      for (let k = i + step; k !== j; k += step) transit.push(indexAt(k));
+      assert.deepEqual(labelOf(r), transit);
+      const path: Uint8Array[] = [];
+      for (let k = i + step; k !== j + step; k += step) path.push(n[k]!.key);
+      assert.deepEqual(r.path, path);
+      assert.equal(r.mtu, 1420);
+      assert.deepEqual(r.address, n[j]!.address);
+      assert.equal(n[i]!.router.lookup(n[j]!.address, 0), r, 'lookup by address finds the same route');
+    }
+  }
+  const routes = n[0]!.router.routes();
+  assert.deepEqual(
+    routes.map((r) => r.hops),
+    [1, 2, 3, 4],
+  );
+  assert.deepEqual(n[0]!.router.keyOf(n[4]!.address), n[4]!.key);
+  assert.equal(n[0]!.router.keyOf(new Uint8Array(16)), undefined);
+  const stats = n[2]!.router.stats();
+  assert.equal(stats.nodes, 5);
+  assert.equal(stats.announcements, 5);
+  assert.equal(stats.links, 8, 'four links, announced by both ends');
+  // Lookup in place: the address inside a larger buffer.
+  const packet = new Uint8Array(40);
+  packet.set(n[3]!.address, 24);
+  assert.equal(n[0]!.router.lookup(packet, 24)?.hops, 3);
+
+  // Nothing changes: no route churn, no SPF, no traffic beyond the periodic refresh.
+  const before = n.map((x) => ({ changes: x.routeChanges, spf: x.router.counters.spfRuns, sent: x.router.counters.framesSent }));
+  mesh.run(10_000);
+  n.forEach((x, i) => {
+    assert.equal(x.routeChanges, before[i]!.changes);
+    assert.equal(x.router.counters.spfRuns, before[i]!.spf);
+    assert.equal(x.router.counters.framesSent, before[i]!.sent);
+  });
+  // The half-hourly refresh: new announcements everywhere, SPF runs, but no route changed.
+  mesh.run(REFRESH_MS, 1000);
+  n.forEach((x, i) => {
+    assert.ok(x.router.counters.spfRuns > before[i]!.spf);
+    assert.equal(x.routeChanges, before[i]!.changes);
+  });
+  assert.equal(n[0]!.route(n[4]!)?.hops, 4);
+});
+
+test('a ring reroutes when a link goes down, and back when it returns', () => {
+  const mesh = new Mesh();
+  const n = Array.from({ length: 6 }, (_, i) => mesh.add(`r${i}`));
+  // r[i] reaches r[i+1] over index 10+i, r[i-1] over 20+i.
+  for (let i = 0; i < 6; i++) mesh.connect(n[i]!, n[(i + 1) % 6]!, 10 + i, 20 + ((i + 1) % 6));
+  mesh.run(3000);
+  const [r0, r1, r2] = [n[0]!, n[1]!, n[2]!];
+  assert.equal(r0.route(r1)?.hops, 1);
+  assert.equal(r2.route(r0)?.hops, 2);
+  assert.deepEqual(labelOf(r2.route(r0)), [21]);
+
+  const changes = r0.routeChanges;
+  mesh.disconnect(r0, r1);
+  mesh.run(100);
+  // r0's own SPF drops the link at once (its live links); r1 goes the long way round.
+  assert.equal(r0.route(r1)?.hops, 5);
+  assert.equal(r0.route(r1)?.link, 20);
+  assert.deepEqual(labelOf(r0.route(r1)), [25, 24, 23, 22]);
+  mesh.run(2000);
+  assert.equal(r2.route(r0)?.hops, 4, 'r2 learnt it from the announcements');
+  assert.equal(r2.route(r0)?.link, 12);
+  assert.deepEqual(labelOf(r2.route(r0)), [13, 14, 15]);
+  assert.ok(r0.routeChanges > changes);
+
+  mesh.connect(r0, r1, 10, 21);
+  mesh.run(3000);
+  assert.equal(r0.route(r1)?.hops, 1);
+  assert.equal(r2.route(r0)?.hops, 2);
+  assert.deepEqual(labelOf(r2.route(r0)), [21]);
+});
+
+test('one side reporting a link down is enough', () => {
+  const mesh = new Mesh();
+  const n = Array.from({ length: 6 }, (_, i) => mesh.add(`r${i}`));
+  for (let i = 0; i < 6; i++) mesh.connect(n[i]!, n[(i + 1) % 6]!, 10 + i, 20 + ((i + 1) % 6));
+  mesh.run(3000);
+  const [r0, r1, r2] = [n[0]!, n[1]!, n[2]!];
+  assert.equal(r2.route(r0)?.hops, 2);
+  // Only r1 notices; r0 still announces the link, but r1's announcement no longer confirms it.
+  r1.wires.delete(r1.linkTo(r0));
+  r1.router.linkDown(21);
+  mesh.run(1000);
+  assert.equal(r2.route(r0)?.hops, 4);
+  const r4 = n[4]!;
+  assert.equal(r4.route(r1)?.hops, 3);
+  assert.ok(!r4.route(r1)!.path.includes(r0.key), 'r4 no longer goes through r0 to r1');
+  assert.equal(r0.route(r1)?.hops, 5, 'nor does r0, though it still has the link');
+});
+
+test('a link claimed by one end only is not used', () => {
+  const mesh = new Mesh();
+  // a — b — d — c, and l (a bare key, not a router) linked to a. l claims a link to c.
+  const [a, b, d, c] = [mesh.add('a'), mesh.add('b'), mesh.add('d'), mesh.add('c')];
+  mesh.connect(a, b, 1, 1);
+  mesh.connect(b, d, 2, 1);
+  mesh.connect(d, c, 2, 1);
+  const l = new TestNode('l', generateKeyPair());
+  a.router.linkUp(9, l.key);
+  mesh.run(3000);
+  const lie = signAnnouncements(l.identity, WALL_START, 1420, [
+    { address: a.address, index: 1, cost: 1 },
+    { address: c.address, index: 2, cost: 1 },
+  ]);
+  mesh.inject(a, 9, packFrames([lie[0]!.bytes], 1420)[0]!);
+  mesh.run(300);
+  assert.equal(a.route(l)?.hops, 1, 'a and l both list their link');
+  assert.equal(c.route(l)?.hops, 4, 'c reaches l through a');
+  assert.equal(a.route(c)?.hops, 3, 'not the 2 hops through l');
+  assert.equal(a.route(c)?.link, 1);
+  assert.equal(c.route(a)?.hops, 3);
+  assert.equal(c.router.stats().nodes, 5, 'the claim is held (it is validly signed), just not used');
+});
+
+test('forged, malformed, stale and duplicate announcements are refused and counted', () => {
+  const mesh = new Mesh();
+  const [a, b] = [mesh.add('a'), mesh.add('b')];
+  mesh.connect(a, b, 1, 1);
+  const c = mesh.add('c');
+  mesh.connect(b, c, 2, 1);
+  mesh.run(2000);
+  const x = generateKeyPair();
+  const xAddress = fcAddressBytes(x.publicKey);
+  const good = signAnnouncements(x, WALL_START + 10, 1420, [{ address: a.address, index: 1, cost: 1 }])[0]!;
+  const counters = b.router.counters;
+  const sentBefore = counters.framesSent;
+  const statsBefore = b.router.stats();
+
+  // A flipped bit anywhere — body or signature — breaks the signature.
+  for (const at of [50, good.bytes.length - 5]) {
+    const flipped = good.bytes.slice();
+    flipped[at]! ^= 0x01;
+    mesh.inject(b, 1, packFrames([flipped], 1420)[0]!);
+  }
+  // x's announcement signed with another key.
+  const other = generateKeyPair();
+  const forged = signAnnouncements({ publicKey: x.publicKey, privateKey: other.privateKey }, WALL_START + 10, 1420, [])[0]!;
+  mesh.inject(b, 1, packFrames([forged.bytes], 1420)[0]!);
+  assert.equal(counters.badSignature, 3);
+  assert.deepEqual(b.router.stats(), statsBefore);
+  assert.equal(b.router.keyOf(xAddress), undefined);
+  assert.equal(counters.framesSent, sentBefore, 'nothing refused is flooded');
+
+  // Malformed: wrong frame kind, a truncated announcement (after a good one, which is kept).
+  mesh.inject(b, 1, Uint8Array.of(FRAME_ROUTING, 9, 1, 2, 3));
+  const frame = packFrames([good.bytes], 1420)[0]!;
+  const truncated = new Uint8Array(frame.length + 100);
+  truncated.set(frame);
+  truncated.set(good.bytes.subarray(0, 100), frame.length);
+  mesh.inject(b, 1, truncated);
+  assert.equal(counters.malformed, 2);
+  assert.equal(b.router.keyOf(xAddress)?.length, 32, 'the good announcement before the bad bytes is stored');
+  assert.equal(counters.framesSent, sentBefore + 1, 'and flooded to c (not back to a)');
+  assert.equal(c.router.keyOf(xAddress)?.length, 32);
+
+  // The same again: stale, not verified, not flooded. Then an older sequence.
+  const stale = counters.stale;
+  mesh.inject(b, 1, frame);
+  const older = signAnnouncements(x, WALL_START + 5, 1420, [])[0]!;
+  mesh.inject(b, 1, packFrames([older.bytes], 1420)[0]!);
+  assert.equal(counters.stale, stale + 2);
+  assert.equal(counters.framesSent, sentBefore + 1);
+  // A newer one replaces it.
+  const newer = signAnnouncements(x, WALL_START + 20, 1420, [])[0]!;
+  mesh.inject(b, 1, packFrames([newer.bytes], 1420)[0]!);
+  assert.equal(counters.framesSent, sentBefore + 2);
+  assert.equal(b.router.stats().announcements, statsBefore.announcements + 1);
+  assert.equal(counters.badSignature, 3);
+});
+
+test('announcements expire LIFETIME after their last new sequence; live ones are refreshed', () => {
+  const mesh = new Mesh();
+  const [a, b, x] = line(mesh, 3);
+  mesh.run(2000);
+  assert.equal(a.route(x!)?.hops, 2);
+  // x vanishes: b notices, a only hears b's new announcement, which no longer lists x.
+  mesh.nodes.pop();
+  const bx = b!.linkTo(x!);
+  b!.wires.delete(bx);
+  b!.router.linkDown(bx);
+  mesh.run(2000);
+  assert.equal(a.route(x!), undefined);
+  assert.equal(a.router.stats().nodes, 3, "x's announcement is still held");
+  const originated = a.router.counters.announcementsOriginated;
+  mesh.run(LIFETIME_MS - 60_000, 1000);
+  assert.equal(a.router.stats().nodes, 3);
+  assert.equal(a.router.counters.announcementsOriginated, originated + 1, 'one refresh in the hour');
+  mesh.run(120_000, 1000);
+  assert.equal(a.router.stats().nodes, 2, 'x expired');
+  assert.equal(b!.router.stats().nodes, 2);
+  assert.equal(a.route(b!)?.hops, 1, 'a and b refresh each other');
+  mesh.run(REFRESH_MS, 10_000);
+  assert.equal(a.route(b!)?.hops, 1);
+});
+
+for (const clock of ['10 minutes slow', 'on the same sequence as before'] as const) {
+  test(`a restarted node replaces its old announcement, its clock ${clock}`, () => {
+    const mesh = new Mesh();
+    const [a, b, c] = line(mesh, 3);
+    mesh.run(2000);
+    const announcements = a!.router.stats().announcements;
+    // c restarts (same key, new router) and now also links to d. Its first announcement goes out
+    // before it hears of its old one: no newer than that, so dropped as stale. The old one comes
+    // back to it with b's database, and it announces again above it.
+    const d = mesh.add('d');
+    b!.router.linkDown(101);
+    const firstTickWall = WALL_START + TICK_MS; // the sequence c announced at its first tick
+    mesh.start(c!, clock === '10 minutes slow' ? -600_000 : firstTickWall - mesh.wall);
+    const stale = b!.router.counters.stale;
+    mesh.connect(b!, c!, 101, 202);
+    mesh.connect(c!, d, 102, 1);
+    c!.router.tick();
+    mesh.run(3000);
+    assert.ok(b!.router.counters.stale > stale);
+    assert.equal(a!.router.stats().announcements, announcements + 1, "c's announcement replaced, d's added");
+    assert.equal(a!.route(d)?.hops, 3, "a learnt c's new links");
+    assert.deepEqual(labelOf(a!.route(d)), [101, 102]);
+    assert.equal(d.route(a!)?.hops, 3);
+  });
+}
+
+test('database sync brings a late node up to date at once', () => {
+  const mesh = new Mesh();
+  const n = line(mesh, 4);
+  mesh.run(2000);
+  const late = mesh.add('late');
+  mesh.connect(n[3]!, late, 103, 1);
+  mesh.deliver();
+  assert.equal(late.router.stats().nodes, 4, 'the whole database arrived with linkUp');
+  // At late's first tick it announces itself and computes routes; n3's next announcement (listing
+  // late) arrives from the same round of ticks.
+  mesh.run(1100);
+  for (const x of n) assert.ok(late.route(x), `late → ${x.name}`);
+  assert.equal(late.route(n[0]!)?.hops, 4);
+  assert.deepEqual(labelOf(late.route(n[0]!)), [203, 202, 201]);
+  assert.equal(n[0]!.route(late)?.hops, 4);
+});
+
+test('frames never exceed the mtu, around a node with 120 neighbours', () => {
+  const mtu = 1280;
+  const mesh = new Mesh({ mtu, sharedVerify: true });
+  // Plain X25519 keys: the router does not need fc00::/8 ones, and drawing 121 of those is slow.
+  const hub = mesh.add('hub', randomKeyPair());
+  const leaves = Array.from({ length: 120 }, (_, i) => mesh.add(`leaf${i}`, randomKeyPair()));
+  leaves.forEach((leaf, i) => mesh.connect(hub, leaf, 1000 + i, 7));
+  mesh.run(2000);
+  assert.equal(hub.router.counters.announcementsOriginated, 3, 'one origination in three parts');
+  for (const node of mesh.nodes) assert.ok(node.largestFrame <= mtu, `${node.name} sent ${node.largestFrame} bytes`);
+  assert.ok(hub.largestFrame > mtu - 200, 'frames are packed');
+  const [first, last] = [leaves[0]!, leaves[119]!];
+  assert.equal(first.route(last)?.hops, 2);
+  assert.deepEqual(labelOf(first.route(last)), [1119]);
+  assert.equal(last.route(first)?.link, 7);
+  assert.equal(first.router.routes().length, 120);
+  assert.equal(first.router.stats().announcements, 123);
+
+  // A late leaf gets the whole database in full frames.
+  const late = mesh.add('late', randomKeyPair());
+  mesh.connect(hub, late, 2000, 7);
+  mesh.deliver();
+  assert.ok(hub.largestFrame <= mtu);
+  assert.equal(late.router.stats().announcements, 123);
+  mesh.run(1500);
+  assert.equal(late.route(first)?.hops, 2);
+  assert.equal(first.route(late)?.hops, 2);
+  for (const node of mesh.nodes) assert.ok(node.largestFrame <= mtu, `${node.name} sent ${node.largestFrame} bytes`);
+});
+
+test('packFrames fills frames in order, each a routing frame of at most mtu bytes', () => {
+  const items = [300, 500, 400, 1111, 111].map((n, i) => new Uint8Array(n).fill(i + 1));
+  const frames = packFrames(items, 1300);
+  assert.deepEqual(
+    frames.map((f) => f.length),
+    [2 + 300 + 500 + 400, 2 + 1111 + 111],
+  );
+  assert.deepEqual(frames[1]!.subarray(2, 4), Uint8Array.of(4, 4));
+  for (const f of frames) {
+    assert.equal(f[0], FRAME_ROUTING);
+    assert.equal(f[1], KIND_ANNOUNCEMENTS);
+  }
+  assert.throws(() => packFrames([new Uint8Array(1300)], 1300), RangeError);
+});
