@@ -113,23 +113,23 @@ wait_ping() { # NS ADDR SECONDS: polls until one ping answers, at most SECONDS
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }   # utime+stime
 
 # iperf_case LABEL DST: iperf3 server in C, RUNS client runs from A. Sets MEDIAN (empty if no run
-# gave a result), RATES (each run) and CPU (each daemon in DAEMONS, % of one core during the runs).
+# gave a result), RATES and RETRANS (each run) and CPU (each daemon in DAEMONS, % of one core during the runs).
 declare -A MEDIANS=() DETAILS=() DAEMONS=()
 iperf_case() {
-  local label=$1 dst=$2 i out rate start=0 elapsed=0 t0 d
+  local label=$1 dst=$2 i out rate rtx start=0 elapsed=0 t0 d
   local -A c0=() used=()
   ip netns exec "$NC" iperf3 -s -B "$dst" >"$WORK/iperf3-server-$label.log" 2>&1 &
   local srv=$!; PIDS+=("$srv")
   for i in $(seq 1 50); do ip netns exec "$NA" iperf3 -c "$dst" -n 1K >/dev/null 2>&1 && break; sleep 0.1; done
-  RATES=()
+  RATES=() RETRANS=()
   for d in "${!DAEMONS[@]}"; do used[$d]=0; done
   for i in $(seq 1 "$RUNS"); do
     for d in "${!DAEMONS[@]}"; do c0[$d]=$(cpu_ticks "${DAEMONS[$d]}"); done
     start=$(date +%s%N)
     if out=$(timeout --foreground $((T + 30)) ip netns exec "$NA" iperf3 -c "$dst" -t "$T" --connect-timeout 5000 -J 2>&1) &&
-      rate=$(node -e 'const r=JSON.parse(process.argv[1]).end; console.log((r.sum_received.bits_per_second/1e9).toFixed(3))' "$out" 2>/dev/null); then
-      RATES+=("$rate")
-      log "$label run $i: $rate Gbit/s"
+      read -r rate rtx < <(node -e 'const r=JSON.parse(process.argv[1]).end; console.log((r.sum_received.bits_per_second/1e9).toFixed(3), r.sum_sent.retransmits ?? "-")' "$out" 2>/dev/null); then
+      RATES+=("$rate"); RETRANS+=("$rtx")
+      log "$label run $i: $rate Gbit/s, $rtx retransmits"
     else
       log "$label run $i: no result ($(node -e 'try{console.log(JSON.parse(process.argv[1]).error)}catch{console.log(process.argv[1].slice(0,200))}' "$out"))"
     fi
@@ -144,7 +144,7 @@ iperf_case() {
     if [[ -n ${DAEMONS[$d]:-} ]]; then CPU+="$d $((used[$d] * 100000 / $(getconf CLK_TCK) / (elapsed > 0 ? elapsed : 1)))% "; fi
   done
   MEDIANS[$label]=$MEDIAN
-  DETAILS[$label]="runs ${RATES[*]:-none} (${#RATES[@]}/$RUNS); daemon CPU (1 core = 100%): ${CPU% }"
+  DETAILS[$label]="runs ${RATES[*]:-none} (${#RATES[@]}/$RUNS), retransmits ${RETRANS[*]:--}; daemon CPU (1 core = 100%): ${CPU% }"
 }
 
 stop_one() { # PID: end one process we started and forget it

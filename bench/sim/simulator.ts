@@ -272,7 +272,7 @@ export class Simulation {
       link: to.ifaceTo.get(node.index)!,
       to: peer,
       epoch: to.epoch,
-      frame: frame.slice(), // the Router may reuse its buffer
+      frame, // the Router never changes a frame it has sent (RouterOptions.send), nor does the receiver
       gen,
     });
   }

@@ -4,8 +4,8 @@
 //      batch, each at TUN_OFFSET (48) so the 16-byte hop transport header fits in front of it.
 //   2. Per packet (plain JS over the bytes): a packet longer than the MTU or not well-formed IPv6
 //      is dropped; routing maps the destination to a route. No route but a neighbour with that
-//      address (routing has not heard of it yet) or an end-to-end peer that reached us (its
-//      reverse route): that way. Nothing at all: ICMPv6 "no route" on the TUN.
+//      address (routing has not heard of it yet) or an end-to-end peer routing has never heard of
+//      that reached us (its reverse route): that way. Nothing: ICMPv6 "no route" on the TUN.
 //   3. One hop: the packet is the hop plaintext as it is. Further: it must fit the route (else
 //      ICMPv6 "packet too big"), is moved up by the routed header plus the end-to-end header,
 //      sealed in place with the end-to-end session (one native call), and the routed header with
@@ -130,9 +130,10 @@ export class SendPipeline {
         if (neighbour) sent = this.oneHop(i, len, neighbour, now);
         else {
           // Someone routing has not told us of reached us: answer along their reverse route.
+          // (A node routing knows but has no route to is unreachable: its links are gone.)
           const e2ePeer = this.ctx.e2e.lookup(data, p + OFF_DST);
           const back = e2ePeer?.endpoint;
-          if (e2ePeer && back) sent = this.routed(i, len, routeLink(back), routeLabel(back), mtu, e2ePeer, now);
+          if (e2ePeer && back && !router.keyOf(data.subarray(p + OFF_DST, p + OFF_DST + 16))) sent = this.routed(i, len, routeLink(back), routeLabel(back), mtu, e2ePeer, now);
           else {
             counters.noRoute++;
             this.ctx.icmp.noRoute(data, p, len);

@@ -1,5 +1,6 @@
-// Routing constants. The protocol ones are agreed between nodes (docs/PROTOCOL.md, the routing
-// section); the rest are this implementation's choices, each with its reason.
+// Routing constants. The frame bytes and MAX_HOPS are wire values (docs/PROTOCOL.md §4–5); the
+// timers are behaviour every node shares (a node expires others by LIFETIME, so each must refresh
+// well within it); DEFAULT_LINK_COST is this implementation's choice.
 
 /** First byte of a hop plaintext that carries a routing control frame. */
 export const FRAME_ROUTING = 0x02;

@@ -83,13 +83,12 @@ export class Lsdb {
     return this.addresses.length;
   }
 
-  /** The id of an address, allocated if new: keeping `address` itself if `keep` (the caller will
-   *  never modify it), else a copy. Ids without references are freed by unref(). */
-  intern(address: Uint8Array, keep = false): number {
+  /** The id of an address, allocated if new. Ids without references are freed by unref(). */
+  intern(address: Uint8Array): number {
     const known = this.ids.lookup(address, 0);
     if (known !== undefined) return known;
     const id = this.free.length > 0 ? this.free.pop()! : this.addresses.length;
-    const copy = keep ? address : address.slice(0, 16);
+    const copy = sharedAddress(address);
     this.addresses[id] = copy;
     this.records[id] = undefined;
     this.refs[id] = 0;
@@ -116,7 +115,7 @@ export class Lsdb {
 
   /** The fc00::/8 address of a public key (an array that must not be modified). */
   addressOf(publicKey: Uint8Array): Uint8Array {
-    return this.byKey.lookup(publicKey, 0)?.address ?? addressOf(publicKey);
+    return this.byKey.lookup(publicKey, 0)?.address ?? sharedIdentity(publicKey).address;
   }
 
   /** The record of the origin whose 32-byte key is at buf[off], if held. */
@@ -145,9 +144,10 @@ export class Lsdb {
   store(a: Announcement, now: number, expiresAt: number): NodeRecord {
     let record = this.byKey.lookup(a.origin, 0);
     if (!record) {
-      const id = this.intern(addressOf(a.origin), true);
+      const identity = sharedIdentity(a.origin);
+      const id = this.intern(identity.address);
       this.ref(id);
-      record = new NodeRecord(id, a.origin.slice(), this.addresses[id]!);
+      record = new NodeRecord(id, identity.publicKey, this.addresses[id]!);
       this.records[id] = record;
       this.byKey.set(record.publicKey, record);
       this.recordCount++;
@@ -309,21 +309,41 @@ function isClean(links: Int32Array, self: number): boolean {
   return true;
 }
 
-// An origin's address costs two BLAKE2s. Each router computes it once per origin (its record
-// keeps it), but the simulator runs thousands of routers that all learn the same origins, so the
-// results are shared process-wide, in a bounded cache. The arrays are never modified.
-const ADDRESS_CACHE_SIZE = 1 << 16;
-const addressCache = new Map<string, Uint8Array>();
+// Keys and addresses as arrays shared by every router of the process, never modified. An origin's
+// address costs two BLAKE2s, and the simulator runs thousands of routers that all learn the same
+// origins and hold the same addresses (a copy per router would be a fifth of its database), so
+// each is computed and stored once. Bounded: past the limit the caches start over.
+const SHARED_CACHE_SIZE = 1 << 16;
+const identities = new Map<string, { publicKey: Uint8Array; address: Uint8Array }>();
+const addresses = new Map<string, Uint8Array>();
 
-function addressOf(publicKey: Uint8Array): Uint8Array {
-  const k = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length).toString('latin1');
-  let address = addressCache.get(k);
-  if (!address) {
-    if (addressCache.size >= ADDRESS_CACHE_SIZE) addressCache.clear();
-    address = fcAddressBytes(publicKey);
-    addressCache.set(k, address);
+function latin1(bytes: Uint8Array, length: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('latin1');
+}
+
+/** The shared copy of a 32-byte public key, with its address. */
+function sharedIdentity(publicKey: Uint8Array): { publicKey: Uint8Array; address: Uint8Array } {
+  const k = latin1(publicKey, 32);
+  let identity = identities.get(k);
+  if (!identity) {
+    if (identities.size >= SHARED_CACHE_SIZE) identities.clear();
+    const key = publicKey.slice(0, 32);
+    identity = { publicKey: key, address: sharedAddress(fcAddressBytes(key)) };
+    identities.set(k, identity);
   }
-  return address;
+  return identity;
+}
+
+/** The shared copy of the 16-byte address at the start of `address`. */
+function sharedAddress(address: Uint8Array): Uint8Array {
+  const k = latin1(address, 16);
+  let shared = addresses.get(k);
+  if (!shared) {
+    if (addresses.size >= SHARED_CACHE_SIZE) addresses.clear();
+    shared = address.slice(0, 16);
+    addresses.set(k, shared);
+  }
+  return shared;
 }
 
 // Records by 32-byte public key, looked up in place in a received frame: keyed by 30 bits of the

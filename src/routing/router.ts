@@ -118,7 +118,7 @@ export class Router {
     this.onRoutesChanged = options.routesChanged?.bind(options);
     this.verify = options.verify ? options.verify.bind(options) : verifyAnnouncement;
     // Our own id holds a reference for the router's lifetime.
-    this.selfId = this.lsdb.intern(this.lsdb.addressOf(this.identity.publicKey), true);
+    this.selfId = this.lsdb.intern(this.lsdb.addressOf(this.identity.publicKey));
     this.lsdb.ref(this.selfId);
   }
 
@@ -135,7 +135,7 @@ export class Router {
       return;
     }
     if (current) this.dropNeighbour(link, current);
-    const id = this.lsdb.intern(this.lsdb.addressOf(publicKey), true);
+    const id = this.lsdb.intern(this.lsdb.addressOf(publicKey));
     this.lsdb.ref(id);
     this.neighbours.set(link, { publicKey: publicKey.slice(), address: this.lsdb.addresses[id]!, id });
     this.linksChanged();

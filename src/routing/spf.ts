@@ -17,6 +17,7 @@
 import { MAX_HOPS } from './constants.js';
 import { LINK_STRIDE, type Lsdb, type NodeRecord } from './lsdb.js';
 
+/** A route; label and path are read-only (and shared: do not modify them). */
 export interface Route {
   /** The destination. */
   publicKey: Uint8Array;
@@ -37,7 +38,7 @@ export interface Route {
  *  (neighbour id in the database, our interface index for it, cost). */
 export type SourceLinks = Int32Array;
 
-/** What a route update changed, for the router's lookup table. */
+/** What a route update changed. */
 export interface RouteChanges {
   /** Records whose route is new or replaced. */
   updated: NodeRecord[];
@@ -188,33 +189,19 @@ export class Spf {
       const p = parent[v]!;
       const h = hops[v]!;
       // The route to v is the route to its parent (settled, so routed, before v) plus one hop.
-      const before = p === source ? undefined : records[p]!.route!;
+      const before = p === source ? undefined : (records[p]!.route as HopRoute);
       const link = before ? before.link : via[v]!;
       const mtu = Math.min(before ? before.mtu : sourceMtu, record.mtu);
-      const old = record.route;
+      const old = record.route as HopRoute | undefined;
       const sameShape =
         old !== undefined &&
         old.hops === h &&
         old.link === link &&
         (before === undefined ||
-          (reshaped[p] === 0 && old.path[h - 2] === before.path[h - 2] && old.label[h - 2] === via[v]));
+          (reshaped[p] === 0 && old.last === via[v] && old.previous!.publicKey === before.publicKey));
       reshaped[v] = sameShape ? 0 : 1;
       if (!sameShape || old.mtu !== mtu) {
-        let label: Uint16Array = NO_LABEL;
-        let path: Uint8Array[];
-        if (sameShape) {
-          label = old.label;
-          path = old.path;
-        } else if (before) {
-          label = new Uint16Array(h - 1);
-          label.set(before.label);
-          label[h - 2] = via[v]!;
-          path = before.path.slice();
-          path.push(record.publicKey);
-        } else {
-          path = [record.publicKey];
-        }
-        record.route = { publicKey: record.publicKey, address: record.address, link, label, hops: h, mtu, path };
+        record.route = new HopRoute(record.publicKey, record.address, link, h, mtu, before, via[v]!);
         updated.push(record);
       }
       record.spfRun = run;
@@ -243,6 +230,44 @@ export class Spf {
     reshaped.set(this.reshaped);
     this.reshaped = reshaped;
     this.settled = 0;
+  }
+}
+
+/**
+ * A route as the route to the node before the destination plus one hop, so building one costs
+ * O(1) and holds no copy of its parent's label and path. Every router holds a route to every
+ * node (2000 × 2000 in the simulator), so label and path are made on first use, then kept.
+ */
+class HopRoute implements Route {
+  private labelMade: Uint16Array | undefined;
+  private pathMade: Uint8Array[] | undefined;
+
+  constructor(
+    readonly publicKey: Uint8Array,
+    readonly address: Uint8Array,
+    readonly link: number,
+    readonly hops: number,
+    readonly mtu: number,
+    /** The route to the node before the destination (none for a neighbour). */
+    readonly previous: HopRoute | undefined,
+    /** That node's interface index for the destination: the label's last slot. */
+    readonly last: number,
+  ) {}
+
+  get label(): Uint16Array {
+    if (this.labelMade) return this.labelMade;
+    const label = this.hops > 1 ? new Uint16Array(this.hops - 1) : NO_LABEL;
+    let i = this.hops - 2;
+    for (let r: HopRoute = this; r.previous; r = r.previous) label[i--] = r.last;
+    return (this.labelMade = label);
+  }
+
+  get path(): Uint8Array[] {
+    if (this.pathMade) return this.pathMade;
+    const path = new Array<Uint8Array>(this.hops);
+    let i = this.hops - 1;
+    for (let r: HopRoute | undefined = this; r; r = r.previous) path[i--] = r.publicKey;
+    return (this.pathMade = path);
   }
 }
 

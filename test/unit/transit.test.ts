@@ -561,17 +561,20 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
 
   await t.test('B cannot alter: a hop limit B raises in the clear is not what C delivers', async () => {
     const delivered = tunC.written.length;
-    const sent = packet(a.address, c.address, 470, 9);
-    b.tamper = {
-      match: dataFrom(470),
-      change: (frame) => {
+    const raised = await tampered(
+      m,
+      470,
+      (frame) => {
         frame[OFF_HOP_LIMIT] = 255;
         return frame;
       },
-    };
-    tunA.inject(sent);
+      9,
+    );
+    assert.equal(raised[OFF_HOP_LIMIT], 255);
     await until('delivery', () => tunC.written.length === delivered + 1);
-    assert.equal(tunC.written[delivered]![7], 9, 'a transit raised the hop limit');
+    const got = tunC.written[delivered]!;
+    assert.equal(got[7], 9, 'a transit raised the hop limit');
+    assert.deepEqual(got, packet(a.address, c.address, 470, 9));
   });
 
   await t.test('B cannot alter: a label or pointer made malformed is dropped and counted at C', async () => {
