@@ -188,7 +188,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       config = next;
     };
     const report = (): void => {
-      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot() })}`);
+      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot(), routing: { ...running.router.stats(), counters: running.router.counters.snapshot() } })}`);
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));

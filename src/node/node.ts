@@ -246,6 +246,10 @@ export class MeshNode {
         this.stopIO();
         this.sessions.closeAll();
         this.e2e.closeAll();
+        // No links, so no routes: said now, since the timers that would notice are stopped.
+        this.links.downAll();
+        this.router.tick();
+        this.reportRouted();
       }
     }
     this.log('info', enabled ? 'mesh switched on' : 'mesh switched off');
@@ -301,8 +305,6 @@ export class MeshNode {
       this.reported.delete(peerId);
       this.events.peerRemoved?.(peerId);
     }
-    // A neighbour's route (hops, path) is part of its status too.
-    for (const peer of this.sessions.allPeers()) this.reportIfChanged(peer);
   }
 
   /** Tells the embedder about a peer whose visible state changed since it last heard. */
