@@ -10,12 +10,15 @@
 // Run:  npm run bench:routing -- [--graphs random-200,fc00,...|all] [--seed N]
 //                                [--steady-minutes M] [--share-verification] [--sample N] [--json]
 // Graph names: random-N (random geometric, mean degree ~5) or a file name in ../shared/graphs
-// without .txt (the directory: $ROVY_GRAPHS, default ../shared/graphs). Default: every graph but grid4-2025, whose 2025 nodes take minutes (--graphs all).
+// without .txt (or in $ROVY_GRAPHS). Default: random-200 and every file but grid4-2025, about
+// 15 minutes; the grid alone takes about 25 minutes and 12 GB with --share-verification
+// --steady-minutes 0 (docs/ROUTING.md has the figures and how long each graph took).
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { MAX_HOPS } from '../src/routing/constants.js';
+import { announcementSize, LINKS_PER_PART } from '../src/routing/announcement.js';
+import { FRAME_HEADER, MAX_HOPS, REFRESH_MS } from '../src/routing/constants.js';
 import { components, describe, loadEdgeList, randomGeometricGraph, rng, type Graph } from './sim/graph.js';
 import { generateKeys, Simulation, type RouteCheck, type Traffic } from './sim/simulator.js';
 
@@ -37,8 +40,20 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const files = existsSync(GRAPH_DIR) ? readdirSync(GRAPH_DIR).filter((f) => f.endsWith('.txt')).map((f) => f.slice(0, -4)).sort() : [];
-  const args: Args = { graphs: ['random-200', ...files.filter((f) => f !== 'grid4-2025')], seed: 1, steadyMinutes: 60, share: false, sample: 250, json: false };
+  const files = existsSync(GRAPH_DIR)
+    ? readdirSync(GRAPH_DIR)
+        .filter((f) => f.endsWith('.txt'))
+        .map((f) => f.slice(0, -4))
+        .sort()
+    : [];
+  const args: Args = {
+    graphs: ['random-200', ...files.filter((f) => f !== 'grid4-2025')],
+    seed: 1,
+    steadyMinutes: 60,
+    share: false,
+    sample: 250,
+    json: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -96,11 +111,33 @@ interface Result {
   graph: string;
   shape: ReturnType<typeof describe>;
   cold: Phase & { verificationsPerNode: number };
+  /** JS heap per node after the cold start (all Router state, routes included), if measurable. */
+  heapPerNode: number | null;
+  refreshFormula: number;
   state: ReturnType<Simulation['state']>;
-  steady: { seconds: number; framesPerNodeSec: number; bytesPerNodeSec: number; maxBytesPerNodeSec: number; routeChanges: number; stillConverged: boolean; wall: number; cpu: number };
+  steady: {
+    seconds: number;
+    framesPerNodeSec: number;
+    bytesPerNodeSec: number;
+    /** The node that sent the most, and the second in which the network sent the most. */
+    maxBytesPerNodeSec: number;
+    peakBytesPerNodeSec: number;
+    routeChanges: number;
+    stillConverged: boolean;
+    wall: number;
+    cpu: number;
+  };
   routes: RouteCheck & { sources: number };
   linkFailure: (Phase & { link: [number, number]; check: RouteCheck; restore: Phase }) | null;
-  nodeFailure: (Phase & { node: number; degree: number; withdrawn: number | null; cutOff: number; check: RouteCheck; restart: Phase }) | null;
+  nodeFailure: Phase & {
+    node: number;
+    degree: number;
+    /** Virtual s until no node held a route to it (or to nodes it cut off). */
+    withdrawn: number | null;
+    cutOff: number;
+    check: RouteCheck;
+    restart: Phase;
+  };
 }
 
 const LIMIT_MS = 10 * 60_000;
@@ -131,6 +168,20 @@ function phase(sim: Simulation, disrupt: () => void, between?: () => void): Phas
   };
 }
 
+/**
+ * Refresh traffic predicted from the graph alone, bytes per node per second: each node's
+ * announcement (its parts, one frame each) crosses every link direction once, except the one
+ * each node first received it by — 2E − (N − 1) frames — once per REFRESH_MS.
+ */
+function refreshFormula(g: Graph): number {
+  let bytes = 0;
+  for (const peers of g.adjacency) {
+    const parts = Math.max(1, Math.ceil(peers.length / LINKS_PER_PART));
+    bytes += announcementSize(peers.length) + (parts - 1) * announcementSize(0) + parts * FRAME_HEADER;
+  }
+  return (bytes * (2 * g.edges.length - (g.n - 1))) / g.n / (REFRESH_MS / 1000);
+}
+
 /** A link whose loss leaves the graph connected (on a cycle), chosen with the seed; null if none. */
 function cycleLink(g: Graph, seed: number): [number, number] | null {
   const random = rng(seed ^ 0x5eed);
@@ -151,9 +202,14 @@ function sampleSources(sim: Simulation, count: number, seed: number): number[] {
 
 function runGraph(g: Graph, args: Args, keys: ReturnType<typeof generateKeys>, log: (s: string) => void): Result {
   const shape = describe(g);
+  const heap0 = heapUsed();
   const sim = new Simulation(g, { seed: args.seed, keys: keys.slice(0, g.n), shareVerification: args.share });
   const cold = phase(sim, () => sim.start());
   const verificationsPerNode = sim.verifications / g.n;
+  // Less the simulator's n×n distance matrix; what remains is the Routers' (and a little of the
+  // simulator's per-node bookkeeping).
+  const heap1 = heapUsed();
+  const heapPerNode = heap0 === null || heap1 === null ? null : (heap1 - heap0 - g.n * g.n * 4) / g.n;
   log(`  cold start: ${fmt(cold.virtual)} s virtual, ${cold.wall.toFixed(1)} s wall`);
   const state = sim.state();
   const sources = sampleSources(sim, args.sample, args.seed);
@@ -162,7 +218,15 @@ function runGraph(g: Graph, args: Args, keys: ReturnType<typeof generateKeys>, l
   const before = sim.traffic();
   const changes = sim.routeChanges;
   const perNode0 = sim.sentPerNode();
-  const st = timed(() => sim.run(steadyMs));
+  // Run second by second, to find the busiest second (refreshes come in bursts).
+  let peak = 0;
+  const st = timed(() => {
+    for (let t = 0; t < steadyMs; t += 1000) {
+      const a = sim.traffic().bytes;
+      sim.run(Math.min(1000, steadyMs - t));
+      peak = Math.max(peak, sim.traffic().bytes - a);
+    }
+  });
   const d = delta(before, sim.traffic());
   const perNode1 = sim.sentPerNode();
   const seconds = steadyMs / 1000;
@@ -171,6 +235,7 @@ function runGraph(g: Graph, args: Args, keys: ReturnType<typeof generateKeys>, l
     framesPerNodeSec: d.frames / g.n / seconds,
     bytesPerNodeSec: d.bytes / g.n / seconds,
     maxBytesPerNodeSec: Math.max(...perNode1.map((x, i) => x.bytes - perNode0[i]!.bytes)) / seconds,
+    peakBytesPerNodeSec: peak / g.n,
     routeChanges: sim.routeChanges - changes,
     stillConverged: sim.converged(),
     wall: st.wall,
@@ -188,7 +253,7 @@ function runGraph(g: Graph, args: Args, keys: ReturnType<typeof generateKeys>, l
     log(`  link ${link[0]}-${link[1]} down: ${fmt(p.virtual)} s virtual; back up: ${fmt(restore.virtual)} s`);
   }
 
-  // The busiest node: the most neighbours.
+  // The node with the most neighbours: the most routes cross it.
   let node = 0;
   for (let i = 1; i < g.n; i++) if (g.adjacency[i]!.length > g.adjacency[node]!.length) node = i;
   let withdrawn: number | null = null;
@@ -204,9 +269,20 @@ function runGraph(g: Graph, args: Args, keys: ReturnType<typeof generateKeys>, l
   const cutOff = g.n - 1 - Math.max(...sizes);
   const check = sim.checkRoutes(sampleSources(sim, args.sample, args.seed + 2));
   const restart = phase(sim, () => sim.restartNode(node));
-  const nodeFailure = { ...p, node, degree: g.adjacency[node]!.length, withdrawn: withdrawn === null ? null : withdrawn / 1000, cutOff, check, restart };
-  log(`  node ${node} (degree ${nodeFailure.degree}) down: ${fmt(p.virtual)} s virtual, withdrawn ${fmt(nodeFailure.withdrawn)} s; restarted: ${fmt(restart.virtual)} s`);
-  return { graph: g.name, shape, cold: { ...cold, verificationsPerNode }, state, steady, routes, linkFailure, nodeFailure };
+  const degree = g.adjacency[node]!.length;
+  const gone = withdrawn === null ? null : withdrawn / 1000;
+  const nodeFailure = { ...p, node, degree, withdrawn: gone, cutOff, check, restart };
+  log(`  node ${node} (degree ${degree}) down: ${fmt(p.virtual)} s virtual, withdrawn ${fmt(gone)} s; restarted: ${fmt(restart.virtual)} s`);
+  const coldResult = { ...cold, verificationsPerNode };
+  return { graph: g.name, shape, cold: coldResult, heapPerNode, refreshFormula: refreshFormula(g), state, steady, routes, linkFailure, nodeFailure };
+}
+
+/** Live JS heap after a full collection, when node runs with --expose-gc. */
+function heapUsed(): number | null {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return null;
+  gc();
+  return process.memoryUsage().heapUsed;
 }
 
 function fmt(v: number | null | undefined, digits = 1): string {
@@ -217,49 +293,119 @@ function kb(bytes: number): string {
   return (bytes / 1024).toFixed(1);
 }
 
-function table(header: string[], rows: string[][]): string {
-  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
-  for (const r of rows) lines.push(`| ${r.join(' | ')} |`);
+/** A markdown table: one row per result, one column per [header, cell] pair. */
+function table(results: Result[], columns: [string, (r: Result) => string][]): string {
+  const lines = [`| ${columns.map((c) => c[0]).join(' | ')} |`, `|${columns.map(() => '---').join('|')}|`];
+  for (const r of results) lines.push(`| ${columns.map((c) => c[1](r)).join(' | ')} |`);
   return lines.join('\n');
 }
 
 function report(results: Result[], args: Args, keySeconds: number): string {
-  const out: string[] = [];
-  out.push(`seed ${args.seed}, MAX_HOPS ${MAX_HOPS}, verification ${args.share ? 'shared between nodes (cache)' : 'by every node'}, key generation ${keySeconds.toFixed(1)} s`);
-  out.push('', table(['graph', 'nodes', 'links', 'mean deg', 'max deg', 'diameter'], results.map((r) => [r.graph, `${r.shape.nodes}`, `${r.shape.links}`, r.shape.meanDegree.toFixed(2), `${r.shape.maxDegree}`, `${r.shape.diameter}`])));
   const both = (p: Phase): string => `${fmt(p.virtual)} / ${fmt(p.final)}`;
+  const spread = (s: { mean: number; max: number }, f = (x: number): string => x.toFixed(0)): string => `${f(s.mean)} / ${f(s.max)}`;
+  const verification = args.share ? 'shared between nodes (cache)' : 'by every node';
+  const out: string[] = [`seed ${args.seed}, MAX_HOPS ${MAX_HOPS}, verification ${verification}, key generation ${keySeconds.toFixed(1)} s`, ''];
+  out.push(
+    table(results, [
+      ['graph', (r) => r.graph],
+      ['nodes', (r) => `${r.shape.nodes}`],
+      ['links', (r) => `${r.shape.links}`],
+      ['mean deg', (r) => r.shape.meanDegree.toFixed(2)],
+      ['max deg', (r) => `${r.shape.maxDegree}`],
+      ['diameter', (r) => `${r.shape.diameter}`],
+    ]),
+  );
   out.push('', 'Cold start (every link up at t = 0). Times are virtual s: "usable" = every node has a route to');
-  out.push('every node within MAX_HOPS, each over links that are up; "final" = the last route change.');
-  out.push(table(['graph', 'usable / final s', 'frames/node', 'KiB/node', 'KiB/node/s', 'verifies/node', 'wall s', 'CPU s'], results.map((r) => [
-    r.graph, both(r.cold), r.cold.framesPerNode.toFixed(0), kb(r.cold.bytesPerNode), r.cold.virtual ? kb(r.cold.bytesPerNode / r.cold.virtual) : '-', r.cold.verificationsPerNode.toFixed(0), r.cold.wall.toFixed(1), r.cold.cpu.toFixed(1),
-  ])));
+  out.push('every node within MAX_HOPS, its label leading there over links that are up; "final" = the last route change.');
+  out.push(
+    table(results, [
+      ['graph', (r) => r.graph],
+      ['usable / final s', (r) => both(r.cold)],
+      ['frames/node', (r) => r.cold.framesPerNode.toFixed(0)],
+      ['KiB/node', (r) => kb(r.cold.bytesPerNode)],
+      ['KiB/node/s', (r) => (r.cold.virtual ? kb(r.cold.bytesPerNode / r.cold.virtual) : '-')],
+      ['verifies/node', (r) => r.cold.verificationsPerNode.toFixed(0)],
+      ['CPU ms/node', (r) => ((r.cold.cpu * 1000) / r.shape.nodes).toFixed(0)],
+      ['wall s', (r) => r.cold.wall.toFixed(1)],
+      ['CPU s', (r) => r.cold.cpu.toFixed(1)],
+    ]),
+  );
   out.push('', 'Routing state per node after convergence (Router.stats(); mean / max):');
-  out.push(table(['graph', 'routes', 'announcements', 'links known', 'LSDB KiB'], results.map((r) => [
-    r.graph, `${r.state.routes.mean.toFixed(0)} / ${r.state.routes.max}`, `${r.state.announcements.mean.toFixed(0)} / ${r.state.announcements.max}`, `${r.state.links.mean.toFixed(0)} / ${r.state.links.max}`, `${kb(r.state.bytes.mean)} / ${kb(r.state.bytes.max)}`,
-  ])));
-  out.push('', `Steady state (${args.steadyMinutes} virtual min after convergence, refreshes included):`);
-  out.push(table(['graph', 'frames/node/s', 'bytes/node/s', 'busiest node bytes/s', 'route changes', 'still converged', 'wall s', 'CPU s'], results.map((r) => [
-    r.graph, r.steady.framesPerNodeSec.toFixed(3), r.steady.bytesPerNodeSec.toFixed(1), r.steady.maxBytesPerNodeSec.toFixed(1), `${r.steady.routeChanges}`, r.steady.stillConverged ? 'yes' : 'NO', r.steady.wall.toFixed(1), r.steady.cpu.toFixed(1),
-  ])));
+  out.push(
+    table(results, [
+      ['graph', (r) => r.graph],
+      ['routes', (r) => spread(r.state.routes)],
+      ['announcements', (r) => spread(r.state.announcements)],
+      ['links known', (r) => spread(r.state.links)],
+      ['LSDB KiB', (r) => spread(r.state.bytes, kb)],
+      ['JS heap KiB/node', (r) => (r.heapPerNode === null ? '(--expose-gc)' : kb(r.heapPerNode))],
+    ]),
+  );
+  if (args.steadyMinutes > 0) {
+    out.push('', `Steady state (${args.steadyMinutes} virtual min after convergence, refreshes included; "formula" is what`);
+    out.push('flooding every refresh once over every link but the one it came in by predicts):');
+    out.push(
+      table(results, [
+        ['graph', (r) => r.graph],
+        ['frames/node/s', (r) => r.steady.framesPerNodeSec.toFixed(3)],
+        ['bytes/node/s', (r) => r.steady.bytesPerNodeSec.toFixed(1)],
+        ['formula', (r) => r.refreshFormula.toFixed(1)],
+        ['busiest node bytes/s', (r) => r.steady.maxBytesPerNodeSec.toFixed(1)],
+        ['busiest second KiB/node', (r) => kb(r.steady.peakBytesPerNodeSec)],
+        ['route changes', (r) => `${r.steady.routeChanges}`],
+        ['still converged', (r) => (r.steady.stillConverged ? 'yes' : 'NO')],
+        ['CPU µs/node/s', (r) => ((r.steady.cpu * 1e6) / r.shape.nodes / r.steady.seconds).toFixed(1)],
+        ['wall s', (r) => r.steady.wall.toFixed(1)],
+        ['CPU s', (r) => r.steady.cpu.toFixed(1)],
+      ]),
+    );
+  } else {
+    out.push('', 'Steady state not run (--steady-minutes 0); refresh traffic by formula, bytes/node/s:');
+    out.push(table(results, [['graph', (r) => r.graph], ['formula', (r) => r.refreshFormula.toFixed(1)]]));
+  }
   out.push('', 'Routes (every route of the sampled sources; each label walked interface by interface):');
-  out.push(table(['graph', 'sources', 'routes', 'stretch mean', 'stretch max', 'stretched', 'bad labels', 'missing', `pairs > ${MAX_HOPS} hops`], results.map((r) => [
-    r.graph, `${r.routes.sources}`, `${r.routes.routes}`, r.routes.stretchMean.toFixed(3), r.routes.stretchMax.toFixed(2), `${r.routes.stretched}`, `${r.routes.bad}`, `${r.routes.missing}`, `${r.routes.beyondMaxHops}`,
-  ])));
+  out.push(
+    table(results, [
+      ['graph', (r) => r.graph],
+      ['sources', (r) => `${r.routes.sources}`],
+      ['routes', (r) => `${r.routes.routes}`],
+      ['stretch mean', (r) => r.routes.stretchMean.toFixed(3)],
+      ['stretch max', (r) => r.routes.stretchMax.toFixed(2)],
+      ['stretched', (r) => `${r.routes.stretched}`],
+      ['bad labels', (r) => `${r.routes.bad}`],
+      ['missing', (r) => `${r.routes.missing}`],
+      [`pairs > ${MAX_HOPS} hops`, (r) => `${r.routes.beyondMaxHops}`],
+    ]),
+  );
   out.push('', 'Failures, usable / final virtual s (both ends see linkDown at once: failure detection not included),');
   out.push('and KiB/node = control traffic sent per node from the disruption until 10 s after its last route change:');
-  out.push(table(['graph', 'link on a cycle down', 'KiB/node', 'link back', 'KiB/node', 'node down (degree)', 'KiB/node', 'routes to it gone', 'cut off', 'node restarted', 'KiB/node', 'bad labels after'], results.map((r) => {
-    const l = r.linkFailure;
-    const n = r.nodeFailure!;
-    return [
-      r.graph, l ? both(l) : 'no cycle', l ? kb(l.bytesPerNode) : '-', l ? both(l.restore) : '-', l ? kb(l.restore.bytesPerNode) : '-',
-      `${both(n)} (${n.degree})`, kb(n.bytesPerNode), fmt(n.withdrawn), `${n.cutOff}`, both(n.restart), kb(n.restart.bytesPerNode),
-      `${(l?.check.bad ?? 0) + n.check.bad} (missing ${(l?.check.missing ?? 0) + n.check.missing})`,
-    ];
-  })));
-  const problems = results.flatMap((r) => [...r.routes.problems, ...(r.linkFailure?.check.problems ?? []), ...(r.nodeFailure?.check.problems ?? [])].map((p) => `${r.graph}: ${p}`));
+  const l = (r: Result, f: (x: NonNullable<Result['linkFailure']>) => string): string => (r.linkFailure ? f(r.linkFailure) : '-');
+  out.push(
+    table(results, [
+      ['graph', (r) => r.graph],
+      ['link on a cycle down', (r) => l(r, both)],
+      ['KiB/node', (r) => l(r, (x) => kb(x.bytesPerNode))],
+      ['link back', (r) => l(r, (x) => both(x.restore))],
+      ['KiB/node', (r) => l(r, (x) => kb(x.restore.bytesPerNode))],
+      ['node down (degree)', (r) => `${both(r.nodeFailure)} (${r.nodeFailure.degree})`],
+      ['KiB/node', (r) => kb(r.nodeFailure.bytesPerNode)],
+      ['routes to it gone', (r) => fmt(r.nodeFailure.withdrawn)],
+      ['cut off', (r) => `${r.nodeFailure.cutOff}`],
+      ['node restarted', (r) => both(r.nodeFailure.restart)],
+      ['KiB/node', (r) => kb(r.nodeFailure.restart.bytesPerNode)],
+      ['bad / missing after', (r) => `${badAfter(r)} / ${missingAfter(r)}`],
+    ]),
+  );
+  const problems = results.flatMap((r) => checks(r).flatMap((c) => c.problems.map((p) => `${r.graph}: ${p}`)));
   if (problems.length) out.push('', 'Problems:', ...problems.slice(0, 30));
   return out.join('\n');
 }
+
+function checks(r: Result): RouteCheck[] {
+  return [r.routes, r.nodeFailure.check, ...(r.linkFailure ? [r.linkFailure.check] : [])];
+}
+const badAfter = (r: Result): number => r.nodeFailure.check.bad + (r.linkFailure?.check.bad ?? 0);
+const missingAfter = (r: Result): number => r.nodeFailure.check.missing + (r.linkFailure?.check.missing ?? 0);
 
 const args = parseArgs(process.argv.slice(2));
 const graphs = args.graphs.map((name) => loadGraph(name, args.seed));
@@ -278,5 +424,5 @@ for (const g of graphs) {
 }
 if (args.json) console.log(JSON.stringify({ args, keySeconds: keyGen.wall, results }, null, 2));
 else console.log(report(results, args, keyGen.wall));
-const failed = results.some((r) => r.cold.virtual === null || r.routes.bad || r.routes.missing || !r.steady.stillConverged);
+const failed = results.some((r) => r.cold.virtual === null || !r.steady.stillConverged || checks(r).some((c) => c.bad || c.missing));
 process.exitCode = failed ? 1 : 0;

@@ -112,7 +112,11 @@ export function bfs(g: Graph, source: number, nodeUp?: (i: number) => boolean, l
 }
 
 /** Connected components: `of[i]` is i's component number. */
-export function components(g: Graph, nodeUp?: (i: number) => boolean, linkUp?: (a: number, b: number) => boolean): { count: number; of: Int32Array } {
+export function components(
+  g: Graph,
+  nodeUp?: (i: number) => boolean,
+  linkUp?: (a: number, b: number) => boolean,
+): { count: number; of: Int32Array } {
   const of = new Int32Array(g.n).fill(-1);
   let count = 0;
   for (let i = 0; i < g.n; i++) {

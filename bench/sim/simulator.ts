@@ -2,16 +2,16 @@
 //
 // Each graph node is a real src/routing Router with a real key pair; each graph link is a pair of
 // interface indices (1.. per node, in adjacency order) and a fixed one-way latency drawn from a
-// seeded range. Frames a Router sends are copied and queued (a binary heap ordered by delivery
-// time, then send order, so a link never reorders); each node ticks every TICK_MS of virtual
-// time with its own phase, as independent daemons would. Nothing waits on the real clock: an hour of
-// virtual time costs only the work the Routers do in it.
+// seeded range. Frames a Router sends are queued as they are (a Router never changes a frame it
+// has sent) in a binary heap ordered by delivery time, then send order, so a link never reorders;
+// each node ticks every TICK_MS of virtual time with its own phase, as independent daemons would.
+// Nothing waits on the real clock: an hour of virtual time costs only the work done in it.
 //
-// What is measured (see bench/routing.ts for the table and docs/ROUTING.md for the results):
-// convergence (virtual ms until every node holds a route to every node it can reach within
-// MAX_HOPS, each route a path over links that are up), routing state per node, control traffic,
-// stretch against BFS hop distances, and whether each route's label, followed interface by
-// interface, really arrives at its destination.
+// What is measured (bench/routing.ts prints it, docs/ROUTING.md discusses it): convergence
+// (virtual ms until every node holds a route to every node it can reach within MAX_HOPS, whose
+// label leads there over links that are up), routing state per node, control traffic, stretch
+// against BFS hop distances, and whether each route's label, followed interface by interface,
+// really arrives at its destination with the hops and path the route claims.
 import { AddressTable } from '../../src/fcnet/address-table.js';
 import { fcAddressBytes } from '../../src/keys/address.js';
 import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
@@ -47,7 +47,9 @@ interface SimNode {
   epoch: number;
   /** When in each TICK_MS period it ticks (ms). */
   phase: number;
-  /** peers[ifindex] = neighbour node; ifindex 0 is unused. */
+  /** How far its wall clock is off the virtual one (ms; restartNode can set it). */
+  clockOffset: number;
+  /** peers[ifindex] = neighbour node; ifindex 0 is unused (-1). */
   peers: number[];
   ifaceTo: Map<number, number>;
   sentFrames: number;
@@ -196,7 +198,8 @@ export class Simulation {
         alive: true,
         epoch: 0,
         phase: this.random() * TICK_MS,
-        peers: [0],
+        clockOffset: 0,
+        peers: [-1],
         ifaceTo: new Map(),
         sentFrames: 0,
         sentBytes: 0,
@@ -222,7 +225,7 @@ export class Simulation {
       mtu: this.mtu,
       send: (link, frame) => this.send(node, epoch, link, frame),
       now: () => this.now,
-      wallNow: () => EPOCH + this.now,
+      wallNow: () => EPOCH + this.now + node.clockOffset,
       routesChanged: () => {
         node.changed = true;
         this.routeChanges++;
@@ -272,7 +275,7 @@ export class Simulation {
       link: to.ifaceTo.get(node.index)!,
       to: peer,
       epoch: to.epoch,
-      frame, // the Router never changes a frame it has sent (RouterOptions.send), nor does the receiver
+      frame,
       gen,
     });
   }
@@ -332,12 +335,15 @@ export class Simulation {
   }
 
   /** A failed node comes back with the same key and a fresh Router (empty LSDB, as after a
-   *  daemon restart), and its links to live neighbours come up. */
-  restartNode(n: number): void {
+   *  daemon restart), and its links to live neighbours come up. `clockOffsetMs` sets its wall
+   *  clock off the others' (negative: a clock that went back, so its new sequence numbers are
+   *  below the ones it announced before the restart). */
+  restartNode(n: number, clockOffsetMs = 0): void {
     const node = this.nodes[n]!;
     if (node.alive) throw new Error(`node ${n} is up`);
     node.alive = true;
     node.epoch++;
+    node.clockOffset = clockOffsetMs;
     node.router = this.makeRouter(node);
     for (const peer of this.graph.adjacency[n]!) if (this.nodes[peer]!.alive) this.linkUp(n, peer);
     this.topologyChanged();
@@ -436,8 +442,8 @@ export class Simulation {
   }
 
   /** True when every live node has a route to every node it can reach within MAX_HOPS, and each
-   *  route's path runs over nodes and links that are up. Only nodes whose routes changed since
-   *  their last pass are examined again. */
+   *  route's label leads to its destination over nodes and links that are up. Only nodes whose
+   *  routes changed since their last pass are examined again. */
   converged(): boolean {
     let all = true;
     for (const node of this.nodes) {
@@ -464,14 +470,17 @@ export class Simulation {
     for (let j = 0; j < n; j++) {
       const d = dist[base + j]!;
       if (d < 1 || d > MAX_HOPS) continue;
+      // Walked by label, not by Route.path: a data packet follows the label, and the path (built
+      // on demand by the Router) would cost memory a node does not otherwise spend.
       const route = node.router.lookup(this.nodes[j]!.address, 0)!;
-      let prev = node.index;
-      for (const key of route.path) {
-        const next = this.indexOfKey(key);
-        if (next < 0 || !this.nodes[next]!.alive || !this.linkIsUp(prev, next)) return false;
-        prev = next;
+      if (route.hops !== route.label.length + 1) return false;
+      let at = node.index;
+      for (let k = 0; k < route.hops; k++) {
+        const next = this.nodes[at]!.peers[k === 0 ? route.link : route.label[k - 1]!];
+        if (next === undefined || next < 0 || !this.nodes[next]!.alive || !this.linkIsUp(at, next)) return false;
+        at = next;
       }
-      if (prev !== j) return false;
+      if (at !== j) return false;
     }
     return true;
   }
@@ -496,7 +505,17 @@ export class Simulation {
   checkRoutes(sources?: number[]): RouteCheck {
     const n = this.graph.n;
     const dist = this.distances();
-    const out: RouteCheck = { routes: 0, missing: 0, stale: 0, bad: 0, stretched: 0, stretchMean: 0, stretchMax: 0, beyondMaxHops: 0, problems: [] };
+    const out: RouteCheck = {
+      routes: 0,
+      missing: 0,
+      stale: 0,
+      bad: 0,
+      stretched: 0,
+      stretchMean: 0,
+      stretchMax: 0,
+      beyondMaxHops: 0,
+      problems: [],
+    };
     const problem = (s: string): void => {
       if (out.problems.length < 10) out.problems.push(s);
     };
@@ -558,7 +577,9 @@ export class Simulation {
       const next = this.nodes[at]!.peers[iface];
       if (iface === 0 || next === undefined) return { error: `hop ${k + 1}: node ${at} has no interface ${iface}` };
       if (!this.nodes[next]!.alive || !this.linkIsUp(at, next)) return { error: `hop ${k + 1}: link ${at}-${next} is down` };
-      if (!equalBytes(route.path[k]!, this.nodes[next]!.keys.publicKey)) return { error: `hop ${k + 1}: label leads to ${next}, path says ${this.indexOfKey(route.path[k]!)}` };
+      if (!equalBytes(route.path[k]!, this.nodes[next]!.keys.publicKey)) {
+        return { error: `hop ${k + 1}: label leads to ${next}, path says ${this.indexOfKey(route.path[k]!)}` };
+      }
       at = next;
     }
     if (at !== dest) return { error: `label ends at ${at}` };
