@@ -31,11 +31,15 @@ export function signTimeExceeded(identity: StaticIdentity, header: Uint8Array): 
   return out;
 }
 
-/** The header and reporter of an authentic report, or null. */
-export function openTimeExceeded(report: Uint8Array): { header: Uint8Array; reporter: Uint8Array } | null {
-  if (report.length !== REPORT_LENGTH) return null;
-  const header = report.subarray(0, MESSAGE_HEADER);
+/** The end-to-end header a report names (not yet verified), or null if it is no report. */
+export function reportedHeader(report: Uint8Array): Uint8Array | null {
+  return report.length === REPORT_LENGTH ? report.subarray(0, MESSAGE_HEADER) : null;
+}
+
+/** The reporter of an authentic report, or null. */
+export function verifyTimeExceeded(report: Uint8Array): Uint8Array | null {
+  const header = reportedHeader(report);
+  if (!header) return null;
   const reporter = report.subarray(MESSAGE_HEADER, MESSAGE_HEADER + 32);
-  if (!xeddsaVerify(reporter, signedBytes(header), report.subarray(MESSAGE_HEADER + 32))) return null;
-  return { header, reporter };
+  return xeddsaVerify(reporter, signedBytes(header), report.subarray(MESSAGE_HEADER + 32)) ? reporter : null;
 }

@@ -27,14 +27,25 @@ export class ProbeCache {
     this.next = (this.next + 1) % CAPACITY;
   }
 
+  /** Whether a packet sent with this index and counter is still waiting for its report. */
+  has(index: number, counter: number, now: number): boolean {
+    return this.find(index, counter, now) >= 0;
+  }
+
   /** The packet sent with this index and counter, once: a second report for it finds nothing. */
   take(index: number, counter: number, now: number): Uint8Array | undefined {
+    const i = this.find(index, counter, now);
+    if (i < 0) return undefined;
+    const packet = this.ring[i]!.packet;
+    this.ring[i] = undefined;
+    return packet;
+  }
+
+  private find(index: number, counter: number, now: number): number {
     for (let i = 0; i < CAPACITY; i++) {
       const probe = this.ring[i];
-      if (!probe || probe.index !== index || probe.counter !== counter) continue;
-      this.ring[i] = undefined;
-      return now - probe.at <= TTL_MS ? probe.packet : undefined;
+      if (probe && probe.index === index && probe.counter === counter && now - probe.at <= TTL_MS) return i;
     }
-    return undefined;
+    return -1;
   }
 }
