@@ -12,6 +12,7 @@
 //   5      u16  payload length (the hop layer pads the frame; this says where the payload ends)
 //   7      u16  × count slots, big-endian interface indices
 //   7+2n        payload
+import { TAG_SIZE, TRANSPORT_HEADER_SIZE } from '../noise/constants.js';
 
 /** First byte of a hop session's plaintext for a routed frame (an IPv6 packet starts 0x6_). */
 export const FRAME_ROUTED = 0x01;
@@ -37,7 +38,7 @@ export function routedHeaderLength(slots: number): number {
 }
 
 /** End-to-end transport header and tag around a routed packet. */
-export const END_TO_END_OVERHEAD = 32;
+export const END_TO_END_OVERHEAD = TRANSPORT_HEADER_SIZE + TAG_SIZE;
 
 /** The largest IPv6 packet a route with `slots` transits carries when its hops carry `mtu` bytes. */
 export function routedPacketMtu(mtu: number, slots: number): number {

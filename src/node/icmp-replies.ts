@@ -43,9 +43,9 @@ export class IcmpReplies {
   }
 
   private send(from: Uint8Array, type: number, code: number, parameter: number, buf: Uint8Array, off: number, len: number): void {
-    if (!this.bucket.take(this.now())) return;
+    // Built first: an error RFC 4443 forbids (length 0) must not use up a token.
     const length = writeIcmpError(this.out, from, type, code, parameter, buf, off, len);
-    if (length === 0) return;
+    if (length === 0 || !this.bucket.take(this.now())) return;
     this.batch.lens[0] = length;
     this.tun.writeBatch(this.batch, 1, TUN_OFFSET);
   }

@@ -427,50 +427,30 @@ export class MeshNode {
       address: peer.addressText,
       name: peer.name ?? null,
       endpoint: this.endpointText(peer),
-      state: peerState(peer),
-      lastHandshake: peer.lastHandshakeWallMs || null,
-      rttMicroseconds: Math.round(peer.rttMs * 1000),
-      rxBytes: peer.rxBytes,
-      txBytes: peer.txBytes,
+      ...sessionFields(peer),
       origin: this.origins.get(peer.peerId) ?? 'config',
       ...(direct ? { hops: 1, route: [peer.peerId], routeMtu: this.options.mtu } : this.routeFields(route)),
     };
   }
 
-  /** Nodes that are not neighbours but have a route or an end-to-end session. */
+  /** Nodes that are not neighbours but have a route, an end-to-end session, or both. */
   private routedStatuses(): PeerStatus[] {
-    const statuses = new Map<string, PeerStatus>();
-    const blank = (peerId: string, addressText: string): PeerStatus => ({
-      peerId,
-      address: addressText,
-      name: null,
-      endpoint: null,
-      state: 'disconnected',
-      lastHandshake: null,
-      rttMicroseconds: 0,
-      rxBytes: 0,
-      txBytes: 0,
-      origin: 'routed',
-      hops: 0,
-      route: [],
-      routeMtu: 0,
-    });
+    const known = new Map<string, { address: string; route?: Route; session?: Peer }>();
     for (const route of this.router.routes()) {
-      if (this.sessions.getPeer(route.publicKey)) continue;
-      const peerId = encodePeerId(route.publicKey);
-      statuses.set(peerId, { ...blank(peerId, formatIPv6(route.address)), ...this.routeFields(route) });
+      if (!this.sessions.getPeer(route.publicKey)) known.set(encodePeerId(route.publicKey), { address: formatIPv6(route.address), route });
     }
     for (const peer of this.e2e.all()) {
-      if (this.sessions.getPeer(peer.publicKey)) continue;
-      const status = statuses.get(peer.peerId) ?? blank(peer.peerId, peer.addressText);
-      status.state = peerState(peer);
-      status.lastHandshake = peer.lastHandshakeWallMs || null;
-      status.rttMicroseconds = Math.round(peer.rttMs * 1000);
-      status.rxBytes = peer.rxBytes;
-      status.txBytes = peer.txBytes;
-      statuses.set(peer.peerId, status);
+      if (!this.sessions.getPeer(peer.publicKey)) known.set(peer.peerId, { ...known.get(peer.peerId), address: peer.addressText, session: peer });
     }
-    return [...statuses.values()];
+    return [...known].map(([peerId, { address, route, session }]) => ({
+      peerId,
+      address,
+      name: null,
+      endpoint: null,
+      ...sessionFields(session),
+      origin: 'routed',
+      ...this.routeFields(route),
+    }));
   }
 
   private routeFields(route: Route | undefined): Pick<PeerStatus, 'hops' | 'route' | 'routeMtu'> {
@@ -523,6 +503,18 @@ function statusSnapshot(s: PeerStatus): string {
 
 function sameBytes(a: Uint8Array, b: Uint8Array | null): boolean {
   return b !== null && a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** A session's part of a status; no session at all reads as disconnected. */
+function sessionFields(peer: Peer | undefined): Pick<PeerStatus, 'state' | 'lastHandshake' | 'rttMicroseconds' | 'rxBytes' | 'txBytes'> {
+  if (!peer) return { state: 'disconnected', lastHandshake: null, rttMicroseconds: 0, rxBytes: 0, txBytes: 0 };
+  return {
+    state: peerState(peer),
+    lastHandshake: peer.lastHandshakeWallMs || null,
+    rttMicroseconds: Math.round(peer.rttMs * 1000),
+    rxBytes: peer.rxBytes,
+    txBytes: peer.txBytes,
+  };
 }
 
 function peerState(peer: Peer): PeerState {

@@ -29,7 +29,7 @@
 //   At most MAX_BATCHES_PER_WAKEUP batches are handled before yielding to the event loop.
 import { OFF_DST, OFF_HOP_LIMIT, OFF_SRC, equal16, ipv6Length } from '../fcnet/ipv6.js';
 import { readTransportCounter, readU32LE, encodeTransportHeader } from '../noise/messages.js';
-import { TRANSPORT_MIN_SIZE } from '../noise/constants.js';
+import { TRANSPORT_HEADER_SIZE, TRANSPORT_MIN_SIZE } from '../noise/constants.js';
 import type { IndexEntry, SessionManager } from '../session/manager.js';
 import { INDEX_MASK } from '../session/index-table.js';
 import type { Keypair } from '../session/keypair.js';
@@ -59,7 +59,6 @@ import type { Links } from './links.js';
 import { MAX_BATCHES_PER_WAKEUP, type Sockets } from './send.js';
 
 const HEADER = TUN_OFFSET - DATAGRAM_OFFSET;
-const E2E_HEADER = 16;
 
 /** What slot i holds after the open, for the stages that follow. */
 const NOTHING = 0;
@@ -278,9 +277,9 @@ export class ReceivePipeline {
     if (hopLimit <= 1) {
       stats.hopLimitExceeded++;
       // Only end-to-end messages are reported: a report about a report could loop.
-      if (data[p + OFF_KIND] === KIND_MESSAGE && payload >= E2E_HEADER) {
+      if (data[p + OFF_KIND] === KIND_MESSAGE && payload >= TRANSPORT_HEADER_SIZE) {
         const back = reverseRoute(data, p, from.link);
-        const messageHeader = data.slice(q, q + E2E_HEADER);
+        const messageHeader = data.slice(q, q + TRANSPORT_HEADER_SIZE);
         this.deferred.push({ run: () => this.ctx.e2e.reportTimeExceeded(back, messageHeader) });
       }
       return NOTHING;
@@ -323,7 +322,7 @@ export class ReceivePipeline {
     if (!entry) return NOTHING;
     const kp = entry.keypair!;
     const counter = readTransportCounter(data, q + 8);
-    const plain = kp.receive.open(counter, data, q + E2E_HEADER, len - E2E_HEADER);
+    const plain = kp.receive.open(counter, data, q + TRANSPORT_HEADER_SIZE, len - TRANSPORT_HEADER_SIZE);
     if (plain < 0) {
       stats.decryptFailed++;
       return NOTHING;
@@ -333,7 +332,7 @@ export class ReceivePipeline {
       return NOTHING;
     }
     const source = entry.peer;
-    const inner = q + E2E_HEADER;
+    const inner = q + TRANSPORT_HEADER_SIZE;
     const packet = plain === 0 ? 0 : ipv6Length(data, inner, plain);
     const forUs = packet > 0 && equal16(data, inner + OFF_DST, this.ctx.localAddress, 0);
     const fromSource = forUs && equal16(data, inner + OFF_SRC, source.address, 0);

@@ -20,6 +20,7 @@
 import { OFF_DST, OFF_HOP_LIMIT, ipv6Length } from '../fcnet/ipv6.js';
 import type { AddressTable } from '../fcnet/address-table.js';
 import { encodeTransportHeader } from '../noise/messages.js';
+import { TRANSPORT_HEADER_SIZE } from '../noise/constants.js';
 import type { SessionManager } from '../session/manager.js';
 import type { Peer } from '../session/peer.js';
 import { sealBatch } from '../session/aead.js';
@@ -35,7 +36,6 @@ import type { Links } from './links.js';
 
 /** Batches per readiness callback before the event loop gets a turn. */
 export const MAX_BATCHES_PER_WAKEUP = 8;
-const E2E_HEADER = 16;
 
 export interface Sockets {
   v4: UdpSocket | null;
@@ -186,7 +186,7 @@ export class SendPipeline {
     const hopLimit = data[p + OFF_HOP_LIMIT]!;
     if (hopLimit <= label.length) e2e.probes.remember(ekp.remoteIndex, ekp.sendCounter, data, p, len, now);
     // Move the packet up to make room in front, then seal it where it lands.
-    const inner = p + header + E2E_HEADER;
+    const inner = p + header + TRANSPORT_HEADER_SIZE;
     data.copyWithin(inner, p, p + len);
     const padded = Math.min((len + 15) & ~15, fits);
     data.fill(0, inner + len, inner + padded);
@@ -194,8 +194,8 @@ export class SendPipeline {
     const sealed = ekp.send.seal(ekp.sendCounter++, data, inner, padded);
     e2ePeer.txBytes += len;
     e2e.sessions.sentData(e2ePeer, now);
-    writeRoutedHeader(data, p, KIND_MESSAGE, hopLimit, label, E2E_HEADER + sealed);
-    return this.hopFrame(i, header + E2E_HEADER + sealed, neighbour, now);
+    writeRoutedHeader(data, p, KIND_MESSAGE, hopLimit, label, TRANSPORT_HEADER_SIZE + sealed);
+    return this.hopFrame(i, header + TRANSPORT_HEADER_SIZE + sealed, neighbour, now);
   }
 
   /** Slot i's hop plaintext (len bytes at TUN_OFFSET) is made ready for the batch seal to `peer`. */

@@ -46,7 +46,8 @@ import {
   writeRoutedHeader,
   writeSlot,
 } from '../../src/forward/header.js';
-import { MESSAGE_HEADER, signTimeExceeded } from '../../src/forward/report.js';
+import { signTimeExceeded } from '../../src/forward/report.js';
+import { TRANSPORT_HEADER_SIZE as MESSAGE_HEADER } from '../../src/noise/constants.js';
 import { ICMP_TIME_EXCEEDED, icmpChecksum } from '../../src/fcnet/icmp.js';
 import { until as waitFor } from '../wait.js';
 
