@@ -74,10 +74,15 @@ export class EndToEnd {
     );
   }
 
-  /** The session peer for a routed destination, created on first use; its endpoint is the route. */
+  /**
+   * The session peer for a routed destination, created on first use with the route as its
+   * endpoint. Found by address, so the send path allocates nothing once it exists.
+   */
   peerFor(route: Route): Peer | undefined {
-    const peer = this.sessions.getPeer(route.publicKey) ?? this.add(route.publicKey);
-    if (peer && !peer.endpoint) peer.endpoint = encodeRoute(route.link, route.label);
+    const existing = this.byAddress.lookup(route.address, 0);
+    if (existing) return existing;
+    const peer = this.add(route.publicKey);
+    if (peer) peer.endpoint = encodeRoute(route.link, route.label);
     return peer;
   }
 

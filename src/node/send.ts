@@ -57,8 +57,6 @@ export interface SendContext {
 }
 
 export class SendPipeline {
-  private busy = false;
-
   constructor(
     private readonly batch: PacketBatch,
     private readonly ctx: SendContext,
@@ -70,18 +68,17 @@ export class SendPipeline {
     for (let round = 0; round < MAX_BATCHES_PER_WAKEUP; round++) {
       const n = this.ctx.tun.readBatch(batch, TUN_OFFSET, batch.capacity);
       if (n === 0) return;
-      this.run(n);
+      this.process(n);
       if (n < batch.capacity) return;
     }
   };
 
-  /** Sends packets that waited for an end-to-end session, as if just read from the TUN. */
+  /**
+   * Sends packets that waited for an end-to-end session, as if just read from the TUN. Called when
+   * a session comes up, which happens on the receive path or a timer, never inside process():
+   * the batch is free.
+   */
   sendPackets(packets: Uint8Array[]): void {
-    if (this.busy) {
-      // Not expected (sessions come up outside this pipeline), but the batch is in use.
-      setImmediate(() => this.sendPackets(packets));
-      return;
-    }
     const { data, slotSize, lens, capacity } = this.batch;
     for (let start = 0; start < packets.length; start += capacity) {
       const n = Math.min(capacity, packets.length - start);
@@ -90,22 +87,13 @@ export class SendPipeline {
         data.set(packet, i * slotSize + TUN_OFFSET);
         lens[i] = packet.length;
       }
-      this.run(n);
-    }
-  }
-
-  private run(n: number): void {
-    this.busy = true;
-    try {
       this.process(n);
-    } finally {
-      this.busy = false;
     }
   }
 
   private process(n: number): void {
     const { data, slotSize, lens } = this.batch;
-    const { mtu, router, counters } = this.ctx;
+    const { mtu, counters } = this.ctx;
     const now = this.ctx.hop.now();
     let ready = 0;
     for (let i = 0; i < n; i++) {
@@ -119,34 +107,35 @@ export class SendPipeline {
         continue;
       }
       if (data[p + OFF_DST] !== 0xfc) continue; // multicast and link-local chatter stays home
-      const route = router.lookup(data, p + OFF_DST);
-      let sent: boolean;
-      if (route && route.hops > 1) {
-        // By address first: no allocation per packet once the peer exists.
-        const e2ePeer = this.ctx.e2e.lookup(data, p + OFF_DST) ?? this.ctx.e2e.peerFor(route);
-        sent = e2ePeer !== undefined && this.routed(i, len, route.link, route.label, route.mtu, e2ePeer, now);
-      } else {
-        const neighbour = route ? this.ctx.links.peer(route.link) : this.ctx.neighbours.lookup(data, p + OFF_DST);
-        if (neighbour) sent = this.oneHop(i, len, neighbour, now);
-        else {
-          // Someone routing has not told us of reached us: answer along their reverse route.
-          // (A node routing knows but has no route to is unreachable: its links are gone.)
-          const e2ePeer = this.ctx.e2e.lookup(data, p + OFF_DST);
-          const back = e2ePeer?.endpoint;
-          if (e2ePeer && back && !router.keyOf(data.subarray(p + OFF_DST, p + OFF_DST + 16))) sent = this.routed(i, len, routeLink(back), routeLabel(back), mtu, e2ePeer, now);
-          else {
-            counters.noRoute++;
-            this.ctx.icmp.noRoute(data, p, len);
-            continue;
-          }
-        }
-      }
-      if (sent) ready++;
+      if (this.dispatch(i, p, len, now)) ready++;
     }
     if (ready === 0) return;
     sealBatch(this.batch, n, TUN_OFFSET);
     for (let i = 0; i < n; i++) if (lens[i] !== 0) lens[i] += TUN_OFFSET - DATAGRAM_OFFSET;
     UdpSocket.sendBatch(this.ctx.sockets.v4, this.ctx.sockets.v6, this.batch, n, DATAGRAM_OFFSET);
+  }
+
+  /** Sends the packet in slot i (at p) the way its destination is reached; true if it is ready for the seal. */
+  private dispatch(i: number, p: number, len: number, now: number): boolean {
+    const { data } = this.batch;
+    const { router, e2e } = this.ctx;
+    const route = router.lookup(data, p + OFF_DST);
+    if (route && route.hops > 1) {
+      const e2ePeer = e2e.peerFor(route);
+      return e2ePeer !== undefined && this.routed(i, len, route.link, route.label, route.mtu, e2ePeer, now);
+    }
+    const neighbour = route ? this.ctx.links.peer(route.link) : this.ctx.neighbours.lookup(data, p + OFF_DST);
+    if (neighbour) return this.oneHop(i, len, neighbour, now);
+    // Someone routing has not told us of reached us: answer along their reverse route. (A node
+    // routing knows but has no route to is unreachable: its links are gone.)
+    const e2ePeer = e2e.lookup(data, p + OFF_DST);
+    const back = e2ePeer?.endpoint;
+    if (e2ePeer && back && !router.keyOf(data.subarray(p + OFF_DST, p + OFF_DST + 16))) {
+      return this.routed(i, len, routeLink(back), routeLabel(back), this.ctx.mtu, e2ePeer, now);
+    }
+    this.ctx.counters.noRoute++;
+    this.ctx.icmp.noRoute(data, p, len);
+    return false;
   }
 
   /** The packet in slot i goes to a neighbour as it is. */
