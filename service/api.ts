@@ -3,16 +3,25 @@
 // state from the node and leaves every change to the daemon (ApiHost), which owns the interface
 // and the state file.
 import { parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
+import { canonicalPeerId } from '../src/keys/peerid.js';
 import type { MeshNode, PeerStatus } from '../src/node/node.js';
 import { BusService, RovyError, type CallContext, type InterfaceImpl } from './dbus/bus.js';
 import { toJson } from './json.js';
+import { NameError } from '../src/names/label.js';
+import { DISCOVERY_POLICIES, type DiscoveryPolicy } from '../src/config/schema.js';
+import { formatEndpoint } from '../src/transport/udp.js';
+import type { Neighbor } from '../src/discovery/neighbors.js';
 
 export { BUS_NAME } from './dbus/bus.js';
 export const ROOT_PATH = '/net/rovy/Rovy1';
 const NODE_IFACE = 'net.rovy.Rovy1';
 const PEER_IFACE = 'net.rovy.Rovy1.Peer';
+const NAMES_IFACE = 'net.rovy.Rovy1.Names';
+const DISCOVERY_IFACE = 'net.rovy.Rovy1.Discovery';
+const NEIGHBOR_IFACE = 'net.rovy.Rovy1.Neighbor';
 const ACTION_TOGGLE = 'net.rovy.toggle';
 const ACTION_PEERS = 'net.rovy.manage-peers';
+const ACTION_NAMES = 'net.rovy.manage-names';
 
 /** What the API asks of the daemon. */
 export interface ApiHost {
@@ -22,6 +31,8 @@ export interface ApiHost {
   readonly listen: string[];
   readonly version: string;
   setEnabled(enabled: boolean): void;
+  /** Sets the discovery policy and remembers the choice. */
+  setDiscoveryPolicy(policy: DiscoveryPolicy): void;
   /** Adds a peer at a parsed multiaddr (with /rovy/<peer ID>); returns its peer ID. */
   connect(address: Multiaddr & { publicKey: Uint8Array }): string;
   disconnect(peerId: string): void;
@@ -30,6 +41,8 @@ export interface ApiHost {
 export class RovyApi {
   private readonly paths = new Map<string, string>();
   private nextPeerNumber = 0;
+  private readonly neighborPaths = new Map<string, string>();
+  private nextNeighborNumber = 0;
 
   constructor(
     private readonly bus: BusService,
@@ -38,8 +51,13 @@ export class RovyApi {
 
   /** Exports the node object and an object for every peer the node has now. */
   start(): void {
-    this.bus.setObject(ROOT_PATH, { [NODE_IFACE]: this.nodeInterface() });
+    this.bus.setObject(ROOT_PATH, {
+      [NODE_IFACE]: this.nodeInterface(),
+      [NAMES_IFACE]: this.namesInterface(),
+      [DISCOVERY_IFACE]: this.discoveryInterface(),
+    });
     for (const peer of this.host.node.peerStatus()) this.peerAdded(peer.peerId);
+    for (const n of this.host.node.lan?.neighbors() ?? []) this.neighborAdded(n.peerId);
   }
 
   // ---- node events -------------------------------------------------------------------------
@@ -50,6 +68,7 @@ export class RovyApi {
     const path = `${ROOT_PATH}/peer/${this.nextPeerNumber++}`;
     this.paths.set(peerId, path);
     this.bus.setObject(path, { [PEER_IFACE]: this.peerInterface(peerId) });
+    this.neighborChanged(peerId); // its Peer and Connected
   }
 
   peerRemoved(peerId: string): void {
@@ -57,6 +76,32 @@ export class RovyApi {
     if (!path) return;
     this.paths.delete(peerId);
     this.bus.removeObject(path);
+    this.neighborChanged(peerId);
+  }
+
+  neighborAdded(peerId: string): void {
+    if (this.neighborPaths.has(peerId)) return;
+    const path = `${ROOT_PATH}/neighbor/${this.nextNeighborNumber++}`;
+    this.neighborPaths.set(peerId, path);
+    this.bus.setObject(path, { [NEIGHBOR_IFACE]: this.neighborInterface(peerId) });
+  }
+
+  neighborRemoved(peerId: string): void {
+    const path = this.neighborPaths.get(peerId);
+    if (!path) return;
+    this.neighborPaths.delete(peerId);
+    this.bus.removeObject(path);
+  }
+
+  neighborChanged(peerId: string): void {
+    const path = this.neighborPaths.get(peerId);
+    if (path && this.host.node.lan?.neighbor(peerId)) {
+      this.bus.propertiesChanged(path, NEIGHBOR_IFACE, ['Petname', 'Endpoint', 'Endpoints', 'Interface', 'LastSeen', 'Connected', 'Peer']);
+    }
+  }
+
+  discoveryChanged(): void {
+    this.bus.propertiesChanged(ROOT_PATH, DISCOVERY_IFACE, ['Policy', 'Enabled', 'Interfaces']);
   }
 
   peerChanged(peerId: string): void {
@@ -64,10 +109,16 @@ export class RovyApi {
     if (path && this.host.node.peerStatus(peerId)) {
       this.bus.propertiesChanged(path, PEER_IFACE, ['State', 'Endpoint', 'LastHandshake', 'RttMicroseconds', 'Petname', 'Origin', 'HopCount', 'Route', 'RouteMtu']);
     }
+    this.neighborChanged(peerId);
   }
 
   stateChanged(): void {
     this.bus.propertiesChanged(ROOT_PATH, NODE_IFACE, ['Enabled', 'State']);
+    this.discoveryChanged(); // Enabled there follows the mesh too
+  }
+
+  namesChanged(): void {
+    this.bus.propertiesChanged(ROOT_PATH, NAMES_IFACE, ['Names']);
   }
 
   // ---- interfaces --------------------------------------------------------------------------
@@ -96,6 +147,7 @@ export class RovyApi {
           if (unknown.length > 0 || Object.getPrototypeOf(options) !== Object.prototype) {
             throw new RovyError('InvalidArgument', `unknown option ${JSON.stringify(unknown[0] ?? '__proto__')}: Connect takes no options yet`);
           }
+          if (!multiaddr.startsWith('/')) return this.connectNeighbor(ctx, multiaddr);
           let address: Multiaddr;
           try {
             address = parseMultiaddr(multiaddr, { peer: 'required' });
@@ -131,6 +183,100 @@ export class RovyApi {
           host.disconnect(peerId);
         },
         Describe: () => JSON.stringify(this.describe()),
+      },
+    };
+  }
+
+  /** Connects to a node found on the LAN (authorization already checked). */
+  private connectNeighbor(_ctx: CallContext, text: string): string {
+    const lan = this.host.node.lan;
+    let peerId: string;
+    try {
+      peerId = canonicalPeerId(text);
+    } catch (err) {
+      throw new RovyError('InvalidAddress', `${JSON.stringify(text)} is neither a multiaddr nor a peer ID: ${(err as Error).message}`);
+    }
+    const known = this.host.node.peerStatus(peerId);
+    if (known && known.origin !== 'routed') throw new RovyError('PeerExists', `${peerId} is already a peer (${this.paths.get(peerId)})`);
+    if (!lan?.connect(peerId)) {
+      const why = !lan ? 'this node has no LAN discovery' : !lan.active ? 'LAN discovery is off (rovy discovery on)' : 'it is not on the local network now (rovy discovery lists who is)';
+      throw new RovyError('NoSuchNeighbor', `cannot connect to ${peerId}: ${why}; give its multiaddr instead`);
+    }
+    return this.paths.get(peerId)!;
+  }
+
+  private discoveryInterface(): InterfaceImpl {
+    const { host } = this;
+    const lan = (): NonNullable<MeshNode['lan']> => {
+      if (!host.node.lan) throw new RovyError('Failed', 'this node has no LAN discovery');
+      return host.node.lan;
+    };
+    return {
+      properties: {
+        Policy: () => host.node.lan?.policy ?? 'off',
+        Enabled: () => (host.node.lan?.policy ?? 'off') !== 'off' && host.node.isEnabled,
+        Interfaces: () => host.node.lan?.interfaceNames ?? [],
+      },
+      methods: {
+        SetEnabled: async (ctx: CallContext, enabled: boolean) => {
+          await this.bus.authorize(ctx, ACTION_TOGGLE);
+          lan().setEnabled(enabled);
+          host.setDiscoveryPolicy(lan().policy);
+        },
+        SetPolicy: async (ctx: CallContext, policy: string) => {
+          await this.bus.authorize(ctx, ACTION_TOGGLE);
+          const known = DISCOVERY_POLICIES.find((p) => p === policy);
+          if (!known) throw new RovyError('InvalidArgument', `unknown policy ${JSON.stringify(policy)}: it is one of ${DISCOVERY_POLICIES.join(', ')}`);
+          lan();
+          host.setDiscoveryPolicy(known);
+        },
+      },
+    };
+  }
+
+  private neighborInterface(peerId: string): InterfaceImpl {
+    const neighbor = (): Neighbor => {
+      const n = this.host.node.lan?.neighbor(peerId);
+      if (!n) throw new RovyError('NoSuchNeighbor', `${peerId} has left the local network`);
+      return n;
+    };
+    return {
+      properties: {
+        PeerId: () => peerId,
+        Address: () => neighbor().address,
+        Petname: () => this.host.node.names.nameOf(peerId) ?? '',
+        Endpoint: () => formatEndpointNamed(neighbor()),
+        Endpoints: () => neighbor().endpoints,
+        Interface: () => neighbor().interfaceName,
+        LastSeen: () => BigInt(neighbor().lastSeen) * 1000n,
+        Connected: () => this.host.node.peerStatus(peerId)?.state === 'connected',
+        Peer: () => this.paths.get(peerId) ?? '/',
+      },
+      methods: {
+        Connect: async (ctx: CallContext) => {
+          await this.bus.authorize(ctx, ACTION_PEERS);
+          neighbor();
+          return this.connectNeighbor(ctx, peerId);
+        },
+      },
+    };
+  }
+
+  private namesInterface(): InterfaceImpl {
+    const { node } = this.host;
+    return {
+      properties: {
+        Names: () => node.names.list().map((e) => [e.name, e.peerId, e.source]),
+      },
+      methods: {
+        Set: async (ctx: CallContext, name: string, peerId: string) => {
+          await this.bus.authorize(ctx, ACTION_NAMES);
+          namesCall(() => node.setName(name, peerId));
+        },
+        Remove: async (ctx: CallContext, name: string) => {
+          await this.bus.authorize(ctx, ACTION_NAMES);
+          namesCall(() => node.removeName(name));
+        },
       },
     };
   }
@@ -176,7 +322,34 @@ export class RovyApi {
         path,
         ...(toJson(Object.fromEntries(Object.entries(this.peerInterface(peerId).properties).map(([name, get]) => [name, get()]))) as object),
       })),
+      names: node.names.list(),
+      discovery: {
+        policy: node.lan?.policy ?? 'off',
+        interfaces: node.lan?.interfaceNames ?? [],
+        neighbors: [...this.neighborPaths].map(([peerId, path]) => ({
+          path,
+          ...(toJson(Object.fromEntries(Object.entries(this.neighborInterface(peerId).properties).map(([name, get]) => [name, get()]))) as object),
+        })),
+        counters: node.lan?.counters() ?? {},
+      },
       counters: node.counters.snapshot(),
     };
+  }
+}
+
+/** "[fe80::1%eth0]:7777": the endpoint with its interface's name rather than its index. */
+function formatEndpointNamed(n: Neighbor): string {
+  const { scopeId: _scope, ...unscoped } = n.endpoint;
+  const text = formatEndpoint(unscoped);
+  return n.endpoint.scopeId ? text.replace(']', `%${n.interfaceName}]`) : text;
+}
+
+/** Runs a change to the names, turning its refusal into the matching named error. */
+function namesCall(change: () => void): void {
+  try {
+    change();
+  } catch (err) {
+    if (err instanceof NameError) throw new RovyError(err.kind === 'InvalidPeer' ? 'InvalidPeerId' : err.kind, err.message);
+    throw new RovyError('Failed', `cannot save the names: ${(err as Error).message}`);
   }
 }

@@ -6,6 +6,8 @@ import { runId } from './commands/id.js';
 import { runInit } from './commands/init.js';
 import { runConnect, runDisconnect, runToggle } from './commands/peer.js';
 import { runRoutes } from './commands/routes.js';
+import { NAME_USAGE, runName } from './commands/names.js';
+import { DISCOVERY_USAGE, runDiscovery } from './commands/discovery.js';
 import { runPeers, runStatus } from './commands/status.js';
 
 export const DEFAULT_CONFIG = '/etc/rovy/rovy.toml';
@@ -16,8 +18,8 @@ interface Command {
   options: ParseArgsConfig['options'];
   /** More to say in `rovy COMMAND --help`, after the summary. */
   details?: string;
-  /** How many positional arguments the command takes. */
-  positionals?: number;
+  /** How many positional arguments the command takes; 'any' leaves the count to the command. */
+  positionals?: number | 'any';
   run(values: Record<string, string | boolean | undefined>, configPath: string, explicit: boolean, args: string[]): Promise<number> | number;
 }
 
@@ -74,8 +76,8 @@ const commands: Record<string, Command> = {
     run: (v) => runRoutes(v.json === true),
   },
   connect: {
-    summary: 'add a peer at MULTIADDR (/ip6/ADDR/udp/PORT/rovy/PEERID)',
-    usage: 'rovy connect MULTIADDR [--json]',
+    summary: 'add a peer at MULTIADDR (/ip6/ADDR/udp/PORT/rovy/PEERID), or a node found on the LAN by PEERID',
+    usage: 'rovy connect MULTIADDR|PEERID [--json]',
     options: jsonOption,
     positionals: 1,
     run: (v, _p, _e, args) => runConnect(args[0]!, v.json === true),
@@ -86,6 +88,31 @@ const commands: Record<string, Command> = {
     options: {},
     positionals: 1,
     run: (_v, _p, _e, args) => runDisconnect(args[0]!),
+  },
+  name: {
+    summary: 'petnames: set NAME PEER, rm NAME, list [--json]; NAME.rovy resolves to PEER',
+    usage: NAME_USAGE,
+    details: [
+      'A name is a DNS label (letters, digits, "-"; case does not matter). A peer has one petname:',
+      'setting another renames it. PEER is a peer ID, or the fc00::/8 address of a peer or a',
+      'neighbour. Names from [[peer]] blocks in the config file are listed too (source "config");',
+      'they are changed in the file. Names are kept across restarts.',
+    ].join('\n'),
+    options: jsonOption,
+    positionals: 'any',
+    run: (v, _p, _e, args) => runName(args, v.json === true),
+  },
+  discovery: {
+    summary: 'nodes found on the local network; on|off, auto|manual to switch it',
+    usage: DISCOVERY_USAGE,
+    details: [
+      'Without an argument: the policy, the interfaces in use and every node heard there.',
+      '"on" and "off" switch discovery; "auto" connects to every node found, "manual" lists them',
+      'for `rovy connect PEERID`. The choice is kept across restarts until the config changes.',
+    ].join('\n'),
+    options: jsonOption,
+    positionals: 'any',
+    run: (v, _p, _e, args) => runDiscovery(args, v.json === true),
   },
   up: {
     summary: 'switch the mesh on',
@@ -123,8 +150,9 @@ async function main(argv: string[]): Promise<number> {
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({ args: rest, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true }));
-    if (!values.help && positionals.length !== (cmd.positionals ?? 0)) {
-      throw new Error(positionals.length > (cmd.positionals ?? 0) ? `unexpected argument "${positionals[cmd.positionals ?? 0]}"` : 'missing argument');
+    const count = cmd.positionals ?? 0;
+    if (!values.help && count !== 'any' && positionals.length !== count) {
+      throw new Error(positionals.length > count ? `unexpected argument "${positionals[count]}"` : 'missing argument');
     }
   } catch (err) {
     process.stderr.write(`rovy ${name}: ${(err as Error).message} (usage: ${cmd.usage})\n`);

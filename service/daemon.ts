@@ -5,7 +5,8 @@
 // state. With a system bus the daemon exports the D-Bus API (service/api.ts); without one it
 // runs all the same and says once that the API is off.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { PetnameStore } from '../src/names/petnames.js';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { loadOrCreateKey } from '../src/keys/keyfile.js';
 import { MeshNode, type PeerSpec } from '../src/node/node.js';
@@ -13,7 +14,8 @@ import { formatMultiaddr, parseMultiaddr, type Multiaddr } from '../src/transpor
 import { packageRoot } from '../src/util/package-root.js';
 import { BusService, BusUnavailable } from './dbus/bus.js';
 import { BUS_NAME, ROOT_PATH, RovyApi, type ApiHost } from './api.js';
-import { StateFile } from './state.js';
+import { StateFile, type DaemonState } from './state.js';
+import type { DiscoveryPolicy } from '../src/config/schema.js';
 import { VERSION } from './version.js';
 import { TunDevice } from '../src/tun/device.js';
 import { UdpSocket, type Endpoint } from '../src/transport/udp.js';
@@ -46,6 +48,16 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   for (const warning of key.warnings) log.warn(warning);
   if (key.created) log.info(`created a new key in ${config.keyFile}`);
 
+  // The user's names: a file that cannot be read as written stops the daemon rather than be
+  // overwritten by the next change.
+  let petnames: PetnameStore;
+  try {
+    petnames = PetnameStore.load(join(dirname(config.keyFile), 'names.json'));
+  } catch (err) {
+    log.error((err as Error).message);
+    return 1;
+  }
+
   const stateFile = new StateFile(config.keyFile);
   const saved = stateFile.load((message) => log.warn(message));
   /** Peers added with Connect, by peer ID: their multiaddrs are kept in the state file. */
@@ -70,6 +82,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       log.info(`listening on ${formatMultiaddr({ ...listen, port: socket.port })}`);
     }
     tun = withContext(`TUN ${config.tun.name}`, () => TunDevice.open(config.tun.name));
+    const bound = config.listen.map((l, i) => ({ family: l.family, address: l.address, port: sockets[i]!.port }));
     node = new MeshNode({
       identity: { privateKey: key.privateKey, publicKey: key.publicKey },
       tun,
@@ -77,12 +90,19 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       mtu: config.tun.mtu,
       peers,
       enabled: saved.enabled,
+      petnames,
+      discovery: { policy: discoveryPolicy(config, saved), interfaces: config.discovery.interfaces, exclude: [tun.name], listen: bound },
       log: (level, message) => log.write(level, message),
       events: {
         peerAdded: (peerId) => api?.peerAdded(peerId),
         peerRemoved: (peerId) => api?.peerRemoved(peerId),
         peerChanged: (peerId) => api?.peerChanged(peerId),
         stateChanged: () => api?.stateChanged(),
+        namesChanged: () => api?.namesChanged(),
+        neighborAdded: (peerId) => api?.neighborAdded(peerId),
+        neighborChanged: (peerId) => api?.neighborChanged(peerId),
+        neighborRemoved: (peerId) => api?.neighborRemoved(peerId),
+        discoveryChanged: () => api?.discoveryChanged(),
       },
     });
     for (const text of saved.peers) {
@@ -106,9 +126,11 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
 
   const running = node;
   const device = tun;
+  /** A discovery policy chosen at run time, with the config's policy at that moment. */
+  let discoveryChoice = saved.discovery;
   const saveState = (): void => {
     try {
-      stateFile.save({ enabled: running.isEnabled, peers: [...runtimePeers.values()] });
+      stateFile.save({ enabled: running.isEnabled, peers: [...runtimePeers.values()], discovery: discoveryChoice });
     } catch (err) {
       log.error(`cannot save ${stateFile.path}: ${(err as Error).message}`);
     }
@@ -122,6 +144,11 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       if (enabled) configureInterface(device.name, running.addressText, config.tun.mtu);
       else setLinkUp(device.name, false);
       running.setEnabled(enabled);
+      saveState();
+    },
+    setDiscoveryPolicy(policy) {
+      running.lan?.setPolicy(policy);
+      discoveryChoice = { policy, configPolicy: config.discovery.policy };
       saveState();
     },
     connect(address) {
@@ -178,23 +205,41 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       }
       log.level = next.log.level;
       running.setPeers(nextPeers);
+      // A changed [discovery] policy in the file overrides a choice made at run time.
+      if (next.discovery.policy !== config.discovery.policy) {
+        running.lan?.setPolicy(next.discovery.policy);
+        discoveryChoice = null;
+        saveState();
+      }
       // A peer added with Connect and now in the config belongs to the config from here on.
       let handedOver = false;
       for (const peer of next.peers) handedOver = runtimePeers.delete(peer.peerId) || handedOver;
       if (handedOver) saveState();
-      const restartOnly = next.tun.name !== config.tun.name || next.tun.mtu !== config.tun.mtu || next.keyFile !== config.keyFile || JSON.stringify(next.listen) !== JSON.stringify(config.listen);
-      if (restartOnly) log.warn('SIGHUP: peers reloaded; key, listen and [tun] changes take effect on restart');
+      const restartOnly =
+        next.tun.name !== config.tun.name ||
+        next.tun.mtu !== config.tun.mtu ||
+        next.keyFile !== config.keyFile ||
+        JSON.stringify(next.listen) !== JSON.stringify(config.listen) ||
+        JSON.stringify(next.discovery.interfaces) !== JSON.stringify(config.discovery.interfaces);
+      if (restartOnly) log.warn('SIGHUP: peers reloaded; key, listen, [tun] and discovery interface changes take effect on restart');
       else log.info(`SIGHUP: reloaded ${next.peers.length} peer(s)`);
       config = next;
     };
     const report = (): void => {
-      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot(), routing: { ...running.router.stats(), counters: running.router.counters.snapshot() } })}`);
+      const discovery = running.lan && { policy: running.lan.policy, interfaces: running.lan.interfaceNames, neighbors: running.lan.neighbors().length, counters: running.lan.counters() };
+      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot(), routing: { ...running.router.stats(), counters: running.router.counters.snapshot() }, discovery })}`);
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGHUP', reload);
     process.on('SIGUSR1', report);
   });
+}
+
+/** The config's discovery policy, unless one chosen at run time since (and the file has not changed it). */
+function discoveryPolicy(config: Config, saved: DaemonState): DiscoveryPolicy {
+  const choice = saved.discovery;
+  return choice && choice.configPolicy === config.discovery.policy ? choice.policy : config.discovery.policy;
 }
 
 /** The node's view of the configured peers. Throws (before anything is applied) when a peer's

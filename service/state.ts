@@ -1,17 +1,23 @@
 // What the daemon remembers between runs that is not configuration: whether the mesh is switched
-// on, and the peers added at run time (rovy connect). Kept as JSON beside the key file, written
+// on, the peers added at run time (rovy connect), and a discovery policy chosen at run time. Kept as JSON beside the key file, written
 // atomically with mode 0600; a damaged file is reported and set aside, never fatal.
 import { readFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../src/util/atomic-file.js';
+import { DISCOVERY_POLICIES, type DiscoveryPolicy } from '../src/config/schema.js';
 
 export interface DaemonState {
   enabled: boolean;
   /** Multiaddrs (with /rovy/<peer ID>) of peers added with Connect. */
   peers: string[];
+  /**
+   * The discovery policy set at run time, and the config file's policy when it was set: once the
+   * file says something else, the file wins (the administrator changed it since).
+   */
+  discovery: { policy: DiscoveryPolicy; configPolicy: DiscoveryPolicy } | null;
 }
 
-const DEFAULT_STATE: DaemonState = { enabled: true, peers: [] };
+const DEFAULT_STATE: DaemonState = { enabled: true, peers: [], discovery: null };
 
 export class StateFile {
   readonly path: string;
@@ -34,7 +40,9 @@ export class StateFile {
       if (typeof data.enabled !== 'boolean' || !Array.isArray(data.peers) || !data.peers.every((p) => typeof p === 'string')) {
         throw new Error('unexpected contents');
       }
-      return { enabled: data.enabled, peers: [...data.peers] };
+      const discovery = data.discovery ?? null; // absent in files from before discovery
+      if (discovery !== null && !(isPolicy(discovery.policy) && isPolicy(discovery.configPolicy))) throw new Error('unexpected discovery policy');
+      return { enabled: data.enabled, peers: [...data.peers], discovery: discovery && { policy: discovery.policy, configPolicy: discovery.configPolicy } };
     } catch (err) {
       const aside = `${this.path}.bad`;
       try {
@@ -50,4 +58,8 @@ export class StateFile {
   save(state: DaemonState): void {
     writeFileAtomic(this.path, JSON.stringify(state, null, 2) + '\n', 0o600);
   }
+}
+
+function isPolicy(value: unknown): value is DiscoveryPolicy {
+  return DISCOVERY_POLICIES.some((p) => p === value);
 }

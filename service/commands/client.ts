@@ -1,11 +1,15 @@
 // What every CLI command that talks to the daemon shares: connecting to the D-Bus API, turning
 // its answers into one line a person can act on, and the exit code. The CLI keeps no state and
 // computes nothing the daemon can tell it.
+import { parseIPv6 } from '../../src/keys/address.js';
 import { BusClient, BusUnavailable, NotRunning } from '../dbus/bus.js';
 
 export const ROOT_PATH = '/net/rovy/Rovy1';
 export const NODE_IFACE = 'net.rovy.Rovy1';
 export const PEER_IFACE = 'net.rovy.Rovy1.Peer';
+export const NAMES_IFACE = 'net.rovy.Rovy1.Names';
+export const DISCOVERY_IFACE = 'net.rovy.Rovy1.Discovery';
+export const NEIGHBOR_IFACE = 'net.rovy.Rovy1.Neighbor';
 
 /** Runs `command` with a connected client; prints failures as one line and returns the exit code. */
 export async function withDaemon(name: string, command: (client: BusClient) => Promise<void>): Promise<number> {
@@ -57,4 +61,13 @@ export function peerNamer(peers: PeerObject[]): (peerId: string) => string {
 /** The first 16 characters of a peer ID and an ellipsis (every peer ID begins "bafzqai"). */
 export function shortPeerId(peerId: string): string {
   return peerId.length > 16 ? `${peerId.slice(0, 16)}…` : peerId;
+}
+
+/** Whether two IPv6 texts name one address (fc00:0::1 and fc00::1 do); false if either does not parse. */
+export function sameAddress(a: string, b: string): boolean {
+  try {
+    return Buffer.from(parseIPv6(a)).equals(Buffer.from(parseIPv6(b)));
+  } catch {
+    return false;
+  }
 }

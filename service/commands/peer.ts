@@ -1,10 +1,10 @@
 // `rovy connect`, `rovy disconnect`, `rovy up`, `rovy down`: the actions, each one D-Bus call.
-import { parseIPv6 } from '../../src/keys/address.js';
-import { NODE_IFACE, ROOT_PATH, listPeers, withDaemon } from './client.js';
+import { NODE_IFACE, ROOT_PATH, listPeers, sameAddress, withDaemon } from './client.js';
 
-export function runConnect(multiaddr: string, json: boolean): Promise<number> {
+/** `target` is a multiaddr, or the bare peer ID of a node found on the LAN (rovy discovery). */
+export function runConnect(target: string, json: boolean): Promise<number> {
   return withDaemon('connect', async (client) => {
-    const path = (await client.call(ROOT_PATH, NODE_IFACE, 'Connect', 'sa{sv}', [multiaddr, {}])) as string;
+    const path = (await client.call(ROOT_PATH, NODE_IFACE, 'Connect', 'sa{sv}', [target, {}])) as string;
     process.stdout.write(json ? JSON.stringify({ path }) + '\n' : `added ${path}\n`);
   });
 }
@@ -25,13 +25,4 @@ export function runToggle(enabled: boolean): Promise<number> {
     await client.call(ROOT_PATH, NODE_IFACE, 'SetEnabled', 'b', [enabled]);
     process.stdout.write(enabled ? 'mesh switched on\n' : 'mesh switched off\n');
   });
-}
-
-/** Whether two IPv6 texts name one address (fc00:0::1 and fc00::1 do). */
-function sameAddress(a: string, b: string): boolean {
-  try {
-    return Buffer.from(parseIPv6(a)).equals(Buffer.from(parseIPv6(b)));
-  } catch {
-    return false;
-  }
 }

@@ -36,7 +36,19 @@ export interface InterfaceImpl {
   methods?: Record<string, (ctx: CallContext, ...args: any[]) => unknown | Promise<unknown>>;
 }
 
-export type RovyErrorName = 'InvalidAddress' | 'InvalidArgument' | 'NoSuchPeer' | 'PeerExists' | 'NotALink' | 'NotAuthorized' | 'Failed';
+export type RovyErrorName =
+  | 'InvalidAddress'
+  | 'InvalidArgument'
+  | 'NoSuchPeer'
+  | 'PeerExists'
+  | 'NotALink'
+  | 'NoSuchNeighbor'
+  | 'InvalidName'
+  | 'InvalidPeerId'
+  | 'NameTaken'
+  | 'NoSuchName'
+  | 'NotAuthorized'
+  | 'Failed';
 
 /** Thrown by a handler: the caller gets net.rovy.Rovy1.Error.<errorName> with this message. */
 export class RovyError extends Error {

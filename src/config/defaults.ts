@@ -3,7 +3,7 @@
 // defaultConfigText() shows each default as a commented-out line ("#mtu = 1420"), so the file
 // parses to the defaults as written and still does if a line is uncommented unchanged; the unit
 // test checks both, which keeps this text and DEFAULTS from drifting apart.
-import type { LogLevel } from './schema.js';
+import type { DiscoveryPolicy, LogLevel } from './schema.js';
 
 /** Where the daemon looks for its config file when none is given. */
 export const DEFAULT_CONFIG_PATH = '/etc/rovy/rovy.toml';
@@ -19,6 +19,11 @@ export const DEFAULTS = {
   /** 1420 leaves room for rovy's headers inside a 1500-byte path, as WireGuard's default does. */
   mtu: 1420,
   logLevel: 'info' as LogLevel,
+  /**
+   * Nodes on the LAN are listed, and connected to with one click or `rovy connect`: joining every
+   * stranger's node on a café network by default would make this node their transit.
+   */
+  discoveryPolicy: 'manual' as DiscoveryPolicy,
 } as const;
 
 /** A commented TOML config file that sets key_file and leaves everything else at its default. */
@@ -41,6 +46,14 @@ key_file = ${q(keyFile)}
 # How much to log: "error", "warn", "info" or "debug".
 #[log]
 #level = ${q(DEFAULTS.logLevel)}
+
+# Finding other nodes on the local network (signed announcements on link-local multicast).
+# policy: "auto" connects to every node found, "manual" lists them (rovy discovery) and
+# connects on request (rovy connect PEERID), "off" neither announces nor listens.
+# interfaces: where to announce and listen, e.g. ["eth0", "wlan0"]; without it, every
+# interface with a link-local IPv6 address except loopback and the TUN.
+#[discovery]
+#policy = ${q(DEFAULTS.discoveryPolicy)}
 
 # One [[peer]] block for each peer to connect to, for example:
 # [[peer]]

@@ -55,16 +55,26 @@ export interface Config {
   log: {
     level: LogLevel;
   };
+  discovery: {
+    /** "auto": connect to every node found on the LAN; "manual": list them, connect on request; "off": neither. */
+    policy: DiscoveryPolicy;
+    /** Interfaces to announce on and listen to; null means every non-loopback one with a link-local address. */
+    interfaces: string[] | null;
+  };
 }
+
+export type DiscoveryPolicy = 'auto' | 'manual' | 'off';
+export const DISCOVERY_POLICIES: readonly DiscoveryPolicy[] = ['auto', 'manual', 'off'];
 
 export const MTU_MIN = 1280; // the IPv6 minimum link MTU (RFC 8200)
 export const MTU_MAX = 9000; // jumbo frames; a larger TUN MTU buys nothing on real links
 export const KEEPALIVE_MAX = 3600; // one hour: beyond that no NAT mapping survives anyway
 
-const ROOT_KEYS = ['key_file', 'listen', 'tun', 'peer', 'log'];
+const ROOT_KEYS = ['key_file', 'listen', 'tun', 'peer', 'log', 'discovery'];
 const TUN_KEYS = ['name', 'mtu'];
 const PEER_KEYS = ['address', 'name', 'psk', 'keepalive'];
 const LOG_KEYS = ['level'];
+const DISCOVERY_KEYS = ['policy', 'interfaces'];
 
 type Fail = (line: number, field: string, problem: string) => never;
 
@@ -81,6 +91,8 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
   const log = tableValue(root, 'log', fail);
   if (tun) checkKeys(tun, 'tun.', TUN_KEYS, fail);
   if (log) checkKeys(log, 'log.', LOG_KEYS, fail);
+  const discovery = tableValue(root, 'discovery', fail);
+  if (discovery) checkKeys(discovery, 'discovery.', DISCOVERY_KEYS, fail);
   const entry = (table: TomlTable | undefined, key: string): TomlNode | undefined => table?.entries.get(key)?.node;
   const listen = listenValue(entry(root, 'listen'), fail);
   return {
@@ -93,6 +105,10 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
     },
     peers: peersValue(entry(root, 'peer'), new Set(listen.map((l) => l.family)), fail),
     log: { level: logLevelValue(entry(log, 'level'), fail) },
+    discovery: {
+      policy: discoveryPolicyValue(entry(discovery, 'policy'), fail),
+      interfaces: discoveryInterfacesValue(entry(discovery, 'interfaces'), fail),
+    },
   };
 }
 
@@ -137,6 +153,29 @@ function logLevelValue(node: TomlNode | undefined, fail: Fail): LogLevel {
   const text = stringValue(node, 'log.level', problem, fail);
   const level = LOG_LEVELS.find((l) => l === text);
   return level ?? fail(node.line, 'log.level', `${problem}, got ${describeNode(node)}`);
+}
+
+function discoveryPolicyValue(node: TomlNode | undefined, fail: Fail): DiscoveryPolicy {
+  if (node === undefined) return DEFAULTS.discoveryPolicy;
+  const problem = `must be one of ${DISCOVERY_POLICIES.map((p) => `"${p}"`).join(', ')}`;
+  const text = stringValue(node, 'discovery.policy', problem, fail);
+  return DISCOVERY_POLICIES.find((p) => p === text) ?? fail(node.line, 'discovery.policy', `${problem}, got ${describeNode(node)}`);
+}
+
+function discoveryInterfacesValue(node: TomlNode | undefined, fail: Fail): string[] | null {
+  if (node === undefined) return null;
+  const shape = 'must be an array of interface names like ["eth0", "wlan0"]';
+  if (node.kind !== 'array') return fail(node.line, 'discovery.interfaces', `${shape}, got ${describeNode(node)}`);
+  const seen = new Set<string>();
+  return node.items.map((item, i) => {
+    const field = `discovery.interfaces[${i}]`;
+    const problem = 'must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or ".."';
+    const text = stringValue(item, field, problem, fail);
+    if (!isInterfaceName(text)) fail(item.line, field, `${problem}, got ${describeNode(item)}`);
+    if (seen.has(text)) fail(item.line, field, `"${text}" is listed twice`);
+    seen.add(text);
+    return text;
+  });
 }
 
 /** All [[peer]] blocks; two blocks may not name the same key, nor use the same name, and each

@@ -1,12 +1,15 @@
 // ICMPv6 error messages (RFC 4443) that the node writes back onto its own TUN, so applications
 // learn at once why a packet went nowhere instead of waiting for a timeout.
-import { IPV6_HEADER, NEXT_HEADER_ICMPV6, OFF_DST, OFF_NEXT_HEADER, OFF_SRC } from './ipv6.js';
+import { IPV6_HEADER, NEXT_HEADER_ICMPV6, OFF_NEXT_HEADER, OFF_SRC, upperLayerChecksum, writeIPv6Header } from './ipv6.js';
 
 export const ICMP_DESTINATION_UNREACHABLE = 1;
 export const ICMP_PACKET_TOO_BIG = 2;
 export const ICMP_TIME_EXCEEDED = 3;
 export const UNREACHABLE_NO_ROUTE = 0;
 export const UNREACHABLE_ADDRESS = 3;
+export const UNREACHABLE_PORT = 4;
+export const ICMP_ECHO_REQUEST = 128;
+export const ICMP_ECHO_REPLY = 129;
 
 /** An ICMPv6 error plus the packet that caused it never exceeds the IPv6 minimum MTU (§2.4c). */
 const MAX_ERROR_PACKET = 1280;
@@ -34,14 +37,7 @@ export function writeIcmpError(
 
   const quoted = Math.min(len, MAX_ERROR_PACKET - IPV6_HEADER - ICMP_HEADER);
   const payload = ICMP_HEADER + quoted;
-  out[0] = 0x60;
-  out[1] = out[2] = out[3] = 0;
-  out[4] = payload >> 8;
-  out[5] = payload & 0xff;
-  out[6] = NEXT_HEADER_ICMPV6;
-  out[7] = 64;
-  out.set(source.subarray(0, 16), OFF_SRC);
-  out.set(invoking.subarray(off + OFF_SRC, off + OFF_SRC + 16), OFF_DST);
+  writeIPv6Header(out, 0, payload, NEXT_HEADER_ICMPV6, source, invoking.subarray(off + OFF_SRC, off + OFF_SRC + 16));
   const icmp = IPV6_HEADER;
   out[icmp] = type;
   out[icmp + 1] = code;
@@ -59,17 +55,7 @@ export function writeIcmpError(
 
 /** The ICMPv6 checksum of the packet at buf[off] whose ICMPv6 message is `icmpLength` long. */
 export function icmpChecksum(buf: Uint8Array, off: number, icmpLength: number): number {
-  let sum = 0;
-  for (let i = off + OFF_SRC; i < off + IPV6_HEADER; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
-  sum += icmpLength >>> 16;
-  sum += icmpLength & 0xffff;
-  sum += NEXT_HEADER_ICMPV6;
-  const start = off + IPV6_HEADER;
-  const end = start + icmpLength;
-  for (let i = start; i + 1 < end; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
-  if (icmpLength & 1) sum += buf[end - 1]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
+  return upperLayerChecksum(buf, off, icmpLength, NEXT_HEADER_ICMPV6);
 }
 
 function isUnspecified(buf: Uint8Array, off: number): boolean {

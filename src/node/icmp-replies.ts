@@ -5,6 +5,7 @@ import {
   ICMP_PACKET_TOO_BIG,
   ICMP_TIME_EXCEEDED,
   UNREACHABLE_NO_ROUTE,
+  UNREACHABLE_PORT,
   writeIcmpError,
 } from '../fcnet/icmp.js';
 import type { PacketDevice } from '../tun/device.js';
@@ -35,6 +36,11 @@ export class IcmpReplies {
   /** "Packet too big": the route to the packet's destination carries at most `mtu` bytes. */
   packetTooBig(buf: Uint8Array, off: number, len: number, mtu: number): void {
     this.send(this.localAddress, ICMP_PACKET_TOO_BIG, 0, mtu, buf, off, len);
+  }
+
+  /** "Port unreachable" from `from` (the resolver address): nothing listens there. */
+  portUnreachable(from: Uint8Array, buf: Uint8Array, off: number, len: number): void {
+    this.send(from, ICMP_DESTINATION_UNREACHABLE, UNREACHABLE_PORT, 0, buf, off, len);
   }
 
   /** "Hop limit exceeded in transit", from the transit node at `from` (its fc address). */

@@ -1,7 +1,7 @@
 // A mesh node: wires one TUN device and its UDP sockets to the session layer through the send
 // and receive pipelines, keeps the peer list, and runs the timers. It opens nothing itself —
 // the caller (the daemon, or a test) hands it open devices — so it stays embeddable.
-import { encodePeerId } from '../keys/peerid.js';
+import { decodePeerId, encodePeerId } from '../keys/peerid.js';
 import { fcAddressBytes, formatIPv6 } from '../keys/address.js';
 import { AddressTable } from '../fcnet/address-table.js';
 import type { StaticIdentity } from '../noise/handshake.js';
@@ -17,6 +17,11 @@ import { routedPacketMtu } from '../forward/header.js';
 import { Router, type Route } from '../routing/router.js';
 import { EndToEnd } from './end-to-end.js';
 import { IcmpReplies } from './icmp-replies.js';
+import { NameBook } from '../names/book.js';
+import type { PetnameStore } from '../names/petnames.js';
+import type { RovyZone } from '../names/dns.js';
+import { Resolver } from './resolver.js';
+import { LanPeers, type LanPeersOptions } from './lan-peers.js';
 import { Links } from './links.js';
 import { ReceivePipeline } from './receive.js';
 import type { Sockets } from './send.js';
@@ -45,6 +50,10 @@ export interface NodeOptions {
   /** Whether the mesh starts switched on (default true). */
   enabled?: boolean;
   session?: SessionManagerOptions;
+  /** The user's petnames (the caller loads the file); without it the node knows config names only. */
+  petnames?: PetnameStore | null;
+  /** LAN discovery: the policy, interfaces and the listen sockets to announce. Absent: none. */
+  discovery?: Omit<LanPeersOptions, 'identity'>;
 }
 
 export type PeerState = 'connected' | 'connecting' | 'disconnected';
@@ -64,7 +73,8 @@ export interface PeerStatus {
   txBytes: number;
   /**
    * "config" for peers from the config file, "runtime" for peers added with connectPeer,
-   * "routed" for a node we are not linked to, known only from routing.
+   * "discovered" for nodes found on the LAN and connected to, "routed" for a node we are not
+   * linked to, known only from routing.
    */
   origin: PeerOrigin;
   /** Hops on the route to the peer: 1 for a direct neighbour, 0 when there is no route. */
@@ -75,7 +85,7 @@ export interface PeerStatus {
   routeMtu: number;
 }
 
-export type PeerOrigin = 'config' | 'runtime' | 'routed';
+export type PeerOrigin = 'config' | 'runtime' | 'discovered' | 'routed';
 
 /** What the node tells its embedder (the D-Bus service) about changes. */
 export interface NodeEvents {
@@ -85,6 +95,14 @@ export interface NodeEvents {
   peerChanged?(peerId: string): void;
   /** Enabled or State changed. */
   stateChanged?(): void;
+  /** A petname was set or removed, or the config file's names changed. */
+  namesChanged?(): void;
+  /** A node appeared on, changed on, or left the local network (LAN discovery). */
+  neighborAdded?(peerId: string): void;
+  neighborChanged?(peerId: string): void;
+  neighborRemoved?(peerId: string): void;
+  /** The discovery policy, or whether it runs, or its interfaces changed. */
+  discoveryChanged?(): void;
 }
 
 /** Slots per batch: enough to amortise the native calls, small enough to stay in L2. */
@@ -97,6 +115,9 @@ export class MeshNode {
   readonly counters = new Counters();
   readonly sessions: SessionManager;
   readonly router: Router;
+  readonly names: NameBook;
+  /** Nodes on the local network and the discovery policy; null when the node has no discovery. */
+  readonly lan: LanPeers | null;
   private readonly links: Links;
   private readonly e2e: EndToEnd;
   private readonly byAddress = new AddressTable<Peer>();
@@ -124,6 +145,7 @@ export class MeshNode {
     this.peerId = encodePeerId(options.identity.publicKey);
     this.address = fcAddressBytes(options.identity.publicKey);
     this.addressText = formatIPv6(this.address);
+    this.names = new NameBook(options.petnames ?? null);
     this.sessions = new SessionManager(
       options.identity,
       {
@@ -194,6 +216,7 @@ export class MeshNode {
       options.mtu,
       options.session?.now,
     );
+    const resolver = new Resolver(options.tun, this.zone(), icmp, this.counters);
     const context = {
       tun: options.tun,
       sockets: this.sockets,
@@ -204,8 +227,9 @@ export class MeshNode {
       e2e: this.e2e,
       counters: this.counters,
     };
-    this.send = new SendPipeline(new PacketBatch(BATCH, slotFor(options.mtu)), { ...context, neighbours: this.byAddress, icmp });
+    this.send = new SendPipeline(new PacketBatch(BATCH, slotFor(options.mtu)), { ...context, neighbours: this.byAddress, icmp, resolver });
     this.receive = new ReceivePipeline(new PacketBatch(BATCH, slotFor(MTU_MAX)), { ...context, localAddress: this.address });
+    this.lan = options.discovery ? new LanPeers({ ...options.discovery, identity: options.identity }, this.lanHost()) : null;
     this.setPeers(options.peers);
   }
 
@@ -227,6 +251,7 @@ export class MeshNode {
   /** Stops all I/O and wipes every key, pre-shared keys included. The caller closes the devices. */
   stop(): void {
     if (this.running && this.enabled) this.stopIO();
+    this.lan?.stop();
     this.running = false;
     this.sessions.destroy();
     this.e2e.destroy();
@@ -263,9 +288,11 @@ export class MeshNode {
     this.timer = setInterval(this.guard('timers', () => this.tick()), TIMER_TICK_MS);
     const now = this.sessions.now();
     for (const peer of this.sessions.allPeers()) this.sessions.initiate(peer, now);
+    this.lan?.start();
   }
 
   private stopIO(): void {
+    this.lan?.stop();
     this.options.tun.stop();
     for (const socket of this.options.sockets) socket.stop();
     if (this.timer) clearInterval(this.timer);
@@ -277,6 +304,7 @@ export class MeshNode {
     this.links.tick(this.sessions.now());
     this.e2e.tick((key) => (this.router.routeTo(key)?.hops ?? 0) > 1);
     this.router.tick();
+    this.lan?.tick(this.sessions.now());
     // Handshakes starting or giving up, roaming and route changes are noticed here, off the
     // packet path.
     for (const peer of this.sessions.allPeers()) this.reportIfChanged(peer);
@@ -334,6 +362,7 @@ export class MeshNode {
     for (const peer of [...this.sessions.allPeers()]) {
       if (!wanted.has(peer.peerId) && this.origins.get(peer.peerId) === 'config') this.forget(peer);
     }
+    this.setConfigNames(specs);
     const now = this.sessions.now();
     for (const [peerId, { spec, endpoint }] of wanted) {
       const existing = this.sessions.getPeer(spec.publicKey);
@@ -341,7 +370,6 @@ export class MeshNode {
         const psk = pskOf(spec);
         this.origins.set(peerId, 'config');
         existing.keepaliveMs = keepaliveMsOf(spec);
-        existing.name = spec.name;
         this.reportIfChanged(existing);
         if (existing.psk !== psk) existing.psk.fill(0);
         existing.psk = psk;
@@ -373,13 +401,40 @@ export class MeshNode {
   disconnectPeer(peerId: string): boolean {
     const peer = [...this.sessions.allPeers()].find((p) => p.peerId === peerId);
     if (!peer) return false;
+    if (this.origins.get(peerId) === 'discovered') this.lan?.refuse(peerId);
     this.forget(peer);
     return true;
   }
 
+  /** What LAN discovery may do to the peer list. */
+  private lanHost(): ConstructorParameters<typeof LanPeers>[1] {
+    const discovered = (): Peer[] => [...this.sessions.allPeers()].filter((p) => this.origins.get(p.peerId) === 'discovered');
+    return {
+      isNeighbour: (peerId) => this.origins.has(peerId),
+      connect: (n) => {
+        if (this.sessions.getPeer(n.publicKey) || n.peerId === this.peerId) return;
+        this.add(n.peerId, { publicKey: n.publicKey, endpoint: n.endpoint }, encodeEndpoint(n.endpoint), 'discovered', this.sessions.now());
+      },
+      moved: (n) => {
+        const peer = this.sessions.getPeer(n.publicKey);
+        if (!peer) return;
+        peer.endpoint = encodeEndpoint(n.endpoint);
+        peer.configuredEndpoint = peer.endpoint.slice();
+        this.reportIfChanged(peer);
+      },
+      discovered: () => discovered().map((p) => ({ peerId: p.peerId, up: p.isUp })),
+      forget: (peerId) => {
+        const peer = discovered().find((p) => p.peerId === peerId);
+        if (peer) this.forget(peer);
+      },
+      log: this.log,
+      events: this.events,
+    };
+  }
+
   private add(peerId: string, spec: PeerSpec, endpoint: Uint8Array | null, origin: PeerOrigin, now: number): void {
     const address = fcAddressBytes(spec.publicKey);
-    const peer = new Peer({ publicKey: spec.publicKey, peerId, address, addressText: formatIPv6(address), endpoint, psk: pskOf(spec), keepaliveMs: keepaliveMsOf(spec), name: spec.name });
+    const peer = new Peer({ publicKey: spec.publicKey, peerId, address, addressText: formatIPv6(address), endpoint, psk: pskOf(spec), keepaliveMs: keepaliveMsOf(spec) });
     peer.configuredEndpoint = endpoint?.slice() ?? null;
     this.sessions.addPeer(peer);
     this.links.add(peer);
@@ -405,6 +460,71 @@ export class MeshNode {
     this.routedDirty = true; // it may still be reachable through others
   }
 
+  /**
+   * Names `peerId` `name` (NameError when the name is invalid or taken, or the file cannot be
+   * written: then nothing changed) and tells the embedder whose Petname changed.
+   */
+  setName(name: string, peerId: string): void {
+    const changed = this.names.set(name, peerId);
+    if (changed.length === 0) return;
+    this.log('info', `name ${name.toLowerCase()} set for ${changed[0]}`);
+    this.namesChanged(changed);
+  }
+
+  /** Removes the petname `name` (NameError('NoSuchName') if there is none). */
+  removeName(name: string): void {
+    const peerId = this.names.remove(name);
+    this.log('info', `name ${name.toLowerCase()} of ${peerId} removed`);
+    this.namesChanged([peerId]);
+  }
+
+  private setConfigNames(specs: PeerSpec[]): void {
+    const names = new Map<string, string>();
+    for (const spec of specs) if (spec.name !== undefined) names.set(spec.name, encodePeerId(spec.publicKey));
+    const before = new Map(this.names.list().map((e) => [e.peerId, this.names.nameOf(e.peerId)]));
+    for (const warning of this.names.setConfigNames(names)) this.log('warn', warning);
+    const after = this.names.list();
+    const touched = new Set([...before.keys(), ...after.map((e) => e.peerId)]);
+    this.namesChanged([...touched].filter((id) => before.get(id) !== this.names.nameOf(id)), false);
+  }
+
+  private namesChanged(peerIds: string[], always = true): void {
+    if (!always && peerIds.length === 0) return;
+    for (const peerId of peerIds) {
+      const status = this.peerStatus(peerId);
+      if (status) {
+        this.reported.set(peerId, statusSnapshot(status));
+        this.events.peerChanged?.(peerId);
+      }
+    }
+    this.events.namesChanged?.();
+  }
+
+  /** What the resolver at fc00::1 answers from: peer IDs, names, and every node we know of. */
+  private zone(): RovyZone {
+    return {
+      addressOf: (label) => {
+        const peerId = this.names.peerOf(label) ?? label;
+        try {
+          return fcAddressBytes(decodePeerId(peerId));
+        } catch {
+          return null;
+        }
+      },
+      labelOf: (address) => {
+        const key = this.keyAt(address);
+        const peerId = key ? encodePeerId(key) : this.names.peerAt(address);
+        return peerId === undefined ? null : (this.names.nameOf(peerId) ?? peerId);
+      },
+    };
+  }
+
+  /** The key of the node at fc address `address`, if this node has met or heard of it. */
+  private keyAt(address: Uint8Array): Uint8Array | undefined {
+    if (address.every((b, i) => b === this.address[i])) return this.options.identity.publicKey;
+    return this.byAddress.lookup(address, 0)?.publicKey ?? this.router.keyOf(address) ?? this.e2e.lookup(address, 0)?.publicKey;
+  }
+
   /** Every peer's status — neighbours, then nodes reached through them — or one peer's (by peer ID). */
   peerStatus(): PeerStatus[];
   peerStatus(peerId: string): PeerStatus | undefined;
@@ -425,7 +545,7 @@ export class MeshNode {
     return {
       peerId: peer.peerId,
       address: peer.addressText,
-      name: peer.name ?? null,
+      name: this.names.nameOf(peer.peerId) ?? null,
       endpoint: this.endpointText(peer),
       ...sessionFields(peer),
       origin: this.origins.get(peer.peerId) ?? 'config',
@@ -445,7 +565,7 @@ export class MeshNode {
     return [...known].map(([peerId, { address, route, session }]) => ({
       peerId,
       address,
-      name: null,
+      name: this.names.nameOf(peerId) ?? null,
       endpoint: null,
       ...sessionFields(session),
       origin: 'routed',

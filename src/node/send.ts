@@ -31,6 +31,7 @@ import { UdpSocket } from '../transport/udp.js';
 import { KIND_MESSAGE, routeLabel, routeLink, routedHeaderLength, routedPacketMtu, writeRoutedHeader } from '../forward/header.js';
 import type { Router } from '../routing/router.js';
 import type { IcmpReplies } from './icmp-replies.js';
+import { isResolverAddress, type Resolver } from './resolver.js';
 import type { EndToEnd } from './end-to-end.js';
 import type { Links } from './links.js';
 
@@ -53,6 +54,8 @@ export interface SendContext {
   router: Router;
   e2e: EndToEnd;
   icmp: IcmpReplies;
+  /** Answers what the TUN sends to fc00::1 (DNS for .rovy). */
+  resolver: Resolver;
   counters: Counters;
 }
 
@@ -107,6 +110,10 @@ export class SendPipeline {
         continue;
       }
       if (data[p + OFF_DST] !== 0xfc) continue; // multicast and link-local chatter stays home
+      if (data[p + OFF_DST + 1] === 0 && isResolverAddress(data, p + OFF_DST)) {
+        this.ctx.resolver.handle(data, p, len);
+        continue;
+      }
       if (this.dispatch(i, p, len, now)) ready++;
     }
     if (ready === 0) return;

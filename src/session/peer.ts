@@ -17,7 +17,6 @@ export interface PeerOptions {
   psk: Uint8Array;
   /** Persistent keepalive interval in ms, 0 = off. */
   keepaliveMs: number;
-  name?: string;
 }
 
 export interface PendingHandshake {
@@ -38,7 +37,6 @@ export class Peer {
   readonly macs: MacGenerator;
   psk: Uint8Array;
   keepaliveMs: number;
-  name: string | undefined;
   /** 32-byte endpoint area (family, port, address) packets to this peer go to. */
   endpoint: Uint8Array | null;
   /** The endpoint the configuration names, to tell a changed config from a roamed peer. */
@@ -88,7 +86,6 @@ export class Peer {
     this.endpoint = options.endpoint;
     this.psk = options.psk;
     this.keepaliveMs = options.keepaliveMs;
-    this.name = options.name;
     this.macs = new MacGenerator(options.publicKey);
   }
 

@@ -40,6 +40,13 @@ export class Counters {
   /** Time-exceeded reports that did not verify or matched no probe of ours. */
   invalidReport = 0;
 
+  /** DNS queries to fc00::1 answered (every outcome, REFUSED and NXDOMAIN included). */
+  dnsAnswered = 0;
+  /** Of those, queries for names outside .rovy and the fc00::/8 reverse zone (REFUSED). */
+  dnsRefused = 0;
+  /** Packets to fc00::1 dropped: malformed DNS queries, bad UDP checksums, other protocols. */
+  dnsDropped = 0;
+
   /** Batches lost to an unexpected exception in the node (a bug: the log has the stack). */
   internalErrors = 0;
 

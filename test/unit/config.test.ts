@@ -39,6 +39,7 @@ function plain(c: Config): unknown {
       keepalive: p.keepalive,
     })),
     log: c.log,
+    discovery: c.discovery,
   };
 }
 
@@ -48,6 +49,7 @@ const DEFAULTS = {
   tun: { name: 'rovy0', mtu: 1420 },
   peers: [],
   log: { level: 'info' },
+  discovery: { policy: 'manual', interfaces: null },
 };
 
 /** The one-line message parseConfig gives for `text`. */
@@ -94,6 +96,10 @@ address = "/ip4/192.0.2.7/udp/7777/rovy/${ID2.toUpperCase()}"
 
 [log]
 level = "debug"
+
+[discovery]
+policy = "auto"
+interfaces = ["eth0", "wlan0"]
 `;
   assert.deepEqual(plain(parseConfig(text, FILE)), {
     source: FILE,
@@ -112,6 +118,7 @@ level = "debug"
       },
     ],
     log: { level: 'debug' },
+    discovery: { policy: 'auto', interfaces: ['eth0', 'wlan0'] },
   });
 });
 
@@ -146,11 +153,11 @@ test('every kind of error is one exact line: FILE:LINE: FIELD: problem', () => {
     ['# ok\nlisten = [\n  "/ip4/0.0.0.0/udp/1",,\n]', '3: syntax: unexpected token (column 24)'],
     ['[tun]\nmtu = 1400\nmtu = 1500\n', '3: mtu: defined more than once'],
     // unknown keys
-    ['\nlistn = []', '2: listn: unknown key (known keys here: key_file, listen, tun, peer, log)'],
+    ['\nlistn = []', '2: listn: unknown key (known keys here: key_file, listen, tun, peer, log, discovery)'],
     ['[tun]\nmut = 1400', '2: tun.mut: unknown key (known keys here: name, mtu)'],
     [peer('adress = "x"'), '3: peer[0].adress: unknown key (known keys here: address, name, psk, keepalive)'],
     ['[log]\n\nlevel = "info"\nverbose = true', '4: log.verbose: unknown key (known keys here: level)'],
-    ['[tunnel]\nmtu = 1', '1: tunnel: unknown key (known keys here: key_file, listen, tun, peer, log)'],
+    ['[tunnel]\nmtu = 1', '1: tunnel: unknown key (known keys here: key_file, listen, tun, peer, log, discovery)'],
     // wrong types
     ['key_file = 5', '1: key_file: must be a file path (a string), got 5'],
     ['key_file = ""', '1: key_file: must be a file path, got ""'],
@@ -172,6 +179,13 @@ test('every kind of error is one exact line: FILE:LINE: FIELD: problem', () => {
     ['[log]\nlevel = "verbose"', '2: log.level: must be one of "error", "warn", "info", "debug", got "verbose"'],
     [peer('keepalive = 3601'), '3: peer[0].keepalive: must be an integer from 0 to 3600 (seconds; 0 = off), got 3601'],
     [peer('keepalive = -1'), '3: peer[0].keepalive: must be an integer from 0 to 3600 (seconds; 0 = off), got -1'],
+    ['[discovery]\npolicy = "on"', '2: discovery.policy: must be one of "auto", "manual", "off", got "on"'],
+    ['[discovery]\npolicy = true', '2: discovery.policy: must be one of "auto", "manual", "off", got true'],
+    ['[discovery]\ninterfaces = "eth0"', '2: discovery.interfaces: must be an array of interface names like ["eth0", "wlan0"], got "eth0"'],
+    ['[discovery]\ninterfaces = ["eth0",\n "eth/1"]', '3: discovery.interfaces[1]: must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or "..", got "eth/1"'],
+    ['[discovery]\ninterfaces = ["eth0", "eth0"]', '2: discovery.interfaces[1]: "eth0" is listed twice'],
+    ['[discovery]\npolcy = "auto"', '2: discovery.polcy: unknown key (known keys here: policy, interfaces)'],
+    ['discovery = "auto"', '1: discovery: must be a table ([discovery]), got "auto"'],
     [peer('name = "-alice"'), '3: peer[0].name: must be a DNS label: 1 to 63 letters, digits or "-", not starting or ending with "-", got "-alice"'],
     [peer('name = "alice.example"'), '3: peer[0].name: must be a DNS label: 1 to 63 letters, digits or "-", not starting or ending with "-", got "alice.example"'],
     [peer(`name = "${ID2}"`), '3: peer[0].name: must not be a peer ID (names and peer IDs share .rovy)'],
@@ -212,7 +226,7 @@ test('a bad psk is described, never quoted', () => {
 
 test('control characters in the file cannot break the one-line message', () => {
   assert.equal(errorOf('[tun]\nname = "a\\nb"'), `${FILE}:2: tun.name: must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or "..", got "a\\nb"`);
-  assert.equal(errorOf('"a\\u0007b" = 1'), `${FILE}:1: "a\\u0007b": unknown key (known keys here: key_file, listen, tun, peer, log)`);
+  assert.equal(errorOf('"a\\u0007b" = 1'), `${FILE}:1: "a\\u0007b": unknown key (known keys here: key_file, listen, tun, peer, log, discovery)`);
 });
 
 test('a missing file: defaults when optional, an error when named', (t) => {

@@ -1,0 +1,57 @@
+// `rovy discovery [--json]`: the nodes found on the local network and the policy;
+// `rovy discovery on|off|auto|manual`: switches it (net.rovy.Rovy1.Discovery).
+import { toJson } from '../json.js';
+import type { BusClient } from '../dbus/bus.js';
+import { DISCOVERY_IFACE, NEIGHBOR_IFACE, ROOT_PATH, shortPeerId, withDaemon } from './client.js';
+
+export const DISCOVERY_USAGE = 'rovy discovery [--json] | rovy discovery on|off|auto|manual';
+
+export function runDiscovery(args: string[], json: boolean): Promise<number> | number {
+  const [action] = args;
+  if (args.length > 1 || (action !== undefined && (json || !['on', 'off', 'auto', 'manual'].includes(action)))) {
+    process.stderr.write(`rovy discovery: ${args.length > 1 ? `unexpected argument "${args[1]}"` : `unknown action ${JSON.stringify(action)}`} (usage: ${DISCOVERY_USAGE})\n`);
+    return 2;
+  }
+  return withDaemon('discovery', async (client) => {
+    if (action === 'on' || action === 'off') {
+      await client.call(ROOT_PATH, DISCOVERY_IFACE, 'SetEnabled', 'b', [action === 'on']);
+    } else if (action !== undefined) {
+      await client.call(ROOT_PATH, DISCOVERY_IFACE, 'SetPolicy', 's', [action]);
+    }
+    await show(client, json, action !== undefined);
+  });
+}
+
+async function show(client: BusClient, json: boolean, brief: boolean): Promise<void> {
+  const props = await client.getAll(ROOT_PATH, DISCOVERY_IFACE);
+  const objects = await client.managedObjects(ROOT_PATH);
+  const neighbors = Object.entries(objects)
+    .filter(([, ifaces]) => NEIGHBOR_IFACE in ifaces)
+    .map(([path, ifaces]): Record<string, unknown> => ({ path, ...ifaces[NEIGHBOR_IFACE]! }))
+    .sort((a, b) => String(a.PeerId).localeCompare(String(b.PeerId)));
+  if (json) {
+    process.stdout.write(JSON.stringify({ ...(toJson(props) as object), neighbors: neighbors.map((n) => toJson(n)) }) + '\n');
+    return;
+  }
+  const interfaces = (props.Interfaces as string[]).join(', ') || 'none';
+  process.stdout.write(`discovery ${String(props.Policy)}${props.Enabled || props.Policy === 'off' ? '' : ' (mesh switched off)'}, interfaces: ${interfaces}\n`);
+  if (brief) return;
+  if (neighbors.length === 0) {
+    process.stdout.write('no nodes found on the local network\n');
+    return;
+  }
+  const now = Date.now();
+  const rows = neighbors.map((n) => [
+    String(n.Petname) || shortPeerId(String(n.PeerId)),
+    String(n.Address),
+    String(n.Interface),
+    String(n.Endpoint),
+    `${Math.max(0, Math.round((now - Number(BigInt(n.LastSeen as bigint) / 1000n)) / 1000))}s ago`,
+    n.Connected ? 'connected' : n.Peer !== '/' ? 'peer' : '-',
+  ]);
+  const header = ['NODE', 'ADDRESS', 'IFACE', 'ENDPOINT', 'SEEN', 'PEER'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  process.stdout.write([line(header), ...rows.map(line)].join('\n') + '\n');
+  if (props.Policy === 'manual') process.stdout.write('connect to one with: rovy connect PEERID (rovy discovery --json has the IDs)\n');
+}

@@ -1,0 +1,49 @@
+// `rovy name set NAME PEER`, `rovy name rm NAME`, `rovy name list [--json]`: petnames, kept by
+// the daemon (net.rovy.Rovy1.Names). PEER is a peer ID, or the fc00::/8 address of a node the
+// daemon knows (a peer or a neighbour on the LAN).
+import type { BusClient } from '../dbus/bus.js';
+import { NAMES_IFACE, NEIGHBOR_IFACE, PEER_IFACE, ROOT_PATH, sameAddress, withDaemon } from './client.js';
+
+export const NAME_USAGE = 'rovy name set NAME PEER | rovy name rm NAME | rovy name list [--json]';
+
+export function runName(args: string[], json: boolean): Promise<number> | number {
+  const [action, ...rest] = args;
+  const want = action === 'set' ? 2 : action === 'rm' ? 1 : action === 'list' ? 0 : -1;
+  if (want < 0 || rest.length !== want || (json && action !== 'list')) {
+    process.stderr.write(`rovy name: ${want < 0 ? `unknown action ${JSON.stringify(action ?? '')}` : 'wrong arguments'} (usage: ${NAME_USAGE})\n`);
+    return 2;
+  }
+  return withDaemon('name', async (client) => {
+    if (action === 'set') {
+      const peerId = await peerIdOf(client, rest[1]!);
+      await client.call(ROOT_PATH, NAMES_IFACE, 'Set', 'ss', [rest[0]!, peerId]);
+      process.stdout.write(`${rest[0]!.toLowerCase()}.rovy is ${peerId}\n`);
+    } else if (action === 'rm') {
+      await client.call(ROOT_PATH, NAMES_IFACE, 'Remove', 's', [rest[0]!]);
+      process.stdout.write(`removed ${rest[0]!.toLowerCase()}\n`);
+    } else {
+      const names = (await client.getAll(ROOT_PATH, NAMES_IFACE)).Names as [string, string, string][];
+      if (json) {
+        process.stdout.write(JSON.stringify(names.map(([name, peerId, source]) => ({ name, peerId, source }))) + '\n');
+      } else if (names.length === 0) {
+        process.stdout.write('no names (rovy name set NAME PEER gives one)\n');
+      } else {
+        const width = Math.max(4, ...names.map(([n]) => n.length));
+        const lines = [`${'NAME'.padEnd(width)}  ${'PEER ID'.padEnd(59)}  SOURCE`];
+        for (const [name, peerId, source] of names) lines.push(`${name.padEnd(width)}  ${peerId.padEnd(59)}  ${source}`);
+        process.stdout.write(lines.join('\n') + '\n');
+      }
+    }
+  });
+}
+
+/** A peer ID as given, or the peer ID of the peer or neighbour with fc address `text`. */
+async function peerIdOf(client: BusClient, text: string): Promise<string> {
+  if (!text.includes(':')) return text; // a peer ID: the daemon checks it and says what is wrong
+  const objects = await client.managedObjects(ROOT_PATH);
+  for (const ifaces of Object.values(objects)) {
+    const props = ifaces[PEER_IFACE] ?? ifaces[NEIGHBOR_IFACE];
+    if (props && sameAddress(String(props.Address), text)) return String(props.PeerId);
+  }
+  throw new Error(`no peer or neighbour has the address ${text}: name it by its peer ID`);
+}

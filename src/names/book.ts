@@ -1,0 +1,110 @@
+// Every name a node knows for its peers: the petnames the user set (petnames.ts, changed at run
+// time, stored) and the names of [[peer]] blocks in the config file (read-only here, replaced on
+// each reload). This is what DNS, the peer objects and `rovy name list` see.
+//
+// A petname wins over a config name: for the peer it names (its Petname shows the user's choice)
+// and for the name itself (a config name another peer's petname already has is shadowed, and the
+// caller is told so it can log it). Both keep resolving: alice.rovy and bob.rovy may name one peer.
+import { decodePeerId } from '../keys/peerid.js';
+import { fcAddressBytes } from '../keys/address.js';
+import { foldCase, NameError } from './label.js';
+import type { PetnameStore } from './petnames.js';
+
+export type NameSource = 'petname' | 'config';
+
+export interface NameEntry {
+  name: string;
+  peerId: string;
+  source: NameSource;
+}
+
+export class NameBook {
+  private config = new Map<string, string>();
+  /** fc address (hex) → peer ID of every named peer, so reverse DNS knows named peers never met. */
+  private byAddress = new Map<string, string>();
+
+  constructor(private readonly store: PetnameStore | null) {
+    this.index();
+  }
+
+  /** Replaces the config file's names (name → peer ID); returns a line for each one a petname shadows. */
+  setConfigNames(names: ReadonlyMap<string, string>): string[] {
+    this.config = new Map(names);
+    this.index();
+    const shadowed: string[] = [];
+    for (const [name, peerId] of this.config) {
+      const owner = this.store?.peerOf(name);
+      if (owner !== undefined && owner !== peerId) shadowed.push(`config name "${name}" of ${peerId} is the petname of ${owner}: the petname wins`);
+    }
+    return shadowed;
+  }
+
+  /** The peer ID `name` (any case) names, or undefined. */
+  peerOf(name: string): string | undefined {
+    const label = foldCase(name);
+    return this.store?.peerOf(label) ?? this.config.get(label);
+  }
+
+  /** The name shown for `peerId`: its petname, else its config name. */
+  nameOf(peerId: string): string | undefined {
+    const petname = this.store?.nameOf(peerId);
+    if (petname !== undefined) return petname;
+    for (const [name, owner] of this.config) if (owner === peerId && this.peerOf(name) === peerId) return name;
+    return undefined;
+  }
+
+  /** The peer ID of a named peer whose fc address is `address`, or undefined. */
+  peerAt(address: Uint8Array): string | undefined {
+    return this.byAddress.get(Buffer.from(address.buffer, address.byteOffset, 16).toString('hex'));
+  }
+
+  /** Every name that resolves, sorted by name. */
+  list(): NameEntry[] {
+    const entries: NameEntry[] = (this.store?.list() ?? []).map((p) => ({ ...p, source: 'petname' }));
+    for (const [name, peerId] of this.config) {
+      if (this.store?.peerOf(name) === undefined) entries.push({ name, peerId, source: 'config' });
+    }
+    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * Sets a petname (NameError as PetnameStore.set; a config name of another peer counts as taken).
+   * Returns the peer IDs whose name changed, for the caller to announce.
+   */
+  set(name: string, peerId: string): string[] {
+    const store = this.requireStore();
+    const before = this.peerOf(name);
+    const { changed } = store.set(name, peerId, (label) => {
+      const owner = this.config.get(label);
+      return owner !== undefined && owner !== peerId ? `"${label}" is the name of peer ${owner} in the config file` : null;
+    });
+    if (!changed) return [];
+    this.index();
+    const after = this.peerOf(name)!;
+    return before !== undefined && before !== after ? [after, before] : [after];
+  }
+
+  /** Removes a petname; NameError('NoSuchName') if it is not one (a config name is not). Returns the peer ID it named. */
+  remove(name: string): string {
+    const store = this.requireStore();
+    const label = foldCase(name);
+    if (store.peerOf(label) === undefined && this.config.has(label)) {
+      throw new NameError('NoSuchName', `"${label}" is not a petname but a name in the config file: remove it there`);
+    }
+    const peerId = store.remove(label);
+    this.index();
+    return peerId;
+  }
+
+  private requireStore(): PetnameStore {
+    if (!this.store) throw new NameError('NoSuchName', 'this node keeps no petnames');
+    return this.store;
+  }
+
+  private index(): void {
+    this.byAddress.clear();
+    for (const { peerId } of this.list()) {
+      this.byAddress.set(Buffer.from(fcAddressBytes(decodePeerId(peerId))).toString('hex'), peerId);
+    }
+  }
+}

@@ -1,0 +1,204 @@
+// Nodes on the local network, and what the node does about them: the discovery policy.
+//
+//   "auto"    every node discovered becomes a neighbour (origin "discovered");
+//   "manual"  nodes are listed; connect(peerId) makes one a neighbour;
+//   "off"     no discovery socket at all, and the neighbours it brought are dropped.
+//
+// A discovered neighbour stays while it is on the network or its session is up: once it has
+// stopped announcing itself and its session is down, it is forgotten (its link-local address
+// means nothing elsewhere). One the user disconnected is not connected again by "auto" until
+// the user connects it again. Discovery runs only while the mesh is switched on.
+import type { DiscoveryPolicy } from '../config/schema.js';
+import { LanDiscovery, type LanDiscoveryOptions } from '../discovery/lan.js';
+import type { Neighbor } from '../discovery/neighbors.js';
+import { DiscoveryCounters } from '../discovery/counters.js';
+
+/** How often discovered neighbours that left are looked for. */
+const SWEEP_MS = 1000;
+
+export interface LanPeersOptions extends Omit<LanDiscoveryOptions, 'events' | 'log'> {
+  policy: DiscoveryPolicy;
+}
+
+/** What LanPeers asks of the node. */
+export interface LanPeersHost {
+  /** Whether `peerId` is a neighbour already (any origin). */
+  isNeighbour(peerId: string): boolean;
+  /** Makes the node a neighbour with origin "discovered", at its endpoint. */
+  connect(neighbor: Neighbor): void;
+  /** A discovered neighbour moved: its endpoint changed. */
+  moved(neighbor: Neighbor): void;
+  /** The neighbours with origin "discovered", and whether each has a session up. */
+  discovered(): { peerId: string; up: boolean }[];
+  /** Forgets a neighbour with origin "discovered". */
+  forget(peerId: string): void;
+  log(level: 'error' | 'warn' | 'info' | 'debug', message: string): void;
+  events: {
+    neighborAdded?(peerId: string): void;
+    neighborChanged?(peerId: string): void;
+    neighborRemoved?(peerId: string): void;
+    /** Policy, Enabled or Interfaces changed. */
+    discoveryChanged?(): void;
+  };
+}
+
+export class LanPeers {
+  private policyNow: DiscoveryPolicy;
+  /** The policy "on" returns to. */
+  private lastOn: 'auto' | 'manual';
+  private discovery: LanDiscovery | null = null;
+  private running = false;
+  /** Disconnected by the user: "auto" leaves them alone. */
+  private readonly refused = new Set<string>();
+  private lastSweep = 0;
+  private interfacesSeen = '';
+  /** Counters of the discovery runs so far, kept across restarts of the socket. */
+  private readonly totals = new DiscoveryCounters();
+
+  constructor(
+    private readonly options: LanPeersOptions,
+    private readonly host: LanPeersHost,
+  ) {
+    this.policyNow = options.policy;
+    this.lastOn = options.policy === 'off' ? 'manual' : options.policy;
+  }
+
+  get policy(): DiscoveryPolicy {
+    return this.policyNow;
+  }
+
+  /** Whether discovery is running (its policy is not "off" and the mesh is on). */
+  get active(): boolean {
+    return this.discovery !== null;
+  }
+
+  get interfaceNames(): string[] {
+    return this.discovery?.interfaceNames ?? [];
+  }
+
+  neighbors(): Neighbor[] {
+    return this.discovery?.neighbors() ?? [];
+  }
+
+  neighbor(peerId: string): Neighbor | undefined {
+    return this.discovery?.neighbor(peerId);
+  }
+
+  counters(): Record<string, number> {
+    const now = this.discovery?.counters.snapshot() ?? {};
+    return Object.fromEntries(Object.entries(this.totals.snapshot()).map(([k, v]) => [k, v + (now[k] ?? 0)]));
+  }
+
+  /** The mesh was switched on (or the node started): discovery follows unless its policy is off. */
+  start(): void {
+    this.running = true;
+    this.open();
+  }
+
+  /** The mesh was switched off or the node stops. */
+  stop(): void {
+    this.running = false;
+    this.close();
+  }
+
+  setPolicy(policy: DiscoveryPolicy): void {
+    if (policy === this.policyNow) return;
+    const was = this.policyNow;
+    this.policyNow = policy;
+    if (policy !== 'off') this.lastOn = policy;
+    this.host.log('info', `discovery policy ${policy}`);
+    if (policy === 'off') {
+      this.close();
+      for (const { peerId } of this.host.discovered()) this.host.forget(peerId);
+    } else if (was === 'off') {
+      this.open();
+    } else if (policy === 'auto') {
+      for (const n of this.neighbors()) this.consider(n);
+    }
+    this.host.events.discoveryChanged?.();
+  }
+
+  /** "on": the policy it had before it was switched off. */
+  setEnabled(enabled: boolean): void {
+    this.setPolicy(enabled ? this.lastOn : 'off');
+  }
+
+  /** Connects to a node on the LAN, by peer ID. False if no such node is there now. */
+  connect(peerId: string): boolean {
+    const neighbor = this.neighbor(peerId);
+    if (!neighbor) return false;
+    this.refused.delete(peerId);
+    this.host.connect(neighbor);
+    return true;
+  }
+
+  /** The user disconnected `peerId`: "auto" must not bring it straight back. */
+  refuse(peerId: string): void {
+    this.refused.add(peerId);
+  }
+
+  /** Called on the node's timer: forgets discovered neighbours that left; notices interface changes. */
+  tick(now: number): void {
+    if (now - this.lastSweep < SWEEP_MS) return;
+    this.lastSweep = now;
+    for (const { peerId, up } of this.host.discovered()) {
+      if (!up && !this.neighbor(peerId)) this.host.forget(peerId);
+    }
+    const interfaces = this.interfaceNames.join(',');
+    if (interfaces !== this.interfacesSeen) {
+      this.interfacesSeen = interfaces;
+      this.host.events.discoveryChanged?.();
+    }
+  }
+
+  private open(): void {
+    if (!this.running || this.policyNow === 'off' || this.discovery) return;
+    const discovery = new LanDiscovery({
+      ...this.options,
+      log: (level, message) => this.host.log(level, message),
+      events: {
+        added: (n) => {
+          this.host.log('info', `discovered ${n.peerId} on ${n.interfaceName}`);
+          this.host.events.neighborAdded?.(n.peerId);
+          this.consider(n);
+        },
+        changed: (n) => {
+          if (this.host.discovered().some((d) => d.peerId === n.peerId)) this.host.moved(n);
+          this.host.events.neighborChanged?.(n.peerId);
+          this.consider(n);
+        },
+        removed: (peerId) => {
+          this.host.log('info', `${peerId} left the local network`);
+          this.host.events.neighborRemoved?.(peerId);
+        },
+      },
+    });
+    this.discovery = discovery;
+    discovery.start().then(
+      () => {
+        this.host.log('info', `discovery (${this.policyNow}) on ${discovery.interfaceNames.join(', ') || 'no interface yet'}`);
+        this.host.events.discoveryChanged?.();
+      },
+      (err: Error) => {
+        if (this.discovery !== discovery) return; // stopped while starting
+        this.discovery = null;
+        this.host.log('warn', `LAN discovery is off: ${err.message}`);
+        this.host.events.discoveryChanged?.();
+      },
+    );
+  }
+
+  private close(): void {
+    const discovery = this.discovery;
+    if (!discovery) return;
+    this.discovery = null;
+    const counts = discovery.counters.snapshot();
+    discovery.stop(); // reports every neighbour removed
+    for (const [k, v] of Object.entries(counts)) (this.totals as unknown as Record<string, number>)[k] += v;
+    this.host.events.discoveryChanged?.();
+  }
+
+  private consider(n: Neighbor): void {
+    if (this.policyNow === 'auto' && !this.refused.has(n.peerId) && !this.host.isNeighbour(n.peerId)) this.host.connect(n);
+  }
+}
