@@ -75,15 +75,21 @@ export function encodeBeacon(
   endpoints: BeaconEndpoint[],
 ): Uint8Array {
   if (identity.publicKey.length !== KEY_SIZE) throw new RangeError(`a beacon key must be ${KEY_SIZE} bytes`);
-  if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) throw new RangeError(`bad beacon timestamp ${timestampMs}`);
+  if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) {
+    throw new RangeError(`bad beacon timestamp ${timestampMs}`);
+  }
   if (endpoints.length < 1 || endpoints.length > MAX_ENDPOINTS) {
     throw new RangeError(`a beacon has 1 to ${MAX_ENDPOINTS} endpoints, not ${endpoints.length}`);
   }
   let body = HEADER_SIZE;
   for (const ep of endpoints) {
     if (ep.family !== 4 && ep.family !== 6) throw new RangeError(`bad endpoint family ${ep.family}`);
-    if (ep.address.length !== addressSize(ep.family)) throw new RangeError(`an IPv${ep.family} endpoint address is ${addressSize(ep.family)} bytes`);
-    if (!Number.isInteger(ep.port) || ep.port < 1 || ep.port > 0xffff) throw new RangeError(`bad endpoint port ${ep.port}`);
+    if (ep.address.length !== addressSize(ep.family)) {
+      throw new RangeError(`an IPv${ep.family} endpoint address is ${addressSize(ep.family)} bytes`);
+    }
+    if (!Number.isInteger(ep.port) || ep.port < 1 || ep.port > 0xffff) {
+      throw new RangeError(`bad endpoint port ${ep.port}`);
+    }
     body += 1 + ep.address.length + 2;
   }
 

@@ -64,7 +64,7 @@ export class LanDiscovery {
   /** Per interface: the answer pending, and when (monotonic ms) the last one went. */
   private readonly answers = new Map<string, { timer: NodeJS.Timeout | null; at: number }>();
   private lastTimestamp = 0;
-  /** Interfaces whose problem was logged already, so a tick every 5 s does not repeat it. */
+  /** Problems ("<interface>:<what>") logged already, so that a tick every 5 s does not repeat them. */
   private readonly reported = new Set<string>();
 
   constructor(private readonly options: LanDiscoveryOptions) {
@@ -96,9 +96,12 @@ export class LanDiscovery {
     if (this.starting) return this.starting.promise;
     if (this.socket) return Promise.resolve();
     const socket = dgram.createSocket({ type: 'udp6', reuseAddr: true, ipv6Only: true, lookup: literalLookup });
+    let settled = false;
     let abort!: () => void;
     const promise = new Promise<void>((resolve, reject) => {
       const fail = (err: Error): void => {
+        if (settled) return;
+        settled = true;
         this.starting = null;
         socket.close();
         reject(err);
@@ -106,6 +109,8 @@ export class LanDiscovery {
       abort = () => fail(new Error('LanDiscovery stopped before it started'));
       socket.once('error', fail);
       socket.bind({ address: '::', port: this.port }, () => {
+        if (settled) return;
+        settled = true;
         socket.off('error', fail);
         this.starting = null;
         this.socket = socket;
@@ -115,7 +120,7 @@ export class LanDiscovery {
         resolve();
       });
     });
-    this.starting = { promise, abort };
+    if (!settled) this.starting = { promise, abort };
     return promise;
   }
 
@@ -224,7 +229,8 @@ export class LanDiscovery {
     const wanted = new Map<string, Iface>();
     for (const [name, addrs] of Object.entries(networkInterfaces())) {
       if (!addrs || this.exclude.has(name)) continue;
-      if (this.options.interfaces ? !this.options.interfaces.includes(name) : addrs.some((a) => a.internal)) continue;
+      const listed = this.options.interfaces ? this.options.interfaces.includes(name) : !addrs.some((a) => a.internal);
+      if (!listed) continue;
       // The index comes with the link-local address (its scope), from the same system call.
       const ll = addrs.find((a) => a.family === 'IPv6' && isLinkLocal(parseIPv6(bare(a.address))));
       if (!ll) continue;
@@ -241,7 +247,7 @@ export class LanDiscovery {
       if (iface.endpoints.some((ep) => ep.family === 6 && isLinkLocal(ep.address))) this.reported.delete(problem);
       else if (!this.reported.has(problem)) {
         this.reported.add(problem);
-        this.log('warn', `discovery: not announcing on ${iface.name}: no IPv6 data socket listens on its link-local address`);
+        this.log('warn', `discovery: not announcing on ${iface.name}: no IPv6 data socket on its link-local address`);
       }
     }
     if (this.options.interfaces) {
@@ -250,7 +256,8 @@ export class LanDiscovery {
         if (wanted.has(name)) this.reported.delete(problem);
         else if (!this.reported.has(problem)) {
           this.reported.add(problem);
-          this.log('warn', `discovery: interface ${name} is ${this.exclude.has(name) ? 'excluded' : 'missing or has no IPv6 link-local address'}`);
+          const why = this.exclude.has(name) ? 'is excluded' : 'is missing or has no IPv6 link-local address';
+          this.log('warn', `discovery: interface ${name} ${why}`);
         }
       }
     }
@@ -263,7 +270,9 @@ export class LanDiscovery {
     } catch (err) {
       // Already a member: left while its link-local address was gone, with the interface there.
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
-        if (!this.reported.has(problem)) this.log('warn', `discovery: joining on ${iface.name}: ${(err as Error).message}`);
+        if (!this.reported.has(problem)) {
+          this.log('warn', `discovery: joining on ${iface.name}: ${(err as Error).message}`);
+        }
         this.reported.add(problem);
         return false;
       }
@@ -331,8 +340,12 @@ export class LanDiscovery {
  * loses the zone, so the beacon leaves by whichever interface the routing table picks. The
  * destinations here are always literal: hand them on as they are, and libuv resolves the zone.
  */
-function literalLookup(address: string, _family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
-  callback(null, address, 6);
+function literalLookup(
+  address: string,
+  _family: unknown,
+  callback: (err: Error | null, address: string, family: number) => void,
+): void {
+  process.nextTick(callback, null, address, 6); // later, as dns.lookup answers
 }
 
 function isLinkLocal(a: Uint8Array): boolean {

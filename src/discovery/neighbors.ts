@@ -171,7 +171,9 @@ export class NeighborTable {
   }
 }
 
-function drop(c: DiscoveryCounters, reason: 'malformed' | 'own' | 'stale' | 'replayed' | 'spoofed' | 'full' | 'rateLimited' | 'badSignature'): null {
+type DropReason = 'malformed' | 'own' | 'stale' | 'replayed' | 'spoofed' | 'full' | 'rateLimited' | 'badSignature';
+
+function drop(c: DiscoveryCounters, reason: DropReason): null {
   c[reason]++;
   return null;
 }
@@ -206,14 +208,14 @@ function multiaddrText(ep: BeaconEndpoint, interfaceName: string): string {
   }
 }
 
-/** Whether two states of a neighbour would be reached the same way. */
+/** Whether two states of a neighbour are reached the same way (endpoint.scopeId is the
+ *  interface index). */
 function samePlace(a: Neighbor, b: Neighbor): boolean {
   return (
     a.interfaceName === b.interfaceName &&
     a.interfaceIndex === b.interfaceIndex &&
     a.endpoint.address === b.endpoint.address &&
     a.endpoint.port === b.endpoint.port &&
-    a.endpoint.scopeId === b.endpoint.scopeId &&
     a.endpoints.length === b.endpoints.length &&
     a.endpoints.every((t, i) => t === b.endpoints[i])
   );

@@ -1,7 +1,8 @@
 // Nodes on the local network, and what the node does about them: the discovery policy.
 //
 //   "auto"    every node discovered becomes a neighbour (origin "discovered");
-//   "manual"  nodes are listed; connect(peerId) makes one a neighbour;
+//   "manual"  nodes are listed; connect(peerId) makes one a neighbour, whose session comes up once
+//             the other side connects to us too (or runs "auto"): both users consent;
 //   "off"     no discovery socket at all, and the neighbours it brought are dropped.
 //
 // A discovered neighbour stays while it is on the network or its session is up: once it has
@@ -130,6 +131,16 @@ export class LanPeers {
     this.refused.delete(peerId);
     this.host.connect(neighbor);
     return true;
+  }
+
+  /**
+   * The neighbour `peerId` may become a peer by initiating a session with us: only under "auto".
+   * Under "manual" a session needs both users' consent, each side connecting to the other, so no
+   * stranger on a café network gets a link just by asking.
+   */
+  acceptable(peerId: string): Neighbor | undefined {
+    if (this.policyNow !== 'auto' || this.refused.has(peerId)) return undefined;
+    return this.neighbor(peerId);
   }
 
   /** The user disconnected `peerId`: "auto" must not bring it straight back. */

@@ -171,7 +171,9 @@ export class MeshNode {
         },
       },
       this.counters,
-      { mtu: options.mtu, ...options.session },
+      // A node found on the LAN under policy "auto" is a neighbour as soon as it knocks, even if
+      // its beacon has not reached us yet.
+      { mtu: options.mtu, ...options.session, acceptPeer: (key) => this.acceptFromLan(key) },
     );
     // A slot holds the endpoint area, the transport header, the packet padded to 16 and the tag.
     // Receive slots take the largest MTU any peer may use, so a peer configured with a larger
@@ -432,7 +434,16 @@ export class MeshNode {
     };
   }
 
-  private add(peerId: string, spec: PeerSpec, endpoint: Uint8Array | null, origin: PeerOrigin, now: number): void {
+  private acceptFromLan(publicKey: Uint8Array): Peer | undefined {
+    const peerId = encodePeerId(publicKey);
+    const neighbor = this.lan?.acceptable(peerId);
+    if (!neighbor) return undefined;
+    // Answering this initiation is the handshake: no initiation of our own on top.
+    this.add(peerId, { publicKey, endpoint: neighbor.endpoint }, encodeEndpoint(neighbor.endpoint), 'discovered', this.sessions.now(), false);
+    return this.sessions.getPeer(publicKey);
+  }
+
+  private add(peerId: string, spec: PeerSpec, endpoint: Uint8Array | null, origin: PeerOrigin, now: number, initiate = true): void {
     const address = fcAddressBytes(spec.publicKey);
     const peer = new Peer({ publicKey: spec.publicKey, peerId, address, addressText: formatIPv6(address), endpoint, psk: pskOf(spec), keepaliveMs: keepaliveMsOf(spec) });
     peer.configuredEndpoint = endpoint?.slice() ?? null;
@@ -445,7 +456,7 @@ export class MeshNode {
     this.reported.set(peerId, this.snapshotOf(peer));
     this.log('info', `peer ${peerId} added`);
     this.events.peerAdded?.(peerId);
-    if (this.timer) this.sessions.initiate(peer, now);
+    if (this.timer && initiate) this.sessions.initiate(peer, now);
   }
 
   private forget(peer: Peer): void {
@@ -522,7 +533,10 @@ export class MeshNode {
   /** The key of the node at fc address `address`, if this node has met or heard of it. */
   private keyAt(address: Uint8Array): Uint8Array | undefined {
     if (address.every((b, i) => b === this.address[i])) return this.options.identity.publicKey;
-    return this.byAddress.lookup(address, 0)?.publicKey ?? this.router.keyOf(address) ?? this.e2e.lookup(address, 0)?.publicKey;
+    const known = this.byAddress.lookup(address, 0)?.publicKey ?? this.router.keyOf(address) ?? this.e2e.lookup(address, 0)?.publicKey;
+    if (known) return known;
+    const text = formatIPv6(address);
+    return this.lan?.neighbors().find((n) => n.address === text)?.publicKey;
   }
 
   /** Every peer's status — neighbours, then nodes reached through them — or one peer's (by peer ID). */

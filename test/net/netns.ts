@@ -65,6 +65,7 @@ export class Lab {
   private readonly namespaces: string[] = [];
   readonly daemons: Daemon[] = [];
   private readonly tag = `${process.pid % 100000}`;
+  private readonly netnsDirs: string[] = [];
 
   namespace(name: string): string {
     const ns = `rv${name}${this.tag}`;
@@ -86,6 +87,32 @@ export class Lab {
     sh('ip', ['-n', nsA, 'link', 'set', a, 'up']);
     sh('ip', ['-n', nsB, 'link', 'set', b, 'up']);
     return [a, b];
+  }
+
+  /**
+   * One LAN segment: a bridge in a namespace of its own, and in each of `members` an interface
+   * `lan0` plugged into it, up, with only its link-local address (duplicate address detection
+   * off, so the address is usable at once). Returns the bridge's namespace.
+   */
+  lan(members: string[]): string {
+    const sw = this.namespace('sw');
+    sh('ip', ['-n', sw, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0']);
+    sh('ip', ['-n', sw, 'link', 'set', 'br0', 'up']);
+    members.forEach((ns, i) => {
+      sh('ip', ['link', 'add', 'lan0', 'netns', ns, 'type', 'veth', 'peer', 'name', `port${i}`, 'netns', sw]);
+      sh('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.lan0.accept_dad=0']);
+      sh('ip', ['-n', sw, 'link', 'set', `port${i}`, 'master', 'br0', 'up']);
+      sh('ip', ['-n', ns, 'link', 'set', 'lan0', 'up']);
+    });
+    return sw;
+  }
+
+  /** Gives namespace `ns` its own /etc/resolv.conf (ip netns exec bind-mounts /etc/netns/NS/*). */
+  resolvConf(ns: string, text: string): void {
+    const dir = join('/etc/netns', ns);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'resolv.conf'), text);
+    this.netnsDirs.push(dir);
   }
 
   /** A path inside the test's directory; its parent directories are created. */
@@ -135,6 +162,7 @@ export class Lab {
   async cleanup(): Promise<void> {
     for (const d of this.daemons) await d.stop();
     for (const ns of this.namespaces) tryRun('ip', ['netns', 'del', ns]);
+    for (const dir of this.netnsDirs) rmSync(dir, { recursive: true, force: true });
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -121,6 +121,7 @@ test('encodeBeacon refuses what the format cannot carry', () => {
 
 test('malformed beacons decode to null and are counted malformed', () => {
   const good = rawBeacon({});
+  const seventeenth = Array.from({ length: 16 }, () => endpointBytes(4, parseIPv4('192.0.2.1'), 7777));
   const variants: [string, Uint8Array][] = [
     ['short', good.subarray(0, 40)],
     ['empty', new Uint8Array(0)],
@@ -129,7 +130,8 @@ test('malformed beacons decode to null and are counted malformed', () => {
     ['reserved byte 2', rawBeacon({ reserved: [1, 0] })],
     ['reserved byte 3', rawBeacon({ reserved: [0, 0x80] })],
     ['n = 0', rawBeacon({ n: 0, endpoints: new Uint8Array(0) })],
-    ['n = 17', rawBeacon({ n: 17, endpoints: concat(...Array.from({ length: 17 }, () => endpointBytes(6, parseIPv6(LL), 7777))) })],
+    // IPv4 endpoints, so that 17 of them still fit in the longest beacon.
+    ['n = 17', rawBeacon({ n: 17, endpoints: concat(endpointBytes(6, parseIPv6(LL), 7777), ...seventeenth) })],
     ['family 5', rawBeacon({ endpoints: endpointBytes(5, parseIPv6(LL), 7777) })],
     ['family 4 with 16 address bytes', rawBeacon({ endpoints: endpointBytes(4, parseIPv6(LL), 7777) })],
     ['port 0', rawBeacon({ endpoints: endpointBytes(6, parseIPv6(LL), 0) })],
@@ -263,7 +265,8 @@ test('neighbours expire NEIGHBOR_LIFETIME_MS after their last accepted beacon', 
   table.receive(encodeBeacon(alice, T0, ENDPOINTS), LL, 'eth0', 2);
   table.receive(encodeBeacon(bob, T0, [ep6('fe80::2')]), 'fe80::2', 'eth0', 2);
   clock.now = T0 + 10_000;
-  assert.equal(table.receive(encodeBeacon(bob, T0 + 10_000, [ep6('fe80::2')]), 'fe80::2', 'eth0', 2)?.result, 'refreshed');
+  const refresh = table.receive(encodeBeacon(bob, T0 + 10_000, [ep6('fe80::2')]), 'fe80::2', 'eth0', 2);
+  assert.equal(refresh?.result, 'refreshed');
   clock.now = T0 + NEIGHBOR_LIFETIME_MS - 1;
   assert.deepEqual(table.expire(), []);
   assert.equal(table.list().length, 2);
@@ -298,6 +301,9 @@ test('a new endpoint, port or interface is a change; the same ones a refresh', (
   r = hear([ep6('fe80::9'), ep6(LL, 7000), ep4('192.0.2.8')], 'fe80::9');
   assert.equal(r.result, 'changed', 'one more endpoint');
   assert.deepEqual(r.neighbor.endpoints.at(-1), '/ip4/192.0.2.8/udp/7777');
+  r = hear([ep6('fe80::9'), ep6(LL, 7000), ep4('192.0.2.9')], 'fe80::9');
+  assert.equal(r.result, 'changed', 'another endpoint address');
+  r = hear([ep6('fe80::9'), ep6(LL, 7000), ep4('192.0.2.8')], 'fe80::9');
   // The same node on a second interface: still one entry, the latest beacon's.
   r = hear([ep6('fe80::9'), ep6(LL, 7000), ep4('192.0.2.8')], 'fe80::9', 'wlan0', 5);
   assert.equal(r.result, 'changed', 'interface');
@@ -305,6 +311,14 @@ test('a new endpoint, port or interface is a change; the same ones a refresh', (
   assert.equal(r.neighbor.endpoints[0], '/ip6zone/wlan0/ip6/fe80::9/udp/7777');
   assert.equal(table.list().length, 1);
   assert.equal(hear([ep6('fe80::9'), ep6(LL, 7000), ep4('192.0.2.8')], 'fe80::9', 'wlan0', 5).result, 'refreshed');
+  // Changes that leave the endpoint list as it was: the source, and the interface's index.
+  assert.equal(hear([ep6('fe80::9'), ep6(LL)], 'fe80::9', 'wlan0', 5).result, 'changed');
+  r = hear([ep6('fe80::9'), ep6(LL)], LL, 'wlan0', 5);
+  assert.equal(r.result, 'changed', 'source only');
+  assert.deepEqual(r.neighbor.endpoint, { family: 6, address: LL, port: 7777, scopeId: 5 });
+  r = hear([ep6('fe80::9'), ep6(LL)], LL, 'wlan0', 6);
+  assert.equal(r.result, 'changed', 'index only');
+  assert.deepEqual(r.neighbor.endpoint.scopeId, 6);
 });
 
 test('a full table refuses new keys and still refreshes known ones', () => {
