@@ -186,6 +186,7 @@ export class LanDiscovery {
   /** Sends a beacon on `name` soon: after a random delay of up to ANSWER_JITTER_MS, and at least
    *  ANSWER_INTERVAL_MS after the last answer there. One pending answer serves every newcomer. */
   private answer(name: string): void {
+    if (!this.socket) return; // an event handler stopped discovery
     let a = this.answers.get(name);
     if (!a) this.answers.set(name, (a = { timer: null, at: -Infinity }));
     if (a.timer) return;
@@ -202,7 +203,7 @@ export class LanDiscovery {
   private sendBeacon(iface: Iface): void {
     const socket = this.socket;
     // Without a link-local endpoint, every receiver would refuse the beacon as spoofed.
-    if (!socket || !iface.endpoints.some((ep) => ep.family === 6 && isLinkLocal(ep.address))) return;
+    if (!socket || !hasLinkLocal(iface.endpoints)) return;
     const c = this.counters;
     const timestamp = Math.max(this.now(), this.lastTimestamp + 1);
     this.lastTimestamp = timestamp;
@@ -244,7 +245,7 @@ export class LanDiscovery {
       if (!this.ifaces.has(iface.name) && !this.join(socket, iface)) continue;
       this.ifaces.set(iface.name, iface);
       const problem = `${iface.name}:no-link-local-endpoint`;
-      if (iface.endpoints.some((ep) => ep.family === 6 && isLinkLocal(ep.address))) this.reported.delete(problem);
+      if (hasLinkLocal(iface.endpoints)) this.reported.delete(problem);
       else if (!this.reported.has(problem)) {
         this.reported.add(problem);
         this.log('warn', `discovery: not announcing on ${iface.name}: no IPv6 data socket on its link-local address`);
@@ -268,7 +269,7 @@ export class LanDiscovery {
     try {
       socket.addMembership(DISCOVERY_GROUP, `::%${iface.name}`);
     } catch (err) {
-      // Already a member: left while its link-local address was gone, with the interface there.
+      // Already a member (an earlier leave could not drop the membership): as good as joined.
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
         if (!this.reported.has(problem)) {
           this.log('warn', `discovery: joining on ${iface.name}: ${(err as Error).message}`);
@@ -350,6 +351,10 @@ function literalLookup(
 
 function isLinkLocal(a: Uint8Array): boolean {
   return a[0] === 0xfe && (a[1]! & 0xc0) === 0x80;
+}
+
+function hasLinkLocal(endpoints: BeaconEndpoint[]): boolean {
+  return endpoints.some((ep) => ep.family === 6 && isLinkLocal(ep.address));
 }
 
 /** IPv6 text without its zone. */

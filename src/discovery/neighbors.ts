@@ -14,8 +14,9 @@
 //   7. the verification budget has a token                       (rateLimited)
 //   8. the signature verifies                                    (badSignature)
 // Only then is the timestamp recorded, so a forged beacon cannot move a key's timestamp forward
-// and shut its real beacons out. Check 5 ties the beacon to the link it came over: a beacon
-// relayed from elsewhere carries a source the signer did not list.
+// and shut its real beacons out. Check 5 ties a beacon to its sender's link: one captured and
+// re-sent by another host comes from an address its signer did not list, unless that host also
+// forges its source address (which needs a place on the same link).
 import { fcAddressBytes, formatIPv4, formatIPv6, isRovyKey, parseIPv6 } from '../keys/address.js';
 import { encodePeerId } from '../keys/peerid.js';
 import { formatMultiaddr } from '../transport/multiaddr.js';
