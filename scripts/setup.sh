@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what rovy needs on Debian 12, as root, and builds it. Safe to run again.
 #   scripts/setup.sh          the daemon: build tools for the native addon, iproute2, npm packages
-#   scripts/setup.sh --test   and what the tests and benchmarks use (ping, traceroute6, iperf3,
+#   scripts/setup.sh --test   and what the tests and benchmarks use (ping, traceroute6, iperf3, dig,
 #                             wireguard-go and yggdrasil for the side-by-side benchmarks (Debian's
 #                             yggdrasil.service stays disabled); dbus-daemon, busctl,
 #                             gdbus, dbus-send and polkitd for the D-Bus tests)
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(iproute2 make gcc g++ python3 ca-certificates)
 if [[ ${1:-} == --test ]]; then
-  pkgs+=(iputils-ping iputils-tracepath traceroute iperf3 wireguard-go wireguard-tools yggdrasil procps)
+  pkgs+=(iputils-ping iputils-tracepath traceroute iperf3 wireguard-go wireguard-tools yggdrasil procps bind9-dnsutils)
   pkgs+=(dbus-daemon dbus-bin libglib2.0-bin systemd polkitd util-linux)
 fi
 

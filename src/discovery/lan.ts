@@ -18,6 +18,7 @@ import {
   ANSWER_JITTER_MS,
   BEACON_INTERVAL_MS,
   BEACON_JITTER,
+  STARTUP_INTERVAL_MS,
   DISCOVERY_GROUP,
   DISCOVERY_PORT,
   MAX_ENDPOINTS,
@@ -64,6 +65,8 @@ export class LanDiscovery {
   /** Per interface: the answer pending, and when (monotonic ms) the last one went. */
   private readonly answers = new Map<string, { timer: NodeJS.Timeout | null; at: number }>();
   private lastTimestamp = 0;
+  /** Ticks since start, for the quick start-up cadence. */
+  private ticks = 0;
   /** Problems ("<interface>:<what>") logged already, so that a tick every 5 s does not repeat them. */
   private readonly reported = new Set<string>();
 
@@ -134,6 +137,7 @@ export class LanDiscovery {
     this.answers.clear();
     this.socket?.close();
     this.socket = null;
+    this.ticks = 0;
     this.ifaces.clear();
     this.reported.clear();
     for (const peerId of this.table.clear()) this.emit(() => this.options.events.removed(peerId));
@@ -150,8 +154,12 @@ export class LanDiscovery {
     }
     // An event handler may have stopped (and even restarted) discovery meanwhile.
     if (this.socket !== socket || !socket) return;
+    // Quick at first (0.5, 1, 2, 4 s), then every interval: a link that just came up still has a
+    // tentative link-local address (duplicate address detection), and beacons sent before it is
+    // usable are lost.
     const jitter = 1 + BEACON_JITTER * (2 * Math.random() - 1);
-    this.tickTimer = setTimeout(() => this.tick(), BEACON_INTERVAL_MS * jitter);
+    const interval = Math.min(BEACON_INTERVAL_MS, STARTUP_INTERVAL_MS * 2 ** this.ticks++);
+    this.tickTimer = setTimeout(() => this.tick(), interval * jitter);
   }
 
   /** One datagram; `from` is Node's text of its source: "fe80::1%eth0" for a link-local one. */

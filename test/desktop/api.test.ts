@@ -71,7 +71,7 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
     // B says the API is off once it has tried the (absent) bus, which may be after "up".
     await until('B up, without its API', () => /up as fc/.test(daemonB.log) && /D-Bus API off/.test(daemonB.log));
     // The examples call `rovy` by name: this checkout's bin/rovy.
-    const env2 = { ...env, PEER: `/ip6/fd00:d5::2/udp/7777/rovy/${b.peerId}`, PATH: `${join(ROOT, 'bin')}:${env.PATH ?? '/usr/bin:/bin'}` };
+    const env2 = { ...env, PEER: `/ip6/fd00:d5::2/udp/7777/rovy/${b.peerId}`, PEER_ID: b.peerId, PATH: `${join(ROOT, 'bin')}:${env.PATH ?? '/usr/bin:/bin'}` };
 
     await t.test('without a bus the daemon runs and says once that the API is off', () => {
       assert.equal(daemonB.log.match(/D-Bus API off/g)?.length, 1, daemonB.log);
@@ -136,11 +136,12 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
       const routes = await rovy('routes', '--json');
       assert.equal(routes.code, 0, routes.stderr);
       assert.deepEqual(JSON.parse(routes.stdout), [
-        { peerId: b.peerId, petname: '', address: b.address, origin: 'runtime', state: 'connected', hops: 1, via: b.peerId, route: [b.peerId], routeMtu: 1420, path: peer!.path },
+        { peerId: b.peerId, petname: 'bob', address: b.address, origin: 'runtime', state: 'connected', hops: 1, via: b.peerId, route: [b.peerId], routeMtu: 1420, path: peer!.path },
       ]);
       const table = (await rovy('routes')).stdout.split('\n');
       assert.match(table[0]!, /^DESTINATION +ADDRESS +HOPS +VIA +MTU +PATH$/);
-      assert.match(table[1]!, new RegExp(`^${b.peerId} +${b.address} +1 +direct +1420 +${b.peerId.slice(0, 16)}…$`));
+      // The petname the examples gave B names it in the table.
+      assert.match(table[1]!, new RegExp(`^bob +${b.address} +1 +direct +1420 +bob$`));
       const contract = parseIntrospection(readFileSync(join(ROOT, 'dbus', 'net.rovy.Rovy1.xml'), 'utf8'));
       const live = parseIntrospection((await busctl('introspect', '--xml-interface', DEST, peer!.path)).stdout);
       assert.deepEqual(members(live.find((i) => i.name === `${DEST}.Peer`)), members(contract.find((i) => i.name === `${DEST}.Peer`)));
@@ -168,6 +169,35 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
       const cli = await rovy('connect', '/ip6/nonsense');
       assert.equal(cli.code, 1);
       assert.equal(cli.stderr.trim().split('\n').length, 1);
+
+      // Names, discovery and neighbours: each refusal by its name, and nothing changed.
+      const other = lab.initNode('x').peerId;
+      const on = (iface: string, method: string, ...args: string[]) =>
+        run('gdbus', ['call', '--system', '--dest', DEST, '--object-path', ROOT_PATH, '--method', `${DEST}.${iface}.${method}`, ...args], env);
+      const namesBefore = (await busctl('get-property', DEST, ROOT_PATH, `${DEST}.Names`, 'Names')).stdout;
+      const refusals: [string, string[], string][] = [
+        ['Names', ['Set', 'bob', other], 'NameTaken'],
+        ['Names', ['Set', 'x_y', other], 'InvalidName'],
+        ['Names', ['Set', b.peerId, other], 'InvalidName'],
+        ['Names', ['Set', 'carol', 'bafzqainonsense'], 'InvalidPeerId'],
+        ['Names', ['Remove', 'nobody'], 'NoSuchName'],
+        ['Discovery', ['SetPolicy', 'sometimes'], 'InvalidArgument'],
+      ];
+      for (const [iface, [method, ...args], error] of refusals) {
+        const r = await on(iface, method!, ...args);
+        assert.match(r.stderr, new RegExp(`net\\.rovy\\.Rovy1\\.Error\\.${error}\\b`), `${iface}.${method} ${args.join(' ')}: ${r.stderr}`);
+      }
+      assert.equal((await busctl('get-property', DEST, ROOT_PATH, `${DEST}.Names`, 'Names')).stdout, namesBefore);
+      assert.equal((await busctl('get-property', DEST, ROOT_PATH, `${DEST}.Discovery`, 'Policy')).stdout.trim(), 's "manual"');
+      const absent = await gdbusCall('Connect', other, '{}');
+      assert.match(absent.stderr, /net\.rovy\.Rovy1\.Error\.NoSuchNeighbor/);
+      // The neighbor object is what the contract says.
+      const contract = parseIntrospection(readFileSync(join(ROOT, 'dbus', 'net.rovy.Rovy1.xml'), 'utf8'));
+      const objects = (await busctl('--json=short', 'call', DEST, ROOT_PATH, 'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects')).stdout;
+      const neighbor = /"(\/net\/rovy\/Rovy1\/neighbor\/\d+)"/.exec(objects)?.[1];
+      assert.ok(neighbor, `no neighbor object: ${objects}\n${daemonA.log}`);
+      const live = parseIntrospection((await busctl('introspect', '--xml-interface', DEST, neighbor)).stdout);
+      assert.deepEqual(members(live.find((i) => i.name === `${DEST}.Neighbor`)), members(contract.find((i) => i.name === `${DEST}.Neighbor`)));
     });
 
     await t.test('down: interface down, sessions closed, nothing sent; the choice survives a restart', async () => {
@@ -212,6 +242,14 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
         const peersDenied = await run(NOBODY[0]!, [...NOBODY.slice(1), process.execPath, ROVY_JS, 'disconnect', b.peerId], env);
         assert.equal(peersDenied.code, 1, 'polkit granted an action the rule does not');
         assert.match(peersDenied.stderr, /not allowed/);
+        const namesDenied = await run(NOBODY[0]!, [...NOBODY.slice(1), process.execPath, ROVY_JS, 'name', 'rm', 'bob'], env);
+        assert.equal(namesDenied.code, 1, 'polkit granted net.rovy.manage-names');
+        assert.match(namesDenied.stderr, /not allowed.*net\.rovy\.manage-names/);
+        // Discovery is switched under net.rovy.toggle, which the rule grants.
+        const discoveryOff = await run(NOBODY[0]!, [...NOBODY.slice(1), process.execPath, ROVY_JS, 'discovery', 'off'], env);
+        assert.equal(discoveryOff.code, 0, discoveryOff.stderr);
+        assert.equal((await busctl('get-property', DEST, ROOT_PATH, `${DEST}.Discovery`, 'Policy')).stdout.trim(), 's "off"');
+        assert.equal((await rovy('discovery', 'manual')).code, 0);
       } finally {
         await polkitd.stop();
       }

@@ -15,6 +15,7 @@ import { BusService } from '../../service/dbus/bus.js';
 import { RovyApi, ROOT_PATH, type ApiHost } from '../../service/api.js';
 import { parseIntrospection } from '../../service/dbus/contract.js';
 import type { MeshNode, PeerStatus } from '../../src/node/node.js';
+import { NameBook } from '../../src/names/book.js';
 import { generateKeyPair } from '../../src/keys/keypair.js';
 import { encodePeerId } from '../../src/keys/peerid.js';
 import { fcAddressBytes, formatIPv6, parseIPv6 } from '../../src/keys/address.js';
@@ -62,6 +63,8 @@ class FakeNode {
   readonly state = 'online';
   readonly counters = { snapshot: () => ({}) };
   readonly peers = new Map<string, PeerStatus>();
+  readonly names = new NameBook(null);
+  readonly lan = null;
 
   peerStatus(): PeerStatus[];
   peerStatus(peerId: string): PeerStatus | undefined;
