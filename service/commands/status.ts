@@ -1,6 +1,6 @@
 // `rovy status` and `rovy peers`: what the daemon says about the node and its peers.
 import { toJson } from '../json.js';
-import { NODE_IFACE, ROOT_PATH, listPeers, peerNamer, withDaemon, type PeerObject } from './client.js';
+import { DISCOVERY_IFACE, NEIGHBOR_IFACE, NODE_IFACE, ROOT_PATH, listPeers, peerNamer, withDaemon, type PeerObject } from './client.js';
 
 const isRouted = (p: PeerObject): boolean => p.props.Origin === 'routed';
 
@@ -12,8 +12,11 @@ export function runStatus(json: boolean): Promise<number> {
     const peers = all.filter((p) => !isRouted(p));
     const routed = all.length - peers.length;
     const connected = peers.filter((p) => p.props.State === 'connected').length;
+    const discovery = await client.getAll(ROOT_PATH, DISCOVERY_IFACE);
+    const onLan = Object.values(await client.managedObjects(ROOT_PATH)).filter((ifaces) => NEIGHBOR_IFACE in ifaces).length;
     if (json) {
-      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), peers: peers.length, connectedPeers: connected, routedPeers: routed }) + '\n');
+      const summary = { peers: peers.length, connectedPeers: connected, routedPeers: routed, discovery: discovery.Policy, lanNodes: onLan };
+      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), ...summary }) + '\n');
       return;
     }
     const rows: [string, unknown][] = [
@@ -23,6 +26,7 @@ export function runStatus(json: boolean): Promise<number> {
       ['state', `${String(props.State)}${props.Enabled ? '' : ' (switched off: rovy up)'}`],
       ['listen', (props.Listen as string[]).join(', ')],
       ['peers', `${connected} connected of ${peers.length}${routed ? `, ${routed} more reached by route (rovy routes)` : ''}`],
+      ['discovery', discovery.Policy === 'off' ? 'off' : `${String(discovery.Policy)}, ${onLan} node(s) on the local network (rovy discovery)`],
       ['version', props.Version],
     ];
     process.stdout.write(rows.map(([k, v]) => `${k.padEnd(10)} ${String(v)}`).join('\n') + '\n');
