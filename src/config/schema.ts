@@ -5,7 +5,7 @@
 // setting silently ignored), and every problem is a ConfigError pointing at the line to fix.
 // Secrets (psk) never appear in messages.
 import { isAbsolute, resolve } from 'node:path';
-import { decodePeerId } from '../keys/peerid.js';
+import { isPeerId } from '../keys/peerid.js';
 import {
   formatMultiaddr,
   MultiaddrError,
@@ -240,7 +240,7 @@ function peerValue(
     if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(text)) {
       fail(name.line, `${field}.name`, `${problem}, got ${describeNode(name)}`);
     }
-    if (looksLikePeerId(text)) fail(name.line, `${field}.name`, 'must not be a peer ID (names and peer IDs share .rovy)');
+    if (isPeerId(text)) fail(name.line, `${field}.name`, 'must not be a peer ID (names and peer IDs share .rovy)');
     result.name = text.toLowerCase(); // DNS names ignore case: "Alice" and "alice" are one name
   }
 
@@ -318,15 +318,6 @@ function multiaddrValue(
 function isInterfaceName(name: string): boolean {
   const bytes = Buffer.byteLength(name, 'utf8');
   return bytes >= 1 && bytes <= 15 && name !== '.' && name !== '..' && !/[/:\s\u0000-\u001f\u007f]/u.test(name);
-}
-
-function looksLikePeerId(text: string): boolean {
-  try {
-    decodePeerId(text);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A key as it would be written in TOML: bare if it can be, quoted otherwise. */

@@ -16,7 +16,7 @@
 // The datagram is exactly this long: a trailing byte makes it malformed. A beacon lists the
 // sender's data-plane endpoints on the interface it is sent on, and must list the link-local
 // address it is sent from: receivers refuse a beacon whose source address it does not list.
-import { XEDDSA_SIGNATURE_SIZE, xeddsaSign, xeddsaVerify } from '../keys/xeddsa.js';
+import { XEDDSA_SIGNATURE_SIZE, contextMessage, xeddsaSign, xeddsaVerify } from '../keys/xeddsa.js';
 import { MAX_ENDPOINTS } from './constants.js';
 
 /** One UDP endpoint of a beacon. */
@@ -55,13 +55,6 @@ export const BEACON_MAX_SIZE = HEADER_SIZE + MAX_ENDPOINTS * 19 + XEDDSA_SIGNATU
 const SIGNING_CONTEXT = new TextEncoder().encode('rovy.net v1 discovery');
 
 const addressSize = (family: number): number => (family === 4 ? 4 : 16);
-
-function signedMessage(bytes: Uint8Array, bodyLength: number): Uint8Array {
-  const msg = new Uint8Array(SIGNING_CONTEXT.length + bodyLength);
-  msg.set(SIGNING_CONTEXT, 0);
-  msg.set(bytes.subarray(0, bodyLength), SIGNING_CONTEXT.length);
-  return msg;
-}
 
 /**
  * Encodes and signs a beacon of `identity` at `timestampMs` listing `endpoints` in the order given.
@@ -110,7 +103,7 @@ export function encodeBeacon(
     view.setUint16(off, ep.port);
     off += 2;
   }
-  bytes.set(xeddsaSign(identity.privateKey, signedMessage(bytes, body)), body);
+  bytes.set(xeddsaSign(identity.privateKey, contextMessage(SIGNING_CONTEXT, bytes, body)), body);
   return bytes;
 }
 
@@ -159,5 +152,5 @@ export function verifyBeacon(b: Beacon): boolean {
   if (body < HEADER_SIZE || b.publicKey.length !== KEY_SIZE) return false;
   const key = bytes.subarray(4, 4 + KEY_SIZE);
   for (let i = 0; i < KEY_SIZE; i++) if (b.publicKey[i] !== key[i]) return false;
-  return xeddsaVerify(key, signedMessage(bytes, body), bytes.subarray(body));
+  return xeddsaVerify(key, contextMessage(SIGNING_CONTEXT, bytes, body), bytes.subarray(body));
 }

@@ -3,7 +3,9 @@
 // always explainable:
 //   received = accepted + own + malformed + otherInterface + stale + replayed + spoofed + full
 //              + rateLimited + badSignature
-export class DiscoveryCounters {
+import { CounterSet } from '../util/counters.js';
+
+export class DiscoveryCounters extends CounterSet {
   /** Datagrams that arrived on the discovery socket. */
   received = 0;
   /** Beacons that added or refreshed a neighbour. */
@@ -34,8 +36,4 @@ export class DiscoveryCounters {
   sent = 0;
   /** Beacons the socket refused to send (an interface going down, mostly). */
   sendErrors = 0;
-
-  snapshot(): Record<string, number> {
-    return Object.fromEntries(Object.entries(this)) as Record<string, number>;
-  }
 }

@@ -98,3 +98,13 @@ function hexByte(b: number): string {
 function quoteShort(s: string): string {
   return JSON.stringify(s.length > 80 ? s.slice(0, 77) + '...' : s);
 }
+
+/** Whether `text` is a peer ID (any case): names that share the .rovy zone with peer IDs must not be. */
+export function isPeerId(text: string): boolean {
+  try {
+    decodePeerId(text);
+    return true;
+  } catch {
+    return false;
+  }
+}

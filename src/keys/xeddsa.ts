@@ -150,3 +150,15 @@ export function xeddsaVerify(publicKey: Uint8Array, message: Uint8Array, signatu
     return false;
   }
 }
+
+/**
+ * The message a signed wire format's signature covers: a context string naming the purpose, then
+ * `bytes[0, bodyLength)`. One context per purpose keeps a signature made for one purpose (a
+ * routing announcement, say) from passing for another (a discovery beacon).
+ */
+export function contextMessage(context: Uint8Array, bytes: Uint8Array, bodyLength: number): Uint8Array {
+  const msg = new Uint8Array(context.length + bodyLength);
+  msg.set(context, 0);
+  msg.set(bytes.subarray(0, bodyLength), context.length);
+  return msg;
+}

@@ -5,7 +5,7 @@
 // stored lower case. Punycode ("xn--...") and all-digit labels are DNS labels and are allowed.
 // Peer IDs live in the same .rovy zone, so text that decodes as a peer ID is refused as a name:
 // otherwise "<peer ID>.rovy" could mean two different peers.
-import { decodePeerId } from '../keys/peerid.js';
+import { isPeerId } from '../keys/peerid.js';
 
 /** Longest DNS label, in octets (RFC 1035 §2.3.4). */
 const MAX_LABEL_LENGTH = 63;
@@ -63,15 +63,6 @@ export function petnameProblem(text: string): string | null {
 /** Lower case for ASCII only: "K" (Kelvin sign) must not fold into a label that matches "k". */
 export function foldCase(text: string): string {
   return text.replace(/[A-Z]/g, (c) => c.toLowerCase());
-}
-
-function isPeerId(text: string): boolean {
-  try {
-    decodePeerId(text);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function quoteShort(s: string): string {

@@ -85,9 +85,12 @@ export class LanPeers {
     return this.discovery?.neighbor(peerId);
   }
 
+  /** What discovery heard, sent and refused since the node started. */
   counters(): Record<string, number> {
-    const now = this.discovery?.counters.snapshot() ?? {};
-    return Object.fromEntries(Object.entries(this.totals.snapshot()).map(([k, v]) => [k, v + (now[k] ?? 0)]));
+    const sum = new DiscoveryCounters();
+    sum.add(this.totals);
+    if (this.discovery) sum.add(this.discovery.counters);
+    return sum.snapshot();
   }
 
   /** The mesh was switched on (or the node started): discovery follows unless its policy is off. */
@@ -203,9 +206,8 @@ export class LanPeers {
     const discovery = this.discovery;
     if (!discovery) return;
     this.discovery = null;
-    const counts = discovery.counters.snapshot();
     discovery.stop(); // reports every neighbour removed
-    for (const [k, v] of Object.entries(counts)) (this.totals as unknown as Record<string, number>)[k] += v;
+    this.totals.add(discovery.counters);
     this.host.events.discoveryChanged?.();
   }
 

@@ -13,7 +13,7 @@
 //
 // Links beyond LINKS_PER_PART go into further parts of the same sequence, so that an announcement
 // is at most 1111 bytes and fits in any hop's MTU (IPv6 guarantees 1280).
-import { XEDDSA_SIGNATURE_SIZE, xeddsaSign, xeddsaVerify } from '../keys/xeddsa.js';
+import { XEDDSA_SIGNATURE_SIZE, contextMessage, xeddsaSign, xeddsaVerify } from '../keys/xeddsa.js';
 
 /** One link of the origin: a neighbour, the origin's interface index for it, and its cost. */
 export interface Link {
@@ -77,15 +77,6 @@ function isU16(v: number, min: number): boolean {
   return Number.isInteger(v) && v >= min && v <= 0xffff;
 }
 
-/** The message an announcement's signature covers: the context string, then every byte before
- *  the signature. */
-function signedMessage(bytes: Uint8Array, bodyLength: number): Uint8Array {
-  const msg = new Uint8Array(SIGNING_CONTEXT.length + bodyLength);
-  msg.set(SIGNING_CONTEXT, 0);
-  msg.set(bytes.subarray(0, bodyLength), SIGNING_CONTEXT.length);
-  return msg;
-}
-
 /**
  * Encodes and signs the origination `sequence` of `identity`'s links: one announcement per
  * LINKS_PER_PART links, in the order given, and one with no links when there are none. Throws a
@@ -139,7 +130,7 @@ export function signAnnouncements(
       putU16(bytes, off + 18, link.cost);
       off += LINK_SIZE;
     }
-    bytes.set(xeddsaSign(identity.privateKey, signedMessage(bytes, body)), body);
+    bytes.set(xeddsaSign(identity.privateKey, contextMessage(SIGNING_CONTEXT, bytes, body)), body);
     // The announcement is what any receiver would decode from these bytes.
     out.push(decodeAnnouncement(bytes, 0)!.announcement);
   }
@@ -203,5 +194,5 @@ export function verifyAnnouncement(a: Announcement): boolean {
   if (body < HEADER_SIZE || a.origin.length !== KEY_SIZE) return false;
   const origin = bytes.subarray(1, 1 + KEY_SIZE);
   for (let i = 0; i < KEY_SIZE; i++) if (a.origin[i] !== origin[i]) return false;
-  return xeddsaVerify(origin, signedMessage(bytes, body), bytes.subarray(body));
+  return xeddsaVerify(origin, contextMessage(SIGNING_CONTEXT, bytes, body), bytes.subarray(body));
 }

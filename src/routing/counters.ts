@@ -1,6 +1,8 @@
 // What the router received, sent and refused. Every announcement dropped by receive() increments
 // exactly one of malformed, badSignature or stale, so a missing route is always explainable.
-export class RoutingCounters {
+import { CounterSet } from '../util/counters.js';
+
+export class RoutingCounters extends CounterSet {
   /** Frames or announcements that do not parse; the rest of their frame is dropped too. */
   malformed = 0;
   /** Announcements whose signature does not verify under their origin's key. */
@@ -16,8 +18,4 @@ export class RoutingCounters {
   announcementsOriginated = 0;
   /** Shortest-path computations run (one per tick at most, only when something changed). */
   spfRuns = 0;
-
-  snapshot(): Record<string, number> {
-    return Object.fromEntries(Object.entries(this)) as Record<string, number>;
-  }
 }

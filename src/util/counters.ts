@@ -1,6 +1,20 @@
 // Named counters of what the node dropped or refused, and why. Every silent drop in the packet
 // path increments exactly one of these, so "nothing happens" is always explainable.
-export class Counters {
+
+/** A set of named counters (its own numeric fields), read as one plain object. */
+export class CounterSet {
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(Object.entries(this)) as Record<string, number>;
+  }
+
+  /** Adds another set's counts of the same names into this one. */
+  add(other: CounterSet): void {
+    const mine = this as unknown as Record<string, number>;
+    for (const [name, value] of Object.entries(other.snapshot())) if (name in mine) mine[name]! += value;
+  }
+}
+
+export class Counters extends CounterSet {
   /** Datagrams of an unknown type or a wrong length for their type. */
   malformed = 0;
   /** Handshake messages without a valid mac1: never answered, no work done. */
@@ -49,8 +63,4 @@ export class Counters {
 
   /** Batches lost to an unexpected exception in the node (a bug: the log has the stack). */
   internalErrors = 0;
-
-  snapshot(): Record<string, number> {
-    return Object.fromEntries(Object.entries(this)) as Record<string, number>;
-  }
 }
