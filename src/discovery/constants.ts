@@ -12,7 +12,8 @@ export const DISCOVERY_PORT = 7778;
  *  started together do not stay in step. */
 export const BEACON_INTERVAL_MS = 5000;
 export const BEACON_JITTER = 0.2;
-/** The first beacons go out after 0.5 s, then 1, 2 and 4 s (each doubling) until the interval. */
+/** The first beacon goes out at start, the next ones 0.5, 1, 2 and 4 s apart (each doubling), then
+ *  one per interval. */
 export const STARTUP_INTERVAL_MS = 500;
 /** A neighbour is forgotten this long after its last accepted beacon: four intervals, so a node
  *  survives three lost beacons in a row. */

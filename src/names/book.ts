@@ -6,7 +6,7 @@
 // and for the name itself (a config name another peer's petname already has is shadowed, and the
 // caller is told so it can log it). Both keep resolving: alice.rovy and bob.rovy may name one peer.
 import { decodePeerId } from '../keys/peerid.js';
-import { fcAddressBytes } from '../keys/address.js';
+import { fcAddressBytes, isRovyKey } from '../keys/address.js';
 import { foldCase, NameError } from './label.js';
 import type { PetnameStore } from './petnames.js';
 
@@ -73,6 +73,7 @@ export class NameBook {
    */
   set(name: string, peerId: string): string[] {
     const store = this.requireStore();
+    if (!isNodeId(peerId)) throw new NameError('InvalidPeer', `${JSON.stringify(peerId)} is not the peer ID of a rovy node (its key has no fc00::/8 address)`);
     const before = this.peerOf(name);
     const { changed } = store.set(name, peerId, (label) => {
       const owner = this.config.get(label);
@@ -106,5 +107,15 @@ export class NameBook {
     for (const { peerId } of this.list()) {
       this.byAddress.set(Buffer.from(fcAddressBytes(decodePeerId(peerId))).toString('hex'), peerId);
     }
+  }
+}
+
+/** Whether `peerId` is a well-formed peer ID of a key with an fc00::/8 address; a malformed one is
+ *  left to the store, whose error says what is wrong with it. */
+function isNodeId(peerId: string): boolean {
+  try {
+    return isRovyKey(decodePeerId(peerId));
+  } catch {
+    return true;
   }
 }

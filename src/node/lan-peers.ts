@@ -7,12 +7,14 @@
 //
 // A discovered neighbour stays while it is on the network or its session is up: once it has
 // stopped announcing itself and its session is down, it is forgotten (its link-local address
-// means nothing elsewhere). One the user disconnected is not connected again by "auto" until
+// means nothing elsewhere). While discovery is off (mesh switched off, policy off) nothing is
+// forgotten that way, nor in the first neighbour lifetime after it restarts. One the user disconnected is not connected again by "auto" until
 // the user connects it again. Discovery runs only while the mesh is switched on.
 import type { DiscoveryPolicy } from '../config/schema.js';
 import { LanDiscovery, type LanDiscoveryOptions } from '../discovery/lan.js';
 import type { Neighbor } from '../discovery/neighbors.js';
 import { DiscoveryCounters } from '../discovery/counters.js';
+import { NEIGHBOR_LIFETIME_MS } from '../discovery/constants.js';
 
 /** How often discovered neighbours that left are looked for. */
 const SWEEP_MS = 1000;
@@ -33,6 +35,8 @@ export interface LanPeersHost {
   discovered(): { peerId: string; up: boolean }[];
   /** Forgets a neighbour with origin "discovered". */
   forget(peerId: string): void;
+  /** The node's monotonic clock, ms (the one tick() is given). */
+  now(): number;
   log(level: 'error' | 'warn' | 'info' | 'debug', message: string): void;
   events: {
     neighborAdded?(peerId: string): void;
@@ -52,6 +56,9 @@ export class LanPeers {
   /** Disconnected by the user: "auto" leaves them alone. */
   private readonly refused = new Set<string>();
   private lastSweep = 0;
+  /** When discovery last started (node clock): until neighbours have had a lifetime to be heard
+   *  again, a discovered peer missing from the table has not left, discovery just restarted. */
+  private openedAt = -Infinity;
   private interfacesSeen = '';
   /** Counters of the discovery runs so far, kept across restarts of the socket. */
   private readonly totals = new DiscoveryCounters();
@@ -155,8 +162,10 @@ export class LanPeers {
   tick(now: number): void {
     if (now - this.lastSweep < SWEEP_MS) return;
     this.lastSweep = now;
-    for (const { peerId, up } of this.host.discovered()) {
-      if (!up && !this.neighbor(peerId)) this.host.forget(peerId);
+    if (this.discovery && now - this.openedAt >= NEIGHBOR_LIFETIME_MS) {
+      for (const { peerId, up } of this.host.discovered()) {
+        if (!up && !this.neighbor(peerId)) this.host.forget(peerId);
+      }
     }
     const interfaces = this.interfaceNames.join(',');
     if (interfaces !== this.interfacesSeen) {
@@ -188,6 +197,7 @@ export class LanPeers {
       },
     });
     this.discovery = discovery;
+    this.openedAt = this.host.now();
     discovery.start().then(
       () => {
         this.host.log('info', `discovery (${this.policyNow}) on ${discovery.interfaceNames.join(', ') || 'no interface yet'}`);

@@ -4,7 +4,7 @@
 // the petname file loaded — so it stays embeddable; only LAN discovery's socket is its own,
 // since it comes and goes with the discovery policy.
 import { decodePeerId, encodePeerId } from '../keys/peerid.js';
-import { fcAddressBytes, formatIPv6 } from '../keys/address.js';
+import { fcAddressBytes, formatIPv6, isRovyKey } from '../keys/address.js';
 import { AddressTable } from '../fcnet/address-table.js';
 import type { StaticIdentity } from '../noise/handshake.js';
 import { SessionManager, type SessionManagerOptions } from '../session/manager.js';
@@ -173,8 +173,8 @@ export class MeshNode {
         },
       },
       this.counters,
-      // A node found on the LAN under policy "auto" is a neighbour as soon as it knocks, even if
-      // its beacon has not reached us yet.
+      // Under policy "auto", a node whose beacon we accepted becomes a neighbour when it
+      // initiates, even before our own connect to it.
       { mtu: options.mtu, ...options.session, acceptPeer: (key) => this.acceptFromLan(key) },
     );
     // A slot holds the endpoint area, the transport header, the packet padded to 16 and the tag.
@@ -431,6 +431,7 @@ export class MeshNode {
         const peer = discovered().find((p) => p.peerId === peerId);
         if (peer) this.forget(peer);
       },
+      now: this.sessions.now,
       log: this.log,
       events: this.events,
     };
@@ -519,7 +520,8 @@ export class MeshNode {
       addressOf: (label) => {
         const peerId = this.names.peerOf(label) ?? label;
         try {
-          return fcAddressBytes(decodePeerId(peerId));
+          const key = decodePeerId(peerId);
+          return isRovyKey(key) ? fcAddressBytes(key) : null; // no fc00::/8 address: not a node
         } catch {
           return null;
         }

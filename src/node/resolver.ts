@@ -99,7 +99,10 @@ export class Resolver {
   }
 
   private echo(buf: Uint8Array, off: number, len: number): void {
-    if (len > MAX_REPLY) return; // a jumbo ping gets no answer rather than a truncated one
+    if (len > MAX_REPLY) {
+      this.counters.dnsDropped++; // a jumbo ping gets no answer rather than a truncated one
+      return;
+    }
     const { out } = this;
     writeIPv6Header(out, 0, len - IPV6_HEADER, NEXT_HEADER_ICMPV6, RESOLVER_ADDRESS, buf.subarray(off + OFF_SRC, off + OFF_SRC + 16));
     out.set(buf.subarray(off + IPV6_HEADER, off + len), IPV6_HEADER);

@@ -56,9 +56,11 @@ export class Counters extends CounterSet {
 
   /** DNS queries to fc00::1 answered (every outcome, REFUSED and NXDOMAIN included). */
   dnsAnswered = 0;
-  /** Of those, queries for names outside .rovy and the fc00::/8 reverse zone (REFUSED). */
+  /** Of those, queries for names outside .rovy and the fc00::/8 reverse zone, or of a class
+   *  other than IN (REFUSED). */
   dnsRefused = 0;
-  /** Packets to fc00::1 dropped: malformed DNS queries, bad UDP checksums, other protocols. */
+  /** Packets to fc00::1 dropped: malformed DNS queries, bad UDP checksums, other protocols,
+   *  echo requests too large to answer whole. */
   dnsDropped = 0;
 
   /** Batches lost to an unexpected exception in the node (a bug: the log has the stack). */
