@@ -5,7 +5,7 @@
 // A petname wins over a config name: for the peer it names (its Petname shows the user's choice)
 // and for the name itself (a config name another peer's petname already has is shadowed, and the
 // caller is told so it can log it). Both keep resolving: alice.rovy and bob.rovy may name one peer.
-import { decodePeerId } from '../keys/peerid.js';
+import { canonicalPeerId, decodePeerId } from '../keys/peerid.js';
 import { fcAddressBytes, isRovyKey } from '../keys/address.js';
 import { foldCase, NameError } from './label.js';
 import type { PetnameStore } from './petnames.js';
@@ -27,16 +27,18 @@ export class NameBook {
     this.index();
   }
 
-  /** Replaces the config file's names (name → peer ID); returns a line for each one a petname shadows. */
-  setConfigNames(names: ReadonlyMap<string, string>): string[] {
-    this.config = new Map(names);
-    this.index();
+  /**
+   * Replaces the config file's names (name → peer ID). Returns the peers whose shown name changed,
+   * and a line for each config name a petname shadows.
+   */
+  setConfigNames(names: ReadonlyMap<string, string>): { changed: string[]; shadowed: string[] } {
+    const changed = this.tracking(() => (this.config = new Map(names)));
     const shadowed: string[] = [];
     for (const [name, peerId] of this.config) {
       const owner = this.store?.peerOf(name);
       if (owner !== undefined && owner !== peerId) shadowed.push(`config name "${name}" of ${peerId} is the petname of ${owner}: the petname wins`);
     }
-    return shadowed;
+    return { changed, shadowed };
   }
 
   /** The peer ID `name` (any case) names, or undefined. */
@@ -69,32 +71,44 @@ export class NameBook {
 
   /**
    * Sets a petname (NameError as PetnameStore.set; a config name of another peer counts as taken).
-   * Returns the peer IDs whose name changed, for the caller to announce.
+   * Returns the peers whose shown name changed (a config name a petname uncovers included), for
+   * the caller to announce.
    */
   set(name: string, peerId: string): string[] {
     const store = this.requireStore();
     if (!isNodeId(peerId)) throw new NameError('InvalidPeer', `${JSON.stringify(peerId)} is not the peer ID of a rovy node (its key has no fc00::/8 address)`);
-    const before = this.peerOf(name);
-    const { changed } = store.set(name, peerId, (label) => {
-      const owner = this.config.get(label);
-      return owner !== undefined && owner !== peerId ? `"${label}" is the name of peer ${owner} in the config file` : null;
-    });
-    if (!changed) return [];
-    this.index();
-    const after = this.peerOf(name)!;
-    return before !== undefined && before !== after ? [after, before] : [after];
+    const peer = canonicalOrAsGiven(peerId);
+    return this.tracking(() =>
+      store.set(name, peer, (label) => {
+        const owner = this.config.get(label);
+        return owner !== undefined && owner !== peer ? `"${label}" is the name of peer ${owner} in the config file` : null;
+      }),
+    );
   }
 
-  /** Removes a petname; NameError('NoSuchName') if it is not one (a config name is not). Returns the peer ID it named. */
-  remove(name: string): string {
+  /**
+   * Removes a petname; NameError('NoSuchName') if it is not one (a config name is not). Returns
+   * the peers whose shown name changed, the one it named first.
+   */
+  remove(name: string): string[] {
     const store = this.requireStore();
     const label = foldCase(name);
     if (store.peerOf(label) === undefined && this.config.has(label)) {
       throw new NameError('NoSuchName', `"${label}" is not a petname but a name in the config file: remove it there`);
     }
-    const peerId = store.remove(label);
+    let named = '';
+    const changed = this.tracking(() => (named = store.remove(label)));
+    return [named, ...changed.filter((id) => id !== named)];
+  }
+
+  /** Runs a change and returns the peers whose shown name it changed. */
+  private tracking(change: () => unknown): string[] {
+    const peers = (): Set<string> => new Set([...(this.store?.list() ?? []).map((p) => p.peerId), ...this.config.values()]);
+    const before = new Map([...peers()].map((id) => [id, this.nameOf(id)]));
+    change();
     this.index();
-    return peerId;
+    const touched = new Set([...before.keys(), ...peers()]);
+    return [...touched].filter((id) => before.get(id) !== this.nameOf(id));
   }
 
   private requireStore(): PetnameStore {
@@ -107,6 +121,15 @@ export class NameBook {
     for (const { peerId } of this.list()) {
       this.byAddress.set(Buffer.from(fcAddressBytes(decodePeerId(peerId))).toString('hex'), peerId);
     }
+  }
+}
+
+/** The canonical form of a peer ID; a malformed one as given, for the store to refuse. */
+function canonicalOrAsGiven(peerId: string): string {
+  try {
+    return canonicalPeerId(peerId);
+  } catch {
+    return peerId;
   }
 }
 

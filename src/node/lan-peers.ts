@@ -119,7 +119,7 @@ export class LanPeers {
     if (policy !== 'off') this.lastOn = policy;
     this.host.log('info', `discovery policy ${policy}`);
     if (policy === 'off') {
-      this.close();
+      this.close(false); // announced once, below
       for (const { peerId } of this.host.discovered()) this.host.forget(peerId);
     } else if (was === 'off') {
       this.open();
@@ -212,13 +212,13 @@ export class LanPeers {
     );
   }
 
-  private close(): void {
+  private close(announce = true): void {
     const discovery = this.discovery;
     if (!discovery) return;
     this.discovery = null;
     discovery.stop(); // reports every neighbour removed
     this.totals.add(discovery.counters);
-    this.host.events.discoveryChanged?.();
+    if (announce) this.host.events.discoveryChanged?.();
   }
 
   private consider(n: Neighbor): void {

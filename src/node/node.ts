@@ -481,29 +481,27 @@ export class MeshNode {
   setName(name: string, peerId: string): void {
     const changed = this.names.set(name, peerId);
     if (changed.length === 0) return;
-    this.log('info', `name ${name.toLowerCase()} set for ${changed[0]}`);
+    this.log('info', `name ${name.toLowerCase()} set for ${this.names.peerOf(name)}`);
     this.namesChanged(changed);
   }
 
   /** Removes the petname `name` (NameError('NoSuchName') if there is none). */
   removeName(name: string): void {
-    const peerId = this.names.remove(name);
-    this.log('info', `name ${name.toLowerCase()} of ${peerId} removed`);
-    this.namesChanged([peerId]);
+    const changed = this.names.remove(name);
+    this.log('info', `name ${name.toLowerCase()} of ${changed[0]} removed`);
+    this.namesChanged(changed);
   }
 
   private setConfigNames(specs: PeerSpec[]): void {
     const names = new Map<string, string>();
     for (const spec of specs) if (spec.name !== undefined) names.set(spec.name, encodePeerId(spec.publicKey));
-    const before = new Map(this.names.list().map((e) => [e.peerId, this.names.nameOf(e.peerId)]));
-    for (const warning of this.names.setConfigNames(names)) this.log('warn', warning);
-    const after = this.names.list();
-    const touched = new Set([...before.keys(), ...after.map((e) => e.peerId)]);
-    this.namesChanged([...touched].filter((id) => before.get(id) !== this.names.nameOf(id)), false);
+    const { changed, shadowed } = this.names.setConfigNames(names);
+    for (const warning of shadowed) this.log('warn', warning);
+    if (changed.length > 0) this.namesChanged(changed);
   }
 
-  private namesChanged(peerIds: string[], always = true): void {
-    if (!always && peerIds.length === 0) return;
+  /** Tells the embedder that the names changed, and whose Petname with them. */
+  private namesChanged(peerIds: string[]): void {
     for (const peerId of peerIds) {
       const status = this.peerStatus(peerId);
       if (status) {
