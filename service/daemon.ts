@@ -63,6 +63,19 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   /** Peers added with Connect, by peer ID: their multiaddrs are kept in the state file. */
   const runtimePeers = new Map<string, string>();
 
+  // A stop signal that arrives while the daemon is still starting is kept, not fatal (the default
+  // action would leave the TUN and sockets to the kernel): it is acted on once running.
+  let stopRequested: NodeJS.Signals | null = null;
+  const early = (signal: NodeJS.Signals): void => {
+    stopRequested ??= signal;
+  };
+  const dropEarly = (): void => {
+    process.off('SIGTERM', early);
+    process.off('SIGINT', early);
+  };
+  process.on('SIGTERM', early);
+  process.on('SIGINT', early);
+
   const sockets: UdpSocket[] = [];
   let tun: TunDevice | null = null;
   let node: MeshNode | null = null;
@@ -121,6 +134,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   } catch (err) {
     log.error((err as Error).message);
     release();
+    dropEarly();
     return 1;
   }
 
@@ -180,6 +194,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     if (!(err instanceof BusUnavailable)) {
       log.error(`D-Bus: ${(err as Error).message}`);
       release();
+      dropEarly();
       return 1;
     }
     log.info(`D-Bus API off: ${(err as Error).message}`);
@@ -233,6 +248,8 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGHUP', reload);
     process.on('SIGUSR1', report);
+    dropEarly();
+    if (stopRequested) shutdown(stopRequested);
   });
 }
 
