@@ -216,6 +216,17 @@ test('policy manual: listed until told to connect; petnames resolve and survive 
     assert.equal((await rovy('discovery', 'on')).code, 0);
     await until('neighbours back after discovery on', async () => (await discovery())?.neighbors.length === 2, FIND_MS);
     assert.equal((await discovery())!.policy, 'manual');
+
+    // 7. A policy chosen at run time survives a restart; a policy changed in the config file and
+    // reloaded wins over it.
+    assert.equal((await rovy('discovery', 'auto')).code, 0);
+    assert.equal(await daemonA.stop(), 0);
+    daemonA = startOnBus(a, busA);
+    await until('A back with policy auto', async () => (await discovery())?.policy === 'auto', FIND_MS);
+    lab.file('manual-a/rovy.toml', ['key_file = "node.key"', '[discovery]', 'policy = "off"'].join('\n'));
+    daemonA.signal('SIGHUP');
+    await until('policy off after SIGHUP', async () => (await discovery())?.policy === 'off', FIND_MS);
+    assert.equal((await discovery())!.neighbors.length, 0);
     assert.doesNotMatch(daemonA.log, /error/i, "A's log has errors");
   } finally {
     await lab.cleanup();
