@@ -13,7 +13,6 @@
 import type { DiscoveryPolicy } from '../config/schema.js';
 import { LanDiscovery, type LanDiscoveryOptions } from '../discovery/lan.js';
 import type { Neighbor } from '../discovery/neighbors.js';
-import { DiscoveryCounters } from '../discovery/counters.js';
 import { NEIGHBOR_LIFETIME_MS } from '../discovery/constants.js';
 
 /** How often discovered neighbours that left are looked for. */
@@ -51,7 +50,13 @@ export class LanPeers {
   private policyNow: DiscoveryPolicy;
   /** The policy "on" returns to. */
   private lastOn: 'auto' | 'manual';
-  private discovery: LanDiscovery | null = null;
+  /** One for the node's life, started and stopped with the policy: its replay memory and its
+   *  counters outlast a restart. */
+  private readonly discovery: LanDiscovery;
+  /** Whether discovery runs now (started, and not stopped or failed since). */
+  private opened = false;
+  /** Counts starts, so a failure reported late is not taken for the current run's. */
+  private runs = 0;
   private running = false;
   /** Disconnected by the user: "auto" leaves them alone. */
   private readonly refused = new Set<string>();
@@ -60,15 +65,33 @@ export class LanPeers {
    *  again, a discovered peer missing from the table has not left, discovery just restarted. */
   private openedAt = -Infinity;
   private interfacesSeen = '';
-  /** Counters of the discovery runs so far, kept across restarts of the socket. */
-  private readonly totals = new DiscoveryCounters();
 
   constructor(
-    private readonly options: LanPeersOptions,
+    options: LanPeersOptions,
     private readonly host: LanPeersHost,
   ) {
     this.policyNow = options.policy;
     this.lastOn = options.policy === 'off' ? 'manual' : options.policy;
+    this.discovery = new LanDiscovery({
+      ...options,
+      log: (level, message) => host.log(level, message),
+      events: {
+        added: (n) => {
+          host.log('info', `discovered ${n.peerId} on ${n.interfaceName}`);
+          host.events.neighborAdded?.(n.peerId);
+          this.consider(n);
+        },
+        changed: (n) => {
+          if (host.discovered().some((d) => d.peerId === n.peerId)) host.moved(n);
+          host.events.neighborChanged?.(n.peerId);
+          this.consider(n);
+        },
+        removed: (peerId) => {
+          host.log('info', `${peerId} left the local network`);
+          host.events.neighborRemoved?.(peerId);
+        },
+      },
+    });
   }
 
   get policy(): DiscoveryPolicy {
@@ -77,27 +100,24 @@ export class LanPeers {
 
   /** Whether discovery is running (its policy is not "off" and the mesh is on). */
   get active(): boolean {
-    return this.discovery !== null;
+    return this.opened;
   }
 
   get interfaceNames(): string[] {
-    return this.discovery?.interfaceNames ?? [];
+    return this.discovery.interfaceNames;
   }
 
   neighbors(): Neighbor[] {
-    return this.discovery?.neighbors() ?? [];
+    return this.discovery.neighbors();
   }
 
   neighbor(peerId: string): Neighbor | undefined {
-    return this.discovery?.neighbor(peerId);
+    return this.discovery.neighbor(peerId);
   }
 
   /** What discovery heard, sent and refused since the node started. */
   counters(): Record<string, number> {
-    const sum = new DiscoveryCounters();
-    sum.add(this.totals);
-    if (this.discovery) sum.add(this.discovery.counters);
-    return sum.snapshot();
+    return this.discovery.counters.snapshot();
   }
 
   /** The mesh was switched on (or the node started): discovery follows unless its policy is off. */
@@ -162,7 +182,7 @@ export class LanPeers {
   tick(now: number): void {
     if (now - this.lastSweep < SWEEP_MS) return;
     this.lastSweep = now;
-    if (this.discovery && now - this.openedAt >= NEIGHBOR_LIFETIME_MS) {
+    if (this.opened && now - this.openedAt >= NEIGHBOR_LIFETIME_MS) {
       for (const { peerId, up } of this.host.discovered()) {
         if (!up && !this.neighbor(peerId)) this.host.forget(peerId);
       }
@@ -175,37 +195,18 @@ export class LanPeers {
   }
 
   private open(): void {
-    if (!this.running || this.policyNow === 'off' || this.discovery) return;
-    const discovery = new LanDiscovery({
-      ...this.options,
-      log: (level, message) => this.host.log(level, message),
-      events: {
-        added: (n) => {
-          this.host.log('info', `discovered ${n.peerId} on ${n.interfaceName}`);
-          this.host.events.neighborAdded?.(n.peerId);
-          this.consider(n);
-        },
-        changed: (n) => {
-          if (this.host.discovered().some((d) => d.peerId === n.peerId)) this.host.moved(n);
-          this.host.events.neighborChanged?.(n.peerId);
-          this.consider(n);
-        },
-        removed: (peerId) => {
-          this.host.log('info', `${peerId} left the local network`);
-          this.host.events.neighborRemoved?.(peerId);
-        },
-      },
-    });
-    this.discovery = discovery;
+    if (!this.running || this.policyNow === 'off' || this.opened) return;
+    this.opened = true;
+    const run = ++this.runs;
     this.openedAt = this.host.now();
-    discovery.start().then(
+    this.discovery.start().then(
       () => {
-        this.host.log('info', `discovery (${this.policyNow}) on ${discovery.interfaceNames.join(', ') || 'no interface yet'}`);
+        this.host.log('info', `discovery (${this.policyNow}) on ${this.discovery.interfaceNames.join(', ') || 'no interface yet'}`);
         this.host.events.discoveryChanged?.();
       },
       (err: Error) => {
-        if (this.discovery !== discovery) return; // stopped while starting
-        this.discovery = null;
+        if (run !== this.runs || !this.opened) return; // stopped while starting
+        this.opened = false;
         this.host.log('warn', `LAN discovery is off: ${err.message}`);
         this.host.events.discoveryChanged?.();
       },
@@ -213,11 +214,9 @@ export class LanPeers {
   }
 
   private close(announce = true): void {
-    const discovery = this.discovery;
-    if (!discovery) return;
-    this.discovery = null;
-    discovery.stop(); // reports every neighbour removed
-    this.totals.add(discovery.counters);
+    if (!this.opened) return;
+    this.opened = false;
+    this.discovery.stop(); // reports every neighbour removed
     if (announce) this.host.events.discoveryChanged?.();
   }
 

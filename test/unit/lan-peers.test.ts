@@ -100,10 +100,11 @@ async function started(l: Lan): Promise<void> {
   assert.deepEqual(l.lan.interfaceNames, []);
 }
 
-/** The running LanDiscovery receives `keys`' beacon from LL on IFACE, as from its socket. */
-function hear(l: Lan, keys: KeyPair, port = 7777): void {
+/** The running LanDiscovery receives `keys`' beacon from LL on IFACE, as from its socket; or
+ *  `again`, a beacon heard before. Returns the beacon. */
+function hear(l: Lan, keys: KeyPair, port = 7777, again?: Uint8Array): Uint8Array {
   l.wall.now += 10; // each beacon newer than the last
-  const beacon = encodeBeacon(keys, l.wall.now, [{ family: 6, address: parseIPv6(LL), port }]);
+  const beacon = again ?? encodeBeacon(keys, l.wall.now, [{ family: 6, address: parseIPv6(LL), port }]);
   const discovery = (l.lan as unknown as { discovery: { ifaces: Map<string, unknown>; onMessage(msg: Uint8Array, from: string): void } | null }).discovery;
   assert.ok(discovery, 'discovery is not running');
   discovery.ifaces.set(IFACE, { name: IFACE, index: IFINDEX, endpoints: [] });
@@ -112,6 +113,7 @@ function hear(l: Lan, keys: KeyPair, port = 7777): void {
   } finally {
     discovery.ifaces.delete(IFACE);
   }
+  return beacon;
 }
 
 // --- Policy, without a socket ----------------------------------------------------------------
@@ -307,11 +309,11 @@ test('after the mesh was off, discovered neighbours get a neighbour lifetime to 
   assert.deepEqual(host.take(), [`forget ${ALICE}`]);
 });
 
-test('"off" while running closes discovery and forgets its neighbours; counters survive a restart', async (t) => {
+test('"off" while running closes discovery and forgets its neighbours; counters and replay memory survive a restart', async (t) => {
   const l = lanPeers(t, 'auto');
   const { lan, host } = l;
   await started(l);
-  hear(l, alice);
+  const captured = hear(l, alice);
   assert.equal(lan.counters().accepted, 1);
   assert.equal(lan.counters().received, 1);
   host.take();
@@ -330,6 +332,10 @@ test('"off" while running closes discovery and forgets its neighbours; counters 
   await until('discovery to restart', () => host.calls.filter((c) => c === 'discoveryChanged').length === 2);
   assert.deepEqual(lan.neighbors(), []);
   assert.equal(lan.counters().accepted, 1, 'counters lost when discovery restarted');
+  // Alice's old beacon, sent again after the restart, is still known for what it is.
+  hear(l, alice, 7777, captured);
+  assert.equal(lan.counters().replayed, 1, 'a replay after the restart was not refused');
+  assert.deepEqual(lan.neighbors(), []);
   hear(l, bob);
   assert.equal(lan.counters().accepted, 2);
 });
