@@ -250,7 +250,10 @@ export class LanDiscovery {
       if (wanted.get(old.name)?.index !== old.index) this.leave(socket, old);
     }
     for (const iface of wanted.values()) {
-      if (!this.ifaces.has(iface.name) && !this.join(socket, iface)) continue;
+      if (!this.ifaces.has(iface.name)) {
+        if (!this.join(socket, iface)) continue;
+        this.ticks = 0; // a link that just came up: the quick cadence again, for its address's sake
+      }
       this.ifaces.set(iface.name, iface);
       const problem = `${iface.name}:no-link-local-endpoint`;
       if (hasLinkLocal(iface.endpoints)) this.reported.delete(problem);
