@@ -19,7 +19,8 @@ import type { DiscoveryPolicy } from '../src/config/schema.js';
 import { VERSION } from './version.js';
 import { TunDevice } from '../src/tun/device.js';
 import { UdpSocket, type Endpoint } from '../src/transport/udp.js';
-import { configureInterface, interfaceIndex, setLinkUp } from './iface.js';
+import { configureInterface, setLinkUp } from './iface.js';
+import { interfaceIndex } from '../src/util/interface-index.js';
 import { Log } from './log.js';
 
 /** Socket buffers big enough to hold a TCP window at a gigabit without drops between batches. */

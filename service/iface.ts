@@ -1,7 +1,6 @@
 // Interface setup without NetworkManager: name, MTU, the node's address/8 (which gives the route
 // fc00::/8 with it) and link state, through iproute2. Failures name the command that failed.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 
 function ip(...args: string[]): void {
   try {
@@ -22,16 +21,6 @@ export function configureInterface(name: string, address: string, mtu: number): 
   // the address over link down depends on keep_addr_on_down.
   ip('-6', 'addr', 'replace', `${address}/8`, 'dev', name, 'nodad');
   ip('link', 'set', 'dev', name, 'up');
-}
-
-/** The kernel's index of interface `name` (for link-local scope ids), or 0 if there is none. */
-export function interfaceIndex(name: string): number {
-  if (!/^[^/\s:]{1,15}$/.test(name) || name === '.' || name === '..') return 0;
-  try {
-    return Number.parseInt(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8'), 10) || 0;
-  } catch {
-    return 0;
-  }
 }
 
 /** Sets the link up or down (the mesh switched on or off). */

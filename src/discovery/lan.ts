@@ -8,10 +8,11 @@
 // than within an interval. Socket errors are logged and counted, never thrown: an interface that
 // goes down between a scan and a send costs one sendErrors.
 import dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { parseIPv4, parseIPv6 } from '../keys/ip-text.js';
+import { isLinkLocal, parseIPv4, parseIPv6 } from '../keys/ip-text.js';
+import { equalBytes } from '../util/bytes.js';
+import { interfaceIndex } from '../util/interface-index.js';
 import { encodeBeacon, type BeaconEndpoint } from './beacon.js';
 import {
   ANSWER_INTERVAL_MS,
@@ -322,7 +323,7 @@ export class LanDiscovery {
       for (const a of addrs) {
         if ((a.family === 'IPv4' ? 4 : 6) !== l.family) continue;
         const address = l.family === 4 ? parseIPv4(a.address) : parseIPv6(bare(a.address));
-        if (!wildcard && !address.every((b, i) => b === listenBytes[i])) continue;
+        if (!wildcard && !equalBytes(address, listenBytes)) continue;
         const key = `${a.address}/${l.port}`;
         if (seen.has(key)) continue;
         seen.add(key);
@@ -360,10 +361,6 @@ function literalLookup(
   process.nextTick(callback, null, address, 6); // later, as dns.lookup answers
 }
 
-function isLinkLocal(a: Uint8Array): boolean {
-  return a[0] === 0xfe && (a[1]! & 0xc0) === 0x80;
-}
-
 function hasLinkLocal(endpoints: BeaconEndpoint[]): boolean {
   return endpoints.some((ep) => ep.family === 6 && isLinkLocal(ep.address));
 }
@@ -372,13 +369,4 @@ function hasLinkLocal(endpoints: BeaconEndpoint[]): boolean {
 function bare(address: string): string {
   const at = address.indexOf('%');
   return at < 0 ? address : address.slice(0, at);
-}
-
-/** The interface's index now, 0 if there is no such interface. */
-function interfaceIndex(name: string): number {
-  try {
-    return Number.parseInt(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8'), 10) || 0;
-  } catch {
-    return 0;
-  }
 }

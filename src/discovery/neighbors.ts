@@ -17,7 +17,8 @@
 // and shut its real beacons out. Check 5 ties a beacon to its sender's link: one captured and
 // re-sent by another host comes from an address its signer did not list, unless that host also
 // forges its source address (which needs a place on the same link).
-import { fcAddressBytes, formatIPv4, formatIPv6, isRovyKey, parseIPv6 } from '../keys/address.js';
+import { fcAddressBytes, formatIPv4, formatIPv6, isLinkLocal, isRovyKey, parseIPv6 } from '../keys/address.js';
+import { equalBytes } from '../util/bytes.js';
 import { encodePeerId } from '../keys/peerid.js';
 import { formatMultiaddr } from '../transport/multiaddr.js';
 import type { Endpoint } from '../transport/udp.js';
@@ -179,12 +180,6 @@ function drop(c: DiscoveryCounters, reason: DropReason): null {
   return null;
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** The 16 bytes of `text` if it is a link-local IPv6 address (fe80::/10), else null. */
 function linkLocalBytes(text: string): Uint8Array | null {
   let bytes: Uint8Array;
@@ -193,7 +188,7 @@ function linkLocalBytes(text: string): Uint8Array | null {
   } catch {
     return null;
   }
-  return bytes[0] === 0xfe && (bytes[1]! & 0xc0) === 0x80 ? bytes : null;
+  return isLinkLocal(bytes) ? bytes : null;
 }
 
 /** Multiaddr text of a beacon endpoint heard on `interfaceName`; '' if it has none (a link-local
@@ -201,9 +196,8 @@ function linkLocalBytes(text: string): Uint8Array | null {
 function multiaddrText(ep: BeaconEndpoint, interfaceName: string): string {
   try {
     if (ep.family === 4) return formatMultiaddr({ family: 4, address: formatIPv4(ep.address), port: ep.port });
-    const linkLocal = ep.address[0] === 0xfe && (ep.address[1]! & 0xc0) === 0x80;
     const m = { family: 6 as const, address: formatIPv6(ep.address), port: ep.port };
-    return formatMultiaddr(linkLocal ? { ...m, zone: interfaceName } : m);
+    return formatMultiaddr(isLinkLocal(ep.address) ? { ...m, zone: interfaceName } : m);
   } catch {
     return '';
   }

@@ -8,7 +8,7 @@
 // rovy's Go prototype (go-rovy), so addresses stay the same across the two.
 import { createHash } from 'node:crypto';
 
-export { formatIPv6, parseIPv6, formatIPv4, parseIPv4 } from './ip-text.js';
+export { formatIPv6, parseIPv6, formatIPv4, parseIPv4, isLinkLocal } from './ip-text.js';
 
 /** The first byte of every rovy address: the network is fc00::/8. */
 export const ROVY_ADDRESS_PREFIX = 0xfc;

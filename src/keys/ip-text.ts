@@ -26,6 +26,11 @@ export function parseIPv6(text: string): Uint8Array {
   return bytes;
 }
 
+/** Whether 16 address bytes are link-local unicast (fe80::/10), which needs an interface to mean anything. */
+export function isLinkLocal(bytes: Uint8Array): boolean {
+  return bytes[0] === 0xfe && (bytes[1]! & 0xc0) === 0x80;
+}
+
 /** The RFC 5952 canonical text of a 16-byte IPv6 address. */
 export function formatIPv6(bytes: Uint8Array): string {
   if (bytes.length !== 16) throw new Error(`an IPv6 address is 16 bytes, got ${bytes.length}`);

@@ -11,6 +11,7 @@ import { SessionManager, type SessionManagerOptions } from '../session/manager.j
 import { Peer } from '../session/peer.js';
 import { DEFAULT_KEEPALIVE_MS, TIMER_TICK_MS } from '../session/constants.js';
 import { Counters } from '../util/counters.js';
+import { equalBytes } from '../util/bytes.js';
 import { MTU_MAX } from '../config/schema.js';
 import { PacketBatch, TUN_OFFSET } from '../transport/batch.js';
 import { encodeEndpoint, decodeEndpoint, formatEndpoint, type Endpoint, type UdpSocket } from '../transport/udp.js';
@@ -378,7 +379,7 @@ export class MeshNode {
         if (existing.psk !== psk) existing.psk.fill(0);
         existing.psk = psk;
         // The live endpoint may have roamed; only a changed config entry overrides it.
-        if (endpoint && !sameBytes(endpoint, existing.configuredEndpoint)) {
+        if (endpoint && !(existing.configuredEndpoint && equalBytes(endpoint, existing.configuredEndpoint))) {
           existing.endpoint = endpoint;
           existing.configuredEndpoint = endpoint.slice();
         }
@@ -534,7 +535,7 @@ export class MeshNode {
 
   /** The key of the node at fc address `address`, if this node has met or heard of it. */
   private keyAt(address: Uint8Array): Uint8Array | undefined {
-    if (address.every((b, i) => b === this.address[i])) return this.options.identity.publicKey;
+    if (equalBytes(address, this.address)) return this.options.identity.publicKey;
     const known = this.byAddress.lookup(address, 0)?.publicKey ?? this.router.keyOf(address) ?? this.e2e.lookup(address, 0)?.publicKey;
     if (known) return known;
     const text = formatIPv6(address);
@@ -635,10 +636,6 @@ export class MeshNode {
 /** What the embedder is told about when it changes. */
 function statusSnapshot(s: PeerStatus): string {
   return `${s.origin} ${s.state} ${s.endpoint} ${s.name} ${s.lastHandshake} ${s.rttMicroseconds} ${s.hops} ${s.route.join(',')} ${s.routeMtu}`;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array | null): boolean {
-  return b !== null && a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** A session's part of a status; no session at all reads as disconnected. */

@@ -8,7 +8,7 @@
 // for IPv6), peer IDs in lower case, and a problem is reported by naming the part that is wrong.
 // A link-local IPv6 address is only usable with its interface, so it needs /ip6zone; a zone on any
 // other address is refused. Peer ports are 1–65535; listen addresses may ask for port 0 (any).
-import { formatIPv4, formatIPv6, isRovyKey, parseIPv4, parseIPv6, fcAddressBytes } from '../keys/address.js';
+import { formatIPv4, formatIPv6, isLinkLocal, isRovyKey, parseIPv4, parseIPv6, fcAddressBytes } from '../keys/address.js';
 import { decodePeerId, encodePeerId, PeerIdError } from '../keys/peerid.js';
 
 export interface Multiaddr {
@@ -92,7 +92,7 @@ export function parseMultiaddr(text: string, options: MultiaddrOptions = {}): Mu
       return fail(`/ip6 ${detail(err)}`);
     }
     address = formatIPv6(bytes);
-    const linkLocal = bytes[0] === 0xfe && (bytes[1] & 0xc0) === 0x80;
+    const linkLocal = isLinkLocal(bytes);
     if (linkLocal && zone === undefined) {
       fail(`/ip6 ${address} is link-local and needs its interface: /ip6zone/<interface>/ip6/${address}/...`);
     }
