@@ -8,7 +8,8 @@ import type { MeshNode, PeerStatus } from '../src/node/node.js';
 import { BusService, RovyError, type CallContext, type InterfaceImpl } from './dbus/bus.js';
 import { toJson } from './json.js';
 import { NameError } from '../src/names/label.js';
-import { DISCOVERY_POLICIES, type DiscoveryPolicy } from '../src/config/schema.js';
+import { DISCOVERY_POLICIES } from '../src/config/schema.js';
+import type { LanPeers } from '../src/node/lan-peers.js';
 import { formatEndpoint } from '../src/transport/udp.js';
 import type { Neighbor } from '../src/discovery/neighbors.js';
 
@@ -31,8 +32,8 @@ export interface ApiHost {
   readonly listen: string[];
   readonly version: string;
   setEnabled(enabled: boolean): void;
-  /** Sets the discovery policy and remembers the choice. */
-  setDiscoveryPolicy(policy: DiscoveryPolicy): void;
+  /** Changes discovery (its policy, or switches it) and remembers the choice. */
+  changeDiscovery(change: (lan: LanPeers) => void): void;
   /** Adds a peer at a parsed multiaddr (with /rovy/<peer ID>); returns its peer ID. */
   connect(address: Multiaddr & { publicKey: Uint8Array }): string;
   disconnect(peerId: string): void;
@@ -147,7 +148,7 @@ export class RovyApi {
           if (unknown.length > 0 || Object.getPrototypeOf(options) !== Object.prototype) {
             throw new RovyError('InvalidArgument', `unknown option ${JSON.stringify(unknown[0] ?? '__proto__')}: Connect takes no options yet`);
           }
-          if (!multiaddr.startsWith('/')) return this.connectNeighbor(ctx, multiaddr);
+          if (!multiaddr.startsWith('/')) return this.connectNeighbor(multiaddr);
           let address: Multiaddr;
           try {
             address = parseMultiaddr(multiaddr, { peer: 'required' });
@@ -188,7 +189,7 @@ export class RovyApi {
   }
 
   /** Connects to a node found on the LAN (authorization already checked). */
-  private connectNeighbor(_ctx: CallContext, text: string): string {
+  private connectNeighbor(text: string): string {
     const lan = this.host.node.lan;
     let peerId: string;
     try {
@@ -207,10 +208,6 @@ export class RovyApi {
 
   private discoveryInterface(): InterfaceImpl {
     const { host } = this;
-    const lan = (): NonNullable<MeshNode['lan']> => {
-      if (!host.node.lan) throw new RovyError('Failed', 'this node has no LAN discovery');
-      return host.node.lan;
-    };
     return {
       properties: {
         Policy: () => host.node.lan?.policy ?? 'off',
@@ -220,15 +217,13 @@ export class RovyApi {
       methods: {
         SetEnabled: async (ctx: CallContext, enabled: boolean) => {
           await this.bus.authorize(ctx, ACTION_TOGGLE);
-          lan().setEnabled(enabled);
-          host.setDiscoveryPolicy(lan().policy);
+          host.changeDiscovery((lan) => lan.setEnabled(enabled));
         },
         SetPolicy: async (ctx: CallContext, policy: string) => {
           await this.bus.authorize(ctx, ACTION_TOGGLE);
           const known = DISCOVERY_POLICIES.find((p) => p === policy);
           if (!known) throw new RovyError('InvalidArgument', `unknown policy ${JSON.stringify(policy)}: it is one of ${DISCOVERY_POLICIES.join(', ')}`);
-          lan();
-          host.setDiscoveryPolicy(known);
+          host.changeDiscovery((lan) => lan.setPolicy(known));
         },
       },
     };
@@ -256,7 +251,7 @@ export class RovyApi {
         Connect: async (ctx: CallContext) => {
           await this.bus.authorize(ctx, ACTION_PEERS);
           neighbor();
-          return this.connectNeighbor(ctx, peerId);
+          return this.connectNeighbor(peerId);
         },
       },
     };

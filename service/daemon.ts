@@ -12,7 +12,7 @@ import { loadOrCreateKey } from '../src/keys/keyfile.js';
 import { MeshNode, type PeerSpec } from '../src/node/node.js';
 import { formatMultiaddr, parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
 import { packageRoot } from '../src/util/package-root.js';
-import { BusService, BusUnavailable } from './dbus/bus.js';
+import { BusService, BusUnavailable, RovyError } from './dbus/bus.js';
 import { BUS_NAME, ROOT_PATH, RovyApi, type ApiHost } from './api.js';
 import { StateFile, type DaemonState } from './state.js';
 import type { DiscoveryPolicy } from '../src/config/schema.js';
@@ -161,9 +161,10 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       running.setEnabled(enabled);
       saveState();
     },
-    setDiscoveryPolicy(policy) {
-      running.lan?.setPolicy(policy);
-      discoveryChoice = { policy, configPolicy: config.discovery.policy };
+    changeDiscovery(change) {
+      if (!running.lan) throw new RovyError('Failed', 'this node has no LAN discovery');
+      change(running.lan);
+      discoveryChoice = { policy: running.lan.policy, configPolicy: config.discovery.policy };
       saveState();
     },
     connect(address) {

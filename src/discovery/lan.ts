@@ -38,7 +38,13 @@ export interface LanDiscoveryOptions {
   /** Interfaces never used, even if listed or matched (the node's own TUN). */
   exclude: string[];
   /** Called for each change of the neighbour list; an exception thrown here is logged. */
-  events: { added(n: Neighbor): void; changed(n: Neighbor): void; removed(peerId: string): void };
+  events: {
+    added(n: Neighbor): void;
+    changed(n: Neighbor): void;
+    removed(peerId: string): void;
+    /** The interfaces in use changed (one joined or left). */
+    interfacesChanged?(): void;
+  };
   log?: (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
   /** Wall clock, ms since the epoch (tests). */
   now?: () => number;
@@ -236,6 +242,7 @@ export class LanDiscovery {
   private rescan(): void {
     const socket = this.socket;
     if (!socket) return;
+    const before = this.interfaceNames.join(',');
     const wanted = new Map<string, Iface>();
     for (const [name, addrs] of Object.entries(networkInterfaces())) {
       if (!addrs || this.exclude.has(name)) continue;
@@ -274,6 +281,7 @@ export class LanDiscovery {
         }
       }
     }
+    if (this.interfaceNames.join(',') !== before) this.emit(() => this.options.events.interfacesChanged?.());
   }
 
   private join(socket: dgram.Socket, iface: Iface): boolean {

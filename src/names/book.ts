@@ -20,6 +20,8 @@ export interface NameEntry {
 
 export class NameBook {
   private config = new Map<string, string>();
+  /** The config names by peer (the config file names a peer at most once). */
+  private configByPeer = new Map<string, string>();
   /** fc address (hex) → peer ID of every named peer, so reverse DNS knows named peers never met. */
   private byAddress = new Map<string, string>();
 
@@ -32,7 +34,10 @@ export class NameBook {
    * and a line for each config name a petname shadows.
    */
   setConfigNames(names: ReadonlyMap<string, string>): { changed: string[]; shadowed: string[] } {
-    const changed = this.tracking(() => (this.config = new Map(names)));
+    const changed = this.tracking(() => {
+      this.config = new Map(names);
+      this.configByPeer = new Map([...names].map(([name, peerId]) => [peerId, name]));
+    });
     const shadowed: string[] = [];
     for (const [name, peerId] of this.config) {
       const owner = this.store?.peerOf(name);
@@ -51,8 +56,8 @@ export class NameBook {
   nameOf(peerId: string): string | undefined {
     const petname = this.store?.nameOf(peerId);
     if (petname !== undefined) return petname;
-    for (const [name, owner] of this.config) if (owner === peerId && this.peerOf(name) === peerId) return name;
-    return undefined;
+    const name = this.configByPeer.get(peerId);
+    return name !== undefined && this.peerOf(name) === peerId ? name : undefined; // not if shadowed
   }
 
   /** The peer ID of a named peer whose fc address is `address`, or undefined. */

@@ -64,7 +64,6 @@ export class LanPeers {
   /** When discovery last started (node clock): until neighbours have had a lifetime to be heard
    *  again, a discovered peer missing from the table has not left, discovery just restarted. */
   private openedAt = -Infinity;
-  private interfacesSeen = '';
 
   constructor(
     options: LanPeersOptions,
@@ -90,6 +89,7 @@ export class LanPeers {
           host.log('info', `${peerId} left the local network`);
           host.events.neighborRemoved?.(peerId);
         },
+        interfacesChanged: () => host.events.discoveryChanged?.(),
       },
     });
   }
@@ -178,7 +178,7 @@ export class LanPeers {
     this.refused.add(peerId);
   }
 
-  /** Called on the node's timer: forgets discovered neighbours that left; notices interface changes. */
+  /** Called on the node's timer: forgets discovered neighbours that left. */
   tick(now: number): void {
     if (now - this.lastSweep < SWEEP_MS) return;
     this.lastSweep = now;
@@ -186,11 +186,6 @@ export class LanPeers {
       for (const { peerId, up } of this.host.discovered()) {
         if (!up && !this.neighbor(peerId)) this.host.forget(peerId);
       }
-    }
-    const interfaces = this.interfaceNames.join(',');
-    if (interfaces !== this.interfacesSeen) {
-      this.interfacesSeen = interfaces;
-      this.host.events.discoveryChanged?.();
     }
   }
 

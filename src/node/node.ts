@@ -25,6 +25,7 @@ import type { PetnameStore } from '../names/petnames.js';
 import type { RovyZone } from '../names/dns.js';
 import { Resolver } from './resolver.js';
 import { LanPeers, type LanPeersOptions } from './lan-peers.js';
+import type { Neighbor } from '../discovery/neighbors.js';
 import { Links } from './links.js';
 import { ReceivePipeline } from './receive.js';
 import type { Sockets } from './send.js';
@@ -417,8 +418,7 @@ export class MeshNode {
     return {
       isNeighbour: (peerId) => this.origins.has(peerId),
       connect: (n) => {
-        if (this.sessions.getPeer(n.publicKey) || n.peerId === this.peerId) return;
-        this.add(n.peerId, { publicKey: n.publicKey, endpoint: n.endpoint }, encodeEndpoint(n.endpoint), 'discovered', this.sessions.now());
+        if (!this.sessions.getPeer(n.publicKey)) this.addDiscovered(n, true);
       },
       moved: (n) => {
         const peer = this.sessions.getPeer(n.publicKey);
@@ -439,12 +439,15 @@ export class MeshNode {
   }
 
   private acceptFromLan(publicKey: Uint8Array): Peer | undefined {
-    const peerId = encodePeerId(publicKey);
-    const neighbor = this.lan?.acceptable(peerId);
-    if (!neighbor) return undefined;
+    const neighbor = this.lan?.acceptable(encodePeerId(publicKey));
     // Answering this initiation is the handshake: no initiation of our own on top.
-    this.add(peerId, { publicKey, endpoint: neighbor.endpoint }, encodeEndpoint(neighbor.endpoint), 'discovered', this.sessions.now(), false);
-    return this.sessions.getPeer(publicKey);
+    return neighbor && this.addDiscovered(neighbor, false);
+  }
+
+  /** Makes a LAN neighbour a peer of origin "discovered", at the endpoint it announced. */
+  private addDiscovered(n: Neighbor, initiate: boolean): Peer {
+    this.add(n.peerId, { publicKey: n.publicKey, endpoint: n.endpoint }, encodeEndpoint(n.endpoint), 'discovered', this.sessions.now(), initiate);
+    return this.sessions.getPeer(n.publicKey)!;
   }
 
   private add(peerId: string, spec: PeerSpec, endpoint: Uint8Array | null, origin: PeerOrigin, now: number, initiate = true): void {

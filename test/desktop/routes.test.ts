@@ -102,7 +102,7 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
       listen: ['/ip6/::/udp/7777'],
       version: '0.0.0-test',
       setEnabled() {},
-      setDiscoveryPolicy() {},
+      changeDiscovery() {},
       connect(address) {
         // As MeshNode does: a routed destination connected to is removed, then added as a neighbour.
         const peerId = address.peerId!;
