@@ -2,7 +2,7 @@
 // `rovy discovery on|off|auto|manual`: switches it (net.rovy.Rovy1.Discovery).
 import { toJson } from '../json.js';
 import type { BusClient } from '../dbus/bus.js';
-import { DISCOVERY_IFACE, NEIGHBOR_IFACE, ROOT_PATH, shortPeerId, withDaemon } from './client.js';
+import { DISCOVERY_IFACE, NEIGHBOR_IFACE, ROOT_PATH, shortPeerId, table, withDaemon } from './client.js';
 
 export const DISCOVERY_USAGE = 'rovy discovery [--json] | rovy discovery on|off|auto|manual';
 
@@ -49,9 +49,6 @@ async function show(client: BusClient, json: boolean, brief: boolean): Promise<v
     `${Math.max(0, Math.round((now - Number(BigInt(n.LastSeen as bigint) / 1000n)) / 1000))}s ago`,
     n.Connected ? 'connected' : n.Peer !== '/' ? 'peer' : '-',
   ]);
-  const header = ['NODE', 'ADDRESS', 'IFACE', 'ENDPOINT', 'SEEN', 'PEER'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-  process.stdout.write([line(header), ...rows.map(line)].join('\n') + '\n');
+  process.stdout.write(table([['NODE', 'ADDRESS', 'IFACE', 'ENDPOINT', 'SEEN', 'PEER'], ...rows]));
   if (props.Policy === 'manual') process.stdout.write('connect to one with: rovy connect PEERID (rovy discovery --json has the IDs)\n');
 }

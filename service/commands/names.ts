@@ -2,7 +2,7 @@
 // the daemon (net.rovy.Rovy1.Names). PEER is a peer ID, or the fc00::/8 address of a node the
 // daemon knows (a peer or a neighbour on the LAN).
 import type { BusClient } from '../dbus/bus.js';
-import { NAMES_IFACE, NEIGHBOR_IFACE, PEER_IFACE, ROOT_PATH, sameAddress, withDaemon } from './client.js';
+import { NAMES_IFACE, NEIGHBOR_IFACE, PEER_IFACE, ROOT_PATH, sameAddress, table, withDaemon } from './client.js';
 
 export const NAME_USAGE = 'rovy name set NAME PEER | rovy name rm NAME | rovy name list [--json]';
 
@@ -28,10 +28,7 @@ export function runName(args: string[], json: boolean): Promise<number> | number
       } else if (names.length === 0) {
         process.stdout.write('no names (rovy name set NAME PEER gives one)\n');
       } else {
-        const width = Math.max(4, ...names.map(([n]) => n.length));
-        const lines = [`${'NAME'.padEnd(width)}  ${'PEER ID'.padEnd(59)}  SOURCE`];
-        for (const [name, peerId, source] of names) lines.push(`${name.padEnd(width)}  ${peerId.padEnd(59)}  ${source}`);
-        process.stdout.write(lines.join('\n') + '\n');
+        process.stdout.write(table([['NAME', 'PEER ID', 'SOURCE'], ...names]));
       }
     }
   });

@@ -2,7 +2,7 @@
 // first. Read from the daemon's peer objects (HopCount, Route, RouteMtu); nothing is computed
 // here that the daemon does not say.
 import { parseIPv6 } from '../../src/keys/address.js';
-import { listPeers, peerNamer, withDaemon, type PeerObject } from './client.js';
+import { listPeers, peerNamer, table, withDaemon, type PeerObject } from './client.js';
 
 /**
  * One line of `rovy routes --json`. These field names are part of the CLI's interface
@@ -80,12 +80,6 @@ export function runRoutes(json: boolean): Promise<number> {
     ];
     process.stdout.write(table(rows));
   });
-}
-
-/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }
 
 /** Orders IPv6 texts by their 128-bit value; text that does not parse sorts last, as text. */
