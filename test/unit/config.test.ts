@@ -1,8 +1,9 @@
 // The config file (src/config): defaults, the documented example, relative paths, the commented
 // file `rovy init` writes, and one exact "FILE:LINE: FIELD: problem" line for every kind of error.
 import { test } from 'node:test';
+import { tempDir } from '../temp-dir.js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -62,12 +63,6 @@ function errorOf(text: string): string {
     return err.message;
   }
   assert.fail(`no error for:\n${text}`);
-}
-
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'rovy-config-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 test('an empty file means every default', () => {
@@ -230,7 +225,7 @@ test('control characters in the file cannot break the one-line message', () => {
 });
 
 test('a missing file: defaults when optional, an error when named', (t) => {
-  const path = join(tempDir(t), 'rovy.toml');
+  const path = join(tempDir(t, 'rovy-config-'), 'rovy.toml');
   const c = loadConfig(path, { mustExist: false });
   assert.deepEqual(plain(c), { source: null, ...DEFAULTS });
   assert.throws(() => loadConfig(path, { mustExist: true }), { name: 'ConfigError', message: `${path}: no such file` });
@@ -239,7 +234,7 @@ test('a missing file: defaults when optional, an error when named', (t) => {
 });
 
 test('loadConfig reads the file and reports its lines', (t) => {
-  const path = join(tempDir(t), 'rovy.toml');
+  const path = join(tempDir(t, 'rovy-config-'), 'rovy.toml');
   writeFileSync(path, 'key_file = "node.key"\n[tun]\nmtu = 9000\n');
   const c = loadConfig(path, { mustExist: false });
   assert.equal(c.source, path);
@@ -267,7 +262,7 @@ test('the default config text parses to the defaults, commented or not', () => {
 });
 
 test('writeDefaultConfig creates the file (0644) once and never replaces it', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'rovy-config-');
   const path = join(dir, 'etc', 'rovy', 'rovy.toml');
   assert.equal(writeDefaultConfig(path, join(dir, 'node.key')), true);
   assert.equal(statSync(path).mode & 0o777, 0o644 & ~process.umask());

@@ -5,19 +5,17 @@
 // The race test runs this same file as child processes: with ROVY_KEYFILE_RACE set it is a
 // worker that calls loadOrCreateKey once and prints the result instead of defining tests.
 import { test } from 'node:test';
+import { tempDir } from '../temp-dir.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import {
   chmodSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isRovyKey } from '../../src/keys/address.js';
@@ -44,12 +42,6 @@ function raceWorker(path: string): void {
   process.stdout.write(JSON.stringify({ publicKey: Buffer.from(key.publicKey).toString('hex'), created: key.created }));
 }
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'rovy-keyfile-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 function expectKeyFileError(fn: () => unknown, path: string, problem: RegExp): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof KeyFileError, `expected KeyFileError, got ${String(err)}`);
@@ -61,7 +53,7 @@ function expectKeyFileError(fn: () => unknown, path: string, problem: RegExp): v
 
 function defineTests(): void {
   test('a missing key is generated and created with mode 0600, parents 0700', (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'rovy-keyfile-');
     const path = join(dir, 'var', 'lib', 'rovy', 'node.key');
     const key = loadOrCreateKey(path);
     assert.equal(key.created, true);
@@ -79,7 +71,7 @@ function defineTests(): void {
   });
 
   test('the second load returns the same key and creates nothing', (t) => {
-    const path = join(tempDir(t), 'node.key');
+    const path = join(tempDir(t, 'rovy-keyfile-'), 'node.key');
     const first = loadOrCreateKey(path);
     const before = readFileSync(path);
     const second = loadOrCreateKey(path);
@@ -91,7 +83,7 @@ function defineTests(): void {
   });
 
   test('an existing key file is used, never replaced', (t) => {
-    const path = join(tempDir(t), 'node.key');
+    const path = join(tempDir(t, 'rovy-keyfile-'), 'node.key');
     writeFileSync(path, formatKeyFile(TEST_PRIVATE), { mode: 0o600 });
     const key = loadOrCreateKey(path);
     assert.equal(key.created, false);
@@ -101,14 +93,14 @@ function defineTests(): void {
   });
 
   test('comments, blank lines and CRLF around the key are accepted', (t) => {
-    const path = join(tempDir(t), 'node.key');
+    const path = join(tempDir(t, 'rovy-keyfile-'), 'node.key');
     const b64 = Buffer.from(TEST_PRIVATE).toString('base64');
     writeFileSync(path, `# mine\r\n\r\n  ${b64}  \r\n# end\r\n`, { mode: 0o600 });
     assert.deepEqual(loadKey(path).publicKey, TEST_PUBLIC);
   });
 
   test('loadKey never creates a key', (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'rovy-keyfile-');
     const path = join(dir, 'node.key');
     expectKeyFileError(() => loadKey(path), path, /does not exist/);
     assert.throws(() => loadKey(path), (err: unknown) => err instanceof KeyFileError && err.code === 'ENOENT');
@@ -116,7 +108,7 @@ function defineTests(): void {
   });
 
   test('a key file others can read loads with a warning', (t) => {
-    const path = join(tempDir(t), 'node.key');
+    const path = join(tempDir(t, 'rovy-keyfile-'), 'node.key');
     writeFileSync(path, formatKeyFile(TEST_PRIVATE));
     chmodSync(path, 0o644);
     const key = loadOrCreateKey(path);
@@ -131,7 +123,7 @@ function defineTests(): void {
   });
 
   test('broken key files give an error naming the file and the problem, and are left alone', (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'rovy-keyfile-');
     const cases: [string, string, RegExp][] = [
       ['empty', '', /holds no key/],
       ['comments only', '# rovy node private key: keep it secret\n', /holds no key/],
@@ -162,7 +154,7 @@ function defineTests(): void {
   });
 
   test('createFileExclusive: of two creators the first wins, the second gets EEXIST', (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'rovy-keyfile-');
     const path = join(dir, 'node.key');
     createFileExclusive(path, 'first\n', 0o600);
     assert.throws(() => createFileExclusive(path, 'second\n', 0o600), (err: unknown) => {
@@ -174,7 +166,7 @@ function defineTests(): void {
   });
 
   test('writeFileAtomic replaces a file whole, with the given mode, leaving no temporary file', (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'rovy-keyfile-');
     const path = join(dir, 'sub', 'rovy.toml');
     writeFileAtomic(path, 'one\n', 0o644, { dirMode: 0o755 });
     assert.equal(readFileSync(path, 'utf8'), 'one\n');
@@ -189,7 +181,7 @@ function defineTests(): void {
   });
 
   test('processes racing to create the key all end up with one key, created once', async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'rovy-keyfile-');
     const path = join(dir, 'rovy', 'node.key');
     const self = fileURLToPath(import.meta.url);
     const startAt = Date.now() + 800; // time for every worker to start and load

@@ -1,15 +1,15 @@
 // The name book (src/names/book.ts): petnames from a real PetnameStore in a temporary directory
 // beside the config file's names, and which of the two wins where they meet.
 import { test } from 'node:test';
+import { tempDir } from '../temp-dir.js';
+import { throwsName } from './name-errors.js';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fcAddressBytes, isRovyKey } from '../../src/keys/address.js';
 import { generateKeyPair } from '../../src/keys/keypair.js';
 import { decodePeerId, encodePeerId } from '../../src/keys/peerid.js';
 import { NameBook } from '../../src/names/book.js';
-import { NameError, type NameErrorKind } from '../../src/names/label.js';
 import { PetnameStore } from '../../src/names/petnames.js';
 
 /** Peer IDs of rovy nodes: the book names only keys whose address is in fc00::/8. */
@@ -22,20 +22,9 @@ const addressOf = (peerId: string): Uint8Array => fcAddressBytes(decodePeerId(pe
 
 /** A book over a fresh petname file in a directory removed when the test ends. */
 function book(t: { after: (fn: () => void) => void }): { book: NameBook; store: PetnameStore; path: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'rovy-names-book-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'names.json');
+  const path = join(tempDir(t, 'rovy-names-book-'), 'names.json');
   const store = PetnameStore.load(path);
   return { book: new NameBook(store), store, path };
-}
-
-function throwsName(fn: () => unknown, kind: NameErrorKind, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof NameError, `expected NameError, got ${String(err)}`);
-    assert.equal(err.kind, kind);
-    assert.match(err.message, message);
-    return true;
-  });
 }
 
 const config = (entries: [string, string][]): Map<string, string> => new Map(entries);

@@ -1,33 +1,18 @@
 // Petnames: the label rules (src/names/label.ts) and the petname file (src/names/petnames.ts).
 import { test } from 'node:test';
+import { throwsName } from './name-errors.js';
+import { tempDir } from '../temp-dir.js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodePeerId } from '../../src/keys/peerid.js';
-import { isPetname, NameError, type NameErrorKind, petnameOf } from '../../src/names/label.js';
+import { isPetname, petnameOf } from '../../src/names/label.js';
 import { PetnameFileError, PetnameStore } from '../../src/names/petnames.js';
 
 const peer = (n: number): string => encodePeerId(new Uint8Array(32).fill(n));
 const ALICE = peer(1);
 const BOB = peer(2);
 const CAROL = peer(3);
-
-/** A fresh directory for one test, removed when it ends. */
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'rovy-petnames-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function throwsName(fn: () => unknown, kind: NameErrorKind, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof NameError, `expected NameError, got ${String(err)}`);
-    assert.equal(err.kind, kind);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 test('DNS labels are petnames, folded to lower case', () => {
   assert.equal(petnameOf('alice'), 'alice');
@@ -67,7 +52,7 @@ test('a peer ID is not a petname, in any case', () => {
 });
 
 test('set, look up, list and remove; the file holds exactly that', (t) => {
-  const path = join(tempDir(t), 'sub', 'names.json');
+  const path = join(tempDir(t, 'rovy-petnames-'), 'sub', 'names.json');
   const store = PetnameStore.load(path);
   assert.deepEqual(store.list(), []);
   assert.throws(() => statSync(path), /ENOENT/, 'loading writes nothing');
@@ -100,7 +85,7 @@ test('set, look up, list and remove; the file holds exactly that', (t) => {
 });
 
 test('names survive a reload', (t) => {
-  const path = join(tempDir(t), 'names.json');
+  const path = join(tempDir(t, 'rovy-petnames-'), 'names.json');
   const first = PetnameStore.load(path);
   first.set('alice', ALICE);
   first.set('bob', BOB);
@@ -111,7 +96,7 @@ test('names survive a reload', (t) => {
 });
 
 test('naming a peer again renames it; the same name again changes nothing', (t) => {
-  const path = join(tempDir(t), 'names.json');
+  const path = join(tempDir(t, 'rovy-petnames-'), 'names.json');
   const store = PetnameStore.load(path);
   store.set('alice', ALICE);
   assert.deepEqual(store.set('ally', ALICE), { changed: true, replaced: 'alice' });
@@ -125,7 +110,7 @@ test('naming a peer again renames it; the same name again changes nothing', (t) 
 });
 
 test('a name that belongs to another peer, or is reserved, is taken', (t) => {
-  const store = PetnameStore.load(join(tempDir(t), 'names.json'));
+  const store = PetnameStore.load(join(tempDir(t, 'rovy-petnames-'), 'names.json'));
   store.set('alice', ALICE);
   throwsName(() => store.set('Alice', BOB), 'NameTaken', new RegExp(`"alice" is already the name of peer ${ALICE}`));
   assert.equal(store.nameOf(BOB), undefined);
@@ -143,7 +128,7 @@ test('a name that belongs to another peer, or is reserved, is taken', (t) => {
 });
 
 test('bad names, bad peer IDs and unknown names are refused by kind', (t) => {
-  const path = join(tempDir(t), 'names.json');
+  const path = join(tempDir(t, 'rovy-petnames-'), 'names.json');
   const store = PetnameStore.load(path);
   throwsName(() => store.set('bad name', ALICE), 'InvalidName', /^invalid name "bad name"/);
   throwsName(() => store.set('alice', 'bafzqainotapeerid'), 'InvalidPeer', /^invalid peer ID "bafzqainotapeerid"/);
@@ -154,7 +139,7 @@ test('bad names, bad peer IDs and unknown names are refused by kind', (t) => {
 });
 
 test('a failed write leaves the store as it was', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'rovy-petnames-');
   const sub = join(dir, 'sub');
   const path = join(sub, 'names.json');
   const store = PetnameStore.load(path);
@@ -174,7 +159,7 @@ test('a failed write leaves the store as it was', (t) => {
 });
 
 test('a file that cannot be used is refused and left byte for byte', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'rovy-petnames-');
   const path = join(dir, 'names.json');
   const file = (names: string, extra = ''): string => `{\n  "version": 1,${extra}\n  "names": {\n${names}\n  }\n}\n`;
   const cases: [string, RegExp][] = [
@@ -215,7 +200,7 @@ test('a file that cannot be used is refused and left byte for byte', (t) => {
 });
 
 test('an unreadable file is refused, not treated as empty', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'rovy-petnames-');
   assert.throws(() => PetnameStore.load(dir), (err: unknown) => {
     assert.ok(err instanceof PetnameFileError);
     assert.match(err.message, new RegExp(`^${dir}: cannot read: EISDIR`));
@@ -224,7 +209,7 @@ test('an unreadable file is refused, not treated as empty', (t) => {
 });
 
 test('a hand-written file is accepted in any case and rewritten canonically', (t) => {
-  const path = join(tempDir(t), 'names.json');
+  const path = join(tempDir(t, 'rovy-petnames-'), 'names.json');
   writeFileSync(path, `{"names": {"Zed": "${BOB.toUpperCase()}", "alice": "${ALICE}"}, "version": 1}`);
   const store = PetnameStore.load(path);
   assert.deepEqual(store.list(), [

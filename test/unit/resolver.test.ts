@@ -3,9 +3,8 @@
 // TUN is read as the application would receive it. Checksums are verified here independently of
 // src/fcnet, and DNS answers are read back with a small parser of this file's own.
 import { test } from 'node:test';
+import { tempDir } from '../temp-dir.js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/keys/keypair.js';
 import { fcAddressBytes, isRovyKey, parseIPv6 } from '../../src/keys/address.js';
@@ -229,9 +228,7 @@ async function harness(t: { after: (fn: () => void) => void }, options: { peers?
 }
 
 function tempStore(t: { after: (fn: () => void) => void }): PetnameStore {
-  const dir = mkdtempSync(join(tmpdir(), 'rovy-resolver-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return PetnameStore.load(join(dir, 'names.json'));
+  return PetnameStore.load(join(tempDir(t, 'rovy-resolver-'), 'names.json'));
 }
 
 // --- Tests ------------------------------------------------------------------------------------
