@@ -110,6 +110,16 @@ wait_ping() { # NS ADDR SECONDS: polls until one ping answers, at most SECONDS
   return 1
 }
 
+reach_c() { # LABEL WHAT ADDR SECONDS LOG...: A pings C at ADDR within SECONDS, or the case has no result
+  local label=$1 what=$2 addr=$3 wait=$4; shift 4
+  log "$what: waiting (at most ${wait}s) until A pings C's $addr through B"
+  wait_ping "$NA" "$addr" "$wait" && return 0
+  log "$what: A could not reach C ($addr) through B within ${wait}s; no result"
+  tails "$@"
+  MEDIANS[$label]=""; DETAILS[$label]="no result: C unreachable from A within ${wait}s"
+  teardown; return 1
+}
+
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }   # utime+stime
 
 # iperf_case LABEL DST: iperf3 server in C, RUNS client runs from A. Sets MEDIAN (empty if no run
@@ -195,13 +205,7 @@ case_rovy() {
       node --trace-gc dist/rovy.js daemon --config "$WORK/${n,}/rovy.toml" >"$WORK/gc-$n.log" 2>"$WORK/rovy-$n.log" &
     PIDS+=($!); DAEMONS[$n]=$!
   done
-  log "rovy: waiting (at most ${ROVY_WAIT}s) until A pings C's $addr_c through B"
-  if ! wait_ping "$NA" "$addr_c" "$ROVY_WAIT"; then
-    log "rovy: A could not reach C ($addr_c) through B within ${ROVY_WAIT}s: no multi-hop route (does this rovy route yet?); no result"
-    tails "$WORK"/rovy-{A,B,C}.log
-    MEDIANS[$label]=""; DETAILS[$label]="no result: C unreachable from A within ${ROVY_WAIT}s"
-    teardown; return 0
-  fi
+  reach_c "$label" rovy "$addr_c" "$ROVY_WAIT" "$WORK"/rovy-{A,B,C}.log || return 0
   local gc0 pk0 pk1
   gc0=$(wc -l <"$WORK/gc-B.log")
   fwd() { # packets B received on its two links
@@ -256,13 +260,7 @@ case_ygg() {
     bg "rr$n-$$" "$WORK/yggdrasil-$n.log" yggdrasil -useconffile "$WORK/ygg-$n.json" -logto stdout
     DAEMONS[$n]=$BG_PID
   done
-  log "yggdrasil IfMTU $mtu: waiting (at most ${YGG_WAIT}s) until A pings C's $addr_c through B"
-  if ! wait_ping "$NA" "$addr_c" "$YGG_WAIT"; then
-    log "yggdrasil: A could not reach C ($addr_c) within ${YGG_WAIT}s; no result"
-    tails "$WORK"/yggdrasil-{A,B,C}.log
-    MEDIANS[$label]=""; DETAILS[$label]="no result: C unreachable from A within ${YGG_WAIT}s"
-    teardown; return 0
-  fi
+  reach_c "$label" "yggdrasil IfMTU $mtu" "$addr_c" "$YGG_WAIT" "$WORK"/yggdrasil-{A,B,C}.log || return 0
   tunmtu=$(ip -n "$NA" -o link show ygg0 | sed -n 's/.* mtu \([0-9]*\).*/\1/p')
   iperf_case "$label" "$addr_c"
   DETAILS[$label]="TUN MTU $tunmtu; ${DETAILS[$label]}"
@@ -297,12 +295,7 @@ case_wg() {
   ip -n "$NA" addr add fd01::1/64 dev "${WGIF[A]}" nodad; ip -n "$NA" link set "${WGIF[A]}" mtu 1420 up
   ip -n "$NB" addr add fd01::2/64 dev "${WGIF[B]}" nodad; ip -n "$NB" link set "${WGIF[B]}" mtu 1420 up
   ip -n "$NC" addr add fd01::3/64 dev "${WGIF[C]}" nodad; ip -n "$NC" link set "${WGIF[C]}" mtu 1420 up
-  if ! wait_ping "$NA" fd01::3 20; then
-    log "wireguard-go: A could not reach C (fd01::3) through B; no result"
-    tails "$WORK"/wireguard-go-{A,B,C}.log
-    MEDIANS[$label]=""; DETAILS[$label]="no result: C unreachable from A"
-    teardown; return 0
-  fi
+  reach_c "$label" wireguard-go fd01::3 20 "$WORK"/wireguard-go-{A,B,C}.log || return 0
   iperf_case "$label" fd01::3
   teardown
 }
