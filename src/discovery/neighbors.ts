@@ -13,6 +13,9 @@
 //   6. the key is known, or the table has room                   (full)
 //   7. the verification budget has a token                       (rateLimited)
 //   8. the signature verifies                                    (badSignature)
+// A neighbour heard on more than one of our interfaces keeps the one it is on until that one has
+// been silent for INTERFACE_HOLD_MS; beacons on the others only refresh it meanwhile.
+//
 // Only then is the timestamp recorded, so a forged beacon cannot move a key's timestamp forward
 // and shut its real beacons out. Check 5 ties a beacon to its sender's link: one captured and
 // re-sent by another host comes from an address its signer did not list, unless that host also
@@ -25,6 +28,7 @@ import type { Endpoint } from '../transport/udp.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { decodeBeacon, verifyBeacon, type BeaconEndpoint } from './beacon.js';
 import {
+  INTERFACE_HOLD_MS,
   MAX_CLOCK_SKEW_MS,
   MAX_NEIGHBORS,
   NEIGHBOR_LIFETIME_MS,
@@ -40,7 +44,8 @@ export interface Neighbor {
   peerId: string;
   /** Its fc00::/8 address, as text. */
   address: string;
-  /** The interface its last accepted beacon arrived on. */
+  /** The interface it is reached on: the one its beacons arrive on (see INTERFACE_HOLD_MS for a
+   *  node heard on several). */
   interfaceName: string;
   interfaceIndex: number;
   /** Where to reach it: the beacon's link-local source address, with the port the beacon gives
@@ -49,7 +54,7 @@ export interface Neighbor {
   /** Every endpoint the beacon lists, as multiaddr text without /rovy; link-local ones are
    *  scoped to interfaceName ("/ip6zone/eth0/ip6/fe80::1/udp/7777"). */
   endpoints: string[];
-  /** Our wall clock (ms) when its last beacon was accepted. */
+  /** Our wall clock (ms) when its last beacon was accepted, on any interface. */
   lastSeen: number;
   /** That beacon's timestamp. */
   timestamp: number;
@@ -59,6 +64,8 @@ export type ReceiveResult = 'added' | 'changed' | 'refreshed';
 
 export class NeighborTable {
   private readonly neighbors = new Map<string, Neighbor>();
+  /** Our wall clock when each neighbour was last heard on the interface it is on. */
+  private readonly heardOnInterface = new Map<string, number>();
   /** Last accepted timestamp of expired neighbours, and until when it is kept; oldest first. */
   private readonly remembered = new Map<string, { timestamp: number; until: number }>();
   private readonly limiter = new TokenBucket(VERIFY_RATE, VERIFY_BURST);
@@ -107,6 +114,12 @@ export class NeighborTable {
 
     c.accepted++;
     this.remembered.delete(peerId);
+    if (old && old.interfaceName !== interfaceName && Math.abs(now - this.heardOnInterface.get(peerId)!) < INTERFACE_HOLD_MS) {
+      const neighbor = { ...old, lastSeen: now, timestamp: beacon.timestamp };
+      this.neighbors.set(peerId, neighbor);
+      return { result: 'refreshed', neighbor };
+    }
+    this.heardOnInterface.set(peerId, now);
     const publicKey = beacon.publicKey.slice();
     const neighbor: Neighbor = {
       publicKey,
@@ -162,6 +175,7 @@ export class NeighborTable {
 
   private forget(n: Neighbor, now: number): void {
     this.neighbors.delete(n.peerId);
+    this.heardOnInterface.delete(n.peerId);
     if (this.remembered.size >= REPLAY_MEMORY_KEYS) this.remembered.delete(this.remembered.keys().next().value!);
     this.remembered.set(n.peerId, { timestamp: n.timestamp, until: now + REPLAY_MEMORY_MS });
   }

@@ -10,6 +10,8 @@ import { randomKeyPair } from '../../src/keys/x25519.js';
 import { xeddsaSign, xeddsaVerify } from '../../src/keys/xeddsa.js';
 import { decodeBeacon, encodeBeacon, verifyBeacon, type BeaconEndpoint } from '../../src/discovery/beacon.js';
 import {
+  BEACON_INTERVAL_MS,
+  INTERFACE_HOLD_MS,
   MAX_CLOCK_SKEW_MS,
   MAX_ENDPOINTS,
   NEIGHBOR_LIFETIME_MS,
@@ -286,7 +288,7 @@ test('neighbours expire NEIGHBOR_LIFETIME_MS after their last accepted beacon', 
 });
 
 test('a new endpoint, port or interface is a change; the same ones a refresh', () => {
-  const { table } = makeTable();
+  const { table, clock } = makeTable();
   let ts = T0;
   const hear = (eps: BeaconEndpoint[], source = LL, ifname = 'eth0', index = 2) =>
     table.receive(encodeBeacon(alice, ++ts, eps), source, ifname, index)!;
@@ -304,7 +306,9 @@ test('a new endpoint, port or interface is a change; the same ones a refresh', (
   r = hear([ep6('fe80::9'), ep6(LL, 7000), ep4('192.0.2.9')], 'fe80::9');
   assert.equal(r.result, 'changed', 'another endpoint address');
   r = hear([ep6('fe80::9'), ep6(LL, 7000), ep4('192.0.2.8')], 'fe80::9');
-  // The same node on a second interface: still one entry, the latest beacon's.
+  // The same node on a second interface, once the first has been silent for INTERFACE_HOLD_MS:
+  // still one entry, the latest beacon's.
+  clock.now += INTERFACE_HOLD_MS;
   r = hear([ep6('fe80::9'), ep6(LL, 7000), ep4('192.0.2.8')], 'fe80::9', 'wlan0', 5);
   assert.equal(r.result, 'changed', 'interface');
   assert.deepEqual([r.neighbor.interfaceName, r.neighbor.interfaceIndex, r.neighbor.endpoint.scopeId], ['wlan0', 5, 5]);
@@ -319,6 +323,42 @@ test('a new endpoint, port or interface is a change; the same ones a refresh', (
   r = hear([ep6('fe80::9'), ep6(LL)], LL, 'wlan0', 6);
   assert.equal(r.result, 'changed', 'index only');
   assert.deepEqual(r.neighbor.endpoint.scopeId, 6);
+});
+
+test('a node heard on two interfaces stays on the first until that one falls silent', () => {
+  const { table, clock } = makeTable();
+  const wired = (t: number) => table.receive(encodeBeacon(alice, t, [ep6(LL)]), LL, 'eth0', 2)!;
+  const wireless = (t: number) => table.receive(encodeBeacon(alice, t, [ep6('fe80::2')]), 'fe80::2', 'wlan0', 3)!;
+  assert.equal(wired(T0).result, 'added');
+  // A minute of beacons on both, every interval: every one a refresh, and it stays on eth0.
+  for (let t = T0 + 1; t < T0 + 60_000; t += BEACON_INTERVAL_MS) {
+    clock.now = t;
+    const r = wireless(t);
+    assert.equal(r.result, 'refreshed', `wlan0 at ${t - T0} ms`);
+    assert.deepEqual([r.neighbor.interfaceName, r.neighbor.endpoint.address, r.neighbor.lastSeen], ['eth0', LL, t]);
+    clock.now = t + 1;
+    assert.equal(wired(t + 1).result, 'refreshed', `eth0 at ${t + 1 - T0} ms`);
+  }
+  // The cable is pulled: it stays on eth0 until eth0 has been silent for the hold, alive all the
+  // while on wlan0's beacons, then moves there.
+  const lastWired = clock.now;
+  clock.now = lastWired + INTERFACE_HOLD_MS - 1;
+  assert.equal(wireless(clock.now).neighbor.interfaceName, 'eth0');
+  assert.deepEqual(table.expire(), []);
+  clock.now = lastWired + INTERFACE_HOLD_MS;
+  const moved = wireless(clock.now);
+  assert.equal(moved.result, 'changed');
+  assert.deepEqual(moved.neighbor.endpoint, { family: 6, address: 'fe80::2', port: 7777, scopeId: 3 });
+  // Now wlan0 is the one it is on, and eth0's return does not take it back at once.
+  clock.now += 1;
+  const back = wired(clock.now);
+  assert.equal(back.result, 'refreshed');
+  assert.equal(back.neighbor.interfaceName, 'wlan0');
+  // Expired and heard again, it starts on whichever interface it is heard on first.
+  clock.now += NEIGHBOR_LIFETIME_MS;
+  assert.deepEqual(table.expire(), [encodePeerId(alice.publicKey)]);
+  const again = wired(clock.now);
+  assert.deepEqual([again.result, again.neighbor.interfaceName], ['added', 'eth0']);
 });
 
 test('a full table refuses new keys and still refreshes known ones', () => {
