@@ -13,13 +13,13 @@
 //   6. the key is known, or the table has room                   (full)
 //   7. the verification budget has a token                       (rateLimited)
 //   8. the signature verifies                                    (badSignature)
-// A neighbour heard on more than one of our interfaces keeps the one it is on until that one has
-// been silent for INTERFACE_HOLD_MS; beacons on the others only refresh it meanwhile.
-//
 // Only then is the timestamp recorded, so a forged beacon cannot move a key's timestamp forward
 // and shut its real beacons out. Check 5 ties a beacon to its sender's link: one captured and
 // re-sent by another host comes from an address its signer did not list, unless that host also
 // forges its source address (which needs a place on the same link).
+//
+// A neighbour heard on more than one of our interfaces keeps the one it is on until that one has
+// been silent for INTERFACE_HOLD_MS; beacons on the others only refresh it meanwhile.
 import { fcAddressBytes, formatIPv4, formatIPv6, isLinkLocal, isRovyKey, parseIPv6 } from '../keys/address.js';
 import { equalBytes } from '../util/bytes.js';
 import { encodePeerId } from '../keys/peerid.js';
