@@ -16,7 +16,8 @@
 // The datagram is exactly this long: a trailing byte makes it malformed. A beacon lists the
 // sender's data-plane endpoints on the interface it is sent on, and must list the link-local
 // address it is sent from: receivers refuse a beacon whose source address it does not list.
-import { XEDDSA_SIGNATURE_SIZE, contextMessage, xeddsaSign, xeddsaVerify } from '../keys/xeddsa.js';
+import { XEDDSA_SIGNATURE_SIZE, signTrailing, verifyTrailing } from '../keys/xeddsa.js';
+import { equalBytes } from '../util/bytes.js';
 import { MAX_ENDPOINTS } from './constants.js';
 
 /** One UDP endpoint of a beacon. */
@@ -103,7 +104,7 @@ export function encodeBeacon(
     view.setUint16(off, ep.port);
     off += 2;
   }
-  bytes.set(xeddsaSign(identity.privateKey, contextMessage(SIGNING_CONTEXT, bytes, body)), body);
+  signTrailing(identity.privateKey, SIGNING_CONTEXT, bytes, body);
   return bytes;
 }
 
@@ -147,10 +148,6 @@ export function decodeBeacon(buf: Uint8Array): Beacon | null {
 
 /** True if `b.bytes` carries a valid signature by the key in it, and `b.publicKey` is that key. */
 export function verifyBeacon(b: Beacon): boolean {
-  const bytes = b.bytes;
-  const body = bytes.length - XEDDSA_SIGNATURE_SIZE;
-  if (body < HEADER_SIZE || b.publicKey.length !== KEY_SIZE) return false;
-  const key = bytes.subarray(4, 4 + KEY_SIZE);
-  for (let i = 0; i < KEY_SIZE; i++) if (b.publicKey[i] !== key[i]) return false;
-  return xeddsaVerify(key, contextMessage(SIGNING_CONTEXT, bytes, body), bytes.subarray(body));
+  const key = b.bytes.subarray(4, 4 + KEY_SIZE);
+  return b.bytes.length >= HEADER_SIZE + XEDDSA_SIGNATURE_SIZE && equalBytes(b.publicKey, key) && verifyTrailing(key, SIGNING_CONTEXT, b.bytes);
 }

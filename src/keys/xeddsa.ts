@@ -151,12 +151,25 @@ export function xeddsaVerify(publicKey: Uint8Array, message: Uint8Array, signatu
   }
 }
 
-/**
- * The message a signed wire format's signature covers: a context string naming the purpose, then
- * `bytes[0, bodyLength)`. One context per purpose keeps a signature made for one purpose (a
- * routing announcement, say) from passing for another (a discovery beacon).
+/*
+ * Signed wire formats (routing announcements, discovery beacons) end in a signature of everything
+ * before it, made over a context string naming the purpose first. One context per purpose keeps
+ * a signature made for one purpose (a routing announcement, say) from passing for another (a
+ * discovery beacon).
  */
-export function contextMessage(context: Uint8Array, bytes: Uint8Array, bodyLength: number): Uint8Array {
+
+/** Signs `bytes[0, bodyLength)` under `context` and writes the signature after it. */
+export function signTrailing(privateKey: Uint8Array, context: Uint8Array, bytes: Uint8Array, bodyLength: number): void {
+  bytes.set(xeddsaSign(privateKey, contextMessage(context, bytes, bodyLength)), bodyLength);
+}
+
+/** Whether `bytes` ends in `publicKey`'s signature, under `context`, of all that comes before. */
+export function verifyTrailing(publicKey: Uint8Array, context: Uint8Array, bytes: Uint8Array): boolean {
+  const body = bytes.length - XEDDSA_SIGNATURE_SIZE;
+  return body >= 0 && xeddsaVerify(publicKey, contextMessage(context, bytes, body), bytes.subarray(body));
+}
+
+function contextMessage(context: Uint8Array, bytes: Uint8Array, bodyLength: number): Uint8Array {
   const msg = new Uint8Array(context.length + bodyLength);
   msg.set(context, 0);
   msg.set(bytes.subarray(0, bodyLength), context.length);

@@ -13,7 +13,8 @@
 //
 // Links beyond LINKS_PER_PART go into further parts of the same sequence, so that an announcement
 // is at most 1111 bytes and fits in any hop's MTU (IPv6 guarantees 1280).
-import { XEDDSA_SIGNATURE_SIZE, contextMessage, xeddsaSign, xeddsaVerify } from '../keys/xeddsa.js';
+import { XEDDSA_SIGNATURE_SIZE, signTrailing, verifyTrailing } from '../keys/xeddsa.js';
+import { equalBytes } from '../util/bytes.js';
 
 /** One link of the origin: a neighbour, the origin's interface index for it, and its cost. */
 export interface Link {
@@ -130,7 +131,7 @@ export function signAnnouncements(
       putU16(bytes, off + 18, link.cost);
       off += LINK_SIZE;
     }
-    bytes.set(xeddsaSign(identity.privateKey, contextMessage(SIGNING_CONTEXT, bytes, body)), body);
+    signTrailing(identity.privateKey, SIGNING_CONTEXT, bytes, body);
     // The announcement is what any receiver would decode from these bytes.
     out.push(decodeAnnouncement(bytes, 0)!.announcement);
   }
@@ -189,10 +190,6 @@ export function decodeAnnouncement(buf: Uint8Array, off: number): { announcement
 
 /** True if `a.bytes` carries a valid signature by its origin, and `a.origin` is that origin. */
 export function verifyAnnouncement(a: Announcement): boolean {
-  const bytes = a.bytes;
-  const body = bytes.length - XEDDSA_SIGNATURE_SIZE;
-  if (body < HEADER_SIZE || a.origin.length !== KEY_SIZE) return false;
-  const origin = bytes.subarray(1, 1 + KEY_SIZE);
-  for (let i = 0; i < KEY_SIZE; i++) if (a.origin[i] !== origin[i]) return false;
-  return xeddsaVerify(origin, contextMessage(SIGNING_CONTEXT, bytes, body), bytes.subarray(body));
+  const origin = a.bytes.subarray(1, 1 + KEY_SIZE);
+  return a.bytes.length >= ANNOUNCEMENT_MIN_SIZE && equalBytes(a.origin, origin) && verifyTrailing(origin, SIGNING_CONTEXT, a.bytes);
 }
