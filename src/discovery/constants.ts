@@ -18,11 +18,12 @@ export const STARTUP_INTERVAL_MS = 500;
 /** A neighbour is forgotten this long after its last accepted beacon: four intervals, so a node
  *  survives three lost beacons in a row. */
 export const NEIGHBOR_LIFETIME_MS = 20_000;
-/** A neighbour heard on two of our interfaces (a laptop on both the wired and the wireless side
- *  of one LAN) stays on the one it was first heard on while that one still carries its beacons:
- *  it moves only after this long without one there, two of its longest intervals. Without the
- *  hold it would switch with every beacon round, and its endpoint with it. */
-export const INTERFACE_HOLD_MS = 2 * BEACON_INTERVAL_MS * (1 + BEACON_JITTER);
+/** A neighbour heard by two ways (a laptop on both the wired and the wireless side of one LAN:
+ *  on two of our interfaces, or from two of its addresses on one) stays on the way it was first
+ *  heard by while that one still carries its beacons: it moves only after this long without one
+ *  there, two of its longest intervals. Without the hold it would switch with every beacon
+ *  round, and its endpoint with it. */
+export const ENDPOINT_HOLD_MS = 2 * BEACON_INTERVAL_MS * (1 + BEACON_JITTER);
 /** A new neighbour is answered with a beacon on its interface at most this often, so a newcomer
  *  learns us at once rather than within an interval, and a burst of newcomers costs one beacon. */
 export const ANSWER_INTERVAL_MS = 1000;

@@ -18,8 +18,9 @@
 // re-sent by another host comes from an address its signer did not list, unless that host also
 // forges its source address (which needs a place on the same link).
 //
-// A neighbour heard on more than one of our interfaces keeps the one it is on until that one has
-// been silent for INTERFACE_HOLD_MS; beacons on the others only refresh it meanwhile.
+// A neighbour heard by more than one way (on two of our interfaces, or from two of its addresses)
+// keeps the one it is reached by until that one has been silent for ENDPOINT_HOLD_MS; beacons
+// that come by the others only refresh it meanwhile.
 import { fcAddressBytes, formatIPv4, formatIPv6, isLinkLocal, isRovyKey, parseIPv6 } from '../keys/address.js';
 import { equalBytes } from '../util/bytes.js';
 import { encodePeerId } from '../keys/peerid.js';
@@ -28,7 +29,7 @@ import type { Endpoint } from '../transport/udp.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { decodeBeacon, verifyBeacon, type BeaconEndpoint } from './beacon.js';
 import {
-  INTERFACE_HOLD_MS,
+  ENDPOINT_HOLD_MS,
   MAX_CLOCK_SKEW_MS,
   MAX_NEIGHBORS,
   NEIGHBOR_LIFETIME_MS,
@@ -44,8 +45,8 @@ export interface Neighbor {
   peerId: string;
   /** Its fc00::/8 address, as text. */
   address: string;
-  /** The interface it is reached on: the one its beacons arrive on (see INTERFACE_HOLD_MS for a
-   *  node heard on several). */
+  /** The interface it is reached on: the one its beacons arrive on (see ENDPOINT_HOLD_MS for a
+   *  node heard by several ways). */
   interfaceName: string;
   interfaceIndex: number;
   /** Where to reach it: the beacon's link-local source address, with the port the beacon gives
@@ -64,8 +65,9 @@ export type ReceiveResult = 'added' | 'changed' | 'refreshed';
 
 export class NeighborTable {
   private readonly neighbors = new Map<string, Neighbor>();
-  /** Our wall clock when each neighbour was last heard on the interface it is on. */
-  private readonly heardOnInterface = new Map<string, number>();
+  /** Our wall clock when each neighbour was last heard by the way it is reached: from its
+   *  endpoint's address, on its interface. */
+  private readonly heardAtEndpoint = new Map<string, number>();
   /** Last accepted timestamp of expired neighbours, and until when it is kept; oldest first. */
   private readonly remembered = new Map<string, { timestamp: number; until: number }>();
   private readonly limiter = new TokenBucket(VERIFY_RATE, VERIFY_BURST);
@@ -114,12 +116,14 @@ export class NeighborTable {
 
     c.accepted++;
     this.remembered.delete(peerId);
-    if (old && old.interfaceName !== interfaceName && Math.abs(now - this.heardOnInterface.get(peerId)!) < INTERFACE_HOLD_MS) {
+    const address = formatIPv6(src);
+    const otherWay = old && (old.interfaceName !== interfaceName || old.endpoint.address !== address);
+    if (otherWay && Math.abs(now - this.heardAtEndpoint.get(peerId)!) < ENDPOINT_HOLD_MS) {
       const neighbor = { ...old, lastSeen: now, timestamp: beacon.timestamp };
       this.neighbors.set(peerId, neighbor);
       return { result: 'refreshed', neighbor };
     }
-    this.heardOnInterface.set(peerId, now);
+    this.heardAtEndpoint.set(peerId, now);
     const publicKey = beacon.publicKey.slice();
     const neighbor: Neighbor = {
       publicKey,
@@ -127,7 +131,7 @@ export class NeighborTable {
       address: old?.address ?? formatIPv6(fcAddressBytes(publicKey)),
       interfaceName,
       interfaceIndex,
-      endpoint: { family: 6, address: formatIPv6(src), port: announced.port, scopeId: interfaceIndex },
+      endpoint: { family: 6, address, port: announced.port, scopeId: interfaceIndex },
       endpoints: beacon.endpoints.map((ep) => multiaddrText(ep, interfaceName)).filter((t) => t !== ''),
       lastSeen: now,
       timestamp: beacon.timestamp,
@@ -175,7 +179,7 @@ export class NeighborTable {
 
   private forget(n: Neighbor, now: number): void {
     this.neighbors.delete(n.peerId);
-    this.heardOnInterface.delete(n.peerId);
+    this.heardAtEndpoint.delete(n.peerId);
     if (this.remembered.size >= REPLAY_MEMORY_KEYS) this.remembered.delete(this.remembered.keys().next().value!);
     this.remembered.set(n.peerId, { timestamp: n.timestamp, until: now + REPLAY_MEMORY_MS });
   }
