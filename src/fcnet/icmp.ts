@@ -16,9 +16,18 @@ const MAX_ERROR_PACKET = 1280;
 const ICMP_HEADER = 8;
 
 /**
+ * Whether RFC 4443 §2.4e allows an ICMPv6 error about the packet at invoking[off, off+len): not
+ * in answer to an ICMPv6 error, nor to a packet from the unspecified or a multicast address.
+ */
+export function icmpErrorAllowed(invoking: Uint8Array, off: number, len: number): boolean {
+  if (len < IPV6_HEADER) return false;
+  if (invoking[off + OFF_SRC] === 0xff || isUnspecified(invoking, off + OFF_SRC)) return false;
+  return !(invoking[off + OFF_NEXT_HEADER] === NEXT_HEADER_ICMPV6 && len > IPV6_HEADER && invoking[off + IPV6_HEADER]! < 128);
+}
+
+/**
  * Writes into `out` an IPv6 packet from `source` carrying an ICMPv6 error about the packet at
- * invoking[off, off+len), and returns its length — or 0 where RFC 4443 §2.4e forbids an error:
- * in answer to an ICMPv6 error, or to a packet from the unspecified or a multicast address.
+ * invoking[off, off+len), and returns its length — or 0 where icmpErrorAllowed says no.
  */
 export function writeIcmpError(
   out: Uint8Array,
@@ -30,10 +39,7 @@ export function writeIcmpError(
   off: number,
   len: number,
 ): number {
-  if (len < IPV6_HEADER) return 0;
-  const srcFirst = invoking[off + OFF_SRC]!;
-  if (srcFirst === 0xff || isUnspecified(invoking, off + OFF_SRC)) return 0;
-  if (invoking[off + OFF_NEXT_HEADER] === NEXT_HEADER_ICMPV6 && len > IPV6_HEADER && invoking[off + IPV6_HEADER]! < 128) return 0;
+  if (!icmpErrorAllowed(invoking, off, len)) return 0;
 
   const quoted = Math.min(len, MAX_ERROR_PACKET - IPV6_HEADER - ICMP_HEADER);
   const payload = ICMP_HEADER + quoted;

@@ -6,6 +6,7 @@ import {
   ICMP_TIME_EXCEEDED,
   UNREACHABLE_NO_ROUTE,
   UNREACHABLE_PORT,
+  icmpErrorAllowed,
   writeIcmpError,
 } from '../fcnet/icmp.js';
 import type { PacketDevice } from '../tun/device.js';
@@ -49,10 +50,10 @@ export class IcmpReplies {
   }
 
   private send(from: Uint8Array, type: number, code: number, parameter: number, buf: Uint8Array, off: number, len: number): void {
-    // Built first: an error RFC 4443 forbids (length 0) must not use up a token.
-    const length = writeIcmpError(this.out, from, type, code, parameter, buf, off, len);
-    if (length === 0 || !this.bucket.take(this.now())) return;
-    this.batch.lens[0] = length;
+    // Checked first, so an error RFC 4443 forbids uses up no token; built only with a token, so
+    // a flood of undeliverable packets costs a check each, not a copy and a checksum.
+    if (!icmpErrorAllowed(buf, off, len) || !this.bucket.take(this.now())) return;
+    this.batch.lens[0] = writeIcmpError(this.out, from, type, code, parameter, buf, off, len);
     this.tun.writeBatch(this.batch, 1, TUN_OFFSET);
   }
 }
