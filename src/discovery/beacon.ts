@@ -41,15 +41,15 @@ export interface Beacon {
   bytes: Uint8Array;
 }
 
-export const BEACON_TYPE = 0x10;
-export const BEACON_VERSION = 1;
+const BEACON_TYPE = 0x10;
+const BEACON_VERSION = 1;
 
 const KEY_SIZE = 32;
 const HEADER_SIZE = 45;
 /** Bytes of a beacon with one IPv4 endpoint, the shortest. */
-export const BEACON_MIN_SIZE = HEADER_SIZE + 7 + XEDDSA_SIGNATURE_SIZE;
+const BEACON_MIN_SIZE = HEADER_SIZE + 7 + XEDDSA_SIGNATURE_SIZE;
 /** Bytes of a beacon with MAX_ENDPOINTS IPv6 endpoints, the longest. */
-export const BEACON_MAX_SIZE = HEADER_SIZE + MAX_ENDPOINTS * 19 + XEDDSA_SIGNATURE_SIZE;
+const BEACON_MAX_SIZE = HEADER_SIZE + MAX_ENDPOINTS * 19 + XEDDSA_SIGNATURE_SIZE;
 
 /** Signed before the beacon's bytes, so no signature made for another purpose by the same key
  *  (an announcement, say) can pass for a beacon. */

@@ -190,7 +190,6 @@ export class LanDiscovery {
     if (!r) return;
     const { events } = this.options;
     if (r.result === 'added') {
-      this.log('info', `discovery: ${r.neighbor.peerId} on ${iface.name}`);
       this.emit(() => events.added(r.neighbor));
       this.answer(iface.name);
     } else if (r.result === 'changed') {

@@ -173,10 +173,6 @@ export class NeighborTable {
     return this.neighbors.get(peerId);
   }
 
-  get size(): number {
-    return this.neighbors.size;
-  }
-
   private forget(n: Neighbor, now: number): void {
     this.neighbors.delete(n.peerId);
     this.heardAtEndpoint.delete(n.peerId);

@@ -257,7 +257,6 @@ export class MeshNode {
   /** Stops all I/O and wipes every key, pre-shared keys included. The caller closes the devices. */
   stop(): void {
     if (this.running && this.enabled) this.stopIO();
-    this.lan?.stop();
     this.running = false;
     this.sessions.destroy();
     this.e2e.destroy();

@@ -6,12 +6,6 @@ export class CounterSet {
   snapshot(): Record<string, number> {
     return Object.fromEntries(Object.entries(this)) as Record<string, number>;
   }
-
-  /** Adds another set's counts of the same names into this one. */
-  add(other: CounterSet): void {
-    const mine = this as unknown as Record<string, number>;
-    for (const [name, value] of Object.entries(other.snapshot())) if (name in mine) mine[name]! += value;
-  }
 }
 
 export class Counters extends CounterSet {
