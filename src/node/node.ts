@@ -503,15 +503,16 @@ export class MeshNode {
     if (changed.length > 0) this.namesChanged(changed);
   }
 
-  /** Tells the embedder that the names changed, and whose Petname with them. */
+  /** Tells the embedder that the names changed, and whose Petname with them: through the
+   *  usual reports for peers (a name is part of their status), directly for LAN nodes that are
+   *  not peers. */
   private namesChanged(peerIds: string[]): void {
     for (const peerId of peerIds) {
-      const status = this.peerStatus(peerId);
-      if (status) {
-        this.reported.set(peerId, statusSnapshot(status));
-        this.events.peerChanged?.(peerId);
-      }
+      const peer = this.sessions.getPeer(decodePeerId(peerId));
+      if (peer) this.reportIfChanged(peer);
+      else if (this.lan?.neighbor(peerId)) this.events.neighborChanged?.(peerId);
     }
+    this.reportRouted();
     this.events.namesChanged?.();
   }
 
