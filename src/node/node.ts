@@ -406,7 +406,8 @@ export class MeshNode {
   disconnectPeer(peerId: string): boolean {
     const peer = [...this.sessions.allPeers()].find((p) => p.peerId === peerId);
     if (!peer) return false;
-    if (this.origins.get(peerId) === 'discovered') this.lan?.refuse(peerId);
+    // Whichever way it came, "auto" must not bring it straight back from the LAN.
+    this.lan?.refuse(peerId);
     this.forget(peer);
     return true;
   }
@@ -428,8 +429,8 @@ export class MeshNode {
       },
       discovered: () => discovered().map((p) => ({ peerId: p.peerId, up: p.isUp })),
       forget: (peerId) => {
-        const peer = discovered().find((p) => p.peerId === peerId);
-        if (peer) this.forget(peer);
+        const peer = this.sessions.getPeer(decodePeerId(peerId));
+        if (peer && this.origins.get(peerId) === 'discovered') this.forget(peer);
       },
       now: this.sessions.now,
       log: this.log,
