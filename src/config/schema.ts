@@ -13,6 +13,7 @@ import {
   type Multiaddr,
   type MultiaddrOptions,
 } from '../transport/multiaddr.js';
+import { isInterfaceName } from '../util/interface-index.js';
 import { DEFAULTS } from './defaults.js';
 import { ConfigError } from './errors.js';
 import { describeNode, describeType, type TomlNode, type TomlTable } from './toml-tree.js';
@@ -104,9 +105,9 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
       mtu: integerValue(entry(tun, 'mtu'), DEFAULTS.mtu, 'tun.mtu', MTU_MIN, MTU_MAX, '', fail),
     },
     peers: peersValue(entry(root, 'peer'), new Set(listen.map((l) => l.family)), fail),
-    log: { level: logLevelValue(entry(log, 'level'), fail) },
+    log: { level: choiceValue(entry(log, 'level'), 'log.level', LOG_LEVELS, DEFAULTS.logLevel, fail) },
     discovery: {
-      policy: discoveryPolicyValue(entry(discovery, 'policy'), fail),
+      policy: choiceValue(entry(discovery, 'policy'), 'discovery.policy', DISCOVERY_POLICIES, DEFAULTS.discoveryPolicy, fail),
       interfaces: discoveryInterfacesValue(entry(discovery, 'interfaces'), fail),
     },
   };
@@ -140,26 +141,21 @@ function listenValue(node: TomlNode | undefined, fail: Fail): Multiaddr[] {
 }
 
 function tunNameValue(node: TomlNode | undefined, fail: Fail): string {
-  if (node === undefined) return DEFAULTS.tunName;
-  const problem = 'must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or ".."';
-  const text = stringValue(node, 'tun.name', problem, fail);
-  if (!isInterfaceName(text)) fail(node.line, 'tun.name', `${problem}, got ${describeNode(node)}`);
-  return text;
+  return node === undefined ? DEFAULTS.tunName : interfaceNameValue(node, 'tun.name', fail);
 }
 
-function logLevelValue(node: TomlNode | undefined, fail: Fail): LogLevel {
-  if (node === undefined) return DEFAULTS.logLevel;
-  const problem = `must be one of ${LOG_LEVELS.map((l) => `"${l}"`).join(', ')}`;
-  const text = stringValue(node, 'log.level', problem, fail);
-  const level = LOG_LEVELS.find((l) => l === text);
-  return level ?? fail(node.line, 'log.level', `${problem}, got ${describeNode(node)}`);
-}
-
-function discoveryPolicyValue(node: TomlNode | undefined, fail: Fail): DiscoveryPolicy {
-  if (node === undefined) return DEFAULTS.discoveryPolicy;
-  const problem = `must be one of ${DISCOVERY_POLICIES.map((p) => `"${p}"`).join(', ')}`;
-  const text = stringValue(node, 'discovery.policy', problem, fail);
-  return DISCOVERY_POLICIES.find((p) => p === text) ?? fail(node.line, 'discovery.policy', `${problem}, got ${describeNode(node)}`);
+/** One of the strings `choices`, or `fallback` if the setting is absent. */
+function choiceValue<T extends string>(
+  node: TomlNode | undefined,
+  field: string,
+  choices: readonly T[],
+  fallback: T,
+  fail: Fail,
+): T {
+  if (node === undefined) return fallback;
+  const problem = `must be one of ${choices.map((c) => `"${c}"`).join(', ')}`;
+  const text = stringValue(node, field, problem, fail);
+  return choices.find((c) => c === text) ?? fail(node.line, field, `${problem}, got ${describeNode(node)}`);
 }
 
 function discoveryInterfacesValue(node: TomlNode | undefined, fail: Fail): string[] | null {
@@ -169,9 +165,7 @@ function discoveryInterfacesValue(node: TomlNode | undefined, fail: Fail): strin
   const seen = new Set<string>();
   return node.items.map((item, i) => {
     const field = `discovery.interfaces[${i}]`;
-    const problem = 'must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or ".."';
-    const text = stringValue(item, field, problem, fail);
-    if (!isInterfaceName(text)) fail(item.line, field, `${problem}, got ${describeNode(item)}`);
+    const text = interfaceNameValue(item, field, fail);
     if (seen.has(text)) fail(item.line, field, `"${text}" is listed twice`);
     seen.add(text);
     return text;
@@ -315,9 +309,15 @@ function multiaddrValue(
   }
 }
 
-function isInterfaceName(name: string): boolean {
-  const bytes = Buffer.byteLength(name, 'utf8');
-  return bytes >= 1 && bytes <= 15 && name !== '.' && name !== '..' && !/[/:\s\u0000-\u001f\u007f]/u.test(name);
+/**
+ * A Linux interface name (isInterfaceName). Control characters are refused too: the kernel takes
+ * most of them, but in a config file they are a mistake, and they would garble log lines.
+ */
+function interfaceNameValue(node: TomlNode, field: string, fail: Fail): string {
+  const problem = 'must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or ".."';
+  const text = stringValue(node, field, problem, fail);
+  if (!isInterfaceName(text) || /[\u0000-\u001f\u007f]/.test(text)) fail(node.line, field, `${problem}, got ${describeNode(node)}`);
+  return text;
 }
 
 /** A key as it would be written in TOML: bare if it can be, quoted otherwise. */

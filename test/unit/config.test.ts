@@ -16,6 +16,7 @@ import {
   type Config,
 } from '../../src/config/config.js';
 import { formatMultiaddr } from '../../src/transport/multiaddr.js';
+import { isInterfaceName } from '../../src/util/interface-index.js';
 
 const FILE = '/etc/rovy/rovy.toml';
 // Rovy keys (see address.test.ts: SHA-256("rovy test key 571") and "... 855").
@@ -130,6 +131,20 @@ test('dotted keys, inline tables, CRLF and a byte-order mark are all TOML too', 
 test('names are DNS labels, compared without case', () => {
   const c = parseConfig(`[[peer]]\naddress = "/ip6/fd00::2/udp/1/rovy/${ID1}"\nname = "Alice-2"\n`, FILE);
   assert.equal(c.peers[0].name, 'alice-2');
+});
+
+test('interface names follow the kernel (in bytes); the config file also refuses control characters', () => {
+  const ok = ['rovy0', 'a', 'eth0.100', 'br-lan', 'abcdefghijklmno', '...', 'wlan_é', 'ééééééé', 'a\u0001b'];
+  for (const name of ok) assert.ok(isInterfaceName(name), JSON.stringify(name));
+  // 'éééééééé' is 8 characters but 16 bytes.
+  const bad = ['', '.', '..', 'abcdefghijklmnop', 'éééééééé', 'a/b', '../x', 'eth0:1', 'a b', 'a\tb', 'a\0b'];
+  for (const name of bad) assert.ok(!isInterfaceName(name), JSON.stringify(name));
+  assert.equal(parseConfig('[tun]\nname = "ééééééé"', FILE).tun.name, 'ééééééé');
+  assert.deepEqual(parseConfig('[discovery]\ninterfaces = ["wlan_é"]', FILE).discovery.interfaces, ['wlan_é']);
+  const problem = 'must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or ".."';
+  assert.equal(errorOf('[tun]\nname = "éééééééé"'), `${FILE}:2: tun.name: ${problem}, got "éééééééé"`);
+  // The kernel takes a control character, the config file does not.
+  assert.equal(errorOf('[discovery]\ninterfaces = ["a\\u0001b"]'), `${FILE}:2: discovery.interfaces[0]: ${problem}, got "a\\u0001b"`);
 });
 
 test('a relative key_file is taken relative to the config file', () => {
