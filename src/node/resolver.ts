@@ -57,7 +57,8 @@ export class Resolver {
     const u = off + IPV6_HEADER;
     if (next === NEXT_HEADER_UDP && payload >= UDP_HEADER) {
       const udpLength = (buf[u + 4]! << 8) | buf[u + 5]!;
-      if (udpLength !== payload || upperLayerChecksum(buf, off, payload, NEXT_HEADER_UDP) !== 0) {
+      // A zero checksum field is "none", forbidden over IPv6 (RFC 8200 §8.1): dropped like a wrong one.
+      if (udpLength !== payload || (buf[u + 6]! | buf[u + 7]!) === 0 || upperLayerChecksum(buf, off, payload, NEXT_HEADER_UDP) !== 0) {
         this.counters.dnsDropped++;
         return;
       }

@@ -13,10 +13,7 @@ import { MeshNode } from '../../src/node/node.js';
 import { MemoryTun } from '../../src/tun/memory.js';
 import { UdpSocket } from '../../src/transport/udp.js';
 import { tai64nAfter, tai64nNow } from '../../src/noise/tai64n.js';
-import { until as waitFor } from '../wait.js';
-
-/** Loopback is fast: poll often, give up after 5 s. */
-const until = (what: string, check: () => boolean): Promise<number> => waitFor(what, check, 5000, 5);
+import { untilFast as until } from '../wait.js';
 
 function packet(src: Uint8Array, dst: Uint8Array, payloadLength: number, fill = 0xab): Uint8Array {
   const p = new Uint8Array(40 + payloadLength);

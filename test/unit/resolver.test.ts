@@ -13,9 +13,7 @@ import { PetnameStore } from '../../src/names/petnames.js';
 import { MeshNode, type PeerSpec } from '../../src/node/node.js';
 import { MemoryTun } from '../../src/tun/memory.js';
 import { UdpSocket } from '../../src/transport/udp.js';
-import { until as waitFor } from '../wait.js';
-
-const until = (what: string, check: () => boolean): Promise<number> => waitFor(what, check, 5000, 5);
+import { untilFast } from '../wait.js';
 
 const RESOLVER = parseIPv6('fc00::1');
 const UDP = 17;
@@ -206,7 +204,7 @@ async function harness(t: { after: (fn: () => void) => void }, options: { peers?
   const exchange = async (packet: Uint8Array): Promise<Uint8Array> => {
     const before = tun.written.length;
     tun.inject(packet);
-    await until('a packet on the TUN', () => tun.written.length > before);
+    await untilFast('a packet on the TUN', () => tun.written.length > before);
     assert.equal(tun.written.length, before + 1, 'more than one packet written');
     return tun.written[before]!;
   };
@@ -342,7 +340,7 @@ test('a query with a bad UDP checksum is dropped and counted, then a good one is
   const h = await harness(t);
   const name = `${h.node.peerId}.rovy`;
   h.tun.inject(udpPacket(h.node.address, RESOLVER, 40000, 53, dnsQuery(name, T.AAAA, 1), true));
-  await until('the drop', () => h.node.counters.dnsDropped === 1);
+  await untilFast('the drop', () => h.node.counters.dnsDropped === 1);
   assert.equal(h.tun.written.length, 0, 'a query with a bad checksum was answered');
   assert.equal(h.node.counters.dnsAnswered, 0);
 
@@ -352,6 +350,38 @@ test('a query with a bad UDP checksum is dropped and counted, then a good one is
   assert.equal(h.node.counters.dnsDropped, 1);
 });
 
+/** The source port from which `data` to [fc00::1]:53 sums to a checksum of 0, sent as 0xffff. */
+function portForChecksumFfff(src: Uint8Array, data: Uint8Array): number {
+  for (let port = 1; port <= 0xffff; port++) {
+    const p = udpPacket(src, RESOLVER, port, 53, data);
+    if (p[46] === 0xff && p[47] === 0xff) return port;
+  }
+  throw new Error('no source port gives the checksum 0xffff');
+}
+
+test('a zero UDP checksum field ("none", forbidden in IPv6) is dropped even where the sum verifies', async (t) => {
+  const h = await harness(t);
+  const data = dnsQuery(`${h.node.peerId}.rovy`, T.AAAA, 0x0ff0);
+  const port = portForChecksumFfff(h.node.address, data);
+  const sent = udpPacket(h.node.address, RESOLVER, port, 53, data);
+  assert.deepEqual(sent.subarray(46, 48), Uint8Array.of(0xff, 0xff));
+  const reply = await h.exchange(sent);
+  assert.equal((reply[42]! << 8) | reply[43]!, port, 'destination port');
+  assert.ok(checksumVerifies(reply), 'UDP checksum');
+  assert.deepEqual(parseDns(reply.subarray(48)).answers[0]!.rdata, h.node.address);
+  assert.equal(h.node.counters.dnsAnswered, 1);
+
+  // 0 and 0xffff are the same in ones' complement: only the field's value tells them apart.
+  const none = Uint8Array.from(sent);
+  none[46] = none[47] = 0;
+  assert.ok(checksumVerifies(none), 'the test\'s datagram does not sum like the one answered');
+  const written = h.tun.written.length;
+  h.tun.inject(none);
+  await untilFast('the drop', () => h.node.counters.dnsDropped === 1);
+  assert.equal(h.tun.written.length, written, 'a datagram with no checksum was answered');
+  assert.equal(h.node.counters.dnsAnswered, 1);
+});
+
 test('a UDP length that disagrees with the IPv6 payload length is dropped and counted', async (t) => {
   const h = await harness(t);
   const query = dnsQuery(`${h.node.peerId}.rovy`, T.AAAA, 1);
@@ -359,7 +389,7 @@ test('a UDP length that disagrees with the IPv6 payload length is dropped and co
     const packet = udpPacket(h.node.address, RESOLVER, 40000, 53, query, false, udpLength);
     assert.ok(checksumVerifies(packet), 'the test broke the checksum, not only the length');
     h.tun.inject(packet);
-    await until(`drop ${i + 1}`, () => h.node.counters.dnsDropped === i + 1);
+    await untilFast(`drop ${i + 1}`, () => h.node.counters.dnsDropped === i + 1);
   }
   assert.equal(h.tun.written.length, 0, 'a datagram with a wrong UDP length was answered');
   assert.equal(h.node.counters.dnsAnswered, 0);
@@ -378,7 +408,7 @@ test('a payload that is not a DNS query is dropped and counted, with a valid che
   ];
   for (const [i, data] of garbage.entries()) {
     h.tun.inject(udpPacket(h.node.address, RESOLVER, 40000, 53, data));
-    await until(`drop ${i + 1}`, () => h.node.counters.dnsDropped === i + 1);
+    await untilFast(`drop ${i + 1}`, () => h.node.counters.dnsDropped === i + 1);
   }
   assert.equal(h.tun.written.length, 0, 'garbage was answered');
   assert.equal(h.node.counters.dnsAnswered, 0);
@@ -468,7 +498,7 @@ test('a ping larger than 1280 bytes gets no reply rather than a truncated one', 
   // Read in one batch, in order: the reply to the small one comes after whatever the big one got.
   h.tun.inject(big);
   h.tun.inject(small);
-  await until('the reply to the small ping', () => h.tun.written.some((p) => p.length === small.length));
+  await untilFast('the reply to the small ping', () => h.tun.written.some((p) => p.length === small.length));
   assert.equal(h.tun.written.length, 1, 'the big ping was answered');
   const reply = h.tun.written[0]!;
   assert.equal(reply[40], 129);

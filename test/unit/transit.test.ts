@@ -49,14 +49,12 @@ import {
 import { signTimeExceeded } from '../../src/forward/report.js';
 import { TRANSPORT_HEADER_SIZE as MESSAGE_HEADER } from '../../src/noise/constants.js';
 import { ICMP_TIME_EXCEEDED, icmpChecksum } from '../../src/fcnet/icmp.js';
-import { until as waitFor } from '../wait.js';
+import { untilFast } from '../wait.js';
 
 const MTU = 1420;
 /** B's interface indices for its two neighbours. */
 const LINK_A = 1;
 const LINK_C = 2;
-/** Loopback is fast: poll often; routing converges in about a second. */
-const until = (what: string, check: () => boolean, timeoutMs = 5000): Promise<number> => waitFor(what, check, timeoutMs, 5);
 /** Lets in-flight datagrams land (loopback, same process) before asserting that nothing came. */
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
 
@@ -390,7 +388,7 @@ async function mesh(t: TestContext): Promise<Mesh> {
   const idC = encodePeerId(keysC.publicKey);
   let convergedMs: number;
   try {
-    convergedMs = await until('A and C to route to each other through B', () => a.peerStatus(idC)?.hops === 2 && c.peerStatus(idA)?.hops === 2, 10_000);
+    convergedMs = await untilFast('A and C to route to each other through B', () => a.peerStatus(idC)?.hops === 2 && c.peerStatus(idA)?.hops === 2, 10_000);
   } catch (err) {
     const state = (name: string, router: Router, peers: Iterable<Peer>): string =>
       `${name}: routes ${JSON.stringify(router.routes().map((r) => ({ to: formatIPv6(r.address), hops: r.hops, link: r.link, label: [...r.label] })))}, ` +
@@ -409,7 +407,7 @@ async function deliver(m: Mesh, size: number, hopLimit = 64): Promise<{ sent: Ui
   const before = m.tunC.written.length;
   const sent = packet(m.a.address, m.c.address, size, hopLimit);
   m.tunA.inject(sent);
-  await until(`C to receive a ${size}-byte packet`, () => m.tunC.written.length > before);
+  await untilFast(`C to receive a ${size}-byte packet`, () => m.tunC.written.length > before);
   assert.equal(m.tunC.written.length, before + 1, 'C received more than one packet');
   return { sent, got: m.tunC.written[before]! };
 }
@@ -420,7 +418,7 @@ async function tampered(m: Mesh, size: number, change: Tamper['change'], hopLimi
   m.b.tamper = { match: dataFrom(size), change };
   try {
     m.tunA.inject(packet(m.a.address, m.c.address, size, hopLimit));
-    await until('B to tamper with the frame', () => m.b.tampered.length > before);
+    await untilFast('B to tamper with the frame', () => m.b.tampered.length > before);
   } finally {
     m.b.tamper = null; // a frame that never came must not make B tamper with a later test's
   }
@@ -476,7 +474,7 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
     const seenBefore = b.seen.length;
     const tooBig = packet(a.address, c.address, largest + 1);
     tunA.inject(tooBig);
-    await until('packet too big', () => tunA.written.length > icmpBefore);
+    await untilFast('packet too big', () => tunA.written.length > icmpBefore);
     const icmp = tunA.written[icmpBefore]!;
     assert.equal(icmp[40], 2);
     assert.equal((icmp[44]! << 24) | (icmp[45]! << 16) | (icmp[46]! << 8) | icmp[47]!, largest);
@@ -537,21 +535,21 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
     // The rest of what B sent is an honest rewrite.
     assert.equal(out[OFF_POINTER], 1);
     assert.equal(readSlot(out, 0, 0), LINK_A);
-    await until('C to count the decryption failure', () => c.counters.decryptFailed === failed + 1);
+    await untilFast('C to count the decryption failure', () => c.counters.decryptFailed === failed + 1);
     // The same for a bit of the tag, and a counter B changed (a different nonce).
     await tampered(m, 448, (frame) => {
       const message = e2eMessage(frame); // a view: the hop layer's padding follows it
       message[message.length - 1]! ^= 0x80;
       return frame;
     });
-    await until('C to count the second failure', () => c.counters.decryptFailed === failed + 2);
+    await untilFast('C to count the second failure', () => c.counters.decryptFailed === failed + 2);
     await tampered(m, 452, (frame) => {
       // A counter far ahead (bit 20): the replay window lets it through to the decryption,
       // which fails under the wrong nonce.
       e2eMessage(frame)[8 + 2]! ^= 0x10;
       return frame;
     });
-    await until('C to count the third failure', () => c.counters.decryptFailed === failed + 3);
+    await untilFast('C to count the third failure', () => c.counters.decryptFailed === failed + 3);
     await settle();
     assert.equal(tunC.written.length, delivered, 'C delivered a tampered packet');
     // The session survives: the next honest packet goes through.
@@ -572,7 +570,7 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
       9,
     );
     assert.equal(raised[OFF_HOP_LIMIT], 255);
-    await until('delivery', () => tunC.written.length === delivered + 1);
+    await untilFast('delivery', () => tunC.written.length === delivered + 1);
     const got = tunC.written[delivered]!;
     assert.equal(got[7], 9, 'a transit raised the hop limit');
     assert.deepEqual(got, packet(a.address, c.address, 470, 9));
@@ -592,7 +590,7 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
     for (const [what, change] of variants) {
       await tampered(m, 480 + 4 * n, change);
       n++;
-      await until(`C to count the frame with ${what} as malformed`, () => c.counters.malformed === malformed + n);
+      await untilFast(`C to count the frame with ${what} as malformed`, () => c.counters.malformed === malformed + n);
     }
     await settle();
     assert.equal(c.counters.malformed, malformed + variants.length);
@@ -615,7 +613,7 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
       return out;
     });
     assert.equal(checkRoutedHeader(looped, 0, looped.length), routedHeaderLength(2), 'the looped frame is well-formed');
-    await until('C to count the looping label', () => c.counters.badLabel === badLabel + 1);
+    await untilFast('C to count the looping label', () => c.counters.badLabel === badLabel + 1);
     // A slot naming no link of C's is refused the same way.
     await tampered(m, 524, (frame) => {
       const out = new Uint8Array(routedHeaderLength(2) + frame.length - routedHeaderLength(1));
@@ -624,7 +622,7 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
       out[OFF_POINTER] = 1;
       return out;
     });
-    await until('C to count the unknown slot', () => c.counters.badLabel === badLabel + 2);
+    await untilFast('C to count the unknown slot', () => c.counters.badLabel === badLabel + 2);
     // An honest packet afterwards: by the time it arrives C has long handled the looped frame.
     await deliver(m, 528);
     assert.equal(tunC.written.length, delivered + 1);
@@ -640,7 +638,7 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
     const invalid = a.counters.invalidReport;
     const sent = packet(a.address, c.address, 540, 1);
     tunA.inject(sent);
-    await until('A to write the time-exceeded error', () => tunA.written.length > icmpBefore);
+    await untilFast('A to write the time-exceeded error', () => tunA.written.length > icmpBefore);
     // B found the hop limit in the clear header, as any transit can.
     const frame = findLast(b.seen, (s) => dataFrom(540)(s.frame, b.byLink.get(LINK_A)!));
     assert.ok(frame);
@@ -664,7 +662,7 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
     // A report about the same frame again finds no probe: one error per probe.
     const reported = b.expired[expired]!;
     b.report(reported.back, reported.header);
-    await until('A to refuse the repeated report', () => a.counters.invalidReport === invalid + 1);
+    await untilFast('A to refuse the repeated report', () => a.counters.invalidReport === invalid + 1);
     await settle();
     assert.equal(tunA.written.length, icmpBefore + 1);
   });
@@ -678,7 +676,7 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
     const sent = packet(a.address, c.address, 560, 1);
     try {
       tunA.inject(sent);
-      await until('A to refuse the forged report', () => a.counters.invalidReport === invalid + 1);
+      await untilFast('A to refuse the forged report', () => a.counters.invalidReport === invalid + 1);
     } finally {
       b.reportSigner = m.keysB;
     }
@@ -688,7 +686,7 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
     // The forgery did not use up the probe: B's own, honest report about it is still answered.
     const { back, header } = b.expired.at(-1)!;
     b.report(back, header);
-    await until('A to answer the honest report', () => tunA.written.length === icmpBefore + 1);
+    await untilFast('A to answer the honest report', () => tunA.written.length === icmpBefore + 1);
     const icmp = tunA.written[icmpBefore]!;
     assert.deepEqual(icmp.subarray(8, 24), fcAddressBytes(m.keysB.publicKey));
     assert.deepEqual(icmp.subarray(48), sent);
@@ -699,7 +697,7 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
     const { sent: ordinary } = await deliver(m, 580);
     const frame = findLast(b.seen, (s) => dataFrom(580)(s.frame, b.byLink.get(LINK_A)!))!;
     b.report(reverseRoute(frame.frame, 0, LINK_A), e2eMessage(frame.frame).slice(0, MESSAGE_HEADER));
-    await until('A to refuse the report about ordinary traffic', () => a.counters.invalidReport === invalid + 2);
+    await untilFast('A to refuse the report about ordinary traffic', () => a.counters.invalidReport === invalid + 2);
     await settle();
     assert.equal(tunA.written.length, icmpBefore + 1, `A wrote an error about a ${ordinary.length}-byte packet that was not a probe`);
   });
