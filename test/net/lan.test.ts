@@ -126,6 +126,18 @@ test('policy manual: listed until told to connect; petnames resolve and survive 
       return r.code === 0 ? (JSON.parse(r.stdout) as Listing) : null;
     };
     const peers = async () => JSON.parse((await rovy('peers', '--json')).stdout) as { peerId: string; origin: string; state: string; petname: string }[];
+    /** What the daemon on `bus` says of itself (Describe()), or null while it is not on the bus. */
+    interface Described {
+      peers: { peerId: string }[];
+      discovery: { neighbors: { peerId: string; lastSeen: number }[] };
+      counters: { unknownPeer: number };
+    }
+    const describe = async (bus: PrivateBus): Promise<Described | null> => {
+      const r = await run('busctl', ['--system', '--json=short', 'call', 'net.rovy.Rovy1', '/net/rovy/Rovy1', 'net.rovy.Rovy1', 'Describe'], bus.env);
+      return r.code === 0 ? (JSON.parse((JSON.parse(r.stdout) as { data: [string] }).data[0]) as Described) : null;
+    };
+    /** When the node described last heard `peerId`'s beacon (µs), 0 if it does not list it. */
+    const lastSeen = (d: Described | null, peerId: string): number => d?.discovery.neighbors.find((n) => n.peerId === peerId)?.lastSeen ?? 0;
 
     // 1. A lists B and C, and is connected to neither.
     await until('A lists B and C', async () => (await discovery())?.neighbors.length === 2, FIND_MS).catch((e: Error) => assert.fail(`${e.message}\n${last}\n${daemonA.log}`));
@@ -143,6 +155,19 @@ test('policy manual: listed until told to connect; petnames resolve and survive 
     }
     assert.deepEqual(await peers(), []);
     assert.equal(ping(a, b.address), false, 'A reached B before being told to connect');
+    // A wrong auto-connect starts its handshake as the node is listed, and that takes a round
+    // trip: so far it may just not have finished. Once A and B have each heard the other's next
+    // beacon (at least an answer delay later), it would have; nobody may have tried.
+    const seenByA = lastSeen(await describe(busA), b.peerId);
+    await until('B to list A', async () => lastSeen(await describe(busB), a.peerId) > 0, FIND_MS);
+    const seenByB = lastSeen(await describe(busB), a.peerId);
+    await until('A and B to hear each other again', async () => lastSeen(await describe(busA), b.peerId) > seenByA && lastSeen(await describe(busB), a.peerId) > seenByB, FIND_MS);
+    assert.deepEqual(await peers(), [], 'A connected to a node it was not told to connect to');
+    const [stillA, stillB] = [(await describe(busA))!, (await describe(busB))!];
+    assert.deepEqual(stillB.peers, [], 'B connected to a node it was not told to connect to');
+    // A refuses (and counts) whatever initiation B or C sends it; B likewise for A and C.
+    assert.equal(stillA.counters.unknownPeer, 0, 'a node of the LAN initiated a session with A');
+    assert.equal(stillB.counters.unknownPeer, 0, 'a node of the LAN initiated a session with B');
     t.diagnostic(`rovy discovery on A:\n${(await rovy('discovery')).stdout}`);
 
     // 2. A connects to B (by peer ID): B, asked by no user of its own, does not answer yet. Once B
@@ -150,10 +175,7 @@ test('policy manual: listed until told to connect; petnames resolve and survive 
     const connected = await rovy('connect', b.peerId);
     assert.equal(connected.code, 0, connected.stderr);
     // B refuses A's initiations (a key that is not its peer), rather than just not having seen one yet.
-    const refusedByB = async (): Promise<number> => {
-      const r = await run('busctl', ['--system', '--json=short', 'call', 'net.rovy.Rovy1', '/net/rovy/Rovy1', 'net.rovy.Rovy1', 'Describe'], busB.env);
-      return r.code === 0 ? (JSON.parse((JSON.parse(r.stdout) as { data: [string] }).data[0]) as { counters: { unknownPeer: number } }).counters.unknownPeer : 0;
-    };
+    const refusedByB = async (): Promise<number> => (await describe(busB))?.counters.unknownPeer ?? 0;
     await until("B refusing A's initiation", async () => (await refusedByB()) > 0, FIND_MS);
     assert.equal(ping(a, b.address), false, 'B accepted A without its own consent');
     await until('B lists A', async () => (await rovyB('discovery', '--json')).stdout.includes(a.peerId), FIND_MS);

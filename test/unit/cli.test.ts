@@ -2,11 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../repo-root.js';
-
+import { tempDir } from '../temp-dir.js';
 
 function rovy(...args: string[]): { code: number; stdout: string; stderr: string } {
   try {
@@ -19,8 +18,7 @@ function rovy(...args: string[]): { code: number; stdout: string; stderr: string
 }
 
 test('init creates key and config once; id reads them without a daemon', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'rovy-cli-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'rovy-cli-');
   const config = join(dir, 'rovy.toml');
 
   const first = rovy('init', '--config', config);
@@ -47,8 +45,7 @@ test('init creates key and config once; id reads them without a daemon', (t) => 
 });
 
 test('id without a key says so and creates nothing', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'rovy-cli-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'rovy-cli-');
   const config = join(dir, 'rovy.toml');
   writeFileSync(config, 'key_file = "missing.key"\n');
   const r = rovy('id', '--config', config);
@@ -59,8 +56,7 @@ test('id without a key says so and creates nothing', (t) => {
 });
 
 test('a bad config names file, line and field', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'rovy-cli-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'rovy-cli-');
   const config = join(dir, 'rovy.toml');
   writeFileSync(config, '[tun]\nname = "rovy0"\nmtu = "big"\n');
   const r = rovy('id', '--config', config);

@@ -2,7 +2,7 @@
 // small parser that follows compression pointers, and garbage that must be dropped, not answered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { rng } from '../../bench/sim/graph.js';
 import { DNS_TTL_SECONDS, answerDnsQuery, type RovyZone } from '../../src/names/dns.js';
 
 const ALICE = Uint8Array.of(0xfc, 0x62, 0x36, 0xbf, 0xee, 0x9c, 0xa7, 0x84, 0x92, 0xb5, 0xc3, 0xc1, 0xb3, 0xc5, 0x26, 0x9a);
@@ -392,21 +392,36 @@ test('a response that would not fit the buffer is not written past its end', () 
 });
 
 test('random bytes and mutated queries never throw or overrun', () => {
+  // Seeded, so that a failure names the seed and iteration that reproduce it.
+  const SEED = 0x0d15ea5e;
+  const random = rng(SEED);
+  const below = (n: number): number => Math.floor(random() * n);
   const zone = stubZone();
   const backing = new Uint8Array(600);
   const out = backing.subarray(0, 512);
-  const run = (q: Uint8Array): void => {
+  const run = (q: Uint8Array, at: string): void => {
+    const where = `seed ${SEED}, ${at}, query ${Buffer.from(q).toString('hex')}`;
     backing.fill(0xa5, 512);
-    const { length } = answerDnsQuery(q, zone, out);
-    assert.ok(length >= 0 && length <= out.length);
-    assert.ok(backing.subarray(512).every((b) => b === 0xa5), 'wrote past out');
-    if (length > 0) parse(out.subarray(0, length));
+    let length = 0;
+    try {
+      ({ length } = answerDnsQuery(q, zone, out));
+    } catch (err) {
+      assert.fail(`threw (${where}): ${(err as Error).message}`);
+    }
+    assert.ok(length >= 0 && length <= out.length, `length ${length} (${where})`);
+    assert.ok(backing.subarray(512).every((b) => b === 0xa5), `wrote past out (${where})`);
+    if (length === 0) return;
+    try {
+      parse(out.subarray(0, length));
+    } catch (err) {
+      assert.fail(`unreadable response (${where}): ${(err as Error).message}`);
+    }
   };
-  for (let i = 0; i < 2000; i++) run(randomBytes(Math.floor(Math.random() * 80)));
+  for (let i = 0; i < 2000; i++) run(Uint8Array.from({ length: below(80) }, () => below(256)), `random iteration ${i}`);
   const bases = [query('alice.rovy', T.AAAA, { edns: 0 }), query(reverseName(ALICE), T.PTR), query('nobody.rovy', T.ANY)];
   for (let i = 0; i < 2000; i++) {
     const q = Uint8Array.from(bases[i % bases.length]!);
-    q[Math.floor(Math.random() * q.length)] = Math.floor(Math.random() * 256);
-    run(q);
+    q[below(q.length)] = below(256);
+    run(q, `mutation iteration ${i}`);
   }
 });

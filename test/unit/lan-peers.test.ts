@@ -1,8 +1,8 @@
 // LAN discovery policy (src/node/lan-peers.ts) against a host that records what it is asked to
 // do. Most of the policy needs no socket. Where a node on the LAN must be present, discovery runs
 // for real on [::]:0 with no interface, and a real signed beacon is handed to its message handler
-// as the socket would hand it over, from a link-local source on a stand-in interface: no datagram
-// crosses a network.
+// as the socket would hand it over, from a link-local source on a stand-in interface (or, to show
+// what is refused unread, from elsewhere): no datagram crosses a network.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseIPv6 } from '../../src/keys/address.js';
@@ -12,9 +12,7 @@ import { encodeBeacon } from '../../src/discovery/beacon.js';
 import { NEIGHBOR_LIFETIME_MS } from '../../src/discovery/constants.js';
 import type { DiscoveryPolicy } from '../../src/config/schema.js';
 import { LanPeers, type LanPeersHost } from '../../src/node/lan-peers.js';
-import { until as waitFor } from '../wait.js';
-
-const until = (what: string, check: () => boolean): Promise<number> => waitFor(what, check, 5000, 5);
+import { untilFast } from '../wait.js';
 
 const own = generateKeyPair();
 const alice = generateKeyPair();
@@ -95,25 +93,43 @@ function lanPeers(t: { after: (fn: () => void) => void }, policy: DiscoveryPolic
 async function started(l: Lan): Promise<void> {
   l.lan.start();
   assert.equal(l.lan.active, true);
-  await until('discovery to start', () => l.host.calls.includes('discoveryChanged'));
+  await untilFast('discovery to start', () => l.host.calls.includes('discoveryChanged'));
   assert.deepEqual(l.host.take(), ['discoveryChanged']);
   assert.deepEqual(l.lan.interfaceNames, []);
+}
+
+/** A new beacon of `keys`, listing LL:port. */
+function beaconOf(l: Lan, keys: KeyPair, port = 7777): Uint8Array {
+  l.wall.now += 10; // each beacon newer than the last
+  return encodeBeacon(keys, l.wall.now, [{ family: 6, address: parseIPv6(LL), port }]);
+}
+
+/** The running LanDiscovery receives `bytes` from `from` (Node's text of the source, with its
+ *  zone), as from its socket, while IFACE is in use. */
+function deliver(l: Lan, bytes: Uint8Array, from: string): void {
+  const discovery = (l.lan as unknown as { discovery: { ifaces: Map<string, unknown>; onMessage(msg: Uint8Array, from: string): void } | null }).discovery;
+  assert.ok(discovery, 'discovery is not running');
+  discovery.ifaces.set(IFACE, { name: IFACE, index: IFINDEX, endpoints: [] });
+  try {
+    discovery.onMessage(bytes, from);
+  } finally {
+    discovery.ifaces.delete(IFACE);
+  }
 }
 
 /** The running LanDiscovery receives `keys`' beacon from LL on IFACE, as from its socket; or
  *  `again`, a beacon heard before. Returns the beacon. */
 function hear(l: Lan, keys: KeyPair, port = 7777, again?: Uint8Array): Uint8Array {
-  l.wall.now += 10; // each beacon newer than the last
-  const beacon = again ?? encodeBeacon(keys, l.wall.now, [{ family: 6, address: parseIPv6(LL), port }]);
-  const discovery = (l.lan as unknown as { discovery: { ifaces: Map<string, unknown>; onMessage(msg: Uint8Array, from: string): void } | null }).discovery;
-  assert.ok(discovery, 'discovery is not running');
-  discovery.ifaces.set(IFACE, { name: IFACE, index: IFINDEX, endpoints: [] });
-  try {
-    discovery.onMessage(beacon, `${LL}%${IFACE}`);
-  } finally {
-    discovery.ifaces.delete(IFACE);
-  }
+  const beacon = again ?? beaconOf(l, keys, port);
+  deliver(l, beacon, `${LL}%${IFACE}`);
   return beacon;
+}
+
+/** The counters that moved from `before` to `after`, by how much. */
+function moved(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const diff: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (v !== before[k]) diff[k] = v - (before[k] ?? 0);
+  return diff;
 }
 
 // --- Policy, without a socket ----------------------------------------------------------------
@@ -165,13 +181,6 @@ test('policy "off" forgets every discovered neighbour, up or not, and no other',
   assert.deepEqual(host.take(), [`forget ${ALICE}`, `forget ${BOB}`, 'discoveryChanged']);
   assert.deepEqual(host.discovered(), []);
   assert.equal(host.isNeighbour(CAROL), true);
-});
-
-test('acceptable: nobody while no node is on the LAN, under any policy', (t) => {
-  for (const policy of ['auto', 'manual', 'off'] as const) {
-    const { lan } = lanPeers(t, policy);
-    assert.equal(lan.acceptable(ALICE), undefined, policy);
-  }
 });
 
 test('while discovery is not running, tick forgets no discovered neighbour', (t) => {
@@ -254,6 +263,31 @@ test('"manual": nodes are listed, not connected nor accepted; connect() and "aut
   assert.equal(lan.acceptable(BOB)?.peerId, BOB);
 });
 
+test('a datagram from a source that is not link-local, or on an interface not in use, is counted and dropped unread', async (t) => {
+  const l = lanPeers(t, 'manual');
+  const { lan, host } = l;
+  await started(l);
+  const cases = [
+    { keys: alice, from: '2001:db8::1', counter: 'malformed' }, // Node gives no zone: not link-local
+    { keys: bob, from: `${LL}%rovytest1`, counter: 'otherInterface' },
+  ];
+  for (const { keys, from, counter } of cases) {
+    const peerId = encodePeerId(keys.publicKey);
+    const beacon = beaconOf(l, keys);
+    let before = lan.counters();
+    deliver(l, beacon, from);
+    assert.deepEqual(moved(before, lan.counters()), { received: 1, [counter]: 1 }, from);
+    assert.equal(lan.neighbor(peerId), undefined, `a beacon from ${from} listed its node`);
+    assert.deepEqual(host.take(), []);
+
+    // Control: the very same beacon, from LL on the interface in use, is accepted.
+    before = lan.counters();
+    deliver(l, beacon, `${LL}%${IFACE}`);
+    assert.deepEqual(moved(before, lan.counters()), { received: 1, accepted: 1 }, `after ${from}`);
+    assert.deepEqual(host.take(), [`added ${peerId}`]);
+  }
+});
+
 test('tick forgets discovered neighbours that are down and off the LAN, once a second at most', async (t) => {
   const l = lanPeers(t, 'auto');
   const { lan, host } = l;
@@ -280,7 +314,7 @@ test('tick forgets discovered neighbours that are down and off the LAN, once a s
 
   // Alice stops announcing herself: discovery expires her on its next round, then she goes.
   l.wall.now += NEIGHBOR_LIFETIME_MS;
-  await until('alice to expire', () => host.calls.includes(`removed ${ALICE}`));
+  await untilFast('alice to expire', () => host.calls.includes(`removed ${ALICE}`));
   assert.deepEqual(host.take(), [`removed ${ALICE}`]);
   assert.equal(lan.acceptable(ALICE), undefined);
   lan.tick(opened + NEIGHBOR_LIFETIME_MS + 3000);
@@ -329,7 +363,7 @@ test('"off" while running closes discovery and forgets its neighbours; counters 
   lan.setEnabled(true);
   assert.equal(lan.policy, 'auto');
   assert.equal(lan.active, true);
-  await until('discovery to restart', () => host.calls.filter((c) => c === 'discoveryChanged').length === 2);
+  await untilFast('discovery to restart', () => host.calls.filter((c) => c === 'discoveryChanged').length === 2);
   assert.deepEqual(lan.neighbors(), []);
   assert.equal(lan.counters().accepted, 1, 'counters lost when discovery restarted');
   // Alice's old beacon, sent again after the restart, is still known for what it is.
