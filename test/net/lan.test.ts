@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab, ROVY_JS, nsExec, until, type Daemon } from './netns.js';
-import { isRoot, run, startSystemBus, type PrivateBus } from '../desktop/buses.js';
+import { isRoot, run, startMonitor, startSystemBus, type PrivateBus } from '../desktop/buses.js';
 
 /** Discovery answers a newcomer at once, then the handshake: well inside this. */
 const FIND_MS = 20_000;
@@ -205,7 +205,16 @@ test('policy manual: listed until told to connect; petnames resolve and survive 
     const invalid = await rovy('name', 'set', 'not_a_label', c.peerId);
     assert.equal(invalid.code, 1);
     assert.match(invalid.stderr, /not a DNS label/);
-    assert.equal((await rovy('name', 'set', 'carol', c.address)).code, 0, 'naming by fc address');
+    // C is only a neighbour, no peer: its Neighbor object still signals its new Petname.
+    const monitor = await startMonitor(busA);
+    try {
+      assert.equal((await rovy('name', 'set', 'carol', c.address)).code, 0, 'naming by fc address');
+      await until("C's Neighbor Petname signalled", () =>
+        monitor.messages().some((m) => m.member === 'PropertiesChanged' && m.path?.startsWith('/net/rovy/Rovy1/neighbor/') && JSON.stringify(m.payload).includes('"Petname":{"type":"s","data":"carol"}')),
+      );
+    } finally {
+      await monitor.stop();
+    }
     assert.deepEqual(JSON.parse((await rovy('name', 'list', '--json')).stdout), [
       { name: 'alice', peerId: b.peerId, source: 'petname' },
       { name: 'carol', peerId: c.peerId, source: 'petname' },
@@ -248,6 +257,23 @@ test('policy manual: listed until told to connect; petnames resolve and survive 
     // 7. A policy chosen at run time survives a restart; a policy changed in the config file and
     // reloaded wins over it.
     assert.equal((await rovy('discovery', 'auto')).code, 0);
+    // Under "auto", a node the user disconnected is not taken back from the LAN, whichever way it
+    // came: here B, made a runtime peer by its multiaddr, then disconnected.
+    const bOnLan = (await discovery())!.neighbors.find((n) => n.peerId === b.peerId)!;
+    const multiaddr = `${bOnLan.endpoints.find((e) => e.startsWith('/ip6zone/'))}/rovy/${b.peerId}`;
+    assert.equal((await rovy('disconnect', b.peerId)).code, 0);
+    assert.equal((await rovy('connect', multiaddr)).code, 0, multiaddr);
+    await until('B a runtime peer of A, connected', async () => {
+      const p = (await peers()).find((x) => x.peerId === b.peerId);
+      return p?.origin === 'runtime' && p.state === 'connected';
+    }, FIND_MS);
+    assert.equal((await rovy('disconnect', b.peerId)).code, 0);
+    const refusedByA = (await describe(busA))!.counters.unknownPeer;
+    // B asks again at once: it drops A and connects to it anew.
+    assert.equal((await rovyB('disconnect', a.peerId)).code, 0);
+    assert.equal((await rovyB('connect', a.peerId)).code, 0);
+    await until("A refusing B's initiation", async () => ((await describe(busA))?.counters.unknownPeer ?? 0) > refusedByA, FIND_MS);
+    assert.equal((await peers()).find((p) => p.peerId === b.peerId), undefined, 'A took B back after the user disconnected it');
     assert.equal(await daemonA.stop(), 0);
     daemonA = startOnBus(a, busA);
     await until('A back with policy auto', async () => (await discovery())?.policy === 'auto', FIND_MS);
