@@ -1,11 +1,12 @@
 // The daemon's D-Bus API (dbus/net.rovy.Rovy1.xml): the node object, one object per peer, and
 // the glue that turns node events into InterfacesAdded/Removed and PropertiesChanged. It reads
-// state from the node and leaves every change to the daemon (ApiHost), which owns the interface
-// and the state file.
+// state from the node. A change that touches what the daemon owns (the interface, the state
+// file) goes through the daemon (ApiHost); one that stays within the node (a name, connecting
+// to a node on the LAN) is asked of the node directly.
 import { parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
 import { canonicalPeerId } from '../src/keys/peerid.js';
 import type { MeshNode, PeerStatus } from '../src/node/node.js';
-import { BusService, RovyError, type CallContext, type InterfaceImpl } from './dbus/bus.js';
+import { BusService, DISCOVERY_IFACE, NAMES_IFACE, NEIGHBOR_IFACE, NODE_IFACE, PEER_IFACE, ROOT_PATH, RovyError, type CallContext, type InterfaceImpl } from './dbus/bus.js';
 import { toJson } from './json.js';
 import { NameError } from '../src/names/label.js';
 import { DISCOVERY_POLICIES } from '../src/config/schema.js';
@@ -13,13 +14,7 @@ import type { LanPeers } from '../src/node/lan-peers.js';
 import { formatEndpoint } from '../src/transport/udp.js';
 import type { Neighbor } from '../src/discovery/neighbors.js';
 
-export { BUS_NAME } from './dbus/bus.js';
-export const ROOT_PATH = '/net/rovy/Rovy1';
-const NODE_IFACE = 'net.rovy.Rovy1';
-const PEER_IFACE = 'net.rovy.Rovy1.Peer';
-const NAMES_IFACE = 'net.rovy.Rovy1.Names';
-const DISCOVERY_IFACE = 'net.rovy.Rovy1.Discovery';
-const NEIGHBOR_IFACE = 'net.rovy.Rovy1.Neighbor';
+export { BUS_NAME, ROOT_PATH } from './dbus/bus.js';
 const ACTION_TOGGLE = 'net.rovy.toggle';
 const ACTION_PEERS = 'net.rovy.manage-peers';
 const ACTION_NAMES = 'net.rovy.manage-names';
@@ -97,7 +92,7 @@ export class RovyApi {
   neighborChanged(peerId: string): void {
     const path = this.neighborPaths.get(peerId);
     if (path && this.host.node.lan?.neighbor(peerId)) {
-      this.bus.propertiesChanged(path, NEIGHBOR_IFACE, ['Petname', 'Endpoint', 'Endpoints', 'Interface', 'LastSeen', 'Connected', 'Peer']);
+      this.bus.propertiesChanged(path, NEIGHBOR_IFACE, ['Petname', 'Endpoint', 'Endpoints', 'Interface', 'Connected', 'Peer']);
     }
   }
 
@@ -115,7 +110,6 @@ export class RovyApi {
 
   stateChanged(): void {
     this.bus.propertiesChanged(ROOT_PATH, NODE_IFACE, ['Enabled', 'State']);
-    this.discoveryChanged(); // Enabled there follows the mesh too
   }
 
   namesChanged(): void {
@@ -211,7 +205,7 @@ export class RovyApi {
     return {
       properties: {
         Policy: () => host.node.lan?.policy ?? 'off',
-        Enabled: () => (host.node.lan?.policy ?? 'off') !== 'off' && host.node.isEnabled,
+        Enabled: () => host.node.lan?.active ?? false,
         Interfaces: () => host.node.lan?.interfaceNames ?? [],
       },
       methods: {
@@ -240,7 +234,10 @@ export class RovyApi {
         PeerId: () => peerId,
         Address: () => neighbor().address,
         Petname: () => this.host.node.names.nameOf(peerId) ?? '',
-        Endpoint: () => formatEndpointNamed(neighbor()),
+        Endpoint: () => {
+          const n = neighbor();
+          return formatEndpoint(n.endpoint, n.interfaceName);
+        },
         Endpoints: () => neighbor().endpoints,
         Interface: () => neighbor().interfaceName,
         LastSeen: () => BigInt(neighbor().lastSeen) * 1000n,
@@ -250,7 +247,7 @@ export class RovyApi {
       methods: {
         Connect: async (ctx: CallContext) => {
           await this.bus.authorize(ctx, ACTION_PEERS);
-          neighbor();
+          // One that left meanwhile is a NoSuchNeighbor from there (a PeerExists if it is a peer).
           return this.connectNeighbor(peerId);
         },
       },
@@ -312,19 +309,12 @@ export class RovyApi {
       enabled: node.isEnabled,
       state: node.state,
       version: this.host.version,
-      // Each peer exactly as its D-Bus properties say, keys in camelCase.
-      peers: [...this.paths].map(([peerId, path]) => ({
-        path,
-        ...(toJson(Object.fromEntries(Object.entries(this.peerInterface(peerId).properties).map(([name, get]) => [name, get()]))) as object),
-      })),
+      peers: [...this.paths].map(([peerId, path]) => ({ path, ...propertyValues(this.peerInterface(peerId)) })),
       names: node.names.list(),
       discovery: {
         policy: node.lan?.policy ?? 'off',
         interfaces: node.lan?.interfaceNames ?? [],
-        neighbors: [...this.neighborPaths].map(([peerId, path]) => ({
-          path,
-          ...(toJson(Object.fromEntries(Object.entries(this.neighborInterface(peerId).properties).map(([name, get]) => [name, get()]))) as object),
-        })),
+        neighbors: [...this.neighborPaths].map(([peerId, path]) => ({ path, ...propertyValues(this.neighborInterface(peerId)) })),
         counters: node.lan?.counters() ?? {},
       },
       counters: node.counters.snapshot(),
@@ -332,11 +322,9 @@ export class RovyApi {
   }
 }
 
-/** "[fe80::1%eth0]:7777": the endpoint with its interface's name rather than its index. */
-function formatEndpointNamed(n: Neighbor): string {
-  const { scopeId: _scope, ...unscoped } = n.endpoint;
-  const text = formatEndpoint(unscoped);
-  return n.endpoint.scopeId ? text.replace(']', `%${n.interfaceName}]`) : text;
+/** Every property of `impl` read now, keys in camelCase, as Describe() shows an object. */
+function propertyValues(impl: InterfaceImpl): object {
+  return toJson(Object.fromEntries(Object.entries(impl.properties).map(([name, get]) => [name, get()]))) as object;
 }
 
 /** Runs a change to the names, turning its refusal into the matching named error. */
@@ -344,7 +332,7 @@ function namesCall(change: () => void): void {
   try {
     change();
   } catch (err) {
-    if (err instanceof NameError) throw new RovyError(err.kind === 'InvalidPeer' ? 'InvalidPeerId' : err.kind, err.message);
+    if (err instanceof NameError) throw new RovyError(err.kind, err.message);
     throw new RovyError('Failed', `cannot save the names: ${(err as Error).message}`);
   }
 }

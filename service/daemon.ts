@@ -12,7 +12,7 @@ import { loadOrCreateKey } from '../src/keys/keyfile.js';
 import { MeshNode, type PeerSpec } from '../src/node/node.js';
 import { formatMultiaddr, parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
 import { packageRoot } from '../src/util/package-root.js';
-import { BusService, BusUnavailable, RovyError } from './dbus/bus.js';
+import { BusService, BusUnavailable } from './dbus/bus.js';
 import { BUS_NAME, ROOT_PATH, RovyApi, type ApiHost } from './api.js';
 import { StateFile, type DaemonState } from './state.js';
 import type { DiscoveryPolicy } from '../src/config/schema.js';
@@ -78,6 +78,8 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   process.on('SIGINT', early);
 
   const sockets: UdpSocket[] = [];
+  /** The listen addresses with the ports their sockets got (port 0 in the config: the kernel's choice). */
+  const bound: Multiaddr[] = [];
   let tun: TunDevice | null = null;
   let node: MeshNode | null = null;
   let bus: BusService | null = null;
@@ -93,10 +95,11 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     for (const listen of config.listen) {
       const socket = withContext(`listen ${formatMultiaddr(listen)}`, () => UdpSocket.open(listen.family, listen.address, listen.port, SOCKET_BUFFER_BYTES));
       sockets.push(socket);
-      log.info(`listening on ${formatMultiaddr({ ...listen, port: socket.port })}`);
+      const address = { ...listen, port: socket.port };
+      bound.push(address);
+      log.info(`listening on ${formatMultiaddr(address)}`);
     }
     tun = withContext(`TUN ${config.tun.name}`, () => TunDevice.open(config.tun.name));
-    const bound = config.listen.map((l, i) => ({ family: l.family, address: l.address, port: sockets[i]!.port }));
     node = new MeshNode({
       identity: { privateKey: key.privateKey, publicKey: key.publicKey },
       tun,
@@ -140,6 +143,8 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   }
 
   const running = node;
+  // Never null: the daemon always gives the node discovery options (policy "off" included).
+  const lan = running.lan!;
   const device = tun;
   /** A discovery policy chosen at run time, with the config's policy at that moment. */
   let discoveryChoice = saved.discovery;
@@ -153,7 +158,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   const host: ApiHost = {
     node: running,
     interfaceName: device.name,
-    listen: config.listen.map((l, i) => formatMultiaddr({ ...l, port: sockets[i]!.port })),
+    listen: bound.map((l) => formatMultiaddr(l)),
     version: VERSION,
     setEnabled(enabled) {
       if (enabled) configureInterface(device.name, running.addressText, config.tun.mtu);
@@ -162,9 +167,8 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       saveState();
     },
     changeDiscovery(change) {
-      if (!running.lan) throw new RovyError('Failed', 'this node has no LAN discovery');
-      change(running.lan);
-      discoveryChoice = { policy: running.lan.policy, configPolicy: config.discovery.policy };
+      change(lan);
+      discoveryChoice = { policy: lan.policy, configPolicy: config.discovery.policy };
       saveState();
     },
     connect(address) {
@@ -224,7 +228,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       running.setPeers(nextPeers);
       // A changed [discovery] policy in the file overrides a choice made at run time.
       if (next.discovery.policy !== config.discovery.policy) {
-        running.lan?.setPolicy(next.discovery.policy);
+        lan.setPolicy(next.discovery.policy);
         discoveryChoice = null;
         saveState();
       }
@@ -243,7 +247,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       config = next;
     };
     const report = (): void => {
-      const discovery = running.lan && { policy: running.lan.policy, interfaces: running.lan.interfaceNames, neighbors: running.lan.neighbors().length, counters: running.lan.counters() };
+      const discovery = { policy: lan.policy, interfaces: lan.interfaceNames, neighbors: lan.neighbors().length, counters: lan.counters() };
       log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot(), routing: { ...running.router.stats(), counters: running.router.counters.snapshot() }, discovery })}`);
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));

@@ -4,13 +4,6 @@
 import { parseIPv6 } from '../../src/keys/address.js';
 import { BusClient, BusUnavailable, NotRunning } from '../dbus/bus.js';
 
-export const ROOT_PATH = '/net/rovy/Rovy1';
-export const NODE_IFACE = 'net.rovy.Rovy1';
-export const PEER_IFACE = 'net.rovy.Rovy1.Peer';
-export const NAMES_IFACE = 'net.rovy.Rovy1.Names';
-export const DISCOVERY_IFACE = 'net.rovy.Rovy1.Discovery';
-export const NEIGHBOR_IFACE = 'net.rovy.Rovy1.Neighbor';
-
 /** Runs `command` with a connected client; prints failures as one line and returns the exit code. */
 export async function withDaemon(name: string, command: (client: BusClient) => Promise<void>): Promise<number> {
   let client: BusClient | null = null;
@@ -34,18 +27,24 @@ function describeFailure(err: unknown): string {
   return e.message;
 }
 
-/** A peer object the daemon exports, with its properties as plain values. */
-export interface PeerObject {
+/** Every object the daemon exports below the root: path → interface → property → plain value. */
+type ManagedObjects = Record<string, Record<string, Record<string, unknown>>>;
+
+/** An object the daemon exports, with the properties of one of its interfaces. */
+export interface BusObject {
   path: string;
   props: Record<string, unknown>;
 }
 
-/** The peer objects the daemon exports (neighbours and routed peers), by peer ID. */
-export async function listPeers(client: BusClient): Promise<PeerObject[]> {
-  const objects = await client.managedObjects(ROOT_PATH);
+/**
+ * The objects with interface `iface` (peers, neighbours) in one GetManagedObjects answer, each
+ * with that interface's properties, by peer ID. A command reads the objects once and takes all
+ * it shows from that answer.
+ */
+export function objectsWith(objects: ManagedObjects, iface: string): BusObject[] {
   return Object.entries(objects)
-    .filter(([, ifaces]) => PEER_IFACE in ifaces)
-    .map(([path, ifaces]) => ({ path, props: ifaces[PEER_IFACE]! }))
+    .filter(([, ifaces]) => iface in ifaces)
+    .map(([path, ifaces]) => ({ path, props: ifaces[iface]! }))
     .sort((a, b) => String(a.props.PeerId).localeCompare(String(b.props.PeerId)));
 }
 
@@ -53,7 +52,7 @@ export async function listPeers(client: BusClient): Promise<PeerObject[]> {
  * Names for peer IDs in text meant for people (a route's hops): the petname where the daemon
  * knows one, otherwise the peer ID cut short (--json output always has the whole ID).
  */
-export function peerNamer(peers: PeerObject[]): (peerId: string) => string {
+export function peerNamer(peers: BusObject[]): (peerId: string) => string {
   const petnames = new Map(peers.filter((p) => p.props.Petname).map((p) => [String(p.props.PeerId), String(p.props.Petname)]));
   return (peerId) => petnames.get(peerId) ?? shortPeerId(peerId);
 }

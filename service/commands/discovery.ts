@@ -1,15 +1,24 @@
 // `rovy discovery [--json]`: the nodes found on the local network and the policy;
 // `rovy discovery on|off|auto|manual`: switches it (net.rovy.Rovy1.Discovery).
 import { toJson } from '../json.js';
-import type { BusClient } from '../dbus/bus.js';
-import { DISCOVERY_IFACE, NEIGHBOR_IFACE, ROOT_PATH, shortPeerId, table, withDaemon } from './client.js';
+import { DISCOVERY_IFACE, NEIGHBOR_IFACE, NODE_IFACE, ROOT_PATH, type BusClient } from '../dbus/bus.js';
+import { objectsWith, shortPeerId, table, withDaemon } from './client.js';
 
 export const DISCOVERY_USAGE = 'rovy discovery [--json] | rovy discovery on|off|auto|manual';
+const ACTIONS = ['on', 'off', 'auto', 'manual'];
 
 export function runDiscovery(args: string[], json: boolean): Promise<number> | number {
   const [action] = args;
-  if (args.length > 1 || (action !== undefined && (json || !['on', 'off', 'auto', 'manual'].includes(action)))) {
-    process.stderr.write(`rovy discovery: ${args.length > 1 ? `unexpected argument "${args[1]}"` : `unknown action ${JSON.stringify(action)}`} (usage: ${DISCOVERY_USAGE})\n`);
+  const problem =
+    args.length > 1
+      ? `unexpected argument "${args[1]}"`
+      : action !== undefined && !ACTIONS.includes(action)
+        ? `unknown action ${JSON.stringify(action)}`
+        : action !== undefined && json
+          ? `--json goes only with the listing, not with ${ACTIONS.join('|')}`
+          : null;
+  if (problem !== null) {
+    process.stderr.write(`rovy discovery: ${problem} (usage: ${DISCOVERY_USAGE})\n`);
     return 2;
   }
   return withDaemon('discovery', async (client) => {
@@ -24,24 +33,26 @@ export function runDiscovery(args: string[], json: boolean): Promise<number> | n
 
 async function show(client: BusClient, json: boolean, brief: boolean): Promise<void> {
   const props = await client.getAll(ROOT_PATH, DISCOVERY_IFACE);
-  const objects = await client.managedObjects(ROOT_PATH);
-  const neighbors = Object.entries(objects)
-    .filter(([, ifaces]) => NEIGHBOR_IFACE in ifaces)
-    .map(([path, ifaces]): Record<string, unknown> => ({ path, ...ifaces[NEIGHBOR_IFACE]! }))
-    .sort((a, b) => String(a.PeerId).localeCompare(String(b.PeerId)));
+  const neighbors = brief ? [] : objectsWith(await client.managedObjects(ROOT_PATH), NEIGHBOR_IFACE);
   if (json) {
-    process.stdout.write(JSON.stringify({ ...(toJson(props) as object), neighbors: neighbors.map((n) => toJson(n)) }) + '\n');
+    process.stdout.write(JSON.stringify({ ...(toJson(props) as object), neighbors: neighbors.map((n) => toJson({ path: n.path, ...n.props })) }) + '\n');
     return;
   }
   const interfaces = (props.Interfaces as string[]).join(', ') || 'none';
-  process.stdout.write(`discovery ${String(props.Policy)}${props.Enabled || props.Policy === 'off' ? '' : ' (mesh switched off)'}, interfaces: ${interfaces}\n`);
+  // Not running under a policy other than off: the mesh is off, or discovery could not start.
+  let why = '';
+  if (!props.Enabled && props.Policy !== 'off') {
+    const mesh = await client.getAll(ROOT_PATH, NODE_IFACE);
+    why = mesh.Enabled ? " (not running: it could not start, the daemon's log says why)" : ' (mesh switched off)';
+  }
+  process.stdout.write(`discovery ${String(props.Policy)}${why}, interfaces: ${interfaces}\n`);
   if (brief) return;
   if (neighbors.length === 0) {
     process.stdout.write('no nodes found on the local network\n');
     return;
   }
   const now = Date.now();
-  const rows = neighbors.map((n) => [
+  const rows = neighbors.map(({ props: n }) => [
     String(n.Petname) || shortPeerId(String(n.PeerId)),
     String(n.Address),
     String(n.Interface),

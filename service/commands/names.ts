@@ -1,8 +1,8 @@
 // `rovy name set NAME PEER`, `rovy name rm NAME`, `rovy name list [--json]`: petnames, kept by
 // the daemon (net.rovy.Rovy1.Names). PEER is a peer ID, or the fc00::/8 address of a node the
 // daemon knows (a peer or a neighbour on the LAN).
-import type { BusClient } from '../dbus/bus.js';
-import { NAMES_IFACE, NEIGHBOR_IFACE, PEER_IFACE, ROOT_PATH, sameAddress, table, withDaemon } from './client.js';
+import { NAMES_IFACE, NEIGHBOR_IFACE, PEER_IFACE, ROOT_PATH, type BusClient } from '../dbus/bus.js';
+import { objectsWith, sameAddress, table, withDaemon } from './client.js';
 
 export const NAME_USAGE = 'rovy name set NAME PEER | rovy name rm NAME | rovy name list [--json]';
 
@@ -38,9 +38,7 @@ export function runName(args: string[], json: boolean): Promise<number> | number
 async function peerIdOf(client: BusClient, text: string): Promise<string> {
   if (!text.includes(':')) return text; // a peer ID: the daemon checks it and says what is wrong
   const objects = await client.managedObjects(ROOT_PATH);
-  for (const ifaces of Object.values(objects)) {
-    const props = ifaces[PEER_IFACE] ?? ifaces[NEIGHBOR_IFACE];
-    if (props && sameAddress(String(props.Address), text)) return String(props.PeerId);
-  }
+  const known = [...objectsWith(objects, PEER_IFACE), ...objectsWith(objects, NEIGHBOR_IFACE)].find((o) => sameAddress(String(o.props.Address), text));
+  if (known) return String(known.props.PeerId);
   throw new Error(`no peer or neighbour has the address ${text}: name it by its peer ID`);
 }

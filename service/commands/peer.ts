@@ -1,5 +1,6 @@
 // `rovy connect`, `rovy disconnect`, `rovy up`, `rovy down`: the actions, each one D-Bus call.
-import { NODE_IFACE, ROOT_PATH, listPeers, sameAddress, withDaemon } from './client.js';
+import { NODE_IFACE, PEER_IFACE, ROOT_PATH } from '../dbus/bus.js';
+import { objectsWith, sameAddress, withDaemon } from './client.js';
 
 /** `target` is a multiaddr, or the bare peer ID of a node found on the LAN (rovy discovery). */
 export function runConnect(target: string, json: boolean): Promise<number> {
@@ -13,7 +14,7 @@ export function runConnect(target: string, json: boolean): Promise<number> {
 export function runDisconnect(peer: string): Promise<number> {
   return withDaemon('disconnect', async (client) => {
     const wanted = peer.toLowerCase();
-    const match = (await listPeers(client)).find((p) => p.props.PeerId === wanted || sameAddress(String(p.props.Address), wanted));
+    const match = objectsWith(await client.managedObjects(ROOT_PATH), PEER_IFACE).find((p) => p.props.PeerId === wanted || sameAddress(String(p.props.Address), wanted));
     if (!match) throw new Error(`no peer ${peer} (rovy peers lists them)`);
     await client.call(ROOT_PATH, NODE_IFACE, 'Disconnect', 'o', [match.path]);
     process.stdout.write(`removed ${String(match.props.PeerId)}\n`);

@@ -2,7 +2,8 @@
 // first. Read from the daemon's peer objects (HopCount, Route, RouteMtu); nothing is computed
 // here that the daemon does not say.
 import { parseIPv6 } from '../../src/keys/address.js';
-import { listPeers, peerNamer, table, withDaemon, type PeerObject } from './client.js';
+import { PEER_IFACE, ROOT_PATH } from '../dbus/bus.js';
+import { objectsWith, peerNamer, table, withDaemon, type BusObject } from './client.js';
 
 /**
  * One line of `rovy routes --json`. These field names are part of the CLI's interface
@@ -32,7 +33,7 @@ export interface RouteEntry {
 }
 
 /** The peer objects with a route (HopCount > 0), sorted by hops, then by address. */
-export function routesOf(peers: PeerObject[]): RouteEntry[] {
+export function routesOf(peers: BusObject[]): RouteEntry[] {
   const entries: RouteEntry[] = [];
   for (const { path, props } of peers) {
     const hops = Number(props.HopCount);
@@ -56,7 +57,7 @@ export function routesOf(peers: PeerObject[]): RouteEntry[] {
 
 export function runRoutes(json: boolean): Promise<number> {
   return withDaemon('routes', async (client) => {
-    const peers = await listPeers(client);
+    const peers = objectsWith(await client.managedObjects(ROOT_PATH), PEER_IFACE);
     const routes = routesOf(peers);
     if (json) {
       process.stdout.write(JSON.stringify(routes) + '\n');

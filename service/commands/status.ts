@@ -1,19 +1,21 @@
 // `rovy status` and `rovy peers`: what the daemon says about the node and its peers.
 import { toJson } from '../json.js';
-import { DISCOVERY_IFACE, NEIGHBOR_IFACE, NODE_IFACE, ROOT_PATH, listPeers, peerNamer, withDaemon, type PeerObject } from './client.js';
+import { DISCOVERY_IFACE, NEIGHBOR_IFACE, NODE_IFACE, PEER_IFACE, ROOT_PATH } from '../dbus/bus.js';
+import { objectsWith, peerNamer, withDaemon, type BusObject } from './client.js';
 
-const isRouted = (p: PeerObject): boolean => p.props.Origin === 'routed';
+const isRouted = (p: BusObject): boolean => p.props.Origin === 'routed';
 
 export function runStatus(json: boolean): Promise<number> {
   return withDaemon('status', async (client) => {
     const props = await client.getAll(ROOT_PATH, NODE_IFACE);
-    const all = await listPeers(client);
+    const objects = await client.managedObjects(ROOT_PATH);
+    const all = objectsWith(objects, PEER_IFACE);
     // "peers" are the neighbours; nodes reached through them are counted apart.
     const peers = all.filter((p) => !isRouted(p));
     const routed = all.length - peers.length;
     const connected = peers.filter((p) => p.props.State === 'connected').length;
     const discovery = await client.getAll(ROOT_PATH, DISCOVERY_IFACE);
-    const onLan = Object.values(await client.managedObjects(ROOT_PATH)).filter((ifaces) => NEIGHBOR_IFACE in ifaces).length;
+    const onLan = objectsWith(objects, NEIGHBOR_IFACE).length;
     if (json) {
       const summary = { peers: peers.length, connectedPeers: connected, routedPeers: routed, discovery: discovery.Policy, lanNodes: onLan };
       process.stdout.write(JSON.stringify({ ...(toJson(props) as object), ...summary }) + '\n');
@@ -35,7 +37,7 @@ export function runStatus(json: boolean): Promise<number> {
 
 export function runPeers(json: boolean): Promise<number> {
   return withDaemon('peers', async (client) => {
-    const peers = await listPeers(client);
+    const peers = objectsWith(await client.managedObjects(ROOT_PATH), PEER_IFACE);
     if (json) {
       process.stdout.write(JSON.stringify(peers.map((p) => ({ path: p.path, ...(toJson(p.props) as object) }))) + '\n');
       return;
@@ -69,7 +71,7 @@ export function runPeers(json: boolean): Promise<number> {
 }
 
 /** Routed peers with a route by hop count; those without one last. */
-function hopsOrder(p: PeerObject): number {
+function hopsOrder(p: BusObject): number {
   const hops = Number(p.props.HopCount);
   return hops > 0 ? hops : Number.MAX_SAFE_INTEGER;
 }

@@ -20,6 +20,13 @@ const { Interface } = dbus.interface;
 type DBusInterface = InstanceType<typeof Interface>;
 
 export const BUS_NAME = 'net.rovy.Rovy1';
+// The objects and interfaces of the contract, named once for the daemon and the CLI alike.
+export const ROOT_PATH = '/net/rovy/Rovy1';
+export const NODE_IFACE = 'net.rovy.Rovy1';
+export const PEER_IFACE = 'net.rovy.Rovy1.Peer';
+export const NAMES_IFACE = 'net.rovy.Rovy1.Names';
+export const DISCOVERY_IFACE = 'net.rovy.Rovy1.Discovery';
+export const NEIGHBOR_IFACE = 'net.rovy.Rovy1.Neighbor';
 const ERROR_PREFIX = 'net.rovy.Rovy1.Error.';
 const DEFAULT_SYSTEM_BUS = 'unix:path=/var/run/dbus/system_bus_socket';
 const POLKIT = 'org.freedesktop.PolicyKit1';

@@ -5,17 +5,15 @@
 // A petname wins over a config name: for the peer it names (its Petname shows the user's choice)
 // and for the name itself (a config name another peer's petname already has is shadowed, and the
 // caller is told so it can log it). Both keep resolving: alice.rovy and bob.rovy may name one peer.
-import { canonicalPeerId, decodePeerId } from '../keys/peerid.js';
+import { decodePeerId, encodePeerId, PeerIdError } from '../keys/peerid.js';
 import { fcAddressBytes, isRovyKey } from '../keys/address.js';
 import { foldCase, NameError } from './label.js';
 import type { PetnameStore } from './petnames.js';
 
-export type NameSource = 'petname' | 'config';
-
-export interface NameEntry {
+interface NameEntry {
   name: string;
   peerId: string;
-  source: NameSource;
+  source: 'petname' | 'config';
 }
 
 export class NameBook {
@@ -60,6 +58,17 @@ export class NameBook {
     return name !== undefined && this.peerOf(name) === peerId ? name : undefined; // not if shadowed
   }
 
+  /** The fc00::/8 address `label` stands for: a name's peer's, or a peer ID's own (any rovy key
+   *  has one, named or not); null for anything else. */
+  addressOf(label: string): Uint8Array | null {
+    try {
+      const key = decodePeerId(this.peerOf(label) ?? label);
+      return isRovyKey(key) ? fcAddressBytes(key) : null;
+    } catch {
+      return null; // neither a name nor a peer ID
+    }
+  }
+
   /** The peer ID of a named peer whose fc address is `address`, or undefined. */
   peerAt(address: Uint8Array): string | undefined {
     return this.byAddress.get(Buffer.from(address.buffer, address.byteOffset, 16).toString('hex'));
@@ -75,14 +84,14 @@ export class NameBook {
   }
 
   /**
-   * Sets a petname (NameError as PetnameStore.set; a config name of another peer counts as taken).
-   * Returns the peers whose shown name changed (a config name a petname uncovers included), for
-   * the caller to announce.
+   * Sets a petname. NameError: InvalidPeerId unless `peerId` is a rovy node's (checked before the
+   * name), then as PetnameStore.set, a config name of another peer counting as taken. Returns the
+   * peers whose shown name changed (a config name a petname uncovers included), for the caller
+   * to announce.
    */
   set(name: string, peerId: string): string[] {
     const store = this.requireStore();
-    if (!isNodeId(peerId)) throw new NameError('InvalidPeer', `${JSON.stringify(peerId)} is not the peer ID of a rovy node (its key has no fc00::/8 address)`);
-    const peer = canonicalOrAsGiven(peerId);
+    const peer = nodeId(peerId);
     return this.tracking(() =>
       store.set(name, peer, (label) => {
         const owner = this.config.get(label);
@@ -129,21 +138,16 @@ export class NameBook {
   }
 }
 
-/** The canonical form of a peer ID; a malformed one as given, for the store to refuse. */
-function canonicalOrAsGiven(peerId: string): string {
+/** `peerId` in canonical form; NameError('InvalidPeerId') if it is malformed or its key has no
+ *  fc00::/8 address (a name for it would resolve to nothing rovy can reach). */
+function nodeId(peerId: string): string {
+  let key: Uint8Array;
   try {
-    return canonicalPeerId(peerId);
-  } catch {
-    return peerId;
+    key = decodePeerId(peerId);
+  } catch (err) {
+    if (err instanceof PeerIdError) throw new NameError('InvalidPeerId', err.message);
+    throw err;
   }
-}
-
-/** Whether `peerId` is a well-formed peer ID of a key with an fc00::/8 address; a malformed one is
- *  left to the store, whose error says what is wrong with it. */
-function isNodeId(peerId: string): boolean {
-  try {
-    return isRovyKey(decodePeerId(peerId));
-  } catch {
-    return true;
-  }
+  if (!isRovyKey(key)) throw new NameError('InvalidPeerId', `${JSON.stringify(peerId)} is not the peer ID of a rovy node (its key has no fc00::/8 address)`);
+  return encodePeerId(key);
 }

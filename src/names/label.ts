@@ -12,7 +12,7 @@ const MAX_LABEL_LENGTH = 63;
 const LABEL_CHAR = /^[A-Za-z0-9-]$/;
 
 /** Why a name was refused, as a named error the D-Bus layer maps 1:1 (net.rovy.Rovy1.Error.<kind>). */
-export type NameErrorKind = 'InvalidName' | 'NameTaken' | 'NoSuchName' | 'InvalidPeer';
+export type NameErrorKind = 'InvalidName' | 'NameTaken' | 'NoSuchName' | 'InvalidPeerId';
 
 export class NameError extends Error {
   readonly kind: NameErrorKind;
@@ -31,11 +31,6 @@ export function petnameOf(text: string): string {
   const problem = petnameProblem(text);
   if (problem !== null) throw new NameError('InvalidName', `invalid name ${quoteShort(text)}: ${problem}`);
   return foldCase(text);
-}
-
-/** Whether `text` is a valid petname (no throw). */
-export function isPetname(text: string): boolean {
-  return petnameProblem(text) === null;
 }
 
 /**

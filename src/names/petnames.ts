@@ -77,22 +77,22 @@ export class PetnameStore {
   }
 
   /**
-   * Names `peerId` as `name`; naming a peer again renames it (the old name is `replaced`). Throws
-   * NameError: InvalidName, InvalidPeer, or NameTaken if the name belongs to another peer or
+   * Names `peerId` as `name`; naming a peer again renames it (its old name goes). Throws
+   * NameError: InvalidName, InvalidPeerId, or NameTaken if the name belongs to another peer or
    * `reserved(name)` gives a reason. Naming a peer what it is already named changes nothing. The
    * file is written first: if that throws, the store is unchanged.
    */
-  set(name: string, peerId: string, reserved?: (name: string) => string | null): { changed: boolean; replaced?: string } {
+  set(name: string, peerId: string, reserved?: (name: string) => string | null): void {
     const label = petnameOf(name);
     let peer: string;
     try {
       peer = canonicalPeerId(peerId);
     } catch (err) {
-      if (err instanceof PeerIdError) throw new NameError('InvalidPeer', err.message);
+      if (err instanceof PeerIdError) throw new NameError('InvalidPeerId', err.message);
       throw err;
     }
     const owner = this.byName.get(label);
-    if (owner === peer) return { changed: false };
+    if (owner === peer) return;
     if (owner !== undefined) throw new NameError('NameTaken', `"${label}" is already the name of peer ${owner}`);
     const reason = reserved?.(label) ?? null;
     if (reason !== null) throw new NameError('NameTaken', reason);
@@ -102,7 +102,6 @@ export class PetnameStore {
     if (replaced !== undefined) next.delete(replaced);
     next.set(label, peer);
     this.commit(next);
-    return replaced === undefined ? { changed: true } : { changed: true, replaced };
   }
 
   /** Removes `name` (any case) and returns the peer ID it named; NameError('NoSuchName') if none. */

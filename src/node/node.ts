@@ -4,7 +4,7 @@
 // the petname file loaded — so it stays embeddable; only LAN discovery's socket is its own,
 // since it comes and goes with the discovery policy.
 import { decodePeerId, encodePeerId } from '../keys/peerid.js';
-import { fcAddressBytes, formatIPv6, isRovyKey } from '../keys/address.js';
+import { fcAddressBytes, formatIPv6 } from '../keys/address.js';
 import { AddressTable } from '../fcnet/address-table.js';
 import type { StaticIdentity } from '../noise/handshake.js';
 import { SessionManager, type SessionManagerOptions } from '../session/manager.js';
@@ -520,15 +520,7 @@ export class MeshNode {
   /** What the resolver at fc00::1 answers from: peer IDs, names, and every node we know of. */
   private zone(): RovyZone {
     return {
-      addressOf: (label) => {
-        const peerId = this.names.peerOf(label) ?? label;
-        try {
-          const key = decodePeerId(peerId);
-          return isRovyKey(key) ? fcAddressBytes(key) : null; // no fc00::/8 address: not a node
-        } catch {
-          return null;
-        }
-      },
+      addressOf: (label) => this.names.addressOf(label),
       labelOf: (address) => {
         const key = this.keyAt(address);
         const peerId = key ? encodePeerId(key) : this.names.peerAt(address);

@@ -54,10 +54,13 @@ export function decodeEndpoint(bytes: Uint8Array, offset = 0): Endpoint {
   return scopeId === 0 ? { family, address, port } : { family, address, port, scopeId };
 }
 
-/** `host:port` or `[host]:port` text for logs. */
-export function formatEndpoint(ep: Endpoint): string {
+/**
+ * `host:port` or `[host]:port` text for logs. A scoped IPv6 address carries its zone as the
+ * interface index, or as `interfaceName` when the caller knows it ("[fe80::1%eth0]:7777").
+ */
+export function formatEndpoint(ep: Endpoint, interfaceName?: string): string {
   if (ep.family === 4) return `${ep.address}:${ep.port}`;
-  return `[${ep.address}${ep.scopeId ? `%${ep.scopeId}` : ''}]:${ep.port}`;
+  return `[${ep.address}${ep.scopeId ? `%${interfaceName ?? ep.scopeId}` : ''}]:${ep.port}`;
 }
 
 export class UdpSocket {

@@ -199,8 +199,8 @@ test('set refuses a peer ID that is malformed or whose key has no fc00::/8 addre
   const notANode = new Uint8Array(32).fill(1);
   assert.equal(isRovyKey(notANode), false, 'the test key is a rovy key after all');
   const id = encodePeerId(notANode);
-  throwsName(() => names.set('alice', id), 'InvalidPeer', new RegExp(`^"${id}" is not the peer ID of a rovy node`));
-  throwsName(() => names.set('alice', 'bafzqai-not-an-id'), 'InvalidPeer', /^invalid peer ID "bafzqai-not-an-id": /);
+  throwsName(() => names.set('alice', id), 'InvalidPeerId', new RegExp(`^"${id}" is not the peer ID of a rovy node`));
+  throwsName(() => names.set('alice', 'bafzqai-not-an-id'), 'InvalidPeerId', /^invalid peer ID "bafzqai-not-an-id": /);
   assert.equal(names.peerOf('alice'), undefined);
   assert.equal(existsSync(path), false, 'a refused name was written');
 });
