@@ -5,9 +5,9 @@
 // A petname wins over a config name: for the peer it names (its Petname shows the user's choice)
 // and for the name itself (a config name another peer's petname already has is shadowed, and the
 // caller is told so it can log it). Both keep resolving: alice.rovy and bob.rovy may name one peer.
-import { decodePeerId, encodePeerId, PeerIdError } from '../keys/peerid.js';
+import { decodePeerId } from '../keys/peerid.js';
 import { fcAddressBytes, isRovyKey } from '../keys/address.js';
-import { foldCase, NameError } from './label.js';
+import { foldCase, namedPeerId, NameError } from './label.js';
 import type { PetnameStore } from './petnames.js';
 
 interface NameEntry {
@@ -141,13 +141,7 @@ export class NameBook {
 /** `peerId` in canonical form; NameError('InvalidPeerId') if it is malformed or its key has no
  *  fc00::/8 address (a name for it would resolve to nothing rovy can reach). */
 function nodeId(peerId: string): string {
-  let key: Uint8Array;
-  try {
-    key = decodePeerId(peerId);
-  } catch (err) {
-    if (err instanceof PeerIdError) throw new NameError('InvalidPeerId', err.message);
-    throw err;
-  }
-  if (!isRovyKey(key)) throw new NameError('InvalidPeerId', `${JSON.stringify(peerId)} is not the peer ID of a rovy node (its key has no fc00::/8 address)`);
-  return encodePeerId(key);
+  const canonical = namedPeerId(peerId);
+  if (!isRovyKey(decodePeerId(canonical))) throw new NameError('InvalidPeerId', `${JSON.stringify(peerId)} is not the peer ID of a rovy node (its key has no fc00::/8 address)`);
+  return canonical;
 }

@@ -5,7 +5,7 @@
 // stored lower case. Punycode ("xn--...") and all-digit labels are DNS labels and are allowed.
 // Peer IDs live in the same .rovy zone, so text that decodes as a peer ID is refused as a name:
 // otherwise "<peer ID>.rovy" could mean two different peers.
-import { isPeerId } from '../keys/peerid.js';
+import { canonicalPeerId, isPeerId, PeerIdError } from '../keys/peerid.js';
 
 /** Longest DNS label, in octets (RFC 1035 §2.3.4). */
 const MAX_LABEL_LENGTH = 63;
@@ -20,6 +20,16 @@ export class NameError extends Error {
     super(message);
     this.name = 'NameError';
     this.kind = kind;
+  }
+}
+
+/** `text` as a canonical peer ID; NameError('InvalidPeerId') saying what is wrong if it is none. */
+export function namedPeerId(text: string): string {
+  try {
+    return canonicalPeerId(text);
+  } catch (err) {
+    if (err instanceof PeerIdError) throw new NameError('InvalidPeerId', err.message);
+    throw err;
   }
 }
 

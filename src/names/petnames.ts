@@ -15,9 +15,9 @@
 // another version, an invalid entry) is an error and is left alone: the daemon refuses to start
 // rather than overwrite names it did not understand.
 import { readFileSync } from 'node:fs';
-import { canonicalPeerId, PeerIdError } from '../keys/peerid.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { foldCase, NameError, petnameOf, petnameProblem } from './label.js';
+import { canonicalPeerId } from '../keys/peerid.js';
+import { foldCase, NameError, namedPeerId, petnameOf, petnameProblem } from './label.js';
 
 const FILE_VERSION = 1;
 const FILE_MODE = 0o600;
@@ -84,13 +84,7 @@ export class PetnameStore {
    */
   set(name: string, peerId: string, reserved?: (name: string) => string | null): void {
     const label = petnameOf(name);
-    let peer: string;
-    try {
-      peer = canonicalPeerId(peerId);
-    } catch (err) {
-      if (err instanceof PeerIdError) throw new NameError('InvalidPeerId', err.message);
-      throw err;
-    }
+    const peer = namedPeerId(peerId);
     const owner = this.byName.get(label);
     if (owner === peer) return;
     if (owner !== undefined) throw new NameError('NameTaken', `"${label}" is already the name of peer ${owner}`);
