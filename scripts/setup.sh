@@ -9,9 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(iproute2 make gcc g++ python3 ca-certificates)
+# scripts/install.sh builds and installs with meson; pkg-config tells it systemd's and
+# bash-completion's directories.
+pkgs+=(meson ninja-build pkg-config bash-completion)
 if [[ ${1:-} == --test ]]; then
   pkgs+=(iputils-ping iputils-tracepath traceroute iperf3 wireguard-go wireguard-tools yggdrasil procps bind9-dnsutils)
   pkgs+=(dbus-daemon dbus-bin libglib2.0-bin systemd polkitd util-linux)
+  # test/packaging: renders the man pages
+  pkgs+=(groff-base)
 fi
 
 missing=()
