@@ -12,6 +12,7 @@ import { loadOrCreateKey } from '../src/keys/keyfile.js';
 import { MeshNode, type PeerSpec } from '../src/node/node.js';
 import { formatMultiaddr, parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
 import { packageRoot } from '../src/util/package-root.js';
+import { installLayout } from '../src/util/install-layout.js';
 import { BusService, BusUnavailable } from './dbus/bus.js';
 import { BUS_NAME, ROOT_PATH, RovyApi, type ApiHost } from './api.js';
 import { StateFile, type DaemonState } from './state.js';
@@ -308,8 +309,10 @@ function endpointOf({ family, address, port, zone }: Multiaddr): Endpoint {
   return { family, address, port, scopeId };
 }
 
-/** The installed contract, or the repository's when running from a checkout. */
+/** An installed bundle's own contract (in its datadir); from a checkout, the repository's, else the one in /usr/share. */
 function contractPath(root: string | null): string {
-  const installed = '/usr/share/dbus-1/interfaces/net.rovy.Rovy1.xml';
-  return root !== null && existsSync(join(root, 'dbus', 'net.rovy.Rovy1.xml')) ? join(root, 'dbus', 'net.rovy.Rovy1.xml') : installed;
+  const installed = join('dbus-1', 'interfaces', 'net.rovy.Rovy1.xml');
+  const layout = installLayout(import.meta.url);
+  if (layout !== null) return join(layout.datadir, installed);
+  return root !== null && existsSync(join(root, 'dbus', 'net.rovy.Rovy1.xml')) ? join(root, 'dbus', 'net.rovy.Rovy1.xml') : join('/usr/share', installed);
 }

@@ -1,10 +1,12 @@
 // The typed face of rovy_native (native/*.c): TUN and batched UDP I/O, readiness on Node's
-// loop, and in-place ChaCha20-Poly1305. The addon is built by `npm install` into
+// loop, and in-place ChaCha20-Poly1305. In a checkout the addon is built by `npm install` into
 // build/Release; this module finds it from wherever esbuild put the bundle (dist/rovy.js,
-// dist/test/**) by walking up to the package root, the directory holding binding.gyp.
+// dist/test/**) by walking up to the package root, the directory holding binding.gyp. An
+// installed bundle (meson) loads the addon installed beside it, and never one of a checkout.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { installLayout } from '../util/install-layout.js';
 import { packageRoot } from '../util/package-root.js';
 
 /** An opaque handle from `poll`, for `pollStop`. */
@@ -62,13 +64,15 @@ export interface NativeAddon {
 export const OPEN_FAILED = 0xffffffff;
 
 const ADDON = join('build', 'Release', 'rovy_native.node');
-const root = packageRoot(import.meta.url);
+const installed = installLayout(import.meta.url);
+const root = installed === null ? packageRoot(import.meta.url) : null;
 
 /** Where the built addon is expected (null: no package root found); a worker thread can load it from here. */
-export const addonPath: string | null = root === null ? null : join(root, ADDON);
+export const addonPath: string | null = installed !== null ? installed.addon : root === null ? null : join(root, ADDON);
 
 function load(): NativeAddon {
   if (addonPath === null) throw new Error(`rovy native addon: no binding.gyp above ${import.meta.url}; cannot find the package root`);
+  if (installed !== null && !existsSync(addonPath)) throw new Error(`rovy native addon is not installed (${addonPath} is missing): reinstall rovy`);
   if (!existsSync(addonPath)) throw new Error(`rovy native addon is not built (${addonPath} is missing): run \`npm install\` in ${root}`);
   return createRequire(import.meta.url)(addonPath) as NativeAddon;
 }
