@@ -8,6 +8,7 @@ if [[ ! -f $addon || -n $(find native binding.gyp -newer "$addon" -print -quit) 
 npm run --silent check
 npm run --silent build
 mapfile -t unit < <(find dist/test/unit -name '*.test.js' | sort)
-mapfile -t net < <(find dist/test/net dist/test/desktop -name '*.test.js' 2>/dev/null | sort)
-# Network and desktop tests build namespaces, TUN devices and private buses: one file at a time.
+mapfile -t net < <(find dist/test/net dist/test/desktop dist/test/packaging -name '*.test.js' 2>/dev/null | sort)
+# Network, desktop and packaging tests build namespaces, TUN devices, private buses and meson
+# trees: one file at a time.
 node --enable-source-maps --test --test-concurrency=1 "${unit[@]}" "${net[@]}"
