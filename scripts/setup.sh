@@ -17,6 +17,9 @@ if [[ ${1:-} == --test ]]; then
   pkgs+=(dbus-daemon dbus-bin libglib2.0-bin systemd polkitd util-linux)
   # test/packaging: renders the man pages
   pkgs+=(groff-base)
+  # packaging/build-deb.sh (dpkg-buildpackage, debhelper); test/packaging/debian.test.ts builds a
+  # Debian 13 chroot with mmdebstrap to install the .deb in (lintian runs inside it)
+  pkgs+=(dpkg-dev debhelper mmdebstrap)
 fi
 
 missing=()

@@ -1,0 +1,266 @@
+// The Debian package as a Debian 13 user gets it. packaging/build-deb.sh builds the .deb in a
+// network namespace with no network (so the build is offline), apt installs it into a clean
+// trixie chroot (so every dependency comes from trixie, and a missing one shows), and then:
+// `rovy --help` and `rovy id` run, the rovy user and its 0700 state directory exist, the files are
+// where meson put them, the unit is enabled, trixie's lintian reports no error, `apt-get remove`
+// keeps the node key and `apt-get purge` deletes it.
+//
+// The chroot is built once with mmdebstrap from deb.debian.org and cached in
+// $ROVY_CHROOT_CACHE (default /var/tmp/rovy-test-chroots), one directory per key, a hash of
+// the suite, mirror and mmdebstrap options (which name the packages): root/ is the pristine
+// chroot, never written after it is built (each run mounts an overlay on it), and archives/ keeps
+// the .debs apt downloads into it, so a second run needs no download. An entry older than
+// MAX_AGE_DAYS is built again (the archive moves on); delete the directory to force it.
+//
+// Everything in the chroot runs under `unshare --mount --pid --fork`: the overlay, /proc and
+// the bind mounts vanish with the mount namespace, and any process a maintainer script might
+// start dies with the PID namespace. Needs root, mmdebstrap and what build-deb.sh needs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { ROOT } from '../repo-root.js';
+import { tempDir } from '../temp-dir.js';
+
+const SUITE = 'trixie';
+const MIRROR = 'http://deb.debian.org/debian';
+// lintian is in the base chroot because it checks the .deb, not because rovy needs it; rovy's
+// own dependencies are left for apt to resolve from the package, so a missing one shows.
+// The archive snapshot here is older than the clock, so its Release files count as expired.
+// The package lists are kept so that installing the .deb needs no `apt-get update`.
+const MMDEBSTRAP = [
+  '--variant=apt',
+  '--mode=root',
+  '--include=lintian',
+  '--aptopt=Acquire::Check-Valid-Until "false"',
+  '--skip=cleanup/apt/lists',
+];
+const CACHE = process.env.ROVY_CHROOT_CACHE ?? '/var/tmp/rovy-test-chroots';
+const MAX_AGE_DAYS = 7;
+const STEP_TIMEOUT_MS = 15 * 60_000;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Run {
+  const r = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 256 << 20, timeout: STEP_TIMEOUT_MS, killSignal: 'SIGKILL' });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function ok(r: Run, what: string): string {
+  assert.equal(r.status, 0, `${what} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+function seconds(since: bigint): string {
+  return `${(Number(process.hrtime.bigint() - since) / 1e9).toFixed(1)} s`;
+}
+
+/** The cached base chroot for this key, built now if there is none or it is too old. */
+function baseChroot(log: (msg: string) => void): { root: string; archives: string } {
+  const key = createHash('sha256').update(JSON.stringify([SUITE, MIRROR, MMDEBSTRAP])).digest('hex').slice(0, 16);
+  const dir = join(CACHE, `${SUITE}-${key}`);
+  const stamp = join(dir, 'complete');
+  mkdirSync(CACHE, { recursive: true });
+  if (existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < MAX_AGE_DAYS * 86_400_000) {
+    log(`chroot: cached in ${dir}`);
+    return { root: join(dir, 'root'), archives: join(dir, 'archives') };
+  }
+  // Entries of other keys (an older package list) go, and this key's stale one; a half-built
+  // one goes once it is an hour old (younger, it may be another run's build in progress).
+  for (const name of readdirSync(CACHE)) {
+    const path = join(CACHE, name);
+    if (!name.includes('.building-') || Date.now() - statSync(path).mtimeMs > 3_600_000) rmSync(path, { recursive: true, force: true });
+  }
+  // Built under another name and renamed when complete, so an interrupted build is never used.
+  const building = `${dir}.building-${process.pid}`;
+  const start = process.hrtime.bigint();
+  mkdirSync(building);
+  ok(run('mmdebstrap', [...MMDEBSTRAP, SUITE, join(building, 'root'), MIRROR]), 'mmdebstrap');
+  mkdirSync(join(building, 'archives', 'partial'), { recursive: true });
+  writeFileSync(join(building, 'complete'), `${SUITE} ${MIRROR} ${MMDEBSTRAP.join(' ')}\n`);
+  renameSync(building, dir);
+  log(`chroot: built with mmdebstrap in ${seconds(start)}, cached in ${dir}`);
+  return { root: join(dir, 'root'), archives: join(dir, 'archives') };
+}
+
+/**
+ * Runs a shell script in the chroot: an overlay on the cached base (writes go to `upper`,
+ * which keeps the state between calls), /proc of a private PID namespace, apt's download cache,
+ * and the directory with the .deb read-only at /mnt.
+ */
+function chrootRunner(base: { root: string; archives: string }, dir: string, debs: string) {
+  const upper = join(dir, 'upper');
+  const work = join(dir, 'work');
+  const merged = join(dir, 'merged');
+  for (const d of [upper, work, merged]) mkdirSync(d);
+  const setup = [
+    'set -e',
+    'mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$UPPER,workdir=$WORK" "$M"',
+    'mount -t proc proc "$M/proc"',
+    'mount --bind "$ARCHIVES" "$M/var/cache/apt/archives"',
+    'mount --bind -o ro "$DEBS" "$M/mnt"',
+    'exec chroot "$M" /bin/sh -ec "$1"',
+  ].join('\n');
+  const env = {
+    PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/root',
+    LC_ALL: 'C.UTF-8',
+    DEBIAN_FRONTEND: 'noninteractive',
+    LOWER: base.root,
+    UPPER: upper,
+    WORK: work,
+    M: merged,
+    ARCHIVES: base.archives,
+    DEBS: debs,
+  };
+  return (script: string): Run =>
+    run('unshare', ['--mount', '--pid', '--fork', '--kill-child', '/bin/sh', '-c', setup, 'sh', script], env);
+}
+
+test('the .deb builds offline, installs on Debian 13, passes lintian, and remove/purge keep/delete the key', { timeout: 4 * STEP_TIMEOUT_MS }, async (t) => {
+  assert.equal(process.getuid?.(), 0, 'this test needs root (mmdebstrap, chroot, mounts)');
+  const tmp = tempDir(t, 'rovy-deb-test-');
+  const debs = join(tmp, 'debs');
+  const version = ok(run('dpkg-parsechangelog', ['-l', join(ROOT, 'packaging/debian/changelog'), '-S', 'Version']), 'dpkg-parsechangelog').trim();
+  const arch = ok(run('dpkg-architecture', ['-qDEB_HOST_ARCH']), 'dpkg-architecture').trim();
+  const multiarch = ok(run('dpkg-architecture', ['-qDEB_HOST_MULTIARCH']), 'dpkg-architecture').trim();
+  const deb = join(debs, `rovy_${version}_${arch}.deb`);
+
+  await t.test('build-deb.sh builds the .deb with no network and leaves the checkout clean', () => {
+    const start = process.hrtime.bigint();
+    const out = ok(run('unshare', ['--net', join(ROOT, 'packaging/build-deb.sh'), debs]), 'build-deb.sh');
+    t.diagnostic(`.deb built in ${seconds(start)}`);
+    assert.equal(out.trim().split('\n').at(-1), deb);
+    assert.ok(existsSync(deb), `no ${deb}`);
+    assert.equal(ok(run('dpkg-deb', ['-f', deb, 'Package', 'Architecture']), 'dpkg-deb'), `Package: rovy\nArchitecture: ${arch}\n`);
+    for (const debris of ['debian', `obj-${multiarch}`]) assert.ok(!existsSync(join(ROOT, debris)), `build-deb.sh left ${debris} in the checkout`);
+    assert.deepEqual(readdirSync(join(ROOT, '..')).filter((f) => /^rovy[-_].*\.(deb|buildinfo|changes)$/.test(f)), [], 'results beside the checkout');
+  });
+
+  const base = baseChroot((msg) => t.diagnostic(msg));
+  const chroot = chrootRunner(base, tmp, debs);
+
+  await t.test('apt installs it into a clean Debian 13 chroot, with no systemd running', () => {
+    assert.ok(!existsSync(join(base.root, 'usr/bin/node')), 'the base chroot already has node: the dependency would go untested');
+    const start = process.hrtime.bigint();
+    const out = ok(chroot(`
+      test ! -d /run/systemd/system
+      # apt's and the maintainer scripts' chatter goes to stderr, where a failure shows it.
+      apt-get install -y -q -o Dpkg::Use-Pty=0 /mnt/${basename(deb)} >&2
+      dpkg-query -W -f '\${Status} \${Version}\\n' rovy nodejs
+      # Nothing the maintainer scripts started may still run (a chroot has no init to start it).
+      for c in /proc/[0-9]*/comm; do cat "$c"; done | sort -u | tr '\\n' ' '`), 'apt-get install');
+    t.diagnostic(`installed with apt in ${seconds(start)}`);
+    const [rovy, nodejs, processes] = out.trim().split('\n');
+    assert.equal(rovy, `install ok installed ${version}`);
+    assert.match(nodejs ?? '', /^install ok installed 20\./, 'nodejs from trixie');
+    assert.doesNotMatch(processes ?? '', /\b(node|rovy|dbus-daemon)\b/, `processes left running: ${processes}`);
+  });
+
+  await t.test('the rovy user, its state directory and /etc/rovy exist', () => {
+    const out = ok(chroot(`
+      getent passwd rovy
+      getent group rovy
+      stat -c '%n %a %U %G' /var/lib/rovy /etc/rovy`), 'user and directories');
+    const [passwd, group, state, config] = out.trim().split('\n');
+    const [name, , uid, gid, , home, shell] = (passwd ?? '').split(':');
+    assert.equal(name, 'rovy');
+    assert.ok(Number(uid) > 0 && Number(uid) < 1000, `rovy's uid ${uid} is not a system uid`);
+    assert.equal(group?.split(':')[2], gid, 'rovy is in its own group');
+    assert.equal(home, '/var/lib/rovy');
+    assert.equal(shell, '/usr/sbin/nologin');
+    assert.equal(state, '/var/lib/rovy 700 rovy rovy');
+    assert.equal(config, '/etc/rovy 755 root root');
+  });
+
+  await t.test('files are where meson put them, and the unit is enabled', () => {
+    const out = ok(chroot(`
+      dpkg -L rovy
+      echo ---
+      readlink /etc/systemd/system/multi-user.target.wants/rovyd.service /etc/systemd/system/dbus-net.rovy.Rovy1.service
+      echo ---
+      dpkg -L rovy | while read -r f; do test -e "$f" || echo "missing $f"; done`), 'dpkg -L');
+    const [listing = '', links = '', missing = ''] = out.split('---\n');
+    const files = new Set(listing.trim().split('\n'));
+    for (const f of [
+      '/usr/bin/rovy',
+      `/usr/lib/${multiarch}/rovy/rovy.mjs`,
+      `/usr/lib/${multiarch}/rovy/rovy_native.node`,
+      '/usr/lib/systemd/system/rovyd.service',
+      '/usr/lib/sysusers.d/rovy.conf',
+      '/usr/lib/tmpfiles.d/rovy.conf',
+      '/usr/share/dbus-1/system.d/net.rovy.Rovy1.conf',
+      '/usr/share/dbus-1/system-services/net.rovy.Rovy1.service',
+      '/usr/share/dbus-1/interfaces/net.rovy.Rovy1.xml',
+      '/usr/share/polkit-1/actions/net.rovy.policy',
+      '/usr/share/man/man1/rovy.1.gz',
+      '/usr/share/man/man5/rovy.toml.5.gz',
+      '/usr/share/man/man8/rovyd.8.gz',
+      '/usr/share/bash-completion/completions/rovy',
+      '/usr/share/doc/rovy/copyright',
+    ]) assert.ok(files.has(f), `the package has no ${f}`);
+    // Debian 13 has /bin, /lib, /sbin as links into /usr: a file shipped there is an error.
+    const outside = [...files].filter((f) => f !== '/.' && !f.startsWith('/usr/') && f !== '/usr');
+    assert.deepEqual(outside, [], 'files outside /usr');
+    assert.equal(missing.trim(), '', 'files dpkg lists that are not there');
+    assert.deepEqual(links.trim().split('\n'), ['/usr/lib/systemd/system/rovyd.service', '/usr/lib/systemd/system/rovyd.service']);
+  });
+
+  let peerId = '';
+  await t.test('rovy --help and rovy id work, as root and as the rovy user with the defaults', () => {
+    const help = ok(chroot('rovy --help'), 'rovy --help');
+    assert.match(help, /^usage: rovy COMMAND/);
+    assert.match(help, /^ {2}daemon {2,}run the node/m);
+    const out = ok(chroot(`
+      mkdir /root/t
+      rovy init --config /root/t/rovy.toml >/dev/null
+      rovy id --config /root/t/rovy.toml --json
+      # The key where the daemon keeps it, as the daemon would have written it.
+      install -o rovy -g rovy -m 0600 /root/t/node.key /var/lib/rovy/node.key
+      setpriv --reuid=rovy --regid=rovy --clear-groups --reset-env rovy id --json`), 'rovy id');
+    const [asRoot, asRovy] = out.trim().split('\n').map((l) => JSON.parse(l) as { peerId: string; address: string });
+    assert.match(asRoot?.peerId ?? '', /^bafzqai[a-z2-7]{52}$/);
+    assert.match(asRoot?.address ?? '', /^fc[0-9a-f]{2}(:[0-9a-f]{0,4}){1,7}$/);
+    assert.deepEqual(asRovy, asRoot, 'the rovy user reads the same key from /var/lib/rovy');
+    peerId = asRoot?.peerId ?? '';
+  });
+
+  await t.test("trixie's lintian reports no errors", () => {
+    const start = process.hrtime.bigint();
+    const r = chroot(`lintian --allow-root --fail-on error --display-info --no-tag-display-limit /mnt/${basename(deb)}`);
+    t.diagnostic(`lintian ran in ${seconds(start)}`);
+    const tags = r.stdout.trim().split('\n').filter((l) => /^[EWIPXNO]: /.test(l));
+    for (const tag of tags) t.diagnostic(`lintian ${tag}`);
+    assert.deepEqual(tags.filter((l) => l.startsWith('E: ')), [], 'lintian errors');
+    assert.equal(r.status, 0, `lintian exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\b(error|fatal|cannot|failed)\b/i, 'lintian complained');
+  });
+
+  await t.test('apt-get remove keeps /var/lib/rovy and the key; apt-get purge deletes them', () => {
+    const keyHash = 'sha256sum /var/lib/rovy/node.key | cut -d" " -f1';
+    const before = ok(chroot(keyHash), 'sha256sum').trim();
+    const removed = ok(chroot(`
+      apt-get remove -y -q -o Dpkg::Use-Pty=0 rovy >&2
+      dpkg-query -W -f '\${Status}\\n' rovy
+      test ! -e /usr/bin/rovy && echo "no /usr/bin/rovy"
+      ${keyHash}
+      stat -c '%a %U' /var/lib/rovy /var/lib/rovy/node.key
+      getent passwd rovy | cut -d: -f1`), 'apt-get remove');
+    assert.deepEqual(removed.trim().split('\n'), ['deinstall ok config-files', 'no /usr/bin/rovy', before, '700 rovy', '600 rovy', 'rovy']);
+
+    const purged = ok(chroot(`
+      apt-get purge -y -q -o Dpkg::Use-Pty=0 rovy >&2
+      dpkg-query -W -f '\${Status}\\n' rovy 2>/dev/null || echo "not known to dpkg"
+      for f in /var/lib/rovy /etc/rovy /etc/systemd/system/multi-user.target.wants/rovyd.service /etc/systemd/system/dbus-net.rovy.Rovy1.service; do
+        if test -e "$f" || test -L "$f"; then echo "still there: $f"; fi
+      done`), 'apt-get purge');
+    assert.deepEqual(purged.trim().split('\n'), ['not known to dpkg'], `after purge (key of ${peerId})`);
+  });
+});
