@@ -11,7 +11,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-// tunOpen(name) -> { fd, name }; an empty name lets the kernel pick one (tun0, tun1, ...).
+// tunOpen(name) -> { fd, name }; an empty name lets the kernel pick one (tun0, tun1, ...). The
+// device is owned by the caller's effective uid.
 static napi_value TunOpen(napi_env env, napi_callback_info info) {
   napi_value argv[1], result, v;
   char name[IFNAMSIZ + 1];
@@ -38,6 +39,14 @@ static napi_value TunOpen(napi_env env, napi_callback_info info) {
     int err = errno;
     close(fd);
     rv_throw_errno(env, "TUNSETIFF", err);
+    return NULL;
+  }
+  // Owned by our uid: NetworkManager takes over a TUN only if its owner matches the profile's
+  // tun.owner (the daemon's uid), and a persistent one stays attachable by us alone.
+  if (ioctl(fd, TUNSETOWNER, (unsigned long)geteuid()) < 0) {
+    int err = errno;
+    close(fd);
+    rv_throw_errno(env, "TUNSETOWNER", err);
     return NULL;
   }
   ifr.ifr_name[IFNAMSIZ - 1] = 0;

@@ -26,7 +26,8 @@ export interface ApiHost {
   /** The listen multiaddrs with the ports actually bound. */
   readonly listen: string[];
   readonly version: string;
-  setEnabled(enabled: boolean): void;
+  /** Switches the mesh; resolves once NetworkManager, where it manages the interface, was asked too. */
+  setEnabled(enabled: boolean): Promise<void>;
   /** Changes discovery (its policy, or switches it) and remembers the choice. */
   changeDiscovery(change: (lan: LanPeers) => void): void;
   /** Adds a peer at a parsed multiaddr (with /rovy/<peer ID>); returns its peer ID. */
@@ -133,7 +134,7 @@ export class RovyApi {
       methods: {
         SetEnabled: async (ctx: CallContext, enabled: boolean) => {
           await this.bus.authorize(ctx, ACTION_TOGGLE);
-          host.setEnabled(enabled);
+          await host.setEnabled(enabled);
         },
         Connect: async (ctx: CallContext, multiaddr: string, options: Record<string, unknown>) => {
           await this.bus.authorize(ctx, ACTION_PEERS);

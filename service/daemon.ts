@@ -2,8 +2,9 @@
 // that can be wrong with the config or the key is found before the system is touched, and
 // everything the daemon creates (TUN, sockets, bus name) goes away on SIGTERM/SIGINT. SIGHUP
 // re-reads the peer list and applies it without dropping sessions; SIGUSR1 logs the node's
-// state. With a system bus the daemon exports the D-Bus API (service/api.ts); without one it
-// runs all the same and says once that the API is off.
+// state. With a system bus the daemon exports the D-Bus API (service/api.ts) and, when
+// NetworkManager is there, hands its interface to the `rovy` profile (service/mesh-switch.ts);
+// without a bus it runs all the same and says once that the API is off.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PetnameStore } from '../src/names/petnames.js';
@@ -20,7 +21,7 @@ import type { DiscoveryPolicy } from '../src/config/schema.js';
 import { VERSION } from './version.js';
 import { TunDevice } from '../src/tun/device.js';
 import { UdpSocket, type Endpoint } from '../src/transport/udp.js';
-import { configureInterface, setLinkUp } from './iface.js';
+import { MeshSwitch } from './mesh-switch.js';
 import { interfaceIndex } from '../src/util/interface-index.js';
 import { Log } from './log.js';
 
@@ -85,7 +86,19 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   let node: MeshNode | null = null;
   let bus: BusService | null = null;
   let api: RovyApi | null = null;
+  let meshSwitch: MeshSwitch | null = null;
+  /** A discovery policy chosen at run time, with the config's policy at that moment. */
+  let discoveryChoice = saved.discovery;
+  const saveState = (): void => {
+    if (!node) return;
+    try {
+      stateFile.save({ enabled: node.isEnabled, peers: [...runtimePeers.values()], discovery: discoveryChoice });
+    } catch (err) {
+      log.error(`cannot save ${stateFile.path}: ${(err as Error).message}`);
+    }
+  };
   const release = (): void => {
+    meshSwitch?.close();
     bus?.close();
     node?.stop();
     // Closing the TUN's last descriptor removes the interface with its address and route.
@@ -132,8 +145,8 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
         log.warn(`${stateFile.path}: peer ${text}: ${(err as Error).message}; skipped`);
       }
     }
-    configureInterface(tun.name, node.addressText, config.tun.mtu);
-    if (!saved.enabled) setLinkUp(tun.name, false);
+    meshSwitch = new MeshSwitch({ node, tun, mtu: config.tun.mtu, save: saveState, log: (level, message) => log.write(level, message) });
+    meshSwitch.configure();
     node.start();
     log.info(`node ${node.peerId} ${saved.enabled ? 'up' : 'switched off'} as ${node.addressText} on ${tun.name}, ${node.peerStatus().length} peer(s)`);
   } catch (err) {
@@ -147,26 +160,13 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   // Never null: the daemon always gives the node discovery options (policy "off" included).
   const lan = running.lan!;
   const device = tun;
-  /** A discovery policy chosen at run time, with the config's policy at that moment. */
-  let discoveryChoice = saved.discovery;
-  const saveState = (): void => {
-    try {
-      stateFile.save({ enabled: running.isEnabled, peers: [...runtimePeers.values()], discovery: discoveryChoice });
-    } catch (err) {
-      log.error(`cannot save ${stateFile.path}: ${(err as Error).message}`);
-    }
-  };
+  const theSwitch = meshSwitch!;
   const host: ApiHost = {
     node: running,
     interfaceName: device.name,
     listen: bound.map((l) => formatMultiaddr(l)),
     version: VERSION,
-    setEnabled(enabled) {
-      if (enabled) configureInterface(device.name, running.addressText, config.tun.mtu);
-      else setLinkUp(device.name, false);
-      running.setEnabled(enabled);
-      saveState();
-    },
+    setEnabled: (enabled) => theSwitch.setEnabled(enabled),
     changeDiscovery(change) {
       change(lan);
       discoveryChoice = { policy: lan.policy, configPolicy: config.discovery.policy };
@@ -206,6 +206,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     }
     log.info(`D-Bus API off: ${(err as Error).message}`);
   }
+  await theSwitch.followNetworkManager();
 
   return await new Promise<number>((resolve) => {
     const shutdown = (signal: string): void => {

@@ -1,4 +1,4 @@
-// Interface setup without NetworkManager: name, MTU, the node's address/8 (which gives the route
+// Interface setup without NetworkManager (and before it takes over): name, MTU, the node's address/8 (which gives the route
 // fc00::/8 with it) and link state, through iproute2. Failures name the command that failed.
 import { execFileSync } from 'node:child_process';
 
@@ -21,6 +21,11 @@ export function configureInterface(name: string, address: string, mtu: number): 
   // the address over link down depends on keep_addr_on_down.
   ip('-6', 'addr', 'replace', `${address}/8`, 'dev', name, 'nodad');
   ip('link', 'set', 'dev', name, 'up');
+}
+
+/** Sets the MTU only: NetworkManager configures the rest of an interface it manages. */
+export function setMtu(name: string, mtu: number): void {
+  ip('link', 'set', 'dev', name, 'mtu', String(mtu));
 }
 
 /** Sets the link up or down (the mesh switched on or off). */

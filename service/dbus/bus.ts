@@ -9,7 +9,9 @@
 //  - error names of our own for every failure (dbus-next turns a plain exception into
 //    com.github.dbus_next.ServiceError with a stack trace);
 //  - org.freedesktop.DBus.ObjectManager, which dbus-next has no server side for;
-//  - polkit checks.
+//  - polkit checks;
+//  - a plain client of other services (BusConnection: calls, properties, signals, name owners),
+//    which the daemon uses to talk to NetworkManager without proxies built by introspection.
 import * as dbus from 'dbus-next';
 import { parseIntrospection, readContract, signatureOf, type InterfaceSpec } from './contract.js';
 
@@ -92,6 +94,16 @@ export class BusCallError extends Error {
 /** A typed value for a variant argument (a{sv} options), for callers that never import dbus-next. */
 export function variant(signature: string, value: unknown): unknown {
   return new dbus.Variant(signature, value);
+}
+
+/** What one variant of a raw reply holds, its own typed parts left as they are. */
+export function variantContent(v: unknown): unknown {
+  return v instanceof dbus.Variant ? v.value : v;
+}
+
+/** The plain value of something a raw call returned (variants unwrapped, all the way down). */
+export function plainValue(v: unknown): unknown {
+  return plain(v);
 }
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -578,4 +590,123 @@ export class BusClient {
       /* already gone */
     }
   }
+}
+
+/** Which signals a subscription wants; unset fields match anything. */
+export interface SignalRule {
+  interface: string;
+  member?: string;
+  /** Only signals from objects at or below this path. */
+  pathNamespace?: string;
+}
+
+/**
+ * A client connection to other services on the bus: method calls, properties and signals, with
+ * plain values, or opaque typed values (`raw`) where a caller must send back what it got without
+ * knowing every type (a NetworkManager profile it edits only in part).
+ */
+export class BusConnection {
+  private closed = false;
+  private readonly subscriptions = new Set<{ rule: SignalRule; handler: (path: string, args: unknown[]) => void }>();
+
+  private constructor(
+    private readonly bus: dbus.MessageBus,
+    onLost: (err: Error) => void,
+  ) {
+    bus.on('message', (msg: dbus.Message) => this.dispatch(msg));
+    let lost = false;
+    const lose = (err: unknown): void => {
+      if (this.closed || lost) return;
+      lost = true;
+      onLost(err instanceof Error ? err : new Error(String(err)));
+    };
+    bus.on('error', lose);
+    (bus as unknown as { _connection: NodeJS.EventEmitter })._connection.on('end', () => lose(new Error('the bus closed the connection')));
+  }
+
+  /** `onLost` hears once that the connection is gone (the bus stopped). */
+  static async connect(onLost: (err: Error) => void, address?: string): Promise<BusConnection> {
+    return new BusConnection(await openBus(address), onLost);
+  }
+
+  /** Calls a method; the reply's values come back plain, or as they came with `raw`. Errors are BusCallError. */
+  async call(destination: string, path: string, iface: string, member: string, signature = '', args: unknown[] = [], options: { raw?: boolean; timeoutMs?: number } = {}): Promise<unknown> {
+    const msg = new dbus.Message({ destination, path, interface: iface, member, signature, body: args });
+    const ms = options.timeoutMs ?? CLIENT_TIMEOUT_MS;
+    let reply: dbus.Message | null;
+    try {
+      reply = await withTimeout(this.bus.call(msg), ms, () => new BusCallError('org.freedesktop.DBus.Error.NoReply', `${iface}.${member}: no answer from ${destination} within ${ms / 1000} s`));
+    } catch (e) {
+      if (e instanceof dbus.DBusError) throw new BusCallError(e.type, e.text);
+      throw e;
+    }
+    const body = reply?.body ?? [];
+    const value = (v: unknown): unknown => (options.raw ? v : plain(v));
+    return body.length === 0 ? undefined : body.length === 1 ? value(body[0]) : body.map(value);
+  }
+
+  getProperty(destination: string, path: string, iface: string, name: string): Promise<unknown> {
+    return this.call(destination, path, 'org.freedesktop.DBus.Properties', 'Get', 'ss', [iface, name]);
+  }
+
+  async setProperty(destination: string, path: string, iface: string, name: string, signature: string, value: unknown): Promise<void> {
+    await this.call(destination, path, 'org.freedesktop.DBus.Properties', 'Set', 'ssv', [iface, name, new dbus.Variant(signature, value)]);
+  }
+
+  /** Calls `handler` with the path and plain arguments of every matching signal, until the returned function is called. */
+  async subscribe(rule: SignalRule, handler: (path: string, args: unknown[]) => void): Promise<() => void> {
+    const text = matchRule(rule);
+    await callBusDriver(this.bus, 'AddMatch', 's', [text]);
+    const entry = { rule, handler };
+    this.subscriptions.add(entry);
+    return () => {
+      if (!this.subscriptions.delete(entry) || this.closed) return;
+      callBusDriver(this.bus, 'RemoveMatch', 's', [text]).catch(() => {});
+    };
+  }
+
+  /** Follows who owns `name`: `handler` hears the new owner (null when it is gone); resolves with the owner now. */
+  async watchName(name: string, handler: (owner: string | null) => void): Promise<string | null> {
+    await this.subscribe({ interface: 'org.freedesktop.DBus', member: 'NameOwnerChanged' }, (path, args) => {
+      if (path === '/org/freedesktop/DBus' && args[0] === name) handler((args[2] as string) || null);
+    });
+    try {
+      const reply = await callBusDriver(this.bus, 'GetNameOwner', 's', [name]);
+      return (reply?.body[0] as string) || null;
+    } catch (e) {
+      if (e instanceof dbus.DBusError && e.type === 'org.freedesktop.DBus.Error.NameHasNoOwner') return null;
+      throw e;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.subscriptions.clear();
+    try {
+      this.bus.disconnect();
+    } catch {
+      /* already gone */
+    }
+  }
+
+  private dispatch(msg: dbus.Message): void {
+    if (msg.type !== dbus.MessageType.SIGNAL || !msg.path) return;
+    for (const { rule, handler } of this.subscriptions) {
+      if (msg.interface !== rule.interface || (rule.member && msg.member !== rule.member)) continue;
+      if (rule.pathNamespace && msg.path !== rule.pathNamespace && !msg.path.startsWith(rule.pathNamespace + '/')) continue;
+      try {
+        handler(msg.path, (msg.body ?? []).map(plain));
+      } catch {
+        // a handler's failure is its own; the others still hear the signal
+      }
+    }
+  }
+}
+
+function matchRule(rule: SignalRule): string {
+  const parts = ["type='signal'", `interface='${rule.interface}'`];
+  if (rule.member) parts.push(`member='${rule.member}'`);
+  if (rule.pathNamespace) parts.push(`path_namespace='${rule.pathNamespace}'`);
+  return parts.join(',');
 }

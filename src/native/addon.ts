@@ -21,7 +21,7 @@ export type PollHandle = { readonly __rovyPollHandle: unique symbol };
  * (EAGAIN) is never an error.
  */
 export interface NativeAddon {
-  /** Opens (creating if needed) a layer-3 TUN without packet info, non-blocking. */
+  /** Opens (creating if needed) a layer-3 TUN without packet info, non-blocking, owned by our euid. */
   tunOpen(name: string): { fd: number; name: string };
   /** Reads packets until the queue is empty or `max`; returns the count. */
   tunReadBatch(fd: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, max: number): number;

@@ -3,6 +3,7 @@
 // Node's own loop. Address, MTU and link state are set by whoever configures the interface.
 import { native, type PollHandle } from '../native/addon.js';
 import { TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
+import { interfaceIndex } from '../util/interface-index.js';
 
 /**
  * What the node needs of a TUN: packets in and out in batches, and readiness. TunDevice is the
@@ -17,7 +18,9 @@ export interface PacketDevice {
 
 export class TunDevice implements PacketDevice {
   private poll: PollHandle | null = null;
+  private readable: ((error?: Error) => void) | null = null;
   private _fd: number;
+  private _ifindex: number;
 
   private constructor(
     fd: number,
@@ -25,12 +28,42 @@ export class TunDevice implements PacketDevice {
     readonly name: string,
   ) {
     this._fd = fd;
+    this._ifindex = interfaceIndex(name);
   }
 
-  /** Opens (or creates) the TUN `name`; needs CAP_NET_ADMIN unless the device is persistent and ours. */
+  /**
+   * Opens (or creates) the TUN `name`, owned by this process's uid; needs CAP_NET_ADMIN unless
+   * the device is persistent and ours.
+   */
   static open(name: string): TunDevice {
     const { fd, name: actual } = native.tunOpen(name);
     return new TunDevice(fd, actual);
+  }
+
+  /** The kernel's index of the interface this fd was attached to when it was opened. */
+  get ifindex(): number {
+    return this._ifindex;
+  }
+
+  /** Whether the interface named `name` now is still the one this fd is attached to. */
+  get attached(): boolean {
+    return this._fd >= 0 && this._ifindex !== 0 && interfaceIndex(this.name) === this._ifindex;
+  }
+
+  /**
+   * Attaches to the interface `name` as it is now (creating it if it is gone), keeping this
+   * object, so its users never see the change: the interface was deleted under us (NetworkManager
+   * deletes a TUN it created when its profile goes down, and creates a new one when it goes up).
+   * A readiness callback carries over to the new fd.
+   */
+  reopen(): void {
+    const readable = this.readable;
+    // Opened before the old fd is closed, so a failure leaves the device as it was.
+    const { fd } = native.tunOpen(this.name);
+    this.close();
+    this._fd = fd;
+    this._ifindex = interfaceIndex(this.name);
+    if (readable) this.onReadable(readable);
   }
 
   /** The file descriptor; -1 once closed. */
@@ -42,12 +75,14 @@ export class TunDevice implements PacketDevice {
   onReadable(cb: (error?: Error) => void): void {
     this.stop();
     this.poll = native.poll(this.liveFd(), cb);
+    this.readable = cb;
   }
 
   /** Stops the readiness callback. */
   stop(): void {
     if (this.poll !== null) native.pollStop(this.poll);
     this.poll = null;
+    this.readable = null;
   }
 
   /** Reads up to `max` waiting packets into the batch's slots at `offset`; returns how many. */

@@ -101,7 +101,7 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
       interfaceName: 'rovy0',
       listen: ['/ip6/::/udp/7777'],
       version: '0.0.0-test',
-      setEnabled() {},
+      setEnabled: async () => {},
       changeDiscovery() {},
       connect(address) {
         // As MeshNode does: a routed destination connected to is removed, then added as a neighbour.

@@ -1,0 +1,139 @@
+// The mesh's one switch, thrown from either side: the API (SetEnabled, `rovy up|down`) and
+// NetworkManager (`nmcli connection up|down rovy`). Each side follows the other, and the choice
+// is saved either way, so a restart keeps it.
+//
+// Who configures rovy0: with NetworkManager on the bus, NetworkManager (the `rovy` profile:
+// address, route, DNS), and the daemon only attaches its TUN and sets the MTU; without it, or
+// when NetworkManager fails or leaves, the daemon itself through iproute2 (service/iface.ts).
+// A TUN the daemon created stays when NetworkManager lets it go; one NetworkManager created is
+// deleted by NetworkManager on down and created again on up, and the daemon attaches to it anew.
+import type { MeshNode } from '../src/node/node.js';
+import type { TunDevice } from '../src/tun/device.js';
+import { interfaceIndex } from '../src/util/interface-index.js';
+import { configureInterface, setLinkUp, setMtu } from './iface.js';
+import { NetworkManagerLink } from './nm/network-manager.js';
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+
+export interface MeshSwitchOptions {
+  node: MeshNode;
+  tun: TunDevice;
+  mtu: number;
+  /** Saves the node's switch (and whatever else the daemon keeps) to its state file. */
+  save(): void;
+  log(level: Level, message: string): void;
+}
+
+export class MeshSwitch {
+  private readonly nm: NetworkManagerLink;
+
+  constructor(private readonly o: MeshSwitchOptions) {
+    this.nm = new NetworkManagerLink({
+      interfaceName: o.tun.name,
+      address: o.node.addressText,
+      ownerUid: process.geteuid?.() ?? 0,
+      isEnabled: () => o.node.isEnabled,
+      switched: (enabled) => this.guard(() => this.switchedByNetworkManager(enabled)),
+      activeChanged: (activated) => this.guard(() => this.attachUnderNetworkManager(activated)),
+      presence: (present) => this.guard(() => !present && this.configureSelf()),
+      log: o.log,
+    });
+  }
+
+  /**
+   * Puts the interface in the saved state at once, so the mesh works before NetworkManager
+   * answers, and without it. Throws (at start-up, before anything else runs) if it cannot.
+   */
+  configure(): void {
+    this.configureSelf();
+  }
+
+  /** Hands the interface to NetworkManager if it is on the bus, now or later. */
+  async followNetworkManager(): Promise<void> {
+    try {
+      await this.nm.start();
+    } catch (err) {
+      this.o.log('warn', `NetworkManager: ${(err as Error).message}; rovy configures its interface itself`);
+    }
+  }
+
+  /** The API's side of the switch. */
+  async setEnabled(enabled: boolean): Promise<void> {
+    const { node, tun } = this.o;
+    if (!this.nm.managing) {
+      if (enabled) this.attach();
+      this.configureSelf(enabled);
+      node.setEnabled(enabled);
+      this.o.save();
+      return;
+    }
+    if (enabled) {
+      this.attach();
+      setMtu(tun.name, this.o.mtu);
+    }
+    node.setEnabled(enabled);
+    this.o.save();
+    try {
+      await this.nm.request(enabled);
+    } catch (err) {
+      // The mesh is switched all the same: configured by the daemon, as without NetworkManager.
+      this.o.log('warn', `NetworkManager did not ${enabled ? 'activate' : 'deactivate'} the rovy profile: ${(err as Error).message}; rovy configures its interface itself`);
+      this.configureSelf(enabled);
+    }
+  }
+
+  close(): void {
+    this.nm.close();
+  }
+
+  // ---- inside ------------------------------------------------------------------------------
+
+  /** NetworkManager switched the profile (nmcli, a network panel): the mesh follows. */
+  private switchedByNetworkManager(enabled: boolean): void {
+    this.o.log('info', `NetworkManager switched the rovy profile ${enabled ? 'on' : 'off'}`);
+    if (enabled) this.attachUnderNetworkManager(false);
+    this.o.node.setEnabled(enabled);
+    this.o.save();
+  }
+
+  /**
+   * While the profile is up, our fd must be on the interface NetworkManager configures. A TUN
+   * NetworkManager creates exists once its activation has begun; attach as soon as it is there,
+   * or create it ourselves if activation finished without one.
+   */
+  private attachUnderNetworkManager(activated: boolean): void {
+    const { tun } = this.o;
+    if (tun.attached || (!activated && interfaceIndex(tun.name) === 0)) return;
+    tun.reopen();
+    setMtu(tun.name, this.o.mtu);
+    this.o.log('info', `attached to ${tun.name} anew (index ${tun.ifindex})`);
+  }
+
+  /** Makes sure our fd is on the interface named ours, creating it if it is gone. */
+  private attach(): void {
+    const { tun } = this.o;
+    if (tun.attached) return;
+    tun.reopen();
+    this.o.log('info', `attached to ${tun.name} anew (index ${tun.ifindex})`);
+  }
+
+  /** The daemon's own configuration: address, MTU and link up when on; link down when off. */
+  private configureSelf(enabled = this.o.node.isEnabled): void {
+    const { tun } = this.o;
+    if (enabled) {
+      this.attach();
+      configureInterface(tun.name, this.o.node.addressText, this.o.mtu);
+    } else if (tun.attached) {
+      setLinkUp(tun.name, false);
+    }
+  }
+
+  /** A step taken on NetworkManager's word is logged if it fails, never thrown into the bus code. */
+  private guard(step: () => unknown): void {
+    try {
+      step();
+    } catch (err) {
+      this.o.log('error', (err as Error).message);
+    }
+  }
+}

@@ -1,0 +1,113 @@
+// The NetworkManager connection profile the daemon owns: which fields are rovy's, and how they are
+// written into a profile without touching the rest. Pure: settings in, settings out (a{sa{sv}}
+// as the bus module hands them over, values typed with variant()), so it is tested in-process.
+//
+// Owned fields are rewritten at every start; everything else (a zone, a route metric, a
+// permission the user added) is left as NetworkManager has it. Lists the user may extend
+// (routes, DNS servers, search domains) get ours added, not replaced.
+import { parseIPv6 } from '../../src/keys/address.js';
+import { plainValue, variant, variantContent } from '../dbus/bus.js';
+
+/** The profile's connection.id: `nmcli connection up rovy`. */
+export const PROFILE_ID = 'rovy';
+/**
+ * Fixed, so the profile is found again after any restart (or a new key): there is only ever one.
+ * NetworkManager requires a valid UUID; this one is version 4 in form, made once for rovy.
+ */
+export const PROFILE_UUID = '3d5f6a1e-9c2b-4e7a-8f10-726f76790001';
+/** The mesh prefix routed into the TUN, and the resolver every node answers at. */
+export const MESH_PREFIX = { dest: 'fc00::', prefix: 8 } as const;
+export const RESOLVER = 'fc00::1';
+export const SEARCH_DOMAIN = '~rovy';
+
+/** Settings as NetworkManager's D-Bus API carries them: setting name → key → typed value. */
+export type Settings = Record<string, Record<string, unknown>>;
+
+export interface ProfileFacts {
+  interfaceName: string;
+  /** The node's fc00::/8 address, as text. */
+  address: string;
+  /** The daemon's uid: NetworkManager creates the TUN for this owner, and no other user may attach. */
+  ownerUid: number;
+}
+
+/**
+ * `current` (a profile read with GetSettings, or null for a new one) with rovy's fields written
+ * over it. The input is not changed.
+ */
+export function ownedSettings(current: Settings | null, facts: ProfileFacts): Settings {
+  const out: Settings = {};
+  for (const [name, keys] of Object.entries(current ?? {})) out[name] = { ...keys };
+  const section = (name: string): Record<string, unknown> => (out[name] ??= {});
+
+  Object.assign(section('connection'), {
+    id: variant('s', PROFILE_ID),
+    uuid: variant('s', PROFILE_UUID),
+    type: variant('s', 'tun'),
+    'interface-name': variant('s', facts.interfaceName),
+    // The daemon decides when the mesh is on (its saved choice); NetworkManager must not.
+    autoconnect: variant('b', false),
+  });
+  Object.assign(section('tun'), {
+    // The flags rovy's TUN is opened with (layer 3, no packet info, one queue, no vnet header):
+    // NetworkManager only takes over a device whose flags and owner match its profile.
+    mode: variant('u', 1),
+    pi: variant('b', false),
+    'vnet-hdr': variant('b', false),
+    'multi-queue': variant('b', false),
+    owner: variant('s', String(facts.ownerUid)),
+  });
+  const ipv4 = section('ipv4');
+  for (const key of Object.keys(ipv4)) if (!IPV4_KEPT.has(key)) delete ipv4[key];
+  ipv4.method = variant('s', 'disabled');
+
+  const ipv6 = section('ipv6');
+  // The deprecated forms of the address and route lists would compete with the -data forms.
+  delete ipv6.addresses;
+  delete ipv6.routes;
+  ipv6.method = variant('s', 'manual');
+  ipv6['address-data'] = variant('aa{sv}', [{ address: variant('s', facts.address), prefix: variant('u', 8) }]);
+  // The user's own entries are sent back exactly as NetworkManager gave them (types included).
+  const isMeshRoute = (r: unknown): boolean => {
+    const route = plainValue(r) as { dest?: unknown; prefix?: unknown };
+    return route.dest === MESH_PREFIX.dest && route.prefix === MESH_PREFIX.prefix;
+  };
+  const routes = itemsOf(ipv6['route-data']).filter((r) => !isMeshRoute(r));
+  ipv6['route-data'] = variant('aa{sv}', [{ dest: variant('s', MESH_PREFIX.dest), prefix: variant('u', MESH_PREFIX.prefix) }, ...routes]);
+  const resolver = parseIPv6(RESOLVER);
+  const servers = itemsOf(ipv6.dns).filter((b) => !equal(Uint8Array.from(b as Uint8Array), resolver));
+  ipv6.dns = variant('aay', [Buffer.from(resolver), ...servers]);
+  const domains = itemsOf(ipv6['dns-search']).filter((d) => d !== SEARCH_DOMAIN);
+  ipv6['dns-search'] = variant('as', [SEARCH_DOMAIN, ...domains]);
+  return out;
+}
+
+/** ipv4 keys that mean nothing once IPv4 is disabled but that NetworkManager may still list. */
+const IPV4_KEPT = new Set(['dns-priority', 'may-fail']);
+
+/** The items of a list-valued setting, each as it came. */
+function itemsOf(value: unknown): unknown[] {
+  const v = variantContent(value);
+  return Array.isArray(v) ? v : [];
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The plain values of the owned fields, for checks and logs. */
+export function describeOwned(settings: Settings): Record<string, unknown> {
+  const get = (s: string, k: string): unknown => plainValue(settings[s]?.[k]);
+  return {
+    id: get('connection', 'id'),
+    uuid: get('connection', 'uuid'),
+    interfaceName: get('connection', 'interface-name'),
+    autoconnect: get('connection', 'autoconnect'),
+    owner: get('tun', 'owner'),
+    ipv4: get('ipv4', 'method'),
+    ipv6: get('ipv6', 'method'),
+    addresses: get('ipv6', 'address-data'),
+    routes: get('ipv6', 'route-data'),
+    dnsSearch: get('ipv6', 'dns-search'),
+  };
+}
