@@ -133,17 +133,23 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
   const multiarch = ok(run('dpkg-architecture', ['-qDEB_HOST_MULTIARCH']), 'dpkg-architecture').trim();
   const deb = join(debs, `rovy_${version}_${arch}.deb`);
 
+  // The later steps need the .deb, and then rovy installed: without them they would only fail
+  // again, for that reason.
+  let built = false;
+  let installed = false;
   await t.test('build-deb.sh builds the .deb with no network and leaves the checkout clean', () => {
     const start = process.hrtime.bigint();
     const out = ok(run('unshare', ['--net', join(ROOT, 'packaging/build-deb.sh'), debs]), 'build-deb.sh');
     t.diagnostic(`.deb built in ${seconds(start)}`);
     assert.equal(out.trim().split('\n').at(-1), deb);
     assert.ok(existsSync(deb), `no ${deb}`);
+    built = true;
     assert.equal(ok(run('dpkg-deb', ['-f', deb, 'Package', 'Architecture']), 'dpkg-deb'), `Package: rovy\nArchitecture: ${arch}\n`);
     for (const debris of ['debian', `obj-${multiarch}`]) assert.ok(!existsSync(join(ROOT, debris)), `build-deb.sh left ${debris} in the checkout`);
     assert.deepEqual(readdirSync(join(ROOT, '..')).filter((f) => /^rovy[-_].*\.(deb|buildinfo|changes)$/.test(f)), [], 'results beside the checkout');
   });
 
+  assert.ok(built, 'no .deb was built');
   const base = baseChroot((msg) => t.diagnostic(msg));
   const chroot = chrootRunner(base, tmp, debs);
 
@@ -161,11 +167,14 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
     t.diagnostic(`installed with apt in ${seconds(start)}`);
     const [rovy, nodejs, processes] = out.trim().split('\n');
     assert.equal(rovy, `install ok installed ${version}`);
+    installed = true;
     assert.match(nodejs ?? '', /^install ok installed 20\./, 'nodejs from trixie');
     // This script's own shell and its pipeline are all that may run in the PID namespace.
     const others = (processes ?? '').trim().split(' ').filter((c) => !['sh', 'cat', 'sort', 'tr'].includes(c));
     assert.deepEqual(others, [], 'processes the maintainer scripts left running');
   });
+
+  assert.ok(installed, 'rovy did not install');
 
   await t.test('the rovy user, its state directory and /etc/rovy exist', () => {
     const out = ok(chroot(`
@@ -187,11 +196,15 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
     const out = ok(chroot(`
       dpkg -L rovy
       echo ---
-      readlink /etc/systemd/system/multi-user.target.wants/rovyd.service /etc/systemd/system/dbus-net.rovy.Rovy1.service
+      for l in multi-user.target.wants/rovyd.service dbus-net.rovy.Rovy1.service; do
+        echo "$l -> $(readlink "/etc/systemd/system/$l")"
+      done
       echo ---
       dpkg -L rovy | while read -r f; do test -e "$f" || echo "missing $f"; done`), 'dpkg -L');
     const [listing = '', links = '', missing = ''] = out.split('---\n');
     const files = new Set(listing.trim().split('\n'));
+    // Every check adds what it finds wrong here, so a failure shows all of them at once.
+    const problems: string[] = [];
     for (const f of [
       '/usr/bin/rovy',
       `/usr/lib/${multiarch}/rovy/rovy.mjs`,
@@ -208,12 +221,16 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
       '/usr/share/man/man8/rovyd.8.gz',
       '/usr/share/bash-completion/completions/rovy',
       '/usr/share/doc/rovy/copyright',
-    ]) assert.ok(files.has(f), `the package has no ${f}`);
+    ]) if (!files.has(f)) problems.push(`the package has no ${f}`);
     // Debian 13 has /bin, /lib, /sbin as links into /usr: a file shipped there is an error.
-    const outside = [...files].filter((f) => f !== '/.' && !f.startsWith('/usr/') && f !== '/usr');
-    assert.deepEqual(outside, [], 'files outside /usr');
-    assert.equal(missing.trim(), '', 'files dpkg lists that are not there');
-    assert.deepEqual(links.trim().split('\n'), ['/usr/lib/systemd/system/rovyd.service', '/usr/lib/systemd/system/rovyd.service']);
+    for (const f of files) if (f !== '/.' && f !== '/usr' && !f.startsWith('/usr/')) problems.push(`outside /usr: ${f}`);
+    problems.push(...missing.trim().split('\n').filter((l) => l !== ''));
+    // dh_installsystemd's postinst enabled the unit (and its bus alias) without systemd running.
+    const unit = '/usr/lib/systemd/system/rovyd.service';
+    for (const link of ['multi-user.target.wants/rovyd.service', 'dbus-net.rovy.Rovy1.service']) {
+      if (!links.split('\n').includes(`${link} -> ${unit}`)) problems.push(`/etc/systemd/system/${link} does not point at ${unit}`);
+    }
+    assert.deepEqual(problems, []);
   });
 
   let peerId = '';
