@@ -161,14 +161,14 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
       # apt's and the maintainer scripts' chatter goes to stderr, where a failure shows it.
       apt-get install -y -q -o Dpkg::Use-Pty=0 /mnt/${basename(deb)} >&2
       dpkg-query -W -f '\${Status} \${Version}\\n' rovy
-      dpkg-query -W -f '\${Status} \${Version}\\n' nodejs
+      dpkg-query -W -f '\${Status} \${Version}\\n' nodejs 2>/dev/null || echo 'no nodejs'
       # Nothing the maintainer scripts started may still run (a chroot has no init to start it).
       for c in /proc/[0-9]*/comm; do cat "$c"; done | sort -u | tr '\\n' ' '`), 'apt-get install');
     t.diagnostic(`installed with apt in ${seconds(start)}`);
     const [rovy, nodejs, processes] = out.trim().split('\n');
     assert.equal(rovy, `install ok installed ${version}`);
     installed = true;
-    assert.match(nodejs ?? '', /^install ok installed 20\./, 'nodejs from trixie');
+    assert.match(nodejs ?? '', /^install ok installed 20\./, 'nodejs (20 in trixie) came with rovy');
     // This script's own shell and its pipeline are all that may run in the PID namespace.
     const others = (processes ?? '').trim().split(' ').filter((c) => !['sh', 'cat', 'sort', 'tr'].includes(c));
     assert.deepEqual(others, [], 'processes the maintainer scripts left running');
