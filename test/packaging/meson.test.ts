@@ -134,10 +134,12 @@ test('the installed daemon loads its addon: it opens a socket and a TUN in a nam
   const dir = mkdtempSync(join(work, 'daemon-'));
   const config = join(dir, 'rovy.toml');
   writeFileSync(config, 'key_file = "node.key"\nlisten = ["/ip6/::/udp/0"]\n[discovery]\npolicy = "off"\n');
-  // unshare execs the launcher, which execs node: the PID is the daemon's. No system bus: the
-  // daemon says its API is off and runs on.
+  // A network namespace with its own /sys (the daemon reads interfaces there), as `ip netns exec`
+  // gives; unshare and sh exec the launcher, which execs node: the PID is the daemon's. No system
+  // bus: the daemon says its API is off and runs on.
   const env = { ...cleanEnv(), DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${join(dir, 'no-bus')}` };
-  const child = spawn('unshare', ['--net', installed('packaging/rovy.in'), 'daemon', '--config', config], { cwd: '/', env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const inNamespace = ['--net', '--mount', 'sh', '-c', 'mount -t sysfs sysfs /sys && exec "$0" "$@"'];
+  const child = spawn('unshare', [...inNamespace, installed('packaging/rovy.in'), 'daemon', '--config', config], { cwd: '/', env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const up = new Promise<void>((resolve, reject) => {
