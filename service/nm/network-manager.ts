@@ -23,6 +23,7 @@ const TO_DISK = 0x1;
 /** How long to wait before registering again after NetworkManager failed a step (it may be starting). */
 const RETRY_MS = 1000;
 const RETRIES = 10;
+const QUIET_RETRIES = 2;
 
 export interface NetworkManagerHost extends ProfileFacts {
   /** Whether the mesh is switched on now (the daemon's switch, which NetworkManager is made to agree with). */
@@ -147,7 +148,9 @@ export class NetworkManagerLink {
       if (!this.owner || this.closed) return;
       const message = `NetworkManager: cannot register the rovy profile: ${(err as Error).message}`;
       if (this.retries++ < RETRIES) {
-        this.host.log(this.retries === 1 ? 'warn' : 'debug', `${message}; trying again`);
+        // A NetworkManager that has just taken its name exports its objects a moment later:
+        // the first failures are expected, a third is worth saying.
+        this.host.log(this.retries === QUIET_RETRIES + 1 ? 'warn' : 'debug', `${message}; trying again`);
         this.retryTimer = setTimeout(() => void this.register(), RETRY_MS);
       } else {
         this.host.log('error', `${message}; rovy configures its interface itself`);

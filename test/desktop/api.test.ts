@@ -274,6 +274,54 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
       assert.equal((await rovy('up')).code, 0);
     });
 
+    await t.test('the user at the desktop switches, names and discovers without a password; nobody else can', async () => {
+      // What the installed actions grant: yes to an active local session, an administrator's
+      // password to anyone else (which, with no agent to ask, is no).
+      const policy = readFileSync(join(ROOT, 'dbus', 'net.rovy.policy'), 'utf8');
+      for (const id of ['net.rovy.toggle', 'net.rovy.manage-peers', 'net.rovy.manage-names']) {
+        const action = new RegExp(`<action id="${id.replace(/\./g, '\\.')}">([\\s\\S]*?)</action>`).exec(policy)?.[1] ?? '';
+        assert.match(action, /<allow_active>yes<\/allow_active>/, id);
+        assert.match(action, /<allow_any>auth_admin<\/allow_any>/, id);
+        assert.match(action, /<allow_inactive>auth_admin<\/allow_inactive>/, id);
+      }
+      const OTHER = ['setpriv', '--reuid=1', '--regid=1', '--clear-groups', '--']; // the "daemon" system user
+      const as = (who: string[], ...args: string[]) => run(who[0]!, [...who.slice(1), process.execPath, ROVY_JS, ...args], env);
+      const enabled = async () => (await busctl('get-property', DEST, ROOT_PATH, DEST, 'Enabled')).stdout.trim();
+      const policyNow = async () => (await busctl('get-property', DEST, ROOT_PATH, `${DEST}.Discovery`, 'Policy')).stdout.trim();
+      const polkitd = await startPolkitd(bus!, { rules: [join(ROOT, 'test', 'desktop', 'polkit', '50-rovy-active-session.rules')] });
+      try {
+        // Someone else: refused, and nothing changes.
+        for (const args of [['down'], ['name', 'set', 'deskpeer', b.peerId], ['discovery', 'auto']]) {
+          const r = await as(OTHER, ...args);
+          assert.equal(r.code, 1, `rovy ${args.join(' ')} as another user: ${r.stdout}`);
+          assert.match(r.stderr, /not allowed/);
+        }
+        assert.equal(await enabled(), 'b true');
+        assert.doesNotMatch((await rovy('name', 'list')).stdout, /deskpeer/);
+        assert.equal(await policyNow(), 's "manual"');
+        // The desktop user: allowed, without a password (no agent runs here to ask for one).
+        let r = await as(NOBODY, 'down');
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(await enabled(), 'b false');
+        r = await as(NOBODY, 'up');
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(await enabled(), 'b true');
+        r = await as(NOBODY, 'name', 'set', 'deskpeer', b.peerId);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match((await rovy('name', 'list')).stdout, /deskpeer/);
+        r = await as(NOBODY, 'discovery', 'auto');
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(await policyNow(), 's "auto"');
+        r = await as(NOBODY, 'name', 'rm', 'deskpeer');
+        assert.equal(r.code, 0, r.stderr);
+        r = await as(NOBODY, 'discovery', 'manual');
+        assert.equal(r.code, 0, r.stderr);
+      } finally {
+        await polkitd.stop();
+      }
+      await until('traffic after up', () => nsExec(nsA, 'ping', ['-6', '-c', '1', '-W', '1', b.address]).code === 0, 8000);
+    });
+
     await t.test('a peer that does not answer shows as connecting, with a signal', async () => {
       const c = lab.initNode('c');
       const before = monitor.messages().length;

@@ -145,28 +145,34 @@ export interface Polkitd {
 }
 
 // In polkitd's own mount namespace: empty tmpfs over the actions and rules directories, with the
-// repo's action file and the test rule bind-mounted in (read-only), then exec polkitd, so the
-// spawned PID is polkitd's. It drops to user polkitd by itself; the mounts stay readable to it.
+// given action and rule files bind-mounted in (read-only), then exec polkitd, so the spawned PID
+// is polkitd's. It drops to user polkitd by itself; the mounts stay readable to it. Arguments:
+// action files, then "--", then rule files.
 const POLKITD_SCRIPT = `set -e
 mount --make-rprivate /
 mount -t tmpfs -o mode=755 tmpfs /usr/share/polkit-1/actions
-touch /usr/share/polkit-1/actions/net.rovy.policy
-mount --bind -o ro "$1" /usr/share/polkit-1/actions/net.rovy.policy
 mount -t tmpfs -o mode=755 tmpfs /etc/polkit-1/rules.d
-touch /etc/polkit-1/rules.d/50-rovy-test.rules
-mount --bind -o ro "$2" /etc/polkit-1/rules.d/50-rovy-test.rules
+dir=/usr/share/polkit-1/actions
+for f in "$@"; do
+  if [ "$f" = -- ]; then dir=/etc/polkit-1/rules.d; continue; fi
+  touch "$dir/\${f##*/}"
+  mount --bind -o ro "$f" "$dir/\${f##*/}"
+done
 exec /usr/lib/polkit-1/polkitd --no-debug
 `;
 
-/** polkitd on `bus`, knowing only net.rovy.policy, with test/desktop/polkit/50-rovy-test.rules. */
-export async function startPolkitd(bus: PrivateBus): Promise<Polkitd> {
-  const polkitd = new Child(
-    spawn(
-      'unshare',
-      ['-m', 'sh', '-c', POLKITD_SCRIPT, 'sh', join(ROOT, 'dbus', 'net.rovy.policy'), join(ROOT, 'test', 'desktop', 'polkit', '50-rovy-test.rules')],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: bus.env },
-    ),
-  );
+export interface PolkitFiles {
+  /** Action files (.policy); by default the repo's net.rovy.policy alone. */
+  actions?: string[];
+  /** Rule files (.rules); by default test/desktop/polkit/50-rovy-test.rules. */
+  rules?: string[];
+}
+
+/** polkitd on `bus`, knowing only the given actions and rules. */
+export async function startPolkitd(bus: PrivateBus, files: PolkitFiles = {}): Promise<Polkitd> {
+  const actions = files.actions ?? [join(ROOT, 'dbus', 'net.rovy.policy')];
+  const rules = files.rules ?? [join(ROOT, 'test', 'desktop', 'polkit', '50-rovy-test.rules')];
+  const polkitd = new Child(spawn('unshare', ['-m', 'sh', '-c', POLKITD_SCRIPT, 'sh', ...actions, '--', ...rules], { stdio: ['ignore', 'pipe', 'pipe'], env: bus.env }));
   const owned = async (): Promise<boolean> =>
     (await run('busctl', [`--address=${bus.address}`, 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'NameHasOwner', 's', 'org.freedesktop.PolicyKit1'])).stdout.trim() === 'b true';
   try {

@@ -7,9 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { Lab, ROVY_JS, nsExec, until, type Daemon } from '../net/netns.js';
-import { isRoot, run, startMonitor, startSystemBus, type PrivateBus } from './buses.js';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../repo-root.js';
+import { Lab, ROVY_JS, nsExec, sh, tryRun, until, type Daemon } from '../net/netns.js';
+import { isRoot, run, startMonitor, startPolkitd, startSystemBus, type Polkitd, type PrivateBus } from './buses.js';
 import { NetworkManager } from './network-manager.js';
 
 const DEST = 'net.rovy.Rovy1';
@@ -207,6 +209,75 @@ test('NetworkManager shows and switches the mesh', { skip: !isRoot && 'needs roo
     });
   } finally {
     await lab.cleanup();
+    await bus?.stop();
+  }
+});
+
+// As installed: rovyd runs as the system user rovy, outside any session, and NetworkManager asks
+// polkit about each of its calls. dbus/net.rovy.rules grants it its own profile; without the
+// rule it is refused, and the daemon runs its interface itself.
+test('the daemon as user rovy keeps its profile through polkit', { skip: !isRoot && 'needs root' }, async (t) => {
+  const lab = new Lab();
+  let bus: PrivateBus | null = null;
+  const polkit: { current: Polkitd | null } = { current: null };
+  try {
+    assert.equal(tryRun('systemd-sysusers', [join(ROOT, 'packaging', 'systemd', 'rovy.sysusers')]).code, 0);
+    const uid = Number(sh('id', ['-u', 'rovy']));
+    chmodSync(lab.dir, 0o755);
+    const stateDir = join(lab.dir, 'state');
+    mkdirSync(stateDir);
+    chownSync(stateDir, uid, Number(sh('id', ['-g', 'rovy'])));
+    chmodSync(stateDir, 0o700);
+    bus = await startSystemBus();
+    const env = bus.env;
+    const busctl = (...args: string[]) => run('busctl', ['--system', ...args], env);
+    const nsA = lab.namespace('NRA');
+    const nsB = lab.namespace('NRB');
+    lab.link(nsA, 'fd00:e8::1', nsB, 'fd00:e8::2');
+    const b = lab.initNode('b');
+    const configA = lab.file('a/rovy.toml', [`key_file = "${join(stateDir, 'node.key')}"`, 'listen = ["/ip6/::/udp/7777"]', '[[peer]]', `address = "/ip6/fd00:e8::2/udp/7777/rovy/${b.peerId}"`].join('\n'));
+    const nm = new NetworkManager(lab, bus, nsA);
+    await nm.start();
+    const startA = (): Daemon =>
+      lab.spawn(nsA, [
+        'setpriv', '--reuid=rovy', '--regid=rovy', '--init-groups',
+        '--inh-caps=-all,+net_admin', '--ambient-caps=-all,+net_admin', '--bounding-set=-all,+net_admin', '--no-new-privs', '--',
+        'env', `DBUS_SYSTEM_BUS_ADDRESS=${bus!.address}`, process.execPath, '--enable-source-maps', ROVY_JS, 'daemon', '--config', configA,
+      ]);
+    // A copy: polkitd's private actions directory hides the original.
+    const nmActions = lab.path('org.freedesktop.NetworkManager.policy');
+    copyFileSync('/usr/share/polkit-1/actions/org.freedesktop.NetworkManager.policy', nmActions);
+
+    await t.test('without the rule NetworkManager refuses it, and it configures rovy0 itself', async () => {
+      polkit.current = await startPolkitd(bus!, { actions: [join(ROOT, 'dbus', 'net.rovy.policy'), nmActions], rules: [] });
+      const daemonA = startA();
+      await until('A refused by NetworkManager', () => /cannot register the rovy profile: .*(not authorized|Insufficient privileges)/i.test(daemonA.log), 15_000).catch((e: Error) => assert.fail(`${e.message}\n${daemonA.log}`));
+      assert.equal((await nm.nmcli('-g', 'NAME', 'connection', 'show')).stdout.split('\n').includes('rovy'), false);
+      const id = JSON.parse(lab.rovy(['id', '--config', configA, '--json']).out) as { address: string };
+      assert.match(nsExec(nsA, 'ip', ['-6', 'addr', 'show', 'dev', 'rovy0']).out, new RegExp(`${id.address}/8`));
+      assert.equal(await daemonA.stop(), 0);
+      await polkit.current.stop();
+    });
+
+    await t.test('with the rule it creates, activates and follows its profile', async () => {
+      polkit.current = await startPolkitd(bus!, { actions: [join(ROOT, 'dbus', 'net.rovy.policy'), nmActions], rules: [join(ROOT, 'dbus', 'net.rovy.rules')] });
+      const daemonA = startA();
+      const id = JSON.parse(lab.rovy(['id', '--config', configA, '--json']).out) as { peerId: string };
+      lab.file('b/rovy.toml', ['key_file = "node.key"', 'listen = ["/ip6/::/udp/7777"]', '[[peer]]', `address = "/ip6/fd00:e8::1/udp/7777/rovy/${id.peerId}"`].join('\n'));
+      lab.spawn(nsB, [process.execPath, ROVY_JS, 'daemon', '--config', b.config]);
+      await until('A registered, as rovy', () => /profile rovy \(.*\) registered, active/.test(daemonA.log), 15_000).catch((e: Error) => assert.fail(`${e.message}\n${daemonA.log}`));
+      assert.equal((await nm.nmcli('-g', 'tun.owner', 'connection', 'show', 'rovy')).stdout.trim(), String(uid));
+      await until('A reaches B', () => nsExec(nsA, 'ping', ['-6', '-c', '1', '-W', '1', b.address]).code === 0, 15_000);
+      await nm.nmcli('connection', 'down', 'rovy');
+      await until('Enabled false', async () => (await busctl('get-property', DEST, ROOT_PATH, DEST, 'Enabled')).stdout.trim() === 'b false', FOLLOW_MS);
+      const up = await nm.nmcli('connection', 'up', 'rovy');
+      assert.equal(up.code, 0, up.stderr);
+      await until('Enabled true', async () => (await busctl('get-property', DEST, ROOT_PATH, DEST, 'Enabled')).stdout.trim() === 'b true', FOLLOW_MS);
+      await until('A reaches B again', () => nsExec(nsA, 'ping', ['-6', '-c', '1', '-W', '1', b.address]).code === 0, 15_000);
+    });
+  } finally {
+    await lab.cleanup();
+    await polkit.current?.stop();
     await bus?.stop();
   }
 });

@@ -1,0 +1,73 @@
+// The fields of the NetworkManager profile that rovy owns are written over whatever is there;
+// everything else a user set survives, down to the types NetworkManager gave it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { plainValue, variant, variantContent } from '../../service/dbus/bus.js';
+import { ownedSettings, PROFILE_UUID, type Settings } from '../../service/nm/profile.js';
+
+const FACTS = { interfaceName: 'rovy0', address: 'fc12:3456::1', ownerUid: 998 };
+const RESOLVER = Buffer.from([0xfc, ...new Array<number>(14).fill(0), 1]);
+
+const plain = (settings: Settings): Record<string, Record<string, unknown>> => plainValue(settings) as Record<string, Record<string, unknown>>;
+
+test('a new profile has exactly the mesh settings', () => {
+  const s = plain(ownedSettings(null, FACTS));
+  assert.deepEqual(s.connection, { id: 'rovy', uuid: PROFILE_UUID, type: 'tun', 'interface-name': 'rovy0', autoconnect: false });
+  assert.deepEqual(s.tun, { mode: 1, pi: false, 'vnet-hdr': false, 'multi-queue': false, owner: '998' });
+  assert.deepEqual(s.ipv4, { method: 'disabled' });
+  assert.equal(s.ipv6!.method, 'manual');
+  assert.deepEqual(s.ipv6!['address-data'], [{ address: 'fc12:3456::1', prefix: 8 }]);
+  assert.deepEqual(s.ipv6!['route-data'], [{ dest: 'fc00::', prefix: 8 }]);
+  assert.deepEqual((s.ipv6!.dns as Uint8Array[]).map((b) => Buffer.from(b).toString('hex')), [RESOLVER.toString('hex')]);
+  assert.deepEqual(s.ipv6!['dns-search'], ['~rovy']);
+  assert.deepEqual(Object.keys(s).sort(), ['connection', 'ipv4', 'ipv6', 'tun']);
+});
+
+test("rovy's fields are rewritten; the user's fields and list entries survive with their types", () => {
+  const userRoute = { dest: variant('s', 'fd99::'), prefix: variant('u', 16), tos: variant('y', 4) };
+  const userDns = Buffer.from('20010db8000000000000000000000053', 'hex');
+  const current: Settings = {
+    connection: { id: variant('s', 'rovy'), uuid: variant('s', PROFILE_UUID), type: variant('s', 'tun'), autoconnect: variant('b', true), zone: variant('s', 'trusted'), 'interface-name': variant('s', 'old0') },
+    tun: { mode: variant('u', 1), owner: variant('s', '0') },
+    ipv4: { method: variant('s', 'auto'), 'dns-priority': variant('i', 50), addresses: variant('a(uuu)', []) },
+    ipv6: {
+      method: variant('s', 'auto'),
+      'route-metric': variant('x', 123n),
+      addresses: variant('a(ayuay)', []),
+      routes: variant('a(ayuayu)', []),
+      'address-data': variant('aa{sv}', [{ address: variant('s', 'fd00:bad::1'), prefix: variant('u', 64) }]),
+      'route-data': variant('aa{sv}', [userRoute, { dest: variant('s', 'fc00::'), prefix: variant('u', 8) }]),
+      dns: variant('aay', [userDns, RESOLVER]),
+      'dns-search': variant('as', ['example.org', '~rovy']),
+    },
+    proxy: { method: variant('u', 0) },
+  };
+  const before = JSON.stringify(plainValue(current), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+  const out = ownedSettings(current, FACTS);
+  assert.equal(JSON.stringify(plainValue(current), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)), before, 'the input is left alone');
+  const s = plain(out);
+
+  // Owned: rewritten.
+  assert.equal(s.connection!.autoconnect, false);
+  assert.equal(s.connection!['interface-name'], 'rovy0');
+  assert.equal(s.tun!.owner, '998');
+  assert.deepEqual(s.ipv4, { method: 'disabled', 'dns-priority': 50 });
+  assert.equal(s.ipv6!.method, 'manual');
+  assert.deepEqual(s.ipv6!['address-data'], [{ address: 'fc12:3456::1', prefix: 8 }]);
+  // The deprecated list forms would compete with the -data forms.
+  assert.equal('addresses' in out.ipv6!, false);
+  assert.equal('routes' in out.ipv6!, false);
+
+  // The user's: kept.
+  assert.equal(s.connection!.zone, 'trusted');
+  assert.equal(s.ipv6!['route-metric'], 123n);
+  assert.deepEqual(s.proxy, { method: 0 });
+  // Lists: ours first and once, the user's after, each entry as NetworkManager gave it.
+  const routes = variantContent(out.ipv6!['route-data']) as unknown[];
+  assert.equal(routes.length, 2);
+  assert.equal(routes[1], userRoute, "the user's route is sent back as it came, its byte-typed tos included");
+  assert.deepEqual(plainValue(routes[0]), { dest: 'fc00::', prefix: 8 });
+  const dns = (variantContent(out.ipv6!.dns) as Uint8Array[]).map((b) => Buffer.from(b).toString('hex'));
+  assert.deepEqual(dns, [RESOLVER.toString('hex'), userDns.toString('hex')]);
+  assert.deepEqual(s.ipv6!['dns-search'], ['~rovy', 'example.org']);
+});
