@@ -9,6 +9,7 @@
 #include <linux/if_tun.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 // tunOpen(name) -> { fd, name }; an empty name lets the kernel pick one (tun0, tun1, ...). The
@@ -118,9 +119,58 @@ static napi_value TunWriteBatch(napi_env env, napi_callback_info info) {
   return rv_num(env, (double)written);
 }
 
+// tunDevice(fd) -> the name of the interface the fd is attached to, or null once that interface
+// was deleted (the kernel detaches the fd: EBADFD). Asked of the fd, not of /sys, so it holds
+// in whatever network namespace the process is.
+static napi_value TunDevice(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  int fd;
+  if (!rv_get_args(env, info, 1, argv, NULL) || !rv_get_fd(env, argv[0], "fd", false, &fd)) return NULL;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+    if (errno == EBADFD) {
+      napi_get_null(env, &result);
+      return result;
+    }
+    rv_throw_errno(env, "TUNGETIFF", errno);
+    return NULL;
+  }
+  ifr.ifr_name[IFNAMSIZ - 1] = 0;
+  if (napi_create_string_utf8(env, ifr.ifr_name, NAPI_AUTO_LENGTH, &result) != napi_ok) return NULL;
+  return result;
+}
+
+// ifIndex(name) -> the interface's index in this process's network namespace, 0 if none.
+static napi_value IfIndex(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char name[IFNAMSIZ + 1];
+  size_t len;
+  if (!rv_get_args(env, info, 1, argv, NULL)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+    rv_throw_type(env, "name must be a string");
+    return NULL;
+  }
+  if (len >= IFNAMSIZ) return rv_num(env, 0);
+  // SIOCGIFINDEX on a socket: the socket's namespace is the process's.
+  int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    rv_throw_errno(env, "socket", errno);
+    return NULL;
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, name, len);
+  int index = ioctl(sock, SIOCGIFINDEX, &ifr) < 0 ? 0 : ifr.ifr_ifindex;
+  close(sock);
+  return rv_num(env, (double)index);
+}
+
 bool rv_register_tun(napi_env env, napi_value exports, rv_instance *inst) {
   napi_property_descriptor d[] = {
       RV_FN("tunOpen", TunOpen, inst),
+      RV_FN("tunDevice", TunDevice, inst),
+      RV_FN("ifIndex", IfIndex, inst),
       RV_FN("tunReadBatch", TunReadBatch, inst),
       RV_FN("tunWriteBatch", TunWriteBatch, inst),
   };

@@ -9,7 +9,6 @@
 // deleted by NetworkManager on down and created again on up, and the daemon attaches to it anew.
 import type { MeshNode } from '../src/node/node.js';
 import type { TunDevice } from '../src/tun/device.js';
-import { interfaceIndex } from '../src/util/interface-index.js';
 import { configureInterface, setLinkUp, setMtu } from './iface.js';
 import { NetworkManagerLink } from './nm/network-manager.js';
 
@@ -103,7 +102,7 @@ export class MeshSwitch {
    */
   private attachUnderNetworkManager(activated: boolean): void {
     const { tun } = this.o;
-    if (tun.attached || (!activated && interfaceIndex(tun.name) === 0)) return;
+    if (tun.attached || (!activated && !tun.exists)) return;
     tun.reopen();
     setMtu(tun.name, this.o.mtu);
     this.o.log('info', `attached to ${tun.name} anew (index ${tun.ifindex})`);

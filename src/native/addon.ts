@@ -23,6 +23,10 @@ export type PollHandle = { readonly __rovyPollHandle: unique symbol };
 export interface NativeAddon {
   /** Opens (creating if needed) a layer-3 TUN without packet info, non-blocking, owned by our euid. */
   tunOpen(name: string): { fd: number; name: string };
+  /** The name of the interface `fd` is attached to, or null once that interface was deleted. */
+  tunDevice(fd: number): string | null;
+  /** The index of interface `name` in this process's network namespace; 0 if there is none. */
+  ifIndex(name: string): number;
   /** Reads packets until the queue is empty or `max`; returns the count. */
   tunReadBatch(fd: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, max: number): number;
   /** Writes slots with lens[i] > 0; packets the kernel refuses right now are dropped. Returns the count written. */

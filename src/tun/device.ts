@@ -3,7 +3,6 @@
 // Node's own loop. Address, MTU and link state are set by whoever configures the interface.
 import { native, type PollHandle } from '../native/addon.js';
 import { TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
-import { interfaceIndex } from '../util/interface-index.js';
 
 /**
  * What the node needs of a TUN: packets in and out in batches, and readiness. TunDevice is the
@@ -28,7 +27,7 @@ export class TunDevice implements PacketDevice {
     readonly name: string,
   ) {
     this._fd = fd;
-    this._ifindex = interfaceIndex(name);
+    this._ifindex = native.ifIndex(name);
   }
 
   /**
@@ -45,9 +44,17 @@ export class TunDevice implements PacketDevice {
     return this._ifindex;
   }
 
-  /** Whether the interface named `name` now is still the one this fd is attached to. */
+  /**
+   * Whether this fd is still attached to an interface named `name` (the kernel detaches it when
+   * the interface is deleted; a new one under the name is another interface).
+   */
   get attached(): boolean {
-    return this._fd >= 0 && this._ifindex !== 0 && interfaceIndex(this.name) === this._ifindex;
+    return this._fd >= 0 && native.tunDevice(this._fd) === this.name;
+  }
+
+  /** Whether an interface named `name` exists now (ours or not). */
+  get exists(): boolean {
+    return native.ifIndex(this.name) !== 0;
   }
 
   /**
@@ -62,7 +69,7 @@ export class TunDevice implements PacketDevice {
     const { fd } = native.tunOpen(this.name);
     this.close();
     this._fd = fd;
-    this._ifindex = interfaceIndex(this.name);
+    this._ifindex = native.ifIndex(this.name);
     if (readable) this.onReadable(readable);
   }
 

@@ -67,6 +67,29 @@ function child(): void {
   process.stdout.write('ready\n');
 }
 
+/**
+ * A TUN deleted under its fd and made anew by someone else, as NetworkManager does with one it
+ * created: the fd says it is detached, and reopen() attaches to the new one. Runs under
+ * `unshare -n`, where /sys still shows the host's interfaces, so only answers that come from the
+ * fd and this namespace pass.
+ */
+function reattachChild(): void {
+  const name = 'rtun1';
+  const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
+  const index = (): number => Number(/^(\d+):/.exec(ip('-o', 'link', 'show', name))![1]);
+  const tun = TunDevice.open(name);
+  const steps: Record<string, unknown> = {};
+  steps.opened = { attached: tun.attached, exists: tun.exists, ifindexMatches: tun.ifindex === index(), owner: /\buser (\S+)/.exec(ip('-d', 'link', 'show', name))?.[1] ?? null };
+  ip('link', 'del', name);
+  steps.deleted = { attached: tun.attached, exists: tun.exists };
+  ip('tuntap', 'add', 'dev', name, 'mode', 'tun'); // persistent, as NetworkManager makes them
+  steps.recreated = { attached: tun.attached, exists: tun.exists };
+  tun.reopen();
+  steps.reopened = { attached: tun.attached, ifindexMatches: tun.ifindex === index() };
+  tun.close();
+  process.stdout.write(JSON.stringify(steps) + '\n');
+}
+
 // ---- parent: the test ---------------------------------------------------------------------
 
 function collect(proc: ChildProcess): { out: () => string; exit: Promise<number | null> } {
@@ -144,7 +167,26 @@ async function parent(): Promise<void> {
       execFileSync('ip', ['netns', 'del', ns]);
     }
   });
+
+  test('a TUN deleted under its fd is seen as gone, and reopen attaches to the new one', { timeout: 30_000 }, async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('needs root (network namespaces, TUN)');
+      return;
+    }
+    const env: NodeJS.ProcessEnv = { ...process.env, ROVY_TUN_CHILD: 'reattach' };
+    delete env.NODE_TEST_CONTEXT;
+    const proc = spawn('unshare', ['-n', process.execPath, '--enable-source-maps', fileURLToPath(import.meta.url)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = collect(proc);
+    assert.equal(await within(child.exit, 20_000, 'child'), 0, child.out());
+    assert.deepEqual(JSON.parse(child.out()), {
+      opened: { attached: true, exists: true, ifindexMatches: true, owner: 'root' },
+      deleted: { attached: false, exists: false },
+      recreated: { attached: false, exists: true },
+      reopened: { attached: true, ifindexMatches: true },
+    });
+  });
 }
 
 if (process.env.ROVY_TUN_CHILD === '1') child();
+else if (process.env.ROVY_TUN_CHILD === 'reattach') reattachChild();
 else await parent();
