@@ -181,15 +181,14 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
       getent passwd rovy
       getent group rovy
       stat -c '%n %a %U %G' /var/lib/rovy /etc/rovy`), 'user and directories');
-    const [passwd, group, state, config] = out.trim().split('\n');
-    const [name, , uid, gid, , home, shell] = (passwd ?? '').split(':');
-    assert.equal(name, 'rovy');
-    assert.ok(Number(uid) > 0 && Number(uid) < 1000, `rovy's uid ${uid} is not a system uid`);
-    assert.equal(group?.split(':')[2], gid, 'rovy is in its own group');
-    assert.equal(home, '/var/lib/rovy');
-    assert.equal(shell, '/usr/sbin/nologin');
-    assert.equal(state, '/var/lib/rovy 700 rovy rovy');
-    assert.equal(config, '/etc/rovy 755 root root');
+    const [passwd = '', group = '', state, config] = out.trim().split('\n');
+    const [name, , uid, gid, , home, shell] = passwd.split(':');
+    // One comparison of everything, so a failure shows every difference at once.
+    assert.deepEqual(
+      { name, systemUid: Number(uid) > 0 && Number(uid) < 1000, ownGroup: group.split(':')[2] === gid, home, shell, state, config },
+      { name: 'rovy', systemUid: true, ownGroup: true, home: '/var/lib/rovy', shell: '/usr/sbin/nologin', state: '/var/lib/rovy 700 rovy rovy', config: '/etc/rovy 755 root root' },
+      `passwd: ${passwd}, group: ${group}`,
+    );
   });
 
   await t.test('files are where meson put them, and the unit is enabled', () => {
