@@ -178,9 +178,9 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
 
   await t.test('the rovy user, its state directory and /etc/rovy exist', () => {
     const out = ok(chroot(`
-      getent passwd rovy
-      getent group rovy
-      stat -c '%n %a %U %G' /var/lib/rovy /etc/rovy`), 'user and directories');
+      getent passwd rovy || echo
+      getent group rovy || echo
+      for d in /var/lib/rovy /etc/rovy; do stat -c '%n %a %U %G' "$d" 2>/dev/null || echo "no $d"; done`), 'user and directories');
     const [passwd = '', group = '', state, config] = out.trim().split('\n');
     const [name, , uid, gid, , home, shell] = passwd.split(':');
     // One comparison of everything, so a failure shows every difference at once.
