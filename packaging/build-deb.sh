@@ -13,6 +13,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(realpath -m "${1:-$root/dist/deb}")
 
 cd "$root"
+if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  echo "build-deb.sh: $root is not a git checkout: the files to build are the ones git knows" >&2
+  exit 1
+fi
 if [[ ! -f node_modules/esbuild/package.json ]]; then
   echo "build-deb.sh: no node_modules/esbuild in $root: run scripts/setup.sh first (npm ci)" >&2
   exit 1

@@ -253,7 +253,7 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
 
   await t.test("trixie's lintian reports no errors", () => {
     const start = process.hrtime.bigint();
-    const r = chroot(`lintian --allow-root --fail-on error --display-info --no-tag-display-limit /mnt/${basename(deb)}`);
+    const r = chroot(`lintian --allow-root --fail-on error --display-info --tag-display-limit 0 /mnt/${basename(deb)}`);
     t.diagnostic(`lintian ran in ${seconds(start)}`);
     const tags = r.stdout.trim().split('\n').filter((l) => /^[EWIPXNO]: /.test(l));
     for (const tag of tags) t.diagnostic(`lintian ${tag}`);
