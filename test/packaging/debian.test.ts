@@ -215,6 +215,7 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
       '/usr/share/dbus-1/system-services/net.rovy.Rovy1.service',
       '/usr/share/dbus-1/interfaces/net.rovy.Rovy1.xml',
       '/usr/share/polkit-1/actions/net.rovy.policy',
+      '/usr/share/polkit-1/rules.d/net.rovy.rules',
       '/usr/share/man/man1/rovy.1.gz',
       '/usr/share/man/man5/rovy.toml.5.gz',
       '/usr/share/man/man8/rovyd.8.gz',
