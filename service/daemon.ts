@@ -204,7 +204,12 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       dropEarly();
       return 1;
     }
-    log.info(`D-Bus API off: ${(err as Error).message}`);
+    // One line that says what to do: the README's and rovyd(8)'s way to get the API.
+    const how =
+      (err as BusUnavailable).reason === 'policy'
+        ? `install rovy (scripts/install.sh, meson install or the .deb) so that /usr/share/dbus-1/system.d/${BUS_NAME}.conf lets it own ${BUS_NAME}, then restart it`
+        : 'start a system bus (Debian: apt-get install dbus) and install rovy (scripts/install.sh), then restart it';
+    log.info(`D-Bus API off: ${(err as Error).message}; to use rovy status, rovy peers and the other commands, ${how}`);
   }
   await theSwitch.followNetworkManager();
 

@@ -73,6 +73,13 @@ export class RovyError extends Error {
 /** There is no bus to connect to: the daemon runs on without its API. */
 export class BusUnavailable extends Error {
   override name = 'BusUnavailable';
+  constructor(
+    message: string,
+    /** no-bus: nothing to connect to; policy: a bus that does not let us own our name. */
+    readonly reason: 'no-bus' | 'policy' = 'no-bus',
+  ) {
+    super(message);
+  }
 }
 
 /** The client's call reached the bus, but nobody owns net.rovy.Rovy1 (and it could not be started). */
@@ -311,7 +318,7 @@ export class BusService {
       // A bus whose policy does not know us (run from a checkout, nothing installed) is as good
       // as no bus: the daemon runs on without its API and says why.
       if (e instanceof dbus.DBusError && e.type === 'org.freedesktop.DBus.Error.AccessDenied') {
-        throw new BusUnavailable(`the bus policy does not let this daemon own ${options.busName} (install dbus/${options.busName}.conf into /usr/share/dbus-1/system.d)`);
+        throw new BusUnavailable(`the bus policy does not let this daemon own ${options.busName}`, 'policy');
       }
       throw new Error(`cannot own the bus name ${options.busName}: ${errorText(e)}`);
     }

@@ -9,13 +9,19 @@
 //                        ever overwritten; the temporary name is then removed.
 // Finally the directory is fsynced so the new name survives a crash. Missing parent directories
 // are created (mode 0700 unless told otherwise). The mode is subject to the process umask.
+//
+// Root writing into a directory another user owns (root running `rovy init` or the daemon by hand
+// in /var/lib/rovy, which belongs to the service's user) gives the file to the directory's owner,
+// so the service can still read its key and state afterwards.
 import {
   closeSync,
+  fchownSync,
   fsyncSync,
   linkSync,
   mkdirSync,
   openSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -72,6 +78,10 @@ function writeTemp(path: string, data: string | Uint8Array, mode: number, option
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const fd = openSync(temp, 'wx', mode); // O_WRONLY|O_CREAT|O_EXCL
   try {
+    if (process.geteuid?.() === 0) {
+      const owner = statSync(dir);
+      if (owner.uid !== 0) fchownSync(fd, owner.uid, owner.gid);
+    }
     for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
     fsyncSync(fd);
   } catch (err) {

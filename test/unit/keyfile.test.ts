@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import {
   chmodSync,
+  chownSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -178,6 +179,23 @@ function defineTests(): void {
     assert.deepEqual(readdirSync(join(dir, 'sub')), ['rovy.toml']);
     writeFileSync(join(dir, 'plain-file'), '');
     assert.throws(() => writeFileAtomic(join(dir, 'plain-file', 'x'), 'x', 0o600), /EEXIST|ENOTDIR/);
+  });
+
+  test("root writing into another user's directory gives the file to that user (the service's state directory)", { skip: process.geteuid?.() !== 0 && 'needs root' }, (t) => {
+    const dir = tempDir(t, 'rovy-keyfile-');
+    const state = join(dir, 'state');
+    mkdirSync(state, { mode: 0o700 });
+    chownSync(state, 65534, 65534);
+    const key = loadOrCreateKey(join(state, 'node.key'));
+    assert.ok(key.created);
+    writeFileAtomic(join(state, 'state.json'), '{}\n', 0o600);
+    for (const name of ['node.key', 'state.json']) {
+      const st = statSync(join(state, name));
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [65534, 65534, 0o600], name);
+    }
+    // In root's own directory the file stays root's.
+    writeFileAtomic(join(dir, 'mine'), 'x', 0o600);
+    assert.equal(statSync(join(dir, 'mine')).uid, 0);
   });
 
   test('processes racing to create the key all end up with one key, created once', async (t) => {
