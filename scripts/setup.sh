@@ -4,7 +4,9 @@
 #   scripts/setup.sh --test   and what the tests and benchmarks use (ping, traceroute6, iperf3, dig,
 #                             wireguard-go and yggdrasil for the side-by-side benchmarks (Debian's
 #                             yggdrasil.service stays disabled); dbus-daemon, busctl,
-#                             gdbus, dbus-send and polkitd for the D-Bus tests)
+#                             gdbus, dbus-send and polkitd for the D-Bus tests; NetworkManager,
+#                             which the tests run in a namespace of their own, never on the host;
+#                             meson, debhelper and mmdebstrap for the packaging tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,9 @@ pkgs+=(meson ninja-build pkg-config bash-completion)
 if [[ ${1:-} == --test ]]; then
   pkgs+=(iputils-ping iputils-tracepath traceroute iperf3 wireguard-go wireguard-tools yggdrasil procps bind9-dnsutils)
   pkgs+=(dbus-daemon dbus-bin libglib2.0-bin systemd polkitd util-linux)
+  # test/desktop/networkmanager.test.ts: NetworkManager and nmcli (Debian's package does not
+  # start it where systemd is not PID 1; the tests start their own, in a network namespace)
+  pkgs+=(network-manager)
   # test/packaging: renders the man pages
   pkgs+=(groff-base)
   # packaging/build-deb.sh (dpkg-buildpackage, debhelper); test/packaging/debian.test.ts builds a
