@@ -73,8 +73,9 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
     // The examples call `rovy` by name: this checkout's bin/rovy.
     const env2 = { ...env, PEER: `/ip6/fd00:d5::2/udp/7777/rovy/${b.peerId}`, PEER_ID: b.peerId, PATH: `${join(ROOT, 'bin')}:${env.PATH ?? '/usr/bin:/bin'}` };
 
-    await t.test('without a bus the daemon runs and says once that the API is off', () => {
+    await t.test('without a bus the daemon runs and says once, in one line, that the API is off and how to get it', () => {
       assert.equal(daemonB.log.match(/D-Bus API off/g)?.length, 1, daemonB.log);
+      assert.match(daemonB.log, /^rovy: D-Bus API off: .*; to use rovy status, .*start a system bus .*install rovy \(scripts\/install\.sh\).*$/m);
       assert.equal(daemonB.child.exitCode, null);
     });
 

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../repo-root.js';
 import { Lab, ROVY_JS, nsExec, sh, tryRun, until, type Daemon } from '../net/netns.js';
@@ -86,7 +86,16 @@ test('NetworkManager shows and switches the mesh', { skip: !isRoot && 'needs roo
       assert.equal(dns, 'fc00\\:\\:1');
       assert.equal(search, '~rovy');
       assert.equal(await profileActive(), 'activated');
-      assert.doesNotMatch(daemonA.log, /nmcli/);
+    });
+
+    await t.test('NetworkManager is spoken to over D-Bus through the one D-Bus module, never through nmcli', () => {
+      const sources = (dir: string): string[] =>
+        readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+      for (const file of [...sources(join(ROOT, 'service')), ...sources(join(ROOT, 'src'))]) {
+        const text = readFileSync(file, 'utf8');
+        assert.doesNotMatch(text, /(exec|spawn)\w*\(\s*['"`]nmcli/, `${file} runs nmcli`);
+        if (!file.endsWith(join('service', 'dbus', 'bus.ts'))) assert.doesNotMatch(text, /from ['"]dbus-next['"]/, `${file} imports dbus-next`);
+      }
     });
 
     await t.test("the DNS settings reach NetworkManager's DNS configuration", async () => {
