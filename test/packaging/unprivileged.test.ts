@@ -5,6 +5,10 @@
 // second namespace is its peer; the private system bus runs the repo's own policy, and polkitd
 // the repo's actions, so a change through the API goes through polkit as on a desktop.
 //
+// The last case adds what setpriv cannot show: in a mount namespace with the unit's file system
+// view, under strace, every system call the daemon and its `ip` children make is one the unit's
+// SystemCallFilter= allows, and every socket one of RestrictAddressFamilies=.
+//
 //   private system bus + polkitd ── daemon A (ns uA, uid rovy, CAP_NET_ADMIN; state dir 0700 rovy)
 //   ns uA  veth fd00:e7::1/64  <──────────>  veth fd00:e7::2/64  ns uB: daemon B (root, no bus)
 import { test } from 'node:test';
@@ -42,6 +46,80 @@ function listing(dir: string): string[] {
     });
 }
 
+// The unit's view of the file system, as far as the daemon can tell: ProtectSystem=strict (with
+// ProtectKernelTunables= and ProtectControlGroups= for /sys) leaves every mount but /dev and
+// /proc read-only and the state directory writable; ProtectProc=invisible and ProcSubset=pid
+// mount a /proc of the caller's own processes only. Run as root in a new mount namespace, then
+// execs its arguments (setpriv and the daemon).
+const SANDBOX = `set -e
+state=$1; shift
+mount --make-rprivate /
+mount --bind "$state" "$state"
+awk '{print $5}' /proc/self/mountinfo | grep -v -e '^/dev\\(/\\|$\\)' -e '^/proc\\(/\\|$\\)' | while read -r m; do mount -o remount,bind,ro "$m"; done
+mount -o remount,bind,rw "$state"
+mount -t proc -o subset=pid,hidepid=invisible proc /proc
+exec "$@"
+`;
+
+const groups = new Map<string, Set<string>>();
+/** The system calls of a systemd filter group, its nested groups expanded, as this systemd has them. */
+function syscallGroup(group: string): Set<string> {
+  let names = groups.get(group);
+  if (names) return names;
+  names = new Set();
+  // The first line is the group's own name; then comments, nested @groups and call names.
+  for (const line of sh('systemd-analyze', ['syscall-filter', '--no-pager', group]).split('\n').slice(1)) {
+    const item = line.trim();
+    if (item === '' || item.startsWith('#')) continue;
+    for (const name of item.startsWith('@') ? syscallGroup(item) : [item]) names.add(name);
+  }
+  groups.set(group, names);
+  return names;
+}
+
+/**
+ * The system calls in an `strace -f` log made from the moment a process executed `start` (where
+ * systemd would have applied the unit's filter), by it and everything it started; and the address
+ * families of the sockets they made.
+ */
+function tracedCalls(log: string, start: string): { calls: Set<string>; families: Set<string> } {
+  type Line = { pid: number; name: string; resumed: boolean; rest: string };
+  const lines: Line[] = [];
+  for (const text of log.split('\n')) {
+    const m = /^(\d+) +(?:<\.\.\. (\w+) resumed>|(\w+)\()(.*)$/.exec(text);
+    if (m) lines.push({ pid: Number(m[1]), name: (m[2] ?? m[3])!, resumed: m[2] !== undefined, rest: m[4]! });
+  }
+  const result = (l: Line): number | null => {
+    const r = / = (-?\d+)(?: [A-Z]\w* \(.*\))?$/.exec(l.rest);
+    return r ? Number(r[1]) : null;
+  };
+  // From which line each process counts: its exec of `start`, or its birth from one that counts.
+  const from = new Map<number, number>();
+  const execPath = new Map<number, string>();
+  // Until nothing changes: a child may clone before its own birth is logged.
+  for (let known = -1; known !== from.size; ) {
+    known = from.size;
+    lines.forEach((l, i) => {
+      if (l.name === 'execve' && !l.resumed) execPath.set(l.pid, /^"([^"]*)"/.exec(l.rest)?.[1] ?? '');
+      if (l.name === 'execve' && result(l) === 0 && execPath.get(l.pid) === start && !from.has(l.pid)) from.set(l.pid, i);
+      if (['clone', 'clone3', 'fork', 'vfork'].includes(l.name) && from.has(l.pid) && from.get(l.pid)! <= i) {
+        const child = result(l);
+        // A child's first lines may be logged before its parent's clone returns: it counts whole.
+        if (child !== null && child > 0 && !from.has(child)) from.set(child, -1);
+      }
+    });
+  }
+  const calls = new Set<string>();
+  const families = new Set<string>();
+  lines.forEach((l, i) => {
+    const since = from.get(l.pid);
+    if (since === undefined || i < since || l.resumed) return;
+    calls.add(l.name);
+    if (l.name === 'socket' || l.name === 'socketpair') families.add(/^(AF_\w+|\d+)/.exec(l.rest)?.[1] ?? l.rest);
+  });
+  return { calls, families };
+}
+
 test('the daemon runs as the system user rovy with CAP_NET_ADMIN alone', { skip: !isRoot && 'needs root' }, async (t) => {
   const lab = new Lab();
   let bus: PrivateBus | null = null;
@@ -76,13 +154,14 @@ test('the daemon runs as the system user rovy with CAP_NET_ADMIN alone', { skip:
     const configA = lab.file('a/rovy.toml', [`key_file = "${join(stateDir, 'node.key')}"`, '[[peer]]', `address = "/ip6/fd00:e7::2/udp/7777/rovy/${b.peerId}"`].join('\n'));
 
     /** Daemon A as the unit starts it: uid and gid rovy, a clean environment, and `caps` only. */
-    const startA = (caps: boolean): Daemon => {
+    const startA = (caps: boolean, prefix: string[] = [], program = [process.execPath, '--enable-source-maps', ROVY_JS]): Daemon => {
       const set = caps ? '-all,+net_admin' : '-all';
       return lab.spawn(nsA, [
+        ...prefix,
         'setpriv', '--reuid=rovy', '--regid=rovy', '--init-groups',
         `--inh-caps=${set}`, `--ambient-caps=${set}`, `--bounding-set=${set}`, '--no-new-privs', '--reset-env', '--',
         'env', `PATH=${SERVICE_PATH}`, `DBUS_SYSTEM_BUS_ADDRESS=${bus!.address}`,
-        process.execPath, '--enable-source-maps', ROVY_JS, 'daemon', '--config', configA,
+        ...program, 'daemon', '--config', configA,
       ]);
     };
     const onBus = async (): Promise<boolean> => (await busctl('get-property', DEST, ROOT_PATH, DEST, 'State')).code === 0;
@@ -183,6 +262,64 @@ test('the daemon runs as the system user rovy with CAP_NET_ADMIN alone', { skip:
       assert.equal(await daemonA.stop(), 0, daemonA.log);
       // A persistent device outlives the daemon, as it would a NetworkManager-made one.
       assert.equal(index(), before);
+    });
+
+    await t.test('seen as the unit sees the file system, it calls only what SystemCallFilter= and RestrictAddressFamilies= allow', async (st) => {
+      assert.equal(tryRun('ip', ['-n', nsA, 'tuntap', 'del', 'dev', 'rovy0', 'mode', 'tun']).code, 0);
+      const sandbox = lab.file('sandbox.sh', SANDBOX);
+      const trace = lab.path('strace.log');
+      // The checkout's launcher stands for /usr/bin/rovy: a shell script that execs node, as
+      // meson installs it; the filter applies from its exec on.
+      const launcher = join(ROOT, 'bin', 'rovy');
+      const traced = startA(true, ['strace', '-f', '-qq', '-s', '256', '-o', trace, '--', 'unshare', '--mount', 'sh', sandbox, stateDir], [launcher]);
+      // strace's one child execs its way down to node: that PID is the daemon's.
+      const daemonPid = async (): Promise<number> => {
+        let pid = 0;
+        await until('the traced daemon', () => {
+          if (traced.child.exitCode !== null) throw new Error(`strace exited: ${traced.log}`);
+          const children = readFileSync(`/proc/${traced.child.pid}/task/${traced.child.pid}/children`, 'utf8').trim();
+          pid = Number(children.split(' ')[0]);
+          return pid > 0 && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'node';
+        });
+        return pid;
+      };
+      const pid = await daemonPid();
+      // strace leaves its tracees running when it is stopped: the daemon is ended by its own PID.
+      st.after(async () => {
+        if (traced.child.exitCode !== null) return;
+        process.kill(pid, 'SIGTERM');
+        await until('the traced daemon to stop', () => traced.child.exitCode !== null).catch(() => process.kill(pid, 'SIGKILL'));
+      });
+      // The daemon sees / read-only and a /proc of its own processes only.
+      const mounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').map((l) => l.split(' '));
+      assert.match(mounts.find((m) => m[4] === '/')?.[5] ?? '', /^ro,/);
+      assert.match(mounts.find((m) => m[4] === stateDir)?.[5] ?? '', /^rw,/);
+      assert.match(mounts.filter((m) => m[4] === '/proc').at(-1)?.join(' ') ?? '', /subset=pid/);
+      await upOnBus(traced);
+      await mesh();
+      // What runs `ip` again (switching off and on), writes state.json and names.json, reloads.
+      assert.equal((await rovy('down')).code, 0);
+      assert.equal((await rovy('up')).code, 0);
+      assert.equal((await rovy('name', 'set', 'bobby', b.peerId)).code, 0);
+      process.kill(pid, 'SIGHUP');
+      await until('the reload', () => /SIGHUP: reloaded/.test(traced.log));
+      await mesh();
+      process.kill(pid, 'SIGTERM');
+      await until('the traced daemon to stop', () => traced.child.exitCode !== null, 10_000);
+      assert.equal(traced.child.exitCode, 0, traced.log);
+
+      const { calls, families } = tracedCalls(readFileSync(trace, 'utf8'), launcher);
+      assert.ok(calls.has('execve') && calls.has('sendmmsg') && calls.has('ioctl'), `the trace missed the daemon: ${[...calls].join(' ')}`);
+      // The unit's filter: what its allow lines name, less what its ~ lines name.
+      const unit = readFileSync(join(ROOT, 'packaging', 'systemd', 'rovyd.service'), 'utf8');
+      const filters = [...unit.matchAll(/^SystemCallFilter=(.*)$/gm)].map((m) => m[1]!);
+      assert.ok(filters.length > 0 && !filters[0]!.startsWith('~'), 'the unit has no allow list');
+      const expand = (items: string[]): Set<string> => new Set(items.flatMap((i) => (i.startsWith('@') ? [...syscallGroup(i)] : [i])));
+      const denied = expand(filters.filter((f) => f.startsWith('~')).flatMap((f) => f.slice(1).split(' ')));
+      const allowed = [...expand(filters.filter((f) => !f.startsWith('~')).flatMap((f) => f.split(' ')))].filter((c) => !denied.has(c));
+      assert.deepEqual([...calls].filter((c) => !allowed.includes(c)).sort(), [], `outside the filter (of ${[...calls].sort().join(' ')})`);
+      const addressFamilies = /^RestrictAddressFamilies=(.*)$/m.exec(unit)![1]!.split(' ');
+      assert.deepEqual([...families].filter((f) => !addressFamilies.includes(f)), [], `families used: ${[...families].join(' ')}`);
     });
   } finally {
     if (nsA) tryRun('ip', ['-n', nsA, 'tuntap', 'del', 'dev', 'rovy0', 'mode', 'tun']);
