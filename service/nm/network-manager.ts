@@ -23,6 +23,8 @@ const TO_DISK = 0x1;
 /** How long to wait before registering again after NetworkManager failed a step (it may be starting). */
 const RETRY_MS = 1000;
 const RETRIES = 10;
+/** How long NetworkManager's word is not taken against a request of ours still on its way (an activation waits up to about 2 s for a carrier). */
+const REQUEST_SETTLE_MS = 10_000;
 const QUIET_RETRIES = 2;
 
 export interface NetworkManagerHost extends ProfileFacts {
@@ -43,6 +45,8 @@ export class NetworkManagerLink {
   private profilePath: string | null = null;
   /** What NetworkManager said last: the profile on (activating or activated) or off. */
   private lastOn: boolean | null = null;
+  /** A request of ours NetworkManager has not yet carried out, and until when to wait for it. */
+  private pending: { on: boolean; until: number } | null = null;
   private refreshing: Promise<void> | null = null;
   private refreshAgain = false;
   private registering = false;
@@ -201,12 +205,14 @@ export class NetworkManagerLink {
     const bus = this.live();
     if (await this.profileOn()) return;
     await this.makeDeviceManaged();
+    this.pending = { on: true, until: Date.now() + REQUEST_SETTLE_MS };
     await bus.call(NM, NM_PATH, NM, 'ActivateConnection', 'ooo', [this.profilePath, '/', '/']);
     this.lastOn = true;
   }
 
   private async deactivate(): Promise<void> {
     const bus = this.live();
+    this.pending = { on: false, until: Date.now() + REQUEST_SETTLE_MS };
     for (const active of await this.activeConnections()) {
       try {
         await bus.call(NM, NM_PATH, NM, 'DeactivateConnection', 'o', [active.path]);
@@ -243,11 +249,14 @@ export class NetworkManagerLink {
     const actives = await this.activeConnections();
     const on = actives.some((a) => a.state === ACTIVATING || a.state === ACTIVATED);
     const activated = actives.some((a) => a.state === ACTIVATED);
-    // Only a change of NetworkManager's state moves the mesh: our own requests are already
-    // applied, and a request NetworkManager refused must not be undone by its unchanged state.
+    // While a request of ours is on its way, the states NetworkManager passes through (an
+    // activation we have since taken back, say) are not the user's word.
+    if (this.pending && (on === this.pending.on || Date.now() > this.pending.until)) this.pending = null;
+    // Otherwise only a change of NetworkManager's state moves the mesh: our own requests are
+    // already applied, and one NetworkManager refused must not be undone by its unchanged state.
     if (on !== this.lastOn) {
       this.lastOn = on;
-      if (on !== this.host.isEnabled()) this.host.switched(on);
+      if (!this.pending && on !== this.host.isEnabled()) this.host.switched(on);
     }
     if (on) this.host.activeChanged(activated);
   }

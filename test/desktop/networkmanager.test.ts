@@ -141,6 +141,17 @@ test('NetworkManager shows and switches the mesh', { skip: !isRoot && 'needs roo
       assert.equal(r.code, 0, r.stderr);
       await until('the profile active in nmcli', async () => (await profileActive()) === 'activated', FOLLOW_MS);
       await until('A reaches B', () => ping(b.address), 15_000);
+      // Switched back and forth at once: the states NetworkManager passes through on the way
+      // must not switch the mesh against the last word, which was off.
+      for (const word of ['down', 'up', 'down']) assert.equal((await rovy(word)).code, 0);
+      const start = Date.now();
+      await until('three quiet seconds', async () => {
+        assert.equal(await enabled(), 'b false', 'the mesh was switched on against the last word');
+        return Date.now() - start > 3000;
+      }, 5000, 100);
+      assert.equal(await profileActive(), '');
+      assert.equal((await rovy('up')).code, 0);
+      await until('A reaches B', () => ping(b.address), 15_000);
     });
 
     await t.test("a restart keeps exactly one profile, rewrites rovy's fields and keeps the user's", async () => {
