@@ -25,8 +25,9 @@ if [[ ${1:-} == --test ]]; then
   # packaging/build-deb.sh (dpkg-buildpackage, debhelper); test/packaging/debian.test.ts builds a
   # Debian 13 chroot with mmdebstrap to install the .deb in (lintian runs inside it)
   pkgs+=(dpkg-dev debhelper mmdebstrap)
-  # test/packaging/unprivileged.test.ts traces the daemon's system calls against the unit's filter
-  pkgs+=(strace)
+  # test/packaging/unprivileged.test.ts traces the daemon's system calls against the unit's
+  # filter; test/packaging/rovyd.test.ts runs the unit under systemd in a systemd-nspawn container
+  pkgs+=(strace systemd-container)
 fi
 
 missing=()
