@@ -9,8 +9,7 @@ import { runRoutes } from './commands/routes.js';
 import { NAME_USAGE, runName } from './commands/names.js';
 import { DISCOVERY_USAGE, runDiscovery } from './commands/discovery.js';
 import { runPeers, runStatus } from './commands/status.js';
-
-export const DEFAULT_CONFIG = '/etc/rovy/rovy.toml';
+import { DEFAULT_CONFIG_PATH as DEFAULT_CONFIG } from '../src/config/defaults.js';
 
 interface Command {
   summary: string;

@@ -113,7 +113,14 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       bound.push(address);
       log.info(`listening on ${formatMultiaddr(address)}`);
     }
-    tun = withContext(`TUN ${config.tun.name}`, () => TunDevice.open(config.tun.name));
+    tun = withContext(`TUN ${config.tun.name}`, () => {
+      try {
+        return TunDevice.open(config.tun.name);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+        throw new Error(`${(err as Error).message} (a TUN needs CAP_NET_ADMIN: run the daemon as root, or as rovyd.service, which grants it)`);
+      }
+    });
     node = new MeshNode({
       identity: { privateKey: key.privateKey, publicKey: key.publicKey },
       tun,

@@ -244,7 +244,7 @@ test('the daemon runs as the system user rovy with CAP_NET_ADMIN alone', { skip:
       // The key, names and state load first; the TUN is the first thing that needs the capability.
       // (In an empty state directory the key would be made before that: it is the node's identity,
       // made on first start whatever follows.)
-      assert.match(denied.log, /error: TUN rovy0: .*(not permitted|EPERM)/);
+      assert.match(denied.log, /error: TUN rovy0: .*(not permitted|EPERM) \(a TUN needs CAP_NET_ADMIN: run the daemon as root, or as rovyd.service/);
       assert.deepEqual(listing(stateDir), before);
       assert.notEqual(nsExec(nsA, 'ip', ['link', 'show', 'dev', 'rovy0']).code, 0, 'a TUN was left behind');
       assert.equal(await onBus(), false);
