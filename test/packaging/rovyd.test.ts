@@ -10,15 +10,15 @@
 //   container (systemd, dbus, polkitd, rovyd as rovy) in ns uS  veth fd00:e8::1/64
 //        <──────────>  veth fd00:e8::2/64  ns uP: daemon B (root, no bus)
 //
-// The container's / is a directory of this test's with a copy of /etc; /usr and the checkout
-// are mounted read-only, so the machine's own files are never written.
+// The container's / is a directory of this test's with a copy of /etc; /usr (with rovy, as meson
+// installs it, laid over) is mounted read-only, so the machine's own files are never written.
 import { test } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../repo-root.js';
-import { Lab, ROVY_JS, nsExec, tryRun, until } from '../net/netns.js';
+import { Lab, nsExec, tryRun, until } from '../net/netns.js';
 import { isRoot, run } from '../desktop/buses.js';
 
 const DEST = 'net.rovy.Rovy1';
@@ -26,23 +26,19 @@ const ROOT_PATH = '/net/rovy/Rovy1';
 const NET_ADMIN_ONLY = (1n << 12n).toString(16).padStart(16, '0');
 const hasNspawn = tryRun('systemd-nspawn', ['--version']).code === 0;
 
-/** A file tree as a package installs it on Debian (merged /usr), to lay over the machine's /usr. */
-function stageUsr(dir: string): void {
-  const put = (path: string, text: string | Buffer, mode = 0o644): void => {
-    const full = join(dir, 'usr', path);
-    mkdirSync(join(full, '..'), { recursive: true });
-    writeFileSync(full, text);
-    chmodSync(full, mode);
+/**
+ * rovy installed by meson as the package does (--prefix=/usr, merged /usr: every file under usr/),
+ * to lay over the machine's /usr: the real launcher and self-contained bundle, so the service
+ * needs nothing of the checkout (whose path may lie under /tmp, which PrivateTmp= hides).
+ */
+function stageUsr(work: string, dir: string): void {
+  const build = join(work, 'meson-build');
+  const meson = (...args: string[]): void => {
+    const r = tryRun('meson', args, 120_000);
+    if (r.code !== 0) throw new Error(`meson ${args.join(' ')} failed:\n${r.out}`);
   };
-  const repo = (path: string): Buffer => readFileSync(join(ROOT, path));
-  // /usr/bin/rovy is a launcher of the bundle, as meson installs it; this one runs the checkout's.
-  put('bin/rovy', `#!/bin/sh\nexec ${process.execPath} --enable-source-maps ${ROVY_JS} "$@"\n`, 0o755);
-  put('lib/systemd/system/rovyd.service', repo('packaging/systemd/rovyd.service'));
-  put('lib/sysusers.d/rovy.conf', repo('packaging/systemd/rovy.sysusers'));
-  put('lib/tmpfiles.d/rovy.conf', repo('packaging/systemd/rovy.tmpfiles'));
-  put('share/dbus-1/system.d/net.rovy.Rovy1.conf', repo('dbus/net.rovy.Rovy1.conf'));
-  put('share/dbus-1/system-services/net.rovy.Rovy1.service', repo('dbus/net.rovy.Rovy1.service'));
-  put('share/polkit-1/actions/net.rovy.policy', repo('dbus/net.rovy.policy'));
+  meson('setup', build, ROOT, '--prefix=/usr', '-Dsystemdsystemunitdir=/usr/lib/systemd/system', '-Dsysusersdir=/usr/lib/sysusers.d', '-Dtmpfilesdir=/usr/lib/tmpfiles.d');
+  meson('install', '-C', build, '--destdir', dir);
 }
 
 /** The container's /: a copy of /etc without the user rovy (its sysusers must make it), and
@@ -77,7 +73,7 @@ test('rovyd.service as systemd runs it: activated by the bus, as rovy, sandboxed
     mkdirSync(root);
     const stage = lab.path('stage');
     mkdirSync(stage);
-    stageUsr(stage);
+    stageUsr(lab.dir, stage);
     rootTree(root, ['[[peer]]', `address = "/ip6/fd00:e8::2/udp/7777/rovy/${b.peerId}"`].join('\n'));
 
     // The container joins ns uS's network, and keeps CAP_NET_ADMIN for it (nspawn keeps it
@@ -86,7 +82,7 @@ test('rovyd.service as systemd runs it: activated by the bus, as rovy, sandboxed
     const nspawn = spawn('systemd-nspawn', [
       '--quiet', '--register=no', '--keep-unit', `--directory=${root}`, '--console=pipe',
       `--network-namespace-path=/run/netns/${nsS}`, '--capability=CAP_NET_ADMIN',
-      `--bind-ro=${ROOT}`, `--overlay-ro=/usr:${join(stage, 'usr')}:/usr`,
+      `--overlay-ro=/usr:${join(stage, 'usr')}:/usr`,
       '--boot', 'systemd.unit=rovy-test.target',
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     container = nspawn;
