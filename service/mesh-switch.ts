@@ -25,6 +25,8 @@ export interface MeshSwitchOptions {
 
 export class MeshSwitch {
   private readonly nm: NetworkManagerLink;
+  /** API switches run one at a time: each waits for NetworkManager, and the last word must win. */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: MeshSwitchOptions) {
     this.nm = new NetworkManagerLink({
@@ -57,7 +59,13 @@ export class MeshSwitch {
   }
 
   /** The API's side of the switch. */
-  async setEnabled(enabled: boolean): Promise<void> {
+  setEnabled(enabled: boolean): Promise<void> {
+    const next = this.queue.then(() => this.apply(enabled));
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  private async apply(enabled: boolean): Promise<void> {
     const { node, tun } = this.o;
     if (!this.nm.managing) {
       if (enabled) this.attach();
@@ -101,11 +109,9 @@ export class MeshSwitch {
    * or create it ourselves if activation finished without one.
    */
   private attachUnderNetworkManager(activated: boolean): void {
-    const { tun } = this.o;
-    if (tun.attached || (!activated && !tun.exists)) return;
-    tun.reopen();
-    setMtu(tun.name, this.o.mtu);
-    this.o.log('info', `attached to ${tun.name} anew (index ${tun.ifindex})`);
+    if (this.o.tun.attached || (!activated && !this.o.tun.exists)) return;
+    this.attach();
+    setMtu(this.o.tun.name, this.o.mtu);
   }
 
   /** Makes sure our fd is on the interface named ours, creating it if it is gone. */

@@ -599,12 +599,22 @@ export class BusClient {
   }
 }
 
+const BUS_DRIVER = 'org.freedesktop.DBus';
+
 /** Which signals a subscription wants; unset fields match anything. */
 export interface SignalRule {
+  /**
+   * Who must have sent it: the bus itself, or a well-known name followed with watchName. Any
+   * local user may emit signals on the system bus, so a signal that moves state must be checked
+   * against the owner of the name it claims to come from.
+   */
+  sender: string;
   interface: string;
   member?: string;
   /** Only signals from objects at or below this path. */
   pathNamespace?: string;
+  /** Only signals whose first argument is this string. */
+  arg0?: string;
 }
 
 /**
@@ -615,6 +625,8 @@ export interface SignalRule {
 export class BusConnection {
   private closed = false;
   private readonly subscriptions = new Set<{ rule: SignalRule; handler: (path: string, args: unknown[]) => void }>();
+  /** The unique names owning the well-known names watched, which their signals must come from. */
+  private readonly owners = new Map<string, string>();
 
   private constructor(
     private readonly bus: dbus.MessageBus,
@@ -672,18 +684,31 @@ export class BusConnection {
     };
   }
 
-  /** Follows who owns `name`: `handler` hears the new owner (null when it is gone); resolves with the owner now. */
+  /**
+   * Follows who owns `name`: `handler` hears the new owner (null when it is gone); resolves with
+   * the owner now. Signals subscribed with this name as sender are taken from that owner only.
+   */
   async watchName(name: string, handler: (owner: string | null) => void): Promise<string | null> {
-    await this.subscribe({ interface: 'org.freedesktop.DBus', member: 'NameOwnerChanged' }, (path, args) => {
-      if (path === '/org/freedesktop/DBus' && args[0] === name) handler((args[2] as string) || null);
+    const follow = (owner: string | null): void => {
+      if (owner) this.owners.set(name, owner);
+      else this.owners.delete(name);
+    };
+    await this.subscribe({ sender: BUS_DRIVER, interface: BUS_DRIVER, member: 'NameOwnerChanged', arg0: name }, (path, args) => {
+      if (path !== '/org/freedesktop/DBus') return;
+      const owner = (args[2] as string) || null;
+      follow(owner);
+      handler(owner);
     });
+    let owner: string | null;
     try {
       const reply = await callBusDriver(this.bus, 'GetNameOwner', 's', [name]);
-      return (reply?.body[0] as string) || null;
+      owner = (reply?.body[0] as string) || null;
     } catch (e) {
-      if (e instanceof dbus.DBusError && e.type === 'org.freedesktop.DBus.Error.NameHasNoOwner') return null;
-      throw e;
+      if (!(e instanceof dbus.DBusError && e.type === 'org.freedesktop.DBus.Error.NameHasNoOwner')) throw e;
+      owner = null;
     }
+    follow(owner);
+    return owner;
   }
 
   close(): void {
@@ -700,7 +725,10 @@ export class BusConnection {
   private dispatch(msg: dbus.Message): void {
     if (msg.type !== dbus.MessageType.SIGNAL || !msg.path) return;
     for (const { rule, handler } of this.subscriptions) {
+      const sender = rule.sender === BUS_DRIVER ? BUS_DRIVER : this.owners.get(rule.sender);
+      if (!sender || msg.sender !== sender) continue;
       if (msg.interface !== rule.interface || (rule.member && msg.member !== rule.member)) continue;
+      if (rule.arg0 !== undefined && msg.body?.[0] !== rule.arg0) continue;
       if (rule.pathNamespace && msg.path !== rule.pathNamespace && !msg.path.startsWith(rule.pathNamespace + '/')) continue;
       try {
         handler(msg.path, (msg.body ?? []).map(plain));
@@ -712,8 +740,9 @@ export class BusConnection {
 }
 
 function matchRule(rule: SignalRule): string {
-  const parts = ["type='signal'", `interface='${rule.interface}'`];
+  const parts = ["type='signal'", `sender='${rule.sender}'`, `interface='${rule.interface}'`];
   if (rule.member) parts.push(`member='${rule.member}'`);
   if (rule.pathNamespace) parts.push(`path_namespace='${rule.pathNamespace}'`);
+  if (rule.arg0 !== undefined) parts.push(`arg0='${rule.arg0}'`);
   return parts.join(',');
 }

@@ -74,21 +74,28 @@ export class NetworkManagerLink {
       throw err;
     }
     const bus = this.bus;
-    const changed = (): void => this.refresh();
-    // Active connections come and go on the manager; each one's state changes on itself.
-    await bus.subscribe({ interface: 'org.freedesktop.DBus.Properties', member: 'PropertiesChanged', pathNamespace: NM_PATH }, (path, args) => {
-      if (path === NM_PATH && args[0] === NM && 'ActiveConnections' in (args[1] as object)) changed();
-    });
-    await bus.subscribe({ interface: ACTIVE, member: 'StateChanged', pathNamespace: `${NM_PATH}/ActiveConnection` }, changed);
-    await bus.subscribe({ interface: SETTINGS, member: 'ConnectionRemoved', pathNamespace: SETTINGS_PATH }, (_path, args) => {
-      // Someone deleted the profile: the daemon owns it, so it comes back (switched as the mesh is).
-      if (args[0] === this.profilePath) {
-        this.host.log('warn', 'NetworkManager: the rovy profile was deleted; adding it again');
-        this.profilePath = null;
-        void this.register();
-      }
-    });
-    const owner = await bus.watchName(NM, (next) => this.ownerChanged(next));
+    let owner: string | null;
+    try {
+      const changed = (): void => this.refresh();
+      // Active connections come and go on the manager; each one's state changes on itself.
+      await bus.subscribe({ sender: NM, interface: 'org.freedesktop.DBus.Properties', member: 'PropertiesChanged', pathNamespace: NM_PATH }, (path, args) => {
+        if (path === NM_PATH && args[0] === NM && 'ActiveConnections' in (args[1] as object)) changed();
+      });
+      await bus.subscribe({ sender: NM, interface: ACTIVE, member: 'StateChanged', pathNamespace: `${NM_PATH}/ActiveConnection` }, changed);
+      await bus.subscribe({ sender: NM, interface: SETTINGS, member: 'ConnectionRemoved', pathNamespace: SETTINGS_PATH }, (_path, args) => {
+        // Someone deleted the profile: the daemon owns it, so it comes back, switched as the mesh is.
+        if (args[0] === this.profilePath) {
+          this.host.log('warn', 'NetworkManager: the rovy profile was deleted; adding it again');
+          this.profilePath = null;
+          void this.register();
+        }
+      });
+      owner = await bus.watchName(NM, (next) => this.ownerChanged(next));
+    } catch (err) {
+      this.bus = null;
+      bus.close();
+      throw err;
+    }
     if (owner) {
       this.owner = owner;
       await this.register();
@@ -117,6 +124,9 @@ export class NetworkManagerLink {
     this.owner = next;
     this.profilePath = null;
     this.lastOn = null;
+    this.pending = null;
+    this.retries = 0;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     if (was && !next) {
       this.host.log('info', 'NetworkManager left the bus; rovy configures its interface itself');
       this.host.presence(false);
@@ -128,6 +138,7 @@ export class NetworkManagerLink {
   private busLost(err: Error): void {
     if (this.closed) return;
     this.host.log('warn', `NetworkManager: ${err.message}`);
+    this.bus?.close();
     this.bus = null;
     this.ownerChanged(null);
   }
@@ -147,6 +158,9 @@ export class NetworkManagerLink {
       this.retries = 0;
       this.host.log('info', `NetworkManager: profile rovy (${PROFILE_UUID}) registered, ${this.host.isEnabled() ? 'active' : 'inactive'}`);
       this.host.presence(true);
+      // Changes while registering were held back (their state was not yet ours to compare).
+      this.registering = false;
+      this.refresh();
     } catch (err) {
       this.profilePath = null;
       if (!this.owner || this.closed) return;
@@ -228,7 +242,7 @@ export class NetworkManagerLink {
 
   /** Re-reads the profile's state after a change; overlapping changes fold into one more read. */
   private refresh(): void {
-    if (!this.managing) return;
+    if (!this.managing || this.registering) return;
     if (this.refreshing) {
       this.refreshAgain = true;
       return;
@@ -256,9 +270,17 @@ export class NetworkManagerLink {
     // already applied, and one NetworkManager refused must not be undone by its unchanged state.
     if (on !== this.lastOn) {
       this.lastOn = on;
-      if (!this.pending && on !== this.host.isEnabled()) this.host.switched(on);
+      // A profile that went down because it was deleted is no word about the mesh: it comes
+      // back (ConnectionRemoved) and is switched as the mesh is.
+      if (!this.pending && on !== this.host.isEnabled() && (on || (await this.profileExists()))) this.host.switched(on);
     }
     if (on) this.host.activeChanged(activated);
+  }
+
+  private async profileExists(): Promise<boolean> {
+    const bus = this.live();
+    const paths = (await bus.call(NM, SETTINGS_PATH, SETTINGS, 'ListConnections')) as string[];
+    return paths.includes(this.profilePath ?? '');
   }
 
   private async profileOn(): Promise<boolean> {

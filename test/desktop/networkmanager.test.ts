@@ -110,7 +110,8 @@ test('NetworkManager shows and switches the mesh', { skip: !isRoot && 'needs roo
     await t.test('nmcli connection down rovy switches the mesh off, and nothing is sent', async () => {
       const r = await nmcli('connection', 'down', 'rovy');
       assert.equal(r.code, 0, r.stderr);
-      await until('Enabled false on D-Bus', async () => (await enabled()) === 'b false', FOLLOW_MS);
+      const ms = await until('Enabled false on D-Bus', async () => (await enabled()) === 'b false', FOLLOW_MS);
+      t.diagnostic(`nmcli down → Enabled false on D-Bus in ${ms.toFixed(0)} ms`);
       assert.equal(await state(), 's "disabled"');
       assert.ok(
         monitor.messages().some((m) => m.member === 'PropertiesChanged' && m.path === ROOT_PATH && JSON.stringify(m.payload).includes('"Enabled":{"type":"b","data":false}')),
@@ -128,18 +129,21 @@ test('NetworkManager shows and switches the mesh', { skip: !isRoot && 'needs roo
     await t.test('nmcli connection up rovy switches it on, and A reaches B again', async () => {
       const r = await nmcli('connection', 'up', 'rovy');
       assert.equal(r.code, 0, r.stderr);
-      await until('Enabled true on D-Bus', async () => (await enabled()) === 'b true', FOLLOW_MS);
+      const ms = await until('Enabled true on D-Bus', async () => (await enabled()) === 'b true', FOLLOW_MS);
+      t.diagnostic(`nmcli up → Enabled true on D-Bus in ${ms.toFixed(0)} ms`);
       await until('A reaches B again', () => ping(b.address), 15_000);
     });
 
     await t.test('rovy down and rovy up drive the profile', async () => {
       let r = await rovy('down');
       assert.equal(r.code, 0, r.stderr);
-      await until('the profile inactive in nmcli', async () => (await profileActive()) === '', FOLLOW_MS);
+      let ms = await until('the profile inactive in nmcli', async () => (await profileActive()) === '', FOLLOW_MS);
+      t.diagnostic(`rovy down → profile inactive in nmcli in ${ms.toFixed(0)} ms`);
       assert.equal(await enabled(), 'b false');
       r = await rovy('up');
       assert.equal(r.code, 0, r.stderr);
-      await until('the profile active in nmcli', async () => (await profileActive()) === 'activated', FOLLOW_MS);
+      ms = await until('the profile active in nmcli', async () => (await profileActive()) === 'activated', FOLLOW_MS);
+      t.diagnostic(`rovy up → profile activated in nmcli in ${ms.toFixed(0)} ms`);
       await until('A reaches B', () => ping(b.address), 15_000);
       // Switched back and forth at once: the states NetworkManager passes through on the way
       // must not switch the mesh against the last word, which was off.
@@ -211,6 +215,10 @@ test('NetworkManager shows and switches the mesh', { skip: !isRoot && 'needs roo
       let r = await nmcli('connection', 'up', 'rovy');
       assert.equal(r.code, 0, r.stderr);
       assert.match(nsExec(nsA, 'ip', ['-d', 'link', 'show', 'rovy0']).out, /persist on/);
+      // tun.owner: no other local user may attach to it while the daemon is away.
+      const stranger = nsExec(nsA, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '-e',
+        `try { require(${JSON.stringify(join(ROOT, 'build', 'Release', 'rovy_native.node'))}).tunOpen('rovy0'); console.log('attached'); } catch (e) { console.log(e.code); }`]);
+      assert.equal(stranger.out.trim(), 'EPERM', stranger.out);
       daemonA = startA();
       await until('A registered', () => /registered, active/.test(daemonA.log), 15_000);
       await until('A reaches B over the TUN NetworkManager made', () => ping(b.address), 15_000);
@@ -222,6 +230,26 @@ test('NetworkManager shows and switches the mesh', { skip: !isRoot && 'needs roo
       await until('Enabled true', async () => (await enabled()) === 'b true', FOLLOW_MS);
       await until('the daemon attached to the new TUN', () => /attached to rovy0 anew/.test(daemonA.log));
       await until('A reaches B again', () => ping(b.address), 15_000);
+    });
+
+    await t.test('a signal only NetworkManager may send is ignored from anyone else', async () => {
+      const reply = await nm.busctl('call', 'org.freedesktop.NetworkManager', '/org/freedesktop/NetworkManager/Settings', 'org.freedesktop.NetworkManager.Settings', 'GetConnectionByUuid', 's', UUID);
+      const path = /^o "(.*)"$/.exec(reply.stdout.trim())?.[1] ?? '';
+      assert.match(path, /^\/org\/freedesktop\/NetworkManager\/Settings\/\d+$/, reply.stdout + reply.stderr);
+      const forged = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', 'dbus-send', '--system', '--type=signal', '/org/freedesktop/NetworkManager/Settings', 'org.freedesktop.NetworkManager.Settings.ConnectionRemoved', `objpath:${path}`], env);
+      assert.equal(forged.code, 0, forged.stderr);
+      // The daemon's answer to a real one is at once: a ping after it has round-tripped the bus is late enough.
+      await busctl('get-property', DEST, ROOT_PATH, DEST, 'State');
+      assert.doesNotMatch(daemonA.log, /was deleted/);
+    });
+
+    await t.test('a deleted profile comes back, and the mesh stays as it was', async () => {
+      const r = await nmcli('connection', 'delete', 'rovy');
+      assert.equal(r.code, 0, r.stderr);
+      await until('the profile back and active', async () => (await rovyProfiles()).length === 1 && (await profileActive()) === 'activated', 10_000);
+      assert.deepEqual(await rovyProfiles(), [`rovy:${UUID}`]);
+      assert.equal(await enabled(), 'b true');
+      await until('A reaches B', () => ping(b.address), 15_000);
     });
 
     await t.test('/etc/resolv.conf is never edited', () => {
