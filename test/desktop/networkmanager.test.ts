@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../repo-root.js';
-import { Lab, ROVY_JS, nsExec, sh, tryRun, until, type Daemon } from '../net/netns.js';
+import { rovyUser } from '../system-user.js';
+import { Lab, ROVY_JS, nsExec, until, type Daemon } from '../net/netns.js';
 import { isRoot, run, startMonitor, startPolkitd, startSystemBus, type Polkitd, type PrivateBus } from './buses.js';
 import { NetworkManager } from './network-manager.js';
 
@@ -268,13 +269,13 @@ test('the daemon as user rovy keeps its profile through polkit', { skip: !isRoot
   const lab = new Lab();
   let bus: PrivateBus | null = null;
   const polkit: { current: Polkitd | null } = { current: null };
+  const user = rovyUser();
   try {
-    assert.equal(tryRun('systemd-sysusers', [join(ROOT, 'packaging', 'systemd', 'rovy.sysusers')]).code, 0);
-    const uid = Number(sh('id', ['-u', 'rovy']));
+    const { uid, gid } = user;
     chmodSync(lab.dir, 0o755);
     const stateDir = join(lab.dir, 'state');
     mkdirSync(stateDir);
-    chownSync(stateDir, uid, Number(sh('id', ['-g', 'rovy'])));
+    chownSync(stateDir, uid, gid);
     chmodSync(stateDir, 0o700);
     bus = await startSystemBus();
     const env = bus.env;
@@ -327,5 +328,6 @@ test('the daemon as user rovy keeps its profile through polkit', { skip: !isRoot
     await lab.cleanup();
     await polkit.current?.stop();
     await bus?.stop();
+    user.remove();
   }
 });

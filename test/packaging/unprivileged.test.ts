@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../repo-root.js';
+import { rovyUser, type SystemUser } from '../system-user.js';
 import { Lab, ROVY_JS, nsExec, sh, tryRun, until, type Daemon } from '../net/netns.js';
 import { isRoot, run, startPolkitd, startSystemBus, type Polkitd, type PrivateBus } from '../desktop/buses.js';
 
@@ -125,12 +126,11 @@ test('the daemon runs as the system user rovy with CAP_NET_ADMIN alone', { skip:
   let bus: PrivateBus | null = null;
   let polkitd: Polkitd | null = null;
   let nsA = '';
+  let user: SystemUser | null = null;
   try {
     // The project's way to make the user (idempotent: a second run keeps the first's ids).
-    const sysusers = tryRun('systemd-sysusers', [join(ROOT, 'packaging', 'systemd', 'rovy.sysusers')]);
-    assert.equal(sysusers.code, 0, sysusers.out);
-    const uid = Number(sh('id', ['-u', 'rovy']));
-    const gid = Number(sh('id', ['-g', 'rovy']));
+    user = rovyUser();
+    const { uid, gid } = user;
     assert.ok(uid > 0 && uid < 1000, `rovy is no system user: uid ${uid}`);
 
     // The config is root's and readable (as /etc/rovy is); the state directory is rovy's alone,
@@ -328,5 +328,6 @@ test('the daemon runs as the system user rovy with CAP_NET_ADMIN alone', { skip:
     await lab.cleanup();
     await polkitd?.stop();
     await bus?.stop();
+    user?.remove();
   }
 });
