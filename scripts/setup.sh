@@ -24,7 +24,7 @@ if [[ ${1:-} == --test ]]; then
   pkgs+=(groff-base)
   # packaging/build-deb.sh (dpkg-buildpackage, debhelper); test/packaging/debian.test.ts builds a
   # Debian 13 chroot with mmdebstrap to install the .deb in (lintian runs inside it)
-  pkgs+=(dpkg-dev debhelper mmdebstrap)
+  pkgs+=(dpkg-dev debhelper build-essential fakeroot mmdebstrap)
   # test/packaging/unprivileged.test.ts traces the daemon's system calls against the unit's
   # filter; test/packaging/rovyd.test.ts runs the unit under systemd in a systemd-nspawn container
   pkgs+=(strace systemd-container)
@@ -37,7 +37,20 @@ done
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get -o DPkg::Lock::Timeout=900 update -q
+  # The test tools' services are started by the tests themselves, in namespaces and on buses of
+  # their own: on a machine that runs systemd none is started here, and NetworkManager, which
+  # would take over the host's network, is not enabled either.
+  guard=
+  if [[ ${1:-} == --test && -d /run/systemd/system && ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\n# scripts/setup.sh --test: start no service while it installs\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    guard=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends "${missing[@]}"
+  if [[ -n $guard ]] && printf '%s\n' "${missing[@]}" | grep -qx network-manager; then
+    systemctl disable NetworkManager.service NetworkManager-wait-online.service NetworkManager-dispatcher.service 2>/dev/null || true
+  fi
 fi
 
 if ! command -v node >/dev/null || ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { ROOT } from '../repo-root.js';
@@ -60,13 +60,12 @@ before(() => {
     'dbus/net.rovy.Rovy1.service': 'usr/share/dbus-1/system-services/net.rovy.Rovy1.service',
     'dbus/net.rovy.Rovy1.xml': 'usr/share/dbus-1/interfaces/net.rovy.Rovy1.xml',
     'dbus/net.rovy.policy': 'usr/share/polkit-1/actions/net.rovy.policy',
+    'dbus/net.rovy.rules': 'usr/share/polkit-1/rules.d/net.rovy.rules',
     'docs/man/rovy.1.in': 'usr/share/man/man1/rovy.1',
     'docs/man/rovy.toml.5.in': 'usr/share/man/man5/rovy.toml.5',
     'docs/man/rovyd.8.in': 'usr/share/man/man8/rovyd.8',
     'packaging/bash-completion/rovy': join(rel(pkgVariable('bash-completion', 'completionsdir', '/usr/share/bash-completion/completions')), 'rovy'),
   };
-  // The polkit rule for the user at the desktop, where the repository has one.
-  if (existsSync(join(ROOT, 'dbus', 'net.rovy.rules'))) where['dbus/net.rovy.rules'] = 'usr/share/polkit-1/rules.d/net.rovy.rules';
 });
 
 after(() => {
