@@ -58,7 +58,7 @@ export function ownedSettings(current: Settings | null, facts: ProfileFacts): Se
     owner: variant('s', String(facts.ownerUid)),
   });
   const ipv4 = section('ipv4');
-  for (const key of Object.keys(ipv4)) if (!IPV4_KEPT.has(key)) delete ipv4[key];
+  for (const key of IPV4_UNUSED) delete ipv4[key];
   ipv4.method = variant('s', 'disabled');
 
   const ipv6 = section('ipv6');
@@ -82,8 +82,8 @@ export function ownedSettings(current: Settings | null, facts: ProfileFacts): Se
   return out;
 }
 
-/** ipv4 keys that mean nothing once IPv4 is disabled but that NetworkManager may still list. */
-const IPV4_KEPT = new Set(['dns-priority', 'may-fail']);
+/** ipv4 keys that would give IPv4 an address, a route or a server, which its method "disabled" refuses. */
+const IPV4_UNUSED = ['addresses', 'address-data', 'gateway', 'routes', 'route-data', 'dns', 'dns-search'];
 
 /** The items of a list-valued setting, each as it came. */
 function itemsOf(value: unknown): unknown[] {

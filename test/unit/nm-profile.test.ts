@@ -29,7 +29,7 @@ test("rovy's fields are rewritten; the user's fields and list entries survive wi
   const current: Settings = {
     connection: { id: variant('s', 'rovy'), uuid: variant('s', PROFILE_UUID), type: variant('s', 'tun'), autoconnect: variant('b', true), zone: variant('s', 'trusted'), 'interface-name': variant('s', 'old0') },
     tun: { mode: variant('u', 1), owner: variant('s', '0') },
-    ipv4: { method: variant('s', 'auto'), 'dns-priority': variant('i', 50), addresses: variant('a(uuu)', []) },
+    ipv4: { method: variant('s', 'auto'), 'dns-priority': variant('i', 50), 'never-default': variant('b', true), addresses: variant('a(uuu)', []), 'address-data': variant('aa{sv}', []), gateway: variant('s', '192.0.2.1') },
     ipv6: {
       method: variant('s', 'auto'),
       'route-metric': variant('x', 123n),
@@ -51,7 +51,7 @@ test("rovy's fields are rewritten; the user's fields and list entries survive wi
   assert.equal(s.connection!.autoconnect, false);
   assert.equal(s.connection!['interface-name'], 'rovy0');
   assert.equal(s.tun!.owner, '998');
-  assert.deepEqual(s.ipv4, { method: 'disabled', 'dns-priority': 50 });
+  assert.deepEqual(s.ipv4, { method: 'disabled', 'dns-priority': 50, 'never-default': true }, "IPv4 off, the user's other IPv4 settings kept");
   assert.equal(s.ipv6!.method, 'manual');
   assert.deepEqual(s.ipv6!['address-data'], [{ address: 'fc12:3456::1', prefix: 8 }]);
   // The deprecated list forms would compete with the -data forms.
