@@ -36,7 +36,7 @@ export class MeshSwitch {
       isEnabled: () => o.node.isEnabled,
       switched: (enabled) => this.guard(() => this.switchedByNetworkManager(enabled)),
       activeChanged: (activated) => this.guard(() => this.attachUnderNetworkManager(activated)),
-      presence: (present) => this.guard(() => !present && this.configureSelf()),
+      presence: (present) => this.guard(() => (present ? this.readyForNetworkManager() : this.configureSelf())),
       log: o.log,
     });
   }
@@ -112,6 +112,16 @@ export class MeshSwitch {
     if (this.o.tun.attached || (!activated && !this.o.tun.exists)) return;
     this.attach();
     setMtu(this.o.tun.name, this.o.mtu);
+  }
+
+  /**
+   * Switched off, the daemon's own TUN is down; NetworkManager then finds it no device for the
+   * profile (it learns what kind of TUN it is only from a link that was up), and `nmcli
+   * connection up rovy` would fail. So under NetworkManager off is the state its own down leaves:
+   * the link up, without an address or route, and nothing read or sent.
+   */
+  private readyForNetworkManager(): void {
+    if (!this.o.node.isEnabled && this.o.tun.attached) setLinkUp(this.o.tun.name, true);
   }
 
   /** Makes sure our fd is on the interface named ours, creating it if it is gone. */

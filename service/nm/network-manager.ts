@@ -202,7 +202,7 @@ export class NetworkManagerLink {
    * no device for the profile: make ours managed, so `nmcli connection up rovy` works even while
    * the mesh is off. No device yet (NetworkManager creates one when the profile goes up) is fine.
    */
-  async makeDeviceManaged(): Promise<void> {
+  private async makeDeviceManaged(): Promise<void> {
     const bus = this.bus;
     if (!bus || !this.owner) return;
     let device: string;
@@ -220,7 +220,12 @@ export class NetworkManagerLink {
     if (await this.profileOn()) return;
     await this.makeDeviceManaged();
     this.pending = { on: true, until: Date.now() + REQUEST_SETTLE_MS };
-    await bus.call(NM, NM_PATH, NM, 'ActivateConnection', 'ooo', [this.profilePath, '/', '/']);
+    try {
+      await bus.call(NM, NM_PATH, NM, 'ActivateConnection', 'ooo', [this.profilePath, '/', '/']);
+    } catch (err) {
+      this.pending = null; // refused: nothing on its way to wait for
+      throw err;
+    }
     this.lastOn = true;
   }
 
