@@ -12,17 +12,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+// An interface name argument into name (IFNAMSIZ + 1 bytes); false with a TypeError thrown if it
+// is not a string. A name too long for the kernel comes back whole (len >= IFNAMSIZ).
+static bool get_ifname(napi_env env, napi_value arg, char *name, size_t *len) {
+  if (napi_get_value_string_utf8(env, arg, name, IFNAMSIZ + 1, len) != napi_ok) {
+    rv_throw_type(env, "name must be a string");
+    return false;
+  }
+  return true;
+}
+
 // tunOpen(name) -> { fd, name }; an empty name lets the kernel pick one (tun0, tun1, ...). The
 // device is owned by the caller's effective uid.
 static napi_value TunOpen(napi_env env, napi_callback_info info) {
   napi_value argv[1], result, v;
   char name[IFNAMSIZ + 1];
   size_t len;
-  if (!rv_get_args(env, info, 1, argv, NULL)) return NULL;
-  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
-    rv_throw_type(env, "name must be a string");
-    return NULL;
-  }
+  if (!rv_get_args(env, info, 1, argv, NULL) || !get_ifname(env, argv[0], name, &len)) return NULL;
   if (len >= IFNAMSIZ) {
     rv_throw_range(env, "interface name longer than %d bytes", IFNAMSIZ - 1);
     return NULL;
@@ -146,11 +152,7 @@ static napi_value IfIndex(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   char name[IFNAMSIZ + 1];
   size_t len;
-  if (!rv_get_args(env, info, 1, argv, NULL)) return NULL;
-  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
-    rv_throw_type(env, "name must be a string");
-    return NULL;
-  }
+  if (!rv_get_args(env, info, 1, argv, NULL) || !get_ifname(env, argv[0], name, &len)) return NULL;
   if (len >= IFNAMSIZ) return rv_num(env, 0);
   // SIOCGIFINDEX on a socket: the socket's namespace is the process's.
   int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../repo-root.js';
 import { rovyUser } from '../system-user.js';
@@ -285,12 +285,8 @@ test('the daemon as user rovy keeps its profile through polkit', { skip: !isRoot
   const polkit: { current: Polkitd | null } = { current: null };
   const user = rovyUser();
   try {
-    const { uid, gid } = user;
-    chmodSync(lab.dir, 0o755);
-    const stateDir = join(lab.dir, 'state');
-    mkdirSync(stateDir);
-    chownSync(stateDir, uid, gid);
-    chmodSync(stateDir, 0o700);
+    const { uid } = user;
+    const stateDir = user.stateDir(lab.dir);
     bus = await startSystemBus();
     const env = bus.env;
     const busctl = (...args: string[]) => run('busctl', ['--system', ...args], env);

@@ -13,7 +13,7 @@
 //   ns uA  veth fd00:e7::1/64  <──────────>  veth fd00:e7::2/64  ns uB: daemon B (root, no bus)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../repo-root.js';
 import { rovyUser, type SystemUser } from '../system-user.js';
@@ -135,11 +135,7 @@ test('the daemon runs as the system user rovy with CAP_NET_ADMIN alone', { skip:
 
     // The config is root's and readable (as /etc/rovy is); the state directory is rovy's alone,
     // as StateDirectory=rovy with StateDirectoryMode=0700 makes /var/lib/rovy.
-    chmodSync(lab.dir, 0o755);
-    const stateDir = join(lab.dir, 'state');
-    mkdirSync(stateDir);
-    chownSync(stateDir, uid, gid);
-    chmodSync(stateDir, 0o700);
+    const stateDir = user.stateDir(lab.dir);
 
     bus = await startSystemBus();
     polkitd = await startPolkitd(bus);
