@@ -22,7 +22,7 @@ import { VERSION } from './version.js';
 import { TunDevice } from '../src/tun/device.js';
 import { UdpSocket, type Endpoint } from '../src/transport/udp.js';
 import { MeshSwitch } from './mesh-switch.js';
-import { interfaceIndex } from '../src/util/interface-index.js';
+import { native } from '../src/native/addon.js';
 import { Log } from './log.js';
 
 /** Socket buffers big enough to hold a TCP window at a gigabit without drops between batches. */
@@ -317,7 +317,7 @@ function runtimeSpec(address: Multiaddr): PeerSpec {
  *  zone names no interface. */
 function endpointOf({ family, address, port, zone }: Multiaddr): Endpoint {
   if (zone === undefined) return { family, address, port };
-  const scopeId = interfaceIndex(zone);
+  const scopeId = native.ifIndex(zone);
   if (scopeId === 0) throw new Error(`no interface named "${zone}"`);
   return { family, address, port, scopeId };
 }

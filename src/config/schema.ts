@@ -13,7 +13,7 @@ import {
   type Multiaddr,
   type MultiaddrOptions,
 } from '../transport/multiaddr.js';
-import { isInterfaceName } from '../util/interface-index.js';
+import { isInterfaceName } from '../util/interface-name.js';
 import { DEFAULTS } from './defaults.js';
 import { ConfigError } from './errors.js';
 import { describeNode, describeType, type TomlNode, type TomlTable } from './toml-tree.js';

@@ -12,7 +12,7 @@ import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { isLinkLocal, parseIPv4, parseIPv6 } from '../keys/ip-text.js';
 import { equalBytes } from '../util/bytes.js';
-import { interfaceIndex } from '../util/interface-index.js';
+import { native } from '../native/addon.js';
 import { encodeBeacon, type BeaconEndpoint } from './beacon.js';
 import {
   ANSWER_INTERVAL_MS,
@@ -308,7 +308,7 @@ export class LanDiscovery {
     // The membership is dropped by name, and the name of a deleted interface resolves to index 0,
     // which the kernel takes for "whichever interface is a member": another one of ours. So only
     // drop it while the name still means the interface joined; a deleted one receives nothing.
-    if (interfaceIndex(iface.name) !== iface.index) return;
+    if (native.ifIndex(iface.name) !== iface.index) return;
     try {
       socket.dropMembership(DISCOVERY_GROUP, `::%${iface.name}`);
     } catch (err) {

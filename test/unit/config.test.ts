@@ -16,7 +16,7 @@ import {
   type Config,
 } from '../../src/config/config.js';
 import { formatMultiaddr } from '../../src/transport/multiaddr.js';
-import { isInterfaceName } from '../../src/util/interface-index.js';
+import { isInterfaceName } from '../../src/util/interface-name.js';
 
 const FILE = '/etc/rovy/rovy.toml';
 // Rovy keys (see address.test.ts: SHA-256("rovy test key 571") and "... 855").
