@@ -559,27 +559,22 @@ export class BusService {
 
 /** The CLI's side: calls net.rovy.Rovy1 and hands back plain values. */
 export class BusClient {
-  private constructor(private readonly bus: dbus.MessageBus) {}
+  private constructor(private readonly connection: BusConnection) {}
 
   static async connect(address?: string): Promise<BusClient> {
-    return new BusClient(await openBus(address));
+    return new BusClient(await BusConnection.connect(() => {}, address));
   }
 
   async call(path: string, iface: string, member: string, signature: string, args: unknown[]): Promise<unknown> {
-    // No auto-start: the CLI reports a daemon that is not running rather than have the bus start one.
-    const msg = new dbus.Message({ destination: BUS_NAME, path, interface: iface, member, signature, body: args, flags: dbus.MessageFlag.NO_AUTO_START });
-    let reply: dbus.Message | null;
     try {
-      reply = await withTimeout(this.bus.call(msg), CLIENT_TIMEOUT_MS, () => new Error(`${member}: no answer from ${BUS_NAME} within ${CLIENT_TIMEOUT_MS / 1000} s`));
+      // No auto-start: the CLI reports a daemon that is not running rather than have the bus start one.
+      return await this.connection.call(BUS_NAME, path, iface, member, signature, args, { autoStart: false });
     } catch (e) {
-      if (!(e instanceof dbus.DBusError)) throw e;
-      if (/^org\.freedesktop\.(DBus\.Error\.(ServiceUnknown|NameHasNoOwner|Spawn\.)|systemd1\.)/.test(e.type)) {
-        throw new NotRunning(`the rovy daemon is not running (${e.text})`);
+      if (e instanceof BusCallError && /^org\.freedesktop\.(DBus\.Error\.(ServiceUnknown|NameHasNoOwner|Spawn\.)|systemd1\.)/.test(e.dbusName)) {
+        throw new NotRunning(`the rovy daemon is not running (${e.message})`);
       }
-      throw new BusCallError(e.type, e.text);
+      throw e;
     }
-    const body = reply?.body ?? [];
-    return body.length === 0 ? undefined : body.length === 1 ? plain(body[0]) : body.map(plain);
   }
 
   async getAll(path: string, iface: string): Promise<Record<string, unknown>> {
@@ -591,11 +586,7 @@ export class BusClient {
   }
 
   close(): void {
-    try {
-      this.bus.disconnect();
-    } catch {
-      /* already gone */
-    }
+    this.connection.close();
   }
 }
 
@@ -648,13 +639,16 @@ export class BusConnection {
     return new BusConnection(await openBus(address), onLost);
   }
 
-  /** Calls a method; the reply's values come back plain, or as they came with `raw`. Errors are BusCallError. */
-  async call(destination: string, path: string, iface: string, member: string, signature = '', args: unknown[] = [], options: { raw?: boolean; timeoutMs?: number } = {}): Promise<unknown> {
-    const msg = new dbus.Message({ destination, path, interface: iface, member, signature, body: args });
-    const ms = options.timeoutMs ?? CLIENT_TIMEOUT_MS;
+  /**
+   * Calls a method; the reply's values come back plain, or as they came with `raw`. An error
+   * reply is a BusCallError. `autoStart: false` leaves a service that is not running unstarted.
+   */
+  async call(destination: string, path: string, iface: string, member: string, signature = '', args: unknown[] = [], options: { raw?: boolean; autoStart?: boolean } = {}): Promise<unknown> {
+    const flags = options.autoStart === false ? dbus.MessageFlag.NO_AUTO_START : 0;
+    const msg = new dbus.Message({ destination, path, interface: iface, member, signature, body: args, flags });
     let reply: dbus.Message | null;
     try {
-      reply = await withTimeout(this.bus.call(msg), ms, () => new BusCallError('org.freedesktop.DBus.Error.NoReply', `${iface}.${member}: no answer from ${destination} within ${ms / 1000} s`));
+      reply = await withTimeout(this.bus.call(msg), CLIENT_TIMEOUT_MS, () => new Error(`${member}: no answer from ${destination} within ${CLIENT_TIMEOUT_MS / 1000} s`));
     } catch (e) {
       if (e instanceof dbus.DBusError) throw new BusCallError(e.type, e.text);
       throw e;
@@ -672,16 +666,10 @@ export class BusConnection {
     await this.call(destination, path, 'org.freedesktop.DBus.Properties', 'Set', 'ssv', [iface, name, new dbus.Variant(signature, value)]);
   }
 
-  /** Calls `handler` with the path and plain arguments of every matching signal, until the returned function is called. */
-  async subscribe(rule: SignalRule, handler: (path: string, args: unknown[]) => void): Promise<() => void> {
-    const text = matchRule(rule);
-    await callBusDriver(this.bus, 'AddMatch', 's', [text]);
-    const entry = { rule, handler };
-    this.subscriptions.add(entry);
-    return () => {
-      if (!this.subscriptions.delete(entry) || this.closed) return;
-      callBusDriver(this.bus, 'RemoveMatch', 's', [text]).catch(() => {});
-    };
+  /** Calls `handler` with the path and plain arguments of every matching signal, for the connection's life. */
+  async subscribe(rule: SignalRule, handler: (path: string, args: unknown[]) => void): Promise<void> {
+    await callBusDriver(this.bus, 'AddMatch', 's', [matchRule(rule)]);
+    this.subscriptions.add({ rule, handler });
   }
 
   /**
