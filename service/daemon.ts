@@ -218,7 +218,8 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
         : 'start a system bus (Debian: apt-get install dbus) and install rovy (scripts/install.sh), then restart it';
     log.info(`D-Bus API off: ${(err as Error).message}; to use rovy status, rovy peers and the other commands, ${how}`);
   }
-  await theSwitch.followNetworkManager();
+  // In the background: the daemon is up and answering already, whatever NetworkManager takes.
+  void theSwitch.followNetworkManager();
 
   return await new Promise<number>((resolve) => {
     const shutdown = (signal: string): void => {

@@ -66,18 +66,14 @@ export class MeshSwitch {
   }
 
   private async apply(enabled: boolean): Promise<void> {
-    const { node, tun } = this.o;
+    const { node } = this.o;
     if (!this.nm.managing) {
-      if (enabled) this.attach();
       this.configureSelf(enabled);
       node.setEnabled(enabled);
       this.o.save();
       return;
     }
-    if (enabled) {
-      this.attach();
-      setMtu(tun.name, this.o.mtu);
-    }
+    if (enabled) this.attach();
     node.setEnabled(enabled);
     this.o.save();
     try {
@@ -109,9 +105,7 @@ export class MeshSwitch {
    * or create it ourselves if activation finished without one.
    */
   private attachUnderNetworkManager(activated: boolean): void {
-    if (this.o.tun.attached || (!activated && !this.o.tun.exists)) return;
-    this.attach();
-    setMtu(this.o.tun.name, this.o.mtu);
+    if (activated || this.o.tun.exists) this.attach();
   }
 
   /**
@@ -124,11 +118,15 @@ export class MeshSwitch {
     if (!this.o.node.isEnabled && this.o.tun.attached) setLinkUp(this.o.tun.name, true);
   }
 
-  /** Makes sure our fd is on the interface named ours, creating it if it is gone. */
+  /**
+   * Makes sure our fd is on the interface named ours, creating it if it is gone; one new to us
+   * gets our MTU (NetworkManager sets addresses and routes, not the MTU of a TUN).
+   */
   private attach(): void {
     const { tun } = this.o;
     if (tun.attached) return;
     tun.reopen();
+    setMtu(tun.name, this.o.mtu);
     this.o.log('info', `attached to ${tun.name} anew (index ${tun.ifindex})`);
   }
 

@@ -18,6 +18,8 @@ const DEVICE = `${NM}.Device`;
 // Connection.Active.State: 1 activating, 2 activated, 3 deactivating, 4 deactivated.
 const ACTIVATING = 1;
 const ACTIVATED = 2;
+/** The profile counts as on while one of its active connections is activating or activated. */
+const isOn = (actives: { state: number }[]): boolean => actives.some((a) => a.state === ACTIVATING || a.state === ACTIVATED);
 // AddConnection2/Update2 flags: keep the profile on disk, so it outlives NetworkManager restarts.
 const TO_DISK = 0x1;
 /** How long to wait before registering again after NetworkManager failed a step (it may be starting). */
@@ -67,13 +69,16 @@ export class NetworkManagerLink {
    * there, has the profile and agrees with the daemon's switch.
    */
   async start(address?: string): Promise<void> {
+    let bus: BusConnection;
     try {
-      this.bus = await BusConnection.connect((err) => this.busLost(err), address);
+      bus = await BusConnection.connect((err) => this.busLost(err), address);
     } catch (err) {
       if (err instanceof BusUnavailable) return;
       throw err;
     }
-    const bus = this.bus;
+    // Closed while connecting (the daemon stopping as it started): nothing to follow.
+    if (this.closed) return bus.close();
+    this.bus = bus;
     let owner: string | null;
     try {
       const changed = (): void => this.refresh();
@@ -94,6 +99,7 @@ export class NetworkManagerLink {
     } catch (err) {
       this.bus = null;
       bus.close();
+      if (this.closed) return;
       throw err;
     }
     if (owner) {
@@ -203,8 +209,7 @@ export class NetworkManagerLink {
    * the mesh is off. No device yet (NetworkManager creates one when the profile goes up) is fine.
    */
   private async makeDeviceManaged(): Promise<void> {
-    const bus = this.bus;
-    if (!bus || !this.owner) return;
+    const bus = this.live();
     let device: string;
     try {
       device = (await bus.call(NM, NM_PATH, NM, 'GetDeviceByIpIface', 's', [this.host.interfaceName])) as string;
@@ -266,7 +271,7 @@ export class NetworkManagerLink {
 
   private async compare(): Promise<void> {
     const actives = await this.activeConnections();
-    const on = actives.some((a) => a.state === ACTIVATING || a.state === ACTIVATED);
+    const on = isOn(actives);
     const activated = actives.some((a) => a.state === ACTIVATED);
     // While a request of ours is on its way, the states NetworkManager passes through (an
     // activation we have since taken back, say) are not the user's word.
@@ -289,7 +294,7 @@ export class NetworkManagerLink {
   }
 
   private async profileOn(): Promise<boolean> {
-    return (await this.activeConnections()).some((a) => a.state === ACTIVATING || a.state === ACTIVATED);
+    return isOn(await this.activeConnections());
   }
 
   /** The active connections of our profile (usually none or one; two while one replaces another). */

@@ -5,20 +5,20 @@
 // Owned fields are rewritten at every start; everything else (a zone, a route metric, a
 // permission the user added) is left as NetworkManager has it. Lists the user may extend
 // (routes, DNS servers, search domains) get ours added, not replaced.
-import { parseIPv6 } from '../../src/keys/address.js';
+import { RESOLVER_ADDRESS } from '../../src/node/resolver.js';
+import { equalBytes } from '../../src/util/bytes.js';
 import { plainValue, variant, variantContent } from '../dbus/bus.js';
 
 /** The profile's connection.id: `nmcli connection up rovy`. */
-export const PROFILE_ID = 'rovy';
+const PROFILE_ID = 'rovy';
 /**
  * Fixed, so the profile is found again after any restart (or a new key): there is only ever one.
  * NetworkManager requires a valid UUID; this one is version 4 in form, made once for rovy.
  */
 export const PROFILE_UUID = '3d5f6a1e-9c2b-4e7a-8f10-726f76790001';
-/** The mesh prefix routed into the TUN, and the resolver every node answers at. */
-export const MESH_PREFIX = { dest: 'fc00::', prefix: 8 } as const;
-export const RESOLVER = 'fc00::1';
-export const SEARCH_DOMAIN = '~rovy';
+/** The mesh prefix routed into the TUN, and the domain NetworkManager sends to rovy's resolver. */
+const MESH_PREFIX = { dest: 'fc00::', prefix: 8 } as const;
+const SEARCH_DOMAIN = '~rovy';
 
 /** Settings as NetworkManager's D-Bus API carries them: setting name → key → typed value. */
 export type Settings = Record<string, Record<string, unknown>>;
@@ -74,9 +74,8 @@ export function ownedSettings(current: Settings | null, facts: ProfileFacts): Se
   };
   const routes = itemsOf(ipv6['route-data']).filter((r) => !isMeshRoute(r));
   ipv6['route-data'] = variant('aa{sv}', [{ dest: variant('s', MESH_PREFIX.dest), prefix: variant('u', MESH_PREFIX.prefix) }, ...routes]);
-  const resolver = parseIPv6(RESOLVER);
-  const servers = itemsOf(ipv6.dns).filter((b) => !equal(Uint8Array.from(b as Uint8Array), resolver));
-  ipv6.dns = variant('aay', [Buffer.from(resolver), ...servers]);
+  const servers = itemsOf(ipv6.dns).filter((b) => !equalBytes(b as Uint8Array, RESOLVER_ADDRESS));
+  ipv6.dns = variant('aay', [Buffer.from(RESOLVER_ADDRESS), ...servers]);
   const domains = itemsOf(ipv6['dns-search']).filter((d) => d !== SEARCH_DOMAIN);
   ipv6['dns-search'] = variant('as', [SEARCH_DOMAIN, ...domains]);
   return out;
@@ -89,25 +88,4 @@ const IPV4_UNUSED = ['addresses', 'address-data', 'gateway', 'routes', 'route-da
 function itemsOf(value: unknown): unknown[] {
   const v = variantContent(value);
   return Array.isArray(v) ? v : [];
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/** The plain values of the owned fields, for checks and logs. */
-export function describeOwned(settings: Settings): Record<string, unknown> {
-  const get = (s: string, k: string): unknown => plainValue(settings[s]?.[k]);
-  return {
-    id: get('connection', 'id'),
-    uuid: get('connection', 'uuid'),
-    interfaceName: get('connection', 'interface-name'),
-    autoconnect: get('connection', 'autoconnect'),
-    owner: get('tun', 'owner'),
-    ipv4: get('ipv4', 'method'),
-    ipv6: get('ipv6', 'method'),
-    addresses: get('ipv6', 'address-data'),
-    routes: get('ipv6', 'route-data'),
-    dnsSearch: get('ipv6', 'dns-search'),
-  };
 }

@@ -24,7 +24,7 @@ import type { Counters } from '../util/counters.js';
 import type { IcmpReplies } from './icmp-replies.js';
 
 /** fc00::1: inside fc00::/8, so the route to the mesh brings it to the TUN on every node. */
-const RESOLVER_ADDRESS = new Uint8Array([0xfc, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+export const RESOLVER_ADDRESS = new Uint8Array([0xfc, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 
 const DNS_PORT = 53;
 const UDP_HEADER = 8;
