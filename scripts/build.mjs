@@ -1,8 +1,9 @@
 // Bundles the CLI/daemon and every test file with esbuild. Type checking is `npm run check` (tsc);
 // esbuild only strips types, which keeps a build under a second.
 import { build } from 'esbuild';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { bundleOptions } from './bundle-options.mjs';
 
 function findTests(dir) {
   const out = [];
@@ -14,18 +15,8 @@ function findTests(dir) {
   return out;
 }
 
-const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
-
-const common = {
-  define: { ROVY_VERSION: JSON.stringify(version) },
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  packages: 'external',
-  sourcemap: 'linked',
-  logLevel: 'warning',
-};
+// npm dependencies stay in node_modules: a checkout has them.
+const common = { ...bundleOptions('.'), packages: 'external' };
 
 // A fresh dist/ each time, so no bundle of a deleted test lingers and runs.
 rmSync('dist', { recursive: true, force: true });

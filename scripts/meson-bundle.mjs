@@ -4,9 +4,10 @@
 // every dependency, so an installed rovy needs nothing but node and the addon beside it.
 // DATADIR is the install datadir relative to OUT's directory; with it the bundle finds its
 // files (src/util/install-layout.ts) in a tree installed under DESTDIR as well as under /.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleOptions } from './bundle-options.mjs';
 
 const [entry, out, depfile, datadir] = process.argv.slice(2);
 if (!entry || !out || !depfile || datadir === undefined) {
@@ -22,29 +23,24 @@ try {
   process.stderr.write(`esbuild is not installed in ${root}/node_modules: run scripts/setup.sh (npm ci) there first\n`);
   process.exit(1);
 }
-const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const common = bundleOptions(root);
 
 const result = await esbuild.build({
+  ...common,
   entryPoints: [entry],
   outfile: out,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
   // dbus-next require()s these only when asked for X11 auth or abstract sockets; neither is
   // installed, and it copes with their absence.
   external: ['x11', 'usocket'],
   // Bundled CommonJS packages (dbus-next) call require(), which an ES module lacks.
   banner: { js: "import { createRequire as rovyCreateRequire } from 'node:module';\nconst require = rovyCreateRequire(import.meta.url);" },
-  define: { ROVY_VERSION: JSON.stringify(version), ROVY_LAYOUT: JSON.stringify({ datadir }) },
-  sourcemap: 'linked',
+  define: { ...common.define, ROVY_LAYOUT: JSON.stringify({ datadir }) },
   metafile: true,
-  logLevel: 'warning',
 });
 
 // Every file the bundle was made of, so ninja rebuilds it when one changes (Makefile syntax:
 // a space in a path is escaped). esbuild also lists virtual inputs ("<define:...>"): not files.
 const escape = (p) => p.replaceAll(' ', '\\ ');
 const files = Object.keys(result.metafile.inputs).map((p) => resolve(p)).filter((p) => existsSync(p));
-const inputs = [...files, join(root, 'package.json')];
+const inputs = [...files, join(root, 'package.json'), join(root, 'scripts', 'bundle-options.mjs')];
 writeFileSync(depfile, `${escape(out)}: ${inputs.map(escape).join(' \\\n  ')}\n`);

@@ -312,7 +312,7 @@ test('the daemon as user rovy keeps its profile through polkit', { skip: !isRoot
       const daemonA = startA();
       await until('A refused by NetworkManager', () => /cannot register the rovy profile: .*(not authorized|Insufficient privileges)/i.test(daemonA.log), 15_000).catch((e: Error) => assert.fail(`${e.message}\n${daemonA.log}`));
       assert.equal((await nm.nmcli('-g', 'NAME', 'connection', 'show')).stdout.split('\n').includes('rovy'), false);
-      const id = JSON.parse(lab.rovy(['id', '--config', configA, '--json']).out) as { address: string };
+      const id = lab.id(configA);
       assert.match(nsExec(nsA, 'ip', ['-6', 'addr', 'show', 'dev', 'rovy0']).out, new RegExp(`${id.address}/8`));
       assert.equal(await daemonA.stop(), 0);
       await polkit.current.stop();
@@ -321,7 +321,7 @@ test('the daemon as user rovy keeps its profile through polkit', { skip: !isRoot
     await t.test('with the rule it creates, activates and follows its profile', async () => {
       polkit.current = await startPolkitd(bus!, { actions: [join(ROOT, 'dbus', 'net.rovy.policy'), nmActions], rules: [join(ROOT, 'dbus', 'net.rovy.rules')] });
       const daemonA = startA();
-      const id = JSON.parse(lab.rovy(['id', '--config', configA, '--json']).out) as { peerId: string };
+      const id = lab.id(configA);
       lab.file('b/rovy.toml', ['key_file = "node.key"', 'listen = ["/ip6/::/udp/7777"]', '[[peer]]', `address = "/ip6/fd00:e8::1/udp/7777/rovy/${id.peerId}"`].join('\n'));
       lab.spawn(nsB, [process.execPath, ROVY_JS, 'daemon', '--config', b.config]);
       await until('A registered, as rovy', () => /profile rovy \(.*\) registered, active/.test(daemonA.log), 15_000).catch((e: Error) => assert.fail(`${e.message}\n${daemonA.log}`));

@@ -138,9 +138,14 @@ export class Lab {
     const config = this.path(`${dir}/rovy.toml`);
     const init = this.rovy(['init', '--config', config]);
     if (init.code !== 0) throw new Error(`rovy init failed: ${init.out}`);
+    return { config, ...this.id(config) };
+  }
+
+  /** Who the node of `config` is (`rovy id`), for instance once its daemon has made its key. */
+  id(config: string): { peerId: string; address: string } {
     const id = this.rovy(['id', '--config', config, '--json']);
     if (id.code !== 0) throw new Error(`rovy id failed: ${id.out}`);
-    return { config, ...(JSON.parse(id.out) as { peerId: string; address: string }) };
+    return JSON.parse(id.out) as { peerId: string; address: string };
   }
 
   rovy(args: string[]): { code: number; out: string } {

@@ -130,9 +130,7 @@ test('rovyd.service as systemd runs it: activated by the bus, as rovy, sandboxed
 
     // A's key is the daemon's own, made at its first start: B learns who A is from it.
     const keyConfig = lab.file('a-key.toml', `key_file = "${join(root, 'var', 'lib', 'rovy', 'node.key')}"\n`);
-    const id = lab.rovy(['id', '--config', keyConfig, '--json']);
-    assert.equal(id.code, 0, id.out);
-    const a = JSON.parse(id.out) as { peerId: string; address: string };
+    const a = lab.id(keyConfig);
     lab.file('b/rovy.toml', ['key_file = "node.key"', '[[peer]]', `address = "/ip6/fd00:e8::1/udp/7777/rovy/${a.peerId}"`].join('\n'));
     const daemonB = lab.start(nsP, b.config);
     const mesh = async (): Promise<void> => {

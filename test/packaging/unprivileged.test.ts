@@ -172,9 +172,7 @@ test('the daemon runs as the system user rovy with CAP_NET_ADMIN alone', { skip:
     let daemonA = startA(true);
     // The daemon makes its key on first start, as rovy; B learns who A is from it.
     await upOnBus(daemonA);
-    const idA = lab.rovy(['id', '--config', configA, '--json']);
-    assert.equal(idA.code, 0, idA.out);
-    const a = JSON.parse(idA.out) as { peerId: string; address: string };
+    const a = lab.id(configA);
     lab.file('b/rovy.toml', ['key_file = "node.key"', '[[peer]]', `address = "/ip6/fd00:e7::1/udp/7777/rovy/${a.peerId}"`].join('\n'));
     const daemonB = lab.start(nsB, b.config);
     const mesh = async (): Promise<void> => {
