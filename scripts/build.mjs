@@ -1,9 +1,11 @@
-// Bundles the CLI/daemon and every test file with esbuild. Type checking is `npm run check` (tsc);
+// Bundles the CLI/daemon and every test file with esbuild, and builds the GNOME Shell extension
+// in both its formats (dist/gnome-extension/{esm,legacy}: the directory and the zip). Type checking is `npm run check` (tsc);
 // esbuild only strips types, which keeps a build under a second.
 import { build } from 'esbuild';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleOptions } from './bundle-options.mjs';
+import { buildExtension, formats } from './build-extension.mjs';
 
 function findTests(dir) {
   const out = [];
@@ -22,3 +24,4 @@ const common = { ...bundleOptions('.'), packages: 'external' };
 rmSync('dist', { recursive: true, force: true });
 await build({ ...common, entryPoints: { rovy: 'service/cli.ts' }, outdir: 'dist' });
 await build({ ...common, entryPoints: findTests('test'), outdir: 'dist/test', outbase: 'test' });
+for (const format of Object.keys(formats)) await buildExtension(format, join('dist', 'gnome-extension', format));

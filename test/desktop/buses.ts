@@ -89,6 +89,8 @@ function systemBusConfig(socket: string, pidfile: string, serviceDir: string | u
   </policy>
   <policy user="root">
     <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
+    <!-- test only: a connection's match rules, to see that a client removed all of its own -->
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Debug.Stats"/>
   </policy>
   <includedir>/usr/share/dbus-1/system.d</includedir>
   <includedir>${join(ROOT, 'dbus')}</includedir>

@@ -5,12 +5,8 @@
 // where meson put them, the unit is enabled, trixie's lintian reports no error, `apt-get remove`
 // keeps the node key and `apt-get purge` deletes it.
 //
-// The chroot is built once with mmdebstrap from deb.debian.org and cached in
-// $ROVY_CHROOT_CACHE (default /var/tmp/rovy-test-chroots), one directory per key, a hash of
-// the suite, mirror and mmdebstrap options (which name the packages): root/ is the pristine
-// chroot, never written after it is built (each run mounts an overlay on it), and archives/ keeps
-// the .debs apt downloads into it, so a second run needs no download. An entry older than
-// MAX_AGE_DAYS is built again (the archive moves on); delete the directory to force it.
+// The chroot is built once and cached (test/debian-chroot.ts): each run mounts an overlay on
+// the pristine root/, and apt's downloads stay in archives/, so a second run needs no download.
 //
 // Everything in the chroot runs under `unshare --mount --pid --fork`: the overlay, /proc and
 // the bind mounts vanish with the mount namespace, and any process a maintainer script might
@@ -18,27 +14,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ROOT } from '../repo-root.js';
 import { tempDir } from '../temp-dir.js';
+import { cachedChroot, type Chroot, type ChrootSpec } from '../debian-chroot.js';
 
-const SUITE = 'trixie';
-const MIRROR = 'http://deb.debian.org/debian';
 // lintian is in the base chroot because it checks the .deb, not because rovy needs it; rovy's
 // own dependencies are left for apt to resolve from the package, so a missing one shows.
 // The archive snapshot here is older than the clock, so its Release files count as expired.
 // The package lists are kept so that installing the .deb needs no `apt-get update`.
-const MMDEBSTRAP = [
-  '--variant=apt',
-  '--mode=root',
-  '--include=lintian',
-  '--aptopt=Acquire::Check-Valid-Until "false"',
-  '--skip=cleanup/apt/lists',
-];
-const CACHE = process.env.ROVY_CHROOT_CACHE ?? '/var/tmp/rovy-test-chroots';
-const MAX_AGE_DAYS = 7;
+const CHROOT: ChrootSpec = {
+  name: 'trixie',
+  suite: 'trixie',
+  options: [
+    '--variant=apt',
+    '--mode=root',
+    '--include=lintian',
+    '--aptopt=Acquire::Check-Valid-Until "false"',
+    '--skip=cleanup/apt/lists',
+  ],
+};
 const STEP_TIMEOUT_MS = 15 * 60_000;
 
 interface Run {
@@ -53,41 +49,13 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function ok(r: Run, what: string): string {
-  assert.equal(r.status, 0, `${what} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
-
 function seconds(since: bigint): string {
   return `${(Number(process.hrtime.bigint() - since) / 1e9).toFixed(1)} s`;
 }
 
-/** The cached base chroot for this key, built now if there is none or it is too old. */
-function baseChroot(log: (msg: string) => void): { root: string; archives: string } {
-  const key = createHash('sha256').update(JSON.stringify([SUITE, MIRROR, MMDEBSTRAP])).digest('hex').slice(0, 16);
-  const dir = join(CACHE, `${SUITE}-${key}`);
-  const stamp = join(dir, 'complete');
-  mkdirSync(CACHE, { recursive: true });
-  if (existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < MAX_AGE_DAYS * 86_400_000) {
-    log(`chroot: cached in ${dir}`);
-    return { root: join(dir, 'root'), archives: join(dir, 'archives') };
-  }
-  // Entries of other keys (an older package list) go, and this key's stale one; a half-built
-  // one goes once it is an hour old (younger, it may be another run's build in progress).
-  for (const name of readdirSync(CACHE)) {
-    const path = join(CACHE, name);
-    if (!name.includes('.building-') || Date.now() - statSync(path).mtimeMs > 3_600_000) rmSync(path, { recursive: true, force: true });
-  }
-  // Built under another name and renamed when complete, so an interrupted build is never used.
-  const building = `${dir}.building-${process.pid}`;
-  const start = process.hrtime.bigint();
-  mkdirSync(building);
-  ok(run('mmdebstrap', [...MMDEBSTRAP, SUITE, join(building, 'root'), MIRROR]), 'mmdebstrap');
-  mkdirSync(join(building, 'archives', 'partial'), { recursive: true });
-  writeFileSync(join(building, 'complete'), `${SUITE} ${MIRROR} ${MMDEBSTRAP.join(' ')}\n`);
-  renameSync(building, dir);
-  log(`chroot: built with mmdebstrap in ${seconds(start)}, cached in ${dir}`);
-  return { root: join(dir, 'root'), archives: join(dir, 'archives') };
+function ok(r: Run, what: string): string {
+  assert.equal(r.status, 0, `${what} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
 }
 
 /**
@@ -95,7 +63,7 @@ function baseChroot(log: (msg: string) => void): { root: string; archives: strin
  * which keeps the state between calls), /proc of a private PID namespace, apt's download cache,
  * and the directory with the .deb read-only at /mnt.
  */
-function chrootRunner(base: { root: string; archives: string }, dir: string, debs: string) {
+function chrootRunner(base: Chroot, dir: string, debs: string) {
   const upper = join(dir, 'upper');
   const work = join(dir, 'work');
   const merged = join(dir, 'merged');
@@ -149,7 +117,7 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
   });
 
   assert.ok(built, 'no .deb was built');
-  const base = baseChroot((msg) => t.diagnostic(msg));
+  const base = cachedChroot(CHROOT, (msg) => t.diagnostic(msg));
   const chroot = chrootRunner(base, tmp, debs);
 
   await t.test('apt installs it into a clean Debian 13 chroot, with no systemd running', () => {
