@@ -2,6 +2,7 @@
 import Clutter from 'gi://Clutter';
 import Gio from 'gi://Gio';
 import GLib from 'gi://GLib';
+import Pango from 'gi://Pango';
 import St from 'gi://St';
 import { Extension } from 'resource:///org/gnome/shell/extensions/extension.js';
 import * as Config from 'resource:///org/gnome/shell/misc/config.js';
@@ -17,7 +18,7 @@ export default class RovyExtension extends Extension {
 
   override enable(): void {
     this.panel = new RovyPanel({
-      Clutter, Gio, GLib, St, Main, MessageTray, PopupMenu, QuickSettings,
+      Clutter, Gio, GLib, Pango, St, Main, MessageTray, PopupMenu, QuickSettings,
       major: parseInt(Config.PACKAGE_VERSION, 10),
       // The base class bound the metadata's gettext-domain to the extension's locale/.
       _: (text) => this.gettext(text),

@@ -7,7 +7,7 @@ import type { Shell } from './shell.js';
 type ShellModules = Omit<Shell, 'major' | '_' | 'ngettext'>;
 
 interface LegacyImports {
-  gi: Pick<ShellModules, 'Clutter' | 'Gio' | 'GLib' | 'St'>;
+  gi: Pick<ShellModules, 'Clutter' | 'Gio' | 'GLib' | 'Pango' | 'St'>;
   ui: { main: Shell['Main']; messageTray: Shell['MessageTray']; popupMenu: Shell['PopupMenu']; quickSettings: Shell['QuickSettings'] };
   misc: { config: { PACKAGE_VERSION: string }; extensionUtils: { initTranslations(domain?: string): void } };
   gettext: { domain(domain: string): { gettext(text: string): string; ngettext(one: string, many: string, n: number): string } };
@@ -28,7 +28,7 @@ export function init(extension: LegacyExtension): { enable(): void; disable(): v
   return {
     enable() {
       panel = new RovyPanel({
-        Clutter: gi.Clutter, Gio: gi.Gio, GLib: gi.GLib, St: gi.St,
+        Clutter: gi.Clutter, Gio: gi.Gio, GLib: gi.GLib, Pango: gi.Pango, St: gi.St,
         Main: ui.main, MessageTray: ui.messageTray, PopupMenu: ui.popupMenu, QuickSettings: ui.quickSettings,
         major: parseInt(misc.config.PACKAGE_VERSION, 10),
         _: (text) => domain.gettext(text),

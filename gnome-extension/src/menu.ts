@@ -78,8 +78,10 @@ export class RovyMenu {
     this.neighbors.sync(view.neighbors, (n) => n.path);
     this.lanNote.label.text = view.policy === 'off' ? _('Discovery is off') : !view.enabled ? _('Rovy is off') : _('No other rovy node found');
     this.lanNote.visible = view.neighbors.length === 0;
+    // A radio group: 46 and later draw the unchosen ones as empty circles (NO_DOT); 43 has none.
     const { Ornament } = this.shell.PopupMenu;
-    for (const [policy, item] of this.policyItems) item.setOrnament(policy === view.policy ? Ornament.DOT : Ornament.NONE);
+    const unchosen = (Ornament as { NO_DOT?: number }).NO_DOT ?? Ornament.NONE;
+    for (const [policy, item] of this.policyItems) item.setOrnament(policy === view.policy ? Ornament.DOT : unchosen);
   }
 
   destroy(): void {

@@ -42,6 +42,8 @@ export class NodeRow {
     const text = twoLines(shell, 'rovy-text');
     this.title = text.title;
     this.detail = text.detail;
+    // The whole address, on two lines if need be: it is what the user came to copy or read out.
+    this.detail.clutter_text.set({ ellipsize: shell.Pango.EllipsizeMode.NONE, line_wrap: true, line_wrap_mode: shell.Pango.WrapMode.WORD_CHAR });
     this.item.add_child(text.box);
     const button = iconButton(shell, 'edit-copy-symbolic', shell._('Copy address'));
     this.copyIcon = button.child as St.Icon;

@@ -4,6 +4,7 @@
 import type Clutter from 'gi://Clutter';
 import type Gio from 'gi://Gio';
 import type GLib from 'gi://GLib';
+import type Pango from 'gi://Pango';
 import type St from 'gi://St';
 import type * as Main from 'resource:///org/gnome/shell/ui/main.js';
 import type * as MessageTray from 'resource:///org/gnome/shell/ui/messageTray.js';
@@ -15,6 +16,7 @@ export interface Shell extends Translator {
   Clutter: typeof Clutter;
   Gio: typeof Gio;
   GLib: typeof GLib;
+  Pango: typeof Pango;
   St: typeof St;
   Main: typeof Main;
   MessageTray: typeof MessageTray;

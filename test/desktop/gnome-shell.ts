@@ -95,6 +95,8 @@ cp -r "$ROVY_HELPER" "$HOME/.local/share/gnome-shell/extensions/${HELPER_UUID}"
 gsettings set org.gnome.shell enabled-extensions "['${HELPER_UUID}']"
 gsettings set org.gnome.shell disable-user-extensions false
 gsettings set org.gnome.desktop.interface enable-animations false
+# The virtual pointer starts in the top left corner, where the hot corner would open the overview.
+gsettings set org.gnome.desktop.interface enable-hot-corners false
 gsettings set org.gnome.shell welcome-dialog-last-shown-version '999'
 exec gnome-shell --headless --wayland --no-x11 --virtual-monitor 1280x800
 `;
