@@ -46,6 +46,8 @@ export async function buildExtension(format, out) {
   mkdirSync(dir, { recursive: true });
 
   const common = {
+    // Paths in the bundle's comments are relative to the repository, wherever it is built from.
+    absWorkingDir: root,
     entryPoints: [join(source, spec.entry)],
     outfile: join(dir, 'extension.js'),
     bundle: true,

@@ -162,12 +162,14 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
     const out = ok(chroot(`
       dpkg -L rovy
       echo ---
+      cat /usr/share/gnome-shell/extensions/rovy@rovy.net/metadata.json
+      echo ---
       for l in multi-user.target.wants/rovyd.service dbus-net.rovy.Rovy1.service; do
         echo "$l -> $(readlink "/etc/systemd/system/$l")"
       done
       echo ---
       dpkg -L rovy | while read -r f; do test -e "$f" || echo "missing $f"; done`), 'dpkg -L');
-    const [listing = '', links = '', missing = ''] = out.split('---\n');
+    const [listing = '', metadata = '{}', links = '', missing = ''] = out.split('---\n');
     const files = new Set(listing.trim().split('\n'));
     // Every check adds what it finds wrong here, so a failure shows all of them at once.
     const problems: string[] = [];
@@ -188,7 +190,11 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
       '/usr/share/man/man8/rovyd.8.gz',
       '/usr/share/bash-completion/completions/rovy',
       '/usr/share/doc/rovy/copyright',
+      ...['extension.js', 'metadata.json', 'stylesheet.css', 'locale/de/LC_MESSAGES/gnome-shell-extension-rovy.mo'].map((f) => `/usr/share/gnome-shell/extensions/rovy@rovy.net/${f}`),
     ]) if (!files.has(f)) problems.push(`the package has no ${f}`);
+    // The extension in the format Debian 13's GNOME Shell 48 loads.
+    const shellVersions = (JSON.parse(metadata) as { 'shell-version'?: string[] })['shell-version'] ?? [];
+    if (!shellVersions.includes('48')) problems.push(`the extension's shell-version is ${JSON.stringify(shellVersions)}, not for GNOME 48`);
     // Debian 13 has /bin, /lib, /sbin as links into /usr: a file shipped there is an error.
     for (const f of files) if (f !== '/.' && f !== '/usr' && !f.startsWith('/usr/')) problems.push(`outside /usr: ${f}`);
     problems.push(...missing.trim().split('\n').filter((l) => l !== ''));

@@ -12,6 +12,7 @@ import { join, relative } from 'node:path';
 import { ROOT } from '../repo-root.js';
 import { isRoot } from '../wait.js';
 
+const EXTENSION_UUID = 'rovy@rovy.net';
 let work = '';
 let stage = '';
 /** Installed paths (relative to the staging root, no leading /) by their source in the repo. */
@@ -65,6 +66,8 @@ before(() => {
     'docs/man/rovy.toml.5.in': 'usr/share/man/man5/rovy.toml.5',
     'docs/man/rovyd.8.in': 'usr/share/man/man8/rovyd.8',
     'packaging/bash-completion/rovy': join(rel(pkgVariable('bash-completion', 'completionsdir', '/usr/share/bash-completion/completions')), 'rovy'),
+    ...Object.fromEntries(['extension.js', 'metadata.json', 'stylesheet.css', 'locale/de/LC_MESSAGES/gnome-shell-extension-rovy.mo'].map((f) =>
+      [`gnome-extension:${f}`, join('usr/share/gnome-shell/extensions', EXTENSION_UUID, f)])),
   };
 });
 
@@ -73,6 +76,13 @@ after(() => {
 });
 
 const installed = (source: string): string => join(stage, where[source]!);
+
+/** The extension format meson's "auto" must pick here: the one this machine's gnome-shell loads. */
+function extensionFormat(): 'esm' | 'legacy' {
+  const r = spawnSync('gnome-shell', ['--version'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return 'esm';
+  return Number(/(\d+)\./.exec(r.stdout)![1]) < 45 ? 'legacy' : 'esm';
+}
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -91,7 +101,7 @@ test('meson installs exactly the expected files, with their modes', () => {
 
 test('installed data files are the repository files; the activation file names the installed rovy', () => {
   for (const [source, target] of Object.entries(where)) {
-    if (source.includes('*') || source.endsWith('.in') || source.startsWith('rovy.mjs') || source.endsWith('.service')) continue;
+    if (source.includes('*') || source.endsWith('.in') || source.startsWith('rovy.mjs') || source.endsWith('.service') || source.startsWith('gnome-extension:')) continue;
     assert.equal(readFileSync(installed(source), 'utf8'), readFileSync(join(ROOT, source), 'utf8'), target);
   }
   // The unit and the activation file are the repository's with the program set to this install's.
@@ -102,6 +112,19 @@ test('installed data files are the repository files; the activation file names t
     assert.equal(text.replace(line, ''), readFileSync(join(ROOT, source), 'utf8').replace(line, ''), where[source]);
   }
   assert.match(readFileSync(installed('dbus/net.rovy.Rovy1.service'), 'utf8'), /^SystemdService=rovyd\.service$/m);
+});
+
+test('the GNOME Shell extension is installed system-wide, in the format this machine\'s GNOME Shell loads', () => {
+  const format = extensionFormat();
+  // The same build as the checkout's (scripts/build.mjs): same builder, same sources.
+  const built = join(ROOT, 'dist', 'gnome-extension', format, EXTENSION_UUID);
+  for (const file of ['extension.js', 'metadata.json', 'stylesheet.css']) {
+    assert.equal(readFileSync(installed(`gnome-extension:${file}`), 'utf8'), readFileSync(join(built, file), 'utf8'), file);
+  }
+  const formats = JSON.parse(readFileSync(join(ROOT, 'gnome-extension', 'formats.json'), 'utf8')) as Record<string, { shellVersions: string[] }>;
+  const metadata = JSON.parse(readFileSync(installed('gnome-extension:metadata.json'), 'utf8')) as { uuid: string; 'shell-version': string[] };
+  assert.equal(metadata.uuid, EXTENSION_UUID);
+  assert.deepEqual(metadata['shell-version'], formats[format]!.shellVersions);
 });
 
 test('the bundle imports nothing but Node built-ins', () => {
