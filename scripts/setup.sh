@@ -6,7 +6,8 @@
 #                             yggdrasil.service stays disabled); dbus-daemon, busctl,
 #                             gdbus, dbus-send and polkitd for the D-Bus tests; NetworkManager,
 #                             which the tests run in a namespace of their own, never on the host;
-#                             meson, debhelper and mmdebstrap for the packaging tests)
+#                             meson, debhelper and mmdebstrap for the packaging tests; GNOME
+#                             Shell 43 for the extension's tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,8 @@ pkgs=(iproute2 make gcc g++ python3 ca-certificates)
 # scripts/install.sh builds and installs with meson; pkg-config tells it systemd's and
 # bash-completion's directories.
 pkgs+=(meson ninja-build pkg-config bash-completion)
+# The GNOME Shell extension's translations are compiled with msgfmt; its zip is made with python3.
+pkgs+=(gettext)
 if [[ ${1:-} == --test ]]; then
   pkgs+=(iputils-ping iputils-tracepath traceroute iperf3 wireguard-go wireguard-tools yggdrasil procps bind9-dnsutils)
   pkgs+=(dbus-daemon dbus-bin libglib2.0-bin systemd polkitd util-linux)
@@ -25,6 +28,9 @@ if [[ ${1:-} == --test ]]; then
   # packaging/build-deb.sh (dpkg-buildpackage, debhelper); test/packaging/debian.test.ts builds a
   # Debian 13 chroot with mmdebstrap to install the .deb in (lintian runs inside it)
   pkgs+=(dpkg-dev debhelper build-essential fakeroot mmdebstrap)
+  # test/desktop/gnome-shell-*.test.ts: GNOME Shell 43, headless (GNOME 48 and 50 come in Debian
+  # chroots the tests build with mmdebstrap); the font and loaders its wallpaper and UI use
+  pkgs+=(gnome-shell fonts-cantarell at-spi2-core webp-pixbuf-loader)
   # test/packaging/unprivileged.test.ts traces the daemon's system calls against the unit's
   # filter; test/packaging/rovyd.test.ts runs the unit under systemd in a systemd-nspawn container
   pkgs+=(strace systemd-container)

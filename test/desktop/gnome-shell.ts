@@ -307,6 +307,26 @@ exec chroot "$R" "$@"`;
     return target;
   }
 
+  /** A screenshot of one actor's area (and `margin` pixels around it), as NAME.png. */
+  async screenshotActor(name: string, expression: string, margin = 8): Promise<string> {
+    // The area on screen: the shell refuses one that reaches past its edges.
+    const [x, y, w, h] = await this.eval<[number, number, number, number]>(`(() => {
+      const actor = ${expression};
+      const [x, y] = actor.get_transformed_position(), [w, h] = actor.get_transformed_size();
+      const left = Math.max(0, Math.round(x) - ${margin}), top = Math.max(0, Math.round(y) - ${margin});
+      const right = Math.min(global.stage.width, Math.round(x + w) + ${margin}), bottom = Math.min(global.stage.height, Math.round(y + h) + ${margin});
+      return [left, top, right - left, bottom - top];
+    })()`);
+    const file = join(this.o.dir, 'shots', `${String(++this.shots).padStart(2, '0')}.png`);
+    const [ok] = await this.call('/org/gnome/Shell/Screenshot', 'org.gnome.Shell.Screenshot', 'ScreenshotArea', 'iiiibs',
+      String(x), String(y), String(w), String(h), 'false', file);
+    if (ok !== true) throw new Error(`ScreenshotArea ${name} failed`);
+    mkdirSync(this.o.screenshots, { recursive: true });
+    const target = join(this.o.screenshots, `${name}.png`);
+    copyFileSync(file, target);
+    return target;
+  }
+
   /** SIGTERM to gnome-shell (dbus-run-session then ends with it), SIGKILL after 10 s. */
   async stop(): Promise<void> {
     if (!this.running) return;

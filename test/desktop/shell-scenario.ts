@@ -115,6 +115,8 @@ interface Node {
 export async function shellScenario(t: TestContext, target: ShellTarget): Promise<void> {
   const tag = `gnome${target.major}`;
   const shots = join(SCREENSHOTS, tag);
+  // This run's pictures only: none left from an earlier one to be mistaken for today's.
+  rmSync(shots, { recursive: true, force: true });
   const chroot = target.suite ? cachedChroot(gnomeChroot(target.suite), (m) => t.diagnostic(m)).root : undefined;
   const lab = new Lab();
   const dir = mkdtempSync(join(tmpdir(), `rovy-${tag}-`));
@@ -236,6 +238,7 @@ export async function shellScenario(t: TestContext, target: ShellTarget): Promis
     const open = await untilUi('the menu to show this node, B and D', (s) => [a.address, 'direct', '2 hops', 'Connect', 'On this network'].every((x) => s.menu.some((m) => m.includes(x))));
     assert.ok(open.menu.includes('Connect on request'), open.menu.join(' | '));
     await sh.screenshot('02-menu');
+    await sh.screenshotActor('02-menu-crop', `${QS}.menu.box`);
   });
 
   await t.test('a petname set with `rovy name set` appears in the menu', async () => {
@@ -268,6 +271,7 @@ export async function shellScenario(t: TestContext, target: ShellTarget): Promis
     await untilUi('an entry in the row', (s) => s.menu.some((m) => m.startsWith('[')));
     await sh.type('carol');
     await untilUi('carol in the menu', (s) => s.view.peers.some((p) => p.peerId === c.peerId && p.title === 'carol'));
+    await sh.screenshotActor('06-menu-petnames', `${QS}.menu.box`);
     const names = await rovy('name', 'list', '--json');
     assert.match(names.stdout, new RegExp(`"carol".*${c.peerId}|${c.peerId}.*"carol"`));
   });
