@@ -241,6 +241,24 @@ export async function shellScenario(t: TestContext, target: ShellTarget): Promis
     await sh.screenshotActor('02-menu-crop', `${QS}.menu.box`);
   });
 
+  await t.test('the copy button puts this node\'s address on the clipboard', async () => {
+    const button = `(() => {
+      const find = (a) => a.style_class?.includes('rovy-node') ? a : a.get_children().map(find).find(Boolean);
+      return find(${PANEL}.toggle.menu.actor).get_children().find((c) => c.style_class?.includes('rovy-icon-button'));
+    })()`;
+    await sh.eval(`imports.gi.St.Clipboard.get_default().set_text(imports.gi.St.ClipboardType.CLIPBOARD, ''); true`);
+    await sh.clickActor(button);
+    // The clipboard answers asynchronously: ask, and poll for the answer.
+    let text = '';
+    await until('the address on the clipboard', async () => {
+      text = await sh.eval<string>(`(() => {
+        imports.gi.St.Clipboard.get_default().get_text(imports.gi.St.ClipboardType.CLIPBOARD, (_c, t) => { global.rovyTestClipboard = t; });
+        return global.rovyTestClipboard ?? '';
+      })()`);
+      return text === a.address;
+    }).catch((e: Error) => assert.fail(`${e.message}: the clipboard holds "${text}"`));
+  });
+
   await t.test('a petname set with `rovy name set` appears in the menu', async () => {
     const r = await rovy('name', 'set', 'bob', b.peerId);
     assert.equal(r.code, 0, r.stderr);
