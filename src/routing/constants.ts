@@ -6,8 +6,15 @@
 export const FRAME_ROUTING = 0x02;
 /** Second byte of a routing control frame: the rest is announcements back to back. */
 export const KIND_ANNOUNCEMENTS = 1;
+/** Second byte of a routing control frame with nothing after it: "send me your database". */
+export const KIND_DATABASE_REQUEST = 2;
 /** Bytes before the first announcement of a frame (FRAME_ROUTING, kind). */
 export const FRAME_HEADER = 2;
+/** A database request is answered unless this node sent its database to that neighbour this
+ *  recently: both ends of a new link send theirs unasked (the other's request comes a round trip
+ *  later), and a neighbour cannot make this node send it more often than this. A node that
+ *  restarts takes longer than this to come back. */
+export const DATABASE_RESEND_MS = 2000;
 
 /** The router's clock: origination, SPF and expiry are checked this often (the node's timer tick). */
 export const TICK_MS = 100;

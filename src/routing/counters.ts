@@ -10,6 +10,11 @@ export class RoutingCounters extends CounterSet {
   /** Announcements not newer than the one held for their origin (duplicates of a flood, mostly):
    *  dropped without verifying and without flooding. */
   stale = 0;
+  /** Database requests answered with the whole database. */
+  databaseRequestsAnswered = 0;
+  /** Database requests not answered: the database went to that neighbour within
+   *  DATABASE_RESEND_MS, or the sender is not (yet) a neighbour. */
+  databaseRequestsIgnored = 0;
   framesSent = 0;
   framesReceived = 0;
   bytesSent = 0;

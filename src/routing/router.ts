@@ -3,12 +3,16 @@
 //
 //   linkUp / linkDown   the node layer reports a neighbour's hop session up or gone, with the
 //                       interface index it gave that neighbour. On linkUp the new neighbour is
-//                       sent the whole database; either way this node re-announces at the next
-//                       tick, and SPF re-runs from the live links.
+//                       sent the whole database and asked for its own (a neighbour that
+//                       restarted quicker than its link could time out sees a new link where we
+//                       see none, and only its request tells us it has lost its database);
+//                       either way this node re-announces at the next tick, and SPF re-runs
+//                       from the live links.
 //   receive             a routing control frame from a neighbour: each announcement in it is
 //                       dropped if not newer than the one held (no signature check: duplicates of
 //                       a flood are the common case), else verified, stored, and flooded on to
-//                       every other neighbour as the same bytes.
+//                       every other neighbour as the same bytes. A database request is answered
+//                       with the whole database, unless that went to the neighbour lately.
 //   tick                every TICK_MS: forget expired announcements, originate our own when due,
 //                       run SPF if anything changed, and tell routesChanged() if routes did.
 //   lookup / routeTo    the data plane's questions; lookup reads an address in place and
@@ -23,10 +27,12 @@ import {
   type Link,
 } from './announcement.js';
 import {
+  DATABASE_RESEND_MS,
   DEFAULT_LINK_COST,
   FRAME_HEADER,
   FRAME_ROUTING,
   KIND_ANNOUNCEMENTS,
+  KIND_DATABASE_REQUEST,
   LIFETIME_MS,
   MIN_ORIGINATION_INTERVAL_MS,
   REFRESH_MS,
@@ -65,9 +71,13 @@ interface Neighbour {
   address: Uint8Array;
   /** Its id in the database (a reference held while the link is up). */
   id: number;
+  /** When it was last sent the whole database (monotonic ms). */
+  databaseSentAt: number;
 }
 
 const KEY_SIZE = 32;
+/** "Send me your database": the whole routing control frame (docs/PROTOCOL.md §4). */
+const DATABASE_REQUEST = Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST);
 /** IPv6's minimum MTU: the least an announcement may state, and more than FRAME_HEADER +
  *  ANNOUNCEMENT_MAX_SIZE, so every announcement fits in a frame. */
 const MIN_MTU = 1280;
@@ -132,14 +142,16 @@ export class Router {
       // The same neighbour again (its session was re-established, maybe after it restarted):
       // nothing changes here, but it may have lost its database.
       this.sendDatabase(link);
+      this.send(link, DATABASE_REQUEST);
       return;
     }
     if (current) this.dropNeighbour(link, current);
     const id = this.lsdb.intern(this.lsdb.addressOf(publicKey));
     this.lsdb.ref(id);
-    this.neighbours.set(link, { publicKey: publicKey.slice(), address: this.lsdb.addresses[id]!, id });
+    this.neighbours.set(link, { publicKey: publicKey.slice(), address: this.lsdb.addresses[id]!, id, databaseSentAt: -Infinity });
     this.linksChanged();
     this.sendDatabase(link);
+    this.send(link, DATABASE_REQUEST);
   }
 
   /** The neighbour at interface index `link` is gone. */
@@ -155,6 +167,12 @@ export class Router {
     const counters = this.counters;
     counters.framesReceived++;
     counters.bytesReceived += frame.length;
+    // The hop layer pads every plaintext with zeros to a multiple of 16 bytes: zeros after the
+    // content are padding, not a malformed announcement.
+    if (frame.length >= FRAME_HEADER && frame[0] === FRAME_ROUTING && frame[1] === KIND_DATABASE_REQUEST && zerosFrom(frame, FRAME_HEADER)) {
+      this.answerDatabaseRequest(link);
+      return;
+    }
     if (frame.length < FRAME_HEADER || frame[0] !== FRAME_ROUTING || frame[1] !== KIND_ANNOUNCEMENTS) {
       counters.malformed++;
       return;
@@ -162,6 +180,7 @@ export class Router {
     let fresh: Uint8Array[] | undefined;
     let now = 0;
     for (let off = FRAME_HEADER; off < frame.length; ) {
+      if (frame[off] === 0 && zerosFrom(frame, off)) break; // padding
       const length = announcementLength(frame, off);
       if (length < 0) {
         counters.malformed++;
@@ -310,8 +329,20 @@ export class Router {
     this.onRoutesChanged?.();
   }
 
+  private answerDatabaseRequest(link: number): void {
+    const n = this.neighbours.get(link);
+    if (!n || this.now() - n.databaseSentAt < DATABASE_RESEND_MS) {
+      this.counters.databaseRequestsIgnored++;
+      return;
+    }
+    this.counters.databaseRequestsAnswered++;
+    this.sendDatabase(link);
+  }
+
   /** Sends the whole database to one neighbour. */
   private sendDatabase(link: number): void {
+    const n = this.neighbours.get(link);
+    if (n) n.databaseSentAt = this.now();
     const all: Uint8Array[] = [];
     this.lsdb.forEachAnnouncement((bytes) => all.push(bytes));
     for (const frame of packFrames(all, this.mtu)) this.send(link, frame);
@@ -365,6 +396,12 @@ function announcementLength(frame: Uint8Array, off: number): number {
   if (frame[off + OFF_SEQUENCE]! !== 0 || frame[off + OFF_SEQUENCE + 1]! >= 0x20) return -1; // >= 2^53
   const length = announcementSize(n);
   return frame.length - off < length ? -1 : length;
+}
+
+/** Whether every byte from `off` to the end is zero (the hop layer's padding; none is too). */
+function zerosFrom(frame: Uint8Array, off: number): boolean {
+  for (let i = off; i < frame.length; i++) if (frame[i] !== 0) return false;
+  return true;
 }
 
 function readSequence(frame: Uint8Array, off: number): number {

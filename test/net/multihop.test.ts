@@ -1,7 +1,7 @@
 // Multi-hop meshes of real daemons in network namespaces: nodes configured only with their own
 // links find routes to every other node, and real tools see a routed network.
 //
-//   line:  n0 ── n1 ── n2 ── n3 ── n4          (ping, traceroute6, packet-too-big, restart of n2)
+//   line:  n0 ── n1 ── n2 ── n3 ── n4          (ping, traceroute6, packet-too-big, restarts of n2 and n4)
 //   ring:  r0 ── r1 ── r2 ── r3 ── r4 ── r5 ── r0   (a link cut under a ping flow)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -103,6 +103,17 @@ test('a line of five nodes routes end to end', { skip: !isRoot && 'needs root fo
       console.log(`# line of 5: n2 restarted, end-to-end again after ${Math.round(performance.now() - started)} ms`);
       const r = nsExec(n0.ns, 'ping', ['-6', '-n', '-c', '3', '-i', '0.2', '-W', '1', n4.address]);
       assert.match(r.out, /3 received/, r.out);
+    });
+
+    await t.test('an end node restarted quicker than its link times out has every route again at once', async () => {
+      await until('n4 reaches n0', () => ping(n4, n0).code === 0, 30_000);
+      // Stopped and started again within n3's 4 s of silence: n3 never sees the link go down,
+      // so only n4's database request gets n3's database, with the routes beyond, to it.
+      const stopped = performance.now();
+      assert.equal(await daemons[4]!.stop(), 0, daemons[4]!.log);
+      daemons[4] = lab.start(n4.ns, n4.config);
+      await until('n4 reaches n0, four hops away, from its own routes', () => ping(n4, n0).code === 0, 10_000);
+      console.log(`# line of 5: n4 restarted, routes to n0 again ${Math.round(performance.now() - stopped)} ms after it stopped`);
     });
   } finally {
     await lab.cleanup();

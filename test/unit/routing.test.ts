@@ -7,7 +7,7 @@ import { fcAddressBytes } from '../../src/keys/address.js';
 import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
 import { randomKeyPair } from '../../src/keys/x25519.js';
 import { signAnnouncements, verifyAnnouncement } from '../../src/routing/announcement.js';
-import { FRAME_ROUTING, KIND_ANNOUNCEMENTS, LIFETIME_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
+import { DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ANNOUNCEMENTS, KIND_DATABASE_REQUEST, LIFETIME_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
 import { packFrames, Router, type Route } from '../../src/routing/router.js';
 
 const WALL_START = 1_750_000_000_000;
@@ -41,6 +41,13 @@ class TestNode {
   }
 }
 
+/** The frame as the hop layer delivers it: zero-padded to a multiple of 16, never past the MTU. */
+function padded(frame: Uint8Array, mtu: number): Uint8Array {
+  const out = new Uint8Array(Math.min((frame.length + 15) & ~15, Math.max(frame.length, mtu)));
+  out.set(frame);
+  return out;
+}
+
 class Mesh {
   now = 5_000;
   wall = WALL_START;
@@ -65,7 +72,7 @@ class Mesh {
       send: (link, frame) => {
         node.largestFrame = Math.max(node.largestFrame, frame.length);
         const w = node.wires.get(link);
-        if (w) this.queue.push({ to: w.peer, link: w.peerLink, frame });
+        if (w) this.queue.push({ to: w.peer, link: w.peerLink, frame: padded(frame, this.opts.mtu ?? 1420) });
       },
       now: () => this.now,
       wallNow: () => this.wall + wallOffset,
@@ -392,6 +399,73 @@ test('database sync brings a late node up to date at once', () => {
   assert.equal(late.route(n[0]!)?.hops, 4);
   assert.deepEqual(labelOf(late.route(n[0]!)), [203, 202, 201]);
   assert.equal(n[0]!.route(late)?.hops, 4);
+});
+
+test('the hop layer\'s zero padding after the announcements of a frame is not counted malformed', () => {
+  const mesh = new Mesh();
+  const n = line(mesh, 4);
+  mesh.run(3000);
+  for (const x of n) assert.equal(x.router.counters.malformed, 0, x.name);
+  // Zeros after content that is not zeros are still malformed.
+  const [a, b] = n as [TestNode, TestNode];
+  mesh.inject(a, a.linkTo(b), Uint8Array.of(FRAME_ROUTING, KIND_ANNOUNCEMENTS, 0, 0, 7, 0));
+  assert.equal(a.router.counters.malformed, 1);
+  mesh.inject(a, a.linkTo(b), Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST, 0, 1));
+  assert.equal(a.router.counters.malformed, 2);
+});
+
+test('a new link carries each database once each way: the request each end sends is already answered', () => {
+  const mesh = new Mesh();
+  const n = line(mesh, 3);
+  mesh.run(2000);
+  const late = mesh.add('late');
+  const ignored = n[2]!.router.counters.databaseRequestsIgnored;
+  mesh.connect(n[2]!, late, 103, 1);
+  mesh.deliver();
+  assert.equal(late.router.stats().nodes, 3);
+  assert.equal(n[2]!.router.counters.databaseRequestsAnswered, 0);
+  assert.equal(n[2]!.router.counters.databaseRequestsIgnored, ignored + 1);
+  assert.equal(late.router.counters.databaseRequestsAnswered, 0);
+  assert.equal(late.router.counters.databaseRequestsIgnored, 1);
+});
+
+test('a node that restarted before its neighbour saw the link go asks for the database, and gets it', () => {
+  const mesh = new Mesh();
+  const [a, b, c] = line(mesh, 3) as [TestNode, TestNode, TestNode];
+  mesh.run(DATABASE_RESEND_MS + 1000);
+  assert.equal(c.route(a)?.hops, 2);
+  // c restarts within b's 4 s of silence: b's link to it never went down, so b sees nothing new
+  // and sends nothing unasked. c sees a new link, sends its (empty) database and asks for b's.
+  mesh.start(c);
+  c.router.linkUp(c.linkTo(b), b.key);
+  mesh.deliver();
+  assert.equal(b.router.counters.databaseRequestsAnswered, 1);
+  assert.equal(c.router.stats().nodes, 2, "b's database arrived: a's and b's announcements (c's own old one is not kept)");
+  mesh.run(1100);
+  assert.equal(c.route(a)?.hops, 2);
+  assert.deepEqual(labelOf(c.route(a)), [b.linkTo(a)]);
+});
+
+test('a neighbour cannot make a node send its database more than once per DATABASE_RESEND_MS', () => {
+  const mesh = new Mesh();
+  const [a, b] = line(mesh, 2) as [TestNode, TestNode];
+  mesh.run(DATABASE_RESEND_MS + 1000);
+  const request = Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST);
+  const sent = () => a.router.counters.framesSent;
+  const before = sent();
+  for (let i = 0; i < 50; i++) mesh.inject(a, a.linkTo(b), request);
+  assert.equal(a.router.counters.databaseRequestsAnswered, 1);
+  assert.equal(a.router.counters.databaseRequestsIgnored, 49 + 1, 'and the one at link up');
+  assert.equal(sent() - before, 1, 'one frame: the whole database of two nodes');
+  mesh.run(DATABASE_RESEND_MS - TICK_MS, DATABASE_RESEND_MS - TICK_MS, []);
+  mesh.inject(a, a.linkTo(b), request);
+  assert.equal(a.router.counters.databaseRequestsAnswered, 1, 'still within DATABASE_RESEND_MS');
+  mesh.run(TICK_MS, TICK_MS, []);
+  mesh.inject(a, a.linkTo(b), request);
+  assert.equal(a.router.counters.databaseRequestsAnswered, 2);
+  // From a link with no neighbour behind it: nothing.
+  mesh.inject(a, 999, request);
+  assert.equal(a.router.counters.databaseRequestsAnswered, 2);
 });
 
 test('frames never exceed the mtu, around a node with 120 neighbours', () => {
