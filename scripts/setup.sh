@@ -31,6 +31,8 @@ if [[ ${1:-} == --test ]]; then
   # test/desktop/gnome-shell-*.test.ts: GNOME Shell 43, headless (GNOME 48 and 50 come in Debian
   # chroots the tests build with mmdebstrap); the font and loaders its wallpaper and UI use
   pkgs+=(gnome-shell fonts-cantarell at-spi2-core webp-pixbuf-loader)
+  # ...and a German locale, to see the extension's translation in a German session
+  pkgs+=(locales)
   # test/packaging/unprivileged.test.ts traces the daemon's system calls against the unit's
   # filter; test/packaging/rovyd.test.ts runs the unit under systemd in a systemd-nspawn container
   pkgs+=(strace systemd-container)
@@ -57,6 +59,10 @@ if ((${#missing[@]})); then
   if [[ -n $guard ]] && printf '%s\n' "${missing[@]}" | grep -qx network-manager; then
     systemctl disable NetworkManager.service NetworkManager-wait-online.service NetworkManager-dispatcher.service 2>/dev/null || true
   fi
+fi
+
+if [[ ${1:-} == --test ]] && ! locale -a 2>/dev/null | grep -qx 'de_DE.utf8'; then
+  localedef -i de_DE -f UTF-8 de_DE.UTF-8
 fi
 
 if ! command -v node >/dev/null || ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then

@@ -30,7 +30,9 @@ export function gnomeChroot(suite: 'trixie' | 'forky'): ChrootSpec {
       '--mode=root',
       // The archive snapshot here is older than the clock, so its Release files count as expired.
       '--aptopt=Acquire::Check-Valid-Until "false"',
-      '--include=gnome-shell,gjs,dbus-daemon,libglib2.0-bin,dconf-gsettings-backend,fonts-cantarell,at-spi2-core,libegl-mesa0,libgl1-mesa-dri,webp-pixbuf-loader',
+      '--include=gnome-shell,gjs,dbus-daemon,libglib2.0-bin,dconf-gsettings-backend,fonts-cantarell,at-spi2-core,libegl-mesa0,libgl1-mesa-dri,webp-pixbuf-loader,locales',
+      // A German session, to see the extension's translation in the shell.
+      '--customize-hook=chroot "$1" localedef -i de_DE -f UTF-8 de_DE.UTF-8',
     ],
   };
 }
@@ -51,6 +53,8 @@ export interface ShellOptions {
   user: DesktopUser;
   /** The root of a Debian chroot to run that Debian's gnome-shell from; this machine's if absent. */
   chroot?: string;
+  /** The session's locale; C.UTF-8 if absent. */
+  lang?: string;
   /** The extension's zip (dist/gnome-extension/FORMAT/rovy@rovy.net.shell-extension.zip). */
   zip: string;
   /** "esm" or "legacy": which test helper goes with it. */
@@ -127,7 +131,7 @@ export class GnomeShell {
     chownTree(o.dir, o.user);
 
     const env = [
-      'PATH=/usr/local/bin:/usr/bin:/bin', `HOME=${home}`, `XDG_RUNTIME_DIR=${xdg}`, 'LANG=C.UTF-8',
+      'PATH=/usr/local/bin:/usr/bin:/bin', `HOME=${home}`, `XDG_RUNTIME_DIR=${xdg}`, `LANG=${o.lang ?? 'C.UTF-8'}`,
       `DBUS_SYSTEM_BUS_ADDRESS=${o.bus.address}`, `ROVY_ZIP=${join(o.dir, basename(o.zip))}`, `ROVY_HELPER=${join(o.dir, 'helper')}`,
     ];
     const session = [
