@@ -91,11 +91,6 @@ export class DaemonClient {
     this.handlers.push([target, id]);
   }
 
-  /** Whether the daemon is on the bus now. */
-  get running(): boolean {
-    return Boolean(this.proxies.get(NODE_IFACE)?.get_name_owner());
-  }
-
   snapshot(): DaemonSnapshot {
     const cached = (iface: string): Props | null => {
       const proxy = this.proxies.get(iface);
@@ -135,8 +130,8 @@ export class DaemonClient {
     return this.call(path, NEIGHBOR_IFACE, 'Connect', null);
   }
 
-  // Calls go to the well-known name rather than through a proxy, so one to a daemon that has
-  // gone fails with a D-Bus error the user can read instead of never being sent.
+  // Calls go on the connection rather than through a proxy: to any object (a neighbour's too),
+  // and, for switching on, with bus activation, which the proxies do without.
   private call(path: string, iface: string, method: string, args: GLib.Variant | null, autoStart = false): Promise<void> {
     const { Gio } = this.m;
     const flags = Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION | (autoStart ? 0 : Gio.DBusCallFlags.NO_AUTO_START);

@@ -142,6 +142,8 @@ export class GnomeShell {
     if (o.chroot) {
       // The test's directory and the system bus's socket appear in the chroot where they are
       // here; unshare, sh and chroot exec one another, so the PID spawned is dbus-run-session's.
+      // The cached chroot stays as it was built: its /tmp, where the mount points go (both
+      // directories are temp directories), is a tmpfs of this mount namespace.
       const busDir = dirname(/unix:path=([^,]+)/.exec(o.bus.address)![1]!);
       const script = `set -e
 R=$1; shift
@@ -149,6 +151,7 @@ mount --make-rprivate /
 mount -t proc proc "$R/proc"
 mount --rbind /dev "$R/dev"
 mount --rbind /sys "$R/sys"
+mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
 for d in "${o.dir}" "${busDir}"; do mkdir -p "$R$d"; mount --bind "$d" "$R$d"; done
 exec chroot "$R" "$@"`;
       child = spawn('unshare', ['-m', 'sh', '-c', script, 'sh', o.chroot, ...session], { stdio: ['ignore', 'pipe', 'pipe'] });
