@@ -12,7 +12,8 @@ function twoLines(shell: Shell, styleClass: string): { box: St.BoxLayout; title:
   const { St, Clutter } = shell;
   const box = new St.BoxLayout({ vertical: true, x_expand: true, y_align: Clutter.ActorAlign.CENTER, style_class: styleClass });
   const title = new St.Label({ style_class: 'rovy-title' });
-  const detail = new St.Label({ style_class: 'rovy-detail' });
+  // Dimmed by opacity rather than a colour, so it suits a light shell as well as a dark one.
+  const detail = new St.Label({ style_class: 'rovy-detail', opacity: 178 });
   box.add_child(title);
   box.add_child(detail);
   return { box, title, detail };
