@@ -119,6 +119,10 @@ export async function shellScenario(t: TestContext, target: ShellTarget): Promis
   // This run's pictures only: none left from an earlier one to be mistaken for today's.
   rmSync(shots, { recursive: true, force: true });
   const chroot = target.suite ? cachedChroot(gnomeChroot(target.suite), (m) => t.diagnostic(m)).root : undefined;
+  // forky is Debian testing: when it moves on to the next GNOME, say so rather than fail obscurely.
+  const version = await run(chroot ? 'chroot' : 'gnome-shell', chroot ? [chroot, 'gnome-shell', '--version'] : ['--version']);
+  assert.equal(Number(/GNOME Shell (\d+)/.exec(version.stdout)?.[1]), target.major,
+    `this test is for GNOME Shell ${target.major}, but ${target.suite ? `Debian ${target.suite}` : 'this machine'} has ${version.stdout.trim() || version.stderr.trim()}: test the new version (a test file and gnome-extension/formats.json) and retire this one`);
   const lab = new Lab();
   const dir = mkdtempSync(join(tmpdir(), `rovy-${tag}-`));
   let bus: PrivateBus | null = null;
