@@ -9,19 +9,24 @@
 #   rovy        daemons in A, B, C, TUN MTU 1420; A's only peer is B, C's only peer is B, B peers
 #               with both. iperf3 from A to C's fc00::/8 address: B's rovy must route it.
 #   yggdrasil   a chain the same way (B listens, A and C peer with B only), iperf3 A → C's 200::/7
-#               address, once per IfMTU in YGG_MTUS: 65535 is yggdrasil's default (its TUN then
-#               gets a ~53 KB MTU, so each packet carries ~37x the data of a 1420 one: that, not
-#               its forwarding, is why it looks fast), 1420 the same TUN MTU rovy and wg-go use.
+#               address, once per IfMTU in YGG_MTUS: 65535 is yggdrasil's default (0.5 gives its
+#               TUN that MTU, so each packet carries ~46x the data of a 1420 one: that, not its
+#               forwarding, is why it looks fast), 1420 the same TUN MTU rovy and wg-go use.
 #   wg-go hub   wireguard-go in A, B, C; B has one interface with peers A and C and the kernel
 #               forwards between them (IPv6 forwarding on in B, in and out of the same TUN).
 #
+# yggdrasil and wireguard-go are the current ones, Debian 13's (scripts/modern-peers.sh unpacks
+# them beside the system's packages): yggdrasil 0.5 and wireguard-go with its offloads, not
+# Debian 12's older builds.
+#
 # Each case runs in fresh namespaces (IPv6 forwarding off in B except for the wg-go hub): iperf3
-# TCP, RUNS runs of T seconds (default 3 × 10 s), median reported with each daemon's CPU, then the
-# ratios rovy / yggdrasil and rovy / wireguard-go hub. No bar: a ratio below 1.0 is printed as it
-# is. The exit code is 1 if a selected case produced no result. CASES picks cases (default
-# "rovy ygg wg"). Traffic stays inside the three namespaces; every process is ended by PID and
-# waited for, and the namespaces are deleted on exit (Ctrl-C included).
-# Needs root, iperf3, wireguard-go, wireguard-tools, yggdrasil (scripts/setup.sh --test).
+# TCP, RUNS runs of T seconds (default 3 × 10 s), median reported with each daemon's CPU (% of a
+# core, and per packet and per MB through its veths: for B per packet forwarded), then the ratios
+# rovy / yggdrasil and rovy / wireguard-go hub, and issue 12's bars for the routed case. The exit
+# code is 1 if a selected case produced no result or a bar was not met. CASES picks cases
+# (default "rovy ygg wg"). Traffic stays inside the three namespaces; every process is ended by
+# PID and waited for, and the namespaces are deleted on exit (Ctrl-C included).
+# Needs root, iperf3, wireguard-tools (scripts/setup.sh --test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${T:-10}
@@ -29,7 +34,7 @@ RUNS=${RUNS:-3}
 CASES=${CASES:-rovy ygg wg}
 YGG_MTUS=${YGG_MTUS:-65535 1420}
 ROVY_WAIT=${ROVY_WAIT:-60}   # seconds to wait for A to reach C through B
-YGG_WAIT=${YGG_WAIT:-60}
+YGG_WAIT=${YGG_WAIT:-120}  # yggdrasil retries a refused first dial only a minute later
 NA=rrA-$$ NB=rrB-$$ NC=rrC-$$
 WORK=$(mktemp -d /tmp/rovy-bench-routed.XXXXXX)
 PIDS=()
@@ -74,6 +79,10 @@ log() { echo "bench: $*" >&2; }
 for c in $CASES; do [[ $c == rovy || $c == ygg || $c == wg ]] || { echo "bench: unknown case '$c' in CASES (rovy ygg wg)" >&2; exit 1; }; done
 has() { [[ " $CASES " == *" $1 "* ]]; }
 need=(iperf3 node)
+if has wg || has ygg; then
+  PEERS=$(scripts/modern-peers.sh) || { echo "bench: could not fetch the current wireguard-go and yggdrasil (scripts/modern-peers.sh)" >&2; exit 1; }
+  export PATH="$PEERS/usr/bin:$PEERS/usr/sbin:$PATH"
+fi
 has wg && need+=(wireguard-go wg)
 has ygg && need+=(yggdrasil)
 for tool in "${need[@]}"; do command -v "$tool" >/dev/null || { echo "bench: $tool missing: run scripts/setup.sh --test" >&2; exit 1; }; done
@@ -121,18 +130,31 @@ reach_c() { # LABEL WHAT ADDR SECONDS LOG...: A pings C at ADDR within SECONDS, 
 }
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }   # utime+stime
+# node_traffic NODE: "PACKETS BYTES" in plus out on the node's veths (B's halved: each packet it
+# forwards goes in and out once).
+node_traffic() {
+  local ns devs f p=0 b=0 d rp rb tp tb
+  case $1 in A) ns=$NA devs="vA" ;; B) ns=$NB devs="vBa vBc" ;; C) ns=$NC devs="vC" ;; esac
+  for d in $devs; do
+    f=/sys/class/net/$d/statistics
+    { read -r rp; read -r rb; read -r tp; read -r tb; } < <(ip netns exec "$ns" cat "$f/rx_packets" "$f/rx_bytes" "$f/tx_packets" "$f/tx_bytes")
+    p=$((p + rp + tp)); b=$((b + rb + tb))
+  done
+  [[ $1 == B ]] && { p=$((p / 2)); b=$((b / 2)); }
+  echo "$p $b"
+}
 
 # iperf_case LABEL DST: iperf3 server in C, RUNS client runs from A. Sets MEDIAN (empty if no run
 # gave a result), RATES and RETRANS (each run) and CPU (each daemon in DAEMONS, % of one core during the runs).
 declare -A MEDIANS=() DETAILS=() DAEMONS=()
 iperf_case() {
-  local label=$1 dst=$2 i out rate rtx start=0 elapsed=0 t0 d
-  local -A c0=() used=()
+  local label=$1 dst=$2 i out rate rtx start=0 elapsed=0 t0 d p b
+  local -A c0=() used=() p0=() b0=()
   ip netns exec "$NC" iperf3 -s -B "$dst" >"$WORK/iperf3-server-$label.log" 2>&1 &
   local srv=$!; PIDS+=("$srv")
   for i in $(seq 1 50); do ip netns exec "$NA" iperf3 -c "$dst" -n 1K >/dev/null 2>&1 && break; sleep 0.1; done
   RATES=() RETRANS=()
-  for d in "${!DAEMONS[@]}"; do used[$d]=0; done
+  for d in "${!DAEMONS[@]}"; do used[$d]=0; read -r p0[$d] b0[$d] < <(node_traffic "$d"); done
   for i in $(seq 1 "$RUNS"); do
     for d in "${!DAEMONS[@]}"; do c0[$d]=$(cpu_ticks "${DAEMONS[$d]}"); done
     start=$(date +%s%N)
@@ -150,8 +172,15 @@ iperf_case() {
   MEDIAN=""
   if ((${#RATES[@]})); then MEDIAN=$(printf '%s\n' "${RATES[@]}" | sort -n | sed -n "$(((${#RATES[@]} + 1) / 2))p"); fi
   CPU=""
+  local hz; hz=$(getconf CLK_TCK)
   for d in A B C; do
-    if [[ -n ${DAEMONS[$d]:-} ]]; then CPU+="$d $((used[$d] * 100000 / $(getconf CLK_TCK) / (elapsed > 0 ? elapsed : 1)))% "; fi
+    [[ -n ${DAEMONS[$d]:-} ]] || continue
+    read -r p b < <(node_traffic "$d")
+    CPU+="$d $((used[$d] * 100000 / hz / (elapsed > 0 ? elapsed : 1)))% $(node -e '
+      const [ticks, hz, packets, bytes] = process.argv.slice(1).map(Number);
+      const us = ticks * 1e6 / hz;
+      console.log(`(${(us / Math.max(1, packets)).toFixed(2)} µs/packet, ${(us / Math.max(1, bytes / 1e6)).toFixed(0)} µs/MB)`);' \
+      "${used[$d]}" "$hz" "$((p - p0[$d]))" "$((b - b0[$d]))") "
   done
   MEDIANS[$label]=$MEDIAN
   DETAILS[$label]="runs ${RATES[*]:-none} (${#RATES[@]}/$RUNS), retransmits ${RETRANS[*]:--}; daemon CPU (1 core = 100%): ${CPU% }"
@@ -310,6 +339,10 @@ ratio() { # NUM DEN
 }
 echo
 echo "iperf3 TCP A → C through B (A and C peer only with B), median of $RUNS × ${T}s, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+versions=()
+has ygg && versions+=("yggdrasil $(yggdrasil -version | sed -n 's/^Build version: //p')")
+has wg && versions+=("wireguard-go $(wireguard-go --version | head -1 | awk '{print $2}')")
+((${#versions[@]})) && echo "  peers: ${versions[*]}"
 missing=0
 for l in "${ORDER[@]}"; do
   printf '  %-46s %8s Gbit/s   %s\n' "$l" "${MEDIANS[$l]:--}" "${DETAILS[$l]:-}"
@@ -324,6 +357,17 @@ if has rovy; then
   if [[ -n $GC ]]; then echo "  rovy GC during the runs: $GC"; fi
 fi
 if has ygg && [[ " $YGG_MTUS " == *" 65535 "* ]]; then
-  echo "  (yggdrasil's default IfMTU gives a ~53 KB TUN MTU, ~37x the data per packet of the 1420 rows: compare like with like)"
+  echo "  (yggdrasil's default IfMTU gives its TUN the MTU in its row, tens of times the data per packet of the 1420 rows: compare like with like)"
+fi
+# The bars (issue 12): routed, rovy at least 1.5x yggdrasil at its default MTU, and 1.0 Gbit/s.
+fail=0
+bar() { # TEXT CONDITION
+  if node -e "process.exit(($2) ? 0 : 1)"; then echo "  bar $1: met"; else echo "  bar $1: NOT met"; fail=1; fi
+}
+ygg_default=${MEDIANS["yggdrasil, IfMTU 65535 (default)"]:-}
+if has rovy && [[ -n $rovy ]]; then
+  bar "rovy >= 1.0 Gbit/s routed" "$rovy >= 1.0"
+  [[ -n $ygg_default ]] && bar "rovy >= 1.5x yggdrasil at its default MTU" "$rovy >= 1.5 * $ygg_default"
 fi
 if ((missing)); then echo "  some case produced no result (see above)"; exit 1; fi
+exit $fail
