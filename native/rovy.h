@@ -17,9 +17,15 @@
 
 typedef struct rv_keytab rv_keytab;
 
+// File descriptors below this have a UDP GSO state (see udp.c); others send without GSO.
+#define RV_GSO_FDS 4096
+
 // Per-environment state (one per main thread or worker that loads the addon).
 typedef struct {
   rv_keytab *keys;
+  // UDP sockets the kernel refused a GSO send on (a bit per fd), and what GSO did.
+  uint64_t gso_refused[RV_GSO_FDS / 64];
+  double gso_sends, gso_datagrams, gso_fallbacks;
 } rv_instance;
 
 // One batch: `slots` slots of `slot_size` bytes in `data`, packets at `offset` in each slot,

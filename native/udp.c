@@ -3,6 +3,12 @@
 // as a fixed 32-byte endpoint area at the start of each slot:
 //   [0] family 4|6, [1] 0, [2..4) port big-endian, [4..20) address (IPv4 in [4..8)),
 //   [20..24) IPv6 scope id little-endian, rest zero.
+// Sending, a run of datagrams to one endpoint, all of one size but the last (which may be
+// shorter), leaves as one message with UDP_SEGMENT (UDP GSO): the kernel routes and builds it
+// once and cuts it into those datagrams as late as it can. A socket whose route cannot do that
+// (no checksum offload on the device) is refused with EIO or EINVAL: the run goes out datagram
+// by datagram, and so does everything that socket sends from then on. A run whose segments
+// exceed the destination's MTU (EMSGSIZE) goes datagram by datagram, that run only.
 #include "rovy.h"
 
 #include <errno.h>
@@ -10,6 +16,19 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+// The kernel takes at most 64 segments per GSO message (UDP_MAX_SEGMENTS) and a UDP payload
+// under 64 KB; these stay inside both.
+#define RV_GSO_SEGMENTS 64
+#define RV_GSO_BYTES 60000
+// iovecs per sendmmsg call: a message per datagram, or several datagrams per GSO message.
+#define RV_SEND_IOV (RV_MMSG * 4)
 
 typedef union {
   struct sockaddr sa;
@@ -74,7 +93,8 @@ static napi_value UdpOpen(napi_env env, napi_callback_info info) {
   int64_t family, port, buf_bytes;
   uint8_t *addr;
   size_t addr_len;
-  if (!rv_get_args(env, info, 4, argv, NULL) || !rv_get_int(env, argv[0], "family", 4, 6, &family) ||
+  rv_instance *inst;
+  if (!rv_get_args(env, info, 4, argv, (void **)&inst) || !rv_get_int(env, argv[0], "family", 4, 6, &family) ||
       !rv_get_u8(env, argv[1], "addr", &addr, &addr_len) ||
       !rv_get_int(env, argv[2], "port", 0, 65535, &port) ||
       !rv_get_int(env, argv[3], "bufBytes", 0, INT32_MAX / 2, &buf_bytes))
@@ -112,6 +132,8 @@ static napi_value UdpOpen(napi_env env, napi_callback_info info) {
     rv_throw_errno(env, what, err);
     return NULL;
   }
+  // A new socket may reuse a closed one's number: it starts with GSO allowed.
+  if (fd < RV_GSO_FDS) inst->gso_refused[fd / 64] &= ~(1ull << (fd % 64));
   int bound = ntohs(family == 4 ? sa.v4.sin_port : sa.v6.sin6_port);
   if (napi_create_object(env, &result) != napi_ok || napi_create_int32(env, fd, &v) != napi_ok ||
       napi_set_named_property(env, result, "fd", v) != napi_ok ||
@@ -168,27 +190,97 @@ static napi_value UdpRecvBatch(napi_env env, napi_callback_info info) {
   return rv_num(env, (double)n);
 }
 
-// Sends msgs[0..n) on fd. EAGAIN/ENOBUFS drop the rest (the socket is full; retrying now
-// would spin), a per-destination error drops that one datagram. Returns false after throwing.
-static bool send_group(napi_env env, int fd, struct mmsghdr *msgs, unsigned n, size_t *sent) {
+static bool gso_allowed(const rv_instance *inst, int fd) {
+  return fd < RV_GSO_FDS && !(inst->gso_refused[fd / 64] & (1ull << (fd % 64)));
+}
+
+static void gso_refuse(rv_instance *inst, int fd) {
+  if (fd < RV_GSO_FDS) inst->gso_refused[fd / 64] |= 1ull << (fd % 64);
+}
+
+// One sendmmsg call's worth: messages, their iovecs (a message takes one per datagram), names
+// and UDP_SEGMENT control data, and how many datagrams each message carries.
+typedef struct {
+  struct mmsghdr msgs[RV_MMSG];
+  struct iovec iov[RV_SEND_IOV];
+  rv_sockaddr names[RV_MMSG];
+  union {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } ctl[RV_MMSG];
+  unsigned segs[RV_MMSG];
+  size_t bytes[RV_MMSG];
+  unsigned n, iovs;
+  int fd;
+} rv_send_group;
+
+// Sends the group. EAGAIN/ENOBUFS drop the rest (the socket is full; retrying now would spin),
+// a per-destination error drops that message's datagrams, and a GSO message the kernel refuses
+// goes again datagram by datagram, GSO off for the socket. Returns false after throwing.
+static bool send_group(napi_env env, rv_instance *inst, rv_send_group *g, size_t *sent) {
   unsigned i = 0;
-  while (i < n) {
-    int r = sendmmsg(fd, msgs + i, n - i, MSG_DONTWAIT);
+  while (i < g->n) {
+    int r = sendmmsg(g->fd, g->msgs + i, g->n - i, MSG_DONTWAIT);
     if (r > 0) {
-      *sent += (size_t)r;
+      for (int k = 0; k < r; k++) *sent += g->segs[i + (unsigned)k];
       i += (unsigned)r;
-    } else if (r < 0 && errno == EINTR) {
       continue;
-    } else if (r < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
-      return true;
-    } else if (r < 0 && per_datagram_error(errno)) {
+    }
+    int err = r < 0 ? errno : EIO;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == ENOBUFS) return true;
+    if (g->segs[i] > 1 && (err == EIO || err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT || err == EMSGSIZE)) {
+      // The kernel refused the GSO message: its datagrams go one by one. If it is the socket
+      // (its route cannot do GSO at all), none goes with GSO again; if it is this destination's
+      // MTU, smaller than the segments, the others still may.
+      if (err != EMSGSIZE) gso_refuse(inst, g->fd);
+      inst->gso_fallbacks++;
+      struct msghdr one = g->msgs[i].msg_hdr;
+      one.msg_control = NULL;
+      one.msg_controllen = 0;
+      one.msg_iovlen = 1;
+      for (size_t k = 0; k < g->msgs[i].msg_hdr.msg_iovlen; k++) {
+        one.msg_iov = g->msgs[i].msg_hdr.msg_iov + k;
+        ssize_t s1;
+        do s1 = sendmsg(g->fd, &one, MSG_DONTWAIT); while (s1 < 0 && errno == EINTR);
+        if (s1 >= 0) (*sent)++;
+        else if (errno == EAGAIN || errno == ENOBUFS) return true;
+        else if (!per_datagram_error(errno)) {
+          rv_throw_errno(env, "sendmsg", errno);
+          return false;
+        }
+      }
+      i++;
+    } else if (per_datagram_error(err)) {
       i++;
     } else {
-      rv_throw_errno(env, "sendmmsg", r < 0 ? errno : EIO);
+      rv_throw_errno(env, "sendmmsg", err);
       return false;
     }
   }
   return true;
+}
+
+// Gives the group's GSO messages their UDP_SEGMENT size, sends it and empties it.
+static bool flush_group(napi_env env, rv_instance *inst, rv_send_group *g, size_t *sent) {
+  for (unsigned m = 0; m < g->n; m++) {
+    if (g->segs[m] < 2) continue;
+    struct msghdr *h = &g->msgs[m].msg_hdr;
+    h->msg_control = g->ctl[m].buf;
+    h->msg_controllen = sizeof g->ctl[m].buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(h);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t size = (uint16_t)h->msg_iov[0].iov_len;
+    memcpy(CMSG_DATA(c), &size, sizeof size);
+    inst->gso_sends++;
+    inst->gso_datagrams += g->segs[m];
+  }
+  bool ok = g->n == 0 || send_group(env, inst, g, sent);
+  g->n = 0;
+  g->iovs = 0;
+  return ok;
 }
 
 // udpSendBatch(fd4, fd6, data, slotSize, offset, lens, count) -> datagrams sent. Each slot
@@ -196,36 +288,75 @@ static bool send_group(napi_env env, int fd, struct mmsghdr *msgs, unsigned n, s
 static napi_value UdpSendBatch(napi_env env, napi_callback_info info) {
   napi_value argv[7];
   rv_batch b;
-  int fd4, fd6, group_fd = -1;
+  rv_instance *inst;
+  int fd4, fd6;
   size_t count, sent = 0;
-  unsigned n = 0;
-  if (!rv_get_args(env, info, 7, argv, NULL) || !rv_get_fd(env, argv[0], "fd4", true, &fd4) ||
+  if (!rv_get_args(env, info, 7, argv, (void **)&inst) || !rv_get_fd(env, argv[0], "fd4", true, &fd4) ||
       !rv_get_fd(env, argv[1], "fd6", true, &fd6) || !rv_get_batch(env, argv + 2, RV_ENDPOINT_BYTES, &b) ||
       !rv_get_count(env, argv[6], "count", &b, &count) || !rv_check_lens(env, &b, count, 0))
     return NULL;
-  struct mmsghdr msgs[RV_MMSG];
-  struct iovec iov[RV_MMSG];
-  rv_sockaddr names[RV_MMSG];
+  rv_send_group g;
+  g.n = 0;
+  g.iovs = 0;
+  g.fd = -1;
+  const uint8_t *first_ep = NULL;  // the endpoint of the group's last message
   for (size_t i = 0; i < count; i++) {
     uint8_t *slot = rv_slot(&b, i);
     int fd = slot[0] == 4 ? fd4 : slot[0] == 6 ? fd6 : -1;
-    if (b.lens[i] == 0 || fd < 0) continue;
-    if (n > 0 && (fd != group_fd || n == RV_MMSG)) {
-      if (!send_group(env, group_fd, msgs, n, &sent)) return NULL;
-      n = 0;
+    size_t len = b.lens[i];
+    if (len == 0 || fd < 0) continue;
+    if (g.n > 0 && fd == g.fd) {
+      // Onto the last message, as one more GSO segment: same endpoint, no longer than the
+      // segment size, after segments that all have it, within the kernel's limits.
+      unsigned m = g.n - 1;
+      struct msghdr *h = &g.msgs[m].msg_hdr;
+      size_t size = h->msg_iov[0].iov_len;
+      if (gso_allowed(inst, fd) && g.iovs < RV_SEND_IOV && g.segs[m] < RV_GSO_SEGMENTS &&
+          len <= size && h->msg_iov[h->msg_iovlen - 1].iov_len == size && g.bytes[m] + len <= RV_GSO_BYTES &&
+          memcmp(first_ep, slot, RV_ENDPOINT_BYTES) == 0) {
+        g.iov[g.iovs].iov_base = slot + b.offset;
+        g.iov[g.iovs].iov_len = len;
+        g.iovs++;
+        h->msg_iovlen++;
+        g.segs[m]++;
+        g.bytes[m] += len;
+        continue;
+      }
     }
-    group_fd = fd;
-    iov[n].iov_base = slot + b.offset;
-    iov[n].iov_len = b.lens[i];
-    memset(&msgs[n], 0, sizeof msgs[n]);
-    msgs[n].msg_hdr.msg_name = &names[n];
-    msgs[n].msg_hdr.msg_namelen = endpoint_to_sockaddr(slot, &names[n]);
-    msgs[n].msg_hdr.msg_iov = &iov[n];
-    msgs[n].msg_hdr.msg_iovlen = 1;
-    n++;
+    if (g.n > 0 && (fd != g.fd || g.n == RV_MMSG || g.iovs == RV_SEND_IOV)) {
+      if (!flush_group(env, inst, &g, &sent)) return NULL;
+    }
+    g.fd = fd;
+    unsigned m = g.n++;
+    g.iov[g.iovs].iov_base = slot + b.offset;
+    g.iov[g.iovs].iov_len = len;
+    memset(&g.msgs[m], 0, sizeof g.msgs[m]);
+    g.msgs[m].msg_hdr.msg_name = &g.names[m];
+    g.msgs[m].msg_hdr.msg_namelen = endpoint_to_sockaddr(slot, &g.names[m]);
+    g.msgs[m].msg_hdr.msg_iov = &g.iov[g.iovs];
+    g.msgs[m].msg_hdr.msg_iovlen = 1;
+    g.iovs++;
+    g.segs[m] = 1;
+    g.bytes[m] = len;
+    first_ep = slot;
   }
-  if (n > 0 && !send_group(env, group_fd, msgs, n, &sent)) return NULL;
+  if (!flush_group(env, inst, &g, &sent)) return NULL;
   return rv_num(env, (double)sent);
+}
+
+// udpStats() -> { gsoSends, gsoDatagrams, gsoFallbacks }: GSO messages sent, the datagrams
+// they carried, and the times a socket's route refused GSO (this thread's sockets).
+static napi_value UdpStats(napi_env env, napi_callback_info info) {
+  napi_value result, v;
+  rv_instance *inst;
+  if (!rv_get_args(env, info, 0, NULL, (void **)&inst) || napi_create_object(env, &result) != napi_ok) return NULL;
+  const struct { const char *name; double value; } fields[] = {
+      {"gsoSends", inst->gso_sends}, {"gsoDatagrams", inst->gso_datagrams}, {"gsoFallbacks", inst->gso_fallbacks}};
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    if (napi_create_double(env, fields[i].value, &v) != napi_ok || napi_set_named_property(env, result, fields[i].name, v) != napi_ok)
+      return NULL;
+  }
+  return result;
 }
 
 // udpSendTo(fd, buf, off, len, endpoint) -> true if sent; false if the socket is full or this
@@ -266,6 +397,7 @@ bool rv_register_udp(napi_env env, napi_value exports, rv_instance *inst) {
       RV_FN("udpRecvBatch", UdpRecvBatch, inst),
       RV_FN("udpSendBatch", UdpSendBatch, inst),
       RV_FN("udpSendTo", UdpSendTo, inst),
+      RV_FN("udpStats", UdpStats, inst),
   };
   return napi_define_properties(env, exports, sizeof d / sizeof d[0], d) == napi_ok;
 }
