@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Where a rovy daemon's CPU goes under load: the direct topology of bench/throughput.sh (two
+# namespaces, one veth), both daemons run with `node --cpu-prof`, one iperf3 TCP run of T seconds
+# (default 10) from A to B; then each daemon's profile as the functions with the most self time,
+# native code (the addon, the kernel's share of its system calls) included as "(program)" and
+# the addon's calls by name. Profiles are kept in OUT (default dist/bench/profile) for Chrome's
+# DevTools. Needs root, iperf3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+T=${T:-10}
+TOP=${TOP:-15}
+OUT=${OUT:-dist/bench/profile}
+NA=rpA-$$ NB=rpB-$$
+WORK=$(mktemp -d /tmp/rovy-bench-profile.XXXXXX)
+PIDS=()
+cleanup() {
+  set +e
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  ip netns del "$NA" 2>/dev/null
+  ip netns del "$NB" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+log() { echo "bench: $*" >&2; }
+
+[[ $(id -u) == 0 ]] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
+command -v iperf3 >/dev/null || { echo "bench: iperf3 missing: run scripts/setup.sh --test" >&2; exit 1; }
+[[ -f dist/rovy.js ]] || npm run --silent build
+rm -rf "$OUT"; mkdir -p "$OUT"
+
+ip netns add "$NA"; ip netns add "$NB"
+ip -n "$NA" link set lo up; ip -n "$NB" link set lo up
+ip link add vA netns "$NA" type veth peer name vB netns "$NB"
+ip -n "$NA" addr add fd00:be::1/64 dev vA nodad; ip -n "$NB" addr add fd00:be::2/64 dev vB nodad
+ip -n "$NA" link set vA up; ip -n "$NB" link set vB up
+
+field() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1" "$2"; }
+for n in a b; do mkdir -p "$WORK/$n"; bin/rovy init --config "$WORK/$n/rovy.toml" >/dev/null; done
+ida=$(bin/rovy id --config "$WORK/a/rovy.toml" --json); idb=$(bin/rovy id --config "$WORK/b/rovy.toml" --json)
+cfg() { printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$2" "$1"; }
+cfg "$(field "$idb" peerId)" fd00:be::2 >"$WORK/a/rovy.toml"
+cfg "$(field "$ida" peerId)" fd00:be::1 >"$WORK/b/rovy.toml"
+for n in a b; do
+  ns=$NA; [[ $n == b ]] && ns=$NB
+  mkdir -p "$OUT/$n"
+  ip netns exec "$ns" env DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/rovy-bench-bus \
+    node --cpu-prof --cpu-prof-dir="$OUT/$n" dist/rovy.js daemon --config "$WORK/$n/rovy.toml" >"$WORK/$n.log" 2>&1 &
+  PIDS+=($!)
+done
+dst=$(field "$idb" address)
+for i in $(seq 1 100); do ip netns exec "$NA" ping -6 -c1 -W1 "$dst" >/dev/null 2>&1 && break; sleep 0.1; done
+ip netns exec "$NB" iperf3 -s -1 -B "$dst" >/dev/null 2>&1 & srv=$!
+for i in $(seq 1 50); do ip netns exec "$NA" iperf3 -c "$dst" -t "$T" -J >"$WORK/iperf.json" 2>/dev/null && break; sleep 0.2; done
+wait "$srv" 2>/dev/null || true
+rate=$(node -e 'console.log((JSON.parse(require("fs").readFileSync(process.argv[1])).end.sum_received.bits_per_second / 1e9).toFixed(3))' "$WORK/iperf.json")
+# SIGTERM: the daemons stop cleanly and node writes the profiles as it exits.
+for p in "${PIDS[@]}"; do kill "$p"; done
+for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+PIDS=()
+
+echo "rovy direct, one iperf3 run of ${T}s: $rate Gbit/s; where each daemon's CPU went (self time):"
+for n in a b; do
+  f=$(ls "$OUT/$n"/*.cpuprofile)
+  echo "  node ${n^^} (A sends, B receives) — $f"
+  node -e '
+    const p = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const top = Number(process.argv[2]);
+    const dt = new Map();
+    for (let i = 0; i < p.samples.length; i++) dt.set(p.samples[i], (dt.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
+    const total = [...dt.values()].reduce((a, b) => a + b, 0);
+    // A method is named with its class: the nearest class declared above it in the bundle.
+    const sources = new Map();
+    const linesOf = (url) => {
+      if (!sources.has(url)) sources.set(url, url.startsWith("file://") ? require("fs").readFileSync(new URL(url), "utf8").split("\n") : []);
+      return sources.get(url);
+    };
+    const classAt = (url, line) => {
+      let name = "";
+      linesOf(url).slice(0, line + 1).forEach((l) => { const m = /^(?:var (\w+) = class|class (\w+))/.exec(l); if (m) name = m[1] ?? m[2]; });
+      return name;
+    };
+    const self = new Map();
+    for (const node of p.nodes) {
+      const f = node.callFrame;
+      const where = f.url ? `${f.url.replace(/^.*\/(dist|src|service|node_modules)\//, "$1/")}:${f.lineNumber + 1}` : "";
+      const isMethod = f.functionName && /^ {2}(static )?\w+\(/.test(linesOf(f.url)[f.lineNumber] ?? "");
+      const cls = isMethod ? classAt(f.url, f.lineNumber) : "";
+      const key = `${cls ? cls + "." : ""}${f.functionName || "(anonymous)"} ${where}`.trim();
+      self.set(key, (self.get(key) ?? 0) + (dt.get(node.id) ?? 0));
+    }
+    const rows = [...self].sort((a, b) => b[1] - a[1]).slice(0, top);
+    for (const [k, us] of rows) console.log(`    ${(us / total * 100).toFixed(1).padStart(5)} %  ${k}`);
+  ' "$f" "$TOP"
+done
