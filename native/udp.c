@@ -344,8 +344,9 @@ static napi_value UdpSendBatch(napi_env env, napi_callback_info info) {
   return rv_num(env, (double)sent);
 }
 
-// udpStats() -> { gsoSends, gsoDatagrams, gsoFallbacks }: GSO messages sent, the datagrams
-// they carried, and the times a socket's route refused GSO (this thread's sockets).
+// udpStats() -> { gsoSends, gsoDatagrams, gsoFallbacks }: GSO messages handed to the kernel
+// (refused ones too), the datagrams in them, and the times the kernel refused one (this
+// thread's sockets).
 static napi_value UdpStats(napi_env env, napi_callback_info info) {
   napi_value result, v;
   rv_instance *inst;

@@ -40,8 +40,9 @@ export interface NativeAddon {
   udpSendBatch(fd4: number, fd6: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): number;
   /** One datagram to a 32-byte endpoint area; false if the socket buffer is full or the destination is unreachable now. */
   udpSendTo(fd: number, buf: Uint8Array, off: number, len: number, endpoint: Uint8Array): boolean;
-  /** UDP GSO so far on this thread: messages sent with UDP_SEGMENT, the datagrams they carried,
-   *  and the times a socket's route refused it (the socket then sends datagram by datagram). */
+  /** UDP GSO so far on this thread: messages handed to the kernel with UDP_SEGMENT (refused ones
+   *  too), the datagrams in them, and the times the kernel refused one (its datagrams then went
+   *  one by one). */
   udpStats(): { gsoSends: number; gsoDatagrams: number; gsoFallbacks: number };
 
   /**
