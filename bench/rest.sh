@@ -8,7 +8,9 @@
 #   ns rsw-PID: bridge br0   ── port<i> ── ns rs<i>-PID: lan0 fd00:ac::<i>/64, rovy daemon
 #   node 0 is A: its config lists every other node; each other node's config lists A.
 #
-# Every process is ended by PID and waited for; the namespaces are deleted on exit (Ctrl-C too).
+# PROFILE=DIR runs A under `node --cpu-prof` and prints where its CPU went (the profile of each
+# case stays in DIR/COUNT). Every process is ended by PID and waited for; the namespaces are
+# deleted on exit (Ctrl-C too).
 # Needs root. Memory: about 60 MB per daemon (6 GB for 100 peers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,8 +76,10 @@ run_case() { # COUNT: A and COUNT peers
   done
   local start=$SECONDS a
   for i in $(seq 0 "$count"); do
+    local prof=()
+    if ((i == 0)) && [[ -n ${PROFILE:-} ]]; then rm -rf "$PROFILE/$count"; mkdir -p "$PROFILE/$count"; prof=(--cpu-prof --cpu-prof-dir="$PROFILE/$count"); fi
     ip netns exec "rs$i-$$" env DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/rovy-bench-bus \
-      node dist/rovy.js daemon --config "$WORK/$count/$i/rovy.toml" >"$WORK/$count/$i.log" 2>&1 &
+      node "${prof[@]}" dist/rovy.js daemon --config "$WORK/$count/$i/rovy.toml" >"$WORK/$count/$i.log" 2>&1 &
     PIDS+=($!)
     ((i == 0)) && a=$!
   done
@@ -95,6 +99,10 @@ run_case() { # COUNT: A and COUNT peers
   IDLE_PCT[$count]=$(node -e 'const [t, hz, ns] = process.argv.slice(1).map(Number); console.log((t / hz / (ns / 1e9) * 100).toFixed(3))' "$((c1 - c0))" "$(getconf CLK_TCK)" "$((t1 - t0))")
   RSS[$count]=$(rss_mb "$a")
   stop_all
+  if [[ -n ${PROFILE:-} ]]; then
+    echo "A with $count peers, from its start (the idle ${IDLE}s included): self time" >&2
+    node bench/cpuprofile-top.mjs "$(ls "$PROFILE/$count"/*.cpuprofile)" 15 >&2
+  fi
 }
 
 for c in $COUNTS; do run_case "$c"; done
