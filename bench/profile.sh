@@ -49,13 +49,15 @@ for n in a b; do
   PIDS+=($!)
 done
 dst=$(field "$idb" address)
-for i in $(seq 1 100); do ip netns exec "$NA" ping -6 -c1 -W1 "$dst" >/dev/null 2>&1 && break; sleep 0.1; done
-ip netns exec "$NB" iperf3 -s -1 -B "$dst" >/dev/null 2>&1 & srv=$!
-for i in $(seq 1 50); do ip netns exec "$NA" iperf3 -c "$dst" -t "$T" -J >"$WORK/iperf.json" 2>/dev/null && break; sleep 0.2; done
-wait "$srv" 2>/dev/null || true
+up=0
+for i in $(seq 1 100); do ip netns exec "$NA" ping -6 -c1 -W1 "$dst" >/dev/null 2>&1 && { up=1; break; }; sleep 0.1; done
+((up)) || { log "A cannot reach B over rovy"; tail -5 "$WORK"/*.log >&2; exit 1; }
+ip netns exec "$NB" iperf3 -s -B "$dst" >/dev/null 2>&1 & srv=$!; PIDS+=("$srv")
+for i in $(seq 1 50); do ip netns exec "$NA" iperf3 -c "$dst" -n 1K >/dev/null 2>&1 && break; sleep 0.1; done
+timeout --foreground $((T + 30)) ip netns exec "$NA" iperf3 -c "$dst" -t "$T" -J >"$WORK/iperf.json" 2>/dev/null || { log "iperf3 failed"; exit 1; }
 rate=$(node -e 'console.log((JSON.parse(require("fs").readFileSync(process.argv[1])).end.sum_received.bits_per_second / 1e9).toFixed(3))' "$WORK/iperf.json")
 # SIGTERM: the daemons stop cleanly and node writes the profiles as it exits.
-for p in "${PIDS[@]}"; do kill "$p"; done
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 PIDS=()
 
