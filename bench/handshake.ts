@@ -3,29 +3,14 @@
 // side's share is timed too: the responder's is what a node pays per peer that connects to it
 // (mac1 and cookies, which come before, are not included). About SECONDS (default 3) s per case.
 // Run: npm run bench:handshake
-import { performance } from 'node:perf_hooks';
 import { generateKeyPair } from '../src/keys/keypair.js';
 import { consumeInitiation, Initiation } from '../src/noise/handshake.js';
 import { tai64nNow } from '../src/noise/tai64n.js';
+import { measure as measureFor } from './measure.js';
 
 const SECONDS = Number(process.env.SECONDS ?? 3);
 
-/** Runs `step` for SECONDS after a short warm-up; returns operations/s. */
-function measure(step: () => void): number {
-  const loop = (ms: number): number => {
-    let n = 0;
-    const end = performance.now() + ms;
-    while (performance.now() < end) {
-      step();
-      n++;
-    }
-    return n;
-  };
-  loop(300);
-  const start = performance.now();
-  const ops = loop(SECONDS * 1000);
-  return ops / ((performance.now() - start) / 1000);
-}
+const measure = (step: () => void): number => measureFor(step, SECONDS, 300);
 
 const initiator = generateKeyPair();
 const responder = generateKeyPair();

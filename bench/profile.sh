@@ -12,17 +12,15 @@ TOP=${TOP:-15}
 OUT=${OUT:-dist/bench/profile}
 NA=rpA-$$ NB=rpB-$$
 WORK=$(mktemp -d /tmp/rovy-bench-profile.XXXXXX)
-PIDS=()
+. bench/lib.sh
 cleanup() {
   set +e
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  stop_pids
   ip netns del "$NA" 2>/dev/null
   ip netns del "$NB" 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
-log() { echo "bench: $*" >&2; }
 
 [[ $(id -u) == 0 ]] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
 command -v iperf3 >/dev/null || { echo "bench: iperf3 missing: run scripts/setup.sh --test" >&2; exit 1; }
@@ -57,9 +55,7 @@ for i in $(seq 1 50); do ip netns exec "$NA" iperf3 -c "$dst" -n 1K >/dev/null 2
 timeout --foreground $((T + 30)) ip netns exec "$NA" iperf3 -c "$dst" -t "$T" -J >"$WORK/iperf.json" 2>/dev/null || { log "iperf3 failed"; exit 1; }
 rate=$(node -e 'console.log((JSON.parse(require("fs").readFileSync(process.argv[1])).end.sum_received.bits_per_second / 1e9).toFixed(3))' "$WORK/iperf.json")
 # SIGTERM: the daemons stop cleanly and node writes the profiles as it exits.
-for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-PIDS=()
+stop_pids
 
 echo "rovy direct, one iperf3 run of ${T}s: $rate Gbit/s; where each daemon's CPU went (self time):"
 for n in a b; do

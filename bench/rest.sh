@@ -18,20 +18,11 @@ IDLE=${IDLE:-60}
 COUNTS=${COUNTS:-10 100}
 WORK=$(mktemp -d /tmp/rovy-bench-rest.XXXXXX)
 SW=rsw-$$
-PIDS=()
 NSS=()
-
-log() { echo "bench: $*" >&2; }
+. bench/lib.sh
 
 stop_all() {
-  local p i
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do
-    for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  PIDS=()
+  stop_pids
   for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null || true; done
   NSS=()
 }

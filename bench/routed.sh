@@ -37,20 +37,8 @@ ROVY_WAIT=${ROVY_WAIT:-60}   # seconds to wait for A to reach C through B
 YGG_WAIT=${YGG_WAIT:-120}  # yggdrasil retries a refused first dial only a minute later
 NA=rrA-$$ NB=rrB-$$ NC=rrC-$$
 WORK=$(mktemp -d /tmp/rovy-bench-routed.XXXXXX)
-PIDS=()
 WGIFS=()
-
-# stop_pids: SIGTERM every process we started, wait for each (SIGKILL after 5 s), forget them.
-stop_pids() {
-  local p i
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do
-    for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  PIDS=()
-}
+. bench/lib.sh
 
 # teardown: end the case's processes, delete its namespaces and wireguard-go sockets.
 teardown() {
@@ -72,8 +60,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-log() { echo "bench: $*" >&2; }
 
 [[ $(id -u) == 0 ]] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
 for c in $CASES; do [[ $c == rovy || $c == ygg || $c == wg ]] || { echo "bench: unknown case '$c' in CASES (rovy ygg wg)" >&2; exit 1; }; done

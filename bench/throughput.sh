@@ -18,20 +18,17 @@ T=${T:-10}
 RUNS=${RUNS:-3}
 NA=rbA-$$ NB=rbB-$$
 WORK=$(mktemp -d /tmp/rovy-bench.XXXXXX)
-PIDS=()
+. bench/lib.sh
 
 cleanup() {
   set +e
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  stop_pids
   ip netns del "$NA" 2>/dev/null
   ip netns del "$NB" 2>/dev/null
   rm -f /var/run/wireguard/wgb$$a.sock /var/run/wireguard/wgb$$b.sock
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
-
-log() { echo "bench: $*" >&2; }
 
 [[ $(id -u) == 0 ]] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
 PEERS=$(scripts/modern-peers.sh) || { echo "bench: could not fetch the current wireguard-go (scripts/modern-peers.sh)" >&2; exit 1; }
@@ -123,7 +120,7 @@ ip -n "$NB" addr add fd01::2/64 dev "$WGB" nodad; ip -n "$NB" link set "$WGB" mt
 wait_ping "$NA" fd01::2
 iperf_median wireguard-go fd01::2 "$DA" "$DB"; WG=${MEDIAN[wireguard-go]}
 WG_IDLE=$(rtt_ms fd01::2); WG_LOAD=$(rtt_loaded_ms fd01::2)
-for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; PIDS=()
+stop_pids
 
 # --- rovy -----------------------------------------------------------------------------------
 for n in a b; do mkdir -p "$WORK/$n"; bin/rovy init --config "$WORK/$n/rovy.toml" >/dev/null; done

@@ -5,8 +5,8 @@
 // Run (after `npm install`):
 //   npx esbuild --bundle --platform=node --format=esm --packages=external bench/xeddsa.ts --outfile=dist/bench/xeddsa.js && node dist/bench/xeddsa.js
 import { createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { measure as measureFor } from './measure.js';
 import { edwardsPublicKey, xeddsaSign, xeddsaVerify } from '../src/keys/xeddsa.js';
 import { randomKeyPair } from '../src/keys/x25519.js';
 
@@ -14,22 +14,7 @@ const SECONDS = Number(process.env.SECONDS ?? 2);
 // A full-size announcement (50 links) with the signing prefix: what the router verifies.
 const MESSAGE = new Uint8Array(randomBytes(24 + 47 + 50 * 20));
 
-/** Runs `step` for SECONDS after a short warm-up; returns operations/s. */
-function measure(step: () => void): number {
-  const until = (ms: number): number => {
-    let n = 0;
-    const end = performance.now() + ms;
-    while (performance.now() < end) {
-      step();
-      n++;
-    }
-    return n;
-  };
-  until(200);
-  const start = performance.now();
-  const ops = until(SECONDS * 1000);
-  return ops / ((performance.now() - start) / 1000);
-}
+const measure = (step: () => void): number => measureFor(step, SECONDS);
 
 const pair = randomKeyPair();
 const signature = xeddsaSign(pair.privateKey, MESSAGE);
