@@ -15,3 +15,20 @@ stop_pids() {
   done
   PIDS=()
 }
+
+# field JSON KEY: one field of a JSON object (the output of `rovy id --json`).
+field() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1" "$2"; }
+
+# The direct topology: namespaces $NA and $NB joined by one veth, vA fd00:be::1/64 in NA and
+# vB fd00:be::2/64 in NB; veth_pair_down deletes both namespaces.
+veth_pair_up() {
+  ip netns add "$NA"; ip netns add "$NB"
+  ip -n "$NA" link set lo up; ip -n "$NB" link set lo up
+  ip link add vA netns "$NA" type veth peer name vB netns "$NB"
+  ip -n "$NA" addr add fd00:be::1/64 dev vA nodad; ip -n "$NB" addr add fd00:be::2/64 dev vB nodad
+  ip -n "$NA" link set vA up; ip -n "$NB" link set vB up
+}
+veth_pair_down() {
+  ip netns del "$NA" 2>/dev/null || true
+  ip netns del "$NB" 2>/dev/null || true
+}

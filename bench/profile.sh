@@ -16,8 +16,7 @@ WORK=$(mktemp -d /tmp/rovy-bench-profile.XXXXXX)
 cleanup() {
   set +e
   stop_pids
-  ip netns del "$NA" 2>/dev/null
-  ip netns del "$NB" 2>/dev/null
+  veth_pair_down
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
@@ -27,13 +26,8 @@ command -v iperf3 >/dev/null || { echo "bench: iperf3 missing: run scripts/setup
 [[ -f dist/rovy.js ]] || npm run --silent build
 rm -rf "$OUT"; mkdir -p "$OUT"
 
-ip netns add "$NA"; ip netns add "$NB"
-ip -n "$NA" link set lo up; ip -n "$NB" link set lo up
-ip link add vA netns "$NA" type veth peer name vB netns "$NB"
-ip -n "$NA" addr add fd00:be::1/64 dev vA nodad; ip -n "$NB" addr add fd00:be::2/64 dev vB nodad
-ip -n "$NA" link set vA up; ip -n "$NB" link set vB up
+veth_pair_up
 
-field() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1" "$2"; }
 for n in a b; do mkdir -p "$WORK/$n"; bin/rovy init --config "$WORK/$n/rovy.toml" >/dev/null; done
 ida=$(bin/rovy id --config "$WORK/a/rovy.toml" --json); idb=$(bin/rovy id --config "$WORK/b/rovy.toml" --json)
 cfg() { printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$2" "$1"; }

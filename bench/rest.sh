@@ -38,7 +38,6 @@ trap 'exit 143' TERM
 
 [[ $(id -u) == 0 ]] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
 [[ -f dist/rovy.js ]] || npm run --silent build
-field() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1" "$2"; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 rss_mb() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 

@@ -203,7 +203,6 @@ case_rovy() {
   ida=$(bin/rovy id --config "$WORK/a/rovy.toml" --json)
   idb=$(bin/rovy id --config "$WORK/b/rovy.toml" --json)
   idc=$(bin/rovy id --config "$WORK/c/rovy.toml" --json)
-  field() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1" "$2"; }
   cfg() { # [UNDERLAY PEERID]...: a node listening on 7777 with these peers
     printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\nname = "rovy0"\nmtu = 1420\n'
     while (($#)); do printf '[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$1" "$2"; shift 2; done

@@ -23,8 +23,7 @@ WORK=$(mktemp -d /tmp/rovy-bench.XXXXXX)
 cleanup() {
   set +e
   stop_pids
-  ip netns del "$NA" 2>/dev/null
-  ip netns del "$NB" 2>/dev/null
+  veth_pair_down
   rm -f /var/run/wireguard/wgb$$a.sock /var/run/wireguard/wgb$$b.sock
   rm -rf "$WORK"
 }
@@ -37,11 +36,7 @@ for tool in iperf3 wireguard-go wg; do command -v "$tool" >/dev/null || { echo "
 WG_VERSION=$(wireguard-go --version | head -1 | awk '{print $2}')
 [[ -f dist/rovy.js ]] || npm run --silent build
 
-ip netns add "$NA"; ip netns add "$NB"
-ip -n "$NA" link set lo up; ip -n "$NB" link set lo up
-ip link add vA netns "$NA" type veth peer name vB netns "$NB"
-ip -n "$NA" addr add fd00:be::1/64 dev vA nodad; ip -n "$NB" addr add fd00:be::2/64 dev vB nodad
-ip -n "$NA" link set vA up; ip -n "$NB" link set vB up
+veth_pair_up
 
 wait_ping() { # NS ADDR
   local i
@@ -125,7 +120,6 @@ stop_pids
 # --- rovy -----------------------------------------------------------------------------------
 for n in a b; do mkdir -p "$WORK/$n"; bin/rovy init --config "$WORK/$n/rovy.toml" >/dev/null; done
 ida=$(bin/rovy id --config "$WORK/a/rovy.toml" --json); idb=$(bin/rovy id --config "$WORK/b/rovy.toml" --json)
-field() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1" "$2"; }
 cfg() { # KEYDIR PEERID UNDERLAY
   printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\nname = "rovy0"\nmtu = 1420\n[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$3" "$2"
 }
