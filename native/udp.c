@@ -6,9 +6,10 @@
 // Sending, a run of datagrams to one endpoint, all of one size but the last (which may be
 // shorter), leaves as one message with UDP_SEGMENT (UDP GSO): the kernel routes and builds it
 // once and cuts it into those datagrams as late as it can. A socket whose route cannot do that
-// (no checksum offload on the device) is refused with EIO or EINVAL: the run goes out datagram
-// by datagram, and so does everything that socket sends from then on. A run whose segments
-// exceed the destination's MTU (EMSGSIZE) goes datagram by datagram, that run only.
+// (no checksum offload on the device, on kernels that require it) is refused with EIO: the run
+// goes out datagram by datagram, and so does everything that socket sends from then on. A run
+// whose segments exceed the destination's MTU (EINVAL or EMSGSIZE, by kernel) goes datagram by
+// datagram, that run only.
 #include "rovy.h"
 
 #include <errno.h>
@@ -198,8 +199,9 @@ static void gso_refuse(rv_instance *inst, int fd) {
   if (fd < RV_GSO_FDS) inst->gso_refused[fd / 64] |= 1ull << (fd % 64);
 }
 
-// One sendmmsg call's worth: messages, their iovecs (a message takes one per datagram), names
-// and UDP_SEGMENT control data, and how many datagrams each message carries.
+// One sendmmsg call's worth: messages, their iovecs (a message takes one per datagram, so a
+// GSO message's datagram count is its msg_iovlen), names, UDP_SEGMENT control data, and each
+// message's payload bytes.
 typedef struct {
   struct mmsghdr msgs[RV_MMSG];
   struct iovec iov[RV_SEND_IOV];
@@ -208,48 +210,85 @@ typedef struct {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
     struct cmsghdr align;
   } ctl[RV_MMSG];
-  unsigned segs[RV_MMSG];
   size_t bytes[RV_MMSG];
   unsigned n, iovs;
   int fd;
+  bool gso;  // whether fd may send GSO messages (looked up once per group)
 } rv_send_group;
 
+static size_t datagrams(const struct mmsghdr *m) { return m->msg_hdr.msg_iovlen; }
+
+// A GSO message's datagrams, each its own message to the same name, in as few sendmmsg calls
+// as it takes. Returns false after throwing; *full is set if the socket filled up.
+static bool send_singly(napi_env env, int fd, const struct msghdr *h, size_t *sent, bool *full) {
+  struct mmsghdr one[RV_GSO_SEGMENTS];
+  size_t n = h->msg_iovlen, i = 0;
+  for (size_t k = 0; k < n; k++) {
+    memset(&one[k], 0, sizeof one[k]);
+    one[k].msg_hdr.msg_name = h->msg_name;
+    one[k].msg_hdr.msg_namelen = h->msg_namelen;
+    one[k].msg_hdr.msg_iov = h->msg_iov + k;
+    one[k].msg_hdr.msg_iovlen = 1;
+  }
+  while (i < n) {
+    int r = sendmmsg(fd, one + i, (unsigned)(n - i), MSG_DONTWAIT);
+    if (r > 0) {
+      *sent += (size_t)r;
+      i += (size_t)r;
+    } else if (r < 0 && errno == EINTR) {
+      continue;
+    } else if (r < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
+      *full = true;
+      return true;
+    } else if (r < 0 && per_datagram_error(errno)) {
+      i++;
+    } else {
+      rv_throw_errno(env, "sendmmsg", r < 0 ? errno : EIO);
+      return false;
+    }
+  }
+  return true;
+}
+
 // Sends the group. EAGAIN/ENOBUFS drop the rest (the socket is full; retrying now would spin),
-// a per-destination error drops that message's datagrams, and a GSO message the kernel refuses
-// goes again datagram by datagram, GSO off for the socket. Returns false after throwing.
+// a per-destination error drops that message's datagrams. A GSO message the kernel refuses goes
+// again datagram by datagram: with EIO (or no UDP_SEGMENT at all) the socket's route cannot do
+// GSO, and it sends none again; with EINVAL or EMSGSIZE (depending on the kernel) the segments
+// exceed this destination's MTU, and only this message is affected. Returns false after throwing.
 static bool send_group(napi_env env, rv_instance *inst, rv_send_group *g, size_t *sent) {
   unsigned i = 0;
   while (i < g->n) {
-    int r = sendmmsg(g->fd, g->msgs + i, g->n - i, MSG_DONTWAIT);
+    struct mmsghdr *m = &g->msgs[i];
+    bool full = false;
+    if (datagrams(m) > 1 && !gso_allowed(inst, g->fd)) {
+      // Refused earlier in this group: no second try.
+      if (!send_singly(env, g->fd, &m->msg_hdr, sent, &full)) return false;
+      if (full) return true;
+      i++;
+      continue;
+    }
+    int r = sendmmsg(g->fd, m, g->n - i, MSG_DONTWAIT);
     if (r > 0) {
-      for (int k = 0; k < r; k++) *sent += g->segs[i + (unsigned)k];
+      for (unsigned k = i; k < i + (unsigned)r; k++) {
+        *sent += datagrams(&g->msgs[k]);
+        if (datagrams(&g->msgs[k]) > 1) {
+          inst->gso_sends++;
+          inst->gso_datagrams += (double)datagrams(&g->msgs[k]);
+        }
+      }
       i += (unsigned)r;
       continue;
     }
     int err = r < 0 ? errno : EIO;
     if (err == EINTR) continue;
     if (err == EAGAIN || err == ENOBUFS) return true;
-    if (g->segs[i] > 1 && (err == EIO || err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT || err == EMSGSIZE)) {
-      // The kernel refused the GSO message: its datagrams go one by one. If it is the socket
-      // (its route cannot do GSO at all), none goes with GSO again; if it is this destination's
-      // MTU, smaller than the segments, the others still may.
-      if (err != EMSGSIZE) gso_refuse(inst, g->fd);
+    if (datagrams(m) > 1 && (err == EIO || err == EOPNOTSUPP || err == ENOPROTOOPT || err == EINVAL || err == EMSGSIZE)) {
+      inst->gso_sends++;
+      inst->gso_datagrams += (double)datagrams(m);
       inst->gso_fallbacks++;
-      struct msghdr one = g->msgs[i].msg_hdr;
-      one.msg_control = NULL;
-      one.msg_controllen = 0;
-      one.msg_iovlen = 1;
-      for (size_t k = 0; k < g->msgs[i].msg_hdr.msg_iovlen; k++) {
-        one.msg_iov = g->msgs[i].msg_hdr.msg_iov + k;
-        ssize_t s1;
-        do s1 = sendmsg(g->fd, &one, MSG_DONTWAIT); while (s1 < 0 && errno == EINTR);
-        if (s1 >= 0) (*sent)++;
-        else if (errno == EAGAIN || errno == ENOBUFS) return true;
-        else if (!per_datagram_error(errno)) {
-          rv_throw_errno(env, "sendmsg", errno);
-          return false;
-        }
-      }
+      if (err == EIO || err == EOPNOTSUPP || err == ENOPROTOOPT) gso_refuse(inst, g->fd);
+      if (!send_singly(env, g->fd, &m->msg_hdr, sent, &full)) return false;
+      if (full) return true;
       i++;
     } else if (per_datagram_error(err)) {
       i++;
@@ -264,8 +303,8 @@ static bool send_group(napi_env env, rv_instance *inst, rv_send_group *g, size_t
 // Gives the group's GSO messages their UDP_SEGMENT size, sends it and empties it.
 static bool flush_group(napi_env env, rv_instance *inst, rv_send_group *g, size_t *sent) {
   for (unsigned m = 0; m < g->n; m++) {
-    if (g->segs[m] < 2) continue;
     struct msghdr *h = &g->msgs[m].msg_hdr;
+    if (h->msg_iovlen < 2) continue;
     h->msg_control = g->ctl[m].buf;
     h->msg_controllen = sizeof g->ctl[m].buf;
     struct cmsghdr *c = CMSG_FIRSTHDR(h);
@@ -274,8 +313,6 @@ static bool flush_group(napi_env env, rv_instance *inst, rv_send_group *g, size_
     c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
     uint16_t size = (uint16_t)h->msg_iov[0].iov_len;
     memcpy(CMSG_DATA(c), &size, sizeof size);
-    inst->gso_sends++;
-    inst->gso_datagrams += g->segs[m];
   }
   bool ok = g->n == 0 || send_group(env, inst, g, sent);
   g->n = 0;
@@ -311,14 +348,13 @@ static napi_value UdpSendBatch(napi_env env, napi_callback_info info) {
       unsigned m = g.n - 1;
       struct msghdr *h = &g.msgs[m].msg_hdr;
       size_t size = h->msg_iov[0].iov_len;
-      if (gso_allowed(inst, fd) && g.iovs < RV_SEND_IOV && g.segs[m] < RV_GSO_SEGMENTS &&
+      if (g.gso && g.iovs < RV_SEND_IOV && h->msg_iovlen < RV_GSO_SEGMENTS &&
           len <= size && h->msg_iov[h->msg_iovlen - 1].iov_len == size && g.bytes[m] + len <= RV_GSO_BYTES &&
           memcmp(first_ep, slot, RV_ENDPOINT_BYTES) == 0) {
         g.iov[g.iovs].iov_base = slot + b.offset;
         g.iov[g.iovs].iov_len = len;
         g.iovs++;
         h->msg_iovlen++;
-        g.segs[m]++;
         g.bytes[m] += len;
         continue;
       }
@@ -326,7 +362,10 @@ static napi_value UdpSendBatch(napi_env env, napi_callback_info info) {
     if (g.n > 0 && (fd != g.fd || g.n == RV_MMSG || g.iovs == RV_SEND_IOV)) {
       if (!flush_group(env, inst, &g, &sent)) return NULL;
     }
-    g.fd = fd;
+    if (g.n == 0) {
+      g.fd = fd;
+      g.gso = gso_allowed(inst, fd);
+    }
     unsigned m = g.n++;
     g.iov[g.iovs].iov_base = slot + b.offset;
     g.iov[g.iovs].iov_len = len;
@@ -336,7 +375,6 @@ static napi_value UdpSendBatch(napi_env env, napi_callback_info info) {
     g.msgs[m].msg_hdr.msg_iov = &g.iov[g.iovs];
     g.msgs[m].msg_hdr.msg_iovlen = 1;
     g.iovs++;
-    g.segs[m] = 1;
     g.bytes[m] = len;
     first_ep = slot;
   }
@@ -346,7 +384,7 @@ static napi_value UdpSendBatch(napi_env env, napi_callback_info info) {
 
 // udpStats() -> { gsoSends, gsoDatagrams, gsoFallbacks }: GSO messages handed to the kernel
 // (refused ones too), the datagrams in them, and the times the kernel refused one (this
-// thread's sockets).
+// thread's sockets). A message never reached because the socket filled up is not counted.
 static napi_value UdpStats(napi_env env, napi_callback_info info) {
   napi_value result, v;
   rv_instance *inst;
