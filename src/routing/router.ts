@@ -138,18 +138,15 @@ export class Router {
     if (publicKey.length !== KEY_SIZE) throw new RangeError('neighbour public key must be 32 bytes');
     if (equalKey(publicKey, 0, this.identity.publicKey)) return; // a link to ourselves carries nothing
     const current = this.neighbours.get(link);
-    if (current && equalKey(publicKey, 0, current.publicKey)) {
-      // The same neighbour again (its session was re-established, maybe after it restarted):
-      // nothing changes here, but it may have lost its database.
-      this.sendDatabase(link);
-      this.send(link, DATABASE_REQUEST);
-      return;
+    // The same neighbour reported up again (a caller that does not track down first) changes
+    // nothing here; either way it gets our database and is asked for its own.
+    if (!current || !equalKey(publicKey, 0, current.publicKey)) {
+      if (current) this.dropNeighbour(link, current);
+      const id = this.lsdb.intern(this.lsdb.addressOf(publicKey));
+      this.lsdb.ref(id);
+      this.neighbours.set(link, { publicKey: publicKey.slice(), address: this.lsdb.addresses[id]!, id, databaseSentAt: -Infinity });
+      this.linksChanged();
     }
-    if (current) this.dropNeighbour(link, current);
-    const id = this.lsdb.intern(this.lsdb.addressOf(publicKey));
-    this.lsdb.ref(id);
-    this.neighbours.set(link, { publicKey: publicKey.slice(), address: this.lsdb.addresses[id]!, id, databaseSentAt: -Infinity });
-    this.linksChanged();
     this.sendDatabase(link);
     this.send(link, DATABASE_REQUEST);
   }
