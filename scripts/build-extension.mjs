@@ -14,7 +14,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const source = join(root, 'gnome-extension');
 
 export const formats = JSON.parse(readFileSync(join(source, 'formats.json'), 'utf8'));
-export const metadata = JSON.parse(readFileSync(join(source, 'metadata.json'), 'utf8'));
+const metadata = JSON.parse(readFileSync(join(source, 'metadata.json'), 'utf8'));
 
 // Python's zipfile: every file under the current directory, deflated, in a stable order.
 const ZIP_SCRIPT = `import os, sys, zipfile
@@ -34,7 +34,7 @@ function run(cmd, args, options = {}) {
   }
 }
 
-/** Builds `format` into `out`; returns the extension's directory, its zip and every input file. */
+/** Builds `format` into `out` (the directory and its zip); returns the directory and every input file. */
 export async function buildExtension(format, out) {
   const spec = formats[format];
   if (!spec) throw new Error(`unknown extension format "${format}" (known: ${Object.keys(formats).join(', ')})`);
@@ -67,7 +67,8 @@ export async function buildExtension(format, out) {
   writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ ...metadata, 'shell-version': spec.shellVersions, 'version-name': version }, null, 2) + '\n');
   copyFileSync(join(source, 'stylesheet.css'), join(dir, 'stylesheet.css'));
   const po = join(source, 'po');
-  const languages = readFileSync(join(po, 'LINGUAS'), 'utf8').split(/\s+/).filter((l) => l && !l.startsWith('#'));
+  // LINGUAS: language codes separated by white space; "#" starts a comment to the end of the line.
+  const languages = readFileSync(join(po, 'LINGUAS'), 'utf8').replace(/#.*$/gm, '').split(/\s+/).filter(Boolean);
   for (const lang of languages) {
     const target = join(dir, 'locale', lang, 'LC_MESSAGES');
     mkdirSync(target, { recursive: true });
@@ -84,7 +85,7 @@ export async function buildExtension(format, out) {
     join(source, 'formats.json'), join(source, 'metadata.json'), join(source, 'stylesheet.css'), join(po, 'LINGUAS'),
     ...languages.map((lang) => join(po, `${lang}.po`)), join(root, 'package.json'), fileURLToPath(import.meta.url),
   ];
-  return { dir, zip, inputs };
+  return { dir, inputs };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

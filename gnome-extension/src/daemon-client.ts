@@ -8,13 +8,15 @@ import type GLib from 'gi://GLib';
 import contractXml from '../../dbus/net.rovy.Rovy1.xml';
 import type { DaemonSnapshot, Props } from './view.js';
 
-export const BUS_NAME = 'net.rovy.Rovy1';
-export const ROOT_PATH = '/net/rovy/Rovy1';
+const BUS_NAME = 'net.rovy.Rovy1';
+const ROOT_PATH = '/net/rovy/Rovy1';
 const NODE_IFACE = 'net.rovy.Rovy1';
 const NAMES_IFACE = 'net.rovy.Rovy1.Names';
 const DISCOVERY_IFACE = 'net.rovy.Rovy1.Discovery';
 const PEER_IFACE = 'net.rovy.Rovy1.Peer';
 const NEIGHBOR_IFACE = 'net.rovy.Rovy1.Neighbor';
+// CallError's name for a call that destroy() cancelled (not a D-Bus error name).
+const CANCELLED = 'cancelled';
 // Longer than the daemon waits for polkit (25 s), which may be showing a password dialog.
 const CALL_TIMEOUT_MS = 30_000;
 
@@ -26,6 +28,11 @@ export class CallError extends Error {
   constructor(errorName: string, message: string) {
     super(message);
     this.errorName = errorName;
+  }
+
+  /** destroy() cancelled the call: nothing to tell the user. */
+  get cancelled(): boolean {
+    return this.errorName === CANCELLED;
   }
 
   get notAuthorized(): boolean {
@@ -153,7 +160,7 @@ export class DaemonClient {
   private callError(e: unknown): CallError {
     const { Gio } = this.m;
     if (e instanceof this.m.GLib.Error) {
-      if (e.matches(Gio.IOErrorEnum, Gio.IOErrorEnum.CANCELLED)) return new CallError('cancelled', 'cancelled');
+      if (e.matches(Gio.IOErrorEnum, Gio.IOErrorEnum.CANCELLED)) return new CallError(CANCELLED, 'cancelled');
       const name = Gio.DBusError.get_remote_error(e) ?? '';
       Gio.DBusError.strip_remote_error(e);
       return new CallError(name, e.message);

@@ -2,13 +2,11 @@
 // policy, or one line saying rovy is not running. It shows a MenuView and reports what the user
 // asked for; it keeps nothing the daemon does not say.
 import type * as PopupMenu from 'resource:///org/gnome/shell/ui/popupMenu.js';
-import { NeighborRow, NodeRow, PeerRow, RowList } from './rows.js';
+import { NeighborRow, NodeRow, PeerRow, RowList, type PeerActions } from './rows.js';
 import type { Shell } from './shell.js';
 import type { DiscoveryPolicy, MenuView, NeighborView, PeerView } from './view.js';
 
-export interface MenuActions {
-  copy(address: string): void;
-  rename(peer: PeerView, petname: string): void;
+export interface MenuActions extends PeerActions {
   connect(neighbor: NeighborView): void;
   setPolicy(policy: DiscoveryPolicy): void;
 }
@@ -25,6 +23,8 @@ export class RovyMenu {
   private readonly neighbors: RowList<NeighborView, NeighborRow>;
   private readonly lanNote: PopupMenu.PopupMenuItem;
   private readonly policyItems: [DiscoveryPolicy, PopupMenu.PopupMenuItem][];
+  /** Everything shown while rovy runs (the node's row and the sections are updated, not remade). */
+  private readonly runningItems: (PopupMenu.PopupMenuSection | PopupMenu.PopupBaseMenuItem)[];
   private readonly openStateId: number;
 
   constructor(private readonly shell: Shell, private readonly menu: PopupMenu.PopupMenu, actions: MenuActions) {
@@ -49,8 +49,8 @@ export class RovyMenu {
       return [policy, item];
     });
 
-    for (const item of [this.notRunning, this.node.item, this.peersHeader, this.peerSection, this.peersNote, this.lanHeader, this.neighborSection, this.lanNote, ...this.policyItems.map(([, i]) => i)])
-      menu.addMenuItem(item);
+    this.runningItems = [this.node.item, this.peersHeader, this.peerSection, this.peersNote, this.lanHeader, this.neighborSection, this.lanNote, ...this.policyItems.map(([, i]) => i)];
+    for (const item of [this.notRunning, ...this.runningItems]) menu.addMenuItem(item);
     // A rename left open when the menu closes is abandoned, as with Escape.
     this.openStateId = menu.connect('open-state-changed', (_menu: unknown, open: boolean) => {
       if (!open) for (const row of this.peers.values()) row.finishEditing(false);
@@ -61,8 +61,8 @@ export class RovyMenu {
   update(view: MenuView): void {
     const { _, ngettext } = this.shell;
     this.notRunning.visible = !view.running;
-    for (const item of [this.node.item, this.peersHeader, this.peerSection.actor, this.peersNote, this.lanHeader, this.neighborSection.actor, this.lanNote, ...this.policyItems.map(([, i]) => i)])
-      item.visible = view.running;
+    // A section is not an actor itself: its actor is what shows.
+    for (const item of this.runningItems) ('actor' in item ? item.actor : item).visible = view.running;
     if (!view.running) {
       this.peers.clear();
       this.neighbors.clear();
@@ -89,7 +89,6 @@ export class RovyMenu {
     this.peers.clear();
     this.neighbors.clear();
     this.node.destroy();
-    for (const item of [this.notRunning, this.peersHeader, this.peerSection, this.peersNote, this.lanHeader, this.neighborSection, this.lanNote, ...this.policyItems.map(([, i]) => i)])
-      item.destroy();
+    for (const item of [this.notRunning, ...this.runningItems]) if (item !== this.node.item) item.destroy();
   }
 }

@@ -19,8 +19,8 @@ export class RovyPanel {
   private source: MessageTray.Source | null = null;
   private sourceDestroyId = 0;
   private syncSource: GLib.Source | null = null;
-  /** What the menu shows now (tests read it; nothing else does). */
-  view: MenuView;
+  /** What the menu shows now (set by sync(); the toggle reads it, and the tests). */
+  view!: MenuView;
 
   constructor(private readonly shell: Shell) {
     const { QuickSettings, _ } = shell;
@@ -46,7 +46,6 @@ export class RovyPanel {
     addToQuickSettings(shell, this.indicator);
 
     this.client = new DaemonClient(shell, () => this.scheduleSync());
-    this.view = menuView(this.client.snapshot(), shell);
     this.sync();
     this.client.start();
   }
@@ -84,7 +83,7 @@ export class RovyPanel {
   /** Waits for a call; if the daemon refuses it, says so in a notification (never silently). */
   private report(call: Promise<void>, failure: string): void {
     call.catch((e: unknown) => {
-      if (e instanceof CallError && e.errorName === 'cancelled') return;
+      if (e instanceof CallError && e.cancelled) return;
       const { _ } = this.shell;
       const message = e instanceof Error ? e.message : String(e);
       this.notify(failure, e instanceof CallError && e.notAuthorized ? `${_('Not authorized')}: ${message}` : message);

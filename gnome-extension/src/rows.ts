@@ -8,9 +8,9 @@ import type { Shell } from './shell.js';
 import type { NeighborView, NodeView, PeerView } from './view.js';
 
 /** Title over a smaller detail line. */
-function twoLines(shell: Shell, styleClass: string): { box: St.BoxLayout; title: St.Label; detail: St.Label } {
+function twoLines(shell: Shell): { box: St.BoxLayout; title: St.Label; detail: St.Label } {
   const { St, Clutter } = shell;
-  const box = new St.BoxLayout({ vertical: true, x_expand: true, y_align: Clutter.ActorAlign.CENTER, style_class: styleClass });
+  const box = new St.BoxLayout({ vertical: true, x_expand: true, y_align: Clutter.ActorAlign.CENTER, style_class: 'rovy-text' });
   const title = new St.Label({ style_class: 'rovy-title' });
   // Dimmed by opacity rather than a colour, so it suits a light shell as well as a dark one.
   const detail = new St.Label({ style_class: 'rovy-detail', opacity: 178 });
@@ -40,7 +40,7 @@ export class NodeRow {
     const { PopupMenu, St } = shell;
     this.item = new PopupMenu.PopupBaseMenuItem({ style_class: 'rovy-node' });
     this.item.add_child(new St.Icon({ icon_name: 'computer-symbolic', style_class: 'popup-menu-icon' }));
-    const text = twoLines(shell, 'rovy-text');
+    const text = twoLines(shell);
     this.title = text.title;
     this.detail = text.detail;
     // The whole address, on two lines if need be: it is what the user came to copy or read out.
@@ -102,7 +102,7 @@ export class PeerRow {
     this.item = new PopupMenu.PopupBaseMenuItem({ style_class: 'rovy-peer' });
     this.dot = new St.Widget({ style_class: 'rovy-dot', y_align: Clutter.ActorAlign.CENTER });
     this.item.add_child(this.dot);
-    const text = twoLines(shell, 'rovy-text');
+    const text = twoLines(shell);
     this.text = text.box;
     this.title = text.title;
     this.detail = text.detail;
@@ -112,14 +112,6 @@ export class PeerRow {
     this.item.add_child(this.editButton);
     this.item.connect('activate', () => this.actions.copy(this.view.address));
     this.update(view);
-  }
-
-  get peerId(): string {
-    return this.view.peerId;
-  }
-
-  get editing(): boolean {
-    return this.entry !== null;
   }
 
   update(view: PeerView): void {
@@ -180,7 +172,7 @@ export class NeighborRow {
     const { PopupMenu, St, Clutter } = shell;
     this.item = new PopupMenu.PopupBaseMenuItem({ style_class: 'rovy-neighbor', activate: false });
     this.item.add_child(new St.Icon({ icon_name: 'network-wired-symbolic', style_class: 'popup-menu-icon' }));
-    const text = twoLines(shell, 'rovy-text');
+    const text = twoLines(shell);
     this.title = text.title;
     this.detail = text.detail;
     this.item.add_child(text.box);

@@ -44,7 +44,6 @@ export interface NeighborView {
   path: string;
   peerId: string;
   title: string;
-  address: string;
   /** "on lan0", "on lan0 · connected". */
   detail: string;
   /** Whether it is a peer already: then there is nothing to connect. */
@@ -102,7 +101,7 @@ function title(petname: string, peerId: string): string {
   return petname || shortPeerId(peerId);
 }
 
-export function isPolicy(v: unknown): v is DiscoveryPolicy {
+function isPolicy(v: unknown): v is DiscoveryPolicy {
   return v === 'off' || v === 'manual' || v === 'auto';
 }
 
@@ -137,7 +136,7 @@ export function menuView(s: DaemonSnapshot, t: Translator): MenuView {
     const isPeer = str(props.Peer) !== '' && str(props.Peer) !== '/';
     const where = t._('on %s').replace('%s', str(props.Interface));
     return {
-      path, peerId: id, title: title(str(props.Petname), id), address: str(props.Address), isPeer,
+      path, peerId: id, title: title(str(props.Petname), id), isPeer,
       detail: props.Connected === true ? `${where} · ${t._('connected')}` : where,
     };
   }).sort((a, b) => a.title.localeCompare(b.title) || a.peerId.localeCompare(b.peerId));

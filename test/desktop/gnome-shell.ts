@@ -65,7 +65,6 @@ export interface ShellOptions {
 
 export interface ExtensionInfo {
   state: number;
-  error: string;
 }
 
 // GetExtensionInfo's states (js/misc/extensionUtils.js): 1 ENABLED, 2 DISABLED, 3 ERROR,
@@ -80,6 +79,7 @@ function sessionBusConfig(socket: string): string {
   <listen>unix:path=${socket}</listen>
   <auth>EXTERNAL</auth>
   <standard_session_servicedirs/>
+  <!-- Debian's session.conf policy: the second rule is what lets anyone receive at all. -->
   <policy context="default">
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
@@ -110,7 +110,7 @@ export class GnomeShell {
   private readonly exited: Promise<void>;
   private shellPid = 0;
   private shots = 0;
-  readonly sessionAddress: string;
+  private readonly sessionAddress: string;
 
   private constructor(private readonly o: ShellOptions, private readonly child: ChildProcess) {
     this.sessionAddress = `unix:path=${join(o.dir, 'session_bus_socket')}`;
@@ -230,7 +230,7 @@ exec chroot "$R" "$@"`;
 
   async extensionInfo(uuid = UUID): Promise<ExtensionInfo> {
     const [info] = (await this.call('/org/gnome/Shell', 'org.gnome.Shell.Extensions', 'GetExtensionInfo', 's', uuid)) as [Record<string, { data: unknown }>];
-    return { state: Number(info.state?.data ?? -1), error: String(info.error?.data ?? '') };
+    return { state: Number(info.state?.data ?? -1) };
   }
 
   async extensionErrors(uuid = UUID): Promise<string[]> {
@@ -304,14 +304,8 @@ exec chroot "$R" "$@"`;
   }
 
   /** A screenshot of the whole screen, copied to the screenshots folder as NAME.png. */
-  async screenshot(name: string): Promise<string> {
-    const file = join(this.o.dir, 'shots', `${String(++this.shots).padStart(2, '0')}.png`);
-    const [ok] = await this.call('/org/gnome/Shell/Screenshot', 'org.gnome.Shell.Screenshot', 'Screenshot', 'bbs', 'false', 'false', file);
-    if (ok !== true) throw new Error(`Screenshot ${name} failed`);
-    mkdirSync(this.o.screenshots, { recursive: true });
-    const target = join(this.o.screenshots, `${name}.png`);
-    copyFileSync(file, target);
-    return target;
+  screenshot(name: string): Promise<string> {
+    return this.shoot(name, 'Screenshot', 'bbs', 'false', 'false');
   }
 
   /** A screenshot of one actor's area (and `margin` pixels around it), as NAME.png. */
@@ -324,10 +318,14 @@ exec chroot "$R" "$@"`;
       const right = Math.min(global.stage.width, Math.round(x + w) + ${margin}), bottom = Math.min(global.stage.height, Math.round(y + h) + ${margin});
       return [left, top, right - left, bottom - top];
     })()`);
+    return this.shoot(name, 'ScreenshotArea', 'iiiibs', String(x), String(y), String(w), String(h), 'false');
+  }
+
+  // The shell (as the desktop user) writes the picture into our directory; it is copied on.
+  private async shoot(name: string, method: string, signature: string, ...args: string[]): Promise<string> {
     const file = join(this.o.dir, 'shots', `${String(++this.shots).padStart(2, '0')}.png`);
-    const [ok] = await this.call('/org/gnome/Shell/Screenshot', 'org.gnome.Shell.Screenshot', 'ScreenshotArea', 'iiiibs',
-      String(x), String(y), String(w), String(h), 'false', file);
-    if (ok !== true) throw new Error(`ScreenshotArea ${name} failed`);
+    const [ok] = await this.call('/org/gnome/Shell/Screenshot', 'org.gnome.Shell.Screenshot', method, signature, ...args, file);
+    if (ok !== true) throw new Error(`${method} ${name} failed`);
     mkdirSync(this.o.screenshots, { recursive: true });
     const target = join(this.o.screenshots, `${name}.png`);
     copyFileSync(file, target);

@@ -20,6 +20,7 @@ import { cachedChroot } from '../debian-chroot.js';
 import { Lab, ROVY_JS, until, type Daemon } from '../net/netns.js';
 import { run, startPolkitd, startSystemBus, type Polkitd, type PrivateBus } from './buses.js';
 import { ENABLED, GnomeShell, NOBODY, UUID, gnomeChroot } from './gnome-shell.js';
+import { shortPeerId, type MenuView } from '../../gnome-extension/src/view.js';
 
 export const SCREENSHOTS = process.env.ROVY_SCREENSHOTS ?? join(ROOT, 'test-output', 'screenshots');
 const DEST = 'net.rovy.Rovy1';
@@ -93,13 +94,7 @@ function fingerprintDiff(before: Record<string, unknown>, after: Record<string, 
 }
 
 interface UiState {
-  view: {
-    running: boolean; enabled: boolean; status: string;
-    node: { peerId: string; title: string; address: string } | null;
-    peers: { path: string; peerId: string; petname: string; title: string; online: boolean; detail: string }[];
-    neighbors: { path: string; peerId: string; title: string; isPeer: boolean; detail: string }[];
-    policy: string;
-  };
+  view: MenuView;
   checked: boolean;
   subtitle: string | null;
   panelIcon: boolean;
@@ -290,7 +285,7 @@ export async function shellScenario(t: TestContext, target: ShellTarget): Promis
   await t.test('rename in place: the pencil, a name typed and Enter', async () => {
     await openMenu();
     const pencil = `(() => {
-      const find = (a) => a.style_class?.includes('rovy-peer') && a.get_children().some((c) => c.get_children?.().some((l) => l.text === '${shortId(c.peerId)}')) ? a : a.get_children().map(find).find(Boolean);
+      const find = (a) => a.style_class?.includes('rovy-peer') && a.get_children().some((c) => c.get_children?.().some((l) => l.text === '${shortPeerId(c.peerId)}')) ? a : a.get_children().map(find).find(Boolean);
       const row = find(${PANEL}.toggle.menu.actor);
       return row.get_children().find((c) => c.style_class?.includes('rovy-icon-button'));
     })()`;
@@ -372,11 +367,6 @@ export async function shellScenario(t: TestContext, target: ShellTarget): Promis
     if (target.major >= 44) assert.equal(s.subtitle, s.view.status);
     await sh.screenshotActor('07-german', `${QS}.menu.box`);
   });
-}
-
-/** The short peer ID the menu shows for an unnamed peer (gnome-extension/src/view.ts). */
-function shortId(peerId: string): string {
-  return (peerId.startsWith('bafzqai') ? peerId.slice(7) : peerId).slice(0, 8);
 }
 
 /** How many match rules the connection of process `pid` has on the bus (dbus-daemon's stats). */

@@ -16,6 +16,8 @@ const formats = JSON.parse(readFileSync(join(SOURCE, 'formats.json'), 'utf8')) a
 const metadata = JSON.parse(readFileSync(join(SOURCE, 'metadata.json'), 'utf8')) as { uuid: string; 'gettext-domain': string };
 const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const built = (format: string, ...path: string[]): string => join(ROOT, 'dist', 'gnome-extension', format, ...path);
+/** The languages po/LINGUAS lists, read as scripts/build-extension.mjs reads them. */
+const languages = (): string[] => readFileSync(join(SOURCE, 'po', 'LINGUAS'), 'utf8').replace(/#.*$/gm, '').split(/\s+/).filter(Boolean);
 const bundle = (format: string): string => readFileSync(built(format, metadata.uuid, 'extension.js'), 'utf8');
 
 /** The zip's entries and their bytes, read with Python's zipfile (what we wrote it with). */
@@ -28,8 +30,8 @@ function zipEntries(zip: string): Map<string, Buffer> {
 for (const format of Object.keys(formats)) {
   test(`${format}: the zip holds the extension's files and nothing else, as gnome-extensions pack lays them out`, () => {
     const entries = zipEntries(built(format, `${metadata.uuid}.shell-extension.zip`));
-    const mo = `locale/de/LC_MESSAGES/${metadata['gettext-domain']}.mo`;
-    assert.deepEqual([...entries.keys()].sort(), ['extension.js', mo, 'metadata.json', 'stylesheet.css'].sort());
+    const mos = languages().map((lang) => `locale/${lang}/LC_MESSAGES/${metadata['gettext-domain']}.mo`);
+    assert.deepEqual([...entries.keys()].sort(), ['extension.js', ...mos, 'metadata.json', 'stylesheet.css'].sort());
     for (const [name, data] of entries) assert.ok(data.equals(readFileSync(built(format, metadata.uuid, name))), name);
   });
 
@@ -116,7 +118,7 @@ test('the translation template holds every string in the code, and German transl
     const committed = readFileSync(join(SOURCE, 'po', `${metadata['gettext-domain']}.pot`), 'utf8');
     assert.deepEqual(msgids(committed), msgids(readFileSync(pot, 'utf8')), 'run scripts/update-po.sh');
     assert.ok(msgids(committed).length > 20);
-    for (const lang of readFileSync(join(SOURCE, 'po', 'LINGUAS'), 'utf8').split(/\s+/).filter(Boolean)) {
+    for (const lang of languages()) {
       const po = join(SOURCE, 'po', `${lang}.po`);
       assert.deepEqual(msgids(readFileSync(po, 'utf8')), msgids(committed), `${lang}.po: run scripts/update-po.sh`);
       // msgfmt says on stderr how many are translated, and names fuzzy and untranslated ones.
