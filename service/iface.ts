@@ -16,7 +16,7 @@ export function configureInterface(name: string, address: string, mtu: number): 
   // No link-local address: nothing on the mesh uses one, and without it the kernel stays quiet
   // (no router solicitations or MLD reports read back from the TUN).
   ip('link', 'set', 'dev', name, 'addrgenmode', 'none');
-  ip('link', 'set', 'dev', name, 'mtu', String(mtu));
+  setMtu(name, mtu);
   // replace, not add: switching the mesh back on runs this again, and whether the kernel kept
   // the address over link down depends on keep_addr_on_down.
   ip('-6', 'addr', 'replace', `${address}/8`, 'dev', name, 'nodad');

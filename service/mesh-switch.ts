@@ -36,17 +36,9 @@ export class MeshSwitch {
       isEnabled: () => o.node.isEnabled,
       switched: (enabled) => this.guard(() => this.switchedByNetworkManager(enabled)),
       activeChanged: (activated) => this.guard(() => this.attachUnderNetworkManager(activated)),
-      presence: (present) => this.guard(() => (present ? this.readyForNetworkManager() : this.configureSelf())),
+      presence: (present) => this.guard(() => (present ? this.readyForNetworkManager() : this.configure())),
       log: o.log,
     });
-  }
-
-  /**
-   * Puts the interface in the saved state at once, so the mesh works before NetworkManager
-   * answers, and without it. Throws (at start-up, before anything else runs) if it cannot.
-   */
-  configure(): void {
-    this.configureSelf();
   }
 
   /** Hands the interface to NetworkManager if it is on the bus, now or later. */
@@ -68,7 +60,7 @@ export class MeshSwitch {
   private async apply(enabled: boolean): Promise<void> {
     const { node } = this.o;
     if (!this.nm.managing) {
-      this.configureSelf(enabled);
+      this.configure(enabled);
       node.setEnabled(enabled);
       this.o.save();
       return;
@@ -81,7 +73,7 @@ export class MeshSwitch {
     } catch (err) {
       // The mesh is switched all the same: configured by the daemon, as without NetworkManager.
       this.o.log('warn', `NetworkManager did not ${enabled ? 'activate' : 'deactivate'} the rovy profile: ${(err as Error).message}; rovy configures its interface itself`);
-      this.configureSelf(enabled);
+      this.configure(enabled);
     }
   }
 
@@ -130,8 +122,12 @@ export class MeshSwitch {
     this.o.log('info', `attached to ${tun.name} anew (index ${tun.ifindex})`);
   }
 
-  /** The daemon's own configuration: address, MTU and link up when on; link down when off. */
-  private configureSelf(enabled = this.o.node.isEnabled): void {
+  /**
+   * The daemon's own configuration: address, MTU and link up when on; link down when off. At
+   * start-up it puts the interface in the saved state at once, so the mesh works before
+   * NetworkManager answers, and without it; it throws then (before anything else runs) if it cannot.
+   */
+  configure(enabled = this.o.node.isEnabled): void {
     const { tun } = this.o;
     if (enabled) {
       this.attach();

@@ -108,11 +108,6 @@ export function variantContent(v: unknown): unknown {
   return v instanceof dbus.Variant ? v.value : v;
 }
 
-/** The plain value of something a raw call returned (variants unwrapped, all the way down). */
-export function plainValue(v: unknown): unknown {
-  return plain(v);
-}
-
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 function toDBusError(e: unknown): dbus.DBusError {
@@ -122,7 +117,7 @@ function toDBusError(e: unknown): dbus.DBusError {
 }
 
 /** Variants → their values, all the way down, so handlers and CLI see plain JS. */
-function plain(v: unknown): unknown {
+export function plain(v: unknown): unknown {
   if (v instanceof dbus.Variant) return plain(v.value);
   if (Array.isArray(v)) return v.map(plain);
   if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {

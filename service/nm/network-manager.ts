@@ -5,7 +5,7 @@
 // connection), not the link: a TUN may come and go under an active connection.
 //
 // All of it goes through service/dbus/bus.ts (BusConnection): no nmcli, no dbus-next here.
-import { BusCallError, BusConnection, BusUnavailable, plainValue } from '../dbus/bus.js';
+import { BusCallError, BusConnection, BusUnavailable } from '../dbus/bus.js';
 import { ownedSettings, PROFILE_UUID, type ProfileFacts, type Settings } from './profile.js';
 
 const NM = 'org.freedesktop.NetworkManager';
@@ -304,7 +304,7 @@ export class NetworkManagerLink {
     const ours: { path: string; state: number }[] = [];
     for (const path of paths) {
       try {
-        const props = plainValue(await bus.call(NM, path, 'org.freedesktop.DBus.Properties', 'GetAll', 's', [ACTIVE])) as { Connection?: string; State?: number };
+        const props = (await bus.call(NM, path, 'org.freedesktop.DBus.Properties', 'GetAll', 's', [ACTIVE])) as { Connection?: string; State?: number };
         if (props.Connection === this.profilePath) ours.push({ path, state: props.State ?? 0 });
       } catch {
         // gone between the listing and the read

@@ -7,7 +7,7 @@
 // (routes, DNS servers, search domains) get ours added, not replaced.
 import { RESOLVER_ADDRESS } from '../../src/node/resolver.js';
 import { equalBytes } from '../../src/util/bytes.js';
-import { plainValue, variant, variantContent } from '../dbus/bus.js';
+import { plain, variant, variantContent } from '../dbus/bus.js';
 
 /** The profile's connection.id: `nmcli connection up rovy`. */
 const PROFILE_ID = 'rovy';
@@ -69,7 +69,7 @@ export function ownedSettings(current: Settings | null, facts: ProfileFacts): Se
   ipv6['address-data'] = variant('aa{sv}', [{ address: variant('s', facts.address), prefix: variant('u', 8) }]);
   // The user's own entries are sent back exactly as NetworkManager gave them (types included).
   const isMeshRoute = (r: unknown): boolean => {
-    const route = plainValue(r) as { dest?: unknown; prefix?: unknown };
+    const route = plain(r) as { dest?: unknown; prefix?: unknown };
     return route.dest === MESH_PREFIX.dest && route.prefix === MESH_PREFIX.prefix;
   };
   const routes = itemsOf(ipv6['route-data']).filter((r) => !isMeshRoute(r));

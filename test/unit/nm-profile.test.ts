@@ -2,7 +2,7 @@
 // everything else a user set survives, down to the types NetworkManager gave it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { plainValue, variant, variantContent } from '../../service/dbus/bus.js';
+import { plain as plainValue, variant, variantContent } from '../../service/dbus/bus.js';
 import { ownedSettings, PROFILE_UUID, type Settings } from '../../service/nm/profile.js';
 
 const FACTS = { interfaceName: 'rovy0', address: 'fc12:3456::1', ownerUid: 998 };
