@@ -4,16 +4,45 @@ PIDS=()
 
 log() { echo "bench: $*" >&2; }
 
-# stop_pids: SIGTERM every process in PIDS, wait for each (SIGKILL after 5 s), forget them.
+# reap PID: wait for a process already sent SIGTERM to end (SIGKILL after 5 s).
+reap() {
+  local i
+  for i in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# stop_pids: SIGTERM every process in PIDS, reap each, forget them.
 stop_pids() {
-  local p i
+  local p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do
-    for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
+  for p in "${PIDS[@]}"; do reap "$p"; done
   PIDS=()
+}
+
+# stop_one PID: end one process in PIDS and forget it.
+stop_one() {
+  local p keep=()
+  kill "$1" 2>/dev/null || true
+  reap "$1"
+  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }   # utime+stime of PID
+
+wait_ping() { # NS ADDR SECONDS: polls until one ping answers, at most SECONDS
+  local end=$((SECONDS + $3))
+  while ((SECONDS < end)); do
+    ip netns exec "$1" ping -6 -c1 -W1 "$2" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# bar TEXT CONDITION: prints whether a target (a JavaScript condition) is met; sets fail=1 if not.
+bar() {
+  if node -e "process.exit(($2) ? 0 : 1)"; then echo "  bar $1: met"; else echo "  bar $1: NOT met"; fail=1; fi
 }
 
 # field JSON KEY: one field of a JSON object (the output of `rovy id --json`).

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Where a rovy daemon's CPU goes under load: the direct topology of bench/throughput.sh (two
 # namespaces, one veth), both daemons run with `node --cpu-prof`, one iperf3 TCP run of T seconds
-# (default 10) from A to B; then each daemon's profile as the functions with the most self time,
-# native code (the addon, the kernel's share of its system calls) included as "(program)" and
-# the addon's calls by name. Profiles are kept in OUT (default dist/bench/profile) for Chrome's
+# (default 10) from A to B; then each daemon's profile as the functions with the most self time.
+# Time in the addon (and the kernel's share of its system calls) counts to the JS method that
+# calls it: TunDevice.readBatch is TUN reads, UdpSocket.sendBatch is sendmmsg. Profiles are kept in OUT (default dist/bench/profile) for Chrome's
 # DevTools. Needs root, iperf3.
 set -euo pipefail
 cd "$(dirname "$0")/.."

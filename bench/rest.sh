@@ -38,7 +38,6 @@ trap 'exit 143' TERM
 
 [[ $(id -u) == 0 ]] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
 [[ -f dist/rovy.js ]] || npm run --silent build
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 rss_mb() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
 declare -A IDLE_PCT=() RSS=() READY=()
@@ -103,9 +102,6 @@ for c in $COUNTS; do
   printf '  %4s peers: A idle %7s %% of a core, RSS %6s MB (all sessions up %s s after start)\n' "$c" "${IDLE_PCT[$c]}" "${RSS[$c]}" "${READY[$c]}"
 done
 fail=0
-bar() { # TEXT CONDITION
-  if node -e "process.exit(($2) ? 0 : 1)"; then echo "  bar $1: met"; else echo "  bar $1: NOT met"; fail=1; fi
-}
 [[ -n ${IDLE_PCT[10]:-} ]] && bar "idle < 0.5 % of a core with 10 peers" "${IDLE_PCT[10]} < 0.5"
 [[ -n ${RSS[100]:-} ]] && bar "RSS < 80 MB with 100 peers" "${RSS[100]} < 80"
 exit $fail

@@ -96,14 +96,6 @@ bg() {
   BG_PID=$!; PIDS+=("$BG_PID")
 }
 
-wait_ping() { # NS ADDR SECONDS: polls until one ping answers, at most SECONDS
-  local end=$((SECONDS + $3))
-  while ((SECONDS < end)); do
-    ip netns exec "$1" ping -6 -c1 -W1 "$2" >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  return 1
-}
 
 reach_c() { # LABEL WHAT ADDR SECONDS LOG...: A pings C at ADDR within SECONDS, or the case has no result
   local label=$1 what=$2 addr=$3 wait=$4; shift 4
@@ -115,7 +107,6 @@ reach_c() { # LABEL WHAT ADDR SECONDS LOG...: A pings C at ADDR within SECONDS, 
   teardown; return 1
 }
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }   # utime+stime
 # node_traffic NODE: "PACKETS BYTES" in plus out on the node's veths (B's halved: each packet it
 # forwards goes in and out once).
 node_traffic() {
@@ -172,15 +163,6 @@ iperf_case() {
   DETAILS[$label]="runs ${RATES[*]:-none} (${#RATES[@]}/$RUNS), retransmits ${RETRANS[*]:--}; daemon CPU (1 core = 100%): ${CPU% }"
 }
 
-stop_one() { # PID: end one process we started and forget it
-  local p=$1 i keep=()
-  kill "$p" 2>/dev/null || true
-  for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-  for i in "${PIDS[@]}"; do [[ $i == "$p" ]] || keep+=("$i"); done
-  PIDS=("${keep[@]}")
-}
 
 tails() { # LOG...: each log's first error lines and its end, for a failed case
   local f
@@ -346,9 +328,6 @@ if has ygg && [[ " $YGG_MTUS " == *" 65535 "* ]]; then
 fi
 # The bars (issue 12): routed, rovy at least 1.5x yggdrasil at its default MTU, and 1.0 Gbit/s.
 fail=0
-bar() { # TEXT CONDITION
-  if node -e "process.exit(($2) ? 0 : 1)"; then echo "  bar $1: met"; else echo "  bar $1: NOT met"; fail=1; fi
-}
 ygg_default=${MEDIANS["yggdrasil, IfMTU 65535 (default)"]:-}
 if has rovy && [[ -n $rovy ]]; then
   bar "rovy >= 1.0 Gbit/s routed" "$rovy >= 1.0"
