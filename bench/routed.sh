@@ -31,6 +31,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${T:-10}
 RUNS=${RUNS:-3}
+# OFFLOAD=false runs rovy without TUN segmentation offloads (tun.offload), to measure them.
+OFFLOAD=${OFFLOAD:-true}
 CASES=${CASES:-rovy ygg wg}
 YGG_MTUS=${YGG_MTUS:-65535 1420}
 ROVY_WAIT=${ROVY_WAIT:-60}   # seconds to wait for A to reach C through B
@@ -186,7 +188,7 @@ case_rovy() {
   idb=$(bin/rovy id --config "$WORK/b/rovy.toml" --json)
   idc=$(bin/rovy id --config "$WORK/c/rovy.toml" --json)
   cfg() { # [UNDERLAY PEERID]...: a node listening on 7777 with these peers
-    printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\nname = "rovy0"\nmtu = 1420\n'
+    printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\nname = "rovy0"\nmtu = 1420\noffload = %s\n' "$OFFLOAD"
     while (($#)); do printf '[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$1" "$2"; shift 2; done
   }
   cfg fd00:ab::2 "$(field "$idb" peerId)" >"$WORK/a/rovy.toml"

@@ -16,6 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${T:-10}
 RUNS=${RUNS:-3}
+# OFFLOAD=false runs rovy without TUN segmentation offloads (tun.offload), to measure them.
+OFFLOAD=${OFFLOAD:-true}
 NA=rbA-$$ NB=rbB-$$
 WORK=$(mktemp -d /tmp/rovy-bench.XXXXXX)
 . bench/lib.sh
@@ -114,7 +116,7 @@ stop_pids
 for n in a b; do mkdir -p "$WORK/$n"; bin/rovy init --config "$WORK/$n/rovy.toml" >/dev/null; done
 ida=$(bin/rovy id --config "$WORK/a/rovy.toml" --json); idb=$(bin/rovy id --config "$WORK/b/rovy.toml" --json)
 cfg() { # KEYDIR PEERID UNDERLAY
-  printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\nname = "rovy0"\nmtu = 1420\n[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$3" "$2"
+  printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\nname = "rovy0"\nmtu = 1420\noffload = %s\n[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$OFFLOAD" "$3" "$2"
 }
 cfg a "$(field "$idb" peerId)" fd00:be::2 >"$WORK/a/rovy.toml"
 cfg b "$(field "$ida" peerId)" fd00:be::1 >"$WORK/b/rovy.toml"

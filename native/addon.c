@@ -58,6 +58,16 @@ napi_value rv_num(napi_env env, double d) {
   return v;
 }
 
+napi_value rv_stats(napi_env env, const rv_stat *stats, size_t n) {
+  napi_value result, v;
+  if (napi_create_object(env, &result) != napi_ok) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (napi_create_double(env, stats[i].value, &v) != napi_ok || napi_set_named_property(env, result, stats[i].name, v) != napi_ok)
+      return NULL;
+  }
+  return result;
+}
+
 bool rv_get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, void **data) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, data) != napi_ok) return false;

@@ -26,6 +26,11 @@ typedef struct {
   // UDP sockets the kernel refused a GSO send on (a bit per fd), and what GSO did.
   uint64_t gso_refused[RV_GSO_FDS / 64];
   double gso_sends, gso_datagrams, gso_fallbacks;
+  // recvmmsg and sendmmsg calls that moved datagrams, and the datagrams they moved.
+  double udp_recv_calls, udp_received, udp_send_calls, udp_sent;
+  // What the TUN did (see tun.c): system calls, packets through them, and what offloads did.
+  double tun_reads, tun_packets_read, tun_gso_reads, tun_writes, tun_packets_written, tun_gro_writes,
+      tun_malformed;
 } rv_instance;
 
 // One batch: `slots` slots of `slot_size` bytes in `data`, packets at `offset` in each slot,
@@ -59,6 +64,12 @@ void rv_throw_errno(napi_env env, const char *what, int err);
 void rv_throw_range(napi_env env, const char *fmt, ...);
 void rv_throw_type(napi_env env, const char *fmt, ...);
 napi_value rv_num(napi_env env, double d);
+// An object of named numbers (the stats functions' result).
+typedef struct {
+  const char *name;
+  double value;
+} rv_stat;
+napi_value rv_stats(napi_env env, const rv_stat *stats, size_t n);
 
 // Each part defines its exports on `exports`; `inst` is passed to every function as its data.
 bool rv_register_tun(napi_env env, napi_value exports, rv_instance *inst);

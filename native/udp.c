@@ -151,9 +151,10 @@ static napi_value UdpOpen(napi_env env, napi_callback_info info) {
 static napi_value UdpRecvBatch(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   rv_batch b;
+  rv_instance *inst;
   int fd;
   size_t max, n = 0;
-  if (!rv_get_args(env, info, 6, argv, NULL) || !rv_get_fd(env, argv[0], "fd", false, &fd) ||
+  if (!rv_get_args(env, info, 6, argv, (void **)&inst) || !rv_get_fd(env, argv[0], "fd", false, &fd) ||
       !rv_get_batch(env, argv + 1, RV_ENDPOINT_BYTES, &b) || !rv_get_count(env, argv[5], "max", &b, &max))
     return NULL;
   struct mmsghdr msgs[RV_MMSG];
@@ -181,6 +182,10 @@ static napi_value UdpRecvBatch(napi_env env, napi_callback_info info) {
       if (errno == EAGAIN || n > 0) break;  // keep what was read; an error shows up next call
       rv_throw_errno(env, "recvmmsg", errno);
       return NULL;
+    }
+    if (r > 0) {
+      inst->udp_recv_calls++;
+      inst->udp_received += r;
     }
     for (int k = 0; k < r; k++, n++) {
       endpoint_from_sockaddr(rv_slot(&b, n), &names[k]);
@@ -220,7 +225,7 @@ static size_t datagrams(const struct mmsghdr *m) { return m->msg_hdr.msg_iovlen;
 
 // A GSO message's datagrams, each its own message to the same name, in as few sendmmsg calls
 // as it takes. Returns false after throwing; *full is set if the socket filled up.
-static bool send_singly(napi_env env, int fd, const struct msghdr *h, size_t *sent, bool *full) {
+static bool send_singly(napi_env env, rv_instance *inst, int fd, const struct msghdr *h, size_t *sent, bool *full) {
   struct mmsghdr one[RV_GSO_SEGMENTS];
   size_t n = h->msg_iovlen, i = 0;
   for (size_t k = 0; k < n; k++) {
@@ -233,6 +238,7 @@ static bool send_singly(napi_env env, int fd, const struct msghdr *h, size_t *se
   while (i < n) {
     int r = sendmmsg(fd, one + i, (unsigned)(n - i), MSG_DONTWAIT);
     if (r > 0) {
+      inst->udp_send_calls++;
       *sent += (size_t)r;
       i += (size_t)r;
     } else if (r < 0 && errno == EINTR) {
@@ -262,13 +268,14 @@ static bool send_group(napi_env env, rv_instance *inst, rv_send_group *g, size_t
     bool full = false;
     if (datagrams(m) > 1 && !gso_allowed(inst, g->fd)) {
       // Refused earlier in this group: no second try.
-      if (!send_singly(env, g->fd, &m->msg_hdr, sent, &full)) return false;
+      if (!send_singly(env, inst, g->fd, &m->msg_hdr, sent, &full)) return false;
       if (full) return true;
       i++;
       continue;
     }
     int r = sendmmsg(g->fd, m, g->n - i, MSG_DONTWAIT);
     if (r > 0) {
+      inst->udp_send_calls++;
       for (unsigned k = i; k < i + (unsigned)r; k++) {
         *sent += datagrams(&g->msgs[k]);
         if (datagrams(&g->msgs[k]) > 1) {
@@ -287,7 +294,7 @@ static bool send_group(napi_env env, rv_instance *inst, rv_send_group *g, size_t
       inst->gso_datagrams += (double)datagrams(m);
       inst->gso_fallbacks++;
       if (err == EIO || err == EOPNOTSUPP || err == ENOPROTOOPT) gso_refuse(inst, g->fd);
-      if (!send_singly(env, g->fd, &m->msg_hdr, sent, &full)) return false;
+      if (!send_singly(env, inst, g->fd, &m->msg_hdr, sent, &full)) return false;
       if (full) return true;
       i++;
     } else if (per_datagram_error(err)) {
@@ -378,24 +385,24 @@ static napi_value UdpSendBatch(napi_env env, napi_callback_info info) {
     g.bytes[m] = len;
     first_ep = slot;
   }
-  if (!flush_group(env, inst, &g, &sent)) return NULL;
-  return rv_num(env, (double)sent);
+  bool ok = flush_group(env, inst, &g, &sent);
+  inst->udp_sent += (double)sent;
+  return ok ? rv_num(env, (double)sent) : NULL;
 }
 
-// udpStats() -> { gsoSends, gsoDatagrams, gsoFallbacks }: GSO messages handed to the kernel
-// (refused ones too), the datagrams in them, and the times the kernel refused one (this
-// thread's sockets). A message never reached because the socket filled up is not counted.
+// udpStats() -> { recvCalls, received, sendCalls, sent, gsoSends, gsoDatagrams, gsoFallbacks }
+// for this thread's sockets: recvmmsg and sendmmsg calls that moved datagrams and the datagrams
+// they moved; GSO messages handed to the kernel (refused ones too), the datagrams in them, and
+// the times the kernel refused one. A message never reached because the socket filled up is not
+// counted.
 static napi_value UdpStats(napi_env env, napi_callback_info info) {
-  napi_value result, v;
   rv_instance *inst;
-  if (!rv_get_args(env, info, 0, NULL, (void **)&inst) || napi_create_object(env, &result) != napi_ok) return NULL;
-  const struct { const char *name; double value; } fields[] = {
-      {"gsoSends", inst->gso_sends}, {"gsoDatagrams", inst->gso_datagrams}, {"gsoFallbacks", inst->gso_fallbacks}};
-  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-    if (napi_create_double(env, fields[i].value, &v) != napi_ok || napi_set_named_property(env, result, fields[i].name, v) != napi_ok)
-      return NULL;
-  }
-  return result;
+  if (!rv_get_args(env, info, 0, NULL, (void **)&inst)) return NULL;
+  const rv_stat stats[] = {
+      {"recvCalls", inst->udp_recv_calls}, {"received", inst->udp_received}, {"sendCalls", inst->udp_send_calls},
+      {"sent", inst->udp_sent},           {"gsoSends", inst->gso_sends},     {"gsoDatagrams", inst->gso_datagrams},
+      {"gsoFallbacks", inst->gso_fallbacks}};
+  return rv_stats(env, stats, sizeof stats / sizeof stats[0]);
 }
 
 // udpSendTo(fd, buf, off, len, endpoint) -> true if sent; false if the socket is full or this

@@ -115,7 +115,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     }
     tun = withContext(`TUN ${config.tun.name}`, () => {
       try {
-        return TunDevice.open(config.tun.name);
+        return TunDevice.open(config.tun.name, { offload: config.tun.offload });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
         throw new Error(`${(err as Error).message} (a TUN needs CAP_NET_ADMIN: run the daemon as root, or as rovyd.service, which grants it)`);
@@ -254,6 +254,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       const restartOnly =
         next.tun.name !== config.tun.name ||
         next.tun.mtu !== config.tun.mtu ||
+        next.tun.offload !== config.tun.offload ||
         next.keyFile !== config.keyFile ||
         JSON.stringify(next.listen) !== JSON.stringify(config.listen) ||
         JSON.stringify(next.discovery.interfaces) !== JSON.stringify(config.discovery.interfaces);

@@ -18,6 +18,8 @@ export const DEFAULTS = {
   tunName: 'rovy0',
   /** 1420 leaves room for rovy's headers inside a 1500-byte path, as WireGuard's default does. */
   mtu: 1420,
+  /** The kernel hands over and takes large TCP segments: several times less work per byte. */
+  tunOffload: true,
   logLevel: 'info' as LogLevel,
   /**
    * Nodes on the LAN are listed, and connected to with one click or `rovy connect`: joining every
@@ -42,6 +44,9 @@ key_file = ${q(keyFile)}
 #[tun]
 #name = ${q(DEFAULTS.tunName)}
 #mtu = ${DEFAULTS.mtu}
+# Segmentation offloads: the TUN carries TCP and UDP segments of up to 64 KB, which rovy
+# splits and coalesces itself. Turn off only to rule them out when chasing a problem.
+#offload = ${DEFAULTS.tunOffload}
 
 # How much to log: "error", "warn", "info" or "debug".
 #[log]

@@ -51,6 +51,8 @@ export interface Config {
     name: string;
     /** Interface MTU. */
     mtu: number;
+    /** Segmentation offloads on the TUN (virtio-net headers, TSO/USO, coalesced writes). */
+    offload: boolean;
   };
   peers: PeerConfig[];
   log: {
@@ -72,7 +74,7 @@ export const MTU_MAX = 9000; // jumbo frames; a larger TUN MTU buys nothing on r
 export const KEEPALIVE_MAX = 3600; // one hour: beyond that no NAT mapping survives anyway
 
 const ROOT_KEYS = ['key_file', 'listen', 'tun', 'peer', 'log', 'discovery'];
-const TUN_KEYS = ['name', 'mtu'];
+const TUN_KEYS = ['name', 'mtu', 'offload'];
 const PEER_KEYS = ['address', 'name', 'psk', 'keepalive'];
 const LOG_KEYS = ['level'];
 const DISCOVERY_KEYS = ['policy', 'interfaces'];
@@ -103,6 +105,7 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
     tun: {
       name: tunNameValue(entry(tun, 'name'), fail),
       mtu: integerValue(entry(tun, 'mtu'), DEFAULTS.mtu, 'tun.mtu', MTU_MIN, MTU_MAX, '', fail),
+      offload: booleanValue(entry(tun, 'offload'), DEFAULTS.tunOffload, 'tun.offload', fail),
     },
     peers: peersValue(entry(root, 'peer'), new Set(listen.map((l) => l.family)), fail),
     log: { level: choiceValue(entry(log, 'level'), 'log.level', LOG_LEVELS, DEFAULTS.logLevel, fail) },
@@ -142,6 +145,11 @@ function listenValue(node: TomlNode | undefined, fail: Fail): Multiaddr[] {
 
 function tunNameValue(node: TomlNode | undefined, fail: Fail): string {
   return node === undefined ? DEFAULTS.tunName : interfaceNameValue(node, 'tun.name', fail);
+}
+
+function booleanValue(node: TomlNode | undefined, fallback: boolean, field: string, fail: Fail): boolean {
+  if (node === undefined) return fallback;
+  return node.kind === 'boolean' ? node.value : fail(node.line, field, `must be true or false, got ${describeNode(node)}`);
 }
 
 /** One of the strings `choices`, or `fallback` if the setting is absent. */

@@ -21,16 +21,39 @@ export type PollHandle = { readonly __rovyPollHandle: unique symbol };
  * (EAGAIN) is never an error.
  */
 export interface NativeAddon {
-  /** Opens (creating if needed) a layer-3 TUN without packet info, non-blocking, owned by our euid. */
-  tunOpen(name: string): { fd: number; name: string };
+  /**
+   * Opens (creating if needed) a layer-3 TUN without packet info, non-blocking, owned by our
+   * euid. With `offload` the fd carries virtio-net headers and `offloads` is the TUN_F_* set the
+   * kernel accepted (TUN_F_CSUM 1, TSO6 4, USO6 0x40), 0 if none.
+   */
+  tunOpen(name: string, offload: boolean): { fd: number; name: string; offloads: number };
   /** The name of the interface `fd` is attached to, or null once that interface was deleted. */
   tunDevice(fd: number): string | null;
   /** The index of interface `name` in this process's network namespace; 0 if there is none. */
   ifIndex(name: string): number;
-  /** Reads packets until the queue is empty or `max`; returns the count. */
-  tunReadBatch(fd: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, max: number): number;
-  /** Writes slots with lens[i] > 0; packets the kernel refuses right now are dropped. Returns the count written. */
-  tunWriteBatch(fd: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): number;
+  /**
+   * Reads packets until the queue is empty or `max`; returns the count. For an fd with
+   * virtio-net headers, `scratch` (TUN_SCRATCH_BYTES) and `state` (2 numbers) are kept between
+   * calls: a large segment is split into packets, and what did not fit waits there.
+   */
+  tunReadBatch(
+    fd: number,
+    data: Uint8Array,
+    slotSize: number,
+    offset: number,
+    lens: Uint32Array,
+    max: number,
+    scratch: Uint8Array | null,
+    state: Uint32Array | null,
+  ): number;
+  /**
+   * Writes slots with lens[i] > 0; packets the kernel refuses right now are dropped. With `vnet`
+   * (an fd with virtio-net headers) a TCP flow's packets go as one coalesced segment. Returns the
+   * count written.
+   */
+  tunWriteBatch(fd: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number, vnet: boolean): number;
+  /** TUN I/O so far on this thread (see TunStats in native/tun.c). */
+  tunStats(): TunStats;
 
   /** A non-blocking UDP socket bound to addr (4 or 16 bytes) and port (0: any); IPv6 sockets are v6-only. */
   udpOpen(family: 4 | 6, addr: Uint8Array, port: number, bufBytes: number): { fd: number; port: number };
@@ -40,10 +63,8 @@ export interface NativeAddon {
   udpSendBatch(fd4: number, fd6: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): number;
   /** One datagram to a 32-byte endpoint area; false if the socket buffer is full or the destination is unreachable now. */
   udpSendTo(fd: number, buf: Uint8Array, off: number, len: number, endpoint: Uint8Array): boolean;
-  /** UDP GSO so far on this thread: messages handed to the kernel with UDP_SEGMENT (refused ones
-   *  too), the datagrams in them, and the times the kernel refused one (its datagrams then went
-   *  one by one). */
-  udpStats(): { gsoSends: number; gsoDatagrams: number; gsoFallbacks: number };
+  /** Batched UDP I/O so far on this thread (see UdpStats in native/udp.c). */
+  udpStats(): UdpStats;
 
   /**
    * Calls `callback` on the main thread whenever fd is readable (level-triggered: drain it).
@@ -67,6 +88,39 @@ export interface NativeAddon {
   /** Opens each slot; lens[i] becomes the plaintext length, or OPEN_FAILED. */
   aeadOpenBatch(ids: Uint32Array, counters: Float64Array, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): void;
 }
+
+/** What the TUNs of this thread did: system calls, the packets through them, and the offloads. */
+export interface TunStats {
+  /** read(2) calls that returned a packet, and the packets they gave (a split segment gives several). */
+  reads: number;
+  packetsRead: number;
+  /** Reads that were a large segment to split. */
+  gsoReads: number;
+  /** write calls that succeeded, and the packets they carried (a coalesced flow carries several). */
+  writes: number;
+  packetsWritten: number;
+  /** Writes that carried a coalesced flow. */
+  groWrites: number;
+  /** Reads dropped because their virtio-net header did not fit the packet. */
+  malformed: number;
+}
+
+/** What the UDP sockets of this thread did. */
+export interface UdpStats {
+  /** recvmmsg calls that returned datagrams, and the datagrams. */
+  recvCalls: number;
+  received: number;
+  /** sendmmsg calls that sent datagrams, and the datagrams sent. */
+  sendCalls: number;
+  sent: number;
+  /** GSO messages handed to the kernel (refused ones too), their datagrams, and refusals. */
+  gsoSends: number;
+  gsoDatagrams: number;
+  gsoFallbacks: number;
+}
+
+/** Bytes of the scratch buffer tunReadBatch needs for an fd with virtio-net headers. */
+export const TUN_SCRATCH_BYTES = 10 + 40 + 65535;
 
 /** lens[i] after aeadOpenBatch for a slot that did not authenticate (0 is a valid, empty plaintext). */
 export const OPEN_FAILED = 0xffffffff;

@@ -288,7 +288,17 @@ export class MeshNode {
   }
 
   private startIO(): void {
-    this.options.tun.onReadable(this.guard('TUN read', this.send.onReadable));
+    const tun = this.options.tun;
+    // The rest of a split segment waits in the device after a wakeup's last batch, and readiness
+    // will not tell of it: come back for it on the next turn, while the node still reads.
+    const resume = (): void => {
+      if (tun.pending) readTun();
+    };
+    const readTun = this.guard('TUN read', () => {
+      this.send.onReadable();
+      if (tun.pending) setImmediate(resume);
+    });
+    tun.onReadable(readTun);
     for (const socket of this.options.sockets) socket.onReadable(this.guard('UDP receive', () => this.receive.drain(socket)));
     this.timer = setInterval(this.guard('timers', () => this.tick()), TIMER_TICK_MS);
     const now = this.sessions.now();

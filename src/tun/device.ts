@@ -1,7 +1,12 @@
 // A TUN device: the layer-3 interface between the host's IP stack and the mesh. Thin over the
 // native addon: packets move in batches (PacketBatch), and readiness comes from uv_poll on
 // Node's own loop. Address, MTU and link state are set by whoever configures the interface.
-import { native, type PollHandle } from '../native/addon.js';
+//
+// By default the device is opened with segmentation offloads (native/tun.c): the host's TCP
+// hands over segments of up to 64 KB that the addon splits into packets of the TUN's MTU, and
+// packets of one TCP flow written in one batch reach the host as one segment. Whoever uses the
+// device sees packets of at most the MTU either way.
+import { native, TUN_SCRATCH_BYTES, type PollHandle } from '../native/addon.js';
 import { TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
 
 /**
@@ -11,6 +16,11 @@ import { TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
 export interface PacketDevice {
   onReadable(cb: (error?: Error) => void): void;
   stop(): void;
+  /**
+   * Packets already read from the kernel that did not fit the last batch: readiness will not
+   * say so, the reader must come back for them.
+   */
+  readonly pending: boolean;
   readBatch(batch: PacketBatch, offset?: number, max?: number): number;
   writeBatch(batch: PacketBatch, count: number, offset?: number): number;
 }
@@ -20,23 +30,44 @@ export class TunDevice implements PacketDevice {
   private readable: ((error?: Error) => void) | null = null;
   private _fd: number;
   private _ifindex: number;
+  private _offloads: number;
+  /** A large segment being split, and where the split stands (native/tun.c); null without offloads. */
+  private readonly scratch: Uint8Array | null;
+  private readonly state: Uint32Array | null;
 
   private constructor(
     fd: number,
     /** The interface name the kernel gave (the one asked for, or tunN for ""). */
     readonly name: string,
+    /** Whether the fd carries virtio-net headers (opened with offloads). */
+    readonly offload: boolean,
+    offloads: number,
   ) {
     this._fd = fd;
     this._ifindex = native.ifIndex(name);
+    this._offloads = offloads;
+    this.scratch = offload ? new Uint8Array(TUN_SCRATCH_BYTES) : null;
+    this.state = offload ? new Uint32Array(2) : null;
   }
 
   /**
    * Opens (or creates) the TUN `name`, owned by this process's uid; needs CAP_NET_ADMIN unless
-   * the device is persistent and ours.
+   * the device is persistent and ours. `offload: false` opens it without segmentation offloads.
    */
-  static open(name: string): TunDevice {
-    const { fd, name: actual } = native.tunOpen(name);
-    return new TunDevice(fd, actual);
+  static open(name: string, options: { offload?: boolean } = {}): TunDevice {
+    const offload = options.offload ?? true;
+    const { fd, name: actual, offloads } = native.tunOpen(name, offload);
+    return new TunDevice(fd, actual, offload, offloads);
+  }
+
+  /** The TUN_F_* offloads the kernel accepted (checksum 1, TSO6 4, USO6 0x40); 0 if none. */
+  get offloads(): number {
+    return this._offloads;
+  }
+
+  /** Only while someone reads (onReadable): a stopped device is not read from. */
+  get pending(): boolean {
+    return this.poll !== null && this.state !== null && this.state[0] !== 0;
   }
 
   /** The kernel's index of the interface this fd was attached to when it was opened. */
@@ -66,10 +97,12 @@ export class TunDevice implements PacketDevice {
   reopen(): void {
     const readable = this.readable;
     // Opened before the old fd is closed, so a failure leaves the device as it was.
-    const { fd } = native.tunOpen(this.name);
+    const { fd, offloads } = native.tunOpen(this.name, this.offload);
     this.close();
     this._fd = fd;
+    this._offloads = offloads;
     this._ifindex = native.ifIndex(this.name);
+    if (this.state) this.state[0] = 0; // a half-split segment of the old fd is gone with it
     if (readable) this.onReadable(readable);
   }
 
@@ -94,12 +127,12 @@ export class TunDevice implements PacketDevice {
 
   /** Reads up to `max` waiting packets into the batch's slots at `offset`; returns how many. */
   readBatch(batch: PacketBatch, offset = TUN_OFFSET, max = batch.capacity): number {
-    return native.tunReadBatch(this.liveFd(), batch.data, batch.slotSize, offset, batch.lens, max);
+    return native.tunReadBatch(this.liveFd(), batch.data, batch.slotSize, offset, batch.lens, max, this.scratch, this.state);
   }
 
   /** Writes the first `count` slots (empty ones skipped); returns how many the kernel took. */
   writeBatch(batch: PacketBatch, count: number, offset = TUN_OFFSET): number {
-    return native.tunWriteBatch(this.liveFd(), batch.data, batch.slotSize, offset, batch.lens, count);
+    return native.tunWriteBatch(this.liveFd(), batch.data, batch.slotSize, offset, batch.lens, count, this.offload);
   }
 
   /** Stops polling and closes the fd; the interface goes away unless it is persistent. Idempotent. */

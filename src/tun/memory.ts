@@ -29,6 +29,11 @@ export class MemoryTun implements PacketDevice {
     this.callback = null;
   }
 
+  /** Never: readBatch leaves what does not fit in the queue, and readiness says so. */
+  get pending(): boolean {
+    return false;
+  }
+
   readBatch(batch: PacketBatch, offset = TUN_OFFSET, max = batch.capacity): number {
     let n = 0;
     while (n < max && this.waiting.length > 0) {

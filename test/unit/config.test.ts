@@ -48,7 +48,7 @@ function plain(c: Config): unknown {
 const DEFAULTS = {
   keyFile: '/var/lib/rovy/node.key',
   listen: ['/ip4/0.0.0.0/udp/7777', '/ip6/::/udp/7777'],
-  tun: { name: 'rovy0', mtu: 1420 },
+  tun: { name: 'rovy0', mtu: 1420, offload: true },
   peers: [],
   log: { level: 'info' },
   discovery: { policy: 'manual', interfaces: null },
@@ -80,6 +80,7 @@ listen = ["/ip4/0.0.0.0/udp/7777", "/ip6/::/udp/7777"]
 [tun]
 name = "rovy0"
 mtu = 1420
+offload = false
 
 [[peer]]
 address = "/ip6/fd00::2/udp/7777/rovy/${ID1}"
@@ -101,7 +102,7 @@ interfaces = ["eth0", "wlan0"]
     source: FILE,
     keyFile: '/var/lib/rovy/node.key',
     listen: ['/ip4/0.0.0.0/udp/7777', '/ip6/::/udp/7777'],
-    tun: { name: 'rovy0', mtu: 1420 },
+    tun: { name: 'rovy0', mtu: 1420, offload: false },
     peers: [
       { address: `/ip6/fd00::2/udp/7777/rovy/${ID1}`, peerId: ID1, publicKey: KEY1, name: 'alice', psk: PSK, keepalive: 25 },
       {
@@ -164,7 +165,7 @@ test('every kind of error is one exact line: FILE:LINE: FIELD: problem', () => {
     ['[tun]\nmtu = 1400\nmtu = 1500\n', '3: mtu: defined more than once'],
     // unknown keys
     ['\nlistn = []', '2: listn: unknown key (known keys here: key_file, listen, tun, peer, log, discovery)'],
-    ['[tun]\nmut = 1400', '2: tun.mut: unknown key (known keys here: name, mtu)'],
+    ['[tun]\nmut = 1400', '2: tun.mut: unknown key (known keys here: name, mtu, offload)'],
     [peer('adress = "x"'), '3: peer[0].adress: unknown key (known keys here: address, name, psk, keepalive)'],
     ['[log]\n\nlevel = "info"\nverbose = true', '4: log.verbose: unknown key (known keys here: level)'],
     ['[tunnel]\nmtu = 1', '1: tunnel: unknown key (known keys here: key_file, listen, tun, peer, log, discovery)'],
@@ -181,6 +182,8 @@ test('every kind of error is one exact line: FILE:LINE: FIELD: problem', () => {
     ['[log]\nlevel = 1', '2: log.level: must be one of "error", "warn", "info", "debug", got 1'],
     // out of range or malformed values
     ['# rovy\n\nkey_file = "k"\n\n[tun]\nname = "rovy0"\nmtu = 70000\n', '7: tun.mtu: must be an integer from 1280 to 9000, got 70000'],
+    ['[tun]\noffload = "yes"', '2: tun.offload: must be true or false, got "yes"'],
+    ['[tun]\noffload = 1', '2: tun.offload: must be true or false, got 1'],
     ['[tun]\nmtu = 1279', '2: tun.mtu: must be an integer from 1280 to 9000, got 1279'],
     ['[tun]\nmtu = 99999999999999999999999', '2: tun.mtu: must be an integer from 1280 to 9000, got 99999999999999999999999'],
     ['[tun]\nname = "rovy/0"', '2: tun.name: must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or "..", got "rovy/0"'],
@@ -268,6 +271,7 @@ test('the default config text parses to the defaults, commented or not', () => {
   const uncommented = text.replace(/^#(?=[a-z[])/gm, '');
   assert.notEqual(uncommented, text);
   assert.match(uncommented, /^mtu = 1420$/m);
+  assert.match(uncommented, /^offload = true$/m);
   assert.match(uncommented, /^\[log\]$/m);
   assert.deepEqual(plain(parseConfig(uncommented, FILE)), { source: FILE, ...DEFAULTS });
   // The key file it names survives quoting.
