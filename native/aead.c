@@ -159,6 +159,14 @@ static bool get_single(napi_env env, napi_callback_info info, bool encrypt, EVP_
   return true;
 }
 
+// Counts a call that seals or opens `packets` packets.
+static void count_call(napi_env env, napi_callback_info info, size_t packets) {
+  rv_instance *inst;
+  if (napi_get_cb_info(env, info, NULL, NULL, NULL, (void **)&inst) != napi_ok) return;
+  inst->aead_calls++;
+  inst->aead_packets += (double)packets;
+}
+
 // aeadSeal(id, counter, buf, off, len) -> len + 16
 static napi_value AeadSeal(napi_env env, napi_callback_info info) {
   EVP_CIPHER_CTX *ctx;
@@ -166,6 +174,7 @@ static napi_value AeadSeal(napi_env env, napi_callback_info info) {
   uint8_t *p;
   size_t len;
   if (!get_single(env, info, true, &ctx, &counter, &p, &len)) return NULL;
+  count_call(env, info, 1);
   if (!seal(ctx, counter, p, len)) {
     napi_throw_error(env, NULL, "aeadSeal: OpenSSL failed");
     return NULL;
@@ -180,6 +189,7 @@ static napi_value AeadOpen(napi_env env, napi_callback_info info) {
   uint8_t *p;
   size_t len;
   if (!get_single(env, info, false, &ctx, &counter, &p, &len)) return NULL;
+  count_call(env, info, 1);
   if (len < TAG_BYTES || !open_(ctx, counter, p, len - TAG_BYTES)) return rv_num(env, -1);
   return rv_num(env, (double)(len - TAG_BYTES));
 }
@@ -233,14 +243,17 @@ static napi_value AeadSealBatch(napi_env env, napi_callback_info info) {
   rv_batch b;
   size_t count;
   if (!get_batch(env, info, true, &t, &ids, &counters, &b, &count)) return NULL;
+  size_t sealed = 0;
   for (size_t i = 0; i < count; i++) {
     if (b.lens[i] == 0) continue;
+    sealed++;
     if (!seal(key_ctx(t, ids[i], true), counters[i], rv_slot(&b, i) + b.offset, b.lens[i])) {
       napi_throw_error(env, NULL, "aeadSealBatch: OpenSSL failed");
       return NULL;
     }
     b.lens[i] += TAG_BYTES;
   }
+  count_call(env, info, sealed);
   return NULL;
 }
 
@@ -253,13 +266,25 @@ static napi_value AeadOpenBatch(napi_env env, napi_callback_info info) {
   rv_batch b;
   size_t count;
   if (!get_batch(env, info, false, &t, &ids, &counters, &b, &count)) return NULL;
+  size_t opened = 0;
   for (size_t i = 0; i < count; i++) {
     uint32_t len = b.lens[i];
+    opened += len >= TAG_BYTES;
     bool ok = len >= TAG_BYTES &&
               open_(key_ctx(t, ids[i], false), counters[i], rv_slot(&b, i) + b.offset, len - TAG_BYTES);
     b.lens[i] = ok ? len - TAG_BYTES : OPEN_FAILED;
   }
+  count_call(env, info, opened);
   return NULL;
+}
+
+// aeadStats() -> { calls, packets }: seal and open calls on this thread, and the packets they
+// sealed or opened (tried, for opens).
+static napi_value AeadStats(napi_env env, napi_callback_info info) {
+  rv_instance *inst;
+  if (!rv_get_args(env, info, 0, NULL, (void **)&inst)) return NULL;
+  const rv_stat stats[] = {{"calls", inst->aead_calls}, {"packets", inst->aead_packets}};
+  return rv_stats(env, stats, sizeof stats / sizeof stats[0]);
 }
 
 void rv_aead_teardown(rv_instance *inst) {
@@ -281,6 +306,7 @@ bool rv_register_aead(napi_env env, napi_value exports, rv_instance *inst) {
       RV_FN("aeadOpen", AeadOpen, inst),
       RV_FN("aeadSealBatch", AeadSealBatch, inst),
       RV_FN("aeadOpenBatch", AeadOpenBatch, inst),
+      RV_FN("aeadStats", AeadStats, inst),
   };
   return napi_define_properties(env, exports, sizeof d / sizeof d[0], d) == napi_ok;
 }

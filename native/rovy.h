@@ -28,6 +28,8 @@ typedef struct {
   double gso_sends, gso_datagrams, gso_fallbacks;
   // recvmmsg and sendmmsg calls that moved datagrams, and the datagrams they moved.
   double udp_recv_calls, udp_received, udp_send_calls, udp_sent;
+  // Seal and open calls from JS, and the packets they sealed or opened.
+  double aead_calls, aead_packets;
   // What the TUN did (see tun.c): system calls, packets through them, and what offloads did.
   double tun_reads, tun_packets_read, tun_gso_reads, tun_writes, tun_packets_written, tun_gro_writes,
       tun_malformed;

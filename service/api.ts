@@ -319,6 +319,7 @@ export class RovyApi {
         counters: node.lan?.counters() ?? {},
       },
       counters: node.counters.snapshot(),
+      dataPath: node.dataPath(),
     };
   }
 }

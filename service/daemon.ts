@@ -121,6 +121,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
         throw new Error(`${(err as Error).message} (a TUN needs CAP_NET_ADMIN: run the daemon as root, or as rovyd.service, which grants it)`);
       }
     });
+    log.info(`TUN ${tun.name}: ${offloadText(tun)}`);
     node = new MeshNode({
       identity: { privateKey: key.privateKey, publicKey: key.publicKey },
       tun,
@@ -264,7 +265,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     };
     const report = (): void => {
       const discovery = { policy: lan.policy, interfaces: lan.interfaceNames, neighbors: lan.neighbors().length, counters: lan.counters() };
-      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot(), routing: { ...running.router.stats(), counters: running.router.counters.snapshot() }, discovery })}`);
+      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot(), dataPath: running.dataPath(), routing: { ...running.router.stats(), counters: running.router.counters.snapshot() }, discovery })}`);
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
@@ -330,4 +331,17 @@ function contractPath(root: string | null): string {
   const layout = installLayout(import.meta.url);
   if (layout !== null) return join(layout.datadir, installed);
   return root !== null && existsSync(join(root, 'dbus', 'net.rovy.Rovy1.xml')) ? join(root, 'dbus', 'net.rovy.Rovy1.xml') : join('/usr/share', installed);
+}
+
+/** What the TUN's offloads are, for the log: "offloads csum tso6 uso6", "offloads off", ... */
+function offloadText(tun: TunDevice): string {
+  if (!tun.offload) return 'offloads off (tun.offload = false)';
+  const names = (
+    [
+      [0x01, 'csum'],
+      [0x04, 'tso6'],
+      [0x40, 'uso6'],
+    ] as const
+  ).flatMap(([bit, name]) => (tun.offloads & bit ? [name] : []));
+  return names.length ? `offloads ${names.join(' ')}` : 'offloads refused by the kernel: writes still coalesce';
 }

@@ -18,7 +18,9 @@ export function runStatus(json: boolean): Promise<number> {
     const onLan = objectsWith(objects, NEIGHBOR_IFACE).length;
     if (json) {
       const summary = { peers: peers.length, connectedPeers: connected, routedPeers: routed, discovery: discovery.Policy, lanNodes: onLan };
-      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), ...summary }) + '\n');
+      // What was dropped and why, and the data path's work per wakeup and call: from Describe().
+      const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { counters: object; dataPath: object };
+      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), ...summary, counters: described.counters, dataPath: described.dataPath }) + '\n');
       return;
     }
     const rows: [string, unknown][] = [

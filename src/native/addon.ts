@@ -87,6 +87,8 @@ export interface NativeAddon {
   aeadSealBatch(ids: Uint32Array, counters: Float64Array, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): void;
   /** Opens each slot; lens[i] becomes the plaintext length, or OPEN_FAILED. */
   aeadOpenBatch(ids: Uint32Array, counters: Float64Array, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): void;
+  /** Seal and open calls so far on this thread, and the packets they sealed or tried to open. */
+  aeadStats(): { calls: number; packets: number };
 }
 
 /** What the TUNs of this thread did: system calls, the packets through them, and the offloads. */

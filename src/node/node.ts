@@ -30,6 +30,7 @@ import { Links } from './links.js';
 import { ReceivePipeline } from './receive.js';
 import type { Sockets } from './send.js';
 import { SendPipeline } from './send.js';
+import { DataPathCounters, dataPathReport, type DataPathReport } from './data-path.js';
 
 export interface PeerSpec {
   publicKey: Uint8Array;
@@ -117,6 +118,8 @@ export class MeshNode {
   readonly address: Uint8Array;
   readonly addressText: string;
   readonly counters = new Counters();
+  /** Wakeups and batches of the pipelines (with the addon's counts: dataPath()). */
+  private readonly dataPathCounters = new DataPathCounters();
   readonly sessions: SessionManager;
   readonly router: Router;
   readonly names: NameBook;
@@ -232,6 +235,7 @@ export class MeshNode {
       router: this.router,
       e2e: this.e2e,
       counters: this.counters,
+      dataPath: this.dataPathCounters,
     };
     this.send = new SendPipeline(new PacketBatch(BATCH, slotFor(options.mtu)), { ...context, neighbours: this.byAddress, icmp, resolver });
     this.receive = new ReceivePipeline(new PacketBatch(BATCH, slotFor(MTU_MAX)), { ...context, localAddress: this.address });
@@ -245,6 +249,11 @@ export class MeshNode {
 
   get state(): NodeState {
     return !this.enabled ? 'disabled' : this.upPeers.size > 0 ? 'online' : 'offline';
+  }
+
+  /** The data path's work per wakeup, system call and AEAD call so far (data-path.ts). */
+  dataPath(): DataPathReport {
+    return dataPathReport(this.dataPathCounters);
   }
 
   /** Starts the node; while it is switched off (setEnabled(false)) it stays quiet until switched on. */

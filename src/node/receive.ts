@@ -56,6 +56,7 @@ import { FRAME_ROUTING } from '../routing/constants.js';
 import type { Router } from '../routing/router.js';
 import type { EndToEnd } from './end-to-end.js';
 import type { Links } from './links.js';
+import type { DataPathCounters } from './data-path.js';
 import { MAX_BATCHES_PER_WAKEUP, type Sockets } from './send.js';
 
 const HEADER = TUN_OFFSET - DATAGRAM_OFFSET;
@@ -77,6 +78,7 @@ export interface ReceiveContext {
   /** Our own fc00::/8 address: the only destination a packet for the TUN may have. */
   localAddress: Uint8Array;
   counters: Counters;
+  dataPath: DataPathCounters;
 }
 
 /** A message handled after the batch: copied out, since the batch is reused. */
@@ -113,9 +115,13 @@ export class ReceivePipeline {
   /** Drains one UDP socket: called whenever it is readable. */
   drain(socket: UdpSocket): void {
     const { batch } = this;
+    const stats = this.ctx.dataPath;
+    stats.udpWakeups++;
     for (let round = 0; round < MAX_BATCHES_PER_WAKEUP; round++) {
       const n = socket.readBatch(batch, DATAGRAM_OFFSET, batch.capacity);
       if (n === 0) return;
+      stats.udpBatches++;
+      stats.udpDatagrams += n;
       this.process(n);
       if (n < batch.capacity) return;
     }

@@ -34,6 +34,7 @@ import type { IcmpReplies } from './icmp-replies.js';
 import { isResolverAddress, type Resolver } from './resolver.js';
 import type { EndToEnd } from './end-to-end.js';
 import type { Links } from './links.js';
+import type { DataPathCounters } from './data-path.js';
 
 /** Batches per readiness callback before the event loop gets a turn. */
 export const MAX_BATCHES_PER_WAKEUP = 8;
@@ -57,6 +58,7 @@ export interface SendContext {
   /** Answers what the TUN sends to fc00::1 (DNS for .rovy). */
   resolver: Resolver;
   counters: Counters;
+  dataPath: DataPathCounters;
 }
 
 export class SendPipeline {
@@ -68,9 +70,13 @@ export class SendPipeline {
   /** Drains the TUN: called whenever it is readable. */
   readonly onReadable = (): void => {
     const { batch } = this;
+    const stats = this.ctx.dataPath;
+    stats.tunWakeups++;
     for (let round = 0; round < MAX_BATCHES_PER_WAKEUP; round++) {
       const n = this.ctx.tun.readBatch(batch, TUN_OFFSET, batch.capacity);
       if (n === 0) return;
+      stats.tunBatches++;
+      stats.tunPackets += n;
       this.process(n);
       if (n < batch.capacity) return;
     }

@@ -9,6 +9,19 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { Lab, isRoot, nsExec, sh, until, type Daemon } from './netns.js';
 
+interface DataPath {
+  tun: { reads: number; packetsRead: number; gsoReads: number; writes: number; packetsWritten: number; groWrites: number; malformed: number };
+  udp: { sendCalls: number; sent: number; gsoSends: number };
+}
+
+/** The state the daemon logs on SIGUSR1. */
+async function stateOf(node: Node): Promise<{ counters: Record<string, number>; dataPath: DataPath }> {
+  const mark = node.daemon!.log.length;
+  node.daemon!.signal('SIGUSR1');
+  await until('state logged', () => /state \{.*\}\n/.test(node.daemon!.log.slice(mark)));
+  return JSON.parse(/state (\{.*\})\n/.exec(node.daemon!.log.slice(mark))![1]!);
+}
+
 interface Node {
   ns: string;
   config: string;
@@ -91,15 +104,14 @@ test('two nodes over one encrypted fc00::/8 link', { skip: !isRoot && 'needs roo
       } finally {
         sh('ip', ['-n', nsA, 'addr', 'del', 'fc11::1/128', 'dev', 'rovy0']);
       }
-      const mark = b.daemon!.log.length;
-      b.daemon!.signal('SIGUSR1');
-      await until('state logged', () => /state \{.*\}\n/.test(b.daemon!.log.slice(mark)));
-      const state = JSON.parse(/state (\{.*\})\n/.exec(b.daemon!.log.slice(mark))![1]!) as { counters: { spoofedSource: number } };
+      const state = await stateOf(b);
       assert.ok(state.counters.spoofedSource >= 2, `spoofedSource = ${state.counters.spoofedSource}`);
       assert.equal(ping(a, b).code, 0, 'the session suffered');
     });
 
-    await t.test('iperf3 TCP through rovy0', async () => {
+    await t.test('iperf3 TCP through rovy0, in large segments split and coalesced', async () => {
+      assert.match(a.daemon!.log, /TUN rovy0: offloads csum tso6/);
+      const before = { a: (await stateOf(a)).dataPath, b: (await stateOf(b)).dataPath };
       const server = spawn('ip', ['netns', 'exec', nsB, 'iperf3', '-s', '-1', '-B', b.address], { stdio: 'ignore' });
       const serverExit = new Promise((r) => server.once('exit', r));
       try {
@@ -112,9 +124,52 @@ test('two nodes over one encrypted fc00::/8 link', { skip: !isRoot && 'needs roo
         const report = JSON.parse(result.out) as { end: { sum_received: { bytes: number; bits_per_second: number } } };
         t.diagnostic(`iperf3 over rovy: ${(report.end.sum_received.bits_per_second / 1e6).toFixed(0)} Mbit/s`);
         assert.ok(report.end.sum_received.bytes > 1_000_000, 'less than 1 MB went through');
+        // A read 64 KB segments from its TUN and cut them; B wrote a flow's packets as one.
+        const after = { a: (await stateOf(a)).dataPath, b: (await stateOf(b)).dataPath };
+        const delta = (side: 'a' | 'b', part: 'tun' | 'udp', key: string) =>
+          (after[side][part] as Record<string, number>)[key]! - (before[side][part] as Record<string, number>)[key]!;
+        const perRead = delta('a', 'tun', 'packetsRead') / delta('a', 'tun', 'reads');
+        const perWrite = delta('b', 'tun', 'packetsWritten') / delta('b', 'tun', 'writes');
+        const perSend = delta('a', 'udp', 'sent') / delta('a', 'udp', 'sendCalls');
+        t.diagnostic(`packets per TUN read at A ${perRead.toFixed(1)}, per TUN write at B ${perWrite.toFixed(1)}, datagrams per sendmmsg at A ${perSend.toFixed(1)}`);
+        assert.ok(delta('a', 'tun', 'gsoReads') > 0 && perRead > 2, `A split no segments: ${JSON.stringify(after.a.tun)}`);
+        assert.ok(delta('b', 'tun', 'groWrites') > 0 && perWrite > 2, `B coalesced nothing: ${JSON.stringify(after.b.tun)}`);
+        assert.ok(perSend > 2, `A sent ${perSend} datagrams per sendmmsg`);
+        assert.equal(after.a.tun.malformed + after.b.tun.malformed, 0);
       } finally {
         if (server.exitCode === null) server.kill();
         await serverExit;
+      }
+    });
+
+    await t.test('a UDP GSO send through rovy0 arrives as its datagrams, each intact', async () => {
+      // An application's UDP_SEGMENT send (as QUIC stacks do) reaches the TUN as one segment
+      // (USO): A cuts it, B's application gets every datagram with the right bytes.
+      const receiver = spawn('ip', ['netns', 'exec', nsB, process.execPath, '-e', `
+        const s = require('node:dgram').createSocket('udp6');
+        const got = [];
+        s.on('message', (m) => { got.push(m.every((v, i) => v === ((got.length * 7 + i) & 0xff)) ? m.length : -m.length); if (got.length === 6) done(); });
+        const done = () => { clearTimeout(timer); console.log(JSON.stringify(got)); s.close(); };
+        const timer = setTimeout(done, 10000);
+        s.bind(9999, '${b.address}', () => console.log('ready'));`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      receiver.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise((r) => receiver.once('exit', r));
+      try {
+        await until('receiver ready', () => out.startsWith('ready'));
+        const before = (await stateOf(a)).dataPath.tun.gsoReads;
+        const send = nsExec(nsA, 'python3', ['-c', `
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_UDP, 103, 1000)  # UDP_SEGMENT
+s.sendto(b''.join(bytes((k * 7 + i) & 0xff for i in range(1000 if k < 5 else 123)) for k in range(6)), ('${b.address}', 9999))`]);
+        assert.equal(send.code, 0, send.out);
+        await exited;
+        assert.deepEqual(JSON.parse(out.slice('ready'.length)), [1000, 1000, 1000, 1000, 1000, 123]);
+        if (/offloads csum tso6 uso6/.test(a.daemon!.log)) assert.equal((await stateOf(a)).dataPath.tun.gsoReads, before + 1, 'the send was not one segment');
+      } finally {
+        if (receiver.exitCode === null) receiver.kill();
+        await exited;
       }
     });
 
