@@ -33,6 +33,7 @@ export class MeshSwitch {
       interfaceName: o.tun.name,
       address: o.node.addressText,
       ownerUid: process.geteuid?.() ?? 0,
+      vnetHeader: o.tun.offload,
       isEnabled: () => o.node.isEnabled,
       switched: (enabled) => this.guard(() => this.switchedByNetworkManager(enabled)),
       activeChanged: (activated) => this.guard(() => this.attachUnderNetworkManager(activated)),

@@ -29,6 +29,8 @@ export interface ProfileFacts {
   address: string;
   /** The daemon's uid: NetworkManager creates the TUN for this owner, and no other user may attach. */
   ownerUid: number;
+  /** Whether the TUN carries virtio-net headers (opened with offloads: TunDevice.offload). */
+  vnetHeader: boolean;
 }
 
 /**
@@ -49,11 +51,12 @@ export function ownedSettings(current: Settings | null, facts: ProfileFacts): Se
     autoconnect: variant('b', false),
   });
   Object.assign(section('tun'), {
-    // The flags rovy's TUN is opened with (layer 3, no packet info, one queue, no vnet header):
-    // NetworkManager only takes over a device whose flags and owner match its profile.
+    // The flags rovy's TUN is opened with (layer 3, no packet info, one queue, a virtio-net
+    // header unless offloads are off): NetworkManager only takes over a device whose flags and
+    // owner match its profile.
     mode: variant('u', 1),
     pi: variant('b', false),
-    'vnet-hdr': variant('b', false),
+    'vnet-hdr': variant('b', facts.vnetHeader),
     'multi-queue': variant('b', false),
     owner: variant('s', String(facts.ownerUid)),
   });

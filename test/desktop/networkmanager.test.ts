@@ -232,7 +232,7 @@ test('NetworkManager shows and switches the mesh', { skip: !isRoot && 'needs roo
       assert.match(nsExec(nsA, 'ip', ['-d', 'link', 'show', 'rovy0']).out, /persist on/);
       // tun.owner: no other local user may attach to it while the daemon is away.
       const stranger = nsExec(nsA, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '-e',
-        `try { require(${JSON.stringify(join(ROOT, 'build', 'Release', 'rovy_native.node'))}).tunOpen('rovy0'); console.log('attached'); } catch (e) { console.log(e.code); }`]);
+        `try { require(${JSON.stringify(join(ROOT, 'build', 'Release', 'rovy_native.node'))}).tunOpen('rovy0', true); console.log('attached'); } catch (e) { console.log(e.code); }`]);
       assert.equal(stranger.out.trim(), 'EPERM', stranger.out);
       daemonA = startA();
       await until('A registered', () => /registered, active/.test(daemonA.log), 15_000);

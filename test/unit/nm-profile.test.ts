@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { plain as plainValue, variant, variantContent } from '../../service/dbus/bus.js';
 import { ownedSettings, PROFILE_UUID, type Settings } from '../../service/nm/profile.js';
 
-const FACTS = { interfaceName: 'rovy0', address: 'fc12:3456::1', ownerUid: 998 };
+const FACTS = { interfaceName: 'rovy0', address: 'fc12:3456::1', ownerUid: 998, vnetHeader: true };
 const RESOLVER = Buffer.from([0xfc, ...new Array<number>(14).fill(0), 1]);
 
 const plain = (settings: Settings): Record<string, Record<string, unknown>> => plainValue(settings) as Record<string, Record<string, unknown>>;
@@ -13,7 +13,9 @@ const plain = (settings: Settings): Record<string, Record<string, unknown>> => p
 test('a new profile has exactly the mesh settings', () => {
   const s = plain(ownedSettings(null, FACTS));
   assert.deepEqual(s.connection, { id: 'rovy', uuid: PROFILE_UUID, type: 'tun', 'interface-name': 'rovy0', autoconnect: false });
-  assert.deepEqual(s.tun, { mode: 1, pi: false, 'vnet-hdr': false, 'multi-queue': false, owner: '998' });
+  assert.deepEqual(s.tun, { mode: 1, pi: false, 'vnet-hdr': true, 'multi-queue': false, owner: '998' });
+  // Without offloads the TUN has no virtio-net header, and the profile says so.
+  assert.equal((plain(ownedSettings(null, { ...FACTS, vnetHeader: false })) as { tun: Record<string, unknown> }).tun['vnet-hdr'], false);
   assert.deepEqual(s.ipv4, { method: 'disabled' });
   assert.equal(s.ipv6!.method, 'manual');
   assert.deepEqual(s.ipv6!['address-data'], [{ address: 'fc12:3456::1', prefix: 8 }]);
