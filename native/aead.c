@@ -194,28 +194,50 @@ static napi_value AeadOpen(napi_env env, napi_callback_info info) {
   return rv_num(env, (double)(len - TAG_BYTES));
 }
 
-// Checks (ids, counters, data, slotSize, offset, lens, count) completely before any slot is
-// touched, so a bad argument throws without leaving the batch half done.
+// Where slot i's packet starts in its slot: the one offset, or its own.
+static inline size_t slot_offset(const rv_batch *b, const uint32_t *offsets, size_t i) {
+  return offsets ? offsets[i] : b->offset;
+}
+
+// Checks (ids, counters, data, slotSize, offset, lens, count[, offsets]) completely before any
+// slot is touched, so a bad argument throws without leaving the batch half done. With offsets
+// (a Uint32Array), slot i's packet starts at offsets[i] in its slot instead of at offset.
 static bool get_batch(napi_env env, napi_callback_info info, bool encrypt, rv_keytab **t,
-                      uint32_t **ids, double **counters, rv_batch *b, size_t *count) {
-  napi_value argv[7];
+                      uint32_t **ids, double **counters, rv_batch *b, size_t *count, uint32_t **offsets) {
+  napi_value argv[8];
   rv_instance *inst;
-  size_t nids, nctr;
-  if (!rv_get_args(env, info, 7, argv, (void **)&inst) || !rv_get_u32(env, argv[0], "ids", ids, &nids) ||
-      !rv_get_f64(env, argv[1], "counters", counters, &nctr) || !rv_get_batch(env, argv + 2, 0, b) ||
-      !rv_get_count(env, argv[6], "count", b, count))
-    return false;
-  if (*count > nids || *count > nctr) {
-    rv_throw_range(env, "count exceeds ids or counters");
+  size_t nids, nctr, argc = 8, noffsets = 0;
+  napi_valuetype offsets_type = napi_undefined;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&inst) != napi_ok) return false;
+  if (argc < 7) {
+    rv_throw_type(env, "expected 7 or 8 arguments, got %zu", argc);
     return false;
   }
-  if (rv_overlaps(b->lens, b->nlens * 4, *ids, nids * 4) || rv_overlaps(b->lens, b->nlens * 4, *counters, nctr * 8)) {
-    rv_throw_type(env, "lens must not share memory with ids or counters");
+  if (!rv_get_u32(env, argv[0], "ids", ids, &nids) || !rv_get_f64(env, argv[1], "counters", counters, &nctr) ||
+      !rv_get_batch(env, argv + 2, 0, b) || !rv_get_count(env, argv[6], "count", b, count) ||
+      (argc == 8 && napi_typeof(env, argv[7], &offsets_type) != napi_ok))
+    return false;
+  *offsets = NULL;
+  if (offsets_type != napi_undefined && offsets_type != napi_null &&
+      !rv_get_u32(env, argv[7], "offsets", offsets, &noffsets))
+    return false;
+  if (*count > nids || *count > nctr || (*offsets && *count > noffsets)) {
+    rv_throw_range(env, "count exceeds ids, counters or offsets");
+    return false;
+  }
+  if (rv_overlaps(b->lens, b->nlens * 4, *ids, nids * 4) || rv_overlaps(b->lens, b->nlens * 4, *counters, nctr * 8) ||
+      (*offsets && rv_overlaps(b->lens, b->nlens * 4, *offsets, noffsets * 4))) {
+    rv_throw_type(env, "lens must not share memory with ids, counters or offsets");
     return false;
   }
   *t = inst->keys;
-  size_t cap = b->slot_size - b->offset;
   for (size_t i = 0; i < *count; i++) {
+    size_t at = slot_offset(b, *offsets, i);
+    if (at > b->slot_size) {
+      rv_throw_range(env, "offsets[%zu] = %zu is past the slot", i, at);
+      return false;
+    }
+    size_t cap = b->slot_size - at;
     uint32_t len = b->lens[i];
     if (len > cap || (encrypt && cap - len < TAG_BYTES)) {
       rv_throw_range(env, "lens[%zu] = %u does not fit its slot", i, len);
@@ -234,20 +256,20 @@ static bool get_batch(napi_env env, napi_callback_info info, bool encrypt, rv_ke
   return true;
 }
 
-// aeadSealBatch(ids, counters, data, slotSize, offset, lens, count): non-empty slots are
-// sealed in place and grow by the tag.
+// aeadSealBatch(ids, counters, data, slotSize, offset, lens, count[, offsets]): non-empty slots
+// are sealed in place and grow by the tag.
 static napi_value AeadSealBatch(napi_env env, napi_callback_info info) {
   rv_keytab *t;
-  uint32_t *ids;
+  uint32_t *ids, *offsets;
   double *counters;
   rv_batch b;
   size_t count;
-  if (!get_batch(env, info, true, &t, &ids, &counters, &b, &count)) return NULL;
+  if (!get_batch(env, info, true, &t, &ids, &counters, &b, &count, &offsets)) return NULL;
   size_t sealed = 0;
   for (size_t i = 0; i < count; i++) {
     if (b.lens[i] == 0) continue;
     sealed++;
-    if (!seal(key_ctx(t, ids[i], true), counters[i], rv_slot(&b, i) + b.offset, b.lens[i])) {
+    if (!seal(key_ctx(t, ids[i], true), counters[i], rv_slot(&b, i) + slot_offset(&b, offsets, i), b.lens[i])) {
       napi_throw_error(env, NULL, "aeadSealBatch: OpenSSL failed");
       return NULL;
     }
@@ -257,21 +279,21 @@ static napi_value AeadSealBatch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// aeadOpenBatch(ids, counters, data, slotSize, offset, lens, count): each slot becomes its
-// plaintext length, or 0xFFFFFFFF if it is shorter than a tag or does not authenticate.
+// aeadOpenBatch(ids, counters, data, slotSize, offset, lens, count[, offsets]): each slot becomes
+// its plaintext length, or 0xFFFFFFFF if it is shorter than a tag or does not authenticate.
 static napi_value AeadOpenBatch(napi_env env, napi_callback_info info) {
   rv_keytab *t;
-  uint32_t *ids;
+  uint32_t *ids, *offsets;
   double *counters;
   rv_batch b;
   size_t count;
-  if (!get_batch(env, info, false, &t, &ids, &counters, &b, &count)) return NULL;
+  if (!get_batch(env, info, false, &t, &ids, &counters, &b, &count, &offsets)) return NULL;
   size_t opened = 0;
   for (size_t i = 0; i < count; i++) {
     uint32_t len = b.lens[i];
     opened += len >= TAG_BYTES;
-    bool ok = len >= TAG_BYTES &&
-              open_(key_ctx(t, ids[i], false), counters[i], rv_slot(&b, i) + b.offset, len - TAG_BYTES);
+    bool ok = len >= TAG_BYTES && open_(key_ctx(t, ids[i], false), counters[i],
+                                        rv_slot(&b, i) + slot_offset(&b, offsets, i), len - TAG_BYTES);
     b.lens[i] = ok ? len - TAG_BYTES : OPEN_FAILED;
   }
   count_call(env, info, opened);

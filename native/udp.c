@@ -24,6 +24,19 @@
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+// Receiving with UDP GRO, a message may hold many datagrams of one size (the last may be
+// shorter) from one sender, up to 64 KB: recvmmsg fills RV_GRO_MSGS such messages in a scratch
+// area the caller keeps, and they are handed out datagram by datagram into the batch's slots.
+// Scratch: RV_GRO_MSGS × RV_GRO_MSG_BYTES of messages, then their RV_GRO_MSGS endpoints. State
+// (numbers): [0] messages held, [1] the one being handed out, [2] the offset reached in it,
+// [3, 3 + RV_GRO_MSGS) their lengths, then their datagram sizes.
+#define RV_GRO_MSGS 16
+#define RV_GRO_MSG_BYTES 65536
+#define RV_GRO_SCRATCH (RV_GRO_MSGS * (RV_GRO_MSG_BYTES + RV_ENDPOINT_BYTES))
+#define RV_GRO_STATE (3 + 2 * RV_GRO_MSGS)
 // The kernel takes at most 64 segments per GSO message (UDP_MAX_SEGMENTS) and a UDP payload
 // under 64 KB; these stay inside both.
 #define RV_GSO_SEGMENTS 64
@@ -88,7 +101,8 @@ static bool set_buf(int fd, int force_opt, int opt, int bytes) {
   return setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes) == 0;
 }
 
-// udpOpen(family, addr, port, bufBytes) -> { fd, port }
+// udpOpen(family, addr, port, bufBytes) -> { fd, port, gro }: gro says the kernel may hand over
+// coalesced datagrams (UDP_GRO, Linux 5.0): read them with a scratch area (udpRecvBatch).
 static napi_value UdpOpen(napi_env env, napi_callback_info info) {
   napi_value argv[4], result, v;
   int64_t family, port, buf_bytes;
@@ -136,39 +150,28 @@ static napi_value UdpOpen(napi_env env, napi_callback_info info) {
   // A new socket may reuse a closed one's number: it starts with GSO allowed.
   if (fd < RV_GSO_FDS) inst->gso_refused[fd / 64] &= ~(1ull << (fd % 64));
   int bound = ntohs(family == 4 ? sa.v4.sin_port : sa.v6.sin6_port);
+  bool gro = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
   if (napi_create_object(env, &result) != napi_ok || napi_create_int32(env, fd, &v) != napi_ok ||
       napi_set_named_property(env, result, "fd", v) != napi_ok ||
       napi_create_int32(env, bound, &v) != napi_ok ||
-      napi_set_named_property(env, result, "port", v) != napi_ok) {
+      napi_set_named_property(env, result, "port", v) != napi_ok || napi_get_boolean(env, gro, &v) != napi_ok ||
+      napi_set_named_property(env, result, "gro", v) != napi_ok) {
     close(fd);
     return NULL;
   }
   return result;
 }
 
-// udpRecvBatch(fd, data, slotSize, offset, lens, max) -> datagrams received. Each slot gets
-// the sender's endpoint; a datagram longer than the slot is reported with length 0.
-static napi_value UdpRecvBatch(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  rv_batch b;
-  rv_instance *inst;
-  int fd;
-  size_t max, n = 0;
-  if (!rv_get_args(env, info, 6, argv, (void **)&inst) || !rv_get_fd(env, argv[0], "fd", false, &fd) ||
-      !rv_get_batch(env, argv + 1, RV_ENDPOINT_BYTES, &b) || !rv_get_count(env, argv[5], "max", &b, &max))
-    return NULL;
+// One datagram per message, straight into the slots.
+static size_t recv_plain(rv_instance *inst, int fd, rv_batch *b, size_t max, size_t cap, int *err) {
   struct mmsghdr msgs[RV_MMSG];
   struct iovec iov[RV_MMSG];
   rv_sockaddr names[RV_MMSG];
-  size_t cap = b.slot_size - b.offset;
-  if (cap == 0) {
-    rv_throw_range(env, "offset leaves no room in the slot");
-    return NULL;
-  }
+  size_t n = 0;
   while (n < max) {
     unsigned want = (unsigned)(max - n < RV_MMSG ? max - n : RV_MMSG);
     for (unsigned k = 0; k < want; k++) {
-      iov[k].iov_base = rv_slot(&b, n + k) + b.offset;
+      iov[k].iov_base = rv_slot(b, n + k) + b->offset;
       iov[k].iov_len = cap;
       memset(&msgs[k].msg_hdr, 0, sizeof msgs[k].msg_hdr);
       msgs[k].msg_hdr.msg_name = &names[k];
@@ -179,19 +182,147 @@ static napi_value UdpRecvBatch(napi_env env, napi_callback_info info) {
     int r = recvmmsg(fd, msgs, want, MSG_DONTWAIT, NULL);
     if (r < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || n > 0) break;  // keep what was read; an error shows up next call
-      rv_throw_errno(env, "recvmmsg", errno);
-      return NULL;
+      if (errno != EAGAIN) *err = errno;
+      break;
     }
     if (r > 0) {
       inst->udp_recv_calls++;
       inst->udp_received += r;
     }
     for (int k = 0; k < r; k++, n++) {
-      endpoint_from_sockaddr(rv_slot(&b, n), &names[k]);
-      b.lens[n] = (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) ? 0 : msgs[k].msg_len;
+      endpoint_from_sockaddr(rv_slot(b, n), &names[k]);
+      b->lens[n] = (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) ? 0 : msgs[k].msg_len;
     }
     if ((unsigned)r < want) break;  // the queue is drained
+  }
+  return n;
+}
+
+// Fills scratch with up to RV_GRO_MSGS messages; false if none came (then *err may be set).
+static bool recv_gro_messages(rv_instance *inst, int fd, uint8_t *scratch, uint32_t *state, int *err) {
+  struct mmsghdr msgs[RV_GRO_MSGS];
+  struct iovec iov[RV_GRO_MSGS];
+  rv_sockaddr names[RV_GRO_MSGS];
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctl[RV_GRO_MSGS];
+  for (unsigned k = 0; k < RV_GRO_MSGS; k++) {
+    iov[k].iov_base = scratch + (size_t)k * RV_GRO_MSG_BYTES;
+    iov[k].iov_len = RV_GRO_MSG_BYTES;
+    memset(&msgs[k].msg_hdr, 0, sizeof msgs[k].msg_hdr);
+    msgs[k].msg_hdr.msg_name = &names[k];
+    msgs[k].msg_hdr.msg_namelen = sizeof names[k];
+    msgs[k].msg_hdr.msg_iov = &iov[k];
+    msgs[k].msg_hdr.msg_iovlen = 1;
+    msgs[k].msg_hdr.msg_control = ctl[k].buf;
+    msgs[k].msg_hdr.msg_controllen = sizeof ctl[k].buf;
+  }
+  int r;
+  do r = recvmmsg(fd, msgs, RV_GRO_MSGS, MSG_DONTWAIT, NULL);
+  while (r < 0 && errno == EINTR);
+  if (r <= 0) {
+    if (r < 0 && errno != EAGAIN) *err = errno;
+    return false;
+  }
+  inst->udp_recv_calls++;
+  uint8_t *eps = scratch + (size_t)RV_GRO_MSGS * RV_GRO_MSG_BYTES;
+  for (int k = 0; k < r; k++) {
+    struct msghdr *h = &msgs[k].msg_hdr;
+    endpoint_from_sockaddr(eps + (size_t)k * RV_ENDPOINT_BYTES, &names[k]);
+    uint32_t len = (h->msg_flags & MSG_TRUNC) ? 0 : msgs[k].msg_len;
+    int size = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof size))
+        memcpy(&size, CMSG_DATA(c), sizeof size);
+    }
+    state[3 + k] = len;
+    state[3 + RV_GRO_MSGS + k] = size > 0 && (uint32_t)size < len ? (uint32_t)size : len;
+  }
+  state[0] = (uint32_t)r;
+  state[1] = 0;
+  state[2] = 0;
+  return true;
+}
+
+// Hands out the held messages' datagrams into slots, receiving more when they run out. What
+// does not fit in max stays in scratch for the next call.
+static size_t recv_gro(rv_instance *inst, int fd, rv_batch *b, size_t max, size_t cap, uint8_t *scratch, uint32_t *state,
+                       int *err) {
+  const uint8_t *eps = scratch + (size_t)RV_GRO_MSGS * RV_GRO_MSG_BYTES;
+  size_t n = 0;
+  while (n < max) {
+    if (state[1] >= state[0] && !recv_gro_messages(inst, fd, scratch, state, err)) break;
+    uint32_t k = state[1], len = state[3 + k], size = state[3 + RV_GRO_MSGS + k], off = state[2];
+    const uint8_t *msg = scratch + (size_t)k * RV_GRO_MSG_BYTES, *ep = eps + (size_t)k * RV_ENDPOINT_BYTES;
+    do {  // an empty (or truncated) message is one empty slot, as without GRO
+      uint32_t take = len - off < size ? len - off : size;
+      uint8_t *slot = rv_slot(b, n);
+      memcpy(slot, ep, RV_ENDPOINT_BYTES);
+      if (take <= cap) memcpy(slot + b->offset, msg + off, take);
+      b->lens[n++] = take <= cap ? take : 0;
+      off += take;
+      inst->udp_received++;
+    } while (n < max && off < len);
+    if (off >= len) {
+      state[1]++;
+      state[2] = 0;
+    } else {
+      state[2] = off;
+    }
+  }
+  return n;
+}
+
+// Whether a state array holds what recv_gro leaves there (it lives in JS memory).
+static bool gro_state_ok(const uint32_t *state) {
+  if (state[0] > RV_GRO_MSGS || state[1] > state[0]) return false;
+  for (uint32_t k = state[1]; k < state[0]; k++) {
+    uint32_t len = state[3 + k], size = state[3 + RV_GRO_MSGS + k];
+    if (len > RV_GRO_MSG_BYTES || size > len || (len > 0 && size == 0)) return false;
+  }
+  return state[0] == 0 || state[1] == state[0] || state[2] < state[3 + state[1]] || state[2] == 0;
+}
+
+// udpRecvBatch(fd, data, slotSize, offset, lens, max, scratch, state) -> datagrams received. Each
+// slot gets the sender's endpoint; a datagram longer than the slot is reported with length 0.
+// scratch and state are null for a socket without UDP GRO; otherwise RV_GRO_SCRATCH bytes and
+// RV_GRO_STATE numbers, kept by the caller between calls (datagrams not yet handed out wait there).
+static napi_value UdpRecvBatch(napi_env env, napi_callback_info info) {
+  napi_value argv[8];
+  rv_batch b;
+  rv_instance *inst;
+  int fd, err = 0;
+  size_t max, n;
+  napi_valuetype scratch_type;
+  if (!rv_get_args(env, info, 8, argv, (void **)&inst) || !rv_get_fd(env, argv[0], "fd", false, &fd) ||
+      !rv_get_batch(env, argv + 1, RV_ENDPOINT_BYTES, &b) || !rv_get_count(env, argv[5], "max", &b, &max) ||
+      napi_typeof(env, argv[6], &scratch_type) != napi_ok)
+    return NULL;
+  size_t cap = b.slot_size - b.offset;
+  if (cap == 0) {
+    rv_throw_range(env, "offset leaves no room in the slot");
+    return NULL;
+  }
+  if (scratch_type == napi_null) {
+    n = recv_plain(inst, fd, &b, max, cap, &err);
+  } else {
+    uint8_t *scratch;
+    uint32_t *state;
+    size_t scratch_len, state_len;
+    if (!rv_get_u8(env, argv[6], "scratch", &scratch, &scratch_len) || !rv_get_u32(env, argv[7], "state", &state, &state_len))
+      return NULL;
+    if (scratch_len < RV_GRO_SCRATCH || state_len < RV_GRO_STATE || !gro_state_ok(state) ||
+        rv_overlaps(scratch, scratch_len, b.data, b.slots * b.slot_size)) {
+      rv_throw_range(env, "scratch must be %d bytes apart from the batch, state %d numbers as left", RV_GRO_SCRATCH, RV_GRO_STATE);
+      return NULL;
+    }
+    n = recv_gro(inst, fd, &b, max, cap, scratch, state, &err);
+  }
+  // Keep what was read; an error shows up on the next call.
+  if (err != 0 && n == 0) {
+    rv_throw_errno(env, "recvmmsg", err);
+    return NULL;
   }
   return rv_num(env, (double)n);
 }

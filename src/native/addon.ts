@@ -55,10 +55,27 @@ export interface NativeAddon {
   /** TUN I/O so far on this thread (see TunStats in native/tun.c). */
   tunStats(): TunStats;
 
-  /** A non-blocking UDP socket bound to addr (4 or 16 bytes) and port (0: any); IPv6 sockets are v6-only. */
-  udpOpen(family: 4 | 6, addr: Uint8Array, port: number, bufBytes: number): { fd: number; port: number };
-  /** recvmmsg into slots, sender in each endpoint area; a datagram too long for its slot gets length 0. */
-  udpRecvBatch(fd: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, max: number): number;
+  /**
+   * A non-blocking UDP socket bound to addr (4 or 16 bytes) and port (0: any); IPv6 sockets are
+   * v6-only. `gro`: the kernel may hand it coalesced datagrams (UDP GRO).
+   */
+  udpOpen(family: 4 | 6, addr: Uint8Array, port: number, bufBytes: number): { fd: number; port: number; gro: boolean };
+  /**
+   * recvmmsg into slots, sender in each endpoint area; a datagram too long for its slot gets
+   * length 0. For a socket with GRO, `scratch` (UDP_GRO_SCRATCH_BYTES) and `state`
+   * (UDP_GRO_STATE_LENGTH numbers) are kept between calls: coalesced datagrams are handed out one
+   * per slot, and what did not fit waits there.
+   */
+  udpRecvBatch(
+    fd: number,
+    data: Uint8Array,
+    slotSize: number,
+    offset: number,
+    lens: Uint32Array,
+    max: number,
+    scratch: Uint8Array | null,
+    state: Uint32Array | null,
+  ): number;
   /** sendmmsg each slot with lens[i] > 0 to its endpoint, on fd4 or fd6 by family (-1: drop). Returns the count sent. */
   udpSendBatch(fd4: number, fd6: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): number;
   /** One datagram to a 32-byte endpoint area; false if the socket buffer is full or the destination is unreachable now. */
@@ -83,10 +100,31 @@ export interface NativeAddon {
   aeadSeal(id: number, counter: number, buf: Uint8Array, off: number, len: number): number;
   /** Opens buf[off, off+len) (ciphertext and tag) in place; returns the plaintext length or -1. */
   aeadOpen(id: number, counter: number, buf: Uint8Array, off: number, len: number): number;
-  /** Seals each slot with lens[i] > 0 with key ids[i] and nonce counters[i]; lens[i] += 16. */
-  aeadSealBatch(ids: Uint32Array, counters: Float64Array, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): void;
-  /** Opens each slot; lens[i] becomes the plaintext length, or OPEN_FAILED. */
-  aeadOpenBatch(ids: Uint32Array, counters: Float64Array, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): void;
+  /**
+   * Seals each slot with lens[i] > 0 with key ids[i] and nonce counters[i]; lens[i] += 16. With
+   * `offsets`, slot i's payload starts at offsets[i] in its slot instead of at `offset`.
+   */
+  aeadSealBatch(
+    ids: Uint32Array,
+    counters: Float64Array,
+    data: Uint8Array,
+    slotSize: number,
+    offset: number,
+    lens: Uint32Array,
+    count: number,
+    offsets?: Uint32Array,
+  ): void;
+  /** Opens each slot; lens[i] becomes the plaintext length, or OPEN_FAILED (`offsets` as for sealing). */
+  aeadOpenBatch(
+    ids: Uint32Array,
+    counters: Float64Array,
+    data: Uint8Array,
+    slotSize: number,
+    offset: number,
+    lens: Uint32Array,
+    count: number,
+    offsets?: Uint32Array,
+  ): void;
   /** Seal and open calls so far on this thread, and the packets they sealed or tried to open. */
   aeadStats(): { calls: number; packets: number };
 }
@@ -120,6 +158,10 @@ export interface UdpStats {
   gsoDatagrams: number;
   gsoFallbacks: number;
 }
+
+/** What udpRecvBatch keeps for a socket with GRO (RV_GRO_* in native/udp.c): 16 messages of 64 KB and their endpoints, and the state. */
+export const UDP_GRO_SCRATCH_BYTES = 16 * (65536 + 32);
+export const UDP_GRO_STATE_LENGTH = 3 + 2 * 16;
 
 /** Bytes of the scratch buffer tunReadBatch needs for an fd with virtio-net headers. */
 export const TUN_SCRATCH_BYTES = 10 + 40 + 65535;

@@ -57,6 +57,12 @@ export class Links {
     return this.up.has(peer);
   }
 
+  /** The neighbour behind an interface index if its link is up: where a routed frame may go. */
+  upPeer(link: number): Peer | undefined {
+    const peer = this.byIndex.get(link);
+    return peer !== undefined && this.up.has(peer) ? peer : undefined;
+  }
+
   /** Sends hellos where due and tells routing which links came up or went down. */
   tick(now: number): void {
     for (const peer of this.byIndex.values()) {

@@ -28,7 +28,7 @@ import { LanPeers, type LanPeersOptions } from './lan-peers.js';
 import type { Neighbor } from '../discovery/neighbors.js';
 import { Links } from './links.js';
 import { ReceivePipeline } from './receive.js';
-import type { Sockets } from './send.js';
+import type { Sockets } from './hop-out.js';
 import { SendPipeline } from './send.js';
 import { DataPathCounters, dataPathReport, type DataPathReport } from './data-path.js';
 
@@ -297,18 +297,8 @@ export class MeshNode {
   }
 
   private startIO(): void {
-    const tun = this.options.tun;
-    // The rest of a split segment waits in the device after a wakeup's last batch, and readiness
-    // will not tell of it: come back for it on the next turn, while the node still reads.
-    const resume = (): void => {
-      if (tun.pending) readTun();
-    };
-    const readTun = this.guard('TUN read', () => {
-      this.send.onReadable();
-      if (tun.pending) setImmediate(resume);
-    });
-    tun.onReadable(readTun);
-    for (const socket of this.options.sockets) socket.onReadable(this.guard('UDP receive', () => this.receive.drain(socket)));
+    this.options.tun.onReadable(this.drainer('TUN read', this.options.tun, this.send.onReadable));
+    for (const socket of this.options.sockets) socket.onReadable(this.drainer('UDP receive', socket, () => this.receive.drain(socket)));
     this.timer = setInterval(this.guard('timers', () => this.tick()), TIMER_TICK_MS);
     const now = this.sessions.now();
     for (const peer of this.sessions.allPeers()) this.sessions.initiate(peer, now);
@@ -623,6 +613,23 @@ export class MeshNode {
    * daemon down: the batch in hand is lost, the node keeps running. Also reports a poll that
    * libuv stopped with an error.
    */
+  /**
+   * A readiness callback that drains `source`, and comes back on the next turn while the source
+   * still holds what readiness will not announce again: the rest of a segment split from the TUN,
+   * or coalesced datagrams a batch had no room for. A wakeup is bounded (MAX_BATCHES_PER_WAKEUP)
+   * so the other direction and the timers get their turn.
+   */
+  private drainer(what: string, source: { readonly pending: boolean }, drain: () => void): (error?: Error) => void {
+    const resume = (): void => {
+      if (source.pending) run();
+    };
+    const run = this.guard(what, () => {
+      drain();
+      if (source.pending) setImmediate(resume);
+    });
+    return run;
+  }
+
   private guard(what: string, run: () => void): (error?: Error) => void {
     return (error?: Error) => {
       if (error) {

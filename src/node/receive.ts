@@ -1,8 +1,12 @@
 // Inbound data path: UDP → hop open → (forwarder → end-to-end open) → fcnet checks → TUN,
-// or, at a transit node, UDP → hop open → forwarder → hop seal → UDP.
+// or, at a transit node, UDP → hop open → forwarder → hop-out → UDP.
 //
-//   1. A UDP socket becomes readable; recvmmsg fills up to `capacity` slots of one reused batch,
-//      each datagram at DATAGRAM_OFFSET (32) with its source in the slot's endpoint area.
+//   in:  datagrams from neighbours (the addon hands out coalesced ones one per slot)
+//   out: IPv6 packets for the host, written to rovy0 (a TCP flow's coalesced into one write),
+//        and routed frames passed on to the next neighbour, never opened
+//
+//   1. A UDP socket becomes readable; up to `capacity` datagrams fill the slots of one reused
+//      batch, each at DATAGRAM_OFFSET (32) with its source in the slot's endpoint area.
 //   2. Per datagram: a transport message (type 4) finds its keypair by receiver index and is
 //      checked against the keypair's age and replay window before any decryption is spent on
 //      it. Handshake messages (types 1–3) are only noted: they run after this batch, because a
@@ -14,58 +18,49 @@
 //      - empty: a keepalive (a hello, for routing's link liveness);
 //      - 0x6_, an IPv6 packet from the neighbour itself: it must be well-formed, come from the
 //        neighbour's address and be for us;
-//      - 0x01, a routed frame (forward/header.ts): malformed headers are dropped and counted. Not
-//        for us yet: its hop limit is decremented (at zero a report goes back to its origin),
-//        the next slot of its label names the neighbour to pass it to — unknown or back where it
-//        came from is dropped — and is replaced by the index it came in by; the frame is marked to
-//        go on. For us: an end-to-end transport message is checked like a hop one and opened in
-//        place (one native call), must carry an IPv6 packet from the session's own address to
-//        ours, and is moved down to TUN_OFFSET; handshakes and reports are noted for later;
-//      - 0x02, routing control: noted for later.
-//   5. One native call writes the packets for us to the TUN. The frames marked to go on get the
-//      next neighbour's hop header and endpoint, one native call seals them all in place and one
-//      more sends them: a transit node never copies what it forwards, and never can open it.
-//   6. The noted handshakes, control frames and reports run, one at a time.
+//      - 0x01, a routed frame: the forwarding stage (forward/forwarder.ts) decides. Passed on:
+//        marked to go on. Expired here: a report goes back to its origin (after the batch). For
+//        us: an end-to-end transport message is checked like a hop one and its open staged;
+//        handshakes and reports are noted for after the batch;
+//      - 0x02, routing control: noted for after the batch.
+//   5. One native call opens every staged end-to-end message in place, each at its own offset.
+//      Each must carry an IPv6 packet from the session's own address to ours, and is moved down
+//      to TUN_OFFSET.
+//   6. One native call writes the packets for us to the TUN. The frames marked to go on pass
+//      through the hop-out stage (hop-out.ts: one seal call and one sendmmsg for all of them): a
+//      transit node never copies what it forwards, and never can open it.
+//   7. The noted handshakes, control frames and reports run, one at a time.
 //   At most MAX_BATCHES_PER_WAKEUP batches are handled before yielding to the event loop.
 import { OFF_DST, OFF_HOP_LIMIT, OFF_SRC, equal16, ipv6Length } from '../fcnet/ipv6.js';
-import { readTransportCounter, readU32LE, encodeTransportHeader } from '../noise/messages.js';
+import { readTransportCounter, readU32LE } from '../noise/messages.js';
 import { TRANSPORT_HEADER_SIZE, TRANSPORT_MIN_SIZE } from '../noise/constants.js';
 import type { IndexEntry, SessionManager } from '../session/manager.js';
 import { INDEX_MASK } from '../session/index-table.js';
 import type { Keypair } from '../session/keypair.js';
 import type { Peer } from '../session/peer.js';
-import { OPEN_FAILED, openBatch, sealBatch } from '../session/aead.js';
+import { AeadSlots, OPEN_FAILED, openBatch, openSlots } from '../session/aead.js';
 import type { Counters } from '../util/counters.js';
 import type { PacketDevice } from '../tun/device.js';
 import { DATAGRAM_OFFSET, ENDPOINT_BYTES, TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
-import { UdpSocket } from '../transport/udp.js';
-import {
-  FRAME_ROUTED,
-  KIND_MESSAGE,
-  OFF_COUNT,
-  OFF_HOP_LIMIT as OFF_FRAME_HOP_LIMIT,
-  OFF_KIND,
-  OFF_POINTER,
-  checkRoutedHeader,
-  payloadLength,
-  readSlot,
-  reverseRoute,
-  writeSlot,
-} from '../forward/header.js';
+import type { UdpSocket } from '../transport/udp.js';
+import { FRAME_ROUTED, KIND_MESSAGE, OFF_HOP_LIMIT as OFF_FRAME_HOP_LIMIT, OFF_KIND, reverseRoute } from '../forward/header.js';
+import { EXPIRED, FOR_US, FORWARD, Forwarder } from '../forward/forwarder.js';
 import { FRAME_ROUTING } from '../routing/constants.js';
 import type { Router } from '../routing/router.js';
 import type { EndToEnd } from './end-to-end.js';
 import type { Links } from './links.js';
 import type { DataPathCounters } from './data-path.js';
-import { MAX_BATCHES_PER_WAKEUP, type Sockets } from './send.js';
+import { HopOut, type Sockets } from './hop-out.js';
+import { MAX_BATCHES_PER_WAKEUP } from './send.js';
 
 const HEADER = TUN_OFFSET - DATAGRAM_OFFSET;
 
-/** What slot i holds after the open, for the stages that follow. */
+/** What slot i holds after the hop open, for the stages that follow. */
 const NOTHING = 0;
 const FOR_TUN = 1;
-const FORWARD = 2;
+const PASS_ON = 2;
 const LATER = 3;
+const OPEN_E2E = 4;
 
 export interface ReceiveContext {
   tun: PacketDevice;
@@ -90,13 +85,18 @@ export class ReceivePipeline {
   private readonly entries: (IndexEntry | null)[];
   private readonly keypairs: (Keypair | null)[];
   private readonly fate: Uint8Array;
-  /** The neighbour each FORWARD slot goes to, and its hop plaintext length. */
+  /** The neighbour each PASS_ON slot goes to, and its hop plaintext length. */
   private readonly nextHop: (Peer | null)[];
   private readonly frameLens: Uint32Array;
+  /** The end-to-end index entry of each OPEN_E2E slot, the opens staged, and where each routed frame starts. */
+  private readonly e2eEntries: (IndexEntry | null)[];
+  private readonly e2eOpens: AeadSlots;
   /** Slots of the current batch holding hop handshake messages, handled after the data. */
   private readonly handshakeSlots: Uint16Array;
   private readonly handshakeLens: Uint16Array;
   private readonly deferred: Deferred[] = [];
+  private readonly forwarder: Forwarder;
+  private readonly hopOut: HopOut;
 
   constructor(
     private readonly batch: PacketBatch,
@@ -106,10 +106,14 @@ export class ReceivePipeline {
     this.entries = new Array<IndexEntry | null>(n).fill(null);
     this.keypairs = new Array<Keypair | null>(n).fill(null);
     this.nextHop = new Array<Peer | null>(n).fill(null);
+    this.e2eEntries = new Array<IndexEntry | null>(n).fill(null);
+    this.e2eOpens = new AeadSlots(n);
     this.fate = new Uint8Array(n);
     this.frameLens = new Uint32Array(n);
     this.handshakeSlots = new Uint16Array(n);
     this.handshakeLens = new Uint16Array(n);
+    this.forwarder = new Forwarder((link) => ctx.links.upPeer(link) !== undefined, ctx.counters);
+    this.hopOut = new HopOut(batch, ctx.hop, ctx.sockets, ctx.mtu);
   }
 
   /** Drains one UDP socket: called whenever it is readable. */
@@ -203,9 +207,11 @@ export class ReceivePipeline {
     const stats = this.ctx.counters;
     openBatch(this.batch, n, TUN_OFFSET);
     let writable = 0;
-    let forwards = 0;
+    let passOn = 0;
+    let e2e = 0;
     for (let i = 0; i < n; i++) {
       fate[i] = NOTHING;
+      this.e2eOpens.lens[i] = 0;
       const kp = keypairs[i];
       const plain = lens[i]!;
       lens[i] = 0;
@@ -238,16 +244,17 @@ export class ReceivePipeline {
         }
       } else if (first === FRAME_ROUTED) {
         fate[i] = this.routed(i, p, plain, peer, now);
-        if (fate[i] === FOR_TUN) writable++;
-        else if (fate[i] === FORWARD) forwards++;
+        if (fate[i] === PASS_ON) passOn++;
+        else if (fate[i] === OPEN_E2E) e2e++;
       } else if (first === FRAME_ROUTING) {
         const frame = data.slice(p, p + plain);
         const link = peer.link;
         this.deferred.push({ run: () => this.ctx.router.receive(link, frame) });
       } else stats.malformed++;
     }
+    if (e2e > 0) writable += this.openEndToEnd(n, now);
     if (writable > 0) this.ctx.tun.writeBatch(this.batch, n, TUN_OFFSET);
-    if (forwards > 0) this.forward(n, now);
+    if (passOn > 0) this.passOn(n, now);
   }
 
   /** Length of the IPv6 packet at p that a neighbour sent us itself, or 0 if it is not acceptable. */
@@ -265,48 +272,34 @@ export class ReceivePipeline {
     return len;
   }
 
-  /** Handles the routed frame at data[p, p+plain) that `from` passed us; returns the slot's fate. */
+  /** The routed frame at data[p, p+plain) that `from` passed us, through the forwarding stage; returns the slot's fate. */
   private routed(i: number, p: number, plain: number, from: Peer, now: number): number {
     const { data } = this.batch;
-    const stats = this.ctx.counters;
-    const header = checkRoutedHeader(data, p, plain);
-    if (header < 0) {
-      stats.malformed++;
-      return NOTHING;
+    const forwarder = this.forwarder;
+    const verdict = forwarder.decide(data, p, plain, from.link);
+    if (verdict === FORWARD) {
+      this.nextHop[i] = this.ctx.links.upPeer(forwarder.nextLink)!;
+      this.frameLens[i] = plain;
+      return PASS_ON;
     }
-    const pointer = data[p + OFF_POINTER]!;
-    const q = p + header;
-    const payload = payloadLength(data, p);
-    if (pointer === data[p + OFF_COUNT]!) return this.forUs(i, p, q, payload, from, now);
-
-    const hopLimit = data[p + OFF_FRAME_HOP_LIMIT]!;
-    if (hopLimit <= 1) {
-      stats.hopLimitExceeded++;
+    const q = forwarder.payloadStart;
+    const len = forwarder.payloadLength;
+    if (verdict === EXPIRED) {
       // Only end-to-end messages are reported: a report about a report could loop.
-      if (data[p + OFF_KIND] === KIND_MESSAGE && payload >= TRANSPORT_HEADER_SIZE) {
+      if (data[p + OFF_KIND] === KIND_MESSAGE && len >= TRANSPORT_HEADER_SIZE) {
         const back = reverseRoute(data, p, from.link);
         const messageHeader = data.slice(q, q + TRANSPORT_HEADER_SIZE);
         this.deferred.push({ run: () => this.ctx.e2e.reportTimeExceeded(back, messageHeader) });
       }
       return NOTHING;
     }
-    const next = this.ctx.links.peer(readSlot(data, p, pointer));
-    if (!next || next === from || !this.ctx.links.isUp(next)) {
-      stats.badLabel++;
-      return NOTHING;
-    }
-    writeSlot(data, p, pointer, from.link);
-    data[p + OFF_POINTER] = pointer + 1;
-    data[p + OFF_FRAME_HOP_LIMIT] = hopLimit - 1;
-    this.nextHop[i] = next;
-    this.frameLens[i] = plain;
-    return FORWARD;
+    if (verdict !== FOR_US) return NOTHING;
+    return this.forUs(i, p, q, len, from, now);
   }
 
   /** A routed frame whose label is used up: its payload at data[q, q+len) is for us. */
   private forUs(i: number, p: number, q: number, len: number, from: Peer, now: number): number {
-    const { data, lens } = this.batch;
-    const stats = this.ctx.counters;
+    const { data } = this.batch;
     const e2e = this.ctx.e2e;
     if (data[p + OFF_KIND] !== KIND_MESSAGE) {
       const report = data.slice(q, q + len);
@@ -321,75 +314,87 @@ export class ReceivePipeline {
       return LATER;
     }
     if (type !== 4) {
-      stats.malformed++;
+      this.ctx.counters.malformed++;
       return NOTHING;
     }
     const entry = this.transportEntry(e2e.sessions, data, q, len, now);
     if (!entry) return NOTHING;
-    const kp = entry.keypair!;
-    const counter = readTransportCounter(data, q + 8);
-    const plain = kp.receive.open(counter, data, q + TRANSPORT_HEADER_SIZE, len - TRANSPORT_HEADER_SIZE);
-    if (plain < 0) {
-      stats.decryptFailed++;
-      return NOTHING;
-    }
-    if (!kp.replay.accept(counter)) {
-      stats.replayed++;
-      return NOTHING;
-    }
-    const source = entry.peer;
-    const inner = q + TRANSPORT_HEADER_SIZE;
-    const packet = plain === 0 ? 0 : ipv6Length(data, inner, plain);
-    const forUs = packet > 0 && equal16(data, inner + OFF_DST, this.ctx.localAddress, 0);
-    const fromSource = forUs && equal16(data, inner + OFF_SRC, source.address, 0);
-    e2e.sessions.receivedAuthenticated(entry, kp, fromSource, now);
-    if (plain === 0) return NOTHING; // end-to-end keepalive
-    if (!forUs) {
-      stats.invalidPacket++;
-      return NOTHING;
-    }
-    if (!fromSource) {
-      stats.spoofedSource++;
-      return NOTHING;
-    }
-    // The packet arrives with the hop limit the transits left it, as from any routed path.
-    const left = data[p + OFF_FRAME_HOP_LIMIT]!;
-    if (left < data[inner + OFF_HOP_LIMIT]!) data[inner + OFF_HOP_LIMIT] = left;
-    data.copyWithin(p, inner, inner + packet);
-    source.rxBytes += packet;
-    lens[i] = packet;
-    return FOR_TUN;
+    const opens = this.e2eOpens;
+    this.e2eEntries[i] = entry;
+    opens.ids[i] = entry.keypair!.receive.id;
+    opens.counters[i] = readTransportCounter(data, q + 8);
+    opens.offsets[i] = q + TRANSPORT_HEADER_SIZE - i * this.batch.slotSize;
+    opens.lens[i] = len - TRANSPORT_HEADER_SIZE;
+    return OPEN_E2E;
   }
 
-  /** Seals the FORWARD slots for their next hops and sends them, all in two native calls. */
-  private forward(n: number, now: number): void {
-    const { data, slotSize, lens, ids, counters } = this.batch;
-    const hop = this.ctx.hop;
-    let ready = 0;
+  /**
+   * Opens the staged end-to-end messages (one native call) and moves each packet that is for us,
+   * from its session's own address, down to TUN_OFFSET; returns how many are for the TUN.
+   */
+  private openEndToEnd(n: number, now: number): number {
+    const { data, slotSize, lens } = this.batch;
+    const { fate, e2eEntries } = this;
+    const opens = this.e2eOpens;
+    const stats = this.ctx.counters;
+    const sessions = this.ctx.e2e.sessions;
+    openSlots(this.batch, opens, n);
+    let writable = 0;
     for (let i = 0; i < n; i++) {
-      lens[i] = 0;
-      if (this.fate[i] !== FORWARD) continue;
-      const next = this.nextHop[i]!;
-      this.nextHop[i] = null;
-      const kp = hop.sendingKeypair(next, now);
-      if (!kp || !next.endpoint) {
-        this.ctx.counters.noSession++;
+      if (fate[i] !== OPEN_E2E) continue;
+      fate[i] = NOTHING;
+      const entry = e2eEntries[i]!;
+      e2eEntries[i] = null;
+      const kp = entry.keypair!;
+      const plain = opens.lens[i]!;
+      if (plain === OPEN_FAILED) {
+        stats.decryptFailed++;
+        continue;
+      }
+      if (!kp.replay.accept(opens.counters[i]!)) {
+        stats.replayed++;
         continue;
       }
       const base = i * slotSize;
-      data.set(next.endpoint, base);
-      encodeTransportHeader(data, kp.remoteIndex, kp.sendCounter, base + DATAGRAM_OFFSET);
-      ids[i] = kp.send.id;
-      counters[i] = kp.sendCounter++;
-      lens[i] = this.frameLens[i]!;
-      hop.sentData(next, now);
-      ready++;
+      const p = base + TUN_OFFSET;
+      const inner = base + opens.offsets[i]!;
+      const source = entry.peer;
+      const packet = plain === 0 ? 0 : ipv6Length(data, inner, plain);
+      const forUs = packet > 0 && equal16(data, inner + OFF_DST, this.ctx.localAddress, 0);
+      const fromSource = forUs && equal16(data, inner + OFF_SRC, source.address, 0);
+      sessions.receivedAuthenticated(entry, kp, fromSource, now);
+      if (plain === 0) continue; // end-to-end keepalive
+      if (!forUs) {
+        stats.invalidPacket++;
+        continue;
+      }
+      if (!fromSource) {
+        stats.spoofedSource++;
+        continue;
+      }
+      // The packet arrives with the hop limit the transits left it, as from any routed path.
+      const left = data[p + OFF_FRAME_HOP_LIMIT]!;
+      if (left < data[inner + OFF_HOP_LIMIT]!) data[inner + OFF_HOP_LIMIT] = left;
+      data.copyWithin(p, inner, inner + packet);
+      source.rxBytes += packet;
+      lens[i] = packet;
+      fate[i] = FOR_TUN;
+      writable++;
     }
-    if (ready === 0) return;
-    this.ctx.counters.forwarded += ready;
-    sealBatch(this.batch, n, TUN_OFFSET);
-    for (let i = 0; i < n; i++) if (lens[i] !== 0) lens[i] += TUN_OFFSET - DATAGRAM_OFFSET;
-    UdpSocket.sendBatch(this.ctx.sockets.v4, this.ctx.sockets.v6, this.batch, n, DATAGRAM_OFFSET);
+    return writable;
+  }
+
+  /** Passes the PASS_ON slots to their next hops through the hop-out stage. */
+  private passOn(n: number, now: number): void {
+    const { lens } = this.batch;
+    for (let i = 0; i < n; i++) {
+      lens[i] = 0;
+      if (this.fate[i] !== PASS_ON) continue;
+      const next = this.nextHop[i]!;
+      this.nextHop[i] = null;
+      if (!this.hopOut.stage(i, this.frameLens[i]!, next, now)) this.ctx.counters.noSession++;
+    }
+    this.ctx.counters.forwarded += this.hopOut.send(n);
   }
 
   private runDeferred(): void {

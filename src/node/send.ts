@@ -1,4 +1,7 @@
-// Outbound data path: TUN → fcnet → routing → (end-to-end seal → forwarder) → hop seal → UDP.
+// Outbound data path: TUN → fcnet → routing → (end-to-end seal → routed header) → hop-out → UDP.
+//
+//   in:  packets the host sends into rovy0 (the addon cuts large TCP/UDP segments to the MTU)
+//   out: datagrams to neighbours, sealed for the hop (and, beyond one hop, end to end inside)
 //
 //   1. The TUN becomes readable; up to `capacity` packets are read into the slots of one reused
 //      batch, each at TUN_OFFSET (48) so the 16-byte hop transport header fits in front of it.
@@ -8,26 +11,27 @@
 //      that reached us (its reverse route): that way. Nothing: ICMPv6 "no route" on the TUN.
 //   3. One hop: the packet is the hop plaintext as it is. Further: it must fit the route (else
 //      ICMPv6 "packet too big"), is moved up by the routed header plus the end-to-end header,
-//      sealed in place with the end-to-end session (one native call), and the routed header with
-//      the label is written in front. A peer with no session yet keeps a copy while its handshake
-//      runs; a packet that will run out of hop limit in transit (a traceroute probe) is
-//      remembered so the transit's report can be answered with ICMPv6.
-//   4. The hop plaintext is zero-padded to a multiple of 16 (never past the MTU), the hop
-//      transport header written before it and the neighbour's endpoint into the endpoint area.
-//   5. One native call seals the whole batch in place for the hop; one more sends it (sendmmsg).
+//      zero-padded, and its end-to-end seal is staged (key, counter, where, how long); the routed
+//      header with the label goes in front, its length known since a seal adds 16 bytes. A peer
+//      with no session yet keeps a copy while its handshake runs; a packet that will run out of
+//      hop limit in transit (a traceroute probe) is remembered so the transit's report can be
+//      answered with ICMPv6.
+//   4. The hop-out stage (hop-out.ts) stages each packet for its neighbour.
+//   5. One native call seals every staged end-to-end payload in place, each at its own offset;
+//      then the hop-out stage seals the batch for the hops (one call) and sends it (sendmmsg).
 //   At most MAX_BATCHES_PER_WAKEUP batches are handled before yielding to the event loop, so a
-//   flood on one side cannot starve the other side or the timers; the poll fires again.
+//   flood on one side cannot starve the other side or the timers.
 import { OFF_DST, OFF_HOP_LIMIT, ipv6Length } from '../fcnet/ipv6.js';
 import type { AddressTable } from '../fcnet/address-table.js';
 import { encodeTransportHeader } from '../noise/messages.js';
 import { TRANSPORT_HEADER_SIZE } from '../noise/constants.js';
 import type { SessionManager } from '../session/manager.js';
 import type { Peer } from '../session/peer.js';
-import { sealBatch } from '../session/aead.js';
+import { AeadSlots, sealSlots } from '../session/aead.js';
 import type { Counters } from '../util/counters.js';
+import { TAG_SIZE, paddedLength } from '../util/protocol.js';
 import type { PacketDevice } from '../tun/device.js';
-import { DATAGRAM_OFFSET, TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
-import { UdpSocket } from '../transport/udp.js';
+import { TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
 import { KIND_MESSAGE, routeLabel, routeLink, routedHeaderLength, routedPacketMtu, writeRoutedHeader } from '../forward/header.js';
 import type { Router } from '../routing/router.js';
 import type { IcmpReplies } from './icmp-replies.js';
@@ -35,14 +39,10 @@ import { isResolverAddress, type Resolver } from './resolver.js';
 import type { EndToEnd } from './end-to-end.js';
 import type { Links } from './links.js';
 import type { DataPathCounters } from './data-path.js';
+import { HopOut, type Sockets } from './hop-out.js';
 
 /** Batches per readiness callback before the event loop gets a turn. */
 export const MAX_BATCHES_PER_WAKEUP = 8;
-
-export interface Sockets {
-  v4: UdpSocket | null;
-  v6: UdpSocket | null;
-}
 
 export interface SendContext {
   tun: PacketDevice;
@@ -62,10 +62,18 @@ export interface SendContext {
 }
 
 export class SendPipeline {
+  private readonly hopOut: HopOut;
+  /** End-to-end seals staged per slot, done in one native call after the batch is framed. */
+  private readonly e2eSeals: AeadSlots;
+  private e2eStaged = 0;
+
   constructor(
     private readonly batch: PacketBatch,
     private readonly ctx: SendContext,
-  ) {}
+  ) {
+    this.hopOut = new HopOut(batch, ctx.hop, ctx.sockets, ctx.mtu);
+    this.e2eSeals = new AeadSlots(batch.capacity);
+  }
 
   /** Drains the TUN: called whenever it is readable. */
   readonly onReadable = (): void => {
@@ -103,13 +111,13 @@ export class SendPipeline {
   private process(n: number): void {
     const { data, slotSize, lens } = this.batch;
     const { mtu, counters } = this.ctx;
+    const e2eLens = this.e2eSeals.lens;
     const now = this.ctx.hop.now();
-    let ready = 0;
     for (let i = 0; i < n; i++) {
-      const base = i * slotSize;
-      const p = base + TUN_OFFSET;
+      const p = i * slotSize + TUN_OFFSET;
       const read = lens[i]!;
       lens[i] = 0;
+      e2eLens[i] = 0;
       const len = read <= mtu ? ipv6Length(data, p, read) : -1;
       if (len < 0) {
         counters.invalidPacket++;
@@ -120,51 +128,54 @@ export class SendPipeline {
         this.ctx.resolver.handle(data, p, len);
         continue;
       }
-      if (this.dispatch(i, p, len, now)) ready++;
+      this.dispatch(i, p, len, now);
     }
-    if (ready === 0) return;
-    sealBatch(this.batch, n, TUN_OFFSET);
-    for (let i = 0; i < n; i++) if (lens[i] !== 0) lens[i] += TUN_OFFSET - DATAGRAM_OFFSET;
-    UdpSocket.sendBatch(this.ctx.sockets.v4, this.ctx.sockets.v6, this.batch, n, DATAGRAM_OFFSET);
+    if (this.e2eStaged > 0) {
+      this.e2eStaged = 0;
+      sealSlots(this.batch, this.e2eSeals, n);
+    }
+    this.hopOut.send(n);
   }
 
-  /** Sends the packet in slot i (at p) the way its destination is reached; true if it is ready for the seal. */
-  private dispatch(i: number, p: number, len: number, now: number): boolean {
+  /** Stages the packet in slot i (at p) the way its destination is reached. */
+  private dispatch(i: number, p: number, len: number, now: number): void {
     const { data } = this.batch;
     const { router, e2e } = this.ctx;
     const route = router.lookup(data, p + OFF_DST);
     if (route && route.hops > 1) {
       const e2ePeer = e2e.peerFor(route);
-      return e2ePeer !== undefined && this.routed(i, len, route.link, route.label, route.mtu, e2ePeer, now);
+      if (e2ePeer) this.routed(i, len, route.link, route.label, route.mtu, e2ePeer, now);
+      return;
     }
     const neighbour = route ? this.ctx.links.peer(route.link) : this.ctx.neighbours.lookup(data, p + OFF_DST);
-    if (neighbour) return this.oneHop(i, len, neighbour, now);
+    if (neighbour) {
+      this.oneHop(i, len, neighbour, now);
+      return;
+    }
     // Someone routing has not told us of reached us: answer along their reverse route. (A node
     // routing knows but has no route to is unreachable: its links are gone.)
     const e2ePeer = e2e.lookup(data, p + OFF_DST);
     const back = e2ePeer?.endpoint;
     if (e2ePeer && back && !router.keyOf(data.subarray(p + OFF_DST, p + OFF_DST + 16))) {
-      return this.routed(i, len, routeLink(back), routeLabel(back), this.ctx.mtu, e2ePeer, now);
+      this.routed(i, len, routeLink(back), routeLabel(back), this.ctx.mtu, e2ePeer, now);
+      return;
     }
     this.ctx.counters.noRoute++;
     this.ctx.icmp.noRoute(data, p, len);
-    return false;
   }
 
   /** The packet in slot i goes to a neighbour as it is. */
-  private oneHop(i: number, len: number, peer: Peer, now: number): boolean {
-    const p = i * this.batch.slotSize + TUN_OFFSET;
-    const kp = this.ctx.hop.sendingKeypair(peer, now);
-    if (!kp || !peer.endpoint) {
-      peer.stage(this.batch.data.subarray(p, p + len));
-      return false;
+  private oneHop(i: number, len: number, peer: Peer, now: number): void {
+    if (this.hopOut.stage(i, len, peer, now)) {
+      peer.txBytes += len;
+      return;
     }
-    peer.txBytes += len;
-    return this.hopFrame(i, len, peer, now);
+    const p = i * this.batch.slotSize + TUN_OFFSET;
+    peer.stage(this.batch.data.subarray(p, p + len));
   }
 
-  /** The packet in slot i is sealed for `e2ePeer` and framed with `label` for the neighbour at `link`. */
-  private routed(i: number, len: number, link: number, label: ArrayLike<number>, routeMtu: number, e2ePeer: Peer, now: number): boolean {
+  /** The packet in slot i is framed with `label` for the neighbour at `link`, its seal for `e2ePeer` staged. */
+  private routed(i: number, len: number, link: number, label: ArrayLike<number>, routeMtu: number, e2ePeer: Peer, now: number): void {
     const { data } = this.batch;
     const { e2e, counters } = this.ctx;
     const p = i * this.batch.slotSize + TUN_OFFSET;
@@ -173,46 +184,39 @@ export class SendPipeline {
     if (len > fits) {
       counters.tooBig++;
       this.ctx.icmp.packetTooBig(data, p, len, fits);
-      return false;
+      return;
     }
     const ekp = e2e.sessions.sendingKeypair(e2ePeer, now);
     if (!ekp) {
       e2e.hold(e2ePeer, data.subarray(p, p + len));
-      return false;
+      return;
     }
     const neighbour = this.ctx.links.peer(link);
-    if (!neighbour || !neighbour.endpoint || !this.ctx.hop.sendingKeypair(neighbour, now)) {
+    if (!neighbour) {
       counters.noSession++;
-      return false;
+      return;
     }
     const hopLimit = data[p + OFF_HOP_LIMIT]!;
-    if (hopLimit <= label.length) e2e.probes.remember(ekp.remoteIndex, ekp.sendCounter, data, p, len, now);
-    // Move the packet up to make room in front, then seal it where it lands.
+    // Move the packet up to make room in front; its seal waits for the batch's.
     const inner = p + header + TRANSPORT_HEADER_SIZE;
+    const padded = paddedLength(len, fits);
+    const sealed = padded + TAG_SIZE;
+    if (!this.hopOut.stage(i, header + TRANSPORT_HEADER_SIZE + sealed, neighbour, now)) {
+      counters.noSession++;
+      return;
+    }
+    if (hopLimit <= label.length) e2e.probes.remember(ekp.remoteIndex, ekp.sendCounter, data, p, len, now);
     data.copyWithin(inner, p, p + len);
-    const padded = Math.min((len + 15) & ~15, fits);
     data.fill(0, inner + len, inner + padded);
     encodeTransportHeader(data, ekp.remoteIndex, ekp.sendCounter, p + header);
-    const sealed = ekp.send.seal(ekp.sendCounter++, data, inner, padded);
+    const seals = this.e2eSeals;
+    seals.ids[i] = ekp.send.id;
+    seals.counters[i] = ekp.sendCounter++;
+    seals.offsets[i] = inner - i * this.batch.slotSize;
+    seals.lens[i] = padded;
+    this.e2eStaged++;
     e2ePeer.txBytes += len;
     e2e.sessions.sentData(e2ePeer, now);
     writeRoutedHeader(data, p, KIND_MESSAGE, hopLimit, label, TRANSPORT_HEADER_SIZE + sealed);
-    return this.hopFrame(i, header + TRANSPORT_HEADER_SIZE + sealed, neighbour, now);
-  }
-
-  /** Slot i's hop plaintext (len bytes at TUN_OFFSET) is made ready for the batch seal to `peer`. */
-  private hopFrame(i: number, len: number, peer: Peer, now: number): boolean {
-    const { data, ids, counters, lens } = this.batch;
-    const base = i * this.batch.slotSize;
-    const kp = peer.current!;
-    data.set(peer.endpoint!, base);
-    encodeTransportHeader(data, kp.remoteIndex, kp.sendCounter, base + DATAGRAM_OFFSET);
-    const padded = Math.min((len + 15) & ~15, this.ctx.mtu);
-    data.fill(0, base + TUN_OFFSET + len, base + TUN_OFFSET + padded);
-    ids[i] = kp.send.id;
-    counters[i] = kp.sendCounter++;
-    lens[i] = padded;
-    this.ctx.hop.sentData(peer, now);
-    return true;
   }
 }

@@ -50,6 +50,34 @@ export class AeadKey {
   }
 }
 
+/**
+ * A second set of per-slot AEAD arguments over a batch's data, for a layer inside the hop layer
+ * (end to end): each slot's key id, counter, length, and where in its slot the payload starts.
+ */
+export class AeadSlots {
+  readonly ids: Uint32Array;
+  readonly counters: Float64Array;
+  readonly lens: Uint32Array;
+  readonly offsets: Uint32Array;
+
+  constructor(capacity: number) {
+    this.ids = new Uint32Array(capacity);
+    this.counters = new Float64Array(capacity);
+    this.lens = new Uint32Array(capacity);
+    this.offsets = new Uint32Array(capacity);
+  }
+}
+
+/** Seals the non-empty slots among the first `count` of `slots` in the batch's data, in one native call. */
+export function sealSlots(batch: PacketBatch, slots: AeadSlots, count: number): void {
+  native.aeadSealBatch(slots.ids, slots.counters, batch.data, batch.slotSize, 0, slots.lens, count, slots.offsets);
+}
+
+/** Opens the first `count` of `slots`; each length becomes the plaintext's, or OPEN_FAILED (slots with nothing staged too). */
+export function openSlots(batch: PacketBatch, slots: AeadSlots, count: number): void {
+  native.aeadOpenBatch(slots.ids, slots.counters, batch.data, batch.slotSize, 0, slots.lens, count, slots.offsets);
+}
+
 /** Seals the first `count` slots of the batch (ids, counters and lens set by the caller; empty slots skipped). */
 export function sealBatch(batch: PacketBatch, count: number, offset: number): void {
   native.aeadSealBatch(batch.ids, batch.counters, batch.data, batch.slotSize, offset, batch.lens, count);

@@ -1,9 +1,11 @@
 // UDP transport sockets over the native addon: recvmmsg/sendmmsg batches instead of one
 // node:dgram syscall per datagram, which was the largest per-packet cost measured. Endpoints
 // travel inside each batch slot as a 32-byte area; this module converts it to and from text.
+// Where the kernel has UDP GRO, a socket takes datagrams coalesced (a sender's run of them as
+// one message, never cut into skbs of their own) and the addon hands them out one per slot.
 import { isIPv4, isIPv6 } from 'node:net';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../keys/ip-text.js';
-import { native, type PollHandle } from '../native/addon.js';
+import { native, UDP_GRO_SCRATCH_BYTES, UDP_GRO_STATE_LENGTH, type PollHandle } from '../native/addon.js';
 import { DATAGRAM_OFFSET, ENDPOINT_BYTES, type PacketBatch } from './batch.js';
 
 /** A UDP endpoint. `scopeId` is the interface index of a link-local IPv6 address (0 or absent: none). */
@@ -68,21 +70,28 @@ export class UdpSocket {
   private _fd: number;
   /** Endpoint area for sendTo(Endpoint): reused, so control sends allocate nothing here. */
   private readonly scratch = new Uint8Array(ENDPOINT_BYTES);
+  /** Coalesced datagrams being handed out, and where that stands (native/udp.c); null without GRO. */
+  private readonly groScratch: Uint8Array | null;
+  private readonly groState: Uint32Array | null;
 
   private constructor(
     fd: number,
     readonly family: 4 | 6,
     /** The bound port (the kernel's choice when 0 was asked for). */
     readonly port: number,
+    /** Whether the kernel hands this socket coalesced datagrams (UDP GRO). */
+    readonly gro: boolean,
   ) {
     this._fd = fd;
+    this.groScratch = gro ? new Uint8Array(UDP_GRO_SCRATCH_BYTES) : null;
+    this.groState = gro ? new Uint32Array(UDP_GRO_STATE_LENGTH) : null;
   }
 
   /** A non-blocking socket bound to address:port (port 0: any). IPv6 sockets are v6-only. */
   static open(family: 4 | 6, address: string, port = 0, bufBytes = DEFAULT_BUFFER_BYTES): UdpSocket {
     const addr = family === 4 ? parseIPv4(address) : parseIPv6(address);
     const opened = native.udpOpen(family, addr, port, bufBytes);
-    return new UdpSocket(opened.fd, family, opened.port);
+    return new UdpSocket(opened.fd, family, opened.port, opened.gro);
   }
 
   /**
@@ -103,7 +112,15 @@ export class UdpSocket {
 
   /** Receives up to `max` waiting datagrams into the batch (sender in each slot's endpoint area). */
   readBatch(batch: PacketBatch, offset = DATAGRAM_OFFSET, max = batch.capacity): number {
-    return native.udpRecvBatch(this.liveFd(), batch.data, batch.slotSize, offset, batch.lens, max);
+    return native.udpRecvBatch(this.liveFd(), batch.data, batch.slotSize, offset, batch.lens, max, this.groScratch, this.groState);
+  }
+
+  /**
+   * Datagrams already received that did not fit the last batch: readiness will not say so, the
+   * reader must come back for them. Only while someone reads (onReadable).
+   */
+  get pending(): boolean {
+    return this.poll !== null && this.groState !== null && this.groState[1]! < this.groState[0]!;
   }
 
   /** One datagram; false if the socket buffer is full (it was dropped). */
@@ -130,6 +147,7 @@ export class UdpSocket {
     this.stop();
     if (this._fd >= 0) native.closeFd(this._fd);
     this._fd = -1;
+    if (this.groState) this.groState[0] = 0;
   }
 
   private liveFd(): number {

@@ -54,7 +54,7 @@ function status(who: Ident, fields: Partial<PeerStatus>): PeerStatus {
   };
 }
 
-/** A MeshNode as far as the API reads one: identity, state, counters and peerStatus(). */
+/** A MeshNode as far as the API reads one: identity, state, counters, the data path's and peerStatus(). */
 class FakeNode {
   readonly self = ident();
   readonly peerId = this.self.peerId;
@@ -62,6 +62,7 @@ class FakeNode {
   readonly isEnabled = true;
   readonly state = 'online';
   readonly counters = { snapshot: () => ({}) };
+  readonly dataPath = (): object => ({});
   readonly peers = new Map<string, PeerStatus>();
   readonly names = new NameBook(null);
   readonly lan = null;

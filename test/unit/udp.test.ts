@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { execFileSync } from 'node:child_process';
-import { addonPath, native } from '../../src/native/addon.js';
+import { addonPath, native, UDP_GRO_SCRATCH_BYTES, UDP_GRO_STATE_LENGTH } from '../../src/native/addon.js';
 import { DATAGRAM_OFFSET, PacketBatch } from '../../src/transport/batch.js';
 import { UdpSocket, decodeEndpoint, encodeEndpoint, formatEndpoint, type Endpoint } from '../../src/transport/udp.js';
 
@@ -118,6 +118,41 @@ test('runs of equal-size datagrams to one endpoint leave as UDP GSO messages and
   }
 });
 
+test('with UDP GRO a run arrives as one message, handed out a batch at a time, in order and intact', async () => {
+  const a = UdpSocket.open(6, '::1');
+  const b = UdpSocket.open(6, '::1');
+  try {
+    assert.equal(b.gro, true, 'this kernel has UDP GRO');
+    const out = new PacketBatch(64, 1536);
+    // 40 datagrams of 1200 bytes and a shorter last one: one GSO message over loopback, which
+    // reaches b's socket whole.
+    const sizes = [...Array(40).fill(1200), 333];
+    for (let i = 0; i < sizes.length; i++) {
+      encodeEndpoint({ family: 6, address: '::1', port: b.port }, out.data, out.slot(i));
+      for (let k = 0; k < sizes[i]!; k++) out.data[out.slot(i) + DATAGRAM_OFFSET + k] = (i * 13 + k) & 0xff;
+      out.lens[i] = sizes[i]!;
+    }
+    const calls = native.udpStats().recvCalls;
+    assert.equal(UdpSocket.sendBatch(null, a, out, sizes.length), sizes.length);
+    await readable(b);
+    // A batch of 16 slots: the rest waits in the socket's scratch, and says so.
+    const small = new PacketBatch(16, 1536);
+    const got: number[][] = [];
+    for (let round = 0; round < 3; round++) {
+      const n = b.readBatch(small);
+      assert.equal(n, round < 2 ? 16 : 9, `round ${round}`);
+      for (let i = 0; i < n; i++) got.push([...small.packet(i, DATAGRAM_OFFSET)]);
+      for (let i = 0; i < n; i++) assert.deepEqual(decodeEndpoint(small.data, small.slot(i)), { family: 6, address: '::1', port: a.port });
+    }
+    assert.equal(native.udpStats().recvCalls - calls, 1, 'one recvmmsg took the whole run');
+    assert.equal(b.readBatch(small), 0);
+    assert.deepEqual(got, sizes.map((size, i) => Array.from({ length: size }, (_, k) => (i * 13 + k) & 0xff)));
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
 // The kernel refusing UDP GSO, in a network namespace of the test's own (run in a child, on the
 // bare addon: the test process cannot enter another namespace). The child sends two batches of
 // 40 equal datagrams from SRC to DST and reports what was sent, what arrived (if DST is its
@@ -138,7 +173,7 @@ for (let i = 0; i < COUNT; i++) {
 const sent = [n.udpSendBatch(-1, a.fd, data, SLOT, OFF, lens, COUNT), n.udpSendBatch(-1, a.fd, data, SLOT, OFF, lens, COUNT)];
 const into = new Uint8Array(SLOT * 64), got = new Uint32Array(64);
 let received = 0, intact = true;
-for (let r; b.fd >= 0 && (r = n.udpRecvBatch(b.fd, into, SLOT, OFF, got, 64)) > 0; received += r)
+for (let r; b.fd >= 0 && (r = n.udpRecvBatch(b.fd, into, SLOT, OFF, got, 64, null, null)) > 0; received += r)
   for (let i = 0; i < r; i++) intact &&= got[i] === size && into[i * SLOT + OFF] === ((received + i) % COUNT) + 1;
 console.log(JSON.stringify({ sent, received, intact, stats: n.udpStats() }));
 `;
@@ -263,8 +298,28 @@ test('batch arguments are bounds-checked', () => {
   try {
     const batch = new PacketBatch(2, 128);
     const { data, lens } = batch;
-    assert.throws(() => native.udpRecvBatch(a.fd, data, 128, 16, lens, 2), RangeError, 'offset inside the endpoint area');
-    assert.throws(() => native.udpRecvBatch(a.fd, data, 128, 32, lens, 3), RangeError, 'max beyond the slots');
+    assert.throws(() => native.udpRecvBatch(a.fd, data, 128, 16, lens, 2, null, null), RangeError, 'offset inside the endpoint area');
+    assert.throws(() => native.udpRecvBatch(a.fd, data, 128, 32, lens, 3, null, null), RangeError, 'max beyond the slots');
+    // The GRO scratch and its state live in JS memory: a state the addon did not leave is refused.
+    const scratch = new Uint8Array(UDP_GRO_SCRATCH_BYTES);
+    const state = new Uint32Array(UDP_GRO_STATE_LENGTH);
+    assert.equal(native.udpRecvBatch(a.fd, data, 128, 32, lens, 2, scratch, state), 0, 'a good state, nothing waiting');
+    assert.throws(() => native.udpRecvBatch(a.fd, data, 128, 32, lens, 2, scratch.subarray(1), state), RangeError, 'scratch too small');
+    assert.throws(() => native.udpRecvBatch(a.fd, data, 128, 32, lens, 2, scratch, state.subarray(1)), RangeError, 'state too short');
+    const bad = (set: (s: Uint32Array) => void, why: string) => {
+      const s = new Uint32Array(UDP_GRO_STATE_LENGTH);
+      s[0] = 1;
+      s[3] = 3000; // one held message of 3000 bytes
+      s[3 + 16] = 1000; // in datagrams of 1000
+      set(s);
+      assert.throws(() => native.udpRecvBatch(a.fd, data, 128, 32, lens, 2, scratch, s), RangeError, why);
+    };
+    bad((s) => (s[0] = 17), 'more messages than the scratch holds');
+    bad((s) => (s[1] = 2), 'handing out past the messages');
+    bad((s) => (s[3] = 70000), 'a message longer than its room');
+    bad((s) => (s[3 + 16] = 0), 'datagrams of size 0: would never end');
+    bad((s) => (s[3 + 16] = 3001), 'datagrams longer than their message');
+    bad((s) => (s[2] = 3000), 'an offset at the end of the message');
     lens[0] = 97;
     assert.throws(() => native.udpSendBatch(a.fd, -1, data, 128, 32, lens, 1), RangeError, 'length beyond the slot');
     assert.throws(() => native.udpSendBatch(-2, -1, data, 128, 32, lens, 0), RangeError, 'bad fd');
