@@ -7,7 +7,8 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { AeadKey, openBatch, sealBatch } from '../src/session/aead.js';
-import { PacketBatch, TAG_BYTES, TUN_OFFSET } from '../src/transport/batch.js';
+import { PacketBatch, TUN_OFFSET } from '../src/transport/batch.js';
+import { TAG_SIZE } from '../src/util/protocol.js';
 
 const SIZE = 1400;
 const BATCH = 64;
@@ -46,10 +47,10 @@ const rx = new AeadKey(key, false);
 let counter = 0;
 
 // One packet with its tag, sealed at counter 1, as the input every open starts from.
-const sealed = new Uint8Array(SIZE + TAG_BYTES);
+const sealed = new Uint8Array(SIZE + TAG_SIZE);
 sealed.set(plaintext);
 tx.seal(1, sealed, 0, SIZE);
-const work = new Uint8Array(SIZE + TAG_BYTES);
+const work = new Uint8Array(SIZE + TAG_SIZE);
 
 const batch = new PacketBatch(BATCH, 2048);
 for (let i = 0; i < BATCH; i++) {
@@ -71,7 +72,7 @@ const nodeTag = (() => {
 })();
 const nodeCiphertext = Buffer.from(sealed.subarray(0, SIZE));
 if (!nodeTag.equals(sealed.subarray(SIZE))) throw new Error('addon and node:crypto disagree');
-const nobleOut = new Uint8Array(SIZE + TAG_BYTES);
+const nobleOut = new Uint8Array(SIZE + TAG_SIZE);
 
 const cases: { name: string; kind: 'seal' | 'open'; per: number; step: () => void }[] = [
   {
@@ -129,7 +130,7 @@ const cases: { name: string; kind: 'seal' | 'open'; per: number; step: () => voi
     per: 1,
     step: () => {
       work.set(sealed); // opening is in place: start from the ciphertext each time
-      if (rx.open(1, work, 0, SIZE + TAG_BYTES) !== SIZE) throw new Error('open failed');
+      if (rx.open(1, work, 0, SIZE + TAG_SIZE) !== SIZE) throw new Error('open failed');
     },
   },
   {
@@ -138,7 +139,7 @@ const cases: { name: string; kind: 'seal' | 'open'; per: number; step: () => voi
     per: BATCH,
     step: () => {
       batch.data.set(sealedBatch.data);
-      batch.lens.fill(SIZE + TAG_BYTES);
+      batch.lens.fill(SIZE + TAG_SIZE);
       batch.ids.set(sealedBatch.ids);
       batch.counters.fill(1);
       openBatch(batch, BATCH, TUN_OFFSET);

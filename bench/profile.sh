@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${T:-10}
+# OFFLOAD=false profiles rovy without TUN segmentation offloads (tun.offload).
+OFFLOAD=${OFFLOAD:-true}
 TOP=${TOP:-15}
 OUT=${OUT:-dist/bench/profile}
 NA=rpA-$$ NB=rpB-$$
@@ -30,7 +32,7 @@ veth_pair_up
 
 for n in a b; do mkdir -p "$WORK/$n"; bin/rovy init --config "$WORK/$n/rovy.toml" >/dev/null; done
 ida=$(bin/rovy id --config "$WORK/a/rovy.toml" --json); idb=$(bin/rovy id --config "$WORK/b/rovy.toml" --json)
-cfg() { printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$2" "$1"; }
+cfg() { printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\noffload = %s\n[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$OFFLOAD" "$2" "$1"; }
 cfg "$(field "$idb" peerId)" fd00:be::2 >"$WORK/a/rovy.toml"
 cfg "$(field "$ida" peerId)" fd00:be::1 >"$WORK/b/rovy.toml"
 for n in a b; do

@@ -17,6 +17,7 @@ import { isInterfaceName } from '../util/interface-name.js';
 import { DEFAULTS } from './defaults.js';
 import { ConfigError } from './errors.js';
 import { describeNode, describeType, type TomlNode, type TomlTable } from './toml-tree.js';
+import { IPV6_MIN_MTU } from '../util/protocol.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -69,7 +70,7 @@ export interface Config {
 export type DiscoveryPolicy = 'auto' | 'manual' | 'off';
 export const DISCOVERY_POLICIES: readonly DiscoveryPolicy[] = ['auto', 'manual', 'off'];
 
-export const MTU_MIN = 1280; // the IPv6 minimum link MTU (RFC 8200)
+export const MTU_MIN = IPV6_MIN_MTU;
 export const MTU_MAX = 9000; // jumbo frames; a larger TUN MTU buys nothing on real links
 export const KEEPALIVE_MAX = 3600; // one hour: beyond that no NAT mapping survives anyway
 

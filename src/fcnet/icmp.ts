@@ -1,6 +1,7 @@
 // ICMPv6 error messages (RFC 4443) that the node writes back onto its own TUN, so applications
 // learn at once why a packet went nowhere instead of waiting for a timeout.
 import { IPV6_HEADER, NEXT_HEADER_ICMPV6, OFF_NEXT_HEADER, OFF_SRC, upperLayerChecksum, writeIPv6Header } from './ipv6.js';
+import { IPV6_MIN_MTU } from '../util/protocol.js';
 
 export const ICMP_DESTINATION_UNREACHABLE = 1;
 export const ICMP_PACKET_TOO_BIG = 2;
@@ -12,7 +13,7 @@ export const ICMP_ECHO_REQUEST = 128;
 export const ICMP_ECHO_REPLY = 129;
 
 /** An ICMPv6 error plus the packet that caused it never exceeds the IPv6 minimum MTU (§2.4c). */
-const MAX_ERROR_PACKET = 1280;
+const MAX_ERROR_PACKET = IPV6_MIN_MTU;
 const ICMP_HEADER = 8;
 
 /**

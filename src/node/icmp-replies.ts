@@ -12,6 +12,7 @@ import {
 import type { PacketDevice } from '../tun/device.js';
 import { PacketBatch, TUN_OFFSET } from '../transport/batch.js';
 import { TokenBucket } from '../util/token-bucket.js';
+import { IPV6_MIN_MTU } from '../util/protocol.js';
 
 /** Errors per second, and how many may go out at once after a quiet spell. */
 const ERRORS_PER_SECOND = 100;
@@ -19,7 +20,7 @@ const ERROR_BURST = 20;
 
 export class IcmpReplies {
   /** One slot: the error is built in place at TUN_OFFSET and written from there. */
-  private readonly batch = new PacketBatch(1, TUN_OFFSET + 1280);
+  private readonly batch = new PacketBatch(1, TUN_OFFSET + IPV6_MIN_MTU);
   private readonly out = this.batch.data.subarray(TUN_OFFSET);
   private readonly bucket = new TokenBucket(ERRORS_PER_SECOND, ERROR_BURST);
 

@@ -31,6 +31,7 @@ import { ReceivePipeline } from './receive.js';
 import type { Sockets } from './hop-out.js';
 import { SendPipeline } from './send.js';
 import { DataPathCounters, dataPathReport, type DataPathReport } from './data-path.js';
+import { PADDING_MULTIPLE, TAG_SIZE } from '../util/protocol.js';
 
 export interface PeerSpec {
   publicKey: Uint8Array;
@@ -184,8 +185,8 @@ export class MeshNode {
     );
     // A slot holds the endpoint area, the transport header, the packet padded to 16 and the tag.
     // Receive slots take the largest MTU any peer may use, so a peer configured with a larger
-    // MTU than ours is still heard.
-    const slotFor = (mtu: number): number => (TUN_OFFSET + mtu + 15 + 16 + 63) & ~63;
+    // MTU than ours is still heard. Rounded up to a cache line.
+    const slotFor = (mtu: number): number => (TUN_OFFSET + mtu + PADDING_MULTIPLE - 1 + TAG_SIZE + 63) & ~63;
     this.sockets = {
       v4: options.sockets.find((s) => s.family === 4) ?? null,
       v6: options.sockets.find((s) => s.family === 6) ?? null,

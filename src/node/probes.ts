@@ -1,3 +1,4 @@
+import { IPV6_MIN_MTU } from '../util/protocol.js';
 // Copies of the packets sent that will run out of hop limit inside the mesh — traceroute's
 // probes — so that when a transit reports the expiry (forward/report.ts), the origin can quote
 // the packet in the ICMPv6 error as RFC 4443 requires. Ordinary traffic never lands here: only a
@@ -7,8 +8,9 @@
 const CAPACITY = 64;
 /** How long a probe waits for its report. */
 const TTL_MS = 10_000;
-/** An ICMPv6 error quotes at most this much of the invoking packet (1280 − 40 − 8). */
-const QUOTE_MAX = 1232;
+/** An ICMPv6 error quotes at most this much of the invoking packet (the minimum MTU less its
+ *  IPv6 and ICMPv6 headers). */
+const QUOTE_MAX = IPV6_MIN_MTU - 40 - 8;
 
 interface Probe {
   index: number;

@@ -22,6 +22,7 @@ import type { PacketDevice } from '../tun/device.js';
 import { PacketBatch, TUN_OFFSET } from '../transport/batch.js';
 import type { Counters } from '../util/counters.js';
 import type { IcmpReplies } from './icmp-replies.js';
+import { IPV6_MIN_MTU } from '../util/protocol.js';
 
 /** fc00::1: inside fc00::/8, so the route to the mesh brings it to the TUN on every node. */
 export const RESOLVER_ADDRESS = new Uint8Array([0xfc, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
@@ -29,7 +30,7 @@ export const RESOLVER_ADDRESS = new Uint8Array([0xfc, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 const DNS_PORT = 53;
 const UDP_HEADER = 8;
 /** Replies stay within the IPv6 minimum MTU: with EDNS we offer 1232 bytes (the DNS flag day figure). */
-const MAX_REPLY = 1280;
+const MAX_REPLY = IPV6_MIN_MTU;
 
 /** Whether the 16 bytes at buf[off] are fc00::1 (checked after the first byte matched 0xfc). */
 export function isResolverAddress(buf: Uint8Array, off: number): boolean {

@@ -2,6 +2,7 @@
 // whitepaper (Donenfeld, "WireGuard: Next Generation Kernel Network Tunnel", NDSS 2017);
 // "rovy" marks values that are ours.
 // Times are in seconds, as the paper states them; session/constants.ts restates them in ms.
+import { TAG_SIZE } from '../util/protocol.js';
 
 // ---- Construction and identifiers (rovy) --------------------------------------------------------
 
@@ -64,8 +65,8 @@ export const RESPONSE_SIZE = 92;
 export const COOKIE_REPLY_SIZE = 64;
 /** Paper §5.4.6: 4 header + 4 receiver + 8 counter, before the encrypted packet. */
 export const TRANSPORT_HEADER_SIZE = 16;
-/** Poly1305 tag appended by every AEAD (RFC 8439). */
-export const TAG_SIZE = 16;
+/** Poly1305 tag appended by every AEAD (RFC 8439): defined with the facts all layers share. */
+export { TAG_SIZE };
 /** A transport message carrying an empty packet (a keepalive): header and tag. */
 export const TRANSPORT_MIN_SIZE = TRANSPORT_HEADER_SIZE + TAG_SIZE;
 

@@ -15,6 +15,7 @@
 // is at most 1111 bytes and fits in any hop's MTU (IPv6 guarantees 1280).
 import { XEDDSA_SIGNATURE_SIZE, signTrailing, verifyTrailing } from '../keys/xeddsa.js';
 import { equalBytes } from '../util/bytes.js';
+import { IPV6_MIN_MTU } from '../util/protocol.js';
 
 /** One link of the origin: a neighbour, the origin's interface index for it, and its cost. */
 export interface Link {
@@ -145,7 +146,6 @@ export function signAnnouncements(
  * interface index or cost of 0, an MTU below IPv6's 1280 (it would shrink every route through
  * the origin below what IPv6 allows), or a sequence of 2^53 or more. Never throws.
  */
-const IPV6_MIN_MTU = 1280;
 
 export function decodeAnnouncement(buf: Uint8Array, off: number): { announcement: Announcement; length: number } | null {
   if (!(buf instanceof Uint8Array) || !Number.isInteger(off) || off < 0) return null;

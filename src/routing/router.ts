@@ -40,6 +40,7 @@ import {
 import { RoutingCounters } from './counters.js';
 import { Lsdb, type NodeRecord } from './lsdb.js';
 import { Spf, type Route, type SourceLinks } from './spf.js';
+import { IPV6_MIN_MTU } from '../util/protocol.js';
 
 export type { Route } from './spf.js';
 export { RoutingCounters } from './counters.js';
@@ -78,9 +79,9 @@ interface Neighbour {
 const KEY_SIZE = 32;
 /** "Send me your database": the whole routing control frame (docs/PROTOCOL.md §4). */
 const DATABASE_REQUEST = Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST);
-/** IPv6's minimum MTU: the least an announcement may state, and more than FRAME_HEADER +
+/** IPv6's minimum MTU is the least an announcement may state, and more than FRAME_HEADER +
  *  ANNOUNCEMENT_MAX_SIZE, so every announcement fits in a frame. */
-const MIN_MTU = 1280;
+const MIN_MTU = IPV6_MIN_MTU;
 // Announcement header offsets (announcement.ts has the format): enough to drop a duplicate
 // without decoding it.
 const OFF_ORIGIN = 1;

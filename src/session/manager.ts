@@ -18,6 +18,7 @@ import { Keypair } from './keypair.js';
 import type { Peer } from './peer.js';
 import { RateLimiter } from './ratelimiter.js';
 import * as c from './constants.js';
+import { paddedLength } from '../util/protocol.js';
 
 /** What an index in the table points at: a peer, and its keypair once the handshake is done. */
 export interface IndexEntry {
@@ -412,7 +413,7 @@ export class SessionManager {
     const kp = peer.current;
     if (!kp || !kp.usable(now) || !peer.endpoint) return false;
     const length = packet ? packet.length : 0;
-    const padded = Math.min((length + 15) & ~15, Math.max(length, this.mtu));
+    const padded = paddedLength(length, this.mtu);
     const total = TRANSPORT_HEADER_SIZE + padded + TAG_SIZE;
     if (this.scratch.length < total) this.scratch = new Uint8Array(total);
     const buf = this.scratch;

@@ -1,6 +1,7 @@
 // A reusable batch of packet slots: the unit every native data-plane call works on. A pipeline
 // allocates one at start-up and reuses it for every batch, so nothing is allocated per packet.
 // Slot i is data[i * slotSize, (i + 1) * slotSize): endpoint area, then header room, then packet.
+import { TAG_SIZE } from '../util/protocol.js';
 
 /** Bytes at the start of each slot for a UDP endpoint (format in transport/udp.ts). */
 export const ENDPOINT_BYTES = 32;
@@ -8,8 +9,6 @@ export const ENDPOINT_BYTES = 32;
 export const DATAGRAM_OFFSET = 32;
 /** Where a TUN packet starts: 16 bytes after the datagram, so a transport header fits before it. */
 export const TUN_OFFSET = 48;
-/** Bytes a seal adds (the Poly1305 tag). */
-export const TAG_BYTES = 16;
 
 export class PacketBatch {
   /** All slots, back to back. */
@@ -26,8 +25,8 @@ export class PacketBatch {
     readonly slotSize = 2048,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
-    if (!Number.isInteger(slotSize) || slotSize <= TUN_OFFSET + TAG_BYTES) {
-      throw new RangeError(`slotSize must be an integer above ${TUN_OFFSET + TAG_BYTES}, got ${slotSize}`);
+    if (!Number.isInteger(slotSize) || slotSize <= TUN_OFFSET + TAG_SIZE) {
+      throw new RangeError(`slotSize must be an integer above ${TUN_OFFSET + TAG_SIZE}, got ${slotSize}`);
     }
     this.data = new Uint8Array(capacity * slotSize);
     this.lens = new Uint32Array(capacity);

@@ -14,6 +14,12 @@ interface DataPath {
   udp: { sendCalls: number; sent: number; gsoSends: number };
 }
 
+/** The IPv6 fragmentation counters of a namespace's kernel (packets fragmented, fragments made). */
+function fragmentsIn(ns: string): string {
+  const snmp = nsExec(ns, 'cat', ['/proc/net/snmp6']).out;
+  return snmp.split('\n').filter((l) => /^Ip6Frag(OKs|Creates|Fails)\s/.test(l)).join('; ');
+}
+
 /** The state the daemon logs on SIGUSR1. */
 async function stateOf(node: Node): Promise<{ counters: Record<string, number>; dataPath: DataPath }> {
   const mark = node.daemon!.log.length;
@@ -112,6 +118,7 @@ test('two nodes over one encrypted fc00::/8 link', { skip: !isRoot && 'needs roo
     await t.test('iperf3 TCP through rovy0, in large segments split and coalesced', async () => {
       assert.match(a.daemon!.log, /TUN rovy0: offloads csum tso6/);
       const before = { a: (await stateOf(a)).dataPath, b: (await stateOf(b)).dataPath };
+      const fragmentsBefore = fragmentsIn(nsA);
       const server = spawn('ip', ['netns', 'exec', nsB, 'iperf3', '-s', '-1', '-B', b.address], { stdio: 'ignore' });
       const serverExit = new Promise((r) => server.once('exit', r));
       try {
@@ -136,6 +143,8 @@ test('two nodes over one encrypted fc00::/8 link', { skip: !isRoot && 'needs roo
         assert.ok(delta('b', 'tun', 'groWrites') > 0 && perWrite > 2, `B coalesced nothing: ${JSON.stringify(after.b.tun)}`);
         assert.ok(perSend > 2, `A sent ${perSend} datagrams per sendmmsg`);
         assert.equal(after.a.tun.malformed + after.b.tun.malformed, 0);
+        // Every datagram fits the path as it is: A's kernel fragmented nothing.
+        assert.deepEqual(fragmentsIn(nsA), fragmentsBefore, 'A fragmented IPv6 packets');
       } finally {
         if (server.exitCode === null) server.kill();
         await serverExit;

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { native, OPEN_FAILED } from '../../src/native/addon.js';
 import { AeadKey, openBatch, sealBatch } from '../../src/session/aead.js';
-import { PacketBatch, TAG_BYTES } from '../../src/transport/batch.js';
+import { PacketBatch } from '../../src/transport/batch.js';
+import { TAG_SIZE } from '../../src/util/protocol.js';
 
 const LENGTHS = [0, 1, 15, 16, 17, 1420];
 const OFF = 48;
@@ -32,12 +33,12 @@ test('single seal matches node:crypto and opens back, for every length', () => {
   for (const len of LENGTHS) {
     const counter = 1000 + len;
     const pt = randomBytes(len);
-    const buf = new Uint8Array(7 + len + TAG_BYTES + 5);
+    const buf = new Uint8Array(7 + len + TAG_SIZE + 5);
     buf.set(pt, 7);
-    assert.equal(tx.seal(counter, buf, 7, len), len + TAG_BYTES);
-    assert.deepEqual(Buffer.from(buf.subarray(7, 7 + len + TAG_BYTES)), reference(raw, counter, pt), `length ${len}`);
-    assert.deepEqual([...buf.subarray(0, 7), ...buf.subarray(7 + len + TAG_BYTES)], new Array(12).fill(0), 'bytes around untouched');
-    assert.equal(rx.open(counter, buf, 7, len + TAG_BYTES), len);
+    assert.equal(tx.seal(counter, buf, 7, len), len + TAG_SIZE);
+    assert.deepEqual(Buffer.from(buf.subarray(7, 7 + len + TAG_SIZE)), reference(raw, counter, pt), `length ${len}`);
+    assert.deepEqual([...buf.subarray(0, 7), ...buf.subarray(7 + len + TAG_SIZE)], new Array(12).fill(0), 'bytes around untouched');
+    assert.equal(rx.open(counter, buf, 7, len + TAG_SIZE), len);
     assert.deepEqual(Buffer.from(buf.subarray(7, 7 + len)), pt);
   }
   tx.destroy();
@@ -62,7 +63,7 @@ test('batch seal matches node:crypto per slot and batch open restores the plaint
       assert.equal(batch.lens[i], 0, 'empty slots are skipped by sealBatch');
       return;
     }
-    assert.equal(batch.lens[i], len + TAG_BYTES);
+    assert.equal(batch.lens[i], len + TAG_SIZE);
     assert.deepEqual(Buffer.from(batch.packet(i, OFF)), reference(raw, 7 * i + 3, plain[i]), `slot ${i}`);
   });
   for (let i = 0; i < n; i++) batch.ids[i] = rx.id;
@@ -117,10 +118,10 @@ test('tampering fails only the tampered slot and leaves the others intact', () =
     assert.deepEqual(Buffer.from(batch.data.subarray(s + OFF + 100, s + batch.slotSize)), before.subarray(s + OFF + 100, s + batch.slotSize));
   }
   // A single open of a tampered packet fails the same way.
-  const one = new Uint8Array(64 + TAG_BYTES);
+  const one = new Uint8Array(64 + TAG_SIZE);
   tx.seal(9, one, 0, 64);
   one[0] ^= 1;
-  assert.equal(rx.open(9, one, 0, 64 + TAG_BYTES), -1);
+  assert.equal(rx.open(9, one, 0, 64 + TAG_SIZE), -1);
   // A failure leaves OpenSSL's error queue clean: node:crypto still works.
   assert.equal(reference(randomBytes(32), 1, new Uint8Array(3)).length, 19);
 });
@@ -128,7 +129,7 @@ test('tampering fails only the tampered slot and leaves the others intact', () =
 test('a wrong key or a wrong counter fails', () => {
   const a = keys();
   const b = keys();
-  const buf = new Uint8Array(50 + TAG_BYTES);
+  const buf = new Uint8Array(50 + TAG_SIZE);
   a.tx.seal(42, buf, 0, 50);
   const copy = buf.slice();
   assert.equal(b.rx.open(42, buf, 0, buf.length), -1);
@@ -143,7 +144,7 @@ test('a wrong key or a wrong counter fails', () => {
 test('counters up to 2^53-1 work; larger or fractional ones are rejected', () => {
   const { raw, tx, rx } = keys();
   for (const counter of [0, 2 ** 32, 2 ** 53 - 1]) {
-    const buf = new Uint8Array(20 + TAG_BYTES);
+    const buf = new Uint8Array(20 + TAG_SIZE);
     buf.fill(7, 0, 20);
     tx.seal(counter, buf, 0, 20);
     assert.deepEqual(Buffer.from(buf), reference(raw, counter, new Uint8Array(20).fill(7)), `counter ${counter}`);
