@@ -36,8 +36,10 @@ static bool get_ifname(napi_env env, napi_value arg, char *name, size_t *len) {
 #endif
 
 // The offloads asked for, best first: TCP and UDP segmentation (USO since Linux 6.2), then TCP
-// alone. Only IPv6: rovy0 carries nothing else, so TSO4 would only ever be cut by the kernel.
-static const unsigned offload_sets[] = {TUN_F_CSUM | TUN_F_TSO6 | TUN_F_USO6, TUN_F_CSUM | TUN_F_TSO6, TUN_F_CSUM};
+// alone. TCP only for IPv6: rovy0 carries nothing else. The kernel takes USO for both families
+// or neither; an IPv4 segment, should one come, is dropped as malformed like any IPv4 packet.
+static const unsigned offload_sets[] = {TUN_F_CSUM | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6, TUN_F_CSUM | TUN_F_TSO6,
+                                        TUN_F_CSUM};
 
 // tunOpen(name, offload) -> { fd, name, offloads }; an empty name lets the kernel pick one (tun0,
 // tun1, ...). The device is owned by the caller's effective uid. With `offload` the fd carries

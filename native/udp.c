@@ -199,7 +199,8 @@ static size_t recv_plain(rv_instance *inst, int fd, rv_batch *b, size_t max, siz
 }
 
 // Fills scratch with up to RV_GRO_MSGS messages; false if none came (then *err may be set).
-static bool recv_gro_messages(rv_instance *inst, int fd, uint8_t *scratch, uint32_t *state, int *err) {
+// *drained says the socket had fewer than asked for: nothing more is waiting.
+static bool recv_gro_messages(rv_instance *inst, int fd, uint8_t *scratch, uint32_t *state, bool *drained, int *err) {
   struct mmsghdr msgs[RV_GRO_MSGS];
   struct iovec iov[RV_GRO_MSGS];
   rv_sockaddr names[RV_GRO_MSGS];
@@ -226,6 +227,7 @@ static bool recv_gro_messages(rv_instance *inst, int fd, uint8_t *scratch, uint3
     return false;
   }
   inst->udp_recv_calls++;
+  *drained = r < RV_GRO_MSGS;
   uint8_t *eps = scratch + (size_t)RV_GRO_MSGS * RV_GRO_MSG_BYTES;
   for (int k = 0; k < r; k++) {
     struct msghdr *h = &msgs[k].msg_hdr;
@@ -251,8 +253,10 @@ static size_t recv_gro(rv_instance *inst, int fd, rv_batch *b, size_t max, size_
                        int *err) {
   const uint8_t *eps = scratch + (size_t)RV_GRO_MSGS * RV_GRO_MSG_BYTES;
   size_t n = 0;
+  bool drained = false;
   while (n < max) {
-    if (state[1] >= state[0] && !recv_gro_messages(inst, fd, scratch, state, err)) break;
+    // Another recvmmsg only if the last one did not already find the queue empty.
+    if (state[1] >= state[0] && (drained || !recv_gro_messages(inst, fd, scratch, state, &drained, err))) break;
     uint32_t k = state[1], len = state[3 + k], size = state[3 + RV_GRO_MSGS + k], off = state[2];
     const uint8_t *msg = scratch + (size_t)k * RV_GRO_MSG_BYTES, *ep = eps + (size_t)k * RV_ENDPOINT_BYTES;
     do {  // an empty (or truncated) message is one empty slot, as without GRO

@@ -24,7 +24,7 @@ export interface NativeAddon {
   /**
    * Opens (creating if needed) a layer-3 TUN without packet info, non-blocking, owned by our
    * euid. With `offload` the fd carries virtio-net headers and `offloads` is the TUN_F_* set the
-   * kernel accepted (TUN_F_CSUM 1, TSO6 4, USO6 0x40), 0 if none.
+   * kernel accepted (TUN_F_CSUM 1, TSO6 4, USO4 0x20 and USO6 0x40), 0 if none.
    */
   tunOpen(name: string, offload: boolean): { fd: number; name: string; offloads: number };
   /** The name of the interface `fd` is attached to, or null once that interface was deleted. */

@@ -113,6 +113,8 @@ export interface NodeEvents {
 
 /** Slots per batch: enough to amortise the native calls, small enough to stay in L2. */
 const BATCH = 64;
+/** How often peers' states are compared with what was reported (handshakes starting, roaming). */
+const STATUS_SCAN_MS = 1000;
 
 export class MeshNode {
   readonly peerId: string;
@@ -142,6 +144,8 @@ export class MeshNode {
   private readonly origins = new Map<string, PeerOrigin>();
   /** What was last reported per peer (state, endpoint, name, handshake), to notice changes. */
   private readonly reported = new Map<string, string>();
+  /** When the peers were last compared with what was reported. */
+  private lastScan = -Infinity;
   private readonly events: NodeEvents;
   private enabled: boolean;
   private running = false;
@@ -321,8 +325,13 @@ export class MeshNode {
     this.router.tick();
     this.lan?.tick(this.sessions.now());
     // Handshakes starting or giving up, roaming and route changes are noticed here, off the
-    // packet path.
-    for (const peer of this.sessions.allPeers()) this.reportIfChanged(peer);
+    // packet path, once a second: a status is built per peer, and at rest these allocations
+    // were most of the daemon's cost. Sessions coming up or down are reported at once anyway.
+    const now = this.sessions.now();
+    if (now - this.lastScan >= STATUS_SCAN_MS) {
+      this.lastScan = now;
+      for (const peer of this.sessions.allPeers()) this.reportIfChanged(peer);
+    }
     if (this.routedDirty) this.reportRouted();
   }
 

@@ -60,7 +60,7 @@ export class TunDevice implements PacketDevice {
     return new TunDevice(fd, actual, offload, offloads);
   }
 
-  /** The TUN_F_* offloads the kernel accepted (checksum 1, TSO6 4, USO6 0x40); 0 if none. */
+  /** The TUN_F_* offloads the kernel accepted (checksum 1, TSO6 4, USO4 0x20 with USO6 0x40); 0 if none. */
   get offloads(): number {
     return this._offloads;
   }

@@ -5,7 +5,7 @@
 //   ring:  r0 ── r1 ── r2 ── r3 ── r4 ── r5 ── r0   (a link cut under a ping flow)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Lab, isRoot, nsExec, until } from './netns.js';
+import { Lab, iperf3, isRoot, nsExec, until } from './netns.js';
 
 interface MeshNode {
   ns: string;
@@ -90,6 +90,21 @@ test('a line of five nodes routes end to end', { skip: !isRoot && 'needs root fo
       assert.match(r.out, /mtu[ =:]+1375/i, r.out);
       const fits = ping(n0, n4, ['-s', String(1375 - 48), '-M', 'do']);
       assert.equal(fits.code, 0, fits.out);
+    });
+
+    await t.test('iperf3 TCP over four hops: the end-to-end seals and opens of a batch are one native call each', async () => {
+      const before = [await daemons[0]!.state(), await daemons[4]!.state()];
+      const report = await iperf3(n0.ns, n4.ns, n4.address);
+      t.diagnostic(`iperf3 over four hops: ${(report.bitsPerSecond / 1e6).toFixed(0)} Mbit/s`);
+      assert.ok(report.bytes > 1_000_000, 'less than 1 MB went through');
+      const after = [await daemons[0]!.state(), await daemons[4]!.state()];
+      // Every packet is sealed (or opened) twice, hop and end to end: one call per packet for
+      // either layer would make this at most 2.
+      const perCall = (i: number) =>
+        (after[i]!.dataPath.aead.packets - before[i]!.dataPath.aead.packets) / (after[i]!.dataPath.aead.calls - before[i]!.dataPath.aead.calls);
+      t.diagnostic(`AEAD packets per call: sender ${perCall(0).toFixed(1)}, receiver ${perCall(1).toFixed(1)}`);
+      assert.ok(perCall(0) > 4, `the sender sealed ${perCall(0)} packets per call`);
+      assert.ok(perCall(1) > 4, `the receiver opened ${perCall(1)} packets per call`);
     });
 
     await t.test('a node restarted in the middle of the line: traffic resumes through it', async () => {

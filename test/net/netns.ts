@@ -8,6 +8,8 @@ import { ROOT } from '../repo-root.js';
 
 export const ROVY_JS = join(ROOT, 'dist', 'rovy.js');
 
+import { until } from '../wait.js';
+
 export { isRoot, until } from '../wait.js';
 
 export function sh(cmd: string, args: string[], input?: string): string {
@@ -29,6 +31,40 @@ export function nsExec(ns: string, cmd: string, args: string[], timeoutMs?: numb
 }
 
 
+/**
+ * An iperf3 TCP run of `seconds` from namespace `clientNs` to a one-off server in `serverNs` on
+ * `address`; returns the bytes received and the rate. A run counts once it reports what was
+ * received (seen once in CI: exit 0 with none); the server is ended and waited for.
+ */
+export async function iperf3(clientNs: string, serverNs: string, address: string, seconds = 2): Promise<{ bytes: number; bitsPerSecond: number }> {
+  const server = spawn('ip', ['netns', 'exec', serverNs, 'iperf3', '-s', '-1', '-B', address], { stdio: 'ignore' });
+  const serverExit = new Promise((r) => server.once('exit', r));
+  try {
+    let result = { code: -1, out: '' };
+    await until('iperf3 server accepts', () => {
+      result = nsExec(clientNs, 'iperf3', ['-c', address, '-t', String(seconds), '-J'], 20_000 + seconds * 1000);
+      return result.code === 0 && result.out.includes('"sum_received"');
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}; last iperf3 run (exit ${result.code}):\n${result.out.slice(0, 2000)}`);
+    });
+    const received = (JSON.parse(result.out) as { end: { sum_received: { bytes: number; bits_per_second: number } } }).end.sum_received;
+    return { bytes: received.bytes, bitsPerSecond: received.bits_per_second };
+  } finally {
+    if (server.exitCode === null) server.kill();
+    await serverExit;
+  }
+}
+
+/** The parts of the SIGUSR1 state the tests read (service/daemon.ts logs it). */
+export interface DaemonState {
+  counters: Record<string, number>;
+  dataPath: {
+    tun: { reads: number; packetsRead: number; gsoReads: number; writes: number; packetsWritten: number; groWrites: number; malformed: number };
+    udp: { recvCalls: number; received: number; sendCalls: number; sent: number; gsoSends: number };
+    aead: { calls: number; packets: number };
+  };
+}
+
 export class Daemon {
   readonly child: ChildProcess;
   log = '';
@@ -47,6 +83,15 @@ export class Daemon {
 
   signal(sig: NodeJS.Signals): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(sig);
+  }
+
+  /** The state the daemon logs on SIGUSR1: its counters, data path, peers and routing. */
+  async state(): Promise<DaemonState> {
+    const mark = this.log.length;
+    this.signal('SIGUSR1');
+    const line = /state (\{.*\})\n/;
+    await until('state logged', () => line.test(this.log.slice(mark)));
+    return JSON.parse(line.exec(this.log.slice(mark))![1]!) as DaemonState;
   }
 
   /** SIGTERM, then wait for the exit code (SIGKILL after 5 s so a test never hangs). */

@@ -152,6 +152,13 @@ test('the installed rovy runs from the staging tree, outside the checkout: --hel
   assert.equal(statSync(join(work, 'id', 'node.key')).mode & 0o777, 0o600);
 });
 
+test('the installed addon is whole: every symbol resolves at load (RTLD_NOW)', () => {
+  // Node loads addons lazily: a source file meson leaves out would only fail at its first call.
+  const load = `const m = { exports: {} }; process.dlopen(m, process.argv[1], require('os').constants.dlopen.RTLD_NOW); console.log(Object.keys(m.exports).length);`;
+  const exports = Number(run(process.execPath, ['-e', load, installed('native/*.c')]));
+  assert.ok(exports >= 20, `the addon exports ${exports} functions`);
+});
+
 test('the installed daemon loads its addon: it opens a socket and a TUN in a namespace of its own', { skip: !isRoot && 'needs root (TUN, network namespace)' }, async () => {
   const dir = mkdtempSync(join(work, 'daemon-'));
   const config = join(dir, 'rovy.toml');
