@@ -226,8 +226,9 @@ static bool get_batch(napi_env env, napi_callback_info info, bool encrypt, rv_ke
     return false;
   }
   if (rv_overlaps(b->lens, b->nlens * 4, *ids, nids * 4) || rv_overlaps(b->lens, b->nlens * 4, *counters, nctr * 8) ||
-      (*offsets && rv_overlaps(b->lens, b->nlens * 4, *offsets, noffsets * 4))) {
-    rv_throw_type(env, "lens must not share memory with ids, counters or offsets");
+      (*offsets && (rv_overlaps(b->lens, b->nlens * 4, *offsets, noffsets * 4) ||
+                    rv_overlaps(b->data, b->slots * b->slot_size, *offsets, noffsets * 4)))) {
+    rv_throw_type(env, "lens must not share memory with ids, counters or offsets, nor offsets with the data");
     return false;
   }
   *t = inst->keys;

@@ -221,6 +221,13 @@ size_t rv_gro_plan(const rv_packet *pkts, size_t n, uint16_t *order, rv_gro_grou
     size_t payload = hdr ? pkts[i].len - hdr : 0;
     next[i] = UINT16_MAX;
     bool tcp = pkts[i].len >= IPV6_HDR + 20 && p[0] >> 4 == 6 && p[6] == PROTO_TCP;
+    if (!tcp && pkts[i].len >= IPV6_HDR && p[0] >> 4 == 6) {
+      // Between the same two addresses but not plain TCP (an extension header first, perhaps
+      // TCP behind it): no group of theirs grows past it, so nothing is written before it.
+      for (size_t g = 0; g < ng; g++) {
+        if (groups[g].hdr != 0 && memcmp(pkts[head[g]].p + 8, p + 8, 32) == 0) groups[g].closed = true;
+      }
+    }
     if (tcp) {
       // Only the flow's latest group may grow, and any other packet of the flow (a SYN, a FIN, a
       // bare ACK) ends it: a flow's packets stay in order.

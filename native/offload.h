@@ -68,7 +68,7 @@ typedef struct {
 typedef struct {
   uint16_t first;       // index of the first packet of the group in `order`
   uint16_t count;       // packets in the group
-  uint16_t hdr;         // header bytes of each packet (IPv6 + TCP); 0 for a group of one
+  uint16_t hdr;         // header bytes of each packet (IPv6 + TCP); 0 for a packet that cannot coalesce
   uint16_t mss;         // payload bytes of each packet but the last
   uint32_t payload;     // payload bytes of all packets together
   bool push;            // some packet of the group had PSH

@@ -87,6 +87,9 @@ static napi_value TunOpen(napi_env env, napi_callback_info info) {
       break;
     }
   }
+  // Without virtio-net headers there is no way to hand over a large segment: a persistent TUN
+  // keeps the offloads an earlier owner set, so they are cleared.
+  if (!offload) ioctl(fd, TUNSETOFFLOAD, 0u);
   ifr.ifr_name[IFNAMSIZ - 1] = 0;
   if (napi_create_object(env, &result) != napi_ok || napi_create_int32(env, fd, &v) != napi_ok ||
       napi_set_named_property(env, result, "fd", v) != napi_ok ||
@@ -134,7 +137,8 @@ static size_t read_split(rv_instance *inst, int fd, rv_batch *b, size_t max, siz
         break;
       }
       inst->tun_reads++;
-      if (r <= RV_VNET_HDR_LEN) {
+      // The kernel reports a packet's whole length even when the buffer was shorter.
+      if (r <= RV_VNET_HDR_LEN || r > SCRATCH_BYTES) {
         inst->tun_malformed++;
         continue;
       }
@@ -147,7 +151,7 @@ static size_t read_split(rv_instance *inst, int fd, rv_batch *b, size_t max, siz
     long segments = rv_split_begin(&s, &h, scratch + RV_VNET_HDR_LEN, state[0] - RV_VNET_HDR_LEN);
     bool resumed = state[1] != 0;
     if (segments > 0 && resumed) {
-      // Only ever a payload offset this code left there, but checked like input all the same.
+      // Only ever a payload offset this code left there, but it lives in JS memory: checked.
       if (s.mss == 0 || state[1] <= s.hdr || state[1] >= s.len) segments = -1;
       else s.cursor = state[1];
     }
@@ -198,9 +202,11 @@ static napi_value TunReadBatch(napi_env env, napi_callback_info info) {
     size_t scratch_len, state_len;
     if (!rv_get_u8(env, argv[6], "scratch", &scratch, &scratch_len) || !rv_get_u32(env, argv[7], "state", &state, &state_len))
       return NULL;
-    if (scratch_len < SCRATCH_BYTES || state_len < 2 || state[0] > SCRATCH_BYTES ||
-        rv_overlaps(scratch, scratch_len, b.data, b.slots * b.slot_size)) {
-      rv_throw_range(env, "scratch must be %d bytes apart from the batch, state 2 numbers", SCRATCH_BYTES);
+    // scratch and state live in JS memory: checked like any input before they are used.
+    if (scratch_len < SCRATCH_BYTES || state_len < 2 || (state[0] != 0 && (state[0] <= RV_VNET_HDR_LEN || state[0] > SCRATCH_BYTES)) ||
+        rv_overlaps(scratch, scratch_len, b.data, b.slots * b.slot_size) || rv_overlaps(state, state_len * 4, scratch, scratch_len) ||
+        rv_overlaps(state, state_len * 4, b.data, b.slots * b.slot_size) || rv_overlaps(state, state_len * 4, b.lens, b.nlens * 4)) {
+      rv_throw_range(env, "scratch must be %d bytes and state 2 numbers as left, apart from each other and the batch", SCRATCH_BYTES);
       return NULL;
     }
     n = read_split(inst, fd, &b, max, cap, scratch, state, &err);

@@ -316,8 +316,10 @@ static napi_value UdpRecvBatch(napi_env env, napi_callback_info info) {
     size_t scratch_len, state_len;
     if (!rv_get_u8(env, argv[6], "scratch", &scratch, &scratch_len) || !rv_get_u32(env, argv[7], "state", &state, &state_len))
       return NULL;
+    // scratch and state live in JS memory: checked like any input before they are used.
     if (scratch_len < RV_GRO_SCRATCH || state_len < RV_GRO_STATE || !gro_state_ok(state) ||
-        rv_overlaps(scratch, scratch_len, b.data, b.slots * b.slot_size)) {
+        rv_overlaps(scratch, scratch_len, b.data, b.slots * b.slot_size) || rv_overlaps(state, state_len * 4, scratch, scratch_len) ||
+        rv_overlaps(state, state_len * 4, b.data, b.slots * b.slot_size) || rv_overlaps(state, state_len * 4, b.lens, b.nlens * 4)) {
       rv_throw_range(env, "scratch must be %d bytes apart from the batch, state %d numbers as left", RV_GRO_SCRATCH, RV_GRO_STATE);
       return NULL;
     }

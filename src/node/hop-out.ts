@@ -3,7 +3,8 @@
 //
 //   in:  slot i of a batch holding the hop plaintext at TUN_OFFSET (len bytes), and the
 //        neighbour it goes to
-//   out: stage() makes the slot ready: zero padding to a multiple of 16 (never past the MTU),
+//   out: stage() makes the slot ready: zero padding to a multiple of 16 (never past the MTU; a
+//        frame in transit is left as its origin padded it),
 //        the neighbour's transport header in the 16 bytes before the plaintext, its endpoint in
 //        the endpoint area, its key id and the next counter. send() then seals every ready slot
 //        of the batch in place with one native call and sends them with one more (sendmmsg,
@@ -34,8 +35,10 @@ export class HopOut {
   /**
    * Makes slot i (len plaintext bytes at TUN_OFFSET) ready to go to `peer`. False, leaving the
    * slot empty, if the peer has no usable session or no endpoint yet (a handshake was started).
+   * `pad: false` for a frame in transit: its origin padded it for the route it chose, and it
+   * leaves as long as it came.
    */
-  stage(i: number, len: number, peer: Peer, now: number): boolean {
+  stage(i: number, len: number, peer: Peer, now: number, pad = true): boolean {
     const { data, ids, counters, lens } = this.batch;
     const kp = this.hop.sendingKeypair(peer, now);
     if (!kp || !peer.endpoint) {
@@ -45,7 +48,7 @@ export class HopOut {
     const base = i * this.batch.slotSize;
     data.set(peer.endpoint, base);
     encodeTransportHeader(data, kp.remoteIndex, kp.sendCounter, base + DATAGRAM_OFFSET);
-    const padded = paddedLength(len, this.mtu);
+    const padded = pad ? paddedLength(len, this.mtu) : len;
     data.fill(0, base + TUN_OFFSET + len, base + TUN_OFFSET + padded);
     ids[i] = kp.send.id;
     counters[i] = kp.sendCounter++;

@@ -619,27 +619,33 @@ export class MeshNode {
   }
 
   /**
-   * Runs an I/O or timer callback so that a failure is logged and counted instead of taking the
-   * daemon down: the batch in hand is lost, the node keeps running. Also reports a poll that
-   * libuv stopped with an error.
-   */
-  /**
    * A readiness callback that drains `source`, and comes back on the next turn while the source
    * still holds what readiness will not announce again: the rest of a segment split from the TUN,
    * or coalesced datagrams a batch had no room for. A wakeup is bounded (MAX_BATCHES_PER_WAKEUP)
    * so the other direction and the timers get their turn.
    */
   private drainer(what: string, source: { readonly pending: boolean }, drain: () => void): (error?: Error) => void {
+    // One resumption queued at a time: readiness callbacks in between must not start more.
+    let scheduled = false;
     const resume = (): void => {
+      scheduled = false;
       if (source.pending) run();
     };
     const run = this.guard(what, () => {
       drain();
-      if (source.pending) setImmediate(resume);
+      if (source.pending && !scheduled) {
+        scheduled = true;
+        setImmediate(resume);
+      }
     });
     return run;
   }
 
+  /**
+   * Runs an I/O or timer callback so that a failure is logged and counted instead of taking the
+   * daemon down: the batch in hand is lost, the node keeps running. Also reports a poll that
+   * libuv stopped with an error.
+   */
   private guard(what: string, run: () => void): (error?: Error) => void {
     return (error?: Error) => {
       if (error) {

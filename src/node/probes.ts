@@ -1,8 +1,8 @@
-import { IPV6_MIN_MTU } from '../util/protocol.js';
 // Copies of the packets sent that will run out of hop limit inside the mesh — traceroute's
 // probes — so that when a transit reports the expiry (forward/report.ts), the origin can quote
 // the packet in the ICMPv6 error as RFC 4443 requires. Ordinary traffic never lands here: only a
 // packet whose hop limit is no more than the route's transit count.
+import { IPV6_MIN_MTU } from '../util/protocol.js';
 
 /** Probes remembered at once (traceroute6 sends 16 at a time by default). */
 const CAPACITY = 64;

@@ -392,7 +392,7 @@ export class ReceivePipeline {
       if (this.fate[i] !== PASS_ON) continue;
       const next = this.nextHop[i]!;
       this.nextHop[i] = null;
-      if (!this.hopOut.stage(i, this.frameLens[i]!, next, now)) this.ctx.counters.noSession++;
+      if (!this.hopOut.stage(i, this.frameLens[i]!, next, now, false)) this.ctx.counters.noSession++;
     }
     this.ctx.counters.forwarded += this.hopOut.send(n);
   }

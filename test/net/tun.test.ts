@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { TunDevice } from '../../src/tun/device.js';
+import { native, TUN_SCRATCH_BYTES } from '../../src/native/addon.js';
 import { PacketBatch, TUN_OFFSET } from '../../src/transport/batch.js';
 
 const TUN = 'rtun0';
@@ -88,6 +89,37 @@ function reattachChild(): void {
   steps.reopened = { attached: tun.attached, ifindexMatches: tun.ifindex === index() };
   tun.close();
   process.stdout.write(JSON.stringify(steps) + '\n');
+}
+
+/**
+ * The scratch buffer and state a TUN with offloads keeps between reads live in JS memory: the
+ * addon refuses any it did not leave there, before reading. Prints what each case threw.
+ */
+function stateChild(): void {
+  const { fd } = native.tunOpen('rtun2', true);
+  const batch = new PacketBatch(4, 2048);
+  const scratch = new Uint8Array(TUN_SCRATCH_BYTES);
+  const read = (s: Uint8Array, state: Uint32Array): string => {
+    try {
+      return String(native.tunReadBatch(fd, batch.data, batch.slotSize, TUN_OFFSET, batch.lens, 4, s, state));
+    } catch (err) {
+      return (err as Error).name;
+    }
+  };
+  const state = (first: number): Uint32Array => Uint32Array.of(first, 0);
+  const shared = new Uint8Array(TUN_SCRATCH_BYTES + 8);
+  process.stdout.write(
+    JSON.stringify({
+      good: read(scratch, state(0)),
+      scratchTooSmall: read(scratch.subarray(1), state(0)),
+      stateShort: read(scratch, new Uint32Array(1)),
+      headerOnly: read(scratch, state(10)),
+      pastScratch: read(scratch, state(TUN_SCRATCH_BYTES + 1)),
+      stateInScratch: read(shared.subarray(0, TUN_SCRATCH_BYTES), new Uint32Array(shared.buffer, 8, 2)),
+      stateInBatch: read(scratch, new Uint32Array(batch.data.buffer, 64, 2)),
+    }) + '\n',
+  );
+  native.closeFd(fd);
 }
 
 // ---- parent: the test ---------------------------------------------------------------------
@@ -185,8 +217,30 @@ async function parent(): Promise<void> {
       reopened: { attached: true, ifindexMatches: true },
     });
   });
+
+  test('a TUN with offloads refuses a scratch buffer or state it did not leave', { timeout: 30_000 }, async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('needs root (network namespaces, TUN)');
+      return;
+    }
+    const env: NodeJS.ProcessEnv = { ...process.env, ROVY_TUN_CHILD: 'state' };
+    delete env.NODE_TEST_CONTEXT;
+    const proc = spawn('unshare', ['-n', process.execPath, '--enable-source-maps', fileURLToPath(import.meta.url)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = collect(proc);
+    assert.equal(await within(child.exit, 20_000, 'child'), 0, child.out());
+    assert.deepEqual(JSON.parse(child.out()), {
+      good: '0',
+      scratchTooSmall: 'RangeError',
+      stateShort: 'RangeError',
+      headerOnly: 'RangeError',
+      pastScratch: 'RangeError',
+      stateInScratch: 'RangeError',
+      stateInBatch: 'RangeError',
+    });
+  });
 }
 
 if (process.env.ROVY_TUN_CHILD === '1') child();
 else if (process.env.ROVY_TUN_CHILD === 'reattach') reattachChild();
+else if (process.env.ROVY_TUN_CHILD === 'state') stateChild();
 else await parent();
