@@ -68,6 +68,39 @@ napi_value rv_stats(napi_env env, const rv_stat *stats, size_t n) {
   return result;
 }
 
+bool rv_get_read_args(napi_env env, napi_callback_info info, size_t min_offset, size_t min_scratch, size_t min_state,
+                      rv_read_args *a) {
+  napi_value argv[8];
+  napi_valuetype scratch_type;
+  if (!rv_get_args(env, info, 8, argv, (void **)&a->inst) || !rv_get_fd(env, argv[0], "fd", false, &a->fd) ||
+      !rv_get_batch(env, argv + 1, min_offset, &a->b) || !rv_get_count(env, argv[5], "max", &a->b, &a->max) ||
+      napi_typeof(env, argv[6], &scratch_type) != napi_ok)
+    return false;
+  const rv_batch *b = &a->b;
+  a->cap = b->slot_size - b->offset;
+  if (a->cap == 0) {
+    rv_throw_range(env, "offset leaves no room in the slot");
+    return false;
+  }
+  a->scratch = NULL;
+  a->state = NULL;
+  if (scratch_type == napi_null) return true;
+  size_t scratch_len, state_len;
+  if (!rv_get_u8(env, argv[6], "scratch", &a->scratch, &scratch_len) || !rv_get_u32(env, argv[7], "state", &a->state, &state_len))
+    return false;
+  size_t data_len = b->slots * b->slot_size, state_bytes = state_len * 4;
+  if (scratch_len < min_scratch || state_len < min_state) {
+    rv_throw_range(env, "scratch must hold %zu bytes and state %zu numbers", min_scratch, min_state);
+    return false;
+  }
+  if (rv_overlaps(a->scratch, scratch_len, b->data, data_len) || rv_overlaps(a->state, state_bytes, a->scratch, scratch_len) ||
+      rv_overlaps(a->state, state_bytes, b->data, data_len) || rv_overlaps(a->state, state_bytes, b->lens, b->nlens * 4)) {
+    rv_throw_range(env, "scratch and state must not share memory with each other or the batch");
+    return false;
+  }
+  return true;
+}
+
 bool rv_get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, void **data) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, data) != napi_ok) return false;

@@ -62,6 +62,23 @@ bool rv_get_count(napi_env env, napi_value v, const char *name, const rv_batch *
 bool rv_check_lens(napi_env env, const rv_batch *b, size_t count, size_t room);
 bool rv_overlaps(const void *a, size_t an, const void *b, size_t bn);
 
+// A resumable batch read's arguments (fd, data, slotSize, offset, lens, max, scratch, state):
+// the batch (offset at least min_offset), the room after the offset in a slot (never 0), and
+// the scratch buffer and state array the caller keeps in JS memory between calls, or NULL for
+// both when scratch is null. Scratch holds at least min_scratch bytes and state at least
+// min_state numbers, and neither shares memory with the other or the batch; what the state
+// says is the caller's to check.
+typedef struct {
+  rv_instance *inst;
+  int fd;
+  rv_batch b;
+  size_t max, cap;
+  uint8_t *scratch;
+  uint32_t *state;
+} rv_read_args;
+bool rv_get_read_args(napi_env env, napi_callback_info info, size_t min_offset, size_t min_scratch, size_t min_state,
+                      rv_read_args *a);
+
 void rv_throw_errno(napi_env env, const char *what, int err);
 void rv_throw_range(napi_env env, const char *fmt, ...);
 void rv_throw_type(napi_env env, const char *fmt, ...);

@@ -179,37 +179,20 @@ static size_t read_split(rv_instance *inst, int fd, rv_batch *b, size_t max, siz
 // otherwise scratch holds SCRATCH_BYTES and state 2 numbers, both kept by the caller between
 // calls (a segment not yet all handed over waits there).
 static napi_value TunReadBatch(napi_env env, napi_callback_info info) {
-  napi_value argv[8];
-  rv_batch b;
-  rv_instance *inst;
-  int fd, err = 0;
-  size_t max, n;
-  napi_valuetype scratch_type;
-  if (!rv_get_args(env, info, 8, argv, (void **)&inst) || !rv_get_fd(env, argv[0], "fd", false, &fd) ||
-      !rv_get_batch(env, argv + 1, 0, &b) || !rv_get_count(env, argv[5], "max", &b, &max) ||
-      napi_typeof(env, argv[6], &scratch_type) != napi_ok)
-    return NULL;
-  size_t cap = b.slot_size - b.offset;
-  if (cap == 0) {
-    rv_throw_range(env, "offset leaves no room in the slot");
-    return NULL;
-  }
-  if (scratch_type == napi_null) {
-    n = read_plain(inst, fd, &b, max, cap, &err);
+  rv_read_args a;
+  int err = 0;
+  size_t n;
+  if (!rv_get_read_args(env, info, 0, SCRATCH_BYTES, 2, &a)) return NULL;
+  rv_instance *inst = a.inst;
+  if (a.scratch == NULL) {
+    n = read_plain(inst, a.fd, &a.b, a.max, a.cap, &err);
   } else {
-    uint8_t *scratch;
-    uint32_t *state;
-    size_t scratch_len, state_len;
-    if (!rv_get_u8(env, argv[6], "scratch", &scratch, &scratch_len) || !rv_get_u32(env, argv[7], "state", &state, &state_len))
-      return NULL;
-    // scratch and state live in JS memory: checked like any input before they are used.
-    if (scratch_len < SCRATCH_BYTES || state_len < 2 || (state[0] != 0 && (state[0] <= RV_VNET_HDR_LEN || state[0] > SCRATCH_BYTES)) ||
-        rv_overlaps(scratch, scratch_len, b.data, b.slots * b.slot_size) || rv_overlaps(state, state_len * 4, scratch, scratch_len) ||
-        rv_overlaps(state, state_len * 4, b.data, b.slots * b.slot_size) || rv_overlaps(state, state_len * 4, b.lens, b.nlens * 4)) {
-      rv_throw_range(env, "scratch must be %d bytes and state 2 numbers as left, apart from each other and the batch", SCRATCH_BYTES);
+    // The state lives in JS memory: a length this code could not have left there is refused.
+    if (a.state[0] != 0 && (a.state[0] <= RV_VNET_HDR_LEN || a.state[0] > SCRATCH_BYTES)) {
+      rv_throw_range(env, "state[0] = %u is no packet length this addon left", a.state[0]);
       return NULL;
     }
-    n = read_split(inst, fd, &b, max, cap, scratch, state, &err);
+    n = read_split(inst, a.fd, &a.b, a.max, a.cap, a.scratch, a.state, &err);
   }
   inst->tun_packets_read += (double)n;
   // Report an error, but not at the cost of packets already read; the next call sees it.

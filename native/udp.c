@@ -162,6 +162,21 @@ static napi_value UdpOpen(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// Sets up message m of a recvmmsg: one buffer, room for the sender's address, and control room
+// (ctl, or none when NULL).
+static void recv_message(struct mmsghdr *m, struct iovec *iov, rv_sockaddr *name, void *buf, size_t len, void *ctl,
+                         size_t ctl_len) {
+  iov->iov_base = buf;
+  iov->iov_len = len;
+  memset(&m->msg_hdr, 0, sizeof m->msg_hdr);
+  m->msg_hdr.msg_name = name;
+  m->msg_hdr.msg_namelen = sizeof *name;
+  m->msg_hdr.msg_iov = iov;
+  m->msg_hdr.msg_iovlen = 1;
+  m->msg_hdr.msg_control = ctl;
+  m->msg_hdr.msg_controllen = ctl ? ctl_len : 0;
+}
+
 // One datagram per message, straight into the slots.
 static size_t recv_plain(rv_instance *inst, int fd, rv_batch *b, size_t max, size_t cap, int *err) {
   struct mmsghdr msgs[RV_MMSG];
@@ -170,15 +185,7 @@ static size_t recv_plain(rv_instance *inst, int fd, rv_batch *b, size_t max, siz
   size_t n = 0;
   while (n < max) {
     unsigned want = (unsigned)(max - n < RV_MMSG ? max - n : RV_MMSG);
-    for (unsigned k = 0; k < want; k++) {
-      iov[k].iov_base = rv_slot(b, n + k) + b->offset;
-      iov[k].iov_len = cap;
-      memset(&msgs[k].msg_hdr, 0, sizeof msgs[k].msg_hdr);
-      msgs[k].msg_hdr.msg_name = &names[k];
-      msgs[k].msg_hdr.msg_namelen = sizeof names[k];
-      msgs[k].msg_hdr.msg_iov = &iov[k];
-      msgs[k].msg_hdr.msg_iovlen = 1;
-    }
+    for (unsigned k = 0; k < want; k++) recv_message(&msgs[k], &iov[k], &names[k], rv_slot(b, n + k) + b->offset, cap, NULL, 0);
     int r = recvmmsg(fd, msgs, want, MSG_DONTWAIT, NULL);
     if (r < 0) {
       if (errno == EINTR) continue;
@@ -208,17 +215,8 @@ static bool recv_gro_messages(rv_instance *inst, int fd, uint8_t *scratch, uint3
     char buf[CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
   } ctl[RV_GRO_MSGS];
-  for (unsigned k = 0; k < RV_GRO_MSGS; k++) {
-    iov[k].iov_base = scratch + (size_t)k * RV_GRO_MSG_BYTES;
-    iov[k].iov_len = RV_GRO_MSG_BYTES;
-    memset(&msgs[k].msg_hdr, 0, sizeof msgs[k].msg_hdr);
-    msgs[k].msg_hdr.msg_name = &names[k];
-    msgs[k].msg_hdr.msg_namelen = sizeof names[k];
-    msgs[k].msg_hdr.msg_iov = &iov[k];
-    msgs[k].msg_hdr.msg_iovlen = 1;
-    msgs[k].msg_hdr.msg_control = ctl[k].buf;
-    msgs[k].msg_hdr.msg_controllen = sizeof ctl[k].buf;
-  }
+  for (unsigned k = 0; k < RV_GRO_MSGS; k++)
+    recv_message(&msgs[k], &iov[k], &names[k], scratch + (size_t)k * RV_GRO_MSG_BYTES, RV_GRO_MSG_BYTES, ctl[k].buf, sizeof ctl[k].buf);
   int r;
   do r = recvmmsg(fd, msgs, RV_GRO_MSGS, MSG_DONTWAIT, NULL);
   while (r < 0 && errno == EINTR);
@@ -293,37 +291,19 @@ static bool gro_state_ok(const uint32_t *state) {
 // scratch and state are null for a socket without UDP GRO; otherwise RV_GRO_SCRATCH bytes and
 // RV_GRO_STATE numbers, kept by the caller between calls (datagrams not yet handed out wait there).
 static napi_value UdpRecvBatch(napi_env env, napi_callback_info info) {
-  napi_value argv[8];
-  rv_batch b;
-  rv_instance *inst;
-  int fd, err = 0;
-  size_t max, n;
-  napi_valuetype scratch_type;
-  if (!rv_get_args(env, info, 8, argv, (void **)&inst) || !rv_get_fd(env, argv[0], "fd", false, &fd) ||
-      !rv_get_batch(env, argv + 1, RV_ENDPOINT_BYTES, &b) || !rv_get_count(env, argv[5], "max", &b, &max) ||
-      napi_typeof(env, argv[6], &scratch_type) != napi_ok)
-    return NULL;
-  size_t cap = b.slot_size - b.offset;
-  if (cap == 0) {
-    rv_throw_range(env, "offset leaves no room in the slot");
-    return NULL;
-  }
-  if (scratch_type == napi_null) {
-    n = recv_plain(inst, fd, &b, max, cap, &err);
+  rv_read_args a;
+  int err = 0;
+  size_t n;
+  if (!rv_get_read_args(env, info, RV_ENDPOINT_BYTES, RV_GRO_SCRATCH, RV_GRO_STATE, &a)) return NULL;
+  if (a.scratch == NULL) {
+    n = recv_plain(a.inst, a.fd, &a.b, a.max, a.cap, &err);
   } else {
-    uint8_t *scratch;
-    uint32_t *state;
-    size_t scratch_len, state_len;
-    if (!rv_get_u8(env, argv[6], "scratch", &scratch, &scratch_len) || !rv_get_u32(env, argv[7], "state", &state, &state_len))
-      return NULL;
-    // scratch and state live in JS memory: checked like any input before they are used.
-    if (scratch_len < RV_GRO_SCRATCH || state_len < RV_GRO_STATE || !gro_state_ok(state) ||
-        rv_overlaps(scratch, scratch_len, b.data, b.slots * b.slot_size) || rv_overlaps(state, state_len * 4, scratch, scratch_len) ||
-        rv_overlaps(state, state_len * 4, b.data, b.slots * b.slot_size) || rv_overlaps(state, state_len * 4, b.lens, b.nlens * 4)) {
-      rv_throw_range(env, "scratch must be %d bytes apart from the batch, state %d numbers as left", RV_GRO_SCRATCH, RV_GRO_STATE);
+    // The state lives in JS memory: anything recv_gro could not have left there is refused.
+    if (!gro_state_ok(a.state)) {
+      rv_throw_range(env, "state is not one this addon left");
       return NULL;
     }
-    n = recv_gro(inst, fd, &b, max, cap, scratch, state, &err);
+    n = recv_gro(a.inst, a.fd, &a.b, a.max, a.cap, a.scratch, a.state, &err);
   }
   // Keep what was read; an error shows up on the next call.
   if (err != 0 && n == 0) {
