@@ -147,7 +147,7 @@ export class UdpSocket {
     this.stop();
     if (this._fd >= 0) native.closeFd(this._fd);
     this._fd = -1;
-    if (this.groState) this.groState[0] = 0;
+    this.groState?.fill(0); // what was held is gone with the socket
   }
 
   private liveFd(): number {
