@@ -19,7 +19,7 @@ import { BUS_NAME, ROOT_PATH, RovyApi, type ApiHost } from './api.js';
 import { StateFile, type DaemonState } from './state.js';
 import type { DiscoveryPolicy } from '../src/config/schema.js';
 import { VERSION } from './version.js';
-import { TunDevice } from '../src/tun/device.js';
+import { TUN_OFFLOADS, TunDevice } from '../src/tun/device.js';
 import { UdpSocket, type Endpoint } from '../src/transport/udp.js';
 import { MeshSwitch } from './mesh-switch.js';
 import { native } from '../src/native/addon.js';
@@ -336,12 +336,6 @@ function contractPath(root: string | null): string {
 /** What the TUN's offloads are, for the log: "offloads csum tso6 uso6", "offloads off", ... */
 function offloadText(tun: TunDevice): string {
   if (!tun.offload) return 'offloads off (tun.offload = false)';
-  const names = (
-    [
-      [0x01, 'csum'],
-      [0x04, 'tso6'],
-      [0x40, 'uso6'],
-    ] as const
-  ).flatMap(([bit, name]) => (tun.offloads & bit ? [name] : []));
+  const names = Object.entries(TUN_OFFLOADS).flatMap(([name, bit]) => (tun.offloads & bit ? [name] : []));
   return names.length ? `offloads ${names.join(' ')}` : 'offloads refused by the kernel: writes still coalesce';
 }

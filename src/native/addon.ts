@@ -9,6 +9,22 @@ import { join } from 'node:path';
 import { installLayout } from '../util/install-layout.js';
 import { packageRoot } from '../util/package-root.js';
 
+/**
+ * A batch read that may hand out, over several calls, what one system call brought in: up to
+ * `max` packets into the slots, the rest kept in `scratch` with where it stands in `state` (both
+ * null when the fd never brings in more than one packet at once). Returns the count.
+ */
+export type ResumableRead = (
+  fd: number,
+  data: Uint8Array,
+  slotSize: number,
+  offset: number,
+  lens: Uint32Array,
+  max: number,
+  scratch: Uint8Array | null,
+  state: Uint32Array | null,
+) => number;
+
 /** An opaque handle from `poll`, for `pollStop`. */
 export type PollHandle = { readonly __rovyPollHandle: unique symbol };
 
@@ -36,16 +52,7 @@ export interface NativeAddon {
    * virtio-net headers, `scratch` (TUN_SCRATCH_BYTES) and `state` (2 numbers) are kept between
    * calls: a large segment is split into packets, and what did not fit waits there.
    */
-  tunReadBatch(
-    fd: number,
-    data: Uint8Array,
-    slotSize: number,
-    offset: number,
-    lens: Uint32Array,
-    max: number,
-    scratch: Uint8Array | null,
-    state: Uint32Array | null,
-  ): number;
+  tunReadBatch: ResumableRead;
   /**
    * Writes slots with lens[i] > 0; packets the kernel refuses right now are dropped. With `vnet`
    * (an fd with virtio-net headers) a TCP flow's packets go as one coalesced segment. Returns the
@@ -66,16 +73,7 @@ export interface NativeAddon {
    * (UDP_GRO_STATE_LENGTH numbers) are kept between calls: coalesced datagrams are handed out one
    * per slot, and what did not fit waits there.
    */
-  udpRecvBatch(
-    fd: number,
-    data: Uint8Array,
-    slotSize: number,
-    offset: number,
-    lens: Uint32Array,
-    max: number,
-    scratch: Uint8Array | null,
-    state: Uint32Array | null,
-  ): number;
+  udpRecvBatch: ResumableRead;
   /** sendmmsg each slot with lens[i] > 0 to its endpoint, on fd4 or fd6 by family (-1: drop). Returns the count sent. */
   udpSendBatch(fd4: number, fd6: number, data: Uint8Array, slotSize: number, offset: number, lens: Uint32Array, count: number): number;
   /** One datagram to a 32-byte endpoint area; false if the socket buffer is full or the destination is unreachable now. */

@@ -88,7 +88,7 @@ export class ReceivePipeline {
   /** The neighbour each PASS_ON slot goes to, and its hop plaintext length. */
   private readonly nextHop: (Peer | null)[];
   private readonly frameLens: Uint32Array;
-  /** The end-to-end index entry of each OPEN_E2E slot, the opens staged, and where each routed frame starts. */
+  /** The end-to-end index entry of each OPEN_E2E slot, and the opens staged (key, counter, offset, length). */
   private readonly e2eEntries: (IndexEntry | null)[];
   private readonly e2eOpens: AeadSlots;
   /** Slots of the current batch holding hop handshake messages, handled after the data. */

@@ -1,6 +1,7 @@
 // Routing constants. The frame bytes and MAX_HOPS are wire values (docs/PROTOCOL.md §4–5); the
 // timers are behaviour every node shares (a node expires others by LIFETIME, so each must refresh
 // well within it); DEFAULT_LINK_COST is this implementation's choice.
+import { TIMER_TICK_MS } from '../session/constants.js';
 
 /** First byte of a hop plaintext that carries a routing control frame. */
 export const FRAME_ROUTING = 0x02;
@@ -16,8 +17,9 @@ export const FRAME_HEADER = 2;
  *  restarts takes longer than this to come back. */
 export const DATABASE_RESEND_MS = 2000;
 
-/** The router's clock: origination, SPF and expiry are checked this often (the node's timer tick). */
-export const TICK_MS = 100;
+/** The router's clock: origination, SPF and expiry are checked this often (the node's timer tick,
+ *  which the simulator runs at too). */
+export const TICK_MS = TIMER_TICK_MS;
 /** A node signs and floods a new announcement at most this often, so a flapping link costs at most
  *  one flood per second across the whole network. */
 export const MIN_ORIGINATION_INTERVAL_MS = 1000;

@@ -25,6 +25,9 @@ export interface PacketDevice {
   writeBatch(batch: PacketBatch, count: number, offset?: number): number;
 }
 
+/** The TUN_F_* bits of TunDevice.offloads, by name (linux/if_tun.h): USO4 comes with USO6. */
+export const TUN_OFFLOADS = { csum: 0x01, tso6: 0x04, uso6: 0x40 } as const;
+
 export class TunDevice implements PacketDevice {
   private poll: PollHandle | null = null;
   private readable: ((error?: Error) => void) | null = null;
@@ -60,7 +63,7 @@ export class TunDevice implements PacketDevice {
     return new TunDevice(fd, actual, offload, offloads);
   }
 
-  /** The TUN_F_* offloads the kernel accepted (checksum 1, TSO6 4, USO4 0x20 with USO6 0x40); 0 if none. */
+  /** The TUN_F_* offloads the kernel accepted (TUN_OFFLOADS); 0 if none. */
   get offloads(): number {
     return this._offloads;
   }

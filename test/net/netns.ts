@@ -58,6 +58,7 @@ export async function iperf3(clientNs: string, serverNs: string, address: string
 /** The parts of the SIGUSR1 state the tests read (service/daemon.ts logs it). */
 export interface DaemonState {
   counters: Record<string, number>;
+  peers: unknown[];
   dataPath: {
     tun: { reads: number; packetsRead: number; gsoReads: number; writes: number; packetsWritten: number; groWrites: number; malformed: number };
     udp: { recvCalls: number; received: number; sendCalls: number; sent: number; gsoSends: number };

@@ -155,6 +155,16 @@ function ready(proc: ChildProcess, output: () => string): Promise<void> {
   });
 }
 
+/** Runs this file as child `mode` under `unshare -n` and returns the JSON it prints. */
+async function unsharedChild(mode: string): Promise<unknown> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ROVY_TUN_CHILD: mode };
+  delete env.NODE_TEST_CONTEXT; // the child is not a test-runner subprocess
+  const proc = spawn('unshare', ['-n', process.execPath, '--enable-source-maps', fileURLToPath(import.meta.url)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = collect(proc);
+  assert.equal(await within(child.exit, 20_000, 'child'), 0, child.out());
+  return JSON.parse(child.out());
+}
+
 async function parent(): Promise<void> {
   test('ping -6 through a TUN answered by the native addon', { timeout: 60_000 }, async (t) => {
     if (process.getuid?.() !== 0) {
@@ -205,12 +215,7 @@ async function parent(): Promise<void> {
       t.skip('needs root (network namespaces, TUN)');
       return;
     }
-    const env: NodeJS.ProcessEnv = { ...process.env, ROVY_TUN_CHILD: 'reattach' };
-    delete env.NODE_TEST_CONTEXT;
-    const proc = spawn('unshare', ['-n', process.execPath, '--enable-source-maps', fileURLToPath(import.meta.url)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const child = collect(proc);
-    assert.equal(await within(child.exit, 20_000, 'child'), 0, child.out());
-    assert.deepEqual(JSON.parse(child.out()), {
+    assert.deepEqual(await unsharedChild('reattach'), {
       opened: { attached: true, exists: true, ifindexMatches: true, owner: 'root' },
       deleted: { attached: false, exists: false },
       recreated: { attached: false, exists: true },
@@ -223,12 +228,7 @@ async function parent(): Promise<void> {
       t.skip('needs root (network namespaces, TUN)');
       return;
     }
-    const env: NodeJS.ProcessEnv = { ...process.env, ROVY_TUN_CHILD: 'state' };
-    delete env.NODE_TEST_CONTEXT;
-    const proc = spawn('unshare', ['-n', process.execPath, '--enable-source-maps', fileURLToPath(import.meta.url)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const child = collect(proc);
-    assert.equal(await within(child.exit, 20_000, 'child'), 0, child.out());
-    assert.deepEqual(JSON.parse(child.out()), {
+    assert.deepEqual(await unsharedChild('state'), {
       good: '0',
       scratchTooSmall: 'RangeError',
       stateShort: 'RangeError',
