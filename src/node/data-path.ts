@@ -14,6 +14,8 @@ export class DataPathCounters extends CounterSet {
   udpWakeups = 0;
   udpBatches = 0;
   udpDatagrams = 0;
+  /** Wakeups of the node's timers (hellos, handshake retries, routing): once a second at rest. */
+  timerWakeups = 0;
 }
 
 export interface DataPathReport {
@@ -22,6 +24,8 @@ export interface DataPathReport {
   tun: ReturnType<typeof native.tunStats> & { packetsPerRead: number; packetsPerWrite: number };
   udp: ReturnType<typeof native.udpStats> & { datagramsPerRecv: number; datagramsPerSend: number };
   aead: ReturnType<typeof native.aeadStats> & { packetsPerCall: number };
+  /** `intervalMs`: how far apart the timers run now (TIMER_TICK_MS while something settles). */
+  timers: { wakeups: number; intervalMs: number };
 }
 
 /** a / b to two decimals; 0 when nothing was counted. */
@@ -29,7 +33,7 @@ function per(a: number, b: number): number {
   return b === 0 ? 0 : Math.round((a / b) * 100) / 100;
 }
 
-export function dataPathReport(c: DataPathCounters): DataPathReport {
+export function dataPathReport(c: DataPathCounters, timerIntervalMs: number): DataPathReport {
   const tun = native.tunStats();
   const udp = native.udpStats();
   const aead = native.aeadStats();
@@ -51,5 +55,6 @@ export function dataPathReport(c: DataPathCounters): DataPathReport {
     tun: { ...tun, packetsPerRead: per(tun.packetsRead, tun.reads), packetsPerWrite: per(tun.packetsWritten, tun.writes) },
     udp: { ...udp, datagramsPerRecv: per(udp.received, udp.recvCalls), datagramsPerSend: per(udp.sent, udp.sendCalls) },
     aead: { ...aead, packetsPerCall: per(aead.packets, aead.calls) },
+    timers: { wakeups: c.timerWakeups, intervalMs: timerIntervalMs },
   };
 }

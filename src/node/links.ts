@@ -63,12 +63,21 @@ export class Links {
     return peer !== undefined && this.up.has(peer) ? peer : undefined;
   }
 
-  /** Sends hellos where due and tells routing which links came up or went down. */
-  tick(now: number): void {
+  /**
+   * Sends hellos where due and tells routing which links came up or went down. `horizon` is how
+   * long until the next tick: a hello that would be late by then goes now, so a node at rest
+   * sends all of its hellos in one wakeup. Returns when the next link falls silent for good unless
+   * something arrives (Infinity if no link is up), so the caller can tick then.
+   */
+  tick(now: number, horizon: number): number {
+    let nextDeath = Infinity;
     for (const peer of this.byIndex.values()) {
-      if (peer.isUp && now - peer.lastSentAt >= LINK_HELLO_MS) this.sessions.sendTransport(peer, null, now);
-      this.setUp(peer, peer.isUp && now - peer.lastReceivedAt < LINK_DEAD_MS);
+      if (peer.isUp && now + horizon - peer.lastSentAt > LINK_HELLO_MS) this.sessions.sendTransport(peer, null, now);
+      const up = peer.isUp && now - peer.lastReceivedAt < LINK_DEAD_MS;
+      this.setUp(peer, up);
+      if (up) nextDeath = Math.min(nextDeath, peer.lastReceivedAt + LINK_DEAD_MS);
     }
+    return nextDeath;
   }
 
   /** Every link down (the mesh switched off). */

@@ -115,6 +115,14 @@ export interface NodeEvents {
 const BATCH = 64;
 /** How often peers' states are compared with what was reported (handshakes starting, roaming). */
 const STATUS_SCAN_MS = 1000;
+/** At rest the timers run this often, not every TIMER_TICK_MS: every neighbour's hello goes out
+ *  in the same wakeup, and a wakeup of the timers cost as much as the hellos themselves. Nothing
+ *  at rest needs finer steps: handshake retries are seconds apart, and the tick that finds a
+ *  silent link is set for the moment it falls silent. */
+const REST_TICK_MS = 1000;
+/** After a change (a session up or down, a peer added or removed, routing work) the timers run
+ *  every TIMER_TICK_MS for this long, so links, announcements and routes settle at full pace. */
+const SETTLE_MS = 2000;
 
 export class MeshNode {
   readonly peerId: string;
@@ -138,6 +146,16 @@ export class MeshNode {
   private readonly send: SendPipeline;
   private readonly receive: ReceivePipeline;
   private timer: NodeJS.Timeout | null = null;
+  /** When the armed timer fires (monotonic ms), and until when the node ticks at full pace. */
+  private nextTickAt = Infinity;
+  private settleUntil = -Infinity;
+  /** TIMER_TICK_MS or REST_TICK_MS: the pace the last tick chose (reported in dataPath). */
+  private pace = TIMER_TICK_MS;
+  private readonly onTimer = this.guard('timers', () => {
+    this.armTimer(REST_TICK_MS); // first, so that a tick that throws leaves the timers running
+    this.dataPathCounters.timerWakeups++;
+    this.tick();
+  });
   private readonly log: (level: NodeLogLevel, message: string) => void;
   private readonly sockets: Sockets;
   private readonly upPeers = new Set<Peer>();
@@ -168,11 +186,13 @@ export class MeshNode {
           if (first || !this.upPeers.has(peer)) this.log('info', `peer ${peer.peerId} connected`);
           else this.log('debug', `peer ${peer.peerId} rekeyed`);
           this.upPeers.add(peer);
+          this.wake();
           this.reportIfChanged(peer);
           if (!wasOnline) this.events.stateChanged?.();
         },
         sessionDown: (peer) => {
           if (!this.upPeers.delete(peer)) return;
+          this.wake();
           this.log('info', `peer ${peer.peerId} disconnected`);
           this.reportIfChanged(peer);
           if (this.upPeers.size === 0) this.events.stateChanged?.();
@@ -211,6 +231,7 @@ export class MeshNode {
         this.e2e.routesChanged((key) => this.router.routeTo(key));
         this.routedDirty = true;
       },
+      workDue: () => this.wake(),
     });
     const icmp = new IcmpReplies(options.tun, this.address, this.sessions.now);
     this.e2e = new EndToEnd(
@@ -220,7 +241,10 @@ export class MeshNode {
       icmp,
       this.counters,
       {
-        changed: () => (this.routedDirty = true),
+        changed: () => {
+          this.routedDirty = true;
+          this.wake();
+        },
         resend: (packets) => this.send.sendPackets(packets),
         internalError: (err) => {
           this.counters.internalErrors++;
@@ -258,7 +282,7 @@ export class MeshNode {
 
   /** The data path's work per wakeup, system call and AEAD call so far (data-path.ts). */
   dataPath(): DataPathReport {
-    return dataPathReport(this.dataPathCounters);
+    return dataPathReport(this.dataPathCounters, this.pace);
   }
 
   /** Starts the node; while it is switched off (setEnabled(false)) it stays quiet until switched on. */
@@ -304,7 +328,8 @@ export class MeshNode {
   private startIO(): void {
     this.options.tun.onReadable(this.drainer('TUN read', this.options.tun, this.send.onReadable));
     for (const socket of this.options.sockets) socket.onReadable(this.drainer('UDP receive', socket, () => this.receive.drain(socket)));
-    this.timer = setInterval(this.guard('timers', () => this.tick()), TIMER_TICK_MS);
+    this.wake();
+    this.armTimer(TIMER_TICK_MS);
     const now = this.sessions.now();
     for (const peer of this.sessions.allPeers()) this.sessions.initiate(peer, now);
     this.lan?.start();
@@ -314,13 +339,30 @@ export class MeshNode {
     this.lan?.stop();
     this.options.tun.stop();
     for (const socket of this.options.sockets) socket.stop();
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.nextTickAt = Infinity;
+  }
+
+  /** Ticks at full pace for a while: something changed that the timers should follow closely. */
+  private wake(): void {
+    const now = this.sessions.now();
+    this.settleUntil = now + SETTLE_MS;
+    this.pace = TIMER_TICK_MS;
+    if (this.timer && this.nextTickAt - now > TIMER_TICK_MS) this.armTimer(TIMER_TICK_MS);
+  }
+
+  private armTimer(delay: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.nextTickAt = this.sessions.now() + delay;
+    this.timer = setTimeout(this.onTimer, delay);
   }
 
   private tick(): void {
+    const started = this.sessions.now();
+    const pace = started < this.settleUntil || this.router.hasWork ? TIMER_TICK_MS : REST_TICK_MS;
     this.sessions.tick();
-    this.links.tick(this.sessions.now());
+    const linkDeath = this.links.tick(started, pace);
     this.e2e.tick((key) => (this.router.routeTo(key)?.hops ?? 0) > 1);
     this.router.tick();
     this.lan?.tick(this.sessions.now());
@@ -333,6 +375,10 @@ export class MeshNode {
       for (const peer of this.sessions.allPeers()) this.reportIfChanged(peer);
     }
     if (this.routedDirty) this.reportRouted();
+    if (!this.timer) return; // switched off during the tick
+    this.pace = now < this.settleUntil || this.router.hasWork ? TIMER_TICK_MS : REST_TICK_MS;
+    // At least a millisecond: a link that fell silent this very tick was handled by it.
+    this.armTimer(Math.max(1, Math.min(this.pace, linkDeath - now)));
   }
 
   /** Tells the embedder which routed destinations appeared, went, or changed. */

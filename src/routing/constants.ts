@@ -17,8 +17,9 @@ export const FRAME_HEADER = 2;
  *  restarts takes longer than this to come back. */
 export const DATABASE_RESEND_MS = 2000;
 
-/** The router's clock: origination, SPF and expiry are checked this often (the node's timer tick,
- *  which the simulator runs at too). */
+/** The router's clock while it has work waiting: origination, SPF and expiry are checked this
+ *  often (the node's timer tick, which the simulator runs at too; a node at rest ticks once a
+ *  second, and sooner when the router says it has work: RouterOptions.workDue). */
 export const TICK_MS = TIMER_TICK_MS;
 /** A node signs and floods a new announcement at most this often, so a flapping link costs at most
  *  one flood per second across the whole network. */

@@ -13,8 +13,9 @@
 //                       a flood are the common case), else verified, stored, and flooded on to
 //                       every other neighbour as the same bytes. A database request is answered
 //                       with the whole database, unless that went to the neighbour lately.
-//   tick                every TICK_MS: forget expired announcements, originate our own when due,
-//                       run SPF if anything changed, and tell routesChanged() if routes did.
+//   tick                every TICK_MS while there is work (workDue() says when there is): forget
+//                       expired announcements, originate our own when due, run SPF if anything
+//                       changed, and tell routesChanged() if routes did.
 //   lookup / routeTo    the data plane's questions; lookup reads an address in place and
 //                       allocates nothing.
 import {
@@ -62,6 +63,9 @@ export interface RouterOptions {
   /** Called after an SPF run that changed the route table (a route added, removed, or one whose
    *  first hop, label, path or MTU changed). */
   routesChanged?(): void;
+  /** Called when the router has work for its next tick (a new announcement to take in, a link
+   *  change to announce), so a caller that ticks slowly at rest can tick sooner. */
+  workDue?(): void;
   /** Verification hook, for the simulator's optional shared cache; default verifyAnnouncement. */
   verify?(a: Announcement): boolean;
 }
@@ -99,6 +103,7 @@ export class Router {
   private readonly now: () => number;
   private readonly wallNow: () => number;
   private readonly onRoutesChanged: (() => void) | undefined;
+  private readonly onWorkDue: (() => void) | undefined;
   private readonly verify: (a: Announcement) => boolean;
 
   private readonly lsdb = new Lsdb();
@@ -127,6 +132,7 @@ export class Router {
     this.now = options.now ?? (() => performance.now());
     this.wallNow = options.wallNow ?? Date.now;
     this.onRoutesChanged = options.routesChanged?.bind(options);
+    this.onWorkDue = options.workDue?.bind(options);
     this.verify = options.verify ? options.verify.bind(options) : verifyAnnouncement;
     // Our own id holds a reference for the router's lifetime.
     this.selfId = this.lsdb.intern(this.lsdb.addressOf(this.identity.publicKey));
@@ -219,9 +225,16 @@ export class Router {
       fresh.push(a.bytes);
     }
     if (fresh) this.flood(fresh, link);
+    if (this.hasWork) this.onWorkDue?.();
   }
 
-  /** Call every TICK_MS: expiry, origination, SPF. */
+  /** Whether the next tick has something to do: an SPF run, or an announcement of ours waiting
+   *  for MIN_ORIGINATION_INTERVAL_MS to pass. */
+  get hasWork(): boolean {
+    return this.spfDue || this.originationDue;
+  }
+
+  /** Call every TICK_MS while hasWork, and at least once a second: expiry, origination, SPF. */
   tick(): void {
     const now = this.now();
     if (this.lsdb.expire(now) > 0) this.spfDue = true;
@@ -296,6 +309,7 @@ export class Router {
     this.sourceLinks = Int32Array.from(source);
     this.originationDue = true;
     this.spfDue = true;
+    this.onWorkDue?.();
   }
 
   private originate(now: number): void {

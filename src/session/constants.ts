@@ -18,8 +18,9 @@ export const REKEY_JITTER_MS = 334;
 /** At most one initiation per peer per 20 ms is processed (a flood costs one DH per message). */
 export const MIN_INITIATION_INTERVAL_MS = 1000 / 50;
 
-/** How often per-peer timers are evaluated. Timers are timestamps checked by one periodic tick
- *  instead of a setTimeout per peer, because re-arming a timer per packet costs more than a packet. */
+/** How often per-peer timers are evaluated while something settles (a node at rest ticks once a
+ *  second: node.ts). Timers are timestamps checked by one tick instead of a setTimeout per peer,
+ *  because re-arming a timer per packet costs more than a packet. */
 export const TIMER_TICK_MS = 100;
 /** Persistent keepalive for configured peers unless the config says otherwise: links of a mesh
  *  stay up, and 25 s keeps common NAT mappings alive. */

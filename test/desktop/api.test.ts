@@ -95,7 +95,7 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
       const status = JSON.parse(props.stdout) as { lanNodes: number; counters: Record<string, number>; dataPath: Record<string, Record<string, number>> };
       // The drop counters and the data path's work per call come along, as Describe() has them.
       assert.equal(status.counters.malformed, 0);
-      assert.deepEqual(Object.keys(status.dataPath), ['send', 'receive', 'tun', 'udp', 'aead']);
+      assert.deepEqual(Object.keys(status.dataPath), ['send', 'receive', 'tun', 'udp', 'aead', 'timers']);
       assert.equal(typeof status.dataPath.tun!.packetsPerRead, 'number');
       assert.deepEqual(
         { ...status, listen: undefined, counters: undefined, dataPath: undefined },

@@ -250,3 +250,28 @@ test('peers added and removed at run time, with events', async (t) => {
   assert.equal(p.a.peerStatus(id), undefined);
   assert.deepEqual(events, [`added ${id}`, `removed ${id}`]);
 });
+
+test('at rest the timers wake once a second and the hellos keep flowing; a change brings back full pace', async (t) => {
+  const p = await pair();
+  t.after(() => p.close());
+  p.tunA.inject(packet(p.a.address, p.b.address, 10));
+  await until('session', () => p.tunB.written.length === 1);
+  // Settling: SETTLE_MS after the session came up, and until routing has announced the link.
+  await until('A at rest', () => p.a.dataPath().timers.intervalMs === 1000, 10_000);
+  const wakeups = p.a.dataPath().timers.wakeups;
+  const sent = p.fromA.length;
+  const start = performance.now();
+  // A window of three seconds is what is measured here, not a wait for a state.
+  await until('three seconds at rest', () => performance.now() - start >= 3000, 5000);
+  const woke = p.a.dataPath().timers.wakeups - wakeups;
+  assert.ok(woke <= 4, `A's timers woke ${woke} times in 3 s at rest`);
+  assert.ok(p.fromA.length - sent >= 2, `A sent ${p.fromA.length - sent} datagrams in 3 s at rest: its hellos stopped`);
+  assert.equal(p.a.peerStatus()[0]!.hops, 1);
+  assert.equal(p.a.router.routes().length, 1, 'the link went down at rest');
+
+  // B falls silent: A's link goes down when the silence is four seconds long, and the routing
+  // change puts A's timers back to full pace.
+  p.b.setEnabled(false);
+  await until('A withdraws the link', () => p.a.router.routes().length === 0, 10_000);
+  assert.equal(p.a.dataPath().timers.intervalMs, 100);
+});
