@@ -8,7 +8,9 @@ import { AeadKey, openBatch, sealBatch } from '../../src/session/aead.js';
 import { PacketBatch } from '../../src/transport/batch.js';
 import { TAG_SIZE } from '../../src/util/protocol.js';
 
-const LENGTHS = [0, 1, 15, 16, 17, 1420];
+const LENGTHS = [0, 1, 15, 16, 17, 63, 64, 65, 1420];
+/** Around the 64 KB pieces the keystream is made in: one piece, a byte over, several. */
+const LONG = [65535, 65536, 65537, 200_000];
 const OFF = 48;
 
 function nonce(counter: number): Buffer {
@@ -30,7 +32,7 @@ function keys(): { raw: Buffer; tx: AeadKey; rx: AeadKey } {
 
 test('single seal matches node:crypto and opens back, for every length', () => {
   const { raw, tx, rx } = keys();
-  for (const len of LENGTHS) {
+  for (const len of [...LENGTHS, ...LONG]) {
     const counter = 1000 + len;
     const pt = randomBytes(len);
     const buf = new Uint8Array(7 + len + TAG_SIZE + 5);
@@ -47,7 +49,7 @@ test('single seal matches node:crypto and opens back, for every length', () => {
 
 test('batch seal matches node:crypto per slot and batch open restores the plaintext', () => {
   const { raw, tx, rx } = keys();
-  const batch = new PacketBatch(8, 1536);
+  const batch = new PacketBatch(LENGTHS.length, 1536);
   const plain: Buffer[] = [];
   LENGTHS.forEach((len, i) => {
     plain.push(randomBytes(len));
@@ -122,6 +124,12 @@ test('tampering fails only the tampered slot and leaves the others intact', () =
   tx.seal(9, one, 0, 64);
   one[0] ^= 1;
   assert.equal(rx.open(9, one, 0, 64 + TAG_SIZE), -1);
+  // So does one longer than a keystream piece, tampered in its last piece.
+  const long = randomBytes(200_000 + TAG_SIZE);
+  tx.seal(10, long, 0, 200_000);
+  long[199_999] ^= 1;
+  assert.equal(rx.open(10, long, 0, 200_000 + TAG_SIZE), -1);
+  assert.ok(long.subarray(0, 200_000).every((b) => b === 0), 'a long tampered packet was not wiped');
   // A failure leaves OpenSSL's error queue clean: node:crypto still works.
   assert.equal(reference(randomBytes(32), 1, new Uint8Array(3)).length, 19);
 });
