@@ -120,7 +120,7 @@ const STATUS_SCAN_MS = 1000;
  *  at rest needs finer steps: handshake retries are seconds apart, and the tick that finds a
  *  silent link is set for the moment it falls silent. */
 const REST_TICK_MS = 1000;
-/** After a change (a session up or down, a peer added or removed, routing work) the timers run
+/** After a change (a neighbour's session up or down, routing work waiting) the timers run
  *  every TIMER_TICK_MS for this long, so links, announcements and routes settle at full pace. */
 const SETTLE_MS = 2000;
 
@@ -185,8 +185,10 @@ export class MeshNode {
           const wasOnline = this.upPeers.size > 0;
           if (first || !this.upPeers.has(peer)) this.log('info', `peer ${peer.peerId} connected`);
           else this.log('debug', `peer ${peer.peerId} rekeyed`);
+          // A new link for routing to take up at full pace; a rekey (every two minutes per peer)
+          // changes nothing the timers follow.
+          if (!this.upPeers.has(peer)) this.wake();
           this.upPeers.add(peer);
-          this.wake();
           this.reportIfChanged(peer);
           if (!wasOnline) this.events.stateChanged?.();
         },
@@ -241,10 +243,7 @@ export class MeshNode {
       icmp,
       this.counters,
       {
-        changed: () => {
-          this.routedDirty = true;
-          this.wake();
-        },
+        changed: () => (this.routedDirty = true), // reported at the next tick, within a second
         resend: (packets) => this.send.sendPackets(packets),
         internalError: (err) => {
           this.counters.internalErrors++;
