@@ -292,6 +292,9 @@ export class SessionManager {
       peer.previous = peer.current;
       peer.current = keypair;
       peer.next = null;
+      // A handshake of ours still pending (its initiation lost, or crossing the peer's) has
+      // nothing left to do: retrying it would only make a second, needless session.
+      this.clearHandshake(peer);
       this.sessionEstablished(peer, now);
     }
     this.authenticatedReceived(peer, now);

@@ -503,3 +503,22 @@ test('removing a peer or stopping wipes its pre-shared key and held packets', ()
   b.manager.removePeer(b.peer);
   assert.ok(b.peer.psk.every((x) => x === 0));
 });
+
+test('a session confirmed by the peer\'s first message stops our own handshake\'s retransmission', () => {
+  // Both initiate; A's initiation is lost, B's completes with A as responder and B's confirming
+  // keepalive promotes A's keypair. A's own attempt is then moot: WireGuard stops the retry timer
+  // when any handshake completes, so no second handshake follows 5 s later.
+  const { a, b, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  a.outbox.length = 0; // lost
+  clock.mono += c.REKEY_TIMEOUT_MS; // B's own attempt is not held back by A's
+  clock.wall += c.REKEY_TIMEOUT_MS;
+  b.manager.initiate(b.peer, b.manager.now());
+  settle(b, a);
+  assert.ok(a.peer.isUp && b.peer.isUp && !a.peer.next, 'no confirmed session');
+  assert.equal(a.peer.handshake, null, 'the session is up, yet A still has a handshake pending');
+  clock.mono += c.REKEY_TIMEOUT_MS + c.REKEY_JITTER_MS;
+  clock.wall += c.REKEY_TIMEOUT_MS + c.REKEY_JITTER_MS;
+  a.manager.tick();
+  assert.deepEqual(types(a.outbox), [], 'A retransmitted an initiation for a session already up');
+});
