@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PetnameStore } from '../src/names/petnames.js';
-import { loadConfig, type Config } from '../src/config/config.js';
+import { loadConfig, refuseOwnKey, type Config } from '../src/config/config.js';
 import { loadOrCreateKey } from '../src/keys/keyfile.js';
 import { MeshNode, type PeerSpec } from '../src/node/node.js';
 import { formatMultiaddr, parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
@@ -44,6 +44,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   let key;
   try {
     key = loadOrCreateKey(config.keyFile);
+    refuseOwnKey(config, key.publicKey);
   } catch (err) {
     log.error((err as Error).message);
     return 1;
@@ -235,6 +236,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       let nextPeers: PeerSpec[];
       try {
         next = loadConfig(configPath, { mustExist: explicit });
+        refuseOwnKey(next, key.publicKey);
         nextPeers = peerSpecs(next);
       } catch (err) {
         log.error(`SIGHUP: ${(err as Error).message}; keeping the running configuration`);

@@ -37,9 +37,9 @@ export function defaultConfig(): Config {
  * missing file gives defaultConfig() (whose `source` is null) instead of an error.
  */
 export function loadConfig(path: string, options: LoadConfigOptions = {}): Config {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (err) {
     const code = err instanceof Error && 'code' in err ? err.code : undefined;
     if (code === 'ENOENT' && options.mustExist === false) return defaultConfig();
@@ -47,7 +47,40 @@ export function loadConfig(path: string, options: LoadConfigOptions = {}): Confi
     if (code === 'EISDIR') throw new ConfigError(path, undefined, undefined, 'is a directory, not a config file');
     throw new ConfigError(path, undefined, undefined, `cannot read: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return parseConfig(text, path);
+  return parseConfig(utf8Text(bytes, path), path);
+}
+
+/** The file's text; bytes that are not UTF-8 are an error at their line, not replaced unseen. */
+function utf8Text(bytes: Buffer, path: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // The longest prefix that decodes (an unfinished sequence at its end allowed) ends at the
+    // first bad byte.
+    let good = 0;
+    let bad = bytes.length;
+    while (bad - good > 1) {
+      const mid = (good + bad) >> 1;
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid), { stream: true });
+        good = mid;
+      } catch {
+        bad = mid;
+      }
+    }
+    const at = good;
+    const lineStart = bytes.lastIndexOf(0x0a, at - 1) + 1;
+    const line = bytes.subarray(0, lineStart).filter((b) => b === 0x0a).length + 1;
+    const byte = bytes[at]!.toString(16).padStart(2, '0');
+    throw new ConfigError(path, line, 'syntax', `not UTF-8 text: byte 0x${byte} at column ${at - lineStart + 1}`);
+  }
+}
+
+/** Refuses a [[peer]] that is this node itself (its key is known only once the key file is read). */
+export function refuseOwnKey(config: Config, publicKey: Uint8Array): void {
+  const i = config.peers.findIndex((peer) => Buffer.compare(peer.publicKey, publicKey) === 0);
+  if (i < 0) return;
+  throw new ConfigError(config.source ?? '(defaults)', config.peers[i]!.line, `peer[${i}].address`, `is this node itself (${config.peers[i]!.peerId} is its own peer ID)`);
 }
 
 /**

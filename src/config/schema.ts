@@ -38,6 +38,8 @@ export interface PeerConfig {
   psk?: Uint8Array;
   /** Seconds between keepalives when idle; 0 = off; absent = the session layer's default. */
   keepalive?: number;
+  /** The line of its address in the file, for problems found once the node's key is known. */
+  line: number;
 }
 
 export interface Config {
@@ -234,6 +236,7 @@ function peerValue(
     publicKey: address.publicKey,
     peerId: address.peerId,
     address: { ...address, peerId: address.peerId, publicKey: address.publicKey },
+    line: addressNode.line,
   };
 
   const name = node.entries.get('name')?.node;

@@ -253,6 +253,23 @@ test('a bad config stops the daemon before it changes anything', { skip: !isRoot
   }
 });
 
+test('a [[peer]] that is the node itself stops the daemon, naming the line', { skip: !isRoot && 'needs root' }, async () => {
+  const lab = new Lab();
+  try {
+    const ns = lab.namespace('S');
+    const init = lab.file('init.toml', `key_file = "${lab.dir}/s.key"\n`);
+    assert.equal(lab.rovy(['init', '--config', init]).code, 0);
+    const id = JSON.parse(lab.rovy(['id', '--config', init, '--json']).out) as { peerId: string };
+    const config = lab.file('self.toml', [`key_file = "${lab.dir}/s.key"`, 'listen = ["/ip6/::/udp/7777"]', '[[peer]]', `address = "/ip6/fd00::9/udp/7777/rovy/${id.peerId}"`].join('\n'));
+    const d = lab.start(ns, config);
+    assert.equal(await d.exited, 1);
+    assert.equal(d.log.trim(), `rovy: error: ${config}:4: peer[0].address: is this node itself (${id.peerId} is its own peer ID)`);
+    assert.notEqual(nsExec(ns, 'ip', ['link', 'show', 'rovy0']).code, 0, 'rovy0 was created');
+  } finally {
+    await lab.cleanup();
+  }
+});
+
 test('two nodes over an IPv4 underlay', { skip: !isRoot && 'needs root' }, async () => {
   //   ns D  vDE 198.18.0.1/24  <--- veth --->  vED 198.18.0.2/24  ns E   (RFC 2544 benchmark range)
   const lab = new Lab();

@@ -12,6 +12,7 @@ import {
   defaultConfigText,
   loadConfig,
   parseConfig,
+  refuseOwnKey,
   writeDefaultConfig,
   type Config,
 } from '../../src/config/config.js';
@@ -289,4 +290,24 @@ test('writeDefaultConfig creates the file (0644) once and never replaces it', (t
   writeFileSync(path, '# edited by hand\n');
   assert.equal(writeDefaultConfig(path), false);
   assert.equal(readFileSync(path, 'utf8'), '# edited by hand\n');
+});
+
+test('bytes that are not UTF-8 are an error at their line and column, not replaced', (t) => {
+  const path = join(tempDir(t, 'rovy-config-'), 'rovy.toml');
+  writeFileSync(path, Buffer.concat([Buffer.from('# café\n[tun]\nname = "ro'), Buffer.from([0xff]), Buffer.from('vy"\n')]));
+  assert.throws(() => loadConfig(path), { name: 'ConfigError', message: `${path}:3: syntax: not UTF-8 text: byte 0xff at column 11` });
+  // A sequence cut short by the end of the file.
+  writeFileSync(path, Buffer.concat([Buffer.from('[tun]\n# '), Buffer.from([0xe2, 0x82])]));
+  assert.throws(() => loadConfig(path), { message: new RegExp(`^${path}:2: syntax: not UTF-8 text: byte 0x82 at column 4$`) });
+  writeFileSync(path, '# café, ☕\n[tun]\nmtu = 1280\n');
+  assert.equal(loadConfig(path).tun.mtu, 1280, 'UTF-8 text that is not ASCII was refused');
+});
+
+test('a [[peer]] that is the node itself is refused at its line once the key is known', () => {
+  const c = parseConfig(`listen = ["/ip6/::/udp/7777"]\n\n[[peer]]\naddress = "/ip6/fd00::2/udp/7777/rovy/${ID2}"\n[[peer]]\naddress = "/ip6/fd00::3/udp/7777/rovy/${ID1}"\n`, FILE);
+  assert.throws(() => refuseOwnKey(c, Buffer.from(KEY1, 'hex')), {
+    name: 'ConfigError',
+    message: `${FILE}:6: peer[1].address: is this node itself (${ID1} is its own peer ID)`,
+  });
+  refuseOwnKey(c, new Uint8Array(32)); // another node's key: nothing to refuse
 });
