@@ -12,7 +12,10 @@ export class RoutingCounters extends CounterSet {
   stale = 0;
   /** Database requests answered with the whole database. */
   databaseRequestsAnswered = 0;
-  /** Database requests not answered: the database went to that neighbour within
+  /** Database requests answered later: an answer went to that neighbour within
+   *  DATABASE_RESEND_MS, so the next goes when that time is up (once, however many came). */
+  databaseRequestsDeferred = 0;
+  /** Database requests not answered: the database greeted that neighbour's new link within
    *  DATABASE_RESEND_MS, or the sender is not (yet) a neighbour. */
   databaseRequestsIgnored = 0;
   framesSent = 0;

@@ -76,8 +76,13 @@ interface Neighbour {
   address: Uint8Array;
   /** Its id in the database (a reference held while the link is up). */
   id: number;
-  /** When it was last sent the whole database (monotonic ms). */
+  /** When it was last sent the whole database (monotonic ms), and whether that answered its
+   *  request (rather than greeting a new link). */
   databaseSentAt: number;
+  databaseAnswered: boolean;
+  /** A request came while the last answer was too recent: the database goes again once
+   *  DATABASE_RESEND_MS has passed. */
+  databaseOwed: boolean;
 }
 
 const KEY_SIZE = 32;
@@ -117,6 +122,8 @@ export class Router {
   private lastOrigination = -Infinity;
   private originationDue = true;
   private spfDue = true;
+  /** Neighbours owed a database (Neighbour.databaseOwed). */
+  private databasesOwed = 0;
   /** Records with a route, from the last SPF run. */
   private routed: NodeRecord[] = [];
   private sorted: Route[] | undefined;
@@ -151,10 +158,10 @@ export class Router {
       if (current) this.dropNeighbour(link, current);
       const id = this.lsdb.intern(this.lsdb.addressOf(publicKey));
       this.lsdb.ref(id);
-      this.neighbours.set(link, { publicKey: publicKey.slice(), address: this.lsdb.addresses[id]!, id, databaseSentAt: -Infinity });
+      this.neighbours.set(link, { publicKey: publicKey.slice(), address: this.lsdb.addresses[id]!, id, databaseSentAt: -Infinity, databaseAnswered: false, databaseOwed: false });
       this.linksChanged();
     }
-    this.sendDatabase(link);
+    this.sendDatabase(link, false);
     this.send(link, DATABASE_REQUEST);
   }
 
@@ -175,6 +182,7 @@ export class Router {
     // content are padding, not a malformed announcement.
     if (frame.length >= FRAME_HEADER && frame[0] === FRAME_ROUTING && frame[1] === KIND_DATABASE_REQUEST && zerosFrom(frame, FRAME_HEADER)) {
       this.answerDatabaseRequest(link);
+      if (this.hasWork) this.onWorkDue?.();
       return;
     }
     if (frame.length < FRAME_HEADER || frame[0] !== FRAME_ROUTING || frame[1] !== KIND_ANNOUNCEMENTS) {
@@ -228,10 +236,10 @@ export class Router {
     if (this.hasWork) this.onWorkDue?.();
   }
 
-  /** Whether the next tick has something to do: an SPF run, or an announcement of ours waiting
-   *  for MIN_ORIGINATION_INTERVAL_MS to pass. */
+  /** Whether the next tick has something to do: an SPF run, or an announcement of ours or a
+   *  database waiting for MIN_ORIGINATION_INTERVAL_MS or DATABASE_RESEND_MS to pass. */
   get hasWork(): boolean {
-    return this.spfDue || this.originationDue;
+    return this.spfDue || this.originationDue || this.databasesOwed > 0;
   }
 
   /** Call every TICK_MS while hasWork, and at least once a second: expiry, origination, SPF. */
@@ -241,6 +249,7 @@ export class Router {
     const since = now - this.lastOrigination;
     if ((this.originationDue && since >= MIN_ORIGINATION_INTERVAL_MS) || since >= REFRESH_MS) this.originate(now);
     if (this.spfDue) this.runSpf();
+    if (this.databasesOwed > 0) this.sendOwedDatabases(now);
   }
 
   /** The route to the node whose 16-byte address is at buf[off]. Allocates nothing. */
@@ -291,6 +300,7 @@ export class Router {
   }
 
   private dropNeighbour(link: number, n: Neighbour): void {
+    if (n.databaseOwed) this.databasesOwed--;
     this.neighbours.delete(link);
     this.lsdb.unref(n.id);
   }
@@ -341,20 +351,45 @@ export class Router {
     this.onRoutesChanged?.();
   }
 
+  // Within DATABASE_RESEND_MS of the last database sent to the neighbour, a request is not
+  // answered at once. After the database that greeted a new link it is ignored: it is the
+  // request the neighbour sent at the same link-up, answered already. After an answer it is
+  // owed, sent when the time is up: the neighbour may have restarted since it asked (switched
+  // off and on, then restarted, within two seconds), and its new self would otherwise never get
+  // a database while the link stays up.
   private answerDatabaseRequest(link: number): void {
     const n = this.neighbours.get(link);
-    if (!n || this.now() - n.databaseSentAt < DATABASE_RESEND_MS) {
+    if (n && this.now() - n.databaseSentAt >= DATABASE_RESEND_MS) {
+      this.counters.databaseRequestsAnswered++;
+      this.sendDatabase(link, true);
+    } else if (n && n.databaseAnswered) {
+      this.counters.databaseRequestsDeferred++;
+      if (!n.databaseOwed) this.databasesOwed++;
+      n.databaseOwed = true;
+    } else {
       this.counters.databaseRequestsIgnored++;
-      return;
     }
-    this.counters.databaseRequestsAnswered++;
-    this.sendDatabase(link);
   }
 
-  /** Sends the whole database to one neighbour. */
-  private sendDatabase(link: number): void {
+  /** Sends the databases owed whose time has come. */
+  private sendOwedDatabases(now: number): void {
+    for (const [link, n] of this.neighbours) {
+      if (n.databaseOwed && now - n.databaseSentAt >= DATABASE_RESEND_MS) {
+        this.counters.databaseRequestsAnswered++;
+        this.sendDatabase(link, true);
+      }
+    }
+  }
+
+  /** Sends the whole database to one neighbour: `answer` if it asked, else for a new link. */
+  private sendDatabase(link: number, answer: boolean): void {
     const n = this.neighbours.get(link);
-    if (n) n.databaseSentAt = this.now();
+    if (n) {
+      n.databaseSentAt = this.now();
+      n.databaseAnswered = answer;
+      if (n.databaseOwed) this.databasesOwed--;
+      n.databaseOwed = false;
+    }
     const all: Uint8Array[] = [];
     this.lsdb.forEachAnnouncement((bytes) => all.push(bytes));
     for (const frame of packFrames(all, this.mtu)) this.send(link, frame);

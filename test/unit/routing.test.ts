@@ -446,6 +446,23 @@ test('a node that restarted before its neighbour saw the link go asks for the da
   assert.deepEqual(labelOf(c.route(a)), [b.linkTo(a)]);
 });
 
+test('a neighbour that asks, then restarts and asks again within DATABASE_RESEND_MS, gets the database', () => {
+  const mesh = new Mesh();
+  const [a, b, c] = line(mesh, 3) as [TestNode, TestNode, TestNode];
+  mesh.run(DATABASE_RESEND_MS + 1000);
+  // c restarts twice in quick succession (switched off and on, then its daemon restarted): b's
+  // link to it stays up throughout, and c asks at each start.
+  for (let i = 0; i < 2; i++) {
+    mesh.start(c);
+    c.router.linkUp(c.linkTo(b), b.key);
+    mesh.deliver();
+  }
+  assert.equal(c.router.stats().nodes, 0, 'the second request was answered at once: the rate limit is gone');
+  mesh.run(DATABASE_RESEND_MS + TICK_MS);
+  assert.equal(c.router.stats().nodes, 3, "the restarted c never got b's database");
+  assert.equal(c.route(a)?.hops, 2);
+});
+
 test('a neighbour cannot make a node send its database more than once per DATABASE_RESEND_MS', () => {
   const mesh = new Mesh();
   const [a, b] = line(mesh, 2) as [TestNode, TestNode];
@@ -455,14 +472,16 @@ test('a neighbour cannot make a node send its database more than once per DATABA
   const before = sent();
   for (let i = 0; i < 50; i++) mesh.inject(a, a.linkTo(b), request);
   assert.equal(a.router.counters.databaseRequestsAnswered, 1);
-  assert.equal(a.router.counters.databaseRequestsIgnored, 49 + 1, 'and the one at link up');
+  assert.equal(a.router.counters.databaseRequestsIgnored, 1, 'the one at link up');
+  assert.equal(a.router.counters.databaseRequestsDeferred, 49);
   assert.equal(sent() - before, 1, 'one frame: the whole database of two nodes');
-  mesh.run(DATABASE_RESEND_MS - TICK_MS, DATABASE_RESEND_MS - TICK_MS, []);
-  mesh.inject(a, a.linkTo(b), request);
-  assert.equal(a.router.counters.databaseRequestsAnswered, 1, 'still within DATABASE_RESEND_MS');
-  mesh.run(TICK_MS, TICK_MS, []);
-  mesh.inject(a, a.linkTo(b), request);
-  assert.equal(a.router.counters.databaseRequestsAnswered, 2);
+  mesh.run(DATABASE_RESEND_MS - TICK_MS, DATABASE_RESEND_MS - TICK_MS, [a]);
+  assert.equal(a.router.counters.databaseRequestsAnswered, 1, 'answered again within DATABASE_RESEND_MS');
+  mesh.run(TICK_MS, TICK_MS, [a]);
+  assert.equal(a.router.counters.databaseRequestsAnswered, 2, 'the 49 requests got one answer when the time was up');
+  assert.equal(sent() - before, 2);
+  mesh.run(DATABASE_RESEND_MS * 2, TICK_MS, [a]);
+  assert.equal(sent() - before, 2, 'an owed answer went more than once');
   // From a link with no neighbour behind it: nothing.
   mesh.inject(a, 999, request);
   assert.equal(a.router.counters.databaseRequestsAnswered, 2);
