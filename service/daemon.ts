@@ -158,6 +158,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     meshSwitch.configure();
     node.start();
     log.info(`node ${node.peerId} ${saved.enabled ? 'up' : 'switched off'} as ${node.addressText} on ${tun.name}, ${node.peerStatus().length} peer(s)`);
+    if (!saved.enabled) log.info(`the mesh stays off, as it was switched off (${stateFile.path}): \`rovy up\` or the desktop's toggle switches it on`);
   } catch (err) {
     log.error((err as Error).message);
     release();
@@ -224,7 +225,11 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   void theSwitch.followNetworkManager();
 
   return await new Promise<number>((resolve) => {
+    // Signal handlers do not keep Node running. Switched off and without a bus, nothing else
+    // would: the daemon would end, exit code 0, as if it had been told to stop.
+    const keepAlive = setInterval(() => {}, 1 << 30);
     const shutdown = (signal: string): void => {
+      clearInterval(keepAlive);
       log.info(`${signal}: shutting down`);
       process.off('SIGHUP', reload);
       process.off('SIGUSR1', report);

@@ -60,3 +60,25 @@ test('a daemon whose peers cannot be reached (no network yet) keeps running', { 
     await lab.cleanup();
   }
 });
+
+test('a switched-off daemon with no bus stays up, says how to switch it on, and answers SIGHUP and SIGTERM', { skip: !isRoot && 'needs root' }, async () => {
+  const lab = new Lab();
+  try {
+    const ns = lab.namespace('H');
+    const config = lab.file('h/rovy.toml', 'key_file = "node.key"\n');
+    lab.file('h/state.json', JSON.stringify({ enabled: false, peers: [] }));
+    const d = lab.spawn(ns, ['env', 'DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/rovy-test-bus', process.execPath, '--enable-source-maps', ROVY_JS, 'daemon', '--config', config]);
+    await until('the node switched off', () => /switched off as fc/.test(d.log));
+    await until('the D-Bus line', () => /D-Bus API off/.test(d.log));
+    assert.match(d.log, /the mesh stays off, as it was switched off \(.*state\.json\): `rovy up`/);
+    // Still running: it answers SIGUSR1 with its state, and SIGHUP with a reload.
+    assert.equal((await d.state()).peers.length, 0);
+    d.signal('SIGHUP');
+    await until('the reload', () => /SIGHUP: reloaded 0 peer/.test(d.log));
+    assert.equal(d.child.exitCode, null, d.log);
+    assert.equal(await d.stop(), 0, d.log);
+    assert.match(d.log, /SIGTERM: shutting down/);
+  } finally {
+    await lab.cleanup();
+  }
+});
