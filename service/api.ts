@@ -13,6 +13,7 @@ import { DISCOVERY_POLICIES } from '../src/config/schema.js';
 import type { LanPeers } from '../src/node/lan-peers.js';
 import { formatEndpoint } from '../src/transport/udp.js';
 import type { Neighbor } from '../src/discovery/neighbors.js';
+import { quoteShort } from '../src/util/quote.js';
 
 export { BUS_NAME, ROOT_PATH } from './dbus/bus.js';
 const ACTION_TOGGLE = 'net.rovy.toggle';
@@ -141,7 +142,7 @@ export class RovyApi {
           // A key like "__proto__" would hide from Object.keys: any odd prototype is refused too.
           const unknown = Object.keys(options);
           if (unknown.length > 0 || Object.getPrototypeOf(options) !== Object.prototype) {
-            throw new RovyError('InvalidArgument', `unknown option ${JSON.stringify(unknown[0] ?? '__proto__')}: Connect takes no options yet`);
+            throw new RovyError('InvalidArgument', `unknown option ${quoteShort(unknown[0] ?? '__proto__')}: Connect takes no options yet`);
           }
           if (!multiaddr.startsWith('/')) return this.connectNeighbor(multiaddr);
           let address: Multiaddr;
@@ -165,7 +166,7 @@ export class RovyApi {
         Disconnect: async (ctx: CallContext, path: string) => {
           await this.bus.authorize(ctx, ACTION_PEERS);
           const peerId = [...this.paths].find(([, p]) => p === path)?.[0];
-          if (!peerId) throw new RovyError('NoSuchPeer', `no peer object ${path}`);
+          if (!peerId) throw new RovyError('NoSuchPeer', `no peer object ${quoteShort(path)}`);
           // A configured peer would come back with the next reload: the config file is where it goes.
           const status = host.node.peerStatus(peerId);
           if (status?.origin === 'config') {
@@ -190,7 +191,7 @@ export class RovyApi {
     try {
       peerId = canonicalPeerId(text);
     } catch (err) {
-      throw new RovyError('InvalidAddress', `${JSON.stringify(text)} is neither a multiaddr nor a peer ID: ${(err as Error).message}`);
+      throw new RovyError('InvalidAddress', `${quoteShort(text)} is neither a multiaddr nor a peer ID: ${(err as Error).message}`);
     }
     const known = this.host.node.peerStatus(peerId);
     if (known && known.origin !== 'routed') throw new RovyError('PeerExists', `${peerId} is already a peer (${this.paths.get(peerId)})`);
@@ -217,7 +218,7 @@ export class RovyApi {
         SetPolicy: async (ctx: CallContext, policy: string) => {
           await this.bus.authorize(ctx, ACTION_TOGGLE);
           const known = DISCOVERY_POLICIES.find((p) => p === policy);
-          if (!known) throw new RovyError('InvalidArgument', `unknown policy ${JSON.stringify(policy)}: it is one of ${DISCOVERY_POLICIES.join(', ')}`);
+          if (!known) throw new RovyError('InvalidArgument', `unknown policy ${quoteShort(policy)}: it is one of ${DISCOVERY_POLICIES.join(', ')}`);
           host.changeDiscovery((lan) => lan.setPolicy(known));
         },
       },

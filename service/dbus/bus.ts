@@ -110,10 +110,18 @@ export function variantContent(v: unknown): unknown {
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+/** The longest error text a caller gets: messages quote input short (util/quote.ts), and this
+ *  bounds any that does not. */
+const MAX_ERROR_TEXT = 1024;
+
+function boundedText(text: string): string {
+  return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT - 40)}... (cut from ${text.length} characters)` : text;
+}
+
 function toDBusError(e: unknown): dbus.DBusError {
-  if (e instanceof dbus.DBusError) return e;
-  if (e instanceof RovyError) return new dbus.DBusError(ERROR_PREFIX + e.errorName, e.message);
-  return new dbus.DBusError(ERROR_PREFIX + 'Failed', errorText(e));
+  if (e instanceof dbus.DBusError) return new dbus.DBusError(e.type, boundedText(e.text));
+  if (e instanceof RovyError) return new dbus.DBusError(ERROR_PREFIX + e.errorName, boundedText(e.message));
+  return new dbus.DBusError(ERROR_PREFIX + 'Failed', boundedText(errorText(e)));
 }
 
 /** Variants → their values, all the way down, so handlers and CLI see plain JS. */

@@ -7,6 +7,7 @@
 // without padding: 59 characters, always starting "bafzqai". It fits in one DNS label, so
 // "<peerid>.rovy" is a valid name; since DNS ignores case, decoding accepts upper case too.
 import { base32nopad } from '@scure/base';
+import { quoteShort } from '../util/quote.js';
 
 /** Multicodec code of "rovy-key": a raw 32-byte X25519 public key. */
 export const ROVY_KEY_CODEC = 0x73;
@@ -95,9 +96,6 @@ function hexByte(b: number): string {
   return '0x' + b.toString(16).padStart(2, '0');
 }
 
-function quoteShort(s: string): string {
-  return JSON.stringify(s.length > 80 ? s.slice(0, 77) + '...' : s);
-}
 
 /** Whether `text` is a peer ID (any case): names that share the .rovy zone with peer IDs must not be. */
 export function isPeerId(text: string): boolean {

@@ -6,6 +6,7 @@
 // Peer IDs live in the same .rovy zone, so text that decodes as a peer ID is refused as a name:
 // otherwise "<peer ID>.rovy" could mean two different peers.
 import { canonicalPeerId, isPeerId, PeerIdError } from '../keys/peerid.js';
+import { quoteShort } from '../util/quote.js';
 
 /** Longest DNS label, in octets (RFC 1035 §2.3.4). */
 const MAX_LABEL_LENGTH = 63;
@@ -70,6 +71,3 @@ export function foldCase(text: string): string {
   return text.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
-function quoteShort(s: string): string {
-  return JSON.stringify(s.length > 80 ? s.slice(0, 77) + '...' : s);
-}

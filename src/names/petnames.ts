@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { canonicalPeerId } from '../keys/peerid.js';
 import { foldCase, NameError, namedPeerId, petnameOf, petnameProblem } from './label.js';
+import { quoteShort } from '../util/quote.js';
 
 const FILE_VERSION = 1;
 const FILE_MODE = 0o600;
@@ -102,7 +103,7 @@ export class PetnameStore {
   remove(name: string): string {
     const label = foldCase(name);
     const peer = this.byName.get(label);
-    if (peer === undefined) throw new NameError('NoSuchName', `no peer is named ${JSON.stringify(name)}`);
+    if (peer === undefined) throw new NameError('NoSuchName', `no peer is named ${quoteShort(name)}`);
     const next = new Map(this.byName);
     next.delete(label);
     this.commit(next);

@@ -199,6 +199,23 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
         const r = await on(iface, method!, ...args);
         assert.match(r.stderr, new RegExp(`net\\.rovy\\.Rovy1\\.Error\\.${error}\\b`), `${iface}.${method} ${args.join(' ')}: ${r.stderr}`);
       }
+      // Huge arguments (100 KB: a command line's argument holds at most 128 KB) get errors that
+      // quote a short prefix, not the argument.
+      const huge = 'x'.repeat(100_000);
+      const bounded: [string, string[], string][] = [
+        ['', ['Connect', huge, '{}'], 'InvalidAddress'],
+        ['', ['Connect', `/ip6/fd00::2/udp/7777/rovy/${other}`, `{'${huge}': <1>}`], 'InvalidArgument'],
+        ['', ['Disconnect', `/${huge}`], 'NoSuchPeer'],
+        ['Names', ['Set', huge, other], 'InvalidName'],
+        ['Names', ['Set', 'carol', huge], 'InvalidPeerId'],
+        ['Names', ['Remove', huge], 'NoSuchName'],
+        ['Discovery', ['SetPolicy', huge], 'InvalidArgument'],
+      ];
+      for (const [iface, [method, ...args], error] of bounded) {
+        const r = iface ? await on(iface, method!, ...args) : await gdbusCall(method!, ...args);
+        assert.match(r.stderr, new RegExp(`net\\.rovy\\.Rovy1\\.Error\\.${error}\\b`), `${iface}.${method}: ${r.stderr.slice(0, 300)}`);
+        assert.ok(r.stderr.length < 600, `${iface}.${method} with a 100 KB argument: an error of ${r.stderr.length} bytes`);
+      }
       assert.equal((await busctl('get-property', DEST, ROOT_PATH, `${DEST}.Names`, 'Names')).stdout, namesBefore);
       assert.equal((await busctl('get-property', DEST, ROOT_PATH, `${DEST}.Discovery`, 'Policy')).stdout.trim(), 's "manual"');
       const absent = await gdbusCall('Connect', other, '{}');
