@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PetnameStore } from '../src/names/petnames.js';
 import { loadConfig, refuseOwnKey, type Config } from '../src/config/config.js';
-import { loadOrCreateKey } from '../src/keys/keyfile.js';
+import { loadOrGenerateKey, saveNewKey } from '../src/keys/keyfile.js';
 import { MeshNode, type PeerSpec } from '../src/node/node.js';
 import { formatMultiaddr, parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
 import { packageRoot } from '../src/util/package-root.js';
@@ -41,16 +41,17 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   }
   log.level = config.log.level;
 
+  // Nothing is written before everything that can fail has been tried: a new key is made here
+  // but written only once the sockets and the TUN are open.
   let key;
   try {
-    key = loadOrCreateKey(config.keyFile);
+    key = loadOrGenerateKey(config.keyFile);
     refuseOwnKey(config, key.publicKey);
   } catch (err) {
     log.error((err as Error).message);
     return 1;
   }
   for (const warning of key.warnings) log.warn(warning);
-  if (key.created) log.info(`created a new key in ${config.keyFile}`);
 
   // The user's names: a file that cannot be read as written stops the daemon rather than be
   // overwritten by the next change.
@@ -123,6 +124,11 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       }
     });
     log.info(`TUN ${tun.name}: ${offloadText(tun)}`);
+    if (key.created) {
+      key = saveNewKey(config.keyFile, key);
+      refuseOwnKey(config, key.publicKey); // another process may have written a key first
+      log.info(`created a new key in ${config.keyFile}`);
+    }
     node = new MeshNode({
       identity: { privateKey: key.privateKey, publicKey: key.publicKey },
       tun,
@@ -158,6 +164,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     meshSwitch.configure();
     node.start();
     log.info(`node ${node.peerId} ${saved.enabled ? 'up' : 'switched off'} as ${node.addressText} on ${tun.name}, ${node.peerStatus().length} peer(s)`);
+    stateFile.setAsideIfBad((message) => log.warn(message)); // started: the defaults are in use
     if (!saved.enabled) log.info(`the mesh stays off, as it was switched off (${stateFile.path}): \`rovy up\` or the desktop's toggle switches it on`);
   } catch (err) {
     log.error((err as Error).message);

@@ -21,6 +21,8 @@ const DEFAULT_STATE: DaemonState = { enabled: true, peers: [], discovery: null }
 
 export class StateFile {
   readonly path: string;
+  /** load() found a file it could not use. */
+  private bad = false;
 
   constructor(keyFile: string) {
     this.path = join(dirname(keyFile), 'state.json');
@@ -44,14 +46,26 @@ export class StateFile {
       if (discovery !== null && !(isPolicy(discovery.policy) && isPolicy(discovery.configPolicy))) throw new Error('unexpected discovery policy');
       return { enabled: data.enabled, peers: [...data.peers], discovery: discovery && { policy: discovery.policy, configPolicy: discovery.configPolicy } };
     } catch (err) {
-      const aside = `${this.path}.bad`;
-      try {
-        renameSync(this.path, aside);
-      } catch {
-        // keep going with defaults either way
-      }
-      warn(`${this.path}: ${(err as Error).message}; moved to ${aside}, using defaults`);
+      this.bad = true;
+      warn(`${this.path}: ${oneLine((err as Error).message)}; using defaults (the file is kept as ${this.path}.bad-<time> once the daemon is up)`);
       return { ...DEFAULT_STATE, peers: [] };
+    }
+  }
+
+  /**
+   * Moves a file load() could not use aside, under a name of its own (state.json.bad-<time>), so
+   * that the next save does not overwrite it and no earlier bad copy is lost. Called once the
+   * daemon has really started: a start that fails leaves the file where it was.
+   */
+  setAsideIfBad(warn: (message: string) => void): void {
+    if (!this.bad) return;
+    this.bad = false;
+    const aside = `${this.path}.bad-${new Date().toISOString().replace(/:/g, '')}`;
+    try {
+      renameSync(this.path, aside);
+      warn(`${this.path}: the file that could not be used is kept as ${aside}`);
+    } catch (err) {
+      warn(`${this.path}: cannot move the file that could not be used aside (${oneLine((err as Error).message)}); the next change overwrites it`);
     }
   }
 
@@ -62,4 +76,10 @@ export class StateFile {
 
 function isPolicy(value: unknown): value is DiscoveryPolicy {
   return DISCOVERY_POLICIES.some((p) => p === value);
+}
+
+/** An error message on one line, and not endless: JSON.parse quotes the text it failed on. */
+function oneLine(message: string): string {
+  const line = message.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  return line.length > 200 ? line.slice(0, 197) + '...' : line;
 }

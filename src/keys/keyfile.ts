@@ -98,20 +98,33 @@ export function loadKey(path: string): LoadedKey {
 
 /** Loads the key file at `path`, or, if there is none, generates a key and creates it (0600). */
 export function loadOrCreateKey(path: string): LoadedKey {
+  const key = loadOrGenerateKey(path);
+  return key.created ? saveNewKey(path, key) : key;
+}
+
+/**
+ * The key in `path`, or, when there is no such file, a new key not written yet (`created`): a
+ * caller that has more to check before it may change anything writes it with saveNewKey after.
+ */
+export function loadOrGenerateKey(path: string): LoadedKey {
   try {
     return loadKey(path);
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw err;
   }
-  const pair = generateKeyPair();
+  return { ...generateKeyPair(), created: true, warnings: [] };
+}
+
+/** Writes a key from loadOrGenerateKey to `path`; returns the key the file holds now. */
+export function saveNewKey(path: string, key: LoadedKey): LoadedKey {
   try {
-    createFileExclusive(path, formatKeyFile(pair.privateKey), KEY_FILE_MODE);
+    createFileExclusive(path, formatKeyFile(key.privateKey), KEY_FILE_MODE);
   } catch (err) {
     // Another process created the file between our look and our write: its key wins.
     if (errorCode(err) === 'EEXIST') return loadKey(path);
     throw new KeyFileError(path, `cannot create: ${errorText(err)}`, errorCode(err));
   }
-  return { ...pair, created: true, warnings: [] };
+  return key;
 }
 
 function errorText(err: unknown): string {

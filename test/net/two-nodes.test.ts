@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { Lab, iperf3, isRoot, nsExec, sh, until, type Daemon } from './netns.js';
 
@@ -248,6 +249,45 @@ test('a bad config stops the daemon before it changes anything', { skip: !isRoot
     assert.match(lines[0]!, new RegExp(`${config}:4: tun\\.mtu: `));
     assert.notEqual(nsExec(ns, 'ip', ['link', 'show', 'rovy0']).code, 0, 'rovy0 was created');
     assert.equal(lab.rovy(['id', '--config', config]).code, 1, 'a key was created');
+  } finally {
+    await lab.cleanup();
+  }
+});
+
+test('a start that fails writes nothing; a state.json that cannot be used is kept, every copy, once the daemon is up', { skip: !isRoot && 'needs root' }, async () => {
+  const lab = new Lab();
+  try {
+    const ns = lab.namespace('K');
+    const config = lab.file('k/rovy.toml', 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n');
+    const dir = lab.path('k');
+    const first = '{"enabled": tr\nue}';
+    lab.file('k/state.json', first);
+    const bads = (): string[] => readdirSync(dir).filter((f) => f.startsWith('state.json.bad')).sort();
+    // The listen port is taken: the start fails, and leaves no key, no interface, the state file as it was.
+    const blocker = lab.spawn(ns, ['python3', '-c', 'import socket, time\ns = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\ns.bind(("::", 7777))\nprint("bound", flush=True)\ntime.sleep(120)']);
+    await until('the port taken', () => /bound/.test(blocker.log));
+    const failed = lab.start(ns, config);
+    assert.equal(await failed.exited, 1, failed.log);
+    assert.match(failed.log, /listen \/ip6\/::\/udp\/7777: .*EADDRINUSE|address already in use/i);
+    assert.equal(existsSync(`${dir}/node.key`), false, 'a key was written by a start that failed');
+    assert.equal(readFileSync(`${dir}/state.json`, 'utf8'), first);
+    assert.deepEqual(bads(), [], 'the state file was moved by a start that failed');
+    assert.notEqual(nsExec(ns, 'ip', ['link', 'show', 'rovy0']).code, 0, 'rovy0 was left');
+    const warning = failed.log.split('\n').filter((l) => l.includes('state.json'));
+    assert.equal(warning.length, 1, `the warning is not one line:\n${failed.log}`);
+    await blocker.stop();
+
+    // Up: the key is written, the bad file kept aside. A second bad file is kept beside the first.
+    for (const [i, text] of [first, '[1, 2'].entries()) {
+      lab.file('k/state.json', text);
+      const d = lab.start(ns, config);
+      await until('the node up', () => /up as fc/.test(d.log));
+      await until('the bad file aside', () => bads().length === i + 1);
+      assert.equal(readFileSync(`${dir}/${bads()[i]}`, 'utf8'), text);
+      assert.equal(await d.stop(), 0, d.log);
+    }
+    assert.equal(readFileSync(`${dir}/${bads()[0]}`, 'utf8'), first, 'the first bad copy was overwritten');
+    assert.ok(existsSync(`${dir}/node.key`));
   } finally {
     await lab.cleanup();
   }
