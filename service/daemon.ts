@@ -14,7 +14,7 @@ import { MeshNode, type PeerSpec } from '../src/node/node.js';
 import { formatMultiaddr, parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
 import { packageRoot } from '../src/util/package-root.js';
 import { installLayout } from '../src/util/install-layout.js';
-import { BusService, BusUnavailable } from './dbus/bus.js';
+import { BusService, BusUnavailable, RovyError } from './dbus/bus.js';
 import { BUS_NAME, ROOT_PATH, RovyApi, type ApiHost } from './api.js';
 import { StateFile, type DaemonState } from './state.js';
 import type { DiscoveryPolicy } from '../src/config/schema.js';
@@ -91,10 +91,27 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   let meshSwitch: MeshSwitch | null = null;
   /** A discovery policy chosen at run time, with the config's policy at that moment. */
   let discoveryChoice = saved.discovery;
-  const saveState = (): void => {
-    if (!node) return;
+  /** What the state file holds after a change: the running state with `change` applied. */
+  const stateWith = (change: Partial<DaemonState>): DaemonState => ({
+    enabled: node?.isEnabled ?? saved.enabled,
+    peers: [...runtimePeers.values()],
+    discovery: discoveryChoice,
+    ...change,
+  });
+  /** Saves `state` before a change is made and acknowledged: if it cannot, the caller gets a
+   *  named error and nothing changes, where before the change was lost at the next restart. */
+  const persist = (state: DaemonState): void => {
     try {
-      stateFile.save({ enabled: node.isEnabled, peers: [...runtimePeers.values()], discovery: discoveryChoice });
+      stateFile.save(state);
+    } catch (err) {
+      throw new RovyError('Failed', `cannot save ${stateFile.path}: ${(err as Error).message}; nothing changed`);
+    }
+  };
+  /** Saves the running state where no caller waits for the answer (a reload, a rollback): a
+   *  failure is logged. */
+  const persistQuietly = (): void => {
+    try {
+      stateFile.save(stateWith({}));
     } catch (err) {
       log.error(`cannot save ${stateFile.path}: ${(err as Error).message}`);
     }
@@ -160,7 +177,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
         log.warn(`${stateFile.path}: peer ${text}: ${(err as Error).message}; skipped`);
       }
     }
-    meshSwitch = new MeshSwitch({ node, tun, mtu: config.tun.mtu, save: saveState, log: (level, message) => log.write(level, message) });
+    meshSwitch = new MeshSwitch({ node, tun, mtu: config.tun.mtu, save: (enabled) => persist(stateWith({ enabled })), log: (level, message) => log.write(level, message) });
     meshSwitch.configure();
     node.start();
     log.info(`node ${node.peerId} ${saved.enabled ? 'up' : 'switched off'} as ${node.addressText} on ${tun.name}, ${node.peerStatus().length} peer(s)`);
@@ -185,19 +202,36 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     version: VERSION,
     setEnabled: (enabled) => theSwitch.setEnabled(enabled),
     changeDiscovery(change) {
+      // The policy a change leads to is the discovery layer's to work out: made, then saved,
+      // and put back if the save fails.
+      const before = lan.policy;
       change(lan);
-      discoveryChoice = { policy: lan.policy, configPolicy: config.discovery.policy };
-      saveState();
+      const choice = { policy: lan.policy, configPolicy: config.discovery.policy };
+      try {
+        persist(stateWith({ discovery: choice }));
+      } catch (err) {
+        if (lan.policy !== before) lan.setPolicy(before);
+        throw err;
+      }
+      discoveryChoice = choice;
     },
     connect(address) {
-      const peerId = running.connectPeer(runtimeSpec(address));
-      runtimePeers.set(peerId, formatMultiaddr(address));
-      saveState();
+      const text = formatMultiaddr(address);
+      persist(stateWith({ peers: [...runtimePeers.values(), text] }));
+      let peerId: string;
+      try {
+        peerId = running.connectPeer(runtimeSpec(address));
+      } catch (err) {
+        persistQuietly(); // the peer was refused: the file goes back to what it was
+        throw err;
+      }
+      runtimePeers.set(peerId, text);
       return peerId;
     },
     disconnect(peerId) {
+      if (runtimePeers.has(peerId)) persist(stateWith({ peers: [...runtimePeers].filter(([id]) => id !== peerId).map(([, text]) => text) }));
       running.disconnectPeer(peerId);
-      if (runtimePeers.delete(peerId)) saveState();
+      runtimePeers.delete(peerId);
     },
   };
   try {
@@ -260,12 +294,12 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       if (next.discovery.policy !== config.discovery.policy) {
         lan.setPolicy(next.discovery.policy);
         discoveryChoice = null;
-        saveState();
+        persistQuietly();
       }
       // A peer added with Connect and now in the config belongs to the config from here on.
       let handedOver = false;
       for (const peer of next.peers) handedOver = runtimePeers.delete(peer.peerId) || handedOver;
-      if (handedOver) saveState();
+      if (handedOver) persistQuietly();
       const restartOnly =
         next.tun.name !== config.tun.name ||
         next.tun.mtu !== config.tun.mtu ||

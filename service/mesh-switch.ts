@@ -18,8 +18,9 @@ export interface MeshSwitchOptions {
   node: MeshNode;
   tun: TunDevice;
   mtu: number;
-  /** Saves the node's switch (and whatever else the daemon keeps) to its state file. */
-  save(): void;
+  /** Saves the switch as `enabled` (with whatever else the daemon keeps) to its state file;
+   *  throws if it cannot, and then nothing may change. */
+  save(enabled: boolean): void;
   log(level: Level, message: string): void;
 }
 
@@ -60,15 +61,15 @@ export class MeshSwitch {
 
   private async apply(enabled: boolean): Promise<void> {
     const { node } = this.o;
+    // Saved first: a switch that a restart would undo is refused, with nothing changed.
+    this.o.save(enabled);
     if (!this.nm.managing) {
       this.configure(enabled);
       node.setEnabled(enabled);
-      this.o.save();
       return;
     }
     if (enabled) this.attach();
     node.setEnabled(enabled);
-    this.o.save();
     try {
       await this.nm.request(enabled);
     } catch (err) {
@@ -89,7 +90,12 @@ export class MeshSwitch {
     this.o.log('info', `NetworkManager switched the rovy profile ${enabled ? 'on' : 'off'}`);
     if (enabled) this.attachUnderNetworkManager(false);
     this.o.node.setEnabled(enabled);
-    this.o.save();
+    try {
+      this.o.save(enabled);
+    } catch (err) {
+      // NetworkManager has switched already: nobody to refuse, so say it.
+      this.o.log('error', `${(err as Error).message}; the switch is lost at the next restart`);
+    }
   }
 
   /**
