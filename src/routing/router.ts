@@ -12,7 +12,8 @@
 //                       dropped if not newer than the one held (no signature check: duplicates of
 //                       a flood are the common case), else verified, stored, and flooded on to
 //                       every other neighbour as the same bytes. A database request is answered
-//                       with the whole database, unless that went to the neighbour lately.
+//                       with the whole database; if that went to the neighbour lately, only
+//                       once the time is up (answerDatabaseRequest says when).
 //   tick                every TICK_MS while there is work (workDue() says when there is): forget
 //                       expired announcements, originate our own when due, run SPF if anything
 //                       changed, and tell routesChanged() if routes did.
