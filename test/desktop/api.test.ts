@@ -296,6 +296,59 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
       assert.equal((await rovy('up')).code, 0);
     });
 
+    await t.test('every method that changes something asks polkit for its own action', async () => {
+      // Each method as the unprivileged user: without polkit, then with polkit granting one
+      // action at a time. Refused means NotAuthorized and nothing changed; let through means any
+      // other answer (Neighbor.Connect to B, already a peer, says PeerExists: polkit let it by).
+      const x = lab.initNode('authz-x').peerId;
+      let neighbor: string | undefined;
+      await until('B as a LAN neighbour object', async () => {
+        const r = await busctl('--json=short', 'call', DEST, ROOT_PATH, 'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects');
+        if (r.code !== 0) return false;
+        const [managed] = (JSON.parse(r.stdout) as { data: [Record<string, Record<string, Record<string, { data: unknown }>>>] }).data;
+        neighbor = Object.keys(managed).find((path) => managed[path]![`${DEST}.Neighbor`]?.PeerId?.data === b.peerId);
+        return neighbor !== undefined;
+      }, 20_000);
+      const asNobody = (path: string, iface: string, method: string, ...args: string[]) =>
+        run(NOBODY[0]!, [...NOBODY.slice(1), 'gdbus', 'call', '--system', '--dest', DEST, '--object-path', path, '--method', `${iface}.${method}`, ...args], env);
+      const methods: { action: string; call: () => ReturnType<typeof asNobody>; undo?: () => Promise<unknown> }[] = [
+        { action: 'net.rovy.toggle', call: () => asNobody(ROOT_PATH, DEST, 'SetEnabled', 'true') },
+        { action: 'net.rovy.toggle', call: () => asNobody(ROOT_PATH, `${DEST}.Discovery`, 'SetEnabled', 'true') },
+        { action: 'net.rovy.toggle', call: () => asNobody(ROOT_PATH, `${DEST}.Discovery`, 'SetPolicy', 'manual') },
+        { action: 'net.rovy.manage-peers', call: () => asNobody(ROOT_PATH, DEST, 'Connect', `/ip6/fd00:d5::9/udp/7777/rovy/${x}`, '{}'), undo: () => rovy('disconnect', x) },
+        { action: 'net.rovy.manage-peers', call: () => asNobody(ROOT_PATH, DEST, 'Disconnect', `${ROOT_PATH}/peer/999`) },
+        { action: 'net.rovy.manage-peers', call: () => asNobody(neighbor!, `${DEST}.Neighbor`, 'Connect') },
+        { action: 'net.rovy.manage-names', call: () => asNobody(ROOT_PATH, `${DEST}.Names`, 'Set', 'authz', x), undo: () => rovy('name', 'rm', 'authz') },
+        { action: 'net.rovy.manage-names', call: () => asNobody(ROOT_PATH, `${DEST}.Names`, 'Remove', 'nobody-has-this-name') },
+      ];
+      const state = async () => {
+        const d = JSON.parse(JSON.parse((await busctl('--json=short', 'call', DEST, ROOT_PATH, DEST, 'Describe')).stdout).data[0]) as Record<string, unknown>;
+        return JSON.stringify({ enabled: d.enabled, discovery: (d.discovery as { policy: unknown }).policy, peers: (d.peers as { peerId: string }[]).map((p) => p.peerId).sort(), names: d.names });
+      };
+      const grants = [null, 'net.rovy.toggle', 'net.rovy.manage-peers', 'net.rovy.manage-names'];
+      for (const granted of grants) {
+        const polkitd = granted
+          ? await startPolkitd(bus!, { rules: [lab.file(`authz-${granted}.rules`, `polkit.addRule(function (action, subject) {\n  if (action.id == "${granted}" && subject.user == "nobody") return polkit.Result.YES;\n});\n`)] })
+          : null;
+        try {
+          for (const [i, m] of methods.entries()) {
+            const before = await state();
+            const r = await m.call();
+            const what = `method ${i} (${m.action}) with ${granted ?? 'no polkit'}: ${r.stderr.trim()}`;
+            if (m.action === granted) {
+              assert.doesNotMatch(r.stderr, /NotAuthorized/, what);
+              await m.undo?.();
+            } else {
+              assert.match(r.stderr, /net\.rovy\.Rovy1\.Error\.NotAuthorized/, what);
+              assert.equal(await state(), before, `${what}: refused, yet something changed`);
+            }
+          }
+        } finally {
+          await polkitd?.stop();
+        }
+      }
+    });
+
     await t.test('the user at the desktop switches, names and discovers without a password; nobody else can', async () => {
       // What the installed actions grant: yes to an active local session, an administrator's
       // password to anyone else (which, with no agent to ask, is no).
