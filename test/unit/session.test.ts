@@ -134,6 +134,19 @@ test('a handshake without a valid mac1 gets no reply at all', () => {
   assert.equal(b.counters.invalidMac1, 1);
 });
 
+test('a response without a valid mac1 is dropped unread, like an initiation', () => {
+  const { a, b } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  const response = b.outbox.shift()!;
+  assert.equal(response[0], 2);
+  response[60] ^= 1; // mac1 of a response: bytes 60..76 (not in the Noise transcript)
+  deliver(b, a, response);
+  assert.equal(a.counters.invalidMac1, 1);
+  assert.equal(a.counters.handshakeRejected, 0, 'the response was read although its mac1 is wrong');
+  assert.ok(!a.peer.isUp, 'a response with a bad mac1 made a session');
+});
+
 test('under load, an initiation without mac2 gets a cookie reply, and with the cookie a session', () => {
   const { a, b, clock, keysB } = setup({ budgetB: 0, hardCapB: Infinity });
   // Any handshake work beyond a zero budget puts B under load for a second.
