@@ -54,19 +54,10 @@ static uint64_t sum_bytes(uint64_t sum, const uint8_t *p, size_t n) {
     memcpy(&w, p, 8);
     sum += (w & 0xffffffffu) + (w >> 32);
   }
-  if (n >= 4) {
-    uint32_t w;
-    memcpy(&w, p, 4);
-    sum += w;
-    p += 4;
-    n -= 4;
-  }
-  if (n >= 2) {
+  for (; n >= 2; p += 2, n -= 2) {  // the last 2 to 7 bytes
     uint16_t w;
     memcpy(&w, p, 2);
     sum += w;
-    p += 2;
-    n -= 2;
   }
   if (n == 1) {
     uint16_t w = 0;

@@ -36,6 +36,18 @@ export type PollHandle = { readonly __rovyPollHandle: unique symbol };
  * slot, and throw an Error with `code` (e.g. "EBADF") on unexpected system errors; a full queue
  * (EAGAIN) is never an error.
  */
+/** A batch seal or open: the slots of a batch, each with its key id and nonce counter. */
+export type AeadBatchCall = (
+  ids: Uint32Array,
+  counters: Float64Array,
+  data: Uint8Array,
+  slotSize: number,
+  offset: number,
+  lens: Uint32Array,
+  count: number,
+  offsets?: Uint32Array,
+) => void;
+
 export interface NativeAddon {
   /**
    * Opens (creating if needed) a layer-3 TUN without packet info, non-blocking, owned by our
@@ -102,27 +114,9 @@ export interface NativeAddon {
    * Seals each slot with lens[i] > 0 with key ids[i] and nonce counters[i]; lens[i] += 16. With
    * `offsets`, slot i's payload starts at offsets[i] in its slot instead of at `offset`.
    */
-  aeadSealBatch(
-    ids: Uint32Array,
-    counters: Float64Array,
-    data: Uint8Array,
-    slotSize: number,
-    offset: number,
-    lens: Uint32Array,
-    count: number,
-    offsets?: Uint32Array,
-  ): void;
+  aeadSealBatch: AeadBatchCall;
   /** Opens each slot; lens[i] becomes the plaintext length, or OPEN_FAILED (`offsets` as for sealing). */
-  aeadOpenBatch(
-    ids: Uint32Array,
-    counters: Float64Array,
-    data: Uint8Array,
-    slotSize: number,
-    offset: number,
-    lens: Uint32Array,
-    count: number,
-    offsets?: Uint32Array,
-  ): void;
+  aeadOpenBatch: AeadBatchCall;
   /** Seal and open calls so far on this thread, and the packets they sealed or tried to open. */
   aeadStats(): { calls: number; packets: number };
 }

@@ -152,9 +152,13 @@ export class MeshNode {
   /** TIMER_TICK_MS or REST_TICK_MS: the pace the last tick chose (reported in dataPath). */
   private pace = TIMER_TICK_MS;
   private readonly onTimer = this.guard('timers', () => {
-    this.armTimer(REST_TICK_MS); // first, so that a tick that throws leaves the timers running
     this.dataPathCounters.timerWakeups++;
-    this.tick();
+    let delay = REST_TICK_MS; // a tick that throws leaves the timers running at the rest pace
+    try {
+      delay = this.tick();
+    } finally {
+      if (this.timer) this.armTimer(delay); // null: switched off during the tick
+    }
   });
   private readonly log: (level: NodeLogLevel, message: string) => void;
   private readonly sockets: Sockets;
@@ -357,11 +361,16 @@ export class MeshNode {
     this.timer = setTimeout(this.onTimer, delay);
   }
 
-  private tick(): void {
+  /** TIMER_TICK_MS while something settles or routing has work waiting, else REST_TICK_MS. */
+  private paceAt(now: number): number {
+    return now < this.settleUntil || this.router.hasWork ? TIMER_TICK_MS : REST_TICK_MS;
+  }
+
+  /** Runs every timer; returns how long until the next tick. */
+  private tick(): number {
     const started = this.sessions.now();
-    const pace = started < this.settleUntil || this.router.hasWork ? TIMER_TICK_MS : REST_TICK_MS;
     this.sessions.tick();
-    const linkDeath = this.links.tick(started, pace);
+    const linkDeath = this.links.tick(started, this.paceAt(started));
     this.e2e.tick((key) => (this.router.routeTo(key)?.hops ?? 0) > 1);
     this.router.tick();
     this.lan?.tick(this.sessions.now());
@@ -374,10 +383,9 @@ export class MeshNode {
       for (const peer of this.sessions.allPeers()) this.reportIfChanged(peer);
     }
     if (this.routedDirty) this.reportRouted();
-    if (!this.timer) return; // switched off during the tick
-    this.pace = now < this.settleUntil || this.router.hasWork ? TIMER_TICK_MS : REST_TICK_MS;
+    this.pace = this.paceAt(now);
     // At least a millisecond: a link that fell silent this very tick was handled by it.
-    this.armTimer(Math.max(1, Math.min(this.pace, linkDeath - now)));
+    return Math.max(1, Math.min(this.pace, linkDeath - now));
   }
 
   /** Tells the embedder which routed destinations appeared, went, or changed. */

@@ -243,6 +243,7 @@ test('a bad config stops the daemon before it changes anything', { skip: !isRoot
     const ns = lab.namespace('C');
     const config = lab.file('bad.toml', [`key_file = "${lab.dir}/c.key"`, '[tun]', 'name = "rovy0"', 'mtu = 70000'].join('\n'));
     const d = lab.start(ns, config);
+    await until('the start to fail', () => d.child.exitCode !== null, 10_000); // not hang if it starts
     assert.equal(await d.exited, 1);
     const lines = d.log.trim().split('\n');
     assert.equal(lines.length, 1, d.log);
@@ -267,6 +268,7 @@ test('a start that fails writes nothing; a state.json that cannot be used is kep
     const blocker = lab.spawn(ns, ['python3', '-c', 'import socket, time\ns = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\ns.bind(("::", 7777))\nprint("bound", flush=True)\ntime.sleep(120)']);
     await until('the port taken', () => /bound/.test(blocker.log));
     const failed = lab.start(ns, config);
+    await until('the start to fail', () => failed.child.exitCode !== null, 10_000);
     assert.equal(await failed.exited, 1, failed.log);
     assert.match(failed.log, /listen \/ip6\/::\/udp\/7777: .*EADDRINUSE|address already in use/i);
     assert.equal(existsSync(`${dir}/node.key`), false, 'a key was written by a start that failed');
@@ -302,6 +304,7 @@ test('a [[peer]] that is the node itself stops the daemon, naming the line', { s
     const id = JSON.parse(lab.rovy(['id', '--config', init, '--json']).out) as { peerId: string };
     const config = lab.file('self.toml', [`key_file = "${lab.dir}/s.key"`, 'listen = ["/ip6/::/udp/7777"]', '[[peer]]', `address = "/ip6/fd00::9/udp/7777/rovy/${id.peerId}"`].join('\n'));
     const d = lab.start(ns, config);
+    await until('the start to fail', () => d.child.exitCode !== null, 10_000); // not hang if it starts
     assert.equal(await d.exited, 1);
     assert.equal(d.log.trim(), `rovy: error: ${config}:4: peer[0].address: is this node itself (${id.peerId} is its own peer ID)`);
     assert.notEqual(nsExec(ns, 'ip', ['link', 'show', 'rovy0']).code, 0, 'rovy0 was created');
