@@ -70,7 +70,8 @@ export class EndToEnd {
         internalError: (err) => events.internalError(err),
       },
       counters,
-      { mtu, now, acceptPeer: (publicKey) => this.add(publicKey) },
+      // A handshake's source is the route it came by (the reverse of its path), not a UDP address.
+      { mtu, now, acceptPeer: (publicKey) => this.add(publicKey), sourceKey: (route) => Buffer.from(route).toString('latin1') },
     );
   }
 

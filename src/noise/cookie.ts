@@ -16,6 +16,9 @@ import { decodeCookieReply, encodeCookieReply } from './messages.js';
 import { equalConstantTime, hash, mac, wipe, xaeadOpen, xaeadSeal } from './primitives.js';
 
 const COOKIE_REFRESH_MS = COOKIE_REFRESH_TIME * 1000;
+/** Cookie-reply nonces are drawn from the system generator this many bytes at a time: under a
+ *  flood one call per reply cost more than the rest of the reply. */
+const NONCE_POOL_BYTES = 4096;
 const MACS_SIZE = 2 * MAC_SIZE;
 const encoder = new TextEncoder();
 
@@ -64,8 +67,9 @@ export class MacGenerator {
 
   /** Writes mac1 and mac2 into the last 32 bytes of a handshake message (initiation or
    *  response), in place. mac2 is zeros unless a cookie arrived less than COOKIE_REFRESH_TIME
-   *  ago. Remembers mac1 to authenticate the cookie reply this message may draw. */
-  addMacs(msg: Uint8Array): void {
+   *  ago. Remembers mac1 to authenticate the cookie reply this message may draw. Says whether
+   *  mac2 was written. */
+  addMacs(msg: Uint8Array): boolean {
     if (msg.length <= MACS_SIZE) throw new RangeError('not a handshake message');
     const mac1At = msg.length - MACS_SIZE;
     const mac2At = msg.length - MAC_SIZE;
@@ -74,9 +78,10 @@ export class MacGenerator {
     this.lastMac1 = mac1;
     if (this.cookie !== null && this.now() - this.cookieReceivedAt < COOKIE_REFRESH_MS) {
       msg.set(computeMac2(this.cookie, msg), mac2At);
-    } else {
-      msg.fill(0, mac2At, msg.length);
+      return true;
     }
+    msg.fill(0, mac2At, msg.length);
+    return false;
   }
 
   /** Takes a cookie reply (64 bytes) from the peer: true and the cookie is stored when it
@@ -108,6 +113,8 @@ export class MacChecker {
   private readonly cookieKey: Uint8Array;
   private secret: Uint8Array | null = null;
   private secretCreatedAt = 0;
+  private noncePool = new Uint8Array(0);
+  private noncePoolUsed = 0;
 
   private readonly now: () => number;
 
@@ -152,10 +159,20 @@ export class MacChecker {
       this.secretCreatedAt = now;
     }
     const cookie = mac(this.secret, source);
-    const nonce = new Uint8Array(randomBytes(COOKIE_NONCE_SIZE));
+    const nonce = this.randomNonce();
     const mac1 = msg.subarray(msg.length - MACS_SIZE, msg.length - MAC_SIZE);
     const encryptedCookie = xaeadSeal(this.cookieKey, nonce, cookie, mac1);
     wipe(cookie);
     return encodeCookieReply({ receiverIndex, nonce, encryptedCookie }, new Uint8Array(COOKIE_REPLY_SIZE));
+  }
+
+  private randomNonce(): Uint8Array {
+    if (this.noncePoolUsed + COOKIE_NONCE_SIZE > this.noncePool.length) {
+      this.noncePool = new Uint8Array(randomBytes(NONCE_POOL_BYTES));
+      this.noncePoolUsed = 0;
+    }
+    const nonce = this.noncePool.subarray(this.noncePoolUsed, this.noncePoolUsed + COOKIE_NONCE_SIZE);
+    this.noncePoolUsed += COOKIE_NONCE_SIZE;
+    return nonce;
   }
 }

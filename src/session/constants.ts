@@ -29,13 +29,18 @@ export const DEFAULT_KEEPALIVE_MS = 25_000;
 export const MAX_STAGED_PACKETS = 128;
 /** Milliseconds of handshake work per second above which the node is "under load" and answers
  *  handshakes without a valid mac2 with a cookie reply instead of a Diffie-Hellman. A responder
- *  handshake costs about 0.6 ms here, so this is ~150 handshakes/s, a quarter of one core: more
- *  than any honest mesh needs, and the most a flood can take from the data path. */
-export const UNDER_LOAD_BUDGET_MS = 250;
-/** Past twice the budget (half a core) in one second, handshake messages are dropped unread for
- *  the rest of that second: a flood of cheap-to-make messages (valid mac1 needs only the public
- *  key) can take no more than that from the data path. */
-export const HANDSHAKE_HARD_CAP_FACTOR = 2;
+ *  handshake costs about 0.15 ms here, so this is ~600 handshakes/s: more than any honest mesh
+ *  needs (a node starting with 100 peers spends 15 ms). */
+export const UNDER_LOAD_BUDGET_MS = 100;
+/** Past the budget, the sources share this much work per second (a quarter of a core): a source
+ *  that has spent its share is dropped unread until the next accounting window, so a flood of
+ *  cheap-to-make messages (valid mac1 needs only the public key) can take no more than that from
+ *  the data path, and cannot take a quiet source's turn (session/handshake-gate.ts). */
+export const HANDSHAKE_HARD_CAP_MS = 250;
+/** Sources whose handshake work is counted in one accounting window. Past the budget a new
+ *  source beyond these waits for the next window, so ever-new (spoofed) addresses cannot each
+ *  buy a share. */
+export const MAX_HANDSHAKE_SOURCES = 1024;
 /** Under load, handshakes with a valid mac2 are still limited per source address. */
 export const HANDSHAKES_PER_SOURCE_PER_SECOND = 20;
 export const HANDSHAKE_BURST_PER_SOURCE = 5;

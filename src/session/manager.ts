@@ -2,9 +2,10 @@
 // timer. The data plane (node/send.ts, node/receive.ts) asks it which keypair to use and tells it
 // what passed; everything slow or rare happens here, one message at a time.
 //
-// Handshake datagrams are checked cheapest first: length and type, then mac1 (one keyed hash;
-// nothing is ever sent in answer to a message without a valid mac1), then — only while under
-// load — mac2 and a per-source rate limit, and only then the Diffie-Hellman work.
+// Handshake datagrams are checked cheapest first: whether their source still has a share of the
+// handshake work (one map lookup: handshake-gate.ts), length and type, then mac1 (one
+// keyed hash; nothing is ever sent in answer to a message without a valid mac1), then — only while
+// under load — mac2 and a per-source rate limit, and only then the Diffie-Hellman work.
 import { randomInt } from 'node:crypto';
 import { Initiation, consumeInitiation, type StaticIdentity } from '../noise/handshake.js';
 import { MacChecker } from '../noise/cookie.js';
@@ -17,6 +18,7 @@ import { IndexTable } from './index-table.js';
 import { Keypair } from './keypair.js';
 import type { Peer } from './peer.js';
 import { RateLimiter } from './ratelimiter.js';
+import { HandshakeGate } from './handshake-gate.js';
 import * as c from './constants.js';
 import { paddedLength } from '../util/protocol.js';
 
@@ -40,7 +42,7 @@ export interface SessionEvents {
 export interface SessionManagerOptions {
   /** Milliseconds per second of handshake work above which the node is under load. */
   underLoadBudgetMs?: number;
-  /** Milliseconds per second of handshake work after which handshakes are dropped unread. */
+  /** Milliseconds per second of handshake work that the sources share once past the budget. */
   handshakeHardCapMs?: number;
   /** The TUN MTU: transport padding never makes a packet longer than this. */
   mtu?: number;
@@ -54,6 +56,9 @@ export interface SessionManagerOptions {
    * the mesh may open one; hop sessions accept only configured peers.
    */
   acceptPeer?: (publicKey: Uint8Array) => Peer | undefined;
+  /** Names the source of a handshake message for fairness and rate limits: by default its UDP
+   *  address (sourceKey); end-to-end sessions name the route it came by. */
+  sourceKey?: (source: Uint8Array) => string;
 }
 
 
@@ -62,12 +67,10 @@ export class SessionManager {
   private readonly peers = new Map<string, Peer>();
   private readonly checker: MacChecker;
   private readonly limiter = new RateLimiter(c.HANDSHAKES_PER_SOURCE_PER_SECOND, c.HANDSHAKE_BURST_PER_SOURCE);
-  private readonly underLoadBudgetMs: number;
-  private readonly handshakeHardCapMs: number;
+  private readonly gate: HandshakeGate;
+  private readonly sourceKey: (source: Uint8Array) => string;
   private readonly mtu: number;
   private readonly acceptPeer: ((publicKey: Uint8Array) => Peer | undefined) | undefined;
-  private workWindowStart = 0;
-  private workInWindowMs = 0;
   private underLoadUntil = -Infinity;
   /** Scratch buffer for single transport messages (keepalives, staged packets). */
   private scratch = new Uint8Array(2048);
@@ -83,8 +86,12 @@ export class SessionManager {
     this.now = options.now ?? (() => performance.now());
     this.wallNow = options.wallNow ?? Date.now;
     this.checker = new MacChecker(identity.publicKey, { now: this.now });
-    this.underLoadBudgetMs = options.underLoadBudgetMs ?? c.UNDER_LOAD_BUDGET_MS;
-    this.handshakeHardCapMs = options.handshakeHardCapMs ?? c.UNDER_LOAD_BUDGET_MS * c.HANDSHAKE_HARD_CAP_FACTOR;
+    this.gate = new HandshakeGate(
+      options.underLoadBudgetMs ?? c.UNDER_LOAD_BUDGET_MS,
+      options.handshakeHardCapMs ?? c.HANDSHAKE_HARD_CAP_MS,
+      c.MAX_HANDSHAKE_SOURCES,
+    );
+    this.sourceKey = options.sourceKey ?? sourceKey;
     this.mtu = options.mtu ?? 1420;
     this.acceptPeer = options.acceptPeer;
   }
@@ -121,16 +128,21 @@ export class SessionManager {
   /** Handles a datagram of type 1, 2 or 3 from `source` (a 32-byte endpoint area). */
   handleHandshake(message: Uint8Array, source: Uint8Array): void {
     const now = this.now();
-    if (this.workWindowExhausted(now)) {
-      // Past the hard cap nothing more is looked at this second, not even mac1: the data path
-      // keeps the rest of the CPU. Honest peers retry after REKEY_TIMEOUT.
-      this.counters.rateLimited++;
+    const from = this.sourceKey(source);
+    if (!this.gate.admit(from, now)) {
+      // This source has had its share of the handshake work for now: not even mac1 is checked.
+      // The data path keeps the CPU, and the other sources keep their turns.
+      this.counters.handshakesShed++;
       return;
     }
-    // The work is timed with the real clock even when tests inject a logical one.
+    // The work is timed with the real clock even when tests inject a logical one. Measuring work
+    // rather than counting messages is the synchronous equivalent of WireGuard's queue-backlog
+    // test: the node is under load when handshakes compete with the data path for the CPU, not
+    // merely when someone sends a few. Under load, only messages carrying a cookie (valid mac2)
+    // get Diffie-Hellman work, for the next second.
     const started = performance.now();
     this.dispatchHandshake(message, source, now);
-    this.countWork(now, performance.now() - started);
+    if (this.gate.charge(from, now, performance.now() - started)) this.underLoadUntil = now + 1000;
   }
 
   private dispatchHandshake(message: Uint8Array, source: Uint8Array, now: number): void {
@@ -141,7 +153,7 @@ export class SessionManager {
       this.counters.malformed++;
       return;
     }
-    if (type === MESSAGE_COOKIE_REPLY) return this.handleCookieReply(message);
+    if (type === MESSAGE_COOKIE_REPLY) return this.handleCookieReply(message, now);
 
     if (!this.checker.checkMac1(message)) {
       this.counters.invalidMac1++;
@@ -155,7 +167,7 @@ export class SessionManager {
         this.counters.cookieReplies++;
         return;
       }
-      if (!this.limiter.allow(sourceKey(source), now)) {
+      if (!this.limiter.allow(this.sourceKey(source), now)) {
         this.counters.rateLimited++;
         return;
       }
@@ -235,31 +247,19 @@ export class SessionManager {
     this.sessionEstablished(peer, now);
   }
 
-  private handleCookieReply(message: Uint8Array): void {
-    const entry = this.indices.get(readU32LE(message, 4));
-    if (!entry || !entry.peer.macs.consumeCookieReply(message)) this.counters.handshakeRejected++;
-  }
-
-  /**
-   * Adds the time one handshake message took (all of it: mac checks, cookie replies, Diffie-
-   * Hellman) to this second's total. A node that spends more than its budget on handshakes within
-   * a second is under load for the next second: only messages carrying a cookie (valid mac2) get
-   * Diffie-Hellman work then. Measuring work rather than counting messages is the synchronous
-   * equivalent of WireGuard's queue-backlog test: it triggers when handshakes compete with the
-   * data path for the CPU, not merely when someone sends a few.
-   */
-  private countWork(now: number, elapsedMs: number): void {
-    this.workInWindowMs += elapsedMs;
-    if (this.workInWindowMs > this.underLoadBudgetMs) this.underLoadUntil = now + 1000;
-  }
-
-  /** Starts a new one-second window when due; says whether this one's hard cap is used up. */
-  private workWindowExhausted(now: number): boolean {
-    if (now - this.workWindowStart >= 1000) {
-      this.workWindowStart = now;
-      this.workInWindowMs = 0;
+  private handleCookieReply(message: Uint8Array, now: number): void {
+    const index = readU32LE(message, 4);
+    const entry = this.indices.get(index);
+    if (!entry || !entry.peer.macs.consumeCookieReply(message)) {
+      this.counters.handshakeRejected++;
+      return;
     }
-    return this.workInWindowMs > this.handshakeHardCapMs;
+    // Our initiation drew a cookie: the peer is under load and did not read it. Sent again at
+    // once, now with mac2, it gets in ahead of the flood instead of waiting out REKEY_TIMEOUT.
+    // Only an initiation sent without a cookie is resent so: the resent one carries one, so
+    // cookie replies, even forged ones, never make more than one extra initiation per attempt.
+    const pending = entry.peer.handshake;
+    if (pending && pending.localIndex === index && !pending.carriedCookie) this.initiate(entry.peer, now, true);
   }
 
   // ---- keypairs ----------------------------------------------------------------------------
@@ -385,12 +385,13 @@ export class SessionManager {
     const entry: IndexEntry = { peer, keypair: null };
     const localIndex = this.indices.add(entry);
     const initiation = Initiation.create(this.identity, peer.publicKey, peer.psk, localIndex, tai64nNow(this.wallNow()));
-    peer.macs.addMacs(initiation.message);
+    const carriedCookie = peer.macs.addMacs(initiation.message);
     peer.handshake = {
       initiation,
       localIndex,
       sentAt: now,
       attemptStartedAt,
+      carriedCookie,
       retryAfterMs: c.REKEY_TIMEOUT_MS + randomInt(c.REKEY_JITTER_MS),
     };
     this.events.sendDatagram(peer.endpoint, initiation.message);

@@ -25,6 +25,9 @@ export interface PendingHandshake {
   /** Monotonic ms of the last (re)transmission and of the first attempt in this round. */
   sentAt: number;
   attemptStartedAt: number;
+  /** Whether the initiation had a mac2 (a fresh cookie from the peer): if so, a cookie reply to
+   *  it waits for the retransmission timer rather than bringing it forward. */
+  carriedCookie: boolean;
   /** Jittered delay before the next retransmission. */
   retryAfterMs: number;
 }

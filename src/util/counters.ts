@@ -19,8 +19,12 @@ export class Counters extends CounterSet {
   unknownPeer = 0;
   /** Initiations whose TAI64N timestamp is not newer than one already accepted. */
   replayedInitiation = 0;
-  /** Initiations arriving faster than one per 20 ms from one peer, or over a source's rate. */
+  /** Initiations arriving faster than one per 20 ms from one peer, or, under load, handshakes
+   *  with a valid mac2 over their source's rate. */
   rateLimited = 0;
+  /** Handshake messages dropped unread: their source had spent its share of this second's
+   *  handshake work (session/handshake-gate.ts). */
+  handshakesShed = 0;
   /** Cookie replies sent instead of handshakes while under load. */
   cookieReplies = 0;
   /** Transport messages for no current session index. */

@@ -158,12 +158,34 @@ test('under load, an initiation without mac2 gets a cookie reply, and with the c
   assert.deepEqual(types(b.outbox), [3], 'expected a cookie reply, not a handshake');
   assert.equal(b.counters.cookieReplies, 1);
   assert.ok(!b.peer.next, 'no Diffie-Hellman work was done');
+  // The cookie brings A's retransmission forward: it is sent at once, now with mac2, and read.
+  clock.wall += 1;
   flush(b, a);
-  clock.mono += c.REKEY_TIMEOUT_MS + c.REKEY_JITTER_MS;
-  clock.wall += 6_000;
-  a.manager.tick();
+  assert.deepEqual(types(a.outbox), [1], 'the cookie reply did not bring the initiation forward');
+  assert.ok(a.outbox[0]!.subarray(132).some((x) => x !== 0), 'the resent initiation has no mac2');
   settle(a, b);
   assert.ok(a.peer.isUp && b.peer.isUp);
+  assert.equal(b.counters.cookieReplies, 1);
+});
+
+test('a cookie reply to an initiation that carried a cookie waits for the retransmission timer', () => {
+  const { a, b, clock, keysB } = setup({ budgetB: 0, hardCapB: Infinity });
+  b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), endpointArea(9));
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  flush(b, a); // the cookie: A resends at once, with mac2
+  assert.deepEqual(types(a.outbox), [1]);
+  const resent = a.outbox.shift()!;
+  // B's cookie secret is replaced (as every two minutes), so the resent initiation's mac2 no
+  // longer verifies and draws another cookie reply. That one must not bring anything forward.
+  clock.mono += 120_000;
+  clock.wall += 1;
+  b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), endpointArea(9));
+  deliver(a, b, resent);
+  assert.deepEqual(types(b.outbox), [3]);
+  flush(b, a);
+  assert.equal(a.outbox.length, 0, 'a second cookie reply brought a second initiation forward');
+  assert.equal(a.counters.handshakeRejected, 0, 'the cookie reply was not taken');
 });
 
 test('random handshake bodies with a valid mac1 change nothing and get no answer', () => {
@@ -457,18 +479,22 @@ test('under load ends a second after the work stops', () => {
   assert.deepEqual(types(b.outbox), [2], 'still answering with cookies');
 });
 
-test('past the hard cap, handshakes are dropped unread for the rest of the second', () => {
+test('a source that spent its share of the handshake work is dropped unread; a quiet source is still read', () => {
   const { b, clock, keysB } = setup({ budgetB: 0, hardCapB: 0 });
-  b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), endpointArea(9));
-  const mac1Failures = b.counters.invalidMac1;
+  const flood = endpointArea(9);
+  b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), flood);
   const junk = new Uint8Array(148);
   junk[0] = 1;
-  b.manager.handleHandshake(junk, endpointArea(9));
-  assert.equal(b.counters.invalidMac1, mac1Failures, 'mac1 was still checked');
-  assert.equal(b.counters.rateLimited, 1);
+  b.manager.handleHandshake(junk, flood);
+  assert.equal(b.counters.invalidMac1, 0, 'mac1 was still checked for the flooding source');
+  assert.equal(b.counters.handshakesShed, 1);
+  const quiet = endpointArea(10);
+  quiet[11] = 1; // another /64: another source
+  b.manager.handleHandshake(junk, quiet);
+  assert.equal(b.counters.invalidMac1, 1, 'a quiet source was shed with the flood');
   clock.mono += 1000;
-  b.manager.handleHandshake(junk, endpointArea(9));
-  assert.equal(b.counters.invalidMac1, mac1Failures + 1, 'the next second starts afresh');
+  b.manager.handleHandshake(junk, flood);
+  assert.equal(b.counters.invalidMac1, 2, 'the next second starts afresh');
 });
 
 test('handshakes under load are limited per IPv4 address or IPv6 /64, not per port', () => {
