@@ -16,7 +16,7 @@ import { Router } from '../../src/routing/router.js';
 import { EndToEnd } from '../../src/node/end-to-end.js';
 import { IcmpReplies } from '../../src/node/icmp-replies.js';
 import { DataPathCounters } from '../../src/node/data-path.js';
-import { setup, flush, types } from './session-harness.js';
+import { setup, flush, types, sealData, endpointArea } from './session-harness.js';
 
 /** The receive pipeline of a node whose hop sessions are `hop`, with the real layers above it. */
 function pipelineFor(hop: SessionManager, keys: KeyPair, counters: Counters, tun: MemoryTun, batch: PacketBatch): ReceivePipeline {
@@ -87,4 +87,59 @@ test('one wakeup handles at most eight batches, then yields', () => {
   assert.equal(b.counters.malformed, 4 * 8);
   pipeline.drain(queue.asSocket());
   assert.equal(queue.waiting.length, 0);
+});
+
+/** An IPv6 packet of `size` bytes from `src` to `dst` (UDP, payload all 0x5a). */
+function ipv6(src: Uint8Array, dst: Uint8Array, size: number): Uint8Array {
+  const p = new Uint8Array(size).fill(0x5a);
+  p.set([0x60, 0, 0, 0, (size - 40) >> 8, (size - 40) & 0xff, 17, 64]);
+  p.set(src, 8);
+  p.set(dst, 24);
+  return p;
+}
+
+/** A and B with a session, and B's receive pipeline. */
+function connected() {
+  const session = setup();
+  const { a, b, keysB } = session;
+  const tun = new MemoryTun();
+  const pipeline = pipelineFor(b.manager, keysB, b.counters, tun, new PacketBatch(8, 2048));
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  flush(b, a);
+  pipeline.drain(queueOf(a.outbox.splice(0), a.endpoint).asSocket()); // the confirming keepalive
+  assert.ok(a.peer.isUp && b.peer.isUp);
+  const packetFromA = (size: number) => ipv6(b.peer.address, a.peer.address, size);
+  return { ...session, tun, pipeline, packetFromA };
+}
+
+function queueOf(datagrams: Uint8Array[], from: Uint8Array): DatagramQueue {
+  const queue = new DatagramQueue();
+  for (const data of datagrams) queue.waiting.push({ data, from });
+  return queue;
+}
+
+test('a datagram duplicated within one receive batch is delivered once, and counted', () => {
+  const { a, b, tun, pipeline, packetFromA } = connected();
+  const message = sealData(a, packetFromA(100));
+  const queue = queueOf([message, message.slice(), sealData(a, packetFromA(120))], a.endpoint);
+  pipeline.drain(queue.asSocket());
+  assert.equal(queue.reads, 1, 'the three came in more than one batch');
+  assert.deepEqual(tun.written.map((p) => p.length), [100, 120]);
+  assert.equal(b.counters.replayed, 1);
+});
+
+test('a peer\'s endpoint moves only with a datagram that authenticates (roaming after the tag check)', () => {
+  const { a, b, tun, pipeline, packetFromA } = connected();
+  const home = b.peer.endpoint!.slice();
+  const elsewhere = endpointArea(77);
+  const forged = sealData(a, packetFromA(100));
+  forged[forged.length - 1]! ^= 1; // the tag
+  pipeline.drain(queueOf([forged], elsewhere).asSocket());
+  assert.equal(b.counters.decryptFailed, 1);
+  assert.deepEqual(b.peer.endpoint, home, 'a datagram that failed its tag moved the peer');
+  // The genuine article from the new address does move it: the check could have seen a move.
+  pipeline.drain(queueOf([sealData(a, packetFromA(100))], elsewhere).asSocket());
+  assert.deepEqual(b.peer.endpoint!.subarray(0, 20), elsewhere.subarray(0, 20));
+  assert.equal(tun.written.length, 1);
 });

@@ -598,6 +598,29 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
     assert.equal(c.counters.forwarded, 0, 'C forwarded something');
   });
 
+  await t.test('B cannot replay: an end-to-end message B sends again is dropped at C and counted', async () => {
+    const delivered = tunC.written.length;
+    const replayed = c.counters.replayed;
+    const carried = await tampered(m, 560, (frame) => frame); // passed on unchanged; B keeps a copy
+    await untilFast('delivery', () => tunC.written.length === delivered + 1);
+    // Twice, each in a fresh hop message that C's hop layer accepts: only the end-to-end replay
+    // window can refuse them.
+    assert.ok(b.sendFrame(LINK_C, carried.slice()) && b.sendFrame(LINK_C, carried.slice()), 'B has no session with C');
+    await deliver(m, 564); // after the replays on the same hop session: they have been handled
+    assert.equal(c.counters.replayed, replayed + 2);
+    assert.equal(tunC.written.length, delivered + 2, 'C delivered a replayed packet');
+  });
+
+  await t.test("a packet whose inner source is not its end-to-end session's node is dropped and counted at C", async () => {
+    const delivered = tunC.written.length;
+    const spoofed = c.counters.spoofedSource;
+    // A seals for C whatever its TUN hands it: here a packet claiming to come from B.
+    tunA.inject(packet(fcAddressBytes(m.keysB.publicKey), c.address, 580));
+    await deliver(m, 584);
+    assert.equal(c.counters.spoofedSource, spoofed + 1);
+    assert.equal(tunC.written.length, delivered + 1, 'C delivered a packet with a forged source');
+  });
+
   await t.test('a looping label: C drops a frame whose next slot leads back to B, and counts it', async () => {
     const delivered = tunC.written.length;
     const badLabel = c.counters.badLabel;

@@ -1,0 +1,65 @@
+// The limits that keep a node's own answers and state bounded whatever others send it: the rate
+// of ICMPv6 errors, the number of end-to-end peers, and the messages one keypair may send.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { IcmpReplies } from '../../src/node/icmp-replies.js';
+import { EndToEnd } from '../../src/node/end-to-end.js';
+import { Links } from '../../src/node/links.js';
+import { MemoryTun } from '../../src/tun/memory.js';
+import { fcAddressBytes } from '../../src/keys/address.js';
+import { Counters } from '../../src/util/counters.js';
+import * as c from '../../src/session/constants.js';
+import { setup, settle, deliver, sealData, types } from './session-harness.js';
+
+/** A packet from `src` to an fc address nobody has. */
+function undeliverable(src: Uint8Array): Uint8Array {
+  const p = new Uint8Array(64);
+  p.set([0x60, 0, 0, 0, 0, 24, 17, 64]);
+  p.set(src, 8);
+  p.set([0xfc, 0, 0x12, 0x34], 24);
+  return p;
+}
+
+test('ICMPv6 errors are limited to a burst of 20, then 100 a second', () => {
+  const clock = { now: 0 };
+  const tun = new MemoryTun();
+  const own = fcAddressBytes(randomBytes(32));
+  const icmp = new IcmpReplies(tun, own, () => clock.now);
+  const lost = undeliverable(own);
+  for (let i = 0; i < 1000; i++) icmp.noRoute(lost, 0, lost.length);
+  assert.equal(tun.written.length, 20, 'a flood of undeliverable packets became a flood of errors');
+  clock.now += 100; // 10 more tokens
+  for (let i = 0; i < 1000; i++) icmp.noRoute(lost, 0, lost.length);
+  assert.equal(tun.written.length, 30);
+  assert.equal(tun.written[0]![40], 1, 'not a destination-unreachable');
+});
+
+test('at most 4096 end-to-end peers are kept; past that new nodes are refused and counted', () => {
+  const { b, keysB } = setup();
+  const counters = new Counters();
+  const links = new Links(b.manager, { linkUp() {}, linkDown() {} });
+  const icmp = new IcmpReplies(new MemoryTun(), fcAddressBytes(keysB.publicKey), b.manager.now);
+  const e2e = new EndToEnd(keysB, b.manager, links, icmp, counters, { changed() {}, resend() {}, internalError() {} }, 1420, b.manager.now);
+  const routeTo = (publicKey: Uint8Array) => ({ publicKey, address: fcAddressBytes(publicKey), link: 1, label: [2] }) as unknown as Parameters<EndToEnd['peerFor']>[0];
+  for (let i = 0; i < 4096; i++) assert.ok(e2e.peerFor(routeTo(randomBytes(32))), `peer ${i + 1} refused`);
+  assert.equal(counters.rateLimited, 0);
+  assert.equal(e2e.peerFor(routeTo(randomBytes(32))), undefined, 'a 4097th end-to-end peer was made');
+  assert.equal(counters.rateLimited, 1);
+  assert.equal([...e2e.all()].length, 4096);
+  e2e.destroy();
+});
+
+test('a keypair that has sent REJECT_AFTER_MESSAGES messages sends no more', () => {
+  const { a, b } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  const kp = a.peer.current!;
+  kp.sendCounter = c.REJECT_AFTER_MESSAGES - 1;
+  assert.ok(deliver(a, b, sealData(a, new Uint8Array(32))), 'the last counter was refused');
+  assert.equal(kp.sendCounter, c.REJECT_AFTER_MESSAGES);
+  a.outbox.length = 0;
+  assert.equal(a.manager.sendingKeypair(a.peer, a.manager.now()), null, 'a keypair past its last counter was used');
+  assert.equal(a.manager.sendTransport(a.peer, new Uint8Array(32), a.manager.now()), false);
+  assert.ok(!types(a.outbox).includes(4), 'a transport message went out past the counter cap');
+});
