@@ -47,6 +47,17 @@ bar() {
 
 # field JSON KEY: one field of a JSON object (the output of `rovy id --json`).
 field() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1" "$2"; }
+# iperf3 -J text → "Gbit/s retransmits" received; fails, saying why, when the report is not JSON,
+# carries iperf3's `error` (sometimes with exit 0) or has no receiver's sum.
+iperf_rate() {
+  node -e '
+    let r; try { r = JSON.parse(process.argv[1]); } catch { console.error("iperf3 printed no JSON: " + process.argv[1].slice(0, 200)); process.exit(1); }
+    if (r.error !== undefined) { console.error("iperf3: " + r.error); process.exit(1); }
+    const got = r.end && r.end.sum_received;
+    if (!got || !Number.isFinite(got.bits_per_second)) { console.error("iperf3 reported nothing received"); process.exit(1); }
+    console.log((got.bits_per_second / 1e9).toFixed(3), (r.end.sum_sent && r.end.sum_sent.retransmits) ?? "-");
+  ' "$1"
+}
 
 # The direct topology: namespaces $NA and $NB joined by one veth, vA fd00:be::1/64 in NA and
 # vB fd00:be::2/64 in NB; veth_pair_down deletes both namespaces.

@@ -49,7 +49,7 @@ for i in $(seq 1 100); do ip netns exec "$NA" ping -6 -c1 -W1 "$dst" >/dev/null 
 ip netns exec "$NB" iperf3 -s -B "$dst" >/dev/null 2>&1 & srv=$!; PIDS+=("$srv")
 for i in $(seq 1 50); do ip netns exec "$NA" iperf3 -c "$dst" -n 1K >/dev/null 2>&1 && break; sleep 0.1; done
 timeout --foreground $((T + 30)) ip netns exec "$NA" iperf3 -c "$dst" -t "$T" -J >"$WORK/iperf.json" 2>/dev/null || { log "iperf3 failed"; exit 1; }
-rate=$(node -e 'console.log((JSON.parse(require("fs").readFileSync(process.argv[1])).end.sum_received.bits_per_second / 1e9).toFixed(3))' "$WORK/iperf.json")
+read -r rate _ < <(iperf_rate "$(cat "$WORK/iperf.json")") || { log "iperf3 gave no result"; exit 1; }
 # SIGTERM: the daemons stop cleanly and node writes the profiles as it exits.
 stop_pids
 

@@ -138,7 +138,7 @@ iperf_case() {
     for d in "${!DAEMONS[@]}"; do c0[$d]=$(cpu_ticks "${DAEMONS[$d]}"); done
     start=$(date +%s%N)
     if out=$(timeout --foreground $((T + 30)) ip netns exec "$NA" iperf3 -c "$dst" -t "$T" --connect-timeout 5000 -J 2>&1) &&
-      read -r rate rtx < <(node -e 'const r=JSON.parse(process.argv[1]).end; console.log((r.sum_received.bits_per_second/1e9).toFixed(3), r.sum_sent.retransmits ?? "-")' "$out" 2>/dev/null); then
+      read -r rate rtx < <(iperf_rate "$out" 2>/dev/null); then
       RATES+=("$rate"); RETRANS+=("$rtx")
       log "$label run $i: $rate Gbit/s, $rtx retransmits"
     else

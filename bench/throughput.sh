@@ -56,7 +56,8 @@ iperf_median() {
   ca=$(cpu_ticks "$pa"); cb=$(cpu_ticks "$pb"); read -r pka ba < <(veth_count "$NA" vA); read -r pkb bb < <(veth_count "$NB" vB)
   for i in $(seq 1 "$RUNS"); do
     out=$(ip netns exec "$NA" iperf3 -c "$dst" -t "$T" -J)
-    rates+=("$(node -e 'const r=JSON.parse(process.argv[1]).end; console.log((r.sum_received.bits_per_second/1e9).toFixed(3))' "$out")")
+    local rate; read -r rate _ < <(iperf_rate "$out") || { log "$label run $i: no result"; exit 1; }
+    rates+=("$rate")
     log "$label run $i: ${rates[-1]} Gbit/s"
   done
   local hz pka1 ba1 pkb1 bb1; hz=$(getconf CLK_TCK)

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { BusClient, BusService, BusUnavailable, NotRunning, RovyError, variant, type CallContext, type InterfaceImpl } from '../../service/dbus/bus.js';
 import { parseIntrospection, readContract, type InterfaceSpec } from '../../service/dbus/contract.js';
 import { ROOT } from '../repo-root.js';
+import { until } from '../wait.js';
 import { isRoot, run, startMonitor, startPolkitd, startSystemBus, type PrivateBus } from './buses.js';
 
 const NAME = 'net.rovy.Rovy1';
@@ -307,11 +308,10 @@ describe('D-Bus API on a private system bus', { skip: isRoot ? false : 'needs ro
 
   test('a client whose daemon is gone gets NotRunning', async () => {
     service.close();
-    for (;;) {
+    await until('the name released', async () => {
       const owner = await busctl('call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'NameHasOwner', 's', NAME);
-      if (owner.stdout.trim() === 'b false') break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+      return owner.stdout.trim() === 'b false';
+    });
     await assert.rejects(client.call(ROOT_PATH, IFACE, 'Describe', '', []), NotRunning);
   });
 
@@ -321,7 +321,7 @@ describe('D-Bus API on a private system bus', { skip: isRoot ? false : 'needs ro
     const lonely = await BusService.connect({ xmlPath: XML, busName: NAME, rootPath: ROOT_PATH, address: other.address, onError: (e) => errors.push(e.message) });
     lonely.setObject(ROOT_PATH, { [IFACE]: fakeDaemon(lonely).root });
     await other.stop();
-    while (!errors.length) await new Promise((r) => setTimeout(r, 10));
+    await until('the loss reported', () => errors.length > 0);
     assert.match(errors[0]!, /closed the connection|ECONNRESET|EPIPE/);
     lonely.propertiesChanged(ROOT_PATH, IFACE, ['Enabled']);
     lonely.setObject(`${ROOT_PATH}/peer/1`, { [PEER_IFACE]: peerImpl(PEER_ID) });

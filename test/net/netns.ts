@@ -41,18 +41,38 @@ export async function iperf3(clientNs: string, serverNs: string, address: string
   const serverExit = new Promise((r) => server.once('exit', r));
   try {
     let result = { code: -1, out: '' };
+    let received: IperfSum | undefined;
     await until('iperf3 server accepts', () => {
       result = nsExec(clientNs, 'iperf3', ['-c', address, '-t', String(seconds), '-J'], 20_000 + seconds * 1000);
-      return result.code === 0 && result.out.includes('"sum_received"');
+      received = result.code === 0 ? iperfReceived(result.out) : undefined;
+      return received !== undefined;
     }).catch((e: Error) => {
       throw new Error(`${e.message}; last iperf3 run (exit ${result.code}):\n${result.out.slice(0, 2000)}`);
     });
-    const received = (JSON.parse(result.out) as { end: { sum_received: { bytes: number; bits_per_second: number } } }).end.sum_received;
-    return { bytes: received.bytes, bitsPerSecond: received.bits_per_second };
+    return { bytes: received!.bytes, bitsPerSecond: received!.bits_per_second };
   } finally {
     if (server.exitCode === null) server.kill();
     await serverExit;
   }
+}
+
+interface IperfSum {
+  bytes: number;
+  bits_per_second: number;
+}
+
+/** What an iperf3 -J report says was received, or undefined when the report is not JSON, carries
+ *  an `error` (iperf3 says so there, sometimes with exit 0), or has no receiver's sum. */
+function iperfReceived(out: string): IperfSum | undefined {
+  let report: { error?: string; end?: { sum_received?: IperfSum } };
+  try {
+    report = JSON.parse(out) as typeof report;
+  } catch {
+    return undefined;
+  }
+  if (report.error !== undefined) return undefined;
+  const sum = report.end?.sum_received;
+  return sum && Number.isFinite(sum.bytes) && Number.isFinite(sum.bits_per_second) ? sum : undefined;
 }
 
 /** The parts of the SIGUSR1 state the tests read (service/daemon.ts logs it). */

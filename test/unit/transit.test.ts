@@ -55,8 +55,6 @@ const MTU = 1420;
 /** B's interface indices for its two neighbours. */
 const LINK_A = 1;
 const LINK_C = 2;
-/** Lets in-flight datagrams land (loopback, same process) before asserting that nothing came. */
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
 
 // ---- packets ------------------------------------------------------------------------------
 
@@ -409,7 +407,10 @@ async function deliver(m: Mesh, size: number, hopLimit = 64): Promise<{ sent: Ui
   m.tunA.inject(sent);
   await untilFast(`C to receive a ${size}-byte packet`, () => m.tunC.written.length > before);
   assert.equal(m.tunC.written.length, before + 1, 'C received more than one packet');
-  return { sent, got: m.tunC.written[before]! };
+  const got = m.tunC.written[before]!;
+  // Every test packet has a size of its own: a packet that should not have arrived shows here.
+  assert.equal(got.length, size, `C delivered a ${got.length}-byte packet, not the ${size}-byte one sent`);
+  return { sent, got };
 }
 
 /** Has B change the next frame carrying A's `size`-byte packet, sends that packet, and waits until B did. */
@@ -479,8 +480,9 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
     assert.equal(icmp[40], 2);
     assert.equal((icmp[44]! << 24) | (icmp[45]! << 16) | (icmp[46]! << 8) | icmp[47]!, largest);
     assert.deepEqual(icmp.subarray(48), tooBig.subarray(0, 1280 - 48), 'the error does not quote what fits of the packet');
-    await settle();
-    assert.equal(b.seen.length, seenBefore, 'A sent a packet too big for the route');
+    // A packet sent after it on the same path has arrived: had the big one gone out, B had it first.
+    await deliver(m, 200);
+    assert.ok(!b.seen.slice(seenBefore).some((s) => dataFrom(largest + 1)(s.frame, b.byLink.get(LINK_A)!)), 'A sent a packet too big for the route');
     assert.equal(c.counters.malformed + c.counters.decryptFailed + c.counters.badLabel, 0);
   });
 
@@ -550,12 +552,11 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
       return frame;
     });
     await untilFast('C to count the third failure', () => c.counters.decryptFailed === failed + 3);
-    await settle();
-    assert.equal(tunC.written.length, delivered, 'C delivered a tampered packet');
-    // The session survives: the next honest packet goes through.
+    // The session survives: the next honest packet goes through, and is the only one delivered.
     const { sent, got } = await deliver(m, 460);
     got[7]++;
     assert.deepEqual(got, sent);
+    assert.equal(tunC.written.length, delivered + 1, 'C delivered a tampered packet');
   });
 
   await t.test('B cannot alter: a hop limit B raises in the clear is not what C delivers', async () => {
@@ -592,9 +593,9 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
       n++;
       await untilFast(`C to count the frame with ${what} as malformed`, () => c.counters.malformed === malformed + n);
     }
-    await settle();
+    await deliver(m, 500); // sent after them all: they have all been handled
     assert.equal(c.counters.malformed, malformed + variants.length);
-    assert.equal(tunC.written.length, delivered, 'C delivered a malformed frame');
+    assert.equal(tunC.written.length, delivered + 1, 'C delivered a malformed frame');
     assert.equal(c.counters.forwarded, 0, 'C forwarded something');
   });
 
@@ -679,14 +680,14 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
     assert.equal(icmpChecksum(icmp, 0, icmp.length - 40), 0, 'bad ICMPv6 checksum');
     assert.deepEqual(icmp.subarray(48), sent, 'the error does not quote the packet');
     assert.equal(a.counters.invalidReport, invalid);
-    await settle();
-    assert.equal(tunC.written.length, delivered, 'the expired packet reached C');
+    await deliver(m, 564); // along the same path after it
+    assert.equal(tunC.written.length, delivered + 1, 'the expired packet reached C');
 
     // A report about the same frame again finds no probe: one error per probe.
     const reported = b.expired[expired]!;
     b.report(reported.back, reported.header);
+    // A report is judged in one step: counted as invalid, or answered.
     await untilFast('A to refuse the repeated report', () => a.counters.invalidReport === invalid + 1);
-    await settle();
     assert.equal(tunA.written.length, icmpBefore + 1);
   });
 
@@ -703,7 +704,6 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
     } finally {
       b.reportSigner = m.keysB;
     }
-    await settle();
     assert.equal(tunA.written.length, icmpBefore, 'A believed a forged report');
     assert.equal(b.expired.length, expired + 1);
     // The forgery did not use up the probe: B's own, honest report about it is still answered.
@@ -721,7 +721,6 @@ test('a transit B between two real nodes forwards what it cannot read, alter or 
     const frame = findLast(b.seen, (s) => dataFrom(580)(s.frame, b.byLink.get(LINK_A)!))!;
     b.report(reverseRoute(frame.frame, 0, LINK_A), e2eMessage(frame.frame).slice(0, MESSAGE_HEADER));
     await untilFast('A to refuse the report about ordinary traffic', () => a.counters.invalidReport === invalid + 2);
-    await settle();
     assert.equal(tunA.written.length, icmpBefore + 1, `A wrote an error about a ${ordinary.length}-byte packet that was not a probe`);
   });
 });
