@@ -2,7 +2,8 @@
 # Installs what rovy needs on Debian 12, as root, and builds it. Safe to run again.
 #   scripts/setup.sh          the daemon: build tools for the native addon, iproute2, npm packages
 #   scripts/setup.sh --test   and what the tests and benchmarks use (ping, traceroute6, iperf3, dig,
-#                             wireguard-go and yggdrasil for the side-by-side benchmarks (Debian's
+#                             wireguard-go and yggdrasil for the side-by-side benchmarks and the
+#                             WireGuard interop test, in Debian 13's versions too (Debian's
 #                             yggdrasil.service stays disabled); dbus-daemon, busctl,
 #                             gdbus, dbus-send and polkitd for the D-Bus tests; NetworkManager,
 #                             which the tests run in a namespace of their own, never on the host;
@@ -60,6 +61,10 @@ if ((${#missing[@]})); then
     systemctl disable NetworkManager.service NetworkManager-wait-online.service NetworkManager-dispatcher.service 2>/dev/null || true
   fi
 fi
+
+# The current wireguard-go and yggdrasil (Debian 13's), for the benchmarks and
+# test/net/wireguard-interop.test.ts, unpacked beside the system's, which stay as they are.
+if [[ ${1:-} == --test ]]; then scripts/modern-peers.sh >/dev/null; fi
 
 if [[ ${1:-} == --test ]] && ! locale -a 2>/dev/null | grep -qx 'de_DE.utf8'; then
   localedef -i de_DE -f UTF-8 de_DE.UTF-8
