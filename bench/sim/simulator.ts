@@ -33,6 +33,9 @@ export interface SimOptions {
   /** Share signature checks between nodes (a cache keyed by the announcement's bytes). Off by
    *  default: each node then verifies every new announcement it receives, as a real node does. */
   shareVerification?: boolean;
+  /** Share of frames lost on every link, each independently (seeded): routing control travels
+   *  over UDP, so it must converge without any frame being sure to arrive. */
+  loss?: number;
   /** Key pairs to use for nodes 0..n-1 (key generation is ~17 ms per key here); fresh ones if absent. */
   keys?: KeyPair[];
 }
@@ -164,7 +167,11 @@ export class Simulation {
   private ticking = false;
   private seq = 0;
   private readonly random: () => number;
+  private readonly lossRandom: () => number;
   private readonly latencyRange: [number, number];
+  private readonly loss: number;
+  /** Frames lost to `loss`. */
+  lostFrames = 0;
   private readonly mtu: number;
   private readonly verifyCache: Map<string, boolean> | null;
   /** Link key (a*n+b, a<b) → generation while up; absent while down. */
@@ -179,7 +186,10 @@ export class Simulation {
   constructor(graph: Graph, options: SimOptions = {}) {
     this.graph = graph;
     this.random = rng(options.seed ?? 1);
+    // A stream of its own, so a lossy run draws the same latencies and phases as a clean one.
+    this.lossRandom = rng((options.seed ?? 1) ^ 0x10553);
     this.latencyRange = options.latency ?? [1, 20];
+    this.loss = options.loss ?? 0;
     this.mtu = options.mtu ?? 1420;
     this.verifyCache = options.shareVerification ? new Map() : null;
     for (let i = 0; i < graph.n; i++) {
@@ -268,6 +278,10 @@ export class Simulation {
     if (gen === undefined) throw new Error(`node ${node.index} sent on interface ${link}, which is down`);
     node.sentFrames++;
     node.sentBytes += frame.length;
+    if (this.loss > 0 && this.lossRandom() < this.loss) {
+      this.lostFrames++;
+      return;
+    }
     const to = this.nodes[peer]!;
     this.queue.push({
       t: this.now + this.latency.get(key)!,

@@ -11,6 +11,15 @@ export const KIND_ANNOUNCEMENTS = 1;
 export const KIND_DATABASE_REQUEST = 2;
 /** Bytes before the first announcement of a frame (FRAME_ROUTING, kind). */
 export const FRAME_HEADER = 2;
+/** Third kind: acknowledgements, 41-byte entries (origin key, sequence, part) back to back. */
+export const KIND_ACKNOWLEDGEMENTS = 3;
+/** An announcement sent to a neighbour is sent again this long after, unacknowledged (then twice
+ *  as long each time, at most RETRANSMIT_MAX_MS): well above a mesh link's round trip. */
+export const RETRANSMIT_MS = 1000;
+export const RETRANSMIT_MAX_MS = 30_000;
+/** Tries after the first before an unacknowledged announcement is given up: with 5 % of frames
+ *  lost both ways, all nine are lost with a probability of 10^-9. */
+export const MAX_RETRANSMITS = 8;
 /** A database request is answered unless this node sent its database to that neighbour this
  *  recently: both ends of a new link send theirs unasked (the other's request comes a round trip
  *  later), and a neighbour cannot make this node send it more often than this. A node that

@@ -18,6 +18,12 @@ export class RoutingCounters extends CounterSet {
   /** Database requests not answered: the database greeted that neighbour's new link within
    *  DATABASE_RESEND_MS, or the sender is not (yet) a neighbour. */
   databaseRequestsIgnored = 0;
+  /** Announcements acknowledged to the neighbours that sent them (each entry counted). */
+  acknowledgementsSent = 0;
+  /** Announcements sent again because their neighbour had not acknowledged them in time. */
+  announcementsRetransmitted = 0;
+  /** Announcements no longer resent to a neighbour that did not acknowledge them in 9 tries. */
+  retransmissionsAbandoned = 0;
   framesSent = 0;
   framesReceived = 0;
   bytesSent = 0;

@@ -9,14 +9,16 @@
 //                       either way this node re-announces at the next tick, and SPF re-runs
 //                       from the live links.
 //   receive             a routing control frame from a neighbour: each announcement in it is
-//                       dropped if not newer than the one held (no signature check: duplicates of
-//                       a flood are the common case), else verified, stored, and flooded on to
-//                       every other neighbour as the same bytes. A database request is answered
-//                       with the whole database; if that went to the neighbour lately, only
-//                       once the time is up (answerDatabaseRequest says when).
+//                       acknowledged, then dropped if not newer than the one held (no signature
+//                       check: duplicates of a flood are the common case), else verified,
+//                       stored, and flooded on to every other neighbour as the same bytes. Every
+//                       announcement sent is sent again until acknowledged (acknowledgements.ts).
+//                       A database request is answered with the whole database; if that went to
+//                       the neighbour lately, only once the time is up (answerDatabaseRequest).
 //   tick                every TICK_MS while there is work (workDue() says when there is): forget
-//                       expired announcements, originate our own when due, run SPF if anything
-//                       changed, and tell routesChanged() if routes did.
+//                       expired announcements, originate our own when due, resend what is
+//                       unacknowledged, run SPF if anything changed, and tell routesChanged() if
+//                       routes did.
 //   lookup / routeTo    the data plane's questions; lookup reads an address in place and
 //                       allocates nothing.
 import {
@@ -33,6 +35,7 @@ import {
   DEFAULT_LINK_COST,
   FRAME_HEADER,
   FRAME_ROUTING,
+  KIND_ACKNOWLEDGEMENTS,
   KIND_ANNOUNCEMENTS,
   KIND_DATABASE_REQUEST,
   LIFETIME_MS,
@@ -40,6 +43,8 @@ import {
   REFRESH_MS,
 } from './constants.js';
 import { RoutingCounters } from './counters.js';
+import { ACK_ENTRY_SIZE, Unacknowledged, ackPart, ackSequence, writeAckEntry } from './acknowledgements.js';
+import { readUint64BE } from '../util/bytes.js';
 import { Lsdb, type NodeRecord } from './lsdb.js';
 import { Spf, type Route, type SourceLinks } from './spf.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
@@ -84,6 +89,8 @@ interface Neighbour {
   /** A request came while the last answer was too recent: the database goes again once
    *  DATABASE_RESEND_MS has passed. */
   databaseOwed: boolean;
+  /** Announcements sent to it and not yet acknowledged. */
+  unacked: Unacknowledged;
 }
 
 const KEY_SIZE = 32;
@@ -159,7 +166,15 @@ export class Router {
       if (current) this.dropNeighbour(link, current);
       const id = this.lsdb.intern(this.lsdb.addressOf(publicKey));
       this.lsdb.ref(id);
-      this.neighbours.set(link, { publicKey: publicKey.slice(), address: this.lsdb.addresses[id]!, id, databaseSentAt: -Infinity, databaseAnswered: false, databaseOwed: false });
+      this.neighbours.set(link, {
+        publicKey: publicKey.slice(),
+        address: this.lsdb.addresses[id]!,
+        id,
+        databaseSentAt: -Infinity,
+        databaseAnswered: false,
+        databaseOwed: false,
+        unacked: new Unacknowledged(),
+      });
       this.linksChanged();
     }
     this.sendDatabase(link, false);
@@ -186,12 +201,21 @@ export class Router {
       if (this.hasWork) this.onWorkDue?.();
       return;
     }
+    if (frame.length >= FRAME_HEADER && frame[0] === FRAME_ROUTING && frame[1] === KIND_ACKNOWLEDGEMENTS) {
+      this.receiveAcknowledgements(link, frame);
+      if (this.hasWork) this.onWorkDue?.();
+      return;
+    }
     if (frame.length < FRAME_HEADER || frame[0] !== FRAME_ROUTING || frame[1] !== KIND_ANNOUNCEMENTS) {
       counters.malformed++;
       return;
     }
+    const from = this.neighbours.get(link);
     let fresh: Uint8Array[] | undefined;
     let now = 0;
+    // One acknowledgement entry per announcement delimited; at most one per 47 bytes of frame.
+    const acks = from ? new Uint8Array(Math.floor((frame.length - FRAME_HEADER) / HEADER_SIZE) * ACK_ENTRY_SIZE) : null;
+    let acked = 0;
     for (let off = FRAME_HEADER; off < frame.length; ) {
       if (frame[off] === 0 && zerosFrom(frame, off)) break; // padding
       const length = announcementLength(frame, off);
@@ -204,6 +228,12 @@ export class Router {
       const ours = equalKey(frame, off + OFF_ORIGIN, this.identity.publicKey);
       if (ours ? this.isOwnEcho(frame, off, length, sequence, part) : this.lsdb.isStale(frame, off + OFF_ORIGIN, sequence, part)) {
         counters.stale++;
+        // Held already: acknowledged (the sender may be resending it) and, since the sender has
+        // it, not resent to it either.
+        if (acks) {
+          writeAckEntry(frame, off, acks, acked++ * ACK_ENTRY_SIZE);
+          from!.unacked.acknowledged(frame, off + OFF_ORIGIN, sequence, part);
+        }
         off += length;
         continue;
       }
@@ -217,6 +247,10 @@ export class Router {
       if (!this.verify(a)) {
         counters.badSignature++;
         continue;
+      }
+      if (acks) {
+        writeAckEntry(frame, off - length, acks, acked++ * ACK_ENTRY_SIZE);
+        from!.unacked.acknowledged(frame, off - length + OFF_ORIGIN, sequence, part);
       }
       if (ours) {
         // Ours, from before a restart (or a clock step back): announce above it, and do not
@@ -233,6 +267,7 @@ export class Router {
       this.spfDue = true;
       fresh.push(a.bytes);
     }
+    if (acked > 0) this.sendAcknowledgements(link, acks!.subarray(0, acked * ACK_ENTRY_SIZE));
     if (fresh) this.flood(fresh, link);
     if (this.hasWork) this.onWorkDue?.();
   }
@@ -240,7 +275,7 @@ export class Router {
   /** Whether the next tick has something to do: an SPF run, or an announcement of ours or a
    *  database waiting for MIN_ORIGINATION_INTERVAL_MS or DATABASE_RESEND_MS to pass. */
   get hasWork(): boolean {
-    return this.spfDue || this.originationDue || this.databasesOwed > 0;
+    return this.spfDue || this.originationDue || this.databasesOwed > 0 || this.awaitingAcknowledgement();
   }
 
   /** Call every TICK_MS while hasWork, and at least once a second: expiry, origination, SPF. */
@@ -251,6 +286,7 @@ export class Router {
     if ((this.originationDue && since >= MIN_ORIGINATION_INTERVAL_MS) || since >= REFRESH_MS) this.originate(now);
     if (this.spfDue) this.runSpf();
     if (this.databasesOwed > 0) this.sendOwedDatabases(now);
+    this.retransmit(now);
   }
 
   /** The route to the node whose 16-byte address is at buf[off]. Allocates nothing. */
@@ -393,6 +429,10 @@ export class Router {
     }
     const all: Uint8Array[] = [];
     this.lsdb.forEachAnnouncement((bytes) => all.push(bytes));
+    if (n) {
+      const now = this.now();
+      for (const bytes of all) n.unacked.sent(bytes, now);
+    }
     for (const frame of packFrames(all, this.mtu)) this.send(link, frame);
   }
 
@@ -400,10 +440,53 @@ export class Router {
   private flood(announcements: Uint8Array[], except: number): void {
     if (this.neighbours.size === 0 || (this.neighbours.size === 1 && this.neighbours.has(except))) return;
     const frames = packFrames(announcements, this.mtu);
-    for (const link of this.neighbours.keys()) {
+    const now = this.now();
+    for (const [link, n] of this.neighbours) {
       if (link === except) continue;
+      for (const bytes of announcements) n.unacked.sent(bytes, now);
       for (const frame of frames) this.send(link, frame);
     }
+  }
+
+  /** Acknowledges announcements to the neighbour at `link`: `entries`, ACK_ENTRY_SIZE each. */
+  private sendAcknowledgements(link: number, entries: Uint8Array): void {
+    const perFrame = Math.floor((this.mtu - FRAME_HEADER) / ACK_ENTRY_SIZE) * ACK_ENTRY_SIZE;
+    for (let off = 0; off < entries.length; off += perFrame) {
+      const chunk = entries.subarray(off, Math.min(entries.length, off + perFrame));
+      const frame = new Uint8Array(FRAME_HEADER + chunk.length);
+      frame[0] = FRAME_ROUTING;
+      frame[1] = KIND_ACKNOWLEDGEMENTS;
+      frame.set(chunk, FRAME_HEADER);
+      this.counters.acknowledgementsSent += chunk.length / ACK_ENTRY_SIZE;
+      this.send(link, frame);
+    }
+  }
+
+  /** A kind-3 frame: the neighbour at `link` has these announcements. */
+  private receiveAcknowledgements(link: number, frame: Uint8Array): void {
+    const n = this.neighbours.get(link);
+    let off = FRAME_HEADER;
+    for (; off + ACK_ENTRY_SIZE <= frame.length && !zerosFrom(frame, off); off += ACK_ENTRY_SIZE) {
+      n?.unacked.acknowledged(frame, off, ackSequence(frame, off), ackPart(frame, off));
+    }
+    if (!zerosFrom(frame, off)) this.counters.malformed++;
+  }
+
+  /** Sends every neighbour what it has not acknowledged in time. */
+  private retransmit(now: number): void {
+    for (const [link, n] of this.neighbours) {
+      if (n.unacked.size === 0) continue;
+      const again: Uint8Array[] = [];
+      this.counters.retransmissionsAbandoned += n.unacked.due(now, again);
+      if (again.length === 0) continue;
+      this.counters.announcementsRetransmitted += again.length;
+      for (const frame of packFrames(again, this.mtu)) this.send(link, frame);
+    }
+  }
+
+  private awaitingAcknowledgement(): boolean {
+    for (const n of this.neighbours.values()) if (n.unacked.size > 0) return true;
+    return false;
   }
 
   private send(link: number, frame: Uint8Array): void {
@@ -453,11 +536,7 @@ function zerosFrom(frame: Uint8Array, off: number): boolean {
 }
 
 function readSequence(frame: Uint8Array, off: number): number {
-  let hi = 0;
-  for (let i = 0; i < 4; i++) hi = hi * 256 + frame[off + OFF_SEQUENCE + i]!;
-  let lo = 0;
-  for (let i = 4; i < 8; i++) lo = lo * 256 + frame[off + OFF_SEQUENCE + i]!;
-  return hi * 2 ** 32 + lo;
+  return readUint64BE(frame, off + OFF_SEQUENCE);
 }
 
 function checkLink(link: number): void {

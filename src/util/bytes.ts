@@ -1,9 +1,19 @@
-// Byte-array comparison for control paths (keys, addresses, endpoint areas); the packet path
-// compares in place (fcnet/ipv6.ts equal16).
+// Byte-array comparison and reading for control paths (keys, addresses, endpoint areas, sequence
+// numbers); the packet path compares in place (fcnet/ipv6.ts equal16).
 
 /** Whether `a` and `b` hold the same bytes. */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** The big-endian 64-bit unsigned integer at buf[off] as a Number: exact below 2^53, which the
+ *  callers' formats guarantee (routing sequences are checked before they are read). */
+export function readUint64BE(buf: Uint8Array, off: number): number {
+  let hi = 0;
+  for (let i = 0; i < 4; i++) hi = hi * 256 + buf[off + i]!;
+  let lo = 0;
+  for (let i = 4; i < 8; i++) lo = lo * 256 + buf[off + i]!;
+  return hi * 2 ** 32 + lo;
 }

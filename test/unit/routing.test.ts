@@ -7,7 +7,7 @@ import { fcAddressBytes } from '../../src/keys/address.js';
 import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
 import { randomKeyPair } from '../../src/keys/x25519.js';
 import { signAnnouncements, verifyAnnouncement } from '../../src/routing/announcement.js';
-import { DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ANNOUNCEMENTS, KIND_DATABASE_REQUEST, LIFETIME_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
+import { DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_ANNOUNCEMENTS, KIND_DATABASE_REQUEST, LIFETIME_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
 import { packFrames, Router, type Route } from '../../src/routing/router.js';
 
 const WALL_START = 1_750_000_000_000;
@@ -19,6 +19,8 @@ class TestNode {
   readonly wires = new Map<number, { peer: TestNode; peerLink: number }>();
   largestFrame = 0;
   routeChanges = 0;
+  /** Frames of announcements sent (acknowledgements and requests not counted). */
+  announcementFrames = 0;
 
   constructor(
     readonly name: string,
@@ -54,6 +56,8 @@ class Mesh {
   readonly nodes: TestNode[] = [];
   private queue: { to: TestNode; link: number; frame: Uint8Array }[] = [];
   private readonly verifyCache = new Map<string, boolean>();
+  /** Loses the frames it returns true for, as a lossy link would. */
+  drop: ((from: TestNode, to: TestNode, frame: Uint8Array) => boolean) | null = null;
 
   constructor(private readonly opts: { mtu?: number; sharedVerify?: boolean } = {}) {}
 
@@ -71,7 +75,9 @@ class Mesh {
       mtu: this.opts.mtu ?? 1420,
       send: (link, frame) => {
         node.largestFrame = Math.max(node.largestFrame, frame.length);
+        if (frame[1] === KIND_ANNOUNCEMENTS) node.announcementFrames++;
         const w = node.wires.get(link);
+        if (w && this.drop?.(node, w.peer, frame)) return;
         if (w) this.queue.push({ to: w.peer, link: w.peerLink, frame: padded(frame, this.opts.mtu ?? 1420) });
       },
       now: () => this.now,
@@ -189,6 +195,7 @@ test('a line of five learns every route, labels of transit indices, hop counts',
 
   // Nothing changes: no route churn, no SPF, no traffic beyond the periodic refresh.
   const before = n.map((x) => ({ changes: x.routeChanges, spf: x.router.counters.spfRuns, sent: x.router.counters.framesSent }));
+  assert.ok(n.every((x) => !x.router.hasWork), 'something is still unacknowledged or due');
   mesh.run(10_000);
   n.forEach((x, i) => {
     assert.equal(x.routeChanges, before[i]!.changes);
@@ -288,7 +295,7 @@ test('forged, malformed, stale and duplicate announcements are refused and count
   const xAddress = fcAddressBytes(x.publicKey);
   const good = signAnnouncements(x, WALL_START + 10, 1420, [{ address: a.address, index: 1, cost: 1 }])[0]!;
   const counters = b.router.counters;
-  const sentBefore = counters.framesSent;
+  const sentBefore = b.announcementFrames;
   const statsBefore = b.router.stats();
 
   // A flipped bit anywhere — body or signature — breaks the signature.
@@ -304,7 +311,7 @@ test('forged, malformed, stale and duplicate announcements are refused and count
   assert.equal(counters.badSignature, 3);
   assert.deepEqual(b.router.stats(), statsBefore);
   assert.equal(b.router.keyOf(xAddress), undefined);
-  assert.equal(counters.framesSent, sentBefore, 'nothing refused is flooded');
+  assert.equal(b.announcementFrames, sentBefore, 'nothing refused is flooded');
 
   // Malformed: wrong frame kind, a truncated announcement (after a good one, which is kept).
   mesh.inject(b, 1, Uint8Array.of(FRAME_ROUTING, 9, 1, 2, 3));
@@ -315,7 +322,7 @@ test('forged, malformed, stale and duplicate announcements are refused and count
   mesh.inject(b, 1, truncated);
   assert.equal(counters.malformed, 2);
   assert.equal(b.router.keyOf(xAddress)?.length, 32, 'the good announcement before the bad bytes is stored');
-  assert.equal(counters.framesSent, sentBefore + 1, 'and flooded to c (not back to a)');
+  assert.equal(b.announcementFrames, sentBefore + 1, 'and flooded to c (not back to a)');
   assert.equal(c.router.keyOf(xAddress)?.length, 32);
 
   // The same again: stale, not verified, not flooded. Then an older sequence.
@@ -324,11 +331,11 @@ test('forged, malformed, stale and duplicate announcements are refused and count
   const older = signAnnouncements(x, WALL_START + 5, 1420, [])[0]!;
   mesh.inject(b, 1, packFrames([older.bytes], 1420)[0]!);
   assert.equal(counters.stale, stale + 2);
-  assert.equal(counters.framesSent, sentBefore + 1);
+  assert.equal(b.announcementFrames, sentBefore + 1);
   // A newer one replaces it.
   const newer = signAnnouncements(x, WALL_START + 20, 1420, [])[0]!;
   mesh.inject(b, 1, packFrames([newer.bytes], 1420)[0]!);
-  assert.equal(counters.framesSent, sentBefore + 2);
+  assert.equal(b.announcementFrames, sentBefore + 2);
   assert.equal(b.router.stats().announcements, statsBefore.announcements + 1);
   assert.equal(counters.badSignature, 3);
 });
@@ -468,7 +475,7 @@ test('a neighbour cannot make a node send its database more than once per DATABA
   const [a, b] = line(mesh, 2) as [TestNode, TestNode];
   mesh.run(DATABASE_RESEND_MS + 1000);
   const request = Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST);
-  const sent = () => a.router.counters.framesSent;
+  const sent = () => a.announcementFrames;
   const before = sent();
   for (let i = 0; i < 50; i++) mesh.inject(a, a.linkTo(b), request);
   assert.equal(a.router.counters.databaseRequestsAnswered, 1);
@@ -530,4 +537,54 @@ test('packFrames fills frames in order, each a routing frame of at most mtu byte
     assert.equal(f[1], KIND_ANNOUNCEMENTS);
   }
   assert.throws(() => packFrames([new Uint8Array(1300)], 1300), RangeError);
+});
+
+test('an announcement lost on a link is sent again until acknowledged, then no more', () => {
+  const mesh = new Mesh();
+  const [a, b] = line(mesh, 2) as [TestNode, TestNode];
+  mesh.run(3000);
+  assert.ok(!a.router.hasWork && !b.router.hasWork, 'unacknowledged announcements after the start');
+  // b's next announcements to a are lost twice; c, a new neighbour of b, is what they announce.
+  let lost = 0;
+  mesh.drop = (from, to, frame) => from === b && to === a && frame[1] === KIND_ANNOUNCEMENTS && lost++ < 2;
+  const c = mesh.add('c');
+  mesh.connect(b, c, 7, 1);
+  mesh.run(1000);
+  assert.equal(a.route(c), undefined, 'the first flood was not lost: the test would prove nothing');
+  mesh.run(4000);
+  assert.equal(lost, 3, 'the resent announcement was not resent again after its loss');
+  assert.equal(a.route(c)?.hops, 2, 'a never learned of c');
+  assert.ok(b.router.counters.announcementsRetransmitted >= 2);
+  // Acknowledged: nothing is resent any more.
+  const resent = b.router.counters.announcementsRetransmitted;
+  mesh.run(60_000, 1000);
+  assert.equal(b.router.counters.announcementsRetransmitted, resent);
+  assert.equal(b.router.counters.retransmissionsAbandoned, 0);
+  assert.ok(a.router.counters.acknowledgementsSent > 0);
+});
+
+test('a neighbour that never acknowledges is sent an announcement 9 times, at growing intervals, then no more', () => {
+  const mesh = new Mesh();
+  const [a, b] = line(mesh, 2) as [TestNode, TestNode];
+  mesh.run(3000);
+  mesh.drop = (from, to, frame) => from === a && to === b && frame[1] === KIND_ACKNOWLEDGEMENTS;
+  const c = mesh.add('c');
+  mesh.connect(b, c, 7, 1);
+  mesh.run(3 * 60_000, 1000);
+  // What b sends a that a never acknowledges: its new announcement and c's, each tried 9 times.
+  assert.equal(b.router.counters.retransmissionsAbandoned, b.router.counters.announcementsRetransmitted / 8);
+  assert.ok(b.router.counters.retransmissionsAbandoned >= 2);
+  assert.ok(!b.router.hasWork, 'b is still resending');
+});
+
+test('acknowledgements: entries of 41 bytes then zero padding are read; anything else is malformed', () => {
+  const mesh = new Mesh();
+  const [a, b] = line(mesh, 2) as [TestNode, TestNode];
+  mesh.run(3000);
+  const malformed = a.router.counters.malformed;
+  const entry = new Uint8Array(41).fill(7);
+  mesh.inject(a, a.linkTo(b), Uint8Array.of(FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, ...entry, 0, 0, 0));
+  assert.equal(a.router.counters.malformed, malformed);
+  mesh.inject(a, a.linkTo(b), Uint8Array.of(FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, ...entry, 1, 2, 3));
+  assert.equal(a.router.counters.malformed, malformed + 1);
 });
