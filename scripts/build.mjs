@@ -1,4 +1,5 @@
-// Bundles the CLI/daemon and every test file with esbuild, and builds the GNOME Shell extension
+// Bundles the CLI/daemon and every test file (and test tool: *.tool.ts, programs a test runs in a
+// namespace of its own) with esbuild, and builds the GNOME Shell extension
 // in both its formats (dist/gnome-extension/{esm,legacy}: the directory and the zip). Type checking is `npm run check` (tsc);
 // esbuild only strips types, which keeps a build under a second.
 import { build } from 'esbuild';
@@ -12,7 +13,7 @@ function findTests(dir) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) out.push(...findTests(p));
-    else if (name.endsWith('.test.ts')) out.push(p);
+    else if (name.endsWith('.test.ts') || name.endsWith('.tool.ts')) out.push(p);
   }
   return out;
 }

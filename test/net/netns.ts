@@ -36,14 +36,16 @@ export function nsExec(ns: string, cmd: string, args: string[], timeoutMs?: numb
  * `address`; returns the bytes received and the rate. A run counts once it reports what was
  * received (seen once in CI: exit 0 with none); the server is ended and waited for.
  */
-export async function iperf3(clientNs: string, serverNs: string, address: string, seconds = 2): Promise<{ bytes: number; bitsPerSecond: number }> {
+export async function iperf3(clientNs: string, serverNs: string, address: string, seconds = 2, bytes?: string): Promise<{ bytes: number; bitsPerSecond: number }> {
   const server = spawn('ip', ['netns', 'exec', serverNs, 'iperf3', '-s', '-1', '-B', address], { stdio: 'ignore' });
   const serverExit = new Promise((r) => server.once('exit', r));
   try {
     let result = { code: -1, out: '' };
     let received: IperfSum | undefined;
     await until('iperf3 server accepts', () => {
-      result = nsExec(clientNs, 'iperf3', ['-c', address, '-t', String(seconds), '-J'], 20_000 + seconds * 1000);
+      // `bytes` (iperf3's -n: "256K") sends that much, however long it takes, within `seconds`.
+      const amount = bytes === undefined ? ['-t', String(seconds)] : ['-n', bytes];
+      result = nsExec(clientNs, 'iperf3', ['-c', address, ...amount, '-J'], 20_000 + seconds * 1000);
       received = result.code === 0 ? iperfReceived(result.out) : undefined;
       return received !== undefined;
     }).catch((e: Error) => {
