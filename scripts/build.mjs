@@ -25,4 +25,8 @@ const common = { ...bundleOptions('.'), packages: 'external' };
 rmSync('dist', { recursive: true, force: true });
 await build({ ...common, entryPoints: { rovy: 'service/cli.ts' }, outdir: 'dist' });
 await build({ ...common, entryPoints: findTests('test'), outdir: 'dist/test', outbase: 'test' });
+// The fuzz targets (fuzz/targets/*.ts, each exporting fuzz(data)) and the seed writer, for
+// scripts/fuzz.sh and the fuzz test.
+const fuzzTargets = readdirSync('fuzz/targets').filter((name) => name.endsWith('.ts')).map((name) => join('fuzz/targets', name));
+await build({ ...common, entryPoints: [...fuzzTargets, 'fuzz/write-seeds.ts'], outdir: 'dist/fuzz', outbase: 'fuzz' });
 for (const format of Object.keys(formats)) await buildExtension(format, join('dist', 'gnome-extension', format));

@@ -8,7 +8,8 @@
 #                             gdbus, dbus-send and polkitd for the D-Bus tests; NetworkManager,
 #                             which the tests run in a namespace of their own, never on the host;
 #                             meson, debhelper and mmdebstrap for the packaging tests; GNOME
-#                             Shell 43 for the extension's tests)
+#                             Shell 43 for the extension's tests; clang and Debian 13's C library
+#                             for the fuzzers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +38,8 @@ if [[ ${1:-} == --test ]]; then
   # test/packaging/unprivileged.test.ts traces the daemon's system calls against the unit's
   # filter; test/packaging/rovyd.test.ts runs the unit under systemd in a systemd-nspawn container
   pkgs+=(strace systemd-container)
+  # scripts/fuzz.sh and test/unit/fuzz.test.ts: libFuzzer, ASan and UBSan for the addon's C parsers
+  pkgs+=(clang libclang-rt-14-dev bc)
 fi
 
 missing=()
@@ -65,6 +68,8 @@ fi
 # The current wireguard-go and yggdrasil (Debian 13's), for the benchmarks and
 # test/net/wireguard-interop.test.ts, unpacked beside the system's, which stay as they are.
 if [[ ${1:-} == --test ]]; then scripts/modern-peers.sh >/dev/null; fi
+# Debian 13's C library, which Jazzer.js's prebuilt addon needs (scripts/fuzz.sh runs Node under it).
+if [[ ${1:-} == --test ]]; then scripts/trixie-libc.sh >/dev/null; fi
 
 if [[ ${1:-} == --test ]] && ! locale -a 2>/dev/null | grep -qx 'de_DE.utf8'; then
   localedef -i de_DE -f UTF-8 de_DE.UTF-8
