@@ -41,6 +41,21 @@ export const REFRESH_MS = 30 * 60_000;
  *  partition) leaves every database within the hour. */
 export const LIFETIME_MS = 60 * 60_000;
 
+/** New sequences of one origin are taken at most one per this interval, after a burst of
+ *  NEW_SEQUENCE_BURST (a token bucket): an origin originates at most once per
+ *  MIN_ORIGINATION_INTERVAL_MS, and a node that just got its database from a new neighbour takes
+ *  that neighbour's next announcement at once. One that comes sooner is dropped unacknowledged,
+ *  so its neighbour resends it a second later: an origin that floods new sequences costs every
+ *  node two verifications a second at most, and an honest one loses nothing. */
+export const ORIGIN_MIN_INTERVAL_MS = MIN_ORIGINATION_INTERVAL_MS / 2;
+export const NEW_SEQUENCE_BURST = 2;
+/** The database holds at most this many origins and bytes of announcements (a mesh of 25,000
+ *  nodes needs about 8 MB): past either, announcements of new origins, or ones that would grow it
+ *  past the bytes, are dropped unacknowledged and counted, so nodes that sign announcements for
+ *  made-up keys cannot exhaust a node's memory. */
+export const MAX_ORIGINS = 100_000;
+export const MAX_DATABASE_BYTES = 64 << 20;
+
 /** Longest route produced: a label has at most MAX_HOPS - 1 slots, which bounds the forwarding
  *  header. Nodes farther than this (in hops along the cheapest path) get no route. */
 export const MAX_HOPS = 64;

@@ -1,5 +1,6 @@
 // What the router received, sent and refused. Every announcement dropped by receive() increments
-// exactly one of malformed, badSignature or stale, so a missing route is always explainable.
+// exactly one of malformed, badSignature, stale, tooFrequent or databaseFull, so a missing route
+// is always explainable.
 import { CounterSet } from '../util/counters.js';
 
 export class RoutingCounters extends CounterSet {
@@ -10,6 +11,11 @@ export class RoutingCounters extends CounterSet {
   /** Announcements not newer than the one held for their origin (duplicates of a flood, mostly):
    *  dropped without verifying and without flooding. */
   stale = 0;
+  /** New sequences of an origin that came within ORIGIN_MIN_INTERVAL_MS of its last: dropped
+   *  unacknowledged (its neighbour resends it). */
+  tooFrequent = 0;
+  /** Announcements that would take the database past MAX_ORIGINS or MAX_DATABASE_BYTES. */
+  databaseFull = 0;
   /** Database requests answered with the whole database. */
   databaseRequestsAnswered = 0;
   /** Database requests answered later: an answer went to that neighbour within

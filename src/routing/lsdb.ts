@@ -38,6 +38,10 @@ export class NodeRecord {
   parts: (Part | undefined)[] = [];
   /** When a part of it was last stored (monotonic ms), and when it will be forgotten. */
   receivedAt = 0;
+  /** The router's budget of new sequences from this origin (a token bucket: tokens, and when
+   *  they were last counted, monotonic ms). */
+  sequenceTokens = Infinity;
+  tokensAt = 0;
   expiresAt = Infinity;
   /** Its links, union of the held parts, one per neighbour (the cheapest if named twice), never
    *  itself: LINK_STRIDE int32s each (neighbour id, the origin's interface index for it, cost).
@@ -221,6 +225,16 @@ export class Lsdb {
       if (!record) continue;
       for (const part of record.parts) if (part) fn(part.bytes);
     }
+  }
+
+  /** Origins held. */
+  get origins(): number {
+    return this.recordCount;
+  }
+
+  /** Bytes of announcements held. */
+  get bytes(): number {
+    return this.byteCount;
   }
 
   stats(): { nodes: number; links: number; announcements: number; bytes: number } {

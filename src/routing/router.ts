@@ -39,7 +39,11 @@ import {
   KIND_ANNOUNCEMENTS,
   KIND_DATABASE_REQUEST,
   LIFETIME_MS,
+  MAX_DATABASE_BYTES,
+  MAX_ORIGINS,
   MIN_ORIGINATION_INTERVAL_MS,
+  NEW_SEQUENCE_BURST,
+  ORIGIN_MIN_INTERVAL_MS,
   REFRESH_MS,
 } from './constants.js';
 import { RoutingCounters } from './counters.js';
@@ -74,6 +78,9 @@ export interface RouterOptions {
   workDue?(): void;
   /** Verification hook, for the simulator's optional shared cache; default verifyAnnouncement. */
   verify?(a: Announcement): boolean;
+  /** The database's bounds: MAX_ORIGINS and MAX_DATABASE_BYTES unless a test says otherwise. */
+  maxOrigins?: number;
+  maxDatabaseBytes?: number;
 }
 
 /** A neighbour whose hop session is up. */
@@ -118,6 +125,8 @@ export class Router {
   private readonly onRoutesChanged: (() => void) | undefined;
   private readonly onWorkDue: (() => void) | undefined;
   private readonly verify: (a: Announcement) => boolean;
+  private readonly maxOrigins: number;
+  private readonly maxDatabaseBytes: number;
 
   private readonly lsdb = new Lsdb();
   private readonly spf = new Spf();
@@ -149,6 +158,8 @@ export class Router {
     this.onRoutesChanged = options.routesChanged?.bind(options);
     this.onWorkDue = options.workDue?.bind(options);
     this.verify = options.verify ? options.verify.bind(options) : verifyAnnouncement;
+    this.maxOrigins = options.maxOrigins ?? MAX_ORIGINS;
+    this.maxDatabaseBytes = options.maxDatabaseBytes ?? MAX_DATABASE_BYTES;
     // Our own id holds a reference for the router's lifetime.
     this.selfId = this.lsdb.intern(this.lsdb.addressOf(this.identity.publicKey));
     this.lsdb.ref(this.selfId);
@@ -212,7 +223,7 @@ export class Router {
     }
     const from = this.neighbours.get(link);
     let fresh: Uint8Array[] | undefined;
-    let now = 0;
+    const now = this.now();
     // One acknowledgement entry per announcement delimited; at most one per 47 bytes of frame.
     const acks = from ? new Uint8Array(Math.floor((frame.length - FRAME_HEADER) / HEADER_SIZE) * ACK_ENTRY_SIZE) : null;
     let acked = 0;
@@ -234,6 +245,13 @@ export class Router {
           writeAckEntry(frame, off, acks, acked++ * ACK_ENTRY_SIZE);
           from!.unacked.acknowledged(frame, off + OFF_ORIGIN, sequence, part);
         }
+        off += length;
+        continue;
+      }
+      // Taken, but not now: dropped unacknowledged, so the neighbour resends it (or gives up).
+      const refused = ours ? null : this.refusal(frame, off, sequence, length, now);
+      if (refused) {
+        counters[refused]++;
         off += length;
         continue;
       }
@@ -259,10 +277,9 @@ export class Router {
         this.originationDue = true;
         continue;
       }
-      if (fresh === undefined) {
-        fresh = [];
-        now = this.now();
-      }
+      fresh ??= [];
+      const held = this.lsdb.recordOf(a.origin, 0);
+      if (held && a.sequence > held.sequence) held.sequenceTokens--;
       this.lsdb.store(a, now, now + LIFETIME_MS);
       this.spfDue = true;
       fresh.push(a.bytes);
@@ -334,6 +351,22 @@ export class Router {
     if (!bytes || bytes.length !== length) return false;
     for (let i = 0; i < length; i++) if (bytes[i] !== frame[off + i]) return false;
     return true;
+  }
+
+  /** Why a new announcement of another origin at frame[off] cannot be stored now, if it cannot:
+   *  a new sequence past the origin's budget (ORIGIN_MIN_INTERVAL_MS), or a database at its
+   *  bounds. */
+  private refusal(frame: Uint8Array, off: number, sequence: number, length: number, now: number): 'tooFrequent' | 'databaseFull' | null {
+    const held = this.lsdb.recordOf(frame, off + OFF_ORIGIN);
+    if (held && sequence > held.sequence) {
+      held.sequenceTokens = Math.min(NEW_SEQUENCE_BURST, held.sequenceTokens + (now - held.tokensAt) / ORIGIN_MIN_INTERVAL_MS);
+      held.tokensAt = now;
+      if (held.sequenceTokens < 1) return 'tooFrequent';
+    }
+    if (!held && this.lsdb.origins >= this.maxOrigins) return 'databaseFull';
+    // A new sequence of a held origin replaces its parts; anything else adds bytes.
+    if (this.lsdb.bytes + length > this.maxDatabaseBytes && !(held && sequence > held.sequence)) return 'databaseFull';
+    return null;
   }
 
   private dropNeighbour(link: number, n: Neighbour): void {

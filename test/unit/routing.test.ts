@@ -59,7 +59,7 @@ class Mesh {
   /** Loses the frames it returns true for, as a lossy link would. */
   drop: ((from: TestNode, to: TestNode, frame: Uint8Array) => boolean) | null = null;
 
-  constructor(private readonly opts: { mtu?: number; sharedVerify?: boolean } = {}) {}
+  constructor(private readonly opts: { mtu?: number; sharedVerify?: boolean; maxOrigins?: number; maxDatabaseBytes?: number } = {}) {}
 
   add(name: string, identity: KeyPair = generateKeyPair()): TestNode {
     const node = new TestNode(name, identity);
@@ -83,6 +83,8 @@ class Mesh {
       now: () => this.now,
       wallNow: () => this.wall + wallOffset,
       routesChanged: () => node.routeChanges++,
+      maxOrigins: this.opts.maxOrigins,
+      maxDatabaseBytes: this.opts.maxDatabaseBytes,
       // The hub test shares verification results between routers (as the simulator may): every
       // distinct announcement is still checked once.
       verify: this.opts.sharedVerify
@@ -587,4 +589,100 @@ test('acknowledgements: entries of 41 bytes then zero padding are read; anything
   assert.equal(a.router.counters.malformed, malformed);
   mesh.inject(a, a.linkTo(b), Uint8Array.of(FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, ...entry, 1, 2, 3));
   assert.equal(a.router.counters.malformed, malformed + 1);
+});
+
+// ---- routing under attack (issue 13, 14) ---------------------------------------------------
+// An attacker m, a neighbour of n1 on the line n0 — n1 — n2 — n3, sends n1 whatever it likes over
+// its (authenticated) hop session. The rest of the mesh must keep correct routes, its memory
+// bounded, and each case counted.
+
+/** The line, settled, with m a neighbour of n1; returns a function checking every line route. */
+function attacked(options: { maxOrigins?: number; maxDatabaseBytes?: number } = {}) {
+  const mesh = new Mesh(options);
+  const n = line(mesh, 4);
+  const m = mesh.add('m');
+  mesh.connect(n[1]!, m, 150, 1);
+  mesh.run(3000);
+  const routesRight = () => {
+    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) if (i !== j) assert.equal(n[i]!.route(n[j]!)?.hops, Math.abs(i - j), `n${i} → n${j}`);
+  };
+  routesRight();
+  const fromM = (frame: Uint8Array) => mesh.inject(n[1]!, n[1]!.linkTo(m), frame);
+  return { mesh, n, m, routesRight, fromM };
+}
+
+test('under attack: a node flooding new announcements of its own gets two a second taken; routes stay right', () => {
+  const { mesh, n, m, routesRight, fromM } = attacked();
+  const n1 = n[1]!.router.counters;
+  const before = { verified: n1.badSignature, stored: n[0]!.router.counters.framesReceived };
+  for (let i = 1; i <= 100; i++) {
+    fromM(packFrames([signAnnouncements(m.identity, mesh.wall + i, 1420, [{ address: n[1]!.address, index: 1, cost: 1 }])[0]!.bytes], 1420)[0]!);
+  }
+  assert.equal(n1.tooFrequent, 98, 'more than the burst of new sequences was taken at once');
+  // Flooded on: n0 heard of m at most twice more (one frame each).
+  assert.ok(n[0]!.router.counters.framesReceived - before.stored <= 2 + 2, 'the flood went on through n1');
+  mesh.run(1000);
+  routesRight();
+  assert.equal(n1.badSignature, before.verified);
+});
+
+test('under attack: replayed old announcements and claimed links change nothing, and are counted', () => {
+  const { mesh, n, m, routesRight, fromM } = attacked();
+  const n1 = n[1]!.router.counters;
+  // n3's own key signs an old announcement (as a captured one would be): stale.
+  const stale = n1.stale;
+  fromM(packFrames([signAnnouncements(n[3]!.identity, WALL_START - 1000, 1420, [])[0]!.bytes], 1420)[0]!);
+  assert.equal(n1.stale, stale + 1);
+  // m claims a link to n3, which n3 does not announce: nobody routes through it.
+  fromM(packFrames([signAnnouncements(m.identity, mesh.wall + 5000, 1420, [{ address: n[3]!.address, index: 9, cost: 1 }, { address: n[1]!.address, index: 1, cost: 1 }])[0]!.bytes], 1420)[0]!);
+  mesh.run(2000);
+  routesRight();
+  assert.equal(n[0]!.route(n[3]!)?.path.length, 3, 'a route through m');
+});
+
+test('under attack: oversized and malformed announcements are dropped and counted, nothing stored', () => {
+  const { n, fromM } = attacked();
+  const n1 = n[1]!.router;
+  const before = { malformed: n1.counters.malformed, stats: n1.stats() };
+  const a = signAnnouncements(generateKeyPair(), WALL_START + 10, 1420, [])[0]!.bytes;
+  const tooMany = a.slice();
+  tooMany[45] = 0;
+  tooMany[46] = 51; // LINKS_PER_PART + 1 links
+  const noParts = a.slice();
+  noParts[44] = 0;
+  const pastParts = a.slice();
+  pastParts[43] = 1; // part 1 of 1
+  const huge = new Uint8Array(70_000).fill(0x55);
+  huge.set([FRAME_ROUTING, KIND_ANNOUNCEMENTS, 1]);
+  for (const bad of [tooMany, noParts, pastParts]) fromM(Uint8Array.of(FRAME_ROUTING, KIND_ANNOUNCEMENTS, ...bad));
+  fromM(huge);
+  assert.equal(n1.counters.malformed, before.malformed + 4);
+  assert.deepEqual(n1.stats(), before.stats);
+});
+
+test('under attack: announcements for made-up keys stop at the database bound; routes stay right', () => {
+  const { mesh, n, routesRight, fromM } = attacked({ maxOrigins: 10 });
+  const n1 = n[1]!.router;
+  assert.equal(n1.stats().nodes, 5);
+  for (let i = 0; i < 20; i++) fromM(packFrames([signAnnouncements(generateKeyPair(), mesh.wall, 1420, [])[0]!.bytes], 1420)[0]!);
+  assert.equal(n1.stats().nodes, 10);
+  assert.equal(n1.counters.databaseFull, 15);
+  mesh.run(2000);
+  routesRight();
+  // The bound holds as updates of held origins go on: n3's next announcement is still taken.
+  assert.equal(n[1]!.route(n[3]!)?.hops, 2);
+});
+
+test('under attack: the database stops at its byte bound too', () => {
+  // Room for what the settled line holds (measured on a line without the bound) and two more
+  // empty announcements (111 bytes each).
+  const line = attacked().n[1]!.router.stats().bytes;
+  const { mesh, n, routesRight, fromM } = attacked({ maxDatabaseBytes: line + 2 * 111 });
+  const n1 = n[1]!.router;
+  assert.equal(n1.stats().bytes, line);
+  for (let i = 0; i < 10; i++) fromM(packFrames([signAnnouncements(generateKeyPair(), mesh.wall, 1420, [])[0]!.bytes], 1420)[0]!);
+  assert.equal(n1.stats().bytes, line + 2 * 111);
+  assert.equal(n1.counters.databaseFull, 8);
+  mesh.run(2000);
+  routesRight();
 });
