@@ -32,11 +32,11 @@ export const MAX_STAGED_PACKETS = 128;
  *  handshake costs about 0.15 ms here, so this is ~600 handshakes/s: more than any honest mesh
  *  needs (a node starting with 100 peers spends 15 ms). */
 export const UNDER_LOAD_BUDGET_MS = 100;
-/** Past the budget, the sources share this much work per second (a quarter of a core): a source
- *  that has spent its share is dropped unread until the next accounting window, so a flood of
+/** Past the budget, the sources share this much work per second (15 % of a core): a source that
+ *  has spent its share is dropped unread until the next accounting window, so a flood of
  *  cheap-to-make messages (valid mac1 needs only the public key) can take no more than that from
  *  the data path, and cannot take a quiet source's turn (session/handshake-gate.ts). */
-export const HANDSHAKE_HARD_CAP_MS = 250;
+export const HANDSHAKE_HARD_CAP_MS = 150;
 /** Sources whose handshake work is counted in one accounting window. Past the budget a new
  *  source beyond these waits for the next window, so ever-new (spoofed) addresses cannot each
  *  buy a share. */

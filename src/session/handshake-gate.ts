@@ -10,16 +10,20 @@
 // always has. The share keeps room for one source more than those seen, so even a lone flood
 // leaves half the cap unspent. The check itself is one map lookup, made before any hashing.
 //
-// The accounting restarts every WINDOW_MS, with the budget and cap scaled to it: short windows
+// The node's total restarts every WINDOW_MS, with the budget and cap scaled to it: short windows
 // keep each stretch of handshake work short, so the socket is read again before a flood can fill
-// its buffer and crowd out everybody's packets in the kernel.
+// its buffer and crowd out everybody's packets in the kernel. What each source spent halves from
+// one window to the next instead of starting over: a flooding source stays known as one, and does
+// not get the first look that a new source gets in every window.
 //
 // Sources are counted up to a bound: a flood from ever-new (spoofed) addresses then cannot grow
 // the table or buy a share each; once the table is full and the budget spent, new sources wait
-// for the next window.
+// until others have been quiet long enough to be forgotten.
 
 /** Milliseconds of one accounting window. */
 export const WINDOW_MS = 100;
+/** A source whose halved spending is below this (1 µs) is forgotten. */
+const FORGET_MS = 0.001;
 
 export class HandshakeGate {
   private windowStart = -Infinity;
@@ -49,21 +53,30 @@ export class HandshakeGate {
     return spent < this.hardCapMs / (this.spentMs.size + 1);
   }
 
-  /** Adds the work one admitted message from `source` took. True when this window's work is now
-   *  past the budget: the node is under load. */
-  charge(source: string, now: number, ms: number): boolean {
+  /** Adds the work one admitted message from `source` took: `totalMs` to the node's, `sourceMs`
+   *  (the caller may clip an outlier) to the source's. True when this window's work is now past
+   *  the budget: the node is under load. */
+  charge(source: string, now: number, sourceMs: number, totalMs = sourceMs): boolean {
     this.roll(now);
-    this.totalMs += ms;
+    this.totalMs += totalMs;
     const spent = this.spentMs.get(source);
-    if (spent !== undefined) this.spentMs.set(source, spent + ms);
-    else if (this.spentMs.size < this.maxSources) this.spentMs.set(source, ms);
+    if (spent !== undefined) this.spentMs.set(source, spent + sourceMs);
+    else if (this.spentMs.size < this.maxSources) this.spentMs.set(source, sourceMs);
     return this.totalMs > this.budgetMs;
   }
 
   private roll(now: number): void {
     if (now - this.windowStart < WINDOW_MS) return;
+    // Every window that passed halves what each source spent; what is left of a quiet one is
+    // forgotten once it is below FORGET_MS.
+    const halvings = Math.min(64, Math.floor((now - this.windowStart) / WINDOW_MS));
     this.windowStart = now;
     this.totalMs = 0;
-    this.spentMs.clear();
+    const factor = 2 ** -halvings;
+    for (const [source, spent] of this.spentMs) {
+      const left = spent * factor;
+      if (left < FORGET_MS) this.spentMs.delete(source);
+      else this.spentMs.set(source, left);
+    }
   }
 }

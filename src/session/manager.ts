@@ -22,6 +22,12 @@ import { HandshakeGate } from './handshake-gate.js';
 import * as c from './constants.js';
 import { paddedLength } from '../util/protocol.js';
 
+/** Kinds of handshake work, cheapest first: checks that dropped the message (length, mac1, rate),
+ *  a cookie reply made or taken, the Noise handshake's Diffie-Hellmans. */
+const WORK_CHECKS = 0;
+const WORK_COOKIE = 1;
+const WORK_NOISE = 2;
+
 /** What an index in the table points at: a peer, and its keypair once the handshake is done. */
 export interface IndexEntry {
   readonly peer: Peer;
@@ -67,11 +73,18 @@ export class SessionManager {
   private readonly peers = new Map<string, Peer>();
   private readonly checker: MacChecker;
   private readonly limiter = new RateLimiter(c.HANDSHAKES_PER_SOURCE_PER_SECOND, c.HANDSHAKE_BURST_PER_SOURCE);
+  /** Fair shares of handshake work: for messages without a cookie, and for those that carry
+   *  one (a non-zero mac2), apart: a source's answer to our cookie reply is its first look in
+   *  the second, however many cookie-less messages a flood sends from elsewhere. */
   private readonly gate: HandshakeGate;
+  private readonly cookieGate: HandshakeGate;
   private readonly sourceKey: (source: Uint8Array) => string;
   private readonly mtu: number;
   private readonly acceptPeer: ((publicKey: Uint8Array) => Peer | undefined) | undefined;
   private underLoadUntil = -Infinity;
+  /** What each kind of handshake work (WORK_*) usually takes here, ms: a starting guess, then
+   *  learned. */
+  private readonly usualWorkMs = [0.01, 0.05, 0.5];
   /** Scratch buffer for single transport messages (keepalives, staged packets). */
   private scratch = new Uint8Array(2048);
   readonly now: () => number;
@@ -86,11 +99,10 @@ export class SessionManager {
     this.now = options.now ?? (() => performance.now());
     this.wallNow = options.wallNow ?? Date.now;
     this.checker = new MacChecker(identity.publicKey, { now: this.now });
-    this.gate = new HandshakeGate(
-      options.underLoadBudgetMs ?? c.UNDER_LOAD_BUDGET_MS,
-      options.handshakeHardCapMs ?? c.HANDSHAKE_HARD_CAP_MS,
-      c.MAX_HANDSHAKE_SOURCES,
-    );
+    const budgetMs = options.underLoadBudgetMs ?? c.UNDER_LOAD_BUDGET_MS;
+    const hardCapMs = options.handshakeHardCapMs ?? c.HANDSHAKE_HARD_CAP_MS;
+    this.gate = new HandshakeGate(budgetMs, hardCapMs, c.MAX_HANDSHAKE_SOURCES);
+    this.cookieGate = new HandshakeGate(budgetMs, hardCapMs, c.MAX_HANDSHAKE_SOURCES);
     this.sourceKey = options.sourceKey ?? sourceKey;
     this.mtu = options.mtu ?? 1420;
     this.acceptPeer = options.acceptPeer;
@@ -129,7 +141,8 @@ export class SessionManager {
   handleHandshake(message: Uint8Array, source: Uint8Array): void {
     const now = this.now();
     const from = this.sourceKey(source);
-    if (!this.gate.admit(from, now)) {
+    const gate = carriesMac2(message) ? this.cookieGate : this.gate;
+    if (!gate.admit(from, now)) {
       // This source has had its share of the handshake work for now: not even mac1 is checked.
       // The data path keeps the CPU, and the other sources keep their turns.
       this.counters.handshakesShed++;
@@ -141,23 +154,33 @@ export class SessionManager {
     // merely when someone sends a few. Under load, only messages carrying a cookie (valid mac2)
     // get Diffie-Hellman work, for the next second.
     const started = performance.now();
-    this.dispatchHandshake(message, source, now);
-    if (this.gate.charge(from, now, performance.now() - started)) this.underLoadUntil = now + 1000;
+    const kind = this.dispatchHandshake(message, source, now);
+    const ms = performance.now() - started;
+    // The source is charged at most twice what that kind of work usually takes here: a
+    // measurement stretched by the OS running something else in between must not use up a quiet
+    // source's share (seen: a restarted neighbour shed after one cookie reply). The usual cost is
+    // learned as the node runs, from measurements clipped the same way.
+    const usual = this.usualWorkMs[kind]!;
+    this.usualWorkMs[kind] = usual + (Math.min(ms, 4 * usual) - usual) / 64;
+    if (gate.charge(from, now, Math.min(ms, 2 * usual), ms)) this.underLoadUntil = now + 1000;
   }
 
-  private dispatchHandshake(message: Uint8Array, source: Uint8Array, now: number): void {
+  /** Handles one handshake message; says which kind of work it took (WORK_*). */
+  private dispatchHandshake(message: Uint8Array, source: Uint8Array, now: number): number {
     const type = message[0];
     const expected =
       type === MESSAGE_INITIATION ? INITIATION_SIZE : type === MESSAGE_RESPONSE ? RESPONSE_SIZE : type === MESSAGE_COOKIE_REPLY ? COOKIE_REPLY_SIZE : -1;
     if (message.length !== expected || message[1] !== 0 || message[2] !== 0 || message[3] !== 0) {
       this.counters.malformed++;
-      return;
+      return WORK_CHECKS;
     }
-    if (type === MESSAGE_COOKIE_REPLY) return this.handleCookieReply(message, now);
-
+    if (type === MESSAGE_COOKIE_REPLY) {
+      this.handleCookieReply(message, now);
+      return WORK_COOKIE;
+    }
     if (!this.checker.checkMac1(message)) {
       this.counters.invalidMac1++;
-      return;
+      return WORK_CHECKS;
     }
     const sourceId = source.subarray(0, 20);
     if (now < this.underLoadUntil) {
@@ -165,15 +188,16 @@ export class SessionManager {
         const senderIndex = readU32LE(message, 4);
         this.events.sendDatagram(source, this.checker.createCookieReply(message, sourceId, senderIndex));
         this.counters.cookieReplies++;
-        return;
+        return WORK_COOKIE;
       }
       if (!this.limiter.allow(this.sourceKey(source), now)) {
         this.counters.rateLimited++;
-        return;
+        return WORK_CHECKS;
       }
     }
     if (type === MESSAGE_INITIATION) this.handleInitiation(message, source, now);
     else this.handleResponse(message, source, now);
+    return WORK_NOISE;
   }
 
   private handleInitiation(message: Uint8Array, source: Uint8Array, now: number): void {
@@ -517,6 +541,14 @@ export class SessionManager {
     this.closeAll();
     for (const peer of this.peers.values()) peer.psk.fill(0);
   }
+}
+
+/** Whether a handshake message's mac2 field (its last 16 bytes) is set: it claims to carry a
+ *  cookie. A glance, not a check: the check comes after mac1. */
+function carriesMac2(message: Uint8Array): boolean {
+  if (message.length <= 32 || message[0] === MESSAGE_COOKIE_REPLY) return false;
+  for (let i = message.length - 16; i < message.length; i++) if (message[i] !== 0) return true;
+  return false;
 }
 
 function keyOf(publicKey: Uint8Array): string {

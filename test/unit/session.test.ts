@@ -168,6 +168,26 @@ test('under load, an initiation without mac2 gets a cookie reply, and with the c
   assert.equal(b.counters.cookieReplies, 1);
 });
 
+test('an answer carrying the cookie gets a look of its own, though its source spent its share on the first', () => {
+  // A hard cap of zero: past the budget, a source that spent anything is shed. The cookie-carrying
+  // retry is the source's first message among those that carry one, so it is still read.
+  const { a, b, clock, keysB } = setup({ budgetB: 0, hardCapB: 0 });
+  const elsewhere = endpointArea(9);
+  elsewhere[11] = 1; // another /64: another source
+  b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), elsewhere);
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  assert.deepEqual(types(b.outbox), [3]);
+  clock.wall += 1;
+  flush(b, a); // the cookie: A resends at once, with mac2
+  settle(a, b);
+  assert.ok(a.peer.isUp && b.peer.isUp, 'the answer with the cookie was shed with the cookie-less flood');
+  // A second cookie-less initiation from A's address is shed: its share is spent.
+  const shed = b.counters.handshakesShed;
+  b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), a.endpoint);
+  assert.equal(b.counters.handshakesShed, shed + 1);
+});
+
 test('a cookie reply to an initiation that carried a cookie waits for the retransmission timer', () => {
   const { a, b, clock, keysB } = setup({ budgetB: 0, hardCapB: Infinity });
   b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), endpointArea(9));
