@@ -20,7 +20,7 @@ export default {
   coverageAnalysis: 'perTest',
   checkers: [],
   concurrency: 2,
-  ignorePatterns: ['dist', 'test-output', 'bench/sim', 'docs', 'packaging', 'reports'],
+  ignorePatterns: ['dist', 'test-output', 'bench/sim', 'reports'],
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   tempDirName: '.stryker-tmp',
