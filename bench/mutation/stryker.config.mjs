@@ -5,8 +5,8 @@
 // StrykerJS 9.6 (10.x refuses Node 20) with its tap runner: each test bundle runs as plain
 // `node dist/test/.../X.test.js` (node:test prints TAP), so Stryker sees which files reach which
 // mutant and runs only those. The bundles are built once per sandbox (build-tests.mjs); mutants
-// are switched at run time. MUTATE (comma-separated globs) narrows the files mutated; a whole run
-// takes over an hour on two cores.
+// are switched at run time. MUTATE (comma-separated globs) narrows the files mutated; run.sh runs
+// one area at a time (a whole run takes over an hour on two cores).
 import { bundle, tests } from './tests.mjs';
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
@@ -22,6 +22,6 @@ export default {
   concurrency: 2,
   ignorePatterns: ['dist', 'test-output', 'bench/sim', 'reports'],
   reporters: ['clear-text', 'progress', 'json'],
-  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  jsonReporter: { fileName: process.env.MUTATION_REPORT ?? 'reports/mutation/mutation.json' },
   tempDirName: '.stryker-tmp',
 };
