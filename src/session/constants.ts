@@ -37,9 +37,8 @@ export const UNDER_LOAD_BUDGET_MS = 100;
  *  cheap-to-make messages (valid mac1 needs only the public key) can take no more than that from
  *  the data path, and cannot take a quiet source's turn (session/handshake-gate.ts). */
 export const HANDSHAKE_HARD_CAP_MS = 150;
-/** Sources whose handshake work is counted in one accounting window. Past the budget a new
- *  source beyond these waits for the next window, so ever-new (spoofed) addresses cannot each
- *  buy a share. */
+/** Sources whose handshake work is counted at once. Past the budget a new source beyond these
+ *  waits until a quiet one is forgotten, so ever-new (spoofed) addresses cannot each buy a share. */
 export const MAX_HANDSHAKE_SOURCES = 1024;
 /** Under load, handshakes with a valid mac2 are still limited per source address. */
 export const HANDSHAKES_PER_SOURCE_PER_SECOND = 20;

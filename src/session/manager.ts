@@ -3,9 +3,9 @@
 // what passed; everything slow or rare happens here, one message at a time.
 //
 // Handshake datagrams are checked cheapest first: whether their source still has a share of the
-// handshake work (one map lookup: handshake-gate.ts), length and type, then mac1 (one
-// keyed hash; nothing is ever sent in answer to a message without a valid mac1), then — only while
-// under load — mac2 and a per-source rate limit, and only then the Diffie-Hellman work.
+// handshake work (one map lookup: handshake-gate.ts), length and type, then mac1 (one keyed hash;
+// nothing is ever sent in answer to a message without a valid mac1), then — only while under
+// load — mac2 and a per-source rate limit, and only then the Diffie-Hellman work.
 import { randomInt } from 'node:crypto';
 import { Initiation, consumeInitiation, type StaticIdentity } from '../noise/handshake.js';
 import { MacChecker } from '../noise/cookie.js';
@@ -154,7 +154,7 @@ export class SessionManager {
     // merely when someone sends a few. Under load, only messages carrying a cookie (valid mac2)
     // get Diffie-Hellman work, for the next second.
     const started = performance.now();
-    const kind = this.dispatchHandshake(message, source, now);
+    const kind = this.dispatchHandshake(message, source, from, now);
     const ms = performance.now() - started;
     // The source is charged at most twice what that kind of work usually takes here: a
     // measurement stretched by the OS running something else in between must not use up a quiet
@@ -166,7 +166,7 @@ export class SessionManager {
   }
 
   /** Handles one handshake message; says which kind of work it took (WORK_*). */
-  private dispatchHandshake(message: Uint8Array, source: Uint8Array, now: number): number {
+  private dispatchHandshake(message: Uint8Array, source: Uint8Array, from: string, now: number): number {
     const type = message[0];
     const expected =
       type === MESSAGE_INITIATION ? INITIATION_SIZE : type === MESSAGE_RESPONSE ? RESPONSE_SIZE : type === MESSAGE_COOKIE_REPLY ? COOKIE_REPLY_SIZE : -1;
@@ -190,7 +190,7 @@ export class SessionManager {
         this.counters.cookieReplies++;
         return WORK_COOKIE;
       }
-      if (!this.limiter.allow(this.sourceKey(source), now)) {
+      if (!this.limiter.allow(from, now)) {
         this.counters.rateLimited++;
         return WORK_CHECKS;
       }
