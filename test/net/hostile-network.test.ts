@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Lab, isRoot, nsExec, until } from './netns.js';
 import { ROOT } from '../repo-root.js';
+import type { Stats as Direction } from './impair.tool.js';
 
 const PROFILE = { loss: 0.1, delayMs: 50, jitterMs: 20, duplicate: 0.01, corrupt: 0.001 };
 /** Initiations over the whole run, both ways, that still count as calm: the first handshake, a
@@ -40,16 +41,6 @@ c.sendall(data); c.shutdown(socket.SHUT_WR); c.recv(1)
 print("sent", hashlib.sha256(data).hexdigest())
 `;
 
-interface Direction {
-  in: number;
-  lost: number;
-  duplicated: number;
-  corrupted: number;
-  reordered: number;
-  initiations: number;
-  responses: number;
-  cookieReplies: number;
-}
 
 test('over a link with 10 % loss, 50 ± 20 ms, 1 % duplicates: the session stays up, TCP completes, no handshake storm', { skip: !isRoot && 'needs root for namespaces and TUN' }, async (t) => {
   const lab = new Lab();

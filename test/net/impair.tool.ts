@@ -26,7 +26,8 @@ interface Config {
   seed: number;
 }
 
-interface Stats {
+/** What one direction of the relay did (printed on SIGTERM). */
+export interface Stats {
   in: number;
   lost: number;
   duplicated: number;
