@@ -2,7 +2,7 @@
 // mutant in this order and stops at the first that fails it. A bare name is test/unit/NAME.test.ts,
 // one with a slash test/NAME.test.ts. MUTATION_TESTS (comma-separated) narrows the list.
 const all = [
-  'handshake-gate', 'forward-header', 'aead', 'tai64n', 'cookie', 'noise-vectors', 'limits', 'receive-batch',
+  'handshake-gate', 'forward-header', 'forwarder', 'aead', 'tai64n', 'cookie', 'noise-vectors', 'limits', 'receive-batch',
   'replay', 'handshake', 'links', 'resolver', 'transit', 'session', 'pipeline', 'desktop/routes', 'desktop/api',
 ];
 
