@@ -2,7 +2,8 @@
 // test controls (session-harness.ts): messages lost, duplicated and reordered, clocks moved.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MacGenerator } from '../../src/noise/cookie.js';
+import { MacChecker, MacGenerator } from '../../src/noise/cookie.js';
+import { readU32LE } from '../../src/noise/messages.js';
 import { RateLimiter } from '../../src/session/ratelimiter.js';
 import { sourceKey } from '../../src/session/manager.js';
 import * as c from '../../src/session/constants.js';
@@ -580,4 +581,36 @@ test('a session confirmed by the peer\'s first message stops our own handshake\'
   clock.wall += c.REKEY_TIMEOUT_MS + c.REKEY_JITTER_MS;
   a.manager.tick();
   assert.deepEqual(types(a.outbox), [], 'A retransmitted an initiation for a session already up');
+});
+
+test('a handshake message with its reserved bytes set is malformed and not read', () => {
+  const { a, b } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  const initiation = a.outbox.shift()!;
+  for (const at of [1, 2, 3]) {
+    const bad = initiation.slice();
+    bad[at] = 1;
+    deliver(a, b, bad);
+  }
+  assert.equal(b.counters.malformed, 3);
+  assert.equal(b.outbox.length, 0, 'a message with reserved bytes set was answered');
+  deliver(a, b, initiation);
+  assert.deepEqual(types(b.outbox), [2], 'the well-formed one was not');
+});
+
+test('a cookie reply to our response only takes the cookie: no initiation of ours is brought forward', () => {
+  const { a, b, clock } = setup();
+  b.manager.initiate(b.peer, b.manager.now()); // B's own handshake in flight, lost
+  b.outbox.length = 0;
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b); // B answers: B's last message to A is a response
+  const response = b.outbox.shift()!;
+  assert.equal(response[0], 2);
+  assert.ok(b.peer.handshake, 'B has no handshake of its own in flight: the test would prove nothing');
+  // A, under load, answers B's response with a cookie reply (as WireGuard may).
+  const cookie = new MacChecker(a.manager.identity.publicKey).createCookieReply(response, b.endpoint.subarray(0, 20), readU32LE(response, 4));
+  clock.mono += 1;
+  b.manager.handleHandshake(cookie, a.endpoint);
+  assert.equal(b.counters.handshakeRejected, 0, 'the cookie reply was not taken');
+  assert.equal(b.outbox.length, 0, 'a cookie reply to a response brought an initiation forward');
 });
