@@ -72,13 +72,6 @@ export class Unacknowledged {
     }
     return abandoned;
   }
-
-  /** When the next entry falls due (monotonic ms), or Infinity if none is waiting. */
-  nextDue(): number {
-    let next = Infinity;
-    for (const p of this.pending.values()) next = Math.min(next, p.sentAt + Math.min(RETRANSMIT_MS * 2 ** p.tries, RETRANSMIT_MAX_MS));
-    return next;
-  }
 }
 
 /** Writes the acknowledgement entry of the announcement at frame[off] into out[at]. */
