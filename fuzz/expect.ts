@@ -18,10 +18,13 @@ process.on('exit', () => {
   for (const path of scratch) rmSync(path, { recursive: true, force: true });
 });
 
-/** A scratch path on tmpfs for targets that fuzz a file format: one per process and name,
- *  removed when the process exits. `name` may hold one directory ("state/node.key"). */
+/** A scratch path on tmpfs for targets that fuzz a file format: one per process and name, in
+ *  ROVY_FUZZ_SCRATCH (scripts/fuzz.sh makes one per run and removes it: a fuzzer that stops on a
+ *  finding exits without running exit handlers), removed when the process exits otherwise. `name`
+ *  may hold one directory ("state/node.key"). */
 export function scratchPath(name: string): string {
+  const base = process.env.ROVY_FUZZ_SCRATCH ?? '/dev/shm';
   const [first] = name.split('/');
-  scratch.push(`/dev/shm/rovy-fuzz-${process.pid}-${first}`);
-  return `/dev/shm/rovy-fuzz-${process.pid}-${name}`;
+  scratch.push(`${base}/rovy-fuzz-${process.pid}-${first}`);
+  return `${base}/rovy-fuzz-${process.pid}-${name}`;
 }

@@ -22,6 +22,10 @@ while [[ ${1:-} == --* ]]; do
   esac
 done
 work=${FUZZ_WORK:-/var/tmp/rovy-fuzz}
+# The targets' scratch files (fuzz/expect.ts), on tmpfs, gone with the run however it ends.
+ROVY_FUZZ_SCRATCH=$(mktemp -d /dev/shm/rovy-fuzz.XXXXXX)
+export ROVY_FUZZ_SCRATCH
+trap 'rm -rf "$ROVY_FUZZ_SCRATCH"' EXIT
 
 ((build == 0)) || npm run --silent build
 mapfile -t all < <(cd dist/fuzz/targets && ls ./*.js | sed 's|^\./||; s|\.js$||'; echo offload-native)
