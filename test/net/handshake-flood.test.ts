@@ -10,16 +10,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Lab, isRoot, nsExec, sh, until, type Daemon } from './netns.js';
-import { ROOT } from '../repo-root.js';
+import { readFileSync } from 'node:fs';
+import { Lab, ipv4PeerConfig, isRoot, nsExec, sh, until, type Daemon } from './netns.js';
+import { HandshakeFlood } from './flood.js';
 import { decodePeerId } from '../../src/keys/peerid.js';
-import { generateKeyPair } from '../../src/keys/keypair.js';
-import { Initiation } from '../../src/noise/handshake.js';
-import { MacGenerator } from '../../src/noise/cookie.js';
-import { tai64nNow } from '../../src/noise/tai64n.js';
-import { INITIATION_SIZE } from '../../src/noise/constants.js';
 
 const FLOOD_SECONDS = 8;
 const FIRST_PING_BOUND_MS = 2000;
@@ -38,18 +32,6 @@ function receiveBufferDrops(ns: string): number {
   return Number(lines[1]!.split(/\s+/)[names.indexOf('RcvbufErrors')]);
 }
 
-/** `count` initiations to `responder` from keys it does not know, each with a valid mac1. */
-function floodMessages(responder: Uint8Array, count: number): Buffer {
-  const out = Buffer.alloc(count * INITIATION_SIZE);
-  const macs = new MacGenerator(responder);
-  for (let i = 0; i < count; i++) {
-    const init = Initiation.create(generateKeyPair(), responder, new Uint8Array(32), i + 1, tai64nNow());
-    macs.addMacs(init.message);
-    out.set(init.message, i * INITIATION_SIZE);
-  }
-  return out;
-}
-
 test('a handshake flood does not keep a restarted neighbour out', { skip: !isRoot && 'needs root for namespaces and TUN' }, async (t) => {
   const lab = new Lab();
   try {
@@ -61,17 +43,11 @@ test('a handshake flood does not keep a restarted neighbour out', { skip: !isRoo
     const sources = Array.from({ length: 256 }, (_, i) => `10.2.1.${i}`);
     sh('ip', ['-n', nsF, '-batch', '-'], sources.map((s) => `addr add ${s}/16 dev ${vethF}`).join('\n') + '\n');
 
-    const flood = join(lab.dir, 'udp-flood');
-    execFileSync('cc', ['-O2', '-Wall', '-Werror', join(ROOT, 'test/native/udp-flood.c'), '-o', flood], { stdio: 'pipe' });
-
     const a = lab.initNode('a');
     const b = lab.initNode('b');
-    const config = (peerIp: string, peerId: string) =>
-      ['key_file = "node.key"', 'listen = ["/ip4/0.0.0.0/udp/7777"]', '[[peer]]', `address = "/ip4/${peerIp}/udp/7777/rovy/${peerId}"`].join('\n');
-    lab.file('a/rovy.toml', config('10.1.0.2', b.peerId));
-    lab.file('b/rovy.toml', config('10.1.0.1', a.peerId));
-    const messages = lab.file('flood.bin', '');
-    writeFileSync(messages, floodMessages(decodePeerId(a.peerId), 64));
+    lab.file('a/rovy.toml', ipv4PeerConfig(`10.1.0.2:7777`, b.peerId));
+    lab.file('b/rovy.toml', ipv4PeerConfig(`10.1.0.1:7777`, a.peerId));
+    const flood = new HandshakeFlood(lab, decodePeerId(a.peerId));
 
     const daemonA = lab.start(nsA, a.config);
     let daemonB: Daemon = lab.start(nsB, b.config);
@@ -88,7 +64,7 @@ test('a handshake flood does not keep a restarted neighbour out', { skip: !isRoo
         assert.equal(await daemonB.stop(), 0, daemonB.log);
         const before = (await daemonA.state()).counters;
         const kernelDropsBefore = receiveBufferDrops(nsA);
-        const flooder = lab.spawn(nsF, [flood, '10.2.0.1', '7777', String(pps), String(FLOOD_SECONDS), messages, String(INITIATION_SIZE), ...sources.slice(0, count)]);
+        const flooder = flood.start(nsF, '10.2.0.1', pps, FLOOD_SECONDS, sources.slice(0, count));
         const started = performance.now();
         // Only once A is answering with cookies is the flood in full swing.
         await until('A under load', async () => (await daemonA.state()).counters.cookieReplies > before.cookieReplies!, 5_000);

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Lab, isRoot, nsExec, until } from './netns.js';
+import { Lab, ipv4PeerConfig, isRoot, nsExec, until } from './netns.js';
 import { ROOT } from '../repo-root.js';
 import type { Stats as Direction } from './impair.tool.js';
 
@@ -52,10 +52,8 @@ test('over a link with 10 % loss, 50 ± 20 ms, 1 % duplicates: the session stays
     lab.link4(nsM, '10.2.0.1', nsB, '10.2.0.2');
     const a = lab.initNode('a');
     const b = lab.initNode('b');
-    const config = (via: string, peerId: string) =>
-      ['key_file = "node.key"', 'listen = ["/ip4/0.0.0.0/udp/7777"]', '[[peer]]', `address = "/ip4/${via}/udp/7000/rovy/${peerId}"`].join('\n');
-    lab.file('a/rovy.toml', config('10.1.0.2', b.peerId));
-    lab.file('b/rovy.toml', config('10.2.0.1', a.peerId));
+    lab.file('a/rovy.toml', ipv4PeerConfig('10.1.0.2:7000', b.peerId));
+    lab.file('b/rovy.toml', ipv4PeerConfig('10.2.0.1:7000', a.peerId));
 
     const relay = lab.spawn(nsM, [
       process.execPath,

@@ -138,6 +138,13 @@ export class Daemon {
   }
 }
 
+/** The config of a node listening on IPv4 port 7777 with one peer at `peer` ("IP:PORT") whose
+ *  peer ID is `peerId`; `extra` lines come before the peer's table. */
+export function ipv4PeerConfig(peer: string, peerId: string, extra: string[] = []): string {
+  const at = peer.lastIndexOf(':');
+  return ['key_file = "node.key"', 'listen = ["/ip4/0.0.0.0/udp/7777"]', ...extra, '[[peer]]', `address = "/ip4/${peer.slice(0, at)}/udp/${peer.slice(at + 1)}/rovy/${peerId}"`].join('\n');
+}
+
 /** A set of namespaces, veths and files that a test owns and removes at the end. */
 export class Lab {
   readonly dir = mkdtempSync(join(tmpdir(), 'rovy-test-'));

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { Lab, iperf3, isRoot, nsExec, sh, until, type Daemon } from './netns.js';
+import { Lab, iperf3, ipv4PeerConfig, isRoot, nsExec, sh, until, type Daemon } from './netns.js';
 
 /** The IPv6 fragmentation counters of a namespace's kernel (packets fragmented, fragments made). */
 function fragmentsIn(ns: string): string {
@@ -323,7 +323,7 @@ test('two nodes over an IPv4 underlay', { skip: !isRoot && 'needs root' }, async
     const d = lab.initNode('d');
     const e = lab.initNode('e');
     const conf = (peer: typeof d, ip: string) =>
-      ['key_file = "node.key"', 'listen = ["/ip4/0.0.0.0/udp/7777"]', '[[peer]]', `address = "/ip4/${ip}/udp/7777/rovy/${peer.peerId}"`].join('\n');
+      ipv4PeerConfig(`${ip}:7777`, peer.peerId);
     lab.file('d/rovy.toml', conf(e, '198.18.0.2'));
     lab.file('e/rovy.toml', conf(d, '198.18.0.1'));
     lab.start(nsD, d.config);

@@ -14,18 +14,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { Lab, iperf3, isRoot, nsExec, sh, until, type Daemon } from './netns.js';
+import { Lab, iperf3, ipv4PeerConfig, isRoot, nsExec, sh, until, type Daemon } from './netns.js';
+import { HandshakeFlood } from './flood.js';
 import { ROOT } from '../repo-root.js';
 import { decodePeerId, encodePeerId } from '../../src/keys/peerid.js';
 import { generateKeyPair } from '../../src/keys/keypair.js';
 import { fcAddressBytes, formatIPv6 } from '../../src/keys/address.js';
-import { Initiation } from '../../src/noise/handshake.js';
-import { MacGenerator } from '../../src/noise/cookie.js';
-import { tai64nNow } from '../../src/noise/tai64n.js';
-import { INITIATION_SIZE } from '../../src/noise/constants.js';
 
 const WIREGUARD_IDENTIFIER = 'WireGuard v1 zx2c4 Jason@zx2c4.com';
 const TEST_REKEY_AFTER_SECONDS = 8;
@@ -100,7 +97,7 @@ test('rovy and wireguard-go agree on the wire', { skip: !isRoot && 'needs root f
     const wgKeyFile = lab.file('wg.key', base64(wgKeys.privateKey) + '\n');
     lab.file(
       'r/rovy.toml',
-      ['key_file = "node.key"', 'listen = ["/ip4/0.0.0.0/udp/7777"]', '[log]', 'level = "debug"', '[[peer]]', `address = "/ip4/10.9.0.2/udp/51820/rovy/${encodePeerId(wgKeys.publicKey)}"`].join('\n'),
+      ipv4PeerConfig('10.9.0.2:51820', encodePeerId(wgKeys.publicKey), ['[log]', 'level = "debug"']),
     );
 
     // wireguard-go's interface, configured with wg(8) as any WireGuard user would.
@@ -158,19 +155,9 @@ test('rovy and wireguard-go agree on the wire', { skip: !isRoot && 'needs root f
     });
 
     await t.test('under a handshake flood rovy answers wireguard-go with a cookie, and wireguard-go gets in with it', async () => {
-      const flood = join(lab.dir, 'udp-flood');
-      execFileSync('cc', ['-O2', '-Wall', '-Werror', join(ROOT, 'test/native/udp-flood.c'), '-o', flood], { stdio: 'pipe' });
-      const messages = lab.path('flood.bin');
-      const macs = new MacGenerator(rovyKey);
-      const bytes = Buffer.alloc(64 * INITIATION_SIZE);
-      for (let i = 0; i < 64; i++) {
-        const init = Initiation.create(generateKeyPair(), rovyKey, new Uint8Array(32), i + 1, tai64nNow());
-        macs.addMacs(init.message);
-        bytes.set(init.message, i * INITIATION_SIZE);
-      }
-      writeFileSync(messages, bytes);
+      const flood = new HandshakeFlood(lab, rovyKey);
       await stopWireGuard(wg!);
-      const flooder = lab.spawn(nsF, [flood, '10.8.0.1', '7777', '20000', '15', messages, String(INITIATION_SIZE), '10.8.0.2']);
+      const flooder = flood.start(nsF, '10.8.0.1', 20_000, 15, ['10.8.0.2']);
       const before = (await rovyDaemon.state()).counters;
       await until('rovy under load', async () => (await rovyDaemon.state()).counters.cookieReplies! > before.cookieReplies!, 5_000);
       wg = await startWireGuard();
