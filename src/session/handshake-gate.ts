@@ -53,15 +53,17 @@ export class HandshakeGate {
     return spent < this.hardCapMs / (this.spentMs.size + 1);
   }
 
-  /** Adds the work one admitted message from `source` took: `totalMs` to the node's, `sourceMs`
-   *  (the caller may clip an outlier) to the source's. True when this window's work is now past
-   *  the budget: the node is under load. */
-  charge(source: string, now: number, sourceMs: number, totalMs = sourceMs): boolean {
+  /** Adds the work one admitted message from `source` took to the source's and the node's. True
+   *  when this window's work is now past the budget: the node is under load. The caller clips the
+   *  measurement to what such work usually takes, so that one stretched measurement (a cold start's
+   *  first Diffie-Hellman, the OS running something else in between) neither uses up a source's
+   *  share nor puts the node under load: only many messages' worth of work does. */
+  charge(source: string, now: number, ms: number): boolean {
     this.roll(now);
-    this.totalMs += totalMs;
+    this.totalMs += ms;
     const spent = this.spentMs.get(source);
-    if (spent !== undefined) this.spentMs.set(source, spent + sourceMs);
-    else if (this.spentMs.size < this.maxSources) this.spentMs.set(source, sourceMs);
+    if (spent !== undefined) this.spentMs.set(source, spent + ms);
+    else if (this.spentMs.size < this.maxSources) this.spentMs.set(source, ms);
     return this.totalMs > this.budgetMs;
   }
 

@@ -156,13 +156,16 @@ export class SessionManager {
     const started = performance.now();
     const kind = this.dispatchHandshake(message, source, from, now);
     const ms = performance.now() - started;
-    // The source is charged at most twice what that kind of work usually takes here: a
-    // measurement stretched by the OS running something else in between must not use up a quiet
-    // source's share (seen: a restarted neighbour shed after one cookie reply). The usual cost is
-    // learned as the node runs, from measurements clipped the same way.
+    // The work is counted at most twice what that kind usually takes here, for the source and for
+    // the node alike. A measurement stretched by the OS running something else in between must not
+    // use up a quiet source's share (seen: a restarted neighbour shed after one cookie reply), and
+    // a freshly started daemon's first handshakes on cold code must not put it under load (seen: a
+    // restarted neighbour answering the flooded node with a cookie reply, its session 5 s late).
+    // The usual cost is learned as the node runs, from measurements clipped the same way, so work
+    // that really costs more is soon counted in full.
     const usual = this.usualWorkMs[kind]!;
     this.usualWorkMs[kind] = usual + (Math.min(ms, 4 * usual) - usual) / 64;
-    if (gate.charge(from, now, Math.min(ms, 2 * usual), ms)) this.underLoadUntil = now + 1000;
+    if (gate.charge(from, now, Math.min(ms, 2 * usual))) this.underLoadUntil = now + 1000;
   }
 
   /** Handles one handshake message; says which kind of work it took (WORK_*). */

@@ -33,13 +33,13 @@ export function endpointArea(last: number): Uint8Array {
   return e;
 }
 
-export function setup(options: { budgetB?: number; hardCapB?: number } = {}) {
+export function setup(options: { budgetB?: number; hardCapB?: number; acceptPeerB?: (publicKey: Uint8Array) => Peer | undefined } = {}) {
   const clock = { mono: 1_000, wall: 1_700_000_000_000 };
   const now = () => clock.mono;
   const wallNow = () => clock.wall;
   const keysA = generateKeyPair();
   const keysB = generateKeyPair();
-  const make = (name: string, own: typeof keysA, other: typeof keysA, otherEndpoint: Uint8Array, ownEndpoint: Uint8Array, underLoadBudgetMs?: number, handshakeHardCapMs?: number): Side => {
+  const make = (name: string, own: typeof keysA, other: typeof keysA, otherEndpoint: Uint8Array, ownEndpoint: Uint8Array, underLoadBudgetMs?: number, handshakeHardCapMs?: number, acceptPeer?: (publicKey: Uint8Array) => Peer | undefined): Side => {
     const side = { name, outbox: [] as Uint8Array[], counters: new Counters(), endpoint: ownEndpoint, ups: 0, downs: 0 } as Side;
     side.manager = new SessionManager(
       own,
@@ -52,7 +52,7 @@ export function setup(options: { budgetB?: number; hardCapB?: number } = {}) {
         },
       },
       side.counters,
-      { now, wallNow, underLoadBudgetMs, handshakeHardCapMs },
+      { now, wallNow, underLoadBudgetMs, handshakeHardCapMs, acceptPeer },
     );
     const address = fcAddressBytes(other.publicKey);
     side.peer = new Peer({
@@ -71,7 +71,7 @@ export function setup(options: { budgetB?: number; hardCapB?: number } = {}) {
   // Never under load unless a test asks (budgetB): the work is timed with the real clock while the
   // windows follow the harness's, which many tests never move, so a slow machine could otherwise
   // put B under load halfway through a test about something else.
-  const b = make('B', keysB, keysA, endpointArea(1), endpointArea(2), options.budgetB ?? Infinity, options.hardCapB);
+  const b = make('B', keysB, keysA, endpointArea(1), endpointArea(2), options.budgetB ?? Infinity, options.hardCapB, options.acceptPeerB);
   return { a, b, clock, keysB };
 }
 

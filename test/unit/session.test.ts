@@ -491,6 +491,27 @@ test('no new initiation within REKEY_TIMEOUT of the last one, even after it comp
   assert.deepEqual(types(a.outbox), [1]);
 });
 
+test('one slow handshake (a cold start, a preempted measurement) does not put the node under load', () => {
+  // The default budget, and a first message whose work takes 30 ms of real time: three windows'
+  // budget at once. Counted in full, it would make B answer A with a cookie reply for a second.
+  let slow = true;
+  const { a, b, clock, keysB } = setup({
+    budgetB: c.UNDER_LOAD_BUDGET_MS,
+    acceptPeerB: () => {
+      const until = performance.now() + 30;
+      while (slow && performance.now() < until);
+      slow = false;
+      return undefined;
+    },
+  });
+  b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), endpointArea(9));
+  assert.equal(slow, false, 'the slow work did not run');
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  assert.deepEqual(types(b.outbox), [2], 'one slow message put the node under load');
+  assert.equal(b.counters.cookieReplies, 0);
+});
+
 test('under load ends a second after the work stops', () => {
   const { a, b, clock, keysB } = setup({ budgetB: 0, hardCapB: Infinity });
   b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), endpointArea(9));
