@@ -4,7 +4,8 @@
 // file) goes through the daemon (ApiHost); one that stays within the node (a name, connecting
 // to a node on the LAN) is asked of the node directly.
 import { parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
-import { canonicalPeerId } from '../src/keys/peerid.js';
+import { canonicalPeerId, decodePeerId, encodePeerId, PeerIdError } from '../src/keys/peerid.js';
+import { isRovyKey } from '../src/keys/address.js';
 import type { MeshNode, PeerStatus } from '../src/node/node.js';
 import { BusService, DISCOVERY_IFACE, NAMES_IFACE, NEIGHBOR_IFACE, NODE_IFACE, PEER_IFACE, ROOT_PATH, RovyError, type CallContext, type InterfaceImpl } from './dbus/bus.js';
 import { toJson } from './json.js';
@@ -34,6 +35,9 @@ export interface ApiHost {
   /** Adds a peer at a parsed multiaddr (with /rovy/<peer ID>); returns its peer ID. */
   connect(address: Multiaddr & { publicKey: Uint8Array }): string;
   disconnect(peerId: string): void;
+  /** Blocks a peer ID (saved; its link dropped) / lifts a block. */
+  block(peerId: string): void;
+  unblock(peerId: string): void;
 }
 
 export class RovyApi {
@@ -110,6 +114,10 @@ export class RovyApi {
     this.neighborChanged(peerId);
   }
 
+  private blockedChanged(): void {
+    this.bus.propertiesChanged(ROOT_PATH, NODE_IFACE, ['Blocked']);
+  }
+
   stateChanged(): void {
     this.bus.propertiesChanged(ROOT_PATH, NODE_IFACE, ['Enabled', 'State']);
   }
@@ -131,6 +139,7 @@ export class RovyApi {
         Enabled: () => host.node.isEnabled,
         State: () => host.node.state,
         Version: () => host.version,
+        Blocked: () => host.node.inbound.blocked(),
       },
       methods: {
         SetEnabled: async (ctx: CallContext, enabled: boolean) => {
@@ -156,6 +165,7 @@ export class RovyApi {
           // A node known only by route may become a neighbour (the node replaces its object).
           const known = host.node.peerStatus(peerId);
           if (known && known.origin !== 'routed') throw new RovyError('PeerExists', `${peerId} is already a peer (${this.paths.get(peerId)})`);
+          refuseBlocked(host.node, peerId);
           try {
             host.connect(address as Multiaddr & { publicKey: Uint8Array });
           } catch (err) {
@@ -179,6 +189,24 @@ export class RovyApi {
           }
           host.disconnect(peerId);
         },
+        Block: async (ctx: CallContext, peerIdText: string) => {
+          await this.bus.authorize(ctx, ACTION_PEERS);
+          const peerId = peerIdArgument(peerIdText);
+          if (peerId === host.node.peerId) throw new RovyError('InvalidArgument', `${peerId} is this node itself`);
+          if (host.node.peerStatus(peerId)?.origin === 'config') {
+            throw new RovyError('InvalidArgument', `${peerId} comes from the config file: remove its [[peer]] block there and reload (SIGHUP)`);
+          }
+          if (host.node.inbound.isBlocked(peerId)) return;
+          host.block(peerId);
+          this.blockedChanged();
+        },
+        Unblock: async (ctx: CallContext, peerIdText: string) => {
+          await this.bus.authorize(ctx, ACTION_PEERS);
+          const peerId = peerIdArgument(peerIdText);
+          if (!host.node.inbound.isBlocked(peerId)) return;
+          host.unblock(peerId);
+          this.blockedChanged();
+        },
         Describe: () => JSON.stringify(this.describe()),
       },
     };
@@ -195,6 +223,7 @@ export class RovyApi {
     }
     const known = this.host.node.peerStatus(peerId);
     if (known && known.origin !== 'routed') throw new RovyError('PeerExists', `${peerId} is already a peer (${this.paths.get(peerId)})`);
+    refuseBlocked(this.host.node, peerId);
     if (!lan?.connect(peerId)) {
       const why = !lan ? 'this node has no LAN discovery' : !lan.active ? 'LAN discovery is off (rovy discovery on)' : 'it is not on the local network now (rovy discovery lists who is)';
       throw new RovyError('NoSuchNeighbor', `cannot connect to ${peerId}: ${why}; give its multiaddr instead`);
@@ -319,6 +348,7 @@ export class RovyApi {
         neighbors: [...this.neighborPaths].map(([peerId, path]) => ({ path, ...propertyValues(this.neighborInterface(peerId)) })),
         counters: node.lan?.counters() ?? {},
       },
+      links: node.inbound.report(),
       counters: node.counters.snapshot(),
       dataPath: node.dataPath(),
     };
@@ -328,6 +358,22 @@ export class RovyApi {
 /** Every property of `impl` read now, keys in camelCase, as Describe() shows an object. */
 function propertyValues(impl: InterfaceImpl): object {
   return toJson(Object.fromEntries(Object.entries(impl.properties).map(([name, get]) => [name, get()]))) as object;
+}
+
+/** Connect refuses a blocked node: the block is lifted on purpose, not by the way. */
+function refuseBlocked(node: MeshNode, peerId: string): void {
+  if (node.inbound.isBlocked(peerId)) throw new RovyError('InvalidArgument', `${peerId} is blocked: rovy unblock ${peerId} first`);
+}
+
+/** A peer ID argument in canonical text, or InvalidPeerId. */
+function peerIdArgument(text: string): string {
+  try {
+    const key = decodePeerId(text);
+    if (!isRovyKey(key)) throw new Error('its key has no fc00::/8 address: not a rovy node');
+    return encodePeerId(key);
+  } catch (err) {
+    throw new RovyError('InvalidPeerId', `${quoteShort(text)} is not a peer ID: ${err instanceof PeerIdError ? err.reason : (err as Error).message}`);
+  }
 }
 
 /** Runs a change to the names, turning its refusal into the matching named error. */

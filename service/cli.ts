@@ -4,7 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { runDaemon } from './daemon.js';
 import { runId } from './commands/id.js';
 import { runInit } from './commands/init.js';
-import { runConnect, runDisconnect, runToggle } from './commands/peer.js';
+import { runBlock, runBlocked, runConnect, runDisconnect, runToggle } from './commands/peer.js';
 import { runRoutes } from './commands/routes.js';
 import { NAME_USAGE, runName } from './commands/names.js';
 import { DISCOVERY_USAGE, runDiscovery } from './commands/discovery.js';
@@ -55,9 +55,10 @@ const commands: Record<string, Command> = {
     summary: 'the peers and their sessions: neighbours, then routed peers',
     usage: 'rovy peers [--json]',
     details: [
-      'A neighbour is a peer from the config file or `rovy connect` (origin config or runtime);',
-      'a routed peer is a node reached through others (origin routed), shown with its hop count',
-      'and route. It cannot be disconnected: it has no link of ours.',
+      'A neighbour is a peer from the config file, `rovy connect`, the local network, or a node',
+      'that linked to this one as [links] accept allows (origin config, runtime, discovered,',
+      'inbound); a routed peer is a node reached through others (origin routed), shown with its',
+      'hop count and route. It cannot be disconnected: it has no link of ours.',
     ].join('\n'),
     options: jsonOption,
     run: (v) => runPeers(v.json === true),
@@ -87,6 +88,32 @@ const commands: Record<string, Command> = {
     options: {},
     positionals: 1,
     run: (_v, _p, _e, args) => runDisconnect(args[0]!),
+  },
+  block: {
+    summary: 'refuse a node\'s links, now and after restarts, and drop the one it has',
+    usage: 'rovy block PEER',
+    details: [
+      'PEER is a peer ID, or the fc00::/8 address of a peer. A blocked node may not link to this',
+      'one whatever [links] accept says, is not connected to from the local network, and',
+      '`rovy connect` refuses it. It may still reach this node through others, like any node.',
+      'A peer from the config file is not blocked: remove it there.',
+    ].join('\n'),
+    options: {},
+    positionals: 1,
+    run: (_v, _p, _e, args) => runBlock(args[0]!, true),
+  },
+  unblock: {
+    summary: 'lift a block',
+    usage: 'rovy unblock PEER',
+    options: {},
+    positionals: 1,
+    run: (_v, _p, _e, args) => runBlock(args[0]!, false),
+  },
+  blocked: {
+    summary: 'the blocked nodes',
+    usage: 'rovy blocked [--json]',
+    options: jsonOption,
+    run: (v) => runBlocked(v.json === true),
   },
   name: {
     summary: 'petnames: set NAME PEER, rm NAME, list [--json]; NAME.rovy resolves to PEER',

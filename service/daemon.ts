@@ -91,11 +91,13 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   let meshSwitch: MeshSwitch | null = null;
   /** A discovery policy chosen at run time, with the config's policy at that moment. */
   let discoveryChoice = saved.discovery;
+  const runtimePeersWithout = (peerId: string): string[] => [...runtimePeers].filter(([id]) => id !== peerId).map(([, text]) => text);
   /** What the state file holds after a change: the running state with `change` applied. */
   const stateWith = (change: Partial<DaemonState>): DaemonState => ({
     enabled: node?.isEnabled ?? saved.enabled,
     peers: [...runtimePeers.values()],
     discovery: discoveryChoice,
+    blocked: node?.inbound.blocked() ?? saved.blocked,
     ...change,
   });
   /** Saves `state` before a change is made and acknowledged: if it cannot, the caller gets a
@@ -155,6 +157,8 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       enabled: saved.enabled,
       petnames,
       discovery: { policy: discoveryPolicy(config, saved), interfaces: config.discovery.interfaces, exclude: [tun.name], listen: bound },
+      links: config.links,
+      blocked: saved.blocked,
       log: (level, message) => log.write(level, message),
       events: {
         peerAdded: (peerId) => api?.peerAdded(peerId),
@@ -229,9 +233,24 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       return peerId;
     },
     disconnect(peerId) {
-      if (runtimePeers.has(peerId)) persist(stateWith({ peers: [...runtimePeers].filter(([id]) => id !== peerId).map(([, text]) => text) }));
+      if (runtimePeers.has(peerId)) persist(stateWith({ peers: runtimePeersWithout(peerId) }));
       running.disconnectPeer(peerId);
       runtimePeers.delete(peerId);
+    },
+    block(peerId) {
+      // Saved first: a block that cannot be kept across a restart is not made.
+      persist(stateWith({ peers: runtimePeersWithout(peerId), blocked: [...new Set([...running.inbound.blocked(), peerId])].sort() }));
+      try {
+        running.block(peerId);
+      } catch (err) {
+        persistQuietly();
+        throw err;
+      }
+      runtimePeers.delete(peerId);
+    },
+    unblock(peerId) {
+      persist(stateWith({ blocked: running.inbound.blocked().filter((id) => id !== peerId) }));
+      running.unblock(peerId);
     },
   };
   try {
@@ -290,6 +309,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       }
       log.level = next.log.level;
       running.setPeers(nextPeers);
+      running.setLinkSettings(next.links);
       // A changed [discovery] policy in the file overrides a choice made at run time.
       if (next.discovery.policy !== config.discovery.policy) {
         lan.setPolicy(next.discovery.policy);
@@ -313,7 +333,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     };
     const report = (): void => {
       const discovery = { policy: lan.policy, interfaces: lan.interfaceNames, neighbors: lan.neighbors().length, counters: lan.counters() };
-      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot(), dataPath: running.dataPath(), routing: { ...running.router.stats(), counters: running.router.counters.snapshot() }, discovery })}`);
+      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot(), dataPath: running.dataPath(), routing: { ...running.router.stats(), counters: running.router.counters.snapshot() }, discovery, links: running.inbound.report() })}`);
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));

@@ -1,10 +1,12 @@
 // What the daemon remembers between runs that is not configuration: whether the mesh is switched
-// on, the peers added at run time (rovy connect), and a discovery policy chosen at run time. Kept as JSON beside the key file, written
-// atomically with mode 0600; a damaged file is reported and set aside, never fatal.
+// on, the peers added at run time (rovy connect), a discovery policy chosen at run time, and the
+// blocked peers (rovy block). Kept as JSON beside the key file, written atomically with mode
+// 0600; a damaged file is reported and set aside, never fatal.
 import { readFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../src/util/atomic-file.js';
 import { DISCOVERY_POLICIES, type DiscoveryPolicy } from '../src/config/schema.js';
+import { canonicalPeerId, isPeerId } from '../src/keys/peerid.js';
 
 export interface DaemonState {
   enabled: boolean;
@@ -15,9 +17,11 @@ export interface DaemonState {
    * file says something else, the file wins (the administrator changed it since).
    */
   discovery: { policy: DiscoveryPolicy; configPolicy: DiscoveryPolicy } | null;
+  /** Peer IDs whose links are refused. */
+  blocked: string[];
 }
 
-const DEFAULT_STATE: DaemonState = { enabled: true, peers: [], discovery: null };
+const DEFAULT_STATE: DaemonState = { enabled: true, peers: [], discovery: null, blocked: [] };
 
 export class StateFile {
   readonly path: string;
@@ -35,7 +39,7 @@ export class StateFile {
       text = readFileSync(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') warn(`${this.path}: cannot read (${(err as Error).message}); using defaults`);
-      return { ...DEFAULT_STATE, peers: [] };
+      return { ...DEFAULT_STATE, peers: [], blocked: [] };
     }
     try {
       const data = JSON.parse(text) as Partial<DaemonState>;
@@ -44,11 +48,18 @@ export class StateFile {
       }
       const discovery = data.discovery ?? null; // absent in files from before discovery
       if (discovery !== null && !(isPolicy(discovery.policy) && isPolicy(discovery.configPolicy))) throw new Error('unexpected discovery policy');
-      return { enabled: data.enabled, peers: [...data.peers], discovery: discovery && { policy: discovery.policy, configPolicy: discovery.configPolicy } };
+      const blocked = data.blocked ?? []; // absent in files from before blocking
+      if (!Array.isArray(blocked) || !blocked.every((p: unknown) => typeof p === 'string' && isPeerId(p))) throw new Error('unexpected blocked peers');
+      return {
+        enabled: data.enabled,
+        peers: [...data.peers],
+        discovery: discovery && { policy: discovery.policy, configPolicy: discovery.configPolicy },
+        blocked: blocked.map(canonicalPeerId),
+      };
     } catch (err) {
       this.bad = true;
       warn(`${this.path}: ${oneLine((err as Error).message)}; using defaults (the file is kept as ${this.path}.bad-<time> once the daemon is up)`);
-      return { ...DEFAULT_STATE, peers: [] };
+      return { ...DEFAULT_STATE, peers: [], blocked: [] };
     }
   }
 

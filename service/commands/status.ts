@@ -19,8 +19,8 @@ export function runStatus(json: boolean): Promise<number> {
     if (json) {
       const summary = { peers: peers.length, connectedPeers: connected, routedPeers: routed, discovery: discovery.Policy, lanNodes: onLan };
       // What was dropped and why, and the data path's work per wakeup and call: from Describe().
-      const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { counters: object; dataPath: object };
-      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), ...summary, counters: described.counters, dataPath: described.dataPath }) + '\n');
+      const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { counters: object; dataPath: object; links: object };
+      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), ...summary, links: described.links, counters: described.counters, dataPath: described.dataPath }) + '\n');
       return;
     }
     const rows: [string, unknown][] = [
@@ -31,6 +31,7 @@ export function runStatus(json: boolean): Promise<number> {
       ['listen', (props.Listen as string[]).join(', ')],
       ['peers', `${connected} connected of ${peers.length}${routed ? `, ${routed} more reached by route (rovy routes)` : ''}`],
       ['discovery', discovery.Policy === 'off' ? 'off' : `${String(discovery.Policy)}, ${onLan} node(s) on the local network (rovy discovery)`],
+      ...((props.Blocked as string[]).length > 0 ? [['blocked', `${(props.Blocked as string[]).length} node(s) (rovy blocked)`] as [string, unknown]] : []),
       ['version', props.Version],
     ];
     process.stdout.write(rows.map(([k, v]) => `${k.padEnd(10)} ${String(v)}`).join('\n') + '\n');

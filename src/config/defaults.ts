@@ -3,7 +3,7 @@
 // defaultConfigText() shows each default as a commented-out line ("#mtu = 1420"), so the file
 // parses to the defaults as written and still does if a line is uncommented unchanged; the unit
 // test checks both, which keeps this text and DEFAULTS from drifting apart.
-import type { DiscoveryPolicy, LogLevel } from './schema.js';
+import type { AcceptPolicy, DiscoveryPolicy, LogLevel } from './schema.js';
 
 /** Where the daemon looks for its config file when none is given. */
 export const DEFAULT_CONFIG_PATH = '/etc/rovy/rovy.toml';
@@ -26,6 +26,13 @@ export const DEFAULTS = {
    * stranger's node on a café network by default would make this node their transit.
    */
   discoveryPolicy: 'manual' as DiscoveryPolicy,
+  /** Only the peers this node lists (or connects to) may link to it: a public node is a choice. */
+  accept: 'known' as AcceptPolicy,
+  /** Inbound links kept at once on a node that accepts them: a community mesh's public node. */
+  maxInbound: 256,
+  /** New inbound links a second from one address: a NAT with many users still gets through, a
+   *  flood of new keys from one host does not fill the table. */
+  inboundRate: 2,
 } as const;
 
 /** A commented TOML config file that sets key_file and leaves everything else at its default. */
@@ -59,6 +66,17 @@ key_file = ${q(keyFile)}
 # interface with a link-local IPv6 address except loopback and the TUN.
 #[discovery]
 #policy = ${q(DEFAULTS.discoveryPolicy)}
+
+# Who may link to this node without being one of its peers. accept: "known" (the peers
+# below, those added with rovy connect and, by discovery policy, nodes on the LAN), "allowed"
+# (those and the peer IDs in allow) or "anyone" (a public node others join the mesh through).
+# At most max_inbound such links are kept, and at most inbound_rate new ones a second come
+# from one address (bursts of 4 times that). rovy block PEERID refuses a node for good.
+#[links]
+#accept = ${q(DEFAULTS.accept)}
+#allow = []
+#max_inbound = ${DEFAULTS.maxInbound}
+#inbound_rate = ${DEFAULTS.inboundRate}
 
 # One [[peer]] block for each peer to connect to, for example:
 # [[peer]]

@@ -5,7 +5,8 @@
 // setting silently ignored), and every problem is a ConfigError pointing at the line to fix.
 // Secrets (psk) never appear in messages.
 import { isAbsolute, resolve } from 'node:path';
-import { isPeerId } from '../keys/peerid.js';
+import { decodePeerId, encodePeerId, isPeerId, PeerIdError } from '../keys/peerid.js';
+import { isRovyKey } from '../keys/address.js';
 import {
   formatMultiaddr,
   MultiaddrError,
@@ -67,7 +68,25 @@ export interface Config {
     /** Interfaces to announce on and listen to; null means every non-loopback one with a link-local address. */
     interfaces: string[] | null;
   };
+  links: LinkSettings;
 }
+
+/** Who may open a link to this node without being one of its peers (node/inbound.ts). */
+export interface LinkSettings {
+  /** "known": peers only; "allowed": peers and the keys in `allow`; "anyone": a public node. */
+  accept: AcceptPolicy;
+  /** Peer IDs (canonical) accepted under "allowed". */
+  allow: string[];
+  /** Links opened by others that are kept at once, at most. */
+  maxInbound: number;
+  /** New inbound links a second from one address (IPv4, or IPv6 /64), bursts of 4× that. */
+  inboundRate: number;
+}
+
+export type AcceptPolicy = 'known' | 'allowed' | 'anyone';
+export const ACCEPT_POLICIES: readonly AcceptPolicy[] = ['known', 'allowed', 'anyone'];
+export const MAX_INBOUND_LIMIT = 100_000;
+export const INBOUND_RATE_LIMIT = 1000;
 
 export type DiscoveryPolicy = 'auto' | 'manual' | 'off';
 export const DISCOVERY_POLICIES: readonly DiscoveryPolicy[] = ['auto', 'manual', 'off'];
@@ -76,11 +95,12 @@ export const MTU_MIN = IPV6_MIN_MTU;
 export const MTU_MAX = 9000; // jumbo frames; a larger TUN MTU buys nothing on real links
 export const KEEPALIVE_MAX = 3600; // one hour: beyond that no NAT mapping survives anyway
 
-const ROOT_KEYS = ['key_file', 'listen', 'tun', 'peer', 'log', 'discovery'];
+const ROOT_KEYS = ['key_file', 'listen', 'tun', 'peer', 'log', 'discovery', 'links'];
 const TUN_KEYS = ['name', 'mtu', 'offload'];
 const PEER_KEYS = ['address', 'name', 'psk', 'keepalive'];
 const LOG_KEYS = ['level'];
 const DISCOVERY_KEYS = ['policy', 'interfaces'];
+const LINKS_KEYS = ['accept', 'allow', 'max_inbound', 'inbound_rate'];
 
 type Fail = (line: number, field: string, problem: string) => never;
 
@@ -99,6 +119,8 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
   if (log) checkKeys(log, 'log.', LOG_KEYS, fail);
   const discovery = tableValue(root, 'discovery', fail);
   if (discovery) checkKeys(discovery, 'discovery.', DISCOVERY_KEYS, fail);
+  const links = tableValue(root, 'links', fail);
+  if (links) checkKeys(links, 'links.', LINKS_KEYS, fail);
   const entry = (table: TomlTable | undefined, key: string): TomlNode | undefined => table?.entries.get(key)?.node;
   const listen = listenValue(entry(root, 'listen'), fail);
   return {
@@ -116,7 +138,37 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
       policy: choiceValue(entry(discovery, 'policy'), 'discovery.policy', DISCOVERY_POLICIES, DEFAULTS.discoveryPolicy, fail),
       interfaces: discoveryInterfacesValue(entry(discovery, 'interfaces'), fail),
     },
+    links: {
+      accept: choiceValue(entry(links, 'accept'), 'links.accept', ACCEPT_POLICIES, DEFAULTS.accept, fail),
+      allow: allowValue(entry(links, 'allow'), fail),
+      maxInbound: integerValue(entry(links, 'max_inbound'), DEFAULTS.maxInbound, 'links.max_inbound', 0, MAX_INBOUND_LIMIT, '', fail),
+      inboundRate: integerValue(entry(links, 'inbound_rate'), DEFAULTS.inboundRate, 'links.inbound_rate', 1, INBOUND_RATE_LIMIT, ' (new links a second from one address)', fail),
+    },
   };
+}
+
+/** links.allow: peer IDs, each once. */
+function allowValue(node: TomlNode | undefined, fail: Fail): string[] {
+  if (node === undefined) return [];
+  const shape = 'must be an array of peer IDs';
+  if (node.kind !== 'array') return fail(node.line, 'links.allow', `${shape}, got ${describeNode(node)}`);
+  const seen = new Map<string, number>();
+  return node.items.map((item, i) => {
+    const field = `links.allow[${i}]`;
+    const text = stringValue(item, field, 'must be a peer ID (a string)', fail);
+    let key: Uint8Array;
+    try {
+      key = decodePeerId(text);
+    } catch (err) {
+      return fail(item.line, field, `is not a peer ID: ${err instanceof PeerIdError ? err.reason : (err as Error).message}`);
+    }
+    if (!isRovyKey(key)) fail(item.line, field, 'is not a rovy key (its address is outside fc00::/8)');
+    const peerId = encodePeerId(key);
+    const first = seen.get(peerId);
+    if (first !== undefined) fail(item.line, field, `repeats links.allow[${first}]`);
+    seen.set(peerId, i);
+    return peerId;
+  });
 }
 
 function keyFileValue(node: TomlNode | undefined, dir: string, fail: Fail): string {

@@ -143,10 +143,12 @@ function convert(node: AST.TOMLContentNode): TomlNode {
   switch (node.kind) {
     case 'string':
       return { kind: 'string', line, value: node.value };
+    // The parser gives the number's text as written, except for a zero, whose text comes back
+    // empty: its value says it then (a message would otherwise read "got ").
     case 'integer':
-      return { kind: 'integer', line, value: node.bigint, raw: node.number };
+      return { kind: 'integer', line, value: node.bigint, raw: node.number || String(node.bigint) };
     case 'float':
-      return { kind: 'float', line, value: node.value, raw: node.number };
+      return { kind: 'float', line, value: node.value, raw: node.number || String(node.value) };
     case 'boolean':
       return { kind: 'boolean', line, value: node.value };
     default:

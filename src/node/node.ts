@@ -27,6 +27,9 @@ import { Resolver } from './resolver.js';
 import { LanPeers, type LanPeersOptions } from './lan-peers.js';
 import type { Neighbor } from '../discovery/neighbors.js';
 import { Links } from './links.js';
+import { InboundLinks } from './inbound.js';
+import { DEFAULTS } from '../config/defaults.js';
+import type { LinkSettings } from '../config/schema.js';
 import { ReceivePipeline } from './receive.js';
 import type { Sockets } from './hop-out.js';
 import { SendPipeline } from './send.js';
@@ -60,6 +63,10 @@ export interface NodeOptions {
   petnames?: PetnameStore | null;
   /** LAN discovery: the policy, interfaces and the listen sockets to announce. Absent: none. */
   discovery?: Omit<LanPeersOptions, 'identity'>;
+  /** Who may link to the node without being a peer (default: peers only). */
+  links?: LinkSettings;
+  /** Peer IDs whose links are refused (rovy block), as saved by the embedder. */
+  blocked?: string[];
 }
 
 export type PeerState = 'connected' | 'connecting' | 'disconnected';
@@ -79,8 +86,9 @@ export interface PeerStatus {
   txBytes: number;
   /**
    * "config" for peers from the config file, "runtime" for peers added with connectPeer,
-   * "discovered" for nodes found on the LAN and connected to, "routed" for a node we are not
-   * linked to, known only from routing.
+   * "discovered" for nodes found on the LAN and connected to, "inbound" for nodes that linked to
+   * us by the link policy (links.accept), "routed" for a node we are not linked to, known only
+   * from routing.
    */
   origin: PeerOrigin;
   /** Hops on the route to the peer: 1 for a direct neighbour, 0 when there is no route. */
@@ -91,7 +99,7 @@ export interface PeerStatus {
   routeMtu: number;
 }
 
-export type PeerOrigin = 'config' | 'runtime' | 'discovered' | 'routed';
+export type PeerOrigin = 'config' | 'runtime' | 'discovered' | 'inbound' | 'routed';
 
 /** What the node tells its embedder (the D-Bus service) about changes. */
 export interface NodeEvents {
@@ -136,6 +144,8 @@ export class MeshNode {
   readonly names: NameBook;
   /** Nodes on the local network and the discovery policy; null when the node has no discovery. */
   readonly lan: LanPeers | null;
+  /** Links others open to us by the link policy, and the blocked keys. */
+  readonly inbound: InboundLinks;
   private readonly links: Links;
   private readonly e2e: EndToEnd;
   private readonly byAddress = new AddressTable<Peer>();
@@ -193,11 +203,13 @@ export class MeshNode {
           // changes nothing the timers follow.
           if (!this.upPeers.has(peer)) this.wake();
           this.upPeers.add(peer);
+          this.inbound.sessionUp(peer.peerId);
           this.reportIfChanged(peer);
           if (!wasOnline) this.events.stateChanged?.();
         },
         sessionDown: (peer) => {
           if (!this.upPeers.delete(peer)) return;
+          this.inbound.sessionDown(peer.peerId, this.sessions.now());
           this.wake();
           this.log('info', `peer ${peer.peerId} disconnected`);
           this.reportIfChanged(peer);
@@ -209,9 +221,7 @@ export class MeshNode {
         },
       },
       this.counters,
-      // Under policy "auto", a node whose beacon we accepted becomes a neighbour when it
-      // initiates, even before our own connect to it.
-      { mtu: options.mtu, ...options.session, acceptPeer: (key) => this.acceptFromLan(key) },
+      { mtu: options.mtu, ...options.session, acceptPeer: (key, source, sourceKey) => this.acceptInitiator(key, source, sourceKey) },
     );
     // A slot holds the endpoint area, the transport header, the packet padded to 16 and the tag.
     // Receive slots take the largest MTU any peer may use, so a peer configured with a larger
@@ -272,6 +282,18 @@ export class MeshNode {
     this.send = new SendPipeline(new PacketBatch(BATCH, slotFor(options.mtu)), { ...context, neighbours: this.byAddress, icmp, resolver });
     this.receive = new ReceivePipeline(new PacketBatch(BATCH, slotFor(MTU_MAX)), { ...context, localAddress: this.address });
     this.lan = options.discovery ? new LanPeers({ ...options.discovery, identity: options.identity }, this.lanHost()) : null;
+    this.inbound = new InboundLinks(options.links ?? { accept: DEFAULTS.accept, allow: [], maxInbound: DEFAULTS.maxInbound, inboundRate: DEFAULTS.inboundRate }, {
+      add: (peerId, publicKey, endpoint) => {
+        this.add(peerId, { publicKey, endpoint: null, keepaliveSeconds: 0 }, endpoint, 'inbound', this.sessions.now(), false);
+        return this.sessions.getPeer(publicKey)!;
+      },
+      forget: (peerId) => {
+        const peer = this.sessions.getPeer(decodePeerId(peerId));
+        if (peer) this.forget(peer);
+      },
+      log: this.log,
+    });
+    for (const peerId of options.blocked ?? []) this.inbound.block(peerId);
     this.setPeers(options.peers);
   }
 
@@ -374,6 +396,7 @@ export class MeshNode {
     this.e2e.tick((key) => (this.router.routeTo(key)?.hops ?? 0) > 1);
     this.router.tick();
     this.lan?.tick(this.sessions.now());
+    this.inbound.tick(this.sessions.now(), (peerId) => this.sessions.getPeer(decodePeerId(peerId))?.handshake != null);
     // Handshakes starting or giving up, roaming and route changes are noticed here, off the
     // packet path, once a second: a status is built per peer, and at every tick that was a fifth
     // of the daemon's cost at rest. Sessions coming up or down are reported at once anyway.
@@ -469,6 +492,7 @@ export class MeshNode {
     const peerId = encodePeerId(spec.publicKey);
     if (peerId === this.peerId) throw new Error(`${peerId} is this node itself`);
     if (this.sessions.getPeer(spec.publicKey)) throw new Error(`${peerId} is already a peer`);
+    if (this.inbound.isBlocked(peerId)) throw new Error(`${peerId} is blocked (rovy unblock ${peerId} lifts it)`);
     const endpoint = spec.endpoint ? encodeEndpoint(spec.endpoint) : null;
     this.add(peerId, spec, endpoint, 'runtime', this.sessions.now());
     return peerId;
@@ -484,13 +508,43 @@ export class MeshNode {
     return true;
   }
 
+  /**
+   * Refuses `peerId`'s links from now on — inbound, from the LAN, added with connectPeer — and
+   * drops the link it has. A peer from the config file cannot be blocked: the file lists it on
+   * purpose (remove it there). False if it was blocked already. The node may still reach this
+   * one through others, as any node of the mesh can.
+   */
+  block(peerId: string): boolean {
+    if (peerId === this.peerId) throw new Error(`${peerId} is this node itself`);
+    if (this.origins.get(peerId) === 'config') throw new Error(`${peerId} comes from the config file: remove its [[peer]] block there and reload`);
+    const changed = this.inbound.block(peerId);
+    const peer = this.sessions.getPeer(decodePeerId(peerId));
+    if (peer) {
+      this.log('info', `peer ${peerId} blocked: its link is dropped`);
+      this.forget(peer);
+    } else if (changed) this.log('info', `peer ${peerId} blocked`);
+    return changed;
+  }
+
+  /** Lets `peerId` link again. False if it was not blocked. */
+  unblock(peerId: string): boolean {
+    const changed = this.inbound.unblock(peerId);
+    if (changed) this.log('info', `peer ${peerId} unblocked`);
+    return changed;
+  }
+
+  /** New link settings (a reload): whom to accept from now on; links kept stay. */
+  setLinkSettings(settings: LinkSettings): void {
+    this.inbound.configure(settings);
+  }
+
   /** What LAN discovery may do to the peer list. */
   private lanHost(): ConstructorParameters<typeof LanPeers>[1] {
     const discovered = (): Peer[] => [...this.sessions.allPeers()].filter((p) => this.origins.get(p.peerId) === 'discovered');
     return {
       isNeighbour: (peerId) => this.origins.has(peerId),
       connect: (n) => {
-        if (!this.sessions.getPeer(n.publicKey)) this.addDiscovered(n, true);
+        if (!this.sessions.getPeer(n.publicKey) && !this.inbound.isBlocked(n.peerId)) this.addDiscovered(n, true);
       },
       moved: (n) => {
         const peer = this.sessions.getPeer(n.publicKey);
@@ -510,10 +564,21 @@ export class MeshNode {
     };
   }
 
-  private acceptFromLan(publicKey: Uint8Array): Peer | undefined {
-    const neighbor = this.lan?.acceptable(encodePeerId(publicKey));
-    // Answering this initiation is the handshake: no initiation of our own on top.
-    return neighbor && this.addDiscovered(neighbor, false);
+  /**
+   * An authentic initiation from a key that is no peer of ours. Under discovery policy "auto", a
+   * node whose beacon we accepted becomes a neighbour when it initiates, even before our own
+   * connect to it; anyone else is for the link policy to judge (inbound.ts). A blocked key is
+   * neither. Answering this initiation is the handshake: no initiation of our own on top.
+   */
+  private acceptInitiator(publicKey: Uint8Array, source: Uint8Array, sourceKey: string): Peer | undefined {
+    const peerId = encodePeerId(publicKey);
+    if (this.inbound.isBlocked(peerId)) {
+      this.inbound.refusedBlocked();
+      return undefined;
+    }
+    const neighbor = this.lan?.acceptable(peerId);
+    if (neighbor) return this.addDiscovered(neighbor, false);
+    return this.inbound.accept(publicKey, peerId, source, sourceKey, this.sessions.now());
   }
 
   /** Makes a LAN neighbour a peer of origin "discovered", at the endpoint it announced. */
@@ -545,6 +610,7 @@ export class MeshNode {
     this.upPeers.delete(peer);
     this.origins.delete(peer.peerId);
     this.reported.delete(peer.peerId);
+    this.inbound.removed(peer.peerId);
     this.log('info', `peer ${peer.peerId} removed`);
     this.events.peerRemoved?.(peer.peerId);
     this.routedDirty = true; // it may still be reachable through others

@@ -57,11 +57,12 @@ export interface SessionManagerOptions {
   /** Wall clock in ms, for TAI64N timestamps; injectable for tests. */
   wallNow?: () => number;
   /**
-   * Called for an authentic initiation from a key that is not a peer: returns a new peer (already
-   * added) to accept it, or undefined to refuse. End-to-end sessions use this, since any node of
-   * the mesh may open one; hop sessions accept only configured peers.
+   * Called for an authentic initiation from a key that is not a peer, with the message's source
+   * (its endpoint area, and its sourceKey): returns a new peer (already added) to accept it, or
+   * undefined to refuse. End-to-end sessions use this, since any node of the mesh may open one;
+   * hop sessions accept whom the node's link policy lets in (node/inbound.ts).
    */
-  acceptPeer?: (publicKey: Uint8Array) => Peer | undefined;
+  acceptPeer?: (publicKey: Uint8Array, source: Uint8Array, sourceKey: string) => Peer | undefined;
   /** Names the source of a handshake message for fairness and rate limits: by default its UDP
    *  address (sourceKey); end-to-end sessions name the route it came by. */
   sourceKey?: (source: Uint8Array) => string;
@@ -80,7 +81,7 @@ export class SessionManager {
   private readonly cookieGate: HandshakeGate;
   private readonly sourceKey: (source: Uint8Array) => string;
   private readonly mtu: number;
-  private readonly acceptPeer: ((publicKey: Uint8Array) => Peer | undefined) | undefined;
+  private readonly acceptPeer: SessionManagerOptions['acceptPeer'];
   private underLoadUntil = -Infinity;
   /** What each kind of handshake work (WORK_*) usually takes here, ms: a starting guess, then
    *  learned. */
@@ -198,18 +199,18 @@ export class SessionManager {
         return WORK_CHECKS;
       }
     }
-    if (type === MESSAGE_INITIATION) this.handleInitiation(message, source, now);
+    if (type === MESSAGE_INITIATION) this.handleInitiation(message, source, from, now);
     else this.handleResponse(message, source, now);
     return WORK_NOISE;
   }
 
-  private handleInitiation(message: Uint8Array, source: Uint8Array, now: number): void {
+  private handleInitiation(message: Uint8Array, source: Uint8Array, from: string, now: number): void {
     const consumed = consumeInitiation(this.identity, message);
     if (!consumed) {
       this.counters.handshakeRejected++;
       return;
     }
-    const peer = this.peers.get(keyOf(consumed.remoteStatic)) ?? this.acceptPeer?.(consumed.remoteStatic);
+    const peer = this.peers.get(keyOf(consumed.remoteStatic)) ?? this.acceptPeer?.(consumed.remoteStatic, source, from);
     if (!peer) {
       consumed.wipe();
       this.counters.unknownPeer++;

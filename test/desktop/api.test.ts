@@ -92,14 +92,16 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
         return props.code === 0 && (JSON.parse(props.stdout) as { lanNodes: number }).lanNodes === 1;
       }, 20_000).catch((e: Error) => assert.fail(`${e.message}; rovy status --json: ${props.stdout}${props.stderr}`));
       assert.equal(props.code, 0, props.stderr);
-      const status = JSON.parse(props.stdout) as { lanNodes: number; counters: Record<string, number>; dataPath: Record<string, Record<string, number>> };
+      const status = JSON.parse(props.stdout) as { lanNodes: number; counters: Record<string, number>; dataPath: Record<string, Record<string, number>>; links: { counters: Record<string, number> } };
+      // B, which lists A, may have asked for a link already: refused, since A accepts only its peers.
+      assert.deepEqual({ ...status.links.counters, notAllowed: 0 }, { accepted: 0, notAllowed: 0, blocked: 0, full: 0, rateLimited: 0, dropped: 0 });
       // The drop counters and the data path's work per call come along, as Describe() has them.
       assert.equal(status.counters.malformed, 0);
       assert.deepEqual(Object.keys(status.dataPath), ['send', 'receive', 'tun', 'udp', 'aead', 'timers']);
       assert.equal(typeof status.dataPath.tun!.packetsPerRead, 'number');
       assert.deepEqual(
         { ...status, listen: undefined, counters: undefined, dataPath: undefined },
-        { peerId: a.peerId, address: a.address, listen: undefined, interfaceName: 'rovy0', enabled: true, state: 'offline', version: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version, peers: 0, connectedPeers: 0, routedPeers: 0, discovery: 'manual', lanNodes: 1, counters: undefined, dataPath: undefined },
+        { peerId: a.peerId, address: a.address, listen: undefined, interfaceName: 'rovy0', enabled: true, state: 'offline', version: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version, blocked: [], peers: 0, connectedPeers: 0, routedPeers: 0, discovery: 'manual', lanNodes: 1, links: { accept: 'known', maxInbound: 256, inbound: 0, blocked: [], counters: status.links.counters }, counters: undefined, dataPath: undefined },
       );
     });
 

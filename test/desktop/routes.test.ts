@@ -4,6 +4,7 @@
 // gdbus and the real rovy CLI (`rovy routes`, `rovy peers`, `rovy disconnect`, `rovy status`).
 //
 // The same with three real daemons, once multi-hop routing works, is test/desktop/routed.test.ts.
+import { InboundLinks } from '../../src/node/inbound.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -66,6 +67,16 @@ class FakeNode {
   readonly peers = new Map<string, PeerStatus>();
   readonly names = new NameBook(null);
   readonly lan = null;
+  readonly inbound = new InboundLinks(
+    { accept: 'known', allow: [], maxInbound: 0, inboundRate: 1 },
+    {
+      add: () => {
+        throw new Error('no inbound links here');
+      },
+      forget: () => {},
+      log: () => {},
+    },
+  );
 
   peerStatus(): PeerStatus[];
   peerStatus(peerId: string): PeerStatus | undefined;
@@ -104,6 +115,8 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
       version: '0.0.0-test',
       setEnabled: async () => {},
       changeDiscovery() {},
+      block() {},
+      unblock() {},
       connect(address) {
         // As MeshNode does: a routed destination connected to is removed, then added as a neighbour.
         const peerId = address.peerId!;

@@ -57,6 +57,9 @@ test('policy auto: nodes on one LAN connect to each other with no peers configur
   const lab = new Lab();
   try {
     const nodes = lanOfThree(lab, 'auto');
+    // C has blocked A (rovy block, as kept in its state file): neither links to the other, and
+    // they reach each other through B.
+    lab.file('auto-c/state.json', JSON.stringify({ enabled: true, peers: [], discovery: null, blocked: [nodes[0]!.peerId] }));
     const daemons = nodes.map((n) => lab.start(n.ns, n.config));
     const started = performance.now();
     for (const from of nodes) {
@@ -75,8 +78,17 @@ test('policy auto: nodes on one LAN connect to each other with no peers configur
       }
     }
 
-    // The resolver at fc00::1 on every node, from inside the TUN.
     const [a, b, c] = nodes as [Node, Node, Node];
+    const stateC = await daemons[2]!.state();
+    assert.deepEqual(
+      stateC.peers.filter((p) => p.peerId === a.peerId).map((p) => `${p.origin} ${p.hops}`),
+      ['routed 2'],
+      'C linked to the node it blocked',
+    );
+    assert.ok(stateC.links.counters.blocked! > 0, 'A never asked C for a link: the block was not put to the test');
+    assert.deepEqual(stateC.links.blocked, [a.peerId]);
+
+    // The resolver at fc00::1 on every node, from inside the TUN.
     const aaaa = dig(a, 'AAAA', `${b.peerId}.rovy`);
     assert.equal(aaaa.status, 'NOERROR', aaaa.out);
     assert.deepEqual(aaaa.answers, [`AAAA ${b.address}`]);

@@ -80,7 +80,9 @@ function iperfReceived(out: string): IperfSum | undefined {
 /** The parts of the SIGUSR1 state the tests read (service/daemon.ts logs it). */
 export interface DaemonState {
   counters: Record<string, number>;
-  peers: unknown[];
+  peers: { peerId: string; origin: string; state: string; hops: number }[];
+  /** The link policy and what came of it (node/inbound.ts report()). */
+  links: { accept: string; inbound: number; blocked: string[]; counters: Record<string, number> };
   dataPath: {
     tun: { reads: number; packetsRead: number; gsoReads: number; writes: number; packetsWritten: number; groWrites: number; malformed: number };
     udp: { recvCalls: number; received: number; sendCalls: number; sent: number; gsoSends: number };

@@ -43,6 +43,7 @@ function plain(c: Config): unknown {
     })),
     log: c.log,
     discovery: c.discovery,
+    links: c.links,
   };
 }
 
@@ -53,6 +54,7 @@ const DEFAULTS = {
   peers: [],
   log: { level: 'info' },
   discovery: { policy: 'manual', interfaces: null },
+  links: { accept: 'known', allow: [], maxInbound: 256, inboundRate: 2 },
 };
 
 /** The one-line message parseConfig gives for `text`. */
@@ -98,6 +100,12 @@ level = "debug"
 [discovery]
 policy = "auto"
 interfaces = ["eth0", "wlan0"]
+
+[links]
+accept = "allowed"
+allow = ["${ID2.toUpperCase()}", "${ID1}"]
+max_inbound = 10
+inbound_rate = 5
 `;
   assert.deepEqual(plain(parseConfig(text, FILE)), {
     source: FILE,
@@ -117,6 +125,7 @@ interfaces = ["eth0", "wlan0"]
     ],
     log: { level: 'debug' },
     discovery: { policy: 'auto', interfaces: ['eth0', 'wlan0'] },
+    links: { accept: 'allowed', allow: [ID2, ID1], maxInbound: 10, inboundRate: 5 },
   });
 });
 
@@ -165,11 +174,11 @@ test('every kind of error is one exact line: FILE:LINE: FIELD: problem', () => {
     ['# ok\nlisten = [\n  "/ip4/0.0.0.0/udp/1",,\n]', '3: syntax: unexpected token (column 24)'],
     ['[tun]\nmtu = 1400\nmtu = 1500\n', '3: mtu: defined more than once'],
     // unknown keys
-    ['\nlistn = []', '2: listn: unknown key (known keys here: key_file, listen, tun, peer, log, discovery)'],
+    ['\nlistn = []', '2: listn: unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links)'],
     ['[tun]\nmut = 1400', '2: tun.mut: unknown key (known keys here: name, mtu, offload)'],
     [peer('adress = "x"'), '3: peer[0].adress: unknown key (known keys here: address, name, psk, keepalive)'],
     ['[log]\n\nlevel = "info"\nverbose = true', '4: log.verbose: unknown key (known keys here: level)'],
-    ['[tunnel]\nmtu = 1', '1: tunnel: unknown key (known keys here: key_file, listen, tun, peer, log, discovery)'],
+    ['[tunnel]\nmtu = 1', '1: tunnel: unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links)'],
     // wrong types
     ['key_file = 5', '1: key_file: must be a file path (a string), got 5'],
     ['key_file = ""', '1: key_file: must be a file path, got ""'],
@@ -200,6 +209,14 @@ test('every kind of error is one exact line: FILE:LINE: FIELD: problem', () => {
     ['[discovery]\ninterfaces = ["eth0", "eth0"]', '2: discovery.interfaces[1]: "eth0" is listed twice'],
     ['[discovery]\npolcy = "auto"', '2: discovery.polcy: unknown key (known keys here: policy, interfaces)'],
     ['discovery = "auto"', '1: discovery: must be a table ([discovery]), got "auto"'],
+    ['[links]\naccept = "all"', '2: links.accept: must be one of "known", "allowed", "anyone", got "all"'],
+    ['[links]\nallow = "x"', '2: links.allow: must be an array of peer IDs, got "x"'],
+    ['[links]\nallow = [1]', '2: links.allow[0]: must be a peer ID (a string), got 1'],
+    [`[links]\nallow = ["${ID1}",\n"${ID1.toUpperCase()}"]`, '3: links.allow[1]: repeats links.allow[0]'],
+    ['[links]\nmax_inbound = 100001', '2: links.max_inbound: must be an integer from 0 to 100000, got 100001'],
+    ['[tun]\nmtu = 0', '2: tun.mtu: must be an integer from 1280 to 9000, got 0'],
+    ['[links]\ninbound_rate = 0', '2: links.inbound_rate: must be an integer from 1 to 1000 (new links a second from one address), got 0'],
+    ['[links]\ntarget = 3', '2: links.target: unknown key (known keys here: accept, allow, max_inbound, inbound_rate)'],
     [peer('name = "-alice"'), '3: peer[0].name: must be a DNS label: 1 to 63 letters, digits or "-", not starting or ending with "-", got "-alice"'],
     [peer('name = "alice.example"'), '3: peer[0].name: must be a DNS label: 1 to 63 letters, digits or "-", not starting or ending with "-", got "alice.example"'],
     [peer(`name = "${ID2}"`), '3: peer[0].name: must not be a peer ID (names and peer IDs share .rovy)'],
@@ -240,7 +257,7 @@ test('a bad psk is described, never quoted', () => {
 
 test('control characters in the file cannot break the one-line message', () => {
   assert.equal(errorOf('[tun]\nname = "a\\nb"'), `${FILE}:2: tun.name: must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or "..", got "a\\nb"`);
-  assert.equal(errorOf('"a\\u0007b" = 1'), `${FILE}:1: "a\\u0007b": unknown key (known keys here: key_file, listen, tun, peer, log, discovery)`);
+  assert.equal(errorOf('"a\\u0007b" = 1'), `${FILE}:1: "a\\u0007b": unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links)`);
 });
 
 test('a missing file: defaults when optional, an error when named', (t) => {

@@ -1,0 +1,166 @@
+// Who may link to a node without being its peer (node/inbound.ts): the policy and allow-list,
+// blocked keys, the rate of new links per address, the cap and how room is made, and forgetting
+// links that stay down.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPair } from '../../src/keys/keypair.js';
+import { encodePeerId } from '../../src/keys/peerid.js';
+import { INBOUND_FORGET_MS, InboundLinks } from '../../src/node/inbound.js';
+import type { LinkSettings } from '../../src/config/schema.js';
+import type { Peer } from '../../src/session/peer.js';
+import { MeshNode } from '../../src/node/node.js';
+import { MemoryTun } from '../../src/tun/memory.js';
+import { UdpSocket } from '../../src/transport/udp.js';
+import { until } from '../wait.js';
+
+function harness(settings: Partial<LinkSettings> = {}) {
+  const added: string[] = [];
+  const forgotten: string[] = [];
+  const links = new InboundLinks(
+    { accept: 'anyone', allow: [], maxInbound: 3, inboundRate: 1, ...settings },
+    {
+      add: (peerId) => {
+        added.push(peerId);
+        return { peerId } as unknown as Peer;
+      },
+      forget: (peerId) => {
+        forgotten.push(peerId);
+        links.removed(peerId); // as the node does when it forgets a peer
+      },
+      log: () => {},
+    },
+  );
+  const source = new Uint8Array(32);
+  /** A new key initiating from address bucket `from` at `now`: its peer ID if accepted. */
+  const initiate = (from = 'a', now = 0): string | undefined => {
+    const key = generateKeyPair().publicKey;
+    const peerId = encodePeerId(key);
+    return links.accept(key, peerId, source, from, now) ? peerId : undefined;
+  };
+  return { links, added, forgotten, initiate };
+}
+
+test('"known" accepts nobody, "allowed" only the allow-list, "anyone" anyone', () => {
+  const known = harness({ accept: 'known' });
+  assert.equal(known.initiate(), undefined);
+  assert.equal(known.links.counters.notAllowed, 1);
+  assert.deepEqual(known.added, []);
+
+  const listed = generateKeyPair().publicKey;
+  const allowed = harness({ accept: 'allowed', allow: [encodePeerId(listed)] });
+  assert.equal(allowed.initiate(), undefined, 'a key not on the allow-list was accepted');
+  assert.ok(allowed.links.accept(listed, encodePeerId(listed), new Uint8Array(32), 'a', 0));
+  assert.deepEqual(allowed.links.counters.snapshot(), { accepted: 1, notAllowed: 1, blocked: 0, full: 0, rateLimited: 0, dropped: 0 });
+
+  const anyone = harness();
+  assert.ok(anyone.initiate());
+  assert.equal(anyone.links.count, 1);
+});
+
+test('the blocked list: each key once, sorted, until unblocked', () => {
+  const { links } = harness();
+  const ids = [generateKeyPair(), generateKeyPair()].map((k) => encodePeerId(k.publicKey));
+  assert.equal(links.block(ids[1]!), true);
+  assert.equal(links.block(ids[0]!), true);
+  assert.equal(links.block(ids[0]!), false, 'blocked twice');
+  assert.deepEqual(links.blocked(), [...ids].sort());
+  assert.equal(links.unblock(ids[0]!), true);
+  assert.equal(links.unblock(ids[0]!), false);
+  assert.deepEqual(links.blocked(), [ids[1]]);
+});
+
+test('a node that accepts anyone: an unknown key links as "inbound"; blocked, it is dropped and refused until unblocked', async (t) => {
+  const keysA = generateKeyPair();
+  const keysB = generateKeyPair();
+  const udpA = UdpSocket.open(6, '::1', 0);
+  const udpB = UdpSocket.open(6, '::1', 0);
+  const a = new MeshNode({ identity: keysA, tun: new MemoryTun(), sockets: [udpA], mtu: 1420, peers: [] });
+  const b = new MeshNode({ identity: keysB, tun: new MemoryTun(), sockets: [udpB], mtu: 1420, peers: [], links: { accept: 'anyone', allow: [], maxInbound: 8, inboundRate: 100 } });
+  a.start();
+  b.start();
+  t.after(() => {
+    a.stop();
+    b.stop();
+    udpA.close();
+    udpB.close();
+  });
+  const toB = { publicKey: keysB.publicKey, endpoint: { family: 6 as const, address: '::1', port: udpB.port } };
+  const bSeesA = () => b.peerStatus(a.peerId);
+  a.connectPeer(toB);
+  await until('A linked to B', () => a.peerStatus(b.peerId)?.state === 'connected' && bSeesA()?.state === 'connected');
+  assert.equal(bSeesA()?.origin, 'inbound');
+  assert.equal(bSeesA()?.endpoint, `[::1]:${udpA.port}`, 'the inbound link answers where the initiation came from');
+
+  assert.equal(b.block(a.peerId), true);
+  assert.equal(bSeesA(), undefined, 'the blocked node is still a neighbour');
+  // A tries again at once (a new connect starts a handshake): refused, as blocked.
+  a.disconnectPeer(b.peerId);
+  a.connectPeer(toB);
+  await until('the blocked key refused', () => b.inbound.counters.blocked === 1);
+  assert.equal(bSeesA(), undefined);
+  assert.equal(b.inbound.counters.accepted, 1);
+  assert.throws(() => b.connectPeer({ publicKey: keysA.publicKey, endpoint: { family: 6, address: '::1', port: udpA.port } }), /is blocked/);
+
+  b.unblock(a.peerId);
+  a.disconnectPeer(b.peerId);
+  a.connectPeer(toB);
+  await until('A linked again once unblocked', () => bSeesA()?.state === 'connected');
+  assert.throws(() => b.block(b.peerId), /this node itself/);
+});
+
+test('new links from one address are limited to the rate (burst 4×), other addresses are not held up', () => {
+  const { links, initiate } = harness({ maxInbound: 100, inboundRate: 1 });
+  for (let i = 0; i < 4; i++) assert.ok(initiate('flood', 0), `burst link ${i}`);
+  assert.equal(initiate('flood', 0), undefined, 'a fifth new key from one address at once');
+  assert.equal(links.counters.rateLimited, 1);
+  assert.ok(initiate('other', 0), 'another address was held up by the flood');
+  assert.ok(initiate('flood', 1000), 'a second later the address may link again');
+  assert.equal(initiate('flood', 1000), undefined);
+});
+
+test('at the cap, the link down longest makes room; with every link up, a new key is refused', () => {
+  const { links, initiate, forgotten } = harness({ maxInbound: 2, inboundRate: 1000 });
+  const first = initiate('a', 0)!;
+  const second = initiate('b', 1)!;
+  links.sessionUp(first);
+  links.sessionUp(second);
+  assert.equal(initiate('c', 2), undefined, 'a third link past a cap of two');
+  assert.equal(links.counters.full, 1);
+  links.sessionDown(second, 3);
+  links.sessionDown(first, 4);
+  const third = initiate('c', 5);
+  assert.ok(third, 'no room was made');
+  assert.deepEqual(forgotten, [second], 'the link down longest goes first');
+  assert.equal(links.count, 2);
+  assert.equal(links.counters.dropped, 1);
+
+  const zero = harness({ maxInbound: 0 });
+  assert.equal(zero.initiate(), undefined, 'max_inbound 0 took a link');
+});
+
+test('a link down for three minutes is forgotten, unless a handshake is bringing it back', () => {
+  const { links, initiate, forgotten } = harness();
+  const peerId = initiate('a', 0)!;
+  links.sessionUp(peerId);
+  links.sessionDown(peerId, 1000);
+  links.tick(1000 + INBOUND_FORGET_MS - 1, () => false);
+  assert.deepEqual(forgotten, []);
+  links.tick(1000 + INBOUND_FORGET_MS, () => true);
+  assert.deepEqual(forgotten, [], 'forgotten while its handshake ran');
+  links.tick(1000 + INBOUND_FORGET_MS, () => false);
+  assert.deepEqual(forgotten, [peerId]);
+  // A link accepted but never up is forgotten the same way.
+  const never = initiate('b', 2000)!;
+  links.tick(2000 + INBOUND_FORGET_MS, () => false);
+  assert.deepEqual(forgotten, [peerId, never]);
+});
+
+test('a reload changes whom to accept; links kept stay', () => {
+  const { links, initiate } = harness();
+  const kept = initiate()!;
+  links.configure({ accept: 'known', allow: [], maxInbound: 3, inboundRate: 1 });
+  assert.equal(initiate('b'), undefined);
+  assert.equal(links.count, 1);
+  assert.equal(links.report().accept, 'known');
+  assert.ok(kept);
+});
