@@ -1,7 +1,7 @@
 // UDP sockets with batched I/O: recvmmsg/sendmmsg move up to RV_MMSG datagrams per syscall,
 // which is where node:dgram spends most of a packet's budget. Addresses travel inside the batch
 // as a fixed 32-byte endpoint area at the start of each slot:
-//   [0] family 4|6, [1] 0, [2..4) port big-endian, [4..20) address (IPv4 in [4..8)),
+//   [0] family 4|6, [1] transport (0: UDP, the only one this file sends), [2..4) port big-endian, [4..20) address (IPv4 in [4..8)),
 //   [20..24) IPv6 scope id little-endian, rest zero.
 // Sending, a run of datagrams to one endpoint, all of one size but the last (which may be
 // shorter), leaves as one message with UDP_SEGMENT (UDP GSO): the kernel routes and builds it
@@ -445,7 +445,8 @@ static bool flush_group(napi_env env, rv_instance *inst, rv_send_group *g, size_
 }
 
 // udpSendBatch(fd4, fd6, data, slotSize, offset, lens, count) -> datagrams sent. Each slot
-// goes to its endpoint on the socket of that family (-1: none, the datagram is dropped).
+// goes to its endpoint on the socket of that family (-1: none, the datagram is dropped); slots
+// whose endpoint names another transport are skipped.
 static napi_value UdpSendBatch(napi_env env, napi_callback_info info) {
   napi_value argv[7];
   rv_batch b;
@@ -463,7 +464,8 @@ static napi_value UdpSendBatch(napi_env env, napi_callback_info info) {
   const uint8_t *first_ep = NULL;  // the endpoint of the group's last message
   for (size_t i = 0; i < count; i++) {
     uint8_t *slot = rv_slot(&b, i);
-    int fd = slot[0] == 4 ? fd4 : slot[0] == 6 ? fd6 : -1;
+    // A slot for another transport (endpoint byte 1: TCP, TLS, ...) is left to it.
+    int fd = slot[1] != 0 ? -1 : slot[0] == 4 ? fd4 : slot[0] == 6 ? fd6 : -1;
     size_t len = b.lens[i];
     if (len == 0 || fd < 0) continue;
     if (g.n > 0 && fd == g.fd) {

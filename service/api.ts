@@ -12,7 +12,7 @@ import { toJson } from './json.js';
 import { NameError } from '../src/names/label.js';
 import { DISCOVERY_POLICIES } from '../src/config/schema.js';
 import type { LanPeers } from '../src/node/lan-peers.js';
-import { formatEndpoint } from '../src/transport/udp.js';
+import { formatEndpoint } from '../src/transport/endpoint.js';
 import type { Neighbor } from '../src/discovery/neighbors.js';
 import { quoteShort } from '../src/util/quote.js';
 

@@ -25,7 +25,7 @@ import { fcAddressBytes, formatIPv4, formatIPv6, isLinkLocal, isRovyKey, parseIP
 import { equalBytes } from '../util/bytes.js';
 import { encodePeerId } from '../keys/peerid.js';
 import { formatMultiaddr } from '../transport/multiaddr.js';
-import type { Endpoint } from '../transport/udp.js';
+import type { Endpoint } from '../transport/endpoint.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { decodeBeacon, verifyBeacon, type BeaconEndpoint } from './beacon.js';
 import {

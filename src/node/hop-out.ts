@@ -7,28 +7,26 @@
 //        frame in transit is left as its origin padded it),
 //        the neighbour's transport header in the 16 bytes before the plaintext, its endpoint in
 //        the endpoint area, its key id and the next counter. send() then seals every ready slot
-//        of the batch in place with one native call and sends them with one more (sendmmsg,
-//        runs to one neighbour as UDP GSO).
+//        of the batch in place with one native call and hands it to the transports whose
+//        endpoints it holds: UDP sends it with one more (sendmmsg, runs to one neighbour as UDP
+//        GSO), a stream transport frames it onto its connections.
 import { encodeTransportHeader } from '../noise/messages.js';
 import { paddedLength } from '../util/protocol.js';
 import type { SessionManager } from '../session/manager.js';
 import type { Peer } from '../session/peer.js';
 import { sealBatch } from '../session/aead.js';
 import { DATAGRAM_OFFSET, TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
-import { UdpSocket } from '../transport/udp.js';
-
-export interface Sockets {
-  v4: UdpSocket | null;
-  v6: UdpSocket | null;
-}
+import type { Transport } from '../transport/transport.js';
 
 export class HopOut {
   private ready = 0;
+  /** The endpoint kinds of the ready slots (bit 1 << kind): only their transports are called. */
+  private kinds = 0;
 
   constructor(
     private readonly batch: PacketBatch,
     private readonly hop: SessionManager,
-    private readonly sockets: Sockets,
+    private readonly transports: readonly Transport[],
     private readonly mtu: number,
   ) {}
 
@@ -47,6 +45,7 @@ export class HopOut {
     }
     const base = i * this.batch.slotSize;
     data.set(peer.endpoint, base);
+    this.kinds |= 1 << peer.endpoint[1]!;
     encodeTransportHeader(data, kp.remoteIndex, kp.sendCounter, base + DATAGRAM_OFFSET);
     const padded = pad ? paddedLength(len, this.mtu) : len;
     data.fill(0, base + TUN_OFFSET + len, base + TUN_OFFSET + padded);
@@ -62,11 +61,13 @@ export class HopOut {
   send(n: number): number {
     const ready = this.ready;
     if (ready === 0) return 0;
+    const kinds = this.kinds;
     this.ready = 0;
+    this.kinds = 0;
     const { lens } = this.batch;
     sealBatch(this.batch, n, TUN_OFFSET);
     for (let i = 0; i < n; i++) if (lens[i] !== 0) lens[i] += TUN_OFFSET - DATAGRAM_OFFSET;
-    UdpSocket.sendBatch(this.sockets.v4, this.sockets.v6, this.batch, n, DATAGRAM_OFFSET);
+    for (const transport of this.transports) if (transport.kinds & kinds) transport.sendBatch(this.batch, n, DATAGRAM_OFFSET);
     return ready;
   }
 }

@@ -1,6 +1,6 @@
-// A mesh node: wires one TUN device and its UDP sockets to the session layer through the send
-// and receive pipelines, keeps the peer list and the names, answers DNS at fc00::1, and runs the
-// timers. It opens no device itself — the caller (the daemon, or a test) hands it open ones, and
+// A mesh node: wires one TUN device and its transports (UDP sockets, TCP and TLS streams) to the
+// session layer through the send and receive pipelines, keeps the peer list and the names,
+// answers DNS at fc00::1, and runs the timers. It opens no device itself — the caller (the daemon, or a test) hands it open ones, and
 // the petname file loaded — so it stays embeddable; only LAN discovery's socket is its own,
 // since it comes and goes with the discovery policy.
 import { decodePeerId, encodePeerId } from '../keys/peerid.js';
@@ -14,7 +14,9 @@ import { Counters } from '../util/counters.js';
 import { equalBytes } from '../util/bytes.js';
 import { MTU_MAX } from '../config/schema.js';
 import { PacketBatch, TUN_OFFSET } from '../transport/batch.js';
-import { encodeEndpoint, decodeEndpoint, formatEndpoint, type Endpoint, type UdpSocket } from '../transport/udp.js';
+import { UdpTransport, type UdpSocket } from '../transport/udp.js';
+import type { Transport } from '../transport/transport.js';
+import { encodeEndpoint, decodeEndpoint, formatEndpoint, type Endpoint } from '../transport/endpoint.js';
 import type { PacketDevice } from '../tun/device.js';
 import { routedPacketMtu } from '../forward/header.js';
 import { Router, type Route } from '../routing/router.js';
@@ -31,7 +33,6 @@ import { InboundLinks } from './inbound.js';
 import { DEFAULTS } from '../config/defaults.js';
 import type { LinkSettings } from '../config/schema.js';
 import { ReceivePipeline } from './receive.js';
-import type { Sockets } from './hop-out.js';
 import { SendPipeline } from './send.js';
 import { DataPathCounters, dataPathReport, type DataPathReport } from './data-path.js';
 import { PADDING_MULTIPLE, TAG_SIZE } from '../util/protocol.js';
@@ -52,6 +53,9 @@ export interface NodeOptions {
   /** The open TUN device and UDP sockets; the node polls them but the caller closes them. */
   tun: PacketDevice;
   sockets: UdpSocket[];
+  /** Transports besides UDP (TCP, TLS, the in-process hub), behind the same seam; the caller
+   *  closes them too. */
+  transports?: Transport[];
   mtu: number;
   peers: PeerSpec[];
   log?: (level: NodeLogLevel, message: string) => void;
@@ -171,7 +175,9 @@ export class MeshNode {
     }
   });
   private readonly log: (level: NodeLogLevel, message: string) => void;
-  private readonly sockets: Sockets;
+  /** Every transport, UDP first; and the one for each endpoint kind (endpoint byte 1). */
+  private readonly transports: readonly Transport[];
+  private readonly transportOf: (Transport | undefined)[] = [];
   private readonly upPeers = new Set<Peer>();
   private readonly origins = new Map<string, PeerOrigin>();
   /** What was last reported per peer (state, endpoint, name, handshake), to notice changes. */
@@ -227,10 +233,10 @@ export class MeshNode {
     // Receive slots take the largest MTU any peer may use, so a peer configured with a larger
     // MTU than ours is still heard. Rounded up to a cache line.
     const slotFor = (mtu: number): number => (TUN_OFFSET + mtu + PADDING_MULTIPLE - 1 + TAG_SIZE + 63) & ~63;
-    this.sockets = {
-      v4: options.sockets.find((s) => s.family === 4) ?? null,
-      v6: options.sockets.find((s) => s.family === 6) ?? null,
-    };
+    this.transports = [new UdpTransport(options.sockets), ...(options.transports ?? [])];
+    for (const transport of this.transports) {
+      for (let kind = 0; kind < 32; kind++) if (transport.kinds & (1 << kind)) this.transportOf[kind] = transport;
+    }
     this.links = new Links(this.sessions, {
       linkUp: (link, peer) => this.router.linkUp(link, peer.publicKey),
       linkDown: (link) => this.router.linkDown(link),
@@ -270,7 +276,7 @@ export class MeshNode {
     const resolver = new Resolver(options.tun, this.zone(), icmp, this.counters);
     const context = {
       tun: options.tun,
-      sockets: this.sockets,
+      transports: this.transports,
       mtu: options.mtu,
       hop: this.sessions,
       links: this.links,
@@ -352,7 +358,9 @@ export class MeshNode {
 
   private startIO(): void {
     this.options.tun.onReadable(this.drainer('TUN read', this.options.tun, this.send.onReadable));
-    for (const socket of this.options.sockets) socket.onReadable(this.drainer('UDP receive', socket, () => this.receive.drain(socket)));
+    for (const transport of this.transports) {
+      for (const source of transport.sources) source.onReadable(this.drainer('receive', source, () => this.receive.drain(source)));
+    }
     this.wake();
     this.armTimer(TIMER_TICK_MS);
     const now = this.sessions.now();
@@ -363,7 +371,7 @@ export class MeshNode {
   private stopIO(): void {
     this.lan?.stop();
     this.options.tun.stop();
-    for (const socket of this.options.sockets) socket.stop();
+    for (const transport of this.transports) for (const source of transport.sources) source.stop();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.nextTickAt = Infinity;
@@ -781,12 +789,8 @@ export class MeshNode {
   }
 
   private sendControl(endpoint: Uint8Array, message: Uint8Array): void {
-    const socket = endpoint[0] === 4 ? this.sockets.v4 : this.sockets.v6;
-    if (!socket) {
-      this.counters.noSession++;
-      return;
-    }
-    socket.sendTo(message, 0, message.length, endpoint);
+    const transport = this.transportOf[endpoint[1]!];
+    if (!transport || !transport.sendTo(message, 0, message.length, endpoint)) this.counters.noSession++;
   }
 }
 

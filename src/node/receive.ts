@@ -1,11 +1,11 @@
-// Inbound data path: UDP → hop open → (forwarder → end-to-end open) → fcnet checks → TUN,
+// Inbound data path: transport (UDP, TCP, TLS) → hop open → (forwarder → end-to-end open) → fcnet checks → TUN,
 // or, at a transit node, UDP → hop open → forwarder → hop-out → UDP.
 //
 //   in:  datagrams from neighbours (the addon hands out coalesced ones one per slot)
 //   out: IPv6 packets for the host, written to rovy0 (a TCP flow's coalesced into one write),
 //        and routed frames passed on to the next neighbour, never opened
 //
-//   1. A UDP socket becomes readable; up to `capacity` datagrams fill the slots of one reused
+//   1. A UDP socket (or a stream transport's queue) becomes readable; up to `capacity` datagrams fill the slots of one reused
 //      batch, each at DATAGRAM_OFFSET (32) with its source in the slot's endpoint area.
 //   2. Per datagram: a transport message (type 4) finds its keypair by receiver index and is
 //      checked against the keypair's age and replay window before any decryption is spent on
@@ -42,7 +42,7 @@ import { AeadSlots, OPEN_FAILED, openBatch, openSlots } from '../session/aead.js
 import type { Counters } from '../util/counters.js';
 import type { PacketDevice } from '../tun/device.js';
 import { DATAGRAM_OFFSET, ENDPOINT_BYTES, TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
-import type { UdpSocket } from '../transport/udp.js';
+import type { DatagramSource } from '../transport/transport.js';
 import { FRAME_ROUTED, KIND_MESSAGE, OFF_HOP_LIMIT as OFF_FRAME_HOP_LIMIT, OFF_KIND, reverseRoute } from '../forward/header.js';
 import { EXPIRED, FOR_US, FORWARD, Forwarder } from '../forward/forwarder.js';
 import { FRAME_ROUTING } from '../routing/constants.js';
@@ -50,7 +50,8 @@ import type { Router } from '../routing/router.js';
 import type { EndToEnd } from './end-to-end.js';
 import type { Links } from './links.js';
 import type { DataPathCounters } from './data-path.js';
-import { HopOut, type Sockets } from './hop-out.js';
+import { HopOut } from './hop-out.js';
+import type { Transport } from '../transport/transport.js';
 import { MAX_BATCHES_PER_WAKEUP } from './send.js';
 
 const HEADER = TUN_OFFSET - DATAGRAM_OFFSET;
@@ -64,7 +65,7 @@ const OPEN_E2E = 4;
 
 export interface ReceiveContext {
   tun: PacketDevice;
-  sockets: Sockets;
+  transports: readonly Transport[];
   mtu: number;
   hop: SessionManager;
   links: Links;
@@ -113,11 +114,11 @@ export class ReceivePipeline {
     this.handshakeSlots = new Uint16Array(n);
     this.handshakeLens = new Uint16Array(n);
     this.forwarder = new Forwarder((link) => ctx.links.upPeer(link) !== undefined, ctx.counters);
-    this.hopOut = new HopOut(batch, ctx.hop, ctx.sockets, ctx.mtu);
+    this.hopOut = new HopOut(batch, ctx.hop, ctx.transports, ctx.mtu);
   }
 
-  /** Drains one UDP socket: called whenever it is readable. */
-  drain(socket: UdpSocket): void {
+  /** Drains one source of datagrams (a UDP socket, a stream transport): called whenever it is readable. */
+  drain(socket: DatagramSource): void {
     const { batch } = this;
     const stats = this.ctx.dataPath;
     stats.udpWakeups++;

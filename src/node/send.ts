@@ -39,14 +39,15 @@ import { isResolverAddress, type Resolver } from './resolver.js';
 import type { EndToEnd } from './end-to-end.js';
 import type { Links } from './links.js';
 import type { DataPathCounters } from './data-path.js';
-import { HopOut, type Sockets } from './hop-out.js';
+import { HopOut } from './hop-out.js';
+import type { Transport } from '../transport/transport.js';
 
 /** Batches per readiness callback before the event loop gets a turn. */
 export const MAX_BATCHES_PER_WAKEUP = 8;
 
 export interface SendContext {
   tun: PacketDevice;
-  sockets: Sockets;
+  transports: readonly Transport[];
   mtu: number;
   /** Neighbours by fc address: the way to a neighbour before routing knows of it. */
   neighbours: AddressTable<Peer>;
@@ -71,7 +72,7 @@ export class SendPipeline {
     private readonly batch: PacketBatch,
     private readonly ctx: SendContext,
   ) {
-    this.hopOut = new HopOut(batch, ctx.hop, ctx.sockets, ctx.mtu);
+    this.hopOut = new HopOut(batch, ctx.hop, ctx.transports, ctx.mtu);
     this.e2eSeals = new AeadSlots(batch.capacity);
   }
 

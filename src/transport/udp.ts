@@ -1,71 +1,19 @@
 // UDP transport sockets over the native addon: recvmmsg/sendmmsg batches instead of one
 // node:dgram syscall per datagram, which was the largest per-packet cost measured. Endpoints
-// travel inside each batch slot as a 32-byte area; this module converts it to and from text.
+// travel inside each batch slot as a 32-byte area (endpoint.ts).
 // Where the kernel has UDP GRO, a socket takes datagrams coalesced (a sender's run of them as
 // one message, never cut into skbs of their own) and the addon hands them out one per slot.
-import { isIPv4, isIPv6 } from 'node:net';
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../keys/ip-text.js';
+import { parseIPv4, parseIPv6 } from '../keys/ip-text.js';
 import { native, UDP_GRO_SCRATCH_BYTES, UDP_GRO_STATE_LENGTH, type PollHandle } from '../native/addon.js';
 import { DATAGRAM_OFFSET, ENDPOINT_BYTES, type PacketBatch } from './batch.js';
-
-/** A UDP endpoint. `scopeId` is the interface index of a link-local IPv6 address (0 or absent: none). */
-export interface Endpoint {
-  family: 4 | 6;
-  address: string;
-  port: number;
-  scopeId?: number;
-}
+import { KIND_UDP, encodeEndpoint, type Endpoint } from './endpoint.js';
+import type { DatagramSource, Transport } from './transport.js';
 
 /** Socket buffer size asked for by default: room for bursts of a few thousand datagrams. */
 export const DEFAULT_BUFFER_BYTES = 4 << 20;
 
-/**
- * Writes `ep` as an endpoint area at out[offset, offset+32):
- *   [0] family 4|6, [1] 0, [2..4) port big-endian, [4..20) address (IPv4 in [4..8)),
- *   [20..24) IPv6 scope id little-endian, the rest zero.
- */
-export function encodeEndpoint(ep: Endpoint, out: Uint8Array = new Uint8Array(ENDPOINT_BYTES), offset = 0): Uint8Array {
-  if (!Number.isInteger(ep.port) || ep.port < 0 || ep.port > 65535) throw new RangeError(`invalid UDP port ${ep.port}`);
-  const scope = ep.scopeId ?? 0;
-  if (!Number.isInteger(scope) || scope < 0 || scope > 0xffffffff) throw new RangeError(`invalid IPv6 scope id ${scope}`);
-  let addr: Uint8Array;
-  if (ep.family === 4 && isIPv4(ep.address)) addr = parseIPv4(ep.address);
-  else if (ep.family === 6 && isIPv6(ep.address) && !ep.address.includes('%')) addr = parseIPv6(ep.address);
-  else throw new TypeError(`${JSON.stringify(ep.address)} is not an IPv${ep.family} address`);
-  if (scope !== 0 && ep.family === 4) throw new RangeError('an IPv4 endpoint has no scope id');
-  out.fill(0, offset, offset + ENDPOINT_BYTES);
-  out[offset] = ep.family;
-  out[offset + 2] = ep.port >>> 8;
-  out[offset + 3] = ep.port & 0xff;
-  out.set(addr, offset + 4);
-  for (let i = 0; i < 4; i++) out[offset + 20 + i] = (scope >>> (8 * i)) & 0xff;
-  return out;
-}
 
-/** Reads the endpoint area at bytes[offset, offset+32). */
-export function decodeEndpoint(bytes: Uint8Array, offset = 0): Endpoint {
-  const family = bytes[offset];
-  if (bytes.length - offset < ENDPOINT_BYTES || (family !== 4 && family !== 6)) {
-    throw new RangeError('not an endpoint area (family byte must be 4 or 6)');
-  }
-  const port = (bytes[offset + 2] << 8) | bytes[offset + 3];
-  if (family === 4) return { family, address: formatIPv4(bytes.subarray(offset + 4, offset + 8)), port };
-  const address = formatIPv6(bytes.subarray(offset + 4, offset + 20));
-  const b = offset + 20;
-  const scopeId = (bytes[b] | (bytes[b + 1] << 8) | (bytes[b + 2] << 16) | (bytes[b + 3] << 24)) >>> 0;
-  return scopeId === 0 ? { family, address, port } : { family, address, port, scopeId };
-}
-
-/**
- * `host:port` or `[host]:port` text for logs. A scoped IPv6 address carries its zone as the
- * interface index, or as `interfaceName` when the caller knows it ("[fe80::1%eth0]:7777").
- */
-export function formatEndpoint(ep: Endpoint, interfaceName?: string): string {
-  if (ep.family === 4) return `${ep.address}:${ep.port}`;
-  return `[${ep.address}${ep.scopeId ? `%${interfaceName ?? ep.scopeId}` : ''}]:${ep.port}`;
-}
-
-export class UdpSocket {
+export class UdpSocket implements DatagramSource {
   private poll: PollHandle | null = null;
   private _fd: number;
   /** Endpoint area for sendTo(Endpoint): reused, so control sends allocate nothing here. */
@@ -96,7 +44,8 @@ export class UdpSocket {
 
   /**
    * Sends the first `count` slots, each to the endpoint in its slot, on `v4` or `v6` by the
-   * endpoint's family (no socket for that family: dropped). Empty slots are skipped.
+   * endpoint's family (no socket for that family: dropped). Empty slots, and slots whose endpoint
+   * names another transport, are skipped.
    * Returns how many were sent; datagrams that meet a full socket buffer are dropped.
    */
   static sendBatch(v4: UdpSocket | null, v6: UdpSocket | null, batch: PacketBatch, count: number, offset = DATAGRAM_OFFSET): number {
@@ -126,7 +75,7 @@ export class UdpSocket {
   /** One datagram; false if the socket buffer is full (it was dropped). */
   sendTo(buf: Uint8Array, off: number, len: number, to: Endpoint | Uint8Array): boolean {
     const endpoint = to instanceof Uint8Array ? to : encodeEndpoint(to, this.scratch);
-    if (endpoint[0] !== this.family) throw new TypeError(`an IPv${endpoint[0]} endpoint on an IPv${this.family} socket`);
+    if (endpoint[0] !== this.family || endpoint[1] !== KIND_UDP) throw new TypeError(`an endpoint of IPv${endpoint[0]}, transport ${endpoint[1]}, on a UDP IPv${this.family} socket`);
     return native.udpSendTo(this.liveFd(), buf, off, len, endpoint);
   }
 
@@ -153,5 +102,29 @@ export class UdpSocket {
   private liveFd(): number {
     if (this._fd < 0) throw new Error(`UDP socket (IPv${this.family}, port ${this.port}) is closed`);
     return this._fd;
+  }
+}
+
+/** UDP behind the transport seam: an IPv4 and an IPv6 socket (either may be absent), sent to
+ *  with one native call per batch. */
+export class UdpTransport implements Transport {
+  readonly kinds = 1 << KIND_UDP;
+  readonly sources: readonly UdpSocket[];
+  private readonly v4: UdpSocket | null;
+  private readonly v6: UdpSocket | null;
+
+  constructor(sockets: readonly UdpSocket[]) {
+    this.sources = sockets;
+    this.v4 = sockets.find((s) => s.family === 4) ?? null;
+    this.v6 = sockets.find((s) => s.family === 6) ?? null;
+  }
+
+  sendBatch(batch: PacketBatch, count: number, offset: number): number {
+    return UdpSocket.sendBatch(this.v4, this.v6, batch, count, offset);
+  }
+
+  sendTo(buf: Uint8Array, off: number, len: number, endpoint: Uint8Array): boolean {
+    const socket = endpoint[0] === 4 ? this.v4 : this.v6;
+    return socket !== null && socket.sendTo(buf, off, len, endpoint);
   }
 }

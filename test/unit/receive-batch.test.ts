@@ -24,7 +24,7 @@ function pipelineFor(hop: SessionManager, keys: KeyPair, counters: Counters, tun
   const router = new Router({ identity: keys, mtu: 1420, send() {}, now: hop.now });
   const address = fcAddressBytes(keys.publicKey);
   const e2e = new EndToEnd(keys, hop, links, new IcmpReplies(tun, address, hop.now), counters, { changed() {}, resend() {}, internalError() {} }, 1420, hop.now);
-  return new ReceivePipeline(batch, { tun, sockets: { v4: null, v6: null }, mtu: 1420, hop, links, router, e2e, localAddress: address, counters, dataPath: new DataPathCounters() });
+  return new ReceivePipeline(batch, { tun, transports: [], mtu: 1420, hop, links, router, e2e, localAddress: address, counters, dataPath: new DataPathCounters() });
 }
 
 /** Datagrams waiting to be "received", handed out by readBatch as recvmmsg would. */

@@ -7,7 +7,8 @@ import { Worker } from 'node:worker_threads';
 import { execFileSync } from 'node:child_process';
 import { addonPath, native, UDP_GRO_SCRATCH_BYTES, UDP_GRO_STATE_LENGTH } from '../../src/native/addon.js';
 import { DATAGRAM_OFFSET, PacketBatch } from '../../src/transport/batch.js';
-import { UdpSocket, decodeEndpoint, encodeEndpoint, formatEndpoint, type Endpoint } from '../../src/transport/udp.js';
+import { UdpSocket } from '../../src/transport/udp.js';
+import { decodeEndpoint, encodeEndpoint, formatEndpoint, type Endpoint } from '../../src/transport/endpoint.js';
 
 const TIMEOUT_MS = 5000;
 
