@@ -10,7 +10,10 @@ import { dirname, join } from 'node:path';
 import { PetnameStore } from '../src/names/petnames.js';
 import { loadConfig, refuseOwnKey, type Config } from '../src/config/config.js';
 import { loadOrGenerateKey, saveNewKey } from '../src/keys/keyfile.js';
-import { MeshNode, type PeerSpec } from '../src/node/node.js';
+import { MAX_DATAGRAM_BYTES, MeshNode, type PeerSpec } from '../src/node/node.js';
+import type { AddressSpec } from '../src/node/peer-addresses.js';
+import { StreamTransport } from '../src/transport/streams.js';
+import { selfSignedIdentity } from '../src/transport/self-signed.js';
 import { formatMultiaddr, parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
 import { packageRoot } from '../src/util/package-root.js';
 import { installLayout } from '../src/util/install-layout.js';
@@ -21,7 +24,6 @@ import type { DiscoveryPolicy } from '../src/config/schema.js';
 import { VERSION } from './version.js';
 import { TUN_OFFLOADS, TunDevice } from '../src/tun/device.js';
 import { UdpSocket } from '../src/transport/udp.js';
-import type { Endpoint } from '../src/transport/endpoint.js';
 import { MeshSwitch } from './mesh-switch.js';
 import { native } from '../src/native/addon.js';
 import { Log } from './log.js';
@@ -83,6 +85,11 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   process.on('SIGINT', early);
 
   const sockets: UdpSocket[] = [];
+  // TCP and TLS: always there to dial peers with such addresses; listening only where "listen" says.
+  const streams = {
+    tcp: new StreamTransport({ kind: 'tcp', maxDatagram: MAX_DATAGRAM_BYTES, log: (level, message) => log.write(level, message) }),
+    tls: new StreamTransport({ kind: 'tls', maxDatagram: MAX_DATAGRAM_BYTES, identity: selfSignedIdentity(), log: (level, message) => log.write(level, message) }),
+  };
   /** The listen addresses with the ports their sockets got (port 0 in the config: the kernel's choice). */
   const bound: Multiaddr[] = [];
   let tun: TunDevice | null = null;
@@ -126,12 +133,21 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     // Closing the TUN's last descriptor removes the interface with its address and route.
     tun?.close();
     for (const socket of sockets) socket.close();
+    streams.tcp.close();
+    streams.tls.close();
   };
   try {
     for (const listen of config.listen) {
-      const socket = withContext(`listen ${formatMultiaddr(listen)}`, () => UdpSocket.open(listen.family, listen.address, listen.port, SOCKET_BUFFER_BYTES));
-      sockets.push(socket);
-      const address = { ...listen, port: socket.port };
+      const what = `listen ${formatMultiaddr(listen)}`;
+      let port: number;
+      if (listen.transport === 'tcp' || listen.transport === 'tls') {
+        port = await withContextAsync(what, () => streams[listen.transport as 'tcp' | 'tls'].listen(listen.family, listen.address, listen.port));
+      } else {
+        const socket = withContext(what, () => UdpSocket.open(listen.family, listen.address, listen.port, SOCKET_BUFFER_BYTES));
+        sockets.push(socket);
+        port = socket.port;
+      }
+      const address = { ...listen, port };
       bound.push(address);
       log.info(`listening on ${formatMultiaddr(address)}`);
     }
@@ -153,11 +169,12 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       identity: { privateKey: key.privateKey, publicKey: key.publicKey },
       tun,
       sockets,
+      transports: [streams.tcp, streams.tls],
       mtu: config.tun.mtu,
       peers,
       enabled: saved.enabled,
       petnames,
-      discovery: { policy: discoveryPolicy(config, saved), interfaces: config.discovery.interfaces, exclude: [tun.name], listen: bound },
+      discovery: { policy: discoveryPolicy(config, saved), interfaces: config.discovery.interfaces, exclude: [tun.name], listen: bound.filter((l) => (l.transport ?? 'udp') === 'udp') },
       links: config.links,
       blocked: saved.blocked,
       log: (level, message) => log.write(level, message),
@@ -355,20 +372,30 @@ function discoveryPolicy(config: Config, saved: DaemonState): DiscoveryPolicy {
  *  link-local zone names no interface. */
 function peerSpecs(config: Config): PeerSpec[] {
   return config.peers.map((peer, i) => {
-    let endpoint: Endpoint;
+    let addresses: AddressSpec[];
     try {
-      endpoint = endpointOf(peer.address);
+      addresses = peer.addresses.map(addressSpec);
     } catch (err) {
       throw new Error(`${config.source ?? 'config'}: peer[${i}].address: ${(err as Error).message}`);
     }
     return {
       publicKey: peer.publicKey,
-      endpoint,
+      endpoint: null,
+      addresses,
       psk: peer.psk,
       keepaliveSeconds: peer.keepalive,
       name: peer.name,
     };
   });
+}
+
+/** As withContext, for what opens asynchronously (a TCP or TLS listener). */
+async function withContextAsync<T>(what: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (err) {
+    throw new Error(`${what}: ${(err as Error).message}`);
+  }
 }
 
 /** Runs `open`, prefixing a failure with what was being opened ("listen /ip6/::/udp/7777: ..."). */
@@ -382,16 +409,20 @@ function withContext<T>(what: string, open: () => T): T {
 
 /** A peer added at run time: keepalive and psk take their defaults. */
 function runtimeSpec(address: Multiaddr): PeerSpec {
-  return { publicKey: address.publicKey!, endpoint: endpointOf(address) };
+  return { publicKey: address.publicKey!, endpoint: null, addresses: [addressSpec(address)] };
 }
 
-/** Where a multiaddr points; a link-local zone becomes its interface's index. Throws when the
- *  zone names no interface. */
-function endpointOf({ family, address, port, zone }: Multiaddr): Endpoint {
-  if (zone === undefined) return { family, address, port };
+/** Where a multiaddr points: an endpoint (a link-local zone becomes its interface's index), or a
+ *  host name to resolve when dialled. Throws when the zone names no interface. */
+function addressSpec(m: Multiaddr): AddressSpec {
+  const text = formatMultiaddr(m);
+  const transport = m.transport ?? 'udp';
+  if (m.host !== undefined) return { host: m.host, port: m.port, transport, text };
+  const { family, address, port, zone } = m;
+  if (zone === undefined) return { endpoint: { family, address, port, transport }, text };
   const scopeId = native.ifIndex(zone);
   if (scopeId === 0) throw new Error(`no interface named "${zone}"`);
-  return { family, address, port, scopeId };
+  return { endpoint: { family, address, port, scopeId, transport }, text };
 }
 
 /** An installed bundle's own contract (in its datadir); from a checkout, the repository's, else the one in /usr/share. */

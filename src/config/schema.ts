@@ -31,8 +31,10 @@ export interface PeerConfig {
   publicKey: Uint8Array;
   /** The peer's ID, canonical text. */
   peerId: string;
-  /** Where to reach the peer and who it is. */
+  /** Where to reach the peer and who it is: the first of `addresses`. */
   address: PeerMultiaddr;
+  /** Every address given, best first: the node uses the first that works (node/peer-addresses.ts). */
+  addresses: PeerMultiaddr[];
   /** A local label for the peer (a DNS label, lower case): "<name>.rovy". */
   name?: string;
   /** 32-byte pre-shared key mixed into the handshake (Noise psk2), if any. */
@@ -48,7 +50,7 @@ export interface Config {
   source: string | null;
   /** Absolute path of the node's private key file. */
   keyFile: string;
-  /** UDP addresses to listen on (no /rovy part; port 0 means any). */
+  /** Addresses to listen on: UDP, TCP, TLS (no /rovy part, no /dns; port 0 means any). */
   listen: Multiaddr[];
   tun: {
     /** Interface name. */
@@ -132,7 +134,7 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
       mtu: integerValue(entry(tun, 'mtu'), DEFAULTS.mtu, 'tun.mtu', MTU_MIN, MTU_MAX, '', fail),
       offload: booleanValue(entry(tun, 'offload'), DEFAULTS.tunOffload, 'tun.offload', fail),
     },
-    peers: peersValue(entry(root, 'peer'), new Set(listen.map((l) => l.family)), fail),
+    peers: peersValue(entry(root, 'peer'), new Set(listen.filter((l) => (l.transport ?? 'udp') === 'udp').map((l) => l.family)), fail),
     log: { level: choiceValue(entry(log, 'level'), 'log.level', LOG_LEVELS, DEFAULTS.logLevel, fail) },
     discovery: {
       policy: choiceValue(entry(discovery, 'policy'), 'discovery.policy', DISCOVERY_POLICIES, DEFAULTS.discoveryPolicy, fail),
@@ -190,6 +192,7 @@ function listenValue(node: TomlNode | undefined, fail: Fail): Multiaddr[] {
     const text = stringValue(item, field, 'must be a multiaddr string like "/ip6/::/udp/7777"', fail);
     const addr = multiaddrValue(text, item, field, options, fail);
     if (addr.zone !== undefined) fail(item.line, field, 'link-local listen addresses are not supported: listen on "/ip6/::/udp/PORT"');
+    if (addr.host !== undefined) fail(item.line, field, 'a listen address is an IP address, not a /dns name');
     const canonical = formatMultiaddr(addr);
     const first = seen.get(canonical);
     if (first !== undefined) fail(item.line, field, `repeats listen[${first}] (${canonical})`);
@@ -236,7 +239,7 @@ function discoveryInterfacesValue(node: TomlNode | undefined, fail: Fail): strin
 }
 
 /** All [[peer]] blocks; two blocks may not name the same key, nor use the same name, and each
- *  must be reachable from a listen socket of its address family. */
+ *  UDP address must be reachable from a UDP listen socket of its address family. */
 function peersValue(node: TomlNode | undefined, listenFamilies: Set<4 | 6>, fail: Fail): PeerConfig[] {
   if (node === undefined) return [];
   if (node.kind !== 'array') {
@@ -246,9 +249,11 @@ function peersValue(node: TomlNode | undefined, listenFamilies: Set<4 | 6>, fail
   const byName = new Map<string, { index: number; line: number }>();
   return node.items.map((item, i) => {
     const { peer, addressLine, nameLine } = peerValue(item, `peer[${i}]`, fail);
-    if (!listenFamilies.has(peer.address.family)) {
-      fail(addressLine, `peer[${i}].address`, `is IPv${peer.address.family}, but no listen address is: add one to "listen"`);
-    }
+    peer.addresses.forEach((address, j) => {
+      if ((address.transport ?? 'udp') !== 'udp' || address.host !== undefined || listenFamilies.has(address.family)) return;
+      const field = peer.addresses.length > 1 ? `peer[${i}].address[${j}]` : `peer[${i}].address`;
+      fail(addressLine, field, `is UDP over IPv${address.family}, but no UDP listen address is: add one to "listen"`);
+    });
     const sameKey = byKey.get(peer.peerId);
     if (sameKey !== undefined) {
       fail(addressLine, `peer[${i}].address`, `the same peer as peer[${sameKey.index}] (line ${sameKey.line})`);
@@ -276,18 +281,34 @@ function peerValue(
 
   const addressNode = node.entries.get('address')?.node;
   if (addressNode === undefined) {
-    return fail(node.line, `${field}.address`, 'is required (a multiaddr ending in /rovy/<peer ID>)');
+    return fail(node.line, `${field}.address`, 'is required (a multiaddr ending in /rovy/<peer ID>, or an array of them)');
   }
-  const shape = 'must be a multiaddr string like "/ip6/fd00::2/udp/7777/rovy/<peer ID>"';
-  const text = stringValue(addressNode, `${field}.address`, shape, fail);
-  const address = multiaddrValue(text, addressNode, `${field}.address`, { peer: 'required' }, fail);
-  if (address.peerId === undefined || address.publicKey === undefined) {
-    return fail(addressNode.line, `${field}.address`, 'needs /rovy/<peer ID> at the end');
-  }
+  const shape = 'must be a multiaddr string like "/ip6/fd00::2/udp/7777/rovy/<peer ID>", or an array of them (best first)';
+  const items = addressNode.kind === 'array' ? addressNode.items : [addressNode];
+  if (items.length === 0) fail(addressNode.line, `${field}.address`, 'must list at least one address');
+  let firstPeerId: string | undefined;
+  const addresses = items.map((item, j): PeerMultiaddr => {
+    const itemField = addressNode.kind === 'array' ? `${field}.address[${j}]` : `${field}.address`;
+    const text = stringValue(item, itemField, shape, fail);
+    const address = multiaddrValue(text, item, itemField, { peer: 'required' }, fail);
+    if (address.peerId === undefined || address.publicKey === undefined) return fail(item.line, itemField, 'needs /rovy/<peer ID> at the end');
+    firstPeerId ??= address.peerId;
+    if (address.peerId !== firstPeerId) fail(item.line, itemField, 'names another peer than the first address: one [[peer]] block is one peer');
+    return { ...address, peerId: address.peerId, publicKey: address.publicKey };
+  });
+  const seen = new Map<string, number>();
+  addresses.forEach((address, j) => {
+    const canonical = formatMultiaddr(address);
+    const first = seen.get(canonical);
+    if (first !== undefined) fail(items[j]!.line, `${field}.address[${j}]`, `repeats ${field}.address[${first}]`);
+    seen.set(canonical, j);
+  });
+  const address = addresses[0]!;
   const result: PeerConfig = {
     publicKey: address.publicKey,
     peerId: address.peerId,
-    address: { ...address, peerId: address.peerId, publicKey: address.publicKey },
+    address,
+    addresses,
     line: addressNode.line,
   };
 

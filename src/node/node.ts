@@ -13,10 +13,10 @@ import { DEFAULT_KEEPALIVE_MS, TIMER_TICK_MS } from '../session/constants.js';
 import { Counters } from '../util/counters.js';
 import { equalBytes } from '../util/bytes.js';
 import { MTU_MAX } from '../config/schema.js';
-import { PacketBatch, TUN_OFFSET } from '../transport/batch.js';
+import { DATAGRAM_OFFSET, PacketBatch, TUN_OFFSET } from '../transport/batch.js';
 import { UdpTransport, type UdpSocket } from '../transport/udp.js';
 import type { Transport } from '../transport/transport.js';
-import { encodeEndpoint, decodeEndpoint, formatEndpoint, type Endpoint } from '../transport/endpoint.js';
+import { encodeEndpoint, decodeEndpoint, formatEndpoint, kindCode, type Endpoint } from '../transport/endpoint.js';
 import type { PacketDevice } from '../tun/device.js';
 import { routedPacketMtu } from '../forward/header.js';
 import { Router, type Route } from '../routing/router.js';
@@ -30,6 +30,8 @@ import { LanPeers, type LanPeersOptions } from './lan-peers.js';
 import type { Neighbor } from '../discovery/neighbors.js';
 import { Links } from './links.js';
 import { InboundLinks } from './inbound.js';
+import { PeerAddresses, type AddressHost, type AddressSpec } from './peer-addresses.js';
+import { lookup } from 'node:dns/promises';
 import { DEFAULTS } from '../config/defaults.js';
 import type { LinkSettings } from '../config/schema.js';
 import { ReceivePipeline } from './receive.js';
@@ -40,6 +42,8 @@ import { PADDING_MULTIPLE, TAG_SIZE } from '../util/protocol.js';
 export interface PeerSpec {
   publicKey: Uint8Array;
   endpoint: Endpoint | null;
+  /** Where to reach the peer, best first (peer-addresses.ts); when given, `endpoint` is unused. */
+  addresses?: AddressSpec[];
   psk?: Uint8Array;
   /** Persistent keepalive in seconds; 0 turns it off; absent means the default. */
   keepaliveSeconds?: number;
@@ -125,6 +129,13 @@ export interface NodeEvents {
 
 /** Slots per batch: enough to amortise the native calls, small enough to stay in L2. */
 const BATCH = 64;
+/** A slot holds the endpoint area, the transport header, the packet padded to 16 and the tag.
+ *  Receive slots take the largest MTU any peer may use, so a peer configured with a larger MTU
+ *  than ours is still heard. Rounded up to a cache line. */
+const slotFor = (mtu: number): number => (TUN_OFFSET + mtu + PADDING_MULTIPLE - 1 + TAG_SIZE + 63) & ~63;
+/** The largest datagram the node reads: what fills a receive slot. Stream transports skip
+ *  longer frames. */
+export const MAX_DATAGRAM_BYTES = slotFor(MTU_MAX) - DATAGRAM_OFFSET;
 /** How often peers' states are compared with what was reported (handshakes starting, roaming). */
 const STATUS_SCAN_MS = 1000;
 /** At rest the timers run this often, not every TIMER_TICK_MS: every neighbour's hello goes out
@@ -150,6 +161,19 @@ export class MeshNode {
   readonly lan: LanPeers | null;
   /** Links others open to us by the link policy, and the blocked keys. */
   readonly inbound: InboundLinks;
+  /** The configured addresses of the peers that have them, and which is in use. */
+  private readonly addressBook = new Map<Peer, PeerAddresses>();
+  private readonly addressHost: AddressHost = {
+    resolve: async (host) => {
+      const { family, address } = await lookup(host);
+      return { family: family === 4 ? 4 : 6, address };
+    },
+    dialable: (endpoint, serverName) => this.transportOf[kindCode(endpoint.transport ?? 'udp')]?.addDialTarget?.(endpoint, serverName),
+    initiate: (peer) => {
+      if (this.timer) this.sessions.initiate(peer, this.sessions.now(), true);
+    },
+    log: (level, message) => this.log(level, message),
+  };
   private readonly links: Links;
   private readonly e2e: EndToEnd;
   private readonly byAddress = new AddressTable<Peer>();
@@ -229,10 +253,6 @@ export class MeshNode {
       this.counters,
       { mtu: options.mtu, ...options.session, acceptPeer: (key, source, sourceKey) => this.acceptInitiator(key, source, sourceKey) },
     );
-    // A slot holds the endpoint area, the transport header, the packet padded to 16 and the tag.
-    // Receive slots take the largest MTU any peer may use, so a peer configured with a larger
-    // MTU than ours is still heard. Rounded up to a cache line.
-    const slotFor = (mtu: number): number => (TUN_OFFSET + mtu + PADDING_MULTIPLE - 1 + TAG_SIZE + 63) & ~63;
     this.transports = [new UdpTransport(options.sockets), ...(options.transports ?? [])];
     for (const transport of this.transports) {
       for (let kind = 0; kind < 32; kind++) if (transport.kinds & (1 << kind)) this.transportOf[kind] = transport;
@@ -411,6 +431,7 @@ export class MeshNode {
     const now = this.sessions.now();
     if (now - this.lastScan >= STATUS_SCAN_MS) {
       this.lastScan = now;
+      for (const [peer, addresses] of this.addressBook) addresses.tick(peer, now);
       for (const peer of this.sessions.allPeers()) this.reportIfChanged(peer);
     }
     if (this.routedDirty) this.reportRouted();
@@ -482,7 +503,19 @@ export class MeshNode {
         if (existing.psk !== psk) existing.psk.fill(0);
         existing.psk = psk;
         // The live endpoint may have roamed; only a changed config entry overrides it.
-        if (endpoint && !(existing.configuredEndpoint && equalBytes(endpoint, existing.configuredEndpoint))) {
+        if (spec.addresses?.length) {
+          const texts = spec.addresses.map((a) => a.text).join(' ');
+          if (texts !== this.addressBook.get(existing)?.specs.map((a) => a.text).join(' ')) {
+            const addresses = new PeerAddresses(spec.addresses, this.addressHost);
+            this.addressBook.set(existing, addresses);
+            const first = addresses.initialEndpoint();
+            if (first) {
+              existing.endpoint = first;
+              existing.configuredEndpoint = first.slice();
+            }
+            addresses.start(existing);
+          }
+        } else if (endpoint && !(existing.configuredEndpoint && equalBytes(endpoint, existing.configuredEndpoint))) {
           existing.endpoint = endpoint;
           existing.configuredEndpoint = endpoint.slice();
         }
@@ -596,6 +629,8 @@ export class MeshNode {
   }
 
   private add(peerId: string, spec: PeerSpec, endpoint: Uint8Array | null, origin: PeerOrigin, now: number, initiate = true): void {
+    const addresses = spec.addresses?.length ? new PeerAddresses(spec.addresses, this.addressHost) : null;
+    if (addresses) endpoint = addresses.initialEndpoint();
     const address = fcAddressBytes(spec.publicKey);
     const peer = new Peer({ publicKey: spec.publicKey, peerId, address, addressText: formatIPv6(address), endpoint, psk: pskOf(spec), keepaliveMs: keepaliveMsOf(spec) });
     peer.configuredEndpoint = endpoint?.slice() ?? null;
@@ -608,13 +643,16 @@ export class MeshNode {
     this.reported.set(peerId, this.snapshotOf(peer));
     this.log('info', `peer ${peerId} added`);
     this.events.peerAdded?.(peerId);
+    if (addresses) this.addressBook.set(peer, addresses);
     if (this.timer && initiate) this.sessions.initiate(peer, now);
+    addresses?.start(peer);
   }
 
   private forget(peer: Peer): void {
     this.sessions.removePeer(peer); // reports sessionDown first if it was connected
     this.links.remove(peer);
     this.byAddress.delete(peer.address);
+    this.addressBook.delete(peer);
     this.upPeers.delete(peer);
     this.origins.delete(peer.peerId);
     this.reported.delete(peer.peerId);

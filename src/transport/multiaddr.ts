@@ -1,22 +1,30 @@
-// Transport addresses as multiaddr text: where to reach a node over UDP, and optionally who it is.
+// Transport addresses as multiaddr text: where to reach a node, over what, and optionally who it is.
 //
 //   /ip4/<IPv4>/udp/<port>[/rovy/<peer ID>]
 //   /ip6/<IPv6>/udp/<port>[/rovy/<peer ID>]
 //   /ip6zone/<interface>/ip6/<fe80::...>/udp/<port>[/rovy/<peer ID>]   (link-local addresses)
+//   /ip4|ip6/<address>/tcp/<port>[/tls][/rovy/<peer ID>]                (a stream, plain or TLS)
+//   /dns/<host name>/udp|tcp/<port>[/tls][/rovy/<peer ID>]             (resolved when dialled)
 //
 // Parsing is strict and canonicalizing: addresses come out in their one canonical text (RFC 5952
-// for IPv6), peer IDs in lower case, and a problem is reported by naming the part that is wrong.
-// A link-local IPv6 address is only usable with its interface, so it needs /ip6zone; a zone on any
-// other address is refused. Peer ports are 1–65535; listen addresses may ask for port 0 (any).
+// for IPv6), host names and peer IDs in lower case, and a problem is reported by naming the part
+// that is wrong. A link-local IPv6 address is only usable with its interface, so it needs
+// /ip6zone; a zone on any other address is refused. Peer ports are 1–65535; listen addresses may
+// ask for port 0 (any).
 import { formatIPv4, formatIPv6, isLinkLocal, isRovyKey, parseIPv4, parseIPv6, fcAddressBytes } from '../keys/address.js';
 import { decodePeerId, encodePeerId, PeerIdError } from '../keys/peerid.js';
 
 export interface Multiaddr {
+  /** The address family; for a /dns address, 6 until resolved (it says nothing then). */
   family: 4 | 6;
-  /** The IP address in canonical text, without zone. */
+  /** The IP address in canonical text, without zone; "" for a /dns address. */
   address: string;
-  /** The UDP port; 0 only in listen addresses parsed with allowPortZero. */
+  /** A /dns address's host name, lower case: resolved when dialled. */
+  host?: string;
+  /** The port; 0 only in listen addresses parsed with allowPortZero. */
   port: number;
+  /** "udp" when absent; "tcp", or "tls" for TLS over TCP. */
+  transport?: 'udp' | 'tcp' | 'tls';
   /** The interface of a link-local IPv6 address. */
   zone?: string;
   /** The peer ID after /rovy, in canonical (lower-case) text. */
@@ -71,7 +79,14 @@ export function parseMultiaddr(text: string, options: MultiaddrOptions = {}): Mu
 
   let family: 4 | 6;
   let address: string;
-  if (proto === 'ip4') {
+  let host: string | undefined;
+  if (proto === 'dns' && zone === undefined) {
+    const name = valueOf('dns', 'a host name').toLowerCase();
+    if (!isHostName(name)) fail(`/dns ${JSON.stringify(name.length > 80 ? name.slice(0, 77) + '...' : name)} is not a host name (letters, digits, "-" and dots)`);
+    family = 6;
+    address = '';
+    host = name;
+  } else if (proto === 'ip4') {
     family = 4;
     const v = valueOf('ip4', 'an IPv4 address');
     let bytes: Uint8Array;
@@ -98,12 +113,13 @@ export function parseMultiaddr(text: string, options: MultiaddrOptions = {}): Mu
     }
     if (!linkLocal && zone !== undefined) fail(`/ip6zone applies only to link-local addresses (fe80::/10), not ${address}`);
   } else {
-    return fail(`it must start with /ip4, /ip6 or /ip6zone, not ${describe(proto)}`);
+    return fail(`it must start with /ip4, /ip6, /ip6zone or /dns, not ${describe(proto)}`);
   }
 
   const transport = parts[i++];
-  if (transport !== 'udp') fail(`/udp/<port> must follow the address, not ${describe(transport)}`);
-  const portText = valueOf('udp', 'a port number');
+  if (transport !== 'udp' && transport !== 'tcp') fail(`/udp/<port> or /tcp/<port> must follow the address, not ${describe(transport)}`);
+  if (transport === 'tcp' && zone !== undefined) fail('a link-local address is for UDP only (/ip6zone/.../udp/<port>)');
+  const portText = valueOf(transport, 'a port number');
   if (!/^[0-9]+$/.test(portText)) fail(`port must be a decimal number, got ${JSON.stringify(portText)}`);
   if (portText.length > 1 && portText[0] === '0') fail(`port must not have leading zeros, got ${portText}`);
   const port = Number(portText);
@@ -111,11 +127,13 @@ export function parseMultiaddr(text: string, options: MultiaddrOptions = {}): Mu
   if (port < minPort || port > 65535) fail(`port must be ${minPort}–65535, got ${portText}`);
 
   const result: Multiaddr = { family, address, port };
+  if (host !== undefined) result.host = host;
   if (zone !== undefined) result.zone = zone;
+  if (transport === 'tcp') result.transport = parts[i] === 'tls' ? (i++, 'tls') : 'tcp';
 
   if (i < parts.length) {
     const p = parts[i++];
-    if (p !== 'rovy') fail(`only /rovy/<peer ID> may follow the port, not ${describe(p)}`);
+    if (p !== 'rovy') fail(`only ${transport === 'tcp' && result.transport === 'tcp' ? '/tls or ' : ''}/rovy/<peer ID> may follow the port, not ${describe(p)}`);
     const idText = valueOf('rovy', 'a peer ID');
     let publicKey: Uint8Array;
     try {
@@ -139,15 +157,18 @@ export function parseMultiaddr(text: string, options: MultiaddrOptions = {}): Mu
 /** The canonical multiaddr text of an address (a publicKey without peerId is encoded too). */
 export function formatMultiaddr(m: Multiaddr): string {
   let text: string;
-  if (m.family === 4) {
+  if (m.host !== undefined) {
+    text = `/dns/${m.host}`;
+  } else if (m.family === 4) {
     if (m.zone !== undefined) throw new Error('an IPv4 multiaddr cannot have a zone');
     text = `/ip4/${formatIPv4(parseIPv4(m.address))}`;
   } else {
     text = `/ip6/${formatIPv6(parseIPv6(m.address))}`;
     if (m.zone !== undefined) text = `/ip6zone/${m.zone}${text}`;
   }
-  if (!Number.isInteger(m.port) || m.port < 0 || m.port > 65535) throw new Error(`invalid UDP port ${m.port}`);
-  text += `/udp/${m.port}`;
+  if (!Number.isInteger(m.port) || m.port < 0 || m.port > 65535) throw new Error(`invalid port ${m.port}`);
+  const transport = m.transport ?? 'udp';
+  text += transport === 'udp' ? `/udp/${m.port}` : `/tcp/${m.port}${transport === 'tls' ? '/tls' : ''}`;
   if (m.peerId !== undefined) {
     const key = decodePeerId(m.peerId);
     if (m.publicKey !== undefined && Buffer.compare(Buffer.from(key), Buffer.from(m.publicKey)) !== 0) {
@@ -160,6 +181,11 @@ export function formatMultiaddr(m: Multiaddr): string {
   // Whatever went in, what comes out must parse back.
   parseMultiaddr(text, { allowPortZero: true });
   return text;
+}
+
+/** A DNS host name: dot-separated labels of letters, digits and "-", 253 characters at most. */
+function isHostName(name: string): boolean {
+  return name.length <= 253 && /^(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$/.test(name);
 }
 
 function describe(part: string | undefined): string {

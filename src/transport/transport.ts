@@ -4,6 +4,7 @@
 // fills batch slots with the datagrams it received, each with its source's endpoint area, and
 // sends the slots whose endpoint names it.
 import type { PacketBatch } from './batch.js';
+import type { Endpoint } from './endpoint.js';
 
 /** Where datagrams come in: a UDP socket, or a stream transport's queue of received frames. */
 export interface DatagramSource {
@@ -29,4 +30,7 @@ export interface Transport {
   sendBatch(batch: PacketBatch, count: number, offset: number): number;
   /** Sends one datagram to an endpoint area of its kinds; false if it could not go now. */
   sendTo(buf: Uint8Array, off: number, len: number, endpoint: Uint8Array): boolean;
+  /** A connection-based transport dials only the endpoints it is told of (a peer's configured
+   *  address, not wherever a packet once came from); `serverName` is for TLS. */
+  addDialTarget?(endpoint: Endpoint, serverName?: string): void;
 }

@@ -230,8 +230,8 @@ test('every kind of error is one exact line: FILE:LINE: FIELD: problem', () => {
     [peer('', '/ip6/fd00::2/udp/7777'), '2: peer[0].address: it needs /rovy/<peer ID> at the end'],
     [peer('', '/ip6/fe80::2/udp/7777'), '2: peer[0].address: /ip6 fe80::2 is link-local and needs its interface: /ip6zone/<interface>/ip6/fe80::2/...'],
     [peer('', `/ip6/fd00::2/udp/7777/rovy/${ID1.slice(0, 58)}`), '2: peer[0].address: /rovy peer ID: it must be 59 characters long, not 58'],
-    ['[[peer]]\nname = "alice"', '1: peer[0].address: is required (a multiaddr ending in /rovy/<peer ID>)'],
-    ['[[peer]]\naddress = 7', '2: peer[0].address: must be a multiaddr string like "/ip6/fd00::2/udp/7777/rovy/<peer ID>", got 7'],
+    ['[[peer]]\nname = "alice"', '1: peer[0].address: is required (a multiaddr ending in /rovy/<peer ID>, or an array of them)'],
+    ['[[peer]]\naddress = 7', '2: peer[0].address: must be a multiaddr string like "/ip6/fd00::2/udp/7777/rovy/<peer ID>", or an array of them (best first), got 7'],
     // duplicate peers
     [
       `[[peer]]\naddress = "/ip6/fd00::2/udp/7777/rovy/${ID1}"\n\n[[peer]]\naddress = "/ip4/192.0.2.1/udp/1/rovy/${ID1.toUpperCase()}"`,

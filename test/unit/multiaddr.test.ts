@@ -82,10 +82,17 @@ test('malformed multiaddrs are refused, naming the problem', () => {
   const cases: [string, RegExp][] = [
     ['', /it is empty/],
     ['ip4/192.0.2.1/udp/1', /must start with "\/"/],
-    ['/', /must start with \/ip4, \/ip6 or \/ip6zone, not an empty part/],
+    ['/', /must start with \/ip4, \/ip6, \/ip6zone or \/dns, not an empty part/],
     ['//ip4/192.0.2.1/udp/1', /not an empty part/],
-    ['/tcp/1', /must start with \/ip4, \/ip6 or \/ip6zone, not \/tcp/],
-    ['/dns/example.com/udp/1', /not \/dns/],
+    ['/tcp/1', /must start with \/ip4, \/ip6, \/ip6zone or \/dns, not \/tcp/],
+    ['/dns/-example.com/udp/1', /\/dns "-example\.com" is not a host name/],
+    ['/dns/exa_mple.com/udp/1', /is not a host name/],
+    ['/dns', /\/dns needs a host name/],
+    ['/ip6zone/eth0/ip6/fe80::1/tcp/1', /a link-local address is for UDP only/],
+    ['/ip4/192.0.2.1/udp/1/tls', /only \/rovy\/<peer ID> may follow the port, not \/tls/],
+    ['/ip4/192.0.2.1/tcp/1/tls/tls', /only \/rovy\/<peer ID> may follow the port, not \/tls/],
+    ['/ip4/192.0.2.1/tcp/1/quic', /only \/tls or \/rovy\/<peer ID> may follow the port, not \/quic/],
+    ['/ip4/192.0.2.1/tcp', /\/tcp needs a port number/],
     ['/ip4', /\/ip4 needs an IPv4 address after it/],
     ['/ip4//udp/1', /\/ip4 needs an IPv4 address/],
     ['/ip4/192.0.2/udp/1', /^\/ip4 "192\.0\.2": it needs 4 dotted numbers/],
@@ -100,8 +107,8 @@ test('malformed multiaddrs are refused, naming the problem', () => {
     ['/ip6zone/eth0/ip4/192.0.2.1/udp/1', /\/ip6zone must be followed by \/ip6, not \/ip4/],
     ['/ip6zone//ip6/fe80::1/udp/1', /\/ip6zone needs an interface name/],
     ['/ip6zone/a%b/ip6/fe80::1/udp/1', /is not an interface name/],
-    ['/ip4/192.0.2.1', /\/udp\/<port> must follow the address, not the end/],
-    ['/ip4/192.0.2.1/tcp/1', /\/udp\/<port> must follow the address, not \/tcp/],
+    ['/ip4/192.0.2.1', /\/udp\/<port> or \/tcp\/<port> must follow the address, not the end/],
+    ['/ip4/192.0.2.1/sctp/1', /\/udp\/<port> or \/tcp\/<port> must follow the address, not \/sctp/],
     ['/ip4/192.0.2.1/udp', /\/udp needs a port number/],
     ['/ip4/192.0.2.1/udp/', /\/udp needs a port number/],
     ['/ip4/192.0.2.1/udp/http', /port must be a decimal number, got "http"/],
@@ -120,12 +127,26 @@ test('malformed multiaddrs are refused, naming the problem', () => {
   for (const [input, problem] of cases) rejects(input, problem);
 });
 
+test('TCP, TLS and /dns addresses parse to their transport and host, and format back the same', () => {
+  const cases: [string, object][] = [
+    ['/ip4/192.0.2.1/tcp/443/tls', { family: 4, address: '192.0.2.1', port: 443, transport: 'tls' }],
+    ['/ip6/2001:db8::1/tcp/8080', { family: 6, address: '2001:db8::1', port: 8080, transport: 'tcp' }],
+    [`/dns/Node.Example.org/tcp/443/tls/rovy/${ID}`, { family: 6, address: '', host: 'node.example.org', port: 443, transport: 'tls', peerId: ID, publicKey: KEY }],
+    ['/dns/localhost/udp/7777', { family: 6, address: '', host: 'localhost', port: 7777 }],
+  ];
+  for (const [text, expected] of cases) {
+    const parsed = parseMultiaddr(text);
+    assert.deepEqual(parsed, expected, text);
+    assert.equal(formatMultiaddr(parsed), text.replace('Node.Example.org', 'node.example.org'));
+  }
+});
+
 test('formatting checks what it is given', () => {
   assert.equal(formatMultiaddr({ family: 4, address: '192.0.2.1', port: 1, publicKey: KEY }), `/ip4/192.0.2.1/udp/1/rovy/${ID}`);
   assert.equal(formatMultiaddr({ family: 6, address: '2001:DB8:0::1', port: 2 }), '/ip6/2001:db8::1/udp/2');
   assert.throws(() => formatMultiaddr({ family: 4, address: '192.0.2.1', port: 1, zone: 'eth0' }), /cannot have a zone/);
   assert.throws(() => formatMultiaddr({ family: 4, address: '300.0.0.1', port: 1 }), /more than 255/);
-  assert.throws(() => formatMultiaddr({ family: 4, address: '192.0.2.1', port: 70000 }), /invalid UDP port 70000/);
+  assert.throws(() => formatMultiaddr({ family: 4, address: '192.0.2.1', port: 70000 }), /invalid port 70000/);
   assert.throws(
     () => formatMultiaddr({ family: 4, address: '192.0.2.1', port: 1, peerId: ID, publicKey: new Uint8Array(32) }),
     /name different keys/,
