@@ -80,8 +80,8 @@ export class StreamTransport implements Transport, DatagramSource {
   /** Sockets not through their preamble (TLS: counted from the raw connection), by address. */
   private starting = 0;
   private readonly startingBy = new Map<string, number>();
-  /** How each inbound connection still starting gives its place back, by "address port". */
-  private readonly releases = new Map<string, () => void>();
+  /** How each inbound connection still starting gives its place back, by its raw socket. */
+  private readonly releases = new WeakMap<Socket, () => void>();
   /** Endpoints (keys) the node asked us to dial when there is no connection, with a TLS server name. */
   private readonly dialTargets = new Map<string, string | undefined>();
   /** Received frames not read yet: a FIFO with a moving head. */
@@ -122,9 +122,13 @@ export class StreamTransport implements Transport, DatagramSource {
     this.dialTargets.set(keyOf(encodeEndpoint({ ...to, transport: this.options.kind })), serverName);
   }
 
-  /** Connections now, for status. */
+  /** Connections now, and of those (with raw TLS ones) not through their preamble yet. */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  get startingCount(): number {
+    return this.starting;
   }
 
   // ---- receiving ---------------------------------------------------------------------------
@@ -259,9 +263,10 @@ export class StreamTransport implements Transport, DatagramSource {
     const server = createTlsServer({ key: identity.key, cert: identity.cert, minVersion: 'TLSv1.2', handshakeTimeout: this.limits.startTimeoutMs }, (socket: TLSSocket) =>
       this.adopt(socket, false),
     );
-    server.on('tlsClientError', (err: Error & { code?: string }) => {
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
       if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.counters.handshakeTimeouts++;
       else this.counters.badPreamble++;
+      this.releases.get(rawSocket(socket))?.();
     });
     return server;
   }
@@ -283,19 +288,17 @@ export class StreamTransport implements Transport, DatagramSource {
     this.counters.accepted++;
     this.starting++;
     this.startingBy.set(address, fromAddress + 1);
-    const tuple = `${address} ${socket.remotePort}`;
     let counted = true;
     const release = (): void => {
       if (!counted) return;
       counted = false;
-      this.releases.delete(tuple);
       this.starting--;
       const left = (this.startingBy.get(address) ?? 1) - 1;
       if (left > 0) this.startingBy.set(address, left);
       else this.startingBy.delete(address);
     };
-    // Found again by address and port when the connection is adopted (TLS wraps the socket).
-    this.releases.set(tuple, release);
+    // Found again when the connection is adopted (TLS wraps the socket).
+    this.releases.set(socket, release);
     socket.once('close', release);
     socket.on('error', () => {});
     return true;
@@ -314,7 +317,7 @@ export class StreamTransport implements Transport, DatagramSource {
       endpoint,
       socket,
       started: false,
-      release: outbound ? undefined : this.releases.get(`${socket.remoteAddress ?? ''} ${socket.remotePort}`),
+      release: outbound ? undefined : this.releases.get(rawSocket(socket)),
       outgoing: [],
       reader: new FrameReader(this.options.maxDatagram, this.counters, (frame) => this.received(connection, frame)),
     };
@@ -363,6 +366,11 @@ export class StreamTransport implements Transport, DatagramSource {
     }
     this.queue.push({ endpoint: connection.endpoint, data: frame });
   }
+}
+
+/** The TCP socket under a TLS one (node:tls keeps it as _parent), or the socket itself. */
+function rawSocket(socket: Socket): Socket {
+  return (socket as Socket & { _parent?: Socket })._parent ?? socket;
 }
 
 /** The map key of an endpoint area: its family, kind, port and address (20 bytes). */
