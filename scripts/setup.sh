@@ -21,6 +21,8 @@ pkgs+=(meson ninja-build pkg-config bash-completion)
 pkgs+=(gettext)
 if [[ ${1:-} == --test ]]; then
   pkgs+=(iputils-ping iputils-tracepath traceroute iperf3 wireguard-go wireguard-tools yggdrasil procps bind9-dnsutils)
+  # test/net/udp-hostile.test.ts: a namespace whose firewall drops all UDP
+  pkgs+=(nftables)
   pkgs+=(dbus-daemon dbus-bin libglib2.0-bin systemd polkitd util-linux)
   # test/desktop/networkmanager.test.ts: NetworkManager and nmcli (Debian's package does not
   # start it where systemd is not PID 1; the tests start their own, in a network namespace)
