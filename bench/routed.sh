@@ -14,6 +14,9 @@
 #               forwarding, is why it looks fast), 1420 the same TUN MTU rovy and wg-go use.
 #   wg-go hub   wireguard-go in A, B, C; B has one interface with peers A and C and the kernel
 #               forwards between them (IPv6 forwarding on in B, in and out of the same TUN).
+#   over TLS    the rovy and yggdrasil chains again with their links over TLS on TCP (rovy: B
+#               listens on /tcp/9443/tls and accepts anyone, A and C list only that address;
+#               yggdrasil: tls:// listen and peers), the way both cross networks that pass no UDP.
 #
 # yggdrasil and wireguard-go are the current ones, Debian 13's (scripts/modern-peers.sh unpacks
 # them beside the system's packages): yggdrasil 0.5 and wireguard-go with its offloads, not
@@ -22,9 +25,9 @@
 # Each case runs in fresh namespaces (IPv6 forwarding off in B except for the wg-go hub): iperf3
 # TCP, RUNS runs of T seconds (default 3 × 10 s), median reported with each daemon's CPU (% of a
 # core, and per packet and per MB through its veths: for B per packet forwarded), then the ratios
-# rovy / yggdrasil and rovy / wireguard-go hub, and issue 12's bars for the routed case. The exit
+# rovy / yggdrasil and rovy / wireguard-go hub (over TLS: rovy's TLS / yggdrasil's TLS), and issue 12's bars for the routed case. The exit
 # code is 1 if a selected case produced no result or a bar was not met. CASES picks cases
-# (default "rovy ygg wg"). Traffic stays inside the three namespaces; every process is ended by
+# (default "rovy ygg wg rovy-tls ygg-tls"). Traffic stays inside the three namespaces; every process is ended by
 # PID and waited for, and the namespaces are deleted on exit (Ctrl-C included).
 # Needs root, iperf3, wireguard-tools (scripts/setup.sh --test).
 set -euo pipefail
@@ -33,7 +36,7 @@ T=${T:-10}
 RUNS=${RUNS:-3}
 # OFFLOAD=false runs rovy without TUN segmentation offloads (tun.offload), to measure them.
 OFFLOAD=${OFFLOAD:-true}
-CASES=${CASES:-rovy ygg wg}
+CASES=${CASES:-rovy ygg wg rovy-tls ygg-tls}
 YGG_MTUS=${YGG_MTUS:-65535 1420}
 ROVY_WAIT=${ROVY_WAIT:-60}   # seconds to wait for A to reach C through B
 YGG_WAIT=${YGG_WAIT:-120}  # yggdrasil retries a refused first dial only a minute later
@@ -64,17 +67,17 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 [[ $(id -u) == 0 ]] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
-for c in $CASES; do [[ $c == rovy || $c == ygg || $c == wg ]] || { echo "bench: unknown case '$c' in CASES (rovy ygg wg)" >&2; exit 1; }; done
+for c in $CASES; do [[ $c == rovy || $c == ygg || $c == wg || $c == rovy-tls || $c == ygg-tls ]] || { echo "bench: unknown case '$c' in CASES (rovy ygg wg rovy-tls ygg-tls)" >&2; exit 1; }; done
 has() { [[ " $CASES " == *" $1 "* ]]; }
 need=(iperf3 node)
-if has wg || has ygg; then
+if has wg || has ygg || has ygg-tls; then
   PEERS=$(scripts/modern-peers.sh) || { echo "bench: could not fetch the current wireguard-go and yggdrasil (scripts/modern-peers.sh)" >&2; exit 1; }
   export PATH="$PEERS/usr/bin:$PEERS/usr/sbin:$PATH"
 fi
 has wg && need+=(wireguard-go wg)
-has ygg && need+=(yggdrasil)
+(has ygg || has ygg-tls) && need+=(yggdrasil)
 for tool in "${need[@]}"; do command -v "$tool" >/dev/null || { echo "bench: $tool missing: run scripts/setup.sh --test" >&2; exit 1; }; done
-if has rovy; then [[ -f dist/rovy.js ]] || npm run --silent build; fi
+if has rovy || has rovy-tls; then [[ -f dist/rovy.js ]] || npm run --silent build; fi
 
 # chain_up: namespaces A, B, C; veths A–B and B–C; IPv6 forwarding off everywhere.
 chain_up() {
@@ -176,10 +179,12 @@ tails() { # LOG...: each log's first error lines and its end, for a failed case
 
 ORDER=()
 ROVY_LABEL="rovy, MTU 1420"
+ROVY_TLS_LABEL="rovy over TLS, MTU 1420"
 
 # --- rovy -----------------------------------------------------------------------------------
-case_rovy() {
-  local label=$ROVY_LABEL n
+case_rovy() { # [tls]: links over TLS on TCP 9443 instead of UDP
+  local tls=${1:-} label=$ROVY_LABEL n
+  [[ -n $tls ]] && label=$ROVY_TLS_LABEL
   ORDER+=("$label")
   chain_up
   for n in a b c; do mkdir -p "$WORK/$n"; bin/rovy init --config "$WORK/$n/rovy.toml" >/dev/null; done
@@ -191,9 +196,19 @@ case_rovy() {
     printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\nname = "rovy0"\nmtu = 1420\noffload = %s\n' "$OFFLOAD"
     while (($#)); do printf '[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$1" "$2"; shift 2; done
   }
-  cfg fd00:ab::2 "$(field "$idb" peerId)" >"$WORK/a/rovy.toml"
-  cfg fd00:ab::1 "$(field "$ida" peerId)" fd00:bc::2 "$(field "$idc" peerId)" >"$WORK/b/rovy.toml"
-  cfg fd00:bc::1 "$(field "$idb" peerId)" >"$WORK/c/rovy.toml"
+  if [[ -n $tls ]]; then
+    tls_cfg() { # UNDERLAY PEERID, or nothing for B: it listens on TLS and accepts anyone
+      printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777", "/ip6/::/tcp/9443/tls"]\n[tun]\nname = "rovy0"\nmtu = 1420\noffload = %s\n' "$OFFLOAD"
+      if (($#)); then printf '[[peer]]\naddress = "/ip6/%s/tcp/9443/tls/rovy/%s"\n' "$1" "$2"; else printf '[links]\naccept = "anyone"\n'; fi
+    }
+    tls_cfg fd00:ab::2 "$(field "$idb" peerId)" >"$WORK/a/rovy.toml"
+    tls_cfg >"$WORK/b/rovy.toml"
+    tls_cfg fd00:bc::1 "$(field "$idb" peerId)" >"$WORK/c/rovy.toml"
+  else
+    cfg fd00:ab::2 "$(field "$idb" peerId)" >"$WORK/a/rovy.toml"
+    cfg fd00:ab::1 "$(field "$ida" peerId)" fd00:bc::2 "$(field "$idc" peerId)" >"$WORK/b/rovy.toml"
+    cfg fd00:bc::1 "$(field "$idb" peerId)" >"$WORK/c/rovy.toml"
+  fi
   local addr_c; addr_c=$(field "$idc" address)
   # --trace-gc prints one line per collection on stdout: the data path should cause (almost) none.
   # The daemons never reach the machine's system bus (as in test/net/netns.ts).
@@ -217,6 +232,7 @@ case_rovy() {
   pk1=$(fwd)
   # Young-generation garbage freed by B's scavenges during the runs, per packet B received on its
   # two links (nearly all forwarded: data one way, ACKs the other). Forwarding should make (almost) none.
+  [[ -n $tls ]] && { teardown; return 0; }
   GC=$(tail -q -n +$((gc0 + 1)) "$WORK/gc-B.log" 2>/dev/null | node -e '
     const lines = require("fs").readFileSync(0, "utf8").split("\n").filter((l) => l.includes("Scavenge"));
     let freed = 0;
@@ -237,14 +253,15 @@ ygg_conf() { # NAME MTU LISTEN_JSON PEERS_JSON: a fresh key and config, no multi
     console.log(JSON.stringify(d, null, 1));
   ' "$3" "$4" "$2" >"$WORK/ygg-$1.json")
 }
-case_ygg() {
-  local mtu=$1 label n tunmtu
-  if [[ $mtu == 65535 ]]; then label="yggdrasil, IfMTU 65535 (default)"; else label="yggdrasil, IfMTU $mtu"; fi
+case_ygg() { # MTU [tls]
+  local mtu=$1 scheme=${2:-tcp} label n tunmtu over=""
+  [[ $scheme == tls ]] && over=" over TLS"
+  if [[ $mtu == 65535 ]]; then label="yggdrasil$over, IfMTU 65535 (default)"; else label="yggdrasil$over, IfMTU $mtu"; fi
   ORDER+=("$label")
   chain_up
-  ygg_conf B "$mtu" '["tcp://[fd00:ab::2]:9001","tcp://[fd00:bc::1]:9001"]' '[]'
-  ygg_conf A "$mtu" '[]' '["tcp://[fd00:ab::2]:9001"]'
-  ygg_conf C "$mtu" '[]' '["tcp://[fd00:bc::1]:9001"]'
+  ygg_conf B "$mtu" "[\"$scheme://[fd00:ab::2]:9001\",\"$scheme://[fd00:bc::1]:9001\"]" '[]'
+  ygg_conf A "$mtu" '[]' "[\"$scheme://[fd00:ab::2]:9001\"]"
+  ygg_conf C "$mtu" '[]' "[\"$scheme://[fd00:bc::1]:9001\"]"
   local addr_c; addr_c=$(yggdrasil -useconffile "$WORK/ygg-C.json" -address)
   declare -gA DAEMONS=()
   bg "$NB" "$WORK/yggdrasil-B.log" yggdrasil -useconffile "$WORK/ygg-B.json" -logto stdout
@@ -302,6 +319,8 @@ GC=""
 if has rovy; then case_rovy; fi
 if has ygg; then for m in $YGG_MTUS; do case_ygg "$m"; done; fi
 if has wg; then case_wg; fi
+if has rovy-tls; then case_rovy tls; fi
+if has ygg-tls; then for m in $YGG_MTUS; do case_ygg "$m" tls; done; fi
 
 ratio() { # NUM DEN
   if [[ -n $1 && -n $2 ]]; then node -e "console.log(($1/$2).toFixed(2)+'x')"; else echo "n/a"; fi
@@ -309,7 +328,7 @@ ratio() { # NUM DEN
 echo
 echo "iperf3 TCP A → C through B (A and C peer only with B), median of $RUNS × ${T}s, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 versions=()
-has ygg && versions+=("yggdrasil $(yggdrasil -version | sed -n 's/^Build version: //p')")
+(has ygg || has ygg-tls) && versions+=("yggdrasil $(yggdrasil -version | sed -n 's/^Build version: //p')")
 has wg && versions+=("wireguard-go $(wireguard-go --version | head -1 | awk '{print $2}')")
 ((${#versions[@]})) && echo "  peers: ${versions[*]}"
 missing=0
@@ -318,10 +337,16 @@ for l in "${ORDER[@]}"; do
   [[ -n ${MEDIANS[$l]:-} ]] || missing=1
 done
 rovy=${MEDIANS[$ROVY_LABEL]:-}
-if has rovy; then
+rovy_tls=${MEDIANS[$ROVY_TLS_LABEL]:-}
+if has rovy || has rovy-tls; then
   for l in "${ORDER[@]}"; do
     [[ $l == rovy* ]] && continue
-    printf '  %-46s %8s\n' "rovy / $l" "$(ratio "$rovy" "${MEDIANS[$l]:-}")"
+    # Like with like: a TLS link beside a TLS link.
+    if [[ $l == *"over TLS"* ]]; then
+      has rovy-tls && printf '  %-46s %8s\n' "rovy over TLS / $l" "$(ratio "$rovy_tls" "${MEDIANS[$l]:-}")"
+    elif has rovy; then
+      printf '  %-46s %8s\n' "rovy / $l" "$(ratio "$rovy" "${MEDIANS[$l]:-}")"
+    fi
   done
   if [[ -n $GC ]]; then echo "  rovy GC during the runs: $GC"; fi
 fi
