@@ -44,7 +44,8 @@ export function defaultConfigText(keyFile: string = DEFAULTS.keyFile): string {
 # The node's private key: created (mode 0600) when the daemon first starts. Keep it secret.
 key_file = ${q(keyFile)}
 
-# UDP addresses to listen on, as multiaddrs; port 0 lets the system choose.
+# Addresses to listen on, as multiaddrs; port 0 lets the system choose. UDP, and for nodes on
+# networks that pass no UDP, TLS over TCP: "/ip6/::/tcp/443/tls" (no certificate needed).
 #listen = [${DEFAULTS.listen.map(q).join(', ')}]
 
 # The TUN interface that carries fc00::/8 traffic.
@@ -80,7 +81,8 @@ key_file = ${q(keyFile)}
 
 # One [[peer]] block for each peer to connect to, for example:
 # [[peer]]
-# address = "/ip6/2001:db8::1/udp/7777/rovy/<peer ID>"   # required: where, and who
+# address = "/ip6/2001:db8::1/udp/7777/rovy/<peer ID>"   # required: where, and who; or an
+#           # array, best first, e.g. [".../udp/7777/rovy/<peer ID>", "/dns/host/tcp/443/tls/rovy/<peer ID>"]
 # name = "alice"          # optional: reach the peer as alice.rovy
 # psk = "<base64>"        # optional: 32-byte pre-shared key, as \`wg genpsk\` prints
 # keepalive = 25          # optional: seconds between keepalives when idle (default 25), 0 = off

@@ -12,6 +12,8 @@ import { MeshNode } from '../../src/node/node.js';
 import { MemoryTun } from '../../src/tun/memory.js';
 import { UdpSocket } from '../../src/transport/udp.js';
 import { until } from '../wait.js';
+import { createSocket, type Socket } from 'node:dgram';
+import { strangerInitiation } from './session-harness.js';
 
 function harness(settings: Partial<LinkSettings> = {}) {
   const added: string[] = [];
@@ -163,4 +165,73 @@ test('a reload changes whom to accept; links kept stay', () => {
   assert.equal(links.count, 1);
   assert.equal(links.report().accept, 'known');
   assert.ok(kept);
+});
+
+test('a public node flooded by new keys from twenty addresses keeps its inbound links bounded, and an honest link working', async (t) => {
+  const keysA = generateKeyPair();
+  const keysB = generateKeyPair();
+  const udpA = UdpSocket.open(4, '127.0.0.1', 0);
+  const udpB = UdpSocket.open(4, '127.0.0.1', 0);
+  const tunA = new MemoryTun();
+  const tunB = new MemoryTun();
+  const a = new MeshNode({ identity: keysA, tun: tunA, sockets: [udpA], mtu: 1420, peers: [{ publicKey: keysB.publicKey, endpoint: { family: 4, address: '127.0.0.1', port: udpB.port } }] });
+  // Its handshake budget never spent: every new key gets its Diffie-Hellman and reaches the link
+  // policy, as keys that answer cookie replies would under load (the handshake flood test).
+  const b = new MeshNode({
+    identity: keysB,
+    tun: tunB,
+    sockets: [udpB],
+    mtu: 1420,
+    peers: [],
+    links: { accept: 'anyone', allow: [], maxInbound: 16, inboundRate: 2 },
+    session: { underLoadBudgetMs: 1e9 },
+  });
+  const flooders = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => {
+      const s = createSocket('udp4');
+      return new Promise<Socket>((resolve) => s.bind(0, `127.0.0.${10 + i}`, () => resolve(s)));
+    }),
+  );
+  a.start();
+  b.start();
+  t.after(() => {
+    a.stop();
+    b.stop();
+    udpA.close();
+    udpB.close();
+    for (const s of flooders) s.close();
+  });
+  await until('the honest link', () => b.peerStatus(a.peerId)?.state === 'connected');
+  const flood = (count: number) => {
+    for (let i = 0; i < count; i++) flooders[i % flooders.length]!.send(strangerInitiation(keysB.publicKey, Date.now()), udpB.port, '127.0.0.1');
+  };
+  const inboundPeers = () => b.peerStatus().filter((s) => s.origin === 'inbound').length;
+  let most = 0;
+  const timer = setInterval(() => (most = Math.max(most, inboundPeers())), 5);
+  t.after(() => clearInterval(timer));
+  const started = performance.now();
+  flood(2000);
+  const counters = b.inbound.counters;
+  await until('the flood handled', () => b.counters.unknownPeer + counters.accepted >= 2000, 20_000);
+  const seconds = (performance.now() - started) / 1000;
+  clearInterval(timer);
+  most = Math.max(most, inboundPeers());
+  t.diagnostic(`inbound counters ${JSON.stringify(counters.snapshot())}; at most ${most} inbound links at once`);
+  assert.ok(most <= 16, `${most} inbound links kept, past max_inbound 16`);
+  assert.ok(counters.rateLimited > 0, 'no address was held to inbound_rate');
+  assert.ok(counters.dropped > 0, 'no inbound link gave its place to a newer one');
+  // Per address: a burst of 4 × inbound_rate, then inbound_rate a second.
+  const allowed = 20 * Math.ceil(4 * 2 + 2 * seconds);
+  assert.ok(counters.accepted <= allowed, `${counters.accepted} accepted in ${seconds.toFixed(2)} s: more than the bursts and rates allow (${allowed})`);
+  assert.equal(b.peerStatus(a.peerId)?.state, 'connected', 'the honest link was pushed out');
+  // It still carries packets.
+  const packet = new Uint8Array(48);
+  packet[0] = 0x60;
+  packet[5] = 8;
+  packet[6] = 59;
+  packet[7] = 64;
+  packet.set(a.address, 8);
+  packet.set(b.address, 24);
+  tunA.inject(packet);
+  await until('a packet over the honest link', () => tunB.written.length === 1);
 });

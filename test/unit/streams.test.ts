@@ -21,6 +21,7 @@ function framed(...datagrams: Uint8Array[]): Uint8Array {
 }
 
 test('frames come out whole however the stream is cut, an empty or oversized one is counted and skipped', () => {
+  assert.equal(MAX_DATAGRAM_BYTES, 9056, 'docs/PROTOCOL.md §8 gives the largest datagram read');
   const a = new Uint8Array(300).fill(1);
   const big = new Uint8Array(200).fill(9); // over the reader's limit of 100
   const b = new Uint8Array(100).fill(2); // just within it
