@@ -3,6 +3,7 @@
 // session with one peer; when the first byte says so, every transport message is aimed at that
 // session's index (so its counter, the replay window and the AEAD are reached; the tag fails).
 // Nothing may throw, and no batch may be lost to an internal error.
+import { InboundFilter } from '../../src/fcnet/inbound-filter.js';
 import { ReceivePipeline } from '../../src/node/receive.js';
 import { PacketBatch, DATAGRAM_OFFSET, ENDPOINT_BYTES } from '../../src/transport/batch.js';
 import type { UdpSocket } from '../../src/transport/udp.js';
@@ -27,7 +28,7 @@ const links = new Links(b.manager, { linkUp() {}, linkDown() {} });
 const router = new Router({ identity: keysB, mtu: 1420, send() {}, now: b.manager.now });
 const address = fcAddressBytes(keysB.publicKey);
 const e2e = new EndToEnd(keysB, b.manager, links, new IcmpReplies(tun, address, b.manager.now), b.counters, { changed() {}, resend() {}, internalError() {} }, 1420, b.manager.now);
-const pipeline = new ReceivePipeline(batch, { tun, transports: [], mtu: 1420, hop: b.manager, links, router, e2e, localAddress: address, counters: b.counters, dataPath: new DataPathCounters() });
+const pipeline = new ReceivePipeline(batch, { tun, filter: new InboundFilter([]), transports: [], mtu: 1420, hop: b.manager, links, router, e2e, localAddress: address, counters: b.counters, dataPath: new DataPathCounters() });
 
 let waiting: Uint8Array[] = [];
 const socket = {

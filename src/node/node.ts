@@ -30,6 +30,8 @@ import { LanPeers, type LanPeersOptions } from './lan-peers.js';
 import type { Neighbor } from '../discovery/neighbors.js';
 import { Links } from './links.js';
 import { InboundLinks } from './inbound.js';
+import { InboundFilter } from '../fcnet/inbound-filter.js';
+import type { PortRule } from '../fcnet/port-rules.js';
 import { PeerAddresses, type AddressHost, type AddressSpec } from './peer-addresses.js';
 import { lookup } from 'node:dns/promises';
 import { DEFAULTS } from '../config/defaults.js';
@@ -75,6 +77,8 @@ export interface NodeOptions {
   links?: LinkSettings;
   /** Peer IDs whose links are refused (rovy block), as saved by the embedder. */
   blocked?: string[];
+  /** The inbound filter: whether it runs (default true), and the ports open to the mesh (default none). */
+  ports?: { filter: boolean; rules: PortRule[] };
 }
 
 export type PeerState = 'connected' | 'connecting' | 'disconnected';
@@ -161,6 +165,8 @@ export class MeshNode {
   readonly lan: LanPeers | null;
   /** Links others open to us by the link policy, and the blocked keys. */
   readonly inbound: InboundLinks;
+  /** What of the mesh's traffic reaches the host: ports opened, replies, ICMPv6. */
+  readonly filter: InboundFilter;
   /** The configured addresses of the peers that have them, and which is in use. */
   private readonly addressBook = new Map<Peer, PeerAddresses>();
   private readonly addressHost: AddressHost = {
@@ -294,7 +300,9 @@ export class MeshNode {
       options.session?.now,
     );
     const resolver = new Resolver(options.tun, this.zone(), icmp, this.counters);
+    this.filter = new InboundFilter(options.ports?.rules ?? [], options.ports?.filter ?? true);
     const context = {
+      filter: this.filter,
       tun: options.tun,
       transports: this.transports,
       mtu: options.mtu,

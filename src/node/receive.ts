@@ -17,15 +17,15 @@
 //      (roaming). Then by the plaintext's first byte:
 //      - empty: a keepalive (a hello, for routing's link liveness);
 //      - 0x6_, an IPv6 packet from the neighbour itself: it must be well-formed, come from the
-//        neighbour's address and be for us;
+//        neighbour's address, be for us and pass the inbound filter (fcnet/inbound-filter.ts);
 //      - 0x01, a routed frame: the forwarding stage (forward/forwarder.ts) decides. Passed on:
 //        marked to go on. Expired here: a report goes back to its origin (after the batch). For
 //        us: an end-to-end transport message is checked like a hop one and its open staged;
 //        handshakes and reports are noted for after the batch;
 //      - 0x02, routing control: noted for after the batch.
 //   5. One native call opens every staged end-to-end message in place, each at its own offset.
-//      Each must carry an IPv6 packet from the session's own address to ours, and is moved down
-//      to TUN_OFFSET.
+//      Each must carry an IPv6 packet from the session's own address to ours that passes the
+//      inbound filter, and is moved down to TUN_OFFSET.
 //   6. One native call writes the packets for us to the TUN. The frames marked to go on pass
 //      through the hop-out stage (hop-out.ts: one seal call and one sendmmsg for all of them): a
 //      transit node never copies what it forwards, and never can open it.
@@ -49,6 +49,7 @@ import { FRAME_ROUTING } from '../routing/constants.js';
 import type { Router } from '../routing/router.js';
 import type { EndToEnd } from './end-to-end.js';
 import type { Links } from './links.js';
+import type { InboundFilter } from '../fcnet/inbound-filter.js';
 import type { DataPathCounters } from './data-path.js';
 import { HopOut } from './hop-out.js';
 import type { Transport } from '../transport/transport.js';
@@ -73,6 +74,8 @@ export interface ReceiveContext {
   e2e: EndToEnd;
   /** Our own fc00::/8 address: the only destination a packet for the TUN may have. */
   localAddress: Uint8Array;
+  /** What of the mesh's traffic may reach the host (ports opened, replies, ICMPv6). */
+  filter: InboundFilter;
   counters: Counters;
   dataPath: DataPathCounters;
 }
@@ -270,6 +273,10 @@ export class ReceivePipeline {
       this.ctx.counters.spoofedSource++;
       return 0;
     }
+    if (!this.ctx.filter.admits(data, p, len)) {
+      this.ctx.counters.filtered++;
+      return 0;
+    }
     return len;
   }
 
@@ -371,6 +378,10 @@ export class ReceivePipeline {
       }
       if (!fromSource) {
         stats.spoofedSource++;
+        continue;
+      }
+      if (!this.ctx.filter.admits(data, inner, packet)) {
+        stats.filtered++;
         continue;
       }
       // The packet arrives with the hop limit the transits left it, as from any routed path.

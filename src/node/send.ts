@@ -6,7 +6,8 @@
 //   1. The TUN becomes readable; up to `capacity` packets are read into the slots of one reused
 //      batch, each at TUN_OFFSET (48) so the 16-byte hop transport header fits in front of it.
 //   2. Per packet (plain JS over the bytes): a packet longer than the MTU or not well-formed IPv6
-//      is dropped; routing maps the destination to a route. No route but a neighbour with that
+//      is dropped; its flow is noted for the inbound filter (replies to it may come in); routing
+//      maps the destination to a route. No route but a neighbour with that
 //      address (routing has not heard of it yet) or an end-to-end peer routing has never heard of
 //      that reached us (its reverse route): that way. Nothing: ICMPv6 "no route" on the TUN.
 //   3. One hop: the packet is the hop plaintext as it is. Further: it must fit the route (else
@@ -38,6 +39,7 @@ import type { IcmpReplies } from './icmp-replies.js';
 import { isResolverAddress, type Resolver } from './resolver.js';
 import type { EndToEnd } from './end-to-end.js';
 import type { Links } from './links.js';
+import type { InboundFilter } from '../fcnet/inbound-filter.js';
 import type { DataPathCounters } from './data-path.js';
 import { HopOut } from './hop-out.js';
 import type { Transport } from '../transport/transport.js';
@@ -58,6 +60,8 @@ export interface SendContext {
   icmp: IcmpReplies;
   /** Answers what the TUN sends to fc00::1 (DNS for .rovy). */
   resolver: Resolver;
+  /** Notes the flows the host starts, so that their replies are let in. */
+  filter: InboundFilter;
   counters: Counters;
   dataPath: DataPathCounters;
 }
@@ -129,6 +133,7 @@ export class SendPipeline {
         this.ctx.resolver.handle(data, p, len);
         continue;
       }
+      this.ctx.filter.noteOutbound(data, p, len); // a reply to it may come in
       this.dispatch(i, p, len, now);
     }
     if (this.e2eStaged > 0) {

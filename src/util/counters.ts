@@ -35,6 +35,9 @@ export class Counters extends CounterSet {
   decryptFailed = 0;
   /** Decrypted packets whose IPv6 source is not the sending peer's address. */
   spoofedSource = 0;
+  /** Packets from the mesh the inbound filter kept from the host: to a port not opened to their
+   *  node, not a reply to a flow of ours, not ICMPv6 that must pass (fcnet/inbound-filter.ts). */
+  filtered = 0;
   /** Decrypted or TUN packets that are not well-formed IPv6 for us. */
   invalidPacket = 0;
   /** TUN packets to an fc00::/8 address that belongs to no peer (answered with ICMPv6). */

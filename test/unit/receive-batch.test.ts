@@ -1,5 +1,6 @@
 // The receive pipeline fed batches the test composes exactly, from a queue that stands in for
 // a UDP socket, with session managers from session-harness.ts behind it.
+import { InboundFilter } from '../../src/fcnet/inbound-filter.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReceivePipeline } from '../../src/node/receive.js';
@@ -24,7 +25,7 @@ function pipelineFor(hop: SessionManager, keys: KeyPair, counters: Counters, tun
   const router = new Router({ identity: keys, mtu: 1420, send() {}, now: hop.now });
   const address = fcAddressBytes(keys.publicKey);
   const e2e = new EndToEnd(keys, hop, links, new IcmpReplies(tun, address, hop.now), counters, { changed() {}, resend() {}, internalError() {} }, 1420, hop.now);
-  return new ReceivePipeline(batch, { tun, transports: [], mtu: 1420, hop, links, router, e2e, localAddress: address, counters, dataPath: new DataPathCounters() });
+  return new ReceivePipeline(batch, { tun, filter: new InboundFilter([], false), transports: [], mtu: 1420, hop, links, router, e2e, localAddress: address, counters, dataPath: new DataPathCounters() });
 }
 
 /** Datagrams waiting to be "received", handed out by readBatch as recvmmsg would. */
