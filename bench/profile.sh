@@ -32,7 +32,8 @@ veth_pair_up
 
 for n in a b; do mkdir -p "$WORK/$n"; bin/rovy init --config "$WORK/$n/rovy.toml" >/dev/null; done
 ida=$(bin/rovy id --config "$WORK/a/rovy.toml" --json); idb=$(bin/rovy id --config "$WORK/b/rovy.toml" --json)
-cfg() { printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\noffload = %s\n[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$OFFLOAD" "$2" "$1"; }
+# iperf3's port open to the mesh (the inbound filter keeps every other one closed).
+cfg() { printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\noffload = %s\n[ports]\nallow = ["5201/tcp"]\n[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$OFFLOAD" "$2" "$1"; }
 cfg "$(field "$idb" peerId)" fd00:be::2 >"$WORK/a/rovy.toml"
 cfg "$(field "$ida" peerId)" fd00:be::1 >"$WORK/b/rovy.toml"
 for n in a b; do

@@ -192,13 +192,13 @@ case_rovy() { # [tls]: links over TLS on TCP 9443 instead of UDP
   ida=$(bin/rovy id --config "$WORK/a/rovy.toml" --json)
   idb=$(bin/rovy id --config "$WORK/b/rovy.toml" --json)
   idc=$(bin/rovy id --config "$WORK/c/rovy.toml" --json)
-  cfg() { # [UNDERLAY PEERID]...: a node listening on 7777 with these peers
-    printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\nname = "rovy0"\nmtu = 1420\noffload = %s\n' "$OFFLOAD"
+  cfg() { # [UNDERLAY PEERID]...: a node listening on 7777 with these peers, iperf3's port open
+    printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\nname = "rovy0"\nmtu = 1420\noffload = %s\n[ports]\nallow = ["5201/tcp"]\n' "$OFFLOAD"
     while (($#)); do printf '[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$1" "$2"; shift 2; done
   }
   if [[ -n $tls ]]; then
     tls_cfg() { # UNDERLAY PEERID, or nothing for B: it listens on TLS and accepts anyone
-      printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777", "/ip6/::/tcp/9443/tls"]\n[tun]\nname = "rovy0"\nmtu = 1420\noffload = %s\n' "$OFFLOAD"
+      printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777", "/ip6/::/tcp/9443/tls"]\n[tun]\nname = "rovy0"\nmtu = 1420\noffload = %s\n[ports]\nallow = ["5201/tcp"]\n' "$OFFLOAD"
       if (($#)); then printf '[[peer]]\naddress = "/ip6/%s/tcp/9443/tls/rovy/%s"\n' "$1" "$2"; else printf '[links]\naccept = "anyone"\n'; fi
     }
     tls_cfg fd00:ab::2 "$(field "$idb" peerId)" >"$WORK/a/rovy.toml"

@@ -116,8 +116,8 @@ stop_pids
 # --- rovy -----------------------------------------------------------------------------------
 for n in a b; do mkdir -p "$WORK/$n"; bin/rovy init --config "$WORK/$n/rovy.toml" >/dev/null; done
 ida=$(bin/rovy id --config "$WORK/a/rovy.toml" --json); idb=$(bin/rovy id --config "$WORK/b/rovy.toml" --json)
-cfg() { # KEYDIR PEERID UNDERLAY
-  printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\nname = "rovy0"\nmtu = 1420\noffload = %s\n[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$OFFLOAD" "$3" "$2"
+cfg() { # KEYDIR PEERID UNDERLAY: iperf3's port open to the mesh (the inbound filter keeps the rest closed)
+  printf 'key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\nname = "rovy0"\nmtu = 1420\noffload = %s\n[ports]\nallow = ["5201/tcp"]\n[[peer]]\naddress = "/ip6/%s/udp/7777/rovy/%s"\n' "$OFFLOAD" "$3" "$2"
 }
 cfg a "$(field "$idb" peerId)" fd00:be::2 >"$WORK/a/rovy.toml"
 cfg b "$(field "$ida" peerId)" fd00:be::1 >"$WORK/b/rovy.toml"

@@ -7,7 +7,8 @@ import { parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
 import { canonicalPeerId, decodePeerId, encodePeerId, PeerIdError } from '../src/keys/peerid.js';
 import { isRovyKey } from '../src/keys/address.js';
 import type { MeshNode, PeerStatus } from '../src/node/node.js';
-import { BusService, DISCOVERY_IFACE, NAMES_IFACE, NEIGHBOR_IFACE, NODE_IFACE, PEER_IFACE, ROOT_PATH, RovyError, type CallContext, type InterfaceImpl } from './dbus/bus.js';
+import { BusService, DISCOVERY_IFACE, NAMES_IFACE, NEIGHBOR_IFACE, NODE_IFACE, PEER_IFACE, PORTS_IFACE, ROOT_PATH, RovyError, type CallContext, type InterfaceImpl } from './dbus/bus.js';
+import { formatPorts, parsePorts, PortRuleError, rulePeer, type PortRule } from '../src/fcnet/port-rules.js';
 import { toJson } from './json.js';
 import { NameError } from '../src/names/label.js';
 import { DISCOVERY_POLICIES } from '../src/config/schema.js';
@@ -20,6 +21,7 @@ export { BUS_NAME, ROOT_PATH } from './dbus/bus.js';
 const ACTION_TOGGLE = 'net.rovy.toggle';
 const ACTION_PEERS = 'net.rovy.manage-peers';
 const ACTION_NAMES = 'net.rovy.manage-names';
+const ACTION_PORTS = 'net.rovy.manage-ports';
 
 /** What the API asks of the daemon. */
 export interface ApiHost {
@@ -38,6 +40,13 @@ export interface ApiHost {
   /** Blocks a peer ID (saved; its link dropped) / lifts a block. */
   block(peerId: string): void;
   unblock(peerId: string): void;
+  /** The ports open to the mesh: the config file's, then those opened at run time. */
+  portRules(): { rule: PortRule; source: 'config' | 'runtime' }[];
+  /** Whether the inbound filter runs (the config's ports.filter). */
+  portFilter(): boolean;
+  /** Opens / closes a port at run time (saved); false if it was open / not opened at run time. */
+  allowPort(rule: PortRule): boolean;
+  denyPort(rule: PortRule): boolean;
 }
 
 export class RovyApi {
@@ -57,6 +66,7 @@ export class RovyApi {
       [NODE_IFACE]: this.nodeInterface(),
       [NAMES_IFACE]: this.namesInterface(),
       [DISCOVERY_IFACE]: this.discoveryInterface(),
+      [PORTS_IFACE]: this.portsInterface(),
     });
     for (const peer of this.host.node.peerStatus()) this.peerAdded(peer.peerId);
     for (const n of this.host.node.lan?.neighbors() ?? []) this.neighborAdded(n.peerId);
@@ -254,6 +264,40 @@ export class RovyApi {
     };
   }
 
+  private portsInterface(): InterfaceImpl {
+    const { host } = this;
+    /** The rule a call names: ports as "22/tcp" or "FIRST-LAST/udp", a peer ID or "" for everyone. */
+    const ruleOf = (ports: string, peerId: string): PortRule => {
+      try {
+        return { ...parsePorts(ports), peerId: peerId === '' ? null : rulePeer(peerId) };
+      } catch (err) {
+        if (!(err instanceof PortRuleError)) throw err;
+        throw new RovyError(/peer ID/.test(err.message) ? 'InvalidPeerId' : 'InvalidArgument', err.message);
+      }
+    };
+    const changed = (): void => this.bus.propertiesChanged(ROOT_PATH, PORTS_IFACE, ['Rules']);
+    return {
+      properties: {
+        Filter: () => host.portFilter(),
+        Rules: () => host.portRules().map(({ rule, source }) => [formatPorts(rule), rule.peerId ?? '', source]),
+      },
+      methods: {
+        Allow: async (ctx: CallContext, ports: string, peerId: string) => {
+          await this.bus.authorize(ctx, ACTION_PORTS);
+          if (host.allowPort(ruleOf(ports, peerId))) changed();
+        },
+        Deny: async (ctx: CallContext, ports: string, peerId: string) => {
+          await this.bus.authorize(ctx, ACTION_PORTS);
+          const rule = ruleOf(ports, peerId);
+          const open = host.portRules().find((r) => formatPorts(r.rule) === formatPorts(rule) && r.rule.peerId === rule.peerId);
+          if (open?.source === 'config') throw new RovyError('InvalidArgument', `${formatPorts(rule)} is opened in the config file ([ports] allow): close it there and reload (SIGHUP)`);
+          if (!open) throw new RovyError('InvalidArgument', `${formatPorts(rule)}${rule.peerId ? ` from ${rule.peerId}` : ''} is not open (Rules lists what is)`);
+          if (host.denyPort(rule)) changed();
+        },
+      },
+    };
+  }
+
   private neighborInterface(peerId: string): InterfaceImpl {
     const neighbor = (): Neighbor => {
       const n = this.host.node.lan?.neighbor(peerId);
@@ -349,6 +393,7 @@ export class RovyApi {
         counters: node.lan?.counters() ?? {},
       },
       links: node.inbound.report(),
+      ports: propertyValues(this.portsInterface()),
       counters: node.counters.snapshot(),
       dataPath: node.dataPath(),
     };

@@ -9,6 +9,7 @@ import { runRoutes } from './commands/routes.js';
 import { NAME_USAGE, runName } from './commands/names.js';
 import { DISCOVERY_USAGE, runDiscovery } from './commands/discovery.js';
 import { runPeers, runStatus } from './commands/status.js';
+import { PORTS_USAGE, runPorts } from './commands/ports.js';
 import { DEFAULT_CONFIG_PATH as DEFAULT_CONFIG } from '../src/config/defaults.js';
 
 interface Command {
@@ -114,6 +115,20 @@ const commands: Record<string, Command> = {
     usage: 'rovy blocked [--json]',
     options: jsonOption,
     run: (v) => runBlocked(v.json === true),
+  },
+  ports: {
+    summary: 'what of the mesh reaches this machine; allow|deny PORTS [--from PEER] to change it',
+    usage: PORTS_USAGE,
+    details: [
+      'Inbound connections over the mesh are refused except to the ports opened here or in the',
+      'config file ([ports] allow); replies to this machine\'s own connections and ping always pass.',
+      'PORTS is 22/tcp or FIRST-LAST/udp; --from opens them to one node only (a peer ID, petname,',
+      'or fc00::/8 address). Opening needs an administrator\'s password (polkit net.rovy.manage-ports).',
+      'What the filter dropped is counted (filtered, in rovy status --json).',
+    ].join('\n'),
+    options: { json: { type: 'boolean' }, from: { type: 'string' } },
+    positionals: 'any',
+    run: (v, _p, _e, args) => runPorts(args, v.json === true, typeof v.from === 'string' ? v.from : undefined),
   },
   name: {
     summary: 'petnames: set NAME PEER, rm NAME, list [--json]; NAME.rovy resolves to PEER',

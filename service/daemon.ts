@@ -13,6 +13,7 @@ import { loadOrGenerateKey, saveNewKey } from '../src/keys/keyfile.js';
 import { MAX_DATAGRAM_BYTES, MeshNode, type PeerSpec } from '../src/node/node.js';
 import type { AddressSpec } from '../src/node/peer-addresses.js';
 import { StreamTransport } from '../src/transport/streams.js';
+import { formatRule, parseRule, sameRule, type PortRule } from '../src/fcnet/port-rules.js';
 import { selfSignedIdentity } from '../src/transport/self-signed.js';
 import { formatMultiaddr, parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
 import { packageRoot } from '../src/util/package-root.js';
@@ -70,6 +71,9 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   const saved = stateFile.load((message) => log.warn(message));
   /** Peers added with Connect, by peer ID: their multiaddrs are kept in the state file. */
   const runtimePeers = new Map<string, string>();
+  /** Ports opened at run time (rovy ports allow), kept in the state file; the config's come first. */
+  const runtimePorts: PortRule[] = saved.ports.map(parseRule);
+  const portRules = (): PortRule[] => [...config.ports.allow, ...runtimePorts.filter((r) => !config.ports.allow.some((c) => sameRule(c, r)))];
 
   // A stop signal that arrives while the daemon is still starting is kept, not fatal (the default
   // action would leave the TUN and sockets to the kernel): it is acted on once running.
@@ -106,6 +110,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     peers: [...runtimePeers.values()],
     discovery: discoveryChoice,
     blocked: node?.inbound.blocked() ?? saved.blocked,
+    ports: runtimePorts.map(formatRule),
     ...change,
   });
   /** Saves `state` before a change is made and acknowledged: if it cannot, the caller gets a
@@ -177,6 +182,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       discovery: { policy: discoveryPolicy(config, saved), interfaces: config.discovery.interfaces, exclude: [tun.name], listen: bound.filter((l) => (l.transport ?? 'udp') === 'udp') },
       links: config.links,
       blocked: saved.blocked,
+      ports: { filter: config.ports.filter, rules: portRules() },
       log: (level, message) => log.write(level, message),
       events: {
         peerAdded: (peerId) => api?.peerAdded(peerId),
@@ -270,6 +276,25 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       persist(stateWith({ blocked: running.inbound.blocked().filter((id) => id !== peerId) }));
       running.unblock(peerId);
     },
+    portRules: () => portRules().map((rule) => ({ rule, source: config.ports.allow.some((c) => sameRule(c, rule)) ? 'config' : 'runtime' })),
+    portFilter: () => config.ports.filter,
+    allowPort(rule) {
+      if (portRules().some((r) => sameRule(r, rule))) return false;
+      persist(stateWith({ ports: [...runtimePorts, rule].map(formatRule) }));
+      runtimePorts.push(rule);
+      running.filter.setRules(portRules());
+      log.info(`port ${formatRule(rule)} opened to the mesh`);
+      return true;
+    },
+    denyPort(rule) {
+      const i = runtimePorts.findIndex((r) => sameRule(r, rule));
+      if (i < 0) return false;
+      persist(stateWith({ ports: runtimePorts.filter((_, j) => j !== i).map(formatRule) }));
+      runtimePorts.splice(i, 1);
+      running.filter.setRules(portRules());
+      log.info(`port ${formatRule(rule)} closed to the mesh`);
+      return true;
+    },
   };
   try {
     const root = packageRoot(import.meta.url);
@@ -328,6 +353,9 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       log.level = next.log.level;
       running.setPeers(nextPeers);
       running.setLinkSettings(next.links);
+      config = { ...config, ports: next.ports };
+      running.filter.enabled = next.ports.filter;
+      running.filter.setRules(portRules());
       // A changed [discovery] policy in the file overrides a choice made at run time.
       if (next.discovery.policy !== config.discovery.policy) {
         lan.setPolicy(next.discovery.policy);

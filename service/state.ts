@@ -1,12 +1,13 @@
 // What the daemon remembers between runs that is not configuration: whether the mesh is switched
-// on, the peers added at run time (rovy connect), a discovery policy chosen at run time, and the
-// blocked peers (rovy block). Kept as JSON beside the key file, written atomically with mode
+// on, the peers added at run time (rovy connect), a discovery policy chosen at run time, the
+// blocked peers (rovy block) and the ports opened at run time (rovy ports allow). Kept as JSON beside the key file, written atomically with mode
 // 0600; a damaged file is reported and set aside, never fatal.
 import { readFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../src/util/atomic-file.js';
 import { DISCOVERY_POLICIES, type DiscoveryPolicy } from '../src/config/schema.js';
 import { canonicalPeerId, isPeerId } from '../src/keys/peerid.js';
+import { formatRule, parseRule } from '../src/fcnet/port-rules.js';
 
 export interface DaemonState {
   enabled: boolean;
@@ -19,9 +20,11 @@ export interface DaemonState {
   discovery: { policy: DiscoveryPolicy; configPolicy: DiscoveryPolicy } | null;
   /** Peer IDs whose links are refused. */
   blocked: string[];
+  /** Port rules opened at run time ("22/tcp", "80/tcp from <peer ID>"). */
+  ports: string[];
 }
 
-const DEFAULT_STATE: DaemonState = { enabled: true, peers: [], discovery: null, blocked: [] };
+const DEFAULT_STATE: DaemonState = { enabled: true, peers: [], discovery: null, blocked: [], ports: [] };
 
 export class StateFile {
   readonly path: string;
@@ -39,7 +42,7 @@ export class StateFile {
       text = readFileSync(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') warn(`${this.path}: cannot read (${(err as Error).message}); using defaults`);
-      return { ...DEFAULT_STATE, peers: [], blocked: [] };
+      return { ...DEFAULT_STATE, peers: [], blocked: [], ports: [] };
     }
     try {
       const data = JSON.parse(text) as Partial<DaemonState>;
@@ -50,16 +53,23 @@ export class StateFile {
       if (discovery !== null && !(isPolicy(discovery.policy) && isPolicy(discovery.configPolicy))) throw new Error('unexpected discovery policy');
       const blocked = data.blocked ?? []; // absent in files from before blocking
       if (!Array.isArray(blocked) || !blocked.every((p: unknown) => typeof p === 'string' && isPeerId(p))) throw new Error('unexpected blocked peers');
+      const ports = data.ports ?? []; // absent in files from before the inbound filter
+      if (!Array.isArray(ports)) throw new Error('unexpected port rules');
+      const rules = ports.map((text: unknown) => {
+        if (typeof text !== 'string') throw new Error('unexpected port rule');
+        return formatRule(parseRule(text));
+      });
       return {
         enabled: data.enabled,
         peers: [...data.peers],
         discovery: discovery && { policy: discovery.policy, configPolicy: discovery.configPolicy },
         blocked: blocked.map(canonicalPeerId),
+        ports: rules,
       };
     } catch (err) {
       this.bad = true;
       warn(`${this.path}: ${oneLine((err as Error).message)}; using defaults (the file is kept as ${this.path}.bad-<time> once the daemon is up)`);
-      return { ...DEFAULT_STATE, peers: [], blocked: [] };
+      return { ...DEFAULT_STATE, peers: [], blocked: [], ports: [] };
     }
   }
 

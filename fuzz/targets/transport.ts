@@ -27,8 +27,9 @@ const batch = new PacketBatch(8, 2048);
 const links = new Links(b.manager, { linkUp() {}, linkDown() {} });
 const router = new Router({ identity: keysB, mtu: 1420, send() {}, now: b.manager.now });
 const address = fcAddressBytes(keysB.publicKey);
-const e2e = new EndToEnd(keysB, b.manager, links, new IcmpReplies(tun, address, b.manager.now), b.counters, { changed() {}, resend() {}, internalError() {} }, 1420, b.manager.now);
-const pipeline = new ReceivePipeline(batch, { tun, filter: new InboundFilter([]), transports: [], mtu: 1420, hop: b.manager, links, router, e2e, localAddress: address, counters: b.counters, dataPath: new DataPathCounters() });
+const icmp = new IcmpReplies(tun, address, b.manager.now);
+const e2e = new EndToEnd(keysB, b.manager, links, icmp, b.counters, { changed() {}, resend() {}, internalError() {} }, 1420, b.manager.now);
+const pipeline = new ReceivePipeline(batch, { tun, filter: new InboundFilter([]), transports: [], icmp, sendToMesh() {}, mtu: 1420, hop: b.manager, links, router, e2e, localAddress: address, counters: b.counters, dataPath: new DataPathCounters() });
 
 let waiting: Uint8Array[] = [];
 const socket = {

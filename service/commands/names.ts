@@ -35,7 +35,7 @@ export function runName(args: string[], json: boolean): Promise<number> | number
 }
 
 /** A peer ID as given, or the peer ID of the peer or neighbour with fc address `text`. */
-async function peerIdOf(client: BusClient, text: string): Promise<string> {
+export async function peerIdOf(client: BusClient, text: string): Promise<string> {
   if (!text.includes(':')) return text; // a peer ID: the daemon checks it and says what is wrong
   const objects = await client.managedObjects(ROOT_PATH);
   const known = [...objectsWith(objects, PEER_IFACE), ...objectsWith(objects, NEIGHBOR_IFACE)].find((o) => sameAddress(String(o.props.Address), text));

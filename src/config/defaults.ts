@@ -33,6 +33,8 @@ export const DEFAULTS = {
   /** New inbound links a second from one address: a NAT with many users still gets through, a
    *  flood of new keys from one host does not fill the table. */
   inboundRate: 2,
+  /** What the mesh sends in is filtered: no port is open until the user opens it. */
+  portFilter: true,
 } as const;
 
 /** A commented TOML config file that sets key_file and leaves everything else at its default. */
@@ -78,6 +80,15 @@ key_file = ${q(keyFile)}
 #allow = []
 #max_inbound = ${DEFAULTS.maxInbound}
 #inbound_rate = ${DEFAULTS.inboundRate}
+
+# What of the mesh's traffic reaches this machine. Inbound connections are refused except to
+# the ports opened here or with rovy ports allow; replies to this machine's own connections and
+# ICMPv6 (ping, path MTU, traceroute) always pass. A rule is "22/tcp", "60000-61000/udp", or
+# "80/tcp from <peer ID>" for one node only. filter = false lets everything in (for a machine
+# whose own firewall guards the TUN interface).
+#[ports]
+#filter = ${DEFAULTS.portFilter}
+#allow = []
 
 # One [[peer]] block for each peer to connect to, for example:
 # [[peer]]

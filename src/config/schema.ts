@@ -19,6 +19,7 @@ import { DEFAULTS } from './defaults.js';
 import { ConfigError } from './errors.js';
 import { describeNode, describeType, type TomlNode, type TomlTable } from './toml-tree.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
+import { parseRule, sameRule, type PortRule } from '../fcnet/port-rules.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -71,6 +72,8 @@ export interface Config {
     interfaces: string[] | null;
   };
   links: LinkSettings;
+  /** What of the mesh's traffic reaches this host (fcnet/inbound-filter.ts). */
+  ports: { filter: boolean; allow: PortRule[] };
 }
 
 /** Who may open a link to this node without being one of its peers (node/inbound.ts). */
@@ -97,12 +100,13 @@ export const MTU_MIN = IPV6_MIN_MTU;
 export const MTU_MAX = 9000; // jumbo frames; a larger TUN MTU buys nothing on real links
 export const KEEPALIVE_MAX = 3600; // one hour: beyond that no NAT mapping survives anyway
 
-const ROOT_KEYS = ['key_file', 'listen', 'tun', 'peer', 'log', 'discovery', 'links'];
+const ROOT_KEYS = ['key_file', 'listen', 'tun', 'peer', 'log', 'discovery', 'links', 'ports'];
 const TUN_KEYS = ['name', 'mtu', 'offload'];
 const PEER_KEYS = ['address', 'name', 'psk', 'keepalive'];
 const LOG_KEYS = ['level'];
 const DISCOVERY_KEYS = ['policy', 'interfaces'];
 const LINKS_KEYS = ['accept', 'allow', 'max_inbound', 'inbound_rate'];
+const PORTS_KEYS = ['filter', 'allow'];
 
 type Fail = (line: number, field: string, problem: string) => never;
 
@@ -123,6 +127,8 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
   if (discovery) checkKeys(discovery, 'discovery.', DISCOVERY_KEYS, fail);
   const links = tableValue(root, 'links', fail);
   if (links) checkKeys(links, 'links.', LINKS_KEYS, fail);
+  const ports = tableValue(root, 'ports', fail);
+  if (ports) checkKeys(ports, 'ports.', PORTS_KEYS, fail);
   const entry = (table: TomlTable | undefined, key: string): TomlNode | undefined => table?.entries.get(key)?.node;
   const listen = listenValue(entry(root, 'listen'), fail);
   return {
@@ -146,7 +152,33 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
       maxInbound: integerValue(entry(links, 'max_inbound'), DEFAULTS.maxInbound, 'links.max_inbound', 0, MAX_INBOUND_LIMIT, '', fail),
       inboundRate: integerValue(entry(links, 'inbound_rate'), DEFAULTS.inboundRate, 'links.inbound_rate', 1, INBOUND_RATE_LIMIT, ' (new links a second from one address)', fail),
     },
+    ports: {
+      filter: booleanValue(entry(ports, 'filter'), DEFAULTS.portFilter, 'ports.filter', fail),
+      allow: portRulesValue(entry(ports, 'allow'), fail),
+    },
   };
+}
+
+/** ports.allow: rules like "22/tcp" or "80/tcp from <peer ID>", each once. */
+function portRulesValue(node: TomlNode | undefined, fail: Fail): PortRule[] {
+  if (node === undefined) return [];
+  const shape = 'must be an array of rules like "22/tcp", "60000-61000/udp" or "80/tcp from <peer ID>"';
+  if (node.kind !== 'array') return fail(node.line, 'ports.allow', `${shape}, got ${describeNode(node)}`);
+  const rules: PortRule[] = [];
+  node.items.forEach((item, i) => {
+    const field = `ports.allow[${i}]`;
+    const text = stringValue(item, field, 'must be a rule like "22/tcp" (a string)', fail);
+    let rule: PortRule;
+    try {
+      rule = parseRule(text);
+    } catch (err) {
+      return fail(item.line, field, (err as Error).message);
+    }
+    const first = rules.findIndex((r) => sameRule(r, rule));
+    if (first >= 0) fail(item.line, field, `repeats ports.allow[${first}]`);
+    rules.push(rule);
+  });
+  return rules;
 }
 
 /** links.allow: peer IDs, each once. */

@@ -11,7 +11,8 @@
 //        - TCP or UDP to a port a rule opens (to everyone, or to its source's peer);
 //        - TCP or UDP matching a flow the host started (a reply), still fresh;
 //        - a later fragment of a packet whose first fragment passed.
-//        Anything else is dropped and counted.
+//        Anything else is dropped and counted; the caller answers TCP and UDP with "port
+//        unreachable", as a closed port does.
 // A packet's source address is already the session's node (checked before this), so a per-peer
 // rule can trust it.
 import { NEXT_HEADER_ICMPV6, NEXT_HEADER_TCP, NEXT_HEADER_UDP, OFF_DST, OFF_NEXT_HEADER, OFF_SRC, IPV6_HEADER } from './ipv6.js';
@@ -107,9 +108,9 @@ export class InboundFilter {
 
   // ---- parsing -----------------------------------------------------------------------------
 
-  /** What the last transportStart found: the protocol, whether the packet is a first fragment,
-   *  and where a fragment's id is. */
-  private protocol = 0;
+  /** What the last transportStart found: the protocol (public: the refusal says which), whether
+   *  the packet is a first fragment, and where a fragment's id is. */
+  protocol = 0;
   private firstFragment = false;
   private fragmentIdAt = 0;
 

@@ -57,3 +57,15 @@ export function sameRule(a: PortRule, b: PortRule): boolean {
 export function ruleAddress(rule: PortRule): Uint8Array | null {
   return rule.peerId === null ? null : fcAddressBytes(decodePeerId(rule.peerId));
 }
+
+/** A whole rule as text: "22/tcp", or "22/tcp from <peer ID>". Throws PortRuleError. */
+export function parseRule(text: string): PortRule {
+  const m = /^\s*(\S+)(?:\s+from\s+(\S+))?\s*$/i.exec(text);
+  if (!m) throw new PortRuleError(`${JSON.stringify(text.slice(0, 80))} is not PORTS or PORTS from PEERID (e.g. "22/tcp")`);
+  return { ...parsePorts(m[1]!), peerId: m[2] === undefined ? null : rulePeer(m[2]) };
+}
+
+/** The text of a whole rule, as parseRule reads it. */
+export function formatRule(rule: PortRule): string {
+  return rule.peerId === null ? formatPorts(rule) : `${formatPorts(rule)} from ${rule.peerId}`;
+}

@@ -1,5 +1,6 @@
-// ICMPv6 errors the node writes back onto its TUN on behalf of the mesh, rate-limited so a
-// flood of undeliverable packets cannot turn into a flood of errors (RFC 4443 §2.4f).
+// ICMPv6 errors the node writes back onto its TUN on behalf of the mesh, and the one it sends to
+// the mesh for what its inbound filter refused; rate-limited so a flood of undeliverable packets
+// cannot turn into a flood of errors (RFC 4443 §2.4f).
 import {
   ICMP_DESTINATION_UNREACHABLE,
   ICMP_PACKET_TOO_BIG,
@@ -10,6 +11,7 @@ import {
   writeIcmpError,
 } from '../fcnet/icmp.js';
 import type { PacketDevice } from '../tun/device.js';
+import { NEXT_HEADER_TCP, NEXT_HEADER_UDP } from '../fcnet/ipv6.js';
 import { PacketBatch, TUN_OFFSET } from '../transport/batch.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
@@ -43,6 +45,18 @@ export class IcmpReplies {
   /** "Port unreachable" from `from` (the resolver address): nothing listens there. */
   portUnreachable(from: Uint8Array, buf: Uint8Array, off: number, len: number): void {
     this.send(from, ICMP_DESTINATION_UNREACHABLE, UNREACHABLE_PORT, 0, buf, off, len);
+  }
+
+  /**
+   * "Port unreachable" from this node, for a packet from the mesh the inbound filter refused:
+   * to the mesh, as a closed port answers, so a connection fails at once and traceroute6 sees
+   * its last hop. Only for TCP and UDP, and within the same rate as every error; null otherwise.
+   * A new packet: it goes out through the send path after the batch.
+   */
+  refusal(buf: Uint8Array, off: number, len: number, protocol: number): Uint8Array | null {
+    if ((protocol !== NEXT_HEADER_TCP && protocol !== NEXT_HEADER_UDP) || !icmpErrorAllowed(buf, off, len) || !this.bucket.take(this.now())) return null;
+    const out = new Uint8Array(IPV6_MIN_MTU);
+    return out.subarray(0, writeIcmpError(out, this.localAddress, ICMP_DESTINATION_UNREACHABLE, UNREACHABLE_PORT, 0, buf, off, len));
   }
 
   /** "Hop limit exceeded in transit", from the transit node at `from` (its fc address). */

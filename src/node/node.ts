@@ -314,7 +314,12 @@ export class MeshNode {
       dataPath: this.dataPathCounters,
     };
     this.send = new SendPipeline(new PacketBatch(BATCH, slotFor(options.mtu)), { ...context, neighbours: this.byAddress, icmp, resolver });
-    this.receive = new ReceivePipeline(new PacketBatch(BATCH, slotFor(MTU_MAX)), { ...context, localAddress: this.address });
+    this.receive = new ReceivePipeline(new PacketBatch(BATCH, slotFor(MTU_MAX)), {
+      ...context,
+      localAddress: this.address,
+      icmp,
+      sendToMesh: (packet) => this.send.sendPackets([packet]),
+    });
     this.lan = options.discovery ? new LanPeers({ ...options.discovery, identity: options.identity }, this.lanHost()) : null;
     this.inbound = new InboundLinks(options.links ?? { accept: DEFAULTS.accept, allow: [], maxInbound: DEFAULTS.maxInbound, inboundRate: DEFAULTS.inboundRate }, {
       add: (peerId, publicKey, endpoint) => {

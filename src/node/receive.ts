@@ -50,6 +50,7 @@ import type { Router } from '../routing/router.js';
 import type { EndToEnd } from './end-to-end.js';
 import type { Links } from './links.js';
 import type { InboundFilter } from '../fcnet/inbound-filter.js';
+import type { IcmpReplies } from './icmp-replies.js';
 import type { DataPathCounters } from './data-path.js';
 import { HopOut } from './hop-out.js';
 import type { Transport } from '../transport/transport.js';
@@ -76,6 +77,10 @@ export interface ReceiveContext {
   localAddress: Uint8Array;
   /** What of the mesh's traffic may reach the host (ports opened, replies, ICMPv6). */
   filter: InboundFilter;
+  /** Builds the answer to what the filter refused, and sends a packet of ours to the mesh as if
+   *  the host had (the send path). */
+  icmp: IcmpReplies;
+  sendToMesh(packet: Uint8Array): void;
   counters: Counters;
   dataPath: DataPathCounters;
 }
@@ -261,6 +266,13 @@ export class ReceivePipeline {
     if (passOn > 0) this.passOn(n, now);
   }
 
+  /** Counts a packet the inbound filter refused, and answers it as a closed port would (after the batch). */
+  private refuse(p: number, len: number): void {
+    this.ctx.counters.filtered++;
+    const refusal = this.ctx.icmp.refusal(this.batch.data, p, len, this.ctx.filter.protocol);
+    if (refusal) this.deferred.push({ run: () => this.ctx.sendToMesh(refusal) });
+  }
+
   /** Length of the IPv6 packet at p that a neighbour sent us itself, or 0 if it is not acceptable. */
   private fromNeighbour(p: number, plain: number, peer: Peer): number {
     const { data } = this.batch;
@@ -274,7 +286,7 @@ export class ReceivePipeline {
       return 0;
     }
     if (!this.ctx.filter.admits(data, p, len)) {
-      this.ctx.counters.filtered++;
+      this.refuse(p, len);
       return 0;
     }
     return len;
@@ -381,7 +393,7 @@ export class ReceivePipeline {
         continue;
       }
       if (!this.ctx.filter.admits(data, inner, packet)) {
-        stats.filtered++;
+        this.refuse(inner, packet);
         continue;
       }
       // The packet arrives with the hop limit the transits left it, as from any routed path.

@@ -117,6 +117,10 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
       changeDiscovery() {},
       block() {},
       unblock() {},
+      portRules: () => [],
+      portFilter: () => true,
+      allowPort: () => false,
+      denyPort: () => false,
       connect(address) {
         // As MeshNode does: a routed destination connected to is removed, then added as a neighbour.
         const peerId = address.peerId!;

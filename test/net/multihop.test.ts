@@ -33,7 +33,8 @@ function buildMesh(lab: Lab, prefix: string, count: number, edges: [number, numb
     peers[j]!.push(`[[peer]]\naddress = "/ip6/${net}::1/udp/7777/rovy/${nodes[i]!.peerId}"`);
   }
   nodes.forEach((node, i) => {
-    lab.file(`${prefix}${i}/rovy.toml`, ['key_file = "node.key"', 'listen = ["/ip6/::/udp/7777"]', '[tun]', 'name = "rovy0"', 'mtu = 1420', ...peers[i]!].join('\n'));
+    // iperf3's port open: the inbound filter keeps every other one closed.
+    lab.file(`${prefix}${i}/rovy.toml`, ['key_file = "node.key"', 'listen = ["/ip6/::/udp/7777"]', '[tun]', 'name = "rovy0"', 'mtu = 1420', '[ports]', 'allow = ["5201/tcp"]', ...peers[i]!].join('\n'));
   });
   return { nodes, veths };
 }

@@ -34,6 +34,9 @@ function configText(keyFile: string, peer: Node | null, underlay: string, extra 
     `mtu = 1420`,
     `[log]`,
     `level = "debug"`,
+    // iperf3's port, and the UDP GSO test's: the inbound filter keeps every other one closed.
+    `[ports]`,
+    `allow = ["5201/tcp", "9999/udp"]`,
     ...(peer ? [`[[peer]]`, `address = "/ip6/${underlay}/udp/7777/rovy/${peer.peerId}"`] : []),
     extra,
   ].join('\n');

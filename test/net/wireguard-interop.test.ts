@@ -97,7 +97,7 @@ test('rovy and wireguard-go agree on the wire', { skip: !isRoot && 'needs root f
     const wgKeyFile = lab.file('wg.key', base64(wgKeys.privateKey) + '\n');
     lab.file(
       'r/rovy.toml',
-      ipv4PeerConfig('10.9.0.2:51820', encodePeerId(wgKeys.publicKey), ['[log]', 'level = "debug"']),
+      ipv4PeerConfig('10.9.0.2:51820', encodePeerId(wgKeys.publicKey), ['[log]', 'level = "debug"', '[ports]', 'allow = ["5201/tcp"]']),
     );
 
     // wireguard-go's interface, configured with wg(8) as any WireGuard user would.

@@ -24,8 +24,9 @@ function pipelineFor(hop: SessionManager, keys: KeyPair, counters: Counters, tun
   const links = new Links(hop, { linkUp() {}, linkDown() {} });
   const router = new Router({ identity: keys, mtu: 1420, send() {}, now: hop.now });
   const address = fcAddressBytes(keys.publicKey);
-  const e2e = new EndToEnd(keys, hop, links, new IcmpReplies(tun, address, hop.now), counters, { changed() {}, resend() {}, internalError() {} }, 1420, hop.now);
-  return new ReceivePipeline(batch, { tun, filter: new InboundFilter([], false), transports: [], mtu: 1420, hop, links, router, e2e, localAddress: address, counters, dataPath: new DataPathCounters() });
+  const icmp = new IcmpReplies(tun, address, hop.now);
+  const e2e = new EndToEnd(keys, hop, links, icmp, counters, { changed() {}, resend() {}, internalError() {} }, 1420, hop.now);
+  return new ReceivePipeline(batch, { tun, filter: new InboundFilter([], false), transports: [], icmp, sendToMesh() {}, mtu: 1420, hop, links, router, e2e, localAddress: address, counters, dataPath: new DataPathCounters() });
 }
 
 /** Datagrams waiting to be "received", handed out by readBatch as recvmmsg would. */
