@@ -1,5 +1,6 @@
 // The config file (src/config): defaults, the documented example, relative paths, the commented
 // file `rovy init` writes, and one exact "FILE:LINE: FIELD: problem" line for every kind of error.
+import { formatRule } from '../../src/fcnet/port-rules.js';
 import { test } from 'node:test';
 import { tempDir } from '../temp-dir.js';
 import assert from 'node:assert/strict';
@@ -44,6 +45,7 @@ function plain(c: Config): unknown {
     log: c.log,
     discovery: c.discovery,
     links: c.links,
+    ports: { filter: c.ports.filter, allow: c.ports.allow.map(formatRule) },
   };
 }
 
@@ -55,6 +57,7 @@ const DEFAULTS = {
   log: { level: 'info' },
   discovery: { policy: 'manual', interfaces: null },
   links: { accept: 'known', allow: [], maxInbound: 256, inboundRate: 2 },
+  ports: { filter: true, allow: [] },
 };
 
 /** The one-line message parseConfig gives for `text`. */
@@ -106,6 +109,10 @@ accept = "allowed"
 allow = ["${ID2.toUpperCase()}", "${ID1}"]
 max_inbound = 10
 inbound_rate = 5
+
+[ports]
+filter = false
+allow = ["22/tcp", "60000-61000/UDP", "80/tcp from ${ID1.toUpperCase()}"]
 `;
   assert.deepEqual(plain(parseConfig(text, FILE)), {
     source: FILE,
@@ -126,6 +133,7 @@ inbound_rate = 5
     log: { level: 'debug' },
     discovery: { policy: 'auto', interfaces: ['eth0', 'wlan0'] },
     links: { accept: 'allowed', allow: [ID2, ID1], maxInbound: 10, inboundRate: 5 },
+    ports: { filter: false, allow: ['22/tcp', '60000-61000/udp', `80/tcp from ${ID1}`] },
   });
 });
 
@@ -174,11 +182,11 @@ test('every kind of error is one exact line: FILE:LINE: FIELD: problem', () => {
     ['# ok\nlisten = [\n  "/ip4/0.0.0.0/udp/1",,\n]', '3: syntax: unexpected token (column 24)'],
     ['[tun]\nmtu = 1400\nmtu = 1500\n', '3: mtu: defined more than once'],
     // unknown keys
-    ['\nlistn = []', '2: listn: unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links)'],
+    ['\nlistn = []', '2: listn: unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports)'],
     ['[tun]\nmut = 1400', '2: tun.mut: unknown key (known keys here: name, mtu, offload)'],
     [peer('adress = "x"'), '3: peer[0].adress: unknown key (known keys here: address, name, psk, keepalive)'],
     ['[log]\n\nlevel = "info"\nverbose = true', '4: log.verbose: unknown key (known keys here: level)'],
-    ['[tunnel]\nmtu = 1', '1: tunnel: unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links)'],
+    ['[tunnel]\nmtu = 1', '1: tunnel: unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports)'],
     // wrong types
     ['key_file = 5', '1: key_file: must be a file path (a string), got 5'],
     ['key_file = ""', '1: key_file: must be a file path, got ""'],
@@ -216,6 +224,10 @@ test('every kind of error is one exact line: FILE:LINE: FIELD: problem', () => {
     ['[links]\nmax_inbound = 100001', '2: links.max_inbound: must be an integer from 0 to 100000, got 100001'],
     ['[tun]\nmtu = 0', '2: tun.mtu: must be an integer from 1280 to 9000, got 0'],
     ['[links]\ninbound_rate = 0', '2: links.inbound_rate: must be an integer from 1 to 1000 (new links a second from one address), got 0'],
+    ['[ports]\nallow = ["22"]', '2: ports.allow[0]: "22" is not PORT/tcp, PORT/udp or FIRST-LAST/PROTOCOL'],
+    ['[ports]\nallow = ["22/tcp from nobody"]', '2: ports.allow[0]: "nobody" is not a peer ID: it must start with \"b\" (multibase base32), not \"n\"'],
+    ['[ports]\nallow = ["22/tcp", "22/TCP"]', '2: ports.allow[1]: repeats ports.allow[0]'],
+    ['[ports]\nfilter = "off"', '2: ports.filter: must be true or false, got "off"'],
     ['[links]\ntarget = 3', '2: links.target: unknown key (known keys here: accept, allow, max_inbound, inbound_rate)'],
     [peer('name = "-alice"'), '3: peer[0].name: must be a DNS label: 1 to 63 letters, digits or "-", not starting or ending with "-", got "-alice"'],
     [peer('name = "alice.example"'), '3: peer[0].name: must be a DNS label: 1 to 63 letters, digits or "-", not starting or ending with "-", got "alice.example"'],
@@ -257,7 +269,7 @@ test('a bad psk is described, never quoted', () => {
 
 test('control characters in the file cannot break the one-line message', () => {
   assert.equal(errorOf('[tun]\nname = "a\\nb"'), `${FILE}:2: tun.name: must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or "..", got "a\\nb"`);
-  assert.equal(errorOf('"a\\u0007b" = 1'), `${FILE}:1: "a\\u0007b": unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links)`);
+  assert.equal(errorOf('"a\\u0007b" = 1'), `${FILE}:1: "a\\u0007b": unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports)`);
 });
 
 test('a missing file: defaults when optional, an error when named', (t) => {
