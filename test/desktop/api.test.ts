@@ -320,14 +320,18 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
         { action: 'net.rovy.manage-peers', call: () => asNobody(ROOT_PATH, DEST, 'Connect', `/ip6/fd00:d5::9/udp/7777/rovy/${x}`, '{}'), undo: () => rovy('disconnect', x) },
         { action: 'net.rovy.manage-peers', call: () => asNobody(ROOT_PATH, DEST, 'Disconnect', `${ROOT_PATH}/peer/999`) },
         { action: 'net.rovy.manage-peers', call: () => asNobody(neighbor!, `${DEST}.Neighbor`, 'Connect') },
+        { action: 'net.rovy.manage-peers', call: () => asNobody(ROOT_PATH, DEST, 'Block', x), undo: () => rovy('unblock', x) },
+        { action: 'net.rovy.manage-peers', call: () => asNobody(ROOT_PATH, DEST, 'Unblock', x) },
+        { action: 'net.rovy.manage-ports', call: () => asNobody(ROOT_PATH, `${DEST}.Ports`, 'Allow', '2222/tcp', ''), undo: () => rovy('ports', 'deny', '2222/tcp') },
+        { action: 'net.rovy.manage-ports', call: () => asNobody(ROOT_PATH, `${DEST}.Ports`, 'Deny', '2223/tcp', '') },
         { action: 'net.rovy.manage-names', call: () => asNobody(ROOT_PATH, `${DEST}.Names`, 'Set', 'authz', x), undo: () => rovy('name', 'rm', 'authz') },
         { action: 'net.rovy.manage-names', call: () => asNobody(ROOT_PATH, `${DEST}.Names`, 'Remove', 'nobody-has-this-name') },
       ];
       const state = async () => {
         const d = JSON.parse(JSON.parse((await busctl('--json=short', 'call', DEST, ROOT_PATH, DEST, 'Describe')).stdout).data[0]) as Record<string, unknown>;
-        return JSON.stringify({ enabled: d.enabled, discovery: (d.discovery as { policy: unknown }).policy, peers: (d.peers as { peerId: string }[]).map((p) => p.peerId).sort(), names: d.names });
+        return JSON.stringify({ enabled: d.enabled, discovery: (d.discovery as { policy: unknown }).policy, peers: (d.peers as { peerId: string }[]).map((p) => p.peerId).sort(), names: d.names, blocked: (d.links as { blocked: unknown }).blocked, ports: d.ports });
       };
-      const grants = [null, 'net.rovy.toggle', 'net.rovy.manage-peers', 'net.rovy.manage-names'];
+      const grants = [null, 'net.rovy.toggle', 'net.rovy.manage-peers', 'net.rovy.manage-names', 'net.rovy.manage-ports'];
       for (const granted of grants) {
         const polkitd = granted
           ? await startPolkitd(bus!, { rules: [lab.file(`authz-${granted}.rules`, `polkit.addRule(function (action, subject) {\n  if (action.id == "${granted}" && subject.user == "nobody") return polkit.Result.YES;\n});\n`)] })
@@ -355,9 +359,10 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
       // What the installed actions grant: yes to an active local session, an administrator's
       // password to anyone else (which, with no agent to ask, is no).
       const policy = readFileSync(join(ROOT, 'dbus', 'net.rovy.policy'), 'utf8');
-      for (const id of ['net.rovy.toggle', 'net.rovy.manage-peers', 'net.rovy.manage-names']) {
+      for (const id of ['net.rovy.toggle', 'net.rovy.manage-peers', 'net.rovy.manage-names', 'net.rovy.manage-ports']) {
         const action = new RegExp(`<action id="${id.replace(/\./g, '\\.')}">([\\s\\S]*?)</action>`).exec(policy)?.[1] ?? '';
-        assert.match(action, /<allow_active>yes<\/allow_active>/, id);
+        // Opening a port exposes the machine to the whole mesh: that takes an administrator, even at the desktop.
+        assert.match(action, id === 'net.rovy.manage-ports' ? /<allow_active>auth_admin_keep<\/allow_active>/ : /<allow_active>yes<\/allow_active>/, id);
         assert.match(action, /<allow_any>auth_admin<\/allow_any>/, id);
         assert.match(action, /<allow_inactive>auth_admin<\/allow_inactive>/, id);
       }
