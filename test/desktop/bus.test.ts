@@ -28,6 +28,7 @@ const STANDARD = new Set(['org.freedesktop.DBus.Introspectable', 'org.freedeskto
 function fakeDaemon(service: BusService) {
   const state = { enabled: false, describeFails: false, next: 1 };
   const peers = new Map<string, { peerId: string; multiaddr: string }>();
+  const blocked = new Set<string>();
   const authorized = async (ctx: CallContext, action: string): Promise<void> => service.authorize(ctx, action);
   const root: InterfaceImpl = {
     properties: {
@@ -38,6 +39,7 @@ function fakeDaemon(service: BusService) {
       Enabled: () => state.enabled,
       State: () => (state.enabled ? (peers.size ? 'online' : 'offline') : 'disabled'),
       Version: () => '0.1.0-test',
+      Blocked: () => [...blocked].sort(),
     },
     methods: {
       async SetEnabled(ctx: CallContext, on: boolean) {
@@ -60,6 +62,14 @@ function fakeDaemon(service: BusService) {
         await authorized(ctx, 'net.rovy.manage-peers');
         if (!peers.delete(peer)) throw new RovyError('NoSuchPeer', `${peer} is not a peer`);
         service.removeObject(peer);
+      },
+      async Block(ctx: CallContext, peerId: string) {
+        await authorized(ctx, 'net.rovy.manage-peers');
+        blocked.add(peerId);
+      },
+      async Unblock(ctx: CallContext, peerId: string) {
+        await authorized(ctx, 'net.rovy.manage-peers');
+        blocked.delete(peerId);
       },
       Describe() {
         if (state.describeFails) throw new TypeError('something broke inside');
@@ -154,6 +164,7 @@ describe('D-Bus API on a private system bus', { skip: isRoot ? false : 'needs ro
       Enabled: false,
       State: 'disabled',
       Version: '0.1.0-test',
+      Blocked: [],
     });
     service.setObject(`${ROOT_PATH}/peer/99`, { [PEER_IFACE]: peerImpl(PEER_ID) });
     assert.equal((await busctl('get-property', NAME, `${ROOT_PATH}/peer/99`, PEER_IFACE, 'LastHandshake')).stdout.trim(), 't 1700000000123456');
