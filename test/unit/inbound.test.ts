@@ -11,6 +11,7 @@ import type { Peer } from '../../src/session/peer.js';
 import { MeshNode } from '../../src/node/node.js';
 import { MemoryTun } from '../../src/tun/memory.js';
 import { UdpSocket } from '../../src/transport/udp.js';
+import { MemoryHub } from '../../src/transport/memory.js';
 import { until } from '../wait.js';
 import { createSocket, type Socket } from 'node:dgram';
 import { strangerInitiation } from './session-harness.js';
@@ -74,24 +75,25 @@ test('the blocked list: each key once, sorted, until unblocked', () => {
 test('a node that accepts anyone: an unknown key links as "inbound"; blocked, it is dropped and refused until unblocked', async (t) => {
   const keysA = generateKeyPair();
   const keysB = generateKeyPair();
-  const udpA = UdpSocket.open(6, '::1', 0);
-  const udpB = UdpSocket.open(6, '::1', 0);
-  const a = new MeshNode({ identity: keysA, tun: new MemoryTun(), sockets: [udpA], mtu: 1420, peers: [] });
-  const b = new MeshNode({ identity: keysB, tun: new MemoryTun(), sockets: [udpB], mtu: 1420, peers: [], links: { accept: 'anyone', allow: [], maxInbound: 8, inboundRate: 100 } });
+  const hub = new MemoryHub();
+  const memA = hub.attach('fd00::a');
+  const memB = hub.attach('fd00::b');
+  const a = new MeshNode({ identity: keysA, tun: new MemoryTun(), sockets: [], transports: [memA], mtu: 1420, peers: [] });
+  const b = new MeshNode({ identity: keysB, tun: new MemoryTun(), sockets: [], transports: [memB], mtu: 1420, peers: [], links: { accept: 'anyone', allow: [], maxInbound: 8, inboundRate: 100 } });
   a.start();
   b.start();
   t.after(() => {
     a.stop();
     b.stop();
-    udpA.close();
-    udpB.close();
+    memA.close();
+    memB.close();
   });
-  const toB = { publicKey: keysB.publicKey, endpoint: { family: 6 as const, address: '::1', port: udpB.port } };
+  const toB = { publicKey: keysB.publicKey, endpoint: memB.endpoint };
   const bSeesA = () => b.peerStatus(a.peerId);
   a.connectPeer(toB);
   await until('A linked to B', () => a.peerStatus(b.peerId)?.state === 'connected' && bSeesA()?.state === 'connected');
   assert.equal(bSeesA()?.origin, 'inbound');
-  assert.equal(bSeesA()?.endpoint, `[::1]:${udpA.port}`, 'the inbound link answers where the initiation came from');
+  assert.equal(bSeesA()?.endpoint, '[fd00::a]:1 memory', 'the inbound link answers where the initiation came from');
 
   assert.equal(b.block(a.peerId), true);
   assert.equal(bSeesA(), undefined, 'the blocked node is still a neighbour');
@@ -101,7 +103,7 @@ test('a node that accepts anyone: an unknown key links as "inbound"; blocked, it
   await until('the blocked key refused', () => b.inbound.counters.blocked === 1);
   assert.equal(bSeesA(), undefined);
   assert.equal(b.inbound.counters.accepted, 1);
-  assert.throws(() => b.connectPeer({ publicKey: keysA.publicKey, endpoint: { family: 6, address: '::1', port: udpA.port } }), /is blocked/);
+  assert.throws(() => b.connectPeer({ publicKey: keysA.publicKey, endpoint: memA.endpoint }), /is blocked/);
 
   b.unblock(a.peerId);
   a.disconnectPeer(b.peerId);

@@ -1,17 +1,16 @@
-// The real send and receive pipelines of two in-process nodes: in-memory TUNs, real UDP sockets
-// on loopback, and between them a relay the test controls, which records and can replay
-// datagrams.
+// The real send and receive pipelines of two in-process nodes: in-memory TUNs, and between the
+// nodes the in-memory transport's hub, whose tap the test controls: it records what each side
+// sends, and can hold datagrams back or inject its own.
 //
-//   MemoryTun A ─ node A ─ udp [::1]:pA ──> relay [::1]:r ──> udp [::1]:pB ─ node B ─ MemoryTun B
-//                                       <──                <──
+//   MemoryTun A ─ node A ─ hub fd00::a ──tap──> fd00::b ─ node B ─ MemoryTun B
+//                                      <──tap──
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import { generateKeyPair } from '../../src/keys/keypair.js';
 import { parseIPv6 } from '../../src/keys/address.js';
 import { MeshNode } from '../../src/node/node.js';
 import { MemoryTun } from '../../src/tun/memory.js';
-import { UdpSocket } from '../../src/transport/udp.js';
+import { MemoryHub, type MemoryTransport } from '../../src/transport/memory.js';
 import { tai64nAfter, tai64nNow } from '../../src/noise/tai64n.js';
 import { untilFast as until } from '../wait.js';
 
@@ -34,54 +33,41 @@ interface Pair {
   b: MeshNode;
   tunA: MemoryTun;
   tunB: MemoryTun;
-  fromA: Buffer[];
-  fromB: Buffer[];
-  relayedToA: number;
-  relay: Socket;
-  relayToB(datagram: Buffer): void;
-  close(): Promise<void>;
+  /** Every datagram A and B sent, as the hub saw it. */
+  fromA: Uint8Array[];
+  fromB: Uint8Array[];
+  /** Datagrams the hub handed to A. */
+  readonly relayedToA: number;
+  /** Held back instead of delivered while set: the test's to look at. */
+  hold: Uint8Array[] | null;
+  /** Sends a datagram to B as if from A. */
+  relayToB(datagram: Uint8Array): void;
+  close(): void;
 }
 
 async function pair(mtu = 1420): Promise<Pair> {
   const keysA = generateKeyPair();
   const keysB = generateKeyPair();
-  const udpA = UdpSocket.open(6, '::1', 0);
-  const udpB = UdpSocket.open(6, '::1', 0);
-  const relay = createSocket('udp6');
-  await new Promise<void>((r) => relay.bind(0, '::1', r));
-  const relayPort = relay.address().port;
-  const fromA: Buffer[] = [];
-  const fromB: Buffer[] = [];
-  const counts = { relayedToA: 0 };
-  // A talks to the relay; the relay passes everything on and remembers what each side sent.
-  relay.on('message', (msg, rinfo) => {
-    if (rinfo.port === udpA.port) {
-      fromA.push(Buffer.from(msg));
-      relay.send(msg, udpB.port, '::1');
-    } else {
-      fromB.push(Buffer.from(msg));
-      relay.send(msg, udpA.port, '::1', () => counts.relayedToA++);
+  const hub = new MemoryHub();
+  const memA: MemoryTransport = hub.attach('fd00::a');
+  const memB: MemoryTransport = hub.attach('fd00::b');
+  const fromA: Uint8Array[] = [];
+  const fromB: Uint8Array[] = [];
+  const state = { hold: null as Uint8Array[] | null };
+  hub.tap = (from, _to, datagram) => {
+    (from === memA.address ? fromA : fromB).push(datagram);
+    if (state.hold && from === memA.address) {
+      state.hold.push(datagram);
+      return 'drop';
     }
-  });
+    return 'deliver';
+  };
   const tunA = new MemoryTun();
   const tunB = new MemoryTun();
   // These tests are about the data path, not the inbound filter (inbound-filter.test.ts): off.
-  const a = new MeshNode({
-    ports: { filter: false, rules: [] },
-    identity: keysA,
-    tun: tunA,
-    sockets: [udpA],
-    mtu,
-    peers: [{ publicKey: keysB.publicKey, endpoint: { family: 6, address: '::1', port: relayPort } }],
-  });
-  const b = new MeshNode({
-    ports: { filter: false, rules: [] },
-    identity: keysB,
-    tun: tunB,
-    sockets: [udpB],
-    mtu,
-    peers: [{ publicKey: keysA.publicKey, endpoint: { family: 6, address: '::1', port: relayPort } }],
-  });
+  const ports = { filter: false, rules: [] };
+  const a = new MeshNode({ identity: keysA, tun: tunA, sockets: [], transports: [memA], mtu, ports, peers: [{ publicKey: keysB.publicKey, endpoint: memB.endpoint }] });
+  const b = new MeshNode({ identity: keysB, tun: tunB, sockets: [], transports: [memB], mtu, ports, peers: [{ publicKey: keysA.publicKey, endpoint: memA.endpoint }] });
   a.start();
   b.start();
   return {
@@ -92,16 +78,20 @@ async function pair(mtu = 1420): Promise<Pair> {
     fromA,
     fromB,
     get relayedToA() {
-      return counts.relayedToA;
+      return hub.delivered.get(memA.address) ?? 0;
     },
-    relay,
-    relayToB: (d) => relay.send(d, udpB.port, '::1'),
-    close: async () => {
+    get hold() {
+      return state.hold;
+    },
+    set hold(h) {
+      state.hold = h;
+    },
+    relayToB: (d) => hub.inject(memA, memB.address, d),
+    close: () => {
       a.stop();
       b.stop();
-      udpA.close();
-      udpB.close();
-      await new Promise<void>((r) => relay.close(() => r()));
+      memA.close();
+      memB.close();
     },
   };
 }
@@ -149,9 +139,8 @@ test('a tampered transport datagram is dropped and counted', async (t) => {
   p.tunA.inject(packet(p.a.address, p.b.address, 100));
   await until('delivery', () => p.tunB.written.length === 1);
   // A fresh packet, held back by the test, corrupted, then passed on.
-  p.relay.removeAllListeners('message');
-  const held: Buffer[] = [];
-  p.relay.on('message', (msg) => held.push(Buffer.from(msg)));
+  const held: Uint8Array[] = [];
+  p.hold = held;
   p.tunA.inject(packet(p.a.address, p.b.address, 100));
   await until('held', () => held.some((d) => d[0] === 4 && d.length > 32));
   const datagram = held.find((d) => d[0] === 4 && d.length > 32)!;
