@@ -53,7 +53,8 @@ test('over a link with 10 % loss, 50 ± 20 ms, 1 % duplicates: the session stays
     const a = lab.initNode('a');
     const b = lab.initNode('b');
     lab.file('a/rovy.toml', ipv4PeerConfig('10.1.0.2:7000', b.peerId));
-    lab.file('b/rovy.toml', ipv4PeerConfig('10.2.0.1:7000', a.peerId));
+    // The receiver's port open to the mesh (the inbound filter keeps every other one closed).
+    lab.file('b/rovy.toml', ipv4PeerConfig('10.2.0.1:7000', a.peerId, ['[ports]', 'allow = ["5001/tcp"]']));
 
     const relay = lab.spawn(nsM, [
       process.execPath,
