@@ -5,9 +5,9 @@
 // everything a handshake passes (mac1, the handshake gate, its Diffie-Hellman work) and proved
 // that its sender holds the key. What is left to decide is whether that key may become a
 // neighbour, and that costs memory: a peer, its indices, a link in routing. So a public node keeps
-// at most `maxInbound` of them, makes room by dropping the one that has been down longest, and
-// takes at most `inboundRate` new ones a second from one address, so that one host making up keys
-// cannot push everyone else out.
+// at most `maxInbound` of them, makes room by dropping the one that has been down longest (or, all
+// being up, the one whose node is best linked elsewhere), and takes at most `inboundRate` new ones
+// a second from one address, so that one host making up keys cannot push everyone else out.
 import type { AcceptPolicy, LinkSettings } from '../config/schema.js';
 import { RateLimiter } from '../session/ratelimiter.js';
 import { CounterSet } from '../util/counters.js';
@@ -23,7 +23,8 @@ export class InboundCounters extends CounterSet {
   notAllowed = 0;
   /** Keys refused because they are blocked (rovy block). */
   blocked = 0;
-  /** Keys refused because every inbound place was taken by a link that is up. */
+  /** Keys refused because every inbound place was taken by a link that is up, of a node with
+   *  too few other links to let go. */
   full = 0;
   /** Keys refused because their address opened new links faster than inbound_rate. */
   rateLimited = 0;
@@ -37,8 +38,14 @@ export interface InboundHost {
   add(peerId: string, publicKey: Uint8Array, endpoint: Uint8Array): Peer;
   /** Drops an inbound neighbour: its session closed, its keys wiped. */
   forget(peerId: string): void;
+  /** How many links a node announces (routing's view; 0 if unknown). */
+  degreeOf(peerId: string): number;
   log(level: 'info' | 'debug', message: string): void;
 }
+
+/** An inbound link that is up is let go for a newcomer only if its node announces at least this
+ *  many links: it stays linked through the others, and its own link keeper replaces this one. */
+export const EVICT_MIN_DEGREE = 3;
 
 /** An inbound link whose session has been down this long (and no handshake brought it back) is
  *  forgotten: REJECT_AFTER_TIME, after which not even its last keys could be used. */
@@ -159,19 +166,36 @@ export class InboundLinks {
     return this.makeRoom() ? 'accept' : 'full';
   }
 
-  /** Whether an inbound place is free, freeing the one down longest if none is. */
+  /**
+   * Whether an inbound place is free, or can be made: the link down longest goes first; if all are
+   * up, the one whose node announces the most links (at least EVICT_MIN_DEGREE), which keeps the
+   * others. So a public node at its cap still lets newcomers in — they need one link to learn of
+   * others — and a node it lets go is not cut off.
+   */
   private makeRoom(): boolean {
     if (this.links.size < this.settings.maxInbound) return true;
+    if (this.links.size > this.settings.maxInbound) return false; // a lowered cap: let them go down first
     let oldest: string | null = null;
     let oldestSince = Infinity;
+    let best: string | null = null;
+    let bestDegree = EVICT_MIN_DEGREE - 1;
     for (const [peerId, downSince] of this.links) {
-      if (downSince !== null && downSince < oldestSince) {
-        oldest = peerId;
-        oldestSince = downSince;
+      if (downSince !== null) {
+        if (downSince < oldestSince) {
+          oldest = peerId;
+          oldestSince = downSince;
+        }
+        continue;
+      }
+      const degree = this.host.degreeOf(peerId);
+      if (degree > bestDegree) {
+        best = peerId;
+        bestDegree = degree;
       }
     }
-    if (oldest === null || this.links.size > this.settings.maxInbound) return false;
-    this.drop(oldest, 'to make room for a new one');
+    if (oldest !== null) this.drop(oldest, 'to make room for a new one');
+    else if (best !== null) this.drop(best, `to make room for a new one (it has ${bestDegree} links)`);
+    else return false;
     return true;
   }
 

@@ -330,6 +330,7 @@ export class MeshNode {
         const peer = this.sessions.getPeer(decodePeerId(peerId));
         if (peer) this.forget(peer);
       },
+      degreeOf: (peerId) => this.router.degreeOf(decodePeerId(peerId)),
       log: this.log,
     });
     for (const peerId of options.blocked ?? []) this.inbound.block(peerId);

@@ -49,7 +49,7 @@ import {
 import { RoutingCounters } from './counters.js';
 import { ACK_ENTRY_SIZE, Unacknowledged, ackPart, ackSequence, writeAckEntry } from './acknowledgements.js';
 import { readUint64BE } from '../util/bytes.js';
-import { Lsdb, type NodeRecord } from './lsdb.js';
+import { LINK_STRIDE, Lsdb, type NodeRecord } from './lsdb.js';
 import { Spf, type Route, type SourceLinks } from './spf.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 
@@ -322,6 +322,12 @@ export class Router {
       this.sorted = this.routed.map((r) => r.route!).sort((a, b) => a.hops - b.hops || compareBytes(a.address, b.address));
     }
     return this.sorted.slice();
+  }
+
+  /** How many links the node announces (0 if routing has not heard of it). */
+  degreeOf(publicKey: Uint8Array): number {
+    if (publicKey.length !== KEY_SIZE) return 0;
+    return (this.lsdb.recordOf(publicKey, 0)?.links.length ?? 0) / LINK_STRIDE;
   }
 
   /** The public key of a known node (an origin in the database, or a neighbour) by address. */

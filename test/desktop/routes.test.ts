@@ -74,6 +74,7 @@ class FakeNode {
         throw new Error('no inbound links here');
       },
       forget: () => {},
+      degreeOf: () => 0,
       log: () => {},
     },
   );

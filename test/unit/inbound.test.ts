@@ -19,6 +19,8 @@ import { strangerInitiation } from './session-harness.js';
 function harness(settings: Partial<LinkSettings> = {}) {
   const added: string[] = [];
   const forgotten: string[] = [];
+  /** Links each node announces, as routing would say. */
+  const degrees = new Map<string, number>();
   const links = new InboundLinks(
     { accept: 'anyone', allow: [], maxInbound: 3, inboundRate: 1, ...settings },
     {
@@ -30,6 +32,7 @@ function harness(settings: Partial<LinkSettings> = {}) {
         forgotten.push(peerId);
         links.removed(peerId); // as the node does when it forgets a peer
       },
+      degreeOf: (peerId) => degrees.get(peerId) ?? 0,
       log: () => {},
     },
   );
@@ -40,7 +43,7 @@ function harness(settings: Partial<LinkSettings> = {}) {
     const peerId = encodePeerId(key);
     return links.accept(key, peerId, source, from, now) ? peerId : undefined;
   };
-  return { links, added, forgotten, initiate };
+  return { links, added, forgotten, degrees, initiate };
 }
 
 test('"known" accepts nobody, "allowed" only the allow-list, "anyone" anyone', () => {
@@ -140,6 +143,21 @@ test('at the cap, the link down longest makes room; with every link up, a new ke
 
   const zero = harness({ maxInbound: 0 });
   assert.equal(zero.initiate(), undefined, 'max_inbound 0 took a link');
+});
+
+test('at the cap with every link up, the node best linked elsewhere (3 links or more) makes room for a newcomer', () => {
+  const { links, initiate, forgotten, degrees } = harness({ maxInbound: 2, inboundRate: 1000 });
+  const first = initiate('a', 0)!;
+  const second = initiate('b', 1)!;
+  links.sessionUp(first);
+  links.sessionUp(second);
+  degrees.set(first, 2);
+  degrees.set(second, 2);
+  assert.equal(initiate('c', 2), undefined, 'a node with two links was let go: it could be cut off');
+  degrees.set(first, 5);
+  degrees.set(second, 3);
+  assert.ok(initiate('d', 3), 'no room made though both are linked elsewhere');
+  assert.deepEqual(forgotten, [first], 'not the best-linked one went');
 });
 
 test('a link down for three minutes is forgotten, unless a handshake is bringing it back', () => {
