@@ -353,6 +353,8 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       log.level = next.log.level;
       running.setPeers(nextPeers);
       running.setLinkSettings(next.links);
+      // The file's port rules apply at once (portRules() reads them from config); the rest of
+      // `config` is compared with `next` below and replaced at the end.
       config = { ...config, ports: next.ports };
       running.filter.enabled = next.ports.filter;
       running.filter.setRules(portRules());

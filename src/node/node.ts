@@ -1,8 +1,8 @@
 // A mesh node: wires one TUN device and its transports (UDP sockets, TCP and TLS streams) to the
 // session layer through the send and receive pipelines, keeps the peer list and the names,
-// answers DNS at fc00::1, and runs the timers. It opens no device itself — the caller (the daemon, or a test) hands it open ones, and
-// the petname file loaded — so it stays embeddable; only LAN discovery's socket is its own,
-// since it comes and goes with the discovery policy.
+// answers DNS at fc00::1, and runs the timers. It opens no device itself — the caller (the
+// daemon, or a test) hands it open ones, and the petname file loaded — so it stays embeddable;
+// only LAN discovery's socket is its own, since it comes and goes with the discovery policy.
 import { decodePeerId, encodePeerId } from '../keys/peerid.js';
 import { fcAddressBytes, formatIPv6 } from '../keys/address.js';
 import { AddressTable } from '../fcnet/address-table.js';
