@@ -117,6 +117,16 @@ test('a service is out of the mesh\'s reach until its port is opened; replies al
       assert.equal(r.stdout, 'closed 8080/tcp to every node\n');
       assert.equal(fromB(8080), 'error ECONNREFUSED');
     });
+
+    await t.test('ports opened in the config file apply on SIGHUP, listed as "config", and cannot be closed over D-Bus', async () => {
+      lab.file('a/rovy.toml', ['key_file = "node.key"', 'listen = ["/ip6/::/udp/7777"]', '[ports]', 'allow = ["8081/tcp"]', '[[peer]]', `address = "/ip6/fd00:f1::2/udp/7777/rovy/${b.peerId}"`].join('\n'));
+      daemonA.signal('SIGHUP');
+      await until('8081 open after the reload', () => fromB(8081) === 'hello 8081', 10_000);
+      assert.equal((await busctl('get-property', DEST, ROOT_PATH, `${DEST}.Ports`, 'Rules')).stdout.trim(), 'a(sss) 1 "8081/tcp" "" "config"');
+      const r = await rovy('ports', 'deny', '8081/tcp');
+      assert.match(r.stderr, /opened in the config file/);
+      assert.equal(fromB(8081), 'hello 8081');
+    });
   } finally {
     await lab.cleanup();
     await bus?.stop();
