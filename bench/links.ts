@@ -3,7 +3,7 @@
 // nodes leave and as many join knowing only the bootstrap nodes; the mesh is measured as it heals.
 // Beside it, the same churn with no keeper (target 0): the mesh as its configured links leave it.
 //
-// Run:  npm run bench:links -- [--graphs fc00,freifunk-bielefield,...|all] [--target N] [--seed N]
+// Run:  npm run bench:links -- [--graphs fc00,freifunk-bielefield,...|all] [--target N] [--bootstrap N] [--seed N]
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,7 @@ const options: LinkSimOptions = {
   exchange: 4,
   candidateRounds: 30,
   maxCandidates: 64,
-  bootstrap: 5,
+  bootstrap: Number(arg('bootstrap') ?? 5),
   seed: Number(arg('seed') ?? 1),
 };
 

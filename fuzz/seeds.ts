@@ -7,6 +7,9 @@ import { Initiation } from '../src/noise/handshake.js';
 import { tai64nNow } from '../src/noise/tai64n.js';
 import { encodeTransportHeader } from '../src/noise/messages.js';
 import { encodeBeacon } from '../src/discovery/beacon.js';
+import { encodeContact } from '../src/discovery/contact.js';
+import { encodeContactsFrame } from '../src/discovery/exchange.js';
+import { parseMultiaddr } from '../src/transport/multiaddr.js';
 import { signAnnouncements } from '../src/routing/announcement.js';
 import { packFrames } from '../src/routing/router.js';
 import { FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_DATABASE_REQUEST } from '../src/routing/constants.js';
@@ -70,6 +73,15 @@ export function seeds(): Record<string, Uint8Array[]> {
     names: [text(JSON.stringify({ version: 1, names: { alice: peerId } }))],
     dns: [dnsQuery('alice.rovy', 28), dnsQuery(`${peerId}.rovy`, 28, true), dnsQuery('rovy', 6), dnsQuery('example.org', 1)],
     beacon: [encodeBeacon(OTHER, WALL, [{ family: 6, address: Uint8Array.from([0xfe, 0x80, ...new Array<number>(13).fill(0), 1]), port: 7777 }])],
+    contacts: [
+      encodeContactsFrame(
+        [
+          encodeContact(OTHER, WALL + 3_600_000, [parseMultiaddr('/ip6/2001:db8::1/tcp/443/tls'), parseMultiaddr('/ip4/192.0.2.1/udp/7777')]),
+          encodeContact(PEER, WALL + 60_000, [parseMultiaddr('/dns/node.example.org/tcp/443/tls')]),
+        ],
+        1420,
+      )!,
+    ],
     routed: [routed(1, [2, 3], 0, 64, new Uint8Array(48)), routed(2, [1], 1, 64, transport), routed(3, [4, 5], 1, 1, transport)],
     announcements: [...packFrames([announcement.bytes], 1420), Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST), ack],
     handshake: [Uint8Array.from([0x80, ...initiation]), Uint8Array.from([0x90, ...initiation]), Uint8Array.from([0x21, ...new Uint8Array(92)]), Uint8Array.from([0x22, ...new Uint8Array(64)])],

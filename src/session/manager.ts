@@ -14,6 +14,7 @@ import { MESSAGE_INITIATION, MESSAGE_RESPONSE, MESSAGE_COOKIE_REPLY } from '../n
 import { INITIATION_SIZE, RESPONSE_SIZE, COOKIE_REPLY_SIZE, TRANSPORT_HEADER_SIZE, TAG_SIZE } from '../noise/constants.js';
 import { encodeTransportHeader, readU32LE } from '../noise/messages.js';
 import type { Counters } from '../util/counters.js';
+import { hexOf } from '../util/bytes.js';
 import { IndexTable } from './index-table.js';
 import { Keypair } from './keypair.js';
 import type { Peer } from './peer.js';
@@ -557,10 +558,6 @@ function carriesMac2(message: Uint8Array): boolean {
 
 function keyOf(publicKey: Uint8Array): string {
   return hexOf(publicKey);
-}
-
-function hexOf(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 /** Rate-limit key for a source: its IPv4 address or IPv6 /64, not the port (a flood could

@@ -17,3 +17,8 @@ export function readUint64BE(buf: Uint8Array, off: number): number {
   for (let i = 4; i < 8; i++) lo = lo * 256 + buf[off + i]!;
   return hi * 2 ** 32 + lo;
 }
+
+/** Lower-case hex of `bytes` (a map key for a public key, say). */
+export function hexOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}

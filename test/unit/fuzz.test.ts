@@ -13,6 +13,7 @@ import { seeds } from '../../fuzz/seeds.js';
 import * as announcements from '../../fuzz/targets/announcements.js';
 import * as beacon from '../../fuzz/targets/beacon.js';
 import * as config from '../../fuzz/targets/config.js';
+import * as contacts from '../../fuzz/targets/contacts.js';
 import * as dns from '../../fuzz/targets/dns.js';
 import * as handshake from '../../fuzz/targets/handshake.js';
 import * as multiaddr from '../../fuzz/targets/multiaddr.js';
@@ -22,7 +23,7 @@ import * as state from '../../fuzz/targets/state.js';
 import * as transport from '../../fuzz/targets/transport.js';
 import { isRoot } from '../wait.js';
 
-const targets: Record<string, { fuzz(data: Buffer): void }> = { announcements, beacon, config, dns, handshake, multiaddr, names, routed, state, transport };
+const targets: Record<string, { fuzz(data: Buffer): void }> = { announcements, beacon, config, contacts, dns, handshake, multiaddr, names, routed, state, transport };
 
 test('every fuzz target has a module here and seeds', () => {
   const onDisk = readdirSync(join(ROOT, 'fuzz', 'targets')).map((f) => f.replace(/\.ts$/, '')).sort();
