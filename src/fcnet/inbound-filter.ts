@@ -20,8 +20,8 @@ import { ruleAddress, type PortRule } from './port-rules.js';
 
 /** How long a flow stays open for replies without a packet from this host: TCP 2 hours (a
  *  quiet SSH session), UDP 3 minutes. */
-export const TCP_FLOW_SECONDS = 7200;
-export const UDP_FLOW_SECONDS = 180;
+export const TCP_FLOW_MS = 7200_000;
+export const UDP_FLOW_MS = 180_000;
 /** Flows remembered at once; an older one gives its place when the table is full. */
 const FLOW_SLOTS = 1 << 16;
 /** Slots looked at for a flow: its hash's and the next few. */
@@ -29,7 +29,7 @@ const PROBES = 8;
 /** Key bytes per slot: protocol, far address, our port, its port. */
 const KEY = 21;
 const FRAGMENT_SLOTS = 256;
-const FRAGMENT_SECONDS = 60;
+const FRAGMENT_MS = 60_000;
 
 const EXT_HOP_BY_HOP = 0;
 const EXT_ROUTING = 43;
@@ -48,7 +48,7 @@ export class InboundFilter {
   enabled: boolean;
   private rules: CompiledRule[] = [];
   private readonly keys = new Uint8Array(FLOW_SLOTS * KEY);
-  /** When each slot's flow expires (seconds, monotonic); 0: empty. */
+  /** When each slot's flow expires (monotonic ms, the pipelines' clock); 0: empty. */
   private readonly expires = new Float64Array(FLOW_SLOTS);
   private readonly fragmentKeys = new Uint8Array(FRAGMENT_SLOTS * 20);
   private readonly fragmentExpires = new Float64Array(FRAGMENT_SLOTS);
@@ -56,11 +56,9 @@ export class InboundFilter {
   /** Scratch for a key being looked up. */
   private readonly key = new Uint8Array(KEY);
 
-  constructor(
-    rules: readonly PortRule[],
-    enabled = true,
-    private readonly now: () => number = () => performance.now() / 1000,
-  ) {
+  // Every method takes the time (the pipelines' monotonic ms, read once per batch): reading a
+  // clock per packet would allocate.
+  constructor(rules: readonly PortRule[], enabled = true) {
     this.enabled = enabled;
     this.setRules(rules);
   }
@@ -70,7 +68,7 @@ export class InboundFilter {
   }
 
   /** Notes the flow of a packet the host sends (at buf[off], `len` bytes, well-formed IPv6). */
-  noteOutbound(buf: Uint8Array, off: number, len: number): void {
+  noteOutbound(buf: Uint8Array, off: number, len: number, now: number): void {
     if (!this.enabled) return;
     const t = this.transportStart(buf, off, len);
     if (t < 0) return;
@@ -78,14 +76,14 @@ export class InboundFilter {
     if (protocol !== NEXT_HEADER_TCP && protocol !== NEXT_HEADER_UDP) return;
     // Our port is the source port here, theirs the destination.
     this.fillKey(protocol, buf, off + OFF_DST, buf, t, t + 2);
-    this.remember(this.now() + (protocol === NEXT_HEADER_TCP ? TCP_FLOW_SECONDS : UDP_FLOW_SECONDS));
+    this.remember(now, now + (protocol === NEXT_HEADER_TCP ? TCP_FLOW_MS : UDP_FLOW_MS));
   }
 
   /** Whether the packet at buf[off] (`len` bytes, well-formed IPv6 for us from a verified source) may reach the host. */
-  admits(buf: Uint8Array, off: number, len: number): boolean {
+  admits(buf: Uint8Array, off: number, len: number, now: number): boolean {
     if (!this.enabled) return true;
     const t = this.transportStart(buf, off, len);
-    if (t === LATER_FRAGMENT) return this.knownFragment(buf, off);
+    if (t === LATER_FRAGMENT) return this.knownFragment(buf, off, now);
     if (t < 0) return false;
     const protocol = this.protocol;
     let admitted: boolean;
@@ -99,10 +97,10 @@ export class InboundFilter {
       if (!admitted) {
         // A reply: our port is its destination port, theirs its source port.
         this.fillKey(protocol, buf, off + OFF_SRC, buf, t + 2, t);
-        admitted = this.find() >= 0;
+        admitted = this.find(now) >= 0;
       }
     } else admitted = false;
-    if (admitted && this.firstFragment) this.rememberFragment(buf, off);
+    if (admitted && this.firstFragment) this.rememberFragment(buf, off, now);
     return admitted;
   }
 
@@ -147,8 +145,11 @@ export class InboundFilter {
 
   // ---- rules and flows ---------------------------------------------------------------------
 
+  // Per packet: indexed loops and byte copies, no views or iterators (nothing allocated).
   private opened(protocol: number, port: number, buf: Uint8Array, src: number): boolean {
-    for (const rule of this.rules) {
+    const rules = this.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
       if (rule.protocol !== protocol || port < rule.first || port > rule.last) continue;
       if (rule.address === null || equalAt(rule.address, buf, src)) return true;
     }
@@ -158,7 +159,7 @@ export class InboundFilter {
   private fillKey(protocol: number, buf: Uint8Array, address: number, ports: Uint8Array, ours: number, theirs: number): void {
     const key = this.key;
     key[0] = protocol;
-    key.set(buf.subarray(address, address + 16), 1);
+    for (let i = 0; i < 16; i++) key[1 + i] = buf[address + i]!;
     key[17] = ports[ours]!;
     key[18] = ports[ours + 1]!;
     key[19] = ports[theirs]!;
@@ -172,8 +173,7 @@ export class InboundFilter {
   }
 
   /** The slot of the key's flow if it is there and fresh, else -1. */
-  private find(): number {
-    const now = this.now();
+  private find(now: number): number {
     const start = this.hash();
     for (let i = 0; i < PROBES; i++) {
       const slot = (start + i) & (FLOW_SLOTS - 1);
@@ -184,8 +184,7 @@ export class InboundFilter {
 
   /** Stores the key's flow until `until`: in its own slot, an empty or stale one, or the one
    *  that expires first. */
-  private remember(until: number): void {
-    const now = this.now();
+  private remember(now: number, until: number): void {
     const start = this.hash();
     let victim = -1;
     for (let i = 0; i < PROBES; i++) {
@@ -196,7 +195,8 @@ export class InboundFilter {
       }
       if (victim < 0 || this.expires[slot]! < this.expires[victim]!) victim = slot;
     }
-    this.keys.set(this.key, victim * KEY);
+    const base = victim * KEY;
+    for (let i = 0; i < KEY; i++) this.keys[base + i] = this.key[i]!;
     this.expires[victim] = until;
   }
 
@@ -207,16 +207,15 @@ export class InboundFilter {
   }
 
   /** A first fragment passed: its later fragments (same source and id) will too. */
-  private rememberFragment(buf: Uint8Array, off: number): void {
+  private rememberFragment(buf: Uint8Array, off: number, now: number): void {
     const base = this.nextFragment * 20;
     this.fragmentKeys.set(buf.subarray(off + OFF_SRC, off + OFF_SRC + 16), base);
     this.fragmentKeys.set(buf.subarray(this.fragmentIdAt, this.fragmentIdAt + 4), base + 16);
-    this.fragmentExpires[this.nextFragment] = this.now() + FRAGMENT_SECONDS;
+    this.fragmentExpires[this.nextFragment] = now + FRAGMENT_MS;
     this.nextFragment = (this.nextFragment + 1) % FRAGMENT_SLOTS;
   }
 
-  private knownFragment(buf: Uint8Array, off: number): boolean {
-    const now = this.now();
+  private knownFragment(buf: Uint8Array, off: number, now: number): boolean {
     for (let i = 0; i < FRAGMENT_SLOTS; i++) {
       if (this.fragmentExpires[i]! <= now) continue;
       const base = i * 20;

@@ -244,7 +244,7 @@ export class ReceivePipeline {
       const p = base + TUN_OFFSET;
       const first = data[p]!;
       if (first >> 4 === 6) {
-        const len = this.fromNeighbour(p, plain, peer);
+        const len = this.fromNeighbour(p, plain, peer, now);
         if (len > 0) {
           peer.rxBytes += len;
           lens[i] = len;
@@ -274,7 +274,7 @@ export class ReceivePipeline {
   }
 
   /** Length of the IPv6 packet at p that a neighbour sent us itself, or 0 if it is not acceptable. */
-  private fromNeighbour(p: number, plain: number, peer: Peer): number {
+  private fromNeighbour(p: number, plain: number, peer: Peer, now: number): number {
     const { data } = this.batch;
     const len = ipv6Length(data, p, plain);
     if (len < 0 || !equal16(data, p + OFF_DST, this.ctx.localAddress, 0)) {
@@ -285,7 +285,7 @@ export class ReceivePipeline {
       this.ctx.counters.spoofedSource++;
       return 0;
     }
-    if (!this.ctx.filter.admits(data, p, len)) {
+    if (!this.ctx.filter.admits(data, p, len, now)) {
       this.refuse(p, len);
       return 0;
     }
@@ -392,7 +392,7 @@ export class ReceivePipeline {
         stats.spoofedSource++;
         continue;
       }
-      if (!this.ctx.filter.admits(data, inner, packet)) {
+      if (!this.ctx.filter.admits(data, inner, packet, now)) {
         this.refuse(inner, packet);
         continue;
       }

@@ -133,7 +133,7 @@ export class SendPipeline {
         this.ctx.resolver.handle(data, p, len);
         continue;
       }
-      this.ctx.filter.noteOutbound(data, p, len); // a reply to it may come in
+      this.ctx.filter.noteOutbound(data, p, len, now); // a reply to it may come in
       this.dispatch(i, p, len, now);
     }
     if (this.e2eStaged > 0) {

@@ -13,7 +13,7 @@
 // bytes waiting to be sent per connection. Every refusal is counted (StreamCounters).
 import { createServer as createTcpServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
 import type { PacketBatch } from './batch.js';
 import { ENDPOINT_BYTES } from './batch.js';
 import { decodeEndpoint, encodeEndpoint, formatEndpoint, kindCode, type Endpoint } from './endpoint.js';
@@ -249,7 +249,7 @@ export class StreamTransport implements Transport, DatagramSource {
         ? tlsConnect({ host: address, port, servername: serverName, rejectUnauthorized: false, minVersion: 'TLSv1.2' })
         : tcpConnect({ host: address, port });
     this.counters.dialled++;
-    const connection = this.adopt(socket, true, endpoint.slice(0, ENDPOINT_BYTES), key);
+    const connection = this.adopt(socket, true, endpoint.slice(0, ENDPOINT_BYTES), key)!; // known endpoint: never null
     // Counted as failed if it never got through to the far end's preamble.
     socket.once('close', () => {
       if (!connection.started) this.counters.dialFailed++;
@@ -304,12 +304,17 @@ export class StreamTransport implements Transport, DatagramSource {
     return true;
   }
 
-  /** Takes a connection (inbound once TLS is up, or one we dial) into the table. */
-  private adopt(socket: Socket, outbound: boolean, known?: Uint8Array, knownKey?: string): Connection {
+  /** Takes a connection (inbound once TLS is up, or one we dial) into the table; null for an
+   *  inbound one that is gone already (its far end closed during the TLS handshake). */
+  private adopt(socket: Socket, outbound: boolean, known?: Uint8Array, knownKey?: string): Connection | null {
     let endpoint = known;
     if (!endpoint) {
       const address = (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
-      endpoint = encodeEndpoint({ family: isIPv4(address) ? 4 : 6, address, port: socket.remotePort ?? 0, transport: this.options.kind });
+      if (!isIP(address) || socket.remotePort === undefined) {
+        socket.destroy();
+        return null;
+      }
+      endpoint = encodeEndpoint({ family: isIPv4(address) ? 4 : 6, address, port: socket.remotePort, transport: this.options.kind });
     }
     const key = knownKey ?? keyOf(endpoint);
     const connection: Connection = {

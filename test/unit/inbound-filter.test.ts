@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPair } from '../../src/keys/keypair.js';
 import { encodePeerId } from '../../src/keys/peerid.js';
 import { fcAddressBytes } from '../../src/keys/address.js';
-import { InboundFilter, TCP_FLOW_SECONDS, UDP_FLOW_SECONDS } from '../../src/fcnet/inbound-filter.js';
+import { InboundFilter, TCP_FLOW_MS, UDP_FLOW_MS } from '../../src/fcnet/inbound-filter.js';
 import { formatPorts, parsePorts, PortRuleError, rulePeer, type PortRule } from '../../src/fcnet/port-rules.js';
 
 const US = fcAddressBytes(generateKeyPair().publicKey);
@@ -37,10 +37,10 @@ const tcp = (src: Uint8Array, dst: Uint8Array, sport: number, dport: number) => 
 const udp = (src: Uint8Array, dst: Uint8Array, sport: number, dport: number) => packet(src, dst, 17, ports(sport, dport));
 const rule = (text: string, peerId: string | null = null): PortRule => ({ ...parsePorts(text), peerId });
 
-function filterAt(rules: PortRule[], clock = { t: 1000 }) {
-  const filter = new InboundFilter(rules, true, () => clock.t);
-  const admits = (p: Uint8Array) => filter.admits(p, 0, p.length);
-  const send = (p: Uint8Array) => filter.noteOutbound(p, 0, p.length);
+function filterAt(rules: PortRule[], clock = { t: 1_000_000 }) {
+  const filter = new InboundFilter(rules, true);
+  const admits = (p: Uint8Array) => filter.admits(p, 0, p.length, clock.t);
+  const send = (p: Uint8Array) => filter.noteOutbound(p, 0, p.length, clock.t);
   return { filter, admits, send, clock };
 }
 
@@ -66,11 +66,11 @@ test('replies to flows the host started come in while fresh; nothing else from t
   assert.equal(admits(udp(BOB, US, 443, 50000)), false, 'another protocol');
   send(udp(US, BOB, 5353, 53));
   assert.equal(admits(udp(BOB, US, 53, 5353)), true);
-  clock.t += UDP_FLOW_SECONDS + 1;
+  clock.t += UDP_FLOW_MS + 1;
   assert.equal(admits(udp(BOB, US, 53, 5353)), false, 'a UDP flow quiet for 3 minutes is gone');
   assert.equal(admits(tcp(BOB, US, 443, 50000)), true, 'a TCP flow lasts longer');
   send(tcp(US, BOB, 50000, 443)); // the host keeps it going
-  clock.t += TCP_FLOW_SECONDS - 1;
+  clock.t += TCP_FLOW_MS - 1;
   assert.equal(admits(tcp(BOB, US, 443, 50000)), true);
   clock.t += 2;
   assert.equal(admits(tcp(BOB, US, 443, 50000)), false, 'a TCP flow quiet for 2 hours is gone');
