@@ -8,7 +8,7 @@ import { canonicalPeerId, decodePeerId, encodePeerId, PeerIdError } from '../src
 import { isRovyKey } from '../src/keys/address.js';
 import type { MeshNode, PeerStatus } from '../src/node/node.js';
 import { BusService, DISCOVERY_IFACE, NAMES_IFACE, NEIGHBOR_IFACE, NODE_IFACE, PEER_IFACE, PORTS_IFACE, ROOT_PATH, RovyError, type CallContext, type InterfaceImpl } from './dbus/bus.js';
-import { formatPorts, parsePorts, PortRuleError, rulePeer, type PortRule } from '../src/fcnet/port-rules.js';
+import { formatPorts, parsePorts, PortRuleError, rulePeer, sameRule, type PortRule } from '../src/fcnet/port-rules.js';
 import { toJson } from './json.js';
 import { NameError } from '../src/names/label.js';
 import { DISCOVERY_POLICIES } from '../src/config/schema.js';
@@ -289,7 +289,7 @@ export class RovyApi {
         Deny: async (ctx: CallContext, ports: string, peerId: string) => {
           await this.bus.authorize(ctx, ACTION_PORTS);
           const rule = ruleOf(ports, peerId);
-          const open = host.portRules().find((r) => formatPorts(r.rule) === formatPorts(rule) && r.rule.peerId === rule.peerId);
+          const open = host.portRules().find((r) => sameRule(r.rule, rule));
           if (open?.source === 'config') throw new RovyError('InvalidArgument', `${formatPorts(rule)} is opened in the config file ([ports] allow): close it there and reload (SIGHUP)`);
           if (!open) throw new RovyError('InvalidArgument', `${formatPorts(rule)}${rule.peerId ? ` from ${rule.peerId}` : ''} is not open (Rules lists what is)`);
           if (host.denyPort(rule)) changed();

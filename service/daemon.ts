@@ -73,7 +73,9 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   const runtimePeers = new Map<string, string>();
   /** Ports opened at run time (rovy ports allow), kept in the state file; the config's come first. */
   const runtimePorts: PortRule[] = saved.ports.map(parseRule);
-  const portRules = (): PortRule[] => [...config.ports.allow, ...runtimePorts.filter((r) => !config.ports.allow.some((c) => sameRule(c, r)))];
+  /** The config file's [ports], as last loaded (SIGHUP applies a new one at once). */
+  let filePorts = config.ports;
+  const portRules = (): PortRule[] => [...filePorts.allow, ...runtimePorts.filter((r) => !filePorts.allow.some((c) => sameRule(c, r)))];
 
   // A stop signal that arrives while the daemon is still starting is kept, not fatal (the default
   // action would leave the TUN and sockets to the kernel): it is acted on once running.
@@ -182,7 +184,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       discovery: { policy: discoveryPolicy(config, saved), interfaces: config.discovery.interfaces, exclude: [tun.name], listen: bound.filter((l) => (l.transport ?? 'udp') === 'udp') },
       links: config.links,
       blocked: saved.blocked,
-      ports: { filter: config.ports.filter, rules: portRules() },
+      ports: { filter: filePorts.filter, rules: portRules() },
       log: (level, message) => log.write(level, message),
       events: {
         peerAdded: (peerId) => api?.peerAdded(peerId),
@@ -276,8 +278,8 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       persist(stateWith({ blocked: running.inbound.blocked().filter((id) => id !== peerId) }));
       running.unblock(peerId);
     },
-    portRules: () => portRules().map((rule) => ({ rule, source: config.ports.allow.some((c) => sameRule(c, rule)) ? 'config' : 'runtime' })),
-    portFilter: () => config.ports.filter,
+    portRules: () => portRules().map((rule) => ({ rule, source: filePorts.allow.some((c) => sameRule(c, rule)) ? 'config' : 'runtime' })),
+    portFilter: () => filePorts.filter,
     allowPort(rule) {
       if (portRules().some((r) => sameRule(r, rule))) return false;
       persist(stateWith({ ports: [...runtimePorts, rule].map(formatRule) }));
@@ -353,10 +355,8 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       log.level = next.log.level;
       running.setPeers(nextPeers);
       running.setLinkSettings(next.links);
-      // The file's port rules apply at once (portRules() reads them from config); the rest of
-      // `config` is compared with `next` below and replaced at the end.
-      config = { ...config, ports: next.ports };
-      running.filter.enabled = next.ports.filter;
+      filePorts = next.ports;
+      running.filter.enabled = filePorts.filter;
       running.filter.setRules(portRules());
       // A changed [discovery] policy in the file overrides a choice made at run time.
       if (next.discovery.policy !== config.discovery.policy) {

@@ -3,7 +3,7 @@
 // defaultConfigText() shows each default as a commented-out line ("#mtu = 1420"), so the file
 // parses to the defaults as written and still does if a line is uncommented unchanged; the unit
 // test checks both, which keeps this text and DEFAULTS from drifting apart.
-import type { AcceptPolicy, DiscoveryPolicy, LogLevel } from './schema.js';
+import type { AcceptPolicy, DiscoveryPolicy, LinkSettings, LogLevel } from './schema.js';
 
 /** Where the daemon looks for its config file when none is given. */
 export const DEFAULT_CONFIG_PATH = '/etc/rovy/rovy.toml';
@@ -36,6 +36,11 @@ export const DEFAULTS = {
   /** What the mesh sends in is filtered: no port is open until the user opens it. */
   portFilter: true,
 } as const;
+
+/** [links] as a config file without the section sets it. */
+export function defaultLinkSettings(): LinkSettings {
+  return { accept: DEFAULTS.accept, allow: [], maxInbound: DEFAULTS.maxInbound, inboundRate: DEFAULTS.inboundRate };
+}
 
 /** A commented TOML config file that sets key_file and leaves everything else at its default. */
 export function defaultConfigText(keyFile: string = DEFAULTS.keyFile): string {

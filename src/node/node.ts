@@ -34,7 +34,7 @@ import { InboundFilter } from '../fcnet/inbound-filter.js';
 import type { PortRule } from '../fcnet/port-rules.js';
 import { PeerAddresses, type AddressHost, type AddressSpec } from './peer-addresses.js';
 import { lookup } from 'node:dns/promises';
-import { DEFAULTS } from '../config/defaults.js';
+import { defaultLinkSettings } from '../config/defaults.js';
 import type { LinkSettings } from '../config/schema.js';
 import { ReceivePipeline } from './receive.js';
 import { SendPipeline } from './send.js';
@@ -321,7 +321,7 @@ export class MeshNode {
       sendToMesh: (packet) => this.send.sendPackets([packet]),
     });
     this.lan = options.discovery ? new LanPeers({ ...options.discovery, identity: options.identity }, this.lanHost()) : null;
-    this.inbound = new InboundLinks(options.links ?? { accept: DEFAULTS.accept, allow: [], maxInbound: DEFAULTS.maxInbound, inboundRate: DEFAULTS.inboundRate }, {
+    this.inbound = new InboundLinks(options.links ?? defaultLinkSettings(), {
       add: (peerId, publicKey, endpoint) => {
         this.add(peerId, { publicKey, endpoint: null, keepaliveSeconds: 0 }, endpoint, 'inbound', this.sessions.now(), false);
         return this.sessions.getPeer(publicKey)!;

@@ -56,6 +56,8 @@ export class MemoryTransport implements Transport, DatagramSource {
   readonly area: Uint8Array;
   readonly endpoint: Endpoint;
   readonly address: string;
+  /** Datagrams dropped for not fitting a receive slot. */
+  tooLong = 0;
   private queue: { from: Uint8Array; data: Uint8Array }[] = [];
   private head = 0;
   private readable: ((error?: Error) => void) | null = null;
@@ -90,10 +92,14 @@ export class MemoryTransport implements Transport, DatagramSource {
     let n = 0;
     while (n < max && this.head < this.queue.length) {
       const { from, data: datagram } = this.queue[this.head++]!;
+      if (datagram.length > slotSize - offset) {
+        this.tooLong++; // as a datagram past the MTU would be on a real link: gone
+        continue;
+      }
       const slot = n * slotSize;
       data.set(from, slot);
-      data.set(datagram.subarray(0, slotSize - offset), slot + offset);
-      lens[n++] = Math.min(datagram.length, slotSize - offset);
+      data.set(datagram, slot + offset);
+      lens[n++] = datagram.length;
     }
     if (this.head === this.queue.length) {
       this.queue = [];
