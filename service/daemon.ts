@@ -94,7 +94,13 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   // TCP and TLS: always there to dial peers with such addresses; listening only where "listen" says.
   const streams = {
     tcp: new StreamTransport({ kind: 'tcp', maxDatagram: MAX_DATAGRAM_BYTES, log: (level, message) => log.write(level, message) }),
-    tls: new StreamTransport({ kind: 'tls', maxDatagram: MAX_DATAGRAM_BYTES, identity: selfSignedIdentity(), log: (level, message) => log.write(level, message) }),
+    // A certificate only where there is something to present it on.
+    tls: new StreamTransport({
+      kind: 'tls',
+      maxDatagram: MAX_DATAGRAM_BYTES,
+      identity: config.listen.some((l) => l.transport === 'tls') ? selfSignedIdentity() : undefined,
+      log: (level, message) => log.write(level, message),
+    }),
   };
   /** The listen addresses with the ports their sockets got (port 0 in the config: the kernel's choice). */
   const bound: Multiaddr[] = [];
