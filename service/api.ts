@@ -392,7 +392,7 @@ export class RovyApi {
         neighbors: [...this.neighborPaths].map(([peerId, path]) => ({ path, ...propertyValues(this.neighborInterface(peerId)) })),
         counters: node.lan?.counters() ?? {},
       },
-      links: node.inbound.report(),
+      links: node.linksReport(),
       ports: propertyValues(this.portsInterface()),
       counters: node.counters.snapshot(),
       dataPath: node.dataPath(),

@@ -11,7 +11,8 @@ import { PetnameStore } from '../src/names/petnames.js';
 import { loadConfig, refuseOwnKey, type Config } from '../src/config/config.js';
 import { loadOrGenerateKey, saveNewKey } from '../src/keys/keyfile.js';
 import { MAX_DATAGRAM_BYTES, MeshNode, type PeerSpec } from '../src/node/node.js';
-import type { AddressSpec } from '../src/node/peer-addresses.js';
+import { addressSpec, type AddressSpec } from '../src/node/peer-addresses.js';
+import { linkSettingsFor } from './publish.js';
 import { StreamTransport } from '../src/transport/streams.js';
 import { formatRule, parseRule, sameRule, type PortRule } from '../src/fcnet/port-rules.js';
 import { selfSignedIdentity } from '../src/transport/self-signed.js';
@@ -26,7 +27,6 @@ import { VERSION } from './version.js';
 import { TUN_OFFLOADS, TunDevice } from '../src/tun/device.js';
 import { UdpSocket } from '../src/transport/udp.js';
 import { MeshSwitch } from './mesh-switch.js';
-import { native } from '../src/native/addon.js';
 import { Log } from './log.js';
 
 /** Socket buffers big enough to hold a TCP window at a gigabit without drops between batches. */
@@ -188,7 +188,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       enabled: saved.enabled,
       petnames,
       discovery: { policy: discoveryPolicy(config, saved), interfaces: config.discovery.interfaces, exclude: [tun.name], listen: bound.filter((l) => (l.transport ?? 'udp') === 'udp') },
-      links: config.links,
+      links: linkSettingsFor(config.links, bound),
       blocked: saved.blocked,
       ports: { filter: filePorts.filter, rules: portRules() },
       log: (level, message) => log.write(level, message),
@@ -360,7 +360,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       }
       log.level = next.log.level;
       running.setPeers(nextPeers);
-      running.setLinkSettings(next.links);
+      running.setLinkSettings(linkSettingsFor(next.links, bound));
       filePorts = next.ports;
       running.filter.enabled = filePorts.filter;
       running.filter.setRules(portRules());
@@ -387,7 +387,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     };
     const report = (): void => {
       const discovery = { policy: lan.policy, interfaces: lan.interfaceNames, neighbors: lan.neighbors().length, counters: lan.counters() };
-      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot(), dataPath: running.dataPath(), routing: { ...running.router.stats(), counters: running.router.counters.snapshot() }, discovery, links: running.inbound.report() })}`);
+      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot(), dataPath: running.dataPath(), routing: { ...running.router.stats(), counters: running.router.counters.snapshot() }, discovery, links: running.linksReport() })}`);
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
@@ -446,19 +446,6 @@ function withContext<T>(what: string, open: () => T): T {
 /** A peer added at run time: keepalive and psk take their defaults. */
 function runtimeSpec(address: Multiaddr): PeerSpec {
   return { publicKey: address.publicKey!, endpoint: null, addresses: [addressSpec(address)] };
-}
-
-/** Where a multiaddr points: an endpoint (a link-local zone becomes its interface's index), or a
- *  host name to resolve when dialled. Throws when the zone names no interface. */
-function addressSpec(m: Multiaddr): AddressSpec {
-  const text = formatMultiaddr(m);
-  const transport = m.transport ?? 'udp';
-  if (m.host !== undefined) return { host: m.host, port: m.port, transport, text };
-  const { family, address, port, zone } = m;
-  if (zone === undefined) return { endpoint: { family, address, port, transport }, text };
-  const scopeId = native.ifIndex(zone);
-  if (scopeId === 0) throw new Error(`no interface named "${zone}"`);
-  return { endpoint: { family, address, port, scopeId, transport }, text };
 }
 
 /** An installed bundle's own contract (in its datadir); from a checkout, the repository's, else the one in /usr/share. */

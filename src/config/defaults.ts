@@ -33,13 +33,17 @@ export const DEFAULTS = {
   /** New inbound links a second from one address: a NAT with many users still gets through, a
    *  flood of new keys from one host does not fill the table. */
   inboundRate: 2,
+  /** Links a node given bootstrap nodes keeps up by itself: enough that losing one or two
+   *  leaves it linked, few enough that it is no one's burden (re6stnet's clients keep about as
+   *  many). Without bootstrap nodes the default is 0: a node links only where it is told to. */
+  targetWithBootstrap: 4,
   /** What the mesh sends in is filtered: no port is open until the user opens it. */
   portFilter: true,
 } as const;
 
 /** [links] as a config file without the section sets it. */
 export function defaultLinkSettings(): LinkSettings {
-  return { accept: DEFAULTS.accept, allow: [], maxInbound: DEFAULTS.maxInbound, inboundRate: DEFAULTS.inboundRate };
+  return { accept: DEFAULTS.accept, allow: [], maxInbound: DEFAULTS.maxInbound, inboundRate: DEFAULTS.inboundRate, target: 0, bootstrap: [], publish: null };
 }
 
 /** A commented TOML config file that sets key_file and leaves everything else at its default. */
@@ -80,11 +84,21 @@ key_file = ${q(keyFile)}
 # (those and the peer IDs in allow) or "anyone" (a public node others join the mesh through).
 # At most max_inbound such links are kept, and at most inbound_rate new ones a second come
 # from one address (bursts of 4 times that). rovy block PEERID refuses a node for good.
+#
+# A node can also keep links by itself: given public nodes to join through (bootstrap, multiaddrs
+# ending in /rovy/<peer ID>), it keeps about target links up, with nodes its neighbours tell it
+# of, replacing those that die and now and then the least useful one. target is 0 (none of its
+# own) unless bootstrap is set, then ${DEFAULTS.targetWithBootstrap}. A node that accepts anyone tells the mesh where
+# to reach it, signed: publish lists those addresses (no /rovy); without it, its listen
+# addresses that are public (global IPv6, IPv4 outside the private ranges); [] publishes none.
+# For example: publish = ["/ip4/203.0.113.7/udp/7777", "/dns/node.example.org/tcp/443/tls"]
 #[links]
 #accept = ${q(DEFAULTS.accept)}
 #allow = []
 #max_inbound = ${DEFAULTS.maxInbound}
 #inbound_rate = ${DEFAULTS.inboundRate}
+#target = 0
+#bootstrap = []
 
 # What of the mesh's traffic reaches this machine. Inbound connections are refused except to
 # the ports opened here or with rovy ports allow; replies to this machine's own connections and

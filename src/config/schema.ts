@@ -20,6 +20,7 @@ import { ConfigError } from './errors.js';
 import { describeNode, describeType, type TomlNode, type TomlTable } from './toml-tree.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 import { parseRule, sameRule, type PortRule } from '../fcnet/port-rules.js';
+import { MAX_ADDRESS_TEXT, MAX_CONTACT_ADDRESSES } from '../discovery/contact.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -86,12 +87,22 @@ export interface LinkSettings {
   maxInbound: number;
   /** New inbound links a second from one address (IPv4, or IPv6 /64), bursts of 4× that. */
   inboundRate: number;
+  /** Links the node keeps up by itself (node/link-keeper.ts); 0: it makes none of its own. */
+  target: number;
+  /** Public nodes to join the mesh through: the keeper's first candidates. */
+  bootstrap: PeerMultiaddr[];
+  /** Where others may link to this node, signed into its contact record (discovery/contact.ts)
+   *  and passed around the mesh; null: the daemon's choice (the listen addresses that are
+   *  public, on a node that accepts anyone). */
+  publish: Multiaddr[] | null;
 }
 
 export type AcceptPolicy = 'known' | 'allowed' | 'anyone';
 export const ACCEPT_POLICIES: readonly AcceptPolicy[] = ['known', 'allowed', 'anyone'];
 export const MAX_INBOUND_LIMIT = 100_000;
 export const INBOUND_RATE_LIMIT = 1000;
+export const TARGET_LIMIT = 64;
+export const BOOTSTRAP_LIMIT = 64;
 
 export type DiscoveryPolicy = 'auto' | 'manual' | 'off';
 export const DISCOVERY_POLICIES: readonly DiscoveryPolicy[] = ['auto', 'manual', 'off'];
@@ -105,7 +116,7 @@ const TUN_KEYS = ['name', 'mtu', 'offload'];
 const PEER_KEYS = ['address', 'name', 'psk', 'keepalive'];
 const LOG_KEYS = ['level'];
 const DISCOVERY_KEYS = ['policy', 'interfaces'];
-const LINKS_KEYS = ['accept', 'allow', 'max_inbound', 'inbound_rate'];
+const LINKS_KEYS = ['accept', 'allow', 'max_inbound', 'inbound_rate', 'target', 'bootstrap', 'publish'];
 const PORTS_KEYS = ['filter', 'allow'];
 
 type Fail = (line: number, field: string, problem: string) => never;
@@ -146,12 +157,7 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
       policy: choiceValue(entry(discovery, 'policy'), 'discovery.policy', DISCOVERY_POLICIES, DEFAULTS.discoveryPolicy, fail),
       interfaces: discoveryInterfacesValue(entry(discovery, 'interfaces'), fail),
     },
-    links: {
-      accept: choiceValue(entry(links, 'accept'), 'links.accept', ACCEPT_POLICIES, DEFAULTS.accept, fail),
-      allow: allowValue(entry(links, 'allow'), fail),
-      maxInbound: integerValue(entry(links, 'max_inbound'), DEFAULTS.maxInbound, 'links.max_inbound', 0, MAX_INBOUND_LIMIT, '', fail),
-      inboundRate: integerValue(entry(links, 'inbound_rate'), DEFAULTS.inboundRate, 'links.inbound_rate', 1, INBOUND_RATE_LIMIT, ' (new links a second from one address)', fail),
-    },
+    links: linksValue(links, entry, fail),
     ports: {
       filter: booleanValue(entry(ports, 'filter'), DEFAULTS.portFilter, 'ports.filter', fail),
       allow: portRulesValue(entry(ports, 'allow'), fail),
@@ -179,6 +185,70 @@ function portRulesValue(node: TomlNode | undefined, fail: Fail): PortRule[] {
     rules.push(rule);
   });
   return rules;
+}
+
+/** [links]: who may link to this node, and the links it keeps by itself. */
+function linksValue(links: TomlTable | undefined, entry: (table: TomlTable | undefined, key: string) => TomlNode | undefined, fail: Fail): LinkSettings {
+  const accept = choiceValue(entry(links, 'accept'), 'links.accept', ACCEPT_POLICIES, DEFAULTS.accept, fail);
+  const bootstrap = bootstrapValue(entry(links, 'bootstrap'), fail);
+  const publishNode = entry(links, 'publish');
+  const publish = publishValue(publishNode, fail);
+  // Others could not link to what it publishes: the contact would only send them to a refusal.
+  if (publishNode !== undefined && publish!.length > 0 && accept !== 'anyone') {
+    fail(publishNode.line, 'links.publish', 'is for a node others may link to: it needs links.accept = "anyone"');
+  }
+  return {
+    accept,
+    allow: allowValue(entry(links, 'allow'), fail),
+    maxInbound: integerValue(entry(links, 'max_inbound'), DEFAULTS.maxInbound, 'links.max_inbound', 0, MAX_INBOUND_LIMIT, '', fail),
+    inboundRate: integerValue(entry(links, 'inbound_rate'), DEFAULTS.inboundRate, 'links.inbound_rate', 1, INBOUND_RATE_LIMIT, ' (new links a second from one address)', fail),
+    // Bootstrap nodes alone are a way in, not a mesh: a node given them keeps links by default.
+    target: integerValue(entry(links, 'target'), bootstrap.length > 0 ? DEFAULTS.targetWithBootstrap : 0, 'links.target', 0, TARGET_LIMIT, ' (links to keep up)', fail),
+    bootstrap,
+    publish,
+  };
+}
+
+/** links.bootstrap: multiaddrs of public nodes, ending in /rovy/<peer ID>; several may name one node. */
+function bootstrapValue(node: TomlNode | undefined, fail: Fail): PeerMultiaddr[] {
+  if (node === undefined) return [];
+  const shape = 'must be an array of multiaddrs like "/dns/node.example.org/tcp/443/tls/rovy/<peer ID>"';
+  if (node.kind !== 'array') return fail(node.line, 'links.bootstrap', `${shape}, got ${describeNode(node)}`);
+  if (node.items.length > BOOTSTRAP_LIMIT) fail(node.line, 'links.bootstrap', `lists ${node.items.length} addresses, at most ${BOOTSTRAP_LIMIT}`);
+  const seen = new Map<string, number>();
+  return node.items.map((item, i) => {
+    const field = `links.bootstrap[${i}]`;
+    const text = stringValue(item, field, 'must be a multiaddr ending in /rovy/<peer ID> (a string)', fail);
+    const address = multiaddrValue(text, item, field, { peer: 'required' }, fail);
+    if (address.peerId === undefined || address.publicKey === undefined) return fail(item.line, field, 'needs /rovy/<peer ID> at the end');
+    const canonical = formatMultiaddr(address);
+    const first = seen.get(canonical);
+    if (first !== undefined) fail(item.line, field, `repeats links.bootstrap[${first}]`);
+    seen.set(canonical, i);
+    return { ...address, peerId: address.peerId, publicKey: address.publicKey };
+  });
+}
+
+/** links.publish: where others may reach this node (no /rovy: the record is signed by its key). */
+function publishValue(node: TomlNode | undefined, fail: Fail): Multiaddr[] | null {
+  if (node === undefined) return null;
+  const shape = 'must be an array of multiaddrs like "/ip4/203.0.113.7/udp/7777" or "/dns/node.example.org/tcp/443/tls"';
+  if (node.kind !== 'array') return fail(node.line, 'links.publish', `${shape}, got ${describeNode(node)}`);
+  if (node.items.length > MAX_CONTACT_ADDRESSES) fail(node.line, 'links.publish', `lists ${node.items.length} addresses, at most ${MAX_CONTACT_ADDRESSES}`);
+  const seen = new Map<string, number>();
+  return node.items.map((item, i) => {
+    const field = `links.publish[${i}]`;
+    const text = stringValue(item, field, 'must be a multiaddr string like "/ip4/203.0.113.7/udp/7777"', fail);
+    const address = multiaddrValue(text, item, field, { peer: 'forbidden' }, fail);
+    if (address.zone !== undefined) fail(item.line, field, 'a link-local address means nothing beyond its own link: publish a global one');
+    if (address.address === '::' || address.address === '0.0.0.0') fail(item.line, field, 'is the unspecified address: publish one others can reach');
+    const canonical = formatMultiaddr(address);
+    if (new TextEncoder().encode(canonical).length > MAX_ADDRESS_TEXT) fail(item.line, field, `is longer than ${MAX_ADDRESS_TEXT} bytes`);
+    const first = seen.get(canonical);
+    if (first !== undefined) fail(item.line, field, `repeats links.publish[${first}]`);
+    seen.set(canonical, i);
+    return address;
+  });
 }
 
 /** links.allow: peer IDs, each once. */

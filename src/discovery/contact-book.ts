@@ -2,7 +2,7 @@
 // on to its neighbours. Bounded: a neighbour that hands over records of ever-new keys fills the
 // book at most, and a full book keeps the records that last longest.
 import { CounterSet } from '../util/counters.js';
-import { decodeContact, type Contact } from './contact.js';
+import { CONTACT_HEADER_SIZE, contactExpiry, decodeContact, type Contact } from './contact.js';
 import { hexOf } from '../util/bytes.js';
 
 /** Records held at most. */
@@ -25,17 +25,19 @@ export class ContactBook {
 
   /** Takes a record a neighbour passed on (or our own); whether it was stored. */
   offer(bytes: Uint8Array, now: number): boolean {
+    // A record no newer than the one held is turned away before its signature is checked: most
+    // of what neighbours pass on is known already, and turning it away stores nothing.
+    const held = bytes.length >= CONTACT_HEADER_SIZE ? this.byKey.get(hexOf(bytes.subarray(1, 33))) : undefined;
+    if (held && held.expires >= contactExpiry(bytes)) {
+      this.counters.known++;
+      return false;
+    }
     const contact = decodeContact(bytes, now);
     if (!contact) {
       this.counters.invalid++;
       return false;
     }
     const key = hexOf(contact.publicKey);
-    const held = this.byKey.get(key);
-    if (held && held.expires >= contact.expires) {
-      this.counters.known++;
-      return false;
-    }
     if (!held && this.byKey.size >= MAX_CONTACTS && !this.evictBefore(contact.expires, now)) {
       this.counters.full++;
       return false;

@@ -25,7 +25,8 @@ export const MAX_ADDRESS_TEXT = 200;
 /** A node signs its record for at most this long ahead: a record outlives its node by no more. */
 export const MAX_CONTACT_LIFETIME_MS = 2 * 60 * 60_000;
 const KEY_SIZE = 32;
-const HEADER_SIZE = 42;
+export const CONTACT_HEADER_SIZE = 42;
+const HEADER_SIZE = CONTACT_HEADER_SIZE;
 export const MAX_CONTACT_SIZE = HEADER_SIZE + MAX_CONTACT_ADDRESSES * (1 + MAX_ADDRESS_TEXT) + XEDDSA_SIGNATURE_SIZE;
 const SIGNING_CONTEXT = new TextEncoder().encode('rovy.net v1 contact');
 
@@ -63,6 +64,12 @@ export function encodeContact(identity: { publicKey: Uint8Array; privateKey: Uin
   return bytes;
 }
 
+/** The expiry a record claims (unchecked: for comparing with a record held, not for trusting). */
+export function contactExpiry(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return view.getUint32(33) * 2 ** 32 + view.getUint32(37);
+}
+
 /**
  * A record, checked whole: null, never an exception, unless it is well-formed (version, sizes,
  * addresses that parse as multiaddrs without /rovy or /ip6zone), of a rovy key, unexpired at
@@ -73,9 +80,8 @@ export function decodeContact(buf: Uint8Array, now: number): Contact | null {
   if (buf.length < HEADER_SIZE + 2 + XEDDSA_SIGNATURE_SIZE || buf.length > MAX_CONTACT_SIZE || buf[0] !== CONTACT_VERSION) return null;
   const bytes = buf.slice();
   const view = new DataView(bytes.buffer);
-  const hi = view.getUint32(33);
-  if (hi >= 2 ** 21) return null;
-  const expires = hi * 2 ** 32 + view.getUint32(37);
+  if (view.getUint32(33) >= 2 ** 21) return null;
+  const expires = contactExpiry(bytes);
   if (expires <= now || expires > now + MAX_CONTACT_LIFETIME_MS) return null;
   const publicKey = bytes.subarray(1, 1 + KEY_SIZE);
   if (!isRovyKey(publicKey)) return null;

@@ -7,9 +7,12 @@
 //        1     1  n: 1..MAX_CONTACTS_PER_FRAME
 //        2     …  n records, each: length (2 bytes, 1..MAX_CONTACT_SIZE), then the record
 //
-// A frame is exactly this long; a frame that is not is dropped whole. Records are judged one by
-// one by the contact book: a bad one costs its sender nothing but that record.
+// The hop session pads what it carries with zero bytes to a multiple of 16, so what follows the
+// last record must be zeros, and fewer than 16 of them; a frame with anything else after its
+// records, or too short for them, is dropped whole. Records are judged one by one by the contact
+// book: a bad one costs its sender nothing but that record.
 import { MAX_CONTACT_SIZE } from './contact.js';
+import { PADDING_MULTIPLE } from '../util/protocol.js';
 
 export const FRAME_CONTACTS = 0x03;
 export const MAX_CONTACTS_PER_FRAME = 8;
@@ -35,7 +38,7 @@ export function encodeContactsFrame(records: readonly Uint8Array[], maxBytes: nu
   return frame;
 }
 
-/** The records of a contacts frame (views into it), or null if it is not exactly one. */
+/** The records of a contacts frame (views into it), or null if it is not exactly one and its padding. */
 export function decodeContactsFrame(frame: Uint8Array): Uint8Array[] | null {
   if (frame.length < 2 || frame[0] !== FRAME_CONTACTS) return null;
   const n = frame[1]!;
@@ -49,5 +52,7 @@ export function decodeContactsFrame(frame: Uint8Array): Uint8Array[] | null {
     records.push(frame.subarray(off + 2, off + 2 + len));
     off += 2 + len;
   }
-  return off === frame.length ? records : null;
+  if (frame.length - off >= PADDING_MULTIPLE) return null;
+  for (let i = off; i < frame.length; i++) if (frame[i] !== 0) return null;
+  return records;
 }

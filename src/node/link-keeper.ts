@@ -18,7 +18,8 @@ export interface KeptLink {
   up: boolean;
   /** Whether the keeper made it (only those does it drop). */
   managed: boolean;
-  /** When it was made (the keeper's clock). */
+  /** When it was made, or last came up or went down (the keeper's clock): a link is dropped
+   *  once down this long, and replaced only once up this long. */
   since: number;
   /** Destinations whose route starts with this link. */
   routes: number;
@@ -40,7 +41,8 @@ export interface KeeperHost {
 export interface KeeperOptions {
   /** Links to keep up. */
   target: number;
-  /** A link made that is not up this long after is dropped (a dial that failed, a dead node). */
+  /** A link it made that has been down this long, or never came up, is dropped (a dial that
+   *  failed, a node that left). */
   deadAfterMs: number;
   /** How often the least useful link is replaced with a candidate. */
   replaceEveryMs: number;
@@ -62,12 +64,20 @@ export class LinkKeeper {
   /** Candidates that failed: when they may be tried again, and how many times they failed. */
   private readonly failed = new Map<string, { until: number; count: number }>();
 
+  private readonly options: KeeperOptions;
+
   constructor(
-    private readonly options: KeeperOptions,
+    options: KeeperOptions,
     private readonly host: KeeperHost,
     now: number,
   ) {
+    this.options = { ...options };
     this.lastReplace = now;
+  }
+
+  /** Links to keep up from now on (a reload). */
+  setTarget(target: number): void {
+    this.options.target = target;
   }
 
   /** One round: drop what died, fill up to the target, and now and then replace the least useful. */

@@ -32,7 +32,11 @@ import { Links } from './links.js';
 import { InboundLinks } from './inbound.js';
 import { InboundFilter } from '../fcnet/inbound-filter.js';
 import type { PortRule } from '../fcnet/port-rules.js';
-import { PeerAddresses, type AddressHost, type AddressSpec } from './peer-addresses.js';
+import { PeerAddresses, addressSpec, type AddressHost, type AddressSpec } from './peer-addresses.js';
+import { PeerExchange, DEFAULT_EXCHANGE_OPTIONS, type ExchangeOptions } from './peer-exchange.js';
+import { AutoLinks, type AutoLinksOptions, type BootstrapNode } from './auto-links.js';
+import { formatMultiaddr } from '../transport/multiaddr.js';
+import { randomInt } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { defaultLinkSettings } from '../config/defaults.js';
 import type { LinkSettings } from '../config/schema.js';
@@ -73,8 +77,12 @@ export interface NodeOptions {
   petnames?: PetnameStore | null;
   /** LAN discovery: the policy, interfaces and the listen sockets to announce. Absent: none. */
   discovery?: Omit<LanPeersOptions, 'identity'>;
-  /** Who may link to the node without being a peer (default: peers only). */
+  /** Who may link to the node without being a peer (default: peers only), the links it keeps by
+   *  itself and where it tells others to link to it (publish null: nowhere). */
   links?: LinkSettings;
+  /** The link keeper's and peer exchange's timings, for tests that cannot wait minutes. */
+  keeper?: AutoLinksOptions;
+  exchange?: Partial<ExchangeOptions>;
   /** Peer IDs whose links are refused (rovy block), as saved by the embedder. */
   blocked?: string[];
   /** The inbound filter: whether it runs (default true), and the ports open to the mesh (default none). */
@@ -99,8 +107,8 @@ export interface PeerStatus {
   /**
    * "config" for peers from the config file, "runtime" for peers added with connectPeer,
    * "discovered" for nodes found on the LAN and connected to, "inbound" for nodes that linked to
-   * us by the link policy (links.accept), "routed" for a node we are not linked to, known only
-   * from routing.
+   * us by the link policy (links.accept), "auto" for nodes the link keeper linked to
+   * (links.target), "routed" for a node we are not linked to, known only from routing.
    */
   origin: PeerOrigin;
   /** Hops on the route to the peer: 1 for a direct neighbour, 0 when there is no route. */
@@ -111,7 +119,7 @@ export interface PeerStatus {
   routeMtu: number;
 }
 
-export type PeerOrigin = 'config' | 'runtime' | 'discovered' | 'inbound' | 'routed';
+export type PeerOrigin = 'config' | 'runtime' | 'discovered' | 'inbound' | 'auto' | 'routed';
 
 /** What the node tells its embedder (the D-Bus service) about changes. */
 export interface NodeEvents {
@@ -167,6 +175,9 @@ export class MeshNode {
   readonly inbound: InboundLinks;
   /** What of the mesh's traffic reaches the host: ports opened, replies, ICMPv6. */
   readonly filter: InboundFilter;
+  /** Contact records passed between neighbours, and the links the node keeps by itself. */
+  readonly exchange: PeerExchange;
+  private readonly autoLinks: AutoLinks;
   /** The configured addresses of the peers that have them, and which is in use. */
   private readonly addressBook = new Map<Peer, PeerAddresses>();
   private readonly addressHost: AddressHost = {
@@ -264,7 +275,10 @@ export class MeshNode {
       for (let kind = 0; kind < 32; kind++) if (transport.kinds & (1 << kind)) this.transportOf[kind] = transport;
     }
     this.links = new Links(this.sessions, {
-      linkUp: (link, peer) => this.router.linkUp(link, peer.publicKey),
+      linkUp: (link, peer) => {
+        this.router.linkUp(link, peer.publicKey);
+        this.exchange.linkUp(peer, this.sessions.now());
+      },
       linkDown: (link) => this.router.linkDown(link),
     });
     this.router = new Router({
@@ -301,8 +315,22 @@ export class MeshNode {
     );
     const resolver = new Resolver(options.tun, this.zone(), icmp, this.counters);
     this.filter = new InboundFilter(options.ports?.rules ?? [], options.ports?.filter ?? true);
+    this.exchange = new PeerExchange(
+      options.identity,
+      {
+        send: (peer, frame) => this.sessions.sendTransport(peer, frame, this.sessions.now()),
+        wallNow: Date.now,
+        random: randomInt,
+      },
+      options.mtu,
+      { ...DEFAULT_EXCHANGE_OPTIONS, ...options.exchange },
+    );
+    const linkSettings = options.links ?? defaultLinkSettings();
+    this.exchange.publish(linkSettings.publish ?? []);
+    this.autoLinks = new AutoLinks(linkSettings.target, this.bootstrapNodes(linkSettings), this.exchange.book, this.autoLinksHost(), this.sessions.now(), options.keeper);
     const context = {
       filter: this.filter,
+      exchange: this.exchange,
       tun: options.tun,
       transports: this.transports,
       mtu: options.mtu,
@@ -321,7 +349,7 @@ export class MeshNode {
       sendToMesh: (packet) => this.send.sendPackets([packet]),
     });
     this.lan = options.discovery ? new LanPeers({ ...options.discovery, identity: options.identity }, this.lanHost()) : null;
-    this.inbound = new InboundLinks(options.links ?? defaultLinkSettings(), {
+    this.inbound = new InboundLinks(linkSettings, {
       add: (peerId, publicKey, endpoint) => {
         this.add(peerId, { publicKey, endpoint: null, keepaliveSeconds: 0 }, endpoint, 'inbound', this.sessions.now(), false);
         return this.sessions.getPeer(publicKey)!;
@@ -439,6 +467,8 @@ export class MeshNode {
     this.router.tick();
     this.lan?.tick(this.sessions.now());
     this.inbound.tick(this.sessions.now(), (peerId) => this.sessions.getPeer(decodePeerId(peerId))?.handshake != null);
+    this.exchange.tick(this.sessions.now(), this.upPeers);
+    this.autoLinks.tick(this.sessions.now());
     // Handshakes starting or giving up, roaming and route changes are noticed here, off the
     // packet path, once a second: a status is built per peer, and at every tick that was a fifth
     // of the daemon's cost at rest. Sessions coming up or down are reported at once anyway.
@@ -588,9 +618,75 @@ export class MeshNode {
     return changed;
   }
 
-  /** New link settings (a reload): whom to accept from now on; links kept stay. */
+  /** New link settings (a reload): whom to accept, how many links to keep and where to be
+   *  reached from now on; links kept stay. */
   setLinkSettings(settings: LinkSettings): void {
     this.inbound.configure(settings);
+    this.autoLinks.configure(settings.target, this.bootstrapNodes(settings));
+    const published = (settings.publish ?? []).map((m) => formatMultiaddr(m)).join(' ');
+    if (published !== this.published().join(' ')) this.exchange.publish(settings.publish ?? []);
+  }
+
+  /** The link policy, the link keeper and peer exchange, for status reports. */
+  linksReport(): ReturnType<InboundLinks['report']> & {
+    keeper: ReturnType<AutoLinks['report']>;
+    exchange: { publishing: string[]; contacts: number; counters: Record<string, number>; records: Record<string, number> };
+  } {
+    return {
+      ...this.inbound.report(),
+      keeper: this.autoLinks.report(),
+      exchange: { publishing: this.published(), contacts: this.exchange.book.size, counters: this.exchange.counters.snapshot(), records: this.exchange.book.counters.snapshot() },
+    };
+  }
+
+  /** The addresses this node's contact record gives, as multiaddr text. */
+  private published(): string[] {
+    return this.exchange.ownRecord ? this.exchange.publishedAddresses.map((m) => formatMultiaddr(m)) : [];
+  }
+
+  /** The bootstrap nodes of `settings`, each with its addresses in the order given (this node
+   *  itself left out). An address whose link-local zone names no interface is left out, said. */
+  private bootstrapNodes(settings: LinkSettings): BootstrapNode[] {
+    const nodes = new Map<string, BootstrapNode>();
+    for (const m of settings.bootstrap) {
+      if (m.peerId === this.peerId) continue;
+      let spec: AddressSpec;
+      try {
+        spec = addressSpec(m);
+      } catch (err) {
+        this.log('warn', `links.bootstrap ${formatMultiaddr(m)}: ${(err as Error).message}`);
+        continue;
+      }
+      const node = nodes.get(m.peerId) ?? { peerId: m.peerId, publicKey: m.publicKey, addresses: [] };
+      node.addresses.push(spec);
+      nodes.set(m.peerId, node);
+    }
+    return [...nodes.values()];
+  }
+
+  /** What the link keeper may see of the node and do to its peer list. */
+  private autoLinksHost(): ConstructorParameters<typeof AutoLinks>[3] {
+    return {
+      peers: () => this.sessions.allPeers(),
+      isUp: (peer) => this.links.isUp(peer),
+      isManaged: (peer) => this.origins.get(peer.peerId) === 'auto',
+      routesByLink: () => {
+        const counts = new Map<number, number>();
+        for (const route of this.router.routes()) counts.set(route.link, (counts.get(route.link) ?? 0) + 1);
+        return counts;
+      },
+      isExcluded: (peerId) => peerId === this.peerId || this.inbound.isBlocked(peerId),
+      connect: (peerId, publicKey, addresses) => {
+        if (!this.sessions.getPeer(publicKey)) this.add(peerId, { publicKey, endpoint: null, addresses }, null, 'auto', this.sessions.now());
+      },
+      drop: (peerId) => {
+        const peer = this.sessions.getPeer(decodePeerId(peerId));
+        if (peer && this.origins.get(peerId) === 'auto') this.forget(peer);
+      },
+      wallNow: Date.now,
+      random: randomInt,
+      log: this.log,
+    };
   }
 
   /** What LAN discovery may do to the peer list. */
@@ -671,6 +767,8 @@ export class MeshNode {
     this.origins.delete(peer.peerId);
     this.reported.delete(peer.peerId);
     this.inbound.removed(peer.peerId);
+    this.exchange.removed(peer);
+    this.autoLinks.removed(peer);
     this.log('info', `peer ${peer.peerId} removed`);
     this.events.peerRemoved?.(peer.peerId);
     this.routedDirty = true; // it may still be reachable through others

@@ -8,12 +8,27 @@
 // moved is found at its new address on the next try.
 import type { Peer } from '../session/peer.js';
 import { encodeEndpoint, type Endpoint, type TransportKind } from '../transport/endpoint.js';
+import { formatMultiaddr, type Multiaddr } from '../transport/multiaddr.js';
+import { native } from '../native/addon.js';
 
 /** How long a handshake may go unanswered at one address before the next is tried. */
 export const ADDRESS_TRY_MS = 11_000;
 
 /** An address as configured: an endpoint, or a host name to resolve (a /dns multiaddr). */
 export type AddressSpec = { endpoint: Endpoint; text: string } | { host: string; port: number; transport: TransportKind; text: string };
+
+/** Where a multiaddr points: an endpoint (a link-local zone becomes its interface's index), or a
+ *  host name to resolve when dialled. Throws when the zone names no interface. */
+export function addressSpec(m: Multiaddr): AddressSpec {
+  const text = formatMultiaddr(m);
+  const transport = m.transport ?? 'udp';
+  if (m.host !== undefined) return { host: m.host, port: m.port, transport, text };
+  const { family, address, port, zone } = m;
+  if (zone === undefined) return { endpoint: { family, address, port, transport }, text };
+  const scopeId = native.ifIndex(zone);
+  if (scopeId === 0) throw new Error(`no interface named "${zone}"`);
+  return { endpoint: { family, address, port, scopeId, transport }, text };
+}
 
 export interface AddressHost {
   /** Resolves a host name to one address (the system's resolver). */

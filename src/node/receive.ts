@@ -22,7 +22,7 @@
 //        marked to go on. Expired here: a report goes back to its origin (after the batch). For
 //        us: an end-to-end transport message is checked like a hop one and its open staged;
 //        handshakes and reports are noted for after the batch;
-//      - 0x02, routing control: noted for after the batch.
+//      - 0x02, routing control, and 0x03, contact records (peer exchange): noted for after the batch.
 //   5. One native call opens every staged end-to-end message in place, each at its own offset.
 //      Each must carry an IPv6 packet from the session's own address to ours that passes the
 //      inbound filter, and is moved down to TUN_OFFSET.
@@ -46,6 +46,8 @@ import type { DatagramSource } from '../transport/transport.js';
 import { FRAME_ROUTED, KIND_MESSAGE, OFF_HOP_LIMIT as OFF_FRAME_HOP_LIMIT, OFF_KIND, reverseRoute } from '../forward/header.js';
 import { EXPIRED, FOR_US, FORWARD, Forwarder } from '../forward/forwarder.js';
 import { FRAME_ROUTING } from '../routing/constants.js';
+import { FRAME_CONTACTS } from '../discovery/exchange.js';
+import type { PeerExchange } from './peer-exchange.js';
 import type { Router } from '../routing/router.js';
 import type { EndToEnd } from './end-to-end.js';
 import type { Links } from './links.js';
@@ -81,6 +83,8 @@ export interface ReceiveContext {
    *  the host had (the send path). */
   icmp: IcmpReplies;
   sendToMesh(packet: Uint8Array): void;
+  /** Takes the contact records neighbours pass on (peer-exchange.ts). */
+  exchange: PeerExchange;
   counters: Counters;
   dataPath: DataPathCounters;
 }
@@ -259,6 +263,9 @@ export class ReceivePipeline {
         const frame = data.slice(p, p + plain);
         const link = peer.link;
         this.deferred.push({ run: () => this.ctx.router.receive(link, frame) });
+      } else if (first === FRAME_CONTACTS) {
+        const frame = data.slice(p, p + plain);
+        this.deferred.push({ run: () => this.ctx.exchange.receive(peer, frame, now) });
       } else stats.malformed++;
     }
     if (e2e > 0) writable += this.openEndToEnd(n, now);

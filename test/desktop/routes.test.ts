@@ -21,6 +21,7 @@ import { generateKeyPair } from '../../src/keys/keypair.js';
 import { encodePeerId } from '../../src/keys/peerid.js';
 import { fcAddressBytes, formatIPv6, parseIPv6 } from '../../src/keys/address.js';
 import { until } from '../wait.js';
+import { defaultLinkSettings } from '../../src/config/defaults.js';
 
 const DEST = 'net.rovy.Rovy1';
 const PEER_IFACE = 'net.rovy.Rovy1.Peer';
@@ -68,7 +69,7 @@ class FakeNode {
   readonly names = new NameBook(null);
   readonly lan = null;
   readonly inbound = new InboundLinks(
-    { accept: 'known', allow: [], maxInbound: 0, inboundRate: 1 },
+    { ...defaultLinkSettings(), accept: 'known', maxInbound: 0, inboundRate: 1 },
     {
       add: () => {
         throw new Error('no inbound links here');
@@ -78,6 +79,7 @@ class FakeNode {
       log: () => {},
     },
   );
+  readonly linksReport = (): object => this.inbound.report();
 
   peerStatus(): PeerStatus[];
   peerStatus(peerId: string): PeerStatus | undefined;

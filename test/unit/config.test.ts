@@ -44,7 +44,7 @@ function plain(c: Config): unknown {
     })),
     log: c.log,
     discovery: c.discovery,
-    links: c.links,
+    links: { ...c.links, bootstrap: c.links.bootstrap.map(formatMultiaddr), publish: c.links.publish?.map(formatMultiaddr) ?? null },
     ports: { filter: c.ports.filter, allow: c.ports.allow.map(formatRule) },
   };
 }
@@ -56,7 +56,7 @@ const DEFAULTS = {
   peers: [],
   log: { level: 'info' },
   discovery: { policy: 'manual', interfaces: null },
-  links: { accept: 'known', allow: [], maxInbound: 256, inboundRate: 2 },
+  links: { accept: 'known', allow: [], maxInbound: 256, inboundRate: 2, target: 0, bootstrap: [], publish: null },
   ports: { filter: true, allow: [] },
 };
 
@@ -109,6 +109,7 @@ accept = "allowed"
 allow = ["${ID2.toUpperCase()}", "${ID1}"]
 max_inbound = 10
 inbound_rate = 5
+bootstrap = ["/dns/Node.Example.org/tcp/443/tls/rovy/${ID1}", "/ip4/192.0.2.7/udp/7777/rovy/${ID1}"]
 
 [ports]
 filter = false
@@ -132,9 +133,30 @@ allow = ["22/tcp", "60000-61000/UDP", "80/tcp from ${ID1.toUpperCase()}"]
     ],
     log: { level: 'debug' },
     discovery: { policy: 'auto', interfaces: ['eth0', 'wlan0'] },
-    links: { accept: 'allowed', allow: [ID2, ID1], maxInbound: 10, inboundRate: 5 },
+    // Bootstrap nodes and no target: the default target of a node that has them.
+    links: {
+      accept: 'allowed',
+      allow: [ID2, ID1],
+      maxInbound: 10,
+      inboundRate: 5,
+      target: 4,
+      bootstrap: [`/dns/node.example.org/tcp/443/tls/rovy/${ID1}`, `/ip4/192.0.2.7/udp/7777/rovy/${ID1}`],
+      publish: null,
+    },
     ports: { filter: false, allow: ['22/tcp', '60000-61000/udp', `80/tcp from ${ID1}`] },
   });
+});
+
+test('a public node publishes where to reach it; a node keeps as many links as it is told', () => {
+  const c = parseConfig('[links]\naccept = "anyone"\ntarget = 0\npublish = ["/ip6/2001:db8::7/udp/7777", "/dns/node.example.org/tcp/443/tls"]\n', FILE);
+  assert.deepEqual(plain(c), {
+    ...DEFAULTS,
+    source: FILE,
+    links: { ...DEFAULTS.links, accept: 'anyone', publish: ['/ip6/2001:db8::7/udp/7777', '/dns/node.example.org/tcp/443/tls'] },
+  });
+  // publish = [] is a choice (publish nothing), not the default (the daemon's choice).
+  assert.deepEqual(parseConfig('[links]\npublish = []\n', FILE).links.publish, []);
+  assert.equal(parseConfig('[links]\ntarget = 8\n', FILE).links.target, 8);
 });
 
 test('dotted keys, inline tables, CRLF and a byte-order mark are all TOML too', () => {
@@ -228,7 +250,16 @@ test('every kind of error is one exact line: FILE:LINE: FIELD: problem', () => {
     ['[ports]\nallow = ["22/tcp from nobody"]', '2: ports.allow[0]: "nobody" is not a peer ID: it must start with \"b\" (multibase base32), not \"n\"'],
     ['[ports]\nallow = ["22/tcp", "22/TCP"]', '2: ports.allow[1]: repeats ports.allow[0]'],
     ['[ports]\nfilter = "off"', '2: ports.filter: must be true or false, got "off"'],
-    ['[links]\ntarget = 3', '2: links.target: unknown key (known keys here: accept, allow, max_inbound, inbound_rate)'],
+    ['[links]\nmax = 3', '2: links.max: unknown key (known keys here: accept, allow, max_inbound, inbound_rate, target, bootstrap, publish)'],
+    ['[links]\ntarget = 65', '2: links.target: must be an integer from 0 to 64 (links to keep up), got 65'],
+    ['[links]\nbootstrap = "x"', '2: links.bootstrap: must be an array of multiaddrs like "/dns/node.example.org/tcp/443/tls/rovy/<peer ID>", got "x"'],
+    ['[links]\nbootstrap = ["/ip4/192.0.2.7/udp/7777"]', '2: links.bootstrap[0]: it needs /rovy/<peer ID> at the end'],
+    [`[links]\nbootstrap = ["/ip4/192.0.2.7/udp/7777/rovy/${ID1}", "/ip4/192.0.2.7/udp/7777/rovy/${ID1.toUpperCase()}"]`, '2: links.bootstrap[1]: repeats links.bootstrap[0]'],
+    ['[links]\npublish = ["/ip4/192.0.2.7/udp/7777"]', '2: links.publish: is for a node others may link to: it needs links.accept = "anyone"'],
+    [`[links]\naccept = "anyone"\npublish = ["/ip4/192.0.2.7/udp/7777/rovy/${ID1}"]`, '3: links.publish[0]: a /rovy/<peer ID> part is not allowed here'],
+    ['[links]\naccept = "anyone"\npublish = ["/ip6/::/udp/7777"]', '3: links.publish[0]: is the unspecified address: publish one others can reach'],
+    ['[links]\naccept = "anyone"\npublish = ["/ip6zone/eth0/ip6/fe80::1/udp/7777"]', '3: links.publish[0]: a link-local address means nothing beyond its own link: publish a global one'],
+    ['[links]\naccept = "anyone"\npublish = ["/ip4/192.0.2.1/udp/1", "/ip4/192.0.2.2/udp/1", "/ip4/192.0.2.3/udp/1", "/ip4/192.0.2.4/udp/1", "/ip4/192.0.2.5/udp/1"]', '3: links.publish: lists 5 addresses, at most 4'],
     [peer('name = "-alice"'), '3: peer[0].name: must be a DNS label: 1 to 63 letters, digits or "-", not starting or ending with "-", got "-alice"'],
     [peer('name = "alice.example"'), '3: peer[0].name: must be a DNS label: 1 to 63 letters, digits or "-", not starting or ending with "-", got "alice.example"'],
     [peer(`name = "${ID2}"`), '3: peer[0].name: must not be a peer ID (names and peer IDs share .rovy)'],

@@ -71,7 +71,7 @@ test('the book keeps the newest record per key, drops the expired, and stays bou
   assert.ok(!sample.some((c) => Buffer.from(c.publicKey).equals(Buffer.from(keys[MAX_CONTACTS - 1]!.publicKey))), 'the excluded key was sampled');
 });
 
-test('exchange frames carry what fits, and are refused whole unless exactly one frame', () => {
+test('exchange frames carry what fits, and are refused whole unless exactly one frame and its padding', () => {
   const records = Array.from({ length: 10 }, () => encodeContact(generateKeyPair(), NOW + HOUR, addrs));
   const frame = encodeContactsFrame(records, 100_000)!;
   assert.equal(decodeContactsFrame(frame)!.length, MAX_CONTACTS_PER_FRAME);
@@ -80,7 +80,10 @@ test('exchange frames carry what fits, and are refused whole unless exactly one 
   assert.equal(encodeContactsFrame(records, 10), null);
   assert.deepEqual(decodeContactsFrame(small)![1], records[1]);
   assert.equal(decodeContactsFrame(small.subarray(0, small.length - 1)), null, 'cut short');
-  assert.equal(decodeContactsFrame(Uint8Array.from([...small, 0])), null, 'a trailing byte');
+  // The hop session's padding (up to 15 zero bytes) is no part of the frame; anything else is.
+  assert.equal(decodeContactsFrame(Uint8Array.from([...small, ...new Uint8Array(15)]))!.length, 2, 'padding');
+  assert.equal(decodeContactsFrame(Uint8Array.from([...small, ...new Uint8Array(16)])), null, 'more zeros than padding');
+  assert.equal(decodeContactsFrame(Uint8Array.from([...small, 0, 1])), null, 'a trailing byte');
   const zero = small.slice();
   zero[1] = 0;
   assert.equal(decodeContactsFrame(zero), null, 'no record');

@@ -15,6 +15,7 @@ import { MemoryHub } from '../../src/transport/memory.js';
 import { until } from '../wait.js';
 import { createSocket, type Socket } from 'node:dgram';
 import { strangerInitiation } from './session-harness.js';
+import { defaultLinkSettings } from '../../src/config/defaults.js';
 
 function harness(settings: Partial<LinkSettings> = {}) {
   const added: string[] = [];
@@ -22,7 +23,7 @@ function harness(settings: Partial<LinkSettings> = {}) {
   /** Links each node announces, as routing would say. */
   const degrees = new Map<string, number>();
   const links = new InboundLinks(
-    { accept: 'anyone', allow: [], maxInbound: 3, inboundRate: 1, ...settings },
+    { ...defaultLinkSettings(), accept: 'anyone', maxInbound: 3, inboundRate: 1, ...settings },
     {
       add: (peerId) => {
         added.push(peerId);
@@ -82,7 +83,7 @@ test('a node that accepts anyone: an unknown key links as "inbound"; blocked, it
   const memA = hub.attach('fd00::a');
   const memB = hub.attach('fd00::b');
   const a = new MeshNode({ identity: keysA, tun: new MemoryTun(), sockets: [], transports: [memA], mtu: 1420, peers: [] });
-  const b = new MeshNode({ identity: keysB, tun: new MemoryTun(), sockets: [], transports: [memB], mtu: 1420, peers: [], links: { accept: 'anyone', allow: [], maxInbound: 8, inboundRate: 100 } });
+  const b = new MeshNode({ identity: keysB, tun: new MemoryTun(), sockets: [], transports: [memB], mtu: 1420, peers: [], links: { ...defaultLinkSettings(), accept: 'anyone', maxInbound: 8, inboundRate: 100 } });
   a.start();
   b.start();
   t.after(() => {
@@ -180,7 +181,7 @@ test('a link down for three minutes is forgotten, unless a handshake is bringing
 test('a reload changes whom to accept; links kept stay', () => {
   const { links, initiate } = harness();
   const kept = initiate()!;
-  links.configure({ accept: 'known', allow: [], maxInbound: 3, inboundRate: 1 });
+  links.configure({ ...defaultLinkSettings(), accept: 'known', maxInbound: 3, inboundRate: 1 });
   assert.equal(initiate('b'), undefined);
   assert.equal(links.count, 1);
   assert.equal(links.report().accept, 'known');
@@ -203,7 +204,7 @@ test('a public node flooded by new keys from twenty addresses keeps its inbound 
     sockets: [udpB],
     mtu: 1420,
     peers: [],
-    links: { accept: 'anyone', allow: [], maxInbound: 16, inboundRate: 2 },
+    links: { ...defaultLinkSettings(), accept: 'anyone', maxInbound: 16, inboundRate: 2 },
     session: { underLoadBudgetMs: 1e9 },
   });
   const flooders = await Promise.all(
