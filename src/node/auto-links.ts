@@ -102,6 +102,11 @@ export class AutoLinks {
     if (this.target > 0) this.keeper.tick(now);
   }
 
+  /** The user dropped a link the keeper made: it is not made again at once. */
+  dropped(peerId: string, now: number): void {
+    this.keeper.rest(peerId, now);
+  }
+
   /** A neighbour is gone: nothing of it is kept. */
   removed(peer: Peer): void {
     this.states.delete(peer);

@@ -100,6 +100,11 @@ export class LinkKeeper {
     }
   }
 
+  /** Rests a candidate as if linking to it had failed (the user dropped its link). */
+  rest(peerId: string, now: number): void {
+    this.fail(peerId, now);
+  }
+
   /** Whether a candidate is waiting out a failure now. */
   isBackingOff(peerId: string, now: number): boolean {
     const f = this.failed.get(peerId);

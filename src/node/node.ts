@@ -587,8 +587,9 @@ export class MeshNode {
   disconnectPeer(peerId: string): boolean {
     const peer = [...this.sessions.allPeers()].find((p) => p.peerId === peerId);
     if (!peer) return false;
-    // Whichever way it came, "auto" must not bring it straight back from the LAN.
+    // Whichever way it came, neither discovery's "auto" nor the link keeper brings it straight back.
     this.lan?.refuse(peerId);
+    if (this.origins.get(peerId) === 'auto') this.autoLinks.dropped(peerId, this.sessions.now());
     this.forget(peer);
     return true;
   }

@@ -116,6 +116,9 @@ export class Daemon {
    * goes to Node's default (the inspector), not to the daemon.
    */
   async state(): Promise<DaemonState> {
+    // Not before the daemon runs: a signal that reaches `ip netns exec` before it has exec'd the
+    // daemon ends it (SIGUSR1's default action).
+    await until('the daemon up', () => / up as /.test(this.log), 30_000);
     const mark = this.log.length;
     const line = /state (\{.*\})\n/;
     let sentAt = -Infinity;
