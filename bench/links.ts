@@ -29,9 +29,6 @@ const options: LinkSimOptions = {
   target: Number(arg('target') ?? 4),
   maxInbound: 16,
   roundMs: 10_000,
-  exchange: 4,
-  candidateRounds: 30,
-  maxCandidates: 64,
   bootstrap: Number(arg('bootstrap') ?? 5),
   seed: Number(arg('seed') ?? 1),
 };
@@ -56,7 +53,7 @@ function runCase(graph: Graph, target: number): LinkSnapshot[] {
 }
 
 const labels = ['start (configured links)', 'settled (+30 min)', 'right after 20 % churn', '+1 min', '+2 min', '+5 min', '+10 min', '+30 min'];
-console.log(`LinkKeeper under churn: target ${options.target}, at most ${options.maxInbound} inbound, a round every ${options.roundMs / 1000} s, ${options.bootstrap} bootstrap nodes, peer exchange ${options.exchange}/round, seed ${options.seed}`);
+console.log(`LinkKeeper under churn: target ${options.target}, at most ${options.maxInbound} inbound, a round every ${options.roundMs / 1000} s, ${options.bootstrap} bootstrap nodes, peer exchange as node/peer-exchange.ts does it, seed ${options.seed}`);
 for (const name of chosen) {
   const graph = loadEdgeList(join(GRAPHS, `${name}.txt`));
   const d = describe(graph);

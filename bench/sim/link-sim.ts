@@ -4,16 +4,23 @@
 // The model. A graph's links are the nodes' configured peers at the start (kept as long as both
 // ends live; never dropped by a keeper). Any node can reach any other on the underlay, as on the
 // Internet, and every node accepts up to `maxInbound` links from others. Each node runs the real
-// LinkKeeper with a target of links; its candidates are the bootstrap nodes and what its
-// neighbours tell it (peer exchange: each round a node learns up to `exchange` random neighbours
-// of one random neighbour, and forgets candidates after `candidateRounds` rounds; at most
-// `maxCandidates` held). A link is worth the destinations whose shortest path from the node
-// starts with it (a BFS per node, as routing would choose); there is no traffic in the model.
-// A link to a node that left is down; its keeper drops it after deadAfterMs.
+// LinkKeeper with a target of links; its candidates are the bootstrap nodes and the contact
+// records in its book. Peer exchange is modelled as node/peer-exchange.ts does it, with its
+// constants: every node publishes a record (all accept inbound links), valid an hour and signed
+// anew every half hour; each neighbour gets a frame when a link comes up and every minute after,
+// with the node's own record and up to 7 random ones from its book (never the neighbour's own);
+// a book holds 512 records, the newest per node, and when full replaces the one expiring soonest.
+// A node that left stays in books until its last record expires: dials to it fail. A link is
+// worth the destinations whose shortest path from the node starts with it (a BFS per node, as
+// routing would choose); there is no traffic in the model. A link to a node that left is down
+// from then on; its keeper drops it deadAfterMs later.
 //
 // Churn: a share of the nodes (never the bootstrap nodes: they are the public nodes newcomers
 // join through) leave at once, and as many new nodes join knowing only the bootstrap nodes.
 import { LinkKeeper, DEFAULT_KEEPER_OPTIONS, type KeptLink } from '../../src/node/link-keeper.js';
+import { DEFAULT_EXCHANGE_OPTIONS } from '../../src/node/peer-exchange.js';
+import { MAX_CONTACTS } from '../../src/discovery/contact-book.js';
+import { MAX_CONTACTS_PER_FRAME } from '../../src/discovery/exchange.js';
 import { rng, type Graph } from './graph.js';
 
 /** An inbound link is let go for a newcomer only if its node has this many links up (it keeps others). */
@@ -24,10 +31,6 @@ export interface LinkSimOptions {
   maxInbound: number;
   /** Virtual ms between a node's rounds. */
   roundMs: number;
-  /** Candidates learned per round from one neighbour, and how long they are kept, in rounds. */
-  exchange: number;
-  candidateRounds: number;
-  maxCandidates: number;
   /** The public nodes newcomers know: this many of the best-linked nodes of the graph. */
   bootstrap: number;
   seed: number;
@@ -40,7 +43,12 @@ interface SimNode {
   /** Neighbour → the link: whether it came up, whether the keeper made it, and when. */
   links: Map<number, { up: boolean; managed: boolean; since: number }>;
   inbound: number;
-  candidates: Map<number, number>; // candidate → round it was learned
+  book: Book;
+  /** When its own record expires, and when it signs a new one. */
+  ownExpires: number;
+  renewAt: number;
+  /** Which round of each minute it sends its neighbours their frames. */
+  phase: number;
   keeper: LinkKeeper | null;
 }
 
@@ -84,7 +92,7 @@ export class LinkSim {
     for (let r = 0; r < rounds; r++) {
       this.now += this.options.roundMs;
       this.round++;
-      this.exchange();
+      for (let i = 0; i < this.nodes.length; i++) if (this.nodes[i]!.alive) this.exchangeRound(i);
       const order = [...this.nodes.keys()].filter((i) => this.nodes[i]!.alive);
       for (let i = order.length - 1; i > 0; i--) {
         const j = Math.floor(this.random() * (i + 1));
@@ -105,6 +113,11 @@ export class LinkSim {
       living[pick] = living[living.length - 1]!;
       living.pop();
       this.nodes[i]!.alive = false;
+      // Its neighbours' links to it go down now.
+      for (const j of this.nodes[i]!.links.keys()) {
+        const theirs = this.nodes[j]!.links.get(i);
+        if (theirs) theirs.since = this.now;
+      }
     }
     for (let k = 0; k < leaving; k++) {
       const i = this.nodes.length;
@@ -151,7 +164,8 @@ export class LinkSim {
   // ---- the model ---------------------------------------------------------------------------
 
   private newNode(): SimNode {
-    return { alive: true, links: new Map(), inbound: 0, candidates: new Map(), keeper: null };
+    const lifetime = DEFAULT_EXCHANGE_OPTIONS.lifetimeMs;
+    return { alive: true, links: new Map(), inbound: 0, book: new Book(), ownExpires: this.now + lifetime, renewAt: this.now + lifetime / 2, phase: Math.floor(this.random() * this.roundsPerExchange), keeper: null };
   }
 
   private keeperFor(i: number): LinkKeeper {
@@ -160,7 +174,11 @@ export class LinkSim {
       { ...DEFAULT_KEEPER_OPTIONS, target: this.options.target, replaceEveryMs: this.options.replaceEveryMs ?? DEFAULT_KEEPER_OPTIONS.replaceEveryMs },
       {
         links: () => this.keptLinks(i),
-        candidates: () => [...new Set([...this.bootstrap, ...node.candidates.keys()])].filter((c) => c !== i && !node.links.has(c)).map(String),
+        candidates: () => {
+          const ids = new Set(this.bootstrap);
+          for (const c of node.book.live(this.now)) ids.add(c);
+          return [...ids].filter((c) => c !== i && !node.links.has(c)).map(String);
+        },
         connect: (peerId) => this.dial(i, Number(peerId)),
         drop: (peerId) => this.unlink(i, Number(peerId)),
         random: (n) => Math.floor(this.random() * n),
@@ -250,6 +268,9 @@ export class LinkSim {
   private link(a: number, b: number, managed: boolean): void {
     this.nodes[a]!.links.set(b, { up: true, managed, since: this.now });
     this.nodes[b]!.links.set(a, { up: true, managed: false, since: this.now });
+    // A link coming up: each end sends the other a frame at once.
+    this.sendFrame(a, b);
+    this.sendFrame(b, a);
   }
 
   private unlink(i: number, j: number): void {
@@ -259,20 +280,91 @@ export class LinkSim {
     if (other.links.delete(i)) other.inbound = Math.max(0, other.inbound - 1);
   }
 
-  /** Peer exchange: each living node learns some neighbours of one random up neighbour. */
-  private exchange(): void {
-    const { exchange, candidateRounds, maxCandidates } = this.options;
-    for (let i = 0; i < this.nodes.length; i++) {
-      const node = this.nodes[i]!;
-      if (!node.alive) continue;
-      for (const [c, at] of node.candidates) if (this.round - at > candidateRounds || !this.nodes[c]!.alive) node.candidates.delete(c);
-      const neighbours = this.upNeighbours(i);
-      if (neighbours.length === 0) continue;
-      const told = this.upNeighbours(neighbours[Math.floor(this.random() * neighbours.length)]!);
-      for (let k = 0; k < exchange && told.length > 0; k++) {
-        const c = told[Math.floor(this.random() * told.length)]!;
-        if (c !== i && node.candidates.size < maxCandidates) node.candidates.set(c, this.round);
-      }
+  private get roundsPerExchange(): number {
+    return Math.max(1, Math.round(DEFAULT_EXCHANGE_OPTIONS.everyMs / this.options.roundMs));
+  }
+
+  /** Peer exchange, one round of node i: its record renewed when due, and on its round of the
+   *  minute a frame to each up neighbour. */
+  private exchangeRound(i: number): void {
+    const node = this.nodes[i]!;
+    if (this.now >= node.renewAt) {
+      node.ownExpires = this.now + DEFAULT_EXCHANGE_OPTIONS.lifetimeMs;
+      node.renewAt = this.now + DEFAULT_EXCHANGE_OPTIONS.lifetimeMs / 2;
     }
+    if ((this.round + node.phase) % this.roundsPerExchange !== 0) return;
+    for (const j of this.upNeighbours(i)) this.sendFrame(i, j);
+  }
+
+  /** A contacts frame from i to j: i's own record and up to 7 random ones of its book, not j's. */
+  private sendFrame(i: number, j: number): void {
+    const from = this.nodes[i]!;
+    const to = this.nodes[j]!;
+    if (!from.alive || !to.alive) return;
+    to.book.offer(i, from.ownExpires, j, this.now);
+    for (const c of from.book.sample(MAX_CONTACTS_PER_FRAME - 1, j, this.now, this.random)) to.book.offer(c, from.book.expiry(c), j, this.now);
+  }
+}
+
+/** A node's contact book, as discovery/contact-book.ts keeps it: per node the latest expiry,
+ *  at most MAX_CONTACTS, a full book replacing the record that expires soonest if the new one
+ *  lasts longer. Keys in an array as well, for sampling at random without copying. */
+class Book {
+  private readonly expires = new Map<number, number>();
+  private readonly keys: number[] = [];
+  private readonly at = new Map<number, number>();
+
+  expiry(c: number): number {
+    return this.expires.get(c) ?? 0;
+  }
+
+  offer(c: number, expires: number, self: number, now: number): void {
+    if (c === self || expires <= now) return;
+    const held = this.expires.get(c);
+    if (held !== undefined) {
+      if (held < expires) this.expires.set(c, expires);
+      return;
+    }
+    if (this.keys.length >= MAX_CONTACTS) {
+      let soonest = -1;
+      let soonestAt = Infinity;
+      for (const k of this.keys) {
+        const e = this.expires.get(k)!;
+        if (e < soonestAt) [soonest, soonestAt] = [k, e];
+      }
+      if (soonestAt > now && soonestAt >= expires) return;
+      this.remove(soonest);
+    }
+    this.expires.set(c, expires);
+    this.at.set(c, this.keys.length);
+    this.keys.push(c);
+  }
+
+  /** Up to n distinct unexpired records, none of `except`; expired ones met are dropped. */
+  sample(n: number, except: number, now: number, random: () => number): number[] {
+    const out: number[] = [];
+    for (let tries = 0; out.length < n && tries < 3 * n && this.keys.length > 0; tries++) {
+      const c = this.keys[Math.floor(random() * this.keys.length)]!;
+      if (this.expires.get(c)! <= now) this.remove(c);
+      else if (c !== except && !out.includes(c)) out.push(c);
+    }
+    return out;
+  }
+
+  /** Every unexpired record's node (the expired ones are dropped). */
+  live(now: number): number[] {
+    for (let k = this.keys.length - 1; k >= 0; k--) if (this.expires.get(this.keys[k]!)! <= now) this.remove(this.keys[k]!);
+    return this.keys;
+  }
+
+  private remove(c: number): void {
+    const k = this.at.get(c)!;
+    const last = this.keys.pop()!;
+    if (last !== c) {
+      this.keys[k] = last;
+      this.at.set(last, k);
+    }
+    this.at.delete(c);
+    this.expires.delete(c);
   }
 }

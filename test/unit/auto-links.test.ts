@@ -57,25 +57,29 @@ function upLinks(m: Member): { peerId: string; origin: string }[] {
   return m.node.peerStatus().filter((s) => s.origin !== 'routed' && s.state === 'connected' && s.hops === 1);
 }
 
-test('a newcomer that knows one bootstrap node keeps its target of links, learned by peer exchange, and replaces one that leaves', async (t) => {
-  // The bootstrap node, and five public nodes that joined through it, each keeping one link.
+test('a newcomer that knows one bootstrap node keeps its target of links, learned by peer exchange, never to a blocked node, and replaces one that leaves', async (t) => {
+  // The bootstrap node, and seven public nodes that joined through it, each keeping one link.
   const bootstrap = member({}, true);
-  const publics = Array.from({ length: 5 }, () => member({ target: 1, bootstrap: [bootstrapOf(bootstrap)] }, true));
+  const publics = Array.from({ length: 7 }, () => member({ target: 1, bootstrap: [bootstrapOf(bootstrap)] }, true));
   const all = [bootstrap, ...publics];
   t.after(() => all.forEach(stop));
   for (const m of all) m.node.start();
   await until('every public node linked to the bootstrap node', () => publics.every((p) => upLinks(p).some((l) => l.peerId === bootstrap.node.peerId)));
-  await until('the bootstrap node holds every public node\'s record', () => bootstrap.node.exchange.book.size === 5);
+  await until('the bootstrap node holds every public node\'s record', () => bootstrap.node.exchange.book.size === 7);
 
-  // The newcomer: the bootstrap node's address, a target of 3, nothing published.
+  // The newcomer: the bootstrap node's address, a target of 3, nothing published. It blocks four
+  // of the public nodes: of the eight candidates, only four may be linked to.
   const newcomer = member({ accept: 'known', target: 3, bootstrap: [bootstrapOf(bootstrap)] }, false);
   all.push(newcomer);
+  const blocked = new Set(publics.slice(0, 4).map((p) => p.node.peerId));
+  for (const peerId of blocked) newcomer.node.block(peerId);
   newcomer.node.start();
   await until('the newcomer has three links up', () => upLinks(newcomer).length === 3, 15_000);
   const first = upLinks(newcomer);
   t.diagnostic(`links: ${first.map((l) => `${l.peerId.slice(0, 12)} ${l.origin}`).join(', ')}`);
   assert.ok(first.every((l) => l.origin === 'auto'), 'a link the keeper did not make');
-  assert.ok(newcomer.node.exchange.book.size >= 5, `only ${newcomer.node.exchange.book.size} records learned`);
+  assert.ok(!first.some((l) => blocked.has(l.peerId)), 'a link to a blocked node');
+  assert.ok(newcomer.node.exchange.book.size >= 7, `only ${newcomer.node.exchange.book.size} records learned`);
   assert.ok(newcomer.node.exchange.book.counters.invalid === 0);
   // Its links carry routes to every node, however it came to know them.
   await until('routes to every node', () => all.every((m) => m === newcomer || (newcomer.node.peerStatus(m.node.peerId)?.hops ?? 0) > 0), 10_000);
@@ -94,6 +98,7 @@ test('a newcomer that knows one bootstrap node keeps its target of links, learne
     const now = upLinks(newcomer);
     return now.length === 3 && !now.some((l) => l.peerId === gone.node.peerId);
   }, 20_000);
+  assert.ok(!upLinks(newcomer).some((l) => blocked.has(l.peerId)), 'the replacement is a blocked node');
   assert.equal(newcomer.node.peerStatus(gone.node.peerId)?.origin ?? 'routed', 'routed', 'the dead link is still kept');
   // Degree stays bounded: nobody gained more links than its target plus what linked to it.
   for (const m of all) if (!m.stopped) assert.ok(upLinks(m).length <= all.length - 1);
