@@ -16,10 +16,10 @@ export function runStatus(json: boolean): Promise<number> {
     const connected = peers.filter((p) => p.props.State === 'connected').length;
     const discovery = await client.getAll(ROOT_PATH, DISCOVERY_IFACE);
     const onLan = objectsWith(objects, NEIGHBOR_IFACE).length;
+    // What was dropped and why, the data path's work per wakeup and call, the links kept: from Describe().
+    const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { counters: object; dataPath: object; links: LinksReport };
     if (json) {
       const summary = { peers: peers.length, connectedPeers: connected, routedPeers: routed, discovery: discovery.Policy, lanNodes: onLan };
-      // What was dropped and why, and the data path's work per wakeup and call: from Describe().
-      const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { counters: object; dataPath: object; links: object };
       process.stdout.write(JSON.stringify({ ...(toJson(props) as object), ...summary, links: described.links, counters: described.counters, dataPath: described.dataPath }) + '\n');
       return;
     }
@@ -31,11 +31,28 @@ export function runStatus(json: boolean): Promise<number> {
       ['listen', (props.Listen as string[]).join(', ')],
       ['peers', `${connected} connected of ${peers.length}${routed ? `, ${routed} more reached by route (rovy routes)` : ''}`],
       ['discovery', discovery.Policy === 'off' ? 'off' : `${String(discovery.Policy)}, ${onLan} node(s) on the local network (rovy discovery)`],
+      ...linkRows(described.links),
       ...((props.Blocked as string[]).length > 0 ? [['blocked', `${(props.Blocked as string[]).length} node(s) (rovy blocked)`] as [string, unknown]] : []),
       ['version', props.Version],
     ];
     process.stdout.write(rows.map(([k, v]) => `${k.padEnd(10)} ${String(v)}`).join('\n') + '\n');
   });
+}
+
+interface LinksReport {
+  keeper?: { target: number; kept: number; candidates: number };
+  exchange?: { publishing: string[] };
+}
+
+/** What the node does about links by itself, when it does anything: the links it keeps, and
+ *  where it tells the mesh to reach it. */
+function linkRows(links: LinksReport): [string, unknown][] {
+  const rows: [string, unknown][] = [];
+  const keeper = links.keeper;
+  if (keeper && keeper.target > 0) rows.push(['links', `${keeper.kept} of ${keeper.target} kept by the node itself, ${keeper.candidates} candidate(s) known`]);
+  const publishing = links.exchange?.publishing ?? [];
+  if (publishing.length > 0) rows.push(['published', publishing.join(', ')]);
+  return rows;
 }
 
 export function runPeers(json: boolean): Promise<number> {

@@ -15,6 +15,7 @@ const DEST = 'net.rovy.Rovy1';
 const ROOT_PATH = '/net/rovy/Rovy1';
 
 interface LinksReport {
+  exchange: { publishing: string[] };
   inbound: number;
   blocked: string[];
   counters: Record<string, number>;
@@ -35,6 +36,9 @@ test('a line of five joined through public nodes routes end to end; a public nod
       lab.link(nodes[i]!.ns, `${net}::1`, nodes[i + 1]!.ns, `${net}::2`);
       const lines = ['key_file = "node.key"', 'listen = ["/ip6/::/udp/7777"]'];
       if (i > 0) lines.push('[links]', 'accept = "anyone"');
+      // n1 tells the mesh where to reach it (a signed contact record; the others publish nothing:
+      // their addresses are not public ones).
+      if (i === 1) lines.push(`publish = ["/ip6/${net}::1/udp/7777"]`);
       lines.push('[[peer]]', `address = "/ip6/${net}::2/udp/7777/rovy/${nodes[i + 1]!.peerId}"`);
       lab.file(`p${i}/rovy.toml`, lines.join('\n'));
     }
@@ -67,6 +71,8 @@ test('a line of five joined through public nodes routes end to end; a public nod
       const text = (await rovy('peers')).stdout;
       assert.match(text, /inbound/, text);
       const report = await links();
+      assert.deepEqual(report.exchange.publishing, ['/ip6/fd00:14:2::1/udp/7777']);
+      assert.match((await rovy('status')).stdout, /^published +\/ip6\/fd00:14:2::1\/udp\/7777$/m);
       assert.equal(report.inbound, 1);
       assert.equal(report.counters.accepted, 1);
     });
