@@ -6,6 +6,8 @@
 import { LinkKeeper, DEFAULT_KEEPER_OPTIONS, type KeeperOptions, type KeptLink } from './link-keeper.js';
 import { addressSpec, type AddressSpec } from './peer-addresses.js';
 import type { ContactBook } from '../discovery/contact-book.js';
+import { formatMultiaddr } from '../transport/multiaddr.js';
+import type { PeerMultiaddr } from '../config/schema.js';
 import type { Peer } from '../session/peer.js';
 import { decodePeerId, encodePeerId } from '../keys/peerid.js';
 
@@ -20,6 +22,26 @@ export interface BootstrapNode {
   peerId: string;
   publicKey: Uint8Array;
   addresses: AddressSpec[];
+}
+
+/** The bootstrap nodes of the config's addresses, each with its addresses in the order given,
+ *  `self` left out. An address whose link-local zone names no interface is left out, said. */
+export function bootstrapNodes(addresses: readonly PeerMultiaddr[], self: string, log: (level: 'warn', message: string) => void): BootstrapNode[] {
+  const nodes = new Map<string, BootstrapNode>();
+  for (const m of addresses) {
+    if (m.peerId === self) continue;
+    let spec: AddressSpec;
+    try {
+      spec = addressSpec(m);
+    } catch (err) {
+      log('warn', `links.bootstrap ${formatMultiaddr(m)}: ${(err as Error).message}`);
+      continue;
+    }
+    const node = nodes.get(m.peerId) ?? { peerId: m.peerId, publicKey: m.publicKey, addresses: [] };
+    node.addresses.push(spec);
+    nodes.set(m.peerId, node);
+  }
+  return [...nodes.values()];
 }
 
 export interface AutoLinksHost {

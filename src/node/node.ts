@@ -1,5 +1,6 @@
 // A mesh node: wires one TUN device and its transports (UDP sockets, TCP and TLS streams) to the
-// session layer through the send and receive pipelines, keeps the peer list and the names,
+// session layer through the send and receive pipelines, keeps the peer list (with the links it
+// makes by itself: auto-links.ts, peer-exchange.ts) and the names,
 // answers DNS at fc00::1, and runs the timers. It opens no device itself — the caller (the
 // daemon, or a test) hands it open ones, and the petname file loaded — so it stays embeddable;
 // only LAN discovery's socket is its own, since it comes and goes with the discovery policy.
@@ -32,9 +33,9 @@ import { Links } from './links.js';
 import { InboundLinks } from './inbound.js';
 import { InboundFilter } from '../fcnet/inbound-filter.js';
 import type { PortRule } from '../fcnet/port-rules.js';
-import { PeerAddresses, addressSpec, type AddressHost, type AddressSpec } from './peer-addresses.js';
+import { PeerAddresses, type AddressHost, type AddressSpec } from './peer-addresses.js';
 import { PeerExchange, DEFAULT_EXCHANGE_OPTIONS, type ExchangeOptions } from './peer-exchange.js';
-import { AutoLinks, type AutoLinksOptions, type BootstrapNode } from './auto-links.js';
+import { AutoLinks, bootstrapNodes, type AutoLinksOptions } from './auto-links.js';
 import { formatMultiaddr } from '../transport/multiaddr.js';
 import { randomInt } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
@@ -327,7 +328,7 @@ export class MeshNode {
     );
     const linkSettings = options.links ?? defaultLinkSettings();
     this.exchange.publish(linkSettings.publish ?? []);
-    this.autoLinks = new AutoLinks(linkSettings.target, this.bootstrapNodes(linkSettings), this.exchange.book, this.autoLinksHost(), this.sessions.now(), options.keeper);
+    this.autoLinks = new AutoLinks(linkSettings.target, bootstrapNodes(linkSettings.bootstrap, this.peerId, this.log), this.exchange.book, this.autoLinksHost(), this.sessions.now(), options.keeper);
     const context = {
       filter: this.filter,
       exchange: this.exchange,
@@ -623,7 +624,7 @@ export class MeshNode {
    *  reached from now on; links kept stay. */
   setLinkSettings(settings: LinkSettings): void {
     this.inbound.configure(settings);
-    this.autoLinks.configure(settings.target, this.bootstrapNodes(settings));
+    this.autoLinks.configure(settings.target, bootstrapNodes(settings.bootstrap, this.peerId, this.log));
     const published = (settings.publish ?? []).map((m) => formatMultiaddr(m)).join(' ');
     if (published !== this.published().join(' ')) this.exchange.publish(settings.publish ?? []);
   }
@@ -643,26 +644,6 @@ export class MeshNode {
   /** The addresses this node's contact record gives, as multiaddr text. */
   private published(): string[] {
     return this.exchange.ownRecord ? this.exchange.publishedAddresses.map((m) => formatMultiaddr(m)) : [];
-  }
-
-  /** The bootstrap nodes of `settings`, each with its addresses in the order given (this node
-   *  itself left out). An address whose link-local zone names no interface is left out, said. */
-  private bootstrapNodes(settings: LinkSettings): BootstrapNode[] {
-    const nodes = new Map<string, BootstrapNode>();
-    for (const m of settings.bootstrap) {
-      if (m.peerId === this.peerId) continue;
-      let spec: AddressSpec;
-      try {
-        spec = addressSpec(m);
-      } catch (err) {
-        this.log('warn', `links.bootstrap ${formatMultiaddr(m)}: ${(err as Error).message}`);
-        continue;
-      }
-      const node = nodes.get(m.peerId) ?? { peerId: m.peerId, publicKey: m.publicKey, addresses: [] };
-      node.addresses.push(spec);
-      nodes.set(m.peerId, node);
-    }
-    return [...nodes.values()];
   }
 
   /** What the link keeper may see of the node and do to its peer list. */

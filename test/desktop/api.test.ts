@@ -101,7 +101,16 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
       assert.equal(typeof status.dataPath.tun!.packetsPerRead, 'number');
       assert.deepEqual(
         { ...status, listen: undefined, counters: undefined, dataPath: undefined },
-        { peerId: a.peerId, address: a.address, listen: undefined, interfaceName: 'rovy0', enabled: true, state: 'offline', version: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version, blocked: [], peers: 0, connectedPeers: 0, routedPeers: 0, discovery: 'manual', lanNodes: 1, links: { accept: 'known', maxInbound: 256, inbound: 0, blocked: [], counters: status.links.counters }, counters: undefined, dataPath: undefined },
+        { peerId: a.peerId, address: a.address, listen: undefined, interfaceName: 'rovy0', enabled: true, state: 'offline', version: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version, blocked: [], peers: 0, connectedPeers: 0, routedPeers: 0, discovery: 'manual', lanNodes: 1, links: {
+          accept: 'known',
+          maxInbound: 256,
+          inbound: 0,
+          blocked: [],
+          counters: status.links.counters,
+          // No bootstrap nodes, no target: the node keeps no links of its own, and publishes nothing.
+          keeper: { target: 0, kept: 0, candidates: 0, bootstrap: 0 },
+          exchange: { publishing: [], contacts: 0, counters: { framesSent: 0, framesReceived: 0, framesMalformed: 0, framesLimited: 0 }, records: { stored: 0, invalid: 0, known: 0, full: 0 } },
+        }, counters: undefined, dataPath: undefined },
       );
     });
 

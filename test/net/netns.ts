@@ -118,7 +118,7 @@ export class Daemon {
   async state(): Promise<DaemonState> {
     // Not before the daemon runs: a signal that reaches `ip netns exec` before it has exec'd the
     // daemon ends it (SIGUSR1's default action).
-    await until('the daemon up', () => / up as /.test(this.log), 30_000);
+    await until('the daemon up', () => /node \S+ (up|switched off) as /.test(this.log), 30_000);
     const mark = this.log.length;
     const line = /state (\{.*\})\n/;
     let sentAt = -Infinity;
