@@ -26,8 +26,7 @@ export const MAX_ADDRESS_TEXT = 200;
 export const MAX_CONTACT_LIFETIME_MS = 2 * 60 * 60_000;
 const KEY_SIZE = 32;
 export const CONTACT_HEADER_SIZE = 42;
-const HEADER_SIZE = CONTACT_HEADER_SIZE;
-export const MAX_CONTACT_SIZE = HEADER_SIZE + MAX_CONTACT_ADDRESSES * (1 + MAX_ADDRESS_TEXT) + XEDDSA_SIGNATURE_SIZE;
+export const MAX_CONTACT_SIZE = CONTACT_HEADER_SIZE + MAX_CONTACT_ADDRESSES * (1 + MAX_ADDRESS_TEXT) + XEDDSA_SIGNATURE_SIZE;
 const SIGNING_CONTEXT = new TextEncoder().encode('rovy.net v1 contact');
 
 export interface Contact {
@@ -46,7 +45,7 @@ export function encodeContact(identity: { publicKey: Uint8Array; privateKey: Uin
   if (addresses.length < 1 || addresses.length > MAX_CONTACT_ADDRESSES) throw new RangeError(`a contact has 1 to ${MAX_CONTACT_ADDRESSES} addresses`);
   const texts = addresses.map((a) => new TextEncoder().encode(formatMultiaddr({ ...a, peerId: undefined, publicKey: undefined })));
   for (const t of texts) if (t.length > MAX_ADDRESS_TEXT) throw new RangeError(`an address of a contact is at most ${MAX_ADDRESS_TEXT} bytes`);
-  const body = HEADER_SIZE + texts.reduce((n, t) => n + 1 + t.length, 0);
+  const body = CONTACT_HEADER_SIZE + texts.reduce((n, t) => n + 1 + t.length, 0);
   const bytes = new Uint8Array(body + XEDDSA_SIGNATURE_SIZE);
   bytes[0] = CONTACT_VERSION;
   bytes.set(identity.publicKey, 1);
@@ -54,7 +53,7 @@ export function encodeContact(identity: { publicKey: Uint8Array; privateKey: Uin
   view.setUint32(33, Math.floor(expires / 2 ** 32));
   view.setUint32(37, expires >>> 0);
   bytes[41] = texts.length;
-  let off = HEADER_SIZE;
+  let off = CONTACT_HEADER_SIZE;
   for (const t of texts) {
     bytes[off] = t.length;
     bytes.set(t, off + 1);
@@ -77,7 +76,7 @@ export function contactExpiry(bytes: Uint8Array): number {
  * is checked last, so a malformed or stale record costs no verification.
  */
 export function decodeContact(buf: Uint8Array, now: number): Contact | null {
-  if (buf.length < HEADER_SIZE + 2 + XEDDSA_SIGNATURE_SIZE || buf.length > MAX_CONTACT_SIZE || buf[0] !== CONTACT_VERSION) return null;
+  if (buf.length < CONTACT_HEADER_SIZE + 2 + XEDDSA_SIGNATURE_SIZE || buf.length > MAX_CONTACT_SIZE || buf[0] !== CONTACT_VERSION) return null;
   const bytes = buf.slice();
   const view = new DataView(bytes.buffer);
   if (view.getUint32(33) >= 2 ** 21) return null;
@@ -88,7 +87,7 @@ export function decodeContact(buf: Uint8Array, now: number): Contact | null {
   const n = bytes[41]!;
   if (n < 1 || n > MAX_CONTACT_ADDRESSES) return null;
   const addresses: Multiaddr[] = [];
-  let off = HEADER_SIZE;
+  let off = CONTACT_HEADER_SIZE;
   const end = bytes.length - XEDDSA_SIGNATURE_SIZE;
   for (let i = 0; i < n; i++) {
     const len = bytes[off];
