@@ -22,9 +22,8 @@
 //   lookup / routeTo    the data plane's questions; lookup reads an address in place and
 //                       allocates nothing.
 import {
-  announcementSize,
+  announcementLength,
   decodeAnnouncement,
-  LINKS_PER_PART,
   signAnnouncements,
   verifyAnnouncement,
   type Announcement,
@@ -60,7 +59,7 @@ export interface RouterOptions {
   identity: { publicKey: Uint8Array; privateKey: Uint8Array };
   /** This node's TUN MTU: announced, and the largest control frame sent. At least 1280 (IPv6's
    *  minimum, which announcements must carry to be accepted), so any announcement (at most
-   *  ANNOUNCEMENT_MAX_SIZE = 1111 bytes) fits in a frame. */
+   *  ANNOUNCEMENT_PART_MAX = 1278 bytes) fits in a frame. */
   mtu: number;
   /** Sends a routing control frame to one neighbour (over its hop session). The router never
    *  modifies a frame once passed here, and may pass the same frame for several links: the callee
@@ -103,16 +102,14 @@ interface Neighbour {
 const KEY_SIZE = 32;
 /** "Send me your database": the whole routing control frame (docs/PROTOCOL.md §4). */
 const DATABASE_REQUEST = Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST);
-/** IPv6's minimum MTU is the least an announcement may state, and more than FRAME_HEADER +
- *  ANNOUNCEMENT_MAX_SIZE, so every announcement fits in a frame. */
+/** IPv6's minimum MTU is the least an announcement may state, and FRAME_HEADER +
+ *  ANNOUNCEMENT_PART_MAX at most, so every announcement fits in a frame. */
 const MIN_MTU = IPV6_MIN_MTU;
 // Announcement header offsets (announcement.ts has the format): enough to drop a duplicate
 // without decoding it.
 const OFF_ORIGIN = 1;
 const OFF_SEQUENCE = 33;
 const OFF_PART = 43;
-const OFF_PARTS = 44;
-const OFF_COUNT = 45;
 const HEADER_SIZE = 47;
 
 export class Router {
@@ -554,18 +551,6 @@ export function packFrames(announcements: readonly Uint8Array[], mtu: number): U
     frames.push(frame);
   }
   return frames;
-}
-
-// The length of the announcement at frame[off], or -1 if its header is not one: enough checking
-// to skip a stale announcement safely; decodeAnnouncement checks the rest of a fresh one.
-function announcementLength(frame: Uint8Array, off: number): number {
-  if (frame.length - off < HEADER_SIZE || frame[off] !== 1) return -1;
-  const n = (frame[off + OFF_COUNT]! << 8) | frame[off + OFF_COUNT + 1]!;
-  const parts = frame[off + OFF_PARTS]!;
-  if (n > LINKS_PER_PART || parts === 0 || frame[off + OFF_PART]! >= parts) return -1;
-  if (frame[off + OFF_SEQUENCE]! !== 0 || frame[off + OFF_SEQUENCE + 1]! >= 0x20) return -1; // >= 2^53
-  const length = announcementSize(n);
-  return frame.length - off < length ? -1 : length;
 }
 
 /** Whether every byte from `off` to the end is zero (the hop layer's padding; none is too). */

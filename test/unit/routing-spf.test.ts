@@ -33,6 +33,7 @@ function ann(
     part: opts.part ?? 0,
     parts: opts.parts ?? 1,
     links: links.map(([m, index, cost]) => ({ address: m.address, index, cost: cost ?? 1 })),
+    prefixes: [],
     bytes: new Uint8Array(111 + 20 * links.length),
   };
 }
