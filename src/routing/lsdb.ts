@@ -13,12 +13,13 @@
 // module stores what it is given.
 import { AddressTable } from '../fcnet/address-table.js';
 import { fcAddressBytes } from '../keys/address.js';
-import type { Announcement } from './announcement.js';
+import type { AnnouncedPrefix, Announcement } from './announcement.js';
 import type { Route } from './spf.js';
 
 /** Int32s per link in a links array: neighbour id, interface index, cost. */
 export const LINK_STRIDE = 3;
 const NO_LINKS = new Int32Array(0);
+const NO_PREFIXES: readonly AnnouncedPrefix[] = [];
 
 /** One held announcement (one part of an origination): its bytes to re-send, its links. */
 export interface Part {
@@ -27,6 +28,8 @@ export interface Part {
   bytes: Uint8Array;
   /** LINK_STRIDE int32s per link, as announced. */
   links: Int32Array;
+  /** The routed prefixes claimed in this part (almost always none). */
+  prefixes: readonly AnnouncedPrefix[];
 }
 
 /** What the database knows of one origin. */
@@ -48,6 +51,8 @@ export class NodeRecord {
    *  One flat array rather than one per field: every router holds every node, so the per-object
    *  overhead of typed arrays counts (by thousands of nodes times thousands in the simulator). */
   links: Int32Array = NO_LINKS;
+  /** The routed prefixes it claims: those of its held parts below the part count. */
+  prefixes: readonly AnnouncedPrefix[] = NO_PREFIXES;
   /** The router's current route to this node (kept here so SPF can compare runs without a map). */
   route: Route | undefined = undefined;
   /** The SPF run that last reached this node. */
@@ -78,6 +83,9 @@ export class Lsdb {
   private readonly byKey = new KeyTable();
   private nextExpiry = Infinity;
   private recordCount = 0;
+  /** Changes whenever some origin's claimed prefixes may have changed: who holds the prefix table
+   *  compares it rather than being called. */
+  prefixEpoch = 0;
   private partCount = 0;
   private byteCount = 0;
   private linkCount = 0;
@@ -168,7 +176,7 @@ export class Lsdb {
       links[i * LINK_STRIDE + 1] = link.index;
       links[i * LINK_STRIDE + 2] = link.cost;
     }
-    const part: Part = { parts: a.parts, mtu: a.mtu, bytes: a.bytes, links };
+    const part: Part = { parts: a.parts, mtu: a.mtu, bytes: a.bytes, links, prefixes: a.prefixes.length > 0 ? a.prefixes : NO_PREFIXES };
     if (a.sequence > record.sequence) {
       this.dropParts(record);
       record.sequence = a.sequence;
@@ -210,6 +218,7 @@ export class Lsdb {
   }
 
   remove(record: NodeRecord): void {
+    if (record.prefixes.length > 0) this.prefixEpoch++;
     this.dropParts(record);
     this.linkCount -= record.links.length / LINK_STRIDE;
     record.links = NO_LINKS;
@@ -255,6 +264,17 @@ export class Lsdb {
     record.parts = [];
   }
 
+  // The record's prefixes become those of its parts below the part count.
+  private rebuildPrefixes(record: NodeRecord, count: number): void {
+    let prefixes = NO_PREFIXES;
+    for (let p = 0; p < record.parts.length && p < count; p++) {
+      const part = record.parts[p];
+      if (part && part.prefixes.length > 0) prefixes = prefixes.length === 0 ? part.prefixes : [...prefixes, ...part.prefixes];
+    }
+    if (prefixes.length > 0 || record.prefixes.length > 0) this.prefixEpoch++;
+    record.prefixes = prefixes;
+  }
+
   // The record's links become the union of its parts below the part count they announce (the
   // smallest, should they disagree), one entry per neighbour: the cheapest, then the lowest index.
   private rebuildLinks(record: NodeRecord): void {
@@ -266,6 +286,7 @@ export class Lsdb {
       if (part.mtu < mtu) mtu = part.mtu;
     }
     record.mtu = mtu === Infinity ? 0 : mtu;
+    this.rebuildPrefixes(record, count);
     const before = record.links.length / LINK_STRIDE;
     const only = record.parts.length === 1 ? record.parts[0]! : undefined;
     if (only && isClean(only.links, record.id)) {

@@ -26,6 +26,7 @@ import {
   decodeAnnouncement,
   signAnnouncements,
   verifyAnnouncement,
+  type AnnouncedPrefix,
   type Announcement,
   type Link,
 } from './announcement.js';
@@ -135,6 +136,8 @@ export class Router {
   private sequence = -1;
   private lastOrigination = -Infinity;
   private originationDue = true;
+  /** The routed prefixes this node claims (setPrefixes). */
+  private prefixes: readonly AnnouncedPrefix[] = [];
   private spfDue = true;
   /** Neighbours owed a database (Neighbour.databaseOwed). */
   private databasesOwed = 0;
@@ -313,6 +316,31 @@ export class Router {
     return this.lsdb.recordOf(publicKey, 0)?.route;
   }
 
+  /**
+   * The routed prefixes this node claims from now on (with their delegations): announced at the
+   * next origination, which this schedules. Signed as given; whether anyone accepts them is each
+   * node's own judgement.
+   */
+  setPrefixes(prefixes: readonly AnnouncedPrefix[]): void {
+    this.prefixes = prefixes;
+    this.originationDue = true;
+    this.onWorkDue?.();
+  }
+
+  /** Changes whenever some other node's claimed prefixes may have changed. */
+  get prefixEpoch(): number {
+    return this.lsdb.prefixEpoch;
+  }
+
+  /** Every other node that claims routed prefixes, with its claims as announced. */
+  claims(): { publicKey: Uint8Array; prefixes: readonly AnnouncedPrefix[] }[] {
+    const out: { publicKey: Uint8Array; prefixes: readonly AnnouncedPrefix[] }[] = [];
+    for (const record of this.lsdb.records) {
+      if (record && record.prefixes.length > 0 && record.id !== this.selfId) out.push({ publicKey: record.publicKey, prefixes: record.prefixes });
+    }
+    return out;
+  }
+
   /** Every route, fewest hops first (then by address). */
   routes(): Route[] {
     if (!this.sorted) {
@@ -400,7 +428,7 @@ export class Router {
     const links: Link[] = [...this.neighbours]
       .sort((a, b) => a[0] - b[0])
       .map(([index, n]) => ({ address: n.address, index, cost: DEFAULT_LINK_COST }));
-    const parts = signAnnouncements(this.identity, sequence, this.mtu, links);
+    const parts = signAnnouncements(this.identity, sequence, this.mtu, links, this.prefixes);
     this.sequence = sequence;
     this.lastOrigination = now;
     this.originationDue = false;

@@ -15,7 +15,9 @@ import {
   verifyAnnouncement,
   type AnnouncedPrefix,
 } from '../../src/routing/announcement.js';
-import { generateKeyPair } from '../../src/keys/keypair.js';
+import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
+import { Router } from '../../src/routing/router.js';
+import { RoutedPrefixes } from '../../src/node/routed-prefixes.js';
 import { encodePeerId } from '../../src/keys/peerid.js';
 import { fcAddressBytes } from '../../src/keys/address.js';
 import { parseIPv4, parseIPv6 } from '../../src/keys/ip-text.js';
@@ -195,4 +197,81 @@ test('announcements carry the prefixes an origin claims, with their delegations,
   }
   assert.equal(parts.reduce((n, part) => n + part.prefixes.length, 0), 40);
   assert.equal(parts.reduce((n, part) => n + part.links.length, 0), 1);
+});
+
+/** Routers wired in a line, frames handed over until none is left: the real flooding. */
+function line(count: number) {
+  const keys = Array.from({ length: count }, () => generateKeyPair());
+  const queue: { to: number; link: number; frame: Uint8Array }[] = [];
+  let now = 1000;
+  const routers = keys.map(
+    (identity, i) =>
+      new Router({
+        identity,
+        mtu: 1420,
+        // Link i+1 leads right, link i leads left (indices from 1).
+        send: (link, frame) => queue.push({ to: link === 1 ? i + 1 : i - 1, link: link === 1 ? 2 : 1, frame }),
+        now: () => now,
+        wallNow: () => NOW + now,
+      }),
+  );
+  for (let i = 0; i + 1 < count; i++) {
+    routers[i]!.linkUp(1, keys[i + 1]!.publicKey);
+    routers[i + 1]!.linkUp(2, keys[i]!.publicKey);
+  }
+  const settle = () => {
+    for (let round = 0; round < 50; round++) {
+      now += 100;
+      for (const r of routers) r.tick();
+      while (queue.length > 0) {
+        const { to, link, frame } = queue.shift()!;
+        routers[to]!.receive(link, frame);
+      }
+    }
+  };
+  return { keys, routers, settle };
+}
+
+test('claims flood with announcements; each node routes the prefixes it accepts, refuses the rest, and uses neither side of a conflict', () => {
+  const { keys, routers, settle } = line(4);
+  const [, b, c, d] = keys as [KeyPair, KeyPair, KeyPair, KeyPair];
+  const holder = generateKeyPair();
+  const id = (k: KeyPair) => encodePeerId(k.publicKey);
+  // b holds a delegated /48; c claims 10.7.0.0/16 (granted) and 10.8.0.0/16 (granted to nobody);
+  // c and d both claim 192.0.2.0/24, and node a grants it to both.
+  routers[1]!.setPrefixes([{ prefix: parsePrefix('2001:db8:1::/48'), delegation: signDelegation(holder, b.publicKey, parsePrefix('2001:db8:1::/48'), NOW + DAY) }]);
+  routers[2]!.setPrefixes(['10.7.0.0/16', '10.8.0.0/16', '192.0.2.0/24'].map((t) => ({ prefix: parsePrefix(t), delegation: null })));
+  routers[3]!.setPrefixes([{ prefix: parsePrefix('192.0.2.0/24'), delegation: null }]);
+  settle();
+  const policy = new PrefixPolicy(
+    [parseGrant(`10.7.0.0/16 from ${id(c)}`), parseGrant(`192.0.2.0/24 from ${id(c)}`), parseGrant(`192.0.0.0/16 from ${id(d)}`)],
+    [parseTrust(`2001:db8::/32 by ${Buffer.from(holder.publicKey).toString('base64')}`)],
+  );
+  const logs: string[] = [];
+  const routed = new RoutedPrefixes(policy, (_level, message) => logs.push(message));
+  assert.equal(routed.update(routers[0]!, 0, NOW), true);
+  const to = (family: 4 | 6, text: string) => {
+    const key = routed.lookup(family, family === 4 ? parseIPv4(text) : parseIPv6(text), 0);
+    return key ? encodePeerId(key) : undefined;
+  };
+  assert.equal(to(6, '2001:db8:1::7'), id(b));
+  assert.equal(to(4, '10.7.3.4'), id(c));
+  assert.equal(to(4, '10.8.3.4'), undefined, 'a claim nobody granted was routed');
+  assert.equal(to(4, '192.0.2.9'), undefined, 'a conflict was settled in silence');
+  assert.deepEqual(routed.report(), { accepted: 2, refused: 1, conflicts: 2 });
+  assert.ok(logs.some((l) => /10\.8\.0\.0\/16 claimed by .*: refused/.test(l)));
+  assert.ok(logs.some((l) => /192\.0\.2\.0\/24 is claimed by both/.test(l)));
+  // Nothing changed: no new judgement, and the same warnings are not said again.
+  assert.equal(routed.update(routers[0]!, 1000, NOW), false);
+  assert.equal(routed.update(routers[0]!, 1000, NOW, true), false);
+  assert.equal(logs.length, 2);
+
+  // d withdraws: c's claim stands alone and is used.
+  routers[3]!.setPrefixes([]);
+  settle();
+  assert.equal(routed.update(routers[0]!, 2000, NOW), true);
+  assert.equal(to(4, '192.0.2.9'), id(c));
+  // The delegation expires: b's prefix goes at the next judgement, within a minute.
+  assert.equal(routed.update(routers[0]!, 2000 + 60_000, NOW + DAY), true);
+  assert.equal(to(6, '2001:db8:1::7'), undefined);
 });

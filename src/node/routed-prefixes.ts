@@ -1,0 +1,117 @@
+// The routed prefixes this node forwards to (issue 15, 1): every claim other nodes announce
+// (routing/router.ts claims()), judged by this node's own policy (routing/prefix-policy.ts), and
+// the accepted ones in a longest-prefix-match table (fcnet/prefix-table.ts) that the send path
+// asks where a packet for an address outside fc00::/8 goes.
+//
+// A prefix that two nodes claim, both accepted, is used for neither: a conflict is reported and
+// logged, never settled by picking one in silence — another node, judging by its own policy,
+// might pick the other, and the traffic would split without anyone being told. (A more specific
+// prefix inside another node's is no conflict: it is how routing works.)
+import type { Router } from '../routing/router.js';
+import type { PrefixPolicy, ClaimVerdict } from '../routing/prefix-policy.js';
+import { PrefixTable } from '../fcnet/prefix-table.js';
+import { formatPrefix, type Prefix } from '../fcnet/prefix.js';
+import { encodePeerId } from '../keys/peerid.js';
+
+/** One claim as judged: "conflict" when another node's equal claim was accepted too. */
+export interface ClaimStatus {
+  prefix: string;
+  origin: string;
+  verdict: ClaimVerdict | 'conflict';
+}
+
+/** Claims are judged again at least this often, so an expired delegation stops counting. */
+const REJUDGE_MS = 60_000;
+/** Claims already logged as refused or in conflict, so that each is said once. Bounded. */
+const LOGGED_MAX = 1024;
+
+export class RoutedPrefixes {
+  /** Origin key per accepted prefix. */
+  private table = new PrefixTable<Uint8Array>();
+  /** The accepted prefixes and their origins, as text, to tell whether a new judgement changed them. */
+  private summary = '';
+  private claims: ClaimStatus[] = [];
+  private epoch = -1;
+  private judgedAt = -Infinity;
+  private readonly logged = new Set<string>();
+
+  constructor(
+    private readonly policy: PrefixPolicy,
+    private readonly log: (level: 'warn' | 'info', message: string) => void,
+  ) {}
+
+  /** Judges the claims again if they changed, or a while has passed (delegations expire), or
+   *  `force` (the policy changed). Returns whether the table changed. */
+  update(router: Router, now: number, wallNow: number, force = false): boolean {
+    if (!force && router.prefixEpoch === this.epoch && now - this.judgedAt < REJUDGE_MS) return false;
+    this.epoch = router.prefixEpoch;
+    this.judgedAt = now;
+    const accepted = new Map<string, { prefix: Prefix; origin: Uint8Array; status: ClaimStatus }>();
+    const claims: ClaimStatus[] = [];
+    for (const { publicKey, prefixes } of router.claims()) {
+      const origin = encodePeerId(publicKey);
+      for (const { prefix, delegation } of prefixes) {
+        const text = formatPrefix(prefix);
+        const status: ClaimStatus = { prefix: text, origin, verdict: this.policy.judge(publicKey, origin, prefix, delegation, wallNow) };
+        claims.push(status);
+        if (status.verdict === 'refused') {
+          this.say(`refused ${text} ${origin}`, `routed prefix ${text} claimed by ${origin}: refused (no grant or trusted delegation for it in [prefixes])`);
+          continue;
+        }
+        const other = accepted.get(text);
+        if (!other) {
+          accepted.set(text, { prefix, origin: publicKey, status });
+          continue;
+        }
+        if (other.status.origin === origin) continue; // the same claim twice
+        status.verdict = 'conflict';
+        other.status.verdict = 'conflict';
+        this.say(`conflict ${text} ${origin} ${other.status.origin}`, `routed prefix ${text} is claimed by both ${other.status.origin} and ${origin}: used for neither until one withdraws`);
+      }
+    }
+    const table = new PrefixTable<Uint8Array>();
+    const summary: string[] = [];
+    for (const { prefix, origin, status } of accepted.values()) {
+      if (status.verdict === 'conflict') continue;
+      table.set(prefix, origin);
+      summary.push(`${status.prefix} ${status.origin}`);
+    }
+    this.claims = claims;
+    this.table = table;
+    const text = summary.sort().join('\n');
+    if (text === this.summary) return false;
+    this.summary = text;
+    return true;
+  }
+
+  /** The key of the node a packet for the address at buf[off, off + 4 or 16) goes to, by the
+   *  longest accepted prefix containing it; undefined if none does. Allocates nothing. */
+  lookup(family: 4 | 6, buf: Uint8Array, off: number): Uint8Array | undefined {
+    return this.table.lookup(family, buf, off);
+  }
+
+  /** Every claim heard, with what this node made of it. */
+  list(): ClaimStatus[] {
+    return this.claims.map((c) => ({ ...c }));
+  }
+
+  /** How many claims are accepted, refused, and in conflict. */
+  report(): { accepted: number; refused: number; conflicts: number } {
+    let accepted = 0;
+    let refused = 0;
+    let conflicts = 0;
+    for (const c of this.claims) {
+      if (c.verdict === 'refused') refused++;
+      else if (c.verdict === 'conflict') conflicts++;
+      else accepted++;
+    }
+    return { accepted, refused, conflicts };
+  }
+
+  private say(key: string, message: string): void {
+    if (this.logged.has(key)) return;
+    if (this.logged.size >= LOGGED_MAX) this.logged.delete(this.logged.values().next().value!);
+    this.logged.add(key);
+    this.log('warn', message);
+  }
+}
