@@ -38,6 +38,9 @@ import { PeerExchange, DEFAULT_EXCHANGE_OPTIONS, type ExchangeOptions } from './
 import { AutoLinks, bootstrapNodes, type AutoLinksOptions } from './auto-links.js';
 import { formatMultiaddr } from '../transport/multiaddr.js';
 import { randomInt } from 'node:crypto';
+import { RoutedPrefixes } from './routed-prefixes.js';
+import { PrefixPolicy, type PrefixGrant, type PrefixTrust } from '../routing/prefix-policy.js';
+import type { AnnouncedPrefix } from '../routing/announcement.js';
 import { lookup } from 'node:dns/promises';
 import { defaultLinkSettings } from '../config/defaults.js';
 import type { LinkSettings } from '../config/schema.js';
@@ -86,6 +89,9 @@ export interface NodeOptions {
   exchange?: Partial<ExchangeOptions>;
   /** Peer IDs whose links are refused (rovy block), as saved by the embedder. */
   blocked?: string[];
+  /** Routed prefixes: those this node announces (with their delegations), and whose claims it
+   *  accepts (grants to nodes, holders it trusts). Absent: none of either. */
+  prefixes?: { announce: AnnouncedPrefix[]; grants: PrefixGrant[]; trusts: PrefixTrust[] };
   /** The inbound filter: whether it runs (default true), and the ports open to the mesh (default none). */
   ports?: { filter: boolean; rules: PortRule[] };
 }
@@ -138,6 +144,8 @@ export interface NodeEvents {
   neighborRemoved?(peerId: string): void;
   /** The discovery policy, or whether it runs, or its interfaces changed. */
   discoveryChanged?(): void;
+  /** The routed prefixes accepted from other nodes changed (routes via the TUN to install). */
+  prefixesChanged?(): void;
 }
 
 /** Slots per batch: enough to amortise the native calls, small enough to stay in L2. */
@@ -176,6 +184,9 @@ export class MeshNode {
   readonly inbound: InboundLinks;
   /** What of the mesh's traffic reaches the host: ports opened, replies, ICMPv6. */
   readonly filter: InboundFilter;
+  /** Networks beyond fc00::/8 behind nodes: ours, and the claims of others as this node judges them. */
+  readonly prefixes: RoutedPrefixes;
+  private readonly prefixPolicy: PrefixPolicy;
   /** Contact records passed between neighbours, and the links the node keeps by itself. */
   readonly exchange: PeerExchange;
   private readonly autoLinks: AutoLinks;
@@ -329,7 +340,11 @@ export class MeshNode {
     const linkSettings = options.links ?? defaultLinkSettings();
     this.exchange.publish(linkSettings.publish ?? []);
     this.autoLinks = new AutoLinks(linkSettings.target, bootstrapNodes(linkSettings.bootstrap, this.peerId, this.log), this.exchange.book, this.autoLinksHost(), this.sessions.now(), options.keeper);
+    this.prefixPolicy = new PrefixPolicy(options.prefixes?.grants, options.prefixes?.trusts);
+    this.prefixes = new RoutedPrefixes(this.prefixPolicy, this.log);
+    this.setOwnPrefixes(options.prefixes?.announce ?? []);
     const context = {
+      prefixes: this.prefixes,
       filter: this.filter,
       exchange: this.exchange,
       tun: options.tun,
@@ -468,6 +483,7 @@ export class MeshNode {
     this.router.tick();
     this.lan?.tick(this.sessions.now());
     this.inbound.tick(this.sessions.now(), (peerId) => this.sessions.getPeer(decodePeerId(peerId))?.handshake != null);
+    if (this.prefixes.update(this.router, this.sessions.now(), Date.now())) this.events.prefixesChanged?.();
     this.exchange.tick(this.sessions.now(), this.upPeers);
     this.autoLinks.tick(this.sessions.now());
     // Handshakes starting or giving up, roaming and route changes are noticed here, off the
@@ -627,6 +643,18 @@ export class MeshNode {
     this.autoLinks.configure(settings.target, bootstrapNodes(settings.bootstrap, this.peerId, this.log));
     const published = (settings.publish ?? []).map((m) => formatMultiaddr(m)).join(' ');
     if (published !== this.published().join(' ')) this.exchange.publish(settings.publish ?? []);
+  }
+
+  /** New routed prefixes settings (a reload): what to announce, whose claims to accept. */
+  setPrefixSettings(settings: { announce: AnnouncedPrefix[]; grants: PrefixGrant[]; trusts: PrefixTrust[] }): void {
+    this.setOwnPrefixes(settings.announce);
+    this.prefixPolicy.configure(settings.grants, settings.trusts);
+    if (this.prefixes.update(this.router, this.sessions.now(), Date.now(), true)) this.events.prefixesChanged?.();
+  }
+
+  private setOwnPrefixes(announce: AnnouncedPrefix[]): void {
+    this.prefixes.setOwn(announce.map((a) => a.prefix));
+    this.router.setPrefixes(announce);
   }
 
   /** The link policy, the link keeper and peer exchange, for status reports. */

@@ -16,16 +16,18 @@
 //      and the session's timers learn of it; the peer's endpoint follows the packet's source
 //      (roaming). Then by the plaintext's first byte:
 //      - empty: a keepalive (a hello, for routing's link liveness);
-//      - 0x6_, an IPv6 packet from the neighbour itself: it must be well-formed, come from the
-//        neighbour's address, be for us and pass the inbound filter (fcnet/inbound-filter.ts);
+//      - 0x6_ or 0x4_, an IPv6 or IPv4 packet from the neighbour itself (checked as below);
 //      - 0x01, a routed frame: the forwarding stage (forward/forwarder.ts) decides. Passed on:
 //        marked to go on. Expired here: a report goes back to its origin (after the batch). For
 //        us: an end-to-end transport message is checked like a hop one and its open staged;
 //        handshakes and reports are noted for after the batch;
 //      - 0x02, routing control, and 0x03, contact records (peer exchange): noted for after the batch.
-//   5. One native call opens every staged end-to-end message in place, each at its own offset.
-//      Each must carry an IPv6 packet from the session's own address to ours that passes the
-//      inbound filter, and is moved down to TUN_OFFSET.
+//   5. One native call opens every staged end-to-end message in place, each at its own offset,
+//      and each packet is moved down to TUN_OFFSET if it holds up (below).
+//   A packet that comes out of a session (a neighbour's, or an end-to-end one) must be
+//   well-formed, and either for our fc address, from the session's own fc address or a routed
+//   prefix accepted as its node's, and let in by the inbound filter (fcnet/inbound-filter.ts);
+//   or for a routed prefix we announce ourselves (the host routes it on), from the same.
 //   6. One native call writes the packets for us to the TUN. The frames marked to go on pass
 //      through the hop-out stage (hop-out.ts: one seal call and one sendmmsg for all of them): a
 //      transit node never copies what it forwards, and never can open it.
@@ -47,6 +49,8 @@ import { FRAME_ROUTED, KIND_MESSAGE, OFF_HOP_LIMIT as OFF_FRAME_HOP_LIMIT, OFF_K
 import { EXPIRED, FOR_US, FORWARD, Forwarder } from '../forward/forwarder.js';
 import { FRAME_ROUTING } from '../routing/constants.js';
 import { FRAME_CONTACTS } from '../discovery/exchange.js';
+import { OFF4_DST, OFF4_SRC, ipv4Length } from '../fcnet/ipv4.js';
+import type { RoutedPrefixes } from './routed-prefixes.js';
 import type { PeerExchange } from './peer-exchange.js';
 import type { Router } from '../routing/router.js';
 import type { EndToEnd } from './end-to-end.js';
@@ -83,6 +87,8 @@ export interface ReceiveContext {
    *  the host had (the send path). */
   icmp: IcmpReplies;
   sendToMesh(packet: Uint8Array): void;
+  /** Which routed prefixes are ours, and which node may send from an address outside fc00::/8. */
+  prefixes: RoutedPrefixes;
   /** Takes the contact records neighbours pass on (peer-exchange.ts). */
   exchange: PeerExchange;
   counters: Counters;
@@ -247,8 +253,8 @@ export class ReceivePipeline {
       if (plain === 0) continue; // keepalive
       const p = base + TUN_OFFSET;
       const first = data[p]!;
-      if (first >> 4 === 6) {
-        const len = this.fromNeighbour(p, plain, peer, now);
+      if (first >> 4 === 6 || first >> 4 === 4) {
+        const len = this.admit(p, plain, peer, now);
         if (len > 0) {
           peer.rxBytes += len;
           lens[i] = len;
@@ -280,19 +286,40 @@ export class ReceivePipeline {
     if (refusal) this.deferred.push({ run: () => this.ctx.sendToMesh(refusal) });
   }
 
-  /** Length of the IPv6 packet at p that a neighbour sent us itself, or 0 if it is not acceptable. */
-  private fromNeighbour(p: number, plain: number, peer: Peer, now: number): number {
+  /**
+   * Length of the packet (IPv6 or IPv4) at data[p, p + plain) that came out of `source`'s session,
+   * or 0, counted, if it may not reach the host: malformed, for neither our fc address nor a
+   * prefix of ours, from neither the session's fc address nor a prefix accepted as its node's,
+   * or (for our fc address) refused by the inbound filter. Allocates nothing.
+   */
+  private admit(p: number, plain: number, source: Peer, now: number): number {
     const { data } = this.batch;
+    const { prefixes, counters } = this.ctx;
+    if (data[p]! >> 4 === 4) {
+      const len = ipv4Length(data, p, plain);
+      if (len < 0 || !prefixes.isOwn(4, data, p + OFF4_DST)) {
+        counters.invalidPacket++;
+        return 0;
+      }
+      if (!prefixes.isFrom(4, data, p + OFF4_SRC, source.publicKey)) {
+        counters.spoofedSource++;
+        return 0;
+      }
+      return len;
+    }
     const len = ipv6Length(data, p, plain);
-    if (len < 0 || !equal16(data, p + OFF_DST, this.ctx.localAddress, 0)) {
-      this.ctx.counters.invalidPacket++;
+    const forUs = len >= 0 && equal16(data, p + OFF_DST, this.ctx.localAddress, 0);
+    if (len < 0 || (!forUs && !prefixes.isOwn(6, data, p + OFF_DST))) {
+      counters.invalidPacket++;
       return 0;
     }
-    if (!equal16(data, p + OFF_SRC, peer.address, 0)) {
-      this.ctx.counters.spoofedSource++;
+    if (!equal16(data, p + OFF_SRC, source.address, 0) && !prefixes.isFrom(6, data, p + OFF_SRC, source.publicKey)) {
+      counters.spoofedSource++;
       return 0;
     }
-    if (!this.ctx.filter.admits(data, p, len, now)) {
+    // The filter guards this host's own address; what is for a prefix behind it, the host routes
+    // on, under its own forwarding rules.
+    if (forUs && !this.ctx.filter.admits(data, p, len, now)) {
       this.refuse(p, len);
       return 0;
     }
@@ -386,26 +413,13 @@ export class ReceivePipeline {
       const p = base + TUN_OFFSET;
       const inner = base + opens.offsets[i]!;
       const source = entry.peer;
-      const packet = plain === 0 ? 0 : ipv6Length(data, inner, plain);
-      const forUs = packet > 0 && equal16(data, inner + OFF_DST, this.ctx.localAddress, 0);
-      const fromSource = forUs && equal16(data, inner + OFF_SRC, source.address, 0);
-      sessions.receivedAuthenticated(entry, kp, fromSource, now);
-      if (plain === 0) continue; // end-to-end keepalive
-      if (!forUs) {
-        stats.invalidPacket++;
-        continue;
-      }
-      if (!fromSource) {
-        stats.spoofedSource++;
-        continue;
-      }
-      if (!this.ctx.filter.admits(data, inner, packet, now)) {
-        this.refuse(inner, packet);
-        continue;
-      }
-      // The packet arrives with the hop limit the transits left it, as from any routed path.
+      const packet = plain === 0 ? 0 : this.admit(inner, plain, source, now);
+      sessions.receivedAuthenticated(entry, kp, packet > 0, now);
+      if (packet === 0) continue; // a keepalive, or refused (counted)
+      // An IPv6 packet arrives with the hop limit the transits left it, as from any routed path.
+      // (IPv4's TTL is left as sent: changing it would mean its header checksum too.)
       const left = data[p + OFF_FRAME_HOP_LIMIT]!;
-      if (left < data[inner + OFF_HOP_LIMIT]!) data[inner + OFF_HOP_LIMIT] = left;
+      if (data[inner]! >> 4 === 6 && left < data[inner + OFF_HOP_LIMIT]!) data[inner + OFF_HOP_LIMIT] = left;
       data.copyWithin(p, inner, inner + packet);
       source.rxBytes += packet;
       lens[i] = packet;

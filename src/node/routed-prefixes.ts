@@ -11,6 +11,7 @@ import type { Router } from '../routing/router.js';
 import type { PrefixPolicy, ClaimVerdict } from '../routing/prefix-policy.js';
 import { PrefixTable } from '../fcnet/prefix-table.js';
 import { formatPrefix, type Prefix } from '../fcnet/prefix.js';
+import { equalBytes } from '../util/bytes.js';
 import { encodePeerId } from '../keys/peerid.js';
 
 /** One claim as judged: "conflict" when another node's equal claim was accepted too. */
@@ -28,6 +29,8 @@ const LOGGED_MAX = 1024;
 export class RoutedPrefixes {
   /** Origin key per accepted prefix. */
   private table = new PrefixTable<Uint8Array>();
+  /** The prefixes this node announces itself: what it takes off the mesh for the host to route. */
+  private own = new PrefixTable<true>();
   /** The accepted prefixes and their origins, as text, to tell whether a new judgement changed them. */
   private summary = '';
   private claims: ClaimStatus[] = [];
@@ -88,6 +91,25 @@ export class RoutedPrefixes {
    *  longest accepted prefix containing it; undefined if none does. Allocates nothing. */
   lookup(family: 4 | 6, buf: Uint8Array, off: number): Uint8Array | undefined {
     return this.table.lookup(family, buf, off);
+  }
+
+  /** The prefixes this node announces (the config's [prefixes] announce). */
+  setOwn(prefixes: readonly Prefix[]): void {
+    const own = new PrefixTable<true>();
+    for (const p of prefixes) own.set(p, true);
+    this.own = own;
+  }
+
+  /** Whether the address at buf[off] lies in a prefix this node announces. Allocates nothing. */
+  isOwn(family: 4 | 6, buf: Uint8Array, off: number): boolean {
+    return this.own.lookup(family, buf, off) === true;
+  }
+
+  /** Whether the node of `key` may send from the address at buf[off]: the longest accepted
+   *  prefix containing it is that node's. Allocates nothing. */
+  isFrom(family: 4 | 6, buf: Uint8Array, off: number, key: Uint8Array): boolean {
+    const origin = this.table.lookup(family, buf, off);
+    return origin !== undefined && equalBytes(origin, key);
   }
 
   /** Every claim heard, with what this node made of it. */

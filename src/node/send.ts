@@ -6,7 +6,10 @@
 //   1. The TUN becomes readable; up to `capacity` packets are read into the slots of one reused
 //      batch, each at TUN_OFFSET (48) so the 16-byte hop transport header fits in front of it.
 //   2. Per packet (plain JS over the bytes): a packet longer than the MTU or not well-formed IPv6
-//      is dropped; its flow is noted for the inbound filter (replies to it may come in); routing
+//      or IPv4 is dropped. A destination outside fc00::/8 (every IPv4 one) goes to the node whose
+//      routed prefix holds it, by longest match (routed-prefixes.ts), as a packet for that node
+//      would; none holds it: dropped (multicast and link-local chatter stays home). For an fc
+//      address, its flow is noted for the inbound filter (replies to it may come in); routing
 //      maps the destination to a route. No route but a neighbour with that
 //      address (routing has not heard of it yet) or an end-to-end peer routing has never heard of
 //      that reached us (its reverse route): that way. Nothing: ICMPv6 "no route" on the TUN.
@@ -23,6 +26,9 @@
 //   At most MAX_BATCHES_PER_WAKEUP batches are handled before yielding to the event loop, so a
 //   flood on one side cannot starve the other side or the timers.
 import { OFF_DST, OFF_HOP_LIMIT, ipv6Length } from '../fcnet/ipv6.js';
+import { OFF4_DST, OFF4_TTL, ipv4Length } from '../fcnet/ipv4.js';
+import type { RoutedPrefixes } from './routed-prefixes.js';
+import type { Route } from '../routing/spf.js';
 import type { AddressTable } from '../fcnet/address-table.js';
 import { encodeTransportHeader } from '../noise/messages.js';
 import { TRANSPORT_HEADER_SIZE } from '../noise/constants.js';
@@ -62,6 +68,8 @@ export interface SendContext {
   resolver: Resolver;
   /** Notes the flows the host starts, so that their replies are let in. */
   filter: InboundFilter;
+  /** Which node a destination outside fc00::/8 belongs to. */
+  prefixes: RoutedPrefixes;
   counters: Counters;
   dataPath: DataPathCounters;
 }
@@ -123,12 +131,20 @@ export class SendPipeline {
       const read = lens[i]!;
       lens[i] = 0;
       e2eLens[i] = 0;
-      const len = read <= mtu ? ipv6Length(data, p, read) : -1;
+      const version = data[p]! >> 4;
+      const len = read > mtu ? -1 : version === 6 ? ipv6Length(data, p, read) : version === 4 ? ipv4Length(data, p, read) : -1;
       if (len < 0) {
         counters.invalidPacket++;
         continue;
       }
-      if (data[p + OFF_DST] !== 0xfc) continue; // multicast and link-local chatter stays home
+      if (version === 4) {
+        this.toPrefix(i, p, len, 4, p + OFF4_DST, data[p + OFF4_TTL]!, now);
+        continue;
+      }
+      if (data[p + OFF_DST] !== 0xfc) {
+        this.toPrefix(i, p, len, 6, p + OFF_DST, data[p + OFF_HOP_LIMIT]!, now);
+        continue;
+      }
       if (data[p + OFF_DST + 1] === 0 && isResolverAddress(data, p + OFF_DST)) {
         this.ctx.resolver.handle(data, p, len);
         continue;
@@ -143,6 +159,36 @@ export class SendPipeline {
     this.hopOut.send(n);
   }
 
+  /**
+   * The packet in slot i (at p, its destination at data[dst], of `family`) for a routed prefix:
+   * to the node that holds it, routed as a packet for that node is. IPv4 gets no ICMP answer
+   * (nodes have no IPv4 address to send one from).
+   */
+  private toPrefix(i: number, p: number, len: number, family: 4 | 6, dst: number, hopLimit: number, now: number): void {
+    const { data } = this.batch;
+    const key = this.ctx.prefixes.lookup(family, data, dst);
+    if (!key) return; // no node's: multicast, broadcast, or nothing routed there
+    const route = this.ctx.router.routeTo(key);
+    if (!route) {
+      this.ctx.counters.noRoute++;
+      if (family === 6) this.ctx.icmp.noRoute(data, p, len);
+      return;
+    }
+    this.along(i, len, route, family, hopLimit, now);
+  }
+
+  /** The packet in slot i along `route`: to the neighbour as it is, or routed end to end. */
+  private along(i: number, len: number, route: Route, family: 4 | 6, hopLimit: number, now: number): void {
+    if (route.hops > 1) {
+      const e2ePeer = this.ctx.e2e.peerFor(route);
+      if (e2ePeer) this.routed(i, len, route.link, route.label, route.mtu, e2ePeer, now, family, hopLimit);
+      return;
+    }
+    const neighbour = this.ctx.links.peer(route.link);
+    if (neighbour) this.oneHop(i, len, neighbour, now);
+    else this.ctx.counters.noSession++;
+  }
+
   /** Stages the packet in slot i (at p) the way its destination is reached. */
   private dispatch(i: number, p: number, len: number, now: number): void {
     const { data } = this.batch;
@@ -150,7 +196,7 @@ export class SendPipeline {
     const route = router.lookup(data, p + OFF_DST);
     if (route && route.hops > 1) {
       const e2ePeer = e2e.peerFor(route);
-      if (e2ePeer) this.routed(i, len, route.link, route.label, route.mtu, e2ePeer, now);
+      if (e2ePeer) this.routed(i, len, route.link, route.label, route.mtu, e2ePeer, now, 6, data[p + OFF_HOP_LIMIT]!);
       return;
     }
     const neighbour = route ? this.ctx.links.peer(route.link) : this.ctx.neighbours.lookup(data, p + OFF_DST);
@@ -163,7 +209,7 @@ export class SendPipeline {
     const e2ePeer = e2e.lookup(data, p + OFF_DST);
     const back = e2ePeer?.endpoint;
     if (e2ePeer && back && !router.keyOf(data.subarray(p + OFF_DST, p + OFF_DST + 16))) {
-      this.routed(i, len, routeLink(back), routeLabel(back), this.ctx.mtu, e2ePeer, now);
+      this.routed(i, len, routeLink(back), routeLabel(back), this.ctx.mtu, e2ePeer, now, 6, data[p + OFF_HOP_LIMIT]!);
       return;
     }
     this.ctx.counters.noRoute++;
@@ -180,8 +226,9 @@ export class SendPipeline {
     peer.stage(this.batch.data.subarray(p, p + len));
   }
 
-  /** The packet in slot i is framed with `label` for the neighbour at `link`, its seal for `e2ePeer` staged. */
-  private routed(i: number, len: number, link: number, label: ArrayLike<number>, routeMtu: number, e2ePeer: Peer, now: number): void {
+  /** The packet in slot i (IPv6 or IPv4, with `hopLimit` left) is framed with `label` for the
+   *  neighbour at `link`, its seal for `e2ePeer` staged. */
+  private routed(i: number, len: number, link: number, label: ArrayLike<number>, routeMtu: number, e2ePeer: Peer, now: number, family: 4 | 6, hopLimit: number): void {
     const { data } = this.batch;
     const { e2e, counters } = this.ctx;
     const p = i * this.batch.slotSize + TUN_OFFSET;
@@ -189,7 +236,7 @@ export class SendPipeline {
     const fits = routedPacketMtu(routeMtu, label.length);
     if (len > fits) {
       counters.tooBig++;
-      this.ctx.icmp.packetTooBig(data, p, len, fits);
+      if (family === 6) this.ctx.icmp.packetTooBig(data, p, len, fits);
       return;
     }
     const ekp = e2e.sessions.sendingKeypair(e2ePeer, now);
@@ -202,7 +249,6 @@ export class SendPipeline {
       counters.noSession++;
       return;
     }
-    const hopLimit = data[p + OFF_HOP_LIMIT]!;
     // Move the packet up to make room in front; its seal waits for the batch's.
     const inner = p + header + TRANSPORT_HEADER_SIZE;
     const padded = paddedLength(len, fits);
@@ -211,7 +257,7 @@ export class SendPipeline {
       counters.noSession++;
       return;
     }
-    if (hopLimit <= label.length) e2e.probes.remember(ekp.remoteIndex, ekp.sendCounter, data, p, len, now);
+    if (family === 6 && hopLimit <= label.length) e2e.probes.remember(ekp.remoteIndex, ekp.sendCounter, data, p, len, now);
     data.copyWithin(inner, p, p + len);
     data.fill(0, inner + len, inner + padded);
     encodeTransportHeader(data, ekp.remoteIndex, ekp.sendCounter, p + header);

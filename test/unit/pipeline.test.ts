@@ -176,7 +176,7 @@ test('a packet to an unknown fc address gets ICMPv6 no-route on the TUN', async 
   assert.equal(p.a.counters.noRoute, 1);
 });
 
-test('packets longer than the MTU or not IPv6 are dropped and counted', async (t) => {
+test('packets longer than the MTU or not well-formed IP are dropped and counted', async (t) => {
   const p = await pair(1280);
   t.after(() => p.close());
   p.tunA.inject(packet(p.a.address, p.b.address, 1300)); // 1340 > 1280
