@@ -10,6 +10,7 @@ import { NAME_USAGE, runName } from './commands/names.js';
 import { DISCOVERY_USAGE, runDiscovery } from './commands/discovery.js';
 import { runPeers, runStatus } from './commands/status.js';
 import { PORTS_USAGE, runPorts } from './commands/ports.js';
+import { PREFIX_USAGE, runPrefix } from './commands/prefix.js';
 import { DEFAULT_CONFIG_PATH as DEFAULT_CONFIG } from '../src/config/defaults.js';
 
 interface Command {
@@ -155,6 +156,20 @@ const commands: Record<string, Command> = {
     options: jsonOption,
     positionals: 'any',
     run: (v, _p, _e, args) => runDiscovery(args, v.json === true),
+  },
+  prefix: {
+    summary: "a prefix holder's tools: key (make or show the holder key), delegate PREFIX to a node",
+    usage: PREFIX_USAGE,
+    details: [
+      'For whoever holds a network (an IPv6 /48, an IPv4 range) that nodes announce as routed',
+      'prefixes. "key" creates the holder key in FILE (0600) if there is none and prints its public',
+      'half: nodes accept delegations from it with [prefixes] trust = ["PREFIX by KEY"]. "delegate"',
+      'prints a delegation of PREFIX to the node PEERID, valid N days (default 365), for that',
+      'node\'s [prefixes] delegations. Works without a daemon; keep the holder key off the nodes.',
+    ].join('\n'),
+    options: { key: { type: 'string' }, to: { type: 'string' }, days: { type: 'string' } },
+    positionals: 'any',
+    run: (v, _p, _e, args) => runPrefix(args, typeof v.key === 'string' ? v.key : undefined, typeof v.to === 'string' ? v.to : undefined, typeof v.days === 'string' ? v.days : undefined),
   },
   up: {
     summary: 'switch the mesh on',

@@ -13,6 +13,8 @@ import { loadOrGenerateKey, saveNewKey } from '../src/keys/keyfile.js';
 import { MAX_DATAGRAM_BYTES, MeshNode, type PeerSpec } from '../src/node/node.js';
 import { addressSpec, type AddressSpec } from '../src/node/peer-addresses.js';
 import { linkSettingsFor } from './publish.js';
+import { PrefixRoutes, forwards, ownAnnouncements } from './prefix-routes.js';
+import type { AnnouncedPrefix } from '../src/routing/announcement.js';
 import { StreamTransport } from '../src/transport/streams.js';
 import { formatRule, parseRule, sameRule, type PortRule } from '../src/fcnet/port-rules.js';
 import { selfSignedIdentity } from '../src/transport/self-signed.js';
@@ -48,9 +50,11 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   // Nothing is written before everything that can fail has been tried: a new key is made here
   // but written only once the sockets and the TUN are open.
   let key;
+  let announce: AnnouncedPrefix[];
   try {
     key = loadOrGenerateKey(config.keyFile);
     refuseOwnKey(config, key.publicKey);
+    announce = ownAnnouncements(config.prefixes, key.publicKey, Date.now(), config.source ?? 'config');
   } catch (err) {
     log.error((err as Error).message);
     return 1;
@@ -109,6 +113,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   let bus: BusService | null = null;
   let api: RovyApi | null = null;
   let meshSwitch: MeshSwitch | null = null;
+  let prefixRoutes: PrefixRoutes | null = null;
   /** A discovery policy chosen at run time, with the config's policy at that moment. */
   let discoveryChoice = saved.discovery;
   const runtimePeersWithout = (peerId: string): string[] => [...runtimePeers].filter(([id]) => id !== peerId).map(([, text]) => text);
@@ -191,12 +196,19 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       links: linkSettingsFor(config.links, bound),
       blocked: saved.blocked,
       ports: { filter: filePorts.filter, rules: portRules() },
+      prefixes: { announce, grants: config.prefixes.allow, trusts: config.prefixes.trust },
       log: (level, message) => log.write(level, message),
       events: {
         peerAdded: (peerId) => api?.peerAdded(peerId),
         peerRemoved: (peerId) => api?.peerRemoved(peerId),
         peerChanged: (peerId) => api?.peerChanged(peerId),
-        stateChanged: () => api?.stateChanged(),
+        stateChanged: () => {
+          // Switched back on: the routes went with the link, and come back with it.
+          if (node?.isEnabled) prefixRoutes?.sync(node.prefixes.accepted());
+          else prefixRoutes?.forget();
+          api?.stateChanged();
+        },
+        prefixesChanged: () => prefixRoutes?.sync(node!.prefixes.accepted()),
         namesChanged: () => api?.namesChanged(),
         neighborAdded: (peerId) => api?.neighborAdded(peerId),
         neighborChanged: (peerId) => api?.neighborChanged(peerId),
@@ -211,6 +223,12 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
         runtimePeers.set(peerId, formatMultiaddr(address));
       } catch (err) {
         log.warn(`${stateFile.path}: peer ${text}: ${(err as Error).message}; skipped`);
+      }
+    }
+    prefixRoutes = new PrefixRoutes(tun.name, { warn: (m) => log.warn(m), info: (m) => log.info(m) });
+    for (const family of [6, 4] as const) {
+      if (announce.some((a) => a.prefix.family === family) && !forwards(family)) {
+        log.warn(`prefixes.announce has IPv${family} prefixes, but this machine does not forward IPv${family} (sysctl ${family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'}=1): packets for them reach it and go no further`);
       }
     }
     meshSwitch = new MeshSwitch({ node, tun, mtu: config.tun.mtu, save: (enabled) => persist(stateWith({ enabled })), log: (level, message) => log.write(level, message) });
@@ -350,10 +368,12 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     const reload = (): void => {
       let next: Config;
       let nextPeers: PeerSpec[];
+      let nextAnnounce: AnnouncedPrefix[];
       try {
         next = loadConfig(configPath, { mustExist: explicit });
         refuseOwnKey(next, key.publicKey);
         nextPeers = peerSpecs(next);
+        nextAnnounce = ownAnnouncements(next.prefixes, key.publicKey, Date.now(), next.source ?? 'config');
       } catch (err) {
         log.error(`SIGHUP: ${(err as Error).message}; keeping the running configuration`);
         return;
@@ -361,6 +381,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       log.level = next.log.level;
       running.setPeers(nextPeers);
       running.setLinkSettings(linkSettingsFor(next.links, bound));
+      running.setPrefixSettings({ announce: nextAnnounce, grants: next.prefixes.allow, trusts: next.prefixes.trust });
       filePorts = next.ports;
       running.filter.enabled = filePorts.filter;
       running.filter.setRules(portRules());

@@ -109,6 +109,19 @@ key_file = ${q(keyFile)}
 #filter = ${DEFAULTS.portFilter}
 #allow = []
 
+# Networks beyond fc00::/8, IPv6 or IPv4: those behind this node, and whose claims it accepts.
+# announce: prefixes the mesh may reach through this node (the machine routes them on: turn on
+# forwarding). delegations: signed by a prefix's holder for this node (rovy prefix delegate);
+# carried in the announcement, so nodes that trust the holder accept the claim. allow:
+# "PREFIX from PEERID" accepts that node's claims within PREFIX; trust: "PREFIX by HOLDER"
+# accepts delegations signed by HOLDER within PREFIX. A claim nothing here allows is ignored;
+# a prefix two nodes claim is used for neither.
+#[prefixes]
+#announce = []
+#delegations = []
+#allow = []
+#trust = []
+
 # One [[peer]] block for each peer to connect to, for example:
 # [[peer]]
 # address = "/ip6/2001:db8::1/udp/7777/rovy/<peer ID>"   # required: where, and who; or an

@@ -21,6 +21,10 @@ import { describeNode, describeType, type TomlNode, type TomlTable } from './tom
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 import { parseRule, sameRule, type PortRule } from '../fcnet/port-rules.js';
 import { MAX_ADDRESS_TEXT, MAX_CONTACT_ADDRESSES } from '../discovery/contact.js';
+import { parsePrefix, samePrefix, type Prefix } from '../fcnet/prefix.js';
+import { parseGrant, parseTrust, type PrefixGrant, type PrefixTrust } from '../routing/prefix-policy.js';
+import { decodeDelegation, DELEGATION_SIZE } from '../routing/delegation.js';
+import { equalBytes } from '../util/bytes.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -75,6 +79,19 @@ export interface Config {
   links: LinkSettings;
   /** What of the mesh's traffic reaches this host (fcnet/inbound-filter.ts). */
   ports: { filter: boolean; allow: PortRule[] };
+  prefixes: PrefixSettings;
+}
+
+/** Networks beyond fc00::/8 (issue 15): those behind this node, and whose claims it accepts. */
+export interface PrefixSettings {
+  /** Prefixes this node announces: networks behind it that the mesh may reach through it. */
+  announce: Prefix[];
+  /** Delegations (routing/delegation.ts) vouching for announced prefixes, as signed. */
+  delegations: Uint8Array[];
+  /** Nodes this node accepts prefixes from, by grant. */
+  allow: PrefixGrant[];
+  /** Holders whose delegations this node accepts, within a prefix each. */
+  trust: PrefixTrust[];
 }
 
 /** Who may open a link to this node without being one of its peers (node/inbound.ts). */
@@ -111,13 +128,14 @@ export const MTU_MIN = IPV6_MIN_MTU;
 export const MTU_MAX = 9000; // jumbo frames; a larger TUN MTU buys nothing on real links
 export const KEEPALIVE_MAX = 3600; // one hour: beyond that no NAT mapping survives anyway
 
-const ROOT_KEYS = ['key_file', 'listen', 'tun', 'peer', 'log', 'discovery', 'links', 'ports'];
+const ROOT_KEYS = ['key_file', 'listen', 'tun', 'peer', 'log', 'discovery', 'links', 'ports', 'prefixes'];
 const TUN_KEYS = ['name', 'mtu', 'offload'];
 const PEER_KEYS = ['address', 'name', 'psk', 'keepalive'];
 const LOG_KEYS = ['level'];
 const DISCOVERY_KEYS = ['policy', 'interfaces'];
 const LINKS_KEYS = ['accept', 'allow', 'max_inbound', 'inbound_rate', 'target', 'bootstrap', 'publish'];
 const PORTS_KEYS = ['filter', 'allow'];
+const PREFIXES_KEYS = ['announce', 'delegations', 'allow', 'trust'];
 
 type Fail = (line: number, field: string, problem: string) => never;
 
@@ -140,6 +158,8 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
   if (links) checkKeys(links, 'links.', LINKS_KEYS, fail);
   const ports = tableValue(root, 'ports', fail);
   if (ports) checkKeys(ports, 'ports.', PORTS_KEYS, fail);
+  const prefixes = tableValue(root, 'prefixes', fail);
+  if (prefixes) checkKeys(prefixes, 'prefixes.', PREFIXES_KEYS, fail);
   const entry = (table: TomlTable | undefined, key: string): TomlNode | undefined => table?.entries.get(key)?.node;
   const listen = listenValue(entry(root, 'listen'), fail);
   return {
@@ -162,7 +182,42 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
       filter: booleanValue(entry(ports, 'filter'), DEFAULTS.portFilter, 'ports.filter', fail),
       allow: portRulesValue(entry(ports, 'allow'), fail),
     },
+    prefixes: {
+      announce: listValue(entry(prefixes, 'announce'), 'prefixes.announce', 'prefixes like "2001:db8:1::/48" or "10.7.0.0/16"', parsePrefix, samePrefix, fail),
+      delegations: listValue(entry(prefixes, 'delegations'), 'prefixes.delegations', 'delegations as rovy prefix delegate prints them (base64)', delegationValue, (a, b) => equalBytes(a, b), fail),
+      allow: listValue(entry(prefixes, 'allow'), 'prefixes.allow', 'grants like "2001:db8:1::/48 from <peer ID>"', parseGrant, (a, b) => a.peerId === b.peerId && samePrefix(a.prefix, b.prefix), fail),
+      trust: listValue(entry(prefixes, 'trust'), 'prefixes.trust', 'trusts like "2001:db8::/32 by <holder key>"', parseTrust, (a, b) => equalBytes(a.holder, b.holder) && samePrefix(a.prefix, b.prefix), fail),
+    },
   };
+}
+
+/** An array of strings, each parsed by `parse` (whose error message is the problem), none twice. */
+function listValue<T>(node: TomlNode | undefined, field: string, what: string, parse: (text: string) => T, same: (a: T, b: T) => boolean, fail: Fail): T[] {
+  if (node === undefined) return [];
+  if (node.kind !== 'array') return fail(node.line, field, `must be an array of ${what}, got ${describeNode(node)}`);
+  const out: T[] = [];
+  node.items.forEach((item, i) => {
+    const itemField = `${field}[${i}]`;
+    const text = stringValue(item, itemField, `must be a string: ${what}`, fail);
+    let value: T;
+    try {
+      value = parse(text);
+    } catch (err) {
+      return fail(item.line, itemField, (err as Error).message);
+    }
+    const first = out.findIndex((v) => same(v, value));
+    if (first >= 0) fail(item.line, itemField, `repeats ${field}[${first}]`);
+    out.push(value);
+  });
+  return out;
+}
+
+/** A delegation as text (base64), signed by its holder. */
+function delegationValue(text: string): Uint8Array {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) throw new Error('is not base64');
+  const bytes = new Uint8Array(Buffer.from(text, 'base64'));
+  if (!decodeDelegation(bytes)) throw new Error(`is not a delegation signed by its holder (${DELEGATION_SIZE} bytes, as rovy prefix delegate prints it)`);
+  return bytes;
 }
 
 /** ports.allow: rules like "22/tcp" or "80/tcp from <peer ID>", each once. */

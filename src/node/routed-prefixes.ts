@@ -33,6 +33,7 @@ export class RoutedPrefixes {
   private own = new PrefixTable<true>();
   /** The accepted prefixes and their origins, as text, to tell whether a new judgement changed them. */
   private summary = '';
+  private acceptedList: Prefix[] = [];
   private claims: ClaimStatus[] = [];
   private epoch = -1;
   private judgedAt = -Infinity;
@@ -74,13 +75,16 @@ export class RoutedPrefixes {
     }
     const table = new PrefixTable<Uint8Array>();
     const summary: string[] = [];
+    const list: Prefix[] = [];
     for (const { prefix, origin, status } of accepted.values()) {
       if (status.verdict === 'conflict') continue;
       table.set(prefix, origin);
+      list.push(prefix);
       summary.push(`${status.prefix} ${status.origin}`);
     }
     this.claims = claims;
     this.table = table;
+    this.acceptedList = list;
     const text = summary.sort().join('\n');
     if (text === this.summary) return false;
     this.summary = text;
@@ -110,6 +114,11 @@ export class RoutedPrefixes {
   isFrom(family: 4 | 6, buf: Uint8Array, off: number, key: Uint8Array): boolean {
     const origin = this.table.lookup(family, buf, off);
     return origin !== undefined && equalBytes(origin, key);
+  }
+
+  /** The prefixes routed into the mesh now: accepted, and in no conflict. */
+  accepted(): Prefix[] {
+    return this.acceptedList.slice();
   }
 
   /** Every claim heard, with what this node made of it. */

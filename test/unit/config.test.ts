@@ -1,6 +1,10 @@
 // The config file (src/config): defaults, the documented example, relative paths, the commented
 // file `rovy init` writes, and one exact "FILE:LINE: FIELD: problem" line for every kind of error.
 import { formatRule } from '../../src/fcnet/port-rules.js';
+import { formatPrefix, parsePrefix } from '../../src/fcnet/prefix.js';
+import { formatGrant, formatTrust } from '../../src/routing/prefix-policy.js';
+import { signDelegation } from '../../src/routing/delegation.js';
+import { generateKeyPair } from '../../src/keys/keypair.js';
 import { test } from 'node:test';
 import { tempDir } from '../temp-dir.js';
 import assert from 'node:assert/strict';
@@ -46,6 +50,12 @@ function plain(c: Config): unknown {
     discovery: c.discovery,
     links: { ...c.links, bootstrap: c.links.bootstrap.map(formatMultiaddr), publish: c.links.publish?.map(formatMultiaddr) ?? null },
     ports: { filter: c.ports.filter, allow: c.ports.allow.map(formatRule) },
+    prefixes: {
+      announce: c.prefixes.announce.map(formatPrefix),
+      delegations: c.prefixes.delegations.map((d) => Buffer.from(d).toString('base64')),
+      allow: c.prefixes.allow.map(formatGrant),
+      trust: c.prefixes.trust.map(formatTrust),
+    },
   };
 }
 
@@ -58,6 +68,7 @@ const DEFAULTS = {
   discovery: { policy: 'manual', interfaces: null },
   links: { accept: 'known', allow: [], maxInbound: 256, inboundRate: 2, target: 0, bootstrap: [], publish: null },
   ports: { filter: true, allow: [] },
+  prefixes: { announce: [], delegations: [], allow: [], trust: [] },
 };
 
 /** The one-line message parseConfig gives for `text`. */
@@ -144,6 +155,7 @@ allow = ["22/tcp", "60000-61000/UDP", "80/tcp from ${ID1.toUpperCase()}"]
       publish: null,
     },
     ports: { filter: false, allow: ['22/tcp', '60000-61000/udp', `80/tcp from ${ID1}`] },
+    prefixes: DEFAULTS.prefixes,
   });
 });
 
@@ -157,6 +169,36 @@ test('a public node publishes where to reach it; a node keeps as many links as i
   // publish = [] is a choice (publish nothing), not the default (the daemon's choice).
   assert.deepEqual(parseConfig('[links]\npublish = []\n', FILE).links.publish, []);
   assert.equal(parseConfig('[links]\ntarget = 8\n', FILE).links.target, 8);
+});
+
+test('[prefixes]: what the node announces, with delegations, and whose claims it accepts', () => {
+  const holder = generateKeyPair();
+  const node = generateKeyPair();
+  const delegation = Buffer.from(signDelegation(holder, node.publicKey, parsePrefix('2001:db8:1::/48'), 1_900_000_000_000)).toString('base64');
+  const holderKey = Buffer.from(holder.publicKey).toString('base64');
+  const c = parseConfig(
+    `[prefixes]\nannounce = ["2001:DB8:1::/48", "10.7.0.0/16"]\ndelegations = ["${delegation}"]\nallow = ["10.8.0.0/16 from ${ID1}"]\ntrust = ["2001:db8::/32 by ${holderKey}"]\n`,
+    FILE,
+  );
+  assert.deepEqual((plain(c) as { prefixes: unknown }).prefixes, {
+    announce: ['2001:db8:1::/48', '10.7.0.0/16'],
+    delegations: [delegation],
+    allow: [`10.8.0.0/16 from ${ID1}`],
+    trust: [`2001:db8::/32 by ${holderKey}`],
+  });
+  const broken = Buffer.from(delegation, 'base64');
+  broken[100]! ^= 1;
+  for (const [text, message] of [
+    ['[prefixes]\nannounce = ["10.7.0.1/16"]', '2: prefixes.announce[0]: "10.7.0.1/16" has bits set past /16: the network is 10.7.0.0/16'],
+    ['[prefixes]\nannounce = ["10.7.0.0/16", "10.7.0.0/16"]', '2: prefixes.announce[1]: repeats prefixes.announce[0]'],
+    ['[prefixes]\nannounce = "10.7.0.0/16"', '2: prefixes.announce: must be an array of prefixes like "2001:db8:1::/48" or "10.7.0.0/16", got "10.7.0.0/16"'],
+    [`[prefixes]\ndelegations = ["${broken.toString('base64')}"]`, '2: prefixes.delegations[0]: is not a delegation signed by its holder (155 bytes, as rovy prefix delegate prints it)'],
+    ['[prefixes]\nallow = ["10.8.0.0/16"]', '2: prefixes.allow[0]: "10.8.0.0/16" is not "PREFIX from PEERID"'],
+    ['[prefixes]\ntrust = ["2001:db8::/32 by nobody"]', '2: prefixes.trust[0]: "2001:db8::/32 by nobody" is not "PREFIX by HOLDER" (HOLDER: a key in base64, 44 characters, as rovy prefix key prints it)'],
+    ['[prefixes]\nroutes = []', '2: prefixes.routes: unknown key (known keys here: announce, delegations, allow, trust)'],
+  ]) {
+    assert.throws(() => parseConfig(text!, FILE), { name: 'ConfigError', message: `${FILE}:${message}` }, text);
+  }
 });
 
 test('dotted keys, inline tables, CRLF and a byte-order mark are all TOML too', () => {
@@ -204,11 +246,11 @@ test('every kind of error is one exact line: FILE:LINE: FIELD: problem', () => {
     ['# ok\nlisten = [\n  "/ip4/0.0.0.0/udp/1",,\n]', '3: syntax: unexpected token (column 24)'],
     ['[tun]\nmtu = 1400\nmtu = 1500\n', '3: mtu: defined more than once'],
     // unknown keys
-    ['\nlistn = []', '2: listn: unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports)'],
+    ['\nlistn = []', '2: listn: unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports, prefixes)'],
     ['[tun]\nmut = 1400', '2: tun.mut: unknown key (known keys here: name, mtu, offload)'],
     [peer('adress = "x"'), '3: peer[0].adress: unknown key (known keys here: address, name, psk, keepalive)'],
     ['[log]\n\nlevel = "info"\nverbose = true', '4: log.verbose: unknown key (known keys here: level)'],
-    ['[tunnel]\nmtu = 1', '1: tunnel: unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports)'],
+    ['[tunnel]\nmtu = 1', '1: tunnel: unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports, prefixes)'],
     // wrong types
     ['key_file = 5', '1: key_file: must be a file path (a string), got 5'],
     ['key_file = ""', '1: key_file: must be a file path, got ""'],
@@ -300,7 +342,7 @@ test('a bad psk is described, never quoted', () => {
 
 test('control characters in the file cannot break the one-line message', () => {
   assert.equal(errorOf('[tun]\nname = "a\\nb"'), `${FILE}:2: tun.name: must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or "..", got "a\\nb"`);
-  assert.equal(errorOf('"a\\u0007b" = 1'), `${FILE}:1: "a\\u0007b": unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports)`);
+  assert.equal(errorOf('"a\\u0007b" = 1'), `${FILE}:1: "a\\u0007b": unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports, prefixes)`);
 });
 
 test('a missing file: defaults when optional, an error when named', (t) => {
