@@ -393,6 +393,7 @@ export class RovyApi {
         counters: node.lan?.counters() ?? {},
       },
       links: node.linksReport(),
+      prefixes: node.prefixesReport(),
       ports: propertyValues(this.portsInterface()),
       counters: node.counters.snapshot(),
       dataPath: node.dataPath(),

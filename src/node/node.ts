@@ -38,7 +38,8 @@ import { PeerExchange, DEFAULT_EXCHANGE_OPTIONS, type ExchangeOptions } from './
 import { AutoLinks, bootstrapNodes, type AutoLinksOptions } from './auto-links.js';
 import { formatMultiaddr } from '../transport/multiaddr.js';
 import { randomInt } from 'node:crypto';
-import { RoutedPrefixes } from './routed-prefixes.js';
+import { RoutedPrefixes, type ClaimStatus } from './routed-prefixes.js';
+import { formatPrefix } from '../fcnet/prefix.js';
 import { PrefixPolicy, type PrefixGrant, type PrefixTrust } from '../routing/prefix-policy.js';
 import type { AnnouncedPrefix } from '../routing/announcement.js';
 import { lookup } from 'node:dns/promises';
@@ -187,6 +188,7 @@ export class MeshNode {
   /** Networks beyond fc00::/8 behind nodes: ours, and the claims of others as this node judges them. */
   readonly prefixes: RoutedPrefixes;
   private readonly prefixPolicy: PrefixPolicy;
+  private announced: AnnouncedPrefix[] = [];
   /** Contact records passed between neighbours, and the links the node keeps by itself. */
   readonly exchange: PeerExchange;
   private readonly autoLinks: AutoLinks;
@@ -653,8 +655,15 @@ export class MeshNode {
   }
 
   private setOwnPrefixes(announce: AnnouncedPrefix[]): void {
+    this.announced = announce;
     this.prefixes.setOwn(announce.map((a) => a.prefix));
     this.router.setPrefixes(announce);
+  }
+
+  /** Routed prefixes, for status reports: what this node announces, every claim heard with what
+   *  it made of it, and the counts. */
+  prefixesReport(): { announced: string[]; claims: ClaimStatus[]; accepted: number; refused: number; conflicts: number } {
+    return { announced: this.announced.map((a) => formatPrefix(a.prefix)), claims: this.prefixes.list(), ...this.prefixes.report() };
   }
 
   /** The link policy, the link keeper and peer exchange, for status reports. */

@@ -80,6 +80,7 @@ class FakeNode {
     },
   );
   readonly linksReport = (): object => this.inbound.report();
+  readonly prefixesReport = (): object => ({ announced: [], claims: [], accepted: 0, refused: 0, conflicts: 0 });
 
   peerStatus(): PeerStatus[];
   peerStatus(peerId: string): PeerStatus | undefined;
