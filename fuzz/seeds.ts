@@ -15,6 +15,8 @@ import { packFrames } from '../src/routing/router.js';
 import { FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_DATABASE_REQUEST } from '../src/routing/constants.js';
 import { KIND_MESSAGE, routedHeaderLength, writeRoutedHeader } from '../src/forward/header.js';
 import { LOCAL, OTHER, PEER } from './keys.js';
+import { parsePrefix } from '../src/fcnet/prefix.js';
+import { signDelegation } from '../src/routing/delegation.js';
 
 /** The targets' wall clock at their start (beacons more than a minute off it are stale). */
 const WALL = 1_767_225_600_000;
@@ -44,6 +46,12 @@ export function seeds(): Record<string, Uint8Array[]> {
   const transport = new Uint8Array(16 + 64 + 16);
   encodeTransportHeader(transport, 1, 0);
   const announcement = signAnnouncements(OTHER, WALL, 1420, [{ address: fcAddressBytes(PEER.publicKey), index: 3, cost: 1 }])[0]!;
+  // Version 2: claims of routed prefixes, one with a delegation.
+  const claims = signAnnouncements(OTHER, WALL + 1, 1420, [{ address: fcAddressBytes(PEER.publicKey), index: 3, cost: 1 }], [
+    { prefix: parsePrefix('2001:db8:1::/48'), delegation: signDelegation(PEER, OTHER.publicKey, parsePrefix('2001:db8:1::/48'), WALL + 86_400_000) },
+    { prefix: parsePrefix('10.7.0.0/16'), delegation: null },
+    { prefix: parsePrefix('::/0'), delegation: null },
+  ])[0]!;
   const ack = new Uint8Array(2 + 41);
   ack.set([FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS]);
   ack.set(announcement.bytes.subarray(1, 42), 2);
@@ -83,7 +91,7 @@ export function seeds(): Record<string, Uint8Array[]> {
       )!,
     ],
     routed: [routed(1, [2, 3], 0, 64, new Uint8Array(48)), routed(2, [1], 1, 64, transport), routed(3, [4, 5], 1, 1, transport)],
-    announcements: [...packFrames([announcement.bytes], 1420), Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST), ack],
+    announcements: [...packFrames([announcement.bytes], 1420), ...packFrames([claims.bytes], 1420), Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST), ack],
     handshake: [Uint8Array.from([0x80, ...initiation]), Uint8Array.from([0x90, ...initiation]), Uint8Array.from([0x21, ...new Uint8Array(92)]), Uint8Array.from([0x22, ...new Uint8Array(64)])],
     transport: [Uint8Array.from([1, 0, ...transport]), Uint8Array.from([0, 1, ...initiation, ...transport]), Uint8Array.from([1, 3, ...transport, ...transport, ...new Uint8Array(32), ...transport])],
   };
