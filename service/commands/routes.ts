@@ -2,7 +2,7 @@
 // first. Read from the daemon's peer objects (HopCount, Route, RouteMtu); nothing is computed
 // here that the daemon does not say.
 import { parseIPv6 } from '../../src/keys/address.js';
-import { PEER_IFACE, ROOT_PATH } from '../dbus/bus.js';
+import { NODE_IFACE, PEER_IFACE, ROOT_PATH } from '../dbus/bus.js';
 import { objectsWith, peerNamer, table, withDaemon, type BusObject } from './client.js';
 
 /**
@@ -63,24 +63,29 @@ export function runRoutes(json: boolean): Promise<number> {
       process.stdout.write(JSON.stringify(routes) + '\n');
       return;
     }
-    if (routes.length === 0) {
+    const name = peerNamer(peers);
+    // Routed prefixes (networks behind nodes) come after the nodes, with what this node made of each claim.
+    const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { prefixes?: { claims: { prefix: string; origin: string; verdict: string }[] } };
+    const claims = described.prefixes?.claims ?? [];
+    if (routes.length === 0 && claims.length === 0) {
       process.stdout.write('no routes\n');
       return;
     }
-    const name = peerNamer(peers);
-    const rows = [
-      ['DESTINATION', 'ADDRESS', 'HOPS', 'VIA', 'MTU', 'PATH'],
-      ...routes.map((r) => [
-        r.petname || r.peerId,
-        r.address,
-        String(r.hops),
-        r.hops === 1 ? 'direct' : name(r.via),
-        String(r.routeMtu),
-        r.route.map(name).join(' > '),
-      ]),
-    ];
-    process.stdout.write(table(rows));
+    if (routes.length === 0) process.stdout.write('no routes to nodes\n');
+    else printNodes(routes, name);
+    if (claims.length > 0) {
+      const verdicts: Record<string, string> = { granted: 'routed (granted)', delegated: 'routed (delegated)', refused: 'refused', conflict: 'conflict: not routed' };
+      process.stdout.write('\n' + table([['PREFIX', 'CLAIMED BY', 'HERE'], ...claims.map((c) => [c.prefix, name(c.origin), verdicts[c.verdict] ?? c.verdict])]));
+    }
   });
+}
+
+function printNodes(routes: RouteEntry[], name: (peerId: string) => string): void {
+  const rows = [
+    ['DESTINATION', 'ADDRESS', 'HOPS', 'VIA', 'MTU', 'PATH'],
+    ...routes.map((r) => [r.petname || r.peerId, r.address, String(r.hops), r.hops === 1 ? 'direct' : name(r.via), String(r.routeMtu), r.route.map(name).join(' > ')]),
+  ];
+  process.stdout.write(table(rows));
 }
 
 /** Orders IPv6 texts by their 128-bit value; text that does not parse sorts last, as text. */

@@ -17,10 +17,10 @@ export function runStatus(json: boolean): Promise<number> {
     const discovery = await client.getAll(ROOT_PATH, DISCOVERY_IFACE);
     const onLan = objectsWith(objects, NEIGHBOR_IFACE).length;
     // What was dropped and why, the data path's work per wakeup and call, the links kept: from Describe().
-    const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { counters: object; dataPath: object; links: LinksReport };
+    const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { counters: object; dataPath: object; links: LinksReport; prefixes: object };
     if (json) {
       const summary = { peers: peers.length, connectedPeers: connected, routedPeers: routed, discovery: discovery.Policy, lanNodes: onLan };
-      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), ...summary, links: described.links, counters: described.counters, dataPath: described.dataPath }) + '\n');
+      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), ...summary, links: described.links, prefixes: described.prefixes, counters: described.counters, dataPath: described.dataPath }) + '\n');
       return;
     }
     const rows: [string, unknown][] = [

@@ -80,7 +80,9 @@ class FakeNode {
     },
   );
   readonly linksReport = (): object => this.inbound.report();
-  readonly prefixesReport = (): object => ({ announced: [], claims: [], accepted: 0, refused: 0, conflicts: 0 });
+  /** Claims of routed prefixes, as the node judged them (set by the test). */
+  claims: { prefix: string; origin: string; verdict: string }[] = [];
+  readonly prefixesReport = (): object => ({ announced: [], claims: this.claims, accepted: 0, refused: 0, conflicts: 0 });
 
   peerStatus(): PeerStatus[];
   peerStatus(peerId: string): PeerStatus | undefined;
@@ -213,13 +215,28 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
       t2.diagnostic(`rovy routes:\n${r.stdout}`);
       const lines = r.stdout.trimEnd().split('\n');
       assert.match(lines[0]!, /^DESTINATION +ADDRESS +HOPS +VIA +MTU +PATH$/);
-      assert.equal(lines.length, 5, r.stdout);
+      assert.equal(lines.length, 5, r.stdout); // no routed prefix claimed: no second table
       assert.match(lines[1]!, new RegExp(`^bob +${bob.address} +1 +direct +1420 +bob$`));
       assert.match(r.stdout, new RegExp(`^${c.peerId} +${c.address} +2 +bob +1380 +bob > ${c.peerId.slice(0, 16)}…$`, 'm'));
       assert.match(lines[4]!, new RegExp(`^erin +${e.address} +3 +bob +1340 +bob > ${c.peerId.slice(0, 16)}… > erin$`));
       // Columns line up.
       const at = lines[0]!.indexOf('HOPS');
       for (const line of lines.slice(1)) assert.match(line.slice(at), /^\d/);
+    });
+
+    await t.test('rovy routes: then the routed prefixes claimed, with what this node made of each', async (t2) => {
+      node.claims = [
+        { prefix: '2001:db8:1::/48', origin: bob.peerId, verdict: 'granted' },
+        { prefix: '10.7.0.0/16', origin: c.peerId, verdict: 'refused' },
+      ];
+      const r = await rovy('routes');
+      node.claims = [];
+      assert.equal(r.code, 0, r.stderr);
+      t2.diagnostic(`rovy routes:\n${r.stdout}`);
+      const tail = r.stdout.trimEnd().split('\n').slice(-3);
+      assert.match(tail[0]!, /^PREFIX +CLAIMED BY +HERE$/);
+      assert.match(tail[1]!, /^2001:db8:1::\/48 +bob +routed \(granted\)$/);
+      assert.match(tail[2]!, new RegExp(`^10\\.7\\.0\\.0/16 +${c.peerId.slice(0, 16)}… +refused$`));
     });
 
     await t.test('rovy peers marks routed peers; rovy status counts them apart', async (t2) => {
