@@ -4,7 +4,7 @@
 // node's own prefixes with their delegations, from the config, checked against its key.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { covers, formatPrefix, type Prefix } from '../src/fcnet/prefix.js';
+import { covers, formatPrefix, isDefaultRoute, type Prefix } from '../src/fcnet/prefix.js';
 import { decodeDelegation } from '../src/routing/delegation.js';
 import type { AnnouncedPrefix } from '../src/routing/announcement.js';
 import type { PrefixSettings } from '../src/config/schema.js';
@@ -22,9 +22,11 @@ export class PrefixRoutes {
     private readonly log: { warn(message: string): void; info(message: string): void },
   ) {}
 
-  /** Makes the TUN's routes of ours exactly `prefixes`: new ones added, withdrawn ones removed. */
+  /** Makes the TUN's routes of ours exactly `prefixes`: new ones added, withdrawn ones removed.
+   *  A default route (::/0, 0.0.0.0/0: an exit's) is never put in the main table, where it would
+   *  take the underlay's own traffic into the mesh: an exit is chosen apart, with rules of its own. */
   sync(prefixes: readonly Prefix[]): void {
-    const wanted = new Map(prefixes.map((p) => [formatPrefix(p), p]));
+    const wanted = new Map(prefixes.filter((p) => !isDefaultRoute(p)).map((p) => [formatPrefix(p), p]));
     for (const [text, p] of this.installed) {
       if (wanted.has(text)) continue;
       if (this.ip(p.family, 'del', text)) this.log.info(`route ${text} via ${this.device} removed`);
