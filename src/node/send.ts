@@ -142,6 +142,8 @@ export class SendPipeline {
         continue;
       }
       if (data[p + OFF_DST] !== 0xfc) {
+        // From our fc address, a reply may come back to it, through the filter.
+        if (data[p + OFF_DST] !== 0xff) this.ctx.filter.noteOutbound(data, p, len, now);
         this.toPrefix(i, p, len, 6, p + OFF_DST, data[p + OFF_HOP_LIMIT]!, now);
         continue;
       }

@@ -61,7 +61,8 @@ test('packets for routed prefixes reach the node that announces them, IPv6 and I
     sockets: [],
     transports: [mem[0]!],
     mtu: 1420,
-    ports,
+    // A's inbound filter is on, no port open: only replies reach its own address.
+    ports: { filter: true, rules: [] },
     peers: [peer(kb, 1)],
     // A's host has an IPv4 network of its own (10.1.0.0/16), which C grants it.
     prefixes: { announce: announce('10.1.0.0/16'), grants: [`2001:db8:c::/48 from ${id(kc)}`, `10.7.0.0/16 from ${id(kc)}`, `2001:db8:b::/64 from ${id(kb)}`].map(parseGrant), trusts: [] },
@@ -104,10 +105,15 @@ test('packets for routed prefixes reach the node that announces them, IPv6 and I
   assert.equal(tuns[2].written.filter((w) => w[w.length - 1] === 4 || w[w.length - 1] === 5).length, 0);
   assert.equal(a.counters.invalidPacket, before.invalidPacket);
 
-  // Back from hosts behind C to A: from C's prefixes, accepted as C's.
-  const back6 = ipv6(parseIPv6('2001:db8:c::5'), a.address, 7);
+  // Back from hosts behind C to A: from C's prefixes, accepted as C's. A reply to the UDP flow A
+  // started (ports 0x0101 both ways) passes A's filter; the same host starting one does not.
+  const back6 = ipv6(parseIPv6('2001:db8:c::5'), a.address, 1);
   tuns[2].inject(back6);
   await until('A\'s TUN has the answer', () => has(tuns[0], back6));
+  const filtered = a.counters.filtered;
+  tuns[2].inject(ipv6(parseIPv6('2001:db8:c::5'), a.address, 7));
+  await until('the unasked one filtered at A', () => a.counters.filtered === filtered + 1);
+  assert.ok(!tuns[0].written.some((w) => w[w.length - 1] === 7));
 
   // And to A's IPv4 network, from C's.
   const back4 = ipv4(parseIPv4('10.7.0.1'), parseIPv4('10.1.0.1'), 12);
