@@ -293,7 +293,13 @@ export class MeshNode {
         this.router.linkUp(link, peer.publicKey);
         this.exchange.linkUp(peer, this.sessions.now());
       },
-      linkDown: (link) => this.router.linkDown(link),
+      linkDown: (link, peer) => {
+        this.router.linkDown(link);
+        // Silent while its session still stands: the far end may have lost the session (it
+        // restarted, or dropped this link); a handshake finds out now rather than at WireGuard's
+        // next timer, up to half a minute later.
+        if (this.timer && peer.isUp) this.sessions.initiate(peer, this.sessions.now());
+      },
     });
     this.router = new Router({
       identity: options.identity,
