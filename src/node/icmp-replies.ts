@@ -1,6 +1,6 @@
-// ICMPv6 errors the node writes back onto its TUN on behalf of the mesh, and the one it sends to
-// the mesh for what its inbound filter refused; rate-limited so a flood of undeliverable packets
-// cannot turn into a flood of errors (RFC 4443 §2.4f).
+// ICMPv6 errors (and IPv4's "fragmentation needed") the node writes back onto its TUN on behalf
+// of the mesh, and the one it sends to the mesh for what its inbound filter refused; rate-limited
+// so a flood of undeliverable packets cannot turn into a flood of errors (RFC 4443 §2.4f).
 import {
   ICMP_DESTINATION_UNREACHABLE,
   ICMP_PACKET_TOO_BIG,
@@ -11,6 +11,7 @@ import {
   writeIcmpError,
 } from '../fcnet/icmp.js';
 import type { PacketDevice } from '../tun/device.js';
+import { writeFragmentationNeeded } from '../fcnet/ipv4.js';
 import { NEXT_HEADER_TCP, NEXT_HEADER_UDP } from '../fcnet/ipv6.js';
 import { PacketBatch, TUN_OFFSET } from '../transport/batch.js';
 import { TokenBucket } from '../util/token-bucket.js';
@@ -40,6 +41,14 @@ export class IcmpReplies {
   /** "Packet too big": the route to the packet's destination carries at most `mtu` bytes. */
   packetTooBig(buf: Uint8Array, off: number, len: number, mtu: number): void {
     this.send(this.localAddress, ICMP_PACKET_TOO_BIG, 0, mtu, buf, off, len);
+  }
+
+  /** IPv4's "fragmentation needed" (RFC 1191): the route to the packet's destination carries at
+   *  most `mtu` bytes. Without it a host's TCP would send into the gap for ever. */
+  fragmentationNeeded(buf: Uint8Array, off: number, len: number, mtu: number): void {
+    if (!this.bucket.take(this.now())) return;
+    this.batch.lens[0] = writeFragmentationNeeded(this.out, buf, off, len, mtu);
+    if (this.batch.lens[0] > 0) this.tun.writeBatch(this.batch, 1, TUN_OFFSET);
   }
 
   /** "Port unreachable" from `from` (the resolver address): nothing listens there. */

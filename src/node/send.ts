@@ -239,6 +239,7 @@ export class SendPipeline {
     if (len > fits) {
       counters.tooBig++;
       if (family === 6) this.ctx.icmp.packetTooBig(data, p, len, fits);
+      else this.ctx.icmp.fragmentationNeeded(data, p, len, fits);
       return;
     }
     const ekp = e2e.sessions.sendingKeypair(e2ePeer, now);

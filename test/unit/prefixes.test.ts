@@ -18,6 +18,7 @@ import {
 import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
 import { Router } from '../../src/routing/router.js';
 import { RoutedPrefixes } from '../../src/node/routed-prefixes.js';
+import { internetChecksum, ipv4Length, writeFragmentationNeeded } from '../../src/fcnet/ipv4.js';
 import { encodePeerId } from '../../src/keys/peerid.js';
 import { fcAddressBytes } from '../../src/keys/address.js';
 import { parseIPv4, parseIPv6 } from '../../src/keys/ip-text.js';
@@ -274,4 +275,35 @@ test('claims flood with announcements; each node routes the prefixes it accepts,
   // The delegation expires: b's prefix goes at the next judgement, within a minute.
   assert.equal(routed.update(routers[0]!, 2000 + 60_000, NOW + DAY), true);
   assert.equal(to(6, '2001:db8:1::7'), undefined);
+});
+
+test('IPv4 "fragmentation needed" answers a DF packet too big for its route, and nothing else', () => {
+  const packet = (flags: number, protocol = 6, type = 0) => {
+    const p = new Uint8Array(1400);
+    p[0] = 0x45;
+    p[2] = 1400 >> 8;
+    p[3] = 1400 & 0xff;
+    p[6] = flags;
+    p[8] = 64;
+    p[9] = protocol;
+    p.set(parseIPv4('10.1.0.2'), 12);
+    p.set(parseIPv4('10.7.0.2'), 16);
+    p[20] = type;
+    return p;
+  };
+  const out = new Uint8Array(200);
+  const n = writeFragmentationNeeded(out, packet(0x40), 0, 1400, 1375);
+  assert.equal(n, 20 + 8 + 28);
+  assert.equal(ipv4Length(out, 0, n), n);
+  assert.equal(internetChecksum(out, 0, 20), 0, 'IPv4 header checksum');
+  assert.equal(internetChecksum(out, 20, n - 20), 0, 'ICMP checksum');
+  assert.deepEqual([out[20], out[21], (out[26]! << 8) | out[27]!], [3, 4, 1375]);
+  assert.deepEqual([...out.subarray(12, 16)], [10, 7, 0, 2], 'from the packet\'s destination');
+  assert.deepEqual([...out.subarray(16, 20)], [10, 1, 0, 2], 'to its source');
+  assert.equal(writeFragmentationNeeded(out, packet(0), 0, 1400, 1375), 0, 'DF clear: the host may fragment');
+  const later = packet(0x40);
+  later[7] = 1;
+  assert.equal(writeFragmentationNeeded(out, later, 0, 1400, 1375), 0, 'a fragment past the first');
+  assert.equal(writeFragmentationNeeded(out, packet(0x40, 1, 3), 0, 1400, 1375), 0, 'an ICMP error');
+  assert.equal(writeFragmentationNeeded(out, packet(0x40, 1, 8), 0, 1400, 1375), 56, 'an echo request is answered');
 });
