@@ -13,20 +13,9 @@ import { MemoryTun } from '../../src/tun/memory.js';
 import { MemoryHub, type MemoryTransport } from '../../src/transport/memory.js';
 import { tai64nAfter, tai64nNow } from '../../src/noise/tai64n.js';
 import { untilFast as until } from '../wait.js';
+import { ipv6Packet } from './packets.js';
 
-function packet(src: Uint8Array, dst: Uint8Array, payloadLength: number, fill = 0xab): Uint8Array {
-  const p = new Uint8Array(40 + payloadLength);
-  p[0] = 0x60;
-  p[4] = payloadLength >> 8;
-  p[5] = payloadLength & 0xff;
-  p[6] = 17;
-  p[7] = 64;
-  p.set(src, 8);
-  p.set(dst, 24);
-  p.fill(fill, 40);
-  return p;
-}
-
+const packet = ipv6Packet;
 
 interface Pair {
   a: MeshNode;

@@ -16,30 +16,10 @@ import { MemoryHub } from '../../src/transport/memory.js';
 import { parsePrefix } from '../../src/fcnet/prefix.js';
 import { parseGrant } from '../../src/routing/prefix-policy.js';
 import { untilFast as until } from '../wait.js';
+import { ipv4Packet, ipv6Packet } from './packets.js';
 
-function ipv6(src: Uint8Array, dst: Uint8Array, fill: number): Uint8Array {
-  const p = new Uint8Array(40 + 24);
-  p[0] = 0x60;
-  p[5] = 24;
-  p[6] = 17;
-  p[7] = 64;
-  p.set(src, 8);
-  p.set(dst, 24);
-  p.fill(fill, 40);
-  return p;
-}
-
-function ipv4(src: Uint8Array, dst: Uint8Array, fill: number): Uint8Array {
-  const p = new Uint8Array(20 + 24);
-  p[0] = 0x45;
-  p[3] = p.length;
-  p[8] = 64;
-  p[9] = 17;
-  p.set(src, 12);
-  p.set(dst, 16);
-  p.fill(fill, 20);
-  return p;
-}
+const ipv6 = (src: Uint8Array, dst: Uint8Array, fill: number) => ipv6Packet(src, dst, 24, fill);
+const ipv4 = (src: Uint8Array, dst: Uint8Array, fill: number) => ipv4Packet(src, dst, 24, fill);
 
 /** Whether `tun` was written `packet`: byte for byte, but for an IPv6 hop limit the transits lowered. */
 const has = (tun: MemoryTun, packet: Uint8Array) =>
