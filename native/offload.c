@@ -116,6 +116,20 @@ long rv_split_begin(rv_split *s, const rv_vnet *h, const uint8_t *pkt, size_t le
     return 1;
   }
   if (type != RV_VNET_GSO_TCPV6 && type != RV_VNET_GSO_UDP_L4) return -1;
+  // IPv4 comes only as UDP (the kernel takes UDP segmentation for both families or neither; TCP
+  // segmentation is asked for IPv6 alone), for routed prefixes.
+  if (type == RV_VNET_GSO_UDP_L4 && len >= 20 && pkt[0] >> 4 == 4) {
+    size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
+    if (ihl < 20 || pkt[9] != PROTO_UDP || len < ihl + 8 || ((size_t)pkt[2] << 8 | pkt[3]) != len) return -1;
+    if ((pkt[6] & 0x3f) | pkt[7]) return -1;  // a fragment (MF, or an offset) is never a GSO packet
+    s->ip4 = ihl;
+    s->hdr = ihl + 8;
+    if (s->hdr >= len || h->gso_size == 0) return -1;
+    s->mss = h->gso_size;
+    s->proto = PROTO_UDP;
+    s->cursor = s->hdr;
+    return (long)((len - s->hdr + s->mss - 1) / s->mss);
+  }
   // Only what the kernel's own TCP and UDP send: the upper layer right after the fixed header.
   if (len < IPV6_HDR + 8 || pkt[0] >> 4 != 6) return -1;
   uint8_t proto = type == RV_VNET_GSO_TCPV6 ? PROTO_TCP : PROTO_UDP;
@@ -150,6 +164,27 @@ static long whole_packet(rv_split *s, uint8_t *out, size_t cap) {
   return (long)s->len;
 }
 
+// An IPv4 UDP segment at out (its headers and payload in place): its total length, an IP ID one
+// further per segment (as the kernel's own segmentation numbers them), its header checksum, UDP
+// length and UDP checksum over the IPv4 pseudo-header (RFC 768).
+static long ipv4_udp_segment(const rv_split *s, uint8_t *out, size_t seg, size_t from) {
+  size_t ihl = s->ip4;
+  put_be16(out + 2, (uint16_t)seg);
+  put_be16(out + 4, (uint16_t)(((size_t)s->pkt[4] << 8 | s->pkt[5]) + (from - s->hdr) / s->mss));
+  out[10] = out[11] = 0;
+  store_csum(out + 10, (uint16_t)~fold(sum_bytes(0, out, ihl)));
+  uint8_t *udp = out + ihl;
+  size_t l4len = seg - ihl;
+  put_be16(udp + 4, (uint16_t)l4len);
+  udp[6] = udp[7] = 0;
+  uint8_t tail[4] = {0, PROTO_UDP, 0, 0};
+  put_be16(tail + 2, (uint16_t)l4len);
+  uint16_t c = (uint16_t)~fold(sum_bytes(sum_bytes(sum_bytes(0, out + 12, 8), tail, 4), udp, l4len));
+  if (c == 0) c = 0xffff;  // 0 means "no checksum" in UDP
+  store_csum(udp + 6, c);
+  return (long)seg;
+}
+
 long rv_split_next(rv_split *s, uint8_t *out, size_t cap) {
   if (!rv_split_more(s)) return 0;
   if (s->mss == 0) return whole_packet(s, out, cap);
@@ -159,6 +194,7 @@ long rv_split_next(rv_split *s, uint8_t *out, size_t cap) {
   if (seg > cap) return -1;
   memcpy(out, s->pkt, s->hdr);
   memcpy(out + s->hdr, s->pkt + from, take);
+  if (s->ip4) return ipv4_udp_segment(s, out, seg, from);
   put_be16(out + 4, seg - IPV6_HDR);
   uint8_t *l4 = out + IPV6_HDR;
   if (s->proto == PROTO_TCP) {

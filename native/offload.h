@@ -31,15 +31,16 @@ void rv_vnet_write(const rv_vnet *h, uint8_t *p);
 
 // ---- splitting (TUN read) -----------------------------------------------------------------
 // One packet read from the TUN, cut into packets of at most gso_size payload bytes each, with
-// their own IPv6 payload length, TCP sequence number and flags or UDP length, and a full
-// checksum. A packet that is not a GSO packet is one "segment": copied, its checksum completed
-// if the kernel left that to us. The state is plain numbers so it can be resumed from a copy.
+// their own IPv6 payload length (or IPv4 total length, ID and header checksum), TCP sequence
+// number and flags or UDP length, and a full checksum. A packet that is not a GSO packet is one
+// "segment": copied, its checksum completed if the kernel left that to us. The state is plain numbers so it can be resumed from a copy.
 typedef struct {
   const uint8_t *pkt;  // the packet, after the virtio-net header
   size_t len;
   size_t hdr;          // IPv6 + TCP/UDP header bytes repeated in every segment (GSO only)
   size_t mss;          // payload bytes per segment; 0 for a packet that is not split
   uint8_t proto;       // 6 TCP, 17 UDP (GSO only)
+  size_t ip4;          // IPv4 header bytes of an IPv4 UDP packet being split (routed prefixes); 0 for IPv6
   size_t cursor;       // offset in pkt of the next segment's payload (or 0: the whole packet)
   size_t csum_start, csum_offset;  // checksum to complete on a whole packet; csum_start 0: none
 } rv_split;

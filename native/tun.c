@@ -36,8 +36,8 @@ static bool get_ifname(napi_env env, napi_value arg, char *name, size_t *len) {
 #endif
 
 // The offloads asked for, best first: TCP and UDP segmentation (USO since Linux 6.2), then TCP
-// alone. TCP only for IPv6: rovy0 carries nothing else. The kernel takes USO for both families
-// or neither; an IPv4 segment, should one come, is dropped as malformed like any IPv4 packet.
+// alone. TCP only for IPv6: IPv4 rides rovy0 only to and from routed prefixes, where full-size
+// packets do. The kernel takes USO for both families or neither; IPv4 UDP segments are split too.
 static const unsigned offload_sets[] = {TUN_F_CSUM | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6, TUN_F_CSUM | TUN_F_TSO6,
                                         TUN_F_CSUM};
 

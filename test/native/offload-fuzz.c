@@ -1,7 +1,8 @@
 // Fuzz-style tests of native/offload.c, built with AddressSanitizer and UBSan by
 // test/unit/offload.test.ts: every input sits in a heap block of exactly its size, so a read or
 // write one byte past it aborts the run. Checked:
-//   - splitting well-formed TCP and UDP segments: the pieces' payloads add up to the original,
+//   - splitting well-formed TCP and UDP segments (and IPv4 UDP ones, for routed prefixes): the
+//     pieces' payloads add up to the original,
 //     every header is right (lengths, sequence numbers, flags, a checksum that a plain byte-wise
 //     reference accepts), and coalescing the pieces gives back the original segment;
 //   - coalescing: packets of several flows, interleaved, some damaged or of another kind: the
@@ -381,6 +382,64 @@ static void malformed(void) {
   free(pkt);
 }
 
+// The reference for IPv4: RFC 1071 over big-endian words, of the header, and of UDP with its
+// pseudo-header (RFC 768).
+static size_t ref_sum(const uint8_t *p, size_t n, uint32_t sum) {
+  for (size_t i = 0; i < n; i += 2) sum += (uint32_t)p[i] << 8 | (i + 1 < n ? p[i + 1] : 0);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return sum;
+}
+
+// Splits a random IPv4 UDP GSO packet (options, any ID, DF or not) and checks every piece: its
+// payload, total length, IP ID one further each, header checksum, UDP length and checksum.
+static void split_ipv4_udp(void) {
+  static uint8_t buf[65535];
+  size_t ihl = 20 + 4 * below(11), mss = 1 + below(rnd() & 1 ? 1472 : 9000);
+  size_t payload = 1 + below((uint32_t)(65535 - ihl - 8 < mss * 64 ? 65535 - ihl - 8 : mss * 64));
+  size_t len = ihl + 8 + payload;
+  for (size_t i = 0; i < len; i++) buf[i] = (uint8_t)rnd();
+  buf[0] = (uint8_t)(0x40 | ihl / 4);
+  buf[2] = (uint8_t)(len >> 8);
+  buf[3] = (uint8_t)len;
+  buf[6] = rnd() & 1 ? 0x40 : 0;  // DF or not; never a fragment
+  buf[7] = 0;
+  buf[9] = 17;
+  uint8_t *pkt = exact(buf, len);
+  rv_vnet h;
+  vnet_gso(&h, RV_VNET_GSO_UDP_L4, mss);
+  h.csum_start = (uint16_t)ihl;
+  size_t max = (payload + mss - 1) / mss;
+  uint8_t **segs = calloc(max, sizeof *segs);
+  size_t *lens = calloc(max, sizeof *lens);
+  long n = split_all(&h, pkt, len, segs, lens, max);
+  CHECK(n == (long)max, "IPv4: %ld segments of %zu payload at mss %zu", n, payload, mss);
+  size_t at = ihl + 8;
+  for (long i = 0; i < n; i++) {
+    uint8_t *s = segs[i];
+    size_t take = lens[i] - ihl - 8;
+    CHECK(take == (i + 1 < n ? mss : payload - mss * (size_t)(n - 1)), "IPv4 segment %ld carries %zu", i, take);
+    CHECK(memcmp(s + ihl + 8, pkt + at, take) == 0, "IPv4 segment %ld payload", i);
+    CHECK(be16(s + 2) == lens[i], "IPv4 segment %ld total length", i);
+    CHECK(be16(s + 4) == ((be16(pkt + 4) + (size_t)i) & 0xffff), "IPv4 segment %ld ID", i);
+    CHECK(ref_sum(s, ihl, 0) == 0xffff, "IPv4 segment %ld header checksum", i);
+    CHECK(memcmp(s + 6, pkt + 6, 4) == 0 && memcmp(s + 12, pkt + 12, ihl - 12) == 0, "IPv4 segment %ld header", i);
+    CHECK(be16(s + ihl + 4) == lens[i] - ihl && memcmp(s + ihl, pkt + ihl, 4) == 0, "IPv4 segment %ld UDP header", i);
+    size_t l4 = lens[i] - ihl;
+    uint32_t pseudo = (uint32_t)(be16(s + 12) + be16(s + 14) + be16(s + 16) + be16(s + 18) + 17 + l4);
+    CHECK(ref_sum(s + ihl, l4, pseudo) == 0xffff, "IPv4 segment %ld UDP checksum", i);
+    at += take;
+    free(s);
+  }
+  CHECK(at == len, "IPv4 payload covered to %zu of %zu", at, len);
+  // A fragment is never a GSO packet: refused, nothing written.
+  pkt[7] = 1;
+  rv_split sp;
+  CHECK(rv_split_begin(&sp, &h, pkt, len) == -1, "an IPv4 fragment split");
+  free(segs);
+  free(lens);
+  free(pkt);
+}
+
 int main(int argc, char **argv) {
   long iterations = argc > 1 ? atol(argv[1]) : 2000;
   unsigned long long seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 24301;
@@ -388,6 +447,7 @@ int main(int argc, char **argv) {
   boundaries();
   for (long i = 0; i < iterations; i++) {
     split_and_coalesce();
+    split_ipv4_udp();
     coalesce_mixed();
     for (int k = 0; k < 8; k++) malformed();
   }
