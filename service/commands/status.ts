@@ -17,7 +17,7 @@ export function runStatus(json: boolean): Promise<number> {
     const discovery = await client.getAll(ROOT_PATH, DISCOVERY_IFACE);
     const onLan = objectsWith(objects, NEIGHBOR_IFACE).length;
     // What was dropped and why, the data path's work per wakeup and call, the links kept: from Describe().
-    const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { counters: object; dataPath: object; links: LinksReport; prefixes: object };
+    const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { counters: object; dataPath: object; links: LinksReport; prefixes: PrefixesReport };
     if (json) {
       const summary = { peers: peers.length, connectedPeers: connected, routedPeers: routed, discovery: discovery.Policy, lanNodes: onLan };
       process.stdout.write(JSON.stringify({ ...(toJson(props) as object), ...summary, links: described.links, prefixes: described.prefixes, counters: described.counters, dataPath: described.dataPath }) + '\n');
@@ -32,6 +32,7 @@ export function runStatus(json: boolean): Promise<number> {
       ['peers', `${connected} connected of ${peers.length}${routed ? `, ${routed} more reached by route (rovy routes)` : ''}`],
       ['discovery', discovery.Policy === 'off' ? 'off' : `${String(discovery.Policy)}, ${onLan} node(s) on the local network (rovy discovery)`],
       ...linkRows(described.links),
+      ...prefixRows(described.prefixes),
       ...((props.Blocked as string[]).length > 0 ? [['blocked', `${(props.Blocked as string[]).length} node(s) (rovy blocked)`] as [string, unknown]] : []),
       ['version', props.Version],
     ];
@@ -52,6 +53,26 @@ function linkRows(links: LinksReport): [string, unknown][] {
   if (keeper && keeper.target > 0) rows.push(['links', `${keeper.kept} of ${keeper.target} kept by the node itself, ${keeper.candidates} candidate(s) known`]);
   const publishing = links.exchange?.publishing ?? [];
   if (publishing.length > 0) rows.push(['published', publishing.join(', ')]);
+  return rows;
+}
+
+interface PrefixesReport {
+  announced?: string[];
+  accepted?: number;
+  refused?: number;
+  conflicts?: number;
+}
+
+/** Routed prefixes, when there are any: what this node announces, and what it made of others' claims (rovy routes lists them). */
+function prefixRows(prefixes: PrefixesReport | undefined): [string, unknown][] {
+  const rows: [string, unknown][] = [];
+  if (!prefixes) return rows;
+  if (prefixes.announced?.length) rows.push(['announces', prefixes.announced.join(', ')]);
+  const { accepted = 0, refused = 0, conflicts = 0 } = prefixes;
+  if (accepted + refused + conflicts > 0) {
+    const parts = [`${accepted} routed`, ...(refused ? [`${refused} refused`] : []), ...(conflicts ? [`${conflicts} in conflict`] : [])];
+    rows.push(['prefixes', `${parts.join(', ')} (rovy routes)`]);
+  }
   return rows;
 }
 

@@ -82,7 +82,13 @@ class FakeNode {
   readonly linksReport = (): object => this.inbound.report();
   /** Claims of routed prefixes, as the node judged them (set by the test). */
   claims: { prefix: string; origin: string; verdict: string }[] = [];
-  readonly prefixesReport = (): object => ({ announced: [], claims: this.claims, accepted: 0, refused: 0, conflicts: 0 });
+  readonly prefixesReport = (): object => ({
+    announced: this.claims.length > 0 ? ['2001:db8:f::/48'] : [],
+    claims: this.claims,
+    accepted: this.claims.filter((c) => c.verdict === 'granted' || c.verdict === 'delegated').length,
+    refused: this.claims.filter((c) => c.verdict === 'refused').length,
+    conflicts: this.claims.filter((c) => c.verdict === 'conflict').length,
+  });
 
   peerStatus(): PeerStatus[];
   peerStatus(peerId: string): PeerStatus | undefined;
@@ -230,8 +236,11 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
         { prefix: '10.7.0.0/16', origin: c.peerId, verdict: 'refused' },
       ];
       const r = await rovy('routes');
+      const status = await rovy('status');
       node.claims = [];
       assert.equal(r.code, 0, r.stderr);
+      assert.match(status.stdout, /^announces +2001:db8:f::\/48$/m, status.stdout);
+      assert.match(status.stdout, /^prefixes +1 routed, 1 refused \(rovy routes\)$/m, status.stdout);
       t2.diagnostic(`rovy routes:\n${r.stdout}`);
       const tail = r.stdout.trimEnd().split('\n').slice(-3);
       assert.match(tail[0]!, /^PREFIX +CLAIMED BY +HERE$/);
