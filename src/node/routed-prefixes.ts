@@ -23,6 +23,9 @@ export interface ClaimStatus {
 
 /** Claims are judged again at least this often, so an expired delegation stops counting. */
 const REJUDGE_MS = 60_000;
+/** Claims judged per node, at most: a node announcing thousands would make every judgement cost
+ *  thousands of signature checks. The rest are ignored, as refused, and said once. */
+export const MAX_CLAIMS_PER_NODE = 256;
 /** Claims already logged as refused or in conflict, so that each is said once. Bounded. */
 const LOGGED_MAX = 1024;
 
@@ -54,7 +57,8 @@ export class RoutedPrefixes {
     const claims: ClaimStatus[] = [];
     for (const { publicKey, prefixes } of router.claims()) {
       const origin = encodePeerId(publicKey);
-      for (const { prefix, delegation } of prefixes) {
+      if (prefixes.length > MAX_CLAIMS_PER_NODE) this.say(`many ${origin}`, `${origin} claims ${prefixes.length} routed prefixes: only the first ${MAX_CLAIMS_PER_NODE} are judged`);
+      for (const { prefix, delegation } of prefixes.slice(0, MAX_CLAIMS_PER_NODE)) {
         const text = formatPrefix(prefix);
         const status: ClaimStatus = { prefix: text, origin, verdict: this.policy.judge(publicKey, origin, prefix, delegation, wallNow) };
         claims.push(status);

@@ -17,7 +17,7 @@ import {
 } from '../../src/routing/announcement.js';
 import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
 import { Router } from '../../src/routing/router.js';
-import { RoutedPrefixes } from '../../src/node/routed-prefixes.js';
+import { MAX_CLAIMS_PER_NODE, RoutedPrefixes } from '../../src/node/routed-prefixes.js';
 import { internetChecksum, ipv4Length, writeFragmentationNeeded } from '../../src/fcnet/ipv4.js';
 import { encodePeerId } from '../../src/keys/peerid.js';
 import { fcAddressBytes } from '../../src/keys/address.js';
@@ -306,4 +306,18 @@ test('IPv4 "fragmentation needed" answers a DF packet too big for its route, and
   assert.equal(writeFragmentationNeeded(out, later, 0, 1400, 1375), 0, 'a fragment past the first');
   assert.equal(writeFragmentationNeeded(out, packet(0x40, 1, 3), 0, 1400, 1375), 0, 'an ICMP error');
   assert.equal(writeFragmentationNeeded(out, packet(0x40, 1, 8), 0, 1400, 1375), 56, 'an echo request is answered');
+});
+
+test('a node claiming more prefixes than are judged gets only the first judged, and it is said', () => {
+  const { keys, routers, settle } = line(2);
+  const [, b] = keys as [KeyPair, KeyPair];
+  const many = Array.from({ length: MAX_CLAIMS_PER_NODE + 10 }, (_, i) => ({ prefix: parsePrefix(`10.${i >> 8}.${i & 0xff}.0/24`), delegation: null }));
+  routers[1]!.setPrefixes(many);
+  settle();
+  const logs: string[] = [];
+  const routed = new RoutedPrefixes(new PrefixPolicy([parseGrant(`10.0.0.0/8 from ${encodePeerId(b.publicKey)}`)]), (_l, m) => logs.push(m));
+  routed.update(routers[0]!, 0, NOW);
+  assert.equal(routed.report().accepted, MAX_CLAIMS_PER_NODE);
+  assert.equal(routed.lookup(4, parseIPv4(`10.1.9.1`), 0), undefined, 'a claim past the cap was routed');
+  assert.ok(logs.some((l) => l.includes(`claims ${MAX_CLAIMS_PER_NODE + 10} routed prefixes: only the first ${MAX_CLAIMS_PER_NODE} are judged`)));
 });
