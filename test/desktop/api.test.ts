@@ -110,7 +110,10 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
           // No bootstrap nodes, no target: the node keeps no links of its own, and publishes nothing.
           keeper: { target: 0, kept: 0, candidates: 0, bootstrap: 0 },
           exchange: { publishing: [], contacts: 0, counters: { framesSent: 0, framesReceived: 0, framesMalformed: 0, framesLimited: 0 }, records: { stored: 0, invalid: 0, known: 0, full: 0 } },
-        }, counters: undefined, dataPath: undefined },
+        },
+        // No [prefixes]: nothing announced, no claim heard.
+        prefixes: { announced: [], claims: [], accepted: 0, refused: 0, conflicts: 0 },
+        counters: undefined, dataPath: undefined },
       );
     });
 
