@@ -13,7 +13,7 @@ import { loadOrGenerateKey, saveNewKey } from '../src/keys/keyfile.js';
 import { MAX_DATAGRAM_BYTES, MeshNode, type PeerSpec } from '../src/node/node.js';
 import { addressSpec, type AddressSpec } from '../src/node/peer-addresses.js';
 import { linkSettingsFor } from './publish.js';
-import { PrefixRoutes, forwards, ownAnnouncements } from './prefix-routes.js';
+import { PrefixRoutes, ROUTE_RETRY_MS, forwards, ownAnnouncements } from './prefix-routes.js';
 import type { AnnouncedPrefix } from '../src/routing/announcement.js';
 import { StreamTransport } from '../src/transport/streams.js';
 import { formatRule, parseRule, sameRule, type PortRule } from '../src/fcnet/port-rules.js';
@@ -357,8 +357,13 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     // Signal handlers do not keep Node running. Switched off and without a bus, nothing else
     // would: the daemon would end, exit code 0, as if it had been told to stop.
     const keepAlive = setInterval(() => {}, 1 << 30);
+    // Routes for accepted prefixes that could not be added yet (the link down) are tried again.
+    const routeRetry = setInterval(() => {
+      if (running.isEnabled) prefixRoutes?.retry(running.prefixes.accepted());
+    }, ROUTE_RETRY_MS);
     const shutdown = (signal: string): void => {
       clearInterval(keepAlive);
+      clearInterval(routeRetry);
       log.info(`${signal}: shutting down`);
       process.off('SIGHUP', reload);
       process.off('SIGUSR1', report);

@@ -14,8 +14,15 @@ import { equalBytes } from '../src/util/bytes.js';
 /** The routing protocol number of rovy's routes ("proto 98" in `ip route`). */
 export const ROUTE_PROTOCOL = 98;
 
+/** How often routes that could not be added are tried again (the daemon's timer). */
+export const ROUTE_RETRY_MS = 5000;
+
 export class PrefixRoutes {
   private installed = new Map<string, Prefix>();
+  /** Whether the last sync left a route out (ip failed: the link down, say). */
+  private incomplete = false;
+  /** Commands that failed and were said, so that a retry every few seconds says each once. */
+  private readonly failing = new Set<string>();
 
   constructor(
     private readonly device: string,
@@ -32,14 +39,20 @@ export class PrefixRoutes {
       if (this.ip(p.family, 'del', text)) this.log.info(`route ${text} via ${this.device} removed`);
       this.installed.delete(text);
     }
+    this.incomplete = false;
     for (const [text, p] of wanted) {
       if (this.installed.has(text)) continue;
-      // A route that cannot be added now (the link down) is tried again at the next sync.
       if (this.ip(p.family, 'replace', text)) {
         this.installed.set(text, p);
         this.log.info(`route ${text} via ${this.device} added`);
-      }
+      } else this.incomplete = true;
     }
+  }
+
+  /** Syncs again if the last sync left a route out (the daemon calls this every ROUTE_RETRY_MS):
+   *  the link may be up now, as NetworkManager brings it up after the mesh is switched on. */
+  retry(prefixes: readonly Prefix[]): void {
+    if (this.incomplete) this.sync(prefixes);
   }
 
   /** Routes are gone with the link (the mesh switched off): all are added again at the next sync. */
@@ -48,12 +61,15 @@ export class PrefixRoutes {
   }
 
   private ip(family: 4 | 6, action: 'replace' | 'del', prefix: string): boolean {
+    const what = `ip route ${action} ${prefix} dev ${this.device}`;
     try {
       execFileSync('ip', [`-${family}`, 'route', action, prefix, 'dev', this.device, 'proto', String(ROUTE_PROTOCOL)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      this.failing.delete(what);
       return true;
     } catch (err) {
       const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
-      this.log.warn(`ip route ${action} ${prefix} dev ${this.device}: ${stderr || (err as Error).message}`);
+      if (!this.failing.has(what)) this.log.warn(`${what}: ${stderr || (err as Error).message}${action === 'replace' ? '; tried again every few seconds' : ''}`);
+      this.failing.add(what);
       return false;
     }
   }
