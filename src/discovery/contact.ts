@@ -18,6 +18,7 @@
 import { XEDDSA_SIGNATURE_SIZE, signTrailing, verifyTrailing } from '../keys/xeddsa.js';
 import { isRovyKey } from '../keys/address.js';
 import { formatMultiaddr, parseMultiaddr, type Multiaddr } from '../transport/multiaddr.js';
+import { readUint64BE, writeUint64BE } from '../util/bytes.js';
 
 export const CONTACT_VERSION = 1;
 export const MAX_CONTACT_ADDRESSES = 4;
@@ -49,9 +50,7 @@ export function encodeContact(identity: { publicKey: Uint8Array; privateKey: Uin
   const bytes = new Uint8Array(body + XEDDSA_SIGNATURE_SIZE);
   bytes[0] = CONTACT_VERSION;
   bytes.set(identity.publicKey, 1);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(33, Math.floor(expires / 2 ** 32));
-  view.setUint32(37, expires >>> 0);
+  writeUint64BE(bytes, 33, expires);
   bytes[41] = texts.length;
   let off = CONTACT_HEADER_SIZE;
   for (const t of texts) {
@@ -65,8 +64,7 @@ export function encodeContact(identity: { publicKey: Uint8Array; privateKey: Uin
 
 /** The expiry a record claims (unchecked: for comparing with a record held, not for trusting). */
 export function contactExpiry(bytes: Uint8Array): number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return view.getUint32(33) * 2 ** 32 + view.getUint32(37);
+  return readUint64BE(bytes, 33);
 }
 
 /**
@@ -78,8 +76,7 @@ export function contactExpiry(bytes: Uint8Array): number {
 export function decodeContact(buf: Uint8Array, now: number): Contact | null {
   if (buf.length < CONTACT_HEADER_SIZE + 2 + XEDDSA_SIGNATURE_SIZE || buf.length > MAX_CONTACT_SIZE || buf[0] !== CONTACT_VERSION) return null;
   const bytes = buf.slice();
-  const view = new DataView(bytes.buffer);
-  if (view.getUint32(33) >= 2 ** 21) return null;
+  if (bytes[33] !== 0 || bytes[34]! >= 0x20) return null; // an expiry of 2^53 or more
   const expires = contactExpiry(bytes);
   if (expires <= now || expires > now + MAX_CONTACT_LIFETIME_MS) return null;
   const publicKey = bytes.subarray(1, 1 + KEY_SIZE);

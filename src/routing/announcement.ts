@@ -25,7 +25,7 @@
 //
 // Prefixes fill each part after its links up to ANNOUNCEMENT_PART_MAX bytes, then further parts.
 import { XEDDSA_SIGNATURE_SIZE, signTrailing, verifyTrailing } from '../keys/xeddsa.js';
-import { equalBytes } from '../util/bytes.js';
+import { equalBytes, readUint64BE, writeUint64BE } from '../util/bytes.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 import type { Prefix } from '../fcnet/prefix.js';
 import { DELEGATION_SIZE } from './delegation.js';
@@ -164,10 +164,7 @@ export function signAnnouncements(
     const bytes = new Uint8Array(body + XEDDSA_SIGNATURE_SIZE);
     bytes[0] = version;
     bytes.set(identity.publicKey, 1);
-    // 64-bit sequence as two 32-bit halves (a safe integer is below 2^53).
-    const view = new DataView(bytes.buffer);
-    view.setUint32(33, Math.floor(sequence / 2 ** 32));
-    view.setUint32(37, sequence >>> 0);
+    writeUint64BE(bytes, 33, sequence);
     putU16(bytes, 41, mtu);
     bytes[43] = part;
     bytes[44] = plan.length;
@@ -250,7 +247,6 @@ export function decodeAnnouncement(buf: Uint8Array, off: number): { announcement
   if (length < 0) return null;
   if (u16(buf, off + 41) < IPV6_MIN_MTU) return null;
   const bytes = buf.slice(off, off + length);
-  const view = new DataView(bytes.buffer);
   const n = u16(bytes, 45);
   const links: Link[] = new Array(n);
   let p = HEADER_SIZE;
@@ -280,7 +276,7 @@ export function decodeAnnouncement(buf: Uint8Array, off: number): { announcement
   return {
     announcement: {
       origin: bytes.subarray(1, 1 + KEY_SIZE),
-      sequence: view.getUint32(33) * 2 ** 32 + view.getUint32(37),
+      sequence: readUint64BE(bytes, 33),
       mtu: u16(bytes, 41),
       part: bytes[43]!,
       parts: bytes[44]!,

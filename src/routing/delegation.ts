@@ -17,6 +17,7 @@
 // once (rovy prefix delegate) and handed to the delegate's operator as text (base64).
 import { XEDDSA_SIGNATURE_SIZE, signTrailing, verifyTrailing } from '../keys/xeddsa.js';
 import type { Prefix } from '../fcnet/prefix.js';
+import { readUint64BE, writeUint64BE } from '../util/bytes.js';
 
 export const DELEGATION_VERSION = 1;
 export const DELEGATION_SIZE = 91 + XEDDSA_SIGNATURE_SIZE;
@@ -42,9 +43,7 @@ export function signDelegation(holder: { publicKey: Uint8Array; privateKey: Uint
   bytes[65] = prefix.family;
   bytes[66] = prefix.length;
   bytes.set(prefix.address, 67);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(83, Math.floor(expires / 2 ** 32));
-  view.setUint32(87, expires >>> 0);
+  writeUint64BE(bytes, 83, expires);
   signTrailing(holder.privateKey, SIGNING_CONTEXT, bytes, 91);
   return bytes;
 }
@@ -65,10 +64,8 @@ export function decodeDelegation(buf: Uint8Array): Delegation | null {
   for (let i = 67 + size; i < 83; i++) if (bytes[i] !== 0) return null;
   const address = bytes.slice(67, 67 + size);
   for (let bit = length; bit < size * 8; bit++) if ((address[bit >> 3]! >> (7 - (bit & 7))) & 1) return null;
-  const view = new DataView(bytes.buffer);
-  const hi = view.getUint32(83);
-  if (hi >= 2 ** 21) return null;
+  if (bytes[83] !== 0 || bytes[84]! >= 0x20) return null; // an expiry of 2^53 or more
   const holder = bytes.subarray(1, 33);
   if (!verifyTrailing(holder, SIGNING_CONTEXT, bytes)) return null;
-  return { holder, delegate: bytes.subarray(33, 65), prefix: { family, address, length }, expires: hi * 2 ** 32 + view.getUint32(87), bytes };
+  return { holder, delegate: bytes.subarray(33, 65), prefix: { family, address, length }, expires: readUint64BE(bytes, 83), bytes };
 }

@@ -18,6 +18,14 @@ export function readUint64BE(buf: Uint8Array, off: number): number {
   return hi * 2 ** 32 + lo;
 }
 
+/** Writes `value` (a safe non-negative integer) at buf[off] as a big-endian 64-bit unsigned integer. */
+export function writeUint64BE(buf: Uint8Array, off: number, value: number): void {
+  let hi = Math.floor(value / 2 ** 32);
+  let lo = value >>> 0;
+  for (let i = 3; i >= 0; i--, hi = Math.floor(hi / 256)) buf[off + i] = hi & 0xff;
+  for (let i = 7; i >= 4; i--, lo >>>= 8) buf[off + i] = lo & 0xff;
+}
+
 /** Lower-case hex of `bytes` (a map key for a public key, say). */
 export function hexOf(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
