@@ -192,18 +192,27 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
 }
 
 /** An array of strings, each parsed by `parse` (whose error message is the problem), none twice. */
-function listValue<T>(node: TomlNode | undefined, field: string, what: string, parse: (text: string) => T, same: (a: T, b: T) => boolean, fail: Fail): T[] {
+function listValue<T>(
+  node: TomlNode | undefined,
+  field: string,
+  what: string,
+  parse: (text: string) => T,
+  same: (a: T, b: T) => boolean,
+  fail: Fail,
+  limits: { itemProblem?: string; max?: number; noun?: string } = {},
+): T[] {
   if (node === undefined) return [];
   if (node.kind !== 'array') return fail(node.line, field, `must be an array of ${what}, got ${describeNode(node)}`);
+  if (limits.max !== undefined && node.items.length > limits.max) fail(node.line, field, `lists ${node.items.length} ${limits.noun ?? 'items'}, at most ${limits.max}`);
   const out: T[] = [];
   node.items.forEach((item, i) => {
     const itemField = `${field}[${i}]`;
-    const text = stringValue(item, itemField, `must be a string: ${what}`, fail);
+    const text = stringValue(item, itemField, limits.itemProblem ?? `must be a string: ${what}`, fail);
     let value: T;
     try {
       value = parse(text);
     } catch (err) {
-      return fail(item.line, itemField, (err as Error).message);
+      return fail(item.line, itemField, err instanceof MultiaddrError ? err.problem : (err as Error).message);
     }
     const first = out.findIndex((v) => same(v, value));
     if (first >= 0) fail(item.line, itemField, `repeats ${field}[${first}]`);
@@ -266,44 +275,38 @@ function linksValue(links: TomlTable | undefined, entry: (table: TomlTable | und
 
 /** links.bootstrap: multiaddrs of public nodes, ending in /rovy/<peer ID>; several may name one node. */
 function bootstrapValue(node: TomlNode | undefined, fail: Fail): PeerMultiaddr[] {
-  if (node === undefined) return [];
-  const shape = 'must be an array of multiaddrs like "/dns/node.example.org/tcp/443/tls/rovy/<peer ID>"';
-  if (node.kind !== 'array') return fail(node.line, 'links.bootstrap', `${shape}, got ${describeNode(node)}`);
-  if (node.items.length > BOOTSTRAP_LIMIT) fail(node.line, 'links.bootstrap', `lists ${node.items.length} addresses, at most ${BOOTSTRAP_LIMIT}`);
-  const seen = new Map<string, number>();
-  return node.items.map((item, i) => {
-    const field = `links.bootstrap[${i}]`;
-    const text = stringValue(item, field, 'must be a multiaddr ending in /rovy/<peer ID> (a string)', fail);
-    const address = multiaddrValue(text, item, field, { peer: 'required' }, fail);
-    if (address.peerId === undefined || address.publicKey === undefined) return fail(item.line, field, 'needs /rovy/<peer ID> at the end');
-    const canonical = formatMultiaddr(address);
-    const first = seen.get(canonical);
-    if (first !== undefined) fail(item.line, field, `repeats links.bootstrap[${first}]`);
-    seen.set(canonical, i);
+  const parse = (text: string): PeerMultiaddr => {
+    const address = parseMultiaddr(text, { peer: 'required' });
+    if (address.peerId === undefined || address.publicKey === undefined) throw new Error('needs /rovy/<peer ID> at the end');
     return { ...address, peerId: address.peerId, publicKey: address.publicKey };
+  };
+  return listValue(node, 'links.bootstrap', 'multiaddrs like "/dns/node.example.org/tcp/443/tls/rovy/<peer ID>"', parse, sameMultiaddr, fail, {
+    itemProblem: 'must be a multiaddr ending in /rovy/<peer ID> (a string)',
+    max: BOOTSTRAP_LIMIT,
+    noun: 'addresses',
   });
 }
 
 /** links.publish: where others may reach this node (no /rovy: the record is signed by its key). */
 function publishValue(node: TomlNode | undefined, fail: Fail): Multiaddr[] | null {
   if (node === undefined) return null;
-  const shape = 'must be an array of multiaddrs like "/ip4/203.0.113.7/udp/7777" or "/dns/node.example.org/tcp/443/tls"';
-  if (node.kind !== 'array') return fail(node.line, 'links.publish', `${shape}, got ${describeNode(node)}`);
-  if (node.items.length > MAX_CONTACT_ADDRESSES) fail(node.line, 'links.publish', `lists ${node.items.length} addresses, at most ${MAX_CONTACT_ADDRESSES}`);
-  const seen = new Map<string, number>();
-  return node.items.map((item, i) => {
-    const field = `links.publish[${i}]`;
-    const text = stringValue(item, field, 'must be a multiaddr string like "/ip4/203.0.113.7/udp/7777"', fail);
-    const address = multiaddrValue(text, item, field, { peer: 'forbidden' }, fail);
-    if (address.zone !== undefined) fail(item.line, field, 'a link-local address means nothing beyond its own link: publish a global one');
-    if (address.address === '::' || address.address === '0.0.0.0') fail(item.line, field, 'is the unspecified address: publish one others can reach');
-    const canonical = formatMultiaddr(address);
-    if (new TextEncoder().encode(canonical).length > MAX_ADDRESS_TEXT) fail(item.line, field, `is longer than ${MAX_ADDRESS_TEXT} bytes`);
-    const first = seen.get(canonical);
-    if (first !== undefined) fail(item.line, field, `repeats links.publish[${first}]`);
-    seen.set(canonical, i);
+  const parse = (text: string): Multiaddr => {
+    const address = parseMultiaddr(text, { peer: 'forbidden' });
+    if (address.zone !== undefined) throw new Error('a link-local address means nothing beyond its own link: publish a global one');
+    if (address.address === '::' || address.address === '0.0.0.0') throw new Error('is the unspecified address: publish one others can reach');
+    if (new TextEncoder().encode(formatMultiaddr(address)).length > MAX_ADDRESS_TEXT) throw new Error(`is longer than ${MAX_ADDRESS_TEXT} bytes`);
     return address;
+  };
+  return listValue(node, 'links.publish', 'multiaddrs like "/ip4/203.0.113.7/udp/7777" or "/dns/node.example.org/tcp/443/tls"', parse, sameMultiaddr, fail, {
+    itemProblem: 'must be a multiaddr string like "/ip4/203.0.113.7/udp/7777"',
+    max: MAX_CONTACT_ADDRESSES,
+    noun: 'addresses',
   });
+}
+
+/** Whether two multiaddrs are one (their canonical text). */
+function sameMultiaddr(a: Multiaddr, b: Multiaddr): boolean {
+  return formatMultiaddr(a) === formatMultiaddr(b);
 }
 
 /** links.allow: peer IDs, each once. */
