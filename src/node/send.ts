@@ -142,8 +142,6 @@ export class SendPipeline {
         continue;
       }
       if (data[p + OFF_DST] !== 0xfc) {
-        // From our fc address, a reply may come back to it, through the filter.
-        if (data[p + OFF_DST] !== 0xff) this.ctx.filter.noteOutbound(data, p, len, now);
         this.toPrefix(i, p, len, 6, p + OFF_DST, data[p + OFF_HOP_LIMIT]!, now);
         continue;
       }
@@ -170,6 +168,8 @@ export class SendPipeline {
     const { data } = this.batch;
     const key = this.ctx.prefixes.lookup(family, data, dst);
     if (!key) return; // no node's: multicast, broadcast, or nothing routed there
+    // A reply may come back to our fc address, through the filter (which guards only that).
+    if (family === 6) this.ctx.filter.noteOutbound(data, p, len, now);
     const route = this.ctx.router.routeTo(key);
     if (!route) {
       this.ctx.counters.noRoute++;
