@@ -373,7 +373,7 @@ NAPI_MODULE_INIT() {
   };
   if (napi_define_properties(env, exports, sizeof d / sizeof d[0], d) != napi_ok ||
       !rv_register_tun(env, exports, inst) || !rv_register_udp(env, exports, inst) ||
-      !rv_register_aead(env, exports, inst))
+      !rv_register_aead(env, exports, inst) || !rv_register_marks(env, exports, inst))
     return NULL;
   return exports;
 }

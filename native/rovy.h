@@ -94,6 +94,7 @@ napi_value rv_stats(napi_env env, const rv_stat *stats, size_t n);
 bool rv_register_tun(napi_env env, napi_value exports, rv_instance *inst);
 bool rv_register_udp(napi_env env, napi_value exports, rv_instance *inst);
 bool rv_register_aead(napi_env env, napi_value exports, rv_instance *inst);
+bool rv_register_marks(napi_env env, napi_value exports, rv_instance *inst);
 void rv_aead_teardown(rv_instance *inst);
 
 #define RV_FN(name, fn, data) { name, NULL, fn, NULL, NULL, NULL, napi_enumerable, data }

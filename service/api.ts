@@ -7,7 +7,7 @@ import { parseMultiaddr, type Multiaddr } from '../src/transport/multiaddr.js';
 import { canonicalPeerId, decodePeerId, encodePeerId, PeerIdError } from '../src/keys/peerid.js';
 import { isRovyKey } from '../src/keys/address.js';
 import type { MeshNode, PeerStatus } from '../src/node/node.js';
-import { BusService, DISCOVERY_IFACE, NAMES_IFACE, NEIGHBOR_IFACE, NODE_IFACE, PEER_IFACE, PORTS_IFACE, ROOT_PATH, RovyError, type CallContext, type InterfaceImpl } from './dbus/bus.js';
+import { BusService, DISCOVERY_IFACE, EXIT_IFACE, NAMES_IFACE, NEIGHBOR_IFACE, NODE_IFACE, PEER_IFACE, PORTS_IFACE, ROOT_PATH, RovyError, type CallContext, type InterfaceImpl } from './dbus/bus.js';
 import { formatPorts, parsePorts, PortRuleError, rulePeer, sameRule, type PortRule } from '../src/fcnet/port-rules.js';
 import { toJson } from './json.js';
 import { NameError } from '../src/names/label.js';
@@ -16,12 +16,14 @@ import type { LanPeers } from '../src/node/lan-peers.js';
 import { formatEndpoint } from '../src/transport/endpoint.js';
 import type { Neighbor } from '../src/discovery/neighbors.js';
 import { quoteShort } from '../src/util/quote.js';
+import type { Exits } from './exit.js';
 
 export { BUS_NAME, ROOT_PATH } from './dbus/bus.js';
 const ACTION_TOGGLE = 'net.rovy.toggle';
 const ACTION_PEERS = 'net.rovy.manage-peers';
 const ACTION_NAMES = 'net.rovy.manage-names';
 const ACTION_PORTS = 'net.rovy.manage-ports';
+const ACTION_EXIT = 'net.rovy.use-exit';
 
 /** What the API asks of the daemon. */
 export interface ApiHost {
@@ -30,6 +32,8 @@ export interface ApiHost {
   /** The listen multiaddrs with the ports actually bound. */
   readonly listen: string[];
   readonly version: string;
+  /** The exit this host uses, and the one it offers. */
+  readonly exits: Exits;
   /** Switches the mesh; resolves once NetworkManager, where it manages the interface, was asked too. */
   setEnabled(enabled: boolean): Promise<void>;
   /** Changes discovery (its policy, or switches it) and remembers the choice. */
@@ -67,6 +71,7 @@ export class RovyApi {
       [NAMES_IFACE]: this.namesInterface(),
       [DISCOVERY_IFACE]: this.discoveryInterface(),
       [PORTS_IFACE]: this.portsInterface(),
+      [EXIT_IFACE]: this.exitInterface(),
     });
     for (const peer of this.host.node.peerStatus()) this.peerAdded(peer.peerId);
     for (const n of this.host.node.lan?.neighbors() ?? []) this.neighborAdded(n.peerId);
@@ -130,6 +135,10 @@ export class RovyApi {
 
   stateChanged(): void {
     this.bus.propertiesChanged(ROOT_PATH, NODE_IFACE, ['Enabled', 'State']);
+  }
+
+  exitChanged(): void {
+    this.bus.propertiesChanged(ROOT_PATH, EXIT_IFACE, ['Node', 'KillSwitch', 'State', 'Offers']);
   }
 
   namesChanged(): void {
@@ -298,6 +307,34 @@ export class RovyApi {
     };
   }
 
+  private exitInterface(): InterfaceImpl {
+    const { exits } = this.host;
+    return {
+      properties: {
+        Node: () => exits.chosen?.peerId ?? '',
+        KillSwitch: () => exits.chosen?.killSwitch ?? false,
+        State: () => exits.state,
+        Address: () => exits.report().meshIPv4,
+        Offers: () => exits.report().offers.map((o) => [o.peerId, o.ipv4, o.ipv6, o.hops ?? 0]),
+        Offering: () => exits.report().offering.offer,
+      },
+      methods: {
+        SetExitNode: async (ctx: CallContext, peerId: string, killSwitch: boolean) => {
+          await this.bus.authorize(ctx, ACTION_EXIT);
+          const choice = peerId === '' ? null : { peerId: peerIdArgument(peerId), killSwitch };
+          if (choice?.peerId === this.host.node.peerId) throw new RovyError('InvalidArgument', 'this node cannot be its own exit');
+          if (choice && this.host.node.inbound.isBlocked(choice.peerId)) throw new RovyError('InvalidArgument', `${choice.peerId} is blocked: rovy unblock ${choice.peerId} first`);
+          try {
+            exits.use(choice);
+          } catch (err) {
+            throw err instanceof RovyError ? err : new RovyError('Failed', (err as Error).message);
+          }
+          this.exitChanged();
+        },
+      },
+    };
+  }
+
   private neighborInterface(peerId: string): InterfaceImpl {
     const neighbor = (): Neighbor => {
       const n = this.host.node.lan?.neighbor(peerId);
@@ -395,6 +432,7 @@ export class RovyApi {
       links: node.linksReport(),
       prefixes: node.prefixesReport(),
       ports: propertyValues(this.portsInterface()),
+      exit: this.host.exits.report(),
       counters: node.counters.snapshot(),
       dataPath: node.dataPath(),
     };

@@ -11,6 +11,7 @@ import { DISCOVERY_USAGE, runDiscovery } from './commands/discovery.js';
 import { runPeers, runStatus } from './commands/status.js';
 import { PORTS_USAGE, runPorts } from './commands/ports.js';
 import { PREFIX_USAGE, runPrefix } from './commands/prefix.js';
+import { EXIT_USAGE, runExit } from './commands/exit.js';
 import { DEFAULT_CONFIG_PATH as DEFAULT_CONFIG } from '../src/config/defaults.js';
 
 interface Command {
@@ -156,6 +157,22 @@ const commands: Record<string, Command> = {
     options: jsonOption,
     positionals: 'any',
     run: (v, _p, _e, args) => runDiscovery(args, v.json === true),
+  },
+  exit: {
+    summary: 'the exit to the Internet in use and the nodes that offer one; use PEER, off to switch',
+    usage: EXIT_USAGE,
+    details: [
+      'With an exit in use, this machine\'s traffic to every address no routed prefix holds goes',
+      'through that node (IPv4 from its mesh address in 100.64.0.0/10, masqueraded there), while',
+      'the daemon\'s own traffic to its peers keeps its path. PEER is a peer ID, petname or fc00::/8',
+      'address; it need not offer an exit yet. --kill-switch: while the exit cannot be reached,',
+      'nothing leaves outside the mesh (without it, this machine\'s own routes carry the traffic',
+      'meanwhile). "off" puts the routes back exactly as they were. Kept across restarts; needs',
+      'polkit net.rovy.use-exit. A node offers an exit with [exit] offer = true in its config.',
+    ].join('\n'),
+    options: { json: { type: 'boolean' }, 'kill-switch': { type: 'boolean' } },
+    positionals: 'any',
+    run: (v, _p, _e, args) => runExit(args, v.json === true, v['kill-switch'] === true),
   },
   prefix: {
     summary: "a prefix holder's tools: key (make or show the holder key), delegate PREFIX to a node",

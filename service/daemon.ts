@@ -29,6 +29,8 @@ import { VERSION } from './version.js';
 import { TUN_OFFLOADS, TunDevice } from '../src/tun/device.js';
 import { UdpSocket } from '../src/transport/udp.js';
 import { MeshSwitch } from './mesh-switch.js';
+import { Exits } from './exit.js';
+import { EXIT_MARK } from './exit-routes.js';
 import { Log } from './log.js';
 
 /** Socket buffers big enough to hold a TCP window at a gigabit without drops between batches. */
@@ -114,6 +116,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   let api: RovyApi | null = null;
   let meshSwitch: MeshSwitch | null = null;
   let prefixRoutes: PrefixRoutes | null = null;
+  let exits: Exits | null = null;
   /** A discovery policy chosen at run time, with the config's policy at that moment. */
   let discoveryChoice = saved.discovery;
   const runtimePeersWithout = (peerId: string): string[] => [...runtimePeers].filter(([id]) => id !== peerId).map(([, text]) => text);
@@ -124,6 +127,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     discovery: discoveryChoice,
     blocked: node?.inbound.blocked() ?? saved.blocked,
     ports: runtimePorts.map(formatRule),
+    exit: exits?.chosen ?? saved.exit,
     ...change,
   });
   /** Saves `state` before a change is made and acknowledged: if it cannot, the caller gets a
@@ -145,6 +149,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     }
   };
   const release = (): void => {
+    exits?.close();
     meshSwitch?.close();
     bus?.close();
     node?.stop();
@@ -163,6 +168,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       } else {
         const socket = withContext(what, () => UdpSocket.open(listen.family, listen.address, listen.port, SOCKET_BUFFER_BYTES));
         sockets.push(socket);
+        markForExits(socket, log);
         port = socket.port;
       }
       const address = { ...listen, port };
@@ -206,9 +212,14 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
           // Switched back on: the routes went with the link, and come back with it.
           if (node?.isEnabled) prefixRoutes?.sync(node.prefixes.accepted());
           else prefixRoutes?.forget();
+          if (node?.isEnabled) exits?.sync();
+          else exits?.linkDown();
           api?.stateChanged();
         },
-        prefixesChanged: () => prefixRoutes?.sync(node!.prefixes.accepted()),
+        prefixesChanged: () => {
+          prefixRoutes?.sync(node!.prefixes.accepted());
+          exits?.sync();
+        },
         namesChanged: () => api?.namesChanged(),
         neighborAdded: (peerId) => api?.neighborAdded(peerId),
         neighborChanged: (peerId) => api?.neighborChanged(peerId),
@@ -231,6 +242,18 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
         log.warn(`prefixes.announce has IPv${family} prefixes, but this machine does not forward IPv${family} (sysctl ${family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'}=1): packets for them reach it and go no further`);
       }
     }
+    // The daemon's own connections keep the underlay's path while the host uses an exit.
+    streams.tcp.setMark(EXIT_MARK);
+    streams.tls.setMark(EXIT_MARK);
+    exits = new Exits({
+      node,
+      device: tun.name,
+      log: { warn: (m) => log.warn(m), info: (m) => log.info(m) },
+      save: (exit) => persist(stateWith({ exit })),
+      changed: () => api?.exitChanged(),
+    });
+    exits.configure(config.exit);
+    exits.restore(saved.exit);
     meshSwitch = new MeshSwitch({ node, tun, mtu: config.tun.mtu, save: (enabled) => persist(stateWith({ enabled })), log: (level, message) => log.write(level, message) });
     meshSwitch.configure();
     node.start();
@@ -249,11 +272,13 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   const lan = running.lan!;
   const device = tun;
   const theSwitch = meshSwitch!;
+  const theExits = exits!;
   const host: ApiHost = {
     node: running,
     interfaceName: device.name,
     listen: bound.map((l) => formatMultiaddr(l)),
     version: VERSION,
+    exits: theExits,
     setEnabled: (enabled) => theSwitch.setEnabled(enabled),
     changeDiscovery(change) {
       // The policy a change leads to is the discovery layer's to work out: made, then saved,
@@ -360,6 +385,8 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     // Routes for accepted prefixes that could not be added yet (the link down) are tried again.
     const routeRetry = setInterval(() => {
       if (running.isEnabled) prefixRoutes?.retry(running.prefixes.accepted());
+      // An exit's route may go (or come) while its claims stay as they were.
+      theExits.sync();
     }, ROUTE_RETRY_MS);
     const shutdown = (signal: string): void => {
       clearInterval(keepAlive);
@@ -387,6 +414,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       running.setPeers(nextPeers);
       running.setLinkSettings(linkSettingsFor(next.links, bound));
       running.setPrefixSettings({ announce: nextAnnounce, grants: next.prefixes.allow, trusts: next.prefixes.trust });
+      theExits.configure(next.exit);
       filePorts = next.ports;
       running.filter.enabled = filePorts.filter;
       running.filter.setRules(portRules());
@@ -413,7 +441,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     };
     const report = (): void => {
       const discovery = { policy: lan.policy, interfaces: lan.interfaceNames, neighbors: lan.neighbors().length, counters: lan.counters() };
-      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot(), dataPath: running.dataPath(), routing: { ...running.router.stats(), counters: running.router.counters.snapshot() }, discovery, links: running.linksReport(), prefixes: running.prefixesReport() })}`);
+      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot(), dataPath: running.dataPath(), routing: { ...running.router.stats(), counters: running.router.counters.snapshot() }, discovery, links: running.linksReport(), prefixes: running.prefixesReport(), exit: theExits.report() })}`);
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
@@ -487,4 +515,14 @@ function offloadText(tun: TunDevice): string {
   if (!tun.offload) return 'offloads off (tun.offload = false)';
   const names = Object.entries(TUN_OFFLOADS).flatMap(([name, bit]) => (tun.offloads & bit ? [name] : []));
   return names.length ? `offloads ${names.join(' ')}` : 'offloads refused by the kernel: writes still coalesce';
+}
+
+/** Marks a UDP socket of the daemon's (SO_MARK), so that its packets keep the underlay's path
+ *  while the host uses an exit; without CAP_NET_ADMIN (it has it as a service) that is said. */
+function markForExits(socket: UdpSocket, log: Log): void {
+  try {
+    socket.mark(EXIT_MARK);
+  } catch (err) {
+    log.warn(`cannot mark the UDP socket on port ${socket.port} (${(err as Error).message}): while an exit is in use, its packets would go into the mesh`);
+  }
 }

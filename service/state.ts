@@ -1,6 +1,7 @@
 // What the daemon remembers between runs that is not configuration: whether the mesh is switched
 // on, the peers added at run time (rovy connect), a discovery policy chosen at run time, the
-// blocked peers (rovy block) and the ports opened at run time (rovy ports allow). Kept as JSON beside the key file, written atomically with mode
+// blocked peers (rovy block), the ports opened at run time (rovy ports allow) and the exit in
+// use (rovy exit use). Kept as JSON beside the key file, written atomically with mode
 // 0600; a damaged file is reported and set aside, never fatal.
 import { readFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,9 +23,16 @@ export interface DaemonState {
   blocked: string[];
   /** Port rules opened at run time ("22/tcp", "80/tcp from <peer ID>"). */
   ports: string[];
+  /** The exit the host's traffic beyond the mesh goes through, and whether its kill switch is on. */
+  exit: ExitChoice | null;
 }
 
-const DEFAULT_STATE: DaemonState = { enabled: true, peers: [], discovery: null, blocked: [], ports: [] };
+export interface ExitChoice {
+  peerId: string;
+  killSwitch: boolean;
+}
+
+const DEFAULT_STATE: DaemonState = { enabled: true, peers: [], discovery: null, blocked: [], ports: [], exit: null };
 
 export class StateFile {
   readonly path: string;
@@ -59,12 +67,17 @@ export class StateFile {
         if (typeof text !== 'string') throw new Error('unexpected port rule');
         return formatRule(parseRule(text));
       });
+      const exit = data.exit ?? null; // absent in files from before exits
+      if (exit !== null && !(typeof exit === 'object' && typeof exit.peerId === 'string' && isPeerId(exit.peerId) && typeof exit.killSwitch === 'boolean')) {
+        throw new Error('unexpected exit');
+      }
       return {
         enabled: data.enabled,
         peers: [...data.peers],
         discovery: discovery && { policy: discovery.policy, configPolicy: discovery.configPolicy },
         blocked: blocked.map(canonicalPeerId),
         ports: rules,
+        exit: exit && { peerId: canonicalPeerId(exit.peerId), killSwitch: exit.killSwitch },
       };
     } catch (err) {
       this.bad = true;

@@ -18,6 +18,7 @@ import { writeU32LE } from '../../src/noise/messages.js';
 import { setup, flush } from '../../test/unit/session-harness.js';
 import { invariant } from '../expect.js';
 import { PeerExchange } from '../../src/node/peer-exchange.js';
+import { Ipv4Bindings } from '../../src/fcnet/ipv4-bindings.js';
 import { RoutedPrefixes } from '../../src/node/routed-prefixes.js';
 import { PrefixPolicy } from '../../src/routing/prefix-policy.js';
 
@@ -32,7 +33,7 @@ const router = new Router({ identity: keysB, mtu: 1420, send() {}, now: b.manage
 const address = fcAddressBytes(keysB.publicKey);
 const icmp = new IcmpReplies(tun, address, b.manager.now);
 const e2e = new EndToEnd(keysB, b.manager, links, icmp, b.counters, { changed() {}, resend() {}, internalError() {} }, 1420, b.manager.now);
-const pipeline = new ReceivePipeline(batch, { tun, filter: new InboundFilter([]), transports: [], icmp, sendToMesh() {}, prefixes: new RoutedPrefixes(new PrefixPolicy(), () => {}), exchange: new PeerExchange(keysB, { send: () => false, wallNow: Date.now, random: () => 0 }, 1420), mtu: 1420, hop: b.manager, links, router, e2e, localAddress: address, counters: b.counters, dataPath: new DataPathCounters() });
+const pipeline = new ReceivePipeline(batch, { tun, filter: new InboundFilter([]), transports: [], icmp, sendToMesh() {}, prefixes: new RoutedPrefixes(new PrefixPolicy(), () => {}), servesExit: () => false, ipv4Bindings: new Ipv4Bindings(), exchange: new PeerExchange(keysB, { send: () => false, wallNow: Date.now, random: () => 0 }, 1420), mtu: 1420, hop: b.manager, links, router, e2e, localAddress: address, counters: b.counters, dataPath: new DataPathCounters() });
 
 let waiting: Uint8Array[] = [];
 const socket = {

@@ -34,6 +34,13 @@ export function runName(args: string[], json: boolean): Promise<number> | number
   });
 }
 
+/** A peer ID as given, the peer of a petname, or of an fc address. */
+export async function peerOfText(client: BusClient, text: string): Promise<string> {
+  if (text.includes(':')) return peerIdOf(client, text);
+  const names = (await client.getAll(ROOT_PATH, NAMES_IFACE)).Names as [string, string, string][];
+  return names.find(([name]) => name === text.toLowerCase())?.[1] ?? text;
+}
+
 /** A peer ID as given, or the peer ID of the peer or neighbour with fc address `text`. */
 export async function peerIdOf(client: BusClient, text: string): Promise<string> {
   if (!text.includes(':')) return text; // a peer ID: the daemon checks it and says what is wrong

@@ -1,9 +1,9 @@
 // `rovy ports [--json]`, `rovy ports allow PORTS [--from PEER]`, `rovy ports deny PORTS [--from
 // PEER]`: what of the mesh's traffic reaches this machine (net.rovy.Rovy1.Ports). PORTS is
 // "22/tcp" or "FIRST-LAST/udp"; PEER a peer ID, a petname, or the fc00::/8 address of a peer.
-import { NAMES_IFACE, NODE_IFACE, PORTS_IFACE, ROOT_PATH, type BusClient } from '../dbus/bus.js';
+import { NODE_IFACE, PORTS_IFACE, ROOT_PATH } from '../dbus/bus.js';
 import { table, withDaemon } from './client.js';
-import { peerIdOf } from './names.js';
+import { peerOfText } from './names.js';
 
 export const PORTS_USAGE = 'rovy ports [--json] | rovy ports allow|deny PORTS [--from PEER]';
 
@@ -18,7 +18,7 @@ export function runPorts(args: string[], json: boolean, from: string | undefined
   }
   return withDaemon('ports', async (client) => {
     if (change) {
-      const peerId = from === undefined ? '' : await peerOf(client, from);
+      const peerId = from === undefined ? '' : await peerOfText(client, from);
       const before = rulesText(await client.getAll(ROOT_PATH, PORTS_IFACE));
       await client.call(ROOT_PATH, PORTS_IFACE, action === 'allow' ? 'Allow' : 'Deny', 'ss', [ports!, peerId]);
       const after = rulesText(await client.getAll(ROOT_PATH, PORTS_IFACE));
@@ -42,11 +42,4 @@ export function runPorts(args: string[], json: boolean, from: string | undefined
 
 function rulesText(props: Record<string, unknown>): string {
   return JSON.stringify(props.Rules);
-}
-
-/** A peer ID, the peer of a petname, or of an fc address. */
-async function peerOf(client: BusClient, text: string): Promise<string> {
-  if (text.includes(':')) return peerIdOf(client, text);
-  const names = (await client.getAll(ROOT_PATH, NAMES_IFACE)).Names as [string, string, string][];
-  return names.find(([name]) => name === text.toLowerCase())?.[1] ?? text;
 }

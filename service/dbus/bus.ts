@@ -30,6 +30,7 @@ export const NAMES_IFACE = 'net.rovy.Rovy1.Names';
 export const DISCOVERY_IFACE = 'net.rovy.Rovy1.Discovery';
 export const NEIGHBOR_IFACE = 'net.rovy.Rovy1.Neighbor';
 export const PORTS_IFACE = 'net.rovy.Rovy1.Ports';
+export const EXIT_IFACE = 'net.rovy.Rovy1.Exit';
 const ERROR_PREFIX = 'net.rovy.Rovy1.Error.';
 const DEFAULT_SYSTEM_BUS = 'unix:path=/var/run/dbus/system_bus_socket';
 const POLKIT = 'org.freedesktop.PolicyKit1';

@@ -122,6 +122,15 @@ key_file = ${q(keyFile)}
 #allow = []
 #trust = []
 
+# This machine as an exit to the Internet for the mesh: it announces ::/0 and 0.0.0.0/0, and
+# what the mesh sends from its own addresses (fc00::/8, and 100.64.0.0/10 for IPv4) leaves by
+# the uplink masqueraded with nftables; a routed prefix's addresses leave as they are. Turn on
+# forwarding. A node uses an exit with rovy exit use PEER.
+#[exit]
+#offer = false
+# clients = ["<peer ID>", ...]   only these nodes may use it (absent: every node of the mesh)
+# uplink = "eth0"                the traffic leaves by this interface only (absent: any but the mesh's)
+
 # One [[peer]] block for each peer to connect to, for example:
 # [[peer]]
 # address = "/ip6/2001:db8::1/udp/7777/rovy/<peer ID>"   # required: where, and who; or an

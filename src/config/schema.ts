@@ -21,7 +21,7 @@ import { describeNode, describeType, type TomlNode, type TomlTable } from './tom
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 import { parseRule, sameRule, type PortRule } from '../fcnet/port-rules.js';
 import { MAX_ADDRESS_TEXT, MAX_CONTACT_ADDRESSES } from '../discovery/contact.js';
-import { parsePrefix, samePrefix, type Prefix } from '../fcnet/prefix.js';
+import { isDefaultRoute, parsePrefix, samePrefix, type Prefix } from '../fcnet/prefix.js';
 import { parseGrant, parseTrust, type PrefixGrant, type PrefixTrust } from '../routing/prefix-policy.js';
 import { decodeDelegation, DELEGATION_SIZE } from '../routing/delegation.js';
 import { equalBytes } from '../util/bytes.js';
@@ -80,6 +80,17 @@ export interface Config {
   /** What of the mesh's traffic reaches this host (fcnet/inbound-filter.ts). */
   ports: { filter: boolean; allow: PortRule[] };
   prefixes: PrefixSettings;
+  exit: ExitSettings;
+}
+
+/** This node as an exit to the Internet for the mesh (issue 15, 2). */
+export interface ExitSettings {
+  /** Whether it offers one: announces ::/0 and 0.0.0.0/0, and masquerades the mesh's addresses. */
+  offer: boolean;
+  /** Peer IDs of the nodes it serves; null: every node of the mesh. */
+  clients: string[] | null;
+  /** The interface the mesh's traffic leaves by, masqueraded; null: any but the TUN. */
+  uplink: string | null;
 }
 
 /** Networks beyond fc00::/8 (issue 15): those behind this node, and whose claims it accepts. */
@@ -128,7 +139,7 @@ export const MTU_MIN = IPV6_MIN_MTU;
 export const MTU_MAX = 9000; // jumbo frames; a larger TUN MTU buys nothing on real links
 export const KEEPALIVE_MAX = 3600; // one hour: beyond that no NAT mapping survives anyway
 
-const ROOT_KEYS = ['key_file', 'listen', 'tun', 'peer', 'log', 'discovery', 'links', 'ports', 'prefixes'];
+const ROOT_KEYS = ['key_file', 'listen', 'tun', 'peer', 'log', 'discovery', 'links', 'ports', 'prefixes', 'exit'];
 const TUN_KEYS = ['name', 'mtu', 'offload'];
 const PEER_KEYS = ['address', 'name', 'psk', 'keepalive'];
 const LOG_KEYS = ['level'];
@@ -136,6 +147,9 @@ const DISCOVERY_KEYS = ['policy', 'interfaces'];
 const LINKS_KEYS = ['accept', 'allow', 'max_inbound', 'inbound_rate', 'target', 'bootstrap', 'publish'];
 const PORTS_KEYS = ['filter', 'allow'];
 const PREFIXES_KEYS = ['announce', 'delegations', 'allow', 'trust'];
+const EXIT_KEYS = ['offer', 'clients', 'uplink'];
+/** Nodes an exit names as its clients, at most. */
+export const EXIT_CLIENTS_LIMIT = 1024;
 
 type Fail = (line: number, field: string, problem: string) => never;
 
@@ -160,6 +174,8 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
   if (ports) checkKeys(ports, 'ports.', PORTS_KEYS, fail);
   const prefixes = tableValue(root, 'prefixes', fail);
   if (prefixes) checkKeys(prefixes, 'prefixes.', PREFIXES_KEYS, fail);
+  const exit = tableValue(root, 'exit', fail);
+  if (exit) checkKeys(exit, 'exit.', EXIT_KEYS, fail);
   const entry = (table: TomlTable | undefined, key: string): TomlNode | undefined => table?.entries.get(key)?.node;
   const listen = listenValue(entry(root, 'listen'), fail);
   return {
@@ -183,12 +199,24 @@ export function configFromTree(root: TomlTable, file: string, dir: string, sourc
       allow: portRulesValue(entry(ports, 'allow'), fail),
     },
     prefixes: {
-      announce: listValue(entry(prefixes, 'announce'), 'prefixes.announce', 'prefixes like "2001:db8:1::/48" or "10.7.0.0/16"', parsePrefix, samePrefix, fail),
+      announce: listValue(entry(prefixes, 'announce'), 'prefixes.announce', 'prefixes like "2001:db8:1::/48" or "10.7.0.0/16"', announcedPrefix, samePrefix, fail),
       delegations: listValue(entry(prefixes, 'delegations'), 'prefixes.delegations', 'delegations as rovy prefix delegate prints them (base64)', delegationValue, (a, b) => equalBytes(a, b), fail),
       allow: listValue(entry(prefixes, 'allow'), 'prefixes.allow', 'grants like "2001:db8:1::/48 from <peer ID>"', parseGrant, (a, b) => a.peerId === b.peerId && samePrefix(a.prefix, b.prefix), fail),
       trust: listValue(entry(prefixes, 'trust'), 'prefixes.trust', 'trusts like "2001:db8::/32 by <holder key>"', parseTrust, (a, b) => equalBytes(a.holder, b.holder) && samePrefix(a.prefix, b.prefix), fail),
     },
+    exit: {
+      offer: booleanValue(entry(exit, 'offer'), false, 'exit.offer', fail),
+      clients: entry(exit, 'clients') === undefined ? null : peerIdsValue(entry(exit, 'clients'), 'exit.clients', fail, EXIT_CLIENTS_LIMIT),
+      uplink: entry(exit, 'uplink') === undefined ? null : interfaceNameValue(entry(exit, 'uplink')!, 'exit.uplink', fail),
+    },
   };
+}
+
+/** A prefix to announce: any but a default route, which is an exit's ([exit] offer). */
+function announcedPrefix(text: string): Prefix {
+  const prefix = parsePrefix(text);
+  if (isDefaultRoute(prefix)) throw new Error('is a default route: a node offers the way to everywhere with [exit] offer = true');
+  return prefix;
 }
 
 /** An array of strings, each parsed by `parse` (whose error message is the problem), none twice. */
@@ -263,7 +291,7 @@ function linksValue(links: TomlTable | undefined, entry: (table: TomlTable | und
   }
   return {
     accept,
-    allow: allowValue(entry(links, 'allow'), fail),
+    allow: peerIdsValue(entry(links, 'allow'), 'links.allow', fail),
     maxInbound: integerValue(entry(links, 'max_inbound'), DEFAULTS.maxInbound, 'links.max_inbound', 0, MAX_INBOUND_LIMIT, '', fail),
     inboundRate: integerValue(entry(links, 'inbound_rate'), DEFAULTS.inboundRate, 'links.inbound_rate', 1, INBOUND_RATE_LIMIT, ' (new links a second from one address)', fail),
     // Bootstrap nodes alone are a way in, not a mesh: a node given them keeps links by default.
@@ -309,14 +337,15 @@ function sameMultiaddr(a: Multiaddr, b: Multiaddr): boolean {
   return formatMultiaddr(a) === formatMultiaddr(b);
 }
 
-/** links.allow: peer IDs, each once. */
-function allowValue(node: TomlNode | undefined, fail: Fail): string[] {
+/** links.allow, exit.clients: peer IDs, each once. */
+function peerIdsValue(node: TomlNode | undefined, list: string, fail: Fail, max = Infinity): string[] {
   if (node === undefined) return [];
   const shape = 'must be an array of peer IDs';
-  if (node.kind !== 'array') return fail(node.line, 'links.allow', `${shape}, got ${describeNode(node)}`);
+  if (node.kind !== 'array') return fail(node.line, list, `${shape}, got ${describeNode(node)}`);
+  if (node.items.length > max) fail(node.line, list, `lists ${node.items.length} peer IDs, at most ${max}`);
   const seen = new Map<string, number>();
   return node.items.map((item, i) => {
-    const field = `links.allow[${i}]`;
+    const field = `${list}[${i}]`;
     const text = stringValue(item, field, 'must be a peer ID (a string)', fail);
     let key: Uint8Array;
     try {
@@ -327,7 +356,7 @@ function allowValue(node: TomlNode | undefined, fail: Fail): string[] {
     if (!isRovyKey(key)) fail(item.line, field, 'is not a rovy key (its address is outside fc00::/8)');
     const peerId = encodePeerId(key);
     const first = seen.get(peerId);
-    if (first !== undefined) fail(item.line, field, `repeats links.allow[${first}]`);
+    if (first !== undefined) fail(item.line, field, `repeats ${list}[${first}]`);
     seen.set(peerId, i);
     return peerId;
   });

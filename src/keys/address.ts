@@ -27,3 +27,25 @@ export function fcAddressBytes(publicKey: Uint8Array): Uint8Array {
 export function isRovyKey(publicKey: Uint8Array): boolean {
   return fcAddressBytes(publicKey)[0] === ROVY_ADDRESS_PREFIX;
 }
+
+/**
+ * The node's IPv4 address inside the mesh, 100.64.0.0/10 (shared address space, RFC 6598), from
+ * the low 22 bits of its fc address. A node has one only to send IPv4 through an exit: rovy0
+ * carries it then, the exit masquerades it and binds it to the key it came from. 22 bits do
+ * collide now and then (two keys in 4 million share one); an exit that holds one binding refuses
+ * a second key on the same address while the first is in use (fcnet/ipv4-bindings.ts).
+ */
+export function meshIPv4Bytes(fcAddress: Uint8Array): Uint8Array {
+  return Uint8Array.of(100, 0x40 | (fcAddress[13]! & 0x3f), fcAddress[14]!, fcAddress[15]!);
+}
+
+/** Whether the IPv4 address at buf[off, off + 4) is in 100.64.0.0/10. Allocates nothing. */
+export function isMeshIPv4(buf: Uint8Array, off: number): boolean {
+  return buf[off] === 100 && (buf[off + 1]! & 0xc0) === 0x40;
+}
+
+/** Whether the IPv4 address at buf[off, off + 4) is the mesh IPv4 address of the node whose fc
+ *  address is `fcAddress`. Allocates nothing. */
+export function isMeshIPv4Of(buf: Uint8Array, off: number, fcAddress: Uint8Array): boolean {
+  return isMeshIPv4(buf, off) && (buf[off + 1]! & 0x3f) === (fcAddress[13]! & 0x3f) && buf[off + 2] === fcAddress[14] && buf[off + 3] === fcAddress[15];
+}

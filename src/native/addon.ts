@@ -93,6 +93,12 @@ export interface NativeAddon {
   /** Batched UDP I/O so far on this thread (see UdpStats in native/udp.c). */
   udpStats(): UdpStats;
 
+  /** Marks an open socket for policy routing (SO_MARK; 0: left unmarked). Needs CAP_NET_ADMIN. */
+  socketMark(fd: number, mark: number): void;
+  /** A non-blocking TCP socket to addr (4 or 16 bytes) and port, marked (0: not), its connect
+   *  begun: the descriptor, for net.Socket({ fd }). */
+  tcpDial(family: 4 | 6, addr: Uint8Array, port: number, mark: number): number;
+
   /**
    * Calls `callback` on the main thread whenever fd is readable (level-triggered: drain it).
    * If libuv reports an error the poll has stopped and the callback gets it.

@@ -5,7 +5,7 @@
 // daemon, or a test) hands it open ones, and the petname file loaded — so it stays embeddable;
 // only LAN discovery's socket is its own, since it comes and goes with the discovery policy.
 import { decodePeerId, encodePeerId } from '../keys/peerid.js';
-import { fcAddressBytes, formatIPv6 } from '../keys/address.js';
+import { fcAddressBytes, formatIPv6, meshIPv4Bytes } from '../keys/address.js';
 import { AddressTable } from '../fcnet/address-table.js';
 import type { StaticIdentity } from '../noise/handshake.js';
 import { SessionManager, type SessionManagerOptions } from '../session/manager.js';
@@ -39,7 +39,8 @@ import { AutoLinks, bootstrapNodes, type AutoLinksOptions } from './auto-links.j
 import { formatMultiaddr } from '../transport/multiaddr.js';
 import { randomInt } from 'node:crypto';
 import { RoutedPrefixes, type ClaimStatus } from './routed-prefixes.js';
-import { formatPrefix } from '../fcnet/prefix.js';
+import { formatPrefix, parsePrefix } from '../fcnet/prefix.js';
+import { Ipv4Bindings } from '../fcnet/ipv4-bindings.js';
 import { PrefixPolicy, type PrefixGrant, type PrefixTrust } from '../routing/prefix-policy.js';
 import type { AnnouncedPrefix } from '../routing/announcement.js';
 import { lookup } from 'node:dns/promises';
@@ -95,7 +96,21 @@ export interface NodeOptions {
   prefixes?: { announce: AnnouncedPrefix[]; grants: PrefixGrant[]; trusts: PrefixTrust[] };
   /** The inbound filter: whether it runs (default true), and the ports open to the mesh (default none). */
   ports?: { filter: boolean; rules: PortRule[] };
+  /** Whether this node offers an exit to the Internet, and to which nodes (null: any). */
+  exit?: ExitOffering;
 }
+
+export interface ExitOffering {
+  offer: boolean;
+  /** Keys of the nodes the exit serves; null: every node of the mesh. */
+  clients: readonly Uint8Array[] | null;
+}
+
+/** What an exit announces: the default route of both families. */
+const EXIT_CLAIMS: readonly AnnouncedPrefix[] = [
+  { prefix: parsePrefix('::/0'), delegation: null },
+  { prefix: parsePrefix('0.0.0.0/0'), delegation: null },
+];
 
 export type PeerState = 'connected' | 'connecting' | 'disconnected';
 export type NodeState = 'disabled' | 'offline' | 'online';
@@ -189,6 +204,12 @@ export class MeshNode {
   readonly prefixes: RoutedPrefixes;
   private readonly prefixPolicy: PrefixPolicy;
   private announced: AnnouncedPrefix[] = [];
+  /** The prefixes the config announces; with the exit's claims when it offers one, `announced`. */
+  private configured: AnnouncedPrefix[] = [];
+  private exitOffering: ExitOffering = { offer: false, clients: null };
+  /** The exit this node's traffic beyond the mesh goes through; null: none. */
+  private exitKey: Uint8Array | null = null;
+  private readonly ipv4Bindings = new Ipv4Bindings();
   /** Contact records passed between neighbours, and the links the node keeps by itself. */
   readonly exchange: PeerExchange;
   private readonly autoLinks: AutoLinks;
@@ -350,9 +371,12 @@ export class MeshNode {
     this.autoLinks = new AutoLinks(linkSettings.target, bootstrapNodes(linkSettings.bootstrap, this.peerId, this.log), this.exchange.book, this.autoLinksHost(), this.sessions.now(), options.keeper);
     this.prefixPolicy = new PrefixPolicy(options.prefixes?.grants, options.prefixes?.trusts);
     this.prefixes = new RoutedPrefixes(this.prefixPolicy, this.log);
-    this.setOwnPrefixes(options.prefixes?.announce ?? []);
+    this.configured = options.prefixes?.announce ?? [];
+    this.exitOffering = options.exit ?? this.exitOffering;
+    this.applyOwnPrefixes();
     const context = {
       prefixes: this.prefixes,
+      ipv4Bindings: this.ipv4Bindings,
       filter: this.filter,
       exchange: this.exchange,
       tun: options.tun,
@@ -369,6 +393,7 @@ export class MeshNode {
     this.receive = new ReceivePipeline(new PacketBatch(BATCH, slotFor(MTU_MAX)), {
       ...context,
       localAddress: this.address,
+      servesExit: (key: Uint8Array) => this.servesExit(key),
       icmp,
       sendToMesh: (packet) => this.send.sendPackets([packet]),
     });
@@ -655,20 +680,79 @@ export class MeshNode {
 
   /** New routed prefixes settings (a reload): what to announce, whose claims to accept. */
   setPrefixSettings(settings: { announce: AnnouncedPrefix[]; grants: PrefixGrant[]; trusts: PrefixTrust[] }): void {
-    this.setOwnPrefixes(settings.announce);
+    this.configured = settings.announce;
+    this.applyOwnPrefixes();
     this.prefixPolicy.configure(settings.grants, settings.trusts);
     if (this.prefixes.update(this.router, this.sessions.now(), Date.now(), true)) this.events.prefixesChanged?.();
   }
 
-  private setOwnPrefixes(announce: AnnouncedPrefix[]): void {
+  /** New exit settings (a reload): whether this node offers an exit, and to whom. */
+  setExitOffering(offering: ExitOffering): void {
+    this.exitOffering = offering;
+    this.applyOwnPrefixes();
+  }
+
+  /** Sends this node's traffic beyond the mesh (every address no routed prefix holds) through the
+   *  exit of `publicKey`, from the next judgement on, as long as it offers one; null: no exit. */
+  useExit(publicKey: Uint8Array | null): void {
+    this.exitKey = publicKey;
+    this.prefixes.choose(publicKey);
+    this.applyOwnPrefixes();
+    if (this.prefixes.update(this.router, this.sessions.now(), Date.now(), true)) this.events.prefixesChanged?.();
+  }
+
+  /** The node's mesh IPv4 address (keys/address.ts), its source for IPv4 through an exit. */
+  get meshIPv4(): Uint8Array {
+    return meshIPv4Bytes(this.address);
+  }
+
+  private servesExit(key: Uint8Array): boolean {
+    const { offer, clients } = this.exitOffering;
+    return offer && (clients === null || clients.some((c) => equalBytes(c, key)));
+  }
+
+  /** What the node announces and takes off the mesh: the config's prefixes, an exit's default
+   *  routes, and while it uses an exit, its mesh IPv4 address (the replies come back to it). */
+  private applyOwnPrefixes(): void {
+    const announce = this.exitOffering.offer ? [...this.configured, ...EXIT_CLAIMS] : this.configured;
     this.announced = announce;
-    this.prefixes.setOwn(announce.map((a) => a.prefix));
+    const own = announce.map((a) => a.prefix);
+    if (this.exitKey) own.push({ family: 4, address: this.meshIPv4, length: 32 });
+    this.prefixes.setOwn(own);
     this.router.setPrefixes(announce);
+  }
+
+  /** Exits: what this node offers, the exit it uses (and whether it is there and reachable now),
+   *  and the nodes that offer one. */
+  exitReport(): {
+    offering: { offer: boolean; clients: string[] | null; bound: number };
+    using: { peerId: string; available: boolean; reachable: boolean; ipv4: boolean; ipv6: boolean } | null;
+    offers: { peerId: string; ipv4: boolean; ipv6: boolean; hops: number | null }[];
+  } {
+    const chosen = this.prefixes.chosenExit();
+    const hops = (key: Uint8Array): number | null => this.router.routeTo(key)?.hops ?? null;
+    return {
+      offering: {
+        offer: this.exitOffering.offer,
+        clients: this.exitOffering.clients?.map((c) => encodePeerId(c)) ?? null,
+        bound: this.ipv4Bindings.size,
+      },
+      using: this.exitKey
+        ? {
+            peerId: encodePeerId(this.exitKey),
+            available: chosen !== null,
+            reachable: chosen !== null && hops(this.exitKey) !== null,
+            ipv4: chosen?.ipv4 ?? false,
+            ipv6: chosen?.ipv6 ?? false,
+          }
+        : null,
+      offers: this.prefixes.exitOffers().map((o) => ({ peerId: o.peerId, ipv4: o.ipv4, ipv6: o.ipv6, hops: hops(o.publicKey) })),
+    };
   }
 
   /** Routed prefixes, for status reports: what this node announces, every claim heard with what
    *  it made of it, and the counts. */
-  prefixesReport(): { announced: string[]; claims: ClaimStatus[]; accepted: number; refused: number; conflicts: number } {
+  prefixesReport(): { announced: string[]; claims: ClaimStatus[]; accepted: number; refused: number; conflicts: number; exits: number } {
     return { announced: this.announced.map((a) => formatPrefix(a.prefix)), claims: this.prefixes.list(), ...this.prefixes.report() };
   }
 

@@ -27,7 +27,9 @@
 //   A packet that comes out of a session (a neighbour's, or an end-to-end one) must be
 //   well-formed, and either for our fc address, from the session's own fc address or a routed
 //   prefix accepted as its node's, and let in by the inbound filter (fcnet/inbound-filter.ts);
-//   or for a routed prefix we announce ourselves (the host routes it on), from the same.
+//   or for a routed prefix we announce ourselves (the host routes it on), from the same; or,
+//   at an exit, for anywhere else, from a node the exit serves (its fc address, its mesh IPv4
+//   address, bound to it for the replies, or its prefix).
 //   6. One native call writes the packets for us to the TUN. The frames marked to go on pass
 //      through the hop-out stage (hop-out.ts: one seal call and one sendmmsg for all of them): a
 //      transit node never copies what it forwards, and never can open it.
@@ -61,6 +63,8 @@ import type { DataPathCounters } from './data-path.js';
 import { HopOut } from './hop-out.js';
 import type { Transport } from '../transport/transport.js';
 import { MAX_BATCHES_PER_WAKEUP } from './send.js';
+import type { Ipv4Bindings } from '../fcnet/ipv4-bindings.js';
+import { isMeshIPv4Of } from '../keys/address.js';
 
 const HEADER = TUN_OFFSET - DATAGRAM_OFFSET;
 
@@ -89,6 +93,10 @@ export interface ReceiveContext {
   sendToMesh(packet: Uint8Array): void;
   /** Which routed prefixes are ours, and which node may send from an address outside fc00::/8. */
   prefixes: RoutedPrefixes;
+  /** Whether this node, as an exit, serves the node of a key. */
+  servesExit(publicKey: Uint8Array): boolean;
+  /** Mesh IPv4 addresses bound to the nodes that send from them through this exit. */
+  ipv4Bindings: Ipv4Bindings;
   /** Takes the contact records neighbours pass on (peer-exchange.ts). */
   exchange: PeerExchange;
   counters: Counters;
@@ -288,32 +296,47 @@ export class ReceivePipeline {
 
   /**
    * Length of the packet (IPv6 or IPv4) at data[p, p + plain) that came out of `source`'s session,
-   * or 0, counted, if it may not reach the host: malformed, for neither our fc address nor a
-   * prefix of ours, from neither the session's fc address nor a prefix accepted as its node's,
-   * or (for our fc address) refused by the inbound filter. Allocates nothing.
+   * or 0, counted, if it may not reach the host: malformed; for neither our fc address nor a
+   * prefix of ours (at an exit: anywhere, from a node it serves); from neither the session's fc
+   * address nor a prefix accepted as its node's (nor, through our exit, its mesh IPv4 address,
+   * then bound to it); or (for our fc address) refused by the inbound filter. Allocates nothing.
    */
   private admit(p: number, plain: number, source: Peer, now: number): number {
     const { data } = this.batch;
     const { prefixes, counters } = this.ctx;
+    const key = source.publicKey;
     if (data[p]! >> 4 === 4) {
       const len = ipv4Length(data, p, plain);
-      if (len < 0 || !prefixes.isOwn(4, data, p + OFF4_DST)) {
+      const to = len < 0 ? undefined : prefixes.ownKind(4, data, p + OFF4_DST);
+      if (to === undefined) {
         counters.invalidPacket++;
         return 0;
       }
-      if (!prefixes.isFrom(4, data, p + OFF4_SRC, source.publicKey)) {
-        counters.spoofedSource++;
+      if (to === 'exit' && !this.ctx.servesExit(key)) {
+        counters.exitRefused++;
         return 0;
       }
-      return len;
+      if (prefixes.isFrom(4, data, p + OFF4_SRC, key)) return len;
+      if (to === 'exit' && isMeshIPv4Of(data, p + OFF4_SRC, source.address)) {
+        if (this.ctx.ipv4Bindings.bind(data, p + OFF4_SRC, key, now)) return len;
+        counters.exitRefused++;
+        return 0;
+      }
+      counters.spoofedSource++;
+      return 0;
     }
     const len = ipv6Length(data, p, plain);
     const forUs = len >= 0 && equal16(data, p + OFF_DST, this.ctx.localAddress, 0);
-    if (len < 0 || (!forUs && !prefixes.isOwn(6, data, p + OFF_DST))) {
+    const to = forUs || len < 0 ? undefined : prefixes.ownKind(6, data, p + OFF_DST);
+    if (len < 0 || (!forUs && to === undefined)) {
       counters.invalidPacket++;
       return 0;
     }
-    if (!equal16(data, p + OFF_SRC, source.address, 0) && !prefixes.isFrom(6, data, p + OFF_SRC, source.publicKey)) {
+    if (to === 'exit' && !this.ctx.servesExit(key)) {
+      counters.exitRefused++;
+      return 0;
+    }
+    if (!equal16(data, p + OFF_SRC, source.address, 0) && !prefixes.isFrom(6, data, p + OFF_SRC, key)) {
       counters.spoofedSource++;
       return 0;
     }

@@ -7,8 +7,9 @@
 //      batch, each at TUN_OFFSET (48) so the 16-byte hop transport header fits in front of it.
 //   2. Per packet (plain JS over the bytes): a packet longer than the MTU or not well-formed IPv6
 //      or IPv4 is dropped. A destination outside fc00::/8 (every IPv4 one) goes to the node whose
-//      routed prefix holds it, by longest match (routed-prefixes.ts), as a packet for that node
-//      would; none holds it: dropped (multicast and link-local chatter stays home). For an fc
+//      routed prefix holds it, by longest match (routed-prefixes.ts; the chosen exit's default
+//      route the shortest), or, at an exit, to the client bound to a mesh IPv4 address, as a
+//      packet for that node would; none holds it: dropped (multicast and link-local chatter stays home). For an fc
 //      address, its flow is noted for the inbound filter (replies to it may come in); routing
 //      maps the destination to a route. No route but a neighbour with that
 //      address (routing has not heard of it yet) or an end-to-end peer routing has never heard of
@@ -28,6 +29,8 @@
 import { OFF_DST, OFF_HOP_LIMIT, ipv6Length } from '../fcnet/ipv6.js';
 import { OFF4_DST, OFF4_TTL, ipv4Length } from '../fcnet/ipv4.js';
 import type { RoutedPrefixes } from './routed-prefixes.js';
+import type { Ipv4Bindings } from '../fcnet/ipv4-bindings.js';
+import { isMeshIPv4 } from '../keys/address.js';
 import type { Route } from '../routing/spf.js';
 import type { AddressTable } from '../fcnet/address-table.js';
 import { encodeTransportHeader } from '../noise/messages.js';
@@ -70,6 +73,8 @@ export interface SendContext {
   filter: InboundFilter;
   /** Which node a destination outside fc00::/8 belongs to. */
   prefixes: RoutedPrefixes;
+  /** Mesh IPv4 addresses of the nodes that use this node as their exit (receive.ts binds them). */
+  ipv4Bindings: Ipv4Bindings;
   counters: Counters;
   dataPath: DataPathCounters;
 }
@@ -166,7 +171,8 @@ export class SendPipeline {
    */
   private toPrefix(i: number, p: number, len: number, family: 4 | 6, dst: number, hopLimit: number, now: number): void {
     const { data } = this.batch;
-    const key = this.ctx.prefixes.lookup(family, data, dst);
+    // A mesh IPv4 address bound to a client of our exit is its own /32, before any prefix.
+    const key = (family === 4 && isMeshIPv4(data, dst) ? this.ctx.ipv4Bindings.lookup(data, dst) : undefined) ?? this.ctx.prefixes.lookup(family, data, dst);
     if (!key) return; // no node's: multicast, broadcast, or nothing routed there
     // A reply may come back to our fc address, through the filter (which guards only that).
     if (family === 6) this.ctx.filter.noteOutbound(data, p, len, now);

@@ -11,7 +11,7 @@
 // preamble (in all and per address, refused at once past either cap), the time to get through
 // the TLS handshake and the preamble, the silence a connection may keep, the frames queued and the
 // bytes waiting to be sent per connection. Every refusal is counted (StreamCounters).
-import { createServer as createTcpServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { createServer as createTcpServer, connect as tcpConnect, Socket as NetSocket, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { isIP, isIPv4 } from 'node:net';
 import type { PacketBatch } from './batch.js';
@@ -20,6 +20,8 @@ import { decodeEndpoint, encodeEndpoint, formatEndpoint, kindCode, type Endpoint
 import { FRAME_HEADER_BYTES, FrameReader, PREAMBLE, StreamCounters } from './stream-frames.js';
 import type { DatagramSource, Transport } from './transport.js';
 import type { TlsIdentity } from './self-signed.js';
+import { native } from '../native/addon.js';
+import { parseIPv4, parseIPv6 } from '../keys/ip-text.js';
 
 export interface StreamLimits {
   /** Connections at once, in all. */
@@ -76,6 +78,8 @@ export class StreamTransport implements Transport, DatagramSource {
   private readonly kind: number;
   private readonly limits: StreamLimits;
   private readonly servers: Server[] = [];
+  /** SO_MARK of dialled connections (setMark); 0: none. */
+  private mark = 0;
   private readonly connections = new Map<string, Connection>();
   /** Sockets not through their preamble (TLS: counted from the raw connection), by address. */
   private starting = 0;
@@ -244,10 +248,11 @@ export class StreamTransport implements Transport, DatagramSource {
 
   private dial(endpoint: Uint8Array, key: string, serverName: string | undefined): Connection {
     const { address, port } = decodeEndpoint(endpoint);
+    const raw = this.mark === 0 ? null : this.markedSocket(address, port);
     const socket: Socket =
       this.options.kind === 'tls'
-        ? tlsConnect({ host: address, port, servername: serverName, rejectUnauthorized: false, minVersion: 'TLSv1.2' })
-        : tcpConnect({ host: address, port });
+        ? tlsConnect({ ...(raw ? { socket: raw } : { host: address, port }), servername: serverName, rejectUnauthorized: false, minVersion: 'TLSv1.2' })
+        : (raw ?? tcpConnect({ host: address, port }));
     this.counters.dialled++;
     const connection = this.adopt(socket, true, endpoint.slice(0, ENDPOINT_BYTES), key)!; // known endpoint: never null
     // Counted as failed if it never got through to the far end's preamble.
@@ -255,6 +260,25 @@ export class StreamTransport implements Transport, DatagramSource {
       if (!connection.started) this.counters.dialFailed++;
     });
     return connection;
+  }
+
+  /** Marks dialled connections from now on (SO_MARK; 0: none), as the UDP sockets are. */
+  setMark(mark: number): void {
+    this.mark = mark;
+  }
+
+  /** A TCP connection being made, marked from its first segment (native/marks.c). */
+  private markedSocket(address: string, port: number): Socket {
+    const family = isIPv4(address) ? 4 : 6;
+    try {
+      const fd = native.tcpDial(family, family === 4 ? parseIPv4(address) : parseIPv6(address), port, this.mark);
+      return new NetSocket({ fd, readable: true, writable: true });
+    } catch (err) {
+      // As a connect that fails: the socket closes with the error (and is counted as failed).
+      const failed = new NetSocket();
+      process.nextTick(() => failed.destroy(err as Error));
+      return failed;
+    }
   }
 
   private tlsServer(): Server {

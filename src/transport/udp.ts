@@ -54,6 +54,12 @@ export class UdpSocket implements DatagramSource {
     return native.udpSendBatch(fd4, fd6, batch.data, batch.slotSize, offset, batch.lens, count);
   }
 
+  /** Marks the socket's packets for policy routing (SO_MARK), so that they keep the underlay's
+   *  own path while the host's traffic goes through an exit. Needs CAP_NET_ADMIN. */
+  mark(value: number): void {
+    native.socketMark(this.liveFd(), value);
+  }
+
   /** The file descriptor; -1 once closed. */
   get fd(): number {
     return this._fd;

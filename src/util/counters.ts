@@ -35,6 +35,9 @@ export class Counters extends CounterSet {
   decryptFailed = 0;
   /** Decrypted packets whose IPv6 source is not the sending peer's address. */
   spoofedSource = 0;
+  /** Packets for this node's exit from a node it does not serve ([exit] clients), or from a
+   *  mesh IPv4 address another node holds (fcnet/ipv4-bindings.ts). */
+  exitRefused = 0;
   /** Packets from the mesh the inbound filter kept from the host: to a port not opened to their
    *  node, not a reply to a flow of ours, not ICMPv6 that must pass (fcnet/inbound-filter.ts). */
   filtered = 0;

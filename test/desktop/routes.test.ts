@@ -14,6 +14,7 @@ import { ROVY_JS } from '../net/netns.js';
 import { isRoot, run, startMonitor, startSystemBus, type PrivateBus } from './buses.js';
 import { BusService } from '../../service/dbus/bus.js';
 import { RovyApi, ROOT_PATH, type ApiHost } from '../../service/api.js';
+import type { Exits } from '../../service/exit.js';
 import { parseIntrospection } from '../../service/dbus/contract.js';
 import type { MeshNode, PeerStatus } from '../../src/node/node.js';
 import { NameBook } from '../../src/names/book.js';
@@ -125,6 +126,8 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
       interfaceName: 'rovy0',
       listen: ['/ip6/::/udp/7777'],
       version: '0.0.0-test',
+      // No exit in this test: what the Exit interface reads of it.
+      exits: { chosen: null, state: 'off', report: () => ({ state: 'off', using: null, killSwitch: false, meshIPv4: '100.64.0.1', offering: { offer: false, clients: null, uplink: null, bound: 0 }, offers: [] }) } as unknown as Exits,
       setEnabled: async () => {},
       changeDiscovery() {},
       block() {},

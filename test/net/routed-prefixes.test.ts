@@ -56,8 +56,8 @@ test('hosts behind two mesh nodes reach each other by their own IPv6 and IPv4 ad
       ...base,
       '[prefixes]',
       'announce = ["2001:db8:a::/64", "10.1.0.0/24"]',
-      // A grants C all of IPv4 (0.0.0.0/0) as well: an exit's claim. It must not become A's
-      // default route.
+      // A grants C all of IPv4 (0.0.0.0/0) as well: C's exit's claim. It must not become A's
+      // default route: an exit is used only when chosen (rovy exit use).
       `allow = ["10.7.0.0/24 from ${nc.peerId}", "0.0.0.0/0 from ${nc.peerId}"]`,
       `trust = ["2001:db8::/32 by ${holderPublic}"]`,
       ...peer('fd00:15:1::b', nb.peerId),
@@ -66,9 +66,12 @@ test('hosts behind two mesh nodes reach each other by their own IPv6 and IPv4 ad
     lab.file('c/rovy.toml', [
       ...base,
       '[prefixes]',
-      'announce = ["2001:db8:c::/64", "10.7.0.0/24", "0.0.0.0/0"]',
+      'announce = ["2001:db8:c::/64", "10.7.0.0/24"]',
       `delegations = ["${delegation}"]`,
       `allow = ["2001:db8:a::/64 from ${na.peerId}", "10.1.0.0/24 from ${na.peerId}"]`,
+      // C offers an exit too: its default routes are offers, which no grant makes A's routes.
+      '[exit]',
+      'offer = true',
       ...peer('fd00:15:2::b', nb.peerId),
     ].join('\n'));
     const daemonA = lab.start(a, na.config);
@@ -76,19 +79,22 @@ test('hosts behind two mesh nodes reach each other by their own IPv6 and IPv4 ad
     const daemonC = lab.start(c, nc.config);
 
     await t.test('each node accepts what it allows, refuses the unbacked claim, and routes the accepted prefixes into rovy0', async () => {
-      await until('A accepts C\'s three prefixes', async () => ((await daemonA.state()) as PrefixState).prefixes.accepted === 3, 30_000).catch((e: Error) =>
+      await until('A accepts C\'s two prefixes and hears its exit', async () => {
+        const p = ((await daemonA.state()) as PrefixState).prefixes;
+        return p.accepted === 2 && p.claims.length === 5;
+      }, 30_000).catch((e: Error) =>
         assert.fail(`${e.message}\n${daemonA.log}`),
       );
       const s = (await daemonA.state()) as PrefixState;
       const verdicts = Object.fromEntries(s.prefixes.claims.map((c) => [`${c.prefix} ${c.origin === nc.peerId ? 'C' : c.origin === nb.peerId ? 'B' : c.origin}`, c.verdict]));
-      assert.deepEqual(verdicts, { '2001:db8:c::/64 C': 'delegated', '10.7.0.0/24 C': 'granted', '0.0.0.0/0 C': 'granted', '2001:db8:c::/64 B': 'refused' });
+      assert.deepEqual(verdicts, { '2001:db8:c::/64 C': 'delegated', '10.7.0.0/24 C': 'granted', '::/0 C': 'exit', '0.0.0.0/0 C': 'exit', '2001:db8:c::/64 B': 'refused' });
       assert.match(daemonA.log, /routed prefix 2001:db8:c::\/64 claimed by \S+: refused/);
       const routes6 = nsExec(a, 'ip', ['-6', 'route', 'show', 'proto', '98']).out;
       const routes4 = nsExec(a, 'ip', ['-4', 'route', 'show', 'proto', '98']).out;
       assert.match(routes6, /^2001:db8:c::\/64 dev rovy0/m, routes6);
       assert.match(routes4, /^10\.7\.0\.0\/24 dev rovy0/m, routes4);
-      // The accepted 0.0.0.0/0 is no default route through the mesh: that would carry the mesh's
-      // own datagrams into it. (Exits are chosen apart.)
+      // The exit's 0.0.0.0/0 is no default route through the mesh: that would carry the mesh's
+      // own datagrams into it. (Exits are chosen apart, and routed by rules of their own.)
       assert.doesNotMatch(routes4, /^default/m, routes4);
       assert.doesNotMatch(nsExec(a, 'ip', ['-4', 'route', 'show', 'default']).out, /rovy0/);
       await until('C accepts A\'s two', async () => ((await daemonC.state()) as PrefixState).prefixes.accepted === 2, 30_000);

@@ -56,6 +56,7 @@ function plain(c: Config): unknown {
       allow: c.prefixes.allow.map(formatGrant),
       trust: c.prefixes.trust.map(formatTrust),
     },
+    exit: c.exit,
   };
 }
 
@@ -69,6 +70,7 @@ const DEFAULTS = {
   links: { accept: 'known', allow: [], maxInbound: 256, inboundRate: 2, target: 0, bootstrap: [], publish: null },
   ports: { filter: true, allow: [] },
   prefixes: { announce: [], delegations: [], allow: [], trust: [] },
+  exit: { offer: false, clients: null, uplink: null },
 };
 
 /** The one-line message parseConfig gives for `text`. */
@@ -125,6 +127,11 @@ bootstrap = ["/dns/Node.Example.org/tcp/443/tls/rovy/${ID1}", "/ip4/192.0.2.7/ud
 [ports]
 filter = false
 allow = ["22/tcp", "60000-61000/UDP", "80/tcp from ${ID1.toUpperCase()}"]
+
+[exit]
+offer = true
+clients = ["${ID2.toUpperCase()}"]
+uplink = "eth0"
 `;
   assert.deepEqual(plain(parseConfig(text, FILE)), {
     source: FILE,
@@ -156,6 +163,7 @@ allow = ["22/tcp", "60000-61000/UDP", "80/tcp from ${ID1.toUpperCase()}"]
     },
     ports: { filter: false, allow: ['22/tcp', '60000-61000/udp', `80/tcp from ${ID1}`] },
     prefixes: DEFAULTS.prefixes,
+    exit: { offer: true, clients: [ID2], uplink: 'eth0' },
   });
 });
 
@@ -192,10 +200,17 @@ test('[prefixes]: what the node announces, with delegations, and whose claims it
     ['[prefixes]\nannounce = ["10.7.0.1/16"]', '2: prefixes.announce[0]: "10.7.0.1/16" has bits set past /16: the network is 10.7.0.0/16'],
     ['[prefixes]\nannounce = ["10.7.0.0/16", "10.7.0.0/16"]', '2: prefixes.announce[1]: repeats prefixes.announce[0]'],
     ['[prefixes]\nannounce = "10.7.0.0/16"', '2: prefixes.announce: must be an array of prefixes like "2001:db8:1::/48" or "10.7.0.0/16", got "10.7.0.0/16"'],
+    ['[prefixes]\nannounce = ["::/0"]', '2: prefixes.announce[0]: is a default route: a node offers the way to everywhere with [exit] offer = true'],
     [`[prefixes]\ndelegations = ["${broken.toString('base64')}"]`, '2: prefixes.delegations[0]: is not a delegation signed by its holder (155 bytes, as rovy prefix delegate prints it)'],
     ['[prefixes]\nallow = ["10.8.0.0/16"]', '2: prefixes.allow[0]: "10.8.0.0/16" is not "PREFIX from PEERID"'],
     ['[prefixes]\ntrust = ["2001:db8::/32 by nobody"]', '2: prefixes.trust[0]: "2001:db8::/32 by nobody" is not "PREFIX by HOLDER" (HOLDER: a key in base64, 44 characters, as rovy prefix key prints it)'],
     ['[prefixes]\nroutes = []', '2: prefixes.routes: unknown key (known keys here: announce, delegations, allow, trust)'],
+    ['[exit]\noffer = "yes"', '2: exit.offer: must be true or false, got "yes"'],
+    ['[exit]\nclients = "all"', '2: exit.clients: must be an array of peer IDs, got "all"'],
+    ['[exit]\nclients = ["nobody"]', '2: exit.clients[0]: is not a peer ID: it must start with "b" (multibase base32), not "n"'],
+    [`[exit]\nclients = ["${ID1}", "${ID1}"]`, '2: exit.clients[1]: repeats exit.clients[0]'],
+    ['[exit]\nuplink = "eth 0"', '2: exit.uplink: "eth 0" is not an interface name (1-15 characters, no "/", whitespace or ":")'],
+    ['[exit]\nnat = false', '2: exit.nat: unknown key (known keys here: offer, clients, uplink)'],
   ]) {
     assert.throws(() => parseConfig(text!, FILE), { name: 'ConfigError', message: `${FILE}:${message}` }, text);
   }
@@ -246,11 +261,11 @@ test('every kind of error is one exact line: FILE:LINE: FIELD: problem', () => {
     ['# ok\nlisten = [\n  "/ip4/0.0.0.0/udp/1",,\n]', '3: syntax: unexpected token (column 24)'],
     ['[tun]\nmtu = 1400\nmtu = 1500\n', '3: mtu: defined more than once'],
     // unknown keys
-    ['\nlistn = []', '2: listn: unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports, prefixes)'],
+    ['\nlistn = []', '2: listn: unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports, prefixes, exit)'],
     ['[tun]\nmut = 1400', '2: tun.mut: unknown key (known keys here: name, mtu, offload)'],
     [peer('adress = "x"'), '3: peer[0].adress: unknown key (known keys here: address, name, psk, keepalive)'],
     ['[log]\n\nlevel = "info"\nverbose = true', '4: log.verbose: unknown key (known keys here: level)'],
-    ['[tunnel]\nmtu = 1', '1: tunnel: unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports, prefixes)'],
+    ['[tunnel]\nmtu = 1', '1: tunnel: unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports, prefixes, exit)'],
     // wrong types
     ['key_file = 5', '1: key_file: must be a file path (a string), got 5'],
     ['key_file = ""', '1: key_file: must be a file path, got ""'],
@@ -342,7 +357,7 @@ test('a bad psk is described, never quoted', () => {
 
 test('control characters in the file cannot break the one-line message', () => {
   assert.equal(errorOf('[tun]\nname = "a\\nb"'), `${FILE}:2: tun.name: must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or "..", got "a\\nb"`);
-  assert.equal(errorOf('"a\\u0007b" = 1'), `${FILE}:1: "a\\u0007b": unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports, prefixes)`);
+  assert.equal(errorOf('"a\\u0007b" = 1'), `${FILE}:1: "a\\u0007b": unknown key (known keys here: key_file, listen, tun, peer, log, discovery, links, ports, prefixes, exit)`);
 });
 
 test('a missing file: defaults when optional, an error when named', (t) => {

@@ -259,7 +259,7 @@ test('claims flood with announcements; each node routes the prefixes it accepts,
   assert.equal(to(4, '10.7.3.4'), id(c));
   assert.equal(to(4, '10.8.3.4'), undefined, 'a claim nobody granted was routed');
   assert.equal(to(4, '192.0.2.9'), undefined, 'a conflict was settled in silence');
-  assert.deepEqual(routed.report(), { accepted: 2, refused: 1, conflicts: 2 });
+  assert.deepEqual(routed.report(), { accepted: 2, refused: 1, conflicts: 2, exits: 0 });
   assert.ok(logs.some((l) => /10\.8\.0\.0\/16 claimed by .*: refused/.test(l)));
   assert.ok(logs.some((l) => /192\.0\.2\.0\/24 is claimed by both/.test(l)));
   // Nothing changed: no new judgement, and the same warnings are not said again.

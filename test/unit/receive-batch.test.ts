@@ -19,6 +19,7 @@ import { IcmpReplies } from '../../src/node/icmp-replies.js';
 import { DataPathCounters } from '../../src/node/data-path.js';
 import { setup, flush, types, sealData, endpointArea } from './session-harness.js';
 import { PeerExchange } from '../../src/node/peer-exchange.js';
+import { Ipv4Bindings } from '../../src/fcnet/ipv4-bindings.js';
 import { RoutedPrefixes } from '../../src/node/routed-prefixes.js';
 import { PrefixPolicy } from '../../src/routing/prefix-policy.js';
 
@@ -29,7 +30,7 @@ function pipelineFor(hop: SessionManager, keys: KeyPair, counters: Counters, tun
   const address = fcAddressBytes(keys.publicKey);
   const icmp = new IcmpReplies(tun, address, hop.now);
   const e2e = new EndToEnd(keys, hop, links, icmp, counters, { changed() {}, resend() {}, internalError() {} }, 1420, hop.now);
-  return new ReceivePipeline(batch, { tun, filter: new InboundFilter([], false), transports: [], icmp, sendToMesh() {}, prefixes: new RoutedPrefixes(new PrefixPolicy(), () => {}), exchange: new PeerExchange(keys, { send: () => false, wallNow: Date.now, random: () => 0 }, 1420), mtu: 1420, hop, links, router, e2e, localAddress: address, counters, dataPath: new DataPathCounters() });
+  return new ReceivePipeline(batch, { tun, filter: new InboundFilter([], false), transports: [], icmp, sendToMesh() {}, prefixes: new RoutedPrefixes(new PrefixPolicy(), () => {}), servesExit: () => false, ipv4Bindings: new Ipv4Bindings(), exchange: new PeerExchange(keys, { send: () => false, wallNow: Date.now, random: () => 0 }, 1420), mtu: 1420, hop, links, router, e2e, localAddress: address, counters, dataPath: new DataPathCounters() });
 }
 
 /** Datagrams waiting to be "received", handed out by readBatch as recvmmsg would. */

@@ -66,7 +66,7 @@ test('packets for routed prefixes reach the node that announces them, IPv6 and I
     for (const m of mem) m.close();
   });
   await until('A accepts the three granted claims, C A\'s', () => a.prefixes.report().accepted === 3 && c.prefixes.report().accepted === 1 && (a.peerStatus(c.peerId)?.hops ?? 0) === 2);
-  assert.deepEqual(a.prefixes.report(), { accepted: 3, refused: 1, conflicts: 0 });
+  assert.deepEqual(a.prefixes.report(), { accepted: 3, refused: 1, conflicts: 0, exits: 0 });
 
   // A's host to hosts behind C (two hops: end to end) and behind B (one hop: as it is).
   const toC6 = ipv6(a.address, parseIPv6('2001:db8:c::5'), 1);

@@ -1,0 +1,148 @@
+// Exits, as the daemon runs them (issue 15, 2): the exit this host uses (chosen with
+// `rovy exit use` or SetExitNode, kept in the state file) and the one it offers ([exit] in the
+// config). It tells the node which exit to route to, and keeps the host's routing in step with
+// what the mesh says (exit-routes.ts, exit-offer.ts): whenever routed prefixes change, the mesh is
+// switched, and every few seconds (an exit's route can go while its claims stay).
+import type { MeshNode } from '../src/node/node.js';
+import { decodePeerId, encodePeerId } from '../src/keys/peerid.js';
+import { formatIPv4 } from '../src/keys/ip-text.js';
+import type { ExitSettings } from '../src/config/schema.js';
+import type { ExitChoice } from './state.js';
+import { ExitRoutes } from './exit-routes.js';
+import { ExitOffer } from './exit-offer.js';
+
+/**
+ * What using an exit amounts to now:
+ *   off          no exit chosen
+ *   active       the host's traffic beyond the mesh goes through it
+ *   unavailable  chosen, but it offers no exit now or cannot be reached: the host's own default
+ *                route carries the traffic (kill switch off)
+ *   blocked      the same, with the kill switch on: nothing leaves outside the mesh
+ */
+export type ExitState = 'off' | 'active' | 'unavailable' | 'blocked';
+
+export interface ExitsOptions {
+  node: MeshNode;
+  device: string;
+  log: { warn(message: string): void; info(message: string): void };
+  /** Saves a new choice before it is made (throws: nothing changes). */
+  save(choice: ExitChoice | null): void;
+  /** The state, the choice or the offers changed (for D-Bus). */
+  changed(): void;
+}
+
+export class Exits {
+  private choice: ExitChoice | null = null;
+  private readonly routes: ExitRoutes;
+  private readonly offer: ExitOffer;
+  private offering: ExitSettings = { offer: false, clients: null, uplink: null };
+  private lastState: ExitState = 'off';
+  private lastOffers = '';
+
+  constructor(private readonly o: ExitsOptions) {
+    this.routes = new ExitRoutes(o.device, o.log);
+    this.offer = new ExitOffer(o.log);
+    this.routes.clearStale();
+  }
+
+  /** The exit in use, as the state file had it (at start: not saved again). */
+  restore(choice: ExitChoice | null): void {
+    this.choice = choice;
+    this.o.node.useExit(choice ? decodePeerId(choice.peerId) : null);
+    this.sync();
+  }
+
+  /** The [exit] settings (at start and on reload): what this node offers. */
+  configure(settings: ExitSettings): void {
+    this.offering = settings;
+    this.o.node.setExitOffering({ offer: settings.offer, clients: settings.clients?.map((id) => decodePeerId(id)) ?? null });
+    this.sync();
+  }
+
+  /** Uses the exit of `peerId` (canonical), with or without the kill switch; null: none. Saved
+   *  first. Throws if it cannot be saved. */
+  use(choice: ExitChoice | null): void {
+    if (choice && choice.peerId === this.o.node.peerId) throw new Error('a node cannot be its own exit');
+    this.o.save(choice);
+    this.choice = choice;
+    this.o.node.useExit(choice ? decodePeerId(choice.peerId) : null);
+    this.o.log.info(choice ? `exit: using ${choice.peerId}${choice.killSwitch ? ', kill switch on' : ''}` : 'exit: none used');
+    this.sync();
+  }
+
+  get chosen(): ExitChoice | null {
+    return this.choice;
+  }
+
+  /** What using the exit amounts to now (ExitState). */
+  get state(): ExitState {
+    if (!this.choice) return 'off';
+    const using = this.o.node.exitReport().using;
+    if (this.o.node.isEnabled && using?.reachable) return 'active';
+    return this.choice.killSwitch ? 'blocked' : 'unavailable';
+  }
+
+  /** The mesh was switched off: the TUN's routes went with its link. */
+  linkDown(): void {
+    this.routes.forget();
+    this.offer.forget();
+    this.sync();
+  }
+
+  /** Brings the host's routing in step with the mesh. */
+  sync(): void {
+    const node = this.o.node;
+    const report = node.exitReport();
+    const using = report.using;
+    const reachable = node.isEnabled && using !== null && using.reachable;
+    this.routes.apply(
+      this.choice
+        ? {
+            meshIPv4: formatIPv4(node.meshIPv4),
+            via: this.choice.killSwitch ? [4, 6] : reachable ? [...(using.ipv4 ? [4 as const] : []), ...(using.ipv6 ? [6 as const] : [])] : [],
+            killSwitch: this.choice.killSwitch,
+          }
+        : null,
+    );
+    this.offer.apply(this.offering.offer && node.isEnabled ? { device: this.o.device, uplink: this.offering.uplink } : null);
+    const state = this.state;
+    const offers = JSON.stringify(report.offers);
+    if (state !== this.lastState || offers !== this.lastOffers) {
+      if (state !== this.lastState && this.choice) this.o.log.info(`exit ${this.choice.peerId}: ${state}`);
+      this.lastState = state;
+      this.lastOffers = offers;
+      this.o.changed();
+    }
+  }
+
+  /** Everything of ours off the host (the daemon stops): the kill switch holds only while it runs. */
+  close(): void {
+    this.routes.apply(null);
+    this.offer.apply(null);
+  }
+
+  /** For status reports: the choice, its state, what this node offers, and who offers exits. */
+  report(): {
+    state: ExitState;
+    using: string | null;
+    killSwitch: boolean;
+    meshIPv4: string;
+    offering: { offer: boolean; clients: string[] | null; uplink: string | null; bound: number };
+    offers: { peerId: string; ipv4: boolean; ipv6: boolean; hops: number | null }[];
+  } {
+    const report = this.o.node.exitReport();
+    return {
+      state: this.state,
+      using: this.choice?.peerId ?? null,
+      killSwitch: this.choice?.killSwitch ?? false,
+      meshIPv4: formatIPv4(this.o.node.meshIPv4),
+      offering: { ...report.offering, uplink: this.offering.uplink },
+      offers: report.offers,
+    };
+  }
+}
+
+/** A peer ID as the exit's: canonical. */
+export function exitPeerId(text: string): string {
+  return encodePeerId(decodePeerId(text));
+}
