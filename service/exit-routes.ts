@@ -81,7 +81,7 @@ export class ExitRoutes {
         const source = family === 4 ? ['src', want.meshIPv4] : [];
         if (this.run([`-${family}`, 'route', 'replace', 'default', 'dev', this.device, ...source, 'table', String(EXIT_TABLE), 'proto', String(ROUTE_PROTOCOL)])) now.via.add(family);
         else this.incomplete = true;
-      } else if (now.via.has(family)) {
+      } else if (!wanted && now.via.has(family)) {
         this.run([`-${family}`, 'route', 'del', 'default', 'dev', this.device, 'table', String(EXIT_TABLE)], true);
         now.via.delete(family);
       }

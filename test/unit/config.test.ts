@@ -209,7 +209,7 @@ test('[prefixes]: what the node announces, with delegations, and whose claims it
     ['[exit]\nclients = "all"', '2: exit.clients: must be an array of peer IDs, got "all"'],
     ['[exit]\nclients = ["nobody"]', '2: exit.clients[0]: is not a peer ID: it must start with "b" (multibase base32), not "n"'],
     [`[exit]\nclients = ["${ID1}", "${ID1}"]`, '2: exit.clients[1]: repeats exit.clients[0]'],
-    ['[exit]\nuplink = "eth 0"', '2: exit.uplink: "eth 0" is not an interface name (1-15 characters, no "/", whitespace or ":")'],
+    ['[exit]\nuplink = "eth 0"', '2: exit.uplink: must be a Linux interface name: 1 to 15 bytes, without "/", ":" or whitespace, not "." or "..", got "eth 0"'],
     ['[exit]\nnat = false', '2: exit.nat: unknown key (known keys here: offer, clients, uplink)'],
   ]) {
     assert.throws(() => parseConfig(text!, FILE), { name: 'ConfigError', message: `${FILE}:${message}` }, text);
