@@ -31,6 +31,7 @@ import { UdpSocket } from '../src/transport/udp.js';
 import { MeshSwitch } from './mesh-switch.js';
 import { Exits } from './exit.js';
 import { EXIT_MARK } from './exit-routes.js';
+import { exitDnsRules } from './exit-dns.js';
 import { Log } from './log.js';
 
 /** Socket buffers big enough to hold a TCP window at a gigabit without drops between batches. */
@@ -82,6 +83,10 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
   /** The config file's [ports], as last loaded (SIGHUP applies a new one at once). */
   let filePorts = config.ports;
   const portRules = (): PortRule[] => [...filePorts.allow, ...runtimePorts.filter((r) => !filePorts.allow.some((c) => sameRule(c, r)))];
+  /** The config file's [exit], as last loaded. */
+  let fileExit = config.exit;
+  /** What the inbound filter lets in: the open ports, and an exit's DNS port for its clients. */
+  const filterRules = (): PortRule[] => [...portRules(), ...(fileExit.offer ? exitDnsRules(fileExit.clients) : [])];
 
   // A stop signal that arrives while the daemon is still starting is kept, not fatal (the default
   // action would leave the TUN and sockets to the kernel): it is acted on once running.
@@ -201,7 +206,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       discovery: { policy: discoveryPolicy(config, saved), interfaces: config.discovery.interfaces, exclude: [tun.name], listen: bound.filter((l) => (l.transport ?? 'udp') === 'udp') },
       links: linkSettingsFor(config.links, bound),
       blocked: saved.blocked,
-      ports: { filter: filePorts.filter, rules: portRules() },
+      ports: { filter: filePorts.filter, rules: filterRules() },
       prefixes: { announce, grants: config.prefixes.allow, trusts: config.prefixes.trust },
       log: (level, message) => log.write(level, message),
       events: {
@@ -333,7 +338,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       if (portRules().some((r) => sameRule(r, rule))) return false;
       persist(stateWith({ ports: [...runtimePorts, rule].map(formatRule) }));
       runtimePorts.push(rule);
-      running.filter.setRules(portRules());
+      running.filter.setRules(filterRules());
       log.info(`port ${formatRule(rule)} opened to the mesh`);
       return true;
     },
@@ -342,7 +347,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       if (i < 0) return false;
       persist(stateWith({ ports: runtimePorts.filter((_, j) => j !== i).map(formatRule) }));
       runtimePorts.splice(i, 1);
-      running.filter.setRules(portRules());
+      running.filter.setRules(filterRules());
       log.info(`port ${formatRule(rule)} closed to the mesh`);
       return true;
     },
@@ -414,10 +419,11 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       running.setPeers(nextPeers);
       running.setLinkSettings(linkSettingsFor(next.links, bound));
       running.setPrefixSettings({ announce: nextAnnounce, grants: next.prefixes.allow, trusts: next.prefixes.trust });
+      fileExit = next.exit;
       theExits.configure(next.exit);
       filePorts = next.ports;
       running.filter.enabled = filePorts.filter;
-      running.filter.setRules(portRules());
+      running.filter.setRules(filterRules());
       // A changed [discovery] policy in the file overrides a choice made at run time.
       if (next.discovery.policy !== config.discovery.policy) {
         lan.setPolicy(next.discovery.policy);

@@ -10,6 +10,8 @@ import type { ExitSettings } from '../src/config/schema.js';
 import type { ExitChoice } from './state.js';
 import { ExitRoutes } from './exit-routes.js';
 import { ExitOffer } from './exit-offer.js';
+import { ExitDnsServer, exitForwarder } from './exit-dns.js';
+import { fcAddressBytes, formatIPv6 } from '../src/keys/address.js';
 
 /**
  * What using an exit amounts to now:
@@ -35,6 +37,9 @@ export class Exits {
   private choice: ExitChoice | null = null;
   private readonly routes: ExitRoutes;
   private readonly offer: ExitOffer;
+  private readonly dns: ExitDnsServer;
+  /** The exit the resolver's queries go to now (its peer ID), or null. */
+  private dnsTo: string | null = null;
   private offering: ExitSettings = { offer: false, clients: null, uplink: null };
   private lastState: ExitState = 'off';
   private lastOffers = '';
@@ -42,6 +47,7 @@ export class Exits {
   constructor(private readonly o: ExitsOptions) {
     this.routes = new ExitRoutes(o.device, o.log);
     this.offer = new ExitOffer(o.log);
+    this.dns = new ExitDnsServer(o.log);
     this.routes.clearStale();
   }
 
@@ -104,8 +110,17 @@ export class Exits {
           }
         : null,
     );
-    this.offer.apply(this.offering.offer && node.isEnabled ? { device: this.o.device, uplink: this.offering.uplink } : null);
+    const offering = this.offering.offer && node.isEnabled;
+    this.offer.apply(offering ? { device: this.o.device, uplink: this.offering.uplink } : null);
+    this.dns.ensure(offering ? node.addressText : null);
     const state = this.state;
+    // Names beyond .rovy are asked of the exit while it carries the traffic; otherwise REFUSED at
+    // fc00::1 (with the kill switch on, that keeps the lookups inside the mesh too).
+    const dnsTo = state === 'active' ? this.choice!.peerId : null;
+    if (dnsTo !== this.dnsTo) {
+      this.dnsTo = dnsTo;
+      node.setDnsForwarder(dnsTo ? exitForwarder(formatIPv6(fcAddressBytes(decodePeerId(dnsTo)))) : null);
+    }
     const offers = JSON.stringify(report.offers);
     if (state !== this.lastState || offers !== this.lastOffers) {
       if (state !== this.lastState && this.choice) this.o.log.info(`exit ${this.choice.peerId}: ${state}`);
@@ -119,6 +134,8 @@ export class Exits {
   close(): void {
     this.routes.apply(null);
     this.offer.apply(null);
+    this.dns.close();
+    this.o.node.setDnsForwarder(null);
   }
 
   /** For status reports: the choice, its state, what this node offers, and who offers exits. */

@@ -15,7 +15,9 @@ export interface RovyZone {
   labelOf(address: Uint8Array): string | null;
 }
 
-export type DnsOutcome = 'answered' | 'nxdomain' | 'nodata' | 'refused' | 'notimp' | 'formerr' | 'malformed';
+/** 'outside': a name in neither of rovy's zones, REFUSED here (a resolver that has somewhere to
+ *  send such queries, through an exit, forwards it instead). */
+export type DnsOutcome = 'answered' | 'nxdomain' | 'nodata' | 'refused' | 'outside' | 'notimp' | 'formerr' | 'malformed';
 
 /** TTL of every record we give out, and of negative answers: names change when peers are renamed. */
 export const DNS_TTL_SECONDS = 60;
@@ -223,8 +225,8 @@ function resolve(q: Question, zone: RovyZone): Reply {
     if (!address || address.length !== 16) return nxdomain(apex);
     return qtype === TYPE_AAAA || qtype === TYPE_ANY ? answer(apex, TYPE_AAAA, address) : nodata(apex);
   }
-  if (n < 2 || labels[n - 1] !== 'arpa' || labels[n - 2] !== 'ip6') return refusal(RCODE_REFUSED, 'refused');
-  if (n < 4 || labels[n - 3] !== 'f' || labels[n - 4] !== 'c') return refusal(RCODE_REFUSED, 'refused');
+  if (n < 2 || labels[n - 1] !== 'arpa' || labels[n - 2] !== 'ip6') return refusal(RCODE_REFUSED, 'outside');
+  if (n < 4 || labels[n - 3] !== 'f' || labels[n - 4] !== 'c') return refusal(RCODE_REFUSED, 'outside');
   const apex = offsets[n - 4]!;
   // Below the apex, least significant nibble first: labels[0] is the address's last nibble.
   const below = n - 4;

@@ -26,7 +26,7 @@ import { IcmpReplies } from './icmp-replies.js';
 import { NameBook } from '../names/book.js';
 import type { PetnameStore } from '../names/petnames.js';
 import type { RovyZone } from '../names/dns.js';
-import { Resolver } from './resolver.js';
+import { Resolver, type DnsForwarder } from './resolver.js';
 import { LanPeers, type LanPeersOptions } from './lan-peers.js';
 import type { Neighbor } from '../discovery/neighbors.js';
 import { Links } from './links.js';
@@ -210,6 +210,7 @@ export class MeshNode {
   /** The exit this node's traffic beyond the mesh goes through; null: none. */
   private exitKey: Uint8Array | null = null;
   private readonly ipv4Bindings = new Ipv4Bindings();
+  private readonly resolver: Resolver;
   /** Contact records passed between neighbours, and the links the node keeps by itself. */
   readonly exchange: PeerExchange;
   private readonly autoLinks: AutoLinks;
@@ -355,6 +356,7 @@ export class MeshNode {
       options.session?.now,
     );
     const resolver = new Resolver(options.tun, this.zone(), icmp, this.counters);
+    this.resolver = resolver;
     this.filter = new InboundFilter(options.ports?.rules ?? [], options.ports?.filter ?? true);
     this.exchange = new PeerExchange(
       options.identity,
@@ -699,6 +701,12 @@ export class MeshNode {
     this.prefixes.choose(publicKey);
     this.applyOwnPrefixes();
     if (this.prefixes.update(this.router, this.sessions.now(), Date.now(), true)) this.events.prefixesChanged?.();
+  }
+
+  /** Where the resolver at fc00::1 sends queries for names outside .rovy: the embedder's way to
+   *  the exit in use (the daemon's, service/exit-dns.ts); null: they are REFUSED. */
+  setDnsForwarder(forwarder: DnsForwarder | null): void {
+    this.resolver.setForwarder(forwarder);
   }
 
   /** The node's mesh IPv4 address (keys/address.ts), its source for IPv4 through an exit. */

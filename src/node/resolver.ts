@@ -2,7 +2,9 @@
 // the daemon, so `.rovy` names work on every node without a socket on port 53 (and without
 // racing systemd-resolved or dnsmasq for it).
 //
-//   UDP to port 53     → the DNS query is answered (names/dns.ts) with a UDP reply from fc00::1:53.
+//   UDP to port 53     → the DNS query is answered (names/dns.ts) with a UDP reply from fc00::1:53;
+//                        a name outside rovy's zones, while the node uses an exit, is forwarded
+//                        (setForwarder: the daemon asks the exit) and answered when it answers.
 //   ICMPv6 echo        → echo reply, so `ping fc00::1` shows the resolver is there.
 //   other UDP, TCP     → ICMPv6 port unreachable: the client fails at once instead of timing out.
 //   anything else, and queries that do not parse or whose UDP checksum is wrong: dropped, counted.
@@ -39,7 +41,17 @@ export function isResolverAddress(buf: Uint8Array, off: number): boolean {
   return buf[off] === 0xfc;
 }
 
+/** Sends a query on (a copy, the caller's to keep) and calls `answer` with the response, or
+ *  with null if none came; false if it cannot take the query now. */
+export type DnsForwarder = (query: Uint8Array, answer: (response: Uint8Array | null) => void) => boolean;
+
+/** Forwarded queries waiting for an answer, at most: past it, REFUSED at once. */
+export const MAX_FORWARDED = 256;
+
 export class Resolver {
+  private forwarder: DnsForwarder | null = null;
+  private forwarding = 0;
+
   private readonly batch = new PacketBatch(1, TUN_OFFSET + MAX_REPLY + 64);
   private readonly out = this.batch.data.subarray(TUN_OFFSET, TUN_OFFSET + MAX_REPLY);
   private readonly dns = this.out.subarray(IPV6_HEADER + UDP_HEADER);
@@ -74,22 +86,55 @@ export class Resolver {
     }
   }
 
+  /** Where queries for names outside rovy's zones go (the exit in use); null: REFUSED here. */
+  setForwarder(forwarder: DnsForwarder | null): void {
+    this.forwarder = forwarder;
+  }
+
   private answer(buf: Uint8Array, off: number, u: number, payload: number): void {
-    const { length, outcome } = answerDnsQuery(buf.subarray(u + UDP_HEADER, u + payload), this.zone, this.dns);
+    const query = buf.subarray(u + UDP_HEADER, u + payload);
+    const { length, outcome } = answerDnsQuery(query, this.zone, this.dns);
     if (length === 0) {
       this.counters.dnsDropped++;
       return;
     }
+    if (outcome === 'outside' && this.forward(query, buf.slice(off + OFF_SRC, off + OFF_SRC + 16), (buf[u]! << 8) | buf[u + 1]!)) return;
     this.counters.dnsAnswered++;
-    if (outcome === 'refused') this.counters.dnsRefused++;
+    if (outcome === 'refused' || outcome === 'outside') this.counters.dnsRefused++;
+    this.reply(buf.subarray(off + OFF_SRC, off + OFF_SRC + 16), (buf[u]! << 8) | buf[u + 1]!, length);
+  }
+
+  /** Hands the query to the forwarder; the answer goes back to `client`:`port` when it comes
+   *  (SERVFAIL if none does). False if there is no forwarder or it is busy. */
+  private forward(query: Uint8Array, client: Uint8Array, port: number): boolean {
+    if (!this.forwarder || this.forwarding >= MAX_FORWARDED) return false;
+    const copy = query.slice();
+    const taken = this.forwarder(copy, (response) => {
+      this.forwarding--;
+      this.counters.dnsForwarded++;
+      const usable = response !== null && isAnswerTo(response, copy) && response.length <= this.dns.length;
+      if (usable) this.dns.set(response);
+      const length = usable ? response.length : servfail(copy, this.dns);
+      if (length === 0) {
+        this.counters.dnsDropped++;
+        return;
+      }
+      this.reply(client, port, length);
+    });
+    if (taken) this.forwarding++;
+    return taken;
+  }
+
+  /** Writes the DNS message at this.dns[0, length) to the TUN, from fc00::1:53 to client:port. */
+  private reply(client: Uint8Array, port: number, length: number): void {
     const { out } = this;
     const udpLength = UDP_HEADER + length;
-    writeIPv6Header(out, 0, udpLength, NEXT_HEADER_UDP, RESOLVER_ADDRESS, buf.subarray(off + OFF_SRC, off + OFF_SRC + 16));
+    writeIPv6Header(out, 0, udpLength, NEXT_HEADER_UDP, RESOLVER_ADDRESS, client);
     const r = IPV6_HEADER;
     out[r] = DNS_PORT >> 8;
     out[r + 1] = DNS_PORT & 0xff;
-    out[r + 2] = buf[u]!; // back to the query's source port
-    out[r + 3] = buf[u + 1]!;
+    out[r + 2] = port >> 8; // back to the query's source port
+    out[r + 3] = port & 0xff;
     out[r + 4] = udpLength >> 8;
     out[r + 5] = udpLength & 0xff;
     out[r + 6] = out[r + 7] = 0;
@@ -120,4 +165,37 @@ export class Resolver {
     this.batch.lens[0] = length;
     this.tun.writeBatch(this.batch, 1, TUN_OFFSET);
   }
+}
+
+/** Whether `response` is a response (QR set) with the query's ID and question. */
+function isAnswerTo(response: Uint8Array, query: Uint8Array): boolean {
+  if (response.length < 12 || (response[2]! & 0x80) === 0 || response[0] !== query[0] || response[1] !== query[1]) return false;
+  // The question section follows the 12-byte header in both; the query's may carry EDNS after it.
+  const end = questionEnd(query);
+  if (end < 0 || response.length < end) return false;
+  for (let i = 12; i < end; i++) if ((response[i]! | 0x20) !== (query[i]! | 0x20)) return false;
+  return true;
+}
+
+/** The end of the first question of a DNS message, or -1. */
+function questionEnd(message: Uint8Array): number {
+  let i = 12;
+  while (i < message.length && message[i] !== 0) {
+    if (message[i]! >= 64) return -1; // no compression in a question we sent
+    i += message[i]! + 1;
+  }
+  return i + 5 <= message.length ? i + 5 : -1;
+}
+
+/** A SERVFAIL for `query` in `out` (header and question); its length, 0 if the query has none. */
+function servfail(query: Uint8Array, out: Uint8Array): number {
+  const end = questionEnd(query);
+  if (end < 0 || end > out.length) return 0;
+  out.set(query.subarray(0, end));
+  out[2] = 0x80 | (query[2]! & 0x79); // QR, the opcode and RD kept
+  out[3] = 2; // SERVFAIL
+  out[4] = 0;
+  out[5] = 1;
+  out.fill(0, 6, 12);
+  return end;
 }

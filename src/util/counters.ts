@@ -63,6 +63,9 @@ export class Counters extends CounterSet {
   /** Of those, queries for names outside .rovy and the fc00::/8 reverse zone, or of a class
    *  other than IN (REFUSED). */
   dnsRefused = 0;
+  /** Queries for names outside .rovy sent on to the exit in use, answered when it answered (or
+   *  with SERVFAIL when it did not). */
+  dnsForwarded = 0;
   /** Packets to fc00::1 dropped: malformed DNS queries, bad UDP checksums, other protocols,
    *  echo requests too large to answer whole. */
   dnsDropped = 0;

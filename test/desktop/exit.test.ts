@@ -64,7 +64,16 @@ test('a client two hops from an exit reaches the Internet through it, falls back
     sh('ip', ['netns', 'exec', e, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
 
     const host = lab.spawn(inet, [process.execPath, WHOAMI, 'serve', PORT, HOST4, HOST6]);
-    await until('the Internet host listens', () => host.log.includes('listening'));
+    // The Internet's name server, which the exit's machine uses (and the client's does not).
+    const names = lab.spawn(inet, [process.execPath, WHOAMI, 'dns', '53', HOST4]);
+    lab.resolvConf(e, `nameserver ${HOST4}\n`);
+    await until('the Internet host and name server listen', () => host.log.includes('listening') && names.log.includes('listening'));
+    /** What the client's resolver at fc00::1 says of a name outside .rovy: the TXT record (the
+     *  address the query reached the name server from), or dig's status line. */
+    const lookup = (): string => {
+      const r = nsExec(c, 'dig', ['@fc00::1', '+time=4', '+tries=1', 'whoami.example', 'TXT']);
+      return /^whoami\.example\.\s+\d+\s+IN\s+TXT\s+"([^"]*)"/m.exec(r.out)?.[1] ?? /status: (\w+)/.exec(r.out)?.[1] ?? r.out;
+    };
     const ask = (address: string): string => nsExec(c, process.execPath, [WHOAMI, 'ask', address, PORT]).out.trim();
 
     const nc = lab.initNode('c');
@@ -97,6 +106,8 @@ test('a client two hops from an exit reaches the Internet through it, falls back
       assert.match(s.address, /^100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.\d+\.\d+$/);
       assert.equal(ask(HOST4), '192.0.2.2');
       assert.equal(ask(HOST6), '2001:db8:c::2');
+      // No exit: fc00::1 answers .rovy only.
+      assert.equal(lookup(), 'REFUSED');
       // An exit is never a route by itself: no default through the mesh before one is chosen.
       assert.doesNotMatch(nsExec(c, 'ip', ['-4', 'route', 'show', 'table', 'all']).out, /rovy0.*default|default.*rovy0/);
     });
@@ -115,6 +126,8 @@ test('a client two hops from an exit reaches the Internet through it, falls back
         const r = nsExec(c, 'ping', [family, '-n', '-c', '3', '-i', '0.2', '-W', '1', address]);
         assert.match(r.out, /3 received/, r.out);
       }
+      // Names beyond .rovy are looked up through the exit: the name server sees the exit's address.
+      assert.equal(lookup(), '198.51.100.2');
       // The daemon's own datagrams to M keep the underlay's path (they carry the mark); anything
       // else for M's underlay address would go into the mesh.
       assert.match(nsExec(c, 'ip', ['-6', 'route', 'get', '2001:db8:b::2', 'mark', '0x7279']).out, new RegExp(`dev ${uplinks[c]}`));
@@ -130,6 +143,7 @@ test('a client two hops from an exit reaches the Internet through it, falls back
       await until('the exit is unavailable', async () => (await exitStatus()).state === 'unavailable', 60_000);
       await until('IPv4 leaves by the client\'s own uplink', () => ask(HOST4) === '192.0.2.2', 15_000);
       assert.equal(ask(HOST6), '2001:db8:c::2');
+      assert.equal(lookup(), 'REFUSED');
     });
 
     await t.test('with the kill switch on, nothing leaves outside the mesh while the exit is away', async () => {
@@ -141,6 +155,7 @@ test('a client two hops from an exit reaches the Internet through it, falls back
       assert.equal(ask(HOST4), 'no answer');
       assert.equal(ask(HOST6), 'no answer');
       assert.match(nsExec(c, 'ping', ['-4', '-n', '-c', '1', '-W', '1', HOST4]).out, /0 received/);
+      assert.equal(lookup(), 'REFUSED');
       // The exit back: traffic flows through it again.
       daemonE = lab.start(e, ne.config);
       await until('the exit is active again', async () => (await exitStatus()).state === 'active', 60_000);
@@ -156,6 +171,8 @@ test('a client two hops from an exit reaches the Internet through it, falls back
         return ((await daemonE.state()).counters as Record<string, number>).exitRefused > 0;
       }, 15_000);
       assert.equal(ask(HOST4), 'no answer');
+      // Its name server is closed to the client too: the client's resolver gives up (SERVFAIL).
+      assert.equal(lookup(), 'SERVFAIL');
       lab.file('e/rovy.toml', exitConfig([nc.peerId]));
       daemonE.signal('SIGHUP');
       await until('the exit serves the client again', () => ask(HOST4) === '198.51.100.2', 15_000);
@@ -168,6 +185,7 @@ test('a client two hops from an exit reaches the Internet through it, falls back
       assert.equal(routing(), before);
       assert.equal(ask(HOST4), '192.0.2.2');
       assert.equal(ask(HOST6), '2001:db8:c::2');
+      assert.equal(lookup(), 'REFUSED');
     });
   } finally {
     await lab.cleanup();

@@ -506,3 +506,48 @@ test('a ping larger than 1280 bytes gets no reply rather than a truncated one', 
   assert.equal(h.node.counters.dnsDropped, 1, 'the unanswered ping was not counted');
   assert.equal(h.node.counters.internalErrors, 0);
 });
+
+test('with a forwarder (an exit in use), names outside .rovy are asked of it; its answer, or SERVFAIL, goes back', async (t) => {
+  const h = await harness(t);
+  const asked: { query: Uint8Array; answer: (response: Uint8Array | null) => void }[] = [];
+  h.node.setDnsForwarder((query, answer) => {
+    asked.push({ query, answer });
+    return true;
+  });
+  // The forwarder's answer, as the exit sent it: the query's ID and question, one AAAA record.
+  const pending = h.ask('example.com', T.AAAA);
+  await untilFast('the query forwarded', () => asked.length === 1);
+  const q = asked[0]!.query;
+  const aaaa = Uint8Array.of(0xc0, 12, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16, ...parseIPv6('2001:db8::80'));
+  const response = Uint8Array.from([...q.subarray(0, 12), ...q.subarray(12)]);
+  response[2] = 0x81;
+  response[3] = 0x80;
+  response[7] = 1; // one answer
+  asked[0]!.answer(Uint8Array.from([...response, ...aaaa]));
+  const reply = await pending;
+  assert.equal(reply.rcode, RCODE.NOERROR);
+  assert.deepEqual(reply.answers.map((a) => a.rdata), [parseIPv6('2001:db8::80')]);
+  // .rovy names are still answered here, never forwarded.
+  assert.equal((await h.ask(h.node.peerId + '.rovy', T.AAAA)).rcode, RCODE.NOERROR);
+  assert.equal(asked.length, 1);
+
+  // No answer (the exit did not reply in time): SERVFAIL. One that is not an answer to the query
+  // (another ID) counts as none.
+  const failing = h.ask('example.org', T.AAAA);
+  await untilFast('forwarded', () => asked.length === 2);
+  asked[1]!.answer(null);
+  assert.equal((await failing).rcode, 2);
+  const wrong = h.ask('example.net', T.AAAA);
+  await untilFast('forwarded', () => asked.length === 3);
+  const other = asked[2]!.query.slice();
+  other[0]! ^= 0xff;
+  other[2]! |= 0x80;
+  asked[2]!.answer(other);
+  assert.equal((await wrong).rcode, 2);
+  assert.equal(h.node.counters.dnsForwarded, 3);
+
+  // The forwarder gone (the exit no longer in use): REFUSED here again.
+  h.node.setDnsForwarder(null);
+  assert.equal((await h.ask('example.com', T.AAAA)).rcode, RCODE.REFUSED);
+  assert.equal(asked.length, 3);
+});
