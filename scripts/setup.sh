@@ -4,7 +4,8 @@
 #   scripts/setup.sh --test   and what the tests and benchmarks use (ping, traceroute6, iperf3, dig,
 #                             wireguard-go and yggdrasil for the side-by-side benchmarks and the
 #                             WireGuard interop test, in Debian 13's versions too (Debian's
-#                             yggdrasil.service stays disabled); dbus-daemon, busctl,
+#                             yggdrasil.service stays disabled); nftables and BIRD 2 for the
+#                             exit and BGP tests (which run their own, in namespaces); dbus-daemon, busctl,
 #                             gdbus, dbus-send and polkitd for the D-Bus tests; NetworkManager,
 #                             which the tests run in a namespace of their own, never on the host;
 #                             meson, debhelper and mmdebstrap for the packaging tests; GNOME
@@ -21,8 +22,11 @@ pkgs+=(meson ninja-build pkg-config bash-completion)
 pkgs+=(gettext)
 if [[ ${1:-} == --test ]]; then
   pkgs+=(iputils-ping iputils-tracepath traceroute iperf3 wireguard-go wireguard-tools yggdrasil procps bind9-dnsutils)
-  # test/net/udp-hostile.test.ts: a namespace whose firewall drops all UDP
+  # test/net/udp-hostile.test.ts: a namespace whose firewall drops all UDP; the exits' masquerading
   pkgs+=(nftables)
+  # test/net/bgp.test.ts: BIRD 2 at an exit and at its upstream router (Debian's bird2.service
+  # stays as the package leaves it: the test runs its own, in namespaces)
+  pkgs+=(bird2)
   pkgs+=(dbus-daemon dbus-bin libglib2.0-bin systemd polkitd util-linux)
   # test/desktop/networkmanager.test.ts: NetworkManager and nmcli (Debian's package does not
   # start it where systemd is not PID 1; the tests start their own, in a network namespace)

@@ -189,6 +189,7 @@ test('the .deb builds offline, installs on Debian 13, passes lintian, and remove
       '/usr/share/man/man5/rovy.toml.5.gz',
       '/usr/share/man/man8/rovyd.8.gz',
       '/usr/share/bash-completion/completions/rovy',
+      '/usr/share/rovy/bird/rovy.conf',
       '/usr/share/doc/rovy/copyright',
       ...['extension.js', 'metadata.json', 'stylesheet.css', 'locale/de/LC_MESSAGES/gnome-shell-extension-rovy.mo'].map((f) => `/usr/share/gnome-shell/extensions/rovy@rovy.net/${f}`),
     ]) if (!files.has(f)) problems.push(`the package has no ${f}`);

@@ -66,6 +66,7 @@ before(() => {
     'docs/man/rovy.toml.5.in': 'usr/share/man/man5/rovy.toml.5',
     'docs/man/rovyd.8.in': 'usr/share/man/man8/rovyd.8',
     'packaging/bash-completion/rovy': join(rel(pkgVariable('bash-completion', 'completionsdir', '/usr/share/bash-completion/completions')), 'rovy'),
+    'packaging/bird/rovy.conf': 'usr/share/rovy/bird/rovy.conf',
     ...Object.fromEntries(['extension.js', 'metadata.json', 'stylesheet.css', 'locale/de/LC_MESSAGES/gnome-shell-extension-rovy.mo'].map((f) =>
       [`gnome-extension:${f}`, join('usr/share/gnome-shell/extensions', EXTENSION_UUID, f)])),
   };
