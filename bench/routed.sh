@@ -14,6 +14,10 @@
 #               forwarding, is why it looks fast), 1420 the same TUN MTU rovy and wg-go use.
 #   wg-go hub   wireguard-go in A, B, C; B has one interface with peers A and C and the kernel
 #               forwards between them (IPv6 forwarding on in B, in and out of the same TUN).
+#   rovy exit   A uses B as its exit (issue 15): C is "the Internet", no rovy there, reached by
+#               B's uplink vBc (IPv6 fd00:bc::/64 and IPv4 198.51.100.0/24), B masquerading with
+#               nftables; iperf3 from A to C's underlay addresses, IPv6 and IPv4, beside the routed
+#               case (the same two rovy hops' worth of work at B, plus the kernel's forwarding).
 #   over TLS    the rovy and yggdrasil chains again with their links over TLS on TCP (rovy: B
 #               listens on /tcp/9443/tls and accepts anyone, A and C list only that address;
 #               yggdrasil: tls:// listen and peers), the way both cross networks that pass no UDP.
@@ -27,7 +31,7 @@
 # core, and per packet and per MB through its veths: for B per packet forwarded), then the ratios
 # rovy / yggdrasil and rovy / wireguard-go hub (over TLS: rovy's TLS / yggdrasil's TLS), and issue 12's bars for the routed case. The exit
 # code is 1 if a selected case produced no result or a bar was not met. CASES picks cases
-# (default "rovy ygg wg rovy-tls ygg-tls"). Traffic stays inside the three namespaces; every process is ended by
+# (default "rovy ygg wg rovy-tls ygg-tls rovy-exit"). Traffic stays inside the three namespaces; every process is ended by
 # PID and waited for, and the namespaces are deleted on exit (Ctrl-C included).
 # Needs root, iperf3, wireguard-tools (scripts/setup.sh --test).
 set -euo pipefail
@@ -36,7 +40,7 @@ T=${T:-10}
 RUNS=${RUNS:-3}
 # OFFLOAD=false runs rovy without TUN segmentation offloads (tun.offload), to measure them.
 OFFLOAD=${OFFLOAD:-true}
-CASES=${CASES:-rovy ygg wg rovy-tls ygg-tls}
+CASES=${CASES:-rovy ygg wg rovy-tls ygg-tls rovy-exit}
 YGG_MTUS=${YGG_MTUS:-65535 1420}
 ROVY_WAIT=${ROVY_WAIT:-60}   # seconds to wait for A to reach C through B
 YGG_WAIT=${YGG_WAIT:-120}  # yggdrasil retries a refused first dial only a minute later
@@ -67,7 +71,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 [[ $(id -u) == 0 ]] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
-for c in $CASES; do [[ $c == rovy || $c == ygg || $c == wg || $c == rovy-tls || $c == ygg-tls ]] || { echo "bench: unknown case '$c' in CASES (rovy ygg wg rovy-tls ygg-tls)" >&2; exit 1; }; done
+for c in $CASES; do [[ $c == rovy || $c == ygg || $c == wg || $c == rovy-tls || $c == ygg-tls || $c == rovy-exit ]] || { echo "bench: unknown case '$c' in CASES (rovy ygg wg rovy-tls ygg-tls rovy-exit)" >&2; exit 1; }; done
 has() { [[ " $CASES " == *" $1 "* ]]; }
 need=(iperf3 node)
 if has wg || has ygg || has ygg-tls; then
@@ -75,9 +79,10 @@ if has wg || has ygg || has ygg-tls; then
   export PATH="$PEERS/usr/bin:$PEERS/usr/sbin:$PATH"
 fi
 has wg && need+=(wireguard-go wg)
+has rovy-exit && need+=(nft)
 (has ygg || has ygg-tls) && need+=(yggdrasil)
 for tool in "${need[@]}"; do command -v "$tool" >/dev/null || { echo "bench: $tool missing: run scripts/setup.sh --test" >&2; exit 1; }; done
-if has rovy || has rovy-tls; then [[ -f dist/rovy.js ]] || npm run --silent build; fi
+if has rovy || has rovy-tls || has rovy-exit; then [[ -f dist/rovy.js ]] || npm run --silent build; fi
 
 # chain_up: namespaces A, B, C; veths A–B and B–C; IPv6 forwarding off everywhere.
 chain_up() {
@@ -243,6 +248,36 @@ case_rovy() { # [tls]: links over TLS on TCP 9443 instead of UDP
   teardown
 }
 
+# --- rovy through an exit ---------------------------------------------------------------------
+ROVY_EXIT6_LABEL="rovy through an exit, IPv6"
+ROVY_EXIT4_LABEL="rovy through an exit, IPv4"
+case_rovy_exit() {
+  ORDER+=("$ROVY_EXIT6_LABEL" "$ROVY_EXIT4_LABEL")
+  chain_up
+  ip -n "$NB" addr add 198.51.100.1/24 dev vBc
+  ip -n "$NC" addr add 198.51.100.2/24 dev vC
+  ip netns exec "$NB" sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
+  local n ida idb
+  for n in a b; do mkdir -p "$WORK/$n"; bin/rovy init --config "$WORK/$n/rovy.toml" >/dev/null; done
+  ida=$(bin/rovy id --config "$WORK/a/rovy.toml" --json)
+  idb=$(bin/rovy id --config "$WORK/b/rovy.toml" --json)
+  local head='key_file = "node.key"\nlisten = ["/ip6/::/udp/7777"]\n[tun]\nname = "rovy0"\nmtu = 1420\noffload = %s\n'
+  printf "$head"'[[peer]]\naddress = "/ip6/fd00:ab::2/udp/7777/rovy/%s"\n' "$OFFLOAD" "$(field "$idb" peerId)" >"$WORK/a/rovy.toml"
+  printf "$head"'[exit]\noffer = true\nuplink = "vBc"\n[[peer]]\naddress = "/ip6/fd00:ab::1/udp/7777/rovy/%s"\n' "$OFFLOAD" "$(field "$ida" peerId)" >"$WORK/b/rovy.toml"
+  # A uses B as its exit, as `rovy exit use` leaves it in A's state file.
+  printf '{"enabled":true,"peers":[],"discovery":null,"blocked":[],"ports":[],"exit":{"peerId":"%s","killSwitch":false}}\n' "$(field "$idb" peerId)" >"$WORK/a/state.json"
+  declare -gA DAEMONS=()
+  for n in A B; do
+    ip netns exec "rr$n-$$" env DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/rovy-bench-bus \
+      node dist/rovy.js daemon --config "$WORK/${n,}/rovy.toml" >"$WORK/rovy-exit-$n.log" 2>&1 &
+    PIDS+=($!); DAEMONS[$n]=$!
+  done
+  reach_c "$ROVY_EXIT6_LABEL" "rovy exit" fd00:bc::2 "$ROVY_WAIT" "$WORK"/rovy-exit-{A,B}.log || { MEDIANS[$ROVY_EXIT4_LABEL]=""; return 0; }
+  iperf_case "$ROVY_EXIT6_LABEL" fd00:bc::2
+  iperf_case "$ROVY_EXIT4_LABEL" 198.51.100.2
+  teardown
+}
+
 # --- yggdrasil chain ------------------------------------------------------------------------
 ygg_conf() { # NAME MTU LISTEN_JSON PEERS_JSON: a fresh key and config, no multicast, no admin socket
   (umask 077; yggdrasil -genconf -json | node -e '
@@ -321,12 +356,13 @@ if has ygg; then for m in $YGG_MTUS; do case_ygg "$m"; done; fi
 if has wg; then case_wg; fi
 if has rovy-tls; then case_rovy tls; fi
 if has ygg-tls; then for m in $YGG_MTUS; do case_ygg "$m" tls; done; fi
+if has rovy-exit; then case_rovy_exit; fi
 
 ratio() { # NUM DEN
   if [[ -n $1 && -n $2 ]]; then node -e "console.log(($1/$2).toFixed(2)+'x')"; else echo "n/a"; fi
 }
 echo
-echo "iperf3 TCP A → C through B (A and C peer only with B), median of $RUNS × ${T}s, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "iperf3 TCP A → C through B (A and C peer only with B; or B is A's exit and C is beyond it), median of $RUNS × ${T}s, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 versions=()
 (has ygg || has ygg-tls) && versions+=("yggdrasil $(yggdrasil -version | sed -n 's/^Build version: //p')")
 has wg && versions+=("wireguard-go $(wireguard-go --version | head -1 | awk '{print $2}')")
@@ -349,6 +385,10 @@ if has rovy || has rovy-tls; then
     fi
   done
   if [[ -n $GC ]]; then echo "  rovy GC during the runs: $GC"; fi
+fi
+if has rovy-exit && has rovy; then
+  printf '  %-46s %8s\n' "$ROVY_EXIT6_LABEL / routed" "$(ratio "${MEDIANS[$ROVY_EXIT6_LABEL]:-}" "$rovy")"
+  printf '  %-46s %8s\n' "$ROVY_EXIT4_LABEL / routed" "$(ratio "${MEDIANS[$ROVY_EXIT4_LABEL]:-}" "$rovy")"
 fi
 if has ygg && [[ " $YGG_MTUS " == *" 65535 "* ]]; then
   echo "  (yggdrasil's default IfMTU gives its TUN the MTU in its row, tens of times the data per packet of the 1420 rows: compare like with like)"
