@@ -1,5 +1,5 @@
 // The extension's only link to rovy: net.rovy.Rovy1 on the system bus, through Gio's D-Bus
-// proxies. The root object's three interfaces are plain proxies; peers and LAN neighbours come
+// proxies. The root object's four interfaces are plain proxies; peers and LAN neighbours come
 // from the daemon's ObjectManager. Both keep their properties up to date from the daemon's
 // signals and follow it when it leaves the bus and comes back, so nothing is polled and nothing
 // is kept here but those proxies. Every call is asynchronous and cancelled by destroy().
@@ -13,6 +13,7 @@ const ROOT_PATH = '/net/rovy/Rovy1';
 const NODE_IFACE = 'net.rovy.Rovy1';
 const NAMES_IFACE = 'net.rovy.Rovy1.Names';
 const DISCOVERY_IFACE = 'net.rovy.Rovy1.Discovery';
+const EXIT_IFACE = 'net.rovy.Rovy1.Exit';
 const PEER_IFACE = 'net.rovy.Rovy1.Peer';
 const NEIGHBOR_IFACE = 'net.rovy.Rovy1.Neighbor';
 // CallError's name for a call that destroy() cancelled (not a D-Bus error name).
@@ -59,7 +60,7 @@ export class DaemonClient {
 
   start(): void {
     const { Gio } = this.m;
-    for (const iface of [NODE_IFACE, NAMES_IFACE, DISCOVERY_IFACE]) {
+    for (const iface of [NODE_IFACE, NAMES_IFACE, DISCOVERY_IFACE, EXIT_IFACE]) {
       // DO_NOT_AUTO_START: showing the menu must not start a daemon someone stopped.
       Gio.DBusProxy.new_for_bus(Gio.BusType.SYSTEM, Gio.DBusProxyFlags.DO_NOT_AUTO_START, this.info.lookup_interface(iface),
         BUS_NAME, ROOT_PATH, iface, this.cancellable, (_source, result) => {
@@ -105,14 +106,14 @@ export class DaemonClient {
     };
     const node = cached(NODE_IFACE);
     // Until the root's properties have arrived there is nothing to show but "not running".
-    if (!node || !('PeerId' in node)) return { node: null, names: null, discovery: null, peers: [], neighbors: [] };
+    if (!node || !('PeerId' in node)) return { node: null, names: null, discovery: null, exit: null, peers: [], neighbors: [] };
     const objects = this.manager?.get_name_owner() ? this.manager.get_objects() : [];
     const withIface = (iface: string) =>
       objects.flatMap((object) => {
         const proxy = object.get_interface(iface) as Gio.DBusProxy | null;
         return proxy ? [{ path: object.get_object_path(), props: propsOf(proxy) }] : [];
       });
-    return { node, names: cached(NAMES_IFACE), discovery: cached(DISCOVERY_IFACE), peers: withIface(PEER_IFACE), neighbors: withIface(NEIGHBOR_IFACE) };
+    return { node, names: cached(NAMES_IFACE), discovery: cached(DISCOVERY_IFACE), exit: cached(EXIT_IFACE), peers: withIface(PEER_IFACE), neighbors: withIface(NEIGHBOR_IFACE) };
   }
 
   setEnabled(enabled: boolean): Promise<void> {
@@ -131,6 +132,11 @@ export class DaemonClient {
 
   removePetname(name: string): Promise<void> {
     return this.call(ROOT_PATH, NAMES_IFACE, 'Remove', new this.m.GLib.Variant('(s)', [name]));
+  }
+
+  /** Uses the exit of `peerId` ("" for none), with the kill switch on or off. */
+  setExitNode(peerId: string, killSwitch: boolean): Promise<void> {
+    return this.call(ROOT_PATH, EXIT_IFACE, 'SetExitNode', new this.m.GLib.Variant('(sb)', [peerId, killSwitch]));
   }
 
   connectNeighbor(path: string): Promise<void> {

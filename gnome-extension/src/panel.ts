@@ -42,6 +42,7 @@ export class RovyPanel {
       },
       connect: (neighbor) => this.report(this.client.connectNeighbor(neighbor.path), _('Could not connect to %s').replace('%s', neighbor.title)),
       setPolicy: (policy) => this.report(this.client.setPolicy(policy), _('Could not change local discovery')),
+      useExit: (peerId, killSwitch) => this.report(this.client.setExitNode(peerId, killSwitch), _('Could not change the exit node')),
     });
     addToQuickSettings(shell, this.indicator);
 

@@ -5,7 +5,7 @@ import type Clutter from 'gi://Clutter';
 import type St from 'gi://St';
 import type * as PopupMenu from 'resource:///org/gnome/shell/ui/popupMenu.js';
 import type { Shell } from './shell.js';
-import type { NeighborView, NodeView, PeerView } from './view.js';
+import type { ExitOptionView, NeighborView, NodeView, PeerView } from './view.js';
 
 /** Title over a smaller detail line. */
 function twoLines(shell: Shell): { box: St.BoxLayout; title: St.Label; detail: St.Label } {
@@ -192,6 +192,41 @@ export class NeighborRow {
   destroy(): void {
     this.item.destroy();
   }
+}
+
+/** A node offering an exit: a choice in a radio group, with how far it is; a click uses it. */
+export class ExitRow {
+  readonly item: PopupMenu.PopupBaseMenuItem;
+  private readonly title: St.Label;
+  private readonly detail: St.Label;
+
+  constructor(private readonly shell: Shell, private view: ExitOptionView, use: (option: ExitOptionView) => void) {
+    this.item = new shell.PopupMenu.PopupBaseMenuItem({ style_class: 'rovy-exit' });
+    const text = twoLines(shell);
+    this.title = text.title;
+    this.detail = text.detail;
+    this.item.add_child(text.box);
+    this.item.connect('activate', () => use(this.view));
+    this.update(view);
+  }
+
+  update(view: ExitOptionView): void {
+    this.view = view;
+    this.title.text = view.title;
+    this.detail.text = view.detail;
+    this.item.setOrnament(view.chosen ? this.shell.PopupMenu.Ornament.DOT : unchosenOrnament(this.shell));
+    this.item.accessible_name = `${view.title}, ${view.detail}`;
+  }
+
+  destroy(): void {
+    this.item.destroy();
+  }
+}
+
+/** The ornament of a radio item not chosen: 46 and later draw an empty circle (NO_DOT); 43 has none. */
+export function unchosenOrnament(shell: Shell): number {
+  const { Ornament } = shell.PopupMenu;
+  return (Ornament as { NO_DOT?: number }).NO_DOT ?? Ornament.NONE;
 }
 
 /** Keeps one row per key in a menu section, in the order given, updating rows that stay. */

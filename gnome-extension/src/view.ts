@@ -10,6 +10,8 @@ export interface DaemonSnapshot {
   node: Props | null;
   names: Props | null;
   discovery: Props | null;
+  /** net.rovy.Rovy1.Exit; null from a daemon without it. */
+  exit: Props | null;
   peers: { path: string; props: Props }[];
   neighbors: { path: string; props: Props }[];
 }
@@ -50,6 +52,28 @@ export interface NeighborView {
   isPeer: boolean;
 }
 
+/** A node offering an exit, as a choice in the menu. */
+export interface ExitOptionView {
+  peerId: string;
+  /** Petname, else short peer ID. */
+  title: string;
+  /** "2 hops", "2 hops · IPv6 only", "no route". */
+  detail: string;
+  chosen: boolean;
+}
+
+export interface ExitView {
+  /** Whether the section shows: some node offers an exit, or one is chosen. */
+  shown: boolean;
+  /** The peer ID of the exit in use, "" for none. */
+  chosen: string;
+  killSwitch: boolean;
+  /** What using it amounts to now, when that is not simply "through it" (or ""). */
+  note: string;
+  /** The offers, and the chosen exit even when it offers nothing now. */
+  options: ExitOptionView[];
+}
+
 export interface MenuView {
   running: boolean;
   enabled: boolean;
@@ -62,6 +86,7 @@ export interface MenuView {
   morePeers: number;
   neighbors: NeighborView[];
   policy: DiscoveryPolicy;
+  exit: ExitView;
 }
 
 /** At most this many peers are listed; the rest are counted in one line. */
@@ -105,10 +130,30 @@ function isPolicy(v: unknown): v is DiscoveryPolicy {
   return v === 'off' || v === 'manual' || v === 'auto';
 }
 
+const NO_EXIT: ExitView = { shown: false, chosen: '', killSwitch: false, note: '', options: [] };
+
+/** The exit section: the nodes offering one, by name, nearest first; the chosen one marked. */
+function exitView(exit: Props | null, names: [string, string, string][], t: Translator): ExitView {
+  if (!exit) return NO_EXIT;
+  const chosen = str(exit.Node);
+  const offers = (Array.isArray(exit.Offers) ? exit.Offers : []) as [string, boolean, boolean, number][];
+  const nameOf = (peerId: string): string => names.find(([, id]) => id === peerId)?.[0] ?? '';
+  const options = offers.map(([peerId, ipv4, ipv6, hops]) => {
+    const reach = num(hops) === 0 ? t._('no route') : num(hops) === 1 ? t._('direct') : t.ngettext('%d hop', '%d hops', num(hops)).replace('%d', String(num(hops)));
+    const only = ipv4 && !ipv6 ? t._('IPv4 only') : ipv6 && !ipv4 ? t._('IPv6 only') : '';
+    return { peerId, title: title(nameOf(peerId), peerId), detail: only ? `${reach} · ${only}` : reach, chosen: peerId === chosen, hops: num(hops) || Infinity };
+  });
+  if (chosen && !options.some((o) => o.chosen)) options.push({ peerId: chosen, title: title(nameOf(chosen), chosen), detail: t._('offers no exit now'), chosen: true, hops: Infinity });
+  options.sort((a, b) => a.hops - b.hops || a.title.localeCompare(b.title) || a.peerId.localeCompare(b.peerId));
+  const state = str(exit.State);
+  const note = state === 'unavailable' ? t._('The exit cannot be reached: traffic goes out through this network') : state === 'blocked' ? t._('The exit cannot be reached: traffic is held back') : '';
+  return { shown: options.length > 0, chosen, killSwitch: exit.KillSwitch === true, note, options: options.map(({ hops: _hops, ...o }) => o) };
+}
+
 /** The rows of the menu for one snapshot of the daemon. */
 export function menuView(s: DaemonSnapshot, t: Translator): MenuView {
   if (!s.node) {
-    return { running: false, enabled: false, status: t._('Not running'), onlinePeers: 0, node: null, peers: [], morePeers: 0, neighbors: [], policy: 'off' };
+    return { running: false, enabled: false, status: t._('Not running'), onlinePeers: 0, node: null, peers: [], morePeers: 0, neighbors: [], policy: 'off', exit: NO_EXIT };
   }
   const enabled = s.node.Enabled === true;
   const peerId = str(s.node.PeerId);
@@ -149,5 +194,6 @@ export function menuView(s: DaemonSnapshot, t: Translator): MenuView {
   return {
     running: true, enabled, status, onlinePeers, node, peers, morePeers: all.length - peers.length, neighbors,
     policy: isPolicy(s.discovery?.Policy) ? s.discovery!.Policy : 'off',
+    exit: exitView(s.exit, names, t),
   };
 }

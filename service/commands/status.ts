@@ -17,10 +17,10 @@ export function runStatus(json: boolean): Promise<number> {
     const discovery = await client.getAll(ROOT_PATH, DISCOVERY_IFACE);
     const onLan = objectsWith(objects, NEIGHBOR_IFACE).length;
     // What was dropped and why, the data path's work per wakeup and call, the links kept: from Describe().
-    const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { counters: object; dataPath: object; links: LinksReport; prefixes: PrefixesReport };
+    const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { counters: object; dataPath: object; links: LinksReport; prefixes: PrefixesReport; exit?: ExitReport };
     if (json) {
       const summary = { peers: peers.length, connectedPeers: connected, routedPeers: routed, discovery: discovery.Policy, lanNodes: onLan };
-      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), ...summary, links: described.links, prefixes: described.prefixes, counters: described.counters, dataPath: described.dataPath }) + '\n');
+      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), ...summary, links: described.links, prefixes: described.prefixes, exit: described.exit, counters: described.counters, dataPath: described.dataPath }) + '\n');
       return;
     }
     const rows: [string, unknown][] = [
@@ -33,6 +33,7 @@ export function runStatus(json: boolean): Promise<number> {
       ['discovery', discovery.Policy === 'off' ? 'off' : `${String(discovery.Policy)}, ${onLan} node(s) on the local network (rovy discovery)`],
       ...linkRows(described.links),
       ...prefixRows(described.prefixes),
+      ...exitRows(described.exit),
       ...((props.Blocked as string[]).length > 0 ? [['blocked', `${(props.Blocked as string[]).length} node(s) (rovy blocked)`] as [string, unknown]] : []),
       ['version', props.Version],
     ];
@@ -73,6 +74,24 @@ function prefixRows(prefixes: PrefixesReport | undefined): [string, unknown][] {
     const parts = [`${accepted} routed`, ...(refused ? [`${refused} refused`] : []), ...(conflicts ? [`${conflicts} in conflict`] : [])];
     rows.push(['prefixes', `${parts.join(', ')} (rovy routes)`]);
   }
+  return rows;
+}
+
+interface ExitReport {
+  state: string;
+  using: string | null;
+  killSwitch: boolean;
+  offering: { offer: boolean; bound: number };
+  offers: unknown[];
+}
+
+/** Exits, when there is anything to say: the one in use, what this node offers, how many do. */
+function exitRows(exit: ExitReport | undefined): [string, unknown][] {
+  const rows: [string, unknown][] = [];
+  if (!exit) return rows;
+  if (exit.using) rows.push(['exit', `${exit.using}, ${exit.state}${exit.killSwitch ? ', kill switch on' : ''} (rovy exit)`]);
+  else if (exit.offers.length > 0) rows.push(['exit', `none used; ${exit.offers.length} node(s) offer one (rovy exit)`]);
+  if (exit.offering.offer) rows.push(['offering', `an exit, ${exit.offering.bound} client address(es) bound`]);
   return rows;
 }
 

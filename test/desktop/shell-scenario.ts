@@ -147,7 +147,8 @@ export async function shellScenario(t: TestContext, target: ShellTarget): Promis
   lab.file('a/rovy.toml', ['key_file = "node.key"', '[discovery]', 'policy = "manual"', ...peer('fd00:e1::2', b)].join('\n'));
   lab.file('b/rovy.toml', ['key_file = "node.key"', ...peer('fd00:e1::1', a), ...peer('fd00:e2::2', d)].join('\n'));
   lab.file('c/rovy.toml', ['key_file = "node.key"', '[discovery]', 'policy = "auto"'].join('\n'));
-  lab.file('d/rovy.toml', ['key_file = "node.key"', ...peer('fd00:e2::1', b)].join('\n'));
+  // D offers an exit: A's menu lists it under "Exit node".
+  lab.file('d/rovy.toml', ['key_file = "node.key"', '[exit]', 'offer = true', ...peer('fd00:e2::1', b)].join('\n'));
   const startA = (): Daemon => lab.spawn(a.ns, ['env', `DBUS_SYSTEM_BUS_ADDRESS=${bus!.address}`, process.execPath, '--enable-source-maps', ROVY_JS, 'daemon', '--config', a.config]);
   let daemonA = startA();
   for (const n of [b, c, d]) lab.start(n.ns, n.config);
@@ -298,6 +299,26 @@ export async function shellScenario(t: TestContext, target: ShellTarget): Promis
     assert.match(names.stdout, new RegExp(`"carol".*${c.peerId}|${c.peerId}.*"carol"`));
   });
 
+  await t.test('the exit section lists the node offering one; a click makes it the exit, None undoes it', async () => {
+    const exitState = async () => (JSON.parse((await rovy('exit', '--json')).stdout) as { state: string; node: string | null }).state;
+    await openMenu();
+    await untilUi('D offering an exit', (s) => s.view.exit.shown && s.view.exit.options.some((o) => o.peerId === d.peerId && o.detail === '2 hops'), 30_000);
+    const row = (label: string) => `(() => {
+      const find = (a) => a.style_class?.includes('rovy-exit') && a.mapped && a.get_children().some((c) => c.text === '${label}' || c.get_children?.().some((l) => l.text === '${label}')) ? a : a.get_children().map(find).find(Boolean);
+      return find(${PANEL}.toggle.menu.actor);
+    })()`;
+    await sh.clickActor(row(shortPeerId(d.peerId)));
+    await until('A to use D\'s exit', async () => (await exitState()) === 'active', 20_000);
+    await openMenu();
+    const chosen = await untilUi('D chosen in the menu', (s) => s.view.exit.chosen === d.peerId && s.menu.includes('Block traffic while the exit is away'));
+    assert.ok(chosen.menu.includes('Exit node'), chosen.menu.join(' | '));
+    await sh.screenshotActor('08-exit', `${QS}.menu.box`);
+    await sh.clickActor(row('None'));
+    await until('A to use no exit', async () => (await exitState()) === 'off', 20_000);
+    await untilUi('None chosen in the menu', (s) => s.view.exit.chosen === '' && !s.menu.includes('Block traffic while the exit is away'));
+    await closeMenus();
+  });
+
   await t.test('a real click on the toggle turns the mesh off, another turns it on', async () => {
     await openQuickSettings();
     await clickToggle();
@@ -362,7 +383,7 @@ export async function shellScenario(t: TestContext, target: ShellTarget): Promis
     await until('the extension to be enabled', async () => (await sh.extensionInfo()).state === ENABLED);
     await openMenu();
     const s = await untilUi('bob online in the menu', (s) => s.view.peers.some((p) => p.title === 'bob' && p.online));
-    for (const text of ['Gegenstellen', 'In diesem Netzwerk', 'Auf Anfrage verbinden', 'direkt']) assert.ok(s.menu.some((m) => m.includes(text)), `"${text}" in ${s.menu.join(' | ')}`);
+    for (const text of ['Gegenstellen', 'In diesem Netzwerk', 'Auf Anfrage verbinden', 'direkt', 'Ausgangsknoten']) assert.ok(s.menu.some((m) => m.includes(text)), `"${text}" in ${s.menu.join(' | ')}`);
     assert.match(s.view.status, /^\d+ Gegenstellen? online$/);
     if (target.major >= 44) assert.equal(s.subtitle, s.view.status);
     await sh.screenshotActor('07-german', `${QS}.menu.box`);

@@ -21,7 +21,7 @@ function peer(n: number, props: Props = {}): { path: string; props: Props } {
 }
 
 function snapshot(s: Partial<DaemonSnapshot> = {}): DaemonSnapshot {
-  return { node: node(), names: { Names: [] }, discovery: { Policy: 'manual' }, peers: [], neighbors: [], ...s };
+  return { node: node(), names: { Names: [] }, discovery: { Policy: 'manual' }, exit: { Node: '', KillSwitch: false, State: 'off', Offers: [] }, peers: [], neighbors: [], ...s };
 }
 
 test('no daemon on the bus: not running, nothing else', () => {
@@ -104,4 +104,31 @@ test('every text goes through the translator', () => {
   const v = menuView(snapshot({ peers: [peer(1), peer(2, { Origin: 'routed', HopCount: 2, RttMicroseconds: 0 })] }), marked);
   assert.equal(v.status, '«2 peers online»');
   assert.deepEqual(v.peers.map((p) => p.detail), ['«direct» · «12 ms»', '«2 hops»']);
+});
+
+test('the exit section: shown once some node offers an exit, nearest first, the chosen one marked', () => {
+  assert.equal(menuView(snapshot(), english).exit.shown, false, 'no offers, none chosen: no section');
+  assert.equal(menuView(snapshot({ exit: null }), english).exit.shown, false, 'a daemon without exits');
+  const offers = [[ID(3), true, true, 3], [ID(2), true, true, 2], [ID(4), false, true, 0], [ID(5), true, false, 1]];
+  const v = menuView(snapshot({ names: { Names: [['gate', ID(3), 'petname']] }, exit: { Node: ID(3), KillSwitch: false, State: 'active', Offers: offers } }), english);
+  assert.equal(v.exit.shown, true);
+  assert.equal(v.exit.chosen, ID(3));
+  assert.equal(v.exit.note, '');
+  assert.deepEqual(v.exit.options.map((o) => [o.title, o.detail, o.chosen]), [
+    ['0005xxxx', 'direct · IPv4 only', false],
+    ['0002xxxx', '2 hops', false],
+    ['gate', '3 hops', true],
+    ['0004xxxx', 'no route · IPv6 only', false],
+  ]);
+});
+
+test('the exit section: a chosen exit that offers nothing now is still listed, and the state says where the traffic goes', () => {
+  const away = menuView(snapshot({ exit: { Node: ID(7), KillSwitch: false, State: 'unavailable', Offers: [] } }), english);
+  assert.equal(away.exit.shown, true);
+  assert.deepEqual(away.exit.options.map((o) => [o.title, o.detail, o.chosen]), [['0007xxxx', 'offers no exit now', true]]);
+  assert.equal(away.exit.note, 'The exit cannot be reached: traffic goes out through this network');
+  const held = menuView(snapshot({ exit: { Node: ID(7), KillSwitch: true, State: 'blocked', Offers: [[ID(7), true, true, 0]] } }), english);
+  assert.equal(held.exit.killSwitch, true);
+  assert.equal(held.exit.note, 'The exit cannot be reached: traffic is held back');
+  assert.deepEqual(held.exit.options.map((o) => o.detail), ['no route']);
 });
