@@ -256,10 +256,12 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
       log: { warn: (m) => log.warn(m), info: (m) => log.info(m) },
       save: (exit) => persist(stateWith({ exit })),
       changed: () => api?.exitChanged(),
+      profileChanged: () => meshSwitch?.exitProfileChanged(),
     });
     exits.configure(config.exit);
     exits.restore(saved.exit);
-    meshSwitch = new MeshSwitch({ node, tun, mtu: config.tun.mtu, save: (enabled) => persist(stateWith({ enabled })), log: (level, message) => log.write(level, message) });
+    const theExitsNow = exits;
+    meshSwitch = new MeshSwitch({ node, tun, mtu: config.tun.mtu, save: (enabled) => persist(stateWith({ enabled })), exitProfile: () => theExitsNow.profile(), log: (level, message) => log.write(level, message) });
     meshSwitch.configure();
     node.start();
     log.info(`node ${node.peerId} ${saved.enabled ? 'up' : 'switched off'} as ${node.addressText} on ${tun.name}, ${node.peerStatus().length} peer(s)`);

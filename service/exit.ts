@@ -11,6 +11,7 @@ import type { ExitChoice } from './state.js';
 import { ExitRoutes } from './exit-routes.js';
 import { ExitOffer } from './exit-offer.js';
 import { ExitDnsServer, exitForwarder } from './exit-dns.js';
+import type { ExitProfile } from './nm/profile.js';
 import { fcAddressBytes, formatIPv6 } from '../src/keys/address.js';
 
 /**
@@ -31,6 +32,8 @@ export interface ExitsOptions {
   save(choice: ExitChoice | null): void;
   /** The state, the choice or the offers changed (for D-Bus). */
   changed(): void;
+  /** What the interface's profile should say for the exit changed (for NetworkManager). */
+  profileChanged(): void;
 }
 
 export class Exits {
@@ -43,6 +46,7 @@ export class Exits {
   private offering: ExitSettings = { offer: false, clients: null, uplink: null };
   private lastState: ExitState = 'off';
   private lastOffers = '';
+  private lastProfile = 'null';
 
   constructor(private readonly o: ExitsOptions) {
     this.routes = new ExitRoutes(o.device, o.log);
@@ -88,6 +92,15 @@ export class Exits {
     return this.choice.killSwitch ? 'blocked' : 'unavailable';
   }
 
+  /** The exit's part of NetworkManager's profile: the mesh IPv4 address while an exit is chosen,
+   *  and every name to rovy's resolver while the exit carries the traffic or the kill switch
+   *  holds it (while the exit is away without it, the host's own resolvers answer). */
+  profile(): ExitProfile | null {
+    if (!this.choice) return null;
+    const state = this.state;
+    return { meshIPv4: formatIPv4(this.o.node.meshIPv4), allNames: state === 'active' || state === 'blocked' };
+  }
+
   /** The mesh was switched off: the TUN's routes went with its link. */
   linkDown(): void {
     this.routes.forget();
@@ -114,6 +127,11 @@ export class Exits {
     this.offer.apply(offering ? { device: this.o.device, uplink: this.offering.uplink } : null);
     this.dns.ensure(offering ? node.addressText : null);
     const state = this.state;
+    const profile = JSON.stringify(this.profile());
+    if (profile !== this.lastProfile) {
+      this.lastProfile = profile;
+      this.o.profileChanged();
+    }
     // Names beyond .rovy are asked of the exit while it carries the traffic; otherwise REFUSED at
     // fc00::1 (with the kill switch on, that keeps the lookups inside the mesh too).
     const dnsTo = state === 'active' ? this.choice!.peerId : null;

@@ -11,6 +11,7 @@ import type { MeshNode } from '../src/node/node.js';
 import type { TunDevice } from '../src/tun/device.js';
 import { configureInterface, setLinkUp, setMtu } from './iface.js';
 import { NetworkManagerLink } from './nm/network-manager.js';
+import type { ExitProfile } from './nm/profile.js';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -21,6 +22,8 @@ export interface MeshSwitchOptions {
   /** Saves the switch as `enabled` (with whatever else the daemon keeps) to its state file;
    *  throws if it cannot, and then nothing may change. */
   save(enabled: boolean): void;
+  /** The exit's part of the profile now (exit.ts): the mesh IPv4 address, DNS for every name. */
+  exitProfile(): ExitProfile | null;
   log(level: Level, message: string): void;
 }
 
@@ -35,6 +38,9 @@ export class MeshSwitch {
       address: o.node.addressText,
       ownerUid: process.geteuid?.() ?? 0,
       vnetHeader: o.tun.offload,
+      get exit() {
+        return o.exitProfile();
+      },
       isEnabled: () => o.node.isEnabled,
       switched: (enabled) => this.guard(() => this.switchedByNetworkManager(enabled)),
       activeChanged: (activated) => this.guard(() => this.attachUnderNetworkManager(activated)),
@@ -77,6 +83,11 @@ export class MeshSwitch {
       this.o.log('warn', `NetworkManager did not ${enabled ? 'activate' : 'deactivate'} the rovy profile: ${(err as Error).message}; rovy configures its interface itself`);
       this.configure(enabled);
     }
+  }
+
+  /** The exit's part of the profile changed: NetworkManager gets it at once, where it manages rovy0. */
+  exitProfileChanged(): void {
+    this.nm.updateProfile().catch((err: Error) => this.o.log('warn', `NetworkManager: cannot update the rovy profile for the exit: ${err.message}`));
   }
 
   close(): void {

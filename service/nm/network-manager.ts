@@ -220,6 +220,25 @@ export class NetworkManagerLink {
     if ((await bus.getProperty(NM, device, DEVICE, 'Managed')) !== true) await bus.setProperty(NM, device, DEVICE, 'Managed', 'b', true);
   }
 
+  /**
+   * Writes the profile again (the exit's part of it changed) and, while it is up, has
+   * NetworkManager apply it to the device at once (Reapply), without taking the link down.
+   */
+  async updateProfile(): Promise<void> {
+    if (!this.managing) return;
+    const bus = this.live();
+    await this.ensureProfile();
+    if (!(await this.profileOn())) return;
+    let device: string;
+    try {
+      device = (await bus.call(NM, NM_PATH, NM, 'GetDeviceByIpIface', 's', [this.host.interfaceName])) as string;
+    } catch (err) {
+      if (err instanceof BusCallError && /UnknownDevice/.test(err.dbusName)) return;
+      throw err;
+    }
+    await bus.call(NM, device, DEVICE, 'Reapply', 'a{sa{sv}}tu', [{}, 0n, 0]);
+  }
+
   private async activate(): Promise<void> {
     const bus = this.live();
     if (await this.profileOn()) return;

@@ -31,7 +31,21 @@ export interface ProfileFacts {
   ownerUid: number;
   /** Whether the TUN carries virtio-net headers (opened with offloads: TunDevice.offload). */
   vnetHeader: boolean;
+  /** While an exit is chosen: the mesh IPv4 address rovy0 carries, and whether every name goes
+   *  to rovy's resolver (the exit carries the traffic, or the kill switch holds it). */
+  readonly exit: ExitProfile | null;
 }
+
+export interface ExitProfile {
+  meshIPv4: string;
+  allNames: boolean;
+}
+
+/** The routing domain of every name: with it (and a negative priority) all queries go to fc00::1. */
+const ALL_DOMAINS = '~.';
+/** Below 0: only this connection's DNS servers are used for its domains (NetworkManager's rule),
+ *  so no query leaves by another interface while the exit carries the traffic. */
+const EXIT_DNS_PRIORITY = -50;
 
 /**
  * `current` (a profile read with GetSettings, or null for a new one) with rovy's fields written
@@ -62,7 +76,15 @@ export function ownedSettings(current: Settings | null, facts: ProfileFacts): Se
   });
   const ipv4 = section('ipv4');
   for (const key of IPV4_UNUSED) delete ipv4[key];
-  ipv4.method = variant('s', 'disabled');
+  // IPv4 only while an exit is in use: the mesh IPv4 address, and no default route of
+  // NetworkManager's making (rovyd's policy routing carries the traffic).
+  if (facts.exit) {
+    ipv4.method = variant('s', 'manual');
+    ipv4['address-data'] = variant('aa{sv}', [{ address: variant('s', facts.exit.meshIPv4), prefix: variant('u', 32) }]);
+    ipv4['never-default'] = variant('b', true);
+  } else {
+    ipv4.method = variant('s', 'disabled');
+  }
 
   const ipv6 = section('ipv6');
   // The deprecated forms of the address and route lists would compete with the -data forms.
@@ -79,8 +101,11 @@ export function ownedSettings(current: Settings | null, facts: ProfileFacts): Se
   ipv6['route-data'] = variant('aa{sv}', [{ dest: variant('s', MESH_PREFIX.dest), prefix: variant('u', MESH_PREFIX.prefix) }, ...routes]);
   const servers = itemsOf(ipv6.dns).filter((b) => !equalBytes(b as Uint8Array, RESOLVER_ADDRESS));
   ipv6.dns = variant('aay', [Buffer.from(RESOLVER_ADDRESS), ...servers]);
-  const domains = itemsOf(ipv6['dns-search']).filter((d) => d !== SEARCH_DOMAIN);
-  ipv6['dns-search'] = variant('as', [SEARCH_DOMAIN, ...domains]);
+  const domains = itemsOf(ipv6['dns-search']).filter((d) => d !== SEARCH_DOMAIN && d !== ALL_DOMAINS);
+  const allNames = facts.exit?.allNames === true;
+  ipv6['dns-search'] = variant('as', [SEARCH_DOMAIN, ...(allNames ? [ALL_DOMAINS] : []), ...domains]);
+  if (allNames) ipv6['dns-priority'] = variant('i', EXIT_DNS_PRIORITY);
+  else if (variantContent(ipv6['dns-priority']) === EXIT_DNS_PRIORITY) delete ipv6['dns-priority']; // ours; a user's stays
   return out;
 }
 

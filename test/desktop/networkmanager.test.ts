@@ -50,7 +50,8 @@ test('NetworkManager shows and switches the mesh', { skip: !isRoot && 'needs roo
     lab.link(nsA, 'fd00:e7::1', nsB, 'fd00:e7::2');
     const a = lab.initNode('a');
     const b = lab.initNode('b');
-    lab.file('b/rovy.toml', ['key_file = "node.key"', 'listen = ["/ip6/::/udp/7777"]', '[[peer]]', `address = "/ip6/fd00:e7::1/udp/7777/rovy/${a.peerId}"`].join('\n'));
+    // B offers an exit, which A uses for a while: its part of the profile reaches NetworkManager.
+    lab.file('b/rovy.toml', ['key_file = "node.key"', 'listen = ["/ip6/::/udp/7777"]', '[exit]', 'offer = true', '[[peer]]', `address = "/ip6/fd00:e7::1/udp/7777/rovy/${a.peerId}"`].join('\n'));
     lab.file('a/rovy.toml', ['key_file = "node.key"', 'listen = ["/ip6/::/udp/7777"]', '[[peer]]', `address = "/ip6/fd00:e7::2/udp/7777/rovy/${b.peerId}"`].join('\n'));
 
     const nm = new NetworkManager(lab, bus, nsA);
@@ -106,6 +107,37 @@ test('NetworkManager shows and switches the mesh', { skip: !isRoot && 'needs roo
       assert.ok(entry, r.stdout);
       assert.deepEqual(entry.nameservers!.data, ['fc00::1']);
       assert.deepEqual(entry.domains!.data, ['~rovy']);
+    });
+
+    await t.test('with an exit in use, NetworkManager gives rovy0 the mesh IPv4 address and sends every name to fc00::1; off, as before', async () => {
+      const dnsOfRovy = async () => {
+        const r = await nm.busctl('get-property', 'org.freedesktop.NetworkManager', '/org/freedesktop/NetworkManager/DnsManager', 'org.freedesktop.NetworkManager.DnsManager', 'Configuration', '--json=short');
+        const entry = (JSON.parse(r.stdout) as { data: Record<string, { data: unknown }>[] }).data.find((e) => e.interface?.data === 'rovy0');
+        return { domains: entry?.domains?.data, priority: entry?.priority?.data };
+      };
+      const ipv4 = () => nsExec(nsA, 'ip', ['-4', '-o', 'addr', 'show', 'dev', 'rovy0']).out;
+      await until('A hears B\'s exit', async () => ((JSON.parse((await rovy('exit', '--json')).stdout) as { offers: unknown[] }).offers.length === 1), 15_000);
+      const used = await rovy('exit', 'use', b.peerId);
+      assert.equal(used.code, 0, used.stderr);
+      const address = (JSON.parse((await rovy('exit', '--json')).stdout) as { address: string }).address;
+      // The profile routes every name ("~.") to rovy0's server, and the negative priority makes
+      // NetworkManager use no other server meanwhile (its DNS configuration shows the priority).
+      await until('every name to fc00::1', async () => (await dnsOfRovy()).priority === -50, 15_000).catch(async (e: Error) =>
+        assert.fail(`${e.message}: ${JSON.stringify(await dnsOfRovy())}\n${daemonA.log}`),
+      );
+      assert.deepEqual(await profile('ipv6.dns-search,ipv6.dns-priority'), ['~rovy,~.', '-50']);
+      assert.deepEqual(await profile('ipv4.method,ipv4.addresses,ipv4.never-default'), ['manual', `${address}/32`, 'yes']);
+      assert.match(ipv4(), new RegExp(`inet ${address.replace(/\./g, '\\.')}/32`));
+      assert.equal(await profileActive(), 'activated', 'applied without taking the link down');
+      assert.ok(ping(b.address), 'the mesh still carries A\'s traffic');
+      const off = await rovy('exit', 'off');
+      assert.equal(off.code, 0, off.stderr);
+      await until('only .rovy to fc00::1 again', async () => JSON.stringify(await dnsOfRovy()) === JSON.stringify({ domains: ['~rovy'], priority: 100 }), 15_000).catch(async (e: Error) =>
+        assert.fail(`${e.message}: ${JSON.stringify(await dnsOfRovy())}`),
+      );
+      assert.deepEqual(await profile('ipv6.dns-search,ipv6.dns-priority'), ['~rovy', '0']);
+      assert.deepEqual(await profile('ipv4.method'), ['disabled']);
+      await until('no IPv4 address on rovy0', () => ipv4() === '', 5000);
     });
 
     await t.test('nmcli connection down rovy switches the mesh off, and nothing is sent', async () => {
@@ -322,7 +354,8 @@ test('the daemon as user rovy keeps its profile through polkit', { skip: !isRoot
       polkit.current = await startPolkitd(bus!, { actions: [join(ROOT, 'dbus', 'net.rovy.policy'), nmActions], rules: [join(ROOT, 'dbus', 'net.rovy.rules')] });
       const daemonA = startA();
       const id = lab.id(configA);
-      lab.file('b/rovy.toml', ['key_file = "node.key"', 'listen = ["/ip6/::/udp/7777"]', '[[peer]]', `address = "/ip6/fd00:e8::1/udp/7777/rovy/${id.peerId}"`].join('\n'));
+      // B offers an exit, which A uses for a while: its part of the profile reaches NetworkManager.
+    lab.file('b/rovy.toml', ['key_file = "node.key"', 'listen = ["/ip6/::/udp/7777"]', '[exit]', 'offer = true', '[[peer]]', `address = "/ip6/fd00:e8::1/udp/7777/rovy/${id.peerId}"`].join('\n'));
       lab.spawn(nsB, [process.execPath, ROVY_JS, 'daemon', '--config', b.config]);
       await until('A registered, as rovy', () => /profile rovy \(.*\) registered, active/.test(daemonA.log), 15_000).catch((e: Error) => assert.fail(`${e.message}\n${daemonA.log}`));
       assert.equal((await nm.nmcli('-g', 'tun.owner', 'connection', 'show', 'rovy')).stdout.trim(), String(uid));

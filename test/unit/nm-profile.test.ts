@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { plain as plainValue, variant, variantContent } from '../../service/dbus/bus.js';
 import { ownedSettings, PROFILE_UUID, type Settings } from '../../service/nm/profile.js';
 
-const FACTS = { interfaceName: 'rovy0', address: 'fc12:3456::1', ownerUid: 998, vnetHeader: true };
+const FACTS = { interfaceName: 'rovy0', address: 'fc12:3456::1', ownerUid: 998, vnetHeader: true, exit: null };
 const RESOLVER = Buffer.from([0xfc, ...new Array<number>(14).fill(0), 1]);
 
 const plain = (settings: Settings): Record<string, Record<string, unknown>> => plainValue(settings) as Record<string, Record<string, unknown>>;
@@ -72,4 +72,25 @@ test("rovy's fields are rewritten; the user's fields and list entries survive wi
   const dns = (variantContent(out.ipv6!.dns) as Uint8Array[]).map((b) => Buffer.from(b).toString('hex'));
   assert.deepEqual(dns, [RESOLVER.toString('hex'), userDns.toString('hex')]);
   assert.deepEqual(s.ipv6!['dns-search'], ['~rovy', 'example.org']);
+});
+
+test('with an exit chosen, IPv4 carries the mesh address; while it carries the traffic every name goes to fc00::1, and off again nothing of it stays', () => {
+  const chosen = plain(ownedSettings(null, { ...FACTS, exit: { meshIPv4: '100.77.1.2', allNames: true } }));
+  assert.deepEqual(chosen.ipv4, { method: 'manual', 'address-data': [{ address: '100.77.1.2', prefix: 32 }], 'never-default': true });
+  assert.deepEqual(chosen.ipv6!['dns-search'], ['~rovy', '~.']);
+  assert.equal(chosen.ipv6!['dns-priority'], -50);
+  // The exit away without the kill switch: the host's own resolvers answer again.
+  const away = plain(ownedSettings(ownedSettings(null, { ...FACTS, exit: { meshIPv4: '100.77.1.2', allNames: true } }), { ...FACTS, exit: { meshIPv4: '100.77.1.2', allNames: false } }));
+  assert.deepEqual(away.ipv6!['dns-search'], ['~rovy']);
+  assert.equal('dns-priority' in away.ipv6!, false);
+  // No exit: as before one was chosen; a DNS priority the user set is theirs.
+  const mine = ownedSettings(null, { ...FACTS, exit: { meshIPv4: '100.77.1.2', allNames: true } });
+  const off = plain(ownedSettings(mine, FACTS));
+  assert.equal(off.ipv4!.method, 'disabled');
+  assert.equal('address-data' in off.ipv4!, false);
+  assert.deepEqual(off.ipv6!['dns-search'], ['~rovy']);
+  assert.equal('dns-priority' in off.ipv6!, false);
+  const users = ownedSettings(null, FACTS);
+  users.ipv6!['dns-priority'] = variant('i', 20);
+  assert.equal(plain(ownedSettings(users, FACTS)).ipv6!['dns-priority'], 20);
 });
