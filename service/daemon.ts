@@ -132,7 +132,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     discovery: discoveryChoice,
     blocked: node?.inbound.blocked() ?? saved.blocked,
     ports: runtimePorts.map(formatRule),
-    exit: exits?.chosen ?? saved.exit,
+    exit: exits ? exits.chosen : saved.exit,
     ...change,
   });
   /** Saves `state` before a change is made and acknowledged: if it cannot, the caller gets a

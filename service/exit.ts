@@ -4,7 +4,7 @@
 // what the mesh says (exit-routes.ts, exit-offer.ts): whenever routed prefixes change, the mesh is
 // switched, and every few seconds (an exit's route can go while its claims stay).
 import type { MeshNode } from '../src/node/node.js';
-import { decodePeerId, encodePeerId } from '../src/keys/peerid.js';
+import { decodePeerId } from '../src/keys/peerid.js';
 import { formatIPv4 } from '../src/keys/ip-text.js';
 import type { ExitSettings } from '../src/config/schema.js';
 import type { ExitChoice } from './state.js';
@@ -175,9 +175,4 @@ export class Exits {
       offers: report.offers,
     };
   }
-}
-
-/** A peer ID as the exit's: canonical. */
-export function exitPeerId(text: string): string {
-  return encodePeerId(decodePeerId(text));
 }

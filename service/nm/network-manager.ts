@@ -210,14 +210,18 @@ export class NetworkManagerLink {
    */
   private async makeDeviceManaged(): Promise<void> {
     const bus = this.live();
-    let device: string;
+    const device = await this.device();
+    if (device && (await bus.getProperty(NM, device, DEVICE, 'Managed')) !== true) await bus.setProperty(NM, device, DEVICE, 'Managed', 'b', true);
+  }
+
+  /** NetworkManager's object for our interface; null while there is none. */
+  private async device(): Promise<string | null> {
     try {
-      device = (await bus.call(NM, NM_PATH, NM, 'GetDeviceByIpIface', 's', [this.host.interfaceName])) as string;
+      return (await this.live().call(NM, NM_PATH, NM, 'GetDeviceByIpIface', 's', [this.host.interfaceName])) as string;
     } catch (err) {
-      if (err instanceof BusCallError && /UnknownDevice/.test(err.dbusName)) return;
+      if (err instanceof BusCallError && /UnknownDevice/.test(err.dbusName)) return null;
       throw err;
     }
-    if ((await bus.getProperty(NM, device, DEVICE, 'Managed')) !== true) await bus.setProperty(NM, device, DEVICE, 'Managed', 'b', true);
   }
 
   /**
@@ -226,17 +230,10 @@ export class NetworkManagerLink {
    */
   async updateProfile(): Promise<void> {
     if (!this.managing) return;
-    const bus = this.live();
     await this.ensureProfile();
     if (!(await this.profileOn())) return;
-    let device: string;
-    try {
-      device = (await bus.call(NM, NM_PATH, NM, 'GetDeviceByIpIface', 's', [this.host.interfaceName])) as string;
-    } catch (err) {
-      if (err instanceof BusCallError && /UnknownDevice/.test(err.dbusName)) return;
-      throw err;
-    }
-    await bus.call(NM, device, DEVICE, 'Reapply', 'a{sa{sv}}tu', [{}, 0n, 0]);
+    const device = await this.device();
+    if (device) await this.live().call(NM, device, DEVICE, 'Reapply', 'a{sa{sv}}tu', [{}, 0n, 0]);
   }
 
   private async activate(): Promise<void> {

@@ -714,9 +714,13 @@ export class MeshNode {
     return meshIPv4Bytes(this.address);
   }
 
+  /** On the receive path, per packet for the exit: allocates nothing. */
   private servesExit(key: Uint8Array): boolean {
     const { offer, clients } = this.exitOffering;
-    return offer && (clients === null || clients.some((c) => equalBytes(c, key)));
+    if (!offer) return false;
+    if (clients === null) return true;
+    for (let i = 0; i < clients.length; i++) if (equalBytes(clients[i]!, key)) return true;
+    return false;
   }
 
   /** What the node announces and takes off the mesh: the config's prefixes, an exit's default

@@ -12,6 +12,7 @@ import { ROOT } from '../repo-root.js';
 import { Lab, ROVY_JS, nsExec, until } from '../net/netns.js';
 import { isRoot, run, startMonitor, startPolkitd, startSystemBus, type PrivateBus } from './buses.js';
 import { parseIntrospection, type InterfaceSpec } from '../../service/dbus/contract.js';
+import { formatIPv4, meshIPv4Bytes, parseIPv6 } from '../../src/keys/address.js';
 
 const DEST = 'net.rovy.Rovy1';
 const ROOT_PATH = '/net/rovy/Rovy1';
@@ -112,7 +113,9 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
           exchange: { publishing: [], contacts: 0, counters: { framesSent: 0, framesReceived: 0, framesMalformed: 0, framesLimited: 0 }, records: { stored: 0, invalid: 0, known: 0, full: 0 } },
         },
         // No [prefixes]: nothing announced, no claim heard.
-        prefixes: { announced: [], claims: [], accepted: 0, refused: 0, conflicts: 0 },
+        prefixes: { announced: [], claims: [], accepted: 0, refused: 0, conflicts: 0, exits: 0 },
+        // No exit used, none offered, none heard of.
+        exit: { state: 'off', using: null, killSwitch: false, meshIPv4: formatIPv4(meshIPv4Bytes(parseIPv6(a.address))), offering: { offer: false, clients: null, uplink: null, bound: 0 }, offers: [] },
         counters: undefined, dataPath: undefined },
       );
     });

@@ -13,6 +13,7 @@
 // The client's daemon has the API on a private system bus; `rovy exit` drives it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, ROVY_JS, isRoot, nsExec, sh, until, type Daemon } from '../net/netns.js';
 import { ROOT } from '../repo-root.js';
@@ -186,6 +187,11 @@ test('a client two hops from an exit reaches the Internet through it, falls back
       assert.equal(ask(HOST4), '192.0.2.2');
       assert.equal(ask(HOST6), '2001:db8:c::2');
       assert.equal(lookup(), 'REFUSED');
+      // The choice is gone from the state file, and stays gone when something else is saved.
+      const allowed = await rovy('ports', 'allow', '22/tcp');
+      assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr);
+      const saved = JSON.parse(readFileSync(lab.path('c/state.json'), 'utf8')) as { exit: unknown; ports: string[] };
+      assert.deepEqual([saved.exit, saved.ports], [null, ['22/tcp']]);
     });
   } finally {
     await lab.cleanup();
