@@ -15,6 +15,8 @@ export const MAX_BINDINGS = 65_536;
 
 interface Binding {
   key: Uint8Array;
+  /** The key's fc address, to find its end-to-end session when routing has no route to it yet. */
+  fcAddress: Uint8Array;
   seen: number;
 }
 
@@ -31,28 +33,29 @@ export class Ipv4Bindings {
    * or refreshes the binding. False if another key holds it, or the table is full of live ones.
    * Allocates only for a new binding.
    */
-  bind(buf: Uint8Array, off: number, key: Uint8Array, now: number): boolean {
+  bind(buf: Uint8Array, off: number, key: Uint8Array, fcAddress: Uint8Array, now: number): boolean {
     const address = addressAt(buf, off);
     const held = this.bindings.get(address);
     if (held) {
-      if (held.key === key || equalBytes(held.key, key)) {
-        held.seen = now;
-        held.key = key;
-        return true;
-      }
-      if (now - held.seen < HOLD_MS) return false;
+      if (held.key !== key && !equalBytes(held.key, key) && now - held.seen < HOLD_MS) return false;
       held.key = key;
+      held.fcAddress = fcAddress;
       held.seen = now;
       return true;
     }
     if (this.bindings.size >= MAX_BINDINGS && !this.evictStale(now)) return false;
-    this.bindings.set(address, { key, seen: now });
+    this.bindings.set(address, { key, fcAddress, seen: now });
     return true;
   }
 
   /** The key bound to the address at buf[off, off + 4), if any. Allocates nothing. */
   lookup(buf: Uint8Array, off: number): Uint8Array | undefined {
     return this.bindings.get(addressAt(buf, off))?.key;
+  }
+
+  /** The fc address of the node bound to the address at buf[off, off + 4), if any. */
+  fcAddressOf(buf: Uint8Array, off: number): Uint8Array | undefined {
+    return this.bindings.get(addressAt(buf, off))?.fcAddress;
   }
 
   /** Drops the bindings not refreshed for HOLD_MS; whether any went. Once a second at most, so

@@ -318,7 +318,7 @@ export class ReceivePipeline {
       }
       if (prefixes.isFrom(4, data, p + OFF4_SRC, key)) return len;
       if (to === 'exit' && isMeshIPv4Of(data, p + OFF4_SRC, source.address)) {
-        if (this.ctx.ipv4Bindings.bind(data, p + OFF4_SRC, key, now)) return len;
+        if (this.ctx.ipv4Bindings.bind(data, p + OFF4_SRC, key, source.address, now)) return len;
         counters.exitRefused++;
         return 0;
       }

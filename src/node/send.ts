@@ -172,17 +172,34 @@ export class SendPipeline {
   private toPrefix(i: number, p: number, len: number, family: 4 | 6, dst: number, hopLimit: number, now: number): void {
     const { data } = this.batch;
     // A mesh IPv4 address bound to a client of our exit is its own /32, before any prefix.
-    const key = (family === 4 && isMeshIPv4(data, dst) ? this.ctx.ipv4Bindings.lookup(data, dst) : undefined) ?? this.ctx.prefixes.lookup(family, data, dst);
+    const bound = family === 4 && isMeshIPv4(data, dst) ? this.ctx.ipv4Bindings.lookup(data, dst) : undefined;
+    const key = bound ?? this.ctx.prefixes.lookup(family, data, dst);
     if (!key) return; // no node's: multicast, broadcast, or nothing routed there
     // A reply may come back to our fc address, through the filter (which guards only that).
     if (family === 6) this.ctx.filter.noteOutbound(data, p, len, now);
     const route = this.ctx.router.routeTo(key);
-    if (!route) {
-      this.ctx.counters.noRoute++;
-      if (family === 6) this.ctx.icmp.noRoute(data, p, len);
+    if (route) {
+      this.along(i, len, route, family, hopLimit, now);
       return;
     }
-    this.along(i, len, route, family, hopLimit, now);
+    // A client of our exit that routing has not told us of yet (its packets came): to it as a
+    // neighbour, or back along the way they came, as for an fc address (dispatch).
+    if (bound) {
+      const fc = this.ctx.ipv4Bindings.fcAddressOf(data, dst)!;
+      const neighbour = this.ctx.neighbours.lookup(fc, 0);
+      if (neighbour) {
+        this.oneHop(i, len, neighbour, now);
+        return;
+      }
+      const e2ePeer = this.ctx.e2e.lookup(fc, 0);
+      const back = e2ePeer?.endpoint;
+      if (e2ePeer && back) {
+        this.routed(i, len, routeLink(back), routeLabel(back), this.ctx.mtu, e2ePeer, now, 4, hopLimit);
+        return;
+      }
+    }
+    this.ctx.counters.noRoute++;
+    if (family === 6) this.ctx.icmp.noRoute(data, p, len);
   }
 
   /** The packet in slot i along `route`: to the neighbour as it is, or routed end to end. */

@@ -45,6 +45,8 @@ test('a client\'s traffic beyond the mesh goes through the exit it chose, and on
     for (const m of mem) m.close();
   });
   await until('A hears E\'s offer, two hops away', () => a.exitReport().offers.some((o) => o.peerId === e.peerId && o.ipv4 && o.ipv6 && o.hops === 2), 5000);
+  // (E's answers go to A by E's own route to it.)
+  await until('E routes to A', () => (e.peerStatus(a.peerId)?.hops ?? 0) === 2, 5000);
   assert.deepEqual(a.prefixesReport().claims.map((c) => c.verdict), ['exit', 'exit']);
   assert.equal(a.prefixes.accepted().length, 0, 'an offer is no route until chosen');
 
@@ -71,7 +73,9 @@ test('a client\'s traffic beyond the mesh goes through the exit it chose, and on
   const back6 = ipv6(HOST6, a.address, 4);
   tunE.inject(back4);
   tunE.inject(back6);
-  await until('A\'s TUN has both answers', () => has(tunA, back4) && has(tunA, back6), 5000);
+  await until('A\'s TUN has both answers', () => has(tunA, back4) && has(tunA, back6), 5000).catch((err: Error) =>
+    assert.fail(`${err.message}: IPv4 ${has(tunA, back4)}, IPv6 ${has(tunA, back6)}; E ${JSON.stringify(e.counters.snapshot())}; A ${JSON.stringify(a.counters.snapshot())}`),
+  );
   // Something from the Internet that is no reply to A's host: A's filter keeps it out.
   const filtered = a.counters.filtered;
   tunE.inject(ipv6(HOST6, a.address, 7));
@@ -91,12 +95,13 @@ test('a client\'s traffic beyond the mesh goes through the exit it chose, and on
   // would, once it sent first; found by trying keys, that would take minutes): A is refused.
   const bindings = (e as unknown as { ipv4Bindings: Ipv4Bindings }).ipv4Bindings;
   const later = performance.now() + HOLD_MS;
-  assert.equal(bindings.bind(a.meshIPv4, 0, generateKeyPair().publicKey, later), true);
+  const squatter = generateKeyPair().publicKey;
+  assert.equal(bindings.bind(a.meshIPv4, 0, squatter, fcAddressBytes(squatter), later), true);
   const refusedHeld = e.counters.exitRefused;
   tunA.inject(ipv4(a.meshIPv4, HOST4, 17));
   await until('refused at E: the address is held', () => e.counters.exitRefused === refusedHeld + 1);
   assert.ok(!hasFill(tunE, 17));
-  assert.equal(bindings.bind(a.meshIPv4, 0, ka.publicKey, later + HOLD_MS), true); // A's again
+  assert.equal(bindings.bind(a.meshIPv4, 0, ka.publicKey, a.address, later + 2 * HOLD_MS), true); // A's again
 
   // E serves B only now: A's traffic is refused, both families, and counted.
   e.setExitOffering({ offer: true, clients: [kb.publicKey] });
@@ -132,12 +137,12 @@ test('a mesh IPv4 address is held by the first key that sends from it, while it 
   const bindings = new Ipv4Bindings();
   const address = parseIPv4('100.64.1.2');
   const [k1, k2] = [generateKeyPair().publicKey, generateKeyPair().publicKey];
-  assert.equal(bindings.bind(address, 0, k1, 0), true);
-  assert.equal(bindings.bind(address, 0, k2, 1000), false, 'another key while the first holds it');
+  assert.equal(bindings.bind(address, 0, k1, fcAddressBytes(k1), 0), true);
+  assert.equal(bindings.bind(address, 0, k2, fcAddressBytes(k2), 1000), false, 'another key while the first holds it');
   assert.equal(bindings.lookup(address, 0), k1);
-  assert.equal(bindings.bind(address, 0, k1, HOLD_MS - 1), true, 'the holder refreshes it');
-  assert.equal(bindings.bind(address, 0, k2, 2 * HOLD_MS - 2), false);
-  assert.equal(bindings.bind(address, 0, k2, 2 * HOLD_MS), true, 'taken over once the holder went quiet');
+  assert.equal(bindings.bind(address, 0, k1, fcAddressBytes(k1), HOLD_MS - 1), true, 'the holder refreshes it');
+  assert.equal(bindings.bind(address, 0, k2, fcAddressBytes(k2), 2 * HOLD_MS - 2), false);
+  assert.equal(bindings.bind(address, 0, k2, fcAddressBytes(k2), 2 * HOLD_MS), true, 'taken over once the holder went quiet');
   assert.equal(bindings.lookup(address, 0), k2);
   assert.equal(bindings.lookup(parseIPv4('100.64.1.3'), 0), undefined);
 
@@ -146,10 +151,10 @@ test('a mesh IPv4 address is held by the first key that sends from it, while it 
   const one = new Uint8Array(4);
   for (let i = 0; i < MAX_BINDINGS; i++) {
     one.set([100, 64 + (i >> 16), (i >> 8) & 0xff, i & 0xff]);
-    full.bind(one, 0, k1, 0);
+    full.bind(one, 0, k1, fcAddressBytes(k1), 0);
   }
   assert.equal(full.size, MAX_BINDINGS);
-  assert.equal(full.bind(parseIPv4('100.127.0.1'), 0, k2, 1000), false);
-  assert.equal(full.bind(parseIPv4('100.127.0.1'), 0, k2, HOLD_MS), true);
+  assert.equal(full.bind(parseIPv4('100.127.0.1'), 0, k2, fcAddressBytes(k2), 1000), false);
+  assert.equal(full.bind(parseIPv4('100.127.0.1'), 0, k2, fcAddressBytes(k2), HOLD_MS), true);
   assert.equal(full.size, 1);
 });
