@@ -42,7 +42,6 @@ export class ExitRoutes {
   private applied: { meshIPv4: string; via: Set<4 | 6>; killSwitch: boolean } | null = null;
   /** Commands that failed and were said, so that a retry every few seconds says each once. */
   private readonly failing = new Set<string>();
-  private incomplete = false;
 
   constructor(
     private readonly device: string,
@@ -51,7 +50,6 @@ export class ExitRoutes {
 
   /** Makes the host's routing what `want` says (null: no exit, nothing of ours). */
   apply(want: ExitRouting | null): void {
-    this.incomplete = false;
     if (!want) {
       if (this.applied) this.remove();
       return;
@@ -78,19 +76,14 @@ export class ExitRoutes {
     for (const family of [4, 6] as const) {
       const wanted = want.via.includes(family);
       if (wanted && !now.via.has(family)) {
+        // Not added (the link down): tried again at the next apply, which the daemon makes every few seconds.
         const source = family === 4 ? ['src', want.meshIPv4] : [];
         if (this.run([`-${family}`, 'route', 'replace', 'default', 'dev', this.device, ...source, 'table', String(EXIT_TABLE), 'proto', String(ROUTE_PROTOCOL)])) now.via.add(family);
-        else this.incomplete = true;
       } else if (!wanted && now.via.has(family)) {
         this.run([`-${family}`, 'route', 'del', 'default', 'dev', this.device, 'table', String(EXIT_TABLE)], true);
         now.via.delete(family);
       }
     }
-  }
-
-  /** Whether the last apply left a route out (the link down): the daemon applies again later. */
-  get pending(): boolean {
-    return this.incomplete;
   }
 
   /** The TUN's routes went with its link (the mesh switched off): added again at the next apply. */
