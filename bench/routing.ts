@@ -14,21 +14,14 @@
 // 15 minutes; the grid alone takes about 25 minutes and 12 GB with --share-verification
 // --steady-minutes 0 (docs/ROUTING.md has the figures and how long each graph took).
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { announcementSize, LINKS_PER_PART } from '../src/routing/announcement.js';
 import { FRAME_HEADER, MAX_HOPS, REFRESH_MS } from '../src/routing/constants.js';
-import { components, describe, loadEdgeList, randomGeometricGraph, rng, type Graph } from './sim/graph.js';
+import { components, describe, graphDir, loadEdgeList, randomGeometricGraph, rng, type Graph } from './sim/graph.js';
 import { generateKeys, Simulation, type RouteCheck, type Traffic } from './sim/simulator.js';
 
-// The repository root, found from this file (it runs as a bundle under dist/bench/).
-const ROOT = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-})();
-const GRAPH_DIR = process.env.ROVY_GRAPHS ?? join(ROOT, '..', 'shared', 'graphs');
+const GRAPH_DIR = graphDir(import.meta.url);
 
 interface Args {
   graphs: string[];

@@ -13,17 +13,11 @@
 //
 // Run:  npx esbuild --bundle --platform=node --format=esm --packages=external bench/tree-stretch.ts \
 //         --outfile=dist/bench/tree-stretch.js && node dist/bench/tree-stretch.js [K,R ...] [--pairs N]
-import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { bfs, loadEdgeList, rng, type Graph } from './sim/graph.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
 
-const ROOT = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-})();
-const GRAPH_DIR = process.env.ROVY_GRAPHS ?? join(ROOT, '..', 'shared', 'graphs');
+const GRAPH_DIR = graphDir(import.meta.url);
 
 interface Tree {
   parent: Int32Array;

@@ -1,6 +1,8 @@
 // Graphs for the routing simulator: edge-list files (../shared/graphs/*.txt), a seeded random
 // connected graph, and BFS hop distances — the shortest paths that routes are measured against.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/util/package-root.js';
 
 /** An undirected simple graph on nodes 0..n-1. `adjacency[i]` lists i's neighbours in the order
  *  their links were added, which is also the order the simulator gives out interface indices. */
@@ -139,4 +141,10 @@ export function describe(g: Graph): { nodes: number; links: number; meanDegree: 
     maxDegree: Math.max(...g.adjacency.map((a) => a.length)),
     diameter,
   };
+}
+
+/** Where the shared graphs are: $ROVY_GRAPHS, or ../shared/graphs beside the repository (the
+ *  benches run bundled from dist/bench/, so it is found from the package root). */
+export function graphDir(moduleUrl: string): string {
+  return process.env.ROVY_GRAPHS ?? join(packageRoot(moduleUrl) ?? process.cwd(), '..', 'shared', 'graphs');
 }
