@@ -329,7 +329,6 @@ export class RovyApi {
           } catch (err) {
             throw err instanceof RovyError ? err : new RovyError('Failed', (err as Error).message);
           }
-          this.exitChanged();
         },
       },
     };

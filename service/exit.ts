@@ -44,19 +44,22 @@ export class Exits {
   /** The exit the resolver's queries go to now (its peer ID), or null. */
   private dnsTo: string | null = null;
   private offering: ExitSettings = { offer: false, clients: null, uplink: null };
+  /** What D-Bus last heard: the choice, the state and the offers, as text. */
+  private lastSaid = '';
   private lastState: ExitState = 'off';
-  private lastOffers = '';
   private lastProfile = 'null';
 
   constructor(private readonly o: ExitsOptions) {
     this.routes = new ExitRoutes(o.device, o.log);
     this.offer = new ExitOffer(o.log);
     this.dns = new ExitDnsServer(o.log);
-    this.routes.clearStale();
   }
 
-  /** The exit in use, as the state file had it (at start: not saved again). */
+  /** The exit in use, as the state file had it (at start: not saved again). A daemon that
+   *  stopped uncleanly while using it may have left its rules: cleared before they are made anew
+   *  (without an exit in the file, none can be left, and start-up runs no `ip` for it). */
   restore(choice: ExitChoice | null): void {
+    if (choice) this.routes.clearStale();
     this.choice = choice;
     this.o.node.useExit(choice ? decodePeerId(choice.peerId) : null);
     this.sync();
@@ -139,11 +142,11 @@ export class Exits {
       this.dnsTo = dnsTo;
       node.setDnsForwarder(dnsTo ? exitForwarder(formatIPv6(fcAddressBytes(decodePeerId(dnsTo)))) : null);
     }
-    const offers = JSON.stringify(report.offers);
-    if (state !== this.lastState || offers !== this.lastOffers) {
-      if (state !== this.lastState && this.choice) this.o.log.info(`exit ${this.choice.peerId}: ${state}`);
-      this.lastState = state;
-      this.lastOffers = offers;
+    if (state !== this.lastState && this.choice) this.o.log.info(`exit ${this.choice.peerId}: ${state}`);
+    this.lastState = state;
+    const said = JSON.stringify([this.choice, state, report.offers]);
+    if (said !== this.lastSaid) {
+      this.lastSaid = said;
       this.o.changed();
     }
   }
