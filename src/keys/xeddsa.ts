@@ -36,14 +36,20 @@ HASH1_PREFIX[0] = 0xfe;
  * value gives a deterministic signature (tests only).
  */
 export function xeddsaSign(privateKey: Uint8Array, message: Uint8Array, random?: Uint8Array): Uint8Array {
+  return xeddsaSigner(privateKey)(message, random);
+}
+
+/** Signs messages with one X25519 private key (see xeddsaSign). */
+export type XeddsaSigner = (message: Uint8Array, random?: Uint8Array) => Uint8Array;
+
+/**
+ * A signer for one private key that derives the key pair once: a signature then costs one point
+ * multiplication instead of two (half the time), for a node that signs often (tree hops).
+ */
+export function xeddsaSigner(privateKey: Uint8Array): XeddsaSigner {
   if (privateKey.length !== KEY_SIZE) {
     throw new RangeError(`an X25519 private key is ${KEY_SIZE} bytes, got ${privateKey.length}`);
   }
-  const z = random ?? randomBytes(XEDDSA_RANDOM_SIZE);
-  if (z.length !== XEDDSA_RANDOM_SIZE) {
-    throw new RangeError(`XEdDSA random input is ${XEDDSA_RANDOM_SIZE} bytes, got ${z.length}`);
-  }
-
   // calculate_key_pair(k): E = kB; A = E with sign bit 0; a = k or -k to match A.
   const clamped = new Uint8Array(privateKey);
   clamped[0]! &= 248;
@@ -58,19 +64,24 @@ export function xeddsaSign(privateKey: Uint8Array, message: Uint8Array, random?:
   const a = negate ? Fn.neg(k) : k;
   const aBytes = Fn.toBytes(a);
 
-  // r = hash1(a || M || Z) mod q; R = rB; h = hash(R || A || M) mod q; s = r + h·a mod q.
-  const rHash = sha512.create().update(HASH1_PREFIX).update(aBytes).update(message).update(z).digest();
-  aBytes.fill(0);
-  const r = Fn.create(bytesToNumberLE(rHash));
-  rHash.fill(0);
-  const R = Point.BASE.multiply(r).toBytes();
-  const h = Fn.create(bytesToNumberLE(sha512.create().update(R).update(A).update(message).digest()));
-  const s = Fn.add(r, Fn.mul(h, a));
+  return (message, random) => {
+    const z = random ?? randomBytes(XEDDSA_RANDOM_SIZE);
+    if (z.length !== XEDDSA_RANDOM_SIZE) {
+      throw new RangeError(`XEdDSA random input is ${XEDDSA_RANDOM_SIZE} bytes, got ${z.length}`);
+    }
+    // r = hash1(a || M || Z) mod q; R = rB; h = hash(R || A || M) mod q; s = r + h·a mod q.
+    const rHash = sha512.create().update(HASH1_PREFIX).update(aBytes).update(message).update(z).digest();
+    const r = Fn.create(bytesToNumberLE(rHash));
+    rHash.fill(0);
+    const R = Point.BASE.multiply(r).toBytes();
+    const h = Fn.create(bytesToNumberLE(sha512.create().update(R).update(A).update(message).digest()));
+    const s = Fn.add(r, Fn.mul(h, a));
 
-  const signature = new Uint8Array(XEDDSA_SIGNATURE_SIZE);
-  signature.set(R, 0);
-  signature.set(Fn.toBytes(s), KEY_SIZE);
-  return signature;
+    const signature = new Uint8Array(XEDDSA_SIGNATURE_SIZE);
+    signature.set(R, 0);
+    signature.set(Fn.toBytes(s), KEY_SIZE);
+    return signature;
+  };
 }
 
 // The X25519 public keys of small order (u < p): the images of the eight Edwards torsion points,

@@ -62,3 +62,38 @@ export const MAX_HOPS = 64;
 /** Cost this node announces for each of its links: routes are shortest in hops until links are
  *  measured. */
 export const DEFAULT_LINK_COST = 1;
+
+// Spanning trees (docs/ROUTING.md "Trees", docs/PROTOCOL.md §12).
+/** Trees every node takes part in. Routing over the best of four, probed both ways, keeps mean
+ *  stretch within 1.05 on every shared graph (bench/tree-stretch.ts); each tree costs every node
+ *  its position and its neighbours' in it. */
+export const TREE_COUNT = 4;
+/** Routing control kinds of the trees (docs/PROTOCOL.md §12): a node's position in one tree (in
+ *  parts), "send me your position (or link) again", a node's signed link to the neighbour it
+ *  sends it to, and "I hold your position of this version and beacon" (a position is sent again
+ *  until then). */
+export const KIND_TREE_STATE = 4;
+export const KIND_TREE_REQUEST = 5;
+export const KIND_TREE_LINK = 6;
+export const KIND_TREE_ACK = 7;
+/** A node that starts listens before it offers itself as a root: up to this long, in proportion
+ *  to its rank in each tree (the best-ranked at once). When every node starts together the
+ *  best roots' trees then reach most nodes before the worse ones do, and a node joining a
+ *  running mesh takes its place under the existing roots without offering itself first. */
+export const ROOT_LISTEN_MS = 3000;
+/** A root signs a new beacon this often, and every node passes it on to its neighbours. */
+export const ROOT_REFRESH_MS = 10 * 60_000;
+/** A root not heard of anew for this long is taken for gone and the tree elects another. */
+export const ROOT_EXPIRY_MS = 25 * 60_000;
+/** Deepest place in a tree: coordinates must fit a label. A node that would be deeper stays out
+ *  of that tree (it is in the others, or routed by the rest of the mesh). */
+export const MAX_TREE_DEPTH = MAX_HOPS - 1;
+/** A position sent and not acknowledged goes again after TREE_RETRY_MS, then twice as long each
+ *  time, at most TREE_RETRY_MAX_MS apart; a missing link or part of a position is asked for
+ *  again after TREE_RETRY_MS. */
+export const TREE_RETRY_MS = 1000;
+export const TREE_RETRY_MAX_MS = 30_000;
+/** A neighbour's position no shallower than ours (under the same root and beacon) may lead back
+ *  through a part of the tree that has just failed and not yet said so; it is taken only once it
+ *  has stood unchanged this long (docs/ROUTING.md "Trees": no path hunting). */
+export const TREE_STABLE_MS = 3000;

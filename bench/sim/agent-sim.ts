@@ -1,0 +1,303 @@
+// Many routing agents in one process, joined by an in-memory transport, on a virtual clock: the
+// harness for routing code whose state does not grow with the network (the trees, lookups), sized
+// for 10,000 nodes. Each graph node runs a real agent (src/routing) with a real key pair; each
+// link is a pair of interface indices (1.. per node, in adjacency order) with a fixed one-way
+// latency drawn from a seeded range. A node ticks as the daemon does: every TICK_MS while its
+// agent has work, once a second at rest (so an idle hour of 10,000 nodes is 36 million cheap
+// ticks, not 360 million). Frames and ticks share one heap ordered by time, then order queued.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
+import { publicKeyFromPrivate } from '../../src/keys/keypair.js';
+import { TICK_MS } from '../../src/routing/constants.js';
+import { rng, type Graph } from './graph.js';
+
+/** Wall-clock origin of the virtual clock (sequence numbers are ms since the epoch). */
+export const EPOCH = Date.UTC(2026, 0, 1);
+const REST_TICK_MS = 1000;
+
+export interface Agent {
+  linkUp(link: number, key: Uint8Array): void;
+  linkDown(link: number): void;
+  receive(link: number, frame: Uint8Array): void;
+  tick(): void;
+  readonly hasWork: boolean;
+}
+
+/** What an agent is given to talk to the world. */
+export interface AgentIo {
+  index: number;
+  keys: KeyPair;
+  send(link: number, frame: Uint8Array): void;
+  now(): number;
+  wallNow(): number;
+  /** The agent has work: tick it within TICK_MS. */
+  workDue(): void;
+}
+
+export interface AgentSimOptions {
+  seed?: number;
+  latency?: [number, number];
+  /** Share of frames lost on every link, each independently (seeded). */
+  loss?: number;
+  keys?: KeyPair[];
+}
+
+export interface AgentNode<A extends Agent> {
+  index: number;
+  keys: KeyPair;
+  agent: A;
+  alive: boolean;
+  /** peers[link] = neighbour node; link 0 unused. */
+  peers: number[];
+  ifaceTo: Map<number, number>;
+  sentFrames: number;
+  sentBytes: number;
+  /** When the node ticks next, and a counter that makes older tick events stale. */
+  nextTick: number;
+  tickGen: number;
+}
+
+interface Event {
+  t: number;
+  seq: number;
+  /** -1: a tick of `to`; else the link at `to` the frame arrives on. */
+  link: number;
+  to: number;
+  frame: Uint8Array | null;
+  /** Link generation when sent (a frame dies with its link), or the tick generation. */
+  gen: number;
+}
+
+export class AgentSim<A extends Agent> {
+  readonly graph: Graph;
+  readonly nodes: AgentNode<A>[] = [];
+  now = 0;
+  lostFrames = 0;
+  private readonly heap: Event[] = [];
+  private seq = 0;
+  private readonly random: () => number;
+  private readonly lossRandom: () => number;
+  private readonly loss: number;
+  private readonly linkGen = new Map<number, number>();
+  private readonly latency = new Map<number, number>();
+  private nextGen = 1;
+
+  constructor(graph: Graph, makeAgent: (io: AgentIo) => A, options: AgentSimOptions = {}) {
+    this.graph = graph;
+    this.random = rng(options.seed ?? 1);
+    this.lossRandom = rng((options.seed ?? 1) ^ 0x10553);
+    this.loss = options.loss ?? 0;
+    const [lo, hi] = options.latency ?? [1, 20];
+    const keys = options.keys ?? simulationKeys(graph.n);
+    for (let i = 0; i < graph.n; i++) {
+      const node: AgentNode<A> = {
+        index: i,
+        keys: keys[i]!,
+        agent: null as unknown as A,
+        alive: true,
+        peers: [-1],
+        ifaceTo: new Map(),
+        sentFrames: 0,
+        sentBytes: 0,
+        nextTick: this.random() * REST_TICK_MS,
+        tickGen: 0,
+      };
+      for (const peer of graph.adjacency[i]!) {
+        node.ifaceTo.set(peer, node.peers.length);
+        node.peers.push(peer);
+      }
+      node.agent = makeAgent({
+        index: i,
+        keys: node.keys,
+        send: (link, frame) => this.send(node, link, frame),
+        now: () => this.now,
+        wallNow: () => EPOCH + this.now,
+        workDue: () => this.workDue(node),
+      });
+      this.nodes.push(node);
+    }
+    for (const [a, b] of graph.edges) this.latency.set(this.linkKey(a, b), lo + (hi - lo) * this.random());
+  }
+
+  /** Every link up, every node ticking, at the current time. */
+  start(): void {
+    for (const node of this.nodes) this.push({ t: node.nextTick, seq: 0, link: -1, to: node.index, frame: null, gen: node.tickGen });
+    for (const [a, b] of this.graph.edges) this.linkUp(a, b);
+  }
+
+  linkIsUp(a: number, b: number): boolean {
+    return this.linkGen.has(this.linkKey(a, b));
+  }
+
+  linkUp(a: number, b: number): void {
+    if (this.linkIsUp(a, b) || !this.nodes[a]!.alive || !this.nodes[b]!.alive) return;
+    this.linkGen.set(this.linkKey(a, b), this.nextGen++);
+    const na = this.nodes[a]!;
+    const nb = this.nodes[b]!;
+    na.agent.linkUp(na.ifaceTo.get(b)!, nb.keys.publicKey);
+    nb.agent.linkUp(nb.ifaceTo.get(a)!, na.keys.publicKey);
+  }
+
+  /** Takes a link down; both ends are told at once (detection is the caller's to add). */
+  linkDown(a: number, b: number): void {
+    if (!this.linkGen.delete(this.linkKey(a, b))) return;
+    for (const [x, y] of [[a, b], [b, a]] as const) {
+      const node = this.nodes[x]!;
+      if (node.alive) node.agent.linkDown(node.ifaceTo.get(y)!);
+    }
+  }
+
+  /** A node stops: its links go down at its neighbours, and it sends and ticks no more. */
+  failNode(n: number): void {
+    const node = this.nodes[n]!;
+    for (const peer of this.graph.adjacency[n]!) this.linkDown(n, peer);
+    node.alive = false;
+  }
+
+  /** A node hangs: it sends, receives and ticks no more, but its links stay up at its
+   *  neighbours (nothing tells them it is gone). */
+  hangNode(n: number): void {
+    this.nodes[n]!.alive = false;
+  }
+
+  runUntil(t: number): void {
+    for (;;) {
+      const e = this.heap[0];
+      if (!e || e.t > t) break;
+      this.pop();
+      this.now = e.t;
+      const node = this.nodes[e.to]!;
+      if (!node.alive) continue;
+      if (e.link < 0) {
+        if (e.gen !== node.tickGen) continue;
+        node.agent.tick();
+        this.scheduleTick(node, this.now + (node.agent.hasWork ? TICK_MS : REST_TICK_MS));
+      } else if (this.linkGen.get(this.linkKey(e.to, node.peers[e.link]!)) === e.gen) {
+        node.agent.receive(e.link, e.frame!);
+      }
+    }
+    this.now = Math.max(this.now, t);
+  }
+
+  run(ms: number): void {
+    this.runUntil(this.now + ms);
+  }
+
+  /** Runs in steps of `stepMs` until `done()` holds (returns the virtual time) or `limitMs` passes (null). */
+  runUntilTrue(done: () => boolean, limitMs: number, stepMs = 100): number | null {
+    const end = this.now + limitMs;
+    while (this.now < end) {
+      if (done()) return this.now;
+      this.run(stepMs);
+    }
+    return done() ? this.now : null;
+  }
+
+  /** Frames and bytes sent by every node since the last call (or the start). */
+  takeTraffic(): { frames: number; bytes: number; perNode: Float64Array } {
+    let frames = 0;
+    let bytes = 0;
+    const perNode = new Float64Array(this.nodes.length);
+    for (const node of this.nodes) {
+      frames += node.sentFrames;
+      bytes += node.sentBytes;
+      perNode[node.index] = node.sentBytes;
+      node.sentFrames = 0;
+      node.sentBytes = 0;
+    }
+    return { frames, bytes, perNode };
+  }
+
+  private workDue(node: AgentNode<A>): void {
+    const at = this.now + TICK_MS;
+    if (node.nextTick > at) this.scheduleTick(node, at);
+  }
+
+  private scheduleTick(node: AgentNode<A>, t: number): void {
+    node.nextTick = t;
+    node.tickGen++;
+    this.push({ t, seq: this.seq++, link: -1, to: node.index, frame: null, gen: node.tickGen });
+  }
+
+  private send(node: AgentNode<A>, link: number, frame: Uint8Array): void {
+    if (!node.alive) return;
+    const peer = node.peers[link];
+    if (peer === undefined || link === 0) throw new Error(`node ${node.index} sent on unknown interface ${link}`);
+    const key = this.linkKey(node.index, peer);
+    const gen = this.linkGen.get(key);
+    if (gen === undefined) return; // the agent has not been told yet: lost, as on a dead link
+    node.sentFrames++;
+    node.sentBytes += frame.length;
+    if (this.loss > 0 && this.lossRandom() < this.loss) {
+      this.lostFrames++;
+      return;
+    }
+    this.push({ t: this.now + this.latency.get(key)!, seq: this.seq++, link: this.nodes[peer]!.ifaceTo.get(node.index)!, to: peer, frame, gen });
+  }
+
+  private linkKey(a: number, b: number): number {
+    return a < b ? a * this.graph.n + b : b * this.graph.n + a;
+  }
+
+  private push(e: Event): void {
+    const h = this.heap;
+    let i = h.length;
+    h.push(e);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!earlier(e, h[p]!)) break;
+      h[i] = h[p]!;
+      i = p;
+    }
+    h[i] = e;
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      const c = r < h.length && earlier(h[r]!, h[l]!) ? r : l;
+      if (!earlier(h[c]!, last)) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
+  }
+}
+
+function earlier(a: Event, b: Event): boolean {
+  return a.t < b.t || (a.t === b.t && a.seq < b.seq);
+}
+
+/**
+ * n key pairs for a simulation. Finding a rovy key takes ~256 draws (15 ms), 2.5 minutes for
+ * 10,000 nodes, so the private keys are kept in a file under the temporary directory and reused;
+ * they are simulation keys and nothing else.
+ */
+export function simulationKeys(n: number): KeyPair[] {
+  const dir = join(tmpdir(), 'rovy-sim-keys');
+  const file = join(dir, 'private-keys.bin');
+  let stored = existsSync(file) ? new Uint8Array(readFileSync(file)) : new Uint8Array(0);
+  const have = Math.floor(stored.length / 32);
+  if (have < n) {
+    const grown = new Uint8Array(n * 32);
+    grown.set(stored.subarray(0, have * 32));
+    for (let i = have; i < n; i++) grown.set(generateKeyPair().privateKey, i * 32);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, grown, { mode: 0o600 });
+    stored = grown;
+  }
+  const keys: KeyPair[] = [];
+  for (let i = 0; i < n; i++) {
+    const privateKey = stored.slice(i * 32, (i + 1) * 32);
+    keys.push({ privateKey, publicKey: publicKeyFromPrivate(privateKey) });
+  }
+  return keys;
+}

@@ -1,0 +1,19 @@
+// Coordinates in a spanning tree: the ports (interface indices) from the root down to a node,
+// one per hop. A port names one child of one node, so two nodes' coordinates share exactly the
+// prefix that leads to their lowest common ancestor, and the hops between them along the tree
+// follow from the two lists alone. The coordinates of a node are also the label that leads to it
+// from the root.
+
+/** Hops along the tree between the nodes at coordinates a and b. */
+export function treeDistance(a: Uint16Array, b: Uint16Array): number {
+  const n = Math.min(a.length, b.length);
+  let common = 0;
+  while (common < n && a[common] === b[common]) common++;
+  return a.length + b.length - 2 * common;
+}
+
+export function sameCoordinates(a: Uint16Array, b: Uint16Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

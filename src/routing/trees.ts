@@ -1,0 +1,769 @@
+// The spanning trees: TREE_COUNT trees over the mesh, each rooted at the node of lowest rank for
+// that tree (tree-proof.ts rootRank), in which every node holds a signed position — the root's
+// beacon and the links from the root down to it — and knows its neighbours' positions. A node's
+// coordinates in a tree (coordinates.ts) are what lookups publish and what greedy forwarding
+// steers by (nextHop); docs/ROUTING.md "Trees" says why several trees and what they cost.
+//
+//   linkUp / linkDown   a neighbour's hop session is up (with our interface index for it) or
+//                       gone. A new neighbour gets our signed link to it and our positions.
+//   receive             a tree control frame (KIND_TREE_*) from a neighbour:
+//                         LINK     its signed link to us: we may now take it as parent
+//                         STATE    part of its position in one tree (a long position comes in
+//                                  parts); once whole and checked, held, and acknowledged
+//                         ACK      it holds our position (and beacon) of that version
+//                         REQUEST  send it our position in a tree (or our link) again
+//   tick                choose parents where something changed, refresh our beacon where we
+//                       are root, expire roots not heard of for ROOT_EXPIRY_MS, send every
+//                       neighbour what changed, and again what it has not acknowledged.
+//
+// A node takes as parent the neighbour whose position has the lowest-ranked root, then the
+// shallowest, keeping its parent on a tie; its position is then the parent's plus the parent's
+// link to it, with no round trip and no signature. It refuses any position that contains it, so
+// no tree has a loop, and (feasibility, as in Babel) one deeper than it has been under the same
+// beacon until that position has stood TREE_STABLE_MS, so a failure cannot send the trees hunting
+// through positions that still lead through it. A node passes on only its parent's beacon, so a
+// newer beacon proves the way up to the root whole.
+import { xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
+import { CounterSet } from '../util/counters.js';
+import { treeDistance } from './coordinates.js';
+import {
+  FRAME_ROUTING,
+  KIND_TREE_ACK,
+  KIND_TREE_LINK,
+  KIND_TREE_REQUEST,
+  KIND_TREE_STATE,
+  MAX_TREE_DEPTH,
+  ROOT_EXPIRY_MS,
+  ROOT_LISTEN_MS,
+  ROOT_REFRESH_MS,
+  TREE_COUNT,
+  TREE_RETRY_MAX_MS,
+  TREE_RETRY_MS,
+  TREE_STABLE_MS,
+} from './constants.js';
+import {
+  LINK_SIZE,
+  ROOT_BEACON_SIZE,
+  VerifiedSignatures,
+  beaconSequence,
+  compareRanks,
+  linkPort,
+  rootRank,
+  signLink,
+  signRootBeacon,
+} from './tree-proof.js';
+
+const KEY_SIZE = 32;
+/** STATE frame: frame, kind, tree, version (4), depth, first, count, then the beacon and links. */
+const STATE_HEADER = 10;
+const STATE_FIXED = STATE_HEADER + ROOT_BEACON_SIZE;
+/** LINK frame: frame, kind, the link. ACK: frame, kind, tree, version (4), beacon sequence (8). */
+const LINK_FRAME_SIZE = 2 + LINK_SIZE;
+const ACK_SIZE = 15;
+/** REQUEST for our link rather than a position. */
+const REQUEST_LINK = 0xff;
+
+export class TreeCounters extends CounterSet {
+  /** Tree frames that do not parse, or name a tree, depth or part out of range. */
+  malformed = 0;
+  /** Positions or links whose signatures do not check out, or whose chain of keys does not join
+   *  up (a link not signed by the node above, a position that is not its sender's). */
+  badSignature = 0;
+  parentChanges = 0;
+  /** Links this node signed (one per neighbour whose link came up). */
+  linksSigned = 0;
+  /** Roots taken for gone after ROOT_EXPIRY_MS without a new beacon. */
+  rootsExpired = 0;
+  /** Positions sent again for want of an acknowledgement. */
+  retransmitted = 0;
+  framesSent = 0;
+  bytesSent = 0;
+  framesReceived = 0;
+  bytesReceived = 0;
+}
+
+/** A checked position in one tree. */
+export interface Position {
+  /** The root's beacon (the newest held for that root): key, sequence, signature. */
+  beacon: Uint8Array;
+  rank: Uint8Array;
+  /** links[i·LINK_SIZE ..]: the link from depth i to i + 1; the last one leads to the node. */
+  links: Uint8Array;
+  depth: number;
+  coordinates: Uint16Array;
+}
+
+interface Assembly {
+  version: number;
+  depth: number;
+  beacon: Uint8Array;
+  links: Uint8Array;
+  have: Uint8Array;
+  missing: number;
+  since: number;
+}
+
+interface NeighbourTree {
+  version: number;
+  position: Position | null;
+  /** When its links last changed (monotonic ms); a beacon refresh is no change. */
+  changedAt: number;
+  assembly: Assembly | null;
+  requestedAt: number;
+  answeredAt: number;
+  /** Whether it acknowledged our current position and beacon in this tree; if not, when we
+   *  sent them and how long until we send them again. */
+  acked: boolean;
+  sentAt: number;
+  retryMs: number;
+}
+
+interface Neighbour {
+  key: Uint8Array;
+  /** Its signed link to us (checked), once it arrives: what makes it a possible parent. */
+  linkToUs: Uint8Array | null;
+  linkRequestedAt: number;
+  /** Our signed link to it. */
+  linkFromUs: Uint8Array;
+  trees: NeighbourTree[];
+}
+
+interface OwnTree {
+  position: Position;
+  /** Link of the parent, 0 while this node is the root. */
+  parent: number;
+  version: number;
+  /** When the root's sequence last rose (monotonic ms), or we became root. */
+  freshAt: number;
+  lastRefresh: number;
+  chooseDue: boolean;
+  /** When a position that is not yet TREE_STABLE_MS old may be taken. */
+  recheckAt: number;
+  /** Feasibility: the root, beacon sequence and least depth we held under them. */
+  feasibleRoot: Uint8Array;
+  feasibleSequence: number;
+  feasibleDepth: number;
+  /** What the neighbours must be sent: nothing, the beacon alone, or the whole position. */
+  sendDue: 0 | 1 | 2;
+  /** Until then (monotonic ms; 0 once past) a node that has just started keeps its root
+   *  position to itself (ROOT_LISTEN_MS). */
+  listenUntil: number;
+}
+
+export interface TreesOptions {
+  identity: { publicKey: Uint8Array; privateKey: Uint8Array };
+  /** Largest frame sent (the hop MTU, at least 1280). */
+  mtu: number;
+  send(link: number, frame: Uint8Array): void;
+  now?: () => number;
+  wallNow?: () => number;
+  /** Called when our position or a neighbour's changed. */
+  changed?(): void;
+  /** Called when there is work for a tick sooner than the next rest tick. */
+  workDue?(): void;
+  /** Signature checks (the simulator passes one sharing its results between nodes). */
+  verified?: VerifiedSignatures;
+}
+
+export class Trees {
+  readonly counters = new TreeCounters();
+  private readonly key: Uint8Array;
+  private readonly sign: XeddsaSigner;
+  private readonly mtu: number;
+  private readonly sendFrame: (link: number, frame: Uint8Array) => void;
+  private readonly now: () => number;
+  private readonly wallNow: () => number;
+  private readonly onChanged: (() => void) | undefined;
+  private readonly onWorkDue: (() => void) | undefined;
+  private readonly verified: VerifiedSignatures;
+  private readonly neighbours = new Map<number, Neighbour>();
+  private readonly own: OwnTree[] = [];
+  private readonly ownRanks: Uint8Array[] = [];
+  /** Roots taken for gone, per tree: root key (latin1) → the last sequence heard. */
+  private readonly deadRoots: Map<string, number>[] = [];
+  private readonly rankCache = new Map<string, Uint8Array>();
+
+  constructor(options: TreesOptions) {
+    this.key = options.identity.publicKey.slice();
+    this.sign = xeddsaSigner(options.identity.privateKey);
+    this.mtu = options.mtu;
+    this.sendFrame = options.send;
+    this.now = options.now ?? (() => performance.now());
+    this.wallNow = options.wallNow ?? Date.now;
+    this.onChanged = options.changed?.bind(options);
+    this.onWorkDue = options.workDue?.bind(options);
+    this.verified = options.verified ?? new VerifiedSignatures();
+    const now = this.now();
+    for (let t = 0; t < TREE_COUNT; t++) {
+      const rank = rootRank(t, this.key);
+      this.ownRanks.push(rank);
+      this.deadRoots.push(new Map());
+      const position = this.rootPosition(t);
+      this.own.push({
+        position,
+        parent: 0,
+        version: (Math.random() * 2 ** 32) >>> 0,
+        freshAt: now,
+        lastRefresh: now,
+        chooseDue: false,
+        recheckAt: Infinity,
+        feasibleRoot: this.key,
+        feasibleSequence: beaconSequence(position.beacon),
+        feasibleDepth: 0,
+        sendDue: 0,
+        listenUntil: now + rankFraction(rank) * ROOT_LISTEN_MS,
+      });
+    }
+  }
+
+  /** Our position in tree t. */
+  position(t: number): Position {
+    return this.own[t]!.position;
+  }
+
+  /** The link of our parent in tree t (0: we are its root). */
+  parentOf(t: number): number {
+    return this.own[t]!.parent;
+  }
+
+  /** A neighbour's position in tree t, if held. */
+  neighbourPosition(link: number, t: number): Position | null {
+    return this.neighbours.get(link)?.trees[t]!.position ?? null;
+  }
+
+  linkUp(link: number, key: Uint8Array): void {
+    if (equalKeys(key, 0, this.key)) return;
+    const current = this.neighbours.get(link);
+    if (current && !equalKeys(current.key, 0, key)) this.linkDown(link);
+    let n = this.neighbours.get(link);
+    if (!n) {
+      const trees: NeighbourTree[] = [];
+      for (let t = 0; t < TREE_COUNT; t++) {
+        trees.push({
+          version: -1,
+          position: null,
+          changedAt: 0,
+          assembly: null,
+          requestedAt: -Infinity,
+          answeredAt: -Infinity,
+          acked: false,
+          sentAt: 0,
+          retryMs: TREE_RETRY_MS,
+        });
+      }
+      n = { key: key.slice(), linkToUs: null, linkRequestedAt: -Infinity, linkFromUs: signLink(this.sign, this.key, key, link), trees };
+      this.counters.linksSigned++;
+      this.neighbours.set(link, n);
+    }
+    this.sendLink(link, n);
+    const now = this.now();
+    for (let t = 0; t < TREE_COUNT; t++) {
+      n.trees[t]!.retryMs = TREE_RETRY_MS;
+      this.sendState(link, t, n.trees[t]!, now);
+    }
+    if (this.hasWork) this.onWorkDue?.();
+  }
+
+  linkDown(link: number): void {
+    if (!this.neighbours.delete(link)) return;
+    for (const own of this.own) if (own.parent === link) own.chooseDue = true;
+    this.onChanged?.();
+    if (this.hasWork) this.onWorkDue?.();
+  }
+
+  /** A tree control frame (frame[0] = FRAME_ROUTING, frame[1] = KIND_TREE_*) from `link`. */
+  receive(link: number, frame: Uint8Array): void {
+    this.counters.framesReceived++;
+    this.counters.bytesReceived += frame.length;
+    const from = this.neighbours.get(link);
+    if (!from || frame.length < 3) return void this.counters.malformed++;
+    const kind = frame[1];
+    if (kind === KIND_TREE_LINK) this.receiveLink(from, frame);
+    else if (kind === KIND_TREE_REQUEST && frame[2] === REQUEST_LINK) this.sendLink(link, from);
+    else if (frame[2]! >= TREE_COUNT) this.counters.malformed++;
+    else if (kind === KIND_TREE_STATE) this.receiveState(link, from, frame[2]!, frame);
+    else if (kind === KIND_TREE_ACK) this.receiveAck(from, frame[2]!, frame);
+    else if (kind === KIND_TREE_REQUEST) this.answerRequest(link, from, frame[2]!);
+    else this.counters.malformed++;
+    if (this.hasWork) this.onWorkDue?.();
+  }
+
+  get hasWork(): boolean {
+    for (const own of this.own) {
+      if (own.chooseDue || own.sendDue !== 0 || own.recheckAt !== Infinity || own.listenUntil !== 0) return true;
+    }
+    for (const n of this.neighbours.values()) {
+      if (!n.linkToUs) return true;
+      for (const nt of n.trees) if (nt.assembly || !nt.acked) return true;
+    }
+    return false;
+  }
+
+  /** Call every TICK_MS while hasWork, and at least once a second. */
+  tick(): void {
+    const now = this.now();
+    for (let t = 0; t < TREE_COUNT; t++) {
+      const own = this.own[t]!;
+      if (own.listenUntil !== 0 && now >= own.listenUntil) {
+        own.listenUntil = 0;
+        if (own.parent === 0) own.sendDue = 2;
+      }
+      if (own.parent === 0 && own.listenUntil === 0 && now - own.lastRefresh >= ROOT_REFRESH_MS) {
+        own.position = this.rootPosition(t);
+        own.lastRefresh = now;
+        own.freshAt = now;
+        this.feasible(t, own.position);
+        if (own.sendDue === 0) own.sendDue = 1;
+      }
+      if (own.parent !== 0 && now - own.freshAt >= ROOT_EXPIRY_MS) this.expireRoot(t, now);
+      if (now >= own.recheckAt) own.chooseDue = true;
+      if (own.chooseDue) this.choose(t, now);
+      this.flush(t, now);
+    }
+    for (const [link, n] of this.neighbours) {
+      if (!n.linkToUs && now - n.linkRequestedAt >= TREE_RETRY_MS) {
+        n.linkRequestedAt = now;
+        this.send(link, Uint8Array.of(FRAME_ROUTING, KIND_TREE_REQUEST, REQUEST_LINK));
+      }
+      for (let t = 0; t < TREE_COUNT; t++) {
+        const nt = n.trees[t]!;
+        if (nt.assembly && now - nt.assembly.since >= TREE_RETRY_MS) this.request(link, t, nt, now);
+        if (!nt.acked && now - nt.sentAt >= nt.retryMs) {
+          nt.retryMs = Math.min(2 * nt.retryMs, TREE_RETRY_MAX_MS);
+          this.counters.retransmitted++;
+          this.sendState(link, t, nt, now);
+        }
+      }
+    }
+  }
+
+  /**
+   * Greedy forwarding in tree t toward `coordinates` under the root `rootKey`: the link of the
+   * neighbour nearest to them along the tree, if nearer than we are; 0 if they are ours; -1 if
+   * no neighbour is nearer (the tree is changing, or our root is another).
+   */
+  nextHop(t: number, rootKey: Uint8Array, coordinates: Uint16Array): number {
+    const own = this.own[t]!.position;
+    if (!equalKeys(own.beacon, 0, rootKey)) return -1;
+    let best = treeDistance(own.coordinates, coordinates);
+    if (best === 0) return 0;
+    let chosen = -1;
+    for (const [link, n] of this.neighbours) {
+      const p = n.trees[t]!.position;
+      if (!p || !equalKeys(p.beacon, 0, rootKey)) continue;
+      const d = treeDistance(p.coordinates, coordinates);
+      if (d < best || (d === best && chosen !== -1 && link < chosen)) {
+        best = d;
+        chosen = link;
+      }
+    }
+    return chosen;
+  }
+
+  /** Signature checks made (not answered from the cache of checks made before). */
+  get verifiedChecks(): number {
+    return this.verified.checks;
+  }
+
+  /** Bytes of tree state held: our positions and links, the neighbours' positions and links. */
+  stateBytes(): number {
+    let bytes = 0;
+    for (const own of this.own) bytes += positionBytes(own.position);
+    for (const n of this.neighbours.values()) {
+      bytes += KEY_SIZE + LINK_SIZE + (n.linkToUs ? LINK_SIZE : 0);
+      for (const nt of n.trees) if (nt.position) bytes += positionBytes(nt.position);
+    }
+    return bytes;
+  }
+
+  // --- receiving ---
+
+  private receiveLink(from: Neighbour, frame: Uint8Array): void {
+    if (frame.length < LINK_FRAME_SIZE) return void this.counters.malformed++;
+    // Its link must lead to us and be signed by it.
+    if (!equalKeys(frame, 2, this.key) || !this.verified.link(from.key, frame, 2)) return void this.counters.badSignature++;
+    if (from.linkToUs) return;
+    from.linkToUs = frame.slice(2, LINK_FRAME_SIZE);
+    for (const own of this.own) own.chooseDue = true;
+  }
+
+  private receiveState(link: number, from: Neighbour, t: number, frame: Uint8Array): void {
+    if (frame.length < STATE_FIXED) return void this.counters.malformed++;
+    const version = readUint32(frame, 3);
+    const depth = frame[7]!;
+    const first = frame[8]!;
+    const count = frame[9]!;
+    if (depth > MAX_TREE_DEPTH || first + count > depth || frame.length < STATE_FIXED + count * LINK_SIZE) {
+      return void this.counters.malformed++;
+    }
+    if (!this.verified.rootBeacon(t, frame, STATE_HEADER)) return void this.counters.badSignature++;
+    const nt = from.trees[t]!;
+    const now = this.now();
+    const beacon = frame.subarray(STATE_HEADER, STATE_FIXED);
+    const held = nt.position;
+    if (nt.version === version && held && held.depth === depth && equalKeys(held.beacon, 0, beacon)) {
+      // What we hold, again (a resend or a beacon refresh): the beacon may be newer.
+      this.takeBeacon(link, t, held, beacon, now);
+      this.acknowledge(link, t, version, held.beacon);
+      return;
+    }
+    if (count === 0 && depth > 0) return this.request(link, t, nt, now); // a beacon of a position we missed
+    let a = nt.assembly;
+    if (!a || a.version !== version || a.depth !== depth || !equalKeys(a.beacon, 0, beacon)) {
+      a = nt.assembly = {
+        version,
+        depth,
+        beacon: beacon.slice(),
+        links: new Uint8Array(depth * LINK_SIZE),
+        have: new Uint8Array(depth),
+        missing: depth,
+        since: now,
+      };
+    }
+    for (let i = 0; i < count; i++) {
+      if (a.have[first + i]) continue;
+      a.links.set(frame.subarray(STATE_FIXED + i * LINK_SIZE, STATE_FIXED + (i + 1) * LINK_SIZE), (first + i) * LINK_SIZE);
+      a.have[first + i] = 1;
+      a.missing--;
+    }
+    if (a.missing > 0) return;
+    nt.assembly = null;
+    const position = this.check(t, a.beacon, a.links, depth, from.key);
+    if (!position) return void this.counters.badSignature++;
+    nt.version = version;
+    nt.position = position;
+    if (!held || !sameLinks(held, position)) nt.changedAt = now;
+    else if (beaconSequence(held.beacon) > beaconSequence(position.beacon)) position.beacon = held.beacon;
+    this.acknowledge(link, t, version, position.beacon);
+    this.noteRevival(t, position);
+    const own = this.own[t]!;
+    if (own.parent === link && equalKeys(own.position.beacon, 0, position.beacon)) {
+      if (beaconSequence(position.beacon) > beaconSequence(own.position.beacon)) own.freshAt = now;
+    }
+    own.chooseDue = true;
+    this.onChanged?.();
+  }
+
+  /** A newer beacon for a neighbour's position; ours too if that neighbour is our parent. */
+  private takeBeacon(link: number, t: number, p: Position, beacon: Uint8Array, now: number): void {
+    if (beaconSequence(beacon) <= beaconSequence(p.beacon)) return;
+    p.beacon = beacon.slice();
+    this.noteRevival(t, p);
+    const own = this.own[t]!;
+    if (own.parent !== link || !equalKeys(own.position.beacon, 0, p.beacon)) return;
+    own.position.beacon = p.beacon;
+    own.freshAt = now;
+    this.feasible(t, own.position);
+    if (own.sendDue === 0) own.sendDue = 1;
+  }
+
+  /** A root taken for gone is back if it signs a newer beacon. */
+  private noteRevival(t: number, p: Position): void {
+    const id = latin1(p.beacon.subarray(0, KEY_SIZE));
+    const dead = this.deadRoots[t]!.get(id);
+    if (dead !== undefined && beaconSequence(p.beacon) > dead) {
+      this.deadRoots[t]!.delete(id);
+      this.own[t]!.chooseDue = true;
+    }
+  }
+
+  private acknowledge(link: number, t: number, version: number, beacon: Uint8Array): void {
+    const frame = new Uint8Array(ACK_SIZE);
+    frame[0] = FRAME_ROUTING;
+    frame[1] = KIND_TREE_ACK;
+    frame[2] = t;
+    writeUint32(frame, 3, version);
+    frame.set(beacon.subarray(KEY_SIZE, KEY_SIZE + 8), 7);
+    this.send(link, frame);
+  }
+
+  private receiveAck(from: Neighbour, t: number, frame: Uint8Array): void {
+    if (frame.length < ACK_SIZE) return void this.counters.malformed++;
+    const own = this.own[t]!;
+    if (readUint32(frame, 3) !== own.version) return;
+    if (readUint32(frame, 7) * 2 ** 32 + readUint32(frame, 11) < beaconSequence(own.position.beacon)) return;
+    const nt = from.trees[t]!;
+    nt.acked = true;
+    nt.retryMs = TREE_RETRY_MS;
+  }
+
+  private answerRequest(link: number, from: Neighbour, t: number): void {
+    const nt = from.trees[t]!;
+    const now = this.now();
+    if (now - nt.answeredAt < TREE_RETRY_MS / 2) return;
+    nt.answeredAt = now;
+    this.sendState(link, t, nt, now);
+  }
+
+  // --- choosing a parent ---
+
+  private choose(t: number, now: number): void {
+    const own = this.own[t]!;
+    own.chooseDue = false;
+    own.recheckAt = Infinity;
+    let best: { link: number; n: Neighbour; p: Position } | null = null;
+    for (const [link, n] of this.neighbours) {
+      const nt = n.trees[t]!;
+      const p = nt.position;
+      if (!p || !n.linkToUs || p.depth >= MAX_TREE_DEPTH) continue;
+      if (containsKey(p, this.key)) continue; // below us: taking it would make a loop
+      const dead = this.deadRoots[t]!.get(latin1(p.beacon.subarray(0, KEY_SIZE)));
+      if (dead !== undefined && beaconSequence(p.beacon) <= dead) continue;
+      if (link !== own.parent && !this.isFeasible(own, p) && now < nt.changedAt + TREE_STABLE_MS) {
+        own.recheckAt = Math.min(own.recheckAt, nt.changedAt + TREE_STABLE_MS);
+        continue;
+      }
+      if (!best || better(p, link, best.p, best.link, own.parent)) best = { link, n, p };
+    }
+    if (!best || compareRanks(this.ownRanks[t]!, best.p.rank) <= 0) {
+      if (own.parent !== 0) this.becomeRoot(t, now);
+      return;
+    }
+    if (best.link === own.parent && equalKeys(best.p.beacon, 0, own.position.beacon) && sameChain(best.p, own.position)) return;
+    if (best.link !== own.parent) this.counters.parentChanges++;
+    own.parent = best.link;
+    own.freshAt = now;
+    this.follow(t, best.p, best.n.linkToUs!);
+  }
+
+  /** Whether position p (a neighbour's) may be taken at once: another root, a newer beacon of
+   *  the root we hold feasibility for, or no deeper than we have been under that beacon. */
+  private isFeasible(own: OwnTree, p: Position): boolean {
+    if (!equalKeys(p.beacon, 0, own.feasibleRoot)) return true;
+    const sequence = beaconSequence(p.beacon);
+    return sequence > own.feasibleSequence || (sequence === own.feasibleSequence && p.depth + 1 <= own.feasibleDepth);
+  }
+
+  /** Our position `p` narrows the feasibility we keep (or starts it anew under a new beacon). */
+  private feasible(t: number, p: Position): void {
+    const own = this.own[t]!;
+    const sequence = beaconSequence(p.beacon);
+    if (equalKeys(own.feasibleRoot, 0, p.beacon) && sequence === own.feasibleSequence) {
+      own.feasibleDepth = Math.min(own.feasibleDepth, p.depth);
+      return;
+    }
+    own.feasibleRoot = p.beacon.slice(0, KEY_SIZE);
+    own.feasibleSequence = sequence;
+    own.feasibleDepth = p.depth;
+  }
+
+  /** Our position becomes the parent's plus the parent's link to us. */
+  private follow(t: number, parent: Position, link: Uint8Array): void {
+    const own = this.own[t]!;
+    const depth = parent.depth + 1;
+    const links = new Uint8Array(depth * LINK_SIZE);
+    links.set(parent.links, 0);
+    links.set(link, parent.depth * LINK_SIZE);
+    const coordinates = new Uint16Array(depth);
+    coordinates.set(parent.coordinates, 0);
+    coordinates[parent.depth] = linkPort(link);
+    own.position = { beacon: parent.beacon, rank: parent.rank, links, depth, coordinates };
+    own.listenUntil = 0;
+    this.feasible(t, own.position);
+    this.positionChanged(own);
+  }
+
+  /** We are the root of tree t: the lowest rank we know of, or cut off from the root we had. In
+   *  the second case the feasibility of the old root stays, so that we take back no position
+   *  that leads through the part of the tree that failed. */
+  private becomeRoot(t: number, now: number): void {
+    const own = this.own[t]!;
+    this.counters.parentChanges++;
+    own.parent = 0;
+    own.position = this.rootPosition(t);
+    own.lastRefresh = now;
+    own.freshAt = now;
+    if (compareRanks(this.ownRanks[t]!, this.rankOf(t, own.feasibleRoot)) <= 0) this.feasible(t, own.position);
+    this.positionChanged(own);
+  }
+
+  private positionChanged(own: OwnTree): void {
+    own.version = (own.version + 1) >>> 0;
+    own.sendDue = 2;
+    this.onChanged?.();
+  }
+
+  private expireRoot(t: number, now: number): void {
+    const own = this.own[t]!;
+    const root = own.position.beacon;
+    this.deadRoots[t]!.set(latin1(root.subarray(0, KEY_SIZE)), beaconSequence(root));
+    this.counters.rootsExpired++;
+    own.freshAt = now;
+    own.feasibleRoot = this.key; // nothing of the old root is taken again
+    own.chooseDue = true;
+  }
+
+  private rootPosition(t: number): Position {
+    return {
+      beacon: signRootBeacon(this.sign, t, this.key, this.wallNow()),
+      rank: rootRank(t, this.key),
+      links: new Uint8Array(0),
+      depth: 0,
+      coordinates: new Uint16Array(0),
+    };
+  }
+
+  // --- checking ---
+
+  /** The position `beacon` + `links` if every signature holds and it ends at `owner`. */
+  private check(t: number, beacon: Uint8Array, links: Uint8Array, depth: number, owner: Uint8Array): Position | null {
+    let signer = beacon.subarray(0, KEY_SIZE);
+    const coordinates = new Uint16Array(depth);
+    for (let i = 0; i < depth; i++) {
+      const off = i * LINK_SIZE;
+      if (!this.verified.link(signer, links, off)) return null;
+      coordinates[i] = linkPort(links, off);
+      signer = links.subarray(off, off + KEY_SIZE);
+    }
+    if (!equalKeys(signer, 0, owner)) return null;
+    return { beacon, rank: this.rankOf(t, beacon.subarray(0, KEY_SIZE)), links, depth, coordinates };
+  }
+
+  private rankOf(t: number, key: Uint8Array): Uint8Array {
+    const id = t + latin1(key);
+    let rank = this.rankCache.get(id);
+    if (!rank) {
+      if (this.rankCache.size >= 1024) this.rankCache.delete(this.rankCache.keys().next().value!);
+      this.rankCache.set(id, (rank = rootRank(t, key)));
+    }
+    return rank;
+  }
+
+  // --- sending ---
+
+  private sendLink(link: number, n: Neighbour): void {
+    const frame = new Uint8Array(LINK_FRAME_SIZE);
+    frame[0] = FRAME_ROUTING;
+    frame[1] = KIND_TREE_LINK;
+    frame.set(n.linkFromUs, 2);
+    this.send(link, frame);
+  }
+
+  private request(link: number, t: number, nt: NeighbourTree, now: number): void {
+    if (nt.assembly) nt.assembly.since = now;
+    if (now - nt.requestedAt < TREE_RETRY_MS) return;
+    nt.requestedAt = now;
+    this.send(link, Uint8Array.of(FRAME_ROUTING, KIND_TREE_REQUEST, t));
+  }
+
+  /** Our whole position in tree t to one neighbour, sent again until it acknowledges it. */
+  private sendState(link: number, t: number, nt: NeighbourTree, now: number): void {
+    if (this.listening(t)) return;
+    nt.acked = false;
+    nt.sentAt = now;
+    for (const frame of this.stateFrames(t)) this.send(link, frame);
+  }
+
+  private flush(t: number, now: number): void {
+    const own = this.own[t]!;
+    if (own.sendDue === 0 || this.listening(t)) return;
+    const frames = own.sendDue === 2 ? this.stateFrames(t) : [this.stateFrame(t, 0, 0)];
+    own.sendDue = 0;
+    for (const [link, n] of this.neighbours) {
+      const nt = n.trees[t]!;
+      nt.acked = false;
+      nt.sentAt = now;
+      nt.retryMs = TREE_RETRY_MS;
+      for (const frame of frames) this.send(link, frame);
+    }
+  }
+
+  /** Whether we keep our position in tree t to ourselves: just started, and root of nobody. */
+  private listening(t: number): boolean {
+    const own = this.own[t]!;
+    return own.listenUntil !== 0 && own.parent === 0;
+  }
+
+  /** Our position in tree t as STATE frames, each within the MTU. */
+  private stateFrames(t: number): Uint8Array[] {
+    const depth = this.own[t]!.position.depth;
+    const perFrame = Math.floor((this.mtu - STATE_FIXED) / LINK_SIZE);
+    const frames = [this.stateFrame(t, 0, Math.min(perFrame, depth))];
+    for (let first = perFrame; first < depth; first += perFrame) frames.push(this.stateFrame(t, first, Math.min(perFrame, depth - first)));
+    return frames;
+  }
+
+  /** One STATE frame: links [first, first + count) of our position (none: the beacon alone). */
+  private stateFrame(t: number, first: number, count: number): Uint8Array {
+    const own = this.own[t]!;
+    const p = own.position;
+    const frame = new Uint8Array(STATE_FIXED + count * LINK_SIZE);
+    frame[0] = FRAME_ROUTING;
+    frame[1] = KIND_TREE_STATE;
+    frame[2] = t;
+    writeUint32(frame, 3, own.version);
+    frame[7] = p.depth;
+    frame[8] = first;
+    frame[9] = count;
+    frame.set(p.beacon, STATE_HEADER);
+    frame.set(p.links.subarray(first * LINK_SIZE, (first + count) * LINK_SIZE), STATE_FIXED);
+    return frame;
+  }
+
+  private send(link: number, frame: Uint8Array): void {
+    this.counters.framesSent++;
+    this.counters.bytesSent += frame.length;
+    this.sendFrame(link, frame);
+  }
+}
+
+/** Whether candidate a (at link la) makes a better parent than b (at lb): lower root rank, then
+ *  shallower, then the current parent, then the lower link. */
+function better(a: Position, la: number, b: Position, lb: number, current: number): boolean {
+  const byRank = compareRanks(a.rank, b.rank);
+  if (byRank !== 0) return byRank < 0;
+  if (a.depth !== b.depth) return a.depth < b.depth;
+  if ((la === current) !== (lb === current)) return la === current;
+  return la < lb;
+}
+
+/** Whether `key` is the root of `p` or any node on its way down. */
+function containsKey(p: Position, key: Uint8Array): boolean {
+  if (equalKeys(p.beacon, 0, key)) return true;
+  for (let i = 0; i < p.depth; i++) if (equalKeys(p.links, i * LINK_SIZE, key)) return true;
+  return false;
+}
+
+/** Whether our position is the parent's plus one link (same links above us). */
+function sameChain(parent: Position, ours: Position): boolean {
+  if (ours.depth !== parent.depth + 1) return false;
+  const n = parent.depth * LINK_SIZE;
+  for (let i = 0; i < n; i++) if (parent.links[i] !== ours.links[i]) return false;
+  return true;
+}
+
+function sameLinks(a: Position, b: Position): boolean {
+  if (a.depth !== b.depth || !equalKeys(a.beacon, 0, b.beacon)) return false;
+  for (let i = 0; i < a.links.length; i++) if (a.links[i] !== b.links[i]) return false;
+  return true;
+}
+
+function positionBytes(p: Position): number {
+  return ROOT_BEACON_SIZE + p.links.length + 2 * p.coordinates.length;
+}
+
+/** A rank as a fraction of the whole range, 0 (best) to 1. */
+function rankFraction(rank: Uint8Array): number {
+  return readUint32(rank, 0) / 2 ** 32;
+}
+
+function equalKeys(a: Uint8Array, off: number, key: Uint8Array): boolean {
+  if (a.length < off + KEY_SIZE || key.length < KEY_SIZE) return false;
+  for (let i = 0; i < KEY_SIZE; i++) if (a[off + i] !== key[i]) return false;
+  return true;
+}
+
+function readUint32(buf: Uint8Array, off: number): number {
+  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+}
+
+function writeUint32(buf: Uint8Array, off: number, value: number): void {
+  buf[off] = value >>> 24;
+  buf[off + 1] = (value >>> 16) & 0xff;
+  buf[off + 2] = (value >>> 8) & 0xff;
+  buf[off + 3] = value & 0xff;
+}
+
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}

@@ -1,0 +1,238 @@
+// The spanning trees (src/routing/trees.ts), in-process: real Trees agents with real keys on the
+// simulator's in-memory transport and virtual clock (bench/sim/agent-sim.ts). Checks that every
+// tree forms with the lowest-ranked root and every node at its BFS depth, that greedy forwarding
+// reaches every node in every tree, that the trees mend after a link, a node and a root fail, that
+// loss does not stop them, and that no node can take a place its parent did not sign.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AgentSim } from '../../bench/sim/agent-sim.js';
+import { makeGraph, randomGeometricGraph, type Graph } from '../../bench/sim/graph.js';
+import { FRAME_ROUTING, KIND_TREE_LINK, KIND_TREE_STATE, ROOT_EXPIRY_MS, TREE_COUNT } from '../../src/routing/constants.js';
+import { LINK_SIZE, ROOT_BEACON_SIZE, rootRank, signLink, signRootBeacon } from '../../src/routing/tree-proof.js';
+import { Trees } from '../../src/routing/trees.js';
+import { xeddsaSigner } from '../../src/keys/xeddsa.js';
+
+type Sim = AgentSim<Trees>;
+
+function makeSim(g: Graph, loss = 0): Sim {
+  return new AgentSim<Trees>(
+    g,
+    (io) => new Trees({ identity: io.keys, mtu: 1280, send: io.send, now: io.now, wallNow: io.wallNow, workDue: io.workDue }),
+    { seed: 5, loss },
+  );
+}
+
+function depths(g: Graph, from: number, alive: (i: number) => boolean): Int32Array {
+  const dist = new Int32Array(g.n).fill(-1);
+  dist[from] = 0;
+  const queue = [from];
+  for (let q = 0; q < queue.length; q++) {
+    for (const v of g.adjacency[queue[q]!]!) {
+      if (dist[v]! >= 0 || !alive(v)) continue;
+      dist[v] = dist[queue[q]!]! + 1;
+      queue.push(v);
+    }
+  }
+  return dist;
+}
+
+function compare(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+/** Problems with the trees over the live nodes: a node whose root is not the lowest-ranked live
+ *  node, or that is not at its BFS depth from it. Empty once the trees have formed. */
+function treeProblems(sim: Sim, alive: (i: number) => boolean = () => true): string[] {
+  const problems: string[] = [];
+  const live = sim.nodes.filter((node) => alive(node.index));
+  for (let t = 0; t < TREE_COUNT; t++) {
+    const lowest = live.reduce((best, node) => (compare(rootRank(t, node.keys.publicKey), rootRank(t, best.keys.publicKey)) < 0 ? node : best));
+    const depth = depths(sim.graph, lowest.index, alive);
+    for (const node of live) {
+      const p = node.agent.position(t);
+      if (compare(p.beacon.subarray(0, 32), lowest.keys.publicKey) !== 0) problems.push(`tree ${t}: node ${node.index} has another root`);
+      else if (p.depth !== depth[node.index]) problems.push(`tree ${t}: node ${node.index} at depth ${p.depth}, BFS ${depth[node.index]}`);
+      // What each neighbour holds of it is what it has.
+      for (let link = 1; link < node.peers.length; link++) {
+        const peer = sim.nodes[node.peers[link]!]!;
+        if (!alive(peer.index) || !sim.linkIsUp(node.index, peer.index)) continue;
+        const held = peer.agent.neighbourPosition(peer.ifaceTo.get(node.index)!, t);
+        if (!held || compare(held.links, p.links) !== 0 || held.depth !== p.depth) problems.push(`tree ${t}: node ${peer.index} holds an old position of ${node.index}`);
+      }
+    }
+  }
+  return problems;
+}
+
+function formed(sim: Sim, limitMs: number, alive?: (i: number) => boolean): number {
+  const at = sim.runUntilTrue(() => treeProblems(sim, alive).length === 0, limitMs, 100);
+  assert.notEqual(at, null, `trees not formed within ${limitMs} ms: ${treeProblems(sim, alive).slice(0, 3).join('; ')}`);
+  return at!;
+}
+
+/** Follows nextHop from s toward d's coordinates in tree t; the node reached and the hops. */
+function walk(sim: Sim, t: number, s: number, d: number): { at: number; hops: number } {
+  const target = sim.nodes[d]!.agent.position(t);
+  let u = s;
+  for (let hops = 0; hops < 100; hops++) {
+    const link = sim.nodes[u]!.agent.nextHop(t, target.beacon.subarray(0, 32), target.coordinates);
+    if (link <= 0) return { at: link === 0 ? u : -1, hops };
+    u = sim.nodes[u]!.peers[link]!;
+  }
+  return { at: -1, hops: 100 };
+}
+
+test('trees form on a mesh: lowest-ranked root, BFS depths, greedy forwarding reaches every node', () => {
+  const g = randomGeometricGraph(40, 3);
+  const sim = makeSim(g);
+  sim.start();
+  const at = formed(sim, 30_000);
+  assert.ok(at <= 5_000, `formed after ${at} ms`);
+  for (let t = 0; t < TREE_COUNT; t++) {
+    for (let s = 0; s < g.n; s++) {
+      for (let d = 0; d < g.n; d++) {
+        const r = walk(sim, t, s, d);
+        assert.equal(r.at, d, `tree ${t}: ${s} → ${d} ended at ${r.at}`);
+      }
+    }
+  }
+  // Each node's coordinates are its parent's plus the port the parent signed for it.
+  for (const node of sim.nodes) {
+    for (let t = 0; t < TREE_COUNT; t++) {
+      const parent = node.agent.parentOf(t);
+      if (parent === 0) continue;
+      const p = node.agent.position(t);
+      const q = sim.nodes[node.peers[parent]!]!.agent.position(t);
+      assert.deepEqual(Array.from(p.coordinates.subarray(0, q.depth)), Array.from(q.coordinates));
+    }
+  }
+});
+
+test('trees mend after a link and a node fail, and elect a new root when the root fails', () => {
+  const g = randomGeometricGraph(40, 3);
+  const sim = makeSim(g);
+  sim.start();
+  formed(sim, 30_000);
+  // A link of the root of tree 0 goes: its side re-parents.
+  const root0 = sim.nodes.find((node) => node.agent.position(0).depth === 0 && node.agent.parentOf(0) === 0 && treeRootIs(sim, node.index, 0))!;
+  const child = root0.peers[1]!;
+  sim.linkDown(root0.index, child);
+  const failed = sim.now;
+  const mended = formed(sim, 30_000);
+  assert.ok(mended - failed <= 3_000, `mended ${mended - failed} ms after the link failed`);
+  // A node that is no root fails.
+  const other = sim.nodes.find((node) => ![0, 1, 2, 3].some((t) => treeRootIs(sim, node.index, t)) && g.adjacency[node.index]!.length >= 3)!;
+  sim.failNode(other.index);
+  formed(sim, 30_000, (i) => i !== other.index);
+  // The root of tree 0 fails: its children find no way up that is not through it, and the
+  // trees elect the next root in seconds, without waiting for the root's beacons to expire.
+  sim.failNode(root0.index);
+  const rootFailed = sim.now;
+  const alive = (i: number) => i !== other.index && i !== root0.index;
+  const at = formed(sim, 60_000, alive);
+  assert.ok(at - rootFailed <= 10_000, `new root after ${at - rootFailed} ms`);
+});
+
+test('a root that hangs with its links up is taken for gone after ROOT_EXPIRY_MS', () => {
+  const g = randomGeometricGraph(30, 6);
+  const sim = makeSim(g);
+  sim.start();
+  formed(sim, 30_000);
+  const root0 = sim.nodes.find((node) => treeRootIs(sim, node.index, 0))!;
+  sim.hangNode(root0.index);
+  const hung = sim.now;
+  // Its links stay up, so nothing changes until its beacon is too old.
+  sim.run(ROOT_EXPIRY_MS - 60_000);
+  assert.ok(sim.nodes.every((node) => node === root0 || compare(node.agent.position(0).beacon.subarray(0, 32), root0.keys.publicKey) === 0));
+  const at = sim.runUntilTrue(() => sim.nodes.every((node) => node === root0 || compare(node.agent.position(0).beacon.subarray(0, 32), root0.keys.publicKey) !== 0), 10 * 60_000, 1000);
+  assert.notEqual(at, null, 'the hung root is still everyone\'s root');
+  assert.ok(at! - hung >= ROOT_EXPIRY_MS && at! - hung <= ROOT_EXPIRY_MS + 5 * 60_000, `gone after ${at! - hung} ms`);
+  assert.ok(sim.nodes.some((node) => node.agent.counters.rootsExpired > 0));
+});
+
+function treeRootIs(sim: Sim, i: number, t: number): boolean {
+  return sim.nodes.every((node) => compare(node.agent.position(t).beacon.subarray(0, 32), sim.nodes[i]!.keys.publicKey) === 0);
+}
+
+test('trees form under 10 % frame loss', () => {
+  const g = randomGeometricGraph(40, 4);
+  const sim = makeSim(g, 0.1);
+  sim.start();
+  const at = formed(sim, 60_000);
+  assert.ok(at <= 20_000, `formed after ${at} ms under loss`);
+  assert.ok(sim.lostFrames > 0);
+});
+
+test('a line of 70 nodes: nobody deeper than a label allows', () => {
+  const n = 70;
+  const g = makeGraph('line-70', n, Array.from({ length: n - 1 }, (_, i) => [i, i + 1] as [number, number]));
+  const sim = makeSim(g);
+  sim.start();
+  sim.run(60_000);
+  for (const node of sim.nodes) for (let t = 0; t < TREE_COUNT; t++) assert.ok(node.agent.position(t).depth <= 63);
+});
+
+test('a node cannot take a place no node above it gave it, nor forge a root or a link', () => {
+  // Two nodes: the victim is honest; the attacker's frames are written by hand.
+  const g = makeGraph('pair', 2, [[0, 1]]);
+  const sim = makeSim(g);
+  sim.start();
+  formed(sim, 10_000);
+  const victim = sim.nodes[0]!;
+  const attacker = sim.nodes[1]!;
+  const sign = xeddsaSigner(attacker.keys.privateKey);
+  const fakeRoot = new Uint8Array(32).fill(7);
+  const before = victim.agent.counters.badSignature;
+  const frames: Uint8Array[] = [];
+  for (let t = 0; t < TREE_COUNT; t++) {
+    // 1. A root beacon for a key that is not the signer's.
+    const beacon = signRootBeacon(sign, t, attacker.keys.publicKey, Date.now());
+    beacon.set(fakeRoot, 0);
+    frames.push(stateFrame(t, 1, beacon, []));
+    // 2. A place just below the victim as root, with a link the attacker signed in its name.
+    const victimBeacon = signRootBeacon(xeddsaSigner(victim.keys.privateKey), t, victim.keys.publicKey, Date.now());
+    frames.push(stateFrame(t, 2, victimBeacon, [signLink(sign, victim.keys.publicKey, attacker.keys.publicKey, 9)]));
+    // 3. A link of its own, its port changed after signing.
+    const link = signLink(sign, attacker.keys.publicKey, attacker.keys.publicKey, 3);
+    link[33]! ^= 1;
+    frames.push(stateFrame(t, 3, signRootBeacon(sign, t, attacker.keys.publicKey, Date.now()), [link]));
+  }
+  // 4. A link that leads to some other node, and one to the victim with a bad signature.
+  const other = signLink(sign, attacker.keys.publicKey, fakeRoot, 1);
+  frames.push(Uint8Array.of(FRAME_ROUTING, KIND_TREE_LINK, ...other));
+  const bad = signLink(sign, attacker.keys.publicKey, victim.keys.publicKey, 1);
+  bad[40]! ^= 1;
+  frames.push(Uint8Array.of(FRAME_ROUTING, KIND_TREE_LINK, ...bad));
+  const link = victim.ifaceTo.get(1)!;
+  for (const frame of frames) victim.agent.receive(link, frame);
+  assert.equal(victim.agent.counters.badSignature - before, frames.length, 'every forged piece is refused and counted');
+  // Truncated and out-of-range frames are counted as malformed and change nothing.
+  const malformedBefore = victim.agent.counters.malformed;
+  victim.agent.receive(link, frames[0]!.subarray(0, 40));
+  victim.agent.receive(link, Uint8Array.of(FRAME_ROUTING, KIND_TREE_STATE, TREE_COUNT));
+  const deep = frames[1]!.slice();
+  deep[7] = 200;
+  victim.agent.receive(link, deep);
+  assert.equal(victim.agent.counters.malformed - malformedBefore, 3);
+  for (let t = 0; t < TREE_COUNT; t++) {
+    const held = victim.agent.neighbourPosition(link, t)!;
+    assert.notEqual(compare(held.beacon.subarray(0, 32), fakeRoot), 0);
+  }
+  sim.run(5_000);
+  assert.deepEqual(treeProblems(sim), []);
+});
+
+function stateFrame(t: number, version: number, beacon: Uint8Array, links: Uint8Array[]): Uint8Array {
+  const frame = new Uint8Array(10 + ROOT_BEACON_SIZE + links.length * LINK_SIZE);
+  frame[0] = FRAME_ROUTING;
+  frame[1] = KIND_TREE_STATE;
+  frame[2] = t;
+  frame[6] = version;
+  frame[7] = links.length;
+  frame[8] = 0;
+  frame[9] = links.length;
+  frame.set(beacon, 10);
+  links.forEach((link, i) => frame.set(link, 10 + ROOT_BEACON_SIZE + i * LINK_SIZE));
+  return frame;
+}
