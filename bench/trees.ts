@@ -38,8 +38,8 @@ function makeSim(g: Graph, seed: number): Sim {
   );
 }
 
-/** Whether every live node of the component of `anchor` agrees on each tree's root and sits at
- *  its BFS depth from it, below its parent. */
+/** Whether every live node of the component of `anchor` (within a label's reach of the root)
+ *  agrees on each tree's root and sits at its BFS depth from it. */
 function settled(sim: Sim, alive: (i: number) => boolean, anchor: number): boolean {
   const g = sim.graph;
   const reach = bfsAlive(g, anchor, alive);
@@ -58,7 +58,9 @@ function settled(sim: Sim, alive: (i: number) => boolean, anchor: number): boole
       if (reach[i]! < 0) continue;
       const agent = sim.nodes[i]!.agent;
       const p = agent.position(t);
-      if (!sameKey(p.beacon, rootKey) || p.depth !== Math.min(depth[i]!, 63)) return false;
+      // A node deeper than a label reaches is in none of this root's tree (it is in the others).
+      if (depth[i]! > 63) continue;
+      if (!sameKey(p.beacon, rootKey) || p.depth !== depth[i]) return false;
     }
   }
   return true;

@@ -18,6 +18,8 @@ import { TAG_SIZE, TRANSPORT_HEADER_SIZE } from '../noise/constants.js';
 export const FRAME_ROUTED = 0x01;
 export const KIND_MESSAGE = 0;
 export const KIND_TIME_EXCEEDED = 1;
+/** An answer to a lookup or a probe, for the destination's router (docs/PROTOCOL.md §12). */
+export const KIND_ROUTING_ANSWER = 2;
 
 export const OFF_KIND = 1;
 export const OFF_HOP_LIMIT = 2;

@@ -114,7 +114,7 @@ export function edwardsPublicKey(publicKey: Uint8Array): Uint8Array | null {
 // verification (cofactorless, canonical R). Each key is converted, checked and imported once
 // (50 µs) and kept, a refused key as null, so a flood of bad keys costs one conversion each. The
 // map is bounded: when full, the oldest entry goes.
-const KEY_CACHE_SIZE = 4096;
+const KEY_CACHE_SIZE = 16384;
 const keyObjects = new Map<string, KeyObject | null>();
 
 function edwardsKeyObject(publicKey: Uint8Array): KeyObject | null {

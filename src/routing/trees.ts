@@ -360,6 +360,27 @@ export class Trees {
     return chosen;
   }
 
+  /**
+   * Every neighbour nearer to `coordinates` in tree t than we are, nearest first: the first is
+   * nextHop's choice, the rest are other ways a source may try when that one fails ([0] if the
+   * coordinates are ours, [] if no neighbour is nearer).
+   */
+  nextHops(t: number, rootKey: Uint8Array, coordinates: Uint16Array): number[] {
+    const own = this.own[t]!.position;
+    if (!equalKeys(own.beacon, 0, rootKey)) return [];
+    const ours = treeDistance(own.coordinates, coordinates);
+    if (ours === 0) return [0];
+    const nearer: [number, number][] = [];
+    for (const [link, n] of this.neighbours) {
+      const p = n.trees[t]!.position;
+      if (!p || !equalKeys(p.beacon, 0, rootKey)) continue;
+      const d = treeDistance(p.coordinates, coordinates);
+      if (d < ours) nearer.push([d, link]);
+    }
+    nearer.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    return nearer.map(([, link]) => link);
+  }
+
   /** Signature checks made (not answered from the cache of checks made before). */
   get verifiedChecks(): number {
     return this.verified.checks;

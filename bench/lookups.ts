@@ -1,0 +1,167 @@
+// Routing at scale, end to end, on the shared graphs: every node a real Trees + Lookups agent
+// (bench/sim/mesh-agent.ts) with a real key and real signatures. Measures, per graph: how long
+// the trees and the published locators take from a cold start; the state each node holds; the
+// steady control traffic; lookups between sampled pairs — found or not, their latency in hops,
+// the stretch of the route the first answer gave and of the best route after the probes; and,
+// with a share of hostile nodes (silent: they answer nothing; misleading: they answer with the
+// farthest nodes they know; black holes: they answer nothing and pass nothing on), how many
+// lookups still find the target's locator and a route.
+//
+// Run:  npm run bench:lookups [-- graph-name ...] [--pairs N] [--steady-min M] [--hostile P]
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { addressOf } from '../src/routing/locator.js';
+import type { Behaviour, LookupResult } from '../src/routing/lookups.js';
+import { AgentSim } from './sim/agent-sim.js';
+import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
+import { MeshAgent } from './sim/mesh-agent.js';
+
+const GRAPH_DIR = graphDir(import.meta.url);
+
+type Sim = AgentSim<MeshAgent>;
+
+function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<number>, kind: Behaviour): Sim {
+  const shared = new Map<string, boolean>();
+  return new AgentSim<MeshAgent>(
+    g,
+    (io) =>
+      new MeshAgent(io, {
+        shared,
+        behaviour: hostile.has(io.index) ? kind : 'honest',
+        lookupDone: (index, result) => {
+          const list = done.get(index) ?? [];
+          list.push(result);
+          done.set(index, list);
+        },
+      }),
+    { seed: 20261202 },
+  );
+}
+
+function quantiles(xs: ArrayLike<number>): string {
+  const v = Array.from(xs).sort((a, b) => a - b);
+  if (v.length === 0) return 'none';
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  const at = (f: number) => v[Math.min(v.length - 1, Math.floor(v.length * f))]!;
+  return `mean ${mean.toFixed(mean < 10 ? 3 : 0)}, p99 ${at(0.99).toFixed(mean < 10 ? 2 : 0)}, max ${at(1).toFixed(mean < 10 ? 2 : 0)}`;
+}
+
+interface PairResult {
+  found: boolean;
+  located: boolean;
+  /** A route was known before the lookup (the destination had asked the source something). */
+  known: boolean;
+  hops: number;
+  firstStretch: number;
+  bestStretch: number;
+}
+
+/** Looks up `pairs` sampled pairs, a batch at a time, and measures what each source ends with. */
+function lookupPairs(sim: Sim, done: Map<number, LookupResult[]>, pairs: number, seed: number, avoid: Set<number>): PairResult[] {
+  const g = sim.graph;
+  const random = rng(seed);
+  const results: PairResult[] = [];
+  const batch = 50;
+  for (let b = 0; b < pairs; b += batch) {
+    const started: [number, number, number][] = [];
+    for (let p = b; p < Math.min(pairs, b + batch); p++) {
+      let s: number;
+      let d: number;
+      do {
+        s = Math.floor(random() * g.n);
+        d = Math.floor(random() * g.n);
+      } while (s === d || avoid.has(s) || avoid.has(d) || g.adjacency[s]!.includes(d));
+      const shortest = bfs(g, s)[d]!;
+      if (shortest < 0 || shortest > 63) continue;
+      sim.nodes[s]!.agent.lookups.locate(addressOf(sim.nodes[d]!.keys.publicKey));
+      started.push([s, d, shortest]);
+    }
+    const first = new Map<string, number>();
+    // Until every lookup of the batch has ended, noting each source's first route.
+    sim.runUntilTrue(() => {
+      for (const [s, d] of started) {
+        const route = sim.nodes[s]!.agent.lookups.route(addressOf(sim.nodes[d]!.keys.publicKey));
+        if (route && !first.has(`${s}/${d}`)) first.set(`${s}/${d}`, route.hops);
+      }
+      return started.every(([s, d]) => (done.get(s) ?? []).some((r) => sameAddress(r.target, addressOf(sim.nodes[d]!.keys.publicKey))));
+    }, 30_000, 50);
+    sim.run(5_000); // the probes' answers and returns
+    for (const [s, d, shortest] of started) {
+      const target = addressOf(sim.nodes[d]!.keys.publicKey);
+      const result = (done.get(s) ?? []).find((r) => sameAddress(r.target, target));
+      const route = sim.nodes[s]!.agent.lookups.route(target);
+      results.push({
+        found: !!result?.found && !!route,
+        located: !!result?.located,
+        known: result?.requests === 0,
+        hops: result?.hops ?? 0,
+        firstStretch: (first.get(`${s}/${d}`) ?? NaN) / shortest,
+        bestStretch: route ? route.hops / shortest : NaN,
+      });
+    }
+  }
+  return results;
+}
+
+function sameAddress(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: number): void {
+  const wall = performance.now();
+  const done = new Map<number, LookupResult[]>();
+  const sim = makeSim(g, done, new Set(), 'silent');
+  sim.start();
+  sim.run(20_000);
+  const cold = sim.takeTraffic();
+  console.log(`${g.name}: ${g.n} nodes, ${g.edges.length} links`);
+  console.log(`  cold start (20 s virtual): ${(cold.bytes / g.n / 1024).toFixed(1)} KiB sent per node`);
+  const found = lookupPairs(sim, done, pairs, 7, new Set());
+  report('lookups', found);
+  const state = Float64Array.from(sim.nodes, (n) => n.agent.stateBytes());
+  console.log(`  state per node (bytes): ${quantiles(state)}`);
+  const perLink = Float64Array.from(sim.nodes, (n) => n.agent.stateBytes() / g.adjacency[n.index]!.length);
+  console.log(`  state per node per link (bytes): ${quantiles(perLink)}`);
+  const table = Float64Array.from(sim.nodes, (n) => n.agent.lookups.table.size);
+  console.log(`  contacts per node: ${quantiles(table)}`);
+  sim.takeTraffic();
+  sim.run(steadyMin * 60_000);
+  const steady = sim.takeTraffic();
+  console.log(`  steady traffic over ${steadyMin} min (B/s per node): ${quantiles(Float64Array.from(steady.perNode, (b) => b / (steadyMin * 60)))}`);
+  if (hostileShare > 0) {
+    for (const kind of ['silent', 'misleading', 'black hole'] as const) {
+      const random = rng(99);
+      const hostile = new Set<number>();
+      while (hostile.size < Math.round(hostileShare * g.n)) hostile.add(Math.floor(random() * g.n));
+      const hostileDone = new Map<number, LookupResult[]>();
+      const hsim = makeSim(g, hostileDone, hostile, kind);
+      hsim.start();
+      hsim.run(20_000);
+      report(`with ${hostile.size} ${kind} nodes (${(hostileShare * 100).toFixed(0)} %)`, lookupPairs(hsim, hostileDone, pairs, 8, hostile));
+    }
+  }
+  console.log(`  wall time ${((performance.now() - wall) / 1000).toFixed(1)} s`);
+}
+
+function report(what: string, results: PairResult[]): void {
+  const ok = results.filter((r) => r.found);
+  const looked = ok.filter((r) => !r.known);
+  const located = results.filter((r) => r.located).length;
+  console.log(`  ${what}: ${ok.length}/${results.length} found (${ok.length - looked.length} known already), ${located} located; latency in hops ${quantiles(looked.map((r) => r.hops))}`);
+  console.log(`    stretch of the first route ${quantiles(ok.map((r) => r.firstStretch).filter((x) => !Number.isNaN(x)))}; after the probes ${quantiles(ok.map((r) => r.bestStretch))}`);
+}
+
+const argv = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const at = argv.indexOf(name);
+  return at >= 0 ? Number(argv[at + 1]) : fallback;
+};
+const pairs = option('--pairs', 300);
+const steadyMin = option('--steady-min', 30);
+const hostile = option('--hostile', 0.1);
+const names = argv.filter((a, i) => !a.startsWith('--') && !argv[i - 1]?.startsWith('--'));
+for (const file of readdirSync(GRAPH_DIR).filter((f) => f.endsWith('.txt')).sort()) {
+  if (names.length > 0 && !names.some((n) => file.startsWith(n))) continue;
+  runGraph(loadEdgeList(join(GRAPH_DIR, file)), pairs, steadyMin, hostile);
+}

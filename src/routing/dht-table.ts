@@ -1,0 +1,139 @@
+// The lookup table: what a node knows of the rest of the mesh beyond its neighbours, as Kademlia
+// keeps it. The space is the fc00::/8 addresses (their 120 bits after the prefix), distance is
+// XOR, and contacts are kept in buckets by how many leading bits they share with this node: at
+// most DHT_BUCKET_SIZE in each, so a node knows many nodes near itself in the space and a few at
+// every distance, about DHT_BUCKET_SIZE · log2(n) in a mesh of n. A contact is a node's signed
+// locator (locator.ts) and when it was last heard from; the locators are what answers carry.
+import { addressOf, type Locator } from './locator.js';
+
+const ADDRESS_SIZE = 16;
+/** Bits of the address that vary (the first byte is always 0xfc). */
+const BITS = 120;
+
+export interface Contact {
+  address: Uint8Array;
+  locator: Locator;
+  /** Monotonic ms when it last answered us or asked us something. */
+  heardAt: number;
+  /** Requests to it that went unanswered since it was last heard. */
+  failures: number;
+}
+
+/** Leading bits shared by two addresses past the 0xfc prefix (BITS when equal). */
+export function sharedBits(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 1; i < ADDRESS_SIZE; i++) {
+    const x = a[i]! ^ b[i]!;
+    if (x !== 0) return (i - 1) * 8 + Math.clz32(x) - 24;
+  }
+  return BITS;
+}
+
+/** Negative if a is nearer to target than b (XOR distance), 0 if equally near. */
+export function compareDistance(target: Uint8Array, a: Uint8Array, b: Uint8Array): number {
+  for (let i = 1; i < ADDRESS_SIZE; i++) {
+    const x = a[i]! ^ target[i]!;
+    const y = b[i]! ^ target[i]!;
+    if (x !== y) return x - y;
+  }
+  return 0;
+}
+
+export class DhtTable {
+  private readonly buckets: Contact[][] = [];
+  private readonly byAddress = new Map<string, Contact>();
+
+  constructor(
+    readonly self: Uint8Array,
+    private readonly bucketSize: number,
+  ) {
+    for (let i = 0; i <= BITS; i++) this.buckets.push([]);
+  }
+
+  get size(): number {
+    return this.byAddress.size;
+  }
+
+  get(address: Uint8Array): Contact | undefined {
+    return this.byAddress.get(addressId(address));
+  }
+
+  /**
+   * Takes in a node's locator (checked by the caller), heard from now if `heard`: a newer locator
+   * of a contact replaces its old one; a new node enters its bucket if there is room, or in place
+   * of a contact that has stopped answering. As in Kademlia, a full bucket keeps its live
+   * contacts: old nodes are the likeliest to stay, and a flood of new keys cannot push them out.
+   */
+  add(locator: Locator, now: number, heard: boolean): Contact | null {
+    const address = addressOf(locator.key);
+    if (sharedBits(address, this.self) === BITS) return null; // ourselves
+    const id = addressId(address);
+    const known = this.byAddress.get(id);
+    if (known) {
+      if (locator.sequence > known.locator.sequence) known.locator = locator;
+      if (heard) {
+        known.heardAt = now;
+        known.failures = 0;
+      }
+      return known;
+    }
+    const bucket = this.buckets[sharedBits(address, this.self)]!;
+    if (bucket.length >= this.bucketSize) {
+      let worst = -1;
+      for (let i = 0; i < bucket.length; i++) if (bucket[i]!.failures > 0 && (worst < 0 || bucket[i]!.failures > bucket[worst]!.failures)) worst = i;
+      if (worst < 0) return null;
+      this.byAddress.delete(addressId(bucket[worst]!.address));
+      bucket.splice(worst, 1);
+    }
+    const contact: Contact = { address, locator, heardAt: heard ? now : -Infinity, failures: 0 };
+    bucket.push(contact);
+    this.byAddress.set(id, contact);
+    return contact;
+  }
+
+  /** The most leading bits any contact shares with us (-1 with none). */
+  deepestBucket(): number {
+    for (let i = BITS; i >= 0; i--) if (this.buckets[i]!.length > 0) return i;
+    return -1;
+  }
+
+  /** A request to this contact went unanswered. */
+  failed(address: Uint8Array): void {
+    const c = this.get(address);
+    if (c) c.failures++;
+  }
+
+  remove(address: Uint8Array): void {
+    const id = addressId(address);
+    const c = this.byAddress.get(id);
+    if (!c) return;
+    this.byAddress.delete(id);
+    const bucket = this.buckets[sharedBits(address, this.self)]!;
+    bucket.splice(bucket.indexOf(c), 1);
+  }
+
+  /** The `n` contacts nearest to `target`, nearest first. `reachable`: leaving out those that
+   *  failed to answer us twice (for choosing whom to ask; an answer to others names them all,
+   *  since their ways to a node are not ours). A table holds a few hundred contacts at most:
+   *  sorting them all is cheap. */
+  closest(target: Uint8Array, n: number, reachable = true): Contact[] {
+    const all: Contact[] = [];
+    for (const c of this.byAddress.values()) if (!reachable || c.failures < 2) all.push(c);
+    all.sort((a, b) => compareDistance(target, a.address, b.address));
+    return all.slice(0, n);
+  }
+
+  /** Bytes held: each contact's locator and address. */
+  stateBytes(): number {
+    let bytes = 0;
+    for (const c of this.byAddress.values()) bytes += c.locator.bytes.length + ADDRESS_SIZE + 16;
+    return bytes;
+  }
+
+  contacts(): IterableIterator<Contact> {
+    return this.byAddress.values();
+  }
+}
+
+function addressId(address: Uint8Array): string {
+  return Buffer.from(address.buffer, address.byteOffset, ADDRESS_SIZE).toString('latin1');
+}

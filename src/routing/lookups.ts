@@ -1,0 +1,814 @@
+// Finding the way to a node the trees do not tell us about: a Kademlia lookup over the mesh for
+// its signed locator, then the way there along the trees (docs/ROUTING.md "Lookups").
+//
+//   locate(address)     start a lookup unless one runs or a route is known. It asks the
+//                       contacts nearest to the address (LOOKUP_PARALLEL at a time) for the
+//                       locators they know nearest to it; each request is a FIND, a tree-routed
+//                       frame (tree-frame.ts) steered to the contact's coordinates, and each
+//                       answer comes back along the way the request recorded. Once the target's
+//                       own locator is in hand, the target itself is asked in every tree: its
+//                       first answer ends the lookup with a route (the way that request went).
+//   probes              the target's answers in the other trees, and its PROBE RETURNs (frames
+//                       it steers back to us, recording their way), are more routes to it: the
+//                       shortest one is used (paths.ts). So a source gets, from one lookup, up to
+//                       two routes per tree, and the best of them is within 1.05 of the shortest
+//                       path on average on every shared graph (bench/lookups.ts).
+//   forward             a tree-routed frame not for us goes to the neighbour nearest its
+//                       coordinates (Trees.nextHop); one that is for us is answered.
+//   own locator         re-signed when our coordinates settle after a change (at most every
+//                       LOCATOR_MIN_INTERVAL_MS) and every LOCATOR_REFRESH_MS, then published by
+//                       looking up our own address: the nodes nearest to it learn it from the
+//                       requests (every FIND carries the asker's locator), which is where other
+//                       nodes' lookups for us end.
+//
+// Every locator is signed by its node (locator.ts): a node on a lookup's way can withhold an
+// answer, or answer with other real nodes far from the target, but cannot make up a node or
+// move one. A lookup asks several contacts at once and keeps going past those that do not
+// answer, and asks the target in every tree: docs/ROUTING.md says how many hostile nodes on the
+// way it survives, measured.
+import { randomBytes } from 'node:crypto';
+import { xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
+import { CounterSet } from '../util/counters.js';
+import { treeDistance } from './coordinates.js';
+import { TREE_COUNT } from './constants.js';
+import { DhtTable, compareDistance } from './dht-table.js';
+import { ROOT_PREFIX_SIZE, addressOf, decodeLocator, signLocator, verifyLocator, type Locator, type TreePlace } from './locator.js';
+import { Paths, type FoundPath, type FoundRoute } from './paths.js';
+import {
+  KIND_FIND,
+  KIND_PROBE,
+  KIND_PROBE_RETURN,
+  TREE_FRAME_HOP_LIMIT,
+  decodeTreeFrame,
+  encodeTreeFrame,
+  passOn,
+  recordArrival,
+  routeBack,
+  type TreeFrame,
+} from './tree-frame.js';
+import { VerifiedSignatures } from './tree-proof.js';
+import type { Trees } from './trees.js';
+
+/** Contacts per bucket of the table. */
+export const DHT_BUCKET_SIZE = 8;
+/** Requests a lookup keeps in flight. */
+export const LOOKUP_PARALLEL = 3;
+/** Locators in one answer (what fits a 1280-byte frame with room to spare). */
+export const ANSWER_LOCATORS = 5;
+/** Ways a lookup asks one contact by (trees, first hops) before giving it up. */
+export const CANDIDATE_TRIES = 2;
+/** A request unanswered this long is stalled: the lookup asks another contact meanwhile. */
+export const STALLED_MS = 500;
+/** A request unanswered this long has failed. */
+export const REQUEST_TIMEOUT_MS = 1500;
+/** A lookup that has not found its target in this long has failed. */
+export const LOOKUP_TIMEOUT_MS = 10_000;
+export const LOCATOR_MIN_INTERVAL_MS = 1000;
+/** Our locator is re-signed and published this often even if nothing changed. */
+export const LOCATOR_REFRESH_MS = 60 * 60_000;
+/** After our first locator, the table is filled in rounds this long after it: a lookup of our
+ *  own address (which also publishes it; the first finds only the neighbours, which it greets)
+ *  and, in the third round (when the first ones have brought contacts), lookups of random
+ *  addresses near ours (refreshBuckets), as Kademlia bootstraps. Later only the publishing lookup runs, every LOCATOR_REFRESH_MS and when our
+ *  locator changes. */
+export const BOOTSTRAP_ROUNDS_MS = [0, 2_000, 10_000, 60_000];
+/** After a change of our coordinates, wait this long for them to settle before signing. */
+export const LOCATOR_SETTLE_MS = 2000;
+/** Routes to destinations not used for this long are forgotten. */
+export const ROUTE_IDLE_MS = 10 * 60_000;
+export const MAX_DESTINATIONS = 4096;
+
+/** Kinds of answer (a routed frame's payload for the router). */
+const ANSWER_FIND = 1;
+const ANSWER_PROBE = 2;
+const ID_SIZE = 8;
+const ADDRESS_SIZE = 16;
+
+/** Honest, or one of the hostile behaviours the simulator and the tests give nodes. */
+export type Behaviour = 'honest' | 'silent' | 'misleading' | 'black hole';
+
+export class LookupCounters extends CounterSet {
+  lookupsStarted = 0;
+  lookupsFound = 0;
+  lookupsFailed = 0;
+  /** Lookups of our own address, which publish our locator to the nodes nearest it. */
+  publishes = 0;
+  requestsSent = 0;
+  requestsTimedOut = 0;
+  answersReceived = 0;
+  /** Locators in answers or requests whose signature did not check out (the answer is dropped). */
+  badLocators = 0;
+  /** Tree-routed frames passed on for others, and dropped: no neighbour nearer, hop limit spent,
+   *  or malformed. */
+  forwarded = 0;
+  deadEnds = 0;
+  malformed = 0;
+  framesSent = 0;
+  bytesSent = 0;
+}
+
+/** A finished lookup, for whoever waits on it and for the simulator's figures. */
+export interface LookupResult {
+  target: Uint8Array;
+  /** A route was found. */
+  found: boolean;
+  /** The target's signed locator was found (it may still be unreachable: every way the trees
+   *  gave may run through a node that drops what it should pass on). */
+  located: boolean;
+  /** Hops travelled by the requests and answers the result waited on, one after another. */
+  hops: number;
+  /** Requests the lookup sent. */
+  requests: number;
+  ms: number;
+}
+
+export interface LookupsOptions {
+  identity: { publicKey: Uint8Array; privateKey: Uint8Array };
+  trees: Trees;
+  mtu: number;
+  /** Sends a hop-local frame (a tree-routed frame) to a neighbour. */
+  send(link: number, frame: Uint8Array): void;
+  /** Sends `payload` as a routed frame of kind "routing answer" by `link` and `slots`. */
+  sendRouted(link: number, slots: Uint16Array, payload: Uint8Array): void;
+  now?: () => number;
+  wallNow?: () => number;
+  /** A destination's route changed (or appeared, or went). */
+  routeChanged?(address: Uint8Array): void;
+  /** A lookup ended. */
+  lookupDone?(result: LookupResult): void;
+  verified?: VerifiedSignatures;
+  /** Tests and the simulator: how this node behaves toward others (default honest). */
+  behaviour?: Behaviour;
+}
+
+interface Candidate {
+  address: Uint8Array;
+  locator: Locator;
+  state: 0 | 1 | 2 | 3; // new, asked, answered, failed
+  /** Hops of the chain of requests and answers that brought it. */
+  hops: number;
+  /** The ways it was asked by (tree and first hop): a request lost on one way is tried on
+   *  another, up to CANDIDATE_TRIES. */
+  tried: string[];
+}
+
+interface Lookup {
+  target: Uint8Array;
+  /** Ours, to fill the table or publish our locator: not reported, not counted as found or failed. */
+  internal: boolean;
+  startedAt: number;
+  candidates: Candidate[];
+  inFlight: number;
+  targetLocator: Locator | null;
+  /** The sequence of the target's locator it was last asked by (-1: not yet): a newer one (the
+   *  trees or the target moved) is asked again. */
+  askedSequence: number;
+  requests: number;
+}
+
+interface Request {
+  lookup: Lookup | null;
+  kind: number;
+  to: Uint8Array;
+  toKey: Uint8Array;
+  tree: number;
+  sentAt: number;
+  /** Hops travelled before it was sent (the chain it continues). */
+  hopsBefore: number;
+  candidate: Candidate | null;
+  /** Our interface index it left by, and whether it is already a second try. */
+  firstHop: number;
+  retry: boolean;
+  /** A probe answered and kept for its return (or returned and kept for its answer), until
+   *  both came or the timeout (which then is no failure). */
+  answered: boolean;
+  returned: boolean;
+}
+
+export class Lookups {
+  readonly counters = new LookupCounters();
+  readonly table: DhtTable;
+  readonly paths = new Paths(MAX_DESTINATIONS);
+  private readonly key: Uint8Array;
+  private readonly address: Uint8Array;
+  private readonly sign: XeddsaSigner;
+  private readonly trees: Trees;
+  private readonly mtu: number;
+  private readonly sendFrame: (link: number, frame: Uint8Array) => void;
+  private readonly sendRouted: (link: number, slots: Uint16Array, payload: Uint8Array) => void;
+  private readonly now: () => number;
+  private readonly wallNow: () => number;
+  private readonly onRouteChanged: ((address: Uint8Array) => void) | undefined;
+  private readonly onLookupDone: ((result: LookupResult) => void) | undefined;
+  private readonly verified: VerifiedSignatures;
+  /** How this node behaves toward others: honest, or (the simulator's and tests' hostile nodes)
+   *  silent — it answers nothing addressed to it —, misleading — it answers a FIND with the nodes
+   *  farthest from the target it knows —, or a black hole — it answers nothing and passes nothing
+   *  on. */
+  behaviour: Behaviour;
+  private readonly neighbours = new Map<number, Uint8Array>();
+  private readonly lookups = new Map<string, Lookup>();
+  private readonly requests = new Map<string, Request>();
+  /** Nodes probed before any route to them was known: the sequence of the locator used. */
+  private readonly probedEarly = new Map<string, number>();
+  private locator: Locator;
+  private placesKey = '';
+  private placesChangedAt = -Infinity;
+  private signedAt = -Infinity;
+  private publishDue = true;
+  /** When our first locator was signed (bootstrap rounds count from it), and rounds done. */
+  private firstSignedAt = -1;
+  private roundsDone = 0;
+
+  constructor(options: LookupsOptions) {
+    this.key = options.identity.publicKey.slice();
+    this.address = addressOf(this.key);
+    this.sign = xeddsaSigner(options.identity.privateKey);
+    this.trees = options.trees;
+    this.mtu = options.mtu;
+    this.sendFrame = options.send;
+    this.sendRouted = options.sendRouted;
+    this.now = options.now ?? (() => performance.now());
+    this.wallNow = options.wallNow ?? Date.now;
+    this.onRouteChanged = options.routeChanged?.bind(options);
+    this.onLookupDone = options.lookupDone?.bind(options);
+    this.verified = options.verified ?? new VerifiedSignatures();
+    this.behaviour = options.behaviour ?? 'honest';
+    this.table = new DhtTable(this.address, DHT_BUCKET_SIZE);
+    this.locator = signLocator(this.sign, this.key, this.wallNow(), []);
+  }
+
+  /** Our current signed locator. */
+  get ownLocator(): Locator {
+    return this.locator;
+  }
+
+  get hasWork(): boolean {
+    return this.requests.size > 0 || this.lookups.size > 0 || this.publishDue || this.placesChangedAt > this.signedAt;
+  }
+
+  linkUp(link: number, key: Uint8Array): void {
+    this.neighbours.set(link, key.slice());
+    if (this.paths.add(key, { link, slots: new Uint16Array(0), mtu: this.mtu, source: 'neighbour', tree: -1, at: this.now() }, this.now())) {
+      this.onRouteChanged?.(addressOf(key));
+    }
+    this.publishDue = true;
+  }
+
+  linkDown(link: number): void {
+    this.neighbours.delete(link);
+    for (const d of this.paths.linkDown(link)) this.onRouteChanged?.(d.address);
+  }
+
+  /** The route to `address`, if one is known; marks it used. */
+  route(address: Uint8Array): FoundRoute | undefined {
+    const d = this.paths.get(address);
+    if (!d?.route) return undefined;
+    d.usedAt = this.now();
+    return d.route;
+  }
+
+  /** Starts finding `address` unless a route is known (then it ends at once, found with no
+   *  request) or a lookup for it runs. */
+  locate(address: Uint8Array): void {
+    const held = this.paths.get(address);
+    if (held?.route) {
+      // Known from its own request, say: the way it came is one tree's. The other trees may know
+      // shorter ones.
+      const locator = newer(held.locator, this.table.get(address)?.locator ?? null);
+      if (locator && locator.sequence > held.probedSequence) this.probeAll(locator, null, 0);
+      this.onLookupDone?.({ target: address.slice(), found: true, located: true, hops: 0, requests: 0, ms: 0 });
+      return;
+    }
+    const id = hex(address);
+    if (this.lookups.has(id)) return;
+    const lookup = this.startLookup(address, false);
+    const known = this.table.get(address);
+    if (known) lookup.targetLocator = known.locator;
+    this.counters.lookupsStarted++;
+    this.advance(lookup);
+  }
+
+  private startLookup(target: Uint8Array, internal: boolean): Lookup {
+    const lookup: Lookup = {
+      target: target.slice(),
+      internal,
+      startedAt: this.now(),
+      candidates: [],
+      inFlight: 0,
+      targetLocator: null,
+      askedSequence: -1,
+      requests: 0,
+    };
+    for (const c of this.table.closest(target, 2 * DHT_BUCKET_SIZE)) {
+      lookup.candidates.push({ address: c.address, locator: c.locator, state: 0, hops: 0, tried: [] });
+    }
+    this.lookups.set(hex(target), lookup);
+    return lookup;
+  }
+
+  /** Call every TICK_MS while hasWork, at least once a second. */
+  tick(): void {
+    const now = this.now();
+    this.refreshLocator(now);
+    for (const [id, r] of this.requests) {
+      if (now - r.sentAt < REQUEST_TIMEOUT_MS) continue;
+      this.requests.delete(id);
+      if (r.answered || r.returned) continue;
+      this.counters.requestsTimedOut++;
+      this.table.failed(r.to);
+      if (r.lookup && r.candidate) {
+        r.lookup.inFlight--;
+        r.candidate.state = r.candidate.tried.length < CANDIDATE_TRIES ? 0 : 3;
+      }
+      // The target asked in one tree and silent: once more in that tree by another first hop.
+      if (r.lookup && !r.candidate && equalAddress(r.to, r.lookup.target) && r.lookup.targetLocator && !r.retry) {
+        this.request(KIND_PROBE, r.lookup.targetLocator, r.tree, r.lookup, null, r.hopsBefore, r.lookup.target, [r.firstHop], true);
+      }
+      if (r.lookup) this.advance(r.lookup);
+    }
+    for (const lookup of this.lookups.values()) {
+      if (now - lookup.startedAt >= LOOKUP_TIMEOUT_MS) this.finish(lookup, false, 0);
+      else if (lookup.inFlight > 0) this.advance(lookup); // stalled requests free their places
+    }
+    this.paths.expire(now - ROUTE_IDLE_MS);
+  }
+
+  /** A tree-routed frame from the neighbour at `link`. */
+  receive(link: number, buf: Uint8Array): void {
+    const frame = decodeTreeFrame(buf);
+    if (!frame || frame.tree >= TREE_COUNT) return void this.counters.malformed++;
+    // A frame is for us by its address; its coordinates only steer it.
+    if (equalAddress(frame.destination, this.address)) return this.arrived(recordArrival(frame, link, this.mtu));
+    const place = this.trees.position(frame.tree);
+    const next = this.trees.nextHop(frame.tree, prefixKey(frame.root, place.beacon), frame.coordinates);
+    if (next <= 0 || this.behaviour === 'black hole') return void this.counters.deadEnds++;
+    const out = passOn(buf, frame, link, this.mtu);
+    if (!out) return void this.counters.deadEnds++;
+    this.counters.forwarded++;
+    this.send(next, out);
+  }
+
+  /** A routed frame of kind "routing answer" for us: `link` and `slots` are the route back to
+   *  its sender (the frame's label read backwards). */
+  receiveAnswer(link: number, slots: Uint16Array, payload: Uint8Array): void {
+    if (payload.length < 1 + ID_SIZE + 1) return void this.counters.malformed++;
+    const id = hex(payload.subarray(1, 1 + ID_SIZE));
+    const request = this.requests.get(id);
+    if (!request || request.answered) return;
+    const locators: Locator[] = [];
+    let off = 1 + ID_SIZE + 1;
+    for (let i = 0; i < payload[1 + ID_SIZE]!; i++) {
+      const decoded = decodeLocator(payload, off);
+      if (!decoded) return void this.counters.malformed++;
+      if (!verifyLocator(this.verified, decoded.locator)) return void this.counters.badLocators++;
+      locators.push(decoded.locator);
+      off += decoded.length;
+    }
+    // The first locator of an answer is its sender's own: the route back leads to it.
+    const sender = locators[0];
+    if (!sender || !equalAddress(addressOf(sender.key), request.to)) return void this.counters.malformed++;
+    if (request.kind === KIND_PROBE && !request.returned) request.answered = true;
+    else this.requests.delete(id);
+    this.counters.answersReceived++;
+    const now = this.now();
+    this.table.add(sender, now, true);
+    const hops = request.hopsBefore + 2 * (slots.length + 1);
+    this.addPath(sender.key, { link, slots, mtu: this.mtu, source: payload[0] === ANSWER_PROBE ? 'probe' : request.lookup ? 'lookup' : 'answer', tree: request.tree, at: now });
+    this.learnLocator(sender);
+    const lookup = request.lookup;
+    if (!lookup || !this.lookups.has(hex(lookup.target))) return;
+    if (request.candidate) {
+      request.candidate.state = 2;
+      lookup.inFlight--;
+    }
+    if (equalAddress(request.to, lookup.target)) return this.finish(lookup, true, hops);
+    for (const l of locators.slice(1)) {
+      this.table.add(l, now, false);
+      const address = addressOf(l.key);
+      if (equalAddress(address, lookup.target)) {
+        if (!lookup.targetLocator || l.sequence > lookup.targetLocator.sequence) lookup.targetLocator = l;
+      }
+      if (equalAddress(address, this.address) || lookup.candidates.some((c) => equalAddress(c.address, address))) continue;
+      lookup.candidates.push({ address, locator: l, state: 0, hops, tried: [] });
+    }
+    if (lookup.targetLocator && !lookup.internal && lookup.targetLocator.sequence > lookup.askedSequence) this.askTarget(lookup, hops);
+    this.advance(lookup);
+  }
+
+  /** Bytes of lookup state: the table, the routes, requests in flight. */
+  stateBytes(): number {
+    return this.table.stateBytes() + this.paths.stateBytes() + this.locator.bytes.length + this.requests.size * 64;
+  }
+
+  // --- lookups ---
+
+  private advance(lookup: Lookup): void {
+    if (!this.lookups.has(hex(lookup.target))) return;
+    lookup.candidates.sort((a, b) => compareDistance(lookup.target, a.address, b.address));
+    if (lookup.candidates.length > 2 * DHT_BUCKET_SIZE) lookup.candidates.length = 2 * DHT_BUCKET_SIZE;
+    // The target itself, once its locator is known, is asked in every tree (askTarget); the rest
+    // are asked nearest first, a few at a time, among the DHT_BUCKET_SIZE nearest known.
+    let considered = 0;
+    // Requests out longer than STALLED_MS no longer hold a place among the LOOKUP_PARALLEL: a
+    // silent contact slows a lookup by that much, not by the whole timeout.
+    const now = this.now();
+    let active = 0;
+    for (const r of this.requests.values()) if (r.lookup === lookup && r.candidate && now - r.sentAt < STALLED_MS) active++;
+    for (const c of lookup.candidates) {
+      if (active >= LOOKUP_PARALLEL || considered >= DHT_BUCKET_SIZE) break;
+      if (c.state === 3) continue;
+      considered++;
+      if (c.state !== 0) continue;
+      if (equalAddress(c.address, lookup.target)) {
+        lookup.targetLocator = newer(lookup.targetLocator, c.locator);
+        c.state = 2;
+        if (!lookup.internal && lookup.targetLocator!.sequence > lookup.askedSequence) this.askTarget(lookup, c.hops);
+        continue;
+      }
+      if (!this.askCandidate(lookup, c)) {
+        c.state = 3;
+        continue;
+      }
+      c.state = 1;
+      lookup.inFlight++;
+      active++;
+    }
+    // Nothing left to ask among the nearest, and nothing on its way: the lookup has failed.
+    if (lookup.inFlight === 0 && !this.asking(lookup)) this.finish(lookup, false, 0);
+  }
+
+  /** The target's locator is known: ask it in every tree we share a root with. */
+  private askTarget(lookup: Lookup, hops: number): void {
+    lookup.askedSequence = lookup.targetLocator!.sequence;
+    this.probeAll(lookup.targetLocator!, lookup, hops);
+  }
+
+  /** Asks a node in every tree we share a root with: a FIND in the tree where it is nearest (its
+   *  answer carries its newest locator), PROBEs in the rest. Each answer and return is a route. */
+  private probeAll(locator: Locator, lookup: Lookup | null, hops: number): void {
+    const first = this.bestTree(locator);
+    const address = addressOf(locator.key);
+    const d = this.paths.get(address);
+    if (d) d.probedSequence = locator.sequence;
+    else this.probedEarly.set(hex(address), locator.sequence);
+    for (const place of locator.places) {
+      if (!this.sharesRoot(place)) continue;
+      this.request(place.tree === first ? KIND_FIND : KIND_PROBE, locator, place.tree, lookup, null, hops, address);
+    }
+  }
+
+  private asking(lookup: Lookup): boolean {
+    for (const r of this.requests.values()) if (r.lookup === lookup) return true;
+    return false;
+  }
+
+  private finish(lookup: Lookup, found: boolean, hops: number): void {
+    if (!this.lookups.delete(hex(lookup.target))) return;
+    if (lookup.internal) {
+      if (equalAddress(lookup.target, this.address)) this.counters.publishes++;
+      return;
+    }
+    if (found) this.counters.lookupsFound++;
+    else this.counters.lookupsFailed++;
+    // Requests still out keep their answers coming (more routes), but no longer for a lookup.
+    for (const r of this.requests.values()) if (r.lookup === lookup) r.lookup = null;
+    this.onLookupDone?.({ target: lookup.target, found, located: lookup.targetLocator !== null, hops, requests: lookup.requests, ms: this.now() - lookup.startedAt });
+  }
+
+  // --- requests and answers ---
+
+  /** Asks a candidate by a way not tried yet: the tree in which it is nearest and the first hop
+   *  greedy forwarding takes, then other first hops and other trees. False if none is left. */
+  private askCandidate(lookup: Lookup, c: Candidate): boolean {
+    const trees = c.locator.places.filter((p) => this.sharesRoot(p)).map((p) => p.tree);
+    const mine = (t: number) => this.trees.position(t);
+    const distance = (t: number) => treeDistance(mine(t).coordinates, c.locator.places.find((p) => p.tree === t)!.coordinates);
+    trees.sort((a, b) => distance(a) - distance(b));
+    // First the greedy hop of each tree, then the other hops nearer the candidate.
+    for (const alternatives of [false, true]) {
+      for (const t of trees) {
+        const hops = this.trees.nextHops(t, mine(t).beacon.subarray(0, 32), c.locator.places.find((p) => p.tree === t)!.coordinates);
+        for (const hop of alternatives ? hops.slice(1) : hops.slice(0, 1)) {
+          if (hop <= 0 || c.tried.includes(`${t}:${hop}`)) continue;
+          c.tried.push(`${t}:${hop}`);
+          return this.request(KIND_FIND, c.locator, t, lookup, c, c.hops, lookup.target, [], false, hop);
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Sends a request in `tree` by its greedy first hop (or `firstHop`, or the nearest hop not in
+   *  `avoid`); false if the trees give no such way toward `to` (nothing sent). */
+  private request(
+    kind: number,
+    to: Locator,
+    tree: number,
+    lookup: Lookup | null,
+    candidate: Candidate | null,
+    hopsBefore: number,
+    target: Uint8Array,
+    avoid: number[] = [],
+    retry = false,
+    firstHop = 0,
+  ): boolean {
+    const place = to.places.find((p) => p.tree === tree)!;
+    const ours = this.trees.position(tree);
+    const next = firstHop || (this.trees.nextHops(tree, ours.beacon.subarray(0, 32), place.coordinates).find((l) => !avoid.includes(l)) ?? -1);
+    const toAddress = addressOf(to.key);
+    if (next <= 0) return false;
+    const id = randomBytes(ID_SIZE);
+    // A FIND carries its target and our locator; a PROBE our place in the tree, for the return.
+    let payload: Uint8Array;
+    if (kind === KIND_FIND) {
+      payload = new Uint8Array(ADDRESS_SIZE + this.locator.bytes.length);
+      payload.set(target, 0);
+      payload.set(this.locator.bytes, ADDRESS_SIZE);
+    } else {
+      payload = new Uint8Array(1 + 2 * ours.coordinates.length);
+      payload[0] = ours.coordinates.length;
+      for (let i = 0; i < ours.coordinates.length; i++) writeU16(payload, 1 + 2 * i, ours.coordinates[i]!);
+    }
+    const frame = encodeTreeFrame({
+      kind,
+      tree,
+      hopLimit: TREE_FRAME_HOP_LIMIT,
+      mtu: this.mtu,
+      id,
+      root: ours.beacon.subarray(0, ROOT_PREFIX_SIZE),
+      destination: toAddress,
+      origin: this.address,
+      coordinates: place.coordinates,
+      payload,
+      recorded: new Uint16Array(0),
+    });
+    this.requests.set(hex(id), { lookup, kind, to: toAddress, toKey: to.key, tree, sentAt: this.now(), hopsBefore, candidate, firstHop: next, retry, answered: false, returned: false });
+    if (lookup) lookup.requests++;
+    this.counters.requestsSent++;
+    this.send(next, frame);
+    return true;
+  }
+
+  /** A tree-routed frame for us. */
+  private arrived(frame: TreeFrame): void {
+    if (this.behaviour === 'silent' || this.behaviour === 'black hole') return;
+    const back = routeBack(frame.recorded);
+    if (frame.kind === KIND_PROBE_RETURN) {
+      // The return of one of our probes: the way it came, read backwards, is a route to the prober's target.
+      const request = this.requests.get(hex(frame.id));
+      if (!request || request.kind !== KIND_PROBE || request.returned) return;
+      if (request.answered) this.requests.delete(hex(frame.id));
+      else request.returned = true;
+      this.addPath(request.toKey, { link: back.link, slots: back.slots, mtu: frame.mtu, source: 'return', tree: frame.tree, at: this.now() });
+      return;
+    }
+    if (frame.kind === KIND_FIND) {
+      if (frame.payload.length < ADDRESS_SIZE) return void this.counters.malformed++;
+      const target = frame.payload.subarray(0, ADDRESS_SIZE);
+      const asker = decodeLocator(frame.payload, ADDRESS_SIZE);
+      if (asker && equalAddress(addressOf(asker.locator.key), frame.origin) && verifyLocator(this.verified, asker.locator)) {
+        this.table.add(asker.locator, this.now(), true);
+        this.addPath(asker.locator.key, { link: back.link, slots: back.slots, mtu: frame.mtu, source: 'answer', tree: frame.tree, at: this.now() });
+        this.learnLocator(asker.locator);
+      } else if (asker) this.counters.badLocators++;
+      const found = this.answerLocators(target);
+      this.answer(ANSWER_FIND, frame.id, found, back);
+      return;
+    }
+    if (frame.kind === KIND_PROBE) {
+      this.answer(ANSWER_PROBE, frame.id, [], back);
+      // And steer a return toward the prober's place, recording the way.
+      const d = frame.payload[0] ?? 0;
+      if (frame.payload.length < 1 + 2 * d) return void this.counters.malformed++;
+      const coordinates = new Uint16Array(d);
+      for (let i = 0; i < d; i++) coordinates[i] = (frame.payload[1 + 2 * i]! << 8) | frame.payload[2 + 2 * i]!;
+      const ours = this.trees.position(frame.tree);
+      const next = this.trees.nextHop(frame.tree, ours.beacon.subarray(0, 32), coordinates);
+      if (next <= 0) return;
+      this.send(
+        next,
+        encodeTreeFrame({
+          kind: KIND_PROBE_RETURN,
+          tree: frame.tree,
+          hopLimit: TREE_FRAME_HOP_LIMIT,
+          mtu: this.mtu,
+          id: frame.id,
+          root: frame.root,
+          destination: frame.origin,
+          origin: this.address,
+          coordinates,
+          payload: new Uint8Array(0),
+          recorded: new Uint16Array(0),
+        }),
+      );
+      return;
+    }
+    this.counters.malformed++;
+  }
+
+  /** The locators an answer to a FIND for `target` carries after our own. */
+  private answerLocators(target: Uint8Array): Locator[] {
+    if (this.behaviour === 'misleading') {
+      // A hostile node: real nodes, but the farthest from the target it knows.
+      const all = [...this.table.contacts()].sort((a, b) => compareDistance(target, b.address, a.address));
+      return all.slice(0, ANSWER_LOCATORS - 1).map((c) => c.locator);
+    }
+    return this.table.closest(target, ANSWER_LOCATORS - 1, false).map((c) => c.locator);
+  }
+
+  private answer(kind: number, id: Uint8Array, locators: Locator[], back: { link: number; slots: Uint16Array }): void {
+    let size = 1 + ID_SIZE + 1 + this.locator.bytes.length;
+    const fitting: Locator[] = [];
+    for (const l of locators) {
+      if (size + l.bytes.length > this.mtu - 200) break;
+      fitting.push(l);
+      size += l.bytes.length;
+    }
+    const payload = new Uint8Array(size);
+    payload[0] = kind;
+    payload.set(id, 1);
+    payload[1 + ID_SIZE] = 1 + fitting.length;
+    let off = 2 + ID_SIZE;
+    for (const l of [this.locator, ...fitting]) {
+      payload.set(l.bytes, off);
+      off += l.bytes.length;
+    }
+    this.counters.framesSent++;
+    this.counters.bytesSent += payload.length + 7 + 2 * back.slots.length;
+    this.sendRouted(back.link, back.slots, payload);
+  }
+
+  private addPath(key: Uint8Array, path: FoundPath): void {
+    if (path.link === 0 || !this.neighbours.has(path.link)) return;
+    const changed = this.paths.add(key, path, this.now());
+    const d = this.paths.get(addressOf(key));
+    const early = this.probedEarly.get(hex(addressOf(key)));
+    if (d && early !== undefined) {
+      d.probedSequence = Math.max(d.probedSequence, early);
+      this.probedEarly.delete(hex(addressOf(key)));
+    }
+    if (changed) this.onRouteChanged?.(addressOf(key));
+  }
+
+  /** A node's locator, checked, for the routes to it: one newer than it was last probed with
+   *  is probed again, in every tree, if we are using a route to it (it moved, or the trees did). */
+  private learnLocator(locator: Locator): void {
+    const d = this.paths.get(addressOf(locator.key));
+    if (!d) return;
+    d.locator = newer(d.locator, locator);
+    if (d.probedSequence >= 0 && locator.sequence > d.probedSequence) this.probeAll(locator, null, 0);
+  }
+
+  // --- our own locator ---
+
+  private refreshLocator(now: number): void {
+    const places: TreePlace[] = [];
+    for (let t = 0; t < TREE_COUNT; t++) {
+      const p = this.trees.position(t);
+      places.push({ tree: t, root: p.beacon.subarray(0, ROOT_PREFIX_SIZE), coordinates: p.coordinates });
+    }
+    const key = places.map((p) => hex(p.root) + Array.from(p.coordinates).join('.')).join('/');
+    if (key !== this.placesKey) {
+      this.placesKey = key;
+      this.placesChangedAt = now;
+    }
+    const changed = this.placesChangedAt > this.signedAt;
+    const settled = now - this.placesChangedAt >= LOCATOR_SETTLE_MS && now - this.signedAt >= LOCATOR_MIN_INTERVAL_MS;
+    if ((changed && settled) || now - this.signedAt >= LOCATOR_REFRESH_MS) {
+      this.locator = signLocator(this.sign, this.key, Math.max(this.wallNow(), this.locator.sequence + 1), places);
+      this.signedAt = now;
+      this.publishDue = true;
+    }
+    if (this.firstSignedAt < 0 && this.signedAt > -Infinity) this.firstSignedAt = now;
+    const round = BOOTSTRAP_ROUNDS_MS[this.roundsDone];
+    if (round !== undefined && this.firstSignedAt >= 0 && now - this.firstSignedAt >= round) {
+      if (this.roundsDone === 2) this.refreshBuckets();
+      this.roundsDone++;
+      this.publishDue = true;
+    }
+    if (this.publishDue && this.placesChangedAt <= this.signedAt) {
+      this.publishDue = false;
+      this.publish();
+    }
+  }
+
+  /** Lookups of random addresses at the distances nearest ours, where the table is thinnest and
+   *  a lookup's last steps need it: the farther buckets fill from any traffic (half of all nodes
+   *  fall in the farthest). */
+  private refreshBuckets(): void {
+    const deepest = this.table.deepestBucket();
+    for (let bits = Math.max(0, deepest - 2); bits <= Math.min(deepest + 2, 119); bits++) {
+      const target = randomBytes(ADDRESS_SIZE);
+      target[0] = this.address[0]!;
+      // Share exactly `bits` leading bits (after the prefix byte) with our address.
+      for (let b = 0; b < bits; b++) setBit(target, b, bit(this.address, b));
+      setBit(target, bits, 1 - bit(this.address, bits));
+      if (this.lookups.has(hex(target))) continue;
+      this.advance(this.startLookup(target, true));
+    }
+  }
+
+  /** Tells the nodes nearest our address where we are: a lookup of ourselves, whose requests
+   *  carry our locator. Neighbours learn it on their link (below). */
+  private publish(): void {
+    for (const [link, key] of this.neighbours) this.greetNeighbour(link, key);
+    const running = this.lookups.get(hex(this.address));
+    if (running) this.finish(running, false, 0);
+    this.advance(this.startLookup(this.address, true));
+  }
+
+  /** A neighbour learns our locator by a FIND for itself sent straight to it (one hop). */
+  private greetNeighbour(link: number, key: Uint8Array): void {
+    const address = addressOf(key);
+    const id = randomBytes(ID_SIZE);
+    const payload = new Uint8Array(ADDRESS_SIZE + this.locator.bytes.length);
+    payload.set(this.address, 0);
+    payload.set(this.locator.bytes, ADDRESS_SIZE);
+    // Steered by the neighbour's place in tree 0 if it shares our root; it is one hop anyway.
+    const ours = this.trees.position(0);
+    const theirs = this.trees.neighbourPosition(link, 0);
+    this.requests.set(hex(id), { lookup: null, kind: KIND_FIND, to: address, toKey: key, tree: 0, sentAt: this.now(), hopsBefore: 0, candidate: null, firstHop: link, retry: true, answered: false, returned: false });
+    this.send(
+      link,
+      encodeTreeFrame({
+        kind: KIND_FIND,
+        tree: 0,
+        hopLimit: 1,
+        mtu: this.mtu,
+        id,
+        root: ours.beacon.subarray(0, ROOT_PREFIX_SIZE),
+        destination: address,
+        origin: this.address,
+        coordinates: theirs && equalPrefix(theirs.beacon, ours.beacon) ? theirs.coordinates : ours.coordinates,
+        payload,
+        recorded: new Uint16Array(0),
+      }),
+    );
+  }
+
+  // --- trees ---
+
+  /** The tree in which a node's place is nearest ours, leaving out `skip` (-1: none under a root
+   *  we share). */
+  private bestTree(locator: Locator, skip: readonly number[] = []): number {
+    let best = -1;
+    let bestDistance = Infinity;
+    for (const place of locator.places) {
+      if (!this.sharesRoot(place) || skip.includes(place.tree)) continue;
+      const d = treeDistance(this.trees.position(place.tree).coordinates, place.coordinates);
+      if (d < bestDistance) [best, bestDistance] = [place.tree, d];
+    }
+    return best;
+  }
+
+  private sharesRoot(place: TreePlace): boolean {
+    return equalPrefix(place.root, this.trees.position(place.tree).beacon);
+  }
+
+  private send(link: number, frame: Uint8Array): void {
+    this.counters.framesSent++;
+    this.counters.bytesSent += frame.length;
+    this.sendFrame(link, frame);
+  }
+}
+
+/** The full root key if `prefix` is our root's in that tree (the frame names roots by prefix). */
+function prefixKey(prefix: Uint8Array, ourBeacon: Uint8Array): Uint8Array {
+  return equalPrefix(prefix, ourBeacon) ? ourBeacon.subarray(0, 32) : new Uint8Array(32);
+}
+
+/** Bit `b` of an address after its prefix byte. */
+function bit(address: Uint8Array, b: number): number {
+  return (address[1 + (b >> 3)]! >> (7 - (b & 7))) & 1;
+}
+
+function setBit(address: Uint8Array, b: number, value: number): void {
+  const mask = 1 << (7 - (b & 7));
+  address[1 + (b >> 3)] = value ? address[1 + (b >> 3)]! | mask : address[1 + (b >> 3)]! & ~mask;
+}
+
+function newer(a: Locator | null, b: Locator | null): Locator | null {
+  if (!a) return b;
+  if (!b) return a;
+  return b.sequence > a.sequence ? b : a;
+}
+
+function equalPrefix(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < ROOT_PREFIX_SIZE; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function equalAddress(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < ADDRESS_SIZE; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function writeU16(buf: Uint8Array, off: number, value: number): void {
+  buf[off] = value >>> 8;
+  buf[off + 1] = value & 0xff;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}

@@ -1,0 +1,178 @@
+// The routes a node has found, per destination: soft state, held while used. Each destination
+// keeps the distinct paths its lookups and probes brought back (one per tree, each way), and the
+// shortest of them is its route; a path whose first hop goes down is dropped, and the next best
+// takes over at once. At most MAX_DESTINATIONS are kept: past that the one used longest ago goes.
+import { addressOf, type Locator } from './locator.js';
+import type { Route } from './spf.js';
+
+/** How a path was learned (docs/ROUTING.md "Lookups"). */
+export type PathSource = 'neighbour' | 'lookup' | 'probe' | 'return' | 'answer';
+
+export interface FoundPath {
+  /** Our interface index for the first hop. */
+  link: number;
+  /** The interface index each transit leaves by. */
+  slots: Uint16Array;
+  mtu: number;
+  source: PathSource;
+  /** The tree its frame was steered in (-1 for a neighbour). */
+  tree: number;
+  /** Monotonic ms when found. */
+  at: number;
+}
+
+export interface Destination {
+  address: Uint8Array;
+  publicKey: Uint8Array;
+  paths: FoundPath[];
+  route: FoundRoute | null;
+  usedAt: number;
+  /** Its newest locator known, and the sequence of the one it was last asked in every tree
+   *  with (lookups.ts): a newer locator may name trees, or places, the last probes missed. */
+  locator: Locator | null;
+  probedSequence: number;
+}
+
+/** A Route (the data plane's type) and how it was found. */
+export interface FoundRoute extends Route {
+  source: PathSource;
+  tree: number;
+  foundAt: number;
+}
+
+const MAX_PATHS_PER_DESTINATION = 10;
+
+export class Paths {
+  private readonly byAddress = new Map<string, Destination>();
+
+  constructor(private readonly maxDestinations: number) {}
+
+  get size(): number {
+    return this.byAddress.size;
+  }
+
+  get(address: Uint8Array): Destination | undefined {
+    return this.byAddress.get(id(address));
+  }
+
+  /** Takes in a path to `publicKey`; true if its route changed. */
+  add(publicKey: Uint8Array, path: FoundPath, now: number): boolean {
+    const address = addressOf(publicKey);
+    const key = id(address);
+    let d = this.byAddress.get(key);
+    if (!d) {
+      if (this.byAddress.size >= this.maxDestinations) this.evictOldest();
+      d = { address, publicKey: publicKey.slice(), paths: [], route: null, usedAt: now, locator: null, probedSequence: -1 };
+      this.byAddress.set(key, d);
+    }
+    const same = d.paths.findIndex((p) => p.link === path.link && equalSlots(p.slots, path.slots));
+    if (same >= 0) d.paths[same] = path;
+    else {
+      d.paths.push(path);
+      if (d.paths.length > MAX_PATHS_PER_DESTINATION) {
+        d.paths.sort(byLength);
+        d.paths.length = MAX_PATHS_PER_DESTINATION;
+      }
+    }
+    return this.choose(d);
+  }
+
+  /** Our link `link` went down: every path over it goes. Returns the destinations whose route changed. */
+  linkDown(link: number): Destination[] {
+    const changed: Destination[] = [];
+    for (const [key, d] of this.byAddress) {
+      const before = d.paths.length;
+      d.paths = d.paths.filter((p) => p.link !== link);
+      if (d.paths.length === before) continue;
+      if (d.paths.length === 0) this.byAddress.delete(key);
+      if (this.choose(d)) changed.push(d);
+    }
+    return changed;
+  }
+
+  /** Paths to `address` that start with `link` and `slots` as far as given (a broken stretch). */
+  dropThrough(address: Uint8Array, link: number, slots: Uint16Array): boolean {
+    const d = this.get(address);
+    if (!d) return false;
+    d.paths = d.paths.filter((p) => !(p.link === link && startsWith(p.slots, slots)));
+    if (d.paths.length === 0) this.byAddress.delete(id(address));
+    return this.choose(d);
+  }
+
+  /** Forget a destination that has not been used since `before`. */
+  expire(before: number): number {
+    let n = 0;
+    for (const [key, d] of this.byAddress) {
+      if (d.usedAt < before && !d.paths.every((p) => p.source === 'neighbour')) {
+        this.byAddress.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  destinations(): IterableIterator<Destination> {
+    return this.byAddress.values();
+  }
+
+  /** Bytes held: per destination its address and key, per path its label. */
+  stateBytes(): number {
+    let bytes = 0;
+    for (const d of this.byAddress.values()) {
+      bytes += 48;
+      for (const p of d.paths) bytes += 16 + 2 * p.slots.length;
+    }
+    return bytes;
+  }
+
+  private choose(d: Destination): boolean {
+    let best: FoundPath | null = null;
+    for (const p of d.paths) if (!best || byLength(p, best) < 0) best = p;
+    const old = d.route;
+    if (!best) {
+      d.route = null;
+      return old !== null;
+    }
+    if (old && old.link === best.link && equalSlots(old.label, best.slots) && old.mtu === best.mtu) return false;
+    d.route = {
+      publicKey: d.publicKey,
+      address: d.address,
+      link: best.link,
+      label: best.slots,
+      hops: best.slots.length + 1,
+      mtu: best.mtu,
+      path: [d.publicKey],
+      source: best.source,
+      tree: best.tree,
+      foundAt: best.at,
+    };
+    return true;
+  }
+
+  private evictOldest(): void {
+    let oldest: [string, Destination] | null = null;
+    for (const entry of this.byAddress) if (!oldest || entry[1].usedAt < oldest[1].usedAt) oldest = entry;
+    if (oldest) this.byAddress.delete(oldest[0]);
+  }
+}
+
+/** Shorter first; between equals, the one found first (so a route does not flap between them). */
+function byLength(a: FoundPath, b: FoundPath): number {
+  return a.slots.length - b.slots.length || a.at - b.at;
+}
+
+function equalSlots(a: Uint16Array, b: Uint16Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function startsWith(slots: Uint16Array, prefix: Uint16Array): boolean {
+  if (slots.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (slots[i] !== prefix[i]) return false;
+  return true;
+}
+
+function id(address: Uint8Array): string {
+  return Buffer.from(address.buffer, address.byteOffset, 16).toString('latin1');
+}

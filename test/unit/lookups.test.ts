@@ -1,0 +1,162 @@
+// Lookups over the trees (src/routing/lookups.ts), in-process: real Trees and Lookups agents with
+// real keys on the simulator's in-memory transport (bench/sim/mesh-agent.ts). Checks that lookups
+// find their targets with routes whose labels really lead there, that the probes bring the
+// routes near the shortest paths, that forged locators are refused, and that lookups get through
+// a few hostile nodes. bench/lookups.ts measures the same on the shared graphs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fcAddressBytes } from '../../src/keys/address.js';
+import { xeddsaSigner } from '../../src/keys/xeddsa.js';
+import { signLocator } from '../../src/routing/locator.js';
+import type { LookupResult } from '../../src/routing/lookups.js';
+import { AgentSim } from '../../bench/sim/agent-sim.js';
+import { bfs, randomGeometricGraph, rng, type Graph } from '../../bench/sim/graph.js';
+import { MeshAgent } from '../../bench/sim/mesh-agent.js';
+import { FRAME_ROUTED, KIND_ROUTING_ANSWER, writeRoutedHeader } from '../../src/forward/header.js';
+
+type Sim = AgentSim<MeshAgent>;
+
+function makeSim(g: Graph, done: Map<number, LookupResult[]>): Sim {
+  const shared = new Map<string, boolean>();
+  return new AgentSim<MeshAgent>(
+    g,
+    (io) =>
+      new MeshAgent(io, {
+        shared,
+        lookupDone: (index, result) => done.set(index, [...(done.get(index) ?? []), result]),
+      }),
+    { seed: 11 },
+  );
+}
+
+/** Where a route's label leads: its first hop, then each slot at each transit. */
+function walk(sim: Sim, from: number, link: number, slots: Uint16Array): number {
+  let at = sim.nodes[from]!.peers[link]!;
+  for (const slot of slots) {
+    const next = sim.nodes[at]!.peers[slot];
+    if (next === undefined || slot === 0) return -1;
+    at = next;
+  }
+  return at;
+}
+
+function address(sim: Sim, i: number): Uint8Array {
+  return fcAddressBytes(sim.nodes[i]!.keys.publicKey);
+}
+
+/** Looks up `pairs` sampled pairs; returns per pair whether it was found and the route's stretch. */
+function lookupPairs(sim: Sim, done: Map<number, LookupResult[]>, pairs: number, seed: number, avoid: (i: number) => boolean) {
+  const g = sim.graph;
+  const random = rng(seed);
+  const out: { s: number; d: number; found: boolean; located: boolean; stretch: number; leads: boolean }[] = [];
+  for (let p = 0; p < pairs; p++) {
+    let s: number;
+    let d: number;
+    do {
+      s = Math.floor(random() * g.n);
+      d = Math.floor(random() * g.n);
+    } while (s === d || avoid(s) || avoid(d));
+    sim.nodes[s]!.agent.lookups.locate(address(sim, d));
+    sim.run(12_000);
+    const result = (done.get(s) ?? []).find((r) => compare(r.target, address(sim, d)));
+    const route = sim.nodes[s]!.agent.lookups.route(address(sim, d));
+    out.push({
+      s,
+      d,
+      found: !!result?.found && !!route,
+      located: !!result?.located,
+      stretch: route ? route.hops / bfs(g, s)[d]! : NaN,
+      leads: route ? walk(sim, s, route.link, route.label) === d : false,
+    });
+  }
+  return out;
+}
+
+function compare(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+test('lookups find their targets with routes that lead there, near the shortest paths', () => {
+  const g = randomGeometricGraph(80, 21);
+  const done = new Map<number, LookupResult[]>();
+  const sim = makeSim(g, done);
+  sim.start();
+  sim.run(40_000);
+  const results = lookupPairs(sim, done, 40, 1, () => false);
+  const missed = results.filter((r) => !r.found);
+  assert.equal(missed.length, 0, `not found: ${missed.map((r) => `${r.s}→${r.d}`).join(', ')}`);
+  for (const r of results) assert.ok(r.leads, `the route ${r.s}→${r.d} does not lead to ${r.d}`);
+  const mean = results.reduce((a, r) => a + r.stretch, 0) / results.length;
+  assert.ok(mean <= 1.2, `mean stretch ${mean.toFixed(3)}`);
+  assert.ok(Math.max(...results.map((r) => r.stretch)) <= 2, 'stretch above 2');
+  // No node holds a route to every other: routes are found on demand.
+  for (const node of sim.nodes) assert.ok(node.agent.lookups.paths.size < g.n - 1);
+});
+
+test('a forged locator in an answer is refused and counted, and the answer dropped', () => {
+  const g = randomGeometricGraph(80, 21);
+  const done = new Map<number, LookupResult[]>();
+  const sim = makeSim(g, done);
+  sim.start();
+  sim.run(40_000);
+  // Node 0 asks node 1's neighbour-of-neighbour; we answer in its name with a locator whose
+  // signature does not match (a byte changed after signing), on a request id it is waiting for.
+  const asker = sim.nodes[0]!.agent.lookups as unknown as { requests: Map<string, unknown> };
+  const target = Array.from({ length: g.n }, (_, i) => i).find((i) => i !== 0 && !g.adjacency[0]!.includes(i) && !sim.nodes[0]!.agent.lookups.route(address(sim, i)))!;
+  sim.nodes[0]!.agent.lookups.locate(address(sim, target));
+  const [id] = [...asker.requests.keys()];
+  assert.ok(id, 'a request is in flight');
+  const liar = sim.nodes[g.adjacency[0]![0]!]!;
+  const forged = signLocator(xeddsaSigner(liar.keys.privateKey), liar.keys.publicKey, Date.now(), []);
+  const bytes = forged.bytes.slice();
+  bytes[40]! ^= 1; // the sequence, after signing
+  const payload = new Uint8Array(1 + 8 + 1 + bytes.length);
+  payload[0] = 1;
+  payload.set(Buffer.from(id, 'hex'), 1);
+  payload[9] = 1;
+  payload.set(bytes, 10);
+  const before = sim.nodes[0]!.agent.lookups.counters.badLocators;
+  sim.nodes[0]!.agent.lookups.receiveAnswer(sim.nodes[0]!.ifaceTo.get(liar.index)!, new Uint16Array(0), payload);
+  assert.equal(sim.nodes[0]!.agent.lookups.counters.badLocators - before, 1);
+  assert.ok(asker.requests.has(id), 'the request still waits for a true answer');
+  // The same bytes through the transport (a routed frame of kind "routing answer") are refused too.
+  const frame = new Uint8Array(7 + payload.length);
+  writeRoutedHeader(frame, 0, KIND_ROUTING_ANSWER, 64, [], payload.length);
+  frame.set(payload, 7);
+  assert.equal(frame[0], FRAME_ROUTED);
+  sim.nodes[0]!.agent.receive(sim.nodes[0]!.ifaceTo.get(liar.index)!, frame);
+  assert.equal(sim.nodes[0]!.agent.lookups.counters.badLocators - before, 2);
+  sim.run(6_000);
+  assert.ok(sim.nodes[0]!.agent.lookups.route(address(sim, target)), 'the lookup still ends with a route');
+});
+
+test('a lookup gets past the three contacts it asks first when two answer nothing and one misleads', () => {
+  const g = randomGeometricGraph(80, 21);
+  const done = new Map<number, LookupResult[]>();
+  const sim = makeSim(g, done);
+  sim.start();
+  sim.run(40_000);
+  const random = rng(4);
+  let tried = 0;
+  let found = 0;
+  while (tried < 10) {
+    const s = Math.floor(random() * g.n);
+    const d = Math.floor(random() * g.n);
+    const source = sim.nodes[s]!.agent.lookups;
+    if (s === d || source.route(address(sim, d))) continue;
+    // The contacts it asks first (those nearest the target in its table), made hostile; never
+    // the target itself or the source's own neighbours (a silent neighbour on every way out is a
+    // black hole no routing gets past).
+    const first = source.table.closest(address(sim, d), 3).map((c) => sim.nodes.findIndex((n) => compare(address(sim, n.index), c.address)));
+    if (first.length < 3 || first.includes(d) || first.some((i) => g.adjacency[s]!.includes(i))) continue;
+    tried++;
+    first.forEach((i, k) => (sim.nodes[i]!.agent.lookups.behaviour = k < 2 ? 'silent' : 'misleading'));
+    source.locate(address(sim, d));
+    sim.run(12_000);
+    const result = (done.get(s) ?? []).find((r) => compare(r.target, address(sim, d)));
+    const route = source.route(address(sim, d));
+    if (result?.found && route && walk(sim, s, route.link, route.label) === d) found++;
+    for (const i of first) sim.nodes[i]!.agent.lookups.behaviour = 'honest';
+  }
+  assert.equal(found, tried, `${found}/${tried} lookups got past their first three contacts`);
+});
