@@ -15,6 +15,7 @@ import type { Behaviour, LookupResult } from '../src/routing/lookups.js';
 import { AgentSim } from './sim/agent-sim.js';
 import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
 import { MeshAgent } from './sim/mesh-agent.js';
+import { quantiles } from './sim/summary.js';
 
 const GRAPH_DIR = graphDir(import.meta.url);
 
@@ -36,14 +37,6 @@ function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<numbe
       }),
     { seed: 20261202 },
   );
-}
-
-function quantiles(xs: ArrayLike<number>): string {
-  const v = Array.from(xs).sort((a, b) => a - b);
-  if (v.length === 0) return 'none';
-  const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  const at = (f: number) => v[Math.min(v.length - 1, Math.floor(v.length * f))]!;
-  return `mean ${mean.toFixed(mean < 10 ? 3 : 0)}, p99 ${at(0.99).toFixed(mean < 10 ? 2 : 0)}, max ${at(1).toFixed(mean < 10 ? 2 : 0)}`;
 }
 
 interface PairResult {

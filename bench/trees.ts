@@ -12,6 +12,7 @@ import { VerifiedSignatures } from '../src/routing/tree-proof.js';
 import { Trees } from '../src/routing/trees.js';
 import { AgentSim } from './sim/agent-sim.js';
 import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
+import { quantiles } from './sim/summary.js';
 
 const GRAPH_DIR = graphDir(import.meta.url);
 const MTU = 1420;
@@ -116,13 +117,6 @@ function stretch(sim: Sim, pairs: number, seed: number): { mean: number; p99: nu
   values.sort((a, b) => a - b);
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   return { mean, p99: values[Math.floor(values.length * 0.99)] ?? NaN, stuck };
-}
-
-function quantiles(xs: Float64Array | number[]): string {
-  const v = Array.from(xs).sort((a, b) => a - b);
-  const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  const at = (f: number) => v[Math.min(v.length - 1, Math.floor(v.length * f))]!;
-  return `mean ${mean.toFixed(0)}, p99 ${at(0.99).toFixed(0)}, max ${at(1).toFixed(0)}`;
 }
 
 function runGraph(g: Graph, pairs: number, steadyMin: number): void {

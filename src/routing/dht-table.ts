@@ -4,6 +4,7 @@
 // most DHT_BUCKET_SIZE in each, so a node knows many nodes near itself in the space and a few at
 // every distance, about DHT_BUCKET_SIZE · log2(n) in a mesh of n. A contact is a node's signed
 // locator (locator.ts) and when it was last heard from; the locators are what answers carry.
+import { bytesKey } from '../util/bytes.js';
 import { addressOf, type Locator } from './locator.js';
 
 const ADDRESS_SIZE = 16;
@@ -54,7 +55,7 @@ export class DhtTable {
   }
 
   get(address: Uint8Array): Contact | undefined {
-    return this.byAddress.get(addressId(address));
+    return this.byAddress.get(bytesKey(address));
   }
 
   /**
@@ -66,7 +67,7 @@ export class DhtTable {
   add(locator: Locator, now: number, heard: boolean): Contact | null {
     const address = addressOf(locator.key);
     if (sharedBits(address, this.self) === BITS) return null; // ourselves
-    const id = addressId(address);
+    const id = bytesKey(address);
     const known = this.byAddress.get(id);
     if (known) {
       if (locator.sequence > known.locator.sequence) known.locator = locator;
@@ -81,7 +82,7 @@ export class DhtTable {
       let worst = -1;
       for (let i = 0; i < bucket.length; i++) if (bucket[i]!.failures > 0 && (worst < 0 || bucket[i]!.failures > bucket[worst]!.failures)) worst = i;
       if (worst < 0) return null;
-      this.byAddress.delete(addressId(bucket[worst]!.address));
+      this.byAddress.delete(bytesKey(bucket[worst]!.address));
       bucket.splice(worst, 1);
     }
     const contact: Contact = { address, locator, heardAt: heard ? now : -Infinity, failures: 0 };
@@ -103,7 +104,7 @@ export class DhtTable {
   }
 
   remove(address: Uint8Array): void {
-    const id = addressId(address);
+    const id = bytesKey(address);
     const c = this.byAddress.get(id);
     if (!c) return;
     this.byAddress.delete(id);
@@ -132,8 +133,4 @@ export class DhtTable {
   contacts(): IterableIterator<Contact> {
     return this.byAddress.values();
   }
-}
-
-function addressId(address: Uint8Array): string {
-  return Buffer.from(address.buffer, address.byteOffset, ADDRESS_SIZE).toString('latin1');
 }

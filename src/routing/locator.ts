@@ -15,7 +15,7 @@
 // coordinates are in: two locators' coordinates compare only under the same root.
 import { fcAddressBytes } from '../keys/address.js';
 import { XEDDSA_SIGNATURE_SIZE, type XeddsaSigner } from '../keys/xeddsa.js';
-import { readUint64BE, writeUint64BE } from '../util/bytes.js';
+import { bytesKey, readUint64BE, writeUint64BE } from '../util/bytes.js';
 import { MAX_TREE_DEPTH, TREE_COUNT } from './constants.js';
 import type { VerifiedSignatures } from './tree-proof.js';
 
@@ -112,7 +112,7 @@ const addresses = new Map<string, Uint8Array>();
 /** The fc address of a key (two hashes), remembered: lookups meet the same keys again and again.
  *  The array is shared: do not modify it. */
 export function addressOf(key: Uint8Array): Uint8Array {
-  const id = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+  const id = bytesKey(key);
   let address = addresses.get(id);
   if (!address) {
     if (addresses.size >= ADDRESS_CACHE_SIZE) addresses.delete(addresses.keys().next().value!);

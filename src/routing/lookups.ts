@@ -11,8 +11,8 @@
 //   probes              the target's answers in the other trees, and its PROBE RETURNs (frames
 //                       it steers back to us, recording their way), are more routes to it: the
 //                       shortest one is used (paths.ts). So a source gets, from one lookup, up to
-//                       two routes per tree, and the best of them is within 1.05 of the shortest
-//                       path on average on every shared graph (bench/lookups.ts).
+//                       two routes per tree; docs/ROUTING.md has the stretch of the best of them
+//                       (bench/lookups.ts).
 //   forward             a tree-routed frame not for us goes to the neighbour nearest its
 //                       coordinates (Trees.nextHop); one that is for us is answered.
 //   own locator         re-signed when our coordinates settle after a change (at most every
@@ -28,6 +28,7 @@
 // way it survives, measured.
 import { randomBytes } from 'node:crypto';
 import { xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
+import { hexOf, writeUint16BE } from '../util/bytes.js';
 import { CounterSet } from '../util/counters.js';
 import { treeDistance } from './coordinates.js';
 import { TREE_COUNT } from './constants.js';
@@ -209,6 +210,8 @@ export class Lookups {
   private readonly neighbours = new Map<number, Uint8Array>();
   private readonly lookups = new Map<string, Lookup>();
   private readonly requests = new Map<string, Request>();
+  /** New neighbours, to be sent our locator once we have one that says where we are. */
+  private readonly greetDue = new Set<number>();
   /** Nodes probed before any route to them was known: the sequence of the locator used. */
   private readonly probedEarly = new Map<string, number>();
   private locator: Locator;
@@ -244,7 +247,7 @@ export class Lookups {
   }
 
   get hasWork(): boolean {
-    return this.requests.size > 0 || this.lookups.size > 0 || this.publishDue || this.placesChangedAt > this.signedAt;
+    return this.requests.size > 0 || this.lookups.size > 0 || this.publishDue || this.greetDue.size > 0 || this.placesChangedAt > this.signedAt;
   }
 
   linkUp(link: number, key: Uint8Array): void {
@@ -252,11 +255,12 @@ export class Lookups {
     if (this.paths.add(key, { link, slots: new Uint16Array(0), mtu: this.mtu, source: 'neighbour', tree: -1, at: this.now() }, this.now())) {
       this.onRouteChanged?.(addressOf(key));
     }
-    this.publishDue = true;
+    this.greetDue.add(link);
   }
 
   linkDown(link: number): void {
     this.neighbours.delete(link);
+    this.greetDue.delete(link);
     for (const d of this.paths.linkDown(link)) this.onRouteChanged?.(d.address);
   }
 
@@ -280,7 +284,7 @@ export class Lookups {
       this.onLookupDone?.({ target: address.slice(), found: true, located: true, hops: 0, requests: 0, ms: 0 });
       return;
     }
-    const id = hex(address);
+    const id = hexOf(address);
     if (this.lookups.has(id)) return;
     const lookup = this.startLookup(address, false);
     const known = this.table.get(address);
@@ -303,7 +307,7 @@ export class Lookups {
     for (const c of this.table.closest(target, 2 * DHT_BUCKET_SIZE)) {
       lookup.candidates.push({ address: c.address, locator: c.locator, state: 0, hops: 0, tried: [] });
     }
-    this.lookups.set(hex(target), lookup);
+    this.lookups.set(hexOf(target), lookup);
     return lookup;
   }
 
@@ -353,7 +357,7 @@ export class Lookups {
    *  its sender (the frame's label read backwards). */
   receiveAnswer(link: number, slots: Uint16Array, payload: Uint8Array): void {
     if (payload.length < 1 + ID_SIZE + 1) return void this.counters.malformed++;
-    const id = hex(payload.subarray(1, 1 + ID_SIZE));
+    const id = hexOf(payload.subarray(1, 1 + ID_SIZE));
     const request = this.requests.get(id);
     if (!request || request.answered) return;
     const locators: Locator[] = [];
@@ -377,7 +381,7 @@ export class Lookups {
     this.addPath(sender.key, { link, slots, mtu: this.mtu, source: payload[0] === ANSWER_PROBE ? 'probe' : request.lookup ? 'lookup' : 'answer', tree: request.tree, at: now });
     this.learnLocator(sender);
     const lookup = request.lookup;
-    if (!lookup || !this.lookups.has(hex(lookup.target))) return;
+    if (!lookup || !this.lookups.has(hexOf(lookup.target))) return;
     if (request.candidate) {
       request.candidate.state = 2;
       lookup.inFlight--;
@@ -404,7 +408,7 @@ export class Lookups {
   // --- lookups ---
 
   private advance(lookup: Lookup): void {
-    if (!this.lookups.has(hex(lookup.target))) return;
+    if (!this.lookups.has(hexOf(lookup.target))) return;
     lookup.candidates.sort((a, b) => compareDistance(lookup.target, a.address, b.address));
     if (lookup.candidates.length > 2 * DHT_BUCKET_SIZE) lookup.candidates.length = 2 * DHT_BUCKET_SIZE;
     // The target itself, once its locator is known, is asked in every tree (askTarget); the rest
@@ -451,7 +455,7 @@ export class Lookups {
     const address = addressOf(locator.key);
     const d = this.paths.get(address);
     if (d) d.probedSequence = locator.sequence;
-    else this.probedEarly.set(hex(address), locator.sequence);
+    else this.probedEarly.set(hexOf(address), locator.sequence);
     for (const place of locator.places) {
       if (!this.sharesRoot(place)) continue;
       this.request(place.tree === first ? KIND_FIND : KIND_PROBE, locator, place.tree, lookup, null, hops, address);
@@ -464,7 +468,7 @@ export class Lookups {
   }
 
   private finish(lookup: Lookup, found: boolean, hops: number): void {
-    if (!this.lookups.delete(hex(lookup.target))) return;
+    if (!this.lookups.delete(hexOf(lookup.target))) return;
     if (lookup.internal) {
       if (equalAddress(lookup.target, this.address)) this.counters.publishes++;
       return;
@@ -528,7 +532,7 @@ export class Lookups {
     } else {
       payload = new Uint8Array(1 + 2 * ours.coordinates.length);
       payload[0] = ours.coordinates.length;
-      for (let i = 0; i < ours.coordinates.length; i++) writeU16(payload, 1 + 2 * i, ours.coordinates[i]!);
+      for (let i = 0; i < ours.coordinates.length; i++) writeUint16BE(payload, 1 + 2 * i, ours.coordinates[i]!);
     }
     const frame = encodeTreeFrame({
       kind,
@@ -543,7 +547,7 @@ export class Lookups {
       payload,
       recorded: new Uint16Array(0),
     });
-    this.requests.set(hex(id), { lookup, kind, to: toAddress, toKey: to.key, tree, sentAt: this.now(), hopsBefore, candidate, firstHop: next, retry, answered: false, returned: false });
+    this.requests.set(hexOf(id), { lookup, kind, to: toAddress, toKey: to.key, tree, sentAt: this.now(), hopsBefore, candidate, firstHop: next, retry, answered: false, returned: false });
     if (lookup) lookup.requests++;
     this.counters.requestsSent++;
     this.send(next, frame);
@@ -556,9 +560,9 @@ export class Lookups {
     const back = routeBack(frame.recorded);
     if (frame.kind === KIND_PROBE_RETURN) {
       // The return of one of our probes: the way it came, read backwards, is a route to the prober's target.
-      const request = this.requests.get(hex(frame.id));
+      const request = this.requests.get(hexOf(frame.id));
       if (!request || request.kind !== KIND_PROBE || request.returned) return;
-      if (request.answered) this.requests.delete(hex(frame.id));
+      if (request.answered) this.requests.delete(hexOf(frame.id));
       else request.returned = true;
       this.addPath(request.toKey, { link: back.link, slots: back.slots, mtu: frame.mtu, source: 'return', tree: frame.tree, at: this.now() });
       return;
@@ -643,10 +647,10 @@ export class Lookups {
     if (path.link === 0 || !this.neighbours.has(path.link)) return;
     const changed = this.paths.add(key, path, this.now());
     const d = this.paths.get(addressOf(key));
-    const early = this.probedEarly.get(hex(addressOf(key)));
+    const early = this.probedEarly.get(hexOf(addressOf(key)));
     if (d && early !== undefined) {
       d.probedSequence = Math.max(d.probedSequence, early);
-      this.probedEarly.delete(hex(addressOf(key)));
+      this.probedEarly.delete(hexOf(addressOf(key)));
     }
     if (changed) this.onRouteChanged?.(addressOf(key));
   }
@@ -668,17 +672,21 @@ export class Lookups {
       const p = this.trees.position(t);
       places.push({ tree: t, root: p.beacon.subarray(0, ROOT_PREFIX_SIZE), coordinates: p.coordinates });
     }
-    const key = places.map((p) => hex(p.root) + Array.from(p.coordinates).join('.')).join('/');
+    const key = places.map((p) => hexOf(p.root) + Array.from(p.coordinates).join('.')).join('/');
     if (key !== this.placesKey) {
       this.placesKey = key;
       this.placesChangedAt = now;
     }
     const changed = this.placesChangedAt > this.signedAt;
     const settled = now - this.placesChangedAt >= LOCATOR_SETTLE_MS && now - this.signedAt >= LOCATOR_MIN_INTERVAL_MS;
-    if ((changed && settled) || now - this.signedAt >= LOCATOR_REFRESH_MS) {
+    // The first locator waits for the trees to settle like any other (a locator of places that
+    // are about to change only misleads whoever keeps it).
+    if ((changed && settled) || (this.signedAt > -Infinity && now - this.signedAt >= LOCATOR_REFRESH_MS)) {
       this.locator = signLocator(this.sign, this.key, Math.max(this.wallNow(), this.locator.sequence + 1), places);
       this.signedAt = now;
       this.publishDue = true;
+      // Neighbours hold our locator too (they answer lookups with it): they get the new one.
+      for (const link of this.neighbours.keys()) this.greetDue.add(link);
     }
     if (this.firstSignedAt < 0 && this.signedAt > -Infinity) this.firstSignedAt = now;
     const round = BOOTSTRAP_ROUNDS_MS[this.roundsDone];
@@ -686,6 +694,10 @@ export class Lookups {
       if (this.roundsDone === 2) this.refreshBuckets();
       this.roundsDone++;
       this.publishDue = true;
+    }
+    if (this.placesChangedAt <= this.signedAt) {
+      for (const link of this.greetDue) this.greetNeighbour(link, this.neighbours.get(link)!);
+      this.greetDue.clear();
     }
     if (this.publishDue && this.placesChangedAt <= this.signedAt) {
       this.publishDue = false;
@@ -704,16 +716,15 @@ export class Lookups {
       // Share exactly `bits` leading bits (after the prefix byte) with our address.
       for (let b = 0; b < bits; b++) setBit(target, b, bit(this.address, b));
       setBit(target, bits, 1 - bit(this.address, bits));
-      if (this.lookups.has(hex(target))) continue;
+      if (this.lookups.has(hexOf(target))) continue;
       this.advance(this.startLookup(target, true));
     }
   }
 
   /** Tells the nodes nearest our address where we are: a lookup of ourselves, whose requests
-   *  carry our locator. Neighbours learn it on their link (below). */
+   *  carry our locator. Neighbours learn it when their link comes up (greetNeighbour). */
   private publish(): void {
-    for (const [link, key] of this.neighbours) this.greetNeighbour(link, key);
-    const running = this.lookups.get(hex(this.address));
+    const running = this.lookups.get(hexOf(this.address));
     if (running) this.finish(running, false, 0);
     this.advance(this.startLookup(this.address, true));
   }
@@ -728,7 +739,7 @@ export class Lookups {
     // Steered by the neighbour's place in tree 0 if it shares our root; it is one hop anyway.
     const ours = this.trees.position(0);
     const theirs = this.trees.neighbourPosition(link, 0);
-    this.requests.set(hex(id), { lookup: null, kind: KIND_FIND, to: address, toKey: key, tree: 0, sentAt: this.now(), hopsBefore: 0, candidate: null, firstHop: link, retry: true, answered: false, returned: false });
+    this.requests.set(hexOf(id), { lookup: null, kind: KIND_FIND, to: address, toKey: key, tree: 0, sentAt: this.now(), hopsBefore: 0, candidate: null, firstHop: link, retry: true, answered: false, returned: false });
     this.send(
       link,
       encodeTreeFrame({
@@ -802,13 +813,4 @@ function equalPrefix(a: Uint8Array, b: Uint8Array): boolean {
 function equalAddress(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < ADDRESS_SIZE; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function writeU16(buf: Uint8Array, off: number, value: number): void {
-  buf[off] = value >>> 8;
-  buf[off + 1] = value & 0xff;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }

@@ -2,6 +2,7 @@
 // keeps the distinct paths its lookups and probes brought back (one per tree, each way), and the
 // shortest of them is its route; a path whose first hop goes down is dropped, and the next best
 // takes over at once. At most MAX_DESTINATIONS are kept: past that the one used longest ago goes.
+import { bytesKey } from '../util/bytes.js';
 import { addressOf, type Locator } from './locator.js';
 import type { Route } from './spf.js';
 
@@ -52,13 +53,13 @@ export class Paths {
   }
 
   get(address: Uint8Array): Destination | undefined {
-    return this.byAddress.get(id(address));
+    return this.byAddress.get(bytesKey(address));
   }
 
   /** Takes in a path to `publicKey`; true if its route changed. */
   add(publicKey: Uint8Array, path: FoundPath, now: number): boolean {
     const address = addressOf(publicKey);
-    const key = id(address);
+    const key = bytesKey(address);
     let d = this.byAddress.get(key);
     if (!d) {
       if (this.byAddress.size >= this.maxDestinations) this.evictOldest();
@@ -95,7 +96,7 @@ export class Paths {
     const d = this.get(address);
     if (!d) return false;
     d.paths = d.paths.filter((p) => !(p.link === link && startsWith(p.slots, slots)));
-    if (d.paths.length === 0) this.byAddress.delete(id(address));
+    if (d.paths.length === 0) this.byAddress.delete(bytesKey(address));
     return this.choose(d);
   }
 
@@ -171,8 +172,4 @@ function startsWith(slots: Uint16Array, prefix: Uint16Array): boolean {
   if (slots.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (slots[i] !== prefix[i]) return false;
   return true;
-}
-
-function id(address: Uint8Array): string {
-  return Buffer.from(address.buffer, address.byteOffset, 16).toString('latin1');
 }

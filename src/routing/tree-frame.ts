@@ -19,6 +19,7 @@
 //   56+2d  u16  payload length
 //   58+2d       payload
 //   then   2c   the recorded interface indices, in the order of the nodes that received it
+import { readUint16BE, writeUint16BE } from '../util/bytes.js';
 import { ROOT_PREFIX_SIZE } from './locator.js';
 
 export const FRAME_TREE_ROUTED = 0x04;
@@ -61,11 +62,11 @@ export function encodeTreeFrame(f: TreeFrame): Uint8Array {
   frame.set(f.destination, 23);
   frame.set(f.origin, 39);
   frame[55] = d;
-  for (let i = 0; i < d; i++) writeU16(frame, OFF_COORDINATES + 2 * i, f.coordinates[i]!);
-  writeU16(frame, payloadAt - 2, f.payload.length);
+  for (let i = 0; i < d; i++) writeUint16BE(frame, OFF_COORDINATES + 2 * i, f.coordinates[i]!);
+  writeUint16BE(frame, payloadAt - 2, f.payload.length);
   frame.set(f.payload, payloadAt);
   const recordedAt = payloadAt + f.payload.length;
-  for (let i = 0; i < f.recorded.length; i++) writeU16(frame, recordedAt + 2 * i, f.recorded[i]!);
+  for (let i = 0; i < f.recorded.length; i++) writeUint16BE(frame, recordedAt + 2 * i, f.recorded[i]!);
   return frame;
 }
 
@@ -76,19 +77,19 @@ export function decodeTreeFrame(buf: Uint8Array): TreeFrame | null {
   const d = buf[55]!;
   const payloadAt = OFF_COORDINATES + 2 * d + 2;
   if (d > 63 || buf.length < payloadAt) return null;
-  const payloadLength = readU16(buf, payloadAt - 2);
+  const payloadLength = readUint16BE(buf, payloadAt - 2);
   const c = buf[4]!;
   const recordedAt = payloadAt + payloadLength;
   if (c > 64 || buf.length < recordedAt + 2 * c) return null;
   const coordinates = new Uint16Array(d);
-  for (let i = 0; i < d; i++) coordinates[i] = readU16(buf, OFF_COORDINATES + 2 * i);
+  for (let i = 0; i < d; i++) coordinates[i] = readUint16BE(buf, OFF_COORDINATES + 2 * i);
   const recorded = new Uint16Array(c);
-  for (let i = 0; i < c; i++) recorded[i] = readU16(buf, recordedAt + 2 * i);
+  for (let i = 0; i < c; i++) recorded[i] = readUint16BE(buf, recordedAt + 2 * i);
   return {
     kind: buf[1]!,
     tree: buf[2]!,
     hopLimit: buf[3]!,
-    mtu: readU16(buf, 5),
+    mtu: readUint16BE(buf, 5),
     id: buf.subarray(7, 15),
     root: buf.subarray(15, 15 + ROOT_PREFIX_SIZE),
     destination: buf.subarray(23, 23 + ADDRESS_SIZE),
@@ -111,15 +112,6 @@ export function routeBack(recorded: Uint16Array): { link: number; slots: Uint16A
   return { link: recorded[n - 1] ?? 0, slots };
 }
 
-function readU16(buf: Uint8Array, off: number): number {
-  return (buf[off]! << 8) | buf[off + 1]!;
-}
-
-function writeU16(buf: Uint8Array, off: number, value: number): void {
-  buf[off] = value >>> 8;
-  buf[off + 1] = value & 0xff;
-}
-
 /**
  * The frame a transit passes on: `frame` (decoded from `buf`) with the hop limit one less, the
  * MTU no more than ours, and the index we received it by recorded. Null if the hop limit is spent
@@ -135,7 +127,7 @@ export function passOn(buf: Uint8Array, frame: TreeFrame, inPort: number, mtu: n
   const lowered = Math.min(frame.mtu, mtu);
   out[5] = lowered >>> 8;
   out[6] = lowered & 0xff;
-  writeU16(out, end, inPort);
+  writeUint16BE(out, end, inPort);
   return out;
 }
 

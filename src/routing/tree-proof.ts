@@ -18,7 +18,7 @@
 // alone, which an attacker could pair with other bytes).
 import { blake2s } from '@noble/hashes/blake2.js';
 import { XEDDSA_SIGNATURE_SIZE, xeddsaVerify, type XeddsaSigner } from '../keys/xeddsa.js';
-import { readUint64BE, writeUint64BE } from '../util/bytes.js';
+import { bytesKey, readUint64BE, writeUint64BE } from '../util/bytes.js';
 
 const KEY_SIZE = 32;
 export const ROOT_BEACON_SIZE = KEY_SIZE + 8 + XEDDSA_SIGNATURE_SIZE;
@@ -107,7 +107,7 @@ export class VerifiedSignatures {
   ) {}
 
   verify(key: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-    const id = latin1(key) + latin1(message) + latin1(signature);
+    const id = bytesKey(key) + bytesKey(message) + bytesKey(signature);
     if (this.seen.has(id)) {
       this.hits++;
       return true;
@@ -136,8 +136,4 @@ export class VerifiedSignatures {
     const signature = link.subarray(off + KEY_SIZE + 2, off + LINK_SIZE);
     return this.verify(signerKey, linkMessage(signerKey, link, off), signature);
   }
-}
-
-function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }

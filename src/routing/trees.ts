@@ -24,6 +24,7 @@
 // through positions that still lead through it. A node passes on only its parent's beacon, so a
 // newer beacon proves the way up to the root whole.
 import { xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
+import { bytesKey, readUint32BE, writeUint32BE } from '../util/bytes.js';
 import { CounterSet } from '../util/counters.js';
 import { treeDistance } from './coordinates.js';
 import {
@@ -410,7 +411,7 @@ export class Trees {
 
   private receiveState(link: number, from: Neighbour, t: number, frame: Uint8Array): void {
     if (frame.length < STATE_FIXED) return void this.counters.malformed++;
-    const version = readUint32(frame, 3);
+    const version = readUint32BE(frame, 3);
     const depth = frame[7]!;
     const first = frame[8]!;
     const count = frame[9]!;
@@ -480,7 +481,7 @@ export class Trees {
 
   /** A root taken for gone is back if it signs a newer beacon. */
   private noteRevival(t: number, p: Position): void {
-    const id = latin1(p.beacon.subarray(0, KEY_SIZE));
+    const id = bytesKey(p.beacon.subarray(0, KEY_SIZE));
     const dead = this.deadRoots[t]!.get(id);
     if (dead !== undefined && beaconSequence(p.beacon) > dead) {
       this.deadRoots[t]!.delete(id);
@@ -493,7 +494,7 @@ export class Trees {
     frame[0] = FRAME_ROUTING;
     frame[1] = KIND_TREE_ACK;
     frame[2] = t;
-    writeUint32(frame, 3, version);
+    writeUint32BE(frame, 3, version);
     frame.set(beacon.subarray(KEY_SIZE, KEY_SIZE + 8), 7);
     this.send(link, frame);
   }
@@ -501,8 +502,8 @@ export class Trees {
   private receiveAck(from: Neighbour, t: number, frame: Uint8Array): void {
     if (frame.length < ACK_SIZE) return void this.counters.malformed++;
     const own = this.own[t]!;
-    if (readUint32(frame, 3) !== own.version) return;
-    if (readUint32(frame, 7) * 2 ** 32 + readUint32(frame, 11) < beaconSequence(own.position.beacon)) return;
+    if (readUint32BE(frame, 3) !== own.version) return;
+    if (readUint32BE(frame, 7) * 2 ** 32 + readUint32BE(frame, 11) < beaconSequence(own.position.beacon)) return;
     const nt = from.trees[t]!;
     nt.acked = true;
     nt.retryMs = TREE_RETRY_MS;
@@ -528,7 +529,7 @@ export class Trees {
       const p = nt.position;
       if (!p || !n.linkToUs || p.depth >= MAX_TREE_DEPTH) continue;
       if (containsKey(p, this.key)) continue; // below us: taking it would make a loop
-      const dead = this.deadRoots[t]!.get(latin1(p.beacon.subarray(0, KEY_SIZE)));
+      const dead = this.deadRoots[t]!.get(bytesKey(p.beacon.subarray(0, KEY_SIZE)));
       if (dead !== undefined && beaconSequence(p.beacon) <= dead) continue;
       if (link !== own.parent && !this.isFeasible(own, p) && now < nt.changedAt + TREE_STABLE_MS) {
         own.recheckAt = Math.min(own.recheckAt, nt.changedAt + TREE_STABLE_MS);
@@ -607,7 +608,7 @@ export class Trees {
   private expireRoot(t: number, now: number): void {
     const own = this.own[t]!;
     const root = own.position.beacon;
-    this.deadRoots[t]!.set(latin1(root.subarray(0, KEY_SIZE)), beaconSequence(root));
+    this.deadRoots[t]!.set(bytesKey(root.subarray(0, KEY_SIZE)), beaconSequence(root));
     this.counters.rootsExpired++;
     own.freshAt = now;
     own.feasibleRoot = this.key; // nothing of the old root is taken again
@@ -641,7 +642,7 @@ export class Trees {
   }
 
   private rankOf(t: number, key: Uint8Array): Uint8Array {
-    const id = t + latin1(key);
+    const id = t + bytesKey(key);
     let rank = this.rankCache.get(id);
     if (!rank) {
       if (this.rankCache.size >= 1024) this.rankCache.delete(this.rankCache.keys().next().value!);
@@ -712,7 +713,7 @@ export class Trees {
     frame[0] = FRAME_ROUTING;
     frame[1] = KIND_TREE_STATE;
     frame[2] = t;
-    writeUint32(frame, 3, own.version);
+    writeUint32BE(frame, 3, own.version);
     frame[7] = p.depth;
     frame[8] = first;
     frame[9] = count;
@@ -765,26 +766,11 @@ function positionBytes(p: Position): number {
 
 /** A rank as a fraction of the whole range, 0 (best) to 1. */
 function rankFraction(rank: Uint8Array): number {
-  return readUint32(rank, 0) / 2 ** 32;
+  return readUint32BE(rank, 0) / 2 ** 32;
 }
 
 function equalKeys(a: Uint8Array, off: number, key: Uint8Array): boolean {
   if (a.length < off + KEY_SIZE || key.length < KEY_SIZE) return false;
   for (let i = 0; i < KEY_SIZE; i++) if (a[off + i] !== key[i]) return false;
   return true;
-}
-
-function readUint32(buf: Uint8Array, off: number): number {
-  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-}
-
-function writeUint32(buf: Uint8Array, off: number, value: number): void {
-  buf[off] = value >>> 24;
-  buf[off + 1] = (value >>> 16) & 0xff;
-  buf[off + 2] = (value >>> 8) & 0xff;
-  buf[off + 3] = value & 0xff;
-}
-
-function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }

@@ -30,3 +30,28 @@ export function writeUint64BE(buf: Uint8Array, off: number, value: number): void
 export function hexOf(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
+
+/** `bytes` as a string of the same length (latin1), a cheap Map key for a key or an address. */
+export function bytesKey(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
+export function readUint16BE(buf: Uint8Array, off: number): number {
+  return (buf[off]! << 8) | buf[off + 1]!;
+}
+
+export function writeUint16BE(buf: Uint8Array, off: number, value: number): void {
+  buf[off] = value >>> 8;
+  buf[off + 1] = value & 0xff;
+}
+
+export function readUint32BE(buf: Uint8Array, off: number): number {
+  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+}
+
+export function writeUint32BE(buf: Uint8Array, off: number, value: number): void {
+  buf[off] = value >>> 24;
+  buf[off + 1] = (value >>> 16) & 0xff;
+  buf[off + 2] = (value >>> 8) & 0xff;
+  buf[off + 3] = value & 0xff;
+}
