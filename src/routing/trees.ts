@@ -349,9 +349,12 @@ export class Trees {
     let best = treeDistance(own.coordinates, coordinates);
     if (best === 0) return 0;
     let chosen = -1;
+    // Places under the same root mostly share one rank object (rankOf), so the root is compared
+    // by identity first: a hub runs this loop over hundreds of neighbours for every frame it
+    // passes on.
     for (const [link, n] of this.neighbours) {
       const p = n.trees[t]!.position;
-      if (!p || !equalKeys(p.beacon, 0, rootKey)) continue;
+      if (!p || (p.rank !== own.rank && !equalKeys(p.beacon, 0, rootKey))) continue;
       const d = treeDistance(p.coordinates, coordinates);
       if (d < best || (d === best && chosen !== -1 && link < chosen)) {
         best = d;
@@ -374,7 +377,7 @@ export class Trees {
     const nearer: [number, number][] = [];
     for (const [link, n] of this.neighbours) {
       const p = n.trees[t]!.position;
-      if (!p || !equalKeys(p.beacon, 0, rootKey)) continue;
+      if (!p || (p.rank !== own.rank && !equalKeys(p.beacon, 0, rootKey))) continue;
       const d = treeDistance(p.coordinates, coordinates);
       if (d < ours) nearer.push([d, link]);
     }
@@ -618,7 +621,7 @@ export class Trees {
   private rootPosition(t: number): Position {
     return {
       beacon: signRootBeacon(this.sign, t, this.key, this.wallNow()),
-      rank: rootRank(t, this.key),
+      rank: this.rankOf(t, this.key),
       links: new Uint8Array(0),
       depth: 0,
       coordinates: new Uint16Array(0),
