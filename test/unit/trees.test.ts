@@ -2,7 +2,7 @@
 // simulator's in-memory transport and virtual clock (bench/sim/agent-sim.ts). Checks that every
 // tree forms with the lowest-ranked root and every node at its BFS depth, that greedy forwarding
 // reaches every node in every tree, that the trees mend after a link, a node and a root fail, that
-// loss does not stop them, and that no node can take a place its parent did not sign.
+// loss does not stop them, and that no node can take a place no node above it linked it to.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
