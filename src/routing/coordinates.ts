@@ -11,9 +11,3 @@ export function treeDistance(a: Uint16Array, b: Uint16Array): number {
   while (common < n && a[common] === b[common]) common++;
   return a.length + b.length - 2 * common;
 }
-
-export function sameCoordinates(a: Uint16Array, b: Uint16Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}

@@ -760,13 +760,12 @@ export class Lookups {
 
   // --- trees ---
 
-  /** The tree in which a node's place is nearest ours, leaving out `skip` (-1: none under a root
-   *  we share). */
-  private bestTree(locator: Locator, skip: readonly number[] = []): number {
+  /** The tree in which a node's place is nearest ours (-1: none under a root we share). */
+  private bestTree(locator: Locator): number {
     let best = -1;
     let bestDistance = Infinity;
     for (const place of locator.places) {
-      if (!this.sharesRoot(place) || skip.includes(place.tree)) continue;
+      if (!this.sharesRoot(place)) continue;
       const d = treeDistance(this.trees.position(place.tree).coordinates, place.coordinates);
       if (d < bestDistance) [best, bestDistance] = [place.tree, d];
     }

@@ -91,15 +91,6 @@ export class Paths {
     return changed;
   }
 
-  /** Paths to `address` that start with `link` and `slots` as far as given (a broken stretch). */
-  dropThrough(address: Uint8Array, link: number, slots: Uint16Array): boolean {
-    const d = this.get(address);
-    if (!d) return false;
-    d.paths = d.paths.filter((p) => !(p.link === link && startsWith(p.slots, slots)));
-    if (d.paths.length === 0) this.byAddress.delete(bytesKey(address));
-    return this.choose(d);
-  }
-
   /** Forget a destination that has not been used since `before`. */
   expire(before: number): number {
     let n = 0;
@@ -165,11 +156,5 @@ function byLength(a: FoundPath, b: FoundPath): number {
 function equalSlots(a: Uint16Array, b: Uint16Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function startsWith(slots: Uint16Array, prefix: Uint16Array): boolean {
-  if (slots.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (slots[i] !== prefix[i]) return false;
   return true;
 }

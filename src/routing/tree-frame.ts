@@ -131,7 +131,7 @@ export function passOn(buf: Uint8Array, frame: TreeFrame, inPort: number, mtu: n
   return out;
 }
 
-/** `buf`'s frame as received by the node that reads it: its own receiving index recorded. */
+/** A frame as its destination reads it: its own receiving index recorded, the MTU no more than ours. */
 export function recordArrival(frame: TreeFrame, inPort: number, mtu: number): TreeFrame {
   const recorded = new Uint16Array(frame.recorded.length + 1);
   recorded.set(frame.recorded);
