@@ -10,7 +10,7 @@
 // user's session bus. Processes are ended by PID and waited for; the chroot's mounts live in a
 // mount namespace of the shell's own and go with it.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ROOT } from '../repo-root.js';
 import { until } from '../wait.js';
@@ -55,6 +55,8 @@ export interface ShellOptions {
   chroot?: string;
   /** The session's locale; C.UTF-8 if absent. */
   lang?: string;
+  /** Told when the shell had to be started a second time, and why. */
+  note?: (message: string) => void;
   /** The extension's zip (dist/gnome-extension/FORMAT/rovy@rovy.net.shell-extension.zip). */
   zip: string;
   /** "esm" or "legacy": which test helper goes with it. */
@@ -119,7 +121,20 @@ export class GnomeShell {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
   }
 
+  /** Starts the shell with the test helper enabled. A shell that does not come up (once seen in
+   *  CI: up, yet the helper never enabled, with nothing in its log) is started once more in a
+   *  fresh home; what the first one showed goes to `o.note`. */
   static async start(o: ShellOptions): Promise<GnomeShell> {
+    try {
+      return await GnomeShell.launch(o);
+    } catch (e) {
+      o.note?.(`gnome-shell did not come up, starting it once more: ${(e as Error).message}`);
+      for (const f of ['home', 'xdg', 'session_bus_socket']) rmSync(join(o.dir, f), { recursive: true, force: true });
+      return GnomeShell.launch(o);
+    }
+  }
+
+  private static async launch(o: ShellOptions): Promise<GnomeShell> {
     const home = join(o.dir, 'home');
     const xdg = join(o.dir, 'xdg');
     for (const d of [home, xdg, join(o.dir, 'shots')]) mkdirSync(d, { recursive: true });
@@ -154,9 +169,9 @@ mount --rbind /sys "$R/sys"
 mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
 for d in "${o.dir}" "${busDir}"; do mkdir -p "$R$d"; mount --bind "$d" "$R$d"; done
 exec chroot "$R" "$@"`;
-      child = spawn('unshare', ['-m', 'sh', '-c', script, 'sh', o.chroot, ...session], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn('unshare', ['-m', 'sh', '-c', script, 'sh', o.chroot, ...session], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     } else {
-      child = spawn(session[0]!, session.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(session[0]!, session.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     }
     const shell = new GnomeShell(o, child);
     try {
@@ -168,17 +183,36 @@ exec chroot "$R" "$@"`;
     return shell;
   }
 
+  /** Signals every process of the session: dbus-run-session does not pass a signal on, so a
+   *  shell that never came up would outlive it, holding our pipes open and the test file with
+   *  them. The session was spawned detached, as the leader of a process group of its own. */
+  private signalSession(signal: NodeJS.Signals): void {
+    try {
+      process.kill(-this.child.pid!, signal);
+    } catch {
+      // the group is empty
+    }
+  }
+
   private get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   private async ready(): Promise<void> {
+    let seen = 'nothing yet';
     await until('gnome-shell to start with the test helper enabled', async () => {
       if (!this.running) throw new Error('gnome-shell exited');
-      const info = await this.extensionInfo(HELPER_UUID).catch(() => null);
-      if (info?.state !== ENABLED) return false;
-      return (await this.tryEval('!Main.layoutManager._startingUp')).value === true;
-    }, 60_000, 100);
+      const info = await this.extensionInfo(HELPER_UUID).catch((e: Error) => e);
+      if (info instanceof Error || info.state !== ENABLED) {
+        seen = info instanceof Error ? `GetExtensionInfo: ${info.message}` : `the helper in state ${info.state}`;
+        return false;
+      }
+      const started = await this.tryEval('!Main.layoutManager._startingUp');
+      seen = `the helper enabled, Eval of !_startingUp answered ${JSON.stringify([started.ok, started.text])}`;
+      return started.value === true;
+    }, 60_000, 100).catch((e: Error) => {
+      throw new Error(`${e.message}; last seen: ${seen}`);
+    });
     // A shell with no windows starts in the overview; the tests want the desktop.
     await this.eval('Main.overview.hide(); true');
     await until('the overview to hide', async () => (await this.eval<boolean>('Main.overview.visible')) === false);
@@ -334,28 +368,26 @@ exec chroot "$R" "$@"`;
 
   /** SIGTERM to gnome-shell (dbus-run-session then ends with it), SIGKILL after 10 s. */
   async stop(): Promise<void> {
-    if (!this.running) return;
-    if (this.shellPid) {
-      try {
-        process.kill(this.shellPid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    } else {
-      this.child.kill('SIGTERM');
-    }
-    const timer = setTimeout(() => {
+    if (this.running) {
+      // A shell that came up ends its session by itself when it ends; one that did not is
+      // ended with the whole session.
       if (this.shellPid) {
         try {
-          process.kill(this.shellPid, 'SIGKILL');
+          process.kill(this.shellPid, 'SIGTERM');
         } catch {
-          // already gone
+          this.signalSession('SIGTERM');
         }
+      } else {
+        this.signalSession('SIGTERM');
       }
-      this.child.kill('SIGKILL');
-    }, 10_000);
-    await this.exited;
-    clearTimeout(timer);
+      const timer = setTimeout(() => this.signalSession('SIGKILL'), 10_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    // Whatever of the session is left (an activated service, a shell that ignored SIGTERM).
+    this.signalSession('SIGKILL');
+    this.child.stdout?.destroy();
+    this.child.stderr?.destroy();
   }
 }
 

@@ -156,7 +156,7 @@ export async function shellScenario(t: TestContext, target: ShellTarget): Promis
 
   const startShell = async (home: string, lang?: string): Promise<GnomeShell> => {
     shell = await GnomeShell.start({
-      bus: bus!, dir: home, user: NOBODY, chroot, format: target.format, screenshots: shots, lang,
+      bus: bus!, dir: home, user: NOBODY, chroot, format: target.format, screenshots: shots, lang, note: (m) => t.diagnostic(m),
       zip: join(ROOT, 'dist', 'gnome-extension', target.format, `${UUID}.shell-extension.zip`),
     });
     return shell;
