@@ -124,7 +124,7 @@ export class RovyApi {
   peerChanged(peerId: string): void {
     const path = this.paths.get(peerId);
     if (path && this.host.node.peerStatus(peerId)) {
-      this.bus.propertiesChanged(path, PEER_IFACE, ['State', 'Endpoint', 'LastHandshake', 'RttMicroseconds', 'Petname', 'Origin', 'HopCount', 'Route', 'RouteMtu']);
+      this.bus.propertiesChanged(path, PEER_IFACE, ['State', 'Endpoint', 'LastHandshake', 'RttMicroseconds', 'Petname', 'Origin', 'HopCount', 'Route', 'RouteMtu', 'RouteSource', 'RouteTree', 'RouteFound']);
     }
     this.neighborChanged(peerId);
   }
@@ -403,6 +403,9 @@ export class RovyApi {
         HopCount: () => status().hops,
         Route: () => status().route,
         RouteMtu: () => status().routeMtu,
+        RouteSource: () => status().routeSource,
+        RouteTree: () => status().routeTree,
+        RouteFound: () => BigInt(status().routeFoundAt ?? 0) * 1000n,
         RxBytes: () => BigInt(status().rxBytes),
         TxBytes: () => BigInt(status().txBytes),
       },

@@ -8,8 +8,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
-import { publicKeyFromPrivate } from '../../src/keys/keypair.js';
+import { blake2s } from '@noble/hashes/blake2.js';
+import { isRovyKey } from '../../src/keys/address.js';
+import { publicKeyFromPrivate, type KeyPair } from '../../src/keys/keypair.js';
 import { TICK_MS } from '../../src/routing/constants.js';
 import { rng, type Graph } from './graph.js';
 
@@ -277,19 +278,21 @@ function earlier(a: Event, b: Event): boolean {
 }
 
 /**
- * n key pairs for a simulation. Finding a rovy key takes ~256 draws (15 ms), 2.5 minutes for
- * 10,000 nodes, so the private keys are kept in a file under the temporary directory and reused;
- * they are simulation keys and nothing else.
+ * n key pairs for a simulation, the same on every machine: key i is the first draw
+ * BLAKE2s("rovy simulation key" ‖ i ‖ draw) that is a rovy key, so a test's roots and trees do
+ * not change from run to run. Finding one takes ~256 draws (15 ms), 2.5 minutes for 10,000 nodes,
+ * so the private keys are kept in a file under the temporary directory and reused; they are
+ * simulation keys and nothing else.
  */
 export function simulationKeys(n: number): KeyPair[] {
   const dir = join(tmpdir(), 'rovy-sim-keys');
-  const file = join(dir, 'private-keys.bin');
+  const file = join(dir, 'derived-keys.bin');
   let stored = existsSync(file) ? new Uint8Array(readFileSync(file)) : new Uint8Array(0);
   const have = Math.floor(stored.length / 32);
   if (have < n) {
     const grown = new Uint8Array(n * 32);
     grown.set(stored.subarray(0, have * 32));
-    for (let i = have; i < n; i++) grown.set(generateKeyPair().privateKey, i * 32);
+    for (let i = have; i < n; i++) grown.set(derivedKey(i), i * 32);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(file, grown, { mode: 0o600 });
     stored = grown;
@@ -300,4 +303,21 @@ export function simulationKeys(n: number): KeyPair[] {
     keys.push({ privateKey, publicKey: publicKeyFromPrivate(privateKey) });
   }
   return keys;
+}
+
+const KEY_DOMAIN = new TextEncoder().encode('rovy simulation key');
+
+function derivedKey(index: number): Uint8Array {
+  const input = new Uint8Array(KEY_DOMAIN.length + 8);
+  input.set(KEY_DOMAIN);
+  const view = new DataView(input.buffer);
+  view.setUint32(KEY_DOMAIN.length, index);
+  for (let draw = 0; ; draw++) {
+    view.setUint32(KEY_DOMAIN.length + 4, draw);
+    const privateKey = blake2s(input);
+    // Clamped as RFC 7748 §5 says, as every rovy private key is.
+    privateKey[0] = privateKey[0]! & 248;
+    privateKey[31] = (privateKey[31]! & 127) | 64;
+    if (isRovyKey(publicKeyFromPrivate(privateKey))) return privateKey;
+  }
 }

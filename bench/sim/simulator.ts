@@ -242,6 +242,9 @@ export class Simulation {
         this.lastRouteChange = this.now;
       },
       verify: (a) => this.verify(a),
+      // The whole map, unscoped: this simulator measures link state over every node (the
+      // scoped map runs with the trees and lookups, in agent-sim.ts).
+      scope: { radius: Infinity },
     });
   }
 

@@ -10,7 +10,7 @@ import type { UdpSocket } from '../../src/transport/udp.js';
 import { MemoryTun } from '../../src/tun/memory.js';
 import { fcAddressBytes } from '../../src/keys/address.js';
 import { Links } from '../../src/node/links.js';
-import { Router } from '../../src/routing/router.js';
+import { Routing } from '../../src/routing/routing.js';
 import { EndToEnd } from '../../src/node/end-to-end.js';
 import { IcmpReplies } from '../../src/node/icmp-replies.js';
 import { DataPathCounters } from '../../src/node/data-path.js';
@@ -29,11 +29,11 @@ flush(b, a);
 const tun = new MemoryTun();
 const batch = new PacketBatch(8, 2048);
 const links = new Links(b.manager, { linkUp() {}, linkDown() {} });
-const router = new Router({ identity: keysB, mtu: 1420, send() {}, now: b.manager.now });
+const routing = new Routing({ identity: keysB, mtu: 1420, send() {}, sendRouted() {}, now: b.manager.now });
 const address = fcAddressBytes(keysB.publicKey);
 const icmp = new IcmpReplies(tun, address, b.manager.now);
 const e2e = new EndToEnd(keysB, b.manager, links, icmp, b.counters, { changed() {}, resend() {}, internalError() {} }, 1420, b.manager.now);
-const pipeline = new ReceivePipeline(batch, { tun, filter: new InboundFilter([]), transports: [], icmp, sendToMesh() {}, prefixes: new RoutedPrefixes(new PrefixPolicy(), () => {}), servesExit: () => false, ipv4Bindings: new Ipv4Bindings(), exchange: new PeerExchange(keysB, { send: () => false, wallNow: Date.now, random: () => 0 }, 1420), mtu: 1420, hop: b.manager, links, router, e2e, localAddress: address, counters: b.counters, dataPath: new DataPathCounters() });
+const pipeline = new ReceivePipeline(batch, { tun, filter: new InboundFilter([]), transports: [], icmp, sendToMesh() {}, prefixes: new RoutedPrefixes(new PrefixPolicy(), () => {}), servesExit: () => false, ipv4Bindings: new Ipv4Bindings(), exchange: new PeerExchange(keysB, { send: () => false, wallNow: Date.now, random: () => 0 }, 1420), mtu: 1420, hop: b.manager, links, routing, e2e, localAddress: address, counters: b.counters, dataPath: new DataPathCounters() });
 
 let waiting: Uint8Array[] = [];
 const socket = {

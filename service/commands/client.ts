@@ -57,6 +57,13 @@ export function peerNamer(peers: BusObject[]): (peerId: string) => string {
   return (peerId) => petnames.get(peerId) ?? shortPeerId(peerId);
 }
 
+/** A route's nodes for people: "bob > c… > erin"; a route a lookup found names only its first hop
+ *  and its end (Route), so the hops between are counted: "bob > (2 more) > erin". */
+export function routeText(route: readonly string[], hops: number, name: (peerId: string) => string): string {
+  if (route.length >= hops || route.length < 2) return route.map(name).join(' > ');
+  return `${name(route[0]!)} > (${hops - route.length} more) > ${name(route[route.length - 1]!)}`;
+}
+
 /** The first 16 characters of a peer ID and an ellipsis (every peer ID begins "bafzqai"). */
 export function shortPeerId(peerId: string): string {
   return peerId.length > 16 ? `${peerId.slice(0, 16)}…` : peerId;

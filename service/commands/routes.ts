@@ -3,7 +3,7 @@
 // here that the daemon does not say.
 import { parseIPv6 } from '../../src/keys/address.js';
 import { NODE_IFACE, PEER_IFACE, ROOT_PATH } from '../dbus/bus.js';
-import { objectsWith, peerNamer, table, withDaemon, type BusObject } from './client.js';
+import { objectsWith, peerNamer, routeText, table, withDaemon, type BusObject } from './client.js';
 
 /**
  * One line of `rovy routes --json`. These field names are part of the CLI's interface
@@ -28,6 +28,13 @@ export interface RouteEntry {
   route: string[];
   /** The largest IPv6 packet the route carries. */
   routeMtu: number;
+  /** How the route was learned (the peer's RouteSource): "link", "map", or a lookup's "lookup",
+   *  "probe", "return" or "request". */
+  source: string;
+  /** The tree that steered the request which found it (RouteTree); -1 for "link" and "map". */
+  tree: number;
+  /** When a lookup found it, ms since the epoch (RouteFound); null for "link" and "map". */
+  foundAt: number | null;
   /** The destination's D-Bus object (as in `rovy peers --json`). */
   path: string;
 }
@@ -49,6 +56,9 @@ export function routesOf(peers: BusObject[]): RouteEntry[] {
       via: route[0]!,
       route,
       routeMtu: Number(props.RouteMtu),
+      source: String(props.RouteSource ?? ''),
+      tree: Number(props.RouteTree ?? -1),
+      foundAt: props.RouteFound ? Math.round(Number(props.RouteFound) / 1000) : null,
       path,
     });
   }
@@ -81,11 +91,20 @@ export function runRoutes(json: boolean): Promise<number> {
 }
 
 function printNodes(routes: RouteEntry[], name: (peerId: string) => string): void {
+  const now = Date.now();
   const rows = [
-    ['DESTINATION', 'ADDRESS', 'HOPS', 'VIA', 'MTU', 'PATH'],
-    ...routes.map((r) => [r.petname || r.peerId, r.address, String(r.hops), r.hops === 1 ? 'direct' : name(r.via), String(r.routeMtu), r.route.map(name).join(' > ')]),
+    ['DESTINATION', 'ADDRESS', 'HOPS', 'VIA', 'MTU', 'FOUND BY', 'PATH'],
+    ...routes.map((r) => [r.petname || r.peerId, r.address, String(r.hops), r.hops === 1 ? 'direct' : name(r.via), String(r.routeMtu), foundBy(r, now), routeText(r.route, r.hops, name)]),
   ];
   process.stdout.write(table(rows));
+}
+
+/** "link", "map", or how and when a lookup found it: "probe, tree 2, 40 s ago". */
+function foundBy(r: RouteEntry, now: number): string {
+  if (r.foundAt === null) return r.source;
+  const seconds = Math.max(0, Math.round((now - r.foundAt) / 1000));
+  const ago = seconds < 120 ? `${seconds} s ago` : `${Math.round(seconds / 60)} min ago`;
+  return r.tree >= 0 ? `${r.source}, tree ${r.tree}, ${ago}` : `${r.source}, ${ago}`;
 }
 
 /** Orders IPv6 texts by their 128-bit value; text that does not parse sorts last, as text. */

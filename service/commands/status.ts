@@ -1,7 +1,7 @@
 // `rovy status` and `rovy peers`: what the daemon says about the node and its peers.
 import { toJson } from '../json.js';
 import { DISCOVERY_IFACE, NEIGHBOR_IFACE, NODE_IFACE, PEER_IFACE, ROOT_PATH } from '../dbus/bus.js';
-import { objectsWith, peerNamer, withDaemon, type BusObject } from './client.js';
+import { objectsWith, peerNamer, routeText, withDaemon, type BusObject } from './client.js';
 
 const isRouted = (p: BusObject): boolean => p.props.Origin === 'routed';
 
@@ -120,7 +120,7 @@ export function runPeers(json: boolean): Promise<number> {
       let where: string;
       if (props.Origin === 'routed') {
         kind = hops > 0 && route.length > 0 ? `routed, ${hops} hops via ${namer(route[0]!)}` : 'routed, no route now';
-        where = route.length > 0 ? `route ${route.map(namer).join(' > ')}, mtu ${String(props.RouteMtu)}` : 'route -';
+        where = route.length > 0 ? `route ${routeText(route, hops, namer)}, mtu ${String(props.RouteMtu)}` : 'route -';
       } else {
         kind = `neighbour (${String(props.Origin)})`;
         where = `endpoint ${String(props.Endpoint) || '-'}`;

@@ -53,6 +53,10 @@ export class AddressTable<T> {
   get size(): number {
     return this.count;
   }
+
+  forEach(visit: (address: Uint8Array, value: T) => void): void {
+    for (const bucket of this.buckets.values()) for (const slot of bucket) visit(slot.address, slot.value);
+  }
 }
 
 function hashAt(buf: Uint8Array, off: number): number {

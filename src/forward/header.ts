@@ -5,7 +5,7 @@
 // reply needs no routing table. Layout (docs/PROTOCOL.md, "Routed frames"):
 //
 //   0      u8   0x01 (FRAME_ROUTED)
-//   1      u8   kind: 0 an end-to-end message, 1 a time-exceeded report
+//   1      u8   kind: 0 an end-to-end message, 1 a time-exceeded report, 2 a routing answer
 //   2      u8   hop limit, decremented by every transit
 //   3      u8   pointer: the slot the next transit reads
 //   4      u8   slot count (at most MAX_LABEL)
@@ -71,7 +71,7 @@ export function writeRoutedHeader(buf: Uint8Array, off: number, kind: number, ho
 export function checkRoutedHeader(buf: Uint8Array, off: number, len: number): number {
   if (len < OFF_SLOTS) return -1;
   const count = buf[off + OFF_COUNT]!;
-  if (count > MAX_LABEL || buf[off + OFF_POINTER]! > count || buf[off + OFF_KIND]! > KIND_TIME_EXCEEDED) return -1;
+  if (count > MAX_LABEL || buf[off + OFF_POINTER]! > count || buf[off + OFF_KIND]! > KIND_ROUTING_ANSWER) return -1;
   const header = OFF_SLOTS + 2 * count;
   return header + payloadLength(buf, off) <= len ? header : -1;
 }
@@ -122,7 +122,13 @@ export function routeLabel(route: Uint8Array): number[] {
  * transit wrote on the way in.
  */
 export function reverseRoute(buf: Uint8Array, off: number, inLink: number): Uint8Array {
-  const back: number[] = [];
-  for (let slot = buf[off + OFF_POINTER]! - 1; slot >= 0; slot--) back.push(readSlot(buf, off, slot));
-  return encodeRoute(inLink, back);
+  return encodeRoute(inLink, returnSlots(buf, off));
+}
+
+/** The label of the way back after the first hop (reverseRoute's, as slots). */
+export function returnSlots(buf: Uint8Array, off: number): Uint16Array {
+  const pointer = buf[off + OFF_POINTER]!;
+  const back = new Uint16Array(pointer);
+  for (let i = 0; i < pointer; i++) back[i] = readSlot(buf, off, pointer - 1 - i);
+  return back;
 }

@@ -19,8 +19,11 @@ import { UdpTransport, type UdpSocket } from '../transport/udp.js';
 import type { Transport } from '../transport/transport.js';
 import { encodeEndpoint, decodeEndpoint, formatEndpoint, kindCode, type Endpoint } from '../transport/endpoint.js';
 import type { PacketDevice } from '../tun/device.js';
-import { routedPacketMtu } from '../forward/header.js';
-import { Router, type Route } from '../routing/router.js';
+import { CONTROL_HOP_LIMIT, KIND_ROUTING_ANSWER, encodeRoute, routedPacketMtu } from '../forward/header.js';
+import { LookupQueue } from './lookup-queue.js';
+import type { Route } from '../routing/router.js';
+import { Routing, isFoundRoute } from '../routing/routing.js';
+import type { PathSource } from '../routing/paths.js';
 import { EndToEnd } from './end-to-end.js';
 import { IcmpReplies } from './icmp-replies.js';
 import { NameBook } from '../names/book.js';
@@ -140,7 +143,20 @@ export interface PeerStatus {
   route: string[];
   /** The largest IPv6 packet the route carries; 0 when there is no route. */
   routeMtu: number;
+  /** How the route was learned: "link" (a neighbour), "map" (shortest path over the signed
+   *  announcements), or found by a lookup — "lookup" or "probe" (the way a request of ours went,
+   *  its answer came back along it), "return" (the way the node steered back our probe),
+   *  "request" (the way the node's own request came to us); "" when there is no route. */
+  routeSource: RouteSource;
+  /** The tree whose coordinates steered the request that found the route; -1 if none did. */
+  routeTree: number;
+  /** When a lookup found the route (ms since the epoch); null for "link" and "map". */
+  routeFoundAt: number | null;
 }
+
+export type RouteSource = '' | 'link' | 'map' | PathSource;
+
+type RouteFields = Pick<PeerStatus, 'hops' | 'route' | 'routeMtu' | 'routeSource' | 'routeTree' | 'routeFoundAt'>;
 
 export type PeerOrigin = 'config' | 'runtime' | 'discovered' | 'inbound' | 'auto' | 'routed';
 
@@ -192,7 +208,12 @@ export class MeshNode {
   /** Wakeups and batches of the pipelines (with the addon's counts: dataPath()). */
   private readonly dataPathCounters = new DataPathCounters();
   readonly sessions: SessionManager;
-  readonly router: Router;
+  readonly routing: Routing;
+  /** Packets waiting for a lookup of their destination. */
+  private readonly lookupQueue: LookupQueue;
+  /** Wall-clock ms minus the monotonic clock, taken once: monotonic times shown as dates stay
+   *  the same from one report to the next. */
+  private readonly wallOffset: number;
   readonly names: NameBook;
   /** Nodes on the local network and the discovery policy; null when the node has no discovery. */
   readonly lan: LanPeers | null;
@@ -312,18 +333,19 @@ export class MeshNode {
     }
     this.links = new Links(this.sessions, {
       linkUp: (link, peer) => {
-        this.router.linkUp(link, peer.publicKey);
+        this.routing.linkUp(link, peer.publicKey);
         this.exchange.linkUp(peer, this.sessions.now());
       },
       linkDown: (link, peer) => {
-        this.router.linkDown(link);
+        this.routing.linkDown(link);
         // Silent while its session still stands: the far end may have lost the session (it
         // restarted, or dropped this link); a handshake finds out now rather than at WireGuard's
         // next timer, up to half a minute later.
         if (this.timer && peer.isUp) this.sessions.initiate(peer, this.sessions.now());
       },
     });
-    this.router = new Router({
+    this.wallOffset = Date.now() - this.sessions.now();
+    this.routing = new Routing({
       identity: options.identity,
       mtu: options.mtu,
       now: this.sessions.now,
@@ -331,11 +353,22 @@ export class MeshNode {
         const peer = this.links.peer(link);
         if (!peer || !this.sessions.sendTransport(peer, frame, this.sessions.now())) this.counters.noSession++;
       },
+      sendRouted: (link, slots, payload) => this.e2e.sendFrame(encodeRoute(link, slots), KIND_ROUTING_ANSWER, CONTROL_HOP_LIMIT, payload),
       routesChanged: () => {
-        this.e2e.routesChanged((key) => this.router.routeTo(key));
+        this.e2e.routesChanged((key) => this.routing.routeTo(key));
         this.routedDirty = true;
       },
       workDue: () => this.wake(),
+      // Off the send path: the packets that waited go back through it.
+      lookupDone: (result) => setImmediate(() => this.lookupQueue.done(result, this.sessions.now())),
+    });
+    this.lookupQueue = new LookupQueue({
+      locate: (address) => this.routing.locate(address),
+      resend: (packets) => this.send.sendPackets(packets),
+      noRoute: (packet) => {
+        this.counters.noRoute++;
+        icmp.noRoute(packet, 0, packet.length);
+      },
     });
     const icmp = new IcmpReplies(options.tun, this.address, this.sessions.now);
     this.e2e = new EndToEnd(
@@ -386,12 +419,12 @@ export class MeshNode {
       mtu: options.mtu,
       hop: this.sessions,
       links: this.links,
-      router: this.router,
+      routing: this.routing,
       e2e: this.e2e,
       counters: this.counters,
       dataPath: this.dataPathCounters,
     };
-    this.send = new SendPipeline(new PacketBatch(BATCH, slotFor(options.mtu)), { ...context, neighbours: this.byAddress, icmp, resolver });
+    this.send = new SendPipeline(new PacketBatch(BATCH, slotFor(options.mtu)), { ...context, neighbours: this.byAddress, icmp, resolver, lookups: this.lookupQueue });
     this.receive = new ReceivePipeline(new PacketBatch(BATCH, slotFor(MTU_MAX)), {
       ...context,
       localAddress: this.address,
@@ -409,7 +442,7 @@ export class MeshNode {
         const peer = this.sessions.getPeer(decodePeerId(peerId));
         if (peer) this.forget(peer);
       },
-      degreeOf: (peerId) => this.router.degreeOf(decodePeerId(peerId)),
+      degreeOf: (peerId) => this.routing.map.degreeOf(decodePeerId(peerId)),
       log: this.log,
     });
     for (const peerId of options.blocked ?? []) this.inbound.block(peerId);
@@ -460,7 +493,7 @@ export class MeshNode {
         this.e2e.closeAll();
         // No links, so no routes: said now, since the timers that would notice are stopped.
         this.links.downAll();
-        this.router.tick();
+        this.routing.tick();
         this.reportRouted();
       }
     }
@@ -506,7 +539,7 @@ export class MeshNode {
 
   /** TIMER_TICK_MS while something settles or routing has work waiting, else REST_TICK_MS. */
   private paceAt(now: number): number {
-    return now < this.settleUntil || this.router.hasWork ? TIMER_TICK_MS : REST_TICK_MS;
+    return now < this.settleUntil || this.routing.hasWork ? TIMER_TICK_MS : REST_TICK_MS;
   }
 
   /** Runs every timer; returns how long until the next tick. */
@@ -514,11 +547,12 @@ export class MeshNode {
     const started = this.sessions.now();
     this.sessions.tick();
     const linkDeath = this.links.tick(started, this.paceAt(started));
-    this.e2e.tick((key) => (this.router.routeTo(key)?.hops ?? 0) > 1);
-    this.router.tick();
+    this.e2e.tick((key) => (this.routing.routeTo(key)?.hops ?? 0) > 1);
+    this.routing.tick();
+    this.lookupQueue.sweep(this.sessions.now());
     this.lan?.tick(this.sessions.now());
     this.inbound.tick(this.sessions.now(), (peerId) => this.sessions.getPeer(decodePeerId(peerId))?.handshake != null);
-    if (this.prefixes.update(this.router, this.sessions.now(), Date.now())) this.events.prefixesChanged?.();
+    if (this.prefixes.update(this.routing.map, this.sessions.now(), Date.now())) this.events.prefixesChanged?.();
     this.exchange.tick(this.sessions.now(), this.upPeers);
     this.autoLinks.tick(this.sessions.now());
     // Handshakes starting or giving up, roaming and route changes are noticed here, off the
@@ -685,7 +719,7 @@ export class MeshNode {
     this.configured = settings.announce;
     this.applyOwnPrefixes();
     this.prefixPolicy.configure(settings.grants, settings.trusts);
-    if (this.prefixes.update(this.router, this.sessions.now(), Date.now(), true)) this.events.prefixesChanged?.();
+    if (this.prefixes.update(this.routing.map, this.sessions.now(), Date.now(), true)) this.events.prefixesChanged?.();
   }
 
   /** New exit settings (a reload): whether this node offers an exit, and to whom. */
@@ -700,7 +734,7 @@ export class MeshNode {
     this.exitKey = publicKey;
     this.prefixes.choose(publicKey);
     this.applyOwnPrefixes();
-    if (this.prefixes.update(this.router, this.sessions.now(), Date.now(), true)) this.events.prefixesChanged?.();
+    if (this.prefixes.update(this.routing.map, this.sessions.now(), Date.now(), true)) this.events.prefixesChanged?.();
   }
 
   /** Where the resolver at fc00::1 sends queries for names outside .rovy: the embedder's way to
@@ -731,7 +765,7 @@ export class MeshNode {
     const own = announce.map((a) => a.prefix);
     if (this.exitKey) own.push({ family: 4, address: this.meshIPv4, length: 32 });
     this.prefixes.setOwn(own);
-    this.router.setPrefixes(announce);
+    this.routing.map.setPrefixes(announce);
   }
 
   /** Exits: what this node offers, the exit it uses (and whether it is there and reachable now),
@@ -742,7 +776,7 @@ export class MeshNode {
     offers: { peerId: string; ipv4: boolean; ipv6: boolean; hops: number | null }[];
   } {
     const chosen = this.prefixes.chosenExit();
-    const hops = (key: Uint8Array): number | null => this.router.routeTo(key)?.hops ?? null;
+    const hops = (key: Uint8Array): number | null => this.routing.routeTo(key)?.hops ?? null;
     return {
       offering: {
         offer: this.exitOffering.offer,
@@ -793,7 +827,7 @@ export class MeshNode {
       isManaged: (peer) => this.origins.get(peer.peerId) === 'auto',
       routesByLink: () => {
         const counts = new Map<number, number>();
-        for (const route of this.router.routes()) counts.set(route.link, (counts.get(route.link) ?? 0) + 1);
+        for (const route of this.routing.routes()) counts.set(route.link, (counts.get(route.link) ?? 0) + 1);
         return counts;
       },
       isExcluded: (peerId) => peerId === this.peerId || this.inbound.isBlocked(peerId),
@@ -949,7 +983,7 @@ export class MeshNode {
   /** The key of the node at fc address `address`, if this node has met or heard of it. */
   private keyAt(address: Uint8Array): Uint8Array | undefined {
     if (equalBytes(address, this.address)) return this.options.identity.publicKey;
-    const known = this.byAddress.lookup(address, 0)?.publicKey ?? this.router.keyOf(address) ?? this.e2e.lookup(address, 0)?.publicKey;
+    const known = this.byAddress.lookup(address, 0)?.publicKey ?? this.routing.keyOf(address) ?? this.e2e.lookup(address, 0)?.publicKey;
     if (known) return known;
     const text = formatIPv6(address);
     return this.lan?.neighbors().find((n) => n.address === text)?.publicKey;
@@ -970,7 +1004,7 @@ export class MeshNode {
   }
 
   private neighbourStatus(peer: Peer): PeerStatus {
-    const route = this.router.routeTo(peer.publicKey);
+    const route = this.routing.routeTo(peer.publicKey);
     const direct = !route && peer.isUp; // routing has not caught up with a fresh link yet
     return {
       peerId: peer.peerId,
@@ -979,14 +1013,14 @@ export class MeshNode {
       endpoint: this.endpointText(peer),
       ...sessionFields(peer),
       origin: this.origins.get(peer.peerId) ?? 'config',
-      ...(direct ? { hops: 1, route: [peer.peerId], routeMtu: this.options.mtu } : this.routeFields(route)),
+      ...(direct ? { hops: 1, route: [peer.peerId], routeMtu: this.options.mtu, routeSource: 'link', routeTree: -1, routeFoundAt: null } : this.routeFields(route)),
     };
   }
 
   /** Nodes that are not neighbours but have a route, an end-to-end session, or both. */
   private routedStatuses(): PeerStatus[] {
     const known = new Map<string, { address: string; route?: Route; session?: Peer }>();
-    for (const route of this.router.routes()) {
+    for (const route of this.routing.routes()) {
       if (!this.sessions.getPeer(route.publicKey)) known.set(encodePeerId(route.publicKey), { address: formatIPv6(route.address), route });
     }
     for (const peer of this.e2e.all()) {
@@ -1003,12 +1037,22 @@ export class MeshNode {
     }));
   }
 
-  private routeFields(route: Route | undefined): Pick<PeerStatus, 'hops' | 'route' | 'routeMtu'> {
-    if (!route) return { hops: 0, route: [], routeMtu: 0 };
+  private routeFields(route: Route | undefined): RouteFields {
+    if (!route) return { hops: 0, route: [], routeMtu: 0, routeSource: '', routeTree: -1, routeFoundAt: null };
+    const routeMtu = route.hops === 1 ? route.mtu : routedPacketMtu(route.mtu, route.hops - 1);
+    if (!isFoundRoute(route)) {
+      return { hops: route.hops, route: route.path.map((key) => encodePeerId(key)), routeMtu, routeSource: route.hops === 1 ? 'link' : 'map', routeTree: -1, routeFoundAt: null };
+    }
+    // A found route knows its label, not who is on it: the first hop and the destination.
+    const firstHop = this.links.peer(route.link);
+    const path = route.hops > 1 && firstHop ? [firstHop.peerId, encodePeerId(route.publicKey)] : [encodePeerId(route.publicKey)];
     return {
       hops: route.hops,
-      route: route.path.map((key) => encodePeerId(key)),
-      routeMtu: route.hops === 1 ? route.mtu : routedPacketMtu(route.mtu, route.hops - 1),
+      route: path,
+      routeMtu,
+      routeSource: route.source === 'neighbour' ? 'link' : route.source,
+      routeTree: route.tree,
+      routeFoundAt: route.source === 'neighbour' ? null : Math.round(this.wallOffset + route.foundAt),
     };
   }
 
@@ -1067,7 +1111,7 @@ export class MeshNode {
 
 /** What the embedder is told about when it changes. */
 function statusSnapshot(s: PeerStatus): string {
-  return `${s.origin} ${s.state} ${s.endpoint} ${s.name} ${s.lastHandshake} ${s.rttMicroseconds} ${s.hops} ${s.route.join(',')} ${s.routeMtu}`;
+  return `${s.origin} ${s.state} ${s.endpoint} ${s.name} ${s.lastHandshake} ${s.rttMicroseconds} ${s.hops} ${s.route.join(',')} ${s.routeMtu} ${s.routeSource} ${s.routeTree} ${s.routeFoundAt}`;
 }
 
 /** A session's part of a status; no session at all reads as disconnected. */

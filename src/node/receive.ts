@@ -20,8 +20,9 @@
 //      - 0x01, a routed frame: the forwarding stage (forward/forwarder.ts) decides. Passed on:
 //        marked to go on. Expired here: a report goes back to its origin (after the batch). For
 //        us: an end-to-end transport message is checked like a hop one and its open staged;
-//        handshakes and reports are noted for after the batch;
-//      - 0x02, routing control, and 0x03, contact records (peer exchange): noted for after the batch.
+//        handshakes, reports and routing answers (kind 2) are noted for after the batch;
+//      - 0x02, routing control, 0x03, contact records (peer exchange), and 0x04, tree-routed
+//        frames (lookups): noted for after the batch.
 //   5. One native call opens every staged end-to-end message in place, each at its own offset,
 //      and each packet is moved down to TUN_OFFSET if it holds up (below).
 //   A packet that comes out of a session (a neighbour's, or an end-to-end one) must be
@@ -47,14 +48,15 @@ import type { Counters } from '../util/counters.js';
 import type { PacketDevice } from '../tun/device.js';
 import { DATAGRAM_OFFSET, ENDPOINT_BYTES, TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
 import type { DatagramSource } from '../transport/transport.js';
-import { FRAME_ROUTED, KIND_MESSAGE, OFF_HOP_LIMIT as OFF_FRAME_HOP_LIMIT, OFF_KIND, reverseRoute } from '../forward/header.js';
+import { FRAME_ROUTED, KIND_MESSAGE, KIND_ROUTING_ANSWER, OFF_HOP_LIMIT as OFF_FRAME_HOP_LIMIT, OFF_KIND, returnSlots, reverseRoute } from '../forward/header.js';
+import { FRAME_TREE_ROUTED } from '../routing/tree-frame.js';
 import { EXPIRED, FOR_US, FORWARD, Forwarder } from '../forward/forwarder.js';
 import { FRAME_ROUTING } from '../routing/constants.js';
 import { FRAME_CONTACTS } from '../discovery/exchange.js';
 import { OFF4_DST, OFF4_SRC, ipv4Length } from '../fcnet/ipv4.js';
 import type { RoutedPrefixes } from './routed-prefixes.js';
 import type { PeerExchange } from './peer-exchange.js';
-import type { Router } from '../routing/router.js';
+import type { Routing } from '../routing/routing.js';
 import type { EndToEnd } from './end-to-end.js';
 import type { Links } from './links.js';
 import type { InboundFilter } from '../fcnet/inbound-filter.js';
@@ -81,7 +83,7 @@ export interface ReceiveContext {
   mtu: number;
   hop: SessionManager;
   links: Links;
-  router: Router;
+  routing: Routing;
   e2e: EndToEnd;
   /** Our own fc00::/8 address: the only destination a packet for the TUN may have. */
   localAddress: Uint8Array;
@@ -276,7 +278,11 @@ export class ReceivePipeline {
       } else if (first === FRAME_ROUTING) {
         const frame = data.slice(p, p + plain);
         const link = peer.link;
-        this.deferred.push({ run: () => this.ctx.router.receive(link, frame) });
+        this.deferred.push({ run: () => this.ctx.routing.receive(link, frame) });
+      } else if (first === FRAME_TREE_ROUTED) {
+        const frame = data.slice(p, p + plain);
+        const link = peer.link;
+        this.deferred.push({ run: () => this.ctx.routing.receiveTreeFrame(link, frame) });
       } else if (first === FRAME_CONTACTS) {
         const frame = data.slice(p, p + plain);
         this.deferred.push({ run: () => this.ctx.exchange.receive(peer, frame, now) });
@@ -378,6 +384,13 @@ export class ReceivePipeline {
   private forUs(i: number, p: number, q: number, len: number, from: Peer, now: number): number {
     const { data } = this.batch;
     const e2e = this.ctx.e2e;
+    if (data[p + OFF_KIND] === KIND_ROUTING_ANSWER) {
+      const answer = data.slice(q, q + len);
+      const link = from.link;
+      const back = returnSlots(data, p);
+      this.deferred.push({ run: () => this.ctx.routing.receiveAnswer(link, back, answer) });
+      return LATER;
+    }
     if (data[p + OFF_KIND] !== KIND_MESSAGE) {
       const report = data.slice(q, q + len);
       this.deferred.push({ run: () => e2e.receiveReport(report) });

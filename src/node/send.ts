@@ -43,7 +43,8 @@ import { TAG_SIZE, paddedLength } from '../util/protocol.js';
 import type { PacketDevice } from '../tun/device.js';
 import { TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
 import { KIND_MESSAGE, routeLabel, routeLink, routedHeaderLength, routedPacketMtu, writeRoutedHeader } from '../forward/header.js';
-import type { Router } from '../routing/router.js';
+import type { Routing } from '../routing/routing.js';
+import type { LookupQueue } from './lookup-queue.js';
 import type { IcmpReplies } from './icmp-replies.js';
 import { isResolverAddress, type Resolver } from './resolver.js';
 import type { EndToEnd } from './end-to-end.js';
@@ -64,7 +65,9 @@ export interface SendContext {
   neighbours: AddressTable<Peer>;
   hop: SessionManager;
   links: Links;
-  router: Router;
+  routing: Routing;
+  /** Packets for addresses routing is still looking for. */
+  lookups: LookupQueue;
   e2e: EndToEnd;
   icmp: IcmpReplies;
   /** Answers what the TUN sends to fc00::1 (DNS for .rovy). */
@@ -177,7 +180,7 @@ export class SendPipeline {
     if (!key) return; // no node's: multicast, broadcast, or nothing routed there
     // A reply may come back to our fc address, through the filter (which guards only that).
     if (family === 6) this.ctx.filter.noteOutbound(data, p, len, now);
-    const route = this.ctx.router.routeTo(key);
+    const route = this.ctx.routing.routeTo(key);
     if (route) {
       this.along(i, len, route, family, hopLimit, now);
       return;
@@ -217,8 +220,8 @@ export class SendPipeline {
   /** Stages the packet in slot i (at p) the way its destination is reached. */
   private dispatch(i: number, p: number, len: number, now: number): void {
     const { data } = this.batch;
-    const { router, e2e } = this.ctx;
-    const route = router.lookup(data, p + OFF_DST);
+    const { routing, e2e } = this.ctx;
+    const route = routing.lookup(data, p + OFF_DST);
     if (route && route.hops > 1) {
       const e2ePeer = e2e.peerFor(route);
       if (e2ePeer) this.routed(i, len, route.link, route.label, route.mtu, e2ePeer, now, 6, data[p + OFF_HOP_LIMIT]!);
@@ -233,10 +236,12 @@ export class SendPipeline {
     // routing knows but has no route to is unreachable: its links are gone.)
     const e2ePeer = e2e.lookup(data, p + OFF_DST);
     const back = e2ePeer?.endpoint;
-    if (e2ePeer && back && !router.keyOf(data.subarray(p + OFF_DST, p + OFF_DST + 16))) {
+    if (e2ePeer && back && !routing.keyOf(data.subarray(p + OFF_DST, p + OFF_DST + 16))) {
       this.routed(i, len, routeLink(back), routeLabel(back), this.ctx.mtu, e2ePeer, now, 6, data[p + OFF_HOP_LIMIT]!);
       return;
     }
+    // Beyond what routing knows: the packet waits for a lookup (or one just found nothing).
+    if (this.ctx.lookups.hold(data, p, len, now)) return;
     this.ctx.counters.noRoute++;
     this.ctx.icmp.noRoute(data, p, len);
   }

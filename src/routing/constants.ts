@@ -56,6 +56,17 @@ export const NEW_SEQUENCE_BURST = 2;
 export const MAX_ORIGINS = 100_000;
 export const MAX_DATABASE_BYTES = 64 << 20;
 
+/** The map's reach (docs/ROUTING.md "The map and what lies beyond it"): a node floods on the
+ *  announcements of nodes fewer than MAP_RADIUS hops away and keeps those of nodes up to
+ *  MAP_RADIUS hops away, at most MAP_MAX_NODES of them and MAP_MAX_BYTES of announcements, the
+ *  nearest first. Beyond it, routes are found by lookups. A node held but out of reach (farther,
+ *  or with no route) is forgotten once it has stayed so for MAP_SCOPE_GRACE_MS: while a mesh
+ *  starts, announcements arrive before those of the nodes between. */
+export const MAP_RADIUS = 3;
+export const MAP_MAX_NODES = 128;
+export const MAP_MAX_BYTES = 24 << 10;
+export const MAP_SCOPE_GRACE_MS = 5000;
+
 /** Longest route produced: a label has at most MAX_HOPS - 1 slots, which bounds the forwarding
  *  header. Nodes farther than this (in hops along the cheapest path) get no route. */
 export const MAX_HOPS = 64;

@@ -16,6 +16,9 @@ export class RoutingCounters extends CounterSet {
   tooFrequent = 0;
   /** Announcements that would take the database past MAX_ORIGINS or MAX_DATABASE_BYTES. */
   databaseFull = 0;
+  /** Nodes forgotten because they lie beyond the map's scope (its radius, node or byte bounds):
+   *  lookups reach them. */
+  outOfScope = 0;
   /** Database requests answered with the whole database. */
   databaseRequestsAnswered = 0;
   /** Database requests answered later: an answer went to that neighbour within

@@ -28,7 +28,8 @@
 // way it survives, measured.
 import { randomBytes } from 'node:crypto';
 import { xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
-import { hexOf, writeUint16BE } from '../util/bytes.js';
+import { hexOf, readUint16BE, writeUint16BE } from '../util/bytes.js';
+import { IPV6_MIN_MTU } from '../util/protocol.js';
 import { CounterSet } from '../util/counters.js';
 import { treeDistance } from './coordinates.js';
 import { TREE_COUNT } from './constants.js';
@@ -83,6 +84,8 @@ export const MAX_DESTINATIONS = 4096;
 const ANSWER_FIND = 1;
 const ANSWER_PROBE = 2;
 const ID_SIZE = 8;
+/** An answer's payload before its locators: kind, request id, the way's MTU, locator count. */
+const ANSWER_HEADER = 1 + ID_SIZE + 2 + 1;
 const ADDRESS_SIZE = 16;
 
 /** Honest, or one of the hostile behaviours the simulator and the tests give nodes. */
@@ -189,7 +192,7 @@ interface Request {
 export class Lookups {
   readonly counters = new LookupCounters();
   readonly table: DhtTable;
-  readonly paths = new Paths(MAX_DESTINATIONS);
+  readonly paths = new Paths(MAX_DESTINATIONS, (d) => this.onRouteChanged?.(d.address));
   private readonly key: Uint8Array;
   private readonly address: Uint8Array;
   private readonly sign: XeddsaSigner;
@@ -284,13 +287,25 @@ export class Lookups {
       this.onLookupDone?.({ target: address.slice(), found: true, located: true, hops: 0, requests: 0, ms: 0 });
       return;
     }
-    const id = hexOf(address);
-    if (this.lookups.has(id)) return;
+    const running = this.lookups.get(hexOf(address));
+    if (running) {
+      // A lookup of our own filling a bucket that happens to be for it: now it is asked for.
+      if (running.internal && !equalAddress(address, this.address)) {
+        running.internal = false;
+        this.counters.lookupsStarted++;
+      }
+      return;
+    }
     const lookup = this.startLookup(address, false);
     const known = this.table.get(address);
     if (known) lookup.targetLocator = known.locator;
     this.counters.lookupsStarted++;
     this.advance(lookup);
+  }
+
+  /** A lookup of `address` asked for by locate() runs. */
+  locating(address: Uint8Array): boolean {
+    return this.lookups.get(hexOf(address))?.internal === false;
   }
 
   private startLookup(target: Uint8Array, internal: boolean): Lookup {
@@ -335,7 +350,7 @@ export class Lookups {
       if (now - lookup.startedAt >= LOOKUP_TIMEOUT_MS) this.finish(lookup, false, 0);
       else if (lookup.inFlight > 0) this.advance(lookup); // stalled requests free their places
     }
-    this.paths.expire(now - ROUTE_IDLE_MS);
+    for (const d of this.paths.expire(now - ROUTE_IDLE_MS)) this.onRouteChanged?.(d.address);
   }
 
   /** A tree-routed frame from the neighbour at `link`. */
@@ -356,13 +371,15 @@ export class Lookups {
   /** A routed frame of kind "routing answer" for us: `link` and `slots` are the route back to
    *  its sender (the frame's label read backwards). */
   receiveAnswer(link: number, slots: Uint16Array, payload: Uint8Array): void {
-    if (payload.length < 1 + ID_SIZE + 1) return void this.counters.malformed++;
+    if (payload.length < ANSWER_HEADER) return void this.counters.malformed++;
     const id = hexOf(payload.subarray(1, 1 + ID_SIZE));
+    const mtu = readUint16BE(payload, 1 + ID_SIZE);
+    if (mtu < IPV6_MIN_MTU) return void this.counters.malformed++;
     const request = this.requests.get(id);
     if (!request || request.answered) return;
     const locators: Locator[] = [];
-    let off = 1 + ID_SIZE + 1;
-    for (let i = 0; i < payload[1 + ID_SIZE]!; i++) {
+    let off = ANSWER_HEADER;
+    for (let i = 0; i < payload[3 + ID_SIZE]!; i++) {
       const decoded = decodeLocator(payload, off);
       if (!decoded) return void this.counters.malformed++;
       if (!verifyLocator(this.verified, decoded.locator)) return void this.counters.badLocators++;
@@ -378,7 +395,7 @@ export class Lookups {
     const now = this.now();
     this.table.add(sender, now, true);
     const hops = request.hopsBefore + 2 * (slots.length + 1);
-    this.addPath(sender.key, { link, slots, mtu: this.mtu, source: payload[0] === ANSWER_PROBE ? 'probe' : request.lookup ? 'lookup' : 'answer', tree: request.tree, at: now });
+    this.addPath(sender.key, { link, slots, mtu: Math.min(mtu, this.mtu), source: payload[0] === ANSWER_PROBE ? 'probe' : 'lookup', tree: request.tree, at: now });
     this.learnLocator(sender);
     const lookup = request.lookup;
     if (!lookup || !this.lookups.has(hexOf(lookup.target))) return;
@@ -573,15 +590,15 @@ export class Lookups {
       const asker = decodeLocator(frame.payload, ADDRESS_SIZE);
       if (asker && equalAddress(addressOf(asker.locator.key), frame.origin) && verifyLocator(this.verified, asker.locator)) {
         this.table.add(asker.locator, this.now(), true);
-        this.addPath(asker.locator.key, { link: back.link, slots: back.slots, mtu: frame.mtu, source: 'answer', tree: frame.tree, at: this.now() });
+        this.addPath(asker.locator.key, { link: back.link, slots: back.slots, mtu: frame.mtu, source: 'request', tree: frame.tree, at: this.now() });
         this.learnLocator(asker.locator);
       } else if (asker) this.counters.badLocators++;
       const found = this.answerLocators(target);
-      this.answer(ANSWER_FIND, frame.id, found, back);
+      this.answer(ANSWER_FIND, frame.id, frame.mtu, found, back);
       return;
     }
     if (frame.kind === KIND_PROBE) {
-      this.answer(ANSWER_PROBE, frame.id, [], back);
+      this.answer(ANSWER_PROBE, frame.id, frame.mtu, [], back);
       // And steer a return toward the prober's place, recording the way.
       const d = frame.payload[0] ?? 0;
       if (frame.payload.length < 1 + 2 * d) return void this.counters.malformed++;
@@ -621,8 +638,10 @@ export class Lookups {
     return this.table.closest(target, ANSWER_LOCATORS - 1, false).map((c) => c.locator);
   }
 
-  private answer(kind: number, id: Uint8Array, locators: Locator[], back: { link: number; slots: Uint16Array }): void {
-    let size = 1 + ID_SIZE + 1 + this.locator.bytes.length;
+  /** Answers a request whose frame came with `mtu`, the smallest on its way (the answer's way,
+   *  the other way round): the asker's route carries no more. */
+  private answer(kind: number, id: Uint8Array, mtu: number, locators: Locator[], back: { link: number; slots: Uint16Array }): void {
+    let size = ANSWER_HEADER + this.locator.bytes.length;
     const fitting: Locator[] = [];
     for (const l of locators) {
       if (size + l.bytes.length > this.mtu - 200) break;
@@ -632,8 +651,9 @@ export class Lookups {
     const payload = new Uint8Array(size);
     payload[0] = kind;
     payload.set(id, 1);
-    payload[1 + ID_SIZE] = 1 + fitting.length;
-    let off = 2 + ID_SIZE;
+    writeUint16BE(payload, 1 + ID_SIZE, Math.min(mtu, this.mtu));
+    payload[3 + ID_SIZE] = 1 + fitting.length;
+    let off = ANSWER_HEADER;
     for (const l of [this.locator, ...fitting]) {
       payload.set(l.bytes, off);
       off += l.bytes.length;

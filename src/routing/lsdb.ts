@@ -57,6 +57,9 @@ export class NodeRecord {
   route: Route | undefined = undefined;
   /** The SPF run that last reached this node. */
   spfRun = 0;
+  /** Since when (monotonic ms) the node has been beyond the map's radius or unreachable; -1
+   *  while it is within (router.ts: scope). */
+  outOfScopeSince = -1;
 
   constructor(
     readonly id: number,
@@ -226,14 +229,6 @@ export class Lsdb {
     this.records[record.id] = undefined;
     this.recordCount--;
     this.unref(record.id);
-  }
-
-  /** Calls `fn` with the bytes of every held announcement. */
-  forEachAnnouncement(fn: (bytes: Uint8Array) => void): void {
-    for (const record of this.records) {
-      if (!record) continue;
-      for (const part of record.parts) if (part) fn(part.bytes);
-    }
   }
 
   /** Origins held. */

@@ -6,8 +6,10 @@ import { bytesKey } from '../util/bytes.js';
 import { addressOf, type Locator } from './locator.js';
 import type { Route } from './spf.js';
 
-/** How a path was learned (docs/ROUTING.md "Lookups"). */
-export type PathSource = 'neighbour' | 'lookup' | 'probe' | 'return' | 'answer';
+/** How a path was learned (docs/ROUTING.md "Lookups"): a link to the node itself; the way a
+ *  request of ours went to it (a lookup's, or a probe's in one tree), its answer having come
+ *  back along it; the way it steered the return of our probe; the way its own request came. */
+export type PathSource = 'neighbour' | 'lookup' | 'probe' | 'return' | 'request';
 
 export interface FoundPath {
   /** Our interface index for the first hop. */
@@ -46,7 +48,11 @@ const MAX_PATHS_PER_DESTINATION = 10;
 export class Paths {
   private readonly byAddress = new Map<string, Destination>();
 
-  constructor(private readonly maxDestinations: number) {}
+  constructor(
+    private readonly maxDestinations: number,
+    /** Told of a destination forgotten to make room for another. */
+    private readonly evicted?: (d: Destination) => void,
+  ) {}
 
   get size(): number {
     return this.byAddress.size;
@@ -91,16 +97,16 @@ export class Paths {
     return changed;
   }
 
-  /** Forget a destination that has not been used since `before`. */
-  expire(before: number): number {
-    let n = 0;
+  /** Forgets the destinations not used since `before` (but neighbours), and returns them. */
+  expire(before: number): Destination[] {
+    const gone: Destination[] = [];
     for (const [key, d] of this.byAddress) {
       if (d.usedAt < before && !d.paths.every((p) => p.source === 'neighbour')) {
         this.byAddress.delete(key);
-        n++;
+        gone.push(d);
       }
     }
-    return n;
+    return gone;
   }
 
   destinations(): IterableIterator<Destination> {
@@ -144,7 +150,9 @@ export class Paths {
   private evictOldest(): void {
     let oldest: [string, Destination] | null = null;
     for (const entry of this.byAddress) if (!oldest || entry[1].usedAt < oldest[1].usedAt) oldest = entry;
-    if (oldest) this.byAddress.delete(oldest[0]);
+    if (!oldest) return;
+    this.byAddress.delete(oldest[0]);
+    this.evicted?.(oldest[1]);
   }
 }
 

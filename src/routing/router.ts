@@ -39,6 +39,10 @@ import {
   KIND_ANNOUNCEMENTS,
   KIND_DATABASE_REQUEST,
   LIFETIME_MS,
+  MAP_MAX_BYTES,
+  MAP_MAX_NODES,
+  MAP_RADIUS,
+  MAP_SCOPE_GRACE_MS,
   MAX_DATABASE_BYTES,
   MAX_ORIGINS,
   MIN_ORIGINATION_INTERVAL_MS,
@@ -81,6 +85,31 @@ export interface RouterOptions {
   /** The database's bounds: MAX_ORIGINS and MAX_DATABASE_BYTES unless a test says otherwise. */
   maxOrigins?: number;
   maxDatabaseBytes?: number;
+  /** How far the map reaches: MAP_RADIUS hops, MAP_MAX_NODES nodes and MAP_MAX_BYTES of
+   *  announcements unless said otherwise. A radius of Infinity keeps every node, whatever the
+   *  other two say (the whole map, as before routing reached past it: the simulator's baseline,
+   *  and tests of the map's own workings). */
+  scope?: Partial<MapScope>;
+}
+
+export interface MapScope {
+  radius: number;
+  maxNodes: number;
+  maxBytes: number;
+}
+
+/** How often the map's scope is swept while nothing is held back: a node out of scope is
+ *  forgotten within MAP_SCOPE_GRACE_MS and this. */
+const SCOPE_SWEEP_MS = 1000;
+
+/** An announcement stored but not yet flooded on: its origin was not known to be near enough. */
+interface HeldBack {
+  bytes: Uint8Array;
+  record: NodeRecord;
+  sequence: number;
+  /** The link it came by (it is not sent back there). */
+  from: number;
+  at: number;
 }
 
 /** A neighbour whose hop session is up. */
@@ -125,6 +154,11 @@ export class Router {
   private readonly verify: (a: Announcement) => boolean;
   private readonly maxOrigins: number;
   private readonly maxDatabaseBytes: number;
+  private readonly scope: MapScope;
+  private heldBack: HeldBack[] = [];
+  /** Ids of the live neighbours (SPF's source), for the distance of an origin not routed yet. */
+  private neighbourIds = new Set<number>();
+  private lastScopeSweep = -Infinity;
 
   private readonly lsdb = new Lsdb();
   private readonly spf = new Spf();
@@ -160,6 +194,7 @@ export class Router {
     this.verify = options.verify ? options.verify.bind(options) : verifyAnnouncement;
     this.maxOrigins = options.maxOrigins ?? MAX_ORIGINS;
     this.maxDatabaseBytes = options.maxDatabaseBytes ?? MAX_DATABASE_BYTES;
+    this.scope = { radius: MAP_RADIUS, maxNodes: MAP_MAX_NODES, maxBytes: MAP_MAX_BYTES, ...options.scope };
     // Our own id holds a reference for the router's lifetime.
     this.selfId = this.lsdb.intern(this.lsdb.addressOf(this.identity.publicKey));
     this.lsdb.ref(this.selfId);
@@ -277,12 +312,12 @@ export class Router {
         this.originationDue = true;
         continue;
       }
-      fresh ??= [];
       const held = this.lsdb.recordOf(a.origin, 0);
       if (held && a.sequence > held.sequence) held.sequenceTokens--;
-      this.lsdb.store(a, now, now + LIFETIME_MS);
+      const record = this.lsdb.store(a, now, now + LIFETIME_MS);
       this.spfDue = true;
-      fresh.push(a.bytes);
+      if (this.floodsOn(record)) (fresh ??= []).push(a.bytes);
+      else this.heldBack.push({ bytes: a.bytes, record, sequence: a.sequence, from: link, at: now });
     }
     if (acked > 0) this.sendAcknowledgements(link, acks!.subarray(0, acked * ACK_ENTRY_SIZE));
     if (fresh) this.flood(fresh, link);
@@ -290,9 +325,10 @@ export class Router {
   }
 
   /** Whether the next tick has something to do: an SPF run, or an announcement of ours or a
-   *  database waiting for MIN_ORIGINATION_INTERVAL_MS or DATABASE_RESEND_MS to pass. */
+   *  database waiting for MIN_ORIGINATION_INTERVAL_MS or DATABASE_RESEND_MS to pass, or
+   *  announcements waiting to be flooded on once the map says how far their origins are. */
   get hasWork(): boolean {
-    return this.spfDue || this.originationDue || this.databasesOwed > 0 || this.awaitingAcknowledgement();
+    return this.spfDue || this.originationDue || this.databasesOwed > 0 || this.heldBack.length > 0 || this.awaitingAcknowledgement();
   }
 
   /** Call every TICK_MS while hasWork, and at least once a second: expiry, origination, SPF. */
@@ -302,6 +338,10 @@ export class Router {
     const since = now - this.lastOrigination;
     if ((this.originationDue && since >= MIN_ORIGINATION_INTERVAL_MS) || since >= REFRESH_MS) this.originate(now);
     if (this.spfDue) this.runSpf();
+    if (this.scope.radius !== Infinity && (this.heldBack.length > 0 || now - this.lastScopeSweep >= SCOPE_SWEEP_MS)) {
+      this.sweepScope(now);
+      if (this.spfDue) this.runSpf();
+    }
     if (this.databasesOwed > 0) this.sendOwedDatabases(now);
     this.retransmit(now);
   }
@@ -372,6 +412,68 @@ export class Router {
     return this.lsdb.stats();
   }
 
+  /** Whether a node's announcements go on to our neighbours: it is nearer than the radius (so
+   *  within it of them). */
+  private floodsOn(record: NodeRecord): boolean {
+    return this.scope.radius === Infinity || this.hopsTo(record) < this.scope.radius;
+  }
+
+  /** Hops to a node as the map last said: its route's, or, for one with no route yet, one more
+   *  than the nearest node it names as a neighbour (so a new node next to a near one counts as
+   *  near before SPF has run). Infinity if neither is known. */
+  private hopsTo(record: NodeRecord): number {
+    if (record.route) return record.route.hops;
+    let nearest = Infinity;
+    const links = record.links;
+    for (let i = 0; i < links.length; i += LINK_STRIDE) {
+      const id = links[i]!;
+      const hops = id === this.selfId ? 0 : this.neighbourIds.has(id) ? 1 : (this.lsdb.records[id]?.route?.hops ?? Infinity);
+      if (hops < nearest) nearest = hops;
+    }
+    return nearest + 1;
+  }
+
+  /**
+   * Keeps the map within its scope: floods on the announcements held back whose origins turned
+   * out to be near; forgets nodes that have been beyond the radius (or unreachable) for
+   * MAP_SCOPE_GRACE_MS; then, past MAP_MAX_NODES or MAP_MAX_BYTES, the farthest first.
+   */
+  private sweepScope(now: number): void {
+    this.lastScopeSweep = now;
+    const { radius, maxNodes, maxBytes } = this.scope;
+    const waiting: HeldBack[] = [];
+    for (const h of this.heldBack) {
+      if (this.lsdb.records[h.record.id] !== h.record || h.record.sequence !== h.sequence) continue; // replaced, or forgotten
+      if (this.floodsOn(h.record)) this.flood([h.bytes], h.from);
+      else if (now - h.at < MAP_SCOPE_GRACE_MS) waiting.push(h);
+    }
+    this.heldBack = waiting;
+    const within: NodeRecord[] = [];
+    for (const record of this.lsdb.records) {
+      if (!record || record.id === this.selfId) continue;
+      if ((record.route?.hops ?? Infinity) <= radius) {
+        record.outOfScopeSince = -1;
+        within.push(record);
+      } else if (record.outOfScopeSince < 0) record.outOfScopeSince = now;
+      else if (now - record.outOfScopeSince >= MAP_SCOPE_GRACE_MS) this.forget(record);
+    }
+    if (within.length <= maxNodes && this.lsdb.bytes <= maxBytes) return;
+    // Farthest first; between equals, the larger announcement.
+    within.sort((a, b) => b.route!.hops - a.route!.hops || recordBytes(b) - recordBytes(a));
+    let count = within.length;
+    for (const record of within) {
+      if (count <= maxNodes && this.lsdb.bytes <= maxBytes) break;
+      this.forget(record);
+      count--;
+    }
+  }
+
+  private forget(record: NodeRecord): void {
+    this.lsdb.remove(record);
+    this.counters.outOfScope++;
+    this.spfDue = true;
+  }
+
   // True if an announcement of our own key is not newer than ours: older, or the very bytes we
   // signed (our flood coming back round a loop). One of our sequence with other bytes is from an
   // earlier run that happened to pick the same sequence; it is treated as newer, so we move above.
@@ -418,6 +520,7 @@ export class Router {
       source.push(n.id, link, DEFAULT_LINK_COST);
     }
     this.sourceLinks = Int32Array.from(source);
+    this.neighbourIds = seen;
     this.originationDue = true;
     this.spfDue = true;
     this.onWorkDue?.();
@@ -482,7 +585,8 @@ export class Router {
     }
   }
 
-  /** Sends the whole database to one neighbour: `answer` if it asked, else for a new link. */
+  /** Sends the database to one neighbour (within the map's radius): `answer` if it asked, else
+   *  for a new link. */
   private sendDatabase(link: number, answer: boolean): void {
     const n = this.neighbours.get(link);
     if (n) {
@@ -491,8 +595,13 @@ export class Router {
       if (n.databaseOwed) this.databasesOwed--;
       n.databaseOwed = false;
     }
+    // What we would flood on: nodes nearer than the map's radius (the neighbour is one hop
+    // farther from them than we are).
     const all: Uint8Array[] = [];
-    this.lsdb.forEachAnnouncement((bytes) => all.push(bytes));
+    for (const record of this.lsdb.records) {
+      if (!record || (record.id !== this.selfId && !this.floodsOn(record))) continue;
+      for (const part of record.parts) if (part) all.push(part.bytes);
+    }
     if (n) {
       const now = this.now();
       for (const bytes of all) n.unacked.sent(bytes, now);
@@ -598,6 +707,12 @@ function checkLink(link: number): void {
 function equalKey(buf: Uint8Array, off: number, key: Uint8Array): boolean {
   for (let i = 0; i < KEY_SIZE; i++) if (buf[off + i] !== key[i]) return false;
   return true;
+}
+
+function recordBytes(record: NodeRecord): number {
+  let bytes = 0;
+  for (const part of record.parts) bytes += part?.bytes.length ?? 0;
+  return bytes;
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {

@@ -53,6 +53,9 @@ function status(who: Ident, fields: Partial<PeerStatus>): PeerStatus {
     hops: 0,
     route: [],
     routeMtu: 0,
+    routeSource: '',
+    routeTree: -1,
+    routeFoundAt: null,
     ...fields,
   };
 }
@@ -111,14 +114,16 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
     t.after(() => monitor.stop());
 
     //   us ── bob ── c ── e        bob: the neighbour; c, f: 2 hops; e: 3 hops; d: known, no route now
-    //             └─ f
+    //             └─ f             (all from the map); hana: 4 hops, found by a probe in tree 1
     const node = new FakeNode();
-    const [bob, c, d, e, f] = [ident(), ident(), ident(), ident(), ident()] as [Ident, Ident, Ident, Ident, Ident];
-    node.peers.set(bob.peerId, status(bob, { name: 'bob', endpoint: '[fd00::2]:7777', origin: 'runtime', hops: 1, route: [bob.peerId], routeMtu: 1420, rttMicroseconds: 800 }));
-    node.peers.set(c.peerId, status(c, { hops: 2, route: [bob.peerId, c.peerId], routeMtu: 1380 }));
+    const [bob, c, d, e, f, h] = [ident(), ident(), ident(), ident(), ident(), ident()] as [Ident, Ident, Ident, Ident, Ident, Ident];
+    const foundAt = Date.now() - 42_000;
+    node.peers.set(bob.peerId, status(bob, { name: 'bob', endpoint: '[fd00::2]:7777', origin: 'runtime', hops: 1, route: [bob.peerId], routeMtu: 1420, rttMicroseconds: 800, routeSource: 'link' }));
+    node.peers.set(c.peerId, status(c, { hops: 2, route: [bob.peerId, c.peerId], routeMtu: 1380, routeSource: 'map' }));
     node.peers.set(d.peerId, status(d, { state: 'disconnected' }));
-    node.peers.set(e.peerId, status(e, { name: 'erin', hops: 3, route: [bob.peerId, c.peerId, e.peerId], routeMtu: 1340 }));
-    node.peers.set(f.peerId, status(f, { hops: 2, route: [bob.peerId, f.peerId], routeMtu: 1400 }));
+    node.peers.set(e.peerId, status(e, { name: 'erin', hops: 3, route: [bob.peerId, c.peerId, e.peerId], routeMtu: 1340, routeSource: 'map' }));
+    node.peers.set(f.peerId, status(f, { hops: 2, route: [bob.peerId, f.peerId], routeMtu: 1400, routeSource: 'map' }));
+    node.peers.set(h.peerId, status(h, { name: 'hana', hops: 4, route: [bob.peerId, h.peerId], routeMtu: 1320, routeSource: 'probe', routeTree: 1, routeFoundAt: foundAt }));
     const disconnected: string[] = [];
     let api: RovyApi | null = null;
     const host: ApiHost = {
@@ -165,12 +170,13 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
     const prop = async (who: Ident, name: string) => (await busctl('get-property', DEST, pathOf(who), PEER_IFACE, name)).stdout.trim();
 
     await t.test('every destination has a peer object with Origin, HopCount, Route and RouteMtu', async () => {
-      assert.equal(peers.length, 5);
+      assert.equal(peers.length, 6);
       const contract = parseIntrospection(readFileSync(XML, 'utf8')).find((i) => i.name === PEER_IFACE)!;
       const live = parseIntrospection((await busctl('introspect', '--xml-interface', DEST, pathOf(c))).stdout).find((i) => i.name === PEER_IFACE)!;
       assert.deepEqual(live, contract);
       const types = Object.fromEntries(contract.properties.map((p) => [p.name, p.type]));
       assert.deepEqual([types.Origin, types.HopCount, types.Route, types.RouteMtu], ['s', 'u', 'as', 'u']);
+      assert.deepEqual([types.RouteSource, types.RouteTree, types.RouteFound], ['s', 'i', 't']);
       assert.equal(await prop(bob, 'Origin'), 's "runtime"');
       assert.equal(await prop(bob, 'HopCount'), 'u 1');
       assert.equal(await prop(bob, 'Route'), `as 1 "${bob.peerId}"`);
@@ -182,6 +188,17 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
       assert.equal(await prop(d, 'HopCount'), 'u 0');
       assert.equal(await prop(d, 'Route'), 'as 0');
       assert.equal(await prop(d, 'RouteMtu'), 'u 0');
+      // How each route was learned: the map's and a lookup's.
+      assert.equal(await prop(bob, 'RouteSource'), 's "link"');
+      assert.equal(await prop(c, 'RouteSource'), 's "map"');
+      assert.equal(await prop(c, 'RouteTree'), 'i -1');
+      assert.equal(await prop(c, 'RouteFound'), 't 0');
+      assert.equal(await prop(h, 'RouteSource'), 's "probe"');
+      assert.equal(await prop(h, 'RouteTree'), 'i 1');
+      assert.equal(await prop(h, 'RouteFound'), `t ${foundAt * 1000}`);
+      assert.equal(await prop(h, 'HopCount'), 'u 4');
+      assert.equal(await prop(h, 'Route'), `as 2 "${bob.peerId}" "${h.peerId}"`);
+      assert.equal(await prop(d, 'RouteSource'), 's ""');
     });
 
     await t.test('a routed peer cannot be disconnected: NotALink, over the bus and in the CLI', async () => {
@@ -201,21 +218,29 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
     await t.test('rovy routes --json: every destination with a route, by hops then address', async () => {
       const r = await rovy('routes', '--json');
       assert.equal(r.code, 0, r.stderr);
-      const entry = (who: Ident, petname: string, origin: string, route: Ident[], routeMtu: number) => ({
+      const entry = (who: Ident, petname: string, origin: string, route: Ident[], routeMtu: number, found = { hops: route.length, source: 'map', tree: -1, foundAt: null as number | null }) => ({
         peerId: who.peerId,
         petname,
         address: who.address,
         origin,
         state: 'connected',
-        hops: route.length,
+        hops: found.hops,
         via: route[0]!.peerId,
         route: route.map((x) => x.peerId),
         routeMtu,
+        source: found.source,
+        tree: found.tree,
+        foundAt: found.foundAt,
         path: pathOf(who),
       });
       const twoHops = [entry(c, '', 'routed', [bob, c], 1380), entry(f, '', 'routed', [bob, f], 1400)];
       const byAddress = (x: { address: string }, y: { address: string }) => Buffer.compare(Buffer.from(parseIPv6(x.address)), Buffer.from(parseIPv6(y.address)));
-      assert.deepEqual(JSON.parse(r.stdout), [entry(bob, 'bob', 'runtime', [bob], 1420), ...twoHops.sort(byAddress), entry(e, 'erin', 'routed', [bob, c, e], 1340)]);
+      assert.deepEqual(JSON.parse(r.stdout), [
+        entry(bob, 'bob', 'runtime', [bob], 1420, { hops: 1, source: 'link', tree: -1, foundAt: null }),
+        ...twoHops.sort(byAddress),
+        entry(e, 'erin', 'routed', [bob, c, e], 1340),
+        entry(h, 'hana', 'routed', [bob, h], 1320, { hops: 4, source: 'probe', tree: 1, foundAt }),
+      ]);
     });
 
     await t.test('rovy routes: a table with petnames where known', async (t2) => {
@@ -223,11 +248,13 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
       assert.equal(r.code, 0, r.stderr);
       t2.diagnostic(`rovy routes:\n${r.stdout}`);
       const lines = r.stdout.trimEnd().split('\n');
-      assert.match(lines[0]!, /^DESTINATION +ADDRESS +HOPS +VIA +MTU +PATH$/);
-      assert.equal(lines.length, 5, r.stdout); // no routed prefix claimed: no second table
-      assert.match(lines[1]!, new RegExp(`^bob +${bob.address} +1 +direct +1420 +bob$`));
-      assert.match(r.stdout, new RegExp(`^${c.peerId} +${c.address} +2 +bob +1380 +bob > ${c.peerId.slice(0, 16)}…$`, 'm'));
-      assert.match(lines[4]!, new RegExp(`^erin +${e.address} +3 +bob +1340 +bob > ${c.peerId.slice(0, 16)}… > erin$`));
+      assert.match(lines[0]!, /^DESTINATION +ADDRESS +HOPS +VIA +MTU +FOUND BY +PATH$/);
+      assert.equal(lines.length, 6, r.stdout); // no routed prefix claimed: no second table
+      assert.match(lines[1]!, new RegExp(`^bob +${bob.address} +1 +direct +1420 +link +bob$`));
+      assert.match(r.stdout, new RegExp(`^${c.peerId} +${c.address} +2 +bob +1380 +map +bob > ${c.peerId.slice(0, 16)}…$`, 'm'));
+      assert.match(lines[4]!, new RegExp(`^erin +${e.address} +3 +bob +1340 +map +bob > ${c.peerId.slice(0, 16)}… > erin$`));
+      // Found by a lookup: how, in which tree, when; only its first hop and its end are known.
+      assert.match(lines[5]!, new RegExp(`^hana +${h.address} +4 +bob +1320 +probe, tree 1, (4[2-9]|[5-9]\\d|1[01]\\d) s ago +bob > \\(2 more\\) > hana$`));
       // Columns line up.
       const at = lines[0]!.indexOf('HOPS');
       for (const line of lines.slice(1)) assert.match(line.slice(at), /^\d/);
@@ -261,11 +288,13 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
       // Neighbours first; routed peers nearest first, those without a route last.
       const order = [...r.stdout.matchAll(/^(bafzqai\S+)/gm)].map((m) => m[1]);
       assert.equal(order[0], bob.peerId);
-      assert.equal(order.at(-2), e.peerId);
+      assert.equal(order.at(-3), e.peerId);
+      assert.equal(order.at(-2), h.peerId);
       assert.equal(order.at(-1), d.peerId);
+      assert.match(r.stdout, new RegExp(`${h.peerId} \\(hana\\)\\n  ${h.address}  connected, routed, 4 hops via bob\\n  route bob > \\(2 more\\) > hana, mtu 1320,`));
       const s = JSON.parse((await rovy('status', '--json')).stdout) as { peers: number; connectedPeers: number; routedPeers: number };
-      assert.deepEqual([s.peers, s.connectedPeers, s.routedPeers], [1, 1, 4]);
-      assert.match((await rovy('status')).stdout, /^peers +1 connected of 1, 4 more reached by route \(rovy routes\)$/m);
+      assert.deepEqual([s.peers, s.connectedPeers, s.routedPeers], [1, 1, 5]);
+      assert.match((await rovy('status')).stdout, /^peers +1 connected of 1, 5 more reached by route \(rovy routes\)$/m);
     });
 
     await t.test('route changes are signalled; routed peers come and go with ObjectManager signals', async () => {

@@ -110,11 +110,13 @@ test('a forged locator in an answer is refused and counted, and the answer dropp
   const forged = signLocator(xeddsaSigner(liar.keys.privateKey), liar.keys.publicKey, Date.now(), []);
   const bytes = forged.bytes.slice();
   bytes[40]! ^= 1; // the sequence, after signing
-  const payload = new Uint8Array(1 + 8 + 1 + bytes.length);
+  // kind FIND answer, the request id, the way's MTU, one locator.
+  const payload = new Uint8Array(1 + 8 + 2 + 1 + bytes.length);
   payload[0] = 1;
   payload.set(Buffer.from(id, 'hex'), 1);
-  payload[9] = 1;
-  payload.set(bytes, 10);
+  payload.set([1280 >> 8, 1280 & 0xff], 9);
+  payload[11] = 1;
+  payload.set(bytes, 12);
   const before = sim.nodes[0]!.agent.lookups.counters.badLocators;
   sim.nodes[0]!.agent.lookups.receiveAnswer(sim.nodes[0]!.ifaceTo.get(liar.index)!, new Uint16Array(0), payload);
   assert.equal(sim.nodes[0]!.agent.lookups.counters.badLocators - before, 1);
@@ -126,6 +128,12 @@ test('a forged locator in an answer is refused and counted, and the answer dropp
   assert.equal(frame[0], FRAME_ROUTED);
   sim.nodes[0]!.agent.receive(sim.nodes[0]!.ifaceTo.get(liar.index)!, frame);
   assert.equal(sim.nodes[0]!.agent.lookups.counters.badLocators - before, 2);
+  // An answer claiming a way narrower than IPv6 allows is malformed, whatever it carries.
+  const narrow = payload.slice();
+  narrow.set([1000 >> 8, 1000 & 0xff], 9);
+  const malformed = sim.nodes[0]!.agent.lookups.counters.malformed;
+  sim.nodes[0]!.agent.lookups.receiveAnswer(sim.nodes[0]!.ifaceTo.get(liar.index)!, new Uint16Array(0), narrow);
+  assert.equal(sim.nodes[0]!.agent.lookups.counters.malformed - malformed, 1);
   sim.run(6_000);
   assert.ok(sim.nodes[0]!.agent.lookups.route(address(sim, target)), 'the lookup still ends with a route');
 });

@@ -248,11 +248,11 @@ test('at rest the timers wake once a second and the hellos keep flowing; a chang
   assert.ok(woke <= 4, `A's timers woke ${woke} times in 3 s at rest`);
   assert.ok(p.fromA.length - sent >= 2, `A sent ${p.fromA.length - sent} datagrams in 3 s at rest: its hellos stopped`);
   assert.equal(p.a.peerStatus()[0]!.hops, 1);
-  assert.equal(p.a.router.routes().length, 1, 'the link went down at rest');
+  assert.equal(p.a.routing.routes().length, 1, 'the link went down at rest');
 
   // B falls silent: A's link goes down when the silence is four seconds long, and the routing
   // change puts A's timers back to full pace.
   p.b.setEnabled(false);
-  await until('A withdraws the link', () => p.a.router.routes().length === 0, 10_000);
+  await until('A withdraws the link', () => p.a.routing.routes().length === 0, 10_000);
   assert.equal(p.a.dataPath().timers.intervalMs, 100);
 });

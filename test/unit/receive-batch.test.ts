@@ -13,7 +13,7 @@ import { Counters } from '../../src/util/counters.js';
 import type { SessionManager } from '../../src/session/manager.js';
 import type { KeyPair } from '../../src/keys/x25519.js';
 import { Links } from '../../src/node/links.js';
-import { Router } from '../../src/routing/router.js';
+import { Routing } from '../../src/routing/routing.js';
 import { EndToEnd } from '../../src/node/end-to-end.js';
 import { IcmpReplies } from '../../src/node/icmp-replies.js';
 import { DataPathCounters } from '../../src/node/data-path.js';
@@ -26,11 +26,11 @@ import { PrefixPolicy } from '../../src/routing/prefix-policy.js';
 /** The receive pipeline of a node whose hop sessions are `hop`, with the real layers above it. */
 function pipelineFor(hop: SessionManager, keys: KeyPair, counters: Counters, tun: MemoryTun, batch: PacketBatch): ReceivePipeline {
   const links = new Links(hop, { linkUp() {}, linkDown() {} });
-  const router = new Router({ identity: keys, mtu: 1420, send() {}, now: hop.now });
+  const routing = new Routing({ identity: keys, mtu: 1420, send() {}, sendRouted() {}, now: hop.now });
   const address = fcAddressBytes(keys.publicKey);
   const icmp = new IcmpReplies(tun, address, hop.now);
   const e2e = new EndToEnd(keys, hop, links, icmp, counters, { changed() {}, resend() {}, internalError() {} }, 1420, hop.now);
-  return new ReceivePipeline(batch, { tun, filter: new InboundFilter([], false), transports: [], icmp, sendToMesh() {}, prefixes: new RoutedPrefixes(new PrefixPolicy(), () => {}), servesExit: () => false, ipv4Bindings: new Ipv4Bindings(), exchange: new PeerExchange(keys, { send: () => false, wallNow: Date.now, random: () => 0 }, 1420), mtu: 1420, hop, links, router, e2e, localAddress: address, counters, dataPath: new DataPathCounters() });
+  return new ReceivePipeline(batch, { tun, filter: new InboundFilter([], false), transports: [], icmp, sendToMesh() {}, prefixes: new RoutedPrefixes(new PrefixPolicy(), () => {}), servesExit: () => false, ipv4Bindings: new Ipv4Bindings(), exchange: new PeerExchange(keys, { send: () => false, wallNow: Date.now, random: () => 0 }, 1420), mtu: 1420, hop, links, routing, e2e, localAddress: address, counters, dataPath: new DataPathCounters() });
 }
 
 /** Datagrams waiting to be "received", handed out by readBatch as recvmmsg would. */

@@ -7,8 +7,8 @@ import { fcAddressBytes } from '../../src/keys/address.js';
 import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
 import { randomKeyPair } from '../../src/keys/x25519.js';
 import { signAnnouncements, verifyAnnouncement } from '../../src/routing/announcement.js';
-import { DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_ANNOUNCEMENTS, KIND_DATABASE_REQUEST, LIFETIME_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
-import { packFrames, Router, type Route } from '../../src/routing/router.js';
+import { DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_ANNOUNCEMENTS, KIND_DATABASE_REQUEST, LIFETIME_MS, MAP_RADIUS, MAP_SCOPE_GRACE_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
+import { packFrames, Router, type MapScope, type Route } from '../../src/routing/router.js';
 
 const WALL_START = 1_750_000_000_000;
 
@@ -59,7 +59,7 @@ class Mesh {
   /** Loses the frames it returns true for, as a lossy link would. */
   drop: ((from: TestNode, to: TestNode, frame: Uint8Array) => boolean) | null = null;
 
-  constructor(private readonly opts: { mtu?: number; sharedVerify?: boolean; maxOrigins?: number; maxDatabaseBytes?: number } = {}) {}
+  constructor(private readonly opts: { mtu?: number; sharedVerify?: boolean; maxOrigins?: number; maxDatabaseBytes?: number; scope?: Partial<MapScope> } = {}) {}
 
   add(name: string, identity: KeyPair = generateKeyPair()): TestNode {
     const node = new TestNode(name, identity);
@@ -85,6 +85,7 @@ class Mesh {
       routesChanged: () => node.routeChanges++,
       maxOrigins: this.opts.maxOrigins,
       maxDatabaseBytes: this.opts.maxDatabaseBytes,
+      scope: this.opts.scope,
       // The hub test shares verification results between routers (as the simulator may): every
       // distinct announcement is still checked once.
       verify: this.opts.sharedVerify
@@ -152,7 +153,7 @@ function line(mesh: Mesh, count: number): TestNode[] {
 }
 
 test('a line of five learns every route, labels of transit indices, hop counts', () => {
-  const mesh = new Mesh();
+  const mesh = new Mesh({ scope: { radius: Infinity } }); // the whole map: n0 and n4 are 4 hops apart
   const n = line(mesh, 5);
   mesh.run(3000);
   for (let i = 0; i < 5; i++) {
@@ -214,7 +215,7 @@ test('a line of five learns every route, labels of transit indices, hop counts',
 });
 
 test('a ring reroutes when a link goes down, and back when it returns', () => {
-  const mesh = new Mesh();
+  const mesh = new Mesh({ scope: { radius: Infinity } }); // the way round is 5 hops
   const n = Array.from({ length: 6 }, (_, i) => mesh.add(`r${i}`));
   // r[i] reaches r[i+1] over index 10+i, r[i-1] over 20+i.
   for (let i = 0; i < 6; i++) mesh.connect(n[i]!, n[(i + 1) % 6]!, 10 + i, 20 + ((i + 1) % 6));
@@ -244,8 +245,57 @@ test('a ring reroutes when a link goes down, and back when it returns', () => {
   assert.deepEqual(labelOf(r2.route(r0)), [21]);
 });
 
-test('one side reporting a link down is enough', () => {
+test('the map reaches MAP_RADIUS hops: no farther node is flooded to a node, held or routed, and one that comes near is learned', () => {
+  assert.equal(MAP_RADIUS, 3);
   const mesh = new Mesh();
+  const n = line(mesh, 7);
+  mesh.run(3000 + MAP_SCOPE_GRACE_MS, 100);
+  // n0 knows n1–n3 and nothing past them; n3, in the middle, knows everyone.
+  assert.deepEqual(n.slice(1).map((x) => n[0]!.route(x)?.hops), [1, 2, 3, undefined, undefined, undefined]);
+  assert.equal(n[0]!.router.stats().nodes, 4);
+  assert.deepEqual(n.filter((x) => x !== n[3]).map((x) => n[3]!.route(x)?.hops), [3, 2, 1, 1, 2, 3]);
+  // The floods stopped at the radius: n4–n6 never reached n0 (nothing had to be forgotten).
+  assert.equal(n[0]!.router.counters.outOfScope, 0);
+  assert.ok(n[1]!.router.stats().nodes <= 5, 'n1 holds n4 at most');
+  assert.equal(n[0]!.router.keyOf(n[5]!.address), undefined);
+
+  // A shortcut brings n4–n6 near n0: the new neighbour's database carries them at once.
+  mesh.connect(n[0]!, n[6]!, 1000, 2000);
+  mesh.run(1000, 100);
+  assert.deepEqual(n.slice(1).map((x) => n[0]!.route(x)?.hops), [1, 2, 3, 3, 2, 1]);
+  // Gone again: n0 forgets the far side once it has been out of reach for the grace time.
+  mesh.disconnect(n[0]!, n[6]!);
+  mesh.run(2000 + MAP_SCOPE_GRACE_MS, 100);
+  assert.deepEqual(n.slice(1).map((x) => n[0]!.route(x)?.hops), [1, 2, 3, undefined, undefined, undefined]);
+  assert.equal(n[0]!.router.stats().nodes, 4);
+  assert.ok(n[0]!.router.counters.outOfScope >= 3, `forgot ${n[0]!.router.counters.outOfScope}`);
+});
+
+test('the map keeps at most its node and byte bounds, the nearest first', () => {
+  const mesh = new Mesh({ scope: { maxNodes: 4 } });
+  // A hub with six leaves; one leaf has a leaf of its own, two hops from the hub.
+  const hub = mesh.add('hub');
+  const leaves = Array.from({ length: 6 }, (_, i) => mesh.add(`l${i}`));
+  leaves.forEach((l, i) => mesh.connect(hub, l, 10 + i, 1));
+  const far = mesh.add('far');
+  mesh.connect(leaves[0]!, far, 2, 1);
+  mesh.run(3000 + MAP_SCOPE_GRACE_MS, 100);
+  assert.ok(hub.router.stats().nodes <= 5, `the hub holds ${hub.router.stats().nodes} nodes (itself and 4)`);
+  assert.equal(hub.route(far), undefined, 'the farthest went first');
+  assert.ok(hub.router.counters.outOfScope > 0);
+  const bytes = new Mesh({ scope: { maxBytes: 450 } }); // a, b and c: 131 + 151 + 151 bytes; d would make 564
+  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((x) => bytes.add(x)) as [TestNode, TestNode, TestNode, TestNode];
+  bytes.connect(a, b, 1, 1);
+  bytes.connect(b, c, 2, 1);
+  bytes.connect(c, d, 2, 1);
+  bytes.run(3000 + MAP_SCOPE_GRACE_MS, 100);
+  assert.ok(a.router.stats().bytes <= 450, `${a.router.stats().bytes} bytes held`);
+  assert.equal(a.route(d), undefined);
+  assert.equal(a.route(b)?.hops, 1);
+});
+
+test('one side reporting a link down is enough', () => {
+  const mesh = new Mesh({ scope: { radius: Infinity } }); // the whole map: the way round is 5 hops
   const n = Array.from({ length: 6 }, (_, i) => mesh.add(`r${i}`));
   for (let i = 0; i < 6; i++) mesh.connect(n[i]!, n[(i + 1) % 6]!, 10 + i, 20 + ((i + 1) % 6));
   mesh.run(3000);
@@ -287,7 +337,7 @@ test('a link claimed by one end only is not used', () => {
 });
 
 test('forged, malformed, stale and duplicate announcements are refused and counted', () => {
-  const mesh = new Mesh();
+  const mesh = new Mesh({ scope: { radius: Infinity } }); // the whole map: x links to nothing that confirms it: the scoped map would hold it back
   const [a, b] = [mesh.add('a'), mesh.add('b')];
   mesh.connect(a, b, 1, 1);
   const c = mesh.add('c');
@@ -343,7 +393,7 @@ test('forged, malformed, stale and duplicate announcements are refused and count
 });
 
 test('announcements expire LIFETIME after their last new sequence; live ones are refreshed', () => {
-  const mesh = new Mesh();
+  const mesh = new Mesh({ scope: { radius: Infinity } }); // the whole map: an unreachable node is held until it expires, not forgotten as out of scope
   const [a, b, x] = line(mesh, 3);
   mesh.run(2000);
   assert.equal(a.route(x!)?.hops, 2);
@@ -394,7 +444,7 @@ for (const clock of ['10 minutes slow', 'on the same sequence as before'] as con
 }
 
 test('database sync brings a late node up to date at once', () => {
-  const mesh = new Mesh();
+  const mesh = new Mesh({ scope: { radius: Infinity } }); // the whole map: late and n0 are 4 hops apart
   const n = line(mesh, 4);
   mesh.run(2000);
   const late = mesh.add('late');

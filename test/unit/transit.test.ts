@@ -395,7 +395,7 @@ async function mesh(t: TestContext): Promise<Mesh> {
       `${name}: routes ${JSON.stringify(router.routes().map((r) => ({ to: formatIPv6(r.address), hops: r.hops, link: r.link, label: [...r.label] })))}, ` +
       `routing ${JSON.stringify(router.counters)}, stats ${JSON.stringify(router.stats())}, sessions ${[...peers].map((p) => `${p.peerId.slice(-6)} up=${p.isUp}`).join(' ')}`;
     throw new Error(
-      `${(err as Error).message}\n${state('A', a.router, a.sessions.allPeers())}\n${state('B', b.router, b.manager.allPeers())}\n${state('C', c.router, c.sessions.allPeers())}`,
+      `${(err as Error).message}\n${state('A', a.routing.map, a.sessions.allPeers())}\n${state('B', b.router, b.manager.allPeers())}\n${state('C', c.routing.map, c.sessions.allPeers())}`,
     );
   }
   const cLinkB = c.sessions.getPeer(keysB.publicKey)!.link;

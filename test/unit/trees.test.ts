@@ -22,13 +22,15 @@ function makeSim(g: Graph, loss = 0): Sim {
   );
 }
 
-function depths(g: Graph, from: number, alive: (i: number) => boolean): Int32Array {
+/** BFS depths from `from` over the live nodes and the links that are up. */
+function depths(sim: Sim, from: number, alive: (i: number) => boolean): Int32Array {
+  const g = sim.graph;
   const dist = new Int32Array(g.n).fill(-1);
   dist[from] = 0;
   const queue = [from];
   for (let q = 0; q < queue.length; q++) {
     for (const v of g.adjacency[queue[q]!]!) {
-      if (dist[v]! >= 0 || !alive(v)) continue;
+      if (dist[v]! >= 0 || !alive(v) || !sim.linkIsUp(queue[q]!, v)) continue;
       dist[v] = dist[queue[q]!]! + 1;
       queue.push(v);
     }
@@ -48,7 +50,7 @@ function treeProblems(sim: Sim, alive: (i: number) => boolean = () => true): str
   const live = sim.nodes.filter((node) => alive(node.index));
   for (let t = 0; t < TREE_COUNT; t++) {
     const lowest = live.reduce((best, node) => (compare(rootRank(t, node.keys.publicKey), rootRank(t, best.keys.publicKey)) < 0 ? node : best));
-    const depth = depths(sim.graph, lowest.index, alive);
+    const depth = depths(sim, lowest.index, alive);
     for (const node of live) {
       const p = node.agent.position(t);
       if (compare(p.beacon.subarray(0, 32), lowest.keys.publicKey) !== 0) problems.push(`tree ${t}: node ${node.index} has another root`);

@@ -1,0 +1,166 @@
+// Routing as the node sees it: the map of signed announcements (router.ts), the spanning trees
+// (trees.ts) and the lookups over them (lookups.ts), behind one face.
+//
+//   linkUp / linkDown / tick   passed to all three.
+//   receive                    a routing control frame (0x02): announcements, database requests and
+//                              acknowledgements go to the map, tree kinds (4–7) to the trees.
+//   receiveTreeFrame           a tree-routed frame (0x04): lookups pass it on or answer it.
+//   receiveAnswer              a routed frame of kind 2 whose label is used up here: an answer.
+//   lookup / routeTo           the data plane's questions: the map's route where the map knows the
+//                              destination (shortest, and how every small mesh is routed), else the
+//                              best route a lookup found; lookup allocates nothing.
+//   locate                     no route to an address: find it (the caller holds its packets).
+//   routes                     every route, for `rovy routes` and the D-Bus API.
+import { AddressTable } from '../fcnet/address-table.js';
+import { FRAME_HEADER, FRAME_ROUTING, KIND_TREE_ACK, KIND_TREE_STATE } from './constants.js';
+import { Lookups, type LookupResult } from './lookups.js';
+import { addressOf } from './locator.js';
+import type { Destination, FoundRoute } from './paths.js';
+import { Router, type Route, type RouterOptions } from './router.js';
+import { Trees } from './trees.js';
+
+export type { FoundRoute } from './paths.js';
+export type { LookupResult } from './lookups.js';
+
+export interface RoutingOptions {
+  identity: { publicKey: Uint8Array; privateKey: Uint8Array };
+  /** This node's TUN MTU (RouterOptions.mtu). */
+  mtu: number;
+  /** Sends a hop-local frame (routing control or tree-routed) to one neighbour; the frame is not
+   *  modified afterwards, and must not be by the callee. */
+  send(link: number, frame: Uint8Array): void;
+  /** Sends `payload` as a routed frame of kind 2 (an answer) by `link` and `slots`. */
+  sendRouted(link: number, slots: Uint16Array, payload: Uint8Array): void;
+  now?: () => number;
+  wallNow?: () => number;
+  /** A route was added, removed or changed, in the map or found. */
+  routesChanged?(): void;
+  /** There is work for a tick sooner than the next rest tick. */
+  workDue?(): void;
+  /** A lookup asked for by locate() ended. */
+  lookupDone?(result: LookupResult): void;
+  /** The map's bounds, for tests (RouterOptions). */
+  map?: Pick<RouterOptions, 'maxOrigins' | 'maxDatabaseBytes' | 'verify'>;
+}
+
+export class Routing {
+  readonly map: Router;
+  readonly trees: Trees;
+  readonly lookups: Lookups;
+  /** Found routes by address, for the data path: the lookups' destinations that have a route. */
+  private readonly found = new AddressTable<Destination>();
+  private readonly now: () => number;
+  /** The clock as of the last tick: a route the data path uses is marked used at this time, so
+   *  the data path reads no clock. */
+  private clock: number;
+
+  constructor(options: RoutingOptions) {
+    const now = options.now ?? (() => performance.now());
+    this.now = now;
+    this.clock = now();
+    const workDue = options.workDue?.bind(options);
+    const routesChanged = options.routesChanged?.bind(options);
+    this.map = new Router({ identity: options.identity, mtu: options.mtu, send: options.send, now, wallNow: options.wallNow, routesChanged, workDue, ...options.map });
+    this.trees = new Trees({ identity: options.identity, mtu: options.mtu, send: options.send, now, wallNow: options.wallNow, workDue });
+    this.lookups = new Lookups({
+      identity: options.identity,
+      trees: this.trees,
+      mtu: options.mtu,
+      send: options.send,
+      sendRouted: options.sendRouted,
+      now,
+      wallNow: options.wallNow,
+      routeChanged: (address) => {
+        const d = this.lookups.paths.get(address);
+        if (d?.route) this.found.set(address, d);
+        else this.found.delete(address);
+        routesChanged?.();
+      },
+      lookupDone: options.lookupDone?.bind(options),
+    });
+  }
+
+  get hasWork(): boolean {
+    return this.map.hasWork || this.trees.hasWork || this.lookups.hasWork;
+  }
+
+  linkUp(link: number, publicKey: Uint8Array): void {
+    this.map.linkUp(link, publicKey);
+    this.trees.linkUp(link, publicKey);
+    this.lookups.linkUp(link, publicKey);
+  }
+
+  linkDown(link: number): void {
+    this.map.linkDown(link);
+    this.trees.linkDown(link);
+    this.lookups.linkDown(link);
+  }
+
+  /** A routing control frame (first byte 0x02) from the neighbour at `link`. */
+  receive(link: number, frame: Uint8Array): void {
+    const kind = frame.length >= FRAME_HEADER && frame[0] === FRAME_ROUTING ? frame[1]! : 0;
+    if (kind >= KIND_TREE_STATE && kind <= KIND_TREE_ACK) this.trees.receive(link, frame);
+    else this.map.receive(link, frame);
+  }
+
+  /** A tree-routed frame (first byte 0x04) from the neighbour at `link`. */
+  receiveTreeFrame(link: number, frame: Uint8Array): void {
+    this.lookups.receive(link, frame);
+  }
+
+  /** An answer (routed frame of kind 2) that came in by `link`; `slots` lead back to its sender. */
+  receiveAnswer(link: number, slots: Uint16Array, payload: Uint8Array): void {
+    this.lookups.receiveAnswer(link, slots, payload);
+  }
+
+  tick(): void {
+    this.clock = this.now();
+    this.map.tick();
+    this.trees.tick();
+    this.lookups.tick();
+  }
+
+  /** The route to the node whose 16-byte address is at buf[off]. Allocates nothing. */
+  lookup(buf: Uint8Array, off: number): Route | undefined {
+    const route = this.map.lookup(buf, off);
+    if (route) return route;
+    const d = this.found.lookup(buf, off);
+    if (!d) return undefined;
+    d.usedAt = this.clock;
+    return d.route ?? undefined;
+  }
+
+  routeTo(publicKey: Uint8Array): Route | undefined {
+    return this.map.routeTo(publicKey) ?? this.lookups.route(addressOf(publicKey));
+  }
+
+  /** The key of the node at `address`, if the map or a lookup knows it. */
+  keyOf(address: Uint8Array): Uint8Array | undefined {
+    return this.map.keyOf(address) ?? this.found.lookup(address, 0)?.publicKey;
+  }
+
+  /** Finds a route to `address` (lookupDone says when it ends) unless one is known. */
+  locate(address: Uint8Array): void {
+    if (this.map.lookup(address, 0)) return;
+    this.lookups.locate(address);
+  }
+
+  /** A lookup for `address` is under way. */
+  locating(address: Uint8Array): boolean {
+    return this.lookups.locating(address);
+  }
+
+  /** Every route: the map's, then those found by lookups to nodes the map does not hold. */
+  routes(): (Route | FoundRoute)[] {
+    const all: (Route | FoundRoute)[] = this.map.routes();
+    for (const d of this.lookups.paths.destinations()) {
+      if (d.route && d.route.source !== 'neighbour' && !this.map.lookup(d.address, 0)) all.push(d.route);
+    }
+    return all;
+  }
+}
+
+/** Whether a route was found by a lookup (and says how), rather than computed from the map. */
+export function isFoundRoute(route: Route): route is FoundRoute {
+  return 'source' in route;
+}
