@@ -9,7 +9,9 @@
 //                 where it goes, and it leaves with the same bytes and length through the hop-out
 //                 stage;
 //        EXPIRED  its hop limit runs out here: its origin should be told (along reverseRoute);
-//        DROPPED  malformed, or its label names no live link of ours or the one it came in by.
+//        NO_LINK  its label names no live link of ours: the route is broken here, and its origin
+//                 should be told (along reverseRoute) which index failed (`nextLink`);
+//        DROPPED  malformed, or its label names the link it came in by.
 // Every drop is counted. A transit reads nothing past the routed header: what it carries is
 // sealed end to end.
 import type { Counters } from '../util/counters.js';
@@ -19,13 +21,14 @@ export const DROPPED = 0;
 export const FOR_US = 1;
 export const FORWARD = 2;
 export const EXPIRED = 3;
-export type Verdict = typeof DROPPED | typeof FOR_US | typeof FORWARD | typeof EXPIRED;
+export const NO_LINK = 4;
+export type Verdict = typeof DROPPED | typeof FOR_US | typeof FORWARD | typeof EXPIRED | typeof NO_LINK;
 
 export class Forwarder {
   /** After FOR_US: where the payload starts in the buffer, and its length. */
   payloadStart = 0;
   payloadLength = 0;
-  /** After FORWARD: the link to pass the frame to. */
+  /** After FORWARD: the link to pass the frame to; after NO_LINK, the index that named none. */
   nextLink = 0;
 
   constructor(
@@ -54,9 +57,14 @@ export class Forwarder {
       return EXPIRED;
     }
     const next = readSlot(buf, p, pointer);
-    if (next === inLink || !this.isUp(next)) {
+    if (next === inLink) {
       this.counters.badLabel++;
       return DROPPED;
+    }
+    if (!this.isUp(next)) {
+      this.counters.badLabel++;
+      this.nextLink = next;
+      return NO_LINK;
     }
     writeSlot(buf, p, pointer, inLink);
     buf[p + OFF_POINTER] = pointer + 1;

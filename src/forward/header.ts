@@ -5,7 +5,8 @@
 // reply needs no routing table. Layout (docs/PROTOCOL.md, "Routed frames"):
 //
 //   0      u8   0x01 (FRAME_ROUTED)
-//   1      u8   kind: 0 an end-to-end message, 1 a time-exceeded report, 2 a routing answer
+//   1      u8   kind: 0 an end-to-end message, 1 a time-exceeded report, 2 a routing answer,
+//               3 an unreachable report
 //   2      u8   hop limit, decremented by every transit
 //   3      u8   pointer: the slot the next transit reads
 //   4      u8   slot count (at most MAX_LABEL)
@@ -20,6 +21,9 @@ export const KIND_MESSAGE = 0;
 export const KIND_TIME_EXCEEDED = 1;
 /** An answer to a lookup or a probe, for the destination's router (docs/PROTOCOL.md §12). */
 export const KIND_ROUTING_ANSWER = 2;
+/** A transit could not pass a frame on (its label names no live link there): the route is
+ *  broken at that transit, for its origin's router (docs/PROTOCOL.md §5). */
+export const KIND_UNREACHABLE = 3;
 
 export const OFF_KIND = 1;
 export const OFF_HOP_LIMIT = 2;
@@ -71,7 +75,7 @@ export function writeRoutedHeader(buf: Uint8Array, off: number, kind: number, ho
 export function checkRoutedHeader(buf: Uint8Array, off: number, len: number): number {
   if (len < OFF_SLOTS) return -1;
   const count = buf[off + OFF_COUNT]!;
-  if (count > MAX_LABEL || buf[off + OFF_POINTER]! > count || buf[off + OFF_KIND]! > KIND_ROUTING_ANSWER) return -1;
+  if (count > MAX_LABEL || buf[off + OFF_POINTER]! > count || buf[off + OFF_KIND]! > KIND_UNREACHABLE) return -1;
   const header = OFF_SLOTS + 2 * count;
   return header + payloadLength(buf, off) <= len ? header : -1;
 }

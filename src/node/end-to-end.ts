@@ -16,7 +16,7 @@ import { MAX_STAGED_PACKETS } from '../session/constants.js';
 import type { Counters } from '../util/counters.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { readU32LE, readTransportCounter } from '../noise/messages.js';
-import { CONTROL_HOP_LIMIT, KIND_MESSAGE, KIND_TIME_EXCEEDED, encodeRoute, routeLabel, routeLink, routedHeaderLength, writeRoutedHeader } from '../forward/header.js';
+import { CONTROL_HOP_LIMIT, KIND_MESSAGE, KIND_TIME_EXCEEDED, KIND_UNREACHABLE, encodeRoute, routeLabel, routeLink, routedHeaderLength, writeRoutedHeader } from '../forward/header.js';
 import { reportedHeader, signTimeExceeded, verifyTimeExceeded } from '../forward/report.js';
 import type { Route } from '../routing/router.js';
 import type { IcmpReplies } from './icmp-replies.js';
@@ -133,6 +133,36 @@ export class EndToEnd {
       return;
     }
     this.sendFrame(back, KIND_TIME_EXCEEDED, CONTROL_HOP_LIMIT, signTimeExceeded(this.identity, messageHeader));
+  }
+
+  /**
+   * A frame could not be passed on here: its label's next index, `failed`, names no live link.
+   * Tells its origin along `back` (the reverse route), which then knows the route it used is
+   * broken at this node. Unsigned: only the node at the end of `back` can send a report that
+   * comes back along it (every transit records the way), and a node on the way could as well
+   * drop the frames.
+   */
+  reportUnreachable(back: Uint8Array, failed: number): void {
+    if (!this.reports.take(this.sessions.now())) {
+      this.counters.rateLimited++;
+      return;
+    }
+    this.sendFrame(back, KIND_UNREACHABLE, CONTROL_HOP_LIMIT, Uint8Array.of(failed >> 8, failed & 0xff));
+  }
+
+  /**
+   * A transit said the way through it and its index `failed` is broken (an unreachable report
+   * that came back by `link` and `slots`): end-to-end peers whose endpoint goes that way lose it,
+   * so their packets wait for a route (a lookup) rather than follow it. A packet or handshake
+   * from them sets it again.
+   */
+  routeBroken(link: number, slots: Uint16Array, failed: number): void {
+    for (const peer of this.sessions.allPeers()) {
+      const route = peer.endpoint;
+      if (!route || routeLink(route) !== link) continue;
+      const label = routeLabel(route);
+      if (label.length > slots.length && label[slots.length] === failed && slots.every((s, i) => label[i] === s)) peer.endpoint = null;
+    }
   }
 
   /**

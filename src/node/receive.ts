@@ -18,9 +18,10 @@
 //      - empty: a keepalive (a hello, for routing's link liveness);
 //      - 0x6_ or 0x4_, an IPv6 or IPv4 packet from the neighbour itself (checked as below);
 //      - 0x01, a routed frame: the forwarding stage (forward/forwarder.ts) decides. Passed on:
-//        marked to go on. Expired here: a report goes back to its origin (after the batch). For
-//        us: an end-to-end transport message is checked like a hop one and its open staged;
-//        handshakes, reports and routing answers (kind 2) are noted for after the batch;
+//        marked to go on. Expired here, or its label names no live link here: a report goes back
+//        to its origin (after the batch). For us: an end-to-end transport message is checked like
+//        a hop one and its open staged; handshakes, reports, routing answers (kind 2) and
+//        unreachable reports (kind 3) are noted for after the batch;
 //      - 0x02, routing control, 0x03, contact records (peer exchange), and 0x04, tree-routed
 //        frames (lookups): noted for after the batch.
 //   5. One native call opens every staged end-to-end message in place, each at its own offset,
@@ -48,9 +49,9 @@ import type { Counters } from '../util/counters.js';
 import type { PacketDevice } from '../tun/device.js';
 import { DATAGRAM_OFFSET, ENDPOINT_BYTES, TUN_OFFSET, type PacketBatch } from '../transport/batch.js';
 import type { DatagramSource } from '../transport/transport.js';
-import { FRAME_ROUTED, KIND_MESSAGE, KIND_ROUTING_ANSWER, OFF_HOP_LIMIT as OFF_FRAME_HOP_LIMIT, OFF_KIND, returnSlots, reverseRoute } from '../forward/header.js';
+import { FRAME_ROUTED, KIND_MESSAGE, KIND_ROUTING_ANSWER, KIND_UNREACHABLE, OFF_HOP_LIMIT as OFF_FRAME_HOP_LIMIT, OFF_KIND, returnSlots, reverseRoute } from '../forward/header.js';
 import { FRAME_TREE_ROUTED } from '../routing/tree-frame.js';
-import { EXPIRED, FOR_US, FORWARD, Forwarder } from '../forward/forwarder.js';
+import { EXPIRED, FOR_US, FORWARD, Forwarder, NO_LINK } from '../forward/forwarder.js';
 import { FRAME_ROUTING } from '../routing/constants.js';
 import { FRAME_CONTACTS } from '../discovery/exchange.js';
 import { OFF4_DST, OFF4_SRC, ipv4Length } from '../fcnet/ipv4.js';
@@ -376,6 +377,16 @@ export class ReceivePipeline {
       }
       return NOTHING;
     }
+    if (verdict === NO_LINK) {
+      // The route is broken here: its origin is told which index failed, so that it takes
+      // another route at once. Only for end-to-end messages: a report about a report could loop.
+      if (data[p + OFF_KIND] === KIND_MESSAGE) {
+        const back = reverseRoute(data, p, from.link);
+        const failed = forwarder.nextLink;
+        this.deferred.push({ run: () => this.ctx.e2e.reportUnreachable(back, failed) });
+      }
+      return NOTHING;
+    }
     if (verdict !== FOR_US) return NOTHING;
     return this.forUs(i, p, q, len, from, now);
   }
@@ -384,11 +395,18 @@ export class ReceivePipeline {
   private forUs(i: number, p: number, q: number, len: number, from: Peer, now: number): number {
     const { data } = this.batch;
     const e2e = this.ctx.e2e;
-    if (data[p + OFF_KIND] === KIND_ROUTING_ANSWER) {
-      const answer = data.slice(q, q + len);
+    const kind = data[p + OFF_KIND];
+    if (kind === KIND_ROUTING_ANSWER || kind === KIND_UNREACHABLE) {
+      const payload = data.slice(q, q + len);
       const link = from.link;
       const back = returnSlots(data, p);
-      this.deferred.push({ run: () => this.ctx.routing.receiveAnswer(link, back, answer) });
+      this.deferred.push({
+        run: () => {
+          if (kind === KIND_ROUTING_ANSWER) return this.ctx.routing.receiveAnswer(link, back, payload);
+          const failed = this.ctx.routing.receiveUnreachable(link, back, payload);
+          if (failed >= 0) this.ctx.e2e.routeBroken(link, back, failed);
+        },
+      });
       return LATER;
     }
     if (data[p + OFF_KIND] !== KIND_MESSAGE) {

@@ -105,6 +105,8 @@ export class LookupCounters extends CounterSet {
   /** Tree-routed frames passed on for others, and dropped: no neighbour nearer, hop limit spent,
    *  or malformed. */
   forwarded = 0;
+  /** Unreachable reports taken in: a transit said a route of ours was broken there. */
+  breaksReported = 0;
   deadEnds = 0;
   malformed = 0;
   framesSent = 0;
@@ -265,6 +267,13 @@ export class Lookups {
     this.neighbours.delete(link);
     this.greetDue.delete(link);
     for (const d of this.paths.linkDown(link)) this.onRouteChanged?.(d.address);
+  }
+
+  /** An unreachable report (docs/PROTOCOL.md §5) that came back by `link` and `slots` (the way
+   *  to its sender): the paths through that node and its index `failed` are broken. */
+  breakAt(link: number, slots: Uint16Array, failed: number): void {
+    this.counters.breaksReported++;
+    for (const d of this.paths.breakAt(link, slots, failed)) this.onRouteChanged?.(d.address);
   }
 
   /** The route to `address`, if one is known; marks it used. */

@@ -97,6 +97,23 @@ export class Paths {
     return changed;
   }
 
+  /**
+   * The node reached by `link` and `slots` cannot pass frames on by its index `failed`: every
+   * path that goes that way is dropped. Returns the destinations whose route changed.
+   */
+  breakAt(link: number, slots: Uint16Array, failed: number): Destination[] {
+    const changed: Destination[] = [];
+    const broken = (p: FoundPath) => p.link === link && p.slots.length > slots.length && p.slots[slots.length] === failed && slots.every((s, i) => p.slots[i] === s);
+    for (const [key, d] of this.byAddress) {
+      const before = d.paths.length;
+      d.paths = d.paths.filter((p) => !broken(p));
+      if (d.paths.length === before) continue;
+      if (d.paths.length === 0) this.byAddress.delete(key);
+      if (this.choose(d)) changed.push(d);
+    }
+    return changed;
+  }
+
   /** Forgets the destinations not used since `before` (but neighbours), and returns them. */
   expire(before: number): Destination[] {
     const gone: Destination[] = [];

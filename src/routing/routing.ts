@@ -6,6 +6,7 @@
 //                              acknowledgements go to the map, tree kinds (4–7) to the trees.
 //   receiveTreeFrame           a tree-routed frame (0x04): lookups pass it on or answer it.
 //   receiveAnswer              a routed frame of kind 2 whose label is used up here: an answer.
+//   receiveUnreachable         one of kind 3: a found route broke at a transit; the next takes over.
 //   lookup / routeTo           the data plane's questions: the map's route where the map knows the
 //                              destination (shortest, and how every small mesh is routed), else the
 //                              best route a lookup found; lookup allocates nothing.
@@ -111,6 +112,19 @@ export class Routing {
   /** An answer (routed frame of kind 2) that came in by `link`; `slots` lead back to its sender. */
   receiveAnswer(link: number, slots: Uint16Array, payload: Uint8Array): void {
     this.lookups.receiveAnswer(link, slots, payload);
+  }
+
+  /** An unreachable report (routed frame of kind 3) that came in by `link`; `slots` lead back
+   *  to the transit that sent it, its payload names the index that failed there (returned; -1
+   *  for a malformed report). */
+  receiveUnreachable(link: number, slots: Uint16Array, payload: Uint8Array): number {
+    if (payload.length !== 2) {
+      this.lookups.counters.malformed++;
+      return -1;
+    }
+    const failed = (payload[0]! << 8) | payload[1]!;
+    this.lookups.breakAt(link, slots, failed);
+    return failed;
   }
 
   tick(): void {
