@@ -357,7 +357,8 @@ export class Lookups {
     }
     for (const lookup of this.lookups.values()) {
       if (now - lookup.startedAt >= LOOKUP_TIMEOUT_MS) this.finish(lookup, false, 0);
-      else if (lookup.inFlight > 0) this.advance(lookup); // stalled requests free their places
+      // Stalled requests free their places; a lookup with no one to ask yet looks again.
+      else this.advance(lookup);
     }
     for (const d of this.paths.expire(now - ROUTE_IDLE_MS)) this.onRouteChanged?.(d.address);
   }
@@ -435,6 +436,16 @@ export class Lookups {
 
   private advance(lookup: Lookup): void {
     if (!this.lookups.has(hexOf(lookup.target))) return;
+    // Started before this node knew anyone (it has just come up): the contacts it has met since.
+    if (lookup.candidates.length === 0) {
+      for (const c of this.table.closest(lookup.target, 2 * DHT_BUCKET_SIZE)) {
+        lookup.candidates.push({ address: c.address, locator: c.locator, state: 0, hops: 0, tried: [] });
+      }
+    }
+    // None of them in a tree of ours (this node has not joined the trees yet): wait, as below.
+    if (!lookup.candidates.some((c) => c.state !== 3 && c.locator.places.some((p) => this.sharesRoot(p)))) {
+      if (lookup.candidates.some((c) => c.state === 0) && this.neighbours.size > 0) return;
+    }
     lookup.candidates.sort((a, b) => compareDistance(lookup.target, a.address, b.address));
     if (lookup.candidates.length > 2 * DHT_BUCKET_SIZE) lookup.candidates.length = 2 * DHT_BUCKET_SIZE;
     // The target itself, once its locator is known, is asked in every tree (askTarget); the rest
@@ -464,8 +475,12 @@ export class Lookups {
       lookup.inFlight++;
       active++;
     }
-    // Nothing left to ask among the nearest, and nothing on its way: the lookup has failed.
-    if (lookup.inFlight === 0 && !this.asking(lookup)) this.finish(lookup, false, 0);
+    // Nothing left to ask among the nearest, and nothing on its way: the lookup has failed —
+    // unless there was no one to ask at all yet, for which it waits (each tick looks again) until
+    // LOOKUP_TIMEOUT_MS, if it has a link to learn of anyone by. (A lookup waiting so keeps the
+    // node ticking fast: hasWork.)
+    const waiting = lookup.candidates.length === 0 && this.neighbours.size > 0;
+    if (lookup.inFlight === 0 && !this.asking(lookup) && !waiting) this.finish(lookup, false, 0);
   }
 
   /** The target's locator is known: ask it in every tree we share a root with. */

@@ -14,7 +14,8 @@
 //   routes                     every route, for `rovy routes` and the D-Bus API.
 import { AddressTable } from '../fcnet/address-table.js';
 import { FRAME_HEADER, FRAME_ROUTING, KIND_TREE_ACK, KIND_TREE_STATE } from './constants.js';
-import { Lookups, type LookupResult } from './lookups.js';
+import { Lookups, type Behaviour, type LookupResult } from './lookups.js';
+import { VerifiedSignatures } from './tree-proof.js';
 import { addressOf } from './locator.js';
 import type { Destination, FoundRoute } from './paths.js';
 import { Router, type Route, type RouterOptions } from './router.js';
@@ -40,8 +41,12 @@ export interface RoutingOptions {
   workDue?(): void;
   /** A lookup asked for by locate() ended. */
   lookupDone?(result: LookupResult): void;
-  /** The map's bounds, for tests (RouterOptions). */
-  map?: Pick<RouterOptions, 'maxOrigins' | 'maxDatabaseBytes' | 'verify'>;
+  /** The map's bounds and signature checks, for tests and the simulator (RouterOptions). */
+  map?: Pick<RouterOptions, 'maxOrigins' | 'maxDatabaseBytes' | 'verify' | 'scope'>;
+  /** Signature checks of the trees and lookups (the simulator shares one between nodes). */
+  verified?: VerifiedSignatures;
+  /** Tests and the simulator: how this node behaves toward others' lookups (default honest). */
+  behaviour?: Behaviour;
 }
 
 export class Routing {
@@ -62,7 +67,8 @@ export class Routing {
     const workDue = options.workDue?.bind(options);
     const routesChanged = options.routesChanged?.bind(options);
     this.map = new Router({ identity: options.identity, mtu: options.mtu, send: options.send, now, wallNow: options.wallNow, routesChanged, workDue, ...options.map });
-    this.trees = new Trees({ identity: options.identity, mtu: options.mtu, send: options.send, now, wallNow: options.wallNow, workDue });
+    const verified = options.verified ?? new VerifiedSignatures();
+    this.trees = new Trees({ identity: options.identity, mtu: options.mtu, send: options.send, now, wallNow: options.wallNow, workDue, verified });
     this.lookups = new Lookups({
       identity: options.identity,
       trees: this.trees,
@@ -78,6 +84,8 @@ export class Routing {
         routesChanged?.();
       },
       lookupDone: options.lookupDone?.bind(options),
+      verified,
+      behaviour: options.behaviour,
     });
   }
 

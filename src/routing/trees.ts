@@ -77,6 +77,9 @@ export class TreeCounters extends CounterSet {
   rootsExpired = 0;
   /** Positions sent again for want of an acknowledgement. */
   retransmitted = 0;
+  /** Positions sent again to a neighbour that had acknowledged ours and then named a worse root
+   *  (it restarted while its link stayed up here). */
+  resentToRestarted = 0;
   framesSent = 0;
   bytesSent = 0;
   framesReceived = 0;
@@ -462,6 +465,12 @@ export class Trees {
     this.acknowledge(link, t, version, position.beacon);
     this.noteRevival(t, position);
     const own = this.own[t]!;
+    // It took our place already, yet now names a worse root than ours: it lost what we sent it
+    // (it restarted quicker than the link could time out here). Ours goes again.
+    if (nt.acked && compareRanks(position.rank, own.position.rank) > 0) {
+      this.counters.resentToRestarted++;
+      this.sendState(link, t, nt, now);
+    }
     if (own.parent === link && equalKeys(own.position.beacon, 0, position.beacon)) {
       if (beaconSequence(position.beacon) > beaconSequence(own.position.beacon)) own.freshAt = now;
     }

@@ -165,12 +165,12 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
       const routes = await rovy('routes', '--json');
       assert.equal(routes.code, 0, routes.stderr);
       assert.deepEqual(JSON.parse(routes.stdout), [
-        { peerId: b.peerId, petname: 'bob', address: b.address, origin: 'runtime', state: 'connected', hops: 1, via: b.peerId, route: [b.peerId], routeMtu: 1420, path: peer!.path },
+        { peerId: b.peerId, petname: 'bob', address: b.address, origin: 'runtime', state: 'connected', hops: 1, via: b.peerId, route: [b.peerId], routeMtu: 1420, source: 'link', tree: -1, foundAt: null, path: peer!.path },
       ]);
       const table = (await rovy('routes')).stdout.split('\n');
-      assert.match(table[0]!, /^DESTINATION +ADDRESS +HOPS +VIA +MTU +PATH$/);
+      assert.match(table[0]!, /^DESTINATION +ADDRESS +HOPS +VIA +MTU +FOUND BY +PATH$/);
       // The petname the examples gave B names it in the table.
-      assert.match(table[1]!, new RegExp(`^bob +${b.address} +1 +direct +1420 +bob$`));
+      assert.match(table[1]!, new RegExp(`^bob +${b.address} +1 +direct +1420 +link +bob$`));
       const contract = parseIntrospection(readFileSync(join(ROOT, 'dbus', 'net.rovy.Rovy1.xml'), 'utf8'));
       const live = parseIntrospection((await busctl('introspect', '--xml-interface', DEST, peer!.path)).stdout);
       assert.deepEqual(members(live.find((i) => i.name === `${DEST}.Peer`)), members(contract.find((i) => i.name === `${DEST}.Peer`)));

@@ -88,6 +88,7 @@ test('a node two hops away appears on D-Bus as a routed peer', { skip: !isRoot &
     );
     assert.equal((await busctl('get-property', DEST, routed.path, `${DEST}.Peer`, 'HopCount')).stdout.trim(), 'u 2');
     assert.equal((await busctl('get-property', DEST, routed.path, `${DEST}.Peer`, 'Route')).stdout.trim(), `as 2 "${b.peerId}" "${c.peerId}"`);
+    assert.equal((await busctl('get-property', DEST, routed.path, `${DEST}.Peer`, 'RouteSource')).stdout.trim(), 's "map"');
 
     // 2. The CLI shows it.
     const routes = JSON.parse((await rovy('routes', '--json')).stdout) as { peerId: string; hops: number; via: string; route: string[] }[];
@@ -100,7 +101,7 @@ test('a node two hops away appears on D-Bus as a routed peer', { skip: !isRoot &
     );
     const table = (await rovy('routes')).stdout;
     t.diagnostic(`rovy routes on A:\n${table}`);
-    assert.match(table, new RegExp(`^${c.peerId} +${c.address} +2 +bob +\\d+ +bob > ${c.peerId.slice(0, 16)}…$`, 'm'));
+    assert.match(table, new RegExp(`^${c.peerId} +${c.address} +2 +bob +\\d+ +map +bob > ${c.peerId.slice(0, 16)}…$`, 'm'));
     assert.match((await rovy('peers')).stdout, /routed, 2 hops via bob/);
 
     // 3. It is not a link of A's: Disconnect is refused.

@@ -80,7 +80,7 @@ function iperfReceived(out: string): IperfSum | undefined {
 /** The parts of the SIGUSR1 state the tests read (service/daemon.ts logs it). */
 export interface DaemonState {
   counters: Record<string, number>;
-  peers: { peerId: string; origin: string; state: string; hops: number; endpoint: string | null }[];
+  peers: { peerId: string; address: string; origin: string; state: string; hops: number; endpoint: string | null; routeSource: string }[];
   /** The link policy and what came of it (node/inbound.ts report()). */
   links: { accept: string; inbound: number; blocked: string[]; counters: Record<string, number> };
   dataPath: {

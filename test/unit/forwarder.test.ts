@@ -2,7 +2,7 @@
 // what it decides, what it counts, and how it rewrites a frame it passes on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DROPPED, EXPIRED, FORWARD, FOR_US, Forwarder } from '../../src/forward/forwarder.js';
+import { DROPPED, EXPIRED, FORWARD, FOR_US, Forwarder, NO_LINK } from '../../src/forward/forwarder.js';
 import {
   KIND_MESSAGE,
   MAX_LABEL,
@@ -68,11 +68,13 @@ test('a hop limit of 1 or 0 expires at a transit and is counted; 2 goes on', () 
   }
 });
 
-test('a label back the way it came, or to a link that is down, is dropped and counted', () => {
+test('a label back the way it came is dropped; one to a link that is down too, naming that link for the report; both counted', () => {
   for (const next of [1, 5, 0]) {
     const { f, counters } = forwarder();
     const { buf, len } = frame([next], 9, 4);
-    assert.equal(f.decide(buf, 3, len, 1), DROPPED, `next link ${next}`);
+    assert.equal(f.decide(buf, 3, len, 1), next === 1 ? DROPPED : NO_LINK, `next link ${next}`);
+    if (next !== 1) assert.equal(f.nextLink, next);
+    assert.equal(buf[3 + OFF_POINTER], 0, 'a dropped frame was rewritten');
     assert.equal(counters.badLabel, 1);
   }
 });

@@ -1,0 +1,154 @@
+// Thirty real daemons on a power-law shape (issue 16): each node's map holds only the nodes within
+// MAP_RADIUS hops, so no node has routes to all the others from its map, and the rest are found
+// by lookups over the spanning trees. Every sampled pair reaches the other with ping -6 (the first
+// packet waits for one lookup), and goes on doing so when the biggest hub is killed.
+//
+// The shape: preferential attachment, one link per new node (so the first nodes become hubs),
+// then one more link from each of the hub's branches to the next, so that the mesh holds
+// together without the hub. Seeded; the first seed whose every node lies more than MAP_RADIUS hops
+// from some other node is taken.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MAP_RADIUS } from '../../src/routing/constants.js';
+import { bfs, makeGraph, rng, type Graph } from '../../bench/sim/graph.js';
+import { Lab, isRoot, until, type Daemon, type DaemonState } from './netns.js';
+import { buildMesh, ping } from './mesh.js';
+
+const COUNT = 30;
+/** Pairs pinged before and after the hub is killed. */
+const PAIRS = 30;
+
+function preferentialAttachment(n: number, random: () => number): [number, number][] {
+  const edges: [number, number][] = [[0, 1]];
+  // Every link's two ends, so that a node is drawn in proportion to its degree.
+  const ends = [0, 1];
+  for (let v = 2; v < n; v++) {
+    const u = ends[Math.floor(random() * ends.length)]!;
+    edges.push([u, v]);
+    ends.push(u, v);
+  }
+  return edges;
+}
+
+function powerLawShape(): { graph: Graph; hub: number } {
+  for (let seed = 1; ; seed++) {
+    const random = rng(seed);
+    const edges = preferentialAttachment(COUNT, random);
+    const tree = makeGraph('tree', COUNT, edges);
+    const hub = tree.adjacency.reduce((best, adj, i) => (adj.length > tree.adjacency[best]!.length ? i : best), 0);
+    // The hub's branches, each joined to the next by a link between random members.
+    const branches: number[][] = [];
+    const seen = new Set([hub]);
+    for (const first of tree.adjacency[hub]!) {
+      const dist = bfs(tree, first, (i) => i !== hub);
+      const members = [...dist.keys()].filter((i) => dist[i]! >= 0);
+      members.forEach((i) => seen.add(i));
+      branches.push(members);
+    }
+    for (let b = 0; b + 1 < branches.length; b++) {
+      const x = branches[b]![Math.floor(random() * branches[b]!.length)]!;
+      const y = branches[b + 1]![Math.floor(random() * branches[b + 1]!.length)]!;
+      edges.push([x, y]);
+    }
+    const graph = makeGraph(`power-law ${COUNT}, seed ${seed}`, COUNT, edges);
+    const farFromAll = graph.adjacency.every((_, i) => Math.max(...bfs(graph, i)) > MAP_RADIUS);
+    const withoutHub = bfs(graph, hub === 0 ? 1 : 0, (i) => i !== hub);
+    const holdsTogether = withoutHub.every((d, i) => i === hub || d >= 0);
+    if (farFromAll && holdsTogether) return { graph, hub };
+  }
+}
+
+/** Sampled pairs (source, destination) among the nodes `alive` allows, farther than the map
+ *  reaches first; seeded. */
+function samplePairs(graph: Graph, count: number, seed: number, alive: (i: number) => boolean): [number, number][] {
+  const random = rng(seed);
+  const far: [number, number][] = [];
+  const near: [number, number][] = [];
+  for (let s = 0; s < graph.n; s++) {
+    if (!alive(s)) continue;
+    const dist = bfs(graph, s, alive);
+    for (let d = 0; d < graph.n; d++) if (d !== s && alive(d)) (dist[d]! > MAP_RADIUS ? far : near).push([s, d]);
+  }
+  const pick = (from: [number, number][], k: number) => {
+    const out: [number, number][] = [];
+    while (out.length < k && from.length > 0) out.push(from.splice(Math.floor(random() * from.length), 1)[0]!);
+    return out;
+  };
+  const fromFar = pick(far, Math.ceil(count * 0.8));
+  return [...fromFar, ...pick(near, count - fromFar.length)];
+}
+
+type Peer = DaemonState['peers'][number];
+
+test('thirty daemons on a power-law shape: maps of 3 hops, lookups beyond, every sampled pair reached, and again without the biggest hub', { skip: !isRoot && 'needs root for namespaces and TUN', timeout: 15 * 60_000 }, async (t) => {
+  const { graph, hub } = powerLawShape();
+  t.diagnostic(`${graph.name}: ${graph.edges.length} links, hub ${hub} with ${graph.adjacency[hub]!.length}, diameter ${Math.max(...graph.adjacency.map((_, i) => Math.max(...bfs(graph, i))))}`);
+  const lab = new Lab();
+  try {
+    const { nodes } = buildMesh(lab, 's', COUNT, graph.edges);
+    const daemons: Daemon[] = nodes.map((n) => lab.start(n.ns, n.config));
+    const byAddress = new Map(nodes.map((n, i) => [n.address, i]));
+
+    /** What node i's map holds: the nodes it has a route to from links and announcements. */
+    const mapOf = (peers: Peer[]): Set<number> => new Set(peers.filter((p) => p.routeSource === 'link' || p.routeSource === 'map').map((p) => byAddress.get(p.address)!));
+
+    await t.test('each map holds exactly the nodes within 3 hops, so none holds them all', async () => {
+      const started = performance.now();
+      for (let i = 0; i < COUNT; i++) {
+        const dist = bfs(graph, i);
+        const within = new Set([...dist.keys()].filter((j) => j !== i && dist[j]! <= MAP_RADIUS));
+        let held = new Set<number>();
+        await until(`node ${i}'s map to hold the ${within.size} nodes within ${MAP_RADIUS} hops`, async () => {
+          held = mapOf((await daemons[i]!.state()).peers);
+          return held.size === within.size && [...within].every((j) => held.has(j));
+        }, 60_000, 250).catch((e: Error) => assert.fail(`${e.message}: it holds ${[...held].sort((a, b) => a - b).join(' ')}`));
+        assert.ok(held.size < COUNT - 1, `node ${i} holds every other node`);
+      }
+      t.diagnostic(`every map complete ${Math.round(performance.now() - started)} ms after the daemons started`);
+    });
+
+    /** Pings each pair until it answers, within `limitMs`; returns how long each first answer took. */
+    const reach = async (pairs: [number, number][], limitMs: number): Promise<number[]> => {
+      const took: number[] = [];
+      for (const [s, d] of pairs) {
+        const started = performance.now();
+        await until(`${s} to reach ${d} (${bfs(graph, s, (i) => daemons[i]!.child.exitCode === null)[d]} hops)`, () => ping(nodes[s]!, nodes[d]!, ['-W', '2']).code === 0, limitMs, 100);
+        took.push(performance.now() - started);
+      }
+      return took;
+    };
+    const summary = (took: number[]) => {
+      const sorted = [...took].sort((a, b) => a - b);
+      return `mean ${Math.round(sorted.reduce((x, y) => x + y, 0) / sorted.length)} ms, max ${Math.round(sorted.at(-1)!)} ms`;
+    };
+
+    await t.test(`ping -6 reaches ${PAIRS} sampled pairs, most beyond the sources' maps, found by lookups`, async () => {
+      const pairs = samplePairs(graph, PAIRS, 7, () => true);
+      const took = await reach(pairs, 30_000);
+      t.diagnostic(`first answers: ${summary(took)}`);
+      // The sources' routes to the far ones were found by lookups, and say how.
+      const [s, d] = pairs[0]!;
+      const route = (await daemons[s]!.state()).peers.find((p) => p.address === nodes[d]!.address);
+      assert.ok(route && ['lookup', 'probe', 'return', 'request'].includes(route.routeSource), `node ${s}'s route to ${d}: ${JSON.stringify(route)}`);
+      assert.ok(route.hops > MAP_RADIUS, `${route.hops} hops`);
+    });
+
+    await t.test('the biggest hub killed: every sampled pair of the rest is reached again', async () => {
+      const alive = (i: number) => i !== hub;
+      daemons[hub]!.signal('SIGKILL');
+      await daemons[hub]!.exited;
+      const killed = performance.now();
+      // Pairs whose shortest way went through the hub first: their routes broke.
+      const pairs = samplePairs(graph, PAIRS, 8, alive).sort(([a, b], [c, d]) => Number(throughHub(graph, hub, c, d)) - Number(throughHub(graph, hub, a, b)));
+      const took = await reach(pairs, 45_000);
+      t.diagnostic(`${pairs.filter(([a, b]) => throughHub(graph, hub, a, b)).length} of the pairs went through the hub; reached again ${summary(took)}, all within ${Math.round(performance.now() - killed)} ms of the kill`);
+    });
+  } finally {
+    await lab.cleanup();
+  }
+});
+
+/** Whether every shortest way from a to b went through the hub (it is longer without it). */
+function throughHub(graph: Graph, hub: number, a: number, b: number): boolean {
+  return bfs(graph, a)[b]! < bfs(graph, a, (i) => i !== hub)[b]!;
+}
