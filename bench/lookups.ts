@@ -1,11 +1,14 @@
-// Routing at scale, end to end, on the shared graphs: every node a real Trees + Lookups agent
-// (bench/sim/mesh-agent.ts) with a real key and real signatures. Measures, per graph: how long
-// the trees and the published locators take from a cold start; the state each node holds; the
+// Routing at scale, end to end, on the shared graphs: every node a real Routing agent — the map,
+// the trees and the lookups the daemon runs (bench/sim/mesh-agent.ts) — with a real key and real
+// signatures. Measures, per graph: how long the trees and the published locators take from a
+// cold start; the state each node holds; the
 // steady control traffic; lookups between sampled pairs — found or not, their latency in hops,
 // the stretch of the route the first answer gave and of the best route after the probes; and,
 // with a share of hostile nodes (silent: they answer nothing; misleading: they answer with the
 // farthest nodes they know; black holes: they answer nothing and pass nothing on), how many
-// lookups still find the target's locator and a route.
+// lookups still find the target's locator and a route; and, under data flows between sampled
+// pairs, how long after the biggest hub crashes, or a link on a flow's way is cut, the interrupted
+// flows arrive again (the failure noticed as the daemon's links notice it, src/node/links.ts).
 //
 // Run:  npm run bench:lookups [-- graph-name ...] [--pairs N] [--steady-min M] [--hostile P]
 import { readdirSync } from 'node:fs';
@@ -16,10 +19,14 @@ import { AgentSim } from './sim/agent-sim.js';
 import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
 import { MeshAgent } from './sim/mesh-agent.js';
 import { quantiles } from './sim/summary.js';
+import { FRAME_ROUTED, KIND_MESSAGE, OFF_KIND } from '../src/forward/header.js';
 
 const GRAPH_DIR = graphDir(import.meta.url);
 
 type Sim = AgentSim<MeshAgent>;
+
+/** Where data packets arrived: set per run (MeshAgent's `delivered`). */
+let onDelivered: (index: number, tag: number) => void = () => {};
 
 function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<number>, kind: Behaviour): Sim {
   const shared = new Map<string, boolean>();
@@ -34,15 +41,17 @@ function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<numbe
           list.push(result);
           done.set(index, list);
         },
+        delivered: (index, tag) => onDelivered(index, tag),
       }),
-    { seed: 20261202 },
+    { seed: 20261202, isData: (frame) => frame[0] === FRAME_ROUTED && frame[OFF_KIND] === KIND_MESSAGE },
   );
 }
 
 interface PairResult {
   found: boolean;
   located: boolean;
-  /** A route was known before the lookup (the destination had asked the source something). */
+  /** A route was known without a lookup: the destination is in the source's map, or had asked
+   *  the source something. */
   known: boolean;
   hops: number;
   firstStretch: number;
@@ -66,14 +75,21 @@ function lookupPairs(sim: Sim, done: Map<number, LookupResult[]>, pairs: number,
       } while (s === d || avoid.has(s) || avoid.has(d) || g.adjacency[s]!.includes(d));
       const shortest = bfs(g, s)[d]!;
       if (shortest < 0 || shortest > 63) continue;
-      sim.nodes[s]!.agent.lookups.locate(addressOf(sim.nodes[d]!.keys.publicKey));
+      const target = addressOf(sim.nodes[d]!.keys.publicKey);
+      const known = sim.nodes[s]!.agent.routing.lookup(target, 0);
+      if (known) {
+        // In the source's map (or found before): no lookup, the route is there.
+        results.push({ found: true, located: true, known: true, hops: 0, firstStretch: known.hops / shortest, bestStretch: known.hops / shortest });
+        continue;
+      }
+      sim.nodes[s]!.agent.routing.locate(target);
       started.push([s, d, shortest]);
     }
     const first = new Map<string, number>();
     // Until every lookup of the batch has ended, noting each source's first route.
     sim.runUntilTrue(() => {
       for (const [s, d] of started) {
-        const route = sim.nodes[s]!.agent.lookups.route(addressOf(sim.nodes[d]!.keys.publicKey));
+        const route = sim.nodes[s]!.agent.routing.lookup(addressOf(sim.nodes[d]!.keys.publicKey), 0);
         if (route && !first.has(`${s}/${d}`)) first.set(`${s}/${d}`, route.hops);
       }
       return started.every(([s, d]) => (done.get(s) ?? []).some((r) => sameAddress(r.target, addressOf(sim.nodes[d]!.keys.publicKey))));
@@ -82,7 +98,7 @@ function lookupPairs(sim: Sim, done: Map<number, LookupResult[]>, pairs: number,
     for (const [s, d, shortest] of started) {
       const target = addressOf(sim.nodes[d]!.keys.publicKey);
       const result = (done.get(s) ?? []).find((r) => sameAddress(r.target, target));
-      const route = sim.nodes[s]!.agent.lookups.route(target);
+      const route = sim.nodes[s]!.agent.routing.lookup(target, 0);
       results.push({
         found: !!result?.found && !!route,
         located: !!result?.located,
@@ -94,6 +110,15 @@ function lookupPairs(sim: Sim, done: Map<number, LookupResult[]>, pairs: number,
     }
   }
   return results;
+}
+
+/** The second link on the way the source's route takes (the first if it has one hop). */
+function linkOnRoute(sim: Sim, [s, d]: [number, number]): [number, number] {
+  const route = sim.nodes[s]!.agent.routing.lookup(addressOf(sim.nodes[d]!.keys.publicKey), 0);
+  if (!route) throw new Error(`no route from ${s} to ${d}`);
+  let at = sim.nodes[s]!.peers[route.link]!;
+  if (route.label.length === 0) return [s, at];
+  return [at, sim.nodes[at]!.peers[route.label[0]!]!];
 }
 
 function sameAddress(a: Uint8Array, b: Uint8Array): boolean {
@@ -122,6 +147,14 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   sim.run(steadyMin * 60_000);
   const steady = sim.takeTraffic();
   console.log(`  steady traffic over ${steadyMin} min (B/s per node): ${quantiles(Float64Array.from(steady.perNode, (b) => b / (steadyMin * 60)))}`);
+  // Failures under traffic: the biggest hub crashes; then a link on a flow's way is cut.
+  const hub = g.adjacency.reduce((best, adj, i) => (adj.length > g.adjacency[best]!.length ? i : best), 0);
+  reportFailover(`hub ${hub} (${g.adjacency[hub]!.length} links) crashes`, failover(sim, flowPairs(g, Math.min(pairs, 200), 11, hub), () => sim.crashNode(hub)));
+  const cutPairs = flowPairs(g, Math.min(pairs, 200), 12, hub);
+  reportFailover('a link on the way of the first flow is cut', failover(sim, cutPairs, () => {
+    const [a, b] = linkOnRoute(sim, cutPairs[0]!);
+    sim.cutLink(a, b);
+  }));
   if (hostileShare > 0) {
     for (const kind of ['silent', 'misleading', 'black hole'] as const) {
       const random = rng(99);
@@ -135,6 +168,73 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
     }
   }
   console.log(`  wall time ${((performance.now() - wall) / 1000).toFixed(1)} s`);
+}
+
+/** A data packet every FLOW_INTERVAL_MS on each flow. */
+const FLOW_INTERVAL_MS = 100;
+
+/**
+ * Data flows between `pairs` (a packet every FLOW_INTERVAL_MS each, sent along the source's route,
+ * or starting a lookup where it has none, as the daemon does), then `fail()` at a steady moment.
+ * Returns, per flow whose packets stopped arriving, how long after the failure its packets arrived
+ * again: the failure's detection, the report or announcement, and the switch to another route.
+ */
+function failover(sim: Sim, pairs: [number, number][], fail: () => void): { interrupted: number[]; lost: number } {
+  const targets = pairs.map(([, d]) => addressOf(sim.nodes[d]!.keys.publicKey));
+  const lastArrival = new Float64Array(pairs.length).fill(-1);
+  let failedAt = Infinity;
+  const backAt = new Float64Array(pairs.length).fill(-1);
+  const stalled = new Uint8Array(pairs.length);
+  onDelivered = (index, tag) => {
+    if (index !== pairs[tag]![1]) return;
+    // A flow stalled if nothing arrived for three intervals after the failure.
+    if (sim.now > failedAt && sim.now - Math.max(lastArrival[tag]!, failedAt) > 3 * FLOW_INTERVAL_MS + 50) {
+      stalled[tag] = 1;
+      if (backAt[tag]! < 0) backAt[tag] = sim.now - failedAt;
+    }
+    lastArrival[tag] = sim.now;
+  };
+  let running = true;
+  const send = () => {
+    if (!running) return;
+    pairs.forEach(([s], i) => {
+      const agent = sim.nodes[s]!.agent;
+      if (!sim.nodes[s]!.alive) return;
+      if (!agent.sendData(targets[i]!, i)) agent.routing.locate(targets[i]!);
+    });
+    sim.at(sim.now + FLOW_INTERVAL_MS, send);
+  };
+  send();
+  sim.run(5_000);
+  failedAt = sim.now;
+  fail();
+  sim.run(20_000);
+  running = false;
+  onDelivered = () => {};
+  // Flows that stalled and never came back count as lost (their destination may be cut off).
+  let lost = 0;
+  const interrupted: number[] = [];
+  for (let i = 0; i < pairs.length; i++) {
+    if (backAt[i]! >= 0) interrupted.push(backAt[i]!);
+    else if (lastArrival[i]! < failedAt + 3 * FLOW_INTERVAL_MS) lost++;
+  }
+  return { interrupted, lost };
+}
+
+/** Sampled pairs of live nodes, linked to neither each other nor `avoid`; seeded. */
+function flowPairs(g: Graph, count: number, seed: number, avoid: number): [number, number][] {
+  const random = rng(seed);
+  const pairs: [number, number][] = [];
+  while (pairs.length < count) {
+    const s = Math.floor(random() * g.n);
+    const d = Math.floor(random() * g.n);
+    if (s !== d && s !== avoid && d !== avoid && !g.adjacency[s]!.includes(d)) pairs.push([s, d]);
+  }
+  return pairs;
+}
+
+function reportFailover(what: string, r: { interrupted: number[]; lost: number }): void {
+  console.log(`  ${what}: ${r.interrupted.length} flows interrupted, flowing again after (ms) ${quantiles(r.interrupted)}; ${r.lost} not back in 20 s`);
 }
 
 function report(what: string, results: PairResult[]): void {

@@ -12,6 +12,7 @@ import { blake2s } from '@noble/hashes/blake2.js';
 import { isRovyKey } from '../../src/keys/address.js';
 import { publicKeyFromPrivate, type KeyPair } from '../../src/keys/keypair.js';
 import { TICK_MS } from '../../src/routing/constants.js';
+import { LINK_BUSY_DEAD_MS, LINK_DEAD_MS, LINK_HELLO_MS } from '../../src/node/links.js';
 import { rng, type Graph } from './graph.js';
 
 /** Wall-clock origin of the virtual clock (sequence numbers are ms since the epoch). */
@@ -43,6 +44,9 @@ export interface AgentSimOptions {
   /** Share of frames lost on every link, each independently (seeded). */
   loss?: number;
   keys?: KeyPair[];
+  /** Whether a frame is data (as the daemon's links tell data from hellos): a crashed node's
+   *  neighbour that sends it data notices within LINK_BUSY_DEAD_MS (crashNode). */
+  isData?(frame: Uint8Array): boolean;
 }
 
 export interface AgentNode<A extends Agent> {
@@ -63,12 +67,13 @@ export interface AgentNode<A extends Agent> {
 interface Event {
   t: number;
   seq: number;
-  /** -1: a tick of `to`; else the link at `to` the frame arrives on. */
+  /** -1: a tick of `to`; -2: `run`; else the link at `to` the frame arrives on. */
   link: number;
   to: number;
   frame: Uint8Array | null;
   /** Link generation when sent (a frame dies with its link), or the tick generation. */
   gen: number;
+  run?: () => void;
 }
 
 export class AgentSim<A extends Agent> {
@@ -84,12 +89,18 @@ export class AgentSim<A extends Agent> {
   private readonly linkGen = new Map<number, number>();
   private readonly latency = new Map<number, number>();
   private nextGen = 1;
+  private readonly isData: ((frame: Uint8Array) => boolean) | undefined;
+  /** Links to crashed nodes whose failure a neighbour will notice, by when (linkKey). */
+  private readonly noticeAt = new Map<number, number>();
+  /** Links cut and not yet noticed (linkKey): frames on them are lost. */
+  private readonly cut = new Set<number>();
 
   constructor(graph: Graph, makeAgent: (io: AgentIo) => A, options: AgentSimOptions = {}) {
     this.graph = graph;
     this.random = rng(options.seed ?? 1);
     this.lossRandom = rng((options.seed ?? 1) ^ 0x10553);
     this.loss = options.loss ?? 0;
+    this.isData = options.isData;
     const [lo, hi] = options.latency ?? [1, 20];
     const keys = options.keys ?? simulationKeys(graph.n);
     for (let i = 0; i < graph.n; i++) {
@@ -157,6 +168,42 @@ export class AgentSim<A extends Agent> {
     node.alive = false;
   }
 
+  /**
+   * A node crashes: it sends, receives and ticks no more, and its neighbours notice as the
+   * daemon's links do (src/node/links.ts): one that sends it data within LINK_BUSY_DEAD_MS of the
+   * first such frame, the others when it has been silent LINK_DEAD_MS — on average half a hello
+   * interval after the crash less than that, its last hello being that old.
+   */
+  crashNode(n: number): void {
+    const node = this.nodes[n]!;
+    node.alive = false;
+    for (const peer of this.graph.adjacency[n]!) this.noticeBy(peer, n, this.now + LINK_DEAD_MS - LINK_HELLO_MS / 2);
+  }
+
+  /** A link fails at both ends at once (a cable cut), noticed as crashNode says. */
+  cutLink(a: number, b: number): void {
+    this.cut.add(this.linkKey(a, b));
+    this.noticeBy(a, b, this.now + LINK_DEAD_MS - LINK_HELLO_MS / 2);
+  }
+
+  /** Runs `fn` at virtual time `t`. */
+  at(t: number, fn: () => void): void {
+    this.push({ t, seq: this.seq++, link: -2, to: 0, frame: null, gen: 0, run: fn });
+  }
+
+  private noticeBy(a: number, b: number, t: number): void {
+    const key = this.linkKey(a, b);
+    const due = this.noticeAt.get(key);
+    if (due !== undefined && due <= t) return;
+    this.noticeAt.set(key, t);
+    this.at(t, () => {
+      if (this.noticeAt.get(key) !== t) return;
+      this.noticeAt.delete(key);
+      this.cut.delete(key);
+      this.linkDown(a, b);
+    });
+  }
+
   /** A node hangs: it sends, receives and ticks no more, but its links stay up at its
    *  neighbours (nothing tells them it is gone). */
   hangNode(n: number): void {
@@ -169,6 +216,10 @@ export class AgentSim<A extends Agent> {
       if (!e || e.t > t) break;
       this.pop();
       this.now = e.t;
+      if (e.link === -2) {
+        e.run!();
+        continue;
+      }
       const node = this.nodes[e.to]!;
       if (!node.alive) continue;
       if (e.link < 0) {
@@ -231,6 +282,11 @@ export class AgentSim<A extends Agent> {
     if (gen === undefined) return; // the agent has not been told yet: lost, as on a dead link
     node.sentFrames++;
     node.sentBytes += frame.length;
+    if (!this.nodes[peer]!.alive || this.cut.has(key)) {
+      // Into a failure not yet noticed: lost; data makes the sender notice sooner.
+      if (this.isData?.(frame)) this.noticeBy(node.index, peer, this.now + LINK_BUSY_DEAD_MS);
+      return;
+    }
     if (this.loss > 0 && this.lossRandom() < this.loss) {
       this.lostFrames++;
       return;

@@ -3,6 +3,11 @@
 // hop session lives and the neighbour has been heard from recently. Hellos — empty transport
 // messages — go out every LINK_HELLO_MS when nothing else has, so silence means failure: a cut
 // cable is noticed in LINK_DEAD_MS, not after WireGuard's minutes-long session timers.
+//
+// While traffic flows it is noticed sooner: a node that receives data from a neighbour and has
+// sent nothing back answers with a hello within LINK_ECHO_MS, so a neighbour that sent data and
+// has heard nothing for LINK_BUSY_DEAD_MS takes the link for down. A failure
+// under traffic then costs its packets that long, not four seconds (docs/ROUTING.md: failover).
 import type { SessionManager } from '../session/manager.js';
 import type { Peer } from '../session/peer.js';
 
@@ -10,6 +15,11 @@ import type { Peer } from '../session/peer.js';
 export const LINK_HELLO_MS = 1000;
 /** A link that was silent this long is down for routing (four missed hellos). */
 export const LINK_DEAD_MS = 4000;
+/** Data from a neighbour is answered within this long, by a hello if nothing else goes back. */
+export const LINK_ECHO_MS = 250;
+/** A link we sent data on that has been silent this long since is down: five echoes missed, or
+ *  half a second past the hello a node that does not echo (the first revision) sends each second. */
+export const LINK_BUSY_DEAD_MS = 1500;
 
 export interface LinkEvents {
   linkUp(link: number, peer: Peer): void;
@@ -64,20 +74,27 @@ export class Links {
   }
 
   /**
-   * Sends hellos where due and tells routing which links came up or went down. `horizon` is how
-   * long until the next tick: a hello that would be late by then goes now, so a node at rest
-   * sends all of its hellos in one wakeup. Returns when the next link falls silent for good unless
-   * something arrives (Infinity if no link is up), so the caller can tick then.
+   * Sends hellos where due — the periodic one, and the echo owed for data received — and tells
+   * routing which links came up or went down. `horizon` is how long until the next tick: a
+   * periodic hello that would be late by then goes now, so a node at rest sends all of its hellos
+   * in one wakeup. Returns when the next of these is due unless something arrives — an echo, a
+   * link falling silent for good (Infinity if no link is up) — so the caller can tick then.
    */
   tick(now: number, horizon: number): number {
-    let nextDeath = Infinity;
+    let next = Infinity;
     for (const peer of this.byIndex.values()) {
-      if (peer.isUp && now + horizon - peer.lastSentAt > LINK_HELLO_MS) this.sessions.sendTransport(peer, null, now);
-      const up = peer.isUp && now - peer.lastReceivedAt < LINK_DEAD_MS;
+      // (-Infinity: no data waits for an echo, or for an answer.)
+      const echoDue = peer.owesKeepaliveSince === -Infinity ? Infinity : peer.owesKeepaliveSince + LINK_ECHO_MS;
+      if (peer.isUp && (now + horizon - peer.lastSentAt > LINK_HELLO_MS || now >= echoDue)) this.sessions.sendTransport(peer, null, now);
+      const busyDeath = peer.awaitingReplySince === -Infinity ? Infinity : peer.awaitingReplySince + LINK_BUSY_DEAD_MS;
+      const death = Math.min(peer.lastReceivedAt + LINK_DEAD_MS, busyDeath);
+      const up = peer.isUp && now < death;
       this.setUp(peer, up);
-      if (up) nextDeath = Math.min(nextDeath, peer.lastReceivedAt + LINK_DEAD_MS);
+      if (!up) continue;
+      next = Math.min(next, death);
+      if (peer.owesKeepaliveSince !== -Infinity) next = Math.min(next, peer.owesKeepaliveSince + LINK_ECHO_MS);
     }
-    return nextDeath;
+    return next;
   }
 
   /** Every link down (the mesh switched off). */

@@ -32,7 +32,7 @@ import type { RovyZone } from '../names/dns.js';
 import { Resolver, type DnsForwarder } from './resolver.js';
 import { LanPeers, type LanPeersOptions } from './lan-peers.js';
 import type { Neighbor } from '../discovery/neighbors.js';
-import { Links } from './links.js';
+import { LINK_ECHO_MS, Links } from './links.js';
 import { InboundLinks } from './inbound.js';
 import { InboundFilter } from '../fcnet/inbound-filter.js';
 import type { PortRule } from '../fcnet/port-rules.js';
@@ -505,7 +505,14 @@ export class MeshNode {
   private startIO(): void {
     this.options.tun.onReadable(this.drainer('TUN read', this.options.tun, this.send.onReadable));
     for (const transport of this.transports) {
-      for (const source of transport.sources) source.onReadable(this.drainer('receive', source, () => this.receive.drain(source)));
+      for (const source of transport.sources) {
+        source.onReadable(
+          this.drainer('receive', source, () => {
+            this.receive.drain(source);
+            this.echoSoon();
+          }),
+        );
+      }
     }
     this.wake();
     this.armTimer(TIMER_TICK_MS);
@@ -529,6 +536,14 @@ export class MeshNode {
     this.settleUntil = now + SETTLE_MS;
     this.pace = TIMER_TICK_MS;
     if (this.timer && this.nextTickAt - now > TIMER_TICK_MS) this.armTimer(TIMER_TICK_MS);
+  }
+
+  /** Data that came in owes its neighbour an echo within LINK_ECHO_MS (links.ts): the timers
+   *  run by then. A flag test per received batch. */
+  private echoSoon(): void {
+    if (!this.sessions.keepaliveOwed) return;
+    this.sessions.keepaliveOwed = false;
+    if (this.timer && this.nextTickAt - this.sessions.now() > LINK_ECHO_MS) this.armTimer(LINK_ECHO_MS);
   }
 
   private armTimer(delay: number): void {

@@ -63,8 +63,8 @@ export const MAX_DATABASE_BYTES = 64 << 20;
  *  or with no route) is forgotten once it has stayed so for MAP_SCOPE_GRACE_MS: while a mesh
  *  starts, announcements arrive before those of the nodes between. */
 export const MAP_RADIUS = 3;
-export const MAP_MAX_NODES = 128;
-export const MAP_MAX_BYTES = 24 << 10;
+export const MAP_MAX_NODES = 32;
+export const MAP_MAX_BYTES = 12 << 10;
 export const MAP_SCOPE_GRACE_MS = 5000;
 
 /** Longest route produced: a label has at most MAX_HOPS - 1 slots, which bounds the forwarding

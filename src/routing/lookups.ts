@@ -312,6 +312,11 @@ export class Lookups {
     this.advance(lookup);
   }
 
+  private isNeighbour(address: Uint8Array): boolean {
+    for (const key of this.neighbours.values()) if (equalAddress(addressOf(key), address)) return true;
+    return false;
+  }
+
   /** A lookup of `address` asked for by locate() runs. */
   locating(address: Uint8Array): boolean {
     return this.lookups.get(hexOf(address))?.internal === false;
@@ -442,8 +447,9 @@ export class Lookups {
         lookup.candidates.push({ address: c.address, locator: c.locator, state: 0, hops: 0, tried: [] });
       }
     }
-    // None of them in a tree of ours (this node has not joined the trees yet): wait, as below.
-    if (!lookup.candidates.some((c) => c.state !== 3 && c.locator.places.some((p) => this.sharesRoot(p)))) {
+    // None of them in a tree of ours (this node has not joined the trees yet) nor a neighbour:
+    // wait, as below.
+    if (!lookup.candidates.some((c) => c.state !== 3 && (this.isNeighbour(c.address) || c.locator.places.some((p) => this.sharesRoot(p))))) {
       if (lookup.candidates.some((c) => c.state === 0) && this.neighbours.size > 0) return;
     }
     lookup.candidates.sort((a, b) => compareDistance(lookup.target, a.address, b.address));
@@ -526,6 +532,13 @@ export class Lookups {
   /** Asks a candidate by a way not tried yet: the tree in which it is nearest and the first hop
    *  greedy forwarding takes, then other first hops and other trees. False if none is left. */
   private askCandidate(lookup: Lookup, c: Candidate): boolean {
+    // A neighbour is asked over its link, whatever the trees say (they may not have formed yet).
+    const address = addressOf(c.locator.key);
+    for (const [link, key] of this.neighbours) {
+      if (!equalAddress(addressOf(key), address) || c.tried.includes(`n:${link}`)) continue;
+      c.tried.push(`n:${link}`);
+      return this.request(KIND_FIND, c.locator, c.locator.places[0]?.tree ?? 0, lookup, c, c.hops, lookup.target, [], false, link);
+    }
     const trees = c.locator.places.filter((p) => this.sharesRoot(p)).map((p) => p.tree);
     const mine = (t: number) => this.trees.position(t);
     const distance = (t: number) => treeDistance(mine(t).coordinates, c.locator.places.find((p) => p.tree === t)!.coordinates);
@@ -558,9 +571,11 @@ export class Lookups {
     retry = false,
     firstHop = 0,
   ): boolean {
-    const place = to.places.find((p) => p.tree === tree)!;
+    // (No place in that tree: a request to a neighbour, sent by its link; it is for the neighbour
+    // by its address, wherever it arrives.)
+    const coordinates = to.places.find((p) => p.tree === tree)?.coordinates ?? new Uint16Array(0);
     const ours = this.trees.position(tree);
-    const next = firstHop || (this.trees.nextHops(tree, ours.beacon.subarray(0, 32), place.coordinates).find((l) => !avoid.includes(l)) ?? -1);
+    const next = firstHop || (this.trees.nextHops(tree, ours.beacon.subarray(0, 32), coordinates).find((l) => !avoid.includes(l)) ?? -1);
     const toAddress = addressOf(to.key);
     if (next <= 0) return false;
     const id = randomBytes(ID_SIZE);
@@ -584,7 +599,7 @@ export class Lookups {
       root: ours.beacon.subarray(0, ROOT_PREFIX_SIZE),
       destination: toAddress,
       origin: this.address,
-      coordinates: place.coordinates,
+      coordinates,
       payload,
       recorded: new Uint16Array(0),
     });

@@ -316,7 +316,9 @@ export class Router {
       if (held && a.sequence > held.sequence) held.sequenceTokens--;
       const record = this.lsdb.store(a, now, now + LIFETIME_MS);
       this.spfDue = true;
-      if (this.floodsOn(record)) (fresh ??= []).push(a.bytes);
+      // Near, and room for it: on at once. Near with the map full: the sweep decides whether it
+      // stays (and then floods it on), so a node floods on only what it keeps.
+      if (this.floodsOn(record) && !this.mapFull()) (fresh ??= []).push(a.bytes);
       else this.heldBack.push({ bytes: a.bytes, record, sequence: a.sequence, from: link, at: now });
     }
     if (acked > 0) this.sendAcknowledgements(link, acks!.subarray(0, acked * ACK_ENTRY_SIZE));
@@ -440,7 +442,7 @@ export class Router {
    */
   private sweepScope(now: number): void {
     this.lastScopeSweep = now;
-    const { radius, maxNodes, maxBytes } = this.scope;
+    this.boundScope(now);
     const waiting: HeldBack[] = [];
     for (const h of this.heldBack) {
       if (this.lsdb.records[h.record.id] !== h.record || h.record.sequence !== h.sequence) continue; // replaced, or forgotten
@@ -448,6 +450,17 @@ export class Router {
       else if (now - h.at < MAP_SCOPE_GRACE_MS) waiting.push(h);
     }
     this.heldBack = waiting;
+  }
+
+  /** Whether the map holds as many nodes or bytes as it may (never, unscoped). */
+  private mapFull(): boolean {
+    if (this.scope.radius === Infinity) return false;
+    return this.lsdb.origins - 1 >= this.scope.maxNodes || this.lsdb.bytes >= this.scope.maxBytes;
+  }
+
+  /** Forgets what lies out of the map's scope (sweepScope). */
+  private boundScope(now: number): void {
+    const { radius, maxNodes, maxBytes } = this.scope;
     const within: NodeRecord[] = [];
     for (const record of this.lsdb.records) {
       if (!record || record.id === this.selfId) continue;

@@ -72,6 +72,9 @@ export interface SessionManagerOptions {
 
 export class SessionManager {
   readonly indices = new IndexTable<IndexEntry>();
+  /** Set when data from a peer started owing it a keepalive; whoever runs the timers clears it
+   *  (a hop link answers sooner than WireGuard's 10 s: node/links.ts). */
+  keepaliveOwed = false;
   private readonly peers = new Map<string, Peer>();
   private readonly checker: MacChecker;
   private readonly limiter = new RateLimiter(c.HANDSHAKES_PER_SOURCE_PER_SECOND, c.HANDSHAKE_BURST_PER_SOURCE);
@@ -327,7 +330,10 @@ export class SessionManager {
       this.sessionEstablished(peer, now);
     }
     this.authenticatedReceived(peer, now);
-    if (isData && peer.owesKeepaliveSince === -Infinity) peer.owesKeepaliveSince = now;
+    if (isData && peer.owesKeepaliveSince === -Infinity) {
+      peer.owesKeepaliveSince = now;
+      this.keepaliveOwed = true;
+    }
     if (keypair === peer.current && keypair.isInitiator && now - keypair.createdAt >= c.REKEY_ON_RECEIVE_AFTER_MS) {
       this.initiate(peer, now);
     }
