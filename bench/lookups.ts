@@ -149,12 +149,15 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   console.log(`  steady traffic over ${steadyMin} min (B/s per node): ${quantiles(Float64Array.from(steady.perNode, (b) => b / (steadyMin * 60)))}`);
   // Failures under traffic: the biggest hub crashes; then a link on a flow's way is cut.
   const hub = g.adjacency.reduce((best, adj, i) => (adj.length > g.adjacency[best]!.length ? i : best), 0);
-  reportFailover(`hub ${hub} (${g.adjacency[hub]!.length} links) crashes`, failover(sim, flowPairs(g, Math.min(pairs, 200), 11, hub), () => sim.crashNode(hub)));
+  const withoutHub = (s: number, d: number) => bfs(g, s, (i) => i !== hub)[d]! < 0;
+  reportFailover(`hub ${hub} (${g.adjacency[hub]!.length} links) crashes`, failover(sim, flowPairs(g, Math.min(pairs, 200), 11, hub), () => sim.crashNode(hub), withoutHub));
   const cutPairs = flowPairs(g, Math.min(pairs, 200), 12, hub);
+  let cut: [number, number] = [0, 0];
+  const withoutLink = (s: number, d: number) => bfs(g, s, (i) => i !== hub, (x, y) => !((x === cut[0] && y === cut[1]) || (x === cut[1] && y === cut[0])))[d]! < 0;
   reportFailover('a link on the way of the first flow is cut', failover(sim, cutPairs, () => {
-    const [a, b] = linkOnRoute(sim, cutPairs[0]!);
-    sim.cutLink(a, b);
-  }));
+    cut = linkOnRoute(sim, cutPairs[0]!);
+    sim.cutLink(cut[0], cut[1]);
+  }, withoutLink));
   if (hostileShare > 0) {
     for (const kind of ['silent', 'misleading', 'black hole'] as const) {
       const random = rng(99);
@@ -179,7 +182,7 @@ const FLOW_INTERVAL_MS = 100;
  * Returns, per flow whose packets stopped arriving, how long after the failure its packets arrived
  * again: the failure's detection, the report or announcement, and the switch to another route.
  */
-function failover(sim: Sim, pairs: [number, number][], fail: () => void): { interrupted: number[]; lost: number } {
+function failover(sim: Sim, pairs: [number, number][], fail: () => void, cutOff: (s: number, d: number) => boolean): { interrupted: number[]; lost: number; cutOff: number } {
   const targets = pairs.map(([, d]) => addressOf(sim.nodes[d]!.keys.publicKey));
   const lastArrival = new Float64Array(pairs.length).fill(-1);
   let failedAt = Infinity;
@@ -211,14 +214,18 @@ function failover(sim: Sim, pairs: [number, number][], fail: () => void): { inte
   sim.run(20_000);
   running = false;
   onDelivered = () => {};
-  // Flows that stalled and never came back count as lost (their destination may be cut off).
+  // Flows that stalled and never came back: lost, unless the failure left no way between them.
   let lost = 0;
+  let cut = 0;
   const interrupted: number[] = [];
   for (let i = 0; i < pairs.length; i++) {
     if (backAt[i]! >= 0) interrupted.push(backAt[i]!);
-    else if (lastArrival[i]! < failedAt + 3 * FLOW_INTERVAL_MS) lost++;
+    else if (lastArrival[i]! < failedAt + 3 * FLOW_INTERVAL_MS) {
+      if (cutOff(pairs[i]![0], pairs[i]![1])) cut++;
+      else lost++;
+    }
   }
-  return { interrupted, lost };
+  return { interrupted, lost, cutOff: cut };
 }
 
 /** Sampled pairs of live nodes, linked to neither each other nor `avoid`; seeded. */
@@ -233,8 +240,8 @@ function flowPairs(g: Graph, count: number, seed: number, avoid: number): [numbe
   return pairs;
 }
 
-function reportFailover(what: string, r: { interrupted: number[]; lost: number }): void {
-  console.log(`  ${what}: ${r.interrupted.length} flows interrupted, flowing again after (ms) ${quantiles(r.interrupted)}; ${r.lost} not back in 20 s`);
+function reportFailover(what: string, r: { interrupted: number[]; lost: number; cutOff: number }): void {
+  console.log(`  ${what}: ${r.interrupted.length} flows interrupted, flowing again after (ms) ${quantiles(r.interrupted)}; ${r.lost} not back in 20 s, ${r.cutOff} cut off by the failure`);
 }
 
 function report(what: string, results: PairResult[]): void {

@@ -17,7 +17,7 @@ export const MAX_DESTINATIONS = 256;
 /** Packets kept per destination while its lookup runs. */
 export const MAX_PACKETS_PER_DESTINATION = 8;
 /** After a lookup found nothing, packets to that address are refused at once this long. */
-export const UNREACHABLE_MS = 5000;
+export const UNREACHABLE_MS = 2000;
 
 interface Waiting {
   address: Uint8Array;

@@ -140,7 +140,7 @@ test('thirty daemons on a power-law shape: maps of 3 hops, lookups beyond, every
       const killed = performance.now();
       // Pairs whose shortest way went through the hub first: their routes broke.
       const pairs = samplePairs(graph, PAIRS, 8, alive).sort(([a, b], [c, d]) => Number(throughHub(graph, hub, c, d)) - Number(throughHub(graph, hub, a, b)));
-      const took = await reach(pairs, 45_000);
+      const took = await reach(pairs, 60_000);
       t.diagnostic(`${pairs.filter(([a, b]) => throughHub(graph, hub, a, b)).length} of the pairs went through the hub; reached again ${summary(took)}, all within ${Math.round(performance.now() - killed)} ms of the kill`);
     });
   } finally {
