@@ -1,9 +1,11 @@
-// The router: link-state routing over signed announcements, transport-agnostic (the daemon and the
-// simulator drive the same class).
+// The router: link-state routing over signed announcements within the map's scope — the nodes up
+// to MAP_RADIUS hops away, at most MAP_MAX_NODES of them and MAP_MAX_BYTES, the nearest first —
+// transport-agnostic (the daemon and the simulators drive the same class). Beyond the map,
+// routing.ts asks the lookups.
 //
 //   linkUp / linkDown   the node layer reports a neighbour's hop session up or gone, with the
 //                       interface index it gave that neighbour. On linkUp the new neighbour is
-//                       sent the whole database and asked for its own (a neighbour that
+//                       sent the database and asked for its own (a neighbour that
 //                       restarted quicker than its link could time out sees a new link where we
 //                       see none, and only its request tells us it has lost its database);
 //                       either way this node re-announces at the next tick, and SPF re-runs
@@ -11,14 +13,18 @@
 //   receive             a routing control frame from a neighbour: each announcement in it is
 //                       acknowledged, then dropped if not newer than the one held (no signature
 //                       check: duplicates of a flood are the common case), else verified,
-//                       stored, and flooded on to every other neighbour as the same bytes. Every
+//                       stored, and — if its origin is nearer than the radius and the map keeps
+//                       it — flooded on to every other neighbour as the same bytes (held back
+//                       until the next sweep says so, where that is not known yet). Every
 //                       announcement sent is sent again until acknowledged (acknowledgements.ts).
-//                       A database request is answered with the whole database; if that went to
+//                       A database request is answered with the database; if that went to
 //                       the neighbour lately, only once the time is up (answerDatabaseRequest).
 //   tick                every TICK_MS while there is work (workDue() says when there is): forget
 //                       expired announcements, originate our own when due, resend what is
 //                       unacknowledged, run SPF if anything changed, and tell routesChanged() if
-//                       routes did.
+//                       routes did; once a second (and while announcements are held back),
+//                       sweep the scope: forget what lies out of it, flood on what is held back
+//                       and turned out near and kept.
 //   lookup / routeTo    the data plane's questions; lookup reads an address in place and
 //                       allocates nothing.
 import {
