@@ -449,7 +449,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     };
     const report = (): void => {
       const discovery = { policy: lan.policy, interfaces: lan.interfaceNames, neighbors: lan.neighbors().length, counters: lan.counters() };
-      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot(), dataPath: running.dataPath(), routing: { ...running.routing.map.stats(), counters: running.routing.map.counters.snapshot(), trees: running.routing.trees.counters.snapshot(), lookups: running.routing.lookups.counters.snapshot() }, discovery, links: running.linksReport(), prefixes: running.prefixesReport(), exit: theExits.report() })}`);
+      log.info(`state ${JSON.stringify({ peerId: running.peerId, address: running.addressText, peers: running.peerStatus(), counters: running.counters.snapshot(), dataPath: running.dataPath(), routing: { ...running.routing.map.stats(), counters: running.routing.map.counters.snapshot(), trees: running.routing.trees.counters.snapshot(), lookups: running.routing.lookups.counters.snapshot(), waiting: running.lookupsWaiting() }, discovery, links: running.linksReport(), prefixes: running.prefixesReport(), exit: theExits.report() })}`);
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));

@@ -6,8 +6,8 @@
 //
 // While traffic flows it is noticed sooner: a node that receives data from a neighbour and has
 // sent nothing back answers with a hello within LINK_ECHO_MS, so a neighbour that sent data and
-// has heard nothing for LINK_BUSY_DEAD_MS takes the link for down. A failure
-// under traffic then costs its packets that long, not four seconds (docs/ROUTING.md: failover).
+// has heard nothing for LINK_BUSY_DEAD_MS takes the link for down. A failure under traffic then
+// costs its packets that long, not four seconds (docs/ROUTING.md: failover).
 import type { SessionManager } from '../session/manager.js';
 import type { Peer } from '../session/peer.js';
 

@@ -538,6 +538,13 @@ export class MeshNode {
     if (this.timer && this.nextTickAt - now > TIMER_TICK_MS) this.armTimer(TIMER_TICK_MS);
   }
 
+  /** Packets waiting for lookups: destinations now, and packets held, answered "no route" after a
+   *  lookup found nothing, and refused because too many destinations waited, so far. */
+  lookupsWaiting(): { destinations: number; held: number; failed: number; full: number } {
+    const q = this.lookupQueue;
+    return { destinations: q.size, held: q.held, failed: q.failed, full: q.full };
+  }
+
   /** Data that came in owes its neighbour an echo within LINK_ECHO_MS (links.ts): the timers
    *  run by then. A flag test per received batch. */
   private echoSoon(): void {
