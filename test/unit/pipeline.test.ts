@@ -237,7 +237,9 @@ test('at rest the timers wake once a second and the hellos keep flowing; a chang
   t.after(() => p.close());
   p.tunA.inject(packet(p.a.address, p.b.address, 10));
   await until('session', () => p.tunB.written.length === 1);
-  // Settling: SETTLE_MS after the session came up, and until routing has announced the link.
+  // Settling: SETTLE_MS after the session came up, until routing has announced the link, and
+  // past the lookups' first publishing rounds (at 0, 2 and 10 s after A's first locator).
+  await until('A has published its locator thrice', () => p.a.routing.lookups.counters.publishes >= 3, 30_000);
   await until('A at rest', () => p.a.dataPath().timers.intervalMs === 1000, 10_000);
   const wakeups = p.a.dataPath().timers.wakeups;
   const sent = p.fromA.length;
