@@ -317,11 +317,6 @@ export class Lookups {
     return false;
   }
 
-  /** A lookup of `address` asked for by locate() runs. */
-  locating(address: Uint8Array): boolean {
-    return this.lookups.get(hexOf(address))?.internal === false;
-  }
-
   private startLookup(target: Uint8Array, internal: boolean): Lookup {
     const lookup: Lookup = {
       target: target.slice(),

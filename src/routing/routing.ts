@@ -167,11 +167,6 @@ export class Routing {
     this.lookups.locate(address);
   }
 
-  /** A lookup for `address` is under way. */
-  locating(address: Uint8Array): boolean {
-    return this.lookups.locating(address);
-  }
-
   /** Every route: the map's, then those found by lookups to nodes the map does not hold. */
   routes(): (Route | FoundRoute)[] {
     const all: (Route | FoundRoute)[] = this.map.routes();
