@@ -165,6 +165,12 @@ export class EndToEnd {
     }
   }
 
+  /** Our link `link` went down: end-to-end peers whose reverse route leaves by it lose it, as
+   *  routeBroken says (a route routing knows replaces it when there is one). */
+  linkDown(link: number): void {
+    for (const peer of this.sessions.allPeers()) if (peer.endpoint && routeLink(peer.endpoint) === link) peer.endpoint = null;
+  }
+
   /**
    * A report came back to us: if it is about a probe we sent and authentic, ICMPv6 tells the
    * sender. The probe is looked for first, so only a report about one of our few probes costs a

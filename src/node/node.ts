@@ -338,6 +338,8 @@ export class MeshNode {
       },
       linkDown: (link, peer) => {
         this.routing.linkDown(link);
+        // Reverse routes out by it are dead too: their packets wait for a route instead.
+        this.e2e.linkDown(link);
         // Silent while its session still stands: the far end may have lost the session (it
         // restarted, or dropped this link); a handshake finds out now rather than at WireGuard's
         // next timer, up to half a minute later.
