@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
-import { makeGraph, randomGeometricGraph, type Graph } from '../../bench/sim/graph.js';
+import { bfs, makeGraph, randomGeometricGraph, type Graph } from '../../bench/sim/graph.js';
 import { FRAME_ROUTING, KIND_TREE_LINK, KIND_TREE_STATE, ROOT_EXPIRY_MS, TREE_COUNT } from '../../src/routing/constants.js';
 import { LINK_SIZE, ROOT_BEACON_SIZE, rootRank, signLink, signRootBeacon } from '../../src/routing/tree-proof.js';
 import { Trees } from '../../src/routing/trees.js';
@@ -22,22 +22,6 @@ function makeSim(g: Graph, loss = 0): Sim {
   );
 }
 
-/** BFS depths from `from` over the live nodes and the links that are up. */
-function depths(sim: Sim, from: number, alive: (i: number) => boolean): Int32Array {
-  const g = sim.graph;
-  const dist = new Int32Array(g.n).fill(-1);
-  dist[from] = 0;
-  const queue = [from];
-  for (let q = 0; q < queue.length; q++) {
-    for (const v of g.adjacency[queue[q]!]!) {
-      if (dist[v]! >= 0 || !alive(v) || !sim.linkIsUp(queue[q]!, v)) continue;
-      dist[v] = dist[queue[q]!]! + 1;
-      queue.push(v);
-    }
-  }
-  return dist;
-}
-
 function compare(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return 0;
@@ -50,7 +34,7 @@ function treeProblems(sim: Sim, alive: (i: number) => boolean = () => true): str
   const live = sim.nodes.filter((node) => alive(node.index));
   for (let t = 0; t < TREE_COUNT; t++) {
     const lowest = live.reduce((best, node) => (compare(rootRank(t, node.keys.publicKey), rootRank(t, best.keys.publicKey)) < 0 ? node : best));
-    const depth = depths(sim, lowest.index, alive);
+    const depth = bfs(sim.graph, lowest.index, alive, (a, b) => sim.linkIsUp(a, b));
     for (const node of live) {
       const p = node.agent.position(t);
       if (compare(p.beacon.subarray(0, 32), lowest.keys.publicKey) !== 0) problems.push(`tree ${t}: node ${node.index} has another root`);
