@@ -1,5 +1,5 @@
 // What the router received, sent and refused. Every announcement dropped by receive() increments
-// exactly one of malformed, badSignature, stale, tooFrequent or databaseFull, so a missing route
+// exactly one of malformed, notKept, unplaced, badSignature, stale, tooFrequent or databaseFull, so a missing route
 // is always explainable.
 import { CounterSet } from '../util/counters.js';
 
@@ -16,6 +16,12 @@ export class RoutingCounters extends CounterSet {
   tooFrequent = 0;
   /** Announcements that would take the database past MAX_ORIGINS or MAX_DATABASE_BYTES. */
   databaseFull = 0;
+  /** Announcements of nodes the map would not keep (beyond its radius, or farther than all it
+   *  holds when full): acknowledged, not checked, not stored. */
+  notKept = 0;
+  /** Announcements of nodes the map cannot place yet (they name no node it knows, and it has
+   *  room): dropped unacknowledged, so the neighbour sends them again, after those between. */
+  unplaced = 0;
   /** Nodes forgotten because they lie beyond the map's scope (its radius, node or byte bounds):
    *  lookups reach them. */
   outOfScope = 0;

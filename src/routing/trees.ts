@@ -185,7 +185,8 @@ export class Trees {
   private readonly ownRanks: Uint8Array[] = [];
   /** Roots taken for gone, per tree: root key (latin1) → the last sequence heard. */
   private readonly deadRoots: Map<string, number>[] = [];
-  private readonly rankCache = new Map<string, Uint8Array>();
+  /** Ranks of the roots seen, per tree. */
+  private readonly rankCache = Array.from({ length: TREE_COUNT }, () => new Map<string, Uint8Array>());
 
   constructor(options: TreesOptions) {
     this.key = options.identity.publicKey.slice();
@@ -456,7 +457,7 @@ export class Trees {
     }
     if (a.missing > 0) return;
     nt.assembly = null;
-    const position = this.check(t, a.beacon, a.links, depth, from.key);
+    const position = this.check(t, a.beacon, a.links, depth, from.key, [held, this.own[t]!.position]);
     if (!position) return void this.counters.badSignature++;
     nt.version = version;
     nt.position = position;
@@ -639,13 +640,16 @@ export class Trees {
 
   // --- checking ---
 
-  /** The position `beacon` + `links` if every signature holds and it ends at `owner`. */
-  private check(t: number, beacon: Uint8Array, links: Uint8Array, depth: number, owner: Uint8Array): Position | null {
+  /** The position `beacon` + `links` if every signature holds and it ends at `owner`. The links
+   *  it shares from the root with a position checked before (`checked`) are not checked again. */
+  private check(t: number, beacon: Uint8Array, links: Uint8Array, depth: number, owner: Uint8Array, checked: readonly (Position | null)[]): Position | null {
     let signer = beacon.subarray(0, KEY_SIZE);
+    let known = 0;
+    for (const p of checked) if (p) known = Math.max(known, sharedPrefix(p, beacon, links, depth));
     const coordinates = new Uint16Array(depth);
     for (let i = 0; i < depth; i++) {
       const off = i * LINK_SIZE;
-      if (!this.verified.link(signer, links, off)) return null;
+      if (i >= known && !this.verified.link(signer, links, off)) return null;
       coordinates[i] = linkPort(links, off);
       signer = links.subarray(off, off + KEY_SIZE);
     }
@@ -654,11 +658,12 @@ export class Trees {
   }
 
   private rankOf(t: number, key: Uint8Array): Uint8Array {
-    const id = t + bytesKey(key);
-    let rank = this.rankCache.get(id);
+    const cache = this.rankCache[t]!;
+    const id = bytesKey(key);
+    let rank = cache.get(id);
     if (!rank) {
-      if (this.rankCache.size >= 1024) this.rankCache.delete(this.rankCache.keys().next().value!);
-      this.rankCache.set(id, (rank = rootRank(t, key)));
+      if (cache.size >= 256) cache.delete(cache.keys().next().value!);
+      cache.set(id, (rank = rootRank(t, key)));
     }
     return rank;
   }
@@ -770,6 +775,17 @@ function sameLinks(a: Position, b: Position): boolean {
   if (a.depth !== b.depth || !equalKeys(a.beacon, 0, b.beacon)) return false;
   for (let i = 0; i < a.links.length; i++) if (a.links[i] !== b.links[i]) return false;
   return true;
+}
+
+/** How many links from the root `p` has in common with `beacon` + `links` (none if their roots
+ *  differ): signatures over the same bytes by the same signers. */
+function sharedPrefix(p: Position, beacon: Uint8Array, links: Uint8Array, depth: number): number {
+  if (!equalKeys(p.beacon, 0, beacon)) return 0;
+  const n = Math.min(p.depth, depth);
+  for (let i = 0; i < n; i++) {
+    for (let j = i * LINK_SIZE; j < (i + 1) * LINK_SIZE; j++) if (p.links[j] !== links[j]) return i;
+  }
+  return n;
 }
 
 function positionBytes(p: Position): number {

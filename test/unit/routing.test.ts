@@ -282,7 +282,8 @@ test('the map keeps at most its node and byte bounds, the nearest first', () => 
   mesh.run(3000 + MAP_SCOPE_GRACE_MS, 100);
   assert.ok(hub.router.stats().nodes <= 5, `the hub holds ${hub.router.stats().nodes} nodes (itself and 4)`);
   assert.equal(hub.route(far), undefined, 'the farthest went first');
-  assert.ok(hub.router.counters.outOfScope > 0);
+  // Leaves past the bound were not even stored: a leaf is no nearer than those held.
+  assert.ok(hub.router.counters.notKept > 0);
   const bytes = new Mesh({ scope: { maxBytes: 450 } }); // a, b and c: 131 + 151 + 151 bytes; d would make 564
   const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((x) => bytes.add(x)) as [TestNode, TestNode, TestNode, TestNode];
   bytes.connect(a, b, 1, 1);
@@ -711,10 +712,16 @@ test('under attack: oversized and malformed announcements are dropped and counte
 });
 
 test('under attack: announcements for made-up keys stop at the database bound; routes stay right', () => {
-  const { mesh, n, routesRight, fromM } = attacked({ maxOrigins: 10 });
+  const { mesh, n, m, routesRight, fromM } = attacked({ maxOrigins: 10 });
   const n1 = n[1]!.router;
   assert.equal(n1.stats().nodes, 5);
-  for (let i = 0; i < 20; i++) fromM(packFrames([signAnnouncements(generateKeyPair(), mesh.wall, 1420, [])[0]!.bytes], 1420)[0]!);
+  // Made-up nodes that name nobody n1 knows are not even stored: the map cannot place them.
+  for (let i = 0; i < 3; i++) fromM(packFrames([signAnnouncements(generateKeyPair(), mesh.wall, 1420, [])[0]!.bytes], 1420)[0]!);
+  assert.equal(n1.counters.unplaced, 3);
+  assert.equal(n1.stats().nodes, 5);
+  // Made-up neighbours of m are placed (two hops from n1), up to the bound.
+  const nextToM = [{ address: m.address, index: 1, cost: 1 }];
+  for (let i = 0; i < 20; i++) fromM(packFrames([signAnnouncements(generateKeyPair(), mesh.wall, 1420, nextToM)[0]!.bytes], 1420)[0]!);
   assert.equal(n1.stats().nodes, 10);
   assert.equal(n1.counters.databaseFull, 15);
   mesh.run(2000);
@@ -725,13 +732,14 @@ test('under attack: announcements for made-up keys stop at the database bound; r
 
 test('under attack: the database stops at its byte bound too', () => {
   // Room for what the settled line holds (measured on a line without the bound) and two more
-  // empty announcements (111 bytes each).
+  // announcements of one link (131 bytes each).
   const line = attacked().n[1]!.router.stats().bytes;
-  const { mesh, n, routesRight, fromM } = attacked({ maxDatabaseBytes: line + 2 * 111 });
+  const { mesh, n, m, routesRight, fromM } = attacked({ maxDatabaseBytes: line + 2 * 131 });
   const n1 = n[1]!.router;
   assert.equal(n1.stats().bytes, line);
-  for (let i = 0; i < 10; i++) fromM(packFrames([signAnnouncements(generateKeyPair(), mesh.wall, 1420, [])[0]!.bytes], 1420)[0]!);
-  assert.equal(n1.stats().bytes, line + 2 * 111);
+  const nextToM = [{ address: m.address, index: 1, cost: 1 }];
+  for (let i = 0; i < 10; i++) fromM(packFrames([signAnnouncements(generateKeyPair(), mesh.wall, 1420, nextToM)[0]!.bytes], 1420)[0]!);
+  assert.equal(n1.stats().bytes, line + 2 * 131);
   assert.equal(n1.counters.databaseFull, 8);
   mesh.run(2000);
   routesRight();
