@@ -190,6 +190,18 @@ test('a node cannot take a place no node above it gave it, nor forge a root or a
   const bad = signLink(sign, attacker.keys.publicKey, victim.keys.publicKey, 1);
   bad[40]! ^= 1;
   frames.push(Uint8Array.of(FRAME_ROUTING, KIND_TREE_LINK, ...bad));
+  // 5. Its own place as the victim holds it, with a signature altered: links that match a place
+  //    checked before are taken unchecked only if every byte matches.
+  let altered = 0;
+  for (let t = 0; t < TREE_COUNT; t++) {
+    const p = attacker.agent.position(t);
+    if (p.depth === 0) continue;
+    const links = Array.from({ length: p.depth }, (_, i) => p.links.slice(i * LINK_SIZE, (i + 1) * LINK_SIZE));
+    links[p.depth - 1]![LINK_SIZE - 1]! ^= 1;
+    frames.push(stateFrame(t, 4, p.beacon, links));
+    altered++;
+  }
+  assert.ok(altered > 0, 'the attacker is below the victim in some tree');
   const link = victim.ifaceTo.get(1)!;
   for (const frame of frames) victim.agent.receive(link, frame);
   assert.equal(victim.agent.counters.badSignature - before, frames.length, 'every forged piece is refused and counted');
