@@ -58,6 +58,7 @@ import {
 } from './constants.js';
 import { RoutingCounters } from './counters.js';
 import { ACK_ENTRY_SIZE, Unacknowledged, ackPart, ackSequence, writeAckEntry } from './acknowledgements.js';
+import { concatBytes } from '@noble/hashes/utils.js';
 import { readUint64BE } from '../util/bytes.js';
 import { LINK_STRIDE, Lsdb, type NodeRecord } from './lsdb.js';
 import { Spf, type Route, type SourceLinks } from './spf.js';
@@ -133,6 +134,8 @@ interface Neighbour {
   databaseOwed: boolean;
   /** Announcements sent to it and not yet acknowledged. */
   unacked: Unacknowledged;
+  /** Acknowledgements of what it sent, to go at the next tick (ACK_ENTRY_SIZE each). */
+  acksOwed: Uint8Array[];
 }
 
 const KEY_SIZE = 32;
@@ -230,6 +233,7 @@ export class Router {
         databaseAnswered: false,
         databaseOwed: false,
         unacked: new Unacknowledged(),
+        acksOwed: [],
       });
       this.linksChanged();
     }
@@ -341,12 +345,14 @@ export class Router {
       if (held && a.sequence > held.sequence) held.sequenceTokens--;
       const record = this.lsdb.store(a, now, now + LIFETIME_MS);
       this.mapChanged();
-      // Near, and room for it: on at once. Near with the map full: the sweep decides whether it
-      // stays (and then floods it on), so a node floods on only what it keeps.
-      if (this.floodsOn(record) && !this.mapFull()) (fresh ??= []).push(a.bytes);
+      // The whole map: on at once. A scoped one: on at the next tick, once the sweep has said
+      // whether it stays and how near it is, so that a node floods on only what it keeps, and
+      // what it floods in a tick goes out in as few frames as it fits.
+      if (this.scope.radius === Infinity) (fresh ??= []).push(a.bytes);
       else this.heldBack.push({ bytes: a.bytes, record, sequence: a.sequence, from: link, at: now });
     }
-    if (acked > 0) this.sendAcknowledgements(link, acks!.subarray(0, acked * ACK_ENTRY_SIZE));
+    // Acknowledged at the next tick too, with whatever else came from that neighbour by then.
+    if (acked > 0) from!.acksOwed.push(acks!.slice(0, acked * ACK_ENTRY_SIZE));
     if (fresh) this.flood(fresh, link);
     if (this.hasWork) this.onWorkDue?.();
   }
@@ -355,7 +361,7 @@ export class Router {
    *  database waiting for MIN_ORIGINATION_INTERVAL_MS or DATABASE_RESEND_MS to pass, or
    *  announcements waiting to be flooded on once the map says how far their origins are. */
   get hasWork(): boolean {
-    return this.spfDue || this.originationDue || this.databasesOwed > 0 || this.heldBack.length > 0 || this.awaitingAcknowledgement();
+    return this.spfDue || this.originationDue || this.databasesOwed > 0 || this.heldBack.length > 0 || this.awaitingAcknowledgement() || this.acknowledgementsOwed();
   }
 
   /** Call every TICK_MS while hasWork, and at least once a second: expiry, origination, SPF. */
@@ -371,6 +377,16 @@ export class Router {
     }
     if (this.databasesOwed > 0) this.sendOwedDatabases(now);
     this.retransmit(now);
+    for (const [link, n] of this.neighbours) {
+      if (n.acksOwed.length === 0) continue;
+      this.sendAcknowledgements(link, n.acksOwed.length === 1 ? n.acksOwed[0]! : concatBytes(...n.acksOwed));
+      n.acksOwed = [];
+    }
+  }
+
+  private acknowledgementsOwed(): boolean {
+    for (const n of this.neighbours.values()) if (n.acksOwed.length > 0) return true;
+    return false;
   }
 
   /** The route to the node whose 16-byte address is at buf[off]. Allocates nothing. */
@@ -517,12 +533,22 @@ export class Router {
     this.lastScopeSweep = now;
     this.boundScope(now);
     const waiting: HeldBack[] = [];
+    const near: HeldBack[] = [];
     for (const h of this.heldBack) {
       if (this.lsdb.records[h.record.id] !== h.record || h.record.sequence !== h.sequence) continue; // replaced, or forgotten
-      if (this.floodsOn(h.record)) this.flood([h.bytes], h.from);
+      if (this.floodsOn(h.record)) near.push(h);
       else if (now - h.at < MAP_SCOPE_GRACE_MS) waiting.push(h);
     }
     this.heldBack = waiting;
+    if (near.length === 0) return;
+    // Each neighbour gets, packed, all of them but those it sent us.
+    for (const [link, n] of this.neighbours) {
+      const bytes: Uint8Array[] = [];
+      for (const h of near) if (h.from !== link) bytes.push(h.bytes);
+      if (bytes.length === 0) continue;
+      for (const b of bytes) n.unacked.sent(b, now);
+      for (const frame of packFrames(bytes, this.mtu)) this.send(link, frame);
+    }
   }
 
   /** Whether the map holds as many nodes or bytes as it may (never, unscoped). */
