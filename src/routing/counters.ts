@@ -1,6 +1,6 @@
 // What the router received, sent and refused. Every announcement dropped by receive() increments
-// exactly one of malformed, notKept, unplaced, badSignature, stale, tooFrequent or databaseFull, so a missing route
-// is always explainable.
+// exactly one of malformed, notKept, unplaced, badSignature, stale, tooFrequent or
+// databaseFull, so a missing route is always explainable.
 import { CounterSet } from '../util/counters.js';
 
 export class RoutingCounters extends CounterSet {

@@ -716,7 +716,7 @@ export class Router {
     }
     // What we would flood on: nodes nearer than the map's radius (the neighbour is one hop
     // farther from them than we are), the nearest first, so that the neighbour knows the nodes
-    // between it and a farther one when that one's announcement comes (beyondScope).
+    // between it and a farther one when that one's announcement comes (placeInScope).
     const records: [number, NodeRecord][] = [];
     for (const record of this.lsdb.records) {
       if (record && (record.id === this.selfId || this.floodsOn(record))) records.push([record.id === this.selfId ? 0 : this.hopsTo(record), record]);
