@@ -16,11 +16,12 @@ export class RoutingCounters extends CounterSet {
   tooFrequent = 0;
   /** Announcements that would take the database past MAX_ORIGINS or MAX_DATABASE_BYTES. */
   databaseFull = 0;
-  /** Announcements of nodes the map would not keep (beyond its radius, or farther than all it
-   *  holds when full): acknowledged, not checked, not stored. */
+  /** Announcements of nodes the map would not keep (no nearer than all it holds, when full):
+   *  acknowledged, not checked, not stored. */
   notKept = 0;
-  /** Announcements of nodes the map cannot place yet (they name no node it knows, and it has
-   *  room): dropped unacknowledged, so the neighbour sends them again, after those between. */
+  /** Announcements of nodes the map cannot place yet (it has room, and they name no node it
+   *  knows, or only ones that put them past the radius): dropped unacknowledged, so the
+   *  neighbour sends them again, when the nodes between are known. */
   unplaced = 0;
   /** Nodes forgotten because they lie beyond the map's scope (its radius, node or byte bounds):
    *  lookups reach them. */

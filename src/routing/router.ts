@@ -463,10 +463,9 @@ export class Router {
 
   /**
    * Where an announcement's origin stands for the map, by the neighbours it names: 'beyond' if
-   * the map would forget it at its next sweep — past the radius, or no nearer than every node
-   * of a full map (naming none we know, it is farther than those) —, 'unplaced' if it names no
-   * node we know and the map has room (the nodes between are on their way: the neighbour sends
-   * it again), else 'near'. Without this a node would check and hold, until a sweep, all that
+   * the map is full and holds no node farther (naming none we know, it is farther than those),
+   * 'unplaced' if the map has room but they put it past the radius, or it names no node we know
+   * (the nodes between are on their way: the neighbour sends it again), else 'near'. Without this a node would check and hold, until a sweep, all that
    * each neighbour keeps: on powerlaw-10000, over 100 nodes per node in a cold start and
    * 14,000 at the hub. Held origins, and announcements in parts (judged whole, at the sweep: a
    * part need not name the neighbour another part names), are 'near'.
@@ -476,8 +475,9 @@ export class Router {
     const originId = this.lsdb.idOf(this.lsdb.addressOf(a.origin), 0);
     const hops = originId !== undefined && this.neighbourIds.has(originId) ? 1 : this.hopsToNamed(a.links);
     if (this.mapFull()) return hops >= this.farthestKept() ? 'beyond' : 'near';
-    if (hops === Infinity) return 'unplaced';
-    return hops > this.scope.radius ? 'beyond' : 'near';
+    // Past the radius with room in the map: the sender has it nearer, so our routes to the
+    // nodes it names may still be forming; the resend will tell.
+    return hops > this.scope.radius ? 'unplaced' : 'near';
   }
 
   /** Hops to a node not held, from the neighbours its announcement names: one more than the
