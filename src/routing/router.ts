@@ -465,9 +465,9 @@ export class Router {
    * Where an announcement's origin stands for the map, by the neighbours it names: 'beyond' if
    * the map is full and holds no node farther (naming none we know, it is farther than those),
    * 'unplaced' if the map has room but they put it past the radius, or it names no node we know
-   * (the nodes between are on their way: the neighbour sends it again), else 'near'. Without this a node would check and hold, until a sweep, all that
-   * each neighbour keeps: on powerlaw-10000, over 100 nodes per node in a cold start and
-   * 14,000 at the hub. Held origins, and announcements in parts (judged whole, at the sweep: a
+   * (the nodes between are on their way: the neighbour sends it again), else 'near'. Without
+   * this a node would check and hold, until a sweep, all that each neighbour keeps: on
+   * powerlaw-10000, over 100 nodes per node in a cold start and 14,000 at the hub. Held origins, and announcements in parts (judged whole, at the sweep: a
    * part need not name the neighbour another part names), are 'near'.
    */
   private placeInScope(a: Announcement): 'near' | 'beyond' | 'unplaced' {
