@@ -109,13 +109,16 @@ export interface MapScope {
  *  forgotten within MAP_SCOPE_GRACE_MS and this. */
 const SCOPE_SWEEP_MS = 1000;
 
-/** An announcement stored but not yet flooded on: its origin was not known to be near enough. */
-interface HeldBack {
+/** An announcement to flood on, and the link it came by (0: ours), where it does not go back. */
+interface Flooded {
   bytes: Uint8Array;
+  from: number;
+}
+
+/** An announcement stored but not yet flooded on: its origin was not known to be near enough. */
+interface HeldBack extends Flooded {
   record: NodeRecord;
   sequence: number;
-  /** The link it came by (it is not sent back there). */
-  from: number;
   at: number;
 }
 
@@ -271,11 +274,16 @@ export class Router {
       return;
     }
     const from = this.neighbours.get(link);
-    let fresh: Uint8Array[] | undefined;
+    let fresh: Flooded[] | undefined;
     const now = this.now();
     // One acknowledgement entry per announcement delimited; at most one per 47 bytes of frame.
     const acks = from ? new Uint8Array(Math.floor((frame.length - FRAME_HEADER) / HEADER_SIZE) * ACK_ENTRY_SIZE) : null;
     let acked = 0;
+    const acknowledge = (at: number, sequence: number, part: number) => {
+      if (!acks) return;
+      writeAckEntry(frame, at, acks, acked++ * ACK_ENTRY_SIZE);
+      from!.unacked.acknowledged(frame, at + OFF_ORIGIN, sequence, part);
+    };
     for (let off = FRAME_HEADER; off < frame.length; ) {
       if (frame[off] === 0 && zerosFrom(frame, off)) break; // padding
       const length = announcementLength(frame, off);
@@ -290,10 +298,7 @@ export class Router {
         counters.stale++;
         // Held already: acknowledged (the sender may be resending it) and, since the sender has
         // it, not resent to it either.
-        if (acks) {
-          writeAckEntry(frame, off, acks, acked++ * ACK_ENTRY_SIZE);
-          from!.unacked.acknowledged(frame, off + OFF_ORIGIN, sequence, part);
-        }
+        acknowledge(off, sequence, part);
         off += length;
         continue;
       }
@@ -320,20 +325,14 @@ export class Router {
         // Not kept, so not checked, stored or flooded on; acknowledged, since sending it again
         // would not change that.
         counters.notKept++;
-        if (acks) {
-          writeAckEntry(frame, off - length, acks, acked++ * ACK_ENTRY_SIZE);
-          from!.unacked.acknowledged(frame, off - length + OFF_ORIGIN, sequence, part);
-        }
+        acknowledge(off - length, sequence, part);
         continue;
       }
       if (!this.verify(a)) {
         counters.badSignature++;
         continue;
       }
-      if (acks) {
-        writeAckEntry(frame, off - length, acks, acked++ * ACK_ENTRY_SIZE);
-        from!.unacked.acknowledged(frame, off - length + OFF_ORIGIN, sequence, part);
-      }
+      acknowledge(off - length, sequence, part);
       if (ours) {
         // Ours, from before a restart (or a clock step back): announce above it, and do not
         // spread it further, since our next announcement replaces it everywhere.
@@ -348,12 +347,12 @@ export class Router {
       // The whole map: on at once. A scoped one: on at the next tick, once the sweep has said
       // whether it stays and how near it is, so that a node floods on only what it keeps, and
       // what it floods in a tick goes out in as few frames as it fits.
-      if (this.scope.radius === Infinity) (fresh ??= []).push(a.bytes);
+      if (this.scope.radius === Infinity) (fresh ??= []).push({ bytes: a.bytes, from: link });
       else this.heldBack.push({ bytes: a.bytes, record, sequence: a.sequence, from: link, at: now });
     }
     // Acknowledged at the next tick too, with whatever else came from that neighbour by then.
-    if (acked > 0) from!.acksOwed.push(acks!.slice(0, acked * ACK_ENTRY_SIZE));
-    if (fresh) this.flood(fresh, link);
+    if (acked > 0) from!.acksOwed.push(acks!.subarray(0, acked * ACK_ENTRY_SIZE));
+    if (fresh) this.flood(fresh);
     if (this.hasWork) this.onWorkDue?.();
   }
 
@@ -361,7 +360,7 @@ export class Router {
    *  database waiting for MIN_ORIGINATION_INTERVAL_MS or DATABASE_RESEND_MS to pass, or
    *  announcements waiting to be flooded on once the map says how far their origins are. */
   get hasWork(): boolean {
-    return this.spfDue || this.originationDue || this.databasesOwed > 0 || this.heldBack.length > 0 || this.awaitingAcknowledgement() || this.acknowledgementsOwed();
+    return this.spfDue || this.originationDue || this.databasesOwed > 0 || this.heldBack.length > 0 || this.neighbourOwed();
   }
 
   /** Call every TICK_MS while hasWork, and at least once a second: expiry, origination, SPF. */
@@ -382,11 +381,6 @@ export class Router {
       this.sendAcknowledgements(link, n.acksOwed.length === 1 ? n.acksOwed[0]! : concatBytes(...n.acksOwed));
       n.acksOwed = [];
     }
-  }
-
-  private acknowledgementsOwed(): boolean {
-    for (const n of this.neighbours.values()) if (n.acksOwed.length > 0) return true;
-    return false;
   }
 
   /** The route to the node whose 16-byte address is at buf[off]. Allocates nothing. */
@@ -540,15 +534,7 @@ export class Router {
       else if (now - h.at < MAP_SCOPE_GRACE_MS) waiting.push(h);
     }
     this.heldBack = waiting;
-    if (near.length === 0) return;
-    // Each neighbour gets, packed, all of them but those it sent us.
-    for (const [link, n] of this.neighbours) {
-      const bytes: Uint8Array[] = [];
-      for (const h of near) if (h.from !== link) bytes.push(h.bytes);
-      if (bytes.length === 0) continue;
-      for (const b of bytes) n.unacked.sent(b, now);
-      for (const frame of packFrames(bytes, this.mtu)) this.send(link, frame);
-    }
+    if (near.length > 0) this.flood(near);
   }
 
   /** Whether the map holds as many nodes or bytes as it may (never, unscoped). */
@@ -650,10 +636,7 @@ export class Router {
     this.counters.announcementsOriginated += parts.length;
     // Ours never expire here: they are replaced by the next origination.
     for (const a of parts) this.lsdb.store(a, now, Infinity);
-    this.flood(
-      parts.map((a) => a.bytes),
-      0,
-    );
+    this.flood(parts.map((a) => ({ bytes: a.bytes, from: 0 })));
   }
 
   /** The map (or the links it is seen from) changed: SPF is due, and estimates change. */
@@ -732,14 +715,24 @@ export class Router {
     for (const frame of packFrames(all, this.mtu)) this.send(link, frame);
   }
 
-  /** Sends announcements to every neighbour but the one at `except` (0: none). */
-  private flood(announcements: Uint8Array[], except: number): void {
-    if (this.neighbours.size === 0 || (this.neighbours.size === 1 && this.neighbours.has(except))) return;
-    const frames = packFrames(announcements, this.mtu);
+  /** Sends each neighbour the announcements but those it sent us, packed: the same frames to
+   *  every neighbour that sent none of them. */
+  private flood(items: readonly Flooded[]): void {
     const now = this.now();
+    let all: Uint8Array[] | undefined;
+    let allFrames: Uint8Array[] | undefined;
     for (const [link, n] of this.neighbours) {
-      if (link === except) continue;
-      for (const bytes of announcements) n.unacked.sent(bytes, now);
+      let bytes: Uint8Array[];
+      let frames: Uint8Array[];
+      if (items.some((h) => h.from === link)) {
+        bytes = items.filter((h) => h.from !== link).map((h) => h.bytes);
+        if (bytes.length === 0) continue;
+        frames = packFrames(bytes, this.mtu);
+      } else {
+        bytes = all ??= items.map((h) => h.bytes);
+        frames = allFrames ??= packFrames(bytes, this.mtu);
+      }
+      for (const b of bytes) n.unacked.sent(b, now);
       for (const frame of frames) this.send(link, frame);
     }
   }
@@ -780,8 +773,9 @@ export class Router {
     }
   }
 
-  private awaitingAcknowledgement(): boolean {
-    for (const n of this.neighbours.values()) if (n.unacked.size > 0) return true;
+  /** Whether some neighbour has not acknowledged what we sent it, or is owed acknowledgements. */
+  private neighbourOwed(): boolean {
+    for (const n of this.neighbours.values()) if (n.unacked.size > 0 || n.acksOwed.length > 0) return true;
     return false;
   }
 

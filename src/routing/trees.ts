@@ -782,9 +782,7 @@ function sameLinks(a: Position, b: Position): boolean {
 function sharedPrefix(p: Position, beacon: Uint8Array, links: Uint8Array, depth: number): number {
   if (!equalKeys(p.beacon, 0, beacon)) return 0;
   const n = Math.min(p.depth, depth);
-  for (let i = 0; i < n; i++) {
-    for (let j = i * LINK_SIZE; j < (i + 1) * LINK_SIZE; j++) if (p.links[j] !== links[j]) return i;
-  }
+  for (let j = 0; j < n * LINK_SIZE; j++) if (p.links[j] !== links[j]) return Math.floor(j / LINK_SIZE);
   return n;
 }
 
