@@ -27,6 +27,7 @@ import { xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
 import { bytesKey, readUint32BE, writeUint32BE } from '../util/bytes.js';
 import { CounterSet } from '../util/counters.js';
 import { treeDistance } from './coordinates.js';
+import { NearestIndex } from './tree-nearest.js';
 import {
   FRAME_ROUTING,
   KIND_TREE_ACK,
@@ -63,6 +64,8 @@ const LINK_FRAME_SIZE = 2 + LINK_SIZE;
 const ACK_SIZE = 15;
 /** REQUEST for our link rather than a position. */
 const REQUEST_LINK = 0xff;
+/** From this many neighbours on, nextHop walks an index of their places instead of all of them. */
+const NEAREST_INDEX_MIN = 16;
 
 export class TreeCounters extends CounterSet {
   /** Tree frames that do not parse, or name a tree, depth or part out of range. */
@@ -187,6 +190,9 @@ export class Trees {
   private readonly deadRoots: Map<string, number>[] = [];
   /** Ranks of the roots seen, per tree. */
   private readonly rankCache = Array.from({ length: TREE_COUNT }, () => new Map<string, Uint8Array>());
+  /** Per tree, the neighbours under our root indexed by place (nextHop at a node of many
+   *  neighbours); dropped when a place in that tree changes, built again when next asked. */
+  private readonly nearest: (NearestIndex | null)[] = new Array(TREE_COUNT).fill(null);
 
   constructor(options: TreesOptions) {
     this.key = options.identity.publicKey.slice();
@@ -271,6 +277,7 @@ export class Trees {
 
   linkDown(link: number): void {
     if (!this.neighbours.delete(link)) return;
+    this.nearest.fill(null);
     for (const own of this.own) if (own.parent === link) own.chooseDue = true;
     this.onChanged?.();
     if (this.hasWork) this.onWorkDue?.();
@@ -352,6 +359,7 @@ export class Trees {
     if (!equalKeys(own.beacon, 0, rootKey)) return -1;
     let best = treeDistance(own.coordinates, coordinates);
     if (best === 0) return 0;
+    if (this.neighbours.size >= NEAREST_INDEX_MIN) return this.nearestIndex(t).nearest(coordinates, best);
     let chosen = -1;
     // Places under the same root mostly share one rank object (rankOf), so the root is compared
     // by identity first: a hub runs this loop over hundreds of neighbours for every frame it
@@ -366,6 +374,18 @@ export class Trees {
       }
     }
     return chosen;
+  }
+
+  private nearestIndex(t: number): NearestIndex {
+    let index = this.nearest[t];
+    if (index) return index;
+    index = this.nearest[t] = new NearestIndex();
+    const own = this.own[t]!.position;
+    for (const [link, n] of this.neighbours) {
+      const p = n.trees[t]!.position;
+      if (p && (p.rank === own.rank || equalKeys(p.beacon, 0, own.beacon))) index.add(link, p.coordinates);
+    }
+    return index;
   }
 
   /**
@@ -461,6 +481,7 @@ export class Trees {
     if (!position) return void this.counters.badSignature++;
     nt.version = version;
     nt.position = position;
+    this.nearest[t] = null;
     if (!held || !sameLinks(held, position)) nt.changedAt = now;
     else if (beaconSequence(held.beacon) > beaconSequence(position.beacon)) position.beacon = held.beacon;
     this.acknowledge(link, t, version, position.beacon);
@@ -593,6 +614,7 @@ export class Trees {
     coordinates.set(parent.coordinates, 0);
     coordinates[parent.depth] = linkPort(link);
     own.position = { beacon: parent.beacon, rank: parent.rank, links, depth, coordinates };
+    this.nearest[t] = null;
     own.listenUntil = 0;
     this.feasible(t, own.position);
     this.positionChanged(own);
@@ -606,6 +628,7 @@ export class Trees {
     this.counters.parentChanges++;
     own.parent = 0;
     own.position = this.rootPosition(t);
+    this.nearest[t] = null;
     own.lastRefresh = now;
     own.freshAt = now;
     if (compareRanks(this.ownRanks[t]!, this.rankOf(t, own.feasibleRoot)) <= 0) this.feasible(t, own.position);

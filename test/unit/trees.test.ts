@@ -95,6 +95,50 @@ test('trees form on a mesh: lowest-ranked root, BFS depths, greedy forwarding re
   }
 });
 
+test("at a hub (next hops from an index of the neighbours' places), greedy forwarding reaches every node, and still does after the places change", () => {
+  // A hub of 30 neighbours, each also linked to the next: the hub's nextHop walks its index.
+  const n = 31;
+  const edges: [number, number][] = [];
+  for (let i = 1; i < n; i++) edges.push([0, i], [i, i === n - 1 ? 1 : i + 1]);
+  const g = makeGraph('wheel-31', n, edges);
+  const sim = makeSim(g);
+  sim.start();
+  formed(sim, 30_000);
+  const everyPair = (alive: (i: number) => boolean) => {
+    for (let t = 0; t < TREE_COUNT; t++) {
+      for (let s = 0; s < n; s++) {
+        for (let d = 0; d < n; d++) {
+          if (!alive(s) || !alive(d)) continue;
+          const r = walk(sim, t, s, d);
+          assert.equal(r.at, d, `tree ${t}: ${s} → ${d} ended at ${r.at}`);
+        }
+      }
+    }
+  };
+  everyPair(() => true);
+  // In a tree whose root is on the rim, the root's rim link to the next node is cut: that node's
+  // place changes (it hangs from the hub now), the hub's does not.
+  const roots = Array.from({ length: TREE_COUNT }, (_, t) => sim.nodes.find((node) => node.agent.parentOf(t) === 0)!.index);
+  const root = roots.find((r) => r !== 0);
+  assert.ok(root !== undefined, 'the hub is the root of every tree');
+  sim.linkDown(root, root === n - 1 ? 1 : root + 1);
+  formed(sim, 60_000);
+  everyPair(() => true);
+  // A rim node away from the root fails: the hub never again names it as the next hop, not
+  // even toward the place it had.
+  const t = roots.indexOf(root);
+  const gone = ((root + 14) % (n - 1)) + 1;
+  const place = sim.nodes[gone]!.agent.position(t);
+  sim.failNode(gone);
+  assert.notEqual(sim.nodes[0]!.agent.nextHop(t, place.beacon.subarray(0, 32), place.coordinates), sim.nodes[0]!.ifaceTo.get(gone));
+  formed(sim, 60_000, (i) => i !== gone);
+  everyPair((i) => i !== gone);
+  // Then that root fails: every place in its tree changes.
+  sim.failNode(root);
+  formed(sim, 60_000, (i) => i !== root && i !== gone);
+  everyPair((i) => i !== root && i !== gone);
+});
+
 test('trees mend after a link and a node fail, and elect a new root when the root fails', () => {
   const g = randomGeometricGraph(40, 3);
   const sim = makeSim(g);
