@@ -7,7 +7,7 @@
 // Signing uses @noble/curves for the point arithmetic (node:crypto has no way to sign with a
 // given scalar). Its bigint scalar arithmetic is not constant time; signing happens once per
 // announcement, with the node's own key, on the node's own machine.
-import { createPublicKey, randomBytes, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createPublicKey, randomBytes, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { ED25519_TORSION_SUBGROUP, ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToNumberLE } from '@noble/curves/utils.js';
 import { sha512 } from '@noble/hashes/sha2.js';
@@ -42,6 +42,12 @@ export function xeddsaSign(privateKey: Uint8Array, message: Uint8Array, random?:
 /** Signs messages with one X25519 private key (see xeddsaSign). */
 export type XeddsaSigner = (message: Uint8Array, random?: Uint8Array) => Uint8Array;
 
+// The signer made last for each private key array: the map, the trees and the lookups of a node
+// each sign with the node's key, and a signer costs a point multiplication to make. Weak, so a
+// key dropped takes its signer along; the bytes are compared on each use, so a key array changed
+// in place gets a new signer.
+const signers = new WeakMap<Uint8Array, { key: Uint8Array; signer: XeddsaSigner }>();
+
 /**
  * A signer for one private key that derives the key pair once: a signature then costs one point
  * multiplication instead of two (half the time), for a node that signs often (tree hops).
@@ -50,6 +56,14 @@ export function xeddsaSigner(privateKey: Uint8Array): XeddsaSigner {
   if (privateKey.length !== KEY_SIZE) {
     throw new RangeError(`an X25519 private key is ${KEY_SIZE} bytes, got ${privateKey.length}`);
   }
+  const made = signers.get(privateKey);
+  if (made && timingSafeEqual(made.key, privateKey)) return made.signer;
+  const signer = deriveSigner(privateKey);
+  signers.set(privateKey, { key: privateKey.slice(), signer });
+  return signer;
+}
+
+function deriveSigner(privateKey: Uint8Array): XeddsaSigner {
   // calculate_key_pair(k): E = kB; A = E with sign bit 0; a = k or -k to match A.
   const clamped = new Uint8Array(privateKey);
   clamped[0]! &= 248;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { edwardsPublicKey, xeddsaSign, xeddsaVerify } from '../../src/keys/xeddsa.js';
+import { edwardsPublicKey, xeddsaSign, xeddsaSigner, xeddsaVerify } from '../../src/keys/xeddsa.js';
 import { randomKeyPair } from '../../src/keys/x25519.js';
 import { generateKeyPair, publicKeyFromPrivate } from '../../src/keys/keypair.js';
 
@@ -235,4 +235,18 @@ test('a key and signature given as views into larger buffers verify', () => {
 test('sign refuses private keys and random inputs of the wrong length', () => {
   assert.throws(() => xeddsaSign(new Uint8Array(31), message), RangeError);
   assert.throws(() => xeddsaSign(new Uint8Array(32).fill(1), message, new Uint8Array(32)), RangeError);
+});
+
+test('a key array signed with, then changed in place, signs as the new key (the signer made for it is not reused)', () => {
+  const first = randomKeyPair();
+  const second = randomKeyPair();
+  const key = first.privateKey.slice();
+  const message = randomBytes(40);
+  const signer = xeddsaSigner(key);
+  assert.equal(xeddsaSigner(key), signer, 'the same array and bytes: the signer made for it');
+  assert.ok(xeddsaVerify(first.publicKey, message, xeddsaSign(key, message)));
+  key.set(second.privateKey);
+  const signature = xeddsaSign(key, message);
+  assert.ok(xeddsaVerify(second.publicKey, message, signature));
+  assert.ok(!xeddsaVerify(first.publicKey, message, signature));
 });
