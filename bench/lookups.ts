@@ -1,8 +1,8 @@
 // Routing at scale, end to end, on the shared graphs: every node a real Routing agent — the map,
 // the trees and the lookups the daemon runs (bench/sim/mesh-agent.ts) — with a real key and real
 // signatures. Measures, per graph: how long the trees and the published locators take from a
-// cold start; the state each node holds; the
-// steady control traffic; lookups between sampled pairs — found or not, their latency in hops,
+// cold start; the state each node holds; what a node sends for the rest of its join (its last
+// bootstrap lookups) and the steady control traffic after that; lookups between sampled pairs — found or not, their latency in hops,
 // the stretch of the route the first answer gave and of the best route after the probes; and,
 // with a share of hostile nodes (silent: they answer nothing; misleading: they answer with the
 // farthest nodes they know; black holes: they answer nothing and pass nothing on), how many
@@ -14,7 +14,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { addressOf } from '../src/routing/locator.js';
-import type { Behaviour, LookupResult } from '../src/routing/lookups.js';
+import { BOOTSTRAP_ROUNDS_MS, LOOKUP_TIMEOUT_MS, type Behaviour, type LookupResult } from '../src/routing/lookups.js';
 import { AgentSim } from './sim/agent-sim.js';
 import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
 import { MeshAgent } from './sim/mesh-agent.js';
@@ -143,10 +143,17 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   console.log(`  state per node per link (bytes): ${quantiles(perLink)}`);
   const table = Float64Array.from(sim.nodes, (n) => n.agent.lookups.table.size);
   console.log(`  contacts per node: ${quantiles(table)}`);
-  sim.takeTraffic();
+  // A node's join ends with its last bootstrap round (BOOTSTRAP_ROUNDS_MS after its first
+  // locator, itself LOCATOR_SETTLE_MS after the trees settle) and that round's lookup: what is
+  // sent until then is the join's, not the steady state's.
+  const joinDone = 20_000 + BOOTSTRAP_ROUNDS_MS.at(-1)! + LOOKUP_TIMEOUT_MS;
+  sim.takeTraffic(); // the sampled lookups'
+  sim.runUntil(joinDone);
+  const join = sim.takeTraffic();
+  console.log(`  rest of the join (to ${joinDone / 1000} s virtual): ${quantiles(Float64Array.from(join.perNode, (b) => b / 1024))} KiB sent per node`);
   sim.run(steadyMin * 60_000);
   const steady = sim.takeTraffic();
-  console.log(`  steady traffic over ${steadyMin} min (B/s per node): ${quantiles(Float64Array.from(steady.perNode, (b) => b / (steadyMin * 60)))}`);
+  console.log(`  steady traffic over ${steadyMin} min after that (B/s per node): ${quantiles(Float64Array.from(steady.perNode, (b) => b / (steadyMin * 60)))}`);
   // Failures under traffic: the biggest hub crashes; then a link on a flow's way is cut.
   const hub = g.adjacency.reduce((best, adj, i) => (adj.length > g.adjacency[best]!.length ? i : best), 0);
   const withoutHub = (s: number, d: number) => bfs(g, s, (i) => i !== hub)[d]! < 0;

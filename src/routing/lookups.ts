@@ -627,7 +627,7 @@ export class Lookups {
         this.addPath(asker.locator.key, { link: back.link, slots: back.slots, mtu: frame.mtu, source: 'request', tree: frame.tree, at: this.now() });
         this.learnLocator(asker.locator);
       } else if (asker) this.counters.badLocators++;
-      const found = this.answerLocators(target);
+      const found = this.answerLocators(target, frame.origin);
       this.answer(ANSWER_FIND, frame.id, frame.mtu, found, back);
       return;
     }
@@ -663,13 +663,20 @@ export class Lookups {
   }
 
   /** The locators an answer to a FIND for `target` carries after our own. */
-  private answerLocators(target: Uint8Array): Locator[] {
+  /** The locators a FIND for `target` from `asker` is answered with: the nearest we know, but
+   *  not the asker's (it has its own, and a publishing node is the nearest to its target: where
+   *  locators are long, deep in a tree, an answer has room for only one or two). */
+  private answerLocators(target: Uint8Array, asker: Uint8Array): Locator[] {
     if (this.behaviour === 'misleading') {
       // A hostile node: real nodes, but the farthest from the target it knows.
       const all = [...this.table.contacts()].sort((a, b) => compareDistance(target, b.address, a.address));
       return all.slice(0, ANSWER_LOCATORS - 1).map((c) => c.locator);
     }
-    return this.table.closest(target, ANSWER_LOCATORS - 1, false).map((c) => c.locator);
+    return this.table
+      .closest(target, ANSWER_LOCATORS, false)
+      .filter((c) => !equalAddress(c.address, asker))
+      .slice(0, ANSWER_LOCATORS - 1)
+      .map((c) => c.locator);
   }
 
   /** Answers a request whose frame came with `mtu`, the smallest on its way (the answer's way,

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { fcAddressBytes } from '../../src/keys/address.js';
 import { xeddsaSigner } from '../../src/keys/xeddsa.js';
 import { signLocator } from '../../src/routing/locator.js';
-import type { LookupResult } from '../../src/routing/lookups.js';
+import { DHT_BUCKET_SIZE, type LookupResult } from '../../src/routing/lookups.js';
+import { compareDistance } from '../../src/routing/dht-table.js';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
-import { bfs, randomGeometricGraph, rng, type Graph } from '../../bench/sim/graph.js';
+import { bfs, makeGraph, randomGeometricGraph, rng, type Graph } from '../../bench/sim/graph.js';
 import { MeshAgent } from '../../bench/sim/mesh-agent.js';
 import { FRAME_ROUTED, KIND_ROUTING_ANSWER, writeRoutedHeader } from '../../src/forward/header.js';
 
@@ -91,6 +92,27 @@ test('lookups find their targets with routes that lead there, near the shortest 
   assert.ok(Math.max(...results.map((r) => r.stretch)) <= 2, 'stretch above 2');
   // No node holds a route to every other: routes are found on demand.
   for (const node of sim.nodes) assert.ok(node.agent.lookups.paths.size < g.n - 1);
+});
+
+test("on a line of 50, where locators are long and an answer has room for few, each node's locator reaches the nodes nearest its address", () => {
+  // Deep in the trees a locator is hundreds of bytes: an answer that spent a place on the asker
+  // (the nearest node to its own address, when it publishes) left a publish no way past its
+  // first contacts, and lookups for it failed.
+  const n = 50;
+  const g = makeGraph('line-50', n, Array.from({ length: n - 1 }, (_, i) => [i, i + 1] as [number, number]));
+  const done = new Map<number, LookupResult[]>();
+  const sim = makeSim(g, done);
+  sim.start();
+  sim.run(20_000);
+  for (let d = 0; d < n; d++) {
+    const target = address(sim, d);
+    const nearest = [...Array(n).keys()].filter((i) => i !== d).sort((a, b) => compareDistance(target, address(sim, a), address(sim, b))).slice(0, DHT_BUCKET_SIZE);
+    const holding = nearest.filter((i) => sim.nodes[i]!.agent.lookups.table.get(target)).length;
+    assert.ok(holding >= DHT_BUCKET_SIZE / 2, `node ${d}: its locator is held by ${holding} of the ${DHT_BUCKET_SIZE} nodes nearest its address`);
+  }
+  const results = lookupPairs(sim, done, 20, 3, () => false);
+  const missed = results.filter((r) => !r.found);
+  assert.equal(missed.length, 0, `not found: ${missed.map((r) => `${r.s}→${r.d}`).join(', ')}`);
 });
 
 test('a forged locator in an answer is refused and counted, and the answer dropped', () => {
