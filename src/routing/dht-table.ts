@@ -114,13 +114,24 @@ export class DhtTable {
 
   /** The `n` contacts nearest to `target`, nearest first. `reachable`: leaving out those that
    *  failed to answer us twice (for choosing whom to ask; an answer to others names them all,
-   *  since their ways to a node are not ours). A table holds a few hundred contacts at most:
-   *  sorting them all is cheap. */
+   *  since their ways to a node are not ours). */
   closest(target: Uint8Array, n: number, reachable = true): Contact[] {
-    const all: Contact[] = [];
-    for (const c of this.byAddress.values()) if (!reachable || c.failures < 2) all.push(c);
-    all.sort((a, b) => compareDistance(target, a.address, b.address));
-    return all.slice(0, n);
+    // The n nearest so far, nearest first: most contacts are farther than the n-th and cost
+    // one comparison (a lookup step asks for 16 of a few hundred).
+    const nearest: Contact[] = [];
+    if (n <= 0) return nearest;
+    for (const c of this.byAddress.values()) {
+      if (reachable && c.failures >= 2) continue;
+      if (nearest.length === n && compareDistance(target, c.address, nearest[n - 1]!.address) >= 0) continue;
+      let at = Math.min(nearest.length, n - 1);
+      if (nearest.length < n) nearest.push(c);
+      while (at > 0 && compareDistance(target, c.address, nearest[at - 1]!.address) < 0) {
+        nearest[at] = nearest[at - 1]!;
+        at--;
+      }
+      nearest[at] = c;
+    }
+    return nearest;
   }
 
   /** Bytes held: each contact's locator and address. */

@@ -28,7 +28,7 @@
 // way it survives, measured.
 import { randomBytes } from 'node:crypto';
 import { xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
-import { hexOf, readUint16BE, writeUint16BE } from '../util/bytes.js';
+import { equalBytes, hexOf, readUint16BE, writeUint16BE } from '../util/bytes.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 import { CounterSet } from '../util/counters.js';
 import { treeDistance } from './coordinates.js';
@@ -49,7 +49,7 @@ import {
   type TreeFrame,
 } from './tree-frame.js';
 import { VerifiedSignatures } from './tree-proof.js';
-import type { Trees } from './trees.js';
+import type { Position, Trees } from './trees.js';
 
 /** Contacts per bucket of the table. */
 export const DHT_BUCKET_SIZE = 8;
@@ -220,7 +220,8 @@ export class Lookups {
   /** Nodes probed before any route to them was known: the sequence of the locator used. */
   private readonly probedEarly = new Map<string, number>();
   private locator: Locator;
-  private placesKey = '';
+  /** Our places in the trees as last looked at (refreshLocator). */
+  private readonly placesSeen: Position[] = [];
   private placesChangedAt = -Infinity;
   private signedAt = -Infinity;
   private publishDue = true;
@@ -392,7 +393,7 @@ export class Lookups {
     for (let i = 0; i < payload[3 + ID_SIZE]!; i++) {
       const decoded = decodeLocator(payload, off);
       if (!decoded) return void this.counters.malformed++;
-      if (!verifyLocator(this.verified, decoded.locator)) return void this.counters.badLocators++;
+      if (!this.isSigned(decoded.locator)) return void this.counters.badLocators++;
       locators.push(decoded.locator);
       off += decoded.length;
     }
@@ -425,6 +426,15 @@ export class Lookups {
     }
     if (lookup.targetLocator && !lookup.internal && lookup.targetLocator.sequence > lookup.askedSequence) this.askTarget(lookup, hops);
     this.advance(lookup);
+  }
+
+  /** Whether a locator received is signed by its key: at once if it is, byte for byte, the one
+   *  the table holds for that node (checked when it went in); answers name the same few nodes
+   *  over and over. */
+  private isSigned(locator: Locator): boolean {
+    const held = this.table.get(addressOf(locator.key))?.locator.bytes;
+    if (held && equalBytes(held, locator.bytes)) return true;
+    return verifyLocator(this.verified, locator);
   }
 
   /** Bytes of lookup state: the table, the routes, requests in flight. */
@@ -622,7 +632,7 @@ export class Lookups {
       if (frame.payload.length < ADDRESS_SIZE) return void this.counters.malformed++;
       const target = frame.payload.subarray(0, ADDRESS_SIZE);
       const asker = decodeLocator(frame.payload, ADDRESS_SIZE);
-      if (asker && equalAddress(addressOf(asker.locator.key), frame.origin) && verifyLocator(this.verified, asker.locator)) {
+      if (asker && equalAddress(addressOf(asker.locator.key), frame.origin) && this.isSigned(asker.locator)) {
         this.table.add(asker.locator, this.now(), true);
         this.addPath(asker.locator.key, { link: back.link, slots: back.slots, mtu: frame.mtu, source: 'request', tree: frame.tree, at: this.now() });
         this.learnLocator(asker.locator);
@@ -728,21 +738,21 @@ export class Lookups {
   // --- our own locator ---
 
   private refreshLocator(now: number): void {
-    const places: TreePlace[] = [];
+    // A place is a new object whenever it changes (and when the root's beacon is renewed, which
+    // moves nothing): compared by root and coordinates only then.
     for (let t = 0; t < TREE_COUNT; t++) {
       const p = this.trees.position(t);
-      places.push({ tree: t, root: p.beacon.subarray(0, ROOT_PREFIX_SIZE), coordinates: p.coordinates });
-    }
-    const key = places.map((p) => hexOf(p.root) + Array.from(p.coordinates).join('.')).join('/');
-    if (key !== this.placesKey) {
-      this.placesKey = key;
-      this.placesChangedAt = now;
+      const seen = this.placesSeen[t];
+      if (p === seen) continue;
+      if (!seen || !samePlace(p, seen)) this.placesChangedAt = now;
+      this.placesSeen[t] = p;
     }
     const changed = this.placesChangedAt > this.signedAt;
     const settled = now - this.placesChangedAt >= LOCATOR_SETTLE_MS && now - this.signedAt >= LOCATOR_MIN_INTERVAL_MS;
     // The first locator waits for the trees to settle like any other (a locator of places that
     // are about to change only misleads whoever keeps it).
     if ((changed && settled) || (this.signedAt > -Infinity && now - this.signedAt >= LOCATOR_REFRESH_MS)) {
+      const places: TreePlace[] = this.placesSeen.map((p, tree) => ({ tree, root: p.beacon.subarray(0, ROOT_PREFIX_SIZE), coordinates: p.coordinates }));
       this.locator = signLocator(this.sign, this.key, Math.max(this.wallNow(), this.locator.sequence + 1), places);
       this.signedAt = now;
       this.publishDue = true;
@@ -872,5 +882,12 @@ function equalPrefix(a: Uint8Array, b: Uint8Array): boolean {
 
 function equalAddress(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < ADDRESS_SIZE; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function samePlace(a: Position, b: Position): boolean {
+  if (a.depth !== b.depth) return false;
+  for (let i = 0; i < ROOT_PREFIX_SIZE; i++) if (a.beacon[i] !== b.beacon[i]) return false;
+  for (let i = 0; i < a.depth; i++) if (a.coordinates[i] !== b.coordinates[i]) return false;
   return true;
 }
