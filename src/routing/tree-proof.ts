@@ -68,11 +68,21 @@ function linkMessage(signerKey: Uint8Array, link: Uint8Array, off: number): Uint
 
 /** A root beacon for `key` at `sequence`, signed. */
 export function signRootBeacon(sign: XeddsaSigner, tree: number, key: Uint8Array, sequence: number): Uint8Array {
+  const beacon = unsignedRootBeacon(key, sequence);
+  signBeaconInPlace(sign, tree, beacon);
+  return beacon;
+}
+
+/** A root beacon's key and sequence, its signature zero until signBeaconInPlace. */
+export function unsignedRootBeacon(key: Uint8Array, sequence: number): Uint8Array {
   const beacon = new Uint8Array(ROOT_BEACON_SIZE);
   beacon.set(key, 0);
   writeUint64BE(beacon, KEY_SIZE, sequence);
-  beacon.set(sign(rootMessage(tree, beacon, 0)), KEY_SIZE + 8);
   return beacon;
+}
+
+export function signBeaconInPlace(sign: XeddsaSigner, tree: number, beacon: Uint8Array): void {
+  beacon.set(sign(rootMessage(tree, beacon, 0)), KEY_SIZE + 8);
 }
 
 /** The link by which the signer (`signerKey`) reaches `neighbourKey` at `port`. */

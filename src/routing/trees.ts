@@ -52,7 +52,8 @@ import {
   linkPort,
   rootRank,
   signLink,
-  signRootBeacon,
+  signBeaconInPlace,
+  unsignedRootBeacon,
 } from './tree-proof.js';
 
 const KEY_SIZE = 32;
@@ -193,6 +194,8 @@ export class Trees {
   /** Per tree, the neighbours under our root indexed by place (nextHop at a node of many
    *  neighbours); dropped when a place in that tree changes, built again when next asked. */
   private readonly nearest: (NearestIndex | null)[] = new Array(TREE_COUNT).fill(null);
+  /** Our root beacons not signed yet (rootPosition). */
+  private readonly unsignedBeacons = new WeakSet<Uint8Array>();
 
   constructor(options: TreesOptions) {
     this.key = options.identity.publicKey.slice();
@@ -651,9 +654,15 @@ export class Trees {
     own.chooseDue = true;
   }
 
+  /** Our root position in tree t. Its beacon is signed when first sent: a node that has just
+   *  started is the root of every tree until it hears of a better one, which most hear of
+   *  before their listening time is up (on powerlaw-10000, 40,000 signatures of a cold start
+   *  that nobody would have seen). */
   private rootPosition(t: number): Position {
+    const beacon = unsignedRootBeacon(this.key, this.wallNow());
+    this.unsignedBeacons.add(beacon);
     return {
-      beacon: signRootBeacon(this.sign, t, this.key, this.wallNow()),
+      beacon,
       rank: this.rankOf(t, this.key),
       links: new Uint8Array(0),
       depth: 0,
@@ -757,6 +766,7 @@ export class Trees {
     frame[7] = p.depth;
     frame[8] = first;
     frame[9] = count;
+    if (p.depth === 0 && this.unsignedBeacons.delete(p.beacon)) signBeaconInPlace(this.sign, t, p.beacon);
     frame.set(p.beacon, STATE_HEADER);
     frame.set(p.links.subarray(first * LINK_SIZE, (first + count) * LINK_SIZE), STATE_FIXED);
     return frame;
