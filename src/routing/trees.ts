@@ -95,8 +95,10 @@ export interface Position {
   /** The root's beacon (the newest held for that root): key, sequence, signature. */
   beacon: Uint8Array;
   rank: Uint8Array;
-  /** links[i·LINK_SIZE ..]: the link from depth i to i + 1; the last one leads to the node. */
-  links: Uint8Array;
+  /** links[i] (LINK_SIZE bytes): the link from depth i to i + 1; the last one leads to the
+   *  node. A link is one object wherever it is held: the places of a node's children are its
+   *  own links and the ones it signed for them, which is what keeps a hub's state small. */
+  links: Uint8Array[];
   depth: number;
   coordinates: Uint16Array;
 }
@@ -420,11 +422,19 @@ export class Trees {
   /** Bytes of tree state held: our positions and links, the neighbours' positions and links. */
   stateBytes(): number {
     let bytes = 0;
-    for (const own of this.own) bytes += positionBytes(own.position);
+    const held = new Set<Uint8Array>();
+    for (const own of this.own) bytes += positionBytes(own.position, held);
     for (const n of this.neighbours.values()) {
-      bytes += KEY_SIZE + LINK_SIZE + (n.linkToUs ? LINK_SIZE : 0);
-      for (const nt of n.trees) if (nt.position) bytes += positionBytes(nt.position);
+      bytes += KEY_SIZE;
+      // Its link to us (our place, if it is our parent, holds it too) and ours to it (its place,
+      // if it is our child).
+      for (const link of [n.linkToUs, n.linkFromUs]) {
+        if (!link || held.has(link)) continue;
+        held.add(link);
+        bytes += LINK_SIZE;
+      }
     }
+    for (const n of this.neighbours.values()) for (const nt of n.trees) if (nt.position) bytes += positionBytes(nt.position, held);
     return bytes;
   }
 
@@ -480,7 +490,7 @@ export class Trees {
     }
     if (a.missing > 0) return;
     nt.assembly = null;
-    const position = this.check(t, a.beacon, a.links, depth, from.key, [held, this.own[t]!.position]);
+    const position = this.check(t, a.beacon, a.links, depth, from, [held, this.own[t]!.position]);
     if (!position) return void this.counters.badSignature++;
     nt.version = version;
     nt.position = position;
@@ -610,9 +620,7 @@ export class Trees {
   private follow(t: number, parent: Position, link: Uint8Array): void {
     const own = this.own[t]!;
     const depth = parent.depth + 1;
-    const links = new Uint8Array(depth * LINK_SIZE);
-    links.set(parent.links, 0);
-    links.set(link, parent.depth * LINK_SIZE);
+    const links = [...parent.links, link];
     const coordinates = new Uint16Array(depth);
     coordinates.set(parent.coordinates, 0);
     coordinates[parent.depth] = linkPort(link);
@@ -664,7 +672,7 @@ export class Trees {
     return {
       beacon,
       rank: this.rankOf(t, this.key),
-      links: new Uint8Array(0),
+      links: [],
       depth: 0,
       coordinates: new Uint16Array(0),
     };
@@ -672,21 +680,35 @@ export class Trees {
 
   // --- checking ---
 
-  /** The position `beacon` + `links` if every signature holds and it ends at `owner`. The links
-   *  it shares from the root with a position checked before (`checked`) are not checked again. */
-  private check(t: number, beacon: Uint8Array, links: Uint8Array, depth: number, owner: Uint8Array, checked: readonly (Position | null)[]): Position | null {
+  /**
+   * The position `beacon` + `flat` (depth links one after another) of the neighbour `from`, if
+   * every signature holds and it ends at the neighbour. The links it shares from the root with a
+   * position checked before (`checked`) are not checked again, and are held as that position's
+   * objects; so is the last link if we signed it (we are its parent), and the beacon if it is
+   * our own place's.
+   */
+  private check(t: number, beacon: Uint8Array, flat: Uint8Array, depth: number, from: Neighbour, checked: readonly (Position | null)[]): Position | null {
     let signer = beacon.subarray(0, KEY_SIZE);
     let known = 0;
-    for (const p of checked) if (p) known = Math.max(known, sharedPrefix(p, beacon, links, depth));
+    let source: Position | null = null;
+    for (const p of checked) {
+      const shared = p ? sharedPrefix(p, beacon, flat, depth) : 0;
+      if (shared > known) [known, source] = [shared, p];
+    }
+    const links: Uint8Array[] = new Array(depth);
     const coordinates = new Uint16Array(depth);
     for (let i = 0; i < depth; i++) {
       const off = i * LINK_SIZE;
-      if (i >= known && !this.verified.link(signer, links, off)) return null;
-      coordinates[i] = linkPort(links, off);
-      signer = links.subarray(off, off + KEY_SIZE);
+      if (i < known) links[i] = source!.links[i]!;
+      else if (!this.verified.link(signer, flat, off)) return null;
+      else if (i === depth - 1 && sameBytes(from.linkFromUs, flat, off)) links[i] = from.linkFromUs;
+      else links[i] = flat.slice(off, off + LINK_SIZE);
+      coordinates[i] = linkPort(flat, off);
+      signer = flat.subarray(off, off + KEY_SIZE);
     }
-    if (!equalKeys(signer, 0, owner)) return null;
-    return { beacon, rank: this.rankOf(t, beacon.subarray(0, KEY_SIZE)), links, depth, coordinates };
+    if (!equalKeys(signer, 0, from.key)) return null;
+    const ours = this.own[t]!.position.beacon;
+    return { beacon: sameBytes(ours, beacon, 0) ? ours : beacon, rank: this.rankOf(t, beacon.subarray(0, KEY_SIZE)), links, depth, coordinates };
   }
 
   private rankOf(t: number, key: Uint8Array): Uint8Array {
@@ -768,7 +790,7 @@ export class Trees {
     frame[9] = count;
     if (p.depth === 0 && this.unsignedBeacons.delete(p.beacon)) signBeaconInPlace(this.sign, t, p.beacon);
     frame.set(p.beacon, STATE_HEADER);
-    frame.set(p.links.subarray(first * LINK_SIZE, (first + count) * LINK_SIZE), STATE_FIXED);
+    for (let i = 0; i < count; i++) frame.set(p.links[first + i]!, STATE_FIXED + i * LINK_SIZE);
     return frame;
   }
 
@@ -792,35 +814,53 @@ function better(a: Position, la: number, b: Position, lb: number, current: numbe
 /** Whether `key` is the root of `p` or any node on its way down. */
 function containsKey(p: Position, key: Uint8Array): boolean {
   if (equalKeys(p.beacon, 0, key)) return true;
-  for (let i = 0; i < p.depth; i++) if (equalKeys(p.links, i * LINK_SIZE, key)) return true;
+  for (let i = 0; i < p.depth; i++) if (equalKeys(p.links[i]!, 0, key)) return true;
   return false;
 }
 
 /** Whether our position is the parent's plus one link (same links above us). */
 function sameChain(parent: Position, ours: Position): boolean {
   if (ours.depth !== parent.depth + 1) return false;
-  const n = parent.depth * LINK_SIZE;
-  for (let i = 0; i < n; i++) if (parent.links[i] !== ours.links[i]) return false;
+  for (let i = 0; i < parent.depth; i++) if (!sameLink(parent.links[i]!, ours.links[i]!)) return false;
   return true;
 }
 
 function sameLinks(a: Position, b: Position): boolean {
   if (a.depth !== b.depth || !equalKeys(a.beacon, 0, b.beacon)) return false;
-  for (let i = 0; i < a.links.length; i++) if (a.links[i] !== b.links[i]) return false;
+  for (let i = 0; i < a.depth; i++) if (!sameLink(a.links[i]!, b.links[i]!)) return false;
   return true;
 }
 
 /** How many links from the root `p` has in common with `beacon` + `links` (none if their roots
  *  differ): signatures over the same bytes by the same signers. */
-function sharedPrefix(p: Position, beacon: Uint8Array, links: Uint8Array, depth: number): number {
+function sharedPrefix(p: Position, beacon: Uint8Array, flat: Uint8Array, depth: number): number {
   if (!equalKeys(p.beacon, 0, beacon)) return 0;
   const n = Math.min(p.depth, depth);
-  for (let j = 0; j < n * LINK_SIZE; j++) if (p.links[j] !== links[j]) return Math.floor(j / LINK_SIZE);
+  for (let i = 0; i < n; i++) if (!sameBytes(p.links[i]!, flat, i * LINK_SIZE)) return i;
   return n;
 }
 
-function positionBytes(p: Position): number {
-  return ROOT_BEACON_SIZE + p.links.length + 2 * p.coordinates.length;
+function sameLink(a: Uint8Array, b: Uint8Array): boolean {
+  return a === b || sameBytes(a, b, 0);
+}
+
+/** Whether all of `a` is at buf[off ..]. */
+function sameBytes(a: Uint8Array, buf: Uint8Array, off: number): boolean {
+  if (buf.length < off + a.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== buf[off + i]) return false;
+  return true;
+}
+
+/** Bytes of a position not counted yet in `held` (the beacon and links it shares with places
+ *  counted before are references): 8 per reference, 2 per port. */
+function positionBytes(p: Position, held: Set<Uint8Array>): number {
+  let bytes = 8 * (p.depth + 1) + 2 * p.coordinates.length;
+  for (const part of [p.beacon, ...p.links]) {
+    if (held.has(part)) continue;
+    held.add(part);
+    bytes += part.length;
+  }
+  return bytes;
 }
 
 /** A rank as a fraction of the whole range, 0 (best) to 1. */

@@ -44,7 +44,7 @@ function treeProblems(sim: Sim, alive: (i: number) => boolean = () => true): str
         const peer = sim.nodes[node.peers[link]!]!;
         if (!alive(peer.index) || !sim.linkIsUp(node.index, peer.index)) continue;
         const held = peer.agent.neighbourPosition(peer.ifaceTo.get(node.index)!, t);
-        if (!held || compare(held.links, p.links) !== 0 || held.depth !== p.depth) problems.push(`tree ${t}: node ${peer.index} holds an old position of ${node.index}`);
+        if (!held || compare(Buffer.concat(held.links), Buffer.concat(p.links)) !== 0 || held.depth !== p.depth) problems.push(`tree ${t}: node ${peer.index} holds an old position of ${node.index}`);
       }
     }
   }
@@ -240,7 +240,7 @@ test('a node cannot take a place no node above it gave it, nor forge a root or a
   for (let t = 0; t < TREE_COUNT; t++) {
     const p = attacker.agent.position(t);
     if (p.depth === 0) continue;
-    const links = Array.from({ length: p.depth }, (_, i) => p.links.slice(i * LINK_SIZE, (i + 1) * LINK_SIZE));
+    const links = p.links.map((link) => link.slice());
     links[p.depth - 1]![LINK_SIZE - 1]! ^= 1;
     frames.push(stateFrame(t, 4, p.beacon, links));
     altered++;
