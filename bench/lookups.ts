@@ -151,9 +151,11 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   sim.runUntil(joinDone);
   const join = sim.takeTraffic();
   console.log(`  rest of the join (to ${joinDone / 1000} s virtual): ${quantiles(Float64Array.from(join.perNode, (b) => b / 1024))} KiB sent per node`);
-  sim.run(steadyMin * 60_000);
-  const steady = sim.takeTraffic();
-  console.log(`  steady traffic over ${steadyMin} min after that (B/s per node): ${quantiles(Float64Array.from(steady.perNode, (b) => b / (steadyMin * 60)))}`);
+  if (steadyMin > 0) {
+    sim.run(steadyMin * 60_000);
+    const steady = sim.takeTraffic();
+    console.log(`  steady traffic over ${steadyMin} min after that (B/s per node): ${quantiles(Float64Array.from(steady.perNode, (b) => b / (steadyMin * 60)))}`);
+  }
   // Failures under traffic: the biggest hub crashes; then a link on a flow's way is cut.
   const hub = g.adjacency.reduce((best, adj, i) => (adj.length > g.adjacency[best]!.length ? i : best), 0);
   const withoutHub = (s: number, d: number) => bfs(g, s, (i) => i !== hub)[d]! < 0;
