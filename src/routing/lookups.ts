@@ -672,7 +672,6 @@ export class Lookups {
     this.counters.malformed++;
   }
 
-  /** The locators an answer to a FIND for `target` carries after our own. */
   /** The locators a FIND for `target` from `asker` is answered with: the nearest we know, but
    *  not the asker's (it has its own, and a publishing node is the nearest to its target: where
    *  locators are long, deep in a tree, an answer has room for only one or two). */

@@ -81,6 +81,7 @@ export function unsignedRootBeacon(key: Uint8Array, sequence: number): Uint8Arra
   return beacon;
 }
 
+/** Signs an unsigned root beacon for `tree`: its signature bytes are written in place. */
 export function signBeaconInPlace(sign: XeddsaSigner, tree: number, beacon: Uint8Array): void {
   beacon.set(sign(rootMessage(tree, beacon, 0)), KEY_SIZE + 8);
 }
