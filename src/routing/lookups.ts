@@ -74,6 +74,8 @@ export const LOCATOR_REFRESH_MS = 60 * 60_000;
  *  addresses near ours (refreshBuckets), as Kademlia bootstraps. Later only the publishing lookup runs, every LOCATOR_REFRESH_MS and when our
  *  locator changes. */
 export const BOOTSTRAP_ROUNDS_MS = [0, 2_000, 10_000, 60_000];
+/** The publishes that also ask the trees' roots (askRoots): those of the first rounds. */
+const BOOTSTRAP_ROOT_ROUNDS = 2;
 /** After a change of our coordinates, wait this long for them to settle before signing. */
 export const LOCATOR_SETTLE_MS = 2000;
 /** Routes to destinations not used for this long are forgotten. */
@@ -84,6 +86,7 @@ export const MAX_DESTINATIONS = 4096;
 const ANSWER_FIND = 1;
 const ANSWER_PROBE = 2;
 const ID_SIZE = 8;
+const KEY_SIZE = 32;
 /** An answer's payload before its locators: kind, request id, the way's MTU, locator count. */
 const ANSWER_HEADER = 1 + ID_SIZE + 2 + 1;
 const ADDRESS_SIZE = 16;
@@ -566,7 +569,7 @@ export class Lookups {
    *  `avoid`); false if the trees give no such way toward `to` (nothing sent). */
   private request(
     kind: number,
-    to: Locator,
+    to: Pick<Locator, 'key' | 'places'>,
     tree: number,
     lookup: Lookup | null,
     candidate: Candidate | null,
@@ -634,7 +637,12 @@ export class Lookups {
       const asker = decodeLocator(frame.payload, ADDRESS_SIZE);
       if (asker && equalAddress(addressOf(asker.locator.key), frame.origin) && this.isSigned(asker.locator)) {
         this.table.add(asker.locator, this.now(), true);
-        this.addPath(asker.locator.key, { link: back.link, slots: back.slots, mtu: frame.mtu, source: 'request', tree: frame.tree, at: this.now() });
+        // The way back to an asker is a route to it, unless it is publishing (looking up its own
+        // address): every node's publishes ask the nodes nearest its address and, while it
+        // bootstraps, the trees' roots, which would hold a route to every node.
+        if (!equalAddress(target, frame.origin)) {
+          this.addPath(asker.locator.key, { link: back.link, slots: back.slots, mtu: frame.mtu, source: 'request', tree: frame.tree, at: this.now() });
+        }
         this.learnLocator(asker.locator);
       } else if (asker) this.counters.badLocators++;
       const found = this.answerLocators(target, frame.origin);
@@ -796,7 +804,24 @@ export class Lookups {
   private publish(): void {
     const running = this.lookups.get(hexOf(this.address));
     if (running) this.finish(running, false, 0);
-    this.advance(this.startLookup(this.address, true));
+    const lookup = this.startLookup(this.address, true);
+    if (this.roundsDone <= BOOTSTRAP_ROOT_ROUNDS) this.askRoots(lookup);
+    this.advance(lookup);
+  }
+
+  /**
+   * While bootstrapping, a publish also asks the root of each tree (its key and place are in
+   * ours, no locator needed): every node asks it, so it knows nodes all over the mesh, where our
+   * first contacts know only those near us. On a chain, those near us are all we could otherwise
+   * learn of past a node that answers nothing (docs/ROUTING.md "What does not hold yet").
+   */
+  private askRoots(lookup: Lookup): void {
+    for (let t = 0; t < TREE_COUNT; t++) {
+      const p = this.trees.position(t);
+      if (p.depth < 2) continue; // the root is us or a neighbour, asked already
+      const root = { key: p.beacon.subarray(0, KEY_SIZE), places: [{ tree: t, root: p.beacon.subarray(0, ROOT_PREFIX_SIZE), coordinates: new Uint16Array(0) }] };
+      this.request(KIND_FIND, root, t, lookup, null, 0, lookup.target);
+    }
   }
 
   /** A neighbour learns our locator by a FIND for itself sent straight to it (one hop). */

@@ -115,6 +115,24 @@ test("on a line of 50, where locators are long and an answer has room for few, e
   assert.equal(missed.length, 0, `not found: ${missed.map((r) => `${r.s}→${r.d}`).join(', ')}`);
 });
 
+test('on a line of 50 with five nodes that answer nothing, lookups still find their targets (the roots are asked while bootstrapping)', () => {
+  // A node learns of others from those that ask or answer it; on a chain, what lies beyond a
+  // silent node it could learn only through that node, so each stretch between silent nodes
+  // knew only itself (29 of 200 found) until a publish asked the trees' roots too.
+  const n = 50;
+  const g = makeGraph('line-50', n, Array.from({ length: n - 1 }, (_, i) => [i, i + 1] as [number, number]));
+  const done = new Map<number, LookupResult[]>();
+  const sim = makeSim(g, done);
+  const silent = new Set([5, 15, 25, 35, 45]);
+  for (const i of silent) sim.nodes[i]!.agent.lookups.behaviour = 'silent';
+  sim.start();
+  sim.run(20_000);
+  const results = lookupPairs(sim, done, 20, 4, (i) => silent.has(i));
+  const missed = results.filter((r) => !r.found);
+  assert.equal(missed.length, 0, `not found: ${missed.map((r) => `${r.s}→${r.d}`).join(', ')}`);
+  assert.ok(results.some((r) => Math.min(r.s, r.d) < 25 && Math.max(r.s, r.d) > 35), 'no pair across two silent nodes');
+});
+
 test('a forged locator in an answer is refused and counted, and the answer dropped', () => {
   const g = randomGeometricGraph(80, 21);
   const done = new Map<number, LookupResult[]>();
