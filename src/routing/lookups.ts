@@ -813,7 +813,7 @@ export class Lookups {
    * While bootstrapping, a publish also asks the root of each tree (its key and place are in
    * ours, no locator needed): every node asks it, so it knows nodes all over the mesh, where our
    * first contacts know only those near us. On a chain, those near us are all we could otherwise
-   * learn of past a node that answers nothing (docs/ROUTING.md "What does not hold yet").
+   * learn of past a node that answers nothing (docs/ROUTING.md "Measured with the map").
    */
   private askRoots(lookup: Lookup): void {
     for (let t = 0; t < TREE_COUNT; t++) {
