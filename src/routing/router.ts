@@ -58,7 +58,6 @@ import {
 } from './constants.js';
 import { RoutingCounters } from './counters.js';
 import { ACK_ENTRY_SIZE, Unacknowledged, ackPart, ackSequence, writeAckEntry } from './acknowledgements.js';
-import { concatBytes } from '@noble/hashes/utils.js';
 import { readUint64BE } from '../util/bytes.js';
 import { LINK_STRIDE, Lsdb, type NodeRecord } from './lsdb.js';
 import { Spf, type Route, type SourceLinks } from './spf.js';
@@ -378,7 +377,7 @@ export class Router {
     this.retransmit(now);
     for (const [link, n] of this.neighbours) {
       if (n.acksOwed.length === 0) continue;
-      this.sendAcknowledgements(link, n.acksOwed.length === 1 ? n.acksOwed[0]! : concatBytes(...n.acksOwed));
+      this.sendAcknowledgements(link, n.acksOwed.length === 1 ? n.acksOwed[0]! : Buffer.concat(n.acksOwed));
       n.acksOwed = [];
     }
   }
@@ -461,8 +460,9 @@ export class Router {
    * 'unplaced' if the map has room but they put it past the radius, or it names no node we know
    * (the nodes between are on their way: the neighbour sends it again), else 'near'. Without
    * this a node would check and hold, until a sweep, all that each neighbour keeps: on
-   * powerlaw-10000, over 100 nodes per node in a cold start and 14,000 at the hub. Held origins, and announcements in parts (judged whole, at the sweep: a
-   * part need not name the neighbour another part names), are 'near'.
+   * powerlaw-10000, over 100 nodes per node in a cold start and 14,000 at the hub. Held
+   * origins, and announcements in parts (judged whole, at the sweep: a part need not name the
+   * neighbour another part names), are 'near'.
    */
   private placeInScope(a: Announcement): 'near' | 'beyond' | 'unplaced' {
     if (this.scope.radius === Infinity || a.parts > 1 || this.lsdb.recordOf(a.origin, 0)) return 'near';

@@ -65,8 +65,6 @@ const LINK_FRAME_SIZE = 2 + LINK_SIZE;
 const ACK_SIZE = 15;
 /** REQUEST for our link rather than a position. */
 const REQUEST_LINK = 0xff;
-/** From this many neighbours on, nextHop walks an index of their places instead of all of them. */
-const NEAREST_INDEX_MIN = 16;
 
 export class TreeCounters extends CounterSet {
   /** Tree frames that do not parse, or name a tree, depth or part out of range. */
@@ -193,8 +191,9 @@ export class Trees {
   private readonly deadRoots: Map<string, number>[] = [];
   /** Ranks of the roots seen, per tree. */
   private readonly rankCache = Array.from({ length: TREE_COUNT }, () => new Map<string, Uint8Array>());
-  /** Per tree, the neighbours under our root indexed by place (nextHop at a node of many
-   *  neighbours); dropped when a place in that tree changes, built again when next asked. */
+  /** Per tree, the neighbours under our root indexed by place (nextHop: one step per port of
+   *  the target, however many neighbours); dropped when a place in that tree changes, built
+   *  again when next asked. */
   private readonly nearest: (NearestIndex | null)[] = new Array(TREE_COUNT).fill(null);
   /** Our root beacons not signed yet (rootPosition). */
   private readonly unsignedBeacons = new WeakSet<Uint8Array>();
@@ -362,23 +361,8 @@ export class Trees {
   nextHop(t: number, rootKey: Uint8Array, coordinates: Uint16Array): number {
     const own = this.own[t]!.position;
     if (!equalKeys(own.beacon, 0, rootKey)) return -1;
-    let best = treeDistance(own.coordinates, coordinates);
-    if (best === 0) return 0;
-    if (this.neighbours.size >= NEAREST_INDEX_MIN) return this.nearestIndex(t).nearest(coordinates, best);
-    let chosen = -1;
-    // Places under the same root mostly share one rank object (rankOf), so the root is compared
-    // by identity first: a hub runs this loop over hundreds of neighbours for every frame it
-    // passes on.
-    for (const [link, n] of this.neighbours) {
-      const p = n.trees[t]!.position;
-      if (!p || (p.rank !== own.rank && !equalKeys(p.beacon, 0, rootKey))) continue;
-      const d = treeDistance(p.coordinates, coordinates);
-      if (d < best || (d === best && chosen !== -1 && link < chosen)) {
-        best = d;
-        chosen = link;
-      }
-    }
-    return chosen;
+    const best = treeDistance(own.coordinates, coordinates);
+    return best === 0 ? 0 : this.nearestIndex(t).nearest(coordinates, best);
   }
 
   private nearestIndex(t: number): NearestIndex {
@@ -388,7 +372,7 @@ export class Trees {
     const own = this.own[t]!.position;
     for (const [link, n] of this.neighbours) {
       const p = n.trees[t]!.position;
-      if (p && (p.rank === own.rank || equalKeys(p.beacon, 0, own.beacon))) index.add(link, p.coordinates);
+      if (p && sameRoot(p, own)) index.add(link, p.coordinates);
     }
     return index;
   }
@@ -406,7 +390,7 @@ export class Trees {
     const nearer: [number, number][] = [];
     for (const [link, n] of this.neighbours) {
       const p = n.trees[t]!.position;
-      if (!p || (p.rank !== own.rank && !equalKeys(p.beacon, 0, rootKey))) continue;
+      if (!p || !sameRoot(p, own)) continue;
       const d = treeDistance(p.coordinates, coordinates);
       if (d < ours) nearer.push([d, link]);
     }
@@ -838,6 +822,12 @@ function sharedPrefix(p: Position, beacon: Uint8Array, flat: Uint8Array, depth: 
   const n = Math.min(p.depth, depth);
   for (let i = 0; i < n; i++) if (!sameBytes(p.links[i]!, flat, i * LINK_SIZE)) return i;
   return n;
+}
+
+/** Whether a place is under the same root as `own`. Places under one root mostly share one rank
+ *  object (rankOf), so identity is tried first. */
+function sameRoot(p: Position, own: Position): boolean {
+  return p.rank === own.rank || equalKeys(p.beacon, 0, own.beacon);
 }
 
 function sameLink(a: Uint8Array, b: Uint8Array): boolean {
