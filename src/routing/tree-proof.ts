@@ -66,13 +66,6 @@ function linkMessage(signerKey: Uint8Array, link: Uint8Array, off: number): Uint
   return m;
 }
 
-/** A root beacon for `key` at `sequence`, signed. */
-export function signRootBeacon(sign: XeddsaSigner, tree: number, key: Uint8Array, sequence: number): Uint8Array {
-  const beacon = unsignedRootBeacon(key, sequence);
-  signBeaconInPlace(sign, tree, beacon);
-  return beacon;
-}
-
 /** A root beacon's key and sequence, its signature zero until signBeaconInPlace. */
 export function unsignedRootBeacon(key: Uint8Array, sequence: number): Uint8Array {
   const beacon = new Uint8Array(ROOT_BEACON_SIZE);

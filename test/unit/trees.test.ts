@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, type Graph } from '../../bench/sim/graph.js';
 import { FRAME_ROUTING, KIND_TREE_LINK, KIND_TREE_STATE, ROOT_EXPIRY_MS, TREE_COUNT } from '../../src/routing/constants.js';
-import { LINK_SIZE, ROOT_BEACON_SIZE, rootRank, signLink, signRootBeacon } from '../../src/routing/tree-proof.js';
+import { LINK_SIZE, ROOT_BEACON_SIZE, rootRank, signBeaconInPlace, signLink, unsignedRootBeacon } from '../../src/routing/tree-proof.js';
 import { Trees } from '../../src/routing/trees.js';
-import { xeddsaSigner } from '../../src/keys/xeddsa.js';
+import { xeddsaSigner, type XeddsaSigner } from '../../src/keys/xeddsa.js';
 
 type Sim = AgentSim<Trees>;
 
@@ -264,6 +264,13 @@ test('a node cannot take a place no node above it gave it, nor forge a root or a
   sim.run(5_000);
   assert.deepEqual(treeProblems(sim), []);
 });
+
+/** A root beacon for `key` at `sequence`, signed (as a root sends it). */
+function signRootBeacon(sign: XeddsaSigner, tree: number, key: Uint8Array, sequence: number): Uint8Array {
+  const beacon = unsignedRootBeacon(key, sequence);
+  signBeaconInPlace(sign, tree, beacon);
+  return beacon;
+}
 
 function stateFrame(t: number, version: number, beacon: Uint8Array, links: Uint8Array[]): Uint8Array {
   const frame = new Uint8Array(10 + ROOT_BEACON_SIZE + links.length * LINK_SIZE);
