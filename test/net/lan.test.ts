@@ -79,7 +79,13 @@ test('policy auto: nodes on one LAN connect to each other with no peers configur
     }
 
     const [a, b, c] = nodes as [Node, Node, Node];
-    const stateC = await daemons[2]!.state();
+    // C's pings to A went back over A's end-to-end session; its own route to A comes with its map
+    // (A's announcement, by B), which may still be on its way.
+    let stateC = await daemons[2]!.state();
+    await until('C holds a route to A', async () => {
+      stateC = await daemons[2]!.state();
+      return stateC.peers.some((p) => p.peerId === a.peerId && p.hops > 0);
+    });
     assert.deepEqual(
       stateC.peers.filter((p) => p.peerId === a.peerId).map((p) => `${p.origin} ${p.hops}`),
       ['routed 2'],
