@@ -13,6 +13,10 @@ export const KIND_DATABASE_REQUEST = 2;
 export const FRAME_HEADER = 2;
 /** Third kind: acknowledgements, 41-byte entries (origin key, sequence, part) back to back. */
 export const KIND_ACKNOWLEDGEMENTS = 3;
+/** Eighth kind: the sender's map horizon, one byte — it keeps announcements of origins at most
+ *  that many hops from it (255: no bound), so nothing farther need be sent to it. Kinds 4–7 are
+ *  the trees'. */
+export const KIND_MAP_HORIZON = 8;
 /** An announcement sent to a neighbour is sent again this long after, unacknowledged (then twice
  *  as long each time, at most RETRANSMIT_MAX_MS): well above a mesh link's round trip. */
 export const RETRANSMIT_MS = 1000;
@@ -66,6 +70,10 @@ export const MAP_RADIUS = 3;
 export const MAP_MAX_NODES = 32;
 export const MAP_MAX_BYTES = 12 << 10;
 export const MAP_SCOPE_GRACE_MS = 5000;
+/** A map this full (of MAP_MAX_NODES or MAP_MAX_BYTES) tells its neighbours to send only what
+ *  is no farther than the farthest node it holds (KIND_MAP_HORIZON); below it, the radius. The
+ *  margin keeps a map that forgets a node or two from asking every neighbour for its database. */
+export const MAP_HORIZON_FULLNESS = 0.75;
 
 /** Longest route produced: a label has at most MAX_HOPS - 1 slots, which bounds the forwarding
  *  header. Nodes farther than this (in hops along the cheapest path) get no route. */

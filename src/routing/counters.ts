@@ -46,6 +46,8 @@ export class RoutingCounters extends CounterSet {
   bytesReceived = 0;
   /** Announcements (parts) this node signed. */
   announcementsOriginated = 0;
+  /** Times this node told its neighbours a new map horizon. */
+  horizonsTold = 0;
   /** Shortest-path computations run (one per tick at most, only when something changed). */
   spfRuns = 0;
 }

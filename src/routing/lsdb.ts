@@ -107,7 +107,7 @@ export class Lsdb {
     this.addresses[id] = copy;
     this.records[id] = undefined;
     this.refs[id] = 0;
-    this.ids.set(copy, id);
+    this.ids.setShared(copy, id);
     return id;
   }
 

@@ -15,8 +15,12 @@
 //                       check: duplicates of a flood are the common case), else verified,
 //                       stored, and — if its origin is nearer than the radius and the map keeps
 //                       it — flooded on to every other neighbour as the same bytes (held back
-//                       until the next sweep says so, where that is not known yet). Every
-//                       announcement sent is sent again until acknowledged (acknowledgements.ts).
+//                       until the next sweep says so, where that is not known yet), but not to
+//                       one that sent it too meanwhile, nor past a neighbour's horizon (below).
+//                       Every announcement sent is sent again until acknowledged
+//                       (acknowledgements.ts).
+//                       A horizon frame: how far the neighbour's nearly full map keeps nodes
+//                       from; we send it nothing from farther, and our database if it widened.
 //                       A database request is answered with the database; if that went to
 //                       the neighbour lately, only once the time is up (answerDatabaseRequest).
 //   tick                every TICK_MS while there is work (workDue() says when there is): forget
@@ -24,7 +28,8 @@
 //                       unacknowledged, run SPF if anything changed, and tell routesChanged() if
 //                       routes did; once a second (and while announcements are held back),
 //                       sweep the scope: forget what lies out of it, flood on what is held back
-//                       and turned out near and kept.
+//                       and turned out near and kept, and tell the neighbours our horizon if it
+//                       changed.
 //   lookup / routeTo    the data plane's questions; lookup reads an address in place and
 //                       allocates nothing.
 import {
@@ -44,7 +49,9 @@ import {
   KIND_ACKNOWLEDGEMENTS,
   KIND_ANNOUNCEMENTS,
   KIND_DATABASE_REQUEST,
+  KIND_MAP_HORIZON,
   LIFETIME_MS,
+  MAP_HORIZON_FULLNESS,
   MAP_MAX_BYTES,
   MAP_MAX_NODES,
   MAP_RADIUS,
@@ -108,10 +115,15 @@ export interface MapScope {
  *  forgotten within MAP_SCOPE_GRACE_MS and this. */
 const SCOPE_SWEEP_MS = 1000;
 
-/** An announcement to flood on, and the link it came by (0: ours), where it does not go back. */
+/** An announcement to flood on, the link it came by (0: ours), where it does not go back, and
+ *  how many hops away its origin is (a neighbour whose horizon is nearer is not sent it). */
 interface Flooded {
   bytes: Uint8Array;
   from: number;
+  hops: number;
+  /** Other links that sent it to us while it was held back: they have it, so it does not go to
+   *  them either. */
+  holders?: Set<number>;
 }
 
 /** An announcement stored but not yet flooded on: its origin was not known to be near enough. */
@@ -138,11 +150,16 @@ interface Neighbour {
   unacked: Unacknowledged;
   /** Acknowledgements of what it sent, to go at the next tick (ACK_ENTRY_SIZE each). */
   acksOwed: Uint8Array[];
+  /** The hops it keeps announcements from (its KIND_MAP_HORIZON): nothing from farther is sent
+   *  to it. Infinity until it says (a first- or second-revision node never does). */
+  horizon: number;
 }
 
 const KEY_SIZE = 32;
 /** "Send me your database": the whole routing control frame (docs/PROTOCOL.md §4). */
 const DATABASE_REQUEST = Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST);
+/** A horizon byte that bounds nothing. */
+const NO_HORIZON = 255;
 /** IPv6's minimum MTU is the least an announcement may state, and FRAME_HEADER +
  *  ANNOUNCEMENT_PART_MAX at most, so every announcement fits in a frame. */
 const MIN_MTU = IPV6_MIN_MTU;
@@ -167,6 +184,8 @@ export class Router {
   private readonly maxDatabaseBytes: number;
   private readonly scope: MapScope;
   private heldBack: HeldBack[] = [];
+  /** The held-back announcements by their bytes (the stored part's), to note who else has one. */
+  private readonly heldBackByBytes = new Map<Uint8Array, HeldBack>();
   /** Counts changes of the map, so that farthestKept is computed once per change. */
   private mapEpoch = 0;
   private farthestEpoch = -1;
@@ -174,6 +193,9 @@ export class Router {
   /** Ids of the live neighbours (SPF's source), for the distance of an origin not routed yet. */
   private neighbourIds = new Set<number>();
   private lastScopeSweep = -Infinity;
+  /** The horizon last told to the neighbours; the radius until one is (a neighbour that has not
+   *  been told sends nothing past its own radius, the same unless radii differ). */
+  private toldHorizon: number;
 
   private readonly lsdb = new Lsdb();
   private readonly spf = new Spf();
@@ -210,6 +232,7 @@ export class Router {
     this.maxOrigins = options.maxOrigins ?? MAX_ORIGINS;
     this.maxDatabaseBytes = options.maxDatabaseBytes ?? MAX_DATABASE_BYTES;
     this.scope = { radius: MAP_RADIUS, maxNodes: MAP_MAX_NODES, maxBytes: MAP_MAX_BYTES, ...options.scope };
+    this.toldHorizon = this.scope.radius;
     // Our own id holds a reference for the router's lifetime.
     this.selfId = this.lsdb.intern(this.lsdb.addressOf(this.identity.publicKey));
     this.lsdb.ref(this.selfId);
@@ -236,11 +259,13 @@ export class Router {
         databaseOwed: false,
         unacked: new Unacknowledged(),
         acksOwed: [],
+        horizon: Infinity,
       });
       this.linksChanged();
     }
     this.sendDatabase(link, false);
     this.send(link, DATABASE_REQUEST);
+    if (this.toldHorizon < this.scope.radius) this.send(link, horizonFrame(this.toldHorizon));
   }
 
   /** The neighbour at interface index `link` is gone. */
@@ -265,6 +290,11 @@ export class Router {
     }
     if (frame.length >= FRAME_HEADER && frame[0] === FRAME_ROUTING && frame[1] === KIND_ACKNOWLEDGEMENTS) {
       this.receiveAcknowledgements(link, frame);
+      if (this.hasWork) this.onWorkDue?.();
+      return;
+    }
+    if (frame.length >= FRAME_HEADER && frame[0] === FRAME_ROUTING && frame[1] === KIND_MAP_HORIZON) {
+      this.receiveHorizon(link, frame);
       if (this.hasWork) this.onWorkDue?.();
       return;
     }
@@ -296,8 +326,9 @@ export class Router {
       if (ours ? this.isOwnEcho(frame, off, length, sequence, part) : this.lsdb.isStale(frame, off + OFF_ORIGIN, sequence, part)) {
         counters.stale++;
         // Held already: acknowledged (the sender may be resending it) and, since the sender has
-        // it, not resent to it either.
+        // it, not resent to it either, nor flooded on to it if it is still held back.
         acknowledge(off, sequence, part);
+        if (!ours && this.heldBackByBytes.size > 0) this.noteHolder(frame, off, sequence, part, link);
         off += length;
         continue;
       }
@@ -346,8 +377,12 @@ export class Router {
       // The whole map: on at once. A scoped one: on at the next tick, once the sweep has said
       // whether it stays and how near it is, so that a node floods on only what it keeps, and
       // what it floods in a tick goes out in as few frames as it fits.
-      if (this.scope.radius === Infinity) (fresh ??= []).push({ bytes: a.bytes, from: link });
-      else this.heldBack.push({ bytes: a.bytes, record, sequence: a.sequence, from: link, at: now });
+      if (this.scope.radius === Infinity) (fresh ??= []).push({ bytes: a.bytes, from: link, hops: this.hopsTo(record) });
+      else {
+        const h: HeldBack = { bytes: a.bytes, record, sequence: a.sequence, from: link, hops: 0, at: now };
+        this.heldBack.push(h);
+        this.heldBackByBytes.set(a.bytes, h);
+      }
     }
     // Acknowledged at the next tick too, with whatever else came from that neighbour by then.
     if (acked > 0) from!.acksOwed.push(acks!.subarray(0, acked * ACK_ENTRY_SIZE));
@@ -372,6 +407,7 @@ export class Router {
     if (this.scope.radius !== Infinity && (this.heldBack.length > 0 || now - this.lastScopeSweep >= SCOPE_SWEEP_MS)) {
       this.sweepScope(now);
       if (this.spfDue) this.runSpf();
+      this.tellHorizon();
     }
     if (this.databasesOwed > 0) this.sendOwedDatabases(now);
     this.retransmit(now);
@@ -529,11 +565,15 @@ export class Router {
     const waiting: HeldBack[] = [];
     const near: HeldBack[] = [];
     for (const h of this.heldBack) {
+      this.heldBackByBytes.delete(h.bytes);
       if (this.lsdb.records[h.record.id] !== h.record || h.record.sequence !== h.sequence) continue; // replaced, or forgotten
-      if (this.floodsOn(h.record)) near.push(h);
-      else if (now - h.at < MAP_SCOPE_GRACE_MS) waiting.push(h);
+      if (this.floodsOn(h.record)) {
+        h.hops = this.hopsTo(h.record);
+        near.push(h);
+      } else if (now - h.at < MAP_SCOPE_GRACE_MS) waiting.push(h);
     }
     this.heldBack = waiting;
+    for (const h of waiting) this.heldBackByBytes.set(h.bytes, h);
     if (near.length > 0) this.flood(near);
   }
 
@@ -636,7 +676,7 @@ export class Router {
     this.counters.announcementsOriginated += parts.length;
     // Ours never expire here: they are replaced by the next origination.
     for (const a of parts) this.lsdb.store(a, now, Infinity);
-    this.flood(parts.map((a) => ({ bytes: a.bytes, from: 0 })));
+    this.flood(parts.map((a) => ({ bytes: a.bytes, from: 0, hops: 0 })));
   }
 
   /** The map (or the links it is seen from) changed: SPF is due, and estimates change. */
@@ -705,7 +745,9 @@ export class Router {
       if (record && (record.id === this.selfId || this.floodsOn(record))) records.push([record.id === this.selfId ? 0 : this.hopsTo(record), record]);
     }
     const all: Uint8Array[] = [];
-    for (const [, record] of records.sort((a, b) => a[0] - b[0])) {
+    const horizon = n?.horizon ?? Infinity;
+    for (const [hops, record] of records.sort((a, b) => a[0] - b[0])) {
+      if (hops + 1 > horizon) break;
       for (const part of record.parts) if (part) all.push(part.bytes);
     }
     if (n) {
@@ -715,17 +757,28 @@ export class Router {
     for (const frame of packFrames(all, this.mtu)) this.send(link, frame);
   }
 
+  /** A duplicate of the announcement (origin at frame[off], sequence, part) came by `link`: if
+   *  ours is still held back, it is not flooded on to that link. */
+  private noteHolder(frame: Uint8Array, off: number, sequence: number, part: number, link: number): void {
+    const record = this.lsdb.recordOf(frame, off + OFF_ORIGIN);
+    const bytes = record && record.sequence === sequence ? record.parts[part]?.bytes : undefined;
+    const h = bytes && this.heldBackByBytes.get(bytes);
+    if (h && h.from !== link) (h.holders ??= new Set()).add(link);
+  }
+
   /** Sends each neighbour the announcements but those it sent us, packed: the same frames to
    *  every neighbour that sent none of them. */
   private flood(items: readonly Flooded[]): void {
     const now = this.now();
     let all: Uint8Array[] | undefined;
     let allFrames: Uint8Array[] | undefined;
+    // Not to a neighbour that has it, nor one that keeps nothing from as far (its horizon).
+    const skip = (h: Flooded, n: Neighbour, link: number) => h.hops + 1 > n.horizon || h.from === link || h.holders?.has(link) === true;
     for (const [link, n] of this.neighbours) {
       let bytes: Uint8Array[];
       let frames: Uint8Array[];
-      if (items.some((h) => h.from === link)) {
-        bytes = items.filter((h) => h.from !== link).map((h) => h.bytes);
+      if (items.some((h) => skip(h, n, link))) {
+        bytes = items.filter((h) => !skip(h, n, link)).map((h) => h.bytes);
         if (bytes.length === 0) continue;
         frames = packFrames(bytes, this.mtu);
       } else {
@@ -735,6 +788,45 @@ export class Router {
       for (const b of bytes) n.unacked.sent(b, now);
       for (const frame of frames) this.send(link, frame);
     }
+  }
+
+  /**
+   * How far this node keeps announcements from, for its neighbours (KIND_MAP_HORIZON): with the
+   * map nearly full (MAP_HORIZON_FULLNESS), the farthest node it holds — it takes no new node from
+   * as far or farther, and those at that distance still need their updates — else the radius.
+   * Never under one hop: a neighbour's own announcement always goes.
+   */
+  private horizon(): number {
+    const { radius, maxNodes, maxBytes } = this.scope;
+    if (radius === Infinity) return Infinity;
+    const nearlyFull = this.lsdb.origins - 1 >= maxNodes * MAP_HORIZON_FULLNESS || this.lsdb.bytes >= maxBytes * MAP_HORIZON_FULLNESS;
+    return nearlyFull ? Math.max(1, Math.min(radius, this.farthestKept())) : radius;
+  }
+
+  /** Tells every neighbour our horizon when it changed. */
+  private tellHorizon(): void {
+    const horizon = this.horizon();
+    if (horizon === this.toldHorizon) return;
+    this.toldHorizon = horizon;
+    this.counters.horizonsTold++;
+    const frame = horizonFrame(horizon);
+    for (const link of this.neighbours.keys()) this.send(link, frame);
+  }
+
+  /** A neighbour's horizon (KIND_MAP_HORIZON). One that widened is owed what it lacked: the
+   *  database, as a request would have it (answerDatabaseRequest bounds how often). */
+  private receiveHorizon(link: number, frame: Uint8Array): void {
+    const n = this.neighbours.get(link);
+    if (frame.length < FRAME_HEADER + 1 || !zerosFrom(frame, FRAME_HEADER + 1) || frame[FRAME_HEADER] === 0) {
+      this.counters.malformed++;
+      return;
+    }
+    if (!n) return;
+    const byte = frame[FRAME_HEADER]!;
+    const horizon = byte === NO_HORIZON ? Infinity : byte;
+    const wider = horizon > n.horizon;
+    n.horizon = horizon;
+    if (wider) this.answerDatabaseRequest(link);
   }
 
   /** Acknowledges announcements to the neighbour at `link`: `entries`, ACK_ENTRY_SIZE each. */
@@ -784,6 +876,11 @@ export class Router {
     this.counters.bytesSent += frame.length;
     this.sendFrame(link, frame);
   }
+}
+
+/** A routing control frame telling a neighbour our horizon (1–255 hops). */
+function horizonFrame(hops: number): Uint8Array {
+  return Uint8Array.of(FRAME_ROUTING, KIND_MAP_HORIZON, Math.min(hops, NO_HORIZON));
 }
 
 /** Announcements packed in order into as few frames of at most `mtu` bytes as they fit. */

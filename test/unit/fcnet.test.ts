@@ -51,6 +51,35 @@ test('the address table finds addresses in place, including colliding ones', () 
   assert.equal(table.lookup(a, 0), undefined);
   assert.equal(table.lookup(b, 0), 'b');
   assert.equal(table.size, 1);
+  table.delete(a);
+  assert.equal(table.size, 1, 'deleting what is not held changes nothing');
+  // Back to two in the bucket, then down to none, through every shape of bucket.
+  table.set(a, 'a3');
+  assert.deepEqual([table.lookup(a, 0), table.lookup(b, 0), table.size], ['a3', 'b', 2]);
+  table.delete(b);
+  table.delete(a);
+  assert.deepEqual([table.lookup(a, 0), table.lookup(b, 0), table.size], [undefined, undefined, 0]);
+  const seen: string[] = [];
+  table.set(a, 'x');
+  table.set(b, 'y');
+  table.forEach((address, value) => seen.push(`${address[1]}:${value}`));
+  assert.deepEqual(seen.sort(), ['18:x', '255:y']);
+});
+
+test('the address table copies what set is given, and keeps what setShared is given', () => {
+  const table = new AddressTable<string>();
+  const copied = parseIPv6('fc12:3456::1:2:3:4');
+  const shared = parseIPv6('fc12:3456::5:6:7:8');
+  table.set(copied, 'copied');
+  table.setShared(shared, 'shared');
+  const before = copied.slice();
+  copied[1] ^= 0xff;
+  assert.equal(table.lookup(before, 0), 'copied', 'a copy: changing the caller\'s array changes nothing');
+  let kept: Uint8Array | undefined;
+  table.forEach((address, value) => {
+    if (value === 'shared') kept = address;
+  });
+  assert.equal(kept, shared, 'the very array');
 });
 
 test('a no-route error quotes the packet, comes from us, and has a valid checksum', () => {

@@ -7,7 +7,7 @@ import { fcAddressBytes } from '../../src/keys/address.js';
 import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
 import { randomKeyPair } from '../../src/keys/x25519.js';
 import { signAnnouncements, verifyAnnouncement } from '../../src/routing/announcement.js';
-import { DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_ANNOUNCEMENTS, KIND_DATABASE_REQUEST, LIFETIME_MS, MAP_RADIUS, MAP_SCOPE_GRACE_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
+import { DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_ANNOUNCEMENTS, KIND_DATABASE_REQUEST, KIND_MAP_HORIZON, LIFETIME_MS, MAP_RADIUS, MAP_SCOPE_GRACE_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
 import { packFrames, Router, type MapScope, type Route } from '../../src/routing/router.js';
 
 const WALL_START = 1_750_000_000_000;
@@ -139,6 +139,15 @@ class Mesh {
     to.router.receive(link, frame);
     this.deliver();
   }
+}
+
+/** Whether `needle` occurs in `haystack`. */
+function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return true;
+  }
+  return false;
 }
 
 function labelOf(r: Route | undefined): number[] | undefined {
@@ -293,6 +302,84 @@ test('the map keeps at most its node and byte bounds, the nearest first', () => 
   assert.ok(a.router.stats().bytes <= 450, `${a.router.stats().bytes} bytes held`);
   assert.equal(a.route(d), undefined);
   assert.equal(a.route(b)?.hops, 1);
+});
+
+test('a nearly full map tells its horizon: nothing farther is sent to it, and when it widens the neighbours send what it lacked', () => {
+  const mesh = new Mesh({ scope: { maxNodes: 4 } });
+  // A hub with six leaves holds four of them, all one hop away: it takes nothing from two hops.
+  const hub = mesh.add('hub');
+  const leaves = Array.from({ length: 6 }, (_, i) => mesh.add(`l${i}`));
+  leaves.forEach((l, i) => mesh.connect(hub, l, 10 + i, 1));
+  mesh.run(3000 + MAP_SCOPE_GRACE_MS, 100);
+  assert.ok(hub.router.counters.horizonsTold >= 1);
+  // A node joins behind the first leaf: the leaf holds it one hop away, and floods it to nobody
+  // that would drop it (every other leaf keeps only up to two hops, the hub only up to one).
+  const r = mesh.add('r');
+  const sentToHub: string[] = [];
+  mesh.drop = (from, to, frame) => {
+    if (from !== hub && to === hub && frame[1] === KIND_ANNOUNCEMENTS && containsBytes(frame, r.key)) sentToHub.push(from.name);
+    return false;
+  };
+  const notKept = hub.router.counters.notKept;
+  mesh.connect(leaves[0]!, r, 2, 1);
+  mesh.run(3000, 100);
+  assert.equal(leaves[0]!.route(r)?.hops, 1);
+  assert.deepEqual(sentToHub, [], 'r went to the hub');
+  assert.equal(hub.router.counters.notKept, notKept);
+  assert.equal(hub.route(r), undefined);
+  // Four leaves go: once the hub forgets them its map has room, it says so, and the first leaf
+  // sends its database — r with it (r's own announcement is not due for half an hour).
+  for (const l of leaves.slice(2)) mesh.disconnect(hub, l);
+  mesh.run(3000 + MAP_SCOPE_GRACE_MS, 100);
+  assert.equal(hub.route(r)?.hops, 2);
+  assert.deepEqual(sentToHub, ['l0']);
+});
+
+test('an announcement that every neighbour sent while it was held back is flooded back to none of them', () => {
+  // A diamond: o's announcement reaches x from a and from b within one tick.
+  const mesh = new Mesh();
+  const [o, a, b, x] = ['o', 'a', 'b', 'x'].map((name) => mesh.add(name)) as [TestNode, TestNode, TestNode, TestNode];
+  mesh.connect(o, a, 1, 1);
+  mesh.connect(o, b, 2, 1);
+  mesh.connect(a, x, 2, 1);
+  mesh.connect(b, x, 2, 2);
+  mesh.run(3000, 100);
+  let fromX = 0;
+  mesh.drop = (from, _to, frame) => {
+    if (from === x && frame[1] === KIND_ANNOUNCEMENTS && containsBytes(frame, o.key)) fromX++;
+    return false;
+  };
+  // o takes a new neighbour and announces it.
+  mesh.connect(o, mesh.add('p'), 3, 1);
+  mesh.run(2000, 100);
+  assert.equal(x.route(o)?.hops, 2);
+  assert.ok(x.router.counters.stale >= 1, 'the second copy came');
+  assert.equal(fromX, 0, 'x sent o\'s announcement back to a neighbour that had sent it');
+});
+
+test('a horizon frame that is short, says 0 hops, or has bytes after its one byte is malformed and changes nothing', () => {
+  const mesh = new Mesh({ scope: { maxNodes: 4 } });
+  const [a, b] = [mesh.add('a'), mesh.add('b')];
+  mesh.connect(a, b, 1, 1);
+  mesh.run(1000, 100);
+  let sent = 0;
+  mesh.drop = (from, to, frame) => {
+    if (from === a && to === b && frame[1] === KIND_ANNOUNCEMENTS) sent++;
+    return false;
+  };
+  for (const bad of [[], [0], [1, 1], [2, 0, 7]]) {
+    const before = a.router.counters.malformed;
+    mesh.inject(a, 1, Uint8Array.of(FRAME_ROUTING, KIND_MAP_HORIZON, ...bad));
+    assert.equal(a.router.counters.malformed, before + 1, `[${bad}]`);
+  }
+  // Padding is no fault; a horizon of 1 hop keeps a's neighbour c's announcement from b.
+  mesh.inject(a, 1, Uint8Array.of(FRAME_ROUTING, KIND_MAP_HORIZON, 1, 0, 0, 0));
+  const c = mesh.add('c');
+  mesh.connect(a, c, 2, 1);
+  mesh.run(2000, 100);
+  assert.equal(a.route(c)?.hops, 1);
+  assert.equal(b.route(c), undefined);
+  assert.ok(sent >= 1, 'a still sends b its own announcement');
 });
 
 test('one side reporting a link down is enough', () => {
