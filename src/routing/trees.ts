@@ -5,20 +5,24 @@
 // steers by (nextHop); docs/ROUTING.md "Trees" says why several trees and what they cost.
 //
 //   linkUp / linkDown   a neighbour's hop session is up (with our interface index for it) or
-//                       gone. A new neighbour gets our signed link to it and our positions.
+//                       gone. A new neighbour gets our positions.
 //   receive             a tree control frame (KIND_TREE_*) from a neighbour:
-//                         LINK     its signed link to us: we may now take it as parent
+//                         LINK     its signed link to us, which we asked for: we may now take it
+//                                  as parent
 //                         STATE    part of its position in one tree (a long position comes in
 //                                  parts); once whole and checked, held, and acknowledged
 //                         ACK      it holds our position (and beacon) of that version
-//                         REQUEST  send it our position in a tree (or our link) again
+//                         REQUEST  send it our position in a tree again, or our link to it
+//                                  (signed when first asked for)
 //   tick                choose parents where something changed, refresh our beacon where we
 //                       are root, expire roots not heard of for ROOT_EXPIRY_MS, send every
 //                       neighbour what changed, and again what it has not acknowledged.
 //
 // A node takes as parent the neighbour whose position has the lowest-ranked root, then the
 // shallowest, keeping its parent on a tie; its position is then the parent's plus the parent's
-// link to it, with no round trip and no signature. It refuses any position that contains it, so
+// link to it, with no signature. It asks a neighbour for that link when it first wants it as
+// parent (one round trip), so a node signs links only for the neighbours that take it as parent,
+// not for every neighbour: a hub of hundreds of links signs for its children. It refuses any position that contains it, so
 // no tree has a loop, and (feasibility, as in Babel) one deeper than it has been under the same
 // beacon until that position has stood TREE_STABLE_MS, so a failure cannot send the trees hunting
 // through positions that still lead through it. A node passes on only its parent's beacon, so a
@@ -65,6 +69,9 @@ const LINK_FRAME_SIZE = 2 + LINK_SIZE;
 const ACK_SIZE = 15;
 /** REQUEST for our link rather than a position. */
 const REQUEST_LINK = 0xff;
+/** How long a node waits for a link it asked for before it passes that neighbour over: two
+ *  requests' worth, so one lost frame costs a second, not the parent. */
+const LINK_WAIT_MS = 2 * TREE_RETRY_MS;
 
 export class TreeCounters extends CounterSet {
   /** Tree frames that do not parse, or name a tree, depth or part out of range. */
@@ -73,7 +80,7 @@ export class TreeCounters extends CounterSet {
    *  up (a link not signed by the node above, a position that is not its sender's). */
   badSignature = 0;
   parentChanges = 0;
-  /** Links this node signed (one per neighbour whose link came up). */
+  /** Links this node signed (one per neighbour that asked for one while its link was up). */
   linksSigned = 0;
   /** Roots taken for gone after ROOT_EXPIRY_MS without a new beacon. */
   rootsExpired = 0;
@@ -130,9 +137,13 @@ interface Neighbour {
   key: Uint8Array;
   /** Its signed link to us (checked), once it arrives: what makes it a possible parent. */
   linkToUs: Uint8Array | null;
+  /** Since when we want its link (monotonic ms; Infinity: we do not), when we last asked, and
+   *  how long until we ask again. */
+  linkWantedSince: number;
   linkRequestedAt: number;
-  /** Our signed link to it. */
-  linkFromUs: Uint8Array;
+  linkRetryMs: number;
+  /** Our signed link to it, once it asked for one. */
+  linkFromUs: Uint8Array | null;
   trees: NeighbourTree[];
 }
 
@@ -266,11 +277,9 @@ export class Trees {
           retryMs: TREE_RETRY_MS,
         });
       }
-      n = { key: key.slice(), linkToUs: null, linkRequestedAt: -Infinity, linkFromUs: signLink(this.sign, this.key, key, link), trees };
-      this.counters.linksSigned++;
+      n = { key: key.slice(), linkToUs: null, linkWantedSince: Infinity, linkRequestedAt: -Infinity, linkRetryMs: TREE_RETRY_MS, linkFromUs: null, trees };
       this.neighbours.set(link, n);
     }
-    this.sendLink(link, n);
     const now = this.now();
     for (let t = 0; t < TREE_COUNT; t++) {
       n.trees[t]!.retryMs = TREE_RETRY_MS;
@@ -308,8 +317,9 @@ export class Trees {
     for (const own of this.own) {
       if (own.chooseDue || own.sendDue !== 0 || own.recheckAt !== Infinity || own.listenUntil !== 0) return true;
     }
+    const now = this.now();
     for (const n of this.neighbours.values()) {
-      if (!n.linkToUs) return true;
+      if (awaitingLink(n, now)) return true;
       for (const nt of n.trees) if (nt.assembly || !nt.acked) return true;
     }
     return false;
@@ -337,10 +347,7 @@ export class Trees {
       this.flush(t, now);
     }
     for (const [link, n] of this.neighbours) {
-      if (!n.linkToUs && now - n.linkRequestedAt >= TREE_RETRY_MS) {
-        n.linkRequestedAt = now;
-        this.send(link, Uint8Array.of(FRAME_ROUTING, KIND_TREE_REQUEST, REQUEST_LINK));
-      }
+      if (!n.linkToUs && n.linkWantedSince !== Infinity) this.requestLink(link, n, now);
       for (let t = 0; t < TREE_COUNT; t++) {
         const nt = n.trees[t]!;
         if (nt.assembly && now - nt.assembly.since >= TREE_RETRY_MS) this.request(link, t, nt, now);
@@ -430,6 +437,7 @@ export class Trees {
     if (!equalKeys(frame, 2, this.key) || !this.verified.link(from.key, frame, 2)) return void this.counters.badSignature++;
     if (from.linkToUs) return;
     from.linkToUs = frame.slice(2, LINK_FRAME_SIZE);
+    from.linkWantedSince = Infinity;
     for (const own of this.own) own.chooseDue = true;
   }
 
@@ -554,11 +562,13 @@ export class Trees {
     const own = this.own[t]!;
     own.chooseDue = false;
     own.recheckAt = Infinity;
+    // The best parent whose link we hold, and the best of those whose link we still wait for.
     let best: { link: number; n: Neighbour; p: Position } | null = null;
+    let awaited: { link: number; n: Neighbour; p: Position } | null = null;
     for (const [link, n] of this.neighbours) {
       const nt = n.trees[t]!;
       const p = nt.position;
-      if (!p || !n.linkToUs || p.depth >= MAX_TREE_DEPTH) continue;
+      if (!p || p.depth >= MAX_TREE_DEPTH) continue;
       if (containsKey(p, this.key)) continue; // below us: taking it would make a loop
       const dead = this.deadRoots[t]!.get(bytesKey(p.beacon.subarray(0, KEY_SIZE)));
       if (dead !== undefined && beaconSequence(p.beacon) <= dead) continue;
@@ -566,7 +576,24 @@ export class Trees {
         own.recheckAt = Math.min(own.recheckAt, nt.changedAt + TREE_STABLE_MS);
         continue;
       }
+      if (!n.linkToUs) {
+        if (!awaited || better(p, link, awaited.p, awaited.link, own.parent)) awaited = { link, n, p };
+        continue;
+      }
       if (!best || better(p, link, best.p, best.link, own.parent)) best = { link, n, p };
+    }
+    // A better parent whose link we lack: ask for it and choose again when it comes, keeping our
+    // place meanwhile — even under a parent just gone, for a round trip, rather than take a worse
+    // one or be root for that long. If it has not come in LINK_WAIT_MS, the best we can take
+    // will do; we keep asking, less and less often (tick), in case our requests were lost.
+    if (awaited && compareRanks(this.ownRanks[t]!, awaited.p.rank) > 0 && (!best || better(awaited.p, awaited.link, best.p, best.link, own.parent))) {
+      const n = awaited.n;
+      if (n.linkWantedSince === Infinity) n.linkWantedSince = now;
+      if (now - n.linkWantedSince < LINK_WAIT_MS) {
+        this.requestLink(awaited.link, n, now);
+        own.recheckAt = Math.min(own.recheckAt, n.linkWantedSince + LINK_WAIT_MS);
+        return;
+      }
     }
     if (!best || compareRanks(this.ownRanks[t]!, best.p.rank) <= 0) {
       if (own.parent !== 0) this.becomeRoot(t, now);
@@ -685,7 +712,7 @@ export class Trees {
       const off = i * LINK_SIZE;
       if (i < known) links[i] = source!.links[i]!;
       else if (!this.verified.link(signer, flat, off)) return null;
-      else if (i === depth - 1 && sameBytes(from.linkFromUs, flat, off)) links[i] = from.linkFromUs;
+      else if (i === depth - 1 && from.linkFromUs && sameBytes(from.linkFromUs, flat, off)) links[i] = from.linkFromUs;
       else links[i] = flat.slice(off, off + LINK_SIZE);
       coordinates[i] = linkPort(flat, off);
       signer = flat.subarray(off, off + KEY_SIZE);
@@ -708,12 +735,26 @@ export class Trees {
 
   // --- sending ---
 
+  /** Our link to a neighbour that asked for it, signed the first time. */
   private sendLink(link: number, n: Neighbour): void {
+    if (!n.linkFromUs) {
+      n.linkFromUs = signLink(this.sign, this.key, n.key, link);
+      this.counters.linksSigned++;
+    }
     const frame = new Uint8Array(LINK_FRAME_SIZE);
     frame[0] = FRAME_ROUTING;
     frame[1] = KIND_TREE_LINK;
     frame.set(n.linkFromUs, 2);
     this.send(link, frame);
+  }
+
+  /** Asks a neighbour for its link to us: again after TREE_RETRY_MS, then twice as long each
+   *  time, at most TREE_RETRY_MAX_MS (one that never answers is asked seldom). */
+  private requestLink(link: number, n: Neighbour, now: number): void {
+    if (now - n.linkRequestedAt < n.linkRetryMs) return;
+    if (n.linkRequestedAt !== -Infinity) n.linkRetryMs = Math.min(2 * n.linkRetryMs, TREE_RETRY_MAX_MS);
+    n.linkRequestedAt = now;
+    this.send(link, Uint8Array.of(FRAME_ROUTING, KIND_TREE_REQUEST, REQUEST_LINK));
   }
 
   private request(link: number, t: number, nt: NeighbourTree, now: number): void {
@@ -783,6 +824,11 @@ export class Trees {
     this.counters.bytesSent += frame.length;
     this.sendFrame(link, frame);
   }
+}
+
+/** Whether we asked a neighbour for its link less than LINK_WAIT_MS ago and it has not come. */
+function awaitingLink(n: Neighbour, now: number): boolean {
+  return !n.linkToUs && n.linkWantedSince !== Infinity && now - n.linkWantedSince < LINK_WAIT_MS;
 }
 
 /** Whether candidate a (at link la) makes a better parent than b (at lb): lower root rank, then

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, type Graph } from '../../bench/sim/graph.js';
-import { FRAME_ROUTING, KIND_TREE_LINK, KIND_TREE_STATE, ROOT_EXPIRY_MS, TREE_COUNT } from '../../src/routing/constants.js';
+import { FRAME_ROUTING, KIND_TREE_LINK, KIND_TREE_REQUEST, KIND_TREE_STATE, ROOT_EXPIRY_MS, TREE_COUNT } from '../../src/routing/constants.js';
 import { LINK_SIZE, ROOT_BEACON_SIZE, rootRank, signBeaconInPlace, signLink, unsignedRootBeacon } from '../../src/routing/tree-proof.js';
 import { Trees } from '../../src/routing/trees.js';
 import { xeddsaSigner, type XeddsaSigner } from '../../src/keys/xeddsa.js';
@@ -184,6 +184,59 @@ test('a root that hangs with its links up is taken for gone after ROOT_EXPIRY_MS
 function treeRootIs(sim: Sim, i: number, t: number): boolean {
   return sim.nodes.every((node) => compare(node.agent.position(t).beacon.subarray(0, 32), sim.nodes[i]!.keys.publicKey) === 0);
 }
+
+test('a node signs its link only for the neighbours that ask, those it is parent of', () => {
+  const g = randomGeometricGraph(40, 6);
+  const sim = makeSim(g);
+  sim.start();
+  formed(sim, 30_000);
+  let signed = 0;
+  let parents = 0;
+  for (const node of sim.nodes) {
+    // Its children, in any tree: each asked for its link.
+    const children = new Set<number>();
+    for (const peer of g.adjacency[node.index]!) {
+      const p = sim.nodes[peer]!;
+      for (let t = 0; t < TREE_COUNT; t++) if (p.agent.parentOf(t) === p.ifaceTo.get(node.index)) children.add(peer);
+    }
+    assert.ok(node.agent.counters.linksSigned >= children.size, `node ${node.index} signed ${node.agent.counters.linksSigned} links for ${children.size} children`);
+    signed += node.agent.counters.linksSigned;
+    parents += children.size;
+  }
+  // Signed as each link came up, it would be every one; asked for, it is the parents' and those
+  // of parents taken on the way while the trees formed (100 of 150 here, for 58 parents at the end).
+  const directed = 2 * g.edges.length;
+  assert.ok(signed <= 0.75 * directed, `${signed} links signed of ${directed}, ${parents} parent links`);
+});
+
+test('a neighbour that never gives its link is passed over after a wait, and asked ever more seldom', () => {
+  const g = randomGeometricGraph(40, 4);
+  const sim = makeSim(g);
+  // The best connected node that is root of no tree (whoever it is, by rank) ignores every
+  // request for its link.
+  const ranked = (i: number) => [0, 1, 2, 3].some((t) => sim.nodes.every((n) => compare(rootRank(t, sim.nodes[i]!.keys.publicKey), rootRank(t, n.keys.publicKey)) <= 0));
+  const silent = sim.nodes.filter((n) => !ranked(n.index)).reduce((a, b) => (g.adjacency[b.index]!.length > g.adjacency[a.index]!.length ? b : a));
+  const asked = new Map<number, number>();
+  const receive = silent.agent.receive.bind(silent.agent);
+  silent.agent.receive = (link, frame) => {
+    if (frame[1] === KIND_TREE_REQUEST && frame[2] === 0xff) return void asked.set(link, (asked.get(link) ?? 0) + 1);
+    receive(link, frame);
+  };
+  sim.start();
+  sim.run(60_000);
+  // Every tree formed under its root, none of them through the silent node.
+  for (let t = 0; t < TREE_COUNT; t++) {
+    const root = sim.nodes[0]!.agent.position(t).beacon.subarray(0, 32);
+    for (const node of sim.nodes) {
+      assert.equal(compare(node.agent.position(t).beacon.subarray(0, 32), root), 0, `tree ${t}: node ${node.index} has another root`);
+      const parent = node.agent.parentOf(t);
+      assert.ok(parent === 0 || node.peers[parent] !== silent.index, `tree ${t}: node ${node.index} took the silent node as parent`);
+    }
+  }
+  assert.ok(asked.size > 0, 'nobody wanted the silent node as parent');
+  // Asked after 0, 1, 3, 7, 15, 31 s, then every 30 s: 7 times in a minute at most.
+  for (const [link, times] of asked) assert.ok(times <= 7, `asked ${times} times by link ${link}`);
+});
 
 test('trees form under 10 % frame loss', () => {
   const g = randomGeometricGraph(40, 4);
