@@ -222,7 +222,9 @@ export class Lookups {
   private readonly greetDue = new Set<number>();
   /** Nodes probed before any route to them was known: the sequence of the locator used. */
   private readonly probedEarly = new Map<string, number>();
-  private locator: Locator;
+  /** Our signed locator; null until first needed (placeless, before the trees settle) or
+   *  signed with our places. */
+  private current: Locator | null = null;
   /** Our places in the trees as last looked at (refreshLocator). */
   private readonly placesSeen: Position[] = [];
   private placesChangedAt = -Infinity;
@@ -247,7 +249,12 @@ export class Lookups {
     this.verified = options.verified ?? new VerifiedSignatures();
     this.behaviour = options.behaviour ?? 'honest';
     this.table = new DhtTable(this.address, DHT_BUCKET_SIZE);
-    this.locator = signLocator(this.sign, this.key, this.wallNow(), []);
+  }
+
+  /** Our locator, signed placeless the first time it is needed before we have places: most
+   *  nodes never need that one (on powerlaw-10000, 10,000 signatures of a cold start). */
+  private get locator(): Locator {
+    return (this.current ??= signLocator(this.sign, this.key, this.wallNow(), []));
   }
 
   /** Our current signed locator. */
@@ -442,7 +449,7 @@ export class Lookups {
 
   /** Bytes of lookup state: the table, the routes, requests in flight. */
   stateBytes(): number {
-    return this.table.stateBytes() + this.paths.stateBytes() + this.locator.bytes.length + this.requests.size * 64;
+    return this.table.stateBytes() + this.paths.stateBytes() + (this.current?.bytes.length ?? 0) + this.requests.size * 64;
   }
 
   // --- lookups ---
@@ -760,7 +767,7 @@ export class Lookups {
     // are about to change only misleads whoever keeps it).
     if ((changed && settled) || (this.signedAt > -Infinity && now - this.signedAt >= LOCATOR_REFRESH_MS)) {
       const places: TreePlace[] = this.placesSeen.map((p, tree) => ({ tree, root: p.beacon.subarray(0, ROOT_PREFIX_SIZE), coordinates: p.coordinates }));
-      this.locator = signLocator(this.sign, this.key, Math.max(this.wallNow(), this.locator.sequence + 1), places);
+      this.current = signLocator(this.sign, this.key, Math.max(this.wallNow(), (this.current?.sequence ?? -1) + 1), places);
       this.signedAt = now;
       this.publishDue = true;
       // Neighbours hold our locator too (they answer lookups with it): they get the new one.

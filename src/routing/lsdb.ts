@@ -345,7 +345,9 @@ function isClean(links: Int32Array, self: number): boolean {
 // each is computed and stored once. Bounded: past the limit the caches start over.
 const SHARED_CACHE_SIZE = 1 << 16;
 const identities = new Map<string, { publicKey: Uint8Array; address: Uint8Array }>();
-const addresses = new Map<string, Uint8Array>();
+// Addresses by their bytes (no string made per lookup: every link of every announcement stored
+// asks).
+let addresses = new AddressTable<Uint8Array>();
 
 function latin1(bytes: Uint8Array, length: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('latin1');
@@ -366,12 +368,11 @@ function sharedIdentity(publicKey: Uint8Array): { publicKey: Uint8Array; address
 
 /** The shared copy of the 16-byte address at the start of `address`. */
 function sharedAddress(address: Uint8Array): Uint8Array {
-  const k = latin1(address, 16);
-  let shared = addresses.get(k);
+  let shared = addresses.lookup(address, 0);
   if (!shared) {
-    if (addresses.size >= SHARED_CACHE_SIZE) addresses.clear();
+    if (addresses.size >= SHARED_CACHE_SIZE) addresses = new AddressTable();
     shared = address.slice(0, 16);
-    addresses.set(k, shared);
+    addresses.setShared(shared, shared);
   }
   return shared;
 }

@@ -5,8 +5,8 @@
 //                alive at this time"; the root signs a new one every ROOT_REFRESH_MS.
 //   link         32 neighbour key, 2 port, 64 XEdDSA signature by the node of
 //                "rovy.net v1 tree link" ‖ node key ‖ neighbour key ‖ port. Says "my port p
-//                leads to this neighbour"; a node signs one for each neighbour when their link
-//                comes up and gives it to that neighbour.
+//                leads to this neighbour"; a node signs one for a neighbour that asks for it
+//                (that wants it as parent) and gives it to that neighbour.
 //
 // A node's position in a tree is a root beacon and the links from the root down to it, each
 // signed by the node above: a node can claim only a place below a node that gave it a link.
@@ -16,7 +16,7 @@
 // Checking costs a signature check per link; nodes near each other share most of their chains,
 // so checks are kept in a bounded cache keyed by a keyed hash of everything signed (never by the
 // signature alone, which an attacker could pair with other bytes).
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, hash, randomBytes } from 'node:crypto';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { XEDDSA_SIGNATURE_SIZE, xeddsaVerify, type XeddsaSigner } from '../keys/xeddsa.js';
 import { bytesKey, readUint64BE, writeUint64BE } from '../util/bytes.js';
@@ -103,8 +103,26 @@ export function linkPort(link: Uint8Array, off = 0): number {
 // node:crypto's SHA-256 takes 1 µs here, @noble/hashes' keyed BLAKE2s 9 µs; a check, 100.
 const CHECK_ID_SECRET = randomBytes(32);
 
+// The check ids' input, laid out in one buffer: a one-shot hash of it costs a third of a hash
+// object fed four times (bench: 0.7 µs against 2.3), and every received place and beacon asks.
+let checkInput = Buffer.alloc(256);
+CHECK_ID_SECRET.copy(checkInput);
+
 function checkId(key: Uint8Array, message: Uint8Array, signature: Uint8Array): string {
-  return bytesKey(createHash('sha256').update(CHECK_ID_SECRET).update(key).update(message).update(signature).digest());
+  const size = CHECK_ID_SECRET.length + key.length + message.length + signature.length;
+  if (typeof hash !== 'function') {
+    // Node before 20.12 has no one-shot hash.
+    return bytesKey(createHash('sha256').update(CHECK_ID_SECRET).update(key).update(message).update(signature).digest());
+  }
+  if (size > checkInput.length) {
+    checkInput = Buffer.alloc(2 * size);
+    CHECK_ID_SECRET.copy(checkInput);
+  }
+  let off = CHECK_ID_SECRET.length;
+  checkInput.set(key, off);
+  checkInput.set(message, (off += key.length));
+  checkInput.set(signature, off + message.length);
+  return hash('sha256', checkInput.subarray(0, size), 'binary');
 }
 
 /** The signature checks one node has made, so that a chain shared by many neighbours is checked
