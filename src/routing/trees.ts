@@ -22,11 +22,11 @@
 // shallowest, keeping its parent on a tie; its position is then the parent's plus the parent's
 // link to it, with no signature. It asks a neighbour for that link when it first wants it as
 // parent (one round trip), so a node signs links only for the neighbours that take it as parent,
-// not for every neighbour: a hub of hundreds of links signs for its children. It refuses any position that contains it, so
-// no tree has a loop, and (feasibility, as in Babel) one deeper than it has been under the same
-// beacon until that position has stood TREE_STABLE_MS, so a failure cannot send the trees hunting
-// through positions that still lead through it. A node passes on only its parent's beacon, so a
-// newer beacon proves the way up to the root whole.
+// not for every neighbour: a hub of hundreds of links signs for its children. It refuses any
+// position that contains it, so no tree has a loop, and (feasibility, as in Babel) one deeper
+// than it has been under the same beacon until that position has stood TREE_STABLE_MS, so a
+// failure cannot send the trees hunting through positions that still lead through it. A node
+// passes on only its parent's beacon, so a newer beacon proves the way up to the root whole.
 import { xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
 import { bytesKey, readUint32BE, writeUint32BE } from '../util/bytes.js';
 import { CounterSet } from '../util/counters.js';
