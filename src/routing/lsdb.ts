@@ -78,6 +78,9 @@ export class NodeRecord {
 export class Lsdb {
   /** Record per id (undefined for ids named only as someone's neighbour, or free). */
   readonly records: (NodeRecord | undefined)[] = [];
+  /** The records alone: a scoped map holds a few dozen while its ids name every neighbour of
+   *  those (hundreds for a hub's announcement), and the router walks the records often. */
+  private readonly heldRecords = new Set<NodeRecord>();
   /** Address per id (undefined when free). */
   readonly addresses: (Uint8Array | undefined)[] = [];
   private readonly refs: number[] = [];
@@ -92,6 +95,11 @@ export class Lsdb {
   private partCount = 0;
   private byteCount = 0;
   private linkCount = 0;
+
+  /** Every record held (a record removed while this is walked is not visited after). */
+  get held(): ReadonlySet<NodeRecord> {
+    return this.heldRecords;
+  }
 
   /** Every id in use is below this. */
   get capacity(): number {
@@ -164,6 +172,7 @@ export class Lsdb {
       this.ref(id);
       record = new NodeRecord(id, identity.publicKey, this.addresses[id]!);
       this.records[id] = record;
+      this.heldRecords.add(record);
       this.byKey.set(record.publicKey, record);
       this.recordCount++;
     }
@@ -209,8 +218,7 @@ export class Lsdb {
     if (now < this.nextExpiry) return 0;
     let removed = 0;
     let next = Infinity;
-    for (const record of this.records) {
-      if (!record) continue;
+    for (const record of this.heldRecords) {
       if (record.expiresAt <= now) {
         this.remove(record);
         removed++;
@@ -227,6 +235,7 @@ export class Lsdb {
     record.links = NO_LINKS;
     this.byKey.delete(record.publicKey);
     this.records[record.id] = undefined;
+    this.heldRecords.delete(record);
     this.recordCount--;
     this.unref(record.id);
   }

@@ -447,8 +447,8 @@ export class Router {
   /** Every other node that claims routed prefixes, with its claims as announced. */
   claims(): { publicKey: Uint8Array; prefixes: readonly AnnouncedPrefix[] }[] {
     const out: { publicKey: Uint8Array; prefixes: readonly AnnouncedPrefix[] }[] = [];
-    for (const record of this.lsdb.records) {
-      if (record && record.prefixes.length > 0 && record.id !== this.selfId) out.push({ publicKey: record.publicKey, prefixes: record.prefixes });
+    for (const record of this.lsdb.held) {
+      if (record.prefixes.length > 0 && record.id !== this.selfId) out.push({ publicKey: record.publicKey, prefixes: record.prefixes });
     }
     return out;
   }
@@ -530,8 +530,8 @@ export class Router {
     if (this.farthestEpoch === this.mapEpoch) return this.farthest;
     this.farthestEpoch = this.mapEpoch;
     let farthest = 0;
-    for (const record of this.lsdb.records) {
-      if (!record || record.id === this.selfId) continue;
+    for (const record of this.lsdb.held) {
+      if (record.id === this.selfId) continue;
       const hops = this.hopsTo(record);
       if (hops > farthest) farthest = hops;
     }
@@ -587,8 +587,8 @@ export class Router {
   private boundScope(now: number): void {
     const { radius, maxNodes, maxBytes } = this.scope;
     const within: NodeRecord[] = [];
-    for (const record of this.lsdb.records) {
-      if (!record || record.id === this.selfId) continue;
+    for (const record of this.lsdb.held) {
+      if (record.id === this.selfId) continue;
       if ((record.route?.hops ?? Infinity) <= radius) {
         record.outOfScopeSince = -1;
         within.push(record);
@@ -741,8 +741,8 @@ export class Router {
     // farther from them than we are), the nearest first, so that the neighbour knows the nodes
     // between it and a farther one when that one's announcement comes (placeInScope).
     const records: [number, NodeRecord][] = [];
-    for (const record of this.lsdb.records) {
-      if (record && (record.id === this.selfId || this.floodsOn(record))) records.push([record.id === this.selfId ? 0 : this.hopsTo(record), record]);
+    for (const record of this.lsdb.held) {
+      if (record.id === this.selfId || this.floodsOn(record)) records.push([record.id === this.selfId ? 0 : this.hopsTo(record), record]);
     }
     const all: Uint8Array[] = [];
     const horizon = n?.horizon ?? Infinity;
