@@ -792,10 +792,12 @@ export class Lookups {
 
   /** Lookups of random addresses at the distances nearest ours, where the table is thinnest and
    *  a lookup's last steps need it: the farther buckets fill from any traffic (half of all nodes
-   *  fall in the farthest). */
+   *  fall in the farthest). Three, around the deepest bucket: five (two more, farther and nearer)
+   *  found no more and made the round a third dearer (powerlaw-10000: 100 of 100 lookups found
+   *  either way, same hops and stretch; 17 % less sent in the cold start). */
   private refreshBuckets(): void {
     const deepest = this.table.deepestBucket();
-    for (let bits = Math.max(0, deepest - 2); bits <= Math.min(deepest + 2, 119); bits++) {
+    for (let bits = Math.max(0, deepest - 1); bits <= Math.min(deepest + 1, 119); bits++) {
       const target = randomBytes(ADDRESS_SIZE);
       target[0] = this.address[0]!;
       // Share exactly `bits` leading bits (after the prefix byte) with our address.
