@@ -793,7 +793,7 @@ export class Lookups {
   /** Lookups of random addresses at the distances nearest ours, where the table is thinnest and
    *  a lookup's last steps need it: the farther buckets fill from any traffic (half of all nodes
    *  fall in the farthest). Three, around the deepest bucket: five (two more, farther and nearer)
-   *  found no more and made the round a third dearer (powerlaw-10000: 100 of 100 lookups found
+   *  found no more and made the round half as dear again (powerlaw-10000: 100 of 100 lookups found
    *  either way, same hops and stretch; 17 % less sent in the cold start). */
   private refreshBuckets(): void {
     const deepest = this.table.deepestBucket();
