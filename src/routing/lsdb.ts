@@ -88,7 +88,6 @@ export class Lsdb {
   private readonly ids = new AddressTable<number>();
   private readonly byKey = new KeyTable();
   private nextExpiry = Infinity;
-  private recordCount = 0;
   /** Changes whenever some origin's claimed prefixes may have changed: who holds the prefix table
    *  compares it rather than being called. */
   prefixEpoch = 0;
@@ -174,7 +173,6 @@ export class Lsdb {
       this.records[id] = record;
       this.heldRecords.add(record);
       this.byKey.set(record.publicKey, record);
-      this.recordCount++;
     }
     // The new part's references are taken before the old parts' are dropped, so a neighbour named
     // by both keeps its id.
@@ -236,13 +234,12 @@ export class Lsdb {
     this.byKey.delete(record.publicKey);
     this.records[record.id] = undefined;
     this.heldRecords.delete(record);
-    this.recordCount--;
     this.unref(record.id);
   }
 
   /** Origins held. */
   get origins(): number {
-    return this.recordCount;
+    return this.heldRecords.size;
   }
 
   /** Bytes of announcements held. */
@@ -251,7 +248,7 @@ export class Lsdb {
   }
 
   stats(): { nodes: number; links: number; announcements: number; bytes: number } {
-    return { nodes: this.recordCount, links: this.linkCount, announcements: this.partCount, bytes: this.byteCount };
+    return { nodes: this.heldRecords.size, links: this.linkCount, announcements: this.partCount, bytes: this.byteCount };
   }
 
   private dropPart(part: Part): void {

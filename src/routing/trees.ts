@@ -347,7 +347,7 @@ export class Trees {
       this.flush(t, now);
     }
     for (const [link, n] of this.neighbours) {
-      if (!n.linkToUs && n.linkWantedSince !== Infinity) this.requestLink(link, n, now);
+      if (wantsLink(n)) this.requestLink(link, n, now);
       for (let t = 0; t < TREE_COUNT; t++) {
         const nt = n.trees[t]!;
         if (nt.assembly && now - nt.assembly.since >= TREE_RETRY_MS) this.request(link, t, nt, now);
@@ -826,9 +826,14 @@ export class Trees {
   }
 }
 
+/** Whether we want a neighbour's link and do not have it (we ask, less and less often). */
+function wantsLink(n: Neighbour): boolean {
+  return !n.linkToUs && n.linkWantedSince !== Infinity;
+}
+
 /** Whether we asked a neighbour for its link less than LINK_WAIT_MS ago and it has not come. */
 function awaitingLink(n: Neighbour, now: number): boolean {
-  return !n.linkToUs && n.linkWantedSince !== Infinity && now - n.linkWantedSince < LINK_WAIT_MS;
+  return wantsLink(n) && now - n.linkWantedSince < LINK_WAIT_MS;
 }
 
 /** Whether candidate a (at link la) makes a better parent than b (at lb): lower root rank, then

@@ -214,7 +214,7 @@ test('a neighbour that never gives its link is passed over after a wait, and ask
   const sim = makeSim(g);
   // The best connected node that is root of no tree (whoever it is, by rank) ignores every
   // request for its link.
-  const ranked = (i: number) => [0, 1, 2, 3].some((t) => sim.nodes.every((n) => compare(rootRank(t, sim.nodes[i]!.keys.publicKey), rootRank(t, n.keys.publicKey)) <= 0));
+  const ranked = (i: number) => Array.from({ length: TREE_COUNT }, (_, t) => t).some((t) => sim.nodes.every((n) => compare(rootRank(t, sim.nodes[i]!.keys.publicKey), rootRank(t, n.keys.publicKey)) <= 0));
   const silent = sim.nodes.filter((n) => !ranked(n.index)).reduce((a, b) => (g.adjacency[b.index]!.length > g.adjacency[a.index]!.length ? b : a));
   const asked = new Map<number, number>();
   const receive = silent.agent.receive.bind(silent.agent);
