@@ -128,14 +128,24 @@ function sameAddress(a: Uint8Array, b: Uint8Array): boolean {
 
 function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: number): void {
   const wall = performance.now();
+  // Wall time per phase, to show where a graph's run goes.
+  const phases: string[] = [];
+  let phaseStart = wall;
+  const phaseDone = (name: string) => {
+    const now = performance.now();
+    phases.push(`${name} ${((now - phaseStart) / 1000).toFixed(0)}`);
+    phaseStart = now;
+  };
   const done = new Map<number, LookupResult[]>();
   const sim = makeSim(g, done, new Set(), 'silent');
   sim.start();
   sim.run(20_000);
+  phaseDone('cold start');
   const cold = sim.takeTraffic();
   console.log(`${g.name}: ${g.n} nodes, ${g.edges.length} links`);
   console.log(`  cold start (20 s virtual): ${(cold.bytes / g.n / 1024).toFixed(1)} KiB sent per node`);
   const found = lookupPairs(sim, done, pairs, 7, new Set());
+  phaseDone('lookups');
   report('lookups', found);
   const state = Float64Array.from(sim.nodes, (n) => n.agent.stateBytes());
   console.log(`  state per node (bytes): ${quantiles(state)}`);
@@ -150,10 +160,12 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   sim.takeTraffic(); // the sampled lookups'
   sim.runUntil(joinDone);
   const join = sim.takeTraffic();
+  phaseDone('join');
   console.log(`  rest of the join (to ${joinDone / 1000} s virtual): ${quantiles(Float64Array.from(join.perNode, (b) => b / 1024))} KiB sent per node`);
   if (steadyMin > 0) {
     sim.run(steadyMin * 60_000);
     const steady = sim.takeTraffic();
+    phaseDone('steady');
     console.log(`  steady traffic over ${steadyMin} min after that (B/s per node): ${quantiles(Float64Array.from(steady.perNode, (b) => b / (steadyMin * 60)))}`);
   }
   // Failures under traffic: the biggest hub crashes; then a link on a flow's way is cut.
@@ -167,6 +179,7 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
     cut = linkOnRoute(sim, cutPairs[0]!);
     sim.cutLink(cut[0], cut[1]);
   }, withoutLink));
+  phaseDone('failures');
   if (hostileShare > 0) {
     for (const kind of ['silent', 'misleading', 'black hole'] as const) {
       const random = rng(99);
@@ -178,8 +191,9 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
       hsim.run(20_000);
       report(`with ${hostile.size} ${kind} nodes (${(hostileShare * 100).toFixed(0)} %)`, lookupPairs(hsim, hostileDone, pairs, 8, hostile));
     }
+    phaseDone('hostile');
   }
-  console.log(`  wall time ${((performance.now() - wall) / 1000).toFixed(1)} s`);
+  console.log(`  wall time ${((performance.now() - wall) / 1000).toFixed(1)} s (${phases.join(', ')} s)`);
 }
 
 /** A data packet every FLOW_INTERVAL_MS on each flow. */

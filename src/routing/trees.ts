@@ -72,6 +72,9 @@ const REQUEST_LINK = 0xff;
 /** How long a node waits for a link it asked for before it passes that neighbour over: two
  *  requests' worth, so one lost frame costs a second, not the parent. */
 const LINK_WAIT_MS = 2 * TREE_RETRY_MS;
+/** Other parents per tree whose whole positions are held beside the parent's, to follow at once
+ *  when it goes; of every other neighbour only the coordinates are kept (NeighbourTree.whole). */
+const TREE_BACKUPS = 2;
 
 export class TreeCounters extends CounterSet {
   /** Tree frames that do not parse, or name a tree, depth or part out of range. */
@@ -102,8 +105,9 @@ export interface Position {
   rank: Uint8Array;
   /** links[i] (LINK_SIZE bytes): the link from depth i to i + 1; the last one leads to the
    *  node. A link is one object wherever it is held: the places of a node's children are its
-   *  own links and the ones it signed for them, which is what keeps a hub's state small. */
-  links: Uint8Array[];
+   *  own links and the ones it signed for them, which is what keeps a hub's state small. Empty
+   *  for a neighbour's place held by its coordinates alone (NeighbourTree.whole). */
+  links: readonly Uint8Array[];
   depth: number;
   coordinates: Uint16Array;
 }
@@ -121,6 +125,17 @@ interface Assembly {
 interface NeighbourTree {
   version: number;
   position: Position | null;
+  /** Whether the position's links are held, or (once checked) only its beacon and coordinates,
+   *  which are all greedy forwarding and the choice of a parent need. Links are kept for the
+   *  parent, the TREE_BACKUPS best other parents (followed at once when the parent goes) and
+   *  the neighbours below us (their places are mostly our own links); a neighbour that becomes
+   *  one of the best is asked for its position again. At a node of many links this is most of
+   *  its tree state: the links of every neighbour's way up, each with a signature. */
+  whole: boolean;
+  /** Whether its position runs through us (it is below us: never our parent). */
+  below: boolean;
+  /** Since when we want its whole position back (monotonic ms; Infinity: we do not). */
+  wholeWantedSince: number;
   /** When its links last changed (monotonic ms); a beacon refresh is no change. */
   changedAt: number;
   assembly: Assembly | null;
@@ -268,6 +283,9 @@ export class Trees {
         trees.push({
           version: -1,
           position: null,
+          whole: false,
+          below: false,
+          wholeWantedSince: Infinity,
           changedAt: 0,
           assembly: null,
           requestedAt: -Infinity,
@@ -320,7 +338,7 @@ export class Trees {
     const now = this.now();
     for (const n of this.neighbours.values()) {
       if (awaitingLink(n, now)) return true;
-      for (const nt of n.trees) if (nt.assembly || !nt.acked) return true;
+      for (const nt of n.trees) if (nt.assembly || !nt.acked || awaitingWhole(nt, now)) return true;
     }
     return false;
   }
@@ -350,7 +368,7 @@ export class Trees {
       if (wantsLink(n)) this.requestLink(link, n, now);
       for (let t = 0; t < TREE_COUNT; t++) {
         const nt = n.trees[t]!;
-        if (nt.assembly && now - nt.assembly.since >= TREE_RETRY_MS) this.request(link, t, nt, now);
+        if ((nt.assembly && now - nt.assembly.since >= TREE_RETRY_MS) || awaitingWhole(nt, now)) this.request(link, t, nt, now);
         if (!nt.acked && now - nt.sentAt >= nt.retryMs) {
           nt.retryMs = Math.min(2 * nt.retryMs, TREE_RETRY_MAX_MS);
           this.counters.retransmitted++;
@@ -455,7 +473,7 @@ export class Trees {
     const now = this.now();
     const beacon = frame.subarray(STATE_HEADER, STATE_FIXED);
     const held = nt.position;
-    if (nt.version === version && held && held.depth === depth && equalKeys(held.beacon, 0, beacon)) {
+    if (nt.version === version && held && held.depth === depth && equalKeys(held.beacon, 0, beacon) && (nt.whole || count === 0)) {
       // What we hold, again (a resend or a beacon refresh): the beacon may be newer.
       this.takeBeacon(link, t, held, beacon, now);
       this.acknowledge(link, t, version, held.beacon);
@@ -484,10 +502,14 @@ export class Trees {
     nt.assembly = null;
     const position = this.check(t, a.beacon, a.links, depth, from, [held, this.own[t]!.position]);
     if (!position) return void this.counters.badSignature++;
+    const wasWhole = nt.whole;
     nt.version = version;
     nt.position = position;
+    nt.whole = true;
+    nt.wholeWantedSince = Infinity;
+    nt.below = containsKey(position, this.key);
     this.nearest[t] = null;
-    if (!held || !sameLinks(held, position)) nt.changedAt = now;
+    if (!held || !(wasWhole ? sameLinks(held, position) : samePlace(held, position))) nt.changedAt = now;
     else if (beaconSequence(held.beacon) > beaconSequence(position.beacon)) position.beacon = held.beacon;
     this.acknowledge(link, t, version, position.beacon);
     this.noteRevival(t, position);
@@ -559,51 +581,105 @@ export class Trees {
   // --- choosing a parent ---
 
   private choose(t: number, now: number): void {
+    this.keepWhole(t, now, this.chooseParent(t, now));
+  }
+
+  /** Takes the best parent we can follow, or waits for a better one's link or position (that
+   *  neighbour's place in tree t is returned: it is to be held whole). */
+  private chooseParent(t: number, now: number): NeighbourTree | null {
     const own = this.own[t]!;
     own.chooseDue = false;
     own.recheckAt = Infinity;
-    // The best parent whose link we hold, and the best of those whose link we still wait for.
-    let best: { link: number; n: Neighbour; p: Position } | null = null;
-    let awaited: { link: number; n: Neighbour; p: Position } | null = null;
+    // The best parent we can follow now (its link to us and its whole position held), and the
+    // best of those we still wait for one of them from.
+    let best: Candidate | null = null;
+    let awaited: Candidate | null = null;
     for (const [link, n] of this.neighbours) {
       const nt = n.trees[t]!;
       const p = nt.position;
-      if (!p || p.depth >= MAX_TREE_DEPTH) continue;
-      if (containsKey(p, this.key)) continue; // below us: taking it would make a loop
-      const dead = this.deadRoots[t]!.get(bytesKey(p.beacon.subarray(0, KEY_SIZE)));
-      if (dead !== undefined && beaconSequence(p.beacon) <= dead) continue;
+      if (!p || !this.mayFollow(t, p, nt)) continue;
       if (link !== own.parent && !this.isFeasible(own, p) && now < nt.changedAt + TREE_STABLE_MS) {
         own.recheckAt = Math.min(own.recheckAt, nt.changedAt + TREE_STABLE_MS);
         continue;
       }
-      if (!n.linkToUs) {
-        if (!awaited || better(p, link, awaited.p, awaited.link, own.parent)) awaited = { link, n, p };
+      if (!n.linkToUs || !nt.whole) {
+        if (!awaited || better(p, link, awaited.p, awaited.link, own.parent)) awaited = { link, n, nt, p };
         continue;
       }
-      if (!best || better(p, link, best.p, best.link, own.parent)) best = { link, n, p };
+      if (!best || better(p, link, best.p, best.link, own.parent)) best = { link, n, nt, p };
     }
-    // A better parent whose link we lack: ask for it and choose again when it comes, keeping our
-    // place meanwhile — even under a parent just gone, for a round trip, rather than take a worse
-    // one or be root for that long. If it has not come in LINK_WAIT_MS, the best we can take
-    // will do; we keep asking, less and less often (tick), in case our requests were lost.
+    // A better parent whose link or whole position we lack: ask for it and choose again when it
+    // comes, keeping our place meanwhile — even under a parent just gone, for a round trip,
+    // rather than take a worse one or be root for that long. If it has not come in LINK_WAIT_MS,
+    // the best we can take will do; we keep asking for a link, less and less often (tick), in
+    // case our requests were lost.
     if (awaited && compareRanks(this.ownRanks[t]!, awaited.p.rank) > 0 && (!best || better(awaited.p, awaited.link, best.p, best.link, own.parent))) {
-      const n = awaited.n;
-      if (n.linkWantedSince === Infinity) n.linkWantedSince = now;
-      if (now - n.linkWantedSince < LINK_WAIT_MS) {
-        this.requestLink(awaited.link, n, now);
-        own.recheckAt = Math.min(own.recheckAt, n.linkWantedSince + LINK_WAIT_MS);
-        return;
+      const { n, nt } = awaited;
+      if (!n.linkToUs && n.linkWantedSince === Infinity) n.linkWantedSince = now;
+      if (!nt.whole && nt.wholeWantedSince === Infinity) nt.wholeWantedSince = now;
+      const since = Math.max(n.linkToUs ? -Infinity : n.linkWantedSince, nt.whole ? -Infinity : nt.wholeWantedSince);
+      if (now - since < LINK_WAIT_MS) {
+        if (!n.linkToUs) this.requestLink(awaited.link, n, now);
+        if (!nt.whole) this.request(awaited.link, t, nt, now);
+        own.recheckAt = Math.min(own.recheckAt, since + LINK_WAIT_MS);
+        return nt;
       }
     }
     if (!best || compareRanks(this.ownRanks[t]!, best.p.rank) <= 0) {
       if (own.parent !== 0) this.becomeRoot(t, now);
-      return;
+      return null;
     }
-    if (best.link === own.parent && equalKeys(best.p.beacon, 0, own.position.beacon) && sameChain(best.p, own.position)) return;
+    if (best.link === own.parent && equalKeys(best.p.beacon, 0, own.position.beacon) && sameChain(best.p, own.position)) return null;
     if (best.link !== own.parent) this.counters.parentChanges++;
     own.parent = best.link;
     own.freshAt = now;
     this.follow(t, best.p, best.n.linkToUs!);
+    return null;
+  }
+
+  /**
+   * Keeps whole the positions in tree t of the parent, of the TREE_BACKUPS best other parents
+   * and of the one awaited (asking for those held by coordinates alone), and of the neighbours
+   * below us; of the others only the beacon and coordinates stay.
+   */
+  private keepWhole(t: number, now: number, awaited: NeighbourTree | null): void {
+    const own = this.own[t]!;
+    const backups: Candidate[] = [];
+    for (const [link, n] of this.neighbours) {
+      const nt = n.trees[t]!;
+      const p = nt.position;
+      if (!p || link === own.parent || !this.mayFollow(t, p, nt)) continue;
+      let at = backups.length;
+      while (at > 0 && better(p, link, backups[at - 1]!.p, backups[at - 1]!.link, own.parent)) at--;
+      if (at < TREE_BACKUPS) {
+        backups.splice(at, 0, { link, n, nt, p });
+        if (backups.length > TREE_BACKUPS) backups.pop();
+      }
+    }
+    for (const [link, n] of this.neighbours) {
+      const nt = n.trees[t]!;
+      const p = nt.position;
+      if (!p || link === own.parent || nt.below) continue;
+      const backup = nt === awaited || backups.some((b) => b.nt === nt);
+      if (backup && !nt.whole) {
+        if (nt.wholeWantedSince === Infinity) nt.wholeWantedSince = now;
+        this.request(link, t, nt, now);
+      } else if (!backup) {
+        nt.wholeWantedSince = Infinity;
+        if (nt.whole && p.links.length > 0) {
+          p.links = NO_LINKS;
+          nt.whole = false;
+        }
+      }
+    }
+  }
+
+  /** Whether a neighbour's position in tree t could make it our parent: not below us (a loop),
+   *  not too deep, not under a root taken for gone. */
+  private mayFollow(t: number, p: Position, nt: NeighbourTree): boolean {
+    if (nt.below || p.depth >= MAX_TREE_DEPTH) return false;
+    const dead = this.deadRoots[t]!.get(bytesKey(p.beacon.subarray(0, KEY_SIZE)));
+    return dead === undefined || beaconSequence(p.beacon) > dead;
   }
 
   /** Whether position p (a neighbour's) may be taken at once: another root, a newer beacon of
@@ -826,6 +902,23 @@ export class Trees {
   }
 }
 
+/** A neighbour's position considered as our parent's. */
+interface Candidate {
+  link: number;
+  n: Neighbour;
+  nt: NeighbourTree;
+  p: Position;
+}
+
+/** The links of a position held by its coordinates alone. */
+const NO_LINKS: readonly Uint8Array[] = Object.freeze([]) as readonly Uint8Array[];
+
+/** Whether we asked for a neighbour's whole position in a tree less than LINK_WAIT_MS ago and it
+ *  has not come. */
+function awaitingWhole(nt: NeighbourTree, now: number): boolean {
+  return !nt.whole && nt.wholeWantedSince !== Infinity && now - nt.wholeWantedSince < LINK_WAIT_MS;
+}
+
 /** Whether we want a neighbour's link and do not have it (we ask, less and less often). */
 function wantsLink(n: Neighbour): boolean {
   return !n.linkToUs && n.linkWantedSince !== Infinity;
@@ -860,6 +953,14 @@ function sameChain(parent: Position, ours: Position): boolean {
   return true;
 }
 
+/** Whether two positions have the same root, depth and coordinates (all a place held by its
+ *  coordinates alone can be compared by). */
+function samePlace(a: Position, b: Position): boolean {
+  if (a.depth !== b.depth || !equalKeys(a.beacon, 0, b.beacon)) return false;
+  for (let i = 0; i < a.depth; i++) if (a.coordinates[i] !== b.coordinates[i]) return false;
+  return true;
+}
+
 function sameLinks(a: Position, b: Position): boolean {
   if (a.depth !== b.depth || !equalKeys(a.beacon, 0, b.beacon)) return false;
   for (let i = 0; i < a.depth; i++) if (!sameLink(a.links[i]!, b.links[i]!)) return false;
@@ -870,7 +971,7 @@ function sameLinks(a: Position, b: Position): boolean {
  *  differ): signatures over the same bytes by the same signers. */
 function sharedPrefix(p: Position, beacon: Uint8Array, flat: Uint8Array, depth: number): number {
   if (!equalKeys(p.beacon, 0, beacon)) return 0;
-  const n = Math.min(p.depth, depth);
+  const n = Math.min(p.links.length, depth);
   for (let i = 0; i < n; i++) if (!sameBytes(p.links[i]!, flat, i * LINK_SIZE)) return i;
   return n;
 }
@@ -895,7 +996,7 @@ function sameBytes(a: Uint8Array, buf: Uint8Array, off: number): boolean {
 /** Bytes of a position not counted yet in `held` (the beacon and links it shares with places
  *  counted before are references): 8 per reference, 2 per port. */
 function positionBytes(p: Position, held: Set<Uint8Array>): number {
-  let bytes = 8 * (p.depth + 1) + 2 * p.coordinates.length;
+  let bytes = 8 * (p.links.length + 1) + 2 * p.coordinates.length;
   for (const part of [p.beacon, ...p.links]) {
     if (held.has(part)) continue;
     held.add(part);

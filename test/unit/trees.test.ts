@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, type Graph } from '../../bench/sim/graph.js';
-import { FRAME_ROUTING, KIND_TREE_LINK, KIND_TREE_REQUEST, KIND_TREE_STATE, ROOT_EXPIRY_MS, TREE_COUNT } from '../../src/routing/constants.js';
+import { FRAME_ROUTING, KIND_TREE_LINK, KIND_TREE_REQUEST, KIND_TREE_STATE, ROOT_EXPIRY_MS, TREE_COUNT, TREE_STABLE_MS } from '../../src/routing/constants.js';
 import { LINK_SIZE, ROOT_BEACON_SIZE, rootRank, signBeaconInPlace, signLink, unsignedRootBeacon } from '../../src/routing/tree-proof.js';
 import { Trees } from '../../src/routing/trees.js';
 import { xeddsaSigner, type XeddsaSigner } from '../../src/keys/xeddsa.js';
@@ -20,6 +20,10 @@ function makeSim(g: Graph, loss = 0): Sim {
     (io) => new Trees({ identity: io.keys, mtu: 1280, send: io.send, now: io.now, wallNow: io.wallNow, workDue: io.workDue }),
     { seed: 5, loss },
   );
+}
+
+function bytesOf(coordinates: Uint16Array): Uint8Array {
+  return new Uint8Array(coordinates.buffer, coordinates.byteOffset, coordinates.byteLength);
 }
 
 function compare(a: Uint8Array, b: Uint8Array): number {
@@ -44,7 +48,9 @@ function treeProblems(sim: Sim, alive: (i: number) => boolean = () => true): str
         const peer = sim.nodes[node.peers[link]!]!;
         if (!alive(peer.index) || !sim.linkIsUp(node.index, peer.index)) continue;
         const held = peer.agent.neighbourPosition(peer.ifaceTo.get(node.index)!, t);
-        if (!held || compare(Buffer.concat(held.links), Buffer.concat(p.links)) !== 0 || held.depth !== p.depth) problems.push(`tree ${t}: node ${peer.index} holds an old position of ${node.index}`);
+        // (Its links only where the peer keeps them: a neighbour's place may be held by its coordinates.)
+        const stale = !held || held.depth !== p.depth || compare(held.beacon.subarray(0, 32), p.beacon.subarray(0, 32)) !== 0 || compare(bytesOf(held.coordinates), bytesOf(p.coordinates)) !== 0;
+        if (stale || (held.links.length > 0 && compare(Buffer.concat(held.links), Buffer.concat(p.links)) !== 0)) problems.push(`tree ${t}: node ${peer.index} holds an old position of ${node.index}`);
       }
     }
   }
@@ -236,6 +242,115 @@ test('a neighbour that never gives its link is passed over after a wait, and ask
   assert.ok(asked.size > 0, 'nobody wanted the silent node as parent');
   // Asked after 0, 1, 3, 7, 15, 31 s, then every 30 s: 7 times in a minute at most.
   for (const [link, times] of asked) assert.ok(times <= 7, `asked ${times} times by link ${link}`);
+});
+
+test('a node holds whole only the positions it may soon follow; when its parent goes it follows one at once, and past those it asks again', () => {
+  const g = randomGeometricGraph(40, 6);
+  let watched = -1;
+  let watchedTree = -1;
+  let followable: number[] = [];
+  // Positions it asked for, and those asked for while it had none of `followable` as parent.
+  let requests = 0;
+  let requestsBefore = 0;
+  const sim = new AgentSim<Trees>(
+    g,
+    (io) =>
+      new Trees({
+        identity: io.keys,
+        mtu: 1280,
+        send: (link, frame) => {
+          if (io.index === watched && frame[1] === KIND_TREE_REQUEST && frame[2] === watchedTree) {
+            requests++;
+            if (!followable.includes(sim.nodes[io.index]!.agent.parentOf(watchedTree))) requestsBefore++;
+          }
+          io.send(link, frame);
+        },
+        now: io.now,
+        wallNow: io.wallNow,
+        workDue: io.workDue,
+      }),
+    { seed: 5 },
+  );
+  sim.start();
+  formed(sim, 30_000);
+  sim.run(TREE_STABLE_MS);
+  // Per node and tree, the neighbours it could take as parent (not below it, not a root's
+  // place): the parent's position and at most TREE_BACKUPS others are held whole.
+  const candidates = (i: number, t: number) => {
+    const node = sim.nodes[i]!;
+    const key = node.keys.publicKey;
+    const list: { link: number; whole: boolean }[] = [];
+    for (let link = 1; link < node.peers.length; link++) {
+      if (!sim.linkIsUp(i, node.peers[link]!)) continue;
+      const theirs = sim.nodes[node.peers[link]!]!.agent.position(t);
+      const below = compare(theirs.beacon.subarray(0, 32), key) === 0 || theirs.links.some((l) => compare(l.subarray(0, 32), key) === 0);
+      if (theirs.depth === 0 || below) continue;
+      const held = node.agent.neighbourPosition(link, t)!;
+      list.push({ link, whole: held.links.length === held.depth });
+    }
+    return list;
+  };
+  let byCoordinates = 0;
+  for (const node of sim.nodes) {
+    for (let t = 0; t < TREE_COUNT; t++) {
+      const list = candidates(node.index, t);
+      const parent = node.agent.parentOf(t);
+      assert.ok(list.every((c) => c.link !== parent || c.whole), `node ${node.index} holds its parent's place by coordinates`);
+      const others = list.filter((c) => c.link !== parent && c.whole).length;
+      assert.ok(others <= 2, `node ${node.index}, tree ${t}: ${others} other places held whole`);
+      byCoordinates += list.filter((c) => !c.whole).length;
+    }
+  }
+  assert.ok(byCoordinates > 0, 'every place is held whole');
+  // A node with a parent, two backups and more in some tree, whose mesh stays whole without its
+  // links to the first three.
+  let pick: { i: number; t: number; parent: number; backups: number[] } | null = null;
+  for (const node of sim.nodes) {
+    for (let t = 0; t < TREE_COUNT && !pick; t++) {
+      const parent = node.agent.parentOf(t);
+      const list = candidates(node.index, t);
+      const backups = list.filter((c) => c.link !== parent && c.whole).map((c) => c.link);
+      if (parent === 0 || backups.length < 2 || list.length < 5) continue;
+      const gone = new Set([parent, ...backups].map((link) => node.peers[link]!));
+      const reach = bfs(g, node.index, () => true, (a, b) => !(a === node.index && gone.has(b)) && !(b === node.index && gone.has(a)));
+      if (reach.every((d) => d >= 0)) pick = { i: node.index, t, parent, backups };
+    }
+    if (pick) break;
+  }
+  assert.ok(pick, 'no node with two backups and more');
+  const node = sim.nodes[pick.i]!;
+  watched = pick.i;
+  watchedTree = pick.t;
+  followable = pick.backups;
+  // Its parent goes: a backup is followed at the next tick, with nothing asked.
+  sim.linkDown(pick.i, node.peers[pick.parent]!);
+  const followed = sim.runUntilTrue(() => node.agent.parentOf(pick.t) !== pick.parent && node.agent.parentOf(pick.t) !== 0, 1_000, 10);
+  assert.notEqual(followed, null, 'no new parent');
+  assert.ok(pick.backups.includes(node.agent.parentOf(pick.t)), 'the new parent is not a backup');
+  assert.equal(requestsBefore, 0, 'asked for a position to follow a backup');
+  // It has found another backup meanwhile. The new parent and every backup go: a place held by
+  // coordinates is asked for again and followed, and the node does not make itself root meanwhile.
+  sim.run(1_000);
+  const now = candidates(pick.i, pick.t);
+  const parent = node.agent.parentOf(pick.t);
+  const cut = now.filter((c) => c.whole || c.link === parent).map((c) => c.link);
+  assert.ok(now.some((c) => !c.whole && c.link !== parent), 'no place held by coordinates left');
+  const gone = new Set(cut.map((link) => node.peers[link]!));
+  assert.ok(bfs(g, pick.i, () => true, (a, b) => !(a === pick.i && gone.has(b)) && !(b === pick.i && gone.has(a))).every((d) => d >= 0));
+  const first = sim.now;
+  requests = 0;
+  for (const link of cut) sim.linkDown(pick.i, node.peers[link]!);
+  let wasRoot = false;
+  const again = sim.runUntilTrue(() => {
+    if (node.agent.parentOf(pick.t) === 0) wasRoot = true;
+    return node.agent.parentOf(pick.t) !== 0 && !cut.includes(node.agent.parentOf(pick.t));
+  }, 5_000, 10);
+  assert.notEqual(again, null, 'no parent after the backups went');
+  assert.ok(requests > 0, 'followed a place held by coordinates without asking for it');
+  assert.equal(wasRoot, false, 'became root while it waited');
+  assert.ok(again! - first <= 1_000, `a new parent after ${again! - first} ms`);
+  sim.run(5_000);
+  assert.deepEqual(treeProblems(sim, undefined), []);
 });
 
 test('trees form under 10 % frame loss', () => {
