@@ -70,9 +70,9 @@ export const LOCATOR_MIN_INTERVAL_MS = 1000;
 export const LOCATOR_REFRESH_MS = 60 * 60_000;
 /** After our first locator, the table is filled in rounds this long after it: a lookup of our
  *  own address (which also publishes it; the first finds only the neighbours, which it greets)
- *  and, in the third round (when the first ones have brought contacts), lookups of random
- *  addresses near ours (refreshBuckets), as Kademlia bootstraps. Later only the publishing lookup runs, every LOCATOR_REFRESH_MS and when our
- *  locator changes. */
+ *  and, in the third round (when the first ones have brought contacts), a lookup of a random
+ *  address near ours (refreshBuckets), as Kademlia bootstraps. Later only the publishing lookup
+ *  runs, every LOCATOR_REFRESH_MS and when our locator changes. */
 export const BOOTSTRAP_ROUNDS_MS = [0, 2_000, 10_000, 60_000];
 /** The publishes that also ask the trees' roots (askRoots): those of the first rounds. */
 const BOOTSTRAP_ROOT_ROUNDS = 2;
@@ -80,6 +80,9 @@ const BOOTSTRAP_ROOT_ROUNDS = 2;
 export const LOCATOR_SETTLE_MS = 2000;
 /** Routes to destinations not used for this long are forgotten. */
 export const ROUTE_IDLE_MS = 10 * 60_000;
+/** How often routes are checked for idleness: a route is forgotten ROUTE_IDLE_MS to that much
+ *  later after its last use. */
+const PATHS_EXPIRY_CHECK_MS = 10_000;
 export const MAX_DESTINATIONS = 4096;
 
 /** Kinds of answer (a routed frame's payload for the router). */
@@ -232,6 +235,8 @@ export class Lookups {
   private publishDue = true;
   /** When our first locator was signed (bootstrap rounds count from it), and rounds done. */
   private firstSignedAt = -1;
+  /** When idle routes are looked for next (every PATHS_EXPIRY_CHECK_MS, not every tick). */
+  private pathsExpireAt = -Infinity;
   private roundsDone = 0;
 
   constructor(options: LookupsOptions) {
@@ -371,7 +376,10 @@ export class Lookups {
       // Stalled requests free their places; a lookup with no one to ask yet looks again.
       else this.advance(lookup);
     }
-    for (const d of this.paths.expire(now - ROUTE_IDLE_MS)) this.onRouteChanged?.(d.address);
+    if (now >= this.pathsExpireAt) {
+      this.pathsExpireAt = now + PATHS_EXPIRY_CHECK_MS;
+      for (const d of this.paths.expire(now - ROUTE_IDLE_MS)) this.onRouteChanged?.(d.address);
+    }
   }
 
   /** A tree-routed frame from the neighbour at `link`. */
@@ -790,22 +798,20 @@ export class Lookups {
     }
   }
 
-  /** Lookups of random addresses at the distances nearest ours, where the table is thinnest and
-   *  a lookup's last steps need it: the farther buckets fill from any traffic (half of all nodes
-   *  fall in the farthest). Three, around the deepest bucket: five (two more, farther and nearer)
-   *  found no more and made the round half as dear again (powerlaw-10000: 100 of 100 lookups found
-   *  either way, same hops and stretch; 17 % less sent in the cold start). */
+  /** A lookup of a random address at the distance of our deepest bucket, where the table is
+   *  thinnest and a lookup's last steps need it: the farther buckets fill from any traffic (half
+   *  of all nodes fall in the farthest), and the publishes fill the nearest. Five around the
+   *  deepest, then three, found no more than this one (graph-250, freifunk, fc00 and the line,
+   *  hostile nodes included; powerlaw-10000) and cost a lookup each: the cold start of graph-250
+   *  sends 272 KiB per node with one, 365 with three. */
   private refreshBuckets(): void {
-    const deepest = this.table.deepestBucket();
-    for (let bits = Math.max(0, deepest - 1); bits <= Math.min(deepest + 1, 119); bits++) {
-      const target = randomBytes(ADDRESS_SIZE);
-      target[0] = this.address[0]!;
-      // Share exactly `bits` leading bits (after the prefix byte) with our address.
-      for (let b = 0; b < bits; b++) setBit(target, b, bit(this.address, b));
-      setBit(target, bits, 1 - bit(this.address, bits));
-      if (this.lookups.has(hexOf(target))) continue;
-      this.advance(this.startLookup(target, true));
-    }
+    const bits = Math.min(this.table.deepestBucket(), 119);
+    const target = randomBytes(ADDRESS_SIZE);
+    target[0] = this.address[0]!;
+    // Share exactly `bits` leading bits (after the prefix byte) with our address.
+    for (let b = 0; b < bits; b++) setBit(target, b, bit(this.address, b));
+    setBit(target, bits, 1 - bit(this.address, bits));
+    if (!this.lookups.has(hexOf(target))) this.advance(this.startLookup(target, true));
   }
 
   /** Tells the nodes nearest our address where we are: a lookup of ourselves, whose requests

@@ -188,6 +188,10 @@ export class Router {
   private readonly heldBackByBytes = new Map<Uint8Array, HeldBack>();
   /** Counts changes of the map, so that farthestKept is computed once per change. */
   private mapEpoch = 0;
+  /** The map epoch boundScope last saw, and whether a node out of scope was waiting out its
+   *  grace then. */
+  private boundEpoch = -1;
+  private outOfScopeWaiting = false;
   private farthestEpoch = -1;
   private farthest = 0;
   /** Ids of the live neighbours (SPF's source), for the distance of an origin not routed yet. */
@@ -583,19 +587,32 @@ export class Router {
     return this.lsdb.origins - 1 >= this.scope.maxNodes || this.lsdb.bytes >= this.scope.maxBytes;
   }
 
-  /** Forgets what lies out of the map's scope (sweepScope). */
+  /** Forgets what lies out of the map's scope (sweepScope). Nothing to do, at rest, while the
+   *  map is as it was at the last sweep and no node waits out its grace. */
   private boundScope(now: number): void {
+    if (this.boundEpoch === this.mapEpoch && !this.outOfScopeWaiting) return;
     const { radius, maxNodes, maxBytes } = this.scope;
     const within: NodeRecord[] = [];
+    let waiting = false;
     for (const record of this.lsdb.held) {
       if (record.id === this.selfId) continue;
       if ((record.route?.hops ?? Infinity) <= radius) {
         record.outOfScopeSince = -1;
         within.push(record);
-      } else if (record.outOfScopeSince < 0) record.outOfScopeSince = now;
-      else if (now - record.outOfScopeSince >= MAP_SCOPE_GRACE_MS) this.forget(record);
+      } else if (record.outOfScopeSince < 0) {
+        record.outOfScopeSince = now;
+        waiting = true;
+      } else if (now - record.outOfScopeSince >= MAP_SCOPE_GRACE_MS) this.forget(record);
+      else waiting = true;
     }
-    if (within.length <= maxNodes && this.lsdb.bytes <= maxBytes) return;
+    this.outOfScopeWaiting = waiting;
+    if (within.length > maxNodes || this.lsdb.bytes > maxBytes) this.forgetFarthest(within);
+    this.boundEpoch = this.mapEpoch;
+  }
+
+  /** Forgets the farthest of `within` until the map is within its bounds. */
+  private forgetFarthest(within: NodeRecord[]): void {
+    const { maxNodes, maxBytes } = this.scope;
     // Farthest first; between equals, the larger announcement.
     within.sort((a, b) => b.route!.hops - a.route!.hops || recordBytes(b) - recordBytes(a));
     let count = within.length;
