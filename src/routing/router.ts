@@ -114,6 +114,9 @@ export interface MapScope {
 /** How often the map's scope is swept while nothing is held back: a node out of scope is
  *  forgotten within MAP_SCOPE_GRACE_MS and this. */
 const SCOPE_SWEEP_MS = 1000;
+/** The first wait before a horizon that narrowed may widen again, and the longest. */
+const HORIZON_HOLD_MS = 1000;
+const HORIZON_HOLD_MAX_MS = 10 * 60_000;
 
 /** An announcement to flood on, the link it came by (0: ours), where it does not go back, and
  *  how many hops away its origin is (a neighbour whose horizon is nearer is not sent it). */
@@ -200,6 +203,12 @@ export class Router {
   /** The horizon last told to the neighbours; the radius until one is (a neighbour that has not
    *  been told sends nothing past its own radius, the same unless radii differ). */
   private toldHorizon: number;
+  /** Damping of a horizon that keeps widening and narrowing (tellHorizon): no wider one is told
+   *  before widenAfter; the hold doubles with each narrowing, back to HORIZON_HOLD_MS after a
+   *  quiet HORIZON_HOLD_MAX_MS. */
+  private widenAfter = -Infinity;
+  private horizonHoldMs = HORIZON_HOLD_MS;
+  private narrowedAt = -Infinity;
 
   private readonly lsdb = new Lsdb();
   private readonly spf = new Spf();
@@ -411,7 +420,7 @@ export class Router {
     if (this.scope.radius !== Infinity && (this.heldBack.length > 0 || now - this.lastScopeSweep >= SCOPE_SWEEP_MS)) {
       this.sweepScope(now);
       if (this.spfDue) this.runSpf();
-      this.tellHorizon();
+      this.tellHorizon(now);
     }
     if (this.databasesOwed > 0) this.sendOwedDatabases(now);
     this.retransmit(now);
@@ -820,10 +829,21 @@ export class Router {
     return nearlyFull ? Math.max(1, Math.min(radius, this.farthestKept())) : radius;
   }
 
-  /** Tells every neighbour our horizon when it changed. */
-  private tellHorizon(): void {
+  /** Tells every neighbour our horizon when it changed. A wider one costs each neighbour a
+   *  database (receiveHorizon), so a map that keeps filling past its bounds, forgetting and
+   *  widening again (a node of 68 links on powerlaw-10000 did so every second, 31 KB/s) is
+   *  damped: after each narrowing it waits twice as long as the last time before it widens. */
+  private tellHorizon(now: number): void {
     const horizon = this.horizon();
     if (horizon === this.toldHorizon) return;
+    if (horizon > this.toldHorizon) {
+      if (now < this.widenAfter) return;
+    } else {
+      if (now - this.narrowedAt > HORIZON_HOLD_MAX_MS) this.horizonHoldMs = HORIZON_HOLD_MS;
+      this.narrowedAt = now;
+      this.widenAfter = now + this.horizonHoldMs;
+      this.horizonHoldMs = Math.min(2 * this.horizonHoldMs, HORIZON_HOLD_MAX_MS);
+    }
     this.toldHorizon = horizon;
     this.counters.horizonsTold++;
     const frame = horizonFrame(horizon);

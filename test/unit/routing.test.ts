@@ -335,6 +335,36 @@ test('a nearly full map tells its horizon: nothing farther is sent to it, and wh
   assert.deepEqual(sentToHub, ['l0']);
 });
 
+test('a horizon that keeps widening and narrowing again widens ever more seldom (each widening costs every neighbour a database)', () => {
+  const mesh = new Mesh({ scope: { maxNodes: 4 } });
+  const hub = mesh.add('hub');
+  const leaves = Array.from({ length: 6 }, (_, i) => mesh.add(`l${i}`));
+  leaves.forEach((l, i) => mesh.connect(hub, l, 10 + i, 1));
+  mesh.run(3000 + MAP_SCOPE_GRACE_MS, 100);
+  // Two of the leaves the hub holds come and go, again and again: each time they go, its map has
+  // room (it forgets them after the grace) and the horizon would widen; each time they are back,
+  // it is full again.
+  assert.equal(leaves.filter((l) => hub.route(l)).length, 4);
+  const told: number[] = [];
+  mesh.drop = (from, _to, frame) => {
+    if (from === hub && frame[1] === KIND_MAP_HORIZON) told.push(frame[2]!);
+    return false;
+  };
+  const rounds = 12;
+  for (let i = 0; i < rounds; i++) {
+    const going = leaves.filter((l) => hub.route(l)).slice(0, 2);
+    for (const l of going) mesh.disconnect(hub, l);
+    mesh.run(MAP_SCOPE_GRACE_MS + 3000, 100);
+    for (const l of going) mesh.connect(hub, l, 10 + leaves.indexOf(l), 1);
+    mesh.run(3000, 100);
+  }
+  // Frames go to every neighbour: count the changes told.
+  const changes = told.filter((h, i) => i === 0 || h !== told[i - 1]);
+  const widenings = changes.filter((h, i) => h > (i === 0 ? 1 : changes[i - 1]!)).length;
+  assert.ok(widenings >= 1, 'the horizon never widened');
+  assert.ok(widenings <= 8, `widened ${widenings} times in ${rounds} rounds`);
+});
+
 test('an announcement that every neighbour sent while it was held back is flooded back to none of them', () => {
   // A diamond: o's announcement reaches x from a and from b within one tick.
   const mesh = new Mesh();
