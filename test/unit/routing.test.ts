@@ -304,13 +304,19 @@ test('the map keeps at most its node and byte bounds, the nearest first', () => 
   assert.equal(a.route(b)?.hops, 1);
 });
 
-test('a nearly full map tells its horizon: nothing farther is sent to it, and when it widens the neighbours send what it lacked', () => {
+/** A hub with six leaves (its link to leaf i is 10 + i) and a map of four nodes: it holds four
+ *  of them, all one hop away, and takes nothing from two hops. */
+function fullHub(): { mesh: Mesh; hub: TestNode; leaves: TestNode[] } {
   const mesh = new Mesh({ scope: { maxNodes: 4 } });
-  // A hub with six leaves holds four of them, all one hop away: it takes nothing from two hops.
   const hub = mesh.add('hub');
   const leaves = Array.from({ length: 6 }, (_, i) => mesh.add(`l${i}`));
   leaves.forEach((l, i) => mesh.connect(hub, l, 10 + i, 1));
   mesh.run(3000 + MAP_SCOPE_GRACE_MS, 100);
+  return { mesh, hub, leaves };
+}
+
+test('a nearly full map tells its horizon: nothing farther is sent to it, and when it widens the neighbours send what it lacked', () => {
+  const { mesh, hub, leaves } = fullHub();
   assert.ok(hub.router.counters.horizonsTold >= 1);
   // A node joins behind the first leaf: the leaf holds it one hop away, and floods it to nobody
   // that would drop it (every other leaf keeps only up to two hops, the hub only up to one).
@@ -336,11 +342,7 @@ test('a nearly full map tells its horizon: nothing farther is sent to it, and wh
 });
 
 test('a horizon that keeps widening and narrowing again widens ever more seldom (each widening costs every neighbour a database)', () => {
-  const mesh = new Mesh({ scope: { maxNodes: 4 } });
-  const hub = mesh.add('hub');
-  const leaves = Array.from({ length: 6 }, (_, i) => mesh.add(`l${i}`));
-  leaves.forEach((l, i) => mesh.connect(hub, l, 10 + i, 1));
-  mesh.run(3000 + MAP_SCOPE_GRACE_MS, 100);
+  const { mesh, hub, leaves } = fullHub();
   // Two of the leaves the hub holds come and go, again and again: each time they go, its map has
   // room (it forgets them after the grace) and the horizon would widen; each time they are back,
   // it is full again.
