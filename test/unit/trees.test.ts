@@ -322,7 +322,7 @@ test('a node holds whole only the positions it may soon follow; when its parent 
   watched = pick.i;
   watchedTree = pick.t;
   followable = pick.backups;
-  // Its parent goes: a backup is followed at the next tick, with nothing asked.
+  // Its parent goes: a backup is followed at the next tick, without asking for any position first.
   sim.linkDown(pick.i, node.peers[pick.parent]!);
   const followed = sim.runUntilTrue(() => node.agent.parentOf(pick.t) !== pick.parent && node.agent.parentOf(pick.t) !== 0, 1_000, 10);
   assert.notEqual(followed, null, 'no new parent');
@@ -350,7 +350,7 @@ test('a node holds whole only the positions it may soon follow; when its parent 
   assert.equal(wasRoot, false, 'became root while it waited');
   assert.ok(again! - first <= 1_000, `a new parent after ${again! - first} ms`);
   sim.run(5_000);
-  assert.deepEqual(treeProblems(sim, undefined), []);
+  assert.deepEqual(treeProblems(sim), []);
 });
 
 test('trees form under 10 % frame loss', () => {
