@@ -73,7 +73,7 @@ const REQUEST_LINK = 0xff;
  *  requests' worth, so one lost frame costs a second, not the parent. */
 const LINK_WAIT_MS = 2 * TREE_RETRY_MS;
 /** Other parents per tree whose whole positions are held beside the parent's, to follow at once
- *  when it goes; of every other neighbour only the coordinates are kept (NeighbourTree.whole). */
+ *  when it goes; of every other neighbour only the coordinates are kept (isWhole). */
 const TREE_BACKUPS = 2;
 
 export class TreeCounters extends CounterSet {
@@ -106,7 +106,7 @@ export interface Position {
   /** links[i] (LINK_SIZE bytes): the link from depth i to i + 1; the last one leads to the
    *  node. A link is one object wherever it is held: the places of a node's children are its
    *  own links and the ones it signed for them, which is what keeps a hub's state small. Empty
-   *  for a neighbour's place held by its coordinates alone (NeighbourTree.whole). */
+   *  for a neighbour's place held by its coordinates alone (isWhole). */
   links: readonly Uint8Array[];
   depth: number;
   coordinates: Uint16Array;
@@ -125,13 +125,6 @@ interface Assembly {
 interface NeighbourTree {
   version: number;
   position: Position | null;
-  /** Whether the position's links are held, or (once checked) only its beacon and coordinates,
-   *  which are all greedy forwarding and the choice of a parent need. Links are kept for the
-   *  parent, the TREE_BACKUPS best other parents (followed at once when the parent goes) and
-   *  the neighbours below us (their places are mostly our own links); a neighbour that becomes
-   *  one of the best is asked for its position again. At a node of many links this is most of
-   *  its tree state: the links of every neighbour's way up, each with a signature. */
-  whole: boolean;
   /** Whether its position runs through us (it is below us: never our parent). */
   below: boolean;
   /** Since when we want its whole position back (monotonic ms; Infinity: we do not). */
@@ -283,7 +276,6 @@ export class Trees {
         trees.push({
           version: -1,
           position: null,
-          whole: false,
           below: false,
           wholeWantedSince: Infinity,
           changedAt: 0,
@@ -473,7 +465,7 @@ export class Trees {
     const now = this.now();
     const beacon = frame.subarray(STATE_HEADER, STATE_FIXED);
     const held = nt.position;
-    if (nt.version === version && held && held.depth === depth && equalKeys(held.beacon, 0, beacon) && (nt.whole || count === 0)) {
+    if (nt.version === version && held && held.depth === depth && equalKeys(held.beacon, 0, beacon) && (isWhole(held) || count === 0)) {
       // What we hold, again (a resend or a beacon refresh): the beacon may be newer.
       this.takeBeacon(link, t, held, beacon, now);
       this.acknowledge(link, t, version, held.beacon);
@@ -502,10 +494,9 @@ export class Trees {
     nt.assembly = null;
     const position = this.check(t, a.beacon, a.links, depth, from, [held, this.own[t]!.position]);
     if (!position) return void this.counters.badSignature++;
-    const wasWhole = nt.whole;
+    const wasWhole = isWhole(held);
     nt.version = version;
     nt.position = position;
-    nt.whole = true;
     nt.wholeWantedSince = Infinity;
     nt.below = containsKey(position, this.key);
     this.nearest[t] = null;
@@ -602,7 +593,7 @@ export class Trees {
         own.recheckAt = Math.min(own.recheckAt, nt.changedAt + TREE_STABLE_MS);
         continue;
       }
-      if (!n.linkToUs || !nt.whole) {
+      if (!n.linkToUs || !isWhole(p)) {
         if (!awaited || better(p, link, awaited.p, awaited.link, own.parent)) awaited = { link, n, nt, p };
         continue;
       }
@@ -615,12 +606,13 @@ export class Trees {
     // case our requests were lost.
     if (awaited && compareRanks(this.ownRanks[t]!, awaited.p.rank) > 0 && (!best || better(awaited.p, awaited.link, best.p, best.link, own.parent))) {
       const { n, nt } = awaited;
+      const whole = isWhole(awaited.p);
       if (!n.linkToUs && n.linkWantedSince === Infinity) n.linkWantedSince = now;
-      if (!nt.whole && nt.wholeWantedSince === Infinity) nt.wholeWantedSince = now;
-      const since = Math.max(n.linkToUs ? -Infinity : n.linkWantedSince, nt.whole ? -Infinity : nt.wholeWantedSince);
+      if (!whole && nt.wholeWantedSince === Infinity) nt.wholeWantedSince = now;
+      const since = Math.max(n.linkToUs ? -Infinity : n.linkWantedSince, whole ? -Infinity : nt.wholeWantedSince);
       if (now - since < LINK_WAIT_MS) {
         if (!n.linkToUs) this.requestLink(awaited.link, n, now);
-        if (!nt.whole) this.request(awaited.link, t, nt, now);
+        if (!whole) this.request(awaited.link, t, nt, now);
         own.recheckAt = Math.min(own.recheckAt, since + LINK_WAIT_MS);
         return nt;
       }
@@ -661,15 +653,12 @@ export class Trees {
       const p = nt.position;
       if (!p || link === own.parent || nt.below) continue;
       const backup = nt === awaited || backups.some((b) => b.nt === nt);
-      if (backup && !nt.whole) {
+      if (backup && !isWhole(p)) {
         if (nt.wholeWantedSince === Infinity) nt.wholeWantedSince = now;
         this.request(link, t, nt, now);
       } else if (!backup) {
         nt.wholeWantedSince = Infinity;
-        if (nt.whole && p.links.length > 0) {
-          p.links = NO_LINKS;
-          nt.whole = false;
-        }
+        p.links = NO_LINKS;
       }
     }
   }
@@ -916,7 +905,19 @@ const NO_LINKS: readonly Uint8Array[] = Object.freeze([]) as readonly Uint8Array
 /** Whether we asked for a neighbour's whole position in a tree less than LINK_WAIT_MS ago and it
  *  has not come. */
 function awaitingWhole(nt: NeighbourTree, now: number): boolean {
-  return !nt.whole && nt.wholeWantedSince !== Infinity && now - nt.wholeWantedSince < LINK_WAIT_MS;
+  return nt.wholeWantedSince !== Infinity && now - nt.wholeWantedSince < LINK_WAIT_MS && !isWhole(nt.position);
+}
+
+/**
+ * Whether a neighbour's position is held with its links, or (once checked) only its beacon, depth
+ * and coordinates, which are all greedy forwarding and the choice of a parent need. Links are
+ * kept for the parent, the TREE_BACKUPS best other parents (followed at once when the parent
+ * goes), one awaited, and the neighbours below us (their places are mostly our own links); a
+ * neighbour that becomes one of the best is asked for its position again (Trees.keepWhole). At a
+ * node of many links this is most of its tree state: every neighbour's way up, a signature a link.
+ */
+function isWhole(p: Position | null): boolean {
+  return p !== null && p.links.length === p.depth;
 }
 
 /** Whether we want a neighbour's link and do not have it (we ask, less and less often). */
