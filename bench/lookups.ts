@@ -18,6 +18,7 @@ import { BOOTSTRAP_ROUNDS_MS, LOOKUP_TIMEOUT_MS, type Behaviour, type LookupResu
 import { AgentSim } from './sim/agent-sim.js';
 import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
 import { MeshAgent } from './sim/mesh-agent.js';
+import { Deliveries, failover, flowPairs, type Failover } from './sim/flows.js';
 import { quantiles } from './sim/summary.js';
 import { FRAME_ROUTED, KIND_MESSAGE, OFF_KIND } from '../src/forward/header.js';
 
@@ -25,8 +26,8 @@ const GRAPH_DIR = graphDir(import.meta.url);
 
 type Sim = AgentSim<MeshAgent>;
 
-/** Where data packets arrived: set per run (MeshAgent's `delivered`). */
-let onDelivered: (index: number, tag: number) => void = () => {};
+/** Where data packets arrive (MeshAgent's `delivered`): watched by failover() while its flows run. */
+const deliveries = new Deliveries();
 
 function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<number>, kind: Behaviour): Sim {
   const shared = new Map<string, boolean>();
@@ -41,9 +42,9 @@ function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<numbe
           list.push(result);
           done.set(index, list);
         },
-        delivered: (index, tag) => onDelivered(index, tag),
+        delivered: (index, tag) => deliveries.on(index, tag),
       }),
-    { seed: 20261202, isData: (frame) => frame[0] === FRAME_ROUTED && frame[OFF_KIND] === KIND_MESSAGE },
+    { seed: 20261202, isTraffic: (frame) => frame[0] === FRAME_ROUTED && frame[OFF_KIND] === KIND_MESSAGE },
   );
 }
 
@@ -171,11 +172,11 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   // Failures under traffic: the biggest hub crashes; then a link on a flow's way is cut.
   const hub = g.adjacency.reduce((best, adj, i) => (adj.length > g.adjacency[best]!.length ? i : best), 0);
   const withoutHub = (s: number, d: number) => bfs(g, s, (i) => i !== hub)[d]! < 0;
-  reportFailover(`hub ${hub} (${g.adjacency[hub]!.length} links) crashes`, failover(sim, flowPairs(g, Math.min(pairs, 200), 11, hub), () => sim.crashNode(hub), withoutHub));
+  reportFailover(`hub ${hub} (${g.adjacency[hub]!.length} links) crashes`, failover(sim, deliveries, flowPairs(g, Math.min(pairs, 200), 11, hub), () => sim.crashNode(hub), withoutHub));
   const cutPairs = flowPairs(g, Math.min(pairs, 200), 12, hub);
   let cut: [number, number] = [0, 0];
   const withoutLink = (s: number, d: number) => bfs(g, s, (i) => i !== hub, (x, y) => !((x === cut[0] && y === cut[1]) || (x === cut[1] && y === cut[0])))[d]! < 0;
-  reportFailover('a link on the way of the first flow is cut', failover(sim, cutPairs, () => {
+  reportFailover('a link on the way of the first flow is cut', failover(sim, deliveries, cutPairs, () => {
     cut = linkOnRoute(sim, cutPairs[0]!);
     sim.cutLink(cut[0], cut[1]);
   }, withoutLink));
@@ -196,74 +197,7 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   console.log(`  wall time ${((performance.now() - wall) / 1000).toFixed(1)} s (${phases.join(', ')} s)`);
 }
 
-/** A data packet every FLOW_INTERVAL_MS on each flow. */
-const FLOW_INTERVAL_MS = 100;
-
-/**
- * Data flows between `pairs` (a packet every FLOW_INTERVAL_MS each, sent along the source's route,
- * or starting a lookup where it has none, as the daemon does), then `fail()` at a steady moment.
- * Returns, per flow whose packets stopped arriving, how long after the failure its packets arrived
- * again: the failure's detection, the report or announcement, and the switch to another route.
- */
-function failover(sim: Sim, pairs: [number, number][], fail: () => void, cutOff: (s: number, d: number) => boolean): { interrupted: number[]; lost: number; cutOff: number } {
-  const targets = pairs.map(([, d]) => addressOf(sim.nodes[d]!.keys.publicKey));
-  const lastArrival = new Float64Array(pairs.length).fill(-1);
-  let failedAt = Infinity;
-  const backAt = new Float64Array(pairs.length).fill(-1);
-  const stalled = new Uint8Array(pairs.length);
-  onDelivered = (index, tag) => {
-    if (index !== pairs[tag]![1]) return;
-    // A flow stalled if nothing arrived for three intervals after the failure.
-    if (sim.now > failedAt && sim.now - Math.max(lastArrival[tag]!, failedAt) > 3 * FLOW_INTERVAL_MS + 50) {
-      stalled[tag] = 1;
-      if (backAt[tag]! < 0) backAt[tag] = sim.now - failedAt;
-    }
-    lastArrival[tag] = sim.now;
-  };
-  let running = true;
-  const send = () => {
-    if (!running) return;
-    pairs.forEach(([s], i) => {
-      const agent = sim.nodes[s]!.agent;
-      if (!sim.nodes[s]!.alive) return;
-      if (!agent.sendData(targets[i]!, i)) agent.routing.locate(targets[i]!);
-    });
-    sim.at(sim.now + FLOW_INTERVAL_MS, send);
-  };
-  send();
-  sim.run(5_000);
-  failedAt = sim.now;
-  fail();
-  sim.run(20_000);
-  running = false;
-  onDelivered = () => {};
-  // Flows that stalled and never came back: lost, unless the failure left no way between them.
-  let lost = 0;
-  let cut = 0;
-  const interrupted: number[] = [];
-  for (let i = 0; i < pairs.length; i++) {
-    if (backAt[i]! >= 0) interrupted.push(backAt[i]!);
-    else if (lastArrival[i]! < failedAt + 3 * FLOW_INTERVAL_MS) {
-      if (cutOff(pairs[i]![0], pairs[i]![1])) cut++;
-      else lost++;
-    }
-  }
-  return { interrupted, lost, cutOff: cut };
-}
-
-/** Sampled pairs of live nodes, linked to neither each other nor `avoid`; seeded. */
-function flowPairs(g: Graph, count: number, seed: number, avoid: number): [number, number][] {
-  const random = rng(seed);
-  const pairs: [number, number][] = [];
-  while (pairs.length < count) {
-    const s = Math.floor(random() * g.n);
-    const d = Math.floor(random() * g.n);
-    if (s !== d && s !== avoid && d !== avoid && !g.adjacency[s]!.includes(d)) pairs.push([s, d]);
-  }
-  return pairs;
-}
-
-function reportFailover(what: string, r: { interrupted: number[]; lost: number; cutOff: number }): void {
+function reportFailover(what: string, r: Failover): void {
   console.log(`  ${what}: ${r.interrupted.length} flows interrupted, flowing again after (ms) ${quantiles(r.interrupted)}; ${r.lost} not back in 20 s, ${r.cutOff} cut off by the failure`);
 }
 

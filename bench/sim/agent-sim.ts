@@ -12,7 +12,7 @@ import { blake2s } from '@noble/hashes/blake2.js';
 import { isRovyKey } from '../../src/keys/address.js';
 import { publicKeyFromPrivate, type KeyPair } from '../../src/keys/keypair.js';
 import { TICK_MS } from '../../src/routing/constants.js';
-import { LINK_BUSY_DEAD_MS, LINK_DEAD_MS, LINK_HELLO_MS } from '../../src/node/links.js';
+import { LINK_BUSY_DEAD_MS, LINK_DEAD_MS, LINK_HELLO_MS, LINK_QUIET_MS } from '../../src/node/links.js';
 import { rng, type Graph } from './graph.js';
 
 /** Wall-clock origin of the virtual clock (sequence numbers are ms since the epoch). */
@@ -44,9 +44,10 @@ export interface AgentSimOptions {
   /** Share of frames lost on every link, each independently (seeded). */
   loss?: number;
   keys?: KeyPair[];
-  /** Whether a frame is data (as the daemon's links tell data from hellos): a crashed node's
-   *  neighbour that sends it data notices within LINK_BUSY_DEAD_MS (crashNode). */
-  isData?(frame: Uint8Array): boolean;
+  /** Whether a frame is traffic as the daemon's receive path tells it (a packet or a routed
+   *  message, not routing control): a neighbour a crashed node was sending traffic to probes it
+   *  LINK_QUIET_MS after the last (crashNode). */
+  isTraffic?(frame: Uint8Array): boolean;
 }
 
 export interface AgentNode<A extends Agent> {
@@ -89,18 +90,22 @@ export class AgentSim<A extends Agent> {
   private readonly linkGen = new Map<number, number>();
   private readonly latency = new Map<number, number>();
   private nextGen = 1;
-  private readonly isData: ((frame: Uint8Array) => boolean) | undefined;
+  private readonly isTraffic: ((frame: Uint8Array) => boolean) | undefined;
   /** Links to crashed nodes whose failure a neighbour will notice, by when (linkKey). */
   private readonly noticeAt = new Map<number, number>();
+  /** When traffic last arrived over each link, by direction (from * n + to). */
+  private readonly trafficArrivedAt = new Map<number, number>();
   /** Links cut and not yet noticed (linkKey): frames on them are lost. */
   private readonly cut = new Set<number>();
+  /** Nodes that hang (hangNode): their links still answer for them. */
+  private readonly hung = new Set<number>();
 
   constructor(graph: Graph, makeAgent: (io: AgentIo) => A, options: AgentSimOptions = {}) {
     this.graph = graph;
     this.random = rng(options.seed ?? 1);
     this.lossRandom = rng((options.seed ?? 1) ^ 0x10553);
     this.loss = options.loss ?? 0;
-    this.isData = options.isData;
+    this.isTraffic = options.isTraffic;
     const [lo, hi] = options.latency ?? [1, 20];
     const keys = options.keys ?? simulationKeys(graph.n);
     for (let i = 0; i < graph.n; i++) {
@@ -170,20 +175,29 @@ export class AgentSim<A extends Agent> {
 
   /**
    * A node crashes: it sends, receives and ticks no more, and its neighbours notice as the
-   * daemon's links do (src/node/links.ts): one that sends it data within LINK_BUSY_DEAD_MS of the
-   * first such frame, the others when it has been silent LINK_DEAD_MS — on average half a hello
-   * interval after the crash less than that, its last hello being that old.
+   * daemon's links do (src/node/links.ts): one that sends it anything, LINK_BUSY_DEAD_MS after
+   * the first such frame; one it was sending traffic to, LINK_BUSY_DEAD_MS after the probe that
+   * goes LINK_QUIET_MS after the last of it; the others when it has been silent LINK_DEAD_MS — on
+   * average half a hello interval after the crash less than that, its last hello being that old.
    */
   crashNode(n: number): void {
     const node = this.nodes[n]!;
     node.alive = false;
-    for (const peer of this.graph.adjacency[n]!) this.noticeBy(peer, n, this.now + LINK_DEAD_MS - LINK_HELLO_MS / 2);
+    for (const peer of this.graph.adjacency[n]!) this.noticeBy(peer, n, this.silentSince(n, peer));
   }
 
-  /** A link fails at both ends at once (a cable cut), noticed as crashNode says. */
+  /** A link fails at both ends at once (a cable cut), noticed as crashNode says, by the end that
+   *  notices first. */
   cutLink(a: number, b: number): void {
     this.cut.add(this.linkKey(a, b));
-    this.noticeBy(a, b, this.now + LINK_DEAD_MS - LINK_HELLO_MS / 2);
+    this.noticeBy(a, b, Math.min(this.silentSince(a, b), this.silentSince(b, a)));
+  }
+
+  /** When `to` notices that `from` fell silent now, unless it sends `from` something meanwhile. */
+  private silentSince(from: number, to: number): number {
+    const probeAt = (this.trafficArrivedAt.get(from * this.graph.n + to) ?? -Infinity) + LINK_QUIET_MS;
+    // A probe before now was answered: the flow had ended, and the link is idle.
+    return probeAt >= this.now ? probeAt + LINK_BUSY_DEAD_MS : this.now + LINK_DEAD_MS - LINK_HELLO_MS / 2;
   }
 
   /** Runs `fn` at virtual time `t`. */
@@ -208,6 +222,7 @@ export class AgentSim<A extends Agent> {
    *  neighbours (nothing tells them it is gone). */
   hangNode(n: number): void {
     this.nodes[n]!.alive = false;
+    this.hung.add(n);
   }
 
   runUntil(t: number): void {
@@ -227,6 +242,7 @@ export class AgentSim<A extends Agent> {
         node.agent.tick();
         this.scheduleTick(node, this.now + (node.agent.hasWork ? TICK_MS : REST_TICK_MS));
       } else if (this.linkGen.get(this.linkKey(e.to, node.peers[e.link]!)) === e.gen) {
+        if (this.isTraffic?.(e.frame!)) this.trafficArrivedAt.set(node.peers[e.link]! * this.graph.n + e.to, this.now);
         node.agent.receive(e.link, e.frame!);
       }
     }
@@ -283,8 +299,10 @@ export class AgentSim<A extends Agent> {
     node.sentFrames++;
     node.sentBytes += frame.length;
     if (!this.nodes[peer]!.alive || this.cut.has(key)) {
-      // Into a failure not yet noticed: lost; data makes the sender notice sooner.
-      if (this.isData?.(frame)) this.noticeBy(node.index, peer, this.now + LINK_BUSY_DEAD_MS);
+      // Into a failure not yet noticed: lost. Every frame is a non-empty plaintext, which the
+      // daemon's links expect an answer to: the sender notices within LINK_BUSY_DEAD_MS (unless
+      // the node hangs, its links answering still).
+      if (!this.hung.has(peer)) this.noticeBy(node.index, peer, this.now + LINK_BUSY_DEAD_MS);
       return;
     }
     if (this.loss > 0 && this.lossRandom() < this.loss) {

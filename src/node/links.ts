@@ -7,7 +7,11 @@
 // While traffic flows it is noticed sooner: a node that receives data from a neighbour and has
 // sent nothing back answers with a hello within LINK_ECHO_MS, so a neighbour that sent data and
 // has heard nothing for LINK_BUSY_DEAD_MS takes the link for down. A failure under traffic then
-// costs its packets that long, not four seconds (docs/ROUTING.md: failover).
+// costs its packets that long, not four seconds (docs/ROUTING.md: failover). Traffic that only
+// comes in is watched too: a neighbour that sent packets and falls silent for LINK_QUIET_MS is
+// sent a probe, which it must echo like data. Which end of a one-way flow notices first matters:
+// the receiver's place in the trees hangs from the failed link, and senders find it again only
+// once it has taken a new one.
 import type { SessionManager } from '../session/manager.js';
 import type { Peer } from '../session/peer.js';
 
@@ -20,6 +24,14 @@ export const LINK_ECHO_MS = 250;
 /** A link we sent data on that has been silent this long since is down: five echoes missed, or
  *  half a second past the hello a node that does not echo (the first revision) sends each second. */
 export const LINK_BUSY_DEAD_MS = 1500;
+/** A neighbour that sent us packets (not control traffic) and has then been silent this long is
+ *  probed: two and a half intervals of a flow of ten packets a second, and once per burst, so
+ *  the end of every flow costs one probe and its echo. */
+export const LINK_QUIET_MS = 250;
+/** First byte of a hop plaintext that is a probe (docs/PROTOCOL.md §5): it carries nothing and is
+ *  answered, like any non-empty plaintext, within LINK_ECHO_MS. */
+export const FRAME_LINK_PROBE = 0x05;
+const PROBE = Uint8Array.of(FRAME_LINK_PROBE);
 
 export interface LinkEvents {
   linkUp(link: number, peer: Peer): void;
@@ -31,6 +43,8 @@ const MAX_INDEX = 0xffff;
 export class Links {
   private readonly byIndex = new Map<number, Peer>();
   private readonly up = new Set<Peer>();
+  /** When each neighbour was last probed (absent: never). */
+  private readonly probedAt = new Map<Peer, number>();
   private lastIndex = 0;
 
   constructor(
@@ -54,6 +68,7 @@ export class Links {
 
   remove(peer: Peer): void {
     this.setUp(peer, false);
+    this.probedAt.delete(peer);
     this.byIndex.delete(peer.link);
     peer.link = 0;
   }
@@ -74,11 +89,12 @@ export class Links {
   }
 
   /**
-   * Sends hellos where due — the periodic one, and the echo owed for data received — and tells
-   * routing which links came up or went down. `horizon` is how long until the next tick: a
-   * periodic hello that would be late by then goes now, so a node at rest sends all of its hellos
-   * in one wakeup. Returns when the next of these is due unless something arrives — an echo, a
-   * link falling silent for good (Infinity if no link is up) — so the caller can tick then.
+   * Sends hellos where due — the periodic one, and the echo owed for data received — and probes
+   * to neighbours whose traffic stopped, and tells routing which links came up or went down.
+   * `horizon` is how long until the next tick: a periodic hello that would be late by then goes
+   * now, so a node at rest sends all of its hellos in one wakeup. Returns when the next of these
+   * is due unless something arrives — an echo, a probe, a link falling silent for good (Infinity
+   * if no link is up) — so the caller can tick then.
    */
   tick(now: number, horizon: number): number {
     let next = Infinity;
@@ -86,12 +102,18 @@ export class Links {
       // (-Infinity: no data waits for an echo, or for an answer.)
       const echoDue = peer.owesKeepaliveSince === -Infinity ? Infinity : peer.owesKeepaliveSince + LINK_ECHO_MS;
       if (peer.isUp && (now + horizon - peer.lastSentAt > LINK_HELLO_MS || now >= echoDue)) this.sessions.sendTransport(peer, null, now);
+      // Packets came since the last probe, and then silence (unless we await an answer anyway).
+      let probeDue = peer.awaitingReplySince === -Infinity && peer.trafficReceivedAt > (this.probedAt.get(peer) ?? -Infinity) ? peer.lastReceivedAt + LINK_QUIET_MS : Infinity;
+      if (peer.isUp && now >= probeDue && this.sessions.sendTransport(peer, PROBE, now)) {
+        this.probedAt.set(peer, now);
+        probeDue = Infinity;
+      }
       const busyDeath = peer.awaitingReplySince === -Infinity ? Infinity : peer.awaitingReplySince + LINK_BUSY_DEAD_MS;
       const death = Math.min(peer.lastReceivedAt + LINK_DEAD_MS, busyDeath);
       const up = peer.isUp && now < death;
       this.setUp(peer, up);
       if (!up) continue;
-      next = Math.min(next, death);
+      next = Math.min(next, death, probeDue);
       if (peer.owesKeepaliveSince !== -Infinity) next = Math.min(next, peer.owesKeepaliveSince + LINK_ECHO_MS);
     }
     return next;

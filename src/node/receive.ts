@@ -59,7 +59,7 @@ import type { RoutedPrefixes } from './routed-prefixes.js';
 import type { PeerExchange } from './peer-exchange.js';
 import type { Routing } from '../routing/routing.js';
 import type { EndToEnd } from './end-to-end.js';
-import type { Links } from './links.js';
+import { FRAME_LINK_PROBE, type Links } from './links.js';
 import type { InboundFilter } from '../fcnet/inbound-filter.js';
 import type { IcmpReplies } from './icmp-replies.js';
 import type { DataPathCounters } from './data-path.js';
@@ -264,6 +264,9 @@ export class ReceivePipeline {
       if (plain === 0) continue; // keepalive
       const p = base + TUN_OFFSET;
       const first = data[p]!;
+      // Traffic, for the link's liveness (links.ts): packets, and routed messages (kind 0), not
+      // the routing's own answers and reports, which their askers time out themselves.
+      if (first >> 4 === 6 || first >> 4 === 4 || (first === FRAME_ROUTED && data[p + OFF_KIND] === KIND_MESSAGE)) peer.trafficReceivedAt = now;
       if (first >> 4 === 6 || first >> 4 === 4) {
         const len = this.admit(p, plain, peer, now);
         if (len > 0) {
@@ -287,7 +290,7 @@ export class ReceivePipeline {
       } else if (first === FRAME_CONTACTS) {
         const frame = data.slice(p, p + plain);
         this.deferred.push({ run: () => this.ctx.exchange.receive(peer, frame, now) });
-      } else stats.malformed++;
+      } else if (first !== FRAME_LINK_PROBE) stats.malformed++; // a probe: the echo it asks for is owed already
     }
     if (e2e > 0) writable += this.openEndToEnd(n, now);
     if (writable > 0) this.ctx.tun.writeBatch(this.batch, n, TUN_OFFSET);

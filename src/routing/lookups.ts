@@ -48,7 +48,7 @@ import {
   routeBack,
   type TreeFrame,
 } from './tree-frame.js';
-import { VerifiedSignatures } from './tree-proof.js';
+import { VerifiedSignatures, compareRanks } from './tree-proof.js';
 import type { Position, Trees } from './trees.js';
 
 /** Contacts per bucket of the table. */
@@ -175,6 +175,11 @@ interface Lookup {
   /** The sequence of the target's locator it was last asked by (-1: not yet): a newer one (the
    *  trees or the target moved) is asked again. */
   askedSequence: number;
+  /** When the target was last asked, by a chain of how many hops, and when the nearest contacts
+   *  were last asked again for a newer locator (relocate). */
+  targetAskedAt: number;
+  targetHops: number;
+  requeriedAt: number;
   requests: number;
 }
 
@@ -232,6 +237,9 @@ export class Lookups {
   private readonly placesSeen: Position[] = [];
   private placesChangedAt = -Infinity;
   private signedAt = -Infinity;
+  /** Our places when we last signed, and whether one of them is lost since (refreshLocator). */
+  private readonly placesSigned: Position[] = [];
+  private placeLost = false;
   private publishDue = true;
   /** When our first locator was signed (bootstrap rounds count from it), and rounds done. */
   private firstSignedAt = -1;
@@ -280,6 +288,7 @@ export class Lookups {
   }
 
   linkDown(link: number): void {
+    for (let t = 0; t < TREE_COUNT; t++) if (this.trees.parentOf(t) === link) this.placeLost = true;
     this.neighbours.delete(link);
     this.greetDue.delete(link);
     for (const d of this.paths.linkDown(link)) this.onRouteChanged?.(d.address);
@@ -342,6 +351,9 @@ export class Lookups {
       inFlight: 0,
       targetLocator: null,
       askedSequence: -1,
+      targetAskedAt: -Infinity,
+      targetHops: 0,
+      requeriedAt: -Infinity,
       requests: 0,
     };
     for (const c of this.table.closest(target, 2 * DHT_BUCKET_SIZE)) {
@@ -483,6 +495,7 @@ export class Lookups {
     // Requests out longer than STALLED_MS no longer hold a place among the LOOKUP_PARALLEL: a
     // silent contact slows a lookup by that much, not by the whole timeout.
     const now = this.now();
+    if (lookup.askedSequence >= 0) this.relocate(lookup, now);
     let active = 0;
     for (const r of this.requests.values()) if (r.lookup === lookup && r.candidate && now - r.sentAt < STALLED_MS) active++;
     for (const c of lookup.candidates) {
@@ -506,16 +519,45 @@ export class Lookups {
     }
     // Nothing left to ask among the nearest, and nothing on its way: the lookup has failed —
     // unless there was no one to ask at all yet, for which it waits (each tick looks again) until
-    // LOOKUP_TIMEOUT_MS, if it has a link to learn of anyone by. (A lookup waiting so keeps the
-    // node ticking fast: hasWork.)
-    const waiting = lookup.candidates.length === 0 && this.neighbours.size > 0;
+    // LOOKUP_TIMEOUT_MS, if it has a link to learn of anyone by, or its target is located and
+    // silent (relocate). (A lookup waiting so keeps the node ticking fast: hasWork.)
+    const waiting = (lookup.candidates.length === 0 && this.neighbours.size > 0) || lookup.askedSequence >= 0;
     if (lookup.inFlight === 0 && !this.asking(lookup) && !waiting) this.finish(lookup, false, 0);
   }
 
   /** The target's locator is known: ask it in every tree we share a root with. */
   private askTarget(lookup: Lookup, hops: number): void {
     lookup.askedSequence = lookup.targetLocator!.sequence;
+    lookup.targetAskedAt = this.now();
+    lookup.targetHops = hops;
     this.probeAll(lookup.targetLocator!, lookup, hops);
+  }
+
+  /**
+   * The target was asked and has not answered. Most often its locator names places that failed
+   * a moment ago (its parent crashed): it signs a new one as soon as it notices, and again while
+   * its places keep moving, at most every LOCATOR_MIN_INTERVAL_MS. So from STALLED_MS after it
+   * was asked, the nearest contacts not waited on are asked again that often (those that failed
+   * too: the ways to them may have healed), and a newer locator they hold is asked at once
+   * (receiveAnswer). The way to a place that holds may fail too, while the nodes around a
+   * failure have not noticed it (they do 1.5 s after sending into it, docs/PROTOCOL.md §5): the
+   * target is asked again as often, by the trees as they are now. So until LOOKUP_TIMEOUT_MS:
+   * ending earlier only makes the caller start again from nothing.
+   */
+  private relocate(lookup: Lookup, now: number): void {
+    const silentFor = now - lookup.targetAskedAt;
+    if (silentFor >= STALLED_MS && now - lookup.requeriedAt >= LOCATOR_MIN_INTERVAL_MS) {
+      lookup.requeriedAt = now;
+      let reopened = 0;
+      for (const c of lookup.candidates) {
+        if (reopened >= LOOKUP_PARALLEL) break;
+        if (c.state === 1 || equalAddress(c.address, lookup.target)) continue;
+        c.state = 0;
+        c.tried.length = 0;
+        reopened++;
+      }
+    }
+    if (silentFor >= LOCATOR_MIN_INTERVAL_MS) this.askTarget(lookup, lookup.targetHops);
   }
 
   /** Asks a node in every tree we share a root with: a FIND in the tree where it is nearest (its
@@ -768,15 +810,22 @@ export class Lookups {
       if (p === seen) continue;
       if (!seen || !samePlace(p, seen)) this.placesChangedAt = now;
       this.placesSeen[t] = p;
+      const signed = this.placesSigned[t];
+      if (signed && isWorse(p, signed)) this.placeLost = true;
     }
     const changed = this.placesChangedAt > this.signedAt;
-    const settled = now - this.placesChangedAt >= LOCATOR_SETTLE_MS && now - this.signedAt >= LOCATOR_MIN_INTERVAL_MS;
     // The first locator waits for the trees to settle like any other (a locator of places that
-    // are about to change only misleads whoever keeps it).
+    // are about to change only misleads whoever keeps it). But a place we left for a worse one
+    // (or whose parent's link failed) is gone: whoever sends to us by it is cut off and looks us
+    // up again now. Such a locator is replaced at once, as often as LOCATOR_MIN_INTERVAL_MS
+    // allows while the trees keep moving, and once more when they have settled.
+    const settled = (this.placeLost || now - this.placesChangedAt >= LOCATOR_SETTLE_MS) && now - this.signedAt >= LOCATOR_MIN_INTERVAL_MS;
     if ((changed && settled) || (this.signedAt > -Infinity && now - this.signedAt >= LOCATOR_REFRESH_MS)) {
       const places: TreePlace[] = this.placesSeen.map((p, tree) => ({ tree, root: p.beacon.subarray(0, ROOT_PREFIX_SIZE), coordinates: p.coordinates }));
       this.current = signLocator(this.sign, this.key, Math.max(this.wallNow(), (this.current?.sequence ?? -1) + 1), places);
       this.signedAt = now;
+      this.placeLost = false;
+      for (let t = 0; t < TREE_COUNT; t++) this.placesSigned[t] = this.placesSeen[t]!;
       this.publishDue = true;
       // Neighbours hold our locator too (they answer lookups with it): they get the new one.
       for (const link of this.neighbours.keys()) this.greetDue.add(link);
@@ -891,6 +940,13 @@ export class Lookups {
     this.counters.bytesSent += frame.length;
     this.sendFrame(link, frame);
   }
+}
+
+/** Whether `p` is a worse place than `before`, which a node takes only when `before` is lost
+ *  (docs/ROUTING.md "Trees"): under a worse root, or deeper under the same one. */
+function isWorse(p: Position, before: Position): boolean {
+  const byRank = compareRanks(p.rank, before.rank);
+  return byRank > 0 || (byRank === 0 && p.depth > before.depth);
 }
 
 /** The full root key if `prefix` is our root's in that tree (the frame names roots by prefix). */

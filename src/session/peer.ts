@@ -69,6 +69,9 @@ export class Peer {
   awaitingReplySince = -Infinity;
   /** Set when data came in and we have sent nothing since: a keepalive is due if it stays so. */
   owesKeepaliveSince = -Infinity;
+  /** Monotonic ms of the last packet or routed message from this neighbour (not control
+   *  traffic): the link layer asks a neighbour that falls silent after sending it for an echo. */
+  trafficReceivedAt = -Infinity;
 
   /** Round trip of the last handshake (initiation to response, or response to first use), ms. */
   rttMs = 0;

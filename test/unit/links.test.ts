@@ -2,8 +2,8 @@
 // and the deadline Links.tick gives the node's timer (which at rest ticks once a second).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Links, LINK_DEAD_MS, LINK_HELLO_MS } from '../../src/node/links.js';
-import { setup, settle } from './session-harness.js';
+import { Links, LINK_BUSY_DEAD_MS, LINK_DEAD_MS, LINK_ECHO_MS, LINK_HELLO_MS, LINK_QUIET_MS } from '../../src/node/links.js';
+import { deliver, flush, setup, settle } from './session-harness.js';
 
 function linked() {
   const s = setup();
@@ -55,4 +55,76 @@ test('a link silent for LINK_DEAD_MS goes down at that moment, which tick() name
   clock.mono = later;
   assert.equal(links.tick(clock.mono, 1000), Infinity, 'a down link still has a deadline');
   assert.deepEqual(events, [`up ${a.peer.link}`, `down ${a.peer.link}`]);
+});
+
+/** B sends A a packet (A's receive path marks packets and routed frames as traffic). */
+function packetFromB(s: ReturnType<typeof linked>, traffic = true): void {
+  s.b.manager.sendTransport(s.b.peer, Uint8Array.of(0x60, 0, 0, 0), s.clock.mono);
+  flush(s.b, s.a);
+  if (traffic) s.a.peer.trafficReceivedAt = s.clock.mono;
+}
+
+/** A's messages since the last call that carry something (a hello is 32 bytes, header and tag). */
+function carrying(s: ReturnType<typeof linked>): number {
+  const n = s.a.outbox.filter((m) => m.length > 32).length;
+  s.a.outbox.length = 0;
+  return n;
+}
+
+test('a neighbour whose packets stop is probed LINK_QUIET_MS after, and its link is down LINK_BUSY_DEAD_MS after the probe if nothing answers', () => {
+  // The receiving end of a one-way flow: its place in the trees may hang from this link, and
+  // senders find it again only once it has noticed the failure. Idle, that took LINK_DEAD_MS.
+  const s = linked();
+  const { a, clock, links, events } = s;
+  clock.mono += 10;
+  packetFromB(s);
+  const heard = a.peer.lastReceivedAt;
+  a.outbox.length = 0;
+  assert.equal(links.tick(clock.mono, 1000), heard + LINK_ECHO_MS, 'the timer does not wake for the echo');
+  clock.mono = heard + LINK_QUIET_MS - 1;
+  links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 0, 'probed before the neighbour fell silent');
+  clock.mono = heard + LINK_QUIET_MS;
+  const deadline = links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 1, 'no probe to a neighbour whose packets stopped');
+  assert.equal(deadline, clock.mono + LINK_BUSY_DEAD_MS, 'the timer does not wake when the probe goes unanswered');
+  // Nothing answers: up a millisecond before, down at the deadline (not LINK_DEAD_MS after).
+  clock.mono = deadline - 1;
+  links.tick(clock.mono, 1000);
+  assert.deepEqual(events, [`up ${a.peer.link}`]);
+  clock.mono = deadline;
+  links.tick(clock.mono, 1000);
+  assert.deepEqual(events, [`up ${a.peer.link}`, `down ${a.peer.link}`]);
+  assert.ok(deadline - heard < LINK_DEAD_MS / 2);
+});
+
+test('a live neighbour answers the probe and keeps its link; one probe per burst, none after control traffic', () => {
+  const s = linked();
+  const { a, b, clock, links, events } = s;
+  clock.mono += 10;
+  packetFromB(s);
+  packetFromB(s);
+  clock.mono += LINK_QUIET_MS;
+  links.tick(clock.mono, 1000);
+  const sent = a.outbox.splice(0);
+  assert.equal(sent.filter((m) => m.length > 32).length, 1, 'no probe');
+  for (const m of sent) deliver(a, b, m);
+  clock.mono += 50;
+  b.manager.sendTransport(b.peer, null, clock.mono); // B answers, as its links would within LINK_ECHO_MS
+  flush(b, a);
+  a.outbox.length = 0;
+  // Up well past the probe's deadline, and no second probe: no packet came since.
+  for (let t = 0; t < 3; t++) {
+    clock.mono += LINK_BUSY_DEAD_MS / 2;
+    b.manager.sendTransport(b.peer, null, clock.mono); // its hellos
+    flush(b, a);
+    links.tick(clock.mono, 1000);
+  }
+  assert.deepEqual(events, [`up ${a.peer.link}`], 'a neighbour that answered was taken down');
+  assert.equal(carrying(s), 0, 'probed again without new packets');
+  // Control traffic (routing frames, contacts) is answered by echoes both ways already.
+  packetFromB(s, false);
+  clock.mono += LINK_QUIET_MS * 2;
+  links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 0, 'probed after control traffic');
 });

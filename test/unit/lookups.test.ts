@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { fcAddressBytes } from '../../src/keys/address.js';
 import { xeddsaSigner } from '../../src/keys/xeddsa.js';
 import { signLocator } from '../../src/routing/locator.js';
-import { DHT_BUCKET_SIZE, type LookupResult } from '../../src/routing/lookups.js';
+import { DHT_BUCKET_SIZE, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, type LookupResult } from '../../src/routing/lookups.js';
 import { compareDistance } from '../../src/routing/dht-table.js';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, rng, type Graph } from '../../bench/sim/graph.js';
@@ -30,12 +30,14 @@ function makeSim(g: Graph, done: Map<number, LookupResult[]>): Sim {
   );
 }
 
-/** Where a route's label leads: its first hop, then each slot at each transit. */
+/** Where a route's label leads, over links that are up: its first hop, then each slot at each
+ *  transit (-1: into a link that is down or does not exist). */
 function walk(sim: Sim, from: number, link: number, slots: Uint16Array): number {
   let at = sim.nodes[from]!.peers[link]!;
+  if (!sim.linkIsUp(from, at)) return -1;
   for (const slot of slots) {
     const next = sim.nodes[at]!.peers[slot];
-    if (next === undefined || slot === 0) return -1;
+    if (next === undefined || slot === 0 || !sim.linkIsUp(at, next)) return -1;
     at = next;
   }
   return at;
@@ -207,4 +209,74 @@ test('a lookup gets past the three contacts it asks first when two answer nothin
     for (const i of first) sim.nodes[i]!.agent.lookups.behaviour = 'honest';
   }
   assert.equal(found, tried, `${found}/${tried} lookups got past their first three contacts`);
+});
+
+test('a node whose parent link fails signs and publishes a new locator at once, not once the trees have settled', () => {
+  // Whoever sends to it by the old one is cut off and looks it up again now: waiting
+  // LOCATOR_SETTLE_MS for the trees left those lookups finding only places that were gone.
+  const g = randomGeometricGraph(80, 21);
+  const done = new Map<number, LookupResult[]>();
+  const sim = makeSim(g, done);
+  sim.start();
+  sim.run(40_000);
+  const node = sim.nodes.find((n) => g.adjacency[n.index]!.length >= 3 && n.agent.trees.parentOf(0) !== 0)!;
+  const parent = node.peers[node.agent.trees.parentOf(0)]!;
+  const before = node.agent.lookups.ownLocator;
+  const cutAt = sim.now;
+  sim.linkDown(node.index, parent);
+  const signedAt = sim.runUntilTrue(() => node.agent.lookups.ownLocator.sequence > before.sequence, 2 * LOCATOR_SETTLE_MS, 10);
+  assert.ok(signedAt !== null, 'no new locator');
+  assert.ok(signedAt - cutAt <= LOCATOR_SETTLE_MS / 4, `a new locator ${signedAt - cutAt} ms after the parent's link failed`);
+  const after = node.agent.lookups.ownLocator;
+  assert.notDeepEqual(after.places.find((p) => p.tree === 0)?.coordinates, before.places.find((p) => p.tree === 0)?.coordinates, 'the new locator names the old place');
+  // Published: the nodes nearest its address hold the new one soon after.
+  const target = address(sim, node.index);
+  const nearest = sim.nodes.filter((n) => n !== node).sort((a, b) => compareDistance(target, address(sim, a.index), address(sim, b.index))).slice(0, DHT_BUCKET_SIZE);
+  const heldAt = sim.runUntilTrue(() => nearest.some((n) => n.agent.lookups.table.get(target)?.locator.sequence === after.sequence), 2_000, 10);
+  assert.ok(heldAt !== null, 'none of the nodes nearest its address got the new locator');
+});
+
+test('a lookup whose target is located but silent keeps asking, and finds it where it has moved to', () => {
+  // The target's locator names places that failed a moment ago, and the target itself does not
+  // answer for two seconds (as while the trees around a failure heal): the lookup asks the
+  // nearest contacts again for a newer locator and the target again, until LOOKUP_TIMEOUT_MS.
+  const g = randomGeometricGraph(80, 21);
+  const done = new Map<number, LookupResult[]>();
+  const sim = makeSim(g, done);
+  sim.start();
+  sim.run(40_000);
+  const random = rng(6);
+  let tried = 0;
+  while (tried < 5) {
+    const s = Math.floor(random() * g.n);
+    const d = Math.floor(random() * g.n);
+    const target = sim.nodes[d]!;
+    const source = sim.nodes[s]!.agent.lookups;
+    if (s === d || g.adjacency[s]!.includes(d) || g.adjacency[d]!.length < 3 || target.agent.trees.parentOf(0) === 0) continue;
+    const parent = target.peers[target.agent.trees.parentOf(0)]!;
+    if (parent === s) continue;
+    tried++;
+    // The source found the target before (its routes forgotten since): the contacts it asks know
+    // the locator it has now.
+    source.locate(address(sim, d));
+    sim.run(5_000);
+    assert.ok(source.route(address(sim, d)), `${s} did not find ${d} to begin with`);
+    source.paths.expire(sim.now + 1);
+    sim.linkDown(d, parent);
+    target.agent.lookups.behaviour = 'silent';
+    const startedAt = sim.now;
+    const ended = (done.get(s) ?? []).length;
+    source.locate(address(sim, d));
+    sim.run(2_000);
+    target.agent.lookups.behaviour = 'honest';
+    const foundAt = sim.runUntilTrue(() => (done.get(s) ?? []).length > ended, LOOKUP_TIMEOUT_MS, 10);
+    const result = (done.get(s) ?? [])[ended];
+    assert.ok(result && compare(result.target, address(sim, d)), 'another lookup ended first');
+    assert.ok(foundAt !== null && result?.found, `${s} gave up on ${d} after ${result?.ms} ms`);
+    assert.ok(foundAt - startedAt < LOOKUP_TIMEOUT_MS, 'found only by the timeout');
+    const route = source.route(address(sim, d));
+    assert.ok(route && walk(sim, s, route.link, route.label) === d, `the route ${s}→${d} does not lead there`);
+    sim.linkUp(d, parent);
+    sim.run(10_000);
+  }
 });

@@ -12,7 +12,9 @@ import * as c from '../../src/session/constants.js';
 import { Counters } from '../../src/util/counters.js';
 import type { SessionManager } from '../../src/session/manager.js';
 import type { KeyPair } from '../../src/keys/x25519.js';
-import { Links } from '../../src/node/links.js';
+import { FRAME_LINK_PROBE, Links } from '../../src/node/links.js';
+import { FRAME_ROUTING, KIND_DATABASE_REQUEST } from '../../src/routing/constants.js';
+import { KIND_ROUTING_ANSWER, writeRoutedHeader } from '../../src/forward/header.js';
 import { Routing } from '../../src/routing/routing.js';
 import { EndToEnd } from '../../src/node/end-to-end.js';
 import { IcmpReplies } from '../../src/node/icmp-replies.js';
@@ -148,4 +150,22 @@ test('a peer\'s endpoint moves only with a datagram that authenticates (roaming 
   pipeline.drain(queueOf([sealData(a, packetFromA(100))], elsewhere).asSocket());
   assert.deepEqual(b.peer.endpoint!.subarray(0, 20), elsewhere.subarray(0, 20));
   assert.equal(tun.written.length, 1);
+});
+
+test('a link probe is taken without complaint and owes its echo; packets mark the link as carrying traffic, control frames, routed answers and probes do not', () => {
+  const { a, b, clock, pipeline, packetFromA } = connected();
+  const malformed = b.counters.malformed;
+  clock.mono += 10;
+  pipeline.drain(queueOf([sealData(a, Uint8Array.of(FRAME_LINK_PROBE))], a.endpoint).asSocket());
+  assert.equal(b.counters.malformed, malformed, 'the probe was counted as malformed');
+  assert.equal(b.peer.owesKeepaliveSince, clock.mono, 'the probe is owed no echo');
+  // A routing control frame (a database request) is not traffic either, nor a routed answer.
+  pipeline.drain(queueOf([sealData(a, Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST))], a.endpoint).asSocket());
+  const answer = new Uint8Array(7 + 12);
+  writeRoutedHeader(answer, 0, KIND_ROUTING_ANSWER, 64, [], 12);
+  pipeline.drain(queueOf([sealData(a, answer)], a.endpoint).asSocket());
+  assert.equal(b.peer.trafficReceivedAt, -Infinity, 'a probe, control frame or routed answer marked as traffic');
+  clock.mono += 10;
+  pipeline.drain(queueOf([sealData(a, packetFromA(100))], a.endpoint).asSocket());
+  assert.equal(b.peer.trafficReceivedAt, clock.mono, 'a packet did not mark the link as carrying traffic');
 });
