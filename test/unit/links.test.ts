@@ -57,7 +57,7 @@ test('a link silent for LINK_DEAD_MS goes down at that moment, which tick() name
   assert.deepEqual(events, [`up ${a.peer.link}`, `down ${a.peer.link}`]);
 });
 
-/** B sends A a packet (A's receive path marks packets and routed frames as traffic). */
+/** B sends A a packet (A's receive path marks packets and routed messages as traffic). */
 function packetFromB(s: ReturnType<typeof linked>, traffic = true): void {
   s.b.manager.sendTransport(s.b.peer, Uint8Array.of(0x60, 0, 0, 0), s.clock.mono);
   flush(s.b, s.a);
