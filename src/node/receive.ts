@@ -264,10 +264,10 @@ export class ReceivePipeline {
       if (plain === 0) continue; // keepalive
       const p = base + TUN_OFFSET;
       const first = data[p]!;
-      // Traffic, for the link's liveness (links.ts): packets, and routed messages (kind 0), not
-      // the routing's own answers and reports, which their askers time out themselves.
-      if (first >> 4 === 6 || first >> 4 === 4 || (first === FRAME_ROUTED && data[p + OFF_KIND] === KIND_MESSAGE)) peer.trafficReceivedAt = now;
+      // Packets and routed messages (kind 0) are traffic, for the link's liveness (links.ts); the
+      // routing's own answers and reports are not: their askers time them out themselves.
       if (first >> 4 === 6 || first >> 4 === 4) {
+        peer.trafficReceivedAt = now;
         const len = this.admit(p, plain, peer, now);
         if (len > 0) {
           peer.rxBytes += len;
@@ -276,6 +276,7 @@ export class ReceivePipeline {
           writable++;
         }
       } else if (first === FRAME_ROUTED) {
+        if (data[p + OFF_KIND] === KIND_MESSAGE) peer.trafficReceivedAt = now;
         fate[i] = this.routed(i, p, plain, peer, now);
         if (fate[i] === PASS_ON) passOn++;
         else if (fate[i] === OPEN_E2E) e2e++;

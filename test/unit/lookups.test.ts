@@ -30,6 +30,16 @@ function makeSim(g: Graph, done: Map<number, LookupResult[]>): Sim {
   );
 }
 
+/** The random geometric mesh of 80 most tests use, 40 s after a cold start. */
+function meshOf80(): { g: Graph; sim: Sim; done: Map<number, LookupResult[]> } {
+  const g = randomGeometricGraph(80, 21);
+  const done = new Map<number, LookupResult[]>();
+  const sim = makeSim(g, done);
+  sim.start();
+  sim.run(40_000);
+  return { g, sim, done };
+}
+
 /** Where a route's label leads, over links that are up: its first hop, then each slot at each
  *  transit (-1: into a link that is down or does not exist). */
 function walk(sim: Sim, from: number, link: number, slots: Uint16Array): number {
@@ -80,11 +90,7 @@ function compare(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 test('lookups find their targets with routes that lead there, near the shortest paths', () => {
-  const g = randomGeometricGraph(80, 21);
-  const done = new Map<number, LookupResult[]>();
-  const sim = makeSim(g, done);
-  sim.start();
-  sim.run(40_000);
+  const { g, sim, done } = meshOf80();
   const results = lookupPairs(sim, done, 40, 1, () => false);
   const missed = results.filter((r) => !r.found);
   assert.equal(missed.length, 0, `not found: ${missed.map((r) => `${r.s}→${r.d}`).join(', ')}`);
@@ -136,11 +142,7 @@ test('on a line of 50 with five nodes that answer nothing, lookups still find th
 });
 
 test('a forged locator in an answer is refused and counted, and the answer dropped', () => {
-  const g = randomGeometricGraph(80, 21);
-  const done = new Map<number, LookupResult[]>();
-  const sim = makeSim(g, done);
-  sim.start();
-  sim.run(40_000);
+  const { g, sim } = meshOf80();
   // Node 0 asks node 1's neighbour-of-neighbour; we answer in its name with a locator whose
   // signature does not match (a byte changed after signing), on a request id it is waiting for.
   const asker = sim.nodes[0]!.agent.lookups as unknown as { requests: Map<string, unknown> };
@@ -181,11 +183,7 @@ test('a forged locator in an answer is refused and counted, and the answer dropp
 });
 
 test('a lookup gets past the three contacts it asks first when two answer nothing and one misleads', () => {
-  const g = randomGeometricGraph(80, 21);
-  const done = new Map<number, LookupResult[]>();
-  const sim = makeSim(g, done);
-  sim.start();
-  sim.run(40_000);
+  const { g, sim, done } = meshOf80();
   const random = rng(4);
   let tried = 0;
   let found = 0;
@@ -214,11 +212,7 @@ test('a lookup gets past the three contacts it asks first when two answer nothin
 test('a node whose parent link fails signs and publishes a new locator at once, not once the trees have settled', () => {
   // Whoever sends to it by the old one is cut off and looks it up again now: waiting
   // LOCATOR_SETTLE_MS for the trees left those lookups finding only places that were gone.
-  const g = randomGeometricGraph(80, 21);
-  const done = new Map<number, LookupResult[]>();
-  const sim = makeSim(g, done);
-  sim.start();
-  sim.run(40_000);
+  const { g, sim } = meshOf80();
   const node = sim.nodes.find((n) => g.adjacency[n.index]!.length >= 3 && n.agent.trees.parentOf(0) !== 0)!;
   const parent = node.peers[node.agent.trees.parentOf(0)]!;
   const before = node.agent.lookups.ownLocator;
@@ -240,11 +234,7 @@ test('a lookup whose target is located but silent keeps asking, and finds it whe
   // The target's locator names places that failed a moment ago, and the target itself does not
   // answer for two seconds (as while the trees around a failure heal): the lookup asks the
   // nearest contacts again for a newer locator and the target again, until LOOKUP_TIMEOUT_MS.
-  const g = randomGeometricGraph(80, 21);
-  const done = new Map<number, LookupResult[]>();
-  const sim = makeSim(g, done);
-  sim.start();
-  sim.run(40_000);
+  const { g, sim, done } = meshOf80();
   const random = rng(6);
   let tried = 0;
   while (tried < 5) {
