@@ -12,7 +12,7 @@ import { blake2s } from '@noble/hashes/blake2.js';
 import { isRovyKey } from '../../src/keys/address.js';
 import { publicKeyFromPrivate, type KeyPair } from '../../src/keys/keypair.js';
 import { TICK_MS } from '../../src/routing/constants.js';
-import { LINK_BUSY_DEAD_MS, LINK_DEAD_MS, LINK_HELLO_MS, LINK_QUIET_MS } from '../../src/node/links.js';
+import { LINK_BUSY_DEAD_MS, LINK_HELLO_LATE_MS, LINK_HELLO_MS, LINK_PROBE_DEAD_MS, LINK_QUIET_MS } from '../../src/node/links.js';
 import { rng, type Graph } from './graph.js';
 
 /** Wall-clock origin of the virtual clock (sequence numbers are ms since the epoch). */
@@ -176,9 +176,12 @@ export class AgentSim<A extends Agent> {
   /**
    * A node crashes: it sends, receives and ticks no more, and its neighbours notice as the
    * daemon's links do (src/node/links.ts): one that sends it anything, LINK_BUSY_DEAD_MS after
-   * the first such frame; one it was sending traffic to, LINK_BUSY_DEAD_MS after the probe that
-   * goes LINK_QUIET_MS after the last of it; the others when it has been silent LINK_DEAD_MS — on
-   * average half a hello interval after the crash less than that, its last hello being that old.
+   * the first such frame; one it was sending traffic to, LINK_PROBE_DEAD_MS after the probe that
+   * goes LINK_QUIET_MS after the last of it; the others LINK_PROBE_DEAD_MS after the probe that
+   * goes when its hello is late, LINK_HELLO_LATE_MS after the last. Its last hello is taken as
+   * half an interval old at the crash: the average (a node sends all of its hellos at once, so
+   * for its neighbours they are equally old; at worst it went just before, and they notice 500 ms
+   * later than here).
    */
   crashNode(n: number): void {
     const node = this.nodes[n]!;
@@ -197,7 +200,7 @@ export class AgentSim<A extends Agent> {
   private silentSince(from: number, to: number): number {
     const probeAt = (this.trafficArrivedAt.get(from * this.graph.n + to) ?? -Infinity) + LINK_QUIET_MS;
     // A probe before now was answered: the flow had ended, and the link is idle.
-    return probeAt >= this.now ? probeAt + LINK_BUSY_DEAD_MS : this.now + LINK_DEAD_MS - LINK_HELLO_MS / 2;
+    return (probeAt >= this.now ? probeAt : this.now - LINK_HELLO_MS / 2 + LINK_HELLO_LATE_MS) + LINK_PROBE_DEAD_MS;
   }
 
   /** Runs `fn` at virtual time `t`. */

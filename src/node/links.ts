@@ -11,14 +11,26 @@
 // comes in is watched too: a neighbour that sent packets and falls silent for LINK_QUIET_MS is
 // sent a probe, which it must echo like data. Which end of a one-way flow notices first matters:
 // the receiver's place in the trees hangs from the failed link, and senders find it again only
-// once it has taken a new one.
+// once it has taken a new one. An idle link is probed when a hello is late (LINK_HELLO_LATE_MS):
+// places in the trees hang from idle links too, and a probe costs nothing while hellos come on
+// time, where a shorter hello interval would cost every link, always.
 import type { SessionManager } from '../session/manager.js';
 import type { Peer } from '../session/peer.js';
 
 /** A neighbour sends something at least this often while its link is up. */
 export const LINK_HELLO_MS = 1000;
-/** A link that was silent this long is down for routing (four missed hellos). */
+/** A link that was silent this long is down for routing (four missed hellos): the bound when no
+ *  probe could be sent. */
 export const LINK_DEAD_MS = 4000;
+/** A neighbour silent this long missed a hello (a quarter of an interval allows for timers and
+ *  queues running late) and is probed: its link is down LINK_PROBE_DEAD_MS later, 2.25 s into
+ *  the silence, unless something comes. */
+export const LINK_HELLO_LATE_MS = LINK_HELLO_MS + 250;
+/** A probe unanswered this long: the link is down. The echo is due within LINK_ECHO_MS, which
+ *  leaves 750 ms for the round trip. A neighbour of the first revision, which does not echo,
+ *  sends its next hello within it too: a probe goes only once its hello is late, or
+ *  LINK_QUIET_MS after its last frame. */
+export const LINK_PROBE_DEAD_MS = 1000;
 /** Data from a neighbour is answered within this long, by a hello if nothing else goes back. */
 export const LINK_ECHO_MS = 250;
 /** A link we sent data on that has been silent this long since is down: five echoes missed, or
@@ -102,13 +114,16 @@ export class Links {
       // (-Infinity: no data waits for an echo, or for an answer.)
       const echoDue = peer.owesKeepaliveSince === -Infinity ? Infinity : peer.owesKeepaliveSince + LINK_ECHO_MS;
       if (peer.isUp && (now + horizon - peer.lastSentAt > LINK_HELLO_MS || now >= echoDue)) this.sessions.sendTransport(peer, null, now);
-      // Packets came since the last probe, and then silence (unless we await an answer anyway).
-      let probeDue = peer.awaitingReplySince === -Infinity && peer.trafficReceivedAt > (this.probedAt.get(peer) ?? -Infinity) ? peer.lastReceivedAt + LINK_QUIET_MS : Infinity;
+      // Heard from since the last probe, and then silence: short after packets, a hello's worth
+      // and a little after anything else (unless we await an answer anyway).
+      const probedAt = this.probedAt.get(peer) ?? -Infinity;
+      let probeDue = peer.awaitingReplySince === -Infinity && peer.lastReceivedAt > probedAt ? peer.lastReceivedAt + (peer.trafficReceivedAt > probedAt ? LINK_QUIET_MS : LINK_HELLO_LATE_MS) : Infinity;
       if (peer.isUp && now >= probeDue && this.sessions.sendTransport(peer, PROBE, now)) {
         this.probedAt.set(peer, now);
         probeDue = Infinity;
       }
-      const busyDeath = peer.awaitingReplySince === -Infinity ? Infinity : peer.awaitingReplySince + LINK_BUSY_DEAD_MS;
+      // (The wait began with our probe, or with data sent before it.)
+      const busyDeath = peer.awaitingReplySince === -Infinity ? Infinity : peer.awaitingReplySince + (peer.awaitingReplySince === this.probedAt.get(peer) ? LINK_PROBE_DEAD_MS : LINK_BUSY_DEAD_MS);
       const death = Math.min(peer.lastReceivedAt + LINK_DEAD_MS, busyDeath);
       const up = peer.isUp && now < death;
       this.setUp(peer, up);

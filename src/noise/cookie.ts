@@ -12,13 +12,11 @@ import {
   LABEL_MAC1,
   MAC_SIZE,
 } from './constants.js';
+import { RandomPool } from '../util/random-pool.js';
 import { decodeCookieReply, encodeCookieReply } from './messages.js';
 import { equalConstantTime, hash, mac, wipe, xaeadOpen, xaeadSeal } from './primitives.js';
 
 const COOKIE_REFRESH_MS = COOKIE_REFRESH_TIME * 1000;
-/** Cookie-reply nonces are drawn from the system generator this many bytes at a time: under a
- *  flood one call per reply cost more than the rest of the reply. */
-const NONCE_POOL_BYTES = 4096;
 const MACS_SIZE = 2 * MAC_SIZE;
 const encoder = new TextEncoder();
 
@@ -113,8 +111,9 @@ export class MacChecker {
   private readonly cookieKey: Uint8Array;
   private secret: Uint8Array | null = null;
   private secretCreatedAt = 0;
-  private noncePool = new Uint8Array(0);
-  private noncePoolUsed = 0;
+  /** Cookie-reply nonces: under a flood, one call to the system generator per reply cost more
+   *  than the rest of the reply. */
+  private readonly nonces = new RandomPool();
 
   private readonly now: () => number;
 
@@ -159,20 +158,10 @@ export class MacChecker {
       this.secretCreatedAt = now;
     }
     const cookie = mac(this.secret, source);
-    const nonce = this.randomNonce();
+    const nonce = this.nonces.take(COOKIE_NONCE_SIZE);
     const mac1 = msg.subarray(msg.length - MACS_SIZE, msg.length - MAC_SIZE);
     const encryptedCookie = xaeadSeal(this.cookieKey, nonce, cookie, mac1);
     wipe(cookie);
     return encodeCookieReply({ receiverIndex, nonce, encryptedCookie }, new Uint8Array(COOKIE_REPLY_SIZE));
-  }
-
-  private randomNonce(): Uint8Array {
-    if (this.noncePoolUsed + COOKIE_NONCE_SIZE > this.noncePool.length) {
-      this.noncePool = new Uint8Array(randomBytes(NONCE_POOL_BYTES));
-      this.noncePoolUsed = 0;
-    }
-    const nonce = this.noncePool.subarray(this.noncePoolUsed, this.noncePoolUsed + COOKIE_NONCE_SIZE);
-    this.noncePoolUsed += COOKIE_NONCE_SIZE;
-    return nonce;
   }
 }

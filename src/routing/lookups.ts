@@ -31,6 +31,7 @@ import { xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
 import { equalBytes, hexOf, readUint16BE, writeUint16BE } from '../util/bytes.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 import { CounterSet } from '../util/counters.js';
+import { RandomPool } from '../util/random-pool.js';
 import { treeDistance } from './coordinates.js';
 import { TREE_COUNT } from './constants.js';
 import { DhtTable, compareDistance } from './dht-table.js';
@@ -66,6 +67,10 @@ export const REQUEST_TIMEOUT_MS = 1500;
 /** A lookup that has not found its target in this long has failed. */
 export const LOOKUP_TIMEOUT_MS = 10_000;
 export const LOCATOR_MIN_INTERVAL_MS = 1000;
+/** A target asked by its locator and silent is asked again this often, and its nearest contacts
+ *  for a newer locator (relocate). Once a second, the flows of a hub crash on freifunk waited
+ *  up to 3.4 s; every 250 ms, one waited 12 s, the asking outrunning the locators it sought. */
+export const RELOCATE_MS = 500;
 /** Our locator is re-signed and published this often even if nothing changed. */
 export const LOCATOR_REFRESH_MS = 60 * 60_000;
 /** After our first locator, the table is filled in rounds this long after it: a lookup of our
@@ -92,6 +97,8 @@ const ID_SIZE = 8;
 const KEY_SIZE = 32;
 /** An answer's payload before its locators: kind, request id, the way's MTU, locator count. */
 const ANSWER_HEADER = 1 + ID_SIZE + 2 + 1;
+/** Request ids, shared by all of a process's lookups. */
+const requestIds = new RandomPool();
 const ADDRESS_SIZE = 16;
 
 /** Honest, or one of the hostile behaviours the simulator and the tests give nodes. */
@@ -421,11 +428,11 @@ export class Lookups {
     const locators: Locator[] = [];
     let off = ANSWER_HEADER;
     for (let i = 0; i < payload[3 + ID_SIZE]!; i++) {
-      const decoded = decodeLocator(payload, off);
-      if (!decoded) return void this.counters.malformed++;
-      if (!this.isSigned(decoded.locator)) return void this.counters.badLocators++;
-      locators.push(decoded.locator);
-      off += decoded.length;
+      const read = this.readLocator(payload, off);
+      if (!read) return void this.counters.malformed++;
+      if (!read.signed) return void this.counters.badLocators++;
+      locators.push(read.locator);
+      off += read.length;
     }
     // The first locator of an answer is its sender's own: the route back leads to it.
     const sender = locators[0];
@@ -458,14 +465,17 @@ export class Lookups {
     this.advance(lookup);
   }
 
-  /** Whether a locator received is signed by its key: at once if it is, byte for byte, the one
-   *  the table holds for that node (checked when it went in); answers name the same few nodes
-   *  over and over. */
-  private isSigned(locator: Locator): boolean {
-    const held = this.table.get(addressOf(locator.key))?.locator.bytes;
-    if (held && equalBytes(held, locator.bytes)) return true;
-    return verifyLocator(this.verified, locator);
+  /** The locator at buf[off], its length, and whether it is signed by its key. Answers name the
+   *  same few nodes over and over: where the table holds these very bytes, its locator is taken
+   *  as it is, neither parsed nor checked again (parsing them anew was, after the garbage
+   *  collector, what cost the simulator most on powerlaw-10000). Null if malformed. */
+  private readLocator(buf: Uint8Array, off: number): { locator: Locator; length: number; signed: boolean } | null {
+    const held = buf.length >= off + 1 + KEY_SIZE ? this.table.get(addressOf(buf.subarray(off + 1, off + 1 + KEY_SIZE)))?.locator : undefined;
+    if (held && equalBytes(buf.subarray(off, off + held.bytes.length), held.bytes)) return { locator: held, length: held.bytes.length, signed: true };
+    const decoded = decodeLocator(buf, off);
+    return decoded && { locator: decoded.locator, length: decoded.length, signed: verifyLocator(this.verified, decoded.locator) };
   }
+
 
   /** Bytes of lookup state: the table, the routes, requests in flight. */
   stateBytes(): number {
@@ -537,16 +547,16 @@ export class Lookups {
    * The target was asked and has not answered. Most often its locator names places that failed
    * a moment ago (its parent crashed): it signs a new one as soon as it notices, and again while
    * its places keep moving, at most every LOCATOR_MIN_INTERVAL_MS. So from STALLED_MS after it
-   * was asked, the nearest contacts not waited on are asked again that often (those that failed
-   * too: the ways to them may have healed), and a newer locator they hold is asked at once
-   * (receiveAnswer). The way to a place that holds may fail too, while the nodes around a
+   * was asked, the nearest contacts not waited on are asked again every RELOCATE_MS (those that
+   * failed too: the ways to them may have healed), and a newer locator they hold is asked at
+   * once (receiveAnswer). The way to a place that holds may fail too, while the nodes around a
    * failure have not noticed it (they do 1.5 s after sending into it, docs/PROTOCOL.md §5): the
    * target is asked again as often, by the trees as they are now. So until LOOKUP_TIMEOUT_MS:
    * ending earlier only makes the caller start again from nothing.
    */
   private relocate(lookup: Lookup, now: number): void {
     const silentFor = now - lookup.targetAskedAt;
-    if (silentFor >= STALLED_MS && now - lookup.requeriedAt >= LOCATOR_MIN_INTERVAL_MS) {
+    if (silentFor >= STALLED_MS && now - lookup.requeriedAt >= RELOCATE_MS) {
       lookup.requeriedAt = now;
       let reopened = 0;
       for (const c of lookup.candidates) {
@@ -557,7 +567,7 @@ export class Lookups {
         reopened++;
       }
     }
-    if (silentFor >= LOCATOR_MIN_INTERVAL_MS) this.askTarget(lookup, lookup.targetHops);
+    if (silentFor >= RELOCATE_MS) this.askTarget(lookup, lookup.targetHops);
   }
 
   /** Asks a node in every tree we share a root with: a FIND in the tree where it is nearest (its
@@ -643,7 +653,7 @@ export class Lookups {
     const next = firstHop || (this.trees.nextHops(tree, ours.beacon.subarray(0, 32), coordinates).find((l) => !avoid.includes(l)) ?? -1);
     const toAddress = addressOf(to.key);
     if (next <= 0) return false;
-    const id = randomBytes(ID_SIZE);
+    const id = requestIds.take(ID_SIZE);
     // A FIND carries its target and our locator; a PROBE our place in the tree, for the return.
     let payload: Uint8Array;
     if (kind === KIND_FIND) {
@@ -691,8 +701,8 @@ export class Lookups {
     if (frame.kind === KIND_FIND) {
       if (frame.payload.length < ADDRESS_SIZE) return void this.counters.malformed++;
       const target = frame.payload.subarray(0, ADDRESS_SIZE);
-      const asker = decodeLocator(frame.payload, ADDRESS_SIZE);
-      if (asker && equalAddress(addressOf(asker.locator.key), frame.origin) && this.isSigned(asker.locator)) {
+      const asker = this.readLocator(frame.payload, ADDRESS_SIZE);
+      if (asker && equalAddress(addressOf(asker.locator.key), frame.origin) && asker.signed) {
         this.table.add(asker.locator, this.now(), true);
         // The way back to an asker is a route to it, unless it is publishing (looking up its own
         // address): every node's publishes ask the nodes nearest its address and, while it
@@ -891,7 +901,7 @@ export class Lookups {
   /** A neighbour learns our locator by a FIND for itself sent straight to it (one hop). */
   private greetNeighbour(link: number, key: Uint8Array): void {
     const address = addressOf(key);
-    const id = randomBytes(ID_SIZE);
+    const id = requestIds.take(ID_SIZE);
     const payload = new Uint8Array(ADDRESS_SIZE + this.locator.bytes.length);
     payload.set(this.address, 0);
     payload.set(this.locator.bytes, ADDRESS_SIZE);

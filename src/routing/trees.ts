@@ -166,6 +166,8 @@ interface OwnTree {
   chooseDue: boolean;
   /** When a position that is not yet TREE_STABLE_MS old may be taken. */
   recheckAt: number;
+  /** The places of parents whose links failed in the last TREE_STABLE_MS (noteLoss). */
+  losses: Loss[];
   /** Feasibility: the root, beacon sequence and least depth we held under them. */
   feasibleRoot: Uint8Array;
   feasibleSequence: number;
@@ -241,6 +243,7 @@ export class Trees {
         lastRefresh: now,
         chooseDue: false,
         recheckAt: Infinity,
+        losses: [],
         feasibleRoot: this.key,
         feasibleSequence: beaconSequence(position.beacon),
         feasibleDepth: 0,
@@ -301,7 +304,12 @@ export class Trees {
   linkDown(link: number): void {
     if (!this.neighbours.delete(link)) return;
     this.nearest.fill(null);
-    for (const own of this.own) if (own.parent === link) own.chooseDue = true;
+    const now = this.now();
+    for (const own of this.own) {
+      if (own.parent !== link) continue;
+      own.chooseDue = true;
+      noteLoss(own, now);
+    }
     this.onChanged?.();
     if (this.hasWork) this.onWorkDue?.();
   }
@@ -589,7 +597,7 @@ export class Trees {
       const nt = n.trees[t]!;
       const p = nt.position;
       if (!p || !this.mayFollow(t, p, nt)) continue;
-      if (link !== own.parent && !this.isFeasible(own, p) && now < nt.changedAt + TREE_STABLE_MS) {
+      if (link !== own.parent && !this.isFeasible(own, p) && now < nt.changedAt + TREE_STABLE_MS && !avoidsLosses(own, p, now)) {
         own.recheckAt = Math.min(own.recheckAt, nt.changedAt + TREE_STABLE_MS);
         continue;
       }
@@ -938,6 +946,39 @@ function better(a: Position, la: number, b: Position, lb: number, current: numbe
   if (a.depth !== b.depth) return a.depth < b.depth;
   if ((la === current) !== (lb === current)) return la === current;
   return la < lb;
+}
+
+/** Where a parent's link failed: the parent's place (its root and coordinates), until when it
+ *  is avoided. */
+interface Loss {
+  root: Uint8Array;
+  coordinates: Uint16Array;
+  until: number;
+}
+
+/**
+ * Our parent's link failed: its place is remembered for TREE_STABLE_MS. Feasibility holds back
+ * every deeper position for that long, because one may still lead through the failure — its
+ * holder has not noticed yet. But positions are whole paths: one whose coordinates do not pass
+ * the parent's place does not lead through it, and is a way round that we may take at once.
+ * After a hub crashed, waiting for the deeper ways round to stand TREE_STABLE_MS is what kept
+ * its neighbours' places, and so lookups of them, failing for seconds (docs/ROUTING.md).
+ */
+function noteLoss(own: OwnTree, now: number): void {
+  const p = own.position;
+  own.losses = own.losses.filter((l) => l.until > now);
+  own.losses.push({ root: p.beacon.slice(0, KEY_SIZE), coordinates: p.coordinates.slice(0, p.depth - 1), until: now + TREE_STABLE_MS });
+}
+
+/** Whether a parent's link failed lately and position p passes none of the places lost. */
+function avoidsLosses(own: OwnTree, p: Position, now: number): boolean {
+  let recent = false;
+  for (const loss of own.losses) {
+    if (loss.until <= now) continue;
+    recent = true;
+    if (equalKeys(p.beacon, 0, loss.root) && p.depth >= loss.coordinates.length && loss.coordinates.every((c, i) => p.coordinates[i] === c)) return false;
+  }
+  return recent;
 }
 
 /** Whether `key` is the root of `p` or any node on its way down. */

@@ -2,7 +2,7 @@
 // and the deadline Links.tick gives the node's timer (which at rest ticks once a second).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Links, LINK_BUSY_DEAD_MS, LINK_DEAD_MS, LINK_ECHO_MS, LINK_HELLO_MS, LINK_QUIET_MS } from '../../src/node/links.js';
+import { Links, LINK_BUSY_DEAD_MS, LINK_DEAD_MS, LINK_ECHO_MS, LINK_HELLO_LATE_MS, LINK_HELLO_MS, LINK_PROBE_DEAD_MS, LINK_QUIET_MS } from '../../src/node/links.js';
 import { deliver, flush, setup, settle } from './session-harness.js';
 
 function linked() {
@@ -35,26 +35,64 @@ test('a hello goes when the next tick would be too late for it, not before', () 
   assert.equal(a.outbox.length, 1, 'a hello would come late at the next tick, yet none went');
 });
 
-test('a link silent for LINK_DEAD_MS goes down at that moment, which tick() names in advance', () => {
-  const { a, b, clock, links, events } = linked();
+test('a silent link is probed when a hello is late and goes down LINK_PROBE_DEAD_MS later unanswered, deadlines tick() names in advance', () => {
+  // Places in the trees hang from idle links too: waiting out LINK_DEAD_MS of silence kept a
+  // crashed hub's idle neighbours, and whatever hung from them, on the dead link for 3.5 s.
+  const s = linked();
+  const { a, b, clock, links, events } = s;
   clock.mono += 10;
   const heard = a.peer.lastReceivedAt;
-  assert.equal(links.tick(clock.mono, 1000), heard + LINK_DEAD_MS, 'the deadline is not when the link falls silent');
-  assert.deepEqual(events, [`up ${a.peer.link}`]);
-  // B's hellos keep it up and move the deadline.
-  clock.mono = heard + LINK_DEAD_MS - 1;
-  b.manager.sendTransport(b.peer, null, clock.mono);
-  settle(b, a);
   a.outbox.length = 0;
-  const later = links.tick(clock.mono, 1000);
-  assert.equal(later, clock.mono + LINK_DEAD_MS);
-  // Silence from here: up one millisecond before the deadline, down at it.
-  clock.mono = later - 1;
+  assert.equal(links.tick(clock.mono, 1000), heard + LINK_HELLO_LATE_MS, 'the timer does not wake when a hello is late');
+  // B's hellos, on time, keep it from being probed and move the deadline.
+  for (let i = 0; i < 3; i++) {
+    clock.mono += LINK_HELLO_MS;
+    b.manager.sendTransport(b.peer, null, clock.mono);
+    settle(b, a);
+    a.outbox.length = 0;
+    assert.equal(links.tick(clock.mono, 1000), clock.mono + LINK_HELLO_LATE_MS);
+  }
+  assert.equal(carrying(s), 0, 'probed while hellos came on time');
+  // Silence from here: no probe a millisecond early, one at the deadline, then down
+  // LINK_PROBE_DEAD_MS after it — long before LINK_DEAD_MS.
+  const last = clock.mono;
+  clock.mono = last + LINK_HELLO_LATE_MS - 1;
   links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 0, 'probed before a hello was late');
+  clock.mono = last + LINK_HELLO_LATE_MS;
+  const death = links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 1, 'no probe when a hello was late');
+  assert.equal(death, clock.mono + LINK_PROBE_DEAD_MS, 'the timer does not wake when the probe goes unanswered');
+  clock.mono = death - 1;
+  links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 0, 'probed twice in one silence');
   assert.deepEqual(events, [`up ${a.peer.link}`]);
-  clock.mono = later;
+  clock.mono = death;
   assert.equal(links.tick(clock.mono, 1000), Infinity, 'a down link still has a deadline');
   assert.deepEqual(events, [`up ${a.peer.link}`, `down ${a.peer.link}`]);
+  assert.ok(death - last < LINK_DEAD_MS);
+});
+
+test('a late hello answered by the probe keeps the link, and the next probe waits for the next late hello', () => {
+  const s = linked();
+  const { a, b, clock, links, events } = s;
+  clock.mono += LINK_HELLO_LATE_MS + 10;
+  links.tick(clock.mono, 1000);
+  const sent = a.outbox.splice(0);
+  assert.equal(sent.filter((m) => m.length > 32).length, 1, 'no probe');
+  for (const m of sent) deliver(a, b, m);
+  clock.mono += 100;
+  b.manager.sendTransport(b.peer, null, clock.mono); // the echo
+  flush(b, a);
+  const echoed = clock.mono;
+  a.outbox.length = 0;
+  clock.mono = echoed + LINK_HELLO_LATE_MS - 1;
+  links.tick(clock.mono, 1000);
+  assert.deepEqual(events, [`up ${a.peer.link}`], 'a neighbour that answered the probe was taken down');
+  assert.equal(carrying(s), 0, 'probed again before the next hello was late');
+  clock.mono = echoed + LINK_HELLO_LATE_MS;
+  links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 1, 'no probe when the next hello was late');
 });
 
 /** B sends A a packet (A's receive path marks packets and routed messages as traffic). */
@@ -71,7 +109,7 @@ function carrying(s: ReturnType<typeof linked>): number {
   return n;
 }
 
-test('a neighbour whose packets stop is probed LINK_QUIET_MS after, and its link is down LINK_BUSY_DEAD_MS after the probe if nothing answers', () => {
+test('a neighbour whose packets stop is probed LINK_QUIET_MS after, and its link is down LINK_PROBE_DEAD_MS after the probe if nothing answers', () => {
   // The receiving end of a one-way flow: its place in the trees may hang from this link, and
   // senders find it again only once it has noticed the failure. Idle, that took LINK_DEAD_MS.
   const s = linked();
@@ -87,7 +125,7 @@ test('a neighbour whose packets stop is probed LINK_QUIET_MS after, and its link
   clock.mono = heard + LINK_QUIET_MS;
   const deadline = links.tick(clock.mono, 1000);
   assert.equal(carrying(s), 1, 'no probe to a neighbour whose packets stopped');
-  assert.equal(deadline, clock.mono + LINK_BUSY_DEAD_MS, 'the timer does not wake when the probe goes unanswered');
+  assert.equal(deadline, clock.mono + LINK_PROBE_DEAD_MS, 'the timer does not wake when the probe goes unanswered');
   // Nothing answers: up a millisecond before, down at the deadline (not LINK_DEAD_MS after).
   clock.mono = deadline - 1;
   links.tick(clock.mono, 1000);
@@ -115,7 +153,7 @@ test('a live neighbour answers the probe and keeps its link; one probe per burst
   a.outbox.length = 0;
   // Up well past the probe's deadline, and no second probe: no packet came since.
   for (let t = 0; t < 3; t++) {
-    clock.mono += LINK_BUSY_DEAD_MS / 2;
+    clock.mono += LINK_HELLO_MS;
     b.manager.sendTransport(b.peer, null, clock.mono); // its hellos
     flush(b, a);
     links.tick(clock.mono, 1000);
@@ -127,4 +165,23 @@ test('a live neighbour answers the probe and keeps its link; one probe per burst
   clock.mono += LINK_QUIET_MS * 2;
   links.tick(clock.mono, 1000);
   assert.equal(carrying(s), 0, 'probed after control traffic');
+});
+
+test('data sent and unanswered takes the link down LINK_BUSY_DEAD_MS after it, not LINK_PROBE_DEAD_MS, and no probe goes meanwhile', () => {
+  // Data is echoed within LINK_ECHO_MS, or by the hello a first-revision node sends each second:
+  // the wait for it is longer than for a probe's echo.
+  const s = linked();
+  const { a, clock, links, events } = s;
+  clock.mono += 10;
+  a.manager.sendTransport(a.peer, Uint8Array.of(0x60, 0, 0, 0), clock.mono);
+  const sent = clock.mono;
+  a.outbox.length = 0;
+  assert.equal(links.tick(clock.mono, 1000), sent + LINK_BUSY_DEAD_MS);
+  clock.mono = sent + LINK_BUSY_DEAD_MS - 1;
+  links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 0, 'probed while waiting for an echo anyway');
+  assert.deepEqual(events, [`up ${a.peer.link}`], 'down before LINK_BUSY_DEAD_MS: taken for a probe');
+  clock.mono += 1;
+  links.tick(clock.mono, 1000);
+  assert.deepEqual(events, [`up ${a.peer.link}`, `down ${a.peer.link}`]);
 });

@@ -187,6 +187,40 @@ test('a root that hangs with its links up is taken for gone after ROOT_EXPIRY_MS
   assert.ok(sim.nodes.some((node) => node.agent.counters.rootsExpired > 0));
 });
 
+test('when a hub fails, its neighbours take the ways round it at once, however deep, not after TREE_STABLE_MS', () => {
+  // A wheel: the hub is every node's neighbour and the parent of nearly all; the ways round it
+  // run along the rim, deeper than any node has been. Held back as infeasible until they had
+  // stood TREE_STABLE_MS, they left nodes cut off in their own trees for 5.7 s.
+  const n = 30;
+  const edges: [number, number][] = [];
+  for (let i = 1; i < n; i++) edges.push([0, i], [i, i === n - 1 ? 1 : i + 1]);
+  const sim = makeSim(makeGraph('wheel-30', n, edges));
+  sim.start();
+  formed(sim, 30_000);
+  const hubKey = sim.nodes[0]!.keys.publicKey;
+  const throughHub = (i: number, t: number) => {
+    const p = sim.nodes[i]!.agent.position(t);
+    return compare(p.beacon.subarray(0, 32), hubKey) === 0 || p.links.some((l) => compare(l.subarray(0, 32), hubKey) === 0);
+  };
+  assert.ok(sim.nodes.some((node) => node.index !== 0 && throughHub(node.index, 0)), 'no place ran through the hub');
+  sim.failNode(0);
+  const failed = sim.now;
+  const alive = (i: number) => i !== 0;
+  // Every node under the lowest-ranked live root, by a way that does not run through the hub.
+  const mended = () => {
+    for (let t = 0; t < TREE_COUNT; t++) {
+      const live = sim.nodes.filter((node) => alive(node.index));
+      const lowest = live.reduce((best, node) => (compare(rootRank(t, node.keys.publicKey), rootRank(t, best.keys.publicKey)) < 0 ? node : best));
+      for (const node of live) if (throughHub(node.index, t) || compare(node.agent.position(t).beacon.subarray(0, 32), lowest.keys.publicKey) !== 0) return false;
+    }
+    return true;
+  };
+  sim.run(100); // the first ticks after the failure
+  const at = sim.runUntilTrue(mended, 30_000, 50);
+  assert.ok(at !== null && at - failed < TREE_STABLE_MS, `mended ${at === null ? 'never' : at - failed} ms after the hub failed`);
+  formed(sim, 30_000, alive);
+});
+
 function treeRootIs(sim: Sim, i: number, t: number): boolean {
   return sim.nodes.every((node) => compare(node.agent.position(t).beacon.subarray(0, 32), sim.nodes[i]!.keys.publicKey) === 0);
 }
