@@ -16,7 +16,8 @@
 //   forward             a tree-routed frame not for us goes to the neighbour nearest its
 //                       coordinates (Trees.nextHop); one that is for us is answered.
 //   own locator         re-signed when our coordinates settle after a change (at most every
-//                       LOCATOR_MIN_INTERVAL_MS) and every LOCATOR_REFRESH_MS, then published by
+//                       LOCATOR_MIN_INTERVAL_MS; at once when a place was lost, then at most
+//                       every LOCATOR_LOST_INTERVAL_MS) and every LOCATOR_REFRESH_MS, then published by
 //                       looking up our own address: the nodes nearest to it learn it from the
 //                       requests (every FIND carries the asker's locator), which is where other
 //                       nodes' lookups for us end.
@@ -67,6 +68,13 @@ export const REQUEST_TIMEOUT_MS = 1500;
 /** A lookup that has not found its target in this long has failed. */
 export const LOOKUP_TIMEOUT_MS = 10_000;
 export const LOCATOR_MIN_INTERVAL_MS = 1000;
+/** ... but a locator naming a place that was lost is replaced this soon after the last. Around a
+ *  failure the places move in a wave, as the failure's neighbours notice it one after another: a
+ *  node signs at the first move, and the place it signs is often lost again a moment later. On
+ *  freifunk's hub crash, the worst flow came back after 3.1 s when it waited a second for that,
+ *  2.9 s after 500 ms, 2.8 s after 250 ms. Each such signature needs a place worse than the one
+ *  signed last, or a parent's link to fail: they end as the wave passes. */
+export const LOCATOR_LOST_INTERVAL_MS = 250;
 /** A target asked by its locator and silent is asked again this often, and its nearest contacts
  *  for a newer locator (relocate). Once a second, the flows of a hub crash on freifunk waited
  *  up to 3.4 s; every 250 ms, one waited 12 s, the asking outrunning the locators it sought. */
@@ -546,7 +554,7 @@ export class Lookups {
   /**
    * The target was asked and has not answered. Most often its locator names places that failed
    * a moment ago (its parent crashed): it signs a new one as soon as it notices, and again while
-   * its places keep moving, at most every LOCATOR_MIN_INTERVAL_MS. So from STALLED_MS after it
+   * its places keep moving, at most every LOCATOR_LOST_INTERVAL_MS. So from STALLED_MS after it
    * was asked, the nearest contacts not waited on are asked again every RELOCATE_MS (those that
    * failed too: the ways to them may have healed), and a newer locator they hold is asked at
    * once (receiveAnswer). The way to a place that holds may fail too, while the nodes around a
@@ -827,9 +835,9 @@ export class Lookups {
     // The first locator waits for the trees to settle like any other (a locator of places that
     // are about to change only misleads whoever keeps it). But a place we left for a worse one
     // (or whose parent's link failed) is gone: whoever sends to us by it is cut off and looks us
-    // up again now. Such a locator is replaced at once, as often as LOCATOR_MIN_INTERVAL_MS
+    // up again now. Such a locator is replaced at once, as often as LOCATOR_LOST_INTERVAL_MS
     // allows while the trees keep moving, and once more when they have settled.
-    const settled = (this.placeLost || now - this.placesChangedAt >= LOCATOR_SETTLE_MS) && now - this.signedAt >= LOCATOR_MIN_INTERVAL_MS;
+    const settled = this.placeLost ? now - this.signedAt >= LOCATOR_LOST_INTERVAL_MS : now - this.placesChangedAt >= LOCATOR_SETTLE_MS && now - this.signedAt >= LOCATOR_MIN_INTERVAL_MS;
     if ((changed && settled) || (this.signedAt > -Infinity && now - this.signedAt >= LOCATOR_REFRESH_MS)) {
       const places: TreePlace[] = this.placesSeen.map((p, tree) => ({ tree, root: p.beacon.subarray(0, ROOT_PREFIX_SIZE), coordinates: p.coordinates }));
       this.current = signLocator(this.sign, this.key, Math.max(this.wallNow(), (this.current?.sequence ?? -1) + 1), places);

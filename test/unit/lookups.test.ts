@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { fcAddressBytes } from '../../src/keys/address.js';
 import { xeddsaSigner } from '../../src/keys/xeddsa.js';
 import { signLocator } from '../../src/routing/locator.js';
-import { DHT_BUCKET_SIZE, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, type LookupResult } from '../../src/routing/lookups.js';
+import { DHT_BUCKET_SIZE, LOCATOR_MIN_INTERVAL_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, type LookupResult } from '../../src/routing/lookups.js';
 import { compareDistance } from '../../src/routing/dht-table.js';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, rng, type Graph } from '../../bench/sim/graph.js';
@@ -209,7 +209,7 @@ test('a lookup gets past the three contacts it asks first when two answer nothin
   assert.equal(found, tried, `${found}/${tried} lookups got past their first three contacts`);
 });
 
-test('a node whose parent link fails signs and publishes a new locator at once, not once the trees have settled', () => {
+test('a node whose parent link fails signs and publishes a new locator at once, not once the trees have settled, and again soon if it fails again', () => {
   // Whoever sends to it by the old one is cut off and looks it up again now: waiting
   // LOCATOR_SETTLE_MS for the trees left those lookups finding only places that were gone.
   const { g, sim } = meshOf80();
@@ -221,9 +221,17 @@ test('a node whose parent link fails signs and publishes a new locator at once, 
   const signedAt = sim.runUntilTrue(() => node.agent.lookups.ownLocator.sequence > before.sequence, 2 * LOCATOR_SETTLE_MS, 10);
   assert.ok(signedAt !== null, 'no new locator');
   assert.ok(signedAt - cutAt <= LOCATOR_SETTLE_MS / 4, `a new locator ${signedAt - cutAt} ms after the parent's link failed`);
+  const first = node.agent.lookups.ownLocator;
+  assert.notDeepEqual(first.places.find((p) => p.tree === 0)?.coordinates, before.places.find((p) => p.tree === 0)?.coordinates, 'the new locator names the old place');
+  // Its new parent's link fails too, a moment later (as a failure's neighbours notice it one
+  // after another): the next locator follows within LOCATOR_LOST_INTERVAL_MS, not a second.
+  const followedAt = sim.runUntilTrue(() => node.agent.trees.parentOf(0) !== 0, 1_000, 10);
+  assert.ok(followedAt !== null && followedAt - signedAt < 500, 'no new parent in tree 0 soon after');
+  sim.linkDown(node.index, node.peers[node.agent.trees.parentOf(0)]!);
+  const againAt = sim.runUntilTrue(() => node.agent.lookups.ownLocator.sequence > first.sequence, 2 * LOCATOR_SETTLE_MS, 10);
+  assert.ok(againAt !== null && againAt - signedAt < LOCATOR_MIN_INTERVAL_MS, `the next locator ${againAt === null ? 'never came' : `came ${againAt - signedAt} ms after the last`}`);
   const after = node.agent.lookups.ownLocator;
-  assert.notDeepEqual(after.places.find((p) => p.tree === 0)?.coordinates, before.places.find((p) => p.tree === 0)?.coordinates, 'the new locator names the old place');
-  // Published: the nodes nearest its address hold the new one soon after.
+  // Published: the nodes nearest its address hold the newest one soon after.
   const target = address(sim, node.index);
   const nearest = sim.nodes.filter((n) => n !== node).sort((a, b) => compareDistance(target, address(sim, a.index), address(sim, b.index))).slice(0, DHT_BUCKET_SIZE);
   const heldAt = sim.runUntilTrue(() => nearest.some((n) => n.agent.lookups.table.get(target)?.locator.sequence === after.sequence), 2_000, 10);
