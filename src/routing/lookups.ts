@@ -67,6 +67,7 @@ export const STALLED_MS = 500;
 export const REQUEST_TIMEOUT_MS = 1500;
 /** A lookup that has not found its target in this long has failed. */
 export const LOOKUP_TIMEOUT_MS = 10_000;
+/** Our locator is signed at most this often while our places move ... */
 export const LOCATOR_MIN_INTERVAL_MS = 1000;
 /** ... but a locator naming a place that was lost is replaced this soon after the last. Around a
  *  failure the places move in a wave, as the failure's neighbours notice it one after another: a
@@ -76,8 +77,8 @@ export const LOCATOR_MIN_INTERVAL_MS = 1000;
  *  signed last, or a parent's link to fail: they end as the wave passes. */
 export const LOCATOR_LOST_INTERVAL_MS = 250;
 /** A target asked by its locator and silent is asked again this often, and its nearest contacts
- *  for a newer locator (relocate). Once a second, the flows of a hub crash on freifunk waited
- *  up to 3.4 s; every 250 ms, one waited 12 s, the asking outrunning the locators it sought. */
+ *  for a newer locator (relocate). Once a second, the worst flow of freifunk's hub crash came
+ *  back after 3.4 s; every 500 ms, after 3.1 s (both with signing limited to once a second). */
 export const RELOCATE_MS = 500;
 /** Our locator is re-signed and published this often even if nothing changed. */
 export const LOCATOR_REFRESH_MS = 60 * 60_000;
@@ -483,7 +484,6 @@ export class Lookups {
     const decoded = decodeLocator(buf, off);
     return decoded && { locator: decoded.locator, length: decoded.length, signed: verifyLocator(this.verified, decoded.locator) };
   }
-
 
   /** Bytes of lookup state: the table, the routes, requests in flight. */
   stateBytes(): number {

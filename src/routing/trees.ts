@@ -25,7 +25,9 @@
 // not for every neighbour: a hub of hundreds of links signs for its children. It refuses any
 // position that contains it, so no tree has a loop, and (feasibility, as in Babel) one deeper
 // than it has been under the same beacon until that position has stood TREE_STABLE_MS, so a
-// failure cannot send the trees hunting through positions that still lead through it. A node
+// failure cannot send the trees hunting through positions that still lead through it — unless
+// its parent's link has just failed and the position does not pass the parent's place (noteLoss):
+// that is a way round the one failure it knows of. A node
 // passes on only its parent's beacon, so a newer beacon proves the way up to the root whole.
 import { xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
 import { bytesKey, readUint32BE, writeUint32BE } from '../util/bytes.js';
