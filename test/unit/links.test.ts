@@ -39,7 +39,7 @@ test('a silent link is probed when a hello is late and goes down LINK_PROBE_DEAD
   // Places in the trees hang from idle links too: waiting out LINK_DEAD_MS of silence kept a
   // crashed hub's idle neighbours, and whatever hung from them, on the dead link for 3.5 s.
   const s = linked();
-  const { a, b, clock, links, events } = s;
+  const { a, b, clock, links } = s;
   clock.mono += 10;
   const heard = a.peer.lastReceivedAt;
   a.outbox.length = 0;
@@ -56,20 +56,7 @@ test('a silent link is probed when a hello is late and goes down LINK_PROBE_DEAD
   // Silence from here: no probe a millisecond early, one at the deadline, then down
   // LINK_PROBE_DEAD_MS after it — long before LINK_DEAD_MS.
   const last = clock.mono;
-  clock.mono = last + LINK_HELLO_LATE_MS - 1;
-  links.tick(clock.mono, 1000);
-  assert.equal(carrying(s), 0, 'probed before a hello was late');
-  clock.mono = last + LINK_HELLO_LATE_MS;
-  const death = links.tick(clock.mono, 1000);
-  assert.equal(carrying(s), 1, 'no probe when a hello was late');
-  assert.equal(death, clock.mono + LINK_PROBE_DEAD_MS, 'the timer does not wake when the probe goes unanswered');
-  clock.mono = death - 1;
-  links.tick(clock.mono, 1000);
-  assert.equal(carrying(s), 0, 'probed twice in one silence');
-  assert.deepEqual(events, [`up ${a.peer.link}`]);
-  clock.mono = death;
-  assert.equal(links.tick(clock.mono, 1000), Infinity, 'a down link still has a deadline');
-  assert.deepEqual(events, [`up ${a.peer.link}`, `down ${a.peer.link}`]);
+  const death = probedThenDown(s, last + LINK_HELLO_LATE_MS, 'a hello was late');
   assert.ok(death - last < LINK_DEAD_MS);
 });
 
@@ -109,30 +96,42 @@ function carrying(s: ReturnType<typeof linked>): number {
   return n;
 }
 
+/**
+ * From silence until a link is down: no probe a millisecond before `probeAt`, one at it, and
+ * the link down LINK_PROBE_DEAD_MS after (the deadline tick() names), not a millisecond sooner,
+ * with no second probe meanwhile. Returns when it went down.
+ */
+function probedThenDown(s: ReturnType<typeof linked>, probeAt: number, why: string): number {
+  const { a, clock, links, events } = s;
+  clock.mono = probeAt - 1;
+  links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 0, `probed before ${why}`);
+  clock.mono = probeAt;
+  const death = links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 1, `no probe when ${why}`);
+  assert.equal(death, clock.mono + LINK_PROBE_DEAD_MS, 'the timer does not wake when the probe goes unanswered');
+  clock.mono = death - 1;
+  links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 0, 'probed twice in one silence');
+  assert.deepEqual(events, [`up ${a.peer.link}`]);
+  clock.mono = death;
+  assert.equal(links.tick(clock.mono, 1000), Infinity, 'a down link still has a deadline');
+  assert.deepEqual(events, [`up ${a.peer.link}`, `down ${a.peer.link}`]);
+  return death;
+}
+
 test('a neighbour whose packets stop is probed LINK_QUIET_MS after, and its link is down LINK_PROBE_DEAD_MS after the probe if nothing answers', () => {
   // The receiving end of a one-way flow: its place in the trees may hang from this link, and
-  // senders find it again only once it has noticed the failure. Idle, that took LINK_DEAD_MS.
+  // senders find it again only once it has noticed the failure. Idle, that once took LINK_DEAD_MS.
   const s = linked();
-  const { a, clock, links, events } = s;
+  const { a, clock, links } = s;
   clock.mono += 10;
   packetFromB(s);
   const heard = a.peer.lastReceivedAt;
   a.outbox.length = 0;
   assert.equal(links.tick(clock.mono, 1000), heard + LINK_ECHO_MS, 'the timer does not wake for the echo');
-  clock.mono = heard + LINK_QUIET_MS - 1;
-  links.tick(clock.mono, 1000);
-  assert.equal(carrying(s), 0, 'probed before the neighbour fell silent');
-  clock.mono = heard + LINK_QUIET_MS;
-  const deadline = links.tick(clock.mono, 1000);
-  assert.equal(carrying(s), 1, 'no probe to a neighbour whose packets stopped');
-  assert.equal(deadline, clock.mono + LINK_PROBE_DEAD_MS, 'the timer does not wake when the probe goes unanswered');
-  // Nothing answers: up a millisecond before, down at the deadline (not LINK_DEAD_MS after).
-  clock.mono = deadline - 1;
-  links.tick(clock.mono, 1000);
-  assert.deepEqual(events, [`up ${a.peer.link}`]);
-  clock.mono = deadline;
-  links.tick(clock.mono, 1000);
-  assert.deepEqual(events, [`up ${a.peer.link}`, `down ${a.peer.link}`]);
+  // Nothing answers: down at the deadline, not LINK_DEAD_MS after.
+  const deadline = probedThenDown(s, heard + LINK_QUIET_MS, 'the neighbour fell silent');
   assert.ok(deadline - heard < LINK_DEAD_MS / 2);
 });
 
