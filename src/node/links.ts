@@ -116,14 +116,14 @@ export class Links {
       if (peer.isUp && (now + horizon - peer.lastSentAt > LINK_HELLO_MS || now >= echoDue)) this.sessions.sendTransport(peer, null, now);
       // Heard from since the last probe, and then silence: short after packets, a hello's worth
       // and a little after anything else (unless we await an answer anyway).
-      const probedAt = this.probedAt.get(peer) ?? -Infinity;
+      let probedAt = this.probedAt.get(peer) ?? -Infinity;
       let probeDue = peer.awaitingReplySince === -Infinity && peer.lastReceivedAt > probedAt ? peer.lastReceivedAt + (peer.trafficReceivedAt > probedAt ? LINK_QUIET_MS : LINK_HELLO_LATE_MS) : Infinity;
       if (peer.isUp && now >= probeDue && this.sessions.sendTransport(peer, PROBE, now)) {
-        this.probedAt.set(peer, now);
+        this.probedAt.set(peer, (probedAt = now));
         probeDue = Infinity;
       }
       // (The wait began with our probe, or with data sent before it.)
-      const busyDeath = peer.awaitingReplySince === -Infinity ? Infinity : peer.awaitingReplySince + (peer.awaitingReplySince === this.probedAt.get(peer) ? LINK_PROBE_DEAD_MS : LINK_BUSY_DEAD_MS);
+      const busyDeath = peer.awaitingReplySince === -Infinity ? Infinity : peer.awaitingReplySince + (peer.awaitingReplySince === probedAt ? LINK_PROBE_DEAD_MS : LINK_BUSY_DEAD_MS);
       const death = Math.min(peer.lastReceivedAt + LINK_DEAD_MS, busyDeath);
       const up = peer.isUp && now < death;
       this.setUp(peer, up);

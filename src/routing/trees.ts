@@ -978,7 +978,8 @@ function avoidsLosses(own: OwnTree, p: Position, now: number): boolean {
   for (const loss of own.losses) {
     if (loss.until <= now) continue;
     recent = true;
-    if (equalKeys(p.beacon, 0, loss.root) && p.depth >= loss.coordinates.length && loss.coordinates.every((c, i) => p.coordinates[i] === c)) return false;
+    // Below the lost place: the tree's way down to p passes it.
+    if (equalKeys(p.beacon, 0, loss.root) && treeDistance(loss.coordinates, p.coordinates) === p.depth - loss.coordinates.length) return false;
   }
   return recent;
 }
