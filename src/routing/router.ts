@@ -716,8 +716,10 @@ export class Router {
     this.mapEpoch++;
     this.counters.spfRuns++;
     this.spf.compute(this.lsdb, this.selfId, this.sourceLinks);
-    const { updated, removed, routed } = this.spf.updateRoutes(this.lsdb, this.mtu, this.routed);
+    const radius = this.scope.radius === Infinity ? 0 : this.scope.radius;
+    const { updated, removed, routed, nearer } = this.spf.updateRoutes(this.lsdb, this.mtu, this.routed, radius);
     this.routed = routed;
+    if (nearer.length > 0) this.floodNearer(nearer);
     if (updated.length === 0 && removed.length === 0) return;
     this.sorted = undefined;
     this.onRoutesChanged?.();
@@ -751,6 +753,25 @@ export class Router {
         this.sendDatabase(link, true);
       }
     }
+  }
+
+  /**
+   * Floods on the announcements of nodes that came nearer than the radius: a neighbour may have
+   * forgotten one while it was out of its scope too (a link between us and it was down past
+   * MAP_SCOPE_GRACE_MS), and nothing else would bring it back before its origin's next refresh:
+   * its origin's links did not change, and those that came back were not the neighbour's. A
+   * neighbour that still holds it acknowledges it as stale, unchecked. Those still held back go
+   * with the sweep.
+   */
+  private floodNearer(records: readonly NodeRecord[]): void {
+    const items: Flooded[] = [];
+    for (const record of records) {
+      const parts = record.parts.filter((p) => p !== undefined);
+      if (parts.some((p) => this.heldBackByBytes.has(p.bytes))) continue;
+      const route = record.route!;
+      for (const p of parts) items.push({ bytes: p.bytes, from: route.link, hops: route.hops });
+    }
+    if (items.length > 0) this.flood(items);
   }
 
   /** Sends the database to one neighbour (within the map's radius): `answer` if it asked, else

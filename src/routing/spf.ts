@@ -46,6 +46,8 @@ export interface RouteChanges {
   removed: Route[];
   /** Every record with a route now. */
   routed: NodeRecord[];
+  /** Records whose route is now shorter than updateRoutes' `nearerThan` hops, and was not. */
+  nearer: NodeRecord[];
 }
 
 const UNSEEN = 0;
@@ -176,13 +178,14 @@ export class Spf {
    * object of every destination whose first hop, label, path and MTU are unchanged, so a caller
    * can tell a real change from a re-run. `previous` is the `routed` list of the last update.
    */
-  updateRoutes(lsdb: Lsdb, sourceMtu: number, previous: readonly NodeRecord[]): RouteChanges {
+  updateRoutes(lsdb: Lsdb, sourceMtu: number, previous: readonly NodeRecord[], nearerThan = 0): RouteChanges {
     const { hops, parent, via, order, reshaped } = this;
     const records = lsdb.records;
     const source = this.source;
     const run = ++this.runs;
     const updated: NodeRecord[] = [];
     const routed: NodeRecord[] = [];
+    const nearer: NodeRecord[] = [];
     for (let k = 1; k < this.settled; k++) {
       const v = order[k]!;
       const record = records[v]!;
@@ -201,6 +204,7 @@ export class Spf {
           (reshaped[p] === 0 && old.last === via[v] && old.previous!.publicKey === before.publicKey));
       reshaped[v] = sameShape ? 0 : 1;
       if (!sameShape || old.mtu !== mtu) {
+        if (h < nearerThan && (old === undefined || old.hops >= nearerThan)) nearer.push(record);
         record.route = new HopRoute(record.publicKey, record.address, link, h, mtu, before, via[v]!);
         updated.push(record);
       }
@@ -213,7 +217,7 @@ export class Spf {
       removed.push(record.route);
       record.route = undefined;
     }
-    return { updated, removed, routed };
+    return { updated, removed, routed, nearer };
   }
 
   private grow(cap: number): void {

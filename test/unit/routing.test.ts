@@ -866,3 +866,26 @@ test('under attack: the database stops at its byte bound too', () => {
   mesh.run(2000);
   routesRight();
 });
+
+test('a node forgotten while a link between was down is learned again when the link returns, though none of its own links changed', () => {
+  const mesh = new Mesh();
+  // s — a — b — x, and a — c — d — x: x is 3 hops from s through b, 4 through c and d.
+  const [s, a, b, c, d, x] = ['s', 'a', 'b', 'c', 'd', 'x'].map((name) => mesh.add(name)) as [TestNode, TestNode, TestNode, TestNode, TestNode, TestNode];
+  mesh.connect(s, a, 1, 2);
+  mesh.connect(a, b, 3, 4);
+  mesh.connect(b, x, 5, 6);
+  mesh.connect(a, c, 7, 8);
+  mesh.connect(c, d, 9, 10);
+  mesh.connect(d, x, 11, 12);
+  mesh.run(3000, 100);
+  assert.equal(s.route(x)?.hops, 3);
+  // a — b down past the grace: x is 4 hops from s, forgotten; a still holds it, 3 hops away.
+  mesh.disconnect(a, b);
+  mesh.run(2000 + MAP_SCOPE_GRACE_MS, 100);
+  assert.equal(s.router.keyOf(x.address), undefined);
+  assert.equal(a.route(x)?.hops, 3);
+  // Back: x is near again for a, which floods it on to s (x and s re-announce nothing of it).
+  mesh.connect(a, b, 3, 4);
+  mesh.run(2000, 100);
+  assert.equal(s.route(x)?.hops, 3);
+});
