@@ -13,8 +13,9 @@
 //                       shortest one is used (paths.ts). So a source gets, from one lookup, up to
 //                       two routes per tree; docs/ROUTING.md has the stretch of the best of them
 //                       (bench/lookups.ts).
-//   forward             a tree-routed frame not for us goes to the neighbour nearest its
-//                       coordinates (Trees.nextHop); one that is for us is answered.
+//   forward             a tree-routed frame not for us goes by the map where the map knows its
+//                       destination, else to the neighbour nearest its coordinates
+//                       (Trees.nextHop); one that is for us is answered.
 //   own locator         re-signed when our coordinates settle after a change (at most every
 //                       LOCATOR_MIN_INTERVAL_MS; at once when a place was lost, then at most
 //                       every LOCATOR_LOST_INTERVAL_MS) and every LOCATOR_REFRESH_MS, then published by
@@ -158,6 +159,8 @@ export interface LookupsOptions {
   send(link: number, frame: Uint8Array): void;
   /** Sends `payload` as a routed frame of kind "routing answer" by `link` and `slots`. */
   sendRouted(link: number, slots: Uint16Array, payload: Uint8Array): void;
+  /** The first hop of the map's route to an address (router.ts), 0 where the map has none. */
+  mapHop?(address: Uint8Array): number;
   now?: () => number;
   wallNow?: () => number;
   /** A destination's route changed (or appeared, or went). */
@@ -229,6 +232,7 @@ export class Lookups {
   private readonly mtu: number;
   private readonly sendFrame: (link: number, frame: Uint8Array) => void;
   private readonly sendRouted: (link: number, slots: Uint16Array, payload: Uint8Array) => void;
+  private readonly mapHop: (address: Uint8Array) => number;
   private readonly now: () => number;
   private readonly wallNow: () => number;
   private readonly onRouteChanged: ((address: Uint8Array) => void) | undefined;
@@ -271,6 +275,7 @@ export class Lookups {
     this.mtu = options.mtu;
     this.sendFrame = options.send;
     this.sendRouted = options.sendRouted;
+    this.mapHop = options.mapHop?.bind(options) ?? (() => 0);
     this.now = options.now ?? (() => performance.now());
     this.wallNow = options.wallNow ?? Date.now;
     this.onRouteChanged = options.routeChanged?.bind(options);
@@ -416,8 +421,16 @@ export class Lookups {
     if (!frame || frame.tree >= TREE_COUNT) return void this.counters.malformed++;
     // A frame is for us by its address; its coordinates only steer it.
     if (equalAddress(frame.destination, this.address)) return this.arrived(recordArrival(frame, link, this.mtu));
-    const place = this.trees.position(frame.tree);
-    const next = this.trees.nextHop(frame.tree, prefixKey(frame.root, place.beacon), frame.coordinates);
+    // Near its destination the map knows the way: a shortest one, and one that holds while the
+    // trees re-form around a failure (a frame steered to a place that was just lost still
+    // reaches the node, by the maps of the nodes around it). Not back where it came from: two
+    // maps that disagree for a moment would toss it to and fro until its hop limit.
+    const near = this.mapHop(frame.destination);
+    let next = near;
+    if (near <= 0 || near === link) {
+      const place = this.trees.position(frame.tree);
+      next = this.trees.nextHop(frame.tree, prefixKey(frame.root, place.beacon), frame.coordinates);
+    }
     if (next <= 0 || this.behaviour === 'black hole') return void this.counters.deadEnds++;
     const out = passOn(buf, frame, link, this.mtu);
     if (!out) return void this.counters.deadEnds++;

@@ -75,6 +75,7 @@ export class Routing {
       mtu: options.mtu,
       send: options.send,
       sendRouted: options.sendRouted,
+      mapHop: (address) => this.map.lookup(address, 0)?.link ?? 0,
       now,
       wallNow: options.wallNow,
       routeChanged: (address) => {
