@@ -8,9 +8,11 @@
 // farthest nodes they know; black holes: they answer nothing and pass nothing on), how many
 // lookups still find the target's locator and a route; and, under data flows between sampled
 // pairs, how long after the biggest hub crashes, or a link on a flow's way is cut, the interrupted
-// flows arrive again (the failure noticed as the daemon's links notice it, src/node/links.ts).
+// flows arrive again (the failure noticed as the daemon's links notice it, src/node/links.ts; by
+// default at the worst moment, the failed node's last hello sent just before: --hello-age 500 is
+// the average).
 //
-// Run:  npm run bench:lookups [-- graph-name ...] [--pairs N] [--steady-min M] [--hostile P]
+// Run:  npm run bench:lookups [-- graph-name ...] [--pairs N] [--steady-min M] [--hostile P] [--hello-age MS]
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { addressOf } from '../src/routing/locator.js';
@@ -44,7 +46,7 @@ function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<numbe
         },
         delivered: (index, tag) => deliveries.on(index, tag),
       }),
-    { seed: 20261202, isTraffic: (frame) => frame[0] === FRAME_ROUTED && frame[OFF_KIND] === KIND_MESSAGE },
+    { seed: 20261202, isTraffic: (frame) => frame[0] === FRAME_ROUTED && frame[OFF_KIND] === KIND_MESSAGE, lastHelloAge },
   );
 }
 
@@ -217,6 +219,7 @@ const option = (name: string, fallback: number) => {
 const pairs = option('--pairs', 300);
 const steadyMin = option('--steady-min', 30);
 const hostile = option('--hostile', 0.1);
+const lastHelloAge = option('--hello-age', 0);
 const names = argv.filter((a, i) => !a.startsWith('--') && !argv[i - 1]?.startsWith('--'));
 for (const file of readdirSync(GRAPH_DIR).filter((f) => f.endsWith('.txt')).sort()) {
   if (names.length > 0 && !names.some((n) => file.startsWith(n))) continue;

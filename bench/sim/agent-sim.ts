@@ -12,7 +12,7 @@ import { blake2s } from '@noble/hashes/blake2.js';
 import { isRovyKey } from '../../src/keys/address.js';
 import { publicKeyFromPrivate, type KeyPair } from '../../src/keys/keypair.js';
 import { TICK_MS } from '../../src/routing/constants.js';
-import { LINK_BUSY_DEAD_MS, LINK_HELLO_LATE_MS, LINK_HELLO_MS, LINK_PROBE_DEAD_MS, LINK_QUIET_MS } from '../../src/node/links.js';
+import { LINK_BUSY_DEAD_MS, LINK_HELLO_LATE_MS, LINK_QUICK_PROBE_DEAD_MS, LINK_QUIET_MS } from '../../src/node/links.js';
 import { rng, type Graph } from './graph.js';
 
 /** Wall-clock origin of the virtual clock (sequence numbers are ms since the epoch). */
@@ -48,6 +48,9 @@ export interface AgentSimOptions {
    *  message, not routing control): a neighbour a crashed node was sending traffic to probes it
    *  LINK_QUIET_MS after the last (crashNode). */
   isTraffic?(frame: Uint8Array): boolean;
+  /** How old a failed node's (or link's) last hello is at the failure, ms: 0, the default, is the
+   *  worst case (it went just before, so idle neighbours notice last); 500 the average. */
+  lastHelloAge?: number;
 }
 
 export interface AgentNode<A extends Agent> {
@@ -99,6 +102,7 @@ export class AgentSim<A extends Agent> {
   private readonly cut = new Set<number>();
   /** Nodes that hang (hangNode): their links still answer for them. */
   private readonly hung = new Set<number>();
+  private readonly lastHelloAge: number;
 
   constructor(graph: Graph, makeAgent: (io: AgentIo) => A, options: AgentSimOptions = {}) {
     this.graph = graph;
@@ -106,6 +110,7 @@ export class AgentSim<A extends Agent> {
     this.lossRandom = rng((options.seed ?? 1) ^ 0x10553);
     this.loss = options.loss ?? 0;
     this.isTraffic = options.isTraffic;
+    this.lastHelloAge = options.lastHelloAge ?? 0;
     const [lo, hi] = options.latency ?? [1, 20];
     const keys = options.keys ?? simulationKeys(graph.n);
     for (let i = 0; i < graph.n; i++) {
@@ -176,12 +181,11 @@ export class AgentSim<A extends Agent> {
   /**
    * A node crashes: it sends, receives and ticks no more, and its neighbours notice as the
    * daemon's links do (src/node/links.ts): one that sends it anything, LINK_BUSY_DEAD_MS after
-   * the first such frame; one it was sending traffic to, LINK_PROBE_DEAD_MS after the probe that
-   * goes LINK_QUIET_MS after the last of it; the others LINK_PROBE_DEAD_MS after the probe that
-   * goes when its hello is late, LINK_HELLO_LATE_MS after the last. Its last hello is taken as
-   * half an interval old at the crash: the average (a node sends all of its hellos at once, so
-   * for its neighbours they are equally old; at worst it went just before, and they notice 500 ms
-   * later than here).
+   * the first such frame; one it was sending traffic to, LINK_QUICK_PROBE_DEAD_MS after the probe
+   * that goes LINK_QUIET_MS after the last of it; the others LINK_QUICK_PROBE_DEAD_MS after the
+   * probe that goes when its hello is late, LINK_HELLO_LATE_MS after the last. Its last hello is
+   * `lastHelloAge` old at the crash (a node sends all of its hellos at once, so for its
+   * neighbours they are equally old): by default it went just before, the worst case.
    */
   crashNode(n: number): void {
     const node = this.nodes[n]!;
@@ -200,7 +204,7 @@ export class AgentSim<A extends Agent> {
   private silentSince(from: number, to: number): number {
     const probeAt = (this.trafficArrivedAt.get(from * this.graph.n + to) ?? -Infinity) + LINK_QUIET_MS;
     // A probe before now was answered: the flow had ended, and the link is idle.
-    return (probeAt >= this.now ? probeAt : this.now - LINK_HELLO_MS / 2 + LINK_HELLO_LATE_MS) + LINK_PROBE_DEAD_MS;
+    return (probeAt >= this.now ? probeAt : this.now - this.lastHelloAge + LINK_HELLO_LATE_MS) + LINK_QUICK_PROBE_DEAD_MS;
   }
 
   /** Runs `fn` at virtual time `t`. */

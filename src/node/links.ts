@@ -14,6 +14,12 @@
 // once it has taken a new one. An idle link is probed when a hello is late (LINK_HELLO_LATE_MS):
 // places in the trees hang from idle links too, and a probe costs nothing while hellos come on
 // time, where a shorter hello interval would cost every link, always.
+//
+// A probe is answered at once, by a probe answer (fifth revision). A neighbour seen to answer so
+// — each link probes once as it comes up, to know — is given LINK_QUICK_PROBE_DEAD_MS, not
+// LINK_PROBE_DEAD_MS, and probed again every LINK_REPROBE_MS meanwhile, so that one probe or
+// answer lost does not take its link down. Older neighbours echo within LINK_ECHO_MS, or not at
+// all (the first revision): they keep the longer wait.
 import type { SessionManager } from '../session/manager.js';
 import type { Peer } from '../session/peer.js';
 
@@ -31,6 +37,16 @@ export const LINK_HELLO_LATE_MS = LINK_HELLO_MS + 250;
  *  sends its next hello within it too: a probe goes only once its hello is late, or
  *  LINK_QUIET_MS after its last frame. */
 export const LINK_PROBE_DEAD_MS = 1000;
+/** A probe unanswered this long, sent to a neighbour that answers probes at once: the link is
+ *  down. Three probes go in it (LINK_REPROBE_MS), each answered within a round trip and a tick:
+ *  an idle link is down 1.75 s into the silence at most, the receiving end of a one-way flow
+ *  0.75 s after the last packet. */
+export const LINK_QUICK_PROBE_DEAD_MS = 500;
+/** A probe to a neighbour that answers at once, unanswered this long, goes again. */
+export const LINK_REPROBE_MS = 150;
+/** Probes from one neighbour are answered at once at most this often; one that comes sooner is
+ *  echoed within LINK_ECHO_MS like any plaintext. */
+export const LINK_ANSWER_GAP_MS = 50;
 /** Data from a neighbour is answered within this long, by a hello if nothing else goes back. */
 export const LINK_ECHO_MS = 250;
 /** A link we sent data on that has been silent this long since is down: five echoes missed, or
@@ -40,10 +56,14 @@ export const LINK_BUSY_DEAD_MS = 1500;
  *  probed: two and a half intervals of a flow of ten packets a second, and once per burst, so
  *  the end of every flow costs one probe and its echo. */
 export const LINK_QUIET_MS = 250;
-/** First byte of a hop plaintext that is a probe (docs/PROTOCOL.md §5): it carries nothing and is
- *  answered, like any non-empty plaintext, within LINK_ECHO_MS. */
+/** First byte of a hop plaintext that is a probe (docs/PROTOCOL.md §5): it carries nothing, and
+ *  is answered at once by a probe answer (by older nodes, like any non-empty plaintext, within
+ *  LINK_ECHO_MS). */
 export const FRAME_LINK_PROBE = 0x05;
+/** Second byte of a probe that is an answer to one (a probe's is zero, its padding). */
+export const PROBE_ANSWER = 0x01;
 const PROBE = Uint8Array.of(FRAME_LINK_PROBE);
+const ANSWER = Uint8Array.of(FRAME_LINK_PROBE, PROBE_ANSWER);
 
 export interface LinkEvents {
   linkUp(link: number, peer: Peer): void;
@@ -55,8 +75,13 @@ const MAX_INDEX = 0xffff;
 export class Links {
   private readonly byIndex = new Map<number, Peer>();
   private readonly up = new Set<Peer>();
-  /** When each neighbour was last probed (absent: never). */
-  private readonly probedAt = new Map<Peer, number>();
+  /** Each neighbour's last probe: when the silence it asks about was first probed, and when
+   *  the last probe of it went (absent: never probed). */
+  private readonly probes = new Map<Peer, { since: number; last: number }>();
+  /** Neighbours seen to answer probes at once. */
+  private readonly quick = new Set<Peer>();
+  /** When each neighbour's probe was last answered. */
+  private readonly answeredAt = new Map<Peer, number>();
   private lastIndex = 0;
 
   constructor(
@@ -80,7 +105,9 @@ export class Links {
 
   remove(peer: Peer): void {
     this.setUp(peer, false);
-    this.probedAt.delete(peer);
+    this.probes.delete(peer);
+    this.quick.delete(peer);
+    this.answeredAt.delete(peer);
     this.byIndex.delete(peer.link);
     peer.link = 0;
   }
@@ -116,22 +143,49 @@ export class Links {
       if (peer.isUp && (now + horizon - peer.lastSentAt > LINK_HELLO_MS || now >= echoDue)) this.sessions.sendTransport(peer, null, now);
       // Heard from since the last probe, and then silence: short after packets, a hello's worth
       // and a little after anything else (unless we await an answer anyway).
-      let probedAt = this.probedAt.get(peer) ?? -Infinity;
+      let probe = this.probes.get(peer);
+      const probedAt = probe?.since ?? -Infinity;
       let probeDue = peer.awaitingReplySince === -Infinity && peer.lastReceivedAt > probedAt ? peer.lastReceivedAt + (peer.trafficReceivedAt > probedAt ? LINK_QUIET_MS : LINK_HELLO_LATE_MS) : Infinity;
-      if (peer.isUp && now >= probeDue && this.sessions.sendTransport(peer, PROBE, now)) {
-        this.probedAt.set(peer, (probedAt = now));
+      // A link coming up is probed once, to learn whether the neighbour answers at once.
+      if (!this.up.has(peer) && !this.quick.has(peer) && peer.awaitingReplySince === -Infinity) probeDue = now;
+      if (peer.isUp && now >= probeDue) {
         probeDue = Infinity;
+        if (this.sessions.sendTransport(peer, PROBE, now)) this.probes.set(peer, (probe = { since: now, last: now }));
       }
       // (The wait began with our probe, or with data sent before it.)
-      const busyDeath = peer.awaitingReplySince === -Infinity ? Infinity : peer.awaitingReplySince + (peer.awaitingReplySince === probedAt ? LINK_PROBE_DEAD_MS : LINK_BUSY_DEAD_MS);
+      const probing = probe !== undefined && peer.awaitingReplySince === probe.since;
+      const quick = this.quick.has(peer);
+      let reprobeDue = probing && quick ? probe!.last + LINK_REPROBE_MS : Infinity;
+      if (peer.isUp && now >= reprobeDue && this.sessions.sendTransport(peer, PROBE, now)) {
+        probe!.last = now;
+        reprobeDue = now + LINK_REPROBE_MS;
+      }
+      const busyDeath = peer.awaitingReplySince === -Infinity ? Infinity : peer.awaitingReplySince + (!probing ? LINK_BUSY_DEAD_MS : quick ? LINK_QUICK_PROBE_DEAD_MS : LINK_PROBE_DEAD_MS);
       const death = Math.min(peer.lastReceivedAt + LINK_DEAD_MS, busyDeath);
       const up = peer.isUp && now < death;
       this.setUp(peer, up);
       if (!up) continue;
-      next = Math.min(next, death, probeDue);
+      next = Math.min(next, death, probeDue, reprobeDue);
       if (peer.owesKeepaliveSince !== -Infinity) next = Math.min(next, peer.owesKeepaliveSince + LINK_ECHO_MS);
     }
     return next;
+  }
+
+  /** A probe came from `peer`: answered at once, unless one was a moment ago (then its echo
+   *  goes within LINK_ECHO_MS, as for any plaintext). The answer asks for no reply. */
+  probeReceived(peer: Peer, now: number): void {
+    if (now - (this.answeredAt.get(peer) ?? -Infinity) < LINK_ANSWER_GAP_MS) return;
+    if (this.sessions.sendTransport(peer, ANSWER, now, true)) this.answeredAt.set(peer, now);
+  }
+
+  /** A probe answer came from `peer`: it answers at once, and is waited for so long. */
+  answerReceived(peer: Peer): void {
+    this.quick.add(peer);
+  }
+
+  /** Whether `peer` was seen to answer probes at once. */
+  answersAtOnce(peer: Peer): boolean {
+    return this.quick.has(peer);
   }
 
   /** Every link down (the mesh switched off). */

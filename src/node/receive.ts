@@ -59,7 +59,7 @@ import type { RoutedPrefixes } from './routed-prefixes.js';
 import type { PeerExchange } from './peer-exchange.js';
 import type { Routing } from '../routing/routing.js';
 import type { EndToEnd } from './end-to-end.js';
-import { FRAME_LINK_PROBE, type Links } from './links.js';
+import { FRAME_LINK_PROBE, PROBE_ANSWER, type Links } from './links.js';
 import type { InboundFilter } from '../fcnet/inbound-filter.js';
 import type { IcmpReplies } from './icmp-replies.js';
 import type { DataPathCounters } from './data-path.js';
@@ -259,11 +259,13 @@ export class ReceivePipeline {
       const base = i * slotSize;
       if (peer.endpoint && !equal20(peer.endpoint, data, base)) peer.endpoint.set(data.subarray(base, base + ENDPOINT_BYTES));
       // The session's bookkeeping (timers, promoting a "next" keypair) follows every
-      // authenticated message; what is inside decides only where it goes.
-      this.ctx.hop.receivedAuthenticated(entry, kp, plain > 0, now);
-      if (plain === 0) continue; // keepalive
+      // authenticated message; what is inside decides only where it goes. (A probe's answer, like
+      // a keepalive, is owed no echo.)
       const p = base + TUN_OFFSET;
-      const first = data[p]!;
+      const first = plain > 0 ? data[p]! : -1;
+      const answer = first === FRAME_LINK_PROBE && plain > 1 && data[p + 1] === PROBE_ANSWER;
+      this.ctx.hop.receivedAuthenticated(entry, kp, plain > 0 && !answer, now);
+      if (plain === 0) continue; // keepalive
       // Packets and routed messages (kind 0) are traffic, for the link's liveness (links.ts); the
       // routing's own answers and reports are not: their askers time them out themselves.
       if (first >> 4 === 6 || first >> 4 === 4) {
@@ -291,7 +293,9 @@ export class ReceivePipeline {
       } else if (first === FRAME_CONTACTS) {
         const frame = data.slice(p, p + plain);
         this.deferred.push({ run: () => this.ctx.exchange.receive(peer, frame, now) });
-      } else if (first !== FRAME_LINK_PROBE) stats.malformed++; // a probe: the echo it asks for is owed already
+      } else if (answer) this.ctx.links.answerReceived(peer);
+      else if (first === FRAME_LINK_PROBE) this.deferred.push({ run: () => this.ctx.links.probeReceived(peer, now) });
+      else stats.malformed++;
     }
     if (e2e > 0) writable += this.openEndToEnd(n, now);
     if (writable > 0) this.ctx.tun.writeBatch(this.batch, n, TUN_OFFSET);

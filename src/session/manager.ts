@@ -446,9 +446,10 @@ export class SessionManager {
 
   /**
    * Seals and sends one transport message with the current keypair: a keepalive when `packet`
-   * is null. Used off the hot path (keepalives, packets staged during a handshake).
+   * is null. Used off the hot path (keepalives, packets staged during a handshake). A packet
+   * that `answers` (a link probe's answer) awaits no reply, as a keepalive does not.
    */
-  sendTransport(peer: Peer, packet: Uint8Array | null, now: number): boolean {
+  sendTransport(peer: Peer, packet: Uint8Array | null, now: number, answers = false): boolean {
     const kp = peer.current;
     if (!kp || !kp.usable(now) || !peer.endpoint) return false;
     const length = packet ? packet.length : 0;
@@ -461,8 +462,8 @@ export class SessionManager {
     buf.fill(0, TRANSPORT_HEADER_SIZE + length, TRANSPORT_HEADER_SIZE + padded);
     const sealed = kp.send.seal(kp.sendCounter++, buf, TRANSPORT_HEADER_SIZE, padded);
     this.events.sendDatagram(peer.endpoint, buf.subarray(0, TRANSPORT_HEADER_SIZE + sealed));
-    if (packet) {
-      peer.txBytes += length;
+    if (packet) peer.txBytes += length;
+    if (packet && !answers) {
       this.sentData(peer, now);
     } else {
       this.authenticatedSent(peer, now);

@@ -2,10 +2,31 @@
 // and the deadline Links.tick gives the node's timer (which at rest ticks once a second).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Links, LINK_BUSY_DEAD_MS, LINK_DEAD_MS, LINK_ECHO_MS, LINK_HELLO_LATE_MS, LINK_HELLO_MS, LINK_PROBE_DEAD_MS, LINK_QUIET_MS } from '../../src/node/links.js';
+import {
+  Links,
+  FRAME_LINK_PROBE,
+  LINK_ANSWER_GAP_MS,
+  LINK_BUSY_DEAD_MS,
+  LINK_DEAD_MS,
+  LINK_ECHO_MS,
+  LINK_HELLO_LATE_MS,
+  LINK_HELLO_MS,
+  LINK_PROBE_DEAD_MS,
+  LINK_QUICK_PROBE_DEAD_MS,
+  LINK_QUIET_MS,
+  LINK_REPROBE_MS,
+  PROBE_ANSWER,
+} from '../../src/node/links.js';
 import { deliver, flush, setup, settle } from './session-harness.js';
 
-function linked() {
+const ANSWER = Uint8Array.of(FRAME_LINK_PROBE, PROBE_ANSWER);
+
+/**
+ * A's link to B, up, its first probe (the one every link gets as it comes up) answered as B's
+ * revision would: `quick`, at once by a probe answer (A's receive path then calls
+ * answerReceived); else by a hello, as an older revision echoes within LINK_ECHO_MS.
+ */
+function linked(quick = false) {
   const s = setup();
   s.a.manager.initiate(s.a.peer, s.a.manager.now());
   settle(s.a, s.b);
@@ -13,6 +34,13 @@ function linked() {
   const events: string[] = [];
   const links = new Links(s.a.manager, { linkUp: (link) => events.push(`up ${link}`), linkDown: (link) => events.push(`down ${link}`) });
   links.add(s.a.peer);
+  links.tick(s.clock.mono, 1000);
+  assert.equal(s.a.outbox.filter((m) => m.length > 32).length, 1, 'a link came up unprobed');
+  flush(s.a, s.b);
+  s.clock.mono += 5;
+  s.b.manager.sendTransport(s.b.peer, quick ? ANSWER : null, s.clock.mono, true);
+  flush(s.b, s.a);
+  if (quick) links.answerReceived(s.a.peer);
   return { ...s, links, events };
 }
 
@@ -112,7 +140,7 @@ function probedThenDown(s: ReturnType<typeof linked>, probeAt: number, why: stri
   assert.equal(death, clock.mono + LINK_PROBE_DEAD_MS, 'the timer does not wake when the probe goes unanswered');
   clock.mono = death - 1;
   links.tick(clock.mono, 1000);
-  assert.equal(carrying(s), 0, 'probed twice in one silence');
+  assert.equal(carrying(s), 0, 'an older neighbour probed twice in one silence');
   assert.deepEqual(events, [`up ${a.peer.link}`]);
   clock.mono = death;
   assert.equal(links.tick(clock.mono, 1000), Infinity, 'a down link still has a deadline');
@@ -183,4 +211,117 @@ test('data sent and unanswered takes the link down LINK_BUSY_DEAD_MS after it, n
   clock.mono += 1;
   links.tick(clock.mono, 1000);
   assert.deepEqual(events, [`up ${a.peer.link}`, `down ${a.peer.link}`]);
+});
+
+/**
+ * For a neighbour that answers at once: from the probe at `probeAt`, probed again every
+ * LINK_REPROBE_MS (the deadlines tick() names), and down LINK_QUICK_PROBE_DEAD_MS after the first
+ * probe, not a millisecond sooner. Returns when it went down.
+ */
+function quickProbesThenDown(s: ReturnType<typeof linked>, probeAt: number): number {
+  const { a, clock, links, events } = s;
+  clock.mono = probeAt - 1;
+  links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 0, 'probed early');
+  clock.mono = probeAt;
+  let due = links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 1, 'no probe');
+  const death = probeAt + LINK_QUICK_PROBE_DEAD_MS;
+  const probes = [probeAt];
+  while (due < death) {
+    assert.equal(due, probes.at(-1)! + LINK_REPROBE_MS, 'the timer does not wake to probe again');
+    clock.mono = due - 1;
+    links.tick(clock.mono, 1000);
+    assert.equal(carrying(s), 0, 'probed again early');
+    clock.mono = due;
+    due = links.tick(clock.mono, 1000);
+    assert.equal(carrying(s), 1, 'not probed again');
+    probes.push(clock.mono);
+  }
+  assert.equal(probes.length, 4, `probes at ${probes.map((t) => t - probeAt).join(', ')} ms`);
+  assert.equal(due, death, 'the timer does not wake when the probes go unanswered');
+  clock.mono = death - 1;
+  links.tick(clock.mono, 1000);
+  assert.deepEqual(events, [`up ${a.peer.link}`], 'down early');
+  clock.mono = death;
+  assert.equal(links.tick(clock.mono, 1000), Infinity);
+  assert.deepEqual(events, [`up ${a.peer.link}`, `down ${a.peer.link}`]);
+  return death;
+}
+
+test('a neighbour that answers probes at once: a late hello, probes every LINK_REPROBE_MS, down LINK_QUICK_PROBE_DEAD_MS after the first', () => {
+  const s = linked(true);
+  const { a, clock } = s;
+  clock.mono += 10;
+  const heard = a.peer.lastReceivedAt;
+  a.outbox.length = 0;
+  const death = quickProbesThenDown(s, heard + LINK_HELLO_LATE_MS);
+  assert.equal(death - heard, LINK_HELLO_LATE_MS + LINK_QUICK_PROBE_DEAD_MS);
+});
+
+test('a neighbour that answers probes at once, whose packets stop: down LINK_QUICK_PROBE_DEAD_MS after the probe', () => {
+  const s = linked(true);
+  const { a, clock } = s;
+  clock.mono += 10;
+  packetFromB(s);
+  const heard = a.peer.lastReceivedAt;
+  a.outbox.length = 0;
+  assert.equal(quickProbesThenDown(s, heard + LINK_QUIET_MS) - heard, LINK_QUIET_MS + LINK_QUICK_PROBE_DEAD_MS);
+});
+
+test('a probe or answer lost does not take down the link of a neighbour that answers at once: the next probe is answered', () => {
+  const s = linked(true);
+  const { a, b, clock, links, events } = s;
+  clock.mono += 10;
+  const probeAt = a.peer.lastReceivedAt + LINK_HELLO_LATE_MS;
+  clock.mono = probeAt;
+  links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 1);
+  // Lost. The second probe goes and is answered.
+  clock.mono = probeAt + LINK_REPROBE_MS;
+  links.tick(clock.mono, 1000);
+  const sent = a.outbox.splice(0);
+  assert.equal(sent.filter((m) => m.length > 32).length, 1, 'not probed again');
+  for (const m of sent) deliver(a, b, m);
+  clock.mono += 20;
+  b.manager.sendTransport(b.peer, ANSWER, clock.mono, true);
+  flush(b, a);
+  for (clock.mono = probeAt; clock.mono <= probeAt + LINK_QUICK_PROBE_DEAD_MS + LINK_REPROBE_MS; clock.mono += 10) links.tick(clock.mono, 1000);
+  assert.deepEqual(events, [`up ${a.peer.link}`], 'a neighbour that answered the second probe was taken down');
+  assert.equal(carrying(s), 0, 'probed again after the answer');
+});
+
+test('a probe is answered at once, once per LINK_ANSWER_GAP_MS; the answer awaits no reply, so it cannot take the link down', () => {
+  const s = linked();
+  const { a, b, clock, links } = s;
+  clock.mono += 10;
+  a.outbox.length = 0;
+  b.manager.sendTransport(b.peer, Uint8Array.of(FRAME_LINK_PROBE), clock.mono);
+  flush(b, a);
+  links.probeReceived(a.peer, clock.mono);
+  assert.equal(carrying(s), 1, 'no answer');
+  assert.equal(a.peer.awaitingReplySince, -Infinity, 'the answer awaits a reply');
+  assert.equal(a.peer.owesKeepaliveSince, -Infinity, 'an echo still owed after the answer');
+  clock.mono += LINK_ANSWER_GAP_MS - 1;
+  links.probeReceived(a.peer, clock.mono);
+  assert.equal(carrying(s), 0, 'answered twice within LINK_ANSWER_GAP_MS');
+  clock.mono += 1;
+  links.probeReceived(a.peer, clock.mono);
+  assert.equal(carrying(s), 1, 'not answered after LINK_ANSWER_GAP_MS');
+});
+
+test('a link that comes up again is not probed again once its neighbour is known to answer at once', () => {
+  const s = linked(true);
+  const { a, clock, links, events } = s;
+  clock.mono += 10;
+  a.outbox.length = 0;
+  // Silent past LINK_DEAD_MS... (probes unanswered: down)
+  clock.mono = quickProbesThenDown(s, a.peer.lastReceivedAt + LINK_HELLO_LATE_MS);
+  // ... then heard again: up, and no probe for its coming up.
+  clock.mono += 100;
+  s.b.manager.sendTransport(s.b.peer, null, clock.mono);
+  flush(s.b, a);
+  links.tick(clock.mono, 1000);
+  assert.deepEqual(events, [`up ${a.peer.link}`, `down ${a.peer.link}`, `up ${a.peer.link}`]);
+  assert.equal(carrying(s), 0, 'probed as it came up again');
 });

@@ -12,7 +12,7 @@ import * as c from '../../src/session/constants.js';
 import { Counters } from '../../src/util/counters.js';
 import type { SessionManager } from '../../src/session/manager.js';
 import type { KeyPair } from '../../src/keys/x25519.js';
-import { FRAME_LINK_PROBE, Links } from '../../src/node/links.js';
+import { FRAME_LINK_PROBE, Links, PROBE_ANSWER } from '../../src/node/links.js';
 import { FRAME_ROUTING, KIND_DATABASE_REQUEST } from '../../src/routing/constants.js';
 import { KIND_ROUTING_ANSWER, writeRoutedHeader } from '../../src/forward/header.js';
 import { Routing } from '../../src/routing/routing.js';
@@ -26,8 +26,7 @@ import { RoutedPrefixes } from '../../src/node/routed-prefixes.js';
 import { PrefixPolicy } from '../../src/routing/prefix-policy.js';
 
 /** The receive pipeline of a node whose hop sessions are `hop`, with the real layers above it. */
-function pipelineFor(hop: SessionManager, keys: KeyPair, counters: Counters, tun: MemoryTun, batch: PacketBatch): ReceivePipeline {
-  const links = new Links(hop, { linkUp() {}, linkDown() {} });
+function pipelineFor(hop: SessionManager, keys: KeyPair, counters: Counters, tun: MemoryTun, batch: PacketBatch, links = new Links(hop, { linkUp() {}, linkDown() {} })): ReceivePipeline {
   const routing = new Routing({ identity: keys, mtu: 1420, send() {}, sendRouted() {}, now: hop.now });
   const address = fcAddressBytes(keys.publicKey);
   const icmp = new IcmpReplies(tun, address, hop.now);
@@ -111,14 +110,15 @@ function connected() {
   const session = setup();
   const { a, b, keysB } = session;
   const tun = new MemoryTun();
-  const pipeline = pipelineFor(b.manager, keysB, b.counters, tun, new PacketBatch(8, 2048));
+  const links = new Links(b.manager, { linkUp() {}, linkDown() {} });
+  const pipeline = pipelineFor(b.manager, keysB, b.counters, tun, new PacketBatch(8, 2048), links);
   a.manager.initiate(a.peer, a.manager.now());
   flush(a, b);
   flush(b, a);
   pipeline.drain(queueOf(a.outbox.splice(0), a.endpoint).asSocket()); // the confirming keepalive
   assert.ok(a.peer.isUp && b.peer.isUp);
   const packetFromA = (size: number) => ipv6(b.peer.address, a.peer.address, size);
-  return { ...session, tun, pipeline, packetFromA };
+  return { ...session, tun, pipeline, links, packetFromA };
 }
 
 function queueOf(datagrams: Uint8Array[], from: Uint8Array): DatagramQueue {
@@ -152,13 +152,22 @@ test('a peer\'s endpoint moves only with a datagram that authenticates (roaming 
   assert.equal(tun.written.length, 1);
 });
 
-test('a link probe is taken without complaint and owes its echo; packets mark the link as carrying traffic, control frames, routed answers and probes do not', () => {
-  const { a, b, clock, pipeline, packetFromA } = connected();
+test('a link probe is answered at once, and its answer marks the neighbour as answering so, owing nothing; packets mark the link as carrying traffic, control frames, routed answers and probes do not', () => {
+  const { a, b, clock, pipeline, links, packetFromA } = connected();
   const malformed = b.counters.malformed;
   clock.mono += 10;
+  b.outbox.length = 0;
   pipeline.drain(queueOf([sealData(a, Uint8Array.of(FRAME_LINK_PROBE))], a.endpoint).asSocket());
   assert.equal(b.counters.malformed, malformed, 'the probe was counted as malformed');
-  assert.equal(b.peer.owesKeepaliveSince, clock.mono, 'the probe is owed no echo');
+  assert.equal(b.outbox.length, 1, 'the probe was not answered at once');
+  assert.equal(b.peer.owesKeepaliveSince, -Infinity, 'the probe is owed an echo after its answer');
+  assert.equal(b.peer.awaitingReplySince, -Infinity, 'the answer awaits a reply');
+  // A's answer to a probe of B's: B owes it nothing, and waits for its answers no longer.
+  assert.equal(links.answersAtOnce(b.peer), false);
+  pipeline.drain(queueOf([sealData(a, Uint8Array.of(FRAME_LINK_PROBE, PROBE_ANSWER))], a.endpoint).asSocket());
+  assert.equal(b.counters.malformed, malformed, 'the answer was counted as malformed');
+  assert.equal(b.peer.owesKeepaliveSince, -Infinity, 'an answer is owed an echo');
+  assert.equal(links.answersAtOnce(b.peer), true, 'the answer was not noted');
   // A routing control frame (a database request) is not traffic either, nor a routed answer.
   pipeline.drain(queueOf([sealData(a, Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST))], a.endpoint).asSocket());
   const answer = new Uint8Array(7 + 12);
