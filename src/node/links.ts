@@ -155,7 +155,8 @@ export class Links {
       // (The wait began with our probe, or with data sent before it.)
       const probing = probe !== undefined && peer.awaitingReplySince === probe.since;
       const quick = this.quick.has(peer);
-      let reprobeDue = probing && quick ? probe!.last + LINK_REPROBE_MS : Infinity;
+      // (Not once the link is down: its neighbour may be gone for good.)
+      let reprobeDue = probing && quick && this.up.has(peer) ? probe!.last + LINK_REPROBE_MS : Infinity;
       if (peer.isUp && now >= reprobeDue && this.sessions.sendTransport(peer, PROBE, now)) {
         probe!.last = now;
         reprobeDue = now + LINK_REPROBE_MS;

@@ -246,6 +246,9 @@ function quickProbesThenDown(s: ReturnType<typeof linked>, probeAt: number): num
   clock.mono = death;
   assert.equal(links.tick(clock.mono, 1000), Infinity);
   assert.deepEqual(events, [`up ${a.peer.link}`, `down ${a.peer.link}`]);
+  for (clock.mono = death; clock.mono < death + 1000; clock.mono += 50) links.tick(clock.mono, 1000);
+  assert.equal(carrying(s), 0, 'a link down is probed on');
+  clock.mono = death;
   return death;
 }
 
