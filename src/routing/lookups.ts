@@ -181,6 +181,8 @@ interface Candidate {
   /** The ways it was asked by (tree and first hop): a request lost on one way is tried on
    *  another, up to CANDIDATE_TRIES. */
   tried: string[];
+  /** When it was last asked. */
+  askedAt: number;
 }
 
 interface Lookup {
@@ -378,7 +380,7 @@ export class Lookups {
       requests: 0,
     };
     for (const c of this.table.closest(target, 2 * DHT_BUCKET_SIZE)) {
-      lookup.candidates.push({ address: c.address, locator: c.locator, state: 0, hops: 0, tried: [] });
+      lookup.candidates.push({ address: c.address, locator: c.locator, state: 0, hops: 0, tried: [], askedAt: -Infinity });
     }
     this.lookups.set(hexOf(target), lookup);
     return lookup;
@@ -481,7 +483,7 @@ export class Lookups {
         if (!lookup.targetLocator || l.sequence > lookup.targetLocator.sequence) lookup.targetLocator = l;
       }
       if (equalAddress(address, this.address) || lookup.candidates.some((c) => equalAddress(c.address, address))) continue;
-      lookup.candidates.push({ address, locator: l, state: 0, hops, tried: [] });
+      lookup.candidates.push({ address, locator: l, state: 0, hops, tried: [], askedAt: -Infinity });
     }
     if (lookup.targetLocator && !lookup.internal && lookup.targetLocator.sequence > lookup.askedSequence) this.askTarget(lookup, hops);
     this.advance(lookup);
@@ -510,7 +512,7 @@ export class Lookups {
     // Started before this node knew anyone (it has just come up): the contacts it has met since.
     if (lookup.candidates.length === 0) {
       for (const c of this.table.closest(lookup.target, 2 * DHT_BUCKET_SIZE)) {
-        lookup.candidates.push({ address: c.address, locator: c.locator, state: 0, hops: 0, tried: [] });
+        lookup.candidates.push({ address: c.address, locator: c.locator, state: 0, hops: 0, tried: [], askedAt: -Infinity });
       }
     }
     // None of them in a tree of ours (this node has not joined the trees yet) nor a neighbour:
@@ -545,6 +547,7 @@ export class Lookups {
         continue;
       }
       c.state = 1;
+      c.askedAt = now;
       lookup.inFlight++;
       active++;
     }
@@ -569,22 +572,31 @@ export class Lookups {
    * a moment ago (its parent crashed): it signs a new one as soon as it notices, and again while
    * its places keep moving, at most every LOCATOR_LOST_INTERVAL_MS. So from STALLED_MS after it
    * was asked, the nearest contacts not waited on are asked again every RELOCATE_MS (those that
-   * failed too: the ways to them may have healed), and a newer locator they hold is asked at
-   * once (receiveAnswer). The way to a place that holds may fail too, while the nodes around a
-   * failure have not noticed it (they do 1.5 s after sending into it, docs/PROTOCOL.md §5): the
-   * target is asked again as often, by the trees as they are now. So until LOOKUP_TIMEOUT_MS:
-   * ending earlier only makes the caller start again from nothing.
+   * failed too: the ways to them may have healed), and of those waited on, the nearest silent
+   * for STALLED_MS, by a way not tried yet (its request most likely went lost into the failure,
+   * and its timeout would keep the contact that holds the new locator unasked past it: freifunk's
+   * slowest flow after its hub crashed came back after 3.2 s so, 2.7 s now; only one a round, for
+   * a contact that cannot be reached at all would keep the others from their turn: with every
+   * one, a lookup on freifunk after that crash found nothing in 20 s). A newer locator they hold
+   * is asked at once (receiveAnswer). The way to a place that holds may fail too, while the nodes
+   * around a failure have not noticed it (they do 1.5 s after sending into it, docs/PROTOCOL.md
+   * §5): the target is asked again as often, by the trees as they are now. So until
+   * LOOKUP_TIMEOUT_MS: ending earlier only makes the caller start again from nothing.
    */
   private relocate(lookup: Lookup, now: number): void {
     const silentFor = now - lookup.targetAskedAt;
     if (silentFor >= STALLED_MS && now - lookup.requeriedAt >= RELOCATE_MS) {
       lookup.requeriedAt = now;
       let reopened = 0;
+      let stalled = 0;
       for (const c of lookup.candidates) {
         if (reopened >= LOOKUP_PARALLEL) break;
-        if (c.state === 1 || equalAddress(c.address, lookup.target)) continue;
+        if (equalAddress(c.address, lookup.target)) continue;
+        if (c.state === 1) {
+          if (now - c.askedAt < STALLED_MS || stalled > 0) continue;
+          stalled++;
+        } else c.tried.length = 0;
         c.state = 0;
-        c.tried.length = 0;
         reopened++;
       }
     }
