@@ -16,10 +16,12 @@
 // time, where a shorter hello interval would cost every link, always.
 //
 // A probe is answered at once, by a probe answer (fifth revision). A neighbour seen to answer so
-// — each link probes once as it comes up, to know — is given LINK_QUICK_PROBE_DEAD_MS, not
+// — each link probes as it comes up, to know — is given LINK_QUICK_PROBE_DEAD_MS, not
 // LINK_PROBE_DEAD_MS, and probed again every LINK_REPROBE_MS meanwhile, so that one probe or
-// answer lost does not take its link down. Older neighbours echo within LINK_ECHO_MS, or not at
-// all (the first revision): they keep the longer wait.
+// answer lost does not take its link down; and it is probed when due even while something else
+// awaits its answer (a routing frame sent into the silence would otherwise hold the wait at
+// LINK_BUSY_DEAD_MS). Older neighbours echo within LINK_ECHO_MS, or not at all (the first
+// revision): they keep the longer wait.
 import type { SessionManager } from '../session/manager.js';
 import type { Peer } from '../session/peer.js';
 
@@ -47,6 +49,9 @@ export const LINK_REPROBE_MS = 150;
 /** Probes from one neighbour are answered at once at most this often; one that comes sooner is
  *  echoed within LINK_ECHO_MS like any plaintext. */
 export const LINK_ANSWER_GAP_MS = 50;
+/** A neighbour not known to answer probes at once is probed this often (and as its link comes
+ *  up) to learn whether it does: a frame every ten seconds, to neighbours of older revisions. */
+export const LINK_ASK_MS = 10_000;
 /** Data from a neighbour is answered within this long, by a hello if nothing else goes back. */
 export const LINK_ECHO_MS = 250;
 /** A link we sent data on that has been silent this long since is down: five echoes missed, or
@@ -82,6 +87,8 @@ export class Links {
   private readonly quick = new Set<Peer>();
   /** When each neighbour's probe was last answered. */
   private readonly answeredAt = new Map<Peer, number>();
+  /** When each neighbour not known to answer at once was last asked whether it does. */
+  private readonly askedAt = new Map<Peer, number>();
   private lastIndex = 0;
 
   constructor(
@@ -108,6 +115,7 @@ export class Links {
     this.probes.delete(peer);
     this.quick.delete(peer);
     this.answeredAt.delete(peer);
+    this.askedAt.delete(peer);
     this.byIndex.delete(peer.link);
     peer.link = 0;
   }
@@ -142,27 +150,37 @@ export class Links {
       const echoDue = peer.owesKeepaliveSince === -Infinity ? Infinity : peer.owesKeepaliveSince + LINK_ECHO_MS;
       if (peer.isUp && (now + horizon - peer.lastSentAt > LINK_HELLO_MS || now >= echoDue)) this.sessions.sendTransport(peer, null, now);
       // Heard from since the last probe, and then silence: short after packets, a hello's worth
-      // and a little after anything else (unless we await an answer anyway).
+      // and a little after anything else — unless we await an answer anyway, from a neighbour
+      // that does not answer probes at once (from one that does, the probe's comes sooner).
+      const quick = this.quick.has(peer);
       let probe = this.probes.get(peer);
       const probedAt = probe?.since ?? -Infinity;
-      let probeDue = peer.awaitingReplySince === -Infinity && peer.lastReceivedAt > probedAt ? peer.lastReceivedAt + (peer.trafficReceivedAt > probedAt ? LINK_QUIET_MS : LINK_HELLO_LATE_MS) : Infinity;
-      // A link coming up is probed once, to learn whether the neighbour answers at once.
-      if (!this.up.has(peer) && !this.quick.has(peer) && peer.awaitingReplySince === -Infinity) probeDue = now;
+      let probeDue = (quick || peer.awaitingReplySince === -Infinity) && peer.lastReceivedAt > probedAt ? peer.lastReceivedAt + (peer.trafficReceivedAt > probedAt ? LINK_QUIET_MS : LINK_HELLO_LATE_MS) : Infinity;
+      // One not known to answer at once is asked whether it does as its link comes up, and
+      // again every LINK_ASK_MS until it does (it may have been upgraded).
+      if (!quick && now - (this.askedAt.get(peer) ?? -Infinity) >= LINK_ASK_MS) probeDue = now;
       if (peer.isUp && now >= probeDue) {
         probeDue = Infinity;
-        if (this.sessions.sendTransport(peer, PROBE, now)) this.probes.set(peer, (probe = { since: now, last: now }));
+        if (this.sessions.sendTransport(peer, PROBE, now)) {
+          this.probes.set(peer, (probe = { since: now, last: now }));
+          if (!quick) this.askedAt.set(peer, now);
+        }
       }
-      // (The wait began with our probe, or with data sent before it.)
-      const probing = probe !== undefined && peer.awaitingReplySince === probe.since;
-      const quick = this.quick.has(peer);
-      // (Not once the link is down: its neighbour may be gone for good.)
-      let reprobeDue = probing && quick && this.up.has(peer) ? probe!.last + LINK_REPROBE_MS : Infinity;
+      // Unanswered so far, a probe to a neighbour that answers at once is sent again every
+      // LINK_REPROBE_MS (not once the link is down: its neighbour may be gone for good), and
+      // the link is down LINK_QUICK_PROBE_DEAD_MS after the first. For another, the wait
+      // (LINK_PROBE_DEAD_MS) is the probe's only if it began with the probe, not with data sent
+      // before it.
+      const unanswered = probe !== undefined && peer.lastReceivedAt < probe.since;
+      let reprobeDue = quick && unanswered && this.up.has(peer) ? probe!.last + LINK_REPROBE_MS : Infinity;
       if (peer.isUp && now >= reprobeDue && this.sessions.sendTransport(peer, PROBE, now)) {
         probe!.last = now;
         reprobeDue = now + LINK_REPROBE_MS;
       }
-      const busyDeath = peer.awaitingReplySince === -Infinity ? Infinity : peer.awaitingReplySince + (!probing ? LINK_BUSY_DEAD_MS : quick ? LINK_QUICK_PROBE_DEAD_MS : LINK_PROBE_DEAD_MS);
-      const death = Math.min(peer.lastReceivedAt + LINK_DEAD_MS, busyDeath);
+      const probeDeath = quick && unanswered ? probe!.since + LINK_QUICK_PROBE_DEAD_MS : Infinity;
+      const probing = !quick && probe !== undefined && peer.awaitingReplySince === probe.since;
+      const busyDeath = peer.awaitingReplySince === -Infinity ? Infinity : peer.awaitingReplySince + (probing ? LINK_PROBE_DEAD_MS : LINK_BUSY_DEAD_MS);
+      const death = Math.min(peer.lastReceivedAt + LINK_DEAD_MS, busyDeath, probeDeath);
       const up = peer.isUp && now < death;
       this.setUp(peer, up);
       if (!up) continue;

@@ -6,6 +6,7 @@ import {
   Links,
   FRAME_LINK_PROBE,
   LINK_ANSWER_GAP_MS,
+  LINK_ASK_MS,
   LINK_BUSY_DEAD_MS,
   LINK_DEAD_MS,
   LINK_ECHO_MS,
@@ -327,4 +328,39 @@ test('a link that comes up again is not probed again once its neighbour is known
   links.tick(clock.mono, 1000);
   assert.deepEqual(events, [`up ${a.peer.link}`, `down ${a.peer.link}`, `up ${a.peer.link}`]);
   assert.equal(carrying(s), 0, 'probed as it came up again');
+});
+
+test('a neighbour that answers at once is probed when its packets stop though a frame of ours awaits an answer, and down 500 ms after the probe, not 1.5 s after that frame', () => {
+  // A routing frame sent into the silence once held the wait at LINK_BUSY_DEAD_MS (seen in the
+  // one-way flow's network-namespace test: 1.7 s instead of 0.8).
+  const s = linked(true);
+  const { a, clock } = s;
+  clock.mono += 10;
+  packetFromB(s);
+  const heard = a.peer.lastReceivedAt;
+  clock.mono += 100;
+  a.manager.sendTransport(a.peer, Uint8Array.of(0x02, 4, 0, 0), clock.mono);
+  a.outbox.length = 0;
+  assert.equal(quickProbesThenDown(s, heard + LINK_QUIET_MS) - heard, LINK_QUIET_MS + LINK_QUICK_PROBE_DEAD_MS);
+});
+
+test('a neighbour not known to answer at once is asked again every LINK_ASK_MS (one probe), one that answers is not', () => {
+  for (const quick of [false, true]) {
+    const s = linked(quick);
+    const { a, b, clock, links, events } = s;
+    const upAt = clock.mono;
+    a.outbox.length = 0;
+    const probesAt: number[] = [];
+    for (let t = 100; t <= LINK_ASK_MS + 1000; t += 100) {
+      clock.mono = upAt + t;
+      if (t % 1000 === 0) {
+        b.manager.sendTransport(b.peer, null, clock.mono); // B's hellos
+        flush(b, a);
+      }
+      links.tick(clock.mono, 100);
+      if (carrying(s) > 0) probesAt.push(t);
+    }
+    assert.deepEqual(probesAt, quick ? [] : [LINK_ASK_MS], `${quick ? 'a quick' : 'an older'} neighbour probed at ${probesAt.join(', ')} ms`);
+    assert.deepEqual(events, [`up ${a.peer.link}`]);
+  }
 });
