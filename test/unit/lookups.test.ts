@@ -85,6 +85,19 @@ function lookupPairs(sim: Sim, done: Map<number, LookupResult[]>, pairs: number,
   return out;
 }
 
+/** A random pair whose target can move: not neighbours, the target with three links or more and
+ *  a parent in tree 0 other than the source (the link that the test cuts). Null to draw again. */
+function movingPair(sim: Sim, random: () => number) {
+  const g = sim.graph;
+  const s = Math.floor(random() * g.n);
+  const d = Math.floor(random() * g.n);
+  const target = sim.nodes[d]!;
+  if (s === d || g.adjacency[s]!.includes(d) || g.adjacency[d]!.length < 3 || target.agent.trees.parentOf(0) === 0) return null;
+  const parent = target.peers[target.agent.trees.parentOf(0)]!;
+  if (parent === s) return null;
+  return { s, d, target, source: sim.nodes[s]!.agent.lookups, parent };
+}
+
 function compare(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -243,17 +256,13 @@ test('a lookup whose target is located but silent keeps asking, and finds it whe
   // answer for two seconds (as while the trees around a failure heal): the lookup asks the
   // nearest contacts again for a newer locator and the target again, until LOOKUP_TIMEOUT_MS,
   // and finds it soon after it answers again.
-  const { g, sim, done } = meshOf80();
+  const { sim, done } = meshOf80();
   const random = rng(6);
   let tried = 0;
   while (tried < 5) {
-    const s = Math.floor(random() * g.n);
-    const d = Math.floor(random() * g.n);
-    const target = sim.nodes[d]!;
-    const source = sim.nodes[s]!.agent.lookups;
-    if (s === d || g.adjacency[s]!.includes(d) || g.adjacency[d]!.length < 3 || target.agent.trees.parentOf(0) === 0) continue;
-    const parent = target.peers[target.agent.trees.parentOf(0)]!;
-    if (parent === s) continue;
+    const pair = movingPair(sim, random);
+    if (!pair) continue;
+    const { s, d, target, source, parent } = pair;
     tried++;
     // The source found the target before (its routes forgotten since): the contacts it asks know
     // the locator it has now.
@@ -287,17 +296,13 @@ test('a target\'s nearest contact, silent when first asked, is asked again a rou
   // Around a failure, requests go lost into nodes that have not noticed it yet; the nearest
   // contacts, which hold the target's new locator, would otherwise stay unasked until their
   // requests time out (REQUEST_TIMEOUT_MS): past the target's new locator.
-  const { g, sim } = meshOf80();
+  const { sim } = meshOf80();
   const random = rng(8);
   const took: number[] = [];
   while (took.length < 5) {
-    const s = Math.floor(random() * g.n);
-    const d = Math.floor(random() * g.n);
-    const target = sim.nodes[d]!;
-    const source = sim.nodes[s]!.agent.lookups;
-    if (s === d || g.adjacency[s]!.includes(d) || g.adjacency[d]!.length < 3 || target.agent.trees.parentOf(0) === 0) continue;
-    const parent = target.peers[target.agent.trees.parentOf(0)]!;
-    if (parent === s) continue;
+    const pair = movingPair(sim, random);
+    if (!pair) continue;
+    const { s, d, target, source, parent } = pair;
     const targetAddress = address(sim, d);
     source.locate(targetAddress);
     sim.run(5_000);
