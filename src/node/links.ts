@@ -70,6 +70,19 @@ export const PROBE_ANSWER = 0x01;
 const PROBE = Uint8Array.of(FRAME_LINK_PROBE);
 const ANSWER = Uint8Array.of(FRAME_LINK_PROBE, PROBE_ANSWER);
 
+/** A neighbour's probing, in ms of the monotonic clock (-Infinity: never). */
+interface Watch {
+  /** When the silence the last probe asks about was first probed, and when its last probe went. */
+  probedSince: number;
+  probedLast: number;
+  /** Seen to answer probes at once. */
+  quick: boolean;
+  /** When a probe of its was last answered. */
+  answeredAt: number;
+  /** When, not known to answer at once, it was last asked whether it does. */
+  askedAt: number;
+}
+
 export interface LinkEvents {
   linkUp(link: number, peer: Peer): void;
   linkDown(link: number, peer: Peer): void;
@@ -80,15 +93,8 @@ const MAX_INDEX = 0xffff;
 export class Links {
   private readonly byIndex = new Map<number, Peer>();
   private readonly up = new Set<Peer>();
-  /** Each neighbour's last probe: when the silence it asks about was first probed, and when
-   *  the last probe of it went (absent: never probed). */
-  private readonly probes = new Map<Peer, { since: number; last: number }>();
-  /** Neighbours seen to answer probes at once. */
-  private readonly quick = new Set<Peer>();
-  /** When each neighbour's probe was last answered. */
-  private readonly answeredAt = new Map<Peer, number>();
-  /** When each neighbour not known to answer at once was last asked whether it does. */
-  private readonly askedAt = new Map<Peer, number>();
+  /** What the probing of each neighbour keeps (watchOf). */
+  private readonly watches = new Map<Peer, Watch>();
   private lastIndex = 0;
 
   constructor(
@@ -112,10 +118,7 @@ export class Links {
 
   remove(peer: Peer): void {
     this.setUp(peer, false);
-    this.probes.delete(peer);
-    this.quick.delete(peer);
-    this.answeredAt.delete(peer);
-    this.askedAt.delete(peer);
+    this.watches.delete(peer);
     this.byIndex.delete(peer.link);
     peer.link = 0;
   }
@@ -152,18 +155,17 @@ export class Links {
       // Heard from since the last probe, and then silence: short after packets, a hello's worth
       // and a little after anything else — unless we await an answer anyway, from a neighbour
       // that does not answer probes at once (from one that does, the probe's comes sooner).
-      const quick = this.quick.has(peer);
-      let probe = this.probes.get(peer);
-      const probedAt = probe?.since ?? -Infinity;
-      let probeDue = (quick || peer.awaitingReplySince === -Infinity) && peer.lastReceivedAt > probedAt ? peer.lastReceivedAt + (peer.trafficReceivedAt > probedAt ? LINK_QUIET_MS : LINK_HELLO_LATE_MS) : Infinity;
+      const watch = this.watchOf(peer);
+      const quick = watch.quick;
+      let probeDue = (quick || peer.awaitingReplySince === -Infinity) && peer.lastReceivedAt > watch.probedSince ? peer.lastReceivedAt + (peer.trafficReceivedAt > watch.probedSince ? LINK_QUIET_MS : LINK_HELLO_LATE_MS) : Infinity;
       // One not known to answer at once is asked whether it does as its link comes up, and
       // again every LINK_ASK_MS until it does (it may have been upgraded).
-      if (!quick && now - (this.askedAt.get(peer) ?? -Infinity) >= LINK_ASK_MS) probeDue = now;
+      if (!quick && now - watch.askedAt >= LINK_ASK_MS) probeDue = now;
       if (peer.isUp && now >= probeDue) {
         probeDue = Infinity;
         if (this.sessions.sendTransport(peer, PROBE, now)) {
-          this.probes.set(peer, (probe = { since: now, last: now }));
-          if (!quick) this.askedAt.set(peer, now);
+          watch.probedSince = watch.probedLast = now;
+          if (!quick) watch.askedAt = now;
         }
       }
       // Unanswered so far, a probe to a neighbour that answers at once is sent again every
@@ -171,14 +173,14 @@ export class Links {
       // the link is down LINK_QUICK_PROBE_DEAD_MS after the first. For another, the wait
       // (LINK_PROBE_DEAD_MS) is the probe's only if it began with the probe, not with data sent
       // before it.
-      const unanswered = probe !== undefined && peer.lastReceivedAt < probe.since;
-      let reprobeDue = quick && unanswered && this.up.has(peer) ? probe!.last + LINK_REPROBE_MS : Infinity;
+      const unanswered = peer.lastReceivedAt < watch.probedSince;
+      let reprobeDue = quick && unanswered && this.up.has(peer) ? watch.probedLast + LINK_REPROBE_MS : Infinity;
       if (peer.isUp && now >= reprobeDue && this.sessions.sendTransport(peer, PROBE, now)) {
-        probe!.last = now;
+        watch.probedLast = now;
         reprobeDue = now + LINK_REPROBE_MS;
       }
-      const probeDeath = quick && unanswered ? probe!.since + LINK_QUICK_PROBE_DEAD_MS : Infinity;
-      const probing = !quick && probe !== undefined && peer.awaitingReplySince === probe.since;
+      const probeDeath = quick && unanswered ? watch.probedSince + LINK_QUICK_PROBE_DEAD_MS : Infinity;
+      const probing = !quick && peer.awaitingReplySince === watch.probedSince;
       const busyDeath = peer.awaitingReplySince === -Infinity ? Infinity : peer.awaitingReplySince + (probing ? LINK_PROBE_DEAD_MS : LINK_BUSY_DEAD_MS);
       const death = Math.min(peer.lastReceivedAt + LINK_DEAD_MS, busyDeath, probeDeath);
       const up = peer.isUp && now < death;
@@ -193,18 +195,25 @@ export class Links {
   /** A probe came from `peer`: answered at once, unless one was a moment ago (then its echo
    *  goes within LINK_ECHO_MS, as for any plaintext). The answer asks for no reply. */
   probeReceived(peer: Peer, now: number): void {
-    if (now - (this.answeredAt.get(peer) ?? -Infinity) < LINK_ANSWER_GAP_MS) return;
-    if (this.sessions.sendTransport(peer, ANSWER, now, true)) this.answeredAt.set(peer, now);
+    const watch = this.watchOf(peer);
+    if (now - watch.answeredAt < LINK_ANSWER_GAP_MS) return;
+    if (this.sessions.sendTransport(peer, ANSWER, now, true)) watch.answeredAt = now;
   }
 
   /** A probe answer came from `peer`: it answers at once, and is waited for so long. */
   answerReceived(peer: Peer): void {
-    this.quick.add(peer);
+    this.watchOf(peer).quick = true;
   }
 
   /** Whether `peer` was seen to answer probes at once. */
   answersAtOnce(peer: Peer): boolean {
-    return this.quick.has(peer);
+    return this.watches.get(peer)?.quick ?? false;
+  }
+
+  private watchOf(peer: Peer): Watch {
+    let watch = this.watches.get(peer);
+    if (!watch) this.watches.set(peer, (watch = { probedSince: -Infinity, probedLast: -Infinity, quick: false, answeredAt: -Infinity, askedAt: -Infinity }));
+    return watch;
   }
 
   /** Every link down (the mesh switched off). */
