@@ -74,6 +74,9 @@ const REQUEST_LINK = 0xff;
 /** How long a node waits for a link it asked for before it passes that neighbour over: two
  *  requests' worth, so one lost frame costs a second, not the parent. */
 const LINK_WAIT_MS = 2 * TREE_RETRY_MS;
+/** Least time between two signatures of our link to one neighbour: half the asker's retry, so a
+ *  request sent again for a lost answer is always answered. */
+const LINK_SIGN_GAP_MS = TREE_RETRY_MS / 2;
 /** Other parents per tree whose whole positions are held beside the parent's, to follow at once
  *  when it goes; of every other neighbour only the coordinates are kept (isWhole). */
 const TREE_BACKUPS = 2;
@@ -85,8 +88,11 @@ export class TreeCounters extends CounterSet {
    *  up (a link not signed by the node above, a position that is not its sender's). */
   badSignature = 0;
   parentChanges = 0;
-  /** Links this node signed (one per neighbour that asked for one while its link was up). */
+  /** Links this node signed (one per request of a neighbour for its link). */
   linksSigned = 0;
+  /** Requests for our link not answered: the same neighbour had one signed under
+   *  LINK_SIGN_GAP_MS before. */
+  linkRequestsRefused = 0;
   /** Roots taken for gone after ROOT_EXPIRY_MS without a new beacon. */
   rootsExpired = 0;
   /** Positions sent again for want of an acknowledgement. */
@@ -106,9 +112,9 @@ export interface Position {
   beacon: Uint8Array;
   rank: Uint8Array;
   /** links[i] (LINK_SIZE bytes): the link from depth i to i + 1; the last one leads to the
-   *  node. A link is one object wherever it is held: the places of a node's children are its
-   *  own links and the ones it signed for them, which is what keeps a hub's state small. Empty
-   *  for a neighbour's place held by its coordinates alone (isWhole). */
+   *  node. A link is one object wherever it is held (the places of our parent and backups share
+   *  their way up with ours). Empty for a neighbour's place held by its coordinates alone
+   *  (isWhole). */
   links: readonly Uint8Array[];
   depth: number;
   coordinates: Uint16Array;
@@ -152,8 +158,10 @@ interface Neighbour {
   linkWantedSince: number;
   linkRequestedAt: number;
   linkRetryMs: number;
-  /** Our signed link to it, once it asked for one. */
-  linkFromUs: Uint8Array | null;
+  /** When we last signed our link to it (monotonic ms): the link is signed anew each time it
+   *  asks, at most once per LINK_SIGN_GAP_MS, and not kept — it is the last link of the
+   *  neighbour's place when it is our child, and a hub signs for hundreds of them. */
+  linkSignedAt: number;
   trees: NeighbourTree[];
 }
 
@@ -292,7 +300,7 @@ export class Trees {
           retryMs: TREE_RETRY_MS,
         });
       }
-      n = { key: key.slice(), linkToUs: null, linkWantedSince: Infinity, linkRequestedAt: -Infinity, linkRetryMs: TREE_RETRY_MS, linkFromUs: null, trees };
+      n = { key: key.slice(), linkToUs: null, linkWantedSince: Infinity, linkRequestedAt: -Infinity, linkRetryMs: TREE_RETRY_MS, linkSignedAt: -Infinity, trees };
       this.neighbours.set(link, n);
     }
     const now = this.now();
@@ -437,11 +445,9 @@ export class Trees {
     for (const own of this.own) bytes += positionBytes(own.position, held);
     for (const n of this.neighbours.values()) {
       bytes += KEY_SIZE;
-      // Its link to us (our place, if it is our parent, holds it too) and ours to it (its place,
-      // if it is our child).
-      for (const link of [n.linkToUs, n.linkFromUs]) {
-        if (!link || held.has(link)) continue;
-        held.add(link);
+      // Its link to us (our place, if it is our parent, holds it too).
+      if (n.linkToUs && !held.has(n.linkToUs)) {
+        held.add(n.linkToUs);
         bytes += LINK_SIZE;
       }
     }
@@ -641,8 +647,8 @@ export class Trees {
 
   /**
    * Keeps whole the positions in tree t of the parent, of the TREE_BACKUPS best other parents
-   * and of the one awaited (asking for those held by coordinates alone), and of the neighbours
-   * below us; of the others only the beacon and coordinates stay.
+   * and of the one awaited (asking for those held by coordinates alone); of the others, the
+   * neighbours below us among them, only the beacon and coordinates stay.
    */
   private keepWhole(t: number, now: number, awaited: NeighbourTree | null): void {
     const own = this.own[t]!;
@@ -661,8 +667,8 @@ export class Trees {
     for (const [link, n] of this.neighbours) {
       const nt = n.trees[t]!;
       const p = nt.position;
-      if (!p || link === own.parent || nt.below) continue;
-      const backup = nt === awaited || backups.some((b) => b.nt === nt);
+      if (!p || link === own.parent) continue;
+      const backup = !nt.below && (nt === awaited || backups.some((b) => b.nt === nt));
       if (backup && !isWhole(p)) {
         if (nt.wholeWantedSince === Infinity) nt.wholeWantedSince = now;
         this.request(link, t, nt, now);
@@ -770,8 +776,7 @@ export class Trees {
    * The position `beacon` + `flat` (depth links one after another) of the neighbour `from`, if
    * every signature holds and it ends at the neighbour. The links it shares from the root with a
    * position checked before (`checked`) are not checked again, and are held as that position's
-   * objects; so is the last link if we signed it (we are its parent), and the beacon if it is
-   * our own place's.
+   * objects; so is the beacon if it is our own place's.
    */
   private check(t: number, beacon: Uint8Array, flat: Uint8Array, depth: number, from: Neighbour, checked: readonly (Position | null)[]): Position | null {
     let signer = beacon.subarray(0, KEY_SIZE);
@@ -787,7 +792,6 @@ export class Trees {
       const off = i * LINK_SIZE;
       if (i < known) links[i] = source!.links[i]!;
       else if (!this.verified.link(signer, flat, off)) return null;
-      else if (i === depth - 1 && from.linkFromUs && sameBytes(from.linkFromUs, flat, off)) links[i] = from.linkFromUs;
       else links[i] = flat.slice(off, off + LINK_SIZE);
       coordinates[i] = linkPort(flat, off);
       signer = flat.subarray(off, off + KEY_SIZE);
@@ -810,16 +814,18 @@ export class Trees {
 
   // --- sending ---
 
-  /** Our link to a neighbour that asked for it, signed the first time. */
+  /** Our link to a neighbour that asked for it, signed anew: a neighbour asks once per link
+   *  session unless the answer is lost, so one asking more often than LINK_SIGN_GAP_MS is not
+   *  answered (a signature is the dearest thing a request can cost us). */
   private sendLink(link: number, n: Neighbour): void {
-    if (!n.linkFromUs) {
-      n.linkFromUs = signLink(this.sign, this.key, n.key, link);
-      this.counters.linksSigned++;
-    }
+    const now = this.now();
+    if (now - n.linkSignedAt < LINK_SIGN_GAP_MS) return void this.counters.linkRequestsRefused++;
+    n.linkSignedAt = now;
+    this.counters.linksSigned++;
     const frame = new Uint8Array(LINK_FRAME_SIZE);
     frame[0] = FRAME_ROUTING;
     frame[1] = KIND_TREE_LINK;
-    frame.set(n.linkFromUs, 2);
+    frame.set(signLink(this.sign, this.key, n.key, link), 2);
     this.send(link, frame);
   }
 
@@ -922,9 +928,10 @@ function awaitingWhole(nt: NeighbourTree, now: number): boolean {
  * Whether a neighbour's position is held with its links, or (once checked) only its beacon, depth
  * and coordinates, which are all greedy forwarding and the choice of a parent need. Links are
  * kept for the parent, the TREE_BACKUPS best other parents (followed at once when the parent
- * goes), one awaited, and the neighbours below us (their places are mostly our own links); a
- * neighbour that becomes one of the best is asked for its position again (Trees.keepWhole). At a
- * node of many links this is most of its tree state: every neighbour's way up, a signature a link.
+ * goes) and one awaited; a neighbour that becomes one of the best is asked for its position
+ * again (Trees.keepWhole). The neighbours below us (whether they are is noted when their place
+ * is checked) are never parents: their places are held as coordinates too. At a node of many
+ * links this is most of its tree state: every neighbour's way up, a signature a link.
  */
 function isWhole(p: Position | null): boolean {
   return p !== null && p.links.length === p.depth;

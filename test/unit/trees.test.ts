@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, type Graph } from '../../bench/sim/graph.js';
-import { FRAME_ROUTING, KIND_TREE_LINK, KIND_TREE_REQUEST, KIND_TREE_STATE, ROOT_EXPIRY_MS, TREE_COUNT, TREE_STABLE_MS } from '../../src/routing/constants.js';
-import { LINK_SIZE, ROOT_BEACON_SIZE, rootRank, signBeaconInPlace, signLink, unsignedRootBeacon } from '../../src/routing/tree-proof.js';
+import { FRAME_ROUTING, KIND_TREE_LINK, KIND_TREE_REQUEST, KIND_TREE_STATE, ROOT_EXPIRY_MS, TREE_COUNT, TREE_RETRY_MS, TREE_STABLE_MS } from '../../src/routing/constants.js';
+import { LINK_SIZE, ROOT_BEACON_SIZE, VerifiedSignatures, rootRank, signBeaconInPlace, signLink, unsignedRootBeacon } from '../../src/routing/tree-proof.js';
 import { Trees } from '../../src/routing/trees.js';
 import { xeddsaSigner, type XeddsaSigner } from '../../src/keys/xeddsa.js';
 
@@ -247,6 +247,66 @@ test('a node signs its link only for the neighbours that ask, those it is parent
   // of parents taken on the way while the trees formed (100 of 150 here, for 58 parents at the end).
   const directed = 2 * g.edges.length;
   assert.ok(signed <= 0.75 * directed, `${signed} links signed of ${directed}, ${parents} parent links`);
+});
+
+test('a link is signed anew each time a neighbour asks, not twice within half a retry, and not kept', () => {
+  const g = makeGraph('pair', 2, [[0, 1]]);
+  const answers: Uint8Array[] = [];
+  const sim = new AgentSim<Trees>(
+    g,
+    (io) =>
+      new Trees({
+        identity: io.keys,
+        mtu: 1280,
+        send: (link, frame) => {
+          if (io.index === 0 && frame[1] === KIND_TREE_LINK) answers.push(frame.slice(2));
+          io.send(link, frame);
+        },
+        now: io.now,
+        wallNow: io.wallNow,
+        workDue: io.workDue,
+      }),
+    { seed: 5 },
+  );
+  sim.start();
+  formed(sim, 10_000);
+  const node = sim.nodes[0]!;
+  const peer = sim.nodes[1]!;
+  const link = node.ifaceTo.get(1)!;
+  const request = Uint8Array.of(FRAME_ROUTING, KIND_TREE_REQUEST, 0xff);
+  const ask = () => {
+    answers.length = 0;
+    node.agent.receive(link, request);
+    return answers.slice();
+  };
+  const signedBefore = node.agent.counters.linksSigned;
+  sim.run(TREE_RETRY_MS);
+  const first = ask();
+  assert.equal(first.length, 1, 'a request for the link is answered');
+  assert.ok(new VerifiedSignatures(16).link(node.keys.publicKey, first[0]!, 0), 'the link checks out');
+  assert.equal(compare(first[0]!.subarray(0, 32), peer.keys.publicKey), 0, 'the link leads to the asker');
+  // Again at once: refused and counted, with no signature made.
+  const refusedBefore = node.agent.counters.linkRequestsRefused;
+  assert.equal(ask().length, 0, 'a second request within the gap is answered');
+  assert.equal(node.agent.counters.linkRequestsRefused - refusedBefore, 1);
+  assert.equal(node.agent.counters.linksSigned - signedBefore, 1);
+  // After half a retry it is signed again: nothing of the first was kept to send.
+  sim.run(TREE_RETRY_MS / 2);
+  const second = ask();
+  assert.equal(second.length, 1, 'a request after the gap is not answered');
+  assert.notEqual(compare(second[0]!, first[0]!), 0, 'the same link bytes were sent again (kept, not signed anew)');
+  assert.equal(node.agent.counters.linksSigned - signedBefore, 2);
+  // The peer, our child in every tree, is held by its coordinates: its place's last link, ours,
+  // is not held either.
+  let rooted = 0;
+  for (let t = 0; t < TREE_COUNT; t++) {
+    if (node.agent.parentOf(t) !== 0) continue;
+    rooted++;
+    const held = node.agent.neighbourPosition(link, t)!;
+    assert.equal(held.depth, 1);
+    assert.equal(held.links.length, 0, `tree ${t}: the child's place is held whole`);
+  }
+  assert.ok(rooted > 0, 'the node is root of no tree');
 });
 
 test('a neighbour that never gives its link is passed over after a wait, and asked ever more seldom', () => {
