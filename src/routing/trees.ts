@@ -526,6 +526,9 @@ export class Trees {
     if (nt.acked && compareRanks(position.rank, own.position.rank) > 0) {
       this.counters.resentToRestarted++;
       this.sendState(link, t, nt, now);
+    } else if (nt.below && sameRoot(position, own.position) && beaconSequence(position.beacon) < beaconSequence(own.position.beacon)) {
+      // It took our place as it held it, from before a beacon we did not send it (flush).
+      this.sendState(link, t, nt, now);
     }
     if (own.parent === link && equalKeys(own.position.beacon, 0, position.beacon)) {
       if (beaconSequence(position.beacon) > beaconSequence(own.position.beacon)) own.freshAt = now;
@@ -856,10 +859,15 @@ export class Trees {
   private flush(t: number, now: number): void {
     const own = this.own[t]!;
     if (own.sendDue === 0 || this.listening(t)) return;
-    const frames = own.sendDue === 2 ? this.stateFrames(t) : [this.stateFrame(t, 0, 0)];
+    const beaconOnly = own.sendDue === 1;
+    const frames = beaconOnly ? [this.stateFrame(t, 0, 0)] : this.stateFrames(t);
     own.sendDue = 0;
     for (const [link, n] of this.neighbours) {
       const nt = n.trees[t]!;
+      // A newer beacon alone goes to the neighbours below us, whose places it renews, and to
+      // those under another root, which it may bring back (noteRevival); the rest have it from
+      // their parents. At a hub that is most of its steady traffic (docs/ROUTING.md "Trees").
+      if (beaconOnly && !nt.below && nt.position && sameRoot(nt.position, own.position)) continue;
       nt.acked = false;
       nt.sentAt = now;
       nt.retryMs = TREE_RETRY_MS;
