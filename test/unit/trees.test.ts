@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, type Graph } from '../../bench/sim/graph.js';
-import { FRAME_ROUTING, KIND_TREE_LINK, KIND_TREE_REQUEST, KIND_TREE_STATE, ROOT_EXPIRY_MS, TREE_COUNT, TREE_RETRY_MS, TREE_STABLE_MS } from '../../src/routing/constants.js';
-import { LINK_SIZE, ROOT_BEACON_SIZE, VerifiedSignatures, rootRank, signBeaconInPlace, signLink, unsignedRootBeacon } from '../../src/routing/tree-proof.js';
+import { FRAME_ROUTING, KIND_TREE_LINK, KIND_TREE_REQUEST, KIND_TREE_STATE, ROOT_EXPIRY_MS, ROOT_REFRESH_MS, TREE_COUNT, TREE_RETRY_MS, TREE_STABLE_MS } from '../../src/routing/constants.js';
+import { LINK_SIZE, ROOT_BEACON_SIZE, VerifiedSignatures, beaconSequence, rootRank, signBeaconInPlace, signLink, unsignedRootBeacon } from '../../src/routing/tree-proof.js';
 import { Trees } from '../../src/routing/trees.js';
 import { xeddsaSigner, type XeddsaSigner } from '../../src/keys/xeddsa.js';
 
@@ -168,6 +168,73 @@ test('trees mend after a link and a node fail, and elect a new root when the roo
   const alive = (i: number) => i !== other.index && i !== root0.index;
   const at = formed(sim, 60_000, alive);
   assert.ok(at - rootFailed <= 10_000, `new root after ${at - rootFailed} ms`);
+});
+
+test("a root's new beacon reaches every node, each passing it on only to the neighbours below it", () => {
+  const g = randomGeometricGraph(40, 6);
+  // Beacon-only STATE frames (no links): sender, receiver, tree.
+  const beacons: { from: number; to: number; t: number }[] = [];
+  let watching = false;
+  const sim: Sim = new AgentSim<Trees>(
+    g,
+    (io) =>
+      new Trees({
+        identity: io.keys,
+        mtu: 1280,
+        send: (link, frame) => {
+          if (watching && frame[1] === KIND_TREE_STATE && frame[9] === 0) beacons.push({ from: io.index, to: sim.nodes[io.index]!.peers[link]!, t: frame[2]! });
+          io.send(link, frame);
+        },
+        now: io.now,
+        wallNow: io.wallNow,
+        workDue: io.workDue,
+      }),
+    { seed: 5 },
+  );
+  sim.start();
+  formed(sim, 30_000);
+  const sequences = (t: number) => sim.nodes.map((node) => beaconSequence(node.agent.position(t).beacon));
+  const before = Array.from({ length: TREE_COUNT }, (_, t) => Math.max(...sequences(t)));
+  watching = true;
+  sim.run(ROOT_REFRESH_MS + 10_000);
+  const below = (i: number, j: number, t: number) => {
+    const p = sim.nodes[j]!.agent.position(t);
+    return [p.beacon, ...p.links].some((l) => compare(l.subarray(0, 32), sim.nodes[i]!.keys.publicKey) === 0);
+  };
+  let offered = 0;
+  for (let t = 0; t < TREE_COUNT; t++) {
+    const now = sequences(t);
+    assert.ok(now.every((s) => s === now[0] && s > before[t]!), `tree ${t}: not every node has the new beacon`);
+    // Every node below another in the tree, its neighbour, was offered it by that neighbour.
+    for (const [a, b] of g.edges) for (const [i, j] of [[a, b], [b, a]] as const) if (below(i, j, t)) offered++;
+  }
+  assert.deepEqual(beacons.filter((f) => !below(f.from, f.to, f.t)), [], 'a beacon went to a neighbour not below its sender');
+  assert.ok(beacons.length >= offered && beacons.length < 1.2 * offered, `${beacons.length} beacons sent for ${offered} neighbours below`);
+  assert.deepEqual(treeProblems(sim), []);
+  // A node whose parent goes takes another neighbour's place as it holds it, from before the new
+  // beacon, which that neighbour did not send it: it gets the beacon once it is below it.
+  let pick: { i: number; t: number; parent: number } | null = null;
+  for (const node of sim.nodes) {
+    for (let t = 0; t < TREE_COUNT && !pick; t++) {
+      const p = node.agent.position(t);
+      const parent = node.peers[node.agent.parentOf(t)]!;
+      const others = g.adjacency[node.index]!.filter((j) => j !== parent && sim.nodes[j]!.agent.position(t).depth === p.depth - 1);
+      // Held whole (backups, followed without asking) and with the old beacon.
+      const stale = others.filter((j) => {
+        const held = node.agent.neighbourPosition(node.ifaceTo.get(j)!, t)!;
+        return held.links.length === held.depth && beaconSequence(held.beacon) < beaconSequence(p.beacon);
+      });
+      if (stale.length === others.length && others.length > 0) pick = { i: node.index, t, parent };
+    }
+    if (pick) break;
+  }
+  assert.ok(pick, 'no node with another way up whose beacon it holds old');
+  const node = sim.nodes[pick.i]!;
+  const newest = beaconSequence(node.agent.position(pick.t).beacon);
+  sim.linkDown(pick.i, pick.parent);
+  const oldParent = node.agent.parentOf(pick.t);
+  const moved = sim.runUntilTrue(() => ![0, oldParent].includes(node.agent.parentOf(pick.t)) && beaconSequence(node.agent.position(pick.t).beacon) === newest, 5_000, 10);
+  assert.notEqual(moved, null, 'the node under its new parent kept the old beacon');
 });
 
 test('a root that hangs with its links up is taken for gone after ROOT_EXPIRY_MS', () => {
