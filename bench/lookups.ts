@@ -17,11 +17,12 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { addressOf } from '../src/routing/locator.js';
 import { BOOTSTRAP_ROUNDS_MS, LOOKUP_TIMEOUT_MS, type Behaviour, type LookupResult } from '../src/routing/lookups.js';
-import { AgentSim } from './sim/agent-sim.js';
+import { AgentSim, type AgentIo } from './sim/agent-sim.js';
 import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
 import { MeshAgent } from './sim/mesh-agent.js';
 import { Deliveries, failover, flowPairs, type Failover } from './sim/flows.js';
 import { quantiles } from './sim/summary.js';
+import { TrafficKinds } from './sim/traffic-kinds.js';
 import { FRAME_ROUTED, KIND_MESSAGE, OFF_KIND } from '../src/forward/header.js';
 
 const GRAPH_DIR = graphDir(import.meta.url);
@@ -31,12 +32,12 @@ type Sim = AgentSim<MeshAgent>;
 /** Where data packets arrive (MeshAgent's `delivered`): watched by failover() while its flows run. */
 const deliveries = new Deliveries();
 
-function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<number>, kind: Behaviour): Sim {
+function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<number>, kind: Behaviour, kinds?: TrafficKinds): Sim {
   const shared = new Map<string, boolean>();
   return new AgentSim<MeshAgent>(
     g,
     (io) =>
-      new MeshAgent(io, {
+      new MeshAgent(kinds ? countedIo(io, kinds) : io, {
         shared,
         behaviour: hostile.has(io.index) ? kind : 'honest',
         lookupDone: (index, result) => {
@@ -48,6 +49,18 @@ function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<numbe
       }),
     { seed: 20261202, isTraffic: (frame) => frame[0] === FRAME_ROUTED && frame[OFF_KIND] === KIND_MESSAGE, lastHelloAge },
   );
+}
+
+/** `io` with what it sends counted by kind. */
+function countedIo(io: AgentIo, kinds: TrafficKinds): AgentIo {
+  const address = addressOf(io.keys.publicKey);
+  return {
+    ...io,
+    send: (link, frame) => {
+      kinds.count(io.index, address, frame);
+      io.send(link, frame);
+    },
+  };
 }
 
 interface PairResult {
@@ -140,7 +153,8 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
     phaseStart = now;
   };
   const done = new Map<number, LookupResult[]>();
-  const sim = makeSim(g, done, new Set(), 'silent');
+  const kinds = new TrafficKinds(g.n);
+  const sim = makeSim(g, done, new Set(), 'silent', kinds);
   sim.start();
   sim.run(20_000);
   phaseDone('cold start');
@@ -166,10 +180,16 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   phaseDone('join');
   console.log(`  rest of the join (to ${joinDone / 1000} s virtual): ${quantiles(Float64Array.from(join.perNode, (b) => b / 1024))} KiB sent per node`);
   if (steadyMin > 0) {
+    kinds.take(0);
     sim.run(steadyMin * 60_000);
     const steady = sim.takeTraffic();
     phaseDone('steady');
-    console.log(`  steady traffic over ${steadyMin} min after that (B/s per node): ${quantiles(Float64Array.from(steady.perNode, (b) => b / (steadyMin * 60)))}`);
+    const seconds = steadyMin * 60;
+    console.log(`  steady traffic over ${steadyMin} min after that (B/s per node): ${quantiles(Float64Array.from(steady.perNode, (b) => b / seconds))}`);
+    // Where it goes: per kind, the mean node's and the busiest node's.
+    const busiest = steady.perNode.indexOf(Math.max(...steady.perNode));
+    const split = kinds.take(busiest).filter((k) => k.mean > 0 || k.atNode > 0);
+    console.log(`    by kind (B/s, mean node / busiest node ${busiest}, ${g.adjacency[busiest]!.length} links): ${split.map((k) => `${k.kind} ${(k.mean / seconds).toFixed(1)} / ${(k.atNode / seconds).toFixed(0)}`).join('; ')}`);
   }
   // Failures under traffic: the biggest hub crashes; then a link on a flow's way is cut.
   const hub = g.adjacency.reduce((best, adj, i) => (adj.length > g.adjacency[best]!.length ? i : best), 0);
@@ -217,7 +237,9 @@ const option = (name: string, fallback: number) => {
   return at >= 0 ? Number(argv[at + 1]) : fallback;
 };
 const pairs = option('--pairs', 300);
-const steadyMin = option('--steady-min', 30);
+// An hour holds every periodic refresh in whole periods: the trees' beacons (20 min), the map's
+// announcements (30 min) and the published locators (60 min). A shorter window leaves some out.
+const steadyMin = option('--steady-min', 60);
 const hostile = option('--hostile', 0.1);
 const lastHelloAge = option('--hello-age', 0);
 const names = argv.filter((a, i) => !a.startsWith('--') && !argv[i - 1]?.startsWith('--'));

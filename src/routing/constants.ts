@@ -103,10 +103,11 @@ export const ROOT_LISTEN_MS = 3000;
 /** A root signs a new beacon this often, and every node passes it on to the neighbours below
  *  it. A root that fails is replaced in seconds (its links go down); the beacons only time out
  *  a root that stays linked and stops signing, so they can be rare: each costs a node about
- *  130 bytes a tree and a child, the steady traffic of a hub (docs/ROUTING.md "Trees"). */
-export const ROOT_REFRESH_MS = 30 * 60_000;
+ *  130 bytes a tree and a child, the steady traffic of a hub (docs/ROUTING.md "Trees"). Within
+ *  the 25 minutes after which nodes of the second revision (PROTOCOL.md §12) give a root up. */
+export const ROOT_REFRESH_MS = 20 * 60_000;
 /** A root not heard of anew for this long is taken for gone and the tree elects another. */
-export const ROOT_EXPIRY_MS = 75 * 60_000;
+export const ROOT_EXPIRY_MS = 50 * 60_000;
 /** Deepest place in a tree: coordinates must fit a label. A node that would be deeper stays out
  *  of that tree (it is in the others, or routed by the rest of the mesh). */
 export const MAX_TREE_DEPTH = MAX_HOPS - 1;
