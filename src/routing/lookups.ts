@@ -29,6 +29,7 @@
 // answer, and asks the target in every tree: docs/ROUTING.md says how many hostile nodes on the
 // way it survives, measured.
 import { randomBytes } from 'node:crypto';
+import { AddressTable } from '../fcnet/address-table.js';
 import { xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
 import { equalBytes, hexOf, readUint16BE, writeUint16BE } from '../util/bytes.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
@@ -246,6 +247,10 @@ export class Lookups {
    *  on. */
   behaviour: Behaviour;
   private readonly neighbours = new Map<number, Uint8Array>();
+  /** The route to each neighbour, by its address: its link. Kept apart from the found routes
+   *  (paths), which are soft state with a way to learn and to improve: a hub of hundreds of
+   *  links would otherwise hold a destination with a path list for each. */
+  private readonly neighbourRoutes = new AddressTable<FoundRoute>();
   private readonly lookups = new Map<string, Lookup>();
   private readonly requests = new Map<string, Request>();
   /** New neighbours, to be sent our locator once we have one that says where we are. */
@@ -303,17 +308,34 @@ export class Lookups {
   }
 
   linkUp(link: number, key: Uint8Array): void {
-    this.neighbours.set(link, key.slice());
-    if (this.paths.add(key, { link, slots: new Uint16Array(0), mtu: this.mtu, source: 'neighbour', tree: -1, at: this.now() }, this.now())) {
-      this.onRouteChanged?.(addressOf(key));
+    const held = key.slice();
+    this.neighbours.set(link, held);
+    const address = addressOf(held);
+    // A second link to the same neighbour leaves the route on the first.
+    if (!this.neighbourRoutes.lookup(address, 0)) {
+      this.neighbourRoutes.set(address, neighbourRoute(held, address, link, this.mtu, this.now()));
+      this.onRouteChanged?.(address);
     }
     this.greetDue.add(link);
   }
 
   linkDown(link: number): void {
     for (let t = 0; t < TREE_COUNT; t++) if (this.trees.parentOf(t) === link) this.placeLost = true;
+    const key = this.neighbours.get(link);
     this.neighbours.delete(link);
     this.greetDue.delete(link);
+    if (key) {
+      const address = addressOf(key);
+      if (this.neighbourRoutes.lookup(address, 0)?.link === link) {
+        this.neighbourRoutes.delete(address);
+        for (const [other, otherKey] of this.neighbours) {
+          if (!equalBytes(otherKey, key)) continue;
+          this.neighbourRoutes.set(address, neighbourRoute(otherKey, address, other, this.mtu, this.now()));
+          break;
+        }
+        this.onRouteChanged?.(address);
+      }
+    }
     for (const d of this.paths.linkDown(link)) this.onRouteChanged?.(d.address);
   }
 
@@ -324,8 +346,15 @@ export class Lookups {
     for (const d of this.paths.breakAt(link, slots, failed)) this.onRouteChanged?.(d.address);
   }
 
+  /** The route to the neighbour whose address is at buf[off], if it is one. Allocates nothing. */
+  neighbourRoute(buf: Uint8Array, off: number): FoundRoute | undefined {
+    return this.neighbourRoutes.lookup(buf, off);
+  }
+
   /** The route to `address`, if one is known; marks it used. */
   route(address: Uint8Array): FoundRoute | undefined {
+    const neighbour = this.neighbourRoutes.lookup(address, 0);
+    if (neighbour) return neighbour;
     const d = this.paths.get(address);
     if (!d?.route) return undefined;
     d.usedAt = this.now();
@@ -335,6 +364,10 @@ export class Lookups {
   /** Starts finding `address` unless a route is known (then it ends at once, found with no
    *  request) or a lookup for it runs. */
   locate(address: Uint8Array): void {
+    if (this.neighbourRoutes.lookup(address, 0)) {
+      this.onLookupDone?.({ target: address.slice(), found: true, located: true, hops: 0, requests: 0, ms: 0 });
+      return;
+    }
     const held = this.paths.get(address);
     if (held?.route) {
       // Known from its own request, say: the way it came is one tree's. The other trees may know
@@ -361,8 +394,7 @@ export class Lookups {
   }
 
   private isNeighbour(address: Uint8Array): boolean {
-    for (const key of this.neighbours.values()) if (equalAddress(addressOf(key), address)) return true;
-    return false;
+    return this.neighbourRoutes.lookup(address, 0) !== undefined;
   }
 
   private startLookup(target: Uint8Array, internal: boolean): Lookup {
@@ -500,9 +532,11 @@ export class Lookups {
     return decoded && { locator: decoded.locator, length: decoded.length, signed: verifyLocator(this.verified, decoded.locator) };
   }
 
-  /** Bytes of lookup state: the table, the routes, requests in flight. */
+  /** Bytes of lookup state: the table, the routes (to a neighbour: its address, link and a
+   *  reference to its key), requests in flight. */
   stateBytes(): number {
-    return this.table.stateBytes() + this.paths.stateBytes() + (this.current?.bytes.length ?? 0) + this.requests.size * 64;
+    const neighbours = this.neighbours.size * (ADDRESS_SIZE + 8 + 16);
+    return this.table.stateBytes() + this.paths.stateBytes() + neighbours + (this.current?.bytes.length ?? 0) + this.requests.size * 64;
   }
 
   // --- lookups ---
@@ -1028,4 +1062,11 @@ function samePlace(a: Position, b: Position): boolean {
   for (let i = 0; i < ROOT_PREFIX_SIZE; i++) if (a.beacon[i] !== b.beacon[i]) return false;
   for (let i = 0; i < a.depth; i++) if (a.coordinates[i] !== b.coordinates[i]) return false;
   return true;
+}
+
+const NO_SLOTS = new Uint16Array(0);
+
+/** The route to a neighbour: its link, an empty label. */
+function neighbourRoute(key: Uint8Array, address: Uint8Array, link: number, mtu: number, now: number): FoundRoute {
+  return { publicKey: key, address, link, label: NO_SLOTS, hops: 1, mtu, path: [key], source: 'neighbour', tree: -1, foundAt: now };
 }

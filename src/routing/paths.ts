@@ -6,8 +6,9 @@ import { bytesKey } from '../util/bytes.js';
 import { addressOf, type Locator } from './locator.js';
 import type { Route } from './spf.js';
 
-/** How a path was learned (docs/ROUTING.md "Lookups"): a link to the node itself; the way a
- *  request of ours went to it (a lookup's, or a probe's in one tree), its answer having come
+/** How a route was learned (docs/ROUTING.md "Lookups"): a link to the node itself (a
+ *  neighbour's route, which lookups.ts keeps apart from these); the way a request of ours went
+ *  to it (a lookup's, or a probe's in one tree), its answer having come
  *  back along it; the way it steered the return of our probe; the way its own request came. */
 export type PathSource = 'neighbour' | 'lookup' | 'probe' | 'return' | 'request';
 
@@ -114,11 +115,11 @@ export class Paths {
     return changed;
   }
 
-  /** Forgets the destinations not used since `before` (but neighbours), and returns them. */
+  /** Forgets the destinations not used since `before`, and returns them. */
   expire(before: number): Destination[] {
     const gone: Destination[] = [];
     for (const [key, d] of this.byAddress) {
-      if (d.usedAt < before && !d.paths.every((p) => p.source === 'neighbour')) {
+      if (d.usedAt < before) {
         this.byAddress.delete(key);
         gone.push(d);
       }

@@ -8,8 +8,9 @@
 //   receiveAnswer              a routed frame of kind 2 whose label is used up here: an answer.
 //   receiveUnreachable         one of kind 3: a found route broke at a transit; the next takes over.
 //   lookup / routeTo           the data plane's questions: the map's route where the map knows the
-//                              destination (shortest, and how every small mesh is routed), else the
-//                              best route a lookup found; lookup allocates nothing.
+//                              destination (shortest, and how every small mesh is routed), else a
+//                              neighbour's link, else the best route a lookup found; lookup
+//                              allocates nothing.
 //   locate                     no route to an address: find it (the caller holds its packets).
 //   routes                     every route, for `rovy routes` and the D-Bus API.
 import { AddressTable } from '../fcnet/address-table.js';
@@ -145,7 +146,7 @@ export class Routing {
 
   /** The route to the node whose 16-byte address is at buf[off]. Allocates nothing. */
   lookup(buf: Uint8Array, off: number): Route | undefined {
-    const route = this.map.lookup(buf, off);
+    const route = this.map.lookup(buf, off) ?? this.lookups.neighbourRoute(buf, off);
     if (route) return route;
     const d = this.found.lookup(buf, off);
     if (!d) return undefined;
@@ -159,7 +160,7 @@ export class Routing {
 
   /** The key of the node at `address`, if the map or a lookup knows it. */
   keyOf(address: Uint8Array): Uint8Array | undefined {
-    return this.map.keyOf(address) ?? this.found.lookup(address, 0)?.publicKey;
+    return this.map.keyOf(address) ?? this.lookups.neighbourRoute(address, 0)?.publicKey ?? this.found.lookup(address, 0)?.publicKey;
   }
 
   /** Finds a route to `address` (lookupDone says when it ends) unless one is known. */

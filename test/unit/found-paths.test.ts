@@ -3,11 +3,13 @@
 // exactly the routes that go that way and on by that index are dropped, the next best takes over,
 // and end-to-end peers' reverse routes that go that way are forgotten (src/node/end-to-end.ts).
 // The simulator's flows measure the same under a crash (bench/lookups.ts).
+// A neighbour's route, its link, is no found route: kept apart, and never forgotten while the link is up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair } from '../../src/keys/keypair.js';
 import { addressOf } from '../../src/routing/locator.js';
 import { Paths, type FoundPath } from '../../src/routing/paths.js';
+import { Routing, isFoundRoute } from '../../src/routing/routing.js';
 
 const path = (link: number, slots: number[], at = 0): FoundPath => ({ link, slots: Uint16Array.from(slots), mtu: 1420, source: 'lookup', tree: 0, at });
 
@@ -41,4 +43,47 @@ test('an unreachable report drops the routes through that transit and index, and
   // A report naming an index past the end of a route (the destination itself) drops nothing.
   assert.deepEqual(paths.breakAt(3, Uint16Array.of(7, 8), 1), []);
   assert.ok(paths.get(addressOf(e))?.route);
+});
+
+test("a neighbour's route is its link, kept apart from the found routes; with two links to it, the other takes over", () => {
+  let changes = 0;
+  let clock = 0;
+  const routing = new Routing({
+    identity: generateKeyPair(),
+    mtu: 1420,
+    send: () => {},
+    sendRouted: () => {},
+    now: () => clock,
+    routesChanged: () => void changes++,
+  });
+  const [a, b] = [generateKeyPair().publicKey, generateKeyPair().publicKey];
+  routing.linkUp(1, a);
+  routing.linkUp(2, b);
+  routing.linkUp(3, a); // a second link to a
+  const route = (key: Uint8Array) => routing.lookup(addressOf(key), 0);
+  assert.equal(route(a)?.link, 1);
+  assert.equal(route(b)?.link, 2);
+  assert.equal(route(a)?.label.length, 0);
+  const toA = route(a)!;
+  assert.ok(isFoundRoute(toA) && toA.source === 'neighbour');
+  assert.deepEqual(routing.keyOf(addressOf(b)), b);
+  assert.equal(routing.lookups.paths.size, 0, 'a neighbour is held as a found destination');
+  assert.deepEqual(routing.routes(), [], 'a neighbour is listed as a routed peer');
+  assert.ok(changes >= 2, 'no route change told for the neighbours');
+  // Its first link goes: the second carries the route. Then that too.
+  clock = 1000;
+  const before = changes;
+  routing.linkDown(1);
+  assert.equal(route(a)?.link, 3);
+  assert.ok(changes > before);
+  routing.linkDown(3);
+  assert.equal(route(a), undefined);
+  assert.equal(routing.keyOf(addressOf(a)), undefined);
+  assert.equal(route(b)?.link, 2);
+  // The neighbour's route is not found state: idle for longer than found routes live, it stays.
+  clock = 60 * 60_000;
+  routing.tick();
+  assert.equal(route(b)?.link, 2);
+  routing.linkDown(2);
+  assert.equal(route(b), undefined);
 });
