@@ -857,6 +857,9 @@ export class Lookups {
 
   private addPath(key: Uint8Array, path: FoundPath): void {
     if (path.link === 0 || !this.neighbours.has(path.link)) return;
+    // A neighbour is reached by its link, one hop: no way found to it is shorter, and a hub
+    // would hold one for each neighbour that asks it something.
+    if (this.neighbourRoutes.lookup(addressOf(key), 0)) return;
     const changed = this.paths.add(key, path, this.now());
     const d = this.paths.get(addressOf(key));
     const early = this.probedEarly.get(hexOf(addressOf(key)));

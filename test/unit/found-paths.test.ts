@@ -68,6 +68,9 @@ test("a neighbour's route is its link, kept apart from the found routes; with tw
   assert.ok(isFoundRoute(toA) && toA.source === 'neighbour');
   assert.deepEqual(routing.keyOf(addressOf(b)), b);
   assert.equal(routing.lookups.paths.size, 0, 'a neighbour is held as a found destination');
+  // Nor is the way back of a request from it kept: its link is shorter.
+  (routing.lookups as unknown as { addPath(key: Uint8Array, path: FoundPath): void }).addPath(b, path(1, [4]));
+  assert.equal(routing.lookups.paths.size, 0, 'a way to a neighbour is kept as a found route');
   assert.deepEqual(routing.routes(), [], 'a neighbour is listed as a routed peer');
   assert.ok(changes >= 2, 'no route change told for the neighbours');
   // Its first link goes: the second carries the route. Then that too.
