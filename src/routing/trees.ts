@@ -866,7 +866,8 @@ export class Trees {
       const nt = n.trees[t]!;
       // A newer beacon alone goes to the neighbours below us, whose places it renews, and to
       // those under another root, which it may bring back (noteRevival); the rest have it from
-      // their parents. At a hub that is most of its steady traffic (docs/ROUTING.md "Trees").
+      // their parents. At a hub this was most of its steady traffic (docs/ROUTING.md, "Beacons
+      // only where they renew a place").
       if (beaconOnly && !nt.below && nt.position && sameRoot(nt.position, own.position)) continue;
       nt.acked = false;
       nt.sentAt = now;
