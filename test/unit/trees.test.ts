@@ -14,10 +14,22 @@ import { xeddsaSigner, type XeddsaSigner } from '../../src/keys/xeddsa.js';
 
 type Sim = AgentSim<Trees>;
 
-function makeSim(g: Graph, loss = 0): Sim {
+/** Real Trees agents on the simulator; `sent`, if given, sees every frame a node sends. */
+function makeSim(g: Graph, loss = 0, sent?: (node: number, link: number, frame: Uint8Array) => void): Sim {
   return new AgentSim<Trees>(
     g,
-    (io) => new Trees({ identity: io.keys, mtu: 1280, send: io.send, now: io.now, wallNow: io.wallNow, workDue: io.workDue }),
+    (io) =>
+      new Trees({
+        identity: io.keys,
+        mtu: 1280,
+        send: (link, frame) => {
+          sent?.(io.index, link, frame);
+          io.send(link, frame);
+        },
+        now: io.now,
+        wallNow: io.wallNow,
+        workDue: io.workDue,
+      }),
     { seed: 5, loss },
   );
 }
@@ -175,22 +187,9 @@ test("a root's new beacon reaches every node, each passing it on only to the nei
   // Beacon-only STATE frames (no links): sender, receiver, tree.
   const beacons: { from: number; to: number; t: number }[] = [];
   let watching = false;
-  const sim: Sim = new AgentSim<Trees>(
-    g,
-    (io) =>
-      new Trees({
-        identity: io.keys,
-        mtu: 1280,
-        send: (link, frame) => {
-          if (watching && frame[1] === KIND_TREE_STATE && frame[9] === 0) beacons.push({ from: io.index, to: sim.nodes[io.index]!.peers[link]!, t: frame[2]! });
-          io.send(link, frame);
-        },
-        now: io.now,
-        wallNow: io.wallNow,
-        workDue: io.workDue,
-      }),
-    { seed: 5 },
-  );
+  const sim: Sim = makeSim(g, 0, (from, link, frame) => {
+    if (watching && frame[1] === KIND_TREE_STATE && frame[9] === 0) beacons.push({ from, to: sim.nodes[from]!.peers[link]!, t: frame[2]! });
+  });
   sim.start();
   formed(sim, 30_000);
   const sequences = (t: number) => sim.nodes.map((node) => beaconSequence(node.agent.position(t).beacon));
@@ -319,22 +318,9 @@ test('a node signs its link only for the neighbours that ask, those it is parent
 test('a link is signed anew each time a neighbour asks, not twice within half a retry, and not kept', () => {
   const g = makeGraph('pair', 2, [[0, 1]]);
   const answers: Uint8Array[] = [];
-  const sim = new AgentSim<Trees>(
-    g,
-    (io) =>
-      new Trees({
-        identity: io.keys,
-        mtu: 1280,
-        send: (link, frame) => {
-          if (io.index === 0 && frame[1] === KIND_TREE_LINK) answers.push(frame.slice(2));
-          io.send(link, frame);
-        },
-        now: io.now,
-        wallNow: io.wallNow,
-        workDue: io.workDue,
-      }),
-    { seed: 5 },
-  );
+  const sim = makeSim(g, 0, (from, _link, frame) => {
+    if (from === 0 && frame[1] === KIND_TREE_LINK) answers.push(frame.slice(2));
+  });
   sim.start();
   formed(sim, 10_000);
   const node = sim.nodes[0]!;
@@ -413,25 +399,12 @@ test('a node holds whole only the positions it may soon follow; when its parent 
   // Positions it asked for, and those asked for while it had none of `followable` as parent.
   let requests = 0;
   let requestsBefore = 0;
-  const sim = new AgentSim<Trees>(
-    g,
-    (io) =>
-      new Trees({
-        identity: io.keys,
-        mtu: 1280,
-        send: (link, frame) => {
-          if (io.index === watched && frame[1] === KIND_TREE_REQUEST && frame[2] === watchedTree) {
-            requests++;
-            if (!followable.includes(sim.nodes[io.index]!.agent.parentOf(watchedTree))) requestsBefore++;
-          }
-          io.send(link, frame);
-        },
-        now: io.now,
-        wallNow: io.wallNow,
-        workDue: io.workDue,
-      }),
-    { seed: 5 },
-  );
+  const sim: Sim = makeSim(g, 0, (from, _link, frame) => {
+    if (from === watched && frame[1] === KIND_TREE_REQUEST && frame[2] === watchedTree) {
+      requests++;
+      if (!followable.includes(sim.nodes[from]!.agent.parentOf(watchedTree))) requestsBefore++;
+    }
+  });
   sim.start();
   formed(sim, 30_000);
   sim.run(TREE_STABLE_MS);
