@@ -4,7 +4,8 @@
 // bytes go is what says which part of the routing to make cheaper.
 import { FRAME_ROUTED, KIND_ROUTING_ANSWER, OFF_KIND, OFF_POINTER } from '../../src/forward/header.js';
 import { FRAME_ROUTING, KIND_ANNOUNCEMENTS, KIND_TREE_ACK, KIND_TREE_STATE } from '../../src/routing/constants.js';
-import { FRAME_TREE_ROUTED } from '../../src/routing/tree-frame.js';
+import { FRAME_TREE_ROUTED, OFF_TREE_ORIGIN } from '../../src/routing/tree-frame.js';
+import { equalBytes } from '../../src/util/bytes.js';
 
 export const TRAFFIC_KINDS = [
   'map announcements',
@@ -16,9 +17,6 @@ export const TRAFFIC_KINDS = [
   'answers passed on',
   'data and reports',
 ] as const;
-
-/** Offset of a tree-routed frame's origin address (docs/PROTOCOL.md §12). */
-const OFF_TREE_ORIGIN = 39;
 
 export class TrafficKinds {
   /** bytes[kind * n + node] since the last take. */
@@ -50,10 +48,7 @@ function kindOf(frame: Uint8Array, address: Uint8Array): number {
     if (frame[1] === KIND_ANNOUNCEMENTS) return 0;
     return frame[1]! >= KIND_TREE_STATE && frame[1]! <= KIND_TREE_ACK ? 2 : 1;
   }
-  if (frame[0] === FRAME_TREE_ROUTED) {
-    for (let i = 0; i < address.length; i++) if (frame[OFF_TREE_ORIGIN + i] !== address[i]) return 4;
-    return 3;
-  }
+  if (frame[0] === FRAME_TREE_ROUTED) return equalBytes(frame.subarray(OFF_TREE_ORIGIN, OFF_TREE_ORIGIN + address.length), address) ? 3 : 4;
   if (frame[0] === FRAME_ROUTED && frame[OFF_KIND] === KIND_ROUTING_ANSWER) return frame[OFF_POINTER] === 0 ? 5 : 6;
   return 7;
 }

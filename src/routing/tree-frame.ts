@@ -29,6 +29,9 @@ export const KIND_PROBE_RETURN = 3;
 export const TREE_FRAME_HOP_LIMIT = 64;
 
 const ADDRESS_SIZE = 16;
+const OFF_DESTINATION = 23;
+/** Where the origin's address is: what a transit, or a counter of what a node sends, reads. */
+export const OFF_TREE_ORIGIN = 39;
 const OFF_COORDINATES = 56;
 
 export interface TreeFrame {
@@ -59,8 +62,8 @@ export function encodeTreeFrame(f: TreeFrame): Uint8Array {
   frame[6] = f.mtu & 0xff;
   frame.set(f.id, 7);
   frame.set(f.root.subarray(0, ROOT_PREFIX_SIZE), 15);
-  frame.set(f.destination, 23);
-  frame.set(f.origin, 39);
+  frame.set(f.destination, OFF_DESTINATION);
+  frame.set(f.origin, OFF_TREE_ORIGIN);
   frame[55] = d;
   for (let i = 0; i < d; i++) writeUint16BE(frame, OFF_COORDINATES + 2 * i, f.coordinates[i]!);
   writeUint16BE(frame, payloadAt - 2, f.payload.length);
@@ -92,8 +95,8 @@ export function decodeTreeFrame(buf: Uint8Array): TreeFrame | null {
     mtu: readUint16BE(buf, 5),
     id: buf.subarray(7, 15),
     root: buf.subarray(15, 15 + ROOT_PREFIX_SIZE),
-    destination: buf.subarray(23, 23 + ADDRESS_SIZE),
-    origin: buf.subarray(39, 39 + ADDRESS_SIZE),
+    destination: buf.subarray(OFF_DESTINATION, OFF_DESTINATION + ADDRESS_SIZE),
+    origin: buf.subarray(OFF_TREE_ORIGIN, OFF_TREE_ORIGIN + ADDRESS_SIZE),
     coordinates,
     payload: buf.subarray(payloadAt, recordedAt),
     recorded,
