@@ -311,9 +311,11 @@ export class Lookups {
     const held = key.slice();
     this.neighbours.set(link, held);
     const address = addressOf(held);
-    // A second link to the same neighbour leaves the route on the first.
+    // A second link to the same neighbour leaves the route on the first. Ways found to it
+    // before are longer than its link: a neighbour is never a found destination (addPath).
     if (!this.neighbourRoutes.lookup(address, 0)) {
       this.neighbourRoutes.set(address, neighbourRoute(held, address, link, this.mtu, this.now()));
+      this.paths.forget(address);
       this.onRouteChanged?.(address);
     }
     this.greetDue.add(link);

@@ -115,6 +115,11 @@ export class Paths {
     return changed;
   }
 
+  /** Forgets the destination at `address`; true if it was held. */
+  forget(address: Uint8Array): boolean {
+    return this.byAddress.delete(bytesKey(address));
+  }
+
   /** Forgets the destinations not used since `before`, and returns them. */
   expire(before: number): Destination[] {
     const gone: Destination[] = [];

@@ -144,14 +144,18 @@ export class Routing {
     this.lookups.tick();
   }
 
-  /** The route to the node whose 16-byte address is at buf[off]. Allocates nothing. */
+  /** The route to the node whose 16-byte address is at buf[off]. Allocates nothing. A
+   *  neighbour is never a found destination, so the found routes are asked before the
+   *  neighbours' links (the map holds the neighbours of all but the nodes of many links). */
   lookup(buf: Uint8Array, off: number): Route | undefined {
-    const route = this.map.lookup(buf, off) ?? this.lookups.neighbourRoute(buf, off);
+    const route = this.map.lookup(buf, off);
     if (route) return route;
     const d = this.found.lookup(buf, off);
-    if (!d) return undefined;
-    d.usedAt = this.clock;
-    return d.route ?? undefined;
+    if (d) {
+      d.usedAt = this.clock;
+      return d.route ?? undefined;
+    }
+    return this.lookups.neighbourRoute(buf, off);
   }
 
   routeTo(publicKey: Uint8Array): Route | undefined {

@@ -71,6 +71,13 @@ test("a neighbour's route is its link, kept apart from the found routes; with tw
   // Nor is the way back of a request from it kept: its link is shorter.
   (routing.lookups as unknown as { addPath(key: Uint8Array, path: FoundPath): void }).addPath(b, path(1, [4]));
   assert.equal(routing.lookups.paths.size, 0, 'a way to a neighbour is kept as a found route');
+  // A node found through b that then becomes a neighbour: its link replaces the way found.
+  const c = generateKeyPair().publicKey;
+  (routing.lookups as unknown as { addPath(key: Uint8Array, path: FoundPath): void }).addPath(c, path(2, [4]));
+  assert.equal(route(c)?.link, 2);
+  routing.linkUp(4, c);
+  assert.equal(route(c)?.link, 4, 'the way found before still wins over the new link');
+  assert.equal(routing.lookups.paths.size, 0, 'the way found before is kept beside the link');
   assert.deepEqual(routing.routes(), [], 'a neighbour is listed as a routed peer');
   assert.ok(changes >= 2, 'no route change told for the neighbours');
   // Its first link goes: the second carries the route. Then that too.
