@@ -537,7 +537,7 @@ export class Lookups {
   /** Bytes of lookup state: the table, the routes (to a neighbour: its address, link and a
    *  reference to its key), requests in flight. */
   stateBytes(): number {
-    const neighbours = this.neighbours.size * (ADDRESS_SIZE + 8 + 16);
+    const neighbours = this.neighbourRoutes.size * (ADDRESS_SIZE + 8 + 16);
     return this.table.stateBytes() + this.paths.stateBytes() + neighbours + (this.current?.bytes.length ?? 0) + this.requests.size * 64;
   }
 
