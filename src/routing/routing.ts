@@ -8,9 +8,9 @@
 //   receiveAnswer              a routed frame of kind 2 whose label is used up here: an answer.
 //   receiveUnreachable         one of kind 3: a found route broke at a transit; the next takes over.
 //   lookup / routeTo           the data plane's questions: the map's route where the map knows the
-//                              destination (shortest, and how every small mesh is routed), else a
-//                              neighbour's link, else the best route a lookup found; lookup
-//                              allocates nothing.
+//                              destination (shortest, and how every small mesh is routed), else the
+//                              best route a lookup found, else a neighbour's link (a neighbour is
+//                              never a found destination); lookup allocates nothing.
 //   locate                     no route to an address: find it (the caller holds its packets).
 //   routes                     every route, for `rovy routes` and the D-Bus API.
 import { AddressTable } from '../fcnet/address-table.js';
