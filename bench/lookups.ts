@@ -5,8 +5,9 @@
 // bootstrap lookups) and the steady control traffic after that; lookups between sampled pairs — found or not, their latency in hops,
 // the stretch of the route the first answer gave and of the best route after the probes; and,
 // with a share of hostile nodes (silent: they answer nothing; misleading: they answer with the
-// farthest nodes they know; black holes: they answer nothing and pass nothing on), how many
-// lookups still find the target's locator and a route; and, under data flows between sampled
+// farthest nodes they know; black holes: they answer nothing and pass nothing on; impostors:
+// they answer requests for the nodes whose locators they hold in those nodes' names), how many
+// lookups still find the target's locator and a route that leads there; and, under data flows between sampled
 // pairs, how long after the biggest hub crashes, or a link on a flow's way is cut, the interrupted
 // flows arrive again (the failure noticed as the daemon's links notice it, src/node/links.ts; by
 // default at the worst moment, the failed node's last hello sent just before: --hello-age 500 is
@@ -64,7 +65,10 @@ function countedIo(io: AgentIo, kinds: TrafficKinds): AgentIo {
 }
 
 interface PairResult {
+  /** A lookup ended with a route, and the route leads to the destination. */
   found: boolean;
+  /** The source's route leads somewhere else (into an impostor, say). */
+  misled: boolean;
   located: boolean;
   /** A route was known without a lookup: the destination is in the source's map, or had asked
    *  the source something. */
@@ -95,7 +99,7 @@ function lookupPairs(sim: Sim, done: Map<number, LookupResult[]>, pairs: number,
       const known = sim.nodes[s]!.agent.routing.lookup(target, 0);
       if (known) {
         // In the source's map (or found before): no lookup, the route is there.
-        results.push({ found: true, located: true, known: true, hops: 0, firstStretch: known.hops / shortest, bestStretch: known.hops / shortest });
+        results.push({ found: true, misled: false, located: true, known: true, hops: 0, firstStretch: known.hops / shortest, bestStretch: known.hops / shortest });
         continue;
       }
       sim.nodes[s]!.agent.routing.locate(target);
@@ -115,8 +119,10 @@ function lookupPairs(sim: Sim, done: Map<number, LookupResult[]>, pairs: number,
       const target = addressOf(sim.nodes[d]!.keys.publicKey);
       const result = (done.get(s) ?? []).find((r) => sameAddress(r.target, target));
       const route = sim.nodes[s]!.agent.routing.lookup(target, 0);
+      const leadsThere = !!route && sim.follow(s, route.link, route.label) === d;
       results.push({
-        found: !!result?.found && !!route,
+        found: !!result?.found && leadsThere,
+        misled: !!route && !leadsThere,
         located: !!result?.located,
         known: result?.requests === 0,
         hops: result?.hops ?? 0,
@@ -204,7 +210,7 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   }, withoutLink));
   phaseDone('failures');
   if (hostileShare > 0) {
-    for (const kind of ['silent', 'misleading', 'black hole'] as const) {
+    for (const kind of ['silent', 'misleading', 'black hole', 'impostor'] as const) {
       const random = rng(99);
       const hostile = new Set<number>();
       while (hostile.size < Math.round(hostileShare * g.n)) hostile.add(Math.floor(random() * g.n));
@@ -227,7 +233,8 @@ function report(what: string, results: PairResult[]): void {
   const ok = results.filter((r) => r.found);
   const looked = ok.filter((r) => !r.known);
   const located = results.filter((r) => r.located).length;
-  console.log(`  ${what}: ${ok.length}/${results.length} found (${ok.length - looked.length} known already), ${located} located; latency in hops ${quantiles(looked.map((r) => r.hops))}`);
+  const misled = results.filter((r) => r.misled).length;
+  console.log(`  ${what}: ${ok.length}/${results.length} found (${ok.length - looked.length} known already), ${located} located, ${misled} with a route that leads elsewhere; latency in hops ${quantiles(looked.map((r) => r.hops))}`);
   console.log(`    stretch of the first route ${quantiles(ok.map((r) => r.firstStretch).filter((x) => !Number.isNaN(x)))}; after the probes ${quantiles(ok.map((r) => r.bestStretch))}`);
 }
 

@@ -153,6 +153,19 @@ export class AgentSim<A extends Agent> {
     return this.linkGen.has(this.linkKey(a, b));
   }
 
+  /** Where a route of node `from` leads, over links that are up: its first hop `link`, then each
+   *  slot at each transit (-1: into a link that is down or does not exist). */
+  follow(from: number, link: number, slots: Uint16Array): number {
+    let at = this.nodes[from]!.peers[link];
+    if (at === undefined || at < 0 || !this.linkIsUp(from, at)) return -1;
+    for (const slot of slots) {
+      const next = this.nodes[at]!.peers[slot];
+      if (next === undefined || slot === 0 || !this.linkIsUp(at, next)) return -1;
+      at = next;
+    }
+    return at;
+  }
+
   linkUp(a: number, b: number): void {
     if (this.linkIsUp(a, b) || !this.nodes[a]!.alive || !this.nodes[b]!.alive) return;
     this.linkGen.set(this.linkKey(a, b), this.nextGen++);

@@ -23,11 +23,12 @@
 //                       requests (every FIND carries the asker's locator), which is where other
 //                       nodes' lookups for us end.
 //
-// Every locator is signed by its node (locator.ts): a node on a lookup's way can withhold an
+// Every locator is signed by its node (locator.ts), and every request, answer and probe return is
+// tagged by its sender for its receiver (lookup-tags.ts): a node on a lookup's way can withhold an
 // answer, or answer with other real nodes far from the target, but cannot make up a node or
-// move one. A lookup asks several contacts at once and keeps going past those that do not
-// answer, and asks the target in every tree: docs/ROUTING.md says how many hostile nodes on the
-// way it survives, measured.
+// move one, nor answer in another's name. A lookup asks several contacts at once and keeps going
+// past those that do not answer, and asks the target in every tree: docs/ROUTING.md says how many
+// hostile nodes on the way it survives, measured.
 import { randomBytes } from 'node:crypto';
 import { AddressTable } from '../fcnet/address-table.js';
 import { xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
@@ -39,6 +40,7 @@ import { treeDistance } from './coordinates.js';
 import { TREE_COUNT } from './constants.js';
 import { DhtTable, compareDistance } from './dht-table.js';
 import { ROOT_PREFIX_SIZE, addressOf, decodeLocator, signLocator, verifyLocator, type Locator, type TreePlace } from './locator.js';
+import { PairKeys, ROLE_ANSWER, ROLE_REQUEST, ROLE_RETURN, TAG_SIZE, lookupTag, tagMatches } from './lookup-tags.js';
 import { Paths, type FoundPath, type FoundRoute } from './paths.js';
 import {
   KIND_FIND,
@@ -113,7 +115,7 @@ const requestIds = new RandomPool();
 const ADDRESS_SIZE = 16;
 
 /** Honest, or one of the hostile behaviours the simulator and the tests give nodes. */
-export type Behaviour = 'honest' | 'silent' | 'misleading' | 'black hole';
+export type Behaviour = 'honest' | 'silent' | 'misleading' | 'black hole' | 'impostor';
 
 export class LookupCounters extends CounterSet {
   lookupsStarted = 0;
@@ -126,6 +128,8 @@ export class LookupCounters extends CounterSet {
   answersReceived = 0;
   /** Locators in answers or requests whose signature did not check out (the answer is dropped). */
   badLocators = 0;
+  /** Requests, answers and returns whose tag was not their sender's (lookup-tags.ts): dropped. */
+  badTags = 0;
   /** Tree-routed frames passed on for others, and dropped: no neighbour nearer, hop limit spent,
    *  or malformed. */
   forwarded = 0;
@@ -210,6 +214,8 @@ interface Request {
   kind: number;
   to: Uint8Array;
   toKey: Uint8Array;
+  /** The key shared with it, which tags the request and checks the answer and return. */
+  pairKey: Uint8Array;
   tree: number;
   sentAt: number;
   /** Hops travelled before it was sent (the chain it continues). */
@@ -231,6 +237,7 @@ export class Lookups {
   private readonly key: Uint8Array;
   private readonly address: Uint8Array;
   private readonly sign: XeddsaSigner;
+  private readonly pairKeys: PairKeys;
   private readonly trees: Trees;
   private readonly mtu: number;
   private readonly sendFrame: (link: number, frame: Uint8Array) => void;
@@ -278,6 +285,7 @@ export class Lookups {
     this.key = options.identity.publicKey.slice();
     this.address = addressOf(this.key);
     this.sign = xeddsaSigner(options.identity.privateKey);
+    this.pairKeys = new PairKeys(options.identity.privateKey);
     this.trees = options.trees;
     this.mtu = options.mtu;
     this.sendFrame = options.send;
@@ -424,6 +432,7 @@ export class Lookups {
   tick(): void {
     const now = this.now();
     this.refreshLocator(now);
+    this.pairKeys.expire(now);
     for (const [id, r] of this.requests) {
       if (now - r.sentAt < REQUEST_TIMEOUT_MS) continue;
       this.requests.delete(id);
@@ -468,6 +477,7 @@ export class Lookups {
       next = this.trees.nextHop(frame.tree, prefixKey(frame.root, place.beacon), frame.coordinates);
     }
     if (next <= 0 || this.behaviour === 'black hole') return void this.counters.deadEnds++;
+    if (this.behaviour === 'impostor' && this.impersonate(frame, link)) return;
     const out = passOn(buf, frame, link, this.mtu);
     if (!out) return void this.counters.deadEnds++;
     this.counters.forwarded++;
@@ -483,10 +493,17 @@ export class Lookups {
     if (mtu < IPV6_MIN_MTU) return void this.counters.malformed++;
     const request = this.requests.get(id);
     if (!request || request.answered) return;
+    // Only the asked node can make the tag: a node on the way cannot answer in its name, nor
+    // change what it answered.
+    const body = payload.length - TAG_SIZE;
+    if (body < ANSWER_HEADER || !tagMatches(request.pairKey, payload, body, ROLE_ANSWER, payload.subarray(1, 1 + ID_SIZE), payload.subarray(0, body))) {
+      return void this.counters.badTags++;
+    }
+    const answer = payload.subarray(0, body);
     const locators: Locator[] = [];
     let off = ANSWER_HEADER;
-    for (let i = 0; i < payload[3 + ID_SIZE]!; i++) {
-      const read = this.readLocator(payload, off);
+    for (let i = 0; i < answer[3 + ID_SIZE]!; i++) {
+      const read = this.readLocator(answer, off);
       if (!read) return void this.counters.malformed++;
       if (!read.signed) return void this.counters.badLocators++;
       locators.push(read.locator);
@@ -535,10 +552,11 @@ export class Lookups {
   }
 
   /** Bytes of lookup state: the table, the routes (to a neighbour: its address, link and a
-   *  reference to its key), requests in flight. */
+   *  reference to its key), requests in flight (each with its pair key), the pair keys kept. */
   stateBytes(): number {
     const neighbours = this.neighbourRoutes.size * (ADDRESS_SIZE + 8 + 16);
-    return this.table.stateBytes() + this.paths.stateBytes() + neighbours + (this.current?.bytes.length ?? 0) + this.requests.size * 64;
+    const requests = this.requests.size * (64 + KEY_SIZE);
+    return this.table.stateBytes() + this.paths.stateBytes() + neighbours + (this.current?.bytes.length ?? 0) + requests + this.pairKeys.stateBytes();
   }
 
   // --- lookups ---
@@ -721,19 +739,10 @@ export class Lookups {
     const ours = this.trees.position(tree);
     const next = firstHop || (this.trees.nextHops(tree, ours.beacon.subarray(0, 32), coordinates).find((l) => !avoid.includes(l)) ?? -1);
     const toAddress = addressOf(to.key);
-    if (next <= 0) return false;
+    const pairKey = this.pairKeys.with(to.key, this.now());
+    if (next <= 0 || !pairKey) return false;
     const id = requestIds.take(ID_SIZE);
-    // A FIND carries its target and our locator; a PROBE our place in the tree, for the return.
-    let payload: Uint8Array;
-    if (kind === KIND_FIND) {
-      payload = new Uint8Array(ADDRESS_SIZE + this.locator.bytes.length);
-      payload.set(target, 0);
-      payload.set(this.locator.bytes, ADDRESS_SIZE);
-    } else {
-      payload = new Uint8Array(1 + 2 * ours.coordinates.length);
-      payload[0] = ours.coordinates.length;
-      for (let i = 0; i < ours.coordinates.length; i++) writeUint16BE(payload, 1 + 2 * i, ours.coordinates[i]!);
-    }
+    const payload = this.requestPayload(kind, id, target, ours.coordinates, pairKey);
     const frame = encodeTreeFrame({
       kind,
       tree,
@@ -747,11 +756,32 @@ export class Lookups {
       payload,
       recorded: new Uint16Array(0),
     });
-    this.requests.set(hexOf(id), { lookup, kind, to: toAddress, toKey: to.key, tree, sentAt: this.now(), hopsBefore, candidate, firstHop: next, retry, answered: false, returned: false });
+    this.requests.set(hexOf(id), { lookup, kind, to: toAddress, toKey: to.key, pairKey, tree, sentAt: this.now(), hopsBefore, candidate, firstHop: next, retry, answered: false, returned: false });
     if (lookup) lookup.requests++;
     this.counters.requestsSent++;
     this.send(next, frame);
     return true;
+  }
+
+  /** A request's payload. A FIND carries its target and our locator; a PROBE our place in the
+   *  tree, for the return, and our key, for the tag. Each ends with the tag. */
+  private requestPayload(kind: number, id: Uint8Array, target: Uint8Array, coordinates: Uint16Array, pairKey: Uint8Array): Uint8Array {
+    let payload: Uint8Array;
+    let body: number;
+    if (kind === KIND_FIND) {
+      body = ADDRESS_SIZE + this.locator.bytes.length;
+      payload = new Uint8Array(body + TAG_SIZE);
+      payload.set(target, 0);
+      payload.set(this.locator.bytes, ADDRESS_SIZE);
+    } else {
+      body = 1 + 2 * coordinates.length + KEY_SIZE;
+      payload = new Uint8Array(body + TAG_SIZE);
+      payload[0] = coordinates.length;
+      for (let i = 0; i < coordinates.length; i++) writeUint16BE(payload, 1 + 2 * i, coordinates[i]!);
+      payload.set(this.key, body - KEY_SIZE);
+    }
+    payload.set(lookupTag(pairKey, ROLE_REQUEST, id, Uint8Array.of(kind), this.address, payload.subarray(0, body)), body);
+    return payload;
   }
 
   /** A tree-routed frame for us. */
@@ -762,6 +792,8 @@ export class Lookups {
       // The return of one of our probes: the way it came, read backwards, is a route to the prober's target.
       const request = this.requests.get(hexOf(frame.id));
       if (!request || request.kind !== KIND_PROBE || request.returned) return;
+      // Only the target can make its tag: a node on the way cannot return in its name.
+      if (!tagMatches(request.pairKey, frame.payload, 0, ROLE_RETURN, frame.id)) return void this.counters.badTags++;
       if (request.answered) this.requests.delete(hexOf(frame.id));
       else request.returned = true;
       this.addPath(request.toKey, { link: back.link, slots: back.slots, mtu: frame.mtu, source: 'return', tree: frame.tree, at: this.now() });
@@ -771,7 +803,11 @@ export class Lookups {
       if (frame.payload.length < ADDRESS_SIZE) return void this.counters.malformed++;
       const target = frame.payload.subarray(0, ADDRESS_SIZE);
       const asker = this.readLocator(frame.payload, ADDRESS_SIZE);
-      if (asker && equalAddress(addressOf(asker.locator.key), frame.origin) && asker.signed) {
+      // The asker's key, which its tag is checked by, comes with its locator.
+      if (!asker || !equalAddress(addressOf(asker.locator.key), frame.origin)) return void this.counters.malformed++;
+      const pairKey = this.requestPairKey(frame, asker.locator.key, ADDRESS_SIZE + asker.length);
+      if (!pairKey) return;
+      if (asker.signed) {
         this.table.add(asker.locator, this.now(), true);
         // The way back to an asker is a route to it, unless it is publishing (looking up its own
         // address): every node's publishes ask the nodes nearest its address and, while it
@@ -780,40 +816,77 @@ export class Lookups {
           this.addPath(asker.locator.key, { link: back.link, slots: back.slots, mtu: frame.mtu, source: 'request', tree: frame.tree, at: this.now() });
         }
         this.learnLocator(asker.locator);
-      } else if (asker) this.counters.badLocators++;
+      } else this.counters.badLocators++;
       const found = this.answerLocators(target, frame.origin);
-      this.answer(ANSWER_FIND, frame.id, frame.mtu, found, back);
+      this.answer(ANSWER_FIND, frame.id, frame.mtu, found, back, pairKey);
       return;
     }
     if (frame.kind === KIND_PROBE) {
-      this.answer(ANSWER_PROBE, frame.id, frame.mtu, [], back);
-      // And steer a return toward the prober's place, recording the way.
       const d = frame.payload[0] ?? 0;
       if (frame.payload.length < 1 + 2 * d) return void this.counters.malformed++;
-      const coordinates = new Uint16Array(d);
-      for (let i = 0; i < d; i++) coordinates[i] = (frame.payload[1 + 2 * i]! << 8) | frame.payload[2 + 2 * i]!;
-      const ours = this.trees.position(frame.tree);
-      const next = this.trees.nextHop(frame.tree, ours.beacon.subarray(0, 32), coordinates);
-      if (next <= 0) return;
-      this.send(
-        next,
-        encodeTreeFrame({
-          kind: KIND_PROBE_RETURN,
-          tree: frame.tree,
-          hopLimit: TREE_FRAME_HOP_LIMIT,
-          mtu: this.mtu,
-          id: frame.id,
-          root: frame.root,
-          destination: frame.origin,
-          origin: this.address,
-          coordinates,
-          payload: new Uint8Array(0),
-          recorded: new Uint16Array(0),
-        }),
-      );
+      const body = 1 + 2 * d + KEY_SIZE;
+      const askerKey = frame.payload.subarray(body - KEY_SIZE, body);
+      if (askerKey.length < KEY_SIZE || !equalAddress(addressOf(askerKey), frame.origin)) return void this.counters.badTags++;
+      const pairKey = this.requestPairKey(frame, askerKey, body);
+      if (!pairKey) return;
+      this.answer(ANSWER_PROBE, frame.id, frame.mtu, [], back, pairKey);
+      this.returnProbe(frame, pairKey, this.address);
       return;
     }
     this.counters.malformed++;
+  }
+
+  /** Steers a probe's return toward the prober's place (its coordinates in the probe), from
+   *  `origin` (us), recording the way. */
+  private returnProbe(probe: TreeFrame, pairKey: Uint8Array, origin: Uint8Array): void {
+    const d = probe.payload[0]!;
+    const coordinates = new Uint16Array(d);
+    for (let i = 0; i < d; i++) coordinates[i] = (probe.payload[1 + 2 * i]! << 8) | probe.payload[2 + 2 * i]!;
+    const ours = this.trees.position(probe.tree);
+    const next = this.trees.nextHop(probe.tree, ours.beacon.subarray(0, 32), coordinates);
+    if (next <= 0) return;
+    this.send(
+      next,
+      encodeTreeFrame({
+        kind: KIND_PROBE_RETURN,
+        tree: probe.tree,
+        hopLimit: TREE_FRAME_HOP_LIMIT,
+        mtu: this.mtu,
+        id: probe.id,
+        root: probe.root,
+        destination: probe.origin,
+        origin,
+        coordinates,
+        payload: lookupTag(pairKey, ROLE_RETURN, probe.id),
+        recorded: new Uint16Array(0),
+      }),
+    );
+  }
+
+  /** The key shared with a request's asker (of `askerKey`) if the tag after the first `body`
+   *  bytes of its payload is the asker's; else the request is counted and null. */
+  private requestPairKey(frame: TreeFrame, askerKey: Uint8Array, body: number): Uint8Array | null {
+    const pairKey = this.pairKeys.with(askerKey, this.now());
+    const payload = frame.payload;
+    if (pairKey && tagMatches(pairKey, payload, body, ROLE_REQUEST, frame.id, Uint8Array.of(frame.kind), frame.origin, payload.subarray(0, body))) return pairKey;
+    this.counters.badTags++;
+    return null;
+  }
+
+  /** The simulator's and the tests' impostor: a request passing through for a node whose locator
+   *  it holds is answered in that node's name, not passed on, and a probe returned in its name
+   *  too. It cannot make that node's tags with the asker, only its own. */
+  private impersonate(frame: TreeFrame, link: number): boolean {
+    if (frame.kind !== KIND_FIND && frame.kind !== KIND_PROBE) return false;
+    const held = this.table.get(frame.destination)?.locator;
+    const d = frame.payload[0] ?? 0;
+    const askerKey = frame.kind === KIND_FIND ? this.readLocator(frame.payload, ADDRESS_SIZE)?.locator.key : frame.payload.subarray(1 + 2 * d, 1 + 2 * d + KEY_SIZE);
+    const pairKey = held && askerKey?.length === KEY_SIZE ? this.pairKeys.with(askerKey, this.now()) : null;
+    if (!held || !pairKey) return false;
+    const back = routeBack(recordArrival(frame, link, this.mtu).recorded);
+    this.answer(frame.kind === KIND_FIND ? ANSWER_FIND : ANSWER_PROBE, frame.id, frame.mtu, [], back, pairKey, held);
+    if (frame.kind === KIND_PROBE) this.returnProbe(frame, pairKey, frame.destination);
+    return true;
   }
 
   /** The locators a FIND for `target` from `asker` is answered with: the nearest we know, but
@@ -834,24 +907,25 @@ export class Lookups {
 
   /** Answers a request whose frame came with `mtu`, the smallest on its way (the answer's way,
    *  the other way round): the asker's route carries no more. */
-  private answer(kind: number, id: Uint8Array, mtu: number, locators: Locator[], back: { link: number; slots: Uint16Array }): void {
-    let size = ANSWER_HEADER + this.locator.bytes.length;
+  private answer(kind: number, id: Uint8Array, mtu: number, locators: Locator[], back: { link: number; slots: Uint16Array }, pairKey: Uint8Array, own = this.locator): void {
+    let size = ANSWER_HEADER + own.bytes.length;
     const fitting: Locator[] = [];
     for (const l of locators) {
       if (size + l.bytes.length > this.mtu - 200) break;
       fitting.push(l);
       size += l.bytes.length;
     }
-    const payload = new Uint8Array(size);
+    const payload = new Uint8Array(size + TAG_SIZE);
     payload[0] = kind;
     payload.set(id, 1);
     writeUint16BE(payload, 1 + ID_SIZE, Math.min(mtu, this.mtu));
     payload[3 + ID_SIZE] = 1 + fitting.length;
     let off = ANSWER_HEADER;
-    for (const l of [this.locator, ...fitting]) {
+    for (const l of [own, ...fitting]) {
       payload.set(l.bytes, off);
       off += l.bytes.length;
     }
+    payload.set(lookupTag(pairKey, ROLE_ANSWER, id, payload.subarray(0, size)), size);
     this.counters.framesSent++;
     this.counters.bytesSent += payload.length + 7 + 2 * back.slots.length;
     this.sendRouted(back.link, back.slots, payload);
@@ -973,14 +1047,14 @@ export class Lookups {
   /** A neighbour learns our locator by a FIND for itself sent straight to it (one hop). */
   private greetNeighbour(link: number, key: Uint8Array): void {
     const address = addressOf(key);
+    const pairKey = this.pairKeys.with(key, this.now());
+    if (!pairKey) return;
     const id = requestIds.take(ID_SIZE);
-    const payload = new Uint8Array(ADDRESS_SIZE + this.locator.bytes.length);
-    payload.set(this.address, 0);
-    payload.set(this.locator.bytes, ADDRESS_SIZE);
+    const payload = this.requestPayload(KIND_FIND, id, this.address, new Uint16Array(0), pairKey);
     // Steered by the neighbour's place in tree 0 if it shares our root; it is one hop anyway.
     const ours = this.trees.position(0);
     const theirs = this.trees.neighbourPosition(link, 0);
-    this.requests.set(hexOf(id), { lookup: null, kind: KIND_FIND, to: address, toKey: key, tree: 0, sentAt: this.now(), hopsBefore: 0, candidate: null, firstHop: link, retry: true, answered: false, returned: false });
+    this.requests.set(hexOf(id), { lookup: null, kind: KIND_FIND, to: address, toKey: key, pairKey, tree: 0, sentAt: this.now(), hopsBefore: 0, candidate: null, firstHop: link, retry: true, answered: false, returned: false });
     this.send(
       link,
       encodeTreeFrame({

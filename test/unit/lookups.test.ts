@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { fcAddressBytes } from '../../src/keys/address.js';
 import { xeddsaSigner } from '../../src/keys/xeddsa.js';
 import { signLocator } from '../../src/routing/locator.js';
+import { PairKeys, ROLE_ANSWER, ROLE_REQUEST, TAG_SIZE, lookupTag } from '../../src/routing/lookup-tags.js';
+import { KIND_FIND, encodeTreeFrame } from '../../src/routing/tree-frame.js';
 import { DHT_BUCKET_SIZE, LOCATOR_MIN_INTERVAL_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, type LookupResult } from '../../src/routing/lookups.js';
 import { compareDistance } from '../../src/routing/dht-table.js';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
@@ -40,19 +42,6 @@ function meshOf80(): { g: Graph; sim: Sim; done: Map<number, LookupResult[]> } {
   return { g, sim, done };
 }
 
-/** Where a route's label leads, over links that are up: its first hop, then each slot at each
- *  transit (-1: into a link that is down or does not exist). */
-function walk(sim: Sim, from: number, link: number, slots: Uint16Array): number {
-  let at = sim.nodes[from]!.peers[link]!;
-  if (!sim.linkIsUp(from, at)) return -1;
-  for (const slot of slots) {
-    const next = sim.nodes[at]!.peers[slot];
-    if (next === undefined || slot === 0 || !sim.linkIsUp(at, next)) return -1;
-    at = next;
-  }
-  return at;
-}
-
 function address(sim: Sim, i: number): Uint8Array {
   return fcAddressBytes(sim.nodes[i]!.keys.publicKey);
 }
@@ -79,7 +68,7 @@ function lookupPairs(sim: Sim, done: Map<number, LookupResult[]>, pairs: number,
       found: !!result?.found && !!route,
       located: !!result?.located,
       stretch: route ? route.hops / bfs(g, s)[d]! : NaN,
-      leads: route ? walk(sim, s, route.link, route.label) === d : false,
+      leads: route ? sim.follow(s, route.link, route.label) === d : false,
     });
   }
   return out;
@@ -154,45 +143,145 @@ test('on a line of 50 with five nodes that answer nothing, lookups still find th
   assert.ok(results.some((r) => Math.min(r.s, r.d) < 25 && Math.max(r.s, r.d) > 35), 'no pair across two silent nodes');
 });
 
-test('a forged locator in an answer is refused and counted, and the answer dropped', () => {
-  const { g, sim } = meshOf80();
-  // Node 0 asks node 1's neighbour-of-neighbour; we answer in its name with a locator whose
-  // signature does not match (a byte changed after signing), on a request id it is waiting for.
-  const asker = sim.nodes[0]!.agent.lookups as unknown as { requests: Map<string, unknown> };
-  const target = Array.from({ length: g.n }, (_, i) => i).find((i) => i !== 0 && !g.adjacency[0]!.includes(i) && !sim.nodes[0]!.agent.lookups.route(address(sim, i)))!;
-  sim.nodes[0]!.agent.lookups.locate(address(sim, target));
-  const [id] = [...asker.requests.keys()];
-  assert.ok(id, 'a request is in flight');
-  const liar = sim.nodes[g.adjacency[0]![0]!]!;
-  const forged = signLocator(xeddsaSigner(liar.keys.privateKey), liar.keys.publicKey, Date.now(), []);
-  const bytes = forged.bytes.slice();
-  bytes[40]! ^= 1; // the sequence, after signing
-  // kind FIND answer, the request id, the way's MTU, one locator.
-  const payload = new Uint8Array(1 + 8 + 2 + 1 + bytes.length);
+/** The payload of an answer to request `id` with `locators`, tagged with `pairKey`. */
+function answerPayload(id: string, locators: Uint8Array[], pairKey: Uint8Array, mtu = 1280): Uint8Array {
+  const size = 1 + 8 + 2 + 1 + locators.reduce((n, l) => n + l.length, 0);
+  const payload = new Uint8Array(size + TAG_SIZE);
+  // kind FIND answer, the request id, the way's MTU, the locators.
   payload[0] = 1;
   payload.set(Buffer.from(id, 'hex'), 1);
-  payload.set([1280 >> 8, 1280 & 0xff], 9);
-  payload[11] = 1;
-  payload.set(bytes, 12);
-  const before = sim.nodes[0]!.agent.lookups.counters.badLocators;
-  sim.nodes[0]!.agent.lookups.receiveAnswer(sim.nodes[0]!.ifaceTo.get(liar.index)!, new Uint16Array(0), payload);
-  assert.equal(sim.nodes[0]!.agent.lookups.counters.badLocators - before, 1);
+  payload.set([mtu >> 8, mtu & 0xff], 9);
+  payload[11] = locators.length;
+  let off = 12;
+  for (const l of locators) {
+    payload.set(l, off);
+    off += l.length;
+  }
+  payload.set(lookupTag(pairKey, ROLE_ANSWER, Buffer.from(id, 'hex'), payload.subarray(0, size)), size);
+  return payload;
+}
+
+test('an answer not tagged by the asked node, or with a forged locator, is refused and counted, and the request still waits', () => {
+  const { g, sim } = meshOf80();
+  const asker = sim.nodes[0]!.agent.lookups as unknown as { requests: Map<string, { toKey: Uint8Array }> };
+  const lookups = sim.nodes[0]!.agent.lookups;
+  const target = Array.from({ length: g.n }, (_, i) => i).find((i) => i !== 0 && !g.adjacency[0]!.includes(i) && !lookups.route(address(sim, i)))!;
+  lookups.locate(address(sim, target));
+  const [[id, request]] = [...asker.requests];
+  assert.ok(id && request, 'a request is in flight');
+  const asked = sim.nodes.find((n) => compare(n.keys.publicKey, request.toKey))!;
+  const askedKey = new PairKeys(asked.keys.privateKey).with(sim.nodes[0]!.keys.publicKey)!;
+  const ownLocator = (n: (typeof sim.nodes)[number]) => signLocator(xeddsaSigner(n.keys.privateKey), n.keys.publicKey, Date.now(), []).bytes;
+  // A neighbour on the way answers in the asked node's name, with the asked node's own signed
+  // locator: it can only tag with the key it shares with the asker, not the asked node's.
+  const liar = sim.nodes[g.adjacency[0]![0]!]!;
+  const liarKey = new PairKeys(liar.keys.privateKey).with(sim.nodes[0]!.keys.publicKey)!;
+  const link = sim.nodes[0]!.ifaceTo.get(liar.index)!;
+  let tags = lookups.counters.badTags;
+  lookups.receiveAnswer(link, new Uint16Array(0), answerPayload(id, [ownLocator(asked)], liarKey));
+  assert.equal(lookups.counters.badTags - tags, 1, 'an answer tagged by another node is counted');
+  // Nor can it change what the asked node answered: its tag covers the whole answer.
+  const changed = answerPayload(id, [ownLocator(asked)], askedKey);
+  changed[10] ^= 1;
+  lookups.receiveAnswer(link, new Uint16Array(0), changed);
+  assert.equal(lookups.counters.badTags - tags, 2, 'an answer changed on its way is counted');
+  assert.ok(asker.requests.has(id), 'the request still waits for a true answer');
+
+  // The asked node itself answering with a locator whose signature does not match (a byte
+  // changed after signing): refused for the locator.
+  const forged = ownLocator(asked).slice();
+  forged[40]! ^= 1; // the sequence, after signing
+  const payload = answerPayload(id, [forged], askedKey);
+  const before = lookups.counters.badLocators;
+  tags = lookups.counters.badTags;
+  lookups.receiveAnswer(link, new Uint16Array(0), payload);
+  assert.equal(lookups.counters.badLocators - before, 1);
+  assert.equal(lookups.counters.badTags, tags, 'its tag is the asked node\'s');
   assert.ok(asker.requests.has(id), 'the request still waits for a true answer');
   // The same bytes through the transport (a routed frame of kind "routing answer") are refused too.
   const frame = new Uint8Array(7 + payload.length);
   writeRoutedHeader(frame, 0, KIND_ROUTING_ANSWER, 64, [], payload.length);
   frame.set(payload, 7);
   assert.equal(frame[0], FRAME_ROUTED);
-  sim.nodes[0]!.agent.receive(sim.nodes[0]!.ifaceTo.get(liar.index)!, frame);
-  assert.equal(sim.nodes[0]!.agent.lookups.counters.badLocators - before, 2);
+  sim.nodes[0]!.agent.receive(link, frame);
+  assert.equal(lookups.counters.badLocators - before, 2);
   // An answer claiming a way narrower than IPv6 allows is malformed, whatever it carries.
-  const narrow = payload.slice();
-  narrow.set([1000 >> 8, 1000 & 0xff], 9);
-  const malformed = sim.nodes[0]!.agent.lookups.counters.malformed;
-  sim.nodes[0]!.agent.lookups.receiveAnswer(sim.nodes[0]!.ifaceTo.get(liar.index)!, new Uint16Array(0), narrow);
-  assert.equal(sim.nodes[0]!.agent.lookups.counters.malformed - malformed, 1);
+  const malformed = lookups.counters.malformed;
+  lookups.receiveAnswer(link, new Uint16Array(0), answerPayload(id, [forged], askedKey, 1000));
+  assert.equal(lookups.counters.malformed - malformed, 1);
   sim.run(6_000);
-  assert.ok(sim.nodes[0]!.agent.lookups.route(address(sim, target)), 'the lookup still ends with a route');
+  assert.ok(lookups.route(address(sim, target)), 'the lookup still ends with a route');
+});
+
+test('a request in another node\'s name is refused and counted: its receiver learns no way to that node by the sender', () => {
+  const { g, sim } = meshOf80();
+  const lookups = sim.nodes[0]!.agent.lookups;
+  const liar = sim.nodes[g.adjacency[0]![0]!]!;
+  const link = sim.nodes[0]!.ifaceTo.get(liar.index)!;
+  const far = sim.nodes.find((n) => n.index !== 0 && !g.adjacency[0]!.includes(n.index) && !lookups.route(address(sim, n.index)))!;
+  const farLocator = signLocator(xeddsaSigner(far.keys.privateKey), far.keys.publicKey, Date.now(), []).bytes;
+  // A FIND from `far` (its address, its signed locator) for some address, tagged with `pairKey`.
+  const find = (pairKey: Uint8Array): Uint8Array => {
+    const id = new Uint8Array(8).fill(7);
+    const body = new Uint8Array(16 + farLocator.length);
+    body.set(address(sim, 5), 0);
+    body.set(farLocator, 16);
+    const payload = new Uint8Array(body.length + TAG_SIZE);
+    payload.set(body, 0);
+    payload.set(lookupTag(pairKey, ROLE_REQUEST, id, Uint8Array.of(KIND_FIND), address(sim, far.index), body), body.length);
+    const zero = new Uint8Array(8);
+    return encodeTreeFrame({ kind: KIND_FIND, tree: 0, hopLimit: 64, mtu: 1280, id, root: zero, destination: address(sim, 0), origin: address(sim, far.index), coordinates: new Uint16Array(0), payload, recorded: new Uint16Array(0) });
+  };
+  const tags = lookups.counters.badTags;
+  lookups.receive(link, find(new PairKeys(liar.keys.privateKey).with(sim.nodes[0]!.keys.publicKey)!));
+  assert.equal(lookups.counters.badTags - tags, 1, 'a request tagged by the neighbour that sent it is counted');
+  assert.equal(lookups.route(address(sim, far.index)), undefined, 'no way to the node it named');
+  // The same request tagged by that node itself (as if it came from it by way of the liar) is
+  // taken: the way back to it is a way to it.
+  lookups.receive(link, find(new PairKeys(far.keys.privateKey).with(sim.nodes[0]!.keys.publicKey)!));
+  assert.equal(lookups.counters.badTags - tags, 1);
+  assert.equal(lookups.route(address(sim, far.index))?.link, link);
+});
+
+test('a node on the way that answers requests in the name of the nodes whose locators it holds gives no route: every way found leads to its destination', () => {
+  const { g, sim, done } = meshOf80();
+  // The three nodes of most links: most lookups' requests pass through one of them.
+  const impostors = Array.from({ length: g.n }, (_, i) => i)
+    .sort((a, b) => g.adjacency[b]!.length - g.adjacency[a]!.length)
+    .slice(0, 3);
+  for (const i of impostors) sim.nodes[i]!.agent.lookups.behaviour = 'impostor';
+  const byAddress = new Map(sim.nodes.map((n) => [Buffer.from(address(sim, n.index)).toString('hex'), n.index]));
+  const random = rng(9);
+  const sources = new Set<number>();
+  let tried = 0;
+  let found = 0;
+  while (tried < 12) {
+    const s = Math.floor(random() * g.n);
+    const d = Math.floor(random() * g.n);
+    const source = sim.nodes[s]!.agent.lookups;
+    if (s === d || impostors.includes(s) || impostors.includes(d) || source.route(address(sim, d))) continue;
+    tried++;
+    sources.add(s);
+    source.locate(address(sim, d));
+    sim.run(12_000);
+    if ((done.get(s) ?? []).find((r) => compare(r.target, address(sim, d)))?.found) found++;
+  }
+  const refused = sim.nodes.reduce((n, node) => n + node.agent.lookups.counters.badTags, 0);
+  assert.ok(refused > 0, 'the impostors answered, and their answers were refused');
+  // Every way the sources found (to their targets and to the contacts they asked) leads to the
+  // node it is for, none to an impostor.
+  let ways = 0;
+  for (const s of sources) {
+    for (const d of sim.nodes[s]!.agent.lookups.paths.destinations()) {
+      if (!d.route) continue;
+      ways++;
+      assert.equal(sim.follow(s, d.route.link, d.route.label), byAddress.get(Buffer.from(d.address).toString('hex')), `node ${s}'s way to a destination leads there`);
+    }
+  }
+  assert.ok(ways >= tried, `${ways} ways checked`);
+  // An impostor takes in the requests it answers, like a node that drops them: where all of a
+  // target's ways pass through impostors, its lookup finds no way (two of the twelve here).
+  assert.ok(found >= 10, `${found}/${tried} lookups ended with a route to their target`);
 });
 
 test('a lookup gets past the three contacts it asks first when two answer nothing and one misleads', () => {
@@ -216,7 +305,7 @@ test('a lookup gets past the three contacts it asks first when two answer nothin
     sim.run(12_000);
     const result = (done.get(s) ?? []).find((r) => compare(r.target, address(sim, d)));
     const route = source.route(address(sim, d));
-    if (result?.found && route && walk(sim, s, route.link, route.label) === d) found++;
+    if (result?.found && route && sim.follow(s, route.link, route.label) === d) found++;
     for (const i of first) sim.nodes[i]!.agent.lookups.behaviour = 'honest';
   }
   assert.equal(found, tried, `${found}/${tried} lookups got past their first three contacts`);
@@ -286,7 +375,7 @@ test('a lookup whose target is located but silent keeps asking, and finds it whe
     // 360 ms measured; once a second, up to 650).
     assert.ok(foundAt - startedAt - 2_000 < 500, `found ${foundAt - startedAt - 2_000} ms after the target answered again`);
     const route = source.route(address(sim, d));
-    assert.ok(route && walk(sim, s, route.link, route.label) === d, `the route ${s}→${d} does not lead there`);
+    assert.ok(route && sim.follow(s, route.link, route.label) === d, `the route ${s}→${d} does not lead there`);
     sim.linkUp(d, parent);
     sim.run(10_000);
   }
