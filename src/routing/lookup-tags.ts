@@ -12,7 +12,7 @@
 // answer's payload before the tag), 3 probe return (no body). Both ends compute the same pair key
 // from their static keys, as the static-static DH of the Noise handshake does, so a tag is checked
 // with one X25519 and no signature: a lookup makes and checks a tag per request and per answer,
-// where an XEdDSA signature and its check would cost some 30 times as much (docs/ROUTING.md).
+// where an XEdDSA signature and its check would cost some seven times as much (docs/ROUTING.md).
 import { createHmac } from 'node:crypto';
 import { dh } from '../keys/x25519.js';
 import { bytesKey } from '../util/bytes.js';
