@@ -186,16 +186,21 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   phaseDone('join');
   console.log(`  rest of the join (to ${joinDone / 1000} s virtual): ${quantiles(Float64Array.from(join.perNode, (b) => b / 1024))} KiB sent per node`);
   if (steadyMin > 0) {
-    kinds.take(0);
+    kinds.take([]); // counted from here
     sim.run(steadyMin * 60_000);
     const steady = sim.takeTraffic();
     phaseDone('steady');
     const seconds = steadyMin * 60;
     console.log(`  steady traffic over ${steadyMin} min after that (B/s per node): ${quantiles(Float64Array.from(steady.perNode, (b) => b / seconds))}`);
-    // Where it goes: per kind, the mean node's and the busiest node's.
-    const busiest = steady.perNode.indexOf(Math.max(...steady.perNode));
-    const split = kinds.take(busiest).filter((k) => k.mean > 0 || k.atNode > 0);
-    console.log(`    by kind (B/s, mean node / busiest node ${busiest}, ${g.adjacency[busiest]!.length} links): ${split.map((k) => `${k.kind} ${(k.mean / seconds).toFixed(1)} / ${(k.atNode / seconds).toFixed(0)}`).join('; ')}`);
+    // Where it goes: per kind, the mean node's, the 99th percentile's and the busiest node's.
+    const ranked = Array.from(steady.perNode.keys()).sort((a, b) => steady.perNode[a]! - steady.perNode[b]!);
+    const p99 = ranked[Math.min(ranked.length - 1, Math.floor(0.99 * ranked.length))]!;
+    const busiest = ranked.at(-1)!;
+    const split = kinds.take([p99, busiest]).filter((k) => k.mean > 0 || k.atNodes.some((b) => b > 0));
+    console.log(
+      `    by kind (B/s, mean node / p99 node ${p99}, ${g.adjacency[p99]!.length} links / busiest node ${busiest}, ${g.adjacency[busiest]!.length} links): ` +
+        split.map((k) => `${k.kind} ${(k.mean / seconds).toFixed(1)} / ${k.atNodes.map((b) => (b / seconds).toFixed(0)).join(' / ')}`).join('; '),
+    );
   }
   // Failures under traffic: the biggest hub crashes; then a link on a flow's way is cut.
   const hub = g.adjacency.reduce((best, adj, i) => (adj.length > g.adjacency[best]!.length ? i : best), 0);

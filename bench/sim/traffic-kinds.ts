@@ -31,12 +31,12 @@ export class TrafficKinds {
     this.bytes[kindOf(frame, address) * this.n + node] += frame.length;
   }
 
-  /** Bytes per kind since the last take: for every node's mean, and for one node. */
-  take(node: number): { kind: string; mean: number; atNode: number }[] {
+  /** Bytes per kind since the last take: for every node's mean, and for each of `nodes`. */
+  take(nodes: number[]): { kind: string; mean: number; atNodes: number[] }[] {
     const out = TRAFFIC_KINDS.map((kind, k) => {
       let sum = 0;
       for (let i = 0; i < this.n; i++) sum += this.bytes[k * this.n + i]!;
-      return { kind, mean: sum / this.n, atNode: this.bytes[k * this.n + node]! };
+      return { kind, mean: sum / this.n, atNodes: nodes.map((node) => this.bytes[k * this.n + node]!) };
     });
     this.bytes.fill(0);
     return out;

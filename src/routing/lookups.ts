@@ -31,7 +31,7 @@
 // hostile nodes on the way it survives, measured.
 import { randomBytes } from 'node:crypto';
 import { AddressTable } from '../fcnet/address-table.js';
-import { xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
+import { XEDDSA_SIGNATURE_SIZE, xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
 import { equalBytes, hexOf, readUint16BE, writeUint16BE } from '../util/bytes.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 import { CounterSet } from '../util/counters.js';
@@ -63,6 +63,10 @@ export const DHT_BUCKET_SIZE = 8;
 export const LOOKUP_PARALLEL = 3;
 /** Locators in one answer (what fits a 1280-byte frame with room to spare). */
 export const ANSWER_LOCATORS = 5;
+/** Locators a FIND says its asker holds already (the nearest to its target), which its answer
+ *  leaves out, each by the first bytes of its signature. */
+export const KNOWN_LISTED = 8;
+const KNOWN_ID_SIZE = 8;
 /** Ways a lookup asks one contact by (trees, first hops) before giving it up. */
 export const CANDIDATE_TRIES = 2;
 /** A request unanswered this long is stalled: the lookup asks another contact meanwhile. */
@@ -742,7 +746,7 @@ export class Lookups {
     const pairKey = this.pairKeys.with(to.key, this.now());
     if (next <= 0 || !pairKey) return false;
     const id = requestIds.take(ID_SIZE);
-    const payload = this.requestPayload(kind, id, target, ours.coordinates, pairKey);
+    const payload = this.requestPayload(kind, id, target, ours.coordinates, pairKey, lookup ? this.knownNear(lookup, toAddress) : []);
     const frame = encodeTreeFrame({
       kind,
       tree,
@@ -763,16 +767,20 @@ export class Lookups {
     return true;
   }
 
-  /** A request's payload. A FIND carries its target and our locator; a PROBE our place in the
-   *  tree, for the return, and our key, for the tag. Each ends with the tag. */
-  private requestPayload(kind: number, id: Uint8Array, target: Uint8Array, coordinates: Uint16Array, pairKey: Uint8Array): Uint8Array {
+  /** A request's payload. A FIND carries its target, our locator and the locators we hold
+   *  nearest its target (`known`, which its answer leaves out); a PROBE our place in the tree,
+   *  for the return, and our key, for the tag. Each ends with the tag. */
+  private requestPayload(kind: number, id: Uint8Array, target: Uint8Array, coordinates: Uint16Array, pairKey: Uint8Array, known: Locator[] = []): Uint8Array {
     let payload: Uint8Array;
     let body: number;
     if (kind === KIND_FIND) {
-      body = ADDRESS_SIZE + this.locator.bytes.length;
+      const listAt = ADDRESS_SIZE + this.locator.bytes.length;
+      body = listAt + 1 + KNOWN_ID_SIZE * known.length;
       payload = new Uint8Array(body + TAG_SIZE);
       payload.set(target, 0);
       payload.set(this.locator.bytes, ADDRESS_SIZE);
+      payload[listAt] = known.length;
+      known.forEach((l, i) => payload.set(knownId(l), listAt + 1 + KNOWN_ID_SIZE * i));
     } else {
       body = 1 + 2 * coordinates.length + KEY_SIZE;
       payload = new Uint8Array(body + TAG_SIZE);
@@ -805,8 +813,14 @@ export class Lookups {
       const asker = this.readLocator(frame.payload, ADDRESS_SIZE);
       // The asker's key, which its tag is checked by, comes with its locator.
       if (!asker || !equalAddress(addressOf(asker.locator.key), frame.origin)) return void this.counters.malformed++;
-      const pairKey = this.requestPairKey(frame, asker.locator.key, ADDRESS_SIZE + asker.length);
+      const listAt = ADDRESS_SIZE + asker.length;
+      const listed = frame.payload[listAt] ?? 0;
+      const body = listAt + 1 + KNOWN_ID_SIZE * listed;
+      if (frame.payload.length < body || listed > KNOWN_LISTED) return void this.counters.badTags++;
+      const pairKey = this.requestPairKey(frame, asker.locator.key, body);
       if (!pairKey) return;
+      const known = new Set<string>();
+      for (let i = 0; i < listed; i++) known.add(hexOf(frame.payload.subarray(listAt + 1 + KNOWN_ID_SIZE * i, listAt + 1 + KNOWN_ID_SIZE * (i + 1))));
       if (asker.signed) {
         this.table.add(asker.locator, this.now(), true);
         // The way back to an asker is a route to it, unless it is publishing (looking up its own
@@ -817,7 +831,7 @@ export class Lookups {
         }
         this.learnLocator(asker.locator);
       } else this.counters.badLocators++;
-      const found = this.answerLocators(target, frame.origin);
+      const found = this.answerLocators(target, frame.origin, known);
       this.answer(ANSWER_FIND, frame.id, frame.mtu, found, back, pairKey);
       return;
     }
@@ -891,8 +905,10 @@ export class Lookups {
 
   /** The locators a FIND for `target` from `asker` is answered with: the nearest we know, but
    *  not the asker's (it has its own, and a publishing node is the nearest to its target: where
-   *  locators are long, deep in a tree, an answer has room for only one or two). */
-  private answerLocators(target: Uint8Array, asker: Uint8Array): Locator[] {
+   *  locators are long, deep in a tree, an answer has room for only one or two), nor those it
+   *  says it holds (`known`, by knownId): a node's hourly publish asks the nodes nearest its
+   *  address, which know each other and would answer with each other's locators. */
+  private answerLocators(target: Uint8Array, asker: Uint8Array, known: Set<string>): Locator[] {
     if (this.behaviour === 'misleading') {
       // A hostile node: real nodes, but the farthest from the target it knows.
       const all = [...this.table.contacts()].sort((a, b) => compareDistance(target, b.address, a.address));
@@ -902,7 +918,20 @@ export class Lookups {
       .closest(target, ANSWER_LOCATORS, false)
       .filter((c) => !equalAddress(c.address, asker))
       .slice(0, ANSWER_LOCATORS - 1)
+      .filter((c) => !known.has(hexOf(knownId(c.locator))))
       .map((c) => c.locator);
+  }
+
+  /** The locators a lookup holds nearest its target, for a FIND to `to` (which answers with its
+   *  own anyway): the target's newest, and the nearest of its candidates. */
+  private knownNear(lookup: Lookup, to: Uint8Array): Locator[] {
+    const known: Locator[] = [];
+    for (const c of lookup.candidates) {
+      if (known.length >= KNOWN_LISTED) break;
+      if (equalAddress(c.address, to)) continue;
+      known.push(lookup.targetLocator && equalAddress(c.address, lookup.target) ? lookup.targetLocator : c.locator);
+    }
+    return known;
   }
 
   /** Answers a request whose frame came with `mtu`, the smallest on its way (the answer's way,
@@ -1129,6 +1158,13 @@ function newer(a: Locator | null, b: Locator | null): Locator | null {
 function equalPrefix(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < ROOT_PREFIX_SIZE; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** How a FIND names a locator its asker holds: the first bytes of its signature, which only its
+ *  node can make and which differ for each locator it signs. */
+function knownId(l: Locator): Uint8Array {
+  const at = l.bytes.length - XEDDSA_SIGNATURE_SIZE;
+  return l.bytes.subarray(at, at + KNOWN_ID_SIZE);
 }
 
 function equalAddress(a: Uint8Array, b: Uint8Array): boolean {

@@ -213,6 +213,51 @@ test('an answer not tagged by the asked node, or with a forged locator, is refus
   assert.ok(lookups.route(address(sim, target)), 'the lookup still ends with a route');
 });
 
+test('a FIND is answered without the locators its asker lists as held, but with a newer one of a node it lists', () => {
+  const { g, sim } = meshOf80();
+  const asker = sim.nodes[0]!;
+  const answerer = sim.nodes[g.adjacency[0]![0]!]!;
+  const lookups = answerer.agent.lookups;
+  const answers: Uint8Array[] = [];
+  (lookups as unknown as { sendRouted: (link: number, slots: Uint16Array, payload: Uint8Array) => void }).sendRouted = (_link, _slots, payload) => void answers.push(payload);
+  const askerLocator = signLocator(xeddsaSigner(asker.keys.privateKey), asker.keys.publicKey, Date.now(), []).bytes;
+  const pairKey = new PairKeys(asker.keys.privateKey).with(answerer.keys.publicKey)!;
+  // A target far from both, and what the answerer holds nearest it.
+  const target = address(sim, g.n - 1);
+  const nearest = lookups.table.closest(target, 5, false).filter((c) => !compare(c.address, address(sim, 0)));
+  assert.ok(nearest.length >= 4, 'the answerer holds four locators near the target');
+  const idOf = (bytes: Uint8Array) => bytes.subarray(bytes.length - 64, bytes.length - 56);
+  let n = 0;
+  /** The locators in the answer to a FIND listing `known`. */
+  const ask = (known: Uint8Array[]): number => {
+    const id = new Uint8Array(8).fill(++n);
+    const body = new Uint8Array(16 + askerLocator.length + 1 + 8 * known.length);
+    body.set(target, 0);
+    body.set(askerLocator, 16);
+    body[16 + askerLocator.length] = known.length;
+    known.forEach((k, i) => body.set(k, 16 + askerLocator.length + 1 + 8 * i));
+    const payload = new Uint8Array(body.length + TAG_SIZE);
+    payload.set(body, 0);
+    payload.set(lookupTag(pairKey, ROLE_REQUEST, id, Uint8Array.of(KIND_FIND), address(sim, 0), body), body.length);
+    const zero = new Uint8Array(8);
+    lookups.receive(answerer.ifaceTo.get(0)!, encodeTreeFrame({ kind: KIND_FIND, tree: 0, hopLimit: 64, mtu: 1280, id, root: zero, destination: address(sim, answerer.index), origin: address(sim, 0), coordinates: new Uint16Array(0), payload, recorded: new Uint16Array(0) }));
+    assert.equal(answers.length, n, 'answered');
+    return answers.at(-1)![11]!;
+  };
+  // Its own locator and the four nearest.
+  assert.equal(ask([]), 5);
+  // Two of them listed: left out.
+  assert.equal(ask([idOf(nearest[0]!.locator.bytes), idOf(nearest[1]!.locator.bytes)]), 3);
+  // An older locator of one of them listed (another signature): the answerer's is newer, and sent.
+  const older = idOf(nearest[2]!.locator.bytes).slice();
+  older[0] ^= 1;
+  assert.equal(ask([idOf(nearest[0]!.locator.bytes), idOf(nearest[1]!.locator.bytes), older]), 3);
+  // More than a FIND may list: refused, no answer.
+  const tags = lookups.counters.badTags;
+  assert.throws(() => ask(Array.from({ length: 9 }, () => new Uint8Array(8))), /answered/);
+  assert.equal(lookups.counters.badTags - tags, 1);
+});
+
 test('a request in another node\'s name is refused and counted: its receiver learns no way to that node by the sender', () => {
   const { g, sim } = meshOf80();
   const lookups = sim.nodes[0]!.agent.lookups;
@@ -223,7 +268,8 @@ test('a request in another node\'s name is refused and counted: its receiver lea
   // A FIND from `far` (its address, its signed locator) for some address, tagged with `pairKey`.
   const find = (pairKey: Uint8Array): Uint8Array => {
     const id = new Uint8Array(8).fill(7);
-    const body = new Uint8Array(16 + farLocator.length);
+    // The target, the asker's locator, no locators listed as held.
+    const body = new Uint8Array(16 + farLocator.length + 1);
     body.set(address(sim, 5), 0);
     body.set(farLocator, 16);
     const payload = new Uint8Array(body.length + TAG_SIZE);
