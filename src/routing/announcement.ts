@@ -293,3 +293,47 @@ export function verifyAnnouncement(a: Announcement): boolean {
   const origin = a.bytes.subarray(1, 1 + KEY_SIZE);
   return a.bytes.length >= ANNOUNCEMENT_MIN_SIZE && equalBytes(a.origin, origin) && verifyTrailing(origin, SIGNING_CONTEXT, a.bytes);
 }
+
+// A renewal (docs/PROTOCOL.md §4, "Renewals"): the origin re-signs an unchanged announcement every
+// REFRESH_MS with a new sequence, and a neighbour that holds the one before needs only the new
+// sequence and signature to rebuild the new one byte for byte.
+//
+//   0   32  origin key        32  1  part        33  8  base: the sequence held
+//   41   8  the new sequence  49 64  the new signature
+export const RENEWAL_SIZE = 113;
+const OFF_SEQUENCE = 33;
+const OFF_PART = 43;
+
+/** Whether `newer` is `older` signed again: the same bytes but for the sequence and signature. */
+export function renews(older: Uint8Array, newer: Uint8Array): boolean {
+  if (older.length !== newer.length || older.length < ANNOUNCEMENT_MIN_SIZE) return false;
+  const end = older.length - XEDDSA_SIGNATURE_SIZE;
+  for (let i = 0; i < end; i++) {
+    if (i === OFF_SEQUENCE) i += 8;
+    if (older[i] !== newer[i]) return false;
+  }
+  return true;
+}
+
+/** Writes the renewal of `bytes` (an announcement that renews the one of sequence `base`) at out[off]. */
+export function writeRenewal(bytes: Uint8Array, base: number, out: Uint8Array, off: number): void {
+  out.set(bytes.subarray(1, 33), off);
+  out[off + 32] = bytes[OFF_PART]!;
+  writeUint64BE(out, off + 33, base);
+  out.set(bytes.subarray(OFF_SEQUENCE, OFF_SEQUENCE + 8), off + 41);
+  out.set(bytes.subarray(bytes.length - XEDDSA_SIGNATURE_SIZE), off + 49);
+}
+
+/** The part, base sequence and new sequence of the renewal at buf[off] (its origin key first). */
+export function renewalOf(buf: Uint8Array, off: number): { part: number; base: number; sequence: number } {
+  return { part: buf[off + 32]!, base: readUint64BE(buf, off + 33), sequence: readUint64BE(buf, off + 41) };
+}
+
+/** The announcement the renewal at buf[off] makes of `held` (the part it names, at its base
+ *  sequence): held's bytes with the new sequence and signature. Unchecked: verify it. */
+export function applyRenewal(held: Uint8Array, buf: Uint8Array, off: number): Uint8Array {
+  const out = held.slice();
+  out.set(buf.subarray(off + 41, off + 49), OFF_SEQUENCE);
+  out.set(buf.subarray(off + 49, off + RENEWAL_SIZE), out.length - XEDDSA_SIGNATURE_SIZE);
+  return out;
+}

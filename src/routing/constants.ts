@@ -17,6 +17,9 @@ export const KIND_ACKNOWLEDGEMENTS = 3;
  *  that many hops from it (255: no bound), so nothing farther need be sent to it. Kinds 4–7 are
  *  the trees'. */
 export const KIND_MAP_HORIZON = 8;
+/** Ninth kind: renewals, 113-byte entries (announcement.ts) back to back, each an announcement
+ *  the receiver holds signed again with a new sequence. Empty when a link comes up: "I take them". */
+export const KIND_RENEWALS = 9;
 /** An announcement sent to a neighbour is sent again this long after, unacknowledged (then twice
  *  as long each time, at most RETRANSMIT_MAX_MS): well above a mesh link's round trip. */
 export const RETRANSMIT_MS = 1000;

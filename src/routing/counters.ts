@@ -36,6 +36,9 @@ export class RoutingCounters extends CounterSet {
   databaseRequestsIgnored = 0;
   /** Announcements acknowledged to the neighbours that sent them (each entry counted). */
   acknowledgementsSent = 0;
+  /** Renewals whose base (the announcement they sign again) was not held: dropped
+   *  unacknowledged, so the neighbour sends the announcement whole. */
+  renewalsLacked = 0;
   /** Announcements sent again because their neighbour had not acknowledged them in time. */
   announcementsRetransmitted = 0;
   /** Announcements no longer resent to a neighbour that did not acknowledge them in 9 tries. */

@@ -7,10 +7,11 @@
 // link naming the address, and per holder outside such as a router's live link) and reused once
 // free, so the tables stay as large as the network held now, not as every node ever seen.
 //
-// A record holds only the parts of its origin's highest sequence: an announcement of a newer
-// sequence drops the older parts at once, whatever their part number (the links of a node are the
-// union of the parts carrying its highest sequence). Signatures are the router's business: this
-// module stores what it is given.
+// A record holds the parts of its origin's highest sequence, and, until that sequence is whole, the
+// parts of the last whole one before it: the links of a node are the union of its newest parts,
+// each part not come yet standing in by the one before. A hub's announcement of ten parts that comes
+// part by part (or whose renewals come in two frames) so never takes its other links away
+// meanwhile. Signatures are the router's business: this module stores what it is given.
 import { AddressTable } from '../fcnet/address-table.js';
 import { fcAddressBytes } from '../keys/address.js';
 import type { AnnouncedPrefix, Announcement } from './announcement.js';
@@ -39,6 +40,9 @@ export class NodeRecord {
   /** The origin's TUN MTU, as announced (the smallest of its held parts, should they disagree). */
   mtu = 0;
   parts: (Part | undefined)[] = [];
+  /** The last whole sequence before `sequence` and its parts, while `parts` is not whole. */
+  previous: (Part | undefined)[] | undefined = undefined;
+  previousSequence = -1;
   /** When a part of it was last stored (monotonic ms), and when it will be forgotten. */
   receivedAt = 0;
   /** The router's budget of new sequences from this origin (a token bucket: tokens, and when
@@ -188,7 +192,12 @@ export class Lsdb {
     }
     const part: Part = { parts: a.parts, mtu: a.mtu, bytes: a.bytes, links, prefixes: a.prefixes.length > 0 ? a.prefixes : NO_PREFIXES };
     if (a.sequence > record.sequence) {
-      this.dropParts(record);
+      if (isWhole(record.parts)) {
+        this.dropPrevious(record);
+        record.previous = record.parts;
+        record.previousSequence = record.sequence;
+        record.parts = [];
+      } else this.dropCurrent(record); // the whole one before, if any, stays
       record.sequence = a.sequence;
     } else if (a.sequence < record.sequence) {
       this.dropPart(part);
@@ -204,6 +213,7 @@ export class Lsdb {
     record.parts[a.part] = part;
     this.partCount++;
     this.byteCount += a.bytes.length;
+    if (record.previous && isWhole(record.parts)) this.dropPrevious(record);
     this.rebuildLinks(record);
     record.receivedAt = now;
     record.expiresAt = expiresAt;
@@ -256,20 +266,36 @@ export class Lsdb {
   }
 
   private dropParts(record: NodeRecord): void {
-    for (const part of record.parts) {
+    this.dropCurrent(record);
+    this.dropPrevious(record);
+  }
+
+  private dropCurrent(record: NodeRecord): void {
+    this.dropAll(record.parts);
+    record.parts = [];
+  }
+
+  private dropPrevious(record: NodeRecord): void {
+    if (!record.previous) return;
+    this.dropAll(record.previous);
+    record.previous = undefined;
+    record.previousSequence = -1;
+  }
+
+  private dropAll(parts: readonly (Part | undefined)[]): void {
+    for (const part of parts) {
       if (!part) continue;
       this.dropPart(part);
       this.partCount--;
       this.byteCount -= part.bytes.length;
     }
-    record.parts = [];
   }
 
   // The record's prefixes become those of its parts below the part count.
   private rebuildPrefixes(record: NodeRecord, count: number): void {
     let prefixes = NO_PREFIXES;
-    for (let p = 0; p < record.parts.length && p < count; p++) {
-      const part = record.parts[p];
+    for (let p = 0; p < count; p++) {
+      const part = partAt(record, p);
       if (part && part.prefixes.length > 0) prefixes = prefixes.length === 0 ? part.prefixes : [...prefixes, ...part.prefixes];
     }
     if (prefixes.length > 0 || record.prefixes.length > 0) this.prefixEpoch++;
@@ -289,19 +315,19 @@ export class Lsdb {
     record.mtu = mtu === Infinity ? 0 : mtu;
     this.rebuildPrefixes(record, count);
     const before = record.links.length / LINK_STRIDE;
-    const only = record.parts.length === 1 ? record.parts[0]! : undefined;
+    const only = record.parts.length === 1 && !record.previous ? record.parts[0]! : undefined;
     if (only && isClean(only.links, record.id)) {
       // One part naming each neighbour once (most nodes): its array serves as the union.
       record.links = only.links;
     } else {
       let total = 0;
-      for (let p = 0; p < record.parts.length && p < count; p++) total += record.parts[p]?.links.length ?? 0;
+      for (let p = 0; p < count; p++) total += partAt(record, p)?.links.length ?? 0;
       const links = new Int32Array(total);
       // Where each neighbour already sits in the union; only needed past a few dozen links.
       const seen = total > 32 * LINK_STRIDE ? new Map<number, number>() : undefined;
       let n = 0;
-      for (let p = 0; p < record.parts.length && p < count; p++) {
-        const part = record.parts[p];
+      for (let p = 0; p < count; p++) {
+        const part = partAt(record, p);
         if (!part) continue;
         const from = part.links;
         for (let i = 0; i < from.length; i += LINK_STRIDE) {
@@ -331,6 +357,20 @@ export class Lsdb {
 }
 
 /** True if `links` never names `self` and names no neighbour twice. */
+/** Part `p` of the record's newest sequence, or, while that has not come, of the whole one before. */
+function partAt(record: NodeRecord, p: number): Part | undefined {
+  return record.parts[p] ?? record.previous?.[p];
+}
+
+/** Whether `parts` holds every part its members count (the fewest, should they disagree). */
+function isWhole(parts: readonly (Part | undefined)[]): boolean {
+  let count = Infinity;
+  for (const part of parts) if (part && part.parts < count) count = part.parts;
+  if (count === Infinity) return false;
+  for (let p = 0; p < count; p++) if (!parts[p]) return false;
+  return true;
+}
+
 function isClean(links: Int32Array, self: number): boolean {
   if (links.length > 32 * LINK_STRIDE) {
     const ids = new Set<number>();

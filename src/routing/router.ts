@@ -33,8 +33,13 @@
 //   lookup / routeTo    the data plane's questions; lookup reads an address in place and
 //                       allocates nothing.
 import {
+  RENEWAL_SIZE,
   announcementLength,
+  applyRenewal,
   decodeAnnouncement,
+  renewalOf,
+  renews,
+  writeRenewal,
   signAnnouncements,
   verifyAnnouncement,
   type AnnouncedPrefix,
@@ -50,6 +55,7 @@ import {
   KIND_ANNOUNCEMENTS,
   KIND_DATABASE_REQUEST,
   KIND_MAP_HORIZON,
+  KIND_RENEWALS,
   LIFETIME_MS,
   MAP_HORIZON_FULLNESS,
   MAP_MAX_BYTES,
@@ -124,6 +130,10 @@ interface Flooded {
   bytes: Uint8Array;
   from: number;
   hops: number;
+  /** The sequence of the announcement these bytes sign again unchanged, if they do: a neighbour
+   *  that takes renewals gets the renewal, and the whole announcement only if it does not
+   *  acknowledge that (it lacked the one before). */
+  base?: number;
   /** Other links that sent it to us while it was held back: they have it, so it does not go to
    *  them either. */
   holders?: Set<number>;
@@ -156,11 +166,15 @@ interface Neighbour {
   /** The hops it keeps announcements from (its KIND_MAP_HORIZON): nothing from farther is sent
    *  to it. Infinity until it says (a first- or second-revision node never does). */
   horizon: number;
+  /** It takes renewals (it sent KIND_RENEWALS: a node before the eighth revision never does). */
+  renewals: boolean;
 }
 
 const KEY_SIZE = 32;
 /** "Send me your database": the whole routing control frame (docs/PROTOCOL.md §4). */
 const DATABASE_REQUEST = Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST);
+/** "I take renewals": an empty renewals frame, sent when a link comes up. */
+const TAKES_RENEWALS = Uint8Array.of(FRAME_ROUTING, KIND_RENEWALS);
 /** A horizon byte that bounds nothing. */
 const NO_HORIZON = 255;
 /** IPv6's minimum MTU is the least an announcement may state, and FRAME_HEADER +
@@ -273,9 +287,11 @@ export class Router {
         unacked: new Unacknowledged(),
         acksOwed: [],
         horizon: Infinity,
+        renewals: false,
       });
       this.linksChanged();
     }
+    this.send(link, TAKES_RENEWALS);
     this.sendDatabase(link, false);
     this.send(link, DATABASE_REQUEST);
     if (this.toldHorizon < this.scope.radius) this.send(link, horizonFrame(this.toldHorizon));
@@ -311,10 +327,21 @@ export class Router {
       if (this.hasWork) this.onWorkDue?.();
       return;
     }
+    if (frame.length >= FRAME_HEADER && frame[0] === FRAME_ROUTING && frame[1] === KIND_RENEWALS) {
+      this.receiveRenewals(link, frame);
+      if (this.hasWork) this.onWorkDue?.();
+      return;
+    }
     if (frame.length < FRAME_HEADER || frame[0] !== FRAME_ROUTING || frame[1] !== KIND_ANNOUNCEMENTS) {
       counters.malformed++;
       return;
     }
+    this.receiveAnnouncements(link, frame);
+  }
+
+  /** A frame of announcements (KIND_ANNOUNCEMENTS, or rebuilt from renewals) from `link`. */
+  private receiveAnnouncements(link: number, frame: Uint8Array): void {
+    const counters = this.counters;
     const from = this.neighbours.get(link);
     let fresh: Flooded[] | undefined;
     const now = this.now();
@@ -385,14 +412,15 @@ export class Router {
       }
       const held = this.lsdb.recordOf(a.origin, 0);
       if (held && a.sequence > held.sequence) held.sequenceTokens--;
+      const base = this.renewedBase(held, a.part, a.bytes);
       const record = this.lsdb.store(a, now, now + LIFETIME_MS);
       this.mapChanged();
       // The whole map: on at once. A scoped one: on at the next tick, once the sweep has said
       // whether it stays and how near it is, so that a node floods on only what it keeps, and
       // what it floods in a tick goes out in as few frames as it fits.
-      if (this.scope.radius === Infinity) (fresh ??= []).push({ bytes: a.bytes, from: link, hops: this.hopsTo(record) });
+      if (this.scope.radius === Infinity) (fresh ??= []).push({ bytes: a.bytes, from: link, hops: this.hopsTo(record), base });
       else {
-        const h: HeldBack = { bytes: a.bytes, record, sequence: a.sequence, from: link, hops: 0, at: now };
+        const h: HeldBack = { bytes: a.bytes, record, sequence: a.sequence, from: link, hops: 0, at: now, base };
         this.heldBack.push(h);
         this.heldBackByBytes.set(a.bytes, h);
       }
@@ -700,9 +728,11 @@ export class Router {
     this.lastOrigination = now;
     this.originationDue = false;
     this.counters.announcementsOriginated += parts.length;
+    const before = this.lsdb.recordOf(this.identity.publicKey, 0);
+    const flooded = parts.map((a) => ({ bytes: a.bytes, from: 0, hops: 0, base: this.renewedBase(before, a.part, a.bytes) }));
     // Ours never expire here: they are replaced by the next origination.
     for (const a of parts) this.lsdb.store(a, now, Infinity);
-    this.flood(parts.map((a) => ({ bytes: a.bytes, from: 0, hops: 0 })));
+    this.flood(flooded);
   }
 
   /** The map (or the links it is seen from) changed: SPF is due, and estimates change. */
@@ -813,26 +843,87 @@ export class Router {
     if (h && h.from !== link) (h.holders ??= new Set()).add(link);
   }
 
+  /** The sequence of the announcement that `bytes` (part `part`) signs again unchanged, if the
+   *  record held has that part of it: of the sequence held, or, when other parts of this one came
+   *  first, of the whole one before it (lsdb.ts). */
+  private renewedBase(held: NodeRecord | undefined, part: number, bytes: Uint8Array): number | undefined {
+    if (!held) return undefined;
+    const sequence = readSequence(bytes, 0);
+    const newer = held.sequence < sequence;
+    const before = newer ? held.parts[part]?.bytes : held.sequence === sequence ? held.previous?.[part]?.bytes : undefined;
+    return before && renews(before, bytes) ? (newer ? held.sequence : held.previousSequence) : undefined;
+  }
+
+  /** Renewals from a neighbour (KIND_RENEWALS): each one whose base we hold is rebuilt into the
+   *  announcement it renews, and taken as if it had come whole (its signature checked as any).
+   *  One not newer than what we hold is acknowledged and dropped, as a whole one would be.
+   *  With the map full, one of an origin we hold nothing of is acknowledged and dropped, as a
+   *  whole announcement the map does not keep is: what it renews, unchanged, came to us before
+   *  and was not kept (a node that comes nearer, a new link and a wider horizon bring it whole).
+   *  Any other whose base we lack is dropped, and, unacknowledged, comes again whole. */
+  private receiveRenewals(link: number, frame: Uint8Array): void {
+    const from = this.neighbours.get(link);
+    if (!from) return;
+    from.renewals = true;
+    const rebuilt: Uint8Array[] = [];
+    const acks: Uint8Array[] = [];
+    const full = this.mapFull();
+    let off = FRAME_HEADER;
+    for (; off + RENEWAL_SIZE <= frame.length; off += RENEWAL_SIZE) {
+      if (frame[off] === 0 && zerosFrom(frame, off)) break; // padding
+      const { part, base, sequence } = renewalOf(frame, off);
+      if (this.lsdb.isStale(frame, off, sequence, part)) {
+        // Held already (another neighbour was quicker): acknowledged, as a whole one would be,
+        // and not flooded on to this neighbour either if it is still held back.
+        this.counters.stale++;
+        acks.push(renewalAck(frame, off));
+        if (this.heldBackByBytes.size > 0) this.noteHolder(frame, off - OFF_ORIGIN, sequence, part, link);
+        continue;
+      }
+      const held = this.lsdb.recordOf(frame, off);
+      // The base is the sequence held, or the whole one before it while the new one comes part
+      // by part (its renewals in two frames, say).
+      const before = !held ? undefined : held.sequence === base ? held.parts[part]?.bytes : held.previousSequence === base ? held.previous?.[part]?.bytes : undefined;
+      if (before) rebuilt.push(applyRenewal(before, frame, off));
+      else if (!held && full) {
+        this.counters.notKept++;
+        acks.push(renewalAck(frame, off));
+      } else this.counters.renewalsLacked++;
+    }
+    if (off < frame.length && !zerosFrom(frame, off)) this.counters.malformed++;
+    if (acks.length > 0) from.acksOwed.push(...acks);
+    if (rebuilt.length === 0) return;
+    const announcements = new Uint8Array(FRAME_HEADER + rebuilt.reduce((n, b) => n + b.length, 0));
+    announcements[0] = FRAME_ROUTING;
+    announcements[1] = KIND_ANNOUNCEMENTS;
+    let at = FRAME_HEADER;
+    for (const b of rebuilt) {
+      announcements.set(b, at);
+      at += b.length;
+    }
+    this.receiveAnnouncements(link, announcements);
+  }
+
   /** Sends each neighbour the announcements but those it sent us, packed: the same frames to
    *  every neighbour that sent none of them. */
   private flood(items: readonly Flooded[]): void {
     const now = this.now();
-    let all: Uint8Array[] | undefined;
-    let allFrames: Uint8Array[] | undefined;
+    // The frames for a neighbour that is sent every item, with renewals and without: the same
+    // for most neighbours of a node of many links.
+    const allFrames: (Uint8Array[] | undefined)[] = [undefined, undefined];
     // Not to a neighbour that has it, nor one that keeps nothing from as far (its horizon).
     const skip = (h: Flooded, n: Neighbour, link: number) => h.hops + 1 > n.horizon || h.from === link || h.holders?.has(link) === true;
     for (const [link, n] of this.neighbours) {
-      let bytes: Uint8Array[];
+      let wanted = items;
       let frames: Uint8Array[];
       if (items.some((h) => skip(h, n, link))) {
-        bytes = items.filter((h) => !skip(h, n, link)).map((h) => h.bytes);
-        if (bytes.length === 0) continue;
-        frames = packFrames(bytes, this.mtu);
-      } else {
-        bytes = all ??= items.map((h) => h.bytes);
-        frames = allFrames ??= packFrames(bytes, this.mtu);
-      }
-      for (const b of bytes) n.unacked.sent(b, now);
+        wanted = items.filter((h) => !skip(h, n, link));
+        if (wanted.length === 0) continue;
+        frames = floodFrames(wanted, n.renewals, this.mtu);
+      } else frames = allFrames[n.renewals ? 1 : 0] ??= floodFrames(items, n.renewals, this.mtu);
+      // Whole, whether it went whole or renewed: a neighbour that lacked what a renewal renews
+      // does not acknowledge it, and gets it whole when it is sent again.
+      for (const h of wanted) n.unacked.sent(h.bytes, now);
       for (const frame of frames) this.send(link, frame);
     }
   }
@@ -957,6 +1048,34 @@ export function packFrames(announcements: readonly Uint8Array[], mtu: number): U
       frame.set(announcements[i]!, off);
       off += announcements[i]!.length;
     }
+    frames.push(frame);
+  }
+  return frames;
+}
+
+/** The acknowledgement entry (ACK_ENTRY_SIZE) of the renewal at frame[off]: its origin, new
+ *  sequence and part. */
+function renewalAck(frame: Uint8Array, off: number): Uint8Array {
+  const entry = new Uint8Array(ACK_ENTRY_SIZE);
+  entry.set(frame.subarray(off, off + KEY_SIZE), 0);
+  entry.set(frame.subarray(off + 41, off + 49), KEY_SIZE);
+  entry[KEY_SIZE + 8] = frame[off + 32]!;
+  return entry;
+}
+
+/** The frames that flood `items` to a neighbour: renewals for those that renew an announcement,
+ *  if it takes them (`renewals`), the rest whole. */
+function floodFrames(items: readonly Flooded[], renewals: boolean, mtu: number): Uint8Array[] {
+  const renewed = renewals ? items.filter((h) => h.base !== undefined) : [];
+  const whole = renewed.length > 0 ? items.filter((h) => h.base === undefined) : items;
+  const frames = whole.length > 0 ? packFrames(whole.map((h) => h.bytes), mtu) : [];
+  const perFrame = Math.floor((mtu - FRAME_HEADER) / RENEWAL_SIZE);
+  for (let i = 0; i < renewed.length; i += perFrame) {
+    const batch = renewed.slice(i, i + perFrame);
+    const frame = new Uint8Array(FRAME_HEADER + batch.length * RENEWAL_SIZE);
+    frame[0] = FRAME_ROUTING;
+    frame[1] = KIND_RENEWALS;
+    batch.forEach((h, k) => writeRenewal(h.bytes, h.base!, frame, FRAME_HEADER + k * RENEWAL_SIZE));
     frames.push(frame);
   }
   return frames;

@@ -214,6 +214,52 @@ test('parts: the union of the newest sequence, older parts dropped', () => {
   assert.deepEqual([...record.links], [o0, 6, 2, o1, 8, 1]);
 });
 
+test('parts: a newer sequence that comes part by part has the whole one before stand in for the parts not come yet', () => {
+  const s = fakeNode();
+  const hub = fakeNode();
+  const others = Array.from({ length: 120 }, fakeNode);
+  const v = new View(s);
+  const links = (from: number, to: number): [FakeNode, number][] =>
+    others.slice(from, to).map((n, i): [FakeNode, number] => [n, from + i + 1]);
+  const three = (sequence: number, last = 120) => [
+    ann(hub, sequence, links(0, 50), { part: 0, parts: 3 }),
+    ann(hub, sequence, links(50, 100), { part: 1, parts: 3 }),
+    ann(hub, sequence, links(100, last), { part: 2, parts: 3 }),
+  ];
+  const [p0, p1, p2] = three(10);
+  v.store(p0!, p1!, p2!);
+  const record = v.lsdb.recordOf(hub.key, 0)!;
+  const whole = v.lsdb.stats();
+  // Sequence 11, whose last part lists 10 links fewer, comes a part at a time: until its last
+  // part, the hub keeps its 120 links (sequence 10's parts stand in), and those held count.
+  const [q0, q1, q2] = three(11, 110);
+  v.store(q0!);
+  assert.equal(record.sequence, 11);
+  assert.equal(record.links.length, 120 * LINK_STRIDE, 'parts 1 and 2 of sequence 10 stand in');
+  assert.equal(v.lsdb.isStale(hub.key, 0, 11, 1), false, 'part 1 of 11 is still wanted');
+  assert.equal(v.lsdb.stats().announcements, 4);
+  v.store(q1!);
+  assert.equal(record.links.length, 120 * LINK_STRIDE);
+  assert.equal(record.previousSequence, 10);
+  v.store(q2!);
+  assert.equal(record.links.length, 110 * LINK_STRIDE, 'whole: sequence 11 alone');
+  assert.equal(record.previous, undefined);
+  assert.deepEqual(v.lsdb.stats(), { ...whole, links: whole.links - 10, bytes: whole.bytes - 10 * 20 });
+  // A sequence that never comes whole is dropped for the next; the last whole one stays.
+  const [r0] = three(12);
+  v.store(r0!);
+  const [t0, t1] = three(13, 100);
+  v.store(t1!);
+  assert.equal(record.previousSequence, 11, 'not 12: it never came whole');
+  assert.equal(v.lsdb.stats().announcements, 4, "11's three and 13's one; 12's is gone");
+  assert.equal(record.links.length, 110 * LINK_STRIDE);
+  v.store(t0!);
+  assert.equal(record.links.length, 110 * LINK_STRIDE);
+  // The record's removal drops both.
+  v.lsdb.remove(record);
+  assert.deepEqual(v.lsdb.stats(), { nodes: 0, links: 0, announcements: 0, bytes: 0 });
+});
+
 test('ids are reference counted and reused; expiry forgets records', () => {
   const s = fakeNode();
   const v = new View(s);

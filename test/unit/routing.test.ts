@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { fcAddressBytes } from '../../src/keys/address.js';
 import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
 import { randomKeyPair } from '../../src/keys/x25519.js';
-import { signAnnouncements, verifyAnnouncement } from '../../src/routing/announcement.js';
-import { DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_ANNOUNCEMENTS, KIND_DATABASE_REQUEST, KIND_MAP_HORIZON, LIFETIME_MS, MAP_RADIUS, MAP_SCOPE_GRACE_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
+import { RENEWAL_SIZE, signAnnouncements, verifyAnnouncement, writeRenewal } from '../../src/routing/announcement.js';
+import { DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_ANNOUNCEMENTS, KIND_DATABASE_REQUEST, KIND_MAP_HORIZON, KIND_RENEWALS, LIFETIME_MS, MAP_RADIUS, MAP_SCOPE_GRACE_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
 import { packFrames, Router, type MapScope, type Route } from '../../src/routing/router.js';
 
 const WALL_START = 1_750_000_000_000;
@@ -21,6 +21,13 @@ class TestNode {
   routeChanges = 0;
   /** Frames of announcements sent (acknowledgements and requests not counted). */
   announcementFrames = 0;
+  /** The neighbours this node sent whole announcements, and the origins (hex keys) of the
+   *  renewals it sent, with their bytes. */
+  readonly wholeTo = new Set<string>();
+  readonly renewedOrigins = new Set<string>();
+  /** `${neighbour}:${origin hex}` for every renewal sent. */
+  readonly renewalsTo = new Set<string>();
+  renewalBytes = 0;
 
   constructor(
     readonly name: string,
@@ -75,8 +82,19 @@ class Mesh {
       mtu: this.opts.mtu ?? 1420,
       send: (link, frame) => {
         node.largestFrame = Math.max(node.largestFrame, frame.length);
-        if (frame[1] === KIND_ANNOUNCEMENTS) node.announcementFrames++;
         const w = node.wires.get(link);
+        if (frame[1] === KIND_ANNOUNCEMENTS) {
+          node.announcementFrames++;
+          node.wholeTo.add(w?.peer.name ?? '');
+        }
+        if (frame[1] === KIND_RENEWALS) {
+          node.renewalBytes += frame.length;
+          for (let off = 2; off + RENEWAL_SIZE <= frame.length; off += RENEWAL_SIZE) {
+            const origin = Buffer.from(frame.subarray(off, off + 32)).toString('hex');
+            node.renewedOrigins.add(origin);
+            node.renewalsTo.add(`${w?.peer.name ?? ''}:${origin}`);
+          }
+        }
         if (w && this.drop?.(node, w.peer, frame)) return;
         if (w) this.queue.push({ to: w.peer, link: w.peerLink, frame: padded(frame, this.opts.mtu ?? 1420) });
       },
@@ -734,6 +752,126 @@ test('an announcement lost on a link is sent again until acknowledged, then no m
   assert.equal(b.router.counters.announcementsRetransmitted, resent);
   assert.equal(b.router.counters.retransmissionsAbandoned, 0);
   assert.ok(a.router.counters.acknowledgementsSent > 0);
+});
+
+/** The bytes of `origin`'s announcement (part 0) that `node` holds. */
+function heldBytes(node: TestNode, origin: TestNode): Uint8Array | undefined {
+  const lsdb = (node.router as unknown as { lsdb: { recordOf(key: Uint8Array, off: number): { parts: ({ bytes: Uint8Array } | undefined)[] } | undefined } }).lsdb;
+  return lsdb.recordOf(origin.key, 0)?.parts[0]?.bytes;
+}
+
+test('an announcement signed again unchanged goes as a renewal to the neighbours that take them, whole to one that does not or lacks the one before, and all hold the same bytes', () => {
+  const mesh = new Mesh();
+  // A hub b of 12 links (its announcement is long), a line a-b-c beyond it, and `old`, a node of
+  // an earlier revision: it neither sends renewals nor takes them (it counts them malformed).
+  const [a, b, c] = line(mesh, 3) as [TestNode, TestNode, TestNode];
+  for (let i = 0; i < 9; i++) mesh.connect(b, mesh.add(`leaf${i}`), 10 + i, 1);
+  const old = mesh.add('old');
+  mesh.drop = (from, to, frame) => (from === old || to === old) && frame[1] === KIND_RENEWALS;
+  mesh.connect(b, old, 30, 1);
+  mesh.run(3000);
+  assert.equal(old.route(a)?.hops, 2);
+  b.wholeTo.clear();
+  const renewed = b.renewalBytes;
+  const sequenceOf = (bytes: Uint8Array | undefined) => (bytes ? Buffer.from(bytes.subarray(33, 41)).readBigUInt64BE() : -1n);
+  const before = sequenceOf(heldBytes(b, b));
+  // To just before the refreshes, then at the routers' pace (acknowledgements go at the next tick:
+  // with ticks a second apart, everything would be sent again before they came).
+  mesh.run(REFRESH_MS - 10_000, 1000);
+  mesh.run(20_000);
+  const own = heldBytes(b, b)!;
+  assert.ok(sequenceOf(own) > before, 'b signed its announcement again');
+  for (const n of [a, c, old]) assert.deepEqual(heldBytes(n, b), own, `${n.name} holds b's new announcement byte for byte`);
+  assert.deepEqual(heldBytes(c, a), heldBytes(a, a), "a's renewal rebuilt at c, two hops away");
+  // Whole announcements went only to `old`, renewals to the rest: b's own (113 bytes for 351),
+  // and a's and c's, which b passed on.
+  assert.deepEqual([...b.wholeTo], ['old'], 'whole announcements to old only');
+  assert.ok(b.renewalBytes > renewed, 'b sent renewals');
+  const hex = (n: TestNode) => Buffer.from(n.key).toString('hex');
+  for (const n of [a, b, c]) assert.ok(b.renewedOrigins.has(hex(n)), `b renewed ${n.name}'s`);
+  assert.equal(c.router.counters.renewalsLacked, 0);
+
+  // c misses a whole refresh of b (every frame from b lost for 5 minutes, past b's resending):
+  // b's next renewal names a sequence c never got; c drops it unacknowledged and gets it whole.
+  mesh.run(REFRESH_MS - 2 * 60_000, 10_000);
+  mesh.drop = (from, to, frame) => ((from === old || to === old) && frame[1] === KIND_RENEWALS) || (from === b && to === c);
+  mesh.run(5 * 60_000, 1000);
+  const missed = heldBytes(b, b)!;
+  assert.notDeepEqual(heldBytes(c, b), missed, 'c missed that refresh');
+  mesh.drop = (from, to, frame) => (from === old || to === old) && frame[1] === KIND_RENEWALS;
+  mesh.run(REFRESH_MS, 1000);
+  assert.ok(c.router.counters.renewalsLacked > 0, 'c lacked what the renewal renewed');
+  assert.deepEqual(heldBytes(c, b), heldBytes(b, b), 'c got it whole');
+  assert.equal(c.route(old)?.hops, 2);
+
+  // A renewal made by anyone but the origin: its rebuilt announcement does not verify, and
+  // nothing changes.
+  const held = heldBytes(c, a)!;
+  const forged = new Uint8Array(2 + RENEWAL_SIZE);
+  forged[0] = FRAME_ROUTING;
+  forged[1] = KIND_RENEWALS;
+  const next = held.slice();
+  next.set(Buffer.from((BigInt(sequenceOf(held)) + 1000n).toString(16).padStart(16, '0'), 'hex'), 33);
+  writeRenewal(next, Number(sequenceOf(held)), forged, 2);
+  const bad = c.router.counters.badSignature;
+  mesh.inject(c, c.linkTo(b), forged);
+  assert.equal(c.router.counters.badSignature - bad, 1);
+  assert.deepEqual(heldBytes(c, a), held);
+  // A frame whose last renewal is cut short: the rest is counted malformed, nothing changes.
+  const cut = new Uint8Array(2 + RENEWAL_SIZE + 40).fill(7);
+  cut.set(forged.subarray(0, 2 + RENEWAL_SIZE));
+  const malformed = c.router.counters.malformed;
+  mesh.inject(c, c.linkTo(b), cut);
+  assert.equal(c.router.counters.malformed - malformed, 1);
+  assert.deepEqual(heldBytes(c, a), held);
+});
+
+test('a renewal that comes by two ways before it is passed on goes back by neither', () => {
+  const mesh = new Mesh();
+  // o's renewal reaches n from x and from y in the same round: n passes it on to z alone.
+  const [o, x, y, n, z] = ['o', 'x', 'y', 'n', 'z'].map((name) => mesh.add(name)) as [TestNode, TestNode, TestNode, TestNode, TestNode];
+  mesh.connect(o, x, 1, 1);
+  mesh.connect(o, y, 2, 1);
+  mesh.connect(x, n, 2, 1);
+  mesh.connect(y, n, 2, 2);
+  mesh.connect(n, z, 3, 1);
+  mesh.run(3000);
+  assert.equal(z.route(o)?.hops, 3);
+  const before = heldBytes(z, o);
+  mesh.run(REFRESH_MS - 10_000, 1000);
+  mesh.run(20_000);
+  assert.notDeepEqual(heldBytes(z, o), before, "z holds o's next announcement");
+  const hex = Buffer.from(o.key).toString('hex');
+  assert.ok(x.renewalsTo.has(`n:${hex}`) && y.renewalsTo.has(`n:${hex}`), 'x and y both renewed it to n');
+  assert.ok(n.renewalsTo.has(`z:${hex}`), 'n renewed it to z');
+  assert.ok(!n.renewalsTo.has(`x:${hex}`) && !n.renewalsTo.has(`y:${hex}`), 'and to neither x nor y');
+});
+
+test('while the parts of a new sequence come one by one, the parts before stand in: no route through their origin flaps', () => {
+  const mesh = new Mesh({ sharedVerify: true, scope: { maxNodes: 128, maxBytes: 128 << 10 } });
+  // A hub b of 92 links, its announcement in two parts: c (interface 200) is in the second.
+  const [a, b, c] = [mesh.add('a'), mesh.add('b'), mesh.add('c')];
+  for (let i = 0; i < 90; i++) mesh.connect(b, mesh.add(`leaf${i}`), 1 + i, 1);
+  mesh.connect(a, b, 1, 100);
+  mesh.connect(b, c, 200, 1);
+  // a takes no renewals (an older node): b's parts come to it whole, each in a frame of its own.
+  const noRenewals = (from: TestNode, to: TestNode, frame: Uint8Array) => (from === a || to === a) && frame[1] === KIND_RENEWALS;
+  mesh.drop = noRenewals;
+  mesh.run(3000);
+  assert.equal(a.route(c)?.hops, 2);
+  // At b's refresh, the frame with its second part is lost on the way to a, once: it comes again
+  // a second later, after the first part.
+  const secondPart = (frame: Uint8Array) => frame[1] === KIND_ANNOUNCEMENTS && frame.length > 2 + 32 && Buffer.from(frame.subarray(3, 35)).equals(b.key) && frame[2 + 43] === 1;
+  let lost = 0;
+  mesh.drop = (from, to, frame) => noRenewals(from, to, frame) || (from === b && to === a && lost === 0 && secondPart(frame) && ++lost > 0);
+  const before = a.route(c)!;
+  mesh.run(REFRESH_MS - 5000, 1000);
+  for (let t = 0; t < 10_000; t += TICK_MS) {
+    mesh.run(TICK_MS);
+    assert.deepEqual(labelOf(a.route(c)), labelOf(before), `a's route to c at ${t} ms`);
+  }
+  assert.equal(lost, 1, "b's second part was lost once");
+  assert.deepEqual(heldBytes(a, b), heldBytes(b, b), "a holds b's new first part");
 });
 
 test('a neighbour that never acknowledges is sent an announcement 9 times, at growing intervals, then no more', () => {
