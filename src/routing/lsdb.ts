@@ -7,9 +7,9 @@
 // link naming the address, and per holder outside such as a router's live link) and reused once
 // free, so the tables stay as large as the network held now, not as every node ever seen.
 //
-// A record holds the parts of its origin's highest sequence, and, until that sequence is whole, the
-// parts of the last whole one before it: the links of a node are the union of its newest parts,
-// each part not come yet standing in by the one before. A hub's announcement of ten parts that comes
+// A record holds the parts of its origin's highest sequence and, until that sequence is whole, a
+// stand-in for each part not come yet: the newest part of that number held before. The links of
+// a node are the union of those. A hub's announcement of ten parts that comes
 // part by part (or whose renewals come in two frames) so never takes its other links away
 // meanwhile. Signatures are the router's business: this module stores what it is given.
 import { AddressTable } from '../fcnet/address-table.js';
@@ -40,9 +40,9 @@ export class NodeRecord {
   /** The origin's TUN MTU, as announced (the smallest of its held parts, should they disagree). */
   mtu = 0;
   parts: (Part | undefined)[] = [];
-  /** The last whole sequence before `sequence` and its parts, while `parts` is not whole. */
-  previous: (Part | undefined)[] | undefined = undefined;
-  previousSequence = -1;
+  /** While `parts` is not whole: for a part number it lacks, the newest part of that number held
+   *  before (of an older sequence), which stands in for it. */
+  standIns: (Part | undefined)[] | undefined = undefined;
   /** When a part of it was last stored (monotonic ms), and when it will be forgotten. */
   receivedAt = 0;
   /** The router's budget of new sequences from this origin (a token bucket: tokens, and when
@@ -192,12 +192,16 @@ export class Lsdb {
     }
     const part: Part = { parts: a.parts, mtu: a.mtu, bytes: a.bytes, links, prefixes: a.prefixes.length > 0 ? a.prefixes : NO_PREFIXES };
     if (a.sequence > record.sequence) {
-      if (isWhole(record.parts)) {
-        this.dropPrevious(record);
-        record.previous = record.parts;
-        record.previousSequence = record.sequence;
-        record.parts = [];
-      } else this.dropCurrent(record); // the whole one before, if any, stays
+      // The parts held become the stand-ins for the new sequence's, over older stand-ins.
+      const standIns = record.standIns ?? [];
+      record.parts.forEach((held, p) => {
+        if (!held) return;
+        const older = standIns[p];
+        if (older) this.dropAll([older]);
+        standIns[p] = held;
+      });
+      record.standIns = standIns;
+      record.parts = [];
       record.sequence = a.sequence;
     } else if (a.sequence < record.sequence) {
       this.dropPart(part);
@@ -213,7 +217,15 @@ export class Lsdb {
     record.parts[a.part] = part;
     this.partCount++;
     this.byteCount += a.bytes.length;
-    if (record.previous && isWhole(record.parts)) this.dropPrevious(record);
+    if (record.standIns) {
+      // The part that stood in goes, so nothing is held or counted twice.
+      const stoodIn = record.standIns[a.part];
+      if (stoodIn) {
+        this.dropAll([stoodIn]);
+        record.standIns[a.part] = undefined;
+      }
+      if (isWhole(record.parts)) this.dropStandIns(record);
+    }
     this.rebuildLinks(record);
     record.receivedAt = now;
     record.expiresAt = expiresAt;
@@ -266,20 +278,15 @@ export class Lsdb {
   }
 
   private dropParts(record: NodeRecord): void {
-    this.dropCurrent(record);
-    this.dropPrevious(record);
-  }
-
-  private dropCurrent(record: NodeRecord): void {
     this.dropAll(record.parts);
     record.parts = [];
+    this.dropStandIns(record);
   }
 
-  private dropPrevious(record: NodeRecord): void {
-    if (!record.previous) return;
-    this.dropAll(record.previous);
-    record.previous = undefined;
-    record.previousSequence = -1;
+  private dropStandIns(record: NodeRecord): void {
+    if (!record.standIns) return;
+    this.dropAll(record.standIns);
+    record.standIns = undefined;
   }
 
   private dropAll(parts: readonly (Part | undefined)[]): void {
@@ -315,7 +322,7 @@ export class Lsdb {
     record.mtu = mtu === Infinity ? 0 : mtu;
     this.rebuildPrefixes(record, count);
     const before = record.links.length / LINK_STRIDE;
-    const only = record.parts.length === 1 && !record.previous ? record.parts[0]! : undefined;
+    const only = record.parts.length === 1 && !record.standIns ? record.parts[0]! : undefined;
     if (only && isClean(only.links, record.id)) {
       // One part naming each neighbour once (most nodes): its array serves as the union.
       record.links = only.links;
@@ -357,9 +364,9 @@ export class Lsdb {
 }
 
 /** True if `links` never names `self` and names no neighbour twice. */
-/** Part `p` of the record's newest sequence, or, while that has not come, of the whole one before. */
+/** Part `p` of the record's newest sequence, or, while that has not come, its stand-in. */
 function partAt(record: NodeRecord, p: number): Part | undefined {
-  return record.parts[p] ?? record.previous?.[p];
+  return record.parts[p] ?? record.standIns?.[p];
 }
 
 /** Whether `parts` holds every part its members count (the fewest, should they disagree). */

@@ -214,7 +214,7 @@ test('parts: the union of the newest sequence, older parts dropped', () => {
   assert.deepEqual([...record.links], [o0, 6, 2, o1, 8, 1]);
 });
 
-test('parts: a newer sequence that comes part by part has the whole one before stand in for the parts not come yet', () => {
+test('parts: while a newer sequence comes part by part, the newest part held of each number not come yet stands in', () => {
   const s = fakeNode();
   const hub = fakeNode();
   const others = Array.from({ length: 120 }, fakeNode);
@@ -231,31 +231,34 @@ test('parts: a newer sequence that comes part by part has the whole one before s
   const record = v.lsdb.recordOf(hub.key, 0)!;
   const whole = v.lsdb.stats();
   // Sequence 11, whose last part lists 10 links fewer, comes a part at a time: until its last
-  // part, the hub keeps its 120 links (sequence 10's parts stand in), and those held count.
+  // part, the hub keeps its 120 links (sequence 10's parts 1 and 2 stand in), and no part is
+  // held or counted twice.
   const [q0, q1, q2] = three(11, 110);
   v.store(q0!);
   assert.equal(record.sequence, 11);
   assert.equal(record.links.length, 120 * LINK_STRIDE, 'parts 1 and 2 of sequence 10 stand in');
   assert.equal(v.lsdb.isStale(hub.key, 0, 11, 1), false, 'part 1 of 11 is still wanted');
-  assert.equal(v.lsdb.stats().announcements, 4);
+  assert.deepEqual(v.lsdb.stats(), whole);
   v.store(q1!);
   assert.equal(record.links.length, 120 * LINK_STRIDE);
-  assert.equal(record.previousSequence, 10);
+  assert.equal(record.standIns?.[2]?.bytes, p2!.bytes, 'part 2 of 10 stands in');
   v.store(q2!);
   assert.equal(record.links.length, 110 * LINK_STRIDE, 'whole: sequence 11 alone');
-  assert.equal(record.previous, undefined);
+  assert.equal(record.standIns, undefined);
   assert.deepEqual(v.lsdb.stats(), { ...whole, links: whole.links - 10, bytes: whole.bytes - 10 * 20 });
-  // A sequence that never comes whole is dropped for the next; the last whole one stays.
+  // A sequence that never comes whole: its parts stand in for the next one's too.
   const [r0] = three(12);
   v.store(r0!);
   const [t0, t1] = three(13, 100);
   v.store(t1!);
-  assert.equal(record.previousSequence, 11, 'not 12: it never came whole');
-  assert.equal(v.lsdb.stats().announcements, 4, "11's three and 13's one; 12's is gone");
+  const standIns = (record as { standIns?: ({ bytes: Uint8Array } | undefined)[] }).standIns;
+  assert.ok(standIns?.[0]?.bytes === r0!.bytes && standIns[1] === undefined && standIns[2]?.bytes === q2!.bytes, "12's part 0 and 11's part 2 stand in");
+  assert.equal(v.lsdb.stats().announcements, 3);
   assert.equal(record.links.length, 110 * LINK_STRIDE);
   v.store(t0!);
   assert.equal(record.links.length, 110 * LINK_STRIDE);
-  // The record's removal drops both.
+  assert.equal(v.lsdb.stats().announcements, 3);
+  // The record's removal drops them all.
   v.lsdb.remove(record);
   assert.deepEqual(v.lsdb.stats(), { nodes: 0, links: 0, announcements: 0, bytes: 0 });
 });
