@@ -25,6 +25,7 @@ import { Deliveries, failover, flowPairs, type Failover } from './sim/flows.js';
 import { quantiles } from './sim/summary.js';
 import { TrafficKinds } from './sim/traffic-kinds.js';
 import { FRAME_ROUTED, KIND_MESSAGE, OFF_KIND } from '../src/forward/header.js';
+import { MAX_HOPS } from '../src/routing/constants.js';
 
 const GRAPH_DIR = graphDir(import.meta.url);
 
@@ -94,7 +95,7 @@ function lookupPairs(sim: Sim, done: Map<number, LookupResult[]>, pairs: number,
         d = Math.floor(random() * g.n);
       } while (s === d || avoid.has(s) || avoid.has(d) || g.adjacency[s]!.includes(d));
       const shortest = bfs(g, s)[d]!;
-      if (shortest < 0 || shortest > 63) continue;
+      if (shortest < 0 || shortest > MAX_HOPS - 1) continue; // beyond a label's reach
       const target = addressOf(sim.nodes[d]!.keys.publicKey);
       const known = sim.nodes[s]!.agent.routing.lookup(target, 0);
       if (known) {
@@ -231,7 +232,8 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
 }
 
 function reportFailover(what: string, r: Failover): void {
-  console.log(`  ${what}: ${r.interrupted.length} flows interrupted, flowing again after (ms) ${quantiles(r.interrupted)}; ${r.lost} not back in 20 s, ${r.cutOff} cut off by the failure`);
+  const notStarted = r.notStarted > 0 ? `; ${r.notStarted} not flowing yet when it failed` : '';
+  console.log(`  ${what}: ${r.interrupted.length} flows interrupted, flowing again after (ms) ${quantiles(r.interrupted)}; ${r.lost} not back in 20 s, ${r.cutOff} cut off by the failure${notStarted}`);
 }
 
 function report(what: string, results: PairResult[]): void {

@@ -1,9 +1,10 @@
 // Data flows over a simulated mesh of MeshAgents, and how long a failure interrupts them: what
 // bench/lookups.ts reports as failover, and what test/unit/lookups.test.ts holds to its bound.
 import { LINK_DEAD_MS } from '../../src/node/links.js';
+import { MAX_HOPS } from '../../src/routing/constants.js';
 import { addressOf } from '../../src/routing/locator.js';
 import type { AgentSim } from './agent-sim.js';
-import { rng, type Graph } from './graph.js';
+import { bfs, rng, type Graph } from './graph.js';
 import type { MeshAgent } from './mesh-agent.js';
 
 /** A data packet every FLOW_INTERVAL_MS on each flow. */
@@ -25,6 +26,9 @@ export interface Failover {
   lost: number;
   /** Flows that stopped for good because the failure left no way between their ends. */
   cutOff: number;
+  /** Flows that had not started flowing before the failure (their lookup still running): not
+   *  counted above, since the failure did not interrupt them. */
+  notStarted: number;
 }
 
 /**
@@ -38,8 +42,10 @@ export function failover(sim: AgentSim<MeshAgent>, deliveries: Deliveries, pairs
   const lastArrival = new Float64Array(pairs.length).fill(-1);
   let failedAt = Infinity;
   const backAt = new Float64Array(pairs.length).fill(-1);
+  const arrivedBefore = new Uint32Array(pairs.length);
   deliveries.on = (index, tag) => {
     if (index !== pairs[tag]![1]) return;
+    if (sim.now <= failedAt) arrivedBefore[tag]!++;
     // A flow stalled if nothing arrived for three intervals after the failure.
     if (sim.now > failedAt && sim.now - Math.max(lastArrival[tag]!, failedAt) > 3 * FLOW_INTERVAL_MS + 50) {
       if (backAt[tag]! < 0) backAt[tag] = sim.now - failedAt;
@@ -73,25 +79,30 @@ export function failover(sim: AgentSim<MeshAgent>, deliveries: Deliveries, pairs
   // Flows that stalled and never came back: lost, unless the failure left no way between them.
   let lost = 0;
   let cut = 0;
+  let notStarted = 0;
   const interrupted: number[] = [];
   for (let i = 0; i < pairs.length; i++) {
-    if (backAt[i]! >= 0) interrupted.push(backAt[i]!);
+    if (arrivedBefore[i] === 0) notStarted++;
+    else if (backAt[i]! >= 0) interrupted.push(backAt[i]!);
     else if (lastArrival[i]! < failedAt + 3 * FLOW_INTERVAL_MS) {
       if (severed[i]) cut++;
       else lost++;
     }
   }
-  return { interrupted, lost, cutOff: cut };
+  return { interrupted, lost, cutOff: cut, notStarted };
 }
 
-/** Sampled pairs of live nodes, linked to neither each other nor `avoid`; seeded. */
+/** Sampled pairs of live nodes, linked to neither each other nor `avoid`, and within a route's
+ *  reach (a label's MAX_HOPS - 1 slots: on the 45×45 grid, some pairs lie farther); seeded. */
 export function flowPairs(g: Graph, count: number, seed: number, avoid: number): [number, number][] {
   const random = rng(seed);
   const pairs: [number, number][] = [];
   while (pairs.length < count) {
     const s = Math.floor(random() * g.n);
     const d = Math.floor(random() * g.n);
-    if (s !== d && s !== avoid && d !== avoid && !g.adjacency[s]!.includes(d)) pairs.push([s, d]);
+    if (s === d || s === avoid || d === avoid || g.adjacency[s]!.includes(d)) continue;
+    const hops = bfs(g, s)[d]!;
+    if (hops > 0 && hops <= MAX_HOPS - 1) pairs.push([s, d]);
   }
   return pairs;
 }
