@@ -184,13 +184,19 @@ test('route objects survive runs that change nothing; mtu is the path minimum', 
   assert.deepEqual([...v.route(c)!.label], [2, 9]);
 });
 
-test('parts: the union of the newest sequence, older parts dropped', () => {
-  const s = fakeNode();
+/** A view, a hub of 120 neighbours, and `links(from, to)`: those neighbours' links, as the hub
+ *  announces them (interface index = place + 1). */
+function hubOf120() {
   const hub = fakeNode();
   const others = Array.from({ length: 120 }, fakeNode);
-  const v = new View(s);
+  const v = new View(fakeNode());
   const links = (from: number, to: number): [FakeNode, number][] =>
     others.slice(from, to).map((n, i): [FakeNode, number] => [n, from + i + 1]);
+  return { hub, others, v, links };
+}
+
+test('parts: the union of the newest sequence, older parts dropped', () => {
+  const { hub, others, v, links } = hubOf120();
   v.store(
     ann(hub, 10, links(0, 50), { part: 0, parts: 3 }),
     ann(hub, 10, links(50, 100), { part: 1, parts: 3 }),
@@ -215,12 +221,7 @@ test('parts: the union of the newest sequence, older parts dropped', () => {
 });
 
 test('parts: while a newer sequence comes part by part, the newest part held of each number not come yet stands in', () => {
-  const s = fakeNode();
-  const hub = fakeNode();
-  const others = Array.from({ length: 120 }, fakeNode);
-  const v = new View(s);
-  const links = (from: number, to: number): [FakeNode, number][] =>
-    others.slice(from, to).map((n, i): [FakeNode, number] => [n, from + i + 1]);
+  const { hub, v, links } = hubOf120();
   const three = (sequence: number, last = 120) => [
     ann(hub, sequence, links(0, 50), { part: 0, parts: 3 }),
     ann(hub, sequence, links(50, 100), { part: 1, parts: 3 }),
