@@ -197,9 +197,13 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
     const ranked = Array.from(steady.perNode.keys()).sort((a, b) => steady.perNode[a]! - steady.perNode[b]!);
     const p99 = ranked[Math.min(ranked.length - 1, Math.floor(0.99 * ranked.length))]!;
     const busiest = ranked.at(-1)!;
-    const split = kinds.take([p99, busiest]).filter((k) => k.mean > 0 || k.atNodes.some((b) => b > 0));
+    // And the node of most links, where it is not the busiest.
+    const most = g.adjacency.reduce((best, adj, i) => (adj.length > g.adjacency[best]!.length ? i : best), 0);
+    const nodes = most === busiest ? [p99, busiest] : [p99, busiest, most];
+    const split = kinds.take(nodes).filter((k) => k.mean > 0 || k.atNodes.some((b) => b > 0));
+    const mostNote = most === busiest ? '' : ` / node of most links ${most}, ${g.adjacency[most]!.length} links, ${(steady.perNode[most]! / seconds).toFixed(0)} B/s in all`;
     console.log(
-      `    by kind (B/s, mean node / p99 node ${p99}, ${g.adjacency[p99]!.length} links / busiest node ${busiest}, ${g.adjacency[busiest]!.length} links): ` +
+      `    by kind (B/s, mean node / p99 node ${p99}, ${g.adjacency[p99]!.length} links / busiest node ${busiest}, ${g.adjacency[busiest]!.length} links${mostNote}): ` +
         split.map((k) => `${k.kind} ${(k.mean / seconds).toFixed(1)} / ${k.atNodes.map((b) => (b / seconds).toFixed(0)).join(' / ')}`).join('; '),
     );
   }
