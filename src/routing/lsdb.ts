@@ -9,9 +9,9 @@
 //
 // A record holds the parts of its origin's highest sequence and, until that sequence is whole, a
 // stand-in for each part not come yet: the newest part of that number held before. The links of
-// a node are the union of those. A hub's announcement of ten parts that comes
-// part by part (or whose renewals come in two frames) so never takes its other links away
-// meanwhile. Signatures are the router's business: this module stores what it is given.
+// a node are the union of those, so a hub's announcement of ten parts that comes part by part (or
+// whose renewals come in two frames) never takes its other links away meanwhile. Signatures are
+// the router's business: this module stores what it is given.
 import { AddressTable } from '../fcnet/address-table.js';
 import { fcAddressBytes } from '../keys/address.js';
 import type { AnnouncedPrefix, Announcement } from './announcement.js';
@@ -363,7 +363,6 @@ export class Lsdb {
   }
 }
 
-/** True if `links` never names `self` and names no neighbour twice. */
 /** Part `p` of the record's newest sequence, or, while that has not come, its stand-in. */
 function partAt(record: NodeRecord, p: number): Part | undefined {
   return record.parts[p] ?? record.standIns?.[p];
@@ -378,6 +377,7 @@ function isWhole(parts: readonly (Part | undefined)[]): boolean {
   return true;
 }
 
+/** True if `links` never names `self` and names no neighbour twice. */
 function isClean(links: Int32Array, self: number): boolean {
   if (links.length > 32 * LINK_STRIDE) {
     const ids = new Set<number>();
