@@ -161,6 +161,8 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   };
   const done = new Map<number, LookupResult[]>();
   const kinds = new TrafficKinds(g.n);
+  // The node of most links: its traffic is split out below, and it is the one that crashes.
+  const hub = g.adjacency.reduce((best, adj, i) => (adj.length > g.adjacency[best]!.length ? i : best), 0);
   const sim = makeSim(g, done, new Set(), 'silent', kinds);
   sim.start();
   sim.run(20_000);
@@ -198,17 +200,15 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
     const p99 = ranked[Math.min(ranked.length - 1, Math.floor(0.99 * ranked.length))]!;
     const busiest = ranked.at(-1)!;
     // And the node of most links, where it is not the busiest.
-    const most = g.adjacency.reduce((best, adj, i) => (adj.length > g.adjacency[best]!.length ? i : best), 0);
-    const nodes = most === busiest ? [p99, busiest] : [p99, busiest, most];
+    const nodes = hub === busiest ? [p99, busiest] : [p99, busiest, hub];
     const split = kinds.take(nodes).filter((k) => k.mean > 0 || k.atNodes.some((b) => b > 0));
-    const mostNote = most === busiest ? '' : ` / node of most links ${most}, ${g.adjacency[most]!.length} links, ${(steady.perNode[most]! / seconds).toFixed(0)} B/s in all`;
+    const mostNote = hub === busiest ? '' : ` / node of most links ${hub}, ${g.adjacency[hub]!.length} links, ${(steady.perNode[hub]! / seconds).toFixed(0)} B/s in all`;
     console.log(
       `    by kind (B/s, mean node / p99 node ${p99}, ${g.adjacency[p99]!.length} links / busiest node ${busiest}, ${g.adjacency[busiest]!.length} links${mostNote}): ` +
         split.map((k) => `${k.kind} ${(k.mean / seconds).toFixed(1)} / ${k.atNodes.map((b) => (b / seconds).toFixed(0)).join(' / ')}`).join('; '),
     );
   }
   // Failures under traffic: the biggest hub crashes; then a link on a flow's way is cut.
-  const hub = g.adjacency.reduce((best, adj, i) => (adj.length > g.adjacency[best]!.length ? i : best), 0);
   const withoutHub = (s: number, d: number) => bfs(g, s, (i) => i !== hub)[d]! < 0;
   reportFailover(`hub ${hub} (${g.adjacency[hub]!.length} links) crashes`, failover(sim, deliveries, flowPairs(g, Math.min(pairs, 200), 11, hub), () => sim.crashNode(hub), withoutHub));
   const cutPairs = flowPairs(g, Math.min(pairs, 200), 12, hub);

@@ -71,6 +71,14 @@ export class NodeRecord {
     readonly address: Uint8Array,
   ) {}
 
+  /** The bytes of part `part` held from before `sequence`: of the sequence held, if older, or,
+   *  while `sequence` is the one coming part by part, its stand-in. What a renewal to `sequence`
+   *  renews. */
+  partBefore(part: number, sequence: number): Uint8Array | undefined {
+    if (this.sequence < sequence) return (this.parts[part] ?? this.standIns?.[part])?.bytes;
+    return this.sequence === sequence ? this.standIns?.[part]?.bytes : undefined;
+  }
+
   /** True if this node announces a link to node `id`: half of the two-way check. */
   lists(id: number): boolean {
     const links = this.links;
@@ -191,7 +199,10 @@ export class Lsdb {
       links[i * LINK_STRIDE + 2] = link.cost;
     }
     const part: Part = { parts: a.parts, mtu: a.mtu, bytes: a.bytes, links, prefixes: a.prefixes.length > 0 ? a.prefixes : NO_PREFIXES };
-    if (a.sequence > record.sequence) {
+    if (a.sequence > record.sequence && a.parts === 1) {
+      this.dropParts(record); // whole as it comes: nothing need stand in
+      record.sequence = a.sequence;
+    } else if (a.sequence > record.sequence) {
       // The parts held become the stand-ins for the new sequence's, over older stand-ins.
       const standIns = record.standIns ?? [];
       record.parts.forEach((held, p) => {

@@ -844,12 +844,9 @@ export class Router {
   }
 
   /** The sequence of the announcement that `bytes` (part `part`) signs again unchanged, if the
-   *  record held has that part of it: of the sequence held, or, when other parts of this one came
-   *  first, the part's stand-in (lsdb.ts). */
+   *  record held has that part from before it (NodeRecord.partBefore). */
   private renewedBase(held: NodeRecord | undefined, part: number, bytes: Uint8Array): number | undefined {
-    if (!held) return undefined;
-    const sequence = readSequence(bytes, 0);
-    const before = held.sequence < sequence ? held.parts[part]?.bytes : held.sequence === sequence ? held.standIns?.[part]?.bytes : undefined;
+    const before = held?.partBefore(part, readSequence(bytes, 0));
     return before && renews(before, bytes) ? readSequence(before, 0) : undefined;
   }
 
@@ -880,10 +877,10 @@ export class Router {
         continue;
       }
       const held = this.lsdb.recordOf(frame, off);
-      // The base is the sequence held, or the part's stand-in while the new one comes part by
-      // part (its renewals in two frames, say).
-      const before = !held ? undefined : held.sequence === base ? held.parts[part]?.bytes : standInOf(held, part, base);
-      if (before) rebuilt.push(applyRenewal(before, frame, off));
+      // The base: the part held from before the new sequence (a stand-in while the new one comes
+      // part by part, its renewals in two frames, say).
+      const before = held?.partBefore(part, sequence);
+      if (before && readSequence(before, 0) === base) rebuilt.push(applyRenewal(before, frame, off));
       else if (!held && full) {
         this.counters.notKept++;
         acks.push(renewalAck(frame, off));
@@ -1050,12 +1047,6 @@ export function packFrames(announcements: readonly Uint8Array[], mtu: number): U
     frames.push(frame);
   }
   return frames;
-}
-
-/** The stand-in for part `part` of `record` (lsdb.ts) if it is of sequence `base`. */
-function standInOf(record: NodeRecord, part: number, base: number): Uint8Array | undefined {
-  const bytes = record.standIns?.[part]?.bytes;
-  return bytes && readSequence(bytes, 0) === base ? bytes : undefined;
 }
 
 /** The acknowledgement entry (ACK_ENTRY_SIZE) of the renewal at frame[off]: its origin, new
