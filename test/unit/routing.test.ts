@@ -817,6 +817,14 @@ test('an announcement signed again unchanged goes as a renewal to the neighbours
   mesh.inject(c, c.linkTo(b), forged);
   assert.equal(c.router.counters.badSignature - bad, 1);
   assert.deepEqual(heldBytes(c, a), held);
+  // One that names a base c does not hold is not rebuilt at all (so not checked): c lacks it.
+  const otherBase = forged.slice();
+  writeRenewal(next, Number(sequenceOf(held)) - 1, otherBase, 2);
+  const lacked = c.router.counters.renewalsLacked;
+  mesh.inject(c, c.linkTo(b), otherBase);
+  assert.equal(c.router.counters.renewalsLacked - lacked, 1);
+  assert.equal(c.router.counters.badSignature - bad, 1, 'no signature checked');
+  assert.deepEqual(heldBytes(c, a), held);
   // A frame whose last renewal is cut short: the rest is counted malformed, nothing changes.
   const cut = new Uint8Array(2 + RENEWAL_SIZE + 40).fill(7);
   cut.set(forged.subarray(0, 2 + RENEWAL_SIZE));
