@@ -39,12 +39,13 @@ export class NearestIndex {
 
   /**
    * The link of the neighbour nearest to `coordinates` (the lowest link among equals), if it is
-   * nearer than `within` hops; -1 if none is.
+   * nearer than `within` hops or as near with a lower link than `known` (a neighbour at `within`
+   * hops found otherwise); else `known` (-1: none).
    */
-  nearest(coordinates: Uint16Array, within: number): number {
+  nearest(coordinates: Uint16Array, within: number, known = -1): number {
     const length = coordinates.length;
     let best = within;
-    let chosen = -1;
+    let chosen = known;
     let node: TrieNode | undefined = this.root;
     for (let depth = 0; node; depth++) {
       const bound = length - 2 * depth + node.shortest;

@@ -132,7 +132,14 @@ interface Assembly {
 
 interface NeighbourTree {
   version: number;
+  /** Its place, unless that is ours plus our link to it (see childOf): then null. */
   position: Position | null;
+  /** Our version (OwnTree.version) under which its place was ours plus our link to it, -1 if it
+   *  was not: such a place is derived from ours when asked for (placeOf), not held. At a node of
+   *  many links most neighbours are its children in every tree, and their places were most of
+   *  its tree state. When our place changes they are unknown until they send theirs again,
+   *  which they do as they follow us. */
+  childOf: number;
   /** Whether its position runs through us (it is below us: never our parent). */
   below: boolean;
   /** Since when we want its whole position back (monotonic ms; Infinity: we do not). */
@@ -275,7 +282,41 @@ export class Trees {
 
   /** A neighbour's position in tree t, if held. */
   neighbourPosition(link: number, t: number): Position | null {
-    return this.neighbours.get(link)?.trees[t]!.position ?? null;
+    const n = this.neighbours.get(link);
+    return n ? this.placeOf(link, n.trees[t]!, t) : null;
+  }
+
+  /** A neighbour's place in tree t: held, or ours plus our link to it (childOf). */
+  private placeOf(link: number, nt: NeighbourTree, t: number): Position | null {
+    if (nt.position || nt.childOf !== this.own[t]!.version) return nt.position;
+    const own = this.own[t]!.position;
+    const coordinates = new Uint16Array(own.depth + 1);
+    coordinates.set(own.coordinates, 0);
+    coordinates[own.depth] = link;
+    return { beacon: own.beacon, rank: own.rank, links: NO_LINKS, depth: own.depth + 1, coordinates };
+  }
+
+  /** Whether `p`, the place the neighbour at `link` sent in tree t, is ours plus our link to it
+   *  under our current beacon (so it need not be held: placeOf). */
+  private isChildPlace(link: number, t: number, p: Position): boolean {
+    const own = this.own[t]!.position;
+    return (
+      sameChain(own, p) &&
+      p.coordinates[own.depth] === link &&
+      equalKeys(p.beacon, 0, own.beacon) &&
+      beaconSequence(p.beacon) >= beaconSequence(own.beacon)
+    );
+  }
+
+  /** The child (its place ours plus our link to it) one hop nearer than we are to
+   *  `coordinates` in tree t, which it has below it; 0 if there is none. */
+  private childToward(t: number, coordinates: Uint16Array): number {
+    const own = this.own[t]!;
+    const depth = own.position.depth;
+    if (coordinates.length <= depth) return 0;
+    for (let i = 0; i < depth; i++) if (coordinates[i] !== own.position.coordinates[i]) return 0;
+    const link = coordinates[depth]!;
+    return this.neighbours.get(link)?.trees[t]!.childOf === own.version ? link : 0;
   }
 
   linkUp(link: number, key: Uint8Array): void {
@@ -289,6 +330,7 @@ export class Trees {
         trees.push({
           version: -1,
           position: null,
+          childOf: -1,
           below: false,
           wholeWantedSince: Infinity,
           changedAt: 0,
@@ -300,7 +342,8 @@ export class Trees {
           retryMs: TREE_RETRY_MS,
         });
       }
-      n = { key: key.slice(), linkToUs: null, linkWantedSince: Infinity, linkRequestedAt: -Infinity, linkRetryMs: TREE_RETRY_MS, linkSignedAt: -Infinity, trees };
+      // The key is kept, not copied (Routing's neighbour table owns it; nobody modifies keys).
+      n = { key, linkToUs: null, linkWantedSince: Infinity, linkRequestedAt: -Infinity, linkRetryMs: TREE_RETRY_MS, linkSignedAt: -Infinity, trees };
       this.neighbours.set(link, n);
     }
     const now = this.now();
@@ -397,7 +440,10 @@ export class Trees {
     const own = this.own[t]!.position;
     if (!equalKeys(own.beacon, 0, rootKey)) return -1;
     const best = treeDistance(own.coordinates, coordinates);
-    return best === 0 ? 0 : this.nearestIndex(t).nearest(coordinates, best);
+    if (best === 0) return 0;
+    // Children are not in the index: at most one of them is nearer, by one hop.
+    const child = this.childToward(t, coordinates);
+    return child > 0 ? this.nearestIndex(t).nearest(coordinates, best - 1, child) : this.nearestIndex(t).nearest(coordinates, best);
   }
 
   private nearestIndex(t: number): NearestIndex {
@@ -429,6 +475,8 @@ export class Trees {
       const d = treeDistance(p.coordinates, coordinates);
       if (d < ours) nearer.push([d, link]);
     }
+    const child = this.childToward(t, coordinates);
+    if (child > 0) nearer.push([ours - 1, child]);
     nearer.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     return nearer.map(([, link]) => link);
   }
@@ -438,7 +486,8 @@ export class Trees {
     return this.verified.checks;
   }
 
-  /** Bytes of tree state held: our positions and links, the neighbours' positions and links. */
+  /** Bytes of tree state held: our positions and links, the neighbours' keys (the neighbour
+   *  table holds them, and counts the rest of what it keeps), positions and links. */
   stateBytes(): number {
     let bytes = 0;
     const held = new Set<Uint8Array>();
@@ -480,7 +529,7 @@ export class Trees {
     const nt = from.trees[t]!;
     const now = this.now();
     const beacon = frame.subarray(STATE_HEADER, STATE_FIXED);
-    const held = nt.position;
+    const held = this.placeOf(link, nt, t);
     if (nt.version === version && held && held.depth === depth && equalKeys(held.beacon, 0, beacon) && (isWhole(held) || count === 0)) {
       // What we hold, again (a resend or a beacon refresh): the beacon may be newer.
       this.takeBeacon(link, t, held, beacon, now);
@@ -512,7 +561,9 @@ export class Trees {
     if (!position) return void this.counters.badSignature++;
     const wasWhole = isWhole(held);
     nt.version = version;
-    nt.position = position;
+    const child = this.isChildPlace(link, t, position);
+    nt.position = child ? null : position;
+    nt.childOf = child ? this.own[t]!.version : -1;
     nt.wholeWantedSince = Infinity;
     nt.below = containsKey(position, this.key);
     this.nearest[t] = null;
@@ -540,9 +591,10 @@ export class Trees {
   /** A newer beacon for a neighbour's position; ours too if that neighbour is our parent. */
   private takeBeacon(link: number, t: number, p: Position, beacon: Uint8Array, now: number): void {
     if (beaconSequence(beacon) <= beaconSequence(p.beacon)) return;
-    p.beacon = beacon.slice();
-    this.noteRevival(t, p);
     const own = this.own[t]!;
+    // Ours already, most often (the neighbours under our root pass it on): one object for all.
+    p.beacon = sameBytes(own.position.beacon, beacon, 0) ? own.position.beacon : beacon.slice();
+    this.noteRevival(t, p);
     if (own.parent !== link || !equalKeys(own.position.beacon, 0, p.beacon)) return;
     own.position.beacon = p.beacon;
     own.freshAt = now;

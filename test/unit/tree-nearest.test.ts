@@ -1,15 +1,16 @@
 // The index behind Trees.nextHop at a node of many neighbours (src/routing/tree-nearest.ts): for
 // random places, the neighbour it names is the one a look at every neighbour names — the nearest
-// along the tree, the lowest link among equals, and none unless strictly nearer than the bound.
+// along the tree, the lowest link among equals, and none unless strictly nearer than the bound
+// (or as near, with a lower link, as a neighbour known otherwise).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rng } from '../../bench/sim/graph.js';
 import { treeDistance } from '../../src/routing/coordinates.js';
 import { NearestIndex } from '../../src/routing/tree-nearest.js';
 
-function scan(places: Map<number, Uint16Array>, target: Uint16Array, within: number): number {
+function scan(places: Map<number, Uint16Array>, target: Uint16Array, within: number, known = -1): number {
   let best = within;
-  let chosen = -1;
+  let chosen = known;
   for (const [link, p] of places) {
     const d = treeDistance(p, target);
     if (d < best || (d === best && chosen !== -1 && link < chosen)) {
@@ -37,6 +38,10 @@ test('the nearest neighbour by the index is the nearest by a scan of all', () =>
       const expected = scan(places, target, within);
       assert.equal(index.nearest(target, within), expected, `round ${round}: target ${target.join('.')} within ${within}`);
       if (expected !== -1) found++;
+      // A neighbour known otherwise at `within` hops (a child, which Trees keeps out of the
+      // index): one of the index's replaces it only if nearer, or as near with a lower link.
+      const known = 1 + Math.floor(random() * 500);
+      assert.equal(index.nearest(target, within, known), scan(places, target, within, known), `round ${round}: known ${known}`);
     }
   }
   assert.ok(found > 3000, `only ${found} queries had an answer`);

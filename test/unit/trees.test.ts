@@ -157,6 +157,30 @@ test("at a hub (next hops from an index of the neighbours' places), greedy forwa
   everyPair((i) => i !== root && i !== gone);
 });
 
+test("a hub holds no place of its children: it derives each from its own, and knows none after its own changes until they send theirs", () => {
+  // A star: every leaf is the hub's child in every tree but the one it is the root of.
+  const leaves = 60;
+  const g = makeGraph('star-61', leaves + 1, Array.from({ length: leaves }, (_, i): [number, number] => [0, i + 1]));
+  const sim = makeSim(g);
+  sim.start();
+  formed(sim, 30_000);
+  for (let t = 0; t < TREE_COUNT; t++) for (let d = 1; d <= leaves; d++) assert.equal(walk(sim, t, 0, d).at, d, `tree ${t}: hub → ${d}`);
+  // The leaves' keys, the hub's own places (each at most a beacon and one link) and those of the
+  // roots among the leaves with their links to it: under 1.8 KB beside the keys. Held children
+  // would add at least 10 bytes per tree each (a reference and a port), 2.3 KB in all.
+  const hub = sim.nodes[0]!.agent;
+  const beside = hub.stateBytes() - leaves * 32;
+  assert.ok(beside < 1_800, `the hub holds ${beside} bytes beside its neighbours' keys`);
+  // A root leaf fails: the hub's place changes in that tree, and so do its children's, which it
+  // holds again (treeProblems) once they send them.
+  const t = Array.from({ length: TREE_COUNT }, (_, i) => i).find((i) => sim.nodes[0]!.agent.parentOf(i) !== 0);
+  assert.ok(t !== undefined, 'the hub is the root of every tree');
+  const root = sim.nodes[0]!.peers[hub.parentOf(t)]!;
+  sim.failNode(root);
+  formed(sim, 30_000, (i) => i !== root);
+  for (let d = 1; d <= leaves; d++) if (d !== root) assert.equal(walk(sim, t, 0, d).at, d, `tree ${t}: hub → ${d} after the root failed`);
+});
+
 test('trees mend after a link and a node fail, and elect a new root when the root fails', () => {
   const g = randomGeometricGraph(40, 3);
   const sim = makeSim(g);
