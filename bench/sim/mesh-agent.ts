@@ -111,11 +111,11 @@ export class MeshAgent implements Agent {
     return true;
   }
 
-  /** Bytes of routing state: the trees', the lookups', and the map's (its announcements, and
-   *  per node and link what the database keeps beside them). */
+  /** Bytes of routing state: the neighbours' table's, the trees', the lookups', and the map's
+   *  (its announcements, and per node and link what the database keeps beside them). */
   stateBytes(): number {
     const map = this.routing.map.stats();
-    return this.routing.trees.stateBytes() + this.routing.lookups.stateBytes() + map.bytes + 96 * map.nodes + 12 * map.links;
+    return this.routing.neighbours.stateBytes() + this.routing.trees.stateBytes() + this.routing.lookups.stateBytes() + map.bytes + 96 * map.nodes + 12 * map.links;
   }
 
   private sendRouted(link: number, kind: number, slots: ArrayLike<number>, payload: Uint8Array): void {

@@ -30,7 +30,6 @@
 // past those that do not answer, and asks the target in every tree: docs/ROUTING.md says how many
 // hostile nodes on the way it survives, measured.
 import { randomBytes } from 'node:crypto';
-import { AddressTable } from '../fcnet/address-table.js';
 import { XEDDSA_SIGNATURE_SIZE, xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
 import { equalBytes, hexOf, readUint16BE, writeUint16BE } from '../util/bytes.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
@@ -41,6 +40,7 @@ import { TREE_COUNT } from './constants.js';
 import { DhtTable, compareDistance } from './dht-table.js';
 import { ROOT_PREFIX_SIZE, addressOf, decodeLocator, signLocator, verifyLocator, type Locator, type TreePlace } from './locator.js';
 import { PairKeys, ROLE_ANSWER, ROLE_REQUEST, ROLE_RETURN, TAG_SIZE, lookupTag, tagMatches } from './lookup-tags.js';
+import type { GoneNeighbour, Neighbour, NeighbourTable } from './neighbours.js';
 import { Paths, type FoundPath, type FoundRoute } from './paths.js';
 import {
   KIND_FIND,
@@ -163,6 +163,9 @@ export interface LookupResult {
 export interface LookupsOptions {
   identity: { publicKey: Uint8Array; privateKey: Uint8Array };
   trees: Trees;
+  /** The neighbours (Routing keeps the table: their links come up there first and go there
+   *  first, then here). */
+  neighbours: NeighbourTable;
   mtu: number;
   /** Sends a hop-local frame (a tree-routed frame) to a neighbour. */
   send(link: number, frame: Uint8Array): void;
@@ -257,11 +260,10 @@ export class Lookups {
    *  farthest from the target it knows —, or a black hole — it answers nothing and passes nothing
    *  on. */
   behaviour: Behaviour;
-  private readonly neighbours = new Map<number, Uint8Array>();
-  /** The route to each neighbour, by its address: its link. Kept apart from the found routes
+  /** The neighbours and the routes to them (by their links), kept apart from the found routes
    *  (paths), which are soft state with a way to learn and to improve: a hub of hundreds of
    *  links would otherwise hold a destination with a path list for each. */
-  private readonly neighbourRoutes = new AddressTable<FoundRoute>();
+  private readonly neighbours: NeighbourTable;
   private readonly lookups = new Map<string, Lookup>();
   private readonly requests = new Map<string, Request>();
   /** New neighbours, to be sent our locator once we have one that says where we are. */
@@ -291,6 +293,7 @@ export class Lookups {
     this.sign = xeddsaSigner(options.identity.privateKey);
     this.pairKeys = new PairKeys(options.identity.privateKey);
     this.trees = options.trees;
+    this.neighbours = options.neighbours;
     this.mtu = options.mtu;
     this.sendFrame = options.send;
     this.sendRouted = options.sendRouted;
@@ -319,37 +322,23 @@ export class Lookups {
     return this.requests.size > 0 || this.lookups.size > 0 || this.publishDue || this.greetDue.size > 0 || this.placesChangedAt > this.signedAt;
   }
 
-  linkUp(link: number, key: Uint8Array): void {
-    const held = key.slice();
-    this.neighbours.set(link, held);
-    const address = addressOf(held);
-    // A second link to the same neighbour leaves the route on the first. Ways found to it
-    // before are longer than its link: a neighbour is never a found destination (addPath).
-    if (!this.neighbourRoutes.lookup(address, 0)) {
-      this.neighbourRoutes.set(address, neighbourRoute(held, address, link, this.mtu, this.now()));
-      this.paths.forget(address);
-      this.onRouteChanged?.(address);
+  /** The neighbour `neighbour` (in the table already) is up; `first`: its address is found at
+   *  this link (a second link to it leaves the route on the first). */
+  linkUp(neighbour: Neighbour, first: boolean): void {
+    // Ways found to it before are longer than its link: a neighbour is never a found
+    // destination (addPath).
+    if (first) {
+      this.paths.forget(neighbour.address);
+      this.onRouteChanged?.(neighbour.address);
     }
-    this.greetDue.add(link);
+    this.greetDue.add(neighbour.link);
   }
 
-  linkDown(link: number): void {
+  /** The neighbour at `link` is gone (out of the table already). */
+  linkDown(link: number, gone: GoneNeighbour | undefined): void {
     for (let t = 0; t < TREE_COUNT; t++) if (this.trees.parentOf(t) === link) this.placeLost = true;
-    const key = this.neighbours.get(link);
-    this.neighbours.delete(link);
     this.greetDue.delete(link);
-    if (key) {
-      const address = addressOf(key);
-      if (this.neighbourRoutes.lookup(address, 0)?.link === link) {
-        this.neighbourRoutes.delete(address);
-        for (const [other, otherKey] of this.neighbours) {
-          if (!equalBytes(otherKey, key)) continue;
-          this.neighbourRoutes.set(address, neighbourRoute(otherKey, address, other, this.mtu, this.now()));
-          break;
-        }
-        this.onRouteChanged?.(address);
-      }
-    }
+    if (gone?.rerouted) this.onRouteChanged?.(gone.neighbour.address);
     for (const d of this.paths.linkDown(link)) this.onRouteChanged?.(d.address);
   }
 
@@ -360,14 +349,9 @@ export class Lookups {
     for (const d of this.paths.breakAt(link, slots, failed)) this.onRouteChanged?.(d.address);
   }
 
-  /** The route to the neighbour whose address is at buf[off], if it is one. Allocates nothing. */
-  neighbourRoute(buf: Uint8Array, off: number): FoundRoute | undefined {
-    return this.neighbourRoutes.lookup(buf, off);
-  }
-
   /** The route to `address`, if one is known; marks it used. */
   route(address: Uint8Array): FoundRoute | undefined {
-    const neighbour = this.neighbourRoutes.lookup(address, 0);
+    const neighbour = this.neighbours.routeAt(address, 0);
     if (neighbour) return neighbour;
     const d = this.paths.get(address);
     if (!d?.route) return undefined;
@@ -378,7 +362,7 @@ export class Lookups {
   /** Starts finding `address` unless a route is known (then it ends at once, found with no
    *  request) or a lookup for it runs. */
   locate(address: Uint8Array): void {
-    if (this.neighbourRoutes.lookup(address, 0)) {
+    if (this.neighbours.at(address, 0)) {
       this.onLookupDone?.({ target: address.slice(), found: true, located: true, hops: 0, requests: 0, ms: 0 });
       return;
     }
@@ -408,7 +392,7 @@ export class Lookups {
   }
 
   private isNeighbour(address: Uint8Array): boolean {
-    return this.neighbourRoutes.lookup(address, 0) !== undefined;
+    return this.neighbours.at(address, 0) !== undefined;
   }
 
   private startLookup(target: Uint8Array, internal: boolean): Lookup {
@@ -558,9 +542,8 @@ export class Lookups {
   /** Bytes of lookup state: the table, the routes (to a neighbour: its address, link and a
    *  reference to its key), requests in flight (each with its pair key), the pair keys kept. */
   stateBytes(): number {
-    const neighbours = this.neighbourRoutes.size * (ADDRESS_SIZE + 8 + 16);
     const requests = this.requests.size * (64 + KEY_SIZE);
-    return this.table.stateBytes() + this.paths.stateBytes() + neighbours + (this.current?.bytes.length ?? 0) + requests + this.pairKeys.stateBytes();
+    return this.table.stateBytes() + this.paths.stateBytes() + (this.current?.bytes.length ?? 0) + requests + this.pairKeys.stateBytes();
   }
 
   // --- lookups ---
@@ -700,8 +683,8 @@ export class Lookups {
   private askCandidate(lookup: Lookup, c: Candidate): boolean {
     // A neighbour is asked over its link, whatever the trees say (they may not have formed yet).
     const address = addressOf(c.locator.key);
-    for (const [link, key] of this.neighbours) {
-      if (!equalAddress(addressOf(key), address) || c.tried.includes(`n:${link}`)) continue;
+    for (const { link, address: theirs } of this.neighbours.values()) {
+      if (!equalAddress(theirs, address) || c.tried.includes(`n:${link}`)) continue;
       c.tried.push(`n:${link}`);
       return this.request(KIND_FIND, c.locator, c.locator.places[0]?.tree ?? 0, lookup, c, c.hops, lookup.target, [], false, link);
     }
@@ -961,10 +944,10 @@ export class Lookups {
   }
 
   private addPath(key: Uint8Array, path: FoundPath): void {
-    if (path.link === 0 || !this.neighbours.has(path.link)) return;
+    if (path.link === 0 || !this.neighbours.get(path.link)) return;
     // A neighbour is reached by its link, one hop: no way found to it is shorter, and a hub
     // would hold one for each neighbour that asks it something.
-    if (this.neighbourRoutes.lookup(addressOf(key), 0)) return;
+    if (this.neighbours.at(addressOf(key), 0)) return;
     const changed = this.paths.add(key, path, this.now());
     const d = this.paths.get(addressOf(key));
     const early = this.probedEarly.get(hexOf(addressOf(key)));
@@ -1013,7 +996,7 @@ export class Lookups {
       for (let t = 0; t < TREE_COUNT; t++) this.placesSigned[t] = this.placesSeen[t]!;
       this.publishDue = true;
       // Neighbours hold our locator too (they answer lookups with it): they get the new one.
-      for (const link of this.neighbours.keys()) this.greetDue.add(link);
+      for (const link of this.neighbours.links()) this.greetDue.add(link);
     }
     if (this.firstSignedAt < 0 && this.signedAt > -Infinity) this.firstSignedAt = now;
     const round = BOOTSTRAP_ROUNDS_MS[this.roundsDone];
@@ -1023,7 +1006,7 @@ export class Lookups {
       this.publishDue = true;
     }
     if (this.placesChangedAt <= this.signedAt) {
-      for (const link of this.greetDue) this.greetNeighbour(link, this.neighbours.get(link)!);
+      for (const link of this.greetDue) this.greetNeighbour(link, this.neighbours.get(link)!.key);
       this.greetDue.clear();
     }
     if (this.publishDue && this.placesChangedAt <= this.signedAt) {
@@ -1177,11 +1160,4 @@ function samePlace(a: Position, b: Position): boolean {
   for (let i = 0; i < ROOT_PREFIX_SIZE; i++) if (a.beacon[i] !== b.beacon[i]) return false;
   for (let i = 0; i < a.depth; i++) if (a.coordinates[i] !== b.coordinates[i]) return false;
   return true;
-}
-
-const NO_SLOTS = new Uint16Array(0);
-
-/** The route to a neighbour: its link, an empty label. */
-function neighbourRoute(key: Uint8Array, address: Uint8Array, link: number, mtu: number, now: number): FoundRoute {
-  return { publicKey: key, address, link, label: NO_SLOTS, hops: 1, mtu, path: [key], source: 'neighbour', tree: -1, foundAt: now };
 }

@@ -278,7 +278,8 @@ export class Router {
       const id = this.lsdb.intern(this.lsdb.addressOf(publicKey));
       this.lsdb.ref(id);
       this.neighbours.set(link, {
-        publicKey: publicKey.slice(),
+        // Kept, not copied (Routing's neighbour table owns it; nobody modifies keys).
+        publicKey,
         address: this.lsdb.addresses[id]!,
         id,
         databaseSentAt: -Infinity,

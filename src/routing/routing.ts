@@ -1,7 +1,9 @@
 // Routing as the node sees it: the map of signed announcements (router.ts), the spanning trees
 // (trees.ts) and the lookups over them (lookups.ts), behind one face.
 //
-//   linkUp / linkDown / tick   passed to all three.
+//   linkUp / linkDown / tick   passed to all three; the neighbours' table (neighbours.ts), which all
+//                              three read, is kept here: a neighbour is in it before the three
+//                              hear of its link, and out of it before they hear it is gone.
 //   receive                    a routing control frame (0x02): announcements, database requests and
 //                              acknowledgements go to the map, tree kinds (4–7) to the trees.
 //   receiveTreeFrame           a tree-routed frame (0x04): lookups pass it on or answer it.
@@ -16,8 +18,10 @@
 import { AddressTable } from '../fcnet/address-table.js';
 import { FRAME_HEADER, FRAME_ROUTING, KIND_TREE_ACK, KIND_TREE_STATE } from './constants.js';
 import { Lookups, type Behaviour, type LookupResult } from './lookups.js';
+import { NeighbourTable } from './neighbours.js';
 import { VerifiedSignatures } from './tree-proof.js';
 import { addressOf } from './locator.js';
+import { equalBytes } from '../util/bytes.js';
 import type { Destination, FoundRoute } from './paths.js';
 import { Router, type Route, type RouterOptions } from './router.js';
 import { Trees } from './trees.js';
@@ -54,6 +58,7 @@ export class Routing {
   readonly map: Router;
   readonly trees: Trees;
   readonly lookups: Lookups;
+  readonly neighbours: NeighbourTable;
   /** Found routes by address, for the data path: the lookups' destinations that have a route. */
   private readonly found = new AddressTable<Destination>();
   private readonly now: () => number;
@@ -65,6 +70,7 @@ export class Routing {
     const now = options.now ?? (() => performance.now());
     this.now = now;
     this.clock = now();
+    this.neighbours = new NeighbourTable(options.mtu);
     const workDue = options.workDue?.bind(options);
     const routesChanged = options.routesChanged?.bind(options);
     this.map = new Router({ identity: options.identity, mtu: options.mtu, send: options.send, now, wallNow: options.wallNow, routesChanged, workDue, ...options.map });
@@ -73,6 +79,7 @@ export class Routing {
     this.lookups = new Lookups({
       identity: options.identity,
       trees: this.trees,
+      neighbours: this.neighbours,
       mtu: options.mtu,
       send: options.send,
       sendRouted: options.sendRouted,
@@ -96,15 +103,21 @@ export class Routing {
   }
 
   linkUp(link: number, publicKey: Uint8Array): void {
-    this.map.linkUp(link, publicKey);
-    this.trees.linkUp(link, publicKey);
-    this.lookups.linkUp(link, publicKey);
+    // Another key at a link that was up: the old neighbour goes first.
+    const held = this.neighbours.get(link);
+    if (held && !equalBytes(held.key, publicKey)) this.linkDown(link);
+    const { neighbour, first } = this.neighbours.add(link, publicKey, this.now());
+    // The modules keep the table's key, not copies of it.
+    this.map.linkUp(link, neighbour.key);
+    this.trees.linkUp(link, neighbour.key);
+    this.lookups.linkUp(neighbour, first);
   }
 
   linkDown(link: number): void {
+    const gone = this.neighbours.remove(link);
     this.map.linkDown(link);
     this.trees.linkDown(link);
-    this.lookups.linkDown(link);
+    this.lookups.linkDown(link, gone);
   }
 
   /** A routing control frame (first byte 0x02) from the neighbour at `link`. */
@@ -155,7 +168,7 @@ export class Routing {
       d.usedAt = this.clock;
       return d.route ?? undefined;
     }
-    return this.lookups.neighbourRoute(buf, off);
+    return this.neighbours.routeAt(buf, off);
   }
 
   routeTo(publicKey: Uint8Array): Route | undefined {
@@ -164,7 +177,7 @@ export class Routing {
 
   /** The key of the node at `address`, if the map or a lookup knows it. */
   keyOf(address: Uint8Array): Uint8Array | undefined {
-    return this.map.keyOf(address) ?? this.lookups.neighbourRoute(address, 0)?.publicKey ?? this.found.lookup(address, 0)?.publicKey;
+    return this.map.keyOf(address) ?? this.neighbours.at(address, 0)?.key ?? this.found.lookup(address, 0)?.publicKey;
   }
 
   /** Finds a route to `address` (lookupDone says when it ends) unless one is known. */
