@@ -18,8 +18,6 @@ export interface Neighbour {
   /** Its X25519 public key (the table's copy: the modules keep this object, not copies). */
   readonly key: Uint8Array;
   readonly address: Uint8Array;
-  /** When its link came up (monotonic ms). */
-  readonly upAt: number;
   /** The one-hop route to it by this link, made when first asked for (routeAt): at a hub most
    *  neighbours are never asked for one. */
   route: FoundRoute | null;
@@ -47,12 +45,12 @@ export class NeighbourTable {
 
   /** The neighbour `key` (copied) is up at `link`; one there before with another key is
    *  replaced. Returns its entry, and whether its address is found at this link. */
-  add(link: number, key: Uint8Array, now: number): { neighbour: Neighbour; first: boolean } {
+  add(link: number, key: Uint8Array): { neighbour: Neighbour; first: boolean } {
     const held = this.byLink.get(link);
     if (held && equalBytes(held.key, key)) return { neighbour: held, first: this.byAddress.lookup(held.address, 0) === held };
     if (held) this.remove(link);
     const copy = key.slice();
-    const neighbour: Neighbour = { link, key: copy, address: addressOf(copy), upAt: now, route: null };
+    const neighbour: Neighbour = { link, key: copy, address: addressOf(copy), route: null };
     this.byLink.set(link, neighbour);
     const first = !this.byAddress.lookup(neighbour.address, 0);
     if (first) this.byAddress.setShared(neighbour.address, neighbour);
@@ -89,7 +87,8 @@ export class NeighbourTable {
   routeAt(buf: Uint8Array, off: number): FoundRoute | undefined {
     const n = this.byAddress.lookup(buf, off);
     if (!n) return undefined;
-    return (n.route ??= { publicKey: n.key, address: n.address, link: n.link, label: NO_SLOTS, hops: 1, mtu: this.mtu, path: [n.key], source: 'neighbour', tree: -1, foundAt: n.upAt });
+    // Nobody is shown when a neighbour's route was found (its link is its route): foundAt 0.
+    return (n.route ??= { publicKey: n.key, address: n.address, link: n.link, label: NO_SLOTS, hops: 1, mtu: this.mtu, path: [n.key], source: 'neighbour', tree: -1, foundAt: 0 });
   }
 
   links(): IterableIterator<number> {
@@ -101,10 +100,10 @@ export class NeighbourTable {
   }
 
   /** Bytes held beside the keys (the trees count those, holding one per neighbour as they
-   *  always did): per neighbour its address, link and time, and the routes made. */
+   *  always did): per neighbour its address and link, and the routes made. */
   stateBytes(): number {
     let bytes = 0;
-    for (const n of this.byLink.values()) bytes += ADDRESS_SIZE + 16 + (n.route ? ROUTE_SIZE : 0);
+    for (const n of this.byLink.values()) bytes += ADDRESS_SIZE + 8 + (n.route ? ROUTE_SIZE : 0);
     return bytes;
   }
 }

@@ -106,7 +106,7 @@ export class Routing {
     // Another key at a link that was up: the old neighbour goes first.
     const held = this.neighbours.get(link);
     if (held && !equalBytes(held.key, publicKey)) this.linkDown(link);
-    const { neighbour, first } = this.neighbours.add(link, publicKey, this.now());
+    const { neighbour, first } = this.neighbours.add(link, publicKey);
     // The modules keep the table's key, not copies of it.
     this.map.linkUp(link, neighbour.key);
     this.trees.linkUp(link, neighbour.key);
