@@ -539,8 +539,8 @@ export class Lookups {
     return decoded && { locator: decoded.locator, length: decoded.length, signed: verifyLocator(this.verified, decoded.locator) };
   }
 
-  /** Bytes of lookup state: the table, the routes (to a neighbour: its address, link and a
-   *  reference to its key), requests in flight (each with its pair key), the pair keys kept. */
+  /** Bytes of lookup state: the table, the found routes, requests in flight (each with its pair
+   *  key), the pair keys kept. The routes to the neighbours are the neighbour table's. */
   stateBytes(): number {
     const requests = this.requests.size * (64 + KEY_SIZE);
     return this.table.stateBytes() + this.paths.stateBytes() + (this.current?.bytes.length ?? 0) + requests + this.pairKeys.stateBytes();

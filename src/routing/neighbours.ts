@@ -1,6 +1,6 @@
 // The neighbours whose hop sessions are up, by link and by address: one table that Routing keeps
 // and the map, the trees and the lookups read, so that a node of many links holds each
-// neighbour's key and address once (they were held three times, with two indexes by address).
+// neighbour's key once (the three copied it) and the lookups keep no map of their own.
 // A neighbour with two links is found by its address at the first that came up, and at another
 // once that one goes.
 import { AddressTable } from '../fcnet/address-table.js';
