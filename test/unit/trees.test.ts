@@ -176,7 +176,14 @@ test("a hub holds no place of its children: it derives each from its own, and kn
   const t = Array.from({ length: TREE_COUNT }, (_, i) => i).find((i) => sim.nodes[0]!.agent.parentOf(i) !== 0);
   assert.ok(t !== undefined, 'the hub is the root of every tree');
   const root = sim.nodes[0]!.peers[hub.parentOf(t)]!;
+  const before = hub.position(t);
   sim.failNode(root);
+  // The moment the hub's place changes, its children's are unknown: they have not taken the new
+  // one yet (their frames take a millisecond at least), and their old ones were never held.
+  assert.notEqual(sim.runUntilTrue(() => hub.position(t) !== before, 5_000, 1), null);
+  for (let link = 1; link <= leaves; link++) {
+    if (sim.nodes[0]!.peers[link] !== root) assert.equal(hub.neighbourPosition(link, t), null, `the place of the leaf at link ${link}`);
+  }
   formed(sim, 30_000, (i) => i !== root);
   for (let d = 1; d <= leaves; d++) if (d !== root) assert.equal(walk(sim, t, 0, d).at, d, `tree ${t}: hub → ${d} after the root failed`);
 });
