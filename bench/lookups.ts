@@ -21,11 +21,10 @@ import { BOOTSTRAP_ROUNDS_MS, LOOKUP_TIMEOUT_MS, type Behaviour, type LookupResu
 import { AgentSim, type AgentIo } from './sim/agent-sim.js';
 import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
 import { MeshAgent } from './sim/mesh-agent.js';
-import { Deliveries, failover, flowPairs, type Failover } from './sim/flows.js';
+import { Deliveries, failover, flowPairs, withinRouteReach, type Failover } from './sim/flows.js';
 import { quantiles } from './sim/summary.js';
 import { TrafficKinds } from './sim/traffic-kinds.js';
 import { FRAME_ROUTED, KIND_MESSAGE, OFF_KIND } from '../src/forward/header.js';
-import { MAX_HOPS } from '../src/routing/constants.js';
 
 const GRAPH_DIR = graphDir(import.meta.url);
 
@@ -95,7 +94,7 @@ function lookupPairs(sim: Sim, done: Map<number, LookupResult[]>, pairs: number,
         d = Math.floor(random() * g.n);
       } while (s === d || avoid.has(s) || avoid.has(d) || g.adjacency[s]!.includes(d));
       const shortest = bfs(g, s)[d]!;
-      if (shortest < 0 || shortest > MAX_HOPS - 1) continue; // beyond a label's reach
+      if (!withinRouteReach(shortest)) continue;
       const target = addressOf(sim.nodes[d]!.keys.publicKey);
       const known = sim.nodes[s]!.agent.routing.lookup(target, 0);
       if (known) {

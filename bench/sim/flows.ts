@@ -92,8 +92,14 @@ export function failover(sim: AgentSim<MeshAgent>, deliveries: Deliveries, pairs
   return { interrupted, lost, cutOff: cut, notStarted };
 }
 
+/** Whether two nodes `hops` apart (BFS; -1: no way) are within a route's reach: a label's
+ *  MAX_HOPS - 1 slots (on the 45×45 grid, some pairs lie farther). */
+export function withinRouteReach(hops: number): boolean {
+  return hops > 0 && hops <= MAX_HOPS - 1;
+}
+
 /** Sampled pairs of live nodes, linked to neither each other nor `avoid`, and within a route's
- *  reach (a label's MAX_HOPS - 1 slots: on the 45×45 grid, some pairs lie farther); seeded. */
+ *  reach; seeded. */
 export function flowPairs(g: Graph, count: number, seed: number, avoid: number): [number, number][] {
   const random = rng(seed);
   const pairs: [number, number][] = [];
@@ -101,8 +107,7 @@ export function flowPairs(g: Graph, count: number, seed: number, avoid: number):
     const s = Math.floor(random() * g.n);
     const d = Math.floor(random() * g.n);
     if (s === d || s === avoid || d === avoid || g.adjacency[s]!.includes(d)) continue;
-    const hops = bfs(g, s)[d]!;
-    if (hops > 0 && hops <= MAX_HOPS - 1) pairs.push([s, d]);
+    if (withinRouteReach(bfs(g, s)[d]!)) pairs.push([s, d]);
   }
   return pairs;
 }

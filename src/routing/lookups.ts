@@ -683,7 +683,8 @@ export class Lookups {
   private askCandidate(lookup: Lookup, c: Candidate): boolean {
     // A neighbour is asked over its link, whatever the trees say (they may not have formed yet).
     const address = addressOf(c.locator.key);
-    for (const { link, address: theirs } of this.neighbours.values()) {
+    // Each of its links, if it is one (a hub has hundreds of neighbours to look through).
+    for (const { link, address: theirs } of this.neighbours.at(address, 0) ? this.neighbours.values() : []) {
       if (!equalAddress(theirs, address) || c.tried.includes(`n:${link}`)) continue;
       c.tried.push(`n:${link}`);
       return this.request(KIND_FIND, c.locator, c.locator.places[0]?.tree ?? 0, lookup, c, c.hops, lookup.target, [], false, link);

@@ -43,18 +43,18 @@ export class NeighbourTable {
     return this.byLink.size;
   }
 
-  /** The neighbour `key` (copied) is up at `link`; one there before with another key is
-   *  replaced. Returns its entry, and whether its address is found at this link. */
-  add(link: number, key: Uint8Array): { neighbour: Neighbour; first: boolean } {
+  /** The neighbour `key` (copied) is up at `link`. Returns its entry, whether its address is
+   *  found at this link, and the neighbour with another key it replaced there, if one was. */
+  add(link: number, key: Uint8Array): { neighbour: Neighbour; first: boolean; replaced?: GoneNeighbour } {
     const held = this.byLink.get(link);
     if (held && equalBytes(held.key, key)) return { neighbour: held, first: this.byAddress.lookup(held.address, 0) === held };
-    if (held) this.remove(link);
+    const replaced = held && this.remove(link);
     const copy = key.slice();
     const neighbour: Neighbour = { link, key: copy, address: addressOf(copy), route: null };
     this.byLink.set(link, neighbour);
     const first = !this.byAddress.lookup(neighbour.address, 0);
     if (first) this.byAddress.setShared(neighbour.address, neighbour);
-    return { neighbour, first };
+    return { neighbour, first, replaced };
   }
 
   /** The neighbour at `link` is gone: its entry, and whether its address moved to another link

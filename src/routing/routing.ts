@@ -18,10 +18,9 @@
 import { AddressTable } from '../fcnet/address-table.js';
 import { FRAME_HEADER, FRAME_ROUTING, KIND_TREE_ACK, KIND_TREE_STATE } from './constants.js';
 import { Lookups, type Behaviour, type LookupResult } from './lookups.js';
-import { NeighbourTable } from './neighbours.js';
+import { NeighbourTable, type GoneNeighbour } from './neighbours.js';
 import { VerifiedSignatures } from './tree-proof.js';
 import { addressOf } from './locator.js';
-import { equalBytes } from '../util/bytes.js';
 import type { Destination, FoundRoute } from './paths.js';
 import { Router, type Route, type RouterOptions } from './router.js';
 import { Trees } from './trees.js';
@@ -103,10 +102,9 @@ export class Routing {
   }
 
   linkUp(link: number, publicKey: Uint8Array): void {
+    const { neighbour, first, replaced } = this.neighbours.add(link, publicKey);
     // Another key at a link that was up: the old neighbour goes first.
-    const held = this.neighbours.get(link);
-    if (held && !equalBytes(held.key, publicKey)) this.linkDown(link);
-    const { neighbour, first } = this.neighbours.add(link, publicKey);
+    if (replaced) this.gone(link, replaced);
     // The modules keep the table's key, not copies of it.
     this.map.linkUp(link, neighbour.key);
     this.trees.linkUp(link, neighbour.key);
@@ -114,10 +112,14 @@ export class Routing {
   }
 
   linkDown(link: number): void {
-    const gone = this.neighbours.remove(link);
+    this.gone(link, this.neighbours.remove(link));
+  }
+
+  /** The neighbour at `link` is out of the table: the three hear it. */
+  private gone(link: number, neighbour: GoneNeighbour | undefined): void {
     this.map.linkDown(link);
     this.trees.linkDown(link);
-    this.lookups.linkDown(link, gone);
+    this.lookups.linkDown(link, neighbour);
   }
 
   /** A routing control frame (first byte 0x02) from the neighbour at `link`. */

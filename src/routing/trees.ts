@@ -290,10 +290,7 @@ export class Trees {
   private placeOf(link: number, nt: NeighbourTree, t: number): Position | null {
     if (nt.position || nt.childOf !== this.own[t]!.version) return nt.position;
     const own = this.own[t]!.position;
-    const coordinates = new Uint16Array(own.depth + 1);
-    coordinates.set(own.coordinates, 0);
-    coordinates[own.depth] = link;
-    return { beacon: own.beacon, rank: own.rank, links: NO_LINKS, depth: own.depth + 1, coordinates };
+    return { beacon: own.beacon, rank: own.rank, links: NO_LINKS, depth: own.depth + 1, coordinates: childCoordinates(own, link) };
   }
 
   /** Whether `p`, the place the neighbour at `link` sent in tree t, is ours plus our link to it
@@ -562,11 +559,12 @@ export class Trees {
     const wasWhole = isWhole(held);
     nt.version = version;
     const child = this.isChildPlace(link, t, position);
+    // The next-hop index holds the places held, not the children's.
+    if (!child || nt.position) this.nearest[t] = null;
     nt.position = child ? null : position;
     nt.childOf = child ? this.own[t]!.version : -1;
     nt.wholeWantedSince = Infinity;
     nt.below = containsKey(position, this.key);
-    this.nearest[t] = null;
     if (!held || !(wasWhole ? sameLinks(held, position) : samePlace(held, position))) nt.changedAt = now;
     else if (beaconSequence(held.beacon) > beaconSequence(position.beacon)) position.beacon = held.beacon;
     this.acknowledge(link, t, version, position.beacon);
@@ -766,12 +764,8 @@ export class Trees {
   /** Our position becomes the parent's plus the parent's link to us. */
   private follow(t: number, parent: Position, link: Uint8Array): void {
     const own = this.own[t]!;
-    const depth = parent.depth + 1;
     const links = [...parent.links, link];
-    const coordinates = new Uint16Array(depth);
-    coordinates.set(parent.coordinates, 0);
-    coordinates[parent.depth] = linkPort(link);
-    own.position = { beacon: parent.beacon, rank: parent.rank, links, depth, coordinates };
+    own.position = { beacon: parent.beacon, rank: parent.rank, links, depth: parent.depth + 1, coordinates: childCoordinates(parent, linkPort(link)) };
     this.nearest[t] = null;
     own.listenUntil = 0;
     this.feasible(t, own.position);
@@ -1050,6 +1044,14 @@ function avoidsLosses(own: OwnTree, p: Position, now: number): boolean {
     if (equalKeys(p.beacon, 0, loss.root) && treeDistance(loss.coordinates, p.coordinates) === p.depth - loss.coordinates.length) return false;
   }
   return recent;
+}
+
+/** The coordinates of the child of `p` at `port`: p's and the port. */
+function childCoordinates(p: Position, port: number): Uint16Array {
+  const coordinates = new Uint16Array(p.depth + 1);
+  coordinates.set(p.coordinates, 0);
+  coordinates[p.depth] = port;
+  return coordinates;
 }
 
 /** Whether `key` is the root of `p` or any node on its way down. */

@@ -58,6 +58,10 @@ test('another key at a link replaces the neighbour there', () => {
   table.add(4, key(3));
   const next = table.add(4, key(4));
   assert.equal(next.first, true);
+  // Named, so that Routing tells the map, the trees and the lookups the old one is gone.
+  assert.deepEqual(next.replaced?.neighbour.key, key(3));
+  assert.equal(next.replaced?.rerouted, true);
+  assert.equal(table.add(4, key(4)).replaced, undefined, 'the same key again replaces nothing');
   assert.equal(table.at(addressOf(key(3)), 0), undefined);
   assert.equal(table.at(addressOf(key(4)), 0)?.link, 4);
   assert.equal(table.size, 1);
