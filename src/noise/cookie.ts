@@ -11,9 +11,10 @@ import {
   LABEL_COOKIE,
   LABEL_MAC1,
   MAC_SIZE,
+  MESSAGE_RESPONSE,
 } from './constants.js';
 import { RandomPool } from '../util/random-pool.js';
-import { decodeCookieReply, encodeCookieReply } from './messages.js';
+import { INITIATION, RESPONSE, decodeCookieReply, encodeCookieReply, readU32LE } from './messages.js';
 import { equalConstantTime, hash, mac, wipe, xaeadOpen, xaeadSeal } from './primitives.js';
 
 const COOKIE_REFRESH_MS = COOKIE_REFRESH_TIME * 1000;
@@ -52,7 +53,12 @@ export class MacGenerator {
   private readonly cookieKey: Uint8Array;
   private cookie: Uint8Array | null = null;
   private cookieReceivedAt = 0;
-  private lastMac1: Uint8Array | null = null;
+  // The mac1 of the last initiation and of the last response sent, each with the sender index a
+  // cookie reply to it names. One slot for both (the mac1 of whichever went last)
+  // loses a cookie: when a peer under load is sent our initiation and then, before its cookie reply
+  // is back, our response to its own initiation, the reply to the initiation no longer decrypts,
+  // and the session waits out REKEY_TIMEOUT (seen: a restarted neighbour 5 s late under a flood).
+  private readonly sent = new Map<number, { senderIndex: number; mac1: Uint8Array }>();
 
   private readonly now: () => number;
 
@@ -73,7 +79,9 @@ export class MacGenerator {
     const mac2At = msg.length - MAC_SIZE;
     const mac1 = computeMac1(this.mac1Key, msg);
     msg.set(mac1, mac1At);
-    this.lastMac1 = mac1;
+    const type = msg[0]!;
+    const senderIndex = readU32LE(msg, type === MESSAGE_RESPONSE ? RESPONSE.senderIndex : INITIATION.senderIndex);
+    this.sent.set(type, { senderIndex, mac1 });
     if (this.cookie !== null && this.now() - this.cookieReceivedAt < COOKIE_REFRESH_MS) {
       msg.set(computeMac2(this.cookie, msg), mac2At);
       return true;
@@ -83,21 +91,26 @@ export class MacGenerator {
   }
 
   /** Takes a cookie reply (64 bytes) from the peer: true and the cookie is stored when it
-   *  decrypts under the mac1 of the last message sent; false otherwise. A reply is good once: the
-   *  remembered mac1 is forgotten, so a replayed reply cannot refresh an old cookie. The caller
-   *  has already matched the reply's receiver index to this peer. */
+   *  decrypts under the mac1 of the last initiation or the last response sent, whichever the
+   *  reply's receiver index names; false otherwise. A reply is good once: that mac1 is forgotten,
+   *  so a replayed reply cannot refresh an old cookie. The caller has already matched the reply's
+   *  receiver index to this peer. */
   consumeCookieReply(reply: Uint8Array): boolean {
-    if (this.lastMac1 === null) return false;
     const decoded = decodeCookieReply(reply);
     if (decoded === null) return false;
-    const cookie = xaeadOpen(this.cookieKey, decoded.nonce, decoded.encryptedCookie, this.lastMac1);
-    if (cookie === null) return false;
-    wipe(this.cookie);
-    this.cookie = cookie;
-    this.cookieReceivedAt = this.now();
-    this.lastMac1 = null;
-    return true;
+    for (const [type, { senderIndex, mac1 }] of this.sent) {
+      if (senderIndex !== decoded.receiverIndex) continue;
+      const cookie = xaeadOpen(this.cookieKey, decoded.nonce, decoded.encryptedCookie, mac1);
+      if (cookie === null) return false;
+      wipe(this.cookie);
+      this.cookie = cookie;
+      this.cookieReceivedAt = this.now();
+      this.sent.delete(type);
+      return true;
+    }
+    return false;
   }
+
 
   /** True while a received cookie is fresh enough to be used for mac2. */
   get hasCookie(): boolean {

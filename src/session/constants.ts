@@ -15,6 +15,12 @@ export const KEEPALIVE_TIMEOUT_MS = spec.KEEPALIVE_TIMEOUT * 1000;
 export const REKEY_ON_RECEIVE_AFTER_MS = REJECT_AFTER_TIME_MS - KEEPALIVE_TIMEOUT_MS - REKEY_TIMEOUT_MS;
 /** Retransmissions are jittered by up to a third of a second so peers do not synchronise. */
 export const REKEY_JITTER_MS = 334;
+/** An initiation that carries a cookie goes to a peer we know is under load, whose socket a flood
+ *  may fill so that the kernel drops it unread: it is retried after this (plus jitter) instead of
+ *  REKEY_TIMEOUT (seen: a restarted neighbour 5 s late when its one cookie-carrying initiation was
+ *  lost so). The peer limits such handshakes per source (HANDSHAKES_PER_SOURCE_PER_SECOND), so this
+ *  costs it at most one Diffie-Hellman a second per waiting peer. */
+export const UNDER_LOAD_RETRY_MS = 1000;
 /** At most one initiation per peer per 20 ms is processed (a flood costs one DH per message). */
 export const MIN_INITIATION_INTERVAL_MS = 1000 / 50;
 

@@ -427,7 +427,7 @@ export class SessionManager {
       sentAt: now,
       attemptStartedAt,
       carriedCookie,
-      retryAfterMs: c.REKEY_TIMEOUT_MS + randomInt(c.REKEY_JITTER_MS),
+      retryAfterMs: (carriedCookie ? c.UNDER_LOAD_RETRY_MS : c.REKEY_TIMEOUT_MS) + randomInt(c.REKEY_JITTER_MS),
     };
     this.events.sendDatagram(peer.endpoint, initiation.message);
     peer.lastInitiationSentAt = now;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MacChecker, MacGenerator, cookieKey } from '../../src/noise/cookie.js';
 import { Initiation, consumeInitiation } from '../../src/noise/handshake.js';
-import { decodeCookieReply, decodeInitiation } from '../../src/noise/messages.js';
+import { decodeCookieReply, decodeInitiation, decodeResponse } from '../../src/noise/messages.js';
 import { generateKeyPair, xaeadOpen } from '../../src/noise/primitives.js';
 import { tai64nNow } from '../../src/noise/tai64n.js';
 import { COOKIE_REFRESH_TIME, COOKIE_REPLY_SIZE, MESSAGE_COOKIE_REPLY } from '../../src/noise/constants.js';
@@ -28,6 +28,8 @@ function initiation(): Uint8Array {
 }
 
 const isZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
+/** The index a cookie reply to `m` names: the sender index of the message it answers. */
+const senderOf = (m: Uint8Array): number => decodeInitiation(m)!.senderIndex;
 
 /** The cookie inside a reply, decrypted as its receiver would (for checking rotation). */
 function cookieOf(reply: Uint8Array, responderPublic: Uint8Array, mac1: Uint8Array): Uint8Array {
@@ -124,15 +126,15 @@ test('a cookie reply must answer the last mac1 sent, decrypt, and count once', (
   gen.addMacs(late);
 
   const notAsked = new MacGenerator(bob.publicKey, { now: clock.now });
-  assert.equal(notAsked.consumeCookieReply(checker.createCookieReply(late, SOURCE_A, 1)), false, 'no mac1 sent yet');
+  assert.equal(notAsked.consumeCookieReply(checker.createCookieReply(late, SOURCE_A, senderOf(late))), false, 'no mac1 sent yet');
 
-  assert.equal(gen.consumeCookieReply(checker.createCookieReply(early, SOURCE_A, 1)), false, 'answers an older mac1');
+  assert.equal(gen.consumeCookieReply(checker.createCookieReply(early, SOURCE_A, senderOf(early))), false, 'answers an older mac1');
   assert.equal(gen.hasCookie, false);
 
-  const fromCarol = new MacChecker(carol.publicKey, { now: clock.now }).createCookieReply(late, SOURCE_A, 1);
+  const fromCarol = new MacChecker(carol.publicKey, { now: clock.now }).createCookieReply(late, SOURCE_A, senderOf(late));
   assert.equal(gen.consumeCookieReply(fromCarol), false, 'encrypted under another key');
 
-  const good = checker.createCookieReply(late, SOURCE_A, 1);
+  const good = checker.createCookieReply(late, SOURCE_A, senderOf(late));
   for (const i of [0, 1, 9, 40, 63]) {
     const bad = good.slice();
     bad[i]! ^= 1;
@@ -143,13 +145,35 @@ test('a cookie reply must answer the last mac1 sent, decrypt, and count once', (
   assert.equal(gen.consumeCookieReply(good), false, 'the same reply twice');
 });
 
+test('a cookie reply to our initiation is taken after we answered the peer\'s crossing initiation', () => {
+  // Alice initiates to Bob, who is under load; before his cookie reply is back, she answers his
+  // own initiation. Either reply must still decrypt: each names the message it answers.
+  const clock = new Clock();
+  const gen = new MacGenerator(bob.publicKey, { now: clock.now });
+  const checker = new MacChecker(bob.publicKey, { now: clock.now });
+  const ours = initiation();
+  gen.addMacs(ours);
+  const bobs = Initiation.create(bob, alice.publicKey, PSK, 7, tai64nNow()).message;
+  const answer = consumeInitiation(alice, bobs)!.respond(PSK, 900_001).message;
+  gen.addMacs(answer);
+  const answerIndex = decodeResponse(answer)!.senderIndex;
+
+  const toNeither = checker.createCookieReply(ours, SOURCE_A, 900_002);
+  assert.equal(gen.consumeCookieReply(toNeither), false, 'a reply naming an index we never sent from');
+  assert.equal(gen.consumeCookieReply(checker.createCookieReply(answer, SOURCE_A, senderOf(ours))), false, 'the right index, the wrong mac1');
+  assert.equal(gen.consumeCookieReply(checker.createCookieReply(ours, SOURCE_A, senderOf(ours))), true, 'the reply to our initiation was lost');
+  assert.equal(gen.hasCookie, true);
+  assert.equal(gen.consumeCookieReply(checker.createCookieReply(answer, SOURCE_A, answerIndex)), true, 'the reply to our answer');
+  assert.equal(gen.consumeCookieReply(checker.createCookieReply(ours, SOURCE_A, senderOf(ours))), false, 'each mac1 is good once');
+});
+
 test('a received cookie expires after COOKIE_REFRESH_TIME', () => {
   const clock = new Clock();
   const gen = new MacGenerator(bob.publicKey, { now: clock.now });
   const checker = new MacChecker(bob.publicKey, { now: clock.now });
   const first = initiation();
   gen.addMacs(first);
-  assert.equal(gen.consumeCookieReply(checker.createCookieReply(first, SOURCE_A, 1)), true);
+  assert.equal(gen.consumeCookieReply(checker.createCookieReply(first, SOURCE_A, senderOf(first))), true);
 
   clock.t += REFRESH_MS - 1;
   const stillFresh = initiation();
@@ -174,12 +198,12 @@ test('the cookie secret rotates every COOKIE_REFRESH_TIME', () => {
   const m1 = initiation();
   gen.addMacs(m1);
   const mac1Of = (m: Uint8Array): Uint8Array => decodeInitiation(m)!.mac1.slice();
-  const r1 = checker.createCookieReply(m1, SOURCE_A, 1);
-  const r1again = checker.createCookieReply(m1, SOURCE_A, 1);
+  const r1 = checker.createCookieReply(m1, SOURCE_A, senderOf(m1));
+  const r1again = checker.createCookieReply(m1, SOURCE_A, senderOf(m1));
   assert.notDeepEqual(decodeCookieReply(r1)!.nonce, decodeCookieReply(r1again)!.nonce, 'nonces are random');
   const c1 = cookieOf(r1, bob.publicKey, mac1Of(m1));
   assert.deepEqual(cookieOf(r1again, bob.publicKey, mac1Of(m1)), c1, 'same secret, same source: same cookie');
-  assert.notDeepEqual(cookieOf(checker.createCookieReply(m1, SOURCE_B, 1), bob.publicKey, mac1Of(m1)), c1);
+  assert.notDeepEqual(cookieOf(checker.createCookieReply(m1, SOURCE_B, senderOf(m1)), bob.publicKey, mac1Of(m1)), c1);
   assert.equal(gen.consumeCookieReply(r1), true);
 
   // The generator's clock stands still, so it keeps using the old cookie; the checker's moves on.
@@ -190,7 +214,7 @@ test('the cookie secret rotates every COOKIE_REFRESH_TIME', () => {
   checkClock.t += 1;
   assert.equal(checker.checkMac2(m2, SOURCE_A), false, 'the secret is too old: its cookies are void');
 
-  const r2 = checker.createCookieReply(m2, SOURCE_A, 1);
+  const r2 = checker.createCookieReply(m2, SOURCE_A, senderOf(m2));
   const c2 = cookieOf(r2, bob.publicKey, mac1Of(m2));
   assert.notDeepEqual(c2, c1, 'a new secret gives a new cookie');
   assert.equal(gen.consumeCookieReply(r2), true);
@@ -200,5 +224,5 @@ test('the cookie secret rotates every COOKIE_REFRESH_TIME', () => {
 
   // Within the new period the secret stays.
   checkClock.t += REFRESH_MS / 2;
-  assert.deepEqual(cookieOf(checker.createCookieReply(m3, SOURCE_A, 1), bob.publicKey, mac1Of(m3)), c2);
+  assert.deepEqual(cookieOf(checker.createCookieReply(m3, SOURCE_A, senderOf(m3)), bob.publicKey, mac1Of(m3)), c2);
 });

@@ -209,6 +209,49 @@ test('a cookie reply to an initiation that carried a cookie waits for the retran
   assert.equal(a.counters.handshakeRejected, 0, 'the cookie reply was not taken');
 });
 
+test('crossing initiations under load: the cookie reply to ours still brings it forward after we answered theirs', () => {
+  // A (restarted) initiates to B, who is under load; B initiates to A at the same moment. A answers
+  // B's initiation before B's cookie reply to A's is back. That reply must still be taken, and A's
+  // initiation resent with the cookie at once, not after REKEY_TIMEOUT.
+  const { a, b, clock, keysB } = setup({ budgetB: 0, hardCapB: Infinity });
+  b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), endpointArea(9));
+  a.manager.initiate(a.peer, a.manager.now());
+  b.manager.initiate(b.peer, b.manager.now());
+  flush(a, b); // A's initiation: B is under load and answers with a cookie reply
+  assert.deepEqual(types(b.outbox), [1, 3]);
+  clock.wall += 1;
+  flush(b, a); // B's initiation, which A answers; then B's cookie reply to A's initiation
+  assert.deepEqual(types(a.outbox), [2, 1], 'the cookie reply did not bring A\'s initiation forward');
+  assert.equal(a.counters.handshakeRejected, 0, 'the cookie reply was refused');
+  assert.ok(a.outbox[1]!.subarray(132).some((x) => x !== 0), 'the resent initiation has no mac2');
+  settle(a, b);
+  assert.ok(a.peer.isUp && b.peer.isUp);
+});
+
+test('a lost initiation that carried a cookie is retried after UNDER_LOAD_RETRY_MS, not REKEY_TIMEOUT', () => {
+  const { a, b, clock, keysB } = setup({ budgetB: 0, hardCapB: Infinity });
+  b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), endpointArea(9));
+  a.manager.initiate(a.peer, a.manager.now());
+  flush(a, b);
+  clock.wall += 1;
+  flush(b, a); // the cookie: A resends at once, with mac2
+  assert.deepEqual(types(a.outbox), [1]);
+  a.outbox.length = 0; // lost: B's socket was full
+  clock.mono += c.UNDER_LOAD_RETRY_MS - 1;
+  a.manager.tick();
+  assert.equal(a.outbox.length, 0, 'retried too early');
+  clock.mono += c.REKEY_JITTER_MS + 1;
+  clock.wall += c.UNDER_LOAD_RETRY_MS + c.REKEY_JITTER_MS;
+  a.manager.tick();
+  assert.deepEqual(types(a.outbox), [1], 'not retried within UNDER_LOAD_RETRY_MS plus jitter');
+  assert.ok(a.outbox[0]!.subarray(132).some((x) => x !== 0), 'the retry has no mac2');
+  // B is still under load (a second more of work): the retry with the cookie gets a session.
+  b.manager.handleHandshake(strangerInitiation(keysB.publicKey, clock.wall), endpointArea(9));
+  settle(a, b);
+  assert.ok(a.peer.isUp && b.peer.isUp);
+  assert.equal(b.counters.cookieReplies, 1);
+});
+
 test('random handshake bodies with a valid mac1 change nothing and get no answer', () => {
   const { a, b, clock, keysB } = setup();
   a.manager.initiate(a.peer, a.manager.now());
