@@ -88,7 +88,7 @@ export const LOCATOR_LOST_INTERVAL_MS = 250;
  *  for a newer locator (relocate). Once a second, the worst flow of freifunk's hub crash came
  *  back after 3.4 s; every 500 ms, after 3.1 s (both with signing limited to once a second). */
 export const RELOCATE_MS = 500;
-/** Our locator is re-signed and published this often even if nothing changed. */
+/** Our locator is published this often even if nothing changed (signed anew only if it did). */
 export const LOCATOR_REFRESH_MS = 60 * 60_000;
 /** After our first locator, the table is filled in rounds this long after it: a lookup of our
  *  own address (which also publishes it; the first finds only the neighbours, which it greets)
@@ -277,6 +277,8 @@ export class Lookups {
   private readonly placesSeen: Position[] = [];
   private placesChangedAt = -Infinity;
   private signedAt = -Infinity;
+  /** When our locator was last signed or, unchanged, published again (LOCATOR_REFRESH_MS). */
+  private refreshedAt = -Infinity;
   /** Our places when we last signed, and whether one of them is lost since (refreshLocator). */
   private readonly placesSigned: Position[] = [];
   private placeLost = false;
@@ -989,15 +991,23 @@ export class Lookups {
     // up again now. Such a locator is replaced at once, as often as LOCATOR_LOST_INTERVAL_MS
     // allows while the trees keep moving, and once more when they have settled.
     const settled = this.placeLost ? now - this.signedAt >= LOCATOR_LOST_INTERVAL_MS : now - this.placesChangedAt >= LOCATOR_SETTLE_MS && now - this.signedAt >= LOCATOR_MIN_INTERVAL_MS;
-    if ((changed && settled) || (this.signedAt > -Infinity && now - this.signedAt >= LOCATOR_REFRESH_MS)) {
+    if (changed && settled) {
       const places: TreePlace[] = this.placesSeen.map((p, tree) => ({ tree, root: p.beacon.subarray(0, ROOT_PREFIX_SIZE), coordinates: p.coordinates }));
       this.current = signLocator(this.sign, this.key, Math.max(this.wallNow(), (this.current?.sequence ?? -1) + 1), places);
       this.signedAt = now;
+      this.refreshedAt = now;
       this.placeLost = false;
       for (let t = 0; t < TREE_COUNT; t++) this.placesSigned[t] = this.placesSeen[t]!;
       this.publishDue = true;
       // Neighbours hold our locator too (they answer lookups with it): they get the new one.
       for (const link of this.neighbours.links()) this.greetDue.add(link);
+    } else if (this.signedAt > -Infinity && now - this.refreshedAt >= LOCATOR_REFRESH_MS) {
+      // Nothing moved: the same locator is published again, not signed anew. A new signature
+      // would say nothing new, yet make it new to all who hold it: the publish's answers would
+      // carry again the locators of nodes that had re-signed theirs, which their asker listed as
+      // known by their old signatures, and neighbours would be greeted with it.
+      this.refreshedAt = now;
+      this.publishDue = true;
     }
     if (this.firstSignedAt < 0 && this.signedAt > -Infinity) this.firstSignedAt = now;
     const round = BOOTSTRAP_ROUNDS_MS[this.roundsDone];

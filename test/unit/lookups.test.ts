@@ -7,10 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fcAddressBytes } from '../../src/keys/address.js';
 import { xeddsaSigner } from '../../src/keys/xeddsa.js';
+import { generateKeyPair } from '../../src/noise/primitives.js';
 import { signLocator } from '../../src/routing/locator.js';
 import { PairKeys, ROLE_ANSWER, ROLE_REQUEST, TAG_SIZE, lookupTag } from '../../src/routing/lookup-tags.js';
 import { KIND_FIND, encodeTreeFrame } from '../../src/routing/tree-frame.js';
-import { DHT_BUCKET_SIZE, LOCATOR_MIN_INTERVAL_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, type LookupResult } from '../../src/routing/lookups.js';
+import { BOOTSTRAP_ROUNDS_MS, DHT_BUCKET_SIZE, LOCATOR_MIN_INTERVAL_MS, LOCATOR_REFRESH_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, type LookupResult } from '../../src/routing/lookups.js';
 import { compareDistance } from '../../src/routing/dht-table.js';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, rng, type Graph } from '../../bench/sim/graph.js';
@@ -384,6 +385,55 @@ test('a node whose parent link fails signs and publishes a new locator at once, 
   const nearest = sim.nodes.filter((n) => n !== node).sort((a, b) => compareDistance(target, address(sim, a.index), address(sim, b.index))).slice(0, DHT_BUCKET_SIZE);
   const heldAt = sim.runUntilTrue(() => nearest.some((n) => n.agent.lookups.table.get(target)?.locator.sequence === after.sequence), 2_000, 10);
   assert.ok(heldAt !== null, 'none of the nodes nearest its address got the new locator');
+});
+
+test('an unchanged locator is published again every LOCATOR_REFRESH_MS, not signed anew; a moved node signs a new one', () => {
+  const { g, sim } = meshOf80();
+  const node = sim.nodes.find((n) => g.adjacency[n.index]!.length >= 3 && n.agent.trees.parentOf(0) !== 0)!;
+  const lookups = node.agent.lookups;
+  const target = address(sim, node.index);
+  const nearest = sim.nodes.filter((n) => n !== node).sort((a, b) => compareDistance(target, address(sim, a.index), address(sim, b.index)))[0]!;
+  // Let the bootstrap rounds pass, then make the node nearest its address forget it: only the
+  // hourly publish brings it back.
+  sim.run(BOOTSTRAP_ROUNDS_MS.at(-1)! + 5_000);
+  const signed = lookups.ownLocator;
+  const publishes = lookups.counters.publishes;
+  nearest.agent.lookups.table.remove(target);
+  sim.run(LOCATOR_REFRESH_MS + 10_000);
+  assert.ok(lookups.counters.publishes > publishes, 'not published again within LOCATOR_REFRESH_MS');
+  assert.equal(lookups.ownLocator, signed, 'signed anew though nothing moved');
+  assert.equal(nearest.agent.lookups.table.get(target)?.locator.sequence, signed.sequence, 'the node nearest its address did not get it back');
+  // A place that changes is signed anew, as ever.
+  sim.linkDown(node.index, node.peers[node.agent.trees.parentOf(0)]!);
+  assert.ok(sim.runUntilTrue(() => lookups.ownLocator.sequence > signed.sequence, 2 * LOCATOR_SETTLE_MS, 10) !== null, 'no new locator after a move');
+});
+
+test('another key at a live link: the old neighbour and every route found through that link are gone at once', () => {
+  // A link's peer can change without the link going down in between (a restarted daemon with a
+  // new key at the same endpoint). Routing hears it only as a link up with another key.
+  const { g, sim } = meshOf80();
+  const random = rng(41);
+  let found: { s: number; d: number; link: number } | undefined;
+  while (!found) {
+    const s = Math.floor(random() * g.n);
+    const d = Math.floor(random() * g.n);
+    if (s === d || bfs(g, s)[d]! < 3) continue;
+    sim.nodes[s]!.agent.lookups.locate(address(sim, d));
+    sim.run(12_000);
+    const route = sim.nodes[s]!.agent.lookups.route(address(sim, d));
+    if (route) found = { s, d, link: route.link };
+  }
+  const { s, d, link } = found;
+  const routing = sim.nodes[s]!.agent.routing;
+  const old = routing.neighbours.get(link)!;
+  const oldAddress = old.address.slice();
+  assert.ok(routing.lookups.route(oldAddress), 'the neighbour is not reached before');
+  const stranger = generateKeyPair().publicKey;
+  routing.linkUp(link, stranger);
+  assert.deepEqual(routing.neighbours.get(link)!.key, stranger);
+  assert.notEqual(routing.lookups.route(address(sim, d))?.link, link, 'a route found through the link outlived its old neighbour');
+  assert.equal(routing.lookups.route(oldAddress), undefined, 'the old neighbour is still reached by the link');
+  assert.equal(routing.neighbours.at(oldAddress, 0), undefined);
 });
 
 test('a lookup whose target is located but silent keeps asking, and finds it where it has moved to soon after it answers', () => {
