@@ -110,6 +110,9 @@ export const MAX_DESTINATIONS = 4096;
 /** Kinds of answer (a routed frame's payload for the router). */
 const ANSWER_FIND = 1;
 const ANSWER_PROBE = 2;
+/** In an answer's locator count: its sender's own locator is left out, for the FIND listed it as
+ *  held (the asker's copy is the sender's newest). */
+const OWN_LEFT_OUT = 0x80;
 const ID_SIZE = 8;
 const KEY_SIZE = 32;
 /** An answer's payload before its locators: kind, request id, the way's MTU, locator count. */
@@ -228,6 +231,8 @@ interface Request {
   /** Hops travelled before it was sent (the chain it continues). */
   hopsBefore: number;
   candidate: Candidate | null;
+  /** The locator of the asked node a FIND listed as held: its answer may leave it out. */
+  toLocator: Locator | undefined;
   /** Our interface index it left by, and whether it is already a second try. */
   firstHop: number;
   retry: boolean;
@@ -491,16 +496,18 @@ export class Lookups {
     }
     const answer = payload.subarray(0, body);
     const locators: Locator[] = [];
+    const count = answer[3 + ID_SIZE]!;
     let off = ANSWER_HEADER;
-    for (let i = 0; i < answer[3 + ID_SIZE]!; i++) {
+    for (let i = 0; i < (count & ~OWN_LEFT_OUT); i++) {
       const read = this.readLocator(answer, off);
       if (!read) return void this.counters.malformed++;
       if (!read.signed) return void this.counters.badLocators++;
       locators.push(read.locator);
       off += read.length;
     }
-    // The first locator of an answer is its sender's own: the route back leads to it.
-    const sender = locators[0];
+    // The first locator of an answer is its sender's own (the route back leads to it), unless it
+    // says it left that out because the request listed the one we hold as its newest.
+    const sender = count & OWN_LEFT_OUT ? request.toLocator : locators.shift();
     if (!sender || !equalAddress(addressOf(sender.key), request.to)) return void this.counters.malformed++;
     if (request.kind === KIND_PROBE && !request.returned) request.answered = true;
     else this.requests.delete(id);
@@ -517,7 +524,7 @@ export class Lookups {
       lookup.inFlight--;
     }
     if (equalAddress(request.to, lookup.target)) return this.finish(lookup, true, hops);
-    for (const l of locators.slice(1)) {
+    for (const l of locators) {
       this.table.add(l, now, false);
       const address = addressOf(l.key);
       if (equalAddress(address, lookup.target)) {
@@ -732,7 +739,13 @@ export class Lookups {
     const pairKey = this.pairKeys.with(to.key, this.now());
     if (next <= 0 || !pairKey) return false;
     const id = requestIds.take(ID_SIZE);
-    const payload = this.requestPayload(kind, id, target, ours.coordinates, pairKey, lookup ? this.knownNear(lookup, toAddress) : []);
+    // A FIND lists the asked node's own locator too, where we hold one: the answer then leaves
+    // it out unless the node has signed a newer one. Every answer carried its sender's locator,
+    // mostly to the very node that had just asked it by that locator.
+    const held = this.table.get(toAddress)?.locator;
+    const toLocator = kind === KIND_FIND && lookup ? (newer('bytes' in to ? (to as Locator) : null, held ?? null) ?? undefined) : undefined;
+    const known = lookup ? this.knownNear(lookup, toAddress, toLocator ? KNOWN_LISTED - 1 : KNOWN_LISTED) : [];
+    const payload = this.requestPayload(kind, id, target, ours.coordinates, pairKey, toLocator ? [toLocator, ...known] : known);
     const frame = encodeTreeFrame({
       kind,
       tree,
@@ -746,7 +759,7 @@ export class Lookups {
       payload,
       recorded: new Uint16Array(0),
     });
-    this.requests.set(hexOf(id), { lookup, kind, to: toAddress, toKey: to.key, pairKey, tree, sentAt: this.now(), hopsBefore, candidate, firstHop: next, retry, answered: false, returned: false });
+    this.requests.set(hexOf(id), { lookup, kind, to: toAddress, toKey: to.key, pairKey, tree, sentAt: this.now(), hopsBefore, candidate, toLocator, firstHop: next, retry, answered: false, returned: false });
     if (lookup) lookup.requests++;
     this.counters.requestsSent++;
     this.send(next, frame);
@@ -818,7 +831,8 @@ export class Lookups {
         this.learnLocator(asker.locator);
       } else this.counters.badLocators++;
       const found = this.answerLocators(target, frame.origin, known);
-      this.answer(ANSWER_FIND, frame.id, frame.mtu, found, back, pairKey);
+      const ownHeld = known.has(hexOf(knownId(this.locator)));
+      this.answer(ANSWER_FIND, frame.id, frame.mtu, found, back, pairKey, this.locator, ownHeld);
       return;
     }
     if (frame.kind === KIND_PROBE) {
@@ -910,10 +924,10 @@ export class Lookups {
 
   /** The locators a lookup holds nearest its target, for a FIND to `to` (which answers with its
    *  own anyway): the target's newest, and the nearest of its candidates. */
-  private knownNear(lookup: Lookup, to: Uint8Array): Locator[] {
+  private knownNear(lookup: Lookup, to: Uint8Array, most: number): Locator[] {
     const known: Locator[] = [];
     for (const c of lookup.candidates) {
-      if (known.length >= KNOWN_LISTED) break;
+      if (known.length >= most) break;
       if (equalAddress(c.address, to)) continue;
       known.push(lookup.targetLocator && equalAddress(c.address, lookup.target) ? lookup.targetLocator : c.locator);
     }
@@ -922,8 +936,9 @@ export class Lookups {
 
   /** Answers a request whose frame came with `mtu`, the smallest on its way (the answer's way,
    *  the other way round): the asker's route carries no more. */
-  private answer(kind: number, id: Uint8Array, mtu: number, locators: Locator[], back: { link: number; slots: Uint16Array }, pairKey: Uint8Array, own = this.locator): void {
-    let size = ANSWER_HEADER + own.bytes.length;
+  private answer(kind: number, id: Uint8Array, mtu: number, locators: Locator[], back: { link: number; slots: Uint16Array }, pairKey: Uint8Array, own = this.locator, ownHeld = false): void {
+    const first = ownHeld ? [] : [own];
+    let size = ANSWER_HEADER + (ownHeld ? 0 : own.bytes.length);
     const fitting: Locator[] = [];
     for (const l of locators) {
       if (size + l.bytes.length > this.mtu - 200) break;
@@ -934,9 +949,9 @@ export class Lookups {
     payload[0] = kind;
     payload.set(id, 1);
     writeUint16BE(payload, 1 + ID_SIZE, Math.min(mtu, this.mtu));
-    payload[3 + ID_SIZE] = 1 + fitting.length;
+    payload[3 + ID_SIZE] = (ownHeld ? OWN_LEFT_OUT : 0) | (first.length + fitting.length);
     let off = ANSWER_HEADER;
-    for (const l of [own, ...fitting]) {
+    for (const l of [...first, ...fitting]) {
       payload.set(l.bytes, off);
       off += l.bytes.length;
     }
@@ -1077,7 +1092,7 @@ export class Lookups {
     // Steered by the neighbour's place in tree 0 if it shares our root; it is one hop anyway.
     const ours = this.trees.position(0);
     const theirs = this.trees.neighbourPosition(link, 0);
-    this.requests.set(hexOf(id), { lookup: null, kind: KIND_FIND, to: address, toKey: key, pairKey, tree: 0, sentAt: this.now(), hopsBefore: 0, candidate: null, firstHop: link, retry: true, answered: false, returned: false });
+    this.requests.set(hexOf(id), { lookup: null, kind: KIND_FIND, to: address, toKey: key, pairKey, tree: 0, sentAt: this.now(), hopsBefore: 0, candidate: null, toLocator: undefined, firstHop: link, retry: true, answered: false, returned: false });
     this.send(
       link,
       encodeTreeFrame({

@@ -145,14 +145,14 @@ test('on a line of 50 with five nodes that answer nothing, lookups still find th
 });
 
 /** The payload of an answer to request `id` with `locators`, tagged with `pairKey`. */
-function answerPayload(id: string, locators: Uint8Array[], pairKey: Uint8Array, mtu = 1280): Uint8Array {
+function answerPayload(id: string, locators: Uint8Array[], pairKey: Uint8Array, mtu = 1280, ownLeftOut = false): Uint8Array {
   const size = 1 + 8 + 2 + 1 + locators.reduce((n, l) => n + l.length, 0);
   const payload = new Uint8Array(size + TAG_SIZE);
   // kind FIND answer, the request id, the way's MTU, the locators.
   payload[0] = 1;
   payload.set(Buffer.from(id, 'hex'), 1);
   payload.set([mtu >> 8, mtu & 0xff], 9);
-  payload[11] = locators.length;
+  payload[11] = (ownLeftOut ? 0x80 : 0) | locators.length;
   let off = 12;
   for (const l of locators) {
     payload.set(l, off);
@@ -214,6 +214,32 @@ test('an answer not tagged by the asked node, or with a forged locator, is refus
   assert.ok(lookups.route(address(sim, target)), 'the lookup still ends with a route');
 });
 
+test('an answer that leaves its sender\'s locator out is taken only for a FIND that listed the one held', () => {
+  const { g, sim } = meshOf80();
+  type Pending = { toKey: Uint8Array; kind: number; toLocator: unknown };
+  const asker = sim.nodes[0]!.agent.lookups as unknown as { requests: Map<string, Pending> };
+  const lookups = sim.nodes[0]!.agent.lookups;
+  const target = Array.from({ length: g.n }, (_, i) => i).find((i) => i !== 0 && !g.adjacency[0]!.includes(i) && !lookups.route(address(sim, i)))!;
+  lookups.locate(address(sim, target));
+  const [[id, request]] = [...asker.requests].filter(([, r]) => r.kind === KIND_FIND && r.toLocator);
+  assert.ok(id && request, 'a FIND listing the asked node\'s locator is in flight');
+  const asked = sim.nodes.find((n) => compare(n.keys.publicKey, request.toKey))!;
+  const askedKey = new PairKeys(asked.keys.privateKey).with(sim.nodes[0]!.keys.publicKey)!;
+  const link = sim.nodes[0]!.ifaceTo.get(g.adjacency[0]![0]!)!;
+  // As if the FIND had listed nothing of the asked node: an answer without its locator is malformed.
+  const listed = request.toLocator;
+  request.toLocator = undefined;
+  const malformed = lookups.counters.malformed;
+  lookups.receiveAnswer(link, new Uint16Array(0), answerPayload(id, [], askedKey, 1280, true));
+  assert.equal(lookups.counters.malformed - malformed, 1);
+  assert.ok(asker.requests.has(id), 'the request still waits');
+  request.toLocator = listed;
+  const received = lookups.counters.answersReceived;
+  lookups.receiveAnswer(link, new Uint16Array(0), answerPayload(id, [], askedKey, 1280, true));
+  assert.equal(lookups.counters.answersReceived - received, 1, 'the answer was not taken');
+  assert.ok(!asker.requests.has(id));
+});
+
 test('a FIND is answered without the locators its asker lists as held, but with a newer one of a node it lists', () => {
   const { g, sim } = meshOf80();
   const asker = sim.nodes[0]!;
@@ -253,6 +279,15 @@ test('a FIND is answered without the locators its asker lists as held, but with 
   const older = idOf(nearest[2]!.locator.bytes).slice();
   older[0] ^= 1;
   assert.equal(ask([idOf(nearest[0]!.locator.bytes), idOf(nearest[1]!.locator.bytes), older]), 3);
+  // Its own locator listed, as the asker holds it: left out, and the answer says so.
+  const own = idOf(lookups.ownLocator.bytes);
+  const leftOut = ask([own]);
+  assert.equal(leftOut, 0x80 | 4, 'its own locator was not left out');
+  assert.equal(answers.at(-1)!.length, answers[0]!.length - lookups.ownLocator.bytes.length, 'not the first answer less its own locator');
+  // An older one of its own listed: sent, first, as ever.
+  const ownOlder = own.slice();
+  ownOlder[0] ^= 1;
+  assert.equal(ask([ownOlder]), 5);
   // More than a FIND may list: refused, no answer.
   const tags = lookups.counters.badTags;
   assert.throws(() => ask(Array.from({ length: 9 }, () => new Uint8Array(8))), /answered/);
