@@ -740,8 +740,8 @@ export class Lookups {
     if (next <= 0 || !pairKey) return false;
     const id = requestIds.take(ID_SIZE);
     // A FIND lists the asked node's own locator too, where we hold one: the answer then leaves
-    // it out unless the node has signed a newer one. Every answer carried its sender's locator,
-    // mostly to the very node that had just asked it by that locator.
+    // it out unless the node has signed a newer one. Most answers would otherwise carry it back
+    // to the node that has just asked by it.
     const held = this.table.get(toAddress)?.locator;
     const toLocator = kind === KIND_FIND && lookup ? (newer('bytes' in to ? (to as Locator) : null, held ?? null) ?? undefined) : undefined;
     const known = lookup ? this.knownNear(lookup, toAddress, toLocator ? KNOWN_LISTED - 1 : KNOWN_LISTED) : [];
@@ -922,8 +922,8 @@ export class Lookups {
       .map((c) => c.locator);
   }
 
-  /** The locators a lookup holds nearest its target, for a FIND to `to` (which answers with its
-   *  own anyway): the target's newest, and the nearest of its candidates. */
+  /** At most `most` locators a lookup holds nearest its target, for a FIND to `to` (whose own the
+   *  FIND lists apart): the target's newest, and the nearest of its candidates. */
   private knownNear(lookup: Lookup, to: Uint8Array, most: number): Locator[] {
     const known: Locator[] = [];
     for (const c of lookup.candidates) {
@@ -938,7 +938,7 @@ export class Lookups {
    *  the other way round): the asker's route carries no more. */
   private answer(kind: number, id: Uint8Array, mtu: number, locators: Locator[], back: { link: number; slots: Uint16Array }, pairKey: Uint8Array, own = this.locator, ownHeld = false): void {
     const first = ownHeld ? [] : [own];
-    let size = ANSWER_HEADER + (ownHeld ? 0 : own.bytes.length);
+    let size = ANSWER_HEADER + (first[0]?.bytes.length ?? 0);
     const fitting: Locator[] = [];
     for (const l of locators) {
       if (size + l.bytes.length > this.mtu - 200) break;
