@@ -111,7 +111,6 @@ export class MacGenerator {
     return false;
   }
 
-
   /** True while a received cookie is fresh enough to be used for mac2. */
   get hasCookie(): boolean {
     return this.cookie !== null && this.now() - this.cookieReceivedAt < COOKIE_REFRESH_MS;

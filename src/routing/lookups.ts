@@ -232,7 +232,7 @@ interface Request {
   hopsBefore: number;
   candidate: Candidate | null;
   /** The locator of the asked node a FIND listed as held: its answer may leave it out. */
-  toLocator: Locator | undefined;
+  toLocator?: Locator;
   /** Our interface index it left by, and whether it is already a second try. */
   firstHop: number;
   retry: boolean;
@@ -692,11 +692,13 @@ export class Lookups {
   private askCandidate(lookup: Lookup, c: Candidate): boolean {
     // A neighbour is asked over its link, whatever the trees say (they may not have formed yet).
     const address = addressOf(c.locator.key);
-    // Each of its links, if it is one (a hub has hundreds of neighbours to look through).
-    for (const { link, address: theirs } of this.neighbours.at(address, 0) ? this.neighbours.values() : []) {
-      if (!equalAddress(theirs, address) || c.tried.includes(`n:${link}`)) continue;
-      c.tried.push(`n:${link}`);
-      return this.request(KIND_FIND, c.locator, c.locator.places[0]?.tree ?? 0, lookup, c, c.hops, lookup.target, [], false, link);
+    // Each of its links, if it is one: a hub has hundreds of neighbours to look through.
+    if (this.neighbours.at(address, 0)) {
+      for (const { link, address: theirs } of this.neighbours.values()) {
+        if (!equalAddress(theirs, address) || c.tried.includes(`n:${link}`)) continue;
+        c.tried.push(`n:${link}`);
+        return this.request(KIND_FIND, c.locator, c.locator.places[0]?.tree ?? 0, lookup, c, c.hops, lookup.target, [], false, link);
+      }
     }
     const trees = c.locator.places.filter((p) => this.sharesRoot(p)).map((p) => p.tree);
     const mine = (t: number) => this.trees.position(t);
@@ -742,8 +744,9 @@ export class Lookups {
     // A FIND lists the asked node's own locator too, where we hold one: the answer then leaves
     // it out unless the node has signed a newer one. Most answers would otherwise carry it back
     // to the node that has just asked by it.
-    const held = this.table.get(toAddress)?.locator;
-    const toLocator = kind === KIND_FIND && lookup ? (newer('bytes' in to ? (to as Locator) : null, held ?? null) ?? undefined) : undefined;
+    // (The trees' roots are asked by key and place alone, with no locator of theirs.)
+    const given = 'bytes' in to ? (to as Locator) : null;
+    const toLocator = kind === KIND_FIND && lookup ? (newer(given, this.table.get(toAddress)?.locator ?? null) ?? undefined) : undefined;
     const known = lookup ? this.knownNear(lookup, toAddress, toLocator ? KNOWN_LISTED - 1 : KNOWN_LISTED) : [];
     const payload = this.requestPayload(kind, id, target, ours.coordinates, pairKey, toLocator ? [toLocator, ...known] : known);
     const frame = encodeTreeFrame({
@@ -1092,7 +1095,7 @@ export class Lookups {
     // Steered by the neighbour's place in tree 0 if it shares our root; it is one hop anyway.
     const ours = this.trees.position(0);
     const theirs = this.trees.neighbourPosition(link, 0);
-    this.requests.set(hexOf(id), { lookup: null, kind: KIND_FIND, to: address, toKey: key, pairKey, tree: 0, sentAt: this.now(), hopsBefore: 0, candidate: null, toLocator: undefined, firstHop: link, retry: true, answered: false, returned: false });
+    this.requests.set(hexOf(id), { lookup: null, kind: KIND_FIND, to: address, toKey: key, pairKey, tree: 0, sentAt: this.now(), hopsBefore: 0, candidate: null, firstHop: link, retry: true, answered: false, returned: false });
     this.send(
       link,
       encodeTreeFrame({

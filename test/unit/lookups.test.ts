@@ -449,7 +449,7 @@ test('another key at a live link: the old neighbour and every route found throug
   const { g, sim } = meshOf80();
   const random = rng(41);
   let found: { s: number; d: number; link: number } | undefined;
-  while (!found) {
+  for (let tries = 0; !found && tries < 20; tries++) {
     const s = Math.floor(random() * g.n);
     const d = Math.floor(random() * g.n);
     if (s === d || bfs(g, s)[d]! < 3) continue;
@@ -458,6 +458,7 @@ test('another key at a live link: the old neighbour and every route found throug
     const route = sim.nodes[s]!.agent.lookups.route(address(sim, d));
     if (route) found = { s, d, link: route.link };
   }
+  assert.ok(found, 'no route found to start from');
   const { s, d, link } = found;
   const routing = sim.nodes[s]!.agent.routing;
   const old = routing.neighbours.get(link)!;
