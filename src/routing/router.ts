@@ -23,13 +23,18 @@
 //                       from; we send it nothing from farther, and our database if it widened.
 //                       A database request is answered with the database; if that went to
 //                       the neighbour lately, only once the time is up (answerDatabaseRequest).
+//                       An hourly-distance frame: how near the neighbour is to a node of an
+//                       earlier revision, which needs the half-hourly renewals (below).
 //   tick                every TICK_MS while there is work (workDue() says when there is): forget
 //                       expired announcements, originate our own when due, resend what is
 //                       unacknowledged, run SPF if anything changed, and tell routesChanged() if
 //                       routes did; once a second (and while announcements are held back),
 //                       sweep the scope: forget what lies out of it, flood on what is held back
 //                       and turned out near and kept, and tell the neighbours our horizon if it
-//                       changed.
+//                       changed, and how far the nearest node is that needs the half-hourly
+//                       renewals: an unchanged announcement is signed again every half hour
+//                       and sent only towards such nodes while one is within the radius, else
+//                       every twelve hours, to all.
 //   lookup / routeTo    the data plane's questions; lookup reads an address in place and
 //                       allocates nothing.
 import {
@@ -54,9 +59,12 @@ import {
   KIND_ACKNOWLEDGEMENTS,
   KIND_ANNOUNCEMENTS,
   KIND_DATABASE_REQUEST,
+  KIND_HOURLY_DISTANCE,
   KIND_MAP_HORIZON,
   KIND_RENEWALS,
+  HOURLY_DISTANCE_GRACE_MS,
   LIFETIME_MS,
+  LONG_REFRESH_MS,
   MAP_HORIZON_FULLNESS,
   MAP_MAX_BYTES,
   MAP_MAX_NODES,
@@ -168,6 +176,13 @@ interface Neighbour {
   horizon: number;
   /** It takes renewals (it sent KIND_RENEWALS: a node before the eighth revision never does). */
   renewals: boolean;
+  /** Hops from it to the nearest node that needs the half-hourly renewals, as it told us
+   *  (KIND_HOURLY_DISTANCE; NO_HOURLY_NEAR: none within 2). 0 until it tells: it may be such a
+   *  node itself (before the tenth revision, none tells). */
+  hourlyDistance: number;
+  /** When its link came up (monotonic ms): a neighbour silent about its hourly distance for
+   *  HOURLY_DISTANCE_GRACE_MS after is of an earlier revision. */
+  upAt: number;
 }
 
 const KEY_SIZE = 32;
@@ -177,6 +192,11 @@ const DATABASE_REQUEST = Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST);
 const TAKES_RENEWALS = Uint8Array.of(FRAME_ROUTING, KIND_RENEWALS);
 /** A horizon byte that bounds nothing. */
 const NO_HORIZON = 255;
+/** An hourly-distance byte: no node that needs the half-hourly renewals within 2 hops. */
+const NO_HOURLY_NEAR = 255;
+/** The farthest hourly distance told (a node past that, from a neighbour, is past the radius
+ *  from us: MAP_RADIUS - 1). */
+const HOURLY_REACH = 2;
 /** IPv6's minimum MTU is the least an announcement may state, and FRAME_HEADER +
  *  ANNOUNCEMENT_PART_MAX at most, so every announcement fits in a frame. */
 const MIN_MTU = IPV6_MIN_MTU;
@@ -223,6 +243,10 @@ export class Router {
   private widenAfter = -Infinity;
   private horizonHoldMs = HORIZON_HOLD_MS;
   private narrowedAt = -Infinity;
+  /** The hourly distance last told to the neighbours (KIND_HOURLY_DISTANCE), and whether it may
+   *  have changed since (a neighbour came, went or told, or one is waiting out its grace). */
+  private toldHourly = NO_HOURLY_NEAR;
+  private hourlyDue = false;
 
   private readonly lsdb = new Lsdb();
   private readonly spf = new Spf();
@@ -234,6 +258,10 @@ export class Router {
   private sequence = -1;
   private lastOrigination = -Infinity;
   private originationDue = true;
+  /** An announcement of ours from an earlier run came back: our neighbours may hold it, not the
+   *  one we made last, so the next goes whole even if it signs that one again unchanged (a
+   *  renewal of it, spared to most neighbours, would leave them the earlier run's). */
+  private earlierRunSeen = false;
   /** The routed prefixes this node claims (setPrefixes). */
   private prefixes: readonly AnnouncedPrefix[] = [];
   private spfDue = true;
@@ -289,10 +317,13 @@ export class Router {
         acksOwed: [],
         horizon: Infinity,
         renewals: false,
+        hourlyDistance: 0,
+        upAt: this.now(),
       });
       this.linksChanged();
     }
     this.send(link, TAKES_RENEWALS);
+    this.send(link, hourlyFrame(this.toldHourly));
     this.sendDatabase(link, false);
     this.send(link, DATABASE_REQUEST);
     if (this.toldHorizon < this.scope.radius) this.send(link, horizonFrame(this.toldHorizon));
@@ -331,6 +362,10 @@ export class Router {
     if (frame.length >= FRAME_HEADER && frame[0] === FRAME_ROUTING && frame[1] === KIND_RENEWALS) {
       this.receiveRenewals(link, frame);
       if (this.hasWork) this.onWorkDue?.();
+      return;
+    }
+    if (frame.length >= FRAME_HEADER && frame[0] === FRAME_ROUTING && frame[1] === KIND_HOURLY_DISTANCE) {
+      this.receiveHourlyDistance(link, frame);
       return;
     }
     if (frame.length < FRAME_HEADER || frame[0] !== FRAME_ROUTING || frame[1] !== KIND_ANNOUNCEMENTS) {
@@ -409,6 +444,7 @@ export class Router {
         // spread it further, since our next announcement replaces it everywhere.
         this.sequence = Math.max(this.sequence, a.sequence);
         this.originationDue = true;
+        this.earlierRunSeen = true;
         continue;
       }
       const held = this.lsdb.recordOf(a.origin, 0);
@@ -444,13 +480,14 @@ export class Router {
     const now = this.now();
     if (this.lsdb.expire(now) > 0) this.mapChanged();
     const since = now - this.lastOrigination;
-    if ((this.originationDue && since >= MIN_ORIGINATION_INTERVAL_MS) || since >= REFRESH_MS) this.originate(now);
+    if ((this.originationDue && since >= MIN_ORIGINATION_INTERVAL_MS) || since >= this.refreshInterval()) this.originate(now);
     if (this.spfDue) this.runSpf();
     if (this.scope.radius !== Infinity && (this.heldBack.length > 0 || now - this.lastScopeSweep >= SCOPE_SWEEP_MS)) {
       this.sweepScope(now);
       if (this.spfDue) this.runSpf();
       this.tellHorizon(now);
     }
+    if (this.hourlyDue) this.tellHourlyDistance(now);
     if (this.databasesOwed > 0) this.sendOwedDatabases(now);
     this.retransmit(now);
     for (const [link, n] of this.neighbours) {
@@ -697,6 +734,7 @@ export class Router {
 
   private dropNeighbour(link: number, n: Neighbour): void {
     if (n.databaseOwed) this.databasesOwed--;
+    this.hourlyDue = true;
     this.neighbours.delete(link);
     this.lsdb.unref(n.id);
   }
@@ -714,6 +752,7 @@ export class Router {
     }
     this.sourceLinks = Int32Array.from(source);
     this.neighbourIds = seen;
+    this.hourlyDue = true;
     this.originationDue = true;
     this.mapChanged();
     this.onWorkDue?.();
@@ -730,7 +769,9 @@ export class Router {
     this.originationDue = false;
     this.counters.announcementsOriginated += parts.length;
     const before = this.lsdb.recordOf(this.identity.publicKey, 0);
-    const flooded = parts.map((a) => ({ bytes: a.bytes, from: 0, hops: 0, base: this.renewedBase(before, a.part, a.bytes) }));
+    const renewable = !this.earlierRunSeen;
+    this.earlierRunSeen = false;
+    const flooded = parts.map((a) => ({ bytes: a.bytes, from: 0, hops: 0, base: renewable ? this.renewedBase(before, a.part, a.bytes) : undefined }));
     // Ours never expire here: they are replaced by the next origination.
     for (const a of parts) this.lsdb.store(a, now, Infinity);
     this.flood(flooded);
@@ -865,10 +906,17 @@ export class Router {
     const rebuilt: Uint8Array[] = [];
     const acks: Uint8Array[] = [];
     const full = this.mapFull();
+    // A neighbour of the tenth revision (it told its own distance) that sends a renewal we told
+    // it we need not have missed what we told: it is told again.
+    let retell = from.hourlyDistance !== 0 && this.toldHourly > HOURLY_REACH;
     let off = FRAME_HEADER;
     for (; off + RENEWAL_SIZE <= frame.length; off += RENEWAL_SIZE) {
       if (frame[off] === 0 && zerosFrom(frame, off)) break; // padding
       const { part, base, sequence } = renewalOf(frame, off);
+      if (retell && samePeriod(base, sequence)) {
+        retell = false;
+        this.send(link, hourlyFrame(this.toldHourly));
+      }
       if (this.lsdb.isStale(frame, off, sequence, part)) {
         // Held already (another neighbour was quicker): acknowledged, as a whole one would be,
         // and not flooded on to this neighbour either if it is still held back.
@@ -908,8 +956,10 @@ export class Router {
     // The frames for a neighbour that is sent every item, with renewals and without: the same
     // for most neighbours of a node of many links.
     const allFrames: (Uint8Array[] | undefined)[] = [undefined, undefined];
-    // Not to a neighbour that has it, nor one that keeps nothing from as far (its horizon).
-    const skip = (h: Flooded, n: Neighbour, link: number) => h.hops + 1 > n.horizon || h.from === link || h.holders?.has(link) === true;
+    // Not to a neighbour that has it, nor one that keeps nothing from as far (its horizon), nor a
+    // half-hourly renewal to one that needs none (spareRenewal).
+    const skip = (h: Flooded, n: Neighbour, link: number) =>
+      h.hops + 1 > n.horizon || h.from === link || h.holders?.has(link) === true || spareRenewal(h, n);
     for (const [link, n] of this.neighbours) {
       let wanted = items;
       let frames: Uint8Array[];
@@ -975,6 +1025,59 @@ export class Router {
     if (wider) this.answerDatabaseRequest(link);
   }
 
+  /** How long an unchanged announcement of ours stands before it is signed again: REFRESH_MS
+   *  while a node that needs the half-hourly renewals may be within the radius (a neighbour
+   *  told it is within HOURLY_REACH of one, or has not told yet), else LONG_REFRESH_MS. */
+  private refreshInterval(): number {
+    for (const n of this.neighbours.values()) if (n.hourlyDistance <= HOURLY_REACH) return REFRESH_MS;
+    return LONG_REFRESH_MS;
+  }
+
+  /**
+   * Hops to the nearest node that needs the half-hourly renewals, as far as HOURLY_REACH: one more
+   * than the nearest neighbour's, where a neighbour that has not told its own for
+   * HOURLY_DISTANCE_GRACE_MS since its link came up is such a node (one that has not told yet,
+   * within that, counts as none: its first frames are on their way). Also whether one is still
+   * within its grace, so that this is computed again.
+   */
+  private hourlyDistance(now: number): { hops: number; waiting: boolean } {
+    let nearest = Infinity;
+    let waiting = false;
+    for (const n of this.neighbours.values()) {
+      let hops = n.hourlyDistance;
+      if (hops === 0 && now - n.upAt < HOURLY_DISTANCE_GRACE_MS) {
+        hops = Infinity;
+        waiting = true;
+      }
+      nearest = Math.min(nearest, hops + 1);
+    }
+    return { hops: nearest <= HOURLY_REACH ? nearest : NO_HOURLY_NEAR, waiting };
+  }
+
+  /** Tells every neighbour our hourly distance when it changed (KIND_HOURLY_DISTANCE): it says
+   *  which of them are sent the half-hourly renewals. A new link is told it as it comes up. */
+  private tellHourlyDistance(now: number): void {
+    const { hops, waiting } = this.hourlyDistance(now);
+    this.hourlyDue = waiting;
+    if (hops === this.toldHourly) return;
+    this.toldHourly = hops;
+    const frame = hourlyFrame(hops);
+    for (const link of this.neighbours.keys()) this.send(link, frame);
+  }
+
+  /** A neighbour's hourly distance (KIND_HOURLY_DISTANCE): 1, 2 or NO_HOURLY_NEAR, else malformed. */
+  private receiveHourlyDistance(link: number, frame: Uint8Array): void {
+    const byte = frame[FRAME_HEADER];
+    if (frame.length < FRAME_HEADER + 1 || !zerosFrom(frame, FRAME_HEADER + 1) || !(byte === NO_HOURLY_NEAR || (byte! >= 1 && byte! <= HOURLY_REACH))) {
+      this.counters.malformed++;
+      return;
+    }
+    const n = this.neighbours.get(link);
+    if (!n || n.hourlyDistance === byte) return;
+    n.hourlyDistance = byte!;
+    this.hourlyDue = true;
+  }
+
   /** Acknowledges announcements to the neighbour at `link`: `entries`, ACK_ENTRY_SIZE each. */
   private sendAcknowledgements(link: number, entries: Uint8Array): void {
     const perFrame = Math.floor((this.mtu - FRAME_HEADER) / ACK_ENTRY_SIZE) * ACK_ENTRY_SIZE;
@@ -1027,6 +1130,27 @@ export class Router {
 /** A routing control frame telling a neighbour our horizon (1–255 hops). */
 function horizonFrame(hops: number): Uint8Array {
   return Uint8Array.of(FRAME_ROUTING, KIND_MAP_HORIZON, Math.min(hops, NO_HORIZON));
+}
+
+/** A routing control frame telling a neighbour our hourly distance (1, 2 or NO_HOURLY_NEAR). */
+function hourlyFrame(hops: number): Uint8Array {
+  return Uint8Array.of(FRAME_ROUTING, KIND_HOURLY_DISTANCE, hops);
+}
+
+/**
+ * Whether a renewal (an announcement signed again unchanged: `base` set) need not go to neighbour
+ * `n`: it and the nodes it passes renewals on to within the radius need only those that
+ * renew past a LONG_REFRESH_MS period (n told no node needing the half-hourly ones is within
+ * HOURLY_REACH of it). Decided from the sequences alone, so every node on a flood's way decides
+ * the same: the renewal that goes on past such a neighbour goes on past all.
+ */
+function spareRenewal(h: Flooded, n: Neighbour): boolean {
+  return h.base !== undefined && n.hourlyDistance > HOURLY_REACH && samePeriod(h.base, readSequence(h.bytes, 0));
+}
+
+/** Whether two sequences (ms since the epoch, the origin's clock) lie in one LONG_REFRESH_MS period. */
+function samePeriod(base: number, sequence: number): boolean {
+  return Math.floor(base / LONG_REFRESH_MS) === Math.floor(sequence / LONG_REFRESH_MS);
 }
 
 /** Announcements packed in order into as few frames of at most `mtu` bytes as they fit. */

@@ -7,7 +7,7 @@ import { fcAddressBytes } from '../../src/keys/address.js';
 import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
 import { randomKeyPair } from '../../src/keys/x25519.js';
 import { RENEWAL_SIZE, signAnnouncements, verifyAnnouncement, writeRenewal } from '../../src/routing/announcement.js';
-import { DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_ANNOUNCEMENTS, KIND_DATABASE_REQUEST, KIND_MAP_HORIZON, KIND_RENEWALS, LIFETIME_MS, MAP_RADIUS, MAP_SCOPE_GRACE_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
+import { DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_ANNOUNCEMENTS, KIND_DATABASE_REQUEST, KIND_HOURLY_DISTANCE, KIND_MAP_HORIZON, KIND_RENEWALS, LIFETIME_MS, LONG_REFRESH_MS, MAP_RADIUS, MAP_SCOPE_GRACE_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
 import { packFrames, Router, type MapScope, type Route } from '../../src/routing/router.js';
 
 const WALL_START = 1_750_000_000_000;
@@ -232,8 +232,8 @@ test('a line of five learns every route, labels of transit indices, hop counts',
     assert.equal(x.router.counters.spfRuns, before[i]!.spf);
     assert.equal(x.router.counters.framesSent, before[i]!.sent);
   });
-  // The half-hourly refresh: new announcements everywhere, SPF runs, but no route changed.
-  mesh.run(REFRESH_MS, 1000);
+  // The twelve-hourly refresh: new announcements everywhere, SPF runs, but no route changed.
+  mesh.run(LONG_REFRESH_MS, 1000);
   n.forEach((x, i) => {
     assert.ok(x.router.counters.spfRuns > before[i]!.spf);
     assert.equal(x.routeChanges, before[i]!.changes);
@@ -546,7 +546,7 @@ test('announcements expire LIFETIME after their last new sequence; live ones are
   const originated = a.router.counters.announcementsOriginated;
   mesh.run(LIFETIME_MS - 60_000, 1000);
   assert.equal(a.router.stats().nodes, 3);
-  assert.equal(a.router.counters.announcementsOriginated, originated + 1, 'one refresh in the hour');
+  assert.equal(a.router.counters.announcementsOriginated, originated + 1, 'one refresh in the lifetime');
   mesh.run(120_000, 1000);
   assert.equal(a.router.stats().nodes, 2, 'x expired');
   assert.equal(b!.router.stats().nodes, 2);
@@ -754,6 +754,13 @@ test('an announcement lost on a link is sent again until acknowledged, then no m
   assert.ok(a.router.counters.acknowledgementsSent > 0);
 });
 
+/** Loses what a node of the seventh revision or before neither sends nor takes, to and from
+ *  `node`: renewals and hourly distances. It forgets an announcement an hour after its last new
+ *  sequence. */
+function earlierRevision(name: string) {
+  return (from: TestNode, to: TestNode, frame: Uint8Array) => (from.name === name || to.name === name) && (frame[1] === KIND_RENEWALS || frame[1] === KIND_HOURLY_DISTANCE);
+}
+
 /** The bytes of `origin`'s announcement (part 0) that `node` holds. */
 function heldBytes(node: TestNode, origin: TestNode): Uint8Array | undefined {
   const lsdb = (node.router as unknown as { lsdb: { recordOf(key: Uint8Array, off: number): { parts: ({ bytes: Uint8Array } | undefined)[] } | undefined } }).lsdb;
@@ -767,7 +774,8 @@ test('an announcement signed again unchanged goes as a renewal to the neighbours
   const [a, b, c] = line(mesh, 3) as [TestNode, TestNode, TestNode];
   for (let i = 0; i < 9; i++) mesh.connect(b, mesh.add(`leaf${i}`), 10 + i, 1);
   const old = mesh.add('old');
-  mesh.drop = (from, to, frame) => (from === old || to === old) && frame[1] === KIND_RENEWALS;
+  const olderRevision = earlierRevision('old');
+  mesh.drop = olderRevision;
   mesh.connect(b, old, 30, 1);
   mesh.run(3000);
   assert.equal(old.route(a)?.hops, 2);
@@ -794,11 +802,11 @@ test('an announcement signed again unchanged goes as a renewal to the neighbours
   // c misses a whole refresh of b (every frame from b lost for 5 minutes, past b's resending):
   // b's next renewal names a sequence c never got; c drops it unacknowledged and gets it whole.
   mesh.run(REFRESH_MS - 2 * 60_000, 10_000);
-  mesh.drop = (from, to, frame) => ((from === old || to === old) && frame[1] === KIND_RENEWALS) || (from === b && to === c);
+  mesh.drop = (from, to, frame) => olderRevision(from, to, frame) || (from === b && to === c);
   mesh.run(5 * 60_000, 1000);
   const missed = heldBytes(b, b)!;
   assert.notDeepEqual(heldBytes(c, b), missed, 'c missed that refresh');
-  mesh.drop = (from, to, frame) => (from === old || to === old) && frame[1] === KIND_RENEWALS;
+  mesh.drop = olderRevision;
   mesh.run(REFRESH_MS, 1000);
   assert.ok(c.router.counters.renewalsLacked > 0, 'c lacked what the renewal renewed');
   assert.deepEqual(heldBytes(c, b), heldBytes(b, b), 'c got it whole');
@@ -846,7 +854,7 @@ test('a renewal that comes by two ways before it is passed on goes back by neith
   mesh.run(3000);
   assert.equal(z.route(o)?.hops, 3);
   const before = heldBytes(z, o);
-  mesh.run(REFRESH_MS - 10_000, 1000);
+  mesh.run(LONG_REFRESH_MS - 10_000, 1000);
   mesh.run(20_000);
   assert.notDeepEqual(heldBytes(z, o), before, "z holds o's next announcement");
   const hex = Buffer.from(o.key).toString('hex');
@@ -855,16 +863,102 @@ test('a renewal that comes by two ways before it is passed on goes back by neith
   assert.ok(!n.renewalsTo.has(`x:${hex}`) && !n.renewalsTo.has(`y:${hex}`), 'and to neither x nor y');
 });
 
+const hexOf = (node: TestNode) => Buffer.from(node.key).toString('hex');
+
+test('where no node of an earlier revision is near, an unchanged announcement is signed again only every twelve hours, and nothing is sent between', () => {
+  const mesh = new Mesh();
+  const n = line(mesh, 5);
+  mesh.run(10_000);
+  const routesRight = () => {
+    for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) if (i !== j && Math.abs(i - j) <= MAP_RADIUS) assert.equal(n[i]!.route(n[j]!)?.hops, Math.abs(i - j), `n${i} → n${j}`);
+  };
+  routesRight();
+  const sent = n.map((x) => x.router.counters.framesSent);
+  const held = heldBytes(n[0]!, n[2]!);
+  // Eleven hours and a half: not a frame, and nothing forgotten.
+  mesh.run(LONG_REFRESH_MS - REFRESH_MS, 10_000);
+  n.forEach((x, i) => assert.equal(x.router.counters.framesSent, sent[i], `${x.name} sent something`));
+  assert.deepEqual(heldBytes(n[0]!, n[2]!), held);
+  routesRight();
+  // By the twelfth hour every node has signed again, and its renewals reached the map.
+  mesh.run(REFRESH_MS - 10_000, 1000);
+  mesh.run(20_000);
+  assert.notDeepEqual(heldBytes(n[0]!, n[2]!), held, "n0 holds n2's next announcement");
+  assert.deepEqual(heldBytes(n[0]!, n[2]!), heldBytes(n[2]!, n[2]!));
+  assert.ok(n[1]!.renewalsTo.has(`n0:${hexOf(n[2]!)}`), 'as a renewal');
+  // A day on (a lifetime: two refreshes), nothing has expired.
+  mesh.run(LONG_REFRESH_MS, 10_000);
+  routesRight();
+});
+
+test('a node of an earlier revision gets the half-hourly renewals of the nodes within 3 hops of it, and the rest of the mesh sends none', () => {
+  const mesh = new Mesh();
+  // n0 tells no hourly distance and takes no renewals: after the grace n1 tells 1, n2 tells 2;
+  // n1–n3 sign again every half hour, and send their renewals towards n0 only.
+  mesh.drop = earlierRevision('n0');
+  const n = line(mesh, 8);
+  mesh.run(10_000);
+  const quiet = [4, 5, 6, 7].map((i) => n[i]!.router.counters.framesSent);
+  for (let round = 0; round < 4; round++) {
+    const before = [1, 2, 3].map((k) => heldBytes(n[0]!, n[k]!));
+    const n4HoldsN3 = heldBytes(n[4]!, n[3]!);
+    mesh.run(REFRESH_MS - 10_000, 1000);
+    mesh.run(20_000);
+    [1, 2, 3].forEach((k, i) => {
+      assert.notDeepEqual(heldBytes(n[0]!, n[k]!), before[i], `round ${round}: n0 got n${k}'s renewal`);
+      assert.deepEqual(heldBytes(n[0]!, n[k]!), heldBytes(n[k]!, n[k]!));
+    });
+    assert.deepEqual(heldBytes(n[4]!, n[3]!), n4HoldsN3, `round ${round}: n4 was sent n3's renewal`);
+    assert.equal(n[0]!.route(n[3]!)?.hops, 3);
+  }
+  assert.ok(![...n[3]!.renewalsTo].some((r) => r.startsWith('n4:')), 'n3 renewed nothing to n4');
+  [4, 5, 6, 7].forEach((i, k) => assert.equal(n[i]!.router.counters.framesSent, quiet[k], `n${i} sent something`));
+});
+
+test('an hourly distance that was lost is made good: by the next one told, or again when a renewal shows it; a malformed one is counted and changes nothing', () => {
+  const mesh = new Mesh();
+  // b's first hourly distance to a is lost: after the grace, a takes b for a node of an earlier
+  // revision and tells it 1; b tells 2 back, and a, hearing b at last, tells 255 (none near), as
+  // b then does too.
+  let lost = 0;
+  mesh.drop = (from, to, frame) => from.name === 'n1' && to.name === 'n0' && frame[1] === KIND_HOURLY_DISTANCE && lost++ === 0;
+  const [a, b] = line(mesh, 3) as [TestNode, TestNode, TestNode];
+  mesh.run(10_000);
+  assert.ok(lost > 1, 'b told a its distance again');
+  const originated = a.router.counters.announcementsOriginated;
+  mesh.run(4 * REFRESH_MS, 10_000);
+  assert.equal(a.router.counters.announcementsOriginated, originated, 'a signs again every half hour');
+
+  // b had told a 1 (an older node was near it then), and its 255 since was lost: at the half
+  // hour a signs again and renews to b, which tells it 255 again on that renewal.
+  mesh.inject(a, a.linkTo(b), Uint8Array.of(FRAME_ROUTING, KIND_HOURLY_DISTANCE, 1));
+  mesh.run(REFRESH_MS, 1000);
+  assert.equal(a.router.counters.announcementsOriginated, originated + 1);
+  assert.ok(a.renewalsTo.has(`n1:${hexOf(a)}`));
+  mesh.run(4 * REFRESH_MS, 10_000);
+  assert.equal(a.router.counters.announcementsOriginated, originated + 1, 'a still signs every half hour');
+
+  // A distance of 0 or 3 (none is told: 255 stands for them), or one with bytes after it.
+  const malformed = a.router.counters.malformed;
+  for (const bad of [[0], [3], [255, 1], []]) mesh.inject(a, a.linkTo(b), Uint8Array.of(FRAME_ROUTING, KIND_HOURLY_DISTANCE, ...bad));
+  assert.equal(a.router.counters.malformed - malformed, 4);
+  mesh.inject(a, a.linkTo(b), Uint8Array.of(FRAME_ROUTING, KIND_HOURLY_DISTANCE, 255, 0, 0));
+  assert.equal(a.router.counters.malformed - malformed, 4, 'padding is not malformed');
+  mesh.run(4 * REFRESH_MS, 10_000);
+  assert.equal(a.router.counters.announcementsOriginated, originated + 1);
+});
+
 test('while the parts of a new sequence come one by one, the parts before stand in: no route through their origin flaps', () => {
   const mesh = new Mesh({ sharedVerify: true, scope: { maxNodes: 128, maxBytes: 128 << 10 } });
   // A hub b of 92 links, its announcement in two parts: c (interface 200) is in the second.
   const [a, b, c] = [mesh.add('a'), mesh.add('b'), mesh.add('c')];
+  // a takes no renewals (an older node): b's parts come to it whole, each in a frame of its own,
+  // every half hour.
+  const noRenewals = earlierRevision('a');
+  mesh.drop = noRenewals;
   for (let i = 0; i < 90; i++) mesh.connect(b, mesh.add(`leaf${i}`), 1 + i, 1);
   mesh.connect(a, b, 1, 100);
   mesh.connect(b, c, 200, 1);
-  // a takes no renewals (an older node): b's parts come to it whole, each in a frame of its own.
-  const noRenewals = (from: TestNode, to: TestNode, frame: Uint8Array) => (from === a || to === a) && frame[1] === KIND_RENEWALS;
-  mesh.drop = noRenewals;
   mesh.run(3000);
   assert.equal(a.route(c)?.hops, 2);
   // At b's refresh, the frame with its second part is lost on the way to a, once: it comes again
