@@ -294,9 +294,10 @@ export function verifyAnnouncement(a: Announcement): boolean {
   return a.bytes.length >= ANNOUNCEMENT_MIN_SIZE && equalBytes(a.origin, origin) && verifyTrailing(origin, SIGNING_CONTEXT, a.bytes);
 }
 
-// A renewal (docs/PROTOCOL.md §4, "Renewals"): the origin re-signs an unchanged announcement every
-// REFRESH_MS with a new sequence, and a neighbour that holds the one before needs only the new
-// sequence and signature to rebuild the new one byte for byte.
+// A renewal (docs/PROTOCOL.md §4, "Renewals"): the origin re-signs an unchanged announcement
+// periodically (LONG_REFRESH_MS, or REFRESH_MS near a node of an earlier revision) with a new
+// sequence, and a neighbour that holds the one before needs only the new sequence and signature to
+// rebuild the new one byte for byte.
 //
 //   0   32  origin key        32  1  part        33  8  base: the sequence held
 //   41   8  the new sequence  49 64  the new signature

@@ -1,6 +1,6 @@
 // Routing constants. The frame bytes and MAX_HOPS are wire values (docs/PROTOCOL.md §4–5); the
-// timers are behaviour every node shares (a node expires others by LIFETIME, or an earlier
-// revision's by HOURLY_LIFETIME, so each must refresh well within that); DEFAULT_LINK_COST is this
+// timers are behaviour every node shares (a node expires others by LIFETIME, one of an earlier
+// revision within the hour, so each must refresh well within that); DEFAULT_LINK_COST is this
 // implementation's choice.
 import { TIMER_TICK_MS } from '../session/constants.js';
 
@@ -21,9 +21,9 @@ export const KIND_MAP_HORIZON = 8;
 /** Ninth kind: renewals, 113-byte entries (announcement.ts) back to back, each an announcement
  *  the receiver holds signed again with a new sequence. Empty when a link comes up: "I take them". */
 export const KIND_RENEWALS = 9;
-/** Tenth kind: the hops from the sender to the nearest node that forgets an announcement within
- *  HOURLY_LIFETIME_MS (an earlier revision's), one byte: 1 or 2, or 255 for none within 2 hops.
- *  Only such a node, and the nodes that pass renewals on to it, need the half-hourly ones. */
+/** Tenth kind: the hops from the sender to the nearest node that forgets an announcement an hour
+ *  after its last new sequence (an earlier revision's), one byte: 1 or 2, or 255 for none within
+ *  2 hops. Only such a node, and the nodes that pass renewals on to it, need the half-hourly ones. */
 export const KIND_HOURLY_DISTANCE = 10;
 /** An announcement sent to a neighbour is sent again this long after, unacknowledged (then twice
  *  as long each time, at most RETRANSMIT_MAX_MS): well above a mesh link's round trip. */
@@ -46,20 +46,23 @@ export const TICK_MS = TIMER_TICK_MS;
  *  one flood per second across the whole network. */
 export const MIN_ORIGINATION_INTERVAL_MS = 1000;
 /** An unchanged announcement is re-signed this often while a node of an earlier revision, which
- *  forgets it HOURLY_LIFETIME_MS after its last new sequence, is within MAP_RADIUS hops
- *  (KIND_HOURLY_DISTANCE says), so that it never expires there even if one refresh is lost. */
+ *  forgets it an hour after its last new sequence, is within MAP_RADIUS hops (KIND_HOURLY_DISTANCE
+ *  says), so that it never expires there even if one refresh is lost. */
 export const REFRESH_MS = 30 * 60_000;
-export const HOURLY_LIFETIME_MS = 60 * 60_000;
 /** Otherwise this often (tenth revision): a node gone is out of every map within seconds
  *  (unreachable, its neighbours' announcements no longer name it; MAP_SCOPE_GRACE_MS), and
  *  reliable flooding carries every change, so the refresh is only a bound on how long a copy
  *  that somehow missed one can live. A renewal whose sequences lie in different periods of this
  *  length goes to every neighbour; the half-hourly ones between, only towards nodes that need
- *  them. */
+ *  them. An origin makes its sequence cross into the next period at least this often. */
 export const LONG_REFRESH_MS = 12 * 60 * 60_000;
 /** Another node's announcement is forgotten this long after the last new sequence of it arrived:
- *  two long refresh periods, so one lost refresh loses nothing. */
-export const LIFETIME_MS = 2 * LONG_REFRESH_MS;
+ *  two long refresh periods and two half-hourly ones (a period is crossed by the first refresh
+ *  after it began), so one lost refresh loses nothing. */
+export const LIFETIME_MS = 2 * LONG_REFRESH_MS + 2 * REFRESH_MS;
+/** A node within HOURLY_REACH of a node of an earlier revision tells its neighbours so again this
+ *  often: a lost change of its hourly distance would leave that node without renewals. */
+export const HOURLY_DISTANCE_RESEND_MS = 5 * 60_000;
 /** A neighbour that has not said its KIND_HOURLY_DISTANCE this long after its link came up is
  *  of an earlier revision (the kind goes with the link's first frames); until then it is sent
  *  the half-hourly renewals but does not make this node tell its own neighbours that one is near. */

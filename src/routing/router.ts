@@ -63,6 +63,7 @@ import {
   KIND_MAP_HORIZON,
   KIND_RENEWALS,
   HOURLY_DISTANCE_GRACE_MS,
+  HOURLY_DISTANCE_RESEND_MS,
   LIFETIME_MS,
   LONG_REFRESH_MS,
   MAP_HORIZON_FULLNESS,
@@ -205,6 +206,7 @@ const MIN_MTU = IPV6_MIN_MTU;
 const OFF_ORIGIN = 1;
 const OFF_SEQUENCE = 33;
 const OFF_PART = 43;
+const OFF_PARTS = 44;
 const HEADER_SIZE = 47;
 
 export class Router {
@@ -246,6 +248,7 @@ export class Router {
   /** The hourly distance last told to the neighbours (KIND_HOURLY_DISTANCE), and whether it may
    *  have changed since (a neighbour came, went or told, or one is waiting out its grace). */
   private toldHourly = NO_HOURLY_NEAR;
+  private hourlyToldAt = -Infinity;
   private hourlyDue = false;
 
   private readonly lsdb = new Lsdb();
@@ -262,6 +265,8 @@ export class Router {
    *  one we made last, so the next goes whole even if it signs that one again unchanged (a
    *  renewal of it, spared to most neighbours, would leave them the earlier run's). */
   private earlierRunSeen = false;
+  /** When our sequence last entered a new LONG_REFRESH_MS period (monotonic ms). */
+  private crossedAt = -Infinity;
   /** The routed prefixes this node claims (setPrefixes). */
   private prefixes: readonly AnnouncedPrefix[] = [];
   private spfDue = true;
@@ -487,7 +492,7 @@ export class Router {
       if (this.spfDue) this.runSpf();
       this.tellHorizon(now);
     }
-    if (this.hourlyDue) this.tellHourlyDistance(now);
+    if (this.hourlyDue || (this.toldHourly <= HOURLY_REACH && now - this.hourlyToldAt >= HOURLY_DISTANCE_RESEND_MS)) this.tellHourlyDistance(now);
     if (this.databasesOwed > 0) this.sendOwedDatabases(now);
     this.retransmit(now);
     for (const [link, n] of this.neighbours) {
@@ -759,7 +764,14 @@ export class Router {
   }
 
   private originate(now: number): void {
-    const sequence = Math.max(this.sequence + 1, Math.floor(this.wallNow()));
+    let sequence = Math.max(this.sequence + 1, Math.floor(this.wallNow()));
+    // Every node that keeps us must get a renewal that crosses a period (spareRenewal) within
+    // LONG_REFRESH_MS of the last: a sequence that runs ahead of the clock (stepped back, or an
+    // earlier run's above it) would otherwise never cross one, and is moved into the next period.
+    if (samePeriod(this.sequence, sequence) && now - this.crossedAt >= LONG_REFRESH_MS) {
+      sequence = (Math.floor(this.sequence / LONG_REFRESH_MS) + 1) * LONG_REFRESH_MS;
+    }
+    if (!samePeriod(this.sequence, sequence)) this.crossedAt = now;
     const links: Link[] = [...this.neighbours]
       .sort((a, b) => a[0] - b[0])
       .map(([index, n]) => ({ address: n.address, index, cost: DEFAULT_LINK_COST }));
@@ -1059,8 +1071,12 @@ export class Router {
   private tellHourlyDistance(now: number): void {
     const { hops, waiting } = this.hourlyDistance(now);
     this.hourlyDue = waiting;
-    if (hops === this.toldHourly) return;
+    // Told again every HOURLY_DISTANCE_RESEND_MS while within reach: a lost one would starve the
+    // node of an earlier revision, and a neighbour taken for one by a lost first frame is found
+    // out. A lost 255 is told again when a renewal shows it (receiveRenewals).
+    if (hops === this.toldHourly && (hops > HOURLY_REACH || now - this.hourlyToldAt < HOURLY_DISTANCE_RESEND_MS)) return;
     this.toldHourly = hops;
+    this.hourlyToldAt = now;
     const frame = hourlyFrame(hops);
     for (const link of this.neighbours.keys()) this.send(link, frame);
   }
@@ -1142,10 +1158,13 @@ function hourlyFrame(hops: number): Uint8Array {
  * `n`: it and the nodes it passes renewals on to within the radius need only those that
  * renew past a LONG_REFRESH_MS period (n told no node needing the half-hourly ones is within
  * HOURLY_REACH of it). Decided from the sequences alone, so every node on a flood's way decides
- * the same: the renewal that goes on past such a neighbour goes on past all.
+ * the same: the renewal that goes on past such a neighbour goes on past all. Never a part of an
+ * announcement in several parts: one part may change while another is signed again, and a
+ * neighbour spared the unchanged one would hold it only as the new sequence's stand-in, which no
+ * database carries on.
  */
 function spareRenewal(h: Flooded, n: Neighbour): boolean {
-  return h.base !== undefined && n.hourlyDistance > HOURLY_REACH && samePeriod(h.base, readSequence(h.bytes, 0));
+  return h.base !== undefined && n.hourlyDistance > HOURLY_REACH && h.bytes[OFF_PARTS] === 1 && samePeriod(h.base, readSequence(h.bytes, 0));
 }
 
 /** Whether two sequences (ms since the epoch, the origin's clock) lie in one LONG_REFRESH_MS period. */

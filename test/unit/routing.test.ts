@@ -19,6 +19,8 @@ class TestNode {
   readonly wires = new Map<number, { peer: TestNode; peerLink: number }>();
   largestFrame = 0;
   routeChanges = 0;
+  /** Its wall clock's offset from the mesh's (ms): a clock set wrong, or stepped. */
+  wallOffset = 0;
   /** Frames of announcements sent (acknowledgements and requests not counted). */
   announcementFrames = 0;
   /** The neighbours this node sent whole announcements, and the origins (hex keys) of the
@@ -77,6 +79,7 @@ class Mesh {
 
   /** (Re)creates the node's router, as after a restart; its wires stay for connect() to re-use. */
   start(node: TestNode, wallOffset = 0): void {
+    node.wallOffset = wallOffset;
     node.router = new Router({
       identity: node.identity,
       mtu: this.opts.mtu ?? 1420,
@@ -99,7 +102,7 @@ class Mesh {
         if (w) this.queue.push({ to: w.peer, link: w.peerLink, frame: padded(frame, this.opts.mtu ?? 1420) });
       },
       now: () => this.now,
-      wallNow: () => this.wall + wallOffset,
+      wallNow: () => this.wall + node.wallOffset,
       routesChanged: () => node.routeChanges++,
       maxOrigins: this.opts.maxOrigins,
       maxDatabaseBytes: this.opts.maxDatabaseBytes,
@@ -544,15 +547,19 @@ test('announcements expire LIFETIME after their last new sequence; live ones are
   assert.equal(a.route(x!), undefined);
   assert.equal(a.router.stats().nodes, 3, "x's announcement is still held");
   const originated = a.router.counters.announcementsOriginated;
-  mesh.run(LIFETIME_MS - 60_000, 1000);
+  mesh.run(LIFETIME_MS - 60_000, 10_000);
   assert.equal(a.router.stats().nodes, 3);
-  assert.equal(a.router.counters.announcementsOriginated, originated + 1, 'one refresh in the lifetime');
+  assert.equal(a.router.counters.announcementsOriginated, originated + 2, 'two refreshes in the lifetime');
   mesh.run(120_000, 1000);
   assert.equal(a.router.stats().nodes, 2, 'x expired');
   assert.equal(b!.router.stats().nodes, 2);
-  assert.equal(a.route(b!)?.hops, 1, 'a and b refresh each other');
-  mesh.run(REFRESH_MS, 10_000);
-  assert.equal(a.route(b!)?.hops, 1);
+  // a and b refresh each other: each long refresh brings a newer sequence, and neither expires.
+  for (let i = 0; i < 3; i++) {
+    const held = heldBytes(a, b!);
+    mesh.run(LONG_REFRESH_MS, 10_000);
+    assert.notDeepEqual(heldBytes(a, b!), held, `a got b's refresh ${i}`);
+    assert.equal(a.route(b!)?.hops, 1);
+  }
 });
 
 for (const clock of ['10 minutes slow', 'on the same sequence as before'] as const) {
@@ -946,6 +953,67 @@ test('an hourly distance that was lost is made good: by the next one told, or ag
   assert.equal(a.router.counters.malformed - malformed, 4, 'padding is not malformed');
   mesh.run(4 * REFRESH_MS, 10_000);
   assert.equal(a.router.counters.announcementsOriginated, originated + 1);
+});
+
+test('an origin whose sequence runs ahead of its clock still crosses a twelve-hour period with each long refresh: no node forgets it', () => {
+  const mesh = new Mesh();
+  const n = ['n0', 'n1', 'n2', 'n3'].map((name) => mesh.add(name));
+  // n1's clock was two days fast when it signed, and is set right at once: its sequences run
+  // ahead of it, and max(sequence + 1, clock) never leaves their period by itself.
+  mesh.start(n[1]!, 2 * 24 * 60 * 60_000);
+  for (let i = 0; i + 1 < 4; i++) mesh.connect(n[i]!, n[i + 1]!, 100 + i, 200 + i + 1);
+  mesh.run(10_000);
+  n[1]!.wallOffset = 0;
+  for (let hour = 1; hour <= 40; hour++) {
+    mesh.run(60 * 60_000, 10_000);
+    assert.equal(n[0]!.route(n[2]!)?.hops, 2, `n0 → n2 through n1 after ${hour} hours`);
+    assert.equal(n[3]!.route(n[1]!)?.hops, 2, `n3 → n1 after ${hour} hours`);
+  }
+});
+
+test('near a node of an earlier revision, every part of an announcement in several parts goes to every neighbour, spared to none', () => {
+  const mesh = new Mesh({ sharedVerify: true });
+  mesh.drop = earlierRevision('old');
+  // A hub h of 91 leaves (two parts) next to `old`; c tells 2, d (beyond c) 255.
+  const [h, c, d, old] = ['h', 'c', 'd', 'old'].map((name) => mesh.add(name)) as [TestNode, TestNode, TestNode, TestNode];
+  for (let i = 0; i < 91; i++) mesh.connect(h, mesh.add(`leaf${i}`), 1 + i, 1);
+  mesh.connect(h, old, 100, 1);
+  mesh.connect(h, c, 101, 1);
+  mesh.connect(c, d, 2, 1);
+  mesh.run(10_000);
+  assert.equal(d.route(h)?.hops, 2);
+  const partOf = (node: TestNode, part: number) => {
+    const lsdb = (node.router as unknown as { lsdb: { recordOf(key: Uint8Array, off: number): { parts: ({ bytes: Uint8Array } | undefined)[] } | undefined } }).lsdb;
+    return lsdb.recordOf(h.key, 0)?.parts[part]?.bytes;
+  };
+  for (let round = 0; round < 2; round++) {
+    const before = partOf(d, 1);
+    mesh.run(REFRESH_MS - 10_000, 10_000);
+    mesh.run(20_000);
+    assert.notDeepEqual(partOf(d, 1), before, `round ${round}: d got h's half-hourly renewal`);
+    for (const part of [0, 1]) assert.deepEqual(partOf(d, part), partOf(h, part), `round ${round}: d holds h's part ${part}`);
+  }
+});
+
+test("a lost hourly distance under 255 is told again within minutes: the node of an earlier revision gets every half-hourly renewal", () => {
+  const mesh = new Mesh();
+  // x (of an earlier revision) — m — b — a: after the grace m tells 1, b tells 2; that 2 is lost
+  // on its way to a, which then signs only every twelve hours, and spares b its renewals, until
+  // b tells it again.
+  mesh.drop = earlierRevision('n0');
+  let lost = 0;
+  const drop = mesh.drop;
+  mesh.drop = (from, to, frame) => drop(from, to, frame) || (from.name === 'n2' && to.name === 'n3' && frame[1] === KIND_HOURLY_DISTANCE && frame[2] === 2 && lost++ === 0);
+  const [x, , , a] = line(mesh, 4) as [TestNode, TestNode, TestNode, TestNode];
+  mesh.run(10_000);
+  assert.equal(lost, 1, "b's 2 was lost");
+  for (let round = 0; round < 3; round++) {
+    const before = heldBytes(x, a);
+    mesh.run(REFRESH_MS - 10_000, 10_000);
+    mesh.run(20_000);
+    assert.notDeepEqual(heldBytes(x, a), before, `round ${round}: x got a's renewal`);
+    assert.deepEqual(heldBytes(x, a), heldBytes(a, a));
+  }
 });
 
 test('while the parts of a new sequence come one by one, the parts before stand in: no route through their origin flaps', () => {
