@@ -1073,8 +1073,9 @@ export class Router {
     return { hops: nearest <= HOURLY_REACH ? nearest : NO_HOURLY_NEAR, waiting };
   }
 
-  /** Tells every neighbour our hourly distance when it changed (KIND_HOURLY_DISTANCE): it says
-   *  which of them are sent the half-hourly renewals. A new link is told it as it comes up. */
+  /** Tells every neighbour our hourly distance (KIND_HOURLY_DISTANCE) when it changed, and again
+   *  every HOURLY_DISTANCE_RESEND_MS while it is within reach: it says which of them are sent the
+   *  half-hourly renewals. A new link is told it as it comes up. */
   private tellHourlyDistance(now: number): void {
     const { hops, waiting } = this.hourlyDistance(now);
     this.hourlyDue = waiting;

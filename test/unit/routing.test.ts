@@ -905,6 +905,8 @@ test('a node of an earlier revision gets the half-hourly renewals of the nodes w
   mesh.drop = earlierRevision('n0');
   const n = line(mesh, 8);
   mesh.run(10_000);
+  // (The two hours lie within one twelve-hour period: WALL_START is 3.1 hours into one, so no
+  // renewal crosses a period, which would go everywhere.)
   const quiet = [4, 5, 6, 7].map((i) => n[i]!.router.counters.framesSent);
   for (let round = 0; round < 4; round++) {
     const before = [1, 2, 3].map((k) => heldBytes(n[0]!, n[k]!));
