@@ -57,8 +57,8 @@ export const REFRESH_MS = 30 * 60_000;
  *  them. An origin makes its sequence cross into the next period at least this often. */
 export const LONG_REFRESH_MS = 12 * 60 * 60_000;
 /** Another node's announcement is forgotten this long after the last new sequence of it arrived:
- *  two long refresh periods and two half-hourly ones (a period is crossed by the first refresh
- *  after it began), so one lost refresh loses nothing. */
+ *  its origin crosses a period at most LONG_REFRESH_MS after the last, and that renewal goes to
+ *  everyone, so two such periods and a margin: one lost crossing loses nothing. */
 export const LIFETIME_MS = 2 * LONG_REFRESH_MS + 2 * REFRESH_MS;
 /** A node within HOURLY_REACH of a node of an earlier revision tells its neighbours so again this
  *  often: a lost change of its hourly distance would leave that node without renewals. */

@@ -269,8 +269,9 @@ export class Router {
    *  one we made last, so the next goes whole even if it signs that one again unchanged (a
    *  renewal of it, spared to most neighbours, would leave them the earlier run's). */
   private earlierRunSeen = false;
-  /** When our sequence last entered a new LONG_REFRESH_MS period (monotonic ms). */
-  private crossedAt = -Infinity;
+  /** When our sequence last entered a new LONG_REFRESH_MS period (monotonic ms; none yet: our
+   *  first origination is due anyway). */
+  private crossedAt = Infinity;
   /** The routed prefixes this node claims (setPrefixes). */
   private prefixes: readonly AnnouncedPrefix[] = [];
   private spfDue = true;
@@ -491,7 +492,10 @@ export class Router {
     const now = this.now();
     if (this.lsdb.expire(now) > 0) this.mapChanged();
     const since = now - this.lastOrigination;
-    if ((this.originationDue && since >= MIN_ORIGINATION_INTERVAL_MS) || since >= this.refreshInterval()) this.originate(now);
+    // Also when our sequence has not crossed a period for LONG_REFRESH_MS (spareRenewal): after
+    // half-hourly renewals that most neighbours were spared, the long refresh counts from the last
+    // of them, and would leave those neighbours nearly a day without one.
+    if ((this.originationDue && since >= MIN_ORIGINATION_INTERVAL_MS) || since >= this.refreshInterval() || now - this.crossedAt >= LONG_REFRESH_MS) this.originate(now);
     if (this.spfDue) this.runSpf();
     if (this.scope.radius !== Infinity && (this.heldBack.length > 0 || now - this.lastScopeSweep >= SCOPE_SWEEP_MS)) {
       this.sweepScope(now);
@@ -926,13 +930,17 @@ export class Router {
     const acks: Uint8Array[] = [];
     const full = this.mapFull();
     // A neighbour of the tenth revision (it told its own distance) that sends a renewal we told
-    // it we need not have missed what we told: it is told again.
+    // it we need not (spareRenewal) has missed what we told: it is told again.
     let retell = from.hourlyDistance !== 0 && this.toldHourly > HOURLY_REACH;
     let off = FRAME_HEADER;
     for (; off + RENEWAL_SIZE <= frame.length; off += RENEWAL_SIZE) {
       if (frame[off] === 0 && zerosFrom(frame, off)) break; // padding
       const { part, base, sequence } = renewalOf(frame, off);
-      if (retell && samePeriod(base, sequence)) {
+      const held = this.lsdb.recordOf(frame, off);
+      // The base: the part held from before the new sequence (a stand-in while the new one comes
+      // part by part, its renewals in two frames, say).
+      const before = held?.partBefore(part, sequence);
+      if (retell && (before ?? held?.parts[part]?.bytes)?.[OFF_PARTS] === 1 && samePeriod(base, sequence)) {
         retell = false;
         this.send(link, hourlyFrame(this.toldHourly));
       }
@@ -944,10 +952,6 @@ export class Router {
         if (this.heldBackByBytes.size > 0) this.noteHolder(frame, off - OFF_ORIGIN, sequence, part, link);
         continue;
       }
-      const held = this.lsdb.recordOf(frame, off);
-      // The base: the part held from before the new sequence (a stand-in while the new one comes
-      // part by part, its renewals in two frames, say).
-      const before = held?.partBefore(part, sequence);
       if (before && readSequence(before, 0) === base) rebuilt.push(applyRenewal(before, frame, off));
       else if (!held && full) {
         this.counters.notKept++;

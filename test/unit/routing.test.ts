@@ -997,6 +997,35 @@ test('near a node of an earlier revision, every part of an announcement in sever
   }
 });
 
+test('an origin that stops signing every half hour still crosses a period within twelve hours of its last crossing', () => {
+  const mesh = new Mesh();
+  // x (of an earlier revision) — m — b — a — r: a signs every half hour, and r, which tells 255,
+  // is sent only the renewals that cross a period. Just before a period ends x goes, and a signs
+  // every twelve hours from its last half-hourly renewal on: r must not wait a day for the next.
+  mesh.drop = earlierRevision('n0');
+  const [x, m, , a, r] = line(mesh, 5) as [TestNode, TestNode, TestNode, TestNode, TestNode];
+  mesh.run(10_000);
+  const period = LONG_REFRESH_MS;
+  const boundary = Math.ceil(mesh.wall / period) * period;
+  let changedAt = [mesh.now];
+  let held = heldBytes(r, a);
+  const watch = (until: number) => {
+    while (mesh.wall < until) {
+      mesh.run(10_000, 10_000);
+      const now = heldBytes(r, a);
+      if (now && held && !Buffer.from(now).equals(Buffer.from(held))) changedAt.push(mesh.now);
+      held = now;
+    }
+  };
+  watch(boundary + period - 15 * 60_000);
+  changedAt = changedAt.filter((t) => t > mesh.now - period); // from the crossing after the boundary
+  mesh.disconnect(x, m);
+  watch(boundary + 3 * period);
+  for (let i = 1; i < changedAt.length; i++) assert.ok(changedAt[i]! - changedAt[i - 1]! <= period + 60_000, `r waited ${((changedAt[i]! - changedAt[i - 1]!) / 3_600_000).toFixed(1)} h for a's renewal`);
+  assert.ok(changedAt.length >= 3);
+  assert.equal(r.route(a)?.hops, 1);
+});
+
 test("a lost hourly distance under 255 is told again within minutes: the node of an earlier revision gets every half-hourly renewal", () => {
   const mesh = new Mesh();
   // x (of an earlier revision) — m — b — a: after the grace m tells 1, b tells 2; that 2 is lost
