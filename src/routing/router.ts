@@ -335,10 +335,10 @@ export class Router {
       this.linksChanged();
     }
     this.send(link, TAKES_RENEWALS);
-    this.send(link, hourlyFrame(this.toldHourly));
+    this.send(link, byteFrame(KIND_HOURLY_DISTANCE, this.toldHourly));
     this.sendDatabase(link, false);
     this.send(link, DATABASE_REQUEST);
-    if (this.toldHorizon < this.scope.radius) this.send(link, horizonFrame(this.toldHorizon));
+    if (this.toldHorizon < this.scope.radius) this.send(link, byteFrame(KIND_MAP_HORIZON, this.toldHorizon));
   }
 
   /** The neighbour at interface index `link` is gone. */
@@ -942,7 +942,7 @@ export class Router {
       const before = held?.partBefore(part, sequence);
       if (retell && (before ?? held?.parts[part]?.bytes)?.[OFF_PARTS] === 1 && samePeriod(base, sequence)) {
         retell = false;
-        this.send(link, hourlyFrame(this.toldHourly));
+        this.send(link, byteFrame(KIND_HOURLY_DISTANCE, this.toldHourly));
       }
       if (this.lsdb.isStale(frame, off, sequence, part)) {
         // Held already (another neighbour was quicker): acknowledged, as a whole one would be,
@@ -1028,7 +1028,7 @@ export class Router {
     }
     this.toldHorizon = horizon;
     this.counters.horizonsTold++;
-    const frame = horizonFrame(horizon);
+    const frame = byteFrame(KIND_MAP_HORIZON, horizon);
     for (const link of this.neighbours.keys()) this.send(link, frame);
   }
 
@@ -1036,12 +1036,12 @@ export class Router {
    *  database, as a request would have it (answerDatabaseRequest bounds how often). */
   private receiveHorizon(link: number, frame: Uint8Array): void {
     const n = this.neighbours.get(link);
-    if (frame.length < FRAME_HEADER + 1 || !zerosFrom(frame, FRAME_HEADER + 1) || frame[FRAME_HEADER] === 0) {
+    const byte = byteOf(frame);
+    if (byte <= 0) {
       this.counters.malformed++;
       return;
     }
     if (!n) return;
-    const byte = frame[FRAME_HEADER]!;
     const horizon = byte === NO_HORIZON ? Infinity : byte;
     const wider = horizon > n.horizon;
     n.horizon = horizon;
@@ -1089,21 +1089,21 @@ export class Router {
     if (hops === this.toldHourly && (hops > HOURLY_REACH || now - this.hourlyToldAt < HOURLY_DISTANCE_RESEND_MS)) return;
     this.toldHourly = hops;
     this.hourlyToldAt = now;
-    const frame = hourlyFrame(hops);
+    const frame = byteFrame(KIND_HOURLY_DISTANCE, hops);
     for (const link of this.neighbours.keys()) this.send(link, frame);
   }
 
   /** A neighbour's hourly distance (KIND_HOURLY_DISTANCE): 1, 2 or NO_HOURLY_NEAR, else malformed. */
   private receiveHourlyDistance(link: number, frame: Uint8Array): void {
-    const byte = frame[FRAME_HEADER];
-    if (frame.length < FRAME_HEADER + 1 || !zerosFrom(frame, FRAME_HEADER + 1) || !(byte === NO_HOURLY_NEAR || (byte! >= 1 && byte! <= HOURLY_REACH))) {
+    const byte = byteOf(frame);
+    if (!(byte === NO_HOURLY_NEAR || (byte >= 1 && byte <= HOURLY_REACH))) {
       this.counters.malformed++;
       return;
     }
     const n = this.neighbours.get(link);
-    if (!n) return void (this.earlyFrom(link).hourlyDistance = byte!);
+    if (!n) return void (this.earlyFrom(link).hourlyDistance = byte);
     if (n.hourlyDistance === byte) return;
-    n.hourlyDistance = byte!;
+    n.hourlyDistance = byte;
     this.hourlyDue = true;
   }
 
@@ -1163,14 +1163,16 @@ export class Router {
   }
 }
 
-/** A routing control frame telling a neighbour our horizon (1–255 hops). */
-function horizonFrame(hops: number): Uint8Array {
-  return Uint8Array.of(FRAME_ROUTING, KIND_MAP_HORIZON, Math.min(hops, NO_HORIZON));
+/** A routing control frame of one byte after its kind — our horizon or hourly distance, in
+ *  hops; 255 for more (no bound, none near). */
+function byteFrame(kind: number, hops: number): Uint8Array {
+  return Uint8Array.of(FRAME_ROUTING, kind, Math.min(hops, 255));
 }
 
-/** A routing control frame telling a neighbour our hourly distance (1, 2 or NO_HOURLY_NEAR). */
-function hourlyFrame(hops: number): Uint8Array {
-  return Uint8Array.of(FRAME_ROUTING, KIND_HOURLY_DISTANCE, hops);
+/** The byte of such a frame, or -1 if it has none, or other bytes than zeros (the hop layer's
+ *  padding) after it. */
+function byteOf(frame: Uint8Array): number {
+  return frame.length > FRAME_HEADER && zerosFrom(frame, FRAME_HEADER + 1) ? frame[FRAME_HEADER]! : -1;
 }
 
 /**

@@ -768,10 +768,10 @@ function earlierRevision(name: string) {
   return (from: TestNode, to: TestNode, frame: Uint8Array) => (from.name === name || to.name === name) && (frame[1] === KIND_RENEWALS || frame[1] === KIND_HOURLY_DISTANCE);
 }
 
-/** The bytes of `origin`'s announcement (part 0) that `node` holds. */
-function heldBytes(node: TestNode, origin: TestNode): Uint8Array | undefined {
+/** The bytes of `origin`'s announcement (part `part`) that `node` holds. */
+function heldBytes(node: TestNode, origin: TestNode, part = 0): Uint8Array | undefined {
   const lsdb = (node.router as unknown as { lsdb: { recordOf(key: Uint8Array, off: number): { parts: ({ bytes: Uint8Array } | undefined)[] } | undefined } }).lsdb;
-  return lsdb.recordOf(origin.key, 0)?.parts[0]?.bytes;
+  return lsdb.recordOf(origin.key, 0)?.parts[part]?.bytes;
 }
 
 test('an announcement signed again unchanged goes as a renewal to the neighbours that take them, whole to one that does not or lacks the one before, and all hold the same bytes', () => {
@@ -984,16 +984,12 @@ test('near a node of an earlier revision, every part of an announcement in sever
   mesh.connect(c, d, 2, 1);
   mesh.run(10_000);
   assert.equal(d.route(h)?.hops, 2);
-  const partOf = (node: TestNode, part: number) => {
-    const lsdb = (node.router as unknown as { lsdb: { recordOf(key: Uint8Array, off: number): { parts: ({ bytes: Uint8Array } | undefined)[] } | undefined } }).lsdb;
-    return lsdb.recordOf(h.key, 0)?.parts[part]?.bytes;
-  };
   for (let round = 0; round < 2; round++) {
-    const before = partOf(d, 1);
+    const before = heldBytes(d, h, 1);
     mesh.run(REFRESH_MS - 10_000, 10_000);
     mesh.run(20_000);
-    assert.notDeepEqual(partOf(d, 1), before, `round ${round}: d got h's half-hourly renewal`);
-    for (const part of [0, 1]) assert.deepEqual(partOf(d, part), partOf(h, part), `round ${round}: d holds h's part ${part}`);
+    assert.notDeepEqual(heldBytes(d, h, 1), before, `round ${round}: d got h's half-hourly renewal`);
+    for (const part of [0, 1]) assert.deepEqual(heldBytes(d, h, part), heldBytes(h, h, part), `round ${round}: d holds h's part ${part}`);
   }
 });
 
