@@ -192,6 +192,17 @@ export class Links {
     return next;
   }
 
+  /**
+   * A routing frame came from `peer`: if its session is up, so is its link, now rather than at
+   * the next tick. A neighbour sends its first routing frames as soon as its own end of the link
+   * is up, and the responder of a handshake has its session only with the first of them: what
+   * they said (a database request, the first announcements, which renewals it takes, how far the
+   * nearest older node is) was meant for a link that is up, and was lost on one not reported yet.
+   */
+  heardFrom(peer: Peer): void {
+    if (peer.isUp && peer.link !== 0) this.setUp(peer, true);
+  }
+
   /** A probe came from `peer`: answered at once, unless one was a moment ago (then its echo
    *  goes within LINK_ECHO_MS, as for any plaintext). The answer asks for no reply. */
   probeReceived(peer: Peer, now: number): void {

@@ -258,3 +258,21 @@ test('at rest the timers wake once a second and the hellos keep flowing; a chang
   await until('A withdraws the link', () => p.a.routing.routes().length === 0, 10_000);
   assert.equal(p.a.dataPath().timers.intervalMs, 100);
 });
+
+test("a neighbour's first routing frames, which come before the link's timers find it up, find it up: its first announcement is acknowledged", async (t) => {
+  // The side that completes the handshake first sends its routing frames at once; the other has
+  // its session only with the first of them. Read before its link was up, the neighbour's first
+  // announcements went unacknowledged, and what it said it takes (renewals) and how near it is to
+  // older nodes was lost (docs/PROTOCOL.md §4, §5).
+  const p = await pair();
+  t.after(() => p.close());
+  p.tunA.inject(packet(p.a.address, p.b.address, 10));
+  await until('session', () => p.tunB.written.length === 1);
+  await until('each routes to the other', () => p.a.routing.routes().length === 1 && p.b.routing.routes().length === 1, 10_000);
+  const acknowledged = (node: MeshNode) => node.routing.map.counters.acknowledgementsSent > 0;
+  await until("each acknowledged the other's first announcements (read before its link was up, they are not)", () => acknowledged(p.a) && acknowledged(p.b), 10_000);
+  for (const [name, node] of [['A', p.a], ['B', p.b]] as const) {
+    assert.equal(node.routing.map.counters.announcementsRetransmitted, 0, `${name} sent its announcement again: the other read it before it had the link up`);
+    assert.equal(node.routing.trees.counters.malformed, 0, `${name} dropped tree frames`);
+  }
+});
