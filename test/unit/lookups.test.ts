@@ -422,25 +422,59 @@ test('a node whose parent link fails signs and publishes a new locator at once, 
   assert.ok(heldAt !== null, 'none of the nodes nearest its address got the new locator');
 });
 
-test('an unchanged locator is published again every LOCATOR_REFRESH_MS, not signed anew; a moved node signs a new one', () => {
+test('an unchanged locator is published again every twelve hours, not signed anew, and a steady mesh sends no lookup until then; a moved node signs a new one', () => {
   const { g, sim } = meshOf80();
   const node = sim.nodes.find((n) => g.adjacency[n.index]!.length >= 3 && n.agent.trees.parentOf(0) !== 0)!;
   const lookups = node.agent.lookups;
   const target = address(sim, node.index);
   const nearest = sim.nodes.filter((n) => n !== node).sort((a, b) => compareDistance(target, address(sim, a.index), address(sim, b.index)))[0]!;
   // Let the bootstrap rounds pass, then make the node nearest its address forget it: only the
-  // hourly publish brings it back.
+  // periodic publish brings it back.
   sim.run(BOOTSTRAP_ROUNDS_MS.at(-1)! + 5_000);
   const signed = lookups.ownLocator;
   const publishes = lookups.counters.publishes;
   nearest.agent.lookups.table.remove(target);
-  sim.run(LOCATOR_REFRESH_MS + 10_000);
+  // Hourly, every node's publish was nearly all the steady traffic at the nodes of many links.
+  const requests = () => sim.nodes.reduce((sum, n) => sum + n.agent.lookups.counters.requestsSent, 0);
+  const before = requests();
+  const quiet = 11.5 * 3_600_000;
+  sim.run(quiet);
+  assert.equal(requests(), before, `a steady mesh sent ${requests() - before} requests in 11.5 hours`);
+  sim.run(LOCATOR_REFRESH_MS - quiet + 10_000);
   assert.ok(lookups.counters.publishes > publishes, 'not published again within LOCATOR_REFRESH_MS');
   assert.equal(lookups.ownLocator, signed, 'signed anew though nothing moved');
   assert.equal(nearest.agent.lookups.table.get(target)?.locator.sequence, signed.sequence, 'the node nearest its address did not get it back');
   // A place that changes is signed anew, as ever.
   sim.linkDown(node.index, node.peers[node.agent.trees.parentOf(0)]!);
   assert.ok(sim.runUntilTrue(() => lookups.ownLocator.sequence > signed.sequence, 2 * LOCATOR_SETTLE_MS, 10) !== null, 'no new locator after a move');
+});
+
+test("a node that comes up near an address after that node's last publish learns its locator from its own publish", () => {
+  // What the hourly publish did, and the twelve-hourly one leaves to the newcomer: the nodes
+  // nearest an address hold its locator, new ones too.
+  const g = randomGeometricGraph(80, 21);
+  const sim = makeSim(g, new Map());
+  const nearestOther = (i: number) => sim.nodes.filter((m) => m.index !== i).sort((a, b) => compareDistance(address(sim, i), address(sim, a.index), address(sim, b.index)))[0]!.index;
+  // A node, and the node nearest its address as the latecomer, whose absence splits nothing.
+  const connectedWithout = (gone: number) => {
+    const seen = new Set([gone === 0 ? 1 : 0]);
+    for (const at of seen) for (const peer of g.adjacency[at]!) if (peer !== gone) seen.add(peer);
+    return seen.size === g.n - 1;
+  };
+  // Not near it in the mesh: a neighbour would greet it with its locator.
+  const x = sim.nodes.findIndex((n) => connectedWithout(nearestOther(n.index)) && bfs(g, n.index)[nearestOther(n.index)]! >= 3);
+  const late = nearestOther(x);
+  sim.start();
+  for (const peer of g.adjacency[late]!) sim.linkDown(late, peer);
+  sim.run(BOOTSTRAP_ROUNDS_MS.at(-1)! + 30_000);
+  const published = sim.nodes[x]!.agent.lookups.counters.publishes;
+  const signed = sim.nodes[x]!.agent.lookups.ownLocator;
+  for (const peer of g.adjacency[late]!) sim.linkUp(late, peer);
+  const newcomer = sim.nodes[late]!.agent.lookups;
+  const heldAt = sim.runUntilTrue(() => newcomer.table.get(address(sim, x))?.locator.sequence === signed.sequence, 30_000);
+  assert.ok(heldAt !== null, `node ${late}, come up nearest node ${x}'s address, lacks its locator`);
+  assert.equal(sim.nodes[x]!.agent.lookups.counters.publishes, published, `node ${x} published again meanwhile`);
+  assert.equal(sim.nodes[x]!.agent.lookups.ownLocator, signed);
 });
 
 test('another key at a live link: the old neighbour and every route found through that link are gone at once', () => {
