@@ -193,11 +193,12 @@ export class Links {
   }
 
   /**
-   * A routing frame came from `peer`: if its session is up, so is its link, now rather than at
-   * the next tick. A neighbour sends its first routing frames as soon as its own end of the link
-   * is up, and the responder of a handshake has its session only with the first of them: what
-   * they said (a database request, the first announcements, which renewals it takes, how far the
-   * nearest older node is) was meant for a link that is up, and was lost on one not reported yet.
+   * A routing control or tree-routed frame came from `peer`: if its session is up, so is its
+   * link, now rather than at the next tick. Each end finds a new link up at its own next tick,
+   * and sends its first routing frames then: they reach the other end up to a tick before it
+   * finds the link up. What they say (a database request, the first announcements, which
+   * renewals it takes, how far the nearest older node is) is meant for a link that is up, and was
+   * lost on one not reported yet.
    */
   heardFrom(peer: Peer): void {
     if (peer.isUp && peer.link !== 0) this.setUp(peer, true);
