@@ -254,10 +254,10 @@ const option = (name: string, fallback: number) => {
   return at >= 0 ? Number(argv[at + 1]) : fallback;
 };
 const pairs = option('--pairs', 300);
-// An hour holds the periodic refreshes in whole periods: the trees' beacons (20 min) and the
-// published locators (60 min). A shorter window leaves some out. The map's announcements are
-// signed again every 12 hours (every 30 minutes only near a node of an earlier revision, which the
-// simulator has none of): `--steady-min 750` holds that too.
+// An hour holds the trees' beacons (every 20 min) in whole periods; a shorter window leaves some
+// out. The published locators and the map's announcements come again every 12 hours (the map's
+// every 30 minutes only near a node of an earlier revision, which the simulator has none of):
+// `--steady-min 750` holds those too.
 const steadyMin = option('--steady-min', 60);
 const hostile = option('--hostile', 0.1);
 const lastHelloAge = option('--hello-age', 0);
