@@ -95,7 +95,7 @@ export const RELOCATE_MS = 500;
  *  forgets a locator by age (in any revision); and besides the nodes nearest our address, every
  *  node we asked holds it (each request carries it): on graph-250, with the 8 nodes nearest an
  *  address gone, every lookup still found it (docs/ROUTING.md, "The locators are published again
- *  every twelve hours", has what more cost). Hourly, this publish was nearly all of the steady
+ *  every twelve hours", measures more gone). Hourly, this publish was nearly all of the steady
  *  traffic at the nodes of many links, which pass on everyone's (powerlaw-10000's hub: 1,998 of
  *  its 2,150 B/s, requests and answers). */
 export const LOCATOR_REFRESH_MS = 12 * 60 * 60_000;
