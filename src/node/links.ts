@@ -192,18 +192,6 @@ export class Links {
     return next;
   }
 
-  /**
-   * A routing control or tree-routed frame came from `peer`: if its session is up, so is its
-   * link, now rather than at the next tick. Each end finds a new link up at its own next tick,
-   * and sends its first routing frames then: they reach the other end up to a tick before it
-   * finds the link up. What they say (a database request, the first announcements, which
-   * renewals it takes, how far the nearest older node is) is meant for a link that is up, and was
-   * lost on one not reported yet.
-   */
-  heardFrom(peer: Peer): void {
-    if (peer.isUp && peer.link !== 0) this.setUp(peer, true);
-  }
-
   /** A probe came from `peer`: answered at once, unless one was a moment ago (then its echo
    *  goes within LINK_ECHO_MS, as for any plaintext). The answer asks for no reply. */
   probeReceived(peer: Peer, now: number): void {

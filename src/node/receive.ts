@@ -285,21 +285,11 @@ export class ReceivePipeline {
       } else if (first === FRAME_ROUTING) {
         const frame = data.slice(p, p + plain);
         const link = peer.link;
-        this.deferred.push({
-          run: () => {
-            this.ctx.links.heardFrom(peer);
-            this.ctx.routing.receive(link, frame);
-          },
-        });
+        this.deferred.push({ run: () => this.ctx.routing.receive(link, frame) });
       } else if (first === FRAME_TREE_ROUTED) {
         const frame = data.slice(p, p + plain);
         const link = peer.link;
-        this.deferred.push({
-          run: () => {
-            this.ctx.links.heardFrom(peer);
-            this.ctx.routing.receiveTreeFrame(link, frame);
-          },
-        });
+        this.deferred.push({ run: () => this.ctx.routing.receiveTreeFrame(link, frame) });
       } else if (first === FRAME_CONTACTS) {
         const frame = data.slice(p, p + plain);
         this.deferred.push({ run: () => this.ctx.exchange.receive(peer, frame, now) });

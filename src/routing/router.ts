@@ -250,6 +250,10 @@ export class Router {
   private toldHourly = NO_HOURLY_NEAR;
   private hourlyToldAt = -Infinity;
   private hourlyDue = false;
+  /** What a neighbour said before its link was reported up here — that it takes renewals, its
+   *  hourly distance — taken when it is: the first frames a neighbour sends as its link comes up
+   *  may overtake the node's own report of that link. Forgotten after HOURLY_DISTANCE_GRACE_MS. */
+  private readonly early = new Map<number, { at: number; renewals: boolean; hourlyDistance: number }>();
 
   private readonly lsdb = new Lsdb();
   private readonly spf = new Spf();
@@ -311,6 +315,8 @@ export class Router {
       if (current) this.dropNeighbour(link, current);
       const id = this.lsdb.intern(this.lsdb.addressOf(publicKey));
       this.lsdb.ref(id);
+      const early = this.early.get(link);
+      this.early.delete(link);
       this.neighbours.set(link, {
         // Kept, not copied (Routing's neighbour table owns it; nobody modifies keys).
         publicKey,
@@ -322,8 +328,8 @@ export class Router {
         unacked: new Unacknowledged(),
         acksOwed: [],
         horizon: Infinity,
-        renewals: false,
-        hourlyDistance: 0,
+        renewals: early?.renewals ?? false,
+        hourlyDistance: early?.hourlyDistance ?? 0,
         upAt: this.now(),
       });
       this.linksChanged();
@@ -497,6 +503,7 @@ export class Router {
       this.tellHorizon(now);
     }
     if (this.hourlyDue || (this.toldHourly <= HOURLY_REACH && now - this.hourlyToldAt >= HOURLY_DISTANCE_RESEND_MS)) this.tellHourlyDistance(now);
+    for (const [link, e] of this.early) if (now - e.at >= HOURLY_DISTANCE_GRACE_MS) this.early.delete(link);
     if (this.databasesOwed > 0) this.sendOwedDatabases(now);
     this.retransmit(now);
     for (const [link, n] of this.neighbours) {
@@ -917,7 +924,7 @@ export class Router {
    *  Any other whose base we lack is dropped, and, unacknowledged, comes again whole. */
   private receiveRenewals(link: number, frame: Uint8Array): void {
     const from = this.neighbours.get(link);
-    if (!from) return;
+    if (!from) return void (this.earlyFrom(link).renewals = true);
     from.renewals = true;
     const rebuilt: Uint8Array[] = [];
     const acks: Uint8Array[] = [];
@@ -1094,9 +1101,17 @@ export class Router {
       return;
     }
     const n = this.neighbours.get(link);
-    if (!n || n.hourlyDistance === byte) return;
+    if (!n) return void (this.earlyFrom(link).hourlyDistance = byte);
+    if (n.hourlyDistance === byte) return;
     n.hourlyDistance = byte;
     this.hourlyDue = true;
+  }
+
+  /** The entry for what a neighbour not reported up yet said (Router.early). */
+  private earlyFrom(link: number): { at: number; renewals: boolean; hourlyDistance: number } {
+    let e = this.early.get(link);
+    if (!e) this.early.set(link, (e = { at: this.now(), renewals: false, hourlyDistance: 0 }));
+    return e;
   }
 
   /** Acknowledges announcements to the neighbour at `link`: `entries`, ACK_ENTRY_SIZE each. */

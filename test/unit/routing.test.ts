@@ -1043,6 +1043,29 @@ test("a lost hourly distance under 255 is told again within minutes: the node of
   }
 });
 
+test("a neighbour's first frames that overtake the report of its link are not lost: its hourly distance and that it takes renewals", () => {
+  const mesh = new Mesh();
+  const [a, b] = [mesh.add('a'), mesh.add('b')];
+  const toldByB: number[] = [];
+  mesh.drop = (from, _to, frame) => {
+    if (from === b && frame[1] === KIND_HOURLY_DISTANCE) toldByB.push(frame[2]!);
+    return false;
+  };
+  a.wires.set(1, { peer: b, peerLink: 1 });
+  b.wires.set(1, { peer: a, peerLink: 1 });
+  a.router.linkUp(1, b.key);
+  mesh.deliver(); // a's first frames reach b before b's link is up
+  b.router.linkUp(1, a.key);
+  mesh.run(10_000);
+  assert.equal(b.route(a)?.hops, 1);
+  assert.deepEqual(toldByB, [255], 'b took a for a node of an earlier revision');
+  b.wholeTo.clear();
+  mesh.run(LONG_REFRESH_MS, 10_000);
+  mesh.run(20_000);
+  assert.ok(b.renewalsTo.has(`a:${hexOf(b)}`), 'b renewed its announcement to a');
+  assert.ok(!b.wholeTo.has('a'), 'whole, as to a node that takes no renewals');
+});
+
 test('while the parts of a new sequence come one by one, the parts before stand in: no route through their origin flaps', () => {
   const mesh = new Mesh({ sharedVerify: true, scope: { maxNodes: 128, maxBytes: 128 << 10 } });
   // A hub b of 92 links, its announcement in two parts: c (interface 200) is in the second.
