@@ -7,11 +7,11 @@
 // published anew meanwhile (the crashes moved its places in the trees).
 //
 // Run:  npm run bench:departures [-- graph-name ...] [--gone 8,16,32] [--targets N] [--lookups N]
-import { join } from 'node:path';
 import { compareDistance } from '../src/routing/dht-table.js';
 import { addressOf } from '../src/routing/locator.js';
 import type { LookupResult } from '../src/routing/lookups.js';
 import { equalBytes } from '../src/util/bytes.js';
+import { benchArgs, graphFiles } from './sim/args.js';
 import { AgentSim } from './sim/agent-sim.js';
 import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
 import { MeshAgent } from './sim/mesh-agent.js';
@@ -61,18 +61,13 @@ function trial(g: Graph, seed: number, gone: number, lookups: number, random: ()
   return { found, located, asked, republished };
 }
 
-const argv = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const at = argv.indexOf(name);
-  return at >= 0 ? argv[at + 1]! : fallback;
-};
-const goneCounts = option('--gone', '8,16,32').split(',').map(Number);
-const targets = Number(option('--targets', '10'));
-const lookups = Number(option('--lookups', '5'));
-const names = argv.filter((a, i) => !a.startsWith('--') && !argv[i - 1]?.startsWith('--'));
-for (const name of names.length > 0 ? names : ['graph-250']) {
-  const g = loadEdgeList(join(GRAPH_DIR, `${name}.txt`));
-  console.log(`${name}: ${g.n} nodes, ${g.edges.length} links`);
+const { values, names } = benchArgs({ gone: '8,16,32', targets: '10', lookups: '5' });
+const goneCounts = values.gone!.split(',').map(Number);
+const targets = Number(values.targets);
+const lookups = Number(values.lookups);
+for (const file of graphFiles(GRAPH_DIR, names.length > 0 ? names : ['graph-250'])) {
+  const g = loadEdgeList(file);
+  console.log(`${g.name}: ${g.n} nodes, ${g.edges.length} links`);
   for (const gone of goneCounts) {
     const random = rng(7);
     const total = { found: 0, located: 0, asked: 0, republished: 0 };

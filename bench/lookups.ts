@@ -14,10 +14,9 @@
 // the average).
 //
 // Run:  npm run bench:lookups [-- graph-name ...] [--pairs N] [--steady-min M] [--hostile P] [--hello-age MS]
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { addressOf } from '../src/routing/locator.js';
 import { BOOTSTRAP_ROUNDS_MS, LOOKUP_TIMEOUT_MS, type Behaviour, type LookupResult } from '../src/routing/lookups.js';
+import { benchArgs, graphFiles } from './sim/args.js';
 import { AgentSim, type AgentIo } from './sim/agent-sim.js';
 import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
 import { MeshAgent } from './sim/mesh-agent.js';
@@ -248,21 +247,13 @@ function report(what: string, results: PairResult[]): void {
   console.log(`    stretch of the first route ${quantiles(ok.map((r) => r.firstStretch).filter((x) => !Number.isNaN(x)))}; after the probes ${quantiles(ok.map((r) => r.bestStretch))}`);
 }
 
-const argv = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-  const at = argv.indexOf(name);
-  return at >= 0 ? Number(argv[at + 1]) : fallback;
-};
-const pairs = option('--pairs', 300);
+const { values, names } = benchArgs({ pairs: '300', 'steady-min': '60', hostile: '0.1', 'hello-age': '0' });
+const pairs = Number(values.pairs);
 // An hour holds the trees' beacons (every 20 min) in whole periods; a shorter window leaves some
 // out. The published locators and the map's announcements come again every 12 hours (the map's
 // every 30 minutes only near a node of an earlier revision, which the simulator has none of):
 // `--steady-min 750` holds those too.
-const steadyMin = option('--steady-min', 60);
-const hostile = option('--hostile', 0.1);
-const lastHelloAge = option('--hello-age', 0);
-const names = argv.filter((a, i) => !a.startsWith('--') && !argv[i - 1]?.startsWith('--'));
-for (const file of readdirSync(GRAPH_DIR).filter((f) => f.endsWith('.txt')).sort()) {
-  if (names.length > 0 && !names.some((n) => file.startsWith(n))) continue;
-  runGraph(loadEdgeList(join(GRAPH_DIR, file)), pairs, steadyMin, hostile);
-}
+const steadyMin = Number(values['steady-min']);
+const hostile = Number(values.hostile);
+const lastHelloAge = Number(values['hello-age']);
+for (const file of graphFiles(GRAPH_DIR, names)) runGraph(loadEdgeList(file), pairs, steadyMin, hostile);

@@ -5,11 +5,10 @@
 // trees take to mend after a hub fails.
 //
 // Run:  npm run bench:trees [-- graph-name ...] [--pairs N] [--steady-min M]
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { TREE_COUNT } from '../src/routing/constants.js';
 import { VerifiedSignatures } from '../src/routing/tree-proof.js';
 import { Trees } from '../src/routing/trees.js';
+import { benchArgs, graphFiles } from './sim/args.js';
 import { AgentSim } from './sim/agent-sim.js';
 import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
 import { quantiles } from './sim/summary.js';
@@ -175,15 +174,5 @@ function sameKey(beacon: Uint8Array, key: Uint8Array): boolean {
   return true;
 }
 
-const argv = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-  const at = argv.indexOf(name);
-  return at >= 0 ? Number(argv[at + 1]) : fallback;
-};
-const pairs = option('--pairs', 500);
-const steadyMin = option('--steady-min', 30);
-const names = argv.filter((a, i) => !a.startsWith('--') && !argv[i - 1]?.startsWith('--'));
-for (const file of readdirSync(GRAPH_DIR).filter((f) => f.endsWith('.txt')).sort()) {
-  if (names.length > 0 && !names.some((n) => file.startsWith(n))) continue;
-  runGraph(loadEdgeList(join(GRAPH_DIR, file)), pairs, steadyMin);
-}
+const { values, names } = benchArgs({ pairs: '500', 'steady-min': '30' });
+for (const file of graphFiles(GRAPH_DIR, names)) runGraph(loadEdgeList(file), Number(values.pairs), Number(values['steady-min']));

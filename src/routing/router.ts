@@ -940,7 +940,8 @@ export class Router {
       // The base: the part held from before the new sequence (a stand-in while the new one comes
       // part by part, its renewals in two frames, say).
       const before = held?.partBefore(part, sequence);
-      if (retell && (before ?? held?.parts[part]?.bytes)?.[OFF_PARTS] === 1 && samePeriod(base, sequence)) {
+      const heldBytes = before ?? held?.parts[part]?.bytes;
+      if (retell && heldBytes && sparable(heldBytes, base, sequence)) {
         retell = false;
         this.send(link, byteFrame(KIND_HOURLY_DISTANCE, this.toldHourly));
       }
@@ -1186,7 +1187,13 @@ function byteOf(frame: Uint8Array): number {
  * database carries on.
  */
 function spareRenewal(h: Flooded, n: Neighbour): boolean {
-  return h.base !== undefined && n.hourlyDistance > HOURLY_REACH && h.bytes[OFF_PARTS] === 1 && samePeriod(h.base, readSequence(h.bytes, 0));
+  return h.base !== undefined && n.hourlyDistance > HOURLY_REACH && sparable(h.bytes, h.base, readSequence(h.bytes, 0));
+}
+
+/** Whether a renewal from `base` to `sequence` of the announcement `bytes` (a part of it) may be
+ *  spared to a neighbour that needs only those crossing a period (spareRenewal). */
+function sparable(bytes: Uint8Array, base: number, sequence: number): boolean {
+  return bytes[OFF_PARTS] === 1 && samePeriod(base, sequence);
 }
 
 /** Whether two sequences (ms since the epoch, the origin's clock) lie in one LONG_REFRESH_MS period. */
