@@ -3,7 +3,7 @@
 // those a node sends for itself and those it passes on for others. Where the busiest node's
 // bytes go is what says which part of the routing to make cheaper.
 import { FRAME_ROUTED, KIND_ROUTING_ANSWER, OFF_KIND, OFF_POINTER } from '../../src/forward/header.js';
-import { FRAME_ROUTING, KIND_ANNOUNCEMENTS, KIND_RENEWALS, KIND_TREE_ACK, KIND_TREE_STATE } from '../../src/routing/constants.js';
+import { FRAME_ROUTING, KIND_ANNOUNCEMENTS, KIND_RENEWALS, isTreeKind } from '../../src/routing/constants.js';
 import { FRAME_TREE_ROUTED, OFF_TREE_ORIGIN } from '../../src/routing/tree-frame.js';
 import { equalBytes } from '../../src/util/bytes.js';
 
@@ -46,7 +46,7 @@ export class TrafficKinds {
 function kindOf(frame: Uint8Array, address: Uint8Array): number {
   if (frame[0] === FRAME_ROUTING) {
     if (frame[1] === KIND_ANNOUNCEMENTS || frame[1] === KIND_RENEWALS) return 0;
-    return frame[1]! >= KIND_TREE_STATE && frame[1]! <= KIND_TREE_ACK ? 2 : 1;
+    return isTreeKind(frame[1]!) ? 2 : 1;
   }
   if (frame[0] === FRAME_TREE_ROUTED) return equalBytes(frame.subarray(OFF_TREE_ORIGIN, OFF_TREE_ORIGIN + address.length), address) ? 3 : 4;
   if (frame[0] === FRAME_ROUTED && frame[OFF_KIND] === KIND_ROUTING_ANSWER) return frame[OFF_POINTER] === 0 ? 5 : 6;

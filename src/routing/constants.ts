@@ -118,6 +118,15 @@ export const KIND_TREE_STATE = 4;
 export const KIND_TREE_REQUEST = 5;
 export const KIND_TREE_LINK = 6;
 export const KIND_TREE_ACK = 7;
+/** A root's newer beacon for the place the receiver holds of the sender, without the root key
+ *  that place already names (docs/PROTOCOL.md §12, twelfth revision): a node passes one on to
+ *  each neighbour below it every ROOT_REFRESH_MS, the steady traffic of a hub. */
+export const KIND_TREE_BEACON = 11;
+
+/** Whether a routing control kind is the trees' (the rest are the map's). */
+export function isTreeKind(kind: number): boolean {
+  return (kind >= KIND_TREE_STATE && kind <= KIND_TREE_ACK) || kind === KIND_TREE_BEACON;
+}
 /** A node that starts listens before it offers itself as a root: up to this long, in proportion
  *  to its rank in each tree (the best-ranked at once). When every node starts together the
  *  best roots' trees then reach most nodes before the worse ones do, and a node joining a

@@ -16,7 +16,7 @@
 //   locate                     no route to an address: find it (the caller holds its packets).
 //   routes                     every route, for `rovy routes` and the D-Bus API.
 import { AddressTable } from '../fcnet/address-table.js';
-import { FRAME_HEADER, FRAME_ROUTING, KIND_TREE_ACK, KIND_TREE_STATE } from './constants.js';
+import { FRAME_HEADER, FRAME_ROUTING, isTreeKind } from './constants.js';
 import { Lookups, type Behaviour, type LookupResult } from './lookups.js';
 import { NeighbourTable, type GoneNeighbour } from './neighbours.js';
 import { VerifiedSignatures } from './tree-proof.js';
@@ -125,7 +125,7 @@ export class Routing {
   /** A routing control frame (first byte 0x02) from the neighbour at `link`. */
   receive(link: number, frame: Uint8Array): void {
     const kind = frame.length >= FRAME_HEADER && frame[0] === FRAME_ROUTING ? frame[1]! : 0;
-    if (kind >= KIND_TREE_STATE && kind <= KIND_TREE_ACK) this.trees.receive(link, frame);
+    if (isTreeKind(kind)) this.trees.receive(link, frame);
     else this.map.receive(link, frame);
   }
 

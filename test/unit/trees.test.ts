@@ -7,22 +7,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, type Graph } from '../../bench/sim/graph.js';
-import { FRAME_ROUTING, KIND_TREE_LINK, KIND_TREE_REQUEST, KIND_TREE_STATE, ROOT_EXPIRY_MS, ROOT_REFRESH_MS, TREE_COUNT, TREE_RETRY_MS, TREE_STABLE_MS } from '../../src/routing/constants.js';
+import { FRAME_ROUTING, KIND_TREE_BEACON, KIND_TREE_LINK, KIND_TREE_REQUEST, KIND_TREE_STATE, ROOT_EXPIRY_MS, ROOT_REFRESH_MS, TREE_COUNT, TREE_RETRY_MS, TREE_STABLE_MS } from '../../src/routing/constants.js';
 import { LINK_SIZE, ROOT_BEACON_SIZE, VerifiedSignatures, beaconSequence, rootRank, signBeaconInPlace, signLink, unsignedRootBeacon } from '../../src/routing/tree-proof.js';
-import { Trees } from '../../src/routing/trees.js';
+import { Trees, type Position } from '../../src/routing/trees.js';
 import { xeddsaSigner, type XeddsaSigner } from '../../src/keys/xeddsa.js';
 
 type Sim = AgentSim<Trees>;
 
-/** Real Trees agents on the simulator; `sent`, if given, sees every frame a node sends. */
-function makeSim(g: Graph, loss = 0, sent?: (node: number, link: number, frame: Uint8Array) => void): Sim {
-  return new AgentSim<Trees>(
+/** Real Trees agents on the simulator; `sent`, if given, sees every frame a node sends; the
+ *  nodes `earlier` names are of the eleventh revision (EarlierTrees). */
+function makeSim(g: Graph, loss = 0, sent?: (node: number, link: number, frame: Uint8Array) => void, earlier: (i: number) => boolean = () => false): Sim {
+  const sim: Sim = new AgentSim<Trees>(
     g,
     (io) =>
-      new Trees({
+      new (earlier(io.index) ? EarlierTrees : Trees)({
         identity: io.keys,
         mtu: 1280,
         send: (link, frame) => {
+          if (earlier(io.index) && frame[1] === KIND_TREE_BEACON) frame = beaconAlone(sim.nodes[io.index]!.agent.position(frame[2]!), frame);
           sent?.(io.index, link, frame);
           io.send(link, frame);
         },
@@ -32,6 +34,29 @@ function makeSim(g: Graph, loss = 0, sent?: (node: number, link: number, frame: 
       }),
     { seed: 5, loss },
   );
+  return sim;
+}
+
+/** A node of the eleventh revision, as its neighbours see it: it does not know BEACON frames
+ *  (its map drops them as malformed), and sends its beacon alone in a STATE frame (makeSim);
+ *  all else it does as this one. */
+class EarlierTrees extends Trees {
+  override receive(link: number, frame: Uint8Array): void {
+    if (frame[1] === KIND_TREE_BEACON) return void this.counters.malformed++;
+    super.receive(link, frame);
+  }
+}
+
+/** The STATE frame of the beacon alone that an eleventh-revision node sends where this one sends
+ *  the BEACON frame `frame`, of its place `p`. */
+function beaconAlone(p: Position, frame: Uint8Array): Uint8Array {
+  const state = new Uint8Array(10 + ROOT_BEACON_SIZE);
+  state.set(frame.subarray(0, 7));
+  state[1] = KIND_TREE_STATE;
+  state[7] = p.depth;
+  state.set(p.beacon.subarray(0, 32), 10);
+  state.set(frame.subarray(7), 42);
+  return state;
 }
 
 function bytesOf(coordinates: Uint16Array): Uint8Array {
@@ -213,13 +238,18 @@ test('trees mend after a link and a node fail, and elect a new root when the roo
   assert.ok(at - rootFailed <= 10_000, `new root after ${at - rootFailed} ms`);
 });
 
-test("a root's new beacon reaches every node, each passing it on only to the neighbours below it", () => {
+test("a root's new beacon reaches every node, each passing it on only to the neighbours below it, in BEACON frames", () => {
   const g = randomGeometricGraph(40, 6);
-  // Beacon-only STATE frames (no links): sender, receiver, tree.
+  // BEACON frames: sender, receiver, tree; and STATE frames of the beacon alone, sent while watching.
   const beacons: { from: number; to: number; t: number }[] = [];
+  let longBeacons = 0;
   let watching = false;
   const sim: Sim = makeSim(g, 0, (from, link, frame) => {
-    if (watching && frame[1] === KIND_TREE_STATE && frame[9] === 0) beacons.push({ from, to: sim.nodes[from]!.peers[link]!, t: frame[2]! });
+    if (!watching) return;
+    if (frame[1] === KIND_TREE_STATE && frame[9] === 0) longBeacons++;
+    if (frame[1] !== KIND_TREE_BEACON) return;
+    assert.equal(frame.length, 79);
+    beacons.push({ from, to: sim.nodes[from]!.peers[link]!, t: frame[2]! });
   });
   sim.start();
   formed(sim, 30_000);
@@ -240,6 +270,7 @@ test("a root's new beacon reaches every node, each passing it on only to the nei
   }
   assert.deepEqual(beacons.filter((f) => !below(f.from, f.to, f.t)), [], 'a beacon went to a neighbour not below its sender');
   assert.ok(beacons.length >= offered && beacons.length < 1.2 * offered, `${beacons.length} beacons sent for ${offered} neighbours below`);
+  assert.equal(longBeacons, 0, 'a beacon went alone in a STATE frame to a node that takes BEACON frames');
   assert.deepEqual(treeProblems(sim), []);
   // A node whose parent goes takes another neighbour's place as it holds it, from before the new
   // beacon, which that neighbour did not send it: it gets the beacon once it is below it.
@@ -265,6 +296,47 @@ test("a root's new beacon reaches every node, each passing it on only to the nei
   const oldParent = node.agent.parentOf(pick.t);
   const moved = sim.runUntilTrue(() => ![0, oldParent].includes(node.agent.parentOf(pick.t)) && beaconSequence(node.agent.position(pick.t).beacon) === newest, 5_000, 10);
   assert.notEqual(moved, null, 'the node under its new parent kept the old beacon');
+});
+
+test('a neighbour of an earlier revision, which drops BEACON frames, gets each beacon whole on the resend, and after two misses in STATE frames', () => {
+  // A line: the last node is of the eleventh revision, below the one before it in the trees it is
+  // not the root of.
+  const g = makeGraph('line-5', 5, [[0, 1], [1, 2], [2, 3], [3, 4]]);
+  const old = 4;
+  const sent: { from: number; to: number; kind: number; alone: boolean }[] = [];
+  let watching = false;
+  const sim: Sim = makeSim(
+    g,
+    0,
+    (from, link, frame) => {
+      if (watching && (frame[1] === KIND_TREE_BEACON || frame[1] === KIND_TREE_STATE)) sent.push({ from, to: sim.nodes[from]!.peers[link]!, kind: frame[1]!, alone: frame[1] === KIND_TREE_STATE && frame[9] === 0 });
+    },
+    (i) => i === old,
+  );
+  sim.start();
+  formed(sim, 30_000);
+  const below = Array.from({ length: TREE_COUNT }, (_, t) => t).filter((t) => sim.nodes[old]!.agent.position(t).depth > 0);
+  assert.ok(below.length >= 2, 'the old node is the root of most trees');
+  // Each round below holds one refresh of every root, midway.
+  sim.run(ROOT_REFRESH_MS / 2);
+  watching = true;
+  const sequences = (i: number) => Array.from({ length: TREE_COUNT }, (_, t) => beaconSequence(sim.nodes[i]!.agent.position(t).beacon));
+  for (let round = 1; round <= 3; round++) {
+    const start = sent.length;
+    sim.run(ROOT_REFRESH_MS);
+    // Every node, the old one too, has every tree's newest beacon.
+    for (const node of sim.nodes) assert.deepEqual(sequences(node.index), sequences(0), `round ${round}: node ${node.index} lacks a beacon`);
+    const toOld = sent.slice(start).filter((f) => f.to === old);
+    const short = toOld.filter((f) => f.kind === KIND_TREE_BEACON).length;
+    // (Two trees' beacons may come within the second before the first miss.)
+    if (round === 1) assert.ok(short >= 2 && short <= below.length, `${short} BEACON frames to the old node`);
+    else assert.equal(short, 0, `round ${round}: a BEACON frame to the old node after two misses`);
+    if (round > 1) assert.equal(toOld.filter((f) => f.alone).length, below.length, `round ${round}: the beacon alone in a STATE frame, once a tree`);
+    // The others pass the beacons to each other in BEACON frames only.
+    assert.deepEqual(sent.slice(start).filter((f) => f.alone && f.to !== old && f.from !== old), [], `round ${round}: a STATE frame of the beacon alone to a node that takes BEACON frames`);
+  }
+  assert.equal(sim.nodes[old]!.agent.counters.rootsExpired, 0);
+  assert.deepEqual(treeProblems(sim), []);
 });
 
 test('a root that hangs with its links up is taken for gone after ROOT_EXPIRY_MS', () => {
@@ -536,10 +608,14 @@ test('a line of 70 nodes: nobody deeper than a label allows', () => {
   for (const node of sim.nodes) for (let t = 0; t < TREE_COUNT; t++) assert.ok(node.agent.position(t).depth <= 63);
 });
 
-test('a node cannot take a place no node above it gave it, nor forge a root or a link', () => {
+test('a node cannot take a place no node above it gave it, nor forge a root, a link or a beacon', () => {
   // Two nodes: the victim is honest; the attacker's frames are written by hand.
   const g = makeGraph('pair', 2, [[0, 1]]);
-  const sim = makeSim(g);
+  // The version of the attacker's last STATE frame in each tree: the place the victim holds.
+  const versions: number[] = [];
+  const sim = makeSim(g, 0, (from, _link, frame) => {
+    if (from === 1 && frame[1] === KIND_TREE_STATE) versions[frame[2]!] = new DataView(frame.buffer, frame.byteOffset).getUint32(3);
+  });
   sim.start();
   formed(sim, 10_000);
   const victim = sim.nodes[0]!;
@@ -579,7 +655,21 @@ test('a node cannot take a place no node above it gave it, nor forge a root or a
     altered++;
   }
   assert.ok(altered > 0, 'the attacker is below the victim in some tree');
+  // 6. A newer beacon of the root of its place as the victim holds it (the victim), signed by
+  //    the attacker.
   const link = victim.ifaceTo.get(1)!;
+  const heldSequences: number[] = [];
+  for (let t = 0; t < TREE_COUNT; t++) {
+    const held = victim.agent.neighbourPosition(link, t)!;
+    heldSequences.push(beaconSequence(held.beacon));
+    if (held.depth === 0) continue; // the attacker's own root beacon: its to sign
+    const forged = signRootBeacon(sign, t, held.beacon.subarray(0, 32), beaconSequence(held.beacon) + 60_000);
+    const frame = new Uint8Array(7 + ROOT_BEACON_SIZE - 32);
+    frame.set([FRAME_ROUTING, KIND_TREE_BEACON, t]);
+    new DataView(frame.buffer).setUint32(3, versions[t]!);
+    frame.set(forged.subarray(32), 7);
+    frames.push(frame);
+  }
   for (const frame of frames) victim.agent.receive(link, frame);
   assert.equal(victim.agent.counters.badSignature - before, frames.length, 'every forged piece is refused and counted');
   // Truncated and out-of-range frames are counted as malformed and change nothing.
@@ -589,10 +679,12 @@ test('a node cannot take a place no node above it gave it, nor forge a root or a
   const deep = frames[1]!.slice();
   deep[7] = 200;
   victim.agent.receive(link, deep);
-  assert.equal(victim.agent.counters.malformed - malformedBefore, 3);
+  victim.agent.receive(link, frames.at(-1)!.subarray(0, 40));
+  assert.equal(victim.agent.counters.malformed - malformedBefore, 4);
   for (let t = 0; t < TREE_COUNT; t++) {
     const held = victim.agent.neighbourPosition(link, t)!;
     assert.notEqual(compare(held.beacon.subarray(0, 32), fakeRoot), 0);
+    assert.equal(beaconSequence(held.beacon), heldSequences[t], 'a forged beacon renewed a place');
   }
   sim.run(5_000);
   assert.deepEqual(treeProblems(sim), []);
