@@ -134,10 +134,10 @@ export function isTreeKind(kind: number): boolean {
 export const ROOT_LISTEN_MS = 3000;
 /** A root signs a new beacon this often, and every node passes it on to the neighbours below
  *  it. A root that fails is replaced in seconds (its links go down); the beacons only time out
- *  a root that stays linked and stops signing, so they can be rare: each costs a node about
- *  130 bytes a tree and a child, the steady traffic of a hub (docs/ROUTING.md, "Beacons only
- *  where they renew a place"). Within the 25 minutes after which nodes of earlier revisions
- *  (PROTOCOL.md §12) give a root up. */
+ *  a root that stays linked and stops signing, so they can be rare: each costs a node about 94
+ *  bytes a tree and a child (its BEACON frame and the acknowledgement), the steady traffic of a
+ *  hub (docs/ROUTING.md, "Beacons only where they renew a place"). Within the 25 minutes after
+ *  which nodes of earlier revisions (PROTOCOL.md §12) give a root up. */
 export const ROOT_REFRESH_MS = 20 * 60_000;
 /** A root not heard of anew for this long is taken for gone and the tree elects another. */
 export const ROOT_EXPIRY_MS = 50 * 60_000;
