@@ -957,9 +957,9 @@ export class Trees {
     if (own.sendDue === 0 || this.listening(t)) return;
     const beaconOnly = own.sendDue === 1;
     own.sendDue = 0;
-    // The beacon alone goes in a BEACON frame, 34 bytes shorter than a STATE frame of it (most of
-    // a hub's steady traffic), but to a neighbour that has not taken the last ones (an earlier
-    // revision): frames made once, for every neighbour they go to.
+    // The beacon alone goes in a BEACON frame, 34 bytes shorter than a STATE frame of it, but to
+    // a neighbour that left the last ones unacknowledged (an earlier revision). Each frame is
+    // made once, for all the neighbours it goes to.
     let frames = beaconOnly ? null : this.stateFrames(t);
     let short: Uint8Array | null = null;
     for (const [link, n] of this.neighbours) {
