@@ -659,6 +659,7 @@ test('a node cannot take a place no node above it gave it, nor forge a root, a l
   //    the attacker.
   const link = victim.ifaceTo.get(1)!;
   const heldSequences: number[] = [];
+  let forgedBeacons = 0;
   for (let t = 0; t < TREE_COUNT; t++) {
     const held = victim.agent.neighbourPosition(link, t)!;
     heldSequences.push(beaconSequence(held.beacon));
@@ -669,7 +670,9 @@ test('a node cannot take a place no node above it gave it, nor forge a root, a l
     new DataView(frame.buffer).setUint32(3, versions[t]!);
     frame.set(forged.subarray(32), 7);
     frames.push(frame);
+    forgedBeacons++;
   }
+  assert.ok(forgedBeacons > 0, 'the attacker is the root of every tree');
   for (const frame of frames) victim.agent.receive(link, frame);
   assert.equal(victim.agent.counters.badSignature - before, frames.length, 'every forged piece is refused and counted');
   // Truncated and out-of-range frames are counted as malformed and change nothing.
