@@ -14,7 +14,7 @@ import { equalBytes } from '../src/util/bytes.js';
 import { benchArgs, graphFiles } from './sim/args.js';
 import { AgentSim } from './sim/agent-sim.js';
 import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
-import { MeshAgent } from './sim/mesh-agent.js';
+import { MeshAgent, keepLookups } from './sim/mesh-agent.js';
 
 const GRAPH_DIR = graphDir(import.meta.url);
 /** Virtual time to join: past the last bootstrap round (60 s after a node's first locator). */
@@ -27,7 +27,7 @@ const LOOKUP_MS = 12_000;
 function trial(g: Graph, seed: number, gone: number, lookups: number, random: () => number) {
   const shared = new Map<string, boolean>();
   const results = new Map<number, LookupResult[]>();
-  const sim = new AgentSim<MeshAgent>(g, (io) => new MeshAgent(io, { shared, lookupDone: (i, r) => results.set(i, [...(results.get(i) ?? []), r]) }), { seed });
+  const sim = new AgentSim<MeshAgent>(g, (io) => new MeshAgent(io, { shared, lookupDone: keepLookups(results) }), { seed });
   const address = (i: number) => addressOf(sim.nodes[i]!.keys.publicKey);
   sim.start();
   sim.run(JOIN_MS);

@@ -19,7 +19,7 @@ import { BOOTSTRAP_ROUNDS_MS, LOOKUP_TIMEOUT_MS, type Behaviour, type LookupResu
 import { benchArgs, graphFiles } from './sim/args.js';
 import { AgentSim, type AgentIo } from './sim/agent-sim.js';
 import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
-import { MeshAgent } from './sim/mesh-agent.js';
+import { MeshAgent, keepLookups } from './sim/mesh-agent.js';
 import { Deliveries, failover, flowPairs, withinRouteReach, type Failover } from './sim/flows.js';
 import { quantiles } from './sim/summary.js';
 import { TrafficKinds } from './sim/traffic-kinds.js';
@@ -40,11 +40,7 @@ function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<numbe
       new MeshAgent(kinds ? countedIo(io, kinds) : io, {
         shared,
         behaviour: hostile.has(io.index) ? kind : 'honest',
-        lookupDone: (index, result) => {
-          const list = done.get(index) ?? [];
-          list.push(result);
-          done.set(index, list);
-        },
+        lookupDone: keepLookups(done),
         delivered: (index, tag) => deliveries.on(index, tag),
       }),
     { seed: 20261202, isTraffic: (frame) => frame[0] === FRAME_ROUTED && frame[OFF_KIND] === KIND_MESSAGE, lastHelloAge },

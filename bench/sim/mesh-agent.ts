@@ -42,6 +42,15 @@ export interface MeshAgentOptions {
   delivered?(index: number, tag: number): void;
 }
 
+/** A lookupDone that keeps each node's results, in the order they ended, in `done`. */
+export function keepLookups(done: Map<number, LookupResult[]>): (index: number, result: LookupResult) => void {
+  return (index, result) => {
+    const list = done.get(index);
+    if (list) list.push(result);
+    else done.set(index, [result]);
+  };
+}
+
 export class MeshAgent implements Agent {
   readonly routing: Routing;
   /** Routed frames this node passed on for others, and dropped (bad label, hop limit). */

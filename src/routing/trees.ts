@@ -73,7 +73,8 @@ const LINK_FRAME_SIZE = 2 + LINK_SIZE;
 const ACK_SIZE = 15;
 /** BEACON frame: frame, kind, tree, version (4), then the beacon's sequence and signature: the
  *  STATE frame of the beacon alone less its depth, part and count, and the root's key. */
-const BEACON_FRAME_SIZE = 7 + ROOT_BEACON_SIZE - KEY_SIZE;
+const BEACON_HEADER = 7;
+const BEACON_FRAME_SIZE = BEACON_HEADER + ROOT_BEACON_SIZE - KEY_SIZE;
 /** Beacons in BEACON frames that a neighbour left unacknowledged in a row, after which it is
  *  taken for a node of an earlier revision (which drops them) and sent STATE frames: one lost
  *  frame does not make it one. */
@@ -626,7 +627,7 @@ export class Trees {
     if (!held || nt.version !== version) return this.request(link, t, nt, now);
     const beacon = new Uint8Array(ROOT_BEACON_SIZE);
     beacon.set(held.beacon.subarray(0, KEY_SIZE));
-    beacon.set(frame.subarray(7, BEACON_FRAME_SIZE), KEY_SIZE);
+    beacon.set(frame.subarray(BEACON_HEADER, BEACON_FRAME_SIZE), KEY_SIZE);
     if (!this.verified.rootBeacon(t, beacon, 0)) return void this.counters.badSignature++;
     from.shortBeaconMisses = 0; // it sends them, so it takes them
     this.takeBeacon(link, t, held, beacon, now);
@@ -1017,7 +1018,7 @@ export class Trees {
     frame[1] = KIND_TREE_BEACON;
     frame[2] = t;
     writeUint32BE(frame, 3, this.own[t]!.version);
-    frame.set(this.signedBeacon(t).subarray(KEY_SIZE), 7);
+    frame.set(this.signedBeacon(t).subarray(KEY_SIZE), BEACON_HEADER);
     return frame;
   }
 

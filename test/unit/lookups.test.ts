@@ -15,7 +15,7 @@ import { BOOTSTRAP_ROUNDS_MS, DHT_BUCKET_SIZE, LOCATOR_MIN_INTERVAL_MS, LOCATOR_
 import { compareDistance } from '../../src/routing/dht-table.js';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, rng, type Graph } from '../../bench/sim/graph.js';
-import { MeshAgent } from '../../bench/sim/mesh-agent.js';
+import { MeshAgent, keepLookups } from '../../bench/sim/mesh-agent.js';
 import { FRAME_ROUTED, KIND_ROUTING_ANSWER, writeRoutedHeader } from '../../src/forward/header.js';
 
 type Sim = AgentSim<MeshAgent>;
@@ -27,7 +27,7 @@ function makeSim(g: Graph, done: Map<number, LookupResult[]>): Sim {
     (io) =>
       new MeshAgent(io, {
         shared,
-        lookupDone: (index, result) => done.set(index, [...(done.get(index) ?? []), result]),
+        lookupDone: keepLookups(done),
       }),
     { seed: 11 },
   );

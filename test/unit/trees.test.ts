@@ -11,6 +11,7 @@ import { FRAME_ROUTING, KIND_TREE_BEACON, KIND_TREE_LINK, KIND_TREE_REQUEST, KIN
 import { LINK_SIZE, ROOT_BEACON_SIZE, VerifiedSignatures, beaconSequence, rootRank, signBeaconInPlace, signLink, unsignedRootBeacon } from '../../src/routing/tree-proof.js';
 import { Trees, type Position } from '../../src/routing/trees.js';
 import { xeddsaSigner, type XeddsaSigner } from '../../src/keys/xeddsa.js';
+import { readUint32BE, writeUint32BE } from '../../src/util/bytes.js';
 
 type Sim = AgentSim<Trees>;
 
@@ -50,13 +51,10 @@ class EarlierTrees extends Trees {
 /** The STATE frame of the beacon alone that an eleventh-revision node sends where this one sends
  *  the BEACON frame `frame`, of its place `p`. */
 function beaconAlone(p: Position, frame: Uint8Array): Uint8Array {
-  const state = new Uint8Array(10 + ROOT_BEACON_SIZE);
-  state.set(frame.subarray(0, 7));
-  state[1] = KIND_TREE_STATE;
-  state[7] = p.depth;
-  state.set(p.beacon.subarray(0, 32), 10);
-  state.set(frame.subarray(7), 42);
-  return state;
+  const beacon = new Uint8Array(ROOT_BEACON_SIZE);
+  beacon.set(p.beacon.subarray(0, 32));
+  beacon.set(frame.subarray(7), 32);
+  return stateFrame(frame[2]!, readUint32BE(frame, 3), beacon, [], p.depth);
 }
 
 function bytesOf(coordinates: Uint16Array): Uint8Array {
@@ -614,7 +612,7 @@ test('a node cannot take a place no node above it gave it, nor forge a root, a l
   // The version of the attacker's last STATE frame in each tree: the place the victim holds.
   const versions: number[] = [];
   const sim = makeSim(g, 0, (from, _link, frame) => {
-    if (from === 1 && frame[1] === KIND_TREE_STATE) versions[frame[2]!] = new DataView(frame.buffer, frame.byteOffset).getUint32(3);
+    if (from === 1 && frame[1] === KIND_TREE_STATE) versions[frame[2]!] = readUint32BE(frame, 3);
   });
   sim.start();
   formed(sim, 10_000);
@@ -665,11 +663,7 @@ test('a node cannot take a place no node above it gave it, nor forge a root, a l
     heldSequences.push(beaconSequence(held.beacon));
     if (held.depth === 0) continue; // the attacker's own root beacon: its to sign
     const forged = signRootBeacon(sign, t, held.beacon.subarray(0, 32), beaconSequence(held.beacon) + 60_000);
-    const frame = new Uint8Array(7 + ROOT_BEACON_SIZE - 32);
-    frame.set([FRAME_ROUTING, KIND_TREE_BEACON, t]);
-    new DataView(frame.buffer).setUint32(3, versions[t]!);
-    frame.set(forged.subarray(32), 7);
-    frames.push(frame);
+    frames.push(beaconFrame(t, versions[t]!, forged));
     forgedBeacons++;
   }
   assert.ok(forgedBeacons > 0, 'the attacker is the root of every tree');
@@ -700,16 +694,26 @@ function signRootBeacon(sign: XeddsaSigner, tree: number, key: Uint8Array, seque
   return beacon;
 }
 
-function stateFrame(t: number, version: number, beacon: Uint8Array, links: Uint8Array[]): Uint8Array {
+/** A STATE frame of a place of `depth` with all its links (none: the beacon alone). */
+function stateFrame(t: number, version: number, beacon: Uint8Array, links: Uint8Array[], depth = links.length): Uint8Array {
   const frame = new Uint8Array(10 + ROOT_BEACON_SIZE + links.length * LINK_SIZE);
   frame[0] = FRAME_ROUTING;
   frame[1] = KIND_TREE_STATE;
   frame[2] = t;
-  frame[6] = version;
-  frame[7] = links.length;
+  writeUint32BE(frame, 3, version);
+  frame[7] = depth;
   frame[8] = 0;
   frame[9] = links.length;
   frame.set(beacon, 10);
   links.forEach((link, i) => frame.set(link, 10 + ROOT_BEACON_SIZE + i * LINK_SIZE));
+  return frame;
+}
+
+/** A BEACON frame of `beacon` for the sender's place of `version` in tree t. */
+function beaconFrame(t: number, version: number, beacon: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(7 + ROOT_BEACON_SIZE - 32);
+  frame.set([FRAME_ROUTING, KIND_TREE_BEACON, t]);
+  writeUint32BE(frame, 3, version);
+  frame.set(beacon.subarray(32), 7);
   return frame;
 }
