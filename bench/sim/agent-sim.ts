@@ -3,8 +3,11 @@
 // for 10,000 nodes. Each graph node runs a real agent (src/routing) with a real key pair; each
 // link is a pair of interface indices (1.. per node, in adjacency order) with a fixed one-way
 // latency drawn from a seeded range. A node ticks as the daemon does: every TICK_MS while its
-// agent has work, once a second at rest (so an idle hour of 10,000 nodes is 36 million cheap
-// ticks, not 360 million). Frames and ticks share one heap ordered by time, then order queued.
+// agent has work, once a second at rest. Frames and ticks share one heap ordered by time, then
+// order queued. A rest tick before the agent's nextDue does nothing, so it is skipped: the node
+// ticks next at the first second of its rest pace at or after nextDue, or sooner, at the next
+// second of that pace, once a frame or a link event reaches it or it sends outside a tick. An
+// idle hour of 10,000 nodes was 36 million rest ticks, most of the hour's wall time.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +28,11 @@ export interface Agent {
   receive(link: number, frame: Uint8Array): void;
   tick(): void;
   readonly hasWork: boolean;
+  /** The earliest time a rest tick has something to do, if nothing reaches the agent before
+   *  (Routing.nextDue); without it, every rest tick runs. */
+  nextDue?(): number;
+  /** Bytes of state held: a rest tick before nextDue leaves it as it was (auditRestTicks). */
+  stateBytes?(): number;
 }
 
 /** What an agent is given to talk to the world. */
@@ -51,6 +59,10 @@ export interface AgentSimOptions {
   /** How old a failed node's (or link's) last hello is at the failure, ms: 0, the default, is the
    *  worst case (it went just before, so idle neighbours notice last); 500 the average. */
   lastHelloAge?: number;
+  /** Run the rest ticks before an agent's nextDue too, and check that each does nothing: sends
+   *  nothing, leaves no work, and leaves nextDue and the bytes of state as they were
+   *  (restTickAudit). Off by default: skipping them is what makes an idle hour cheap. */
+  auditRestTicks?: boolean;
 }
 
 export interface AgentNode<A extends Agent> {
@@ -66,6 +78,12 @@ export interface AgentNode<A extends Agent> {
   /** When the node ticks next, and a counter that makes older tick events stale. */
   nextTick: number;
   tickGen: number;
+  /** When it last ticked: its rest pace counts whole seconds from there. */
+  lastTick: number;
+  /** Its agent's nextDue after that tick (-Infinity: it had work), and whether anything has
+   *  reached it since (auditRestTicks). */
+  due: number;
+  touched: boolean;
 }
 
 interface Event {
@@ -85,6 +103,8 @@ export class AgentSim<A extends Agent> {
   readonly nodes: AgentNode<A>[] = [];
   now = 0;
   lostFrames = 0;
+  /** Ticks run, at every node. */
+  ticks = 0;
   private readonly heap: Event[] = [];
   private seq = 0;
   private readonly random: () => number;
@@ -103,6 +123,11 @@ export class AgentSim<A extends Agent> {
   /** Nodes that hang (hangNode): their links still answer for them. */
   private readonly hung = new Set<number>();
   private readonly lastHelloAge: number;
+  private readonly auditRestTicks: boolean;
+  /** Rest ticks run before their agent's nextDue (auditRestTicks), and those that did something. */
+  readonly restTickAudit = { ticks: 0, faults: [] as string[] };
+  /** The node whose tick runs (what it sends then is no reason to tick again), or null. */
+  private ticking: AgentNode<A> | null = null;
 
   constructor(graph: Graph, makeAgent: (io: AgentIo) => A, options: AgentSimOptions = {}) {
     this.graph = graph;
@@ -111,9 +136,11 @@ export class AgentSim<A extends Agent> {
     this.loss = options.loss ?? 0;
     this.isTraffic = options.isTraffic;
     this.lastHelloAge = options.lastHelloAge ?? 0;
+    this.auditRestTicks = options.auditRestTicks ?? false;
     const [lo, hi] = options.latency ?? [1, 20];
     const keys = options.keys ?? simulationKeys(graph.n);
     for (let i = 0; i < graph.n; i++) {
+      const phase = this.random() * REST_TICK_MS;
       const node: AgentNode<A> = {
         index: i,
         keys: keys[i]!,
@@ -123,8 +150,11 @@ export class AgentSim<A extends Agent> {
         ifaceTo: new Map(),
         sentFrames: 0,
         sentBytes: 0,
-        nextTick: this.random() * REST_TICK_MS,
+        nextTick: phase,
         tickGen: 0,
+        lastTick: phase - REST_TICK_MS,
+        due: -Infinity,
+        touched: false,
       };
       for (const peer of graph.adjacency[i]!) {
         node.ifaceTo.set(peer, node.peers.length);
@@ -173,6 +203,8 @@ export class AgentSim<A extends Agent> {
     const nb = this.nodes[b]!;
     na.agent.linkUp(na.ifaceTo.get(b)!, nb.keys.publicKey);
     nb.agent.linkUp(nb.ifaceTo.get(a)!, na.keys.publicKey);
+    this.touch(na);
+    this.touch(nb);
   }
 
   /** Takes a link down; both ends are told at once (detection is the caller's to add). */
@@ -180,7 +212,9 @@ export class AgentSim<A extends Agent> {
     if (!this.linkGen.delete(this.linkKey(a, b))) return;
     for (const [x, y] of [[a, b], [b, a]] as const) {
       const node = this.nodes[x]!;
-      if (node.alive) node.agent.linkDown(node.ifaceTo.get(y)!);
+      if (!node.alive) continue;
+      node.agent.linkDown(node.ifaceTo.get(y)!);
+      this.touch(node);
     }
   }
 
@@ -259,11 +293,23 @@ export class AgentSim<A extends Agent> {
       if (!node.alive) continue;
       if (e.link < 0) {
         if (e.gen !== node.tickGen) continue;
+        const audited = this.auditRestTicks && !node.touched && this.now < node.due;
+        const sent = node.sentFrames;
+        const held = audited ? node.agent.stateBytes?.() : undefined;
+        this.ticks++;
+        this.ticking = node;
         node.agent.tick();
-        this.scheduleTick(node, this.now + (node.agent.hasWork ? TICK_MS : REST_TICK_MS));
+        this.ticking = null;
+        node.lastTick = this.now;
+        node.touched = false;
+        const due = node.due;
+        node.due = node.agent.hasWork ? -Infinity : (node.agent.nextDue?.() ?? -Infinity);
+        if (audited) this.audit(node, sent, due, held);
+        this.scheduleTick(node, this.nextTickOf(node));
       } else if (this.linkGen.get(this.linkKey(e.to, node.peers[e.link]!)) === e.gen) {
         if (this.isTraffic?.(e.frame!)) this.trafficArrivedAt.set(node.peers[e.link]! * this.graph.n + e.to, this.now);
         node.agent.receive(e.link, e.frame!);
+        this.touch(node);
       }
     }
     this.now = Math.max(this.now, t);
@@ -298,7 +344,35 @@ export class AgentSim<A extends Agent> {
     return { frames, bytes, perNode };
   }
 
+  /** After a tick: TICK_MS on while the agent has work; else the first second of its rest pace
+   *  at or after its nextDue (Infinity: none, until something reaches it). */
+  private nextTickOf(node: AgentNode<A>): number {
+    if (node.agent.hasWork) return this.now + TICK_MS;
+    const due = this.auditRestTicks ? -Infinity : node.due;
+    if (due <= this.now + REST_TICK_MS) return this.now + REST_TICK_MS;
+    return due === Infinity ? Infinity : this.now + REST_TICK_MS * Math.ceil((due - this.now) / REST_TICK_MS);
+  }
+
+  /** A rest tick before the nextDue its agent gave (`due`), nothing having reached it since. */
+  private audit(node: AgentNode<A>, sentBefore: number, due: number, heldBefore: number | undefined): void {
+    this.restTickAudit.ticks++;
+    const sent = node.sentFrames - sentBefore;
+    const held = node.agent.stateBytes?.();
+    if (sent === 0 && node.due === due && held === heldBefore) return;
+    this.restTickAudit.faults.push(`node ${node.index} at ${this.now} ms, due ${due}: sent ${sent} frames, due now ${node.due}, state ${heldBefore} to ${held} bytes`);
+  }
+
+  /** Something reached the node (or it sent between ticks): it ticks at the next second of its
+   *  rest pace, as it would have with no tick skipped, to see what that changed. */
+  private touch(node: AgentNode<A>): void {
+    if (this.ticking === node) return;
+    node.touched = true;
+    const next = node.lastTick + REST_TICK_MS * (Math.floor((this.now - node.lastTick) / REST_TICK_MS) + 1);
+    if (node.nextTick > next) this.scheduleTick(node, next);
+  }
+
   private workDue(node: AgentNode<A>): void {
+    if (this.ticking !== node) node.touched = true;
     const at = this.now + TICK_MS;
     if (node.nextTick > at) this.scheduleTick(node, at);
   }
@@ -306,11 +380,12 @@ export class AgentSim<A extends Agent> {
   private scheduleTick(node: AgentNode<A>, t: number): void {
     node.nextTick = t;
     node.tickGen++;
-    this.push({ t, seq: this.seq++, link: -1, to: node.index, frame: null, gen: node.tickGen });
+    if (t !== Infinity) this.push({ t, seq: this.seq++, link: -1, to: node.index, frame: null, gen: node.tickGen });
   }
 
   private send(node: AgentNode<A>, link: number, frame: Uint8Array): void {
     if (!node.alive) return;
+    this.touch(node);
     const peer = node.peers[link];
     if (peer === undefined || link === 0) throw new Error(`node ${node.index} sent on unknown interface ${link}`);
     const key = this.linkKey(node.index, peer);

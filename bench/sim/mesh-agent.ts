@@ -91,6 +91,10 @@ export class MeshAgent implements Agent {
     return this.routing.hasWork;
   }
 
+  nextDue(): number {
+    return this.routing.nextDue();
+  }
+
   linkUp(link: number, key: Uint8Array): void {
     this.links.add(link);
     this.routing.linkUp(link, key);

@@ -75,6 +75,12 @@ export class PairKeys {
     return this.kept.size;
   }
 
+  /** When expire() next forgets a key (Infinity: none kept). */
+  nextExpiry(): number {
+    for (const kept of this.kept.values()) return kept.usedAt + PAIR_KEY_KEEP_MS;
+    return Infinity;
+  }
+
   /** Bytes held: a key, its id and its time per pair. */
   stateBytes(): number {
     return this.kept.size * (KEY_SIZE + 2 * KEY_SIZE + 8);

@@ -432,6 +432,18 @@ export class Lookups {
     return lookup;
   }
 
+  /** The earliest time a tick has something to do, if no frame comes and no link changes before
+   *  (Trees.nextDue): what tick() and refreshLocator check, each as a time. */
+  nextDue(): number {
+    if (this.hasWork) return this.now();
+    let due = this.pairKeys.nextExpiry();
+    if (this.signedAt > -Infinity) due = Math.min(due, this.refreshedAt + LOCATOR_REFRESH_MS);
+    const round = BOOTSTRAP_ROUNDS_MS[this.roundsDone];
+    if (round !== undefined && this.firstSignedAt >= 0) due = Math.min(due, this.firstSignedAt + round);
+    if (this.paths.size > 0) due = Math.min(due, this.pathsExpireAt);
+    return due;
+  }
+
   /** Call every TICK_MS while hasWork, at least once a second. */
   tick(): void {
     const now = this.now();
@@ -458,7 +470,8 @@ export class Lookups {
       // Stalled requests free their places; a lookup with no one to ask yet looks again.
       else this.advance(lookup);
     }
-    if (now >= this.pathsExpireAt) {
+    // None held, none to forget: the next check comes with the first tick that holds one.
+    if (this.paths.size > 0 && now >= this.pathsExpireAt) {
       this.pathsExpireAt = now + PATHS_EXPIRY_CHECK_MS;
       for (const d of this.paths.expire(now - ROUTE_IDLE_MS)) this.onRouteChanged?.(d.address);
     }

@@ -244,6 +244,11 @@ export class Lsdb {
     return record;
   }
 
+  /** When expire() next forgets a record, at the soonest (Infinity: none held). */
+  get expiresNext(): number {
+    return this.nextExpiry;
+  }
+
   /** Forgets every record whose expiry time has come; returns how many. */
   expire(now: number): number {
     if (now < this.nextExpiry) return 0;

@@ -487,6 +487,25 @@ export class Router {
     return this.spfDue || this.originationDue || this.databasesOwed > 0 || this.heldBack.length > 0 || this.neighbourOwed();
   }
 
+  /** The earliest time a tick has something to do, if no frame comes and no link changes before
+   *  (Trees.nextDue): what tick() checks, each as a time. */
+  nextDue(): number {
+    const now = this.now();
+    if (this.hasWork || this.hourlyDue) return now;
+    let due = Math.min(this.lsdb.expiresNext, this.lastOrigination + this.refreshInterval(), this.crossedAt + LONG_REFRESH_MS);
+    if (this.scope.radius !== Infinity) {
+      // A sweep at rest does nothing while the map is as it was at the last one and no node
+      // waits out its grace; a horizon not told yet is told at once, or when it may widen.
+      if (this.boundEpoch !== this.mapEpoch || this.outOfScopeWaiting) return now;
+      const horizon = this.horizon();
+      if (horizon < this.toldHorizon) return now;
+      if (horizon > this.toldHorizon) due = Math.min(due, this.widenAfter);
+    }
+    if (this.toldHourly <= HOURLY_REACH) due = Math.min(due, this.hourlyToldAt + HOURLY_DISTANCE_RESEND_MS);
+    for (const e of this.early.values()) due = Math.min(due, e.at + HOURLY_DISTANCE_GRACE_MS);
+    return due;
+  }
+
   /** Call every TICK_MS while hasWork, and at least once a second: expiry, origination, SPF. */
   tick(): void {
     const now = this.now();

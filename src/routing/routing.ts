@@ -152,6 +152,15 @@ export class Routing {
     return failed;
   }
 
+  /**
+   * The earliest time a tick has something to do if no frame comes and no link changes before
+   * (at most the current time when hasWork). The daemon ticks every second regardless; the
+   * simulator skips the rest ticks before it, which is most of an idle hour of 10,000 nodes.
+   */
+  nextDue(): number {
+    return Math.min(this.map.nextDue(), this.trees.nextDue(), this.lookups.nextDue());
+  }
+
   tick(): void {
     this.clock = this.now();
     this.map.tick();

@@ -418,6 +418,23 @@ export class Trees {
     return false;
   }
 
+  /**
+   * The earliest time a tick has something to do, if no frame comes and no link changes before:
+   * a tick sooner does nothing. Now while hasWork; else what tick() checks, each as a time.
+   */
+  nextDue(): number {
+    if (this.hasWork) return this.now();
+    let due = Infinity;
+    for (const own of this.own) {
+      if (own.parent === 0) due = Math.min(due, own.lastRefresh + ROOT_REFRESH_MS);
+      else due = Math.min(due, own.freshAt + ROOT_EXPIRY_MS);
+      due = Math.min(due, own.recheckAt);
+    }
+    // A link still wanted once LINK_WAIT_MS is up is asked for again at each retry.
+    for (const n of this.neighbours.values()) if (wantsLink(n)) due = Math.min(due, n.linkRequestedAt + n.linkRetryMs);
+    return due;
+  }
+
   /** Call every TICK_MS while hasWork, and at least once a second. */
   tick(): void {
     const now = this.now();
