@@ -15,6 +15,7 @@
 //
 // Run:  npm run bench:lookups [-- graph-name ...] [--pairs N] [--steady-min M] [--hostile P] [--hello-age MS]
 import { addressOf } from '../src/routing/locator.js';
+import { SharedPairKeys } from '../src/routing/lookup-tags.js';
 import { BOOTSTRAP_ROUNDS_MS, LOOKUP_TIMEOUT_MS, type Behaviour, type LookupResult } from '../src/routing/lookups.js';
 import { benchArgs, graphFiles } from './sim/args.js';
 import { AgentSim, type AgentIo } from './sim/agent-sim.js';
@@ -34,11 +35,13 @@ const deliveries = new Deliveries();
 
 function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<number>, kind: Behaviour, kinds?: TrafficKinds): Sim {
   const shared = new Map<string, boolean>();
+  const sharedPairKeys = new SharedPairKeys();
   return new AgentSim<MeshAgent>(
     g,
     (io) =>
       new MeshAgent(kinds ? countedIo(io, kinds) : io, {
         shared,
+        sharedPairKeys,
         behaviour: hostile.has(io.index) ? kind : 'honest',
         lookupDone: keepLookups(done),
         delivered: (index, tag) => deliveries.on(index, tag),

@@ -9,6 +9,7 @@ import { FRAME_ROUTING } from '../../src/routing/constants.js';
 import { FRAME_TREE_ROUTED } from '../../src/routing/tree-frame.js';
 import type { Behaviour, LookupResult, Lookups } from '../../src/routing/lookups.js';
 import { verifyAnnouncement, type Announcement } from '../../src/routing/announcement.js';
+import type { SharedPairKeys } from '../../src/routing/lookup-tags.js';
 import { VerifiedSignatures } from '../../src/routing/tree-proof.js';
 import { Routing } from '../../src/routing/routing.js';
 import type { Trees } from '../../src/routing/trees.js';
@@ -34,6 +35,8 @@ export interface MeshAgentOptions {
   mtu?: number;
   /** Signature checks shared by all nodes of a simulation (each still counts its own). */
   shared?: Map<string, boolean>;
+  /** Pair keys of the lookups' tags derived once for both ends, by all nodes of a simulation. */
+  sharedPairKeys?: SharedPairKeys;
   behaviour?: Behaviour;
   /** The map's reach (default the daemon's). */
   scope?: Partial<MapScope>;
@@ -73,6 +76,7 @@ export class MeshAgent implements Agent {
       wallNow: io.wallNow,
       workDue: io.workDue,
       verified: new VerifiedSignatures(4096, shared),
+      sharedPairKeys: options.sharedPairKeys,
       behaviour: options.behaviour,
       lookupDone: options.lookupDone ? (r) => options.lookupDone!(io.index, r) : undefined,
       map: { scope: options.scope, verify: shared ? (a) => sharedVerify(shared, a) : undefined },

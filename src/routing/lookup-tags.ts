@@ -35,12 +35,45 @@ interface KeptKey {
   usedAt: number;
 }
 
+/**
+ * The simulator's memo of pair keys across all its nodes: both ends of a pair derive the same
+ * key, and a node of 10,000 derives one for each node it asks or answers (the X25519 and the
+ * import of the peer's key were 11 % of powerlaw-10000's cold start), so each pair's is derived
+ * once. A node still keeps and wipes its own copies as it would alone.
+ */
+export class SharedPairKeys {
+  private readonly keys = new Map<string, Uint8Array>();
+
+  constructor(private readonly limit = 1 << 20) {}
+
+  /** The key of the pair of nodes `a` and `b` (either order), if derived before. */
+  get(a: Uint8Array, b: Uint8Array): Uint8Array | undefined {
+    return this.keys.get(pairId(a, b));
+  }
+
+  set(a: Uint8Array, b: Uint8Array, key: Uint8Array): void {
+    if (this.keys.size >= this.limit) this.keys.delete(this.keys.keys().next().value!);
+    this.keys.set(pairId(a, b), new Uint8Array(key));
+  }
+}
+
+function pairId(a: Uint8Array, b: Uint8Array): string {
+  const x = bytesKey(a);
+  const y = bytesKey(b);
+  return x < y ? x + y : y + x;
+}
+
 /** The pair keys of one node with the nodes it exchanges lookups with, the last few kept. */
 export class PairKeys {
   /** By the peer's key, least recently used first. */
   private readonly kept = new Map<string, KeptKey>();
 
-  constructor(private readonly privateKey: Uint8Array) {}
+  /** `shared`: the simulator's memo (SharedPairKeys), and this node's public key to find its
+   *  pairs there by. */
+  constructor(
+    private readonly privateKey: Uint8Array,
+    private readonly shared?: { memo: SharedPairKeys; publicKey: Uint8Array },
+  ) {}
 
   /** The key shared with the node of `peerKey`; null for a low-order key (no secret to share). */
   with(peerKey: Uint8Array, now = 0): Uint8Array | null {
@@ -53,10 +86,10 @@ export class PairKeys {
       this.kept.set(id, kept);
       return kept.key;
     }
-    const shared = dh(this.privateKey, peerKey);
-    if (!shared) return null;
-    const key = new Uint8Array(createHmac('blake2s256', shared).update(CONTEXT).digest());
-    shared.fill(0);
+    const memo = this.shared?.memo.get(this.shared.publicKey, peerKey);
+    const key = memo ? new Uint8Array(memo) : derive(this.privateKey, peerKey);
+    if (!key) return null;
+    if (!memo) this.shared?.memo.set(this.shared.publicKey, peerKey, key);
     if (this.kept.size >= PAIR_KEYS_KEPT) this.kept.delete(this.kept.keys().next().value!);
     this.kept.set(id, { key, usedAt: now });
     return key;
@@ -85,6 +118,15 @@ export class PairKeys {
   stateBytes(): number {
     return this.kept.size * (KEY_SIZE + 2 * KEY_SIZE + 8);
   }
+}
+
+/** HMAC-BLAKE2s(X25519(privateKey, peerKey), CONTEXT); null for a low-order peer key. */
+function derive(privateKey: Uint8Array, peerKey: Uint8Array): Uint8Array | null {
+  const secret = dh(privateKey, peerKey);
+  if (!secret) return null;
+  const key = new Uint8Array(createHmac('blake2s256', secret).update(CONTEXT).digest());
+  secret.fill(0);
+  return key;
 }
 
 /** The tag of `role` for request `id` over `body` (each part in order), under `pairKey`. */

@@ -39,7 +39,7 @@ import { treeDistance } from './coordinates.js';
 import { TREE_COUNT } from './constants.js';
 import { DhtTable, compareDistance } from './dht-table.js';
 import { ROOT_PREFIX_SIZE, addressOf, decodeLocator, signLocator, verifyLocator, type Locator, type TreePlace } from './locator.js';
-import { PairKeys, ROLE_ANSWER, ROLE_REQUEST, ROLE_RETURN, TAG_SIZE, lookupTag, tagMatches } from './lookup-tags.js';
+import { PairKeys, type SharedPairKeys, ROLE_ANSWER, ROLE_REQUEST, ROLE_RETURN, TAG_SIZE, lookupTag, tagMatches } from './lookup-tags.js';
 import type { GoneNeighbour, Neighbour, NeighbourTable } from './neighbours.js';
 import { Paths, type FoundPath, type FoundRoute } from './paths.js';
 import {
@@ -192,6 +192,8 @@ export interface LookupsOptions {
   /** A lookup ended. */
   lookupDone?(result: LookupResult): void;
   verified?: VerifiedSignatures;
+  /** The simulator: pair keys derived once for both ends (SharedPairKeys). */
+  sharedPairKeys?: SharedPairKeys;
   /** Tests and the simulator: how this node behaves toward others (default honest). */
   behaviour?: Behaviour;
 }
@@ -307,7 +309,7 @@ export class Lookups {
     this.key = options.identity.publicKey.slice();
     this.address = addressOf(this.key);
     this.sign = xeddsaSigner(options.identity.privateKey);
-    this.pairKeys = new PairKeys(options.identity.privateKey);
+    this.pairKeys = new PairKeys(options.identity.privateKey, options.sharedPairKeys && { memo: options.sharedPairKeys, publicKey: this.key });
     this.trees = options.trees;
     this.neighbours = options.neighbours;
     this.mtu = options.mtu;

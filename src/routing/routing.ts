@@ -19,6 +19,7 @@ import { AddressTable } from '../fcnet/address-table.js';
 import { FRAME_HEADER, FRAME_ROUTING, isTreeKind } from './constants.js';
 import { Lookups, type Behaviour, type LookupResult } from './lookups.js';
 import { NeighbourTable, type GoneNeighbour } from './neighbours.js';
+import type { SharedPairKeys } from './lookup-tags.js';
 import { VerifiedSignatures } from './tree-proof.js';
 import { addressOf } from './locator.js';
 import type { Destination, FoundRoute } from './paths.js';
@@ -49,6 +50,8 @@ export interface RoutingOptions {
   map?: Pick<RouterOptions, 'maxOrigins' | 'maxDatabaseBytes' | 'verify' | 'scope'>;
   /** Signature checks of the trees and lookups (the simulator shares one between nodes). */
   verified?: VerifiedSignatures;
+  /** The simulator: pair keys of the lookups' tags derived once for both ends. */
+  sharedPairKeys?: SharedPairKeys;
   /** Tests and the simulator: how this node behaves toward others' lookups (default honest). */
   behaviour?: Behaviour;
 }
@@ -93,6 +96,7 @@ export class Routing {
       },
       lookupDone: options.lookupDone?.bind(options),
       verified,
+      sharedPairKeys: options.sharedPairKeys,
       behaviour: options.behaviour,
     });
   }

@@ -9,7 +9,7 @@ import { fcAddressBytes } from '../../src/keys/address.js';
 import { xeddsaSigner } from '../../src/keys/xeddsa.js';
 import { generateKeyPair } from '../../src/noise/primitives.js';
 import { signLocator } from '../../src/routing/locator.js';
-import { PairKeys, ROLE_ANSWER, ROLE_REQUEST, TAG_SIZE, lookupTag } from '../../src/routing/lookup-tags.js';
+import { PairKeys, ROLE_ANSWER, ROLE_REQUEST, SharedPairKeys, TAG_SIZE, lookupTag } from '../../src/routing/lookup-tags.js';
 import { KIND_FIND, encodeTreeFrame } from '../../src/routing/tree-frame.js';
 import { BOOTSTRAP_ROUNDS_MS, DHT_BUCKET_SIZE, LOCATOR_MIN_INTERVAL_MS, LOCATOR_REFRESH_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, type LookupResult } from '../../src/routing/lookups.js';
 import { compareDistance } from '../../src/routing/dht-table.js';
@@ -595,4 +595,23 @@ test('a target\'s nearest contact, silent when first asked, is asked again a rou
   // of the five, 1,590–1,600 in one where another contact came first in the lookup. Waiting for
   // the request's timeout, it was 1,630–1,690 ms in all five.
   assert.ok(took.filter((ms) => ms < 1_200).length >= 3, `learned after ${took.join(', ')} ms`);
+});
+
+test('the simulator\'s shared pair keys are each pair\'s own: both ends get what each derives alone, a third node its own', () => {
+  const [a, b, c] = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+  const alone = new PairKeys(a.privateKey).with(b.publicKey)!;
+  const memo = new SharedPairKeys();
+  const atA = new PairKeys(a.privateKey, { memo, publicKey: a.publicKey });
+  const atB = new PairKeys(b.privateKey, { memo, publicKey: b.publicKey });
+  const atC = new PairKeys(c.privateKey, { memo, publicKey: c.publicKey });
+  assert.deepEqual(atA.with(b.publicKey), alone);
+  assert.deepEqual(atB.with(a.publicKey), alone); // from the memo
+  // C claiming to be B gets the key of C and A, not B's.
+  const ofC = atC.with(a.publicKey)!;
+  assert.notDeepEqual(ofC, alone);
+  assert.deepEqual(ofC, new PairKeys(c.privateKey).with(a.publicKey));
+  // A node wipes the keys it forgets; the memo's copy and the other end's stay.
+  atA.expire(Infinity);
+  assert.deepEqual(atB.with(a.publicKey), alone);
+  assert.deepEqual(new PairKeys(a.privateKey, { memo, publicKey: a.publicKey }).with(b.publicKey), alone);
 });
