@@ -303,9 +303,10 @@ export class AgentSim<A extends Agent> {
         node.lastTick = this.now;
         node.touched = false;
         const due = node.due;
-        node.due = node.agent.hasWork ? -Infinity : (node.agent.nextDue?.() ?? -Infinity);
+        const busy = node.agent.hasWork;
+        node.due = busy ? -Infinity : (node.agent.nextDue?.() ?? -Infinity);
         if (audited) this.audit(node, sent, due, held);
-        this.scheduleTick(node, this.nextTickOf(node));
+        this.scheduleTick(node, busy ? this.now + TICK_MS : this.restTickAfter(node.due));
       } else if (this.linkGen.get(this.linkKey(e.to, node.peers[e.link]!)) === e.gen) {
         if (this.isTraffic?.(e.frame!)) this.trafficArrivedAt.set(node.peers[e.link]! * this.graph.n + e.to, this.now);
         node.agent.receive(e.link, e.frame!);
@@ -344,12 +345,10 @@ export class AgentSim<A extends Agent> {
     return { frames, bytes, perNode };
   }
 
-  /** After a tick: TICK_MS on while the agent has work; else the first second of its rest pace
-   *  at or after its nextDue (Infinity: none, until something reaches it). */
-  private nextTickOf(node: AgentNode<A>): number {
-    if (node.agent.hasWork) return this.now + TICK_MS;
-    const due = this.auditRestTicks ? -Infinity : node.due;
-    if (due <= this.now + REST_TICK_MS) return this.now + REST_TICK_MS;
+  /** After a tick that left no work: the first second of the rest pace at or after `due`, the
+   *  agent's nextDue (Infinity: none, until something reaches it). */
+  private restTickAfter(due: number): number {
+    if (this.auditRestTicks || due <= this.now + REST_TICK_MS) return this.now + REST_TICK_MS;
     return due === Infinity ? Infinity : this.now + REST_TICK_MS * Math.ceil((due - this.now) / REST_TICK_MS);
   }
 
