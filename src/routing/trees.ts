@@ -90,6 +90,11 @@ const LINK_SIGN_GAP_MS = TREE_RETRY_MS / 2;
 /** Other parents per tree whose whole positions are held beside the parent's, to follow at once
  *  when it goes; of every other neighbour only the coordinates are kept (isWhole). */
 const TREE_BACKUPS = 2;
+/** Most bytes of links the backups of one tree may hold, counted as their depth times LINK_SIZE:
+ *  two places 10 deep. Where the trees are as deep as a grid is wide, a backup costs more than a
+ *  node's whole map (a place 40 deep is 3.9 KB) and a node follows a new parent a round trip
+ *  later instead, asking for its place as it would for any other neighbour's. */
+const TREE_BACKUP_BYTES = 2 * 10 * LINK_SIZE;
 
 export class TreeCounters extends CounterSet {
   /** Tree frames that do not parse, or name a tree, depth or part out of range. */
@@ -767,7 +772,7 @@ export class Trees {
 
   /**
    * Keeps whole the positions in tree t of the parent, of the TREE_BACKUPS best other parents
-   * and of the one awaited (asking for those held by coordinates alone); of the others, the
+   * (as far as TREE_BACKUP_BYTES allows) and of the one awaited (asking for those held by coordinates alone); of the others, the
    * neighbours below us among them, only the beacon and coordinates stay.
    */
   private keepWhole(t: number, now: number, awaited: NeighbourTree | null): void {
@@ -782,6 +787,15 @@ export class Trees {
       if (at < TREE_BACKUPS) {
         backups.splice(at, 0, { link, n, nt, p });
         if (backups.length > TREE_BACKUPS) backups.pop();
+      }
+    }
+    // The best first, while they fit TREE_BACKUP_BYTES.
+    let bytes = 0;
+    for (let i = 0; i < backups.length; i++) {
+      bytes += backups[i]!.p.depth * LINK_SIZE;
+      if (bytes > TREE_BACKUP_BYTES) {
+        backups.length = i;
+        break;
       }
     }
     for (const [link, n] of this.neighbours) {
