@@ -772,8 +772,9 @@ export class Trees {
 
   /**
    * Keeps whole the positions in tree t of the parent, of the TREE_BACKUPS best other parents
-   * (as far as TREE_BACKUP_BYTES allows) and of the one awaited (asking for those held by coordinates alone); of the others, the
-   * neighbours below us among them, only the beacon and coordinates stay.
+   * (as far as TREE_BACKUP_BYTES allows) and of the one awaited (asking for those held by
+   * coordinates alone); of the others, the neighbours below us among them, only the beacon and
+   * coordinates stay.
    */
   private keepWhole(t: number, now: number, awaited: NeighbourTree | null): void {
     const own = this.own[t]!;

@@ -589,8 +589,8 @@ test('a node holds whole only the positions it may soon follow; when its parent 
 });
 
 test('on a grid, where the trees are deep, the places held whole to follow stay within two places 10 deep per tree; deep nodes follow by asking', () => {
-  // 16 by 16: the trees are up to 30 deep; a node has up to four neighbours, two of them on a
-  // shortest way to a root in the middle of the grid.
+  // 16 by 16: the trees are up to 30 deep, and most nodes have two neighbours a hop nearer the
+  // root, one of them the parent.
   const side = 16;
   const edges: [number, number][] = [];
   for (let y = 0; y < side; y++) {
@@ -605,33 +605,38 @@ test('on a grid, where the trees are deep, the places held whole to follow stay 
   formed(sim, 60_000);
   sim.run(TREE_STABLE_MS);
   const budget = 2 * 10 * LINK_SIZE;
-  // Per node and tree, the bytes of links the other places held whole cost, and how many.
-  let shallowWithTwo = 0;
+  // The other places a node holds whole in tree t (not its parent's), and their links' bytes.
+  const heldWhole = (node: (typeof sim.nodes)[number], t: number) => {
+    let bytes = 0;
+    let whole = 0;
+    for (let link = 1; link < node.peers.length; link++) {
+      const held = node.agent.neighbourPosition(link, t);
+      if (link === node.agent.parentOf(t) || !held || held.depth === 0 || held.links.length !== held.depth) continue;
+      bytes += held.depth * LINK_SIZE;
+      whole++;
+    }
+    return { bytes, whole };
+  };
+  let withTwo = 0;
   let deepWithNone = 0;
   for (const node of sim.nodes) {
     for (let t = 0; t < TREE_COUNT; t++) {
-      const parent = node.agent.parentOf(t);
-      let bytes = 0;
-      let whole = 0;
-      for (let link = 1; link < node.peers.length; link++) {
-        const held = node.agent.neighbourPosition(link, t);
-        if (link === parent || !held || held.depth === 0 || held.links.length !== held.depth) continue;
-        bytes += held.depth * LINK_SIZE;
-        whole++;
-      }
+      const { bytes, whole } = heldWhole(node, t);
       assert.ok(bytes <= budget, `node ${node.index}, tree ${t}: ${whole} other places held whole, ${bytes} bytes of links`);
-      const depth = node.agent.position(t).depth;
-      if (whole === 2) shallowWithTwo++;
-      if (whole === 0 && depth > 20) deepWithNone++;
+      if (whole === 2) withTwo++;
+      if (whole === 0 && node.agent.position(t).depth > 20) deepWithNone++;
     }
   }
-  assert.ok(shallowWithTwo > 0, 'no node holds two other places whole');
+  assert.ok(withTwo > 0, 'no node holds two other places whole');
   assert.ok(deepWithNone > 0, 'no deep node holds its other places by coordinates');
-  // A deep node's parent goes: it asks for another's place and follows it within a second,
-  // without making itself root meanwhile.
-  const deep = sim.nodes.find((node) => node.agent.position(0).depth > 20 && node.peers.slice(1).filter((_, i) => node.agent.neighbourPosition(i + 1, 0)!.depth < node.agent.position(0).depth).length === 2)!;
+  // A deep node with another way up, all held by coordinates: its parent goes, and it asks for
+  // the other's place and follows it within a second, without making itself root meanwhile.
+  const nearer = (node: (typeof sim.nodes)[number]) =>
+    node.peers.filter((_, link) => link > 0 && (node.agent.neighbourPosition(link, 0)?.depth ?? Infinity) < node.agent.position(0).depth).length;
+  const deep = sim.nodes.find((node) => node.agent.position(0).depth > 20 && nearer(node) === 2 && heldWhole(node, 0).whole === 0);
   assert.ok(deep, 'no deep node with two ways up');
   const parent = deep.agent.parentOf(0);
+  const depth = deep.agent.position(0).depth;
   sim.linkDown(deep.index, deep.peers[parent]!);
   let wasRoot = false;
   const at = sim.now;
@@ -642,6 +647,7 @@ test('on a grid, where the trees are deep, the places held whole to follow stay 
   assert.notEqual(followed, null, 'no new parent');
   assert.equal(wasRoot, false, 'became root while it waited');
   assert.ok(followed! - at <= 1_000, `a new parent after ${followed! - at} ms`);
+  assert.equal(deep.agent.position(0).depth, depth, 'not by the other way up');
 });
 
 test('trees form under 10 % frame loss', () => {
