@@ -693,8 +693,19 @@ export class Router {
 
   /** Whether the map holds as many nodes or bytes as it may (never, unscoped). */
   private mapFull(): boolean {
-    if (this.scope.radius === Infinity) return false;
-    return this.lsdb.origins - 1 >= this.scope.maxNodes || this.lsdb.bytes >= this.scope.maxBytes;
+    return this.mapHolds(1);
+  }
+
+  /** Whether the map holds MAP_HORIZON_FULLNESS of the nodes or bytes it may: it tells its
+   *  neighbours a horizon (never, unscoped). */
+  private mapNearlyFull(): boolean {
+    return this.mapHolds(MAP_HORIZON_FULLNESS);
+  }
+
+  private mapHolds(share: number): boolean {
+    const { radius, maxNodes, maxBytes } = this.scope;
+    if (radius === Infinity) return false;
+    return this.lsdb.origins - 1 >= maxNodes * share || this.lsdb.bytes >= maxBytes * share;
   }
 
   /** Forgets what lies out of the map's scope (sweepScope). Nothing to do, at rest, while the
@@ -937,17 +948,20 @@ export class Router {
   /** Renewals from a neighbour (KIND_RENEWALS): each one whose base we hold is rebuilt into the
    *  announcement it renews, and taken as if it had come whole (its signature checked as any).
    *  One not newer than what we hold is acknowledged and dropped, as a whole one would be.
-   *  With the map full, one of an origin we hold nothing of is acknowledged and dropped, as a
-   *  whole announcement the map does not keep is: what it renews, unchanged, came to us before
-   *  and was not kept (a node that comes nearer, a new link and a wider horizon bring it whole).
-   *  Any other whose base we lack is dropped, and, unacknowledged, comes again whole. */
+   *  With the map nearly full (it tells a horizon), one of an origin we hold nothing of is
+   *  acknowledged and dropped, as a whole announcement the map does not keep is: what it renews,
+   *  unchanged, came to us before and was not kept, or was forgotten past the map's bounds, and
+   *  would be again (a node that comes nearer, a new link and a wider horizon bring it whole).
+   *  Taken whole, it was stored, checked and forgotten at the next sweep, every twelve hours:
+   *  most of what a hub sent of the map when nothing changed. Any other whose base we lack is
+   *  dropped, and, unacknowledged, comes again whole. */
   private receiveRenewals(link: number, frame: Uint8Array): void {
     const from = this.neighbours.get(link);
     if (!from) return void (this.earlyFrom(link).renewals = true);
     from.renewals = true;
     const rebuilt: Uint8Array[] = [];
     const acks: Uint8Array[] = [];
-    const full = this.mapFull();
+    const nearlyFull = this.mapNearlyFull();
     // A neighbour of the tenth revision (it told its own distance) that sends a renewal we told
     // it we need not (spareRenewal) has missed what we told: it is told again.
     let retell = from.hourlyDistance !== 0 && this.toldHourly > HOURLY_REACH;
@@ -973,7 +987,7 @@ export class Router {
         continue;
       }
       if (before && readSequence(before, 0) === base) rebuilt.push(applyRenewal(before, frame, off));
-      else if (!held && full) {
+      else if (!held && nearlyFull) {
         this.counters.notKept++;
         acks.push(renewalAck(frame, off));
       } else this.counters.renewalsLacked++;
@@ -1025,10 +1039,9 @@ export class Router {
    * Never under one hop: a neighbour's own announcement always goes.
    */
   private horizon(): number {
-    const { radius, maxNodes, maxBytes } = this.scope;
+    const radius = this.scope.radius;
     if (radius === Infinity) return Infinity;
-    const nearlyFull = this.lsdb.origins - 1 >= maxNodes * MAP_HORIZON_FULLNESS || this.lsdb.bytes >= maxBytes * MAP_HORIZON_FULLNESS;
-    return nearlyFull ? Math.max(1, Math.min(radius, this.farthestKept())) : radius;
+    return this.mapNearlyFull() ? Math.max(1, Math.min(radius, this.farthestKept())) : radius;
   }
 
   /** Tells every neighbour our horizon when it changed. A wider one costs each neighbour a

@@ -849,6 +849,50 @@ test('an announcement signed again unchanged goes as a renewal to the neighbours
   assert.deepEqual(heldBytes(c, a), held);
 });
 
+test('with its map nearly full, a renewal of an origin a node holds nothing of is acknowledged and dropped; with room it is lacked, and comes again whole', () => {
+  // A line r-a-b-c-x, and r's map takes 4 nodes: a, b and c make it three quarters full, not
+  // full; x, four hops away, is past its radius.
+  const mesh = new Mesh({ scope: { maxNodes: 4 } });
+  const [r, a, b, c, x] = line(mesh, 5) as [TestNode, TestNode, TestNode, TestNode, TestNode];
+  mesh.run(3000 + MAP_SCOPE_GRACE_MS, 100);
+  const held = () => mesh.nodes.filter((n) => heldBytes(r, n)).map((n) => n.name);
+  assert.deepEqual(held(), [r, a, b, c].map((n) => n.name));
+  // x's announcement signed again, as a renewal from a (its signature is not reached: r holds
+  // no base to rebuild it on).
+  const renewal = () => {
+    const base = heldBytes(x, x)!;
+    const next = base.slice();
+    const sequence = Buffer.from(base.subarray(33, 41)).readBigUInt64BE();
+    next.set(Buffer.from((sequence + 1000n).toString(16).padStart(16, '0'), 'hex'), 33);
+    const frame = new Uint8Array(2 + RENEWAL_SIZE);
+    frame[0] = FRAME_ROUTING;
+    frame[1] = KIND_RENEWALS;
+    writeRenewal(next, Number(sequence), frame, 2);
+    return frame;
+  };
+  const counts = () => ({ notKept: r.router.counters.notKept, lacked: r.router.counters.renewalsLacked, acks: r.router.counters.acknowledgementsSent });
+  let before = counts();
+  mesh.inject(r, r.linkTo(a), renewal());
+  mesh.run(1000, 100);
+  let after = counts();
+  assert.equal(after.notKept - before.notKept, 1, 'not dropped as not kept');
+  assert.equal(after.lacked, before.lacked);
+  assert.ok(after.acks > before.acks, 'not acknowledged');
+  assert.deepEqual(held(), [r, a, b, c].map((n) => n.name));
+  // The link b-c goes: with two nodes of four the map has room, and the same renewal is lacked,
+  // unacknowledged, so that its sender sends it whole.
+  mesh.disconnect(b, c);
+  mesh.run(3000 + MAP_SCOPE_GRACE_MS, 100);
+  assert.deepEqual(held(), [r, a, b].map((n) => n.name));
+  before = counts();
+  mesh.inject(r, r.linkTo(a), renewal());
+  mesh.run(1000, 100);
+  after = counts();
+  assert.equal(after.lacked - before.lacked, 1, 'not lacked');
+  assert.equal(after.notKept, before.notKept);
+  assert.equal(after.acks, before.acks, 'acknowledged');
+});
+
 test('a renewal that comes by two ways before it is passed on goes back by neither', () => {
   const mesh = new Mesh();
   // o's renewal reaches n from x and from y in the same round: n passes it on to z alone.
