@@ -952,9 +952,9 @@ export class Router {
    *  acknowledged and dropped, as a whole announcement the map does not keep is: what it renews,
    *  unchanged, came to us before and was not kept, or was forgotten past the map's bounds, and
    *  would be again (a node that comes nearer, a new link and a wider horizon bring it whole).
-   *  Taken whole, it was stored, checked and forgotten at the next sweep, every twelve hours:
-   *  most of what a hub sent of the map when nothing changed. Any other whose base we lack is
-   *  dropped, and, unacknowledged, comes again whole. */
+   *  Taken whole, it was stored, checked and forgotten again at the next sweep, every twelve
+   *  hours: most of what powerlaw-10000's hub sent of the map (68 B/s then, 28 since). Any other
+   *  whose base we lack is dropped, and, unacknowledged, comes again whole. */
   private receiveRenewals(link: number, frame: Uint8Array): void {
     const from = this.neighbours.get(link);
     if (!from) return void (this.earlyFrom(link).renewals = true);
