@@ -714,7 +714,7 @@ export class Router {
     if (this.boundEpoch === this.mapEpoch && !this.outOfScopeWaiting) return;
     const { radius, maxNodes, maxBytes } = this.scope;
     const within: NodeRecord[] = [];
-    let waiting = false;
+    const waiting: NodeRecord[] = [];
     for (const record of this.lsdb.held) {
       if (record.id === this.selfId) continue;
       if ((record.route?.hops ?? Infinity) <= radius) {
@@ -722,25 +722,33 @@ export class Router {
         within.push(record);
       } else if (record.outOfScopeSince < 0) {
         record.outOfScopeSince = now;
-        waiting = true;
+        waiting.push(record);
       } else if (now - record.outOfScopeSince >= MAP_SCOPE_GRACE_MS) this.forget(record);
-      else waiting = true;
+      else waiting.push(record);
     }
-    this.outOfScopeWaiting = waiting;
-    if (within.length > maxNodes || this.lsdb.bytes > maxBytes) this.forgetFarthest(within);
+    this.outOfScopeWaiting = waiting.length > 0;
+    if (within.length > maxNodes || this.lsdb.bytes > maxBytes) this.forgetFarthest(within, waiting);
     this.boundEpoch = this.mapEpoch;
   }
 
-  /** Forgets the farthest of `within` until the map is within its bounds. */
-  private forgetFarthest(within: NodeRecord[]): void {
+  /**
+   * Forgets the farthest held until the map is within its bounds: of the nodes within the radius
+   * and of those waiting out their grace (stored before SPF has run, or past the radius or
+   * unreachable for now), placed as hopsTo places them. The bytes of those waiting count as much;
+   * with only the routed ones to choose from, a map over its bytes forgot its own neighbours'
+   * announcements for nodes it could not place (a hub just stored and its leaves), and took them
+   * back whole at its next wider horizon, again and again.
+   */
+  private forgetFarthest(within: NodeRecord[], waiting: NodeRecord[]): void {
     const { maxNodes, maxBytes } = this.scope;
+    const held = [...within, ...waiting].map((record) => ({ record, hops: this.hopsTo(record) }));
     // Farthest first; between equals, the larger announcement.
-    within.sort((a, b) => b.route!.hops - a.route!.hops || recordBytes(b) - recordBytes(a));
+    held.sort((a, b) => b.hops - a.hops || recordBytes(b.record) - recordBytes(a.record));
     let count = within.length;
-    for (const record of within) {
+    for (const { record } of held) {
       if (count <= maxNodes && this.lsdb.bytes <= maxBytes) break;
       this.forget(record);
-      count--;
+      if (record.route && record.route.hops <= this.scope.radius) count--;
     }
   }
 

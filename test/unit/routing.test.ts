@@ -325,6 +325,35 @@ test('the map keeps at most its node and byte bounds, the nearest first', () => 
   assert.equal(a.route(b)?.hops, 1);
 });
 
+test('a map over its bytes forgets what it cannot place yet before its own neighbours, and then stays as it is', () => {
+  // r's neighbours a and b (131 bytes each) and, linked last, a hub of 13 links (371 bytes) with
+  // its leaves. r takes 540 bytes: with its own (151, then 171) a and b fit, the hub does not. The
+  // hub and its leaves come before SPF has placed them, past r's bytes: the leaves (two hops) and
+  // then the hub (the largest at one hop) go, not a or b.
+  const mesh = new Mesh({ scope: { maxBytes: 540 } });
+  const [r, a, b, hub] = ['r', 'a', 'b', 'hub'].map((x) => mesh.add(x)) as [TestNode, TestNode, TestNode, TestNode];
+  for (let i = 0; i < 12; i++) mesh.connect(hub, mesh.add(`leaf${i}`), 10 + i, 1);
+  mesh.connect(r, a, 1, 1);
+  mesh.connect(r, b, 2, 1);
+  mesh.run(3000, 100);
+  const held = () => mesh.nodes.filter((x) => heldBytes(r, x)).map((x) => x.name);
+  assert.deepEqual(held(), ['r', 'a', 'b']);
+  mesh.connect(r, hub, 3, 1);
+  mesh.run(3000 + MAP_SCOPE_GRACE_MS, 100);
+  assert.deepEqual(held(), ['r', 'a', 'b']);
+  // And it stays so: nothing is taken in again to be forgotten (forgetting a or b for the hub's
+  // leaves had it widen its horizon, take the hub back with them and forget again, at growing
+  // intervals).
+  const forgotten = r.router.counters.outOfScope;
+  const told = r.router.counters.horizonsTold;
+  mesh.run(120_000, 100);
+  assert.deepEqual(held(), ['r', 'a', 'b']);
+  assert.equal(r.router.counters.outOfScope, forgotten, 'forgot again');
+  assert.equal(r.router.counters.horizonsTold, told, 'told its horizon again');
+  assert.equal(r.route(a)?.hops, 1);
+  assert.equal(r.route(b)?.hops, 1);
+});
+
 /** A hub with six leaves (its link to leaf i is 10 + i) and a map of four nodes: it holds four
  *  of them, all one hop away, and takes nothing from two hops. */
 function fullHub(): { mesh: Mesh; hub: TestNode; leaves: TestNode[] } {
