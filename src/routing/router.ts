@@ -741,14 +741,15 @@ export class Router {
    */
   private forgetFarthest(within: NodeRecord[], waiting: NodeRecord[]): void {
     const { maxNodes, maxBytes } = this.scope;
-    const held = [...within, ...waiting].map((record) => ({ record, hops: this.hopsTo(record) }));
+    const place = (isWithin: boolean) => (record: NodeRecord) => ({ record, hops: this.hopsTo(record), isWithin });
+    const held = [...within.map(place(true)), ...waiting.map(place(false))];
     // Farthest first; between equals, the larger announcement.
     held.sort((a, b) => b.hops - a.hops || recordBytes(b.record) - recordBytes(a.record));
     let count = within.length;
-    for (const { record } of held) {
+    for (const { record, isWithin } of held) {
       if (count <= maxNodes && this.lsdb.bytes <= maxBytes) break;
       this.forget(record);
-      if (record.route && record.route.hops <= this.scope.radius) count--;
+      if (isWithin) count--;
     }
   }
 

@@ -803,6 +803,20 @@ function heldBytes(node: TestNode, origin: TestNode, part = 0): Uint8Array | und
   return lsdb.recordOf(origin.key, 0)?.parts[part]?.bytes;
 }
 
+/** A KIND_RENEWALS frame of one renewal of `held` (an announcement's bytes) to a sequence 1000
+ *  ms later, naming `base` as the sequence it renews (held's own by default), with `held`'s
+ *  signature: not the origin's for the new sequence, so it verifies only if never rebuilt. */
+function renewalFrame(held: Uint8Array, base?: number): Uint8Array {
+  const sequence = Buffer.from(held.subarray(33, 41)).readBigUInt64BE();
+  const next = held.slice();
+  next.set(Buffer.from((sequence + 1000n).toString(16).padStart(16, '0'), 'hex'), 33);
+  const frame = new Uint8Array(2 + RENEWAL_SIZE);
+  frame[0] = FRAME_ROUTING;
+  frame[1] = KIND_RENEWALS;
+  writeRenewal(next, base ?? Number(sequence), frame, 2);
+  return frame;
+}
+
 test('an announcement signed again unchanged goes as a renewal to the neighbours that take them, whole to one that does not or lacks the one before, and all hold the same bytes', () => {
   const mesh = new Mesh();
   // A hub b of 12 links (its announcement is long), a line a-b-c beyond it, and `old`, a node of
@@ -851,19 +865,13 @@ test('an announcement signed again unchanged goes as a renewal to the neighbours
   // A renewal made by anyone but the origin: its rebuilt announcement does not verify, and
   // nothing changes.
   const held = heldBytes(c, a)!;
-  const forged = new Uint8Array(2 + RENEWAL_SIZE);
-  forged[0] = FRAME_ROUTING;
-  forged[1] = KIND_RENEWALS;
-  const next = held.slice();
-  next.set(Buffer.from((BigInt(sequenceOf(held)) + 1000n).toString(16).padStart(16, '0'), 'hex'), 33);
-  writeRenewal(next, Number(sequenceOf(held)), forged, 2);
+  const forged = renewalFrame(held);
   const bad = c.router.counters.badSignature;
   mesh.inject(c, c.linkTo(b), forged);
   assert.equal(c.router.counters.badSignature - bad, 1);
   assert.deepEqual(heldBytes(c, a), held);
   // One that names a base c does not hold is not rebuilt at all (so not checked): c lacks it.
-  const otherBase = forged.slice();
-  writeRenewal(next, Number(sequenceOf(held)) - 1, otherBase, 2);
+  const otherBase = renewalFrame(held, Number(sequenceOf(held)) - 1);
   const lacked = c.router.counters.renewalsLacked;
   mesh.inject(c, c.linkTo(b), otherBase);
   assert.equal(c.router.counters.renewalsLacked - lacked, 1);
@@ -888,17 +896,7 @@ test('with its map nearly full, a renewal of an origin a node holds nothing of i
   assert.deepEqual(held(), [r, a, b, c].map((n) => n.name));
   // x's announcement signed again, as a renewal from a (its signature is not reached: r holds
   // no base to rebuild it on).
-  const renewal = () => {
-    const base = heldBytes(x, x)!;
-    const next = base.slice();
-    const sequence = Buffer.from(base.subarray(33, 41)).readBigUInt64BE();
-    next.set(Buffer.from((sequence + 1000n).toString(16).padStart(16, '0'), 'hex'), 33);
-    const frame = new Uint8Array(2 + RENEWAL_SIZE);
-    frame[0] = FRAME_ROUTING;
-    frame[1] = KIND_RENEWALS;
-    writeRenewal(next, Number(sequence), frame, 2);
-    return frame;
-  };
+  const renewal = () => renewalFrame(heldBytes(x, x)!);
   const counts = () => ({ notKept: r.router.counters.notKept, lacked: r.router.counters.renewalsLacked, acks: r.router.counters.acknowledgementsSent });
   let before = counts();
   mesh.inject(r, r.linkTo(a), renewal());
