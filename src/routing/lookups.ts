@@ -122,8 +122,17 @@ const ANSWER_PROBE = 2;
 /** In an answer's locator count: its sender's own locator is left out, for the FIND listed it as
  *  held (the asker's copy is the sender's newest). */
 const OWN_LEFT_OUT = 0x80;
+/** In an answer's locator count: the FIND named its asker's locator by reference, and the sender
+ *  holds no such locator: the asker is to send it whole (thirteenth revision). */
+const LOCATOR_WANTED = 0x40;
+/** Where a FIND carries its asker's locator, a reference to it instead (thirteenth revision):
+ *  this byte (a locator's version is 1), the asker's key and the locator's known id. A
+ *  twelve-hourly publish asks the nodes nearest our address again, which mostly hold the very
+ *  locator: whole, it was half of each FIND's bytes (183 of 352 on powerlaw-10000). */
+const LOCATOR_REFERENCE = 2;
 const ID_SIZE = 8;
 const KEY_SIZE = 32;
+const REFERENCE_SIZE = 1 + KEY_SIZE + KNOWN_ID_SIZE;
 /** An answer's payload before its locators: kind, request id, the way's MTU, locator count. */
 const ANSWER_HEADER = 1 + ID_SIZE + 2 + 1;
 /** Request ids, shared by all of a process's lookups. */
@@ -151,6 +160,9 @@ export class LookupCounters extends CounterSet {
   forwarded = 0;
   /** Unreachable reports taken in: a transit said a route of ours was broken there. */
   breaksReported = 0;
+  /** FINDs that named their asker's locator by a reference to one we did not hold: answered with
+   *  a request for it whole. */
+  locatorsWanted = 0;
   deadEnds = 0;
   malformed = 0;
   framesSent = 0;
@@ -209,6 +221,9 @@ interface Candidate {
   tried: string[];
   /** When it was last asked. */
   askedAt: number;
+  /** To be asked with our locator whole, not by reference: it did not hold it, or a request by
+   *  reference went unanswered (an older node drops one). */
+  whole?: boolean;
 }
 
 interface Lookup {
@@ -228,6 +243,8 @@ interface Lookup {
   targetHops: number;
   requeriedAt: number;
   requests: number;
+  /** A publish of a locator published whole before: its FINDs name it by reference. */
+  byReference: boolean;
 }
 
 interface Request {
@@ -244,6 +261,8 @@ interface Request {
   candidate: Candidate | null;
   /** The locator of the asked node a FIND listed as held: its answer may leave it out. */
   toLocator?: Locator;
+  /** A FIND that named our locator by reference. */
+  byReference?: boolean;
   /** Our interface index it left by, and whether it is already a second try. */
   firstHop: number;
   retry: boolean;
@@ -299,6 +318,8 @@ export class Lookups {
   private readonly placesSigned: Position[] = [];
   private placeLost = false;
   private publishDue = true;
+  /** The publish due is of a locator published whole before (the twelve-hourly one). */
+  private publishByReference = false;
   /** When our first locator was signed (bootstrap rounds count from it), and rounds done. */
   private firstSignedAt = -1;
   /** When idle routes are looked for next (every PATHS_EXPIRY_CHECK_MS, not every tick). */
@@ -426,6 +447,7 @@ export class Lookups {
       targetHops: 0,
       requeriedAt: -Infinity,
       requests: 0,
+      byReference: false,
     };
     for (const c of this.table.closest(target, 2 * DHT_BUCKET_SIZE)) {
       lookup.candidates.push({ address: c.address, locator: c.locator, state: 0, hops: 0, tried: [], askedAt: -Infinity });
@@ -460,6 +482,7 @@ export class Lookups {
       if (r.lookup && r.candidate) {
         r.lookup.inFlight--;
         r.candidate.state = r.candidate.tried.length < CANDIDATE_TRIES ? 0 : 3;
+        if (r.byReference) r.candidate.whole = true;
       }
       // The target asked in one tree and silent: once more in that tree by another first hop.
       if (r.lookup && !r.candidate && equalAddress(r.to, r.lookup.target) && r.lookup.targetLocator && !r.retry) {
@@ -522,7 +545,8 @@ export class Lookups {
     const locators: Locator[] = [];
     const count = answer[3 + ID_SIZE]!;
     let off = ANSWER_HEADER;
-    for (let i = 0; i < (count & ~OWN_LEFT_OUT); i++) {
+    if (count & LOCATOR_WANTED && !request.byReference) return void this.counters.malformed++;
+    for (let i = 0; i < (count & ~(OWN_LEFT_OUT | LOCATOR_WANTED)); i++) {
       const read = this.readLocator(answer, off);
       if (!read) return void this.counters.malformed++;
       if (!read.signed) return void this.counters.badLocators++;
@@ -543,7 +567,13 @@ export class Lookups {
     this.learnLocator(sender);
     const lookup = request.lookup;
     if (!lookup || !this.lookups.has(hexOf(lookup.target))) return;
-    if (request.candidate) {
+    // It lacked our locator: asked again at once, with it whole, by the same way.
+    let askedAgain = false;
+    if (count & LOCATOR_WANTED && request.candidate) {
+      request.candidate.whole = true;
+      askedAgain = this.request(KIND_FIND, sender, request.tree, lookup, request.candidate, request.hopsBefore, lookup.target, [], false, request.firstHop);
+    }
+    if (request.candidate && !askedAgain) {
       request.candidate.state = 2;
       lookup.inFlight--;
     }
@@ -565,11 +595,21 @@ export class Lookups {
    *  same few nodes over and over: where the table holds these very bytes, its locator is taken
    *  as it is, neither parsed nor checked again (parsing them anew was, after the garbage
    *  collector, what cost the simulator most on powerlaw-10000). Null if malformed. */
-  private readLocator(buf: Uint8Array, off: number): { locator: Locator; length: number; signed: boolean } | null {
+  private readLocator(buf: Uint8Array, off: number): { key: Uint8Array; locator: Locator; length: number; signed: boolean } | null {
     const held = buf.length >= off + 1 + KEY_SIZE ? this.table.get(addressOf(buf.subarray(off + 1, off + 1 + KEY_SIZE)))?.locator : undefined;
-    if (held && equalBytes(buf.subarray(off, off + held.bytes.length), held.bytes)) return { locator: held, length: held.bytes.length, signed: true };
+    if (held && equalBytes(buf.subarray(off, off + held.bytes.length), held.bytes)) return { key: held.key, locator: held, length: held.bytes.length, signed: true };
     const decoded = decodeLocator(buf, off);
-    return decoded && { locator: decoded.locator, length: decoded.length, signed: verifyLocator(this.verified, decoded.locator) };
+    return decoded && { key: decoded.locator.key, locator: decoded.locator, length: decoded.length, signed: verifyLocator(this.verified, decoded.locator) };
+  }
+
+  /** A FIND's reference to its asker's locator at buf[off]: the asker's key, and the locator we
+   *  hold of it if that is the one named (checked when it came), else null. */
+  private readReference(buf: Uint8Array, off: number): { key: Uint8Array; locator: Locator | null; length: number; signed: boolean } | null {
+    if (buf.length < off + REFERENCE_SIZE) return null;
+    const key = buf.subarray(off + 1, off + 1 + KEY_SIZE);
+    const held = this.table.get(addressOf(key))?.locator;
+    const named = held && equalBytes(knownId(held), buf.subarray(off + 1 + KEY_SIZE, off + REFERENCE_SIZE)) ? held : null;
+    return { key, locator: named, length: REFERENCE_SIZE, signed: true };
   }
 
   /** Bytes of lookup state: the table, the found routes, requests in flight (each with its pair
@@ -772,7 +812,8 @@ export class Lookups {
     const given = 'bytes' in to ? (to as Locator) : null;
     const toLocator = kind === KIND_FIND && lookup ? (newer(given, this.table.get(toAddress)?.locator ?? null) ?? undefined) : undefined;
     const known = lookup ? this.knownNear(lookup, toAddress, toLocator ? KNOWN_LISTED - 1 : KNOWN_LISTED) : [];
-    const payload = this.requestPayload(kind, id, target, ours.coordinates, pairKey, toLocator ? [toLocator, ...known] : known);
+    const byReference = kind === KIND_FIND && !!lookup?.byReference && !!candidate && !candidate.whole;
+    const payload = this.requestPayload(kind, id, target, ours.coordinates, pairKey, toLocator ? [toLocator, ...known] : known, byReference);
     const frame = encodeTreeFrame({
       kind,
       tree,
@@ -786,25 +827,29 @@ export class Lookups {
       payload,
       recorded: new Uint16Array(0),
     });
-    this.requests.set(hexOf(id), { lookup, kind, to: toAddress, toKey: to.key, pairKey, tree, sentAt: this.now(), hopsBefore, candidate, toLocator, firstHop: next, retry, answered: false, returned: false });
+    this.requests.set(hexOf(id), { lookup, kind, to: toAddress, toKey: to.key, pairKey, tree, sentAt: this.now(), hopsBefore, candidate, toLocator, byReference, firstHop: next, retry, answered: false, returned: false });
     if (lookup) lookup.requests++;
     this.counters.requestsSent++;
     this.send(next, frame);
     return true;
   }
 
-  /** A request's payload. A FIND carries its target, our locator and the locators we hold
-   *  nearest its target (`known`, which its answer leaves out); a PROBE our place in the tree,
-   *  for the return, and our key, for the tag. Each ends with the tag. */
-  private requestPayload(kind: number, id: Uint8Array, target: Uint8Array, coordinates: Uint16Array, pairKey: Uint8Array, known: Locator[] = []): Uint8Array {
+  /** A request's payload. A FIND carries its target, our locator (whole, or `byReference`) and
+   *  the locators we hold nearest its target (`known`, which its answer leaves out); a PROBE our
+   *  place in the tree, for the return, and our key, for the tag. Each ends with the tag. */
+  private requestPayload(kind: number, id: Uint8Array, target: Uint8Array, coordinates: Uint16Array, pairKey: Uint8Array, known: Locator[] = [], byReference = false): Uint8Array {
     let payload: Uint8Array;
     let body: number;
     if (kind === KIND_FIND) {
-      const listAt = ADDRESS_SIZE + this.locator.bytes.length;
+      const listAt = ADDRESS_SIZE + (byReference ? REFERENCE_SIZE : this.locator.bytes.length);
       body = listAt + 1 + KNOWN_ID_SIZE * known.length;
       payload = new Uint8Array(body + TAG_SIZE);
       payload.set(target, 0);
-      payload.set(this.locator.bytes, ADDRESS_SIZE);
+      if (byReference) {
+        payload[ADDRESS_SIZE] = LOCATOR_REFERENCE;
+        payload.set(this.key, ADDRESS_SIZE + 1);
+        payload.set(knownId(this.locator), ADDRESS_SIZE + 1 + KEY_SIZE);
+      } else payload.set(this.locator.bytes, ADDRESS_SIZE);
       payload[listAt] = known.length;
       known.forEach((l, i) => payload.set(knownId(l), listAt + 1 + KNOWN_ID_SIZE * i));
     } else {
@@ -836,18 +881,20 @@ export class Lookups {
     if (frame.kind === KIND_FIND) {
       if (frame.payload.length < ADDRESS_SIZE) return void this.counters.malformed++;
       const target = frame.payload.subarray(0, ADDRESS_SIZE);
-      const asker = this.readLocator(frame.payload, ADDRESS_SIZE);
-      // The asker's key, which its tag is checked by, comes with its locator.
-      if (!asker || !equalAddress(addressOf(asker.locator.key), frame.origin)) return void this.counters.malformed++;
+      const asker = frame.payload[ADDRESS_SIZE] === LOCATOR_REFERENCE ? this.readReference(frame.payload, ADDRESS_SIZE) : this.readLocator(frame.payload, ADDRESS_SIZE);
+      // The asker's key, which its tag is checked by, comes with its locator (or its reference).
+      if (!asker || !equalAddress(addressOf(asker.key), frame.origin)) return void this.counters.malformed++;
       const listAt = ADDRESS_SIZE + asker.length;
       const listed = frame.payload[listAt] ?? 0;
       const body = listAt + 1 + KNOWN_ID_SIZE * listed;
       if (frame.payload.length < body || listed > KNOWN_LISTED) return void this.counters.badTags++;
-      const pairKey = this.requestPairKey(frame, asker.locator.key, body);
+      const pairKey = this.requestPairKey(frame, asker.key, body);
       if (!pairKey) return;
       const known = new Set<string>();
       for (let i = 0; i < listed; i++) known.add(hexOf(frame.payload.subarray(listAt + 1 + KNOWN_ID_SIZE * i, listAt + 1 + KNOWN_ID_SIZE * (i + 1))));
-      if (asker.signed) {
+      // A reference to a locator we do not hold (or hold another of): the answer asks for it whole.
+      if (!asker.locator) this.counters.locatorsWanted++;
+      else if (asker.signed) {
         this.table.add(asker.locator, this.now(), true);
         // The way back to an asker is a route to it, unless it is publishing (looking up its own
         // address): every node's publishes ask the nodes nearest its address and, while it
@@ -859,7 +906,7 @@ export class Lookups {
       } else this.counters.badLocators++;
       const found = this.answerLocators(target, frame.origin, known);
       const ownHeld = known.has(hexOf(knownId(this.locator)));
-      this.answer(ANSWER_FIND, frame.id, frame.mtu, found, back, pairKey, this.locator, ownHeld);
+      this.answer(ANSWER_FIND, frame.id, frame.mtu, found, back, pairKey, this.locator, ownHeld, !asker.locator);
       return;
     }
     if (frame.kind === KIND_PROBE) {
@@ -921,7 +968,8 @@ export class Lookups {
     if (frame.kind !== KIND_FIND && frame.kind !== KIND_PROBE) return false;
     const held = this.table.get(frame.destination)?.locator;
     const d = frame.payload[0] ?? 0;
-    const askerKey = frame.kind === KIND_FIND ? this.readLocator(frame.payload, ADDRESS_SIZE)?.locator.key : frame.payload.subarray(1 + 2 * d, 1 + 2 * d + KEY_SIZE);
+    const askerKey =
+      frame.kind !== KIND_FIND ? frame.payload.subarray(1 + 2 * d, 1 + 2 * d + KEY_SIZE) : frame.payload[ADDRESS_SIZE] === LOCATOR_REFERENCE ? this.readReference(frame.payload, ADDRESS_SIZE)?.key : this.readLocator(frame.payload, ADDRESS_SIZE)?.key;
     const pairKey = held && askerKey?.length === KEY_SIZE ? this.pairKeys.with(askerKey, this.now()) : null;
     if (!held || !pairKey) return false;
     const back = routeBack(recordArrival(frame, link, this.mtu).recorded);
@@ -963,7 +1011,7 @@ export class Lookups {
 
   /** Answers a request whose frame came with `mtu`, the smallest on its way (the answer's way,
    *  the other way round): the asker's route carries no more. */
-  private answer(kind: number, id: Uint8Array, mtu: number, locators: Locator[], back: { link: number; slots: Uint16Array }, pairKey: Uint8Array, own = this.locator, ownHeld = false): void {
+  private answer(kind: number, id: Uint8Array, mtu: number, locators: Locator[], back: { link: number; slots: Uint16Array }, pairKey: Uint8Array, own = this.locator, ownHeld = false, wanted = false): void {
     const first = ownHeld ? [] : [own];
     let size = ANSWER_HEADER + (first[0]?.bytes.length ?? 0);
     const fitting: Locator[] = [];
@@ -976,7 +1024,7 @@ export class Lookups {
     payload[0] = kind;
     payload.set(id, 1);
     writeUint16BE(payload, 1 + ID_SIZE, Math.min(mtu, this.mtu));
-    payload[3 + ID_SIZE] = (ownHeld ? OWN_LEFT_OUT : 0) | (first.length + fitting.length);
+    payload[3 + ID_SIZE] = (ownHeld ? OWN_LEFT_OUT : 0) | (wanted ? LOCATOR_WANTED : 0) | (first.length + fitting.length);
     let off = ANSWER_HEADER;
     for (const l of [...first, ...fitting]) {
       payload.set(l.bytes, off);
@@ -1041,6 +1089,7 @@ export class Lookups {
       this.placeLost = false;
       for (let t = 0; t < TREE_COUNT; t++) this.placesSigned[t] = this.placesSeen[t]!;
       this.publishDue = true;
+      this.publishByReference = false;
       // Neighbours hold our locator too (they answer lookups with it): they get the new one.
       for (const link of this.neighbours.links()) this.greetDue.add(link);
     } else if (this.signedAt > -Infinity && now - this.refreshedAt >= LOCATOR_REFRESH_MS) {
@@ -1050,6 +1099,7 @@ export class Lookups {
       // known by their old signatures, and neighbours would be greeted with it.
       this.refreshedAt = now;
       this.publishDue = true;
+      this.publishByReference = true;
     }
     if (this.firstSignedAt < 0 && this.signedAt > -Infinity) this.firstSignedAt = now;
     const round = BOOTSTRAP_ROUNDS_MS[this.roundsDone];
@@ -1057,6 +1107,7 @@ export class Lookups {
       if (this.roundsDone === 2) this.refreshBuckets();
       this.roundsDone++;
       this.publishDue = true;
+      this.publishByReference = false;
     }
     if (this.placesChangedAt <= this.signedAt) {
       for (const link of this.greetDue) this.greetNeighbour(link, this.neighbours.get(link)!.key);
@@ -1090,6 +1141,7 @@ export class Lookups {
     const running = this.lookups.get(hexOf(this.address));
     if (running) this.finish(running, false, 0);
     const lookup = this.startLookup(this.address, true);
+    lookup.byReference = this.publishByReference;
     if (this.roundsDone <= BOOTSTRAP_ROOT_ROUNDS) this.askRoots(lookup);
     this.advance(lookup);
   }

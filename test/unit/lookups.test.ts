@@ -10,7 +10,7 @@ import { xeddsaSigner } from '../../src/keys/xeddsa.js';
 import { generateKeyPair } from '../../src/noise/primitives.js';
 import { signLocator } from '../../src/routing/locator.js';
 import { PairKeys, ROLE_ANSWER, ROLE_REQUEST, SharedPairKeys, TAG_SIZE, lookupTag } from '../../src/routing/lookup-tags.js';
-import { KIND_FIND, encodeTreeFrame } from '../../src/routing/tree-frame.js';
+import { FRAME_TREE_ROUTED, KIND_FIND, decodeTreeFrame, encodeTreeFrame } from '../../src/routing/tree-frame.js';
 import { BOOTSTRAP_ROUNDS_MS, DHT_BUCKET_SIZE, LOCATOR_MIN_INTERVAL_MS, LOCATOR_REFRESH_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, type LookupResult } from '../../src/routing/lookups.js';
 import { compareDistance } from '../../src/routing/dht-table.js';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
@@ -19,6 +19,7 @@ import { MeshAgent, keepLookups } from '../../bench/sim/mesh-agent.js';
 import { FRAME_ROUTED, KIND_ROUTING_ANSWER, writeRoutedHeader } from '../../src/forward/header.js';
 
 type Sim = AgentSim<MeshAgent>;
+type MeshAgentNode = Sim['nodes'][number];
 
 function makeSim(g: Graph, done: Map<number, LookupResult[]>): Sim {
   const shared = new Map<string, boolean>();
@@ -447,6 +448,146 @@ test('an unchanged locator is published again every twelve hours, not signed ane
   // A place that changes is signed anew, as ever.
   sim.linkDown(node.index, node.peers[node.agent.trees.parentOf(0)]!);
   assert.ok(sim.runUntilTrue(() => lookups.ownLocator.sequence > signed.sequence, 2 * LOCATOR_SETTLE_MS, 10) !== null, 'no new locator after a move');
+});
+
+test('the twelve-hourly publish names its locator by reference: the nodes nearest hold it still, one that dropped it is sent it whole, and one that drops references (an older node) is asked again whole', () => {
+  const g = randomGeometricGraph(80, 21);
+  const shared = new Map<string, boolean>();
+  let publisher = -1;
+  let publisherAddress: Uint8Array = new Uint8Array(16);
+  /** The FINDs the publisher sends, as they leave it: to whom, and whether by reference. */
+  const finds: { to: string; reference: boolean }[] = [];
+  const sim: Sim = new AgentSim<MeshAgent>(
+    g,
+    (io) =>
+      new MeshAgent(
+        {
+          ...io,
+          send: (link, frame) => {
+            if (io.index === publisher && frame[0] === FRAME_TREE_ROUTED) {
+              const f = decodeTreeFrame(frame)!;
+              if (f.kind === KIND_FIND && f.recorded.length === 0 && compare(f.origin, publisherAddress)) {
+                finds.push({ to: Buffer.from(f.destination).toString('hex'), reference: f.payload[16] === 2 });
+              }
+            }
+            io.send(link, frame);
+          },
+        },
+        { shared },
+      ),
+    { seed: 11 },
+  );
+  sim.start();
+  sim.run(40_000 + BOOTSTRAP_ROUNDS_MS.at(-1)! + 5_000);
+  const node = sim.nodes.find((n) => g.adjacency[n.index]!.length >= 3)!;
+  publisher = node.index;
+  publisherAddress = address(sim, node.index);
+  const signed = node.agent.lookups.ownLocator;
+  const hex = (i: number) => Buffer.from(address(sim, i)).toString('hex');
+  const nearest = sim.nodes.filter((n) => n !== node).sort((a, b) => compareDistance(publisherAddress, address(sim, a.index), address(sim, b.index)));
+  const holders = nearest.slice(0, DHT_BUCKET_SIZE).filter((n) => n.agent.lookups.table.get(publisherAddress)?.locator.sequence === signed.sequence);
+  assert.ok(holders.length >= 4, `only ${holders.length} of the 8 nearest hold its locator`);
+  // One of them drops it; another drops every FIND by reference and counts it, as nodes of the
+  // twelfth revision do (they read a locator of version 1 there).
+  const [dropped, older] = holders as [MeshAgentNode, MeshAgentNode];
+  dropped.agent.lookups.table.remove(publisherAddress);
+  const olderReceive = older.agent.receive.bind(older.agent);
+  let olderDropped = 0;
+  older.agent.receive = (link, frame) => {
+    const f = frame[0] === FRAME_TREE_ROUTED ? decodeTreeFrame(frame) : null;
+    if (f && f.kind === KIND_FIND && compare(f.destination, address(sim, older.index)) && f.payload[16] === 2) return void olderDropped++;
+    olderReceive(link, frame);
+  };
+  const wanted = dropped.agent.lookups.counters.locatorsWanted;
+  sim.run(LOCATOR_REFRESH_MS);
+  assert.equal(node.agent.lookups.ownLocator, signed, 'signed anew though nothing moved');
+  assert.ok(finds.length >= DHT_BUCKET_SIZE, `the publish sent ${finds.length} FINDs`);
+  // Whole only where the reference was not taken: again to the node that dropped it, on its
+  // answer, and to the older node, once its request by reference timed out.
+  const whole = new Set(finds.filter((f) => !f.reference).map((f) => f.to));
+  assert.deepEqual([...whole].sort(), [hex(dropped.index), hex(older.index)].sort(), 'sent whole elsewhere too, or not to these');
+  for (const n of [dropped, older]) assert.ok(finds.findIndex((f) => f.to === hex(n.index) && f.reference) < finds.findIndex((f) => f.to === hex(n.index) && !f.reference), 'whole before by reference');
+  assert.equal(dropped.agent.lookups.counters.locatorsWanted - wanted, 1, 'the node that dropped it did not ask for it once');
+  assert.ok(olderDropped >= 1);
+  for (const n of nearest.slice(0, DHT_BUCKET_SIZE)) {
+    const held = n.agent.lookups.table.get(publisherAddress)?.locator;
+    if (holders.includes(n)) assert.equal(held?.sequence, signed.sequence, `node ${n.index} of the nearest does not hold its locator`);
+  }
+});
+
+test('a FIND that names its asker\'s locator by reference is taken as that locator only where it is the one held; else it is answered with a request for it whole, and nothing is learnt', () => {
+  const { g, sim } = meshOf80();
+  const asker = sim.nodes[0]!;
+  const answerer = sim.nodes[g.adjacency[0]![0]!]!;
+  const lookups = answerer.agent.lookups;
+  const answers: Uint8Array[] = [];
+  (lookups as unknown as { sendRouted: (link: number, slots: Uint16Array, payload: Uint8Array) => void }).sendRouted = (_link, _slots, payload) => void answers.push(payload);
+  const askerAddress = address(sim, 0);
+  const held = lookups.table.get(askerAddress)!.locator;
+  assert.ok(held, 'the neighbour holds the asker\'s locator');
+  const idOf = (bytes: Uint8Array) => bytes.subarray(bytes.length - 64, bytes.length - 56);
+  let n = 0;
+  /** The count byte of the answer to a FIND whose reference names `id` under `key`, tagged by
+   *  `tagger`'s key with the answerer; undefined if none came. */
+  const ask = (id: Uint8Array, key = asker.keys.publicKey, tagger = asker, cut = 0): number | undefined => {
+    const requestId = new Uint8Array(8).fill(++n);
+    const body = new Uint8Array(16 + 41 + 1 - cut);
+    body.set(address(sim, g.n - 1), 0);
+    body[16] = 2;
+    body.set(key.subarray(0, Math.min(32, 41 - cut)), 17);
+    if (cut === 0) body.set(id, 49);
+    const payload = new Uint8Array(body.length + TAG_SIZE);
+    payload.set(body, 0);
+    const pairKey = new PairKeys(tagger.keys.privateKey).with(answerer.keys.publicKey)!;
+    payload.set(lookupTag(pairKey, ROLE_REQUEST, requestId, Uint8Array.of(KIND_FIND), askerAddress, body), body.length);
+    const before = answers.length;
+    lookups.receive(answerer.ifaceTo.get(0)!, encodeTreeFrame({ kind: KIND_FIND, tree: 0, hopLimit: 64, mtu: 1280, id: requestId, root: new Uint8Array(8), destination: address(sim, answerer.index), origin: askerAddress, coordinates: new Uint16Array(0), payload, recorded: new Uint16Array(0) }));
+    return answers.length > before ? answers.at(-1)![11] : undefined;
+  };
+  const wanted = () => lookups.counters.locatorsWanted;
+  // The locator it holds, named: taken as if it came whole (no request for it).
+  let count = ask(idOf(held.bytes));
+  assert.equal((count! & 0x40), 0, 'the locator held was asked for');
+  assert.equal(wanted(), 0);
+  // Another signature (an older or newer locator than the one held): asked for, the one held kept.
+  const other = idOf(held.bytes).slice();
+  other[0] ^= 1;
+  count = ask(other);
+  assert.equal(count! & 0x40, 0x40, 'a locator it does not hold was not asked for');
+  assert.equal(wanted(), 1);
+  assert.equal(lookups.table.get(askerAddress)?.locator, held);
+  // None held: asked for, and nothing learnt of the asker.
+  lookups.table.remove(askerAddress);
+  count = ask(idOf(held.bytes));
+  assert.equal(count! & 0x40, 0x40);
+  assert.equal(lookups.table.get(askerAddress), undefined, 'a reference alone put the asker in the table');
+  lookups.table.add(held, 0, true);
+  // Tagged by another node (the neighbour that passes it on, say): refused, unanswered.
+  const tags = lookups.counters.badTags;
+  assert.equal(ask(idOf(held.bytes), asker.keys.publicKey, sim.nodes[g.adjacency[0]![1]!]!), undefined);
+  assert.equal(lookups.counters.badTags - tags, 1);
+  // A key that is not the origin's, or a reference cut short: malformed, unanswered.
+  const malformed = lookups.counters.malformed;
+  assert.equal(ask(idOf(held.bytes), answerer.keys.publicKey), undefined);
+  assert.equal(ask(idOf(held.bytes), asker.keys.publicKey, asker, 30), undefined);
+  assert.equal(lookups.counters.malformed - malformed, 2);
+
+  // The asker's side: an answer that asks for its locator whole, to a FIND that carried it whole,
+  // is malformed.
+  const own = asker.agent.lookups;
+  const target = Array.from({ length: g.n }, (_, i) => i).find((i) => i !== 0 && !g.adjacency[0]!.includes(i) && !own.route(address(sim, i)))!;
+  own.locate(address(sim, target));
+  const requests = (own as unknown as { requests: Map<string, { toKey: Uint8Array; kind: number }> }).requests;
+  const [[id, request]] = [...requests].filter(([, r]) => r.kind === KIND_FIND);
+  const asked = sim.nodes.find((x) => compare(x.keys.publicKey, request!.toKey))!;
+  const askedKey = new PairKeys(asked.keys.privateKey).with(asker.keys.publicKey)!;
+  const answer = answerPayload(id!, [signLocator(xeddsaSigner(asked.keys.privateKey), asked.keys.publicKey, Date.now(), []).bytes], askedKey);
+  answer[11]! |= 0x40;
+  answer.set(lookupTag(askedKey, ROLE_ANSWER, Buffer.from(id!, 'hex'), answer.subarray(0, answer.length - TAG_SIZE)), answer.length - TAG_SIZE);
+  const before = own.counters.malformed;
+  own.receiveAnswer(asker.ifaceTo.get(g.adjacency[0]![0]!)!, new Uint16Array(0), answer);
+  assert.equal(own.counters.malformed - before, 1);
+  assert.ok(requests.has(id!), 'the request still waits');
 });
 
 test("a node that comes up near an address after that node's last publish learns its locator from its own publish", () => {
