@@ -11,13 +11,16 @@
 //                                  as parent
 //                         STATE    part of its position in one tree (a long position comes in
 //                                  parts); once whole and checked, held, and acknowledged
-//                         ACK      it holds our position (and beacon) of that version
+//                         ACK      it holds our position (and beacon) of that version, and
+//                                  whether it and the nodes below it take slower beacons
 //                         BEACON   a newer beacon of its root for the place we hold of it
 //                         REQUEST  send it our position in a tree again, or our link to it
 //                                  (signed when first asked for)
 //   tick                choose parents where something changed, refresh our beacon where we
-//                       are root, expire roots not heard of for ROOT_EXPIRY_MS, send every
-//                       neighbour what changed, and again what it has not acknowledged.
+//                       are root (every ROOT_REFRESH_PACED_MS where all below us take that,
+//                       else ROOT_REFRESH_MS), expire roots not heard of for ROOT_EXPIRY_MS,
+//                       send every neighbour what changed, and again what it has not
+//                       acknowledged, and tell our parent what the nodes below us take.
 //
 // A node takes as parent the neighbour whose position has the lowest-ranked root, then the
 // shallowest, keeping its parent on a tie; its position is then the parent's plus the parent's
@@ -44,6 +47,7 @@ import {
   KIND_TREE_STATE,
   MAX_TREE_DEPTH,
   ROOT_EXPIRY_MS,
+  ROOT_REFRESH_PACED_MS,
   ROOT_LISTEN_MS,
   ROOT_REFRESH_MS,
   TREE_COUNT,
@@ -68,9 +72,13 @@ const KEY_SIZE = 32;
 /** STATE frame: frame, kind, tree, version (4), depth, first, count, then the beacon and links. */
 const STATE_HEADER = 10;
 const STATE_FIXED = STATE_HEADER + ROOT_BEACON_SIZE;
-/** LINK frame: frame, kind, the link. ACK: frame, kind, tree, version (4), beacon sequence (8). */
+/** LINK frame: frame, kind, the link. ACK: frame, kind, tree, version (4), beacon sequence (8),
+ *  then (fourteenth revision) whether every node below the sender in that tree, and the sender,
+ *  takes the slower beacons (1) or not (0, or no byte: an earlier revision, or the hop layer's
+ *  zero padding). */
 const LINK_FRAME_SIZE = 2 + LINK_SIZE;
 const ACK_SIZE = 15;
+const ACK_PACED = 1;
 /** BEACON frame: frame, kind, tree, version (4), then the beacon's sequence and signature: the
  *  STATE frame of the beacon alone less its depth, part and count, and the root's key. */
 const BEACON_HEADER = 7;
@@ -171,6 +179,10 @@ interface NeighbourTree {
   retryMs: number;
   /** What it has not acknowledged went in a BEACON frame. */
   sentShort: boolean;
+  /** Its last acknowledgement said that it and every node below it take the slower beacons;
+   *  and ours to it said so of us. */
+  paced: boolean;
+  pacedSent: boolean;
 }
 
 interface Neighbour {
@@ -213,6 +225,8 @@ interface OwnTree {
   /** Until then (monotonic ms; 0 once past) a node that has just started keeps its root
    *  position to itself (ROOT_LISTEN_MS). */
   listenUntil: number;
+  /** What the nodes below us take may have changed, or our parent (tellPace). */
+  paceDue: boolean;
 }
 
 export interface TreesOptions {
@@ -285,6 +299,7 @@ export class Trees {
         feasibleDepth: 0,
         sendDue: 0,
         listenUntil: now + rankFraction(rank) * ROOT_LISTEN_MS,
+        paceDue: false,
       });
     }
   }
@@ -357,6 +372,8 @@ export class Trees {
           sentAt: 0,
           retryMs: TREE_RETRY_MS,
           sentShort: false,
+          paced: false,
+          pacedSent: false,
         });
       }
       // The key is kept, not copied (Routing's neighbour table owns it; nobody modifies keys).
@@ -385,6 +402,7 @@ export class Trees {
     this.nearest.fill(null);
     const now = this.now();
     for (const own of this.own) {
+      own.paceDue = true;
       if (own.parent !== link) continue;
       own.chooseDue = true;
       noteLoss(own, now);
@@ -413,7 +431,7 @@ export class Trees {
 
   get hasWork(): boolean {
     for (const own of this.own) {
-      if (own.chooseDue || own.sendDue !== 0 || own.recheckAt !== Infinity || own.listenUntil !== 0) return true;
+      if (own.chooseDue || own.sendDue !== 0 || own.recheckAt !== Infinity || own.listenUntil !== 0 || own.paceDue) return true;
     }
     const now = this.now();
     for (const n of this.neighbours.values()) {
@@ -430,8 +448,9 @@ export class Trees {
   nextDue(): number {
     if (this.hasWork) return this.now();
     let due = Infinity;
-    for (const own of this.own) {
-      if (own.parent === 0) due = Math.min(due, own.lastRefresh + ROOT_REFRESH_MS);
+    for (let t = 0; t < TREE_COUNT; t++) {
+      const own = this.own[t]!;
+      if (own.parent === 0) due = Math.min(due, own.lastRefresh + this.refreshInterval(t));
       else due = Math.min(due, own.freshAt + ROOT_EXPIRY_MS);
       due = Math.min(due, own.recheckAt);
     }
@@ -449,7 +468,7 @@ export class Trees {
         own.listenUntil = 0;
         if (own.parent === 0) own.sendDue = 2;
       }
-      if (own.parent === 0 && own.listenUntil === 0 && now - own.lastRefresh >= ROOT_REFRESH_MS) {
+      if (own.parent === 0 && own.listenUntil === 0 && now - own.lastRefresh >= this.refreshInterval(t)) {
         own.position = this.rootPosition(t);
         own.lastRefresh = now;
         own.freshAt = now;
@@ -460,6 +479,7 @@ export class Trees {
       if (now >= own.recheckAt) own.chooseDue = true;
       if (own.chooseDue) this.choose(t, now);
       this.flush(t, now);
+      if (own.paceDue) this.tellPace(t);
     }
     for (const [link, n] of this.neighbours) {
       if (wantsLink(n)) this.requestLink(link, n, now);
@@ -613,7 +633,9 @@ export class Trees {
     nt.position = child ? null : position;
     nt.childOf = child ? this.own[t]!.version : -1;
     nt.wholeWantedSince = Infinity;
-    nt.below = containsKey(position, this.key);
+    const below = containsKey(position, this.key);
+    if (below !== nt.below) this.own[t]!.paceDue = true;
+    nt.below = below;
     if (!held || !(wasWhole ? sameLinks(held, position) : samePlace(held, position))) nt.changedAt = now;
     else if (beaconSequence(held.beacon) > beaconSequence(position.beacon)) position.beacon = held.beacon;
     this.acknowledge(link, t, version, position.beacon);
@@ -680,26 +702,68 @@ export class Trees {
     }
   }
 
+  /** Acknowledges a neighbour's place in tree t of that version and beacon, saying whether the
+   *  nodes below us take the slower beacons (a parent's beacons come so: our parent reads it). */
   private acknowledge(link: number, t: number, version: number, beacon: Uint8Array): void {
-    const frame = new Uint8Array(ACK_SIZE);
+    const frame = new Uint8Array(ACK_SIZE + 1);
     frame[0] = FRAME_ROUTING;
     frame[1] = KIND_TREE_ACK;
     frame[2] = t;
     writeUint32BE(frame, 3, version);
     frame.set(beacon.subarray(KEY_SIZE, KEY_SIZE + 8), 7);
+    const paced = this.pacedBelow(t);
+    frame[ACK_SIZE] = paced ? ACK_PACED : 0;
+    const nt = this.neighbours.get(link)?.trees[t];
+    if (nt) nt.pacedSent = paced;
     this.send(link, frame);
   }
 
   private receiveAck(from: Neighbour, t: number, frame: Uint8Array): void {
     if (frame.length < ACK_SIZE) return void this.counters.malformed++;
     const own = this.own[t]!;
+    const nt = from.trees[t]!;
+    // Read whatever the version: a child tells its parent when what is below it changed.
+    const paced = frame.length > ACK_SIZE && frame[ACK_SIZE] === ACK_PACED;
+    if (paced !== nt.paced) {
+      nt.paced = paced;
+      if (nt.below) own.paceDue = true;
+    }
     if (readUint32BE(frame, 3) !== own.version) return;
     if (readUint32BE(frame, 7) * 2 ** 32 + readUint32BE(frame, 11) < beaconSequence(own.position.beacon)) return;
-    const nt = from.trees[t]!;
     nt.acked = true;
     nt.retryMs = TREE_RETRY_MS;
     if (nt.sentShort) from.shortBeaconMisses = 0;
     nt.sentShort = false;
+  }
+
+  /**
+   * Whether we and every node below us in tree t take the slower beacons (ROOT_REFRESH_PACED_MS):
+   * each neighbour below us said so of itself and those below it. One that never says (an
+   * earlier revision, whose own nodes or those below it may give a root up after 25 minutes)
+   * keeps its root signing every ROOT_REFRESH_MS.
+   */
+  private pacedBelow(t: number): boolean {
+    for (const n of this.neighbours.values()) {
+      const nt = n.trees[t]!;
+      if (nt.below && !nt.paced) return false;
+    }
+    return true;
+  }
+
+  /** How often we sign a new beacon as root of tree t. */
+  protected refreshInterval(t: number): number {
+    return this.pacedBelow(t) ? ROOT_REFRESH_PACED_MS : ROOT_REFRESH_MS;
+  }
+
+  /** What is below us in tree t, or our parent, may have changed: the parent is told if our
+   *  last acknowledgement to it said otherwise. */
+  private tellPace(t: number): void {
+    const own = this.own[t]!;
+    own.paceDue = false;
+    const parent = own.parent === 0 ? undefined : this.neighbours.get(own.parent)?.trees[t];
+    if (!parent || parent.pacedSent === this.pacedBelow(t)) return;
+    // The place we hold of it, acknowledged again: the acknowledgement carries it.
+    this.acknowledge(own.parent, t, parent.version, own.position.beacon);
   }
 
   private answerRequest(link: number, from: Neighbour, t: number): void {
@@ -765,6 +829,7 @@ export class Trees {
     if (best.link === own.parent && equalKeys(best.p.beacon, 0, own.position.beacon) && sameChain(best.p, own.position)) return null;
     if (best.link !== own.parent) this.counters.parentChanges++;
     own.parent = best.link;
+    own.paceDue = true;
     own.freshAt = now;
     this.follow(t, best.p, best.n.linkToUs!);
     return null;
