@@ -243,7 +243,8 @@ interface Lookup {
   targetHops: number;
   requeriedAt: number;
   requests: number;
-  /** A publish of a locator published whole before: its FINDs name it by reference. */
+  /** The twelve-hourly publish of a locator published whole before: its FINDs name it by
+   *  reference (a new locator starts another publish, which replaces this one). */
   byReference: boolean;
 }
 
@@ -478,11 +479,16 @@ export class Lookups {
       this.requests.delete(id);
       if (r.answered || r.returned) continue;
       this.counters.requestsTimedOut++;
-      this.table.failed(r.to);
+      // A node of an earlier revision drops a FIND by reference: asked again whole, by the same
+      // way, with no failure held against it (one that is gone fails that one too).
+      if (!r.byReference) this.table.failed(r.to);
       if (r.lookup && r.candidate) {
         r.lookup.inFlight--;
+        if (r.byReference) {
+          r.candidate.whole = true;
+          r.candidate.tried.pop();
+        }
         r.candidate.state = r.candidate.tried.length < CANDIDATE_TRIES ? 0 : 3;
-        if (r.byReference) r.candidate.whole = true;
       }
       // The target asked in one tree and silent: once more in that tree by another first hop.
       if (r.lookup && !r.candidate && equalAddress(r.to, r.lookup.target) && r.lookup.targetLocator && !r.retry) {
@@ -565,14 +571,16 @@ export class Lookups {
     const hops = request.hopsBefore + 2 * (slots.length + 1);
     this.addPath(sender.key, { link, slots, mtu: Math.min(mtu, this.mtu), source: payload[0] === ANSWER_PROBE ? 'probe' : 'lookup', tree: request.tree, at: now });
     this.learnLocator(sender);
-    const lookup = request.lookup;
-    if (!lookup || !this.lookups.has(hexOf(lookup.target))) return;
-    // It lacked our locator: asked again at once, with it whole, by the same way.
+    const lookup = request.lookup && this.running(request.lookup) ? request.lookup : null;
+    // It lacked our locator: asked again at once, with it whole, by the same way — for the
+    // publish if it still runs, else on its own (or the node would lack it for twelve hours).
     let askedAgain = false;
-    if (count & LOCATOR_WANTED && request.candidate) {
-      request.candidate.whole = true;
-      askedAgain = this.request(KIND_FIND, sender, request.tree, lookup, request.candidate, request.hopsBefore, lookup.target, [], false, request.firstHop);
+    if (count & LOCATOR_WANTED) {
+      const candidate = lookup && request.candidate;
+      if (candidate) candidate.whole = true;
+      askedAgain = this.request(KIND_FIND, sender, request.tree, lookup, candidate, request.hopsBefore, this.address, [], false, request.firstHop);
     }
+    if (!lookup) return;
     if (request.candidate && !askedAgain) {
       request.candidate.state = 2;
       lookup.inFlight--;
@@ -602,14 +610,20 @@ export class Lookups {
     return decoded && { key: decoded.locator.key, locator: decoded.locator, length: decoded.length, signed: verifyLocator(this.verified, decoded.locator) };
   }
 
-  /** A FIND's reference to its asker's locator at buf[off]: the asker's key, and the locator we
-   *  hold of it if that is the one named (checked when it came), else null. */
-  private readReference(buf: Uint8Array, off: number): { key: Uint8Array; locator: Locator | null; length: number; signed: boolean } | null {
-    if (buf.length < off + REFERENCE_SIZE) return null;
-    const key = buf.subarray(off + 1, off + 1 + KEY_SIZE);
+  /**
+   * A FIND's asker, after its target: its key, its locator (null for a reference to one we do
+   * not hold, or hold another of), whether that is signed, and how many bytes it took. A
+   * reference names a locator we hold, whose signature was checked when it came. Null if
+   * malformed.
+   */
+  private readAsker(payload: Uint8Array): { key: Uint8Array; locator: Locator | null; length: number; signed: boolean } | null {
+    if (payload[ADDRESS_SIZE] !== LOCATOR_REFERENCE) return this.readLocator(payload, ADDRESS_SIZE);
+    const at = ADDRESS_SIZE + 1;
+    if (payload.length < ADDRESS_SIZE + REFERENCE_SIZE) return null;
+    const key = payload.subarray(at, at + KEY_SIZE);
     const held = this.table.get(addressOf(key))?.locator;
-    const named = held && equalBytes(knownId(held), buf.subarray(off + 1 + KEY_SIZE, off + REFERENCE_SIZE)) ? held : null;
-    return { key, locator: named, length: REFERENCE_SIZE, signed: true };
+    const named = held && equalBytes(knownId(held), payload.subarray(at + KEY_SIZE, ADDRESS_SIZE + REFERENCE_SIZE)) ? held : null;
+    return { key, locator: named, length: REFERENCE_SIZE, signed: named !== null };
   }
 
   /** Bytes of lookup state: the table, the found routes, requests in flight (each with its pair
@@ -621,8 +635,14 @@ export class Lookups {
 
   // --- lookups ---
 
+  /** Whether `lookup` is the one running for its target: a publish replaced by the next (our
+   *  locator changed) still has requests out, whose answers must not move it on. */
+  private running(lookup: Lookup): boolean {
+    return this.lookups.get(hexOf(lookup.target)) === lookup;
+  }
+
   private advance(lookup: Lookup): void {
-    if (!this.lookups.has(hexOf(lookup.target))) return;
+    if (!this.running(lookup)) return;
     // Started before this node knew anyone (it has just come up): the contacts it has met since.
     if (lookup.candidates.length === 0) {
       for (const c of this.table.closest(lookup.target, 2 * DHT_BUCKET_SIZE)) {
@@ -737,7 +757,8 @@ export class Lookups {
   }
 
   private finish(lookup: Lookup, found: boolean, hops: number): void {
-    if (!this.lookups.delete(hexOf(lookup.target))) return;
+    if (!this.running(lookup)) return;
+    this.lookups.delete(hexOf(lookup.target));
     if (lookup.internal) {
       if (equalAddress(lookup.target, this.address)) this.counters.publishes++;
       return;
@@ -881,7 +902,7 @@ export class Lookups {
     if (frame.kind === KIND_FIND) {
       if (frame.payload.length < ADDRESS_SIZE) return void this.counters.malformed++;
       const target = frame.payload.subarray(0, ADDRESS_SIZE);
-      const asker = frame.payload[ADDRESS_SIZE] === LOCATOR_REFERENCE ? this.readReference(frame.payload, ADDRESS_SIZE) : this.readLocator(frame.payload, ADDRESS_SIZE);
+      const asker = this.readAsker(frame.payload);
       // The asker's key, which its tag is checked by, comes with its locator (or its reference).
       if (!asker || !equalAddress(addressOf(asker.key), frame.origin)) return void this.counters.malformed++;
       const listAt = ADDRESS_SIZE + asker.length;
@@ -968,8 +989,7 @@ export class Lookups {
     if (frame.kind !== KIND_FIND && frame.kind !== KIND_PROBE) return false;
     const held = this.table.get(frame.destination)?.locator;
     const d = frame.payload[0] ?? 0;
-    const askerKey =
-      frame.kind !== KIND_FIND ? frame.payload.subarray(1 + 2 * d, 1 + 2 * d + KEY_SIZE) : frame.payload[ADDRESS_SIZE] === LOCATOR_REFERENCE ? this.readReference(frame.payload, ADDRESS_SIZE)?.key : this.readLocator(frame.payload, ADDRESS_SIZE)?.key;
+    const askerKey = frame.kind === KIND_FIND ? this.readAsker(frame.payload)?.key : frame.payload.subarray(1 + 2 * d, 1 + 2 * d + KEY_SIZE);
     const pairKey = held && askerKey?.length === KEY_SIZE ? this.pairKeys.with(askerKey, this.now()) : null;
     if (!held || !pairKey) return false;
     const back = routeBack(recordArrival(frame, link, this.mtu).recorded);

@@ -79,6 +79,8 @@ const STATE_FIXED = STATE_HEADER + ROOT_BEACON_SIZE;
 const LINK_FRAME_SIZE = 2 + LINK_SIZE;
 const ACK_SIZE = 15;
 const ACK_PACED = 1;
+/** A change in what the nodes below us take is told our parent this many times more. */
+const PACE_REPEATS = 2;
 /** BEACON frame: frame, kind, tree, version (4), then the beacon's sequence and signature: the
  *  STATE frame of the beacon alone less its depth, part and count, and the root's key. */
 const BEACON_HEADER = 7;
@@ -179,9 +181,9 @@ interface NeighbourTree {
   retryMs: number;
   /** What it has not acknowledged went in a BEACON frame. */
   sentShort: boolean;
-  /** Its last acknowledgement said that it and every node below it take the slower beacons;
-   *  and ours to it said so of us. */
+  /** Its last acknowledgement said that it and every node below it take the slower beacons. */
   paced: boolean;
+  /** Our last acknowledgement to it said so of us. */
   pacedSent: boolean;
 }
 
@@ -225,8 +227,12 @@ interface OwnTree {
   /** Until then (monotonic ms; 0 once past) a node that has just started keeps its root
    *  position to itself (ROOT_LISTEN_MS). */
   listenUntil: number;
-  /** What the nodes below us take may have changed, or our parent (tellPace). */
+  /** What the nodes below us take may have changed, or our parent (tellPace); when we last told
+   *  our parent, and how many times more we tell it the same (an acknowledgement is not
+   *  acknowledged: one lost would leave the root signing every 40 minutes for an older node). */
   paceDue: boolean;
+  paceToldAt: number;
+  paceRepeats: number;
 }
 
 export interface TreesOptions {
@@ -300,6 +306,8 @@ export class Trees {
         sendDue: 0,
         listenUntil: now + rankFraction(rank) * ROOT_LISTEN_MS,
         paceDue: false,
+        paceToldAt: -Infinity,
+        paceRepeats: 0,
       });
     }
   }
@@ -431,7 +439,7 @@ export class Trees {
 
   get hasWork(): boolean {
     for (const own of this.own) {
-      if (own.chooseDue || own.sendDue !== 0 || own.recheckAt !== Infinity || own.listenUntil !== 0 || own.paceDue) return true;
+      if (own.chooseDue || own.sendDue !== 0 || own.recheckAt !== Infinity || own.listenUntil !== 0 || own.paceDue || own.paceRepeats > 0) return true;
     }
     const now = this.now();
     for (const n of this.neighbours.values()) {
@@ -479,7 +487,7 @@ export class Trees {
       if (now >= own.recheckAt) own.chooseDue = true;
       if (own.chooseDue) this.choose(t, now);
       this.flush(t, now);
-      if (own.paceDue) this.tellPace(t);
+      if (own.paceDue || own.paceRepeats > 0) this.tellPace(t, now);
     }
     for (const [link, n] of this.neighbours) {
       if (wantsLink(n)) this.requestLink(link, n, now);
@@ -755,13 +763,25 @@ export class Trees {
     return this.pacedBelow(t) ? ROOT_REFRESH_PACED_MS : ROOT_REFRESH_MS;
   }
 
-  /** What is below us in tree t, or our parent, may have changed: the parent is told if our
-   *  last acknowledgement to it said otherwise. */
-  private tellPace(t: number): void {
+  /**
+   * What is below us in tree t, or our parent, may have changed: the parent is told, if our last
+   * acknowledgement to it said otherwise, and twice more after that, at most once per
+   * TREE_RETRY_MS (a neighbour below us that keeps changing its word makes us send no more).
+   */
+  private tellPace(t: number, now: number): void {
     const own = this.own[t]!;
-    own.paceDue = false;
     const parent = own.parent === 0 ? undefined : this.neighbours.get(own.parent)?.trees[t];
-    if (!parent || parent.pacedSent === this.pacedBelow(t)) return;
+    if (!parent) {
+      own.paceDue = false;
+      own.paceRepeats = 0;
+      return;
+    }
+    if (now - own.paceToldAt < TREE_RETRY_MS) return;
+    own.paceDue = false;
+    if (parent.pacedSent !== this.pacedBelow(t)) own.paceRepeats = PACE_REPEATS;
+    else if (own.paceRepeats === 0) return;
+    else own.paceRepeats--;
+    own.paceToldAt = now;
     // The place we hold of it, acknowledged again: the acknowledgement carries it.
     this.acknowledge(own.parent, t, parent.version, own.position.beacon);
   }

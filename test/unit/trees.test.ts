@@ -15,9 +15,10 @@ import { readUint32BE, writeUint32BE } from '../../src/util/bytes.js';
 
 type Sim = AgentSim<Trees>;
 
-/** Real Trees agents on the simulator; `sent`, if given, sees every frame a node sends; the
- *  nodes `earlier` names are of the eleventh revision (EarlierTrees). */
-function makeSim(g: Graph, loss = 0, sent?: (node: number, link: number, frame: Uint8Array) => void, earlier: (i: number) => boolean = () => false): Sim {
+/** Real Trees agents on the simulator; `sent`, if given, sees every frame a node sends (and
+ *  drops it by returning false); the nodes `earlier` names are of the eleventh revision
+ *  (EarlierTrees). */
+function makeSim(g: Graph, loss = 0, sent?: (node: number, link: number, frame: Uint8Array) => void | boolean, earlier: (i: number) => boolean = () => false): Sim {
   const sim: Sim = new AgentSim<Trees>(
     g,
     (io) =>
@@ -28,7 +29,7 @@ function makeSim(g: Graph, loss = 0, sent?: (node: number, link: number, frame: 
           if (earlier(io.index) && frame[1] === KIND_TREE_BEACON) frame = beaconAlone(sim.nodes[io.index]!.agent.position(frame[2]!), frame);
           // Nor does it say in its acknowledgements whether the nodes below it take slower beacons.
           if (earlier(io.index) && frame[1] === KIND_TREE_ACK) frame = frame.subarray(0, 15);
-          sent?.(io.index, link, frame);
+          if (sent?.(io.index, link, frame) === false) return;
           io.send(link, frame);
         },
         now: io.now,
@@ -347,7 +348,18 @@ test('roots sign every 40 minutes where every node below them says it takes that
   // A line whose last node is of an earlier revision: it stays away, then joins, then leaves.
   const g = makeGraph('line-5', 5, [[0, 1], [1, 2], [2, 3], [3, 4]]);
   const old = 4;
-  const sim: Sim = makeSim(g, 0, undefined, (i) => i === old);
+  // The first acknowledgement that tells node 3's parent of the old node, lost (see below).
+  let lose: { t: number; to: number } | null = null;
+  const sim: Sim = makeSim(
+    g,
+    0,
+    (from, link, frame) => {
+      if (!lose || from !== 3 || sim.nodes[3]!.peers[link] !== lose.to || frame[1] !== KIND_TREE_ACK || frame[2] !== lose.t || frame[15] !== 0) return;
+      lose = null;
+      return false;
+    },
+    (i) => i === old,
+  );
   sim.start();
   sim.linkDown(3, old);
   sim.run(60_000);
@@ -365,11 +377,13 @@ test('roots sign every 40 minutes where every node below them says it takes that
   for (const [t, g40] of gaps(130 * 60_000).entries()) assert.deepEqual(minutes(g40.slice(1)), [40, 40], `tree ${t}, all of this revision: beacons ${minutes(g40)} minutes apart`);
   // It joins a minute after a tree's root signed: below that root, it is sent the next beacon
   // within 20 minutes (its revision's roots sign so; a node of the fifth gives a root up after 25).
-  const t = Array.from({ length: TREE_COUNT }, (_, i) => i).find((i) => compare(rootRank(i, sim.nodes[old]!.keys.publicKey), rootRank(i, sim.nodes[0]!.agent.position(i).beacon.subarray(0, 32))) > 0);
-  assert.notEqual(t, undefined, 'the old node would be the root of every tree');
+  const t = Array.from({ length: TREE_COUNT }, (_, i) => i).find((i) => compare(rootRank(i, sim.nodes[old]!.keys.publicKey), rootRank(i, sim.nodes[0]!.agent.position(i).beacon.subarray(0, 32))) > 0 && sim.nodes[3]!.agent.parentOf(i) !== 0);
+  assert.notEqual(t, undefined, 'in every tree the old node would be the root, or node 3 is');
   const signed = sequence(0, t!);
   assert.notEqual(sim.runUntilTrue(() => sequence(0, t!) !== signed, ROOT_REFRESH_PACED_MS, 1000), null);
   sim.run(60_000);
+  // Node 3's first word of it to its parent is lost: it is told again.
+  lose = { t: t!, to: 2 };
   sim.linkUp(3, old);
   const joined = sim.now;
   const root = sim.nodes[0]!.agent.position(t!).beacon.subarray(0, 32);
@@ -378,6 +392,7 @@ test('roots sign every 40 minutes where every node below them says it takes that
   const first = sequence(old, t!);
   const renewed = sim.runUntilTrue(() => sequence(old, t!) > first, ROOT_REFRESH_PACED_MS, 1000);
   assert.ok(renewed !== null && renewed - joined <= ROOT_REFRESH_MS, `its first newer beacon came ${renewed === null ? 'never' : `${Math.round((renewed - joined) / 1000)} s`} after it joined`);
+  assert.equal(lose, null, 'no acknowledgement was lost');
   assert.deepEqual(minutes(gaps(70 * 60_000)[t!]!), [20, 20, 20], 'beacons while it is below');
   // Gone again: the root goes back to the slower beacons.
   sim.linkDown(3, old);
