@@ -319,7 +319,8 @@ export class Lookups {
   private readonly placesSigned: Position[] = [];
   private placeLost = false;
   private publishDue = true;
-  /** The publish due is of a locator published whole before (the twelve-hourly one). */
+  /** The publish due is the twelve-hourly one, of a locator published whole before (cleared
+   *  when it starts, or when a new locator is signed before it does). */
   private publishByReference = false;
   /** When our first locator was signed (bootstrap rounds count from it), and rounds done. */
   private firstSignedAt = -1;
@@ -1127,7 +1128,6 @@ export class Lookups {
       if (this.roundsDone === 2) this.refreshBuckets();
       this.roundsDone++;
       this.publishDue = true;
-      this.publishByReference = false;
     }
     if (this.placesChangedAt <= this.signedAt) {
       for (const link of this.greetDue) this.greetNeighbour(link, this.neighbours.get(link)!.key);
@@ -1162,6 +1162,7 @@ export class Lookups {
     if (running) this.finish(running, false, 0);
     const lookup = this.startLookup(this.address, true);
     lookup.byReference = this.publishByReference;
+    this.publishByReference = false;
     if (this.roundsDone <= BOOTSTRAP_ROOT_ROUNDS) this.askRoots(lookup);
     this.advance(lookup);
   }

@@ -476,7 +476,8 @@ export class Trees {
         own.listenUntil = 0;
         if (own.parent === 0) own.sendDue = 2;
       }
-      if (own.parent === 0 && own.listenUntil === 0 && now - own.lastRefresh >= this.refreshInterval(t)) {
+      // (What the nodes below say is looked up only once the shorter interval is up.)
+      if (own.parent === 0 && own.listenUntil === 0 && now - own.lastRefresh >= ROOT_REFRESH_MS && now - own.lastRefresh >= this.refreshInterval(t)) {
         own.position = this.rootPosition(t);
         own.lastRefresh = now;
         own.freshAt = now;
@@ -712,14 +713,13 @@ export class Trees {
 
   /** Acknowledges a neighbour's place in tree t of that version and beacon, saying whether the
    *  nodes below us take the slower beacons (a parent's beacons come so: our parent reads it). */
-  private acknowledge(link: number, t: number, version: number, beacon: Uint8Array): void {
+  private acknowledge(link: number, t: number, version: number, beacon: Uint8Array, paced = this.pacedBelow(t)): void {
     const frame = new Uint8Array(ACK_SIZE + 1);
     frame[0] = FRAME_ROUTING;
     frame[1] = KIND_TREE_ACK;
     frame[2] = t;
     writeUint32BE(frame, 3, version);
     frame.set(beacon.subarray(KEY_SIZE, KEY_SIZE + 8), 7);
-    const paced = this.pacedBelow(t);
     frame[ACK_SIZE] = paced ? ACK_PACED : 0;
     const nt = this.neighbours.get(link)?.trees[t];
     if (nt) nt.pacedSent = paced;
@@ -778,12 +778,13 @@ export class Trees {
     }
     if (now - own.paceToldAt < TREE_RETRY_MS) return;
     own.paceDue = false;
-    if (parent.pacedSent !== this.pacedBelow(t)) own.paceRepeats = PACE_REPEATS;
+    const paced = this.pacedBelow(t);
+    if (parent.pacedSent !== paced) own.paceRepeats = PACE_REPEATS;
     else if (own.paceRepeats === 0) return;
     else own.paceRepeats--;
     own.paceToldAt = now;
     // The place we hold of it, acknowledged again: the acknowledgement carries it.
-    this.acknowledge(own.parent, t, parent.version, own.position.beacon);
+    this.acknowledge(own.parent, t, parent.version, own.position.beacon, paced);
   }
 
   private answerRequest(link: number, from: Neighbour, t: number): void {

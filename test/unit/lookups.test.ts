@@ -13,13 +13,12 @@ import { PairKeys, ROLE_ANSWER, ROLE_REQUEST, SharedPairKeys, TAG_SIZE, lookupTa
 import { FRAME_TREE_ROUTED, KIND_FIND, decodeTreeFrame, encodeTreeFrame } from '../../src/routing/tree-frame.js';
 import { BOOTSTRAP_ROUNDS_MS, DHT_BUCKET_SIZE, LOCATOR_MIN_INTERVAL_MS, LOCATOR_REFRESH_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, type LookupResult } from '../../src/routing/lookups.js';
 import { compareDistance } from '../../src/routing/dht-table.js';
-import { AgentSim } from '../../bench/sim/agent-sim.js';
+import { AgentSim, type AgentNode } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, rng, type Graph } from '../../bench/sim/graph.js';
 import { MeshAgent, keepLookups } from '../../bench/sim/mesh-agent.js';
 import { FRAME_ROUTED, KIND_ROUTING_ANSWER, writeRoutedHeader } from '../../src/forward/header.js';
 
 type Sim = AgentSim<MeshAgent>;
-type MeshAgentNode = Sim['nodes'][number];
 
 function makeSim(g: Graph, done: Map<number, LookupResult[]>): Sim {
   const shared = new Map<string, boolean>();
@@ -495,7 +494,7 @@ test('the twelve-hourly publish names its locator by reference: the nodes neares
   assert.ok(holders.length >= 4, `only ${holders.length} of the 8 nearest hold its locator`);
   // One of them drops it; another drops every FIND by reference and counts it, as nodes of the
   // twelfth revision do (they read a locator of version 1 there).
-  const [dropped, older] = holders as [MeshAgentNode, MeshAgentNode];
+  const [dropped, older] = holders as [AgentNode<MeshAgent>, AgentNode<MeshAgent>];
   dropped.agent.lookups.table.remove(publisherAddress);
   const olderReceive = older.agent.receive.bind(older.agent);
   let olderDropped = 0;
