@@ -461,7 +461,11 @@ export class Router {
       }
       const held = this.lsdb.recordOf(a.origin, 0);
       if (held && a.sequence > held.sequence) held.sequenceTokens--;
-      const base = this.renewedBase(held, a.part, a.bytes);
+      // Signed again unchanged, it is a renewal, spared to neighbours that need none, if its
+      // origin was routed: one we had no route to (gone, and back before our grace ran out) a
+      // neighbour may have forgotten already. Spared, it never reached a node two hops from a
+      // restarted exit that had forgotten it a moment sooner than the node between.
+      const base = held?.route ? this.renewedBase(held, a.part, a.bytes) : undefined;
       const record = this.lsdb.store(a, now, now + LIFETIME_MS);
       this.mapChanged();
       // The whole map: on at once. A scoped one: on at the next tick, once the sweep has said

@@ -1318,3 +1318,28 @@ test('a node forgotten while a link between was down is learned again when the l
   mesh.run(2000, 100);
   assert.equal(s.route(x)?.hops, 3);
 });
+
+test('a node that restarts, after a neighbour two hops away forgot it and before the one between did, reaches that neighbour again: its unchanged announcement is not spared as a renewal', () => {
+  const mesh = new Mesh();
+  const [c, m, e] = ['c', 'm', 'e'].map((name) => mesh.add(name)) as [TestNode, TestNode, TestNode];
+  mesh.connect(c, m, 1, 2);
+  mesh.connect(m, e, 3, 4);
+  mesh.run(3000, 100);
+  assert.equal(c.route(e)?.hops, 2);
+  // e goes away. c hears m's new links and, the grace over, forgets e; m has not swept since.
+  mesh.disconnect(m, e);
+  for (let i = 0; i < 50 && c.route(e); i++) mesh.run(100, 100);
+  assert.equal(c.route(e), undefined, 'c still routes to e');
+  mesh.run(MAP_SCOPE_GRACE_MS + 1000, 100, [c]);
+  assert.equal(c.router.keyOf(e.address), undefined, 'c did not forget e');
+  const old = heldBytes(m, e);
+  assert.notEqual(old, undefined, 'm forgot e too early for this test');
+  // e restarts (its links as before: an announcement that signs the old one again unchanged), and
+  // its first announcement reaches m before m's next sweep.
+  mesh.start(e);
+  mesh.connect(m, e, 3, 4);
+  mesh.run(100, 100, [e]);
+  assert.notDeepEqual(heldBytes(m, e), old, 'm has not got the new announcement yet');
+  mesh.run(3000, 100);
+  assert.equal(c.route(e)?.hops, 2, 'c never learnt e again');
+});
