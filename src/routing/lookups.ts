@@ -89,16 +89,19 @@ export const LOCATOR_LOST_INTERVAL_MS = 250;
  *  back after 3.4 s; every 500 ms, after 3.1 s (both with signing limited to once a second). */
 export const RELOCATE_MS = 500;
 /** Our locator is published this often even if nothing changed (signed anew only if it did).
- *  Kademlia republishes hourly so that a value outlives the nodes that hold it and reaches those
- *  that join nearer its key. Here a newcomer near our address learns our locator from its own
- *  publish, whose answers bring the nodes nearest it; a change is published at once; no table
- *  forgets a locator by age (in any revision); and besides the nodes nearest our address, every
- *  node we asked holds it (each request carries it): on graph-250, with the 8 nodes nearest an
- *  address gone, every lookup still found it (docs/ROUTING.md, "The locators are published again
- *  every twelve hours", measures more gone). Hourly, this publish was nearly all of the steady
- *  traffic at the nodes of many links, which pass on everyone's (powerlaw-10000's hub: 1,998 of
- *  its 2,150 B/s, requests and answers). */
-export const LOCATOR_REFRESH_MS = 12 * 60 * 60_000;
+ *  Kademlia's publisher republishes daily (its holders hourly) so that a value outlives the
+ *  nodes that hold it and reaches those that join nearer its key. Here a newcomer near our
+ *  address learns our locator from its own publish, whose answers bring the nodes nearest it
+ *  (ours first, where we are one it asks); a change is published at once; no table forgets a
+ *  locator by age (in any revision); and besides the nodes nearest our address, every node we
+ *  asked holds it (each request carries it): on graph-250, with the 8 nodes nearest an address
+ *  gone, every lookup still found it (docs/ROUTING.md, "The locators are published again every
+ *  twelve hours", measures more gone). What is left to this publish is putting a copy back where
+ *  the nearest nodes dropped or took it away, and it was still most of what the nodes of many
+ *  links pass on of others' (powerlaw-10000's node of 201 links: 155 of its 194 B/s, requests
+ *  and answers, published every twelve hours; 1,998 of the hub's 2,150 hourly). Daily, the
+ *  hub, now the busiest, sends 130 B/s, 53 of them this. */
+export const LOCATOR_REFRESH_MS = 24 * 60 * 60_000;
 /** After our first locator, the table is filled in rounds this long after it: a lookup of our
  *  own address (which also publishes it; the first finds only the neighbours, which it greets)
  *  and, in the third round (when the first ones have brought contacts), a lookup of a random
@@ -127,7 +130,7 @@ const OWN_LEFT_OUT = 0x80;
 const LOCATOR_WANTED = 0x40;
 /** Where a FIND carries its asker's locator, a reference to it instead (thirteenth revision):
  *  this byte (a locator's version is 1), the asker's key and the locator's known id. A
- *  twelve-hourly publish asks the nodes nearest our address again, which mostly hold the very
+ *  daily publish asks the nodes nearest our address again, which mostly hold the very
  *  locator: whole, it was half of each FIND's bytes (183 of 352 on powerlaw-10000). */
 const LOCATOR_REFERENCE = 2;
 const ID_SIZE = 8;
@@ -243,7 +246,7 @@ interface Lookup {
   targetHops: number;
   requeriedAt: number;
   requests: number;
-  /** The twelve-hourly publish of a locator published whole before: its FINDs name it by
+  /** The daily publish of a locator published whole before: its FINDs name it by
    *  reference (a new locator starts another publish, which replaces this one). */
   byReference: boolean;
 }
@@ -319,7 +322,7 @@ export class Lookups {
   private readonly placesSigned: Position[] = [];
   private placeLost = false;
   private publishDue = true;
-  /** The publish due is the twelve-hourly one, of a locator published whole before (cleared
+  /** The publish due is the daily one, of a locator published whole before (cleared
    *  when it starts, or when a new locator is signed before it does). */
   private publishByReference = false;
   /** When our first locator was signed (bootstrap rounds count from it), and rounds done. */
@@ -574,7 +577,7 @@ export class Lookups {
     this.learnLocator(sender);
     const lookup = request.lookup && this.running(request.lookup) ? request.lookup : null;
     // It lacked our locator: asked again at once, with it whole, by the same way — for the
-    // publish if it still runs, else on its own (or the node would lack it for twelve hours).
+    // publish if it still runs, else on its own (or the node would lack it for a day).
     let askedAgain = false;
     if (count & LOCATOR_WANTED) {
       const candidate = lookup && request.candidate;
