@@ -45,6 +45,8 @@ export class EndToEnd {
   private readonly byAddress = new AddressTable<Peer>();
   private readonly held = new Map<Peer, Uint8Array[]>();
   private readonly reports = new TokenBucket(REPORTS_PER_SECOND, REPORT_BURST);
+  /** Peers with a session that routing had no route to at its last change (routesChanged). */
+  private readonly routeless = new Set<Peer>();
 
   constructor(
     private readonly identity: StaticIdentity,
@@ -104,11 +106,22 @@ export class EndToEnd {
     held.push(packet.slice());
   }
 
-  /** Points every peer's session at its current route, after routing changed. */
+  /** Points every peer's session at its current route, after routing changed. A peer routing
+   *  had no route to, and has again, may have restarted meanwhile, its session keys gone with
+   *  it: a handshake at once tells, where waiting for its silence would take 15 s
+   *  (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT; an exit that restarted carried nothing for that long).
+   *  The session in use goes on until the new one is up, and initiate() sends at most one
+   *  initiation per REKEY_TIMEOUT, however often a route comes and goes. */
   routesChanged(routeTo: (publicKey: Uint8Array) => Route | undefined): void {
+    const now = this.sessions.now();
     for (const peer of this.sessions.allPeers()) {
       const route = routeTo(peer.publicKey);
-      if (route) peer.endpoint = encodeRoute(route.link, route.label);
+      if (!route) {
+        if (peer.current) this.routeless.add(peer);
+        continue;
+      }
+      peer.endpoint = encodeRoute(route.link, route.label);
+      if (this.routeless.delete(peer) && peer.current && !peer.handshake) this.sessions.initiate(peer, now);
     }
   }
 
@@ -201,11 +214,13 @@ export class EndToEnd {
 
   closeAll(): void {
     this.held.clear();
+    this.routeless.clear();
     this.sessions.closeAll();
   }
 
   destroy(): void {
     this.held.clear();
+    this.routeless.clear();
     this.sessions.destroy();
   }
 
@@ -224,6 +239,7 @@ export class EndToEnd {
 
   private forget(peer: Peer): void {
     this.held.delete(peer);
+    this.routeless.delete(peer);
     this.sessions.removePeer(peer);
     this.byAddress.delete(peer.address);
     this.events.changed(peer);
