@@ -225,6 +225,7 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
           prefixRoutes?.sync(node!.prefixes.accepted());
           exits?.sync();
         },
+        exitReachabilityChanged: () => exits?.sync(),
         namesChanged: () => api?.namesChanged(),
         neighborAdded: (peerId) => api?.neighborAdded(peerId),
         neighborChanged: (peerId) => api?.neighborChanged(peerId),
@@ -392,7 +393,8 @@ export async function runDaemon(configPath: string, explicit: boolean): Promise<
     // Routes for accepted prefixes that could not be added yet (the link down) are tried again.
     const routeRetry = setInterval(() => {
       if (running.isEnabled) prefixRoutes?.retry(running.prefixes.accepted());
-      // An exit's route may go (or come) while its claims stay as they were.
+      // The host's routes for the exit, if the kernel refused them when the exit's reach or claims
+      // last changed (exitReachabilityChanged, prefixesChanged), are tried again.
       theExits.sync();
     }, ROUTE_RETRY_MS);
     const shutdown = (signal: string): void => {

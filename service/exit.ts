@@ -87,8 +87,15 @@ export class Exits {
     return this.choice;
   }
 
-  /** What using the exit amounts to now (ExitState). */
+  /** What using the exit amounts to, as sync() last applied it to the host (ExitState): the
+   *  routes, the forwarding of names beyond .rovy and what D-Bus was told all follow it, so a
+   *  client never reads "active" before its names go to the exit. */
   get state(): ExitState {
+    return this.lastState;
+  }
+
+  /** What using the exit amounts to by the node's view now: what sync() applies. */
+  private judge(): ExitState {
     if (!this.choice) return 'off';
     const using = this.o.node.exitReport().using;
     if (this.o.node.isEnabled && using?.reachable) return 'active';
@@ -129,7 +136,9 @@ export class Exits {
     const offering = this.offering.offer && node.isEnabled;
     this.offer.apply(offering ? { device: this.o.device, uplink: this.offering.uplink } : null);
     this.dns.ensure(offering ? node.addressText : null);
-    const state = this.state;
+    const state = this.judge();
+    if (state !== this.lastState && this.choice) this.o.log.info(`exit ${this.choice.peerId}: ${state}`);
+    this.lastState = state;
     const profile = JSON.stringify(this.profile());
     if (profile !== this.lastProfile) {
       this.lastProfile = profile;
@@ -142,8 +151,6 @@ export class Exits {
       this.dnsTo = dnsTo;
       node.setDnsForwarder(dnsTo ? exitForwarder(formatIPv6(fcAddressBytes(decodePeerId(dnsTo)))) : null);
     }
-    if (state !== this.lastState && this.choice) this.o.log.info(`exit ${this.choice.peerId}: ${state}`);
-    this.lastState = state;
     const said = JSON.stringify([this.choice, state, report.offers]);
     if (said !== this.lastSaid) {
       this.lastSaid = said;

@@ -178,6 +178,8 @@ export interface NodeEvents {
   discoveryChanged?(): void;
   /** The routed prefixes accepted from other nodes changed (routes via the TUN to install). */
   prefixesChanged?(): void;
+  /** The exit in use came into reach or went out of it (exitReport's `reachable`). */
+  exitReachabilityChanged?(): void;
 }
 
 /** Slots per batch: enough to amortise the native calls, small enough to stay in L2. */
@@ -255,6 +257,8 @@ export class MeshNode {
   private readonly routedReported = new Set<string>();
   /** Routes or end-to-end peers changed since the last report. */
   private routedDirty = false;
+  /** Whether the exit in use was reachable when routes were last reported. */
+  private exitReachable = false;
   private readonly send: SendPipeline;
   private readonly receive: ReceivePipeline;
   private timer: NodeJS.Timeout | null = null;
@@ -597,6 +601,14 @@ export class MeshNode {
   /** Tells the embedder which routed destinations appeared, went, or changed. */
   private reportRouted(): void {
     this.routedDirty = false;
+    // The exit in use coming back into reach changes none of its claims: told on its own, so that
+    // the embedder's routes and DNS forwarding follow at this tick, not at its next poll (the
+    // status said "active" up to 5 s before names beyond .rovy went to the exit again).
+    const exitReachable = this.exitKey !== null && this.routing.routeTo(this.exitKey) !== undefined;
+    if (exitReachable !== this.exitReachable) {
+      this.exitReachable = exitReachable;
+      this.events.exitReachabilityChanged?.();
+    }
     const current = new Set<string>();
     for (const status of this.routedStatuses()) {
       current.add(status.peerId);
@@ -756,6 +768,8 @@ export class MeshNode {
    *  exit of `publicKey`, from the next judgement on, as long as it offers one; null: no exit. */
   useExit(publicKey: Uint8Array | null): void {
     this.exitKey = publicKey;
+    // The embedder syncs after choosing: only later changes of reach are told.
+    this.exitReachable = publicKey !== null && this.routing.routeTo(publicKey) !== undefined;
     this.prefixes.choose(publicKey);
     this.applyOwnPrefixes();
     if (this.prefixes.update(this.routing.map, this.sessions.now(), Date.now(), true)) this.events.prefixesChanged?.();

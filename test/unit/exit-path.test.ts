@@ -133,6 +133,41 @@ test('a client\'s traffic beyond the mesh goes through the exit it chose, and on
   assert.ok(![13, 15, 16].some((fill) => hasFill(tunB, fill) || hasFill(tunE, fill)));
 });
 
+test('a client is told when the exit in use goes out of reach and comes back, though its claims stay as they were', async (t) => {
+  const hub = new MemoryHub();
+  const [ka, kb, ke] = [generateKeyPair(), generateKeyPair(), generateKeyPair()] as [KeyPair, KeyPair, KeyPair];
+  const mem = ['fd00::a', 'fd00::b', 'fd00::e'].map((a) => hub.attach(a));
+  const peer = (k: KeyPair, i: number) => ({ publicKey: k.publicKey, endpoint: mem[i]!.endpoint });
+  const told: boolean[] = [];
+  let prefixChanges = 0;
+  const a = new MeshNode({
+    identity: ka, tun: new MemoryTun(), sockets: [], transports: [mem[0]!], mtu: 1420, ports: { filter: false, rules: [] }, peers: [peer(kb, 1)],
+    events: { exitReachabilityChanged: () => told.push(a.exitReport().using!.reachable), prefixesChanged: () => prefixChanges++ },
+  });
+  const b = new MeshNode({ identity: kb, tun: new MemoryTun(), sockets: [], transports: [mem[1]!], mtu: 1420, ports: { filter: false, rules: [] }, peers: [peer(ka, 0), peer(ke, 2)] });
+  const e = new MeshNode({ identity: ke, tun: new MemoryTun(), sockets: [], transports: [mem[2]!], mtu: 1420, ports: { filter: false, rules: [] }, peers: [peer(kb, 1)], exit: { offer: true, clients: null } });
+  const nodes = [a, b, e];
+  for (const n of nodes) n.start();
+  t.after(() => {
+    for (const n of nodes) n.stop();
+    for (const m of mem) m.close();
+  });
+  await until('A hears E\'s offer, two hops away', () => a.exitReport().offers.some((o) => o.peerId === e.peerId && o.hops === 2), 5000);
+  // Chosen while reachable: the embedder syncs after choosing, and is told nothing more.
+  a.useExit(ke.publicKey);
+  assert.equal(a.exitReport().using?.reachable, true);
+  const claimsBefore = prefixChanges;
+  // B drops its link to E: E's announcement stays in A's map for its grace, unreachable.
+  b.disconnectPeer(e.peerId);
+  await until('A is told E went out of reach', () => told.length > 0, 5000);
+  assert.deepEqual(told, [false]);
+  assert.equal(a.prefixesReport().exits, 1, 'the offer was forgotten already: the test cut too slowly');
+  b.connectPeer(peer(ke, 2));
+  await until('A is told E is back in reach', () => told.length > 1, 5000);
+  assert.deepEqual(told, [false, true]);
+  assert.equal(prefixChanges, claimsBefore, 'the claims changed: the reach was not told on its own');
+});
+
 test('a mesh IPv4 address is held by the first key that sends from it, while it keeps sending', () => {
   const bindings = new Ipv4Bindings();
   const address = parseIPv4('100.64.1.2');
