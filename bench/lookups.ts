@@ -248,8 +248,8 @@ function report(what: string, results: PairResult[]): void {
 
 const { values, names } = benchArgs({ pairs: '300', 'steady-min': '60', hostile: '0.1', 'hello-age': '0' });
 const pairs = Number(values.pairs);
-// An hour holds the trees' beacons in whole periods where a root signs every 20 minutes, two where
-// it signs every 40 (every node below it of the fourteenth revision or later, as in the
+// An hour holds the trees' beacons in whole periods where a root signs every 20 minutes, two hours
+// where it signs every 40 (every node below it of the fourteenth revision or later, as in the
 // simulator); a shorter window leaves some out. The map's announcements come again every 12 hours
 // (every 30 minutes only near a node of an earlier revision, which the simulator has none of), an
 // unchanged locator's publish every 24: `--steady-min 1470` holds both.

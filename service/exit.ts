@@ -1,8 +1,9 @@
 // Exits, as the daemon runs them (issue 15, 2): the exit this host uses (chosen with
 // `rovy exit use` or SetExitNode, kept in the state file) and the one it offers ([exit] in the
 // config). It tells the node which exit to route to, and keeps the host's routing in step with
-// what the mesh says (exit-routes.ts, exit-offer.ts): whenever routed prefixes change, the mesh is
-// switched, and every few seconds (an exit's route can go while its claims stay).
+// what the mesh says (exit-routes.ts, exit-offer.ts): whenever routed prefixes change, the exit in
+// use comes into or goes out of reach, or the mesh is switched, and every few seconds (routes the
+// kernel refused are tried again, and the offers' hop counts told anew).
 import type { MeshNode } from '../src/node/node.js';
 import { decodePeerId } from '../src/keys/peerid.js';
 import { formatIPv4 } from '../src/keys/ip-text.js';

@@ -178,7 +178,8 @@ export interface NodeEvents {
   discoveryChanged?(): void;
   /** The routed prefixes accepted from other nodes changed (routes via the TUN to install). */
   prefixesChanged?(): void;
-  /** The exit in use came into reach or went out of it (exitReport's `reachable`). */
+  /** A route to the exit in use appeared or went (whether it offers one comes with
+   *  prefixesChanged). */
   exitReachabilityChanged?(): void;
 }
 

@@ -443,11 +443,12 @@ test('an unchanged locator is published again every day, not signed anew, and a 
   // Hourly, every node's publish was nearly all the steady traffic at the nodes of many links.
   const requests = () => sim.nodes.reduce((sum, n) => sum + n.agent.lookups.counters.requestsSent, 0);
   const before = requests();
-  const quiet = LOCATOR_REFRESH_MS - 1_800_000;
+  // The daily publish (PROTOCOL.md §12, fifteenth revision): nothing for 23.5 hours.
+  const quiet = 23.5 * 3_600_000;
   sim.run(quiet);
   assert.equal(requests(), before, `a steady mesh sent ${requests() - before} requests in ${quiet / 3_600_000} hours`);
-  sim.run(LOCATOR_REFRESH_MS - quiet + 10_000);
-  assert.ok(lookups.counters.publishes > publishes, 'not published again within LOCATOR_REFRESH_MS');
+  sim.run(24 * 3_600_000 - quiet + 10_000);
+  assert.ok(lookups.counters.publishes > publishes, 'not published again within a day');
   assert.equal(lookups.ownLocator, signed, 'signed anew though nothing moved');
   assert.equal(nearest.agent.lookups.table.get(target)?.locator.sequence, signed.sequence, 'the node nearest its address did not get it back');
   // A place that changes is signed anew, as ever.
@@ -588,7 +589,7 @@ test('a FIND that names its asker\'s locator by reference is taken as that locat
 });
 
 test("a node that comes up near an address after that node's last publish learns its locator from its own publish", () => {
-  // What the hourly publish did, and the twelve-hourly one leaves to the newcomer: the nodes
+  // What the hourly publish did, and the daily one leaves to the newcomer: the nodes
   // nearest an address hold its locator, new ones too.
   const g = randomGeometricGraph(80, 21);
   const sim = makeSim(g, new Map());
