@@ -47,7 +47,7 @@ const PAIRS: [number, number][] = [[0, 41], [17, 63], [70, 5]];
 test('a rest tick before its node\'s nextDue does nothing: none sends, leaves work, or changes nextDue or the state', () => {
   const g = randomGeometricGraph(80, 21);
   const sim = makeSim(g, true);
-  // Past the roots' beacon refresh (20 min), the routes' idle expiry (10 min) and the dead
+  // Past the roots' beacon refresh (40 min), the routes' idle expiry (10 min) and the dead
   // root's expiry (50 min), each a deadline the idle ticks must not run past.
   scenario(sim, 75 * 60_000, PAIRS, 33, true);
   assert.deepEqual(sim.restTickAudit.faults.slice(0, 5), []);
