@@ -192,16 +192,19 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
     phaseDone('steady');
     const seconds = steadyMin * 60;
     console.log(`  steady traffic over ${steadyMin} min after that (B/s per node): ${quantiles(Float64Array.from(steady.perNode, (b) => b / seconds))}`);
-    // Where it goes: per kind, the mean node's, the 99th percentile's and the busiest node's.
+    // Where it goes: per kind, the mean node's, the 99th percentile's, the busiest node's and the
+    // next busiest's (a hub's neighbour of many links may pass on more than the hub).
     const ranked = Array.from(steady.perNode.keys()).sort((a, b) => steady.perNode[a]! - steady.perNode[b]!);
     const p99 = ranked[Math.min(ranked.length - 1, Math.floor(0.99 * ranked.length))]!;
     const busiest = ranked.at(-1)!;
-    // And the node of most links, where it is not the busiest.
-    const nodes = hub === busiest ? [p99, busiest] : [p99, busiest, hub];
+    const next = ranked.at(-2) ?? busiest;
+    // And the node of most links, where it is neither.
+    const nodes = hub === busiest || hub === next ? [p99, busiest, next] : [p99, busiest, next, hub];
     const split = kinds.take(nodes).filter((k) => k.mean > 0 || k.atNodes.some((b) => b > 0));
-    const mostNote = hub === busiest ? '' : ` / node of most links ${hub}, ${g.adjacency[hub]!.length} links, ${(steady.perNode[hub]! / seconds).toFixed(0)} B/s in all`;
+    const inAll = (node: number) => `${g.adjacency[node]!.length} links, ${(steady.perNode[node]! / seconds).toFixed(0)} B/s in all`;
+    const mostNote = nodes.length === 3 ? '' : ` / node of most links ${hub}, ${inAll(hub)}`;
     console.log(
-      `    by kind (B/s, mean node / p99 node ${p99}, ${g.adjacency[p99]!.length} links / busiest node ${busiest}, ${g.adjacency[busiest]!.length} links${mostNote}): ` +
+      `    by kind (B/s, mean node / p99 node ${p99}, ${g.adjacency[p99]!.length} links / busiest node ${busiest}, ${inAll(busiest)} / next busiest ${next}, ${inAll(next)}${mostNote}): ` +
         split.map((k) => `${k.kind} ${(k.mean / seconds).toFixed(1)} / ${k.atNodes.map((b) => (b / seconds).toFixed(0)).join(' / ')}`).join('; '),
     );
   }
