@@ -605,7 +605,7 @@ export class MeshNode {
     // The exit in use coming back into reach changes none of its claims: told on its own, so that
     // the embedder's routes and DNS forwarding follow at this tick, not at its next poll (the
     // status said "active" up to 5 s before names beyond .rovy went to the exit again).
-    const exitReachable = this.exitKey !== null && this.routing.routeTo(this.exitKey) !== undefined;
+    const exitReachable = this.exitRouted();
     if (exitReachable !== this.exitReachable) {
       this.exitReachable = exitReachable;
       this.events.exitReachabilityChanged?.();
@@ -770,10 +770,15 @@ export class MeshNode {
   useExit(publicKey: Uint8Array | null): void {
     this.exitKey = publicKey;
     // The embedder syncs after choosing: only later changes of reach are told.
-    this.exitReachable = publicKey !== null && this.routing.routeTo(publicKey) !== undefined;
+    this.exitReachable = this.exitRouted();
     this.prefixes.choose(publicKey);
     this.applyOwnPrefixes();
     if (this.prefixes.update(this.routing.map, this.sessions.now(), Date.now(), true)) this.events.prefixesChanged?.();
+  }
+
+  /** Whether routing has a route to the exit in use. */
+  private exitRouted(): boolean {
+    return this.exitKey !== null && this.routing.routeTo(this.exitKey) !== undefined;
   }
 
   /** Where the resolver at fc00::1 sends queries for names outside .rovy: the embedder's way to
@@ -826,7 +831,7 @@ export class MeshNode {
         ? {
             peerId: encodePeerId(this.exitKey),
             available: chosen !== null,
-            reachable: chosen !== null && hops(this.exitKey) !== null,
+            reachable: chosen !== null && this.exitRouted(),
             ipv4: chosen?.ipv4 ?? false,
             ipv6: chosen?.ipv6 ?? false,
           }

@@ -13,9 +13,9 @@ import { parseIPv4, parseIPv6 } from '../../src/keys/ip-text.js';
 import { meshIPv4Bytes, fcAddressBytes } from '../../src/keys/address.js';
 import { MeshNode } from '../../src/node/node.js';
 import { MemoryTun } from '../../src/tun/memory.js';
-import { MemoryHub } from '../../src/transport/memory.js';
 import { Ipv4Bindings, HOLD_MS, MAX_BINDINGS } from '../../src/fcnet/ipv4-bindings.js';
 import { untilFast as until } from '../wait.js';
+import { memoryLine } from './memory-line.js';
 import { ipv4Packet, ipv6Packet } from './packets.js';
 
 const ipv6 = (src: Uint8Array, dst: Uint8Array, fill: number) => ipv6Packet(src, dst, 24, fill);
@@ -29,21 +29,11 @@ const has = (tun: MemoryTun, packet: Uint8Array) =>
 const hasFill = (tun: MemoryTun, fill: number) => tun.written.some((w) => w[w.length - 1] === fill);
 
 test('a client\'s traffic beyond the mesh goes through the exit it chose, and only what may pass does', async (t) => {
-  const hub = new MemoryHub();
-  const [ka, kb, ke] = [generateKeyPair(), generateKeyPair(), generateKeyPair()] as [KeyPair, KeyPair, KeyPair];
-  const mem = ['fd00::a', 'fd00::b', 'fd00::e'].map((a) => hub.attach(a));
-  const [tunA, tunB, tunE] = [new MemoryTun(), new MemoryTun(), new MemoryTun()];
-  const peer = (k: KeyPair, i: number) => ({ publicKey: k.publicKey, endpoint: mem[i]!.endpoint });
   // A's filter is on, no port open: what comes back must be a reply to a flow A's host started.
-  const a = new MeshNode({ identity: ka, tun: tunA, sockets: [], transports: [mem[0]!], mtu: 1420, ports: { filter: true, rules: [] }, peers: [peer(kb, 1)] });
-  const b = new MeshNode({ identity: kb, tun: tunB, sockets: [], transports: [mem[1]!], mtu: 1420, ports: { filter: false, rules: [] }, peers: [peer(ka, 0), peer(ke, 2)] });
-  const e = new MeshNode({ identity: ke, tun: tunE, sockets: [], transports: [mem[2]!], mtu: 1420, ports: { filter: false, rules: [] }, peers: [peer(kb, 1)], exit: { offer: true, clients: null } });
-  const nodes = [a, b, e];
-  for (const n of nodes) n.start();
-  t.after(() => {
-    for (const n of nodes) n.stop();
-    for (const m of mem) m.close();
-  });
+  const line = memoryLine(t, [{ ports: { filter: true, rules: [] } }, {}, { exit: { offer: true, clients: null } }]);
+  const [a, b, e] = line.nodes as [MeshNode, MeshNode, MeshNode];
+  const [ka, kb, ke] = line.keys as [KeyPair, KeyPair, KeyPair];
+  const [tunA, tunB, tunE] = line.tuns as [MemoryTun, MemoryTun, MemoryTun];
   await until('A hears E\'s offer, two hops away', () => a.exitReport().offers.some((o) => o.peerId === e.peerId && o.ipv4 && o.ipv6 && o.hops === 2), 5000);
   // (E's answers go to A by E's own route to it.)
   await until('E routes to A', () => (e.peerStatus(a.peerId)?.hops ?? 0) === 2, 5000);
@@ -134,24 +124,12 @@ test('a client\'s traffic beyond the mesh goes through the exit it chose, and on
 });
 
 test('a client is told when the exit in use goes out of reach and comes back, though its claims stay as they were', async (t) => {
-  const hub = new MemoryHub();
-  const [ka, kb, ke] = [generateKeyPair(), generateKeyPair(), generateKeyPair()] as [KeyPair, KeyPair, KeyPair];
-  const mem = ['fd00::a', 'fd00::b', 'fd00::e'].map((a) => hub.attach(a));
-  const peer = (k: KeyPair, i: number) => ({ publicKey: k.publicKey, endpoint: mem[i]!.endpoint });
   const told: boolean[] = [];
   let prefixChanges = 0;
-  const a = new MeshNode({
-    identity: ka, tun: new MemoryTun(), sockets: [], transports: [mem[0]!], mtu: 1420, ports: { filter: false, rules: [] }, peers: [peer(kb, 1)],
-    events: { exitReachabilityChanged: () => told.push(a.exitReport().using!.reachable), prefixesChanged: () => prefixChanges++ },
-  });
-  const b = new MeshNode({ identity: kb, tun: new MemoryTun(), sockets: [], transports: [mem[1]!], mtu: 1420, ports: { filter: false, rules: [] }, peers: [peer(ka, 0), peer(ke, 2)] });
-  const e = new MeshNode({ identity: ke, tun: new MemoryTun(), sockets: [], transports: [mem[2]!], mtu: 1420, ports: { filter: false, rules: [] }, peers: [peer(kb, 1)], exit: { offer: true, clients: null } });
-  const nodes = [a, b, e];
-  for (const n of nodes) n.start();
-  t.after(() => {
-    for (const n of nodes) n.stop();
-    for (const m of mem) m.close();
-  });
+  const events = { exitReachabilityChanged: () => told.push(a.exitReport().using!.reachable), prefixesChanged: () => prefixChanges++ };
+  const line = memoryLine(t, [{ events }, {}, { exit: { offer: true, clients: null } }]);
+  const [a, b, e] = line.nodes as [MeshNode, MeshNode, MeshNode];
+  const ke = line.keys[2]!;
   await until('A hears E\'s offer, two hops away', () => a.exitReport().offers.some((o) => o.peerId === e.peerId && o.hops === 2), 5000);
   // Chosen while reachable: the embedder syncs after choosing, and is told nothing more.
   a.useExit(ke.publicKey);
@@ -162,7 +140,7 @@ test('a client is told when the exit in use goes out of reach and comes back, th
   await until('A is told E went out of reach', () => told.length > 0, 5000);
   assert.deepEqual(told, [false]);
   assert.equal(a.prefixesReport().exits, 1, 'the offer was forgotten already: the test cut too slowly');
-  b.connectPeer(peer(ke, 2));
+  b.connectPeer({ publicKey: ke.publicKey, endpoint: line.endpoint(2) });
   await until('A is told E is back in reach', () => told.length > 1, 5000);
   assert.deepEqual(told, [false, true]);
   assert.equal(prefixChanges, claimsBefore, 'the claims changed: the reach was not told on its own');
