@@ -30,6 +30,10 @@ const IDLE_FORGET_MS = 300_000;
 /** Time-exceeded reports signed per second (each costs a signature), and the burst allowed. */
 const REPORTS_PER_SECOND = 50;
 const REPORT_BURST = 16;
+/** A peer whose route came back is sent an initiation at once if its last is this old ... */
+const ROUTE_BACK_INITIATION_MS = 1000;
+/** ... and no more than this many such initiations go in one tick. */
+const ROUTE_BACK_PER_TICK = 32;
 
 export interface EndToEndEvents {
   /** A session came up or went down, or the peer was created or forgotten. */
@@ -45,6 +49,12 @@ export class EndToEnd {
   private readonly byAddress = new AddressTable<Peer>();
   private readonly held = new Map<Peer, Uint8Array[]>();
   private readonly reports = new TokenBucket(REPORTS_PER_SECOND, REPORT_BURST);
+  /** Peers with a session that routing had no route to at its last change (routesChanged). */
+  private readonly routeless = new Set<Peer>();
+  /** Peers whose route came back, and when, to be handshaken anew (routesChanged); and how many
+   *  more may be this tick. */
+  private readonly routeBack = new Map<Peer, number>();
+  private routeBackBudget = ROUTE_BACK_PER_TICK;
 
   constructor(
     private readonly identity: StaticIdentity,
@@ -104,11 +114,45 @@ export class EndToEnd {
     held.push(packet.slice());
   }
 
-  /** Points every peer's session at its current route, after routing changed. */
+  /** Points every peer's session at its current route, after routing changed. A peer routing
+   *  had no route to, and has again, may have restarted meanwhile, its session keys gone with
+   *  it: a handshake at once tells, where waiting for its silence would take 15 s
+   *  (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT; an exit that restarted carried nothing for that long).
+   *  The session in use goes on until the new one is up. Not REKEY_TIMEOUT's limit but one
+   *  initiation a second: the last one, however recent, may have gone by the route that went
+   *  (or been sealed for the peer's earlier run); a route that keeps coming and going costs the
+   *  peer one initiation a second at most. And at most ROUTE_BACK_PER_TICK a tick, the rest at
+   *  the next: a node whose one link came back has every peer's route back at once, and an
+   *  initiation costs two X25519s. */
   routesChanged(routeTo: (publicKey: Uint8Array) => Route | undefined): void {
     for (const peer of this.sessions.allPeers()) {
       const route = routeTo(peer.publicKey);
-      if (route) peer.endpoint = encodeRoute(route.link, route.label);
+      if (!route) {
+        if (peer.current) this.routeless.add(peer);
+        this.routeBack.delete(peer);
+        continue;
+      }
+      peer.endpoint = encodeRoute(route.link, route.label);
+      if (this.routeless.delete(peer)) this.routeBack.set(peer, this.sessions.now());
+    }
+    this.handshakeRoutesBack();
+  }
+
+  /** Initiates to the peers whose route came back, as the limits allow; one initiated to less
+   *  than a second ago waits for a later tick, and one with a session newer than its route's
+   *  return needs none. */
+  private handshakeRoutesBack(): void {
+    const now = this.sessions.now();
+    for (const [peer, backAt] of this.routeBack) {
+      if (!peer.current || peer.current.createdAt > backAt) {
+        this.routeBack.delete(peer);
+        continue;
+      }
+      if (now - peer.lastInitiationSentAt < ROUTE_BACK_INITIATION_MS) continue;
+      if (this.routeBackBudget <= 0) return;
+      this.routeBack.delete(peer);
+      this.routeBackBudget--;
+      this.sessions.initiate(peer, now, true);
     }
   }
 
@@ -192,6 +236,8 @@ export class EndToEnd {
 
   tick(hasRoute: (publicKey: Uint8Array) => boolean): void {
     this.sessions.tick();
+    this.routeBackBudget = ROUTE_BACK_PER_TICK;
+    this.handshakeRoutesBack();
     const now = this.sessions.now();
     for (const peer of [...this.sessions.allPeers()]) {
       const idle = !peer.current && !peer.next && !peer.handshake && now - Math.max(peer.lastReceivedAt, peer.lastSentAt) > IDLE_FORGET_MS;
@@ -201,11 +247,15 @@ export class EndToEnd {
 
   closeAll(): void {
     this.held.clear();
+    this.routeless.clear();
+    this.routeBack.clear();
     this.sessions.closeAll();
   }
 
   destroy(): void {
     this.held.clear();
+    this.routeless.clear();
+    this.routeBack.clear();
     this.sessions.destroy();
   }
 
@@ -224,6 +274,8 @@ export class EndToEnd {
 
   private forget(peer: Peer): void {
     this.held.delete(peer);
+    this.routeless.delete(peer);
+    this.routeBack.delete(peer);
     this.sessions.removePeer(peer);
     this.byAddress.delete(peer.address);
     this.events.changed(peer);

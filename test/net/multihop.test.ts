@@ -1,7 +1,7 @@
 // Multi-hop meshes of real daemons in network namespaces: nodes configured only with their own
 // links find routes to every other node, and real tools see a routed network.
 //
-//   line:  n0 ── n1 ── n2 ── n3 ── n4          (ping, traceroute6, packet-too-big, restarts of n2 and n4)
+//   line:  n0 ── n1 ── n2 ── n3 ── n4          (ping, traceroute6, packet-too-big, restarts of n2 and n4, twice)
 //   ring:  r0 ── r1 ── r2 ── r3 ── r4 ── r5 ── r0   (a link cut under a ping flow)
 //   line:  p0 ── p1 ── p2                        (p0's one-way flow to p1 cut: p1 notices)
 import { test } from 'node:test';
@@ -98,6 +98,18 @@ test('a line of five nodes routes end to end', { skip: !isRoot && 'needs root fo
       await until('n4 reaches n0, four hops away, from its own routes', () => ping(n4, n0).code === 0, 10_000);
       console.log(`# line of 5: n4 restarted, routes to n0 again ${Math.round(performance.now() - stopped)} ms after it stopped`);
     });
+
+    await t.test('an end node away until routing withdrew it: the far end handshakes with it again as soon as it has a route, not after 15 s of silence', async () => {
+      await until('n0 reaches n4', () => ping(n0, n4).code === 0, 30_000);
+      assert.equal(await daemons[4]!.stop(), 0, daemons[4]!.log);
+      await until('n0 answers "no route" for n4', () => /Destination unreachable: No route/i.test(ping(n0, n4).out), 20_000);
+      daemons[4] = lab.start(n4.ns, n4.config);
+      const started = performance.now();
+      // n0's session with n4 died with n4: what n0 seals under it n4 cannot open, and WireGuard's
+      // timers would start a new handshake only after 15 s of sending unanswered.
+      await until('n0 reaches n4 again', () => ping(n0, n4).code === 0, 10_000);
+      console.log(`# line of 5: n4 away past its link's timeout, end-to-end again ${Math.round(performance.now() - started)} ms after it started`);
+    });
   } finally {
     await lab.cleanup();
   }
@@ -128,8 +140,12 @@ test('a ring of six reroutes around a cut link', { skip: !isRoot && 'needs root 
       return traceHops(before).join() === [r1.address, r2.address].join();
     }, 20_000).catch((err: Error) => assert.fail(`${err.message}\n${before}\n${names}`));
 
-    // A flow of pings, timestamped (-D), runs while the link r1–r2 on the short way is cut.
-    const flow = lab.spawn(r0.ns, ['ping', '-6', '-n', '-D', '-i', '0.1', '-W', '1', '-w', '40', r2.address]);
+    // A flow of pings, timestamped (-D), runs while the link r1–r2 on the short way is cut. It
+    // is bounded by a count, not a deadline: with -w, ping quits at the first ICMP error, and
+    // a mesh a second or two old may answer one "no route" (r2 now lies beyond r0's map, and
+    // r0's first lookup can end before anyone it asks has r2's locator) before the lookup
+    // that finds r2 the long way round.
+    const flow = lab.spawn(r0.ns, ['ping', '-6', '-n', '-D', '-i', '0.1', '-W', '1', '-c', '400', r2.address]);
     await until('the flow is answered', () => /icmp_seq=\d+ ttl/.test(flow.log), 10_000);
     const [v12] = veths.get('1-2')!;
     const cutAt = Date.now() / 1000;
@@ -143,7 +159,8 @@ test('a ring of six reroutes around a cut link', { skip: !isRoot && 'needs root 
     // The long way round, r0–r5–r4–r3–r2, is four hops: ttl 61 says the flow took it.
     await until('the flow is answered the long way round', () => replyAfterCut() !== undefined, 30_000);
     const recovered = replyAfterCut()!;
-    console.log(`# ring of 6: link cut to first reply on the new path: ${Math.round((recovered - cutAt) * 1000)} ms`);
+    const noRoute = flow.log.match(/Destination unreachable: No route/g)?.length ?? 0;
+    console.log(`# ring of 6: link cut to first reply on the new path: ${Math.round((recovered - cutAt) * 1000)} ms (${noRoute} pings answered "no route" meanwhile)`);
     const after = trace();
     assert.deepEqual(traceHops(after), [nodes[5]!.address, nodes[4]!.address, nodes[3]!.address, r2.address], `${after}\n${names}`);
     flow.signal('SIGINT');

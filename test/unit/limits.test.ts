@@ -63,3 +63,40 @@ test('a keypair that has sent REJECT_AFTER_MESSAGES messages sends no more', () 
   assert.equal(a.manager.sendTransport(a.peer, new Uint8Array(32), a.manager.now()), false);
   assert.ok(!types(a.outbox).includes(4), 'a transport message went out past the counter cap');
 });
+
+test('end-to-end peers whose routes come back are handshaken anew at most 32 a tick, and each at most once a second (later, not never)', () => {
+  const { a, b, keysB, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  // A real keypair stands for each peer's session: only that there is one matters here.
+  const session = a.peer.current!;
+  const counters = new Counters();
+  const links = new Links(b.manager, { linkUp() {}, linkDown() {} });
+  const icmp = new IcmpReplies(new MemoryTun(), fcAddressBytes(keysB.publicKey), b.manager.now);
+  const e2e = new EndToEnd(keysB, b.manager, links, icmp, counters, { changed() {}, resend() {}, internalError() {} }, 1420, b.manager.now);
+  const routeOf = (publicKey: Uint8Array) => ({ publicKey, address: fcAddressBytes(publicKey), link: 1, label: [2] }) as unknown as Parameters<EndToEnd['peerFor']>[0];
+  const peers = Array.from({ length: 100 }, () => e2e.peerFor(routeOf(randomBytes(32)))!);
+  for (const peer of peers) peer.current = session;
+  // Each initiation goes to link 1, which has no session here: counted as such.
+  const sent = () => counters.noSession;
+  // One link, every route through it: gone, then back.
+  e2e.routesChanged(() => undefined);
+  assert.equal(sent(), 0);
+  e2e.routesChanged(routeOf);
+  assert.equal(sent(), 32, 'the first tick');
+  for (const expected of [64, 96, 100, 100]) {
+    e2e.tick(() => true);
+    assert.equal(sent(), expected);
+  }
+  assert.ok(peers.every((p) => p.lastInitiationSentAt === clock.mono), 'a peer was not sent one');
+  // Gone and back again within the second: none now ...
+  e2e.routesChanged(() => undefined);
+  e2e.routesChanged(routeOf);
+  e2e.tick(() => true);
+  assert.equal(sent(), 100);
+  // ... but once the second is up, 32 a tick again.
+  clock.mono += 1000;
+  e2e.tick(() => true);
+  assert.equal(sent(), 132);
+  e2e.destroy();
+});

@@ -16,20 +16,26 @@ export interface MemoryLine {
   readonly tuns: MemoryTun[];
   /** Where node i is reached on the hub (a peer's endpoint). */
   endpoint(i: number): MemoryTransport['endpoint'];
+  /** Stops node i: it leaves the hub, and nothing reaches it. */
+  stop(i: number): void;
+  /** Starts stopped node i again with the same key and options, a new TUN and no state. */
+  startAgain(i: number): MeshNode;
 }
 
 /** Starts the line, one node per entry of `options`; the test's end stops it. */
 export function memoryLine(t: TestContext, options: LineNodeOptions[]): MemoryLine {
   const hub = new MemoryHub();
-  const mem: MemoryTransport[] = options.map((_, i) => hub.attach(`fd00::${i + 1}`));
+  const addresses = options.map((_, i) => `fd00::${i + 1}`);
+  const mem: MemoryTransport[] = addresses.map((a) => hub.attach(a));
   const keys = options.map(() => generateKeyPair());
   const tuns: MemoryTun[] = [];
   const nodes: MeshNode[] = [];
-  const make = (i: number): void => {
+  const make = (i: number): MeshNode => {
     const peers = [i - 1, i + 1].filter((j) => j >= 0 && j < options.length).map((j) => ({ publicKey: keys[j]!.publicKey, endpoint: mem[j]!.endpoint }));
     tuns[i] = new MemoryTun();
     nodes[i] = new MeshNode({ mtu: 1420, ports: { filter: false, rules: [] }, ...options[i], identity: keys[i]!, tun: tuns[i]!, sockets: [], transports: [mem[i]!], peers });
     nodes[i]!.start();
+    return nodes[i]!;
   };
   options.forEach((_, i) => make(i));
   t.after(() => {
@@ -41,5 +47,13 @@ export function memoryLine(t: TestContext, options: LineNodeOptions[]): MemoryLi
     keys,
     tuns,
     endpoint: (i) => mem[i]!.endpoint,
+    stop(i) {
+      nodes[i]!.stop();
+      mem[i]!.close();
+    },
+    startAgain(i) {
+      mem[i] = hub.attach(addresses[i]!);
+      return make(i);
+    },
   };
 }
