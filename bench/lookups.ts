@@ -14,12 +14,14 @@
 // the average).
 //
 // Run:  npm run bench:lookups [-- graph-name ...] [--pairs N] [--steady-min M] [--hostile P] [--hello-age MS]
+// A graph name `holme-kim-N` generates powerlaw-10000's shape at N nodes (bench/sim/graph.ts
+// holmeKimGraph), to see how state and traffic grow with the mesh within one shape.
 import { addressOf } from '../src/routing/locator.js';
 import { SharedPairKeys } from '../src/routing/lookup-tags.js';
 import { BOOTSTRAP_ROUNDS_MS, LOOKUP_TIMEOUT_MS, type Behaviour, type LookupResult } from '../src/routing/lookups.js';
 import { benchArgs, graphFiles } from './sim/args.js';
 import { AgentSim, type AgentIo } from './sim/agent-sim.js';
-import { bfs, graphDir, loadEdgeList, rng, type Graph } from './sim/graph.js';
+import { bfs, graphDir, holmeKimGraph, loadEdgeList, rng, type Graph } from './sim/graph.js';
 import { MeshAgent, keepLookups } from './sim/mesh-agent.js';
 import { Deliveries, failover, flowPairs, withinRouteReach, type Failover } from './sim/flows.js';
 import { quantiles } from './sim/summary.js';
@@ -259,4 +261,14 @@ const pairs = Number(values.pairs);
 const steadyMin = Number(values['steady-min']);
 const hostile = Number(values.hostile);
 const lastHelloAge = Number(values['hello-age']);
-for (const file of graphFiles(GRAPH_DIR, names)) runGraph(loadEdgeList(file), pairs, steadyMin, hostile);
+/** Seed of the generated graphs: the same N gives the same graph. */
+const GENERATED_SEED = 20261205;
+const GENERATED = /^holme-kim-(\d+)$/;
+const fileNames = names.filter((name) => !GENERATED.test(name));
+// No names: every shared graph; only generated ones: no file.
+const files = names.length === 0 || fileNames.length > 0 ? graphFiles(GRAPH_DIR, fileNames) : [];
+for (const file of files) runGraph(loadEdgeList(file), pairs, steadyMin, hostile);
+for (const name of names) {
+  const size = GENERATED.exec(name)?.[1];
+  if (size) runGraph(holmeKimGraph(Number(size), 3, 0.3, GENERATED_SEED), pairs, steadyMin, hostile);
+}

@@ -94,6 +94,55 @@ export function randomGeometricGraph(n: number, seed: number, meanDegree = 5): G
   return makeGraph(`random-${n}`, n, edges);
 }
 
+/**
+ * A Holme–Kim power-law cluster graph, the shape of powerlaw-10000 (generated with networkx's
+ * `powerlaw_cluster_graph(10000, 3, 0.3)`), at any size, to see how what a node holds and sends
+ * grows with the mesh within one family of shapes. Nodes come one at a time, each with `m` links:
+ * the first to a node drawn in proportion to its degree (preferential attachment), each further
+ * one, with probability `p`, to a neighbour of the node it last linked to that it is not linked to
+ * yet (closing a triangle), else to another node drawn by degree. The first `m` nodes start
+ * unlinked, and the first newcomer links to all of them.
+ */
+export function holmeKimGraph(n: number, m: number, p: number, seed: number): Graph {
+  const random = rng(seed);
+  const adjacency: Set<number>[] = Array.from({ length: n }, () => new Set());
+  const edges: [number, number][] = [];
+  // Every node once per link it has (and the first m once each): drawing from it draws by degree.
+  const byDegree: number[] = Array.from({ length: m }, (_, i) => i);
+  const link = (a: number, b: number): void => {
+    adjacency[a]!.add(b);
+    adjacency[b]!.add(a);
+    edges.push([a, b]);
+    byDegree.push(b);
+  };
+  /** m distinct nodes drawn by degree. */
+  const drawTargets = (): number[] => {
+    const chosen = new Set<number>();
+    while (chosen.size < m) chosen.add(byDegree[Math.floor(random() * byDegree.length)]!);
+    return [...chosen];
+  };
+  for (let node = m; node < n; node++) {
+    const targets = drawTargets();
+    let target = targets.pop()!;
+    link(node, target);
+    for (let count = 1; count < m; count++) {
+      if (random() < p) {
+        const open = [...adjacency[target]!].filter((x) => x !== node && !adjacency[node]!.has(x));
+        if (open.length > 0) {
+          link(node, open[Math.floor(random() * open.length)]!);
+          continue;
+        }
+      }
+      // A target drawn before may have been linked as a triangle's third node meanwhile.
+      do target = targets.pop() ?? drawTargets()[0]!;
+      while (adjacency[node]!.has(target));
+      link(node, target);
+    }
+    for (let i = 0; i < m; i++) byDegree.push(node);
+  }
+  return makeGraph(`holme-kim-${n}`, n, edges);
+}
+
 /** Hop distances from `source` over the nodes and links that are up (-1: unreachable). */
 export function bfs(g: Graph, source: number, nodeUp?: (i: number) => boolean, linkUp?: (a: number, b: number) => boolean): Int32Array {
   const dist = new Int32Array(g.n).fill(-1);
