@@ -22,9 +22,12 @@
 //                       address: the nodes nearest to it learn it from the requests (every FIND
 //                       carries the asker's locator), which is where other nodes' lookups for us
 //                       end. Unchanged, it is published again every LOCATOR_REFRESH_MS.
+//   store               a lookup that found the target's locator hands it to the nearest node it
+//                       asked that lacked it (ANSWER_STORE), as Kademlia's lookups do.
 //
 // Every locator is signed by its node (locator.ts), and every request, answer and probe return is
-// tagged by its sender for its receiver (lookup-tags.ts): a node on a lookup's way can withhold an
+// tagged by its sender for its receiver (lookup-tags.ts; a locator handed on is not: it says
+// nothing of its sender, and its node's signature is its proof): a node on a lookup's way can withhold an
 // answer, or answer with other real nodes far from the target, but cannot make up a node or
 // move one, nor answer in another's name. A lookup asks several contacts at once and keeps going
 // past those that do not answer, and asks the target in every tree: docs/ROUTING.md says how many
@@ -35,6 +38,7 @@ import { equalBytes, hexOf, readUint16BE, writeUint16BE } from '../util/bytes.js
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 import { CounterSet } from '../util/counters.js';
 import { RandomPool } from '../util/random-pool.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import { treeDistance } from './coordinates.js';
 import { TREE_COUNT } from './constants.js';
 import { DhtTable, compareDistance } from './dht-table.js';
@@ -122,6 +126,15 @@ export const MAX_DESTINATIONS = 4096;
 /** Kinds of answer (a routed frame's payload for the router). */
 const ANSWER_FIND = 1;
 const ANSWER_PROBE = 2;
+/** A locator handed, unasked, to the node nearest its address that a lookup found lacking it
+ *  (sixteenth revision): Kademlia's lookup stores what it found at the nearest node that did not
+ *  return it. A copy the periodic publish would put back only a day later is back at the next
+ *  lookup that finds it elsewhere. */
+const ANSWER_STORE = 3;
+/** Locators handed so that a node takes in per second, and the burst: each costs a signature
+ *  check, and a lookup hands at most one. */
+const STORES_PER_SECOND = 20;
+const STORE_BURST = 40;
 /** In an answer's locator count: its sender's own locator is left out, for the FIND listed it as
  *  held (the asker's copy is the sender's newest). */
 const OWN_LEFT_OUT = 0x80;
@@ -166,6 +179,12 @@ export class LookupCounters extends CounterSet {
   /** FINDs that named their asker's locator by a reference to one we did not hold: answered with
    *  a request for it whole. */
   locatorsWanted = 0;
+  /** Locators handed to the node nearest their address that a lookup found lacking them, and
+   *  taken in from others so (a valid one, whether the table keeps it or not); handed ones
+   *  refused past STORES_PER_SECOND. */
+  storesSent = 0;
+  storesTaken = 0;
+  storesRefused = 0;
   deadEnds = 0;
   malformed = 0;
   framesSent = 0;
@@ -227,6 +246,8 @@ interface Candidate {
   /** To be asked with our locator whole, not by reference: it did not hold it, or a request by
    *  reference went unanswered (an older node drops one). */
   whole?: boolean;
+  /** It answered with the target's locator: it holds it. */
+  held?: boolean;
 }
 
 interface Lookup {
@@ -251,6 +272,13 @@ interface Lookup {
   byReference: boolean;
 }
 
+/** A found locator, to hand once to a node near its address that answers without it. */
+interface Repair {
+  locator: Locator;
+  target: Uint8Array;
+  sent: boolean;
+}
+
 interface Request {
   lookup: Lookup | null;
   kind: number;
@@ -267,6 +295,9 @@ interface Request {
   toLocator?: Locator;
   /** A FIND that named our locator by reference. */
   byReference?: boolean;
+  /** Its lookup found the target's locator while this request was out to one of the nodes
+   *  nearest the target: an answer without it has the locator handed back (storeWhereLacked). */
+  repair?: Repair;
   /** Our interface index it left by, and whether it is already a second try. */
   firstHop: number;
   retry: boolean;
@@ -309,6 +340,8 @@ export class Lookups {
   private readonly greetDue = new Set<number>();
   /** Nodes probed before any route to them was known: the sequence of the locator used. */
   private readonly probedEarly = new Map<string, number>();
+  /** Locators handed to us that may be checked (receiveStore). */
+  private readonly stores = new TokenBucket(STORES_PER_SECOND, STORE_BURST);
   /** Our signed locator; null until first needed (placeless, before the trees settle) or
    *  signed with our places. */
   private current: Locator | null = null;
@@ -539,6 +572,7 @@ export class Lookups {
   /** A routed frame of kind "routing answer" for us: `link` and `slots` are the route back to
    *  its sender (the frame's label read backwards). */
   receiveAnswer(link: number, slots: Uint16Array, payload: Uint8Array): void {
+    if (payload[0] === ANSWER_STORE) return this.receiveStore(payload);
     if (payload.length < ANSWER_HEADER) return void this.counters.malformed++;
     const id = hexOf(payload.subarray(1, 1 + ID_SIZE));
     const mtu = readUint16BE(payload, 1 + ID_SIZE);
@@ -575,6 +609,8 @@ export class Lookups {
     const hops = request.hopsBefore + 2 * (slots.length + 1);
     this.addPath(sender.key, { link, slots, mtu: Math.min(mtu, this.mtu), source: payload[0] === ANSWER_PROBE ? 'probe' : 'lookup', tree: request.tree, at: now });
     this.learnLocator(sender);
+    const repair = request.repair;
+    if (repair && !repair.sent && !locators.some((l) => equalAddress(addressOf(l.key), repair.target))) this.store(repair, request.to);
     const lookup = request.lookup && this.running(request.lookup) ? request.lookup : null;
     // It lacked our locator: asked again at once, with it whole, by the same way — for the
     // publish if it still runs, else on its own (or the node would lack it for a day).
@@ -590,6 +626,7 @@ export class Lookups {
       lookup.inFlight--;
     }
     if (equalAddress(request.to, lookup.target)) return this.finish(lookup, true, hops);
+    if (request.candidate && locators.some((l) => equalAddress(addressOf(l.key), lookup.target))) request.candidate.held = true;
     for (const l of locators) {
       this.table.add(l, now, false);
       const address = addressOf(l.key);
@@ -769,9 +806,55 @@ export class Lookups {
     }
     if (found) this.counters.lookupsFound++;
     else this.counters.lookupsFailed++;
+    if (lookup.targetLocator) this.storeWhereLacked(lookup, lookup.targetLocator);
     // Requests still out keep their answers coming (more routes), but no longer for a lookup.
     for (const r of this.requests.values()) if (r.lookup === lookup) r.lookup = null;
     this.onLookupDone?.({ target: lookup.target, found, located: lookup.targetLocator !== null, hops, requests: lookup.requests, ms: this.now() - lookup.startedAt });
+  }
+
+  /** Hands the target's locator to the nearest node the lookup asked, of the DHT_BUCKET_SIZE
+   *  nearest it knows (farther ones need not hold it), that answered without it — so lacks it, as
+   *  no FIND lists the target's locator as held (knownNear) — as Kademlia's lookup stores at the
+   *  nearest node that did not return the value. That node came near the address after the
+   *  target's last publish, or dropped it. The target often answers before the nodes nearest it
+   *  asked in the same round: then the first of those to answer without it is handed it. One a
+   *  lookup; the next lookup of the target mends the next. */
+  private storeWhereLacked(lookup: Lookup, locator: Locator): void {
+    const repair: Repair = { locator, target: lookup.target, sent: false };
+    const nearest = [...lookup.candidates]
+      .filter((c) => !equalAddress(c.address, lookup.target))
+      .sort((a, b) => compareDistance(lookup.target, a.address, b.address))
+      .slice(0, DHT_BUCKET_SIZE);
+    const answered = nearest.find((c) => c.state === 2 && !c.held);
+    if (answered) this.store(repair, answered.address);
+    if (repair.sent) return;
+    for (const r of this.requests.values()) if (r.lookup === lookup && nearest.some((c) => equalAddress(c.address, r.to))) r.repair = repair;
+  }
+
+  /** Sends `repair`'s locator to `to` by the route its answer made. */
+  private store(repair: Repair, to: Uint8Array): void {
+    const route = this.paths.get(to)?.route;
+    if (!route) return;
+    const payload = new Uint8Array(1 + repair.locator.bytes.length);
+    payload[0] = ANSWER_STORE;
+    payload.set(repair.locator.bytes, 1);
+    repair.sent = true;
+    this.counters.storesSent++;
+    this.counters.framesSent++;
+    this.counters.bytesSent += payload.length + 7 + 2 * route.label.length;
+    this.sendRouted(route.link, route.label, payload);
+  }
+
+  /** A locator handed to us (ANSWER_STORE): taken in as an answer's are, if it checks out. */
+  private receiveStore(payload: Uint8Array): void {
+    const now = this.now();
+    if (!this.stores.take(now)) return void this.counters.storesRefused++;
+    const read = this.readLocator(payload, 1);
+    if (!read || 1 + read.length !== payload.length) return void this.counters.malformed++;
+    if (!read.signed) return void this.counters.badLocators++;
+    this.counters.storesTaken++;
+    this.table.add(read.locator, now, false);
+    this.learnLocator(read.locator);
   }
 
   // --- requests and answers ---
@@ -1022,13 +1105,15 @@ export class Lookups {
   }
 
   /** At most `most` locators a lookup holds nearest its target, for a FIND to `to` (whose own the
-   *  FIND lists apart): the target's newest, and the nearest of its candidates. */
+   *  FIND lists apart): the nearest of its candidates, but not the target's. An answer without
+   *  the target's locator then says its sender lacks it (storeWhereLacked); one that carries a
+   *  copy we hold costs the answer one locator, and only where the target was found already. */
   private knownNear(lookup: Lookup, to: Uint8Array, most: number): Locator[] {
     const known: Locator[] = [];
     for (const c of lookup.candidates) {
       if (known.length >= most) break;
-      if (equalAddress(c.address, to)) continue;
-      known.push(lookup.targetLocator && equalAddress(c.address, lookup.target) ? lookup.targetLocator : c.locator);
+      if (equalAddress(c.address, to) || equalAddress(c.address, lookup.target)) continue;
+      known.push(c.locator);
     }
     return known;
   }

@@ -617,6 +617,60 @@ test("a node that comes up near an address after that node's last publish learns
   assert.equal(sim.nodes[x]!.agent.lookups.ownLocator, signed);
 });
 
+test('a lookup that finds a locator hands it to the nearest node it asked that lacked it (a STORE); no other node is sent one', () => {
+  const { g, sim } = meshOf80();
+  sim.run(BOOTSTRAP_ROUNDS_MS.at(-1)! + 5_000);
+  const byDistance = (x: number) => sim.nodes.filter((n) => n.index !== x).sort((a, b) => compareDistance(address(sim, x), address(sim, a.index), address(sim, b.index)));
+  // A target, the node nearest its address (which drops its locator, as a node that came near
+  // after its last publish lacks it), and a source far from both that knows nothing of it.
+  let pick: { x: number; nearest: AgentNode<MeshAgent>; source: AgentNode<MeshAgent> } | null = null;
+  for (const t of sim.nodes) {
+    const nearest = byDistance(t.index)[0]!;
+    const hops = bfs(g, t.index);
+    const source = sim.nodes.find((n) => n !== t && n !== nearest && hops[n.index]! >= 4 && !n.agent.lookups.table.get(address(sim, t.index)) && !n.agent.lookups.route(address(sim, t.index)));
+    if (source) {
+      pick = { x: t.index, nearest, source };
+      break;
+    }
+  }
+  assert.ok(pick, 'no target and source to test with');
+  const { x, nearest, source } = pick;
+  const target = address(sim, x);
+  const signed = sim.nodes[x]!.agent.lookups.ownLocator;
+  nearest.agent.lookups.table.remove(target);
+  const sentBefore = sim.nodes.map((n) => n.agent.lookups.counters.storesSent);
+  source.agent.lookups.locate(target);
+  const held = sim.runUntilTrue(() => nearest.agent.lookups.table.get(target)?.locator.sequence === signed.sequence, 12_000, 10);
+  assert.ok(held !== null, `node ${nearest.index}, nearest node ${x}'s address, did not get its locator back from node ${source.index}'s lookup (${source.agent.lookups.counters.storesSent} sent)`);
+  assert.equal(nearest.agent.lookups.counters.storesTaken, 1);
+  // One STORE, by the source alone (the target's own publish is not due for a day).
+  const sent = sim.nodes.map((n, i) => n.agent.lookups.counters.storesSent - sentBefore[i]!);
+  assert.deepEqual(sent.flatMap((k, i) => (k > 0 ? [[i, k]] : [])), [[source.index, 1]]);
+});
+
+test('a handed locator is taken only if it checks out and is whole, and no more than 40 at once, then 20 a second', () => {
+  const { sim } = meshOf80();
+  const node = sim.nodes[0]!.agent.lookups;
+  const link = 1;
+  const store = (bytes: Uint8Array) => node.receiveAnswer(link, new Uint16Array(0), Uint8Array.of(3, ...bytes));
+  const others = sim.nodes.slice(1).map((n) => n.agent.lookups.ownLocator);
+  const c = node.counters;
+  // A forged signature, and a locator cut short or with bytes after it.
+  const forged = others[0]!.bytes.slice();
+  forged[forged.length - 1]! ^= 1;
+  const [bad, malformed] = [c.badLocators, c.malformed];
+  store(forged);
+  store(others[1]!.bytes.subarray(0, others[1]!.bytes.length - 1));
+  store(Uint8Array.of(...others[2]!.bytes, 0));
+  assert.deepEqual([c.badLocators - bad, c.malformed - malformed, c.storesTaken], [1, 2, 0]);
+  // The three above spent 3 of the burst of 40: 37 more are taken, the rest refused, then 20 a second.
+  for (const l of others) store(l.bytes);
+  assert.deepEqual([c.storesTaken, c.storesRefused], [37, others.length - 37]);
+  sim.run(1000);
+  for (const l of others) store(l.bytes);
+  assert.equal(c.storesTaken, 57);
+});
+
 test('another key at a live link: the old neighbour and every route found through that link are gone at once', () => {
   // A link's peer can change without the link going down in between (a restarted daemon with a
   // new key at the same endpoint). Routing hears it only as a link up with another key.
