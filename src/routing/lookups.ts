@@ -626,11 +626,11 @@ export class Lookups {
       lookup.inFlight--;
     }
     if (equalAddress(request.to, lookup.target)) return this.finish(lookup, true, hops);
-    if (request.candidate && locators.some((l) => equalAddress(addressOf(l.key), lookup.target))) request.candidate.held = true;
     for (const l of locators) {
       this.table.add(l, now, false);
       const address = addressOf(l.key);
       if (equalAddress(address, lookup.target)) {
+        if (request.candidate) request.candidate.held = true;
         if (!lookup.targetLocator || l.sequence > lookup.targetLocator.sequence) lookup.targetLocator = l;
       }
       if (equalAddress(address, this.address) || lookup.candidates.some((c) => equalAddress(c.address, address))) continue;
@@ -840,9 +840,14 @@ export class Lookups {
     payload.set(repair.locator.bytes, 1);
     repair.sent = true;
     this.counters.storesSent++;
+    this.sendAnswer(route.link, route.label, payload);
+  }
+
+  /** Sends an answer's payload along `slots`, counted as the routed frame it goes in. */
+  private sendAnswer(link: number, slots: Uint16Array, payload: Uint8Array): void {
     this.counters.framesSent++;
-    this.counters.bytesSent += payload.length + 7 + 2 * route.label.length;
-    this.sendRouted(route.link, route.label, payload);
+    this.counters.bytesSent += payload.length + 7 + 2 * slots.length;
+    this.sendRouted(link, slots, payload);
   }
 
   /** A locator handed to us (ANSWER_STORE): taken in as an answer's are, if it checks out. */
@@ -1140,9 +1145,7 @@ export class Lookups {
       off += l.bytes.length;
     }
     payload.set(lookupTag(pairKey, ROLE_ANSWER, id, payload.subarray(0, size)), size);
-    this.counters.framesSent++;
-    this.counters.bytesSent += payload.length + 7 + 2 * back.slots.length;
-    this.sendRouted(back.link, back.slots, payload);
+    this.sendAnswer(back.link, back.slots, payload);
   }
 
   private addPath(key: Uint8Array, path: FoundPath): void {
