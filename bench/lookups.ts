@@ -257,7 +257,7 @@ const pairs = Number(values.pairs);
 // where it signs every 40 (every node below it of the fourteenth revision or later, as in the
 // simulator); a shorter window leaves some out. The map's announcements come again every 12 hours
 // (every 30 minutes only near a node of an earlier revision, which the simulator has none of), an
-// unchanged locator's publish every 24: `--steady-min 1470` holds both.
+// unchanged locator's publish every 72: `--steady-min 4350` holds both.
 const steadyMin = Number(values['steady-min']);
 const hostile = Number(values.hostile);
 const lastHelloAge = Number(values['hello-age']);

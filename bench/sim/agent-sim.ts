@@ -306,7 +306,7 @@ export class AgentSim<A extends Agent> {
         const busy = node.agent.hasWork;
         node.due = busy ? -Infinity : (node.agent.nextDue?.() ?? -Infinity);
         if (audited) this.audit(node, sent, due, held);
-        this.scheduleTick(node, busy ? this.now + TICK_MS : this.restTickAfter(node.due));
+        this.scheduleTick(node, busy ? this.now + TICK_MS : this.restTickAfter(node, node.due));
       } else if (this.linkGen.get(this.linkKey(e.to, node.peers[e.link]!)) === e.gen) {
         if (this.isTraffic?.(e.frame!)) this.trafficArrivedAt.set(node.peers[e.link]! * this.graph.n + e.to, this.now);
         node.agent.receive(e.link, e.frame!);
@@ -347,9 +347,16 @@ export class AgentSim<A extends Agent> {
 
   /** After a tick that left no work: the first second of the rest pace at or after `due`, the
    *  agent's nextDue (Infinity: none, until something reaches it). */
-  private restTickAfter(due: number): number {
-    if (this.auditRestTicks || due <= this.now + REST_TICK_MS) return this.now + REST_TICK_MS;
-    return due === Infinity ? Infinity : this.now + REST_TICK_MS * Math.ceil((due - this.now) / REST_TICK_MS);
+  private restTickAfter(node: AgentNode<A>, due: number): number {
+    if (this.auditRestTicks) return this.restSecond(node, node.lastTick, false);
+    return due === Infinity ? Infinity : this.restSecond(node, due, true);
+  }
+
+  /** The first second of the node's rest pace (whole seconds from its last tick, the first one
+   *  at the soonest) after `t`, or at or after it if `orAt`. */
+  private restSecond(node: AgentNode<A>, t: number, orAt: boolean): number {
+    const seconds = (t - node.lastTick) / REST_TICK_MS;
+    return node.lastTick + REST_TICK_MS * Math.max(1, orAt ? Math.ceil(seconds) : Math.floor(seconds) + 1);
   }
 
   /** A rest tick before the nextDue its agent gave (`due`), nothing having reached it since. */
@@ -366,7 +373,7 @@ export class AgentSim<A extends Agent> {
   private touch(node: AgentNode<A>): void {
     if (this.ticking === node) return;
     node.touched = true;
-    const next = node.lastTick + REST_TICK_MS * (Math.floor((this.now - node.lastTick) / REST_TICK_MS) + 1);
+    const next = this.restSecond(node, this.now, false);
     if (node.nextTick > next) this.scheduleTick(node, next);
   }
 

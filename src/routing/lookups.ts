@@ -94,18 +94,17 @@ export const LOCATOR_LOST_INTERVAL_MS = 250;
 export const RELOCATE_MS = 500;
 /** Our locator is published this often even if nothing changed (signed anew only if it did).
  *  Kademlia's publisher republishes daily (its holders hourly) so that a value outlives the
- *  nodes that hold it and reaches those that join nearer its key. Here a newcomer near our
- *  address learns our locator from its own publish, whose answers bring the nodes nearest it
- *  (ours first, where we are one it asks); a change is published at once; no table forgets a
- *  locator by age (in any revision); and besides the nodes nearest our address, every node we
- *  asked holds it (each request carries it): on graph-250, with the 8 nodes nearest an address
- *  gone, every lookup still found it (docs/ROUTING.md, "The locators are published again every
- *  twelve hours", measures more gone). What is left to this publish is putting a copy back where
- *  the nearest nodes dropped or took it away, and it was still most of what the nodes of many
- *  links pass on of others' (powerlaw-10000's node of 201 links: 155 of its 194 B/s, requests
- *  and answers, published every twelve hours; 1,998 of the hub's 2,150 hourly). Daily, the
- *  hub, now the busiest, sends 130 B/s, 53 of them this. */
-export const LOCATOR_REFRESH_MS = 24 * 60 * 60_000;
+ *  nodes that hold it and reaches those that join nearer its key. Here most of that is done
+ *  otherwise: a newcomer near our address learns our locator from its own publish, whose
+ *  answers bring the nodes nearest it (ours first, where we are one it asks); a change is
+ *  published at once; no table forgets a locator by age (in any revision); every node we asked
+ *  holds it (each request carries it); and a lookup that finds it hands it to the nearest node
+ *  it asked that lacked it (STORE). What is left to this publish is the nodes nearest our
+ *  address all gone at once, which no lookup can mend; yet it was most of what the nodes of many
+ *  links pass on of others': daily, powerlaw-10000's hub sent 130 B/s, 53 of them this, and
+ *  its node of 201 links 119, 79 of them this; every three days, 95 (18) and 71 (27)
+ *  (docs/ROUTING.md, "The locators are published again every three days"). */
+export const LOCATOR_REFRESH_MS = 3 * 24 * 60 * 60_000;
 /** After our first locator, the table is filled in rounds this long after it: a lookup of our
  *  own address (which also publishes it; the first finds only the neighbours, which it greets)
  *  and, in the third round (when the first ones have brought contacts), a lookup of a random
@@ -128,7 +127,7 @@ const ANSWER_FIND = 1;
 const ANSWER_PROBE = 2;
 /** A locator handed, unasked, to the node nearest its address that a lookup found lacking it
  *  (sixteenth revision): Kademlia's lookup stores what it found at the nearest node that did not
- *  return it. A copy the periodic publish would put back only a day later is back at the next
+ *  return it. A copy the periodic publish would put back only days later is back at the next
  *  lookup that finds it elsewhere. */
 const ANSWER_STORE = 3;
 /** Locators handed so that a node takes in per second, and the burst: each costs a signature
@@ -143,7 +142,7 @@ const OWN_LEFT_OUT = 0x80;
 const LOCATOR_WANTED = 0x40;
 /** Where a FIND carries its asker's locator, a reference to it instead (thirteenth revision):
  *  this byte (a locator's version is 1), the asker's key and the locator's known id. A
- *  daily publish asks the nodes nearest our address again, which mostly hold the very
+ *  periodic publish asks the nodes nearest our address again, which mostly hold the very
  *  locator: whole, it was half of each FIND's bytes (183 of 352 on powerlaw-10000). */
 const LOCATOR_REFERENCE = 2;
 const ID_SIZE = 8;
@@ -267,7 +266,7 @@ interface Lookup {
   targetHops: number;
   requeriedAt: number;
   requests: number;
-  /** The daily publish of a locator published whole before: its FINDs name it by
+  /** The periodic publish of a locator published whole before: its FINDs name it by
    *  reference (a new locator starts another publish, which replaces this one). */
   byReference: boolean;
 }
@@ -355,7 +354,7 @@ export class Lookups {
   private readonly placesSigned: Position[] = [];
   private placeLost = false;
   private publishDue = true;
-  /** The publish due is the daily one, of a locator published whole before (cleared
+  /** The publish due is the periodic one, of a locator published whole before (cleared
    *  when it starts, or when a new locator is signed before it does). */
   private publishByReference = false;
   /** When our first locator was signed (bootstrap rounds count from it), and rounds done. */
@@ -613,7 +612,7 @@ export class Lookups {
     if (repair && !repair.sent && !locators.some((l) => equalAddress(addressOf(l.key), repair.target))) this.store(repair, request.to);
     const lookup = request.lookup && this.running(request.lookup) ? request.lookup : null;
     // It lacked our locator: asked again at once, with it whole, by the same way — for the
-    // publish if it still runs, else on its own (or the node would lack it for a day).
+    // publish if it still runs, else on its own (or the node would lack it until the next).
     let askedAgain = false;
     if (count & LOCATOR_WANTED) {
       const candidate = lookup && request.candidate;

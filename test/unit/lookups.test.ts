@@ -428,7 +428,7 @@ test('a node whose parent link fails signs and publishes a new locator at once, 
   assert.ok(heldAt !== null, 'none of the nodes nearest its address got the new locator');
 });
 
-test('an unchanged locator is published again every day, not signed anew, and a steady mesh sends no lookup until then; a moved node signs a new one', () => {
+test('an unchanged locator is published again every three days, not signed anew, and a steady mesh sends no lookup until then; a moved node signs a new one', () => {
   const { g, sim } = meshOf80();
   const node = sim.nodes.find((n) => g.adjacency[n.index]!.length >= 3 && n.agent.trees.parentOf(0) !== 0)!;
   const lookups = node.agent.lookups;
@@ -443,12 +443,12 @@ test('an unchanged locator is published again every day, not signed anew, and a 
   // Hourly, every node's publish was nearly all the steady traffic at the nodes of many links.
   const requests = () => sim.nodes.reduce((sum, n) => sum + n.agent.lookups.counters.requestsSent, 0);
   const before = requests();
-  // The daily publish (PROTOCOL.md §12, fifteenth revision): nothing for 23.5 hours.
-  const quiet = 23.5 * 3_600_000;
+  // The publish every three days (PROTOCOL.md §12, seventeenth revision): nothing for 71.5 hours.
+  const quiet = 71.5 * 3_600_000;
   sim.run(quiet);
   assert.equal(requests(), before, `a steady mesh sent ${requests() - before} requests in ${quiet / 3_600_000} hours`);
-  sim.run(24 * 3_600_000 - quiet + 10_000);
-  assert.ok(lookups.counters.publishes > publishes, 'not published again within a day');
+  sim.run(72 * 3_600_000 - quiet + 10_000);
+  assert.ok(lookups.counters.publishes > publishes, 'not published again within three days');
   assert.equal(lookups.ownLocator, signed, 'signed anew though nothing moved');
   assert.equal(nearest.agent.lookups.table.get(target)?.locator.sequence, signed.sequence, 'the node nearest its address did not get it back');
   // A place that changes is signed anew, as ever.
@@ -456,7 +456,7 @@ test('an unchanged locator is published again every day, not signed anew, and a 
   assert.ok(sim.runUntilTrue(() => lookups.ownLocator.sequence > signed.sequence, 2 * LOCATOR_SETTLE_MS, 10) !== null, 'no new locator after a move');
 });
 
-test('the daily publish names its locator by reference: the nodes nearest hold it still, one that dropped it is sent it whole, and one that drops references (an older node) is asked again whole', () => {
+test('the periodic publish names its locator by reference: the nodes nearest hold it still, one that dropped it is sent it whole, and one that drops references (an older node) is asked again whole', () => {
   const g = randomGeometricGraph(80, 21);
   const shared = new Map<string, boolean>();
   let publisher = -1;
@@ -589,7 +589,7 @@ test('a FIND that names its asker\'s locator by reference is taken as that locat
 });
 
 test("a node that comes up near an address after that node's last publish learns its locator from its own publish", () => {
-  // What the hourly publish did, and the daily one leaves to the newcomer: the nodes
+  // What the hourly publish did, and the periodic one leaves to the newcomer: the nodes
   // nearest an address hold its locator, new ones too.
   const g = randomGeometricGraph(80, 21);
   const sim = makeSim(g, new Map());
@@ -643,7 +643,7 @@ test('a lookup that finds a locator hands it to the nearest node it asked that l
   const held = sim.runUntilTrue(() => nearest.agent.lookups.table.get(target)?.locator.sequence === signed.sequence, 12_000, 10);
   assert.ok(held !== null, `node ${nearest.index}, nearest node ${x}'s address, did not get its locator back from node ${source.index}'s lookup (${source.agent.lookups.counters.storesSent} sent)`);
   assert.equal(nearest.agent.lookups.counters.storesTaken, 1);
-  // One STORE, by the source alone (the target's own publish is not due for a day).
+  // One STORE, by the source alone (the target's own publish is not due for days).
   const sent = sim.nodes.map((n, i) => n.agent.lookups.counters.storesSent - sentBefore[i]!);
   assert.deepEqual(sent.flatMap((k, i) => (k > 0 ? [[i, k]] : [])), [[source.index, 1]]);
 });
