@@ -274,7 +274,6 @@ interface Lookup {
 /** A found locator, to hand once to a node near its address that answers without it. */
 interface Repair {
   locator: Locator;
-  target: Uint8Array;
   sent: boolean;
 }
 
@@ -609,7 +608,7 @@ export class Lookups {
     this.addPath(sender.key, { link, slots, mtu: Math.min(mtu, this.mtu), source: payload[0] === ANSWER_PROBE ? 'probe' : 'lookup', tree: request.tree, at: now });
     this.learnLocator(sender);
     const repair = request.repair;
-    if (repair && !repair.sent && !locators.some((l) => equalAddress(addressOf(l.key), repair.target))) this.store(repair, request.to);
+    if (repair && !repair.sent && !locators.some((l) => equalBytes(l.key, repair.locator.key))) this.store(repair, request.to);
     const lookup = request.lookup && this.running(request.lookup) ? request.lookup : null;
     // It lacked our locator: asked again at once, with it whole, by the same way — for the
     // publish if it still runs, else on its own (or the node would lack it until the next).
@@ -819,7 +818,7 @@ export class Lookups {
    *  asked in the same round: then the first of those to answer without it is handed it. One a
    *  lookup; the next lookup of the target mends the next. */
   private storeWhereLacked(lookup: Lookup, locator: Locator): void {
-    const repair: Repair = { locator, target: lookup.target, sent: false };
+    const repair: Repair = { locator, sent: false };
     const nearest = [...lookup.candidates]
       .filter((c) => !equalAddress(c.address, lookup.target))
       .sort((a, b) => compareDistance(lookup.target, a.address, b.address))
