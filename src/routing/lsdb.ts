@@ -174,8 +174,11 @@ export class Lsdb {
   /**
    * Stores an announcement the caller checked is not stale (and verified). `a.bytes` is kept as
    * given, so it must not be a view into a buffer that will be reused. Returns its record.
+   * `indexed` false keeps the bytes alone, its links not in the graph: a router's own, whose
+   * live links are SPF's source and whose record no search reaches (at a hub of hundreds of
+   * links, what the graph would hold of it was the largest part of its map but the bytes).
    */
-  store(a: Announcement, now: number, expiresAt: number): NodeRecord {
+  store(a: Announcement, now: number, expiresAt: number, indexed = true): NodeRecord {
     let record = this.byKey.lookup(a.origin, 0);
     if (!record) {
       const identity = sharedIdentity(a.origin);
@@ -188,8 +191,8 @@ export class Lsdb {
     }
     // The new part's references are taken before the old parts' are dropped, so a neighbour named
     // by both keeps its id.
-    const n = a.links.length;
-    const links = new Int32Array(n * LINK_STRIDE);
+    const n = indexed ? a.links.length : 0;
+    const links = n > 0 ? new Int32Array(n * LINK_STRIDE) : NO_LINKS;
     for (let i = 0; i < n; i++) {
       const link = a.links[i]!;
       const id = this.intern(link.address);

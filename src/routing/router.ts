@@ -838,8 +838,9 @@ export class Router {
     const renewable = !this.earlierRunSeen;
     this.earlierRunSeen = false;
     const flooded = parts.map((a) => ({ bytes: a.bytes, from: 0, hops: 0, base: renewable ? this.renewedBase(before, a.part, a.bytes) : undefined }));
-    // Ours never expire here: they are replaced by the next origination.
-    for (const a of parts) this.lsdb.store(a, now, Infinity);
+    // Ours never expire here: they are replaced by the next origination. Their links are the
+    // live ones (sourceLinks), not held again in the graph.
+    for (const a of parts) this.lsdb.store(a, now, Infinity, false);
     this.flood(flooded);
   }
 

@@ -698,6 +698,7 @@ export class Trees {
     own.position.beacon = p.beacon;
     own.freshAt = now;
     this.feasible(t, own.position);
+    this.shareBeacon(t);
     if (own.sendDue === 0) own.sendDue = 1;
   }
 
@@ -937,7 +938,19 @@ export class Trees {
     this.nearest[t] = null;
     own.listenUntil = 0;
     this.feasible(t, own.position);
+    this.shareBeacon(t);
     this.positionChanged(own);
+  }
+
+  /** Our beacon in tree t is new to us: the places that came with it before our parent's (the
+   *  neighbours pass on a beacon as it reaches them) hold it in one object with ours. Each
+   *  holding its own copy was most of a hub's tree state. */
+  private shareBeacon(t: number): void {
+    const ours = this.own[t]!.position.beacon;
+    for (const n of this.neighbours.values()) {
+      const p = n.trees[t]!.position;
+      if (p && p.beacon !== ours && sameBytes(ours, p.beacon, 0)) p.beacon = ours;
+    }
   }
 
   /** We are the root of tree t: the lowest rank we know of, or cut off from the root we had. In

@@ -99,6 +99,22 @@ function treeProblems(sim: Sim, alive: (i: number) => boolean = () => true): str
   return problems;
 }
 
+/** Places a node holds with a copy of its own beacon rather than that beacon: however many
+ *  neighbours passed a beacon on, and whichever came before the parent, a node holds it once. */
+function beaconCopies(sim: Sim): string[] {
+  const copies: string[] = [];
+  for (const node of sim.nodes) {
+    for (let t = 0; t < TREE_COUNT; t++) {
+      const own = node.agent.position(t).beacon;
+      for (let link = 1; link < node.peers.length; link++) {
+        const held = node.agent.neighbourPosition(link, t);
+        if (held && held.beacon !== own && compare(held.beacon, own) === 0) copies.push(`node ${node.index}, tree ${t}, link ${link}`);
+      }
+    }
+  }
+  return copies;
+}
+
 function formed(sim: Sim, limitMs: number, alive?: (i: number) => boolean): number {
   const at = sim.runUntilTrue(() => treeProblems(sim, alive).length === 0, limitMs, 100);
   assert.notEqual(at, null, `trees not formed within ${limitMs} ms: ${treeProblems(sim, alive).slice(0, 3).join('; ')}`);
@@ -123,6 +139,7 @@ test('trees form on a mesh: lowest-ranked root, BFS depths, greedy forwarding re
   sim.start();
   const at = formed(sim, 30_000);
   assert.ok(at <= 5_000, `formed after ${at} ms`);
+  assert.deepEqual(beaconCopies(sim), []);
   for (let t = 0; t < TREE_COUNT; t++) {
     for (let s = 0; s < g.n; s++) {
       for (let d = 0; d < g.n; d++) {
@@ -277,6 +294,7 @@ test("a root's new beacon reaches every node, each passing it on only to the nei
   assert.ok(beacons.length >= offered && beacons.length < 1.2 * offered, `${beacons.length} beacons sent for ${offered} neighbours below`);
   assert.equal(longBeacons, 0, 'a beacon went alone in a STATE frame to a node that takes BEACON frames');
   assert.deepEqual(treeProblems(sim), []);
+  assert.deepEqual(beaconCopies(sim), []);
   // A node whose parent goes takes another neighbour's place as it holds it, from before the new
   // beacon, which that neighbour did not send it: it gets the beacon once it is below it.
   let pick: { i: number; t: number; parent: number } | null = null;
