@@ -942,9 +942,9 @@ export class Trees {
     this.positionChanged(own);
   }
 
-  /** Our beacon in tree t is new to us: the places that came with it before our parent's (the
-   *  neighbours pass on a beacon as it reaches them) hold it in one object with ours. Each
-   *  holding its own copy was most of a hub's tree state. */
+  /** Our beacon in tree t is new to us: the places that brought it before our parent did (the
+   *  neighbours' STATE frames, as the trees form or a root changes) hold it in one object with
+   *  ours. Each holding its own copy was most of a hub's tree state. */
   private shareBeacon(t: number): void {
     const ours = this.own[t]!.position.beacon;
     for (const n of this.neighbours.values()) {
