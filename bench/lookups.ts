@@ -1,7 +1,7 @@
 // Routing at scale, end to end, on the shared graphs: every node a real Routing agent — the map,
 // the trees and the lookups the daemon runs (bench/sim/mesh-agent.ts) — with a real key and real
 // signatures. Measures, per graph: how long the trees and the published locators take from a
-// cold start; the state each node holds; what a node sends for the rest of its join (its last
+// cold start; the state each node holds, after the join and at the end of the steady time; what a node sends for the rest of its join (its last
 // bootstrap lookups) and the steady control traffic after that; lookups between sampled pairs — found or not, their latency in hops,
 // the stretch of the route the first answer gave and of the best route after the probes; and,
 // with a share of hostile nodes (silent: they answer nothing; misleading: they answer with the
@@ -209,6 +209,12 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
       `    by kind (B/s, mean node / p99 node ${p99}, ${g.adjacency[p99]!.length} links / busiest node ${busiest}, ${inAll(busiest)} / next busiest ${next}, ${inAll(next)}${mostNote}): ` +
         split.map((k) => `${k.kind} ${(k.mean / seconds).toFixed(1)} / ${k.atNodes.map((b) => (b / seconds).toFixed(0)).join(' / ')}`).join('; '),
     );
+    // What is held once the join's soft state (its found routes, unused since) has gone and the
+    // tables have heard from the mesh all that time: the bound holds then too, not only after
+    // the join.
+    const held = Float64Array.from(sim.nodes, (n) => n.agent.stateBytes());
+    const contacts = Float64Array.from(sim.nodes, (n) => n.agent.lookups.table.size);
+    console.log(`  state per node at the end of it (bytes): ${quantiles(held)}; the node of most links ${held[hub]}; contacts per node ${quantiles(contacts)}`);
   }
   // Failures under traffic: the biggest hub crashes; then a link on a flow's way is cut.
   const withoutHub = (s: number, d: number) => bfs(g, s, (i) => i !== hub)[d]! < 0;
