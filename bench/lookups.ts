@@ -1,8 +1,9 @@
 // Routing at scale, end to end, on the shared graphs: every node a real Routing agent — the map,
 // the trees and the lookups the daemon runs (bench/sim/mesh-agent.ts) — with a real key and real
 // signatures. Measures, per graph: how long the trees and the published locators take from a
-// cold start; the state each node holds, after the join and at the end of the steady time; what a node sends for the rest of its join (its last
-// bootstrap lookups) and the steady control traffic after that; lookups between sampled pairs — found or not, their latency in hops,
+// cold start; the state each node holds, after the join and at the end of the steady time; what
+// a node sends for the rest of its join (its last bootstrap lookups) and the steady control
+// traffic after that; lookups between sampled pairs — found or not, their latency in hops,
 // the stretch of the route the first answer gave and of the best route after the probes; and,
 // with a share of hostile nodes (silent: they answer nothing; misleading: they answer with the
 // farthest nodes they know; black holes: they answer nothing and pass nothing on; impostors:

@@ -78,13 +78,6 @@ export class NodeRecord {
     if (this.sequence < sequence) return (this.parts[part] ?? this.standIns?.[part])?.bytes;
     return this.sequence === sequence ? this.standIns?.[part]?.bytes : undefined;
   }
-
-  /** True if this node announces a link to node `id`: half of the two-way check. */
-  lists(id: number): boolean {
-    const links = this.links;
-    for (let i = 0; i < links.length; i += LINK_STRIDE) if (links[i] === id) return true;
-    return false;
-  }
 }
 
 export class Lsdb {

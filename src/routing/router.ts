@@ -597,7 +597,8 @@ export class Router {
   }
 
   /** Routing state held: origins, link entries (each announced link counted once per side that
-   *  announces it), announcements (parts) and their encoded bytes, ours included. */
+   *  announces it, but ours: our live links are SPF's source), announcements (parts) and their
+   *  encoded bytes, ours included. */
   stats(): { nodes: number; links: number; announcements: number; bytes: number } {
     return this.lsdb.stats();
   }
