@@ -247,6 +247,9 @@ interface Candidate {
   whole?: boolean;
   /** It answered with the target's locator: it holds it. */
   held?: boolean;
+  /** The way its answer came back by: where a STORE for it goes (storeWhereLacked). A node a
+   *  lookup only passes through keeps no found route (receiveAnswer). */
+  way?: { link: number; slots: Uint16Array };
 }
 
 interface Lookup {
@@ -289,6 +292,9 @@ interface Request {
   /** Hops travelled before it was sent (the chain it continues). */
   hopsBefore: number;
   candidate: Candidate | null;
+  /** Asked for itself (a FIND whose target it is, or a probe): its answer is a route to a
+   *  destination. */
+  toTarget: boolean;
   /** The locator of the asked node a FIND listed as held: its answer may leave it out. */
   toLocator?: Locator;
   /** A FIND that named our locator by reference. */
@@ -605,10 +611,17 @@ export class Lookups {
     const now = this.now();
     this.table.add(sender, now, true);
     const hops = request.hopsBefore + 2 * (slots.length + 1);
-    this.addPath(sender.key, { link, slots, mtu: Math.min(mtu, this.mtu), source: payload[0] === ANSWER_PROBE ? 'probe' : 'lookup', tree: request.tree, at: now });
+    // The way back is a route to the node asked for itself, and a better one maybe to a
+    // destination in use; a node the lookup only passed through is no destination: it keeps the
+    // way for a STORE alone. (Routes to every node a publish asks stayed ten minutes each: at
+    // powerlaw-10000's hub after the join, 25 of its 34 destinations.)
+    if (request.toTarget || this.paths.get(request.to)) {
+      this.addPath(sender.key, { link, slots, mtu: Math.min(mtu, this.mtu), source: payload[0] === ANSWER_PROBE ? 'probe' : 'lookup', tree: request.tree, at: now });
+    }
+    if (request.candidate) request.candidate.way = { link, slots };
     this.learnLocator(sender);
     const repair = request.repair;
-    if (repair && !repair.sent && !locators.some((l) => equalBytes(l.key, repair.locator.key))) this.store(repair, request.to);
+    if (repair && !repair.sent && !locators.some((l) => equalBytes(l.key, repair.locator.key))) this.store(repair, { link, slots });
     const lookup = request.lookup && this.running(request.lookup) ? request.lookup : null;
     // It lacked our locator: asked again at once, with it whole, by the same way — for the
     // publish if it still runs, else on its own (or the node would lack it until the next).
@@ -669,7 +682,9 @@ export class Lookups {
    *  key), the pair keys kept. The routes to the neighbours are the neighbour table's. */
   stateBytes(): number {
     const requests = this.requests.size * (64 + KEY_SIZE);
-    return this.table.stateBytes() + this.paths.stateBytes() + (this.current?.bytes.length ?? 0) + requests + this.pairKeys.stateBytes();
+    // A destination's locator is most often its contact's (the same object): counted once.
+    const paths = this.paths.stateBytes((l) => this.table.get(addressOf(l.key))?.locator === l);
+    return this.table.stateBytes() + paths + (this.current?.bytes.length ?? 0) + requests + this.pairKeys.stateBytes();
   }
 
   // --- lookups ---
@@ -823,22 +838,21 @@ export class Lookups {
       .filter((c) => !equalAddress(c.address, lookup.target))
       .sort((a, b) => compareDistance(lookup.target, a.address, b.address))
       .slice(0, DHT_BUCKET_SIZE);
-    const answered = nearest.find((c) => c.state === 2 && !c.held);
-    if (answered) this.store(repair, answered.address);
+    const answered = nearest.find((c) => c.state === 2 && !c.held && c.way);
+    if (answered) this.store(repair, answered.way!);
     if (repair.sent) return;
     for (const r of this.requests.values()) if (r.lookup === lookup && nearest.some((c) => equalAddress(c.address, r.to))) r.repair = repair;
   }
 
-  /** Sends `repair`'s locator to `to` by the route its answer made. */
-  private store(repair: Repair, to: Uint8Array): void {
-    const route = this.paths.get(to)?.route;
-    if (!route) return;
+  /** Sends `repair`'s locator back along `way`, the way an answer came. */
+  private store(repair: Repair, way: { link: number; slots: Uint16Array }): void {
+    if (!this.neighbours.get(way.link)) return;
     const payload = new Uint8Array(1 + repair.locator.bytes.length);
     payload[0] = ANSWER_STORE;
     payload.set(repair.locator.bytes, 1);
     repair.sent = true;
     this.counters.storesSent++;
-    this.sendAnswer(route.link, route.label, payload);
+    this.sendAnswer(way.link, way.slots, payload);
   }
 
   /** Sends an answer's payload along `slots`, counted as the routed frame it goes in. */
@@ -938,7 +952,8 @@ export class Lookups {
       payload,
       recorded: new Uint16Array(0),
     });
-    this.requests.set(hexOf(id), { lookup, kind, to: toAddress, toKey: to.key, pairKey, tree, sentAt: this.now(), hopsBefore, candidate, toLocator, byReference, firstHop: next, retry, answered: false, returned: false });
+    const toTarget = kind === KIND_PROBE || equalAddress(toAddress, target);
+    this.requests.set(hexOf(id), { lookup, kind, to: toAddress, toKey: to.key, pairKey, tree, sentAt: this.now(), hopsBefore, candidate, toTarget, toLocator, byReference, firstHop: next, retry, answered: false, returned: false });
     if (lookup) lookup.requests++;
     this.counters.requestsSent++;
     this.send(next, frame);
@@ -1007,10 +1022,11 @@ export class Lookups {
       if (!asker.locator) this.counters.locatorsWanted++;
       else if (asker.signed) {
         this.table.add(asker.locator, this.now(), true);
-        // The way back to an asker is a route to it, unless it is publishing (looking up its own
-        // address): every node's publishes ask the nodes nearest its address and, while it
-        // bootstraps, the trees' roots, which would hold a route to every node.
-        if (!equalAddress(target, frame.origin)) {
+        // The way back to an asker is a route to it where it looks for us (it is about to talk
+        // to us). Not where we are one of the contacts its lookup passes through, or its
+        // publish asks (the nodes nearest its address and, while it bootstraps, the trees'
+        // roots): those would hold a route to every node that asks them anything.
+        if (equalAddress(target, this.address)) {
           this.addPath(asker.locator.key, { link: back.link, slots: back.slots, mtu: frame.mtu, source: 'request', tree: frame.tree, at: this.now() });
         }
         this.learnLocator(asker.locator);
@@ -1281,7 +1297,7 @@ export class Lookups {
     // Steered by the neighbour's place in tree 0 if it shares our root; it is one hop anyway.
     const ours = this.trees.position(0);
     const theirs = this.trees.neighbourPosition(link, 0);
-    this.requests.set(hexOf(id), { lookup: null, kind: KIND_FIND, to: address, toKey: key, pairKey, tree: 0, sentAt: this.now(), hopsBefore: 0, candidate: null, firstHop: link, retry: true, answered: false, returned: false });
+    this.requests.set(hexOf(id), { lookup: null, kind: KIND_FIND, to: address, toKey: key, pairKey, tree: 0, sentAt: this.now(), hopsBefore: 0, candidate: null, toTarget: false, firstHop: link, retry: true, answered: false, returned: false });
     this.send(
       link,
       encodeTreeFrame({

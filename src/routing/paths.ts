@@ -136,11 +136,13 @@ export class Paths {
     return this.byAddress.values();
   }
 
-  /** Bytes held: per destination its address and key, per path its label. */
-  stateBytes(): number {
+  /** Bytes held: per destination its address and key, per path its label, and its locator
+   *  unless `heldElsewhere` says that object is counted by another table (the lookups'). */
+  stateBytes(heldElsewhere: (locator: Locator) => boolean = () => false): number {
     let bytes = 0;
     for (const d of this.byAddress.values()) {
       bytes += 48;
+      if (d.locator && !heldElsewhere(d.locator)) bytes += d.locator.bytes.length;
       for (const p of d.paths) bytes += 16 + 2 * p.slots.length;
     }
     return bytes;

@@ -101,8 +101,18 @@ test('lookups find their targets with routes that lead there, near the shortest 
   const mean = results.reduce((a, r) => a + r.stretch, 0) / results.length;
   assert.ok(mean <= 1.2, `mean stretch ${mean.toFixed(3)}`);
   assert.ok(Math.max(...results.map((r) => r.stretch)) <= 2, 'stretch above 2');
-  // No node holds a route to every other: routes are found on demand.
+  // No node holds a route to every other: routes are found on demand, each to a node it looked
+  // up or that looked it up. Not to the contacts its lookups and publishes passed through, nor
+  // to those whose lookups passed through it.
   for (const node of sim.nodes) assert.ok(node.agent.lookups.paths.size < g.n - 1);
+  const pairs = new Set(results.flatMap((r) => [`${r.s}>${r.d}`, `${r.d}>${r.s}`]));
+  const byAddress = new Map(sim.nodes.map((n) => [address(sim, n.index).join(), n.index]));
+  for (const node of sim.nodes) {
+    for (const d of node.agent.lookups.paths.destinations()) {
+      const other = byAddress.get(d.address.join());
+      assert.ok(pairs.has(`${node.index}>${other}`), `node ${node.index} holds a route to node ${other}, which it neither looked up nor was looked up by`);
+    }
+  }
 });
 
 test("on a line of 50, where locators are long and an answer has room for few, each node's locator reaches the nodes nearest its address", () => {
@@ -300,19 +310,19 @@ test('a FIND is answered without the locators its asker lists as held, but with 
   assert.equal(lookups.counters.badTags - tags, 1);
 });
 
-test('a request in another node\'s name is refused and counted: its receiver learns no way to that node by the sender', () => {
+test('a request in another node\'s name is refused and counted: its receiver learns no way to that node by the sender, nor by its own request for another node', () => {
   const { g, sim } = meshOf80();
   const lookups = sim.nodes[0]!.agent.lookups;
   const liar = sim.nodes[g.adjacency[0]![0]!]!;
   const link = sim.nodes[0]!.ifaceTo.get(liar.index)!;
   const far = sim.nodes.find((n) => n.index !== 0 && !g.adjacency[0]!.includes(n.index) && !lookups.route(address(sim, n.index)))!;
   const farLocator = signLocator(xeddsaSigner(far.keys.privateKey), far.keys.publicKey, Date.now(), []).bytes;
-  // A FIND from `far` (its address, its signed locator) for some address, tagged with `pairKey`.
-  const find = (pairKey: Uint8Array): Uint8Array => {
+  // A FIND from `far` (its address, its signed locator) for `target`, tagged with `pairKey`.
+  const find = (pairKey: Uint8Array, target = address(sim, 0)): Uint8Array => {
     const id = new Uint8Array(8).fill(7);
     // The target, the asker's locator, no locators listed as held.
     const body = new Uint8Array(16 + farLocator.length + 1);
-    body.set(address(sim, 5), 0);
+    body.set(target, 0);
     body.set(farLocator, 16);
     const payload = new Uint8Array(body.length + TAG_SIZE);
     payload.set(body, 0);
@@ -324,9 +334,17 @@ test('a request in another node\'s name is refused and counted: its receiver lea
   lookups.receive(link, find(new PairKeys(liar.keys.privateKey).with(sim.nodes[0]!.keys.publicKey)!));
   assert.equal(lookups.counters.badTags - tags, 1, 'a request tagged by the neighbour that sent it is counted');
   assert.equal(lookups.route(address(sim, far.index)), undefined, 'no way to the node it named');
-  // The same request tagged by that node itself (as if it came from it by way of the liar) is
-  // taken: the way back to it is a way to it.
-  lookups.receive(link, find(new PairKeys(far.keys.privateKey).with(sim.nodes[0]!.keys.publicKey)!));
+  const ownKey = new PairKeys(far.keys.privateKey).with(sim.nodes[0]!.keys.publicKey)!;
+  // Tagged by that node itself (as if it came by way of the liar), but looking for another node:
+  // taken (its locator learnt), and no route kept, for node 0 is only a contact on its way.
+  const held = lookups.paths.size;
+  lookups.receive(link, find(ownKey, address(sim, 5)));
+  assert.equal(lookups.counters.badTags - tags, 1);
+  assert.ok(lookups.table.get(address(sim, far.index)), 'the asker is a contact');
+  assert.equal(lookups.route(address(sim, far.index)), undefined, 'a route kept to a node that looks for another');
+  assert.equal(lookups.paths.size, held);
+  // Looking for node 0: the way back to it is a way to it.
+  lookups.receive(link, find(ownKey));
   assert.equal(lookups.counters.badTags - tags, 1);
   assert.equal(lookups.route(address(sim, far.index))?.link, link);
 });
