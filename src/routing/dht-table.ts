@@ -3,21 +3,55 @@
 // XOR, and contacts are kept in buckets by how many leading bits they share with this node: at
 // most DHT_BUCKET_SIZE in each, so a node knows many nodes near itself in the space and a few at
 // every distance, about DHT_BUCKET_SIZE · log2(n) in a mesh of n. A contact is a node's signed
-// locator (locator.ts) and when it was last heard from; the locators are what answers carry.
+// locator (locator.ts) and when it was last heard from; the locators are what answers carry. They
+// are held packed, their trees' roots once for the table (held-locators.ts).
 import { bytesKey } from '../util/bytes.js';
+import { RootPrefixes, heldLocator, heldSequence, holdLocator, releaseLocator } from './held-locators.js';
 import { addressOf, type Locator } from './locator.js';
 
 const ADDRESS_SIZE = 16;
 /** Bits of the address that vary (the first byte is always 0xfc). */
 const BITS = 120;
 
-export interface Contact {
-  address: Uint8Array;
-  locator: Locator;
+export class Contact {
   /** Monotonic ms when it last answered us or asked us something. */
   heardAt: number;
   /** Requests to it that went unanswered since it was last heard. */
-  failures: number;
+  failures = 0;
+
+  constructor(
+    readonly address: Uint8Array,
+    /** Its locator as held (held-locators.ts). */
+    private held: Uint8Array,
+    private readonly roots: RootPrefixes,
+    heardAt: number,
+  ) {
+    this.heardAt = heardAt;
+  }
+
+  /** Its locator, decoded anew: read it once where it is used more than once. */
+  get locator(): Locator {
+    return heldLocator(this.held, this.roots);
+  }
+
+  get sequence(): number {
+    return heldSequence(this.held);
+  }
+
+  /** Bytes held for it: its locator, its address, when it was heard and its failures. */
+  get bytes(): number {
+    return this.held.length + ADDRESS_SIZE + 16;
+  }
+
+  replace(locator: Locator): void {
+    const held = holdLocator(locator, this.roots);
+    releaseLocator(this.held, this.roots);
+    this.held = held;
+  }
+
+  release(): void {
+    releaseLocator(this.held, this.roots);
+  }
 }
 
 /** Leading bits shared by two addresses past the 0xfc prefix (BITS when equal). */
@@ -42,6 +76,7 @@ export function compareDistance(target: Uint8Array, a: Uint8Array, b: Uint8Array
 export class DhtTable {
   private readonly buckets: Contact[][] = [];
   private readonly byAddress = new Map<string, Contact>();
+  private readonly roots = new RootPrefixes();
 
   constructor(
     readonly self: Uint8Array,
@@ -70,7 +105,7 @@ export class DhtTable {
     const id = bytesKey(address);
     const known = this.byAddress.get(id);
     if (known) {
-      if (locator.sequence > known.locator.sequence) known.locator = locator;
+      if (locator.sequence > known.sequence) known.replace(locator);
       if (heard) {
         known.heardAt = now;
         known.failures = 0;
@@ -83,9 +118,10 @@ export class DhtTable {
       for (let i = 0; i < bucket.length; i++) if (bucket[i]!.failures > 0 && (worst < 0 || bucket[i]!.failures > bucket[worst]!.failures)) worst = i;
       if (worst < 0) return null;
       this.byAddress.delete(bytesKey(bucket[worst]!.address));
+      bucket[worst]!.release();
       bucket.splice(worst, 1);
     }
-    const contact: Contact = { address, locator, heardAt: heard ? now : -Infinity, failures: 0 };
+    const contact = new Contact(address, holdLocator(locator, this.roots), this.roots, heard ? now : -Infinity);
     bucket.push(contact);
     this.byAddress.set(id, contact);
     return contact;
@@ -108,6 +144,7 @@ export class DhtTable {
     const c = this.byAddress.get(id);
     if (!c) return;
     this.byAddress.delete(id);
+    c.release();
     const bucket = this.buckets[sharedBits(address, this.self)]!;
     bucket.splice(bucket.indexOf(c), 1);
   }
@@ -134,10 +171,10 @@ export class DhtTable {
     return nearest;
   }
 
-  /** Bytes held: each contact's locator and address. */
+  /** Bytes held: each contact's, and the roots their locators name. */
   stateBytes(): number {
-    let bytes = 0;
-    for (const c of this.byAddress.values()) bytes += c.locator.bytes.length + ADDRESS_SIZE + 16;
+    let bytes = this.roots.stateBytes();
+    for (const c of this.byAddress.values()) bytes += c.bytes;
     return bytes;
   }
 

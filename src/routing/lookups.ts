@@ -682,9 +682,7 @@ export class Lookups {
    *  key), the pair keys kept. The routes to the neighbours are the neighbour table's. */
   stateBytes(): number {
     const requests = this.requests.size * (64 + KEY_SIZE);
-    // A destination's locator is most often its contact's (the same object): counted once.
-    const paths = this.paths.stateBytes((l) => this.table.get(addressOf(l.key))?.locator === l);
-    return this.table.stateBytes() + paths + (this.current?.bytes.length ?? 0) + requests + this.pairKeys.stateBytes();
+    return this.table.stateBytes() + this.paths.stateBytes() + (this.current?.bytes.length ?? 0) + requests + this.pairKeys.stateBytes();
   }
 
   // --- lookups ---
@@ -1119,8 +1117,8 @@ export class Lookups {
       .closest(target, ANSWER_LOCATORS, false)
       .filter((c) => !equalAddress(c.address, asker))
       .slice(0, ANSWER_LOCATORS - 1)
-      .filter((c) => !known.has(hexOf(knownId(c.locator))))
-      .map((c) => c.locator);
+      .map((c) => c.locator)
+      .filter((l) => !known.has(hexOf(knownId(l))));
   }
 
   /** At most `most` locators a lookup holds nearest its target, for a FIND to `to` (whose own the
@@ -1182,7 +1180,10 @@ export class Lookups {
   private learnLocator(locator: Locator): void {
     const d = this.paths.get(addressOf(locator.key));
     if (!d) return;
-    d.locator = newer(d.locator, locator);
+    // Where the table holds it (most often), not again here: locate() reads both.
+    const held = this.table.get(d.address);
+    const newest = newer(d.locator, locator)!;
+    d.locator = held && held.sequence >= newest.sequence ? null : newest;
     if (d.probedSequence >= 0 && locator.sequence > d.probedSequence) this.probeAll(locator, null, 0);
   }
 

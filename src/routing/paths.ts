@@ -31,8 +31,9 @@ export interface Destination {
   paths: FoundPath[];
   route: FoundRoute | null;
   usedAt: number;
-  /** Its newest locator known, and the sequence of the one it was last asked in every tree
-   *  with (lookups.ts): a newer locator may name trees, or places, the last probes missed. */
+  /** Its newest locator known where the lookups' table holds none as new (lookups.ts), and the
+   *  sequence of the one it was last asked in every tree with: a newer locator may name trees,
+   *  or places, the last probes missed. */
   locator: Locator | null;
   probedSequence: number;
 }
@@ -136,13 +137,11 @@ export class Paths {
     return this.byAddress.values();
   }
 
-  /** Bytes held: per destination its address and key, per path its label, and its locator
-   *  unless `heldElsewhere` says that object is counted by another table (the lookups'). */
-  stateBytes(heldElsewhere: (locator: Locator) => boolean = () => false): number {
+  /** Bytes held: per destination its address, key and locator, per path its label. */
+  stateBytes(): number {
     let bytes = 0;
     for (const d of this.byAddress.values()) {
-      bytes += 48;
-      if (d.locator && !heldElsewhere(d.locator)) bytes += d.locator.bytes.length;
+      bytes += 48 + (d.locator?.bytes.length ?? 0);
       for (const p of d.paths) bytes += 16 + 2 * p.slots.length;
     }
     return bytes;

@@ -6,14 +6,34 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { fcAddressBytes } from '../../src/keys/address.js';
 import { DhtTable, compareDistance, type Contact } from '../../src/routing/dht-table.js';
-import type { Locator } from '../../src/routing/locator.js';
+import { decodeLocator, type Locator, type TreePlace } from '../../src/routing/locator.js';
+
+/** A locator of `key` with `places`, its signature zeros: the table does not check it. */
+function unsigned(key: Uint8Array, sequence: number, places: TreePlace[]): Locator {
+  const size = 42 + places.reduce((n, p) => n + 10 + 2 * p.coordinates.length, 0) + 64;
+  const bytes = new Uint8Array(size);
+  bytes[0] = 1;
+  bytes.set(key, 1);
+  new DataView(bytes.buffer).setBigUint64(33, BigInt(sequence));
+  bytes[41] = places.length;
+  let at = 42;
+  for (const p of places) {
+    bytes[at] = p.tree;
+    bytes.set(p.root, at + 1);
+    bytes[at + 9] = p.coordinates.length;
+    p.coordinates.forEach((c, i) => new DataView(bytes.buffer).setUint16(at + 10 + 2 * i, c));
+    at += 10 + 2 * p.coordinates.length;
+  }
+  bytes.fill(0xa5, at);
+  return decodeLocator(bytes, 0)!.locator;
+}
 
 test('closest(n) is the n nearest contacts by distance to the target, nearest first, the failing ones left out when asked', () => {
   const table = new DhtTable(fcAddressBytes(randomBytes(32)), 64);
   for (let i = 0; i < 400; i++) {
     const key = randomBytes(32);
-    // The table reads a locator's key and sequence only; its signature is the caller's to check.
-    table.add({ key, sequence: 1, places: [], bytes: new Uint8Array(0) } satisfies Locator, 0, true);
+    // The table holds a locator's bytes as they are; its signature is the caller's to check.
+    table.add(unsigned(key, 1, []), 0, true);
   }
   const all = [...table.contacts()];
   assert.ok(all.length > 100, `${all.length} contacts held`);
@@ -30,4 +50,39 @@ test('closest(n) is the n nearest contacts by distance to the target, nearest fi
       assert.deepEqual(names(table.closest(target, n)), names(sorted.filter((c) => c.failures < 2).slice(0, n)));
     }
   }
+});
+
+test('a contact is held packed, each root once for the table: read back, its locator is the same bytes; a root goes with the last contact that names it', () => {
+  const table = new DhtTable(fcAddressBytes(randomBytes(32)), 64);
+  const roots = [randomBytes(8), randomBytes(8), randomBytes(8), randomBytes(8)];
+  const place = (tree: number, root: Uint8Array, depth: number): TreePlace => ({ tree, root, coordinates: Uint16Array.from({ length: depth }, (_, i) => 1000 * tree + i + 1) });
+  const empty = table.stateBytes();
+  const keys = Array.from({ length: 20 }, () => randomBytes(32));
+  const given = keys.map((k, i) => unsigned(k, 5, [place(0, roots[0]!, i % 6), place(1, roots[1]!, 3), place(2, roots[2]!, 0), place(3, roots[3]!, 7)]));
+  for (const l of given) table.add(l, 0, true);
+  for (const l of given) {
+    const back = table.get(fcAddressBytes(l.key))!;
+    assert.deepEqual(back.locator.bytes, l.bytes);
+    assert.deepEqual(back.locator.places, l.places);
+    assert.equal(back.sequence, 5);
+    // 4 places: a version byte and 6 bytes a place less than the wire form, beside the address
+    // and the times.
+    assert.equal(back.bytes, l.bytes.length - 25 + 16 + 16);
+  }
+  // The four roots are held once: 24 bytes each with their counts and entries.
+  const contacts = [...table.contacts()].reduce((n, c) => n + c.bytes, 0);
+  assert.equal(table.stateBytes() - empty, contacts + 4 * 24);
+  // A newer locator under another root in tree 0: the new root is held, the old stays while
+  // others name it.
+  const moved = unsigned(keys[0]!, 6, [place(0, Uint8Array.from(roots[1]!), 2)]);
+  table.add(moved, 1, true);
+  assert.deepEqual(table.get(fcAddressBytes(keys[0]!))!.locator.bytes, moved.bytes);
+  assert.equal(table.get(fcAddressBytes(keys[0]!))!.sequence, 6);
+  // An older one changes nothing.
+  table.add(given[0]!, 2, true);
+  assert.deepEqual(table.get(fcAddressBytes(keys[0]!))!.locator.bytes, moved.bytes);
+  // Every contact gone, every root goes.
+  for (const k of keys) table.remove(fcAddressBytes(k));
+  assert.equal(table.size, 0);
+  assert.equal(table.stateBytes(), empty);
 });
