@@ -6,7 +6,8 @@
 // locator (locator.ts) and when it was last heard from; the locators are what answers carry. They
 // are held packed, their trees' roots once for the table (held-locators.ts).
 import { bytesKey } from '../util/bytes.js';
-import { RootPrefixes, heldLocator, heldSequence, holdLocator, releaseLocator } from './held-locators.js';
+import { TREE_COUNT } from './constants.js';
+import { MAX_ROOT_NUMBERS, RootPrefixes, heldLocator, heldSequence, holdLocator, releaseLocator } from './held-locators.js';
 import { addressOf, type Locator } from './locator.js';
 
 const ADDRESS_SIZE = 16;
@@ -82,6 +83,8 @@ export class DhtTable {
     readonly self: Uint8Array,
     private readonly bucketSize: number,
   ) {
+    // Every contact's roots must have a number (held-locators.ts).
+    if ((BITS + 1) * bucketSize * TREE_COUNT >= MAX_ROOT_NUMBERS) throw new RangeError(`buckets of ${bucketSize} hold more roots than a table can number`);
     for (let i = 0; i <= BITS; i++) this.buckets.push([]);
   }
 

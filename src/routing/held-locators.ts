@@ -19,6 +19,8 @@ const KEY_SIZE = 32;
 const WIRE_HEADER = 42;
 const HELD_HEADER = WIRE_HEADER - 1;
 const ROOT_NUMBER_SIZE = 2;
+/** Prefixes a list can number. */
+export const MAX_ROOT_NUMBERS = 1 << (8 * ROOT_NUMBER_SIZE);
 
 /** The root key prefixes the held locators name, each kept once, with how many places name it. */
 export class RootPrefixes {
@@ -32,7 +34,8 @@ export class RootPrefixes {
     const id = bytesKey(prefix);
     let n = this.numbers.get(id);
     if (n === undefined) {
-      // Never runs out: a table holds fewer than 65536 / TREE_COUNT contacts.
+      // Never past MAX_ROOT_NUMBERS: a contact names at most TREE_COUNT prefixes, and a table
+      // holds fewer than MAX_ROOT_NUMBERS / TREE_COUNT contacts (DhtTable's constructor).
       n = this.free.pop() ?? this.prefixes.length;
       this.prefixes[n] = prefix.slice();
       this.uses[n] = 0;

@@ -611,10 +611,10 @@ export class Lookups {
     const now = this.now();
     this.table.add(sender, now, true);
     const hops = request.hopsBefore + 2 * (slots.length + 1);
-    // The way back is a route to the node asked for itself, and a better one maybe to a
-    // destination in use; a node the lookup only passed through is no destination: it keeps the
-    // way for a STORE alone. (Routes to every node a publish asks stayed ten minutes each: at
-    // powerlaw-10000's hub after the join, 25 of its 34 destinations.)
+    // The way back is a route to the node asked for itself, and maybe a better one to a
+    // destination in use; a node the lookup only passed through is no destination: its way is
+    // kept for a STORE alone. (When every answer made a route, powerlaw-10000's hub held 34
+    // destinations after the join, none of them a node it had looked up or that looked for it.)
     if (request.toTarget || this.paths.get(request.to)) {
       this.addPath(sender.key, { link, slots, mtu: Math.min(mtu, this.mtu), source: payload[0] === ANSWER_PROBE ? 'probe' : 'lookup', tree: request.tree, at: now });
     }
