@@ -8,7 +8,7 @@ import { fcAddressBytes } from '../../src/keys/address.js';
 import { DhtTable, compareDistance, type Contact } from '../../src/routing/dht-table.js';
 import { decodeLocator, type Locator, type TreePlace } from '../../src/routing/locator.js';
 
-/** A locator of `key` with `places`, its signature zeros: the table does not check it. */
+/** A locator of `key` with `places`, its signature made up: the table does not check it. */
 function unsigned(key: Uint8Array, sequence: number, places: TreePlace[]): Locator {
   const size = 42 + places.reduce((n, p) => n + 10 + 2 * p.coordinates.length, 0) + 64;
   const bytes = new Uint8Array(size);

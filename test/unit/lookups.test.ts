@@ -111,6 +111,9 @@ test('lookups find their targets with routes that lead there, near the shortest 
     for (const d of node.agent.lookups.paths.destinations()) {
       const other = byAddress.get(d.address.join());
       assert.ok(pairs.has(`${node.index}>${other}`), `node ${node.index} holds a route to node ${other}, which it neither looked up nor was looked up by`);
+      // Its locator is held once: by the table where that holds it as new.
+      const contact = node.agent.lookups.table.get(d.address);
+      if (contact) assert.ok(!d.locator || d.locator.sequence > contact.sequence, `node ${node.index} holds node ${other}'s locator twice`);
     }
   }
 });
