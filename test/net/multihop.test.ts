@@ -142,8 +142,9 @@ test('a ring of six reroutes around a cut link', { skip: !isRoot && 'needs root 
     // And r2's map its way back, through r1: r2 answers by its own routes. A mesh a second or
     // two old may not have it yet (r0's announcement came to r2 before r1's, and again a second
     // later); cut then, r0 lies beyond r2's map, and r2 finds it by a lookup while the trees
-    // re-form around the cut: 45 runs without this wait were back in 0.8-1.6 s, or, cut before
-    // r2's map had r0, in 2.6-5.7 s.
+    // re-form around the cut. Without this wait, 10 of 45 runs took 2.6-5.7 s (the rest
+    // 0.8-1.6); in 14 runs that watched both ends, the slow ones were those cut before r2's map
+    // had r0.
     const mapRoute = async (from: number, to: MeshNode): Promise<string> => {
       const peer = (await daemons[from]!.state()).peers.find((p) => p.address === to.address);
       return `${peer?.routeSource}/${peer?.hops}`;
