@@ -9,31 +9,18 @@
 import { randomBytes } from 'node:crypto';
 import { fcAddressBytes } from '../src/keys/address.js';
 import { DhtTable } from '../src/routing/dht-table.js';
-import { decodeLocator, type Locator } from '../src/routing/locator.js';
+import { signLocator, type Locator } from '../src/routing/locator.js';
 import { benchArgs } from './sim/args.js';
 
 const CONTACTS = 92;
 const DEPTHS = [3, 4, 3, 4];
 const ROOTS = DEPTHS.map(() => randomBytes(8));
 
-/** A locator of a new key in every tree, its signature random: the table does not check it. */
+/** A locator of a new key in every tree, encoded as locator.ts signs one, its signature random:
+ *  the table does not check it. */
 function locator(): Locator {
-  const bytes = new Uint8Array(42 + DEPTHS.reduce((n, d) => n + 10 + 2 * d, 0) + 64);
-  const view = new DataView(bytes.buffer);
-  bytes[0] = 1;
-  bytes.set(randomBytes(32), 1);
-  view.setBigUint64(33, BigInt(Date.now()));
-  bytes[41] = DEPTHS.length;
-  let at = 42;
-  DEPTHS.forEach((depth, tree) => {
-    bytes[at] = tree;
-    bytes.set(ROOTS[tree]!, at + 1);
-    bytes[at + 9] = depth;
-    for (let i = 0; i < depth; i++) view.setUint16(at + 10 + 2 * i, 1 + 7 * i + tree);
-    at += 10 + 2 * depth;
-  });
-  bytes.set(randomBytes(64), at);
-  return decodeLocator(bytes, 0)!.locator;
+  const places = DEPTHS.map((depth, tree) => ({ tree, root: ROOTS[tree]!, coordinates: Uint16Array.from({ length: depth }, (_, i) => 1 + 7 * i + tree) }));
+  return signLocator(() => randomBytes(64), randomBytes(32), Date.now(), places);
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;

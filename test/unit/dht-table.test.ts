@@ -6,26 +6,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { fcAddressBytes } from '../../src/keys/address.js';
 import { DhtTable, compareDistance, type Contact } from '../../src/routing/dht-table.js';
-import { decodeLocator, type Locator, type TreePlace } from '../../src/routing/locator.js';
+import { signLocator, type Locator, type TreePlace } from '../../src/routing/locator.js';
 
-/** A locator of `key` with `places`, its signature made up: the table does not check it. */
+/** A locator of `key` with `places`, encoded as locator.ts signs one, its signature made up:
+ *  the table does not check it. */
 function unsigned(key: Uint8Array, sequence: number, places: TreePlace[]): Locator {
-  const size = 42 + places.reduce((n, p) => n + 10 + 2 * p.coordinates.length, 0) + 64;
-  const bytes = new Uint8Array(size);
-  bytes[0] = 1;
-  bytes.set(key, 1);
-  new DataView(bytes.buffer).setBigUint64(33, BigInt(sequence));
-  bytes[41] = places.length;
-  let at = 42;
-  for (const p of places) {
-    bytes[at] = p.tree;
-    bytes.set(p.root, at + 1);
-    bytes[at + 9] = p.coordinates.length;
-    p.coordinates.forEach((c, i) => new DataView(bytes.buffer).setUint16(at + 10 + 2 * i, c));
-    at += 10 + 2 * p.coordinates.length;
-  }
-  bytes.fill(0xa5, at);
-  return decodeLocator(bytes, 0)!.locator;
+  return signLocator(() => new Uint8Array(64).fill(0xa5), key, sequence, places);
 }
 
 test('closest(n) is the n nearest contacts by distance to the target, nearest first, the failing ones left out when asked', () => {
