@@ -131,32 +131,34 @@ test('a ring of six reroutes around a cut link', { skip: !isRoot && 'needs root 
     const [r0, r1, r2] = nodes as [MeshNode, MeshNode, MeshNode];
     const trace = (): string => nsExec(r0.ns, 'traceroute6', ['-n', '-q', '1', '-w', '2', '-m', '8', r2.address], 60_000).out;
     const names = nodes.map((n, i) => `r${i} ${n.address}`).join('\n');
-    await until('r0 reaches r2', () => ping(r0, r2).code === 0, 30_000);
-    // The first route found may be the long way round, before r1–r2 is in r0's map: wait for
-    // the map to settle on the short way, two hops.
-    let before = '';
-    await until('r0 routes to r2 through r1', () => {
-      before = trace();
-      return traceHops(before).join() === [r1.address, r2.address].join();
-    }, 20_000).catch((err: Error) => assert.fail(`${err.message}\n${before}\n${names}`));
-    // And r2's map its way back, through r1: r2 answers by its own routes. A mesh a second or
-    // two old may not have it yet (r0's announcement came to r2 before r1's, and again a second
-    // later); cut then, r0 lies beyond r2's map, and r2 finds it by a lookup while the trees
-    // re-form around the cut. Without this wait, 10 of 45 runs took 2.6-5.7 s (the rest
-    // 0.8-1.6); in 14 runs that watched both ends, most slow ones were cut before r2's map had
-    // r0. With it, 10 runs here took 0.8-1.0 s, but one in CI 3.8 s: there is another cause,
-    // not found yet (docs/ROUTING.md), so the time is printed, not bounded.
-    const mapRoute = async (from: number, to: MeshNode): Promise<string> => {
-      const peer = (await daemons[from]!.state()).peers.find((p) => p.address === to.address);
-      return `${peer?.routeSource}/${peer?.hops}`;
-    };
-    await until('r2 routes to r0 by its map, two hops', async () => (await mapRoute(2, r0)) === 'map/2', 20_000);
+    // The whole ring settled first: every node routes to every other by its map, the short way.
+    // Routes between r0 and r2 alone held while r5, started last, was still coming up; cut then,
+    // before r0's link to r5 was up and r0's announcement naming it had reached r2 through r1,
+    // the long way round did not exist yet at r2, and r2 found r0 by a lookup while the trees
+    // re-formed around the cut: 3.0–3.8 s (r2's map, dumped when it noticed the cut, held r0
+    // naming r1 alone, and r5 naming r0 signed after the cut). A pair's route by the map needs
+    // the announcement of each node between, naming both its links, at the source: r1 → r5 is
+    // r0's whole announcement at r1, which r1 passes on to r2 at its next tick.
+    const ringHops = (i: number, j: number): number => Math.min((i - j + 6) % 6, (j - i + 6) % 6);
+    let unsettled: string[] = [];
+    await until('every node routes to every other by its map, the short way', async () => {
+      unsettled = [];
+      for (let i = 0; i < nodes.length; i++) {
+        const peers = (await daemons[i]!.state()).peers;
+        for (let j = 0; j < nodes.length; j++) {
+          if (i === j) continue;
+          const peer = peers.find((p) => p.address === nodes[j]!.address);
+          const route = `${peer?.routeSource}/${peer?.hops}`;
+          if (route !== `${ringHops(i, j) === 1 ? 'link' : 'map'}/${ringHops(i, j)}`) unsettled.push(`r${i}→r${j} ${route}`);
+        }
+      }
+      return unsettled.length === 0;
+    }, 30_000).catch((err: Error) => assert.fail(`${err.message}: ${unsettled.join(', ')}`));
+    const before = trace();
+    assert.deepEqual(traceHops(before), [r1.address, r2.address], `${before}\n${names}`);
 
     // A flow of pings, timestamped (-D), runs while the link r1–r2 on the short way is cut. It
-    // is bounded by a count, not a deadline: with -w, ping quits at the first ICMP error, and
-    // a mesh a second or two old may answer one "no route" (r2 now lies beyond r0's map, and
-    // r0's first lookup can end before anyone it asks has r2's locator) before the lookup
-    // that finds r2 the long way round.
+    // is bounded by a count, not a deadline: with -w, ping quits at the first ICMP error.
     const flow = lab.spawn(r0.ns, ['ping', '-6', '-n', '-D', '-i', '0.1', '-W', '1', '-c', '400', r2.address]);
     await until('the flow is answered', () => /icmp_seq=\d+ ttl/.test(flow.log), 10_000);
     const [v12] = veths.get('1-2')!;
@@ -170,9 +172,12 @@ test('a ring of six reroutes around a cut link', { skip: !isRoot && 'needs root 
     };
     // The long way round, r0–r5–r4–r3–r2, is four hops: ttl 61 says the flow took it.
     await until('the flow is answered the long way round', () => replyAfterCut() !== undefined, 30_000);
-    const recovered = replyAfterCut()!;
+    const recoveredMs = Math.round((replyAfterCut()! - cutAt) * 1000);
     const noRoute = flow.log.match(/Destination unreachable: No route/g)?.length ?? 0;
-    console.log(`# ring of 6: link cut to first reply on the new path: ${Math.round((recovered - cutAt) * 1000)} ms (${noRoute} pings answered "no route" meanwhile)`);
+    console.log(`# ring of 6: link cut to first reply on the new path: ${recoveredMs} ms (${noRoute} pings answered "no route" meanwhile)`);
+    // Both ends route round by their maps once the cut is noticed (0.8 s, by the missing echo):
+    // 0.79–0.97 s in 25 runs here beside two busy cores. Issue 16's bound, detection included.
+    assert.ok(recoveredMs <= 3000, `the flow came back ${recoveredMs} ms after the cut`);
     const after = trace();
     assert.deepEqual(traceHops(after), [nodes[5]!.address, nodes[4]!.address, nodes[3]!.address, r2.address], `${after}\n${names}`);
     flow.signal('SIGINT');
