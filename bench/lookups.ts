@@ -1,7 +1,8 @@
 // Routing at scale, end to end, on the shared graphs: every node a real Routing agent — the map,
 // the trees and the lookups the daemon runs (bench/sim/mesh-agent.ts) — with a real key and real
 // signatures. Measures, per graph: how long the trees and the published locators take from a
-// cold start; the state each node holds, after the join and at the end of the steady time; what
+// cold start; the state each node holds, after the join and at the end of the steady time (as
+// counted, and the simulation's whole heap over its nodes, with --expose-gc); what
 // a node sends for the rest of its join (its last bootstrap lookups) and the steady control
 // traffic after that; lookups between sampled pairs — found or not, their latency in hops,
 // the stretch of the route the first answer gave and of the best route after the probes; and,
@@ -26,6 +27,7 @@ import { bfs, graphDir, holmeKimGraph, loadEdgeList, rng, type Graph } from './s
 import { MeshAgent, keepLookups } from './sim/mesh-agent.js';
 import { Deliveries, failover, flowPairs, withinRouteReach, type Failover } from './sim/flows.js';
 import { quantiles } from './sim/summary.js';
+import { liveHeap } from './sim/heap.js';
 import { TrafficKinds } from './sim/traffic-kinds.js';
 import { FRAME_ROUTED, KIND_MESSAGE, OFF_KIND } from '../src/forward/header.js';
 
@@ -36,9 +38,20 @@ type Sim = AgentSim<MeshAgent>;
 /** Where data packets arrive (MeshAgent's `delivered`): watched by failover() while its flows run. */
 const deliveries = new Deliveries();
 
-function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<number>, kind: Behaviour, kinds?: TrafficKinds): Sim {
-  const shared = new Map<string, boolean>();
-  const sharedPairKeys = new SharedPairKeys();
+/** What the simulator's nodes share to run faster (signature checks, pair keys): not any one
+ *  node's memory, so cleared before the heap is weighed. */
+class Memos {
+  readonly shared = new Map<string, boolean>();
+  readonly sharedPairKeys = new SharedPairKeys();
+
+  clear(): void {
+    this.shared.clear();
+    this.sharedPairKeys.clear();
+  }
+}
+
+function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<number>, kind: Behaviour, kinds?: TrafficKinds, memos = new Memos()): Sim {
+  const { shared, sharedPairKeys } = memos;
   return new AgentSim<MeshAgent>(
     g,
     (io) =>
@@ -163,7 +176,19 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   const kinds = new TrafficKinds(g.n);
   // The node of most links: its traffic is split out below, and it is the one that crashes.
   const hub = g.adjacency.reduce((best, adj, i) => (adj.length > g.adjacency[best]!.length ? i : best), 0);
-  const sim = makeSim(g, done, new Set(), 'silent', kinds);
+  const memos = new Memos();
+  const heapBefore = liveHeap();
+  const sim = makeSim(g, done, new Set(), 'silent', kinds, memos);
+  // The heap the simulation grew by, per node: each node's routing, its own bookkeeping included
+  // (timers, acknowledgement state, the objects around the bytes the state count counts), and
+  // the simulator's per node and link (its queues and counters) — so an upper bound.
+  const heapPerNode = (): string => {
+    memos.clear();
+    const now = liveHeap();
+    if (!heapBefore || !now) return 'not weighed (run node with --expose-gc)';
+    const kib = (bytes: number) => (bytes / g.n / 1024).toFixed(1);
+    return `${kib(now.heapUsed - heapBefore.heapUsed)} KiB of heap and ${kib(now.arrayBuffers - heapBefore.arrayBuffers)} KiB of array buffers`;
+  };
   sim.start();
   sim.run(20_000);
   phaseDone('cold start');
@@ -179,6 +204,7 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   console.log(`  state per node per link (bytes): ${quantiles(perLink)}`);
   const table = Float64Array.from(sim.nodes, (n) => n.agent.lookups.table.size);
   console.log(`  contacts per node: ${quantiles(table)}`);
+  console.log(`  memory per node (the simulation's, whole, over its nodes): ${heapPerNode()}`);
   // A node's join ends with its last bootstrap round (BOOTSTRAP_ROUNDS_MS after its first
   // locator, itself LOCATOR_SETTLE_MS after the trees settle) and that round's lookup: what is
   // sent until then is the join's, not the steady state's.
@@ -216,6 +242,7 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
     const held = Float64Array.from(sim.nodes, (n) => n.agent.stateBytes());
     const contacts = Float64Array.from(sim.nodes, (n) => n.agent.lookups.table.size);
     console.log(`  state per node at the end of it (bytes): ${quantiles(held)}; the node of most links ${held[hub]}; contacts per node ${quantiles(contacts)}`);
+    console.log(`  memory per node at the end of it: ${heapPerNode()}`);
   }
   // Failures under traffic: the biggest hub crashes; then a link on a flow's way is cut.
   const withoutHub = (s: number, d: number) => bfs(g, s, (i) => i !== hub)[d]! < 0;

@@ -20,6 +20,7 @@ import { announcementSize, LINKS_PER_PART } from '../src/routing/announcement.js
 import { FRAME_HEADER, MAX_HOPS, REFRESH_MS } from '../src/routing/constants.js';
 import { components, describe, graphDir, loadEdgeList, randomGeometricGraph, rng, type Graph } from './sim/graph.js';
 import { generateKeys, Simulation, type RouteCheck, type Traffic } from './sim/simulator.js';
+import { liveHeap } from './sim/heap.js';
 
 const GRAPH_DIR = graphDir(import.meta.url);
 
@@ -270,12 +271,9 @@ function runGraph(g: Graph, args: Args, keys: ReturnType<typeof generateKeys>, l
   return { graph: g.name, shape, cold: coldResult, heapPerNode, refreshFormula: refreshFormula(g), state, steady, routes, linkFailure, nodeFailure };
 }
 
-/** Live JS heap after a full collection, when node runs with --expose-gc. */
+/** Live JS heap after full collections, when node runs with --expose-gc. */
 function heapUsed(): number | null {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return null;
-  gc();
-  return process.memoryUsage().heapUsed;
+  return liveHeap()?.heapUsed ?? null;
 }
 
 function fmt(v: number | null | undefined, digits = 1): string {

@@ -11,6 +11,7 @@ import { fcAddressBytes } from '../src/keys/address.js';
 import { DhtTable } from '../src/routing/dht-table.js';
 import { signLocator, type Locator } from '../src/routing/locator.js';
 import { benchArgs } from './sim/args.js';
+import { liveHeap } from './sim/heap.js';
 
 const CONTACTS = 92;
 const DEPTHS = [3, 4, 3, 4];
@@ -23,13 +24,10 @@ function locator(): Locator {
   return signLocator(() => randomBytes(64), randomBytes(32), Date.now(), places);
 }
 
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with node --expose-gc');
+if (!liveHeap()) throw new Error('run with node --expose-gc');
 const heap = (): number => {
-  gc();
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
+  const { heapUsed, arrayBuffers } = liveHeap()!;
+  return heapUsed + arrayBuffers;
 };
 
 const { values } = benchArgs({ tables: '500' });

@@ -55,6 +55,11 @@ export class SharedPairKeys {
     if (this.keys.size >= this.limit) this.keys.delete(this.keys.keys().next().value!);
     this.keys.set(pairId(a, b), new Uint8Array(key));
   }
+
+  /** Forgets every key (a bench weighing the nodes' own memory clears the memo first). */
+  clear(): void {
+    this.keys.clear();
+  }
 }
 
 function pairId(a: Uint8Array, b: Uint8Array): string {
