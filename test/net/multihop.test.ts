@@ -135,7 +135,7 @@ test('a ring of six reroutes around a cut link', { skip: !isRoot && 'needs root 
     // Routes between r0 and r2 alone held while r5, started last, was still coming up; cut then,
     // before r0's link to r5 was up and r0's announcement naming it had reached r2 through r1,
     // the long way round did not exist yet at r2, and r2 found r0 by a lookup while the trees
-    // re-formed around the cut: 3.0–3.8 s (r2's map, dumped when it noticed the cut, held r0
+    // re-formed around the cut: 2.6–5.7 s (r2's map, dumped when it noticed the cut, held r0
     // naming r1 alone, and r5 naming r0 signed after the cut). A pair's route by the map needs
     // the announcement of each node between, naming both its links, at the source: r1 → r5 is
     // r0's whole announcement at r1, which r1 passes on to r2 at its next tick.
