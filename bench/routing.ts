@@ -196,13 +196,13 @@ function sampleSources(sim: Simulation, count: number, seed: number): number[] {
 
 function runGraph(g: Graph, args: Args, keys: ReturnType<typeof generateKeys>, log: (s: string) => void): Result {
   const shape = describe(g);
-  const heap0 = heapUsed();
+  const heap0 = liveHeap()?.heapUsed ?? null;
   const sim = new Simulation(g, { seed: args.seed, keys: keys.slice(0, g.n), shareVerification: args.share });
   const cold = phase(sim, () => sim.start());
   const verificationsPerNode = sim.verifications / g.n;
   // Less the simulator's n×n distance matrix; what remains is the Routers' (and a little of the
   // simulator's per-node bookkeeping).
-  const heap1 = heapUsed();
+  const heap1 = liveHeap()?.heapUsed ?? null;
   const heapPerNode = heap0 === null || heap1 === null ? null : (heap1 - heap0 - g.n * g.n * 4) / g.n;
   log(`  cold start: ${fmt(cold.virtual)} s virtual, ${cold.wall.toFixed(1)} s wall`);
   const state = sim.state();
@@ -269,11 +269,6 @@ function runGraph(g: Graph, args: Args, keys: ReturnType<typeof generateKeys>, l
   log(`  node ${node} (degree ${degree}) down: ${fmt(p.virtual)} s virtual, withdrawn ${fmt(gone)} s; restarted: ${fmt(restart.virtual)} s`);
   const coldResult = { ...cold, verificationsPerNode };
   return { graph: g.name, shape, cold: coldResult, heapPerNode, refreshFormula: refreshFormula(g), state, steady, routes, linkFailure, nodeFailure };
-}
-
-/** Live JS heap after full collections, when node runs with --expose-gc. */
-function heapUsed(): number | null {
-  return liveHeap()?.heapUsed ?? null;
 }
 
 function fmt(v: number | null | undefined, digits = 1): string {

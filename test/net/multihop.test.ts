@@ -139,7 +139,7 @@ test('a ring of six reroutes around a cut link', { skip: !isRoot && 'needs root 
     // naming r1 alone, and r5 naming r0 signed after the cut). A pair's route by the map needs
     // the announcement of each node between, naming both its links, at the source: r1 → r5 is
     // r0's whole announcement at r1, which r1 passes on to r2 at its next tick.
-    const ringHops = (i: number, j: number): number => Math.min((i - j + 6) % 6, (j - i + 6) % 6);
+    const ringHops = (i: number, j: number): number => Math.min((i - j + nodes.length) % nodes.length, (j - i + nodes.length) % nodes.length);
     let unsettled: string[] = [];
     await until('every node routes to every other by its map, the short way', async () => {
       unsettled = [];
