@@ -11,6 +11,7 @@ import { compareDistance } from '../src/routing/dht-table.js';
 import { addressOf } from '../src/routing/locator.js';
 import { SharedPairKeys } from '../src/routing/lookup-tags.js';
 import type { LookupResult } from '../src/routing/lookups.js';
+import type { IdentityMemo } from '../src/routing/lsdb.js';
 import { equalBytes } from '../src/util/bytes.js';
 import { benchArgs, graphFiles } from './sim/args.js';
 import { AgentSim } from './sim/agent-sim.js';
@@ -28,8 +29,9 @@ const LOOKUP_MS = 12_000;
 function trial(g: Graph, seed: number, gone: number, lookups: number, random: () => number) {
   const shared = new Map<string, boolean>();
   const sharedPairKeys = new SharedPairKeys();
+  const identityMemo: IdentityMemo = new Map();
   const results = new Map<number, LookupResult[]>();
-  const sim = new AgentSim<MeshAgent>(g, (io) => new MeshAgent(io, { shared, sharedPairKeys, lookupDone: keepLookups(results) }), { seed });
+  const sim = new AgentSim<MeshAgent>(g, (io) => new MeshAgent(io, { shared, sharedPairKeys, identityMemo, lookupDone: keepLookups(results) }), { seed });
   const address = (i: number) => addressOf(sim.nodes[i]!.keys.publicKey);
   sim.start();
   sim.run(JOIN_MS);

@@ -20,6 +20,7 @@
 // holmeKimGraph), to see how state and traffic grow with the mesh within one shape.
 import { addressOf } from '../src/routing/locator.js';
 import { SharedPairKeys } from '../src/routing/lookup-tags.js';
+import type { IdentityMemo } from '../src/routing/lsdb.js';
 import { BOOTSTRAP_ROUNDS_MS, LOOKUP_TIMEOUT_MS, type Behaviour, type LookupResult } from '../src/routing/lookups.js';
 import { benchArgs, graphFiles } from './sim/args.js';
 import { AgentSim, type AgentIo } from './sim/agent-sim.js';
@@ -38,26 +39,30 @@ type Sim = AgentSim<MeshAgent>;
 /** Where data packets arrive (MeshAgent's `delivered`): watched by failover() while its flows run. */
 const deliveries = new Deliveries();
 
-/** What the simulator's nodes share to run faster (signature checks, pair keys): not any one
- *  node's memory, so cleared before the heap is weighed. */
+/** What the simulator's nodes share to run faster (signature checks, pair keys, keys and
+ *  addresses): not any one node's memory, so cleared before the heap is weighed. The records'
+ *  keys and addresses stay, shared: a daemon's own copies are not weighed (lsdb.ts: Identity). */
 class Memos {
   readonly shared = new Map<string, boolean>();
   readonly sharedPairKeys = new SharedPairKeys();
+  readonly identityMemo: IdentityMemo = new Map();
 
   clear(): void {
     this.shared.clear();
     this.sharedPairKeys.clear();
+    this.identityMemo.clear();
   }
 }
 
 function makeSim(g: Graph, done: Map<number, LookupResult[]>, hostile: Set<number>, kind: Behaviour, kinds?: TrafficKinds, memos = new Memos()): Sim {
-  const { shared, sharedPairKeys } = memos;
+  const { shared, sharedPairKeys, identityMemo } = memos;
   return new AgentSim<MeshAgent>(
     g,
     (io) =>
       new MeshAgent(kinds ? countedIo(io, kinds) : io, {
         shared,
         sharedPairKeys,
+        identityMemo,
         behaviour: hostile.has(io.index) ? kind : 'honest',
         lookupDone: keepLookups(done),
         delivered: (index, tag) => deliveries.on(index, tag),
@@ -204,7 +209,17 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   console.log(`  state per node per link (bytes): ${quantiles(perLink)}`);
   const table = Float64Array.from(sim.nodes, (n) => n.agent.lookups.table.size);
   console.log(`  contacts per node: ${quantiles(table)}`);
+  const mapIds = () => {
+    const stats = sim.nodes.map((n) => n.agent.routing.map.stats());
+    return `${quantiles(stats.map((s) => s.ids))}, id range ${quantiles(stats.map((s) => s.idRange))}`;
+  };
+  console.log(`  addresses the map names per node: ${mapIds()}`);
   console.log(`  memory per node (the simulation's, whole, over its nodes): ${heapPerNode()}`);
+  // Signature checks a node made (not answered from its cache of checks), and the checks it
+  // keeps: what the cache saves, and what it holds.
+  const checksSince = (before: Float64Array | null) => Float64Array.from(sim.nodes, (n, i) => n.agent.verified.checks - (before?.[i] ?? 0));
+  const kept = () => quantiles(Float64Array.from(sim.nodes, (n) => n.agent.verified.kept));
+  console.log(`  signature checks per node so far: ${quantiles(checksSince(null))}; checks kept in its cache ${kept()}`);
   // A node's join ends with its last bootstrap round (BOOTSTRAP_ROUNDS_MS after its first
   // locator, itself LOCATOR_SETTLE_MS after the trees settle) and that round's lookup: what is
   // sent until then is the join's, not the steady state's.
@@ -216,6 +231,7 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   console.log(`  rest of the join (to ${joinDone / 1000} s virtual): ${quantiles(Float64Array.from(join.perNode, (b) => b / 1024))} KiB sent per node`);
   if (steadyMin > 0) {
     kinds.take([]); // counted from here
+    const checksBefore = checksSince(null);
     sim.run(steadyMin * 60_000);
     const steady = sim.takeTraffic();
     phaseDone('steady');
@@ -243,6 +259,8 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
     const contacts = Float64Array.from(sim.nodes, (n) => n.agent.lookups.table.size);
     console.log(`  state per node at the end of it (bytes): ${quantiles(held)}; the node of most links ${held[hub]}; contacts per node ${quantiles(contacts)}`);
     console.log(`  memory per node at the end of it: ${heapPerNode()}`);
+    console.log(`  addresses the map names per node at the end of it: ${mapIds()}`);
+    console.log(`  signature checks per node per hour of it: ${quantiles(checksSince(checksBefore).map((c) => c / (steadyMin / 60)))}; checks kept in its cache at its end ${kept()}`);
   }
   // Failures under traffic: the biggest hub crashes; then a link on a flow's way is cut.
   const withoutHub = (s: number, d: number) => bfs(g, s, (i) => i !== hub)[d]! < 0;

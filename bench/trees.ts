@@ -32,7 +32,7 @@ function makeSim(g: Graph, seed: number): Sim {
         now: io.now,
         wallNow: io.wallNow,
         workDue: io.workDue,
-        verified: new VerifiedSignatures(4096, shared),
+        verified: new VerifiedSignatures({ now: io.now, shared }),
       }),
     { seed },
   );

@@ -14,6 +14,7 @@ import { VerifiedSignatures } from '../../src/routing/tree-proof.js';
 import { Routing } from '../../src/routing/routing.js';
 import type { Trees } from '../../src/routing/trees.js';
 import type { MapScope } from '../../src/routing/router.js';
+import type { IdentityMemo } from '../../src/routing/lsdb.js';
 import {
   CONTROL_HOP_LIMIT,
   FRAME_ROUTED,
@@ -37,6 +38,8 @@ export interface MeshAgentOptions {
   shared?: Map<string, boolean>;
   /** Pair keys of the lookups' tags derived once for both ends, by all nodes of a simulation. */
   sharedPairKeys?: SharedPairKeys;
+  /** Keys and addresses shared by all nodes of a simulation (lsdb.ts: IdentityMemo). */
+  identityMemo?: IdentityMemo;
   behaviour?: Behaviour;
   /** The map's reach (default the daemon's). */
   scope?: Partial<MapScope>;
@@ -56,6 +59,8 @@ export function keepLookups(done: Map<number, LookupResult[]>): (index: number, 
 
 export class MeshAgent implements Agent {
   readonly routing: Routing;
+  /** The node's cache of signature checks, which counts the checks it makes. */
+  readonly verified: VerifiedSignatures;
   /** Routed frames this node passed on for others, and dropped (bad label, hop limit). */
   transits = 0;
   dropped = 0;
@@ -67,6 +72,7 @@ export class MeshAgent implements Agent {
     this.io = io;
     this.onDelivered = options.delivered;
     const shared = options.shared;
+    this.verified = new VerifiedSignatures({ now: io.now, shared });
     this.routing = new Routing({
       identity: io.keys,
       mtu: options.mtu ?? 1420,
@@ -75,11 +81,11 @@ export class MeshAgent implements Agent {
       now: io.now,
       wallNow: io.wallNow,
       workDue: io.workDue,
-      verified: new VerifiedSignatures(4096, shared),
+      verified: this.verified,
       sharedPairKeys: options.sharedPairKeys,
       behaviour: options.behaviour,
       lookupDone: options.lookupDone ? (r) => options.lookupDone!(io.index, r) : undefined,
-      map: { scope: options.scope, verify: shared ? (a) => sharedVerify(shared, a) : undefined },
+      map: { scope: options.scope, verify: shared ? (a) => sharedVerify(shared, a) : undefined, identityMemo: options.identityMemo },
     });
   }
 

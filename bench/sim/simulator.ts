@@ -17,6 +17,7 @@ import { fcAddressBytes } from '../../src/keys/address.js';
 import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
 import { verifyAnnouncement, type Announcement } from '../../src/routing/announcement.js';
 import { MAX_HOPS, TICK_MS } from '../../src/routing/constants.js';
+import type { IdentityMemo } from '../../src/routing/lsdb.js';
 import { Router, type Route } from '../../src/routing/router.js';
 import { bfs, rng, type Graph } from './graph.js';
 
@@ -174,6 +175,8 @@ export class Simulation {
   lostFrames = 0;
   private readonly mtu: number;
   private readonly verifyCache: Map<string, boolean> | null;
+  /** Keys and addresses, one copy for all routers (lsdb.ts: IdentityMemo). */
+  private readonly identityMemo: IdentityMemo = new Map();
   /** Link key (a*n+b, a<b) → generation while up; absent while down. */
   private readonly linkGen = new Map<number, number>();
   private readonly latency = new Map<number, number>();
@@ -242,6 +245,7 @@ export class Simulation {
         this.lastRouteChange = this.now;
       },
       verify: (a) => this.verify(a),
+      identityMemo: this.identityMemo,
       // The whole map, unscoped: this simulator measures link state over every node (the
       // scoped map runs with the trees and lookups, in agent-sim.ts).
       scope: { radius: Infinity },

@@ -383,7 +383,7 @@ export class Lookups {
     this.wallNow = options.wallNow ?? Date.now;
     this.onRouteChanged = options.routeChanged?.bind(options);
     this.onLookupDone = options.lookupDone?.bind(options);
-    this.verified = options.verified ?? new VerifiedSignatures();
+    this.verified = options.verified ?? new VerifiedSignatures({ now: this.now });
     this.behaviour = options.behaviour ?? 'honest';
     this.table = new DhtTable(this.address, DHT_BUCKET_SIZE);
   }

@@ -2,19 +2,20 @@
 // graph they describe, in the compact form SPF walks.
 //
 // Nodes are numbered: every address the database mentions — an origin, or a neighbour named in
-// someone's links — gets a small integer id, so the graph is arrays of integers and SPF's working
-// state is typed arrays indexed by id. Ids are reference-counted (one reference per record, per
-// link naming the address, and per holder outside such as a router's live link) and reused once
-// free, so the tables stay as large as the network held now, not as every node ever seen.
+// someone's links — gets a small integer id (id-table.ts), so the graph is arrays of integers and
+// SPF's working state is typed arrays indexed by id. Ids are reference-counted (one reference per
+// record, per link naming the address, and per holder outside such as a router's live link) and
+// reused once free, lowest first, so the tables stay as large as the network held now, not as
+// every node ever seen.
 //
 // A record holds the parts of its origin's highest sequence and, until that sequence is whole, a
 // stand-in for each part not come yet: the newest part of that number held before. The links of
 // a node are the union of those, so a hub's announcement of ten parts that comes part by part (or
 // whose renewals come in two frames) never takes its other links away meanwhile. Signatures are
 // the router's business: this module stores what it is given.
-import { AddressTable } from '../fcnet/address-table.js';
 import { fcAddressBytes } from '../keys/address.js';
 import type { AnnouncedPrefix, Announcement } from './announcement.js';
+import { IdTable } from './id-table.js';
 import type { Route } from './spf.js';
 
 /** Int32s per link in a links array: neighbour id, interface index, cost. */
@@ -80,18 +81,32 @@ export class NodeRecord {
   }
 }
 
+/** A key and its address (two BLAKE2s of it), arrays nobody modifies. */
+export interface Identity {
+  publicKey: Uint8Array;
+  address: Uint8Array;
+}
+
+/** Identities by the key's bytes as a latin1 string: the simulator's, shared by its thousands of
+ *  nodes, which all learn the same keys (a copy per node and record of the full map's 2025 nodes
+ *  would take gigabytes, and the addresses' hashes minutes). A daemon has none: its records hold
+ *  their own key and address, and it works an address out when it meets a key it holds no
+ *  record of. */
+export type IdentityMemo = Map<string, Identity>;
+
+export interface LsdbOptions {
+  identityMemo?: IdentityMemo;
+}
+
 export class Lsdb {
   /** Record per id (undefined for ids named only as someone's neighbour, or free). */
   readonly records: (NodeRecord | undefined)[] = [];
   /** The records alone: a scoped map holds a few dozen while its ids name every neighbour of
    *  those (hundreds for a hub's announcement), and the router walks the records often. */
   private readonly heldRecords = new Set<NodeRecord>();
-  /** Address per id (undefined when free). */
-  readonly addresses: (Uint8Array | undefined)[] = [];
-  private readonly refs: number[] = [];
-  private readonly free: number[] = [];
-  private readonly ids = new AddressTable<number>();
+  private readonly ids = new IdTable();
   private readonly byKey = new KeyTable();
+  private readonly identityMemo: IdentityMemo | undefined;
   private nextExpiry = Infinity;
   /** Changes whenever some origin's claimed prefixes may have changed: who holds the prefix table
    *  compares it rather than being called. */
@@ -100,6 +115,10 @@ export class Lsdb {
   private byteCount = 0;
   private linkCount = 0;
 
+  constructor(options: LsdbOptions = {}) {
+    this.identityMemo = options.identityMemo;
+  }
+
   /** Every record held (a record removed while this is walked is not visited after). */
   get held(): ReadonlySet<NodeRecord> {
     return this.heldRecords;
@@ -107,42 +126,53 @@ export class Lsdb {
 
   /** Every id in use is below this. */
   get capacity(): number {
-    return this.addresses.length;
+    return this.ids.capacity;
   }
 
   /** The id of an address, allocated if new. Ids without references are freed by unref(). */
   intern(address: Uint8Array): number {
-    const known = this.ids.lookup(address, 0);
-    if (known !== undefined) return known;
-    const id = this.free.length > 0 ? this.free.pop()! : this.addresses.length;
-    const copy = sharedAddress(address);
-    this.addresses[id] = copy;
-    this.records[id] = undefined;
-    this.refs[id] = 0;
-    this.ids.setShared(copy, id);
-    return id;
+    return this.ids.intern(address, 0);
   }
 
   /** The id of an address already known, without allocating. */
   idOf(buf: Uint8Array, off: number): number | undefined {
-    return this.ids.lookup(buf, off);
+    return this.ids.idOf(buf, off);
   }
 
   ref(id: number): void {
-    this.refs[id]!++;
+    this.ids.ref(id);
   }
 
   unref(id: number): void {
-    if (--this.refs[id]! > 0) return;
-    this.ids.delete(this.addresses[id]!);
-    this.addresses[id] = undefined;
+    if (!this.ids.unref(id)) return;
     this.records[id] = undefined;
-    this.free.push(id);
+    // The records past the id range go with it (the array's storage with them, once far fewer).
+    if (this.records.length > 2 * this.ids.capacity + 64) this.records.length = this.ids.capacity;
+  }
+
+  /** Whether id a's address is below id b's, byte by byte (SPF's tie-break). */
+  lowerAddress(a: number, b: number): boolean {
+    return this.ids.lower(a, b);
   }
 
   /** The fc00::/8 address of a public key (an array that must not be modified). */
   addressOf(publicKey: Uint8Array): Uint8Array {
-    return this.byKey.lookup(publicKey, 0)?.address ?? sharedIdentity(publicKey).address;
+    const record = this.byKey.lookup(publicKey, 0);
+    if (record) return record.address;
+    return this.identityMemo ? this.identityOf(publicKey).address : fcAddressBytes(publicKey.subarray(0, 32));
+  }
+
+  /** The 32-byte key at the start of `publicKey`, copied, with its address: the memo's, if any. */
+  private identityOf(publicKey: Uint8Array): Identity {
+    const memo = this.identityMemo;
+    const k = memo && latin1(publicKey, 32);
+    let identity = k === undefined ? undefined : memo!.get(k);
+    if (!identity) {
+      const key = publicKey.slice(0, 32);
+      identity = { publicKey: key, address: fcAddressBytes(key) };
+      if (k !== undefined) memo!.set(k, identity);
+    }
+    return identity;
   }
 
   /** The record of the origin whose 32-byte key is at buf[off], if held. */
@@ -152,7 +182,7 @@ export class Lsdb {
 
   /** The record of the node at the 16-byte address at buf[off], if held. */
   recordAt(buf: Uint8Array, off: number): NodeRecord | undefined {
-    const id = this.ids.lookup(buf, off);
+    const id = this.ids.idOf(buf, off);
     return id === undefined ? undefined : this.records[id];
   }
 
@@ -174,10 +204,10 @@ export class Lsdb {
   store(a: Announcement, now: number, expiresAt: number, indexed = true): NodeRecord {
     let record = this.byKey.lookup(a.origin, 0);
     if (!record) {
-      const identity = sharedIdentity(a.origin);
+      const identity = this.identityOf(a.origin);
       const id = this.intern(identity.address);
       this.ref(id);
-      record = new NodeRecord(id, identity.publicKey, this.addresses[id]!);
+      record = new NodeRecord(id, identity.publicKey, identity.address);
       this.records[id] = record;
       this.heldRecords.add(record);
       this.byKey.set(record.publicKey, record);
@@ -281,8 +311,10 @@ export class Lsdb {
     return this.byteCount;
   }
 
-  stats(): { nodes: number; links: number; announcements: number; bytes: number } {
-    return { nodes: this.heldRecords.size, links: this.linkCount, announcements: this.partCount, bytes: this.byteCount };
+  /** Records, links, announcements and their bytes held; the addresses named (ids in use) and
+   *  the id range (every array indexed by id is about that long). */
+  stats(): { nodes: number; links: number; announcements: number; bytes: number; ids: number; idRange: number } {
+    return { nodes: this.heldRecords.size, links: this.linkCount, announcements: this.partCount, bytes: this.byteCount, ids: this.ids.size, idRange: this.ids.capacity };
   }
 
   private dropPart(part: Part): void {
@@ -404,42 +436,8 @@ function isClean(links: Int32Array, self: number): boolean {
   return true;
 }
 
-// Keys and addresses as arrays shared by every router of the process, never modified. An origin's
-// address costs two BLAKE2s, and the simulator runs thousands of routers that all learn the same
-// origins and hold the same addresses (a copy per router would be a fifth of its database), so
-// each is computed and stored once. Bounded: past the limit the caches start over.
-const SHARED_CACHE_SIZE = 1 << 16;
-const identities = new Map<string, { publicKey: Uint8Array; address: Uint8Array }>();
-// Addresses by their bytes (no string made per lookup: every link of every announcement stored
-// asks).
-let addresses = new AddressTable<Uint8Array>();
-
 function latin1(bytes: Uint8Array, length: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('latin1');
-}
-
-/** The shared copy of a 32-byte public key, with its address. */
-function sharedIdentity(publicKey: Uint8Array): { publicKey: Uint8Array; address: Uint8Array } {
-  const k = latin1(publicKey, 32);
-  let identity = identities.get(k);
-  if (!identity) {
-    if (identities.size >= SHARED_CACHE_SIZE) identities.clear();
-    const key = publicKey.slice(0, 32);
-    identity = { publicKey: key, address: sharedAddress(fcAddressBytes(key)) };
-    identities.set(k, identity);
-  }
-  return identity;
-}
-
-/** The shared copy of the 16-byte address at the start of `address`. */
-function sharedAddress(address: Uint8Array): Uint8Array {
-  let shared = addresses.lookup(address, 0);
-  if (!shared) {
-    if (addresses.size >= SHARED_CACHE_SIZE) addresses = new AddressTable();
-    shared = address.slice(0, 16);
-    addresses.setShared(shared, shared);
-  }
-  return shared;
 }
 
 // Records by 32-byte public key, looked up in place in a received frame: keyed by 30 bits of the

@@ -81,7 +81,7 @@ import {
 import { RoutingCounters } from './counters.js';
 import { ACK_ENTRY_SIZE, Unacknowledged, ackPart, ackSequence, writeAckEntry } from './acknowledgements.js';
 import { readUint64BE } from '../util/bytes.js';
-import { LINK_STRIDE, Lsdb, type NodeRecord } from './lsdb.js';
+import { LINK_STRIDE, Lsdb, type IdentityMemo, type NodeRecord } from './lsdb.js';
 import { Spf, type Route, type SourceLinks } from './spf.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 
@@ -110,6 +110,8 @@ export interface RouterOptions {
   workDue?(): void;
   /** Verification hook, for the simulator's optional shared cache; default verifyAnnouncement. */
   verify?(a: Announcement): boolean;
+  /** The simulator's keys and addresses, shared by its nodes (lsdb.ts: IdentityMemo). */
+  identityMemo?: IdentityMemo;
   /** The database's bounds: MAX_ORIGINS and MAX_DATABASE_BYTES unless a test says otherwise. */
   maxOrigins?: number;
   maxDatabaseBytes?: number;
@@ -255,7 +257,7 @@ export class Router {
    *  may overtake the node's own report of that link. Forgotten after HOURLY_DISTANCE_GRACE_MS. */
   private readonly early = new Map<number, { at: number; renewals: boolean; hourlyDistance: number }>();
 
-  private readonly lsdb = new Lsdb();
+  private readonly lsdb: Lsdb;
   private readonly spf = new Spf();
   private readonly selfId: number;
   private readonly neighbours = new Map<number, Neighbour>();
@@ -288,6 +290,7 @@ export class Router {
     }
     this.identity = { publicKey: options.identity.publicKey.slice(), privateKey: options.identity.privateKey };
     this.mtu = options.mtu;
+    this.lsdb = new Lsdb({ identityMemo: options.identityMemo });
     this.sendFrame = options.send;
     this.now = options.now ?? (() => performance.now());
     this.wallNow = options.wallNow ?? Date.now;
@@ -313,14 +316,15 @@ export class Router {
     // nothing here; either way it gets our database and is asked for its own.
     if (!current || !equalKey(publicKey, 0, current.publicKey)) {
       if (current) this.dropNeighbour(link, current);
-      const id = this.lsdb.intern(this.lsdb.addressOf(publicKey));
+      const address = this.lsdb.addressOf(publicKey).slice();
+      const id = this.lsdb.intern(address);
       this.lsdb.ref(id);
       const early = this.early.get(link);
       this.early.delete(link);
       this.neighbours.set(link, {
         // Kept, not copied (Routing's neighbour table owns it; nobody modifies keys).
         publicKey,
-        address: this.lsdb.addresses[id]!,
+        address,
         id,
         databaseSentAt: -Infinity,
         databaseAnswered: false,
@@ -598,8 +602,8 @@ export class Router {
 
   /** Routing state held: origins, link entries (each announced link counted once per side that
    *  announces it, but ours: our live links are SPF's source), announcements (parts) and their
-   *  encoded bytes, ours included. */
-  stats(): { nodes: number; links: number; announcements: number; bytes: number } {
+   *  encoded bytes, ours included; the addresses named and the id range (Lsdb.stats). */
+  stats(): ReturnType<Lsdb['stats']> {
     return this.lsdb.stats();
   }
 

@@ -47,7 +47,7 @@ export interface RoutingOptions {
   /** A lookup asked for by locate() ended. */
   lookupDone?(result: LookupResult): void;
   /** The map's bounds and signature checks, for tests and the simulator (RouterOptions). */
-  map?: Pick<RouterOptions, 'maxOrigins' | 'maxDatabaseBytes' | 'verify' | 'scope'>;
+  map?: Pick<RouterOptions, 'maxOrigins' | 'maxDatabaseBytes' | 'verify' | 'scope' | 'identityMemo'>;
   /** Signature checks of the trees and lookups (the simulator shares one between nodes). */
   verified?: VerifiedSignatures;
   /** The simulator: pair keys of the lookups' tags derived once for both ends. */
@@ -76,7 +76,7 @@ export class Routing {
     const workDue = options.workDue?.bind(options);
     const routesChanged = options.routesChanged?.bind(options);
     this.map = new Router({ identity: options.identity, mtu: options.mtu, send: options.send, now, wallNow: options.wallNow, routesChanged, workDue, ...options.map });
-    const verified = options.verified ?? new VerifiedSignatures();
+    const verified = options.verified ?? new VerifiedSignatures({ now });
     this.trees = new Trees({ identity: options.identity, mtu: options.mtu, send: options.send, now, wallNow: options.wallNow, workDue, verified });
     this.lookups = new Lookups({
       identity: options.identity,

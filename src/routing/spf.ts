@@ -78,7 +78,9 @@ export class Spf {
   /** Runs Dijkstra from `source` (an id of `lsdb`) over `links` and the database's graph. */
   compute(lsdb: Lsdb, source: number, links: SourceLinks): void {
     const cap = lsdb.capacity;
-    if (this.dist.length < cap) this.grow(cap);
+    // Sized by the ids in use (the database's id range drops as ids go free), with room to grow.
+    if (this.dist.length < cap) this.resize(Math.max(cap, this.dist.length * 2, 64));
+    else if (this.dist.length > 64 && this.dist.length > 4 * cap) this.resize(Math.max(2 * cap, 64));
     this.state.fill(UNSEEN, 0, cap);
     this.source = source;
     this.settled = this.search(lsdb, source, links);
@@ -91,7 +93,6 @@ export class Spf {
   private search(lsdb: Lsdb, source: number, links: SourceLinks): number {
     const { dist, hops, parent, via, state, order, heap, heapPos } = this;
     const records = lsdb.records;
-    const addresses = lsdb.addresses;
     let size = 0;
     dist[source] = 0;
     hops[source] = 0;
@@ -137,7 +138,7 @@ export class Spf {
           }
           heap[i] = v;
           heapPos[v] = i;
-        } else if (d === dist[v]! && (h < hops[v]! || (h === hops[v]! && lower(addresses[u]!, addresses[parent[v]!]!)))) {
+        } else if (d === dist[v]! && (h < hops[v]! || (h === hops[v]! && lsdb.lowerAddress(u, parent[v]!)))) {
           hops[v] = h;
           parent[v] = u;
           via[v] = out[j + 1]!;
@@ -220,8 +221,7 @@ export class Spf {
     return { updated, removed, routed, nearer };
   }
 
-  private grow(cap: number): void {
-    const size = Math.max(cap, this.dist.length * 2, 64);
+  private resize(size: number): void {
     this.dist = new Int32Array(size);
     this.hops = new Uint8Array(size);
     this.parent = new Int32Array(size);
@@ -231,7 +231,7 @@ export class Spf {
     this.heap = new Int32Array(size);
     this.order = new Int32Array(size);
     const reshaped = new Uint8Array(size);
-    reshaped.set(this.reshaped);
+    reshaped.set(this.reshaped.subarray(0, size));
     this.reshaped = reshaped;
     this.settled = 0;
   }
@@ -273,10 +273,4 @@ class HopRoute implements Route {
     for (let r: HopRoute | undefined = this; r; r = r.previous) path[i--] = r.publicKey;
     return (this.pathMade = path);
   }
-}
-
-/** a < b, as 16-byte addresses compared byte by byte. */
-function lower(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
-  return false;
 }

@@ -19,7 +19,8 @@
 import { createHash, hash, randomBytes } from 'node:crypto';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { XEDDSA_SIGNATURE_SIZE, xeddsaVerify, type XeddsaSigner } from '../keys/xeddsa.js';
-import { bytesKey, readUint64BE, writeUint64BE } from '../util/bytes.js';
+import { readUint64BE, writeUint64BE } from '../util/bytes.js';
+import { ROOT_EXPIRY_MS } from './constants.js';
 
 const KEY_SIZE = 32;
 export const ROOT_BEACON_SIZE = KEY_SIZE + 8 + XEDDSA_SIGNATURE_SIZE;
@@ -97,10 +98,10 @@ export function linkPort(link: Uint8Array, off = 0): number {
   return (link[off + KEY_SIZE]! << 8) | link[off + KEY_SIZE + 1]!;
 }
 
-// What a cached check is known by: SHA-256 of a secret of this process, then everything signed
-// and the signature, so that nobody can make other bytes share an entry. An entry costs some 60
-// bytes instead of the 200 the bytes themselves would (a node keeps up to `size` of them).
-// node:crypto's SHA-256 takes 1 µs here, @noble/hashes' keyed BLAKE2s 9 µs; a check, 100.
+// What a cached check is known by: 64 bits of SHA-256 of a secret of this process, then
+// everything signed and the signature, so that nobody can make other bytes share an entry (nor
+// pick where an entry goes in the cache's table). node:crypto's SHA-256 takes 1 µs here,
+// @noble/hashes' keyed BLAKE2s 9 µs; a check, 100.
 const CHECK_ID_SECRET = randomBytes(32);
 
 // The check ids' input, laid out in one buffer: a one-shot hash of it costs a third of a hash
@@ -108,11 +109,11 @@ const CHECK_ID_SECRET = randomBytes(32);
 let checkInput = Buffer.alloc(256);
 CHECK_ID_SECRET.copy(checkInput);
 
-function checkId(key: Uint8Array, message: Uint8Array, signature: Uint8Array): string {
+function checkDigest(key: Uint8Array, message: Uint8Array, signature: Uint8Array): Buffer {
   const size = CHECK_ID_SECRET.length + key.length + message.length + signature.length;
   if (typeof hash !== 'function') {
     // Node before 20.12 has no one-shot hash.
-    return bytesKey(createHash('sha256').update(CHECK_ID_SECRET).update(key).update(message).update(signature).digest());
+    return createHash('sha256').update(CHECK_ID_SECRET).update(key).update(message).update(signature).digest();
   }
   if (size > checkInput.length) {
     checkInput = Buffer.alloc(2 * size);
@@ -122,39 +123,144 @@ function checkId(key: Uint8Array, message: Uint8Array, signature: Uint8Array): s
   checkInput.set(key, off);
   checkInput.set(message, (off += key.length));
   checkInput.set(signature, off + message.length);
-  return hash('sha256', checkInput.subarray(0, size), 'binary');
+  return hash('sha256', checkInput.subarray(0, size), 'buffer');
 }
 
-/** The signature checks one node has made, so that a chain shared by many neighbours is checked
- *  once. Bounded: past `size` entries the oldest go. Only successes are kept. */
+/** How long a check unused is kept: longer than a root waits between beacons (ROOT_REFRESH_MS,
+ *  ROOT_REFRESH_PACED_MS), so a chain still in use is checked once per beacon at most; the
+ *  checks of beacons replaced, which nobody shows again, go after this instead of filling the
+ *  cache (graph-250's grew from 123 entries a node to 553 over three days, 32.6 KiB of heap). */
+export const CHECK_MAX_AGE_MS = ROOT_EXPIRY_MS;
+
+export interface VerifiedSignaturesOptions {
+  /** The node's monotonic clock, in ms. */
+  now?: () => number;
+  /** Most checks kept, however recent. */
+  size?: number;
+  maxAgeMs?: number;
+  /** The simulator's memo of checks across all its nodes (a check's result does not depend on
+   *  who makes it); each node still counts the checks it makes in `checks`. */
+  shared?: Map<string, boolean>;
+}
+
+/** Smallest table of the cache (slots). */
+const MIN_SLOTS = 64;
+
+/**
+ * The signature checks one node has made, so that a chain shared by many neighbours is checked
+ * once. Only successes are kept, each until it has gone unused for `maxAgeMs`, and at most `size`
+ * of them: when full, the less recently used half goes. Packed in typed arrays (an open-addressing
+ * table of 64-bit check ids and the second each was last used, 24 to 48 bytes an entry): a node
+ * keeps hundreds, and a string id in a Map took some 105 bytes each.
+ */
 export class VerifiedSignatures {
-  private readonly seen = new Set<string>();
+  /** Per slot: the id's two halves, and when it was last used (whole seconds + 1; 0: empty). */
+  private high = new Int32Array(MIN_SLOTS);
+  private low = new Int32Array(MIN_SLOTS);
+  private usedAt = new Int32Array(MIN_SLOTS);
+  private count = 0;
+  /** When the next sweep of entries unused past the age is due (whole seconds). */
+  private sweepAt: number;
+  private readonly now: () => number;
+  private readonly size: number;
+  private readonly maxAgeS: number;
+  private readonly shared: Map<string, boolean> | undefined;
   hits = 0;
   checks = 0;
 
-  /** `shared`: the simulator's memo of checks across all its nodes (a check's result does not
-   *  depend on who makes it); each node still counts the checks it makes in `checks`. */
-  constructor(
-    private readonly size = 4096,
-    private readonly shared?: Map<string, boolean>,
-  ) {}
+  constructor(options: VerifiedSignaturesOptions = {}) {
+    this.now = options.now ?? (() => performance.now());
+    this.size = options.size ?? 4096;
+    this.maxAgeS = Math.ceil((options.maxAgeMs ?? CHECK_MAX_AGE_MS) / 1000);
+    this.shared = options.shared;
+    this.sweepAt = this.seconds() + this.maxAgeS;
+  }
+
+  /** Checks kept. */
+  get kept(): number {
+    return this.count;
+  }
 
   verify(key: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-    const id = checkId(key, message, signature);
-    if (this.seen.has(id)) {
+    const digest = checkDigest(key, message, signature);
+    const high = digest.readInt32LE(0);
+    const low = digest.readInt32LE(4);
+    const nowS = this.seconds();
+    // The table is swept of entries unused past the age every quarter of it, in one pass; one
+    // found past the age before that is checked again.
+    if (nowS >= this.sweepAt) this.keep(nowS - this.maxAgeS, Infinity, nowS);
+    const mask = this.usedAt.length - 1;
+    let s = low & mask;
+    for (; this.usedAt[s] !== 0; s = (s + 1) & mask) {
+      if (this.low[s] !== low || this.high[s] !== high) continue;
+      if (nowS - (this.usedAt[s]! - 1) > this.maxAgeS) break;
       this.hits++;
+      this.usedAt[s] = nowS + 1;
       return true;
     }
+    const stale = this.usedAt[s] !== 0 ? s : -1;
     this.checks++;
-    let ok = this.shared?.get(id);
+    let ok: boolean | undefined;
+    const sharedKey = this.shared && digest.toString('latin1', 0, 8);
+    if (sharedKey !== undefined) ok = this.shared!.get(sharedKey);
     if (ok === undefined) {
       ok = xeddsaVerify(key, message, signature);
-      this.shared?.set(id, ok);
+      if (sharedKey !== undefined) this.shared!.set(sharedKey, ok);
     }
     if (!ok) return false;
-    if (this.seen.size >= this.size) this.seen.delete(this.seen.values().next().value!);
-    this.seen.add(id);
+    if (stale >= 0) {
+      this.usedAt[stale] = nowS + 1;
+      return true;
+    }
+    if (this.count >= this.size) this.keep(-Infinity, this.size >> 1, nowS);
+    if (2 * (this.count + 1) > this.usedAt.length) this.rehash(2 * this.usedAt.length);
+    this.insert(high, low, nowS + 1);
+    this.count++;
     return true;
+  }
+
+  private seconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  private insert(high: number, low: number, usedAt: number): void {
+    const mask = this.usedAt.length - 1;
+    let s = low & mask;
+    while (this.usedAt[s] !== 0) s = (s + 1) & mask;
+    this.high[s] = high;
+    this.low[s] = low;
+    this.usedAt[s] = usedAt;
+  }
+
+  /** Keeps, in a table sized for them, the entries used at `sinceS` or later, and of those at
+   *  most `most`, the most recently used. */
+  private keep(sinceS: number, most: number, nowS: number): void {
+    this.sweepAt = nowS + Math.max(1, this.maxAgeS >> 2);
+    const { high, low, usedAt } = this;
+    // The last use of the oldest entry kept: entries used then are kept only while room is left.
+    const times = usedAt.filter((t) => t !== 0 && t - 1 >= sinceS).sort();
+    const kept = Math.min(most, times.length);
+    const oldest = kept > 0 ? times[times.length - kept]! : Infinity;
+    let atOldest = kept - times.filter((t) => t > oldest).length;
+    let slots = MIN_SLOTS;
+    while (slots < 2 * kept) slots *= 2;
+    this.high = new Int32Array(slots);
+    this.low = new Int32Array(slots);
+    this.usedAt = new Int32Array(slots);
+    for (let s = 0; s < usedAt.length; s++) {
+      const t = usedAt[s]!;
+      if (t === 0 || t < oldest || (t === oldest && atOldest-- <= 0)) continue;
+      this.insert(high[s]!, low[s]!, t);
+    }
+    this.count = kept;
+  }
+
+  private rehash(slots: number): void {
+    const { high, low, usedAt } = this;
+    this.high = new Int32Array(slots);
+    this.low = new Int32Array(slots);
+    this.usedAt = new Int32Array(slots);
+    for (let s = 0; s < usedAt.length; s++) if (usedAt[s] !== 0) this.insert(high[s]!, low[s]!, usedAt[s]!);
   }
 
   /** Whether `beacon[off ..]` is a root beacon its key signed for `tree`. */

@@ -284,7 +284,7 @@ export class Trees {
     this.wallNow = options.wallNow ?? Date.now;
     this.onChanged = options.changed?.bind(options);
     this.onWorkDue = options.workDue?.bind(options);
-    this.verified = options.verified ?? new VerifiedSignatures();
+    this.verified = options.verified ?? new VerifiedSignatures({ now: this.now });
     const now = this.now();
     for (let t = 0; t < TREE_COUNT; t++) {
       const rank = rootRank(t, this.key);

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { AgentSim } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, type Graph } from '../../bench/sim/graph.js';
 import { FRAME_ROUTING, KIND_TREE_ACK, KIND_TREE_BEACON, KIND_TREE_LINK, KIND_TREE_REQUEST, KIND_TREE_STATE, ROOT_EXPIRY_MS, ROOT_REFRESH_MS, ROOT_REFRESH_PACED_MS, TREE_COUNT, TREE_RETRY_MS, TREE_STABLE_MS } from '../../src/routing/constants.js';
-import { LINK_SIZE, ROOT_BEACON_SIZE, VerifiedSignatures, beaconSequence, rootRank, signBeaconInPlace, signLink, unsignedRootBeacon } from '../../src/routing/tree-proof.js';
+import { CHECK_MAX_AGE_MS, LINK_SIZE, ROOT_BEACON_SIZE, VerifiedSignatures, beaconSequence, rootRank, signBeaconInPlace, signLink, unsignedRootBeacon } from '../../src/routing/tree-proof.js';
 import { Trees, type Position } from '../../src/routing/trees.js';
+import { generateKeyPair } from '../../src/keys/keypair.js';
 import { xeddsaSigner, type XeddsaSigner } from '../../src/keys/xeddsa.js';
 import { readUint32BE, writeUint32BE } from '../../src/util/bytes.js';
 
@@ -518,7 +519,7 @@ test('a link is signed anew each time a neighbour asks, not twice within half a 
   sim.run(TREE_RETRY_MS);
   const first = ask();
   assert.equal(first.length, 1, 'a request for the link is answered');
-  assert.ok(new VerifiedSignatures(16).link(node.keys.publicKey, first[0]!, 0), 'the link checks out');
+  assert.ok(new VerifiedSignatures({ size: 16 }).link(node.keys.publicKey, first[0]!, 0), 'the link checks out');
   assert.equal(compare(first[0]!.subarray(0, 32), peer.keys.publicKey), 0, 'the link leads to the asker');
   // Again at once: refused and counted, with no signature made.
   const refusedBefore = node.agent.counters.linkRequestsRefused;
@@ -542,6 +543,67 @@ test('a link is signed anew each time a neighbour asks, not twice within half a 
     assert.equal(held.links.length, 0, `tree ${t}: the child's place is held whole`);
   }
   assert.ok(rooted > 0, 'the node is root of no tree');
+});
+
+test('the cache of checks keeps a check while it is used, forgets it once unused for CHECK_MAX_AGE_MS, and when full keeps the more recently used half', () => {
+  const signer = generateKeyPair();
+  const sign = xeddsaSigner(signer.privateKey);
+  const links = Array.from({ length: 5 }, (_, port) => signLink(sign, signer.publicKey, generateKeyPair().publicKey, port + 1));
+  let clock = 0;
+  const verified = new VerifiedSignatures({ now: () => clock, size: 4 });
+  const check = (i: number) => assert.ok(verified.link(signer.publicKey, links[i]!, 0), `link ${i} checks out`);
+  check(0);
+  check(1);
+  assert.deepEqual([verified.checks, verified.hits, verified.kept], [2, 0, 2]);
+  // Link 0 used every half age, past two ages in all: it stays, and is never checked again.
+  for (let k = 0; k < 4; k++) {
+    clock += CHECK_MAX_AGE_MS / 2;
+    check(0);
+  }
+  assert.deepEqual([verified.checks, verified.hits], [2, 4], 'a check in use was forgotten');
+  // Link 1, unused all that while, is gone (only link 0 is kept) and costs a check again.
+  assert.equal(verified.kept, 1, 'a check unused past CHECK_MAX_AGE_MS is still kept');
+  check(1);
+  assert.equal(verified.checks, 3);
+  // Just within the age it is kept; a second past it, checked again, even before a sweep.
+  clock += CHECK_MAX_AGE_MS;
+  check(1);
+  assert.equal(verified.checks, 3, 'a check used CHECK_MAX_AGE_MS ago was forgotten');
+  // (A sweep, at another check, 0.8 of the age after link 1's use; the next is due at 1.05.)
+  const usedAt = clock;
+  clock = usedAt + 0.8 * CHECK_MAX_AGE_MS;
+  check(0);
+  const checksThen = verified.checks;
+  clock = usedAt + CHECK_MAX_AGE_MS + 1000;
+  check(1);
+  assert.equal(verified.checks, checksThen + 1, 'a check unused past CHECK_MAX_AGE_MS saved a check');
+  check(1);
+  assert.equal(verified.checks, checksThen + 1, 'a check made again was not kept');
+
+  // Full, the less recently used half goes: used in the order 1 (above), 2, 3, 0, then 4 comes.
+  for (const i of [2, 3, 0]) {
+    clock += 1000;
+    check(i);
+  }
+  assert.equal(verified.kept, 4);
+  clock += 1000;
+  check(4);
+  assert.equal(verified.kept, 3, 'the cache grew past its size, or kept less than half');
+  const checks = verified.checks;
+  check(3);
+  check(0);
+  check(4);
+  assert.equal(verified.checks, checks, 'a check among the more recently used was dropped');
+  check(1);
+  check(2);
+  assert.equal(verified.checks, checks + 2, 'a check among the less recently used was kept');
+  // A signature that fails is never kept.
+  const forged = links[2]!.slice();
+  forged[LINK_SIZE - 1]! ^= 1;
+  const before = verified.checks;
+  assert.equal(verified.link(signer.publicKey, forged, 0), false);
+  assert.equal(verified.link(signer.publicKey, forged, 0), false, 'a failed check was kept as a success');
+  assert.equal(verified.checks, before + 2, 'a failed check was answered from the cache');
 });
 
 test('a neighbour that never gives its link is passed over after a wait, and asked ever more seldom', () => {
