@@ -131,7 +131,10 @@ export class Lsdb {
 
   /** The id of an address, allocated if new. Ids without references are freed by unref(). */
   intern(address: Uint8Array): number {
-    return this.ids.intern(address, 0);
+    const id = this.ids.intern(address, 0);
+    // Kept dense: V8 turns an array with a gap of a thousand into a dictionary, and SPF reads it.
+    while (this.records.length <= id) this.records.push(undefined);
+    return id;
   }
 
   /** The id of an address already known, without allocating. */

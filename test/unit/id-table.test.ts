@@ -90,3 +90,24 @@ test('the table keeps its own copy of an address, not the caller’s array', () 
   assert.equal(table.idOf(original, 0), id, 'the caller’s array was kept, not copied');
   assert.equal(table.idOf(a, 0), undefined);
 });
+
+test('a reference dropped once too often is refused, and leaves the id given out since alone', () => {
+  const random = rng(9);
+  const table = new IdTable();
+  const a = address(random);
+  const id = table.intern(a, 0);
+  table.ref(id);
+  assert.equal(table.unref(id), true);
+  assert.throws(() => table.unref(id), /holds no reference/);
+  // The id goes to the next address; a stray drop of the old one must not free it.
+  const b = address(random);
+  const reused = table.intern(b, 0);
+  table.ref(reused);
+  table.ref(reused);
+  assert.equal(reused, id);
+  assert.equal(table.unref(reused), false);
+  assert.equal(table.idOf(b, 0), reused);
+  assert.equal(table.unref(reused), true);
+  assert.throws(() => table.unref(reused), /holds no reference/);
+  assert.equal(table.size, 0);
+});
