@@ -15,20 +15,23 @@ import { equal16 } from '../fcnet/ipv6.js';
 const ADDRESS_SIZE = 16;
 /** The hash table's slot for "no id" (slots hold id + 1). */
 const EMPTY = 0;
+/** The fewest ids and slots room is kept for: a node on a line names a dozen addresses. */
+const MIN_IDS = 16;
+const MIN_SLOTS = 32;
 
 export class IdTable {
   /** Address of id i at [16 i, 16 i + 16). */
-  private bytes = new Uint8Array(64 * ADDRESS_SIZE);
-  private refs = new Int32Array(64);
+  private bytes = new Uint8Array(MIN_IDS * ADDRESS_SIZE);
+  private refs = new Int32Array(MIN_IDS);
   /** Bit i set: id i is free (below `end`). */
-  private freeBits = new Uint32Array(2);
+  private freeBits = new Uint32Array(Math.ceil(MIN_IDS / 32));
   /** No free id is below this. */
   private lowestFree = 0;
   /** Every id in use is below this. */
   private end = 0;
   private used = 0;
   /** Linear probing, id + 1 per slot; a power of two, at most half full. */
-  private slots = new Int32Array(128);
+  private slots = new Int32Array(MIN_SLOTS);
 
   /** Every id in use is below this. */
   get capacity(): number {
@@ -87,8 +90,8 @@ export class IdTable {
       this.freeBits[this.end >>> 5]! &= ~(1 << (this.end & 31));
     }
     if (this.lowestFree > this.end) this.lowestFree = this.end;
-    if (this.refs.length > 256 && this.end < this.refs.length / 4) this.resize(powerOfTwoAtLeast(Math.max(64, 2 * this.end)));
-    if (this.slots.length > 128 && 8 * this.used < this.slots.length) this.rehash(powerOfTwoAtLeast(Math.max(128, 4 * this.used)));
+    if (this.refs.length > 4 * MIN_IDS && this.end < this.refs.length / 4) this.resize(powerOfTwoAtLeast(Math.max(MIN_IDS, 2 * this.end)));
+    if (this.slots.length > 4 * MIN_SLOTS && 8 * this.used < this.slots.length) this.rehash(powerOfTwoAtLeast(Math.max(MIN_SLOTS, 4 * this.used)));
     return true;
   }
 
