@@ -53,4 +53,7 @@ export class RoutingCounters extends CounterSet {
   horizonsTold = 0;
   /** Shortest-path computations run (one per tick at most, only when something changed). */
   spfRuns = 0;
+  /** Times the map's ids were numbered anew, its id range grown past twice the ids in use
+   *  (Lsdb.compactIds). */
+  idsRenumbered = 0;
 }

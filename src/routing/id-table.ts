@@ -95,6 +95,34 @@ export class IdTable {
     return true;
   }
 
+  /** Whether the id range has grown past twice the ids in use (renumber would halve it). */
+  get sparse(): boolean {
+    return this.end > 2 * this.used + MIN_IDS;
+  }
+
+  /** Numbers the ids in use 0, 1, 2, … in their order; returns each old id's new one (-1: it
+   *  was free), for everything that holds ids. */
+  renumber(): Int32Array {
+    const renumbered = new Int32Array(this.end).fill(-1);
+    const size = powerOfTwoAtLeast(Math.max(MIN_IDS, this.used));
+    const bytes = new Uint8Array(size * ADDRESS_SIZE);
+    const refs = new Int32Array(size);
+    let next = 0;
+    for (let id = 0; id < this.end; id++) {
+      if (this.isFree(id)) continue;
+      bytes.set(this.bytes.subarray(id * ADDRESS_SIZE, (id + 1) * ADDRESS_SIZE), next * ADDRESS_SIZE);
+      refs[next] = this.refs[id]!;
+      renumbered[id] = next++;
+    }
+    this.bytes = bytes;
+    this.refs = refs;
+    this.freeBits = new Uint32Array(Math.ceil(size / 32));
+    this.end = next;
+    this.lowestFree = next;
+    this.rehash(this.slots.length);
+    return renumbered;
+  }
+
   /** Whether id a's address is below id b's, byte by byte. */
   lower(a: number, b: number): boolean {
     const bytes = this.bytes;

@@ -67,7 +67,8 @@ export class NodeRecord {
   outOfScopeSince = -1;
 
   constructor(
-    readonly id: number,
+    /** Its id in the database (renumbered by Lsdb.compactIds). */
+    public id: number,
     readonly publicKey: Uint8Array,
     readonly address: Uint8Array,
   ) {}
@@ -151,6 +152,33 @@ export class Lsdb {
     this.records[id] = undefined;
     // The records past the id range go with it (the array's storage with them, once far fewer).
     if (this.records.length > 2 * this.ids.capacity + 64) this.records.length = this.ids.capacity;
+  }
+
+  /**
+   * Once the id range has grown past twice the ids in use (a cold start names many addresses
+   * that go again, and the ids that stay are spread over the range), numbers them anew, in their
+   * order, and returns each old id's new one for whoever holds ids outside (the router), else
+   * undefined. Every array indexed by id, SPF's, is as long as the range.
+   */
+  compactIds(): Int32Array | undefined {
+    if (!this.ids.sparse) return undefined;
+    const renumbered = this.ids.renumber();
+    const done = new Set<Int32Array>();
+    const remap = (links: Int32Array) => {
+      if (links.length === 0 || done.has(links)) return;
+      done.add(links);
+      for (let i = 0; i < links.length; i += LINK_STRIDE) links[i] = renumbered[links[i]!]!;
+    };
+    this.records.length = this.ids.capacity;
+    this.records.fill(undefined);
+    for (const record of this.heldRecords) {
+      record.id = renumbered[record.id]!;
+      this.records[record.id] = record;
+      remap(record.links);
+      for (const part of record.parts) if (part) remap(part.links);
+      for (const part of record.standIns ?? []) if (part) remap(part.links);
+    }
+    return renumbered;
   }
 
   /** Whether id a's address is below id b's, byte by byte (SPF's tie-break). */

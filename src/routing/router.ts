@@ -259,7 +259,7 @@ export class Router {
 
   private readonly lsdb: Lsdb;
   private readonly spf = new Spf();
-  private readonly selfId: number;
+  private selfId: number;
   private readonly neighbours = new Map<number, Neighbour>();
   private sourceLinks: SourceLinks = new Int32Array(0);
 
@@ -806,6 +806,14 @@ export class Router {
   // Rebuilds SPF's source links from the live ones (by link index; a neighbour reachable over
   // two links is used over the lower index), and schedules an announcement and an SPF run.
   private linksChanged(): void {
+    this.buildSourceLinks();
+    this.hourlyDue = true;
+    this.originationDue = true;
+    this.mapChanged();
+    this.onWorkDue?.();
+  }
+
+  private buildSourceLinks(): void {
     const links = [...this.neighbours].sort((a, b) => a[0] - b[0]);
     const source: number[] = [];
     const seen = new Set<number>();
@@ -816,10 +824,6 @@ export class Router {
     }
     this.sourceLinks = Int32Array.from(source);
     this.neighbourIds = seen;
-    this.hourlyDue = true;
-    this.originationDue = true;
-    this.mapChanged();
-    this.onWorkDue?.();
   }
 
   private originate(now: number): void {
@@ -859,6 +863,13 @@ export class Router {
     this.spfDue = false;
     this.mapEpoch++;
     this.counters.spfRuns++;
+    const renumbered = this.lsdb.compactIds();
+    if (renumbered) {
+      this.counters.idsRenumbered++;
+      this.selfId = renumbered[this.selfId]!;
+      for (const n of this.neighbours.values()) n.id = renumbered[n.id]!;
+      this.buildSourceLinks();
+    }
     this.spf.compute(this.lsdb, this.selfId, this.sourceLinks);
     const radius = this.scope.radius === Infinity ? 0 : this.scope.radius;
     const { updated, removed, routed, nearer } = this.spf.updateRoutes(this.lsdb, this.mtu, this.routed, radius);

@@ -356,3 +356,50 @@ test('SPF over a 2000-node grid is fast and deterministic', () => {
     assert.deepEqual(r1.label, r2.label);
   }
 });
+
+test('once most ids have gone, the rest are numbered anew in their order: records, links and routes as before, the range back to the ids in use', () => {
+  const s = fakeNode();
+  const v = new View(s);
+  const hub = fakeNode();
+  const leaves = Array.from({ length: 300 }, fakeNode);
+  const line = Array.from({ length: 5 }, fakeNode);
+  // The hub names 300 leaves first, then a line of five behind it: the line's ids are above theirs.
+  v.store(ann(hub, 1, [[s, 1], ...leaves.map((leaf, i): [FakeNode, number] => [leaf, i + 3])]));
+  v.store(ann(hub, 2, [[s, 1], [line[0]!, 2], ...leaves.map((leaf, i): [FakeNode, number] => [leaf, i + 3])]));
+  line.forEach((n, i) => i !== 1 && v.store(ann(n, 1, [[i === 0 ? hub : line[i - 1]!, 1], ...(i < 4 ? [[line[i + 1]!, 2] as [FakeNode, number]] : [])])));
+  // The second of the line announces in two parts (each part's links are renumbered, not only
+  // the union's).
+  const secondPart1 = () => ann(line[1]!, 1, [[line[2]!, 2]], { part: 1, parts: 2 });
+  v.store(ann(line[1]!, 1, [[line[0]!, 1]], { part: 0, parts: 2 }), secondPart1());
+  v.run([[hub, 7]]);
+  const before = line.map((n) => ({ hops: v.route(n)!.hops, label: [...v.route(n)!.label], link: v.route(n)!.link }));
+  assert.equal(before[4]!.hops, 6);
+  // The leaves go: their 300 ids are free below the line's.
+  v.store(ann(hub, 3, [[s, 1]], { part: 0, parts: 2 }), ann(hub, 3, [[line[0]!, 2]], { part: 1, parts: 2 }));
+  // And a new sequence's first part, so that the second part held stands in (and is renumbered).
+  v.store(ann(hub, 4, [[s, 1]], { part: 0, parts: 2 }));
+  const sparse = v.lsdb.stats();
+  assert.ok(sparse.idRange > 300 && sparse.ids < 20, `range ${sparse.idRange}, ids ${sparse.ids}`);
+  const renumbered = v.lsdb.compactIds();
+  assert.ok(renumbered, 'a sparse range was not renumbered');
+  assert.equal(renumbered[v.selfId], v.selfId, 'our own id, the first, moved');
+  assert.deepEqual(v.lsdb.stats(), { ...sparse, idRange: sparse.ids }, 'the range is not the ids in use');
+  for (const n of [hub, ...line]) {
+    const record = v.lsdb.recordOf(n.key, 0)!;
+    assert.equal(v.lsdb.idOf(n.address, 0), record.id);
+    assert.equal(v.lsdb.records[record.id], record);
+  }
+  // SPF over the renumbered links finds the same routes.
+  v.run([[hub, 7]]);
+  assert.deepEqual(line.map((n) => ({ hops: v.route(n)!.hops, label: [...v.route(n)!.label], link: v.route(n)!.link })), before);
+  assert.equal(v.lsdb.compactIds(), undefined, 'a dense range was renumbered again');
+  // The line's second node's second part again: the union is made again, of it and the first.
+  v.store(secondPart1());
+  v.run([[hub, 7]]);
+  assert.deepEqual(line.map((n) => ({ hops: v.route(n)!.hops, label: [...v.route(n)!.label], link: v.route(n)!.link })), before);
+  // Another sequence's first part: the union is made again from the parts held and the one
+  // standing in, its link to the line with it.
+  v.store(ann(hub, 5, [[s, 1]], { part: 0, parts: 2 }));
+  v.run([[hub, 7]]);
+  assert.deepEqual(line.map((n) => ({ hops: v.route(n)!.hops, label: [...v.route(n)!.label], link: v.route(n)!.link })), before);
+});

@@ -303,6 +303,50 @@ test('the map reaches MAP_RADIUS hops: no farther node is flooded to a node, hel
   assert.ok(n[0]!.router.counters.outOfScope >= 3, `forgot ${n[0]!.router.counters.outOfScope}`);
 });
 
+test("a map whose ids have spread out is numbered anew, and routes, links going down and coming back work as before", () => {
+  // Room for the hub's 120 leaves within the radius.
+  const mesh = new Mesh({ scope: { maxNodes: 200, maxBytes: 1 << 20 } });
+  const s = mesh.add('s');
+  const hub = mesh.add('hub');
+  mesh.connect(s, hub, 1, 1);
+  const leaves = Array.from({ length: 120 }, (_, i) => mesh.add(`leaf${i}`));
+  leaves.forEach((leaf, i) => mesh.connect(hub, leaf, 10 + i, 1));
+  mesh.run(2000, 100);
+  // Named after the leaves, so numbered above them at s: a line behind the hub and a second
+  // neighbour of s.
+  const [l0, l1, x] = [mesh.add('l0'), mesh.add('l1'), mesh.add('x')];
+  mesh.connect(hub, l0, 500, 1);
+  mesh.connect(l0, l1, 2, 1);
+  mesh.connect(s, x, 2, 1);
+  mesh.run(2000, 100);
+  assert.equal(s.route(l1)?.hops, 3);
+  const spread = s.router.stats();
+  assert.ok(spread.idRange > 120, `id range ${spread.idRange}`);
+  assert.equal(s.router.counters.idsRenumbered, 0);
+  // The hub loses all but two leaves: once s has forgotten them (out of reach for the grace
+  // time), it names them no more, and their ids are free below the line's and x's.
+  for (const leaf of leaves.slice(2)) mesh.disconnect(hub, leaf);
+  mesh.run(2000 + MAP_SCOPE_GRACE_MS, 100);
+  const after = s.router.stats();
+  assert.equal(s.router.counters.idsRenumbered, 1, 'the spread-out ids were not numbered anew');
+  assert.equal(after.idRange, after.ids);
+  assert.ok(after.ids < 12, `ids ${after.ids}`);
+  assert.deepEqual([hub, x, l0, l1, leaves[0]!].map((n) => s.route(n)?.hops), [1, 1, 2, 3, 2]);
+  assert.equal(s.route(l1)?.link, 1);
+  // Its neighbours' ids were renumbered with the rest: a link going down takes the right
+  // neighbour away, and coming back brings it back.
+  mesh.disconnect(s, x);
+  mesh.run(1000, 100);
+  assert.deepEqual([hub, x, l1].map((n) => s.route(n)?.hops), [1, undefined, 3]);
+  mesh.connect(s, x, 2, 1);
+  mesh.disconnect(s, hub);
+  mesh.run(2000, 100);
+  assert.deepEqual([hub, x, l1].map((n) => s.route(n)?.hops), [undefined, 1, undefined]);
+  mesh.connect(s, hub, 1, 1);
+  mesh.run(2000, 100);
+  assert.deepEqual([hub, x, l0, l1].map((n) => s.route(n)?.hops), [1, 1, 2, 3]);
+});
+
 test('the map keeps at most its node and byte bounds, the nearest first', () => {
   const mesh = new Mesh({ scope: { maxNodes: 4 } });
   // A hub with six leaves; one leaf has a leaf of its own, two hops from the hub.
