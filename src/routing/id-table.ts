@@ -5,10 +5,11 @@
 // hub), and a map entry, an object and a 16-byte array per address took some 250 bytes of heap
 // for 16 of data.
 //
-// Ids are reused lowest first, and the table's end drops as its highest ids go free, so the id
+// Ids are reused lowest first, the table's end drops as its highest ids go free, and once the
+// range has grown past twice the ids in use its owner numbers them anew (renumber), so the id
 // range (and with it every array indexed by id, SPF's included) follows the addresses named now
 // rather than the most ever named (in a cold start a node names many that it forgets within
-// seconds, as its map settles to its radius).
+// seconds, as its map settles to its radius, and the ids that stay are spread over the range).
 import { getRandomValues } from 'node:crypto';
 import { equal16 } from '../fcnet/ipv6.js';
 

@@ -803,8 +803,7 @@ export class Router {
     this.lsdb.unref(n.id);
   }
 
-  // Rebuilds SPF's source links from the live ones (by link index; a neighbour reachable over
-  // two links is used over the lower index), and schedules an announcement and an SPF run.
+  // Rebuilds SPF's source links from the live ones, and schedules an announcement and an SPF run.
   private linksChanged(): void {
     this.buildSourceLinks();
     this.hourlyDue = true;
@@ -813,6 +812,8 @@ export class Router {
     this.onWorkDue?.();
   }
 
+  // SPF's source links and the neighbours' ids, from the live links by link index (a neighbour
+  // reachable over two links is used over the lower index).
   private buildSourceLinks(): void {
     const links = [...this.neighbours].sort((a, b) => a[0] - b[0]);
     const source: number[] = [];
