@@ -41,7 +41,7 @@ const deliveries = new Deliveries();
 
 /** What the simulator's nodes share to run faster (signature checks, pair keys, keys and
  *  addresses): not any one node's memory, so cleared before the heap is weighed. The records'
- *  keys and addresses stay, shared: a daemon's own copies are not weighed (lsdb.ts: Identity). */
+ *  keys and addresses stay, shared: a daemon's own copies are not weighed (lsdb.ts: IdentityMemo). */
 class Memos {
   readonly shared = new Map<string, boolean>();
   readonly sharedPairKeys = new SharedPairKeys();
