@@ -69,7 +69,7 @@ export class IdTable {
 
   /** Whether `id` is in use. */
   has(id: number): boolean {
-    return id >= 0 && id < this.end && (this.freeBits[id >>> 5]! & (1 << (id & 31))) === 0;
+    return id >= 0 && id < this.end && !this.isFree(id);
   }
 
   ref(id: number): void {
@@ -105,21 +105,18 @@ export class IdTable {
    *  was free), for everything that holds ids. */
   renumber(): Int32Array {
     const renumbered = new Int32Array(this.end).fill(-1);
-    const size = powerOfTwoAtLeast(Math.max(MIN_IDS, this.used));
-    const bytes = new Uint8Array(size * ADDRESS_SIZE);
-    const refs = new Int32Array(size);
+    // Each id in use moves down to the next number, so the move is in place.
     let next = 0;
     for (let id = 0; id < this.end; id++) {
       if (this.isFree(id)) continue;
-      bytes.set(this.bytes.subarray(id * ADDRESS_SIZE, (id + 1) * ADDRESS_SIZE), next * ADDRESS_SIZE);
-      refs[next] = this.refs[id]!;
+      this.bytes.copyWithin(next * ADDRESS_SIZE, id * ADDRESS_SIZE, (id + 1) * ADDRESS_SIZE);
+      this.refs[next] = this.refs[id]!;
       renumbered[id] = next++;
     }
-    this.bytes = bytes;
-    this.refs = refs;
-    this.freeBits = new Uint32Array(Math.ceil(size / 32));
+    this.freeBits.fill(0);
     this.end = next;
     this.lowestFree = next;
+    this.resize(powerOfTwoAtLeast(Math.max(MIN_IDS, this.used)));
     this.rehash(this.slots.length);
     return renumbered;
   }

@@ -244,23 +244,20 @@ export class VerifiedSignatures {
     let atOldest = kept - times.filter((t) => t > oldest).length;
     let slots = MIN_SLOTS;
     while (slots < 2 * kept) slots *= 2;
+    this.rehash(slots, (t) => t > oldest || (t === oldest && atOldest-- > 0));
+    this.count = kept;
+  }
+
+  /** Moves the entries (those `keeps` accepts, by last use) into a table of `slots`. */
+  private rehash(slots: number, keeps: (usedAt: number) => boolean = () => true): void {
+    const { high, low, usedAt } = this;
     this.high = new Int32Array(slots);
     this.low = new Int32Array(slots);
     this.usedAt = new Int32Array(slots);
     for (let s = 0; s < usedAt.length; s++) {
       const t = usedAt[s]!;
-      if (t === 0 || t < oldest || (t === oldest && atOldest-- <= 0)) continue;
-      this.insert(high[s]!, low[s]!, t);
+      if (t !== 0 && keeps(t)) this.insert(high[s]!, low[s]!, t);
     }
-    this.count = kept;
-  }
-
-  private rehash(slots: number): void {
-    const { high, low, usedAt } = this;
-    this.high = new Int32Array(slots);
-    this.low = new Int32Array(slots);
-    this.usedAt = new Int32Array(slots);
-    for (let s = 0; s < usedAt.length; s++) if (usedAt[s] !== 0) this.insert(high[s]!, low[s]!, usedAt[s]!);
   }
 
   /** Whether `beacon[off ..]` is a root beacon its key signed for `tree`. */
