@@ -22,6 +22,8 @@ import type { Route } from './spf.js';
 export const LINK_STRIDE = 3;
 const NO_LINKS = new Int32Array(0);
 const NO_PREFIXES: readonly AnnouncedPrefix[] = [];
+/** Shared by every record without parts: written only through withPart, which copies it. */
+const NO_PARTS = Object.freeze([]) as unknown as (Part | undefined)[];
 
 /** One held announcement (one part of an origination): its bytes to re-send, its links. */
 export interface Part {
@@ -40,7 +42,7 @@ export class NodeRecord {
   sequence = -1;
   /** The origin's TUN MTU, as announced (the smallest of its held parts, should they disagree). */
   mtu = 0;
-  parts: (Part | undefined)[] = [];
+  parts: (Part | undefined)[] = NO_PARTS;
   /** While `parts` is not whole: for a part number it lacks, the newest part of that number held
    *  before (of an older sequence), which stands in for it. */
   standIns: (Part | undefined)[] | undefined = undefined;
@@ -226,8 +228,9 @@ export class Lsdb {
   }
 
   /**
-   * Stores an announcement the caller checked is not stale (and verified). `a.bytes` is kept as
-   * given, so it must not be a view into a buffer that will be reused. Returns its record.
+   * Stores an announcement the caller checked is not stale (and verified). Its bytes are kept in
+   * a copy (the part's `bytes`, what to send on), or, not indexed, as given, so then they must
+   * not be a view into a buffer that will be reused. Returns its record.
    * `indexed` false keeps the bytes alone, its links not in the graph: a router's own, whose
    * live links are SPF's source and whose record no search reaches (at a hub of hundreds of
    * links, what the graph would hold of it was the largest part of its map but the bytes).
@@ -246,7 +249,7 @@ export class Lsdb {
     // The new part's references are taken before the old parts' are dropped, so a neighbour named
     // by both keeps its id.
     const n = indexed ? a.links.length : 0;
-    const links = n > 0 ? new Int32Array(n * LINK_STRIDE) : NO_LINKS;
+    const { bytes, links } = n > 0 ? bytesAndLinks(a.bytes, n) : { bytes: a.bytes, links: NO_LINKS };
     for (let i = 0; i < n; i++) {
       const link = a.links[i]!;
       const id = this.intern(link.address);
@@ -255,21 +258,21 @@ export class Lsdb {
       links[i * LINK_STRIDE + 1] = link.index;
       links[i * LINK_STRIDE + 2] = link.cost;
     }
-    const part: Part = { parts: a.parts, mtu: a.mtu, bytes: a.bytes, links, prefixes: a.prefixes.length > 0 ? a.prefixes : NO_PREFIXES };
+    const part: Part = { parts: a.parts, mtu: a.mtu, bytes, links, prefixes: a.prefixes.length > 0 ? a.prefixes : NO_PREFIXES };
     if (a.sequence > record.sequence && a.parts === 1) {
       this.dropParts(record); // whole as it comes: nothing need stand in
       record.sequence = a.sequence;
     } else if (a.sequence > record.sequence) {
       // The parts held become the stand-ins for the new sequence's, over older stand-ins.
-      const standIns = record.standIns ?? [];
+      let standIns = record.standIns ?? NO_PARTS;
       record.parts.forEach((held, p) => {
         if (!held) return;
         const older = standIns[p];
         if (older) this.dropAll([older]);
-        standIns[p] = held;
+        standIns = withPart(standIns, p, held);
       });
       record.standIns = standIns;
-      record.parts = [];
+      record.parts = NO_PARTS;
       record.sequence = a.sequence;
     } else if (a.sequence < record.sequence) {
       this.dropPart(part);
@@ -282,9 +285,9 @@ export class Lsdb {
         this.byteCount -= old.bytes.length;
       }
     }
-    record.parts[a.part] = part;
+    record.parts = withPart(record.parts, a.part, part);
     this.partCount++;
-    this.byteCount += a.bytes.length;
+    this.byteCount += bytes.length;
     if (record.standIns) {
       // The part that stood in goes, so nothing is held or counted twice.
       const stoodIn = record.standIns[a.part];
@@ -354,7 +357,7 @@ export class Lsdb {
 
   private dropParts(record: NodeRecord): void {
     this.dropAll(record.parts);
-    record.parts = [];
+    record.parts = NO_PARTS;
     this.dropStandIns(record);
   }
 
@@ -436,6 +439,29 @@ export class Lsdb {
     }
     this.linkCount += record.links.length / LINK_STRIDE - before;
   }
+}
+
+/** `parts` with `part` at `p`: in place if long enough, else in a copy exactly p + 1 long (a
+ *  record holds one part of most origins, and an empty array written at 0 reserves 17 places). */
+function withPart(parts: (Part | undefined)[], p: number, part: Part): (Part | undefined)[] {
+  if (p < parts.length && parts !== NO_PARTS) {
+    parts[p] = part;
+    return parts;
+  }
+  const grown = new Array<Part | undefined>(Math.max(p + 1, parts.length));
+  for (let i = 0; i < parts.length; i++) grown[i] = parts[i];
+  grown[p] = part;
+  return grown;
+}
+
+/** A copy of an announcement's bytes and room for its n links' ids, in one buffer: one array
+ *  buffer fewer per part held (some 150 bytes of heap, at dozens of records a node). */
+function bytesAndLinks(announced: Uint8Array, n: number): { bytes: Uint8Array; links: Int32Array } {
+  const linksAt = (announced.length + 3) & ~3;
+  const buffer = new ArrayBuffer(linksAt + n * LINK_STRIDE * 4);
+  const bytes = new Uint8Array(buffer, 0, announced.length);
+  bytes.set(announced);
+  return { bytes, links: new Int32Array(buffer, linksAt, n * LINK_STRIDE) };
 }
 
 /** Part `p` of the record's newest sequence, or, while that has not come, its stand-in. */

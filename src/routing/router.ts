@@ -471,15 +471,16 @@ export class Router {
       // restarted exit that had forgotten it a moment sooner than the node between.
       const base = held?.route ? this.renewedBase(held, a.part, a.bytes) : undefined;
       const record = this.lsdb.store(a, now, now + LIFETIME_MS);
+      const bytes = record.parts[a.part]!.bytes; // the database's copy, which held-back entries are keyed by
       this.mapChanged();
       // The whole map: on at once. A scoped one: on at the next tick, once the sweep has said
       // whether it stays and how near it is, so that a node floods on only what it keeps, and
       // what it floods in a tick goes out in as few frames as it fits.
-      if (this.scope.radius === Infinity) (fresh ??= []).push({ bytes: a.bytes, from: link, hops: this.hopsTo(record), base });
+      if (this.scope.radius === Infinity) (fresh ??= []).push({ bytes, from: link, hops: this.hopsTo(record), base });
       else {
-        const h: HeldBack = { bytes: a.bytes, record, sequence: a.sequence, from: link, hops: 0, at: now, base };
+        const h: HeldBack = { bytes, record, sequence: a.sequence, from: link, hops: 0, at: now, base };
         this.heldBack.push(h);
-        this.heldBackByBytes.set(a.bytes, h);
+        this.heldBackByBytes.set(bytes, h);
       }
     }
     // Acknowledged at the next tick too, with whatever else came from that neighbour by then.
