@@ -42,7 +42,7 @@ export function rootRank(tree: number, key: Uint8Array): Uint8Array {
   input.set(RANK_CONTEXT, 0);
   input[RANK_CONTEXT.length] = tree;
   input.set(key, RANK_CONTEXT.length + 1);
-  return blake2s(input).subarray(0, RANK_SIZE);
+  return blake2s(input).slice(0, RANK_SIZE); // its own 8 bytes: ranks are held by every place
 }
 
 /** Negative if rank a wins over b, 0 if equal, positive otherwise. */

@@ -267,7 +267,6 @@ export class Trees {
   /** Roots taken for gone, per tree: root key (latin1) → the last sequence heard. */
   private readonly deadRoots: Map<string, number>[] = [];
   /** Ranks of the roots seen, per tree. */
-  private readonly rankCache = Array.from({ length: TREE_COUNT }, () => new Map<string, Uint8Array>());
   /** Per tree, the neighbours under our root indexed by place (nextHop: one step per port of
    *  the target, however many neighbours); dropped when a place in that tree changes, built
    *  again when next asked. */
@@ -1037,15 +1036,18 @@ export class Trees {
     return { beacon: sameBytes(ours, beacon, 0) ? ours : beacon, rank: this.rankOf(t, beacon.subarray(0, KEY_SIZE)), links, depth, coordinates };
   }
 
+  /** The rank of root `key` in tree t: the object of a place held under that root, if one is
+   *  (places under one root share it, and sameRoot tries that first), else worked out. A cache
+   *  of ranks by key held every root seen since the start, some 7 KiB a node. */
   private rankOf(t: number, key: Uint8Array): Uint8Array {
-    const cache = this.rankCache[t]!;
-    const id = bytesKey(key);
-    let rank = cache.get(id);
-    if (!rank) {
-      if (cache.size >= 256) cache.delete(cache.keys().next().value!);
-      cache.set(id, (rank = rootRank(t, key)));
+    if (equalKeys(key, 0, this.key)) return this.ownRanks[t]!;
+    const own = this.own[t]?.position;
+    if (own && equalKeys(own.beacon, 0, key)) return own.rank;
+    for (const n of this.neighbours.values()) {
+      const p = n.trees[t]?.position;
+      if (p && equalKeys(p.beacon, 0, key)) return p.rank;
     }
-    return rank;
+    return rootRank(t, key);
   }
 
   // --- sending ---
