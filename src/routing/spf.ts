@@ -56,32 +56,43 @@ const SETTLED = 2;
 
 const NO_LABEL = new Uint16Array(0);
 
+const NO_INT32 = new Int32Array(0);
+const NO_UINT16 = new Uint16Array(0);
+const NO_UINT8 = new Uint8Array(0);
+
 export class Spf {
-  // Working state by id, grown as the database grows and reused across runs.
-  private dist = new Int32Array(0);
-  private hops = new Uint8Array(0);
-  private parent = new Int32Array(0);
+  // Working state by id, made for a run and dropped once its routes are read (updateRoutes): a
+  // router holds none of it between runs, which take a millisecond (in the simulator thousands
+  // of routers each held 25 bytes an id for twice its id range, some 12 KiB a node).
+  private dist = NO_INT32;
+  private hops = NO_UINT8;
+  private parent = NO_INT32;
   /** The interface index parent[v] announced for v (or, for the source's neighbours, ours). */
-  private via = new Uint16Array(0);
-  private state = new Uint8Array(0);
+  private via = NO_UINT16;
+  private state = NO_UINT8;
   /** The binary heap of queued ids, ordered by dist, and where each id sits in it. */
-  private heap = new Int32Array(0);
-  private heapPos = new Int32Array(0);
+  private heap = NO_INT32;
+  private heapPos = NO_INT32;
   /** Nodes settled by the last run, in order (the source first): parents before children. */
-  private order = new Int32Array(0);
+  private order = NO_INT32;
   private settled = 0;
   /** 1 if the route to this id changed its first hop, label or path in this update. */
-  private reshaped = new Uint8Array(0);
+  private reshaped = NO_UINT8;
   private source = -1;
   private runs = 0;
 
   /** Runs Dijkstra from `source` (an id of `lsdb`) over `links` and the database's graph. */
   compute(lsdb: Lsdb, source: number, links: SourceLinks): void {
-    const cap = lsdb.capacity;
-    // Sized by the ids in use (the database's id range drops as ids go free), with room to grow.
-    if (this.dist.length < cap) this.resize(Math.max(cap, this.dist.length * 2, 64));
-    else if (this.dist.length > 64 && this.dist.length > 4 * cap) this.resize(Math.max(2 * cap, 64));
-    this.state.fill(UNSEEN, 0, cap);
+    const size = lsdb.capacity;
+    this.dist = new Int32Array(size);
+    this.hops = new Uint8Array(size);
+    this.parent = new Int32Array(size);
+    this.via = new Uint16Array(size);
+    this.state = new Uint8Array(size);
+    this.heapPos = new Int32Array(size);
+    this.heap = new Int32Array(size);
+    this.order = new Int32Array(size);
+    this.reshaped = new Uint8Array(size);
     this.source = source;
     this.settled = this.search(lsdb, source, links);
   }
@@ -218,21 +229,14 @@ export class Spf {
       removed.push(record.route);
       record.route = undefined;
     }
+    this.release();
     return { updated, removed, routed, nearer };
   }
 
-  private resize(size: number): void {
-    this.dist = new Int32Array(size);
-    this.hops = new Uint8Array(size);
-    this.parent = new Int32Array(size);
-    this.via = new Uint16Array(size);
-    this.state = new Uint8Array(size);
-    this.heapPos = new Int32Array(size);
-    this.heap = new Int32Array(size);
-    this.order = new Int32Array(size);
-    const reshaped = new Uint8Array(size);
-    reshaped.set(this.reshaped.subarray(0, size));
-    this.reshaped = reshaped;
+  private release(): void {
+    this.dist = this.parent = this.heap = this.heapPos = this.order = NO_INT32;
+    this.hops = this.state = this.reshaped = NO_UINT8;
+    this.via = NO_UINT16;
     this.settled = 0;
   }
 }
