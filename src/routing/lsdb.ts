@@ -229,8 +229,8 @@ export class Lsdb {
 
   /**
    * Stores an announcement the caller checked is not stale (and verified). Its bytes are kept in
-   * a copy (the part's `bytes`, what to send on), or, not indexed, as given, so then they must
-   * not be a view into a buffer that will be reused. Returns its record.
+   * a copy (the part's `bytes`, what to send on) if it has links to index, else as given, so
+   * then they must not be a view into a buffer that will be reused. Returns its record.
    * `indexed` false keeps the bytes alone, its links not in the graph: a router's own, whose
    * live links are SPF's source and whose record no search reaches (at a hub of hundreds of
    * links, what the graph would hold of it was the largest part of its map but the bytes).
@@ -258,7 +258,7 @@ export class Lsdb {
       links[i * LINK_STRIDE + 1] = link.index;
       links[i * LINK_STRIDE + 2] = link.cost;
     }
-    const part: Part = { parts: a.parts, mtu: a.mtu, bytes, links, prefixes: a.prefixes.length > 0 ? a.prefixes : NO_PREFIXES };
+    const part: Part = { parts: a.parts, mtu: a.mtu, bytes, links, prefixes: a.prefixes.length > 0 ? prefixesIn(a.prefixes, a.bytes, bytes) : NO_PREFIXES };
     if (a.sequence > record.sequence && a.parts === 1) {
       this.dropParts(record); // whole as it comes: nothing need stand in
       record.sequence = a.sequence;
@@ -462,6 +462,18 @@ function bytesAndLinks(announced: Uint8Array, n: number): { bytes: Uint8Array; l
   const bytes = new Uint8Array(buffer, 0, announced.length);
   bytes.set(announced);
   return { bytes, links: new Int32Array(buffer, linksAt, n * LINK_STRIDE) };
+}
+
+/** The prefixes with each delegation, a view of the announcement's bytes as decoded, made a view
+ *  of `copy` (the part's bytes), so the decoded bytes are not kept beside it. */
+function prefixesIn(prefixes: readonly AnnouncedPrefix[], decoded: Uint8Array, copy: Uint8Array): readonly AnnouncedPrefix[] {
+  if (copy === decoded) return prefixes;
+  return prefixes.map((p) => {
+    const d = p.delegation;
+    if (!d || d.buffer !== decoded.buffer) return p;
+    const at = d.byteOffset - decoded.byteOffset;
+    return { ...p, delegation: copy.subarray(at, at + d.length) };
+  });
 }
 
 /** Part `p` of the record's newest sequence, or, while that has not come, its stand-in. */

@@ -83,16 +83,19 @@ export class Spf {
 
   /** Runs Dijkstra from `source` (an id of `lsdb`) over `links` and the database's graph. */
   compute(lsdb: Lsdb, source: number, links: SourceLinks): void {
+    // All nine in one buffer, one allocation a run: five of int32s, one of uint16s, three of bytes.
     const size = lsdb.capacity;
-    this.dist = new Int32Array(size);
-    this.hops = new Uint8Array(size);
-    this.parent = new Int32Array(size);
-    this.via = new Uint16Array(size);
-    this.state = new Uint8Array(size);
-    this.heapPos = new Int32Array(size);
-    this.heap = new Int32Array(size);
-    this.order = new Int32Array(size);
-    this.reshaped = new Uint8Array(size);
+    const buffer = new ArrayBuffer(25 * size);
+    const int32s = (i: number) => new Int32Array(buffer, 4 * i * size, size);
+    this.dist = int32s(0);
+    this.parent = int32s(1);
+    this.heapPos = int32s(2);
+    this.heap = int32s(3);
+    this.order = int32s(4);
+    this.via = new Uint16Array(buffer, 20 * size, size);
+    this.hops = new Uint8Array(buffer, 22 * size, size);
+    this.state = new Uint8Array(buffer, 23 * size, size);
+    this.reshaped = new Uint8Array(buffer, 24 * size, size);
     this.source = source;
     this.settled = this.search(lsdb, source, links);
   }
@@ -189,8 +192,11 @@ export class Spf {
    * Turns the last computed tree into routes on the records (`record.route`), keeping the Route
    * object of every destination whose first hop, label, path and MTU are unchanged, so a caller
    * can tell a real change from a re-run. `previous` is the `routed` list of the last update.
+   * Once per compute(): it drops the run's working state.
    */
   updateRoutes(lsdb: Lsdb, sourceMtu: number, previous: readonly NodeRecord[], nearerThan = 0): RouteChanges {
+    // Released by the last update: its routes would all be read as gone.
+    if (this.order === NO_INT32) throw new Error('Spf.updateRoutes: no run computed since the last update');
     const { hops, parent, via, order, reshaped } = this;
     const records = lsdb.records;
     const source = this.source;

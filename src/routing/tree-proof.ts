@@ -236,7 +236,7 @@ export class VerifiedSignatures {
    *  most `most`, the most recently used. */
   private keep(sinceS: number, most: number, nowS: number): void {
     this.sweepAt = nowS + Math.max(1, this.maxAgeS >> 2);
-    const { high, low, usedAt } = this;
+    const usedAt = this.usedAt;
     // The last use of the oldest entry kept: entries used then are kept only while room is left.
     const times = usedAt.filter((t) => t !== 0 && t - 1 >= sinceS).sort();
     const kept = Math.min(most, times.length);

@@ -266,7 +266,6 @@ export class Trees {
   private readonly ownRanks: Uint8Array[] = [];
   /** Roots taken for gone, per tree: root key (latin1) → the last sequence heard. */
   private readonly deadRoots: Map<string, number>[] = [];
-  /** Ranks of the roots seen, per tree. */
   /** Per tree, the neighbours under our root indexed by place (nextHop: one step per port of
    *  the target, however many neighbours); dropped when a place in that tree changes, built
    *  again when next asked. */

@@ -404,3 +404,28 @@ test('once most ids have gone, the rest are numbered anew in their order: record
   v.run([[hub, 7]]);
   assert.deepEqual(line.map((n) => ({ hops: v.route(n)!.hops, label: [...v.route(n)!.label], link: v.route(n)!.link })), before);
 });
+
+test('store: a part keeps its own copy of the bytes, in one buffer with its links, and its delegations are views of that copy', () => {
+  const [a, b] = [fakeNode(), fakeNode()];
+  const v = new View(a);
+  const given = ann(b, 1, [[a, 3]]);
+  given.bytes.fill(7);
+  const announced: Announcement = { ...given, prefixes: [{ prefix: { family: 6, address: new Uint8Array(16), length: 48 }, delegation: given.bytes.subarray(20, 40) }] };
+  v.store(announced);
+  const part = v.lsdb.recordOf(b.key, 0)!.parts[0]!;
+  given.bytes.fill(9); // the caller's buffer, reused
+  assert.ok(part.bytes.length === given.bytes.length && part.bytes.every((x) => x === 7), 'the bytes are a copy');
+  assert.equal(part.links.buffer, part.bytes.buffer, 'one buffer');
+  assert.ok(part.links.byteOffset >= part.bytes.length && part.links.length === LINK_STRIDE, 'the links after the bytes');
+  const delegation = part.prefixes[0]!.delegation!;
+  assert.ok(delegation.buffer === part.bytes.buffer && delegation.byteOffset === 20 && delegation.length === 20, 'the delegation is a view of the copy');
+});
+
+test('spf: an update reads its run once, and a second without a run between is refused', () => {
+  const [a, b] = [fakeNode(), fakeNode()];
+  const v = new View(a);
+  v.store(ann(b, 1, [[a, 3]]));
+  assert.equal(v.run([[b, 5]]).routed.length, 1);
+  assert.throws(() => v.spf.updateRoutes(v.lsdb, 1400, v.routed), /no run computed since the last update/);
+  assert.equal(v.run([[b, 5]]).routed.length, 1, 'a new run is read as before');
+});
