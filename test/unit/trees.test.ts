@@ -545,6 +545,21 @@ test('a link is signed anew each time a neighbour asks, not twice within half a 
   assert.ok(rooted > 0, 'the node is root of no tree');
 });
 
+test('a sweep of the cache of checks keeps a check used CHECK_MAX_AGE_MS before it, and drops one used a second earlier', () => {
+  const signer = generateKeyPair();
+  const sign = xeddsaSigner(signer.privateKey);
+  const [a, b] = [1, 2].map((port) => signLink(sign, signer.publicKey, generateKeyPair().publicKey, port));
+  for (const [late, kept] of [[0, 2], [1000, 1]] as const) {
+    let clock = 0;
+    const verified = new VerifiedSignatures({ now: () => clock, size: 4 });
+    assert.ok(verified.link(signer.publicKey, a!, 0));
+    // The first sweep is due CHECK_MAX_AGE_MS after the start, at the first check from then.
+    clock = CHECK_MAX_AGE_MS + late;
+    assert.ok(verified.link(signer.publicKey, b!, 0));
+    assert.equal(verified.kept, kept, `swept ${late} ms past the age of a check, the cache keeps ${verified.kept}`);
+  }
+});
+
 test('the cache of checks keeps a check while it is used, forgets it once unused for CHECK_MAX_AGE_MS, and when full keeps the more recently used half', () => {
   const signer = generateKeyPair();
   const sign = xeddsaSigner(signer.privateKey);
