@@ -232,6 +232,7 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   if (steadyMin > 0) {
     kinds.take([]); // counted from here
     const checksBefore = checksSince(null);
+    const publishesBefore = Float64Array.from(sim.nodes, (n) => n.agent.lookups.counters.publishes);
     sim.run(steadyMin * 60_000);
     const steady = sim.takeTraffic();
     phaseDone('steady');
@@ -257,6 +258,13 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
     // the join.
     const held = Float64Array.from(sim.nodes, (n) => n.agent.stateBytes());
     const contacts = Float64Array.from(sim.nodes, (n) => n.agent.lookups.table.size);
+    // The periodic publish's period grows with the mesh as each node estimates it (lookups.ts
+    // refreshPeriodFor), and each node's first one comes at its own share of it: a window sees
+    // the publishes at their steady rate.
+    const published = sim.nodes.reduce((sum, n, i) => sum + n.agent.lookups.counters.publishes - publishesBefore[i]!, 0);
+    const meshSizes = Float64Array.from(sim.nodes, (n) => n.agent.lookups.meshSize);
+    const periods = Float64Array.from(sim.nodes, (n) => n.agent.lookups.refreshPeriodMs / 86_400_000);
+    console.log(`  own locators published in it: ${published} (${(published / g.n).toFixed(3)} a node); the mesh's size as its nodes estimate it ${quantiles(meshSizes)}, min ${Math.min(...meshSizes).toFixed(0)}; their publish period (days) ${quantiles(periods)}`);
     console.log(`  state per node at the end of it (bytes): ${quantiles(held)}; the node of most links ${held[hub]}; contacts per node ${quantiles(contacts)}`);
     console.log(`  memory per node at the end of it: ${heapPerNode()}`);
     console.log(`  addresses the map names per node at the end of it: ${mapIds()}`);

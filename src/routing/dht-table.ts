@@ -74,6 +74,27 @@ export function compareDistance(target: Uint8Array, a: Uint8Array, b: Uint8Array
   return 0;
 }
 
+/** How far `to` is from `from` as a share of the address space (XOR distance past the prefix
+ *  byte, to 48 bits: enough to tell apart the nearest nodes of a mesh of 10¹⁴). */
+export function distanceShare(from: Uint8Array, to: Uint8Array): number {
+  let share = 0;
+  let scale = 1 / 256;
+  for (let i = 1; i <= 6; i++, scale /= 256) share += (from[i]! ^ to[i]!) * scale;
+  return share;
+}
+
+/**
+ * The nodes in a mesh, from how far the k nodes nearest one address are from it (shares of the
+ * address space, nearest first, none left out), k ≥ 3. Addresses are hashes, so the others lie
+ * in the space as a Poisson process of density n − 1, and (k − 1) / d_k, with d_k the k-th
+ * nearest's distance, is its unbiased estimate (as in Kademlia's estimates of a network's size).
+ * With the 8 nearest, its spread is about 40 % either way.
+ */
+export function meshSizeFrom(distances: readonly number[]): number {
+  const farthest = distances.at(-1)!;
+  return farthest > 0 ? (distances.length - 1) / farthest + 1 : distances.length + 1;
+}
+
 export class DhtTable {
   /** By leading bits shared with us; made as first filled, since most of the 121 stay empty
    *  (an empty array each took 32 bytes, at a few dozen contacts a node). */
@@ -176,6 +197,16 @@ export class DhtTable {
       nearest[at] = c;
     }
     return nearest;
+  }
+
+  /** The nodes in the mesh, estimated from the DHT_BUCKET_SIZE contacts nearest us that still
+   *  answer (meshSizeFrom); with fewer, the contacts and us. To make it larger, a node would need
+   *  keys whose addresses are nearer ours than the mesh's own nearest nodes: the keys with which
+   *  it could as well be the nodes that hold our locator. */
+  meshSize(): number {
+    const nearest = this.closest(this.self, this.bucketSize);
+    if (nearest.length < this.bucketSize) return this.size + 1;
+    return Math.max(this.size + 1, meshSizeFrom(nearest.map((c) => distanceShare(this.self, c.address))));
   }
 
   /** Bytes held: each contact's, and the roots their locators name. */

@@ -21,7 +21,8 @@
 //                       every LOCATOR_LOST_INTERVAL_MS), then published by looking up our own
 //                       address: the nodes nearest to it learn it from the requests (every FIND
 //                       carries the asker's locator), which is where other nodes' lookups for us
-//                       end. Unchanged, it is published again every LOCATOR_REFRESH_MS.
+//                       end. Unchanged, it is published again every LOCATOR_REFRESH_MS, or
+//                       less often in a mesh of many nodes (refreshPeriodFor).
 //   store               a lookup that found the target's locator hands it to the nearest node it
 //                       asked that lacked it (ANSWER_STORE), as Kademlia's lookups do.
 //
@@ -92,7 +93,8 @@ export const LOCATOR_LOST_INTERVAL_MS = 250;
  *  for a newer locator (relocate). Once a second, the worst flow of freifunk's hub crash came
  *  back after 3.4 s; every 500 ms, after 3.1 s (both with signing limited to once a second). */
 export const RELOCATE_MS = 500;
-/** Our locator is published this often even if nothing changed (signed anew only if it did).
+/** Our locator is published this often even if nothing changed (signed anew only if it did), in a
+ *  mesh of up to REFRESH_MESH_NODES nodes.
  *  Kademlia's publisher republishes daily (its holders hourly) so that a value outlives the
  *  nodes that hold it and reaches those that join nearer its key. Here most of that is done
  *  otherwise: a newcomer near our address learns our locator from its own publish, whose
@@ -105,11 +107,34 @@ export const RELOCATE_MS = 500;
  *  its node of 201 links 119, 79 of them this; every three days, 95 (18) and 71 (27)
  *  (docs/ROUTING.md, "The locators are published again every three days"). */
 export const LOCATOR_REFRESH_MS = 3 * 24 * 60 * 60_000;
+/** A mesh of more nodes than this publishes in proportion less often (refreshPeriodFor). What
+ *  the periodic publish costs the hubs grows with the mesh at a fixed period: its FINDs are
+ *  tree-routed, and a hub passes on a share of all of them (some 0.22 × 8 FINDs a node a
+ *  period at powerlaw-10000's, 15 B/s at 10,000 nodes, 3 at 1,250). Each node's share of that
+ *  publish's one case, the nodes nearest its address all gone at once, does not grow with the
+ *  mesh, and the mesh's own nodes near the address keep learning it otherwise. */
+export const REFRESH_MESH_NODES = 1024;
+/** ... down to once in this many LOCATOR_REFRESH_MS (at 32,768 nodes and more): a node that made
+ *  us think the mesh far larger (with keys ground to lie nearest our address) would otherwise
+ *  stop the publish. */
+export const REFRESH_MAX_PERIODS = 32;
+
+/** How often an unchanged locator is published in a mesh of `meshSize` nodes. */
+export function refreshPeriodFor(meshSize: number): number {
+  return LOCATOR_REFRESH_MS * Math.min(REFRESH_MAX_PERIODS, Math.max(1, meshSize / REFRESH_MESH_NODES));
+}
+
+/** The share of its period after which a node's first periodic publish comes, from the last
+ *  bytes of its address (a hash, independent of where the address lies in the DHT): the nodes
+ *  of a mesh that started together publish spread over the period, not all at its end. */
+export function refreshPhaseOf(address: Uint8Array): number {
+  return ((address[14]! << 8) + address[15]! + 1) / 65_536;
+}
 /** After our first locator, the table is filled in rounds this long after it: a lookup of our
  *  own address (which also publishes it; the first finds only the neighbours, which it greets)
  *  and, in the third round (when the first ones have brought contacts), a lookup of a random
  *  address near ours (refreshBuckets), as Kademlia bootstraps. Later only the publishing lookup
- *  runs, every LOCATOR_REFRESH_MS and when our locator changes. */
+ *  runs, every refreshPeriodFor() and when our locator changes. */
 export const BOOTSTRAP_ROUNDS_MS = [0, 2_000, 10_000, 60_000];
 /** The publishes that also ask the trees' roots (askRoots): those of the first rounds. */
 const BOOTSTRAP_ROOT_ROUNDS = 2;
@@ -353,8 +378,14 @@ export class Lookups {
   private readonly placesSeen: Position[] = [];
   private placesChangedAt = -Infinity;
   private signedAt = -Infinity;
-  /** When our locator was last signed or, unchanged, published again (LOCATOR_REFRESH_MS). */
+  /** When our locator was last signed or, unchanged, published again (refreshDueAt). */
   private refreshedAt = -Infinity;
+  /** The period of the publish of our unchanged locator, from the mesh's size as our last
+   *  publish left the table (refreshPeriodFor), and the first one's share of it. */
+  private refreshPeriod = LOCATOR_REFRESH_MS;
+  private meshSizeSeen = 1;
+  private readonly refreshPhase: number;
+  private periodicPublished = false;
   /** Our places when we last signed, and whether one of them is lost since (refreshLocator). */
   private readonly placesSigned: Position[] = [];
   private placeLost = false;
@@ -371,6 +402,7 @@ export class Lookups {
   constructor(options: LookupsOptions) {
     this.key = options.identity.publicKey.slice();
     this.address = addressOf(this.key);
+    this.refreshPhase = refreshPhaseOf(this.address);
     this.sign = xeddsaSigner(options.identity.privateKey);
     this.pairKeys = new PairKeys(options.identity.privateKey, options.sharedPairKeys && { memo: options.sharedPairKeys, publicKey: this.key });
     this.trees = options.trees;
@@ -503,7 +535,7 @@ export class Lookups {
   nextDue(): number {
     if (this.hasWork) return this.now();
     let due = this.pairKeys.nextExpiry();
-    if (this.signedAt > -Infinity) due = Math.min(due, this.refreshedAt + LOCATOR_REFRESH_MS);
+    if (this.signedAt > -Infinity) due = Math.min(due, this.refreshDueAt());
     const round = BOOTSTRAP_ROUNDS_MS[this.roundsDone];
     if (round !== undefined && this.firstSignedAt >= 0) due = Math.min(due, this.firstSignedAt + round);
     if (this.paths.size > 0) due = Math.min(due, this.pathsExpireAt);
@@ -812,7 +844,11 @@ export class Lookups {
     if (!this.running(lookup)) return;
     this.lookups.delete(hexOf(lookup.target));
     if (lookup.internal) {
-      if (equalAddress(lookup.target, this.address)) this.counters.publishes++;
+      if (equalAddress(lookup.target, this.address)) {
+        this.counters.publishes++;
+        this.meshSizeSeen = this.table.meshSize();
+        this.refreshPeriod = refreshPeriodFor(this.meshSizeSeen);
+      }
       return;
     }
     if (found) this.counters.lookupsFound++;
@@ -1219,12 +1255,13 @@ export class Lookups {
       this.publishByReference = false;
       // Neighbours hold our locator too (they answer lookups with it): they get the new one.
       for (const link of this.neighbours.links()) this.greetDue.add(link);
-    } else if (this.signedAt > -Infinity && now - this.refreshedAt >= LOCATOR_REFRESH_MS) {
+    } else if (this.signedAt > -Infinity && now >= this.refreshDueAt()) {
       // Nothing moved: the same locator is published again, not signed anew. A new signature
       // would say nothing new, yet make it new to all who hold it: the publish's answers would
       // carry again the locators of nodes that had re-signed theirs, which their asker listed as
       // known by their old signatures, and neighbours would be greeted with it.
       this.refreshedAt = now;
+      this.periodicPublished = true;
       this.publishDue = true;
       this.publishByReference = true;
     }
@@ -1259,6 +1296,22 @@ export class Lookups {
     for (let b = 0; b < bits; b++) setBit(target, b, bit(this.address, b));
     setBit(target, bits, 1 - bit(this.address, bits));
     if (!this.lookups.has(hexOf(target))) this.advance(this.startLookup(target, true));
+  }
+
+  /** When our unchanged locator is published next: a period after it was last signed or
+   *  published, the first time a share of it (refreshPhaseOf). */
+  private refreshDueAt(): number {
+    return this.refreshedAt + this.refreshPeriod * (this.periodicPublished ? 1 : this.refreshPhase);
+  }
+
+  /** The mesh's size as the table tells it, and how often we publish our unchanged locator: set
+   *  as each publish ends, when the nodes nearest our address have just been asked. */
+  get meshSize(): number {
+    return this.meshSizeSeen;
+  }
+
+  get refreshPeriodMs(): number {
+    return this.refreshPeriod;
   }
 
   /** Tells the nodes nearest our address where we are: a lookup of ourselves, whose requests

@@ -1,11 +1,13 @@
 // The lookup table (src/routing/dht-table.ts): the contacts nearest a target, as a lookup step
 // and an answer take them, are the nearest of all the table holds, nearest first, leaving out
-// those that stopped answering when asked to.
+// those that stopped answering when asked to; and the mesh's size, from how near the nearest are.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { fcAddressBytes } from '../../src/keys/address.js';
-import { DhtTable, compareDistance, type Contact } from '../../src/routing/dht-table.js';
+import { DhtTable, compareDistance, distanceShare, meshSizeFrom, type Contact } from '../../src/routing/dht-table.js';
+import { DHT_BUCKET_SIZE } from '../../src/routing/lookups.js';
+import { rng } from '../../bench/sim/graph.js';
 import { signLocator, type Locator, type TreePlace } from '../../src/routing/locator.js';
 
 /** A locator of `key` with `places`, encoded as locator.ts signs one, its signature made up:
@@ -71,4 +73,62 @@ test('a contact is held packed, each root once for the table: read back, its loc
   for (const k of keys) table.remove(fcAddressBytes(k));
   assert.equal(table.size, 0);
   assert.equal(table.stateBytes(), empty);
+});
+
+/** `n` random fc addresses, from a seeded generator. */
+function addresses(n: number, seed: number): Uint8Array[] {
+  const random = rng(seed);
+  return Array.from({ length: n }, () => {
+    const a = new Uint8Array(16);
+    a[0] = 0xfc;
+    for (let i = 1; i < 16; i++) a[i] = Math.floor(random() * 256);
+    return a;
+  });
+}
+
+test('the mesh\'s size, from the distances of the 8 nodes nearest an address, is within half to twice the true one, and about right in the middle, from 100 nodes to a million', () => {
+  for (const n of [100, 10_000, 1_000_000]) {
+    const all = addresses(n, n);
+    const estimates: number[] = [];
+    for (let trial = 0; trial < 25; trial++) {
+      const self = all[trial]!;
+      // The 8 nearest, kept in order in one pass (sorting a million each trial took 20 s).
+      const nearest: number[] = [];
+      for (const a of all) {
+        if (a === self) continue;
+        const d = distanceShare(self, a);
+        if (nearest.length === DHT_BUCKET_SIZE && d >= nearest.at(-1)!) continue;
+        if (nearest.length === DHT_BUCKET_SIZE) nearest.pop();
+        let at = nearest.length;
+        while (at > 0 && nearest[at - 1]! > d) at--;
+        nearest.splice(at, 0, d);
+      }
+      estimates.push(meshSizeFrom(nearest));
+    }
+    estimates.sort((a, b) => a - b);
+    const median = estimates[12]!;
+    assert.ok(median >= 0.75 * n && median <= 1.33 * n, `${n} nodes: the median estimate ${median.toFixed(0)}`);
+    assert.ok(estimates[0]! >= n / 2.5 && estimates.at(-1)! <= 2.5 * n, `${n} nodes: estimates from ${estimates[0]!.toFixed(0)} to ${estimates.at(-1)!.toFixed(0)}`);
+  }
+});
+
+test('the table estimates the mesh\'s size from its contacts nearest us that still answer; with fewer than 8 it counts them and us', () => {
+  const self = fcAddressBytes(randomBytes(32));
+  const table = new DhtTable(self, DHT_BUCKET_SIZE);
+  const keys = Array.from({ length: 5 }, () => randomBytes(32));
+  for (const key of keys) table.add(unsigned(key, 1, []), 0, true);
+  assert.equal(table.meshSize(), 6);
+  for (let i = 0; i < 3000; i++) table.add(unsigned(randomBytes(32), 1, []), 0, true);
+  const estimate = table.meshSize();
+  assert.ok(estimate >= 3005 / 2.5 && estimate <= 3005 * 2.5, `3,005 nodes taken for ${estimate.toFixed(0)}`);
+  assert.ok(estimate >= table.size + 1, 'fewer than the table holds');
+  // The nearest stop answering: the estimate is of the nodes that still do, farther out.
+  const nearest = table.closest(self, DHT_BUCKET_SIZE);
+  for (const c of nearest) {
+    table.failed(c.address);
+    table.failed(c.address);
+  }
+  const without = table.closest(self, DHT_BUCKET_SIZE);
+  assert.ok(!without.some((c) => nearest.includes(c)));
+  assert.equal(table.meshSize(), Math.max(table.size + 1, meshSizeFrom(without.map((c) => distanceShare(self, c.address)))));
 });

@@ -11,7 +11,7 @@ import { generateKeyPair } from '../../src/noise/primitives.js';
 import { signLocator } from '../../src/routing/locator.js';
 import { PairKeys, ROLE_ANSWER, ROLE_REQUEST, SharedPairKeys, TAG_SIZE, lookupTag } from '../../src/routing/lookup-tags.js';
 import { FRAME_TREE_ROUTED, KIND_FIND, decodeTreeFrame, encodeTreeFrame } from '../../src/routing/tree-frame.js';
-import { BOOTSTRAP_ROUNDS_MS, DHT_BUCKET_SIZE, LOCATOR_MIN_INTERVAL_MS, LOCATOR_REFRESH_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, type LookupResult } from '../../src/routing/lookups.js';
+import { BOOTSTRAP_ROUNDS_MS, DHT_BUCKET_SIZE, LOCATOR_MIN_INTERVAL_MS, LOCATOR_REFRESH_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, REFRESH_MAX_PERIODS, refreshPeriodFor, refreshPhaseOf, type LookupResult } from '../../src/routing/lookups.js';
 import { compareDistance } from '../../src/routing/dht-table.js';
 import { AgentSim, type AgentNode } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, rng, type Graph } from '../../bench/sim/graph.js';
@@ -449,7 +449,22 @@ test('a node whose parent link fails signs and publishes a new locator at once, 
   assert.ok(heldAt !== null, 'none of the nodes nearest its address got the new locator');
 });
 
-test('an unchanged locator is published again every three days, not signed anew, and a steady mesh sends no lookup until then; a moved node signs a new one', () => {
+test('the periodic publish comes every three days in a mesh of up to 1,024 nodes, in proportion less often in a larger one, and at least once in 32 periods; a node\'s first comes at a share of the period spread evenly over the nodes', () => {
+  assert.equal(refreshPeriodFor(1), LOCATOR_REFRESH_MS);
+  assert.equal(refreshPeriodFor(1024), LOCATOR_REFRESH_MS);
+  assert.equal(refreshPeriodFor(10_240), 10 * LOCATOR_REFRESH_MS);
+  assert.equal(refreshPeriodFor(1e12), REFRESH_MAX_PERIODS * LOCATOR_REFRESH_MS);
+  assert.equal(REFRESH_MAX_PERIODS, 32);
+  const tenths = new Array<number>(10).fill(0);
+  for (let i = 0; i < 2000; i++) {
+    const phase = refreshPhaseOf(fcAddressBytes(generateKeyPair().publicKey));
+    assert.ok(phase > 0 && phase <= 1, `phase ${phase}`);
+    tenths[Math.floor(phase * 10 - 1e-9)]!++;
+  }
+  for (const t of tenths) assert.ok(t >= 140 && t <= 260, `first publishes by tenths of the period: ${tenths.join(' ')}`);
+});
+
+test('an unchanged locator is published again once a period, not signed anew: each node first at its own share of it, so a steady mesh\'s publishes are spread over the period; a moved node signs a new one', () => {
   const { g, sim } = meshOf80();
   const node = sim.nodes.find((n) => g.adjacency[n.index]!.length >= 3 && n.agent.trees.parentOf(0) !== 0)!;
   const lookups = node.agent.lookups;
@@ -458,23 +473,48 @@ test('an unchanged locator is published again every three days, not signed anew,
   // Let the bootstrap rounds pass, then make the node nearest its address forget it: only the
   // periodic publish brings it back.
   sim.run(BOOTSTRAP_ROUNDS_MS.at(-1)! + 5_000);
-  const signed = lookups.ownLocator;
-  const publishes = lookups.counters.publishes;
+  const signed = sim.nodes.map((n) => n.agent.lookups.ownLocator);
+  // A mesh of 80 publishes every three days (PROTOCOL.md §12, seventeenth revision), as its
+  // nodes see its size.
+  for (const n of sim.nodes) {
+    assert.equal(n.agent.lookups.refreshPeriodMs, LOCATOR_REFRESH_MS, `node ${n.index} publishes every ${n.agent.lookups.refreshPeriodMs} ms`);
+    assert.ok(n.agent.lookups.meshSize >= 20 && n.agent.lookups.meshSize <= 320, `node ${n.index} takes the mesh of 80 for ${n.agent.lookups.meshSize}`);
+  }
+  const sizes = sim.nodes.map((n) => n.agent.lookups.meshSize).sort((a, b) => a - b);
+  assert.ok(sizes[40]! >= 60 && sizes[40]! <= 100, `the median node takes the mesh of 80 for ${sizes[40]}`);
   nearest.agent.lookups.table.remove(target);
-  // Hourly, every node's publish was nearly all the steady traffic at the nodes of many links.
-  const requests = () => sim.nodes.reduce((sum, n) => sum + n.agent.lookups.counters.requestsSent, 0);
-  const before = requests();
-  // The publish every three days (PROTOCOL.md §12, seventeenth revision): nothing for 71.5 hours.
-  const quiet = 71.5 * 3_600_000;
-  sim.run(quiet);
-  assert.equal(requests(), before, `a steady mesh sent ${requests() - before} requests in ${quiet / 3_600_000} hours`);
-  sim.run(72 * 3_600_000 - quiet + 10_000);
-  assert.ok(lookups.counters.publishes > publishes, 'not published again within three days');
-  assert.equal(lookups.ownLocator, signed, 'signed anew though nothing moved');
-  assert.equal(nearest.agent.lookups.table.get(target)?.locator.sequence, signed.sequence, 'the node nearest its address did not get it back');
+  /** The hour of each node's publishes over the next three days, hour by hour. */
+  const publishHours = () => {
+    const hours = sim.nodes.map(() => [] as number[]);
+    let counts = sim.nodes.map((n) => n.agent.lookups.counters.publishes);
+    for (let hour = 0; hour < 72; hour++) {
+      sim.run(3_600_000);
+      const now = sim.nodes.map((n) => n.agent.lookups.counters.publishes);
+      now.forEach((c, i) => {
+        for (let k = counts[i]!; k < c; k++) hours[i]!.push(hour);
+      });
+      counts = now;
+    }
+    return hours;
+  };
+  const first = publishHours();
+  for (const n of sim.nodes) assert.equal(n.agent.lookups.ownLocator, signed[n.index], `node ${n.index} signed anew though nothing moved`);
+  for (const [i, hours] of first.entries()) assert.equal(hours.length, 1, `node ${i} published ${hours.length} times in the first three days`);
+  // Spread over the three days, not all at their end: a quarter of the nodes in each quarter, or
+  // near it.
+  const quarters = [0, 0, 0, 0];
+  for (const hours of first) quarters[Math.floor(hours[0]! / 18)]!++;
+  for (const q of quarters) assert.ok(q >= 10 && q <= 30, `the publishes fell ${quarters.join(' / ')} in the four quarters of three days`);
+  assert.equal(nearest.agent.lookups.table.get(target)?.locator.sequence, signed[node.index]!.sequence, 'the node nearest its address did not get it back');
+  // Then every node a full period after its last.
+  const second = publishHours();
+  for (const [i, hours] of second.entries()) {
+    assert.equal(hours.length, 1, `node ${i} published ${hours.length} times in the next three days`);
+    assert.ok(Math.abs(hours[0]! - first[i]![0]!) <= 1, `node ${i} published at hour ${first[i]![0]} and then at ${hours[0]} of the next three days`);
+  }
   // A place that changes is signed anew, as ever.
   sim.linkDown(node.index, node.peers[node.agent.trees.parentOf(0)]!);
-  assert.ok(sim.runUntilTrue(() => lookups.ownLocator.sequence > signed.sequence, 2 * LOCATOR_SETTLE_MS, 10) !== null, 'no new locator after a move');
+  assert.ok(sim.runUntilTrue(() => lookups.ownLocator.sequence > signed[node.index]!.sequence, 2 * LOCATOR_SETTLE_MS, 10) !== null, 'no new locator after a move');
 });
 
 test('the periodic publish names its locator by reference: the nodes nearest hold it still, one that dropped it is sent it whole, and one that drops references (an older node) is asked again whole', () => {
