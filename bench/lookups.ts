@@ -311,13 +311,15 @@ function report(what: string, results: PairResult[]): void {
   console.log(`    stretch of the first route ${quantiles(ok.map((r) => r.firstStretch).filter((x) => !Number.isNaN(x)))}; after the probes ${quantiles(ok.map((r) => r.bestStretch))}`);
 }
 
-const { values, names } = benchArgs({ pairs: '300', 'steady-min': '60', hostile: '0.1', 'hello-age': '0' });
+const { values, names } = benchArgs({ pairs: '300', 'steady-min': '720', hostile: '0.1', 'hello-age': '0' });
 const pairs = Number(values.pairs);
-// An hour holds the trees' beacons in whole periods where a root signs every 20 minutes, two hours
-// where it signs every 40 (every node below it of the fourteenth revision or later, as in the
-// simulator); a shorter window leaves some out. The map's announcements come again every 12 hours
-// (every 30 minutes only near a node of an earlier revision, which the simulator has none of), an
-// unchanged locator's publish every 72: `--steady-min 4350` holds both.
+// The steady window holds each periodic message in whole periods: the trees' beacons every 40
+// minutes (20 where a node of the thirteenth revision or before is below the root, which the
+// simulator has none of), the map's announcements every 12 hours (every 30 minutes only near a
+// node of an earlier revision), so 12 hours by default. An unchanged locator's publish comes
+// every 72 hours or more, but each node's first at its own share of the period (lookups.ts
+// refreshPhaseOf), so any window sees the publishes at their steady rate; until the eighteenth
+// revision they came all at once, and only `--steady-min 4350` held them.
 const steadyMin = Number(values['steady-min']);
 const hostile = Number(values.hostile);
 const lastHelloAge = Number(values['hello-age']);
