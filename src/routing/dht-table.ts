@@ -83,12 +83,15 @@ export function distanceShare(from: Uint8Array, to: Uint8Array): number {
   return share;
 }
 
+/** The contacts nearest us the mesh's size is estimated from (meshSizeFrom). */
+export const SIZE_FROM_NEAREST = 8;
+
 /**
  * The nodes in a mesh, from how far the k nodes nearest one address are from it (shares of the
  * address space, nearest first, none left out), k ≥ 3. Addresses are hashes, so the others lie
  * in the space as a Poisson process of density n − 1, and (k − 1) / d_k, with d_k the k-th
- * nearest's distance, is its unbiased estimate (as in Kademlia's estimates of a network's size).
- * With the 8 nearest, its spread is about 40 % either way.
+ * nearest's distance, is its unbiased estimate, as DHTs estimate their size. With the 8 nearest,
+ * its spread is about 40 % either way (1/√(k − 2)).
  */
 export function meshSizeFrom(distances: readonly number[]): number {
   const farthest = distances.at(-1)!;
@@ -179,14 +182,14 @@ export class DhtTable {
 
   /** The `n` contacts nearest to `target`, nearest first. `reachable`: leaving out those that
    *  failed to answer us twice (for choosing whom to ask; an answer to others names them all,
-   *  since their ways to a node are not ours). */
-  closest(target: Uint8Array, n: number, reachable = true): Contact[] {
+   *  since their ways to a node are not ours). `heard`: only those we heard from ourselves. */
+  closest(target: Uint8Array, n: number, reachable = true, heard = false): Contact[] {
     // The n nearest so far, nearest first: most contacts are farther than the n-th and cost
     // one comparison (a lookup step asks for 16 of a few hundred).
     const nearest: Contact[] = [];
     if (n <= 0) return nearest;
     for (const c of this.byAddress.values()) {
-      if (reachable && c.failures >= 2) continue;
+      if ((reachable && c.failures >= 2) || (heard && c.heardAt === -Infinity)) continue;
       if (nearest.length === n && compareDistance(target, c.address, nearest[n - 1]!.address) >= 0) continue;
       let at = Math.min(nearest.length, n - 1);
       if (nearest.length < n) nearest.push(c);
@@ -199,13 +202,16 @@ export class DhtTable {
     return nearest;
   }
 
-  /** The nodes in the mesh, estimated from the DHT_BUCKET_SIZE contacts nearest us that still
-   *  answer (meshSizeFrom); with fewer, the contacts and us. To make it larger, a node would need
-   *  keys whose addresses are nearer ours than the mesh's own nearest nodes: the keys with which
-   *  it could as well be the nodes that hold our locator. */
+  /** The nodes in the mesh, estimated from the SIZE_FROM_NEAREST contacts nearest us that we
+   *  have heard from ourselves (a tagged request or answer, which only the key's holder can
+   *  make) and that have not stopped answering (meshSizeFrom); with fewer, the contacts and us.
+   *  A locator handed on by others says only that its key signed it: counted, keys ground near
+   *  our address and never run would make the mesh look as large as they liked. To make it
+   *  larger, a node needs live nodes nearer our address than the mesh's own nearest, which our
+   *  publish asks: nodes that could as well hold our locator and drop it. */
   meshSize(): number {
-    const nearest = this.closest(this.self, this.bucketSize);
-    if (nearest.length < this.bucketSize) return this.size + 1;
+    const nearest = this.closest(this.self, SIZE_FROM_NEAREST, true, true);
+    if (nearest.length < SIZE_FROM_NEAREST) return this.size + 1;
     return Math.max(this.size + 1, meshSizeFrom(nearest.map((c) => distanceShare(this.self, c.address))));
   }
 

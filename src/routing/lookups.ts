@@ -110,7 +110,8 @@ export const LOCATOR_REFRESH_MS = 3 * 24 * 60 * 60_000;
 /** A mesh of more nodes than this publishes in proportion less often (refreshPeriodFor). What
  *  the periodic publish costs the hubs grows with the mesh at a fixed period: its FINDs are
  *  tree-routed, and a hub passes on a share of all of them (some 0.22 × 8 FINDs a node a
- *  period at powerlaw-10000's, 15 B/s at 10,000 nodes, 3 at 1,250). Each node's share of that
+ *  period at powerlaw-10000's: 15 B/s of FINDs and 3 of their answers at 10,000 nodes, 2 and 1
+ *  at 1,250). Each node's share of that
  *  publish's one case, the nodes nearest its address all gone at once, does not grow with the
  *  mesh, and the mesh's own nodes near the address keep learning it otherwise. */
 export const REFRESH_MESH_NODES = 1024;
@@ -380,10 +381,12 @@ export class Lookups {
   private signedAt = -Infinity;
   /** When our locator was last signed or, unchanged, published again (refreshDueAt). */
   private refreshedAt = -Infinity;
-  /** The period of the publish of our unchanged locator, from the mesh's size as our last
-   *  publish left the table (refreshPeriodFor), and the first one's share of it. */
-  private refreshPeriod = LOCATOR_REFRESH_MS;
+  /** The mesh's size as our last publish left the table (DhtTable.meshSize), and the period of
+   *  the publish of our unchanged locator it makes (refreshPeriodFor). */
   private meshSizeSeen = 1;
+  private refreshPeriod = LOCATOR_REFRESH_MS;
+  /** The share of the period after which our first periodic publish comes (refreshPhaseOf),
+   *  and whether it has come: later ones come a whole period after the last. */
   private readonly refreshPhase: number;
   private periodicPublished = false;
   /** Our places when we last signed, and whether one of them is lost since (refreshLocator). */
@@ -1304,12 +1307,13 @@ export class Lookups {
     return this.refreshedAt + this.refreshPeriod * (this.periodicPublished ? 1 : this.refreshPhase);
   }
 
-  /** The mesh's size as the table tells it, and how often we publish our unchanged locator: set
-   *  as each publish ends, when the nodes nearest our address have just been asked. */
+  /** The mesh's size as the table tells it, set as each publish ends (mostly when the nodes
+   *  nearest our address have just been asked; or cut short by a newer publish). */
   get meshSize(): number {
     return this.meshSizeSeen;
   }
 
+  /** How often we publish our unchanged locator, from meshSize. */
   get refreshPeriodMs(): number {
     return this.refreshPeriod;
   }

@@ -5,7 +5,8 @@
 // a few hostile nodes. bench/lookups.ts measures the same on the shared graphs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fcAddressBytes } from '../../src/keys/address.js';
+import { fcAddressBytes, isRovyKey } from '../../src/keys/address.js';
+import { randomKeyPair } from '../../src/keys/x25519.js';
 import { xeddsaSigner } from '../../src/keys/xeddsa.js';
 import { generateKeyPair } from '../../src/noise/primitives.js';
 import { signLocator } from '../../src/routing/locator.js';
@@ -474,8 +475,8 @@ test('an unchanged locator is published again once a period, not signed anew: ea
   // periodic publish brings it back.
   sim.run(BOOTSTRAP_ROUNDS_MS.at(-1)! + 5_000);
   const signed = sim.nodes.map((n) => n.agent.lookups.ownLocator);
-  // A mesh of 80 publishes every three days (PROTOCOL.md §12, seventeenth revision), as its
-  // nodes see its size.
+  // A mesh of 80 publishes every three days, as its nodes see its size (PROTOCOL.md §12,
+  // seventeenth and eighteenth revisions).
   for (const n of sim.nodes) {
     assert.equal(n.agent.lookups.refreshPeriodMs, LOCATOR_REFRESH_MS, `node ${n.index} publishes every ${n.agent.lookups.refreshPeriodMs} ms`);
     assert.ok(n.agent.lookups.meshSize >= 20 && n.agent.lookups.meshSize <= 320, `node ${n.index} takes the mesh of 80 for ${n.agent.lookups.meshSize}`);
@@ -709,7 +710,7 @@ test('a lookup that finds a locator hands it to the nearest node it asked that l
   assert.deepEqual(sent.flatMap((k, i) => (k > 0 ? [[i, k]] : [])), [[source.index, 1]]);
 });
 
-test('a handed locator is taken only if it checks out and is whole, and no more than 40 at once, then 20 a second', () => {
+test('a handed locator is taken only if it checks out, is a rovy key\'s and is whole, and no more than 40 at once, then 20 a second', () => {
   const { sim } = meshOf80();
   const node = sim.nodes[0]!.agent.lookups;
   const link = 1;
@@ -724,12 +725,18 @@ test('a handed locator is taken only if it checks out and is whole, and no more 
   store(others[1]!.bytes.subarray(0, others[1]!.bytes.length - 1));
   store(Uint8Array.of(...others[2]!.bytes, 0));
   assert.deepEqual([c.badLocators - bad, c.malformed - malformed, c.storesTaken], [1, 2, 0]);
-  // The three above spent 3 of the burst of 40: 37 more are taken, the rest refused, then 20 a second.
+  // Signed as it should be, by a key whose address is not in fc00::/8: no node's.
+  let stray = randomKeyPair();
+  while (isRovyKey(stray.publicKey)) stray = randomKeyPair();
+  store(signLocator(xeddsaSigner(stray.privateKey), stray.publicKey, 1, []).bytes);
+  assert.deepEqual([c.badLocators - bad, c.storesTaken], [2, 0]);
+  assert.equal(node.table.get(fcAddressBytes(stray.publicKey)), undefined, 'the stray key is held');
+  // The four above spent 4 of the burst of 40: 36 more are taken, the rest refused, then 20 a second.
   for (const l of others) store(l.bytes);
-  assert.deepEqual([c.storesTaken, c.storesRefused], [37, others.length - 37]);
+  assert.deepEqual([c.storesTaken, c.storesRefused], [36, others.length - 36]);
   sim.run(1000);
   for (const l of others) store(l.bytes);
-  assert.equal(c.storesTaken, 57);
+  assert.equal(c.storesTaken, 56);
 });
 
 test('another key at a live link: the old neighbour and every route found through that link are gone at once', () => {
