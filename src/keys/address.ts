@@ -25,7 +25,12 @@ export function fcAddressBytes(publicKey: Uint8Array): Uint8Array {
 
 /** True if the key's derived address is in fc00::/8, the condition for a key to be used by rovy. */
 export function isRovyKey(publicKey: Uint8Array): boolean {
-  return fcAddressBytes(publicKey)[0] === ROVY_ADDRESS_PREFIX;
+  return isRovyAddress(fcAddressBytes(publicKey));
+}
+
+/** isRovyKey for a key whose address is already at hand (derived once, two hashes). */
+export function isRovyAddress(address: Uint8Array): boolean {
+  return address[0] === ROVY_ADDRESS_PREFIX;
 }
 
 /**

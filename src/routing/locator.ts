@@ -13,7 +13,7 @@
 // Only the node itself can sign its locator, so no node can put another's address somewhere it
 // is not; an old locator cannot replace a newer one. The root key prefix says which tree the
 // coordinates are in: two locators' coordinates compare only under the same root.
-import { ROVY_ADDRESS_PREFIX, fcAddressBytes } from '../keys/address.js';
+import { fcAddressBytes, isRovyAddress } from '../keys/address.js';
 import { XEDDSA_SIGNATURE_SIZE, type XeddsaSigner } from '../keys/xeddsa.js';
 import { bytesKey, readUint64BE, writeUint64BE } from '../util/bytes.js';
 import { MAX_TREE_DEPTH, TREE_COUNT } from './constants.js';
@@ -97,7 +97,7 @@ export function decodeLocator(buf: Uint8Array, off: number): { locator: Locator;
 /** The locator's signature checks out, and its key is a rovy key: a key whose address is not in
  *  fc00::/8 is no node's, and would cost 256 times less to grind near an address. */
 export function verifyLocator(verified: VerifiedSignatures, locator: Locator): boolean {
-  if (addressOf(locator.key)[0] !== ROVY_ADDRESS_PREFIX) return false;
+  if (!isRovyAddress(addressOf(locator.key))) return false;
   const body = locator.bytes.length - XEDDSA_SIGNATURE_SIZE;
   return verified.verify(locator.key, signedPart(locator.bytes, body), locator.bytes.subarray(body));
 }

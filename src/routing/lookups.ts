@@ -381,10 +381,9 @@ export class Lookups {
   private signedAt = -Infinity;
   /** When our locator was last signed or, unchanged, published again (refreshDueAt). */
   private refreshedAt = -Infinity;
-  /** The mesh's size as our last publish left the table (DhtTable.meshSize), and the period of
-   *  the publish of our unchanged locator it makes (refreshPeriodFor). */
+  /** The mesh's size as our last publish left the table (DhtTable.meshSize): the period of the
+   *  publish of our unchanged locator follows from it (refreshPeriodMs). */
   private meshSizeSeen = 1;
-  private refreshPeriod = LOCATOR_REFRESH_MS;
   /** The share of the period after which our first periodic publish comes (refreshPhaseOf),
    *  and whether it has come: later ones come a whole period after the last. */
   private readonly refreshPhase: number;
@@ -850,7 +849,6 @@ export class Lookups {
       if (equalAddress(lookup.target, this.address)) {
         this.counters.publishes++;
         this.meshSizeSeen = this.table.meshSize();
-        this.refreshPeriod = refreshPeriodFor(this.meshSizeSeen);
       }
       return;
     }
@@ -1304,7 +1302,7 @@ export class Lookups {
   /** When our unchanged locator is published next: a period after it was last signed or
    *  published, the first time a share of it (refreshPhaseOf). */
   private refreshDueAt(): number {
-    return this.refreshedAt + this.refreshPeriod * (this.periodicPublished ? 1 : this.refreshPhase);
+    return this.refreshedAt + this.refreshPeriodMs * (this.periodicPublished ? 1 : this.refreshPhase);
   }
 
   /** The mesh's size as the table tells it, set as each publish ends (mostly when the nodes
@@ -1315,7 +1313,7 @@ export class Lookups {
 
   /** How often we publish our unchanged locator, from meshSize. */
   get refreshPeriodMs(): number {
-    return this.refreshPeriod;
+    return refreshPeriodFor(this.meshSizeSeen);
   }
 
   /** Tells the nodes nearest our address where we are: a lookup of ourselves, whose requests
