@@ -433,6 +433,7 @@ export class RovyApi {
       },
       links: node.linksReport(),
       prefixes: node.prefixesReport(),
+      routing: node.routingReport(),
       ports: propertyValues(this.portsInterface()),
       exit: this.host.exits.report(),
       counters: node.counters.snapshot(),

@@ -75,17 +75,25 @@ export function runRoutes(json: boolean): Promise<number> {
     }
     const name = peerNamer(peers);
     // Routed prefixes (networks behind nodes) come after the nodes, with what this node made of each claim.
-    const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { prefixes?: { claims: { prefix: string; origin: string; verdict: string }[] } };
+    const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as {
+      peerId: string;
+      prefixes?: { claims: { prefix: string; origin: string; verdict: string }[] };
+      routing?: { trees: { tree: number; root: string; depth: number }[] };
+    };
     const claims = described.prefixes?.claims ?? [];
-    if (routes.length === 0 && claims.length === 0) {
-      process.stdout.write('no routes\n');
-      return;
-    }
-    if (routes.length === 0) process.stdout.write('no routes to nodes\n');
+    if (routes.length === 0 && claims.length === 0) process.stdout.write('no routes\n');
+    else if (routes.length === 0) process.stdout.write('no routes to nodes\n');
     else printNodes(routes, name);
     if (claims.length > 0) {
       const verdicts: Record<string, string> = { granted: 'routed (granted)', delegated: 'routed (delegated)', refused: 'refused', conflict: 'conflict: not routed' };
       process.stdout.write('\n' + table([['PREFIX', 'CLAIMED BY', 'HERE'], ...claims.map((c) => [c.prefix, name(c.origin), verdicts[c.verdict] ?? c.verdict])]));
+    }
+    // The trees that lookups are steered along ("lookup, tree 2" above): whose root this node is
+    // under in each, and how deep.
+    const trees = described.routing?.trees ?? [];
+    if (trees.length > 0) {
+      const root = (peerId: string) => (peerId === described.peerId ? 'this node' : name(peerId));
+      process.stdout.write('\n' + table([['TREE', 'ROOT', 'DEPTH'], ...trees.map((t) => [String(t.tree), root(t.root), String(t.depth)])]));
     }
   });
 }

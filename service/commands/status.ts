@@ -17,10 +17,10 @@ export function runStatus(json: boolean): Promise<number> {
     const discovery = await client.getAll(ROOT_PATH, DISCOVERY_IFACE);
     const onLan = objectsWith(objects, NEIGHBOR_IFACE).length;
     // What was dropped and why, the data path's work per wakeup and call, the links kept: from Describe().
-    const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { counters: object; dataPath: object; links: LinksReport; prefixes: PrefixesReport; exit?: ExitReport };
+    const described = JSON.parse((await client.call(ROOT_PATH, NODE_IFACE, 'Describe', '', [])) as string) as { counters: object; dataPath: object; links: LinksReport; prefixes: PrefixesReport; routing?: RoutingReport; exit?: ExitReport };
     if (json) {
       const summary = { peers: peers.length, connectedPeers: connected, routedPeers: routed, discovery: discovery.Policy, lanNodes: onLan };
-      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), ...summary, links: described.links, prefixes: described.prefixes, exit: described.exit, counters: described.counters, dataPath: described.dataPath }) + '\n');
+      process.stdout.write(JSON.stringify({ ...(toJson(props) as object), ...summary, links: described.links, prefixes: described.prefixes, routing: described.routing, exit: described.exit, counters: described.counters, dataPath: described.dataPath }) + '\n');
       return;
     }
     const rows: [string, unknown][] = [
@@ -32,6 +32,7 @@ export function runStatus(json: boolean): Promise<number> {
       ['peers', `${connected} connected of ${peers.length}${routed ? `, ${routed} more reached by route (rovy routes)` : ''}`],
       ['discovery', discovery.Policy === 'off' ? 'off' : `${String(discovery.Policy)}, ${onLan} node(s) on the local network (rovy discovery)`],
       ...linkRows(described.links),
+      ...meshRows(described.routing),
       ...prefixRows(described.prefixes),
       ...exitRows(described.exit),
       ...((props.Blocked as string[]).length > 0 ? [['blocked', `${(props.Blocked as string[]).length} node(s) (rovy blocked)`] as [string, unknown]] : []),
@@ -55,6 +56,29 @@ function linkRows(links: LinksReport): [string, unknown][] {
   const publishing = links.exchange?.publishing ?? [];
   if (publishing.length > 0) rows.push(['published', publishing.join(', ')]);
   return rows;
+}
+
+interface RoutingReport {
+  mapNodes: number;
+  contacts: number;
+  meshSize: number;
+  publishPeriodSeconds: number;
+}
+
+/** The mesh as the node sees it beyond its routes: its size as the node estimates it (from the
+ *  lookup table), how often its locator goes out for that, and what it holds to find nodes. */
+function meshRows(routing: RoutingReport | undefined): [string, unknown][] {
+  if (!routing) return [];
+  const { meshSize, publishPeriodSeconds, contacts, mapNodes } = routing;
+  return [['mesh', `about ${meshSize.toLocaleString('en-US')} node(s), as estimated; locator published every ${periodText(publishPeriodSeconds)}; ${contacts} lookup contact(s), ${mapNodes} node(s) in the map`]];
+}
+
+/** A period of hours to months as people say it: "3 days", "36 hours". */
+function periodText(seconds: number): string {
+  const hours = seconds / 3600;
+  if (hours >= 48) return `${Math.round(hours / 24)} days`;
+  if (hours >= 2) return `${Math.round(hours)} hours`;
+  return `${Math.round(seconds / 60)} minutes`;
 }
 
 interface PrefixesReport {

@@ -846,6 +846,18 @@ export class MeshNode {
     return { announced: this.announced.map((a) => formatPrefix(a.prefix)), claims: this.prefixes.list(), ...this.prefixes.report() };
   }
 
+  /** What the node knows of the mesh beyond its routes, for status reports: the map's nodes,
+   *  the lookup table's, the mesh's size as the node estimates it and how often it publishes
+   *  its locator for that, and its place in each tree (the root's peer ID and its depth). */
+  routingReport(): { mapNodes: number; contacts: number; meshSize: number; publishPeriodSeconds: number; trees: { tree: number; root: string; depth: number }[] } {
+    const { trees, publishPeriodMs, ...counts } = this.routing.report();
+    return {
+      ...counts,
+      publishPeriodSeconds: Math.round(publishPeriodMs / 1000),
+      trees: trees.map(({ root, depth }, tree) => ({ tree, root: encodePeerId(root), depth })),
+    };
+  }
+
   /** The link policy, the link keeper and peer exchange, for status reports. */
   linksReport(): ReturnType<InboundLinks['report']> & {
     keeper: ReturnType<AutoLinks['report']>;

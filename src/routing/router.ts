@@ -608,6 +608,11 @@ export class Router {
     return this.lsdb.stats();
   }
 
+  /** The nodes other than ourselves whose announcements the map holds. */
+  othersHeld(): number {
+    return this.lsdb.stats().nodes - (this.lsdb.recordOf(this.identity.publicKey, 0) ? 1 : 0);
+  }
+
   /** Whether a node's announcements go on to our neighbours: it is nearer than the radius (so
    *  within it of them). */
   private floodsOn(record: NodeRecord): boolean {

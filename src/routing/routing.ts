@@ -15,12 +15,13 @@
 //                              never a found destination); lookup allocates nothing.
 //   locate                     no route to an address: find it (the caller holds its packets).
 //   routes                     every route, for `rovy routes` and the D-Bus API.
+//   report                     what the node knows of the mesh beyond its routes, for status.
 import { AddressTable } from '../fcnet/address-table.js';
-import { FRAME_HEADER, FRAME_ROUTING, isTreeKind } from './constants.js';
+import { FRAME_HEADER, FRAME_ROUTING, TREE_COUNT, isTreeKind } from './constants.js';
 import { Lookups, type Behaviour, type LookupResult } from './lookups.js';
 import { NeighbourTable, type GoneNeighbour } from './neighbours.js';
 import type { SharedPairKeys } from './lookup-tags.js';
-import { VerifiedSignatures } from './tree-proof.js';
+import { VerifiedSignatures, beaconRoot } from './tree-proof.js';
 import { addressOf } from './locator.js';
 import type { Destination, FoundRoute } from './paths.js';
 import { Router, type Route, type RouterOptions } from './router.js';
@@ -28,6 +29,20 @@ import { Trees } from './trees.js';
 
 export type { FoundRoute } from './paths.js';
 export type { LookupResult } from './lookups.js';
+
+/** What a node knows of the mesh beyond its routes (Routing.report). */
+export interface RoutingReport {
+  /** Other nodes whose announcements the map holds (those within its radius). */
+  mapNodes: number;
+  /** Nodes in the lookup table. */
+  contacts: number;
+  /** The mesh's size as the node estimated it when its last publish ended (1 before the first). */
+  meshSize: number;
+  /** How often the node publishes its unchanged locator, which follows from meshSize (ms). */
+  publishPeriodMs: number;
+  /** Its place in each tree: the root's key (its own while it is the root) and its depth. */
+  trees: { root: Uint8Array; depth: number }[];
+}
 
 export interface RoutingOptions {
   identity: { publicKey: Uint8Array; privateKey: Uint8Array };
@@ -208,6 +223,16 @@ export class Routing {
       if (d.route && d.route.source !== 'neighbour' && !this.map.lookup(d.address, 0)) all.push(d.route);
     }
     return all;
+  }
+
+  report(): RoutingReport {
+    const trees: RoutingReport['trees'] = [];
+    for (let t = 0; t < TREE_COUNT; t++) {
+      const place = this.trees.position(t);
+      trees.push({ root: beaconRoot(place.beacon), depth: place.depth });
+    }
+    const { lookups } = this;
+    return { mapNodes: this.map.othersHeld(), contacts: lookups.table.size, meshSize: lookups.meshSize, publishPeriodMs: lookups.refreshPeriodMs, trees };
   }
 }
 

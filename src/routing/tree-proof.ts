@@ -90,6 +90,11 @@ export function signLink(sign: XeddsaSigner, signerKey: Uint8Array, neighbourKey
   return link;
 }
 
+/** A copy of the root's key that a beacon names. */
+export function beaconRoot(beacon: Uint8Array): Uint8Array {
+  return beacon.slice(0, KEY_SIZE);
+}
+
 export function beaconSequence(beacon: Uint8Array, off = 0): number {
   return readUint64BE(beacon, off + KEY_SIZE);
 }

@@ -114,6 +114,9 @@ test('the daemon serves net.rovy.Rovy1 as documented', { skip: !isRoot && 'needs
         },
         // No [prefixes]: nothing announced, no claim heard.
         prefixes: { announced: [], claims: [], accepted: 0, refused: 0, conflicts: 0, exits: 0 },
+        // Alone: the root of every tree, nothing in the map or the lookup table, the mesh taken
+        // for itself alone, whose locator goes out again every 3 days.
+        routing: { mapNodes: 0, contacts: 0, meshSize: 1, publishPeriodSeconds: 3 * 86_400, trees: [0, 1, 2, 3].map((tree) => ({ tree, root: a.peerId, depth: 0 })) },
         // No exit used, none offered, none heard of.
         exit: { state: 'off', using: null, killSwitch: false, meshIPv4: formatIPv4(meshIPv4Bytes(parseIPv6(a.address))), offering: { offer: false, clients: null, uplink: null, bound: 0 }, offers: [] },
         counters: undefined, dataPath: undefined },

@@ -1,7 +1,8 @@
 // A routed peer on the real daemon's D-Bus API: three daemons in a line, A knowing only B, and
 // C showing up on A's bus as a peer object with Origin "routed", HopCount 2 and Route [B, C],
 // in `rovy routes` and `rovy peers`, refusing Disconnect, and going away (or losing its route)
-// when C stops.
+// when C stops. A's place in the trees and its estimate of the mesh (Describe's routing) are
+// checked against the line.
 //
 //   private system bus ── daemon A (ns A, peer B "bob")
 //   ns A  fd00:d6:1::1 <──veth──> fd00:d6:1::2  ns B (peers A and C)  fd00:d6:2::2 <──veth──> fd00:d6:2::3  ns C (peer B)
@@ -12,12 +13,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab, ROVY_JS, nsExec, until } from '../net/netns.js';
 import { isRoot, run, startMonitor, startSystemBus, type Monitor, type PrivateBus } from './buses.js';
+import { compareRanks, rootRank } from '../../src/routing/tree-proof.js';
+import { decodePeerId } from '../../src/keys/peerid.js';
 
 const DEST = 'net.rovy.Rovy1';
 const ROOT_PATH = '/net/rovy/Rovy1';
 /** How long routing may take to find a two-hop route, and to notice that a node is gone. */
 const CONVERGE_MS = 30_000;
 const FORGET_MS = 90_000;
+
+interface RoutingJson {
+  mapNodes: number;
+  contacts: number;
+  meshSize: number;
+  publishPeriodSeconds: number;
+  trees: { tree: number; root: string; depth: number }[];
+}
 
 interface PeerJson {
   path: string;
@@ -103,6 +114,36 @@ test('a node two hops away appears on D-Bus as a routed peer', { skip: !isRoot &
     t.diagnostic(`rovy routes on A:\n${table}`);
     assert.match(table, new RegExp(`^${c.peerId} +${c.address} +2 +bob +\\d+ +map +bob > ${c.peerId.slice(0, 16)}…$`, 'm'));
     assert.match((await rovy('peers')).stdout, /routed, 2 hops via bob/);
+
+    // 2b. Beyond its routes: in each tree A sits under the node of the lowest rank of the three
+    // (the root the trees elect), as many hops down as the line puts it from that node; B and C
+    // are in its map; and once a publish of its locator has ended, it takes the mesh for 2 or 3
+    // nodes (as many as its lookup table held, plus itself) and publishes every 3 days.
+    const hopsFromA = new Map([[a.peerId, 0], [b.peerId, 1], [c.peerId, 2]]);
+    const electedRoot = (tree: number) =>
+      [a.peerId, b.peerId, c.peerId].reduce((best, id) => (compareRanks(rootRank(tree, decodePeerId(id)), rootRank(tree, decodePeerId(best))) < 0 ? id : best));
+    let routing: RoutingJson | undefined;
+    const settled = () =>
+      routing !== undefined &&
+      routing.meshSize >= 2 &&
+      routing.trees.every((t) => t.root === electedRoot(t.tree) && t.depth === hopsFromA.get(t.root));
+    await until('A under the elected root in every tree, its estimate of the mesh taken', async () => {
+      routing = (JSON.parse((await rovy('status', '--json')).stdout) as { routing: RoutingJson }).routing;
+      return settled();
+    }, CONVERGE_MS).catch((e: Error) => assert.fail(`${e.message}: ${JSON.stringify(routing)}`));
+    t.diagnostic(`A's routing: ${JSON.stringify(routing)}`);
+    assert.deepEqual(routing!.trees.map((t) => t.tree), [0, 1, 2, 3]);
+    assert.equal(routing!.mapNodes, 2);
+    assert.ok(routing!.contacts >= 1 && routing!.contacts <= 2, `contacts ${routing!.contacts}`);
+    // Its contacts and itself when the publish ended: one more contact may have come since.
+    assert.ok(routing!.meshSize >= 2 && routing!.meshSize <= 3, `meshSize ${routing!.meshSize}`);
+    assert.equal(routing!.publishPeriodSeconds, 3 * 86_400);
+    const name = (id: string) => (id === a.peerId ? 'this node' : id === b.peerId ? 'bob' : `${id.slice(0, 16)}…`);
+    assert.deepEqual(
+      (await rovy('routes')).stdout.trimEnd().split('\n\n').at(-1)!.split('\n').map((l) => l.split(/ {2,}/)),
+      [['TREE', 'ROOT', 'DEPTH'], ...routing!.trees.map((t) => [String(t.tree), name(t.root), String(t.depth)])],
+    );
+    assert.match((await rovy('status')).stdout, new RegExp(`^mesh +about ${routing!.meshSize} node\\(s\\), as estimated; locator published every 3 days; ${routing!.contacts} lookup contact\\(s\\), 2 node\\(s\\) in the map$`, 'm'));
 
     // 3. It is not a link of A's: Disconnect is refused.
     const refused = await gdbusCall('Disconnect', routed.path);

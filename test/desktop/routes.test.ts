@@ -94,6 +94,16 @@ class FakeNode {
     conflicts: this.claims.filter((c) => c.verdict === 'conflict').length,
   });
 
+  /** Its place in the trees (set by the test: roots by peer ID), and what it holds to find nodes. */
+  treeRoots: { root: string; depth: number }[] = [];
+  readonly routingReport = (): object => ({
+    mapNodes: 4,
+    contacts: 12,
+    meshSize: 9615,
+    publishPeriodSeconds: 28 * 86_400,
+    trees: this.treeRoots.map((t, tree) => ({ tree, ...t })),
+  });
+
   peerStatus(): PeerStatus[];
   peerStatus(peerId: string): PeerStatus | undefined;
   peerStatus(peerId?: string): PeerStatus[] | PeerStatus | undefined {
@@ -117,6 +127,12 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
     //             └─ f             (all from the map); hana: 4 hops, found by a probe in tree 1
     const node = new FakeNode();
     const [bob, c, d, e, f, h] = [ident(), ident(), ident(), ident(), ident(), ident()] as [Ident, Ident, Ident, Ident, Ident, Ident];
+    node.treeRoots = [
+      { root: bob.peerId, depth: 1 },
+      { root: node.peerId, depth: 0 },
+      { root: c.peerId, depth: 2 },
+      { root: bob.peerId, depth: 1 },
+    ];
     const foundAt = Date.now() - 42_000;
     node.peers.set(bob.peerId, status(bob, { name: 'bob', endpoint: '[fd00::2]:7777', origin: 'runtime', hops: 1, route: [bob.peerId], routeMtu: 1420, rttMicroseconds: 800, routeSource: 'link' }));
     node.peers.set(c.peerId, status(c, { hops: 2, route: [bob.peerId, c.peerId], routeMtu: 1380, routeSource: 'map' }));
@@ -247,9 +263,12 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
       const r = await rovy('routes');
       assert.equal(r.code, 0, r.stderr);
       t2.diagnostic(`rovy routes:\n${r.stdout}`);
-      const lines = r.stdout.trimEnd().split('\n');
+      // No routed prefix claimed: the nodes, then the trees.
+      const [nodes, trees, ...more] = r.stdout.trimEnd().split('\n\n');
+      assert.equal(more.length, 0, r.stdout);
+      const lines = nodes!.split('\n');
       assert.match(lines[0]!, /^DESTINATION +ADDRESS +HOPS +VIA +MTU +FOUND BY +PATH$/);
-      assert.equal(lines.length, 6, r.stdout); // no routed prefix claimed: no second table
+      assert.equal(lines.length, 6, r.stdout);
       assert.match(lines[1]!, new RegExp(`^bob +${bob.address} +1 +direct +1420 +link +bob$`));
       assert.match(r.stdout, new RegExp(`^${c.peerId} +${c.address} +2 +bob +1380 +map +bob > ${c.peerId.slice(0, 16)}…$`, 'm'));
       assert.match(lines[4]!, new RegExp(`^erin +${e.address} +3 +bob +1340 +map +bob > ${c.peerId.slice(0, 16)}… > erin$`));
@@ -258,6 +277,15 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
       // Columns line up.
       const at = lines[0]!.indexOf('HOPS');
       for (const line of lines.slice(1)) assert.match(line.slice(at), /^\d/);
+      // The trees lookups are steered along: the root in each (by petname, "this node" for its
+      // own), and its depth under it.
+      assert.deepEqual(trees!.split('\n').map((l) => l.split(/ {2,}/)), [
+        ['TREE', 'ROOT', 'DEPTH'],
+        ['0', 'bob', '1'],
+        ['1', 'this node', '0'],
+        ['2', `${c.peerId.slice(0, 16)}…`, '2'],
+        ['3', 'bob', '1'],
+      ]);
     });
 
     await t.test('rovy routes: then the routed prefixes claimed, with what this node made of each', async (t2) => {
@@ -272,7 +300,8 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
       assert.match(status.stdout, /^announces +2001:db8:f::\/48$/m, status.stdout);
       assert.match(status.stdout, /^prefixes +1 routed, 1 refused \(rovy routes\)$/m, status.stdout);
       t2.diagnostic(`rovy routes:\n${r.stdout}`);
-      const tail = r.stdout.trimEnd().split('\n').slice(-3);
+      const tail = r.stdout.trimEnd().split('\n\n').at(-2)!.split('\n');
+      assert.equal(tail.length, 3, r.stdout);
       assert.match(tail[0]!, /^PREFIX +CLAIMED BY +HERE$/);
       assert.match(tail[1]!, /^2001:db8:1::\/48 +bob +routed \(granted\)$/);
       assert.match(tail[2]!, new RegExp(`^10\\.7\\.0\\.0/16 +${c.peerId.slice(0, 16)}… +refused$`));
@@ -295,6 +324,8 @@ test('routed peers on D-Bus and in the CLI (no routing needed)', { skip: !isRoot
       const s = JSON.parse((await rovy('status', '--json')).stdout) as { peers: number; connectedPeers: number; routedPeers: number };
       assert.deepEqual([s.peers, s.connectedPeers, s.routedPeers], [1, 1, 5]);
       assert.match((await rovy('status')).stdout, /^peers +1 connected of 1, 5 more reached by route \(rovy routes\)$/m);
+      // The mesh beyond the routes: its size as the node estimates it, and what follows from that.
+      assert.match((await rovy('status')).stdout, /^mesh +about 9,615 node\(s\), as estimated; locator published every 28 days; 12 lookup contact\(s\), 4 node\(s\) in the map$/m);
     });
 
     await t.test('route changes are signalled; routed peers come and go with ObjectManager signals', async () => {
