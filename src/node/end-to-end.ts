@@ -15,6 +15,7 @@ import { Peer } from '../session/peer.js';
 import { MAX_STAGED_PACKETS } from '../session/constants.js';
 import type { Counters } from '../util/counters.js';
 import { TokenBucket } from '../util/token-bucket.js';
+import { equalBytes } from '../util/bytes.js';
 import { readU32LE, readTransportCounter } from '../noise/messages.js';
 import { CONTROL_HOP_LIMIT, KIND_MESSAGE, KIND_TIME_EXCEEDED, KIND_UNREACHABLE, encodeRoute, routeLabel, routeLink, routedHeaderLength, writeRoutedHeader } from '../forward/header.js';
 import { reportedHeader, signTimeExceeded, verifyTimeExceeded } from '../forward/report.js';
@@ -118,7 +119,11 @@ export class EndToEnd {
    *  had no route to, and has again, may have restarted meanwhile, its session keys gone with
    *  it: a handshake at once tells, where waiting for its silence would take 15 s
    *  (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT; an exit that restarted carried nothing for that long).
-   *  The session in use goes on until the new one is up. Not REKEY_TIMEOUT's limit but one
+   *  The session in use goes on until the new one is up. A first handshake still unanswered
+   *  went by the route we had then: when the route moves, it goes again by the new one at once,
+   *  not after the rest of REKEY_TIMEOUT (with thirty real daemons, a pair whose first
+   *  initiation went by a map route that the hub's crash had broken waited 4 s more so, after a
+   *  lookup had found the new route). Not REKEY_TIMEOUT's limit but one
    *  initiation a second: the last one, however recent, may have gone by the route that went
    *  (or been sealed for the peer's earlier run); a route that keeps coming and going costs the
    *  peer one initiation a second at most. And at most ROUTE_BACK_PER_TICK a tick, the rest at
@@ -132,19 +137,22 @@ export class EndToEnd {
         this.routeBack.delete(peer);
         continue;
       }
-      peer.endpoint = encodeRoute(route.link, route.label);
-      if (this.routeless.delete(peer)) this.routeBack.set(peer, this.sessions.now());
+      const endpoint = encodeRoute(route.link, route.label);
+      const moved = !peer.endpoint || !equalBytes(peer.endpoint, endpoint);
+      peer.endpoint = endpoint;
+      if (this.routeless.delete(peer) || (moved && awaitsFirstSession(peer))) this.routeBack.set(peer, this.sessions.now());
     }
     this.handshakeRoutesBack();
   }
 
-  /** Initiates to the peers whose route came back, as the limits allow; one initiated to less
-   *  than a second ago waits for a later tick, and one with a session newer than its route's
-   *  return needs none. */
+  /** Initiates to the peers whose route came back or, awaiting their first session, moved, as
+   *  the limits allow; one initiated to less than a second ago waits for a later tick, and one
+   *  with a session newer than its route's return (or no session and no handshake left to
+   *  finish) needs none. */
   private handshakeRoutesBack(): void {
     const now = this.sessions.now();
     for (const [peer, backAt] of this.routeBack) {
-      if (!peer.current || peer.current.createdAt > backAt) {
+      if (peer.current ? peer.current.createdAt > backAt : !awaitsFirstSession(peer)) {
         this.routeBack.delete(peer);
         continue;
       }
@@ -280,4 +288,10 @@ export class EndToEnd {
     this.byAddress.delete(peer.address);
     this.events.changed(peer);
   }
+}
+
+/** Whether `peer` has no session and our initiation to it is unanswered: it went by the route
+ *  we had when it was sent. */
+function awaitsFirstSession(peer: Peer): boolean {
+  return !peer.current && peer.handshake !== null;
 }

@@ -159,6 +159,9 @@ test('thirty daemons on a power-law shape: maps of 3 hops, lookups beyond, every
         }
       }
       for (const line of stuck) t2.diagnostic(`not back: ${line}`);
+      // Each pair's time in the order tried (* through the hub): the first ones tried wait for
+      // the mesh to notice the kill, the rest find it mended.
+      t.diagnostic(`per pair, ms: ${pairs.map(([a, b], i) => `${a}-${b}${throughHub(graph, hub, a, b) ? '*' : ''} ${Math.round(took[i] ?? -1)}`).join(', ')}`);
       assert.equal(stuck.length, 0, `${stuck.length} of ${pairs.length} pairs not back within a minute each`);
       t.diagnostic(`${pairs.filter(([a, b]) => throughHub(graph, hub, a, b)).length} of the pairs went through the hub; ${took.length} reached again ${summary(took)}, within ${Math.round(performance.now() - killed)} ms of the kill; ${stuck.length} not`);
     });

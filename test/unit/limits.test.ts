@@ -100,3 +100,46 @@ test('end-to-end peers whose routes come back are handshaken anew at most 32 a t
   assert.equal(sent(), 132);
   e2e.destroy();
 });
+
+test('an end-to-end peer whose first handshake is unanswered is sent the initiation again by its new route at once when the route moves (at most once a second)', () => {
+  const { b, keysB, clock } = setup();
+  const counters = new Counters();
+  const links = new Links(b.manager, { linkUp() {}, linkDown() {} });
+  const icmp = new IcmpReplies(new MemoryTun(), fcAddressBytes(keysB.publicKey), b.manager.now);
+  const e2e = new EndToEnd(keysB, b.manager, links, icmp, counters, { changed() {}, resend() {}, internalError() {} }, 1420, b.manager.now);
+  type RouteArg = Parameters<EndToEnd['peerFor']>[0];
+  const by = (label: number[]) => (publicKey: Uint8Array) => ({ publicKey, address: fcAddressBytes(publicKey), link: 1, label }) as unknown as RouteArg;
+  const waiting = e2e.peerFor(by([2])(randomBytes(32)))!;
+  const idle = e2e.peerFor(by([2])(randomBytes(32)))!;
+  // Initiations go to link 1, which has no session here: counted as such.
+  const sent = () => counters.noSession;
+  e2e.sessions.initiate(waiting, clock.mono);
+  assert.equal(sent(), 1);
+  assert.ok(waiting.handshake && !waiting.current && !idle.handshake);
+  // The same route again: nothing new to try.
+  e2e.routesChanged(by([2]));
+  assert.equal(sent(), 1);
+  // The route moved, but the initiation is not a second old: it goes at the next tick after.
+  e2e.routesChanged(by([3, 4]));
+  assert.equal(sent(), 1);
+  clock.mono += 999;
+  e2e.tick(() => true);
+  assert.equal(sent(), 1);
+  clock.mono += 1;
+  e2e.tick(() => true);
+  assert.equal(sent(), 2, 'the initiation did not go again by the new route');
+  assert.equal(waiting.lastInitiationSentAt, clock.mono);
+  // Moved again a second later: at once. The peer that never initiated gets none (it has no
+  // handshake to finish), and neither would one with a session (routes back: the test above).
+  clock.mono += 1000;
+  e2e.routesChanged(by([5]));
+  assert.equal(sent(), 3);
+  assert.equal(idle.lastInitiationSentAt, -Infinity);
+  // Its handshake given up (REKEY_ATTEMPT_TIME): the route moving starts none.
+  waiting.handshake = null;
+  clock.mono += 1000;
+  e2e.routesChanged(by([6]));
+  e2e.tick(() => true);
+  assert.equal(sent(), 3);
+  e2e.destroy();
+});
