@@ -543,12 +543,25 @@ export class Router {
 
   /** The route to the node whose 16-byte address is at buf[off]. Allocates nothing. */
   lookup(buf: Uint8Array, off: number): Route | undefined {
-    return this.lsdb.recordAt(buf, off)?.route;
+    return this.trusted(this.lsdb.recordAt(buf, off)?.route);
   }
 
   routeTo(publicKey: Uint8Array): Route | undefined {
     if (publicKey.length !== KEY_SIZE) return undefined;
-    return this.lsdb.recordOf(publicKey, 0)?.route;
+    return this.trusted(this.lsdb.recordOf(publicKey, 0)?.route);
+  }
+
+  /**
+   * A route the map may give: one whose every node but the last is within the radius. Those are
+   * the nodes whose announcements reach us, so such a route is made of links that their fresh
+   * announcements name. A node a failure put farther is held for MAP_SCOPE_GRACE_MS, and so are
+   * the nodes between, whose announcements no longer reach us: a route through them may cross
+   * links long gone (with thirty real daemons, a route of 9 hops through the killed hub, taken
+   * for those 5 s), and the data path looks the node up instead. The route to a node one hop
+   * past the radius, as a ring's far side is just after a cut, stands.
+   */
+  private trusted(route: Route | undefined): Route | undefined {
+    return route && route.hops <= this.scope.radius + 1 ? route : undefined;
   }
 
   /**
@@ -579,7 +592,7 @@ export class Router {
   /** Every route, fewest hops first (then by address). */
   routes(): Route[] {
     if (!this.sorted) {
-      this.sorted = this.routed.map((r) => r.route!).sort((a, b) => a.hops - b.hops || compareBytes(a.address, b.address));
+      this.sorted = this.routed.map((r) => r.route!).filter((r) => this.trusted(r)).sort((a, b) => a.hops - b.hops || compareBytes(a.address, b.address));
     }
     return this.sorted.slice();
   }

@@ -303,6 +303,26 @@ test('the map reaches MAP_RADIUS hops: no farther node is flooded to a node, hel
   assert.ok(n[0]!.router.counters.outOfScope >= 3, `forgot ${n[0]!.router.counters.outOfScope}`);
 });
 
+test('the map gives no route through nodes past its radius: their announcements no longer come, and the links they named may be gone', () => {
+  const mesh = new Mesh();
+  const n = line(mesh, 7);
+  // A shortcut n0–n6 puts every node within 3 hops of n0.
+  mesh.connect(n[0]!, n[6]!, 1000, 2000);
+  mesh.run(3000 + MAP_SCOPE_GRACE_MS, 100);
+  assert.deepEqual(n.slice(1).map((x) => n[0]!.route(x)?.hops), [1, 2, 3, 3, 2, 1]);
+  // The shortcut and n4–n5 fail together. n0 hears of the first, but n4's and n5's word of the
+  // second stops 3 hops from them, short of n0: for n0, n5 is now 5 hops away past n4, by a link
+  // that is gone.
+  mesh.disconnect(n[0]!, n[6]!);
+  mesh.disconnect(n[4]!, n[5]!);
+  mesh.run(1000, 100);
+  assert.ok(n[0]!.router.keyOf(n[5]!.address) && n[0]!.router.keyOf(n[6]!.address), 'n5 and n6 forgotten before their grace ended');
+  // No route to them (a lookup finds them); n4, one hop past the radius, by n1–n3's fresh word.
+  assert.deepEqual(n.slice(1).map((x) => n[0]!.route(x)?.hops), [1, 2, 3, 4, undefined, undefined]);
+  assert.deepEqual(n[0]!.router.routes().map((r) => r.hops), [1, 2, 3, 4]);
+  assert.equal(n[0]!.router.lookup(n[5]!.address, 0), undefined);
+});
+
 test("a map whose ids have spread out is numbered anew, and routes, links going down and coming back work as before", () => {
   // Room for the hub's 120 leaves within the radius.
   const mesh = new Mesh({ scope: { maxNodes: 200, maxBytes: 1 << 20 } });
