@@ -850,9 +850,11 @@ export class MeshNode {
    *  the lookup table's, the mesh's size as the node estimates it and how often it publishes
    *  its locator for that, and its place in each tree (the root's peer ID and its depth). */
   routingReport(): { mapNodes: number; contacts: number; meshSize: number; publishPeriodSeconds: number; trees: { tree: number; root: string; depth: number }[] } {
-    const { trees, publishPeriodMs, ...counts } = this.routing.report();
+    const { trees, publishPeriodMs, meshSize, ...counts } = this.routing.report();
     return {
       ...counts,
+      // An estimate from 8 distances: a whole number of nodes says as much.
+      meshSize: Math.round(meshSize),
       publishPeriodSeconds: Math.round(publishPeriodMs / 1000),
       trees: trees.map(({ root, depth }, tree) => ({ tree, root: encodePeerId(root), depth })),
     };

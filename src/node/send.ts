@@ -233,7 +233,8 @@ export class SendPipeline {
       return;
     }
     // Someone routing has not told us of reached us: answer along their reverse route. (A node
-    // routing knows but has no route to is unreachable: its links are gone.)
+    // routing knows but has no route to is unreachable, its links gone, or held by the map past
+    // its radius, with no route the map trusts: either way a lookup finds it.)
     const e2ePeer = e2e.lookup(data, p + OFF_DST);
     const back = e2ePeer?.endpoint;
     if (e2ePeer && back && !routing.keyOf(data.subarray(p + OFF_DST, p + OFF_DST + 16))) {

@@ -552,8 +552,9 @@ export class Router {
   }
 
   /**
-   * A route the map may give: one whose every node but the last is within the radius. Those are
-   * the nodes whose announcements reach us, so such a route is made of links that their fresh
+   * A route the map may give: one whose every node but the last is within the radius, or within
+   * the horizon we told, if narrower (the neighbours send nothing from farther). Those are the
+   * nodes whose announcements reach us, so such a route is made of links that their fresh
    * announcements name. A node a failure put farther is held for MAP_SCOPE_GRACE_MS, and so are
    * the nodes between, whose announcements no longer reach us: a route through them may cross
    * links long gone (with thirty real daemons, a route of 9 hops through the killed hub, taken
@@ -561,7 +562,7 @@ export class Router {
    * past the radius, as a ring's far side is just after a cut, stands.
    */
   private trusted(route: Route | undefined): Route | undefined {
-    return route && route.hops <= this.scope.radius + 1 ? route : undefined;
+    return route && route.hops <= Math.min(this.scope.radius, this.toldHorizon) + 1 ? route : undefined;
   }
 
   /**

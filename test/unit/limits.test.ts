@@ -113,33 +113,38 @@ test('an end-to-end peer whose first handshake is unanswered is sent the initiat
   const idle = e2e.peerFor(by([2])(randomBytes(32)))!;
   // Initiations go to link 1, which has no session here: counted as such.
   const sent = () => counters.noSession;
-  e2e.sessions.initiate(waiting, clock.mono);
+  const t0 = clock.mono;
+  e2e.sessions.initiate(waiting, t0);
   assert.equal(sent(), 1);
   assert.ok(waiting.handshake && !waiting.current && !idle.handshake);
-  // The same route again: nothing new to try.
+  // A second on, the same route again: nothing new to try.
+  clock.mono = t0 + 1000;
   e2e.routesChanged(by([2]));
-  assert.equal(sent(), 1);
-  // The route moved, but the initiation is not a second old: it goes at the next tick after.
+  e2e.tick(() => true);
+  assert.equal(sent(), 1, 'sent again by the route it went by');
+  // The route moved: at once.
   e2e.routesChanged(by([3, 4]));
-  assert.equal(sent(), 1);
-  clock.mono += 999;
-  e2e.tick(() => true);
-  assert.equal(sent(), 1);
-  clock.mono += 1;
-  e2e.tick(() => true);
   assert.equal(sent(), 2, 'the initiation did not go again by the new route');
-  assert.equal(waiting.lastInitiationSentAt, clock.mono);
-  // Moved again a second later: at once. The peer that never initiated gets none (it has no
-  // handshake to finish), and neither would one with a session (routes back: the test above).
-  clock.mono += 1000;
+  assert.equal(waiting.lastInitiationSentAt, t0 + 1000);
+  // Moved again within the second: at the first tick a second after the last.
+  clock.mono = t0 + 1500;
   e2e.routesChanged(by([5]));
-  assert.equal(sent(), 3);
-  assert.equal(idle.lastInitiationSentAt, -Infinity);
-  // Its handshake given up (REKEY_ATTEMPT_TIME): the route moving starts none.
-  waiting.handshake = null;
-  clock.mono += 1000;
-  e2e.routesChanged(by([6]));
+  assert.equal(sent(), 2);
+  clock.mono = t0 + 1999;
+  e2e.tick(() => true);
+  assert.equal(sent(), 2);
+  clock.mono = t0 + 2000;
   e2e.tick(() => true);
   assert.equal(sent(), 3);
+  // The peer that never initiated gets none: it has no handshake to finish.
+  assert.equal(idle.lastInitiationSentAt, -Infinity);
+  // Moved within the second, then the handshake given up (REKEY_ATTEMPT_TIME) before the next
+  // tick: none starts.
+  clock.mono = t0 + 2500;
+  e2e.routesChanged(by([6]));
+  waiting.handshake = null;
+  clock.mono = t0 + 3000;
+  e2e.tick(() => true);
+  assert.equal(sent(), 3, 'a handshake given up was started again');
   e2e.destroy();
 });
