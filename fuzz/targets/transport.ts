@@ -32,7 +32,7 @@ const links = new Links(b.manager, { linkUp() {}, linkDown() {} });
 const routing = new Routing({ identity: keysB, mtu: 1420, send() {}, sendRouted() {}, now: b.manager.now });
 const address = fcAddressBytes(keysB.publicKey);
 const icmp = new IcmpReplies(tun, address, b.manager.now);
-const e2e = new EndToEnd(keysB, b.manager, links, icmp, b.counters, { changed() {}, resend() {}, internalError() {} }, 1420, b.manager.now);
+const e2e = new EndToEnd(keysB, b.manager, links, icmp, b.counters, { changed() {}, resend() {}, routeLost() {}, internalError() {} }, 1420, b.manager.now);
 const pipeline = new ReceivePipeline(batch, { tun, filter: new InboundFilter([]), transports: [], icmp, sendToMesh() {}, prefixes: new RoutedPrefixes(new PrefixPolicy(), () => {}), servesExit: () => false, ipv4Bindings: new Ipv4Bindings(), exchange: new PeerExchange(keysB, { send: () => false, wallNow: Date.now, random: () => 0 }, 1420), mtu: 1420, hop: b.manager, links, routing, e2e, localAddress: address, counters: b.counters, dataPath: new DataPathCounters() });
 
 let waiting: Uint8Array[] = [];

@@ -20,6 +20,7 @@ import { readU32LE, readTransportCounter } from '../noise/messages.js';
 import { CONTROL_HOP_LIMIT, KIND_MESSAGE, KIND_TIME_EXCEEDED, KIND_UNREACHABLE, encodeRoute, routeLabel, routeLink, routedHeaderLength, writeRoutedHeader } from '../forward/header.js';
 import { reportedHeader, signTimeExceeded, verifyTimeExceeded } from '../forward/report.js';
 import type { Route } from '../routing/router.js';
+import { leavesBy } from '../routing/paths.js';
 import type { IcmpReplies } from './icmp-replies.js';
 import type { Links } from './links.js';
 import { ProbeCache } from './probes.js';
@@ -41,6 +42,10 @@ export interface EndToEndEvents {
   changed(peer: Peer): void;
   /** Packets that waited for a session: send them now (through the send pipeline). */
   resend(packets: Uint8Array[]): void;
+  /** A peer whose first handshake is under way lost its route: a lookup should find it again
+   *  now. The initiation and the packets held for the session wait for it, and nothing else
+   *  would start one before the host sent the peer another packet. */
+  routeLost(peer: Peer): void;
   internalError(error: unknown): void;
 }
 
@@ -50,7 +55,8 @@ export class EndToEnd {
   private readonly byAddress = new AddressTable<Peer>();
   private readonly held = new Map<Peer, Uint8Array[]>();
   private readonly reports = new TokenBucket(REPORTS_PER_SECOND, REPORT_BURST);
-  /** Peers with a session that routing had no route to at its last change (routesChanged). */
+  /** Peers with a session, or a first handshake under way, that routing had no route to at its
+   *  last change (routesChanged). */
   private readonly routeless = new Set<Peer>();
   /** Peers whose route came back, and when, to be handshaken anew (routesChanged); and how many
    *  more may be this tick. */
@@ -128,12 +134,20 @@ export class EndToEnd {
    *  (or been sealed for the peer's earlier run); a route that keeps coming and going costs the
    *  peer one initiation a second at most. And at most ROUTE_BACK_PER_TICK a tick, the rest at
    *  the next: a node whose one link came back has every peer's route back at once, and an
-   *  initiation costs two X25519s. */
+   *  initiation costs two X25519s. A peer awaiting its first session whose route goes is looked
+   *  up at once (routeLost), once until it has a route again: its initiation and the packets
+   *  held for it would else wait until the host sent it another packet (a ping's next, 2 s on;
+   *  with thirty real daemons, a pair whose first initiation went into a crashed hub). A peer
+   *  with a session needs none: its next packet, finding no route, waits for a lookup. */
   routesChanged(routeTo: (publicKey: Uint8Array) => Route | undefined): void {
     for (const peer of this.sessions.allPeers()) {
       const route = routeTo(peer.publicKey);
       if (!route) {
         if (peer.current) this.routeless.add(peer);
+        else if (awaitsFirstSession(peer) && !this.routeless.has(peer)) {
+          this.routeless.add(peer);
+          this.events.routeLost(peer);
+        }
         this.routeBack.delete(peer);
         continue;
       }
@@ -209,11 +223,13 @@ export class EndToEnd {
    * from them sets it again.
    */
   routeBroken(link: number, slots: Uint16Array, failed: number): void {
+    this.dropEndpoints((l, label) => leavesBy(l, label, link, slots, failed));
+  }
+
+  /** End-to-end peers whose endpoint `broken` says is lose it, as routeBroken says. */
+  dropEndpoints(broken: (link: number, label: ArrayLike<number>) => boolean): void {
     for (const peer of this.sessions.allPeers()) {
-      const route = peer.endpoint;
-      if (!route || routeLink(route) !== link) continue;
-      const label = routeLabel(route);
-      if (label.length > slots.length && label[slots.length] === failed && slots.every((s, i) => label[i] === s)) peer.endpoint = null;
+      if (peer.endpoint && broken(routeLink(peer.endpoint), routeLabel(peer.endpoint))) peer.endpoint = null;
     }
   }
 

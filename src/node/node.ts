@@ -365,6 +365,7 @@ export class MeshNode {
         this.e2e.routesChanged((key) => this.routing.routeTo(key));
         this.routedDirty = true;
       },
+      routesBroken: (crosses) => this.e2e.dropEndpoints(crosses),
       workDue: () => this.wake(),
       // Off the send path: the packets that waited go back through it.
       lookupDone: (result) => setImmediate(() => this.lookupQueue.done(result, this.sessions.now())),
@@ -387,6 +388,8 @@ export class MeshNode {
       {
         changed: () => (this.routedDirty = true), // reported at the next tick, within a second
         resend: (packets) => this.send.sendPackets(packets),
+        // Off the stack that told routing's change: the lookup starts from a settled routing.
+        routeLost: (peer) => setImmediate(() => this.timer && this.routing.locate(peer.address)),
         internalError: (err) => {
           this.counters.internalErrors++;
           this.log('error', `end-to-end: ${(err as Error).stack ?? String(err)}`);

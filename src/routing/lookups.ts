@@ -201,6 +201,8 @@ export class LookupCounters extends CounterSet {
   forwarded = 0;
   /** Unreachable reports taken in: a transit said a route of ours was broken there. */
   breaksReported = 0;
+  /** Found paths dropped because the map showed a link they cross taken back (Routing). */
+  breaksInMap = 0;
   /** FINDs that named their asker's locator by a reference to one we did not hold: answered with
    *  a request for it whole. */
   locatorsWanted = 0;
@@ -462,6 +464,17 @@ export class Lookups {
   breakAt(link: number, slots: Uint16Array, failed: number): void {
     this.counters.breaksReported++;
     for (const d of this.paths.breakAt(link, slots, failed)) this.onRouteChanged?.(d.address);
+  }
+
+  /** A node of the map took back links: the paths `crosses` says lead over one are broken. */
+  dropCrossing(crosses: (link: number, slots: ArrayLike<number>) => boolean): void {
+    for (const d of this.paths.dropWhere((p) => {
+      const broken = crosses(p.link, p.slots);
+      if (broken) this.counters.breaksInMap++;
+      return broken;
+    })) {
+      this.onRouteChanged?.(d.address);
+    }
   }
 
   /** The route to `address`, if one is known; marks it used. */

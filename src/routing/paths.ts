@@ -88,15 +88,7 @@ export class Paths {
 
   /** Our link `link` went down: every path over it goes. Returns the destinations whose route changed. */
   linkDown(link: number): Destination[] {
-    const changed: Destination[] = [];
-    for (const [key, d] of this.byAddress) {
-      const before = d.paths.length;
-      d.paths = d.paths.filter((p) => p.link !== link);
-      if (d.paths.length === before) continue;
-      if (d.paths.length === 0) this.byAddress.delete(key);
-      if (this.choose(d)) changed.push(d);
-    }
-    return changed;
+    return this.dropWhere((p) => p.link === link);
   }
 
   /**
@@ -104,8 +96,12 @@ export class Paths {
    * path that goes that way is dropped. Returns the destinations whose route changed.
    */
   breakAt(link: number, slots: Uint16Array, failed: number): Destination[] {
+    return this.dropWhere((p) => leavesBy(p.link, p.slots, link, slots, failed));
+  }
+
+  /** Drops every path `broken` says is; returns the destinations whose route changed. */
+  dropWhere(broken: (p: FoundPath) => boolean): Destination[] {
     const changed: Destination[] = [];
-    const broken = (p: FoundPath) => p.link === link && p.slots.length > slots.length && p.slots[slots.length] === failed && slots.every((s, i) => p.slots[i] === s);
     for (const [key, d] of this.byAddress) {
       const before = d.paths.length;
       d.paths = d.paths.filter((p) => !broken(p));
@@ -178,6 +174,14 @@ export class Paths {
     this.byAddress.delete(oldest[0]);
     this.evicted?.(oldest[1]);
   }
+}
+
+/** Whether the way out by `link` and `label` passes the node reached by `atLink` and `atSlots`
+ *  and leaves it by its index `failed`. */
+export function leavesBy(link: number, label: ArrayLike<number>, atLink: number, atSlots: ArrayLike<number>, failed: number): boolean {
+  if (link !== atLink || label.length <= atSlots.length || label[atSlots.length] !== failed) return false;
+  for (let i = 0; i < atSlots.length; i++) if (label[i] !== atSlots[i]) return false;
+  return true;
 }
 
 /** Shorter first; between equals, the one found first (so a route does not flap between them). */

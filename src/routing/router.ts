@@ -105,6 +105,10 @@ export interface RouterOptions {
   /** Called after an SPF run that changed the route table (a route added, removed, or one whose
    *  first hop, label, path or MTU changed). */
   routesChanged?(): void;
+  /** A node of the map announced anew without some links it had: `indices`, its interface
+   *  indices for them, lead nowhere now. Called once per frame of announcements, after they are
+   *  stored, for each origin that took links back. */
+  linksWithdrawn?(origin: Uint8Array, indices: readonly number[]): void;
   /** Called when the router has work for its next tick (a new announcement to take in, a link
    *  change to announce), so a caller that ticks slowly at rest can tick sooner. */
   workDue?(): void;
@@ -219,6 +223,7 @@ export class Router {
   private readonly now: () => number;
   private readonly wallNow: () => number;
   private readonly onRoutesChanged: (() => void) | undefined;
+  private readonly onLinksWithdrawn: RouterOptions['linksWithdrawn'];
   private readonly onWorkDue: (() => void) | undefined;
   private readonly verify: (a: Announcement) => boolean;
   private readonly maxOrigins: number;
@@ -295,6 +300,7 @@ export class Router {
     this.now = options.now ?? (() => performance.now());
     this.wallNow = options.wallNow ?? Date.now;
     this.onRoutesChanged = options.routesChanged?.bind(options);
+    this.onLinksWithdrawn = options.linksWithdrawn?.bind(options);
     this.onWorkDue = options.workDue?.bind(options);
     this.verify = options.verify ? options.verify.bind(options) : verifyAnnouncement;
     this.maxOrigins = options.maxOrigins ?? MAX_ORIGINS;
@@ -400,6 +406,7 @@ export class Router {
     // One acknowledgement entry per announcement delimited; at most one per 47 bytes of frame.
     const acks = from ? new Uint8Array(Math.floor((frame.length - FRAME_HEADER) / HEADER_SIZE) * ACK_ENTRY_SIZE) : null;
     let acked = 0;
+    let withdrawn: { origin: Uint8Array; indices: number[] }[] | undefined;
     const acknowledge = (at: number, sequence: number, part: number) => {
       if (!acks) return;
       writeAckEntry(frame, at, acks, acked++ * ACK_ENTRY_SIZE);
@@ -470,7 +477,10 @@ export class Router {
       // neighbour may have forgotten already. Spared, it never reached a node two hops from a
       // restarted exit that had forgotten it a moment sooner than the node between.
       const base = held?.route ? this.renewedBase(held, a.part, a.bytes) : undefined;
+      const linksBefore = held?.links;
       const record = this.lsdb.store(a, now, now + LIFETIME_MS);
+      const gone = linksBefore && this.onLinksWithdrawn ? indicesGone(linksBefore, record.links) : undefined;
+      if (gone) (withdrawn ??= []).push({ origin: record.publicKey, indices: gone });
       const bytes = record.parts[a.part]!.bytes; // the database's copy, which held-back entries are keyed by
       this.mapChanged();
       // The whole map: on at once. A scoped one: on at the next tick, once the sweep has said
@@ -486,6 +496,7 @@ export class Router {
     // Acknowledged at the next tick too, with whatever else came from that neighbour by then.
     if (acked > 0) from!.acksOwed.push(acks!.subarray(0, acked * ACK_ENTRY_SIZE));
     if (fresh) this.flood(fresh);
+    for (const w of withdrawn ?? []) this.onLinksWithdrawn!(w.origin, w.indices);
     if (this.hasWork) this.onWorkDue?.();
   }
 
@@ -561,6 +572,17 @@ export class Router {
    * for those 5 s), and the data path looks the node up instead. The route to a node one hop
    * past the radius, as a ring's far side is just after a cut, stands.
    */
+  /** The key of the node that the node with key `publicKey` reaches by its interface index
+   *  `index`, as its announcement says, if the map holds both. */
+  linkTarget(publicKey: Uint8Array, index: number): Uint8Array | undefined {
+    const links = this.lsdb.recordOf(publicKey, 0)?.links;
+    if (!links) return undefined;
+    for (let i = 0; i < links.length; i += LINK_STRIDE) {
+      if (links[i + 1] === index) return this.lsdb.records[links[i]!]?.publicKey;
+    }
+    return undefined;
+  }
+
   private trusted(route: Route | undefined): Route | undefined {
     return route && route.hops <= Math.min(this.scope.radius, this.toldHorizon) + 1 ? route : undefined;
   }
@@ -1285,6 +1307,23 @@ function samePeriod(base: number, sequence: number): boolean {
 }
 
 /** Announcements packed in order into as few frames of at most `mtu` bytes as they fit. */
+/** The interface indices in `before` (a record's links, LINK_STRIDE int32s each) that `after`
+ *  lacks, or undefined if none. */
+function indicesGone(before: Int32Array, after: Int32Array): number[] | undefined {
+  if (before === after) return undefined;
+  // Most nodes have a few links: a scan each, allocating nothing; a hub's hundreds, a set.
+  const kept = after.length > 32 * LINK_STRIDE ? new Set<number>() : undefined;
+  for (let j = 1; kept && j < after.length; j += LINK_STRIDE) kept.add(after[j]!);
+  const has = (index: number) => {
+    if (kept) return kept.has(index);
+    for (let j = 1; j < after.length; j += LINK_STRIDE) if (after[j] === index) return true;
+    return false;
+  };
+  let gone: number[] | undefined;
+  for (let i = 1; i < before.length; i += LINK_STRIDE) if (!has(before[i]!)) (gone ??= []).push(before[i]!);
+  return gone;
+}
+
 export function packFrames(announcements: readonly Uint8Array[], mtu: number): Uint8Array[] {
   const frames: Uint8Array[] = [];
   for (let i = 0; i < announcements.length; ) {

@@ -9,6 +9,8 @@
 //   receiveTreeFrame           a tree-routed frame (0x04): lookups pass it on or answer it.
 //   receiveAnswer              a routed frame of kind 2 whose label is used up here: an answer.
 //   receiveUnreachable         one of kind 3: a found route broke at a transit; the next takes over.
+//                              A found route over a link that a node of the map took back in its
+//                              announcement goes as soon as the map hears it (routesBroken).
 //   lookup / routeTo           the data plane's questions: the map's route where the map knows the
 //                              destination (shortest, and how every small mesh is routed), else the
 //                              best route a lookup found, else a neighbour's link (a neighbour is
@@ -23,6 +25,7 @@ import { NeighbourTable, type GoneNeighbour } from './neighbours.js';
 import type { SharedPairKeys } from './lookup-tags.js';
 import { VerifiedSignatures, beaconRoot } from './tree-proof.js';
 import { addressOf } from './locator.js';
+import { equalBytes } from '../util/bytes.js';
 import type { Destination, FoundRoute } from './paths.js';
 import { Router, type Route, type RouterOptions } from './router.js';
 import { Trees } from './trees.js';
@@ -57,6 +60,10 @@ export interface RoutingOptions {
   wallNow?: () => number;
   /** A route was added, removed or changed, in the map or found. */
   routesChanged?(): void;
+  /** A node of the map took links back: the ways out that `crosses` says lead over one are
+   *  broken. The found routes among them are gone already (routesChanged said so); this is for
+   *  the ways the caller keeps (the end-to-end peers' reverse routes). */
+  routesBroken?(crosses: (link: number, label: ArrayLike<number>) => boolean): void;
   /** There is work for a tick sooner than the next rest tick. */
   workDue?(): void;
   /** A lookup asked for by locate() ended. */
@@ -90,7 +97,18 @@ export class Routing {
     this.neighbours = new NeighbourTable(options.mtu);
     const workDue = options.workDue?.bind(options);
     const routesChanged = options.routesChanged?.bind(options);
-    this.map = new Router({ identity: options.identity, mtu: options.mtu, send: options.send, now, wallNow: options.wallNow, routesChanged, workDue, ...options.map });
+    const routesBroken = options.routesBroken?.bind(options);
+    // A route found by a lookup is a label, opaque past our first hop; the map can follow it
+    // over the nodes within its radius, and a node there that took a link back (its neighbour
+    // there died, say) has broken every route over it. Without this, such a route stood until
+    // a packet along it drew an unreachable report, and that packet was lost: after a hub's
+    // crash, each end of a pair lost a ping so, one after the other.
+    const linksWithdrawn = (origin: Uint8Array, indices: readonly number[]) => {
+      const crosses = (link: number, label: ArrayLike<number>) => this.crosses(link, label, origin, indices);
+      this.lookups.dropCrossing(crosses);
+      routesBroken?.(crosses);
+    };
+    this.map = new Router({ identity: options.identity, mtu: options.mtu, send: options.send, now, wallNow: options.wallNow, routesChanged, linksWithdrawn, workDue, ...options.map });
     const verified = options.verified ?? new VerifiedSignatures({ now });
     this.trees = new Trees({ identity: options.identity, mtu: options.mtu, send: options.send, now, wallNow: options.wallNow, workDue, verified });
     this.lookups = new Lookups({
@@ -151,6 +169,17 @@ export class Routing {
   /** A tree-routed frame (first byte 0x04) from the neighbour at `link`. */
   receiveTreeFrame(link: number, frame: Uint8Array): void {
     this.lookups.receive(link, frame);
+  }
+
+  /** Whether the way out by `link` and `label` leaves the node `origin` by one of `indices`, as
+   *  far as the map can follow it (while it holds each node on the way). */
+  private crosses(link: number, label: ArrayLike<number>, origin: Uint8Array, indices: readonly number[]): boolean {
+    let node = this.neighbours.get(link)?.key;
+    for (let i = 0; node && i < label.length; i++) {
+      if (equalBytes(node, origin) && indices.includes(label[i]!)) return true;
+      node = this.map.linkTarget(node, label[i]!);
+    }
+    return false;
   }
 
   /** An answer (routed frame of kind 2) that came in by `link`; `slots` lead back to its sender. */

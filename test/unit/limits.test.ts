@@ -40,7 +40,7 @@ test('at most 4096 end-to-end peers are kept; past that new nodes are refused an
   const counters = new Counters();
   const links = new Links(b.manager, { linkUp() {}, linkDown() {} });
   const icmp = new IcmpReplies(new MemoryTun(), fcAddressBytes(keysB.publicKey), b.manager.now);
-  const e2e = new EndToEnd(keysB, b.manager, links, icmp, counters, { changed() {}, resend() {}, internalError() {} }, 1420, b.manager.now);
+  const e2e = new EndToEnd(keysB, b.manager, links, icmp, counters, { changed() {}, resend() {}, routeLost() {}, internalError() {} }, 1420, b.manager.now);
   const routeTo = (publicKey: Uint8Array) => ({ publicKey, address: fcAddressBytes(publicKey), link: 1, label: [2] }) as unknown as Parameters<EndToEnd['peerFor']>[0];
   for (let i = 0; i < 4096; i++) assert.ok(e2e.peerFor(routeTo(randomBytes(32))), `peer ${i + 1} refused`);
   assert.equal(counters.rateLimited, 0);
@@ -73,7 +73,7 @@ test('end-to-end peers whose routes come back are handshaken anew at most 32 a t
   const counters = new Counters();
   const links = new Links(b.manager, { linkUp() {}, linkDown() {} });
   const icmp = new IcmpReplies(new MemoryTun(), fcAddressBytes(keysB.publicKey), b.manager.now);
-  const e2e = new EndToEnd(keysB, b.manager, links, icmp, counters, { changed() {}, resend() {}, internalError() {} }, 1420, b.manager.now);
+  const e2e = new EndToEnd(keysB, b.manager, links, icmp, counters, { changed() {}, resend() {}, routeLost() {}, internalError() {} }, 1420, b.manager.now);
   const routeOf = (publicKey: Uint8Array) => ({ publicKey, address: fcAddressBytes(publicKey), link: 1, label: [2] }) as unknown as Parameters<EndToEnd['peerFor']>[0];
   const peers = Array.from({ length: 100 }, () => e2e.peerFor(routeOf(randomBytes(32)))!);
   for (const peer of peers) peer.current = session;
@@ -106,7 +106,7 @@ test('an end-to-end peer whose first handshake is unanswered is sent the initiat
   const counters = new Counters();
   const links = new Links(b.manager, { linkUp() {}, linkDown() {} });
   const icmp = new IcmpReplies(new MemoryTun(), fcAddressBytes(keysB.publicKey), b.manager.now);
-  const e2e = new EndToEnd(keysB, b.manager, links, icmp, counters, { changed() {}, resend() {}, internalError() {} }, 1420, b.manager.now);
+  const e2e = new EndToEnd(keysB, b.manager, links, icmp, counters, { changed() {}, resend() {}, routeLost() {}, internalError() {} }, 1420, b.manager.now);
   type RouteArg = Parameters<EndToEnd['peerFor']>[0];
   const by = (label: number[]) => (publicKey: Uint8Array) => ({ publicKey, address: fcAddressBytes(publicKey), link: 1, label }) as unknown as RouteArg;
   const waiting = e2e.peerFor(by([2])(randomBytes(32)))!;
@@ -146,5 +146,41 @@ test('an end-to-end peer whose first handshake is unanswered is sent the initiat
   clock.mono = t0 + 3000;
   e2e.tick(() => true);
   assert.equal(sent(), 3, 'a handshake given up was started again');
+  e2e.destroy();
+});
+
+test('an end-to-end peer awaiting its first session whose route goes is looked up at once, once until its route is back; a peer with a session is not', () => {
+  const { a, b, keysB, clock } = setup();
+  a.manager.initiate(a.peer, a.manager.now());
+  settle(a, b);
+  const counters = new Counters();
+  const links = new Links(b.manager, { linkUp() {}, linkDown() {} });
+  const icmp = new IcmpReplies(new MemoryTun(), fcAddressBytes(keysB.publicKey), b.manager.now);
+  const lost: unknown[] = [];
+  const e2e = new EndToEnd(keysB, b.manager, links, icmp, counters, { changed() {}, resend() {}, routeLost: (peer) => void lost.push(peer), internalError() {} }, 1420, b.manager.now);
+  type RouteArg = Parameters<EndToEnd['peerFor']>[0];
+  const by = (label: number[]) => (publicKey: Uint8Array) => ({ publicKey, address: fcAddressBytes(publicKey), link: 1, label }) as unknown as RouteArg;
+  const waiting = e2e.peerFor(by([2])(randomBytes(32)))!;
+  const withSession = e2e.peerFor(by([2])(randomBytes(32)))!;
+  withSession.current = a.peer.current!;
+  const never = e2e.peerFor(by([2])(randomBytes(32)))!;
+  e2e.sessions.initiate(waiting, clock.mono);
+  assert.ok(waiting.handshake && !never.handshake);
+  e2e.routesChanged(by([2]));
+  assert.deepEqual(lost, [], 'looked up with a route');
+  e2e.routesChanged(() => undefined);
+  assert.deepEqual(lost, [waiting]);
+  // Routing changes again, still without a route to it: the lookup runs already (or found nothing).
+  e2e.routesChanged(() => undefined);
+  assert.deepEqual(lost, [waiting], 'looked up again while still routeless');
+  // Back, and gone again: once more.
+  e2e.routesChanged(by([3]));
+  e2e.routesChanged(() => undefined);
+  assert.deepEqual(lost, [waiting, waiting]);
+  // Its handshake given up: nothing more to wait for.
+  e2e.routesChanged(by([3]));
+  waiting.handshake = null;
+  e2e.routesChanged(() => undefined);
+  assert.deepEqual(lost, [waiting, waiting]);
   e2e.destroy();
 });

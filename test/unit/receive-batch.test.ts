@@ -30,7 +30,7 @@ function pipelineFor(hop: SessionManager, keys: KeyPair, counters: Counters, tun
   const routing = new Routing({ identity: keys, mtu: 1420, send() {}, sendRouted() {}, now: hop.now });
   const address = fcAddressBytes(keys.publicKey);
   const icmp = new IcmpReplies(tun, address, hop.now);
-  const e2e = new EndToEnd(keys, hop, links, icmp, counters, { changed() {}, resend() {}, internalError() {} }, 1420, hop.now);
+  const e2e = new EndToEnd(keys, hop, links, icmp, counters, { changed() {}, resend() {}, routeLost() {}, internalError() {} }, 1420, hop.now);
   return new ReceivePipeline(batch, { tun, filter: new InboundFilter([], false), transports: [], icmp, sendToMesh() {}, prefixes: new RoutedPrefixes(new PrefixPolicy(), () => {}), servesExit: () => false, ipv4Bindings: new Ipv4Bindings(), exchange: new PeerExchange(keys, { send: () => false, wallNow: Date.now, random: () => 0 }, 1420), mtu: 1420, hop, links, routing, e2e, localAddress: address, counters, dataPath: new DataPathCounters() });
 }
 

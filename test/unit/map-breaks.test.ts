@@ -1,0 +1,69 @@
+// A route a lookup found is a label, opaque past the first hop, but the map can follow it over the
+// nodes within its radius. When one of them takes a link back in its announcement (its neighbour
+// there went), every route over that link is broken: it goes as soon as the map hears it, found
+// routes and the end-to-end peers' reverse routes alike (src/routing/routing.ts), not when a
+// packet along it draws an unreachable report, which loses that packet. Nine real nodes in one
+// process, on the in-memory transport and TUNs:
+//
+//   0 ── 1 ── 2 ── 3 ── 4 ── 5 ── 6      the ends, 6 hops apart, are past each other's maps
+//             └─ 7 ── 8 ─┘               a detour round the link 2–3, which is cut
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MeshNode, PeerStatus } from '../../src/node/node.js';
+import { untilFast as until } from '../wait.js';
+import { hubAddress, memoryLine } from './memory-line.js';
+import { ipv6Packet } from './packets.js';
+
+const LINKS = [[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 6], [2, 7], [7, 8], [8, 3]] as const;
+
+/** The mesh above, the ends having reached each other both ways by routes lookups found. */
+async function meshWithRoutes(t: TestContext) {
+  const mesh = memoryLine(t, Array.from({ length: 9 }, () => ({})), LINKS);
+  const [a, g] = [mesh.nodes[0]!, mesh.nodes[6]!];
+  const status = (from: MeshNode, to: MeshNode) => from.peerStatus(to.peerId) as PeerStatus | undefined;
+  let fill = 1;
+  /** Sends one packet from node `from`'s host to node `to`'s; the check says once it is written there. */
+  const sendOne = (from: number, to: number): (() => boolean) => {
+    const packet = ipv6Packet(mesh.nodes[from]!.address, mesh.nodes[to]!.address, 24, fill++);
+    mesh.tuns[from]!.inject(packet);
+    return () => mesh.tuns[to]!.written.some((w) => w.length === packet.length && w[8] === packet[8] && w[24] === packet[24] && w[w.length - 1] === packet[packet.length - 1]);
+  };
+  /** Sends a packet each poll until one arrives (as ping does): sessions and routes come up. */
+  const reaches = (from: number, to: number) => {
+    const arrived: (() => boolean)[] = [];
+    return () => arrived.some((x) => x()) || (arrived.push(sendOne(from, to)), false);
+  };
+  await until('0 reaches 6', reaches(0, 6), 10_000);
+  await until('6 reaches 0', reaches(6, 0), 10_000);
+  await until('both ends route 6 hops', () => status(a, g)?.hops === 6 && status(g, a)?.hops === 6, 5000);
+  assert.ok(status(a, g)?.routeSource !== 'map' && status(g, a)?.routeSource !== 'map', "a map route: the ends are within each other's maps");
+  // Each end keeps the way along the line alone, which its session's reverse route is too: the
+  // longer ways other trees found (round the detour, say) would take over when it goes, and hide
+  // whether anything still leads over the cut link.
+  for (const [from, to] of [[a, g], [g, a]] as const) {
+    const d = from.routing.lookups.paths.get(to.address)!;
+    d.paths = d.paths.filter((p) => p.slots.length === 5);
+    assert.equal(d.paths.length, 1);
+  }
+  /** Cuts 2–3 and waits until both of its ends have taken the link down (and announced so). */
+  const cut = async () => {
+    const dropped = new Set([`${hubAddress(2)} ${hubAddress(3)}`, `${hubAddress(3)} ${hubAddress(2)}`]);
+    mesh.hub.tap = (from, to) => (dropped.has(`${from} ${to}`) ? 'drop' : 'deliver');
+    const [n2, n3] = [mesh.nodes[2]!, mesh.nodes[3]!];
+    await until('2 and 3 take their link down', () => status(n2, n3)?.hops !== 1 && status(n3, n2)?.hops !== 1, 10_000);
+  };
+  return { mesh, a, g, status, sendOne, cut };
+}
+
+test('a found route over a link that a node of the map took back goes when the map hears it, at both ends: the first packet each way after the cut arrives', async (t) => {
+  const { a, g, status, sendOne, cut } = await meshWithRoutes(t);
+  await cut();
+  // Nothing is sent between the ends meanwhile: only the map can tell them.
+  await until('both ends drop their routes over the cut link', () => status(a, g)?.hops !== 6 && status(g, a)?.hops !== 6, 5000);
+  // One packet each way, the far end first. Each end has its session, so nothing looks the other
+  // up before its packet (end-to-end.ts): it waits for a lookup only if its session's reverse
+  // route went with the route; kept, that would take it over the cut link.
+  await until("6's one packet reaches 0", sendOne(6, 0), 10_000);
+  await until("0's one packet reaches 6", sendOne(0, 6), 10_000);
+  assert.ok(status(a, g)!.hops >= 8, `0 routes to 6 in ${status(a, g)!.hops} hops, not round the cut`);
+});
