@@ -393,6 +393,9 @@ export class Lookups {
   /** Our places when we last signed, and whether one of them is lost since (refreshLocator). */
   private readonly placesSigned: Position[] = [];
   private placeLost = false;
+  /** Per tree, whether the place signed last is under a worse root than the one signed before:
+   *  most often a stopgap, a node near a failure that became a root for want of a way round. */
+  private readonly signedUnderWorseRoot: boolean[] = [];
   private publishDue = true;
   /** The publish due is the periodic one, of a locator published whole before (cleared
    *  when it starts, or when a new locator is signed before it does). */
@@ -1250,6 +1253,10 @@ export class Lookups {
       this.placesSeen[t] = p;
       const signed = this.placesSigned[t];
       if (signed && isWorse(p, signed)) this.placeLost = true;
+      // Back under a better root from a stopgap one: that root's tree is going, and the place
+      // signed in it with it (with thirty real daemons, a node still named its place under a
+      // hub's neighbour 2 s after it was back under the real root, and was not found meanwhile).
+      else if (signed && this.signedUnderWorseRoot[t] && !equalPrefix(p.beacon, signed.beacon)) this.placeLost = true;
     }
     const changed = this.placesChangedAt > this.signedAt;
     // The first locator waits for the trees to settle like any other (a locator of places that
@@ -1264,7 +1271,11 @@ export class Lookups {
       this.signedAt = now;
       this.refreshedAt = now;
       this.placeLost = false;
-      for (let t = 0; t < TREE_COUNT; t++) this.placesSigned[t] = this.placesSeen[t]!;
+      for (let t = 0; t < TREE_COUNT; t++) {
+        const before = this.placesSigned[t];
+        this.signedUnderWorseRoot[t] = !!before && compareRanks(this.placesSeen[t]!.rank, before.rank) > 0;
+        this.placesSigned[t] = this.placesSeen[t]!;
+      }
       this.publishDue = true;
       this.publishByReference = false;
       // Neighbours hold our locator too (they answer lookups with it): they get the new one.

@@ -10,11 +10,12 @@ import { randomKeyPair } from '../../src/keys/x25519.js';
 import { xeddsaSigner } from '../../src/keys/xeddsa.js';
 import { generateKeyPair } from '../../src/noise/primitives.js';
 import { signLocator } from '../../src/routing/locator.js';
+import { rootRank, compareRanks } from '../../src/routing/tree-proof.js';
 import { PairKeys, ROLE_ANSWER, ROLE_REQUEST, SharedPairKeys, TAG_SIZE, lookupTag } from '../../src/routing/lookup-tags.js';
 import { FRAME_TREE_ROUTED, KIND_FIND, decodeTreeFrame, encodeTreeFrame } from '../../src/routing/tree-frame.js';
-import { BOOTSTRAP_ROUNDS_MS, DHT_BUCKET_SIZE, LOCATOR_MIN_INTERVAL_MS, LOCATOR_REFRESH_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, REFRESH_MAX_PERIODS, refreshPeriodFor, refreshPhaseOf, type LookupResult } from '../../src/routing/lookups.js';
+import { BOOTSTRAP_ROUNDS_MS, DHT_BUCKET_SIZE, LOCATOR_LOST_INTERVAL_MS, LOCATOR_MIN_INTERVAL_MS, LOCATOR_REFRESH_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, REFRESH_MAX_PERIODS, refreshPeriodFor, refreshPhaseOf, type LookupResult } from '../../src/routing/lookups.js';
 import { compareDistance } from '../../src/routing/dht-table.js';
-import { AgentSim, type AgentNode } from '../../bench/sim/agent-sim.js';
+import { AgentSim, simulationKeys, type AgentNode } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, rng, type Graph } from '../../bench/sim/graph.js';
 import { MeshAgent, keepLookups } from '../../bench/sim/mesh-agent.js';
 import { FRAME_ROUTED, KIND_ROUTING_ANSWER, writeRoutedHeader } from '../../src/forward/header.js';
@@ -448,6 +449,49 @@ test('a node whose parent link fails signs and publishes a new locator at once, 
   const nearest = sim.nodes.filter((n) => n !== node).sort((a, b) => compareDistance(target, address(sim, a.index), address(sim, b.index))).slice(0, DHT_BUCKET_SIZE);
   const heldAt = sim.runUntilTrue(() => nearest.some((n) => n.agent.lookups.table.get(target)?.locator.sequence === after.sequence), 2_000, 10);
   assert.ok(heldAt !== null, 'none of the nodes nearest its address got the new locator');
+});
+
+test("a node back under the real root from a stopgap one signs its new locator at once, as for a place lost: the stopgap root's tree is going", () => {
+  // The root R's one link to the rest is the hub H; each of H's neighbours T_i has one other
+  // link, to C_i, and the C_i form a ring, one of them linked to R. When H fails, a T_i with no
+  // way round becomes a root, and the C_i below it sign places in its tree; a moment later the
+  // ways round along the ring bring them back under R. Their better place waited
+  // LOCATOR_SETTLE_MS for the trees to settle, while the places they had signed were gone.
+  const m = 12;
+  const [R, H] = [0, 1];
+  const T = (i: number) => 2 + i;
+  const C = (i: number) => 2 + m + i;
+  const edges: [number, number][] = [[R, H], [R, C(0)]];
+  for (let i = 0; i < m; i++) edges.push([H, T(i)], [T(i), C(i)], [C(i), C((i + 1) % m)]);
+  const keys = simulationKeys(2 + 2 * m);
+  // R has the key of the lowest rank in tree 0.
+  const lowest = keys.reduce((best, k, i) => (compareRanks(rootRank(0, k.publicKey), rootRank(0, keys[best]!.publicKey)) < 0 ? i : best), 0);
+  [keys[R], keys[lowest]] = [keys[lowest]!, keys[R]!];
+  const sim = new AgentSim<MeshAgent>(makeGraph('hub-ring', 2 + 2 * m, edges), (io) => new MeshAgent(io, { shared: new Map() }), { seed: 11, keys });
+  sim.start();
+  sim.run(40_000);
+  const rootPrefix = sim.nodes[R]!.keys.publicKey.subarray(0, 8);
+  const underR = (root: Uint8Array) => compare(root.subarray(0, 8), rootPrefix);
+  const signedUnderR = (i: number) => underR(sim.nodes[i]!.agent.lookups.ownLocator.places.find((p) => p.tree === 0)!.root);
+  const placedUnderR = (i: number) => underR(sim.nodes[i]!.agent.trees.position(0).beacon);
+  const ring = Array.from({ length: m }, (_, i) => C(i));
+  assert.ok(ring.every(signedUnderR), 'the ring is not under R to begin with');
+  sim.failNode(H);
+  // Per node of the ring: when it signed a place under another root, was placed back under R, and signed that.
+  const seen = new Map<number, { stopgap: number; back: number; signed: number }>();
+  const settled = sim.runUntilTrue(() => {
+    for (const c of ring) {
+      let s = seen.get(c);
+      if (!s && !signedUnderR(c)) seen.set(c, (s = { stopgap: sim.now, back: -1, signed: -1 }));
+      if (!s) continue;
+      if (s.back < 0 && placedUnderR(c)) s.back = sim.now;
+      if (s.back >= 0 && s.signed < 0 && signedUnderR(c)) s.signed = sim.now;
+    }
+    return seen.size > 0 && [...seen.values()].every((s) => s.signed >= 0) && ring.every(signedUnderR);
+  }, 10_000, 10);
+  assert.ok(settled !== null, `the ring not signed under R again: ${JSON.stringify([...seen])}`);
+  assert.ok(seen.size >= 2, `only ${seen.size} nodes of the ring signed a stopgap place`);
+  for (const [c, s] of seen) assert.ok(s.signed - s.back <= LOCATOR_LOST_INTERVAL_MS + 100, `node ${c} signed its place under R ${s.signed - s.back} ms after it took it`);
 });
 
 test('the periodic publish comes every three days in a mesh of up to 1,024 nodes, in proportion less often in a larger one, and at least once in 32 periods; a node\'s first comes at a share of the period spread evenly over the nodes', () => {
