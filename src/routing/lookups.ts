@@ -89,6 +89,10 @@ export const LOCATOR_MIN_INTERVAL_MS = 1000;
  *  2.9 s after 500 ms, 2.8 s after 250 ms. Each such signature needs a place worse than the one
  *  signed last, or a parent's link to fail: they end as the wave passes. */
 export const LOCATOR_LOST_INTERVAL_MS = 250;
+/** After a place under a worse root than before is signed, for this long a move to any other
+ *  root is signed as soon as a lost place is: around a failure, the trees come back under the
+ *  old root or elect the next within seconds (trees.test.ts: within 10 s). */
+export const STOPGAP_MS = 10_000;
 /** A target asked by its locator and silent is asked again this often, and its nearest contacts
  *  for a newer locator (relocate). Once a second, the worst flow of freifunk's hub crash came
  *  back after 3.4 s; every 500 ms, after 3.1 s (both with signing limited to once a second). */
@@ -393,9 +397,10 @@ export class Lookups {
   /** Our places when we last signed, and whether one of them is lost since (refreshLocator). */
   private readonly placesSigned: Position[] = [];
   private placeLost = false;
-  /** Per tree, whether the place signed last is under a worse root than the one signed before:
-   *  most often a stopgap, a node near a failure that became a root for want of a way round. */
-  private readonly signedUnderWorseRoot: boolean[] = [];
+  /** Per tree, when we last signed a place under a worse root than the one signed before (most
+   *  often a stopgap: a node near a failure became a root for want of a way round, and we went
+   *  below it), and whether that was less than STOPGAP_MS ago. */
+  private readonly stopgapSignedAt: number[] = [];
   private publishDue = true;
   /** The publish due is the periodic one, of a locator published whole before (cleared
    *  when it starts, or when a new locator is signed before it does). */
@@ -1253,10 +1258,11 @@ export class Lookups {
       this.placesSeen[t] = p;
       const signed = this.placesSigned[t];
       if (signed && isWorse(p, signed)) this.placeLost = true;
-      // Back under a better root from a stopgap one: that root's tree is going, and the place
-      // signed in it with it (with thirty real daemons, a node still named its place under a
-      // hub's neighbour 2 s after it was back under the real root, and was not found meanwhile).
-      else if (signed && this.signedUnderWorseRoot[t] && !equalPrefix(p.beacon, signed.beacon)) this.placeLost = true;
+      // Under another root soon after a stopgap one: that tree is going, and the place signed in
+      // it with it (with thirty real daemons, a node still named its place under a hub's
+      // neighbour 2 s after it was back under the real root, and was not found meanwhile). Often
+      // by way of another stopgap, better than the first: so for STOPGAP_MS, any root.
+      else if (signed && now - (this.stopgapSignedAt[t] ?? -Infinity) < STOPGAP_MS && !equalPrefix(p.beacon, signed.beacon)) this.placeLost = true;
     }
     const changed = this.placesChangedAt > this.signedAt;
     // The first locator waits for the trees to settle like any other (a locator of places that
@@ -1273,7 +1279,7 @@ export class Lookups {
       this.placeLost = false;
       for (let t = 0; t < TREE_COUNT; t++) {
         const before = this.placesSigned[t];
-        this.signedUnderWorseRoot[t] = !!before && compareRanks(this.placesSeen[t]!.rank, before.rank) > 0;
+        if (before && compareRanks(this.placesSeen[t]!.rank, before.rank) > 0) this.stopgapSignedAt[t] = now;
         this.placesSigned[t] = this.placesSeen[t]!;
       }
       this.publishDue = true;

@@ -81,7 +81,7 @@ import {
 import { RoutingCounters } from './counters.js';
 import { ACK_ENTRY_SIZE, Unacknowledged, ackPart, ackSequence, writeAckEntry } from './acknowledgements.js';
 import { readUint64BE } from '../util/bytes.js';
-import { LINK_STRIDE, Lsdb, type IdentityMemo, type NodeRecord } from './lsdb.js';
+import { LINK_STRIDE, Lsdb, type IdentityMemo, type NodeRecord, type Part } from './lsdb.js';
 import { Spf, type Route, type SourceLinks } from './spf.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 
@@ -105,10 +105,11 @@ export interface RouterOptions {
   /** Called after an SPF run that changed the route table (a route added, removed, or one whose
    *  first hop, label, path or MTU changed). */
   routesChanged?(): void;
-  /** A node of the map announced anew without some links it had: `indices`, its interface
-   *  indices for them, lead nowhere now. Called once per frame of announcements, after they are
-   *  stored, for each origin that took links back. */
-  linksWithdrawn?(origin: Uint8Array, indices: readonly number[]): void;
+  /** Nodes of the map announced anew without some links they had: each origin's `indices`, its
+   *  interface indices for them, lead nowhere now. Called once per frame of announcements that
+   *  took any back, after they are stored; an announcement in several parts is compared once
+   *  whole with the last one that was. */
+  linksWithdrawn?(withdrawn: readonly Withdrawn[]): void;
   /** Called when the router has work for its next tick (a new announcement to take in, a link
    *  change to announce), so a caller that ticks slowly at rest can tick sooner. */
   workDue?(): void;
@@ -124,6 +125,12 @@ export interface RouterOptions {
    *  other two say (the whole map, as before routing reached past it: the simulator's baseline,
    *  and tests of the map's own workings). */
   scope?: Partial<MapScope>;
+}
+
+/** Links a node of the map took back (RouterOptions.linksWithdrawn). */
+export interface Withdrawn {
+  origin: Uint8Array;
+  indices: readonly number[];
 }
 
 export interface MapScope {
@@ -232,6 +239,10 @@ export class Router {
   private heldBack: HeldBack[] = [];
   /** The held-back announcements by their bytes (the stored part's), to note who else has one. */
   private readonly heldBackByBytes = new Map<Uint8Array, HeldBack>();
+  /** The parts of a record whose newest sequence is coming part by part, as they were when it
+   *  was last whole: the links it takes back are found against them once it is whole again (the
+   *  parts standing in meanwhile may lack a link that only moved to another part). */
+  private readonly lastWhole = new WeakMap<NodeRecord, readonly (Part | undefined)[]>();
   /** Counts changes of the map, so that farthestKept is computed once per change. */
   private mapEpoch = 0;
   /** The map epoch boundScope last saw, and whether a node out of scope was waiting out its
@@ -406,7 +417,7 @@ export class Router {
     // One acknowledgement entry per announcement delimited; at most one per 47 bytes of frame.
     const acks = from ? new Uint8Array(Math.floor((frame.length - FRAME_HEADER) / HEADER_SIZE) * ACK_ENTRY_SIZE) : null;
     let acked = 0;
-    let withdrawn: { origin: Uint8Array; indices: number[] }[] | undefined;
+    let withdrawn: Map<NodeRecord, Set<number>> | undefined;
     const acknowledge = (at: number, sequence: number, part: number) => {
       if (!acks) return;
       writeAckEntry(frame, at, acks, acked++ * ACK_ENTRY_SIZE);
@@ -477,10 +488,20 @@ export class Router {
       // neighbour may have forgotten already. Spared, it never reached a node two hops from a
       // restarted exit that had forgotten it a moment sooner than the node between.
       const base = held?.route ? this.renewedBase(held, a.part, a.bytes) : undefined;
-      const linksBefore = held?.links;
+      // (A renewal, signed again unchanged, takes nothing back.)
+      const whole = held && this.onLinksWithdrawn && base === undefined ? (held.standIns ? this.lastWhole.get(held) : held.parts.slice()) : undefined;
       const record = this.lsdb.store(a, now, now + LIFETIME_MS);
-      const gone = linksBefore && this.onLinksWithdrawn ? indicesGone(linksBefore, record.links) : undefined;
-      if (gone) (withdrawn ??= []).push({ origin: record.publicKey, indices: gone });
+      if (whole && record.standIns) {
+        if (!this.lastWhole.has(record)) this.lastWhole.set(record, whole);
+      } else if (whole) {
+        this.lastWhole.delete(record);
+        for (const index of indicesGone(whole, record.parts)) {
+          withdrawn ??= new Map();
+          let indices = withdrawn.get(record);
+          if (!indices) withdrawn.set(record, (indices = new Set()));
+          indices.add(index);
+        }
+      }
       const bytes = record.parts[a.part]!.bytes; // the database's copy, which held-back entries are keyed by
       this.mapChanged();
       // The whole map: on at once. A scoped one: on at the next tick, once the sweep has said
@@ -496,7 +517,7 @@ export class Router {
     // Acknowledged at the next tick too, with whatever else came from that neighbour by then.
     if (acked > 0) from!.acksOwed.push(acks!.subarray(0, acked * ACK_ENTRY_SIZE));
     if (fresh) this.flood(fresh);
-    for (const w of withdrawn ?? []) this.onLinksWithdrawn!(w.origin, w.indices);
+    if (withdrawn) this.tellWithdrawn(withdrawn);
     if (this.hasWork) this.onWorkDue?.();
   }
 
@@ -572,19 +593,34 @@ export class Router {
    * for those 5 s), and the data path looks the node up instead. The route to a node one hop
    * past the radius, as a ring's far side is just after a cut, stands.
    */
+  private trusted(route: Route | undefined): Route | undefined {
+    return route && route.hops <= Math.min(this.scope.radius, this.toldHorizon) + 1 ? route : undefined;
+  }
+
   /** The key of the node that the node with key `publicKey` reaches by its interface index
-   *  `index`, as its announcement says, if the map holds both. */
+   *  `index`, as its announcement says (any of its parts: a node may have two links to one
+   *  neighbour), if the map holds both. */
   linkTarget(publicKey: Uint8Array, index: number): Uint8Array | undefined {
-    const links = this.lsdb.recordOf(publicKey, 0)?.links;
-    if (!links) return undefined;
-    for (let i = 0; i < links.length; i += LINK_STRIDE) {
-      if (links[i + 1] === index) return this.lsdb.records[links[i]!]?.publicKey;
+    const record = this.lsdb.recordOf(publicKey, 0);
+    if (!record) return undefined;
+    for (const parts of [record.parts, record.standIns ?? []]) {
+      for (const part of parts) {
+        const links = part?.links ?? NO_INDEX_LINKS;
+        for (let i = 0; i < links.length; i += LINK_STRIDE) if (links[i + 1] === index) return this.lsdb.records[links[i]!]?.publicKey;
+      }
     }
     return undefined;
   }
 
-  private trusted(route: Route | undefined): Route | undefined {
-    return route && route.hops <= Math.min(this.scope.radius, this.toldHorizon) + 1 ? route : undefined;
+  /** Tells linksWithdrawn of the links the frame's announcements took back, less any named again
+   *  by a later announcement of the same origin in the frame. */
+  private tellWithdrawn(withdrawn: Map<NodeRecord, Set<number>>): void {
+    const told: Withdrawn[] = [];
+    for (const [record, indices] of withdrawn) {
+      if (!record.standIns) for (const part of record.parts) for (let i = 1; part && i < part.links.length; i += LINK_STRIDE) indices.delete(part.links[i]!);
+      if (indices.size > 0) told.push({ origin: record.publicKey, indices: [...indices] });
+    }
+    if (told.length > 0) this.onLinksWithdrawn!(told);
   }
 
   /**
@@ -1307,23 +1343,6 @@ function samePeriod(base: number, sequence: number): boolean {
 }
 
 /** Announcements packed in order into as few frames of at most `mtu` bytes as they fit. */
-/** The interface indices in `before` (a record's links, LINK_STRIDE int32s each) that `after`
- *  lacks, or undefined if none. */
-function indicesGone(before: Int32Array, after: Int32Array): number[] | undefined {
-  if (before === after) return undefined;
-  // Most nodes have a few links: a scan each, allocating nothing; a hub's hundreds, a set.
-  const kept = after.length > 32 * LINK_STRIDE ? new Set<number>() : undefined;
-  for (let j = 1; kept && j < after.length; j += LINK_STRIDE) kept.add(after[j]!);
-  const has = (index: number) => {
-    if (kept) return kept.has(index);
-    for (let j = 1; j < after.length; j += LINK_STRIDE) if (after[j] === index) return true;
-    return false;
-  };
-  let gone: number[] | undefined;
-  for (let i = 1; i < before.length; i += LINK_STRIDE) if (!has(before[i]!)) (gone ??= []).push(before[i]!);
-  return gone;
-}
-
 export function packFrames(announcements: readonly Uint8Array[], mtu: number): Uint8Array[] {
   const frames: Uint8Array[] = [];
   for (let i = 0; i < announcements.length; ) {
@@ -1401,3 +1420,31 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return 0;
 }
+
+/** The interface indices the parts `before` name that the parts `after` do not. */
+function indicesGone(before: readonly (Part | undefined)[], after: readonly (Part | undefined)[]): number[] {
+  const gone: number[] = [];
+  // Most nodes have a few links: a scan each; a hub's hundreds, a set.
+  let count = 0;
+  for (const part of after) count += part ? part.links.length / LINK_STRIDE : 0;
+  let kept: Set<number> | undefined;
+  if (count > 32) {
+    kept = new Set();
+    for (const part of after) for (let i = 1; part && i < part.links.length; i += LINK_STRIDE) kept.add(part.links[i]!);
+  }
+  for (const part of before) {
+    for (let i = 1; part && i < part.links.length; i += LINK_STRIDE) {
+      const index = part.links[i]!;
+      if (!(kept ? kept.has(index) : names(after, index))) gone.push(index);
+    }
+  }
+  return gone;
+}
+
+/** Whether one of `parts` names interface index `index`. */
+function names(parts: readonly (Part | undefined)[], index: number): boolean {
+  for (const part of parts) for (let i = 1; part && i < part.links.length; i += LINK_STRIDE) if (part.links[i] === index) return true;
+  return false;
+}
+
+const NO_INDEX_LINKS = new Int32Array(0);

@@ -27,7 +27,7 @@ import { VerifiedSignatures, beaconRoot } from './tree-proof.js';
 import { addressOf } from './locator.js';
 import { equalBytes } from '../util/bytes.js';
 import type { Destination, FoundRoute } from './paths.js';
-import { Router, type Route, type RouterOptions } from './router.js';
+import { Router, type Route, type RouterOptions, type Withdrawn } from './router.js';
 import { Trees } from './trees.js';
 
 export type { FoundRoute } from './paths.js';
@@ -103,8 +103,8 @@ export class Routing {
     // there died, say) has broken every route over it. Without this, such a route stood until
     // a packet along it drew an unreachable report, and that packet was lost: after a hub's
     // crash, each end of a pair lost a ping so, one after the other.
-    const linksWithdrawn = (origin: Uint8Array, indices: readonly number[]) => {
-      const crosses = (link: number, label: ArrayLike<number>) => this.crosses(link, label, origin, indices);
+    const linksWithdrawn = (withdrawn: readonly Withdrawn[]) => {
+      const crosses = (link: number, label: ArrayLike<number>) => this.crosses(link, label, withdrawn);
       this.lookups.dropCrossing(crosses);
       routesBroken?.(crosses);
     };
@@ -171,12 +171,12 @@ export class Routing {
     this.lookups.receive(link, frame);
   }
 
-  /** Whether the way out by `link` and `label` leaves the node `origin` by one of `indices`, as
-   *  far as the map can follow it (while it holds each node on the way). */
-  private crosses(link: number, label: ArrayLike<number>, origin: Uint8Array, indices: readonly number[]): boolean {
+  /** Whether the way out by `link` and `label` leaves a node of `withdrawn` by one of the
+   *  indices it took back, as far as the map can follow it (while it holds each node on the way). */
+  private crosses(link: number, label: ArrayLike<number>, withdrawn: readonly Withdrawn[]): boolean {
     let node = this.neighbours.get(link)?.key;
     for (let i = 0; node && i < label.length; i++) {
-      if (equalBytes(node, origin) && indices.includes(label[i]!)) return true;
+      for (const w of withdrawn) if (equalBytes(node, w.origin) && w.indices.includes(label[i]!)) return true;
       node = this.map.linkTarget(node, label[i]!);
     }
     return false;

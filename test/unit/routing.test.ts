@@ -19,6 +19,8 @@ class TestNode {
   readonly wires = new Map<number, { peer: TestNode; peerLink: number }>();
   largestFrame = 0;
   routeChanges = 0;
+  /** The links nodes of its map took back, as its router told them: "origin's key in hex:index". */
+  readonly withdrawn: string[] = [];
   /** Its wall clock's offset from the mesh's (ms): a clock set wrong, or stepped. */
   wallOffset = 0;
   /** Frames of announcements sent (acknowledgements and requests not counted). */
@@ -104,6 +106,9 @@ class Mesh {
       now: () => this.now,
       wallNow: () => this.wall + node.wallOffset,
       routesChanged: () => node.routeChanges++,
+      linksWithdrawn: (withdrawn) => {
+        for (const w of withdrawn) for (const index of w.indices) node.withdrawn.push(`${Buffer.from(w.origin).toString('hex')}:${index}`);
+      },
       maxOrigins: this.opts.maxOrigins,
       maxDatabaseBytes: this.opts.maxDatabaseBytes,
       scope: this.opts.scope,
@@ -1229,6 +1234,31 @@ test('while the parts of a new sequence come one by one, the parts before stand 
   }
   assert.equal(lost, 1, "b's second part was lost once");
   assert.deepEqual(heldBytes(a, b), heldBytes(b, b), "a holds b's new first part");
+});
+
+test('a node of the map that takes a link back is told of once its announcement is whole: a link that only moved to another part is not taken back', () => {
+  const mesh = new Mesh({ sharedVerify: true, scope: { maxNodes: 128, maxBytes: 128 << 10 } });
+  // A hub b of 61 links, its announcement in two parts (50 links a part, by interface index):
+  // 2–51 in the first, 52–61 and a's (100) in the second.
+  const [a, b] = [mesh.add('a'), mesh.add('b')];
+  const leaves = Array.from({ length: 60 }, (_, i) => mesh.add(`leaf${i}`));
+  leaves.forEach((leaf, i) => mesh.connect(b, leaf, 2 + i, 1));
+  mesh.connect(a, b, 1, 100);
+  mesh.run(3000);
+  assert.equal(a.route(leaves[59]!)?.hops, 2);
+  assert.deepEqual(a.withdrawn, []);
+  // A link at index 1: 51 moves to the second part. While the first part of the new sequence has
+  // come and the second has not, the union of b's parts lacks 51; it was not taken back.
+  const more = mesh.add('more');
+  mesh.connect(b, more, 1, 1);
+  mesh.run(3000);
+  assert.equal(a.route(more)?.hops, 2);
+  assert.deepEqual(a.withdrawn, [], 'a link that moved to another part was taken for gone');
+  // b's link at index 30 goes: a is told, once.
+  mesh.disconnect(b, leaves[28]!);
+  mesh.run(3000);
+  assert.deepEqual(a.withdrawn, [`${Buffer.from(b.key).toString('hex')}:30`]);
+  assert.equal(a.route(leaves[28]!), undefined);
 });
 
 test('a neighbour that never acknowledges is sent an announcement 9 times, at growing intervals, then no more', () => {
