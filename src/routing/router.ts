@@ -488,14 +488,15 @@ export class Router {
       // neighbour may have forgotten already. Spared, it never reached a node two hops from a
       // restarted exit that had forgotten it a moment sooner than the node between.
       const base = held?.route ? this.renewedBase(held, a.part, a.bytes) : undefined;
-      // (A renewal, signed again unchanged, takes nothing back.)
-      const whole = held && this.onLinksWithdrawn && base === undefined ? (held.standIns ? this.lastWhole.get(held) : held.parts.slice()) : undefined;
+      // Its parts when it was last whole, to find the links it takes back against. (A renewal,
+      // signed again unchanged, takes nothing back.)
+      const wholeBefore = held && this.onLinksWithdrawn && base === undefined ? (held.standIns ? this.lastWhole.get(held) : held.parts.slice()) : undefined;
       const record = this.lsdb.store(a, now, now + LIFETIME_MS);
-      if (whole && record.standIns) {
-        if (!this.lastWhole.has(record)) this.lastWhole.set(record, whole);
-      } else if (whole) {
+      if (wholeBefore && record.standIns) {
+        if (!this.lastWhole.has(record)) this.lastWhole.set(record, wholeBefore);
+      } else if (wholeBefore) {
         this.lastWhole.delete(record);
-        for (const index of indicesGone(whole, record.parts)) {
+        for (const index of indicesGone(wholeBefore, record.parts)) {
           withdrawn ??= new Map();
           let indices = withdrawn.get(record);
           if (!indices) withdrawn.set(record, (indices = new Set()));
