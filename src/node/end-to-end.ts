@@ -20,7 +20,6 @@ import { readU32LE, readTransportCounter } from '../noise/messages.js';
 import { CONTROL_HOP_LIMIT, KIND_MESSAGE, KIND_TIME_EXCEEDED, KIND_UNREACHABLE, encodeRoute, routeLabel, routeLink, routedHeaderLength, writeRoutedHeader } from '../forward/header.js';
 import { reportedHeader, signTimeExceeded, verifyTimeExceeded } from '../forward/report.js';
 import type { Route } from '../routing/router.js';
-import { leavesBy } from '../routing/paths.js';
 import type { IcmpReplies } from './icmp-replies.js';
 import type { Links } from './links.js';
 import { ProbeCache } from './probes.js';
@@ -217,26 +216,16 @@ export class EndToEnd {
   }
 
   /**
-   * A transit said the way through it and its index `failed` is broken (an unreachable report
-   * that came back by `link` and `slots`): end-to-end peers whose endpoint goes that way lose it,
-   * so their packets wait for a route (a lookup) rather than follow it. A packet or handshake
-   * from them sets it again.
+   * Routing says ways out broke (routesBroken): a link of ours went, a transit said the way
+   * through it is broken (an unreachable report), or a node of the map took a link back.
+   * End-to-end peers whose endpoint goes such a way lose it, so their packets wait for a route (a
+   * lookup) rather than follow it; a route routing knows replaces it when there is one, and a
+   * packet or handshake from them sets it again.
    */
-  routeBroken(link: number, slots: Uint16Array, failed: number): void {
-    this.dropEndpoints((l, label) => leavesBy(l, label, link, slots, failed));
-  }
-
-  /** End-to-end peers whose endpoint `broken` says is lose it, as routeBroken says. */
   dropEndpoints(broken: (link: number, label: ArrayLike<number>) => boolean): void {
     for (const peer of this.sessions.allPeers()) {
       if (peer.endpoint && broken(routeLink(peer.endpoint), routeLabel(peer.endpoint))) peer.endpoint = null;
     }
-  }
-
-  /** Our link `link` went down: end-to-end peers whose reverse route leaves by it lose it, as
-   *  routeBroken says (a route routing knows replaces it when there is one). */
-  linkDown(link: number): void {
-    for (const peer of this.sessions.allPeers()) if (peer.endpoint && routeLink(peer.endpoint) === link) peer.endpoint = null;
   }
 
   /**

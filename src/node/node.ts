@@ -342,9 +342,8 @@ export class MeshNode {
         this.exchange.linkUp(peer, this.sessions.now());
       },
       linkDown: (link, peer) => {
+        // Reverse routes out by it go too (routesBroken): their packets wait for a route instead.
         this.routing.linkDown(link);
-        // Reverse routes out by it are dead too: their packets wait for a route instead.
-        this.e2e.linkDown(link);
         // Silent while its session still stands: the far end may have lost the session (it
         // restarted, or dropped this link); a handshake finds out now rather than at WireGuard's
         // next timer, up to half a minute later.
@@ -365,7 +364,7 @@ export class MeshNode {
         this.e2e.routesChanged((key) => this.routing.routeTo(key));
         this.routedDirty = true;
       },
-      routesBroken: (crosses) => this.e2e.dropEndpoints(crosses),
+      routesBroken: (broken) => this.e2e.dropEndpoints(broken),
       workDue: () => this.wake(),
       // Off the send path: the packets that waited go back through it.
       lookupDone: (result) => setImmediate(() => this.lookupQueue.done(result, this.sessions.now())),

@@ -411,8 +411,7 @@ export class ReceivePipeline {
       this.deferred.push({
         run: () => {
           if (kind === KIND_ROUTING_ANSWER) return this.ctx.routing.receiveAnswer(link, back, payload);
-          const failed = this.ctx.routing.receiveUnreachable(link, back, payload);
-          if (failed >= 0) this.ctx.e2e.routeBroken(link, back, failed);
+          this.ctx.routing.receiveUnreachable(link, back, payload);
         },
       });
       return LATER;

@@ -488,9 +488,10 @@ export class Router {
       // neighbour may have forgotten already. Spared, it never reached a node two hops from a
       // restarted exit that had forgotten it a moment sooner than the node between.
       const base = held?.route ? this.renewedBase(held, a.part, a.bytes) : undefined;
-      // Its parts when it was last whole, to find the links it takes back against. (A renewal,
+      // Its parts when it was last whole, to find the links it takes back against: a whole
+      // record's array is not written again (a new sequence starts a new one). (A renewal,
       // signed again unchanged, takes nothing back.)
-      const wholeBefore = held && this.onLinksWithdrawn && base === undefined ? (held.standIns ? this.lastWhole.get(held) : held.parts.slice()) : undefined;
+      const wholeBefore = held && this.onLinksWithdrawn && base === undefined ? (held.standIns ? this.lastWhole.get(held) : held.parts) : undefined;
       const record = this.lsdb.store(a, now, now + LIFETIME_MS);
       if (wholeBefore && record.standIns) {
         if (!this.lastWhole.has(record)) this.lastWhole.set(record, wholeBefore);
@@ -606,8 +607,7 @@ export class Router {
     if (!record) return undefined;
     for (const parts of [record.parts, record.standIns ?? []]) {
       for (const part of parts) {
-        const links = part?.links ?? NO_INDEX_LINKS;
-        for (let i = 0; i < links.length; i += LINK_STRIDE) if (links[i + 1] === index) return this.lsdb.records[links[i]!]?.publicKey;
+        for (let i = 0; part && i < part.links.length; i += LINK_STRIDE) if (part.links[i + 1] === index) return this.lsdb.records[part.links[i]!]?.publicKey;
       }
     }
     return undefined;
@@ -618,7 +618,7 @@ export class Router {
   private tellWithdrawn(withdrawn: Map<NodeRecord, Set<number>>): void {
     const told: Withdrawn[] = [];
     for (const [record, indices] of withdrawn) {
-      if (!record.standIns) for (const part of record.parts) for (let i = 1; part && i < part.links.length; i += LINK_STRIDE) indices.delete(part.links[i]!);
+      if (!record.standIns) for (const index of indices) if (names(record.parts, index)) indices.delete(index);
       if (indices.size > 0) told.push({ origin: record.publicKey, indices: [...indices] });
     }
     if (told.length > 0) this.onLinksWithdrawn!(told);
@@ -1448,4 +1448,3 @@ function names(parts: readonly (Part | undefined)[], index: number): boolean {
   return false;
 }
 
-const NO_INDEX_LINKS = new Int32Array(0);

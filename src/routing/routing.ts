@@ -10,7 +10,8 @@
 //   receiveAnswer              a routed frame of kind 2 whose label is used up here: an answer.
 //   receiveUnreachable         one of kind 3: a found route broke at a transit; the next takes over.
 //                              A found route over a link that a node of the map took back in its
-//                              announcement goes as soon as the map hears it (routesBroken).
+//                              announcement goes as soon as the map hears it. Either way, and when
+//                              a link goes, routesBroken says which ways out broke.
 //   lookup / routeTo           the data plane's questions: the map's route where the map knows the
 //                              destination (shortest, and how every small mesh is routed), else the
 //                              best route a lookup found, else a neighbour's link (a neighbour is
@@ -26,7 +27,7 @@ import type { SharedPairKeys } from './lookup-tags.js';
 import { VerifiedSignatures, beaconRoot } from './tree-proof.js';
 import { addressOf } from './locator.js';
 import { equalBytes } from '../util/bytes.js';
-import type { Destination, FoundRoute } from './paths.js';
+import { leavesBy, type Destination, type FoundRoute } from './paths.js';
 import { Router, type Route, type RouterOptions, type Withdrawn } from './router.js';
 import { Trees } from './trees.js';
 
@@ -60,10 +61,11 @@ export interface RoutingOptions {
   wallNow?: () => number;
   /** A route was added, removed or changed, in the map or found. */
   routesChanged?(): void;
-  /** A node of the map took links back: the ways out that `crosses` says lead over one are
-   *  broken. The found routes among them are gone already (routesChanged said so); this is for
-   *  the ways the caller keeps (the end-to-end peers' reverse routes). */
-  routesBroken?(crosses: (link: number, label: ArrayLike<number>) => boolean): void;
+  /** Ways out broke: those `broken` says (a link of ours went, a transit reported a link gone, or
+   *  a node of the map took one back). The found routes among them are gone already
+   *  (routesChanged said so); this is for the ways the caller keeps (the end-to-end peers'
+   *  reverse routes). */
+  routesBroken?(broken: (link: number, label: ArrayLike<number>) => boolean): void;
   /** There is work for a tick sooner than the next rest tick. */
   workDue?(): void;
   /** A lookup asked for by locate() ended. */
@@ -86,6 +88,7 @@ export class Routing {
   /** Found routes by address, for the data path: the lookups' destinations that have a route. */
   private readonly found = new AddressTable<Destination>();
   private readonly now: () => number;
+  private readonly onRoutesBroken: RoutingOptions['routesBroken'];
   /** The clock as of the last tick: a route the data path uses is marked used at this time, so
    *  the data path reads no clock. */
   private clock: number;
@@ -97,7 +100,7 @@ export class Routing {
     this.neighbours = new NeighbourTable(options.mtu);
     const workDue = options.workDue?.bind(options);
     const routesChanged = options.routesChanged?.bind(options);
-    const routesBroken = options.routesBroken?.bind(options);
+    this.onRoutesBroken = options.routesBroken?.bind(options);
     // A route found by a lookup is a label, opaque past our first hop; the map can follow it
     // over the nodes within its radius, and a node there that took a link back (its neighbour
     // there died, say) has broken every route over it. Without this, such a route stood until
@@ -106,7 +109,7 @@ export class Routing {
     const linksWithdrawn = (withdrawn: readonly Withdrawn[]) => {
       const crosses = (link: number, label: ArrayLike<number>) => this.crosses(link, label, withdrawn);
       this.lookups.dropCrossing(crosses);
-      routesBroken?.(crosses);
+      this.onRoutesBroken?.(crosses);
     };
     this.map = new Router({ identity: options.identity, mtu: options.mtu, send: options.send, now, wallNow: options.wallNow, routesChanged, linksWithdrawn, workDue, ...options.map });
     const verified = options.verified ?? new VerifiedSignatures({ now });
@@ -157,6 +160,7 @@ export class Routing {
     this.map.linkDown(link);
     this.trees.linkDown(link);
     this.lookups.linkDown(link, neighbour);
+    this.onRoutesBroken?.((out) => out === link);
   }
 
   /** A routing control frame (first byte 0x02) from the neighbour at `link`. */
@@ -188,16 +192,15 @@ export class Routing {
   }
 
   /** An unreachable report (routed frame of kind 3) that came in by `link`; `slots` lead back
-   *  to the transit that sent it, its payload names the index that failed there (returned; -1
-   *  for a malformed report). */
-  receiveUnreachable(link: number, slots: Uint16Array, payload: Uint8Array): number {
+   *  to the transit that sent it, its payload names the index that failed there. */
+  receiveUnreachable(link: number, slots: Uint16Array, payload: Uint8Array): void {
     if (payload.length !== 2) {
       this.lookups.counters.malformed++;
-      return -1;
+      return;
     }
     const failed = (payload[0]! << 8) | payload[1]!;
     this.lookups.breakAt(link, slots, failed);
-    return failed;
+    this.onRoutesBroken?.((out, label) => leavesBy(out, label, link, slots, failed));
   }
 
   /**

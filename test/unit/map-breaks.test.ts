@@ -14,11 +14,13 @@ import { untilFast as until } from '../wait.js';
 import { hubAddress, memoryLine } from './memory-line.js';
 import { ipv6Packet } from './packets.js';
 
-const LINKS = [[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 6], [2, 7], [7, 8], [8, 3]] as const;
+const LINE = [[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 6]] as const;
 
-/** The mesh above, the ends having reached each other both ways by routes lookups found. */
-async function meshWithRoutes(t: TestContext) {
-  const mesh = memoryLine(t, Array.from({ length: 9 }, () => ({})), LINKS);
+/** The line of seven with the detour 7–8 round the link `around` (2–3 above), the ends having
+ *  reached each other both ways by routes lookups found; cut() cuts that link. */
+async function meshWithRoutes(t: TestContext, around: readonly [number, number] = [2, 3]) {
+  const links = [...LINE, [around[0], 7], [7, 8], [8, around[1]]] as const;
+  const mesh = memoryLine(t, Array.from({ length: 9 }, () => ({})), links);
   const [a, g] = [mesh.nodes[0]!, mesh.nodes[6]!];
   const status = (from: MeshNode, to: MeshNode) => from.peerStatus(to.peerId) as PeerStatus | undefined;
   let fill = 1;
@@ -45,12 +47,13 @@ async function meshWithRoutes(t: TestContext) {
     d.paths = d.paths.filter((p) => p.slots.length === 5);
     assert.equal(d.paths.length, 1);
   }
-  /** Cuts 2–3 and waits until both of its ends have taken the link down (and announced so). */
+  /** Cuts the link and waits until both of its ends have taken it down (and announced so). */
   const cut = async () => {
-    const dropped = new Set([`${hubAddress(2)} ${hubAddress(3)}`, `${hubAddress(3)} ${hubAddress(2)}`]);
+    const [x, y] = around;
+    const dropped = new Set([`${hubAddress(x)} ${hubAddress(y)}`, `${hubAddress(y)} ${hubAddress(x)}`]);
     mesh.hub.tap = (from, to) => (dropped.has(`${from} ${to}`) ? 'drop' : 'deliver');
-    const [n2, n3] = [mesh.nodes[2]!, mesh.nodes[3]!];
-    await until('2 and 3 take their link down', () => status(n2, n3)?.hops !== 1 && status(n3, n2)?.hops !== 1, 10_000);
+    const [nx, ny] = [mesh.nodes[x]!, mesh.nodes[y]!];
+    await until(`${x} and ${y} take their link down`, () => status(nx, ny)?.hops !== 1 && status(ny, nx)?.hops !== 1, 10_000);
   };
   return { mesh, a, g, status, sendOne, reaches, cut };
 }
@@ -68,4 +71,16 @@ test('a found route over a link that a node of the map took back goes when the m
   // and a packet sealed in the crossing may be lost, as with WireGuard's crossing handshakes).
   await until('0 reaches 6 again', reaches(0, 6), 10_000);
   await until('0 routes to 6 round the cut', () => (status(a, g)?.hops ?? 0) >= 8, 10_000);
+});
+
+test('a reverse route over a link an unreachable report named goes with the found route: the packet after the one that drew the report arrives', async (t) => {
+  // The detour runs round 1–2 now: node 2 is four hops from 6, past its map, so 6 learns of the
+  // cut only from the report its next packet draws at 2. That packet is lost; the session's
+  // reverse route, kept, would lose the next one too.
+  const { a, g, status, sendOne, cut } = await meshWithRoutes(t, [1, 2]);
+  await cut();
+  assert.equal(status(g, a)?.hops, 6, "6's map told it of the cut");
+  sendOne(6, 0);
+  await until("the report drops 6's route over the cut link", () => status(g, a)?.hops !== 6, 5000);
+  await until("6's next packet reaches 0", sendOne(6, 0), 10_000);
 });
