@@ -23,7 +23,7 @@ export class Contact {
   constructor(
     readonly address: Uint8Array,
     /** Its locator as held (held-locators.ts). */
-    private held: Uint8Array,
+    private held: string,
     private readonly roots: RootPrefixes,
     heardAt: number,
   ) {

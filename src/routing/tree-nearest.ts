@@ -9,15 +9,37 @@
 // exactly L. The least bound over the walk is the least distance: |x| + 1 steps, whatever the
 // number of neighbours.
 
+// A trie node's children are an array sorted by port, searched by halves: a Map each took some
+// 300 bytes, where most nodes have one child or two (a hub's own node has hundreds).
 interface TrieNode {
-  children: Map<number, TrieNode> | null;
+  port: number;
+  children: TrieNode[] | null;
   /** The fewest ports of any neighbour under this node, and the lowest link among those. */
   shortest: number;
   link: number;
 }
 
+/** More ports than any coordinates have: a small integer, so the field holds no boxed number. */
+const NONE = 1 << 30;
+
+const trieNode = (port: number): TrieNode => ({ port, children: null, shortest: NONE, link: -1 });
+
+/** Where `port` is in the sorted `children`, or where it would go (bitwise not, negative). */
+function childAt(children: readonly TrieNode[], port: number): number {
+  let lo = 0;
+  let hi = children.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const p = children[mid]!.port;
+    if (p === port) return mid;
+    if (p < port) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return ~lo;
+}
+
 export class NearestIndex {
-  private readonly root: TrieNode = { children: null, shortest: Infinity, link: -1 };
+  private readonly root: TrieNode = trieNode(-1);
 
   /** Adds the neighbour at `link` whose place in the tree is `coordinates`. */
   add(link: number, coordinates: Uint16Array): void {
@@ -30,10 +52,14 @@ export class NearestIndex {
       }
       if (depth === length) return;
       const port = coordinates[depth]!;
-      node.children ??= new Map();
-      let child = node.children.get(port);
-      if (!child) node.children.set(port, (child = { children: null, shortest: Infinity, link: -1 }));
-      node = child;
+      const children = (node.children ??= []);
+      const at = childAt(children, port);
+      if (at >= 0) node = children[at]!;
+      else {
+        const child = trieNode(port);
+        children.splice(~at, 0, child);
+        node = child;
+      }
     }
   }
 
@@ -48,13 +74,15 @@ export class NearestIndex {
     let chosen = known;
     let node: TrieNode | undefined = this.root;
     for (let depth = 0; node; depth++) {
+      if (node.shortest === NONE) break; // empty
       const bound = length - 2 * depth + node.shortest;
       if (bound < best || (bound === best && chosen !== -1 && node.link < chosen)) {
         best = bound;
         chosen = node.link;
       }
       if (depth === length || !node.children) break;
-      node = node.children.get(coordinates[depth]!);
+      const at = childAt(node.children, coordinates[depth]!);
+      node = at >= 0 ? node.children[at] : undefined;
     }
     return chosen;
   }

@@ -105,6 +105,9 @@ const TREE_BACKUPS = 2;
  *  node's whole map (a place 40 deep is 3.9 KB) and a node follows a new parent a round trip
  *  later instead, asking for its place as it would for any other neighbour's. */
 const TREE_BACKUP_BYTES = 2 * 10 * LINK_SIZE;
+/** Neighbours past which a node indexes their places for the greedy step (tree-nearest.ts):
+ *  below, a look at each costs less than the index's few kilobytes a node. */
+const INDEX_FROM_NEIGHBOURS = 16;
 
 export class TreeCounters extends CounterSet {
   /** Tree frames that do not parse, or name a tree, depth or part out of range. */
@@ -516,7 +519,26 @@ export class Trees {
     if (best === 0) return 0;
     // Children are not in the index: at most one of them is nearer, by one hop.
     const child = this.childToward(t, coordinates);
-    return child > 0 ? this.nearestIndex(t).nearest(coordinates, best - 1, child) : this.nearestIndex(t).nearest(coordinates, best);
+    const within = child > 0 ? best - 1 : best;
+    const known = child > 0 ? child : -1;
+    return this.neighbours.size <= INDEX_FROM_NEIGHBOURS ? this.nearestByScan(t, coordinates, within, known) : this.nearestIndex(t).nearest(coordinates, within, known);
+  }
+
+  /** What NearestIndex.nearest answers, from a look at every neighbour that is not a child. */
+  private nearestByScan(t: number, coordinates: Uint16Array, within: number, known: number): number {
+    const own = this.own[t]!.position;
+    let best = within;
+    let chosen = known;
+    for (const [link, n] of this.neighbours) {
+      const p = n.trees[t]!.position;
+      if (!p || !sameRoot(p, own)) continue;
+      const d = treeDistance(p.coordinates, coordinates);
+      if (d < best || (d === best && chosen !== -1 && link < chosen)) {
+        best = d;
+        chosen = link;
+      }
+    }
+    return chosen;
   }
 
   private nearestIndex(t: number): NearestIndex {
