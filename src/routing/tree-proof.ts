@@ -20,7 +20,7 @@ import { createHash, hash, randomBytes } from 'node:crypto';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { XEDDSA_SIGNATURE_SIZE, xeddsaVerify, type XeddsaSigner } from '../keys/xeddsa.js';
 import { readUint64BE, writeUint64BE } from '../util/bytes.js';
-import { ROOT_EXPIRY_MS } from './constants.js';
+import { ROOT_EXPIRY_SLOW_MS } from './constants.js';
 
 const KEY_SIZE = 32;
 export const ROOT_BEACON_SIZE = KEY_SIZE + 8 + XEDDSA_SIGNATURE_SIZE;
@@ -132,10 +132,11 @@ function checkDigest(key: Uint8Array, message: Uint8Array, signature: Uint8Array
 }
 
 /** How long a check unused is kept: longer than a root waits between beacons (ROOT_REFRESH_MS,
- *  ROOT_REFRESH_PACED_MS), so a chain still in use is checked once per beacon at most; the
- *  checks of beacons replaced, which nobody shows again, go after this instead of filling the
- *  cache (graph-250's grew from 123 entries a node to 553 over three days, 32.6 KiB of heap). */
-export const CHECK_MAX_AGE_MS = ROOT_EXPIRY_MS;
+ *  ROOT_REFRESH_PACED_MS, ROOT_REFRESH_SLOW_MS), so a chain still in use is checked once per
+ *  beacon at most; the checks of beacons replaced, which nobody shows again, go after this
+ *  instead of filling the cache (graph-250's grew from 123 entries a node to 553 over three
+ *  days, 32.6 KiB of heap). */
+export const CHECK_MAX_AGE_MS = ROOT_EXPIRY_SLOW_MS;
 
 export interface VerifiedSignaturesOptions {
   /** The node's monotonic clock, in ms. */

@@ -47,7 +47,9 @@ import {
   KIND_TREE_STATE,
   MAX_TREE_DEPTH,
   ROOT_EXPIRY_MS,
+  ROOT_EXPIRY_SLOW_MS,
   ROOT_REFRESH_PACED_MS,
+  ROOT_REFRESH_SLOW_MS,
   ROOT_LISTEN_MS,
   ROOT_REFRESH_MS,
   TREE_COUNT,
@@ -75,10 +77,22 @@ const STATE_FIXED = STATE_HEADER + ROOT_BEACON_SIZE;
 /** LINK frame: frame, kind, the link. ACK: frame, kind, tree, version (4), beacon sequence (8),
  *  then (fourteenth revision) whether every node below the sender in that tree, and the sender,
  *  takes the slower beacons (1) or not (0, or no byte: an earlier revision, or the hop layer's
- *  zero padding). */
+ *  zero padding), then (nineteenth) whether they take the slowest (1) or not (0, or no byte).
+ *  Two bytes, not a number in one: a node of the fourteenth to eighteenth revision reads the
+ *  first byte as 1 or not, and must still read a node that takes the slowest as taking the
+ *  slower. */
 const LINK_FRAME_SIZE = 2 + LINK_SIZE;
 const ACK_SIZE = 15;
 const ACK_PACED = 1;
+const ACK_SLOW = 1;
+/** What a node and every node below it in a tree take, as its acknowledgements say: a beacon
+ *  every ROOT_REFRESH_MS (0: a node of an earlier revision is among them), every
+ *  ROOT_REFRESH_PACED_MS (1: one of the fourteenth to eighteenth revision is), or every
+ *  ROOT_REFRESH_SLOW_MS (2). */
+type Pace = 0 | 1 | 2;
+const REFRESH_AT_PACE = [ROOT_REFRESH_MS, ROOT_REFRESH_PACED_MS, ROOT_REFRESH_SLOW_MS] as const;
+/** How long the nodes that say so wait for a newer beacon before they give a root up. */
+const EXPIRY_AT_PACE = [ROOT_EXPIRY_MS, ROOT_EXPIRY_MS, ROOT_EXPIRY_SLOW_MS] as const;
 /** A change in what the nodes below us take is told our parent this many times more. */
 const PACE_REPEATS = 2;
 /** BEACON frame: frame, kind, tree, version (4), then the beacon's sequence and signature: the
@@ -184,10 +198,10 @@ interface NeighbourTree {
   retryMs: number;
   /** What it has not acknowledged went in a BEACON frame. */
   sentShort: boolean;
-  /** Its last acknowledgement said that it and every node below it take the slower beacons. */
-  paced: boolean;
-  /** Our last acknowledgement to it said so of us. */
-  pacedSent: boolean;
+  /** What its last acknowledgement said it and every node below it take. */
+  pace: Pace;
+  /** What our last acknowledgement to it said of us. */
+  paceSent: Pace;
 }
 
 interface Neighbour {
@@ -213,8 +227,12 @@ interface OwnTree {
   /** Link of the parent, 0 while this node is the root. */
   parent: number;
   version: number;
-  /** When the root's sequence last rose (monotonic ms), or we became root. */
+  /** When the root's sequence last rose (monotonic ms), or we became root or took a parent. */
   freshAt: number;
+  /** How long after freshAt we wait for a newer beacon as we said when it came (expiryWindow):
+   *  the root signs by what it was told, and what we take may fall after (a node of an earlier
+   *  revision comes below us) long after the last beacon, before the root hears of it. */
+  windowMs: number;
   lastRefresh: number;
   chooseDue: boolean;
   /** When a position that is not yet TREE_STABLE_MS old may be taken. */
@@ -297,6 +315,8 @@ export class Trees {
         parent: 0,
         version: (Math.random() * 2 ** 32) >>> 0,
         freshAt: now,
+        // Until a beacon comes, as long as any root may wait: what a root was told is unknown.
+        windowMs: ROOT_EXPIRY_SLOW_MS,
         lastRefresh: now,
         chooseDue: false,
         recheckAt: Infinity,
@@ -381,8 +401,8 @@ export class Trees {
           sentAt: 0,
           retryMs: TREE_RETRY_MS,
           sentShort: false,
-          paced: false,
-          pacedSent: false,
+          pace: 0,
+          paceSent: 0,
         });
       }
       // The key is kept, not copied (Routing's neighbour table owns it; nobody modifies keys).
@@ -460,7 +480,7 @@ export class Trees {
     for (let t = 0; t < TREE_COUNT; t++) {
       const own = this.own[t]!;
       if (own.parent === 0) due = Math.min(due, own.lastRefresh + this.refreshInterval(t));
-      else due = Math.min(due, own.freshAt + ROOT_EXPIRY_MS);
+      else due = Math.min(due, own.freshAt + this.expiryWindow(t));
       due = Math.min(due, own.recheckAt);
     }
     // A link still wanted once LINK_WAIT_MS is up is asked for again at each retry.
@@ -481,11 +501,11 @@ export class Trees {
       if (own.parent === 0 && own.listenUntil === 0 && now - own.lastRefresh >= ROOT_REFRESH_MS && now - own.lastRefresh >= this.refreshInterval(t)) {
         own.position = this.rootPosition(t);
         own.lastRefresh = now;
-        own.freshAt = now;
+        this.refreshed(t, now);
         this.feasible(t, own.position);
         if (own.sendDue === 0) own.sendDue = 1;
       }
-      if (own.parent !== 0 && now - own.freshAt >= ROOT_EXPIRY_MS) this.expireRoot(t, now);
+      if (own.parent !== 0 && now - own.freshAt >= this.expiryWindow(t)) this.expireRoot(t, now);
       if (now >= own.recheckAt) own.chooseDue = true;
       if (own.chooseDue) this.choose(t, now);
       this.flush(t, now);
@@ -680,7 +700,7 @@ export class Trees {
       this.sendState(link, t, nt, now);
     }
     if (own.parent === link && equalKeys(own.position.beacon, 0, position.beacon)) {
-      if (beaconSequence(position.beacon) > beaconSequence(own.position.beacon)) own.freshAt = now;
+      if (beaconSequence(position.beacon) > beaconSequence(own.position.beacon)) this.refreshed(t, now);
     }
     own.chooseDue = true;
     this.onChanged?.();
@@ -716,7 +736,7 @@ export class Trees {
     this.noteRevival(t, p);
     if (own.parent !== link || !equalKeys(own.position.beacon, 0, p.beacon)) return;
     own.position.beacon = p.beacon;
-    own.freshAt = now;
+    this.refreshed(t, now);
     this.feasible(t, own.position);
     this.shareBeacon(t);
     if (own.sendDue === 0) own.sendDue = 1;
@@ -734,16 +754,17 @@ export class Trees {
 
   /** Acknowledges a neighbour's place in tree t of that version and beacon, saying whether the
    *  nodes below us take the slower beacons (a parent's beacons come so: our parent reads it). */
-  private acknowledge(link: number, t: number, version: number, beacon: Uint8Array, paced = this.pacedBelow(t)): void {
-    const frame = new Uint8Array(ACK_SIZE + 1);
+  private acknowledge(link: number, t: number, version: number, beacon: Uint8Array, pace = this.paceBelow(t)): void {
+    const frame = new Uint8Array(ACK_SIZE + 2);
     frame[0] = FRAME_ROUTING;
     frame[1] = KIND_TREE_ACK;
     frame[2] = t;
     writeUint32BE(frame, 3, version);
     frame.set(beacon.subarray(KEY_SIZE, KEY_SIZE + 8), 7);
-    frame[ACK_SIZE] = paced ? ACK_PACED : 0;
+    frame[ACK_SIZE] = pace >= 1 ? ACK_PACED : 0;
+    frame[ACK_SIZE + 1] = pace === 2 ? ACK_SLOW : 0;
     const nt = this.neighbours.get(link)?.trees[t];
-    if (nt) nt.pacedSent = paced;
+    if (nt) nt.paceSent = pace;
     this.send(link, frame);
   }
 
@@ -752,9 +773,9 @@ export class Trees {
     const own = this.own[t]!;
     const nt = from.trees[t]!;
     // Read whatever the version: a child tells its parent when what is below it changed.
-    const paced = frame.length > ACK_SIZE && frame[ACK_SIZE] === ACK_PACED;
-    if (paced !== nt.paced) {
-      nt.paced = paced;
+    const pace: Pace = frame.length > ACK_SIZE && frame[ACK_SIZE] === ACK_PACED ? (frame.length > ACK_SIZE + 1 && frame[ACK_SIZE + 1] === ACK_SLOW ? 2 : 1) : 0;
+    if (pace !== nt.pace) {
+      nt.pace = pace;
       if (nt.below) own.paceDue = true;
     }
     if (readUint32BE(frame, 3) !== own.version) return;
@@ -766,22 +787,36 @@ export class Trees {
   }
 
   /**
-   * Whether we and every node below us in tree t take the slower beacons (ROOT_REFRESH_PACED_MS):
-   * each neighbour below us said so of itself and those below it. One that never says (an
-   * earlier revision, whose own nodes or those below it may give a root up after 25 minutes)
-   * keeps its root signing every ROOT_REFRESH_MS.
+   * What we and every node below us in tree t take (Pace): the least that a neighbour below us
+   * said of itself and those below it. One that never says (an earlier revision, whose own
+   * nodes or those below it may give a root up after 25 minutes) keeps its root signing every
+   * ROOT_REFRESH_MS; one that says only the first byte, every ROOT_REFRESH_PACED_MS.
    */
-  private pacedBelow(t: number): boolean {
+  private paceBelow(t: number): Pace {
+    let pace: Pace = 2;
     for (const n of this.neighbours.values()) {
       const nt = n.trees[t]!;
-      if (nt.below && !nt.paced) return false;
+      if (nt.below && nt.pace < pace) pace = nt.pace;
     }
-    return true;
+    return pace;
   }
 
   /** How often we sign a new beacon as root of tree t. */
   protected refreshInterval(t: number): number {
-    return this.pacedBelow(t) ? ROOT_REFRESH_PACED_MS : ROOT_REFRESH_MS;
+    return REFRESH_AT_PACE[this.paceBelow(t)];
+  }
+
+  /** How long after the last newer beacon we give our root in tree t up: as long as we say we
+   *  wait, or as we said when it came, if longer (OwnTree.windowMs). */
+  protected expiryWindow(t: number): number {
+    return Math.max(this.own[t]!.windowMs, EXPIRY_AT_PACE[this.paceBelow(t)]);
+  }
+
+  /** A newer beacon came in tree t, or we took a parent or became root. */
+  private refreshed(t: number, now: number): void {
+    const own = this.own[t]!;
+    own.freshAt = now;
+    own.windowMs = EXPIRY_AT_PACE[this.paceBelow(t)];
   }
 
   /**
@@ -799,13 +834,13 @@ export class Trees {
     }
     if (now - own.paceToldAt < TREE_RETRY_MS) return;
     own.paceDue = false;
-    const paced = this.pacedBelow(t);
-    if (parent.pacedSent !== paced) own.paceRepeats = PACE_REPEATS;
+    const pace = this.paceBelow(t);
+    if (parent.paceSent !== pace) own.paceRepeats = PACE_REPEATS;
     else if (own.paceRepeats === 0) return;
     else own.paceRepeats--;
     own.paceToldAt = now;
     // The place we hold of it, acknowledged again: the acknowledgement carries it.
-    this.acknowledge(own.parent, t, parent.version, own.position.beacon, paced);
+    this.acknowledge(own.parent, t, parent.version, own.position.beacon, pace);
   }
 
   private answerRequest(link: number, from: Neighbour, t: number): void {
@@ -872,7 +907,7 @@ export class Trees {
     if (best.link !== own.parent) this.counters.parentChanges++;
     own.parent = best.link;
     own.paceDue = true;
-    own.freshAt = now;
+    this.refreshed(t, now);
     this.follow(t, best.p, best.n.linkToUs!);
     return null;
   }
@@ -983,7 +1018,7 @@ export class Trees {
     own.position = this.rootPosition(t);
     this.nearest[t] = null;
     own.lastRefresh = now;
-    own.freshAt = now;
+    this.refreshed(t, now);
     if (compareRanks(this.ownRanks[t]!, this.rankOf(t, own.feasibleRoot)) <= 0) this.feasible(t, own.position);
     this.positionChanged(own);
   }
@@ -999,7 +1034,7 @@ export class Trees {
     const root = own.position.beacon;
     this.deadRoots[t]!.set(bytesKey(root.subarray(0, KEY_SIZE)), beaconSequence(root));
     this.counters.rootsExpired++;
-    own.freshAt = now;
+    this.refreshed(t, now);
     own.feasibleRoot = this.key; // nothing of the old root is taken again
     own.chooseDue = true;
   }
