@@ -752,8 +752,8 @@ export class Trees {
     }
   }
 
-  /** Acknowledges a neighbour's place in tree t of that version and beacon, saying whether the
-   *  nodes below us take the slower beacons (a parent's beacons come so: our parent reads it). */
+  /** Acknowledges a neighbour's place in tree t of that version and beacon, saying what we and
+   *  the nodes below us take (Pace: a parent's beacons come so, and our parent reads it). */
   private acknowledge(link: number, t: number, version: number, beacon: Uint8Array, pace = this.paceBelow(t)): void {
     const frame = new Uint8Array(ACK_SIZE + 2);
     frame[0] = FRAME_ROUTING;
@@ -809,7 +809,9 @@ export class Trees {
   /** How long after the last newer beacon we give our root in tree t up: as long as we say we
    *  wait, or as we said when it came, if longer (OwnTree.windowMs). */
   protected expiryWindow(t: number): number {
-    return Math.max(this.own[t]!.windowMs, EXPIRY_AT_PACE[this.paceBelow(t)]);
+    const said = this.own[t]!.windowMs;
+    // (The longest needs no look at the neighbours: nextDue asks at every tick.)
+    return said === ROOT_EXPIRY_SLOW_MS ? said : Math.max(said, EXPIRY_AT_PACE[this.paceBelow(t)]);
   }
 
   /** A newer beacon came in tree t, or we took a parent or became root. */
