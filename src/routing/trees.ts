@@ -17,8 +17,9 @@
 //                         REQUEST  send it our position in a tree again, or our link to it
 //                                  (signed when first asked for)
 //   tick                choose parents where something changed, refresh our beacon where we
-//                       are root (every ROOT_REFRESH_PACED_MS where all below us take that,
-//                       else ROOT_REFRESH_MS), expire roots not heard of for ROOT_EXPIRY_MS,
+//                       are root (every ROOT_REFRESH_SLOW_MS or ROOT_REFRESH_PACED_MS as all
+//                       below us take, else ROOT_REFRESH_MS), expire roots not heard of for as
+//                       long as we said we wait (ROOT_EXPIRY_SLOW_MS or ROOT_EXPIRY_MS),
 //                       send every neighbour what changed, and again what it has not
 //                       acknowledged, and tell our parent what the nodes below us take.
 //
