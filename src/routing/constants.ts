@@ -143,7 +143,8 @@ export const ROOT_REFRESH_MS = 20 * 60_000;
  *  revision, PROTOCOL.md §12): such nodes give a root up only after ROOT_EXPIRY_MS. The beacons
  *  were the largest part of a hub's steady traffic (powerlaw-10000's: 104 of its 233 B/s). */
 export const ROOT_REFRESH_PACED_MS = 40 * 60_000;
-/** A root not heard of anew for this long is taken for gone and the tree elects another. */
+/** A root not heard of anew for this long is taken for gone and the tree elects another, by a
+ *  node that does not say it waits ROOT_EXPIRY_SLOW_MS (below). */
 export const ROOT_EXPIRY_MS = 50 * 60_000;
 /** ... and this often where every node below it says it waits that long (nineteenth revision):
  *  such nodes give a root up only after ROOT_EXPIRY_SLOW_MS when they said so. A hub's beacons

@@ -2,7 +2,8 @@
 //
 //   root beacon  32 root key, 8 sequence (ms since the epoch), 64 XEdDSA signature by the root of
 //                "rovy.net v1 tree root" ‖ tree ‖ key ‖ sequence. Says "I am a root of tree t,
-//                alive at this time"; the root signs a new one every ROOT_REFRESH_MS.
+//                alive at this time"; the root signs a new one every ROOT_REFRESH_MS to
+//                ROOT_REFRESH_SLOW_MS, as the nodes below it take (trees.ts).
 //   link         32 neighbour key, 2 port, 64 XEdDSA signature by the node of
 //                "rovy.net v1 tree link" ‖ node key ‖ neighbour key ‖ port. Says "my port p
 //                leads to this neighbour"; a node signs one for a neighbour that asks for it

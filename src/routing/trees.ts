@@ -136,7 +136,8 @@ export class TreeCounters extends CounterSet {
   /** Requests for our link not answered: the same neighbour had one signed under
    *  LINK_SIGN_GAP_MS before. */
   linkRequestsRefused = 0;
-  /** Roots taken for gone after ROOT_EXPIRY_MS without a new beacon. */
+  /** Roots taken for gone without a newer beacon for as long as we said we wait
+   *  (ROOT_EXPIRY_MS or ROOT_EXPIRY_SLOW_MS). */
   rootsExpired = 0;
   /** Positions sent again for want of an acknowledgement. */
   retransmitted = 0;
@@ -230,9 +231,10 @@ interface OwnTree {
   version: number;
   /** When the root's sequence last rose (monotonic ms), or we became root or took a parent. */
   freshAt: number;
-  /** How long after freshAt we wait for a newer beacon as we said when it came (expiryWindow):
-   *  the root signs by what it was told, and what we take may fall after (a node of an earlier
-   *  revision comes below us) long after the last beacon, before the root hears of it. */
+  /** How long after freshAt we wait for a newer beacon (expiryWindow): the longest we said we
+   *  wait since it came, when it came and in each acknowledgement to our parent since. The root
+   *  signs by the last word it had, and what we take may fall (a node of an earlier revision
+   *  comes below us) long after the last beacon, before the root hears of it. */
   windowMs: number;
   lastRefresh: number;
   chooseDue: boolean;
@@ -251,7 +253,7 @@ interface OwnTree {
   listenUntil: number;
   /** What the nodes below us take may have changed, or our parent (tellPace); when we last told
    *  our parent, and how many times more we tell it the same (an acknowledgement is not
-   *  acknowledged: one lost would leave the root signing every 40 minutes for an older node). */
+   *  acknowledged: one lost would leave the root signing every 120 or 40 minutes for an older node). */
   paceDue: boolean;
   paceToldAt: number;
   paceRepeats: number;
@@ -766,6 +768,8 @@ export class Trees {
     frame[ACK_SIZE + 1] = pace === 2 ? ACK_SLOW : 0;
     const nt = this.neighbours.get(link)?.trees[t];
     if (nt) nt.paceSent = pace;
+    const own = this.own[t]!;
+    if (link === own.parent) own.windowMs = Math.max(own.windowMs, EXPIRY_AT_PACE[pace]);
     this.send(link, frame);
   }
 
@@ -808,7 +812,7 @@ export class Trees {
   }
 
   /** How long after the last newer beacon we give our root in tree t up: as long as we say we
-   *  wait, or as we said when it came, if longer (OwnTree.windowMs). */
+   *  wait, or as we said since it came, if longer (OwnTree.windowMs). */
   protected expiryWindow(t: number): number {
     const said = this.own[t]!.windowMs;
     // (The longest needs no look at the neighbours: nextDue asks at every tick.)

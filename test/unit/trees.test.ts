@@ -136,12 +136,15 @@ function formed(sim: Sim, limitMs: number, alive?: (i: number) => boolean): numb
   return at!;
 }
 
-/** Follows nextHop from s toward d's coordinates in tree t; the node reached and the hops. */
+/** Follows nextHop from s toward d's coordinates in tree t; the node reached and the hops. Each
+ *  step is nextHops' first: a look at every neighbour, as nextHop takes at a node of few and its
+ *  index gives at a node of many. */
 function walk(sim: Sim, t: number, s: number, d: number): { at: number; hops: number } {
   const target = sim.nodes[d]!.agent.position(t);
   let u = s;
   for (let hops = 0; hops < 100; hops++) {
     const link = sim.nodes[u]!.agent.nextHop(t, target.beacon.subarray(0, 32), target.coordinates);
+    assert.equal(link, sim.nodes[u]!.agent.nextHops(t, target.beacon.subarray(0, 32), target.coordinates)[0] ?? -1, `tree ${t}: at ${u} toward ${d}`);
     if (link <= 0) return { at: link === 0 ? u : -1, hops };
     u = sim.nodes[u]!.peers[link]!;
   }
@@ -448,6 +451,71 @@ for (const revision of ['eleventh', 'eighteenth'] as const) {
     );
   });
 }
+
+test('a node that said it waits 130 minutes since the last beacon waits that long, though what it takes falls before the next', () => {
+  // The eighteenth-revision node below node 3 leaves two minutes after a beacon: node 3 then says
+  // it waits 130 minutes, and the root signs every 120. It comes back 55 minutes after the
+  // beacon, past the 50 minutes that node 3 said when that beacon came and says again now.
+  const g = makeGraph('line-5', 5, [[0, 1], [1, 2], [2, 3], [3, 4]]);
+  const old = 4;
+  const sim: Sim = makeSim(g, 0, undefined, undefined, (i) => i === old);
+  sim.start();
+  sim.run(60_000);
+  const t = Array.from({ length: TREE_COUNT }, (_, i) => i).find((i) => compare(rootRank(i, sim.nodes[old]!.keys.publicKey), rootRank(i, sim.nodes[0]!.agent.position(i).beacon.subarray(0, 32))) > 0 && sim.nodes[3]!.agent.parentOf(i) !== 0);
+  assert.notEqual(t, undefined, 'in every tree the old node would be the root, or node 3 is');
+  const sequence = () => beaconSequence(sim.nodes[3]!.agent.position(t!).beacon);
+  const held = sequence();
+  assert.notEqual(sim.runUntilTrue(() => sequence() !== held, ROOT_REFRESH_PACED_MS, 1000), null, 'no beacon every 40 minutes while the old node is below');
+  const beaconAt = sim.now;
+  sim.run(2 * 60_000);
+  sim.linkDown(3, old);
+  sim.run(53 * 60_000);
+  const signed = sequence();
+  sim.linkUp(3, old);
+  const renewed = sim.runUntilTrue(() => sequence() !== signed, 10 * 60_000, 1000);
+  assert.ok(renewed !== null && renewed - beaconAt - 55 * 60_000 <= 10_000, `the root signed ${renewed === null ? 'never' : `${Math.round((renewed - beaconAt) / 60_000)} min after its last beacon`}`);
+  assert.deepEqual(
+    sim.nodes.map((node) => node.agent.counters.rootsExpired),
+    sim.nodes.map(() => 0),
+    'a node gave its root up',
+  );
+});
+
+test('a root that hangs is taken for gone after ROOT_EXPIRY_MS by the nodes above one of an earlier revision, after ROOT_EXPIRY_SLOW_MS by the rest', () => {
+  // A line whose last node is of the eighteenth revision: the nodes between it and the root say
+  // they wait 50 minutes; those beyond the root, 130.
+  const g = makeGraph('line-5', 5, [[0, 1], [1, 2], [2, 3], [3, 4]]);
+  const old = 4;
+  const sim: Sim = makeSim(g, 0, undefined, undefined, (i) => i === old);
+  sim.start();
+  formed(sim, 30_000);
+  // A tree whose root is neither end: one node on each side of it, at least.
+  const t = Array.from({ length: TREE_COUNT }, (_, i) => i).find((i) => ![0, old].includes(sim.nodes.findIndex((node) => treeRootIs(sim, node.index, i))));
+  assert.notEqual(t, undefined, 'in every tree an end of the line is the root');
+  const root = sim.nodes.findIndex((node) => treeRootIs(sim, node.index, t!));
+  const rootKey = sim.nodes[root]!.keys.publicKey;
+  // The root hangs once a beacon signed after it heard what each side takes has reached all.
+  sim.run(60_000);
+  const sequences = () => sim.nodes.map((node) => beaconSequence(node.agent.position(t!).beacon));
+  const before = Math.max(...sequences());
+  assert.notEqual(sim.runUntilTrue(() => sequences().every((s) => s > before), ROOT_REFRESH_PACED_MS + 60_000, 1000), null, 'no newer beacon reached every node');
+  sim.hangNode(root);
+  const hung = sim.now;
+  const gaveUp: (number | null)[] = sim.nodes.map(() => null);
+  sim.runUntilTrue(() => {
+    sim.nodes.forEach((node, i) => {
+      if (i !== root && gaveUp[i] === null && compare(node.agent.position(t!).beacon.subarray(0, 32), rootKey) !== 0) gaveUp[i] = sim.now - hung;
+    });
+    return gaveUp.every((at, i) => i === root || at !== null);
+  }, ROOT_EXPIRY_SLOW_MS + 10 * 60_000, 1000);
+  const minutes = gaveUp.map((at) => (at === null ? null : Math.round(at / 60_000)));
+  for (let i = 0; i < sim.nodes.length; i++) {
+    if (i === root) continue;
+    // Its last beacon came within the second before the hang.
+    const [from, to] = i > root ? [ROOT_EXPIRY_MS - 60_000, ROOT_EXPIRY_MS + 60_000] : [ROOT_EXPIRY_SLOW_MS - 60_000, ROOT_EXPIRY_SLOW_MS + 60_000];
+    assert.ok(gaveUp[i] !== null && gaveUp[i]! >= from && gaveUp[i]! <= to, `node ${i} (the root is node ${root}) gave it up after ${minutes[i]} minutes: ${minutes.join(', ')}`);
+  }
+});
 
 test('a root that hangs with its links up is taken for gone after ROOT_EXPIRY_SLOW_MS, where every node says it waits that long', () => {
   const g = randomGeometricGraph(30, 6);
