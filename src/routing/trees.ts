@@ -253,7 +253,8 @@ interface OwnTree {
   listenUntil: number;
   /** What the nodes below us take may have changed, or our parent (tellPace); when we last told
    *  our parent, and how many times more we tell it the same (an acknowledgement is not
-   *  acknowledged: one lost would leave the root signing every 120 or 40 minutes for an older node). */
+   *  acknowledged: one lost would leave the root signing every 120 or 40 minutes for an older
+   *  node). */
   paceDue: boolean;
   paceToldAt: number;
   paceRepeats: number;

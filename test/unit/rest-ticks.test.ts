@@ -2,8 +2,8 @@
 // (bench/sim/agent-sim.ts), which skips those ticks. With every rest tick run and audited, none
 // before its node's nextDue sends anything, leaves work, or changes nextDue or the state held:
 // through a cold start, lookups, a node's crash, a root's hang and over two hours (the roots'
-// beacons, the routes' idle expiry, the hung root's expiry), and over three days on a line (the map's and the locator's
-// refresh). Skipping them leaves an idle hour a small part of its ticks. (The trees' and lookups'
+// beacons, the routes' idle expiry, the hung root's expiry), and over three days on a line (the
+// map's and the locator's refresh). Skipping them leaves an idle hour a small part of its ticks. (The trees' and lookups'
 // tests run with them skipped.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
