@@ -14,7 +14,7 @@
 //       40     1  n: places
 //       41     …  n times: tree (1), root number (2), depth d (1), d ports (2 each)
 //      end    64  signature
-import { bytesKey } from '../util/bytes.js';
+import { bytesKey, readUint64BE } from '../util/bytes.js';
 import { ROOT_PREFIX_SIZE, decodeLocator, type Locator } from './locator.js';
 
 const KEY_SIZE = 32;
@@ -122,11 +122,10 @@ export function releaseLocator(held: string, roots: RootPrefixes): void {
   }
 }
 
-/** The sequence of the locator `held` is (big-endian, 64 bits, within the safe integers). */
+const sequenceBytes = Buffer.alloc(8);
+
+/** The sequence of the locator `held` is. */
 export function heldSequence(held: string): number {
-  let hi = 0;
-  for (let i = KEY_SIZE; i < KEY_SIZE + 4; i++) hi = hi * 256 + held.charCodeAt(i);
-  let lo = 0;
-  for (let i = KEY_SIZE + 4; i < KEY_SIZE + 8; i++) lo = lo * 256 + held.charCodeAt(i);
-  return hi * 2 ** 32 + lo;
+  sequenceBytes.write(held.slice(KEY_SIZE, KEY_SIZE + 8), 0, 8, 'latin1');
+  return readUint64BE(sequenceBytes, 0);
 }

@@ -537,32 +537,15 @@ export class Trees {
    * no neighbour is nearer (the tree is changing, or our root is another).
    */
   nextHop(t: number, rootKey: Uint8Array, coordinates: Uint16Array): number {
+    // A node of few neighbours looks at each (nextHops); the index is for a hub of hundreds.
+    if (this.neighbours.size <= INDEX_FROM_NEIGHBOURS) return this.nextHops(t, rootKey, coordinates)[0] ?? -1;
     const own = this.own[t]!.position;
     if (!equalKeys(own.beacon, 0, rootKey)) return -1;
     const best = treeDistance(own.coordinates, coordinates);
     if (best === 0) return 0;
     // Children are not in the index: at most one of them is nearer, by one hop.
     const child = this.childToward(t, coordinates);
-    const within = child > 0 ? best - 1 : best;
-    const known = child > 0 ? child : -1;
-    return this.neighbours.size <= INDEX_FROM_NEIGHBOURS ? this.nearestByScan(t, coordinates, within, known) : this.nearestIndex(t).nearest(coordinates, within, known);
-  }
-
-  /** What NearestIndex.nearest answers, from a look at every neighbour that is not a child. */
-  private nearestByScan(t: number, coordinates: Uint16Array, within: number, known: number): number {
-    const own = this.own[t]!.position;
-    let best = within;
-    let chosen = known;
-    for (const [link, n] of this.neighbours) {
-      const p = n.trees[t]!.position;
-      if (!p || !sameRoot(p, own)) continue;
-      const d = treeDistance(p.coordinates, coordinates);
-      if (d < best || (d === best && chosen !== -1 && link < chosen)) {
-        best = d;
-        chosen = link;
-      }
-    }
-    return chosen;
+    return child > 0 ? this.nearestIndex(t).nearest(coordinates, best - 1, child) : this.nearestIndex(t).nearest(coordinates, best);
   }
 
   private nearestIndex(t: number): NearestIndex {

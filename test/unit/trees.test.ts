@@ -342,7 +342,7 @@ test("a root's new beacon reaches every node, each passing it on only to the nei
 test('a neighbour of an earlier revision, which drops BEACON frames, gets each beacon whole on the resend, and after two misses in STATE frames', () => {
   // A line: the last node is of the eleventh revision, below the one before it in the trees it is
   // not the root of.
-  const g = makeGraph('line-5', 5, [[0, 1], [1, 2], [2, 3], [3, 4]]);
+  const g = lineOf5();
   const old = 4;
   const sent: { from: number; to: number; kind: number; alone: boolean }[] = [];
   let watching = false;
@@ -380,6 +380,24 @@ test('a neighbour of an earlier revision, which drops BEACON frames, gets each b
   assert.deepEqual(treeProblems(sim), []);
 });
 
+/** The line 0–1–2–3–4 of the revision tests, whose last node is of an earlier revision. */
+function lineOf5(): Graph {
+  return makeGraph('line-5', 5, [[0, 1], [1, 2], [2, 3], [3, 4]]);
+}
+
+/** A tree whose root stays the root when the node `old` at the line's end joins, below node 3. */
+function treeBelow3(sim: Sim, old: number): number | undefined {
+  return Array.from({ length: TREE_COUNT }, (_, i) => i).find((i) => compare(rootRank(i, sim.nodes[old]!.keys.publicKey), rootRank(i, sim.nodes[0]!.agent.position(i).beacon.subarray(0, 32))) > 0 && sim.nodes[3]!.agent.parentOf(i) !== 0);
+}
+
+function noRootGivenUp(sim: Sim): void {
+  assert.deepEqual(
+    sim.nodes.map((node) => node.agent.counters.rootsExpired),
+    sim.nodes.map(() => 0),
+    'a node gave its root up',
+  );
+}
+
 // A line whose last node is of an earlier revision: it stays away, then joins, then leaves. Of
 // the eleventh revision, it joins a minute after a tree's root signed; of the eighteenth, 70
 // minutes after, past the 50 minutes after which nodes that no longer say they take the slowest
@@ -389,7 +407,7 @@ for (const revision of ['eleventh', 'eighteenth'] as const) {
   const interval = revision === 'eleventh' ? ROOT_REFRESH_MS : ROOT_REFRESH_PACED_MS;
   const joinAfter = revision === 'eleventh' ? 60_000 : 70 * 60_000;
   test(`roots sign every 120 minutes where every node below them says it takes that, every ${interval / 60_000} while a node of the ${revision} revision is below, and such a node joining gets a newer beacon in time`, () => {
-    const g = makeGraph('line-5', 5, [[0, 1], [1, 2], [2, 3], [3, 4]]);
+    const g = lineOf5();
     const old = 4;
     // The first acknowledgement that tells node 3's parent of the old node, lost (see below).
     let lose: { t: number; to: number } | null = null;
@@ -421,7 +439,7 @@ for (const revision of ['eleventh', 'eighteenth'] as const) {
     const minutes = (ms: number[]) => ms.map((x) => Math.round(x / 60_000));
     for (const [t, slow] of gaps(370 * 60_000).entries()) assert.deepEqual(minutes(slow.slice(1)), [120, 120], `tree ${t}, all of this revision: beacons ${minutes(slow)} minutes apart`);
     // A tree whose root stays the root when the old node joins, below node 3.
-    const t = Array.from({ length: TREE_COUNT }, (_, i) => i).find((i) => compare(rootRank(i, sim.nodes[old]!.keys.publicKey), rootRank(i, sim.nodes[0]!.agent.position(i).beacon.subarray(0, 32))) > 0 && sim.nodes[3]!.agent.parentOf(i) !== 0);
+    const t = treeBelow3(sim, old);
     assert.notEqual(t, undefined, 'in every tree the old node would be the root, or node 3 is');
     const signed = sequence(0, t!);
     assert.notEqual(sim.runUntilTrue(() => sequence(0, t!) !== signed, ROOT_REFRESH_SLOW_MS, 1000), null);
@@ -444,11 +462,7 @@ for (const revision of ['eleventh', 'eighteenth'] as const) {
     // Gone again: the root goes back to the slowest beacons.
     sim.linkDown(3, old);
     assert.deepEqual(minutes(gaps(370 * 60_000)[t!]!.slice(1)), [120, 120], 'beacons after it left');
-    assert.deepEqual(
-      sim.nodes.map((node) => node.agent.counters.rootsExpired),
-      sim.nodes.map(() => 0),
-      'a node gave its root up',
-    );
+    noRootGivenUp(sim);
   });
 }
 
@@ -456,12 +470,12 @@ test('a node that said it waits 130 minutes since the last beacon waits that lon
   // The eighteenth-revision node below node 3 leaves two minutes after a beacon: node 3 then says
   // it waits 130 minutes, and the root signs every 120. It comes back 55 minutes after the
   // beacon, past the 50 minutes that node 3 said when that beacon came and says again now.
-  const g = makeGraph('line-5', 5, [[0, 1], [1, 2], [2, 3], [3, 4]]);
+  const g = lineOf5();
   const old = 4;
   const sim: Sim = makeSim(g, 0, undefined, undefined, (i) => i === old);
   sim.start();
   sim.run(60_000);
-  const t = Array.from({ length: TREE_COUNT }, (_, i) => i).find((i) => compare(rootRank(i, sim.nodes[old]!.keys.publicKey), rootRank(i, sim.nodes[0]!.agent.position(i).beacon.subarray(0, 32))) > 0 && sim.nodes[3]!.agent.parentOf(i) !== 0);
+  const t = treeBelow3(sim, old);
   assert.notEqual(t, undefined, 'in every tree the old node would be the root, or node 3 is');
   const sequence = () => beaconSequence(sim.nodes[3]!.agent.position(t!).beacon);
   const held = sequence();
@@ -474,17 +488,13 @@ test('a node that said it waits 130 minutes since the last beacon waits that lon
   sim.linkUp(3, old);
   const renewed = sim.runUntilTrue(() => sequence() !== signed, 10 * 60_000, 1000);
   assert.ok(renewed !== null && renewed - beaconAt - 55 * 60_000 <= 10_000, `the root signed ${renewed === null ? 'never' : `${Math.round((renewed - beaconAt) / 60_000)} min after its last beacon`}`);
-  assert.deepEqual(
-    sim.nodes.map((node) => node.agent.counters.rootsExpired),
-    sim.nodes.map(() => 0),
-    'a node gave its root up',
-  );
+  noRootGivenUp(sim);
 });
 
 test('a root that hangs is taken for gone after ROOT_EXPIRY_MS by the nodes above one of an earlier revision, after ROOT_EXPIRY_SLOW_MS by the rest', () => {
   // A line whose last node is of the eighteenth revision: the nodes between it and the root say
   // they wait 50 minutes; those beyond the root, 130.
-  const g = makeGraph('line-5', 5, [[0, 1], [1, 2], [2, 3], [3, 4]]);
+  const g = lineOf5();
   const old = 4;
   const sim: Sim = makeSim(g, 0, undefined, undefined, (i) => i === old);
   sim.start();
