@@ -18,9 +18,13 @@ import type { AnnouncedPrefix, Announcement } from './announcement.js';
 import { IdTable } from './id-table.js';
 import type { Route } from './spf.js';
 
-/** Int32s per link in a links array: neighbour id, interface index, cost. */
+/** Numbers per link in a links array: neighbour id, interface index, cost. */
 export const LINK_STRIDE = 3;
-const NO_LINKS = new Int32Array(0);
+/** A node's links, LINK_STRIDE small integers each, in a plain array: V8 holds them unboxed, and
+ *  at a few links a part, a typed array's header and buffer (some 180 bytes) outweighed its
+ *  four bytes a number. */
+export type Links = number[];
+const NO_LINKS: Links = Object.freeze([]) as unknown as Links;
 const NO_PREFIXES: readonly AnnouncedPrefix[] = [];
 /** Shared by every record without parts: written only through withPart, which copies it. */
 const NO_PARTS = Object.freeze([]) as unknown as (Part | undefined)[];
@@ -29,9 +33,12 @@ const NO_PARTS = Object.freeze([]) as unknown as (Part | undefined)[];
 export interface Part {
   parts: number;
   mtu: number;
-  bytes: Uint8Array;
-  /** LINK_STRIDE int32s per link, as announced. */
-  links: Int32Array;
+  /** Its bytes, one latin1 char each (partBytes gives them back): a string is its chars and 16
+   *  bytes, where a byte array took an array buffer and a view, some 180 bytes before the first
+   *  byte, at every record held. */
+  signed: string;
+  /** LINK_STRIDE numbers per link, as announced. */
+  links: Links;
   /** The routed prefixes claimed in this part (almost always none). */
   prefixes: readonly AnnouncedPrefix[];
 }
@@ -55,9 +62,8 @@ export class NodeRecord {
   expiresAt = Infinity;
   /** Its links, union of the held parts, one per neighbour (the cheapest if named twice), never
    *  itself: LINK_STRIDE int32s each (neighbour id, the origin's interface index for it, cost).
-   *  One flat array rather than one per field: every router holds every node, so the per-object
-   *  overhead of typed arrays counts (by thousands of nodes times thousands in the simulator). */
-  links: Int32Array = NO_LINKS;
+   *  One flat array rather than one per field: the per-object overhead counts, at every record. */
+  links: Links = NO_LINKS;
   /** The routed prefixes it claims: those of its held parts below the part count. */
   prefixes: readonly AnnouncedPrefix[] = NO_PREFIXES;
   /** The router's current route to this node (kept here so SPF can compare runs without a map). */
@@ -75,12 +81,12 @@ export class NodeRecord {
     readonly address: Uint8Array,
   ) {}
 
-  /** The bytes of part `part` held from before `sequence`: of the sequence held, if older, or,
-   *  while `sequence` is the one coming part by part, its stand-in. What a renewal to `sequence`
+  /** Part `part` held from before `sequence`: of the sequence held, if older, or, while
+   *  `sequence` is the one coming part by part, its stand-in. What a renewal to `sequence`
    *  renews. */
-  partBefore(part: number, sequence: number): Uint8Array | undefined {
-    if (this.sequence < sequence) return (this.parts[part] ?? this.standIns?.[part])?.bytes;
-    return this.sequence === sequence ? this.standIns?.[part]?.bytes : undefined;
+  partBefore(part: number, sequence: number): Part | undefined {
+    if (this.sequence < sequence) return this.parts[part] ?? this.standIns?.[part];
+    return this.sequence === sequence ? this.standIns?.[part] : undefined;
   }
 }
 
@@ -165,8 +171,8 @@ export class Lsdb {
   compactIds(): Int32Array | undefined {
     if (!this.ids.sparse) return undefined;
     const renumbered = this.ids.renumber();
-    const done = new Set<Int32Array>();
-    const remap = (links: Int32Array) => {
+    const done = new Set<Links>();
+    const remap = (links: Links) => {
       if (links.length === 0 || done.has(links)) return;
       done.add(links);
       for (let i = 0; i < links.length; i += LINK_STRIDE) links[i] = renumbered[links[i]!]!;
@@ -228,9 +234,8 @@ export class Lsdb {
   }
 
   /**
-   * Stores an announcement the caller checked is not stale (and verified). Its bytes are kept in
-   * a copy (the part's `bytes`, what to send on) if it has links to index, else as given, so
-   * then they must not be a view into a buffer that will be reused. Returns its record.
+   * Stores an announcement the caller checked is not stale (and verified), its bytes copied (the
+   * part's `signed`, what to send on). Returns its record.
    * `indexed` false keeps the bytes alone, its links not in the graph: a router's own, whose
    * live links are SPF's source and whose record no search reaches (at a hub of hundreds of
    * links, what the graph would hold of it was the largest part of its map but the bytes).
@@ -249,7 +254,7 @@ export class Lsdb {
     // The new part's references are taken before the old parts' are dropped, so a neighbour named
     // by both keeps its id.
     const n = indexed ? a.links.length : 0;
-    const { bytes, links } = n > 0 ? bytesAndLinks(a.bytes, n) : { bytes: a.bytes, links: NO_LINKS };
+    const links: Links = n > 0 ? new Array<number>(n * LINK_STRIDE) : NO_LINKS;
     for (let i = 0; i < n; i++) {
       const link = a.links[i]!;
       const id = this.intern(link.address);
@@ -258,7 +263,8 @@ export class Lsdb {
       links[i * LINK_STRIDE + 1] = link.index;
       links[i * LINK_STRIDE + 2] = link.cost;
     }
-    const part: Part = { parts: a.parts, mtu: a.mtu, bytes, links, prefixes: a.prefixes.length > 0 ? prefixesIn(a.prefixes, a.bytes, bytes) : NO_PREFIXES };
+    const signed = latin1(a.bytes, a.bytes.length);
+    const part: Part = { parts: a.parts, mtu: a.mtu, signed, links, prefixes: a.prefixes.length > 0 ? prefixesCopied(a.prefixes) : NO_PREFIXES };
     if (a.sequence > record.sequence && a.parts === 1) {
       this.dropParts(record); // whole as it comes: nothing need stand in
       record.sequence = a.sequence;
@@ -282,12 +288,12 @@ export class Lsdb {
       if (old) {
         this.dropPart(old);
         this.partCount--;
-        this.byteCount -= old.bytes.length;
+        this.byteCount -= old.signed.length;
       }
     }
     record.parts = withPart(record.parts, a.part, part);
     this.partCount++;
-    this.byteCount += bytes.length;
+    this.byteCount += signed.length;
     if (record.standIns) {
       // The part that stood in goes, so nothing is held or counted twice.
       const stoodIn = record.standIns[a.part];
@@ -372,7 +378,7 @@ export class Lsdb {
       if (!part) continue;
       this.dropPart(part);
       this.partCount--;
-      this.byteCount -= part.bytes.length;
+      this.byteCount -= part.signed.length;
     }
   }
 
@@ -407,7 +413,7 @@ export class Lsdb {
     } else {
       let total = 0;
       for (let p = 0; p < count; p++) total += partAt(record, p)?.links.length ?? 0;
-      const links = new Int32Array(total);
+      const links: Links = new Array<number>(total);
       // Where each neighbour already sits in the union; only needed past a few dozen links.
       const seen = total > 32 * LINK_STRIDE ? new Map<number, number>() : undefined;
       let n = 0;
@@ -454,26 +460,18 @@ function withPart(parts: (Part | undefined)[], p: number, part: Part): (Part | u
   return grown;
 }
 
-/** A copy of an announcement's bytes and room for its n links' ids, in one buffer: one array
- *  buffer fewer per part held (some 150 bytes of heap, at dozens of records a node). */
-function bytesAndLinks(announced: Uint8Array, n: number): { bytes: Uint8Array; links: Int32Array } {
-  const linksAt = (announced.length + 3) & ~3;
-  const buffer = new ArrayBuffer(linksAt + n * LINK_STRIDE * 4);
-  const bytes = new Uint8Array(buffer, 0, announced.length);
-  bytes.set(announced);
-  return { bytes, links: new Int32Array(buffer, linksAt, n * LINK_STRIDE) };
+/** The bytes of a part, in an array of their own (not a slice of a shared pool, which a queue of
+ *  resends would keep whole). */
+export function partBytes(part: Part): Uint8Array {
+  const bytes = new Uint8Array(part.signed.length);
+  Buffer.from(bytes.buffer).write(part.signed, 'latin1');
+  return bytes;
 }
 
-/** The prefixes with each delegation, a view of the announcement's bytes as decoded, made a view
- *  of `copy` (the part's bytes), so the decoded bytes are not kept beside it. */
-function prefixesIn(prefixes: readonly AnnouncedPrefix[], decoded: Uint8Array, copy: Uint8Array): readonly AnnouncedPrefix[] {
-  if (copy === decoded) return prefixes;
-  return prefixes.map((p) => {
-    const d = p.delegation;
-    if (!d || d.buffer !== decoded.buffer) return p;
-    const at = d.byteOffset - decoded.byteOffset;
-    return { ...p, delegation: copy.subarray(at, at + d.length) };
-  });
+/** The prefixes with each delegation, a view of the announcement's bytes as decoded, copied, so
+ *  the decoded bytes (the frame they came in) are not kept. A node claims a prefix or two. */
+function prefixesCopied(prefixes: readonly AnnouncedPrefix[]): readonly AnnouncedPrefix[] {
+  return prefixes.map((p) => (p.delegation ? { ...p, delegation: p.delegation.slice() } : p));
 }
 
 /** Part `p` of the record's newest sequence, or, while that has not come, its stand-in. */
@@ -491,7 +489,7 @@ function isWhole(parts: readonly (Part | undefined)[]): boolean {
 }
 
 /** True if `links` never names `self` and names no neighbour twice. */
-function isClean(links: Int32Array, self: number): boolean {
+function isClean(links: Links, self: number): boolean {
   if (links.length > 32 * LINK_STRIDE) {
     const ids = new Set<number>();
     for (let i = 0; i < links.length; i += LINK_STRIDE) ids.add(links[i]!);

@@ -81,7 +81,7 @@ import {
 import { RoutingCounters } from './counters.js';
 import { ACK_ENTRY_SIZE, Unacknowledged, ackPart, ackSequence, writeAckEntry } from './acknowledgements.js';
 import { readUint64BE } from '../util/bytes.js';
-import { LINK_STRIDE, Lsdb, type IdentityMemo, type NodeRecord, type Part } from './lsdb.js';
+import { LINK_STRIDE, Lsdb, partBytes, type IdentityMemo, type NodeRecord, type Part } from './lsdb.js';
 import { Spf, type Route, type SourceLinks } from './spf.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 
@@ -164,6 +164,8 @@ interface Flooded {
 /** An announcement stored but not yet flooded on: its origin was not known to be near enough. */
 interface HeldBack extends Flooded {
   record: NodeRecord;
+  /** The database's part these bytes are a copy of, by which duplicates find the entry. */
+  part: Part;
   sequence: number;
   at: number;
 }
@@ -238,7 +240,7 @@ export class Router {
   private readonly scope: MapScope;
   private heldBack: HeldBack[] = [];
   /** The held-back announcements by their bytes (the stored part's), to note who else has one. */
-  private readonly heldBackByBytes = new Map<Uint8Array, HeldBack>();
+  private readonly heldBackByPart = new Map<Part, HeldBack>();
   /** The parts of a record whose newest sequence is coming part by part, as they were when it
    *  was last whole: the links it takes back are found against them once it is whole again (the
    *  parts standing in meanwhile may lack a link that only moved to another part). */
@@ -277,7 +279,7 @@ export class Router {
   private readonly spf = new Spf();
   private selfId: number;
   private readonly neighbours = new Map<number, Neighbour>();
-  private sourceLinks: SourceLinks = new Int32Array(0);
+  private sourceLinks: SourceLinks = [];
 
   /** Highest sequence of ours seen: originated here, or left in the network by an earlier run. */
   private sequence = -1;
@@ -438,7 +440,7 @@ export class Router {
         // Held already: acknowledged (the sender may be resending it) and, since the sender has
         // it, not resent to it either, nor flooded on to it if it is still held back.
         acknowledge(off, sequence, part);
-        if (!ours && this.heldBackByBytes.size > 0) this.noteHolder(frame, off, sequence, part, link);
+        if (!ours && this.heldBackByPart.size > 0) this.noteHolder(frame, off, sequence, part, link);
         off += length;
         continue;
       }
@@ -504,16 +506,18 @@ export class Router {
           indices.add(index);
         }
       }
-      const bytes = record.parts[a.part]!.bytes; // the database's copy, which held-back entries are keyed by
+      const stored = record.parts[a.part]!;
+      // A copy: `a` is a view into the frame it came in, and resends keep it until acknowledged.
+      const bytes = a.bytes.slice();
       this.mapChanged();
       // The whole map: on at once. A scoped one: on at the next tick, once the sweep has said
       // whether it stays and how near it is, so that a node floods on only what it keeps, and
       // what it floods in a tick goes out in as few frames as it fits.
       if (this.scope.radius === Infinity) (fresh ??= []).push({ bytes, from: link, hops: this.hopsTo(record), base });
       else {
-        const h: HeldBack = { bytes, record, sequence: a.sequence, from: link, hops: 0, at: now, base };
+        const h: HeldBack = { bytes, record, part: stored, sequence: a.sequence, from: link, hops: 0, at: now, base };
         this.heldBack.push(h);
-        this.heldBackByBytes.set(bytes, h);
+        this.heldBackByPart.set(stored, h);
       }
     }
     // Acknowledged at the next tick too, with whatever else came from that neighbour by then.
@@ -767,7 +771,7 @@ export class Router {
     const waiting: HeldBack[] = [];
     const near: HeldBack[] = [];
     for (const h of this.heldBack) {
-      this.heldBackByBytes.delete(h.bytes);
+      this.heldBackByPart.delete(h.part);
       if (this.lsdb.records[h.record.id] !== h.record || h.record.sequence !== h.sequence) continue; // replaced, or forgotten
       if (this.floodsOn(h.record)) {
         h.hops = this.hopsTo(h.record);
@@ -775,7 +779,7 @@ export class Router {
       } else if (now - h.at < MAP_SCOPE_GRACE_MS) waiting.push(h);
     }
     this.heldBack = waiting;
-    for (const h of waiting) this.heldBackByBytes.set(h.bytes, h);
+    for (const h of waiting) this.heldBackByPart.set(h.part, h);
     if (near.length > 0) this.flood(near);
   }
 
@@ -853,9 +857,9 @@ export class Router {
   private isOwnEcho(frame: Uint8Array, off: number, length: number, sequence: number, part: number): boolean {
     if (sequence !== this.sequence) return sequence < this.sequence;
     const held = this.lsdb.recordOf(this.identity.publicKey, 0);
-    const bytes = held?.sequence === sequence ? held.parts[part]?.bytes : undefined;
-    if (!bytes || bytes.length !== length) return false;
-    for (let i = 0; i < length; i++) if (bytes[i] !== frame[off + i]) return false;
+    const signed = held?.sequence === sequence ? held.parts[part]?.signed : undefined;
+    if (signed === undefined || signed.length !== length) return false;
+    for (let i = 0; i < length; i++) if (signed.charCodeAt(i) !== frame[off + i]) return false;
     return true;
   }
 
@@ -902,7 +906,7 @@ export class Router {
       seen.add(n.id);
       source.push(n.id, link, DEFAULT_LINK_COST);
     }
-    this.sourceLinks = Int32Array.from(source);
+    this.sourceLinks = source;
     this.neighbourIds = seen;
   }
 
@@ -1002,9 +1006,9 @@ export class Router {
     const items: Flooded[] = [];
     for (const record of records) {
       const parts = record.parts.filter((p) => p !== undefined);
-      if (parts.some((p) => this.heldBackByBytes.has(p.bytes))) continue;
+      if (parts.some((p) => this.heldBackByPart.has(p))) continue;
       const route = record.route!;
-      for (const p of parts) items.push({ bytes: p.bytes, from: route.link, hops: route.hops });
+      for (const p of parts) items.push({ bytes: partBytes(p), from: route.link, hops: route.hops });
     }
     if (items.length > 0) this.flood(items);
   }
@@ -1030,7 +1034,7 @@ export class Router {
     const horizon = n?.horizon ?? Infinity;
     for (const [hops, record] of records.sort((a, b) => a[0] - b[0])) {
       if (hops + 1 > horizon) break;
-      for (const part of record.parts) if (part) all.push(part.bytes);
+      for (const part of record.parts) if (part) all.push(partBytes(part));
     }
     if (n) {
       const now = this.now();
@@ -1043,15 +1047,16 @@ export class Router {
    *  ours is still held back, it is not flooded on to that link. */
   private noteHolder(frame: Uint8Array, off: number, sequence: number, part: number, link: number): void {
     const record = this.lsdb.recordOf(frame, off + OFF_ORIGIN);
-    const bytes = record && record.sequence === sequence ? record.parts[part]?.bytes : undefined;
-    const h = bytes && this.heldBackByBytes.get(bytes);
+    const held = record && record.sequence === sequence ? record.parts[part] : undefined;
+    const h = held && this.heldBackByPart.get(held);
     if (h && h.from !== link) (h.holders ??= new Set()).add(link);
   }
 
   /** The sequence of the announcement that `bytes` (part `part`) signs again unchanged, if the
    *  record held has that part from before it (NodeRecord.partBefore). */
   private renewedBase(held: NodeRecord | undefined, part: number, bytes: Uint8Array): number | undefined {
-    const before = held?.partBefore(part, readSequence(bytes, 0));
+    const renewed = held?.partBefore(part, readSequence(bytes, 0));
+    const before = renewed && partBytes(renewed);
     return before && renews(before, bytes) ? readSequence(before, 0) : undefined;
   }
 
@@ -1082,9 +1087,9 @@ export class Router {
       const held = this.lsdb.recordOf(frame, off);
       // The base: the part held from before the new sequence (a stand-in while the new one comes
       // part by part, its renewals in two frames, say).
-      const before = held?.partBefore(part, sequence);
-      const heldBytes = before ?? held?.parts[part]?.bytes;
-      if (retell && heldBytes && sparable(heldBytes, base, sequence)) {
+      const beforePart = held?.partBefore(part, sequence);
+      const heldPart = beforePart ?? held?.parts[part];
+      if (retell && heldPart && sparable(partBytes(heldPart), base, sequence)) {
         retell = false;
         this.send(link, byteFrame(KIND_HOURLY_DISTANCE, this.toldHourly));
       }
@@ -1093,9 +1098,10 @@ export class Router {
         // and not flooded on to this neighbour either if it is still held back.
         this.counters.stale++;
         acks.push(renewalAck(frame, off));
-        if (this.heldBackByBytes.size > 0) this.noteHolder(frame, off - OFF_ORIGIN, sequence, part, link);
+        if (this.heldBackByPart.size > 0) this.noteHolder(frame, off - OFF_ORIGIN, sequence, part, link);
         continue;
       }
+      const before = beforePart && partBytes(beforePart);
       if (before && readSequence(before, 0) === base) rebuilt.push(applyRenewal(before, frame, off));
       else if (!held && nearlyFull) {
         this.counters.notKept++;
@@ -1413,7 +1419,7 @@ function equalKey(buf: Uint8Array, off: number, key: Uint8Array): boolean {
 
 function recordBytes(record: NodeRecord): number {
   let bytes = 0;
-  for (const part of record.parts) bytes += part?.bytes.length ?? 0;
+  for (const part of record.parts) bytes += part?.signed.length ?? 0;
   return bytes;
 }
 

@@ -15,7 +15,7 @@
 // No node is expanded at MAX_HOPS hops, so no route is longer than that; a node whose cheapest
 // path is longer may still be reached by a dearer, shorter one.
 import { MAX_HOPS } from './constants.js';
-import { LINK_STRIDE, type Lsdb, type NodeRecord } from './lsdb.js';
+import { LINK_STRIDE, type Links, type Lsdb, type NodeRecord } from './lsdb.js';
 
 /** A route; label and path are read-only (and shared: do not modify them). */
 export interface Route {
@@ -34,9 +34,9 @@ export interface Route {
   path: Uint8Array[];
 }
 
-/** The links SPF starts from (this node's live links): LINK_STRIDE int32s each, as in a record
+/** The links SPF starts from (this node's live links): LINK_STRIDE numbers each, as in a record
  *  (neighbour id in the database, our interface index for it, cost). */
-export type SourceLinks = Int32Array;
+export type SourceLinks = Links;
 
 /** What a route update changed. */
 export interface RouteChanges {

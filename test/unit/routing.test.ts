@@ -9,6 +9,7 @@ import { randomKeyPair } from '../../src/keys/x25519.js';
 import { RENEWAL_SIZE, signAnnouncements, verifyAnnouncement, writeRenewal } from '../../src/routing/announcement.js';
 import { DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_ANNOUNCEMENTS, KIND_DATABASE_REQUEST, KIND_HOURLY_DISTANCE, KIND_MAP_HORIZON, KIND_RENEWALS, LIFETIME_MS, LONG_REFRESH_MS, MAP_RADIUS, MAP_SCOPE_GRACE_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
 import { packFrames, Router, type MapScope, type Route } from '../../src/routing/router.js';
+import { partBytes, type Lsdb } from '../../src/routing/lsdb.js';
 
 const WALL_START = 1_750_000_000_000;
 
@@ -870,8 +871,9 @@ function earlierRevision(name: string) {
 
 /** The bytes of `origin`'s announcement (part `part`) that `node` holds. */
 function heldBytes(node: TestNode, origin: TestNode, part = 0): Uint8Array | undefined {
-  const lsdb = (node.router as unknown as { lsdb: { recordOf(key: Uint8Array, off: number): { parts: ({ bytes: Uint8Array } | undefined)[] } | undefined } }).lsdb;
-  return lsdb.recordOf(origin.key, 0)?.parts[part]?.bytes;
+  const lsdb = (node.router as unknown as { lsdb: Lsdb }).lsdb;
+  const held = lsdb.recordOf(origin.key, 0)?.parts[part];
+  return held && partBytes(held);
 }
 
 /** A KIND_RENEWALS frame of one renewal of `held` (an announcement's bytes) to a sequence 1000
