@@ -313,9 +313,9 @@ function report(what: string, results: PairResult[]): void {
 
 const { values, names } = benchArgs({ pairs: '300', 'steady-min': '720', hostile: '0.1', 'hello-age': '0' });
 const pairs = Number(values.pairs);
-// The steady window holds each periodic message in whole periods: the trees' beacons every 40
-// minutes (20 where a node of the thirteenth revision or before is below the root, which the
-// simulator has none of), the map's announcements every 12 hours (every 30 minutes only near a
+// The steady window holds each periodic message in whole periods: the trees' beacons every 120
+// minutes (40 or 20 where a node of an earlier revision is below the root, which the simulator
+// has none of), the map's announcements every 12 hours (every 30 minutes only near a
 // node of an earlier revision), so 12 hours by default. An unchanged locator's publish comes
 // every 72 hours or more, but each node's first at its own share of the period (lookups.ts
 // refreshPhaseOf), so any window sees the publishes at their steady rate; until the eighteenth

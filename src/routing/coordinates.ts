@@ -4,8 +4,12 @@
 // follow from the two lists alone. The coordinates of a node are also the label that leads to it
 // from the root.
 
+/** Coordinates as read from a frame (a Uint16Array) or held (a plain array: a typed array's view
+ *  and buffer took some 180 bytes before its first port, at every place a node holds). */
+export type Coordinates = ArrayLike<number>;
+
 /** Hops along the tree between the nodes at coordinates a and b. */
-export function treeDistance(a: Uint16Array, b: Uint16Array): number {
+export function treeDistance(a: Coordinates, b: Coordinates): number {
   const n = Math.min(a.length, b.length);
   let common = 0;
   while (common < n && a[common] === b[common]) common++;

@@ -13,6 +13,7 @@
 // Only the node itself can sign its locator, so no node can put another's address somewhere it
 // is not; an old locator cannot replace a newer one. The root key prefix says which tree the
 // coordinates are in: two locators' coordinates compare only under the same root.
+import type { Coordinates } from './coordinates.js';
 import { fcAddressBytes, isRovyAddress } from '../keys/address.js';
 import { XEDDSA_SIGNATURE_SIZE, type XeddsaSigner } from '../keys/xeddsa.js';
 import { bytesKey, readUint64BE, writeUint64BE } from '../util/bytes.js';
@@ -31,7 +32,7 @@ export interface TreePlace {
   tree: number;
   /** The first ROOT_PREFIX_SIZE bytes of the tree's root key. */
   root: Uint8Array;
-  coordinates: Uint16Array;
+  coordinates: Coordinates;
 }
 
 export interface Locator {
@@ -56,7 +57,8 @@ export function signLocator(sign: XeddsaSigner, key: Uint8Array, sequence: numbe
     bytes.set(p.root.subarray(0, ROOT_PREFIX_SIZE), off);
     off += ROOT_PREFIX_SIZE;
     bytes[off++] = p.coordinates.length;
-    for (const port of p.coordinates) {
+    for (let i = 0; i < p.coordinates.length; i++) {
+      const port = p.coordinates[i]!;
       bytes[off++] = port >>> 8;
       bytes[off++] = port & 0xff;
     }

@@ -40,7 +40,7 @@ import { IPV6_MIN_MTU } from '../util/protocol.js';
 import { CounterSet } from '../util/counters.js';
 import { RandomPool } from '../util/random-pool.js';
 import { TokenBucket } from '../util/token-bucket.js';
-import { treeDistance } from './coordinates.js';
+import { treeDistance, type Coordinates } from './coordinates.js';
 import { TREE_COUNT } from './constants.js';
 import { DhtTable, compareDistance } from './dht-table.js';
 import { ROOT_PREFIX_SIZE, addressOf, decodeLocator, signLocator, verifyLocator, type Locator, type TreePlace } from './locator.js';
@@ -1019,7 +1019,7 @@ export class Lookups {
   /** A request's payload. A FIND carries its target, our locator (whole, or `byReference`) and
    *  the locators we hold nearest its target (`known`, which its answer leaves out); a PROBE our
    *  place in the tree, for the return, and our key, for the tag. Each ends with the tag. */
-  private requestPayload(kind: number, id: Uint8Array, target: Uint8Array, coordinates: Uint16Array, pairKey: Uint8Array, known: Locator[] = [], byReference = false): Uint8Array {
+  private requestPayload(kind: number, id: Uint8Array, target: Uint8Array, coordinates: Coordinates, pairKey: Uint8Array, known: Locator[] = [], byReference = false): Uint8Array {
     let payload: Uint8Array;
     let body: number;
     if (kind === KIND_FIND) {

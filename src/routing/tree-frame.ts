@@ -19,6 +19,7 @@
 //   56+2d  u16  payload length
 //   58+2d       payload
 //   then   2c   the recorded interface indices, in the order of the nodes that received it
+import type { Coordinates } from './coordinates.js';
 import { readUint16BE, writeUint16BE } from '../util/bytes.js';
 import { ROOT_PREFIX_SIZE } from './locator.js';
 
@@ -43,7 +44,7 @@ export interface TreeFrame {
   root: Uint8Array;
   destination: Uint8Array;
   origin: Uint8Array;
-  coordinates: Uint16Array;
+  coordinates: Coordinates;
   payload: Uint8Array;
   /** Interface indices recorded by the nodes that received the frame, in order. */
   recorded: Uint16Array;

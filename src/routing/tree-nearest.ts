@@ -8,6 +8,7 @@
 // node) bounds the distance of the best of them, and is exact for the neighbours that share
 // exactly L. The least bound over the walk is the least distance: |x| + 1 steps, whatever the
 // number of neighbours.
+import type { Coordinates } from './coordinates.js';
 
 // A trie node's children are an array sorted by port, searched by halves: a Map each took some
 // 300 bytes, where most nodes have one child or two (a hub's own node has hundreds).
@@ -42,7 +43,7 @@ export class NearestIndex {
   private readonly root: TrieNode = trieNode(-1);
 
   /** Adds the neighbour at `link` whose place in the tree is `coordinates`. */
-  add(link: number, coordinates: Uint16Array): void {
+  add(link: number, coordinates: Coordinates): void {
     const length = coordinates.length;
     let node = this.root;
     for (let depth = 0; ; depth++) {
@@ -68,7 +69,7 @@ export class NearestIndex {
    * nearer than `within` hops or as near with a lower link than `known` (a neighbour at `within`
    * hops found otherwise); else `known` (-1: none).
    */
-  nearest(coordinates: Uint16Array, within: number, known = -1): number {
+  nearest(coordinates: Coordinates, within: number, known = -1): number {
     const length = coordinates.length;
     let best = within;
     let chosen = known;

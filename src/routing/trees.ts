@@ -37,7 +37,7 @@
 import { xeddsaSigner, type XeddsaSigner } from '../keys/xeddsa.js';
 import { bytesKey, readUint32BE, writeUint32BE } from '../util/bytes.js';
 import { CounterSet } from '../util/counters.js';
-import { treeDistance } from './coordinates.js';
+import { treeDistance, type Coordinates } from './coordinates.js';
 import { NearestIndex } from './tree-nearest.js';
 import {
   FRAME_ROUTING,
@@ -161,7 +161,7 @@ export interface Position {
    *  (isWhole). */
   links: readonly Uint8Array[];
   depth: number;
-  coordinates: Uint16Array;
+  coordinates: readonly number[];
 }
 
 interface Assembly {
@@ -374,7 +374,7 @@ export class Trees {
 
   /** The child (its place ours plus our link to it) one hop nearer than we are to
    *  `coordinates` in tree t, which it has below it; 0 if there is none. */
-  private childToward(t: number, coordinates: Uint16Array): number {
+  private childToward(t: number, coordinates: Coordinates): number {
     const own = this.own[t]!;
     const depth = own.position.depth;
     if (coordinates.length <= depth) return 0;
@@ -536,7 +536,7 @@ export class Trees {
    * neighbour nearest to them along the tree, if nearer than we are; 0 if they are ours; -1 if
    * no neighbour is nearer (the tree is changing, or our root is another).
    */
-  nextHop(t: number, rootKey: Uint8Array, coordinates: Uint16Array): number {
+  nextHop(t: number, rootKey: Uint8Array, coordinates: Coordinates): number {
     // A node of few neighbours looks at each (nextHops); the index is for a hub of hundreds.
     if (this.neighbours.size <= INDEX_FROM_NEIGHBOURS) return this.nextHops(t, rootKey, coordinates)[0] ?? -1;
     const own = this.own[t]!.position;
@@ -565,7 +565,7 @@ export class Trees {
    * nextHop's choice, the rest are other ways a source may try when that one fails ([0] if the
    * coordinates are ours, [] if no neighbour is nearer).
    */
-  nextHops(t: number, rootKey: Uint8Array, coordinates: Uint16Array): number[] {
+  nextHops(t: number, rootKey: Uint8Array, coordinates: Coordinates): number[] {
     const own = this.own[t]!.position;
     if (!equalKeys(own.beacon, 0, rootKey)) return [];
     const ours = treeDistance(own.coordinates, coordinates);
@@ -1042,7 +1042,7 @@ export class Trees {
       rank: this.rankOf(t, this.key),
       links: [],
       depth: 0,
-      coordinates: new Uint16Array(0),
+      coordinates: [],
     };
   }
 
@@ -1063,7 +1063,7 @@ export class Trees {
       if (shared > known) [known, source] = [shared, p];
     }
     const links: Uint8Array[] = new Array(depth);
-    const coordinates = new Uint16Array(depth);
+    const coordinates = new Array<number>(depth);
     // The links not shared are views of one copy: an array buffer per link cost some 90 bytes of
     // heap more than its 98 of data.
     let copy: Uint8Array | undefined;
@@ -1276,7 +1276,7 @@ function better(a: Position, la: number, b: Position, lb: number, current: numbe
  *  is avoided. */
 interface Loss {
   root: Uint8Array;
-  coordinates: Uint16Array;
+  coordinates: readonly number[];
   until: number;
 }
 
@@ -1307,9 +1307,9 @@ function avoidsLosses(own: OwnTree, p: Position, now: number): boolean {
 }
 
 /** The coordinates of the child of `p` at `port`: p's and the port. */
-function childCoordinates(p: Position, port: number): Uint16Array {
-  const coordinates = new Uint16Array(p.depth + 1);
-  coordinates.set(p.coordinates, 0);
+function childCoordinates(p: Position, port: number): number[] {
+  const coordinates = new Array<number>(p.depth + 1);
+  for (let i = 0; i < p.depth; i++) coordinates[i] = p.coordinates[i]!;
   coordinates[p.depth] = port;
   return coordinates;
 }

@@ -79,10 +79,6 @@ function beaconAlone(p: Position, frame: Uint8Array): Uint8Array {
   return stateFrame(frame[2]!, readUint32BE(frame, 3), beacon, [], p.depth);
 }
 
-function bytesOf(coordinates: Uint16Array): Uint8Array {
-  return new Uint8Array(coordinates.buffer, coordinates.byteOffset, coordinates.byteLength);
-}
-
 function compare(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return 0;
@@ -106,7 +102,7 @@ function treeProblems(sim: Sim, alive: (i: number) => boolean = () => true): str
         if (!alive(peer.index) || !sim.linkIsUp(node.index, peer.index)) continue;
         const held = peer.agent.neighbourPosition(peer.ifaceTo.get(node.index)!, t);
         // (Its links only where the peer keeps them: a neighbour's place may be held by its coordinates.)
-        const stale = !held || held.depth !== p.depth || compare(held.beacon.subarray(0, 32), p.beacon.subarray(0, 32)) !== 0 || compare(bytesOf(held.coordinates), bytesOf(p.coordinates)) !== 0;
+        const stale = !held || held.depth !== p.depth || compare(held.beacon.subarray(0, 32), p.beacon.subarray(0, 32)) !== 0 || held.coordinates.join() !== p.coordinates.join();
         if (stale || (held.links.length > 0 && compare(Buffer.concat(held.links), Buffer.concat(p.links)) !== 0)) problems.push(`tree ${t}: node ${peer.index} holds an old position of ${node.index}`);
       }
     }
@@ -173,7 +169,7 @@ test('trees form on a mesh: lowest-ranked root, BFS depths, greedy forwarding re
       if (parent === 0) continue;
       const p = node.agent.position(t);
       const q = sim.nodes[node.peers[parent]!]!.agent.position(t);
-      assert.deepEqual(Array.from(p.coordinates.subarray(0, q.depth)), Array.from(q.coordinates));
+      assert.deepEqual(p.coordinates.slice(0, q.depth), q.coordinates);
     }
   }
 });
