@@ -311,15 +311,16 @@ function report(what: string, results: PairResult[]): void {
   console.log(`    stretch of the first route ${quantiles(ok.map((r) => r.firstStretch).filter((x) => !Number.isNaN(x)))}; after the probes ${quantiles(ok.map((r) => r.bestStretch))}`);
 }
 
-const { values, names } = benchArgs({ pairs: '300', 'steady-min': '720', hostile: '0.1', 'hello-age': '0' });
+const { values, names } = benchArgs({ pairs: '300', 'steady-min': '1440', hostile: '0.1', 'hello-age': '0' });
 const pairs = Number(values.pairs);
 // The steady window holds each periodic message in whole periods: the trees' beacons every 120
 // minutes (40 or 20 where a node of an earlier revision is below the root, which the simulator
-// has none of), the map's announcements every 12 hours (every 30 minutes only near a
-// node of an earlier revision), so 12 hours by default. An unchanged locator's publish comes
-// every 72 hours or more, but each node's first at its own share of the period (lookups.ts
-// refreshPhaseOf), so any window sees the publishes at their steady rate; until the eighteenth
-// revision they came all at once, and only `--steady-min 4350` held them.
+// has none of), the map's announcements every day (every 12 hours or 30 minutes only near a
+// node of an earlier revision), so a day by default (12 hours before the twentieth revision).
+// An unchanged locator's publish comes every 72 hours or more, but each node's first at its own
+// share of the period (lookups.ts refreshPhaseOf), so any window sees the publishes at their
+// steady rate; until the eighteenth revision they came all at once, and only `--steady-min 4350`
+// held them.
 const steadyMin = Number(values['steady-min']);
 const hostile = Number(values.hostile);
 const lastHelloAge = Number(values['hello-age']);

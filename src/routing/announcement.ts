@@ -295,7 +295,7 @@ export function verifyAnnouncement(a: Announcement): boolean {
 }
 
 // A renewal (docs/PROTOCOL.md §4, "Renewals"): the origin re-signs an unchanged announcement
-// periodically (LONG_REFRESH_MS, or REFRESH_MS near a node of an earlier revision) with a new
+// periodically (DAILY_REFRESH_MS, or more often near a node of an earlier revision) with a new
 // sequence, and a neighbour that holds the one before needs only the new sequence and signature to
 // rebuild the new one byte for byte.
 //

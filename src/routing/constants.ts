@@ -25,6 +25,11 @@ export const KIND_RENEWALS = 9;
  *  after its last new sequence (an earlier revision's), one byte: 1 or 2, or 255 for none within
  *  2 hops. Only such a node, and the nodes that pass renewals on to it, need the half-hourly ones. */
 export const KIND_HOURLY_DISTANCE = 10;
+/** Twelfth kind (twentieth revision): the hops from the sender to the nearest node that forgets an
+ *  announcement 25 hours after its last new sequence (of the tenth to nineteenth revision, or
+ *  earlier), one byte as the hourly distance's. Only such a node, and the nodes that pass
+ *  renewals on to it, need a period crossed every twelve hours; the rest, every day. */
+export const KIND_DAILY_DISTANCE = 12;
 /** An announcement sent to a neighbour is sent again this long after, unacknowledged (then twice
  *  as long each time, at most RETRANSMIT_MAX_MS): well above a mesh link's round trip. */
 export const RETRANSMIT_MS = 1000;
@@ -49,23 +54,33 @@ export const MIN_ORIGINATION_INTERVAL_MS = 1000;
  *  forgets it an hour after its last new sequence, is within MAP_RADIUS hops (KIND_HOURLY_DISTANCE
  *  says), so that it never expires there even if one refresh is lost. */
 export const REFRESH_MS = 30 * 60_000;
-/** Otherwise this often (tenth revision): a node gone is out of every map within seconds
- *  (unreachable, its neighbours' announcements no longer name it; MAP_SCOPE_GRACE_MS), and
- *  reliable flooding carries every change, so the refresh is only a bound on how long a copy
- *  that somehow missed one can live. A renewal whose sequences lie in different periods of this
- *  length goes to every neighbour; the half-hourly ones between, only towards nodes that need
- *  them. An origin makes its sequence cross into the next period at least this often. */
+/** Otherwise this often while a node of the tenth to nineteenth revision, which forgets it 25
+ *  hours after its last new sequence, is within MAP_RADIUS hops (KIND_DAILY_DISTANCE says): a
+ *  node gone is out of every map within seconds (unreachable, its neighbours' announcements no
+ *  longer name it; MAP_SCOPE_GRACE_MS), and reliable flooding carries every change, so the
+ *  refresh is only a bound on how long a copy that somehow missed one can live. A renewal whose
+ *  sequences lie in different periods of this length goes to every neighbour but those that
+ *  need only DAILY_REFRESH_MS's; the half-hourly ones between, only towards nodes that need
+ *  them. An origin with such a node near makes its sequence cross into the next period at least
+ *  this often. */
 export const LONG_REFRESH_MS = 12 * 60 * 60_000;
+/** Otherwise this often (twentieth revision), and the same of the periods: a renewal whose
+ *  sequences lie in different periods of this length goes to every neighbour, and every origin
+ *  crosses one at least this often. A hub sent its neighbours a renewal of every node its flood
+ *  reaches each time, the largest part of its steady traffic (powerlaw-10000's: 28 of 48 B/s). */
+export const DAILY_REFRESH_MS = 24 * 60 * 60_000;
 /** Another node's announcement is forgotten this long after the last new sequence of it arrived:
- *  its origin crosses a period at most LONG_REFRESH_MS after the last, and that renewal goes to
- *  everyone, so two such periods and a margin: one lost crossing loses nothing. */
-export const LIFETIME_MS = 2 * LONG_REFRESH_MS + 2 * REFRESH_MS;
+ *  its origin crosses a day's period at most DAILY_REFRESH_MS after the last, and that renewal
+ *  goes to everyone, so two such periods and a margin: one lost crossing loses nothing. (25
+ *  hours, two of LONG_REFRESH_MS's, before the twentieth revision.) */
+export const LIFETIME_MS = 2 * DAILY_REFRESH_MS + 2 * REFRESH_MS;
 /** A node within HOURLY_REACH of a node of an earlier revision tells its neighbours so again this
- *  often: a lost change of its hourly distance would leave that node without renewals. */
+ *  often: a lost change of its hourly (or daily) distance would leave that node without renewals. */
 export const HOURLY_DISTANCE_RESEND_MS = 5 * 60_000;
-/** A neighbour that has not said its KIND_HOURLY_DISTANCE this long after its link came up is
- *  of an earlier revision (the kind goes with the link's first frames); until then it is sent
- *  the half-hourly renewals but does not make this node tell its own neighbours that one is near. */
+/** A neighbour that has not said its KIND_HOURLY_DISTANCE (KIND_DAILY_DISTANCE) this long after
+ *  its link came up is of an earlier revision (the kind goes with the link's first frames); until
+ *  then it is sent the half-hourly (twelve-hourly) renewals but does not make this node tell its
+ *  own neighbours that one is near. */
 export const HOURLY_DISTANCE_GRACE_MS = 5000;
 
 /** New sequences of one origin are taken at most one per this interval, after a burst of

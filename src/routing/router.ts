@@ -23,18 +23,21 @@
 //                       from; we send it nothing from farther, and our database if it widened.
 //                       A database request is answered with the database; if that went to
 //                       the neighbour lately, only once the time is up (answerDatabaseRequest).
-//                       An hourly-distance frame: how near the neighbour is to a node of an
-//                       earlier revision, which needs the half-hourly renewals (below).
+//                       An hourly- or daily-distance frame: how near the neighbour is to a node
+//                       of an earlier revision, which needs the half-hourly renewals, or a
+//                       period crossed every twelve hours (below).
 //   tick                every TICK_MS while there is work (workDue() says when there is): forget
 //                       expired announcements, originate our own when due, resend what is
 //                       unacknowledged, run SPF if anything changed, and tell routesChanged() if
 //                       routes did; once a second (and while announcements are held back),
 //                       sweep the scope: forget what lies out of it, flood on what is held back
 //                       and turned out near and kept, and tell the neighbours our horizon if it
-//                       changed, and how far the nearest node is that needs the half-hourly
-//                       renewals: an unchanged announcement is signed again every half hour
-//                       and sent only towards such nodes while one is within the radius, else
-//                       every twelve hours, to all.
+//                       changed, and how far the nearest nodes are that need the half-hourly
+//                       renewals or the twelve-hourly crossings: an unchanged announcement is
+//                       signed again every half hour and sent only towards the first while one
+//                       is within the radius, else every twelve hours, crossing a twelve-hour
+//                       period, sent only towards the second while one is within, else every
+//                       day, crossing a day's period, to all.
 //   lookup / routeTo    the data plane's questions; lookup reads an address in place and
 //                       allocates nothing.
 import {
@@ -59,11 +62,13 @@ import {
   KIND_ACKNOWLEDGEMENTS,
   KIND_ANNOUNCEMENTS,
   KIND_DATABASE_REQUEST,
+  KIND_DAILY_DISTANCE,
   KIND_HOURLY_DISTANCE,
   KIND_MAP_HORIZON,
   KIND_RENEWALS,
   HOURLY_DISTANCE_GRACE_MS,
   HOURLY_DISTANCE_RESEND_MS,
+  DAILY_REFRESH_MS,
   LIFETIME_MS,
   LONG_REFRESH_MS,
   MAP_HORIZON_FULLNESS,
@@ -196,9 +201,43 @@ interface Neighbour {
    *  (KIND_HOURLY_DISTANCE; NO_HOURLY_NEAR: none within 2). 0 until it tells: it may be such a
    *  node itself (before the tenth revision, none tells). */
   hourlyDistance: number;
-  /** When its link came up (monotonic ms): a neighbour silent about its hourly distance for
-   *  HOURLY_DISTANCE_GRACE_MS after is of an earlier revision. */
+  /** Hops from it to the nearest node that needs a period crossed every twelve hours, as it told
+   *  us (KIND_DAILY_DISTANCE; NO_HOURLY_NEAR: none within 2). 0 until it tells: it may be such a
+   *  node itself (before the twentieth revision, none tells). */
+  dailyDistance: number;
+  /** When its link came up (monotonic ms): a neighbour silent about its hourly (daily) distance
+   *  for HOURLY_DISTANCE_GRACE_MS after is of an earlier revision. */
   upAt: number;
+}
+
+/** What a neighbour said before its link was reported up here (Router.early). */
+interface Early {
+  at: number;
+  renewals: boolean;
+  hourlyDistance: number;
+  dailyDistance: number;
+}
+
+/** One of the two distances a node tells its neighbours: to the nearest node that needs the
+ *  half-hourly renewals (it forgets an announcement an hour after its last new sequence: before
+ *  the tenth revision), or a period crossed every twelve hours (it forgets one after 25 hours:
+ *  before the twentieth). What it last told, when, and whether that may have changed since (a
+ *  neighbour came, went or told, or one is waiting out its grace). */
+class ToldDistance {
+  told = NO_HOURLY_NEAR;
+  toldAt = -Infinity;
+  due = false;
+
+  constructor(
+    readonly kind: typeof KIND_HOURLY_DISTANCE | typeof KIND_DAILY_DISTANCE,
+    /** The neighbours' field (Neighbour, Early) that holds theirs. */
+    readonly field: 'hourlyDistance' | 'dailyDistance',
+  ) {}
+
+  /** Whether what it told says such a node is within HOURLY_REACH. */
+  get near(): boolean {
+    return this.told <= HOURLY_REACH;
+  }
 }
 
 const KEY_SIZE = 32;
@@ -208,10 +247,11 @@ const DATABASE_REQUEST = Uint8Array.of(FRAME_ROUTING, KIND_DATABASE_REQUEST);
 const TAKES_RENEWALS = Uint8Array.of(FRAME_ROUTING, KIND_RENEWALS);
 /** A horizon byte that bounds nothing. */
 const NO_HORIZON = 255;
-/** An hourly-distance byte: no node that needs the half-hourly renewals within 2 hops. */
+/** An hourly- (daily-) distance byte: no node that needs the half-hourly renewals (the
+ *  twelve-hourly crossings) within 2 hops. */
 const NO_HOURLY_NEAR = 255;
-/** The farthest hourly distance told (a node past that, from a neighbour, is past the radius
- *  from us: MAP_RADIUS - 1). */
+/** The farthest hourly (daily) distance told (a node past that, from a neighbour, is past the
+ *  radius from us: MAP_RADIUS - 1). */
 const HOURLY_REACH = 2;
 /** IPv6's minimum MTU is the least an announcement may state, and FRAME_HEADER +
  *  ANNOUNCEMENT_PART_MAX at most, so every announcement fits in a frame. */
@@ -265,15 +305,14 @@ export class Router {
   private widenAfter = -Infinity;
   private horizonHoldMs = HORIZON_HOLD_MS;
   private narrowedAt = -Infinity;
-  /** The hourly distance last told to the neighbours (KIND_HOURLY_DISTANCE), and whether it may
-   *  have changed since (a neighbour came, went or told, or one is waiting out its grace). */
-  private toldHourly = NO_HOURLY_NEAR;
-  private hourlyToldAt = -Infinity;
-  private hourlyDue = false;
+  /** The hourly and the daily distance, as told to the neighbours. */
+  private readonly hourly = new ToldDistance(KIND_HOURLY_DISTANCE, 'hourlyDistance');
+  private readonly daily = new ToldDistance(KIND_DAILY_DISTANCE, 'dailyDistance');
   /** What a neighbour said before its link was reported up here — that it takes renewals, its
-   *  hourly distance — taken when it is: the first frames a neighbour sends as its link comes up
-   *  may overtake the node's own report of that link. Forgotten after HOURLY_DISTANCE_GRACE_MS. */
-  private readonly early = new Map<number, { at: number; renewals: boolean; hourlyDistance: number }>();
+   *  hourly and daily distances — taken when it is: the first frames a neighbour sends as its
+   *  link comes up may overtake the node's own report of that link. Forgotten after
+   *  HOURLY_DISTANCE_GRACE_MS. */
+  private readonly early = new Map<number, Early>();
 
   private readonly lsdb: Lsdb;
   private readonly spf = new Spf();
@@ -289,9 +328,10 @@ export class Router {
    *  one we made last, so the next goes whole even if it signs that one again unchanged (a
    *  renewal of it, spared to most neighbours, would leave them the earlier run's). */
   private earlierRunSeen = false;
-  /** When our sequence last entered a new LONG_REFRESH_MS period (monotonic ms; none yet: our
-   *  first origination is due anyway). */
+  /** When our sequence last entered a new LONG_REFRESH_MS period, and a new DAILY_REFRESH_MS one
+   *  (monotonic ms; none yet: our first origination is due anyway). */
   private crossedAt = Infinity;
+  private crossedDayAt = Infinity;
   /** The routed prefixes this node claims (setPrefixes). */
   private prefixes: readonly AnnouncedPrefix[] = [];
   private spfDue = true;
@@ -353,12 +393,14 @@ export class Router {
         horizon: Infinity,
         renewals: early?.renewals ?? false,
         hourlyDistance: early?.hourlyDistance ?? 0,
+        dailyDistance: early?.dailyDistance ?? 0,
         upAt: this.now(),
       });
       this.linksChanged();
     }
     this.send(link, TAKES_RENEWALS);
-    this.send(link, byteFrame(KIND_HOURLY_DISTANCE, this.toldHourly));
+    this.send(link, byteFrame(KIND_HOURLY_DISTANCE, this.hourly.told));
+    this.send(link, byteFrame(KIND_DAILY_DISTANCE, this.daily.told));
     this.sendDatabase(link, false);
     this.send(link, DATABASE_REQUEST);
     if (this.toldHorizon < this.scope.radius) this.send(link, byteFrame(KIND_MAP_HORIZON, this.toldHorizon));
@@ -400,7 +442,11 @@ export class Router {
       return;
     }
     if (frame.length >= FRAME_HEADER && frame[0] === FRAME_ROUTING && frame[1] === KIND_HOURLY_DISTANCE) {
-      this.receiveHourlyDistance(link, frame);
+      this.receiveDistance(this.hourly, link, frame);
+      return;
+    }
+    if (frame.length >= FRAME_HEADER && frame[0] === FRAME_ROUTING && frame[1] === KIND_DAILY_DISTANCE) {
+      this.receiveDistance(this.daily, link, frame);
       return;
     }
     if (frame.length < FRAME_HEADER || frame[0] !== FRAME_ROUTING || frame[1] !== KIND_ANNOUNCEMENTS) {
@@ -538,8 +584,8 @@ export class Router {
    *  (Trees.nextDue): what tick() checks, each as a time. */
   nextDue(): number {
     const now = this.now();
-    if (this.hasWork || this.hourlyDue) return now;
-    let due = Math.min(this.lsdb.expiresNext, this.lastOrigination + this.refreshInterval(), this.crossedAt + LONG_REFRESH_MS);
+    if (this.hasWork || this.hourly.due || this.daily.due) return now;
+    let due = Math.min(this.lsdb.expiresNext, this.lastOrigination + this.refreshInterval(), this.crossingDue());
     if (this.scope.radius !== Infinity) {
       // A sweep at rest does nothing while the map is as it was at the last one and no node
       // waits out its grace; a horizon not told yet is told at once, or when it may widen.
@@ -548,7 +594,7 @@ export class Router {
       if (horizon < this.toldHorizon) return now;
       if (horizon > this.toldHorizon) due = Math.min(due, this.widenAfter);
     }
-    if (this.toldHourly <= HOURLY_REACH) due = Math.min(due, this.hourlyToldAt + HOURLY_DISTANCE_RESEND_MS);
+    for (const d of [this.hourly, this.daily]) if (d.near) due = Math.min(due, d.toldAt + HOURLY_DISTANCE_RESEND_MS);
     for (const e of this.early.values()) due = Math.min(due, e.at + HOURLY_DISTANCE_GRACE_MS);
     return due;
   }
@@ -558,17 +604,17 @@ export class Router {
     const now = this.now();
     if (this.lsdb.expire(now) > 0) this.mapChanged();
     const since = now - this.lastOrigination;
-    // Also when our sequence has not crossed a period for LONG_REFRESH_MS (spareRenewal): after
-    // half-hourly renewals that most neighbours were spared, the long refresh counts from the last
-    // of them, and would leave those neighbours nearly a day without one.
-    if ((this.originationDue && since >= MIN_ORIGINATION_INTERVAL_MS) || since >= this.refreshInterval() || now - this.crossedAt >= LONG_REFRESH_MS) this.originate(now);
+    // Also when our sequence has not crossed a period for as long (spareRenewal): after renewals
+    // that most neighbours were spared, the long refresh counts from the last of them, and would
+    // leave those neighbours nearly a period more without one.
+    if ((this.originationDue && since >= MIN_ORIGINATION_INTERVAL_MS) || since >= this.refreshInterval() || now >= this.crossingDue()) this.originate(now);
     if (this.spfDue) this.runSpf();
     if (this.scope.radius !== Infinity && (this.heldBack.length > 0 || now - this.lastScopeSweep >= SCOPE_SWEEP_MS)) {
       this.sweepScope(now);
       if (this.spfDue) this.runSpf();
       this.tellHorizon(now);
     }
-    if (this.hourlyDue || (this.toldHourly <= HOURLY_REACH && now - this.hourlyToldAt >= HOURLY_DISTANCE_RESEND_MS)) this.tellHourlyDistance(now);
+    for (const d of [this.hourly, this.daily]) if (d.due || (d.near && now - d.toldAt >= HOURLY_DISTANCE_RESEND_MS)) this.tellDistance(d, now);
     for (const [link, e] of this.early) if (now - e.at >= HOURLY_DISTANCE_GRACE_MS) this.early.delete(link);
     if (this.databasesOwed > 0) this.sendOwedDatabases(now);
     this.retransmit(now);
@@ -881,7 +927,7 @@ export class Router {
 
   private dropNeighbour(link: number, n: Neighbour): void {
     if (n.databaseOwed) this.databasesOwed--;
-    this.hourlyDue = true;
+    this.hourly.due = this.daily.due = true;
     this.neighbours.delete(link);
     this.lsdb.unref(n.id);
   }
@@ -889,7 +935,7 @@ export class Router {
   // Rebuilds SPF's source links from the live ones, and schedules an announcement and an SPF run.
   private linksChanged(): void {
     this.buildSourceLinks();
-    this.hourlyDue = true;
+    this.hourly.due = this.daily.due = true;
     this.originationDue = true;
     this.mapChanged();
     this.onWorkDue?.();
@@ -912,13 +958,17 @@ export class Router {
 
   private originate(now: number): void {
     let sequence = Math.max(this.sequence + 1, Math.floor(this.wallNow()));
-    // Every node that keeps us must get a renewal that crosses a period (spareRenewal) within
-    // LONG_REFRESH_MS of the last: a sequence that runs ahead of the clock (stepped back, or an
-    // earlier run's above it) would otherwise never cross one, and is moved into the next period.
-    if (samePeriod(this.sequence, sequence) && now - this.crossedAt >= LONG_REFRESH_MS) {
-      sequence = (Math.floor(this.sequence / LONG_REFRESH_MS) + 1) * LONG_REFRESH_MS;
+    // Every node that keeps us must get a renewal that crosses a period (spareRenewal) within a
+    // period of the last: a day's, and twelve hours' where a node that needs those is near. A
+    // sequence that runs ahead of the clock (stepped back, or an earlier run's above it) would
+    // otherwise never cross one, and is moved into the next period.
+    if (samePeriod(this.sequence, sequence, DAILY_REFRESH_MS) && now - this.crossedDayAt >= DAILY_REFRESH_MS) {
+      sequence = nextPeriod(this.sequence, DAILY_REFRESH_MS);
+    } else if (this.needed(this.daily) && samePeriod(this.sequence, sequence, LONG_REFRESH_MS) && now - this.crossedAt >= LONG_REFRESH_MS) {
+      sequence = nextPeriod(this.sequence, LONG_REFRESH_MS);
     }
-    if (!samePeriod(this.sequence, sequence)) this.crossedAt = now;
+    if (!samePeriod(this.sequence, sequence, LONG_REFRESH_MS)) this.crossedAt = now;
+    if (!samePeriod(this.sequence, sequence, DAILY_REFRESH_MS)) this.crossedDayAt = now;
     const links: Link[] = [...this.neighbours]
       .sort((a, b) => a[0] - b[0])
       .map(([index, n]) => ({ address: n.address, index, cost: DEFAULT_LINK_COST }));
@@ -1068,7 +1118,7 @@ export class Router {
    *  unchanged, came to us before and was not kept, or was forgotten past the map's bounds, and
    *  would be again (a node that comes nearer, a new link and a wider horizon bring it whole).
    *  Taken whole, it was stored, checked and forgotten again at the next sweep, every twelve
-   *  hours: most of what powerlaw-10000's hub sent of the map (68 B/s then, 28 since). Any other
+   *  hours then: most of what powerlaw-10000's hub sent of the map (68 B/s then, 28 since). Any other
    *  whose base we lack is dropped, and, unacknowledged, comes again whole. */
   private receiveRenewals(link: number, frame: Uint8Array): void {
     const from = this.neighbours.get(link);
@@ -1077,9 +1127,10 @@ export class Router {
     const rebuilt: Uint8Array[] = [];
     const acks: Uint8Array[] = [];
     const nearlyFull = this.mapNearlyFull();
-    // A neighbour of the tenth revision (it told its own distance) that sends a renewal we told
-    // it we need not (spareRenewal) has missed what we told: it is told again.
-    let retell = from.hourlyDistance !== 0 && this.toldHourly > HOURLY_REACH;
+    // A neighbour that tells its own distance (of the tenth revision, or the twentieth for the
+    // daily one) and sends a renewal that what we told spares us (spareRenewal) has missed what
+    // we told: it is told again, once a frame.
+    let retold = false;
     let off = FRAME_HEADER;
     for (; off + RENEWAL_SIZE <= frame.length; off += RENEWAL_SIZE) {
       if (frame[off] === 0 && zerosFrom(frame, off)) break; // padding
@@ -1089,9 +1140,12 @@ export class Router {
       // part by part, its renewals in two frames, say).
       const beforePart = held?.partBefore(part, sequence);
       const heldPart = beforePart ?? held?.parts[part];
-      if (retell && heldPart && sparable(partBytes(heldPart), base, sequence)) {
-        retell = false;
-        this.send(link, byteFrame(KIND_HOURLY_DISTANCE, this.toldHourly));
+      if (!retold && heldPart && spared(heldPart.parts === 1, base, sequence, this.hourly.told, this.daily.told)) {
+        const missed = samePeriod(base, sequence, LONG_REFRESH_MS) ? this.hourly : this.daily;
+        if (from[missed.field] !== 0) {
+          retold = true;
+          this.send(link, byteFrame(missed.kind, missed.told));
+        }
       }
       if (this.lsdb.isStale(frame, off, sequence, part)) {
         // Held already (another neighbour was quicker): acknowledged, as a whole one would be,
@@ -1198,25 +1252,41 @@ export class Router {
   }
 
   /** How long an unchanged announcement of ours stands before it is signed again: REFRESH_MS
-   *  while a node that needs the half-hourly renewals may be within the radius (a neighbour
-   *  told it is within HOURLY_REACH of one, or has not told yet), else LONG_REFRESH_MS. */
+   *  while a node that needs the half-hourly renewals may be within the radius, else
+   *  LONG_REFRESH_MS while one that needs the twelve-hourly crossings may be, else
+   *  DAILY_REFRESH_MS. */
   private refreshInterval(): number {
-    for (const n of this.neighbours.values()) if (n.hourlyDistance <= HOURLY_REACH) return REFRESH_MS;
-    return LONG_REFRESH_MS;
+    if (this.needed(this.hourly)) return REFRESH_MS;
+    return this.needed(this.daily) ? LONG_REFRESH_MS : DAILY_REFRESH_MS;
+  }
+
+  /** When our sequence must cross a period next (originate): a day after it last crossed a
+   *  day's, and twelve hours after it last crossed twelve hours' while a node that needs those
+   *  may be within the radius. */
+  private crossingDue(): number {
+    const day = this.crossedDayAt + DAILY_REFRESH_MS;
+    return this.needed(this.daily) ? Math.min(day, this.crossedAt + LONG_REFRESH_MS) : day;
+  }
+
+  /** Whether a node that needs what `d` is about may be within the radius: a neighbour told it is
+   *  within HOURLY_REACH of one, or has not told yet. */
+  private needed(d: ToldDistance): boolean {
+    for (const n of this.neighbours.values()) if (n[d.field] <= HOURLY_REACH) return true;
+    return false;
   }
 
   /**
-   * Hops to the nearest node that needs the half-hourly renewals, as far as HOURLY_REACH: one more
-   * than the nearest neighbour's, where a neighbour that has not told its own for
+   * Hops to the nearest node that needs what `d` is about, as far as HOURLY_REACH: one more than
+   * the nearest neighbour's, where a neighbour that has not told its own for
    * HOURLY_DISTANCE_GRACE_MS since its link came up is such a node (one that has not told yet,
    * within that, counts as none: its first frames are on their way). Also whether one is still
    * within its grace, so that this is computed again.
    */
-  private hourlyDistance(now: number): { hops: number; waiting: boolean } {
+  private distance(d: ToldDistance, now: number): { hops: number; waiting: boolean } {
     let nearest = Infinity;
     let waiting = false;
     for (const n of this.neighbours.values()) {
-      let hops = n.hourlyDistance;
+      let hops = n[d.field];
       if (hops === 0 && now - n.upAt < HOURLY_DISTANCE_GRACE_MS) {
         hops = Infinity;
         waiting = true;
@@ -1226,40 +1296,41 @@ export class Router {
     return { hops: nearest <= HOURLY_REACH ? nearest : NO_HOURLY_NEAR, waiting };
   }
 
-  /** Tells every neighbour our hourly distance (KIND_HOURLY_DISTANCE) when it changed, and again
-   *  every HOURLY_DISTANCE_RESEND_MS while it is within reach: it says which of them are sent the
-   *  half-hourly renewals. A new link is told it as it comes up. */
-  private tellHourlyDistance(now: number): void {
-    const { hops, waiting } = this.hourlyDistance(now);
-    this.hourlyDue = waiting;
+  /** Tells every neighbour our distance `d` (its kind) when it changed, and again every
+   *  HOURLY_DISTANCE_RESEND_MS while it is within reach: it says which of them are sent the
+   *  half-hourly renewals (the twelve-hourly crossings). A new link is told it as it comes up. */
+  private tellDistance(d: ToldDistance, now: number): void {
+    const { hops, waiting } = this.distance(d, now);
+    d.due = waiting;
     // Told again every HOURLY_DISTANCE_RESEND_MS while within reach: a lost one would starve the
     // node of an earlier revision, and a neighbour taken for one by a lost first frame is found
     // out. A lost 255 is told again when a renewal shows it (receiveRenewals).
-    if (hops === this.toldHourly && (hops > HOURLY_REACH || now - this.hourlyToldAt < HOURLY_DISTANCE_RESEND_MS)) return;
-    this.toldHourly = hops;
-    this.hourlyToldAt = now;
-    const frame = byteFrame(KIND_HOURLY_DISTANCE, hops);
+    if (hops === d.told && (hops > HOURLY_REACH || now - d.toldAt < HOURLY_DISTANCE_RESEND_MS)) return;
+    d.told = hops;
+    d.toldAt = now;
+    const frame = byteFrame(d.kind, hops);
     for (const link of this.neighbours.keys()) this.send(link, frame);
   }
 
-  /** A neighbour's hourly distance (KIND_HOURLY_DISTANCE): 1, 2 or NO_HOURLY_NEAR, else malformed. */
-  private receiveHourlyDistance(link: number, frame: Uint8Array): void {
+  /** A neighbour's hourly (KIND_HOURLY_DISTANCE) or daily (KIND_DAILY_DISTANCE) distance: 1, 2
+   *  or NO_HOURLY_NEAR, else malformed. */
+  private receiveDistance(d: ToldDistance, link: number, frame: Uint8Array): void {
     const byte = byteOf(frame);
     if (!(byte === NO_HOURLY_NEAR || (byte >= 1 && byte <= HOURLY_REACH))) {
       this.counters.malformed++;
       return;
     }
     const n = this.neighbours.get(link);
-    if (!n) return void (this.earlyFrom(link).hourlyDistance = byte);
-    if (n.hourlyDistance === byte) return;
-    n.hourlyDistance = byte;
-    this.hourlyDue = true;
+    if (!n) return void (this.earlyFrom(link)[d.field] = byte);
+    if (n[d.field] === byte) return;
+    n[d.field] = byte;
+    d.due = true;
   }
 
   /** The entry for what a neighbour not reported up yet said (Router.early). */
-  private earlyFrom(link: number): { at: number; renewals: boolean; hourlyDistance: number } {
+  private earlyFrom(link: number): Early {
     let e = this.early.get(link);
-    if (!e) this.early.set(link, (e = { at: this.now(), renewals: false, hourlyDistance: 0 }));
+    if (!e) this.early.set(link, (e = { at: this.now(), renewals: false, hourlyDistance: 0, dailyDistance: 0 }));
     return e;
   }
 
@@ -1326,27 +1397,38 @@ function byteOf(frame: Uint8Array): number {
 
 /**
  * Whether a renewal (an announcement signed again unchanged: `base` set) need not go to neighbour
- * `n`: it and the nodes it passes renewals on to within the radius need only those that
- * renew past a LONG_REFRESH_MS period (n told no node needing the half-hourly ones is within
- * HOURLY_REACH of it). Decided from the sequences alone, so every node on a flood's way decides
- * the same: the renewal that goes on past such a neighbour goes on past all. Never a part of an
- * announcement in several parts: one part may change while another is signed again, and a
- * neighbour spared the unchanged one would hold it only as the new sequence's stand-in, which no
- * database carries on.
+ * `n`: it and the nodes it passes renewals on to within the radius need only those that renew
+ * past a period (spared).
  */
 function spareRenewal(h: Flooded, n: Neighbour): boolean {
-  return h.base !== undefined && n.hourlyDistance > HOURLY_REACH && sparable(h.bytes, h.base, readSequence(h.bytes, 0));
+  return h.base !== undefined && spared(h.bytes[OFF_PARTS] === 1, h.base, readSequence(h.bytes, 0), n.hourlyDistance, n.dailyDistance);
 }
 
-/** Whether a renewal from `base` to `sequence` of the announcement `bytes` (a part of it) may be
- *  spared to a neighbour that needs only those crossing a period (spareRenewal). */
-function sparable(bytes: Uint8Array, base: number, sequence: number): boolean {
-  return bytes[OFF_PARTS] === 1 && samePeriod(base, sequence);
+/**
+ * Whether a renewal from `base` to `sequence` (of an announcement in one part if `onePart`) may
+ * be spared to a neighbour that told these hourly and daily distances: one that told no node
+ * needing the half-hourly renewals is within HOURLY_REACH needs only the renewals that cross a
+ * DAILY_REFRESH_MS period, and those that cross a LONG_REFRESH_MS one if it told one needing
+ * those twelve-hourly crossings is within. Decided from the sequences alone, so every node on a
+ * flood's way decides the same: the renewal that goes on past such a neighbour goes on past all.
+ * Never a part of an announcement in several parts: one part may change while another is signed
+ * again, and a neighbour spared the unchanged one would hold it only as the new sequence's
+ * stand-in, which no database carries on.
+ */
+function spared(onePart: boolean, base: number, sequence: number, hourly: number, daily: number): boolean {
+  if (!onePart || hourly <= HOURLY_REACH || !samePeriod(base, sequence, DAILY_REFRESH_MS)) return false;
+  return daily > HOURLY_REACH || samePeriod(base, sequence, LONG_REFRESH_MS);
 }
 
-/** Whether two sequences (ms since the epoch, the origin's clock) lie in one LONG_REFRESH_MS period. */
-function samePeriod(base: number, sequence: number): boolean {
-  return Math.floor(base / LONG_REFRESH_MS) === Math.floor(sequence / LONG_REFRESH_MS);
+/** Whether two sequences (ms since the epoch, the origin's clock) lie in one period of `length`
+ *  (a day's periods are two of twelve hours' each). */
+function samePeriod(base: number, sequence: number, length: number): boolean {
+  return Math.floor(base / length) === Math.floor(sequence / length);
+}
+
+/** The start of the period of `length` after the one `sequence` lies in. */
+function nextPeriod(sequence: number, length: number): number {
+  return (Math.floor(sequence / length) + 1) * length;
 }
 
 /** Announcements packed in order into as few frames of at most `mtu` bytes as they fit. */

@@ -59,7 +59,7 @@ test('a rest tick before its node\'s nextDue does nothing: none sends, leaves wo
   assert.ok(sim.restTickAudit.ticks > 0.9 * (g.n * idleMs) / 1000, `${sim.restTickAudit.ticks} rest ticks audited`);
 });
 
-test('nor over three days on a line: the map\'s twelve-hourly refresh and the locator\'s publish every three days come when due', () => {
+test('nor over three days on a line: the map\'s daily refresh and the locator\'s publish every three days come when due', () => {
   const g = makeGraph('line', 12, Array.from({ length: 11 }, (_, i) => [i, i + 1] as [number, number]));
   const sim = makeSim(g, true);
   scenario(sim, 73 * HOUR_MS, [[0, 11]], 6, false);

@@ -7,7 +7,7 @@ import { fcAddressBytes } from '../../src/keys/address.js';
 import { generateKeyPair, type KeyPair } from '../../src/keys/keypair.js';
 import { randomKeyPair } from '../../src/keys/x25519.js';
 import { RENEWAL_SIZE, signAnnouncements, verifyAnnouncement, writeRenewal } from '../../src/routing/announcement.js';
-import { DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_ANNOUNCEMENTS, KIND_DATABASE_REQUEST, KIND_HOURLY_DISTANCE, KIND_MAP_HORIZON, KIND_RENEWALS, LIFETIME_MS, LONG_REFRESH_MS, MAP_RADIUS, MAP_SCOPE_GRACE_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
+import { DAILY_REFRESH_MS, DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_ANNOUNCEMENTS, KIND_DAILY_DISTANCE, KIND_DATABASE_REQUEST, KIND_HOURLY_DISTANCE, KIND_MAP_HORIZON, KIND_RENEWALS, LIFETIME_MS, LONG_REFRESH_MS, MAP_RADIUS, MAP_SCOPE_GRACE_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
 import { packFrames, Router, type MapScope, type Route } from '../../src/routing/router.js';
 import { partBytes, type Lsdb } from '../../src/routing/lsdb.js';
 
@@ -243,8 +243,8 @@ test('a line of five learns every route, labels of transit indices, hop counts',
     assert.equal(x.router.counters.spfRuns, before[i]!.spf);
     assert.equal(x.router.counters.framesSent, before[i]!.sent);
   });
-  // The twelve-hourly refresh: new announcements everywhere, SPF runs, but no route changed.
-  mesh.run(LONG_REFRESH_MS, 1000);
+  // The daily refresh: new announcements everywhere, SPF runs, but no route changed.
+  mesh.run(DAILY_REFRESH_MS, 1000);
   n.forEach((x, i) => {
     assert.ok(x.router.counters.spfRuns > before[i]!.spf);
     assert.equal(x.routeChanges, before[i]!.changes);
@@ -654,10 +654,10 @@ test('announcements expire LIFETIME after their last new sequence; live ones are
   mesh.run(120_000, 1000);
   assert.equal(a.router.stats().nodes, 2, 'x expired');
   assert.equal(b!.router.stats().nodes, 2);
-  // a and b refresh each other: each long refresh brings a newer sequence, and neither expires.
+  // a and b refresh each other: each daily refresh brings a newer sequence, and neither expires.
   for (let i = 0; i < 3; i++) {
     const held = heldBytes(a, b!);
-    mesh.run(LONG_REFRESH_MS, 10_000);
+    mesh.run(DAILY_REFRESH_MS, 10_000);
     assert.notDeepEqual(heldBytes(a, b!), held, `a got b's refresh ${i}`);
     assert.equal(a.route(b!)?.hops, 1);
   }
@@ -863,11 +863,19 @@ test('an announcement lost on a link is sent again until acknowledged, then no m
 });
 
 /** Loses what a node of the seventh revision or before neither sends nor takes, to and from
- *  `node`: renewals and hourly distances. It forgets an announcement an hour after its last new
- *  sequence. */
+ *  `node`: renewals and hourly and daily distances. It forgets an announcement an hour after its
+ *  last new sequence. */
 function earlierRevision(name: string) {
-  return (from: TestNode, to: TestNode, frame: Uint8Array) => (from.name === name || to.name === name) && (frame[1] === KIND_RENEWALS || frame[1] === KIND_HOURLY_DISTANCE);
+  return (from: TestNode, to: TestNode, frame: Uint8Array) => (from.name === name || to.name === name) && (frame[1] === KIND_RENEWALS || frame[1] === KIND_HOURLY_DISTANCE || frame[1] === KIND_DAILY_DISTANCE);
 }
+
+/** Loses what a node of the tenth to nineteenth revision neither sends nor takes, to and from
+ *  `node`: daily distances. It forgets an announcement 25 hours after its last new sequence. */
+function nineteenthRevision(name: string) {
+  return (from: TestNode, to: TestNode, frame: Uint8Array) => (from.name === name || to.name === name) && frame[1] === KIND_DAILY_DISTANCE;
+}
+
+const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined) => !!a && !!b && Buffer.from(a).equals(Buffer.from(b));
 
 /** The bytes of `origin`'s announcement (part `part`) that `node` holds. */
 function heldBytes(node: TestNode, origin: TestNode, part = 0): Uint8Array | undefined {
@@ -1005,7 +1013,7 @@ test('a renewal that comes by two ways before it is passed on goes back by neith
   mesh.run(3000);
   assert.equal(z.route(o)?.hops, 3);
   const before = heldBytes(z, o);
-  mesh.run(LONG_REFRESH_MS - 10_000, 1000);
+  mesh.run(DAILY_REFRESH_MS - 10_000, 1000);
   mesh.run(20_000);
   assert.notDeepEqual(heldBytes(z, o), before, "z holds o's next announcement");
   const hex = Buffer.from(o.key).toString('hex');
@@ -1016,7 +1024,7 @@ test('a renewal that comes by two ways before it is passed on goes back by neith
 
 const hexOf = (node: TestNode) => Buffer.from(node.key).toString('hex');
 
-test('where no node of an earlier revision is near, an unchanged announcement is signed again only every twelve hours, and nothing is sent between', () => {
+test('where no node of an earlier revision is near, an unchanged announcement is signed again only every day, and nothing is sent between', () => {
   const mesh = new Mesh();
   const n = line(mesh, 5);
   mesh.run(10_000);
@@ -1026,19 +1034,19 @@ test('where no node of an earlier revision is near, an unchanged announcement is
   routesRight();
   const sent = n.map((x) => x.router.counters.framesSent);
   const held = heldBytes(n[0]!, n[2]!);
-  // Eleven hours and a half: not a frame, and nothing forgotten.
-  mesh.run(LONG_REFRESH_MS - REFRESH_MS, 10_000);
+  // Twenty-three hours and a half: not a frame, and nothing forgotten.
+  mesh.run(DAILY_REFRESH_MS - REFRESH_MS, 10_000);
   n.forEach((x, i) => assert.equal(x.router.counters.framesSent, sent[i], `${x.name} sent something`));
   assert.deepEqual(heldBytes(n[0]!, n[2]!), held);
   routesRight();
-  // By the twelfth hour every node has signed again, and its renewals reached the map.
+  // By the twenty-fourth hour every node has signed again, and its renewals reached the map.
   mesh.run(REFRESH_MS - 10_000, 1000);
   mesh.run(20_000);
   assert.notDeepEqual(heldBytes(n[0]!, n[2]!), held, "n0 holds n2's next announcement");
   assert.deepEqual(heldBytes(n[0]!, n[2]!), heldBytes(n[2]!, n[2]!));
   assert.ok(n[1]!.renewalsTo.has(`n0:${hexOf(n[2]!)}`), 'as a renewal');
-  // A day on (a lifetime: two refreshes), nothing has expired.
-  mesh.run(LONG_REFRESH_MS, 10_000);
+  // Two days on (a lifetime: two refreshes), nothing has expired.
+  mesh.run(2 * DAILY_REFRESH_MS, 10_000);
   routesRight();
 });
 
@@ -1101,21 +1109,35 @@ test('an hourly distance that was lost is made good: by the next one told, or ag
   assert.equal(a.router.counters.announcementsOriginated, originated + 1);
 });
 
-test('an origin whose sequence runs ahead of its clock still crosses a twelve-hour period with each long refresh: no node forgets it', () => {
-  const mesh = new Mesh();
-  const n = ['n0', 'n1', 'n2', 'n3'].map((name) => mesh.add(name));
-  // n1's clock was two days fast when it signed, and is set right at once: its sequences run
-  // ahead of it, and max(sequence + 1, clock) never leaves their period by itself.
-  mesh.start(n[1]!, 2 * 24 * 60 * 60_000);
-  for (let i = 0; i + 1 < 4; i++) mesh.connect(n[i]!, n[i + 1]!, 100 + i, 200 + i + 1);
-  mesh.run(10_000);
-  n[1]!.wallOffset = 0;
-  for (let hour = 1; hour <= 40; hour++) {
-    mesh.run(60 * 60_000, 10_000);
-    assert.equal(n[0]!.route(n[2]!)?.hops, 2, `n0 → n2 through n1 after ${hour} hours`);
-    assert.equal(n[3]!.route(n[1]!)?.hops, 2, `n3 → n1 after ${hour} hours`);
-  }
-});
+for (const n0 of ['twentieth', 'nineteenth'] as const) {
+  test(`an origin whose sequence runs ahead of its clock still crosses a period with each refresh, a day's, or twelve hours' next to a node of the ${n0} revision: no node forgets it`, () => {
+    const mesh = new Mesh();
+    if (n0 === 'nineteenth') mesh.drop = nineteenthRevision('n0');
+    const n = ['n0', 'n1', 'n2', 'n3'].map((name) => mesh.add(name));
+    // n1's clock was two days fast when it signed, and is set right at once: its sequences run
+    // ahead of it, and max(sequence + 1, clock) never leaves their period by itself.
+    mesh.start(n[1]!, 2 * 24 * 60 * 60_000);
+    for (let i = 0; i + 1 < 4; i++) mesh.connect(n[i]!, n[i + 1]!, 100 + i, 200 + i + 1);
+    mesh.run(10_000);
+    n[1]!.wallOffset = 0;
+    // n0 gets n1's renewal that crosses a period at least once a period (a node of the
+    // nineteenth revision would forget it 25 hours after the last), and, past two lifetimes,
+    // neither n0 nor n3 forgot n1.
+    const period = n0 === 'nineteenth' ? LONG_REFRESH_MS : DAILY_REFRESH_MS;
+    let held = heldBytes(n[0]!, n[1]!);
+    let heldSince = mesh.now;
+    for (let hour = 1; hour <= (2 * LIFETIME_MS) / 3_600_000 + 2; hour++) {
+      for (let m = 0; m < 6; m++) {
+        mesh.run(10 * 60_000, 10_000);
+        const now = heldBytes(n[0]!, n[1]!);
+        if (!sameBytes(now, held)) [held, heldSince] = [now, mesh.now];
+        assert.ok(mesh.now - heldSince <= period + 10 * 60_000, `n0 waited over ${period / 3_600_000} hours for n1's renewal`);
+      }
+      assert.equal(n[0]!.route(n[2]!)?.hops, 2, `n0 → n2 through n1 after ${hour} hours`);
+      assert.equal(n[3]!.route(n[1]!)?.hops, 2, `n3 → n1 after ${hour} hours`);
+    }
+  });
+}
 
 test('near a node of an earlier revision, every part of an announcement in several parts goes to every neighbour, spared to none', () => {
   const mesh = new Mesh({ sharedVerify: true });
@@ -1137,15 +1159,19 @@ test('near a node of an earlier revision, every part of an announcement in sever
   }
 });
 
-test('an origin that stops signing every half hour still crosses a period within twelve hours of its last crossing', () => {
+for (const revision of ['twentieth', 'nineteenth'] as const) {
+  test(`an origin that stops signing every half hour still crosses a period within one of its last crossing: a day's, or twelve hours' next to a node of the ${revision} revision`, () => {
   const mesh = new Mesh();
   // x (of an earlier revision) — m — b — a — r: a signs every half hour, and r, which tells 255,
-  // is sent only the renewals that cross a period. Just before a period ends x goes, and a signs
-  // every twelve hours from its last half-hourly renewal on: r must not wait a day for the next.
-  mesh.drop = earlierRevision('n0');
+  // is sent only the renewals that cross a day's period (a twelve-hour one, if of the nineteenth
+  // revision). Just before a period ends x goes, and a signs every day (every twelve hours) from
+  // its last half-hourly renewal on: r must not wait two periods for the next.
+  const old = earlierRevision('n0');
+  const nineteenth = nineteenthRevision('n4');
+  mesh.drop = revision === 'nineteenth' ? (from, to, frame) => old(from, to, frame) || nineteenth(from, to, frame) : old;
   const [x, m, , a, r] = line(mesh, 5) as [TestNode, TestNode, TestNode, TestNode, TestNode];
   mesh.run(10_000);
-  const period = LONG_REFRESH_MS;
+  const period = revision === 'nineteenth' ? LONG_REFRESH_MS : DAILY_REFRESH_MS;
   const boundary = Math.ceil(mesh.wall / period) * period;
   let changedAt = [mesh.now];
   let held = heldBytes(r, a);
@@ -1164,6 +1190,59 @@ test('an origin that stops signing every half hour still crosses a period within
   for (let i = 1; i < changedAt.length; i++) assert.ok(changedAt[i]! - changedAt[i - 1]! <= period + 60_000, `r waited ${((changedAt[i]! - changedAt[i - 1]!) / 3_600_000).toFixed(1)} h for a's renewal`);
   assert.ok(changedAt.length >= 3);
   assert.equal(r.route(a)?.hops, 1);
+  });
+}
+
+test('a node of the nineteenth revision gets a period crossed every twelve hours by the nodes within 3 hops of it; the rest of the mesh signs again every day', () => {
+  const mesh = new Mesh();
+  // n0 tells no daily distance: after the grace n1 tells 1, n2 tells 2; n1–n3 sign again every
+  // twelve hours, and send the renewals that cross a twelve-hour period but not a day's towards
+  // n0 only. WALL_START lies 15.1 hours into a day's period of the origins' clocks: the renewals
+  // after 12 and 36 hours cross a day's period, those after 24 and 48 hours a twelve-hour one only.
+  mesh.drop = nineteenthRevision('n0');
+  const n = line(mesh, 8);
+  mesh.run(10_000);
+  const originated = n.map((x) => x.router.counters.announcementsOriginated);
+  const spared: number[] = [];
+  for (let round = 0; round < 4; round++) {
+    mesh.run(LONG_REFRESH_MS - 10_000, 10_000);
+    mesh.run(20_000, 1000);
+    for (const k of [1, 2, 3]) assert.ok(sameBytes(heldBytes(n[0]!, n[k]!), heldBytes(n[k]!, n[k]!)), `round ${round}: n0 holds n${k}'s newest`);
+    if (!sameBytes(heldBytes(n[4]!, n[3]!), heldBytes(n[3]!, n[3]!))) spared.push(round);
+    assert.equal(n[0]!.route(n[3]!)?.hops, 3);
+  }
+  assert.deepEqual(spared, [1, 3], "n3's renewals that crossed a twelve-hour period only were spared to n4");
+  n.forEach((x, k) => assert.equal(x.router.counters.announcementsOriginated - originated[k]!, k <= 3 ? 4 : 2, `n${k} signed again every ${k <= 3 ? 'twelve hours' : 'day'}`));
+});
+
+test('a daily distance that was lost is told again when a renewal shows it; a malformed one is counted and changes nothing', () => {
+  const mesh = new Mesh();
+  const [a, b] = line(mesh, 2) as [TestNode, TestNode];
+  mesh.run(10_000);
+  // b had told a 1 (a node of the nineteenth revision was near it then), and its 255 since was
+  // lost: a signs every twelve hours, and its renewal that crosses a twelve-hour period only
+  // makes b tell it 255 again; a signs every day from then on.
+  const toldByB: number[] = [];
+  mesh.drop = (from, _to, frame) => {
+    if (from === b && frame[1] === KIND_DAILY_DISTANCE) toldByB.push(frame[2]!);
+    return false;
+  };
+  mesh.inject(a, a.linkTo(b), Uint8Array.of(FRAME_ROUTING, KIND_DAILY_DISTANCE, 1));
+  const originated = a.router.counters.announcementsOriginated;
+  mesh.run(2 * LONG_REFRESH_MS, 10_000);
+  assert.equal(a.router.counters.announcementsOriginated - originated, 2, 'a signed every twelve hours');
+  assert.deepEqual(toldByB, [255], 'b told a its daily distance again');
+  mesh.run(2 * DAILY_REFRESH_MS, 10_000);
+  assert.equal(a.router.counters.announcementsOriginated - originated, 4, 'a signs every day again');
+
+  // A distance of 0 or 3 (none is told: 255 stands for them), or one with bytes after it.
+  const malformed = a.router.counters.malformed;
+  for (const bad of [[0], [3], [255, 1], []]) mesh.inject(a, a.linkTo(b), Uint8Array.of(FRAME_ROUTING, KIND_DAILY_DISTANCE, ...bad));
+  assert.equal(a.router.counters.malformed - malformed, 4);
+  mesh.inject(a, a.linkTo(b), Uint8Array.of(FRAME_ROUTING, KIND_DAILY_DISTANCE, 255, 0, 0));
+  assert.equal(a.router.counters.malformed - malformed, 4, 'padding is not malformed');
+  mesh.run(DAILY_REFRESH_MS, 10_000);
+  assert.equal(a.router.counters.announcementsOriginated - originated, 5);
 });
 
 test("a lost hourly distance under 255 is told again within minutes: the node of an earlier revision gets every half-hourly renewal", () => {
@@ -1187,12 +1266,14 @@ test("a lost hourly distance under 255 is told again within minutes: the node of
   }
 });
 
-test("a neighbour's first frames that overtake the report of its link are not lost: its hourly distance and that it takes renewals", () => {
+test("a neighbour's first frames that overtake the report of its link are not lost: its hourly and daily distances and that it takes renewals", () => {
   const mesh = new Mesh();
   const [a, b] = [mesh.add('a'), mesh.add('b')];
   const toldByB: number[] = [];
+  const dailyByB: number[] = [];
   mesh.drop = (from, _to, frame) => {
     if (from === b && frame[1] === KIND_HOURLY_DISTANCE) toldByB.push(frame[2]!);
+    if (from === b && frame[1] === KIND_DAILY_DISTANCE) dailyByB.push(frame[2]!);
     return false;
   };
   a.wires.set(1, { peer: b, peerLink: 1 });
@@ -1203,8 +1284,9 @@ test("a neighbour's first frames that overtake the report of its link are not lo
   mesh.run(10_000);
   assert.equal(b.route(a)?.hops, 1);
   assert.deepEqual(toldByB, [255], 'b took a for a node of an earlier revision');
+  assert.deepEqual(dailyByB, [255], 'b took a for a node of the nineteenth revision or before');
   b.wholeTo.clear();
-  mesh.run(LONG_REFRESH_MS, 10_000);
+  mesh.run(DAILY_REFRESH_MS, 10_000);
   mesh.run(20_000);
   assert.ok(b.renewalsTo.has(`a:${hexOf(b)}`), 'b renewed its announcement to a');
   assert.ok(!b.wholeTo.has('a'), 'whole, as to a node that takes no renewals');
