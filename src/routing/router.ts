@@ -328,8 +328,8 @@ export class Router {
    *  one we made last, so the next goes whole even if it signs that one again unchanged (a
    *  renewal of it, spared to most neighbours, would leave them the earlier run's). */
   private earlierRunSeen = false;
-  /** When our sequence last entered a new LONG_REFRESH_MS period, and a new DAILY_REFRESH_MS one
-   *  (monotonic ms; none yet: our first origination is due anyway). */
+  /** When our sequence last entered a new LONG_REFRESH_MS period, and a new DAILY_REFRESH_MS one,
+   *  or our first origination came (monotonic ms; none yet: it is due anyway). */
   private crossedAt = Infinity;
   private crossedDayAt = Infinity;
   /** The routed prefixes this node claims (setPrefixes). */
@@ -967,8 +967,10 @@ export class Router {
     } else if (this.needed(this.daily) && samePeriod(this.sequence, sequence, LONG_REFRESH_MS) && now - this.crossedAt >= LONG_REFRESH_MS) {
       sequence = nextPeriod(this.sequence, LONG_REFRESH_MS);
     }
-    if (!samePeriod(this.sequence, sequence, LONG_REFRESH_MS)) this.crossedAt = now;
-    if (!samePeriod(this.sequence, sequence, DAILY_REFRESH_MS)) this.crossedDayAt = now;
+    // The first of a run goes whole to every neighbour (nothing of ours is held to renew), as a
+    // crossing does, though it may lie in the period of an earlier run's that came back first.
+    if (this.crossedAt === Infinity || !samePeriod(this.sequence, sequence, LONG_REFRESH_MS)) this.crossedAt = now;
+    if (this.crossedDayAt === Infinity || !samePeriod(this.sequence, sequence, DAILY_REFRESH_MS)) this.crossedDayAt = now;
     const links: Link[] = [...this.neighbours]
       .sort((a, b) => a[0] - b[0])
       .map(([index, n]) => ({ address: n.address, index, cost: DEFAULT_LINK_COST }));

@@ -10,6 +10,7 @@ import { RENEWAL_SIZE, signAnnouncements, verifyAnnouncement, writeRenewal } fro
 import { DAILY_REFRESH_MS, DATABASE_RESEND_MS, FRAME_ROUTING, KIND_ACKNOWLEDGEMENTS, KIND_ANNOUNCEMENTS, KIND_DAILY_DISTANCE, KIND_DATABASE_REQUEST, KIND_HOURLY_DISTANCE, KIND_MAP_HORIZON, KIND_RENEWALS, LIFETIME_MS, LONG_REFRESH_MS, MAP_RADIUS, MAP_SCOPE_GRACE_MS, REFRESH_MS, TICK_MS } from '../../src/routing/constants.js';
 import { packFrames, Router, type MapScope, type Route } from '../../src/routing/router.js';
 import { partBytes, type Lsdb } from '../../src/routing/lsdb.js';
+import { readUint64BE } from '../../src/util/bytes.js';
 
 const WALL_START = 1_750_000_000_000;
 
@@ -1138,6 +1139,45 @@ for (const n0 of ['twentieth', 'nineteenth'] as const) {
     }
   });
 }
+
+test("an origin whose first announcement of a run follows its earlier run's, signed when its clock was days fast, still crosses a day's period within a day: no node forgets it", () => {
+  const mesh = new Mesh();
+  const [a, x, b] = line(mesh, 3) as [TestNode, TestNode, TestNode];
+  mesh.start(x, 3 * DAILY_REFRESH_MS);
+  x.router.linkUp(x.linkTo(a), a.key);
+  x.router.linkUp(x.linkTo(b), b.key);
+  mesh.run(10_000);
+  assert.ok(readUint64BE(heldBytes(a, x)!, 33) > mesh.wall + 2 * DAILY_REFRESH_MS, "a holds the announcement x signed days ahead"); // its sequence, at offset 33
+  // x restarts with its clock right: its earlier run's announcement comes back before its first
+  // tick, and its first announcement lies in that one's period.
+  mesh.start(x, 0);
+  x.router.linkUp(x.linkTo(a), a.key);
+  x.router.linkUp(x.linkTo(b), b.key);
+  mesh.run(10_000);
+  for (let hour = 1; hour <= (LIFETIME_MS + DAILY_REFRESH_MS) / 3_600_000; hour++) {
+    mesh.run(60 * 60_000, 10_000);
+    assert.equal(b.route(a)?.hops, 2, `b → a through x after ${hour} hours`);
+  }
+});
+
+test('a lost daily distance under 255 is told again within minutes: the node of the nineteenth revision gets a twelve-hour period crossed every twelve hours', () => {
+  const mesh = new Mesh();
+  // n2's first daily distance to n3 (2) is lost: n3 would take itself for 3 hops from any node
+  // of the nineteenth revision, and sign every day, but for the one told again 5 minutes on.
+  const nineteenth = nineteenthRevision('n0');
+  let lost = 0;
+  mesh.drop = (from, to, frame) => nineteenth(from, to, frame) || (from.name === 'n2' && to.name === 'n3' && frame[1] === KIND_DAILY_DISTANCE && frame[2] === 2 && lost++ === 0);
+  const [x, , , a] = line(mesh, 4) as [TestNode, TestNode, TestNode, TestNode];
+  mesh.run(10_000);
+  assert.equal(lost, 1);
+  for (let round = 0; round < 3; round++) {
+    const before = heldBytes(x, a);
+    mesh.run(LONG_REFRESH_MS - 10_000, 10_000);
+    mesh.run(20_000);
+    assert.ok(!sameBytes(heldBytes(x, a), before), `round ${round}: x got a's renewal`);
+    assert.ok(sameBytes(heldBytes(x, a), heldBytes(a, a)));
+  }
+});
 
 test('near a node of an earlier revision, every part of an announcement in several parts goes to every neighbour, spared to none', () => {
   const mesh = new Mesh({ sharedVerify: true });
