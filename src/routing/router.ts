@@ -279,7 +279,7 @@ export class Router {
   private readonly maxDatabaseBytes: number;
   private readonly scope: MapScope;
   private heldBack: HeldBack[] = [];
-  /** The held-back announcements by their bytes (the stored part's), to note who else has one. */
+  /** The held-back announcements by the database's part they copy, to note who else has one. */
   private readonly heldBackByPart = new Map<Part, HeldBack>();
   /** The parts of a record whose newest sequence is coming part by part, as they were when it
    *  was last whole: the links it takes back are found against them once it is whole again (the
@@ -308,6 +308,7 @@ export class Router {
   /** The hourly and the daily distance, as told to the neighbours. */
   private readonly hourly = new ToldDistance(KIND_HOURLY_DISTANCE, 'hourlyDistance');
   private readonly daily = new ToldDistance(KIND_DAILY_DISTANCE, 'dailyDistance');
+  private readonly distances = [this.hourly, this.daily];
   /** What a neighbour said before its link was reported up here — that it takes renewals, its
    *  hourly and daily distances — taken when it is: the first frames a neighbour sends as its
    *  link comes up may overtake the node's own report of that link. Forgotten after
@@ -594,7 +595,7 @@ export class Router {
       if (horizon < this.toldHorizon) return now;
       if (horizon > this.toldHorizon) due = Math.min(due, this.widenAfter);
     }
-    for (const d of [this.hourly, this.daily]) if (d.near) due = Math.min(due, d.toldAt + HOURLY_DISTANCE_RESEND_MS);
+    for (const d of this.distances) if (d.near) due = Math.min(due, d.toldAt + HOURLY_DISTANCE_RESEND_MS);
     for (const e of this.early.values()) due = Math.min(due, e.at + HOURLY_DISTANCE_GRACE_MS);
     return due;
   }
@@ -614,7 +615,7 @@ export class Router {
       if (this.spfDue) this.runSpf();
       this.tellHorizon(now);
     }
-    for (const d of [this.hourly, this.daily]) if (d.due || (d.near && now - d.toldAt >= HOURLY_DISTANCE_RESEND_MS)) this.tellDistance(d, now);
+    for (const d of this.distances) if (d.due || (d.near && now - d.toldAt >= HOURLY_DISTANCE_RESEND_MS)) this.tellDistance(d, now);
     for (const [link, e] of this.early) if (now - e.at >= HOURLY_DISTANCE_GRACE_MS) this.early.delete(link);
     if (this.databasesOwed > 0) this.sendOwedDatabases(now);
     this.retransmit(now);
