@@ -14,6 +14,7 @@
 // whose renewals come in two frames) never takes its other links away meanwhile. Signatures are
 // the router's business: this module stores what it is given.
 import { fcAddressBytes } from '../keys/address.js';
+import { bytesKey } from '../util/bytes.js';
 import type { AnnouncedPrefix, Announcement } from './announcement.js';
 import { IdTable } from './id-table.js';
 import type { Route } from './spf.js';
@@ -204,7 +205,7 @@ export class Lsdb {
   /** The 32-byte key at the start of `publicKey`, copied, with its address: the memo's, if any. */
   private identityOf(publicKey: Uint8Array): Identity {
     const memo = this.identityMemo;
-    const k = memo && latin1(publicKey, 32);
+    const k = memo && bytesKey(publicKey.subarray(0, 32));
     let identity = k === undefined ? undefined : memo!.get(k);
     if (!identity) {
       const key = publicKey.slice(0, 32);
@@ -263,7 +264,7 @@ export class Lsdb {
       links[i * LINK_STRIDE + 1] = link.index;
       links[i * LINK_STRIDE + 2] = link.cost;
     }
-    const signed = latin1(a.bytes, a.bytes.length);
+    const signed = bytesKey(a.bytes);
     const part: Part = { parts: a.parts, mtu: a.mtu, signed, links, prefixes: a.prefixes.length > 0 ? prefixesCopied(a.prefixes) : NO_PREFIXES };
     if (a.sequence > record.sequence && a.parts === 1) {
       this.dropParts(record); // whole as it comes: nothing need stand in
@@ -501,10 +502,6 @@ function isClean(links: Links, self: number): boolean {
     for (let j = 0; j < i; j += LINK_STRIDE) if (links[j] === id) return false;
   }
   return true;
-}
-
-function latin1(bytes: Uint8Array, length: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('latin1');
 }
 
 // Records by 32-byte public key, looked up in place in a received frame: keyed by 30 bits of the
