@@ -832,7 +832,11 @@ export class Lookups {
       let stalled = 0;
       for (const c of lookup.candidates) {
         if (reopened >= LOOKUP_PARALLEL) break;
-        if (equalAddress(c.address, lookup.target)) continue;
+        // One that no way leads to (its locator's trees have re-formed since) would take the
+        // place of one that can be asked, each round: the nearest often are such while the trees
+        // re-form round a new root, and those past them that hold the target's locator went
+        // unasked until the timeout.
+        if (equalAddress(c.address, lookup.target) || !this.canAsk(c)) continue;
         if (c.state === 1) {
           if (now - c.askedAt < STALLED_MS || stalled > 0) continue;
           stalled++;
@@ -841,7 +845,12 @@ export class Lookups {
         reopened++;
       }
     }
-    if (silentFor >= RELOCATE_MS) this.askTarget(lookup, lookup.targetHops);
+    if (silentFor >= RELOCATE_MS) {
+      // The table may have learnt a newer locator of the target than the lookup was given (the
+      // one asked by may name places in trees that have re-formed since).
+      lookup.targetLocator = this.newestOf(lookup.target, lookup.targetLocator!);
+      this.askTarget(lookup, lookup.targetHops);
+    }
   }
 
   /** Asks a node in every tree we share a root with: a FIND in the tree where it is nearest (its
@@ -960,7 +969,26 @@ export class Lookups {
         }
       }
     }
-    return false;
+    // Its locator names places in trees that have re-formed since (round a new root, as after a
+    // root's crash or while a mesh starts): none of them is ours. The table may have learnt a
+    // newer one since the lookup took this (from a request of its own, or another answer).
+    const newest = this.newestOf(address, c.locator);
+    if (newest === c.locator) return false;
+    c.locator = newest;
+    c.tried.length = 0;
+    return this.askCandidate(lookup, c);
+  }
+
+  /** Whether a way leads to the candidate: it is a neighbour, or its newest locator known has a
+   *  place in a tree of ours. */
+  private canAsk(c: Candidate): boolean {
+    return this.isNeighbour(c.address) || this.newestOf(c.address, c.locator).places.some((p) => this.sharesRoot(p));
+  }
+
+  /** `locator` of the node at `address`, or the newer one of it the table holds. */
+  private newestOf(address: Uint8Array, locator: Locator): Locator {
+    const held = this.table.get(address);
+    return held && held.sequence > locator.sequence ? held.locator : locator;
   }
 
   /** Sends a request in `tree` by its greedy first hop (or `firstHop`, or the nearest hop not in
