@@ -1255,6 +1255,35 @@ test('a node of the nineteenth revision gets a period crossed every twelve hours
   n.forEach((x, k) => assert.equal(x.router.counters.announcementsOriginated - originated[k]!, k <= 3 ? 4 : 2, `n${k} signed again every ${k <= 3 ? 'twelve hours' : 'day'}`));
 });
 
+test("a neighbour whose first distances come late is not taken for one of an earlier revision within the grace: every distance told is 255, and none signs every half hour", () => {
+  // A neighbour's first frames, its distances among them, may come a while after its link is up
+  // here (the link comes up at each end by its own handshake message). It counts as one of an
+  // earlier revision only once it has been silent about them for HOURLY_DISTANCE_GRACE_MS: taken
+  // for one at once, its neighbour would tell 1, theirs 2, and sign every half hour.
+  const mesh = new Mesh();
+  const told: number[] = [];
+  const late: Uint8Array[] = [];
+  const isDistance = (frame: Uint8Array) => frame[1] === KIND_HOURLY_DISTANCE || frame[1] === KIND_DAILY_DISTANCE;
+  mesh.drop = (from, to, frame) => {
+    if (!isDistance(frame)) return false;
+    told.push(frame[2]!);
+    // n2's to n1 come 3 s late.
+    if (from.name !== 'n2' || to.name !== 'n1' || mesh.now >= 8_000) return false;
+    late.push(frame);
+    return true;
+  };
+  const n = line(mesh, 5);
+  mesh.run(3_000);
+  assert.equal(late.length, 2, "n2's two distances are on their way");
+  for (const frame of late) mesh.inject(n[1]!, n[1]!.linkTo(n[2]!), frame);
+  mesh.run(10_000);
+  assert.ok(told.length >= 2 * 8, `${told.length} distances told`);
+  assert.deepEqual(told.filter((d) => d !== 255), [], 'a distance under 255 was told');
+  const originated = n.map((x) => x.router.counters.announcementsOriginated);
+  mesh.run(2 * REFRESH_MS, 10_000);
+  n.forEach((x, k) => assert.equal(x.router.counters.announcementsOriginated, originated[k], `n${k} signed again within an hour`));
+});
+
 test('a daily distance that was lost is told again when a renewal shows it; a malformed one is counted and changes nothing', () => {
   const mesh = new Mesh();
   const [a, b] = line(mesh, 2) as [TestNode, TestNode];
