@@ -916,8 +916,8 @@ test('a target\'s nearest contact, silent when first asked, is asked again a rou
  * runs a second with only that, then a newer locator of the target reaches `learner`: the
  * source's table (from a request of the target's, say), the contact nearest the target past
  * those three that the lookup knows (from the target's publish; it was asked before), or the
- * three, whose own newer locators reach the source's table too. Returns, for five pairs, how long after that each
- * lookup found its target, or null for one that failed.
+ * three, whose own newer locators reach the source's table too. Returns, for five pairs, how long
+ * after that each lookup found its target, or null for one that failed.
  */
 function foundByNewerLocator(learner: 'source' | 'next contact' | 'nearest three'): (number | null)[] {
   const { sim, done } = meshOf80();
@@ -936,7 +936,8 @@ function foundByNewerLocator(learner: 'source' | 'next contact' | 'nearest three
     source.paths.expire(sim.now + 1);
     const index = (a: Uint8Array) => sim.nodes.findIndex((n) => compare(address(sim, n.index), a));
     const nearest = source.table.closest(target, 2 * DHT_BUCKET_SIZE).map((c) => index(c.address)).filter((i) => i !== d);
-    // The three nearest and the next are reached by the trees alone (not neighbours of the source).
+    // The three nearest and the one past them in the table are not neighbours of the source (a
+    // neighbour is asked over its link, whatever its locator says).
     if (!source.table.get(target) || nearest.length < 4 || nearest.slice(0, 4).some((i) => g.adjacency[s]!.includes(i))) continue;
     const three = nearest.slice(0, 3);
     const sequence = source.table.get(target)!.sequence;
@@ -972,19 +973,19 @@ function foundByNewerLocator(learner: 'source' | 'next contact' | 'nearest three
 
 test("a lookup asks its target by the newest locator the table holds, where the one it was given names trees that have re-formed", () => {
   // Asked by the old one until its timeout, a first packet on a mesh of nine just started waited
-  // 14 s, in one start of thirty. Now the next round of asking again (RELOCATE_MS) takes it.
+  // 14 s, in 8 starts of 480. Now the next round of asking again (RELOCATE_MS) takes it.
   const took = foundByNewerLocator('source');
   assert.ok(took.every((ms) => ms !== null && ms < 1_000), `found after ${took.join(', ')} ms`);
 });
 
 test('the contacts asked again are the nearest a way leads to: those whose locators name trees that have re-formed take no turn', () => {
   // Each round of asking again took the three first; the contact past them, which has learnt the
-  // target's newer locator since it answered, went unasked until the lookup's timeout.
+  // target's newer locator since it was asked, went unasked until the lookup's timeout.
   const took = foundByNewerLocator('next contact');
   assert.ok(took.every((ms) => ms !== null && ms < 1_000), `found after ${took.join(', ')} ms`);
 });
 
-test('a contact is asked by the newest locator of its the table holds: one the lookup took from an answer may name re-formed trees', () => {
+test('a contact is asked by the newest of its locators that the table holds: the one the lookup took from an answer may name re-formed trees', () => {
   const took = foundByNewerLocator('nearest three');
   assert.ok(took.every((ms) => ms !== null && ms < 1_000), `found after ${took.join(', ')} ms`);
 });
