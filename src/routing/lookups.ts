@@ -506,7 +506,7 @@ export class Lookups {
     if (held?.route) {
       // Known from its own request, say: the way it came is one tree's. The other trees may know
       // shorter ones.
-      const locator = newer(held.locator, this.table.get(address)?.locator ?? null);
+      const locator = this.newestOf(address, held.locator);
       if (locator && locator.sequence > held.probedSequence) this.probeAll(locator, null, 0);
       this.onLookupDone?.({ target: address.slice(), found: true, located: true, hops: 0, requests: 0, ms: 0 });
       return;
@@ -985,10 +985,11 @@ export class Lookups {
     return this.isNeighbour(c.address) || this.newestOf(c.address, c.locator).places.some((p) => this.sharesRoot(p));
   }
 
-  /** `locator` of the node at `address`, or the newer one of it the table holds. */
-  private newestOf(address: Uint8Array, locator: Locator): Locator {
+  /** `locator` of the node at `address` (null: none), or the newer one of it the table holds:
+   *  decoded only if it is newer. */
+  private newestOf<L extends Locator | null>(address: Uint8Array, locator: L): Locator | L {
     const held = this.table.get(address);
-    return held && held.sequence > locator.sequence ? held.locator : locator;
+    return held && (!locator || held.sequence > locator.sequence) ? held.locator : locator;
   }
 
   /** Sends a request in `tree` by its greedy first hop (or `firstHop`, or the nearest hop not in
@@ -1019,7 +1020,7 @@ export class Lookups {
     // to the node that has just asked by it.
     // (The trees' roots are asked by key and place alone, with no locator of theirs.)
     const given = 'bytes' in to ? (to as Locator) : null;
-    const toLocator = kind === KIND_FIND && lookup ? (newer(given, this.table.get(toAddress)?.locator ?? null) ?? undefined) : undefined;
+    const toLocator = kind === KIND_FIND && lookup ? (this.newestOf(toAddress, given) ?? undefined) : undefined;
     const known = lookup ? this.knownNear(lookup, toAddress, toLocator ? KNOWN_LISTED - 1 : KNOWN_LISTED) : [];
     const byReference = kind === KIND_FIND && !!lookup?.byReference && !!candidate && !candidate.whole;
     const payload = this.requestPayload(kind, id, target, ours.coordinates, pairKey, toLocator ? [toLocator, ...known] : known, byReference);

@@ -9,7 +9,7 @@ import { fcAddressBytes, isRovyKey } from '../../src/keys/address.js';
 import { randomKeyPair } from '../../src/keys/x25519.js';
 import { xeddsaSigner } from '../../src/keys/xeddsa.js';
 import { generateKeyPair } from '../../src/noise/primitives.js';
-import { signLocator } from '../../src/routing/locator.js';
+import { signLocator, type TreePlace } from '../../src/routing/locator.js';
 import { rootRank, compareRanks } from '../../src/routing/tree-proof.js';
 import { PairKeys, ROLE_ANSWER, ROLE_REQUEST, SharedPairKeys, TAG_SIZE, lookupTag } from '../../src/routing/lookup-tags.js';
 import { FRAME_TREE_ROUTED, KIND_FIND, decodeTreeFrame, encodeTreeFrame } from '../../src/routing/tree-frame.js';
@@ -924,7 +924,8 @@ function foundByNewerLocator(learner: 'source' | 'next contact' | 'nearest three
   const g = sim.graph;
   const random = rng(12);
   const took: (number | null)[] = [];
-  const noWay = (i: number, sequence: number) => signLocator(xeddsaSigner(sim.nodes[i]!.keys.privateKey), sim.nodes[i]!.keys.publicKey, sequence, []);
+  /** Node i's locator at `sequence`, signed by it; with no places, it leads nowhere. */
+  const signedBy = (i: number, sequence: number, places: TreePlace[] = []) => signLocator(xeddsaSigner(sim.nodes[i]!.keys.privateKey), sim.nodes[i]!.keys.publicKey, sequence, places);
   while (took.length < 5) {
     const s = Math.floor(random() * g.n);
     const d = Math.floor(random() * g.n);
@@ -941,8 +942,8 @@ function foundByNewerLocator(learner: 'source' | 'next contact' | 'nearest three
     if (!source.table.get(target) || nearest.length < 4 || nearest.slice(0, 4).some((i) => g.adjacency[s]!.includes(i))) continue;
     const three = nearest.slice(0, 3);
     const sequence = source.table.get(target)!.sequence;
-    source.table.add(noWay(d, sequence + 1), sim.now, false);
-    for (const i of three) source.table.add(noWay(i, source.table.get(address(sim, i))!.sequence + 1), sim.now, false);
+    source.table.add(signedBy(d, sequence + 1), sim.now, false);
+    for (const i of three) source.table.add(signedBy(i, source.table.get(address(sim, i))!.sequence + 1), sim.now, false);
     const ended = (done.get(s) ?? []).length;
     source.locate(target);
     sim.run(1_000);
@@ -951,15 +952,14 @@ function foundByNewerLocator(learner: 'source' | 'next contact' | 'nearest three
     // source's table held.
     const lookup = (source as unknown as { lookups: Map<string, { candidates: { address: Uint8Array; state: number }[] }> }).lookups.get(Buffer.from(target).toString('hex'))!;
     const next = index(lookup.candidates.find((c) => ![d, ...three].includes(index(c.address)))!.address);
-    const own = sim.nodes[d]!.agent.lookups.ownLocator;
-    const newer = signLocator(xeddsaSigner(sim.nodes[d]!.keys.privateKey), sim.nodes[d]!.keys.publicKey, sequence + 2, own.places);
+    const newer = signedBy(d, sequence + 2, sim.nodes[d]!.agent.lookups.ownLocator.places);
     if (learner === 'source') source.table.add(newer, sim.now, false);
     if (learner === 'next contact') sim.nodes[next]!.agent.lookups.table.add(newer, sim.now, false);
     if (learner === 'nearest three') {
       for (const i of three) {
         sim.nodes[i]!.agent.lookups.table.add(newer, sim.now, false);
         const theirs = sim.nodes[i]!.agent.lookups.ownLocator;
-        source.table.add(signLocator(xeddsaSigner(sim.nodes[i]!.keys.privateKey), sim.nodes[i]!.keys.publicKey, theirs.sequence + 2, theirs.places), sim.now, false);
+        source.table.add(signedBy(i, theirs.sequence + 2, theirs.places), sim.now, false);
       }
     }
     const learntAt = sim.now;

@@ -1277,6 +1277,7 @@ test("a neighbour whose first distances come late is not taken for one of an ear
   assert.equal(late.length, 2, "n2's two distances are on their way");
   for (const frame of late) mesh.inject(n[1]!, n[1]!.linkTo(n[2]!), frame);
   mesh.run(10_000);
+  // Each end of the four links tells both distances as it comes up.
   assert.ok(told.length >= 2 * 8, `${told.length} distances told`);
   assert.deepEqual(told.filter((d) => d !== 255), [], 'a distance under 255 was told');
   const originated = n.map((x) => x.router.counters.announcementsOriginated);
