@@ -27,6 +27,13 @@ const CONTEXT = new TextEncoder().encode('rovy.net v1 locator');
 /** The largest locator: every tree at the deepest place. */
 export const MAX_LOCATOR_SIZE = HEADER + TREE_COUNT * (1 + ROOT_PREFIX_SIZE + 1 + 2 * MAX_TREE_DEPTH) + XEDDSA_SIGNATURE_SIZE;
 
+/** Whether two roots are the same by their first ROOT_PREFIX_SIZE bytes (a place names its root
+ *  so; a full key or beacon may be given for either). */
+export function sameRootPrefix(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < ROOT_PREFIX_SIZE; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** A node's coordinates in one tree. */
 export interface TreePlace {
   tree: number;

@@ -43,7 +43,7 @@ import { TokenBucket } from '../util/token-bucket.js';
 import { treeDistance, type Coordinates } from './coordinates.js';
 import { TREE_COUNT } from './constants.js';
 import { DhtTable, compareDistance } from './dht-table.js';
-import { ROOT_PREFIX_SIZE, addressOf, decodeLocator, signLocator, verifyLocator, type Locator, type TreePlace } from './locator.js';
+import { ROOT_PREFIX_SIZE, addressOf, decodeLocator, sameRootPrefix, signLocator, verifyLocator, type Locator, type TreePlace } from './locator.js';
 import { PairKeys, type SharedPairKeys, ROLE_ANSWER, ROLE_REQUEST, ROLE_RETURN, TAG_SIZE, lookupTag, tagMatches } from './lookup-tags.js';
 import type { GoneNeighbour, Neighbour, NeighbourTable } from './neighbours.js';
 import { Paths, type FoundPath, type FoundRoute } from './paths.js';
@@ -217,6 +217,10 @@ export class LookupCounters extends CounterSet {
   storesTaken = 0;
   storesRefused = 0;
   deadEnds = 0;
+  /** Bootstrap rounds begun again (a locator signed under none of the roots of the last ones),
+   *  and contacts forgotten at the last round for naming none of our roots. */
+  roundsRestarted = 0;
+  astrayDropped = 0;
   malformed = 0;
   framesSent = 0;
   bytesSent = 0;
@@ -405,8 +409,12 @@ export class Lookups {
   /** The publish due is the periodic one, of a locator published whole before (cleared
    *  when it starts, or when a new locator is signed before it does). */
   private publishByReference = false;
-  /** When our first locator was signed (bootstrap rounds count from it), and rounds done. */
+  /** When our first locator was signed, or the first under none of the roots of the rounds
+   *  before (bootstrap rounds count from it), and rounds done. */
   private firstSignedAt = -1;
+  /** Our roots' key prefixes when the rounds last began, tree after tree (one array: four
+   *  small ones took 740 bytes of heap). */
+  private readonly rootsOfRounds = new Uint8Array(TREE_COUNT * ROOT_PREFIX_SIZE);
   /** When idle routes are looked for next (every PATHS_EXPIRY_CHECK_MS, not every tick). */
   private pathsExpireAt = -Infinity;
   private roundsDone = 0;
@@ -733,11 +741,11 @@ export class Lookups {
     return { key, locator: named, length: REFERENCE_SIZE, signed: named !== null };
   }
 
-  /** Bytes of lookup state: the table, the found routes, requests in flight (each with its pair
-   *  key), the pair keys kept. The routes to the neighbours are the neighbour table's. */
+  /** Bytes of lookup state: the table, the found routes, our locator and roots of the rounds,
+   *  requests in flight (each with its pair key), the pair keys kept. The routes to the neighbours are the neighbour table's. */
   stateBytes(): number {
     const requests = this.requests.size * (64 + KEY_SIZE);
-    return this.table.stateBytes() + this.paths.stateBytes() + (this.current?.bytes.length ?? 0) + requests + this.pairKeys.stateBytes();
+    return this.table.stateBytes() + this.paths.stateBytes() + (this.current?.bytes.length ?? 0) + this.rootsOfRounds.length + requests + this.pairKeys.stateBytes();
   }
 
   // --- lookups ---
@@ -1291,7 +1299,7 @@ export class Lookups {
       // it with it (with thirty real daemons, a node still named its place under a hub's
       // neighbour 2 s after it was back under the real root, and was not found meanwhile). Often
       // by way of another stopgap, better than the first: so for STOPGAP_MS, any root.
-      else if (signed && now - (this.stopgapSignedAt[t] ?? -Infinity) < STOPGAP_MS && !equalPrefix(p.beacon, signed.beacon)) this.placeLost = true;
+      else if (signed && now - (this.stopgapSignedAt[t] ?? -Infinity) < STOPGAP_MS && !sameRootPrefix(p.beacon, signed.beacon)) this.placeLost = true;
     }
     const changed = this.placesChangedAt > this.signedAt;
     // The first locator waits for the trees to settle like any other (a locator of places that
@@ -1306,6 +1314,18 @@ export class Lookups {
       this.signedAt = now;
       this.refreshedAt = now;
       this.placeLost = false;
+      // Under none of the roots we had when the rounds last began (every root gone at once, or
+      // our mesh joined to one whose roots outrank ours in every tree, whether at one step or
+      // tree by tree): the mesh around us signs anew too, the locators our table holds name
+      // trees we are no longer in, and our publish reaches few of the nodes nearest us by them.
+      // The table is filled again in rounds, as after our first locator: the later publishes
+      // find the nearest nodes by the locators they have published since.
+      if (this.firstSignedAt >= 0 && places.every((p) => !sameRootPrefix(this.rootsOfRounds.subarray(p.tree * ROOT_PREFIX_SIZE), p.root))) {
+        this.firstSignedAt = now;
+        this.roundsDone = 0;
+        this.counters.roundsRestarted++;
+      }
+      if (this.roundsDone === 0) for (const p of places) this.rootsOfRounds.set(p.root.subarray(0, ROOT_PREFIX_SIZE), p.tree * ROOT_PREFIX_SIZE);
       for (let t = 0; t < TREE_COUNT; t++) {
         const before = this.placesSigned[t];
         if (before && compareRanks(this.placesSeen[t]!.rank, before.rank) > 0) this.stopgapSignedAt[t] = now;
@@ -1329,6 +1349,10 @@ export class Lookups {
     const round = BOOTSTRAP_ROUNDS_MS[this.roundsDone];
     if (round !== undefined && this.firstSignedAt >= 0 && now - this.firstSignedAt >= round) {
       if (this.roundsDone === 2) this.refreshBuckets();
+      // Locators under none of our roots, still held at the last round, are of trees gone: no
+      // one asks them, so nothing else would replace them before their nodes' next periodic
+      // publish, days away.
+      if (this.roundsDone === BOOTSTRAP_ROUNDS_MS.length - 1) this.counters.astrayDropped += this.table.dropAstray(this.placesSeen.map((p) => p.beacon.subarray(0, ROOT_PREFIX_SIZE)));
       this.roundsDone++;
       this.publishDue = true;
     }
@@ -1424,7 +1448,7 @@ export class Lookups {
         root: ours.beacon.subarray(0, ROOT_PREFIX_SIZE),
         destination: address,
         origin: this.address,
-        coordinates: theirs && equalPrefix(theirs.beacon, ours.beacon) ? theirs.coordinates : ours.coordinates,
+        coordinates: theirs && sameRootPrefix(theirs.beacon, ours.beacon) ? theirs.coordinates : ours.coordinates,
         payload,
         recorded: new Uint16Array(0),
       }),
@@ -1446,7 +1470,7 @@ export class Lookups {
   }
 
   private sharesRoot(place: TreePlace): boolean {
-    return equalPrefix(place.root, this.trees.position(place.tree).beacon);
+    return sameRootPrefix(place.root, this.trees.position(place.tree).beacon);
   }
 
   private send(link: number, frame: Uint8Array): void {
@@ -1465,7 +1489,7 @@ function isWorse(p: Position, before: Position): boolean {
 
 /** The full root key if `prefix` is our root's in that tree (the frame names roots by prefix). */
 function prefixKey(prefix: Uint8Array, ourBeacon: Uint8Array): Uint8Array {
-  return equalPrefix(prefix, ourBeacon) ? ourBeacon.subarray(0, 32) : new Uint8Array(32);
+  return sameRootPrefix(prefix, ourBeacon) ? ourBeacon.subarray(0, 32) : new Uint8Array(32);
 }
 
 /** Bit `b` of an address after its prefix byte. */
@@ -1482,11 +1506,6 @@ function newer(a: Locator | null, b: Locator | null): Locator | null {
   if (!a) return b;
   if (!b) return a;
   return b.sequence > a.sequence ? b : a;
-}
-
-function equalPrefix(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < ROOT_PREFIX_SIZE; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** How a FIND names a locator its asker holds: the first bytes of its signature, which only its
