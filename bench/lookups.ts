@@ -265,6 +265,9 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
     const meshSizes = Float64Array.from(sim.nodes, (n) => n.agent.lookups.meshSize);
     const periods = Float64Array.from(sim.nodes, (n) => n.agent.lookups.refreshPeriodMs / 86_400_000);
     console.log(`  own locators published in it: ${published} (${(published / g.n).toFixed(3)} a node); the mesh's size as its nodes estimate it ${quantiles(meshSizes)}, min ${Math.min(...meshSizes).toFixed(0)}; their publish period (days) ${quantiles(periods)}`);
+    // Rounds begun again since the start (lookups.ts rootsMoved): none where the mesh stays one.
+    const restarted = sim.nodes.filter((n) => n.agent.lookups.counters.roundsRestarted > 0).length;
+    console.log(`  nodes that ran their bootstrap rounds again since the start: ${restarted}`);
     console.log(`  state per node at the end of it (bytes): ${quantiles(held)}; the node of most links ${held[hub]}; contacts per node ${quantiles(contacts)}`);
     console.log(`  memory per node at the end of it: ${heapPerNode()}`);
     console.log(`  addresses the map names per node at the end of it: ${mapIds()}`);

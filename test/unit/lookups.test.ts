@@ -16,7 +16,7 @@ import { FRAME_TREE_ROUTED, KIND_FIND, decodeTreeFrame, encodeTreeFrame } from '
 import { BOOTSTRAP_ROUNDS_MS, DHT_BUCKET_SIZE, LOCATOR_LOST_INTERVAL_MS, LOCATOR_MIN_INTERVAL_MS, LOCATOR_REFRESH_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, REFRESH_MAX_PERIODS, refreshPeriodFor, refreshPhaseOf, type LookupResult } from '../../src/routing/lookups.js';
 import { compareDistance } from '../../src/routing/dht-table.js';
 import { TREE_COUNT } from '../../src/routing/constants.js';
-import { equalBytes } from '../../src/util/bytes.js';
+import { equalBytes, hexOf } from '../../src/util/bytes.js';
 import { AgentSim, simulationKeys, type AgentNode } from '../../bench/sim/agent-sim.js';
 import { bfs, makeGraph, randomGeometricGraph, rng, type Graph } from '../../bench/sim/graph.js';
 import { MeshAgent, keepLookups } from '../../bench/sim/mesh-agent.js';
@@ -771,6 +771,9 @@ function rootsFailing() {
     return under / all;
   };
   assert.ok(nearestHolding() > 0.9 && underOwnRoots() > 0.95, 'not settled before the failure');
+  // Nor has any node begun its rounds again in the cold start, whose trees changed roots as they
+  // formed, some after a node's first locator: its rounds were running.
+  assert.deepEqual(sim.nodes.filter((n) => n.agent.lookups.counters.roundsRestarted > 0).map((n) => n.index), [], 'nodes began their rounds again in the cold start');
   return { sim, roots: [...roots], alive, rootsOf, nearestHolding, underOwnRoots };
 }
 
@@ -807,6 +810,66 @@ test('the bootstrap rounds begin again when no root is left of the last ones, no
   const under = underOwnRoots();
   assert.ok(under > 0.95, `${(under * 100).toFixed(1)} % of contacts name a root of their holder's`);
   assert.ok(alive.filter((n) => n.agent.lookups.counters.astrayDropped > 0).length > alive.length / 2, 'most nodes dropped nothing');
+});
+
+test('two meshes joined by a link, the roots of some trees on each side, find each other: every node runs its bootstrap rounds again, whose publishes ask the new roots', () => {
+  // Each side's tables know only its own nodes, and a lookup across would end among the nodes of
+  // its own side nearest the target. Over six ways the roots fell to the sides (these keys the
+  // first), 68, 97, 41, 41, 90 and 23 of 100 lookups across failed 70 s after the join without
+  // the rounds; none with them.
+  const a = randomGeometricGraph(40, 31);
+  const b = randomGeometricGraph(40, 32);
+  // And node 80, alone, whose key ranks first in tree 2: it joins side A while the rounds run.
+  const g = makeGraph('two meshes', 81, [...a.edges, ...b.edges.map(([x, y]): [number, number] => [x + 40, y + 40]), [0, 40], [80, 5]]);
+  // Keys drawn so that side A keeps trees 0, 2 and 3 and side B wins tree 1 (checked below).
+  const random = rng(7919);
+  const drawn = simulationKeys(640)
+    .map((k) => [random(), k] as const)
+    .sort((x, y) => x[0] - y[0])
+    .map(([, k]) => k);
+  const keys = drawn.slice(0, 80);
+  const firstInTree2 = (k: { publicKey: Uint8Array }) => keys.every((o) => compareRanks(rootRank(2, k.publicKey), rootRank(2, o.publicKey)) < 0);
+  keys.push(drawn.slice(80).find(firstInTree2)!);
+  const done = new Map<number, LookupResult[]>();
+  const sim = new AgentSim<MeshAgent>(g, (io) => new MeshAgent(io, { shared: new Map(), lookupDone: keepLookups(done) }), { seed: 1, keys });
+  sim.start();
+  sim.linkDown(0, 40);
+  sim.linkDown(80, 5);
+  sim.run(30_000 + BOOTSTRAP_ROUNDS_MS.at(-1)!);
+  const rootsOf = (i: number) => Array.from({ length: TREE_COUNT }, (_, t) => hexOf(sim.nodes[i]!.agent.trees.position(t).beacon.subarray(0, 8)));
+  const [before, beforeB] = [rootsOf(1), rootsOf(41)];
+  sim.linkUp(0, 40);
+  sim.run(20_000);
+  const after = rootsOf(1);
+  assert.deepEqual(rootsOf(41), after, 'the sides are not under the same roots');
+  assert.deepEqual(after.map((r, t) => (r === before[t] ? 'A' : r === beforeB[t] ? 'B' : '?')).join(''), 'ABAA');
+  const meshes = sim.nodes.slice(0, 80);
+  assert.ok(meshes.every((n) => n.agent.lookups.counters.roundsRestarted > 0), 'a node did not run its rounds again');
+  // Node 80 joins: a root better again, but the rounds run, and are not begun again for it.
+  sim.linkUp(80, 5);
+  sim.run(BOOTSTRAP_ROUNDS_MS.at(-1)!);
+  assert.equal(rootsOf(1)[2], hexOf(sim.nodes[80]!.keys.publicKey.subarray(0, 8)));
+  assert.deepEqual(meshes.filter((n) => n.agent.lookups.counters.roundsRestarted !== 1).map((n) => n.index), [], 'nodes that began their rounds again while they ran');
+  // It leaves and comes back once the rounds are over: its root is the one they ran under, and
+  // nothing begins again (a node with a key ground to rank first needs a better one each time).
+  sim.linkDown(80, 5);
+  sim.run(20_000);
+  assert.notEqual(rootsOf(1)[2], hexOf(sim.nodes[80]!.keys.publicKey.subarray(0, 8)), 'node 80 is still root');
+  sim.linkUp(80, 5);
+  sim.run(20_000);
+  assert.equal(rootsOf(1)[2], hexOf(sim.nodes[80]!.keys.publicKey.subarray(0, 8)));
+  assert.deepEqual(meshes.filter((n) => n.agent.lookups.counters.roundsRestarted !== 1).map((n) => n.index), [], 'nodes that began their rounds again for a root back');
+  const across = rng(4);
+  const failed: string[] = [];
+  for (let p = 0; p < 40; p++) {
+    const [s, d] = p % 2 ? [Math.floor(across() * 40), 40 + Math.floor(across() * 40)] : [40 + Math.floor(across() * 40), Math.floor(across() * 40)];
+    const ended = (done.get(s!) ?? []).length;
+    sim.nodes[s!]!.agent.lookups.locate(address(sim, d!));
+    sim.runUntilTrue(() => (done.get(s!) ?? []).length > ended, LOOKUP_TIMEOUT_MS + 1_000, 10);
+    const result = (done.get(s!) ?? []).slice(ended).find((r) => compare(r.target, address(sim, d!)));
+    if (!result?.found) failed.push(`${s}→${d}`);
+  }
+  assert.deepEqual(failed, [], 'lookups across that failed');
 });
 
 test('a lookup that finds a locator hands it to the nearest node it asked that lacked it (a STORE); no other node is sent one', () => {
