@@ -217,8 +217,8 @@ export class LookupCounters extends CounterSet {
   storesTaken = 0;
   storesRefused = 0;
   deadEnds = 0;
-  /** Bootstrap rounds begun again (a locator signed under none of the roots of the last ones),
-   *  and contacts forgotten at the last round for naming none of our roots. */
+  /** Bootstrap rounds begun again (rootsMoved), and contacts forgotten at a last round for
+   *  naming none of our roots. */
   roundsRestarted = 0;
   astrayDropped = 0;
   malformed = 0;
@@ -409,8 +409,8 @@ export class Lookups {
   /** The publish due is the periodic one, of a locator published whole before (cleared
    *  when it starts, or when a new locator is signed before it does). */
   private publishByReference = false;
-  /** When our first locator was signed, or the first under none of the roots of the rounds
-   *  before (bootstrap rounds count from it), and rounds done. */
+  /** When our first locator was signed, or the one the rounds began again from (rootsMoved):
+   *  bootstrap rounds count from it; and rounds done. */
   private firstSignedAt = -1;
   /** Our roots' ranks as last signed while the rounds ran, tree after tree (one array: four
    *  small ones took 740 bytes of heap). */
@@ -741,8 +741,9 @@ export class Lookups {
     return { key, locator: named, length: REFERENCE_SIZE, signed: named !== null };
   }
 
-  /** Bytes of lookup state: the table, the found routes, our locator and roots of the rounds,
-   *  requests in flight (each with its pair key), the pair keys kept. The routes to the neighbours are the neighbour table's. */
+  /** Bytes of lookup state: the table, the found routes, our locator and the ranks of the
+   *  rounds, requests in flight (each with its pair key), the pair keys kept. The routes to the
+   *  neighbours are the neighbour table's. */
   stateBytes(): number {
     const requests = this.requests.size * (64 + KEY_SIZE);
     return this.table.stateBytes() + this.paths.stateBytes() + (this.current?.bytes.length ?? 0) + this.ranksOfRounds.length + requests + this.pairKeys.stateBytes();

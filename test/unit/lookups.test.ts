@@ -771,8 +771,8 @@ function rootsFailing() {
     return under / all;
   };
   assert.ok(nearestHolding() > 0.9 && underOwnRoots() > 0.95, 'not settled before the failure');
-  // Nor has any node begun its rounds again in the cold start, whose trees changed roots as they
-  // formed, some after a node's first locator: its rounds were running.
+  // Nor has any node begun its rounds again in the cold start (where the trees may yet leave the
+  // roots a node's first locator names, its rounds run).
   assert.deepEqual(sim.nodes.filter((n) => n.agent.lookups.counters.roundsRestarted > 0).map((n) => n.index), [], 'nodes began their rounds again in the cold start');
   return { sim, roots: [...roots], alive, rootsOf, nearestHolding, underOwnRoots };
 }
