@@ -217,8 +217,10 @@ export class LookupCounters extends CounterSet {
   storesTaken = 0;
   storesRefused = 0;
   deadEnds = 0;
-  /** Bootstrap rounds begun again (rootsMoved), and contacts forgotten at a last round for
-   *  naming none of our roots. */
+  /** Bootstrap rounds run (BOOTSTRAP_ROUNDS_MS, the first ones and any begun again), times they
+   *  were begun again (rootsMoved), and contacts forgotten at a last round for naming none of
+   *  our roots. */
+  roundsRun = 0;
   roundsRestarted = 0;
   astrayDropped = 0;
   malformed = 0;
@@ -1351,6 +1353,7 @@ export class Lookups {
       // publish, days away.
       if (this.roundsDone === BOOTSTRAP_ROUNDS_MS.length - 1) this.counters.astrayDropped += this.table.dropAstray(this.placesSeen.map((p) => p.beacon.subarray(0, ROOT_PREFIX_SIZE)));
       this.roundsDone++;
+      this.counters.roundsRun++;
       this.publishDue = true;
     }
     if (this.placesChangedAt <= this.signedAt) {
