@@ -69,6 +69,9 @@ test('two meshes of 20 daemons joined by one link: the nodes whose roots moved r
       took.push(performance.now() - from);
     }
     t.diagnostic(`pairs across: first answers mean ${Math.round(took.reduce((x, y) => x + y, 0) / took.length)} ms, max ${Math.round(Math.max(...took))} ms`);
+    // By now the other side too, where it lost a tree.
+    for (const [i, d] of daemons.entries()) if ((await lookupCounters(d)).roundsRestarted! > 0) restarted.add(i);
+    t.diagnostic(`${restarted.size} of ${2 * SIDE} nodes had run their rounds again by the end`);
   } finally {
     await lab.cleanup();
   }
