@@ -54,8 +54,8 @@ test('two meshes of 20 daemons joined by one link: the nodes whose roots moved r
     }, 60_000, 1000);
     t.diagnostic(`${restarted.size} of ${2 * SIDE} nodes ran their rounds again`);
 
-    // Pairs across, beyond the maps, half each way; each must answer within a lookup and its
-    // retry after the refusal of a failed one (10 s, then 2 s): one lookup that fails would show.
+    // Pairs across, beyond the maps, half each way. Each must answer within 12 s: a lookup that
+    // fails takes 10 s and has its address refused 2 s more, so one that fails shows.
     const random = rng(3);
     const pairs: [number, number][] = [];
     while (pairs.length < PAIRS) {
