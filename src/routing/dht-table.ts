@@ -7,7 +7,7 @@
 // are held packed, their trees' roots once for the table (held-locators.ts).
 import { bytesKey } from '../util/bytes.js';
 import { TREE_COUNT } from './constants.js';
-import { MAX_ROOT_NUMBERS, RootPrefixes, heldLocator, heldNamesRootOf, heldSequence, holdLocator, releaseLocator } from './held-locators.js';
+import { MAX_ROOT_NUMBERS, RootPrefixes, heldLocator, heldSequence, holdLocator, releaseLocator } from './held-locators.js';
 import { addressOf, type Locator } from './locator.js';
 
 const ADDRESS_SIZE = 16;
@@ -37,11 +37,6 @@ export class Contact {
 
   get sequence(): number {
     return heldSequence(this.held);
-  }
-
-  /** Whether its locator names one of the roots `ours` (by tree). */
-  namesRootOf(ours: readonly Uint8Array[]): boolean {
-    return heldNamesRootOf(this.held, this.roots, ours);
   }
 
   /** Bytes held for it: its locator, its address, when it was heard and its failures. */
@@ -161,12 +156,11 @@ export class DhtTable {
     return contact;
   }
 
-  /** Forgets the contacts whose locators name none of our roots (`ours`, key prefixes by
-   *  tree): we cannot ask them, nor can those we would name them to. Returns how many. */
-  dropAstray(ours: readonly Uint8Array[]): number {
+  /** Forgets the contacts whose locators `forgets` accepts; returns how many. */
+  forgetWhere(forgets: (locator: Locator) => boolean): number {
     let dropped = 0;
     for (const c of [...this.byAddress.values()]) {
-      if (c.namesRootOf(ours)) continue;
+      if (!forgets(c.locator)) continue;
       this.remove(c.address);
       dropped++;
     }

@@ -15,7 +15,7 @@
 //       41     …  n times: tree (1), root number (2), depth d (1), d ports (2 each)
 //      end    64  signature
 import { bytesKey, readUint64BE } from '../util/bytes.js';
-import { ROOT_PREFIX_SIZE, decodeLocator, sameRootPrefix, type Locator } from './locator.js';
+import { ROOT_PREFIX_SIZE, decodeLocator, type Locator } from './locator.js';
 
 const KEY_SIZE = 32;
 /** The wire form's version byte, left out here (there is one version). */
@@ -120,18 +120,6 @@ export function releaseLocator(held: string, roots: RootPrefixes): void {
     roots.release((held.charCodeAt(at + 1) << 8) | held.charCodeAt(at + 2));
     at += 4 + 2 * held.charCodeAt(at + 3);
   }
-}
-
-/** Whether a place of the locator `held` is under the root `ours[tree]`, read in place. */
-export function heldNamesRootOf(held: string, roots: RootPrefixes, ours: readonly Uint8Array[]): boolean {
-  let at = HELD_HEADER;
-  const n = held.charCodeAt(HELD_HEADER - 1);
-  for (let i = 0; i < n; i++) {
-    const own = ours[held.charCodeAt(at)];
-    if (own && sameRootPrefix(roots.prefix((held.charCodeAt(at + 1) << 8) | held.charCodeAt(at + 2)), own)) return true;
-    at += 4 + 2 * held.charCodeAt(at + 3);
-  }
-  return false;
 }
 
 const sequenceBytes = Buffer.alloc(8);

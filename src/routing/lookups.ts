@@ -1349,9 +1349,9 @@ export class Lookups {
     if (round !== undefined && this.firstSignedAt >= 0 && now - this.firstSignedAt >= round) {
       if (this.roundsDone === 2) this.refreshBuckets();
       // Locators under none of our roots, still held at the last round, are of trees gone: no
-      // one asks them, so nothing else would replace them before their nodes' next periodic
-      // publish, days away.
-      if (this.roundsDone === BOOTSTRAP_ROUNDS_MS.length - 1) this.counters.astrayDropped += this.table.dropAstray(this.placesSeen.map((p) => p.beacon.subarray(0, ROOT_PREFIX_SIZE)));
+      // one asks them (nor can those we would name them to), so nothing else would replace them
+      // before their nodes' next periodic publish, days away.
+      if (this.roundsDone === BOOTSTRAP_ROUNDS_MS.length - 1) this.counters.astrayDropped += this.table.forgetWhere((l) => !l.places.some((p) => this.sharesRoot(p)));
       this.roundsDone++;
       this.counters.roundsRun++;
       this.publishDue = true;
