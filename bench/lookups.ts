@@ -39,9 +39,9 @@ type Sim = AgentSim<MeshAgent>;
 /** Where data packets arrive (MeshAgent's `delivered`): watched by failover() while its flows run. */
 const deliveries = new Deliveries();
 
-/** What the simulator's nodes share to run faster (signature checks, pair keys, keys and
- *  addresses): not any one node's memory, so cleared before the heap is weighed. The records'
- *  keys and addresses stay, shared: a daemon's own copies are not weighed (lsdb.ts: IdentityMemo). */
+/** What the simulator's nodes share to run faster (signature checks, pair keys, the addresses of
+ *  keys): not any one node's memory, so cleared before the heap is weighed. Each record holds its
+ *  own key and address, as a daemon's does (lsdb.ts: IdentityMemo). */
 class Memos {
   readonly shared = new Map<string, boolean>();
   readonly sharedPairKeys = new SharedPairKeys();
@@ -268,7 +268,9 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
     // Rounds begun again since the start (lookups.ts rootsMoved): none where the mesh stays one.
     const restarted = sim.nodes.filter((n) => n.agent.lookups.counters.roundsRestarted > 0).length;
     console.log(`  nodes that ran their bootstrap rounds again since the start: ${restarted}`);
-    console.log(`  state per node at the end of it (bytes): ${quantiles(held)}; the node of most links ${held[hub]}; contacts per node ${quantiles(contacts)}`);
+    const parts = sim.nodes[hub]!.agent.stateParts();
+    const hubSplit = `neighbours ${parts.neighbours}, trees ${parts.trees}, lookups ${parts.lookups} (${contacts[hub]} contacts), map ${parts.map}`;
+    console.log(`  state per node at the end of it (bytes): ${quantiles(held)}; the node of most links ${held[hub]} (${hubSplit}); contacts per node ${quantiles(contacts)}`);
     console.log(`  memory per node at the end of it: ${heapPerNode()}`);
     console.log(`  addresses the map names per node at the end of it: ${mapIds()}`);
     console.log(`  signature checks per node per hour of it: ${quantiles(checksSince(checksBefore).map((c) => c / (steadyMin / 60)))}; checks kept in its cache at its end ${kept()}`);

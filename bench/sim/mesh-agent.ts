@@ -137,8 +137,19 @@ export class MeshAgent implements Agent {
   /** Bytes of routing state: the neighbours' table's, the trees', the lookups', and the map's
    *  (its announcements, and per node and link what the database keeps beside them). */
   stateBytes(): number {
+    const { neighbours, trees, lookups, map } = this.stateParts();
+    return neighbours + trees + lookups + map;
+  }
+
+  /** stateBytes, part by part. */
+  stateParts(): { neighbours: number; trees: number; lookups: number; map: number } {
     const map = this.routing.map.stats();
-    return this.routing.neighbours.stateBytes() + this.routing.trees.stateBytes() + this.routing.lookups.stateBytes() + map.bytes + 96 * map.nodes + 12 * map.links;
+    return {
+      neighbours: this.routing.neighbours.stateBytes(),
+      trees: this.routing.trees.stateBytes(),
+      lookups: this.routing.lookups.stateBytes(),
+      map: map.bytes + 96 * map.nodes + 12 * map.links,
+    };
   }
 
   private sendRouted(link: number, kind: number, slots: ArrayLike<number>, payload: Uint8Array): void {

@@ -19,6 +19,9 @@ import type { AnnouncedPrefix, Announcement } from './announcement.js';
 import { IdTable } from './id-table.js';
 import type { Route } from './spf.js';
 
+const KEY_SIZE = 32;
+/** A record's identity: its key and its address. */
+const IDENTITY_SIZE = KEY_SIZE + 16;
 /** Numbers per link in a links array: neighbour id, interface index, cost. */
 export const LINK_STRIDE = 3;
 /** A node's links, LINK_STRIDE small integers each, in a plain array: V8 holds them unboxed, and
@@ -78,9 +81,20 @@ export class NodeRecord {
   constructor(
     /** Its id in the database (renumbered by Lsdb.compactIds). */
     public id: number,
-    readonly publicKey: Uint8Array,
-    readonly address: Uint8Array,
+    /** Its key's 32 bytes then its address's 16, one latin1 char each (identityChars): a string
+     *  is its chars and 16 bytes, where the two byte arrays took some 460 at every record. */
+    readonly identity: string,
   ) {}
+
+  /** Its key, in an array of its own made at each call (the caller may keep it). */
+  get publicKey(): Uint8Array {
+    return identityKey(this.identity);
+  }
+
+  /** Its fc00::/8 address, in an array of its own made at each call. */
+  get address(): Uint8Array {
+    return identityAddress(this.identity);
+  }
 
   /** Part `part` held from before `sequence`: of the sequence held, if older, or, while
    *  `sequence` is the one coming part by part, its stand-in. What a renewal to `sequence`
@@ -97,11 +111,52 @@ export interface Identity {
   address: Uint8Array;
 }
 
+/** A key and its address as one latin1 string: a record's identity. Made from one array: two
+ *  strings joined would be a rope of three. */
+function identityChars(publicKey: Uint8Array, address: Uint8Array): string {
+  const bytes = new Uint8Array(IDENTITY_SIZE);
+  bytes.set(publicKey.subarray(0, KEY_SIZE));
+  bytes.set(address.subarray(0, IDENTITY_SIZE - KEY_SIZE), KEY_SIZE);
+  return bytesKey(bytes);
+}
+
+/** The key of a record's identity, in an array of its own. */
+export function identityKey(identity: string): Uint8Array {
+  return charsBytes(identity, 0, KEY_SIZE);
+}
+
+/** The address of a record's identity, in an array of its own. */
+export function identityAddress(identity: string): Uint8Array {
+  return charsBytes(identity, KEY_SIZE, IDENTITY_SIZE);
+}
+
+/** Chars [from, to) of a latin1 string, as bytes in an array of their own (not a view of
+ *  Buffer's shared pool, which an array kept would keep whole). */
+function charsBytes(chars: string, from: number, to: number): Uint8Array {
+  const bytes = new Uint8Array(to - from);
+  for (let i = from; i < to; i++) bytes[i - from] = chars.charCodeAt(i);
+  return bytes;
+}
+
+/** Whether the identity's key is the 32 bytes at buf[off]. */
+function keyIs(identity: string, buf: Uint8Array, off: number): boolean {
+  for (let i = 0; i < KEY_SIZE; i++) if (identity.charCodeAt(i) !== buf[off + i]) return false;
+  return true;
+}
+
+/** Orders two records by address, as compareBytes would their address arrays. */
+export function compareAddresses(a: NodeRecord, b: NodeRecord): number {
+  for (let i = KEY_SIZE; i < IDENTITY_SIZE; i++) {
+    const d = a.identity.charCodeAt(i) - b.identity.charCodeAt(i);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
 /** Identities by the key's bytes as a latin1 string: the simulator's, shared by its thousands of
- *  nodes, which all learn the same keys (a copy per node and record of the full map's 2025 nodes
- *  would take gigabytes, and the addresses' hashes minutes). A daemon has none: its records hold
- *  their own key and address, and it works an address out when it meets a key it holds no
- *  record of. */
+ *  nodes, which all learn the same keys (the addresses' hashes for the full map's 2025 nodes took
+ *  minutes). Each record still holds an identity of its own, as a daemon's do. A daemon has no
+ *  memo: it works an address out when it meets a key it holds no record of. */
 export type IdentityMemo = Map<string, Identity>;
 
 export interface LsdbOptions {
@@ -247,10 +302,11 @@ export class Lsdb {
       const identity = this.identityOf(a.origin);
       const id = this.intern(identity.address);
       this.ref(id);
-      record = new NodeRecord(id, identity.publicKey, identity.address);
+      // Its own string even where the memo is shared: the simulator weighs a daemon's records.
+      record = new NodeRecord(id, identityChars(identity.publicKey, identity.address));
       this.records[id] = record;
       this.heldRecords.add(record);
-      this.byKey.set(record.publicKey, record);
+      this.byKey.set(identity.publicKey, record);
     }
     // The new part's references are taken before the old parts' are dropped, so a neighbour named
     // by both keeps its id.
@@ -336,7 +392,7 @@ export class Lsdb {
     this.dropParts(record);
     this.linkCount -= record.links.length / LINK_STRIDE;
     record.links = NO_LINKS;
-    this.byKey.delete(record.publicKey);
+    this.byKey.delete(record);
     this.records[record.id] = undefined;
     this.heldRecords.delete(record);
     this.unref(record.id);
@@ -515,10 +571,10 @@ class KeyTable {
   lookup(buf: Uint8Array, off: number): NodeRecord | undefined {
     const bucket = this.buckets.get(keyHash(buf, off));
     if (bucket === undefined) return undefined;
-    if (!Array.isArray(bucket)) return equal32(bucket.publicKey, buf, off) ? bucket : undefined;
+    if (!Array.isArray(bucket)) return keyIs(bucket.identity, buf, off) ? bucket : undefined;
     for (let i = 0; i < bucket.length; i++) {
       const record = bucket[i]!;
-      if (equal32(record.publicKey, buf, off)) return record;
+      if (keyIs(record.identity, buf, off)) return record;
     }
     return undefined;
   }
@@ -531,15 +587,15 @@ class KeyTable {
     else this.buckets.set(h, [bucket, record]);
   }
 
-  delete(key: Uint8Array): void {
-    const h = keyHash(key, 0);
+  delete(record: NodeRecord): void {
+    const h = keyHash(charsBytes(record.identity, 0, 4), 0);
     const bucket = this.buckets.get(h);
     if (bucket === undefined) return;
     if (!Array.isArray(bucket)) {
-      if (equal32(bucket.publicKey, key, 0)) this.buckets.delete(h);
+      if (bucket === record) this.buckets.delete(h);
       return;
     }
-    const i = bucket.findIndex((r) => equal32(r.publicKey, key, 0));
+    const i = bucket.indexOf(record);
     if (i >= 0) bucket.splice(i, 1);
     if (bucket.length === 1) this.buckets.set(h, bucket[0]!);
   }
@@ -549,7 +605,3 @@ function keyHash(buf: Uint8Array, off: number): number {
   return ((buf[off]! << 22) ^ (buf[off + 1]! << 14) ^ (buf[off + 2]! << 7) ^ buf[off + 3]!) & 0x3fffffff;
 }
 
-function equal32(key: Uint8Array, buf: Uint8Array, off: number): boolean {
-  for (let i = 0; i < 32; i++) if (key[i] !== buf[off + i]) return false;
-  return true;
-}

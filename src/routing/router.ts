@@ -86,7 +86,7 @@ import {
 import { RoutingCounters } from './counters.js';
 import { ACK_ENTRY_SIZE, Unacknowledged, ackPart, ackSequence, writeAckEntry } from './acknowledgements.js';
 import { readUint64BE } from '../util/bytes.js';
-import { LINK_STRIDE, Lsdb, partBytes, type IdentityMemo, type NodeRecord, type Part } from './lsdb.js';
+import { LINK_STRIDE, Lsdb, compareAddresses, partBytes, type IdentityMemo, type NodeRecord, type Part } from './lsdb.js';
 import { Spf, type Route, type SourceLinks } from './spf.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 
@@ -703,7 +703,10 @@ export class Router {
   /** Every route, fewest hops first (then by address). */
   routes(): Route[] {
     if (!this.sorted) {
-      this.sorted = this.routed.map((r) => r.route!).filter((r) => this.trusted(r)).sort((a, b) => a.hops - b.hops || compareBytes(a.address, b.address));
+      this.sorted = this.routed
+        .filter((r) => this.trusted(r.route))
+        .sort((a, b) => a.route!.hops - b.route!.hops || compareAddresses(a, b))
+        .map((r) => r.route!);
     }
     return this.sorted.slice();
   }
@@ -1506,11 +1509,6 @@ function recordBytes(record: NodeRecord): number {
   let bytes = 0;
   for (const part of record.parts) bytes += part?.signed.length ?? 0;
   return bytes;
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return 0;
 }
 
 /** The interface indices the parts `before` name that the parts `after` do not. */

@@ -15,7 +15,7 @@
 // No node is expanded at MAX_HOPS hops, so no route is longer than that; a node whose cheapest
 // path is longer may still be reached by a dearer, shorter one.
 import { MAX_HOPS } from './constants.js';
-import { LINK_STRIDE, type Links, type Lsdb, type NodeRecord } from './lsdb.js';
+import { LINK_STRIDE, identityAddress, identityKey, type Links, type Lsdb, type NodeRecord } from './lsdb.js';
 
 /** A route; label and path are read-only (and shared: do not modify them). */
 export interface Route {
@@ -219,11 +219,11 @@ export class Spf {
         old.hops === h &&
         old.link === link &&
         (before === undefined ||
-          (reshaped[p] === 0 && old.last === via[v] && old.previous!.publicKey === before.publicKey));
+          (reshaped[p] === 0 && old.last === via[v] && old.previous!.identity === before.identity));
       reshaped[v] = sameShape ? 0 : 1;
       if (!sameShape || old.mtu !== mtu) {
         if (h < nearerThan && (old === undefined || old.hops >= nearerThan)) nearer.push(record);
-        record.route = new HopRoute(record.publicKey, record.address, link, h, mtu, before, via[v]!);
+        record.route = new HopRoute(record.identity, link, h, mtu, before, via[v]!);
         updated.push(record);
       }
       record.spfRun = run;
@@ -250,15 +250,16 @@ export class Spf {
 /**
  * A route as the route to the node before the destination plus one hop, so building one costs
  * O(1) and holds no copy of its parent's label and path. Every router holds a route to every
- * node (2000 × 2000 in the simulator), so label and path are made on first use, then kept.
+ * node (2000 × 2000 in the simulator), so the label is made on first use, then kept; key,
+ * address and path, which only a listing or a new session asks for, are made at each call from
+ * the record's identity.
  */
 class HopRoute implements Route {
   private labelMade: Uint16Array | undefined;
-  private pathMade: Uint8Array[] | undefined;
 
   constructor(
-    readonly publicKey: Uint8Array,
-    readonly address: Uint8Array,
+    /** The destination's record's (NodeRecord.identity). */
+    readonly identity: string,
     readonly link: number,
     readonly hops: number,
     readonly mtu: number,
@@ -276,11 +277,18 @@ class HopRoute implements Route {
     return (this.labelMade = label);
   }
 
+  get publicKey(): Uint8Array {
+    return identityKey(this.identity);
+  }
+
+  get address(): Uint8Array {
+    return identityAddress(this.identity);
+  }
+
   get path(): Uint8Array[] {
-    if (this.pathMade) return this.pathMade;
     const path = new Array<Uint8Array>(this.hops);
     let i = this.hops - 1;
     for (let r: HopRoute | undefined = this; r; r = r.previous) path[i--] = r.publicKey;
-    return (this.pathMade = path);
+    return path;
   }
 }

@@ -429,3 +429,37 @@ test('spf: an update reads its run once, and a second without a run between is r
   assert.throws(() => v.spf.updateRoutes(v.lsdb, 1400, v.routed), /no run computed since the last update/);
   assert.equal(v.run([[b, 5]]).routed.length, 1, 'a new run is read as before');
 });
+
+test('records whose keys begin alike are told apart by the whole key, and each route gives its own key and address', () => {
+  const s = fakeNode();
+  // Three keys sharing the four bytes the key table hashes: one bucket.
+  const alike = [0, 1, 2].map(() => {
+    const key = new Uint8Array(randomBytes(32));
+    key.set([9, 8, 7, 6]);
+    return { key, address: fcAddressBytes(key) };
+  });
+  const [a, b, c] = alike as [FakeNode, FakeNode, FakeNode];
+  const v = new View(s);
+  v.store(ann(a, 1, [[s, 1], [b, 2]]), ann(b, 1, [[a, 1], [c, 2]]), ann(c, 1, [[b, 1]]));
+  v.run([[a, 4]]);
+  for (const n of alike) {
+    const record = v.lsdb.recordOf(n.key, 0)!;
+    assert.ok(equalBytes(record.publicKey, n.key) && equalBytes(record.address, n.address));
+    assert.equal(v.lsdb.recordAt(n.address, 0), record);
+    const route = v.route(n)!;
+    assert.ok(equalBytes(route.publicKey, n.key) && equalBytes(route.address, n.address));
+  }
+  assert.deepEqual(v.route(c)!.path.map((k) => Buffer.from(k).toString('hex')), alike.map((n) => Buffer.from(n.key).toString('hex')));
+  // What a caller does to the arrays it was given stays its own.
+  v.route(c)!.publicKey.fill(0);
+  v.lsdb.recordOf(c.key, 0)!.address.fill(0);
+  assert.ok(equalBytes(v.route(c)!.publicKey, c.key) && equalBytes(v.route(c)!.address, c.address));
+  // Removing the one in the middle of the bucket leaves the others found, and it is not.
+  v.lsdb.remove(v.lsdb.recordOf(b.key, 0)!);
+  assert.equal(v.lsdb.recordOf(b.key, 0), undefined);
+  assert.ok(equalBytes(v.lsdb.recordOf(a.key, 0)!.publicKey, a.key));
+  assert.ok(equalBytes(v.lsdb.recordOf(c.key, 0)!.publicKey, c.key));
+  v.lsdb.remove(v.lsdb.recordOf(a.key, 0)!);
+  assert.ok(equalBytes(v.lsdb.recordOf(c.key, 0)!.publicKey, c.key));
+  assert.equal(v.lsdb.recordOf(a.key, 0), undefined);
+});
