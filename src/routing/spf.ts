@@ -17,7 +17,8 @@
 import { MAX_HOPS } from './constants.js';
 import { LINK_STRIDE, identityAddress, identityKey, type Links, type Lsdb, type NodeRecord } from './lsdb.js';
 
-/** A route; label and path are read-only (and shared: do not modify them). */
+/** A route; its label is read-only (and shared: do not modify it). Key, address and path may be
+ *  made at each read (SPF's routes make them from the record's identity). */
 export interface Route {
   /** The destination. */
   publicKey: Uint8Array;
