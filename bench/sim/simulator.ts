@@ -175,7 +175,8 @@ export class Simulation {
   lostFrames = 0;
   private readonly mtu: number;
   private readonly verifyCache: Map<string, boolean> | null;
-  /** Keys and addresses, one copy for all routers (lsdb.ts: IdentityMemo). */
+  /** Keys and their addresses, hashed once for all routers (lsdb.ts: IdentityMemo; each record
+   *  holds its own identity still). */
   private readonly identityMemo: IdentityMemo = new Map();
   /** Link key (a*n+b, a<b) → generation while up; absent while down. */
   private readonly linkGen = new Map<number, number>();
@@ -590,7 +591,9 @@ export class Simulation {
   private walk(from: number, route: Route): { error?: string } {
     const dest = this.indexOfAddress(route.address);
     if (route.hops !== route.label.length + 1) return { error: `hops ${route.hops} but label has ${route.label.length} slots` };
-    if (route.path.length !== route.hops) return { error: `hops ${route.hops} but path has ${route.path.length} keys` };
+    // Read once: a route may make its path at each read (spf.ts).
+    const path = route.path;
+    if (path.length !== route.hops) return { error: `hops ${route.hops} but path has ${path.length} keys` };
     if (!equalBytes(route.publicKey, this.nodes[dest]!.keys.publicKey)) return { error: 'publicKey does not match address' };
     let at = from;
     for (let k = 0; k < route.hops; k++) {
@@ -598,8 +601,8 @@ export class Simulation {
       const next = this.nodes[at]!.peers[iface];
       if (iface === 0 || next === undefined) return { error: `hop ${k + 1}: node ${at} has no interface ${iface}` };
       if (!this.nodes[next]!.alive || !this.linkIsUp(at, next)) return { error: `hop ${k + 1}: link ${at}-${next} is down` };
-      if (!equalBytes(route.path[k]!, this.nodes[next]!.keys.publicKey)) {
-        return { error: `hop ${k + 1}: label leads to ${next}, path says ${this.indexOfKey(route.path[k]!)}` };
+      if (!equalBytes(path[k]!, this.nodes[next]!.keys.publicKey)) {
+        return { error: `hop ${k + 1}: label leads to ${next}, path says ${this.indexOfKey(path[k]!)}` };
       }
       at = next;
     }

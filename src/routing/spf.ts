@@ -17,8 +17,8 @@
 import { MAX_HOPS } from './constants.js';
 import { LINK_STRIDE, identityAddress, identityKey, type Links, type Lsdb, type NodeRecord } from './lsdb.js';
 
-/** A route; its label is read-only (and shared: do not modify it). Key, address and path may be
- *  made at each read (SPF's routes make them from the record's identity). */
+/** A route; its label and address are read-only (and shared: do not modify them). Key and path
+ *  may be made at each read (SPF's routes make them from the record's identity). */
 export interface Route {
   /** The destination. */
   publicKey: Uint8Array;
@@ -251,12 +251,14 @@ export class Spf {
 /**
  * A route as the route to the node before the destination plus one hop, so building one costs
  * O(1) and holds no copy of its parent's label and path. Every router holds a route to every
- * node (2000 × 2000 in the simulator), so the label is made on first use, then kept; key,
- * address and path, which only a listing or a new session asks for, are made at each call from
- * the record's identity.
+ * node (2000 × 2000 in the simulator), so the label is made on first use, then kept, and so is
+ * the address, which the send path asks for at each packet it sends along the route (it finds
+ * the session by it). Key and path, which a listing or a new session asks for, are made at each
+ * call from the record's identity.
  */
 class HopRoute implements Route {
   private labelMade: Uint16Array | undefined;
+  private addressMade: Uint8Array | undefined;
 
   constructor(
     /** The destination's record's (NodeRecord.identity). */
@@ -283,7 +285,7 @@ class HopRoute implements Route {
   }
 
   get address(): Uint8Array {
-    return identityAddress(this.identity);
+    return (this.addressMade ??= identityAddress(this.identity));
   }
 
   get path(): Uint8Array[] {

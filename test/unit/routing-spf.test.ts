@@ -450,6 +450,8 @@ test('records whose keys begin alike are told apart by the whole key, and each r
     assert.ok(equalBytes(route.publicKey, n.key) && equalBytes(route.address, n.address));
   }
   assert.deepEqual(v.route(c)!.path.map((k) => Buffer.from(k).toString('hex')), alike.map((n) => Buffer.from(n.key).toString('hex')));
+  // The send path finds a packet's session by the route's address at each packet: made once.
+  assert.equal(v.route(c)!.address, v.route(c)!.address);
   // What a caller does to the arrays it was given stays its own.
   v.route(c)!.publicKey.fill(0);
   v.lsdb.recordOf(c.key, 0)!.address.fill(0);
