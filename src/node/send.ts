@@ -237,7 +237,7 @@ export class SendPipeline {
     // its radius, with no route the map trusts: either way a lookup finds it.)
     const e2ePeer = e2e.lookup(data, p + OFF_DST);
     const back = e2ePeer?.endpoint;
-    if (e2ePeer && back && !routing.keyOf(data.subarray(p + OFF_DST, p + OFF_DST + 16))) {
+    if (e2ePeer && back && !routing.knows(data, p + OFF_DST)) {
       this.routed(i, len, routeLink(back), routeLabel(back), this.ctx.mtu, e2ePeer, now, 6, data[p + OFF_HOP_LIMIT]!);
       return;
     }

@@ -717,6 +717,11 @@ export class Router {
     return (this.lsdb.recordOf(publicKey, 0)?.links.length ?? 0) / LINK_STRIDE;
   }
 
+  /** Whether the database holds the node at the 16-byte address at buf[off] (an origin). */
+  holds(buf: Uint8Array, off: number): boolean {
+    return this.lsdb.recordAt(buf, off) !== undefined;
+  }
+
   /** The public key of a known node (an origin in the database, or a neighbour) by address. */
   keyOf(address: Uint8Array): Uint8Array | undefined {
     if (address.length !== 16) return undefined;

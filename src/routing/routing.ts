@@ -16,6 +16,9 @@
 //                              destination (shortest, and how every small mesh is routed), else the
 //                              best route a lookup found, else a neighbour's link (a neighbour is
 //                              never a found destination); lookup allocates nothing.
+//   knows                      whether the map, a neighbour or a lookup knows an address (the
+//                              send path's question for a packet to one that reached us by a
+//                              route of its own); it allocates nothing either.
 //   locate                     no route to an address: find it (the caller holds its packets).
 //   routes                     every route, for `rovy routes` and the D-Bus API.
 //   report                     what the node knows of the mesh beyond its routes, for status.
@@ -235,6 +238,12 @@ export class Routing {
 
   routeTo(publicKey: Uint8Array): Route | undefined {
     return this.map.routeTo(publicKey) ?? this.lookups.route(addressOf(publicKey));
+  }
+
+  /** Whether the map, a neighbour or a lookup knows the node at the 16-byte address at buf[off]:
+   *  keyOf without making the key, for the send path, which asks at each packet. */
+  knows(buf: Uint8Array, off: number): boolean {
+    return this.map.holds(buf, off) || this.neighbours.at(buf, off) !== undefined || this.found.lookup(buf, off) !== undefined;
   }
 
   /** The key of the node at `address`, if the map or a lookup knows it. */

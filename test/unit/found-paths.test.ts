@@ -67,6 +67,7 @@ test("a neighbour's route is its link, kept apart from the found routes; with tw
   const toA = route(a)!;
   assert.ok(isFoundRoute(toA) && toA.source === 'neighbour');
   assert.deepEqual(routing.keyOf(addressOf(b)), b);
+  assert.ok(routing.knows(addressOf(b), 0));
   assert.equal(routing.lookups.paths.size, 0, 'a neighbour is held as a found destination');
   // Nor is the way back of a request from it kept: its link is shorter.
   (routing.lookups as unknown as { addPath(key: Uint8Array, path: FoundPath): void }).addPath(b, path(1, [4]));
@@ -89,6 +90,7 @@ test("a neighbour's route is its link, kept apart from the found routes; with tw
   routing.linkDown(3);
   assert.equal(route(a), undefined);
   assert.equal(routing.keyOf(addressOf(a)), undefined);
+  assert.ok(!routing.knows(addressOf(a), 0));
   assert.equal(route(b)?.link, 2);
   // The neighbour's route is not found state: idle for longer than found routes live, it stays.
   clock = 60 * 60_000;

@@ -224,6 +224,7 @@ test('a line of five learns every route, labels of transit indices, hop counts',
   );
   assert.deepEqual(n[0]!.router.keyOf(n[4]!.address), n[4]!.key);
   assert.equal(n[0]!.router.keyOf(new Uint8Array(16)), undefined);
+  assert.ok(n[0]!.router.holds(n[4]!.address, 0) && !n[0]!.router.holds(new Uint8Array(16), 0));
   const stats = n[2]!.router.stats();
   assert.equal(stats.nodes, 5);
   assert.equal(stats.announcements, 5);
@@ -297,6 +298,7 @@ test('the map reaches MAP_RADIUS hops: no farther node is flooded to a node, hel
   assert.equal(n[0]!.router.counters.outOfScope, 0);
   assert.ok(n[1]!.router.stats().nodes <= 5, 'n1 holds n4 at most');
   assert.equal(n[0]!.router.keyOf(n[5]!.address), undefined);
+  assert.ok(!n[0]!.router.holds(n[5]!.address, 0));
 
   // A shortcut brings n4–n6 near n0: the new neighbour's database carries them at once.
   mesh.connect(n[0]!, n[6]!, 1000, 2000);
