@@ -1067,13 +1067,18 @@ export class Trees {
     // The links not shared are views of one copy: an array buffer per link cost some 90 bytes of
     // heap more than its 98 of data.
     let copy: Uint8Array | undefined;
+    let copiedFrom = 0;
     for (let i = 0; i < depth; i++) {
       const off = i * LINK_SIZE;
       if (i < known) links[i] = source!.links[i]!;
       else if (!this.verified.link(signer, flat, off)) return null;
       else {
-        copy ??= flat.slice(off, depth * LINK_SIZE);
-        links[i] = copy.subarray(off - known * LINK_SIZE, off - known * LINK_SIZE + LINK_SIZE);
+        let link = heldLink(flat, off, this.own, from.trees);
+        if (!link) {
+          if (!copy) [copy, copiedFrom] = [flat.slice(off, depth * LINK_SIZE), off];
+          link = copy.subarray(off - copiedFrom, off - copiedFrom + LINK_SIZE);
+        }
+        links[i] = link;
       }
       coordinates[i] = linkPort(flat, off);
       signer = flat.subarray(off, off + KEY_SIZE);
@@ -1312,6 +1317,17 @@ function childCoordinates(p: Position, port: number): number[] {
   for (let i = 0; i < p.depth; i++) coordinates[i] = p.coordinates[i]!;
   coordinates[p.depth] = port;
   return coordinates;
+}
+
+/**
+ * A link held already with the bytes at flat[off], in one of our own places or one of the
+ * neighbour's in any tree. A link is signed for a hop whatever the tree, so the trees' ways down
+ * share hops (on a line, all four go the same way): held once for all, they are counted once.
+ */
+function heldLink(flat: Uint8Array, off: number, own: readonly OwnTree[], theirs: readonly NeighbourTree[]): Uint8Array | undefined {
+  for (const o of own) for (const link of o.position.links) if (sameBytes(link, flat, off)) return link;
+  for (const nt of theirs) if (nt.position) for (const link of nt.position.links) if (sameBytes(link, flat, off)) return link;
+  return undefined;
 }
 
 /** Whether `key` is the root of `p` or any node on its way down. */

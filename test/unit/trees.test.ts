@@ -912,6 +912,37 @@ test('on a grid, where the trees are deep, the places held whole to follow stay 
   assert.equal(deep.agent.position(0).depth, depth, 'not by the other way up');
 });
 
+test("a hop's link is one object wherever a node holds it, in whichever trees' places", () => {
+  // On a line every tree goes the same way down most hops, and a link is signed for a hop
+  // whatever the tree: each node's four places, and its neighbours', share those links.
+  const n = 12;
+  const g = makeGraph('line-12', n, Array.from({ length: n - 1 }, (_, i): [number, number] => [i, i + 1]));
+  const sim = makeSim(g);
+  sim.start();
+  formed(sim, 30_000);
+  let held = 0;
+  for (const node of sim.nodes) {
+    const byBytes = new Map<string, Set<Uint8Array>>();
+    const places: Position[] = [];
+    for (let t = 0; t < TREE_COUNT; t++) {
+      places.push(node.agent.position(t));
+      for (let link = 1; link < node.peers.length; link++) {
+        const p = node.agent.neighbourPosition(link, t);
+        if (p) places.push(p);
+      }
+    }
+    for (const p of places) {
+      for (const link of p.links) {
+        const key = Buffer.from(link).toString('hex');
+        byBytes.set(key, (byBytes.get(key) ?? new Set()).add(link));
+        held++;
+      }
+    }
+    for (const [bytes, objects] of byBytes) assert.equal(objects.size, 1, `node ${node.index} holds the link ${bytes.slice(0, 16)}… ${objects.size} times`);
+  }
+  assert.ok(held > 4 * n, `the places hold ${held} links in all`);
+});
+
 test('trees form under 10 % frame loss', () => {
   const g = randomGeometricGraph(40, 4);
   const sim = makeSim(g, 0.1);
