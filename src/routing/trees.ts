@@ -1052,7 +1052,8 @@ export class Trees {
    * The position `beacon` + `flat` (depth links one after another) of the neighbour `from`, if
    * every signature holds and it ends at the neighbour. The links it shares from the root with a
    * position checked before (`checked`) are not checked again, and are held as that position's
-   * objects; so is the beacon if it is our own place's.
+   * objects; so is the beacon if it is our own place's. A link checked that the node holds
+   * already, in any tree (heldLink), is held as that object too.
    */
   private check(t: number, beacon: Uint8Array, flat: Uint8Array, depth: number, from: Neighbour, checked: readonly (Position | null)[]): Position | null {
     let signer = beacon.subarray(0, KEY_SIZE);
@@ -1062,30 +1063,33 @@ export class Trees {
       const shared = p ? sharedPrefix(p, beacon, flat, depth) : 0;
       if (shared > known) [known, source] = [shared, p];
     }
-    const links: Uint8Array[] = new Array(depth);
+    const links: (Uint8Array | undefined)[] = new Array(depth);
     const coordinates = new Array<number>(depth);
-    // The links not shared are views of one copy: an array buffer per link cost some 90 bytes of
-    // heap more than its 98 of data.
-    let copy: Uint8Array | undefined;
-    let copiedFrom = 0;
+    let fresh = 0;
     for (let i = 0; i < depth; i++) {
       const off = i * LINK_SIZE;
       if (i < known) links[i] = source!.links[i]!;
       else if (!this.verified.link(signer, flat, off)) return null;
-      else {
-        let link = heldLink(flat, off, this.own, from.trees);
-        if (!link) {
-          if (!copy) [copy, copiedFrom] = [flat.slice(off, depth * LINK_SIZE), off];
-          link = copy.subarray(off - copiedFrom, off - copiedFrom + LINK_SIZE);
-        }
-        links[i] = link;
-      }
+      else if (!(links[i] = heldLink(flat, off, this.own, from.trees))) fresh++;
       coordinates[i] = linkPort(flat, off);
       signer = flat.subarray(off, off + KEY_SIZE);
     }
     if (!equalKeys(signer, 0, from.key)) return null;
+    // The links held nowhere yet are views of one copy of theirs alone: an array buffer per link
+    // cost some 90 bytes of heap more than its 98 of data, and a copy of the links held already
+    // would keep their bytes twice.
+    if (fresh > 0) {
+      const copy = new Uint8Array(fresh * LINK_SIZE);
+      let at = 0;
+      for (let i = known; i < depth; i++) {
+        if (links[i]) continue;
+        copy.set(flat.subarray(i * LINK_SIZE, (i + 1) * LINK_SIZE), at);
+        links[i] = copy.subarray(at, at + LINK_SIZE);
+        at += LINK_SIZE;
+      }
+    }
     const ours = this.own[t]!.position.beacon;
-    return { beacon: sameBytes(ours, beacon, 0) ? ours : beacon, rank: this.rankOf(t, beacon.subarray(0, KEY_SIZE)), links, depth, coordinates };
+    return { beacon: sameBytes(ours, beacon, 0) ? ours : beacon, rank: this.rankOf(t, beacon.subarray(0, KEY_SIZE)), links: links as Uint8Array[], depth, coordinates };
   }
 
   /** The rank of root `key` in tree t: the object of a place held under that root, if one is
