@@ -133,15 +133,23 @@ export function identityAddress(identity: string): Uint8Array {
 /** Chars [from, to) of a latin1 string, as bytes in an array of their own (not a view of
  *  Buffer's shared pool, which an array kept would keep whole). */
 function charsBytes(chars: string, from: number, to: number): Uint8Array {
+  // A loop, not Buffer's write (partBytes): an array of 64 bytes or fewer lives on the heap until
+  // its `.buffer` is asked for, which moves it out to a buffer of its own.
   const bytes = new Uint8Array(to - from);
   for (let i = from; i < to; i++) bytes[i - from] = chars.charCodeAt(i);
   return bytes;
 }
 
+/** Whether the first `length` chars of a latin1 string are the bytes at buf[off ..]. */
+export function charsMatch(chars: string, buf: Uint8Array, off: number, length = chars.length): boolean {
+  if (buf.length < off + length) return false;
+  for (let i = 0; i < length; i++) if (chars.charCodeAt(i) !== buf[off + i]) return false;
+  return true;
+}
+
 /** Whether the identity's key is the 32 bytes at buf[off]. */
 function keyIs(identity: string, buf: Uint8Array, off: number): boolean {
-  for (let i = 0; i < KEY_SIZE; i++) if (identity.charCodeAt(i) !== buf[off + i]) return false;
-  return true;
+  return charsMatch(identity, buf, off, KEY_SIZE);
 }
 
 /** Orders two records by address, as compareBytes would their address arrays. */

@@ -86,7 +86,7 @@ import {
 import { RoutingCounters } from './counters.js';
 import { ACK_ENTRY_SIZE, Unacknowledged, ackPart, ackSequence, writeAckEntry } from './acknowledgements.js';
 import { readUint64BE } from '../util/bytes.js';
-import { LINK_STRIDE, Lsdb, compareAddresses, partBytes, type IdentityMemo, type NodeRecord, type Part } from './lsdb.js';
+import { LINK_STRIDE, Lsdb, charsMatch, compareAddresses, partBytes, type IdentityMemo, type NodeRecord, type Part } from './lsdb.js';
 import { Spf, type Route, type SourceLinks } from './spf.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 
@@ -913,9 +913,7 @@ export class Router {
     if (sequence !== this.sequence) return sequence < this.sequence;
     const held = this.lsdb.recordOf(this.identity.publicKey, 0);
     const signed = held?.sequence === sequence ? held.parts[part]?.signed : undefined;
-    if (signed === undefined || signed.length !== length) return false;
-    for (let i = 0; i < length; i++) if (signed.charCodeAt(i) !== frame[off + i]) return false;
-    return true;
+    return signed !== undefined && signed.length === length && charsMatch(signed, frame, off);
   }
 
   /** Why a new announcement of another origin at frame[off] cannot be stored now, if it cannot:
