@@ -596,7 +596,7 @@ class KeyTable {
   }
 
   delete(record: NodeRecord): void {
-    const h = keyHash(charsBytes(record.identity, 0, 4), 0);
+    const h = identityKeyHash(record.identity);
     const bucket = this.buckets.get(h);
     if (bucket === undefined) return;
     if (!Array.isArray(bucket)) {
@@ -611,5 +611,10 @@ class KeyTable {
 
 function keyHash(buf: Uint8Array, off: number): number {
   return ((buf[off]! << 22) ^ (buf[off + 1]! << 14) ^ (buf[off + 2]! << 7) ^ buf[off + 3]!) & 0x3fffffff;
+}
+
+/** keyHash of a record's key, read from its identity's chars. */
+function identityKeyHash(identity: string): number {
+  return ((identity.charCodeAt(0) << 22) ^ (identity.charCodeAt(1) << 14) ^ (identity.charCodeAt(2) << 7) ^ identity.charCodeAt(3)) & 0x3fffffff;
 }
 
