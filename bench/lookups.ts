@@ -17,14 +17,16 @@
 //
 // Run:  npm run bench:lookups [-- graph-name ...] [--pairs N] [--steady-min M] [--hostile P] [--hello-age MS]
 // A graph name `holme-kim-N` generates powerlaw-10000's shape at N nodes (bench/sim/graph.ts
-// holmeKimGraph), to see how state and traffic grow with the mesh within one shape.
+// holmeKimGraph), to see how state and traffic grow with the mesh within one shape; `grid-K` a
+// grid of K by K nodes (gridGraph), grid4-2025's shape, whose trees deepen as it grows.
+import { TREE_COUNT } from '../src/routing/constants.js';
 import { addressOf } from '../src/routing/locator.js';
 import { SharedPairKeys } from '../src/routing/lookup-tags.js';
 import type { IdentityMemo } from '../src/routing/lsdb.js';
 import { BOOTSTRAP_ROUNDS_MS, LOOKUP_TIMEOUT_MS, type Behaviour, type LookupResult } from '../src/routing/lookups.js';
 import { benchArgs, graphFiles } from './sim/args.js';
 import { AgentSim, type AgentIo } from './sim/agent-sim.js';
-import { bfs, graphDir, holmeKimGraph, loadEdgeList, rng, type Graph } from './sim/graph.js';
+import { bfs, graphDir, gridGraph, holmeKimGraph, loadEdgeList, rng, type Graph } from './sim/graph.js';
 import { MeshAgent, keepLookups } from './sim/mesh-agent.js';
 import { Deliveries, failover, flowPairs, withinRouteReach, type Failover } from './sim/flows.js';
 import { quantiles } from './sim/summary.js';
@@ -209,6 +211,20 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
   console.log(`  state per node per link (bytes): ${quantiles(perLink)}`);
   const table = Float64Array.from(sim.nodes, (n) => n.agent.lookups.table.size);
   console.log(`  contacts per node: ${quantiles(table)}`);
+  // How deep the trees are (a place is a link a level, a locator two bytes a level per tree), and
+  // whether each is one: a node that would be deeper than MAX_TREE_DEPTH stays out of that tree.
+  const depths: number[] = [];
+  const roots: number[] = [];
+  for (let t = 0; t < TREE_COUNT; t++) {
+    const rootsOfTree = new Set<string>();
+    for (const n of sim.nodes) {
+      const place = n.agent.trees.position(t);
+      depths.push(place.depth);
+      rootsOfTree.add(Buffer.from(place.beacon.subarray(0, 32)).toString('hex'));
+    }
+    roots.push(rootsOfTree.size);
+  }
+  console.log(`  tree depth per node and tree: ${quantiles(Float64Array.from(depths))}; roots per tree ${roots.join(' ')}`);
   const mapIds = () => {
     const stats = sim.nodes.map((n) => n.agent.routing.map.stats());
     return `${quantiles(stats.map((s) => s.ids))}, id range ${quantiles(stats.map((s) => s.idRange))}`;
@@ -331,12 +347,13 @@ const hostile = Number(values.hostile);
 const lastHelloAge = Number(values['hello-age']);
 /** Seed of the generated graphs: the same N gives the same graph. */
 const GENERATED_SEED = 20261205;
-const GENERATED = /^holme-kim-(\d+)$/;
+const GENERATED = /^(holme-kim|grid)-(\d+)$/;
 const fileNames = names.filter((name) => !GENERATED.test(name));
 // No names: every shared graph; only generated ones: no file.
 const files = names.length === 0 || fileNames.length > 0 ? graphFiles(GRAPH_DIR, fileNames) : [];
 for (const file of files) runGraph(loadEdgeList(file), pairs, steadyMin, hostile);
 for (const name of names) {
-  const size = GENERATED.exec(name)?.[1];
-  if (size) runGraph(holmeKimGraph(Number(size), 3, 0.3, GENERATED_SEED), pairs, steadyMin, hostile);
+  const [, shape, size] = GENERATED.exec(name) ?? [];
+  if (shape === 'grid') runGraph(gridGraph(Number(size)), pairs, steadyMin, hostile);
+  else if (shape) runGraph(holmeKimGraph(Number(size), 3, 0.3, GENERATED_SEED), pairs, steadyMin, hostile);
 }

@@ -143,6 +143,22 @@ export function holmeKimGraph(n: number, m: number, p: number, seed: number): Gr
   return makeGraph(`holme-kim-${n}`, n, edges);
 }
 
+/** A square grid of `k` by `k` nodes, each linked to the nodes left, right, above and below
+ *  it: grid4-2025's shape (k = 45) at any size. A grid's diameter grows with the square root of
+ *  its nodes, where a power-law mesh's grows with their log; the trees are as deep as the mesh is
+ *  wide, so it shows how state grows where the trees deepen with the mesh. */
+export function gridGraph(k: number): Graph {
+  const edges: [number, number][] = [];
+  for (let y = 0; y < k; y++) {
+    for (let x = 0; x < k; x++) {
+      const node = y * k + x;
+      if (x + 1 < k) edges.push([node, node + 1]);
+      if (y + 1 < k) edges.push([node, node + k]);
+    }
+  }
+  return makeGraph(`grid-${k}`, k * k, edges);
+}
+
 /** Hop distances from `source` over the nodes and links that are up (-1: unreachable). */
 export function bfs(g: Graph, source: number, nodeUp?: (i: number) => boolean, linkUp?: (a: number, b: number) => boolean): Int32Array {
   const dist = new Int32Array(g.n).fill(-1);
