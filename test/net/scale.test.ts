@@ -18,6 +18,8 @@ import { buildMesh, ping } from './mesh.js';
 const COUNT = 30;
 /** Pairs pinged before and after the hub is killed. */
 const PAIRS = 30;
+/** Flows of pings running through the hub when it is killed. */
+const FLOWS = 5;
 
 function preferentialAttachment(n: number, random: () => number): [number, number][] {
   const edges: [number, number][] = [[0, 1]];
@@ -136,11 +138,19 @@ test('thirty daemons on a power-law shape: maps of 3 hops, lookups beyond, every
 
     await t.test('the biggest hub killed: the sampled pairs of the rest are reached again', async (t2) => {
       const alive = (i: number) => i !== hub;
+      // Pairs whose shortest way went through the hub first: their routes broke.
+      const pairs = samplePairs(graph, PAIRS, 8, alive).sort(([a, b], [c, d]) => Number(throughHub(graph, hub, c, d)) - Number(throughHub(graph, hub, a, b)));
+      // Flows of timestamped pings (-D, ten a second) on pairs of other sources whose every
+      // shortest way went through the hub, flowing when it is killed: how long their traffic
+      // stops, detection included (the sequential pings below wait 2 s for each lost one).
+      const tried = new Set(pairs.map(([s]) => s));
+      const flowPairs = samplePairs(graph, 4 * PAIRS, 9, alive).filter(([a, b]) => !tried.has(a) && throughHub(graph, hub, a, b)).slice(0, FLOWS);
+      const flows = flowPairs.map(([s, d]) => lab.spawn(nodes[s]!.ns, ['ping', '-6', '-n', '-D', '-i', '0.1', '-W', '1', '-c', '900', nodes[d]!.address]));
+      for (const [i, flow] of flows.entries()) await until(`the flow ${flowPairs[i]!.join('-')} is answered`, () => /icmp_seq=\d+ ttl/.test(flow.log), 30_000);
+      const killedAt = Date.now() / 1000;
       daemons[hub]!.signal('SIGKILL');
       await daemons[hub]!.exited;
       const killed = performance.now();
-      // Pairs whose shortest way went through the hub first: their routes broke.
-      const pairs = samplePairs(graph, PAIRS, 8, alive).sort(([a, b], [c, d]) => Number(throughHub(graph, hub, c, d)) - Number(throughHub(graph, hub, a, b)));
       // Each pair is given a minute, and every one must come back; one that does not is reported
       // with both ends' state. (In three runs on 2026-12-07 all 30 were back within 4–6 s of the
       // kill, the first pairs tried losing one ping while the hub's neighbours noticed it;
@@ -165,6 +175,29 @@ test('thirty daemons on a power-law shape: maps of 3 hops, lookups beyond, every
       t.diagnostic(`per pair, ms: ${pairs.map(([a, b], i) => `${a}-${b}${throughHub(graph, hub, a, b) ? '*' : ''} ${Math.round(took[i] ?? -1)}`).join(', ')}`);
       assert.equal(stuck.length, 0, `${stuck.length} of ${pairs.length} pairs not back within a minute each`);
       t.diagnostic(`${pairs.filter(([a, b]) => throughHub(graph, hub, a, b)).length} of the pairs went through the hub; ${took.length} reached again ${summary(took)}, within ${Math.round(performance.now() - killed)} ms of the kill; ${stuck.length} not`);
+      // Each flow's first answer to a ping sent after the kill (its send time is the answer's
+      // less its round trip), and the pings lost on the way.
+      const answeredAfterKill = (flow: Daemon): number | undefined => {
+        for (const m of flow.log.matchAll(/^\[(\d+\.\d+)\] .*icmp_seq=\d+ ttl=\d+ time=([\d.]+) ms/gm)) {
+          const at = Number(m[1]);
+          if (at - Number(m[2]) / 1000 > killedAt) return at;
+        }
+        return undefined;
+      };
+      // (Polled: the sequential pings' spawnSync kept this event loop from reading the flows'
+      // output.) Issue 16's 3 s is not required here: node 27's ways round the hub are four times
+      // as long, and take it longer (docs/ROUTING.md).
+      await until('every flow through the hub is answered again', () => flows.every((flow) => answeredAfterKill(flow) !== undefined), 60_000).catch(() => undefined);
+      const back = flows.map(answeredAfterKill);
+      for (const flow of flows) flow.signal('SIGINT');
+      await Promise.all(flows.map((flow) => flow.exited));
+      const outages = back.map((at) => (at === undefined ? undefined : Math.round((at - killedAt) * 1000)));
+      const lost = flows.map((flow) => {
+        const counts = /(\d+) packets transmitted, (\d+) received/.exec(flow.log);
+        return counts ? Number(counts[1]) - Number(counts[2]) : NaN;
+      });
+      t.diagnostic(`flows through the hub, flowing again after the kill (ms): ${flowPairs.map(([a, b], i) => `${a}-${b} ${outages[i] ?? 'never'} (${lost[i]} lost)`).join(', ')}`);
+      assert.ok(outages.every((ms) => ms !== undefined), `a flow never came back: ${flows.map((f) => f.log.slice(-300)).join('\n')}`);
     });
   } finally {
     await lab.cleanup();
