@@ -610,11 +610,16 @@ class KeyTable {
 }
 
 function keyHash(buf: Uint8Array, off: number): number {
-  return ((buf[off]! << 22) ^ (buf[off + 1]! << 14) ^ (buf[off + 2]! << 7) ^ buf[off + 3]!) & 0x3fffffff;
+  return mixKeyBytes(buf[off]!, buf[off + 1]!, buf[off + 2]!, buf[off + 3]!);
 }
 
 /** keyHash of a record's key, read from its identity's chars. */
 function identityKeyHash(identity: string): number {
-  return ((identity.charCodeAt(0) << 22) ^ (identity.charCodeAt(1) << 14) ^ (identity.charCodeAt(2) << 7) ^ identity.charCodeAt(3)) & 0x3fffffff;
+  return mixKeyBytes(identity.charCodeAt(0), identity.charCodeAt(1), identity.charCodeAt(2), identity.charCodeAt(3));
+}
+
+/** 30 bits of a key's first four bytes. */
+function mixKeyBytes(b0: number, b1: number, b2: number, b3: number): number {
+  return ((b0 << 22) ^ (b1 << 14) ^ (b2 << 7) ^ b3) & 0x3fffffff;
 }
 
