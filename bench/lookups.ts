@@ -18,15 +18,17 @@
 // Run:  npm run bench:lookups [-- graph-name ...] [--pairs N] [--steady-min M] [--hostile P] [--hello-age MS]
 // A graph name `holme-kim-N` generates powerlaw-10000's shape at N nodes (bench/sim/graph.ts
 // holmeKimGraph), to see how state and traffic grow with the mesh within one shape; `grid-K` a
-// grid of K by K nodes (gridGraph), grid4-2025's shape, whose trees deepen as it grows.
-import { TREE_COUNT } from '../src/routing/constants.js';
+// grid of K by K nodes (gridGraph), grid4-2025's shape, whose trees deepen as it grows;
+// `branched-N` the real-daemon scale test's shape at N nodes (branchedPowerLaw; N = 30 is the
+// test's), whose ways round its hub are up to four times as long.
+import { MAP_RADIUS, TREE_COUNT } from '../src/routing/constants.js';
 import { addressOf } from '../src/routing/locator.js';
 import { SharedPairKeys } from '../src/routing/lookup-tags.js';
 import type { IdentityMemo } from '../src/routing/lsdb.js';
 import { BOOTSTRAP_ROUNDS_MS, LOOKUP_TIMEOUT_MS, type Behaviour, type LookupResult } from '../src/routing/lookups.js';
 import { benchArgs, graphFiles } from './sim/args.js';
 import { AgentSim, type AgentIo } from './sim/agent-sim.js';
-import { bfs, graphDir, gridGraph, holmeKimGraph, loadEdgeList, rng, type Graph } from './sim/graph.js';
+import { bfs, branchedPowerLaw, graphDir, gridGraph, holmeKimGraph, loadEdgeList, rng, type Graph } from './sim/graph.js';
 import { MeshAgent, keepLookups } from './sim/mesh-agent.js';
 import { Deliveries, failover, flowPairs, withinRouteReach, type Failover } from './sim/flows.js';
 import { quantiles } from './sim/summary.js';
@@ -347,7 +349,7 @@ const hostile = Number(values.hostile);
 const lastHelloAge = Number(values['hello-age']);
 /** Seed of the generated graphs: the same N gives the same graph. */
 const GENERATED_SEED = 20261205;
-const GENERATED = /^(holme-kim|grid)-(\d+)$/;
+const GENERATED = /^(holme-kim|grid|branched)-(\d+)$/;
 const fileNames = names.filter((name) => !GENERATED.test(name));
 // No names: every shared graph; only generated ones: no file.
 const files = names.length === 0 || fileNames.length > 0 ? graphFiles(GRAPH_DIR, fileNames) : [];
@@ -355,5 +357,6 @@ for (const file of files) runGraph(loadEdgeList(file), pairs, steadyMin, hostile
 for (const name of names) {
   const [, shape, size] = GENERATED.exec(name) ?? [];
   if (shape === 'grid') runGraph(gridGraph(Number(size)), pairs, steadyMin, hostile);
+  else if (shape === 'branched') runGraph(branchedPowerLaw(Number(size), MAP_RADIUS).graph, pairs, steadyMin, hostile);
   else if (shape) runGraph(holmeKimGraph(Number(size), 3, 0.3, GENERATED_SEED), pairs, steadyMin, hostile);
 }

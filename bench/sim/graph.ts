@@ -159,6 +159,44 @@ export function gridGraph(k: number): Graph {
   return makeGraph(`grid-${k}`, k * k, edges);
 }
 
+/**
+ * The real-daemon scale test's shape (test/net/scale.test.ts) at `n` nodes, and its hub (the node
+ * of most links): preferential attachment, one link per new node, so the first nodes become
+ * hubs; then one more link from each of the hub's branches to the next, so that the mesh holds
+ * together without the hub, by ways round it up to four times as long at 30 nodes. Seeded: the
+ * first seed whose every node lies more than `farther` hops from some other node.
+ */
+export function branchedPowerLaw(n: number, farther: number): { graph: Graph; hub: number } {
+  for (let seed = 1; ; seed++) {
+    const random = rng(seed);
+    const edges: [number, number][] = [[0, 1]];
+    // Every link's two ends, so that a node is drawn in proportion to its degree.
+    const ends = [0, 1];
+    for (let v = 2; v < n; v++) {
+      const u = ends[Math.floor(random() * ends.length)]!;
+      edges.push([u, v]);
+      ends.push(u, v);
+    }
+    const tree = makeGraph('tree', n, edges);
+    const hub = tree.adjacency.reduce((best, adj, i) => (adj.length > tree.adjacency[best]!.length ? i : best), 0);
+    // The hub's branches, each joined to the next by a link between random members.
+    const branches: number[][] = [];
+    for (const first of tree.adjacency[hub]!) {
+      const dist = bfs(tree, first, (i) => i !== hub);
+      branches.push([...dist.keys()].filter((i) => dist[i]! >= 0));
+    }
+    for (let b = 0; b + 1 < branches.length; b++) {
+      const x = branches[b]![Math.floor(random() * branches[b]!.length)]!;
+      const y = branches[b + 1]![Math.floor(random() * branches[b + 1]!.length)]!;
+      edges.push([x, y]);
+    }
+    const graph = makeGraph(`branched-${n}, seed ${seed}`, n, edges);
+    const farFromAll = graph.adjacency.every((_, i) => Math.max(...bfs(graph, i)) > farther);
+    const withoutHub = bfs(graph, hub === 0 ? 1 : 0, (i) => i !== hub);
+    if (farFromAll && withoutHub.every((d, i) => i === hub || d >= 0)) return { graph, hub };
+  }
+}
+
 /** Hop distances from `source` over the nodes and links that are up (-1: unreachable). */
 export function bfs(g: Graph, source: number, nodeUp?: (i: number) => boolean, linkUp?: (a: number, b: number) => boolean): Int32Array {
   const dist = new Int32Array(g.n).fill(-1);

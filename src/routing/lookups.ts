@@ -97,6 +97,10 @@ export const STOPGAP_MS = 10_000;
  *  for a newer locator (relocate). Once a second, the worst flow of freifunk's hub crash came
  *  back after 3.4 s; every 500 ms, after 3.1 s (both with signing limited to once a second). */
 export const RELOCATE_MS = 500;
+/** ... and sooner, from this long after it was last asked, once our own places have moved: the
+ *  ways it was asked by were the trees' as they were, which around a failure lead into it until
+ *  the failure's last neighbour notices, and the trees move as it does. */
+export const RELOCATE_MOVED_MS = 100;
 /** Our locator is published this often even if nothing changed (signed anew only if it did), in a
  *  mesh of up to REFRESH_MESH_NODES nodes.
  *  Kademlia's publisher republishes daily (its holders hourly) so that a value outlives the
@@ -470,8 +474,10 @@ export class Lookups {
   }
 
   /** The neighbour at `link` is gone (out of the table already). */
-  linkDown(link: number, gone: GoneNeighbour | undefined): void {
-    for (let t = 0; t < TREE_COUNT; t++) if (this.trees.parentOf(t) === link) this.placeLost = true;
+  /** `parentLost`: the link was our parent's in a tree (Trees.linkDown), which may have taken
+   *  another parent already. */
+  linkDown(link: number, gone: GoneNeighbour | undefined, parentLost: boolean): void {
+    if (parentLost) this.placeLost = true;
     this.greetDue.delete(link);
     if (gone?.rerouted) this.onRouteChanged?.(gone.neighbour.address);
     for (const d of this.paths.linkDown(link)) this.onRouteChanged?.(d.address);
@@ -782,7 +788,8 @@ export class Lookups {
     const now = this.now();
     if (lookup.askedSequence >= 0) this.relocate(lookup, now);
     let active = 0;
-    for (const r of this.requests.values()) if (r.lookup === lookup && r.candidate && now - r.sentAt < STALLED_MS) active++;
+    // So do requests sent before our places last moved (RELOCATE_MOVED_MS).
+    for (const r of this.requests.values()) if (r.lookup === lookup && r.candidate && now - r.sentAt < STALLED_MS && r.sentAt >= this.placesChangedAt) active++;
     for (const c of lookup.candidates) {
       if (active >= LOOKUP_PARALLEL || considered >= DHT_BUCKET_SIZE) break;
       if (c.state === 3) continue;
@@ -837,7 +844,9 @@ export class Lookups {
    */
   private relocate(lookup: Lookup, now: number): void {
     const silentFor = now - lookup.targetAskedAt;
-    if (silentFor >= STALLED_MS && now - lookup.requeriedAt >= RELOCATE_MS) {
+    const moved = this.placesChangedAt > lookup.targetAskedAt && silentFor >= RELOCATE_MOVED_MS;
+    const sinceRound = now - lookup.requeriedAt;
+    if ((silentFor >= STALLED_MS || moved) && (sinceRound >= RELOCATE_MS || (moved && sinceRound >= RELOCATE_MOVED_MS))) {
       lookup.requeriedAt = now;
       let reopened = 0;
       let stalled = 0;
@@ -848,15 +857,17 @@ export class Lookups {
         // re-form round a new root, and those past them that hold the target's locator went
         // unasked until the timeout.
         if (equalAddress(c.address, lookup.target) || !this.canAsk(c)) continue;
-        if (c.state === 1) {
+        // One asked before our places last moved is asked again however short its wait: its way
+        // was the trees' as they were (RELOCATE_MOVED_MS).
+        if (c.state === 1 && c.askedAt >= this.placesChangedAt) {
           if (now - c.askedAt < STALLED_MS || stalled > 0) continue;
           stalled++;
-        } else c.tried.length = 0;
+        } else if (c.state !== 1) c.tried.length = 0;
         c.state = 0;
         reopened++;
       }
     }
-    if (silentFor >= RELOCATE_MS) {
+    if (silentFor >= RELOCATE_MS || moved) {
       // The table may have learnt a newer locator of the target than the lookup was given (the
       // one asked by may name places in trees that have re-formed since).
       lookup.targetLocator = this.newestOf(lookup.target, lookup.targetLocator!);
@@ -955,8 +966,15 @@ export class Lookups {
   /** Asks a candidate by a way not tried yet: the tree in which it is nearest and the first hop
    *  greedy forwarding takes, then other first hops and other trees. False if none is left. */
   private askCandidate(lookup: Lookup, c: Candidate): boolean {
-    // A neighbour is asked over its link, whatever the trees say (they may not have formed yet).
     const address = addressOf(c.locator.key);
+    // By its newest locator held: around a failure, the places a contact had when it was met
+    // lead into the failure, and most contacts sign anew within a second or two.
+    const newest = this.newestOf(address, c.locator);
+    if (newest !== c.locator) {
+      c.locator = newest;
+      c.tried.length = 0;
+    }
+    // A neighbour is asked over its link, whatever the trees say (they may not have formed yet).
     // Each of its links, if it is one: a hub has hundreds of neighbours to look through.
     if (this.neighbours.at(address, 0)) {
       for (const { link, address: theirs } of this.neighbours.values()) {
@@ -980,14 +998,9 @@ export class Lookups {
         }
       }
     }
-    // Its locator names places in trees that have re-formed since (round a new root, as after a
-    // root's crash or while a mesh starts): none of them is ours. The table may have learnt a
-    // newer one since the lookup took this (from a request of its own, or another answer).
-    const newest = this.newestOf(address, c.locator);
-    if (newest === c.locator) return false;
-    c.locator = newest;
-    c.tried.length = 0;
-    return this.askCandidate(lookup, c);
+    // Every way tried, or its newest locator names places only in trees that have re-formed
+    // since (round a new root, as after a root's crash or while a mesh starts).
+    return false;
   }
 
   /** Whether a way leads to the candidate: it is a neighbour, or its newest locator known has a

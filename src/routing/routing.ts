@@ -161,8 +161,8 @@ export class Routing {
   /** The neighbour at `link` is out of the table: the three hear it. */
   private gone(link: number, neighbour: GoneNeighbour | undefined): void {
     this.map.linkDown(link);
-    this.trees.linkDown(link);
-    this.lookups.linkDown(link, neighbour);
+    const parentLost = this.trees.linkDown(link);
+    this.lookups.linkDown(link, neighbour, parentLost);
     this.onRoutesBroken?.((out) => out === link);
   }
 

@@ -54,6 +54,7 @@ import {
   ROOT_LISTEN_MS,
   ROOT_REFRESH_MS,
   TREE_COUNT,
+  TREE_PROMPT_MS,
   TREE_RETRY_MAX_MS,
   TREE_RETRY_MS,
   TREE_STABLE_MS,
@@ -242,6 +243,9 @@ interface OwnTree {
   recheckAt: number;
   /** The places of parents whose links failed in the last TREE_STABLE_MS (noteLoss). */
   losses: Loss[];
+  /** When our place last began to get worse (TREE_PROMPT_MS): the parent's link failed, or
+   *  the parent's place moved under a worse root or deeper. */
+  worseAt: number;
   /** Feasibility: the root, beacon sequence and least depth we held under them. */
   feasibleRoot: Uint8Array;
   feasibleSequence: number;
@@ -325,6 +329,7 @@ export class Trees {
         chooseDue: false,
         recheckAt: Infinity,
         losses: [],
+        worseAt: -Infinity,
         feasibleRoot: this.key,
         feasibleSequence: beaconSequence(position.beacon),
         feasibleDepth: 0,
@@ -430,18 +435,24 @@ export class Trees {
     if (this.hasWork) this.onWorkDue?.();
   }
 
-  linkDown(link: number): void {
-    if (!this.neighbours.delete(link)) return;
+  /** Whether the link was our parent's in some tree (a place of ours is lost). */
+  linkDown(link: number): boolean {
+    if (!this.neighbours.delete(link)) return false;
     this.nearest.fill(null);
     const now = this.now();
+    let parentLost = false;
     for (const own of this.own) {
       own.paceDue = true;
       if (own.parent !== link) continue;
       own.chooseDue = true;
+      own.worseAt = now;
+      parentLost = true;
       noteLoss(own, now);
     }
     this.onChanged?.();
+    this.settle();
     if (this.hasWork) this.onWorkDue?.();
+    return parentLost;
   }
 
   /** A tree control frame (frame[0] = FRAME_ROUTING, frame[1] = KIND_TREE_*) from `link`. */
@@ -459,7 +470,26 @@ export class Trees {
     else if (kind === KIND_TREE_ACK) this.receiveAck(from, frame[2]!, frame);
     else if (kind === KIND_TREE_REQUEST) this.answerRequest(link, from, frame[2]!);
     else this.counters.malformed++;
+    this.settle();
     if (this.hasWork) this.onWorkDue?.();
+  }
+
+  /**
+   * In a tree whose place got worse in the last TREE_PROMPT_MS, what a frame or a failed link
+   * changed is acted on at once: the parent is chosen again now, and a changed place goes to the
+   * neighbours now. Left to the next tick, a change waited up to TICK_MS at every hop: after a
+   * hub crashed, the nodes of a way round it 15 hops long took 1.5 s to come under the real root
+   * again (docs/ROUTING.md, "Trees that mend at the links' pace"). Elsewhere the tick gathers
+   * what came meanwhile: as a mesh forms, every node's place keeps getting better.
+   */
+  private settle(): void {
+    const now = this.now();
+    for (let t = 0; t < TREE_COUNT; t++) {
+      const own = this.own[t]!;
+      if (now - own.worseAt >= TREE_PROMPT_MS) continue;
+      if (own.chooseDue) this.choose(t, now);
+      if (own.sendDue !== 0) this.flush(t, now);
+    }
   }
 
   get hasWork(): boolean {
@@ -689,6 +719,7 @@ export class Trees {
     if (own.parent === link && equalKeys(own.position.beacon, 0, position.beacon)) {
       if (beaconSequence(position.beacon) > beaconSequence(own.position.beacon)) this.refreshed(t, now);
     }
+    if (own.parent === link && worseParent(position, own.position)) own.worseAt = now;
     own.chooseDue = true;
     this.onChanged?.();
   }
@@ -1301,6 +1332,12 @@ function noteLoss(own: OwnTree, now: number): void {
   const p = own.position;
   own.losses = own.losses.filter((l) => l.until > now);
   own.losses.push({ root: p.beacon.slice(0, KEY_SIZE), coordinates: p.coordinates.slice(0, p.depth - 1), until: now + TREE_STABLE_MS });
+}
+
+/** Whether the parent's place `parent` makes ours worse: under a worse root, or deeper. */
+function worseParent(parent: Position, ours: Position): boolean {
+  const byRank = compareRanks(parent.rank, ours.rank);
+  return byRank > 0 || (byRank === 0 && parent.depth + 1 > ours.depth);
 }
 
 /** Whether a parent's link failed lately and position p passes none of the places lost. */

@@ -2,17 +2,18 @@
 // MAP_RADIUS hops, so no node has routes to all the others from its map, and the rest are found
 // by lookups over the spanning trees. Every sampled pair reaches the other with ping -6 (the first
 // packet waits for one lookup), and goes on doing so when the biggest hub is killed: every one
-// of 30 pairs, and five flows of pings running through the hub when it goes, whose time without
-// answers the test prints.
+// of 30 pairs, and five flows of pings running through the hub when it goes, each flowing again
+// within 3 s of the kill.
 //
-// The shape: preferential attachment, one link per new node (so the first nodes become hubs),
-// then one more link from each of the hub's branches to the next, so that the mesh holds
-// together without the hub. Seeded; the first seed whose every node lies more than MAP_RADIUS hops
-// from some other node is taken.
+// The shape (bench/sim/graph.ts branchedPowerLaw; bench:lookups runs it as branched-30):
+// preferential attachment, one link per new node (so the first nodes become hubs), then one more
+// link from each of the hub's branches to the next, so that the mesh holds together without the
+// hub. Seeded; the first seed whose every node lies more than MAP_RADIUS hops from some other
+// node is taken.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAP_RADIUS } from '../../src/routing/constants.js';
-import { bfs, makeGraph, rng, type Graph } from '../../bench/sim/graph.js';
+import { bfs, branchedPowerLaw, rng, type Graph } from '../../bench/sim/graph.js';
 import { Lab, isRoot, until, type Daemon, type DaemonState } from './netns.js';
 import { buildMesh, ping } from './mesh.js';
 
@@ -21,46 +22,6 @@ const COUNT = 30;
 const PAIRS = 30;
 /** Flows of pings running through the hub when it is killed. */
 const FLOWS = 5;
-
-function preferentialAttachment(n: number, random: () => number): [number, number][] {
-  const edges: [number, number][] = [[0, 1]];
-  // Every link's two ends, so that a node is drawn in proportion to its degree.
-  const ends = [0, 1];
-  for (let v = 2; v < n; v++) {
-    const u = ends[Math.floor(random() * ends.length)]!;
-    edges.push([u, v]);
-    ends.push(u, v);
-  }
-  return edges;
-}
-
-function powerLawShape(): { graph: Graph; hub: number } {
-  for (let seed = 1; ; seed++) {
-    const random = rng(seed);
-    const edges = preferentialAttachment(COUNT, random);
-    const tree = makeGraph('tree', COUNT, edges);
-    const hub = tree.adjacency.reduce((best, adj, i) => (adj.length > tree.adjacency[best]!.length ? i : best), 0);
-    // The hub's branches, each joined to the next by a link between random members.
-    const branches: number[][] = [];
-    const seen = new Set([hub]);
-    for (const first of tree.adjacency[hub]!) {
-      const dist = bfs(tree, first, (i) => i !== hub);
-      const members = [...dist.keys()].filter((i) => dist[i]! >= 0);
-      members.forEach((i) => seen.add(i));
-      branches.push(members);
-    }
-    for (let b = 0; b + 1 < branches.length; b++) {
-      const x = branches[b]![Math.floor(random() * branches[b]!.length)]!;
-      const y = branches[b + 1]![Math.floor(random() * branches[b + 1]!.length)]!;
-      edges.push([x, y]);
-    }
-    const graph = makeGraph(`power-law ${COUNT}, seed ${seed}`, COUNT, edges);
-    const farFromAll = graph.adjacency.every((_, i) => Math.max(...bfs(graph, i)) > MAP_RADIUS);
-    const withoutHub = bfs(graph, hub === 0 ? 1 : 0, (i) => i !== hub);
-    const holdsTogether = withoutHub.every((d, i) => i === hub || d >= 0);
-    if (farFromAll && holdsTogether) return { graph, hub };
-  }
-}
 
 /** Sampled pairs (source, destination) among the nodes `alive` allows, farther than the map
  *  reaches first; seeded. */
@@ -85,7 +46,7 @@ function samplePairs(graph: Graph, count: number, seed: number, alive: (i: numbe
 type Peer = DaemonState['peers'][number];
 
 test('thirty daemons on a power-law shape: maps of 3 hops, lookups beyond, every sampled pair reached, and again without the biggest hub', { skip: !isRoot && 'needs root for namespaces and TUN', timeout: 15 * 60_000 }, async (t) => {
-  const { graph, hub } = powerLawShape();
+  const { graph, hub } = branchedPowerLaw(COUNT, MAP_RADIUS);
   t.diagnostic(`${graph.name}: ${graph.edges.length} links, hub ${hub} with ${graph.adjacency[hub]!.length}, diameter ${Math.max(...graph.adjacency.map((_, i) => Math.max(...bfs(graph, i))))}`);
   const lab = new Lab();
   try {
@@ -137,7 +98,7 @@ test('thirty daemons on a power-law shape: maps of 3 hops, lookups beyond, every
       assert.ok(route.hops > MAP_RADIUS, `${route.hops} hops`);
     });
 
-    await t.test('the biggest hub killed: the sampled pairs of the rest are reached again', async (t2) => {
+    await t.test('the biggest hub killed: the sampled pairs of the rest are reached again, and the flows through it flow again within 3 s', async (t2) => {
       const alive = (i: number) => i !== hub;
       // Pairs whose shortest way went through the hub first: their routes broke.
       const pairs = samplePairs(graph, PAIRS, 8, alive).sort(([a, b], [c, d]) => Number(throughHub(graph, hub, c, d)) - Number(throughHub(graph, hub, a, b)));
@@ -185,8 +146,7 @@ test('thirty daemons on a power-law shape: maps of 3 hops, lookups beyond, every
         [...flow.log.matchAll(/^\[(\d+\.\d+)\] .*icmp_seq=(\d+) ttl=\d+ time=([\d.]+) ms/gm)].map((m) => ({ at: Number(m[1]), seq: Number(m[2]), sent: Number(m[1]) - Number(m[3]) / 1000 }));
       const firstAfterKill = (flow: Daemon) => answersOf(flow).find((a) => a.sent > killedAt);
       // (Polled: the sequential pings' spawnSync kept this event loop from reading the flows'
-      // output.) Issue 16's 3 s is not required here: node 27's ways round the hub are up to four
-      // times as long, and take it longer (docs/ROUTING.md).
+      // output.)
       await until('every flow through the hub is answered again', () => flows.every((flow) => firstAfterKill(flow) !== undefined), 60_000).catch(() => undefined);
       for (const flow of flows) flow.signal('SIGINT');
       await Promise.all(flows.map((flow) => flow.exited));
@@ -205,6 +165,11 @@ test('thirty daemons on a power-law shape: maps of 3 hops, lookups beyond, every
       t.diagnostic(`flows through the hub, flowing again after the kill (ms): ${flowPairs.map(([a, b], i) => `${a}-${b} ${waits[i] ? `${waits[i]!.ms} (${waits[i]!.unanswered} unanswered)` : 'never'}`).join(', ')}`);
       assert.equal(stuck.length, 0, `${stuck.length} of ${pairs.length} pairs not back within a minute each`);
       assert.ok(waits.every((w) => w !== undefined), `a flow never came back: ${flows.map((f) => f.log.slice(-300)).join('\n')}`);
+      // Issue 16's 3 s, detection included, which the simulator holds on this shape with many
+      // more flows (test/unit/lookups.test.ts): 0.99–2.32 s in four runs here alone on 2026-12-07,
+      // node 27's (whose ways round the hub are up to four times as long) 1.7–2.3 s, where they had
+      // taken 1.9–4.2 s (docs/ROUTING.md).
+      assert.ok(waits.every((w) => w!.ms <= 3_000), 'a flow through the hub came back after more than 3 s');
     });
   } finally {
     await lab.cleanup();
