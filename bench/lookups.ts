@@ -13,7 +13,7 @@
 // pairs, how long after the biggest hub crashes, or a link on a flow's way is cut, the interrupted
 // flows arrive again (the failure noticed as the daemon's links notice it, src/node/links.ts; by
 // default at the worst moment, the failed node's last hello sent just before: --hello-age 500 is
-// the average).
+// the average), and what each node sends meanwhile against what it sent with the flows alone.
 //
 // Run:  npm run bench:lookups [-- graph-name ...] [--pairs N] [--steady-min M] [--hostile P] [--hello-age MS]
 // A graph name `holme-kim-N` generates powerlaw-10000's shape at N nodes (bench/sim/graph.ts
@@ -323,6 +323,7 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
 function reportFailover(what: string, r: Failover): void {
   const notStarted = r.notStarted > 0 ? `; ${r.notStarted} not flowing yet when it failed` : '';
   console.log(`  ${what}: ${r.interrupted.length} flows interrupted, flowing again after (ms) ${quantiles(r.interrupted)}; ${r.lost} not back in 20 s, ${r.cutOff} cut off by the failure${notStarted}`);
+  console.log(`    sent meanwhile, data and control (B/s per node): ${quantiles(r.sentAfter)}; with the flows alone before it ${quantiles(r.sentBefore)}`);
 }
 
 function report(what: string, results: PairResult[]): void {

@@ -29,6 +29,10 @@ export interface Failover {
   /** Flows that had not started flowing before the failure (their lookup still running): not
    *  counted above, since the failure did not interrupt them. */
   notStarted: number;
+  /** Bytes a second each node sent, data and control, over the 5 s of flows before the failure
+   *  and from the failure until the end: what the failure adds to what the flows send. */
+  sentBefore: number[];
+  sentAfter: number[];
 }
 
 /**
@@ -62,8 +66,10 @@ export function failover(sim: AgentSim<MeshAgent>, deliveries: Deliveries, pairs
     });
     sim.at(sim.now + FLOW_INTERVAL_MS, send);
   };
+  sim.takeTraffic();
   send();
   sim.run(5_000);
+  const before = sim.takeTraffic().perNode;
   failedAt = sim.now;
   fail();
   const severed = pairs.map(([s, d]) => cutOff(s, d));
@@ -76,6 +82,8 @@ export function failover(sim: AgentSim<MeshAgent>, deliveries: Deliveries, pairs
   sim.runUntilTrue(() => sim.now - failedAt >= SETTLED_MS && flowing(), 20_000, FLOW_INTERVAL_MS);
   running = false;
   deliveries.on = () => {};
+  const after = sim.takeTraffic().perNode;
+  const perSecond = (bytes: Float64Array, ms: number) => Array.from(bytes, (b) => (1000 * b) / ms);
   // Flows that stalled and never came back: lost, unless the failure left no way between them.
   let lost = 0;
   let cut = 0;
@@ -89,7 +97,7 @@ export function failover(sim: AgentSim<MeshAgent>, deliveries: Deliveries, pairs
       else lost++;
     }
   }
-  return { interrupted, lost, cutOff: cut, notStarted };
+  return { interrupted, lost, cutOff: cut, notStarted, sentBefore: perSecond(before, 5_000), sentAfter: perSecond(after, sim.now - failedAt) };
 }
 
 /** Whether two nodes `hops` apart (BFS; -1: no way) are within a route's reach: a label's

@@ -164,10 +164,12 @@ export function gridGraph(k: number): Graph {
  * of most links): preferential attachment, one link per new node, so the first nodes become
  * hubs; then one more link from each of the hub's branches to the next, so that the mesh holds
  * together without the hub, by ways round it up to four times as long at 30 nodes. Seeded: the
- * first seed whose every node lies more than `farther` hops from some other node.
+ * first seed whose every node lies more than `farther` hops from some other node (of the first
+ * thousand: a mesh too small has none).
  */
 export function branchedPowerLaw(n: number, farther: number): { graph: Graph; hub: number } {
-  for (let seed = 1; ; seed++) {
+  if (n < 3) throw new Error(`branched-${n}: a hub needs two neighbours`);
+  for (let seed = 1; seed <= 1000; seed++) {
     const random = rng(seed);
     const edges: [number, number][] = [[0, 1]];
     // Every link's two ends, so that a node is drawn in proportion to its degree.
@@ -195,6 +197,7 @@ export function branchedPowerLaw(n: number, farther: number): { graph: Graph; hu
     const withoutHub = bfs(graph, hub === 0 ? 1 : 0, (i) => i !== hub);
     if (farFromAll && withoutHub.every((d, i) => i === hub || d >= 0)) return { graph, hub };
   }
+  throw new Error(`branched-${n}: no seed puts every node more than ${farther} hops from another`);
 }
 
 /** Hop distances from `source` over the nodes and links that are up (-1: unreachable). */

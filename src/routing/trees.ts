@@ -16,6 +16,8 @@
 //                         BEACON   a newer beacon of its root for the place we hold of it
 //                         REQUEST  send it our position in a tree again, or our link to it
 //                                  (signed when first asked for)
+//   settle              in a tree whose place began to get worse lately (TREE_PROMPT_MS), what a
+//                       frame or a failed link changed at once, as the tick does
 //   tick                choose parents where something changed, refresh our beacon where we
 //                       are root (every ROOT_REFRESH_SLOW_MS or ROOT_REFRESH_PACED_MS as all
 //                       below us take, else ROOT_REFRESH_MS), expire roots not heard of for as
@@ -281,6 +283,9 @@ export interface TreesOptions {
 
 export class Trees {
   readonly counters = new TreeCounters();
+  /** When one of our places last moved (monotonic ms): what was sent before went by the trees as
+   *  they were (Lookups, RELOCATE_MOVED_MS). Set as it happens, within a tick (settle). */
+  movedAt = -Infinity;
   private readonly key: Uint8Array;
   private readonly sign: XeddsaSigner;
   private readonly mtu: number;
@@ -1046,6 +1051,7 @@ export class Trees {
   }
 
   private positionChanged(own: OwnTree): void {
+    this.movedAt = this.now();
     own.version = (own.version + 1) >>> 0;
     own.sendDue = 2;
     this.onChanged?.();
