@@ -1059,14 +1059,16 @@ test('a target\'s nearest contact, silent when first asked, is asked again a rou
 /**
  * The trees have re-formed round a new root (a mesh just started, a root crashed) since the
  * locators a source holds of a target and of the three contacts nearest it were signed: they name
- * none of its trees, and no request can reach those nodes by them. Each lookup of the target
+ * none of its trees, and no request can reach those nodes by them (`threeLead` 'nowhere'), or the
+ * three's name places other nodes hold now ('elsewhere', as after a failure: a way, into
+ * nothing). Each lookup of the target
  * runs a second with only that, then a newer locator of the target reaches `learner`: the
  * source's table (from a request of the target's, say), the contact nearest the target past
  * those three that the lookup knows (from the target's publish; it was asked before), or the
  * three, whose own newer locators reach the source's table too. Returns, for five pairs, how long
  * after that each lookup found its target, or null for one that failed.
  */
-function foundByNewerLocator(learner: 'source' | 'next contact' | 'nearest three', three_lead: 'nowhere' | 'elsewhere' = 'nowhere'): (number | null)[] {
+function foundByNewerLocator(learner: 'source' | 'next contact' | 'nearest three', threeLead: 'nowhere' | 'elsewhere' = 'nowhere'): (number | null)[] {
   const { sim, done } = meshOf80();
   const g = sim.graph;
   const random = rng(12);
@@ -1093,7 +1095,7 @@ function foundByNewerLocator(learner: 'source' | 'next contact' | 'nearest three
     // The three's locators lead nowhere, or, as after a failure, to places that other nodes hold
     // now (those of nodes far from them): the requests by them are lost.
     const far = (i: number) => sim.nodes[bfs(g, i).reduce((best, d, j) => (d > bfs(g, i)[best]! ? j : best), 0)]!.agent.lookups.ownLocator.places;
-    for (const i of three) source.table.add(signedBy(i, source.table.get(address(sim, i))!.sequence + 1, three_lead === 'elsewhere' ? far(i) : []), sim.now, false);
+    for (const i of three) source.table.add(signedBy(i, source.table.get(address(sim, i))!.sequence + 1, threeLead === 'elsewhere' ? far(i) : []), sim.now, false);
     const ended = (done.get(s) ?? []).length;
     source.locate(target);
     sim.run(1_000);
