@@ -60,7 +60,7 @@ import {
   type TreeFrame,
 } from './tree-frame.js';
 import { RANK_SIZE, VerifiedSignatures, compareRanks } from './tree-proof.js';
-import type { Position, Trees } from './trees.js';
+import { worsePlace, type Position, type Trees } from './trees.js';
 
 /** Contacts per bucket of the table. */
 export const DHT_BUCKET_SIZE = 8;
@@ -1315,7 +1315,7 @@ export class Lookups {
       if (!seen || !samePlace(p, seen)) this.placesChangedAt = now;
       this.placesSeen[t] = p;
       const signed = this.placesSigned[t];
-      if (signed && isWorse(p, signed)) this.placeLost = true;
+      if (signed && worsePlace(p.rank, p.depth, signed)) this.placeLost = true;
       // Under another root soon after a stopgap one: that tree is going, and the place signed in
       // it with it (with thirty real daemons, a node still named its place under a hub's
       // neighbour 2 s after it was back under the real root, and was not found meanwhile). Often
@@ -1521,13 +1521,6 @@ export class Lookups {
     this.counters.bytesSent += frame.length;
     this.sendFrame(link, frame);
   }
-}
-
-/** Whether `p` is a worse place than `before`, which a node takes only when `before` is lost
- *  (docs/ROUTING.md "Trees"): under a worse root, or deeper under the same one. */
-function isWorse(p: Position, before: Position): boolean {
-  const byRank = compareRanks(p.rank, before.rank);
-  return byRank > 0 || (byRank === 0 && p.depth > before.depth);
 }
 
 /** The full root key if `prefix` is our root's in that tree (the frame names roots by prefix). */

@@ -724,7 +724,7 @@ export class Trees {
     if (own.parent === link && equalKeys(own.position.beacon, 0, position.beacon)) {
       if (beaconSequence(position.beacon) > beaconSequence(own.position.beacon)) this.refreshed(t, now);
     }
-    if (own.parent === link && worseParent(position, own.position)) own.worseAt = now;
+    if (own.parent === link && worsePlace(position.rank, position.depth + 1, own.position)) own.worseAt = now;
     own.chooseDue = true;
     this.onChanged?.();
   }
@@ -1340,10 +1340,11 @@ function noteLoss(own: OwnTree, now: number): void {
   own.losses.push({ root: p.beacon.slice(0, KEY_SIZE), coordinates: p.coordinates.slice(0, p.depth - 1), until: now + TREE_STABLE_MS });
 }
 
-/** Whether the parent's place `parent` makes ours worse: under a worse root, or deeper. */
-function worseParent(parent: Position, ours: Position): boolean {
-  const byRank = compareRanks(parent.rank, ours.rank);
-  return byRank > 0 || (byRank === 0 && parent.depth + 1 > ours.depth);
+/** Whether a place `depth` deep under the root of `rank` is worse than `before`: under a worse
+ *  root, or deeper under the same. */
+export function worsePlace(rank: Uint8Array, depth: number, before: Position): boolean {
+  const byRank = compareRanks(rank, before.rank);
+  return byRank > 0 || (byRank === 0 && depth > before.depth);
 }
 
 /** Whether a parent's link failed lately and position p passes none of the places lost. */
