@@ -231,7 +231,7 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
     const stats = sim.nodes.map((n) => n.agent.routing.map.stats());
     return `${quantiles(stats.map((s) => s.ids))}, id range ${quantiles(stats.map((s) => s.idRange))}`;
   };
-  console.log(`  addresses the map names per node: ${mapIds()}`);
+  console.log(`  addresses the map numbers per node (the nodes it holds, its own and its links'): ${mapIds()}`);
   console.log(`  memory per node (the simulation's, whole, over its nodes): ${heapPerNode()}`);
   // Signature checks a node made (not answered from its cache of checks), and the checks it
   // keeps: what the cache saves, and what it holds.
@@ -290,7 +290,7 @@ function runGraph(g: Graph, pairs: number, steadyMin: number, hostileShare: numb
     const hubSplit = `neighbours ${parts.neighbours}, trees ${parts.trees}, lookups ${parts.lookups} (${contacts[hub]} contacts), map ${parts.map}`;
     console.log(`  state per node at the end of it (bytes): ${quantiles(held)}; the node of most links ${held[hub]} (${hubSplit}); contacts per node ${quantiles(contacts)}`);
     console.log(`  memory per node at the end of it: ${heapPerNode()}`);
-    console.log(`  addresses the map names per node at the end of it: ${mapIds()}`);
+    console.log(`  addresses the map numbers per node at the end of it: ${mapIds()}`);
     console.log(`  signature checks per node per hour of it: ${quantiles(checksSince(checksBefore).map((c) => c / (steadyMin / 60)))}; checks kept in its cache at its end ${kept()}`);
   }
   // Failures under traffic: the biggest hub crashes; then a link on a flow's way is cut.

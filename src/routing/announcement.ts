@@ -80,6 +80,11 @@ const KEY_SIZE = 32;
 const ADDRESS_SIZE = 16;
 const HEADER_SIZE = 47;
 const LINK_SIZE = ADDRESS_SIZE + 2 + 2;
+/** Where a part's link count (2 bytes) and its first link are, and a link's size (the format
+ *  above): enough to read a held copy's links without decoding it (lsdb.ts). */
+export const ANNOUNCEMENT_LINK_COUNT_AT = 45;
+export const ANNOUNCEMENT_LINKS_AT = HEADER_SIZE;
+export const ANNOUNCEMENT_LINK_SIZE = LINK_SIZE;
 /** Bytes of an announcement with no links, the shortest. */
 export const ANNOUNCEMENT_MIN_SIZE = HEADER_SIZE + XEDDSA_SIGNATURE_SIZE;
 /** Bytes of a version 1 announcement with LINKS_PER_PART links, the longest of that version. */

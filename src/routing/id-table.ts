@@ -1,15 +1,16 @@
-// Small integer ids for the addresses the link-state database names (lsdb.ts): an origin, or a
-// neighbour named in someone's links. Everything here is packed in typed arrays — the addresses,
-// 16 bytes an id, their reference counts, and an open-addressing hash table from address to id —
-// because a router names hundreds of addresses (a hub's announcement names each neighbour of the
-// hub), and a map entry, an object and a 16-byte array per address took some 250 bytes of heap
-// for 16 of data.
+// Small integer ids for the addresses the link-state database numbers (lsdb.ts): the origins it
+// holds, and the addresses its owner names (a router's own, its live links' neighbours).
+// Everything here is packed in typed arrays — the addresses, 16 bytes an id, their reference
+// counts, and an open-addressing hash table from address to id — because a map near a hub holds
+// hundreds of nodes, and a map entry, an object and a 16-byte array per address took some 250
+// bytes of heap for 16 of data.
 //
 // Ids are reused lowest first, the table's end drops as its highest ids go free, and once the
 // range has grown past twice the ids in use its owner numbers them anew (renumber), so the id
-// range (and with it every array indexed by id, SPF's included) follows the addresses named now
-// rather than the most ever named (in a cold start a node names many that it forgets within
-// seconds, as its map settles to its radius, and the ids that stay are spread over the range).
+// range (and with it every array indexed by id, SPF's included) follows the addresses numbered
+// now rather than the most ever numbered (in a cold start a node holds many nodes that it
+// forgets within seconds, as its map settles to its radius, and the ids that stay are spread
+// over the range).
 import { getRandomValues } from 'node:crypto';
 import { equal16 } from '../fcnet/ipv6.js';
 

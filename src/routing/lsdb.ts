@@ -1,12 +1,17 @@
 // The link-state database: the newest announcement of every known node (its parts), and the link
 // graph they describe, in the compact form SPF walks.
 //
-// Nodes are numbered: every address the database mentions — an origin, or a neighbour named in
-// someone's links — gets a small integer id (id-table.ts), so the graph is arrays of integers and
-// SPF's working state is typed arrays indexed by id. Ids are reference-counted (one reference per
-// record, per link naming the address, and per holder outside such as a router's live link) and
-// reused once free, lowest first, so the tables stay as large as the network held now, not as
-// every node ever seen.
+// Nodes are numbered: every origin held, and every address a holder outside names (a router, its
+// own and its live links' neighbours), gets a small integer id (id-table.ts), so the graph is
+// arrays of integers and SPF's working state is typed arrays indexed by id. A link whose address
+// has no id is held in its part's bytes alone: it names no node the map holds (the nodes at the
+// radius name neighbours beyond it, a hub hundreds), and SPF takes a link only where each end
+// names the other. It joins the graph when a node it names comes and names its origin back
+// (resolveNaming). Ids are reference-counted (one reference per record, and per holder outside)
+// and reused once free, lowest first, each first taken out of the links that named it
+// (unlinkId), so the tables stay as large as the nodes held now, not as every address named.
+// Numbering every named address took most of a node's ids (on a Holme–Kim mesh of 1,500, 183 a
+// node for 33 records) and some 11 KiB of its memory.
 //
 // A record holds the parts of its origin's highest sequence and, until that sequence is whole, a
 // stand-in for each part not come yet: the newest part of that number held before. The links of
@@ -15,13 +20,14 @@
 // the router's business: this module stores what it is given.
 import { fcAddressBytes } from '../keys/address.js';
 import { bytesKey } from '../util/bytes.js';
-import type { AnnouncedPrefix, Announcement } from './announcement.js';
+import { ANNOUNCEMENT_LINK_COUNT_AT, ANNOUNCEMENT_LINK_SIZE, ANNOUNCEMENT_LINKS_AT, type AnnouncedPrefix, type Announcement, type Link } from './announcement.js';
 import { IdTable } from './id-table.js';
 import type { Route } from './spf.js';
 
 const KEY_SIZE = 32;
+const ADDRESS_SIZE = 16;
 /** A record's identity: its key and its address. */
-const IDENTITY_SIZE = KEY_SIZE + 16;
+const IDENTITY_SIZE = KEY_SIZE + ADDRESS_SIZE;
 /** Numbers per link in a links array: neighbour id, interface index, cost. */
 export const LINK_STRIDE = 3;
 /** A node's links, LINK_STRIDE small integers each, in a plain array: V8 holds them unboxed, and
@@ -41,7 +47,8 @@ export interface Part {
    *  bytes, where a byte array took an array buffer and a view, some 180 bytes before the first
    *  byte, at every record held. */
   signed: string;
-  /** LINK_STRIDE numbers per link, as announced. */
+  /** LINK_STRIDE numbers per link whose address has an id, in the order announced; `signed`
+   *  holds every link (announcedLinks, linkIndexAt). */
   links: Links;
   /** The routed prefixes claimed in this part (almost always none). */
   prefixes: readonly AnnouncedPrefix[];
@@ -64,8 +71,9 @@ export class NodeRecord {
   sequenceTokens = Infinity;
   tokensAt = 0;
   expiresAt = Infinity;
-  /** Its links, union of the held parts, one per neighbour (the cheapest if named twice), never
-   *  itself: LINK_STRIDE int32s each (neighbour id, the origin's interface index for it, cost).
+  /** Its links to addresses with ids, union of the held parts', one per neighbour (the cheapest
+   *  if named twice), never itself: LINK_STRIDE int32s each (neighbour id, the origin's interface
+   *  index for it, cost).
    *  One flat array rather than one per field: the per-object overhead counts, at every record. */
   links: Links = NO_LINKS;
   /** The routed prefixes it claims: those of its held parts below the part count. */
@@ -179,6 +187,8 @@ export class Lsdb {
   private readonly heldRecords = new Set<NodeRecord>();
   private readonly ids = new IdTable();
   private readonly byKey = new KeyTable();
+  /** Records stored without their links in the graph (store's `indexed`: a router's own). */
+  private readonly unindexed = new Set<NodeRecord>();
   private readonly identityMemo: IdentityMemo | undefined;
   private nextExpiry = Infinity;
   /** Changes whenever some origin's claimed prefixes may have changed: who holds the prefix table
@@ -202,7 +212,9 @@ export class Lsdb {
     return this.ids.capacity;
   }
 
-  /** The id of an address, allocated if new. Ids without references are freed by unref(). */
+  /** The id of an address, allocated if new. Ids without references are freed by unref(). Links
+   *  held already that name it stay in their bytes alone until a record that names them back
+   *  is stored (a neighbour's, for a router's live link: SPF takes no link before). */
   intern(address: Uint8Array): number {
     const id = this.ids.intern(address, 0);
     // Kept dense: V8 turns an array with a gap of a thousand into a dictionary, and SPF reads it.
@@ -222,6 +234,7 @@ export class Lsdb {
   unref(id: number): void {
     if (!this.ids.unref(id)) return;
     this.records[id] = undefined;
+    this.unlinkId(id);
     // The records past the id range go with it (the array's storage with them, once far fewer).
     if (this.records.length > 2 * this.ids.capacity + 64) this.records.length = this.ids.capacity;
   }
@@ -316,18 +329,7 @@ export class Lsdb {
       this.heldRecords.add(record);
       this.byKey.set(identity.publicKey, record);
     }
-    // The new part's references are taken before the old parts' are dropped, so a neighbour named
-    // by both keeps its id.
-    const n = indexed ? a.links.length : 0;
-    const links: Links = n > 0 ? new Array<number>(n * LINK_STRIDE) : NO_LINKS;
-    for (let i = 0; i < n; i++) {
-      const link = a.links[i]!;
-      const id = this.intern(link.address);
-      this.ref(id);
-      links[i * LINK_STRIDE] = id;
-      links[i * LINK_STRIDE + 1] = link.index;
-      links[i * LINK_STRIDE + 2] = link.cost;
-    }
+    const links = indexed ? this.linksWithIds(a.links) : NO_LINKS;
     const signed = bytesKey(a.bytes);
     const part: Part = { parts: a.parts, mtu: a.mtu, signed, links, prefixes: a.prefixes.length > 0 ? prefixesCopied(a.prefixes) : NO_PREFIXES };
     if (a.sequence > record.sequence && a.parts === 1) {
@@ -346,12 +348,10 @@ export class Lsdb {
       record.parts = NO_PARTS;
       record.sequence = a.sequence;
     } else if (a.sequence < record.sequence) {
-      this.dropPart(part);
       throw new Error('Lsdb.store: announcement older than the one held');
     } else {
       const old = record.parts[a.part];
       if (old) {
-        this.dropPart(old);
         this.partCount--;
         this.byteCount -= old.signed.length;
       }
@@ -369,6 +369,10 @@ export class Lsdb {
       if (isWhole(record.parts)) this.dropStandIns(record);
     }
     this.rebuildLinks(record);
+    if (indexed) {
+      this.unindexed.delete(record);
+      this.resolveNaming(record, a.links);
+    } else this.unindexed.add(record);
     record.receivedAt = now;
     record.expiresAt = expiresAt;
     if (expiresAt < this.nextExpiry) this.nextExpiry = expiresAt;
@@ -403,7 +407,118 @@ export class Lsdb {
     this.byKey.delete(record);
     this.records[record.id] = undefined;
     this.heldRecords.delete(record);
+    this.unindexed.delete(record);
     this.unref(record.id);
+  }
+
+  /** The links announced whose addresses have ids, LINK_STRIDE numbers each, in their order. */
+  private linksWithIds(announced: readonly Link[]): Links {
+    let count = 0;
+    for (const link of announced) if (this.ids.idOf(link.address, 0) !== undefined) count++;
+    if (count === 0) return NO_LINKS;
+    const links: Links = new Array<number>(count * LINK_STRIDE);
+    let n = 0;
+    for (const link of announced) {
+      const id = this.ids.idOf(link.address, 0);
+      if (id === undefined) continue;
+      links[n++] = id;
+      links[n++] = link.index;
+      links[n++] = link.cost;
+    }
+    return links;
+  }
+
+  /**
+   * `record` was stored, naming `announced`: each record it names whose parts name it in their
+   * bytes alone (stored before it had an id) reads those parts' links anew, in their order. Only
+   * records it names back: SPF takes no other link (spf.ts), and the map's other questions read
+   * the bytes (namedIds, linkTarget). A record's links so hold every link between two nodes held
+   * that name each other, whichever came first. Costs the named records' links where some are
+   * held as bytes alone: a hub's hundreds, for each neighbour of it that comes.
+   */
+  private resolveNaming(record: NodeRecord, announced: readonly Link[]): void {
+    for (const link of announced) {
+      const id = this.ids.idOf(link.address, 0);
+      const holder = id === undefined ? undefined : this.records[id];
+      if (!holder || holder === record || this.unindexed.has(holder)) continue;
+      // Two loops, not heldParts: this runs at every store, on the flood path.
+      let changed = false;
+      for (let standing = 0; standing < 2; standing++) {
+        for (const part of (standing ? holder.standIns : holder.parts) ?? NO_PARTS) {
+          if (!part || part.links.length / LINK_STRIDE >= announcedLinks(part) || namesId(part.links, record.id) || !namesAddress(part, record)) continue;
+          part.links = this.partLinksWithIds(part);
+          changed = true;
+        }
+      }
+      if (changed) this.rebuildLinks(holder);
+    }
+  }
+
+  /** A part's links whose addresses have ids, read anew from its bytes, in their order. */
+  private partLinksWithIds(part: Part): Links {
+    const count = announcedLinks(part);
+    const ids: number[] = [];
+    for (let k = 0; k < count; k++) {
+      const id = this.ids.idOf(addressAt(part, k), 0);
+      if (id !== undefined) ids.push(id, k);
+    }
+    if (ids.length === 0) return NO_LINKS;
+    // Exactly as long as it holds: an array pushed to keeps room to grow, at every part.
+    const links: Links = new Array<number>((ids.length / 2) * LINK_STRIDE);
+    let n = 0;
+    for (let i = 0; i < ids.length; i += 2) {
+      links[n++] = ids[i]!;
+      links[n++] = linkIndexAt(part, ids[i + 1]!);
+      links[n++] = linkCostAt(part, ids[i + 1]!);
+    }
+    return links;
+  }
+
+  /** An id freed: the links that named it are held in their parts' bytes alone again. */
+  private unlinkId(id: number): void {
+    for (const record of this.heldRecords) {
+      let changed = false;
+      for (const part of heldParts(record)) {
+        if (!namesId(part.links, id)) continue;
+        part.links = withoutId(part.links, id);
+        changed = true;
+      }
+      if (changed) this.rebuildLinks(record);
+    }
+  }
+
+  /** The id of each address the record's held parts name that has one (the map holds it, or
+   *  it is ours or a live link's), repeats and all. */
+  namedIds(record: NodeRecord, visit: (id: number) => void): void {
+    for (const part of heldParts(record)) {
+      const count = announcedLinks(part);
+      for (let k = 0; k < count; k++) {
+        const id = this.ids.idOf(addressAt(part, k), 0);
+        if (id !== undefined) visit(id);
+      }
+    }
+  }
+
+  /** How many links the record's origin announces, as its held parts (or those standing in for
+   *  parts not come yet) say. */
+  announcedDegree(record: NodeRecord): number {
+    let degree = 0;
+    const count = Math.max(record.parts.length, record.standIns?.length ?? 0);
+    for (let p = 0; p < count; p++) {
+      const part = partAt(record, p);
+      if (part) degree += announcedLinks(part);
+    }
+    return degree;
+  }
+
+  /** The record of the node that `record`'s origin reaches by its interface index `index`, as
+   *  any held part says (a node may have two links to one neighbour), if held. */
+  linkTarget(record: NodeRecord, index: number): NodeRecord | undefined {
+    for (const part of heldParts(record)) {
+      const count = announcedLinks(part);
+      for (let k = 0; k < count; k++) if (linkIndexAt(part, k) === index) return this.recordAt(addressAt(part, k), 0);
+    }
+    return undefined;
   }
 
   /** Origins held. */
@@ -416,14 +531,11 @@ export class Lsdb {
     return this.byteCount;
   }
 
-  /** Records, links, announcements and their bytes held; the addresses named (ids in use) and
-   *  the id range (every array indexed by id is about that long). */
+  /** Records, links in the graph (those naming addresses with ids), announcements and their
+   *  bytes held; the addresses numbered (ids in use) and the id range (every array indexed by id
+   *  is about that long). */
   stats(): { nodes: number; links: number; announcements: number; bytes: number; ids: number; idRange: number } {
     return { nodes: this.heldRecords.size, links: this.linkCount, announcements: this.partCount, bytes: this.byteCount, ids: this.ids.size, idRange: this.ids.capacity };
-  }
-
-  private dropPart(part: Part): void {
-    for (let i = 0; i < part.links.length; i += LINK_STRIDE) this.unref(part.links[i]!);
   }
 
   private dropParts(record: NodeRecord): void {
@@ -441,7 +553,6 @@ export class Lsdb {
   private dropAll(parts: readonly (Part | undefined)[]): void {
     for (const part of parts) {
       if (!part) continue;
-      this.dropPart(part);
       this.partCount--;
       this.byteCount -= part.signed.length;
     }
@@ -523,6 +634,74 @@ function withPart(parts: (Part | undefined)[], p: number, part: Part): (Part | u
   for (let i = 0; i < parts.length; i++) grown[i] = parts[i];
   grown[p] = part;
   return grown;
+}
+
+/** How many links a part announces: its bytes hold each (its `links` those with ids). */
+export function announcedLinks(part: Part): number {
+  const at = ANNOUNCEMENT_LINK_COUNT_AT;
+  return (part.signed.charCodeAt(at) << 8) | part.signed.charCodeAt(at + 1);
+}
+
+/** The interface index of a part's link `k` (below announcedLinks), read from its bytes. */
+export function linkIndexAt(part: Part, k: number): number {
+  const at = ANNOUNCEMENT_LINKS_AT + k * ANNOUNCEMENT_LINK_SIZE + ADDRESS_SIZE;
+  return (part.signed.charCodeAt(at) << 8) | part.signed.charCodeAt(at + 1);
+}
+
+/** The cost of a part's link `k`, read from its bytes. */
+function linkCostAt(part: Part, k: number): number {
+  const at = ANNOUNCEMENT_LINKS_AT + k * ANNOUNCEMENT_LINK_SIZE + ADDRESS_SIZE + 2;
+  return (part.signed.charCodeAt(at) << 8) | part.signed.charCodeAt(at + 1);
+}
+
+/** One array reused for an address read from a part's bytes, to look it up (not kept). */
+const addressScratch = new Uint8Array(ADDRESS_SIZE);
+
+/** The address a part's link `k` names, in a scratch array valid until the next call. */
+function addressAt(part: Part, k: number): Uint8Array {
+  const at = ANNOUNCEMENT_LINKS_AT + k * ANNOUNCEMENT_LINK_SIZE;
+  for (let i = 0; i < ADDRESS_SIZE; i++) addressScratch[i] = part.signed.charCodeAt(at + i);
+  return addressScratch;
+}
+
+/** Whether one of a part's links names the address of `record`. */
+function namesAddress(part: Part, record: NodeRecord): boolean {
+  const count = announcedLinks(part);
+  for (let k = 0; k < count; k++) {
+    const at = ANNOUNCEMENT_LINKS_AT + k * ANNOUNCEMENT_LINK_SIZE;
+    let i = 0;
+    while (i < ADDRESS_SIZE && part.signed.charCodeAt(at + i) === record.identity.charCodeAt(KEY_SIZE + i)) i++;
+    if (i === ADDRESS_SIZE) return true;
+  }
+  return false;
+}
+
+/** Whether `links` names `id`. */
+function namesId(links: Links, id: number): boolean {
+  for (let i = 0; i < links.length; i += LINK_STRIDE) if (links[i] === id) return true;
+  return false;
+}
+
+/** `links` without those naming `id`, in a new array (a part's may be its record's union too). */
+function withoutId(links: Links, id: number): Links {
+  let naming = 0;
+  for (let i = 0; i < links.length; i += LINK_STRIDE) if (links[i] === id) naming++;
+  if (naming * LINK_STRIDE === links.length) return NO_LINKS;
+  const kept: Links = new Array<number>(links.length - naming * LINK_STRIDE);
+  let n = 0;
+  for (let i = 0; i < links.length; i += LINK_STRIDE) {
+    if (links[i] === id) continue;
+    kept[n++] = links[i]!;
+    kept[n++] = links[i + 1]!;
+    kept[n++] = links[i + 2]!;
+  }
+  return kept;
+}
+
+/** The parts a record holds: of its newest sequence, then those standing in. */
+function* heldParts(record: NodeRecord): Generator<Part> {
+  for (const part of record.parts) if (part) yield part;
+  if (record.standIns) for (const part of record.standIns) if (part) yield part;
 }
 
 /** The bytes of a part, in an array of their own (not a slice of a shared pool, which a queue of

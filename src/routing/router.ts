@@ -86,7 +86,7 @@ import {
 import { RoutingCounters } from './counters.js';
 import { ACK_ENTRY_SIZE, Unacknowledged, ackPart, ackSequence, writeAckEntry } from './acknowledgements.js';
 import { readUint64BE } from '../util/bytes.js';
-import { LINK_STRIDE, Lsdb, charsMatch, compareAddresses, partBytes, type IdentityMemo, type NodeRecord, type Part } from './lsdb.js';
+import { Lsdb, announcedLinks, charsMatch, compareAddresses, linkIndexAt, partBytes, type IdentityMemo, type NodeRecord, type Part } from './lsdb.js';
 import { Spf, type Route, type SourceLinks } from './spf.js';
 import { IPV6_MIN_MTU } from '../util/protocol.js';
 
@@ -655,13 +655,7 @@ export class Router {
    *  neighbour), if the map holds both. */
   linkTarget(publicKey: Uint8Array, index: number): Uint8Array | undefined {
     const record = this.lsdb.recordOf(publicKey, 0);
-    if (!record) return undefined;
-    for (const parts of [record.parts, record.standIns ?? []]) {
-      for (const part of parts) {
-        for (let i = 0; part && i < part.links.length; i += LINK_STRIDE) if (part.links[i + 1] === index) return this.lsdb.records[part.links[i]!]?.publicKey;
-      }
-    }
-    return undefined;
+    return record && this.lsdb.linkTarget(record, index)?.publicKey;
   }
 
   /** Tells linksWithdrawn of the links the frame's announcements took back, less any named again
@@ -714,7 +708,8 @@ export class Router {
   /** How many links the node announces (0 if routing has not heard of it). */
   degreeOf(publicKey: Uint8Array): number {
     if (publicKey.length !== KEY_SIZE) return 0;
-    return (this.lsdb.recordOf(publicKey, 0)?.links.length ?? 0) / LINK_STRIDE;
+    const record = this.lsdb.recordOf(publicKey, 0);
+    return record ? this.lsdb.announcedDegree(record) : 0;
   }
 
   /** Whether the database holds the node at the 16-byte address at buf[off] (an origin). */
@@ -733,9 +728,10 @@ export class Router {
     return undefined;
   }
 
-  /** Routing state held: origins, link entries (each announced link counted once per side that
-   *  announces it, but ours: our live links are SPF's source), announcements (parts) and their
-   *  encoded bytes, ours included; the addresses named and the id range (Lsdb.stats). */
+  /** Routing state held: origins, link entries (each link to a node held, ours or a live
+   *  link's counted once per side that announces it, but ours: our live links are SPF's
+   *  source), announcements (parts) and their encoded bytes, ours included; the addresses
+   *  numbered and the id range (Lsdb.stats). */
   stats(): ReturnType<Lsdb['stats']> {
     return this.lsdb.stats();
   }
@@ -805,8 +801,11 @@ export class Router {
   private hopsTo(record: NodeRecord): number {
     if (record.route) return record.route.hops;
     let nearest = Infinity;
-    const links = record.links;
-    for (let i = 0; i < links.length; i += LINK_STRIDE) nearest = Math.min(nearest, this.hopsToId(links[i]!));
+    // Every node it names, not only those its links in the graph hold: a node not routed yet
+    // may name a live neighbour of ours whose announcement has not come.
+    this.lsdb.namedIds(record, (id) => {
+      if (id !== record.id) nearest = Math.min(nearest, this.hopsToId(id));
+    });
     return nearest + 1;
   }
 
@@ -1517,17 +1516,18 @@ function recordBytes(record: NodeRecord): number {
 /** The interface indices the parts `before` name that the parts `after` do not. */
 function indicesGone(before: readonly (Part | undefined)[], after: readonly (Part | undefined)[]): number[] {
   const gone: number[] = [];
-  // Most nodes have a few links: a scan each; a hub's hundreds, a set.
+  // Most nodes have a few links: a scan each; a hub's hundreds, a set. Read from the parts'
+  // bytes, which hold every link (their `links` only those naming nodes with ids).
   let count = 0;
-  for (const part of after) count += part ? part.links.length / LINK_STRIDE : 0;
+  for (const part of after) count += part ? announcedLinks(part) : 0;
   let kept: Set<number> | undefined;
   if (count > 32) {
     kept = new Set();
-    for (const part of after) for (let i = 1; part && i < part.links.length; i += LINK_STRIDE) kept.add(part.links[i]!);
+    for (const part of after) for (let k = 0; part && k < announcedLinks(part); k++) kept.add(linkIndexAt(part, k));
   }
   for (const part of before) {
-    for (let i = 1; part && i < part.links.length; i += LINK_STRIDE) {
-      const index = part.links[i]!;
+    for (let k = 0; part && k < announcedLinks(part); k++) {
+      const index = linkIndexAt(part, k);
       if (!(kept ? kept.has(index) : names(after, index))) gone.push(index);
     }
   }
@@ -1536,7 +1536,7 @@ function indicesGone(before: readonly (Part | undefined)[], after: readonly (Par
 
 /** Whether one of `parts` names interface index `index`. */
 function names(parts: readonly (Part | undefined)[], index: number): boolean {
-  for (const part of parts) for (let i = 1; part && i < part.links.length; i += LINK_STRIDE) if (part.links[i] === index) return true;
+  for (const part of parts) for (let k = 0; part && k < announcedLinks(part); k++) if (linkIndexAt(part, k) === index) return true;
   return false;
 }
 

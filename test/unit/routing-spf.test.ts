@@ -20,14 +20,15 @@ function fakeNode(): FakeNode {
   return { key, address: fcAddressBytes(key) };
 }
 
-/** An announcement of `n` listing [neighbour, interface index, cost?] links. */
+/** An announcement of `n` listing [neighbour, interface index, cost?] links: its bytes as
+ *  encoded (the database reads the links of its copy), its signature left zero. */
 function ann(
   n: FakeNode,
   sequence: number,
   links: [FakeNode, number, number?][],
   opts: { part?: number; parts?: number; mtu?: number } = {},
 ): Announcement {
-  return {
+  const a: Announcement = {
     origin: n.key,
     sequence,
     mtu: opts.mtu ?? 1400,
@@ -37,6 +38,20 @@ function ann(
     prefixes: [],
     bytes: new Uint8Array(111 + 20 * links.length),
   };
+  const view = new DataView(a.bytes.buffer);
+  a.bytes[0] = 1;
+  a.bytes.set(n.key, 1);
+  view.setBigUint64(33, BigInt(sequence));
+  view.setUint16(41, a.mtu);
+  a.bytes[43] = a.part;
+  a.bytes[44] = a.parts;
+  view.setUint16(45, links.length);
+  a.links.forEach((link, k) => {
+    a.bytes.set(link.address, 47 + 20 * k);
+    view.setUint16(47 + 20 * k + 16, link.index);
+    view.setUint16(47 + 20 * k + 18, link.cost);
+  });
+  return a;
 }
 
 /** A database seen from `self`, whose live links are `[neighbour, our index]`. */
@@ -185,12 +200,14 @@ test('route objects survive runs that change nothing; mtu is the path minimum', 
   assert.deepEqual([...v.route(c)!.label], [2, 9]);
 });
 
-/** A view, a hub of 120 neighbours, and `links(from, to)`: those neighbours' links, as the hub
- *  announces them (interface index = place + 1). */
+/** A view, a hub of 120 neighbours held (each announcing its link to the hub, stored before
+ *  it), and `links(from, to)`: those neighbours' links, as the hub announces them (interface
+ *  index = place + 1). */
 function hubOf120() {
   const hub = fakeNode();
   const others = Array.from({ length: 120 }, fakeNode);
   const v = new View(fakeNode());
+  v.store(...others.map((n) => ann(n, 1, [[hub, 1]])));
   const links = (from: number, to: number): [FakeNode, number][] =>
     others.slice(from, to).map((n, i): [FakeNode, number] => [n, from + i + 1]);
   return { hub, others, v, links };
@@ -205,14 +222,14 @@ test('parts: the union of the newest sequence, older parts dropped', () => {
   );
   const record = v.lsdb.recordOf(hub.key, 0)!;
   assert.equal(record.links.length, 120 * LINK_STRIDE);
-  assert.equal(v.lsdb.stats().announcements, 3);
+  assert.equal(v.lsdb.stats().announcements, 120 + 3);
   assert.equal(v.lsdb.isStale(hub.key, 0, 10, 1), true, 'held part');
   assert.equal(v.lsdb.isStale(hub.key, 0, 9, 3), true, 'older sequence, whatever the part');
   assert.equal(v.lsdb.isStale(hub.key, 0, 11, 1), false);
   // The next origination has one part: parts 1 and 2 of sequence 10 go with it.
   v.store(ann(hub, 11, links(0, 10), { part: 0, parts: 1 }));
   assert.equal(record.links.length, 10 * LINK_STRIDE);
-  assert.equal(v.lsdb.stats().announcements, 1);
+  assert.equal(v.lsdb.stats().announcements, 120 + 1);
   assert.equal(v.lsdb.isStale(hub.key, 0, 10, 2), true);
   // Duplicated neighbours and self-links collapse: one entry per neighbour, the cheapest.
   v.store(ann(hub, 12, [[others[0]!, 5, 3], [others[0]!, 6, 2], [hub, 7], [others[1]!, 8]]));
@@ -247,8 +264,8 @@ test('parts: while a newer sequence comes part by part, the newest part held of 
   v.store(q2!);
   assert.equal(record.links.length, 110 * LINK_STRIDE, 'whole: sequence 11 alone');
   assert.equal(record.standIns, undefined);
-  // The 10 neighbours no longer named free their ids, the highest: the id range drops with them.
-  assert.deepEqual(v.lsdb.stats(), { ...whole, links: whole.links - 10, bytes: whole.bytes - 10 * 20, ids: whole.ids - 10, idRange: whole.idRange - 10 });
+  // The 10 neighbours no longer named keep their ids: their records hold them.
+  assert.deepEqual(v.lsdb.stats(), { ...whole, links: whole.links - 10, bytes: whole.bytes - 10 * 20 });
   // A sequence that never comes whole: its parts stand in for the next one's too.
   const [r0] = three(12);
   v.store(r0!);
@@ -256,14 +273,58 @@ test('parts: while a newer sequence comes part by part, the newest part held of 
   v.store(t1!);
   const standIns = record.standIns;
   assert.ok(standIns?.[0] && equalBytes(partBytes(standIns[0]), r0!.bytes) && standIns[1] === undefined && standIns[2] && equalBytes(partBytes(standIns[2]), q2!.bytes), "12's part 0 and 11's part 2 stand in");
-  assert.equal(v.lsdb.stats().announcements, 3);
+  assert.equal(v.lsdb.stats().announcements, 120 + 3);
   assert.equal(record.links.length, 110 * LINK_STRIDE);
   v.store(t0!);
   assert.equal(record.links.length, 110 * LINK_STRIDE);
-  assert.equal(v.lsdb.stats().announcements, 3);
-  // The record's removal drops them all.
+  assert.equal(v.lsdb.stats().announcements, 120 + 3);
+  // The record's removal drops them all, and frees the hub's id: the links that named it are
+  // held in their parts' bytes alone again.
   v.lsdb.remove(record);
-  assert.deepEqual(v.lsdb.stats(), { nodes: 0, links: 0, announcements: 0, bytes: 0, ids: 1, idRange: 1 }, 'only our own id is left');
+  assert.deepEqual(v.lsdb.stats(), { nodes: 120, links: 0, announcements: 120, bytes: 120 * 131, ids: 121, idRange: 121 }, 'our own id and the 120 neighbours');
+  assert.equal(v.lsdb.idOf(hub.address, 0), undefined, 'the hub kept its id');
+});
+
+test('a link joins the graph once a node it names is held and names its origin back; only then', () => {
+  const [s, a, b, c] = [fakeNode(), fakeNode(), fakeNode(), fakeNode()];
+  const v = new View(s);
+  // a names b and c before either is held: those links are in its bytes alone.
+  v.store(ann(a, 1, [[s, 1], [b, 2], [c, 3]]));
+  const recordA = v.lsdb.recordOf(a.key, 0)!;
+  assert.deepEqual([...recordA.links], [v.selfId, 1, 1], 'only the link to us, whose address has an id');
+  assert.equal(v.lsdb.stats().ids, 2, 'no id for an address only named');
+  assert.equal(v.lsdb.announcedDegree(recordA), 3);
+  // b comes, naming a back: a's link to b joins the graph, and SPF routes b through a.
+  v.store(ann(b, 1, [[a, 1]]));
+  const idB = v.lsdb.idOf(b.address, 0)!;
+  assert.deepEqual([...recordA.links], [v.selfId, 1, 1, idB, 2, 1]);
+  v.run([[a, 7]]);
+  assert.deepEqual([...v.route(b)!.label], [2]);
+  // c comes naming only b: a's link to c stays in its bytes (SPF would not take it: c does not
+  // name a), and c is reached through b once b names it.
+  v.store(ann(c, 1, [[b, 4]]));
+  assert.equal(recordA.links.length, 2 * LINK_STRIDE);
+  v.store(ann(b, 2, [[a, 1], [c, 5]]));
+  v.run([[a, 7]]);
+  assert.deepEqual([...v.route(c)!.label], [2, 5]);
+  assert.equal(v.lsdb.linkTarget(recordA, 3)?.publicKey.join(), c.key.join(), 'read from the bytes');
+  // c goes: its id is freed, and b's link to it leaves the graph.
+  v.lsdb.remove(v.lsdb.recordOf(c.key, 0)!);
+  assert.equal(v.lsdb.recordOf(b.key, 0)!.links.length, LINK_STRIDE);
+  assert.equal(v.lsdb.idOf(c.address, 0), undefined);
+  // Held again, naming a back this time: a's link to it and b's both join the graph.
+  v.store(ann(c, 2, [[b, 4], [a, 6]]));
+  const idC = v.lsdb.idOf(c.address, 0)!;
+  assert.deepEqual([...recordA.links], [v.selfId, 1, 1, idB, 2, 1, idC, 3, 1]);
+  assert.equal(v.lsdb.recordOf(b.key, 0)!.links.length, 2 * LINK_STRIDE);
+  // So does a link in a part that stands in (a newer sequence of its node is coming part by part).
+  const [h, x] = [fakeNode(), fakeNode()];
+  v.store(ann(h, 1, [[a, 1]], { part: 0, parts: 2 }), ann(h, 1, [[x, 2]], { part: 1, parts: 2 }));
+  v.store(ann(h, 2, [[a, 1]], { part: 0, parts: 2 }));
+  const recordH = v.lsdb.recordOf(h.key, 0)!;
+  assert.ok(recordH.standIns?.[1], 'part 1 of sequence 1 stands in');
+  v.store(ann(x, 1, [[h, 3]]));
+  assert.deepEqual([...recordH.links], [recordA.id, 1, 1, v.lsdb.idOf(x.address, 0), 2, 1]);
 });
 
 test('ids are reference counted and reused; expiry forgets records', () => {
@@ -364,7 +425,9 @@ test('once most ids have gone, the rest are numbered anew in their order: record
   const hub = fakeNode();
   const leaves = Array.from({ length: 300 }, fakeNode);
   const line = Array.from({ length: 5 }, fakeNode);
-  // The hub names 300 leaves first, then a line of five behind it: the line's ids are above theirs.
+  // 300 leaves, held, name the hub first, then a line of five behind it: the line's ids are
+  // above theirs.
+  v.store(...leaves.map((leaf) => ann(leaf, 1, [[hub, 1]])));
   v.store(ann(hub, 1, [[s, 1], ...leaves.map((leaf, i): [FakeNode, number] => [leaf, i + 3])]));
   v.store(ann(hub, 2, [[s, 1], [line[0]!, 2], ...leaves.map((leaf, i): [FakeNode, number] => [leaf, i + 3])]));
   line.forEach((n, i) => i !== 1 && v.store(ann(n, 1, [[i === 0 ? hub : line[i - 1]!, 1], ...(i < 4 ? [[line[i + 1]!, 2] as [FakeNode, number]] : [])])));
@@ -376,6 +439,7 @@ test('once most ids have gone, the rest are numbered anew in their order: record
   const before = line.map((n) => ({ hops: v.route(n)!.hops, label: [...v.route(n)!.label], link: v.route(n)!.link }));
   assert.equal(before[4]!.hops, 6);
   // The leaves go: their 300 ids are free below the line's.
+  for (const leaf of leaves) v.lsdb.remove(v.lsdb.recordOf(leaf.key, 0)!);
   v.store(ann(hub, 3, [[s, 1]], { part: 0, parts: 2 }), ann(hub, 3, [[line[0]!, 2]], { part: 1, parts: 2 }));
   // And a new sequence's first part, so that the second part held stands in (and is renumbered).
   v.store(ann(hub, 4, [[s, 1]], { part: 0, parts: 2 }));
