@@ -65,7 +65,16 @@ test('two meshes of 20 daemons joined by one link: the nodes whose roots moved r
     const took: number[] = [];
     for (const [s, d] of pairs) {
       const from = performance.now();
-      await until(`${s} to reach ${d} (${bfs(graph, s)[d]} hops)`, () => ping(nodes[s]!, nodes[d]!, ['-W', '2']).code === 0, 12_000, 100);
+      try {
+        await until(`${s} to reach ${d} (${bfs(graph, s)[d]} hops)`, () => ping(nodes[s]!, nodes[d]!, ['-W', '2']).code === 0, 12_000, 100);
+      } catch (e) {
+        // What the two ends knew when it failed (it failed once in CI, and not since, here or in
+        // the simulator): their lookups' counters, contacts, trees and the rounds run again.
+        for (const [i, d2] of daemons.entries()) if ((await lookupCounters(d2)).roundsRestarted! > 0) restarted.add(i);
+        t.diagnostic(`failed: nodes that had run their rounds again: ${[...restarted].sort((x, y) => x - y).join(' ')}`);
+        for (const i of [s, d]) t.diagnostic(`node ${i}'s routing: ${JSON.stringify((await daemons[i]!.state() as unknown as { routing: unknown }).routing)}`);
+        throw e;
+      }
       took.push(performance.now() - from);
     }
     t.diagnostic(`pairs across: first answers mean ${Math.round(took.reduce((x, y) => x + y, 0) / took.length)} ms, max ${Math.round(Math.max(...took))} ms`);
