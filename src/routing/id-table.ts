@@ -122,6 +122,11 @@ export class IdTable {
     return renumbered;
   }
 
+  /** The address of `id` (in use), in an array of its own. */
+  address(id: number): Uint8Array {
+    return this.bytes.slice(id * ADDRESS_SIZE, (id + 1) * ADDRESS_SIZE);
+  }
+
   /** Whether id a's address is below id b's, byte by byte. */
   lower(a: number, b: number): boolean {
     const bytes = this.bytes;

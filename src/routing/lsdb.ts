@@ -222,6 +222,11 @@ export class Lsdb {
     return id;
   }
 
+  /** The address of an id in use, in an array of its own. */
+  addressOfId(id: number): Uint8Array {
+    return this.ids.address(id);
+  }
+
   /** The id of an address already known, without allocating. */
   idOf(buf: Uint8Array, off: number): number | undefined {
     return this.ids.idOf(buf, off);
