@@ -13,9 +13,9 @@ import { signLocator, type TreePlace } from '../../src/routing/locator.js';
 import { rootRank, compareRanks } from '../../src/routing/tree-proof.js';
 import { PairKeys, ROLE_ANSWER, ROLE_REQUEST, SharedPairKeys, TAG_SIZE, lookupTag } from '../../src/routing/lookup-tags.js';
 import { FRAME_TREE_ROUTED, KIND_FIND, decodeTreeFrame, encodeTreeFrame } from '../../src/routing/tree-frame.js';
-import { BOOTSTRAP_ROUNDS_MS, DHT_BUCKET_SIZE, LOCATOR_LOST_INTERVAL_MS, LOCATOR_MIN_INTERVAL_MS, LOCATOR_REFRESH_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, REFRESH_MAX_PERIODS, refreshPeriodFor, refreshPhaseOf, type LookupResult } from '../../src/routing/lookups.js';
+import { BOOTSTRAP_ROUNDS_MS, DHT_BUCKET_SIZE, LOCATOR_LOST_INTERVAL_MS, LOCATOR_MIN_INTERVAL_MS, LOCATOR_REFRESH_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, REFRESH_MAX_PERIODS, RELOCATE_MOVED_MS, RELOCATE_MS, refreshPeriodFor, refreshPhaseOf, type LookupResult } from '../../src/routing/lookups.js';
 import { compareDistance } from '../../src/routing/dht-table.js';
-import { MAP_RADIUS, TREE_COUNT } from '../../src/routing/constants.js';
+import { MAP_RADIUS, TICK_MS, TREE_COUNT } from '../../src/routing/constants.js';
 import { equalBytes, hexOf } from '../../src/util/bytes.js';
 import { AgentSim, simulationKeys, type AgentNode } from '../../bench/sim/agent-sim.js';
 import { bfs, branchedPowerLaw, makeGraph, randomGeometricGraph, rng, type Graph } from '../../bench/sim/graph.js';
@@ -1005,6 +1005,51 @@ test('a lookup whose target is located but silent keeps asking, and finds it whe
     sim.linkUp(d, parent);
     sim.run(10_000);
   }
+});
+
+test("once the asker's own places move, a located target that is silent is asked again RELOCATE_MOVED_MS after it was last asked, not at the next round", () => {
+  // Its requests went the trees' ways as they were before the move, most often into the
+  // failure that moved it. The source's parent link fails just after a round asked the target
+  // (the next comes RELOCATE_MS after it): the target is asked again some RELOCATE_MOVED_MS
+  // after, and found once it answers.
+  const { g, sim } = meshOf80();
+  const random = rng(8);
+  let tried = 0;
+  const waits: number[] = [];
+  while (tried < 5) {
+    const s = Math.floor(random() * g.n);
+    const d = Math.floor(random() * g.n);
+    const source = sim.nodes[s]!;
+    const parentLink = source.agent.trees.parentOf(0);
+    if (s === d || bfs(g, s)[d]! <= MAP_RADIUS || parentLink === 0 || g.adjacency[s]!.length < 3) continue;
+    const parent = source.peers[parentLink]!;
+    if (parent === d) continue;
+    tried++;
+    const target = sim.nodes[d]!;
+    const lookups = source.agent.lookups;
+    const running = () => (lookups as unknown as { lookups: Map<string, { targetAskedAt: number }> }).lookups.get(hexOf(address(sim, d)));
+    lookups.paths.expire(sim.now + 1);
+    target.agent.lookups.behaviour = 'silent';
+    lookups.locate(address(sim, d));
+    // Located and asked, then asked again by a round (STALLED_MS after).
+    assert.ok(sim.runUntilTrue(() => (running()?.targetAskedAt ?? -Infinity) > -Infinity, 2_000, 10) !== null, `${s} never asked ${d}`);
+    const first = running()!.targetAskedAt;
+    assert.ok(sim.runUntilTrue(() => (running()?.targetAskedAt ?? first) > first, 1_000, 10) !== null, `${s} did not ask ${d} again`);
+    const round = running()!.targetAskedAt;
+    sim.run(20);
+    const cutAt = sim.now;
+    sim.linkDown(s, parent);
+    target.agent.lookups.behaviour = 'honest';
+    const askedAt = sim.runUntilTrue(() => (running()?.targetAskedAt ?? round) > round, RELOCATE_MS, 10);
+    assert.ok(askedAt !== null, `${s} did not ask ${d} again within RELOCATE_MS of its move`);
+    waits.push(askedAt - cutAt);
+    const found = sim.runUntilTrue(() => lookups.route(address(sim, d)) !== undefined, LOOKUP_TIMEOUT_MS, 10);
+    assert.ok(found !== null, `${s} did not find ${d} after its move`);
+    sim.linkUp(s, parent);
+    sim.run(10_000);
+  }
+  // The next round would have come RELOCATE_MS - 20 ms after the cut.
+  assert.ok(Math.max(...waits) <= RELOCATE_MOVED_MS + 2 * TICK_MS, `asked again ${waits.join(', ')} ms after the move`);
 });
 
 test('a target\'s nearest contact, silent when first asked, is asked again a round later, not only once its request times out', () => {
