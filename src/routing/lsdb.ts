@@ -3,15 +3,16 @@
 //
 // Nodes are numbered: every origin held, and every address a holder outside names (a router, its
 // own and its live links' neighbours), gets a small integer id (id-table.ts), so the graph is
-// arrays of integers and SPF's working state is typed arrays indexed by id. A link whose address
-// has no id is held in its part's bytes alone: it names no node the map holds (the nodes at the
-// radius name neighbours beyond it, a hub hundreds), and SPF takes a link only where each end
-// names the other. It joins the graph when a node it names comes and names its origin back
-// (resolveNaming). Ids are reference-counted (one reference per record, and per holder outside)
-// and reused once free, lowest first, each first taken out of the links that named it
-// (unlinkId), so the tables stay as large as the nodes held now, not as every address named.
-// Numbering every named address took most of a node's ids (on a Holme–Kim mesh of 1,500, 183 a
-// node for 33 records) and some 11 KiB of its memory.
+// arrays of integers and SPF's working state is typed arrays indexed by id. A link is in the
+// graph where its address had an id when its part was stored, or where the node it names was
+// stored since naming its origin back (resolveNaming); any other is held in its part's bytes
+// alone: most name no node the map holds (the nodes at the radius name neighbours beyond it, a
+// hub hundreds), and SPF takes a link only where each end names the other. Ids are
+// reference-counted (one reference per record, and per holder outside) and reused once free,
+// lowest first, each first taken out of the links that named it (unlinkId), so the tables stay
+// as large as the nodes held now, not as every address named. Numbering every named address
+// took most of a node's ids (on a Holme–Kim mesh of 1,500, 183 a node for 33 records) and some
+// 11 KiB of its memory.
 //
 // A record holds the parts of its origin's highest sequence and, until that sequence is whole, a
 // stand-in for each part not come yet: the newest part of that number held before. The links of
@@ -47,8 +48,9 @@ export interface Part {
    *  bytes, where a byte array took an array buffer and a view, some 180 bytes before the first
    *  byte, at every record held. */
   signed: string;
-  /** LINK_STRIDE numbers per link whose address has an id, in the order announced; `signed`
-   *  holds every link (announcedLinks, linkIndexAt). */
+  /** LINK_STRIDE numbers per link whose address had an id when the part was stored, or was
+   *  named back since (Lsdb.resolveNaming), in the order announced; `signed` holds every link
+   *  (announcedLinks, linkIndexAt). */
   links: Links;
   /** The routed prefixes claimed in this part (almost always none). */
   prefixes: readonly AnnouncedPrefix[];
@@ -71,7 +73,7 @@ export class NodeRecord {
   sequenceTokens = Infinity;
   tokensAt = 0;
   expiresAt = Infinity;
-  /** Its links to addresses with ids, union of the held parts', one per neighbour (the cheapest
+  /** Its links in the graph (its parts' `links`), their union, one per neighbour (the cheapest
    *  if named twice), never itself: LINK_STRIDE int32s each (neighbour id, the origin's interface
    *  index for it, cost).
    *  One flat array rather than one per field: the per-object overhead counts, at every record. */
@@ -180,10 +182,10 @@ export interface LsdbOptions {
 }
 
 export class Lsdb {
-  /** Record per id (undefined for ids named only as someone's neighbour, or free). */
+  /** Record per id (undefined for an id held only from outside, ours or a live link's, or free). */
   readonly records: (NodeRecord | undefined)[] = [];
-  /** The records alone: a scoped map holds a few dozen while its ids name every neighbour of
-   *  those (hundreds for a hub's announcement), and the router walks the records often. */
+  /** The records alone: the router walks them often, and at a hub most ids are its live links'
+   *  neighbours, held from outside. */
   private readonly heldRecords = new Set<NodeRecord>();
   private readonly ids = new IdTable();
   private readonly byKey = new KeyTable();
@@ -455,7 +457,7 @@ export class Lsdb {
           changed = true;
         }
       }
-      if (changed) this.rebuildLinks(holder);
+      if (changed) this.rebuildLinks(holder, true);
     }
   }
 
@@ -481,14 +483,17 @@ export class Lsdb {
 
   /** An id freed: the links that named it are held in their parts' bytes alone again. */
   private unlinkId(id: number): void {
+    // Every held record, at every id freed: plain loops, not heldParts, which allocates.
     for (const record of this.heldRecords) {
       let changed = false;
-      for (const part of heldParts(record)) {
-        if (!namesId(part.links, id)) continue;
-        part.links = withoutId(part.links, id);
-        changed = true;
+      for (let standing = 0; standing < 2; standing++) {
+        for (const part of (standing ? record.standIns : record.parts) ?? NO_PARTS) {
+          if (!part || !namesId(part.links, id)) continue;
+          part.links = withoutId(part.links, id);
+          changed = true;
+        }
       }
-      if (changed) this.rebuildLinks(record);
+      if (changed) this.rebuildLinks(record, true);
     }
   }
 
@@ -504,16 +509,24 @@ export class Lsdb {
     }
   }
 
-  /** How many links the record's origin announces, as its held parts (or those standing in for
-   *  parts not come yet) say. */
+  /** How many neighbours the record's origin announces, as its held parts below their part
+   *  count (or those standing in for parts not come yet) say: each once, itself not. */
   announcedDegree(record: NodeRecord): number {
-    let degree = 0;
-    const count = Math.max(record.parts.length, record.standIns?.length ?? 0);
+    let count = Math.max(record.parts.length, record.standIns?.length ?? 0);
+    for (const part of record.parts) if (part && part.parts < count) count = part.parts;
+    const self = record.identity.slice(KEY_SIZE);
+    const named = new Set<string>();
     for (let p = 0; p < count; p++) {
       const part = partAt(record, p);
-      if (part) degree += announcedLinks(part);
+      if (!part) continue;
+      const links = announcedLinks(part);
+      for (let k = 0; k < links; k++) {
+        const at = ANNOUNCEMENT_LINKS_AT + k * ANNOUNCEMENT_LINK_SIZE;
+        const address = part.signed.slice(at, at + ADDRESS_SIZE);
+        if (address !== self) named.add(address);
+      }
     }
-    return degree;
+    return named.size;
   }
 
   /** The record of the node that `record`'s origin reaches by its interface index `index`, as
@@ -536,8 +549,7 @@ export class Lsdb {
     return this.byteCount;
   }
 
-  /** Records, links in the graph (those naming addresses with ids), announcements and their
-   *  bytes held; the addresses numbered (ids in use) and the id range (every array indexed by id
+  /** Records, links in the graph (the records' `links`), announcements and their bytes held; the addresses numbered (ids in use) and the id range (every array indexed by id
    *  is about that long). */
   stats(): { nodes: number; links: number; announcements: number; bytes: number; ids: number; idRange: number } {
     return { nodes: this.heldRecords.size, links: this.linkCount, announcements: this.partCount, bytes: this.byteCount, ids: this.ids.size, idRange: this.ids.capacity };
@@ -576,7 +588,7 @@ export class Lsdb {
 
   // The record's links become the union of its parts below the part count they announce (the
   // smallest, should they disagree), one entry per neighbour: the cheapest, then the lowest index.
-  private rebuildLinks(record: NodeRecord): void {
+  private rebuildLinks(record: NodeRecord, linksOnly = false): void {
     let count = Infinity;
     let mtu = Infinity;
     for (const part of record.parts) {
@@ -585,7 +597,9 @@ export class Lsdb {
       if (part.mtu < mtu) mtu = part.mtu;
     }
     record.mtu = mtu === Infinity ? 0 : mtu;
-    this.rebuildPrefixes(record, count);
+    // A link joining or leaving the graph changes no prefix: the prefix table is not asked to
+    // judge them again (prefixEpoch).
+    if (!linksOnly) this.rebuildPrefixes(record, count);
     const before = record.links.length / LINK_STRIDE;
     const only = record.parts.length === 1 && !record.standIns ? record.parts[0]! : undefined;
     if (only && isClean(only.links, record.id)) {

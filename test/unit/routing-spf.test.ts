@@ -294,6 +294,10 @@ test('a link joins the graph once a node it names is held and names its origin b
   assert.deepEqual([...recordA.links], [v.selfId, 1, 1], 'only the link to us, whose address has an id');
   assert.equal(v.lsdb.stats().ids, 2, 'no id for an address only named');
   assert.equal(v.lsdb.announcedDegree(recordA), 3);
+  // A node's degree counts each neighbour once, itself not, whether held or not.
+  const twice = fakeNode();
+  v.store(ann(twice, 1, [[a, 1], [a, 2], [twice, 3], [fakeNode(), 4]]));
+  assert.equal(v.lsdb.announcedDegree(v.lsdb.recordOf(twice.key, 0)!), 2);
   // b comes, naming a back: a's link to b joins the graph, and SPF routes b through a.
   v.store(ann(b, 1, [[a, 1]]));
   const idB = v.lsdb.idOf(b.address, 0)!;
@@ -317,6 +321,17 @@ test('a link joins the graph once a node it names is held and names its origin b
   const idC = v.lsdb.idOf(c.address, 0)!;
   assert.deepEqual([...recordA.links], [v.selfId, 1, 1, idB, 2, 1, idC, 3, 1]);
   assert.equal(v.lsdb.recordOf(b.key, 0)!.links.length, 2 * LINK_STRIDE);
+  // An address held from outside (a router's live link) has an id, so a link stored naming it is
+  // in the graph; once the outside lets go, no record holding it, the link leaves.
+  const n = fakeNode();
+  const idN = v.lsdb.intern(n.address);
+  v.lsdb.ref(idN);
+  v.store(ann(b, 3, [[a, 1], [c, 5], [n, 7]]));
+  const recordB = v.lsdb.recordOf(b.key, 0)!;
+  assert.deepEqual([...recordB.links], [recordA.id, 1, 1, idC, 5, 1, idN, 7, 1]);
+  v.lsdb.unref(idN);
+  assert.equal(v.lsdb.idOf(n.address, 0), undefined);
+  assert.deepEqual([...recordB.links], [recordA.id, 1, 1, idC, 5, 1]);
   // So does a link in a part that stands in (a newer sequence of its node is coming part by part).
   const [h, x] = [fakeNode(), fakeNode()];
   v.store(ann(h, 1, [[a, 1]], { part: 0, parts: 2 }), ann(h, 1, [[x, 2]], { part: 1, parts: 2 }));
