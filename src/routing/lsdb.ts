@@ -657,20 +657,22 @@ function withPart(parts: (Part | undefined)[], p: number, part: Part): (Part | u
 
 /** How many links a part announces: its bytes hold each (its `links` those with ids). */
 export function announcedLinks(part: Part): number {
-  const at = ANNOUNCEMENT_LINK_COUNT_AT;
-  return (part.signed.charCodeAt(at) << 8) | part.signed.charCodeAt(at + 1);
+  return charsUint16(part.signed, ANNOUNCEMENT_LINK_COUNT_AT);
 }
 
 /** The interface index of a part's link `k` (below announcedLinks), read from its bytes. */
 export function linkIndexAt(part: Part, k: number): number {
-  const at = ANNOUNCEMENT_LINKS_AT + k * ANNOUNCEMENT_LINK_SIZE + ADDRESS_SIZE;
-  return (part.signed.charCodeAt(at) << 8) | part.signed.charCodeAt(at + 1);
+  return charsUint16(part.signed, ANNOUNCEMENT_LINKS_AT + k * ANNOUNCEMENT_LINK_SIZE + ADDRESS_SIZE);
 }
 
 /** The cost of a part's link `k`, read from its bytes. */
 function linkCostAt(part: Part, k: number): number {
-  const at = ANNOUNCEMENT_LINKS_AT + k * ANNOUNCEMENT_LINK_SIZE + ADDRESS_SIZE + 2;
-  return (part.signed.charCodeAt(at) << 8) | part.signed.charCodeAt(at + 1);
+  return charsUint16(part.signed, ANNOUNCEMENT_LINKS_AT + k * ANNOUNCEMENT_LINK_SIZE + ADDRESS_SIZE + 2);
+}
+
+/** The big-endian 16-bit number at chars[at], a byte a char. */
+function charsUint16(chars: string, at: number): number {
+  return (chars.charCodeAt(at) << 8) | chars.charCodeAt(at + 1);
 }
 
 /** One array reused for an address read from a part's bytes, to look it up (not kept). */
@@ -685,13 +687,9 @@ function addressAt(part: Part, k: number): Uint8Array {
 
 /** Whether one of a part's links names the address of `record`. */
 function namesAddress(part: Part, record: NodeRecord): boolean {
+  const address = record.identity.slice(KEY_SIZE);
   const count = announcedLinks(part);
-  for (let k = 0; k < count; k++) {
-    const at = ANNOUNCEMENT_LINKS_AT + k * ANNOUNCEMENT_LINK_SIZE;
-    let i = 0;
-    while (i < ADDRESS_SIZE && part.signed.charCodeAt(at + i) === record.identity.charCodeAt(KEY_SIZE + i)) i++;
-    if (i === ADDRESS_SIZE) return true;
-  }
+  for (let k = 0; k < count; k++) if (part.signed.startsWith(address, ANNOUNCEMENT_LINKS_AT + k * ANNOUNCEMENT_LINK_SIZE)) return true;
   return false;
 }
 
