@@ -168,6 +168,16 @@ const ANSWER_STORE = 3;
  *  check, and a lookup hands at most one. */
 const STORES_PER_SECOND = 20;
 const STORE_BURST = 40;
+/** A request that a transit could not pass on, told to its asker by the way it came (twenty-first
+ *  revision): its request id alone. The asker asks by another way at once, where it waited
+ *  STALLED_MS: after a hub's crash, the nodes around it have no way on in the trees that ran
+ *  through it until those re-form, and node 21's lookup in the real-daemon test's shape lost its
+ *  first two rounds there, half a second each. */
+const ANSWER_DEAD_END = 4;
+/** Dead ends a transit tells per second, and the burst: one for each request that reached it,
+ *  by the way it came, so no more than it received; bounded all the same. */
+const DEAD_ENDS_PER_SECOND = 100;
+const DEAD_END_BURST = 200;
 /** In an answer's locator count: its sender's own locator is left out, for the FIND listed it as
  *  held (the asker's copy is the sender's newest). */
 const OWN_LEFT_OUT = 0x80;
@@ -184,6 +194,8 @@ const KEY_SIZE = 32;
 const REFERENCE_SIZE = 1 + KEY_SIZE + KNOWN_ID_SIZE;
 /** An answer's payload before its locators: kind, request id, the way's MTU, locator count. */
 const ANSWER_HEADER = 1 + ID_SIZE + 2 + 1;
+/** A DEAD END: kind and request id. */
+const DEAD_END_SIZE = 1 + ID_SIZE;
 /** Request ids, shared by all of a process's lookups. */
 const requestIds = new RandomPool();
 const ADDRESS_SIZE = 16;
@@ -221,6 +233,12 @@ export class LookupCounters extends CounterSet {
   storesTaken = 0;
   storesRefused = 0;
   deadEnds = 0;
+  /** Requests we could not pass on whose askers we told so (ANSWER_DEAD_END), and those left
+   *  untold past DEAD_ENDS_PER_SECOND; requests of ours that a transit told us it could not pass
+   *  on, each then asked by another way. */
+  deadEndsTold = 0;
+  deadEndsUntold = 0;
+  deadEndsHeard = 0;
   /** Bootstrap rounds run (BOOTSTRAP_ROUNDS_MS, the first ones and any begun again), times they
    *  were begun again (rootsMoved), and contacts forgotten at a last round for naming none of
    *  our roots. */
@@ -388,6 +406,7 @@ export class Lookups {
   private readonly probedEarly = new Map<string, number>();
   /** Locators handed to us that may be checked (receiveStore). */
   private readonly stores = new TokenBucket(STORES_PER_SECOND, STORE_BURST);
+  private readonly deadEndNotices = new TokenBucket(DEAD_ENDS_PER_SECOND, DEAD_END_BURST);
   /** Our signed locator; null until first needed (placeless, before the trees settle) or
    *  signed with our places. */
   private current: Locator | null = null;
@@ -593,19 +612,11 @@ export class Lookups {
       // A node of an earlier revision drops a FIND by reference: asked again whole, by the same
       // way, with no failure held against it (one that is gone fails that one too).
       if (!r.byReference) this.table.failed(r.to);
-      if (r.lookup && r.candidate) {
-        r.lookup.inFlight--;
-        if (r.byReference) {
-          r.candidate.whole = true;
-          r.candidate.tried.pop();
-        }
-        r.candidate.state = r.candidate.tried.length < CANDIDATE_TRIES ? 0 : 3;
+      else if (r.candidate) {
+        r.candidate.whole = true;
+        r.candidate.tried.pop();
       }
-      // The target asked in one tree and silent: once more in that tree by another first hop.
-      if (r.lookup && !r.candidate && equalAddress(r.to, r.lookup.target) && r.lookup.targetLocator && !r.retry) {
-        this.request(KIND_PROBE, r.lookup.targetLocator, r.tree, r.lookup, null, r.hopsBefore, r.lookup.target, [r.firstHop], true);
-      }
-      if (r.lookup) this.advance(r.lookup);
+      this.askAgain(r);
     }
     for (const lookup of this.lookups.values()) {
       if (now - lookup.startedAt >= LOOKUP_TIMEOUT_MS) this.finish(lookup, false, 0);
@@ -635,18 +646,61 @@ export class Lookups {
       const place = this.trees.position(frame.tree);
       next = this.trees.nextHop(frame.tree, prefixKey(frame.root, place.beacon), frame.coordinates);
     }
-    if (next <= 0 || this.behaviour === 'black hole') return void this.counters.deadEnds++;
+    if (this.behaviour === 'black hole') return void this.counters.deadEnds++;
+    if (next <= 0) return this.deadEnd(frame, link);
     if (this.behaviour === 'impostor' && this.impersonate(frame, link)) return;
     const out = passOn(buf, frame, link, this.mtu);
-    if (!out) return void this.counters.deadEnds++;
+    if (!out) return this.deadEnd(frame, link);
     this.counters.forwarded++;
     this.send(next, out);
+  }
+
+  /** A tree-routed `frame` that came by `link` and that we cannot pass on: dropped, and if it is
+   *  a request, its asker told so by the way it came (ANSWER_DEAD_END). */
+  private deadEnd(frame: TreeFrame, link: number): void {
+    this.counters.deadEnds++;
+    if (frame.kind !== KIND_FIND && frame.kind !== KIND_PROBE) return;
+    if (!this.deadEndNotices.take(this.now())) return void this.counters.deadEndsUntold++;
+    // The way back: the link it came by, then the indices recorded on its way, last first.
+    const slots = frame.recorded.slice().reverse();
+    const payload = new Uint8Array(DEAD_END_SIZE);
+    payload[0] = ANSWER_DEAD_END;
+    payload.set(frame.id, 1);
+    this.counters.deadEndsTold++;
+    this.sendAnswer(link, slots, payload);
+  }
+
+  /** A transit could not pass on a request of ours. Only the nodes on its way saw its id, and any
+   *  of them could as well have dropped it: so it is asked again by another way, as if it had
+   *  timed out, with no failure held against the node asked. */
+  private receiveDeadEnd(payload: Uint8Array): void {
+    if (payload.length !== DEAD_END_SIZE) return void this.counters.malformed++;
+    const id = hexOf(payload.subarray(1));
+    const r = this.requests.get(id);
+    if (!r || r.answered || r.returned) return;
+    this.requests.delete(id);
+    this.counters.deadEndsHeard++;
+    this.askAgain(r);
+  }
+
+  /** `r`, ended unanswered: its contact is asked again by a way not tried yet, up to
+   *  CANDIDATE_TRIES; the target, asked in one tree, once more in that tree by another first hop. */
+  private askAgain(r: Request): void {
+    if (r.lookup && r.candidate) {
+      r.lookup.inFlight--;
+      r.candidate.state = r.candidate.tried.length < CANDIDATE_TRIES ? 0 : 3;
+    }
+    if (r.lookup && !r.candidate && equalAddress(r.to, r.lookup.target) && r.lookup.targetLocator && !r.retry) {
+      this.request(KIND_PROBE, r.lookup.targetLocator, r.tree, r.lookup, null, r.hopsBefore, r.lookup.target, [r.firstHop], true);
+    }
+    if (r.lookup) this.advance(r.lookup);
   }
 
   /** A routed frame of kind "routing answer" for us: `link` and `slots` are the route back to
    *  its sender (the frame's label read backwards). */
   receiveAnswer(link: number, slots: Uint16Array, payload: Uint8Array): void {
     if (payload[0] === ANSWER_STORE) return this.receiveStore(payload);
+    if (payload[0] === ANSWER_DEAD_END) return this.receiveDeadEnd(payload);
     if (payload.length < ANSWER_HEADER) return void this.counters.malformed++;
     const id = hexOf(payload.subarray(1, 1 + ID_SIZE));
     const mtu = readUint16BE(payload, 1 + ID_SIZE);

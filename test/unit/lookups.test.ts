@@ -12,7 +12,7 @@ import { generateKeyPair } from '../../src/noise/primitives.js';
 import { signLocator, type TreePlace } from '../../src/routing/locator.js';
 import { rootRank, compareRanks } from '../../src/routing/tree-proof.js';
 import { PairKeys, ROLE_ANSWER, ROLE_REQUEST, SharedPairKeys, TAG_SIZE, lookupTag } from '../../src/routing/lookup-tags.js';
-import { FRAME_TREE_ROUTED, KIND_FIND, decodeTreeFrame, encodeTreeFrame } from '../../src/routing/tree-frame.js';
+import { FRAME_TREE_ROUTED, KIND_FIND, KIND_PROBE, KIND_PROBE_RETURN, decodeTreeFrame, encodeTreeFrame } from '../../src/routing/tree-frame.js';
 import { BOOTSTRAP_ROUNDS_MS, DHT_BUCKET_SIZE, LOCATOR_LOST_INTERVAL_MS, LOCATOR_MIN_INTERVAL_MS, LOCATOR_REFRESH_MS, LOCATOR_SETTLE_MS, LOOKUP_TIMEOUT_MS, REFRESH_MAX_PERIODS, RELOCATE_MOVED_MS, RELOCATE_MS, refreshPeriodFor, refreshPhaseOf, type LookupResult } from '../../src/routing/lookups.js';
 import { compareDistance } from '../../src/routing/dht-table.js';
 import { MAP_RADIUS, TICK_MS, TREE_COUNT } from '../../src/routing/constants.js';
@@ -256,6 +256,61 @@ test('an answer that leaves its sender\'s locator out is taken only for a FIND t
   lookups.receiveAnswer(link, new Uint16Array(0), answerPayload(id, [], askedKey, 1280, true));
   assert.equal(lookups.counters.answersReceived - received, 1, 'the answer was not taken');
   assert.ok(!asker.requests.has(id));
+});
+
+test('a transit that cannot pass a request on tells its asker by the way it came, and the asker asks by another way at once; nothing else is told, and no more than 200 at once', () => {
+  const { g, sim } = meshOf80();
+  type Pending = { to: Uint8Array; tree: number; firstHop: number; candidate: unknown };
+  const asker = sim.nodes[0]!.agent.lookups as unknown as { requests: Map<string, Pending> };
+  const lookups = sim.nodes[0]!.agent.lookups;
+  const target = Array.from({ length: g.n }, (_, i) => i).find((i) => i !== 0 && !g.adjacency[0]!.includes(i) && !lookups.route(address(sim, i)))!;
+  lookups.locate(address(sim, target));
+  const neighbour = (a: Uint8Array) => g.adjacency[0]!.some((i) => compare(address(sim, i), a));
+  const [[id, request]] = [...asker.requests].filter(([, r]) => r.candidate && !neighbour(r.to));
+  assert.ok(id && request, "a request to one of the lookup's contacts, not a neighbour, is in flight");
+  // A FIND of node 0's with that request's id, steered in a tree no node knows the root of, to an
+  // address no map holds: its first transit cannot pass it on.
+  const transitIndex = g.adjacency[0]![0]!;
+  const transit = sim.nodes[transitIndex]!.agent.lookups;
+  const unknownRoot = new Uint8Array(8).fill(0xee);
+  const nowhere = address(sim, target).slice();
+  nowhere[15]! ^= 0xff;
+  const frame = (kind: number, requestId: Uint8Array) =>
+    encodeTreeFrame({ kind, tree: 0, hopLimit: 64, mtu: 1280, id: requestId, root: unknownRoot, destination: nowhere, origin: address(sim, 0), coordinates: Uint16Array.of(1, 2), payload: new Uint8Array(20), recorded: new Uint16Array(0) });
+  const fromAsker = sim.nodes[transitIndex]!.ifaceTo.get(0)!;
+  const told = transit.counters.deadEndsTold;
+  const sent = lookups.counters.requestsSent;
+  const pendingBefore = new Set(asker.requests.keys());
+  sim.nodes[transitIndex]!.agent.receive(fromAsker, frame(KIND_FIND, Buffer.from(id, 'hex')));
+  assert.equal(transit.counters.deadEndsTold - told, 1, 'the transit told the asker');
+  sim.run(40);
+  assert.equal(lookups.counters.deadEndsHeard, 1, 'the asker heard it, by a routed answer');
+  assert.ok(!asker.requests.has(id), 'the request is over');
+  // Asked again within the same moment, by another way: another tree, or another first hop.
+  const again = [...asker.requests.entries()].filter(([k, r]) => k !== id && compare(r.to, request.to) && !pendingBefore.has(k)).map(([, r]) => r);
+  assert.ok(lookups.counters.requestsSent > sent && again.length > 0, 'the contact is asked again at once');
+  assert.ok(again.every((r) => r.tree !== request.tree || r.firstHop !== request.firstHop), `by another way: ${request.tree}/${request.firstHop} then ${again.map((r) => `${r.tree}/${r.firstHop}`)}`);
+
+  // A notice of no request of ours, or of a malformed length, changes nothing.
+  const link = sim.nodes[0]!.ifaceTo.get(transitIndex)!;
+  const before = [...asker.requests.keys()];
+  const malformed = lookups.counters.malformed;
+  lookups.receiveAnswer(link, new Uint16Array(0), Uint8Array.of(4, 1, 2, 3, 4, 5, 6, 7, 8));
+  const [otherId] = before;
+  lookups.receiveAnswer(link, new Uint16Array(0), Uint8Array.of(4, ...Buffer.from(otherId!, 'hex'), 0));
+  assert.equal(lookups.counters.malformed - malformed, 1, 'a notice with a byte too many is malformed');
+  assert.deepEqual([...asker.requests.keys()], before, 'no request was ended');
+  assert.equal(lookups.counters.deadEndsHeard, 1);
+
+  // Only requests are told of (a probe's return is not), and no more than the burst at once.
+  const returns = transit.counters.deadEndsTold;
+  sim.nodes[transitIndex]!.agent.receive(fromAsker, frame(KIND_PROBE_RETURN, new Uint8Array(8)));
+  assert.equal(transit.counters.deadEndsTold, returns, "a probe's return is not told of");
+  const untold = transit.counters.deadEndsUntold;
+  for (let i = 0; i < 300; i++) sim.nodes[transitIndex]!.agent.receive(fromAsker, frame(KIND_PROBE, Uint8Array.of(9, 9, 9, 9, 9, 9, i >> 8, i & 0xff)));
+  assert.equal(transit.counters.deadEndsTold - returns + (transit.counters.deadEndsUntold - untold), 300);
+  assert.ok(transit.counters.deadEndsTold - returns <= 200, `${transit.counters.deadEndsTold - returns} told at once`);
+  assert.ok(transit.counters.deadEndsUntold - untold >= 100);
 });
 
 /** The mesh of 80, node 0 (the asker of the FINDs a test makes by hand) and its first neighbour,
@@ -1225,6 +1280,11 @@ test("on the real-daemon test's shape, the flows through its hub flow again with
   // asked before its places moved, waited for their requests to stall one a round (3.8 s).
   const alone = hubCrashOnTheTestShape([[27, 7]]);
   assert.ok(alone.interrupted.length === 1 && alone.interrupted[0]! <= 3_000, `27 → 7 alone came back after ${alone.interrupted.map(Math.round).join()} ms`);
+  // A flow alone from node 21, one of the hub's neighbours: its lookup's first two rounds went by
+  // a neighbour of the hub whose trees had no way on yet, and were lost there, half a second each
+  // (3.6 s). That neighbour now says so (ANSWER_DEAD_END), and each contact is asked by another way.
+  const fromHubNeighbour = hubCrashOnTheTestShape([[21, 1]]);
+  assert.ok(fromHubNeighbour.interrupted.length === 1 && fromHubNeighbour.interrupted[0]! <= 3_000, `21 → 1 alone came back after ${fromHubNeighbour.interrupted.map(Math.round).join()} ms`);
 });
 
 test('the simulator\'s shared pair keys are each pair\'s own: both ends get what each derives alone, a third node its own', () => {
