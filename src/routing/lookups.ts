@@ -661,13 +661,13 @@ export class Lookups {
     this.counters.deadEnds++;
     if (frame.kind !== KIND_FIND && frame.kind !== KIND_PROBE) return;
     if (!this.deadEndNotices.take(this.now())) return void this.counters.deadEndsUntold++;
-    // The way back: the link it came by, then the indices recorded on its way, last first.
-    const slots = frame.recorded.slice().reverse();
+    // The way back, as its destination would read it (arrived).
+    const back = routeBack(recordArrival(frame, link, this.mtu).recorded);
     const payload = new Uint8Array(DEAD_END_SIZE);
     payload[0] = ANSWER_DEAD_END;
     payload.set(frame.id, 1);
     this.counters.deadEndsTold++;
-    this.sendAnswer(link, slots, payload);
+    this.sendAnswer(back.link, back.slots, payload);
   }
 
   /** A transit could not pass on a request of ours. Only the nodes on its way saw its id, and any

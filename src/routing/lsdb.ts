@@ -448,17 +448,27 @@ export class Lsdb {
       const id = this.ids.idOf(link.address, 0);
       const holder = id === undefined ? undefined : this.records[id];
       if (!holder || holder === record || this.unindexed.has(holder)) continue;
-      // Two loops, not heldParts: this runs at every store, on the flood path.
-      let changed = false;
-      for (let standing = 0; standing < 2; standing++) {
-        for (const part of (standing ? holder.standIns : holder.parts) ?? NO_PARTS) {
-          if (!part || part.links.length / LINK_STRIDE >= announcedLinks(part) || namesId(part.links, record.id) || !namesAddress(part, record)) continue;
-          part.links = this.partLinksWithIds(part);
-          changed = true;
-        }
-      }
-      if (changed) this.rebuildLinks(holder, true);
+      this.relinkParts(holder, (part) =>
+        part.links.length / LINK_STRIDE >= announcedLinks(part) || namesId(part.links, record.id) || !namesAddress(part, record) ? null : this.partLinksWithIds(part),
+      );
     }
+  }
+
+  /** Gives each part `record` holds the links `relink` returns for it (null: as they are), then
+   *  rebuilds the record's links if any changed. Two loops, not heldParts, which allocates: this
+   *  runs at every store, on the flood path, and for every record at every id freed. */
+  private relinkParts(record: NodeRecord, relink: (part: Part) => Links | null): void {
+    let changed = false;
+    for (let standing = 0; standing < 2; standing++) {
+      for (const part of (standing ? record.standIns : record.parts) ?? NO_PARTS) {
+        if (!part) continue;
+        const links = relink(part);
+        if (!links) continue;
+        part.links = links;
+        changed = true;
+      }
+    }
+    if (changed) this.rebuildLinks(record, true);
   }
 
   /** A part's links whose addresses have ids, read anew from its bytes, in their order. */
@@ -483,18 +493,8 @@ export class Lsdb {
 
   /** An id freed: the links that named it are held in their parts' bytes alone again. */
   private unlinkId(id: number): void {
-    // Every held record, at every id freed: plain loops, not heldParts, which allocates.
-    for (const record of this.heldRecords) {
-      let changed = false;
-      for (let standing = 0; standing < 2; standing++) {
-        for (const part of (standing ? record.standIns : record.parts) ?? NO_PARTS) {
-          if (!part || !namesId(part.links, id)) continue;
-          part.links = withoutId(part.links, id);
-          changed = true;
-        }
-      }
-      if (changed) this.rebuildLinks(record, true);
-    }
+    const unlink = (part: Part) => (namesId(part.links, id) ? withoutId(part.links, id) : null);
+    for (const record of this.heldRecords) this.relinkParts(record, unlink);
   }
 
   /** The id of each address the record's held parts name that has one (the map holds it, or
@@ -512,8 +512,7 @@ export class Lsdb {
   /** How many neighbours the record's origin announces, as its held parts below their part
    *  count (or those standing in for parts not come yet) say: each once, itself not. */
   announcedDegree(record: NodeRecord): number {
-    let count = Math.max(record.parts.length, record.standIns?.length ?? 0);
-    for (const part of record.parts) if (part && part.parts < count) count = part.parts;
+    const count = Math.min(Math.max(record.parts.length, record.standIns?.length ?? 0), partCount(record.parts));
     const self = record.identity.slice(KEY_SIZE);
     const named = new Set<string>();
     for (let p = 0; p < count; p++) {
@@ -740,10 +739,17 @@ function partAt(record: NodeRecord, p: number): Part | undefined {
   return record.parts[p] ?? record.standIns?.[p];
 }
 
-/** Whether `parts` holds every part its members count (the fewest, should they disagree). */
-function isWhole(parts: readonly (Part | undefined)[]): boolean {
+/** How many parts the members of `parts` announce (the fewest, should they disagree; Infinity
+ *  for none). */
+function partCount(parts: readonly (Part | undefined)[]): number {
   let count = Infinity;
   for (const part of parts) if (part && part.parts < count) count = part.parts;
+  return count;
+}
+
+/** Whether `parts` holds every part its members count (the fewest, should they disagree). */
+function isWhole(parts: readonly (Part | undefined)[]): boolean {
+  const count = partCount(parts);
   if (count === Infinity) return false;
   for (let p = 0; p < count; p++) if (!parts[p]) return false;
   return true;
